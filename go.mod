@@ -1,0 +1,3 @@
+module github.com/reflowtrace/reflowtrace-go
+
+go 1.24

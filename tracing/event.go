@@ -1,0 +1,198 @@
+package tracing
+
+import (
+	"fmt"
+	"time"
+)
+
+// EventKind is the kind of a TraceEventType: the ten unit kinds of the Reflow
+// protocol, DataFlow, and Custom.
+type EventKind uint8
+
+// The event kinds. The zero value is invalid; the encoder writes an event
+// with an invalid kind as a NetworkEvent and counts it.
+const (
+	KindActorCreated EventKind = iota + 1
+	KindActorStarted
+	KindActorCompleted
+	KindActorFailed
+	KindMessageSent
+	KindMessageReceived
+	KindStateChanged
+	KindPortConnected
+	KindPortDisconnected
+	KindDataFlow
+	KindNetworkEvent
+	// KindCustom is a user-named event. The reference server has no Custom
+	// variant, so by default it is written as "NetworkEvent" with the custom
+	// attribute "event_subtype" set to its name.
+	KindCustom
+
+	numKinds = int(KindCustom) + 1
+)
+
+var kindNames = [numKinds]string{
+	"", "ActorCreated", "ActorStarted", "ActorCompleted", "ActorFailed",
+	"MessageSent", "MessageReceived", "StateChanged", "PortConnected",
+	"PortDisconnected", "DataFlow", "NetworkEvent", "Custom",
+}
+
+// String returns the protocol name of k ("ActorCreated", "DataFlow", …).
+func (k EventKind) String() string {
+	if int(k) < numKinds && k != 0 {
+		return kindNames[k]
+	}
+	return fmt.Sprintf("EventKind(%d)", uint8(k))
+}
+
+// Valid reports whether k is one of the defined kinds.
+func (k EventKind) Valid() bool { return k >= KindActorCreated && k <= KindCustom }
+
+// Critical reports whether events of kind k are kept ahead of routine ones by
+// default: actor lifecycle and failures.
+func (k EventKind) Critical() bool {
+	switch k {
+	case KindActorCreated, KindActorStarted, KindActorCompleted, KindActorFailed:
+		return true
+	}
+	return false
+}
+
+// ParseEventKind returns the kind whose protocol name is s.
+func ParseEventKind(s string) (EventKind, error) {
+	for k := KindActorCreated; k <= KindCustom; k++ {
+		if kindNames[k] == s {
+			return k, nil
+		}
+	}
+	return 0, fmt.Errorf("tracing: unknown event kind %q", s)
+}
+
+// TraceEventType is Reflow's TraceEventType enum: a kind, plus the receiving
+// side for DataFlow and the name for Custom.
+type TraceEventType struct {
+	Kind EventKind
+	// ToActor and ToPort are the receiving side of a DataFlow event.
+	ToActor string
+	ToPort  string
+	// Name names a Custom event.
+	Name string
+}
+
+// String returns the kind's protocol name, with the DataFlow target or the
+// custom name in parentheses.
+func (t TraceEventType) String() string {
+	switch t.Kind {
+	case KindDataFlow:
+		return "DataFlow(" + t.ToActor + ":" + t.ToPort + ")"
+	case KindCustom:
+		return "Custom(" + t.Name + ")"
+	}
+	return t.Kind.String()
+}
+
+// TraceEvent is one observation of an actor network: Reflow's TraceEvent.
+//
+// It is a value type; copying it copies everything but the byte slices, the
+// dependency chain and attributes beyond the inline ones, which are shared.
+type TraceEvent struct {
+	// EventID identifies the event. The client fills a zero EventID with a
+	// new UUIDv7.
+	EventID EventID
+	// TraceID is the trace the event belongs to. It is not part of the
+	// protocol's TraceEvent; sinks use it to address RecordEvent and group
+	// StoreTrace batches. The client fills a zero TraceID with its current
+	// trace.
+	TraceID TraceID
+	// Timestamp is when the event happened; written in UTC, RFC 3339 with
+	// nanoseconds. The client fills a zero Timestamp with the current time.
+	Timestamp time.Time
+	Type      TraceEventType
+	ActorID   string
+	Data      TraceEventData
+	Causality CausalityInfo
+}
+
+// TraceEventData is the payload of a TraceEvent.
+type TraceEventData struct {
+	// Port is the actor's port; "" is written as null.
+	Port string
+	// Message is written only when HasMessage is true; otherwise null.
+	Message    MessageSnapshot
+	HasMessage bool
+	// StateDiff is written only when StateDiff.DiffType is set; otherwise
+	// null.
+	StateDiff StateDiff
+	// Error is the failure message; "" is written as null.
+	Error              string
+	PerformanceMetrics PerformanceMetrics
+	// CustomAttributes hold any JSON values by key.
+	CustomAttributes Attributes
+}
+
+// MessageSnapshot describes a message that passed through a port.
+type MessageSnapshot struct {
+	MessageType string
+	SizeBytes   uint64
+	Checksum    string
+	// SerializedData is the message content, written as an array of
+	// integers. The client drops it unless content capture is enabled.
+	SerializedData []byte
+}
+
+// StateDiffType is how a StateDiff's bytes relate to the state.
+type StateDiffType uint8
+
+// The state diff types. The zero value means "no state diff".
+const (
+	DiffFull StateDiffType = iota + 1
+	DiffIncremental
+	DiffMemoryOnly
+)
+
+// String returns the protocol name of t.
+func (t StateDiffType) String() string {
+	switch t {
+	case DiffFull:
+		return "Full"
+	case DiffIncremental:
+		return "Incremental"
+	case DiffMemoryOnly:
+		return "MemoryOnly"
+	}
+	return fmt.Sprintf("StateDiffType(%d)", uint8(t))
+}
+
+// StateDiff is an actor's state before and after a change.
+type StateDiff struct {
+	// Before is written as null when nil.
+	Before []byte
+	After  []byte
+	// DiffType is required for the diff to be written at all.
+	DiffType StateDiffType
+}
+
+// PerformanceMetrics are the measurements attached to every event.
+// Non-finite floats are written as 0, and CPUUsagePercent is clamped to the
+// 32-bit float range the server reads it into.
+type PerformanceMetrics struct {
+	ExecutionTimeNs      uint64
+	MemoryUsageBytes     uint64
+	CPUUsagePercent      float64
+	QueueDepth           uint64
+	ThroughputMsgsPerSec float64
+}
+
+// CausalityInfo links an event to the events that caused it.
+type CausalityInfo struct {
+	// ParentEventID is the direct cause; zero is written as null.
+	ParentEventID EventID
+	// RootCauseEventID is the first event of the causal chain; zero is
+	// written as the event's own id.
+	RootCauseEventID EventID
+	// DependencyChain lists the ancestors, oldest first.
+	DependencyChain []EventID
+	// SpanID correlates with distributed tracing; "" is written as the 16 hex
+	// digits of the last 8 bytes of the event id.
+	SpanID string
+}
