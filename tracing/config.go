@@ -1,0 +1,318 @@
+package tracing
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"net/url"
+	"path"
+	"time"
+)
+
+// ErrInvalidConfig is wrapped by every configuration error; the message
+// names the field and the value at fault.
+var ErrInvalidConfig = errors.New("tracing: invalid config")
+
+// Defaults of TracingConfig.
+const (
+	DefaultServerURL    = "ws://localhost:8080"
+	DefaultBatchSize    = 512
+	DefaultBatchTimeout = 100 * time.Millisecond
+	DefaultQueueSize    = 8192
+	// DefaultMaxRetries and the other retry defaults are Reflow's.
+	DefaultMaxRetries        = 5
+	DefaultInitialDelay      = time.Second
+	DefaultMaxDelay          = 30 * time.Second
+	DefaultBackoffMultiplier = 2.0
+	DefaultHealthThreshold   = 30 * time.Second
+)
+
+// QueuePolicy says what recording does when the client's queue is full.
+type QueuePolicy uint8
+
+// The queue policies.
+const (
+	// DropNewest drops the event being recorded and counts it (default):
+	// recording never blocks.
+	DropNewest QueuePolicy = iota
+	// Block makes RecordWait wait for room until its context ends; Record
+	// and the per-kind methods still never block and drop when full.
+	Block
+)
+
+// String returns "drop" or "block".
+func (p QueuePolicy) String() string {
+	switch p {
+	case DropNewest:
+		return "drop"
+	case Block:
+		return "block"
+	}
+	return fmt.Sprintf("QueuePolicy(%d)", uint8(p))
+}
+
+// RetryConfig is Reflow's retry configuration for the connection to the
+// server. Zero fields take the defaults above.
+type RetryConfig struct {
+	// MaxRetries is how many times a failed send or dial is retried before
+	// the batch is given up (spooled, when a spool is set); negative means
+	// retry until the context ends. Default: DefaultMaxRetries.
+	MaxRetries int
+	// InitialDelay is the first wait. Default: DefaultInitialDelay.
+	InitialDelay time.Duration
+	// MaxDelay caps each wait. Default: DefaultMaxDelay.
+	MaxDelay time.Duration
+	// BackoffMultiplier grows each wait. Default: DefaultBackoffMultiplier.
+	BackoffMultiplier float64
+}
+
+// SamplingConfig chooses which routine events are kept. Critical kinds are
+// never sampled out.
+type SamplingConfig struct {
+	// Strategy is "" or "always" (keep everything, default), "percentage",
+	// "every_nth" or "adaptive".
+	Strategy string
+	// Rate is the fraction kept by "percentage" and the base rate of
+	// "adaptive", in [0, 1].
+	Rate float64
+	// N keeps every N'th event under "every_nth".
+	N uint64
+	// MaxRate is the rate "adaptive" keeps while the queue is below
+	// LoadThreshold; BaseRate (Rate) is kept when it is full. In [0, 1].
+	MaxRate float64
+	// LoadThreshold is the queue fill fraction (0, 1] above which "adaptive"
+	// lowers the rate.
+	LoadThreshold float64
+	// PerTrace makes decisions deterministic per trace: all events of a
+	// sampled trace are kept together.
+	PerTrace bool
+}
+
+// FilterConfig selects events by actor and kind, like Reflow's EventFilter.
+// Patterns are path.Match globs ("sensor_*").
+type FilterConfig struct {
+	// ActorPatterns keeps only events whose actor matches one pattern;
+	// empty keeps every actor.
+	ActorPatterns []string
+	// ExcludeActors drops events whose actor matches one pattern.
+	ExcludeActors []string
+	// EventTypes keeps only these kinds; empty keeps every kind.
+	EventTypes []EventKind
+}
+
+// PrivacyConfig controls what content leaves the process.
+type PrivacyConfig struct {
+	// CaptureContent keeps MessageSnapshot.SerializedData and StateDiff
+	// bytes; off by default, so they are dropped before the queue.
+	CaptureContent bool
+	// DropAttributes removes custom attributes whose key matches one of these
+	// path.Match patterns.
+	DropAttributes []string
+	// AnonymizeActors replaces actor ids with a keyed hash.
+	AnonymizeActors bool
+	// AnonymizeAttributes replaces the values of the custom attributes whose
+	// key matches one of these patterns with a keyed hash.
+	AnonymizeAttributes []string
+	// AnonymizeKey keys the hash; required when anything is anonymized.
+	// It never appears in logs or errors.
+	AnonymizeKey string
+}
+
+// TracingConfig is what can be written down about a client: Reflow's
+// fields (server URL, batch size and timeout, compression, retry, enabled)
+// plus the queue, event selection and privacy. Load it with ConfigFromEnv or
+// LoadConfig, or start from DefaultConfig. Zero fields take the defaults.
+type TracingConfig struct {
+	// Enabled turns recording on. A disabled client costs about a function
+	// call per recording. DefaultConfig sets it; the zero TracingConfig is
+	// disabled.
+	Enabled bool
+	// ServerURL is the ws:// or wss:// address of a tracing server, used by
+	// the sinks built from this config. Default: DefaultServerURL.
+	ServerURL string
+	// BatchSize is the most events per batch. Default: DefaultBatchSize.
+	BatchSize int
+	// BatchTimeout is how long the oldest event of a batch waits at most.
+	// Default: DefaultBatchTimeout.
+	BatchTimeout time.Duration
+	// EnableCompression sends large frames lz4-compressed; the server must be
+	// configured with algorithm = "lz4". Default: off.
+	EnableCompression bool
+	// Retry is the connection retry policy.
+	Retry RetryConfig
+
+	// QueueSize is the capacity of the in-memory queue. Default:
+	// DefaultQueueSize.
+	QueueSize int
+	// QueuePolicy is what happens when the queue is full. Default:
+	// DropNewest.
+	QueuePolicy QueuePolicy
+	// CriticalKinds are kept ahead of routine events when something must
+	// give; nil means the actor lifecycle kinds (see EventKind.Critical).
+	CriticalKinds []EventKind
+
+	Sampling SamplingConfig
+	Filters  FilterConfig
+	Privacy  PrivacyConfig
+
+	// FlowID names the flow the client traces, used for traces started
+	// implicitly and in StoreTrace headers.
+	FlowID FlowID
+	// Environment and Tags describe this process in trace metadata.
+	Environment string
+	Tags        map[string]string
+
+	// SystemMetricsInterval, when positive, records a NetworkEvent with
+	// event_subtype "system_metric" at this interval.
+	SystemMetricsInterval time.Duration
+	// HealthThreshold is how long sinks may fail before Healthy reports
+	// false. Default: DefaultHealthThreshold.
+	HealthThreshold time.Duration
+}
+
+// DefaultConfig returns an enabled configuration with every default set.
+func DefaultConfig() TracingConfig {
+	c := TracingConfig{Enabled: true}
+	c.setDefaults()
+	return c
+}
+
+func (c *TracingConfig) setDefaults() {
+	if c.ServerURL == "" {
+		c.ServerURL = DefaultServerURL
+	}
+	if c.BatchSize == 0 {
+		c.BatchSize = DefaultBatchSize
+	}
+	if c.BatchTimeout == 0 {
+		c.BatchTimeout = DefaultBatchTimeout
+	}
+	if c.QueueSize == 0 {
+		c.QueueSize = DefaultQueueSize
+	}
+	if c.Retry.MaxRetries == 0 {
+		c.Retry.MaxRetries = DefaultMaxRetries
+	}
+	if c.Retry.InitialDelay == 0 {
+		c.Retry.InitialDelay = DefaultInitialDelay
+	}
+	if c.Retry.MaxDelay == 0 {
+		c.Retry.MaxDelay = DefaultMaxDelay
+	}
+	if c.Retry.BackoffMultiplier == 0 {
+		c.Retry.BackoffMultiplier = DefaultBackoffMultiplier
+	}
+	if c.HealthThreshold == 0 {
+		c.HealthThreshold = DefaultHealthThreshold
+	}
+	if c.FlowID == "" {
+		c.FlowID = "default"
+	}
+}
+
+// WithDefaults returns c with every zero field set to its default.
+func (c TracingConfig) WithDefaults() TracingConfig {
+	c.setDefaults()
+	return c
+}
+
+// Validate checks every field (after defaults are applied) and returns an
+// error naming each bad field and its value, wrapping ErrInvalidConfig.
+func (c TracingConfig) Validate() error {
+	c.setDefaults()
+	var errs []error
+	bad := func(field string, v any, why string) {
+		errs = append(errs, fmt.Errorf("%w: %s = %v: %s", ErrInvalidConfig, field, v, why))
+	}
+	if u, err := url.Parse(c.ServerURL); err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
+		bad("ServerURL", redactURL(c.ServerURL), "want ws://host:port or wss://host:port")
+	}
+	if c.BatchSize < 1 {
+		bad("BatchSize", c.BatchSize, "must be at least 1")
+	}
+	if c.BatchTimeout < 0 {
+		bad("BatchTimeout", c.BatchTimeout, "must not be negative")
+	}
+	if c.QueueSize < 1 {
+		bad("QueueSize", c.QueueSize, "must be at least 1")
+	} else if c.QueueSize < c.BatchSize {
+		bad("QueueSize", c.QueueSize, fmt.Sprintf("must be at least BatchSize (%d)", c.BatchSize))
+	}
+	if c.QueuePolicy > Block {
+		bad("QueuePolicy", c.QueuePolicy, "want DropNewest or Block")
+	}
+	if c.Retry.InitialDelay < 0 {
+		bad("Retry.InitialDelay", c.Retry.InitialDelay, "must not be negative")
+	}
+	if c.Retry.MaxDelay < c.Retry.InitialDelay {
+		bad("Retry.MaxDelay", c.Retry.MaxDelay, fmt.Sprintf("must be at least Retry.InitialDelay (%v)", c.Retry.InitialDelay))
+	}
+	if m := c.Retry.BackoffMultiplier; m < 1 || math.IsNaN(m) || math.IsInf(m, 0) {
+		bad("Retry.BackoffMultiplier", m, "must be a finite number >= 1")
+	}
+	for i, k := range c.CriticalKinds {
+		if !k.Valid() {
+			bad(fmt.Sprintf("CriticalKinds[%d]", i), k, "unknown event kind")
+		}
+	}
+	switch c.Sampling.Strategy {
+	case "", "always", "percentage", "every_nth", "adaptive":
+	default:
+		bad("Sampling.Strategy", fmt.Sprintf("%q", c.Sampling.Strategy), `want "always", "percentage", "every_nth" or "adaptive"`)
+	}
+	unit := func(field string, v float64) {
+		if !(v >= 0 && v <= 1) {
+			bad(field, v, "must be within [0, 1]")
+		}
+	}
+	unit("Sampling.Rate", c.Sampling.Rate)
+	unit("Sampling.MaxRate", c.Sampling.MaxRate)
+	switch c.Sampling.Strategy {
+	case "every_nth":
+		if c.Sampling.N < 1 {
+			bad("Sampling.N", c.Sampling.N, `must be at least 1 with strategy "every_nth"`)
+		}
+	case "adaptive":
+		if t := c.Sampling.LoadThreshold; !(t > 0 && t <= 1) {
+			bad("Sampling.LoadThreshold", t, `must be within (0, 1] with strategy "adaptive"`)
+		}
+		if c.Sampling.MaxRate < c.Sampling.Rate {
+			bad("Sampling.MaxRate", c.Sampling.MaxRate, fmt.Sprintf("must be at least Sampling.Rate (%v)", c.Sampling.Rate))
+		}
+	}
+	globs := func(field string, pats []string) {
+		for i, p := range pats {
+			if _, err := path.Match(p, ""); err != nil {
+				bad(fmt.Sprintf("%s[%d]", field, i), fmt.Sprintf("%q", p), "malformed pattern")
+			}
+		}
+	}
+	globs("Filters.ActorPatterns", c.Filters.ActorPatterns)
+	globs("Filters.ExcludeActors", c.Filters.ExcludeActors)
+	globs("Privacy.DropAttributes", c.Privacy.DropAttributes)
+	globs("Privacy.AnonymizeAttributes", c.Privacy.AnonymizeAttributes)
+	for i, k := range c.Filters.EventTypes {
+		if !k.Valid() {
+			bad(fmt.Sprintf("Filters.EventTypes[%d]", i), k, "unknown event kind")
+		}
+	}
+	if (c.Privacy.AnonymizeActors || len(c.Privacy.AnonymizeAttributes) > 0) && c.Privacy.AnonymizeKey == "" {
+		errs = append(errs, fmt.Errorf("%w: Privacy.AnonymizeKey is empty: required when anonymizing", ErrInvalidConfig))
+	}
+	if c.SystemMetricsInterval < 0 {
+		bad("SystemMetricsInterval", c.SystemMetricsInterval, "must not be negative")
+	}
+	if c.HealthThreshold < 0 {
+		bad("HealthThreshold", c.HealthThreshold, "must not be negative")
+	}
+	return errors.Join(errs...)
+}
+
+// redactURL hides a password in a URL before it is shown in an error.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return fmt.Sprintf("%q", "<unparsable URL>")
+	}
+	return fmt.Sprintf("%q", u.Redacted())
+}
