@@ -27,18 +27,18 @@ type ExecutionID [16]byte
 type FlowID string
 
 // NewTraceID returns a new time-ordered (version 7) trace id.
-func NewTraceID() TraceID { return TraceID(uuid.NewV7(clock.UnixNano() / 1e6)) }
+func NewTraceID() TraceID { return TraceID(uuid.NewV7(clock.UnixNano())) }
 
 // NewEventID returns a new time-ordered (version 7) event id. It is safe for
 // concurrent use, takes no lock and does not allocate.
-func NewEventID() EventID { return EventID(uuid.NewV7(clock.UnixNano() / 1e6)) }
+func NewEventID() EventID { return EventID(uuid.NewV7(clock.UnixNano())) }
 
 // NewExecutionID returns a new time-ordered (version 7) execution id.
-func NewExecutionID() ExecutionID { return ExecutionID(uuid.NewV7(clock.UnixNano() / 1e6)) }
+func NewExecutionID() ExecutionID { return ExecutionID(uuid.NewV7(clock.UnixNano())) }
 
 // newEventIDAt returns a version 7 event id for the given Unix time in
 // nanoseconds, so that an event's id and timestamp share one clock read.
-func newEventIDAt(unixNano int64) EventID { return EventID(uuid.NewV7(unixNano / 1e6)) }
+func newEventIDAt(unixNano int64) EventID { return EventID(uuid.NewV7(unixNano)) }
 
 // ParseTraceID parses a hyphenated UUID.
 func ParseTraceID(s string) (TraceID, error) {

@@ -1,0 +1,66 @@
+package clock
+
+import (
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func TestNowFollowsWallClock(t *testing.T) {
+	before := time.Now().UnixNano()
+	got := UnixNano()
+	after := time.Now().UnixNano()
+	// The base is re-read every RebaseInterval, so the cheap clock may lag
+	// a wall-clock step by at most that much; without steps it is exact to
+	// within the reads' own spacing.
+	if got < before-int64(RebaseInterval) || got > after+int64(RebaseInterval) {
+		t.Fatalf("UnixNano = %d, want within [%d, %d] ± %v", got, before, after, RebaseInterval)
+	}
+	if loc := Now().Location(); loc != time.UTC {
+		t.Fatalf("Now().Location() = %v, want UTC", loc)
+	}
+}
+
+func TestMonotonicWithinBase(t *testing.T) {
+	prev := UnixNano()
+	for range 10000 {
+		n := UnixNano()
+		if n < prev {
+			t.Fatalf("UnixNano went backwards: %d after %d", n, prev)
+		}
+		prev = n
+	}
+}
+
+func TestRebaseMovesBase(t *testing.T) {
+	old := cur.Load()
+	// Pretend the base is stale: the next read must replace it.
+	cur.Store(&base{wall: old.wall, mono: old.mono - int64(RebaseInterval) - 1})
+	UnixNano()
+	if cur.Load().mono <= old.mono-int64(RebaseInterval) {
+		t.Fatal("a stale base was not replaced")
+	}
+}
+
+func TestNoAllocs(t *testing.T) {
+	if n := testing.AllocsPerRun(1000, func() { _ = Now() }); n > 0.01 {
+		t.Fatalf("allocs = %v, want 0", n)
+	}
+}
+
+func BenchmarkUnixNano(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = UnixNano()
+	}
+}
+
+func BenchmarkTimeNow(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = time.Now()
+	}
+}
