@@ -1,0 +1,68 @@
+package tracing
+
+import (
+	"errors"
+	"math"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDefaultConfigIsValid(t *testing.T) {
+	c := DefaultConfig()
+	if err := c.Validate(); err != nil {
+		t.Fatalf("DefaultConfig().Validate() = %v", err)
+	}
+	if !c.Enabled || c.BatchSize != DefaultBatchSize || c.Retry.MaxRetries != DefaultMaxRetries {
+		t.Fatalf("defaults not applied: %+v", c)
+	}
+}
+
+func TestValidateNamesTheField(t *testing.T) {
+	tests := []struct {
+		name   string
+		mutate func(*TracingConfig)
+		field  string
+	}{
+		{"http url", func(c *TracingConfig) { c.ServerURL = "http://x:1" }, "ServerURL"},
+		{"no host", func(c *TracingConfig) { c.ServerURL = "ws://" }, "ServerURL"},
+		{"negative batch", func(c *TracingConfig) { c.BatchSize = -1 }, "BatchSize"},
+		{"negative timeout", func(c *TracingConfig) { c.BatchTimeout = -time.Second }, "BatchTimeout"},
+		{"queue smaller than batch", func(c *TracingConfig) { c.QueueSize = 10; c.BatchSize = 20 }, "QueueSize"},
+		{"bad policy", func(c *TracingConfig) { c.QueuePolicy = 9 }, "QueuePolicy"},
+		{"max < initial delay", func(c *TracingConfig) { c.Retry.InitialDelay = time.Minute; c.Retry.MaxDelay = time.Second }, "Retry.MaxDelay"},
+		{"multiplier < 1", func(c *TracingConfig) { c.Retry.BackoffMultiplier = 0.5 }, "Retry.BackoffMultiplier"},
+		{"multiplier NaN", func(c *TracingConfig) { c.Retry.BackoffMultiplier = math.NaN() }, "Retry.BackoffMultiplier"},
+		{"critical kind", func(c *TracingConfig) { c.CriticalKinds = []EventKind{99} }, "CriticalKinds[0]"},
+		{"strategy", func(c *TracingConfig) { c.Sampling.Strategy = "sometimes" }, "Sampling.Strategy"},
+		{"rate > 1", func(c *TracingConfig) { c.Sampling.Strategy = "percentage"; c.Sampling.Rate = 1.5 }, "Sampling.Rate"},
+		{"every_nth 0", func(c *TracingConfig) { c.Sampling.Strategy = "every_nth" }, "Sampling.N"},
+		{"adaptive threshold", func(c *TracingConfig) { c.Sampling.Strategy = "adaptive"; c.Sampling.MaxRate = 1 }, "Sampling.LoadThreshold"},
+		{"glob", func(c *TracingConfig) { c.Filters.ActorPatterns = []string{"ok_*", "[bad"} }, "Filters.ActorPatterns[1]"},
+		{"event type", func(c *TracingConfig) { c.Filters.EventTypes = []EventKind{0} }, "Filters.EventTypes[0]"},
+		{"anonymize without key", func(c *TracingConfig) { c.Privacy.AnonymizeActors = true }, "Privacy.AnonymizeKey"},
+		{"metrics interval", func(c *TracingConfig) { c.SystemMetricsInterval = -1 }, "SystemMetricsInterval"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := DefaultConfig()
+			tt.mutate(&c)
+			err := c.Validate()
+			if !errors.Is(err, ErrInvalidConfig) {
+				t.Fatalf("Validate() = %v, want ErrInvalidConfig", err)
+			}
+			if !strings.Contains(err.Error(), tt.field) {
+				t.Fatalf("error %q does not name %s", err, tt.field)
+			}
+		})
+	}
+}
+
+func TestValidateHidesURLPassword(t *testing.T) {
+	c := DefaultConfig()
+	c.ServerURL = "http://user:hunter2@example.invalid:1"
+	err := c.Validate()
+	if err == nil || strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("error must not show the password: %v", err)
+	}
+}
