@@ -9,21 +9,150 @@ const (
 	dropSampled
 )
 
+// defaultCritical is the set of kinds never sampled out when
+// TracingConfig.CriticalKinds is empty: the actor lifecycle and failures.
+var defaultCritical = func() kindMask {
+	var m kindMask
+	for k := KindActorCreated; k <= KindCustom; k++ {
+		if k.Critical() {
+			m |= 1 << k
+		}
+	}
+	return m
+}()
+
 // selector applies, before the queue, what TracingConfig.Filters,
 // TracingConfig.Sampling and TracingConfig.Privacy ask for, plus the
-// user's predicate and redactor. A nil *selector keeps everything.
-type selector struct{}
+// user's predicate and redactor. A nil *selector keeps everything, and so
+// does the zero selector: the options (WithFilter, WithSampler,
+// WithRedactor) may be applied to either one newSelector built or to a
+// zero one.
+//
+// admit runs in this order: the filter (kinds, excluded actors, included
+// actors, the user's predicates), the sampler (skipped for critical
+// events), then the redaction (content, dropped attributes, anonymization,
+// the user's redactors). So patterns match the real actor ids, and only
+// kept events pay for redaction.
+type selector struct {
+	filter   eventFilter
+	sampler  Sampler
+	critical kindMask // 0: defaultCritical
+	redact   *redactor
+}
 
 // newSelector builds the selector for a validated config; it returns nil
-// when there is nothing to select or redact.
-func newSelector(cfg *TracingConfig) (*selector, error) { return nil, nil }
+// when there is nothing to select or redact. opts are applied in order to
+// the result (to a zero selector when there would be nothing to do), like
+// the options' selector functions.
+func newSelector(cfg *TracingConfig, opts ...func(*selector)) (*selector, error) {
+	s := &selector{}
+	var err error
+	if s.filter, err = newEventFilter(&cfg.Filters); err != nil {
+		return nil, err
+	}
+	if s.sampler, err = samplerFromConfig(&cfg.Sampling); err != nil {
+		return nil, err
+	}
+	for i, k := range cfg.CriticalKinds {
+		if !k.Valid() {
+			return nil, errInvalidKind("CriticalKinds", i, k)
+		}
+	}
+	s.critical = maskOf(cfg.CriticalKinds)
+	r, err := newRedactor(&cfg.Privacy)
+	if err != nil {
+		return nil, err
+	}
+	if r.active() {
+		s.redact = r
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	if !s.filter.active() && s.sampler == nil && s.redact == nil {
+		return nil, nil
+	}
+	return s, nil
+}
 
 // admit decides whether ev goes to the queue and redacts it in place.
 // queueFill is the queue's fill fraction in [0, 1]. It must not allocate
-// for the built-in kinds.
+// for the built-in kinds. The caller fills ev.TraceID before the call, so
+// that per-trace sampling sees it.
 func (s *selector) admit(ev *TraceEvent, queueFill float64) dropReason {
 	if s == nil {
 		return keep
 	}
+	if !s.filter.allows(ev) {
+		return dropFiltered
+	}
+	if s.sampler != nil && !s.isCritical(ev) && !s.sampler.Sample(ev, queueFill) {
+		return dropSampled
+	}
+	if s.redact != nil {
+		s.redact.apply(ev)
+	}
 	return keep
+}
+
+// isCritical reports whether ev must never be sampled out: its kind is
+// critical, or it reports a failure.
+func (s *selector) isCritical(ev *TraceEvent) bool {
+	m := s.critical
+	if m == 0 {
+		m = defaultCritical
+	}
+	return m.has(ev.Type.Kind) || ev.Type.Kind == KindActorFailed || ev.Data.Error != ""
+}
+
+// WithFilter adds a predicate that every event must pass to be recorded:
+// when pred returns false the event is dropped before the queue and counted
+// as filtered. It runs after TracingConfig.Filters, on the event as
+// recorded (before sampling and redaction), on the goroutine that records,
+// so it must be fast, safe for concurrent use and must not modify the
+// event. Several WithFilter options add up: an event must pass them all.
+// Default: none. A nil pred is an error.
+func WithFilter(pred func(*TraceEvent) bool) Option {
+	return optionFunc(func(o *options) {
+		if pred == nil {
+			o.invalid("WithFilter", "nil predicate")
+			return
+		}
+		o.selectorOpts = append(o.selectorOpts, func(s *selector) {
+			s.filter.preds = append(s.filter.preds, pred)
+		})
+	})
+}
+
+// WithSampler sets the Sampler that decides which routine events are kept,
+// replacing what TracingConfig.Sampling describes (code wins over
+// configuration). Critical events and failures are never passed to it.
+// Default: the sampler of TracingConfig.Sampling, which keeps everything
+// unless a strategy is set. A nil Sampler keeps every event.
+func WithSampler(smp Sampler) Option {
+	return optionFunc(func(o *options) {
+		o.selectorOpts = append(o.selectorOpts, func(s *selector) { s.sampler = smp })
+	})
+}
+
+// WithRedactor adds a function that may change every kept event in place,
+// after the built-in redaction of TracingConfig.Privacy and just before
+// the event is queued: nothing leaves the process without passing it. It
+// runs on the goroutine that records, so it must be fast and safe for
+// concurrent use; it must not keep ev or replace slices it does not own
+// with shared ones. Several WithRedactor options run in order. Default:
+// none. A nil function is an error.
+func WithRedactor(f func(ev *TraceEvent)) Option {
+	return optionFunc(func(o *options) {
+		if f == nil {
+			o.invalid("WithRedactor", "nil function")
+			return
+		}
+		o.selectorOpts = append(o.selectorOpts, func(s *selector) {
+			if s.redact == nil {
+				s.redact = &redactor{}
+			}
+			s.redact.user = append(s.redact.user, f)
+		})
+	})
 }

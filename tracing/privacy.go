@@ -1,0 +1,193 @@
+package tracing
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"hash"
+	"sync"
+	"sync/atomic"
+)
+
+// AnonymizedPrefix starts every value that anonymization produces: the
+// prefix and 16 lower-case hex digits of a keyed hash.
+const AnonymizedPrefix = "anon_"
+
+// maxAnonCache bounds how many actor ids keep their anonymized form cached.
+const maxAnonCache = 1024
+
+// redactor applies PrivacyConfig and the user's redactors to an event
+// before it is queued. It is safe for concurrent use.
+//
+// The zero redactor changes nothing; options may build on it.
+type redactor struct {
+	dropContent    bool
+	drop           globSet
+	anonActors     bool
+	anonAttrs      globSet
+	anon           *anonymizer
+	user           []func(*TraceEvent)
+}
+
+func newRedactor(c *PrivacyConfig) (*redactor, error) {
+	r := &redactor{dropContent: !c.CaptureContent, anonActors: c.AnonymizeActors}
+	var err error
+	if r.drop, err = compileGlobs("Privacy.DropAttributes", c.DropAttributes); err != nil {
+		return nil, err
+	}
+	if r.anonAttrs, err = compileGlobs("Privacy.AnonymizeAttributes", c.AnonymizeAttributes); err != nil {
+		return nil, err
+	}
+	if r.anonActors || len(r.anonAttrs) > 0 {
+		if c.AnonymizeKey == "" {
+			return nil, fmt.Errorf("%w: Privacy.AnonymizeKey is empty: required when anonymizing", ErrInvalidConfig)
+		}
+		r.anon = newAnonymizer([]byte(c.AnonymizeKey))
+	}
+	return r, nil
+}
+
+// active reports whether the redactor changes anything.
+func (r *redactor) active() bool {
+	return r.dropContent || len(r.drop) > 0 || r.anon != nil || len(r.user) > 0
+}
+
+// apply redacts ev in place: content, dropped attributes, anonymization,
+// then the user's redactors, in that order. Without attributes to drop or
+// anonymize and with actor hashes cached it does not allocate.
+func (r *redactor) apply(ev *TraceEvent) {
+	if r.dropContent {
+		ev.Data.Message.SerializedData = nil
+		// Keep DiffType: the event still says that the state changed.
+		ev.Data.StateDiff.Before = nil
+		ev.Data.StateDiff.After = nil
+	}
+	if len(r.drop) > 0 {
+		dropAttributes(&ev.Data.CustomAttributes, r.drop)
+	}
+	if r.anon != nil {
+		if r.anonActors {
+			ev.ActorID = r.anon.actor(ev.ActorID)
+			if ev.Type.Kind == KindDataFlow {
+				ev.Type.ToActor = r.anon.actor(ev.Type.ToActor)
+			}
+		}
+		if len(r.anonAttrs) > 0 {
+			as := &ev.Data.CustomAttributes
+			for i := range as.Len() {
+				a := as.At(i)
+				if r.anonAttrs.match(a.Key) {
+					var s string
+					if a.Value.Kind() == ValueString {
+						s = a.Value.Str()
+					} else {
+						s = a.Value.String()
+					}
+					as.Set(String(a.Key, r.anon.hash(s)))
+				}
+			}
+		}
+	}
+	for _, f := range r.user {
+		f(ev)
+	}
+}
+
+// dropAttributes removes the attributes whose key matches one of drop,
+// keeping the order of the others. It allocates only when it removes
+// something.
+func dropAttributes(as *Attributes, drop globSet) {
+	n := as.Len()
+	first := -1
+	for i := range n {
+		if drop.match(as.At(i).Key) {
+			first = i
+			break
+		}
+	}
+	if first < 0 {
+		return
+	}
+	all := as.Slice()
+	as.Reset()
+	for i, a := range all {
+		if i < first || !drop.match(a.Key) {
+			as.Set(a)
+		}
+	}
+}
+
+// anonymizer replaces strings with "anon_" and 16 hex digits of their
+// HMAC-SHA256 under a secret key: stable for a key, different across keys,
+// not reversible without the key. It caches the forms of up to
+// maxAnonCache actor ids, so anonymizing a known actor does not allocate.
+type anonymizer struct {
+	macs sync.Pool // of hash.Hash (HMAC-SHA256 with the key)
+
+	// actors maps actor id to anonymized id. It is replaced, never
+	// modified: readers load it without locking.
+	actors atomic.Pointer[map[string]string]
+	mu     sync.Mutex // serialises replacements of actors
+}
+
+func newAnonymizer(key []byte) *anonymizer {
+	key = append([]byte(nil), key...)
+	a := &anonymizer{}
+	a.macs.New = func() any { return hmac.New(sha256.New, key) }
+	m := map[string]string{}
+	a.actors.Store(&m)
+	return a
+}
+
+// hash returns the anonymized form of s.
+func (a *anonymizer) hash(s string) string {
+	mac := a.macs.Get().(hash.Hash)
+	mac.Reset()
+	mac.Write([]byte(s))
+	var sum [sha256.Size]byte
+	mac.Sum(sum[:0])
+	a.macs.Put(mac)
+	var out [len(AnonymizedPrefix) + 16]byte
+	copy(out[:], AnonymizedPrefix)
+	hex.Encode(out[len(AnonymizedPrefix):], sum[:8])
+	return string(out[:])
+}
+
+// actor returns the anonymized form of an actor id, from the cache when it
+// is there. The empty id stays empty.
+func (a *anonymizer) actor(id string) string {
+	if id == "" {
+		return ""
+	}
+	if h, ok := (*a.actors.Load())[id]; ok {
+		return h
+	}
+	h := a.hash(id)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	old := *a.actors.Load()
+	if len(old) < maxAnonCache {
+		m := make(map[string]string, len(old)+1)
+		for k, v := range old {
+			m[k] = v
+		}
+		m[id] = h
+		a.actors.Store(&m)
+	}
+	return h
+}
+
+// String formats p with AnonymizeKey hidden, so that printing a config
+// (with %v or %+v) never reveals the key.
+func (p PrivacyConfig) String() string {
+	key := ""
+	if p.AnonymizeKey != "" {
+		key = "[redacted]"
+	}
+	return fmt.Sprintf("{CaptureContent:%t DropAttributes:%q AnonymizeActors:%t AnonymizeAttributes:%q AnonymizeKey:%s}",
+		p.CaptureContent, p.DropAttributes, p.AnonymizeActors, p.AnonymizeAttributes, key)
+}
+
+// GoString is String for %#v.
+func (p PrivacyConfig) GoString() string { return "tracing.PrivacyConfig" + p.String() }
