@@ -10,11 +10,11 @@ import (
 type globKind uint8
 
 const (
-	globExact  globKind = iota // no metacharacters: s == lit
-	globAny                    // "*": any string without '/'
-	globPrefix                 // "lit*"
-	globSuffix                 // "*lit"
-	globGeneral                // anything else: path.Match
+	globExact   globKind = iota // no metacharacters: s == lit
+	globAny                     // "*": any string without '/'
+	globPrefix                  // "lit*"
+	globSuffix                  // "*lit"
+	globGeneral                 // anything else: path.Match
 )
 
 // glob is a path.Match pattern compiled once. The fast paths give exactly

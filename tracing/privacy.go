@@ -22,12 +22,12 @@ const maxAnonCache = 1024
 //
 // The zero redactor changes nothing; options may build on it.
 type redactor struct {
-	dropContent    bool
-	drop           globSet
-	anonActors     bool
-	anonAttrs      globSet
-	anon           *anonymizer
-	user           []func(*TraceEvent)
+	dropContent bool
+	drop        globSet
+	anonActors  bool
+	anonAttrs   globSet
+	anon        *anonymizer
+	user        []func(*TraceEvent)
 }
 
 func newRedactor(c *PrivacyConfig) (*redactor, error) {
