@@ -1,0 +1,143 @@
+package batch
+
+import (
+	"errors"
+	"fmt"
+	"math/bits"
+	"time"
+)
+
+// Defaults taken by the zero values of [Config].
+const (
+	// DefaultCapacity is the number of routine lane slots.
+	DefaultCapacity = 8192
+	// DefaultMaxBatch is the most items handed to handle in one call.
+	DefaultMaxBatch = 512
+	// DefaultTimeout is how long the oldest item of a batch waits at most
+	// before the batch is handed over, however small it is.
+	DefaultTimeout = 100 * time.Millisecond
+	// MinCriticalCapacity is the smallest default priority lane.
+	MinCriticalCapacity = 64
+	// MaxCapacity is the largest lane New accepts (after rounding up).
+	MaxCapacity = 1 << 30
+)
+
+// Sentinel errors. Test for them with errors.Is.
+var (
+	// ErrClosed is returned by PutWait and Flush once Close has been called.
+	ErrClosed = errors.New("batch: queue closed")
+	// ErrFull is returned by PutWait under the DropNewest policy when the
+	// routine lane is full.
+	ErrFull = errors.New("batch: queue full")
+	// ErrInvalidConfig is wrapped by every error New returns for a bad Config.
+	ErrInvalidConfig = errors.New("batch: invalid config")
+)
+
+// Policy says what PutWait does when the routine lane is full. Put and
+// PutCritical never block, whatever the policy.
+type Policy uint8
+
+const (
+	// DropNewest (the default) makes PutWait behave like Put: when the lane is
+	// full the item is dropped at once, counted in Stats.DroppedFull, and
+	// PutWait returns ErrFull.
+	DropNewest Policy = iota
+	// Block makes PutWait wait until there is room, the ctx ends or the queue
+	// is closed.
+	Block
+)
+
+// String returns "drop_newest" or "block".
+func (p Policy) String() string {
+	switch p {
+	case DropNewest:
+		return "drop_newest"
+	case Block:
+		return "block"
+	default:
+		return fmt.Sprintf("Policy(%d)", uint8(p))
+	}
+}
+
+// Config configures a Queue. It is a plain value; zero fields take the
+// documented defaults. New does not keep a reference to it.
+type Config struct {
+	// Capacity is the number of routine lane slots, rounded up to a power of
+	// two (at most MaxCapacity). Default: DefaultCapacity.
+	Capacity int
+	// CriticalCapacity is the number of priority lane slots, rounded up to a
+	// power of two. Default: Capacity/8 rounded up to a power of two, at
+	// least MinCriticalCapacity.
+	CriticalCapacity int
+	// MaxBatch is the most items per handle call; a batch that reaches it is
+	// handed over at once. It is capped at the lane capacities. Default:
+	// DefaultMaxBatch.
+	MaxBatch int
+	// Timeout is how long the oldest item of a batch may wait before the
+	// batch is handed over even though it is not full. Default: DefaultTimeout.
+	Timeout time.Duration
+	// Policy says what PutWait does when the routine lane is full.
+	// Default: DropNewest.
+	Policy Policy
+}
+
+// withDefaults validates c and returns it with defaults applied, capacities
+// rounded up to powers of two and MaxBatch capped at the capacities.
+func (c Config) withDefaults() (Config, error) {
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, &configError{msg: "batch: " + fmt.Sprintf(format, args...)})
+	}
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"Capacity", c.Capacity}, {"CriticalCapacity", c.CriticalCapacity}} {
+		if f.v < 0 {
+			bad("%s must be > 0, got %d", f.name, f.v)
+		} else if f.v > MaxCapacity {
+			bad("%s must be <= %d, got %d", f.name, MaxCapacity, f.v)
+		}
+	}
+	if c.MaxBatch < 0 {
+		bad("MaxBatch must be > 0, got %d", c.MaxBatch)
+	}
+	if c.Timeout < 0 {
+		bad("Timeout must be > 0, got %s", c.Timeout)
+	}
+	if c.Policy > Block {
+		bad("Policy must be DropNewest or Block, got %s", c.Policy)
+	}
+	if len(errs) > 0 {
+		return c, errors.Join(errs...)
+	}
+	if c.Capacity == 0 {
+		c.Capacity = DefaultCapacity
+	}
+	c.Capacity = ceilPow2(c.Capacity)
+	if c.CriticalCapacity == 0 {
+		c.CriticalCapacity = max(c.Capacity/8, MinCriticalCapacity)
+	}
+	c.CriticalCapacity = ceilPow2(c.CriticalCapacity)
+	if c.MaxBatch == 0 {
+		c.MaxBatch = DefaultMaxBatch
+	}
+	c.MaxBatch = min(c.MaxBatch, max(c.Capacity, c.CriticalCapacity))
+	if c.Timeout == 0 {
+		c.Timeout = DefaultTimeout
+	}
+	return c, nil
+}
+
+// ceilPow2 returns the smallest power of two >= n, for 1 <= n <= MaxCapacity.
+func ceilPow2(n int) int {
+	if n <= 1 {
+		return 1
+	}
+	return 1 << bits.Len(uint(n-1))
+}
+
+// configError names the bad field of a Config and wraps ErrInvalidConfig.
+type configError struct{ msg string }
+
+func (e *configError) Error() string { return e.msg }
+func (e *configError) Unwrap() error { return ErrInvalidConfig }

@@ -1,0 +1,60 @@
+// Package batch is a generic, lock-free, bounded multi-producer
+// single-consumer queue with a batching loop around it.
+//
+// Producers copy values into preallocated slots with [Queue.Put] (or
+// [Queue.PutCritical] for a small priority lane); one consumer goroutine
+// hands the queued values to a handle function in batches of up to
+// Config.MaxBatch items, or fewer once the oldest has waited Config.Timeout.
+// The package knows nothing about what it carries.
+//
+//	q, err := batch.New(batch.Config{MaxBatch: 256}, func(b []Event) {
+//		// b aliases the queue's memory: copy what you keep.
+//	})
+//	...
+//	ev := Event{...}
+//	q.Put(&ev) // false (and counted in Stats) if the queue is full or closed
+//	...
+//	err = q.Close(ctx) // hands over everything, then stops the goroutine
+//
+// When the routine lane is full, Put drops the new value and counts it
+// (Stats.DroppedFull); with the Block policy, [Queue.PutWait] waits for
+// room instead.
+//
+// # Concurrency
+//
+// Put, PutCritical, PutWait, Flush, Close, Len, Cap and Stats are safe for
+// concurrent use. Put and PutCritical take no lock, never block and never
+// allocate: a producer claims a slot with one compare-and-swap on the
+// lane's tail, copies its value in, and publishes it with one atomic store
+// of the slot's sequence number. A producer that stalls between the two
+// never blocks other producers; the consumer just cannot hand over that
+// slot, or the ones after it, until it is published.
+//
+// The consumer pays per batch rather than per item: it finds published
+// slots with plain atomic loads, hands handle a slice of the ring itself
+// (no copy; a batch never wraps around the end of the ring), and releases
+// the whole batch with one atomic store. It parks on a channel when there
+// is nothing to hand over, so an idle queue uses no CPU; producers wake it
+// with a non-blocking send only when it is parked and the item they put
+// starts a batch or fills one (about two wake-ups per batch). One reusable
+// timer, armed when the first item of a batch is seen, bounds how long a
+// partial batch waits.
+//
+// handle runs on the consumer goroutine only, one call at a time; it must
+// not keep its slice after returning, and must not call Flush or Close.
+// Items of one lane put by one goroutine reach handle in order; critical
+// items are handed over before routine ones.
+//
+// # Shutdown
+//
+// [Queue.Flush] returns once every item put before it has been handed over
+// and handle has returned. [Queue.Close] stops intake (later puts fail and
+// are counted in Stats.DroppedClosed), hands everything still queued to
+// handle, and returns when the consumer goroutine has returned. If Close's
+// ctx ends first, the consumer stops after the handle call in progress, the
+// items left behind are counted in Stats.Abandoned, and Close returns the
+// ctx error; [Queue.Done] is closed when the goroutine has returned. Close
+// runs once; later calls return nil. After Close, Flush and PutWait return
+// [ErrClosed]. Once Close has returned nil, Stats.Enqueued equals
+// Stats.Delivered.
+package batch

@@ -1,0 +1,219 @@
+package batch
+
+import (
+	"context"
+	"reflect"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+// fakeTimer reports each Reset and fires only when the test says so.
+type fakeTimer struct {
+	c      chan time.Time
+	resets chan time.Duration
+	stops  chan struct{}
+}
+
+func newFakeTimer() *fakeTimer {
+	return &fakeTimer{c: make(chan time.Time), resets: make(chan time.Duration, 100), stops: make(chan struct{}, 100)}
+}
+
+func (f *fakeTimer) C() <-chan time.Time   { return f.c }
+func (f *fakeTimer) Reset(d time.Duration) { f.resets <- d }
+func (f *fakeTimer) Stop()                 { f.stops <- struct{}{} }
+
+func testCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func TestQueue_TimerArmedOnFirstItemAndFires(t *testing.T) {
+	ft := newFakeTimer()
+	got := make(chan []int, 10)
+	q, err := newQueue(Config{MaxBatch: 100, Timeout: 42 * time.Second}, func(b []int) {
+		got <- append([]int(nil), b...)
+	}, hooks{newTimer: func() timer { return ft }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = q.Close(testCtx(t)) }()
+	ctx := testCtx(t)
+
+	for round := range 3 {
+		for i := range 3 {
+			v := round*10 + i
+			q.Put(&v)
+		}
+		select {
+		case d := <-ft.resets:
+			if d != 42*time.Second {
+				t.Fatalf("timer armed with %s, want Timeout", d)
+			}
+		case <-ctx.Done():
+			t.Fatal("timer not armed after the first item")
+		}
+		// Until the timer fires, the partial batch is not handed over.
+		select {
+		case b := <-got:
+			t.Fatalf("batch %v handed over before the timer fired", b)
+		default:
+		}
+		select {
+		case ft.c <- time.Now():
+		case <-ctx.Done():
+			t.Fatal("consumer not waiting on the timer")
+		}
+		var n int
+		for n < 3 {
+			select {
+			case b := <-got:
+				for j, v := range b {
+					if v != round*10+n+j {
+						t.Fatalf("got %v", b)
+					}
+				}
+				n += len(b)
+			case <-ctx.Done():
+				t.Fatal("partial batch not handed over after the timer fired")
+			}
+		}
+	}
+	if len(ft.resets) != 0 {
+		t.Errorf("timer armed %d more times", len(ft.resets))
+	}
+}
+
+func TestQueue_FullBatchStopsTimer(t *testing.T) {
+	ft := newFakeTimer()
+	got := make(chan int, 10)
+	q, err := newQueue(Config{MaxBatch: 4, Timeout: time.Hour}, func(b []int) { got <- len(b) },
+		hooks{newTimer: func() timer { return ft }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = q.Close(testCtx(t)) }()
+	for i := range 4 {
+		q.Put(&i)
+	}
+	if n := <-got; n != 4 {
+		t.Fatalf("batch of %d, want 4", n)
+	}
+	if err := q.Flush(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	// Armed at most once, and stopped once the batch went out.
+	if len(ft.resets) > 1 || len(ft.resets) != len(ft.stops) {
+		t.Errorf("timer armed %d times, stopped %d times", len(ft.resets), len(ft.stops))
+	}
+}
+
+// consumerBlocked reports whether a goroutine running the consumer loop is
+// blocked in a select.
+func consumerBlocked() bool {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if strings.Contains(g, "batch.(*Queue[...]).run(") {
+			return strings.Contains(strings.SplitN(g, "\n", 2)[0], "[select")
+		}
+	}
+	return false
+}
+
+func TestQueue_IdleConsumerParks(t *testing.T) {
+	parked := make(chan struct{}, 1000)
+	q, err := newQueue(Config{MaxBatch: 64, Timeout: time.Hour}, func([]int) {},
+		hooks{onPark: func() { parked <- struct{}{} }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = q.Close(testCtx(t)) }()
+	ctx := testCtx(t)
+	<-parked
+	for !consumerBlocked() {
+		if ctx.Err() != nil {
+			t.Fatal("consumer never blocked")
+		}
+		runtime.Gosched()
+	}
+	for range 100 {
+		runtime.Gosched()
+	}
+	if n := q.parks.Load(); n != 1 {
+		t.Errorf("idle consumer woke up: parked %d times", n)
+	}
+	if !consumerBlocked() {
+		t.Errorf("idle consumer is not blocked")
+	}
+
+	// One producer, 10 full batches: about two wake-ups per batch (the first
+	// item, then the one that fills the batch), not one per item.
+	for i := range 640 {
+		q.Put(&i)
+	}
+	if err := q.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s := q.Stats()
+	if w := q.wakeSends.Load(); w > 2*s.Batches+2 {
+		t.Errorf("%d wake-ups for %d items in %d batches", w, s.Delivered, s.Batches)
+	}
+	t.Logf("wake-ups %d, parks %d, batches %d", q.wakeSends.Load(), q.parks.Load(), s.Batches)
+}
+
+func TestHasPointers(t *testing.T) {
+	type flat struct {
+		A [4]int
+		B struct{ X, Y float64 }
+	}
+	type withString struct {
+		A int
+		S string
+	}
+	tests := []struct {
+		name string
+		typ  reflect.Type
+		want bool
+	}{
+		{"int", reflect.TypeFor[int](), false},
+		{"flat struct", reflect.TypeFor[flat](), false},
+		{"byte array", reflect.TypeFor[[512]byte](), false},
+		{"string field", reflect.TypeFor[withString](), true},
+		{"slice", reflect.TypeFor[[]int](), true},
+		{"array of pointers", reflect.TypeFor[[2]*int](), true},
+		{"empty array of pointers", reflect.TypeFor[[0]*int](), false},
+		{"interface", reflect.TypeFor[any](), true},
+		{"map", reflect.TypeFor[map[int]int](), true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := hasPointers(tt.typ); got != tt.want {
+				t.Errorf("hasPointers(%s) = %v, want %v", tt.typ, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestQueue_ClearsSlotsWithPointers(t *testing.T) {
+	type ref struct{ P *int }
+	q, err := New(Config{Capacity: 4}, func([]ref) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := 1
+	q.Put(&ref{P: &x})
+	if err := q.Flush(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Close(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	for i, s := range q.routine.slots {
+		if s.P != nil {
+			t.Errorf("slot %d still references a delivered value", i)
+		}
+	}
+}

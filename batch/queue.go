@@ -1,0 +1,377 @@
+package batch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Queue is a bounded multi-producer single-consumer queue with a batching
+// loop: one consumer goroutine, started by New and stopped by Close, hands
+// the queued items to a handle function in batches. It has two lanes: the
+// routine lane (Put, PutWait) and a smaller priority lane (PutCritical)
+// whose items are handed over first.
+//
+// All methods are safe for concurrent use. Put and PutCritical take no lock,
+// never block and never allocate.
+type Queue[T any] struct {
+	routine  lane[T]
+	critical lane[T]
+
+	// Written by the consumer when it parks, read by producers after every
+	// publish.
+	sleeping atomic.Uint32 // 1 while the consumer is parked or about to park
+	wakeAt   atomic.Uint64 // a routine publish at a position >= wakeAt wakes it
+	_        [cacheLine - 16]byte
+
+	droppedFull      atomic.Uint64
+	droppedClosed    atomic.Uint64
+	criticalFallback atomic.Uint64
+	waiters          atomic.Int64 // PutWait calls waiting for room
+	closing          atomic.Bool
+	aborted          atomic.Bool
+	_                [cacheLine]byte
+
+	// Written by the consumer once per batch.
+	delivered atomic.Uint64
+	batches   atomic.Uint64
+	abandoned atomic.Uint64
+	parks     atomic.Uint64 // times the consumer parked (tests)
+	wakeSends atomic.Uint64 // wake-ups sent by producers (tests)
+
+	cfg        Config
+	handle     func([]T)
+	clearSlots bool
+	wake       chan struct{} // 1-buffered: producers to the parked consumer
+	flushReq   chan flushRequest
+	closeCh    chan struct{} // closed by Close: stop intake, drain
+	abortCh    chan struct{} // closed when Close's ctx ends: stop now
+	done       chan struct{} // closed when the consumer goroutine returns
+	spaceMu    sync.Mutex
+	spaceCh    chan struct{} // closed and replaced when room appears while PutWait waits
+	timer      timer
+	onPark     func() // test hook, called on the consumer goroutine before it parks
+	cs         consumerState
+}
+
+// consumerState is owned by the consumer goroutine.
+type consumerState struct {
+	armed    bool   // timer running for the current batch
+	fired    bool   // timer fired: hand over what is ready
+	draining bool   // Close called: hand over everything, then return
+	forceR   uint64 // hand over routine positions below forceR without waiting
+	forceC   uint64 // same for the critical lane
+	reqs     []flushRequest
+}
+
+// flushRequest is one Flush call waiting for the consumer.
+type flushRequest struct {
+	r, c uint64        // lane ends when Flush was called
+	done chan struct{} // closed once both lanes were released up to r and c
+}
+
+// timer is the consumer's batch timer; tests replace it.
+type timer interface {
+	C() <-chan time.Time
+	Reset(d time.Duration)
+	Stop()
+}
+
+// realTimer relies on Go 1.23 timer semantics: after Stop or Reset no stale
+// value is received.
+type realTimer struct{ t *time.Timer }
+
+func (r realTimer) C() <-chan time.Time   { return r.t.C }
+func (r realTimer) Reset(d time.Duration) { r.t.Reset(d) }
+func (r realTimer) Stop()                 { r.t.Stop() }
+
+// hooks holds what tests replace.
+type hooks struct {
+	newTimer func() timer
+	onPark   func()
+}
+
+// New validates cfg and starts the consumer goroutine, which calls handle
+// with each batch. An error names the bad Config field and wraps
+// ErrInvalidConfig; a nil handle is an error too.
+//
+// handle runs on the consumer goroutine only, one call at a time. Its slice
+// aliases the queue's own slots (no copy) and is valid only during the call:
+// handle must not keep it, and must not call Flush or Close of the same
+// queue. Critical items are handed over before routine ones. Items of one
+// lane put by one goroutine arrive in the order they were put.
+//
+// A batch is handed over when it holds MaxBatch items or when the timer
+// armed at its first item has run for Timeout, whichever comes first, and
+// without waiting during Flush and Close. A batch never wraps around the
+// end of a lane, so one may be shorter than MaxBatch. The caller must call
+// Close to stop the goroutine.
+func New[T any](cfg Config, handle func(batch []T)) (*Queue[T], error) {
+	return newQueue(cfg, handle, hooks{})
+}
+
+func newQueue[T any](cfg Config, handle func(batch []T), h hooks) (*Queue[T], error) {
+	c, err := cfg.withDefaults()
+	if handle == nil {
+		err = errors.Join(err, &configError{msg: "batch: handle must not be nil"})
+	}
+	if err != nil {
+		return nil, err
+	}
+	q := &Queue[T]{
+		cfg:        c,
+		handle:     handle,
+		clearSlots: hasPointers(reflect.TypeFor[T]()),
+		wake:       make(chan struct{}, 1),
+		flushReq:   make(chan flushRequest),
+		closeCh:    make(chan struct{}),
+		abortCh:    make(chan struct{}),
+		done:       make(chan struct{}),
+		spaceCh:    make(chan struct{}),
+		onPark:     h.onPark,
+	}
+	q.routine.init(c.Capacity)
+	q.critical.init(c.CriticalCapacity)
+	if h.newTimer != nil {
+		q.timer = h.newTimer()
+	} else {
+		t := time.NewTimer(time.Hour)
+		t.Stop()
+		q.timer = realTimer{t}
+	}
+	go q.run()
+	return q, nil
+}
+
+// Put copies *v into the routine lane. It never blocks, never allocates and
+// takes no lock. It returns false, and counts the item in Stats, if the lane
+// is full (DroppedFull) or the queue is closed (DroppedClosed). Safe for
+// concurrent use.
+func (q *Queue[T]) Put(v *T) bool {
+	t, res := q.routine.claim()
+	if res != claimed {
+		q.countDrop(res)
+		return false
+	}
+	q.routine.publish(t, v)
+	if q.sleeping.Load() != 0 && t >= q.wakeAt.Load() {
+		q.wakeConsumer()
+	}
+	return true
+}
+
+// PutCritical copies *v into the priority lane, whose items are handed over
+// before routine ones and are not dropped when only the routine lane is
+// full. If the priority lane is full it falls back to the routine lane
+// (counted in Stats.CriticalFallback). It never blocks, never allocates and
+// takes no lock; it returns false, counted, if both lanes are full or the
+// queue is closed. Safe for concurrent use.
+func (q *Queue[T]) PutCritical(v *T) bool {
+	t, res := q.critical.claim()
+	switch res {
+	case claimed:
+		q.critical.publish(t, v)
+		if q.sleeping.Load() != 0 {
+			q.wakeConsumer()
+		}
+		return true
+	case laneFull:
+		if q.Put(v) {
+			q.criticalFallback.Add(1)
+			return true
+		}
+		return false
+	default:
+		q.countDrop(res)
+		return false
+	}
+}
+
+// PutWait copies *v into the routine lane. If the lane is full, under the
+// Block policy it waits until there is room, ctx ends (it returns ctx's
+// error wrapped) or the queue is closed (ErrClosed); under DropNewest it
+// returns ErrFull at once. An item PutWait does not enqueue is counted in
+// Stats (DroppedFull or DroppedClosed). It does not allocate unless it has
+// to wait. Safe for concurrent use.
+func (q *Queue[T]) PutWait(ctx context.Context, v *T) error {
+	err := q.tryPut(v)
+	if err == nil || !errors.Is(err, ErrFull) || q.cfg.Policy != Block {
+		return q.countErr(err)
+	}
+	q.waiters.Add(1)
+	defer q.waiters.Add(-1)
+	for {
+		q.spaceMu.Lock()
+		space := q.spaceCh
+		q.spaceMu.Unlock()
+		// waiters was raised before this attempt, so a release the attempt
+		// missed will close space.
+		if err := q.tryPut(v); err == nil || !errors.Is(err, ErrFull) {
+			return q.countErr(err)
+		}
+		select {
+		case <-space:
+		case <-q.closeCh:
+		case <-ctx.Done():
+			q.droppedFull.Add(1)
+			return fmt.Errorf("batch: put: %w", ctx.Err())
+		}
+	}
+}
+
+// tryPut is Put without counting drops.
+func (q *Queue[T]) tryPut(v *T) error {
+	t, res := q.routine.claim()
+	switch res {
+	case laneFull:
+		return ErrFull
+	case laneClosed:
+		return ErrClosed
+	}
+	q.routine.publish(t, v)
+	if q.sleeping.Load() != 0 && t >= q.wakeAt.Load() {
+		q.wakeConsumer()
+	}
+	return nil
+}
+
+func (q *Queue[T]) countErr(err error) error {
+	switch {
+	case errors.Is(err, ErrFull):
+		q.droppedFull.Add(1)
+	case errors.Is(err, ErrClosed):
+		q.droppedClosed.Add(1)
+	}
+	return err
+}
+
+func (q *Queue[T]) countDrop(res claimResult) {
+	if res == laneClosed {
+		q.droppedClosed.Add(1)
+	} else {
+		q.droppedFull.Add(1)
+	}
+}
+
+// wakeConsumer wakes the parked consumer. Only the producer that flips
+// sleeping from 1 to 0 sends, and the send never blocks.
+func (q *Queue[T]) wakeConsumer() {
+	if q.sleeping.CompareAndSwap(1, 0) {
+		q.wakeSends.Add(1)
+		select {
+		case q.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// Flush returns once every item put before the call has been handed to
+// handle and handle has returned. If ctx ends first it returns ctx's error
+// wrapped (the items are still delivered later). After Close it returns
+// ErrClosed. Safe for concurrent use; it must not be called from handle.
+func (q *Queue[T]) Flush(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("batch: flush: %w", err)
+	}
+	if q.closing.Load() {
+		return ErrClosed
+	}
+	req := flushRequest{r: q.routine.end(), c: q.critical.end(), done: make(chan struct{})}
+	select {
+	case q.flushReq <- req:
+	case <-q.done:
+		return ErrClosed
+	case <-ctx.Done():
+		return fmt.Errorf("batch: flush: %w", ctx.Err())
+	}
+	select {
+	case <-req.done:
+		return nil
+	case <-q.done:
+		select {
+		case <-req.done: // the final drain delivered it
+			return nil
+		default:
+			return ErrClosed
+		}
+	case <-ctx.Done():
+		return fmt.Errorf("batch: flush: %w", ctx.Err())
+	}
+}
+
+// Close stops intake (later puts return false or ErrClosed and are counted
+// in Stats.DroppedClosed), hands everything queued to handle, and waits for
+// the consumer goroutine to return. If ctx ends first, the consumer stops
+// as soon as the handle call in progress returns, the items it did not hand
+// over are counted in Stats.Abandoned, and Close returns ctx's error
+// wrapped without waiting further (Done reports when the goroutine has
+// returned). Only the first call does this; later calls return nil at once.
+// Safe for concurrent use; it must not be called from handle.
+func (q *Queue[T]) Close(ctx context.Context) error {
+	if !q.closing.CompareAndSwap(false, true) {
+		return nil
+	}
+	q.routine.tail.Or(closedBit)
+	q.critical.tail.Or(closedBit)
+	close(q.closeCh)
+	select {
+	case <-q.done:
+		return nil
+	case <-ctx.Done():
+	}
+	q.aborted.Store(true)
+	close(q.abortCh)
+	return fmt.Errorf("batch: close: %w", ctx.Err())
+}
+
+// Done returns a channel that is closed when the consumer goroutine has
+// returned, after Close. Safe for concurrent use.
+func (q *Queue[T]) Done() <-chan struct{} { return q.done }
+
+// Len returns the number of items in both lanes that have not been released
+// by handle yet. Safe for concurrent use.
+func (q *Queue[T]) Len() int { return q.routine.len() + q.critical.len() }
+
+// Cap returns the number of slots of both lanes (Config().Capacity +
+// Config().CriticalCapacity). Safe for concurrent use.
+func (q *Queue[T]) Cap() int { return int(q.routine.size + q.critical.size) }
+
+// Config returns the configuration in effect: defaults applied, capacities
+// rounded up, MaxBatch capped. Safe for concurrent use.
+func (q *Queue[T]) Config() Config { return q.cfg }
+
+// Stats counts what went through a Queue. Each field is read atomically but
+// the fields are not one consistent snapshot while producers run. Every put
+// is counted once: Enqueued (accepted), DroppedFull or DroppedClosed. Once
+// Close has returned (or Done is closed), Enqueued == Delivered + Abandoned.
+type Stats struct {
+	Enqueued         uint64 // items accepted by Put, PutCritical and PutWait, both lanes
+	CriticalEnqueued uint64 // of Enqueued, items accepted into the priority lane
+	CriticalFallback uint64 // of Enqueued, PutCritical items put in the routine lane because the priority lane was full
+	Delivered        uint64 // items handed to handle, handle having returned
+	Batches          uint64 // handle calls
+	DroppedFull      uint64 // items refused because the lane was full (or PutWait's ctx ended)
+	DroppedClosed    uint64 // items refused because the queue was closed
+	Abandoned        uint64 // items left in the queue when Close's ctx ended
+}
+
+// Stats returns the counters. Safe for concurrent use.
+func (q *Queue[T]) Stats() Stats {
+	// Read what the consumer writes before what producers write, so that
+	// Delivered <= Enqueued.
+	s := Stats{
+		Abandoned: q.abandoned.Load(),
+		Delivered: q.delivered.Load(),
+		Batches:   q.batches.Load(),
+	}
+	s.CriticalEnqueued = q.critical.end()
+	s.Enqueued = q.routine.end() + s.CriticalEnqueued
+	s.CriticalFallback = q.criticalFallback.Load()
+	s.DroppedFull = q.droppedFull.Load()
+	s.DroppedClosed = q.droppedClosed.Load()
+	return s
+}
