@@ -150,7 +150,7 @@ func (f *eventFilter) active() bool {
 }
 
 // allows reports whether ev passes the filter. It does not allocate (the
-// user's predicates aside).
+// user's predicates aside) and does not let ev escape.
 func (f *eventFilter) allows(ev *TraceEvent) bool {
 	if f.kinds != 0 && !f.kinds.has(ev.Type.Kind) {
 		return false
@@ -161,8 +161,14 @@ func (f *eventFilter) allows(ev *TraceEvent) bool {
 	if len(f.include) > 0 && !f.include.match(ev.ActorID) {
 		return false
 	}
+	if len(f.preds) == 0 {
+		return true
+	}
+	// The predicates get a scratch copy, so that ev does not escape.
+	sc := getScratch(ev)
+	defer putScratch(sc)
 	for _, p := range f.preds {
-		if !p(ev) {
+		if !p(sc) {
 			return false
 		}
 	}

@@ -89,8 +89,15 @@ func (r *redactor) apply(ev *TraceEvent) {
 			}
 		}
 	}
-	for _, f := range r.user {
-		f(ev)
+	if len(r.user) > 0 {
+		// The user's redactors work on a scratch copy, so that ev does not
+		// escape.
+		sc := getScratch(ev)
+		for _, f := range r.user {
+			f(sc)
+		}
+		*ev = *sc
+		putScratch(sc)
 	}
 }
 

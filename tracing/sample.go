@@ -134,7 +134,8 @@ func (a Adaptive) sampleHash(h uint64, queueFill float64) bool {
 //
 // PerTrace works with the samplers of this package (Percentage, EveryNth,
 // Adaptive); any other Sampler is returned unchanged, and it can read
-// ev.TraceID itself. Events with a zero TraceID get s's random decision.
+// ev.TraceID itself. Events with a zero TraceID get a random decision at
+// s's rate.
 // The result is safe for concurrent use and does not allocate.
 func PerTrace(s Sampler) Sampler {
 	switch ts := s.(type) {
@@ -149,10 +150,11 @@ func PerTrace(s Sampler) Sampler {
 type perTrace struct{ s traceSampler }
 
 func (p perTrace) Sample(ev *TraceEvent, queueFill float64) bool {
-	if ev.TraceID.IsZero() {
-		return p.s.Sample(ev, queueFill)
+	h := rand.Uint64()
+	if !ev.TraceID.IsZero() {
+		h = traceHash(ev.TraceID)
 	}
-	return p.s.sampleHash(traceHash(ev.TraceID), queueFill)
+	return p.s.sampleHash(h, queueFill)
 }
 
 // traceHash mixes the 16 bytes of a trace id into 64 well-distributed
@@ -166,6 +168,25 @@ func traceHash(id TraceID) uint64 {
 	h *= 0x94d049bb133111eb
 	h ^= h >> 31
 	return h
+}
+
+// sample calls s.Sample without letting ev escape: the samplers of this
+// package are called through their concrete types (which do not keep ev),
+// any other through a scratch copy of the event.
+func sample(s Sampler, ev *TraceEvent, queueFill float64) bool {
+	switch x := s.(type) {
+	case percentage:
+		return x.Sample(ev, queueFill)
+	case Adaptive:
+		return x.Sample(ev, queueFill)
+	case *everyNth:
+		return x.Sample(ev, queueFill)
+	case perTrace:
+		return x.Sample(ev, queueFill)
+	}
+	sc := getScratch(ev)
+	defer putScratch(sc)
+	return s.Sample(sc, queueFill)
 }
 
 // samplerFromConfig returns the Sampler c describes, or nil when it keeps

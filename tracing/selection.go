@@ -1,5 +1,7 @@
 package tracing
 
+import "sync"
+
 // dropReason says why an event did not reach the queue; 0 means it did.
 type dropReason uint8
 
@@ -76,8 +78,9 @@ func newSelector(cfg *TracingConfig, opts ...func(*selector)) (*selector, error)
 }
 
 // admit decides whether ev goes to the queue and redacts it in place.
-// queueFill is the queue's fill fraction in [0, 1]. It must not allocate
-// for the built-in kinds. The caller fills ev.TraceID before the call, so
+// queueFill is the queue's fill fraction in [0, 1]. It does not allocate
+// for the built-in kinds and does not let ev escape (user code gets a
+// copy), so the caller's event can live on its stack. The caller fills ev.TraceID before the call, so
 // that per-trace sampling sees it.
 func (s *selector) admit(ev *TraceEvent, queueFill float64) dropReason {
 	if s == nil {
@@ -86,13 +89,33 @@ func (s *selector) admit(ev *TraceEvent, queueFill float64) dropReason {
 	if !s.filter.allows(ev) {
 		return dropFiltered
 	}
-	if s.sampler != nil && !s.isCritical(ev) && !s.sampler.Sample(ev, queueFill) {
+	if s.sampler != nil && !s.isCritical(ev) && !sample(s.sampler, ev, queueFill) {
 		return dropSampled
 	}
 	if s.redact != nil {
 		s.redact.apply(ev)
 	}
 	return keep
+}
+
+// scratchEvents holds the copies of events handed to user code (predicates,
+// samplers, redactors). User code receives a pointer, and a pointer that
+// reaches unknown code escapes to the heap: passing a pooled copy instead
+// keeps the caller's event on its stack, so recording does not allocate.
+var scratchEvents = sync.Pool{New: func() any { return new(TraceEvent) }}
+
+// getScratch returns a pooled copy of *ev.
+func getScratch(ev *TraceEvent) *TraceEvent {
+	sc := scratchEvents.Get().(*TraceEvent)
+	*sc = *ev
+	return sc
+}
+
+// putScratch clears sc (so the pool keeps no event data alive) and returns
+// it to the pool.
+func putScratch(sc *TraceEvent) {
+	*sc = TraceEvent{}
+	scratchEvents.Put(sc)
 }
 
 // isCritical reports whether ev must never be sampled out: its kind is

@@ -1,0 +1,148 @@
+package tracing
+
+import (
+	"errors"
+	"path"
+	"strings"
+	"testing"
+)
+
+func TestGlobAgreesWithPathMatch(t *testing.T) {
+	tests := []struct {
+		name    string
+		pattern string
+		kind    globKind
+	}{
+		{"exact", "sensor_1", globExact},
+		{"star", "*", globAny},
+		{"prefix", "sensor_*", globPrefix},
+		{"suffix", "*_debug", globSuffix},
+		{"empty prefix literal", "*", globAny},
+		{"question mark", "sensor_?", globGeneral},
+		{"class", "sensor_[0-9]", globGeneral},
+		{"inner star", "s*r_1", globGeneral},
+		{"two stars", "*sensor*", globGeneral},
+		{"escaped star", `sensor_\*`, globGeneral},
+		{"empty", "", globExact},
+	}
+	names := []string{
+		"", "sensor_1", "sensor_", "sensor_12", "sensor_x", "sensor_*", "Sensor_1",
+		"a_debug", "_debug", "debug", "x/a_debug", "sensor_a/b", "sensor", "ssr_1", "s/r_1",
+		"my_sensor_z", "*",
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g, err := compileGlob(tt.pattern)
+			if err != nil {
+				t.Fatalf("compileGlob(%q) = %v", tt.pattern, err)
+			}
+			if g.kind != tt.kind {
+				t.Errorf("compileGlob(%q).kind = %d, want %d", tt.pattern, g.kind, tt.kind)
+			}
+			for _, n := range names {
+				want, _ := path.Match(tt.pattern, n)
+				if got := g.match(n); got != want {
+					t.Errorf("match(%q, %q) = %v, path.Match says %v", tt.pattern, n, got, want)
+				}
+			}
+		})
+	}
+}
+
+func TestCompileGlobRejectsMalformedPattern(t *testing.T) {
+	_, err := compileGlobs("Filters.ActorPatterns", []string{"ok_*", "[a-"})
+	if !errors.Is(err, ErrInvalidConfig) {
+		t.Fatalf("err = %v, want ErrInvalidConfig", err)
+	}
+	if got := err.Error(); !strings.Contains(got, "Filters.ActorPatterns[1]") || !strings.Contains(got, `"[a-"`) {
+		t.Fatalf("err = %q, want the field and the pattern", got)
+	}
+}
+
+func TestKindMask(t *testing.T) {
+	m := maskOf([]EventKind{KindDataFlow, KindActorFailed, 0, 200})
+	for k := EventKind(0); k < 40; k++ {
+		want := k == KindDataFlow || k == KindActorFailed
+		if got := m.has(k); got != want {
+			t.Errorf("has(%v) = %v, want %v", k, got, want)
+		}
+	}
+	if kindMask(0).has(KindDataFlow) {
+		t.Error("empty mask has DataFlow")
+	}
+}
+
+func TestFilterSemantics(t *testing.T) {
+	sensor := MessageSent("sensor_1", "out", "T", 1)
+	debugSensor := MessageSent("debug_sensor", "out", "T", 1)
+	proc := ActorCreated("processor_7")
+	flow := DataFlow("sensor_2", "out", "processor_7", "in", "T", 1)
+	noActor := NetworkEvent("")
+	badKind := TraceEvent{ActorID: "sensor_1"}
+
+	tests := []struct {
+		name  string
+		cfg   FilterConfig
+		preds []func(*TraceEvent) bool
+		ev    TraceEvent
+		want  bool
+	}{
+		{"empty filter keeps all", FilterConfig{}, nil, sensor, true},
+		{"empty filter keeps empty actor", FilterConfig{}, nil, noActor, true},
+		{"include matches", FilterConfig{ActorPatterns: []string{"sensor_*", "processor_*"}}, nil, proc, true},
+		{"include misses", FilterConfig{ActorPatterns: []string{"sensor_*"}}, nil, proc, false},
+		{"include misses empty actor", FilterConfig{ActorPatterns: []string{"sensor_*"}}, nil, noActor, false},
+		{"include matches source of flow", FilterConfig{ActorPatterns: []string{"sensor_*"}}, nil, flow, true},
+		{"include ignores target of flow", FilterConfig{ActorPatterns: []string{"processor_*"}}, nil, flow, false},
+		{"exclude matches", FilterConfig{ExcludeActors: []string{"debug_*"}}, nil, debugSensor, false},
+		{"exclude misses", FilterConfig{ExcludeActors: []string{"debug_*"}}, nil, sensor, true},
+		{"exclude wins over include", FilterConfig{ActorPatterns: []string{"*sensor*"}, ExcludeActors: []string{"debug_*"}}, nil, debugSensor, false},
+		{"kind kept", FilterConfig{EventTypes: []EventKind{KindActorCreated, KindDataFlow}}, nil, flow, true},
+		{"kind dropped", FilterConfig{EventTypes: []EventKind{KindActorCreated, KindDataFlow}}, nil, sensor, false},
+		{"invalid kind dropped when kinds set", FilterConfig{EventTypes: []EventKind{KindActorCreated}}, nil, badKind, false},
+		{"invalid kind kept without kinds", FilterConfig{}, nil, badKind, true},
+		{"kind and actor both needed", FilterConfig{ActorPatterns: []string{"sensor_*"}, EventTypes: []EventKind{KindActorCreated}}, nil, sensor, false},
+		{"predicate true", FilterConfig{}, []func(*TraceEvent) bool{func(*TraceEvent) bool { return true }}, sensor, true},
+		{"predicate false", FilterConfig{}, []func(*TraceEvent) bool{func(*TraceEvent) bool { return false }}, sensor, false},
+		{"all predicates needed", FilterConfig{}, []func(*TraceEvent) bool{
+			func(*TraceEvent) bool { return true },
+			func(ev *TraceEvent) bool { return ev.Data.Port != "out" },
+		}, sensor, false},
+		{"predicate after config filter", FilterConfig{ExcludeActors: []string{"sensor_*"}}, []func(*TraceEvent) bool{
+			func(*TraceEvent) bool { panic("predicate called for an excluded event") },
+		}, sensor, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, err := newEventFilter(&tt.cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.preds = tt.preds
+			ev := tt.ev
+			if got := f.allows(&ev); got != tt.want {
+				t.Fatalf("allows = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestNewEventFilterErrors(t *testing.T) {
+	tests := []struct {
+		name  string
+		cfg   FilterConfig
+		field string
+	}{
+		{"include", FilterConfig{ActorPatterns: []string{"["}}, "Filters.ActorPatterns[0]"},
+		{"exclude", FilterConfig{ExcludeActors: []string{"a", "b[", "c"}}, "Filters.ExcludeActors[1]"},
+		{"kind", FilterConfig{EventTypes: []EventKind{KindDataFlow, 77}}, "Filters.EventTypes[1]"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := newEventFilter(&tt.cfg)
+			if !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), tt.field) {
+				t.Fatalf("err = %v, want ErrInvalidConfig naming %s", err, tt.field)
+			}
+		})
+	}
+}

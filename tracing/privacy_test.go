@@ -1,0 +1,300 @@
+package tracing
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+const testAnonKey = "k3y-that-must-never-leak"
+
+var anonForm = regexp.MustCompile(`^anon_[0-9a-f]{16}$`)
+
+func mustRedactor(t *testing.T, c PrivacyConfig) *redactor {
+	t.Helper()
+	r, err := newRedactor(&c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func contentEvents() (TraceEvent, TraceEvent) {
+	msg := MessageSent("a", "out", "T", 3)
+	msg.Data.Message.SerializedData = []byte{1, 2, 3}
+	st := StateChanged("a", StateDiff{Before: []byte("old"), After: []byte("new"), DiffType: DiffIncremental})
+	return msg, st
+}
+
+func TestContentDroppedByDefault(t *testing.T) {
+	r := mustRedactor(t, PrivacyConfig{})
+	if !r.active() {
+		t.Fatal("default redactor is inactive: content would leave the process")
+	}
+	msg, st := contentEvents()
+	r.apply(&msg)
+	r.apply(&st)
+	if msg.Data.Message.SerializedData != nil {
+		t.Error("SerializedData kept")
+	}
+	if !msg.Data.HasMessage || msg.Data.Message.MessageType != "T" || msg.Data.Message.SizeBytes != 3 {
+		t.Errorf("message metadata changed: %+v", msg.Data.Message)
+	}
+	if st.Data.StateDiff.Before != nil || st.Data.StateDiff.After != nil {
+		t.Error("state diff bytes kept")
+	}
+	if st.Data.StateDiff.DiffType != DiffIncremental {
+		t.Errorf("DiffType = %v, want it kept", st.Data.StateDiff.DiffType)
+	}
+}
+
+func TestContentKeptWhenCaptureEnabled(t *testing.T) {
+	r := mustRedactor(t, PrivacyConfig{CaptureContent: true})
+	if r.active() {
+		t.Fatal("redactor with nothing to do is active")
+	}
+	msg, st := contentEvents()
+	r.apply(&msg)
+	r.apply(&st)
+	if string(msg.Data.Message.SerializedData) != "\x01\x02\x03" {
+		t.Error("SerializedData dropped")
+	}
+	if string(st.Data.StateDiff.Before) != "old" || string(st.Data.StateDiff.After) != "new" {
+		t.Error("state diff dropped")
+	}
+}
+
+func attrKeys(as *Attributes) []string {
+	var keys []string
+	for i := range as.Len() {
+		keys = append(keys, as.At(i).Key)
+	}
+	return keys
+}
+
+func TestDropAttributes(t *testing.T) {
+	tests := []struct {
+		name string
+		drop []string
+		keys []string
+		want []string
+	}{
+		{"nothing matches", []string{"secret_*"}, []string{"a", "b"}, []string{"a", "b"}},
+		{"exact", []string{"token"}, []string{"a", "token", "b"}, []string{"a", "b"}},
+		{"glob keeps order", []string{"secret_*"}, []string{"secret_1", "a", "secret_2", "b"}, []string{"a", "b"}},
+		{"overflow", []string{"*_pii"}, []string{"a", "b_pii", "c", "d", "e_pii", "f", "g_pii"}, []string{"a", "c", "d", "f"}},
+		{"all", []string{"*"}, []string{"a", "b"}, nil},
+		{"several patterns", []string{"x", "y*"}, []string{"x", "yy", "z"}, []string{"z"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := mustRedactor(t, PrivacyConfig{DropAttributes: tt.drop, CaptureContent: true})
+			ev := NetworkEvent("a")
+			for i, k := range tt.keys {
+				ev.Data.CustomAttributes.Set(Int(k, i))
+			}
+			r.apply(&ev)
+			got := attrKeys(&ev.Data.CustomAttributes)
+			if strings.Join(got, ",") != strings.Join(tt.want, ",") {
+				t.Fatalf("keys = %v, want %v", got, tt.want)
+			}
+			for i := range ev.Data.CustomAttributes.Len() {
+				a := ev.Data.CustomAttributes.At(i)
+				if want := indexOf(tt.keys, a.Key); a.Value.Int() != int64(want) {
+					t.Errorf("%s = %v, want %d", a.Key, a.Value, want)
+				}
+			}
+		})
+	}
+}
+
+func indexOf(ss []string, s string) int {
+	for i, x := range ss {
+		if x == s {
+			return i
+		}
+	}
+	return -1
+}
+
+func TestDropAttributesDoesNotTouchCopies(t *testing.T) {
+	r := mustRedactor(t, PrivacyConfig{DropAttributes: []string{"drop*"}})
+	orig := NetworkEvent("a", Int("a", 1), Int("b", 2), Int("c", 3), Int("d", 4), Int("drop_me", 5), Int("e", 6))
+	ev := orig
+	r.apply(&ev)
+	if got := strings.Join(attrKeys(&orig.Data.CustomAttributes), ","); got != "a,b,c,d,drop_me,e" {
+		t.Fatalf("original changed: %s", got)
+	}
+	if got := strings.Join(attrKeys(&ev.Data.CustomAttributes), ","); got != "a,b,c,d,e" {
+		t.Fatalf("redacted = %s", got)
+	}
+}
+
+func TestAnonymizeActors(t *testing.T) {
+	r := mustRedactor(t, PrivacyConfig{AnonymizeActors: true, AnonymizeKey: testAnonKey})
+	ev := DataFlow("sensor_1", "out", "processor_2", "in", "T", 1)
+	r.apply(&ev)
+	if !anonForm.MatchString(ev.ActorID) || !anonForm.MatchString(ev.Type.ToActor) {
+		t.Fatalf("actors = %q, %q", ev.ActorID, ev.Type.ToActor)
+	}
+	if ev.ActorID == ev.Type.ToActor {
+		t.Fatal("different actors got the same hash")
+	}
+	if ev.Type.ToPort != "in" || ev.Data.Port != "out" {
+		t.Fatal("ports changed")
+	}
+
+	// Stable within the redactor, across redactors with the same key, and
+	// the receiving side hashes like the sending side.
+	again := mustRedactor(t, PrivacyConfig{AnonymizeActors: true, AnonymizeKey: testAnonKey})
+	ev2 := ActorCreated("processor_2")
+	again.apply(&ev2)
+	if ev2.ActorID != ev.Type.ToActor {
+		t.Fatalf("hash not stable: %q vs %q", ev2.ActorID, ev.Type.ToActor)
+	}
+	ev3 := ActorCreated("sensor_1")
+	r.apply(&ev3)
+	if ev3.ActorID != ev.ActorID {
+		t.Fatal("hash not stable within a redactor")
+	}
+
+	// A different key gives a different hash.
+	other := mustRedactor(t, PrivacyConfig{AnonymizeActors: true, AnonymizeKey: "another key"})
+	ev4 := ActorCreated("sensor_1")
+	other.apply(&ev4)
+	if ev4.ActorID == ev.ActorID {
+		t.Fatal("different keys give the same hash")
+	}
+
+	// The empty actor stays empty; ToActor of other kinds is left alone.
+	ev5 := NetworkEvent("")
+	ev5.Type.ToActor = "x"
+	r.apply(&ev5)
+	if ev5.ActorID != "" || ev5.Type.ToActor != "x" {
+		t.Fatalf("ActorID = %q, ToActor = %q", ev5.ActorID, ev5.Type.ToActor)
+	}
+}
+
+func TestAnonymizerCacheIsBounded(t *testing.T) {
+	a := newAnonymizer([]byte(testAnonKey))
+	for i := range maxAnonCache + 50 {
+		id := fmt.Sprintf("actor_%d", i)
+		if got, want := a.actor(id), a.hash(id); got != want {
+			t.Fatalf("actor(%q) = %q, want %q", id, got, want)
+		}
+	}
+	if n := len(*a.actors.Load()); n != maxAnonCache {
+		t.Fatalf("cache holds %d, want %d", n, maxAnonCache)
+	}
+	// Past the bound ids are still hashed the same way.
+	id := fmt.Sprintf("actor_%d", maxAnonCache+10)
+	if a.actor(id) != a.actor(id) {
+		t.Fatal("uncached id hashed differently")
+	}
+}
+
+func TestAnonymizeAttributes(t *testing.T) {
+	r := mustRedactor(t, PrivacyConfig{AnonymizeAttributes: []string{"user_*", "ip"}, AnonymizeKey: testAnonKey})
+	ev := NetworkEvent("actor", String("user_name", "alice"), Int("user_id", 42), String("ip", "10.1.2.3"), String("region", "eu"))
+	r.apply(&ev)
+	as := &ev.Data.CustomAttributes
+	for _, k := range []string{"user_name", "user_id", "ip"} {
+		v, ok := as.Get(k)
+		if !ok || v.Kind() != ValueString || !anonForm.MatchString(v.Str()) {
+			t.Errorf("%s = %v, want anonymized", k, v)
+		}
+	}
+	if v, _ := as.Get("region"); v.Str() != "eu" {
+		t.Errorf("region = %v, want unchanged", v)
+	}
+	if ev.ActorID != "actor" {
+		t.Errorf("ActorID = %q, want unchanged", ev.ActorID)
+	}
+	if got := strings.Join(attrKeys(as), ","); got != "user_name,user_id,ip,region" {
+		t.Errorf("order = %s", got)
+	}
+	// The same value hashes as an actor id would under the same key.
+	name, _ := as.Get("user_name")
+	if want := newAnonymizer([]byte(testAnonKey)).hash("alice"); name.Str() != want {
+		t.Errorf("user_name = %q, want %q", name.Str(), want)
+	}
+}
+
+func TestRedactorOrderUserLast(t *testing.T) {
+	r := mustRedactor(t, PrivacyConfig{AnonymizeActors: true, AnonymizeKey: testAnonKey, DropAttributes: []string{"secret"}})
+	var seen TraceEvent
+	r.user = append(r.user, func(ev *TraceEvent) {
+		seen = *ev
+		ev.Data.CustomAttributes.Set(String("redacted_by", "user"))
+	})
+	ev := MessageSent("sensor", "out", "T", 1)
+	ev.Data.Message.SerializedData = []byte("payload")
+	ev.Data.CustomAttributes.Set(String("secret", "s"))
+	r.apply(&ev)
+	if !anonForm.MatchString(seen.ActorID) {
+		t.Errorf("user redactor saw actor %q, want anonymized", seen.ActorID)
+	}
+	if seen.Data.Message.SerializedData != nil {
+		t.Error("user redactor saw content")
+	}
+	if _, ok := seen.Data.CustomAttributes.Get("secret"); ok {
+		t.Error("user redactor saw a dropped attribute")
+	}
+	if v, _ := ev.Data.CustomAttributes.Get("redacted_by"); v.Str() != "user" {
+		t.Error("user redactor's change lost")
+	}
+}
+
+func TestAnonymizeKeyRequired(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  PrivacyConfig
+	}{
+		{"actors", PrivacyConfig{AnonymizeActors: true}},
+		{"attributes", PrivacyConfig{AnonymizeAttributes: []string{"x"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := newRedactor(&tt.cfg)
+			if !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), "Privacy.AnonymizeKey") {
+				t.Fatalf("err = %v", err)
+			}
+		})
+	}
+}
+
+func TestAnonymizeKeyNeverShown(t *testing.T) {
+	c := DefaultConfig()
+	c.Privacy = PrivacyConfig{AnonymizeActors: true, AnonymizeKey: testAnonKey, DropAttributes: []string{"["}}
+	c.BatchSize = -1
+	var texts []string
+	if err := c.Validate(); err != nil {
+		texts = append(texts, err.Error())
+	} else {
+		t.Fatal("Validate accepted a bad config")
+	}
+	if _, err := newRedactor(&c.Privacy); err != nil {
+		texts = append(texts, err.Error())
+	} else {
+		t.Fatal("newRedactor accepted a bad pattern")
+	}
+	_, err := decodeConfig(DefaultConfig(), "x.toml", "[tracing.privacy]\nanonymize_key = [\""+testAnonKey+"\"]\n")
+	if err == nil {
+		t.Fatal("decodeConfig accepted an array key")
+	}
+	texts = append(texts, err.Error())
+	texts = append(texts,
+		fmt.Sprintf("%v", c), fmt.Sprintf("%+v", c), fmt.Sprintf("%#v", c), fmt.Sprint(c.Privacy),
+		fmt.Sprintf("%+v", &c), fmt.Sprintf("%s %q", c.Privacy, c.Privacy),
+	)
+	for _, s := range texts {
+		if strings.Contains(s, testAnonKey) {
+			t.Errorf("key shown in %q", s)
+		}
+	}
+	if !strings.Contains(fmt.Sprintf("%+v", c), "AnonymizeKey:[redacted]") {
+		t.Errorf("%%+v does not say the key is set: %+v", c)
+	}
+}

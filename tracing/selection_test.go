@@ -1,0 +1,333 @@
+package tracing
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func mustSelector(t testing.TB, cfg TracingConfig, opts ...func(*selector)) *selector {
+	t.Helper()
+	s, err := newSelector(&cfg, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestNewSelectorNilWhenNothingToDo(t *testing.T) {
+	c := DefaultConfig()
+	c.Privacy.CaptureContent = true
+	if s := mustSelector(t, c); s != nil {
+		t.Fatalf("selector = %+v, want nil", s)
+	}
+	var nilSel *selector
+	ev := MessageSent("a", "out", "T", 1)
+	if nilSel.admit(&ev, 1) != keep {
+		t.Fatal("nil selector dropped an event")
+	}
+	var zero selector
+	ev.Data.Message.SerializedData = []byte{1}
+	if zero.admit(&ev, 1) != keep || ev.Data.Message.SerializedData == nil {
+		t.Fatal("zero selector dropped or redacted an event")
+	}
+	// The default config drops content, so it needs a selector.
+	if s := mustSelector(t, DefaultConfig()); s == nil {
+		t.Fatal("default config has no selector: content would leave the process")
+	}
+}
+
+func TestNewSelectorErrors(t *testing.T) {
+	tests := []struct {
+		name   string
+		mutate func(*TracingConfig)
+		field  string
+	}{
+		{"actor pattern", func(c *TracingConfig) { c.Filters.ActorPatterns = []string{"["} }, "Filters.ActorPatterns[0]"},
+		{"exclude pattern", func(c *TracingConfig) { c.Filters.ExcludeActors = []string{"["} }, "Filters.ExcludeActors[0]"},
+		{"event type", func(c *TracingConfig) { c.Filters.EventTypes = []EventKind{99} }, "Filters.EventTypes[0]"},
+		{"critical kind", func(c *TracingConfig) { c.CriticalKinds = []EventKind{KindDataFlow, 0} }, "CriticalKinds[1]"},
+		{"strategy", func(c *TracingConfig) { c.Sampling.Strategy = "bogus" }, "Sampling.Strategy"},
+		{"every nth", func(c *TracingConfig) { c.Sampling.Strategy = "every_nth" }, "Sampling.N"},
+		{"drop pattern", func(c *TracingConfig) { c.Privacy.DropAttributes = []string{"["} }, "Privacy.DropAttributes[0]"},
+		{"anonymize pattern", func(c *TracingConfig) {
+			c.Privacy.AnonymizeAttributes = []string{"["}
+			c.Privacy.AnonymizeKey = "k"
+		}, "Privacy.AnonymizeAttributes[0]"},
+		{"anonymize key", func(c *TracingConfig) { c.Privacy.AnonymizeActors = true }, "Privacy.AnonymizeKey"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := DefaultConfig()
+			tt.mutate(&c)
+			_, err := newSelector(&c)
+			if !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), tt.field) {
+				t.Fatalf("err = %v, want ErrInvalidConfig naming %s", err, tt.field)
+			}
+		})
+	}
+}
+
+func TestAdmitFiltersBeforeSamplingAndRedactsOnlyKept(t *testing.T) {
+	c := DefaultConfig()
+	c.Filters.ExcludeActors = []string{"debug_*"}
+	redacted := 0
+	s := mustSelector(t, c, func(s *selector) {
+		s.sampler = EveryNth(2)
+		s.redact.user = append(s.redact.user, func(*TraceEvent) { redacted++ })
+	})
+	var got []dropReason
+	for _, actor := range []string{"a", "debug_1", "b", "debug_2", "c", "d"} {
+		ev := MessageSent(actor, "out", "T", 1)
+		got = append(got, s.admit(&ev, 0))
+	}
+	// Filtered events never reach the sampler, so they do not advance its
+	// count: a, b, c, d are sampled 1st, 2nd, 3rd, 4th.
+	want := []dropReason{keep, dropFiltered, dropSampled, dropFiltered, keep, dropSampled}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("reasons = %v, want %v", got, want)
+		}
+	}
+	if redacted != 2 {
+		t.Fatalf("redactor ran %d times, want 2 (kept events only)", redacted)
+	}
+}
+
+func TestCriticalEventsAreNeverSampledOut(t *testing.T) {
+	failing := MessageSent("a", "out", "T", 1)
+	failing.Data.Error = "boom"
+	routine := []TraceEvent{
+		MessageSent("a", "out", "T", 1), MessageReceived("a", "in", "T", 1),
+		StateChanged("a", StateDiff{}), PortConnected("a", "p"), PortDisconnected("a", "p"),
+		DataFlow("a", "o", "b", "i", "T", 1), NetworkEvent("a"), CustomEvent("a", "c"),
+	}
+	lifecycle := []TraceEvent{ActorCreated("a"), ActorStarted("a"), ActorCompleted("a"), ActorFailed("a", "x"), failing}
+
+	tests := []struct {
+		name     string
+		critical []EventKind
+		keep     []TraceEvent
+		drop     []TraceEvent
+	}{
+		{"default critical kinds", nil, lifecycle, routine},
+		{"configured critical kinds", []EventKind{KindDataFlow},
+			[]TraceEvent{DataFlow("a", "o", "b", "i", "T", 1), ActorFailed("a", "x"), failing},
+			[]TraceEvent{ActorCreated("a"), ActorStarted("a"), MessageSent("a", "out", "T", 1)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := DefaultConfig()
+			c.CriticalKinds = tt.critical
+			c.Sampling = SamplingConfig{Strategy: "percentage", Rate: 0}
+			s := mustSelector(t, c)
+			for _, ev := range tt.keep {
+				for range 100 {
+					if r := s.admit(&ev, 1); r != keep {
+						t.Fatalf("%v (error %q) dropped: %v", ev.Type, ev.Data.Error, r)
+					}
+				}
+			}
+			for _, ev := range tt.drop {
+				if r := s.admit(&ev, 1); r != dropSampled {
+					t.Fatalf("%v: reason %v, want sampled out", ev.Type, r)
+				}
+			}
+		})
+	}
+}
+
+func TestCriticalEventsCanStillBeFiltered(t *testing.T) {
+	c := DefaultConfig()
+	c.Filters.EventTypes = []EventKind{KindDataFlow}
+	s := mustSelector(t, c)
+	ev := ActorFailed("a", "boom")
+	if r := s.admit(&ev, 0); r != dropFiltered {
+		t.Fatalf("reason = %v, want filtered: filters are the user's explicit choice", r)
+	}
+}
+
+func TestAdmitFromConfig(t *testing.T) {
+	c := DefaultConfig()
+	c.Filters = FilterConfig{ActorPatterns: []string{"sensor_*"}, EventTypes: []EventKind{KindMessageSent, KindActorCreated}}
+	c.Sampling = SamplingConfig{Strategy: "every_nth", N: 2}
+	c.Privacy = PrivacyConfig{AnonymizeActors: true, AnonymizeKey: testAnonKey}
+	s := mustSelector(t, c)
+	tests := []struct {
+		name string
+		ev   TraceEvent
+		want dropReason
+	}{
+		{"other actor", MessageSent("proc", "out", "T", 1), dropFiltered},
+		{"other kind", MessageReceived("sensor_1", "in", "T", 1), dropFiltered},
+		{"first kept", MessageSent("sensor_1", "out", "T", 1), keep},
+		{"second sampled out", MessageSent("sensor_1", "out", "T", 1), dropSampled},
+		{"critical kept", ActorCreated("sensor_1"), keep},
+		{"third kept", MessageSent("sensor_2", "out", "T", 1), keep},
+	}
+	for _, tt := range tests { // in order: EveryNth counts
+		ev := tt.ev
+		ev.Data.Message.SerializedData = []byte("x")
+		if got := s.admit(&ev, 0); got != tt.want {
+			t.Fatalf("%s: reason = %v, want %v", tt.name, got, tt.want)
+		}
+		if tt.want == keep && (!anonForm.MatchString(ev.ActorID) || ev.Data.Message.SerializedData != nil) {
+			t.Fatalf("%s: kept event not redacted: actor %q", tt.name, ev.ActorID)
+		}
+	}
+}
+
+// applySelectorOptions builds the selector the way New does: newSelector,
+// then the options' functions on it or on a zero selector.
+func applySelectorOptions(t *testing.T, cfg TracingConfig, opts ...Option) (*selector, error) {
+	t.Helper()
+	o := defaultOptions()
+	for _, opt := range opts {
+		opt.apply(&o)
+	}
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
+	s, err := newSelector(&cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s == nil && len(o.selectorOpts) > 0 {
+		s = &selector{}
+	}
+	for _, f := range o.selectorOpts {
+		f(s)
+	}
+	return s, nil
+}
+
+func TestSelectionOptions(t *testing.T) {
+	capture := DefaultConfig()
+	capture.Privacy.CaptureContent = true
+	sampled := DefaultConfig()
+	sampled.Sampling = SamplingConfig{Strategy: "percentage", Rate: 0}
+
+	withContent := func() TraceEvent {
+		ev := MessageSent("a", "out", "T", 1)
+		ev.Data.Message.SerializedData = []byte("x")
+		return ev
+	}
+	tests := []struct {
+		name        string
+		cfg         TracingConfig
+		opts        []Option
+		ev          TraceEvent
+		want        dropReason
+		wantContent bool
+		wantAttr    string
+	}{
+		{"filter drops", capture, []Option{WithFilter(func(ev *TraceEvent) bool { return ev.ActorID != "a" })}, withContent(), dropFiltered, true, ""},
+		{"filter keeps", capture, []Option{WithFilter(func(*TraceEvent) bool { return true })}, withContent(), keep, true, ""},
+		{"filters add up", capture, []Option{
+			WithFilter(func(*TraceEvent) bool { return true }),
+			WithFilter(func(*TraceEvent) bool { return false }),
+		}, withContent(), dropFiltered, true, ""},
+		{"sampler on zero selector", capture, []Option{WithSampler(Percentage(0))}, withContent(), dropSampled, true, ""},
+		{"sampler replaces config", sampled, []Option{WithSampler(Percentage(1))}, withContent(), keep, false, ""},
+		{"nil sampler turns sampling off", sampled, []Option{WithSampler(nil)}, withContent(), keep, false, ""},
+		{"redactor on zero selector keeps content", capture, []Option{WithRedactor(func(ev *TraceEvent) {
+			ev.Data.CustomAttributes.Set(String("r", "1"))
+		})}, withContent(), keep, true, "1"},
+		{"redactors run in order", DefaultConfig(), []Option{
+			WithRedactor(func(ev *TraceEvent) { ev.Data.CustomAttributes.Set(String("r", "1")) }),
+			WithRedactor(func(ev *TraceEvent) {
+				v, _ := ev.Data.CustomAttributes.Get("r")
+				ev.Data.CustomAttributes.Set(String("r", v.Str()+"2"))
+			}),
+		}, withContent(), keep, false, "12"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := applySelectorOptions(t, tt.cfg, tt.opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ev := tt.ev
+			if got := s.admit(&ev, 0); got != tt.want {
+				t.Fatalf("reason = %v, want %v", got, tt.want)
+			}
+			if got := ev.Data.Message.SerializedData != nil; got != tt.wantContent {
+				t.Fatalf("content kept = %v, want %v", got, tt.wantContent)
+			}
+			if v, _ := ev.Data.CustomAttributes.Get("r"); v.Str() != tt.wantAttr {
+				t.Fatalf("attribute r = %q, want %q", v.Str(), tt.wantAttr)
+			}
+		})
+	}
+}
+
+func TestSelectionOptionsRejectNil(t *testing.T) {
+	tests := []struct {
+		name   string
+		opt    Option
+		option string
+	}{
+		{"filter", WithFilter(nil), "WithFilter"},
+		{"redactor", WithRedactor(nil), "WithRedactor"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := applySelectorOptions(t, DefaultConfig(), tt.opt)
+			if !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), tt.option) {
+				t.Fatalf("err = %v, want ErrInvalidConfig naming %s", err, tt.option)
+			}
+		})
+	}
+}
+
+func TestAdmitDoesNotAllocate(t *testing.T) {
+	filtered := DefaultConfig()
+	filtered.Filters = FilterConfig{ActorPatterns: []string{"sensor_*"}, ExcludeActors: []string{"debug_*"}, EventTypes: []EventKind{KindMessageSent}}
+	sampled := DefaultConfig()
+	sampled.Sampling = SamplingConfig{Strategy: "percentage", Rate: 0}
+	perTrace := DefaultConfig()
+	perTrace.Sampling = SamplingConfig{Strategy: "adaptive", Rate: 0, MaxRate: 0.5, LoadThreshold: 0.5, PerTrace: true}
+	anon := DefaultConfig()
+	anon.Privacy = PrivacyConfig{AnonymizeActors: true, AnonymizeKey: testAnonKey, DropAttributes: []string{"secret_*"}}
+	type foreign struct{ Sampler }
+	userFilter := func(s *selector) {
+		s.filter.preds = append(s.filter.preds, func(ev *TraceEvent) bool { return ev.ActorID != "drop" })
+	}
+	userSampler := func(s *selector) { s.sampler = foreign{Percentage(0.5)} }
+	userRedactor := func(s *selector) {
+		s.redact.user = append(s.redact.user, func(ev *TraceEvent) { ev.Data.CustomAttributes.Set(Int("n", 2)) })
+	}
+	tests := []struct {
+		name string
+		cfg  TracingConfig
+		ev   TraceEvent
+		opts []func(*selector)
+	}{
+		{"excluded actor", filtered, MessageSent("debug_x", "out", "T", 1), nil},
+		{"not included actor", filtered, MessageSent("proc_1", "out", "T", 1), nil},
+		{"kind filtered", filtered, DataFlow("sensor_1", "out", "b", "in", "T", 1), nil},
+		{"sampled out", sampled, MessageSent("sensor_1", "out", "T", 1), nil},
+		{"per trace", perTrace, MessageSent("sensor_1", "out", "T", 1), nil},
+		{"kept, content dropped", DefaultConfig(), MessageSent("sensor_1", "out", "T", 1), nil},
+		{"kept, cached actor anonymized", anon, DataFlow("sensor_1", "out", "b", "in", "T", 1), nil},
+		{"user predicate drops", DefaultConfig(), MessageSent("drop", "out", "T", 1), []func(*selector){userFilter}},
+		{"user predicate keeps", DefaultConfig(), MessageSent("keep", "out", "T", 1), []func(*selector){userFilter}},
+		{"user sampler", DefaultConfig(), MessageSent("a", "out", "T", 1), []func(*selector){userSampler}},
+		{"user redactor", DefaultConfig(), MessageSent("a", "out", "T", 1), []func(*selector){userRedactor}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := mustSelector(t, tt.cfg, tt.opts...)
+			ev := tt.ev
+			ev.TraceID = NewTraceID()
+			ev.Data.CustomAttributes.Set(Int("n", 1))
+			allocs := testing.AllocsPerRun(1000, func() {
+				e := ev
+				s.admit(&e, 0.75)
+			})
+			if allocs != 0 {
+				t.Fatalf("admit allocates %v times per event", allocs)
+			}
+		})
+	}
+}
