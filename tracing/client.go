@@ -1,0 +1,478 @@
+package tracing
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/reflowtrace/reflowtrace-go/batch"
+)
+
+// ErrQueueFull is returned (wrapped) by RecordWait when the queue had no room
+// for the event under the DropNewest policy.
+var ErrQueueFull = errors.New("tracing: queue full")
+
+// TraceObserver is implemented by sinks that need to know the trace their
+// events belong to (for example to build StoreTrace messages). The client
+// calls ObserveTrace when a trace starts (Status Running, no EndTime) and when
+// it ends (with EndTime and the final Status); the trace has no Events. The
+// call comes from the goroutine that started or ended the trace, possibly
+// concurrently with Write, and must not block for long. The sink may keep
+// the FlowTrace; the client never modifies it afterwards.
+type TraceObserver interface {
+	ObserveTrace(trace FlowTrace)
+}
+
+// StatsReporter is implemented by sinks that report their own state; the
+// client includes it in Metrics. SinkStats must be safe for concurrent use.
+type StatsReporter interface {
+	SinkStats() SinkStats
+}
+
+// SinkStats is what a StatsReporter sink reports.
+type SinkStats struct {
+	// ConnectionCount is the number of open connections (0 or 1 for a
+	// WebSocket sink).
+	ConnectionCount uint64
+}
+
+// dropLogInterval is the least time between two Warn summaries of dropped
+// events logged by the consumer; Flush and Close always log one when
+// something was dropped since the last.
+const dropLogInterval = 10 * time.Second
+
+// TracingClient records trace events and ships them in batches to its sinks.
+//
+// Recording (Record and the per-kind methods) never blocks, never allocates
+// for the built-in kinds, never logs and never fails: when the queue is full
+// the event is dropped and counted (see Metrics). One consumer goroutine,
+// owned by the client, writes batches to every sink in turn.
+//
+// # Concurrency
+//
+// All methods are safe for concurrent use, also with Flush and Close. A nil
+// *TracingClient behaves like a disabled one.
+//
+// # Shutdown
+//
+// Close stops intake (recording becomes a counted no-op), drains the queue
+// into the sinks, flushes and closes them and stops the client's goroutines.
+// It reports what was not delivered.
+type TracingClient struct {
+	// on is true while the client is enabled and not closed: the hot path's
+	// first and, for a disabled client, only check. It is written once at
+	// Close, so it shares its cache line with read-mostly fields only.
+	on     atomic.Bool
+	closed atomic.Bool
+
+	cfg       TracingConfig
+	critical  [numKinds]bool
+	sel       *selector
+	queue     *batch.Queue[TraceEvent]
+	queueCap  float64
+	blockWait bool
+
+	trace atomic.Pointer[traceState]
+	// traceMu orders StartTrace/EndTrace with their notifications.
+	traceMu sync.Mutex
+	meta    TraceMetadata
+
+	log           *zap.Logger
+	sinks         []sinkState
+	errorHandler  func(error)
+	exportTimeout time.Duration
+	now           func() time.Time
+
+	// exportCtx is the parent of every export; cancelled when Close gives up.
+	exportCtx    context.Context
+	cancelExport context.CancelFunc
+
+	monitorStop chan struct{}
+	monitorDone chan struct{}
+
+	// Drops counted on the hot path, each on its own cache line: they are
+	// written only when an event is dropped. The queue counts what it
+	// refuses itself (see batch.Stats).
+	dropClosed   paddedCounter
+	dropFiltered paddedCounter
+	dropSampled  paddedCounter
+
+	// Counters written by the consumer goroutine, once per batch.
+	delivered    atomic.Uint64
+	dropWrite    atomic.Uint64
+	dropAbandon  atomic.Uint64
+	batches      atomic.Uint64
+	writeErrors  atomic.Uint64
+	latencyNs    atomic.Uint64
+	writes       atomic.Uint64
+	failingSince atomic.Int64 // Unix ns of the first failed write of the current streak; 0 when healthy
+
+	errMu       sync.Mutex
+	lastErr     string
+	lastErrTime time.Time
+
+	logMu       sync.Mutex
+	lastDropLog time.Time
+	loggedDrops DropCounts
+}
+
+type paddedCounter struct {
+	atomic.Uint64
+	_ [56]byte
+}
+
+// sinkState is a sink and its counters.
+type sinkState struct {
+	sink     Sink
+	name     string
+	observer TraceObserver
+	reporter StatsReporter
+
+	batches     atomic.Uint64
+	events      atomic.Uint64
+	writeErrors atomic.Uint64
+	latencyNs   atomic.Uint64
+}
+
+// traceState is the current trace; immutable once published.
+type traceState struct {
+	id       TraceID
+	trace    FlowTrace
+	implicit bool
+	ended    bool
+}
+
+// New returns a client for cfg. Zero fields of cfg take their defaults; the
+// config and the options are validated and every bad field or option is
+// named in the error, which wraps ErrInvalidConfig. An enabled client needs
+// at least one sink (WithSink); it starts a consumer goroutine, and a
+// system-metrics goroutine when cfg.SystemMetricsInterval is positive, both
+// stopped by Close. A disabled client (cfg.Enabled false) starts nothing and
+// records nothing; Close still closes the sinks given to it.
+//
+// The client starts an implicit trace for cfg.FlowID, so that every event
+// carries a trace id; StartTrace replaces it.
+func New(cfg TracingConfig, opts ...Option) (*TracingClient, error) {
+	cfg.setDefaults()
+	o := defaultOptions()
+	for _, opt := range opts {
+		if opt != nil {
+			opt.apply(&o)
+		}
+	}
+	errs := []error{cfg.Validate(), o.validate()}
+	if cfg.Enabled && len(o.sinks) == 0 && len(o.errs) == 0 {
+		errs = append(errs, fmt.Errorf("%w: no sink: pass WithSink to an enabled client", ErrInvalidConfig))
+	}
+	sel, err := newSelector(&cfg, o.selectorOpts...)
+	errs = append(errs, err)
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("tracing: new: %w", err)
+	}
+
+	c := &TracingClient{
+		cfg:           cfg,
+		sel:           sel,
+		blockWait:     cfg.QueuePolicy == Block,
+		log:           o.logger.Named("reflowtrace"),
+		errorHandler:  o.errorHandler,
+		exportTimeout: o.exportTimeout,
+		now:           o.now,
+	}
+	c.cfg.Tags = maps.Clone(cfg.Tags)
+	if cfg.CriticalKinds == nil {
+		for k := range c.critical {
+			c.critical[k] = EventKind(k).Critical()
+		}
+	} else {
+		for _, k := range cfg.CriticalKinds {
+			c.critical[k] = true
+		}
+	}
+	c.sinks = make([]sinkState, len(o.sinks))
+	for i, s := range o.sinks {
+		c.sinks[i].sink = s
+		c.sinks[i].name = sinkName(s)
+		c.sinks[i].observer, _ = s.(TraceObserver)
+		c.sinks[i].reporter, _ = s.(StatsReporter)
+	}
+	if !cfg.Enabled {
+		return c, nil
+	}
+
+	host, _ := os.Hostname()
+	c.meta = TraceMetadata{
+		Environment: cfg.Environment,
+		Hostname:    host,
+		ProcessID:   uint32(os.Getpid()),
+		Tags:        c.cfg.Tags,
+	}
+	q, err := batch.New(batch.Config{
+		Capacity: cfg.QueueSize,
+		MaxBatch: cfg.BatchSize,
+		Timeout:  cfg.BatchTimeout,
+		Policy:   batchPolicy(cfg.QueuePolicy),
+	}, c.handle)
+	if err != nil {
+		return nil, fmt.Errorf("tracing: new: queue: %w", err)
+	}
+	c.queue = q
+	c.queueCap = float64(q.Cap())
+	c.exportCtx, c.cancelExport = context.WithCancel(context.Background())
+	c.lastDropLog = c.now()
+	c.startTrace(cfg.FlowID, FlowVersion{}, true)
+	c.on.Store(true)
+	if cfg.SystemMetricsInterval > 0 {
+		c.startMonitor(cfg.SystemMetricsInterval)
+	}
+	c.log.Info("tracing client started",
+		zap.Int("sinks", len(c.sinks)), zap.Int("queue_size", cfg.QueueSize),
+		zap.Int("batch_size", cfg.BatchSize), zap.Duration("batch_timeout", cfg.BatchTimeout))
+	return c, nil
+}
+
+func batchPolicy(p QueuePolicy) batch.Policy {
+	if p == Block {
+		return batch.Block
+	}
+	return batch.DropNewest
+}
+
+func sinkName(s Sink) string {
+	if st, ok := s.(fmt.Stringer); ok {
+		return st.String()
+	}
+	return fmt.Sprintf("%T", s)
+}
+
+// NewNop returns a disabled client: recording costs about a function call
+// and does nothing, Flush and Close return nil, and the middleware passes
+// calls straight through. It starts no goroutine.
+func NewNop() *TracingClient { return &TracingClient{log: zap.NewNop(), now: time.Now} }
+
+// Enabled reports whether the client records events: true from New (with
+// cfg.Enabled) until Close. Callers use it to skip building expensive
+// snapshots. It is safe for concurrent use and costs one atomic load.
+func (c *TracingClient) Enabled() bool { return c != nil && c.on.Load() }
+
+// Config returns the client's configuration with defaults applied.
+func (c *TracingClient) Config() TracingConfig {
+	if c == nil {
+		return TracingConfig{}
+	}
+	return c.cfg
+}
+
+// handle is the queue's consumer: it writes each batch to every sink in
+// turn. It runs on the queue's single consumer goroutine.
+func (c *TracingClient) handle(events []TraceEvent) {
+	if len(events) == 0 {
+		return
+	}
+	n := uint64(len(events))
+	if c.exportCtx.Err() != nil {
+		// Close gave up: what is left is abandoned, not written.
+		c.dropAbandon.Add(n)
+		return
+	}
+	failed := false
+	for i := range c.sinks {
+		s := &c.sinks[i]
+		ctx, cancel := context.WithTimeout(c.exportCtx, c.exportTimeout)
+		start := time.Now()
+		err := s.sink.Write(ctx, events)
+		cancel()
+		lat := uint64(time.Since(start))
+		s.latencyNs.Add(lat)
+		c.latencyNs.Add(lat)
+		c.writes.Add(1)
+		if err != nil {
+			failed = true
+			s.writeErrors.Add(1)
+			c.writeErrors.Add(1)
+			c.reportError(fmt.Errorf("tracing: write %d events to sink %d (%s): %w", n, i, s.name, err))
+			continue
+		}
+		s.batches.Add(1)
+		s.events.Add(n)
+	}
+	c.batches.Add(1)
+	if failed {
+		c.dropWrite.Add(n)
+		c.failingSince.CompareAndSwap(0, c.now().UnixNano())
+	} else {
+		c.delivered.Add(n)
+		c.failingSince.Store(0)
+	}
+	c.logDrops(false)
+}
+
+// reportError records err as the last error, logs it and hands it to the
+// error handler.
+func (c *TracingClient) reportError(err error) {
+	c.errMu.Lock()
+	defer c.errMu.Unlock()
+	c.lastErr = err.Error()
+	c.lastErrTime = c.now()
+	c.log.Error("batch lost", zap.Error(err))
+	if c.errorHandler != nil {
+		c.errorHandler(err)
+	}
+}
+
+// logDrops logs a Warn summary of the events dropped since the last one, at
+// most once per dropLogInterval unless force is set.
+func (c *TracingClient) logDrops(force bool) {
+	c.logMu.Lock()
+	defer c.logMu.Unlock()
+	now := c.now()
+	if !force && now.Sub(c.lastDropLog) < dropLogInterval {
+		return
+	}
+	d := c.dropCounts()
+	last := c.loggedDrops
+	if d.undelivered() == last.undelivered() && d.Filtered == last.Filtered && d.SampledOut == last.SampledOut {
+		return
+	}
+	c.lastDropLog = now
+	c.loggedDrops = d
+	if d.undelivered() == last.undelivered() {
+		return // only selection drops: they are by design
+	}
+	c.log.Warn("events dropped",
+		zap.Uint64("queue_full", d.QueueFull-last.QueueFull),
+		zap.Uint64("write_error", d.WriteError-last.WriteError),
+		zap.Uint64("closed", d.Closed-last.Closed),
+		zap.Uint64("filtered", d.Filtered-last.Filtered),
+		zap.Uint64("sampled_out", d.SampledOut-last.SampledOut),
+		zap.Uint64("total_undelivered", d.undelivered()))
+}
+
+// Flush returns when every event recorded before the call has been handed
+// to the sinks and each sink's Flush has returned, with the sinks' errors
+// joined; or when ctx ends, with ctx's error wrapped. Events whose Write
+// failed count as dropped (see Metrics), not as a Flush error. After Close it
+// returns an error wrapping ErrClosed. A disabled client returns nil.
+func (c *TracingClient) Flush(ctx context.Context) error {
+	if c == nil {
+		return nil
+	}
+	if c.closed.Load() {
+		return fmt.Errorf("tracing: flush: %w", ErrClosed)
+	}
+	if c.queue == nil {
+		return nil
+	}
+	if err := c.queue.Flush(ctx); err != nil {
+		if errors.Is(err, batch.ErrClosed) {
+			return fmt.Errorf("tracing: flush: %w", ErrClosed)
+		}
+		return fmt.Errorf("tracing: flush: %w", err)
+	}
+	var errs []error
+	for i := range c.sinks {
+		s := &c.sinks[i]
+		if err := s.sink.Flush(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("tracing: flush sink %d (%s): %w", i, s.name, err))
+		}
+	}
+	c.logDrops(true)
+	return errors.Join(errs...)
+}
+
+// UndeliveredError is returned (joined with other errors) by Close when
+// events recorded with the client did not reach its sinks. Filtered and
+// sampled-out events are not counted: they were dropped by design.
+type UndeliveredError struct {
+	// QueueFull, WriteError and Closed count drops by reason, as in
+	// DropCounts; Abandoned counts events still queued when Close's context
+	// ended.
+	QueueFull, WriteError, Closed, Abandoned uint64
+}
+
+// Total returns the number of events not delivered.
+func (e *UndeliveredError) Total() uint64 { return e.QueueFull + e.WriteError + e.Closed + e.Abandoned }
+
+// Error returns a summary such as "tracing: close: 12 events not delivered
+// (queue full 10, write errors 2)".
+func (e *UndeliveredError) Error() string {
+	s := fmt.Sprintf("tracing: close: %d events not delivered (", e.Total())
+	sep := ""
+	for _, p := range []struct {
+		n    uint64
+		what string
+	}{{e.QueueFull, "queue full"}, {e.WriteError, "write errors"}, {e.Closed, "recorded after close"}, {e.Abandoned, "abandoned"}} {
+		if p.n > 0 {
+			s += fmt.Sprintf("%s%s %d", sep, p.what, p.n)
+			sep = ", "
+		}
+	}
+	return s + ")"
+}
+
+// Close stops intake, drains the queue into the sinks, flushes and closes
+// every sink and stops the client's goroutines, in that order. It runs
+// once; a second call returns nil. The error joins the sinks' errors and,
+// when events were not delivered, an *UndeliveredError.
+//
+// If ctx ends first, Close cancels the Write in progress, abandons what is
+// still queued, still flushes and closes the sinks (with the ended ctx, so
+// that they release at once), waits for its goroutines to return (sinks
+// must honor the ctx of Write), and returns errors.Join(ctx.Err(), …).
+func (c *TracingClient) Close(ctx context.Context) error {
+	if c == nil || !c.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	c.on.Store(false)
+	var errs []error
+	if c.queue != nil {
+		c.stopMonitor()
+		c.endImplicitTrace()
+		stop := context.AfterFunc(ctx, c.cancelExport)
+		if err := c.queue.Close(ctx); err != nil {
+			c.cancelExport()
+			errs = append(errs, ctx.Err())
+		}
+		stop()
+	}
+	for i := range c.sinks {
+		s := &c.sinks[i]
+		if c.queue != nil {
+			if err := s.sink.Flush(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("tracing: close: flush sink %d (%s): %w", i, s.name, err))
+			}
+		}
+		if err := s.sink.Close(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("tracing: close: sink %d (%s): %w", i, s.name, err))
+		}
+	}
+	if c.queue != nil {
+		<-c.queue.Done()
+		c.cancelExport()
+		c.logDrops(true)
+		if u := c.undelivered(); u.Total() > 0 {
+			errs = append(errs, u)
+		}
+		c.log.Info("tracing client closed", zap.Uint64("delivered", c.delivered.Load()))
+	}
+	return errors.Join(errs...)
+}
+
+// undelivered counts what did not reach the sinks.
+func (c *TracingClient) undelivered() *UndeliveredError {
+	d := c.dropCounts()
+	qs := c.queue.Stats()
+	return &UndeliveredError{
+		QueueFull:  d.QueueFull,
+		WriteError: d.WriteError,
+		Closed:     d.Closed - qs.Abandoned - c.dropAbandon.Load(),
+		Abandoned:  qs.Abandoned + c.dropAbandon.Load(),
+	}
+}

@@ -1,0 +1,160 @@
+package tracing
+
+import (
+	"time"
+	"unsafe"
+)
+
+// TracingMetrics is a snapshot of what a client did: the fields of Reflow's
+// TracingMetrics first, then the detail. Counters count from New. Each field is read
+// atomically, but while events are being recorded the fields are not one
+// consistent snapshot: events still in the queue are Recorded but neither
+// Delivered nor Dropped. Once Close has returned,
+// Recorded == Delivered + Dropped.Total().
+type TracingMetrics struct {
+	// EventsProcessed is the number of events every sink accepted
+	// (Delivered).
+	EventsProcessed uint64
+	// EventsDropped is the number of events that did not reach the sinks,
+	// for any reason (Dropped.Total()).
+	EventsDropped uint64
+	// ConnectionCount sums what the sinks that implement StatsReporter
+	// report; 0 for sinks that don't.
+	ConnectionCount uint64
+	// StorageLatency is the average duration of a Sink.Write.
+	StorageLatency time.Duration
+	// MemoryUsage approximates the bytes held by queued events (QueueDepth
+	// times the size of a TraceEvent, not counting what they refer to).
+	MemoryUsage uint64
+	// ErrorRate is the fraction of Sink.Write calls that failed.
+	ErrorRate float64
+
+	// Recorded counts every event handed to the client while it was
+	// enabled, including those recorded after Close.
+	Recorded uint64
+	// Delivered counts events written to every sink without error.
+	Delivered uint64
+	// Dropped counts events that were not delivered, by reason.
+	Dropped DropCounts
+	// Batches counts the batches the consumer handed to the sinks.
+	Batches uint64
+	// WriteErrors counts failed Sink.Write calls, over all sinks.
+	WriteErrors uint64
+	// Sinks holds one entry per sink, in the order they were given.
+	Sinks []SinkMetrics
+	// QueueDepth is the number of events waiting in the queue;
+	// QueueCapacity is its size (both lanes).
+	QueueDepth    int
+	QueueCapacity int
+	// LastError is the message of the most recent failure of a sink write
+	// ("" if none) and LastErrorTime when it happened.
+	LastError     string
+	LastErrorTime time.Time
+}
+
+// DropCounts counts dropped events by reason.
+type DropCounts struct {
+	// QueueFull: the queue had no room (or RecordWait's ctx ended first).
+	QueueFull uint64
+	// Closed: recorded after Close, or still queued when Close gave up.
+	Closed uint64
+	// SampledOut: left out by the sampler (by design).
+	SampledOut uint64
+	// Filtered: rejected by a filter (by design).
+	Filtered uint64
+	// WriteError: in a batch that a sink failed to write.
+	WriteError uint64
+}
+
+// Total returns the number of dropped events, for every reason.
+func (d DropCounts) Total() uint64 { return d.undelivered() + d.SampledOut + d.Filtered }
+
+// undelivered returns the drops that were not by design.
+func (d DropCounts) undelivered() uint64 { return d.QueueFull + d.Closed + d.WriteError }
+
+// SinkMetrics is what one sink did.
+type SinkMetrics struct {
+	// Name is the sink's String() if it has one, else its type.
+	Name string
+	// Batches and Events count what the sink wrote without error.
+	Batches uint64
+	Events  uint64
+	// WriteErrors counts its failed Write calls.
+	WriteErrors uint64
+	// Latency is the average duration of its Write calls.
+	Latency time.Duration
+	// Stats is what the sink reports, if it implements StatsReporter.
+	Stats SinkStats
+}
+
+// Metrics returns a snapshot of the client's counters. It is safe for
+// concurrent use, also after Close; a disabled client returns zeros.
+func (c *TracingClient) Metrics() TracingMetrics {
+	if c == nil || c.queue == nil {
+		return TracingMetrics{}
+	}
+	// Read what the consumer writes before what producers write, so that
+	// Delivered + Dropped never exceeds Recorded.
+	m := TracingMetrics{
+		Delivered:   c.delivered.Load(),
+		Batches:     c.batches.Load(),
+		WriteErrors: c.writeErrors.Load(),
+	}
+	writes := c.writes.Load()
+	lat := c.latencyNs.Load()
+	m.Dropped = c.dropCounts()
+	m.Recorded = c.recorded()
+	m.QueueDepth = c.queue.Len()
+	m.QueueCapacity = c.queue.Cap()
+	m.Sinks = make([]SinkMetrics, len(c.sinks))
+	for i := range c.sinks {
+		s := &c.sinks[i]
+		sm := SinkMetrics{
+			Name:        s.name,
+			Batches:     s.batches.Load(),
+			Events:      s.events.Load(),
+			WriteErrors: s.writeErrors.Load(),
+		}
+		if n := sm.Batches + sm.WriteErrors; n > 0 {
+			sm.Latency = time.Duration(s.latencyNs.Load() / n)
+		}
+		if s.reporter != nil {
+			sm.Stats = s.reporter.SinkStats()
+		}
+		m.ConnectionCount += sm.Stats.ConnectionCount
+		m.Sinks[i] = sm
+	}
+	c.errMu.Lock()
+	m.LastError, m.LastErrorTime = c.lastErr, c.lastErrTime
+	c.errMu.Unlock()
+
+	m.EventsProcessed = m.Delivered
+	m.EventsDropped = m.Dropped.Total()
+	if writes > 0 {
+		m.StorageLatency = time.Duration(lat / writes)
+		m.ErrorRate = float64(m.WriteErrors) / float64(writes)
+	}
+	m.MemoryUsage = uint64(m.QueueDepth) * uint64(unsafe.Sizeof(TraceEvent{}))
+	return m
+}
+
+// dropCounts reads the drop counters. The consumer's are read first.
+func (c *TracingClient) dropCounts() DropCounts {
+	d := DropCounts{WriteError: c.dropWrite.Load()}
+	abandoned := c.dropAbandon.Load()
+	qs := c.queue.Stats()
+	d.QueueFull = qs.DroppedFull
+	d.Closed = qs.DroppedClosed + qs.Abandoned + abandoned + c.dropClosed.Load()
+	d.Filtered = c.dropFiltered.Load()
+	d.SampledOut = c.dropSampled.Load()
+	return d
+}
+
+// recorded derives the number of recorded events from the queue's own
+// counters plus the drops before the queue, so that recording adds no
+// shared counter of its own.
+func (c *TracingClient) recorded() uint64 {
+	qs := c.queue.Stats()
+	return qs.Enqueued + qs.DroppedFull + qs.DroppedClosed +
+		c.dropClosed.Load() + c.dropFiltered.Load() + c.dropSampled.Load()
+}

@@ -1,0 +1,136 @@
+package tracing
+
+import (
+	"context"
+	"time"
+
+	"github.com/reflowtrace/reflowtrace-go/internal/clock"
+)
+
+// Runner is an actor's processing step, as the middleware sees it: Run is
+// called for each activation of the actor.
+type Runner interface {
+	Run(ctx context.Context) error
+}
+
+// RegisterFunc registers actor under name in an actor network.
+type RegisterFunc func(ctx context.Context, name string, actor any) error
+
+// Send is one message sent over a connector, from FromActor's FromPort to
+// ToActor's ToPort. Message is the payload, which the middleware passes on
+// untouched and never records.
+type Send struct {
+	FromActor, FromPort string
+	ToActor, ToPort     string
+	MessageType         string
+	Size                uint64
+	Message             any
+}
+
+// SendFunc sends s over a connector.
+type SendFunc func(ctx context.Context, s Send) error
+
+// Middleware order: RegisterMiddleware and SendMiddleware take the next
+// function and return one of the same type, so they compose by nesting:
+// in a.SendMiddleware(b.SendMiddleware(send)) the first one applied (a) is
+// the outermost, sees the call first and returns last. Each middleware
+// calls next exactly once, passes the caller's arguments on unchanged
+// (except the registered actor, see RegisterMiddleware), and returns next's
+// error unchanged: tracing never fails an actor or a send. When the client
+// is disabled, each returns next itself, so a disabled client adds nothing.
+
+// RegisterMiddleware returns a RegisterFunc that registers through next and
+// records ActorCreated when next succeeds, or ActorFailed with next's error
+// when it fails, both caused by the event ctx carries.
+//
+// If actor implements Runner, next is given a wrapper instead (a Runner
+// whose Unwrap method returns the original): every Run of the wrapper
+// records ActorStarted, calls the actor's Run with a ctx that carries the
+// ActorStarted event (so that what the actor records or sends inside is its
+// child), then records ActorCompleted, or ActorFailed with Run's error,
+// with the run's duration in PerformanceMetrics.ExecutionTimeNs and the
+// ActorStarted event as parent. Run's error is returned unchanged.
+//
+// It returns next itself when the client is disabled.
+func (c *TracingClient) RegisterMiddleware(next RegisterFunc) RegisterFunc {
+	if !c.Enabled() || next == nil {
+		return next
+	}
+	return func(ctx context.Context, name string, actor any) error {
+		if r, ok := actor.(Runner); ok {
+			actor = &tracedRunner{c: c, name: name, inner: r}
+		}
+		err := next(ctx, name, actor)
+		if err != nil {
+			c.ActorFailed(ctx, name, err)
+		} else {
+			c.ActorCreated(ctx, name)
+		}
+		return err
+	}
+}
+
+// tracedRunner is the Runner RegisterMiddleware registers in place of an
+// actor's own.
+type tracedRunner struct {
+	c     *TracingClient
+	name  string
+	inner Runner
+}
+
+// Unwrap returns the actor's own Runner.
+func (r *tracedRunner) Unwrap() Runner { return r.inner }
+
+// Run records ActorStarted, runs the actor, then records ActorCompleted or
+// ActorFailed.
+func (r *tracedRunner) Run(ctx context.Context) error {
+	c := r.c
+	if !c.Enabled() {
+		return r.inner.Run(ctx)
+	}
+	started := c.ActorStarted(ctx, r.name)
+	rctx := ContextWithEvent(ctx, started)
+	t0 := time.Now()
+	err := r.inner.Run(rctx)
+	dur := uint64(time.Since(t0))
+	var ev TraceEvent
+	if err != nil {
+		ev = ActorFailed(r.name, err.Error())
+	} else {
+		ev = ActorCompleted(r.name)
+	}
+	ev.Data.PerformanceMetrics.ExecutionTimeNs = dur
+	c.Record(rctx, ev)
+	return err
+}
+
+// SendMiddleware returns a SendFunc that sends through next and records a
+// DataFlow event for every send: from s.FromActor's s.FromPort to
+// s.ToActor's s.ToPort, with s.MessageType and s.Size, the time next took in
+// PerformanceMetrics.ExecutionTimeNs, next's error in Data.Error if it
+// failed, and its cause taken from ctx. The event is timestamped when the
+// send starts and recorded when it returns; the ctx passed to next carries
+// it, so what the receiving side records with that ctx is its child.
+//
+// It returns next itself when the client is disabled.
+func (c *TracingClient) SendMiddleware(next SendFunc) SendFunc {
+	if !c.Enabled() || next == nil {
+		return next
+	}
+	return func(ctx context.Context, s Send) error {
+		if !c.Enabled() {
+			return next(ctx, s)
+		}
+		start := clock.UnixNano()
+		ev := DataFlow(s.FromActor, s.FromPort, s.ToActor, s.ToPort, s.MessageType, s.Size)
+		// Causality is taken from ctx now, before ctx carries the event.
+		setCause(ctx, &ev)
+		err := next(ContextWithEvent(ctx, ev.EventID), s)
+		ev.Data.PerformanceMetrics.ExecutionTimeNs = uint64(max(clock.UnixNano()-start, 0))
+		if err != nil {
+			ev.Data.Error = err.Error()
+		}
+		c.Record(ctx, ev)
+		return err
+	}
+}

@@ -1,0 +1,92 @@
+package tracing
+
+import (
+	"context"
+	"errors"
+	"expvar"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// SystemActorID is the actor id of the system metric events the client
+// records when TracingConfig.SystemMetricsInterval is set.
+const SystemActorID = "system"
+
+var expvarMu sync.Mutex
+
+// PublishExpvar publishes the client's Metrics under name in expvar (and so
+// at /debug/vars), computed afresh at every read. expvar cannot unpublish:
+// the variable outlives Close and keeps reporting the final counters. It
+// returns an error, and publishes nothing, when name is empty or already
+// taken. Safe for concurrent use.
+func (c *TracingClient) PublishExpvar(name string) error {
+	if name == "" {
+		return errors.New("tracing: publish expvar: empty name")
+	}
+	expvarMu.Lock()
+	defer expvarMu.Unlock()
+	if expvar.Get(name) != nil {
+		return fmt.Errorf("tracing: publish expvar: name %q already taken", name)
+	}
+	expvar.Publish(name, expvar.Func(func() any { return c.Metrics() }))
+	return nil
+}
+
+// Healthy reports whether the sinks are accepting events: false when every
+// Sink.Write for longer than TracingConfig.HealthThreshold has failed, and
+// after Close. A disabled client is healthy. Safe for concurrent use.
+func (c *TracingClient) Healthy() bool {
+	if c == nil || !c.cfg.Enabled {
+		return true
+	}
+	if c.closed.Load() {
+		return false
+	}
+	since := c.failingSince.Load()
+	return since == 0 || c.now().UnixNano()-since <= int64(c.cfg.HealthThreshold)
+}
+
+// startMonitor starts the goroutine that records a system metric event
+// every interval; stopMonitor stops it.
+func (c *TracingClient) startMonitor(interval time.Duration) {
+	c.monitorStop = make(chan struct{})
+	c.monitorDone = make(chan struct{})
+	go c.monitor(interval)
+}
+
+func (c *TracingClient) stopMonitor() {
+	if c.monitorStop == nil {
+		return
+	}
+	close(c.monitorStop)
+	<-c.monitorDone
+}
+
+// monitor records, every interval, a NetworkEvent with event_subtype
+// "system_metric" and the client's recording rate, drops and queue depth:
+// Reflow's trace_system_metric.
+func (c *TracingClient) monitor(interval time.Duration) {
+	defer close(c.monitorDone)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	last, lastAt := c.recorded(), time.Now()
+	for {
+		select {
+		case <-c.monitorStop:
+			return
+		case now := <-t.C:
+			rec := c.recorded()
+			rate := 0.0
+			if el := now.Sub(lastAt).Seconds(); el > 0 {
+				rate = float64(rec-last) / el
+			}
+			last, lastAt = rec, now
+			c.NetworkEvent(context.Background(), SystemActorID,
+				String("event_subtype", "system_metric"),
+				Float64("events_per_sec", rate),
+				Uint64("dropped", c.dropCounts().undelivered()),
+				Int("queue_depth", c.queue.Len()))
+		}
+	}
+}

@@ -1,0 +1,290 @@
+package tracing
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"time"
+
+	"github.com/reflowtrace/reflowtrace-go/batch"
+	"github.com/reflowtrace/reflowtrace-go/internal/clock"
+)
+
+// The recording methods below share these guarantees. Each is safe for
+// concurrent use, never blocks, never logs, never returns an error and,
+// for the built-in kinds, does not allocate. It fills a zero EventID, TraceID
+// (the current trace) and Timestamp, and takes the cause from ctx (see
+// ContextWithEvent): ctx is used for correlation only, its cancellation is
+// ignored, and nil is allowed. Critical kinds (TracingConfig.CriticalKinds)
+// use the queue's priority lane.
+//
+// Each returns the event's id, also when the event is then dropped (filtered,
+// sampled out or queue full: counted in Metrics), so that causality stays
+// consistent. A disabled client returns the zero EventID at once; a closed
+// one too, and counts the event as dropped because the client was closed.
+
+// Record records ev and returns its id. It does not allocate; the event's
+// byte slices, dependency chain and attributes beyond the inline ones are
+// shared with the queue until the sinks have written it, so don't modify
+// them afterwards.
+func (c *TracingClient) Record(ctx context.Context, ev TraceEvent) EventID {
+	if !c.Enabled() {
+		c.off()
+		return EventID{}
+	}
+	return c.record(ctx, &ev)
+}
+
+// RecordWait records ev like Record but, under the Block queue policy, waits
+// for room in the queue until ctx ends; it then puts every event, critical
+// or not, in the queue's routine lane. Under DropNewest it never waits.
+// It returns nil when the event was queued or dropped by design (filtered,
+// sampled out, disabled client); an error wrapping ctx's error when ctx
+// ended first; one wrapping ErrQueueFull when the queue is full under
+// DropNewest; one wrapping ErrClosed after Close. Every event it does not
+// queue is counted in Metrics like Record's. A nil ctx never ends.
+func (c *TracingClient) RecordWait(ctx context.Context, ev TraceEvent) error {
+	if !c.Enabled() {
+		if c.off() {
+			return fmt.Errorf("tracing: record: %w", ErrClosed)
+		}
+		return nil
+	}
+	if c.prepare(ctx, &ev) {
+		return nil
+	}
+	if !c.blockWait {
+		var ok bool
+		if c.isCritical(ev.Type.Kind) {
+			ok = c.queue.PutCritical(&ev)
+		} else {
+			ok = c.queue.Put(&ev)
+		}
+		switch {
+		case ok:
+			return nil
+		case c.closed.Load():
+			return fmt.Errorf("tracing: record: %w", ErrClosed)
+		}
+		return fmt.Errorf("tracing: record: %w", ErrQueueFull)
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	// PutWait counts what it does not queue.
+	err := c.queue.PutWait(ctx, &ev)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, batch.ErrClosed):
+		return fmt.Errorf("tracing: record: %w", ErrClosed)
+	case errors.Is(err, batch.ErrFull):
+		return fmt.Errorf("tracing: record: %w", ErrQueueFull)
+	}
+	return fmt.Errorf("tracing: record: waiting for room: %w", err)
+}
+
+// off counts a recording by a closed client and reports whether the client
+// was enabled and is now closed.
+func (c *TracingClient) off() bool {
+	if c != nil && c.queue != nil && c.closed.Load() {
+		c.dropClosed.Add(1)
+		return true
+	}
+	return false
+}
+
+// record fills, selects and enqueues ev, which must not escape.
+func (c *TracingClient) record(ctx context.Context, ev *TraceEvent) EventID {
+	if c.prepare(ctx, ev) {
+		return ev.EventID
+	}
+	// The queue counts what it refuses (full or closed).
+	if c.isCritical(ev.Type.Kind) {
+		c.queue.PutCritical(ev)
+	} else {
+		c.queue.Put(ev)
+	}
+	return ev.EventID
+}
+
+// prepare fills ev's ids, time and causality and runs the selector. It
+// reports whether the event was dropped (and counted) by the selector.
+func (c *TracingClient) prepare(ctx context.Context, ev *TraceEvent) (dropped bool) {
+	if ev.EventID.IsZero() {
+		now := clock.UnixNano()
+		ev.EventID = newEventIDAt(now)
+		if ev.Timestamp.IsZero() {
+			ev.Timestamp = unixUTC(now)
+		}
+	} else if ev.Timestamp.IsZero() {
+		ev.Timestamp = clock.Now()
+	}
+	if ev.TraceID.IsZero() {
+		ev.TraceID = c.trace.Load().id
+	}
+	if ev.Causality.ParentEventID.IsZero() {
+		setCause(ctx, ev)
+	}
+	if ev.Causality.RootCauseEventID.IsZero() {
+		ev.Causality.RootCauseEventID = ev.EventID
+	}
+	if c.sel == nil {
+		return false
+	}
+	switch c.sel.admit(ev, c.queueFill()) {
+	case dropFiltered:
+		c.dropFiltered.Add(1)
+		return true
+	case dropSampled:
+		c.dropSampled.Add(1)
+		return true
+	}
+	return false
+}
+
+func (c *TracingClient) isCritical(k EventKind) bool {
+	return int(k) < numKinds && c.critical[k]
+}
+
+// queueFill returns the queue's fill fraction in [0, 1].
+func (c *TracingClient) queueFill() float64 {
+	return min(float64(c.queue.Len())/c.queueCap, 1)
+}
+
+// ActorCreated records that actorID was created.
+func (c *TracingClient) ActorCreated(ctx context.Context, actorID string) EventID {
+	if !c.Enabled() {
+		c.off()
+		return EventID{}
+	}
+	ev := ActorCreated(actorID)
+	return c.record(ctx, &ev)
+}
+
+// ActorStarted records that actorID started a run.
+func (c *TracingClient) ActorStarted(ctx context.Context, actorID string) EventID {
+	if !c.Enabled() {
+		c.off()
+		return EventID{}
+	}
+	ev := ActorStarted(actorID)
+	return c.record(ctx, &ev)
+}
+
+// ActorCompleted records that actorID completed a run.
+func (c *TracingClient) ActorCompleted(ctx context.Context, actorID string) EventID {
+	if !c.Enabled() {
+		c.off()
+		return EventID{}
+	}
+	ev := ActorCompleted(actorID)
+	return c.record(ctx, &ev)
+}
+
+// ActorFailed records that actorID failed with err (a nil err is recorded
+// with an empty message).
+func (c *TracingClient) ActorFailed(ctx context.Context, actorID string, err error) EventID {
+	if !c.Enabled() {
+		c.off()
+		return EventID{}
+	}
+	var msg string
+	if err != nil {
+		msg = err.Error()
+	}
+	ev := ActorFailed(actorID, msg)
+	return c.record(ctx, &ev)
+}
+
+// MessageSent records that actorID sent a message of the given type and
+// size on port.
+func (c *TracingClient) MessageSent(ctx context.Context, actorID, port, msgType string, size uint64) EventID {
+	if !c.Enabled() {
+		c.off()
+		return EventID{}
+	}
+	ev := MessageSent(actorID, port, msgType, size)
+	return c.record(ctx, &ev)
+}
+
+// MessageReceived records that actorID received a message of the given
+// type and size on port.
+func (c *TracingClient) MessageReceived(ctx context.Context, actorID, port, msgType string, size uint64) EventID {
+	if !c.Enabled() {
+		c.off()
+		return EventID{}
+	}
+	ev := MessageReceived(actorID, port, msgType, size)
+	return c.record(ctx, &ev)
+}
+
+// StateChanged records a change of actorID's state. The diff's byte slices
+// are kept until the sinks have written the event (and dropped before the
+// queue unless TracingConfig.Privacy.CaptureContent is set): don't modify
+// them afterwards.
+func (c *TracingClient) StateChanged(ctx context.Context, actorID string, diff StateDiff) EventID {
+	if !c.Enabled() {
+		c.off()
+		return EventID{}
+	}
+	ev := StateChanged(actorID, diff)
+	return c.record(ctx, &ev)
+}
+
+// PortConnected records that actorID's port was connected.
+func (c *TracingClient) PortConnected(ctx context.Context, actorID, port string) EventID {
+	if !c.Enabled() {
+		c.off()
+		return EventID{}
+	}
+	ev := PortConnected(actorID, port)
+	return c.record(ctx, &ev)
+}
+
+// PortDisconnected records that actorID's port was disconnected.
+func (c *TracingClient) PortDisconnected(ctx context.Context, actorID, port string) EventID {
+	if !c.Enabled() {
+		c.off()
+		return EventID{}
+	}
+	ev := PortDisconnected(actorID, port)
+	return c.record(ctx, &ev)
+}
+
+// DataFlow records that a message of the given type and size flowed from
+// fromActor's fromPort to toActor's toPort.
+func (c *TracingClient) DataFlow(ctx context.Context, fromActor, fromPort, toActor, toPort, msgType string, size uint64) EventID {
+	if !c.Enabled() {
+		c.off()
+		return EventID{}
+	}
+	ev := DataFlow(fromActor, fromPort, toActor, toPort, msgType, size)
+	return c.record(ctx, &ev)
+}
+
+// NetworkEvent records a network-level event with the given attributes.
+// Up to four attributes are held without allocating.
+func (c *TracingClient) NetworkEvent(ctx context.Context, actorID string, attrs ...Attr) EventID {
+	if !c.Enabled() {
+		c.off()
+		return EventID{}
+	}
+	ev := NetworkEvent(actorID, attrs...)
+	return c.record(ctx, &ev)
+}
+
+// Custom records a user-named event with the given attributes (written as
+// a NetworkEvent whose "event_subtype" is name). Up to four attributes are
+// held without allocating.
+func (c *TracingClient) Custom(ctx context.Context, actorID, name string, attrs ...Attr) EventID {
+	if !c.Enabled() {
+		c.off()
+		return EventID{}
+	}
+	ev := CustomEvent(actorID, name, attrs...)
+	return c.record(ctx, &ev)
+}
+
+func unixUTC(ns int64) time.Time { return time.Unix(0, ns).UTC() }
