@@ -1,0 +1,381 @@
+package tracing
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func configFixture(name string) string { return filepath.Join("testdata", "config", name) }
+
+func TestLoadConfigReflowDocsFile(t *testing.T) {
+	c, err := LoadConfig(configFixture("reflow_docs.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := DefaultConfig()
+	want.ServerURL = "ws://localhost:8080"
+	want.BatchSize = 50
+	want.BatchTimeout = time.Second
+	want.EnableCompression = true
+	want.Retry = RetryConfig{MaxRetries: 3, InitialDelay: 500 * time.Millisecond, MaxDelay: 5 * time.Second, BackoffMultiplier: 2}
+	want.Filters = FilterConfig{
+		ActorPatterns: []string{"sensor_*", "processor_*"},
+		ExcludeActors: []string{"debug_*", "test_*"},
+		EventTypes:    []EventKind{KindActorCreated, KindDataFlow, KindActorFailed},
+	}
+	if !reflect.DeepEqual(c, want) {
+		t.Fatalf("got  %+v\nwant %+v", c, want)
+	}
+}
+
+func TestLoadConfigEveryKey(t *testing.T) {
+	c, err := LoadConfig(configFixture("full.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := TracingConfig{
+		Enabled:           false,
+		ServerURL:         "wss://tracing.example.com:8443",
+		BatchSize:         200,
+		BatchTimeout:      5 * time.Second,
+		EnableCompression: true,
+		Retry:             RetryConfig{MaxRetries: -1, InitialDelay: 100 * time.Millisecond, MaxDelay: 45 * time.Second, BackoffMultiplier: 1.5},
+		QueueSize:         16384,
+		QueuePolicy:       Block,
+		CriticalKinds:     []EventKind{KindActorFailed, KindDataFlow},
+		Sampling:          SamplingConfig{Strategy: "adaptive", Rate: 0.1, N: 4, MaxRate: 1, LoadThreshold: 0.75, PerTrace: true},
+		Filters: FilterConfig{
+			ActorPatterns: []string{"sensor_*"},
+			ExcludeActors: []string{"debug_*"},
+			EventTypes:    []EventKind{KindActorCreated, KindActorFailed, KindDataFlow, KindMessageSent},
+		},
+		Privacy: PrivacyConfig{
+			CaptureContent: true, DropAttributes: []string{"secret_*"}, AnonymizeActors: true,
+			AnonymizeAttributes: []string{"user_*", "ip"}, AnonymizeKey: "file-key",
+		},
+		FlowID:                "orders",
+		Environment:           "production",
+		Tags:                  map[string]string{"region": "eu-west-1", "team": "core"},
+		SystemMetricsInterval: 10 * time.Second,
+		HealthThreshold:       time.Minute,
+	}
+	if !reflect.DeepEqual(c, want) {
+		t.Fatalf("got  %+v\nwant %+v", c, want)
+	}
+	// The fixture sets every setting to something other than its default,
+	// so each key is seen to take effect.
+	def := DefaultConfig()
+	for _, st := range settings {
+		if reflect.DeepEqual(reflect.ValueOf(st.field(&c)).Elem().Interface(), reflect.ValueOf(st.field(&def)).Elem().Interface()) {
+			t.Errorf("full.toml leaves %s at its default", st.key)
+		}
+	}
+}
+
+// tomlDoc writes one key of the tracing file with the given TOML value.
+func tomlDoc(key, value string) string {
+	table, leaf := key[:strings.LastIndexByte(key, '.')], key[strings.LastIndexByte(key, '.')+1:]
+	return "[" + table + "]\n" + leaf + " = " + value + "\n"
+}
+
+func TestDecodeConfigEveryKey(t *testing.T) {
+	tests := []struct {
+		key    string
+		value  string
+		mutate func(*TracingConfig)
+	}{
+		{"tracing.enabled", "false", func(c *TracingConfig) { c.Enabled = false }},
+		{"tracing.server_url", `"ws://127.0.0.1:1"`, func(c *TracingConfig) { c.ServerURL = "ws://127.0.0.1:1" }},
+		{"tracing.batch_size", "7", func(c *TracingConfig) { c.BatchSize = 7 }},
+		{"tracing.batch_timeout_ms", "250", func(c *TracingConfig) { c.BatchTimeout = 250 * time.Millisecond }},
+		{"tracing.enable_compression", "true", func(c *TracingConfig) { c.EnableCompression = true }},
+		{"tracing.queue_size", "1024", func(c *TracingConfig) { c.QueueSize = 1024 }},
+		{"tracing.queue_policy", `"block"`, func(c *TracingConfig) { c.QueuePolicy = Block }},
+		{"tracing.critical_kinds", `["StateChanged"]`, func(c *TracingConfig) { c.CriticalKinds = []EventKind{KindStateChanged} }},
+		{"tracing.flow_id", `"f"`, func(c *TracingConfig) { c.FlowID = "f" }},
+		{"tracing.environment", `"dev"`, func(c *TracingConfig) { c.Environment = "dev" }},
+		{"tracing.tags", `{ a = "1", b = "2" }`, func(c *TracingConfig) { c.Tags = map[string]string{"a": "1", "b": "2"} }},
+		{"tracing.system_metrics_interval_ms", "1000", func(c *TracingConfig) { c.SystemMetricsInterval = time.Second }},
+		{"tracing.health_threshold_ms", "5000", func(c *TracingConfig) { c.HealthThreshold = 5 * time.Second }},
+		{"tracing.retry.max_retries", "2", func(c *TracingConfig) { c.Retry.MaxRetries = 2 }},
+		{"tracing.retry.initial_delay_ms", "10", func(c *TracingConfig) { c.Retry.InitialDelay = 10 * time.Millisecond }},
+		{"tracing.retry.max_delay_ms", "100000", func(c *TracingConfig) { c.Retry.MaxDelay = 100 * time.Second }},
+		{"tracing.retry.backoff_multiplier", "3", func(c *TracingConfig) { c.Retry.BackoffMultiplier = 3 }},
+		{"tracing.filters.actor_patterns", `["a*"]`, func(c *TracingConfig) { c.Filters.ActorPatterns = []string{"a*"} }},
+		{"tracing.filters.exclude_actors", `["b*", "c"]`, func(c *TracingConfig) { c.Filters.ExcludeActors = []string{"b*", "c"} }},
+		{"tracing.filters.event_types", `["Custom"]`, func(c *TracingConfig) { c.Filters.EventTypes = []EventKind{KindCustom} }},
+		{"tracing.sampling.strategy", `"percentage"`, func(c *TracingConfig) { c.Sampling.Strategy = "percentage" }},
+		{"tracing.sampling.rate", "0.5", func(c *TracingConfig) { c.Sampling.Rate = 0.5 }},
+		{"tracing.sampling.rate", "1", func(c *TracingConfig) { c.Sampling.Rate = 1 }},
+		{"tracing.sampling.n", "3", func(c *TracingConfig) { c.Sampling.N = 3 }},
+		{"tracing.sampling.max_rate", "0.9", func(c *TracingConfig) { c.Sampling.MaxRate = 0.9 }},
+		{"tracing.sampling.load_threshold", "0.7", func(c *TracingConfig) { c.Sampling.LoadThreshold = 0.7 }},
+		{"tracing.sampling.per_trace", "true", func(c *TracingConfig) { c.Sampling.PerTrace = true }},
+		{"tracing.privacy.capture_content", "true", func(c *TracingConfig) { c.Privacy.CaptureContent = true }},
+		{"tracing.privacy.drop_attributes", `["x_*"]`, func(c *TracingConfig) { c.Privacy.DropAttributes = []string{"x_*"} }},
+		{"tracing.privacy.anonymize_actors", "true", func(c *TracingConfig) { c.Privacy.AnonymizeActors = true }},
+		{"tracing.privacy.anonymize_attributes", `["u"]`, func(c *TracingConfig) { c.Privacy.AnonymizeAttributes = []string{"u"} }},
+		{"tracing.privacy.anonymize_key", `"k"`, func(c *TracingConfig) { c.Privacy.AnonymizeKey = "k" }},
+	}
+	tested := map[string]bool{}
+	for _, tt := range tests {
+		tested[tt.key] = true
+		t.Run(tt.key+"="+tt.value, func(t *testing.T) {
+			got, err := decodeConfig(DefaultConfig(), "t.toml", tomlDoc(tt.key, tt.value))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := DefaultConfig()
+			tt.mutate(&want)
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("got  %+v\nwant %+v", got, want)
+			}
+		})
+	}
+	for _, st := range settings {
+		if !tested[st.key] {
+			t.Errorf("%s has no case", st.key)
+		}
+	}
+}
+
+func TestDecodeConfigRejectsMalformedValues(t *testing.T) {
+	tests := []struct {
+		key, value, want string
+	}{
+		{"tracing.enabled", `"yes"`, `tracing.enabled = "yes": not a boolean`},
+		{"tracing.server_url", "8080", "tracing.server_url = 8080: not a string"},
+		{"tracing.batch_size", `"abc"`, `tracing.batch_size = "abc": not an integer`},
+		{"tracing.batch_size", "1.5", "tracing.batch_size = 1.5: not an integer"},
+		{"tracing.batch_timeout_ms", `"1s"`, `tracing.batch_timeout_ms = "1s": not an integer number of milliseconds`},
+		{"tracing.batch_timeout_ms", "9223372036854775807", "tracing.batch_timeout_ms = 9223372036854775807: out of range"},
+		{"tracing.enable_compression", "1", "tracing.enable_compression = 1: not a boolean"},
+		{"tracing.queue_size", "true", "tracing.queue_size = true: not an integer"},
+		{"tracing.queue_policy", `"wait"`, `tracing.queue_policy = "wait": not a queue policy`},
+		{"tracing.queue_policy", "1", `tracing.queue_policy = 1: not a queue policy`},
+		{"tracing.critical_kinds", `"ActorFailed"`, `tracing.critical_kinds = "ActorFailed": not an array of strings`},
+		{"tracing.critical_kinds", `["Crash"]`, `tracing.critical_kinds = ["Crash"]: unknown event kind "Crash"`},
+		{"tracing.flow_id", "[1]", "tracing.flow_id = [1]: not a string"},
+		{"tracing.environment", "false", "tracing.environment = false: not a string"},
+		{"tracing.tags", `{ a = 1 }`, `tracing.tags = {a = 1}: tag "a" is not a string`},
+		{"tracing.system_metrics_interval_ms", "1.0", "tracing.system_metrics_interval_ms = 1: not an integer number of milliseconds"},
+		{"tracing.health_threshold_ms", `"30s"`, `tracing.health_threshold_ms = "30s": not an integer number of milliseconds`},
+		{"tracing.retry.max_retries", `"3"`, `tracing.retry.max_retries = "3": not an integer`},
+		{"tracing.retry.initial_delay_ms", "0.5", "tracing.retry.initial_delay_ms = 0.5: not an integer number of milliseconds"},
+		{"tracing.retry.max_delay_ms", "1979-05-27", "tracing.retry.max_delay_ms = 1979-05-27: not an integer number of milliseconds"},
+		{"tracing.retry.max_delay_ms", "07:32:00", "tracing.retry.max_delay_ms = 07:32:00: not an integer number of milliseconds"},
+		{"tracing.retry.max_delay_ms", "1979-05-27T07:32:00", "tracing.retry.max_delay_ms = 1979-05-27T07:32:00: not an integer"},
+		{"tracing.retry.max_delay_ms", "1979-05-27T07:32:00Z", "tracing.retry.max_delay_ms = 1979-05-27T07:32:00Z: not an integer"},
+		{"tracing.retry.backoff_multiplier", `"2x"`, `tracing.retry.backoff_multiplier = "2x": not a number`},
+		{"tracing.filters.actor_patterns", `"sensor_*"`, `tracing.filters.actor_patterns = "sensor_*": not an array of strings`},
+		{"tracing.filters.exclude_actors", `["a", 1]`, `tracing.filters.exclude_actors = ["a", 1]: not an array of strings`},
+		{"tracing.filters.event_types", `["ActorCreated", "Crash"]`, `tracing.filters.event_types = ["ActorCreated", "Crash"]: unknown event kind "Crash"`},
+		{"tracing.sampling.strategy", "1", "tracing.sampling.strategy = 1: not a string"},
+		{"tracing.sampling.rate", `"10%"`, `tracing.sampling.rate = "10%": not a number`},
+		{"tracing.sampling.n", "-1", "tracing.sampling.n = -1: not a non-negative integer"},
+		{"tracing.sampling.max_rate", "true", "tracing.sampling.max_rate = true: not a number"},
+		{"tracing.sampling.load_threshold", `"high"`, `tracing.sampling.load_threshold = "high": not a number`},
+		{"tracing.sampling.per_trace", `"true"`, `tracing.sampling.per_trace = "true": not a boolean`},
+		{"tracing.privacy.capture_content", "0", "tracing.privacy.capture_content = 0: not a boolean"},
+		{"tracing.privacy.drop_attributes", `"x"`, `tracing.privacy.drop_attributes = "x": not an array of strings`},
+		{"tracing.privacy.anonymize_actors", `"on"`, `tracing.privacy.anonymize_actors = "on": not a boolean`},
+		{"tracing.privacy.anonymize_attributes", "[[1]]", "tracing.privacy.anonymize_attributes = [[1]]: not an array of strings"},
+		{"tracing.privacy.anonymize_key", "12345", "tracing.privacy.anonymize_key = <redacted>: not a string"},
+	}
+	tested := map[string]bool{}
+	for _, tt := range tests {
+		tested[tt.key] = true
+		t.Run(tt.key+"="+tt.value, func(t *testing.T) {
+			c, err := decodeConfig(DefaultConfig(), "t.toml", tomlDoc(tt.key, tt.value))
+			if !errors.Is(err, ErrInvalidConfig) {
+				t.Fatalf("err = %v, want ErrInvalidConfig", err)
+			}
+			if want := "t.toml: " + tt.want; !strings.Contains(err.Error(), want) {
+				t.Fatalf("err = %q\nwant it to contain %q", err, want)
+			}
+			if !reflect.DeepEqual(c, TracingConfig{}) {
+				t.Fatalf("config = %+v, want the zero config on error", c)
+			}
+		})
+	}
+	for _, st := range settings {
+		if !tested[st.key] {
+			t.Errorf("%s has no malformed case", st.key)
+		}
+	}
+}
+
+func TestLoadConfigErrors(t *testing.T) {
+	tests := []struct {
+		name    string
+		file    string
+		invalid bool     // wraps ErrInvalidConfig
+		want    []string // in the message
+	}{
+		{"unknown keys", "typo.toml", true, []string{
+			`unknown key "tracing.batch_sise"`, `unknown key "tracing.filter.actor_patterns"`, `unknown key "tracing.retry.max_retry"`,
+		}},
+		{"bad values", "bad_values.toml", true, []string{
+			`tracing.batch_size = "abc": not an integer`, `tracing.enable_compression = "yes": not a boolean`,
+			`tracing.retry.initial_delay_ms = 0.5`, `unknown event kind "Crash"`,
+		}},
+		{"syntax", "syntax_error.toml", false, []string{"tracing: load config", "syntax_error.toml"}},
+		{"missing file", "no_such.toml", false, []string{"tracing: load config", "no_such.toml"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := LoadConfig(configFixture(tt.file))
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if errors.Is(err, ErrInvalidConfig) != tt.invalid {
+				t.Fatalf("errors.Is(%v, ErrInvalidConfig) = %v", err, !tt.invalid)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("err = %q\nwant it to contain %q", err, w)
+				}
+			}
+			if !reflect.DeepEqual(c, TracingConfig{}) {
+				t.Fatalf("config = %+v, want the zero config on error", c)
+			}
+		})
+	}
+	if _, err := LoadConfig(configFixture("no_such.toml")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("missing file: err = %v, want fs.ErrNotExist", err)
+	}
+}
+
+func TestDecodeConfigLayout(t *testing.T) {
+	tests := []struct {
+		name string
+		doc  string
+		want string // error substring; "" for success
+	}{
+		{"empty tracing table", "[tracing]\n", ""},
+		{"no tracing table", "[server]\nport = 1\n", "no [tracing] table"},
+		{"empty document", "", "no [tracing] table"},
+		{"misspelt table", "[tracng]\nenabled = true\n", "no [tracing] table"},
+		{"unknown section", "[tracing.queue]\nsize = 1\n", `unknown key "tracing.queue.size"`},
+		{"other tables ignored", "[app]\nx = 1\n[tracing]\nbatch_size = 8\n", ""},
+		{"dotted keys", "[tracing]\nretry.max_retries = 9\n", ""},
+		{"section of the wrong type", "[tracing]\nretry = 5\n", "retry"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := decodeConfig(DefaultConfig(), "t.toml", tt.doc)
+			switch {
+			case tt.want == "" && err != nil:
+				t.Fatal(err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Fatalf("err = %v, want it to contain %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestLoadConfigInLargerFile(t *testing.T) {
+	c, err := LoadConfig(configFixture("embedded.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ServerURL != "ws://127.0.0.1:9100" || c.BatchSize != 25 {
+		t.Fatalf("got %+v", c)
+	}
+}
+
+func TestLoadConfigValidates(t *testing.T) {
+	// Well-formed values that Validate rejects.
+	_, err := decodeConfig(DefaultConfig(), "t.toml", "[tracing.sampling]\nstrategy = \"every_nth\"\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "tracing.toml")
+	writeConfigFile(t, path, "[tracing.sampling]\nstrategy = \"every_nth\"\n")
+	if _, err := LoadConfig(path); !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), "Sampling.N") {
+		t.Fatalf("err = %v, want Validate's error naming Sampling.N", err)
+	}
+}
+
+// Precedence: file < environment < code.
+func TestConfigPrecedence(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "tracing.toml")
+	writeConfigFile(t, path, `[tracing]
+server_url = "ws://127.0.0.1:1111"
+batch_size = 10
+environment = "file"
+[tracing.filters]
+actor_patterns = ["file_*"]
+`)
+	t.Setenv(EnvPrefix+"BATCH_SIZE", "20")
+	t.Setenv(EnvPrefix+"ENVIRONMENT", "env")
+
+	tests := []struct {
+		name string
+		load func() (TracingConfig, error)
+	}{
+		{"LoadConfigWithEnv", func() (TracingConfig, error) { return LoadConfigWithEnv(path) }},
+		{"LoadConfig then ApplyEnv", func() (TracingConfig, error) {
+			c, err := LoadConfig(path)
+			if err != nil {
+				return c, err
+			}
+			return c.ApplyEnv()
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := tt.load()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.ServerURL != "ws://127.0.0.1:1111" || !reflect.DeepEqual(c.Filters.ActorPatterns, []string{"file_*"}) {
+				t.Errorf("file settings lost: %+v", c)
+			}
+			if c.BatchSize != 20 || c.Environment != "env" {
+				t.Errorf("environment does not win over the file: batch %d, environment %q", c.BatchSize, c.Environment)
+			}
+			c.BatchSize = 100 // code wins
+			if err := c.Validate(); err != nil || c.BatchSize != 100 {
+				t.Errorf("code override: %v", err)
+			}
+		})
+	}
+}
+
+func TestLoadConfigWithEnvErrors(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "tracing.toml")
+	writeConfigFile(t, path, "[tracing]\nbatch_size = 10\n")
+	t.Setenv(EnvPrefix+"QUEUE_SIZE", "lots")
+	if _, err := LoadConfigWithEnv(path); err == nil || !strings.Contains(err.Error(), `REFLOW_TRACING_QUEUE_SIZE="lots"`) {
+		t.Fatalf("err = %v", err)
+	}
+	if _, err := LoadConfigWithEnv(filepath.Join(dir, "missing.toml")); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("err = %v, want fs.ErrNotExist", err)
+	}
+	// An environment variable can fix what the file alone gets wrong:
+	// validation runs once, on the result.
+	writeConfigFile(t, path, "[tracing.sampling]\nstrategy = \"every_nth\"\n")
+	t.Setenv(EnvPrefix+"QUEUE_SIZE", "")
+	t.Setenv(EnvPrefix+"SAMPLING_N", "5")
+	c, err := LoadConfigWithEnv(path)
+	if err != nil || c.Sampling.N != 5 {
+		t.Fatalf("c.Sampling = %+v, err = %v", c.Sampling, err)
+	}
+}
+
+func writeConfigFile(t *testing.T, path, doc string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}

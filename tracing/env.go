@@ -1,0 +1,309 @@
+package tracing
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// EnvPrefix starts the name of every environment variable ConfigFromEnv
+// reads.
+const EnvPrefix = "REFLOW_TRACING_"
+
+// ConfigFromEnv returns DefaultConfig with the REFLOW_TRACING_* environment
+// variables applied (see ApplyEnv for the list), validated. Like Reflow's
+// TracingConfig::from_env, tracing is enabled unless REFLOW_TRACING_ENABLED
+// says otherwise. On error it returns the zero TracingConfig and an error
+// wrapping ErrInvalidConfig that names every malformed variable and its
+// value. It is safe for concurrent use (it only reads the environment).
+func ConfigFromEnv() (TracingConfig, error) { return DefaultConfig().ApplyEnv() }
+
+// ApplyEnv returns c with every REFLOW_TRACING_* variable that is set (and
+// not empty) applied over it, validated. Use it to layer the environment
+// over a file or code defaults; precedence is file < environment < code:
+//
+//	cfg, err := tracing.LoadConfig("tracing.toml") // file over defaults
+//	if err != nil { ... }
+//	cfg, err = cfg.ApplyEnv()                      // environment over file
+//	if err != nil { ... }
+//	cfg.BatchSize = 100                            // code wins
+//
+// (LoadConfigWithEnv does the first two steps.) A malformed value is an
+// error naming the variable and the value, such as
+// `tracing: invalid config: REFLOW_TRACING_BATCH_SIZE="abc": not an integer`,
+// never a silent default; all of them are reported together, wrapping
+// ErrInvalidConfig. The value of REFLOW_TRACING_ANONYMIZE_KEY never
+// appears in an error. On error ApplyEnv returns the zero TracingConfig.
+//
+// Booleans are true/false, 1/0, yes/no or on/off (any case); lists are
+// comma-separated, blanks around items ignored; durations are whole
+// milliseconds. Reflow's variables come first; the others are this SDK's.
+// Each variable mirrors a key of the tracing.toml file (see LoadConfig):
+//
+//	Variable                                   Field                         Type
+//	REFLOW_TRACING_ENABLED                     Enabled                       bool
+//	REFLOW_TRACING_SERVER_URL                  ServerURL                     ws:// or wss:// URL
+//	REFLOW_TRACING_BATCH_SIZE                  BatchSize                     integer
+//	REFLOW_TRACING_BATCH_TIMEOUT_MS            BatchTimeout                  milliseconds
+//	REFLOW_TRACING_COMPRESSION                 EnableCompression             bool
+//	REFLOW_TRACING_MAX_RETRIES                 Retry.MaxRetries              integer (negative: no limit)
+//	REFLOW_TRACING_INITIAL_DELAY_MS            Retry.InitialDelay            milliseconds
+//	REFLOW_TRACING_MAX_DELAY_MS                Retry.MaxDelay                milliseconds
+//	REFLOW_TRACING_BACKOFF_MULTIPLIER          Retry.BackoffMultiplier       number >= 1
+//	REFLOW_TRACING_QUEUE_SIZE                  QueueSize                     integer
+//	REFLOW_TRACING_QUEUE_POLICY                QueuePolicy                   "drop" or "block"
+//	REFLOW_TRACING_CRITICAL_KINDS              CriticalKinds                 list of event kinds
+//	REFLOW_TRACING_FLOW_ID                     FlowID                        string
+//	REFLOW_TRACING_ENVIRONMENT                 Environment                   string
+//	REFLOW_TRACING_TAGS                        Tags                          list of key=value
+//	REFLOW_TRACING_SYSTEM_METRICS_INTERVAL_MS  SystemMetricsInterval         milliseconds
+//	REFLOW_TRACING_HEALTH_THRESHOLD_MS         HealthThreshold               milliseconds
+//	REFLOW_TRACING_ACTOR_PATTERNS              Filters.ActorPatterns         list of globs
+//	REFLOW_TRACING_EXCLUDE_ACTORS              Filters.ExcludeActors         list of globs
+//	REFLOW_TRACING_EVENT_TYPES                 Filters.EventTypes            list of event kinds
+//	REFLOW_TRACING_SAMPLING_STRATEGY           Sampling.Strategy             always, percentage, every_nth, adaptive
+//	REFLOW_TRACING_SAMPLING_RATE               Sampling.Rate                 number in [0, 1]
+//	REFLOW_TRACING_SAMPLING_N                  Sampling.N                    integer >= 1
+//	REFLOW_TRACING_SAMPLING_MAX_RATE           Sampling.MaxRate              number in [0, 1]
+//	REFLOW_TRACING_SAMPLING_LOAD_THRESHOLD     Sampling.LoadThreshold        number in (0, 1]
+//	REFLOW_TRACING_SAMPLING_PER_TRACE          Sampling.PerTrace             bool
+//	REFLOW_TRACING_CAPTURE_CONTENT             Privacy.CaptureContent        bool
+//	REFLOW_TRACING_DROP_ATTRIBUTES             Privacy.DropAttributes        list of globs
+//	REFLOW_TRACING_ANONYMIZE_ACTORS            Privacy.AnonymizeActors       bool
+//	REFLOW_TRACING_ANONYMIZE_ATTRIBUTES        Privacy.AnonymizeAttributes   list of globs
+//	REFLOW_TRACING_ANONYMIZE_KEY               Privacy.AnonymizeKey          string (secret)
+//
+// Event kinds are the protocol names: ActorCreated, ActorStarted,
+// ActorCompleted, ActorFailed, MessageSent, MessageReceived, StateChanged,
+// PortConnected, PortDisconnected, DataFlow, NetworkEvent, Custom.
+// A list or tags variable replaces the whole list or map of c.
+func (c TracingConfig) ApplyEnv() (TracingConfig, error) {
+	c, err := applyEnv(c, os.LookupEnv)
+	if err == nil {
+		err = c.Validate()
+	}
+	if err != nil {
+		return TracingConfig{}, err
+	}
+	return c, nil
+}
+
+// applyEnv applies the variables that lookup finds, without validating.
+func applyEnv(c TracingConfig, lookup func(string) (string, bool)) (TracingConfig, error) {
+	var errs []error
+	for i := range settings {
+		st := &settings[i]
+		s, ok := lookup(st.env)
+		if !ok || s == "" {
+			continue
+		}
+		v, why := st.parseString(s)
+		if why != "" {
+			shown := strconv.Quote(s)
+			if st.kind == kindSecret {
+				shown = "<redacted>"
+			}
+			errs = append(errs, fmt.Errorf("%w: %s=%s: %s", ErrInvalidConfig, st.env, shown, why))
+			continue
+		}
+		st.set(&c, v)
+	}
+	return c, errors.Join(errs...)
+}
+
+// settingKind is the type of a setting's value, as written in the
+// environment or in a file.
+type settingKind uint8
+
+const (
+	kindBool settingKind = iota
+	kindInt
+	kindUint
+	kindFloat
+	kindString
+	kindSecret // a string never shown in errors
+	kindMillis
+	kindStrings
+	kindKinds
+	kindPolicy
+	kindTags
+)
+
+// setting is one field of TracingConfig that the environment and files
+// can set.
+type setting struct {
+	env  string // environment variable
+	key  string // dotted key of the tracing.toml file
+	kind settingKind
+	// field returns a pointer to the field in c.
+	field func(c *TracingConfig) any
+}
+
+// settings lists everything ConfigFromEnv and LoadConfig read, in the order
+// of ApplyEnv's table.
+var settings = [...]setting{
+	{EnvPrefix + "ENABLED", "tracing.enabled", kindBool, func(c *TracingConfig) any { return &c.Enabled }},
+	{EnvPrefix + "SERVER_URL", "tracing.server_url", kindString, func(c *TracingConfig) any { return &c.ServerURL }},
+	{EnvPrefix + "BATCH_SIZE", "tracing.batch_size", kindInt, func(c *TracingConfig) any { return &c.BatchSize }},
+	{EnvPrefix + "BATCH_TIMEOUT_MS", "tracing.batch_timeout_ms", kindMillis, func(c *TracingConfig) any { return &c.BatchTimeout }},
+	{EnvPrefix + "COMPRESSION", "tracing.enable_compression", kindBool, func(c *TracingConfig) any { return &c.EnableCompression }},
+	{EnvPrefix + "MAX_RETRIES", "tracing.retry.max_retries", kindInt, func(c *TracingConfig) any { return &c.Retry.MaxRetries }},
+	{EnvPrefix + "INITIAL_DELAY_MS", "tracing.retry.initial_delay_ms", kindMillis, func(c *TracingConfig) any { return &c.Retry.InitialDelay }},
+	{EnvPrefix + "MAX_DELAY_MS", "tracing.retry.max_delay_ms", kindMillis, func(c *TracingConfig) any { return &c.Retry.MaxDelay }},
+	{EnvPrefix + "BACKOFF_MULTIPLIER", "tracing.retry.backoff_multiplier", kindFloat, func(c *TracingConfig) any { return &c.Retry.BackoffMultiplier }},
+	{EnvPrefix + "QUEUE_SIZE", "tracing.queue_size", kindInt, func(c *TracingConfig) any { return &c.QueueSize }},
+	{EnvPrefix + "QUEUE_POLICY", "tracing.queue_policy", kindPolicy, func(c *TracingConfig) any { return &c.QueuePolicy }},
+	{EnvPrefix + "CRITICAL_KINDS", "tracing.critical_kinds", kindKinds, func(c *TracingConfig) any { return &c.CriticalKinds }},
+	{EnvPrefix + "FLOW_ID", "tracing.flow_id", kindString, func(c *TracingConfig) any { return (*string)(&c.FlowID) }},
+	{EnvPrefix + "ENVIRONMENT", "tracing.environment", kindString, func(c *TracingConfig) any { return &c.Environment }},
+	{EnvPrefix + "TAGS", "tracing.tags", kindTags, func(c *TracingConfig) any { return &c.Tags }},
+	{EnvPrefix + "SYSTEM_METRICS_INTERVAL_MS", "tracing.system_metrics_interval_ms", kindMillis, func(c *TracingConfig) any { return &c.SystemMetricsInterval }},
+	{EnvPrefix + "HEALTH_THRESHOLD_MS", "tracing.health_threshold_ms", kindMillis, func(c *TracingConfig) any { return &c.HealthThreshold }},
+	{EnvPrefix + "ACTOR_PATTERNS", "tracing.filters.actor_patterns", kindStrings, func(c *TracingConfig) any { return &c.Filters.ActorPatterns }},
+	{EnvPrefix + "EXCLUDE_ACTORS", "tracing.filters.exclude_actors", kindStrings, func(c *TracingConfig) any { return &c.Filters.ExcludeActors }},
+	{EnvPrefix + "EVENT_TYPES", "tracing.filters.event_types", kindKinds, func(c *TracingConfig) any { return &c.Filters.EventTypes }},
+	{EnvPrefix + "SAMPLING_STRATEGY", "tracing.sampling.strategy", kindString, func(c *TracingConfig) any { return &c.Sampling.Strategy }},
+	{EnvPrefix + "SAMPLING_RATE", "tracing.sampling.rate", kindFloat, func(c *TracingConfig) any { return &c.Sampling.Rate }},
+	{EnvPrefix + "SAMPLING_N", "tracing.sampling.n", kindUint, func(c *TracingConfig) any { return &c.Sampling.N }},
+	{EnvPrefix + "SAMPLING_MAX_RATE", "tracing.sampling.max_rate", kindFloat, func(c *TracingConfig) any { return &c.Sampling.MaxRate }},
+	{EnvPrefix + "SAMPLING_LOAD_THRESHOLD", "tracing.sampling.load_threshold", kindFloat, func(c *TracingConfig) any { return &c.Sampling.LoadThreshold }},
+	{EnvPrefix + "SAMPLING_PER_TRACE", "tracing.sampling.per_trace", kindBool, func(c *TracingConfig) any { return &c.Sampling.PerTrace }},
+	{EnvPrefix + "CAPTURE_CONTENT", "tracing.privacy.capture_content", kindBool, func(c *TracingConfig) any { return &c.Privacy.CaptureContent }},
+	{EnvPrefix + "DROP_ATTRIBUTES", "tracing.privacy.drop_attributes", kindStrings, func(c *TracingConfig) any { return &c.Privacy.DropAttributes }},
+	{EnvPrefix + "ANONYMIZE_ACTORS", "tracing.privacy.anonymize_actors", kindBool, func(c *TracingConfig) any { return &c.Privacy.AnonymizeActors }},
+	{EnvPrefix + "ANONYMIZE_ATTRIBUTES", "tracing.privacy.anonymize_attributes", kindStrings, func(c *TracingConfig) any { return &c.Privacy.AnonymizeAttributes }},
+	{EnvPrefix + "ANONYMIZE_KEY", "tracing.privacy.anonymize_key", kindSecret, func(c *TracingConfig) any { return &c.Privacy.AnonymizeKey }},
+}
+
+// set stores v, a value parseString or parseTOML returned, in c.
+func (st *setting) set(c *TracingConfig, v any) {
+	switch p := st.field(c).(type) {
+	case *bool:
+		*p = v.(bool)
+	case *int:
+		*p = v.(int)
+	case *uint64:
+		*p = v.(uint64)
+	case *float64:
+		*p = v.(float64)
+	case *string:
+		*p = v.(string)
+	case *time.Duration:
+		*p = v.(time.Duration)
+	case *[]string:
+		*p = v.([]string)
+	case *[]EventKind:
+		*p = v.([]EventKind)
+	case *QueuePolicy:
+		*p = v.(QueuePolicy)
+	case *map[string]string:
+		*p = v.(map[string]string)
+	default:
+		panic(fmt.Sprintf("tracing: setting %s has field type %T", st.key, p))
+	}
+}
+
+// parseString converts an environment value; why is "" on success and
+// otherwise says what is wrong, without repeating the value.
+func (st *setting) parseString(s string) (v any, why string) {
+	switch st.kind {
+	case kindBool:
+		switch strings.ToLower(strings.TrimSpace(s)) {
+		case "1", "t", "true", "yes", "y", "on":
+			return true, ""
+		case "0", "f", "false", "no", "n", "off":
+			return false, ""
+		}
+		return nil, "not a boolean (want true/false, 1/0, yes/no or on/off)"
+	case kindInt:
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil {
+			return nil, "not an integer"
+		}
+		return n, ""
+	case kindUint:
+		n, err := strconv.ParseUint(strings.TrimSpace(s), 10, 64)
+		if err != nil {
+			return nil, "not a non-negative integer"
+		}
+		return n, ""
+	case kindFloat:
+		f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+		if err != nil {
+			return nil, "not a number"
+		}
+		return f, ""
+	case kindString, kindSecret:
+		return s, ""
+	case kindMillis:
+		n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+		if err != nil {
+			return nil, "not an integer number of milliseconds"
+		}
+		return millis(n)
+	case kindStrings:
+		return splitList(s), ""
+	case kindKinds:
+		return parseKinds(splitList(s))
+	case kindPolicy:
+		return parsePolicy(strings.TrimSpace(s))
+	case kindTags:
+		tags := map[string]string{}
+		for _, kv := range splitList(s) {
+			k, v, ok := strings.Cut(kv, "=")
+			k = strings.TrimSpace(k)
+			if !ok || k == "" {
+				return nil, fmt.Sprintf("tag %q is not key=value", kv)
+			}
+			tags[k] = strings.TrimSpace(v)
+		}
+		return tags, ""
+	}
+	panic("tracing: unknown setting kind")
+}
+
+// millis converts n milliseconds to a Duration, rejecting overflow.
+func millis(n int64) (any, string) {
+	if n > math.MaxInt64/int64(time.Millisecond) || n < math.MinInt64/int64(time.Millisecond) {
+		return nil, "out of range"
+	}
+	return time.Duration(n) * time.Millisecond, ""
+}
+
+// splitList splits a comma-separated list, trimming blanks and dropping
+// empty items.
+func splitList(s string) []string {
+	var out []string
+	for item := range strings.SplitSeq(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
+}
+
+func parseKinds(names []string) (any, string) {
+	kinds := make([]EventKind, 0, len(names))
+	for _, n := range names {
+		k, err := ParseEventKind(n)
+		if err != nil {
+			return nil, fmt.Sprintf("unknown event kind %q", n)
+		}
+		kinds = append(kinds, k)
+	}
+	return kinds, ""
+}
+
+func parsePolicy(s string) (any, string) {
+	switch strings.ToLower(s) {
+	case "drop":
+		return DropNewest, ""
+	case "block":
+		return Block, ""
+	}
+	return nil, `not a queue policy (want "drop" or "block")`
+}

@@ -1,0 +1,248 @@
+package tracing
+
+import (
+	"errors"
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func envLookup(env map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) {
+		v, ok := env[k]
+		return v, ok
+	}
+}
+
+// envCases sets every variable to a valid value; each case says how the
+// default config changes.
+var envCases = []struct {
+	name   string
+	value  string
+	mutate func(*TracingConfig)
+}{
+	{"ENABLED", "false", func(c *TracingConfig) { c.Enabled = false }},
+	{"ENABLED", "OFF", func(c *TracingConfig) { c.Enabled = false }},
+	{"ENABLED", "1", func(c *TracingConfig) {}},
+	{"SERVER_URL", "wss://tracing.example:8443", func(c *TracingConfig) { c.ServerURL = "wss://tracing.example:8443" }},
+	{"BATCH_SIZE", " 100 ", func(c *TracingConfig) { c.BatchSize = 100 }},
+	{"BATCH_TIMEOUT_MS", "2000", func(c *TracingConfig) { c.BatchTimeout = 2 * time.Second }},
+	{"COMPRESSION", "true", func(c *TracingConfig) { c.EnableCompression = true }},
+	{"COMPRESSION", "yes", func(c *TracingConfig) { c.EnableCompression = true }},
+	{"MAX_RETRIES", "7", func(c *TracingConfig) { c.Retry.MaxRetries = 7 }},
+	{"MAX_RETRIES", "-1", func(c *TracingConfig) { c.Retry.MaxRetries = -1 }},
+	{"INITIAL_DELAY_MS", "250", func(c *TracingConfig) { c.Retry.InitialDelay = 250 * time.Millisecond }},
+	{"MAX_DELAY_MS", "60000", func(c *TracingConfig) { c.Retry.MaxDelay = time.Minute }},
+	{"BACKOFF_MULTIPLIER", "1.5", func(c *TracingConfig) { c.Retry.BackoffMultiplier = 1.5 }},
+	{"QUEUE_SIZE", "65536", func(c *TracingConfig) { c.QueueSize = 65536 }},
+	{"QUEUE_POLICY", "block", func(c *TracingConfig) { c.QueuePolicy = Block }},
+	{"QUEUE_POLICY", "Drop", func(c *TracingConfig) { c.QueuePolicy = DropNewest }},
+	{"CRITICAL_KINDS", "ActorFailed, DataFlow", func(c *TracingConfig) { c.CriticalKinds = []EventKind{KindActorFailed, KindDataFlow} }},
+	{"FLOW_ID", "orders", func(c *TracingConfig) { c.FlowID = "orders" }},
+	{"ENVIRONMENT", "staging", func(c *TracingConfig) { c.Environment = "staging" }},
+	{"TAGS", "region=eu, team = core ,empty=", func(c *TracingConfig) {
+		c.Tags = map[string]string{"region": "eu", "team": "core", "empty": ""}
+	}},
+	{"SYSTEM_METRICS_INTERVAL_MS", "5000", func(c *TracingConfig) { c.SystemMetricsInterval = 5 * time.Second }},
+	{"HEALTH_THRESHOLD_MS", "10000", func(c *TracingConfig) { c.HealthThreshold = 10 * time.Second }},
+	{"ACTOR_PATTERNS", "sensor_*,processor_*", func(c *TracingConfig) { c.Filters.ActorPatterns = []string{"sensor_*", "processor_*"} }},
+	{"EXCLUDE_ACTORS", " debug_* , ,test_*", func(c *TracingConfig) { c.Filters.ExcludeActors = []string{"debug_*", "test_*"} }},
+	{"EVENT_TYPES", "ActorCreated,DataFlow,ActorFailed", func(c *TracingConfig) {
+		c.Filters.EventTypes = []EventKind{KindActorCreated, KindDataFlow, KindActorFailed}
+	}},
+	{"SAMPLING_STRATEGY", "always", func(c *TracingConfig) { c.Sampling.Strategy = "always" }},
+	{"SAMPLING_RATE", "0.25", func(c *TracingConfig) { c.Sampling.Rate = 0.25 }},
+	{"SAMPLING_N", "10", func(c *TracingConfig) { c.Sampling.N = 10 }},
+	{"SAMPLING_MAX_RATE", "1", func(c *TracingConfig) { c.Sampling.MaxRate = 1 }},
+	{"SAMPLING_LOAD_THRESHOLD", "0.8", func(c *TracingConfig) { c.Sampling.LoadThreshold = 0.8 }},
+	{"SAMPLING_PER_TRACE", "true", func(c *TracingConfig) { c.Sampling.PerTrace = true }},
+	{"CAPTURE_CONTENT", "true", func(c *TracingConfig) { c.Privacy.CaptureContent = true }},
+	{"DROP_ATTRIBUTES", "secret_*,token", func(c *TracingConfig) { c.Privacy.DropAttributes = []string{"secret_*", "token"} }},
+	{"ANONYMIZE_ACTORS", "true", func(c *TracingConfig) { c.Privacy.AnonymizeActors = true }},
+	{"ANONYMIZE_ATTRIBUTES", "user_*", func(c *TracingConfig) { c.Privacy.AnonymizeAttributes = []string{"user_*"} }},
+	{"ANONYMIZE_KEY", "s3cret", func(c *TracingConfig) { c.Privacy.AnonymizeKey = "s3cret" }},
+}
+
+func TestApplyEnvEveryVariable(t *testing.T) {
+	for _, tt := range envCases {
+		t.Run(tt.name+"="+tt.value, func(t *testing.T) {
+			got, err := applyEnv(DefaultConfig(), envLookup(map[string]string{EnvPrefix + tt.name: tt.value}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := DefaultConfig()
+			tt.mutate(&want)
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("got  %+v\nwant %+v", got, want)
+			}
+		})
+	}
+}
+
+func TestEveryVariableIsTestedAndDocumented(t *testing.T) {
+	src, err := os.ReadFile("env.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tested := map[string]bool{}
+	for _, c := range envCases {
+		tested[EnvPrefix+c.name] = true
+	}
+	for _, st := range settings {
+		if !tested[st.env] {
+			t.Errorf("%s has no case in envCases", st.env)
+		}
+		if !strings.Contains(string(src), "//\t"+st.env+" ") {
+			t.Errorf("%s is missing from ApplyEnv's table", st.env)
+		}
+	}
+}
+
+func TestApplyEnvRejectsMalformedValues(t *testing.T) {
+	tests := []struct {
+		name, value, why string
+	}{
+		{"ENABLED", "maybe", "not a boolean"},
+		{"BATCH_SIZE", "abc", "not an integer"},
+		{"BATCH_SIZE", "1.5", "not an integer"},
+		{"BATCH_SIZE", "99999999999999999999", "not an integer"},
+		{"BATCH_TIMEOUT_MS", "1s", "not an integer number of milliseconds"},
+		{"BATCH_TIMEOUT_MS", "9223372036854775", "out of range"},
+		{"COMPRESSION", "lz4", "not a boolean"},
+		{"MAX_RETRIES", "many", "not an integer"},
+		{"INITIAL_DELAY_MS", "0.5", "not an integer number of milliseconds"},
+		{"MAX_DELAY_MS", "soon", "not an integer number of milliseconds"},
+		{"BACKOFF_MULTIPLIER", "double", "not a number"},
+		{"QUEUE_SIZE", "big", "not an integer"},
+		{"QUEUE_POLICY", "wait", "not a queue policy"},
+		{"CRITICAL_KINDS", "ActorFailed,Crash", `unknown event kind "Crash"`},
+		{"TAGS", "region", `tag "region" is not key=value`},
+		{"TAGS", "=eu", `tag "=eu" is not key=value`},
+		{"SYSTEM_METRICS_INTERVAL_MS", "often", "not an integer number of milliseconds"},
+		{"HEALTH_THRESHOLD_MS", "-", "not an integer number of milliseconds"},
+		{"EVENT_TYPES", "actorcreated", `unknown event kind "actorcreated"`},
+		{"SAMPLING_RATE", "ten percent", "not a number"},
+		{"SAMPLING_N", "-3", "not a non-negative integer"},
+		{"SAMPLING_MAX_RATE", "max", "not a number"},
+		{"SAMPLING_LOAD_THRESHOLD", "high", "not a number"},
+		{"SAMPLING_PER_TRACE", "sometimes", "not a boolean"},
+		{"CAPTURE_CONTENT", "all", "not a boolean"},
+		{"ANONYMIZE_ACTORS", "2", "not a boolean"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name+"="+tt.value, func(t *testing.T) {
+			name := EnvPrefix + tt.name
+			_, err := applyEnv(DefaultConfig(), envLookup(map[string]string{name: tt.value}))
+			if !errors.Is(err, ErrInvalidConfig) {
+				t.Fatalf("err = %v, want ErrInvalidConfig", err)
+			}
+			want := name + "=" + `"` + tt.value + `": ` + tt.why
+			if !strings.Contains(err.Error(), want) {
+				t.Fatalf("err = %q, want it to contain %q", err, want)
+			}
+			if !strings.HasPrefix(err.Error(), "tracing: ") {
+				t.Fatalf("err = %q, want the package prefix", err)
+			}
+		})
+	}
+}
+
+func TestApplyEnvReportsEveryBadVariable(t *testing.T) {
+	_, err := applyEnv(DefaultConfig(), envLookup(map[string]string{
+		EnvPrefix + "BATCH_SIZE": "abc", EnvPrefix + "ENABLED": "perhaps", EnvPrefix + "QUEUE_SIZE": "12",
+	}))
+	for _, name := range []string{"REFLOW_TRACING_BATCH_SIZE", "REFLOW_TRACING_ENABLED"} {
+		if err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("err = %v, want it to name %s", err, name)
+		}
+	}
+}
+
+func TestApplyEnvIgnoresUnsetAndEmpty(t *testing.T) {
+	got, err := applyEnv(DefaultConfig(), envLookup(map[string]string{
+		EnvPrefix + "BATCH_SIZE": "", EnvPrefix + "ACTOR_PATTERNS": "", "REFLOW_TRACING_BATCHSIZE": "1",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, DefaultConfig()) {
+		t.Fatalf("config changed: %+v", got)
+	}
+}
+
+// The tests below change the process environment: not parallel.
+
+func TestConfigFromEnv(t *testing.T) {
+	t.Setenv(EnvPrefix+"SERVER_URL", "ws://127.0.0.1:9000")
+	t.Setenv(EnvPrefix+"BATCH_SIZE", "64")
+	t.Setenv(EnvPrefix+"SAMPLING_STRATEGY", "percentage")
+	t.Setenv(EnvPrefix+"SAMPLING_RATE", "0.5")
+	c, err := ConfigFromEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := DefaultConfig()
+	want.ServerURL = "ws://127.0.0.1:9000"
+	want.BatchSize = 64
+	want.Sampling = SamplingConfig{Strategy: "percentage", Rate: 0.5}
+	if !reflect.DeepEqual(c, want) {
+		t.Fatalf("got  %+v\nwant %+v", c, want)
+	}
+}
+
+func TestConfigFromEnvErrors(t *testing.T) {
+	tests := []struct {
+		name, value, want string
+	}{
+		{"BATCH_SIZE", "abc", `tracing: invalid config: REFLOW_TRACING_BATCH_SIZE="abc": not an integer`},
+		// Well-formed but invalid values are caught by Validate.
+		{"SAMPLING_RATE", "1.5", "Sampling.Rate = 1.5"},
+		{"SERVER_URL", "http://x:1", "ServerURL"},
+		{"ACTOR_PATTERNS", "[", "Filters.ActorPatterns[0]"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv(EnvPrefix+tt.name, tt.value)
+			c, err := ConfigFromEnv()
+			if !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want it to contain %q", err, tt.want)
+			}
+			if !reflect.DeepEqual(c, TracingConfig{}) {
+				t.Fatalf("config = %+v, want the zero config on error", c)
+			}
+		})
+	}
+}
+
+func TestApplyEnvLayersOverBase(t *testing.T) {
+	base := DefaultConfig()
+	base.BatchSize = 10
+	base.Environment = "from-file"
+	base.Filters.ActorPatterns = []string{"file_*"}
+	t.Setenv(EnvPrefix+"ENVIRONMENT", "from-env")
+	t.Setenv(EnvPrefix+"ACTOR_PATTERNS", "env_*")
+	c, err := base.ApplyEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.BatchSize != 10 || c.Environment != "from-env" || !reflect.DeepEqual(c.Filters.ActorPatterns, []string{"env_*"}) {
+		t.Fatalf("got %+v", c)
+	}
+}
+
+func TestAnonymizeKeyNeverInEnvErrors(t *testing.T) {
+	const key = "env-key-that-must-not-leak"
+	t.Setenv(EnvPrefix+"ANONYMIZE_KEY", key)
+	t.Setenv(EnvPrefix+"ANONYMIZE_ACTORS", "true")
+	t.Setenv(EnvPrefix+"BATCH_SIZE", "-5")
+	t.Setenv(EnvPrefix+"SAMPLING_N", "x")
+	_, err := ConfigFromEnv()
+	if err == nil {
+		t.Fatal("no error")
+	}
+	if strings.Contains(err.Error(), key) {
+		t.Fatalf("key in error: %v", err)
+	}
+}
