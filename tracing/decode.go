@@ -1,0 +1,1696 @@
+package tracing
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf16"
+	"unicode/utf8"
+
+	"github.com/reflowtrace/reflowtrace-go/internal/lz4block"
+	"github.com/reflowtrace/reflowtrace-go/internal/uuid"
+)
+
+// ErrMalformed is wrapped by the errors of the decoders for input that is
+// not a valid protocol message. The error says what was wrong and where,
+// e.g. "tracing: malformed message:
+// RecordEvent.event.data.performance_metrics.queue_depth: want a
+// non-negative integer, got -1".
+var ErrMalformed = errors.New("tracing: malformed message")
+
+// maxNesting is the nesting limit of the server's JSON reader for a whole
+// message: 127 levels of arrays and objects are accepted, 128 are not.
+const maxNesting = 127
+
+// DecodeRequest reads a request like the reference server does: as a
+// TracingRequest, then as a legacy TraceMessage (StoreTrace, GetMetrics).
+// It is as strict as the server: required fields must be present, integers
+// must be non-negative integers in range, bytes 0..255, floats finite
+// numbers, enum tags exact, strings valid UTF-8; optional fields may be null
+// or absent and unknown fields are ignored. A duplicate field is an error.
+// Anything else returns an error wrapping ErrMalformed that names the path
+// of the offending value. It never panics. The result is the value form of
+// the message type (e.g. RecordEvent).
+//
+// Decoded events differ from the ones encoded in three ways: a Custom event
+// written in the default form reads back as a KindNetworkEvent with its
+// "event_subtype" attribute (it is not turned back into KindCustom); span and
+// root cause ids the encoder filled in are explicit; empty optional strings
+// and zero optional times read back as "" / the zero time. Ids are accepted
+// in the hyphenated form only.
+func DecodeRequest(data []byte) (TracingRequest, error) {
+	d := decoder{data: data}
+	var req TracingRequest
+	err := d.top(func() error {
+		var err error
+		req, err = d.request()
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return req, nil
+}
+
+// DecodeResponse reads a server message (a reply or a pushed notification)
+// from JSON text. It accepts both shapes of Error (a missing or unknown code
+// gives Code "") and of TraceData (a null trace gives a nil Trace). It is as
+// strict as DecodeRequest.
+func DecodeResponse(data []byte) (TracingResponse, error) {
+	d := decoder{data: data}
+	var resp TracingResponse
+	err := d.top(func() error {
+		var err error
+		resp, err = d.response()
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return resp, nil
+}
+
+// pathSeg is one step of the path to the value being decoded: a field name,
+// or an array index when name is "".
+type pathSeg struct {
+	name string
+	idx  int
+}
+
+// decoder is a strict reader of one JSON text.
+type decoder struct {
+	data    []byte
+	pos     int
+	depth   int
+	path    []pathSeg
+	scratch []byte
+}
+
+// top decodes the whole input with fn and checks nothing follows it.
+func (d *decoder) top(fn func() error) error {
+	d.ws()
+	if err := fn(); err != nil {
+		return err
+	}
+	d.ws()
+	if d.pos < len(d.data) {
+		return d.errorf("trailing characters at offset %d", d.pos)
+	}
+	return nil
+}
+
+func (d *decoder) push(name string) { d.path = append(d.path, pathSeg{name: name}) }
+func (d *decoder) pushIdx(i int)    { d.path = append(d.path, pathSeg{idx: i}) }
+func (d *decoder) pop()             { d.path = d.path[:len(d.path)-1] }
+
+func (d *decoder) pathString() string {
+	var b strings.Builder
+	for i, s := range d.path {
+		if s.name == "" {
+			fmt.Fprintf(&b, "[%d]", s.idx)
+			continue
+		}
+		if i > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(s.name)
+	}
+	if b.Len() == 0 {
+		return "message"
+	}
+	return b.String()
+}
+
+func (d *decoder) errorf(format string, args ...any) error {
+	return fmt.Errorf("%w: %s: %s", ErrMalformed, d.pathString(), fmt.Sprintf(format, args...))
+}
+
+// got describes the value at the cursor for an error message.
+func (d *decoder) got() string {
+	if d.pos >= len(d.data) {
+		return "end of input"
+	}
+	switch c := d.data[d.pos]; {
+	case c == '"':
+		return "a string"
+	case c == '{':
+		return "an object"
+	case c == '[':
+		return "an array"
+	case c == 't' || c == 'f':
+		return "a boolean"
+	case c == 'n':
+		return "null"
+	case c == '-' || c >= '0' && c <= '9':
+		end := d.pos + 1
+		for end < len(d.data) && end-d.pos < 32 && strings.IndexByte("0123456789.eE+-", d.data[end]) >= 0 {
+			end++
+		}
+		return string(d.data[d.pos:end])
+	}
+	return fmt.Sprintf("%q at offset %d", d.data[d.pos], d.pos)
+}
+
+func (d *decoder) want(what string) error {
+	return d.errorf("want %s, got %s", what, d.got())
+}
+
+func (d *decoder) ws() {
+	for d.pos < len(d.data) {
+		switch d.data[d.pos] {
+		case ' ', '\t', '\n', '\r':
+			d.pos++
+		default:
+			return
+		}
+	}
+}
+
+func (d *decoder) peek() byte {
+	if d.pos < len(d.data) {
+		return d.data[d.pos]
+	}
+	return 0
+}
+
+// literal consumes lit if it is next.
+func (d *decoder) literal(lit string) bool {
+	if len(d.data)-d.pos >= len(lit) && string(d.data[d.pos:d.pos+len(lit)]) == lit {
+		d.pos += len(lit)
+		return true
+	}
+	return false
+}
+
+// null consumes a null if it is next.
+func (d *decoder) null() bool {
+	if d.peek() == 'n' && d.literal("null") {
+		d.ws()
+		return true
+	}
+	return false
+}
+
+func (d *decoder) enter() error {
+	d.depth++
+	if d.depth > maxNesting {
+		return d.errorf("nesting deeper than %d levels", maxNesting)
+	}
+	return nil
+}
+
+// openObject consumes '{'.
+func (d *decoder) openObject(what string) error {
+	if d.peek() != '{' {
+		return d.want(what)
+	}
+	if err := d.enter(); err != nil {
+		return err
+	}
+	d.pos++
+	d.ws()
+	return nil
+}
+
+// nextKey reads the next member's key of an object opened with openObject
+// and the ':' after it. It returns false at the closing '}' (consumed).
+// first tells whether no member has been read yet.
+func (d *decoder) nextKey(first bool) (key []byte, more bool, err error) {
+	if d.peek() == '}' {
+		d.pos++
+		d.depth--
+		d.ws()
+		return nil, false, nil
+	}
+	if !first {
+		if d.peek() != ',' {
+			return nil, false, d.errorf("want ',' or '}' at offset %d", d.pos)
+		}
+		d.pos++
+		d.ws()
+	}
+	if d.peek() != '"' {
+		return nil, false, d.errorf("want an object key at offset %d", d.pos)
+	}
+	key, err = d.rawString()
+	if err != nil {
+		return nil, false, err
+	}
+	d.ws()
+	if d.peek() != ':' {
+		return nil, false, d.errorf("want ':' at offset %d", d.pos)
+	}
+	d.pos++
+	d.ws()
+	return key, true, nil
+}
+
+// openArray consumes '['.
+func (d *decoder) openArray(what string) error {
+	if d.peek() != '[' {
+		return d.want(what)
+	}
+	if err := d.enter(); err != nil {
+		return err
+	}
+	d.pos++
+	d.ws()
+	return nil
+}
+
+// nextElem reports whether another element follows in an array opened with
+// openArray; at the closing ']' (consumed) it returns false.
+func (d *decoder) nextElem(first bool) (bool, error) {
+	if d.peek() == ']' {
+		d.pos++
+		d.depth--
+		d.ws()
+		return false, nil
+	}
+	if !first {
+		if d.peek() != ',' {
+			return false, d.errorf("want ',' or ']' at offset %d", d.pos)
+		}
+		d.pos++
+		d.ws()
+	}
+	return true, nil
+}
+
+// rawString reads a JSON string and returns its content, unescaped. The
+// result aliases the input or the decoder's scratch buffer: it is valid
+// until the next call.
+func (d *decoder) rawString() ([]byte, error) {
+	if d.peek() != '"' {
+		return nil, d.want("a string")
+	}
+	d.pos++
+	start := d.pos
+	for d.pos < len(d.data) {
+		c := d.data[d.pos]
+		switch {
+		case c == '"':
+			s := d.data[start:d.pos]
+			d.pos++
+			return s, nil
+		case c == '\\':
+			return d.escapedString(start)
+		case c < 0x20:
+			return nil, d.errorf("control character in a string at offset %d", d.pos)
+		case c < utf8.RuneSelf:
+			d.pos++
+		default:
+			r, size := utf8.DecodeRune(d.data[d.pos:])
+			if r == utf8.RuneError && size == 1 {
+				return nil, d.errorf("invalid UTF-8 in a string at offset %d", d.pos)
+			}
+			d.pos += size
+		}
+	}
+	return nil, d.errorf("unterminated string")
+}
+
+// escapedString continues rawString from the first backslash.
+func (d *decoder) escapedString(start int) ([]byte, error) {
+	buf := append(d.scratch[:0], d.data[start:d.pos]...)
+	for d.pos < len(d.data) {
+		c := d.data[d.pos]
+		switch {
+		case c == '"':
+			d.pos++
+			d.scratch = buf
+			return buf, nil
+		case c == '\\':
+			if d.pos+1 >= len(d.data) {
+				return nil, d.errorf("unterminated string")
+			}
+			esc := d.data[d.pos+1]
+			d.pos += 2
+			switch esc {
+			case '"', '\\', '/':
+				buf = append(buf, esc)
+			case 'b':
+				buf = append(buf, '\b')
+			case 'f':
+				buf = append(buf, '\f')
+			case 'n':
+				buf = append(buf, '\n')
+			case 'r':
+				buf = append(buf, '\r')
+			case 't':
+				buf = append(buf, '\t')
+			case 'u':
+				r, ok := d.hex4()
+				if !ok {
+					return nil, d.errorf("invalid \\u escape at offset %d", d.pos)
+				}
+				if utf16.IsSurrogate(r) {
+					if r >= 0xdc00 || !d.literal(`\u`) {
+						return nil, d.errorf("lone surrogate in a \\u escape at offset %d", d.pos)
+					}
+					r2, ok := d.hex4()
+					if !ok || r2 < 0xdc00 || r2 > 0xdfff {
+						return nil, d.errorf("lone surrogate in a \\u escape at offset %d", d.pos)
+					}
+					r = utf16.DecodeRune(r, r2)
+				}
+				buf = utf8.AppendRune(buf, r)
+			default:
+				return nil, d.errorf("invalid escape at offset %d", d.pos-1)
+			}
+		case c < 0x20:
+			return nil, d.errorf("control character in a string at offset %d", d.pos)
+		case c < utf8.RuneSelf:
+			buf = append(buf, c)
+			d.pos++
+		default:
+			r, size := utf8.DecodeRune(d.data[d.pos:])
+			if r == utf8.RuneError && size == 1 {
+				return nil, d.errorf("invalid UTF-8 in a string at offset %d", d.pos)
+			}
+			buf = append(buf, d.data[d.pos:d.pos+size]...)
+			d.pos += size
+		}
+	}
+	return nil, d.errorf("unterminated string")
+}
+
+func (d *decoder) hex4() (rune, bool) {
+	if len(d.data)-d.pos < 4 {
+		return 0, false
+	}
+	var r rune
+	for _, c := range d.data[d.pos : d.pos+4] {
+		var v byte
+		switch {
+		case '0' <= c && c <= '9':
+			v = c - '0'
+		case 'a' <= c && c <= 'f':
+			v = c - 'a' + 10
+		case 'A' <= c && c <= 'F':
+			v = c - 'A' + 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(v)
+	}
+	d.pos += 4
+	return r, true
+}
+
+// str reads a string value.
+func (d *decoder) str() (string, error) {
+	b, err := d.rawString()
+	if err != nil {
+		return "", err
+	}
+	d.ws()
+	return string(b), nil
+}
+
+// optStr reads a string or null ("").
+func (d *decoder) optStr() (string, error) {
+	if d.null() {
+		return "", nil
+	}
+	return d.str()
+}
+
+// number scans a JSON number and returns its text and whether it is an
+// integer (no fraction, no exponent).
+func (d *decoder) number() (text []byte, integer bool, err error) {
+	start := d.pos
+	p := d.pos
+	if p < len(d.data) && d.data[p] == '-' {
+		p++
+	}
+	digits := func() int {
+		n := 0
+		for p < len(d.data) && d.data[p] >= '0' && d.data[p] <= '9' {
+			p++
+			n++
+		}
+		return n
+	}
+	if p < len(d.data) && d.data[p] == '0' {
+		p++
+	} else if digits() == 0 {
+		return nil, false, d.want("a number")
+	}
+	integer = true
+	if p < len(d.data) && d.data[p] == '.' {
+		p++
+		integer = false
+		if digits() == 0 {
+			return nil, false, d.errorf("invalid number at offset %d", start)
+		}
+	}
+	if p < len(d.data) && (d.data[p] == 'e' || d.data[p] == 'E') {
+		p++
+		integer = false
+		if p < len(d.data) && (d.data[p] == '+' || d.data[p] == '-') {
+			p++
+		}
+		if digits() == 0 {
+			return nil, false, d.errorf("invalid number at offset %d", start)
+		}
+	}
+	d.pos = p
+	text = d.data[start:p]
+	d.ws()
+	return text, integer, nil
+}
+
+// uint reads a non-negative integer no greater than max.
+func (d *decoder) uint(max uint64) (uint64, error) {
+	c := d.peek()
+	if c != '-' && (c < '0' || c > '9') {
+		return 0, d.want("a non-negative integer")
+	}
+	save := d.pos
+	text, integer, err := d.number()
+	if err != nil {
+		return 0, err
+	}
+	if !integer || text[0] == '-' {
+		d.pos = save
+		return 0, d.want("a non-negative integer")
+	}
+	v, err := strconv.ParseUint(string(text), 10, 64)
+	if err != nil || v > max {
+		return 0, d.errorf("integer %s out of range 0..%d", text, max)
+	}
+	return v, nil
+}
+
+// float reads a finite number (an integer is fine).
+func (d *decoder) float() (float64, error) {
+	c := d.peek()
+	if c != '-' && (c < '0' || c > '9') {
+		return 0, d.want("a number")
+	}
+	text, _, err := d.number()
+	if err != nil {
+		return 0, err
+	}
+	f, err := strconv.ParseFloat(string(text), 64)
+	if err != nil || math.IsInf(f, 0) {
+		return 0, d.errorf("number %s out of range", text)
+	}
+	return f, nil
+}
+
+func (d *decoder) boolean() (bool, error) {
+	switch {
+	case d.literal("true"):
+		d.ws()
+		return true, nil
+	case d.literal("false"):
+		d.ws()
+		return false, nil
+	}
+	return false, d.want("a boolean")
+}
+
+// id reads a hyphenated UUID string.
+func (d *decoder) id() ([16]byte, error) {
+	b, err := d.rawString()
+	if err != nil {
+		return [16]byte{}, err
+	}
+	u, err := uuid.Parse(b)
+	if err != nil {
+		return u, d.errorf("want a hyphenated UUID, got %q", b)
+	}
+	d.ws()
+	return u, nil
+}
+
+// optID reads a UUID or null (zero).
+func (d *decoder) optID() ([16]byte, error) {
+	if d.null() {
+		return [16]byte{}, nil
+	}
+	return d.id()
+}
+
+// timestamp reads an RFC 3339 timestamp, returned in UTC.
+func (d *decoder) timestamp() (time.Time, error) {
+	b, err := d.rawString()
+	if err != nil {
+		return time.Time{}, err
+	}
+	t, ok := parseTimeUTC(b)
+	if !ok {
+		var perr error
+		t, perr = time.Parse(time.RFC3339Nano, string(b))
+		if perr != nil {
+			return time.Time{}, d.errorf("want an RFC 3339 timestamp, got %q", b)
+		}
+		t = t.UTC()
+	}
+	d.ws()
+	return t, nil
+}
+
+// parseTimeUTC parses the common form YYYY-MM-DDTHH:MM:SS[.fraction]Z
+// without allocating.
+func parseTimeUTC(b []byte) (time.Time, bool) {
+	if len(b) < 20 || b[4] != '-' || b[7] != '-' || b[10] != 'T' || b[13] != ':' || b[16] != ':' || b[len(b)-1] != 'Z' {
+		return time.Time{}, false
+	}
+	num := func(s []byte) (int, bool) {
+		n := 0
+		for _, c := range s {
+			if c < '0' || c > '9' {
+				return 0, false
+			}
+			n = n*10 + int(c-'0')
+		}
+		return n, true
+	}
+	year, ok1 := num(b[0:4])
+	month, ok2 := num(b[5:7])
+	day, ok3 := num(b[8:10])
+	hour, ok4 := num(b[11:13])
+	minute, ok5 := num(b[14:16])
+	sec, ok6 := num(b[17:19])
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) {
+		return time.Time{}, false
+	}
+	nsec := 0
+	rest := b[19 : len(b)-1]
+	if len(rest) > 0 {
+		if rest[0] != '.' || len(rest) < 2 || len(rest) > 10 {
+			return time.Time{}, false
+		}
+		f, ok := num(rest[1:])
+		if !ok {
+			return time.Time{}, false
+		}
+		for i := len(rest) - 1; i < 9; i++ {
+			f *= 10
+		}
+		nsec = f
+	}
+	if month < 1 || month > 12 || day < 1 || day > daysIn(month, year) || hour > 23 || minute > 59 || sec > 59 {
+		return time.Time{}, false
+	}
+	return time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC), true
+}
+
+func daysIn(month, year int) int {
+	switch month {
+	case 2:
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
+}
+
+// bytes reads an array of integers 0..255; [] gives a non-nil empty slice.
+func (d *decoder) bytes() ([]byte, error) {
+	if err := d.openArray("an array of integers 0..255"); err != nil {
+		return nil, err
+	}
+	out := []byte{}
+	for i := 0; ; i++ {
+		more, err := d.nextElem(i == 0)
+		if err != nil {
+			return nil, err
+		}
+		if !more {
+			return out, nil
+		}
+		// Fast path for the common 1..3 digit form.
+		p := d.pos
+		v, n := 0, 0
+		for p < len(d.data) && n < 4 && d.data[p] >= '0' && d.data[p] <= '9' {
+			v = v*10 + int(d.data[p]-'0')
+			p++
+			n++
+		}
+		if n > 0 && n < 4 && v <= 255 && (n == 1 || d.data[d.pos] != '0') &&
+			(p == len(d.data) || strings.IndexByte(".eE", d.data[p]) < 0) {
+			d.pos = p
+			d.ws()
+			out = append(out, byte(v))
+			continue
+		}
+		d.pushIdx(i)
+		x, err := d.uint(255)
+		d.pop()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, byte(x))
+	}
+}
+
+// skip reads and discards any JSON value, validating it.
+func (d *decoder) skip() error {
+	switch c := d.peek(); {
+	case c == '"':
+		_, err := d.rawString()
+		d.ws()
+		return err
+	case c == '{':
+		if err := d.openObject("an object"); err != nil {
+			return err
+		}
+		for first := true; ; first = false {
+			_, more, err := d.nextKey(first)
+			if err != nil {
+				return err
+			}
+			if !more {
+				return nil
+			}
+			if err := d.skip(); err != nil {
+				return err
+			}
+		}
+	case c == '[':
+		if err := d.openArray("an array"); err != nil {
+			return err
+		}
+		for first := true; ; first = false {
+			more, err := d.nextElem(first)
+			if err != nil {
+				return err
+			}
+			if !more {
+				return nil
+			}
+			if err := d.skip(); err != nil {
+				return err
+			}
+		}
+	case c == 't' || c == 'f':
+		_, err := d.boolean()
+		return err
+	case c == 'n':
+		if d.null() {
+			return nil
+		}
+	case c == '-' || c >= '0' && c <= '9':
+		text, integer, err := d.number()
+		if err != nil {
+			return err
+		}
+		if !integer {
+			if _, err := strconv.ParseFloat(string(text), 64); err != nil {
+				return d.errorf("number %s out of range", text)
+			}
+		}
+		return nil
+	}
+	return d.want("a JSON value")
+}
+
+// value reads any JSON value into a Value: integers that fit int64 are
+// ValueInt, larger ones ValueUint, other numbers ValueFloat.
+func (d *decoder) value() (Value, error) {
+	switch c := d.peek(); {
+	case c == '"':
+		s, err := d.str()
+		return StringValue(s), err
+	case c == '{':
+		if err := d.openObject("an object"); err != nil {
+			return Value{}, err
+		}
+		var attrs []Attr
+		for first := true; ; first = false {
+			k, more, err := d.nextKey(first)
+			if err != nil {
+				return Value{}, err
+			}
+			if !more {
+				if attrs == nil {
+					attrs = []Attr{}
+				}
+				return ObjectValue(attrs...), nil
+			}
+			key := string(k)
+			d.push(key)
+			v, err := d.value()
+			d.pop()
+			if err != nil {
+				return Value{}, err
+			}
+			// Like the server's map, a repeated key keeps the last value.
+			replaced := false
+			for i := range attrs {
+				if attrs[i].Key == key {
+					attrs[i].Value = v
+					replaced = true
+					break
+				}
+			}
+			if !replaced {
+				attrs = append(attrs, Attr{Key: key, Value: v})
+			}
+		}
+	case c == '[':
+		if err := d.openArray("an array"); err != nil {
+			return Value{}, err
+		}
+		vs := []Value{}
+		for i := 0; ; i++ {
+			more, err := d.nextElem(i == 0)
+			if err != nil {
+				return Value{}, err
+			}
+			if !more {
+				return ArrayValue(vs...), nil
+			}
+			d.pushIdx(i)
+			v, err := d.value()
+			d.pop()
+			if err != nil {
+				return Value{}, err
+			}
+			vs = append(vs, v)
+		}
+	case c == 't' || c == 'f':
+		b, err := d.boolean()
+		return BoolValue(b), err
+	case c == 'n':
+		if d.null() {
+			return Value{}, nil
+		}
+	case c == '-' || c >= '0' && c <= '9':
+		text, integer, err := d.number()
+		if err != nil {
+			return Value{}, err
+		}
+		if integer {
+			if text[0] == '-' {
+				if v, err := strconv.ParseInt(string(text), 10, 64); err == nil && v != 0 {
+					return IntValue(v), nil
+				}
+			} else if v, err := strconv.ParseUint(string(text), 10, 64); err == nil {
+				if v <= math.MaxInt64 {
+					return IntValue(int64(v)), nil
+				}
+				return UintValue(v), nil
+			}
+		}
+		f, err := strconv.ParseFloat(string(text), 64)
+		if err != nil || math.IsInf(f, 0) {
+			return Value{}, d.errorf("number %s out of range", text)
+		}
+		return FloatValue(f), nil
+	}
+	return Value{}, d.want("a JSON value")
+}
+
+// fields tracks the fields of a struct being decoded: which were seen, and
+// which are required.
+type fields struct {
+	names    []string
+	seen     uint32
+	required uint32
+}
+
+// field finds key among f.names, marks it seen and pushes it on the path.
+// It returns -1 for an unknown key (to be skipped).
+func (d *decoder) field(f *fields, key []byte) (int, error) {
+	for i, n := range f.names {
+		if n == string(key) {
+			if f.seen&(1<<i) != 0 {
+				return -1, d.errorf("duplicate field %q", n)
+			}
+			f.seen |= 1 << i
+			d.push(n)
+			return i, nil
+		}
+	}
+	return -1, nil
+}
+
+// missing returns an error naming the first required field not seen.
+func (d *decoder) missing(f *fields) error {
+	if m := f.required &^ f.seen; m != 0 {
+		for i, n := range f.names {
+			if m&(1<<i) != 0 {
+				return d.errorf("missing field %q", n)
+			}
+		}
+	}
+	return nil
+}
+
+// structure decodes an object whose known fields are names (the first
+// required of them, by bit), calling fn for each known field with the value
+// at the cursor. Unknown fields are skipped.
+func (d *decoder) structure(what string, names []string, required uint32, fn func(i int) error) error {
+	if err := d.openObject(what); err != nil {
+		return err
+	}
+	f := fields{names: names, required: required}
+	for first := true; ; first = false {
+		key, more, err := d.nextKey(first)
+		if err != nil {
+			return err
+		}
+		if !more {
+			return d.missing(&f)
+		}
+		i, err := d.field(&f, key)
+		if err != nil {
+			return err
+		}
+		if i < 0 {
+			if err := d.skip(); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := fn(i); err != nil {
+			return err
+		}
+		d.pop()
+	}
+}
+
+// variant reads an externally tagged enum: a bare string tag (unit
+// variant) or an object with one key, the tag, whose value is read by body.
+// unit reports whether tag is a unit variant; body is called only for the
+// others.
+func (d *decoder) variant(what string, unit func(tag []byte) (bool, error), body func(tag []byte) error) error {
+	switch d.peek() {
+	case '"':
+		tag, err := d.rawString()
+		if err != nil {
+			return err
+		}
+		ok, err := unit(tag)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return d.errorf("%s variant %q needs content or is unknown", what, tag)
+		}
+		d.ws()
+		return nil
+	case '{':
+		if err := d.openObject(what); err != nil {
+			return err
+		}
+		key, more, err := d.nextKey(true)
+		if err != nil {
+			return err
+		}
+		if !more {
+			return d.errorf("want %s, got an empty object", what)
+		}
+		// Copy: the key may live in the scratch buffer the body reuses.
+		var tagBuf [32]byte
+		tag := append(tagBuf[:0], key...)
+		ok, err := unit(tag)
+		if err != nil {
+			return err
+		}
+		if ok {
+			// serde reads a unit variant from {"Tag":null} too.
+			if !d.null() {
+				return d.errorf("%s variant %q takes no content", what, tag)
+			}
+		} else if err := body(tag); err != nil {
+			return err
+		}
+		_, more, err = d.nextKey(false)
+		if err != nil {
+			return err
+		}
+		if more {
+			return d.errorf("want %s with one key, got more", what)
+		}
+		return nil
+	}
+	return d.want(what)
+}
+
+// unknownVariant is the error for a tag that is not part of an enum.
+func (d *decoder) unknownVariant(what string, tag []byte) error {
+	return d.errorf("unknown %s variant %q", what, tag)
+}
+
+func (d *decoder) request() (TracingRequest, error) {
+	var req TracingRequest
+	err := d.variant("a request",
+		func(tag []byte) (bool, error) {
+			switch string(tag) {
+			case "Ping":
+				req = Ping{}
+			case "Unsubscribe":
+				req = Unsubscribe{}
+			case "GetMetrics":
+				req = GetMetrics{}
+			case "StartTrace", "RecordEvent", "GetTrace", "QueryTraces", "GetFlowVersions", "Subscribe", "StoreTrace":
+				return false, nil
+			default:
+				return false, d.unknownVariant("request", tag)
+			}
+			return true, nil
+		},
+		func(tag []byte) error {
+			name := string(tag)
+			d.push(name)
+			defer d.pop()
+			switch name {
+			case "StartTrace":
+				var r StartTrace
+				err := d.structure("a StartTrace object", []string{"flow_id", "version"}, 0b11, func(i int) error {
+					if i == 0 {
+						s, err := d.str()
+						r.FlowID = FlowID(s)
+						return err
+					}
+					return d.flowVersion(&r.Version)
+				})
+				req = r
+				return err
+			case "RecordEvent":
+				r := &RecordEvent{}
+				err := d.structure("a RecordEvent object", []string{"trace_id", "event"}, 0b11, func(i int) error {
+					if i == 0 {
+						id, err := d.id()
+						r.TraceID = id
+						return err
+					}
+					return d.event(&r.Event)
+				})
+				req = *r
+				return err
+			case "GetTrace":
+				id, err := d.traceIDBody("a GetTrace object")
+				req = GetTrace{TraceID: id}
+				return err
+			case "QueryTraces":
+				var r QueryTraces
+				err := d.structure("a QueryTraces object", []string{"query"}, 1, func(int) error {
+					return d.traceQuery(&r.Query)
+				})
+				req = r
+				return err
+			case "GetFlowVersions":
+				var r GetFlowVersions
+				err := d.structure("a GetFlowVersions object", []string{"flow_id"}, 1, func(int) error {
+					s, err := d.str()
+					r.FlowID = FlowID(s)
+					return err
+				})
+				req = r
+				return err
+			case "Subscribe":
+				var r Subscribe
+				err := d.structure("a Subscribe object", []string{"filters"}, 1, func(int) error {
+					return d.filters(&r.Filters)
+				})
+				req = r
+				return err
+			case "StoreTrace":
+				r := &StoreTrace{}
+				err := d.structure("a StoreTrace object", []string{"trace"}, 1, func(int) error {
+					return d.flowTrace(&r.Trace)
+				})
+				req = *r
+				return err
+			}
+			return d.unknownVariant("request", tag)
+		})
+	if err != nil {
+		return nil, err
+	}
+	return req, nil
+}
+
+func (d *decoder) traceIDBody(what string) (TraceID, error) {
+	var id TraceID
+	err := d.structure(what, []string{"trace_id"}, 1, func(int) error {
+		u, err := d.id()
+		id = u
+		return err
+	})
+	return id, err
+}
+
+func (d *decoder) response() (TracingResponse, error) {
+	var resp TracingResponse
+	err := d.variant("a response",
+		func(tag []byte) (bool, error) {
+			switch string(tag) {
+			case "Pong":
+				resp = Pong{}
+				return true, nil
+			case "TraceStarted", "EventRecorded", "TraceData", "QueryResults", "FlowVersions",
+				"EventNotification", "Error", "TraceStored", "TracesFound", "Metrics":
+				return false, nil
+			}
+			return false, d.unknownVariant("response", tag)
+		},
+		func(tag []byte) error {
+			name := string(tag)
+			d.push(name)
+			defer d.pop()
+			switch name {
+			case "TraceStarted":
+				id, err := d.traceIDBody("a TraceStarted object")
+				resp = TraceStarted{TraceID: id}
+				return err
+			case "TraceStored":
+				id, err := d.traceIDBody("a TraceStored object")
+				resp = TraceStored{TraceID: id}
+				return err
+			case "EventRecorded":
+				var r EventRecorded
+				err := d.structure("an EventRecorded object", []string{"success", "error"}, 0b01, func(i int) error {
+					var err error
+					if i == 0 {
+						r.Success, err = d.boolean()
+					} else {
+						r.Error, err = d.optStr()
+					}
+					return err
+				})
+				resp = r
+				return err
+			case "TraceData":
+				var r TraceData
+				err := d.structure("a TraceData object", []string{"trace"}, 0, func(int) error {
+					if d.null() {
+						return nil
+					}
+					r.Trace = &FlowTrace{}
+					return d.flowTrace(r.Trace)
+				})
+				resp = r
+				return err
+			case "QueryResults", "TracesFound":
+				var r QueryResults
+				names := []string{"traces", "total_count"}
+				required := uint32(0b11)
+				if name == "TracesFound" {
+					names, required = names[:1], 1
+				}
+				err := d.structure("a "+name+" object", names, required, func(i int) error {
+					if i == 1 {
+						var err error
+						r.TotalCount, err = d.uint(math.MaxUint64)
+						return err
+					}
+					r.Traces = []FlowTrace{}
+					return d.array("an array of traces", func() error {
+						r.Traces = append(r.Traces, FlowTrace{})
+						return d.flowTrace(&r.Traces[len(r.Traces)-1])
+					})
+				})
+				if name == "TracesFound" {
+					resp = TracesFound{Traces: r.Traces}
+				} else {
+					resp = r
+				}
+				return err
+			case "FlowVersions":
+				var r FlowVersions
+				err := d.structure("a FlowVersions object", []string{"versions"}, 1, func(int) error {
+					r.Versions = []FlowVersion{}
+					return d.array("an array of versions", func() error {
+						r.Versions = append(r.Versions, FlowVersion{})
+						return d.flowVersion(&r.Versions[len(r.Versions)-1])
+					})
+				})
+				resp = r
+				return err
+			case "EventNotification":
+				r := &EventNotification{}
+				err := d.structure("an EventNotification object", []string{"trace_id", "event"}, 0b11, func(i int) error {
+					if i == 0 {
+						id, err := d.id()
+						r.TraceID = id
+						return err
+					}
+					return d.event(&r.Event)
+				})
+				resp = *r
+				return err
+			case "Error":
+				var r ErrorResponse
+				err := d.structure("an Error object", []string{"message", "code"}, 1, func(i int) error {
+					if i == 0 {
+						var err error
+						r.Message, err = d.str()
+						return err
+					}
+					// A code that is not a string of the protocol's codes
+					// makes the reply the legacy shape, which has no code.
+					if d.peek() == '"' {
+						s, err := d.rawString()
+						if err != nil {
+							return err
+						}
+						if c := ErrorCode(s); c.Valid() {
+							r.Code = c
+						}
+						d.ws()
+						return nil
+					}
+					return d.skip()
+				})
+				resp = r
+				return err
+			case "Metrics":
+				var r Metrics
+				err := d.structure("a Metrics object", []string{"data"}, 1, func(int) error {
+					start := d.pos
+					if err := d.skip(); err != nil {
+						return err
+					}
+					raw := d.data[start:d.pos]
+					for len(raw) > 0 && strings.IndexByte(" \t\r\n", raw[len(raw)-1]) >= 0 {
+						raw = raw[:len(raw)-1]
+					}
+					r.Data = append([]byte(nil), raw...)
+					return nil
+				})
+				resp = r
+				return err
+			}
+			return d.unknownVariant("response", tag)
+		})
+	if err != nil {
+		return nil, err
+	}
+	return resp, nil
+}
+
+// array reads a JSON array, calling elem for each element (the path has its
+// index).
+func (d *decoder) array(what string, elem func() error) error {
+	if err := d.openArray(what); err != nil {
+		return err
+	}
+	for i := 0; ; i++ {
+		more, err := d.nextElem(i == 0)
+		if err != nil {
+			return err
+		}
+		if !more {
+			return nil
+		}
+		d.pushIdx(i)
+		if err := elem(); err != nil {
+			return err
+		}
+		d.pop()
+	}
+}
+
+var eventFields = []string{"event_id", "timestamp", "event_type", "actor_id", "data", "causality"}
+
+func (d *decoder) event(ev *TraceEvent) error {
+	return d.structure("a TraceEvent object", eventFields, 0b111111, func(i int) error {
+		var err error
+		switch i {
+		case 0:
+			var u [16]byte
+			u, err = d.id()
+			ev.EventID = u
+		case 1:
+			ev.Timestamp, err = d.timestamp()
+		case 2:
+			err = d.eventType(&ev.Type)
+		case 3:
+			ev.ActorID, err = d.str()
+		case 4:
+			err = d.eventData(&ev.Data)
+		case 5:
+			err = d.causality(&ev.Causality)
+		}
+		return err
+	})
+}
+
+func (d *decoder) eventType(t *TraceEventType) error {
+	*t = TraceEventType{}
+	return d.variant("an event type",
+		func(tag []byte) (bool, error) {
+			switch string(tag) {
+			case "DataFlow":
+				t.Kind = KindDataFlow
+				return false, nil
+			case "Custom":
+				t.Kind = KindCustom
+				return false, nil
+			}
+			for k := KindActorCreated; k <= KindNetworkEvent; k++ {
+				if k != KindDataFlow && kindNames[k] == string(tag) {
+					t.Kind = k
+					return true, nil
+				}
+			}
+			return false, d.unknownVariant("event type", tag)
+		},
+		func(tag []byte) error {
+			if t.Kind == KindCustom {
+				d.push("Custom")
+				defer d.pop()
+				var err error
+				t.Name, err = d.str()
+				return err
+			}
+			d.push("DataFlow")
+			defer d.pop()
+			return d.structure("a DataFlow object", []string{"to_actor", "to_port"}, 0b11, func(i int) error {
+				var err error
+				if i == 0 {
+					t.ToActor, err = d.str()
+				} else {
+					t.ToPort, err = d.str()
+				}
+				return err
+			})
+		})
+}
+
+var dataFields = []string{"port", "message", "state_diff", "error", "performance_metrics", "custom_attributes"}
+
+func (d *decoder) eventData(data *TraceEventData) error {
+	return d.structure("a data object", dataFields, 0b110000, func(i int) error {
+		var err error
+		switch i {
+		case 0:
+			data.Port, err = d.optStr()
+		case 1:
+			if d.null() {
+				data.HasMessage = false
+				return nil
+			}
+			data.HasMessage = true
+			err = d.messageSnapshot(&data.Message)
+		case 2:
+			if d.null() {
+				data.StateDiff = StateDiff{}
+				return nil
+			}
+			err = d.stateDiff(&data.StateDiff)
+		case 3:
+			data.Error, err = d.optStr()
+		case 4:
+			err = d.perf(&data.PerformanceMetrics)
+		case 5:
+			err = d.attributes(&data.CustomAttributes)
+		}
+		return err
+	})
+}
+
+var snapshotFields = []string{"message_type", "size_bytes", "checksum", "serialized_data"}
+
+func (d *decoder) messageSnapshot(m *MessageSnapshot) error {
+	return d.structure("a MessageSnapshot object", snapshotFields, 0b1111, func(i int) error {
+		var err error
+		switch i {
+		case 0:
+			m.MessageType, err = d.str()
+		case 1:
+			m.SizeBytes, err = d.uint(math.MaxUint64)
+		case 2:
+			m.Checksum, err = d.str()
+		case 3:
+			m.SerializedData, err = d.bytes()
+		}
+		return err
+	})
+}
+
+var stateDiffFields = []string{"before", "after", "diff_type"}
+
+func (d *decoder) stateDiff(s *StateDiff) error {
+	return d.structure("a StateDiff object", stateDiffFields, 0b110, func(i int) error {
+		var err error
+		switch i {
+		case 0:
+			if d.null() {
+				s.Before = nil
+				return nil
+			}
+			s.Before, err = d.bytes()
+		case 1:
+			s.After, err = d.bytes()
+		case 2:
+			err = d.variant("a diff type", func(tag []byte) (bool, error) {
+				switch string(tag) {
+				case "Full":
+					s.DiffType = DiffFull
+				case "Incremental":
+					s.DiffType = DiffIncremental
+				case "MemoryOnly":
+					s.DiffType = DiffMemoryOnly
+				default:
+					return false, d.unknownVariant("diff type", tag)
+				}
+				return true, nil
+			}, nil)
+		}
+		return err
+	})
+}
+
+var perfFields = []string{"execution_time_ns", "memory_usage_bytes", "cpu_usage_percent", "queue_depth", "throughput_msgs_per_sec"}
+
+func (d *decoder) perf(p *PerformanceMetrics) error {
+	return d.structure("a PerformanceMetrics object", perfFields, 0b11111, func(i int) error {
+		var err error
+		switch i {
+		case 0:
+			p.ExecutionTimeNs, err = d.uint(math.MaxUint64)
+		case 1:
+			p.MemoryUsageBytes, err = d.uint(math.MaxUint64)
+		case 2:
+			p.CPUUsagePercent, err = d.float()
+		case 3:
+			p.QueueDepth, err = d.uint(math.MaxUint64)
+		case 4:
+			p.ThroughputMsgsPerSec, err = d.float()
+		}
+		return err
+	})
+}
+
+// attributes reads a JSON object into as (replacing its content).
+func (d *decoder) attributes(as *Attributes) error {
+	as.Reset()
+	if err := d.openObject("an object"); err != nil {
+		return err
+	}
+	for first := true; ; first = false {
+		k, more, err := d.nextKey(first)
+		if err != nil {
+			return err
+		}
+		if !more {
+			return nil
+		}
+		key := string(k)
+		d.push(key)
+		v, err := d.value()
+		d.pop()
+		if err != nil {
+			return err
+		}
+		as.Set(Attr{Key: key, Value: v})
+	}
+}
+
+var causalityFields = []string{"parent_event_id", "root_cause_event_id", "dependency_chain", "span_id"}
+
+func (d *decoder) causality(c *CausalityInfo) error {
+	return d.structure("a CausalityInfo object", causalityFields, 0b1110, func(i int) error {
+		var err error
+		switch i {
+		case 0:
+			var u [16]byte
+			u, err = d.optID()
+			c.ParentEventID = u
+		case 1:
+			var u [16]byte
+			u, err = d.id()
+			c.RootCauseEventID = u
+		case 2:
+			c.DependencyChain = []EventID{}
+			err = d.array("an array of event ids", func() error {
+				u, err := d.id()
+				c.DependencyChain = append(c.DependencyChain, u)
+				return err
+			})
+		case 3:
+			c.SpanID, err = d.str()
+		}
+		return err
+	})
+}
+
+var flowTraceFields = []string{"trace_id", "flow_id", "execution_id", "version", "start_time", "end_time", "status", "events", "metadata"}
+
+func (d *decoder) flowTrace(t *FlowTrace) error {
+	return d.structure("a FlowTrace object", flowTraceFields, 0b111011111, func(i int) error {
+		var err error
+		switch i {
+		case 0:
+			var u [16]byte
+			u, err = d.id()
+			t.TraceID = u
+		case 1:
+			var s string
+			s, err = d.str()
+			t.FlowID = FlowID(s)
+		case 2:
+			var u [16]byte
+			u, err = d.id()
+			t.ExecutionID = u
+		case 3:
+			err = d.flowVersion(&t.Version)
+		case 4:
+			t.StartTime, err = d.timestamp()
+		case 5:
+			if d.null() {
+				t.EndTime = time.Time{}
+				return nil
+			}
+			t.EndTime, err = d.timestamp()
+		case 6:
+			err = d.status(&t.Status)
+		case 7:
+			t.Events = []TraceEvent{}
+			err = d.array("an array of events", func() error {
+				t.Events = append(t.Events, TraceEvent{})
+				return d.event(&t.Events[len(t.Events)-1])
+			})
+		case 8:
+			err = d.metadata(&t.Metadata)
+		}
+		return err
+	})
+}
+
+var versionFields = []string{"major", "minor", "patch", "git_hash", "timestamp"}
+
+func (d *decoder) flowVersion(v *FlowVersion) error {
+	return d.structure("a FlowVersion object", versionFields, 0b10111, func(i int) error {
+		var err error
+		var n uint64
+		switch i {
+		case 0:
+			n, err = d.uint(math.MaxUint32)
+			v.Major = uint32(n)
+		case 1:
+			n, err = d.uint(math.MaxUint32)
+			v.Minor = uint32(n)
+		case 2:
+			n, err = d.uint(math.MaxUint32)
+			v.Patch = uint32(n)
+		case 3:
+			v.GitHash, err = d.optStr()
+		case 4:
+			v.Timestamp, err = d.timestamp()
+		}
+		return err
+	})
+}
+
+func (d *decoder) status(s *ExecutionStatus) error {
+	*s = ExecutionStatus{}
+	return d.variant("an execution status",
+		func(tag []byte) (bool, error) {
+			for k := range statusNames {
+				if statusNames[k] == string(tag) {
+					s.Kind = StatusKind(k)
+					return StatusKind(k) != StatusFailed, nil
+				}
+			}
+			return false, d.unknownVariant("execution status", tag)
+		},
+		func([]byte) error {
+			d.push("Failed")
+			defer d.pop()
+			return d.structure("a Failed object", []string{"error"}, 1, func(int) error {
+				var err error
+				s.Error, err = d.str()
+				return err
+			})
+		})
+}
+
+var metadataFields = []string{"user_id", "session_id", "environment", "hostname", "process_id", "thread_id", "tags"}
+
+func (d *decoder) metadata(m *TraceMetadata) error {
+	return d.structure("a TraceMetadata object", metadataFields, 0b1111100, func(i int) error {
+		var err error
+		switch i {
+		case 0:
+			m.UserID, err = d.optStr()
+		case 1:
+			m.SessionID, err = d.optStr()
+		case 2:
+			m.Environment, err = d.str()
+		case 3:
+			m.Hostname, err = d.str()
+		case 4:
+			var n uint64
+			n, err = d.uint(math.MaxUint32)
+			m.ProcessID = uint32(n)
+		case 5:
+			m.ThreadID, err = d.str()
+		case 6:
+			m.Tags = map[string]string{}
+			if err = d.openObject("an object of strings"); err != nil {
+				return err
+			}
+			for first := true; ; first = false {
+				k, more, err := d.nextKey(first)
+				if err != nil || !more {
+					return err
+				}
+				key := string(k)
+				d.push(key)
+				v, err := d.str()
+				d.pop()
+				if err != nil {
+					return err
+				}
+				m.Tags[key] = v
+			}
+		}
+		return err
+	})
+}
+
+var queryFields = []string{"flow_id", "execution_id", "time_range", "status", "actor_filter", "limit", "offset"}
+
+func (d *decoder) traceQuery(q *TraceQuery) error {
+	return d.structure("a TraceQuery object", queryFields, 0, func(i int) error {
+		var err error
+		if d.null() {
+			return nil
+		}
+		switch i {
+		case 0:
+			var s string
+			s, err = d.str()
+			q.FlowID = FlowID(s)
+		case 1:
+			var u [16]byte
+			u, err = d.id()
+			q.ExecutionID = u
+		case 2:
+			n := 0
+			err = d.array("an array of two timestamps", func() error {
+				if n == 2 {
+					return d.errorf("want two timestamps, got more")
+				}
+				t, err := d.timestamp()
+				q.TimeRange[n] = t
+				n++
+				return err
+			})
+			if err == nil && n != 2 {
+				err = d.errorf("want two timestamps, got %d", n)
+			}
+			q.HasTimeRange = err == nil
+		case 3:
+			q.Status = &ExecutionStatus{}
+			err = d.status(q.Status)
+		case 4:
+			q.ActorFilter, err = d.str()
+		case 5:
+			q.Limit, err = d.uint(math.MaxUint64)
+		case 6:
+			q.Offset, err = d.uint(math.MaxUint64)
+		}
+		return err
+	})
+}
+
+var filterFields = []string{"flow_ids", "actor_ids", "event_types", "status_filter"}
+
+func (d *decoder) filters(f *SubscriptionFilters) error {
+	return d.structure("a SubscriptionFilters object", filterFields, 0, func(i int) error {
+		if d.null() {
+			return nil
+		}
+		switch i {
+		case 0:
+			f.FlowIDs = []FlowID{}
+			return d.array("an array of strings", func() error {
+				s, err := d.str()
+				f.FlowIDs = append(f.FlowIDs, FlowID(s))
+				return err
+			})
+		case 1:
+			f.ActorIDs = []string{}
+			return d.array("an array of strings", func() error {
+				s, err := d.str()
+				f.ActorIDs = append(f.ActorIDs, s)
+				return err
+			})
+		case 2:
+			f.EventTypes = []TraceEventType{}
+			return d.array("an array of event types", func() error {
+				f.EventTypes = append(f.EventTypes, TraceEventType{})
+				return d.eventType(&f.EventTypes[len(f.EventTypes)-1])
+			})
+		default:
+			f.StatusFilter = []ExecutionStatus{}
+			return d.array("an array of statuses", func() error {
+				f.StatusFilter = append(f.StatusFilter, ExecutionStatus{})
+				return d.status(&f.StatusFilter[len(f.StatusFilter)-1])
+			})
+		}
+	})
+}
+
+// DecodeResponseFrame reads a server message from one WebSocket frame: a
+// text frame (binary false) is JSON text (see DecodeResponse). A binary
+// frame is lz4-compressed JSON: the server's replies are one raw LZ4 block
+// without a size prefix; the size-prepended form (4 bytes little-endian
+// uncompressed length, then the block) is accepted too: it is tried first
+// when the first 4 bytes are a plausible length, and used when the block
+// decodes to exactly that length. A frame that does not decompress returns
+// an error wrapping both ErrMalformed and lz4block's ErrCorrupt or
+// ErrTooLarge. It never panics.
+func DecodeResponseFrame(binary bool, data []byte) (TracingResponse, error) {
+	if !binary {
+		return DecodeResponse(data)
+	}
+	if plausiblePrefix(data) {
+		if text, err := lz4block.DecodePrefixed(nil, data); err == nil {
+			return DecodeResponse(text)
+		}
+	}
+	text, err := lz4block.DecodeRaw(nil, data)
+	if err != nil {
+		return nil, fmt.Errorf("%w: binary frame: %w", ErrMalformed, err)
+	}
+	return DecodeResponse(text)
+}
+
+// plausiblePrefix reports whether data starts with a 4-byte little-endian
+// length that could be the uncompressed size of a message.
+func plausiblePrefix(data []byte) bool {
+	if len(data) < 5 {
+		return false
+	}
+	n := binary.LittleEndian.Uint32(data)
+	return n > 0 && n <= lz4block.MaxMessageSize
+}

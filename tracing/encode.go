@@ -1,0 +1,934 @@
+package tracing
+
+import (
+	"encoding/json"
+	"math"
+	"slices"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/reflowtrace/reflowtrace-go/internal/uuid"
+)
+
+// MaxValueDepth is how deeply arrays and objects may nest inside a custom
+// attribute value. The server reads a whole message with a nesting limit of
+// 128, so the encoder writes an array or object nested deeper than this as
+// null (and counts it in EncodeStats.DepthLimited).
+const MaxValueDepth = 64
+
+// subtypeKey is the custom attribute that names a Custom event written as a
+// NetworkEvent.
+const subtypeKey = "event_subtype"
+
+// Limits of the timestamps the server can read (RFC 3339 with a 4-digit
+// year).
+var (
+	minTime = time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC)
+	maxTime = time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC)
+)
+
+// EncodeStats counts the sanitisations an Encoder made so that what it wrote
+// is accepted by the server.
+type EncodeStats struct {
+	// NonFinite counts NaN and ±Inf floats written as 0.
+	NonFinite uint64
+	// Clamped counts values brought into range: cpu_usage_percent beyond
+	// ±math.MaxFloat32 and timestamps outside years 0000..9999.
+	Clamped uint64
+	// InvalidUTF8 counts strings (and keys) whose invalid UTF-8 bytes were
+	// replaced by U+FFFD.
+	InvalidUTF8 uint64
+	// InvalidKind counts invalid enum values written as a default: an
+	// invalid EventKind as "NetworkEvent", an invalid StateDiffType as
+	// "Full", an invalid StatusKind as "Pending", an invalid ErrorCode in the
+	// legacy error shape.
+	InvalidKind uint64
+	// DepthLimited counts attribute values nested deeper than MaxValueDepth
+	// written as null.
+	DepthLimited uint64
+}
+
+// Encoder writes the protocol's JSON by appending to a byte slice, without
+// reflection and, with a reused destination slice, without allocating.
+// Whatever the input, the output is valid JSON the reference server accepts:
+// values it could not read are sanitised and counted (see Stats).
+//
+// The zero value is ready to use. An Encoder is not safe for concurrent use;
+// give each goroutine its own.
+type Encoder struct {
+	// CustomEventType writes KindCustom events as {"Custom":"name"}, for
+	// servers that support it. By default (false) a custom event is written
+	// as "NetworkEvent" with the custom attribute "event_subtype" set to its
+	// name (in the output only; the event is not modified). A user's own
+	// "event_subtype" attribute is then replaced by the name.
+	CustomEventType bool
+
+	stats EncodeStats
+	keys  []string // scratch for sorting map keys
+}
+
+// Stats returns the sanitisations made so far.
+func (e *Encoder) Stats() EncodeStats { return e.stats }
+
+// AppendEvent appends the protocol JSON of ev (a TraceEvent object; ev's
+// TraceID is not part of it).
+func (e *Encoder) AppendEvent(dst []byte, ev *TraceEvent) []byte {
+	dst = append(dst, `{"event_id":"`...)
+	dst = uuid.Append(dst, ev.EventID)
+	dst = append(dst, `","timestamp":`...)
+	dst = e.appendTime(dst, ev.Timestamp)
+	dst = append(dst, `,"event_type":`...)
+	dst = e.appendEventType(dst, &ev.Type)
+	dst = append(dst, `,"actor_id":`...)
+	dst = e.appendString(dst, ev.ActorID)
+
+	d := &ev.Data
+	dst = append(dst, `,"data":{"port":`...)
+	dst = e.appendOptString(dst, d.Port)
+	dst = append(dst, `,"message":`...)
+	if d.HasMessage {
+		m := &d.Message
+		dst = append(dst, `{"message_type":`...)
+		dst = e.appendString(dst, m.MessageType)
+		dst = append(dst, `,"size_bytes":`...)
+		dst = strconv.AppendUint(dst, m.SizeBytes, 10)
+		dst = append(dst, `,"checksum":`...)
+		dst = e.appendString(dst, m.Checksum)
+		dst = append(dst, `,"serialized_data":`...)
+		dst = appendBytes(dst, m.SerializedData)
+		dst = append(dst, '}')
+	} else {
+		dst = append(dst, "null"...)
+	}
+	dst = append(dst, `,"state_diff":`...)
+	if sd := &d.StateDiff; sd.DiffType != 0 {
+		dst = append(dst, `{"before":`...)
+		if sd.Before == nil {
+			dst = append(dst, "null"...)
+		} else {
+			dst = appendBytes(dst, sd.Before)
+		}
+		dst = append(dst, `,"after":`...)
+		dst = appendBytes(dst, sd.After)
+		dst = append(dst, `,"diff_type":"`...)
+		switch sd.DiffType {
+		case DiffFull, DiffIncremental, DiffMemoryOnly:
+			dst = append(dst, sd.DiffType.String()...)
+		default:
+			e.stats.InvalidKind++
+			dst = append(dst, "Full"...)
+		}
+		dst = append(dst, `"}`...)
+	} else {
+		dst = append(dst, "null"...)
+	}
+	dst = append(dst, `,"error":`...)
+	dst = e.appendOptString(dst, d.Error)
+
+	pm := &d.PerformanceMetrics
+	dst = append(dst, `,"performance_metrics":{"execution_time_ns":`...)
+	dst = strconv.AppendUint(dst, pm.ExecutionTimeNs, 10)
+	dst = append(dst, `,"memory_usage_bytes":`...)
+	dst = strconv.AppendUint(dst, pm.MemoryUsageBytes, 10)
+	dst = append(dst, `,"cpu_usage_percent":`...)
+	cpu := pm.CPUUsagePercent
+	if cpu > math.MaxFloat32 && !math.IsInf(cpu, 1) {
+		cpu = math.MaxFloat32
+		e.stats.Clamped++
+	} else if cpu < -math.MaxFloat32 && !math.IsInf(cpu, -1) {
+		cpu = -math.MaxFloat32
+		e.stats.Clamped++
+	}
+	dst = e.appendFloat(dst, cpu)
+	dst = append(dst, `,"queue_depth":`...)
+	dst = strconv.AppendUint(dst, pm.QueueDepth, 10)
+	dst = append(dst, `,"throughput_msgs_per_sec":`...)
+	dst = e.appendFloat(dst, pm.ThroughputMsgsPerSec)
+
+	dst = append(dst, `},"custom_attributes":`...)
+	as := &d.CustomAttributes
+	if ev.Type.Kind == KindCustom && !e.CustomEventType {
+		dst = append(dst, `{"event_subtype":`...)
+		dst = e.appendString(dst, ev.Type.Name)
+		dst = e.appendMembers(dst, as.inline[:as.n], as.overflow, true, true, 1)
+	} else {
+		dst = append(dst, '{')
+		dst = e.appendMembers(dst, as.inline[:as.n], as.overflow, true, false, 1)
+	}
+
+	c := &ev.Causality
+	dst = append(dst, `}},"causality":{"parent_event_id":`...)
+	if c.ParentEventID.IsZero() {
+		dst = append(dst, "null"...)
+	} else {
+		dst = appendUUID(dst, c.ParentEventID)
+	}
+	dst = append(dst, `,"root_cause_event_id":`...)
+	if c.RootCauseEventID.IsZero() {
+		dst = appendUUID(dst, ev.EventID)
+	} else {
+		dst = appendUUID(dst, c.RootCauseEventID)
+	}
+	dst = append(dst, `,"dependency_chain":[`...)
+	for i, id := range c.DependencyChain {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendUUID(dst, id)
+	}
+	dst = append(dst, `],"span_id":`...)
+	if c.SpanID == "" {
+		dst = appendSpanFromID(dst, ev.EventID)
+	} else {
+		dst = e.appendString(dst, c.SpanID)
+	}
+	return append(dst, "}}"...)
+}
+
+// AppendRecordEvent appends the RecordEvent request for ev in trace traceID.
+func (e *Encoder) AppendRecordEvent(dst []byte, traceID TraceID, ev *TraceEvent) []byte {
+	dst = append(dst, `{"RecordEvent":{"trace_id":`...)
+	dst = appendUUID(dst, traceID)
+	dst = append(dst, `,"event":`...)
+	dst = e.AppendEvent(dst, ev)
+	return append(dst, "}}"...)
+}
+
+// AppendStoreTrace appends the StoreTrace request of a trace holding events:
+// every field but the events comes from trace (trace.Events is ignored), the
+// events from the slice. A sink can so write a batch without building a
+// FlowTrace.
+func (e *Encoder) AppendStoreTrace(dst []byte, trace *FlowTrace, events []TraceEvent) []byte {
+	dst = append(dst, `{"StoreTrace":{"trace":`...)
+	dst = e.appendFlowTrace(dst, trace, events)
+	return append(dst, "}}"...)
+}
+
+// AppendFlowTrace appends the protocol JSON of t with its events.
+func (e *Encoder) AppendFlowTrace(dst []byte, t *FlowTrace) []byte {
+	return e.appendFlowTrace(dst, t, t.Events)
+}
+
+func (e *Encoder) appendFlowTrace(dst []byte, t *FlowTrace, events []TraceEvent) []byte {
+	dst = append(dst, `{"trace_id":`...)
+	dst = appendUUID(dst, t.TraceID)
+	dst = append(dst, `,"flow_id":`...)
+	dst = e.appendString(dst, string(t.FlowID))
+	dst = append(dst, `,"execution_id":`...)
+	dst = appendUUID(dst, t.ExecutionID)
+	dst = append(dst, `,"version":`...)
+	dst = e.AppendFlowVersion(dst, &t.Version)
+	dst = append(dst, `,"start_time":`...)
+	dst = e.appendTime(dst, t.StartTime)
+	dst = append(dst, `,"end_time":`...)
+	if t.EndTime.IsZero() {
+		dst = append(dst, "null"...)
+	} else {
+		dst = e.appendTime(dst, t.EndTime)
+	}
+	dst = append(dst, `,"status":`...)
+	dst = e.AppendExecutionStatus(dst, &t.Status)
+	dst = append(dst, `,"events":[`...)
+	for i := range events {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = e.AppendEvent(dst, &events[i])
+	}
+	dst = append(dst, `],"metadata":`...)
+	dst = e.AppendMetadata(dst, &t.Metadata)
+	return append(dst, '}')
+}
+
+// AppendFlowVersion appends the protocol JSON of v.
+func (e *Encoder) AppendFlowVersion(dst []byte, v *FlowVersion) []byte {
+	dst = append(dst, `{"major":`...)
+	dst = strconv.AppendUint(dst, uint64(v.Major), 10)
+	dst = append(dst, `,"minor":`...)
+	dst = strconv.AppendUint(dst, uint64(v.Minor), 10)
+	dst = append(dst, `,"patch":`...)
+	dst = strconv.AppendUint(dst, uint64(v.Patch), 10)
+	dst = append(dst, `,"git_hash":`...)
+	dst = e.appendOptString(dst, v.GitHash)
+	dst = append(dst, `,"timestamp":`...)
+	dst = e.appendTime(dst, v.Timestamp)
+	return append(dst, '}')
+}
+
+// AppendExecutionStatus appends the protocol JSON of s: "Running", …, or
+// {"Failed":{"error":"…"}}.
+func (e *Encoder) AppendExecutionStatus(dst []byte, s *ExecutionStatus) []byte {
+	switch s.Kind {
+	case StatusPending, StatusRunning, StatusCompleted, StatusCancelled:
+		dst = append(dst, '"')
+		dst = append(dst, statusNames[s.Kind]...)
+		return append(dst, '"')
+	case StatusFailed:
+		dst = append(dst, `{"Failed":{"error":`...)
+		dst = e.appendString(dst, s.Error)
+		return append(dst, "}}"...)
+	}
+	e.stats.InvalidKind++
+	return append(dst, `"Pending"`...)
+}
+
+// AppendMetadata appends the protocol JSON of m; tags are written sorted by
+// key.
+func (e *Encoder) AppendMetadata(dst []byte, m *TraceMetadata) []byte {
+	dst = append(dst, `{"user_id":`...)
+	dst = e.appendOptString(dst, m.UserID)
+	dst = append(dst, `,"session_id":`...)
+	dst = e.appendOptString(dst, m.SessionID)
+	dst = append(dst, `,"environment":`...)
+	dst = e.appendString(dst, m.Environment)
+	dst = append(dst, `,"hostname":`...)
+	dst = e.appendString(dst, m.Hostname)
+	dst = append(dst, `,"process_id":`...)
+	dst = strconv.AppendUint(dst, uint64(m.ProcessID), 10)
+	dst = append(dst, `,"thread_id":`...)
+	dst = e.appendString(dst, m.ThreadID)
+	dst = append(dst, `,"tags":{`...)
+	if len(m.Tags) > 0 {
+		keys := e.keys[:0]
+		for k := range m.Tags {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		first := true
+		for i, k := range keys {
+			// Keys that differ only in invalid UTF-8 become equal once
+			// sanitised: write the last of them only.
+			if !utf8.ValidString(k) && i+1 < len(keys) && shadowed(keys[i+1:], k) {
+				continue
+			}
+			if !first {
+				dst = append(dst, ',')
+			}
+			first = false
+			dst = e.appendString(dst, k)
+			dst = append(dst, ':')
+			dst = e.appendString(dst, m.Tags[k])
+		}
+		clear(keys)
+		e.keys = keys[:0]
+	}
+	return append(dst, "}}"...)
+}
+
+// shadowed reports whether one of keys equals k once both are sanitised.
+func shadowed(keys []string, k string) bool {
+	for _, o := range keys {
+		if sanitizedEqual(o, k) {
+			return true
+		}
+	}
+	return false
+}
+
+// AppendTraceQuery appends the protocol JSON of q.
+func (e *Encoder) AppendTraceQuery(dst []byte, q *TraceQuery) []byte {
+	dst = append(dst, `{"flow_id":`...)
+	dst = e.appendOptString(dst, string(q.FlowID))
+	dst = append(dst, `,"execution_id":`...)
+	if q.ExecutionID.IsZero() {
+		dst = append(dst, "null"...)
+	} else {
+		dst = appendUUID(dst, q.ExecutionID)
+	}
+	dst = append(dst, `,"time_range":`...)
+	if q.HasTimeRange {
+		dst = append(dst, '[')
+		dst = e.appendTime(dst, q.TimeRange[0])
+		dst = append(dst, ',')
+		dst = e.appendTime(dst, q.TimeRange[1])
+		dst = append(dst, ']')
+	} else {
+		dst = append(dst, "null"...)
+	}
+	dst = append(dst, `,"status":`...)
+	if q.Status != nil {
+		dst = e.AppendExecutionStatus(dst, q.Status)
+	} else {
+		dst = append(dst, "null"...)
+	}
+	dst = append(dst, `,"actor_filter":`...)
+	dst = e.appendOptString(dst, q.ActorFilter)
+	dst = append(dst, `,"limit":`...)
+	dst = appendOptUint(dst, q.Limit)
+	dst = append(dst, `,"offset":`...)
+	dst = appendOptUint(dst, q.Offset)
+	return append(dst, '}')
+}
+
+// AppendSubscriptionFilters appends the protocol JSON of f: a nil slice is
+// null, a non-nil one an array.
+func (e *Encoder) AppendSubscriptionFilters(dst []byte, f *SubscriptionFilters) []byte {
+	dst = append(dst, `{"flow_ids":`...)
+	if f.FlowIDs == nil {
+		dst = append(dst, "null"...)
+	} else {
+		dst = append(dst, '[')
+		for i, id := range f.FlowIDs {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = e.appendString(dst, string(id))
+		}
+		dst = append(dst, ']')
+	}
+	dst = append(dst, `,"actor_ids":`...)
+	if f.ActorIDs == nil {
+		dst = append(dst, "null"...)
+	} else {
+		dst = append(dst, '[')
+		for i, id := range f.ActorIDs {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = e.appendString(dst, id)
+		}
+		dst = append(dst, ']')
+	}
+	dst = append(dst, `,"event_types":`...)
+	if f.EventTypes == nil {
+		dst = append(dst, "null"...)
+	} else {
+		dst = append(dst, '[')
+		for i := range f.EventTypes {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = e.appendEventType(dst, &f.EventTypes[i])
+		}
+		dst = append(dst, ']')
+	}
+	dst = append(dst, `,"status_filter":`...)
+	if f.StatusFilter == nil {
+		dst = append(dst, "null"...)
+	} else {
+		dst = append(dst, '[')
+		for i := range f.StatusFilter {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = e.AppendExecutionStatus(dst, &f.StatusFilter[i])
+		}
+		dst = append(dst, ']')
+	}
+	return append(dst, '}')
+}
+
+// AppendEventType appends the protocol JSON of t: a bare string, the
+// DataFlow object, or for KindCustom {"Custom":"name"} when CustomEventType
+// is set and "NetworkEvent" otherwise.
+func (e *Encoder) AppendEventType(dst []byte, t *TraceEventType) []byte {
+	return e.appendEventType(dst, t)
+}
+
+func (e *Encoder) appendEventType(dst []byte, t *TraceEventType) []byte {
+	switch t.Kind {
+	case KindDataFlow:
+		dst = append(dst, `{"DataFlow":{"to_actor":`...)
+		dst = e.appendString(dst, t.ToActor)
+		dst = append(dst, `,"to_port":`...)
+		dst = e.appendString(dst, t.ToPort)
+		return append(dst, "}}"...)
+	case KindCustom:
+		if e.CustomEventType {
+			dst = append(dst, `{"Custom":`...)
+			dst = e.appendString(dst, t.Name)
+			return append(dst, '}')
+		}
+		return append(dst, `"NetworkEvent"`...)
+	}
+	if !t.Kind.Valid() {
+		e.stats.InvalidKind++
+		return append(dst, `"NetworkEvent"`...)
+	}
+	dst = append(dst, '"')
+	dst = append(dst, kindNames[t.Kind]...)
+	return append(dst, '"')
+}
+
+// AppendValue appends v as JSON (see MaxValueDepth).
+func (e *Encoder) AppendValue(dst []byte, v Value) []byte { return e.appendValue(dst, v, 0) }
+
+// AppendAttributes appends as as a JSON object.
+func (e *Encoder) AppendAttributes(dst []byte, as *Attributes) []byte {
+	dst = append(dst, '{')
+	dst = e.appendMembers(dst, as.inline[:as.n], as.overflow, true, false, 1)
+	return append(dst, '}')
+}
+
+// appendValue writes v, nested in depth containers.
+func (e *Encoder) appendValue(dst []byte, v Value, depth int) []byte {
+	switch x := v.any.(type) {
+	case ValueKind:
+		switch x {
+		case ValueBool:
+			if v.num == 1 {
+				return append(dst, "true"...)
+			}
+			return append(dst, "false"...)
+		case ValueInt:
+			return strconv.AppendInt(dst, int64(v.num), 10)
+		case ValueUint:
+			return strconv.AppendUint(dst, v.num, 10)
+		case ValueFloat:
+			return e.appendFloat(dst, math.Float64frombits(v.num))
+		}
+		return append(dst, "null"...)
+	case stringptr:
+		return e.appendString(dst, v.Str())
+	case arrayptr:
+		if depth >= MaxValueDepth {
+			e.stats.DepthLimited++
+			return append(dst, "null"...)
+		}
+		dst = append(dst, '[')
+		for i, el := range v.Array() {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = e.appendValue(dst, el, depth+1)
+		}
+		return append(dst, ']')
+	case objectptr:
+		if depth >= MaxValueDepth {
+			e.stats.DepthLimited++
+			return append(dst, "null"...)
+		}
+		dst = append(dst, '{')
+		dst = e.appendMembers(dst, v.Object(), nil, false, false, depth+1)
+		return append(dst, '}')
+	}
+	return append(dst, "null"...)
+}
+
+// appendMembers writes the members of an object (without braces), held in
+// the concatenation of a and b, each value nested in depth containers. When
+// a key repeats (also once sanitised), only its last occurrence is written.
+// unique says the keys are known to be distinct as given. afterFirst says a
+// member was already written (and that member was "event_subtype", so any
+// other "event_subtype" is skipped).
+func (e *Encoder) appendMembers(dst []byte, a, b []Attr, unique, afterFirst bool, depth int) []byte {
+	n := len(a) + len(b)
+	at := func(i int) *Attr {
+		if i < len(a) {
+			return &a[i]
+		}
+		return &b[i-len(a)]
+	}
+	check := !unique
+	if unique {
+		for i := range n {
+			if !utf8.ValidString(at(i).Key) {
+				check = true
+				break
+			}
+		}
+	}
+	first := !afterFirst
+	for i := range n {
+		m := at(i)
+		if afterFirst && m.Key == subtypeKey {
+			continue
+		}
+		if check {
+			dup := false
+			for j := i + 1; j < n && !dup; j++ {
+				dup = sanitizedEqual(at(j).Key, m.Key)
+			}
+			if dup {
+				continue
+			}
+		}
+		if !first {
+			dst = append(dst, ',')
+		}
+		first = false
+		dst = e.appendString(dst, m.Key)
+		dst = append(dst, ':')
+		dst = e.appendValue(dst, m.Value, depth)
+	}
+	return dst
+}
+
+// sanitizedEqual reports whether a and b are equal once invalid UTF-8 is
+// replaced by U+FFFD (one per invalid byte).
+func sanitizedEqual(a, b string) bool {
+	if a == b {
+		return true
+	}
+	for a != "" && b != "" {
+		ra, na := utf8.DecodeRuneInString(a)
+		rb, nb := utf8.DecodeRuneInString(b)
+		if ra != rb {
+			return false
+		}
+		a, b = a[na:], b[nb:]
+	}
+	return a == "" && b == ""
+}
+
+// AppendRequest appends req as the protocol's externally tagged JSON. A nil
+// req appends nothing.
+func (e *Encoder) AppendRequest(dst []byte, req TracingRequest) []byte {
+	switch r := req.(type) {
+	case StartTrace:
+		return e.appendStartTrace(dst, &r)
+	case *StartTrace:
+		return e.appendStartTrace(dst, r)
+	case RecordEvent:
+		return e.AppendRecordEvent(dst, r.TraceID, &r.Event)
+	case *RecordEvent:
+		return e.AppendRecordEvent(dst, r.TraceID, &r.Event)
+	case GetTrace:
+		return appendTraceIDMessage(dst, "GetTrace", r.TraceID)
+	case *GetTrace:
+		return appendTraceIDMessage(dst, "GetTrace", r.TraceID)
+	case QueryTraces:
+		return e.appendQueryTraces(dst, &r.Query)
+	case *QueryTraces:
+		return e.appendQueryTraces(dst, &r.Query)
+	case GetFlowVersions:
+		return e.appendGetFlowVersions(dst, r.FlowID)
+	case *GetFlowVersions:
+		return e.appendGetFlowVersions(dst, r.FlowID)
+	case Ping, *Ping:
+		return append(dst, `"Ping"`...)
+	case Subscribe:
+		return e.appendSubscribe(dst, &r.Filters)
+	case *Subscribe:
+		return e.appendSubscribe(dst, &r.Filters)
+	case Unsubscribe, *Unsubscribe:
+		return append(dst, `"Unsubscribe"`...)
+	case StoreTrace:
+		return e.AppendStoreTrace(dst, &r.Trace, r.Trace.Events)
+	case *StoreTrace:
+		return e.AppendStoreTrace(dst, &r.Trace, r.Trace.Events)
+	case GetMetrics, *GetMetrics:
+		return append(dst, `"GetMetrics"`...)
+	}
+	return dst
+}
+
+func (e *Encoder) appendStartTrace(dst []byte, r *StartTrace) []byte {
+	dst = append(dst, `{"StartTrace":{"flow_id":`...)
+	dst = e.appendString(dst, string(r.FlowID))
+	dst = append(dst, `,"version":`...)
+	dst = e.AppendFlowVersion(dst, &r.Version)
+	return append(dst, "}}"...)
+}
+
+func (e *Encoder) appendQueryTraces(dst []byte, q *TraceQuery) []byte {
+	dst = append(dst, `{"QueryTraces":{"query":`...)
+	dst = e.AppendTraceQuery(dst, q)
+	return append(dst, "}}"...)
+}
+
+func (e *Encoder) appendGetFlowVersions(dst []byte, id FlowID) []byte {
+	dst = append(dst, `{"GetFlowVersions":{"flow_id":`...)
+	dst = e.appendString(dst, string(id))
+	return append(dst, "}}"...)
+}
+
+func (e *Encoder) appendSubscribe(dst []byte, f *SubscriptionFilters) []byte {
+	dst = append(dst, `{"Subscribe":{"filters":`...)
+	dst = e.AppendSubscriptionFilters(dst, f)
+	return append(dst, "}}"...)
+}
+
+func appendTraceIDMessage(dst []byte, tag string, id TraceID) []byte {
+	dst = append(dst, `{"`...)
+	dst = append(dst, tag...)
+	dst = append(dst, `":{"trace_id":`...)
+	dst = appendUUID(dst, id)
+	return append(dst, "}}"...)
+}
+
+// AppendResponse appends resp as the protocol's externally tagged JSON. An
+// ErrorResponse with an empty code is written in the legacy shape (no code);
+// one with an invalid code too (counted in InvalidKind). A nil resp appends
+// nothing.
+func (e *Encoder) AppendResponse(dst []byte, resp TracingResponse) []byte {
+	switch r := resp.(type) {
+	case TraceStarted:
+		return appendTraceIDMessage(dst, "TraceStarted", r.TraceID)
+	case *TraceStarted:
+		return appendTraceIDMessage(dst, "TraceStarted", r.TraceID)
+	case EventRecorded:
+		return e.appendEventRecorded(dst, &r)
+	case *EventRecorded:
+		return e.appendEventRecorded(dst, r)
+	case TraceData:
+		return e.appendTraceData(dst, r.Trace)
+	case *TraceData:
+		return e.appendTraceData(dst, r.Trace)
+	case QueryResults:
+		return e.appendQueryResults(dst, &r)
+	case *QueryResults:
+		return e.appendQueryResults(dst, r)
+	case FlowVersions:
+		return e.appendFlowVersions(dst, r.Versions)
+	case *FlowVersions:
+		return e.appendFlowVersions(dst, r.Versions)
+	case Pong, *Pong:
+		return append(dst, `"Pong"`...)
+	case EventNotification:
+		return e.appendNotification(dst, &r)
+	case *EventNotification:
+		return e.appendNotification(dst, r)
+	case ErrorResponse:
+		return e.appendError(dst, &r)
+	case *ErrorResponse:
+		return e.appendError(dst, r)
+	case TraceStored:
+		return appendTraceIDMessage(dst, "TraceStored", r.TraceID)
+	case *TraceStored:
+		return appendTraceIDMessage(dst, "TraceStored", r.TraceID)
+	case TracesFound:
+		return e.appendTraces(dst, "TracesFound", r.Traces, false, 0)
+	case *TracesFound:
+		return e.appendTraces(dst, "TracesFound", r.Traces, false, 0)
+	case Metrics:
+		return appendMetrics(dst, r.Data)
+	case *Metrics:
+		return appendMetrics(dst, r.Data)
+	}
+	return dst
+}
+
+func (e *Encoder) appendEventRecorded(dst []byte, r *EventRecorded) []byte {
+	dst = append(dst, `{"EventRecorded":{"success":`...)
+	dst = strconv.AppendBool(dst, r.Success)
+	dst = append(dst, `,"error":`...)
+	dst = e.appendOptString(dst, r.Error)
+	return append(dst, "}}"...)
+}
+
+func (e *Encoder) appendTraceData(dst []byte, t *FlowTrace) []byte {
+	dst = append(dst, `{"TraceData":{"trace":`...)
+	if t == nil {
+		dst = append(dst, "null"...)
+	} else {
+		dst = e.AppendFlowTrace(dst, t)
+	}
+	return append(dst, "}}"...)
+}
+
+func (e *Encoder) appendQueryResults(dst []byte, r *QueryResults) []byte {
+	return e.appendTraces(dst, "QueryResults", r.Traces, true, r.TotalCount)
+}
+
+func (e *Encoder) appendTraces(dst []byte, tag string, traces []FlowTrace, withCount bool, count uint64) []byte {
+	dst = append(dst, `{"`...)
+	dst = append(dst, tag...)
+	dst = append(dst, `":{"traces":[`...)
+	for i := range traces {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = e.AppendFlowTrace(dst, &traces[i])
+	}
+	dst = append(dst, ']')
+	if withCount {
+		dst = append(dst, `,"total_count":`...)
+		dst = strconv.AppendUint(dst, count, 10)
+	}
+	return append(dst, "}}"...)
+}
+
+func (e *Encoder) appendFlowVersions(dst []byte, vs []FlowVersion) []byte {
+	dst = append(dst, `{"FlowVersions":{"versions":[`...)
+	for i := range vs {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = e.AppendFlowVersion(dst, &vs[i])
+	}
+	return append(dst, "]}}"...)
+}
+
+func (e *Encoder) appendNotification(dst []byte, r *EventNotification) []byte {
+	dst = append(dst, `{"EventNotification":{"trace_id":`...)
+	dst = appendUUID(dst, r.TraceID)
+	dst = append(dst, `,"event":`...)
+	dst = e.AppendEvent(dst, &r.Event)
+	return append(dst, "}}"...)
+}
+
+func (e *Encoder) appendError(dst []byte, r *ErrorResponse) []byte {
+	dst = append(dst, `{"Error":{"message":`...)
+	dst = e.appendString(dst, r.Message)
+	if r.Code.Valid() {
+		dst = append(dst, `,"code":"`...)
+		dst = append(dst, r.Code...)
+		dst = append(dst, '"')
+	} else if r.Code != "" {
+		e.stats.InvalidKind++
+	}
+	return append(dst, "}}"...)
+}
+
+func appendMetrics(dst []byte, data json.RawMessage) []byte {
+	dst = append(dst, `{"Metrics":{"data":`...)
+	if len(data) == 0 || !json.Valid(data) {
+		dst = append(dst, "{}"...)
+	} else {
+		dst = append(dst, data...)
+	}
+	return append(dst, "}}"...)
+}
+
+// appendUUID appends id as a quoted hyphenated UUID.
+func appendUUID(dst []byte, id [16]byte) []byte {
+	dst = append(dst, '"')
+	dst = uuid.Append(dst, id)
+	return append(dst, '"')
+}
+
+// appendSpanFromID appends the quoted 16 lower-case hex digits of the last 8
+// bytes of id: the span id of an event that has none.
+func appendSpanFromID(dst []byte, id EventID) []byte {
+	const hex = "0123456789abcdef"
+	dst = append(dst, '"')
+	for _, b := range id[8:] {
+		dst = append(dst, hex[b>>4], hex[b&0xf])
+	}
+	return append(dst, '"')
+}
+
+func appendOptUint(dst []byte, v uint64) []byte {
+	if v == 0 {
+		return append(dst, "null"...)
+	}
+	return strconv.AppendUint(dst, v, 10)
+}
+
+// appendBytes writes b as an array of integers; nil is [].
+func appendBytes(dst []byte, b []byte) []byte {
+	dst = append(dst, '[')
+	for i, c := range b {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		switch {
+		case c >= 100:
+			dst = append(dst, '0'+c/100, '0'+c/10%10, '0'+c%10)
+		case c >= 10:
+			dst = append(dst, '0'+c/10, '0'+c%10)
+		default:
+			dst = append(dst, '0'+c)
+		}
+	}
+	return append(dst, ']')
+}
+
+// appendTime writes t in UTC as a quoted RFC 3339 timestamp with up to nine
+// fraction digits, clamped to years 0000..9999.
+func (e *Encoder) appendTime(dst []byte, t time.Time) []byte {
+	if t.Before(minTime) {
+		t = minTime
+		e.stats.Clamped++
+	} else if t.After(maxTime) {
+		t = maxTime
+		e.stats.Clamped++
+	}
+	dst = append(dst, '"')
+	dst = t.UTC().AppendFormat(dst, time.RFC3339Nano)
+	return append(dst, '"')
+}
+
+// appendFloat writes f so that it reads back as the same float: NaN and ±Inf
+// become 0.0 (counted), an integral value gets ".0".
+func (e *Encoder) appendFloat(dst []byte, f float64) []byte {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		e.stats.NonFinite++
+		return append(dst, "0.0"...)
+	}
+	start := len(dst)
+	abs := math.Abs(f)
+	format := byte('f')
+	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	dst = strconv.AppendFloat(dst, f, format, -1, 64)
+	for _, c := range dst[start:] {
+		if c == '.' || c == 'e' {
+			return dst
+		}
+	}
+	return append(dst, ".0"...)
+}
+
+func (e *Encoder) appendOptString(dst []byte, s string) []byte {
+	if s == "" {
+		return append(dst, "null"...)
+	}
+	return e.appendString(dst, s)
+}
+
+// safeByte[c] is true for the bytes written as they are inside a JSON
+// string: printable ASCII but '"' and '\\'.
+var safeByte = func() (t [256]bool) {
+	for c := 0x20; c < 0x80; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+// appendString writes s as a quoted JSON string, escaping '"', '\\' and
+// control characters and replacing invalid UTF-8 by U+FFFD (counted once per
+// string).
+func (e *Encoder) appendString(dst []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	dst = append(dst, '"')
+	invalid := false
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if safeByte[c] {
+			i++
+			continue
+		}
+		if c >= utf8.RuneSelf {
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if r != utf8.RuneError || size != 1 {
+				i += size
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, "\uFFFD"...)
+			invalid = true
+			i++
+			start = i
+			continue
+		}
+		dst = append(dst, s[start:i]...)
+		switch c {
+		case '"', '\\':
+			dst = append(dst, '\\', c)
+		case '\n':
+			dst = append(dst, '\\', 'n')
+		case '\r':
+			dst = append(dst, '\\', 'r')
+		case '\t':
+			dst = append(dst, '\\', 't')
+		case '\b':
+			dst = append(dst, '\\', 'b')
+		case '\f':
+			dst = append(dst, '\\', 'f')
+		default:
+			dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		}
+		i++
+		start = i
+	}
+	if invalid {
+		e.stats.InvalidUTF8++
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}

@@ -1,0 +1,212 @@
+package tracing
+
+import (
+	"encoding/json"
+	"fmt"
+)
+
+// TracingRequest is a message a client sends to a tracing server: one of
+// StartTrace, RecordEvent, GetTrace, QueryTraces, GetFlowVersions, Ping,
+// Subscribe, Unsubscribe, and the legacy StoreTrace and GetMetrics. The
+// interface is sealed: only the types of this package implement it. The
+// encoder accepts both the value and the pointer form of each type;
+// DecodeRequest returns the value form (e.g. RecordEvent, not *RecordEvent).
+type TracingRequest interface{ isTracingRequest() }
+
+// StartTrace asks the server for a new trace id for a run of FlowID at
+// Version. The server replies with TraceStarted and stores nothing.
+type StartTrace struct {
+	FlowID  FlowID
+	Version FlowVersion
+}
+
+// RecordEvent sends one event of a trace. The reference server forwards it
+// to subscribers and replies with EventRecorded; it does not persist it (see
+// StoreTrace).
+type RecordEvent struct {
+	TraceID TraceID
+	Event   TraceEvent
+}
+
+// GetTrace asks for a stored trace; the reply is TraceData.
+type GetTrace struct{ TraceID TraceID }
+
+// QueryTraces asks for the stored traces matching Query; the reply is
+// QueryResults.
+type QueryTraces struct{ Query TraceQuery }
+
+// GetFlowVersions asks for the known versions of a flow; the reference
+// server replies with an ErrorResponse with CodeNotFound.
+type GetFlowVersions struct{ FlowID FlowID }
+
+// Ping asks for a Pong. It is written as the bare string "Ping".
+type Ping struct{}
+
+// Subscribe asks the server to push EventNotification messages for events
+// matching Filters; the reply is EventRecorded.
+type Subscribe struct{ Filters SubscriptionFilters }
+
+// Unsubscribe stops the pushes started by Subscribe. It is written as the
+// bare string "Unsubscribe".
+type Unsubscribe struct{}
+
+// StoreTrace is the legacy message that persists events: the server stores
+// Trace with its Events (replacing events by id, so a resent batch does not
+// duplicate) and replies with TraceStored.
+type StoreTrace struct{ Trace FlowTrace }
+
+// GetMetrics is the legacy request for the server's counters; the reply is
+// Metrics. It is written as the bare string "GetMetrics".
+type GetMetrics struct{}
+
+func (StartTrace) isTracingRequest()      {}
+func (RecordEvent) isTracingRequest()     {}
+func (GetTrace) isTracingRequest()        {}
+func (QueryTraces) isTracingRequest()     {}
+func (GetFlowVersions) isTracingRequest() {}
+func (Ping) isTracingRequest()            {}
+func (Subscribe) isTracingRequest()       {}
+func (Unsubscribe) isTracingRequest()     {}
+func (StoreTrace) isTracingRequest()      {}
+func (GetMetrics) isTracingRequest()      {}
+
+// TracingResponse is a message a tracing server sends: a reply to a request
+// (TraceStarted, EventRecorded, TraceData, QueryResults, FlowVersions, Pong,
+// ErrorResponse, and the legacy TraceStored, TracesFound, Metrics) or a
+// pushed EventNotification. The interface is sealed. The encoder accepts the
+// value and the pointer form of each type; DecodeResponse returns the value
+// form.
+type TracingResponse interface{ isTracingResponse() }
+
+// TraceStarted carries the trace id the server picked for a StartTrace.
+type TraceStarted struct{ TraceID TraceID }
+
+// EventRecorded acknowledges RecordEvent, Subscribe and Unsubscribe. Error
+// is "" when the protocol's error is null.
+type EventRecorded struct {
+	Success bool
+	Error   string
+}
+
+// TraceData is the reply to GetTrace; Trace is nil when the server has no
+// such trace (written as null). The legacy reply of the same name always
+// has a trace.
+type TraceData struct{ Trace *FlowTrace }
+
+// QueryResults is the reply to QueryTraces.
+type QueryResults struct {
+	Traces     []FlowTrace
+	TotalCount uint64
+}
+
+// FlowVersions is the reply to GetFlowVersions.
+type FlowVersions struct{ Versions []FlowVersion }
+
+// Pong is the reply to Ping. It is written as the bare string "Pong".
+type Pong struct{}
+
+// EventNotification is pushed to a subscribed connection for each matching
+// event; it can arrive between a request and its reply.
+type EventNotification struct {
+	TraceID TraceID
+	Event   TraceEvent
+}
+
+// ErrorResponse is the server's "Error" reply. The legacy shape has no code;
+// it decodes with Code "", and an ErrorResponse with Code "" is written in
+// the legacy shape. Err converts it to an error.
+type ErrorResponse struct {
+	Message string
+	Code    ErrorCode
+}
+
+// TraceStored is the legacy reply to StoreTrace: the events are persisted.
+type TraceStored struct{ TraceID TraceID }
+
+// TracesFound is a legacy reply holding traces.
+type TracesFound struct{ Traces []FlowTrace }
+
+// Metrics is the legacy reply to GetMetrics. Data is the server's counters
+// as a JSON value (kept as received); nil is written as {}.
+type Metrics struct{ Data json.RawMessage }
+
+func (TraceStarted) isTracingResponse()      {}
+func (EventRecorded) isTracingResponse()     {}
+func (TraceData) isTracingResponse()         {}
+func (QueryResults) isTracingResponse()      {}
+func (FlowVersions) isTracingResponse()      {}
+func (Pong) isTracingResponse()              {}
+func (EventNotification) isTracingResponse() {}
+func (ErrorResponse) isTracingResponse()     {}
+func (TraceStored) isTracingResponse()       {}
+func (TracesFound) isTracingResponse()       {}
+func (Metrics) isTracingResponse()           {}
+
+// ErrorCode classifies a server error. The empty code is the legacy error
+// shape, which has none.
+type ErrorCode string
+
+// The error codes of the protocol.
+const (
+	CodeNotFound           ErrorCode = "NotFound"
+	CodeInvalidRequest     ErrorCode = "InvalidRequest"
+	CodeStorageError       ErrorCode = "StorageError"
+	CodeSerializationError ErrorCode = "SerializationError"
+	CodeUnauthorized       ErrorCode = "Unauthorized"
+	CodeInternalError      ErrorCode = "InternalError"
+)
+
+// Valid reports whether c is one of the protocol's codes (the legacy empty
+// code is not).
+func (c ErrorCode) Valid() bool {
+	switch c {
+	case CodeNotFound, CodeInvalidRequest, CodeStorageError, CodeSerializationError, CodeUnauthorized, CodeInternalError:
+		return true
+	}
+	return false
+}
+
+// Retryable reports whether resending the same request may succeed: true for
+// CodeStorageError and CodeInternalError (server-side trouble), false for the
+// others, which judge the request itself. The legacy empty code is not
+// retryable by code alone; see ServerError.Retryable, which also looks at the
+// message.
+func (c ErrorCode) Retryable() bool {
+	return c == CodeStorageError || c == CodeInternalError
+}
+
+// legacyInvalidFormat is the message of the server's reply to a message it
+// cannot read (legacy shape).
+const legacyInvalidFormat = "Invalid message format"
+
+// ServerError is an error reply of the server, as an error. Read it with
+// errors.As.
+type ServerError struct {
+	Code    ErrorCode
+	Message string
+}
+
+// Error returns "tracing: server error <code>: <message>" (the code is left
+// out for the legacy shape).
+func (e *ServerError) Error() string {
+	if e.Code == "" {
+		return "tracing: server error: " + e.Message
+	}
+	return fmt.Sprintf("tracing: server error %s: %s", e.Code, e.Message)
+}
+
+// Retryable reports whether resending the request may succeed. With a code
+// it is Code.Retryable(). A legacy error (no code) is retryable unless it is
+// the server's "Invalid message format", which a resend would repeat: the
+// legacy shape is also what the server uses for storage failures.
+func (e *ServerError) Retryable() bool {
+	if e.Code != "" {
+		return e.Code.Retryable()
+	}
+	return e.Message != legacyInvalidFormat
+}
+
+// Err returns the reply as a *ServerError.
+func (e *ErrorResponse) Err() *ServerError {
+	return &ServerError{Code: e.Code, Message: e.Message}
+}
