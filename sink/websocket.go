@@ -1,0 +1,654 @@
+package sink
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"go.uber.org/zap"
+
+	"github.com/reflowtrace/reflowtrace-go/internal/lz4block"
+	"github.com/reflowtrace/reflowtrace-go/tracing"
+)
+
+// Reasons for dropped events, the keys of WebSocketStats.Dropped.
+const (
+	// DropOutageBufferFull: the in-memory outage buffer had no room.
+	DropOutageBufferFull = "outage_buffer_full"
+	// DropSpoolFull: the spool had reached its byte limit.
+	DropSpoolFull = "spool_full"
+	// DropExpired: the record was older than the spool's age limit.
+	DropExpired = "expired"
+	// DropTooLarge: the event alone does not fit in a frame.
+	DropTooLarge = "too_large"
+	// DropRetriesExhausted: a round of reconnection attempts failed and no
+	// spool was set.
+	DropRetriesExhausted = "retries_exhausted"
+	// DropSpoolError: writing to the spool failed.
+	DropSpoolError = "spool_error"
+	// DropClosed: the sink was closed before the events were acknowledged
+	// and no spool was set.
+	DropClosed = "closed"
+	// DropRejected: the server rejected the events with a permanent error
+	// (see WebSocketStats.Rejected for the codes).
+	DropRejected = "rejected"
+)
+
+// WebSocketStats are the counters of a WebSocket sink. They never contain
+// secrets.
+type WebSocketStats struct {
+	// FramesSent counts frames written, resends included; FramesAcked the
+	// frames the server acknowledged; FramesResent the frames sent again
+	// after a reconnect or a retryable error.
+	FramesSent, FramesAcked, FramesResent uint64
+	// EventsDelivered counts events in acknowledged frames (an event resent
+	// and acknowledged twice counts twice); EventsResent the events in
+	// resent frames.
+	EventsDelivered, EventsResent uint64
+	// Rejected counts events the server rejected, by error code ("" for an
+	// error without a code, "Failed" for EventRecorded success:false).
+	Rejected map[string]uint64
+	// Dropped counts events not delivered, by reason (the Drop constants).
+	Dropped map[string]uint64
+	// RawBytes counts the JSON bytes of the frames sent; WireBytes the
+	// bytes of their payloads on the wire (after compression).
+	RawBytes, WireBytes uint64
+	// Connects counts successful connections; Reconnects those after the
+	// first.
+	Connects, Reconnects uint64
+	// Connected tells whether a connection is up now.
+	Connected bool
+	// InFlightFrames are sent and not acknowledged; QueuedFrames and
+	// QueuedBytes wait in memory to be sent.
+	InFlightFrames, QueuedFrames int
+	QueuedBytes                  int
+	// SpoolBytes and SpoolRecords are on disk and not acknowledged yet;
+	// SpoolCorruptRecords were skipped as torn or corrupt.
+	SpoolBytes, SpoolRecords, SpoolCorruptRecords int64
+}
+
+// WebSocket is a tracing.Sink that ships events to a Reflow tracing server
+// over one WebSocket connection, speaking the Reflow tracing protocol.
+//
+// Write encodes a batch into frames (one StoreTrace per trace id in store
+// mode, one RecordEvent per event in live mode), each below the frame limit
+// and LZ4-compressed when compression is on, and queues them; it returns
+// once they are queued. A background goroutine keeps the connection,
+// writes queued frames with a bounded window of unacknowledged ones, and a
+// read goroutine matches the server's replies with the frames in order.
+// Frames not acknowledged when a connection is lost are resent on the next
+// one (at least once; the server stores events by id, so a resent batch
+// does not duplicate). While the server is unreachable frames wait in a
+// bounded outage buffer or, with WithSpoolDir, on disk.
+//
+// # Concurrency
+//
+// Write is called by one goroutine at a time (the tracing client's
+// consumer); Flush, Close, Stats and ObserveTrace are safe for concurrent
+// use with it and with each other.
+//
+// # Shutdown
+//
+// Close sends what is queued, waits for the acknowledgements until its
+// context ends, spools what is left when a spool is set, closes the
+// connection with a normal closure and reports what was not delivered.
+// After Close, Write and Flush return errors wrapping tracing.ErrClosed.
+type WebSocket struct {
+	cfg      *wsConfig
+	log      *zap.Logger
+	url      string // as dialed
+	shownURL string // without credentials or query, for logs and errors
+	secrets  []string
+	dialer   *dialer
+
+	encMu   sync.Mutex // guards enc, comp, scratch
+	enc     tracing.Encoder
+	comp    lz4block.Compressor
+	scratch []tracing.TraceEvent
+	deftr   tracing.FlowTrace
+	headers headerCache
+
+	spool *spool
+
+	mu          sync.Mutex
+	changed     chan struct{} // closed and replaced on every change
+	conn        *wsConn
+	connected   bool
+	resend      fifo // frames sent on a lost connection, sent first
+	queue       fifo // frames not sent yet
+	inflight    fifo // frames sent on conn and not acknowledged
+	epoch       uint64
+	outstanding map[uint64]int // frames per epoch not acknowledged, spooled or dropped
+	permErr     error          // a permanent connection failure
+	stopping    bool
+	closed      atomic.Bool
+	rejected    map[string]uint64
+	dropped     map[string]uint64
+	droppedN    atomic.Uint64 // sum of dropped, for Close's report
+
+	framesSent, framesAcked, framesResent atomic.Uint64
+	eventsDelivered, eventsResent         atomic.Uint64
+	rawBytes, wireBytes                   atomic.Uint64
+	connects                              atomic.Uint64
+
+	runCtx     context.Context
+	cancel     context.CancelFunc
+	dialCtx    context.Context // ends when Close stops dialing
+	dialCancel context.CancelFunc
+	done       chan struct{}
+	closeMu    sync.Mutex
+	closeN     bool
+}
+
+var (
+	_ tracing.Sink          = (*WebSocket)(nil)
+	_ tracing.TraceObserver = (*WebSocket)(nil)
+)
+
+// NewWebSocket returns a sink for the server at rawURL (ws:// or wss://)
+// and starts connecting in the background; it does not wait for the
+// connection. It fails for a malformed URL, bad option values, unreadable
+// TLS files and a spool directory it cannot open, saying which. Frames
+// left in the spool directory by an earlier sink are replayed once
+// connected.
+func NewWebSocket(rawURL string, opts ...WebSocketOption) (*WebSocket, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
+		return nil, fmt.Errorf("%w: url %q: want ws://host:port or wss://host:port", ErrInvalidOption, showURL(rawURL))
+	}
+	cfg, err := newWSConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.tls != nil && u.Scheme != "wss" {
+		return nil, fmt.Errorf("%w: WithTLS needs a wss:// url, got %q", ErrInvalidOption, showURL(rawURL))
+	}
+	tlsCfg, err := buildTLS(cfg.tls)
+	if err != nil {
+		return nil, err
+	}
+	s := &WebSocket{
+		cfg:         cfg,
+		log:         cfg.log.Named("sink.websocket"),
+		url:         rawURL,
+		shownURL:    showURL(rawURL),
+		changed:     make(chan struct{}),
+		outstanding: make(map[uint64]int),
+		rejected:    make(map[string]uint64),
+		dropped:     make(map[string]uint64),
+		done:        make(chan struct{}),
+	}
+	s.secrets = collectSecrets(cfg, u)
+	s.dialer = newDialer(s, u, tlsCfg)
+	s.deftr = tracing.FlowTrace{
+		TraceID:     tracing.NewTraceID(),
+		FlowID:      cfg.flowID,
+		ExecutionID: cfg.execID,
+		Version:     cfg.version,
+		StartTime:   cfg.now().UTC(),
+		Status:      tracing.ExecutionStatus{Kind: tracing.StatusRunning},
+		Metadata:    cfg.meta,
+	}
+	if cfg.spoolDir != "" {
+		sp, err := openSpool(cfg.spoolDir, cfg.spoolSync, cfg.spoolMaxB, cfg.now)
+		if err != nil {
+			return nil, err
+		}
+		s.spool = sp
+		if st := sp.snapshot(); st.recoveredRecords > 0 || st.corruptRecords > 0 {
+			s.log.Info("spool recovered",
+				zap.String("dir", cfg.spoolDir),
+				zap.Int64("records", st.recoveredRecords),
+				zap.Int64("corrupt_records", st.corruptRecords))
+		}
+	}
+	s.runCtx, s.cancel = context.WithCancel(context.Background())
+	s.dialCtx, s.dialCancel = context.WithCancel(s.runCtx)
+	go s.run()
+	return s, nil
+}
+
+// showURL returns rawURL without user info, query or fragment.
+func showURL(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return "<unparsable URL>"
+	}
+	v := url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}
+	return v.String()
+}
+
+func collectSecrets(cfg *wsConfig, u *url.URL) []string {
+	var out []string
+	add := func(s string) {
+		if len(s) >= 4 {
+			out = append(out, s)
+		}
+	}
+	add(cfg.apiKey)
+	add(cfg.bearer)
+	if p, ok := u.User.Password(); ok {
+		add(p)
+	}
+	add(u.User.Username())
+	add(u.RawQuery)
+	for _, vs := range u.Query() {
+		for _, v := range vs {
+			add(v)
+		}
+	}
+	for _, vs := range cfg.header {
+		for _, v := range vs {
+			add(v)
+		}
+	}
+	return out
+}
+
+// redactedError hides the sink's secrets in the message of an error from
+// the network stack, keeping the chain for errors.Is and errors.As.
+type redactedError struct {
+	err     error
+	secrets []string
+}
+
+func (e *redactedError) Error() string {
+	msg := e.err.Error()
+	for _, s := range e.secrets {
+		msg = strings.ReplaceAll(msg, s, "[REDACTED]")
+	}
+	return msg
+}
+
+func (e *redactedError) Unwrap() error { return e.err }
+
+func (s *WebSocket) redact(err error) error {
+	if err == nil || len(s.secrets) == 0 {
+		return err
+	}
+	return &redactedError{err: err, secrets: s.secrets}
+}
+
+// notifyLocked wakes everyone waiting for a change. s.mu must be held.
+func (s *WebSocket) notifyLocked() {
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+// report logs err at level and passes it to the error handler.
+func (s *WebSocket) report(err error, msg string, fields ...zap.Field) {
+	s.log.Warn(msg, append(fields, zap.Error(err))...)
+	if s.cfg.onError != nil {
+		s.cfg.onError(err)
+	}
+}
+
+// ObserveTrace records the header of a trace the client started or ended,
+// so StoreTrace messages for its events carry its flow, execution, version
+// and metadata. The final header of an ended trace is sent with the next
+// Write or Flush. Safe for concurrent use; it does not block on I/O.
+func (s *WebSocket) ObserveTrace(trace tracing.FlowTrace) {
+	s.headers.put(trace)
+}
+
+// Write encodes batch into frames and queues them for sending; it copies
+// what it keeps. While connected it waits for room when the window and as
+// much again are queued; if ctx ends then, the connection is closed (it is
+// stuck) and the frames join the outage buffer. While disconnected the
+// frames go to the spool or the outage buffer, whose overflow drops routine
+// events first and counts them. An event too large for any frame is
+// dropped, counted and reported without failing the batch. It returns an
+// error wrapping tracing.ErrClosed after Close.
+func (s *WebSocket) Write(ctx context.Context, batch []tracing.TraceEvent) error {
+	if s.closed.Load() {
+		return fmt.Errorf("sink: websocket write: %w", tracing.ErrClosed)
+	}
+	frames := s.encodeBatch(batch)
+	return s.admitAll(ctx, frames)
+}
+
+func (s *WebSocket) admitAll(ctx context.Context, frames []*frame) error {
+	for i, f := range frames {
+		if err := s.admit(ctx, f); err != nil {
+			for _, g := range frames[i+1:] {
+				s.drop(g, DropClosed)
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// admit queues f, spools it or drops it, as the connection state says.
+func (s *WebSocket) admit(ctx context.Context, f *frame) error {
+	s.mu.Lock()
+	for {
+		if s.stopping {
+			s.mu.Unlock()
+			s.drop(f, DropClosed)
+			return fmt.Errorf("sink: websocket write: %w", tracing.ErrClosed)
+		}
+		if s.connected {
+			if s.queue.len()+s.resend.len() < s.cfg.inflight && s.queue.bytes+s.resend.bytes < s.cfg.inflightB ||
+				s.queue.len()+s.resend.len() == 0 {
+				s.track(f)
+				s.queue.push(f)
+				s.notifyLocked()
+				s.mu.Unlock()
+				return nil
+			}
+			ch, c := s.changed, s.conn
+			s.mu.Unlock()
+			select {
+			case <-ch:
+			case <-ctx.Done():
+				s.teardown(c, fmt.Errorf("sink: websocket write: server too slow: %w", ctx.Err()))
+			}
+			s.mu.Lock()
+			continue
+		}
+		// Disconnected: spool, or keep in memory within the outage buffer.
+		if s.spool != nil {
+			s.mu.Unlock()
+			s.spoolFrame(f)
+			return nil
+		}
+		s.admitOutageLocked(f)
+		s.mu.Unlock()
+		return nil
+	}
+}
+
+// track counts f as outstanding for Flush. s.mu must be held.
+func (s *WebSocket) track(f *frame) {
+	if f.tracked {
+		return
+	}
+	f.tracked = true
+	f.epoch = s.epoch
+	s.outstanding[f.epoch]++
+}
+
+// untrack marks f resolved (acknowledged, spooled or dropped). s.mu must
+// be held.
+func (s *WebSocket) untrackLocked(f *frame) {
+	if !f.tracked {
+		return
+	}
+	f.tracked = false
+	if n := s.outstanding[f.epoch] - 1; n > 0 {
+		s.outstanding[f.epoch] = n
+	} else {
+		delete(s.outstanding, f.epoch)
+	}
+	s.notifyLocked()
+}
+
+// admitOutageLocked keeps f in memory, evicting routine frames (oldest
+// first) when the outage buffer is full; a routine frame that still does
+// not fit is dropped, and a critical one evicts older critical frames.
+// s.mu must be held.
+func (s *WebSocket) admitOutageLocked(f *frame) {
+	limit := s.cfg.outageB
+	used := func() int { return s.queue.bytes + s.resend.bytes }
+	var evicted []*frame
+	for used()+f.size() > limit {
+		var g *frame
+		routine := func(x *frame) bool { return !x.critical && x.spool.seg == nil }
+		if g = s.queue.removeFirst(routine); g == nil {
+			g = s.resend.removeFirst(routine)
+		}
+		if g == nil && f.critical {
+			crit := func(x *frame) bool { return x.spool.seg == nil }
+			if g = s.queue.removeFirst(crit); g == nil {
+				g = s.resend.removeFirst(crit)
+			}
+		}
+		if g == nil {
+			break
+		}
+		evicted = append(evicted, g)
+	}
+	if used()+f.size() > limit {
+		evicted = append(evicted, f)
+	} else {
+		s.track(f)
+		s.queue.push(f)
+	}
+	for _, g := range evicted {
+		s.dropLocked(g, DropOutageBufferFull)
+	}
+}
+
+// spoolFrame writes f to the spool and resolves it; it reports whether f
+// is on disk (or dropped and counted, when false).
+func (s *WebSocket) spoolFrame(f *frame) bool {
+	if f.spool.seg != nil {
+		// Already on disk: give it back for a later replay.
+		s.spool.release(f.spool)
+		s.mu.Lock()
+		s.untrackLocked(f)
+		s.mu.Unlock()
+		f.release()
+		return true
+	}
+	err := s.spool.append(spoolRecord{
+		critical:   f.critical,
+		binary:     f.binary,
+		compressed: f.binary,
+		events:     f.events,
+		created:    unixTime(f.created),
+		data:       f.wire,
+	})
+	switch {
+	case errors.Is(err, errSpoolFull):
+		s.drop(f, DropSpoolFull)
+		return false
+	case err != nil:
+		s.report(err, "spool write failed", zap.Int("events", f.events))
+		s.drop(f, DropSpoolError)
+		return false
+	}
+	s.mu.Lock()
+	s.untrackLocked(f)
+	s.mu.Unlock()
+	f.release()
+	return true
+}
+
+func (s *WebSocket) drop(f *frame, reason string) {
+	s.mu.Lock()
+	s.dropLocked(f, reason)
+	s.mu.Unlock()
+}
+
+// dropLocked counts f's events as dropped for reason. s.mu must be held.
+func (s *WebSocket) dropLocked(f *frame, reason string) {
+	s.dropped[reason] += uint64(f.events)
+	s.droppedN.Add(uint64(f.events))
+	s.untrackLocked(f)
+	if f.spool.seg != nil {
+		s.spool.ack(f.spool) // it will not be sent again
+	}
+	f.release()
+	s.log.Warn("events dropped", zap.String("reason", reason), zap.Int("events", f.events))
+}
+
+// Flush returns when every frame queued before it was acknowledged by the
+// server, spooled or dropped (and counted), or when ctx ends (wrapping
+// ctx.Err()). It also sends the final headers of traces that ended. After
+// a permanent connection failure (bad credentials, TLS) it returns that
+// failure at once. After Close it returns an error wrapping
+// tracing.ErrClosed.
+func (s *WebSocket) Flush(ctx context.Context) error {
+	if s.closed.Load() {
+		return fmt.Errorf("sink: websocket flush: %w", tracing.ErrClosed)
+	}
+	if err := s.admitAll(ctx, s.encodeEnded()); err != nil {
+		return err
+	}
+	return s.waitOutstanding(ctx, "flush")
+}
+
+func (s *WebSocket) waitOutstanding(ctx context.Context, op string) error {
+	s.mu.Lock()
+	target := s.epoch
+	s.epoch++
+	for {
+		pending := 0
+		for e, n := range s.outstanding {
+			if e <= target {
+				pending += n
+			}
+		}
+		if pending == 0 {
+			s.mu.Unlock()
+			return nil
+		}
+		if s.permErr != nil {
+			err := s.permErr
+			s.mu.Unlock()
+			return fmt.Errorf("sink: websocket %s: %d frames waiting: %w", op, pending, err)
+		}
+		ch := s.changed
+		s.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("sink: websocket %s: %d frames not acknowledged: %w", op, pending, ctx.Err())
+		}
+		s.mu.Lock()
+	}
+}
+
+// Close sends what is queued and waits for its acknowledgement until ctx
+// ends, then stops: with a spool, the frames not acknowledged are written
+// to it (and replayed by the next sink opening the directory); without,
+// they are lost. It closes the connection with a normal closure when
+// everything was acknowledged, and returns an error saying how many events
+// were not delivered and where they are. The second and later calls return
+// nil.
+func (s *WebSocket) Close(ctx context.Context) error {
+	s.closeMu.Lock()
+	defer s.closeMu.Unlock()
+	if s.closeN {
+		return nil
+	}
+	s.closeN = true
+	var errs []error
+	if err := s.admitAll(ctx, s.encodeEnded()); err != nil {
+		errs = append(errs, err)
+	}
+	s.closed.Store(true)
+	waitErr := s.waitOutstanding(ctx, "close")
+
+	// Stop the connection loop; a graceful stop closes the connection with
+	// a normal closure.
+	s.mu.Lock()
+	s.stopping = true
+	graceful := waitErr == nil
+	s.notifyLocked()
+	s.mu.Unlock()
+	s.dialCancel()
+	if !graceful {
+		s.cancel()
+	}
+	<-s.done
+	s.cancel()
+
+	// Whatever is left was not acknowledged.
+	s.mu.Lock()
+	left := append(s.inflight.drain(), s.resend.drain()...)
+	left = append(left, s.queue.drain()...)
+	s.mu.Unlock()
+	var events, onDisk, lost int
+	unreplayed := 0
+	if s.spool != nil {
+		_, _, unreplayed = s.spool.pending()
+	}
+	for _, f := range left {
+		n := f.events
+		events += n
+		if s.spool != nil && s.spoolFrame(f) {
+			onDisk += n
+			continue
+		}
+		if s.spool == nil {
+			s.drop(f, DropClosed)
+		}
+		lost += n
+	}
+	if s.spool != nil {
+		if err := s.spool.close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if total := events + unreplayed; total > 0 {
+		msg := fmt.Sprintf("sink: websocket close: %d events not acknowledged", total)
+		if s.spool != nil {
+			msg += fmt.Sprintf("; %d spooled in %s", onDisk+unreplayed, s.cfg.spoolDir)
+			if lost > 0 {
+				msg += fmt.Sprintf(", %d lost", lost)
+			}
+		} else {
+			msg += fmt.Sprintf("; %d lost", lost)
+		}
+		errs = append(errs, errors.New(msg))
+	}
+	if waitErr != nil && len(left) > 0 {
+		errs = append(errs, waitErr)
+	}
+	s.log.Info("closed", zap.Int("events_not_acknowledged", events))
+	return errors.Join(errs...)
+}
+
+// Stats returns the sink's counters. Safe for concurrent use, also after
+// Close.
+func (s *WebSocket) Stats() WebSocketStats {
+	st := WebSocketStats{
+		FramesSent:      s.framesSent.Load(),
+		FramesAcked:     s.framesAcked.Load(),
+		FramesResent:    s.framesResent.Load(),
+		EventsDelivered: s.eventsDelivered.Load(),
+		EventsResent:    s.eventsResent.Load(),
+		RawBytes:        s.rawBytes.Load(),
+		WireBytes:       s.wireBytes.Load(),
+		Connects:        s.connects.Load(),
+		Rejected:        map[string]uint64{},
+		Dropped:         map[string]uint64{},
+	}
+	if st.Connects > 0 {
+		st.Reconnects = st.Connects - 1
+	}
+	s.mu.Lock()
+	for k, v := range s.rejected {
+		st.Rejected[k] = v
+	}
+	for k, v := range s.dropped {
+		st.Dropped[k] = v
+	}
+	st.Connected = s.connected
+	st.InFlightFrames = s.inflight.len()
+	st.QueuedFrames = s.queue.len() + s.resend.len()
+	st.QueuedBytes = s.queue.bytes + s.resend.bytes
+	s.mu.Unlock()
+	if s.spool != nil {
+		sp := s.spool.snapshot()
+		st.SpoolBytes, st.SpoolRecords, st.SpoolCorruptRecords = sp.bytes, sp.records, sp.corruptRecords
+	}
+	return st
+}
+
+// SinkStats reports the connection count to the tracing client's metrics.
+func (s *WebSocket) SinkStats() tracing.SinkStats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.connected {
+		return tracing.SinkStats{ConnectionCount: 1}
+	}
+	return tracing.SinkStats{}
+}

@@ -1,0 +1,658 @@
+//lint:file-ignore SA1019 nhooyr.io/websocket is the WebSocket library the module pins; its API is unchanged in its successor.
+
+package sink
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+	"nhooyr.io/websocket"
+
+	"github.com/reflowtrace/reflowtrace-go/internal/lz4block"
+	"github.com/reflowtrace/reflowtrace-go/retry"
+	"github.com/reflowtrace/reflowtrace-go/tracing"
+)
+
+// ErrPermanent is wrapped by connection failures that retrying cannot fix:
+// the server refused the credentials (401, 403) or TLS failed (untrusted
+// or mismatched certificate, refused client certificate).
+var ErrPermanent = errors.New("sink: permanent connection failure")
+
+var (
+	errStopping   = errors.New("sink: websocket stopping")
+	errRetryLater = errors.New("sink: websocket: waiting before resending")
+)
+
+// wsConn is one WebSocket connection and the goroutines that serve it.
+type wsConn struct {
+	c      *websocket.Conn
+	cork   *corkConn
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	dead   chan struct{}
+	once   sync.Once
+	// retryLater is set (under WebSocket.mu) when the server answered a
+	// retryable error: the next dial waits first.
+	retryLater bool
+}
+
+// dialer opens connections to the server.
+type dialer struct {
+	s      *WebSocket
+	url    string
+	tls    *tls.Config
+	header http.Header
+}
+
+func newDialer(s *WebSocket, u *url.URL, tlsCfg *tls.Config) *dialer {
+	h := s.cfg.header.Clone()
+	if s.cfg.apiKey != "" {
+		h.Set(s.cfg.apiKeyHeader, s.cfg.apiKey)
+	}
+	if s.cfg.bearer != "" {
+		h.Set("Authorization", "Bearer "+s.cfg.bearer)
+	}
+	if s.cfg.origin != "" {
+		h.Set("Origin", s.cfg.origin)
+	}
+	return &dialer{s: s, url: u.String(), tls: tlsCfg, header: h}
+}
+
+// dial opens one connection. Failures that retrying cannot fix wrap
+// ErrPermanent.
+func (d *dialer) dial(ctx context.Context) (*wsConn, error) {
+	s := d.s
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.dialTimeout)
+	defer cancel()
+	var (
+		cc     *corkConn
+		tlsErr error
+	)
+	nd := &net.Dialer{}
+	tr := &http.Transport{
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := nd.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			cc = newCorkConn(c)
+			return cc, nil
+		},
+		DialTLSContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			raw, err := nd.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			cfg := d.tls.Clone()
+			if cfg.ServerName == "" {
+				cfg.ServerName, _, _ = net.SplitHostPort(addr)
+			}
+			tc := tls.Client(raw, cfg)
+			if err := tc.HandshakeContext(ctx); err != nil {
+				raw.Close()
+				tlsErr = err
+				return nil, err
+			}
+			cc = newCorkConn(tc)
+			return cc, nil
+		},
+	}
+	defer tr.CloseIdleConnections()
+	c, resp, err := websocket.Dial(ctx, d.url, &websocket.DialOptions{
+		HTTPClient: &http.Client{Transport: tr},
+		HTTPHeader: d.header.Clone(),
+	})
+	if err != nil {
+		err = s.redact(err)
+		if resp != nil && (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden) {
+			return nil, fmt.Errorf("%w: dial %s: the server refused the credentials (%s)", ErrPermanent, s.shownURL, resp.Status)
+		}
+		if tlsErr != nil && isTLSPermanent(tlsErr) || isRemoteTLSAlert(err) {
+			return nil, fmt.Errorf("%w: dial %s: tls: %w", ErrPermanent, s.shownURL, err)
+		}
+		if resp != nil {
+			return nil, fmt.Errorf("sink: dial %s: upgrade refused (%s): %w", s.shownURL, resp.Status, err)
+		}
+		return nil, fmt.Errorf("sink: dial %s: %w", s.shownURL, err)
+	}
+	c.SetReadLimit(17 << 20)
+	wc := &wsConn{c: c, cork: cc, dead: make(chan struct{})}
+	wc.ctx, wc.cancel = context.WithCancel(s.runCtx)
+	return wc, nil
+}
+
+// isRemoteTLSAlert reports whether the server ended the TLS session with an
+// alert, as a server refusing a client certificate does under TLS 1.3.
+func isRemoteTLSAlert(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "remote error"
+}
+
+// run owns the connection: it dials with the retry policy, serves each
+// connection until it is lost and redials, until Close stops it.
+func (s *WebSocket) run() {
+	defer close(s.done)
+	waitFirst := false
+	for {
+		if s.isStopping() {
+			return
+		}
+		var c *wsConn
+		skip := waitFirst
+		err := s.cfg.policy.Do(s.dialCtx, func(ctx context.Context) error {
+			if s.isStopping() {
+				return retry.Permanent(errStopping)
+			}
+			if skip {
+				skip = false
+				return errRetryLater
+			}
+			var err error
+			c, err = s.dialer.dial(ctx)
+			if errors.Is(err, ErrPermanent) {
+				return retry.Permanent(err)
+			}
+			return err
+		}, append([]retry.Option{
+			retry.WithLogger(s.log),
+			retry.WithNotify(func(err error, attempt int, delay time.Duration) {
+				if !errors.Is(err, errRetryLater) {
+					s.log.Warn("dial failed", zap.Int("attempt", attempt), zap.Duration("retry_in", delay), zap.Error(err))
+				}
+			}),
+		}, s.cfg.retryOpts...)...)
+		if err != nil {
+			if s.isStopping() || s.dialCtx.Err() != nil {
+				return
+			}
+			if errors.Is(err, ErrPermanent) {
+				s.failPermanently(err)
+				<-s.dialCtx.Done()
+				return
+			}
+			s.giveUp(err)
+			waitFirst = false
+			continue
+		}
+		waitFirst = s.serve(c)
+	}
+}
+
+func (s *WebSocket) isStopping() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stopping
+}
+
+// failPermanently records a failure retrying cannot fix: Flush returns it,
+// and frames stay queued (or spooled) until Close.
+func (s *WebSocket) failPermanently(err error) {
+	s.mu.Lock()
+	s.permErr = err
+	s.notifyLocked()
+	s.mu.Unlock()
+	s.log.Error("giving up connecting", zap.Error(err))
+	if s.cfg.onError != nil {
+		s.cfg.onError(err)
+	}
+}
+
+// giveUp handles a failed round of reconnection attempts: frames waiting
+// in memory are spooled or dropped (frames read from the spool stay).
+func (s *WebSocket) giveUp(err error) {
+	s.mu.Lock()
+	var frames []*frame
+	for _, q := range []*fifo{&s.resend, &s.queue} {
+		for _, f := range q.drain() {
+			if f.spool.seg != nil {
+				s.resend.push(f)
+				continue
+			}
+			frames = append(frames, f)
+		}
+	}
+	s.mu.Unlock()
+	events := 0
+	for _, f := range frames {
+		events += f.events
+		if s.spool != nil {
+			s.spoolFrame(f)
+			continue
+		}
+		s.drop(f, DropRetriesExhausted)
+	}
+	s.report(fmt.Errorf("sink: websocket: cannot reach %s: %w", s.shownURL, err), "reconnection attempts exhausted", zap.Int("events", events))
+}
+
+// serve writes queued frames to c until c is lost or the sink stops. It
+// reports whether the next dial should wait first (the server answered a
+// retryable error).
+func (s *WebSocket) serve(c *wsConn) (backoff bool) {
+	s.mu.Lock()
+	s.conn, s.connected = c, true
+	s.notifyLocked()
+	s.mu.Unlock()
+	if n := s.connects.Add(1); n > 1 {
+		s.log.Info("reconnected", zap.String("url", s.shownURL), zap.Uint64("connections", n))
+	} else {
+		s.log.Info("connected", zap.String("url", s.shownURL))
+	}
+	c.wg.Add(1)
+	go s.readLoop(c)
+	if s.cfg.keepalive > 0 {
+		c.wg.Add(1)
+		go s.keepalive(c)
+	}
+	defer func() {
+		s.teardown(c, nil)
+		c.wg.Wait()
+		s.mu.Lock()
+		backoff = c.retryLater
+		s.mu.Unlock()
+	}()
+	var batch []*frame
+	for {
+		s.mu.Lock()
+		if s.conn != c {
+			s.mu.Unlock()
+			return
+		}
+		if s.stopping {
+			s.mu.Unlock()
+			s.closeGracefully(c)
+			return
+		}
+		spoolFirst := s.spool != nil && s.resend.len() == 0 && s.spool.hasUnreplayed()
+		batch = s.takeLocked(batch[:0], spoolFirst)
+		room := s.windowRoomLocked()
+		ch := s.changed
+		s.mu.Unlock()
+		if len(batch) == 0 && spoolFirst && room {
+			s.replay()
+			continue
+		}
+		if len(batch) == 0 {
+			select {
+			case <-ch:
+			case <-c.dead:
+			}
+			continue
+		}
+		if err := s.writeFrames(c, batch); err != nil {
+			s.teardown(c, err)
+			return
+		}
+		clear(batch)
+	}
+}
+
+// closeGracefully ends c with a normal closure, bounded by the write
+// timeout.
+func (s *WebSocket) closeGracefully(c *wsConn) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = c.c.Close(websocket.StatusNormalClosure, "")
+	}()
+	t := time.NewTimer(s.cfg.writeTimeout)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		_ = c.c.CloseNow()
+		<-done
+	}
+}
+
+// windowRoomLocked reports whether another frame may be sent. s.mu must be
+// held.
+func (s *WebSocket) windowRoomLocked() bool {
+	return s.inflight.len() < s.cfg.inflight && s.inflight.bytes < s.cfg.inflightB
+}
+
+// takeLocked moves the frames that fit in the window from resend (first)
+// and queue (unless the spool goes first) to inflight. s.mu must be held.
+func (s *WebSocket) takeLocked(batch []*frame, spoolFirst bool) []*frame {
+	for {
+		q := &s.resend
+		if q.len() == 0 {
+			if spoolFirst {
+				break
+			}
+			q = &s.queue
+		}
+		f := q.peek()
+		if f == nil {
+			break
+		}
+		if s.inflight.len() >= s.cfg.inflight ||
+			s.inflight.len() > 0 && s.inflight.bytes+f.size() > s.cfg.inflightB {
+			break
+		}
+		q.pop()
+		if f.sent {
+			s.framesResent.Add(1)
+			s.eventsResent.Add(uint64(f.events))
+		}
+		f.sent = true
+		s.inflight.push(f)
+		batch = append(batch, f)
+	}
+	return batch
+}
+
+// replay reads spooled records into the resend queue while the window has
+// room.
+func (s *WebSocket) replay() {
+	var cutoff time.Time
+	if s.cfg.spoolMaxAge > 0 {
+		cutoff = s.cfg.now().Add(-s.cfg.spoolMaxAge)
+	}
+	rec, ref, expired, ok := s.spool.next(cutoff)
+	if expired > 0 {
+		s.mu.Lock()
+		s.dropped[DropExpired] += uint64(expired)
+		s.mu.Unlock()
+		s.droppedN.Add(uint64(expired))
+		s.log.Warn("events dropped", zap.String("reason", DropExpired), zap.Int("events", expired))
+	}
+	if !ok {
+		return
+	}
+	f := &frame{
+		kind: frameStore, wire: rec.data, rawLen: len(rec.data), events: rec.events,
+		critical: rec.critical, created: rec.created.UnixNano(), spool: ref, binary: rec.binary,
+	}
+	if bytes.HasPrefix(rec.data, []byte(`{"RecordEvent"`)) {
+		f.kind = frameRecord
+	}
+	if rec.compressed && !s.cfg.compress {
+		raw, err := lz4block.DecodePrefixed(nil, rec.data)
+		if err != nil {
+			s.report(fmt.Errorf("sink: spool: undecodable record: %w", err), "spool record dropped")
+			s.drop(f, DropSpoolError)
+			return
+		}
+		f.wire, f.rawLen, f.binary = raw, len(raw), false
+	} else if rec.compressed && len(rec.data) >= 4 {
+		f.rawLen = int(binary.LittleEndian.Uint32(rec.data))
+	}
+	s.mu.Lock()
+	s.resend.push(f)
+	s.mu.Unlock()
+}
+
+// writeFrames writes batch to c in one corked turn.
+func (s *WebSocket) writeFrames(c *wsConn, batch []*frame) error {
+	ctx, cancel := context.WithTimeout(c.ctx, s.cfg.writeTimeout)
+	defer cancel()
+	if c.cork != nil {
+		c.cork.cork(time.Now().Add(s.cfg.writeTimeout))
+	}
+	for _, f := range batch {
+		typ := websocket.MessageText
+		if f.binary {
+			typ = websocket.MessageBinary
+		}
+		if err := c.c.Write(ctx, typ, f.wire); err != nil {
+			if c.cork != nil {
+				_ = c.cork.uncork()
+			}
+			return fmt.Errorf("write: %w", err)
+		}
+		s.framesSent.Add(1)
+		s.rawBytes.Add(uint64(f.rawLen))
+		s.wireBytes.Add(uint64(len(f.wire)))
+	}
+	if c.cork != nil {
+		if err := c.cork.uncork(); err != nil {
+			return fmt.Errorf("write: %w", err)
+		}
+	}
+	return nil
+}
+
+// teardown closes c at once and moves its unacknowledged frames to the
+// front of the resend queue. Safe to call more than once.
+func (s *WebSocket) teardown(c *wsConn, err error) {
+	if c == nil {
+		return
+	}
+	c.once.Do(func() {
+		s.mu.Lock()
+		if s.conn == c {
+			s.conn, s.connected = nil, false
+			rest := s.resend.drain()
+			for _, f := range s.inflight.drain() {
+				s.resend.push(f)
+			}
+			for _, f := range rest {
+				s.resend.push(f)
+			}
+			s.notifyLocked()
+		}
+		stopping := s.stopping
+		s.mu.Unlock()
+		close(c.dead)
+		c.cancel()
+		_ = c.c.CloseNow()
+		if err != nil && !stopping && s.runCtx.Err() == nil {
+			s.report(s.redact(fmt.Errorf("sink: websocket: connection to %s lost: %w", s.shownURL, err)), "connection lost")
+		}
+	})
+}
+
+// readLoop reads the server's replies on c and matches each with the
+// oldest frame in flight. Pushed EventNotifications are skipped.
+func (s *WebSocket) readLoop(c *wsConn) {
+	defer c.wg.Done()
+	var buf bytes.Buffer
+	var dec []byte
+	for {
+		typ, r, err := c.c.Reader(c.ctx)
+		if err != nil {
+			s.teardown(c, err)
+			return
+		}
+		buf.Reset()
+		if _, err := buf.ReadFrom(r); err != nil {
+			s.teardown(c, err)
+			return
+		}
+		data := buf.Bytes()
+		if typ == websocket.MessageBinary {
+			dec, err = lz4block.DecodeRaw(dec[:0], data)
+			if err != nil {
+				s.teardown(c, fmt.Errorf("undecodable compressed reply: %w", err))
+				return
+			}
+			data = dec
+		}
+		if err := s.handleReply(c, data); err != nil {
+			s.teardown(c, err)
+			return
+		}
+	}
+}
+
+var (
+	prefixStored   = []byte(`{"TraceStored":`)
+	prefixRecorded = []byte(`{"EventRecorded":{"success":true`)
+)
+
+// handleReply acknowledges or rejects the oldest frame in flight. An error
+// closes the connection.
+func (s *WebSocket) handleReply(c *wsConn, data []byte) error {
+	if bytes.HasPrefix(data, prefixStored) || bytes.HasPrefix(data, prefixRecorded) {
+		return s.ack(c)
+	}
+	resp, err := tracing.DecodeResponse(data)
+	if err != nil {
+		return fmt.Errorf("undecodable reply: %w", err)
+	}
+	switch r := resp.(type) {
+	case tracing.EventNotification:
+		return nil
+	case tracing.TraceStored:
+		return s.ack(c)
+	case tracing.EventRecorded:
+		if r.Success {
+			return s.ack(c)
+		}
+		return s.reject(c, &tracing.ServerError{Code: "Failed", Message: r.Error})
+	case tracing.ErrorResponse:
+		return s.reject(c, r.Err())
+	default:
+		return fmt.Errorf("unexpected reply %T to a %s", resp, "request")
+	}
+}
+
+// ack resolves the oldest frame in flight as delivered.
+func (s *WebSocket) ack(c *wsConn) error {
+	s.mu.Lock()
+	if s.conn != c {
+		s.mu.Unlock()
+		return errStopping
+	}
+	f := s.inflight.pop()
+	if f == nil {
+		s.mu.Unlock()
+		return errors.New("reply with no request in flight")
+	}
+	s.untrackLocked(f)
+	s.mu.Unlock()
+	s.framesAcked.Add(1)
+	s.eventsDelivered.Add(uint64(f.events))
+	if f.spool.seg != nil {
+		s.spool.ack(f.spool)
+	}
+	f.release()
+	return nil
+}
+
+// reject handles an error reply to the oldest frame in flight: a retryable
+// code puts the frame back and closes the connection, so it is resent after
+// a backoff; any other code drops the frame and counts it.
+func (s *WebSocket) reject(c *wsConn, serr *tracing.ServerError) error {
+	s.mu.Lock()
+	if s.conn != c {
+		s.mu.Unlock()
+		return errStopping
+	}
+	f := s.inflight.peek()
+	if f == nil {
+		s.mu.Unlock()
+		return fmt.Errorf("error reply with no request in flight: %w", serr)
+	}
+	limit := s.cfg.policy.MaxRetries
+	if limit == 0 {
+		limit = retry.DefaultMaxRetries
+	}
+	if serr.Retryable() && (limit < 0 || f.attempts < limit) {
+		f.attempts++
+		c.retryLater = true
+		s.mu.Unlock()
+		return fmt.Errorf("server error, will resend: %w", serr)
+	}
+	s.inflight.pop()
+	code := string(serr.Code)
+	s.rejected[code] += uint64(f.events)
+	s.dropLocked(f, DropRejected)
+	s.mu.Unlock()
+	err := fmt.Errorf("sink: websocket: server rejected %d events: %w", f.events, serr)
+	s.report(err, "events rejected", zap.String("code", code))
+	return nil
+}
+
+// keepalive pings the server every interval and closes c when a pong does
+// not come within the timeout.
+func (s *WebSocket) keepalive(c *wsConn) {
+	defer c.wg.Done()
+	t := time.NewTicker(s.cfg.keepalive)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.ctx.Done():
+			return
+		case <-t.C:
+		}
+		ctx, cancel := context.WithTimeout(c.ctx, s.cfg.keepaliveTO)
+		err := c.c.Ping(ctx)
+		cancel()
+		if err != nil {
+			if c.ctx.Err() == nil {
+				s.teardown(c, fmt.Errorf("keepalive: no pong within %v: %w", s.cfg.keepaliveTO, err))
+			}
+			return
+		}
+	}
+}
+
+// corkConn holds back writes while corked and sends them in one write when
+// uncorked, so that the frames of one turn leave in as few packets and
+// system calls as possible.
+type corkConn struct {
+	net.Conn
+	mu       sync.Mutex
+	corked   bool
+	deadline time.Time
+	buf      []byte
+}
+
+func newCorkConn(c net.Conn) *corkConn { return &corkConn{Conn: c} }
+
+const corkFlushAt = 1 << 20
+
+func (c *corkConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.corked {
+		return c.Conn.Write(p)
+	}
+	c.buf = append(c.buf, p...)
+	if len(c.buf) >= corkFlushAt {
+		if err := c.flushLocked(); err != nil {
+			return 0, err
+		}
+	}
+	return len(p), nil
+}
+
+func (c *corkConn) cork(deadline time.Time) {
+	c.mu.Lock()
+	c.corked, c.deadline = true, deadline
+	c.mu.Unlock()
+}
+
+func (c *corkConn) uncork() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.corked = false
+	return c.flushLocked()
+}
+
+func (c *corkConn) flushLocked() error {
+	if len(c.buf) == 0 {
+		return nil
+	}
+	_ = c.Conn.SetWriteDeadline(c.deadline)
+	_, err := c.Conn.Write(c.buf)
+	_ = c.Conn.SetWriteDeadline(time.Time{})
+	if cap(c.buf) > 4*corkFlushAt {
+		c.buf = nil
+	} else {
+		c.buf = c.buf[:0]
+	}
+	return err
+}

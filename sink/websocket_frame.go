@@ -1,0 +1,207 @@
+package sink
+
+import (
+	"sync"
+	"time"
+
+	"github.com/reflowtrace/reflowtrace-go/tracing"
+)
+
+// frameKind is the request a frame carries, which decides the reply that
+// acknowledges it.
+type frameKind uint8
+
+const (
+	frameStore  frameKind = iota // StoreTrace → TraceStored
+	frameRecord                  // RecordEvent → EventRecorded
+)
+
+// frame is one WebSocket message the sink sends, kept until the server
+// acknowledged it.
+type frame struct {
+	kind     frameKind
+	binary   bool   // wire is a size-prefixed LZ4 block
+	wire     []byte // what is sent
+	rawLen   int    // bytes of JSON before compression
+	events   int
+	critical bool // every event in it is critical
+	epoch    uint64
+	tracked  bool // counted in outstanding (Flush waits for it)
+	sent     bool // written at least once
+	attempts int  // sends that met a retryable server error
+	created  int64
+	spool    spoolRef // set when the frame was read from the spool
+	buf      *[]byte  // pooled backing store of wire, or nil
+}
+
+func (f *frame) size() int { return len(f.wire) }
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
+
+func getBuf() *[]byte { return bufPool.Get().(*[]byte) }
+
+func putBuf(b *[]byte) {
+	if b == nil || cap(*b) > 32<<20 {
+		return
+	}
+	*b = (*b)[:0]
+	bufPool.Put(b)
+}
+
+// release returns the frame's buffer to the pool; the frame must not be
+// used afterwards.
+func (f *frame) release() {
+	if f.buf != nil {
+		putBuf(f.buf)
+		f.buf = nil
+	}
+	f.wire = nil
+}
+
+// fifo is a queue of frames, a slice with a moving head.
+type fifo struct {
+	items []*frame
+	head  int
+	bytes int
+}
+
+func (q *fifo) len() int { return len(q.items) - q.head }
+
+func (q *fifo) push(f *frame) {
+	q.items = append(q.items, f)
+	q.bytes += f.size()
+}
+
+func (q *fifo) peek() *frame {
+	if q.len() == 0 {
+		return nil
+	}
+	return q.items[q.head]
+}
+
+func (q *fifo) pop() *frame {
+	if q.len() == 0 {
+		return nil
+	}
+	f := q.items[q.head]
+	q.items[q.head] = nil
+	q.head++
+	q.bytes -= f.size()
+	if q.head == len(q.items) {
+		q.items, q.head = q.items[:0], 0
+	} else if q.head > 1024 && q.head*2 > len(q.items) {
+		n := copy(q.items, q.items[q.head:])
+		clear(q.items[n:])
+		q.items, q.head = q.items[:n], 0
+	}
+	return f
+}
+
+// drain removes and returns every frame, oldest first.
+func (q *fifo) drain() []*frame {
+	out := append([]*frame(nil), q.items[q.head:]...)
+	clear(q.items)
+	q.items, q.head, q.bytes = q.items[:0], 0, 0
+	return out
+}
+
+// removeFirst removes the oldest frame for which match is true.
+func (q *fifo) removeFirst(match func(*frame) bool) *frame {
+	for i := q.head; i < len(q.items); i++ {
+		if f := q.items[i]; match(f) {
+			copy(q.items[i:], q.items[i+1:])
+			q.items[len(q.items)-1] = nil
+			q.items = q.items[:len(q.items)-1]
+			q.bytes -= f.size()
+			return f
+		}
+	}
+	return nil
+}
+
+// headerCache keeps the StoreTrace header of each trace the client told the
+// sink about, and builds default headers for the others.
+type headerCache struct {
+	mu    sync.Mutex
+	m     map[tracing.TraceID]*headerEntry
+	order []tracing.TraceID // insertion order, for eviction
+	dirty []tracing.TraceID // ended traces whose final header is not sent yet
+}
+
+type headerEntry struct {
+	trace tracing.FlowTrace
+	ended bool
+}
+
+const maxHeaders = 4096
+
+func (h *headerCache) put(t tracing.FlowTrace) (ended bool) {
+	t.Events = nil
+	ended = t.Status.Kind != tracing.StatusRunning && t.Status.Kind != tracing.StatusPending
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.m == nil {
+		h.m = make(map[tracing.TraceID]*headerEntry)
+	}
+	e, ok := h.m[t.TraceID]
+	if !ok {
+		h.evict()
+		e = &headerEntry{}
+		h.m[t.TraceID] = e
+		h.order = append(h.order, t.TraceID)
+	}
+	e.trace = t
+	if ended && !e.ended {
+		h.dirty = append(h.dirty, t.TraceID)
+	}
+	e.ended = ended
+	return ended
+}
+
+func (h *headerCache) evict() {
+	for len(h.m) >= maxHeaders && len(h.order) > 0 {
+		delete(h.m, h.order[0])
+		h.order = h.order[1:]
+	}
+}
+
+// get returns the header for id, creating one from def (with start time
+// start) when the sink was not told about the trace.
+func (h *headerCache) get(id tracing.TraceID, def *tracing.FlowTrace, start int64) tracing.FlowTrace {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if e, ok := h.m[id]; ok {
+		return e.trace
+	}
+	if h.m == nil {
+		h.m = make(map[tracing.TraceID]*headerEntry)
+	}
+	h.evict()
+	t := *def
+	t.TraceID = id
+	if start != 0 {
+		t.StartTime = unixTime(start)
+	}
+	h.m[id] = &headerEntry{trace: t}
+	h.order = append(h.order, id)
+	return t
+}
+
+// takeDirty returns the headers of ended traces not sent yet.
+func (h *headerCache) takeDirty() []tracing.FlowTrace {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.dirty) == 0 {
+		return nil
+	}
+	out := make([]tracing.FlowTrace, 0, len(h.dirty))
+	for _, id := range h.dirty {
+		if e, ok := h.m[id]; ok {
+			out = append(out, e.trace)
+		}
+	}
+	h.dirty = h.dirty[:0]
+	return out
+}
+
+func unixTime(ns int64) time.Time { return time.Unix(0, ns).UTC() }

@@ -1,0 +1,418 @@
+package sink
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/reflowtrace/reflowtrace-go/retry"
+	"github.com/reflowtrace/reflowtrace-go/tracing"
+)
+
+// Defaults of the WebSocket sink.
+const (
+	// DefaultMaxFrameBytes bounds every frame the sink sends, below the
+	// protocol's 16 MiB maximum message size.
+	DefaultMaxFrameBytes = 16<<20 - 64<<10
+	// DefaultCompressionThreshold is the smallest frame compressed when
+	// compression is on.
+	DefaultCompressionThreshold = 1024
+	// DefaultMaxInFlightFrames and DefaultMaxInFlightBytes bound the frames
+	// sent and not acknowledged yet.
+	DefaultMaxInFlightFrames = 32
+	DefaultMaxInFlightBytes  = 32 << 20
+	// DefaultOutageBufferBytes bounds the frames kept in memory while the
+	// server is unreachable (without a spool).
+	DefaultOutageBufferBytes = 64 << 20
+	// DefaultKeepaliveInterval and DefaultKeepaliveTimeout: a WebSocket ping
+	// every interval; a peer that does not answer within the timeout is
+	// taken for dead and the connection is redialed.
+	DefaultKeepaliveInterval = 15 * time.Second
+	DefaultKeepaliveTimeout  = 10 * time.Second
+	// DefaultDialTimeout bounds one connection attempt (TCP, TLS and the
+	// WebSocket upgrade).
+	DefaultDialTimeout = 10 * time.Second
+	// DefaultWriteTimeout bounds writing the frames of one turn to the
+	// connection.
+	DefaultWriteTimeout = 10 * time.Second
+	// DefaultSpoolMaxBytes and DefaultSpoolMaxAge limit the spool.
+	DefaultSpoolMaxBytes = 1 << 30
+	DefaultSpoolMaxAge   = 24 * time.Hour
+	// DefaultAPIKeyHeader carries the API key set by WithAPIKey.
+	DefaultAPIKeyHeader = "X-API-Key"
+)
+
+// ErrInvalidOption is wrapped by the errors NewWebSocket returns for bad
+// option values and URLs.
+var ErrInvalidOption = errors.New("sink: invalid option")
+
+// WebSocketMode chooses the messages the WebSocket sink sends.
+type WebSocketMode uint8
+
+// The WebSocket sink modes.
+const (
+	// ModeStore sends one StoreTrace per batch and trace id, which the server
+	// persists (default).
+	ModeStore WebSocketMode = iota
+	// ModeLive sends one RecordEvent per event, which the server forwards to
+	// its subscribers without persisting it.
+	ModeLive
+	// ModeBoth sends both.
+	ModeBoth
+)
+
+// String returns "store", "live" or "both".
+func (m WebSocketMode) String() string {
+	switch m {
+	case ModeStore:
+		return "store"
+	case ModeLive:
+		return "live"
+	case ModeBoth:
+		return "both"
+	}
+	return fmt.Sprintf("WebSocketMode(%d)", uint8(m))
+}
+
+func (m WebSocketMode) store() bool { return m == ModeStore || m == ModeBoth }
+func (m WebSocketMode) live() bool  { return m == ModeLive || m == ModeBoth }
+
+// WebSocketOption configures a WebSocket sink. Build options with the WithX
+// functions that return a WebSocketOption.
+type WebSocketOption interface{ applyWebSocket(*wsConfig) }
+
+type wsOptionFunc func(*wsConfig)
+
+func (f wsOptionFunc) applyWebSocket(c *wsConfig) { f(c) }
+
+type wsConfig struct {
+	log          *zap.Logger
+	onError      func(error)
+	mode         WebSocketMode
+	maxFrame     int
+	compress     bool
+	compressMin  int
+	inflight     int
+	inflightB    int
+	outageB      int
+	keepalive    time.Duration
+	keepaliveTO  time.Duration
+	dialTimeout  time.Duration
+	writeTimeout time.Duration
+	policy       retry.Policy
+	retryOpts    []retry.Option
+	spoolDir     string
+	spoolSync    SyncPolicy
+	spoolMaxB    int64
+	spoolMaxAge  time.Duration
+	tls          *TLSOptions
+	apiKey       string
+	apiKeyHeader string
+	bearer       string
+	header       http.Header
+	origin       string
+	flowID       tracing.FlowID
+	version      tracing.FlowVersion
+	execID       tracing.ExecutionID
+	meta         tracing.TraceMetadata
+	metaSet      bool
+	env          string
+	tags         map[string]string
+	now          func() time.Time
+}
+
+func newWSConfig(opts []WebSocketOption) (*wsConfig, error) {
+	c := &wsConfig{
+		log:          zap.NewNop(),
+		maxFrame:     DefaultMaxFrameBytes,
+		compressMin:  DefaultCompressionThreshold,
+		inflight:     DefaultMaxInFlightFrames,
+		inflightB:    DefaultMaxInFlightBytes,
+		outageB:      DefaultOutageBufferBytes,
+		keepalive:    DefaultKeepaliveInterval,
+		keepaliveTO:  DefaultKeepaliveTimeout,
+		dialTimeout:  DefaultDialTimeout,
+		writeTimeout: DefaultWriteTimeout,
+		policy:       retry.DefaultPolicy(),
+		spoolSync:    SyncInterval(time.Second),
+		spoolMaxB:    DefaultSpoolMaxBytes,
+		spoolMaxAge:  DefaultSpoolMaxAge,
+		apiKeyHeader: DefaultAPIKeyHeader,
+		header:       http.Header{},
+		flowID:       "default",
+		now:          time.Now,
+	}
+	for _, o := range opts {
+		if o != nil {
+			o.applyWebSocket(c)
+		}
+	}
+	if c.log == nil {
+		c.log = zap.NewNop()
+	}
+	var errs []error
+	bad := func(name string, v any, why string) {
+		errs = append(errs, fmt.Errorf("%w: %s(%v): %s", ErrInvalidOption, name, v, why))
+	}
+	if c.mode > ModeBoth {
+		bad("WithMode", c.mode, "want ModeStore, ModeLive or ModeBoth")
+	}
+	if c.maxFrame < 1024 || c.maxFrame > 16<<20-1 {
+		bad("WithMaxFrameBytes", c.maxFrame, "want 1 KiB up to 16 MiB - 1")
+	}
+	if c.compressMin < 0 {
+		bad("WithCompressionThreshold", c.compressMin, "must not be negative")
+	}
+	if c.inflight < 1 || c.inflightB < 1 {
+		bad("WithMaxInFlight", fmt.Sprintf("%d, %d", c.inflight, c.inflightB), "both must be at least 1")
+	}
+	if c.outageB < 0 {
+		bad("WithOutageBuffer", c.outageB, "must not be negative")
+	}
+	if c.keepalive < 0 || c.keepaliveTO <= 0 && c.keepalive > 0 {
+		bad("WithKeepalive", fmt.Sprintf("%v, %v", c.keepalive, c.keepaliveTO), "interval must not be negative and timeout must be positive")
+	}
+	if c.dialTimeout <= 0 {
+		bad("WithDialTimeout", c.dialTimeout, "must be positive")
+	}
+	if c.writeTimeout <= 0 {
+		bad("WithWriteTimeout", c.writeTimeout, "must be positive")
+	}
+	if err := c.policy.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("%w: WithRetry: %w", ErrInvalidOption, err))
+	}
+	if c.spoolMaxB < 0 || c.spoolMaxAge < 0 {
+		bad("WithSpoolLimits", fmt.Sprintf("%d, %v", c.spoolMaxB, c.spoolMaxAge), "must not be negative")
+	}
+	if c.apiKeyHeader == "" {
+		bad("WithAPIKeyHeader", `""`, "must not be empty")
+	}
+	if c.apiKey != "" && c.bearer != "" {
+		errs = append(errs, fmt.Errorf("%w: WithAPIKey and WithBearerToken both set", ErrInvalidOption))
+	}
+	if !c.metaSet {
+		c.meta.Hostname, _ = os.Hostname()
+		c.meta.ProcessID = uint32(os.Getpid())
+	}
+	if c.env != "" {
+		c.meta.Environment = c.env
+	}
+	if c.tags != nil {
+		c.meta.Tags = c.tags
+	}
+	if c.meta.Environment == "" {
+		c.meta.Environment = "development"
+	}
+	if c.execID.IsZero() {
+		c.execID = tracing.NewExecutionID()
+	}
+	return c, errors.Join(errs...)
+}
+
+// WithMode chooses store (StoreTrace), live (RecordEvent) or both.
+// Default: ModeStore.
+func WithMode(m WebSocketMode) WebSocketOption {
+	return wsOptionFunc(func(c *wsConfig) { c.mode = m })
+}
+
+// WithLogger sets the logger of the WebSocket sink; it logs as
+// "sink.websocket". Default: zap.NewNop().
+func WithLogger(log *zap.Logger) WebSocketOption {
+	return wsOptionFunc(func(c *wsConfig) { c.log = log })
+}
+
+// WithErrorHandler calls h with every error the sink meets in the
+// background: server rejections, events too large for a frame, lost
+// connections, dropped events. h is called from the sink's goroutines and
+// from Write; it must not block or call the sink. Default: none.
+func WithErrorHandler(h func(error)) WebSocketOption {
+	return wsOptionFunc(func(c *wsConfig) { c.onError = h })
+}
+
+// WithMaxFrameBytes bounds the size of every frame (the uncompressed JSON).
+// Batches that would exceed it are split; an event too large on its own is
+// dropped and reported. Valid from 1 KiB to 16 MiB - 1. Default:
+// DefaultMaxFrameBytes.
+func WithMaxFrameBytes(n int) WebSocketOption {
+	return wsOptionFunc(func(c *wsConfig) { c.maxFrame = n })
+}
+
+// WithCompression sends frames of at least the compression threshold as
+// binary frames holding a size-prefixed LZ4 block. The server must be
+// configured with algorithm "lz4". Default: off (text frames).
+func WithCompression(on bool) WebSocketOption {
+	return wsOptionFunc(func(c *wsConfig) { c.compress = on })
+}
+
+// WithCompressionThreshold sets the smallest frame compressed when
+// compression is on. Default: DefaultCompressionThreshold.
+func WithCompressionThreshold(n int) WebSocketOption {
+	return wsOptionFunc(func(c *wsConfig) { c.compressMin = n })
+}
+
+// WithMaxInFlight bounds the frames sent and not acknowledged yet, by count
+// and by bytes; while connected, Write waits when as much again is queued.
+// Default: DefaultMaxInFlightFrames, DefaultMaxInFlightBytes.
+func WithMaxInFlight(frames, bytes int) WebSocketOption {
+	return wsOptionFunc(func(c *wsConfig) { c.inflight, c.inflightB = frames, bytes })
+}
+
+// WithOutageBuffer bounds, in bytes, the frames kept in memory while the
+// server is unreachable and no spool is set. When it is full, routine
+// events are dropped before critical ones and counted. Default:
+// DefaultOutageBufferBytes.
+func WithOutageBuffer(bytes int) WebSocketOption {
+	return wsOptionFunc(func(c *wsConfig) { c.outageB = bytes })
+}
+
+// WithKeepalive pings the server every interval; a server that does not
+// answer within timeout is taken for dead and the connection is redialed.
+// An interval of 0 disables pings. Default: DefaultKeepaliveInterval,
+// DefaultKeepaliveTimeout.
+func WithKeepalive(interval, timeout time.Duration) WebSocketOption {
+	return wsOptionFunc(func(c *wsConfig) { c.keepalive, c.keepaliveTO = interval, timeout })
+}
+
+// WithDialTimeout bounds one connection attempt. Default:
+// DefaultDialTimeout.
+func WithDialTimeout(d time.Duration) WebSocketOption {
+	return wsOptionFunc(func(c *wsConfig) { c.dialTimeout = d })
+}
+
+// WithWriteTimeout bounds writing a turn of frames to the connection; a
+// write that takes longer closes the connection. Default:
+// DefaultWriteTimeout.
+func WithWriteTimeout(d time.Duration) WebSocketOption {
+	return wsOptionFunc(func(c *wsConfig) { c.writeTimeout = d })
+}
+
+// WithRetry sets the reconnection policy. Frames waiting in memory when a
+// whole round of retries failed are spooled (with a spool) or dropped and
+// counted; the sink then starts another round. Default:
+// retry.DefaultPolicy().
+func WithRetry(p retry.Policy) WebSocketOption {
+	return wsOptionFunc(func(c *wsConfig) { c.policy = p })
+}
+
+// WithRetryOptions passes options to every retry.Policy.Do the sink runs,
+// for example retry.WithTimer in tests. Default: none.
+func WithRetryOptions(opts ...retry.Option) WebSocketOption {
+	return wsOptionFunc(func(c *wsConfig) { c.retryOpts = append(c.retryOpts, opts...) })
+}
+
+// WithSpoolDir keeps frames on disk in dir while the server is unreachable,
+// and frames not acknowledged at Close; they are replayed oldest first when
+// the server is back, also by a later sink opening the same dir. Default:
+// none (an in-memory outage buffer).
+func WithSpoolDir(dir string) WebSocketOption {
+	return wsOptionFunc(func(c *wsConfig) { c.spoolDir = dir })
+}
+
+// WithSpoolSync chooses when the spool fsyncs. Default: SyncInterval(1s).
+func WithSpoolSync(p SyncPolicy) WebSocketOption {
+	return wsOptionFunc(func(c *wsConfig) { c.spoolSync = p })
+}
+
+// WithSpoolLimits bounds the spool by bytes and by record age; 0 means no
+// limit. When full, routine events are refused before critical ones (the
+// last eighth is kept for critical events); records older than maxAge are
+// dropped at replay. Both count drops. Default: DefaultSpoolMaxBytes,
+// DefaultSpoolMaxAge.
+func WithSpoolLimits(maxBytes int64, maxAge time.Duration) WebSocketOption {
+	return wsOptionFunc(func(c *wsConfig) { c.spoolMaxB, c.spoolMaxAge = maxBytes, maxAge })
+}
+
+// WithAPIKey sends key in the API key header (DefaultAPIKeyHeader unless
+// WithAPIKeyHeader says otherwise) on every connection. The key never
+// appears in logs, errors or Stats. Default: none.
+func WithAPIKey(key string) WebSocketOption {
+	return wsOptionFunc(func(c *wsConfig) { c.apiKey = key })
+}
+
+// WithAPIKeyHeader names the header carrying the API key. Default:
+// DefaultAPIKeyHeader.
+func WithAPIKeyHeader(name string) WebSocketOption {
+	return wsOptionFunc(func(c *wsConfig) { c.apiKeyHeader = name })
+}
+
+// WithBearerToken sends "Authorization: Bearer token" on every connection.
+// The token never appears in logs, errors or Stats. Default: none.
+func WithBearerToken(token string) WebSocketOption {
+	return wsOptionFunc(func(c *wsConfig) { c.bearer = token })
+}
+
+// WithHeader adds a header to the WebSocket upgrade request. Its value is
+// treated as a secret in logs and errors. Default: none.
+func WithHeader(key, value string) WebSocketOption {
+	return wsOptionFunc(func(c *wsConfig) { c.header.Add(key, value) })
+}
+
+// WithOrigin sets the Origin header of the upgrade request. Default: none.
+func WithOrigin(origin string) WebSocketOption {
+	return wsOptionFunc(func(c *wsConfig) { c.origin = origin })
+}
+
+// WithFlowID names the flow in the StoreTrace header of events whose trace
+// the sink was not told about. Default: "default".
+func WithFlowID(id tracing.FlowID) WebSocketOption {
+	return wsOptionFunc(func(c *wsConfig) { c.flowID = id })
+}
+
+// WithFlowVersion sets the version in those headers. Default: 0.0.0.
+func WithFlowVersion(v tracing.FlowVersion) WebSocketOption {
+	return wsOptionFunc(func(c *wsConfig) { c.version = v })
+}
+
+// WithTraceMetadata sets the metadata in those headers. Default: this
+// host's name and process id, environment "development", no tags.
+func WithTraceMetadata(m tracing.TraceMetadata) WebSocketOption {
+	return wsOptionFunc(func(c *wsConfig) { c.meta, c.metaSet = m, true })
+}
+
+// WithEnvironment sets the metadata's environment. Default:
+// "development".
+func WithEnvironment(env string) WebSocketOption {
+	return wsOptionFunc(func(c *wsConfig) { c.env = env })
+}
+
+// WithTags sets the metadata's tags. Default: none.
+func WithTags(tags map[string]string) WebSocketOption {
+	return wsOptionFunc(func(c *wsConfig) { c.tags = tags })
+}
+
+// withClock replaces the clock used for spool ages, for tests.
+func withClock(now func() time.Time) WebSocketOption {
+	return wsOptionFunc(func(c *wsConfig) { c.now = now })
+}
+
+// WebSocketOptionsFromConfig returns the options cfg implies for a
+// WebSocket sink: compression, the retry policy, the flow id, environment
+// and tags. Use it as
+// sink.NewWebSocket(cfg.ServerURL, sink.WebSocketOptionsFromConfig(cfg)...).
+func WebSocketOptionsFromConfig(cfg tracing.TracingConfig) []WebSocketOption {
+	cfg = cfg.WithDefaults()
+	p := retry.DefaultPolicy()
+	p.MaxRetries = cfg.Retry.MaxRetries
+	if p.MaxRetries < 0 {
+		p.MaxRetries = retry.Unlimited
+	}
+	p.InitialDelay = cfg.Retry.InitialDelay
+	p.MaxDelay = cfg.Retry.MaxDelay
+	p.Multiplier = cfg.Retry.BackoffMultiplier
+	opts := []WebSocketOption{
+		WithCompression(cfg.EnableCompression),
+		WithRetry(p),
+		WithFlowID(cfg.FlowID),
+	}
+	if cfg.Environment != "" {
+		opts = append(opts, WithEnvironment(cfg.Environment))
+	}
+	if cfg.Tags != nil {
+		opts = append(opts, WithTags(cfg.Tags))
+	}
+	return opts
+}

@@ -1,0 +1,377 @@
+package sink
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/reflowtrace/reflowtrace-go/internal/testserver"
+	"github.com/reflowtrace/reflowtrace-go/retry"
+	"github.com/reflowtrace/reflowtrace-go/tracing"
+)
+
+func TestWebSocketModes(t *testing.T) {
+	tests := []struct {
+		name      string
+		mode      WebSocketMode
+		lz4       bool
+		wantStore bool
+		wantLive  bool
+	}{
+		{name: "store text", mode: ModeStore, wantStore: true},
+		{name: "store lz4", mode: ModeStore, lz4: true, wantStore: true},
+		{name: "live text", mode: ModeLive, wantLive: true},
+		{name: "live lz4", mode: ModeLive, lz4: true, wantLive: true},
+		{name: "both lz4", mode: ModeBoth, lz4: true, wantStore: true, wantLive: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := testCtx(t)
+			srv := startServer(t, testserver.WithLZ4(tt.lz4))
+			s, el := newTestSink(t, srv.URL(), WithMode(tt.mode), WithCompression(tt.lz4),
+				WithCompressionThreshold(256), WithFlowID("sensors"), WithEnvironment("test"),
+				WithTags(map[string]string{"site": "lab"}))
+			t1, t2 := tracing.NewTraceID(), tracing.NewTraceID()
+			var all []tracing.TraceEvent
+			for i := range 4 {
+				tr := t1
+				if i%2 == 1 {
+					tr = t2
+				}
+				batch := makeEvents(50, tr)
+				all = append(all, batch...)
+				if err := s.Write(ctx, batch); err != nil {
+					t.Fatalf("Write: %v", err)
+				}
+			}
+			if err := s.Flush(ctx); err != nil {
+				t.Fatalf("Flush: %v", err)
+			}
+			want := ids(all)
+			if tt.wantStore {
+				if m := missing(want, srv.Events()); len(m) > 0 {
+					t.Fatalf("%d events not stored", len(m))
+				}
+				stored := srv.Stored()
+				for _, ev := range all {
+					got := stored[ev.EventID]
+					if got.ActorID != ev.ActorID || got.Type.Kind != ev.Type.Kind || !got.Timestamp.Equal(ev.Timestamp) {
+						t.Fatalf("stored event %s = %+v, want %+v", ev.EventID, got, ev)
+					}
+				}
+				tr := srv.Trace(t1)
+				if tr == nil {
+					t.Fatal("trace 1 not stored")
+				}
+				if tr.FlowID != "sensors" || tr.Status.Kind != tracing.StatusRunning || tr.Metadata.Environment != "test" ||
+					tr.Metadata.Tags["site"] != "lab" || tr.Metadata.ProcessID == 0 || tr.ExecutionID.IsZero() {
+					t.Fatalf("trace header = %+v", tr)
+				}
+			} else if len(srv.Events()) != 0 {
+				t.Fatal("live mode sent StoreTrace")
+			}
+			if tt.wantLive {
+				if m := missing(want, srv.Live()); len(m) > 0 {
+					t.Fatalf("%d events not recorded live", len(m))
+				}
+			} else if len(srv.Live()) != 0 {
+				t.Fatal("store mode sent RecordEvent")
+			}
+			st := s.Stats()
+			wantDelivered := uint64(0)
+			if tt.wantStore {
+				wantDelivered += uint64(len(all))
+			}
+			if tt.wantLive {
+				wantDelivered += uint64(len(all))
+			}
+			if st.EventsDelivered != wantDelivered || st.FramesAcked != st.FramesSent || !st.Connected {
+				t.Fatalf("stats %+v, want %d delivered", st, wantDelivered)
+			}
+			if tt.lz4 && tt.mode == ModeStore && st.WireBytes*2 > st.RawBytes {
+				t.Fatalf("lz4 wire bytes %d not under half of raw %d", st.WireBytes, st.RawBytes)
+			}
+			if !tt.lz4 && st.WireBytes != st.RawBytes {
+				t.Fatalf("uncompressed wire %d != raw %d", st.WireBytes, st.RawBytes)
+			}
+			if errs := el.all(); len(errs) > 0 {
+				t.Fatalf("errors reported: %v", errs)
+			}
+			if err := s.Close(ctx); err != nil {
+				t.Fatalf("Close: %v", err)
+			}
+		})
+	}
+}
+
+func TestWebSocketSplitsAndRejectsTooLarge(t *testing.T) {
+	ctx := testCtx(t)
+	srv := startServer(t)
+	s, el := newTestSink(t, srv.URL(), WithMaxFrameBytes(8<<10))
+	tr := tracing.NewTraceID()
+	batch := makeEvents(200, tr)
+	big := tracing.NetworkEvent("blob", tracing.String("payload", strings.Repeat("x", 20<<10)))
+	big.TraceID = tr
+	batch = append(batch[:100], append([]tracing.TraceEvent{big}, batch[100:]...)...)
+	if err := s.Write(ctx, batch); err != nil {
+		t.Fatalf("Write: %v", err)
+	}
+	if err := s.Flush(ctx); err != nil {
+		t.Fatalf("Flush: %v", err)
+	}
+	got := srv.Events()
+	if got[big.EventID] != 0 {
+		t.Fatal("the oversized event was sent")
+	}
+	var want []tracing.EventID
+	for _, ev := range batch {
+		if ev.EventID != big.EventID {
+			want = append(want, ev.EventID)
+		}
+	}
+	if m := missing(want, got); len(m) > 0 {
+		t.Fatalf("%d events of the split batch missing", len(m))
+	}
+	st := s.Stats()
+	if st.Dropped[DropTooLarge] != 1 {
+		t.Fatalf("dropped too large = %d, want 1", st.Dropped[DropTooLarge])
+	}
+	if st.FramesAcked < 4 {
+		t.Fatalf("%d frames: the batch was not split", st.FramesAcked)
+	}
+	errs := el.all()
+	if len(errs) != 1 || !errors.Is(errs[0], ErrEventTooLarge) || !strings.Contains(errs[0].Error(), big.EventID.String()) {
+		t.Fatalf("reported %v, want one ErrEventTooLarge naming the event", errs)
+	}
+}
+
+func TestWebSocketServerErrors(t *testing.T) {
+	tests := []struct {
+		name         string
+		code         tracing.ErrorCode
+		message      string
+		lz4          bool
+		wantRejected bool
+	}{
+		{name: "permanent", code: tracing.CodeInvalidRequest, message: "bad trace", wantRejected: true},
+		{name: "permanent compressed reply", code: tracing.CodeSerializationError, message: strings.Repeat("long reason ", 200), lz4: true, wantRejected: true},
+		{name: "retryable", code: tracing.CodeStorageError, message: "database is locked"},
+		{name: "legacy retryable", code: "", message: "storage failed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := testCtx(t)
+			srv := startServer(t, testserver.WithLZ4(tt.lz4))
+			s, el := newTestSink(t, srv.URL(), WithCompression(tt.lz4))
+			srv.ErrorEvery(3, tt.code, tt.message)
+			var all []tracing.TraceEvent
+			for range 6 {
+				b := makeEvents(20, tracing.NewTraceID())
+				all = append(all, b...)
+				if err := s.Write(ctx, b); err != nil {
+					t.Fatal(err)
+				}
+				if err := s.Flush(ctx); err != nil {
+					t.Fatalf("Flush: %v", err)
+				}
+			}
+			srv.ErrorEvery(0, "", "")
+			st := s.Stats()
+			got := srv.Events()
+			lost := missing(ids(all), got)
+			if tt.wantRejected {
+				if len(lost) == 0 || uint64(len(lost)) != st.Dropped[DropRejected] || st.Rejected[string(tt.code)] != uint64(len(lost)) {
+					t.Fatalf("lost %d, stats %+v", len(lost), st)
+				}
+				var se *tracing.ServerError
+				errs := el.all()
+				if len(errs) == 0 || !errors.As(errs[0], &se) || se.Code != tt.code {
+					t.Fatalf("reported %v, want a *tracing.ServerError with code %s", errs, tt.code)
+				}
+				return
+			}
+			if len(lost) > 0 {
+				t.Fatalf("%d events lost despite a retryable error", len(lost))
+			}
+			if st.FramesResent == 0 || st.Reconnects == 0 {
+				t.Fatalf("no resend after a retryable error: %+v", st)
+			}
+		})
+	}
+}
+
+func TestWebSocketCloseAndClosed(t *testing.T) {
+	ctx := testCtx(t)
+	srv := startServer(t)
+	s, _ := newTestSink(t, srv.URL())
+	if err := s.Write(ctx, nil); err != nil {
+		t.Fatalf("Write(nil): %v", err)
+	}
+	if err := s.Write(ctx, makeEvents(10, tracing.NewTraceID())); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(ctx); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if len(srv.Events()) != 10 {
+		t.Fatalf("server has %d events after Close, want 10", len(srv.Events()))
+	}
+	if err := s.Close(ctx); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	if err := s.Write(ctx, makeEvents(1, tracing.NewTraceID())); !errors.Is(err, tracing.ErrClosed) {
+		t.Fatalf("Write after Close = %v", err)
+	}
+	if err := s.Flush(ctx); !errors.Is(err, tracing.ErrClosed) {
+		t.Fatalf("Flush after Close = %v", err)
+	}
+}
+
+func TestWebSocketCloseReportsUndelivered(t *testing.T) {
+	tests := []struct {
+		name  string
+		spool bool
+		want  string
+	}{
+		{name: "lost", want: "30 events not acknowledged; 30 lost"},
+		{name: "spooled", spool: true, want: "30 events not acknowledged; 30 spooled in "},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := testCtx(t)
+			srv := startServer(t)
+			srv.SetRefusing(true, testserver.Refuse503)
+			var opts []WebSocketOption
+			if tt.spool {
+				opts = append(opts, WithSpoolDir(t.TempDir()))
+			}
+			s, _ := newTestSink(t, srv.URL(), opts...)
+			if err := s.Write(ctx, makeEvents(30, tracing.NewTraceID())); err != nil {
+				t.Fatal(err)
+			}
+			cctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+			defer cancel()
+			err := s.Close(cctx)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Close = %v, want it to say %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestWebSocketFlushContext(t *testing.T) {
+	tests := []struct {
+		name string
+		ctx  func(context.Context) (context.Context, context.CancelFunc)
+	}{
+		{name: "cancelled", ctx: func(p context.Context) (context.Context, context.CancelFunc) {
+			c, cancel := context.WithCancel(p)
+			cancel()
+			return c, cancel
+		}},
+		{name: "expired", ctx: func(p context.Context) (context.Context, context.CancelFunc) {
+			return context.WithDeadline(p, time.Now().Add(-time.Second))
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := testCtx(t)
+			srv := startServer(t)
+			gate := make(chan struct{})
+			srv.SetAckGate(gate)
+			s, _ := newTestSink(t, srv.URL())
+			if err := s.Write(ctx, makeEvents(5, tracing.NewTraceID())); err != nil {
+				t.Fatal(err)
+			}
+			fctx, cancel := tt.ctx(ctx)
+			defer cancel()
+			if err := s.Flush(fctx); !errors.Is(err, fctx.Err()) {
+				t.Fatalf("Flush = %v, want %v", err, fctx.Err())
+			}
+			close(gate)
+			if err := s.Flush(ctx); err != nil {
+				t.Fatalf("Flush after the gate opened: %v", err)
+			}
+		})
+	}
+}
+
+func TestNewWebSocketValidates(t *testing.T) {
+	tests := []struct {
+		name string
+		url  string
+		opts []WebSocketOption
+		want string
+	}{
+		{name: "http url", url: "http://127.0.0.1:1", want: "want ws://"},
+		{name: "no host", url: "ws://", want: "want ws://"},
+		{name: "frame too small", url: "ws://127.0.0.1:1", opts: []WebSocketOption{WithMaxFrameBytes(10)}, want: "WithMaxFrameBytes"},
+		{name: "frame too large", url: "ws://127.0.0.1:1", opts: []WebSocketOption{WithMaxFrameBytes(16 << 20)}, want: "WithMaxFrameBytes"},
+		{name: "in flight", url: "ws://127.0.0.1:1", opts: []WebSocketOption{WithMaxInFlight(0, 1)}, want: "WithMaxInFlight"},
+		{name: "mode", url: "ws://127.0.0.1:1", opts: []WebSocketOption{WithMode(9)}, want: "WithMode"},
+		{name: "tls on ws", url: "ws://127.0.0.1:1", opts: []WebSocketOption{WithTLS(TLSOptions{})}, want: "wss://"},
+		{name: "missing CA", url: "wss://127.0.0.1:1", opts: []WebSocketOption{WithTLS(TLSOptions{CAFile: "/nonexistent/ca.pem"})}, want: "CAFile"},
+		{name: "key and token", url: "ws://127.0.0.1:1", opts: []WebSocketOption{WithAPIKey("k1234"), WithBearerToken("t1234")}, want: "both set"},
+		{name: "bad retry", url: "ws://127.0.0.1:1", opts: []WebSocketOption{WithRetry(retry.Policy{Multiplier: 0.5})}, want: "WithRetry"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := NewWebSocket(tt.url, tt.opts...)
+			if err == nil {
+				_ = s.Close(t.Context())
+				t.Fatal("NewWebSocket succeeded")
+			}
+			if !errors.Is(err, ErrInvalidOption) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error %v, want ErrInvalidOption mentioning %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestWebSocketOptionsFromConfig(t *testing.T) {
+	cfg := tracing.DefaultConfig()
+	cfg.EnableCompression = true
+	cfg.FlowID = "flow-a"
+	c, err := newWSConfig(WebSocketOptionsFromConfig(cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.compress || c.flowID != "flow-a" || c.policy.MaxRetries != cfg.Retry.MaxRetries ||
+		c.policy.InitialDelay != cfg.Retry.InitialDelay || c.policy.Multiplier != cfg.Retry.BackoffMultiplier {
+		t.Fatalf("config from TracingConfig: %+v", c)
+	}
+}
+
+func TestWebSocketObserveTrace(t *testing.T) {
+	ctx := testCtx(t)
+	srv := startServer(t)
+	s, _ := newTestSink(t, srv.URL())
+	tr := tracing.FlowTrace{
+		TraceID: tracing.NewTraceID(), FlowID: "orders", ExecutionID: tracing.NewExecutionID(),
+		Version: tracing.FlowVersion{Major: 1, Minor: 2, Patch: 3}, StartTime: time.Now().UTC(),
+		Status: tracing.ExecutionStatus{Kind: tracing.StatusRunning}, Metadata: tracing.TraceMetadata{Environment: "prod", Hostname: "h"},
+	}
+	s.ObserveTrace(tr)
+	if err := s.Write(ctx, makeEvents(5, tr.TraceID)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got := srv.Trace(tr.TraceID)
+	if got == nil || got.FlowID != "orders" || got.ExecutionID != tr.ExecutionID || got.Version.Minor != 2 || got.Metadata.Environment != "prod" {
+		t.Fatalf("stored header %+v", got)
+	}
+	tr.Status = tracing.FailedStatus("boom")
+	tr.EndTime = time.Now().UTC()
+	s.ObserveTrace(tr)
+	if err := s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got = srv.Trace(tr.TraceID)
+	if got.Status.Kind != tracing.StatusFailed || got.Status.Error != "boom" || len(got.Events) != 5 {
+		t.Fatalf("after the trace ended: status %v, %d events", got.Status, len(got.Events))
+	}
+}
