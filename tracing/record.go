@@ -159,7 +159,8 @@ func (c *TracingClient) ActorCreated(ctx context.Context, actorID string) EventI
 		c.off()
 		return EventID{}
 	}
-	ev := ActorCreated(actorID)
+	var ev TraceEvent
+	stamp(&ev, KindActorCreated, actorID)
 	return c.record(ctx, &ev)
 }
 
@@ -169,7 +170,8 @@ func (c *TracingClient) ActorStarted(ctx context.Context, actorID string) EventI
 		c.off()
 		return EventID{}
 	}
-	ev := ActorStarted(actorID)
+	var ev TraceEvent
+	stamp(&ev, KindActorStarted, actorID)
 	return c.record(ctx, &ev)
 }
 
@@ -179,7 +181,8 @@ func (c *TracingClient) ActorCompleted(ctx context.Context, actorID string) Even
 		c.off()
 		return EventID{}
 	}
-	ev := ActorCompleted(actorID)
+	var ev TraceEvent
+	stamp(&ev, KindActorCompleted, actorID)
 	return c.record(ctx, &ev)
 }
 
@@ -190,11 +193,11 @@ func (c *TracingClient) ActorFailed(ctx context.Context, actorID string, err err
 		c.off()
 		return EventID{}
 	}
-	var msg string
+	var ev TraceEvent
+	stamp(&ev, KindActorFailed, actorID)
 	if err != nil {
-		msg = err.Error()
+		ev.Data.Error = err.Error()
 	}
-	ev := ActorFailed(actorID, msg)
 	return c.record(ctx, &ev)
 }
 
@@ -205,7 +208,8 @@ func (c *TracingClient) MessageSent(ctx context.Context, actorID, port, msgType 
 		c.off()
 		return EventID{}
 	}
-	ev := MessageSent(actorID, port, msgType, size)
+	var ev TraceEvent
+	stampMessage(&ev, KindMessageSent, actorID, port, msgType, size)
 	return c.record(ctx, &ev)
 }
 
@@ -216,20 +220,27 @@ func (c *TracingClient) MessageReceived(ctx context.Context, actorID, port, msgT
 		c.off()
 		return EventID{}
 	}
-	ev := MessageReceived(actorID, port, msgType, size)
+	var ev TraceEvent
+	stampMessage(&ev, KindMessageReceived, actorID, port, msgType, size)
 	return c.record(ctx, &ev)
 }
 
-// StateChanged records a change of actorID's state. The diff's byte slices
-// are kept until the sinks have written the event (and dropped before the
-// queue unless TracingConfig.Privacy.CaptureContent is set): don't modify
-// them afterwards.
+// StateChanged records a change of actorID's state; a diff with no DiffType
+// is recorded as DiffFull. The diff's byte slices are kept until the sinks
+// have written the event (and dropped before the queue unless
+// TracingConfig.Privacy.CaptureContent is set): don't modify them
+// afterwards.
 func (c *TracingClient) StateChanged(ctx context.Context, actorID string, diff StateDiff) EventID {
 	if !c.Enabled() {
 		c.off()
 		return EventID{}
 	}
-	ev := StateChanged(actorID, diff)
+	var ev TraceEvent
+	stamp(&ev, KindStateChanged, actorID)
+	if diff.DiffType == 0 {
+		diff.DiffType = DiffFull
+	}
+	ev.Data.StateDiff = diff
 	return c.record(ctx, &ev)
 }
 
@@ -239,7 +250,9 @@ func (c *TracingClient) PortConnected(ctx context.Context, actorID, port string)
 		c.off()
 		return EventID{}
 	}
-	ev := PortConnected(actorID, port)
+	var ev TraceEvent
+	stamp(&ev, KindPortConnected, actorID)
+	ev.Data.Port = port
 	return c.record(ctx, &ev)
 }
 
@@ -249,7 +262,9 @@ func (c *TracingClient) PortDisconnected(ctx context.Context, actorID, port stri
 		c.off()
 		return EventID{}
 	}
-	ev := PortDisconnected(actorID, port)
+	var ev TraceEvent
+	stamp(&ev, KindPortDisconnected, actorID)
+	ev.Data.Port = port
 	return c.record(ctx, &ev)
 }
 
@@ -260,7 +275,10 @@ func (c *TracingClient) DataFlow(ctx context.Context, fromActor, fromPort, toAct
 		c.off()
 		return EventID{}
 	}
-	ev := DataFlow(fromActor, fromPort, toActor, toPort, msgType, size)
+	var ev TraceEvent
+	stampMessage(&ev, KindDataFlow, fromActor, fromPort, msgType, size)
+	ev.Type.ToActor = toActor
+	ev.Type.ToPort = toPort
 	return c.record(ctx, &ev)
 }
 
@@ -271,7 +289,9 @@ func (c *TracingClient) NetworkEvent(ctx context.Context, actorID string, attrs 
 		c.off()
 		return EventID{}
 	}
-	ev := NetworkEvent(actorID, attrs...)
+	var ev TraceEvent
+	stamp(&ev, KindNetworkEvent, actorID)
+	ev.Data.CustomAttributes.Add(attrs...)
 	return c.record(ctx, &ev)
 }
 
@@ -283,8 +303,30 @@ func (c *TracingClient) Custom(ctx context.Context, actorID, name string, attrs 
 		c.off()
 		return EventID{}
 	}
-	ev := CustomEvent(actorID, name, attrs...)
+	var ev TraceEvent
+	stamp(&ev, KindCustom, actorID)
+	ev.Type.Name = name
+	ev.Data.CustomAttributes.Add(attrs...)
 	return c.record(ctx, &ev)
+}
+
+// stamp sets what the constructors of events.go set for every kind, in
+// place: building the event where it is recorded saves copying it.
+func stamp(ev *TraceEvent, kind EventKind, actorID string) {
+	now := clock.UnixNano()
+	ev.EventID = newEventIDAt(now)
+	ev.Timestamp = unixUTC(now)
+	ev.Type.Kind = kind
+	ev.ActorID = actorID
+	ev.Causality.RootCauseEventID = ev.EventID
+}
+
+func stampMessage(ev *TraceEvent, kind EventKind, actorID, port, msgType string, size uint64) {
+	stamp(ev, kind, actorID)
+	ev.Data.Port = port
+	ev.Data.Message.MessageType = msgType
+	ev.Data.Message.SizeBytes = size
+	ev.Data.HasMessage = true
 }
 
 func unixUTC(ns int64) time.Time { return time.Unix(0, ns).UTC() }

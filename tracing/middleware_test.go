@@ -1,0 +1,231 @@
+package tracing
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"testing"
+)
+
+type runnerFunc func(ctx context.Context) error
+
+func (f runnerFunc) Run(ctx context.Context) error { return f(ctx) }
+
+func TestMiddleware_DisabledReturnsNext(t *testing.T) {
+	register := RegisterFunc(func(context.Context, string, any) error { return nil })
+	send := SendFunc(func(context.Context, Send) error { return nil })
+	closed := newTestClient(t, &discardSink{}, nil)
+	if err := closed.Close(ctxTimeout(t)); err != nil {
+		t.Fatal(err)
+	}
+	for name, c := range map[string]*TracingClient{"nop": NewNop(), "nil": nil, "closed": closed} {
+		t.Run(name, func(t *testing.T) {
+			if got := c.RegisterMiddleware(register); reflect.ValueOf(got).Pointer() != reflect.ValueOf(register).Pointer() {
+				t.Fatal("RegisterMiddleware did not return next itself")
+			}
+			if got := c.SendMiddleware(send); reflect.ValueOf(got).Pointer() != reflect.ValueOf(send).Pointer() {
+				t.Fatal("SendMiddleware did not return next itself")
+			}
+		})
+	}
+}
+
+func TestRegisterMiddleware(t *testing.T) {
+	errRegister := errors.New("duplicate actor")
+	tests := []struct {
+		name     string
+		err      error
+		wantKind EventKind
+	}{
+		{name: "success records ActorCreated", wantKind: KindActorCreated},
+		{name: "failure records ActorFailed", err: errRegister, wantKind: KindActorFailed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := ctxTimeout(t)
+			sink := newRecordSink()
+			c := newTestClient(t, sink, nil)
+			calls := 0
+			var registered any
+			reg := c.RegisterMiddleware(func(_ context.Context, name string, actor any) error {
+				calls++
+				registered = actor
+				return tt.err
+			})
+			actor := struct{ name string }{"plain"}
+			if err := reg(ctx, "a", actor); err != tt.err {
+				t.Fatalf("register = %v, want next's error %v unchanged", err, tt.err)
+			}
+			if calls != 1 || registered != actor {
+				t.Fatalf("next called %d times with %v, want once with the actor itself", calls, registered)
+			}
+			if err := c.Flush(ctx); err != nil {
+				t.Fatal(err)
+			}
+			evs := sink.snapshot()
+			if len(evs) != 1 || evs[0].Type.Kind != tt.wantKind || evs[0].ActorID != "a" {
+				t.Fatalf("recorded %+v, want one %v", evs, tt.wantKind)
+			}
+			if tt.err != nil && evs[0].Data.Error != tt.err.Error() {
+				t.Fatalf("error = %q", evs[0].Data.Error)
+			}
+		})
+	}
+}
+
+func TestRegisterMiddleware_WrapsRunner(t *testing.T) {
+	errRun := errors.New("run failed")
+	tests := []struct {
+		name     string
+		err      error
+		wantKind EventKind
+	}{
+		{name: "completed", wantKind: KindActorCompleted},
+		{name: "failed", err: errRun, wantKind: KindActorFailed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := ctxTimeout(t)
+			sink := newRecordSink()
+			c := newTestClient(t, sink, nil)
+			send := c.SendMiddleware(func(context.Context, Send) error { return nil })
+			runs := 0
+			inner := runnerFunc(func(ctx context.Context) error {
+				runs++
+				// A send made inside the run is the ActorStarted event's child.
+				_ = send(ctx, Send{FromActor: "a", FromPort: "out", ToActor: "b", ToPort: "in", MessageType: "T"})
+				return tt.err
+			})
+			var registered any
+			reg := c.RegisterMiddleware(func(_ context.Context, _ string, actor any) error {
+				registered = actor
+				return nil
+			})
+			if err := reg(ctx, "a", inner); err != nil {
+				t.Fatal(err)
+			}
+			r, ok := registered.(Runner)
+			if !ok || registered == any(inner) {
+				t.Fatalf("registered %T, want a wrapping Runner", registered)
+			}
+			if u, ok := registered.(interface{ Unwrap() Runner }); !ok || reflect.ValueOf(u.Unwrap()).Pointer() != reflect.ValueOf(inner).Pointer() {
+				t.Fatal("the wrapper does not unwrap to the actor's Runner")
+			}
+			if err := r.Run(ctx); err != tt.err {
+				t.Fatalf("Run = %v, want the actor's error %v unchanged", err, tt.err)
+			}
+			if runs != 1 {
+				t.Fatalf("actor ran %d times", runs)
+			}
+			if err := c.Flush(ctx); err != nil {
+				t.Fatal(err)
+			}
+			byKind := map[EventKind]TraceEvent{}
+			for _, ev := range sink.snapshot() {
+				byKind[ev.Type.Kind] = ev
+			}
+			started, flow, end := byKind[KindActorStarted], byKind[KindDataFlow], byKind[tt.wantKind]
+			if started.EventID.IsZero() || flow.EventID.IsZero() || end.EventID.IsZero() {
+				t.Fatalf("recorded %v, want ActorStarted, DataFlow and %v", byKind, tt.wantKind)
+			}
+			if end.Causality.ParentEventID != started.EventID || flow.Causality.ParentEventID != started.EventID {
+				t.Fatal("the end event and the send are not children of ActorStarted")
+			}
+			if end.Data.PerformanceMetrics.ExecutionTimeNs == 0 {
+				t.Fatal("no execution time on the end event")
+			}
+			if tt.err != nil && end.Data.Error != tt.err.Error() {
+				t.Fatalf("error = %q", end.Data.Error)
+			}
+		})
+	}
+}
+
+func TestSendMiddleware(t *testing.T) {
+	errSend := errors.New("connector closed")
+	tests := []struct {
+		name string
+		err  error
+	}{
+		{name: "success"},
+		{name: "failure", err: errSend},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := ctxTimeout(t)
+			sink := newRecordSink()
+			c := newTestClient(t, sink, nil)
+			payload := &struct{ v int }{42}
+			msg := Send{FromActor: "a", FromPort: "out", ToActor: "b", ToPort: "in", MessageType: "Reading", Size: 8, Message: payload}
+			orig := msg
+			calls := 0
+			var got Send
+			var inside EventID
+			send := c.SendMiddleware(func(ctx context.Context, s Send) error {
+				calls++
+				got = s
+				inside, _ = EventFromContext(ctx)
+				return tt.err
+			})
+			parent := c.ActorStarted(ctx, "a")
+			if err := send(ContextWithEvent(ctx, parent), msg); err != tt.err {
+				t.Fatalf("send = %v, want next's error %v unchanged", err, tt.err)
+			}
+			if calls != 1 || got != orig || msg != orig || payload.v != 42 {
+				t.Fatalf("next called %d times with %+v; the message must pass unchanged", calls, got)
+			}
+			if err := c.Flush(ctx); err != nil {
+				t.Fatal(err)
+			}
+			ev := sink.find(t, inside)
+			if ev.Type.Kind != KindDataFlow || ev.ActorID != "a" || ev.Data.Port != "out" ||
+				ev.Type.ToActor != "b" || ev.Type.ToPort != "in" || ev.Data.Message.MessageType != "Reading" || ev.Data.Message.SizeBytes != 8 {
+				t.Fatalf("DataFlow = %+v", ev)
+			}
+			if ev.Causality.ParentEventID != parent || ev.Causality.RootCauseEventID != parent {
+				t.Fatalf("causality = %+v, want parent and root %v", ev.Causality, parent)
+			}
+			wantErr := ""
+			if tt.err != nil {
+				wantErr = tt.err.Error()
+			}
+			if ev.Data.Error != wantErr {
+				t.Fatalf("error = %q, want %q", ev.Data.Error, wantErr)
+			}
+		})
+	}
+}
+
+func TestMiddleware_ChainOrder(t *testing.T) {
+	ctx := ctxTimeout(t)
+	a, b := newRecordSink(), newRecordSink()
+	ca := newTestClient(t, a, nil)
+	cb := newTestClient(t, b, nil)
+	var order []string
+	send := ca.SendMiddleware(cb.SendMiddleware(func(ctx context.Context, _ Send) error {
+		order = append(order, "next")
+		return nil
+	}))
+	outer := ca.ActorStarted(ctx, "x")
+	if err := send(ContextWithEvent(ctx, outer), Send{FromActor: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := ca.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := cb.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The first middleware is the outermost: the inner one's event is
+	// caused by the outer one's.
+	var outerFlow EventID
+	for _, ev := range a.snapshot() {
+		if ev.Type.Kind == KindDataFlow {
+			outerFlow = ev.EventID
+		}
+	}
+	inner := b.snapshot()
+	if len(order) != 1 || len(inner) != 1 || inner[0].Causality.ParentEventID != outerFlow || outerFlow.IsZero() {
+		t.Fatalf("chain order wrong: calls %v, inner event %+v", order, inner)
+	}
+}

@@ -1,0 +1,138 @@
+package tracing
+
+import (
+	"encoding/json"
+	"expvar"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestHealthy(t *testing.T) {
+	ctx := ctxTimeout(t)
+	var mu sync.Mutex
+	now := time.Unix(1000, 0)
+	clock := func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		return now
+	}
+	advance := func(d time.Duration) {
+		mu.Lock()
+		defer mu.Unlock()
+		now = now.Add(d)
+	}
+	sink := newRecordSink()
+	var failing sync.Mutex
+	fail := true
+	sink.writeErr = func([]TraceEvent) error {
+		failing.Lock()
+		defer failing.Unlock()
+		if fail {
+			return errSink
+		}
+		return nil
+	}
+	c := newTestClient(t, sink, func(c *TracingConfig) { c.HealthThreshold = time.Minute }, withClock(clock))
+	if !c.Healthy() {
+		t.Fatal("unhealthy before any write")
+	}
+	record := func() {
+		t.Helper()
+		c.ActorCreated(ctx, "a")
+		if err := c.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	record()
+	if !c.Healthy() {
+		t.Fatal("unhealthy right after the first failure")
+	}
+	advance(30 * time.Second)
+	record()
+	if !c.Healthy() {
+		t.Fatal("unhealthy within the threshold")
+	}
+	advance(31 * time.Second)
+	if c.Healthy() {
+		t.Fatal("healthy after failing for longer than the threshold")
+	}
+	failing.Lock()
+	fail = false
+	failing.Unlock()
+	record()
+	if !c.Healthy() {
+		t.Fatal("unhealthy after a successful write")
+	}
+}
+
+func TestPublishExpvar(t *testing.T) {
+	ctx := ctxTimeout(t)
+	c := newTestClient(t, &discardSink{}, nil)
+	c.ActorCreated(ctx, "a")
+	if err := c.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	name := "reflowtrace_test_" + strings.ReplaceAll(t.Name(), "/", "_")
+	if err := c.PublishExpvar(name); err != nil {
+		t.Fatalf("PublishExpvar: %v", err)
+	}
+	if err := c.PublishExpvar(name); err == nil {
+		t.Fatal("publishing a taken name succeeded")
+	}
+	if err := NewNop().PublishExpvar(""); err == nil {
+		t.Fatal("publishing an empty name succeeded")
+	}
+	var m TracingMetrics
+	if err := json.Unmarshal([]byte(expvar.Get(name).String()), &m); err != nil {
+		t.Fatal(err)
+	}
+	if m.Recorded != 1 || m.Delivered != 1 {
+		t.Fatalf("published metrics = %+v", m)
+	}
+}
+
+func TestSystemMetrics(t *testing.T) {
+	ctx := ctxTimeout(t)
+	sink := newRecordSink()
+	sink.notify = make(chan int, 1)
+	c := newTestClient(t, sink, func(c *TracingConfig) { c.SystemMetricsInterval = time.Millisecond })
+	for {
+		select {
+		case <-sink.notify:
+		case <-ctx.Done():
+			t.Fatal("no system metric event")
+		}
+		for _, ev := range sink.snapshot() {
+			if v, _ := ev.Data.CustomAttributes.Get("event_subtype"); v.Str() != "system_metric" {
+				continue
+			}
+			if ev.Type.Kind != KindNetworkEvent || ev.ActorID != SystemActorID {
+				t.Fatalf("system metric event = %+v", ev)
+			}
+			for _, key := range []string{"events_per_sec", "dropped", "queue_depth"} {
+				if _, ok := ev.Data.CustomAttributes.Get(key); !ok {
+					t.Fatalf("system metric without %q", key)
+				}
+			}
+			if err := c.Close(ctx); err != nil { // stops the monitor goroutine
+				t.Fatal(err)
+			}
+			return
+		}
+	}
+}
+
+func TestMetrics_SinkStats(t *testing.T) {
+	sink := newRecordSink()
+	sink.stats = SinkStats{ConnectionCount: 1}
+	c := newTestClient(t, sink, nil)
+	m := c.Metrics()
+	if m.ConnectionCount != 1 || len(m.Sinks) != 1 || m.Sinks[0].Stats.ConnectionCount != 1 {
+		t.Fatalf("Metrics = %+v", m)
+	}
+	if m.QueueCapacity < 256 {
+		t.Fatalf("QueueCapacity = %d", m.QueueCapacity)
+	}
+}

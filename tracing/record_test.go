@@ -1,0 +1,109 @@
+package tracing
+
+import (
+	"context"
+	"reflect"
+	"testing"
+)
+
+// TestRecord_NoAllocs guards the hot path: recording a built-in kind, with
+// or without a cause in the context, allocates nothing, with the consumer
+// running.
+func TestRecord_NoAllocs(t *testing.T) {
+	sink := &discardSink{}
+	c := newTestClient(t, sink, func(c *TracingConfig) { c.QueueSize = 1 << 14 })
+	bg := context.Background()
+	withCause := ContextWithEvent(ContextWithEvent(bg, NewEventID()), NewEventID())
+	diff := StateDiff{After: []byte("x")}
+	err := errSink
+	tests := []struct {
+		name string
+		f    func(ctx context.Context)
+	}{
+		{"Record", func(ctx context.Context) { c.Record(ctx, DataFlow("a", "out", "b", "in", "T", 1)) }},
+		{"ActorCreated", func(ctx context.Context) { c.ActorCreated(ctx, "a") }},
+		{"ActorStarted", func(ctx context.Context) { c.ActorStarted(ctx, "a") }},
+		{"ActorCompleted", func(ctx context.Context) { c.ActorCompleted(ctx, "a") }},
+		{"ActorFailed", func(ctx context.Context) { c.ActorFailed(ctx, "a", err) }},
+		{"MessageSent", func(ctx context.Context) { c.MessageSent(ctx, "a", "out", "T", 1) }},
+		{"MessageReceived", func(ctx context.Context) { c.MessageReceived(ctx, "a", "in", "T", 1) }},
+		{"StateChanged", func(ctx context.Context) { c.StateChanged(ctx, "a", diff) }},
+		{"PortConnected", func(ctx context.Context) { c.PortConnected(ctx, "a", "out") }},
+		{"PortDisconnected", func(ctx context.Context) { c.PortDisconnected(ctx, "a", "out") }},
+		{"DataFlow", func(ctx context.Context) { c.DataFlow(ctx, "a", "out", "b", "in", "T", 1) }},
+		{"NetworkEvent", func(ctx context.Context) { c.NetworkEvent(ctx, "a", String("k", "v"), Int("n", 1)) }},
+		{"Custom", func(ctx context.Context) { c.Custom(ctx, "a", "tick", Uint64("n", 1)) }},
+	}
+	for _, tt := range tests {
+		for name, ctx := range map[string]context.Context{"background": bg, "with cause": withCause} {
+			t.Run(tt.name+"/"+name, func(t *testing.T) {
+				if got := testing.AllocsPerRun(200, func() { tt.f(ctx) }); got != 0 {
+					t.Fatalf("%s allocates %v times per call, want 0", tt.name, got)
+				}
+			})
+		}
+	}
+	if m := c.Metrics(); m.Dropped.QueueFull != 0 {
+		t.Fatalf("%d events dropped: the test did not run the full path", m.Dropped.QueueFull)
+	}
+	if err := c.Flush(ctxTimeout(t)); err != nil {
+		t.Fatal(err)
+	}
+	if sink.n.Load() == 0 {
+		t.Fatal("nothing delivered")
+	}
+}
+
+func TestRecord_DisabledNoAllocs(t *testing.T) {
+	c := NewNop()
+	ctx := context.Background()
+	if got := testing.AllocsPerRun(100, func() { c.DataFlow(ctx, "a", "out", "b", "in", "T", 1) }); got != 0 {
+		t.Fatalf("disabled DataFlow allocates %v times", got)
+	}
+}
+
+// TestRecord_MatchesConstructors checks that each per-kind method records
+// what the matching constructor builds.
+func TestRecord_MatchesConstructors(t *testing.T) {
+	ctx := ctxTimeout(t)
+	sink := newRecordSink()
+	c := newTestClient(t, sink, func(c *TracingConfig) { c.Privacy.CaptureContent = true })
+	diff := StateDiff{After: []byte("x")}
+	tests := []struct {
+		name   string
+		record func() EventID
+		want   TraceEvent
+	}{
+		{"ActorCreated", func() EventID { return c.ActorCreated(ctx, "a") }, ActorCreated("a")},
+		{"ActorStarted", func() EventID { return c.ActorStarted(ctx, "a") }, ActorStarted("a")},
+		{"ActorCompleted", func() EventID { return c.ActorCompleted(ctx, "a") }, ActorCompleted("a")},
+		{"ActorFailed", func() EventID { return c.ActorFailed(ctx, "a", errSink) }, ActorFailed("a", errSink.Error())},
+		{"ActorFailed nil", func() EventID { return c.ActorFailed(ctx, "a", nil) }, ActorFailed("a", "")},
+		{"MessageSent", func() EventID { return c.MessageSent(ctx, "a", "out", "T", 3) }, MessageSent("a", "out", "T", 3)},
+		{"MessageReceived", func() EventID { return c.MessageReceived(ctx, "a", "in", "T", 3) }, MessageReceived("a", "in", "T", 3)},
+		{"StateChanged", func() EventID { return c.StateChanged(ctx, "a", diff) }, StateChanged("a", diff)},
+		{"PortConnected", func() EventID { return c.PortConnected(ctx, "a", "out") }, PortConnected("a", "out")},
+		{"PortDisconnected", func() EventID { return c.PortDisconnected(ctx, "a", "out") }, PortDisconnected("a", "out")},
+		{"DataFlow", func() EventID { return c.DataFlow(ctx, "a", "out", "b", "in", "T", 3) }, DataFlow("a", "out", "b", "in", "T", 3)},
+		{"NetworkEvent", func() EventID { return c.NetworkEvent(ctx, "a", Int("n", 1)) }, NetworkEvent("a", Int("n", 1))},
+		{"Custom", func() EventID { return c.Custom(ctx, "a", "tick", Int("n", 1)) }, CustomEvent("a", "tick", Int("n", 1))},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			id := tt.record()
+			if err := c.Flush(ctx); err != nil {
+				t.Fatal(err)
+			}
+			got := sink.find(t, id)
+			if got.Timestamp.IsZero() || got.Causality.RootCauseEventID != id || got.TraceID != c.CurrentTrace() {
+				t.Fatalf("ids and time not filled: %+v", got)
+			}
+			want := tt.want
+			want.EventID, want.Timestamp, want.TraceID = got.EventID, got.Timestamp, got.TraceID
+			want.Causality.RootCauseEventID = id
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("recorded\n%+v\nwant\n%+v", got, want)
+			}
+		})
+	}
+}
