@@ -151,10 +151,10 @@ func (e *Encoder) AppendEvent(dst []byte, ev *TraceEvent) []byte {
 	if ev.Type.Kind == KindCustom && !e.CustomEventType {
 		dst = append(dst, `{"event_subtype":`...)
 		dst = e.appendString(dst, ev.Type.Name)
-		dst = e.appendMembers(dst, as.inline[:as.n], as.overflow, true, true, 1)
+		dst = e.appendMembers(dst, as.inline[:as.n], as.overflow, true, true, 0)
 	} else {
 		dst = append(dst, '{')
-		dst = e.appendMembers(dst, as.inline[:as.n], as.overflow, true, false, 1)
+		dst = e.appendMembers(dst, as.inline[:as.n], as.overflow, true, false, 0)
 	}
 
 	c := &ev.Causality
@@ -457,7 +457,7 @@ func (e *Encoder) AppendValue(dst []byte, v Value) []byte { return e.appendValue
 // AppendAttributes appends as as a JSON object.
 func (e *Encoder) AppendAttributes(dst []byte, as *Attributes) []byte {
 	dst = append(dst, '{')
-	dst = e.appendMembers(dst, as.inline[:as.n], as.overflow, true, false, 1)
+	dst = e.appendMembers(dst, as.inline[:as.n], as.overflow, true, false, 0)
 	return append(dst, '}')
 }
 

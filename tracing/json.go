@@ -305,7 +305,7 @@ func (a Attr) MarshalJSON() ([]byte, error) {
 	var e Encoder
 	b := e.appendString([]byte{'{'}, a.Key)
 	b = append(b, ':')
-	b = e.appendValue(b, a.Value, 1)
+	b = e.appendValue(b, a.Value, 0)
 	return append(b, '}'), nil
 }
 

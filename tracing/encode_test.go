@@ -1,0 +1,736 @@
+package tracing
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+
+// Fixed values of the wire fixtures: no randomness, no clock.
+var (
+	wireTraceID     = mustTraceID("6f1c2a4e-1b7d-4c39-8f1e-2a9d3c4b5e60")
+	wireEventID     = mustEventID("0191f3b2-7c4e-7a10-9d2f-3b5c8e0f1a22")
+	wireParentID    = mustEventID("0191f3b2-7c4e-7a10-8000-000000000001")
+	wireRootID      = mustEventID("0191f3b2-7c4e-7a10-8000-000000000002")
+	wireExecutionID = ExecutionID(mustEventID("0191f3b2-7c4e-7a10-8000-0000000000e1"))
+	wireTime        = time.Date(2026, 11, 26, 10, 30, 0, 500000000, time.UTC)
+	wireStart       = time.Date(2026, 11, 26, 10, 29, 59, 123456789, time.UTC)
+	wireEnd         = time.Date(2026, 11, 26, 10, 31, 0, 0, time.UTC)
+)
+
+func mustTraceID(s string) TraceID {
+	id, err := ParseTraceID(s)
+	if err != nil {
+		panic(err)
+	}
+	return id
+}
+
+func mustEventID(s string) EventID {
+	id, err := ParseEventID(s)
+	if err != nil {
+		panic(err)
+	}
+	return id
+}
+
+// wireEvent returns a fixed event of the given kind, with the fields that
+// kind typically carries.
+func wireEvent(kind EventKind) TraceEvent {
+	ev := TraceEvent{
+		EventID:   wireEventID,
+		TraceID:   wireTraceID,
+		Timestamp: wireTime,
+		Type:      TraceEventType{Kind: kind},
+		ActorID:   "sensor",
+		Causality: CausalityInfo{RootCauseEventID: wireEventID},
+	}
+	ev.Data.PerformanceMetrics = PerformanceMetrics{ExecutionTimeNs: 1500, QueueDepth: 3}
+	switch kind {
+	case KindActorFailed:
+		ev.Data.Error = "sensor offline"
+	case KindMessageSent, KindMessageReceived:
+		ev.Data.Port = "out"
+		ev.Data.HasMessage = true
+		ev.Data.Message = MessageSnapshot{MessageType: "Reading", SizeBytes: 2, Checksum: "crc32:0d4a1185", SerializedData: []byte("hi")}
+	case KindStateChanged:
+		ev.Data.StateDiff = StateDiff{Before: []byte{0}, After: []byte{1, 255}, DiffType: DiffIncremental}
+		ev.Causality.ParentEventID = wireParentID
+		ev.Causality.RootCauseEventID = wireRootID
+		ev.Causality.DependencyChain = []EventID{wireRootID, wireParentID}
+		ev.Causality.SpanID = "a1b2c3d4e5f60718"
+	case KindPortConnected, KindPortDisconnected:
+		ev.Data.Port = "in"
+	case KindDataFlow:
+		ev.Type.ToActor, ev.Type.ToPort = "validator", "in"
+		ev.Data.Port = "out"
+		ev.Data.HasMessage = true
+		ev.Data.Message = MessageSnapshot{MessageType: "Reading", SizeBytes: 256}
+		ev.Causality.SpanID = "a1b2c3d4e5f60718"
+	case KindNetworkEvent:
+		ev.Data.CustomAttributes.Add(String("peer", "127.0.0.1:9000"), Int("retries", 2), Float64("load", 0.75), Bool("tls", true))
+		ev.Data.PerformanceMetrics.CPUUsagePercent = 12.5
+		ev.Data.PerformanceMetrics.ThroughputMsgsPerSec = 1000
+	case KindCustom:
+		ev.Type.Name = "checkpoint"
+		ev.Data.CustomAttributes.Add(String("event_subtype", "overridden"), UintValueAttr("offset", math.MaxUint64))
+	}
+	return ev
+}
+
+// UintValueAttr is Uint64 under a name that reads well in the fixtures.
+func UintValueAttr(key string, v uint64) Attr { return Uint64(key, v) }
+
+func wireTrace(kinds ...EventKind) FlowTrace {
+	t := FlowTrace{
+		TraceID:     wireTraceID,
+		FlowID:      "sensors",
+		ExecutionID: wireExecutionID,
+		Version:     FlowVersion{Major: 1, Minor: 2, Patch: 3, GitHash: "abc123", Timestamp: wireStart},
+		StartTime:   wireStart,
+		Status:      ExecutionStatus{Kind: StatusRunning},
+		Metadata: TraceMetadata{
+			UserID: "u1", Environment: "test", Hostname: "host", ProcessID: 4242, ThreadID: "main",
+			Tags: map[string]string{"zone": "eu", "app": "demo"},
+		},
+	}
+	for _, k := range kinds {
+		t.Events = append(t.Events, wireEvent(k))
+	}
+	return t
+}
+
+type wireRequest struct {
+	name string
+	req  TracingRequest
+}
+
+func wireRequests() []wireRequest {
+	failed := FailedStatus("disk full")
+	stored := wireTrace(KindActorStarted, KindDataFlow)
+	stored.EndTime = wireEnd
+	stored.Status = ExecutionStatus{Kind: StatusCompleted}
+	return []wireRequest{
+		{"StartTrace", StartTrace{FlowID: "sensors", Version: FlowVersion{Major: 1, Timestamp: wireStart}}},
+		{"RecordEvent", RecordEvent{TraceID: wireTraceID, Event: wireEvent(KindDataFlow)}},
+		{"GetTrace", GetTrace{TraceID: wireTraceID}},
+		{"QueryTraces", QueryTraces{Query: TraceQuery{
+			FlowID: "sensors", ExecutionID: wireExecutionID, TimeRange: [2]time.Time{wireStart, wireEnd}, HasTimeRange: true,
+			Status: &failed, ActorFilter: "sensor", Limit: 10, Offset: 20,
+		}}},
+		{"QueryTraces_empty", QueryTraces{}},
+		{"GetFlowVersions", GetFlowVersions{FlowID: "sensors"}},
+		{"Ping", Ping{}},
+		{"Subscribe", Subscribe{Filters: SubscriptionFilters{
+			FlowIDs:      []FlowID{"sensors"},
+			ActorIDs:     []string{},
+			EventTypes:   []TraceEventType{{Kind: KindActorFailed}, {Kind: KindDataFlow, ToActor: "validator", ToPort: "in"}},
+			StatusFilter: []ExecutionStatus{{Kind: StatusCancelled}, failed},
+		}}},
+		{"Subscribe_all", Subscribe{}},
+		{"Unsubscribe", Unsubscribe{}},
+		{"StoreTrace", StoreTrace{Trace: stored}},
+		{"GetMetrics", GetMetrics{}},
+	}
+}
+
+type wireResponse struct {
+	name string
+	resp TracingResponse
+}
+
+func wireResponses() []wireResponse {
+	tr := wireTrace(KindActorCompleted)
+	failed := wireTrace()
+	failed.Status = FailedStatus("boom")
+	return []wireResponse{
+		{"TraceStarted", TraceStarted{TraceID: wireTraceID}},
+		{"EventRecorded", EventRecorded{Success: true}},
+		{"EventRecorded_error", EventRecorded{Error: "queue full"}},
+		{"TraceData", TraceData{Trace: &tr}},
+		{"TraceData_null", TraceData{}},
+		{"QueryResults", QueryResults{Traces: []FlowTrace{tr, failed}, TotalCount: 2}},
+		{"QueryResults_empty", QueryResults{}},
+		{"FlowVersions", FlowVersions{Versions: []FlowVersion{{Major: 1, Timestamp: wireStart}, {Major: 2, GitHash: "f00", Timestamp: wireEnd}}}},
+		{"Pong", Pong{}},
+		{"EventNotification", EventNotification{TraceID: wireTraceID, Event: wireEvent(KindActorFailed)}},
+		{"Error", ErrorResponse{Message: "trace not found", Code: CodeNotFound}},
+		{"Error_legacy", ErrorResponse{Message: "Invalid message format"}},
+		{"TraceStored", TraceStored{TraceID: wireTraceID}},
+		{"TracesFound", TracesFound{Traces: []FlowTrace{tr}}},
+		{"Metrics", Metrics{Data: json.RawMessage(`{"events_received":12,"uptime_seconds":3.5}`)}},
+	}
+}
+
+// allKinds lists every valid event kind.
+func allKinds() []EventKind {
+	var ks []EventKind
+	for k := KindActorCreated; k <= KindCustom; k++ {
+		ks = append(ks, k)
+	}
+	return ks
+}
+
+// checkGolden compares got with testdata/name.golden.json, or rewrites the
+// file with -update.
+func checkGolden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name+".golden.json")
+	if *update {
+		if err := os.WriteFile(path, append(got, '\n'), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -run Golden -update to create it)", err)
+	}
+	if want = bytes.TrimSuffix(want, []byte("\n")); !bytes.Equal(got, want) {
+		t.Errorf("%s changed:\n got %s\nwant %s", path, got, want)
+	}
+	if !json.Valid(got) {
+		t.Errorf("%s: output is not valid JSON", name)
+	}
+}
+
+func TestGoldenEvents(t *testing.T) {
+	for _, k := range allKinds() {
+		t.Run(k.String(), func(t *testing.T) {
+			ev := wireEvent(k)
+			var e Encoder
+			got := e.AppendEvent(nil, &ev)
+			checkGolden(t, "event_"+k.String(), got)
+
+			var back TraceEvent
+			if err := json.Unmarshal(got, &back); err != nil {
+				t.Fatalf("decode: %v", err)
+			}
+			if again := e.AppendEvent(nil, &back); !bytes.Equal(again, got) {
+				t.Errorf("re-encoded differently:\n got %s\nwant %s", again, got)
+			}
+			if e.Stats() != (EncodeStats{}) {
+				t.Errorf("stats = %+v, want none", e.Stats())
+			}
+		})
+	}
+	t.Run("Custom_typed", func(t *testing.T) {
+		ev := wireEvent(KindCustom)
+		e := Encoder{CustomEventType: true}
+		got := e.AppendEvent(nil, &ev)
+		checkGolden(t, "event_Custom_typed", got)
+		var back TraceEvent
+		if err := json.Unmarshal(got, &back); err != nil {
+			t.Fatalf("decode: %v", err)
+		}
+		if back.Type.Kind != KindCustom || back.Type.Name != "checkpoint" {
+			t.Errorf("type = %v, want Custom(checkpoint)", back.Type)
+		}
+		if v, _ := back.Data.CustomAttributes.Get(subtypeKey); v.Str() != "overridden" {
+			t.Errorf("the typed form must keep the user's event_subtype, got %v", v)
+		}
+	})
+}
+
+func TestGoldenRequests(t *testing.T) {
+	for _, tc := range wireRequests() {
+		t.Run(tc.name, func(t *testing.T) {
+			var e Encoder
+			got := e.AppendRequest(nil, tc.req)
+			checkGolden(t, "request_"+tc.name, got)
+			back, err := DecodeRequest(got)
+			if err != nil {
+				t.Fatalf("DecodeRequest: %v", err)
+			}
+			if again := e.AppendRequest(nil, back); !bytes.Equal(again, got) {
+				t.Errorf("re-encoded differently:\n got %s\nwant %s", again, got)
+			}
+			// The pointer form writes the same.
+			if ptr := e.AppendRequest(nil, requestPtr(tc.req)); !bytes.Equal(ptr, got) {
+				t.Errorf("pointer form differs:\n got %s\nwant %s", ptr, got)
+			}
+		})
+	}
+}
+
+func TestGoldenResponses(t *testing.T) {
+	for _, tc := range wireResponses() {
+		t.Run(tc.name, func(t *testing.T) {
+			var e Encoder
+			got := e.AppendResponse(nil, tc.resp)
+			checkGolden(t, "response_"+tc.name, got)
+			back, err := DecodeResponse(got)
+			if err != nil {
+				t.Fatalf("DecodeResponse: %v", err)
+			}
+			if again := e.AppendResponse(nil, back); !bytes.Equal(again, got) {
+				t.Errorf("re-encoded differently:\n got %s\nwant %s", again, got)
+			}
+			if ptr := e.AppendResponse(nil, responsePtr(tc.resp)); !bytes.Equal(ptr, got) {
+				t.Errorf("pointer form differs:\n got %s\nwant %s", ptr, got)
+			}
+		})
+	}
+}
+
+func requestPtr(r TracingRequest) TracingRequest {
+	switch r := r.(type) {
+	case StartTrace:
+		return &r
+	case RecordEvent:
+		return &r
+	case GetTrace:
+		return &r
+	case QueryTraces:
+		return &r
+	case GetFlowVersions:
+		return &r
+	case Ping:
+		return &r
+	case Subscribe:
+		return &r
+	case Unsubscribe:
+		return &r
+	case StoreTrace:
+		return &r
+	case GetMetrics:
+		return &r
+	}
+	panic("unknown request")
+}
+
+func responsePtr(r TracingResponse) TracingResponse {
+	switch r := r.(type) {
+	case TraceStarted:
+		return &r
+	case EventRecorded:
+		return &r
+	case TraceData:
+		return &r
+	case QueryResults:
+		return &r
+	case FlowVersions:
+		return &r
+	case Pong:
+		return &r
+	case EventNotification:
+		return &r
+	case ErrorResponse:
+		return &r
+	case TraceStored:
+		return &r
+	case TracesFound:
+		return &r
+	case Metrics:
+		return &r
+	}
+	panic("unknown response")
+}
+
+func TestAppendStoreTraceUsesEventsArgument(t *testing.T) {
+	tr := wireTrace(KindActorCreated) // its Events must be ignored
+	events := []TraceEvent{wireEvent(KindDataFlow), wireEvent(KindActorCompleted)}
+	var e Encoder
+	got := e.AppendStoreTrace(nil, &tr, events)
+	req, err := DecodeRequest(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := req.(StoreTrace)
+	if len(st.Trace.Events) != 2 || st.Trace.Events[0].Type.Kind != KindDataFlow || st.Trace.Events[1].Type.Kind != KindActorCompleted {
+		t.Fatalf("events = %v", st.Trace.Events)
+	}
+	empty := e.AppendStoreTrace(nil, &tr, nil)
+	if !bytes.Contains(empty, []byte(`"events":[]`)) {
+		t.Errorf("nil events must be written as []: %s", empty)
+	}
+}
+
+func TestEncodeDefaults(t *testing.T) {
+	ev := TraceEvent{EventID: wireEventID, Type: TraceEventType{Kind: KindActorCreated}}
+	var e Encoder
+	got := string(e.AppendEvent(nil, &ev))
+	for _, want := range []string{
+		`"timestamp":"0001-01-01T00:00:00Z"`,
+		`"port":null`, `"message":null`, `"state_diff":null`, `"error":null`,
+		`"cpu_usage_percent":0.0`, `"throughput_msgs_per_sec":0.0`,
+		`"custom_attributes":{}`,
+		`"parent_event_id":null`,
+		`"root_cause_event_id":"0191f3b2-7c4e-7a10-9d2f-3b5c8e0f1a22"`,
+		`"dependency_chain":[]`,
+		`"span_id":"9d2f3b5c8e0f1a22"`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("missing %s in %s", want, got)
+		}
+	}
+}
+
+func TestEncodeFloats(t *testing.T) {
+	tests := []struct {
+		name string
+		in   float64
+		want string
+	}{
+		{"zero", 0, "0.0"},
+		{"negative zero", math.Copysign(0, -1), "-0.0"},
+		{"integral", 1, "1.0"},
+		{"fraction", 1.5, "1.5"},
+		{"large integral", 1e20, "100000000000000000000.0"},
+		{"exponent", 1e21, "1e+21"},
+		{"max", math.MaxFloat64, "1.7976931348623157e+308"},
+		{"tiny", 5e-324, "5e-324"},
+		{"small", 1e-7, "1e-07"},
+		{"nan", math.NaN(), "0.0"},
+		{"inf", math.Inf(1), "0.0"},
+		{"-inf", math.Inf(-1), "0.0"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var e Encoder
+			got := string(e.AppendValue(nil, FloatValue(tc.in)))
+			if got != tc.want {
+				t.Fatalf("got %s, want %s", got, tc.want)
+			}
+			var v Value
+			if err := json.Unmarshal([]byte(got), &v); err != nil {
+				t.Fatal(err)
+			}
+			if v.Kind() != ValueFloat {
+				t.Fatalf("%s reads back as %v, want Float", got, v.Kind())
+			}
+		})
+	}
+}
+
+func TestEncodeStrings(t *testing.T) {
+	tests := []struct {
+		name, in, want string
+		invalid        bool
+	}{
+		{"plain", "abc", `"abc"`, false},
+		{"quote and backslash", `a"b\c`, `"a\"b\\c"`, false},
+		{"controls", "\n\r\t\b\f\x00\x1f", `"\n\r\t\b\f\u0000\u001f"`, false},
+		{"unicode", "héllo ✓ 😀", `"héllo ✓ 😀"`, false},
+		{"line separators kept", "\u2028\u2029", "\"\u2028\u2029\"", false},
+		{"invalid byte", "a\xffb", "\"a\uFFFDb\"", true},
+		{"truncated rune", "a\xe2\x9c", "\"a\uFFFD\uFFFD\"", true},
+		{"surrogate half", "\xed\xa0\x80", "\"\uFFFD\uFFFD\uFFFD\"", true},
+		{"html kept", "<&>", `"<&>"`, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var e Encoder
+			got := string(e.AppendValue(nil, StringValue(tc.in)))
+			if got != tc.want {
+				t.Fatalf("got %s, want %s", got, tc.want)
+			}
+			if !json.Valid([]byte(got)) {
+				t.Fatalf("invalid JSON %s", got)
+			}
+			if n := e.Stats().InvalidUTF8; (n == 1) != tc.invalid {
+				t.Fatalf("InvalidUTF8 = %d", n)
+			}
+		})
+	}
+}
+
+func TestEncodeValues(t *testing.T) {
+	deep := StringValue("leaf")
+	for range MaxValueDepth + 10 {
+		deep = ArrayValue(deep)
+	}
+	tests := []struct {
+		name  string
+		in    Value
+		want  string
+		depth uint64
+	}{
+		{"null", Value{}, "null", 0},
+		{"bools", ArrayValue(BoolValue(true), BoolValue(false)), "[true,false]", 0},
+		{"ints", ArrayValue(IntValue(math.MinInt64), IntValue(-1), UintValue(math.MaxUint64)), "[-9223372036854775808,-1,18446744073709551615]", 0},
+		{"empty containers", ArrayValue(ArrayValue(), ObjectValue()), "[[],{}]", 0},
+		{"object keeps last duplicate", ObjectValue(Int("a", 1), Int("b", 2), Int("a", 3)), `{"b":2,"a":3}`, 0},
+		{"object sanitised duplicate", ObjectValue(Int("\xff", 1), Int("\xfe", 2)), "{\"\uFFFD\":2}", 0},
+		{"nested", ObjectValue(Any("x", ArrayValue(ObjectValue(Float64("y", 2))))), `{"x":[{"y":2.0}]}`, 0},
+		{"too deep", deep, strings.Repeat("[", MaxValueDepth) + "null" + strings.Repeat("]", MaxValueDepth), 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var e Encoder
+			got := string(e.AppendValue(nil, tc.in))
+			if got != tc.want {
+				t.Fatalf("got %s, want %s", got, tc.want)
+			}
+			if e.Stats().DepthLimited != tc.depth {
+				t.Fatalf("DepthLimited = %d, want %d", e.Stats().DepthLimited, tc.depth)
+			}
+		})
+	}
+}
+
+func TestEncodeCustomEvent(t *testing.T) {
+	tests := []struct {
+		name   string
+		typed  bool
+		attrs  []Attr
+		want   string
+		unique bool
+	}{
+		{"default form", false, []Attr{Int("n", 1)}, `"event_type":"NetworkEvent"`, true},
+		{"name wins over attribute", false, []Attr{String("event_subtype", "mine"), Int("n", 1)}, `"custom_attributes":{"event_subtype":"cp","n":1}`, true},
+		{"no attributes", false, nil, `"custom_attributes":{"event_subtype":"cp"}`, true},
+		{"typed form", true, []Attr{String("event_subtype", "mine")}, `"event_type":{"Custom":"cp"},"actor_id":"a","data":{"port":null,"message":null,"state_diff":null,"error":null,"performance_metrics":{"execution_time_ns":0,"memory_usage_bytes":0,"cpu_usage_percent":0.0,"queue_depth":0,"throughput_msgs_per_sec":0.0},"custom_attributes":{"event_subtype":"mine"}`, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ev := CustomEvent("a", "cp", tc.attrs...)
+			before := ev.Data.CustomAttributes.Len()
+			e := Encoder{CustomEventType: tc.typed}
+			got := string(e.AppendEvent(nil, &ev))
+			if !strings.Contains(got, tc.want) {
+				t.Fatalf("missing %s in %s", tc.want, got)
+			}
+			if strings.Count(got, `"event_subtype"`) > 1 {
+				t.Fatalf("event_subtype written twice: %s", got)
+			}
+			if ev.Data.CustomAttributes.Len() != before || ev.Type.Kind != KindCustom {
+				t.Fatal("the encoder modified the event")
+			}
+			if _, err := DecodeRequest(e.AppendRecordEvent(nil, wireTraceID, &ev)); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+func TestEncodeInvalidKinds(t *testing.T) {
+	ev := wireEvent(KindActorCreated)
+	ev.Type.Kind = 0
+	ev.Data.StateDiff.DiffType = 9
+	var e Encoder
+	got := string(e.AppendEvent(nil, &ev))
+	if !strings.Contains(got, `"event_type":"NetworkEvent"`) || !strings.Contains(got, `"diff_type":"Full"`) {
+		t.Fatal(got)
+	}
+	st := ExecutionStatus{Kind: 42}
+	if s := string(e.AppendExecutionStatus(nil, &st)); s != `"Pending"` {
+		t.Fatal(s)
+	}
+	if s := string(e.AppendResponse(nil, ErrorResponse{Message: "m", Code: "Bogus"})); s != `{"Error":{"message":"m"}}` {
+		t.Fatal(s)
+	}
+	if n := e.Stats().InvalidKind; n != 4 {
+		t.Fatalf("InvalidKind = %d, want 4", n)
+	}
+}
+
+func TestEncodeTimes(t *testing.T) {
+	tests := []struct {
+		name    string
+		in      time.Time
+		want    string
+		clamped uint64
+	}{
+		{"zero", time.Time{}, `"0001-01-01T00:00:00Z"`, 0},
+		{"nanoseconds", time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC), `"2026-01-02T03:04:05.000000006Z"`, 0},
+		{"other zone", time.Date(2026, 1, 2, 3, 4, 5, 0, time.FixedZone("x", 3600)), `"2026-01-02T02:04:05Z"`, 0},
+		{"year 0", time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC), `"0000-01-01T00:00:00Z"`, 0},
+		{"before year 0", time.Date(-5, 1, 1, 0, 0, 0, 0, time.UTC), `"0000-01-01T00:00:00Z"`, 1},
+		{"after 9999", time.Date(12000, 1, 1, 0, 0, 0, 0, time.UTC), `"9999-12-31T23:59:59.999999999Z"`, 1},
+		{"monotonic stripped", time.Unix(1, 0).UTC(), `"1970-01-01T00:00:01Z"`, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var e Encoder
+			got := string(e.appendTime(nil, tc.in))
+			if got != tc.want {
+				t.Fatalf("got %s, want %s", got, tc.want)
+			}
+			if e.Stats().Clamped != tc.clamped {
+				t.Fatalf("Clamped = %d", e.Stats().Clamped)
+			}
+			d := decoder{data: []byte(got)}
+			back, err := d.timestamp()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if again := string(e.appendTime(nil, back)); again != got {
+				t.Fatalf("round trip %s -> %s", got, again)
+			}
+		})
+	}
+}
+
+func TestEncodeTagsSorted(t *testing.T) {
+	m := TraceMetadata{Tags: map[string]string{"b": "2", "a": "1", "c\xff": "x", "c\xfe": "y"}}
+	var e Encoder
+	for range 5 {
+		got := string(e.AppendMetadata(nil, &m))
+		want := "\"tags\":{\"a\":\"1\",\"b\":\"2\",\"c\uFFFD\":\"x\"}}"
+		if !strings.HasSuffix(got, want) {
+			t.Fatalf("got %s, want suffix %s", got, want)
+		}
+	}
+}
+
+// TestEncodeExtremeValues writes an event with extreme values in every field
+// and checks that the output is valid JSON the strict decoder accepts, and
+// that it decodes to the sanitised values.
+func TestEncodeExtremeValues(t *testing.T) {
+	const bad = "a\xff\xfe\"\\\x00\n\u2028"
+	const clean = "a\uFFFD\uFFFD\"\\\x00\n\u2028"
+	big := make([]byte, 1<<20)
+	for i := range big {
+		big[i] = byte(i)
+	}
+	deep := IntValue(1)
+	for range 200 {
+		deep = ObjectValue(Any("k", deep))
+	}
+	ev := TraceEvent{
+		EventID:   EventID{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff},
+		Timestamp: time.Date(100000, 1, 1, 0, 0, 0, 0, time.UTC),
+		Type:      TraceEventType{Kind: KindDataFlow, ToActor: bad, ToPort: bad},
+		ActorID:   bad,
+		Data: TraceEventData{
+			Port:       bad,
+			HasMessage: true,
+			Message:    MessageSnapshot{MessageType: bad, SizeBytes: math.MaxUint64, Checksum: bad, SerializedData: big},
+			StateDiff:  StateDiff{Before: []byte{}, After: nil, DiffType: DiffMemoryOnly},
+			Error:      bad,
+			PerformanceMetrics: PerformanceMetrics{
+				ExecutionTimeNs: math.MaxUint64, MemoryUsageBytes: math.MaxUint64, QueueDepth: math.MaxUint64,
+				CPUUsagePercent: math.MaxFloat64, ThroughputMsgsPerSec: math.NaN(),
+			},
+		},
+		Causality: CausalityInfo{DependencyChain: nil, SpanID: bad},
+	}
+	ev.Data.CustomAttributes.Add(
+		String(bad, bad), Float64("nan", math.NaN()), Float64("inf", math.Inf(-1)), Float64("max", math.MaxFloat64),
+		Uint64("u", math.MaxUint64), Int64("i", math.MinInt64), Any("deep", deep), Any("empty", ArrayValue()),
+		Any("nil", Value{}),
+	)
+	tr := FlowTrace{
+		FlowID: FlowID(bad), Version: FlowVersion{Major: math.MaxUint32, Minor: math.MaxUint32, Patch: math.MaxUint32, GitHash: bad},
+		Status:   FailedStatus(bad),
+		EndTime:  time.Date(-100, 1, 1, 0, 0, 0, 0, time.UTC),
+		Metadata: TraceMetadata{UserID: bad, SessionID: bad, Environment: bad, Hostname: bad, ProcessID: math.MaxUint32, ThreadID: bad, Tags: map[string]string{bad: bad}},
+	}
+	var e Encoder
+	for _, msg := range []struct {
+		name string
+		data []byte
+	}{
+		{"RecordEvent", e.AppendRecordEvent(nil, wireTraceID, &ev)},
+		{"StoreTrace", e.AppendStoreTrace(nil, &tr, []TraceEvent{ev, {}})},
+	} {
+		t.Run(msg.name, func(t *testing.T) {
+			if !json.Valid(msg.data) {
+				t.Fatal("not valid JSON")
+			}
+			req, err := DecodeRequest(msg.data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got TraceEvent
+			switch r := req.(type) {
+			case RecordEvent:
+				got = r.Event
+			case StoreTrace:
+				got = r.Trace.Events[0]
+				if len(r.Trace.Events) != 2 {
+					t.Fatalf("%d events", len(r.Trace.Events))
+				}
+				if r.Trace.FlowID != clean || r.Trace.Version.Major != math.MaxUint32 || r.Trace.Status.Error != clean ||
+					r.Trace.Metadata.Tags[clean] != clean || r.Trace.Metadata.ProcessID != math.MaxUint32 {
+					t.Errorf("trace = %+v", r.Trace)
+				}
+				if !r.Trace.EndTime.Equal(minTime) {
+					t.Errorf("EndTime = %v, want clamped to year 0", r.Trace.EndTime)
+				}
+			}
+			checkExtreme(t, &got, clean, big)
+		})
+	}
+	s := e.Stats()
+	if s.NonFinite == 0 || s.Clamped == 0 || s.InvalidUTF8 == 0 || s.DepthLimited == 0 {
+		t.Errorf("stats = %+v: every kind of sanitisation must be counted", s)
+	}
+}
+
+func checkExtreme(t *testing.T, got *TraceEvent, clean string, big []byte) {
+	t.Helper()
+	if got.ActorID != clean || got.Type.ToActor != clean || got.Type.ToPort != clean || got.Data.Port != clean ||
+		got.Data.Error != clean || got.Data.Message.MessageType != clean || got.Causality.SpanID != clean {
+		t.Errorf("strings not sanitised: %+v", got)
+	}
+	if !got.Timestamp.Equal(maxTime) {
+		t.Errorf("Timestamp = %v, want clamped to %v", got.Timestamp, maxTime)
+	}
+	if !bytes.Equal(got.Data.Message.SerializedData, big) {
+		t.Error("serialized_data changed")
+	}
+	if got.Data.StateDiff.Before == nil || len(got.Data.StateDiff.Before) != 0 || len(got.Data.StateDiff.After) != 0 {
+		t.Errorf("state diff = %+v: empty before must stay [], nil after must be []", got.Data.StateDiff)
+	}
+	pm := got.Data.PerformanceMetrics
+	if pm.ExecutionTimeNs != math.MaxUint64 || pm.QueueDepth != math.MaxUint64 || pm.CPUUsagePercent != math.MaxFloat32 || pm.ThroughputMsgsPerSec != 0 {
+		t.Errorf("metrics = %+v", pm)
+	}
+	as := &got.Data.CustomAttributes
+	if v, ok := as.Get(clean); !ok || v.Str() != clean {
+		t.Errorf("sanitised key/value missing: %v", as.Slice())
+	}
+	for key, want := range map[string]Value{
+		"nan": FloatValue(0), "inf": FloatValue(0), "max": FloatValue(math.MaxFloat64),
+		"u": UintValue(math.MaxUint64), "i": IntValue(math.MinInt64), "empty": ArrayValue(), "nil": {},
+	} {
+		if v, _ := as.Get(key); !v.Equal(want) {
+			t.Errorf("%s = %v, want %v", key, v, want)
+		}
+	}
+	v, _ := as.Get("deep")
+	depth := 0
+	for v.Kind() == ValueObject {
+		v = v.Object()[0].Value
+		depth++
+	}
+	if depth != MaxValueDepth || v.Kind() != ValueNull {
+		t.Errorf("deep value cut at depth %d (%v), want %d then null", depth, v.Kind(), MaxValueDepth)
+	}
+}
+
+func TestEncodeNoAllocs(t *testing.T) {
+	ev := wireEvent(KindDataFlow)
+	ev.Data.CustomAttributes.Add(String("route", "a→b"), Int("hops", 3), Float64("ratio", 0.5))
+	custom := wireEvent(KindCustom)
+	tr := wireTrace()
+	batch := []TraceEvent{ev, custom, wireEvent(KindStateChanged)}
+	var e Encoder
+	buf := make([]byte, 0, 64<<10)
+	tests := []struct {
+		name string
+		fn   func()
+	}{
+		{"AppendEvent", func() { buf = e.AppendEvent(buf[:0], &ev) }},
+		{"AppendRecordEvent custom", func() { buf = e.AppendRecordEvent(buf[:0], wireTraceID, &custom) }},
+		{"AppendStoreTrace", func() { buf = e.AppendStoreTrace(buf[:0], &tr, batch) }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.fn()
+			if n := testing.AllocsPerRun(100, tc.fn); n != 0 {
+				t.Fatalf("%v allocations per call, want 0", n)
+			}
+		})
+	}
+}
