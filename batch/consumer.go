@@ -2,6 +2,9 @@ package batch
 
 import "time"
 
+// noGap is gapAt's value when the consumer waits for no particular slot.
+const noGap = ^uint64(0)
+
 // run is the consumer goroutine. Each cycle it polls Flush and Close
 // requests, scans both lanes for newly published items, hands over a batch
 // if one is due (critical items first) and otherwise parks until a producer,
@@ -19,10 +22,11 @@ import "time"
 // ready it is the first unpublished position (the first item of a batch
 // wakes the consumer, which arms the timer); while a batch is filling it is
 // the position that completes the batch. A slot claimed but not yet
-// published can hide later ones from the scan; the timer, armed whenever an
-// item is ready, bounds how long that delays a batch, and while nothing is
-// ready wakeAt is that very slot. Flush and Close set wakeAt to the first
-// unpublished position so that every publish they wait for wakes them.
+// published hides the ones after it from the scan, which may already reach
+// wakeAt; so when the consumer parks behind such a slot it also stores its
+// position in gapAt, and publishing it wakes the consumer. Flush and Close
+// set wakeAt to the first unpublished position so that every publish they
+// wait for wakes them.
 func (q *Queue[T]) run() {
 	defer close(q.done)
 	cs := &q.cs
@@ -62,11 +66,18 @@ func (q *Queue[T]) run() {
 			q.timer.Stop()
 			cs.armed = false
 		}
-		w := r.chead + r.ready
+		w, gap := r.chead+r.ready, noGap
 		if !forced && r.ready > 0 {
 			limit := min(mb-min(c.ready, mb-1), r.room())
 			w = r.chead + limit - 1
+			if r.end() > r.chead+r.ready {
+				// A producer claimed the next position but has not
+				// published it yet; what it publishes may complete
+				// the batch.
+				gap = r.chead + r.ready
+			}
 		}
+		q.gapAt.Store(gap)
 		q.wakeAt.Store(w)
 		q.sleeping.Store(1)
 		foundC := c.scan(mb)

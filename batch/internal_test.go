@@ -217,3 +217,56 @@ func TestQueue_ClearsSlotsWithPointers(t *testing.T) {
 		}
 	}
 }
+
+func TestQueue_WakesWhenGapIsPublished(t *testing.T) {
+	ft := newFakeTimer() // never fires: only producers can wake the consumer
+	parked := make(chan struct{})
+	stop := make(chan struct{})
+	got := make(chan []int, 1)
+	q, err := newQueue(Config{MaxBatch: 4, Timeout: time.Hour}, func(b []int) { got <- append([]int(nil), b...) },
+		hooks{newTimer: func() timer { return ft }, onPark: func() {
+			select {
+			case parked <- struct{}{}:
+			case <-stop:
+			}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		close(stop)
+		_ = q.Close(testCtx(t))
+	}()
+	ctx := testCtx(t)
+	step := func(what string) {
+		t.Helper()
+		select {
+		case <-parked:
+		case <-ctx.Done():
+			t.Fatalf("consumer did not park %s", what)
+		}
+	}
+	step("when idle")
+	v := []int{0, 1, 2, 3}
+	q.Put(&v[0])
+	step("with one item ready")
+	// A producer claims position 1 and stalls before publishing it; others
+	// publish 2 and 3, which reaches the batch's last position but not a
+	// full contiguous run.
+	gap, res := q.routine.claim()
+	if res != claimed || gap != 1 {
+		t.Fatalf("claim = %d, %v", gap, res)
+	}
+	q.Put(&v[2])
+	q.Put(&v[3])
+	step("behind the unpublished slot")
+	q.publishRoutine(gap, &v[1])
+	select {
+	case b := <-got:
+		if !reflect.DeepEqual(b, v) {
+			t.Fatalf("batch %v, want %v", b, v)
+		}
+	case <-ctx.Done():
+		t.Fatal("publishing the missing slot did not wake the consumer")
+	}
+}

@@ -26,7 +26,8 @@ type Queue[T any] struct {
 	// publish.
 	sleeping atomic.Uint32 // 1 while the consumer is parked or about to park
 	wakeAt   atomic.Uint64 // a routine publish at a position >= wakeAt wakes it
-	_        [cacheLine - 16]byte
+	gapAt    atomic.Uint64 // ... and so does one at gapAt
+	_        [cacheLine - 24]byte
 
 	droppedFull      atomic.Uint64
 	droppedClosed    atomic.Uint64
@@ -157,10 +158,7 @@ func (q *Queue[T]) Put(v *T) bool {
 		q.countDrop(res)
 		return false
 	}
-	q.routine.publish(t, v)
-	if q.sleeping.Load() != 0 && t >= q.wakeAt.Load() {
-		q.wakeConsumer()
-	}
+	q.publishRoutine(t, v)
 	return true
 }
 
@@ -232,10 +230,7 @@ func (q *Queue[T]) tryPut(v *T) error {
 	case laneClosed:
 		return ErrClosed
 	}
-	q.routine.publish(t, v)
-	if q.sleeping.Load() != 0 && t >= q.wakeAt.Load() {
-		q.wakeConsumer()
-	}
+	q.publishRoutine(t, v)
 	return nil
 }
 
@@ -254,6 +249,15 @@ func (q *Queue[T]) countDrop(res claimResult) {
 		q.droppedClosed.Add(1)
 	} else {
 		q.droppedFull.Add(1)
+	}
+}
+
+// publishRoutine publishes the claimed routine position t and wakes the
+// consumer if it is parked waiting for t.
+func (q *Queue[T]) publishRoutine(t uint64, v *T) {
+	q.routine.publish(t, v)
+	if q.sleeping.Load() != 0 && (t >= q.wakeAt.Load() || t == q.gapAt.Load()) {
+		q.wakeConsumer()
 	}
 }
 

@@ -47,22 +47,25 @@ const (
 // reads. No slot is ever accessed by two goroutines without one of these
 // edges, which is what the race detector checks.
 type lane[T any] struct {
+	// Read-only after init; read by every put.
+	slots []T
+	seq   []atomic.Uint32
+	size  uint64
+	mask  uint64
+	shift uint
+	_     [2*cacheLine - 72]byte
+
 	tail atomic.Uint64 // next position to claim | closedBit; CAS by producers
 	_    [cacheLine - 8]byte
 
 	head atomic.Uint64 // first position the consumer still holds; stored once per batch
 	_    [cacheLine - 8]byte
 
-	slots []T
-	seq   []atomic.Uint32
-	size  uint64
-	mask  uint64
-	shift uint
-
-	// Consumer goroutine only.
+	// Consumer goroutine only, on a line of their own so that the
+	// consumer's writes don't evict what producers read.
 	chead uint64 // == head
 	ready uint64 // published positions from chead on, contiguous
-	_     [cacheLine]byte
+	_     [cacheLine - 16]byte
 }
 
 func (l *lane[T]) init(size int) {
@@ -119,15 +122,16 @@ func (l *lane[T]) room() uint64 { return l.size - l.chead&l.mask }
 // reports whether it found any. Consumer only.
 func (l *lane[T]) scan(limit uint64) bool {
 	limit = min(limit, l.room())
-	found := false
-	for l.ready < limit {
-		p := l.chead + l.ready
+	n := l.ready
+	for n < limit {
+		p := l.chead + n
 		if l.seq[p&l.mask].Load() != uint32(p>>l.shift)+1 {
 			break
 		}
-		l.ready++
-		found = true
+		n++
 	}
+	found := n > l.ready
+	l.ready = n
 	return found
 }
 
