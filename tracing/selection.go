@@ -98,6 +98,22 @@ func (s *selector) admit(ev *TraceEvent, queueFill float64) dropReason {
 	return keep
 }
 
+// rejects reports whether an event of the given kind and actor would be
+// dropped as filtered whatever else it holds: it applies the kind and actor
+// parts of TracingConfig.Filters, not the user's predicates. Recording
+// methods that build the event themselves call it first, so that an event
+// that is filtered out costs neither an id nor a clock read; they count a
+// true answer as filtered. A nil selector rejects nothing.
+func (s *selector) rejects(kind EventKind, actorID string) bool {
+	if s == nil {
+		return false
+	}
+	f := &s.filter
+	return (f.kinds != 0 && !f.kinds.has(kind)) ||
+		(len(f.exclude) > 0 && f.exclude.match(actorID)) ||
+		(len(f.include) > 0 && !f.include.match(actorID))
+}
+
 // scratchEvents holds the copies of events handed to user code (predicates,
 // samplers, redactors). User code receives a pointer, and a pointer that
 // reaches unknown code escapes to the heap: passing a pooled copy instead

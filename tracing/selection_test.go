@@ -331,3 +331,26 @@ func TestAdmitDoesNotAllocate(t *testing.T) {
 		})
 	}
 }
+
+func TestRejectsAgreesWithAdmit(t *testing.T) {
+	c := DefaultConfig()
+	c.Privacy.CaptureContent = true
+	c.Filters = FilterConfig{ActorPatterns: []string{"sensor_*", "proc"}, ExcludeActors: []string{"sensor_debug*"}, EventTypes: []EventKind{KindDataFlow, KindActorFailed}}
+	s := mustSelector(t, c, func(s *selector) {
+		// Predicates are not part of rejects: admit still applies them.
+		s.filter.preds = append(s.filter.preds, func(*TraceEvent) bool { return true })
+	})
+	for _, actor := range []string{"sensor_1", "sensor_debug_2", "proc", "procx", ""} {
+		for k := EventKind(0); k <= KindCustom+1; k++ {
+			ev := TraceEvent{ActorID: actor, Type: TraceEventType{Kind: k}}
+			want := s.admit(&ev, 0) == dropFiltered
+			if got := s.rejects(k, actor); got != want {
+				t.Errorf("rejects(%v, %q) = %v, admit filtered = %v", k, actor, got, want)
+			}
+		}
+	}
+	var nilSel *selector
+	if nilSel.rejects(KindDataFlow, "x") {
+		t.Error("nil selector rejects")
+	}
+}
