@@ -150,11 +150,10 @@ func PerTrace(s Sampler) Sampler {
 type perTrace struct{ s traceSampler }
 
 func (p perTrace) Sample(ev *TraceEvent, queueFill float64) bool {
-	h := rand.Uint64()
-	if !ev.TraceID.IsZero() {
-		h = traceHash(ev.TraceID)
+	if ev.TraceID.IsZero() {
+		return p.s.sampleHash(rand.Uint64(), queueFill)
 	}
-	return p.s.sampleHash(h, queueFill)
+	return p.s.sampleHash(traceHash(ev.TraceID), queueFill)
 }
 
 // traceHash mixes the 16 bytes of a trace id into 64 well-distributed
