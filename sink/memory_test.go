@@ -1,0 +1,446 @@
+package sink
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/reflowtrace/reflowtrace-go/tracing"
+)
+
+// localBase is the timestamp of localEvent(0); event i is i milliseconds
+// later.
+var localBase = time.Date(2026, 11, 26, 10, 30, 0, 0, time.UTC)
+
+// localTrace is the trace of the events built by localEvent.
+var localTrace = tracing.TraceID{0x01, 0x91, 0xf3, 0xb2, 0x7c, 0x4e, 0x7a, 0x10, 0x9d, 0x2f, 0x3b, 0x5c, 0x8e, 0x0f, 0x1a, 0x22}
+
+// localID returns a deterministic event id for i.
+func localID(i int) tracing.EventID {
+	var id tracing.EventID
+	id[0], id[1], id[2], id[3] = byte(i>>24), byte(i>>16), byte(i>>8), byte(i)
+	id[6], id[8] = 0x70, 0x80
+	return id
+}
+
+// localEvent returns a data-flow event numbered i, in fresh memory each
+// call: equal i give equal events that share nothing.
+func localEvent(i int) tracing.TraceEvent {
+	ev := tracing.TraceEvent{
+		EventID:   localID(i),
+		TraceID:   localTrace,
+		Timestamp: localBase.Add(time.Duration(i) * time.Millisecond),
+		Type:      tracing.TraceEventType{Kind: tracing.KindDataFlow, ToActor: "validator", ToPort: "in"},
+		ActorID:   fmt.Sprintf("actor-%d", i%3),
+	}
+	ev.Data.Port = "out"
+	ev.Data.HasMessage = true
+	ev.Data.Message = tracing.MessageSnapshot{MessageType: "Reading", SizeBytes: uint64(i)}
+	ev.Data.PerformanceMetrics.QueueDepth = uint64(i)
+	ev.Causality.RootCauseEventID = ev.EventID
+	ev.Causality.SpanID = "a1b2c3d4e5f60718"
+	return ev
+}
+
+// localRichEvent returns an event numbered i that uses every part of the
+// model that refers to memory: byte slices, a dependency chain, more
+// attributes than fit inline, nested arrays and objects.
+func localRichEvent(i int) tracing.TraceEvent {
+	ev := localEvent(i)
+	ev.Type = tracing.TraceEventType{Kind: tracing.KindStateChanged}
+	ev.Data.Message.SerializedData = []byte{1, 2, 3, byte(i)}
+	ev.Data.StateDiff = tracing.StateDiff{Before: []byte("before"), After: []byte("after"), DiffType: tracing.DiffIncremental}
+	ev.Data.Error = "boom"
+	ev.Causality.ParentEventID = localID(i + 1000)
+	ev.Causality.DependencyChain = []tracing.EventID{localID(i + 1001), localID(i + 1002)}
+	for j := range 6 {
+		ev.Data.CustomAttributes.Set(tracing.Int(fmt.Sprintf("k%d", j), j))
+	}
+	ev.Data.CustomAttributes.Set(tracing.Any("list", tracing.ArrayValue(
+		tracing.IntValue(1), tracing.StringValue("two"),
+		tracing.ObjectValue(tracing.Bool("deep", true)))))
+	ev.Data.CustomAttributes.Set(tracing.Any("obj", tracing.ObjectValue(tracing.Float64("x", 1.5))))
+	return ev
+}
+
+// localBatch returns events from, from+1, … from+n-1.
+func localBatch(from, n int) []tracing.TraceEvent {
+	b := make([]tracing.TraceEvent, n)
+	for i := range b {
+		b[i] = localEvent(from + i)
+	}
+	return b
+}
+
+// eventsEqual reports whether a and b hold the same events; on mismatch it
+// says where.
+func eventsEqual(a, b []tracing.TraceEvent) error {
+	if len(a) != len(b) {
+		return fmt.Errorf("got %d events, want %d", len(a), len(b))
+	}
+	for i := range a {
+		if !eventEqual(&a[i], &b[i]) {
+			return fmt.Errorf("event %d: got %+v, want %+v", i, a[i], b[i])
+		}
+	}
+	return nil
+}
+
+// eventEqual compares two events field by field (attributes with
+// Attributes.Equal, timestamps with time.Time.Equal).
+func eventEqual(a, b *tracing.TraceEvent) bool {
+	x, y := *a, *b
+	if !x.Data.CustomAttributes.Equal(&y.Data.CustomAttributes) || !x.Timestamp.Equal(y.Timestamp) {
+		return false
+	}
+	x.Data.CustomAttributes, y.Data.CustomAttributes = tracing.Attributes{}, tracing.Attributes{}
+	x.Timestamp, y.Timestamp = time.Time{}, time.Time{}
+	return reflect.DeepEqual(x, y)
+}
+
+// eventIDs returns the ids of evs, in order, as their numbers.
+func eventNumbers(evs []tracing.TraceEvent) []int {
+	out := make([]int, len(evs))
+	for i := range evs {
+		id := evs[i].EventID
+		out[i] = int(id[0])<<24 | int(id[1])<<16 | int(id[2])<<8 | int(id[3])
+	}
+	return out
+}
+
+func seq(from, n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = from + i
+	}
+	return out
+}
+
+func TestMemoryWriteKeepsDeepCopies(t *testing.T) {
+	m := NewMemory()
+	batch := []tracing.TraceEvent{localRichEvent(1), localRichEvent(2)}
+	if err := m.Write(t.Context(), batch); err != nil {
+		t.Fatal(err)
+	}
+	// The caller reuses everything it handed over.
+	for i := range batch {
+		ev := &batch[i]
+		ev.Data.Message.SerializedData[0] = 99
+		ev.Data.StateDiff.Before[0] = 'X'
+		ev.Data.StateDiff.After[0] = 'X'
+		ev.Causality.DependencyChain[0] = tracing.EventID{}
+		list, _ := ev.Data.CustomAttributes.Get("list")
+		list.Array()[0] = tracing.IntValue(-1)
+		list.Array()[2].Object()[0] = tracing.Bool("deep", false)
+		obj, _ := ev.Data.CustomAttributes.Get("obj")
+		obj.Object()[0] = tracing.Float64("x", -1)
+		ev.Data.CustomAttributes.Set(tracing.Int("k5", 500))
+	}
+	clear(batch)
+	want := []tracing.TraceEvent{localRichEvent(1), localRichEvent(2)}
+	got := m.Events()
+	if err := eventsEqual(got, want); err != nil {
+		t.Fatal(err)
+	}
+	// What Events returns is a copy too.
+	got[0].Data.Message.SerializedData[0] = 42
+	got[0].Causality.DependencyChain[0] = tracing.EventID{}
+	if err := eventsEqual(m.Events(), want); err != nil {
+		t.Fatalf("after changing the result of Events: %v", err)
+	}
+}
+
+func TestMemoryCapacity(t *testing.T) {
+	tests := []struct {
+		name        string
+		opts        []MemoryOption
+		write       int
+		wantCap     int
+		wantHeld    []int
+		wantEvicted uint64
+	}{
+		{name: "default", write: 3, wantCap: DefaultMemoryCapacity, wantHeld: seq(0, 3)},
+		{name: "zero selects default", opts: []MemoryOption{WithCapacity(0)}, write: 2, wantCap: DefaultMemoryCapacity, wantHeld: seq(0, 2)},
+		{name: "negative selects default", opts: []MemoryOption{WithCapacity(-5)}, write: 2, wantCap: DefaultMemoryCapacity, wantHeld: seq(0, 2)},
+		{name: "nil option ignored", opts: []MemoryOption{nil, WithCapacity(4)}, write: 4, wantCap: 4, wantHeld: seq(0, 4)},
+		{name: "exactly full", opts: []MemoryOption{WithCapacity(5)}, write: 5, wantCap: 5, wantHeld: seq(0, 5)},
+		{name: "evicts oldest", opts: []MemoryOption{WithCapacity(3)}, write: 5, wantCap: 3, wantHeld: seq(2, 3), wantEvicted: 2},
+		{name: "wraps many times", opts: []MemoryOption{WithCapacity(4)}, write: 23, wantCap: 4, wantHeld: seq(19, 4), wantEvicted: 19},
+		{name: "capacity one", opts: []MemoryOption{WithCapacity(1)}, write: 3, wantCap: 1, wantHeld: seq(2, 1), wantEvicted: 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := NewMemory(tt.opts...)
+			if m.Capacity() != tt.wantCap {
+				t.Fatalf("Capacity = %d, want %d", m.Capacity(), tt.wantCap)
+			}
+			// Write in batches of 2 so evictions cross batch boundaries.
+			for i := 0; i < tt.write; i += 2 {
+				if err := m.Write(t.Context(), localBatch(i, min(2, tt.write-i))); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := eventNumbers(m.Events()); !reflect.DeepEqual(got, tt.wantHeld) {
+				t.Fatalf("held %v, want %v", got, tt.wantHeld)
+			}
+			if m.Len() != len(tt.wantHeld) {
+				t.Fatalf("Len = %d, want %d", m.Len(), len(tt.wantHeld))
+			}
+			want := MemoryStats{Written: uint64(tt.write), Evicted: tt.wantEvicted, Batches: uint64((tt.write + 1) / 2)}
+			if got := m.Stats(); got != want {
+				t.Fatalf("Stats = %+v, want %+v", got, want)
+			}
+		})
+	}
+}
+
+func TestMemoryQuery(t *testing.T) {
+	m := NewMemory(WithCapacity(8))
+	// Events 0..9, the first two evicted; actors cycle actor-0, -1, -2.
+	// Event 5 is a failure in another trace.
+	batch := localBatch(0, 10)
+	other := tracing.TraceID{9}
+	batch[5].TraceID = other
+	batch[5].Type = tracing.TraceEventType{Kind: tracing.KindActorFailed}
+	if err := m.Write(t.Context(), batch); err != nil {
+		t.Fatal(err)
+	}
+	at := func(i int) time.Time { return localBase.Add(time.Duration(i) * time.Millisecond) }
+	tests := []struct {
+		name string
+		q    MemoryQuery
+		want []int
+	}{
+		{name: "zero query matches all held", q: MemoryQuery{}, want: seq(2, 8)},
+		{name: "trace", q: MemoryQuery{TraceID: other}, want: []int{5}},
+		{name: "trace excludes other", q: MemoryQuery{TraceID: localTrace}, want: []int{2, 3, 4, 6, 7, 8, 9}},
+		{name: "actor", q: MemoryQuery{ActorID: "actor-1"}, want: []int{4, 7}},
+		{name: "unknown actor", q: MemoryQuery{ActorID: "nobody"}, want: []int{}},
+		{name: "kinds", q: MemoryQuery{Kinds: []tracing.EventKind{tracing.KindActorFailed, tracing.KindActorCreated}}, want: []int{5}},
+		{name: "empty kinds is no constraint", q: MemoryQuery{Kinds: []tracing.EventKind{}}, want: seq(2, 8)},
+		{name: "from is inclusive", q: MemoryQuery{From: at(8)}, want: []int{8, 9}},
+		{name: "to is exclusive", q: MemoryQuery{To: at(4)}, want: []int{2, 3}},
+		{name: "window", q: MemoryQuery{From: at(3), To: at(6)}, want: []int{3, 4, 5}},
+		{name: "all constraints", q: MemoryQuery{TraceID: localTrace, ActorID: "actor-0", Kinds: []tracing.EventKind{tracing.KindDataFlow}, From: at(3), To: at(9)}, want: []int{3, 6}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := m.Query(tt.q)
+			if got == nil {
+				t.Fatal("Query returned nil, want a non-nil slice")
+			}
+			if nums := eventNumbers(got); !reflect.DeepEqual(nums, tt.want) {
+				t.Fatalf("got %v, want %v", nums, tt.want)
+			}
+		})
+	}
+}
+
+func TestMemoryWaitFor(t *testing.T) {
+	tests := []struct {
+		name    string
+		n       int
+		before  int  // events written before WaitFor
+		after   int  // events written while it waits
+		close   bool // close instead of writing enough
+		wantErr error
+	}{
+		{name: "already there", n: 3, before: 3},
+		{name: "zero", n: 0},
+		{name: "negative", n: -1},
+		{name: "arrives later", n: 5, before: 2, after: 3},
+		{name: "counts evicted", n: 12, before: 12},
+		{name: "timeout", n: 5, before: 4, wantErr: context.DeadlineExceeded},
+		{name: "closed", n: 5, before: 1, close: true, wantErr: tracing.ErrClosed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := NewMemory(WithCapacity(10))
+			if err := m.Write(t.Context(), localBatch(0, tt.before)); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+			if tt.wantErr == context.DeadlineExceeded {
+				ctx, cancel = context.WithTimeout(t.Context(), 10*time.Millisecond)
+			}
+			defer cancel()
+			done := make(chan error, 1)
+			go func() { done <- m.WaitFor(ctx, tt.n) }()
+			for i := range tt.after {
+				if err := m.Write(t.Context(), localBatch(tt.before+i, 1)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tt.close {
+				if err := m.Close(t.Context()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			err := <-done
+			if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil) != (err == nil) {
+				t.Fatalf("WaitFor = %v, want %v", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestMemoryLifecycle(t *testing.T) {
+	cancelled, cancel := context.WithCancel(t.Context())
+	cancel()
+	tests := []struct {
+		name    string
+		run     func(m *Memory) error
+		wantErr error
+		wantLen int
+	}{
+		{name: "nil batch", run: func(m *Memory) error { return m.Write(t.Context(), nil) }},
+		{name: "empty batch", run: func(m *Memory) error { return m.Write(t.Context(), []tracing.TraceEvent{}) }},
+		{name: "flush", run: func(m *Memory) error { return m.Flush(t.Context()) }},
+		{name: "flush with cancelled ctx has nothing to wait for", run: func(m *Memory) error { return m.Flush(cancelled) }},
+		{name: "write with cancelled ctx", run: func(m *Memory) error { return m.Write(cancelled, localBatch(0, 1)) }, wantErr: context.Canceled},
+		{name: "close twice", run: func(m *Memory) error {
+			return errors.Join(m.Close(t.Context()), m.Close(t.Context()), m.Close(cancelled))
+		}},
+		{name: "write after close", run: func(m *Memory) error {
+			_ = m.Close(t.Context())
+			return m.Write(t.Context(), localBatch(0, 1))
+		}, wantErr: tracing.ErrClosed},
+		{name: "flush after close", run: func(m *Memory) error {
+			_ = m.Close(t.Context())
+			return m.Flush(t.Context())
+		}, wantErr: tracing.ErrClosed},
+		{name: "events readable after close", run: func(m *Memory) error {
+			if err := m.Write(t.Context(), localBatch(0, 2)); err != nil {
+				return err
+			}
+			return m.Close(t.Context())
+		}, wantLen: 2},
+		{name: "reset", run: func(m *Memory) error {
+			if err := m.Write(t.Context(), localBatch(0, 2)); err != nil {
+				return err
+			}
+			m.Reset()
+			if s := m.Stats(); s != (MemoryStats{}) {
+				return fmt.Errorf("stats after Reset: %+v", s)
+			}
+			return m.Write(t.Context(), localBatch(7, 1))
+		}, wantLen: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := NewMemory()
+			err := tt.run(m)
+			if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil) != (err == nil) {
+				t.Fatalf("got %v, want %v", err, tt.wantErr)
+			}
+			if err != nil && err.Error()[:len("sink: memory")] != "sink: memory" {
+				t.Fatalf("error %q does not name the sink", err)
+			}
+			if m.Len() != tt.wantLen {
+				t.Fatalf("Len = %d, want %d", m.Len(), tt.wantLen)
+			}
+		})
+	}
+}
+
+func TestMemoryConcurrentSafe(t *testing.T) {
+	const writers, batches, size = 4, 50, 8
+	m := NewMemory(WithCapacity(100))
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			batch := make([]tracing.TraceEvent, size)
+			for b := range batches {
+				for i := range batch {
+					batch[i] = localRichEvent(w*100000 + b*size + i)
+				}
+				if err := m.Write(ctx, batch); err != nil {
+					t.Error(err)
+					return
+				}
+				clear(batch) // the caller reuses its slice
+			}
+		}()
+	}
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		for range 50 {
+			_ = m.Query(MemoryQuery{ActorID: "actor-1"})
+			_ = m.Len()
+			_ = m.Stats()
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		for range 50 {
+			if err := m.Flush(ctx); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		if err := m.WaitFor(ctx, writers*batches*size); err != nil {
+			t.Error(err)
+		}
+	}()
+	wg.Wait()
+	if err := m.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s := m.Stats()
+	if s.Written != writers*batches*size || s.Batches != writers*batches || s.Evicted != s.Written-100 || m.Len() != 100 {
+		t.Fatalf("stats %+v, len %d", s, m.Len())
+	}
+	// Every held event is intact.
+	for _, ev := range m.Events() {
+		n := eventNumbers([]tracing.TraceEvent{ev})[0]
+		want := localRichEvent(n)
+		if !eventEqual(&ev, &want) {
+			t.Fatalf("event %d corrupted: %+v", n, ev)
+		}
+	}
+}
+
+func TestMemoryCloseConcurrentSafe(t *testing.T) {
+	m := NewMemory()
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 100 {
+				err := m.Write(t.Context(), localBatch(i, 2))
+				if err != nil && !errors.Is(err, tracing.ErrClosed) {
+					t.Error(err)
+				}
+				if err := m.Flush(t.Context()); err != nil && !errors.Is(err, tracing.ErrClosed) {
+					t.Error(err)
+				}
+			}
+		}()
+	}
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := m.Close(t.Context()); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if got, want := m.Stats().Written, uint64(m.Len()); got != want {
+		t.Fatalf("Written %d, held %d", got, want)
+	}
+}
