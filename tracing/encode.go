@@ -826,8 +826,8 @@ func appendBytes(dst []byte, b []byte) []byte {
 	return append(dst, ']')
 }
 
-// appendTime writes t in UTC as a quoted RFC 3339 timestamp with up to nine
-// fraction digits, clamped to years 0000..9999.
+// appendTime writes t in UTC as a quoted RFC 3339 timestamp with 0, 3, 6 or
+// 9 fraction digits and "Z", clamped to years 0000..9999.
 func (e *Encoder) appendTime(dst []byte, t time.Time) []byte {
 	if t.Before(minTime) {
 		t = minTime
@@ -836,9 +836,45 @@ func (e *Encoder) appendTime(dst []byte, t time.Time) []byte {
 		t = maxTime
 		e.stats.Clamped++
 	}
+	t = t.UTC()
+	year, month, day := t.Date()
+	hour, minute, sec := t.Clock()
 	dst = append(dst, '"')
-	dst = t.UTC().AppendFormat(dst, time.RFC3339Nano)
-	return append(dst, '"')
+	dst = appendDigits(dst, year, 4)
+	dst = append(dst, '-')
+	dst = appendDigits(dst, int(month), 2)
+	dst = append(dst, '-')
+	dst = appendDigits(dst, day, 2)
+	dst = append(dst, 'T')
+	dst = appendDigits(dst, hour, 2)
+	dst = append(dst, ':')
+	dst = appendDigits(dst, minute, 2)
+	dst = append(dst, ':')
+	dst = appendDigits(dst, sec, 2)
+	// Like the server: 0, 3, 6 or 9 fraction digits.
+	switch ns := t.Nanosecond(); {
+	case ns == 0:
+	case ns%1e6 == 0:
+		dst = append(dst, '.')
+		dst = appendDigits(dst, ns/1e6, 3)
+	case ns%1e3 == 0:
+		dst = append(dst, '.')
+		dst = appendDigits(dst, ns/1e3, 6)
+	default:
+		dst = append(dst, '.')
+		dst = appendDigits(dst, ns, 9)
+	}
+	return append(dst, 'Z', '"')
+}
+
+// appendDigits writes the non-negative v with exactly n digits.
+func appendDigits(dst []byte, v, n int) []byte {
+	var buf [9]byte
+	for i := n - 1; i >= 0; i-- {
+		buf[i] = byte('0' + v%10)
+		v /= 10
+	}
+	return append(dst, buf[:n]...)
 }
 
 // appendFloat writes f so that it reads back as the same float: NaN and ±Inf

@@ -542,6 +542,8 @@ func TestEncodeTimes(t *testing.T) {
 	}{
 		{"zero", time.Time{}, `"0001-01-01T00:00:00Z"`, 0},
 		{"nanoseconds", time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC), `"2026-01-02T03:04:05.000000006Z"`, 0},
+		{"milliseconds", time.Date(2026, 1, 2, 3, 4, 5, 5e8, time.UTC), `"2026-01-02T03:04:05.500Z"`, 0},
+		{"microseconds", time.Date(2026, 1, 2, 3, 4, 5, 123456000, time.UTC), `"2026-01-02T03:04:05.123456Z"`, 0},
 		{"other zone", time.Date(2026, 1, 2, 3, 4, 5, 0, time.FixedZone("x", 3600)), `"2026-01-02T02:04:05Z"`, 0},
 		{"year 0", time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC), `"0000-01-01T00:00:00Z"`, 0},
 		{"before year 0", time.Date(-5, 1, 1, 0, 0, 0, 0, time.UTC), `"0000-01-01T00:00:00Z"`, 1},

@@ -1,0 +1,350 @@
+package tracing
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/reflowtrace/reflowtrace-go/internal/lz4block"
+)
+
+// TestProtocolExample decodes the complete example of the protocol document
+// and checks that re-encoding it gives the same JSON.
+func TestProtocolExample(t *testing.T) {
+	data, err := os.ReadFile("testdata/protocol_example.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := DecodeRequest(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, ok := req.(RecordEvent)
+	if !ok {
+		t.Fatalf("got %T, want RecordEvent", req)
+	}
+	ev := r.Event
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"trace_id", r.TraceID, wireTraceID},
+		{"event_id", ev.EventID, wireEventID},
+		{"timestamp", ev.Timestamp, time.Date(2026, 11, 26, 10, 30, 0, 500000000, time.UTC)},
+		{"event_type", ev.Type, TraceEventType{Kind: KindDataFlow, ToActor: "validator", ToPort: "in"}},
+		{"actor_id", ev.ActorID, "sensor"},
+		{"port", ev.Data.Port, "out"},
+		{"has message", ev.Data.HasMessage, true},
+		{"message", ev.Data.Message, MessageSnapshot{MessageType: "Reading", SizeBytes: 256, SerializedData: []byte{}}},
+		{"state_diff", ev.Data.StateDiff, StateDiff{}},
+		{"error", ev.Data.Error, ""},
+		{"performance_metrics", ev.Data.PerformanceMetrics, PerformanceMetrics{ExecutionTimeNs: 1500, QueueDepth: 3}},
+		{"custom_attributes", ev.Data.CustomAttributes.Len(), 0},
+		{"causality", ev.Causality, CausalityInfo{RootCauseEventID: wireEventID, DependencyChain: []EventID{}, SpanID: "a1b2c3d4e5f60718"}},
+	}
+	for _, c := range checks {
+		if !reflect.DeepEqual(c.got, c.want) {
+			t.Errorf("%s = %+v, want %+v", c.name, c.got, c.want)
+		}
+	}
+	var e Encoder
+	again := e.AppendRequest(nil, req)
+	if !jsonEqual(t, again, data) {
+		t.Errorf("re-encoded example differs:\n got %s\nwant %s", again, data)
+	}
+	if !bytes.Equal(again, compact(t, data)) {
+		t.Errorf("re-encoded example is not byte for byte the compacted example:\n got %s", again)
+	}
+	// The RecordEvent fixture of the golden files is the protocol example.
+	fixture := wireEvent(KindDataFlow)
+	if got := e.AppendRecordEvent(nil, wireTraceID, &fixture); !bytes.Equal(got, again) {
+		t.Errorf("fixture differs from the example:\n got %s\nwant %s", got, again)
+	}
+}
+
+func compact(t *testing.T, data []byte) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	if err := json.Compact(&b, data); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// jsonEqual compares two JSON texts semantically (numbers as written).
+func jsonEqual(t *testing.T, a, b []byte) bool {
+	t.Helper()
+	var x, y any
+	for _, p := range []struct {
+		data []byte
+		v    *any
+	}{{a, &x}, {b, &y}} {
+		d := json.NewDecoder(bytes.NewReader(p.data))
+		d.UseNumber()
+		if err := d.Decode(p.v); err != nil {
+			t.Fatalf("invalid JSON %s: %v", p.data, err)
+		}
+	}
+	return reflect.DeepEqual(x, y)
+}
+
+// exampleWith returns the protocol example with old replaced by new (which
+// must occur).
+func exampleWith(t *testing.T, old, new string) []byte {
+	t.Helper()
+	data, err := os.ReadFile("testdata/protocol_example.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(data, []byte(old)) {
+		t.Fatalf("example has no %q", old)
+	}
+	return bytes.Replace(data, []byte(old), []byte(new), 1)
+}
+
+// TestDecodeStrict checks that the decoder accepts and rejects what the
+// reference server does, and that errors name the offending path.
+func TestDecodeStrict(t *testing.T) {
+	nest := func(n int) string { return strings.Repeat("[", n) + strings.Repeat("]", n) }
+	tests := []struct {
+		name    string
+		old     string
+		new     string
+		wantErr string // "" = accepted
+	}{
+		{"example", `"sensor"`, `"sensor"`, ""},
+		{"negative integer", `"queue_depth":3`, `"queue_depth":-1`,
+			"tracing: malformed message: RecordEvent.event.data.performance_metrics.queue_depth: want a non-negative integer, got -1"},
+		{"float for integer", `"queue_depth":3`, `"queue_depth":3.0`, "queue_depth: want a non-negative integer, got 3.0"},
+		{"exponent for integer", `"size_bytes":256`, `"size_bytes":1e6`, "message.size_bytes: want a non-negative integer"},
+		{"negative zero integer", `"queue_depth":3`, `"queue_depth":-0`, "queue_depth: want a non-negative integer"},
+		{"integer too large", `"queue_depth":3`, `"queue_depth":18446744073709551616`, "queue_depth: integer 18446744073709551616 out of range"},
+		{"max integer", `"queue_depth":3`, `"queue_depth":18446744073709551615`, ""},
+		{"string for integer", `"queue_depth":3`, `"queue_depth":"3"`, "queue_depth: want a non-negative integer, got a string"},
+		{"integer for float", `"cpu_usage_percent":0.0`, `"cpu_usage_percent":7`, ""},
+		{"null float", `"cpu_usage_percent":0.0`, `"cpu_usage_percent":null`, "cpu_usage_percent: want a number, got null"},
+		{"float out of range", `"cpu_usage_percent":0.0`, `"cpu_usage_percent":1e999`, "cpu_usage_percent: number 1e999 out of range"},
+		{"NaN", `"cpu_usage_percent":0.0`, `"cpu_usage_percent":NaN`, "cpu_usage_percent: want a number"},
+		{"byte out of range", `"serialized_data":[]`, `"serialized_data":[1,256]`, "serialized_data[1]: integer 256 out of range 0..255"},
+		{"negative byte", `"serialized_data":[]`, `"serialized_data":[-1]`, "serialized_data[0]: want a non-negative integer"},
+		{"base64 bytes", `"serialized_data":[]`, `"serialized_data":"aGk="`, "serialized_data: want an array of integers 0..255, got a string"},
+		{"null required bytes", `"serialized_data":[]`, `"serialized_data":null`, "serialized_data: want an array"},
+		{"missing required", `"span_id":"a1b2c3d4e5f60718"`, `"x":1`, `RecordEvent.event.causality: missing field "span_id"`},
+		{"missing root cause", `"root_cause_event_id":"0191f3b2-7c4e-7a10-9d2f-3b5c8e0f1a22",`, ``, `missing field "root_cause_event_id"`},
+		{"null required map", `"custom_attributes":{}`, `"custom_attributes":null`, "custom_attributes: want an object, got null"},
+		{"null required array", `"dependency_chain":[]`, `"dependency_chain":null`, "dependency_chain: want an array of event ids, got null"},
+		{"optional absent", `"port":"out",`, ``, ""},
+		{"unknown field", `"actor_id":"sensor"`, `"actor_id":"sensor","extra":{"a":[1,2.5,null,true]}`, ""},
+		{"duplicate field", `"actor_id":"sensor"`, `"actor_id":"sensor","actor_id":"x"`, `duplicate field "actor_id"`},
+		{"bad uuid", `"trace_id":"6f1c2a4e-1b7d-4c39-8f1e-2a9d3c4b5e60"`, `"trace_id":"6f1c2a4e1b7d4c398f1e2a9d3c4b5e60"`, "RecordEvent.trace_id: want a hyphenated UUID"},
+		{"uppercase uuid", `"trace_id":"6f1c2a4e-1b7d-4c39-8f1e-2a9d3c4b5e60"`, `"trace_id":"6F1C2A4E-1B7D-4C39-8F1E-2A9D3C4B5E60"`, ""},
+		{"bad timestamp", `"2026-11-26T10:30:00.500Z"`, `"2026-11-26 10:30"`, "event.timestamp: want an RFC 3339 timestamp"},
+		{"timestamp with offset", `"2026-11-26T10:30:00.500Z"`, `"2026-11-26T11:30:00.5+01:00"`, ""},
+		{"timestamp no fraction", `"2026-11-26T10:30:00.500Z"`, `"2026-11-26T10:30:00Z"`, ""},
+		{"timestamp bad day", `"2026-11-26T10:30:00.500Z"`, `"2026-02-30T10:30:00Z"`, "want an RFC 3339 timestamp"},
+		{"unknown event type", `{"DataFlow":{"to_actor":"validator","to_port":"in"}}`, `"Exploded"`, `unknown event type variant "Exploded"`},
+		{"custom event type", `{"DataFlow":{"to_actor":"validator","to_port":"in"}}`, `{"Custom":"cp"}`, ""},
+		{"unit variant as object", `{"DataFlow":{"to_actor":"validator","to_port":"in"}}`, `{"ActorCreated":null}`, ""},
+		{"data flow as string", `{"DataFlow":{"to_actor":"validator","to_port":"in"}}`, `"DataFlow"`, `variant "DataFlow" needs content`},
+		{"two tags", `{"DataFlow":{"to_actor":"validator","to_port":"in"}}`, `{"DataFlow":{"to_actor":"v","to_port":"i"},"ActorCreated":null}`, "with one key"},
+		{"wrong tag case", `{"RecordEvent"`, `{"recordEvent"`, `unknown request variant "recordEvent"`},
+		{"trailing data", `}}}}`, `}}}} x`, "trailing characters"},
+		{"trailing whitespace", `}}}}`, "}}}} \n\t", ""},
+		{"truncated", `"span_id":"a1b2c3d4e5f60718"}}}}`, `"span_id":"a1b2c3d4e5f60718"}`, "want ',' or '}'"},
+		{"control character", `"actor_id":"sensor"`, "\"actor_id\":\"sen\x01sor\"", "control character"},
+		{"invalid UTF-8", `"actor_id":"sensor"`, "\"actor_id\":\"sen\xffsor\"", "invalid UTF-8"},
+		{"lone surrogate", `"actor_id":"sensor"`, `"actor_id":"sen\ud800sor"`, "lone surrogate"},
+		{"surrogate pair", `"actor_id":"sensor"`, `"actor_id":"\ud83d\ude00"`, ""},
+		{"escaped key", `"actor_id":"sensor"`, `"actor\u005fid":"sensor"`, ""},
+		{"bad escape", `"actor_id":"sensor"`, `"actor_id":"\x"`, "invalid escape"},
+		{"deep attribute ok", `"custom_attributes":{}`, `"custom_attributes":{"a":` + nest(122) + `}`, ""},
+		{"deep attribute too deep", `"custom_attributes":{}`, `"custom_attributes":{"a":` + nest(123) + `}`, "nesting deeper than 127 levels"},
+		{"deep unknown field too deep", `"actor_id":"sensor"`, `"actor_id":"sensor","x":` + nest(200), "nesting deeper than 127 levels"},
+		{"leading zero", `"queue_depth":3`, `"queue_depth":03`, "want ',' or '}'"},
+		{"bad number", `"cpu_usage_percent":0.0`, `"cpu_usage_percent":1.`, "invalid number"},
+		{"state diff", `"state_diff":null`, `"state_diff":{"after":[1],"diff_type":"MemoryOnly"}`, ""},
+		{"state diff bad type", `"state_diff":null`, `"state_diff":{"before":null,"after":[1],"diff_type":"Partial"}`, `unknown diff type variant "Partial"`},
+		{"state diff missing after", `"state_diff":null`, `"state_diff":{"before":[1],"diff_type":"Full"}`, `state_diff: missing field "after"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := DecodeRequest(exampleWith(t, tc.old, tc.new))
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Fatalf("rejected: %v", err)
+			case tc.wantErr != "" && err == nil:
+				t.Fatalf("accepted, want error %q", tc.wantErr)
+			case err != nil && (!errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Fatalf("error %q, want it to wrap ErrMalformed and contain %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestDecodeRequestShapes(t *testing.T) {
+	tests := []struct {
+		name    string
+		in      string
+		want    TracingRequest
+		wantErr string
+	}{
+		{"ping", `"Ping"`, Ping{}, ""},
+		{"ping with spaces", " \n\"Ping\"\t", Ping{}, ""},
+		{"ping as object", `{"Ping":null}`, Ping{}, ""},
+		{"ping with content", `{"Ping":{}}`, nil, `variant "Ping" takes no content`},
+		{"unsubscribe", `"Unsubscribe"`, Unsubscribe{}, ""},
+		{"get metrics", `"GetMetrics"`, GetMetrics{}, ""},
+		{"get trace", `{"GetTrace":{"trace_id":"6f1c2a4e-1b7d-4c39-8f1e-2a9d3c4b5e60"}}`, GetTrace{TraceID: wireTraceID}, ""},
+		{"get trace missing id", `{"GetTrace":{}}`, nil, `GetTrace: missing field "trace_id"`},
+		{"query all null", `{"QueryTraces":{"query":{}}}`, QueryTraces{}, ""},
+		{"query bad range", `{"QueryTraces":{"query":{"time_range":["2026-11-26T10:30:00Z"]}}}`, nil, "QueryTraces.query.time_range: want two timestamps, got 1"},
+		{"query limit", `{"QueryTraces":{"query":{"limit":5,"status":{"Failed":{"error":"x"}}}}}`, nil, ""},
+		{"subscribe nulls", `{"Subscribe":{"filters":{"flow_ids":null,"actor_ids":null}}}`, Subscribe{}, ""},
+		{"version too large", `{"StartTrace":{"flow_id":"f","version":{"major":4294967296,"minor":0,"patch":0,"timestamp":"2026-11-26T10:30:00Z"}}}`, nil, "StartTrace.version.major: integer 4294967296 out of range 0..4294967295"},
+		{"empty", ``, nil, "want a request, got end of input"},
+		{"empty object", `{}`, nil, "got an empty object"},
+		{"array", `[]`, nil, "want a request, got an array"},
+		{"a response", `"Pong"`, nil, `unknown request variant "Pong"`},
+		{"failed status as string", `{"StoreTrace":{"trace":{"trace_id":"6f1c2a4e-1b7d-4c39-8f1e-2a9d3c4b5e60","flow_id":"f","execution_id":"6f1c2a4e-1b7d-4c39-8f1e-2a9d3c4b5e60","version":{"major":0,"minor":0,"patch":0,"timestamp":"2026-11-26T10:30:00Z"},"start_time":"2026-11-26T10:30:00Z","status":"Failed","events":[],"metadata":{"environment":"","hostname":"","process_id":0,"thread_id":"","tags":{}}}}}`, nil, `StoreTrace.trace.status: an execution status variant "Failed" needs content`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := DecodeRequest([]byte(tc.in))
+			if tc.wantErr != "" {
+				if err == nil || !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.want != nil && !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("got %#v, want %#v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestDecodeResponseShapes(t *testing.T) {
+	trace := string(new(Encoder).AppendFlowTrace(nil, ptr(wireTrace())))
+	tests := []struct {
+		name    string
+		in      string
+		want    TracingResponse
+		wantErr string
+	}{
+		{"error with code", `{"Error":{"message":"gone","code":"NotFound"}}`, ErrorResponse{Message: "gone", Code: CodeNotFound}, ""},
+		{"legacy error", `{"Error":{"message":"Invalid message format"}}`, ErrorResponse{Message: "Invalid message format"}, ""},
+		{"error null code", `{"Error":{"message":"m","code":null}}`, ErrorResponse{Message: "m"}, ""},
+		{"error unknown code", `{"Error":{"message":"m","code":"Teapot"}}`, ErrorResponse{Message: "m"}, ""},
+		{"error missing message", `{"Error":{"code":"NotFound"}}`, nil, `Error: missing field "message"`},
+		{"trace data null", `{"TraceData":{"trace":null}}`, TraceData{}, ""},
+		{"trace data legacy", `{"TraceData":{"trace":` + trace + `}}`, TraceData{Trace: ptr(wireTrace())}, ""},
+		{"event recorded", `{"EventRecorded":{"success":true,"error":null}}`, EventRecorded{Success: true}, ""},
+		{"event recorded no error field", `{"EventRecorded":{"success":false}}`, EventRecorded{}, ""},
+		{"event recorded bad success", `{"EventRecorded":{"success":1}}`, nil, "EventRecorded.success: want a boolean, got 1"},
+		{"pong", `"Pong"`, Pong{}, ""},
+		{"metrics", `{"Metrics":{"data":{"a": [1, 2]} }}`, Metrics{Data: json.RawMessage(`{"a": [1, 2]}`)}, ""},
+		{"query results missing count", `{"QueryResults":{"traces":[]}}`, nil, `missing field "total_count"`},
+		{"traces found", `{"TracesFound":{"traces":[]}}`, TracesFound{Traces: []FlowTrace{}}, ""},
+		{"a request", `"Ping"`, nil, `unknown response variant "Ping"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := DecodeResponse([]byte(tc.in))
+			if tc.wantErr != "" {
+				if err == nil || !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var e Encoder
+			if g, w := e.AppendResponse(nil, got), e.AppendResponse(nil, tc.want); !bytes.Equal(g, w) {
+				t.Fatalf("got %s, want %s", g, w)
+			}
+		})
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func TestDecodeResponseFrame(t *testing.T) {
+	var e Encoder
+	long := e.AppendResponse(nil, QueryResults{Traces: []FlowTrace{wireTrace(KindDataFlow, KindActorFailed)}, TotalCount: 1})
+	short := e.AppendResponse(nil, EventRecorded{Success: true})
+	var c lz4block.Compressor
+	prefixed, err := c.AppendPrefixed(nil, long)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := c.AppendRaw(nil, long)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rawShort, err := c.AppendRaw(nil, short)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		binary  bool
+		data    []byte
+		want    []byte
+		wantErr error
+	}{
+		{"text", false, short, short, nil},
+		{"raw block", true, raw, long, nil},
+		{"raw short block", true, rawShort, short, nil},
+		{"prefixed block", true, prefixed, long, nil},
+		{"corrupt block", true, []byte{0xf0, 1, 2}, nil, lz4block.ErrCorrupt},
+		{"empty binary", true, nil, nil, ErrMalformed},
+		{"text sent as binary", true, short, nil, ErrMalformed},
+		{"binary sent as text", false, raw, nil, ErrMalformed},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := DecodeResponseFrame(tc.binary, tc.data)
+			if tc.wantErr != nil {
+				if !errors.Is(err, tc.wantErr) || !errors.Is(err, ErrMalformed) {
+					t.Fatalf("error %v, want %v and ErrMalformed", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if again := e.AppendResponse(nil, got); !bytes.Equal(again, tc.want) {
+				t.Fatalf("got %s, want %s", again, tc.want)
+			}
+		})
+	}
+}
+
+func TestDecodeNeverPanicsOnTruncation(t *testing.T) {
+	var e Encoder
+	for _, tc := range wireRequests() {
+		data := e.AppendRequest(nil, tc.req)
+		for i := range data {
+			if _, err := DecodeRequest(data[:i]); err == nil {
+				t.Fatalf("%s: accepted the first %d bytes", tc.name, i)
+			}
+		}
+	}
+	for _, tc := range wireResponses() {
+		data := e.AppendResponse(nil, tc.resp)
+		for i := range data {
+			if _, err := DecodeResponse(data[:i]); err == nil {
+				t.Fatalf("%s: accepted the first %d bytes", tc.name, i)
+			}
+		}
+	}
+}
