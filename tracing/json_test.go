@@ -1,0 +1,216 @@
+package tracing
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"math"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+// roundTrip marshals in with encoding/json, unmarshals the result into a
+// new value of the same type and marshals that again: both JSON texts must
+// be equal, and the value must match want (when non-nil).
+func roundTrip[T any](t *testing.T, in T, want *T) {
+	t.Helper()
+	data, err := json.Marshal(in)
+	if err != nil {
+		t.Fatalf("Marshal: %v", err)
+	}
+	var out T
+	if err := json.Unmarshal(data, &out); err != nil {
+		t.Fatalf("Unmarshal %s: %v", data, err)
+	}
+	again, err := json.Marshal(out)
+	if err != nil {
+		t.Fatalf("Marshal again: %v", err)
+	}
+	if !bytes.Equal(data, again) {
+		t.Fatalf("round trip changed the JSON:\n got %s\nwant %s", again, data)
+	}
+	if want != nil && !reflect.DeepEqual(out, *want) {
+		t.Fatalf("decoded %+v\nwant %+v", out, *want)
+	}
+}
+
+func TestJSONRoundTrip(t *testing.T) {
+	ev := wireEvent(KindStateChanged)
+	ev.TraceID = TraceID{} // not part of the JSON
+	dataFlow := wireEvent(KindDataFlow)
+	tr := wireTrace(KindMessageSent)
+	tr.Events[0].TraceID = TraceID{}
+	tr.EndTime = wireEnd
+	failed := FailedStatus("x")
+	q := TraceQuery{FlowID: "f", TimeRange: [2]time.Time{wireStart, wireEnd}, HasTimeRange: true, Status: &failed, Limit: 3}
+	f := SubscriptionFilters{ActorIDs: []string{"a"}, EventTypes: []TraceEventType{{Kind: KindDataFlow, ToActor: "b", ToPort: "c"}}}
+	var attrs Attributes
+	attrs.Add(String("s", "v"), Int("i", -1), Float64("f", 2), Bool("b", true), Any("o", ObjectValue(Any("a", ArrayValue(Value{}, UintValue(math.MaxUint64))))))
+	tests := []struct {
+		name string
+		fn   func(t *testing.T)
+	}{
+		{"TraceEvent", func(t *testing.T) { roundTrip(t, ev, &ev) }},
+		{"TraceEvent pointer", func(t *testing.T) { roundTrip(t, &ev, nil) }},
+		{"TraceEventType", func(t *testing.T) { roundTrip(t, dataFlow.Type, &dataFlow.Type) }},
+		{"TraceEventType unit", func(t *testing.T) { roundTrip(t, TraceEventType{Kind: KindPortConnected}, nil) }},
+		{"TraceEventData", func(t *testing.T) { roundTrip(t, ev.Data, &ev.Data) }},
+		{"MessageSnapshot", func(t *testing.T) { roundTrip(t, MessageSnapshot{MessageType: "m", SizeBytes: 9, SerializedData: []byte{1}}, nil) }},
+		{"StateDiff", func(t *testing.T) { roundTrip(t, ev.Data.StateDiff, &ev.Data.StateDiff) }},
+		{"StateDiff none", func(t *testing.T) { roundTrip(t, StateDiff{}, &StateDiff{}) }},
+		{"StateDiffType", func(t *testing.T) { roundTrip(t, DiffMemoryOnly, ptr(DiffMemoryOnly)) }},
+		{"PerformanceMetrics", func(t *testing.T) {
+			roundTrip(t, PerformanceMetrics{1, 2, 3.5, 4, 5}, &PerformanceMetrics{1, 2, 3.5, 4, 5})
+		}},
+		{"CausalityInfo", func(t *testing.T) { roundTrip(t, ev.Causality, &ev.Causality) }},
+		{"FlowTrace", func(t *testing.T) { roundTrip(t, tr, nil) }},
+		{"FlowVersion", func(t *testing.T) { roundTrip(t, tr.Version, &tr.Version) }},
+		{"ExecutionStatus", func(t *testing.T) { roundTrip(t, failed, &failed) }},
+		{"ExecutionStatus unit", func(t *testing.T) { roundTrip(t, ExecutionStatus{Kind: StatusCancelled}, nil) }},
+		{"TraceMetadata", func(t *testing.T) { roundTrip(t, tr.Metadata, &tr.Metadata) }},
+		{"TraceQuery", func(t *testing.T) { roundTrip(t, q, &q) }},
+		{"TraceQuery empty", func(t *testing.T) { roundTrip(t, TraceQuery{}, &TraceQuery{}) }},
+		{"SubscriptionFilters", func(t *testing.T) { roundTrip(t, f, &f) }},
+		{"Value", func(t *testing.T) { roundTrip(t, attrs.At(4).Value, nil) }},
+		{"Attr", func(t *testing.T) { roundTrip(t, attrs.At(0), nil) }},
+		{"Attributes", func(t *testing.T) { roundTrip(t, attrs, nil) }},
+		{"in a struct", func(t *testing.T) {
+			type wrapper struct {
+				Event  TraceEvent      `json:"event"`
+				Status ExecutionStatus `json:"status"`
+				Values []Value         `json:"values"`
+			}
+			roundTrip(t, wrapper{Event: ev, Status: failed, Values: []Value{IntValue(1), StringValue("x")}}, nil)
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, tc.fn)
+	}
+	for _, r := range wireRequests() {
+		t.Run("request "+r.name, func(t *testing.T) { roundTripRequest(t, r.req) })
+	}
+	for _, r := range wireResponses() {
+		t.Run("response "+r.name, func(t *testing.T) { roundTripResponse(t, r.resp) })
+	}
+}
+
+func roundTripRequest(t *testing.T, r TracingRequest) {
+	switch r := r.(type) {
+	case StartTrace:
+		roundTrip(t, r, &r)
+	case RecordEvent:
+		roundTrip(t, r, nil)
+	case GetTrace:
+		roundTrip(t, r, &r)
+	case QueryTraces:
+		roundTrip(t, r, nil)
+	case GetFlowVersions:
+		roundTrip(t, r, &r)
+	case Ping:
+		roundTrip(t, r, &r)
+	case Subscribe:
+		roundTrip(t, r, nil)
+	case Unsubscribe:
+		roundTrip(t, r, &r)
+	case StoreTrace:
+		roundTrip(t, r, nil)
+	case GetMetrics:
+		roundTrip(t, r, &r)
+	default:
+		t.Fatalf("no round trip for %T", r)
+	}
+}
+
+func roundTripResponse(t *testing.T, r TracingResponse) {
+	switch r := r.(type) {
+	case TraceStarted:
+		roundTrip(t, r, &r)
+	case EventRecorded:
+		roundTrip(t, r, &r)
+	case TraceData:
+		roundTrip(t, r, nil)
+	case QueryResults:
+		roundTrip(t, r, nil)
+	case FlowVersions:
+		roundTrip(t, r, nil)
+	case Pong:
+		roundTrip(t, r, &r)
+	case EventNotification:
+		roundTrip(t, r, nil)
+	case ErrorResponse:
+		roundTrip(t, r, &r)
+	case TraceStored:
+		roundTrip(t, r, &r)
+	case TracesFound:
+		roundTrip(t, r, nil)
+	case Metrics:
+		roundTrip(t, r, &r)
+	default:
+		t.Fatalf("no round trip for %T", r)
+	}
+}
+
+func TestJSONUnmarshalErrors(t *testing.T) {
+	tests := []struct {
+		name    string
+		in      string
+		into    any
+		wantErr string
+	}{
+		{"event missing fields", `{}`, new(TraceEvent), `missing field "event_id"`},
+		{"wrong request type", `"Ping"`, new(GetTrace), "want a tracing.GetTrace request, got tracing.Ping"},
+		{"wrong response type", `"Pong"`, new(ErrorResponse), "want a tracing.ErrorResponse response, got tracing.Pong"},
+		{"attr with two members", `{"a":1,"b":2}`, new(Attr), "want an object with one member, got 2"},
+		{"status unknown", `"Paused"`, new(ExecutionStatus), `unknown execution status variant "Paused"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := json.Unmarshal([]byte(tc.in), tc.into)
+			if err == nil || !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("error %v, want %q wrapping ErrMalformed", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestJSONUnmarshalKeepsTraceID(t *testing.T) {
+	ev := TraceEvent{TraceID: wireTraceID}
+	data, _ := json.Marshal(wireEvent(KindActorCreated))
+	if err := json.Unmarshal(data, &ev); err != nil {
+		t.Fatal(err)
+	}
+	if ev.TraceID != wireTraceID || ev.EventID != wireEventID {
+		t.Fatalf("event = %+v", ev)
+	}
+}
+
+func TestJSONValueNumbers(t *testing.T) {
+	tests := []struct {
+		in   string
+		kind ValueKind
+	}{
+		{"1", ValueInt},
+		{"-1", ValueInt},
+		{"9223372036854775807", ValueInt},
+		{"9223372036854775808", ValueUint},
+		{"18446744073709551615", ValueUint},
+		{"18446744073709551616", ValueFloat},
+		{"-9223372036854775809", ValueFloat},
+		{"-0", ValueFloat},
+		{"1.0", ValueFloat},
+		{"1e2", ValueFloat},
+	}
+	for _, tc := range tests {
+		t.Run(tc.in, func(t *testing.T) {
+			var v Value
+			if err := json.Unmarshal([]byte(tc.in), &v); err != nil {
+				t.Fatal(err)
+			}
+			if v.Kind() != tc.kind {
+				t.Fatalf("kind %v, want %v", v.Kind(), tc.kind)
+			}
+		})
+	}
+}
