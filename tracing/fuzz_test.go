@@ -1,0 +1,168 @@
+package tracing
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/reflowtrace/reflowtrace-go/internal/lz4block"
+)
+
+// seedGolden adds every file of testdata/ whose name has prefix to f.
+func seedGolden(f *testing.F, prefixes ...string) [][]byte {
+	f.Helper()
+	paths, err := filepath.Glob(filepath.Join("testdata", "*.json"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	var seeds [][]byte
+	for _, p := range paths {
+		base := filepath.Base(p)
+		for _, prefix := range prefixes {
+			if strings.HasPrefix(base, prefix) {
+				data, err := os.ReadFile(p)
+				if err != nil {
+					f.Fatal(err)
+				}
+				seeds = append(seeds, data)
+			}
+		}
+	}
+	if len(seeds) == 0 {
+		f.Fatalf("no seeds with prefixes %q in testdata", prefixes)
+	}
+	return seeds
+}
+
+// FuzzDecodeRequest checks that DecodeRequest never panics and that what it
+// accepts re-encodes to a message it accepts again, unchanged.
+func FuzzDecodeRequest(f *testing.F) {
+	for _, s := range seedGolden(f, "request_", "protocol_example") {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		req, err := DecodeRequest(data)
+		if err != nil {
+			return
+		}
+		var e Encoder
+		out := e.AppendRequest(nil, req)
+		req2, err := DecodeRequest(out)
+		if err != nil {
+			t.Fatalf("re-encoded request rejected: %v\n%s", err, out)
+		}
+		if again := e.AppendRequest(nil, req2); !bytes.Equal(again, out) {
+			t.Fatalf("encode(decode(encode(x))) != encode(x):\n%s\n%s", again, out)
+		}
+	})
+}
+
+// FuzzDecodeResponse checks that DecodeResponse never panics and that what
+// it accepts re-encodes to a message it accepts again, unchanged.
+func FuzzDecodeResponse(f *testing.F) {
+	for _, s := range seedGolden(f, "response_") {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		resp, err := DecodeResponse(data)
+		if err != nil {
+			return
+		}
+		var e Encoder
+		out := e.AppendResponse(nil, resp)
+		resp2, err := DecodeResponse(out)
+		if err != nil {
+			t.Fatalf("re-encoded response rejected: %v\n%s", err, out)
+		}
+		if again := e.AppendResponse(nil, resp2); !bytes.Equal(again, out) {
+			t.Fatalf("encode(decode(encode(x))) != encode(x):\n%s\n%s", again, out)
+		}
+	})
+}
+
+// FuzzDecodeResponseFrame checks that decoding any frame, compressed or
+// not, never panics.
+func FuzzDecodeResponseFrame(f *testing.F) {
+	var c lz4block.Compressor
+	for _, s := range seedGolden(f, "response_") {
+		f.Add(false, s)
+		raw, err := c.AppendRaw(nil, s)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(true, raw)
+		prefixed, err := c.AppendPrefixed(nil, s)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(true, prefixed)
+	}
+	f.Add(true, []byte{0xff, 0xff, 0xff, 0x00, 0x10})
+	f.Fuzz(func(t *testing.T, binary bool, data []byte) {
+		resp, err := DecodeResponseFrame(binary, data)
+		if err == nil && resp == nil {
+			t.Fatal("nil response without an error")
+		}
+	})
+}
+
+// FuzzEncodeEvent builds an event from fuzzed strings, numbers and bytes and
+// checks that the encoder's output is valid JSON the strict decoder
+// accepts, and that encode(decode(encode(x))) == encode(x).
+func FuzzEncodeEvent(f *testing.F) {
+	f.Add(uint8(KindDataFlow), "sensor", "out", "validator", "k", "v", []byte("hi"), uint64(1500), int64(-3), 0.5, 12.5, int64(1764153000), uint16(3), false)
+	f.Add(uint8(KindCustom), "a\xff", "", "\x00\"\\", "event_subtype", "\xed\xa0\x80", []byte(nil), uint64(math.MaxUint64), int64(math.MinInt64), math.NaN(), math.Inf(1), int64(-1e12), uint16(200), true)
+	f.Add(uint8(0), "", "", "", "", "", []byte{}, uint64(0), int64(0), math.MaxFloat64, -math.MaxFloat64, int64(1e15), uint16(0), false)
+	f.Fuzz(func(t *testing.T, kind uint8, actor, port, other, key, sval string, data []byte,
+		u uint64, i int64, f1, f2 float64, unix int64, depth uint16, typed bool) {
+		ev := TraceEvent{
+			EventID:   EventID{byte(u), byte(i), 7},
+			Timestamp: time.Unix(unix, i%1e9),
+			Type:      TraceEventType{Kind: EventKind(kind % 16), ToActor: other, ToPort: port, Name: sval},
+			ActorID:   actor,
+			Data: TraceEventData{
+				Port:               port,
+				Error:              other,
+				HasMessage:         u%2 == 0,
+				Message:            MessageSnapshot{MessageType: sval, SizeBytes: u, Checksum: key, SerializedData: data},
+				StateDiff:          StateDiff{Before: data, After: data, DiffType: StateDiffType(u % 5)},
+				PerformanceMetrics: PerformanceMetrics{ExecutionTimeNs: u, MemoryUsageBytes: uint64(i), CPUUsagePercent: f1, QueueDepth: u >> 1, ThroughputMsgsPerSec: f2},
+			},
+			Causality: CausalityInfo{ParentEventID: EventID{byte(i)}, DependencyChain: []EventID{{1}, {byte(u)}}, SpanID: other},
+		}
+		nested := StringValue(sval)
+		for range depth % 100 {
+			if depth%2 == 0 {
+				nested = ArrayValue(nested, FloatValue(f1))
+			} else {
+				nested = ObjectValue(Any(key, nested), Any(key, IntValue(i)))
+			}
+		}
+		ev.Data.CustomAttributes.Add(
+			String(key, sval), Int64(actor, i), Uint64(port, u), Float64(other, f2), Bool("b", typed),
+			Any("nested", nested), Any(sval, ObjectValue(String(key, actor), String(key, port))),
+		)
+		e := Encoder{CustomEventType: typed}
+		out := e.AppendRecordEvent(nil, TraceID{byte(u)}, &ev)
+		if !json.Valid(out) {
+			t.Fatalf("invalid JSON: %s", out)
+		}
+		req, err := DecodeRequest(out)
+		if err != nil {
+			t.Fatalf("rejected: %v\n%s", err, out)
+		}
+		back := req.(RecordEvent)
+		if again := e.AppendRecordEvent(nil, back.TraceID, &back.Event); !bytes.Equal(again, out) {
+			t.Fatalf("encode(decode(encode(x))) != encode(x):\n%s\n%s", again, out)
+		}
+		var generic any
+		if err := json.Unmarshal(out, &generic); err != nil {
+			t.Fatalf("encoding/json rejects the output: %v", err)
+		}
+	})
+}
