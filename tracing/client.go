@@ -304,7 +304,10 @@ func (c *TracingClient) handle(events []TraceEvent) {
 		s.events.Add(n)
 	}
 	c.batches.Add(1)
-	if failed {
+	if failed && c.exportCtx.Err() != nil {
+		// Close gave up during the write.
+		c.dropAbandon.Add(n)
+	} else if failed {
 		c.dropWrite.Add(n)
 		c.failingSince.CompareAndSwap(0, c.now().UnixNano())
 	} else {
@@ -430,17 +433,20 @@ func (c *TracingClient) Close(ctx context.Context) error {
 	if c == nil || !c.closed.CompareAndSwap(false, true) {
 		return nil
 	}
+	// The monitor's last event is recorded before intake stops.
+	c.stopMonitor()
 	c.on.Store(false)
 	var errs []error
 	if c.queue != nil {
-		c.stopMonitor()
 		c.endImplicitTrace()
 		stop := context.AfterFunc(ctx, c.cancelExport)
-		if err := c.queue.Close(ctx); err != nil {
+		err := c.queue.Close(ctx)
+		stop()
+		if err != nil || ctx.Err() != nil {
+			// ctx ended: the drain was cut short or its last export cancelled.
 			c.cancelExport()
 			errs = append(errs, ctx.Err())
 		}
-		stop()
 	}
 	for i := range c.sinks {
 		s := &c.sinks[i]

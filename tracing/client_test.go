@@ -386,8 +386,8 @@ func TestClient_CloseWithExpiredContextAbandons(t *testing.T) {
 		t.Fatalf("Close = %v, want DeadlineExceeded", err)
 	}
 	var u *UndeliveredError
-	if !errors.As(err, &u) || u.Total() != 10 {
-		t.Fatalf("Close = %v, want 10 undelivered", err)
+	if !errors.As(err, &u) || u.Total() != 10 || u.Abandoned != 10 {
+		t.Fatalf("Close = %v, want 10 abandoned", err)
 	}
 	m := c.Metrics()
 	if m.Recorded != 10 || m.Delivered+m.Dropped.Total() != 10 {

@@ -61,6 +61,38 @@ func EventFromContext(ctx context.Context) (EventID, bool) {
 	return EventID{}, false
 }
 
+// Cause is the causal position a context carries: an event with its root
+// cause and ancestors. It lets causality cross a channel: take it from the
+// sender's context with CauseFromContext, send it with the message, and
+// restore it on the receiving side with ContextWithCause, so the receiver's
+// events keep the whole chain. It is an immutable value, safe to copy and
+// to share between goroutines. The zero Cause carries no event.
+type Cause struct{ n *causeNode }
+
+// CauseFromContext returns the cause ctx carries; the zero Cause if none.
+func CauseFromContext(ctx context.Context) Cause { return Cause{nodeFrom(ctx)} }
+
+// ContextWithCause returns a copy of ctx that carries cause, as the context
+// cause came from did. A zero cause returns ctx unchanged; a nil ctx stands
+// for context.Background(). It allocates the context only.
+func ContextWithCause(ctx context.Context, cause Cause) context.Context {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if cause.n == nil {
+		return ctx
+	}
+	return context.WithValue(ctx, causeKey{}, cause.n)
+}
+
+// EventID returns the event of the cause; zero for the zero Cause.
+func (c Cause) EventID() EventID {
+	if c.n == nil {
+		return EventID{}
+	}
+	return c.n.id
+}
+
 // nodeFrom returns the cause ctx carries, or nil. It skips the lookup for
 // the empty contexts, which carry nothing.
 func nodeFrom(ctx context.Context) *causeNode {

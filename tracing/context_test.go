@@ -160,3 +160,29 @@ func TestTraces_Disabled(t *testing.T) {
 		t.Fatal("disabled client has a current trace")
 	}
 }
+
+func TestCause_CrossesChannels(t *testing.T) {
+	ctx := ctxTimeout(t)
+	sink := newRecordSink()
+	c := newTestClient(t, sink, nil)
+	a := c.ActorStarted(ctx, "a")
+	actx := ContextWithEvent(ctx, a)
+	b := c.DataFlow(actx, "a", "out", "b", "in", "T", 1)
+	ch := make(chan Cause, 1)
+	ch <- CauseFromContext(ContextWithEvent(actx, b))
+	received := ContextWithCause(context.Background(), <-ch)
+	d := c.ActorStarted(received, "b")
+	if err := c.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got := sink.find(t, d).Causality
+	if got.ParentEventID != b || got.RootCauseEventID != a || !slices.Equal(got.DependencyChain, []EventID{a, b}) {
+		t.Fatalf("causality across the channel = %+v", got)
+	}
+	if (Cause{}).EventID() != (EventID{}) || ContextWithCause(ctx, Cause{}) != ctx {
+		t.Fatal("the zero Cause must carry nothing")
+	}
+	if id := CauseFromContext(received).EventID(); id != b {
+		t.Fatalf("Cause.EventID = %v, want %v", id, b)
+	}
+}

@@ -3,8 +3,9 @@ package tracing
 import (
 	"encoding/json"
 	"expvar"
-	"strings"
+	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -67,6 +68,8 @@ func TestHealthy(t *testing.T) {
 	}
 }
 
+var expvarSeq atomic.Int64
+
 func TestPublishExpvar(t *testing.T) {
 	ctx := ctxTimeout(t)
 	c := newTestClient(t, &discardSink{}, nil)
@@ -74,7 +77,7 @@ func TestPublishExpvar(t *testing.T) {
 	if err := c.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	name := "reflowtrace_test_" + strings.ReplaceAll(t.Name(), "/", "_")
+	name := fmt.Sprintf("reflowtrace_test_%d", expvarSeq.Add(1)) // expvar cannot unpublish
 	if err := c.PublishExpvar(name); err != nil {
 		t.Fatalf("PublishExpvar: %v", err)
 	}

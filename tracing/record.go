@@ -133,7 +133,13 @@ func (c *TracingClient) prepare(ctx context.Context, ev *TraceEvent) (dropped bo
 	if c.sel == nil {
 		return false
 	}
-	switch c.sel.admit(ev, c.queueFill()) {
+	// Only a sampler reads the fill, which costs reads of cache lines the
+	// producers and the consumer write.
+	fill := 0.0
+	if c.sel.sampler != nil {
+		fill = c.queueFill()
+	}
+	switch c.sel.admit(ev, fill) {
 	case dropFiltered:
 		c.dropFiltered.Add(1)
 		return true
