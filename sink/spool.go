@@ -98,6 +98,7 @@ type segment struct {
 	records  int   // valid records
 	unacked  int   // records handed out by next and not acked yet
 	released int   // records handed out and given back undelivered
+	removed  bool  // deleted from disk and from segs
 	read     int64 // replay offset
 	readRec  int   // records replayed
 	events   int   // events in records not yet replayed
@@ -358,11 +359,11 @@ func (s *spool) next(expireBefore time.Time) (rec spoolRecord, ref spoolRef, exp
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var hdr [spoolHeaderLen]byte
-	for _, g := range s.segs {
+	for _, g := range slices.Clone(s.segs) {
 		if g.read == 0 {
 			g.read = int64(len(spoolMagic))
 		}
-		for g.read < g.size {
+		for !g.removed && g.read < g.size {
 			f, err := s.reader(g)
 			if err != nil {
 				// Unreadable segment: count the rest as corrupt.
@@ -455,6 +456,7 @@ func (s *spool) maybeRemove(g *segment) {
 		g.file = nil
 	}
 	_ = os.Remove(g.path)
+	g.removed = true
 	s.stats.bytes -= g.size
 	s.segs = slices.DeleteFunc(s.segs, func(x *segment) bool { return x == g })
 }

@@ -471,6 +471,7 @@ func (s *WebSocket) dropLocked(f *frame, reason string) {
 	s.dropped[reason] += uint64(f.events)
 	s.droppedN.Add(uint64(f.events))
 	s.untrackLocked(f)
+	s.notifyLocked()
 	if f.spool.seg != nil {
 		s.spool.ack(f.spool) // it will not be sent again
 	}

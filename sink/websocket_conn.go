@@ -349,6 +349,9 @@ func (s *WebSocket) takeLocked(batch []*frame, spoolFirst bool) []*frame {
 		s.inflight.push(f)
 		batch = append(batch, f)
 	}
+	if len(batch) > 0 {
+		s.notifyLocked() // room in the queue for Write
+	}
 	return batch
 }
 
@@ -363,6 +366,7 @@ func (s *WebSocket) replay() {
 	if expired > 0 {
 		s.mu.Lock()
 		s.dropped[DropExpired] += uint64(expired)
+		s.notifyLocked()
 		s.mu.Unlock()
 		s.droppedN.Add(uint64(expired))
 		s.log.Warn("events dropped", zap.String("reason", DropExpired), zap.Int("events", expired))
@@ -530,13 +534,14 @@ func (s *WebSocket) ack(c *wsConn) error {
 		s.mu.Unlock()
 		return errors.New("reply with no request in flight")
 	}
-	s.untrackLocked(f)
-	s.mu.Unlock()
 	s.framesAcked.Add(1)
 	s.eventsDelivered.Add(uint64(f.events))
 	if f.spool.seg != nil {
 		s.spool.ack(f.spool)
 	}
+	s.untrackLocked(f)
+	s.notifyLocked()
+	s.mu.Unlock()
 	f.release()
 	return nil
 }

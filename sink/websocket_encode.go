@@ -154,6 +154,7 @@ func (s *WebSocket) tooLarge(ev *tracing.TraceEvent, n int) {
 	err := fmt.Errorf("%w: event %s encodes to %d bytes, the frame limit is %d", ErrEventTooLarge, ev.EventID, n, s.cfg.maxFrame)
 	s.mu.Lock()
 	s.dropped[DropTooLarge]++
+	s.notifyLocked()
 	s.mu.Unlock()
 	s.droppedN.Add(1)
 	s.report(err, "event too large", zap.Int("bytes", n))

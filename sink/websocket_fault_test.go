@@ -1,0 +1,448 @@
+package sink
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/reflowtrace/reflowtrace-go/internal/testserver"
+	"github.com/reflowtrace/reflowtrace-go/retry"
+	"github.com/reflowtrace/reflowtrace-go/tracing"
+)
+
+// waitSink waits until cond holds for the sink's stats.
+func waitSink(ctx context.Context, t *testing.T, s *WebSocket, what string, cond func(WebSocketStats) bool) {
+	t.Helper()
+	for {
+		s.mu.Lock()
+		ch := s.changed
+		s.mu.Unlock()
+		if cond(s.Stats()) {
+			return
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			t.Fatalf("waiting for %s: %v; stats %+v", what, ctx.Err(), s.Stats())
+		}
+	}
+}
+
+func waitServer(ctx context.Context, t *testing.T, srv *testserver.Server, what string, cond func(testserver.View) bool) {
+	t.Helper()
+	if err := srv.WaitFor(ctx, cond); err != nil {
+		t.Fatalf("waiting for %s: %v; server %+v", what, err, srv.Stats())
+	}
+}
+
+// assertAccounted checks that every event was delivered at least once or
+// is in a counted drop.
+func assertAccounted(t *testing.T, want []tracing.EventID, got map[tracing.EventID]int, st WebSocketStats) {
+	t.Helper()
+	lost := missing(want, got)
+	var dropped uint64
+	for _, n := range st.Dropped {
+		dropped += n
+	}
+	if uint64(len(lost)) > dropped {
+		t.Fatalf("%d of %d events neither delivered nor counted as dropped (dropped %v)", len(lost), len(want), st.Dropped)
+	}
+}
+
+func TestWebSocketFaultServerKilledAndRestarted(t *testing.T) {
+	ctx := testCtx(t)
+	srv := startServer(t)
+	s, _ := newTestSink(t, srv.URL(), WithMaxInFlight(4, 1<<20))
+	var all []tracing.TraceEvent
+	write := func(n int) {
+		for range n {
+			b := makeEvents(40, tracing.NewTraceID())
+			all = append(all, b...)
+			if err := s.Write(ctx, b); err != nil {
+				t.Fatalf("Write: %v", err)
+			}
+		}
+	}
+	write(10)
+	waitServer(ctx, t, srv, "first messages", func(v testserver.View) bool { return v.Messages() >= 3 })
+	srv.Stop()
+	waitSink(ctx, t, s, "disconnect", func(st WebSocketStats) bool { return !st.Connected })
+	write(10) // into the outage buffer
+	if err := srv.Restart(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Flush(ctx); err != nil {
+		t.Fatalf("Flush after restart: %v", err)
+	}
+	st := s.Stats()
+	if m := missing(ids(all), srv.Events()); len(m) > 0 {
+		t.Fatalf("%d events lost across the restart; stats %+v", len(m), st)
+	}
+	if st.Reconnects == 0 {
+		t.Fatalf("no reconnect: %+v", st)
+	}
+}
+
+func TestWebSocketFaultLostAcks(t *testing.T) {
+	tests := []struct {
+		name  string
+		fault func(*testserver.Server)
+	}{
+		{name: "dropped before ack", fault: func(s *testserver.Server) { s.DropBeforeAck(2) }},
+		{name: "dropped on arrival", fault: func(s *testserver.Server) { s.DropAfter(3) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := testCtx(t)
+			srv := startServer(t)
+			s, _ := newTestSink(t, srv.URL())
+			tt.fault(srv)
+			var all []tracing.TraceEvent
+			for range 8 {
+				b := makeEvents(25, tracing.NewTraceID())
+				all = append(all, b...)
+				if err := s.Write(ctx, b); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := s.Flush(ctx); err != nil {
+				t.Fatalf("Flush: %v", err)
+			}
+			got := srv.Events()
+			if m := missing(ids(all), got); len(m) > 0 {
+				t.Fatalf("%d events lost", len(m))
+			}
+			st := s.Stats()
+			if st.FramesResent == 0 || st.Reconnects == 0 {
+				t.Fatalf("nothing resent: %+v", st)
+			}
+			// At least once, and no more often than the resends explain.
+			extra := 0
+			for _, n := range got {
+				extra += n - 1
+			}
+			if uint64(extra) > st.EventsResent {
+				t.Fatalf("%d duplicate receipts, only %d events resent", extra, st.EventsResent)
+			}
+		})
+	}
+}
+
+func TestWebSocketFaultSlowAcks(t *testing.T) {
+	ctx := testCtx(t)
+	srv := startServer(t)
+	gate := make(chan struct{})
+	srv.SetAckGate(gate)
+	const window = 3
+	s, _ := newTestSink(t, srv.URL(), WithMaxInFlight(window, 1<<20))
+	waitSink(ctx, t, s, "connection", func(st WebSocketStats) bool { return st.Connected })
+	var all []tracing.TraceEvent
+	batches := make([][]tracing.TraceEvent, 12)
+	for i := range batches {
+		batches[i] = makeEvents(10, tracing.NewTraceID())
+		all = append(all, batches[i]...)
+	}
+	writeErr := make(chan error, 1)
+	go func() {
+		for _, b := range batches {
+			if err := s.Write(ctx, b); err != nil {
+				writeErr <- err
+				return
+			}
+		}
+		writeErr <- nil
+	}()
+	// With acks held back, the window fills, as much again queues and
+	// Write waits.
+	waitSink(ctx, t, s, "a full window", func(st WebSocketStats) bool {
+		return st.InFlightFrames == window && st.QueuedFrames == window
+	})
+	// Release acks one by one: the window slides.
+	for range window {
+		gate <- struct{}{}
+	}
+	waitSink(ctx, t, s, "the window to slide", func(st WebSocketStats) bool { return st.FramesAcked >= window })
+	close(gate)
+	if err := <-writeErr; err != nil {
+		t.Fatalf("Write: %v", err)
+	}
+	if err := s.Flush(ctx); err != nil {
+		t.Fatalf("Flush: %v", err)
+	}
+	if m := missing(ids(all), srv.Events()); len(m) > 0 {
+		t.Fatalf("%d events lost", len(m))
+	}
+}
+
+func TestWebSocketFaultWriteTimeoutRedials(t *testing.T) {
+	ctx := testCtx(t)
+	srv := startServer(t)
+	gate := make(chan struct{})
+	srv.SetAckGate(gate)
+	s, _ := newTestSink(t, srv.URL(), WithMaxInFlight(1, 1<<20))
+	waitSink(ctx, t, s, "connection", func(st WebSocketStats) bool { return st.Connected })
+	// Two frames (critical and routine events): one in flight, one queued.
+	b1, b2 := makeEvents(5, tracing.NewTraceID()), makeEvents(5, tracing.NewTraceID())
+	if err := s.Write(ctx, b1); err != nil {
+		t.Fatal(err)
+	}
+	// The window and the queue are full: Write waits, its context ends, the
+	// stuck connection is closed and the batch joins the outage buffer.
+	wctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := s.Write(wctx, b2); err != nil {
+		t.Fatalf("Write with an ended context: %v", err)
+	}
+	close(gate)
+	if err := s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if m := missing(ids(append(b1, b2...)), srv.Events()); len(m) > 0 {
+		t.Fatalf("%d events lost", len(m))
+	}
+	if st := s.Stats(); st.Reconnects == 0 {
+		t.Fatalf("the stuck connection was not replaced: %+v", st)
+	}
+}
+
+func TestWebSocketFaultRefusedAtStartup(t *testing.T) {
+	tests := []struct {
+		name string
+		how  testserver.RefuseMode
+	}{
+		{name: "closed", how: testserver.RefuseClose},
+		{name: "503", how: testserver.Refuse503},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := testCtx(t)
+			srv := startServer(t)
+			srv.RefuseNext(4, tt.how)
+			timer := &instantTimer{}
+			s, _ := newTestSink(t, srv.URL(), WithRetryOptions(retry.WithTimer(timer)))
+			b := makeEvents(30, tracing.NewTraceID())
+			if err := s.Write(ctx, b); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Flush(ctx); err != nil {
+				t.Fatalf("Flush: %v", err)
+			}
+			if m := missing(ids(b), srv.Events()); len(m) > 0 {
+				t.Fatalf("%d events lost", len(m))
+			}
+			if st := srv.Stats(); st.Refused != 4 || st.Connects != 1 {
+				t.Fatalf("server refused %d and accepted %d connections, want 4 and 1", st.Refused, st.Connects)
+			}
+			if timer.starts() < 4 {
+				t.Fatalf("retry timer started %d times, want a wait before each of the 4 retries", timer.starts())
+			}
+		})
+	}
+}
+
+func TestWebSocketFaultRetriesExhausted(t *testing.T) {
+	ctx := testCtx(t)
+	srv := startServer(t)
+	srv.SetRefusing(true, testserver.Refuse503)
+	s, el := newTestSink(t, srv.URL(), WithRetry(retry.Policy{MaxRetries: 2, InitialDelay: time.Millisecond, MaxDelay: time.Millisecond}))
+	b := makeEvents(20, tracing.NewTraceID())
+	if err := s.Write(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	waitSink(ctx, t, s, "the drop", func(st WebSocketStats) bool { return st.Dropped[DropRetriesExhausted] == 20 })
+	found := false
+	for _, err := range el.all() {
+		if errors.Is(err, retry.ErrExhausted) {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("no retry.ErrExhausted reported: %v", el.all())
+	}
+	srv.SetRefusing(false, testserver.Refuse503)
+	b2 := makeEvents(5, tracing.NewTraceID())
+	if err := s.Write(ctx, b2); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Flush(ctx); err != nil {
+		t.Fatalf("Flush after the server came back: %v", err)
+	}
+	assertAccounted(t, ids(append(b, b2...)), srv.Events(), s.Stats())
+	if m := missing(ids(b2), srv.Events()); len(m) > 0 {
+		t.Fatalf("%d events written after the outage lost", len(m))
+	}
+}
+
+func TestWebSocketFaultOutageBufferFull(t *testing.T) {
+	ctx := testCtx(t)
+	srv := startServer(t)
+	srv.SetRefusing(true, testserver.RefuseClose)
+	s, _ := newTestSink(t, srv.URL(), WithOutageBuffer(64<<10))
+	var all, critical []tracing.TraceEvent
+	for range 40 {
+		b := makeEvents(10, tracing.NewTraceID())
+		all = append(all, b...)
+		for _, ev := range b {
+			if ev.Type.Kind.Critical() {
+				critical = append(critical, ev)
+			}
+		}
+		if err := s.Write(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := s.Stats()
+	if st.Dropped[DropOutageBufferFull] == 0 || st.QueuedBytes > 64<<10 {
+		t.Fatalf("outage buffer not bounded: %+v", st)
+	}
+	srv.SetRefusing(false, testserver.RefuseClose)
+	if err := s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got := srv.Events()
+	assertAccounted(t, ids(all), got, s.Stats())
+	if m := missing(ids(critical), got); len(m) > 0 {
+		t.Fatalf("%d critical events dropped while routine ones were available to drop", len(m))
+	}
+	if uint64(len(missing(ids(all), got))) != s.Stats().Dropped[DropOutageBufferFull] {
+		t.Fatalf("missing %d, counted %d", len(missing(ids(all), got)), s.Stats().Dropped[DropOutageBufferFull])
+	}
+}
+
+func TestWebSocketFaultSpoolAcrossRestart(t *testing.T) {
+	tests := []struct {
+		name    string
+		corrupt bool
+	}{
+		{name: "clean"},
+		{name: "torn tail", corrupt: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := testCtx(t)
+			dir := t.TempDir()
+			srv := startServer(t)
+			srv.SetRefusing(true, testserver.Refuse503)
+			s1, _ := newTestSink(t, srv.URL(), WithSpoolDir(dir), WithSpoolSync(SyncEveryRecord), WithCompression(true))
+			var all []tracing.TraceEvent
+			for range 6 {
+				b := makeEvents(25, tracing.NewTraceID())
+				all = append(all, b...)
+				if err := s1.Write(ctx, b); err != nil {
+					t.Fatal(err)
+				}
+			}
+			cctx, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+			err := s1.Close(cctx)
+			cancel()
+			if err == nil || !strings.Contains(err.Error(), "150 events not acknowledged; 150 spooled in "+dir) {
+				t.Fatalf("Close = %v", err)
+			}
+			if tt.corrupt {
+				segs, _ := filepath.Glob(filepath.Join(dir, "*"+spoolSuffix))
+				f, err := os.OpenFile(segs[len(segs)-1], os.O_APPEND|os.O_WRONLY, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				f.Write([]byte{40, 0, 0, 0, 1, 2, 3}) // a torn record header
+				f.Close()
+			}
+			// A new process: a new sink on the same directory replays it.
+			srv.SetRefusing(false, testserver.Refuse503)
+			s2, _ := newTestSink(t, srv.URL(), WithSpoolDir(dir))
+			waitServer(ctx, t, srv, "the replay", func(v testserver.View) bool { return v.Distinct() >= len(all) })
+			waitSink(ctx, t, s2, "the acks", func(st WebSocketStats) bool { return st.SpoolRecords == 0 })
+			if m := missing(ids(all), srv.Events()); len(m) > 0 {
+				t.Fatalf("%d spooled events not replayed", len(m))
+			}
+			if st := s2.Stats(); tt.corrupt != (st.SpoolCorruptRecords > 0) {
+				t.Fatalf("corrupt records %d, corrupt tail %v", st.SpoolCorruptRecords, tt.corrupt)
+			}
+			if err := s2.Close(ctx); err != nil {
+				t.Fatalf("Close of the replaying sink: %v", err)
+			}
+			if left, _ := filepath.Glob(filepath.Join(dir, "*"+spoolSuffix)); len(left) != 0 {
+				t.Fatalf("spool not emptied after replay: %v", left)
+			}
+		})
+	}
+}
+
+func TestWebSocketFaultSpoolLimits(t *testing.T) {
+	ctx := testCtx(t)
+	dir := t.TempDir()
+	var mu sync.Mutex
+	now := time.Unix(1_800_000_000, 0)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	srv := startServer(t)
+	srv.SetRefusing(true, testserver.Refuse503)
+	s, _ := newTestSink(t, srv.URL(), WithSpoolDir(dir), WithSpoolLimits(96<<10, time.Hour), withClock(clock))
+	var all []tracing.TraceEvent
+	for range 60 {
+		b := makeEvents(10, tracing.NewTraceID())
+		all = append(all, b...)
+		if err := s.Write(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := s.Stats()
+	if st.Dropped[DropSpoolFull] == 0 || st.SpoolBytes > 96<<10 {
+		t.Fatalf("spool not bounded: %+v", st)
+	}
+	// Half of what is spooled ages past the limit before the server is back.
+	mu.Lock()
+	now = now.Add(2 * time.Hour)
+	mu.Unlock()
+	srv.SetRefusing(false, testserver.Refuse503)
+	waitSink(ctx, t, s, "the replay", func(st WebSocketStats) bool { return st.SpoolRecords == 0 && st.Connected })
+	late := makeEvents(10, tracing.NewTraceID())
+	if err := s.Write(ctx, late); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got := srv.Events()
+	st = s.Stats()
+	if st.Dropped[DropExpired] == 0 {
+		t.Fatalf("no expired drops: %+v", st)
+	}
+	assertAccounted(t, ids(append(all, late...)), got, st)
+	if m := missing(ids(late), got); len(m) > 0 {
+		t.Fatalf("%d fresh events lost", len(m))
+	}
+}
+
+func TestWebSocketFaultDeadPeer(t *testing.T) {
+	ctx := testCtx(t)
+	srv := startServer(t)
+	s, el := newTestSink(t, srv.URL(), WithKeepalive(20*time.Millisecond, 40*time.Millisecond))
+	waitSink(ctx, t, s, "connection", func(st WebSocketStats) bool { return st.Connected })
+	srv.SetStalled(true)
+	b := makeEvents(10, tracing.NewTraceID())
+	if err := s.Write(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	waitSink(ctx, t, s, "the dead peer to be noticed", func(st WebSocketStats) bool { return st.Reconnects >= 1 })
+	srv.SetStalled(false)
+	if err := s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if m := missing(ids(b), srv.Events()); len(m) > 0 {
+		t.Fatalf("%d events lost", len(m))
+	}
+	found := false
+	for _, err := range el.all() {
+		if strings.Contains(err.Error(), "keepalive") {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("no keepalive failure reported: %v", el.all())
+	}
+}
