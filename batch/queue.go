@@ -197,7 +197,10 @@ func (q *Queue[T]) PutCritical(v *T) bool {
 // to wait. Safe for concurrent use.
 func (q *Queue[T]) PutWait(ctx context.Context, v *T) error {
 	err := q.tryPut(v)
-	if err == nil || !errors.Is(err, ErrFull) || q.cfg.Policy != Block {
+	if err == nil {
+		return nil
+	}
+	if err != ErrFull || q.cfg.Policy != Block { //nolint:errorlint // tryPut returns the sentinels themselves
 		return q.countErr(err)
 	}
 	q.waiters.Add(1)
@@ -208,7 +211,7 @@ func (q *Queue[T]) PutWait(ctx context.Context, v *T) error {
 		q.spaceMu.Unlock()
 		// waiters was raised before this attempt, so a release the attempt
 		// missed will close space.
-		if err := q.tryPut(v); err == nil || !errors.Is(err, ErrFull) {
+		if err := q.tryPut(v); err != ErrFull { //nolint:errorlint // tryPut returns the sentinels themselves
 			return q.countErr(err)
 		}
 		select {
@@ -221,7 +224,8 @@ func (q *Queue[T]) PutWait(ctx context.Context, v *T) error {
 	}
 }
 
-// tryPut is Put without counting drops.
+// tryPut is Put without counting drops; it returns nil, ErrFull or
+// ErrClosed itself, never wrapped.
 func (q *Queue[T]) tryPut(v *T) error {
 	t, res := q.routine.claim()
 	switch res {
@@ -326,6 +330,11 @@ func (q *Queue[T]) Close(ctx context.Context) error {
 	case <-q.done:
 		return nil
 	case <-ctx.Done():
+		select {
+		case <-q.done: // finished as ctx ended
+			return nil
+		default:
+		}
 	}
 	q.aborted.Store(true)
 	close(q.abortCh)
