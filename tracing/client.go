@@ -49,11 +49,35 @@ type SinkStats struct {
 const dropLogInterval = 10 * time.Second
 
 // TracingClient records trace events and ships them in batches to its sinks.
+// One consumer goroutine, owned by the client, writes each batch to every
+// sink in turn.
 //
-// Recording (Record and the per-kind methods) never blocks, never allocates
-// for the built-in kinds, never logs and never fails: when the queue is full
-// the event is dropped and counted (see Metrics). One consumer goroutine,
-// owned by the client, writes batches to every sink in turn.
+// # Recording
+//
+// Record and the per-kind methods (ActorCreated, DataFlow, …) never block,
+// never log, never return an error and, for the built-in kinds, do not
+// allocate. Each fills a zero EventID, TraceID (the current trace, see
+// StartTrace) and Timestamp, and takes the event's cause from ctx (see
+// ContextWithEvent): ctx serves correlation only, its cancellation is
+// ignored, and nil is allowed. Critical kinds (TracingConfig.CriticalKinds)
+// use the queue's priority lane and are delivered ahead of routine ones.
+// When the queue is full the event is dropped and counted (see Metrics).
+// Each method returns the event's id, also when the event is then dropped
+// (filtered, sampled out or queue full), so that causality stays
+// consistent. A disabled client returns the zero EventID at once; a closed
+// one too, and counts the event as dropped because the client was closed.
+// Enabled tells callers when to skip building expensive snapshots.
+//
+// # Middleware
+//
+// RegisterMiddleware and SendMiddleware take the next function and return
+// one of the same type, so they compose by nesting: in
+// a.SendMiddleware(b.SendMiddleware(send)) the first one applied (a) is the
+// outermost: it sees the call first and returns last. Each calls next
+// exactly once, passes the caller's arguments on unchanged (except the
+// registered actor, see RegisterMiddleware) and returns next's error
+// unchanged: tracing never fails an actor or a send. When the client is
+// disabled each returns next itself, so tracing that is off adds nothing.
 //
 // # Concurrency
 //

@@ -30,15 +30,6 @@ type Send struct {
 // SendFunc sends s over a connector.
 type SendFunc func(ctx context.Context, s Send) error
 
-// Middleware order: RegisterMiddleware and SendMiddleware take the next
-// function and return one of the same type, so they compose by nesting:
-// in a.SendMiddleware(b.SendMiddleware(send)) the first one applied (a) is
-// the outermost, sees the call first and returns last. Each middleware
-// calls next exactly once, passes the caller's arguments on unchanged
-// (except the registered actor, see RegisterMiddleware), and returns next's
-// error unchanged: tracing never fails an actor or a send. When the client
-// is disabled, each returns next itself, so a disabled client adds nothing.
-
 // RegisterMiddleware returns a RegisterFunc that registers through next and
 // records ActorCreated when next succeeds, or ActorFailed with next's error
 // when it fails, both caused by the event ctx carries.
@@ -51,7 +42,8 @@ type SendFunc func(ctx context.Context, s Send) error
 // with the run's duration in PerformanceMetrics.ExecutionTimeNs and the
 // ActorStarted event as parent. Run's error is returned unchanged.
 //
-// It returns next itself when the client is disabled.
+// It returns next itself when the client is disabled. See TracingClient
+// for the order of a middleware chain.
 func (c *TracingClient) RegisterMiddleware(next RegisterFunc) RegisterFunc {
 	if !c.Enabled() || next == nil {
 		return next
@@ -112,7 +104,8 @@ func (r *tracedRunner) Run(ctx context.Context) error {
 // send starts and recorded when it returns; the ctx passed to next carries
 // it, so what the receiving side records with that ctx is its child.
 //
-// It returns next itself when the client is disabled.
+// It returns next itself when the client is disabled. See TracingClient
+// for the order of a middleware chain.
 func (c *TracingClient) SendMiddleware(next SendFunc) SendFunc {
 	if !c.Enabled() || next == nil {
 		return next

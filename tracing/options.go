@@ -8,8 +8,8 @@ import (
 	"go.uber.org/zap"
 )
 
-// DefaultExportTimeout bounds each Sink.Write, Sink.Flush done on the
-// client's own behalf, unless WithExportTimeout says otherwise.
+// DefaultExportTimeout bounds each Sink.Write the client makes, unless
+// WithExportTimeout says otherwise.
 const DefaultExportTimeout = 30 * time.Second
 
 // Option configures a TracingClient beyond what TracingConfig can write down:

@@ -11,20 +11,8 @@ import (
 	"github.com/reflowtrace/reflowtrace-go/internal/clock"
 )
 
-// The recording methods below share these guarantees. Each is safe for
-// concurrent use, never blocks, never logs, never returns an error and,
-// for the built-in kinds, does not allocate. It fills a zero EventID, TraceID
-// (the current trace) and Timestamp, and takes the cause from ctx (see
-// ContextWithEvent): ctx is used for correlation only, its cancellation is
-// ignored, and nil is allowed. Critical kinds (TracingConfig.CriticalKinds)
-// use the queue's priority lane.
-//
-// Each returns the event's id, also when the event is then dropped (filtered,
-// sampled out or queue full: counted in Metrics), so that causality stays
-// consistent. A disabled client returns the zero EventID at once; a closed
-// one too, and counts the event as dropped because the client was closed.
-
-// Record records ev and returns its id. It does not allocate; the event's
+// Record records ev and returns its id (see TracingClient for what recording
+// guarantees; it is safe for concurrent use). It does not allocate; the event's
 // byte slices, dependency chain and attributes beyond the inline ones are
 // shared with the queue until the sinks have written it, so don't modify
 // them afterwards.
@@ -160,6 +148,8 @@ func (c *TracingClient) queueFill() float64 {
 }
 
 // ActorCreated records that actorID was created.
+// It is safe for concurrent use; see TracingClient for what recording
+// guarantees.
 func (c *TracingClient) ActorCreated(ctx context.Context, actorID string) EventID {
 	if !c.Enabled() {
 		c.off()
@@ -171,6 +161,8 @@ func (c *TracingClient) ActorCreated(ctx context.Context, actorID string) EventI
 }
 
 // ActorStarted records that actorID started a run.
+// It is safe for concurrent use; see TracingClient for what recording
+// guarantees.
 func (c *TracingClient) ActorStarted(ctx context.Context, actorID string) EventID {
 	if !c.Enabled() {
 		c.off()
@@ -182,6 +174,8 @@ func (c *TracingClient) ActorStarted(ctx context.Context, actorID string) EventI
 }
 
 // ActorCompleted records that actorID completed a run.
+// It is safe for concurrent use; see TracingClient for what recording
+// guarantees.
 func (c *TracingClient) ActorCompleted(ctx context.Context, actorID string) EventID {
 	if !c.Enabled() {
 		c.off()
@@ -194,6 +188,8 @@ func (c *TracingClient) ActorCompleted(ctx context.Context, actorID string) Even
 
 // ActorFailed records that actorID failed with err (a nil err is recorded
 // with an empty message).
+// It is safe for concurrent use; see TracingClient for what recording
+// guarantees.
 func (c *TracingClient) ActorFailed(ctx context.Context, actorID string, err error) EventID {
 	if !c.Enabled() {
 		c.off()
@@ -209,6 +205,8 @@ func (c *TracingClient) ActorFailed(ctx context.Context, actorID string, err err
 
 // MessageSent records that actorID sent a message of the given type and
 // size on port.
+// It is safe for concurrent use; see TracingClient for what recording
+// guarantees.
 func (c *TracingClient) MessageSent(ctx context.Context, actorID, port, msgType string, size uint64) EventID {
 	if !c.Enabled() {
 		c.off()
@@ -221,6 +219,8 @@ func (c *TracingClient) MessageSent(ctx context.Context, actorID, port, msgType 
 
 // MessageReceived records that actorID received a message of the given
 // type and size on port.
+// It is safe for concurrent use; see TracingClient for what recording
+// guarantees.
 func (c *TracingClient) MessageReceived(ctx context.Context, actorID, port, msgType string, size uint64) EventID {
 	if !c.Enabled() {
 		c.off()
@@ -236,6 +236,8 @@ func (c *TracingClient) MessageReceived(ctx context.Context, actorID, port, msgT
 // have written the event (and dropped before the queue unless
 // TracingConfig.Privacy.CaptureContent is set): don't modify them
 // afterwards.
+// It is safe for concurrent use; see TracingClient for what recording
+// guarantees.
 func (c *TracingClient) StateChanged(ctx context.Context, actorID string, diff StateDiff) EventID {
 	if !c.Enabled() {
 		c.off()
@@ -251,6 +253,8 @@ func (c *TracingClient) StateChanged(ctx context.Context, actorID string, diff S
 }
 
 // PortConnected records that actorID's port was connected.
+// It is safe for concurrent use; see TracingClient for what recording
+// guarantees.
 func (c *TracingClient) PortConnected(ctx context.Context, actorID, port string) EventID {
 	if !c.Enabled() {
 		c.off()
@@ -263,6 +267,8 @@ func (c *TracingClient) PortConnected(ctx context.Context, actorID, port string)
 }
 
 // PortDisconnected records that actorID's port was disconnected.
+// It is safe for concurrent use; see TracingClient for what recording
+// guarantees.
 func (c *TracingClient) PortDisconnected(ctx context.Context, actorID, port string) EventID {
 	if !c.Enabled() {
 		c.off()
@@ -276,6 +282,8 @@ func (c *TracingClient) PortDisconnected(ctx context.Context, actorID, port stri
 
 // DataFlow records that a message of the given type and size flowed from
 // fromActor's fromPort to toActor's toPort.
+// It is safe for concurrent use; see TracingClient for what recording
+// guarantees.
 func (c *TracingClient) DataFlow(ctx context.Context, fromActor, fromPort, toActor, toPort, msgType string, size uint64) EventID {
 	if !c.Enabled() {
 		c.off()
@@ -290,6 +298,8 @@ func (c *TracingClient) DataFlow(ctx context.Context, fromActor, fromPort, toAct
 
 // NetworkEvent records a network-level event with the given attributes.
 // Up to four attributes are held without allocating.
+// It is safe for concurrent use; see TracingClient for what recording
+// guarantees.
 func (c *TracingClient) NetworkEvent(ctx context.Context, actorID string, attrs ...Attr) EventID {
 	if !c.Enabled() {
 		c.off()
@@ -304,6 +314,8 @@ func (c *TracingClient) NetworkEvent(ctx context.Context, actorID string, attrs 
 // Custom records a user-named event with the given attributes (written as
 // a NetworkEvent whose "event_subtype" is name). Up to four attributes are
 // held without allocating.
+// It is safe for concurrent use; see TracingClient for what recording
+// guarantees.
 func (c *TracingClient) Custom(ctx context.Context, actorID, name string, attrs ...Attr) EventID {
 	if !c.Enabled() {
 		c.off()
