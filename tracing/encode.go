@@ -884,6 +884,11 @@ func (e *Encoder) appendFloat(dst []byte, f float64) []byte {
 		e.stats.NonFinite++
 		return append(dst, "0.0"...)
 	}
+	// Integral values of moderate size (counters, 0): the integer and ".0".
+	if i := int64(f); float64(i) == f && i > -1e15 && i < 1e15 && (i != 0 || !math.Signbit(f)) {
+		dst = strconv.AppendInt(dst, i, 10)
+		return append(dst, ".0"...)
+	}
 	start := len(dst)
 	abs := math.Abs(f)
 	format := byte('f')

@@ -57,7 +57,9 @@ func TestJSONRoundTrip(t *testing.T) {
 		{"TraceEventType", func(t *testing.T) { roundTrip(t, dataFlow.Type, &dataFlow.Type) }},
 		{"TraceEventType unit", func(t *testing.T) { roundTrip(t, TraceEventType{Kind: KindPortConnected}, nil) }},
 		{"TraceEventData", func(t *testing.T) { roundTrip(t, ev.Data, &ev.Data) }},
-		{"MessageSnapshot", func(t *testing.T) { roundTrip(t, MessageSnapshot{MessageType: "m", SizeBytes: 9, SerializedData: []byte{1}}, nil) }},
+		{"MessageSnapshot", func(t *testing.T) {
+			roundTrip(t, MessageSnapshot{MessageType: "m", SizeBytes: 9, SerializedData: []byte{1}}, nil)
+		}},
 		{"StateDiff", func(t *testing.T) { roundTrip(t, ev.Data.StateDiff, &ev.Data.StateDiff) }},
 		{"StateDiff none", func(t *testing.T) { roundTrip(t, StateDiff{}, &StateDiff{}) }},
 		{"StateDiffType", func(t *testing.T) { roundTrip(t, DiffMemoryOnly, ptr(DiffMemoryOnly)) }},
