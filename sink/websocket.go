@@ -109,13 +109,15 @@ type WebSocket struct {
 	enc     tracing.Encoder
 	comp    lz4block.Compressor
 	scratch []tracing.TraceEvent
+	evSize  int // bytes per encoded event, a running estimate
 	deftr   tracing.FlowTrace
 	headers headerCache
 
 	spool *spool
 
 	mu          sync.Mutex
-	changed     chan struct{} // closed and replaced on every change
+	changed     chan struct{} // closed and replaced on a change when waiters > 0
+	waiters     int
 	conn        *wsConn
 	connected   bool
 	resend      fifo // frames sent on a lost connection, sent first
@@ -275,9 +277,21 @@ func (s *WebSocket) redact(err error) error {
 
 // notifyLocked wakes everyone waiting for a change. s.mu must be held.
 func (s *WebSocket) notifyLocked() {
+	if s.waiters == 0 {
+		return // nobody holds the channel
+	}
 	close(s.changed)
 	s.changed = make(chan struct{})
 }
+
+// watchLocked returns the channel closed at the next change and counts the
+// caller as a waiter until it calls s.unwatchLocked. s.mu must be held.
+func (s *WebSocket) watchLocked() chan struct{} {
+	s.waiters++
+	return s.changed
+}
+
+func (s *WebSocket) unwatchLocked() { s.waiters-- }
 
 // report logs err at level and passes it to the error handler.
 func (s *WebSocket) report(err error, msg string, fields ...zap.Field) {
@@ -341,7 +355,7 @@ func (s *WebSocket) admit(ctx context.Context, f *frame) error {
 				s.mu.Unlock()
 				return nil
 			}
-			ch, c := s.changed, s.conn
+			ch, c := s.watchLocked(), s.conn
 			s.mu.Unlock()
 			select {
 			case <-ch:
@@ -349,6 +363,7 @@ func (s *WebSocket) admit(ctx context.Context, f *frame) error {
 				s.teardown(c, fmt.Errorf("sink: websocket write: server too slow: %w", ctx.Err()))
 			}
 			s.mu.Lock()
+			s.unwatchLocked()
 			continue
 		}
 		// Disconnected: spool, or keep in memory within the outage buffer.
@@ -515,14 +530,18 @@ func (s *WebSocket) waitOutstanding(ctx context.Context, op string) error {
 			s.mu.Unlock()
 			return fmt.Errorf("sink: websocket %s: %d frames waiting: %w", op, pending, err)
 		}
-		ch := s.changed
+		ch := s.watchLocked()
 		s.mu.Unlock()
 		select {
 		case <-ch:
 		case <-ctx.Done():
+			s.mu.Lock()
+			s.unwatchLocked()
+			s.mu.Unlock()
 			return fmt.Errorf("sink: websocket %s: %d frames not acknowledged: %w", op, pending, ctx.Err())
 		}
 		s.mu.Lock()
+		s.unwatchLocked()
 	}
 }
 

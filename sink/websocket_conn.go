@@ -276,19 +276,24 @@ func (s *WebSocket) serve(c *wsConn) (backoff bool) {
 		spoolFirst := s.spool != nil && s.resend.len() == 0 && s.spool.hasUnreplayed()
 		batch = s.takeLocked(batch[:0], spoolFirst)
 		room := s.windowRoomLocked()
-		ch := s.changed
-		s.mu.Unlock()
 		if len(batch) == 0 && spoolFirst && room {
+			s.mu.Unlock()
 			s.replay()
 			continue
 		}
 		if len(batch) == 0 {
+			ch := s.watchLocked()
+			s.mu.Unlock()
 			select {
 			case <-ch:
 			case <-c.dead:
 			}
+			s.mu.Lock()
+			s.unwatchLocked()
+			s.mu.Unlock()
 			continue
 		}
+		s.mu.Unlock()
 		if err := s.writeFrames(c, batch); err != nil {
 			s.teardown(c, err)
 			return
@@ -324,6 +329,11 @@ func (s *WebSocket) windowRoomLocked() bool {
 // takeLocked moves the frames that fit in the window from resend (first)
 // and queue (unless the spool goes first) to inflight. s.mu must be held.
 func (s *WebSocket) takeLocked(batch []*frame, spoolFirst bool) []*frame {
+	// With frames in flight, wait until a quarter of the window is free, so
+	// that frames leave in turns rather than one per acknowledgement.
+	if n := s.inflight.len(); n > 0 && (s.cfg.inflight-n < (s.cfg.inflight+3)/4 || s.cfg.inflightB-s.inflight.bytes < s.cfg.inflightB/4) {
+		return batch
+	}
 	for {
 		q := &s.resend
 		if q.len() == 0 {

@@ -3,6 +3,7 @@ package sink
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"go.uber.org/zap"
 
@@ -81,7 +82,15 @@ func (s *WebSocket) traceOf(ev *tracing.TraceEvent) tracing.TraceID {
 // until each frame fits.
 func (s *WebSocket) encodeStore(frames []*frame, hdr *tracing.FlowTrace, events []tracing.TraceEvent, critical bool, now int64) []*frame {
 	buf := getBuf()
+	// Size the buffer from the previous frames so that encoding does not
+	// grow it step by step.
+	if want := s.evSize*len(events) + 4096; cap(*buf) < want {
+		*buf = slices.Grow((*buf)[:0], min(want, s.cfg.maxFrame+4096))
+	}
 	b := s.enc.AppendStoreTrace((*buf)[:0], hdr, events)
+	if len(events) > 0 {
+		s.evSize = (s.evSize + len(b)/len(events) + 1) / 2
+	}
 	if len(b) <= s.cfg.maxFrame {
 		*buf = b
 		return append(frames, s.finish(buf, frameStore, len(events), critical, now))

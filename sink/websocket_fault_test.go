@@ -20,14 +20,22 @@ func waitSink(ctx context.Context, t *testing.T, s *WebSocket, what string, cond
 	t.Helper()
 	for {
 		s.mu.Lock()
-		ch := s.changed
+		ch := s.watchLocked()
 		s.mu.Unlock()
-		if cond(s.Stats()) {
+		ok := cond(s.Stats())
+		if !ok {
+			select {
+			case <-ch:
+			case <-ctx.Done():
+			}
+		}
+		s.mu.Lock()
+		s.unwatchLocked()
+		s.mu.Unlock()
+		if ok {
 			return
 		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
+		if ctx.Err() != nil {
 			t.Fatalf("waiting for %s: %v; stats %+v", what, ctx.Err(), s.Stats())
 		}
 	}

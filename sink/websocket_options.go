@@ -23,7 +23,7 @@ const (
 	DefaultCompressionThreshold = 1024
 	// DefaultMaxInFlightFrames and DefaultMaxInFlightBytes bound the frames
 	// sent and not acknowledged yet.
-	DefaultMaxInFlightFrames = 32
+	DefaultMaxInFlightFrames = 1024
 	DefaultMaxInFlightBytes  = 32 << 20
 	// DefaultOutageBufferBytes bounds the frames kept in memory while the
 	// server is unreachable (without a spool).
