@@ -40,8 +40,14 @@ const maxNesting = 127
 // written in the default form reads back as a KindNetworkEvent with its
 // "event_subtype" attribute (it is not turned back into KindCustom); span and
 // root cause ids the encoder filled in are explicit; empty optional strings
-// and zero optional times read back as "" / the zero time. Ids are accepted
-// in the hyphenated form only.
+// and zero optional times read back as "" / the zero time.
+//
+// Where it departs from the reference server: it also accepts the
+// {"Custom":"name"} event type (as KindCustom), which the reference server
+// rejects, so a server built on it that must behave like the reference one
+// rejects KindCustom events itself; and it is stricter in two corners the
+// SDK never writes: ids must be hyphenated UUIDs (not the simple, braced or
+// URN forms) and structs must be JSON objects (not serde's array form).
 func DecodeRequest(data []byte) (TracingRequest, error) {
 	d := decoder{data: data}
 	var req TracingRequest
@@ -88,6 +94,36 @@ type decoder struct {
 	depth   int
 	path    []pathSeg
 	scratch []byte
+	// escaped tells whether the last rawString result lives in scratch.
+	escaped bool
+	// strs interns the short strings of a message: the actor ids, ports
+	// and keys of a batch repeat.
+	strs map[string]string
+}
+
+// maxInterned bounds what the decoder interns.
+const (
+	maxInternedLen   = 64
+	maxInternedCount = 4096
+)
+
+// intern returns b as a string, reusing an earlier equal string of the
+// same message.
+func (d *decoder) intern(b []byte) string {
+	if len(b) > maxInternedLen {
+		return string(b)
+	}
+	if s, ok := d.strs[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	if d.strs == nil {
+		d.strs = make(map[string]string, 64)
+	}
+	if len(d.strs) < maxInternedCount {
+		d.strs[s] = s
+	}
+	return s
 }
 
 // top decodes the whole input with fn and checks nothing follows it.
@@ -289,6 +325,7 @@ func (d *decoder) rawString() ([]byte, error) {
 		return nil, d.want("a string")
 	}
 	d.pos++
+	d.escaped = false
 	start := d.pos
 	for d.pos < len(d.data) {
 		c := d.data[d.pos]
@@ -316,6 +353,7 @@ func (d *decoder) rawString() ([]byte, error) {
 
 // escapedString continues rawString from the first backslash.
 func (d *decoder) escapedString(start int) ([]byte, error) {
+	d.escaped = true
 	buf := append(d.scratch[:0], d.data[start:d.pos]...)
 	for d.pos < len(d.data) {
 		c := d.data[d.pos]
@@ -409,7 +447,7 @@ func (d *decoder) str() (string, error) {
 		return "", err
 	}
 	d.ws()
-	return string(b), nil
+	return d.intern(b), nil
 }
 
 // optStr reads a string or null ("").
@@ -739,7 +777,7 @@ func (d *decoder) value() (Value, error) {
 				}
 				return ObjectValue(attrs...), nil
 			}
-			key := string(k)
+			key := d.intern(k)
 			d.push(key)
 			v, err := d.value()
 			d.pop()
@@ -913,9 +951,11 @@ func (d *decoder) variant(what string, unit func(tag []byte) (bool, error), body
 		if !more {
 			return d.errorf("want %s, got an empty object", what)
 		}
-		// Copy: the key may live in the scratch buffer the body reuses.
-		var tagBuf [32]byte
-		tag := append(tagBuf[:0], key...)
+		// A key in the scratch buffer would be overwritten by the body.
+		tag := key
+		if d.escaped {
+			tag = []byte(string(key))
+		}
 		ok, err := unit(tag)
 		if err != nil {
 			return err
@@ -1402,7 +1442,7 @@ func (d *decoder) attributes(as *Attributes) error {
 		if !more {
 			return nil
 		}
-		key := string(k)
+		key := d.intern(k)
 		d.push(key)
 		v, err := d.value()
 		d.pop()
@@ -1562,7 +1602,7 @@ func (d *decoder) metadata(m *TraceMetadata) error {
 				if err != nil || !more {
 					return err
 				}
-				key := string(k)
+				key := d.intern(k)
 				d.push(key)
 				v, err := d.str()
 				d.pop()
