@@ -286,12 +286,15 @@ func NewNop() *TracingClient { return &TracingClient{log: zap.NewNop(), now: tim
 // snapshots. It is safe for concurrent use and costs one atomic load.
 func (c *TracingClient) Enabled() bool { return c != nil && c.on.Load() }
 
-// Config returns the client's configuration with defaults applied.
+// Config returns the client's configuration with defaults applied; the
+// caller may modify the copy. Safe for concurrent use.
 func (c *TracingClient) Config() TracingConfig {
 	if c == nil {
 		return TracingConfig{}
 	}
-	return c.cfg
+	cfg := c.cfg
+	cfg.Tags = maps.Clone(cfg.Tags)
+	return cfg
 }
 
 // handle is the queue's consumer: it writes each batch to every sink in
