@@ -765,17 +765,17 @@ func (d *decoder) value() (Value, error) {
 		if err := d.openObject("an object"); err != nil {
 			return Value{}, err
 		}
-		var attrs []Attr
+		var ab attrBuilder
 		for first := true; ; first = false {
 			k, more, err := d.nextKey(first)
 			if err != nil {
 				return Value{}, err
 			}
 			if !more {
-				if attrs == nil {
-					attrs = []Attr{}
+				if ab.attrs == nil {
+					ab.attrs = []Attr{}
 				}
-				return ObjectValue(attrs...), nil
+				return ObjectValue(ab.attrs...), nil
 			}
 			key := d.intern(k)
 			d.push(key)
@@ -784,18 +784,7 @@ func (d *decoder) value() (Value, error) {
 			if err != nil {
 				return Value{}, err
 			}
-			// Like the server's map, a repeated key keeps the last value.
-			replaced := false
-			for i := range attrs {
-				if attrs[i].Key == key {
-					attrs[i].Value = v
-					replaced = true
-					break
-				}
-			}
-			if !replaced {
-				attrs = append(attrs, Attr{Key: key, Value: v})
-			}
+			ab.set(key, v)
 		}
 	case c == '[':
 		if err := d.openArray("an array"); err != nil {
@@ -1428,18 +1417,58 @@ func (d *decoder) perf(p *PerformanceMetrics) error {
 	})
 }
 
-// attributes reads a JSON object into as (replacing its content).
+// attrBuilder collects the members of an object; like the server's map, a
+// repeated key keeps its first position and its last value.
+type attrBuilder struct {
+	attrs []Attr
+	index map[string]int // built once the object is no longer small
+}
+
+func (b *attrBuilder) set(key string, v Value) {
+	if b.index != nil {
+		if i, ok := b.index[key]; ok {
+			b.attrs[i].Value = v
+			return
+		}
+		b.index[key] = len(b.attrs)
+	} else {
+		for i := range b.attrs {
+			if b.attrs[i].Key == key {
+				b.attrs[i].Value = v
+				return
+			}
+		}
+	}
+	b.attrs = append(b.attrs, Attr{Key: key, Value: v})
+	if b.index == nil && len(b.attrs) > smallObject {
+		b.index = make(map[string]int, 2*len(b.attrs))
+		for i, a := range b.attrs {
+			b.index[a.Key] = i
+		}
+	}
+}
+
+// attributes reads a JSON object into as (replacing its content). The
+// first attributes are decoded into as's inline storage, so a small object
+// allocates nothing beyond its strings.
 func (d *decoder) attributes(as *Attributes) error {
 	as.Reset()
 	if err := d.openObject("an object"); err != nil {
 		return err
 	}
+	ab := attrBuilder{attrs: as.inline[:0:inlineAttrs]}
 	for first := true; ; first = false {
 		k, more, err := d.nextKey(first)
 		if err != nil {
 			return err
 		}
 		if !more {
+			if n := len(ab.attrs); n <= inlineAttrs {
+				as.n = n // already in as.inline
+			} else {
+				as.n = copy(as.inline[:], ab.attrs)
+				as.overflow = ab.attrs[inlineAttrs:n:n]
+			}
 			return nil
 		}
 		key := d.intern(k)
@@ -1449,7 +1478,7 @@ func (d *decoder) attributes(as *Attributes) error {
 		if err != nil {
 			return err
 		}
-		as.Set(Attr{Key: key, Value: v})
+		ab.set(key, v)
 	}
 }
 

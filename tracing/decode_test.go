@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -346,5 +347,50 @@ func TestDecodeNeverPanicsOnTruncation(t *testing.T) {
 				t.Fatalf("%s: accepted the first %d bytes", tc.name, i)
 			}
 		}
+	}
+}
+
+func TestDecodeDuplicateAttributeKeys(t *testing.T) {
+	tests := []struct {
+		name  string
+		n     int // distinct keys
+		total int // members written
+	}{
+		{"inline", 3, 6},
+		{"overflow", 10, 20},
+		{"large", 100, 300},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var b strings.Builder
+			b.WriteString("{")
+			for i := range tc.total {
+				if i > 0 {
+					b.WriteString(",")
+				}
+				b.WriteString(`"k` + strconv.Itoa(i%tc.n) + `":` + strconv.Itoa(i))
+			}
+			b.WriteString("}")
+			var as Attributes
+			if err := json.Unmarshal([]byte(b.String()), &as); err != nil {
+				t.Fatal(err)
+			}
+			if as.Len() != tc.n {
+				t.Fatalf("Len = %d, want %d", as.Len(), tc.n)
+			}
+			for i := range tc.n {
+				a := as.At(i)
+				if a.Key != "k"+strconv.Itoa(i) || a.Value.Int() != int64(tc.total-tc.n+i) {
+					t.Fatalf("attribute %d = %v", i, a)
+				}
+			}
+			var v Value
+			if err := json.Unmarshal([]byte(b.String()), &v); err != nil {
+				t.Fatal(err)
+			}
+			if len(v.Object()) != tc.n || v.Object()[0].Value.Int() != int64(tc.total-tc.n) {
+				t.Fatalf("object = %v", v)
+			}
+		})
 	}
 }

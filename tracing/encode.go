@@ -295,11 +295,23 @@ func (e *Encoder) AppendMetadata(dst []byte, m *TraceMetadata) []byte {
 			keys = append(keys, k)
 		}
 		slices.Sort(keys)
+		anyInvalid := false
+		for _, k := range keys {
+			anyInvalid = anyInvalid || !utf8.ValidString(k)
+		}
+		var last map[string]int
+		if anyInvalid && len(keys) > smallObject {
+			last = make(map[string]int, len(keys))
+			for i, k := range keys {
+				last[sanitize(k)] = i
+			}
+		}
 		first := true
 		for i, k := range keys {
 			// Keys that differ only in invalid UTF-8 become equal once
 			// sanitised: write the last of them only.
-			if !utf8.ValidString(k) && i+1 < len(keys) && shadowed(keys[i+1:], k) {
+			if last != nil && last[sanitize(k)] != i ||
+				last == nil && anyInvalid && shadowed(keys[i+1:], k) {
 				continue
 			}
 			if !first {
@@ -529,13 +541,25 @@ func (e *Encoder) appendMembers(dst []byte, a, b []Attr, unique, afterFirst bool
 			}
 		}
 	}
+	// Large objects find their duplicates through a map, not in O(n²).
+	var last map[string]int
+	if check && n > smallObject {
+		last = make(map[string]int, n)
+		for i := range n {
+			last[sanitize(at(i).Key)] = i
+		}
+	}
 	first := !afterFirst
 	for i := range n {
 		m := at(i)
 		if afterFirst && m.Key == subtypeKey {
 			continue
 		}
-		if check {
+		if last != nil {
+			if last[sanitize(m.Key)] != i {
+				continue
+			}
+		} else if check {
 			dup := false
 			for j := i + 1; j < n && !dup; j++ {
 				dup = sanitizedEqual(at(j).Key, m.Key)
@@ -553,6 +577,22 @@ func (e *Encoder) appendMembers(dst []byte, a, b []Attr, unique, afterFirst bool
 		dst = e.appendValue(dst, m.Value, depth)
 	}
 	return dst
+}
+
+// smallObject is the size up to which appendMembers looks for duplicate
+// keys without a map.
+const smallObject = 32
+
+// sanitize returns s with each invalid UTF-8 byte replaced by U+FFFD.
+func sanitize(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	b := make([]byte, 0, len(s)+8)
+	for _, r := range s {
+		b = utf8.AppendRune(b, r)
+	}
+	return string(b)
 }
 
 // sanitizedEqual reports whether a and b are equal once invalid UTF-8 is

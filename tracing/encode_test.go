@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -738,5 +739,43 @@ func TestEncodeNoAllocs(t *testing.T) {
 				t.Fatalf("%v allocations per call, want 0", n)
 			}
 		})
+	}
+}
+
+func TestEncodeDuplicateKeys(t *testing.T) {
+	var members []Attr
+	for i := range 100 {
+		members = append(members, Int(strconv.Itoa(i%50), i))
+	}
+	members = append(members, Int("x\xff", 1), Int("x\uFFFD", 2))
+	var e Encoder
+	got := e.AppendValue(nil, ObjectValue(members...))
+	var m map[string]int
+	if err := json.Unmarshal(got, &m); err != nil {
+		t.Fatal(err)
+	}
+	if len(m) != 51 || m["0"] != 50 || m["49"] != 99 || m["x\uFFFD"] != 2 {
+		t.Fatalf("got %s", got)
+	}
+	if n := bytes.Count(got, []byte(`"0":`)); n != 1 {
+		t.Fatalf("key written %d times", n)
+	}
+
+	tags := TraceMetadata{Tags: map[string]string{"c\uFFFD": "valid", "c\xff": "invalid", "a": "1"}}
+	out := string(e.AppendMetadata(nil, &tags))
+	if n := strings.Count(out, "\"c\uFFFD\""); n != 1 {
+		t.Fatalf("sanitised tag written %d times: %s", n, out)
+	}
+	for i := range 40 {
+		tags.Tags["k\xff"+strconv.Itoa(i)] = "v"
+		tags.Tags["k\xfe"+strconv.Itoa(i)] = "w"
+	}
+	out = string(e.AppendMetadata(nil, &tags))
+	var md struct{ Tags map[string]string }
+	if err := json.Unmarshal([]byte(out), &md); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(out, "\"k\uFFFD0\""); n != 1 || len(md.Tags) != 42 {
+		t.Fatalf("%d tags, key k\uFFFD0 written %d times", len(md.Tags), n)
 	}
 }
