@@ -74,7 +74,10 @@ type Config struct {
 	// DefaultMaxBatch.
 	MaxBatch int
 	// Timeout is how long the oldest item of a batch may wait before the
-	// batch is handed over even though it is not full. Default: DefaultTimeout.
+	// batch is handed over even though it is not full. It is measured from
+	// when the consumer first sees the item: at once if the consumer was
+	// idle, or when handle returns if the item arrived during a handle call.
+	// Default: DefaultTimeout.
 	Timeout time.Duration
 	// Policy says what PutWait does when the routine lane is full.
 	// Default: DropNewest.
