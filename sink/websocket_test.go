@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -373,5 +374,83 @@ func TestWebSocketObserveTrace(t *testing.T) {
 	got = srv.Trace(tr.TraceID)
 	if got.Status.Kind != tracing.StatusFailed || got.Status.Error != "boom" || len(got.Events) != 5 {
 		t.Fatalf("after the trace ended: status %v, %d events", got.Status, len(got.Events))
+	}
+}
+
+func TestWebSocketThroughClient(t *testing.T) {
+	ctx := testCtx(t)
+	srv := startServer(t, testserver.WithLZ4(true))
+	cfg := tracing.DefaultConfig()
+	cfg.ServerURL = srv.URL()
+	cfg.EnableCompression = true
+	cfg.FlowID = "e2e"
+	ws, _ := newTestSink(t, cfg.ServerURL, WebSocketOptionsFromConfig(cfg)...)
+	client, err := tracing.New(cfg, tracing.WithSink(ws))
+	if err != nil {
+		t.Fatal(err)
+	}
+	trace, err := client.StartTrace(ctx, "e2e", tracing.FlowVersion{Major: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []tracing.EventID
+	for i := range 300 {
+		want = append(want, client.DataFlow(ctx, "a", "out", "b", "in", "Msg", uint64(i)))
+	}
+	want = append(want, client.ActorCompleted(ctx, "a"))
+	if err := client.EndTrace(ctx, tracing.ExecutionStatus{Kind: tracing.StatusCompleted}); err != nil {
+		t.Fatal(err)
+	}
+	if err := client.Close(ctx); err != nil {
+		t.Fatalf("client Close: %v", err)
+	}
+	if m := missing(want, srv.Events()); len(m) > 0 {
+		t.Fatalf("%d events not stored", len(m))
+	}
+	got := srv.Trace(trace)
+	if got == nil || got.FlowID != "e2e" || got.Version.Major != 2 || got.Status.Kind != tracing.StatusCompleted || got.EndTime.IsZero() {
+		t.Fatalf("stored trace header %+v", got)
+	}
+}
+
+func TestWebSocketConcurrentSafe(t *testing.T) {
+	ctx := testCtx(t)
+	srv := startServer(t)
+	s, _ := newTestSink(t, srv.URL(), WithMaxInFlight(2, 1<<20))
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		for i := 0; ; i++ {
+			if err := s.Write(ctx, makeEvents(10, tracing.NewTraceID())); err != nil {
+				if !errors.Is(err, tracing.ErrClosed) {
+					t.Errorf("Write: %v", err)
+				}
+				return
+			}
+			if i == 20 {
+				close(done)
+			}
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		for {
+			if err := s.Flush(ctx); errors.Is(err, tracing.ErrClosed) {
+				return
+			}
+			_ = s.Stats()
+			s.ObserveTrace(tracing.FlowTrace{TraceID: tracing.NewTraceID(), Status: tracing.ExecutionStatus{Kind: tracing.StatusCompleted}})
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		<-done
+		_ = s.Close(ctx)
+	}()
+	wg.Wait()
+	if err := s.Close(ctx); err != nil {
+		t.Fatalf("second Close: %v", err)
 	}
 }
