@@ -1,4 +1,38 @@
-// Package sink provides the destinations a tracing client ships events to:
-// a WebSocket sink speaking the Reflow tracing protocol, a JSON Lines file
-// sink, a bounded queryable memory sink and a fan-out sink.
+// Package sink provides the destinations a tracing client ships events to.
+// Each implements tracing.Sink; pass them to the client with
+// tracing.WithSink.
+//
+//   - WebSocket (NewWebSocket) speaks the Reflow tracing protocol to a
+//     tracing server: it persists batches with StoreTrace or streams them
+//     with RecordEvent, matches every request with its reply, reconnects with
+//     backoff and buffers (optionally spools to disk) during an outage. Its
+//     type documents the details.
+//   - File (NewFile) writes JSON Lines, one protocol TraceEvent per line, so
+//     a file can be replayed to a server. It buffers, rotates by size,
+//     optionally compresses to standard LZ4 frames (readable by lz4cat) and
+//     syncs by policy. ReadFile reads a file or a rotated set back, skipping
+//     and reporting lines torn by a crash.
+//   - Memory (NewMemory) keeps the most recent events, bounded, queryable by
+//     trace, actor, kind and time, with WaitFor for tests.
+//   - Multi (NewMulti) fans batches out to several sinks, each behind its
+//     own queue and goroutine, so that a slow or failing sink does not hold
+//     back the others.
+//
+// # Concurrency
+//
+// Every sink is safe for concurrent use: the client calls Write from one
+// goroutine, and Flush and Close may come from others at the same time.
+// Write copies what it keeps, so the caller may reuse its batch as soon as
+// Write returns. Memory and Multi copy events deeply (byte slices,
+// dependency chains and attribute values).
+//
+// # Shutdown
+//
+// Close flushes, then releases; it is safe to call twice (the second call
+// returns nil). After Close, Write and Flush return an error wrapping
+// tracing.ErrClosed. Sinks that own goroutines (WebSocket, Multi) stop
+// them before Close returns; when Close's context ends first, they cancel
+// their pending work, still stop their goroutines, and return the context's
+// error joined with what could not be delivered. File and Memory own no
+// goroutines: their Close is bounded local work.
 package sink
