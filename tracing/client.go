@@ -211,7 +211,7 @@ func New(cfg TracingConfig, opts ...Option) (*TracingClient, error) {
 		now:           o.now,
 	}
 	c.cfg.Tags = maps.Clone(cfg.Tags)
-	if cfg.CriticalKinds == nil {
+	if len(cfg.CriticalKinds) == 0 {
 		for k := range c.critical {
 			c.critical[k] = EventKind(k).Critical()
 		}
@@ -238,6 +238,7 @@ func New(cfg TracingConfig, opts ...Option) (*TracingClient, error) {
 		ProcessID:   uint32(os.Getpid()),
 		Tags:        c.cfg.Tags,
 	}
+	c.exportCtx, c.cancelExport = context.WithCancel(context.Background())
 	q, err := batch.New(batch.Config{
 		Capacity: cfg.QueueSize,
 		MaxBatch: cfg.BatchSize,
@@ -245,11 +246,11 @@ func New(cfg TracingConfig, opts ...Option) (*TracingClient, error) {
 		Policy:   batchPolicy(cfg.QueuePolicy),
 	}, c.handle)
 	if err != nil {
+		c.cancelExport()
 		return nil, fmt.Errorf("tracing: new: queue: %w", err)
 	}
 	c.queue = q
 	c.queueCap = float64(q.Cap())
-	c.exportCtx, c.cancelExport = context.WithCancel(context.Background())
 	c.lastDropLog = c.now()
 	c.startTrace(cfg.FlowID, FlowVersion{}, true)
 	c.on.Store(true)
