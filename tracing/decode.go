@@ -32,8 +32,9 @@ const maxNesting = 127
 // must be non-negative integers in range, bytes 0..255, floats finite
 // numbers, enum tags exact, strings valid UTF-8; optional fields may be null
 // or absent and unknown fields are ignored. A duplicate field is an error.
-// Anything else returns an error wrapping ErrMalformed that names the path
-// of the offending value. It never panics. The result is the value form of
+// The legacy Subscribe shape, {"Subscribe":{"filter":…}}, is read as a
+// Subscribe too. Anything else returns an error wrapping ErrMalformed that
+// names the path of the offending value. It never panics. The result is the value form of
 // the message type (e.g. RecordEvent).
 //
 // Decoded events differ from the ones encoded in three ways: a Custom event
@@ -94,6 +95,8 @@ type decoder struct {
 	depth   int
 	path    []pathSeg
 	scratch []byte
+	// lastSeen is the set of fields the last structure call read.
+	lastSeen uint32
 	// escaped tells whether the last rawString result lives in scratch.
 	escaped bool
 	// strs interns the short strings of a message: the actor ids, ports
@@ -890,6 +893,7 @@ func (d *decoder) structure(what string, names []string, required uint32, fn fun
 			return err
 		}
 		if !more {
+			d.lastSeen = f.seen
 			return d.missing(&f)
 		}
 		i, err := d.field(&f, key)
@@ -1042,12 +1046,26 @@ func (d *decoder) request() (TracingRequest, error) {
 				req = r
 				return err
 			case "Subscribe":
-				var r Subscribe
-				err := d.structure("a Subscribe object", []string{"filters"}, 1, func(int) error {
+				// The legacy Subscribe names its field "filter"; the server
+				// reads it when "filters" is absent.
+				var r, legacy Subscribe
+				err := d.structure("a Subscribe object", []string{"filters", "filter"}, 0, func(i int) error {
+					if i == 1 {
+						return d.filters(&legacy.Filters)
+					}
 					return d.filters(&r.Filters)
 				})
+				if err != nil {
+					return err
+				}
+				if s := d.lastSeen; s&1 == 0 {
+					if s&2 == 0 {
+						return d.errorf("missing field %q", "filters")
+					}
+					r = legacy
+				}
 				req = r
-				return err
+				return nil
 			case "StoreTrace":
 				r := &StoreTrace{}
 				err := d.structure("a StoreTrace object", []string{"trace"}, 1, func(int) error {
