@@ -55,10 +55,10 @@ func TestProtocolExample(t *testing.T) {
 	}
 	var e Encoder
 	again := e.AppendRequest(nil, req)
-	if !jsonEqual(t, again, data) {
+	if !wireJSONEqual(t, again, data) {
 		t.Errorf("re-encoded example differs:\n got %s\nwant %s", again, data)
 	}
-	if !bytes.Equal(again, compact(t, data)) {
+	if !bytes.Equal(again, wireCompact(t, data)) {
 		t.Errorf("re-encoded example is not byte for byte the compacted example:\n got %s", again)
 	}
 	// The RecordEvent fixture of the golden files is the protocol example.
@@ -68,7 +68,7 @@ func TestProtocolExample(t *testing.T) {
 	}
 }
 
-func compact(t *testing.T, data []byte) []byte {
+func wireCompact(t *testing.T, data []byte) []byte {
 	t.Helper()
 	var b bytes.Buffer
 	if err := json.Compact(&b, data); err != nil {
@@ -78,7 +78,7 @@ func compact(t *testing.T, data []byte) []byte {
 }
 
 // jsonEqual compares two JSON texts semantically (numbers as written).
-func jsonEqual(t *testing.T, a, b []byte) bool {
+func wireJSONEqual(t *testing.T, a, b []byte) bool {
 	t.Helper()
 	var x, y any
 	for _, p := range []struct {
@@ -236,7 +236,7 @@ func TestDecodeRequestShapes(t *testing.T) {
 }
 
 func TestDecodeResponseShapes(t *testing.T) {
-	trace := string(new(Encoder).AppendFlowTrace(nil, ptr(wireTrace())))
+	trace := string(new(Encoder).AppendFlowTrace(nil, wirePtr(wireTrace())))
 	tests := []struct {
 		name    string
 		in      string
@@ -249,7 +249,7 @@ func TestDecodeResponseShapes(t *testing.T) {
 		{"error unknown code", `{"Error":{"message":"m","code":"Teapot"}}`, ErrorResponse{Message: "m"}, ""},
 		{"error missing message", `{"Error":{"code":"NotFound"}}`, nil, `Error: missing field "message"`},
 		{"trace data null", `{"TraceData":{"trace":null}}`, TraceData{}, ""},
-		{"trace data legacy", `{"TraceData":{"trace":` + trace + `}}`, TraceData{Trace: ptr(wireTrace())}, ""},
+		{"trace data legacy", `{"TraceData":{"trace":` + trace + `}}`, TraceData{Trace: wirePtr(wireTrace())}, ""},
 		{"event recorded", `{"EventRecorded":{"success":true,"error":null}}`, EventRecorded{Success: true}, ""},
 		{"event recorded no error field", `{"EventRecorded":{"success":false}}`, EventRecorded{}, ""},
 		{"event recorded bad success", `{"EventRecorded":{"success":1}}`, nil, "EventRecorded.success: want a boolean, got 1"},
@@ -279,7 +279,7 @@ func TestDecodeResponseShapes(t *testing.T) {
 	}
 }
 
-func ptr[T any](v T) *T { return &v }
+func wirePtr[T any](v T) *T { return &v }
 
 func TestDecodeResponseFrame(t *testing.T) {
 	var e Encoder

@@ -82,13 +82,10 @@ func wireEvent(kind EventKind) TraceEvent {
 		ev.Data.PerformanceMetrics.ThroughputMsgsPerSec = 1000
 	case KindCustom:
 		ev.Type.Name = "checkpoint"
-		ev.Data.CustomAttributes.Add(String("event_subtype", "overridden"), UintValueAttr("offset", math.MaxUint64))
+		ev.Data.CustomAttributes.Add(String("event_subtype", "overridden"), Uint64("offset", math.MaxUint64))
 	}
 	return ev
 }
-
-// UintValueAttr is Uint64 under a name that reads well in the fixtures.
-func UintValueAttr(key string, v uint64) Attr { return Uint64(key, v) }
 
 func wireTrace(kinds ...EventKind) FlowTrace {
 	t := FlowTrace{
@@ -172,7 +169,7 @@ func wireResponses() []wireResponse {
 }
 
 // allKinds lists every valid event kind.
-func allKinds() []EventKind {
+func wireKinds() []EventKind {
 	var ks []EventKind
 	for k := KindActorCreated; k <= KindCustom; k++ {
 		ks = append(ks, k)
@@ -204,7 +201,7 @@ func checkGolden(t *testing.T, name string, got []byte) {
 }
 
 func TestGoldenEvents(t *testing.T) {
-	for _, k := range allKinds() {
+	for _, k := range wireKinds() {
 		t.Run(k.String(), func(t *testing.T) {
 			ev := wireEvent(k)
 			var e Encoder

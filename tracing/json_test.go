@@ -14,7 +14,7 @@ import (
 // roundTrip marshals in with encoding/json, unmarshals the result into a
 // new value of the same type and marshals that again: both JSON texts must
 // be equal, and the value must match want (when non-nil).
-func roundTrip[T any](t *testing.T, in T, want *T) {
+func jsonRoundTrip[T any](t *testing.T, in T, want *T) {
 	t.Helper()
 	data, err := json.Marshal(in)
 	if err != nil {
@@ -52,39 +52,39 @@ func TestJSONRoundTrip(t *testing.T) {
 		name string
 		fn   func(t *testing.T)
 	}{
-		{"TraceEvent", func(t *testing.T) { roundTrip(t, ev, &ev) }},
-		{"TraceEvent pointer", func(t *testing.T) { roundTrip(t, &ev, nil) }},
-		{"TraceEventType", func(t *testing.T) { roundTrip(t, dataFlow.Type, &dataFlow.Type) }},
-		{"TraceEventType unit", func(t *testing.T) { roundTrip(t, TraceEventType{Kind: KindPortConnected}, nil) }},
-		{"TraceEventData", func(t *testing.T) { roundTrip(t, ev.Data, &ev.Data) }},
+		{"TraceEvent", func(t *testing.T) { jsonRoundTrip(t, ev, &ev) }},
+		{"TraceEvent pointer", func(t *testing.T) { jsonRoundTrip(t, &ev, nil) }},
+		{"TraceEventType", func(t *testing.T) { jsonRoundTrip(t, dataFlow.Type, &dataFlow.Type) }},
+		{"TraceEventType unit", func(t *testing.T) { jsonRoundTrip(t, TraceEventType{Kind: KindPortConnected}, nil) }},
+		{"TraceEventData", func(t *testing.T) { jsonRoundTrip(t, ev.Data, &ev.Data) }},
 		{"MessageSnapshot", func(t *testing.T) {
-			roundTrip(t, MessageSnapshot{MessageType: "m", SizeBytes: 9, SerializedData: []byte{1}}, nil)
+			jsonRoundTrip(t, MessageSnapshot{MessageType: "m", SizeBytes: 9, SerializedData: []byte{1}}, nil)
 		}},
-		{"StateDiff", func(t *testing.T) { roundTrip(t, ev.Data.StateDiff, &ev.Data.StateDiff) }},
-		{"StateDiff none", func(t *testing.T) { roundTrip(t, StateDiff{}, &StateDiff{}) }},
-		{"StateDiffType", func(t *testing.T) { roundTrip(t, DiffMemoryOnly, ptr(DiffMemoryOnly)) }},
+		{"StateDiff", func(t *testing.T) { jsonRoundTrip(t, ev.Data.StateDiff, &ev.Data.StateDiff) }},
+		{"StateDiff none", func(t *testing.T) { jsonRoundTrip(t, StateDiff{}, &StateDiff{}) }},
+		{"StateDiffType", func(t *testing.T) { jsonRoundTrip(t, DiffMemoryOnly, wirePtr(DiffMemoryOnly)) }},
 		{"PerformanceMetrics", func(t *testing.T) {
-			roundTrip(t, PerformanceMetrics{1, 2, 3.5, 4, 5}, &PerformanceMetrics{1, 2, 3.5, 4, 5})
+			jsonRoundTrip(t, PerformanceMetrics{1, 2, 3.5, 4, 5}, &PerformanceMetrics{1, 2, 3.5, 4, 5})
 		}},
-		{"CausalityInfo", func(t *testing.T) { roundTrip(t, ev.Causality, &ev.Causality) }},
-		{"FlowTrace", func(t *testing.T) { roundTrip(t, tr, nil) }},
-		{"FlowVersion", func(t *testing.T) { roundTrip(t, tr.Version, &tr.Version) }},
-		{"ExecutionStatus", func(t *testing.T) { roundTrip(t, failed, &failed) }},
-		{"ExecutionStatus unit", func(t *testing.T) { roundTrip(t, ExecutionStatus{Kind: StatusCancelled}, nil) }},
-		{"TraceMetadata", func(t *testing.T) { roundTrip(t, tr.Metadata, &tr.Metadata) }},
-		{"TraceQuery", func(t *testing.T) { roundTrip(t, q, &q) }},
-		{"TraceQuery empty", func(t *testing.T) { roundTrip(t, TraceQuery{}, &TraceQuery{}) }},
-		{"SubscriptionFilters", func(t *testing.T) { roundTrip(t, f, &f) }},
-		{"Value", func(t *testing.T) { roundTrip(t, attrs.At(4).Value, nil) }},
-		{"Attr", func(t *testing.T) { roundTrip(t, attrs.At(0), nil) }},
-		{"Attributes", func(t *testing.T) { roundTrip(t, attrs, nil) }},
+		{"CausalityInfo", func(t *testing.T) { jsonRoundTrip(t, ev.Causality, &ev.Causality) }},
+		{"FlowTrace", func(t *testing.T) { jsonRoundTrip(t, tr, nil) }},
+		{"FlowVersion", func(t *testing.T) { jsonRoundTrip(t, tr.Version, &tr.Version) }},
+		{"ExecutionStatus", func(t *testing.T) { jsonRoundTrip(t, failed, &failed) }},
+		{"ExecutionStatus unit", func(t *testing.T) { jsonRoundTrip(t, ExecutionStatus{Kind: StatusCancelled}, nil) }},
+		{"TraceMetadata", func(t *testing.T) { jsonRoundTrip(t, tr.Metadata, &tr.Metadata) }},
+		{"TraceQuery", func(t *testing.T) { jsonRoundTrip(t, q, &q) }},
+		{"TraceQuery empty", func(t *testing.T) { jsonRoundTrip(t, TraceQuery{}, &TraceQuery{}) }},
+		{"SubscriptionFilters", func(t *testing.T) { jsonRoundTrip(t, f, &f) }},
+		{"Value", func(t *testing.T) { jsonRoundTrip(t, attrs.At(4).Value, nil) }},
+		{"Attr", func(t *testing.T) { jsonRoundTrip(t, attrs.At(0), nil) }},
+		{"Attributes", func(t *testing.T) { jsonRoundTrip(t, attrs, nil) }},
 		{"in a struct", func(t *testing.T) {
 			type wrapper struct {
 				Event  TraceEvent      `json:"event"`
 				Status ExecutionStatus `json:"status"`
 				Values []Value         `json:"values"`
 			}
-			roundTrip(t, wrapper{Event: ev, Status: failed, Values: []Value{IntValue(1), StringValue("x")}}, nil)
+			jsonRoundTrip(t, wrapper{Event: ev, Status: failed, Values: []Value{IntValue(1), StringValue("x")}}, nil)
 		}},
 	}
 	for _, tc := range tests {
@@ -101,25 +101,25 @@ func TestJSONRoundTrip(t *testing.T) {
 func roundTripRequest(t *testing.T, r TracingRequest) {
 	switch r := r.(type) {
 	case StartTrace:
-		roundTrip(t, r, &r)
+		jsonRoundTrip(t, r, &r)
 	case RecordEvent:
-		roundTrip(t, r, nil)
+		jsonRoundTrip(t, r, nil)
 	case GetTrace:
-		roundTrip(t, r, &r)
+		jsonRoundTrip(t, r, &r)
 	case QueryTraces:
-		roundTrip(t, r, nil)
+		jsonRoundTrip(t, r, nil)
 	case GetFlowVersions:
-		roundTrip(t, r, &r)
+		jsonRoundTrip(t, r, &r)
 	case Ping:
-		roundTrip(t, r, &r)
+		jsonRoundTrip(t, r, &r)
 	case Subscribe:
-		roundTrip(t, r, nil)
+		jsonRoundTrip(t, r, nil)
 	case Unsubscribe:
-		roundTrip(t, r, &r)
+		jsonRoundTrip(t, r, &r)
 	case StoreTrace:
-		roundTrip(t, r, nil)
+		jsonRoundTrip(t, r, nil)
 	case GetMetrics:
-		roundTrip(t, r, &r)
+		jsonRoundTrip(t, r, &r)
 	default:
 		t.Fatalf("no round trip for %T", r)
 	}
@@ -128,27 +128,27 @@ func roundTripRequest(t *testing.T, r TracingRequest) {
 func roundTripResponse(t *testing.T, r TracingResponse) {
 	switch r := r.(type) {
 	case TraceStarted:
-		roundTrip(t, r, &r)
+		jsonRoundTrip(t, r, &r)
 	case EventRecorded:
-		roundTrip(t, r, &r)
+		jsonRoundTrip(t, r, &r)
 	case TraceData:
-		roundTrip(t, r, nil)
+		jsonRoundTrip(t, r, nil)
 	case QueryResults:
-		roundTrip(t, r, nil)
+		jsonRoundTrip(t, r, nil)
 	case FlowVersions:
-		roundTrip(t, r, nil)
+		jsonRoundTrip(t, r, nil)
 	case Pong:
-		roundTrip(t, r, &r)
+		jsonRoundTrip(t, r, &r)
 	case EventNotification:
-		roundTrip(t, r, nil)
+		jsonRoundTrip(t, r, nil)
 	case ErrorResponse:
-		roundTrip(t, r, &r)
+		jsonRoundTrip(t, r, &r)
 	case TraceStored:
-		roundTrip(t, r, &r)
+		jsonRoundTrip(t, r, &r)
 	case TracesFound:
-		roundTrip(t, r, nil)
+		jsonRoundTrip(t, r, nil)
 	case Metrics:
-		roundTrip(t, r, &r)
+		jsonRoundTrip(t, r, &r)
 	default:
 		t.Fatalf("no round trip for %T", r)
 	}
