@@ -53,7 +53,27 @@ type Multi struct {
 	testHookFlushWait func(i int)
 }
 
-var _ tracing.Sink = (*Multi)(nil)
+var (
+	_ tracing.Sink          = (*Multi)(nil)
+	_ tracing.TraceObserver = (*Multi)(nil)
+)
+
+// ObserveTrace passes the trace's start or end to every sink that
+// implements tracing.TraceObserver, directly (not through the queues), so
+// a sink may see it before batches still queued for it. It does nothing
+// after Close.
+func (m *Multi) ObserveTrace(trace tracing.FlowTrace) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if m.closed {
+		return
+	}
+	for _, s := range m.sinks {
+		if o, ok := s.sink.(tracing.TraceObserver); ok {
+			o.ObserveTrace(trace)
+		}
+	}
+}
 
 // MultiSinkStats are the counters of one sink of a Multi.
 type MultiSinkStats struct {

@@ -403,3 +403,30 @@ func TestMultiConcurrentSafe(t *testing.T) {
 		}
 	}
 }
+
+// observingSink records the traces it observes.
+type observingSink struct {
+	countingSink
+	traces []tracing.TraceID
+}
+
+func (s *observingSink) ObserveTrace(tr tracing.FlowTrace) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.traces = append(s.traces, tr.TraceID)
+}
+
+func TestMultiObserveTrace(t *testing.T) {
+	a, b := &observingSink{}, &observingSink{}
+	m := NewMulti(a, NewMemory(), b)
+	m.ObserveTrace(tracing.FlowTrace{TraceID: localTrace})
+	if err := m.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	m.ObserveTrace(tracing.FlowTrace{TraceID: tracing.TraceID{7}}) // after Close: ignored
+	for i, s := range []*observingSink{a, b} {
+		if len(s.traces) != 1 || s.traces[0] != localTrace {
+			t.Errorf("sink %d observed %v", i, s.traces)
+		}
+	}
+}
