@@ -110,6 +110,7 @@ type WebSocket struct {
 	comp    lz4block.Compressor
 	scratch []tracing.TraceEvent
 	evSize  int // bytes per encoded event, a running estimate
+	free    bufList
 	deftr   tracing.FlowTrace
 	headers headerCache
 
@@ -183,6 +184,7 @@ func NewWebSocket(rawURL string, opts ...WebSocketOption) (*WebSocket, error) {
 		rejected:    make(map[string]uint64),
 		dropped:     make(map[string]uint64),
 		done:        make(chan struct{}),
+		free:        newBufList(cfg.inflightB),
 	}
 	s.secrets = collectSecrets(cfg, u)
 	s.dialer = newDialer(s, u, tlsCfg)
@@ -448,7 +450,7 @@ func (s *WebSocket) spoolFrame(f *frame) bool {
 		s.mu.Lock()
 		s.untrackLocked(f)
 		s.mu.Unlock()
-		f.release()
+		f.release(s.free)
 		return true
 	}
 	err := s.spool.append(spoolRecord{
@@ -471,7 +473,7 @@ func (s *WebSocket) spoolFrame(f *frame) bool {
 	s.mu.Lock()
 	s.untrackLocked(f)
 	s.mu.Unlock()
-	f.release()
+	f.release(s.free)
 	return true
 }
 
@@ -490,7 +492,7 @@ func (s *WebSocket) dropLocked(f *frame, reason string) {
 	if f.spool.seg != nil {
 		s.spool.ack(f.spool) // it will not be sent again
 	}
-	f.release()
+	f.release(s.free)
 	s.log.Warn("events dropped", zap.String("reason", reason), zap.Int("events", f.events))
 }
 

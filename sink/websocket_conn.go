@@ -552,7 +552,7 @@ func (s *WebSocket) ack(c *wsConn) error {
 	s.untrackLocked(f)
 	s.notifyLocked()
 	s.mu.Unlock()
-	f.release()
+	f.release(s.free)
 	return nil
 }
 

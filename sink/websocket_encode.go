@@ -81,10 +81,10 @@ func (s *WebSocket) traceOf(ev *tracing.TraceEvent) tracing.TraceID {
 // encodeStore appends the StoreTrace frames for events, halving the group
 // until each frame fits.
 func (s *WebSocket) encodeStore(frames []*frame, hdr *tracing.FlowTrace, events []tracing.TraceEvent, critical bool, now int64) []*frame {
-	buf := getBuf()
+	buf := s.free.get()
 	// Size the buffer from the previous frames so that encoding does not
 	// grow it step by step.
-	if want := s.evSize*len(events) + 4096; cap(*buf) < want {
+	if want := s.evSize*len(events)*9/8 + 4096; cap(*buf) < want {
 		*buf = slices.Grow((*buf)[:0], min(want, s.cfg.maxFrame+4096))
 	}
 	b := s.enc.AppendStoreTrace((*buf)[:0], hdr, events)
@@ -95,7 +95,7 @@ func (s *WebSocket) encodeStore(frames []*frame, hdr *tracing.FlowTrace, events 
 		*buf = b
 		return append(frames, s.finish(buf, frameStore, len(events), critical, now))
 	}
-	putBuf(buf)
+	s.free.put(buf)
 	if len(events) == 1 {
 		s.tooLarge(&events[0], len(b))
 		return frames
@@ -109,8 +109,8 @@ func (s *WebSocket) encodeStore(frames []*frame, hdr *tracing.FlowTrace, events 
 // chunks of memory.
 func (s *WebSocket) encodeLive(frames []*frame, batch []tracing.TraceEvent, now int64) []*frame {
 	var chunk []byte
-	tmp := getBuf()
-	defer putBuf(tmp)
+	tmp := s.free.get()
+	defer s.free.put(tmp)
 	for i := range batch {
 		ev := &batch[i]
 		b := s.enc.AppendRecordEvent((*tmp)[:0], s.traceOf(ev), ev)
@@ -121,7 +121,7 @@ func (s *WebSocket) encodeLive(frames []*frame, batch []tracing.TraceEvent, now 
 		}
 		critical := ev.Type.Kind.Critical()
 		if s.cfg.compress && len(b) >= s.cfg.compressMin {
-			own := getBuf()
+			own := s.free.get()
 			*own = append((*own)[:0], b...)
 			frames = append(frames, s.finish(own, frameRecord, 1, critical, now))
 			continue
@@ -147,14 +147,14 @@ func (s *WebSocket) finish(buf *[]byte, kind frameKind, events int, critical boo
 	if !s.cfg.compress || len(raw) < s.cfg.compressMin {
 		return f
 	}
-	cbuf := getBuf()
+	cbuf := s.free.get()
 	c, err := s.comp.AppendPrefixed((*cbuf)[:0], raw)
 	if err != nil || len(c) >= len(raw) {
-		putBuf(cbuf)
+		s.free.put(cbuf)
 		return f
 	}
 	*cbuf = c
-	putBuf(buf)
+	s.free.put(buf)
 	f.wire, f.buf, f.binary = c, cbuf, true
 	return f
 }
@@ -184,7 +184,7 @@ func (s *WebSocket) encodeEnded() []*frame {
 	now := s.cfg.now().UnixNano()
 	frames := make([]*frame, 0, len(ended))
 	for i := range ended {
-		buf := getBuf()
+		buf := s.free.get()
 		*buf = s.enc.AppendStoreTrace((*buf)[:0], &ended[i], []tracing.TraceEvent{})
 		frames = append(frames, s.finish(buf, frameStore, 0, true, now))
 	}

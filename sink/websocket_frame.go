@@ -36,23 +36,43 @@ type frame struct {
 
 func (f *frame) size() int { return len(f.wire) }
 
-var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
+// bufList keeps released frame buffers for reuse. Unlike a sync.Pool it
+// survives garbage collections, so a steady stream of batches reuses the
+// same buffers. Each sink has one, holding about a window's worth.
+type bufList chan *[]byte
 
-func getBuf() *[]byte { return bufPool.Get().(*[]byte) }
+const maxFreeBuf = 1 << 20 // larger buffers are left to the collector
 
-func putBuf(b *[]byte) {
-	if b == nil || cap(*b) > 32<<20 {
+func newBufList(windowBytes int) bufList {
+	return make(bufList, min(max(2*windowBytes/(256<<10), 8), 128))
+}
+
+func (l bufList) get() *[]byte {
+	select {
+	case b := <-l:
+		return b
+	default:
+		b := make([]byte, 0, 64<<10)
+		return &b
+	}
+}
+
+func (l bufList) put(b *[]byte) {
+	if b == nil || cap(*b) > maxFreeBuf {
 		return
 	}
 	*b = (*b)[:0]
-	bufPool.Put(b)
+	select {
+	case l <- b:
+	default:
+	}
 }
 
-// release returns the frame's buffer to the pool; the frame must not be
-// used afterwards.
-func (f *frame) release() {
+// release returns the frame's buffer to l; the frame must not be used
+// afterwards.
+func (f *frame) release(l bufList) {
 	if f.buf != nil {
-		putBuf(f.buf)
+		l.put(f.buf)
 		f.buf = nil
 	}
 	f.wire = nil

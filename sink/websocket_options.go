@@ -24,7 +24,7 @@ const (
 	// DefaultMaxInFlightFrames and DefaultMaxInFlightBytes bound the frames
 	// sent and not acknowledged yet.
 	DefaultMaxInFlightFrames = 1024
-	DefaultMaxInFlightBytes  = 32 << 20
+	DefaultMaxInFlightBytes  = 8 << 20
 	// DefaultOutageBufferBytes bounds the frames kept in memory while the
 	// server is unreachable (without a spool).
 	DefaultOutageBufferBytes = 64 << 20

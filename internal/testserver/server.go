@@ -563,7 +563,7 @@ func (c *conn) handle(typ websocket.MessageType, data []byte, dec *[]byte) bool 
 var (
 	prefixStore  = []byte(`{"StoreTrace":`)
 	prefixRecord = []byte(`{"RecordEvent":`)
-	keyEventID   = []byte(`"event_id":"`)
+	keyEventID   = []byte(`{"event_id":"`)
 	keyTraceID   = []byte(`"trace_id":"`)
 )
 
