@@ -147,11 +147,18 @@ func (s *Server) listen(ctx context.Context, addr string) error {
 	s.lmu.Lock()
 	defer s.lmu.Unlock()
 	s.addr = ln.Addr().String()
+	ln = corkListener{ln}
 	if s.cfg.tls != nil {
 		ln = tls.NewListener(ln, s.cfg.tls)
 	}
 	s.ln = ln
-	s.srv = &http.Server{Handler: http.HandlerFunc(s.handle), ReadHeaderTimeout: 10 * time.Second}
+	s.srv = &http.Server{
+		Handler:           http.HandlerFunc(s.handle),
+		ReadHeaderTimeout: 10 * time.Second,
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			return context.WithValue(ctx, connKey{}, c)
+		},
+	}
 	srv := s.srv
 	s.serve.Add(1)
 	go func() {
@@ -460,7 +467,8 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 	}
 	ws.SetReadLimit(lz4block.MaxMessageSize + 1<<20)
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &conn{s: s, ws: ws, ctx: ctx, cancel: cancel}
+	c := &conn{s: s, ws: ws, ctx: ctx, cancel: cancel, out: make(chan outMsg, 1024), wdone: make(chan struct{})}
+	c.cork, _ = r.Context().Value(connKey{}).(*corkConn) // nil under TLS
 	s.mu.Lock()
 	s.conns[c] = struct{}{}
 	s.connects++
@@ -483,7 +491,13 @@ type conn struct {
 	cancel context.CancelFunc
 	enc    tracing.Encoder
 	comp   lz4block.Compressor
-	wmu    sync.Mutex // guards enc, comp and writes
+	wmu    sync.Mutex // guards enc and comp
+	cork   *corkConn
+	out    chan outMsg
+	wdone  chan struct{}
+
+	omu     sync.Mutex // guards oclosed and sending on out
+	oclosed bool
 
 	smu sync.Mutex // guards sub
 	sub *tracing.SubscriptionFilters
@@ -495,7 +509,13 @@ func (c *conn) kill() {
 }
 
 func (c *conn) run() {
-	defer c.kill()
+	go c.writeLoop()
+	defer func() {
+		// Send the replies queued so far, then close.
+		c.closeOut()
+		<-c.wdone
+		c.kill()
+	}()
 	var buf bytes.Buffer
 	var dec []byte
 	for {
@@ -867,23 +887,140 @@ func (c *conn) reply(resp tracing.TracingResponse, drop bool) bool {
 	return c.write(resp) == nil
 }
 
-// write sends resp, compressed when the server uses lz4 and it is long.
+// write queues resp for the connection's writer, compressed when the
+// server uses lz4 and it is long.
 func (c *conn) write(resp tracing.TracingResponse) error {
 	c.s.mu.Lock()
 	lz4on := c.s.cfg.lz4
 	c.s.mu.Unlock()
 	c.wmu.Lock()
-	defer c.wmu.Unlock()
 	b := c.enc.AppendResponse(nil, resp)
 	typ := websocket.MessageText
 	if lz4on && len(b) > replyCompressMin {
 		out, err := c.comp.AppendRaw(nil, b)
 		if err != nil {
+			c.wmu.Unlock()
 			return err
 		}
 		b, typ = out, websocket.MessageBinary
 	}
-	ctx, cancel := context.WithTimeout(c.ctx, 10*time.Second)
-	defer cancel()
-	return c.ws.Write(ctx, typ, b)
+	c.wmu.Unlock()
+	c.omu.Lock()
+	defer c.omu.Unlock()
+	if c.oclosed {
+		return errors.New("testserver: connection closing")
+	}
+	select {
+	case c.out <- outMsg{typ, b}:
+		return nil
+	case <-c.ctx.Done():
+		return c.ctx.Err()
+	}
 }
+
+type outMsg struct {
+	typ  websocket.MessageType
+	data []byte
+}
+
+// closeOut stops the queue of replies; the writer sends what is queued and
+// exits.
+func (c *conn) closeOut() {
+	c.omu.Lock()
+	defer c.omu.Unlock()
+	if !c.oclosed {
+		c.oclosed = true
+		close(c.out)
+	}
+}
+
+// writeLoop sends the queued replies in order, as many as are queued in
+// one corked write.
+func (c *conn) writeLoop() {
+	defer close(c.wdone)
+	failed := false
+	send := func(m outMsg) {
+		if failed {
+			return
+		}
+		ctx, cancel := context.WithTimeout(c.ctx, 10*time.Second)
+		defer cancel()
+		if err := c.ws.Write(ctx, m.typ, m.data); err != nil {
+			failed = true
+			c.kill()
+		}
+	}
+	for m := range c.out {
+		if c.cork != nil {
+			c.cork.cork()
+		}
+		send(m)
+	drain:
+		for {
+			select {
+			case m2, ok := <-c.out:
+				if !ok {
+					break drain
+				}
+				send(m2)
+			default:
+				break drain
+			}
+		}
+		if c.cork != nil && c.cork.uncork() != nil && !failed {
+			failed = true
+			c.kill()
+		}
+	}
+}
+
+// corkConn holds back writes while corked and sends them in one write when
+// uncorked.
+type corkConn struct {
+	net.Conn
+	mu     sync.Mutex
+	corked bool
+	buf    []byte
+}
+
+func (c *corkConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.corked {
+		return c.Conn.Write(p)
+	}
+	c.buf = append(c.buf, p...)
+	return len(p), nil
+}
+
+func (c *corkConn) cork() {
+	c.mu.Lock()
+	c.corked = true
+	c.mu.Unlock()
+}
+
+func (c *corkConn) uncork() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.corked = false
+	if len(c.buf) == 0 {
+		return nil
+	}
+	_ = c.Conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	_, err := c.Conn.Write(c.buf)
+	_ = c.Conn.SetWriteDeadline(time.Time{})
+	c.buf = c.buf[:0]
+	return err
+}
+
+type corkListener struct{ net.Listener }
+
+func (l corkListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &corkConn{Conn: c}, nil
+}
+
+type connKey struct{}
