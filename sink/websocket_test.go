@@ -219,6 +219,9 @@ func TestWebSocketCloseAndClosed(t *testing.T) {
 	if len(srv.Events()) != 10 {
 		t.Fatalf("server has %d events after Close, want 10", len(srv.Events()))
 	}
+	if err := srv.WaitFor(ctx, func(v testserver.View) bool { return v.NormalCloses() == 1 }); err != nil {
+		t.Fatalf("no normal closure: %v", err)
+	}
 	if err := s.Close(ctx); err != nil {
 		t.Fatalf("second Close: %v", err)
 	}

@@ -90,32 +90,33 @@ type Server struct {
 	addr  string
 	serve sync.WaitGroup // Serve goroutines and connection handlers
 
-	mu        sync.Mutex
-	changed   chan struct{}
-	conns     map[*conn]struct{}
-	events    map[tracing.EventID]int // StoreTrace receipts per event id
-	live      map[tracing.EventID]int // RecordEvent receipts per event id
-	stored    map[tracing.EventID]tracing.TraceEvent
-	recorded  []tracing.TraceEvent
-	traces    map[tracing.TraceID]*tracing.FlowTrace
-	order     []tracing.TraceID
-	messages  int // data messages (StoreTrace, RecordEvent) received
-	total     int // messages of any kind received
-	connects  int
-	refused   int
-	headers   []http.Header
-	dropAfter int // drop the connection when this many more messages arrive
-	dropAck   int // drop the connection instead of replying to this message
-	errEvery  int
-	errCount  int
-	errCode   tracing.ErrorCode
-	errMsg    string
-	refuseN   int
-	refuseAll bool
-	refuseHow RefuseMode
-	gate      <-chan struct{}
-	delay     time.Duration
-	stall     chan struct{}
+	mu           sync.Mutex
+	changed      chan struct{}
+	conns        map[*conn]struct{}
+	events       map[tracing.EventID]int // StoreTrace receipts per event id
+	live         map[tracing.EventID]int // RecordEvent receipts per event id
+	stored       map[tracing.EventID]tracing.TraceEvent
+	recorded     []tracing.TraceEvent
+	traces       map[tracing.TraceID]*tracing.FlowTrace
+	order        []tracing.TraceID
+	messages     int // data messages (StoreTrace, RecordEvent) received
+	total        int // messages of any kind received
+	connects     int
+	refused      int
+	normalCloses int
+	headers      []http.Header
+	dropAfter    int // drop the connection when this many more messages arrive
+	dropAck      int // drop the connection instead of replying to this message
+	errEvery     int
+	errCount     int
+	errCode      tracing.ErrorCode
+	errMsg       string
+	refuseN      int
+	refuseAll    bool
+	refuseHow    RefuseMode
+	gate         <-chan struct{}
+	delay        time.Duration
+	stall        chan struct{}
 }
 
 // Start starts a server on 127.0.0.1:0 (or WithAddr). Close it when done.
@@ -427,6 +428,10 @@ func (v View) Connects() int { return v.s.connects }
 // Refused returns the connection attempts refused.
 func (v View) Refused() int { return v.s.refused }
 
+// NormalCloses returns the connections the client closed with
+// StatusNormalClosure.
+func (v View) NormalCloses() int { return v.s.normalCloses }
+
 // Conns returns the connections open now.
 func (v View) Conns() int { return len(v.s.conns) }
 
@@ -531,6 +536,12 @@ func (c *conn) run() {
 		}
 		typ, r, err := c.ws.Reader(c.ctx)
 		if err != nil {
+			if websocket.CloseStatus(err) == websocket.StatusNormalClosure {
+				c.s.mu.Lock()
+				c.s.normalCloses++
+				c.s.notifyLocked()
+				c.s.mu.Unlock()
+			}
 			return
 		}
 		buf.Reset()
