@@ -457,3 +457,37 @@ func TestWebSocketConcurrentSafe(t *testing.T) {
 		t.Fatalf("second Close: %v", err)
 	}
 }
+
+func TestWebSocketHandleReply(t *testing.T) {
+	s, err := NewWebSocket("ws://127.0.0.1:1", WithRetryOptions(retry.WithTimer(&instantTimer{})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+		defer cancel()
+		_ = s.Close(ctx)
+	}()
+	var enc tracing.Encoder
+	ev := tracing.ActorStarted("a")
+	tests := []struct {
+		name    string
+		resp    tracing.TracingResponse
+		isReply bool
+	}{
+		{name: "notification is skipped", resp: tracing.EventNotification{TraceID: tracing.NewTraceID(), Event: ev}},
+		{name: "trace stored acks", resp: tracing.TraceStored{TraceID: tracing.NewTraceID()}, isReply: true},
+		{name: "event recorded acks", resp: tracing.EventRecorded{Success: true}, isReply: true},
+		{name: "error rejects", resp: tracing.ErrorResponse{Message: "no", Code: tracing.CodeInvalidRequest}, isReply: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// With no connection, a reply that would pop a frame reports
+			// the stale connection; a skipped push reports nothing.
+			err := s.handleReply(&wsConn{}, enc.AppendResponse(nil, tt.resp))
+			if (err != nil) != tt.isReply {
+				t.Fatalf("handleReply = %v, want a reply: %v", err, tt.isReply)
+			}
+		})
+	}
+}
