@@ -127,7 +127,7 @@ func (s *WebSocket) encodeLive(frames []*frame, batch []tracing.TraceEvent, now 
 			continue
 		}
 		if cap(chunk)-len(chunk) < len(b) {
-			chunk = make([]byte, 0, max(256<<10, len(b)))
+			chunk = make([]byte, 0, max(min(256<<10, len(b)*(len(batch)-i)*9/8), len(b)))
 		}
 		start := len(chunk)
 		chunk = append(chunk, b...)
