@@ -323,7 +323,10 @@ func (s *WebSocket) Write(ctx context.Context, batch []tracing.TraceEvent) error
 	if s.closed.Load() {
 		return fmt.Errorf("sink: websocket write: %w", tracing.ErrClosed)
 	}
-	frames := s.encodeBatch(batch)
+	s.mu.Lock()
+	split := !s.connected
+	s.mu.Unlock()
+	frames := s.encodeBatch(batch, split)
 	return s.admitAll(ctx, frames)
 }
 

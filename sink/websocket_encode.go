@@ -20,10 +20,12 @@ type groupKey struct {
 }
 
 // encodeBatch turns batch into frames: in store mode one StoreTrace per
-// trace id and criticality (so that routine events can be dropped before
-// critical ones), split to fit the frame limit; in live mode one
-// RecordEvent per event.
-func (s *WebSocket) encodeBatch(batch []tracing.TraceEvent) []*frame {
+// trace id, split to fit the frame limit; in live mode one RecordEvent per
+// event. With split (set while the server is unreachable, when frames may
+// have to be dropped), critical and routine events of a trace go to
+// separate StoreTrace frames, so that routine events can be dropped before
+// critical ones.
+func (s *WebSocket) encodeBatch(batch []tracing.TraceEvent, split bool) []*frame {
 	if len(batch) == 0 {
 		return nil
 	}
@@ -32,33 +34,32 @@ func (s *WebSocket) encodeBatch(batch []tracing.TraceEvent) []*frame {
 	var frames []*frame
 	now := s.cfg.now().UnixNano()
 	if s.cfg.mode.store() {
+		key := func(ev *tracing.TraceEvent) groupKey {
+			return groupKey{s.traceOf(ev), split && ev.Type.Kind.Critical()}
+		}
 		var keys []groupKey
 		for i := range batch {
-			k := groupKey{s.traceOf(&batch[i]), batch[i].Type.Kind.Critical()}
-			found := false
-			for _, x := range keys {
-				if x == k {
-					found = true
-					break
-				}
-			}
-			if !found {
+			if k := key(&batch[i]); !slices.Contains(keys, k) {
 				keys = append(keys, k)
 			}
 		}
 		for _, k := range keys {
-			evs := s.scratch[:0]
-			if len(keys) == 1 {
-				evs = batch
-			} else {
+			evs := batch
+			if len(keys) > 1 {
+				evs = s.scratch[:0]
 				for i := range batch {
-					if (groupKey{s.traceOf(&batch[i]), batch[i].Type.Kind.Critical()}) == k {
+					if key(&batch[i]) == k {
 						evs = append(evs, batch[i])
 					}
 				}
 			}
+			critical := k.critical
+			if !split {
+				// A mixed frame is kept as long as critical ones.
+				critical = slices.ContainsFunc(evs, func(ev tracing.TraceEvent) bool { return ev.Type.Kind.Critical() })
+			}
 			hdr := s.headers.get(k.trace, &s.deftr, batch[0].Timestamp.UnixNano())
-			frames = s.encodeStore(frames, &hdr, evs, k.critical, now)
+			frames = s.encodeStore(frames, &hdr, evs, critical, now)
 			if len(keys) > 1 {
 				clear(evs)
 				s.scratch = evs[:0]

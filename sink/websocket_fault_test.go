@@ -194,23 +194,25 @@ func TestWebSocketFaultWriteTimeoutRedials(t *testing.T) {
 	srv.SetAckGate(gate)
 	s, _ := newTestSink(t, srv.URL(), WithMaxInFlight(1, 1<<20))
 	waitSink(ctx, t, s, "connection", func(st WebSocketStats) bool { return st.Connected })
-	// Two frames (critical and routine events): one in flight, one queued.
-	b1, b2 := makeEvents(5, tracing.NewTraceID()), makeEvents(5, tracing.NewTraceID())
-	if err := s.Write(ctx, b1); err != nil {
-		t.Fatal(err)
+	// One frame per batch: b1 in flight, b2 queued.
+	b1, b2, b3 := makeEvents(5, tracing.NewTraceID()), makeEvents(5, tracing.NewTraceID()), makeEvents(5, tracing.NewTraceID())
+	for _, b := range [][]tracing.TraceEvent{b1, b2} {
+		if err := s.Write(ctx, b); err != nil {
+			t.Fatal(err)
+		}
 	}
 	// The window and the queue are full: Write waits, its context ends, the
 	// stuck connection is closed and the batch joins the outage buffer.
 	wctx, cancel := context.WithCancel(ctx)
 	cancel()
-	if err := s.Write(wctx, b2); err != nil {
+	if err := s.Write(wctx, b3); err != nil {
 		t.Fatalf("Write with an ended context: %v", err)
 	}
 	close(gate)
 	if err := s.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if m := missing(ids(append(b1, b2...)), srv.Events()); len(m) > 0 {
+	if m := missing(ids(append(append(b1, b2...), b3...)), srv.Events()); len(m) > 0 {
 		t.Fatalf("%d events lost", len(m))
 	}
 	if st := s.Stats(); st.Reconnects == 0 {

@@ -34,6 +34,7 @@ func TestWebSocketModes(t *testing.T) {
 			s, el := newTestSink(t, srv.URL(), WithMode(tt.mode), WithCompression(tt.lz4),
 				WithCompressionThreshold(256), WithFlowID("sensors"), WithEnvironment("test"),
 				WithTags(map[string]string{"site": "lab"}))
+			waitSink(ctx, t, s, "connection", func(st WebSocketStats) bool { return st.Connected })
 			t1, t2 := tracing.NewTraceID(), tracing.NewTraceID()
 			var all []tracing.TraceEvent
 			for i := range 4 {
@@ -90,6 +91,9 @@ func TestWebSocketModes(t *testing.T) {
 			}
 			if st.EventsDelivered != wantDelivered || st.FramesAcked != st.FramesSent || !st.Connected {
 				t.Fatalf("stats %+v, want %d delivered", st, wantDelivered)
+			}
+			if tt.mode == ModeStore && st.FramesSent != 4 {
+				t.Fatalf("%d StoreTrace frames for 4 batches of one trace each", st.FramesSent)
 			}
 			if tt.lz4 && tt.mode == ModeStore && st.WireBytes*2 > st.RawBytes {
 				t.Fatalf("lz4 wire bytes %d not under half of raw %d", st.WireBytes, st.RawBytes)
