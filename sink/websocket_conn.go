@@ -164,14 +164,7 @@ func (s *WebSocket) run() {
 				return retry.Permanent(err)
 			}
 			return err
-		}, append([]retry.Option{
-			retry.WithLogger(s.log),
-			retry.WithNotify(func(err error, attempt int, delay time.Duration) {
-				if !errors.Is(err, errRetryLater) {
-					s.log.Warn("dial failed", zap.Int("attempt", attempt), zap.Duration("retry_in", delay), zap.Error(err))
-				}
-			}),
-		}, s.cfg.retryOpts...)...)
+		}, append([]retry.Option{retry.WithLogger(s.log)}, s.cfg.retryOpts...)...)
 		if err != nil {
 			if s.isStopping() || s.dialCtx.Err() != nil {
 				return
@@ -244,7 +237,7 @@ func (s *WebSocket) serve(c *wsConn) (backoff bool) {
 	s.notifyLocked()
 	s.mu.Unlock()
 	if n := s.connects.Add(1); n > 1 {
-		s.log.Info("reconnected", zap.String("url", s.shownURL), zap.Uint64("connections", n))
+		s.log.Warn("reconnected", zap.String("url", s.shownURL), zap.Uint64("connections", n))
 	} else {
 		s.log.Info("connected", zap.String("url", s.shownURL))
 	}
