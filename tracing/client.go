@@ -64,7 +64,10 @@ const dropLogInterval = 10 * time.Second
 // When the queue is full the event is dropped and counted (see Metrics).
 // Each method returns the event's id, also when the event is then dropped
 // (filtered, sampled out or queue full), so that causality stays
-// consistent. A disabled client returns the zero EventID at once; a closed
+// consistent. The exception: a per-kind method whose kind or actor the
+// configured filters (TracingConfig.Filters) reject returns the zero
+// EventID, because it checks them before building the event, which keeps a
+// filtered-out call to a few nanoseconds. A disabled client returns the zero EventID at once; a closed
 // one too, and counts the event as dropped because the client was closed.
 // Enabled tells callers when to skip building expensive snapshots.
 //

@@ -83,6 +83,23 @@ func (c *TracingClient) off() bool {
 	return false
 }
 
+// begin reports whether a per-kind method should build an event of kind for
+// actorID: the client is enabled and the configured kind and actor filters
+// do not reject it. Checking the filters before building the event means a
+// filtered-out event costs neither an id nor a clock read; it is counted as
+// filtered.
+func (c *TracingClient) begin(kind EventKind, actorID string) bool {
+	if !c.Enabled() {
+		c.off()
+		return false
+	}
+	if c.sel.rejects(kind, actorID) {
+		c.dropFiltered.Add(1)
+		return false
+	}
+	return true
+}
+
 // record fills, selects and enqueues ev, which must not escape.
 func (c *TracingClient) record(ctx context.Context, ev *TraceEvent) EventID {
 	if c.prepare(ctx, ev) {
@@ -151,8 +168,7 @@ func (c *TracingClient) queueFill() float64 {
 // It is safe for concurrent use; see TracingClient for what recording
 // guarantees.
 func (c *TracingClient) ActorCreated(ctx context.Context, actorID string) EventID {
-	if !c.Enabled() {
-		c.off()
+	if !c.begin(KindActorCreated, actorID) {
 		return EventID{}
 	}
 	var ev TraceEvent
@@ -164,8 +180,7 @@ func (c *TracingClient) ActorCreated(ctx context.Context, actorID string) EventI
 // It is safe for concurrent use; see TracingClient for what recording
 // guarantees.
 func (c *TracingClient) ActorStarted(ctx context.Context, actorID string) EventID {
-	if !c.Enabled() {
-		c.off()
+	if !c.begin(KindActorStarted, actorID) {
 		return EventID{}
 	}
 	var ev TraceEvent
@@ -177,8 +192,7 @@ func (c *TracingClient) ActorStarted(ctx context.Context, actorID string) EventI
 // It is safe for concurrent use; see TracingClient for what recording
 // guarantees.
 func (c *TracingClient) ActorCompleted(ctx context.Context, actorID string) EventID {
-	if !c.Enabled() {
-		c.off()
+	if !c.begin(KindActorCompleted, actorID) {
 		return EventID{}
 	}
 	var ev TraceEvent
@@ -191,8 +205,7 @@ func (c *TracingClient) ActorCompleted(ctx context.Context, actorID string) Even
 // It is safe for concurrent use; see TracingClient for what recording
 // guarantees.
 func (c *TracingClient) ActorFailed(ctx context.Context, actorID string, err error) EventID {
-	if !c.Enabled() {
-		c.off()
+	if !c.begin(KindActorFailed, actorID) {
 		return EventID{}
 	}
 	var ev TraceEvent
@@ -208,8 +221,7 @@ func (c *TracingClient) ActorFailed(ctx context.Context, actorID string, err err
 // It is safe for concurrent use; see TracingClient for what recording
 // guarantees.
 func (c *TracingClient) MessageSent(ctx context.Context, actorID, port, msgType string, size uint64) EventID {
-	if !c.Enabled() {
-		c.off()
+	if !c.begin(KindMessageSent, actorID) {
 		return EventID{}
 	}
 	var ev TraceEvent
@@ -222,8 +234,7 @@ func (c *TracingClient) MessageSent(ctx context.Context, actorID, port, msgType 
 // It is safe for concurrent use; see TracingClient for what recording
 // guarantees.
 func (c *TracingClient) MessageReceived(ctx context.Context, actorID, port, msgType string, size uint64) EventID {
-	if !c.Enabled() {
-		c.off()
+	if !c.begin(KindMessageReceived, actorID) {
 		return EventID{}
 	}
 	var ev TraceEvent
@@ -239,8 +250,7 @@ func (c *TracingClient) MessageReceived(ctx context.Context, actorID, port, msgT
 // It is safe for concurrent use; see TracingClient for what recording
 // guarantees.
 func (c *TracingClient) StateChanged(ctx context.Context, actorID string, diff StateDiff) EventID {
-	if !c.Enabled() {
-		c.off()
+	if !c.begin(KindStateChanged, actorID) {
 		return EventID{}
 	}
 	var ev TraceEvent
@@ -256,8 +266,7 @@ func (c *TracingClient) StateChanged(ctx context.Context, actorID string, diff S
 // It is safe for concurrent use; see TracingClient for what recording
 // guarantees.
 func (c *TracingClient) PortConnected(ctx context.Context, actorID, port string) EventID {
-	if !c.Enabled() {
-		c.off()
+	if !c.begin(KindPortConnected, actorID) {
 		return EventID{}
 	}
 	var ev TraceEvent
@@ -270,8 +279,7 @@ func (c *TracingClient) PortConnected(ctx context.Context, actorID, port string)
 // It is safe for concurrent use; see TracingClient for what recording
 // guarantees.
 func (c *TracingClient) PortDisconnected(ctx context.Context, actorID, port string) EventID {
-	if !c.Enabled() {
-		c.off()
+	if !c.begin(KindPortDisconnected, actorID) {
 		return EventID{}
 	}
 	var ev TraceEvent
@@ -285,8 +293,7 @@ func (c *TracingClient) PortDisconnected(ctx context.Context, actorID, port stri
 // It is safe for concurrent use; see TracingClient for what recording
 // guarantees.
 func (c *TracingClient) DataFlow(ctx context.Context, fromActor, fromPort, toActor, toPort, msgType string, size uint64) EventID {
-	if !c.Enabled() {
-		c.off()
+	if !c.begin(KindDataFlow, fromActor) {
 		return EventID{}
 	}
 	var ev TraceEvent
@@ -301,8 +308,7 @@ func (c *TracingClient) DataFlow(ctx context.Context, fromActor, fromPort, toAct
 // It is safe for concurrent use; see TracingClient for what recording
 // guarantees.
 func (c *TracingClient) NetworkEvent(ctx context.Context, actorID string, attrs ...Attr) EventID {
-	if !c.Enabled() {
-		c.off()
+	if !c.begin(KindNetworkEvent, actorID) {
 		return EventID{}
 	}
 	var ev TraceEvent
@@ -317,8 +323,7 @@ func (c *TracingClient) NetworkEvent(ctx context.Context, actorID string, attrs 
 // It is safe for concurrent use; see TracingClient for what recording
 // guarantees.
 func (c *TracingClient) Custom(ctx context.Context, actorID, name string, attrs ...Attr) EventID {
-	if !c.Enabled() {
-		c.off()
+	if !c.begin(KindCustom, actorID) {
 		return EventID{}
 	}
 	var ev TraceEvent

@@ -107,3 +107,47 @@ func TestRecord_MatchesConstructors(t *testing.T) {
 		})
 	}
 }
+
+// TestRecord_FilteredPerKindMethodsAreCountedNotQueued checks that the
+// per-kind methods apply the configured kind and actor filters before
+// building the event: what they reject never reaches the sink and is
+// counted as filtered, and what they keep is delivered.
+func TestRecord_FilteredPerKindMethodsAreCountedNotQueued(t *testing.T) {
+	rs := newRecordSink()
+	c := newTestClient(t, rs, func(cfg *TracingConfig) {
+		cfg.Filters.ExcludeActors = []string{"debug_*"}
+		cfg.Filters.EventTypes = []EventKind{KindActorCreated, KindDataFlow}
+	})
+	ctx := ctxTimeout(t)
+	tests := []struct {
+		name string
+		call func() EventID
+		kept bool
+	}{
+		{"excluded actor", func() EventID { return c.ActorCreated(ctx, "debug_probe") }, false},
+		{"excluded kind", func() EventID { return c.ActorStarted(ctx, "sensor") }, false},
+		{"excluded sender", func() EventID { return c.DataFlow(ctx, "debug_tap", "out", "sink", "in", "T", 1) }, false},
+		{"kept data flow", func() EventID { return c.DataFlow(ctx, "sensor", "out", "sink", "in", "T", 1) }, true},
+		{"kept creation", func() EventID { return c.ActorCreated(ctx, "sensor") }, true},
+	}
+	var kept []EventID
+	for _, tt := range tests {
+		id := tt.call()
+		if tt.kept != !id.IsZero() {
+			t.Fatalf("%s: id = %v, want kept=%v", tt.name, id, tt.kept)
+		}
+		if tt.kept {
+			kept = append(kept, id)
+		}
+	}
+	if err := c.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	m := c.Metrics()
+	if m.Dropped.Filtered != 3 {
+		t.Fatalf("Dropped.Filtered = %d, want 3", m.Dropped.Filtered)
+	}
+	if m.Delivered != uint64(len(kept)) {
+		t.Fatalf("Delivered = %d, want %d", m.Delivered, len(kept))
+	}
+}
