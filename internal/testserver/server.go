@@ -622,7 +622,7 @@ func (c *conn) serveMessage(data []byte) tracing.TracingResponse {
 		}
 	}
 	req, err := tracing.DecodeRequest(data)
-	if err != nil {
+	if err != nil || usesCustomEventType(req) {
 		return tracing.ErrorResponse{Message: "Invalid message format"}
 	}
 	switch r := req.(type) {
@@ -1035,3 +1035,27 @@ func (l corkListener) Accept() (net.Conn, error) {
 }
 
 type connKey struct{}
+
+// usesCustomEventType reports whether req holds a {"Custom":"name"} event
+// type. The reference server has no such variant, so it cannot read the
+// message at all; the decoder accepts it for servers that do, so this
+// server rejects it itself.
+func usesCustomEventType(req tracing.TracingRequest) bool {
+	switch r := req.(type) {
+	case tracing.StoreTrace:
+		for i := range r.Trace.Events {
+			if r.Trace.Events[i].Type.Kind == tracing.KindCustom {
+				return true
+			}
+		}
+	case tracing.RecordEvent:
+		return r.Event.Type.Kind == tracing.KindCustom
+	case tracing.Subscribe:
+		for _, t := range r.Filters.EventTypes {
+			if t.Kind == tracing.KindCustom {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -186,6 +186,34 @@ func TestInvalidMessage(t *testing.T) {
 	}
 }
 
+// TestCustomEventType checks that the server, like the reference one,
+// rejects the {"Custom":"name"} event type and accepts the default encoding
+// of a custom event (a NetworkEvent with an event_subtype attribute).
+func TestCustomEventType(t *testing.T) {
+	ctx := testCtx(t)
+	s := start(t, ctx)
+	tests := []struct {
+		name       string
+		customType bool
+		want       bool
+	}{
+		{"NetworkEvent with event_subtype", false, true},
+		{"Custom variant", true, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := dial(t, ctx, s.URL(), nil)
+			c.enc.CustomEventType = tt.customType
+			ev := tracing.CustomEvent("a", "checkpoint")
+			resp := c.roundTrip(tracing.RecordEvent{TraceID: tracing.NewTraceID(), Event: ev})
+			_, accepted := resp.(tracing.EventRecorded)
+			if accepted != tt.want {
+				t.Fatalf("reply %#v, want accepted=%v", resp, tt.want)
+			}
+		})
+	}
+}
+
 func TestLZ4(t *testing.T) {
 	ctx := testCtx(t)
 	s := start(t, ctx, WithLZ4(true))
