@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"hash"
 	"sync"
@@ -198,3 +199,15 @@ func (p PrivacyConfig) String() string {
 
 // GoString is String for %#v.
 func (p PrivacyConfig) GoString() string { return "tracing.PrivacyConfig" + p.String() }
+
+// MarshalJSON writes p with AnonymizeKey shown as "[redacted]", so that
+// logging a TracingConfig as JSON (encoding/json, zap.Any) does not reveal
+// the key.
+func (p PrivacyConfig) MarshalJSON() ([]byte, error) {
+	type plain PrivacyConfig // without this method
+	q := plain(p)
+	if q.AnonymizeKey != "" {
+		q.AnonymizeKey = "[redacted]"
+	}
+	return json.Marshal(q)
+}

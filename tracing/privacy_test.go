@@ -1,6 +1,7 @@
 package tracing
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -297,5 +298,18 @@ func TestAnonymizeKeyNeverShown(t *testing.T) {
 	}
 	if !strings.Contains(fmt.Sprintf("%+v", c), "AnonymizeKey:[redacted]") {
 		t.Errorf("%%+v does not say the key is set: %+v", c)
+	}
+}
+
+func TestPrivacyConfigJSONHidesKey(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Privacy.AnonymizeActors = true
+	cfg.Privacy.AnonymizeKey = "s3cr3t-anon-key"
+	b, err := json.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), "s3cr3t-anon-key") || !strings.Contains(string(b), `"AnonymizeKey":"[redacted]"`) {
+		t.Fatalf("JSON of the config shows the key or lost the field: %s", b)
 	}
 }
