@@ -1,13 +1,62 @@
 // Package tracing is the heart of the SDK: the Reflow event model
 // ([TraceEvent] and the protocol's other types), its wire codec, and the
-// client that records events and ships them in batches to a [Sink].
+// [TracingClient] that records events and ships them in batches to one or
+// more [Sink]s.
+//
+// # Event model
 //
 // The types keep the names of the Reflow tracing protocol, so what the
 // Reflow documentation describes is found here: [TraceEvent],
 // [TraceEventType], [TraceEventData], [MessageSnapshot], [StateDiff],
 // [PerformanceMetrics], [CausalityInfo], [FlowTrace], [TraceID], [EventID].
+// Events are value types with typed fields: ids are 16-byte UUIDv7 values,
+// the first four custom attributes live inline in the event ([Attributes]),
+// and building one of the built-in kinds ([ActorCreated], [DataFlow], …)
+// allocates nothing.
 //
-// Events are value types with typed fields: ids are 16-byte arrays, the
-// first few custom attributes live inline, and building one of the built-in
-// kinds (see [ActorCreated], [DataFlow], …) allocates nothing.
+// # Recording
+//
+// [New] builds a client from a [TracingConfig] (see [DefaultConfig],
+// [ConfigFromEnv], [LoadConfig]) and options ([WithSink], [WithLogger], …).
+// Its per-kind methods ([TracingClient.DataFlow], [TracingClient.ActorFailed],
+// …) and [TracingClient.Record] take no lock, never block, never allocate for
+// the built-in kinds, and return the new event's id. Causality rides the
+// context: an event recorded with a context from [ContextWithEvent] gets its
+// parent, root cause and dependency chain filled in; [Cause] carries them
+// across channels. [TracingClient.RegisterMiddleware] and
+// [TracingClient.SendMiddleware] trace a network that has no tracing of its
+// own. [SetGlobal] and [Global] serve code that cannot be handed a client.
+//
+// Before the queue, events pass through the configured filters
+// ([FilterConfig], [WithFilter]), samplers ([SamplingConfig], [WithSampler])
+// and privacy rules ([PrivacyConfig], [WithRedactor]); message content is
+// dropped unless capture is enabled. Nothing is lost silently: every event
+// that does not reach a sink is counted by reason in
+// [TracingClient.Metrics].
+//
+// # Wire codec
+//
+// [Encoder] appends the protocol JSON of every message to a byte slice, with
+// no reflection and no allocation per event, and always produces a message
+// a compatible server accepts: non-finite floats become 0, invalid UTF-8 is
+// replaced, nil collections are written empty. [DecodeRequest],
+// [DecodeResponse] and [DecodeResponseFrame] read messages as strictly as the
+// reference server does; encoding/json works on every type through
+// MarshalJSON and UnmarshalJSON.
+//
+// # Concurrency
+//
+// A TracingClient is safe for concurrent use. One consumer goroutine, owned
+// by the client, batches events by size and time and calls the sinks'
+// Write; Flush and Close may be called from any goroutine. An [Encoder] is
+// not safe for concurrent use: keep one per goroutine.
+//
+// # Shutdown
+//
+// [TracingClient.Flush] returns when everything recorded before it reached
+// the sinks, or its context ends. [TracingClient.Close] stops intake,
+// drains the queue into the sinks, flushes and closes them, stops the
+// client's goroutines, and reports how many events were not delivered; it
+// never waits past its context, and a second call returns nil. Recording
+// after Close is a counted no-op.
 package tracing
