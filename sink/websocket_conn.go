@@ -9,6 +9,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/reflowtrace/reflowtrace-go/internal/cork"
 	"net"
 	"net/http"
 	"net/url"
@@ -36,7 +37,7 @@ var (
 // wsConn is one WebSocket connection and the goroutines that serve it.
 type wsConn struct {
 	c      *websocket.Conn
-	cork   *corkConn
+	cork   *cork.Conn
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -76,7 +77,7 @@ func (d *dialer) dial(ctx context.Context) (*wsConn, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.dialTimeout)
 	defer cancel()
 	var (
-		cc     *corkConn
+		cc     *cork.Conn
 		tlsErr error
 	)
 	nd := &net.Dialer{}
@@ -86,7 +87,7 @@ func (d *dialer) dial(ctx context.Context) (*wsConn, error) {
 			if err != nil {
 				return nil, err
 			}
-			cc = newCorkConn(c)
+			cc = cork.New(c)
 			return cc, nil
 		},
 		DialTLSContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -104,7 +105,7 @@ func (d *dialer) dial(ctx context.Context) (*wsConn, error) {
 				tlsErr = err
 				return nil, err
 			}
-			cc = newCorkConn(tc)
+			cc = cork.New(tc)
 			return cc, nil
 		},
 	}
@@ -405,7 +406,7 @@ func (s *WebSocket) writeFrames(c *wsConn, batch []*frame) error {
 	ctx, cancel := context.WithTimeout(c.ctx, s.cfg.writeTimeout)
 	defer cancel()
 	if c.cork != nil {
-		c.cork.cork(time.Now().Add(s.cfg.writeTimeout))
+		c.cork.Cork(time.Now().Add(s.cfg.writeTimeout))
 	}
 	for _, f := range batch {
 		typ := websocket.MessageText
@@ -414,7 +415,7 @@ func (s *WebSocket) writeFrames(c *wsConn, batch []*frame) error {
 		}
 		if err := c.c.Write(ctx, typ, f.wire); err != nil {
 			if c.cork != nil {
-				_ = c.cork.uncork()
+				_ = c.cork.Uncork()
 			}
 			return fmt.Errorf("write: %w", err)
 		}
@@ -423,7 +424,7 @@ func (s *WebSocket) writeFrames(c *wsConn, batch []*frame) error {
 		s.wireBytes.Add(uint64(len(f.wire)))
 	}
 	if c.cork != nil {
-		if err := c.cork.uncork(); err != nil {
+		if err := c.cork.Uncork(); err != nil {
 			return fmt.Errorf("write: %w", err)
 		}
 	}
@@ -605,62 +606,4 @@ func (s *WebSocket) keepalive(c *wsConn) {
 			return
 		}
 	}
-}
-
-// corkConn holds back writes while corked and sends them in one write when
-// uncorked, so that the frames of one turn leave in as few packets and
-// system calls as possible.
-type corkConn struct {
-	net.Conn
-	mu       sync.Mutex
-	corked   bool
-	deadline time.Time
-	buf      []byte
-}
-
-func newCorkConn(c net.Conn) *corkConn { return &corkConn{Conn: c} }
-
-const corkFlushAt = 1 << 20
-
-func (c *corkConn) Write(p []byte) (int, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !c.corked {
-		return c.Conn.Write(p)
-	}
-	c.buf = append(c.buf, p...)
-	if len(c.buf) >= corkFlushAt {
-		if err := c.flushLocked(); err != nil {
-			return 0, err
-		}
-	}
-	return len(p), nil
-}
-
-func (c *corkConn) cork(deadline time.Time) {
-	c.mu.Lock()
-	c.corked, c.deadline = true, deadline
-	c.mu.Unlock()
-}
-
-func (c *corkConn) uncork() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.corked = false
-	return c.flushLocked()
-}
-
-func (c *corkConn) flushLocked() error {
-	if len(c.buf) == 0 {
-		return nil
-	}
-	_ = c.Conn.SetWriteDeadline(c.deadline)
-	_, err := c.Conn.Write(c.buf)
-	_ = c.Conn.SetWriteDeadline(time.Time{})
-	if cap(c.buf) > 4*corkFlushAt {
-		c.buf = nil
-	} else {
-		c.buf = c.buf[:0]
-	}
-	return err
 }
