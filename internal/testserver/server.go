@@ -9,6 +9,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/reflowtrace/reflowtrace-go/internal/cork"
+	"github.com/reflowtrace/reflowtrace-go/internal/uuid"
 	"net"
 	"net/http"
 	"sync"
@@ -466,17 +468,24 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "unauthorized", http.StatusUnauthorized)
 		return
 	}
+	// Count the connection before the handshake answers the client, so that
+	// a client whose dial returned sees it in Stats.
+	s.mu.Lock()
+	s.connects++
+	s.mu.Unlock()
 	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
 	if err != nil {
+		s.mu.Lock()
+		s.connects--
+		s.mu.Unlock()
 		return
 	}
 	ws.SetReadLimit(lz4block.MaxMessageSize + 1<<20)
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &conn{s: s, ws: ws, ctx: ctx, cancel: cancel, out: make(chan outMsg, 1024), wdone: make(chan struct{})}
-	c.cork, _ = r.Context().Value(connKey{}).(*corkConn) // nil under TLS
+	c.cork, _ = r.Context().Value(connKey{}).(*cork.Conn) // nil under TLS
 	s.mu.Lock()
 	s.conns[c] = struct{}{}
-	s.connects++
 	s.serve.Add(1)
 	s.notifyLocked()
 	s.mu.Unlock()
@@ -497,7 +506,7 @@ type conn struct {
 	enc    tracing.Encoder
 	comp   lz4block.Compressor
 	wmu    sync.Mutex // guards enc and comp
-	cork   *corkConn
+	cork   *cork.Conn
 	out    chan outMsg
 	wdone  chan struct{}
 
@@ -759,41 +768,11 @@ func (c *conn) scan(data []byte) tracing.TracingResponse {
 
 // parseID reads a hyphenated UUID at the start of b.
 func parseID(b []byte) ([16]byte, bool) {
-	var id [16]byte
-	if len(b) < 36 {
-		return id, false
+	if len(b) < uuid.TextLen {
+		return [16]byte{}, false
 	}
-	j := 0
-	for i := 0; i < 36; {
-		if i == 8 || i == 13 || i == 18 || i == 23 {
-			if b[i] != '-' {
-				return id, false
-			}
-			i++
-			continue
-		}
-		hi, ok1 := unhex(b[i])
-		lo, ok2 := unhex(b[i+1])
-		if !ok1 || !ok2 {
-			return id, false
-		}
-		id[j] = hi<<4 | lo
-		j++
-		i += 2
-	}
-	return id, true
-}
-
-func unhex(c byte) (byte, bool) {
-	switch {
-	case '0' <= c && c <= '9':
-		return c - '0', true
-	case 'a' <= c && c <= 'f':
-		return c - 'a' + 10, true
-	case 'A' <= c && c <= 'F':
-		return c - 'A' + 10, true
-	}
-	return 0, false
+	id, err := uuid.Parse(b[:uuid.TextLen])
+	return id, err == nil
 }
 
 func (s *Server) query(q *tracing.TraceQuery) tracing.TracingResponse {
@@ -963,7 +942,7 @@ func (c *conn) writeLoop() {
 	}
 	for m := range c.out {
 		if c.cork != nil {
-			c.cork.cork()
+			c.cork.Cork(time.Now().Add(10 * time.Second))
 		}
 		send(m)
 	drain:
@@ -978,50 +957,11 @@ func (c *conn) writeLoop() {
 				break drain
 			}
 		}
-		if c.cork != nil && c.cork.uncork() != nil && !failed {
+		if c.cork != nil && c.cork.Uncork() != nil && !failed {
 			failed = true
 			c.kill()
 		}
 	}
-}
-
-// corkConn holds back writes while corked and sends them in one write when
-// uncorked.
-type corkConn struct {
-	net.Conn
-	mu     sync.Mutex
-	corked bool
-	buf    []byte
-}
-
-func (c *corkConn) Write(p []byte) (int, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !c.corked {
-		return c.Conn.Write(p)
-	}
-	c.buf = append(c.buf, p...)
-	return len(p), nil
-}
-
-func (c *corkConn) cork() {
-	c.mu.Lock()
-	c.corked = true
-	c.mu.Unlock()
-}
-
-func (c *corkConn) uncork() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.corked = false
-	if len(c.buf) == 0 {
-		return nil
-	}
-	_ = c.Conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
-	_, err := c.Conn.Write(c.buf)
-	_ = c.Conn.SetWriteDeadline(time.Time{})
-	c.buf = c.buf[:0]
-	return err
 }
 
 type corkListener struct{ net.Listener }
@@ -1031,7 +971,7 @@ func (l corkListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &corkConn{Conn: c}, nil
+	return cork.New(c), nil
 }
 
 type connKey struct{}
