@@ -220,13 +220,17 @@ func (s *WebSocket) giveUp(err error) {
 	events := 0
 	for _, f := range frames {
 		events += f.events
+	}
+	// Report before counting, so that whoever sees the drops in Stats also
+	// finds the reason reported.
+	s.report(fmt.Errorf("sink: websocket: cannot reach %s: %w", s.shownURL, err), "reconnection attempts exhausted", zap.Int("events", events))
+	for _, f := range frames {
 		if s.spool != nil {
 			s.spoolFrame(f)
 			continue
 		}
 		s.drop(f, DropRetriesExhausted)
 	}
-	s.report(fmt.Errorf("sink: websocket: cannot reach %s: %w", s.shownURL, err), "reconnection attempts exhausted", zap.Int("events", events))
 }
 
 // serve writes queued frames to c until c is lost or the sink stops. It
