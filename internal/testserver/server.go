@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"github.com/reflowtrace/reflowtrace-go/internal/cork"
 	"github.com/reflowtrace/reflowtrace-go/internal/uuid"
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"sync"
@@ -158,6 +160,9 @@ func (s *Server) listen(ctx context.Context, addr string) error {
 	s.srv = &http.Server{
 		Handler:           http.HandlerFunc(s.handle),
 		ReadHeaderTimeout: 10 * time.Second,
+		// Failed handshakes are what TLS tests provoke; tests read the
+		// client's error, not the server's log.
+		ErrorLog: log.New(io.Discard, "", 0),
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
 			return context.WithValue(ctx, connKey{}, c)
 		},
