@@ -21,6 +21,17 @@ var expvarMu sync.Mutex
 // returns an error, and publishes nothing, when name is empty or already
 // taken. Safe for concurrent use.
 func (c *TracingClient) PublishExpvar(name string) error {
+	return publishExpvar(name, c.Metrics)
+}
+
+// PublishExpvar publishes the Metrics of the global client (see SetGlobal)
+// under name in expvar, like TracingClient.PublishExpvar; every read asks
+// whichever client is global at that moment. Safe for concurrent use.
+func PublishExpvar(name string) error {
+	return publishExpvar(name, func() TracingMetrics { return Global().Metrics() })
+}
+
+func publishExpvar(name string, metrics func() TracingMetrics) error {
 	if name == "" {
 		return errors.New("tracing: publish expvar: empty name")
 	}
@@ -29,7 +40,7 @@ func (c *TracingClient) PublishExpvar(name string) error {
 	if expvar.Get(name) != nil {
 		return fmt.Errorf("tracing: publish expvar: name %q already taken", name)
 	}
-	expvar.Publish(name, expvar.Func(func() any { return c.Metrics() }))
+	expvar.Publish(name, expvar.Func(func() any { return metrics() }))
 	return nil
 }
 

@@ -96,6 +96,37 @@ func TestPublishExpvar(t *testing.T) {
 	}
 }
 
+// TestPublishExpvarGlobal checks that the package-level PublishExpvar reads
+// whichever client is global when the variable is read.
+func TestPublishExpvarGlobal(t *testing.T) {
+	ctx := ctxTimeout(t)
+	name := fmt.Sprintf("reflowtrace_test_%d", expvarSeq.Add(1))
+	if err := PublishExpvar(name); err != nil {
+		t.Fatalf("PublishExpvar: %v", err)
+	}
+	read := func() TracingMetrics {
+		var m TracingMetrics
+		if err := json.Unmarshal([]byte(expvar.Get(name).String()), &m); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	if m := read(); m.Recorded != 0 {
+		t.Fatalf("with no global client, published metrics = %+v", m)
+	}
+	c := newTestClient(t, &discardSink{}, nil)
+	SetGlobal(c)
+	t.Cleanup(func() { SetGlobal(nil) })
+	c.ActorCreated(ctx, "a")
+	c.ActorCreated(ctx, "b")
+	if err := c.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if m := read(); m.Recorded != 2 || m.Delivered != 2 {
+		t.Fatalf("published metrics of the global client = %+v", m)
+	}
+}
+
 func TestSystemMetrics(t *testing.T) {
 	ctx := ctxTimeout(t)
 	sink := newRecordSink()
