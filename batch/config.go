@@ -9,7 +9,7 @@ import (
 
 // Defaults taken by the zero values of [Config].
 const (
-	// DefaultCapacity is the number of routine lane slots.
+	// DefaultCapacity is the number of routine slots.
 	DefaultCapacity = 8192
 	// DefaultMaxBatch is the most items handed to handle in one call.
 	DefaultMaxBatch = 512
@@ -18,7 +18,8 @@ const (
 	DefaultTimeout = 100 * time.Millisecond
 	// MinCriticalCapacity is the smallest default priority lane.
 	MinCriticalCapacity = 64
-	// MaxCapacity is the largest lane New accepts (after rounding up).
+	// MaxCapacity is the largest Capacity or CriticalCapacity New accepts
+	// (after rounding up).
 	MaxCapacity = 1 << 30
 )
 
@@ -27,19 +28,19 @@ var (
 	// ErrClosed is returned by PutWait and Flush once Close has been called.
 	ErrClosed = errors.New("batch: queue closed")
 	// ErrFull is returned by PutWait under the DropNewest policy when the
-	// routine lane is full.
+	// routine lanes are full.
 	ErrFull = errors.New("batch: queue full")
 	// ErrInvalidConfig is wrapped by every error New returns for a bad Config.
 	ErrInvalidConfig = errors.New("batch: invalid config")
 )
 
-// Policy says what PutWait does when the routine lane is full. Put and
+// Policy says what PutWait does when the routine lanes are full. Put and
 // PutCritical never block, whatever the policy.
 type Policy uint8
 
 const (
-	// DropNewest (the default) makes PutWait behave like Put: when the lane is
-	// full the item is dropped at once, counted in Stats.DroppedFull, and
+	// DropNewest (the default) makes PutWait behave like Put: when the lanes
+	// are full the item is dropped at once, counted in Stats.DroppedFull, and
 	// PutWait returns ErrFull.
 	DropNewest Policy = iota
 	// Block makes PutWait wait until there is room, the ctx ends or the queue
@@ -62,16 +63,17 @@ func (p Policy) String() string {
 // Config configures a Queue. It is a plain value; zero fields take the
 // documented defaults. New does not keep a reference to it.
 type Config struct {
-	// Capacity is the number of routine lane slots, rounded up to a power of
-	// two (at most MaxCapacity). Default: DefaultCapacity.
+	// Capacity is the number of routine slots, rounded up to a power of two
+	// (at most MaxCapacity) and split evenly between the routine lanes (see
+	// Queue). Default: DefaultCapacity.
 	Capacity int
 	// CriticalCapacity is the number of priority lane slots, rounded up to a
 	// power of two. Default: Capacity/8 rounded up to a power of two, at
 	// least MinCriticalCapacity.
 	CriticalCapacity int
 	// MaxBatch is the most items per handle call; a batch that reaches it is
-	// handed over at once. It is capped at the lane capacities. Default:
-	// DefaultMaxBatch.
+	// handed over at once. It is capped at Capacity and CriticalCapacity,
+	// whichever is larger. Default: DefaultMaxBatch.
 	MaxBatch int
 	// Timeout is how long the oldest item of a batch may wait before the
 	// batch is handed over even though it is not full. It is measured from
@@ -79,7 +81,7 @@ type Config struct {
 	// idle, or when handle returns if the item arrived during a handle call.
 	// Default: DefaultTimeout.
 	Timeout time.Duration
-	// Policy says what PutWait does when the routine lane is full.
+	// Policy says what PutWait does when the routine lanes are full.
 	// Default: DropNewest.
 	Policy Policy
 }

@@ -6,55 +6,60 @@ import "time"
 const noGap = ^uint64(0)
 
 // run is the consumer goroutine. Each cycle it polls Flush and Close
-// requests, scans both lanes for newly published items, hands over a batch
-// if one is due (critical items first) and otherwise parks until a producer,
-// the batch timer, Flush or Close wakes it.
+// requests, scans all lanes for newly published items, hands over the
+// batches that are due (critical items first, then one batch per due
+// routine lane) and otherwise parks until a producer, the batch timer,
+// Flush or Close wakes it.
 //
-// Parking without losing a wake-up: the consumer stores wakeAt, then
-// sleeping=1, then scans the lanes once more; a producer stores its slot's
-// seq, then loads sleeping. These are sequentially consistent atomics, so
-// either the consumer's last scan sees the published slot or the producer
-// sees sleeping=1 (and, since wakeAt was stored before sleeping, the
-// current wakeAt). The producer that flips sleeping back to 0 sends one
-// token on the 1-buffered wake channel; every other producer does nothing.
+// Parking without losing a wake-up: the consumer stores each routine
+// lane's wakeAt, then sleeping=1, then scans the lanes once more (settle);
+// a producer stores its slot's seq, then loads sleeping and its lane's
+// wakeAt and gapAt. These are sequentially consistent atomics, so either
+// the consumer's last scan sees the published slot or the producer sees
+// sleeping=1 (and, since wakeAt was stored before sleeping, the current
+// wakeAt). The producer that flips sleeping back to 0 sends one token on
+// the 1-buffered wake channel; every other producer does nothing. Any
+// critical publish wakes a parked consumer.
 //
-// wakeAt keeps the wake-ups to about two per batch: while no routine item is
-// ready it is the first unpublished position (the first item of a batch
-// wakes the consumer, which arms the timer); while a batch is filling it is
-// the position that completes the batch. A slot claimed but not yet
-// published hides the ones after it from the scan, which may already reach
-// wakeAt; so when the consumer parks behind such a slot it also stores its
-// position in gapAt, and publishing it wakes the consumer. Flush and Close
-// set wakeAt to the first unpublished position so that every publish they
-// wait for wakes them.
+// wakeAt keeps the wake-ups to about two per batch: while no item is ready
+// in any lane it is the lane's first unpublished position (the first item
+// wakes the consumer, which arms the timer); otherwise it is the position
+// that completes the lane's batch. Items published below wakeAt while the
+// consumer is about to park need no wake-up, so settle only gives up
+// parking for an item at or after wakeAt, and a steady stream of puts does
+// not keep the consumer spinning. A slot claimed but not yet published
+// hides the ones after it from the scan, which may already reach wakeAt;
+// so when a position at or after wakeAt has been claimed, the consumer
+// stores the hidden slot's position in gapAt (and scans again), and
+// publishing it wakes the consumer. Flush and Close set wakeAt to the
+// first unpublished position so that every publish they wait for wakes
+// them.
 func (q *Queue[T]) run() {
 	defer close(q.done)
 	cs := &q.cs
 	closeCh := q.closeCh
 	mb := uint64(q.cfg.MaxBatch)
-	r, c := &q.routine, &q.critical
+	c := &q.critical
 	for {
 		if q.aborted.Load() {
-			q.abandoned.Store(r.end() - r.chead + c.end() - c.chead)
+			q.abandoned.Store(q.undelivered())
 			return
 		}
 		closeCh = q.poll(closeCh)
-		c.scan(mb)
-		r.scan(mb)
+		ready, _ := q.scan(mb)
 		if cs.fired {
 			cs.fired = false
-			cs.forceR = max(cs.forceR, r.chead+r.ready)
-			cs.forceC = max(cs.forceC, c.chead+c.ready)
+			c.force = max(c.force, c.chead+c.ready)
+			for i := range q.lanes {
+				l := &q.lanes[i]
+				l.force = max(l.force, l.chead+l.ready)
+			}
 		}
 		q.satisfyFlushes()
-		if cs.draining && r.chead == r.end() && c.chead == c.end() {
+		if cs.draining && q.undelivered() == 0 {
 			return
 		}
-		forced := cs.draining || r.chead < cs.forceR || c.chead < cs.forceC
-		ready := r.ready + c.ready
-		if ready > 0 && (forced || ready >= mb ||
-			r.ready > 0 && r.ready == r.room() || c.ready > 0 && c.ready == c.room()) {
-			q.deliver(mb)
+		if ready > 0 && q.deliver(mb) {
 			continue
 		}
 
@@ -66,23 +71,16 @@ func (q *Queue[T]) run() {
 			q.timer.Stop()
 			cs.armed = false
 		}
-		w, gap := r.chead+r.ready, noGap
-		if !forced && r.ready > 0 {
-			limit := min(mb-min(c.ready, mb-1), r.room())
-			w = r.chead + limit - 1
-			if r.end() > r.chead+r.ready {
-				// A producer claimed the next position but has not
-				// published it yet; what it publishes may complete
-				// the batch.
-				gap = r.chead + r.ready
+		for i := range q.lanes {
+			l := &q.lanes[i]
+			w := l.chead + l.ready
+			if !q.forced(l) && (l.ready > 0 || cs.armed) {
+				w = l.chead + min(mb, l.room()) - 1
 			}
+			l.setWake(w, noGap)
 		}
-		q.gapAt.Store(gap)
-		q.wakeAt.Store(w)
 		q.sleeping.Store(1)
-		foundC := c.scan(mb)
-		foundR := r.scan(mb)
-		if foundC || foundR {
+		if !q.settle(mb) {
 			q.sleeping.Store(0)
 			continue
 		}
@@ -110,6 +108,73 @@ func (q *Queue[T]) run() {
 	}
 }
 
+// settle is called once sleeping is set. It scans the lanes again and
+// reports whether the consumer may park: false if a critical item or a
+// routine item at or after a lane's wakeAt was published in the meantime
+// (its producer may have seen sleeping still 0). New items below wakeAt
+// need no wake-up. A position at or after wakeAt can also be published
+// but hidden from the scan by an earlier claimed, unpublished position p;
+// then settle stores p in gapAt, so that publishing p wakes the consumer,
+// and scans again in case p was published before the store.
+func (q *Queue[T]) settle(mb uint64) bool {
+	for {
+		if q.critical.scan(mb) {
+			return false
+		}
+		moved := false
+		for i := range q.lanes {
+			l := &q.lanes[i]
+			l.scan(mb)
+			p := l.chead + l.ready // first position not handed over or ready
+			if p > l.cwake {
+				return false
+			}
+			if l.end() > l.cwake && l.setGap(p) {
+				moved = true
+			}
+		}
+		if !moved {
+			return true
+		}
+	}
+}
+
+// scan extends every lane's ready run, up to mb items each, and returns
+// how many items are ready in all lanes and whether it found new ones.
+func (q *Queue[T]) scan(mb uint64) (ready uint64, found bool) {
+	found = q.critical.scan(mb)
+	ready = q.critical.ready
+	for i := range q.lanes {
+		l := &q.lanes[i]
+		if l.scan(mb) {
+			found = true
+		}
+		ready += l.ready
+	}
+	return ready, found
+}
+
+// undelivered returns how many claimed positions have not been released.
+func (q *Queue[T]) undelivered() uint64 {
+	n := q.critical.end() - q.critical.chead
+	for i := range q.lanes {
+		n += q.lanes[i].end() - q.lanes[i].chead
+	}
+	return n
+}
+
+// forced reports whether l's ready items must be handed over without
+// waiting for a full batch.
+func (q *Queue[T]) forced(l *lane[T]) bool {
+	return q.cs.draining || l.chead < l.force
+}
+
+// due reports whether l's ready run must be handed over now: it is a full
+// batch, reaches the end of the slot array, or is forced.
+func (q *Queue[T]) due(l *lane[T], mb uint64) bool {
+	return l.ready > 0 && (l.ready >= mb || l.ready == l.room() || q.forced(l))
+}
+
 // poll takes pending Flush and Close requests without blocking and returns
 // closeCh, or nil once Close has been seen.
 func (q *Queue[T]) poll(closeCh chan struct{}) chan struct{} {
@@ -128,16 +193,20 @@ func (q *Queue[T]) poll(closeCh chan struct{}) chan struct{} {
 
 func (q *Queue[T]) addFlush(req flushRequest) {
 	q.cs.reqs = append(q.cs.reqs, req)
-	q.cs.forceR = max(q.cs.forceR, req.r)
-	q.cs.forceC = max(q.cs.forceC, req.c)
+	for i := range q.lanes {
+		q.lanes[i].force = max(q.lanes[i].force, req.r[i])
+	}
+	q.critical.force = max(q.critical.force, req.c)
 }
 
 // startDrain is called once Close has set the closed bits, so the lane ends
 // are final.
 func (q *Queue[T]) startDrain() {
 	q.cs.draining = true
-	q.cs.forceR = q.routine.end()
-	q.cs.forceC = q.critical.end()
+	for i := range q.lanes {
+		q.lanes[i].force = q.lanes[i].end()
+	}
+	q.critical.force = q.critical.end()
 }
 
 // satisfyFlushes completes the Flush calls whose items have all been
@@ -145,7 +214,7 @@ func (q *Queue[T]) startDrain() {
 func (q *Queue[T]) satisfyFlushes() {
 	reqs := q.cs.reqs[:0]
 	for _, req := range q.cs.reqs {
-		if q.routine.chead >= req.r && q.critical.chead >= req.c {
+		if q.released(req) {
 			close(req.done)
 		} else {
 			reqs = append(reqs, req)
@@ -155,29 +224,68 @@ func (q *Queue[T]) satisfyFlushes() {
 	q.cs.reqs = reqs
 }
 
-// deliver hands over the ready critical run, then the ready routine run,
-// each up to mb items.
-func (q *Queue[T]) deliver(mb uint64) {
-	if n := min(q.critical.ready, mb); n > 0 {
-		q.handOver(&q.critical, n)
+// released reports whether every lane was released up to req's ends.
+func (q *Queue[T]) released(req flushRequest) bool {
+	for i := range q.lanes {
+		if q.lanes[i].chead < req.r[i] {
+			return false
+		}
+	}
+	return q.critical.chead >= req.c
+}
+
+// deliver hands over, if any lane is due, the ready critical run and then
+// the run of every due routine lane, each up to mb items. It reports
+// whether it handed anything over.
+func (q *Queue[T]) deliver(mb uint64) bool {
+	c := &q.critical
+	due := q.due(c, mb)
+	for i := 0; i < len(q.lanes) && !due; i++ {
+		due = q.due(&q.lanes[i], mb)
+	}
+	if !due {
+		return false
+	}
+	if n := min(c.ready, mb); n > 0 {
+		q.handOver(c, n)
 		if q.aborted.Load() {
-			return
+			return true
 		}
 	}
-	if n := min(q.routine.ready, mb); n > 0 {
-		q.handOver(&q.routine, n)
-		if q.waiters.Load() > 0 {
-			// Pairs with PutWait raising waiters before its last attempt.
-			q.spaceMu.Lock()
-			close(q.spaceCh)
-			q.spaceCh = make(chan struct{})
-			q.spaceMu.Unlock()
+	released := false
+	for i := range q.lanes {
+		l := &q.lanes[(q.cs.next+i)&int(q.laneMask)]
+		if !q.due(l, mb) {
+			continue
+		}
+		q.handOver(l, min(l.ready, mb))
+		released = true
+		if q.aborted.Load() {
+			return true
 		}
 	}
-	if q.cs.armed && q.critical.ready+q.routine.ready == 0 {
+	q.cs.next++
+	if released && q.waiters.Load() > 0 {
+		// Pairs with PutWait raising waiters before its last attempt.
+		q.spaceMu.Lock()
+		close(q.spaceCh)
+		q.spaceCh = make(chan struct{})
+		q.spaceMu.Unlock()
+	}
+	if q.cs.armed && q.readyCount() == 0 {
 		q.timer.Stop()
 		q.cs.armed = false
 	}
+	return true
+}
+
+// readyCount returns how many items are ready in all lanes.
+func (q *Queue[T]) readyCount() uint64 {
+	n := q.critical.ready
+	for i := range q.lanes {
+		n += q.lanes[i].ready
+	}
+	return n
 }
 
 // handOver calls handle with the first n ready items of l, then releases

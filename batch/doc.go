@@ -16,7 +16,7 @@
 //	...
 //	err = q.Close(ctx) // hands over everything, then stops the goroutine
 //
-// When the routine lane is full, Put drops the new value and counts it
+// When the routine lanes are full, Put drops the new value and counts it
 // (Stats.DroppedFull); with the Block policy, [Queue.PutWait] waits for
 // room instead.
 //
@@ -28,22 +28,31 @@
 // lane's tail, copies its value in, and publishes it with one atomic store
 // of the slot's sequence number. A producer that stalls between the two
 // never blocks other producers; the consumer just cannot hand over that
-// slot, or the ones after it, until it is published.
+// slot, or the ones after it in its lane, until it is published.
+//
+// When GOMAXPROCS > 1 and Config.Capacity allows it, the routine capacity
+// is split into several lanes (up to 16) so that producers running in
+// parallel do not all compare-and-swap the same tail: each goroutine puts
+// into its own lane, picked from its identity, and spills into the next
+// lane with room only when its own is full. Each batch holds items of one
+// lane.
 //
 // The consumer pays per batch rather than per item: it finds published
-// slots with plain atomic loads, hands handle a slice of the ring itself
-// (no copy; a batch never wraps around the end of the ring), and releases
-// the whole batch with one atomic store. It parks on a channel when there
-// is nothing to hand over, so an idle queue uses no CPU; producers wake it
-// with a non-blocking send only when it is parked and the item they put
-// starts a batch or fills one (about two wake-ups per batch). One reusable
-// timer, armed when the first item of a batch is seen, bounds how long a
-// partial batch waits.
+// slots with plain atomic loads, hands handle a slice of a lane's ring
+// itself (no copy; a batch never wraps around the end of the ring), and
+// releases the whole batch with one atomic store. It parks on a channel
+// when there is nothing to hand over, so an idle queue uses no CPU;
+// producers wake it with a non-blocking send only when it is parked and
+// the item they put starts a batch or fills one (about two wake-ups per
+// batch). One reusable timer, armed when the first item is seen, bounds
+// how long a partial batch waits.
 //
 // handle runs on the consumer goroutine only, one call at a time; it must
 // not keep its slice after returning, and must not call Flush or Close.
-// Items of one lane put by one goroutine reach handle in order; critical
-// items are handed over before routine ones.
+// Items of one lane put by one goroutine reach handle in order (routine
+// items that spilled into another lane because the goroutine's own was
+// full may overtake earlier ones); critical items are handed over before
+// routine ones.
 //
 // # Shutdown
 //

@@ -211,20 +211,37 @@ func TestQueue_ClearsSlotsWithPointers(t *testing.T) {
 	if err := q.Close(testCtx(t)); err != nil {
 		t.Fatal(err)
 	}
-	for i, s := range q.routine.slots {
-		if s.P != nil {
-			t.Errorf("slot %d still references a delivered value", i)
+	for i := range q.lanes {
+		for j, s := range q.lanes[i].slots {
+			if s.P != nil {
+				t.Errorf("lane %d slot %d still references a delivered value", i, j)
+			}
 		}
 	}
 }
 
 func TestQueue_WakesWhenGapIsPublished(t *testing.T) {
+	tests := []struct {
+		name      string
+		lanes, in int
+	}{
+		{name: "one lane", lanes: 1, in: 0},
+		{name: "gap in one of four lanes", lanes: 4, in: 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			testWakesWhenGapIsPublished(t, tt.lanes, tt.in)
+		})
+	}
+}
+
+func testWakesWhenGapIsPublished(t *testing.T, lanes, in int) {
 	ft := newFakeTimer() // never fires: only producers can wake the consumer
 	parked := make(chan struct{})
 	stop := make(chan struct{})
 	got := make(chan []int, 1)
 	q, err := newQueue(Config{MaxBatch: 4, Timeout: time.Hour}, func(b []int) { got <- append([]int(nil), b...) },
-		hooks{newTimer: func() timer { return ft }, onPark: func() {
+		hooks{lanes: lanes, newTimer: func() timer { return ft }, onPark: func() {
 			select {
 			case parked <- struct{}{}:
 			case <-stop:
@@ -246,21 +263,30 @@ func TestQueue_WakesWhenGapIsPublished(t *testing.T) {
 			t.Fatalf("consumer did not park %s", what)
 		}
 	}
+	l := &q.lanes[in]
+	put := func(v *int) {
+		t.Helper()
+		p, res := l.claim()
+		if res != claimed {
+			t.Fatalf("claim: %v", res)
+		}
+		q.publishRoutine(l, p, v)
+	}
 	step("when idle")
 	v := []int{0, 1, 2, 3}
-	q.Put(&v[0])
+	put(&v[0])
 	step("with one item ready")
 	// A producer claims position 1 and stalls before publishing it; others
 	// publish 2 and 3, which reaches the batch's last position but not a
 	// full contiguous run.
-	gap, res := q.routine.claim()
+	gap, res := l.claim()
 	if res != claimed || gap != 1 {
 		t.Fatalf("claim = %d, %v", gap, res)
 	}
-	q.Put(&v[2])
-	q.Put(&v[3])
+	put(&v[2])
+	put(&v[3])
 	step("behind the unpublished slot")
-	q.publishRoutine(gap, &v[1])
+	q.publishRoutine(l, gap, &v[1])
 	select {
 	case b := <-got:
 		if !reflect.DeepEqual(b, v) {

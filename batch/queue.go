@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -12,25 +13,34 @@ import (
 
 // Queue is a bounded multi-producer single-consumer queue with a batching
 // loop: one consumer goroutine, started by New and stopped by Close, hands
-// the queued items to a handle function in batches. It has two lanes: the
-// routine lane (Put, PutWait) and a smaller priority lane (PutCritical)
-// whose items are handed over first.
+// the queued items to a handle function in batches. Routine items (Put,
+// PutWait) go to the routine lanes and critical ones (PutCritical) to a
+// smaller priority lane whose items are handed over first.
+//
+// The routine capacity is split into several lanes when GOMAXPROCS > 1 and
+// the queue is large enough (up to 16 lanes, each holding at least 256 slots
+// and one full batch). Each goroutine puts into its own lane, picked from
+// the identity of the goroutine, so that producers running in parallel do
+// not contend on one tail; goroutines may share a lane. When its lane is
+// full, a put takes a slot in the next lane that has room, so one goroutine
+// can still fill the whole capacity.
 //
 // All methods are safe for concurrent use. Put and PutCritical take no lock,
 // never block and never allocate.
 type Queue[T any] struct {
-	routine  lane[T]
+	lanes    []lane[T] // the routine lanes; len is a power of two
+	laneMask uint      // len(lanes) - 1
 	critical lane[T]
+	_        [cacheLine]byte // the Queue may not start on a cache line
 
 	// Written by the consumer when it parks, read by producers after every
 	// publish.
 	sleeping atomic.Uint32 // 1 while the consumer is parked or about to park
-	wakeAt   atomic.Uint64 // a routine publish at a position >= wakeAt wakes it
-	gapAt    atomic.Uint64 // ... and so does one at gapAt
-	_        [cacheLine - 24]byte
+	_        [cacheLine - 4]byte
 
 	droppedFull      atomic.Uint64
 	droppedClosed    atomic.Uint64
+	spills           atomic.Uint64 // routine puts that went to another goroutine's lane (tests)
 	criticalFallback atomic.Uint64
 	waiters          atomic.Int64 // PutWait calls waiting for room
 	closing          atomic.Bool
@@ -61,18 +71,18 @@ type Queue[T any] struct {
 
 // consumerState is owned by the consumer goroutine.
 type consumerState struct {
-	armed    bool   // timer running for the current batch
-	fired    bool   // timer fired: hand over what is ready
-	draining bool   // Close called: hand over everything, then return
-	forceR   uint64 // hand over routine positions below forceR without waiting
-	forceC   uint64 // same for the critical lane
+	armed    bool // timer running for the current batch
+	fired    bool // timer fired: hand over what is ready
+	draining bool // Close called: hand over everything, then return
+	next     int  // routine lane that deliver visits first
 	reqs     []flushRequest
 }
 
 // flushRequest is one Flush call waiting for the consumer.
 type flushRequest struct {
-	r, c uint64        // lane ends when Flush was called
-	done chan struct{} // closed once both lanes were released up to r and c
+	r    []uint64      // routine lane ends when Flush was called
+	c    uint64        // critical lane end when Flush was called
+	done chan struct{} // closed once every lane was released up to its end
 }
 
 // timer is the consumer's batch timer; tests replace it.
@@ -94,6 +104,32 @@ func (r realTimer) Stop()                 { r.t.Stop() }
 type hooks struct {
 	newTimer func() timer
 	onPark   func()
+	lanes    int // number of routine lanes, if not 0
+}
+
+// Sharding of the routine lane.
+const (
+	// maxLanes is the most routine lanes New creates.
+	maxLanes = 16
+	// minLaneSize is the fewest slots of a routine lane when there are
+	// several: smaller queues keep a single lane.
+	minLaneSize = 256
+)
+
+// laneCount returns how many routine lanes a queue gets: one if procs is 1
+// (goroutines then never put in parallel, so there is no contention to
+// spread), else the next power of two >= 4*procs, at most maxLanes, and
+// fewer if a lane would hold less than minLaneSize slots or less than one
+// full batch.
+func laneCount(capacity, maxBatch, procs int) int {
+	if procs <= 1 {
+		return 1
+	}
+	n := min(ceilPow2(4*procs), maxLanes)
+	for n > 1 && (capacity/n < minLaneSize || capacity/n < maxBatch) {
+		n >>= 1
+	}
+	return n
 }
 
 // New validates cfg and starts the consumer goroutine, which calls handle
@@ -104,13 +140,19 @@ type hooks struct {
 // aliases the queue's own slots (no copy) and is valid only during the call:
 // handle must not keep it, and must not call Flush or Close of the same
 // queue. Critical items are handed over before routine ones. Items of one
-// lane put by one goroutine arrive in the order they were put.
+// lane put by one goroutine arrive in the order they were put: all routine
+// items of a goroutine go to the same routine lane unless it is full, in
+// which case they spill into another lane and may then reach handle before
+// items the goroutine put earlier. (On architectures other than amd64 and
+// arm64 the lane is picked from the goroutine's stack address, which also
+// changes when the runtime moves the stack.)
 //
-// A batch is handed over when it holds MaxBatch items or when the timer
-// armed at its first item has run for Timeout, whichever comes first, and
-// without waiting during Flush and Close. A batch never wraps around the
-// end of a lane, so one may be shorter than MaxBatch. The caller must call
-// Close to stop the goroutine.
+// Each batch holds items of one lane. A lane's batch is handed over when
+// it holds MaxBatch items or when the timer armed at the first item seen
+// in any lane has run for Timeout, whichever comes first, and without
+// waiting during Flush and Close. A batch never wraps around the end of a
+// lane, so one may be shorter than MaxBatch. The caller must call Close to
+// stop the goroutine.
 func New[T any](cfg Config, handle func(batch []T)) (*Queue[T], error) {
 	return newQueue(cfg, handle, hooks{})
 }
@@ -135,7 +177,15 @@ func newQueue[T any](cfg Config, handle func(batch []T), h hooks) (*Queue[T], er
 		spaceCh:    make(chan struct{}),
 		onPark:     h.onPark,
 	}
-	q.routine.init(c.Capacity)
+	n := h.lanes
+	if n == 0 {
+		n = laneCount(c.Capacity, c.MaxBatch, runtime.GOMAXPROCS(0))
+	}
+	q.lanes = make([]lane[T], n)
+	q.laneMask = uint(n - 1)
+	for i := range q.lanes {
+		q.lanes[i].init(c.Capacity / n)
+	}
 	q.critical.init(c.CriticalCapacity)
 	if h.newTimer != nil {
 		q.timer = h.newTimer()
@@ -148,26 +198,53 @@ func newQueue[T any](cfg Config, handle func(batch []T), h hooks) (*Queue[T], er
 	return q, nil
 }
 
-// Put copies *v into the routine lane. It never blocks, never allocates and
-// takes no lock. It returns false, and counts the item in Stats, if the lane
-// is full (DroppedFull) or the queue is closed (DroppedClosed). Safe for
-// concurrent use.
+// Put copies *v into the calling goroutine's routine lane, or into another
+// routine lane if that one is full. It never blocks, never allocates and
+// takes no lock. It returns false, and counts the item in Stats, if every
+// routine lane is full (DroppedFull) or the queue is closed
+// (DroppedClosed). Safe for concurrent use.
 func (q *Queue[T]) Put(v *T) bool {
-	t, res := q.routine.claim()
+	// The calling goroutine's own lane; claimRoutine written out, so that
+	// the claim is inlined.
+	h := uint(0)
+	if q.laneMask != 0 {
+		h = laneHint() & q.laneMask
+	}
+	l := &q.lanes[h]
+	t, res := l.claim()
+	if res == laneFull && q.laneMask != 0 {
+		l, t, res = q.spill(h)
+	}
 	if res != claimed {
 		q.countDrop(res)
 		return false
 	}
-	q.publishRoutine(t, v)
+	q.publishRoutine(l, t, v)
 	return true
 }
 
+// spill claims a position in the first routine lane after lane h that is
+// not full, for a put whose own lane h is full.
+func (q *Queue[T]) spill(h uint) (*lane[T], uint64, claimResult) {
+	for i := uint(1); i < uint(len(q.lanes)); i++ {
+		l := &q.lanes[(h+i)&q.laneMask]
+		t, res := l.claim()
+		if res != laneFull {
+			if res == claimed {
+				q.spills.Add(1)
+			}
+			return l, t, res
+		}
+	}
+	return nil, 0, laneFull
+}
+
 // PutCritical copies *v into the priority lane, whose items are handed over
-// before routine ones and are not dropped when only the routine lane is
-// full. If the priority lane is full it falls back to the routine lane
-// (counted in Stats.CriticalFallback). It never blocks, never allocates and
-// takes no lock; it returns false, counted, if both lanes are full or the
-// queue is closed. Safe for concurrent use.
+// before routine ones and are not dropped when only the routine lanes are
+// full. If the priority lane is full it falls back to Put (counted in
+// Stats.CriticalFallback). It never blocks, never allocates and takes no
+// lock; it returns false, counted, if all lanes are full or the queue is
+// closed. Safe for concurrent use.
 func (q *Queue[T]) PutCritical(v *T) bool {
 	t, res := q.critical.claim()
 	switch res {
@@ -189,8 +266,8 @@ func (q *Queue[T]) PutCritical(v *T) bool {
 	}
 }
 
-// PutWait copies *v into the routine lane. If the lane is full, under the
-// Block policy it waits until there is room, ctx ends (it returns ctx's
+// PutWait copies *v into a routine lane like Put. If every routine lane is
+// full, under the Block policy it waits until there is room, ctx ends (it returns ctx's
 // error wrapped) or the queue is closed (ErrClosed); under DropNewest it
 // returns ErrFull at once. An item PutWait does not enqueue is counted in
 // Stats (DroppedFull or DroppedClosed). It does not allocate unless it has
@@ -224,17 +301,32 @@ func (q *Queue[T]) PutWait(ctx context.Context, v *T) error {
 	}
 }
 
+// claimRoutine claims a position in the calling goroutine's own routine
+// lane or, if that one is full, in the next one that is not.
+func (q *Queue[T]) claimRoutine() (*lane[T], uint64, claimResult) {
+	h := uint(0)
+	if q.laneMask != 0 {
+		h = laneHint() & q.laneMask
+	}
+	l := &q.lanes[h]
+	t, res := l.claim()
+	if res == laneFull && q.laneMask != 0 {
+		return q.spill(h)
+	}
+	return l, t, res
+}
+
 // tryPut is Put without counting drops; it returns nil, ErrFull or
 // ErrClosed itself, never wrapped.
 func (q *Queue[T]) tryPut(v *T) error {
-	t, res := q.routine.claim()
+	l, t, res := q.claimRoutine()
 	switch res {
 	case laneFull:
 		return ErrFull
 	case laneClosed:
 		return ErrClosed
 	}
-	q.publishRoutine(t, v)
+	q.publishRoutine(l, t, v)
 	return nil
 }
 
@@ -256,11 +348,11 @@ func (q *Queue[T]) countDrop(res claimResult) {
 	}
 }
 
-// publishRoutine publishes the claimed routine position t and wakes the
-// consumer if it is parked waiting for t.
-func (q *Queue[T]) publishRoutine(t uint64, v *T) {
-	q.routine.publish(t, v)
-	if q.sleeping.Load() != 0 && (t >= q.wakeAt.Load() || t == q.gapAt.Load()) {
+// publishRoutine publishes the claimed position t of routine lane l and
+// wakes the consumer if it is parked waiting for t.
+func (q *Queue[T]) publishRoutine(l *lane[T], t uint64, v *T) {
+	l.publish(t, v)
+	if q.sleeping.Load() != 0 && (t >= l.wakeAt.Load() || t == l.gapAt.Load()) {
 		q.wakeConsumer()
 	}
 }
@@ -288,7 +380,11 @@ func (q *Queue[T]) Flush(ctx context.Context) error {
 	if q.closing.Load() {
 		return ErrClosed
 	}
-	req := flushRequest{r: q.routine.end(), c: q.critical.end(), done: make(chan struct{})}
+	req := flushRequest{r: make([]uint64, len(q.lanes)), done: make(chan struct{})}
+	for i := range q.lanes {
+		req.r[i] = q.lanes[i].end()
+	}
+	req.c = q.critical.end()
 	select {
 	case q.flushReq <- req:
 	case <-q.done:
@@ -323,7 +419,9 @@ func (q *Queue[T]) Close(ctx context.Context) error {
 	if !q.closing.CompareAndSwap(false, true) {
 		return nil
 	}
-	q.routine.tail.Or(closedBit)
+	for i := range q.lanes {
+		q.lanes[i].tail.Or(closedBit)
+	}
 	q.critical.tail.Or(closedBit)
 	close(q.closeCh)
 	select {
@@ -345,13 +443,19 @@ func (q *Queue[T]) Close(ctx context.Context) error {
 // returned, after Close. Safe for concurrent use.
 func (q *Queue[T]) Done() <-chan struct{} { return q.done }
 
-// Len returns the number of items in both lanes that have not been released
+// Len returns the number of items in all lanes that have not been released
 // by handle yet. Safe for concurrent use.
-func (q *Queue[T]) Len() int { return q.routine.len() + q.critical.len() }
+func (q *Queue[T]) Len() int {
+	n := q.critical.len()
+	for i := range q.lanes {
+		n += q.lanes[i].len()
+	}
+	return n
+}
 
-// Cap returns the number of slots of both lanes (Config().Capacity +
+// Cap returns the number of slots of all lanes (Config().Capacity +
 // Config().CriticalCapacity). Safe for concurrent use.
-func (q *Queue[T]) Cap() int { return int(q.routine.size + q.critical.size) }
+func (q *Queue[T]) Cap() int { return q.cfg.Capacity + q.cfg.CriticalCapacity }
 
 // Config returns the configuration in effect: defaults applied, capacities
 // rounded up, MaxBatch capped. Safe for concurrent use.
@@ -362,12 +466,12 @@ func (q *Queue[T]) Config() Config { return q.cfg }
 // is counted once: Enqueued (accepted), DroppedFull or DroppedClosed. Once
 // Close has returned (or Done is closed), Enqueued == Delivered + Abandoned.
 type Stats struct {
-	Enqueued         uint64 // items accepted by Put, PutCritical and PutWait, both lanes
+	Enqueued         uint64 // items accepted by Put, PutCritical and PutWait, all lanes
 	CriticalEnqueued uint64 // of Enqueued, items accepted into the priority lane
-	CriticalFallback uint64 // of Enqueued, PutCritical items put in the routine lane because the priority lane was full
+	CriticalFallback uint64 // of Enqueued, PutCritical items put in a routine lane because the priority lane was full
 	Delivered        uint64 // items handed to handle, handle having returned
 	Batches          uint64 // handle calls
-	DroppedFull      uint64 // items refused because the lane was full (or PutWait's ctx ended)
+	DroppedFull      uint64 // items refused because the lanes were full (or PutWait's ctx ended)
 	DroppedClosed    uint64 // items refused because the queue was closed
 	Abandoned        uint64 // items left in the queue when Close's ctx ended
 }
@@ -382,7 +486,10 @@ func (q *Queue[T]) Stats() Stats {
 		Batches:   q.batches.Load(),
 	}
 	s.CriticalEnqueued = q.critical.end()
-	s.Enqueued = q.routine.end() + s.CriticalEnqueued
+	s.Enqueued = s.CriticalEnqueued
+	for i := range q.lanes {
+		s.Enqueued += q.lanes[i].end()
+	}
 	s.CriticalFallback = q.criticalFallback.Load()
 	s.DroppedFull = q.droppedFull.Load()
 	s.DroppedClosed = q.droppedClosed.Load()

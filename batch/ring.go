@@ -23,7 +23,10 @@ const (
 )
 
 // lane is one bounded multi-producer single-consumer ring of values stored in
-// place.
+// place. A Queue has one lane for critical items and one or more routine
+// lanes; each producer goroutine has its own routine lane (several
+// goroutines may share one), so that producers running in parallel mostly
+// write different cache lines.
 //
 // Positions count up forever; position p lives in slot p&mask and belongs to
 // lap p>>shift. A producer claims position t with one CAS on tail (after
@@ -45,7 +48,8 @@ const (
 // its head store, and a producer claims a slot of the next lap only after a
 // head load that observes that store, so its overwrite happens after the
 // reads. No slot is ever accessed by two goroutines without one of these
-// edges, which is what the race detector checks.
+// edges, which is what the race detector checks. Lanes share nothing but
+// the consumer and its sleeping flag, so these edges hold per lane.
 type lane[T any] struct {
 	// Read-only after init; read by every put.
 	slots []T
@@ -61,11 +65,20 @@ type lane[T any] struct {
 	head atomic.Uint64 // first position the consumer still holds; stored once per batch
 	_    [cacheLine - 8]byte
 
+	// Stored by the consumer before it parks; read by producers of this
+	// lane only while it is parked.
+	wakeAt atomic.Uint64 // a publish at a position >= wakeAt wakes it
+	gapAt  atomic.Uint64 // ... and so does one at gapAt
+	_      [cacheLine - 16]byte
+
 	// Consumer goroutine only, on a line of their own so that the
 	// consumer's writes don't evict what producers read.
 	chead uint64 // == head
 	ready uint64 // published positions from chead on, contiguous
-	_     [cacheLine - 16]byte
+	force uint64 // hand over positions below force without waiting
+	cwake uint64 // == wakeAt
+	cgap  uint64 // == gapAt
+	_     [cacheLine - 40]byte
 }
 
 func (l *lane[T]) init(size int) {
@@ -73,6 +86,7 @@ func (l *lane[T]) init(size int) {
 	l.seq = make([]atomic.Uint32, size)
 	l.size = uint64(size)
 	l.mask = uint64(size - 1)
+	l.setWake(0, noGap)
 	for s := size; s > 1; s >>= 1 {
 		l.shift++
 	}
@@ -81,18 +95,20 @@ func (l *lane[T]) init(size int) {
 // claim reserves the next position. It never blocks: it fails when the lane
 // is full or closed.
 func (l *lane[T]) claim() (uint64, claimResult) {
-	t := l.tail.Load()
 	for {
+		t := l.tail.Load()
 		if t&closedBit != 0 {
 			return 0, laneClosed
 		}
-		if t-l.head.Load() >= l.size {
+		// h > t means t is stale: other producers claimed positions since
+		// it was loaded and the consumer released them (t-h wrapped
+		// around). The CAS then fails and the loop loads tail again.
+		if h := l.head.Load(); t-h >= l.size && h <= t {
 			return 0, laneFull
 		}
 		if l.tail.CompareAndSwap(t, t+1) {
 			return t, claimed
 		}
-		t = l.tail.Load()
 	}
 }
 
@@ -123,16 +139,24 @@ func (l *lane[T]) room() uint64 { return l.size - l.chead&l.mask }
 func (l *lane[T]) scan(limit uint64) bool {
 	limit = min(limit, l.room())
 	n := l.ready
-	for n < limit {
-		p := l.chead + n
-		if l.seq[p&l.mask].Load() != uint32(p>>l.shift)+1 {
+	if n >= limit {
+		return false
+	}
+	// The run does not wrap around, so all its positions share one lap.
+	i := l.chead & l.mask
+	seq := l.seq[i+n : i+limit]
+	want := uint32(l.chead>>l.shift) + 1
+	for j := range seq {
+		if seq[j].Load() != want {
 			break
 		}
 		n++
 	}
-	found := n > l.ready
+	if n == l.ready {
+		return false
+	}
 	l.ready = n
-	return found
+	return true
 }
 
 // run returns the first n ready items as a slice of the slot array.
@@ -148,6 +172,27 @@ func (l *lane[T]) release(n uint64) {
 	l.chead += n
 	l.ready -= n
 	l.head.Store(l.chead)
+}
+
+// setWake stores the positions whose publication wakes the parked
+// consumer, skipping the stores when they did not change. Consumer only.
+func (l *lane[T]) setWake(wakeAt, gapAt uint64) {
+	if wakeAt != l.cwake {
+		l.cwake = wakeAt
+		l.wakeAt.Store(wakeAt)
+	}
+	l.setGap(gapAt)
+}
+
+// setGap stores gapAt if it changed and reports whether it did. Consumer
+// only.
+func (l *lane[T]) setGap(gapAt uint64) bool {
+	if gapAt == l.cgap {
+		return false
+	}
+	l.cgap = gapAt
+	l.gapAt.Store(gapAt)
+	return true
 }
 
 // hasPointers reports whether values of type t contain pointers, so that

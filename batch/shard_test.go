@@ -1,0 +1,352 @@
+package batch
+
+import (
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+	"unsafe"
+)
+
+func TestLaneCount(t *testing.T) {
+	tests := []struct {
+		name                      string
+		capacity, maxBatch, procs int
+		want                      int
+	}{
+		{name: "one proc", capacity: 8192, maxBatch: 512, procs: 1, want: 1},
+		{name: "two procs", capacity: 8192, maxBatch: 512, procs: 2, want: 8},
+		{name: "capped at maxLanes", capacity: 1 << 20, maxBatch: 512, procs: 64, want: maxLanes},
+		{name: "each lane holds a full batch", capacity: 8192, maxBatch: 4096, procs: 8, want: 2},
+		{name: "each lane holds minLaneSize slots", capacity: 1024, maxBatch: 16, procs: 8, want: 4},
+		{name: "small queue keeps one lane", capacity: 256, maxBatch: 1, procs: 8, want: 1},
+		{name: "capacity one", capacity: 1, maxBatch: 1, procs: 2, want: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := laneCount(tt.capacity, tt.maxBatch, tt.procs); got != tt.want {
+				t.Errorf("laneCount(%d, %d, %d) = %d, want %d", tt.capacity, tt.maxBatch, tt.procs, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestLaneHint_StablePerGoroutine(t *testing.T) {
+	if !hintPerGoroutine {
+		t.Skip("the lane hint follows the goroutine's stack on this architecture")
+	}
+	// The hint must not depend on call depth: the same goroutine calling
+	// from deeper frames (and after its stack has grown) gets the same one.
+	var deep func(n int) uint
+	deep = func(n int) uint {
+		var pad [256]byte
+		if n == 0 {
+			return laneHint() + uint(pad[n])
+		}
+		return deep(n-1) + uint(pad[n%len(pad)])
+	}
+	h := laneHint()
+	for _, depth := range []int{1, 10, 100, 1000} {
+		if got := deep(depth); got != h {
+			t.Errorf("hint at depth %d = %d, want %d", depth, got, h)
+		}
+	}
+}
+
+// laneOf returns the index of the routine lane whose slots b aliases.
+func laneOf[T any](q *Queue[T], b []T) int {
+	p := uintptr(unsafe.Pointer(&b[0]))
+	for i := range q.lanes {
+		s := q.lanes[i].slots
+		lo := uintptr(unsafe.Pointer(&s[0]))
+		if p >= lo && p < lo+uintptr(len(s))*unsafe.Sizeof(s[0]) {
+			return i
+		}
+	}
+	return -1
+}
+
+type pitem struct{ P, Seq int }
+
+func TestQueue_ShardedProducersExactlyOnceInOrder(t *testing.T) {
+	const lanes, producers, perProd = 4, 16, 2000
+	var (
+		mu     sync.Mutex
+		items  []pitem
+		laneOK = true
+		laneBy = map[int]int{} // producer -> lane
+		used   = map[int]bool{}
+		q      *Queue[pitem]
+	)
+	ready := make(chan struct{})
+	// Each lane holds every item, so nothing spills to another lane and
+	// per-producer order must hold.
+	q, err := newQueue(Config{Capacity: lanes * producers * perProd, MaxBatch: 64, Timeout: time.Millisecond},
+		func(b []pitem) {
+			<-ready
+			l := laneOf(q, b)
+			mu.Lock()
+			defer mu.Unlock()
+			used[l] = true
+			for _, it := range b {
+				if prev, ok := laneBy[it.P]; ok && prev != l {
+					laneOK = false
+				}
+				laneBy[it.P] = l
+			}
+			items = append(items, b...)
+		}, hooks{lanes: lanes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	close(ready)
+	var wg sync.WaitGroup
+	for p := range producers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range perProd {
+				if !q.Put(&pitem{P: p, Seq: i}) {
+					t.Errorf("producer %d: Put %d refused", p, i)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err := q.Close(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	next := make([]int, producers)
+	for _, it := range items {
+		// Where the hint follows the stack, a moved stack may move a
+		// producer to another lane.
+		if it.Seq != next[it.P] && hintPerGoroutine {
+			t.Fatalf("producer %d: got seq %d, want %d", it.P, it.Seq, next[it.P])
+		}
+		next[it.P]++
+	}
+	for p, n := range next {
+		if n != perProd {
+			t.Errorf("producer %d: %d of %d items delivered", p, n, perProd)
+		}
+	}
+	if !laneOK && hintPerGoroutine {
+		t.Errorf("a producer's items came from more than one lane")
+	}
+	if len(used) < 2 {
+		t.Errorf("%d producers used %d of %d lanes", producers, len(used), lanes)
+	}
+	if n := q.spills.Load(); n != 0 {
+		t.Errorf("%d puts spilled to another lane", n)
+	}
+	if s := q.Stats(); s.Enqueued != producers*perProd || s.Delivered != s.Enqueued {
+		t.Errorf("Stats %+v", s)
+	}
+}
+
+func TestQueue_OneProducerFillsEveryLane(t *testing.T) {
+	const lanes, capacity = 4, 1024
+	release := make(chan struct{})
+	entered := make(chan struct{}, 100)
+	var mu sync.Mutex
+	seen := map[int]bool{}
+	q, err := newQueue(Config{Capacity: capacity, MaxBatch: 64, Timeout: time.Hour}, func(b []int) {
+		entered <- struct{}{}
+		<-release
+		mu.Lock()
+		defer mu.Unlock()
+		for _, v := range b {
+			if seen[v] {
+				t.Errorf("item %d delivered twice", v)
+			}
+			seen[v] = true
+		}
+	}, hooks{lanes: lanes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for ; q.Put(&n); n++ {
+		if n > capacity {
+			t.Fatalf("Put accepted %d items into %d slots", n, capacity)
+		}
+	}
+	<-entered // handle holds one batch; its slots stay taken
+	if n != capacity {
+		t.Errorf("one producer put %d items, want the whole capacity %d", n, capacity)
+	}
+	if got := q.Len(); got != capacity {
+		t.Errorf("Len() = %d, want %d", got, capacity)
+	}
+	for i := range q.lanes {
+		if e := q.lanes[i].end(); e != capacity/lanes {
+			t.Errorf("lane %d holds %d items, want %d", i, e, capacity/lanes)
+		}
+	}
+	if s := q.Stats(); s.DroppedFull != 1 || s.Enqueued != capacity {
+		t.Errorf("Stats %+v: want DroppedFull 1, Enqueued %d", s, capacity)
+	}
+	close(release)
+	if err := q.Close(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != capacity {
+		t.Errorf("delivered %d distinct items, want %d", len(seen), capacity)
+	}
+}
+
+func TestQueue_ShardedConcurrentSafe(t *testing.T) {
+	// Small lanes, so that puts spill, PutWait waits and Flush, Close and
+	// the timer race with producers in several lanes.
+	const lanes, producers, perProd = 4, 8, 400
+	var (
+		mu        sync.Mutex
+		delivered = map[pitem]int{}
+		q         *Queue[pitem]
+	)
+	ready := make(chan struct{})
+	q, err := newQueue(Config{Capacity: 64, CriticalCapacity: 8, MaxBatch: 8, Timeout: time.Millisecond, Policy: Block},
+		func(b []pitem) {
+			<-ready
+			mu.Lock()
+			defer mu.Unlock()
+			for _, it := range b {
+				delivered[it]++
+			}
+		}, hooks{lanes: lanes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	close(ready)
+	ctx := testCtx(t)
+	accepted := make([][]bool, producers)
+	var wg sync.WaitGroup
+	for p := range producers {
+		accepted[p] = make([]bool, perProd)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range perProd {
+				v := pitem{P: p, Seq: i}
+				switch i % 3 {
+				case 0:
+					accepted[p][i] = q.Put(&v)
+				case 1:
+					accepted[p][i] = q.PutCritical(&v)
+				default:
+					if err := q.PutWait(ctx, &v); err != nil {
+						t.Errorf("PutWait: %v", err)
+						return
+					}
+					accepted[p][i] = true
+				}
+				if i%100 == 99 {
+					if err := q.Flush(ctx); err != nil {
+						t.Errorf("Flush: %v", err)
+						return
+					}
+					// Flush returned: everything this producer put is in.
+					mu.Lock()
+					for j := range i + 1 {
+						if accepted[p][j] && delivered[pitem{P: p, Seq: j}] != 1 {
+							t.Errorf("after Flush, item %d of producer %d delivered %d times", j, p, delivered[pitem{P: p, Seq: j}])
+						}
+					}
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err := q.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	n := 0
+	for p := range accepted {
+		for i, ok := range accepted[p] {
+			d := delivered[pitem{P: p, Seq: i}]
+			if ok {
+				n++
+			}
+			if ok && d != 1 || !ok && d != 0 {
+				t.Errorf("item %d of producer %d: accepted %v, delivered %d times", i, p, ok, d)
+			}
+		}
+	}
+	s := q.Stats()
+	if s.Enqueued != uint64(n) || s.Delivered != s.Enqueued || s.Enqueued+s.DroppedFull+s.DroppedClosed != producers*perProd {
+		t.Errorf("Stats %+v: want Enqueued = Delivered = %d", s, n)
+	}
+	t.Logf("spills %d, parks %d, wake-ups %d, batches %d", q.spills.Load(), q.parks.Load(), q.wakeSends.Load(), s.Batches)
+}
+
+func TestQueue_ShardedCloseRacesProducers(t *testing.T) {
+	var got sync.Map
+	var delivered atomic.Uint64
+	q, err := newQueue(Config{Capacity: 64, CriticalCapacity: 8, MaxBatch: 8, Timeout: time.Millisecond, Policy: Block},
+		func(b []pitem) {
+			for _, it := range b {
+				if _, dup := got.LoadOrStore(it, true); dup {
+					t.Errorf("%+v delivered twice", it)
+				}
+			}
+			delivered.Add(uint64(len(b)))
+		}, hooks{lanes: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := testCtx(t)
+	const producers, perProd = 8, 300
+	var attempts atomic.Uint64
+	var wg sync.WaitGroup
+	for p := range producers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range perProd {
+				v := pitem{P: p, Seq: i}
+				attempts.Add(1)
+				switch i % 3 {
+				case 0:
+					q.Put(&v)
+				case 1:
+					q.PutCritical(&v)
+				default:
+					if err := q.PutWait(ctx, &v); err != nil && !errors.Is(err, ErrClosed) {
+						t.Errorf("PutWait: %v", err)
+					}
+				}
+				if i%50 == 0 {
+					if err := q.Flush(ctx); err != nil && !errors.Is(err, ErrClosed) {
+						t.Errorf("Flush: %v", err)
+					}
+				}
+			}
+		}()
+	}
+	closers := make(chan error, 2)
+	for range 2 {
+		go func() { closers <- q.Close(ctx) }()
+	}
+	wg.Wait()
+	for range 2 {
+		if err := <-closers; err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	}
+	s := q.Stats()
+	if s.Enqueued+s.DroppedFull+s.DroppedClosed != attempts.Load() {
+		t.Errorf("Stats %+v: accepted+dropped != %d attempts", s, attempts.Load())
+	}
+	if s.Enqueued != s.Delivered || s.Delivered != delivered.Load() || s.Abandoned != 0 || q.Len() != 0 {
+		t.Errorf("Stats %+v, Len %d: handle saw %d items", s, q.Len(), delivered.Load())
+	}
+}
