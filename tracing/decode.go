@@ -1015,14 +1015,7 @@ func (d *decoder) request() (TracingRequest, error) {
 				return err
 			case "RecordEvent":
 				r := &RecordEvent{}
-				err := d.structure("a RecordEvent object", []string{"trace_id", "event"}, 0b11, func(i int) error {
-					if i == 0 {
-						id, err := d.id()
-						r.TraceID = id
-						return err
-					}
-					return d.event(&r.Event)
-				})
+				err := d.traceEvent("a RecordEvent object", &r.TraceID, &r.Event)
 				req = *r
 				return err
 			case "GetTrace":
@@ -1181,14 +1174,7 @@ func (d *decoder) response() (TracingResponse, error) {
 				return err
 			case "EventNotification":
 				r := &EventNotification{}
-				err := d.structure("an EventNotification object", []string{"trace_id", "event"}, 0b11, func(i int) error {
-					if i == 0 {
-						id, err := d.id()
-						r.TraceID = id
-						return err
-					}
-					return d.event(&r.Event)
-				})
+				err := d.traceEvent("an EventNotification object", &r.TraceID, &r.Event)
 				resp = *r
 				return err
 			case "Error":
@@ -1264,6 +1250,19 @@ func (d *decoder) array(what string, elem func() error) error {
 }
 
 var eventFields = []string{"event_id", "timestamp", "event_type", "actor_id", "data", "causality"}
+
+// traceEvent reads the {"trace_id", "event"} body that RecordEvent and
+// EventNotification share.
+func (d *decoder) traceEvent(what string, id *TraceID, ev *TraceEvent) error {
+	return d.structure(what, []string{"trace_id", "event"}, 0b11, func(i int) error {
+		if i == 0 {
+			var err error
+			*id, err = d.id()
+			return err
+		}
+		return d.event(ev)
+	})
+}
 
 func (d *decoder) event(ev *TraceEvent) error {
 	return d.structure("a TraceEvent object", eventFields, 0b111111, func(i int) error {
