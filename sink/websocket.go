@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -132,6 +133,7 @@ type WebSocket struct {
 	rejected    map[string]uint64
 	dropped     map[string]uint64
 	droppedN    atomic.Uint64 // sum of dropped, for Close's report
+	reportedN   uint64        // of droppedN, what a Flush or Close already returned; guarded by mu
 
 	framesSent, framesAcked, framesResent atomic.Uint64
 	eventsDelivered, eventsResent         atomic.Uint64
@@ -512,7 +514,38 @@ func (s *WebSocket) Flush(ctx context.Context) error {
 	if err := s.admitAll(ctx, s.encodeEnded()); err != nil {
 		return err
 	}
-	return s.waitOutstanding(ctx, "flush")
+	if err := s.waitOutstanding(ctx, "flush"); err != nil {
+		return err
+	}
+	return s.newDrops("flush")
+}
+
+// ErrDropped is wrapped by the error of a Flush or Close that found events
+// dropped (and counted in Stats.Dropped) since the previous Flush or Close
+// returned: retries exhausted without a spool, a full outage buffer or
+// spool, expired spool records, events too large for a frame, events the
+// server rejected for good.
+var ErrDropped = errors.New("sink: events dropped")
+
+// newDrops returns an error wrapping ErrDropped if events were dropped
+// since the last Flush or Close reported drops, so that every drop reaches
+// a caller once; nil otherwise.
+func (s *WebSocket) newDrops(op string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := s.droppedN.Load()
+	if n == s.reportedN {
+		return nil
+	}
+	fresh := n - s.reportedN
+	s.reportedN = n
+	reasons := make([]string, 0, len(s.dropped))
+	for r, k := range s.dropped {
+		reasons = append(reasons, fmt.Sprintf("%s %d", r, k))
+	}
+	slices.Sort(reasons)
+	return fmt.Errorf("sink: websocket %s: %w: %d events since the last report (so far by reason: %s)",
+		op, ErrDropped, fresh, strings.Join(reasons, ", "))
 }
 
 func (s *WebSocket) waitOutstanding(ctx context.Context, op string) error {
@@ -584,6 +617,9 @@ func (s *WebSocket) Close(ctx context.Context) error {
 	}
 	<-s.done
 	s.cancel()
+	if err := s.newDrops("close"); err != nil {
+		errs = append(errs, err)
+	}
 
 	// Whatever is left was not acknowledged.
 	s.mu.Lock()
@@ -627,6 +663,10 @@ func (s *WebSocket) Close(ctx context.Context) error {
 	if waitErr != nil && len(left) > 0 {
 		errs = append(errs, waitErr)
 	}
+	// The events dropped just now are in the message above.
+	s.mu.Lock()
+	s.reportedN = s.droppedN.Load()
+	s.mu.Unlock()
 	s.log.Info("closed", zap.Int("events_not_acknowledged", events))
 	return errors.Join(errs...)
 }

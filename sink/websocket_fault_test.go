@@ -279,8 +279,12 @@ func TestWebSocketFaultRetriesExhausted(t *testing.T) {
 	if err := s.Write(ctx, b2); err != nil {
 		t.Fatal(err)
 	}
+	// The first Flush reports the drops once; the next has nothing to say.
+	if err := s.Flush(ctx); !errors.Is(err, ErrDropped) || !strings.Contains(err.Error(), "20 events") {
+		t.Fatalf("Flush after the server came back = %v, want the 20 dropped events reported", err)
+	}
 	if err := s.Flush(ctx); err != nil {
-		t.Fatalf("Flush after the server came back: %v", err)
+		t.Fatalf("second Flush: %v, want nil: drops are reported once", err)
 	}
 	assertAccounted(t, ids(append(b, b2...)), srv.Events(), s.Stats())
 	if m := missing(ids(b2), srv.Events()); len(m) > 0 {
@@ -311,8 +315,8 @@ func TestWebSocketFaultOutageBufferFull(t *testing.T) {
 		t.Fatalf("outage buffer not bounded: %+v", st)
 	}
 	srv.SetRefusing(false, testserver.RefuseClose)
-	if err := s.Flush(ctx); err != nil {
-		t.Fatal(err)
+	if err := s.Flush(ctx); !errors.Is(err, ErrDropped) {
+		t.Fatalf("Flush = %v, want the outage-buffer drops reported", err)
 	}
 	got := srv.Events()
 	assertAccounted(t, ids(all), got, s.Stats())
@@ -414,8 +418,8 @@ func TestWebSocketFaultSpoolLimits(t *testing.T) {
 	if err := s.Write(ctx, late); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Flush(ctx); err != nil {
-		t.Fatal(err)
+	if err := s.Flush(ctx); !errors.Is(err, ErrDropped) {
+		t.Fatalf("Flush = %v, want the spool's drops reported", err)
 	}
 	got := srv.Events()
 	st = s.Stats()
@@ -454,5 +458,23 @@ func TestWebSocketFaultDeadPeer(t *testing.T) {
 	}
 	if !found {
 		t.Fatalf("no keepalive failure reported: %v", el.all())
+	}
+}
+
+// TestWebSocketCloseReportsDrops checks that events dropped while no Flush
+// ran are reported by Close, so a program that only closes its sink still
+// learns that it lost events.
+func TestWebSocketCloseReportsDrops(t *testing.T) {
+	ctx := testCtx(t)
+	srv := startServer(t)
+	srv.SetRefusing(true, testserver.Refuse503)
+	s, _ := newTestSink(t, srv.URL(), WithRetry(retry.Policy{MaxRetries: 1, InitialDelay: time.Millisecond, MaxDelay: time.Millisecond}))
+	if err := s.Write(ctx, makeEvents(7, tracing.NewTraceID())); err != nil {
+		t.Fatal(err)
+	}
+	waitSink(ctx, t, s, "the drop", func(st WebSocketStats) bool { return st.Dropped[DropRetriesExhausted] == 7 })
+	err := s.Close(ctx)
+	if !errors.Is(err, ErrDropped) || !strings.Contains(err.Error(), "7 events") || !strings.Contains(err.Error(), DropRetriesExhausted) {
+		t.Fatalf("Close = %v, want the 7 events dropped for %s reported", err, DropRetriesExhausted)
 	}
 }
