@@ -50,17 +50,7 @@ const maxNesting = 127
 // SDK never writes: ids must be hyphenated UUIDs (not the simple, braced or
 // URN forms) and structs must be JSON objects (not serde's array form).
 func DecodeRequest(data []byte) (TracingRequest, error) {
-	d := decoder{data: data}
-	var req TracingRequest
-	err := d.top(func() error {
-		var err error
-		req, err = d.request()
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return req, nil
+	return decodeTop(data, (*decoder).request)
 }
 
 // DecodeResponse reads a server message (a reply or a pushed notification)
@@ -68,17 +58,24 @@ func DecodeRequest(data []byte) (TracingRequest, error) {
 // gives Code "") and of TraceData (a null trace gives a nil Trace). It is as
 // strict as DecodeRequest.
 func DecodeResponse(data []byte) (TracingResponse, error) {
+	return decodeTop(data, (*decoder).response)
+}
+
+// decodeTop reads data as one JSON text holding the message read; on error
+// it returns the zero M (a nil interface) with the error.
+func decodeTop[M any](data []byte, read func(*decoder) (M, error)) (M, error) {
 	d := decoder{data: data}
-	var resp TracingResponse
+	var msg M
 	err := d.top(func() error {
 		var err error
-		resp, err = d.response()
+		msg, err = read(&d)
 		return err
 	})
 	if err != nil {
-		return nil, err
+		var zero M
+		return zero, err
 	}
-	return resp, nil
+	return msg, nil
 }
 
 // pathSeg is one step of the path to the value being decoded: a field name,
