@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/reflowtrace/reflowtrace-go/internal/clock"
+	"github.com/reflowtrace/reflowtrace-go/internal/uuid"
 )
 
 // The functions in this file build events like Reflow's TraceEvent helpers.
@@ -11,17 +12,27 @@ import (
 // Timestamp and itself as its root cause; the client fills the TraceID and,
 // from the context, the causality. None of them allocates.
 
-func newEvent(kind EventKind, actorID string) TraceEvent {
-	now := clock.UnixNano()
-	id := newEventIDAt(now)
-	return TraceEvent{
-		EventID:   id,
-		Timestamp: time.Unix(0, now).UTC(),
-		Type:      TraceEventType{Kind: kind},
-		ActorID:   actorID,
-		Causality: CausalityInfo{RootCauseEventID: id},
-	}
+func newEvent(kind EventKind, actorID string) (ev TraceEvent) {
+	stamp(&ev, kind, actorID)
+	return ev
 }
+
+// stamp sets, in place, what every constructor sets: recording methods
+// that build their event where it is recorded call it too, which saves
+// copying the event.
+func stamp(ev *TraceEvent, kind EventKind, actorID string) {
+	now := clock.UnixNano()
+	// The id is written twice from registers rather than copied from
+	// ev.EventID, which would read back the bytes just stored.
+	hi, lo := uuid.V7(now)
+	uuid.Put((*[16]byte)(&ev.EventID), hi, lo)
+	uuid.Put((*[16]byte)(&ev.Causality.RootCauseEventID), hi, lo)
+	ev.Timestamp = unixUTC(now)
+	ev.Type.Kind = kind
+	ev.ActorID = actorID
+}
+
+func unixUTC(ns int64) time.Time { return time.Unix(0, ns).UTC() }
 
 // ActorCreated returns an event recording that actorID was created.
 func ActorCreated(actorID string) TraceEvent { return newEvent(KindActorCreated, actorID) }

@@ -36,10 +36,6 @@ func NewEventID() EventID { return EventID(uuid.NewV7(clock.UnixNano())) }
 // NewExecutionID returns a new time-ordered (version 7) execution id.
 func NewExecutionID() ExecutionID { return ExecutionID(uuid.NewV7(clock.UnixNano())) }
 
-// newEventIDAt returns a version 7 event id for the given Unix time in
-// nanoseconds, so that an event's id and timestamp share one clock read.
-func newEventIDAt(unixNano int64) EventID { return EventID(uuid.NewV7(unixNano)) }
-
 // ParseTraceID parses a hyphenated UUID.
 func ParseTraceID(s string) (TraceID, error) {
 	u, err := parseID("trace", s)

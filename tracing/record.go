@@ -5,10 +5,9 @@ import (
 	"errors"
 	"fmt"
 
-	"time"
-
 	"github.com/reflowtrace/reflowtrace-go/batch"
 	"github.com/reflowtrace/reflowtrace-go/internal/clock"
+	"github.com/reflowtrace/reflowtrace-go/internal/uuid"
 )
 
 // Record records ev and returns its id (see TracingClient for what recording
@@ -119,7 +118,11 @@ func (c *TracingClient) record(ctx context.Context, ev *TraceEvent) EventID {
 func (c *TracingClient) prepare(ctx context.Context, ev *TraceEvent) (dropped bool) {
 	if ev.EventID.IsZero() {
 		now := clock.UnixNano()
-		ev.EventID = newEventIDAt(now)
+		hi, lo := uuid.V7(now)
+		uuid.Put((*[16]byte)(&ev.EventID), hi, lo)
+		if ev.Causality.RootCauseEventID.IsZero() {
+			uuid.Put((*[16]byte)(&ev.Causality.RootCauseEventID), hi, lo)
+		}
 		if ev.Timestamp.IsZero() {
 			ev.Timestamp = unixUTC(now)
 		}
@@ -333,17 +336,6 @@ func (c *TracingClient) Custom(ctx context.Context, actorID, name string, attrs 
 	return c.record(ctx, &ev)
 }
 
-// stamp sets what the constructors of events.go set for every kind, in
-// place: building the event where it is recorded saves copying it.
-func stamp(ev *TraceEvent, kind EventKind, actorID string) {
-	now := clock.UnixNano()
-	ev.EventID = newEventIDAt(now)
-	ev.Timestamp = unixUTC(now)
-	ev.Type.Kind = kind
-	ev.ActorID = actorID
-	ev.Causality.RootCauseEventID = ev.EventID
-}
-
 func stampMessage(ev *TraceEvent, kind EventKind, actorID, port, msgType string, size uint64) {
 	stamp(ev, kind, actorID)
 	ev.Data.Port = port
@@ -351,5 +343,3 @@ func stampMessage(ev *TraceEvent, kind EventKind, actorID, port, msgType string,
 	ev.Data.Message.SizeBytes = size
 	ev.Data.HasMessage = true
 }
-
-func unixUTC(ns int64) time.Time { return time.Unix(0, ns).UTC() }

@@ -83,11 +83,26 @@ func unhex(c byte) (byte, bool) {
 // generator. It takes no lock and does not allocate.
 func NewV7(unixNano int64) [16]byte {
 	var u [16]byte
+	hi, lo := V7(unixNano)
+	Put(&u, hi, lo)
+	return u
+}
+
+// V7 returns the UUID NewV7 returns as its two halves, the first 8 bytes
+// and the last 8 read as big-endian numbers. Hot paths use it with Put to
+// write an id straight into where it is kept: a [16]byte built from two
+// 8-byte stores and then read back as a whole right away stalls the CPU
+// (the load cannot be forwarded from the pending stores).
+func V7(unixNano int64) (hi, lo uint64) {
 	ms := unixNano / 1e6
 	frac := uint64(unixNano-ms*1e6) * 4096 / 1e6 // 0..4095
-	binary.BigEndian.PutUint64(u[0:8], uint64(ms)<<16|0x7000|frac)
-	binary.BigEndian.PutUint64(u[8:16], rand.Uint64()&0x3fffffffffffffff|0x8000000000000000)
-	return u
+	return uint64(ms)<<16 | 0x7000 | frac, rand.Uint64()&0x3fffffffffffffff | 0x8000000000000000
+}
+
+// Put writes the UUID whose halves are hi and lo (see V7) to dst.
+func Put(dst *[16]byte, hi, lo uint64) {
+	binary.BigEndian.PutUint64(dst[0:8], hi)
+	binary.BigEndian.PutUint64(dst[8:16], lo)
 }
 
 // NewV4 returns a random (version 4) UUID.

@@ -76,6 +76,14 @@ func TestNewV7Layout(t *testing.T) {
 	}
 }
 
+func TestPutWritesHalvesBigEndian(t *testing.T) {
+	var u [16]byte
+	Put(&u, 0x0011223344556677, 0x8899aabbccddeeff)
+	if got, want := String(u), "00112233-4455-6677-8899-aabbccddeeff"; got != want {
+		t.Fatalf("Put wrote %s, want %s", got, want)
+	}
+}
+
 func TestNewV7TimeOrdered(t *testing.T) {
 	tests := []struct {
 		name string
