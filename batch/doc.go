@@ -16,14 +16,18 @@
 //	...
 //	err = q.Close(ctx) // hands over everything, then stops the goroutine
 //
+// [Queue.PutWith] and [Queue.PutCriticalWith] build the value in its slot
+// instead of copying it in: they call a fill function with a pointer to
+// the claimed, zeroed slot, which pays off for large values.
+//
 // When the routine lanes are full, Put drops the new value and counts it
 // (Stats.DroppedFull); with the Block policy, [Queue.PutWait] waits for
 // room instead.
 //
 // # Concurrency
 //
-// Put, PutCritical, PutWait, Flush, Close, Len, Cap and Stats are safe for
-// concurrent use. Put and PutCritical take no lock, never block and never
+// Every method is safe for concurrent use. Put, PutCritical and the With
+// variants take no lock, never block and never
 // allocate: a producer claims a slot with one compare-and-swap on the
 // lane's tail, copies its value in, and publishes it with one atomic store
 // of the slot's sequence number. A producer that stalls between the two

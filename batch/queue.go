@@ -223,6 +223,39 @@ func (q *Queue[T]) Put(v *T) bool {
 	return true
 }
 
+// PutWith is Put that builds the item in place: it claims a slot in the
+// calling goroutine's routine lane (or another, like Put), calls fill with
+// a pointer to it and then publishes it, so the item is written once,
+// where the consumer reads it. The slot holds T's zero value when fill is
+// called. fill runs on the calling goroutine; it must return promptly and
+// must not call the queue, because until it returns the consumer cannot
+// hand over the items put after it in the same lane. If fill panics the
+// slot is published as fill left it. PutWith returns false without
+// calling fill, counted in Stats, when Put would. It never blocks, takes
+// no lock and does not allocate. Safe for concurrent use.
+func (q *Queue[T]) PutWith(fill func(*T)) bool {
+	l, t, res := q.claimRoutine()
+	if res != claimed {
+		q.countDrop(res)
+		return false
+	}
+	defer q.publishRoutine(l, t, nil)
+	fill(q.zeroed(l, t))
+	return true
+}
+
+// zeroed returns the slot of the claimed position t of l, holding T's zero
+// value. The consumer clears the slots of types with pointers after use;
+// other slots are cleared here.
+func (q *Queue[T]) zeroed(l *lane[T], t uint64) *T {
+	v := &l.slots[t&l.mask]
+	if !q.clearSlots {
+		var zero T
+		*v = zero
+	}
+	return v
+}
+
 // spill claims a position in the first routine lane after lane h that is
 // not full, for a put whose own lane h is full.
 func (q *Queue[T]) spill(h uint) (*lane[T], uint64, claimResult) {
@@ -249,10 +282,7 @@ func (q *Queue[T]) PutCritical(v *T) bool {
 	t, res := q.critical.claim()
 	switch res {
 	case claimed:
-		q.critical.publish(t, v)
-		if q.sleeping.Load() != 0 {
-			q.wakeConsumer()
-		}
+		q.publishCritical(t, v)
 		return true
 	case laneFull:
 		if q.Put(v) {
@@ -263,6 +293,43 @@ func (q *Queue[T]) PutCritical(v *T) bool {
 	default:
 		q.countDrop(res)
 		return false
+	}
+}
+
+// PutCriticalWith is PutCritical that builds the item in place, like
+// PutWith: if the priority lane is full it falls back to PutWith (counted
+// in Stats.CriticalFallback). It returns false without calling fill,
+// counted, if all lanes are full or the queue is closed. It never blocks,
+// takes no lock and does not allocate. Safe for concurrent use.
+func (q *Queue[T]) PutCriticalWith(fill func(*T)) bool {
+	t, res := q.critical.claim()
+	switch res {
+	case claimed:
+		defer q.publishCritical(t, nil)
+		fill(q.zeroed(&q.critical, t))
+		return true
+	case laneFull:
+		if q.PutWith(fill) {
+			q.criticalFallback.Add(1)
+			return true
+		}
+		return false
+	default:
+		q.countDrop(res)
+		return false
+	}
+}
+
+// publishCritical publishes the claimed position t of the priority lane,
+// copying *v into its slot first unless v is nil (the slot was filled in
+// place), and wakes the consumer if it is parked.
+func (q *Queue[T]) publishCritical(t uint64, v *T) {
+	if v != nil {
+		q.critical.slots[t&q.critical.mask] = *v
+	}
+	q.critical.commit(t)
+	if q.sleeping.Load() != 0 {
+		q.wakeConsumer()
 	}
 }
 
@@ -348,10 +415,14 @@ func (q *Queue[T]) countDrop(res claimResult) {
 	}
 }
 
-// publishRoutine publishes the claimed position t of routine lane l and
-// wakes the consumer if it is parked waiting for t.
+// publishRoutine publishes the claimed position t of routine lane l,
+// copying *v into its slot first unless v is nil (the slot was filled in
+// place), and wakes the consumer if it is parked waiting for t.
 func (q *Queue[T]) publishRoutine(l *lane[T], t uint64, v *T) {
-	l.publish(t, v)
+	if v != nil {
+		l.slots[t&l.mask] = *v
+	}
+	l.commit(t)
 	if q.sleeping.Load() != 0 && (t >= l.wakeAt.Load() || t == l.gapAt.Load()) {
 		q.wakeConsumer()
 	}

@@ -697,6 +697,12 @@ func TestPut_NoAllocs(t *testing.T) {
 			t.Errorf("%s allocates %.1f times per call", name, n)
 		}
 	}
+	fill := func(b *big) { b.B[0] = 1 }
+	for name, put := range map[string]func(func(*big)) bool{"PutWith": q.PutWith, "PutCriticalWith": q.PutCriticalWith} {
+		if n := testing.AllocsPerRun(1000, func() { put(fill) }); n != 0 {
+			t.Errorf("%s allocates %.1f times per call", name, n)
+		}
+	}
 	if n := testing.AllocsPerRun(100, func() { _ = q.PutWait(t.Context(), &v) }); n != 0 {
 		t.Errorf("PutWait with room allocates %.1f times per call", n)
 	}

@@ -112,12 +112,10 @@ func (l *lane[T]) claim() (uint64, claimResult) {
 	}
 }
 
-// publish copies *v into the slot of the claimed position t and makes it
+// commit makes the claimed position t, whose slot has been written,
 // visible to the consumer.
-func (l *lane[T]) publish(t uint64, v *T) {
-	i := t & l.mask
-	l.slots[i] = *v
-	l.seq[i].Store(uint32(t>>l.shift) + 1)
+func (l *lane[T]) commit(t uint64) {
+	l.seq[t&l.mask].Store(uint32(t>>l.shift) + 1)
 }
 
 // end returns the number of positions claimed so far (the final count once

@@ -1,0 +1,153 @@
+package batch_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/reflowtrace/reflowtrace-go/batch"
+)
+
+// TestPutWith_ZeroedSlotAndDelivery checks that fill always gets a zeroed
+// slot, also after the slots have been used once (so the consumer or
+// PutWith must clear them), for a type with pointers and one without.
+func TestPutWith_ZeroedSlotAndDelivery(t *testing.T) {
+	t.Run("pointer-free", func(t *testing.T) {
+		var r recorder
+		q := newQueue(t, batch.Config{Capacity: 4, CriticalCapacity: 2, MaxBatch: 4, Timeout: time.Hour}, r.handle)
+		for round := range 5 { // several laps around each lane
+			for i := range 4 {
+				put := q.PutWith
+				if i == 0 {
+					put = q.PutCriticalWith
+				}
+				ok := put(func(v *item) {
+					if *v != (item{}) {
+						t.Errorf("round %d: fill got slot %+v, want zero", round, *v)
+					}
+					*v = item{P: round, Seq: i}
+				})
+				if !ok {
+					t.Fatalf("round %d: put %d refused", round, i)
+				}
+			}
+			if err := q.Flush(ctxTimeout(t)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, _ := r.snapshot()
+		if len(got) != 20 {
+			t.Fatalf("delivered %d items, want 20", len(got))
+		}
+		for i, it := range got {
+			if want := (item{P: i / 4, Seq: i % 4}); it != want {
+				t.Errorf("item %d = %+v, want %+v", i, it, want)
+			}
+		}
+	})
+	t.Run("with pointers", func(t *testing.T) {
+		type ref struct{ S *string }
+		n := 0
+		q, err := batch.New(batch.Config{Capacity: 4, MaxBatch: 4, Timeout: time.Hour}, func(b []ref) { n += len(b) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = q.Close(ctxTimeout(t)) }()
+		s := "x"
+		for i := range 12 {
+			q.PutWith(func(v *ref) {
+				if v.S != nil {
+					t.Errorf("put %d: fill got a used slot", i)
+				}
+				v.S = &s
+			})
+			if i%4 == 3 {
+				if err := q.Flush(ctxTimeout(t)); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if err := q.Flush(ctxTimeout(t)); err != nil {
+			t.Fatal(err)
+		}
+		if n != 12 {
+			t.Errorf("delivered %d, want 12", n)
+		}
+	})
+}
+
+func TestPutWith_FullAndClosedDoNotCallFill(t *testing.T) {
+	g := newGate()
+	defer g.release()
+	q := newQueue(t, batch.Config{Capacity: 2, CriticalCapacity: 1, MaxBatch: 2, Timeout: time.Hour}, g.handle)
+	set := func(v *item) { v.Seq = 1 }
+	if !q.PutWith(set) || !q.PutWith(set) {
+		t.Fatal("PutWith refused with room")
+	}
+	<-g.entered // handle holds both routine slots
+	if !q.PutCriticalWith(set) {
+		t.Fatal("PutCriticalWith refused with room in the priority lane")
+	}
+	called := false
+	mark := func(*item) { called = true }
+	if q.PutWith(mark) || q.PutCriticalWith(mark) {
+		t.Fatal("a put into full lanes succeeded")
+	}
+	if called {
+		t.Error("fill called for a refused put")
+	}
+	if s := q.Stats(); s.DroppedFull != 2 || s.Enqueued != 3 {
+		t.Errorf("Stats %+v: want DroppedFull 2, Enqueued 3", s)
+	}
+	g.release()
+	if err := q.Close(ctxTimeout(t)); err != nil {
+		t.Fatal(err)
+	}
+	if q.PutWith(mark) || q.PutCriticalWith(mark) || called {
+		t.Error("a put after Close succeeded or called fill")
+	}
+	if s := q.Stats(); s.DroppedClosed != 2 || s.Delivered != 3 {
+		t.Errorf("Stats %+v: want DroppedClosed 2, Delivered 3", s)
+	}
+}
+
+func TestPutCriticalWith_FallsBackToRoutineLane(t *testing.T) {
+	g := newGate()
+	defer g.release()
+	q := newQueue(t, batch.Config{Capacity: 16, CriticalCapacity: 2, MaxBatch: 2, Timeout: time.Hour}, g.handle)
+	for i := range 2 {
+		q.PutCriticalWith(func(v *item) { v.Seq = i })
+	}
+	<-g.entered // handle holds both priority slots
+	if !q.PutCriticalWith(func(v *item) { v.Seq = 2 }) {
+		t.Fatal("PutCriticalWith did not fall back to a routine lane")
+	}
+	g.release()
+	if err := q.Close(ctxTimeout(t)); err != nil {
+		t.Fatal(err)
+	}
+	if s := q.Stats(); s.CriticalFallback != 1 || s.CriticalEnqueued != 2 || s.Delivered != 3 {
+		t.Errorf("Stats %+v: want CriticalFallback 1, CriticalEnqueued 2, Delivered 3", s)
+	}
+}
+
+// TestPutWith_PanicPublishes checks that a fill that panics does not leave
+// its slot unpublished, which would stop the consumer at that slot for good.
+func TestPutWith_PanicPublishes(t *testing.T) {
+	var r recorder
+	q := newQueue(t, batch.Config{Capacity: 8, MaxBatch: 8, Timeout: time.Hour}, r.handle)
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Error("the panic in fill did not reach the caller")
+			}
+		}()
+		q.PutWith(func(v *item) { v.Seq = 7; panic("fill failed") })
+	}()
+	q.PutWith(func(v *item) { v.Seq = 8 })
+	if err := q.Flush(ctxTimeout(t)); err != nil {
+		t.Fatalf("Flush after a panicking fill: %v", err)
+	}
+	if got, _ := r.snapshot(); len(got) != 2 || got[0].Seq != 7 || got[1].Seq != 8 {
+		t.Errorf("delivered %+v, want Seq 7 then 8", got)
+	}
+}
