@@ -102,6 +102,7 @@ type TracingClient struct {
 	cfg       TracingConfig
 	critical  [numKinds]bool
 	sel       *selector
+	inPlace   bool // build per-kind events in their queue slot (see emit)
 	queue     *batch.Queue[TraceEvent]
 	queueCap  float64
 	blockWait bool
@@ -207,6 +208,7 @@ func New(cfg TracingConfig, opts ...Option) (*TracingClient, error) {
 	c := &TracingClient{
 		cfg:           cfg,
 		sel:           sel,
+		inPlace:       sel.inPlace(),
 		blockWait:     cfg.QueuePolicy == Block,
 		log:           o.logger.Named("reflowtrace"),
 		errorHandler:  o.errorHandler,

@@ -407,8 +407,13 @@ func TestClient_QueueFullDropsAndLogs(t *testing.T) {
 	c := newTestClient(t, sink, func(c *TracingConfig) { c.QueueSize = 16; c.BatchSize = 4 }, WithLogger(zap.New(core)))
 	c.DataFlow(ctx, "a", "out", "b", "in", "T", 1)
 	<-sink.entered
+	var dropped EventID
 	for range 100 {
-		c.DataFlow(ctx, "a", "out", "b", "in", "T", 1)
+		dropped = c.DataFlow(ctx, "a", "out", "b", "in", "T", 1)
+	}
+	// The last one was dropped: its caller still gets an id to chain.
+	if dropped.IsZero() {
+		t.Error("DataFlow dropped for a full queue returned the zero id")
 	}
 	failed := c.ActorFailed(ctx, "a", errSink) // critical: has its own lane
 	m := c.Metrics()

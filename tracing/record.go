@@ -171,36 +171,21 @@ func (c *TracingClient) queueFill() float64 {
 // It is safe for concurrent use; see TracingClient for what recording
 // guarantees.
 func (c *TracingClient) ActorCreated(ctx context.Context, actorID string) EventID {
-	if !c.begin(KindActorCreated, actorID) {
-		return EventID{}
-	}
-	var ev TraceEvent
-	stamp(&ev, KindActorCreated, actorID)
-	return c.record(ctx, &ev)
+	return c.emit(ctx, KindActorCreated, actorID, nil)
 }
 
 // ActorStarted records that actorID started a run.
 // It is safe for concurrent use; see TracingClient for what recording
 // guarantees.
 func (c *TracingClient) ActorStarted(ctx context.Context, actorID string) EventID {
-	if !c.begin(KindActorStarted, actorID) {
-		return EventID{}
-	}
-	var ev TraceEvent
-	stamp(&ev, KindActorStarted, actorID)
-	return c.record(ctx, &ev)
+	return c.emit(ctx, KindActorStarted, actorID, nil)
 }
 
 // ActorCompleted records that actorID completed a run.
 // It is safe for concurrent use; see TracingClient for what recording
 // guarantees.
 func (c *TracingClient) ActorCompleted(ctx context.Context, actorID string) EventID {
-	if !c.begin(KindActorCompleted, actorID) {
-		return EventID{}
-	}
-	var ev TraceEvent
-	stamp(&ev, KindActorCompleted, actorID)
-	return c.record(ctx, &ev)
+	return c.emit(ctx, KindActorCompleted, actorID, nil)
 }
 
 // ActorFailed records that actorID failed with err (a nil err is recorded
@@ -208,15 +193,11 @@ func (c *TracingClient) ActorCompleted(ctx context.Context, actorID string) Even
 // It is safe for concurrent use; see TracingClient for what recording
 // guarantees.
 func (c *TracingClient) ActorFailed(ctx context.Context, actorID string, err error) EventID {
-	if !c.begin(KindActorFailed, actorID) {
-		return EventID{}
-	}
-	var ev TraceEvent
-	stamp(&ev, KindActorFailed, actorID)
-	if err != nil {
-		ev.Data.Error = err.Error()
-	}
-	return c.record(ctx, &ev)
+	return c.emit(ctx, KindActorFailed, actorID, func(ev *TraceEvent) {
+		if err != nil {
+			ev.Data.Error = err.Error()
+		}
+	})
 }
 
 // MessageSent records that actorID sent a message of the given type and
@@ -224,12 +205,9 @@ func (c *TracingClient) ActorFailed(ctx context.Context, actorID string, err err
 // It is safe for concurrent use; see TracingClient for what recording
 // guarantees.
 func (c *TracingClient) MessageSent(ctx context.Context, actorID, port, msgType string, size uint64) EventID {
-	if !c.begin(KindMessageSent, actorID) {
-		return EventID{}
-	}
-	var ev TraceEvent
-	stampMessage(&ev, KindMessageSent, actorID, port, msgType, size)
-	return c.record(ctx, &ev)
+	return c.emit(ctx, KindMessageSent, actorID, func(ev *TraceEvent) {
+		setMessage(ev, port, msgType, size)
+	})
 }
 
 // MessageReceived records that actorID received a message of the given
@@ -237,12 +215,9 @@ func (c *TracingClient) MessageSent(ctx context.Context, actorID, port, msgType 
 // It is safe for concurrent use; see TracingClient for what recording
 // guarantees.
 func (c *TracingClient) MessageReceived(ctx context.Context, actorID, port, msgType string, size uint64) EventID {
-	if !c.begin(KindMessageReceived, actorID) {
-		return EventID{}
-	}
-	var ev TraceEvent
-	stampMessage(&ev, KindMessageReceived, actorID, port, msgType, size)
-	return c.record(ctx, &ev)
+	return c.emit(ctx, KindMessageReceived, actorID, func(ev *TraceEvent) {
+		setMessage(ev, port, msgType, size)
+	})
 }
 
 // StateChanged records a change of actorID's state; a diff with no DiffType
@@ -253,42 +228,30 @@ func (c *TracingClient) MessageReceived(ctx context.Context, actorID, port, msgT
 // It is safe for concurrent use; see TracingClient for what recording
 // guarantees.
 func (c *TracingClient) StateChanged(ctx context.Context, actorID string, diff StateDiff) EventID {
-	if !c.begin(KindStateChanged, actorID) {
-		return EventID{}
-	}
-	var ev TraceEvent
-	stamp(&ev, KindStateChanged, actorID)
-	if diff.DiffType == 0 {
-		diff.DiffType = DiffFull
-	}
-	ev.Data.StateDiff = diff
-	return c.record(ctx, &ev)
+	return c.emit(ctx, KindStateChanged, actorID, func(ev *TraceEvent) {
+		ev.Data.StateDiff = diff
+		if diff.DiffType == 0 {
+			ev.Data.StateDiff.DiffType = DiffFull
+		}
+	})
 }
 
 // PortConnected records that actorID's port was connected.
 // It is safe for concurrent use; see TracingClient for what recording
 // guarantees.
 func (c *TracingClient) PortConnected(ctx context.Context, actorID, port string) EventID {
-	if !c.begin(KindPortConnected, actorID) {
-		return EventID{}
-	}
-	var ev TraceEvent
-	stamp(&ev, KindPortConnected, actorID)
-	ev.Data.Port = port
-	return c.record(ctx, &ev)
+	return c.emit(ctx, KindPortConnected, actorID, func(ev *TraceEvent) {
+		ev.Data.Port = port
+	})
 }
 
 // PortDisconnected records that actorID's port was disconnected.
 // It is safe for concurrent use; see TracingClient for what recording
 // guarantees.
 func (c *TracingClient) PortDisconnected(ctx context.Context, actorID, port string) EventID {
-	if !c.begin(KindPortDisconnected, actorID) {
-		return EventID{}
-	}
-	var ev TraceEvent
-	stamp(&ev, KindPortDisconnected, actorID)
-	ev.Data.Port = port
-	return c.record(ctx, &ev)
+	return c.emit(ctx, KindPortDisconnected, actorID, func(ev *TraceEvent) {
+		ev.Data.Port = port
+	})
 }
 
 // DataFlow records that a message of the given type and size flowed from
@@ -296,14 +259,11 @@ func (c *TracingClient) PortDisconnected(ctx context.Context, actorID, port stri
 // It is safe for concurrent use; see TracingClient for what recording
 // guarantees.
 func (c *TracingClient) DataFlow(ctx context.Context, fromActor, fromPort, toActor, toPort, msgType string, size uint64) EventID {
-	if !c.begin(KindDataFlow, fromActor) {
-		return EventID{}
-	}
-	var ev TraceEvent
-	stampMessage(&ev, KindDataFlow, fromActor, fromPort, msgType, size)
-	ev.Type.ToActor = toActor
-	ev.Type.ToPort = toPort
-	return c.record(ctx, &ev)
+	return c.emit(ctx, KindDataFlow, fromActor, func(ev *TraceEvent) {
+		setMessage(ev, fromPort, msgType, size)
+		ev.Type.ToActor = toActor
+		ev.Type.ToPort = toPort
+	})
 }
 
 // NetworkEvent records a network-level event with the given attributes.
@@ -311,13 +271,9 @@ func (c *TracingClient) DataFlow(ctx context.Context, fromActor, fromPort, toAct
 // It is safe for concurrent use; see TracingClient for what recording
 // guarantees.
 func (c *TracingClient) NetworkEvent(ctx context.Context, actorID string, attrs ...Attr) EventID {
-	if !c.begin(KindNetworkEvent, actorID) {
-		return EventID{}
-	}
-	var ev TraceEvent
-	stamp(&ev, KindNetworkEvent, actorID)
-	ev.Data.CustomAttributes.Add(attrs...)
-	return c.record(ctx, &ev)
+	return c.emit(ctx, KindNetworkEvent, actorID, func(ev *TraceEvent) {
+		ev.Data.CustomAttributes.Add(attrs...)
+	})
 }
 
 // Custom records a user-named event with the given attributes (written as
@@ -326,18 +282,59 @@ func (c *TracingClient) NetworkEvent(ctx context.Context, actorID string, attrs 
 // It is safe for concurrent use; see TracingClient for what recording
 // guarantees.
 func (c *TracingClient) Custom(ctx context.Context, actorID, name string, attrs ...Attr) EventID {
-	if !c.begin(KindCustom, actorID) {
-		return EventID{}
-	}
-	var ev TraceEvent
-	stamp(&ev, KindCustom, actorID)
-	ev.Type.Name = name
-	ev.Data.CustomAttributes.Add(attrs...)
-	return c.record(ctx, &ev)
+	return c.emit(ctx, KindCustom, actorID, func(ev *TraceEvent) {
+		ev.Type.Name = name
+		ev.Data.CustomAttributes.Add(attrs...)
+	})
 }
 
-func stampMessage(ev *TraceEvent, kind EventKind, actorID, port, msgType string, size uint64) {
-	stamp(ev, kind, actorID)
+// emit records an event of kind for actorID, built by stamp and then by
+// build (if not nil), for the per-kind methods. When nothing after the
+// kind and actor checks of begin can drop the event (c.inPlace: no
+// sampler, no user predicate or redactor), the event is built straight in
+// its queue slot, which saves zeroing and copying the ~600-byte event.
+// Otherwise it is built on the stack and goes through record, like an
+// event passed to Record.
+func (c *TracingClient) emit(ctx context.Context, kind EventKind, actorID string, build func(*TraceEvent)) EventID {
+	if !c.begin(kind, actorID) {
+		return EventID{}
+	}
+	if !c.inPlace {
+		var ev TraceEvent
+		stamp(&ev, kind, actorID)
+		if build != nil {
+			build(&ev)
+		}
+		return c.record(ctx, &ev)
+	}
+	var id EventID
+	fill := func(ev *TraceEvent) {
+		stamp(ev, kind, actorID)
+		if build != nil {
+			build(ev)
+		}
+		ev.TraceID = c.trace.Load().id
+		setCause(ctx, ev)
+		if r := c.sel.redactor(); r != nil {
+			r.apply(ev)
+		}
+		id = ev.EventID
+	}
+	var ok bool
+	if c.isCritical(kind) {
+		ok = c.queue.PutCriticalWith(fill)
+	} else {
+		ok = c.queue.PutWith(fill)
+	}
+	if !ok {
+		// The queue counted the drop. The caller still gets an id, as
+		// for every dropped event.
+		return NewEventID()
+	}
+	return id
+}
+
+func setMessage(ev *TraceEvent, port, msgType string, size uint64) {
 	ev.Data.Port = port
 	ev.Data.Message.MessageType = msgType
 	ev.Data.Message.SizeBytes = size

@@ -70,11 +70,37 @@ func TestRecord_DisabledNoAllocs(t *testing.T) {
 }
 
 // TestRecord_MatchesConstructors checks that each per-kind method records
-// what the matching constructor builds.
+// what the matching constructor builds, with the causality from the
+// context, on both of its paths: built in the queue slot (nothing after
+// the kind and actor checks can drop the event) and built on the stack and
+// passed through the selector (here because of a user predicate).
 func TestRecord_MatchesConstructors(t *testing.T) {
-	ctx := ctxTimeout(t)
-	sink := newRecordSink()
-	c := newTestClient(t, sink, func(c *TracingConfig) { c.Privacy.CaptureContent = true })
+	modes := []struct {
+		name    string
+		opts    []Option
+		inPlace bool
+	}{
+		{"in place", nil, true},
+		{"through the selector", []Option{WithFilter(func(*TraceEvent) bool { return true })}, false},
+	}
+	for _, mode := range modes {
+		t.Run(mode.name, func(t *testing.T) {
+			sink := newRecordSink()
+			c := newTestClient(t, sink, func(c *TracingConfig) {
+				c.Privacy.CaptureContent = true
+				c.CriticalKinds = []EventKind{KindActorFailed, KindDataFlow} // both lanes
+			}, mode.opts...)
+			if c.inPlace != mode.inPlace {
+				t.Fatalf("inPlace = %v, want %v", c.inPlace, mode.inPlace)
+			}
+			testRecordMatchesConstructors(t, c, sink)
+		})
+	}
+}
+
+func testRecordMatchesConstructors(t *testing.T, c *TracingClient, sink *recordSink) {
+	parent, root := NewEventID(), NewEventID()
+	ctx := ContextWithEvent(ContextWithEvent(ctxTimeout(t), root), parent)
 	diff := StateDiff{After: []byte("x")}
 	tests := []struct {
 		name   string
@@ -102,12 +128,16 @@ func TestRecord_MatchesConstructors(t *testing.T) {
 				t.Fatal(err)
 			}
 			got := sink.find(t, id)
-			if got.Timestamp.IsZero() || got.Causality.RootCauseEventID != id || got.TraceID != c.CurrentTrace() {
-				t.Fatalf("ids and time not filled: %+v", got)
+			if got.Timestamp.IsZero() || got.TraceID != c.CurrentTrace() {
+				t.Fatalf("time and trace not filled: %+v", got)
 			}
 			want := tt.want
 			want.EventID, want.Timestamp, want.TraceID = got.EventID, got.Timestamp, got.TraceID
-			want.Causality.RootCauseEventID = id
+			want.Causality = CausalityInfo{
+				ParentEventID:    parent,
+				RootCauseEventID: root,
+				DependencyChain:  []EventID{root, parent},
+			}
 			if !reflect.DeepEqual(got, want) {
 				t.Fatalf("recorded\n%+v\nwant\n%+v", got, want)
 			}

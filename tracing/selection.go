@@ -98,6 +98,23 @@ func (s *selector) admit(ev *TraceEvent, queueFill float64) dropReason {
 	return keep
 }
 
+// inPlace reports whether admit does no more than rejects and the
+// built-in redaction: there is no sampler, no user predicate and no user
+// redactor. Then an event that rejects lets through is always kept, and
+// building it runs no user code, so the client may build it in its queue
+// slot (see TracingClient.emit).
+func (s *selector) inPlace() bool {
+	return s == nil || (s.sampler == nil && len(s.filter.preds) == 0 && (s.redact == nil || len(s.redact.user) == 0))
+}
+
+// redactor returns the redactor to apply to kept events, or nil.
+func (s *selector) redactor() *redactor {
+	if s == nil {
+		return nil
+	}
+	return s.redact
+}
+
 // rejects reports whether an event of the given kind and actor would be
 // dropped as filtered whatever else it holds: it applies the kind and actor
 // parts of TracingConfig.Filters, not the user's predicates. Recording
