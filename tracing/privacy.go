@@ -59,10 +59,16 @@ func (r *redactor) active() bool {
 // anonymize and with actor hashes cached it does not allocate.
 func (r *redactor) apply(ev *TraceEvent) {
 	if r.dropContent {
-		ev.Data.Message.SerializedData = nil
+		// Most events carry no content: reading costs less than writing
+		// the fields unconditionally.
+		if ev.Data.Message.SerializedData != nil {
+			ev.Data.Message.SerializedData = nil
+		}
 		// Keep DiffType: the event still says that the state changed.
-		ev.Data.StateDiff.Before = nil
-		ev.Data.StateDiff.After = nil
+		if ev.Data.StateDiff.Before != nil || ev.Data.StateDiff.After != nil {
+			ev.Data.StateDiff.Before = nil
+			ev.Data.StateDiff.After = nil
+		}
 	}
 	if len(r.drop) > 0 {
 		dropAttributes(&ev.Data.CustomAttributes, r.drop)
