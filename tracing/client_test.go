@@ -490,6 +490,30 @@ func TestClient_RecordWait(t *testing.T) {
 // event is either delivered exactly once or counted as dropped, with
 // filtering, queue overflow and write errors all happening.
 func TestClient_CountingInvariant(t *testing.T) {
+	// "filtered" is dropped either by a user predicate, so that events go
+	// through the selector, or by the configured actor filter, so that
+	// the kept ones are built in their queue slots.
+	modes := []struct {
+		name    string
+		edit    func(*TracingConfig)
+		opts    []Option
+		inPlace bool
+	}{
+		{"through the selector", nil, []Option{WithFilter(func(ev *TraceEvent) bool { return ev.ActorID != "filtered" })}, false},
+		{"in place", func(c *TracingConfig) { c.Filters.ExcludeActors = []string{"filtered"} }, nil, true},
+	}
+	for _, mode := range modes {
+		t.Run(mode.name, func(t *testing.T) {
+			cfg := testConfig()
+			if mode.edit != nil {
+				mode.edit(&cfg)
+			}
+			testCountingInvariant(t, cfg, mode.inPlace, mode.opts...)
+		})
+	}
+}
+
+func testCountingInvariant(t *testing.T, cfg TracingConfig, inPlace bool, opts ...Option) {
 	sink := newRecordSink()
 	var writes sync.Mutex
 	n := 0
@@ -502,9 +526,12 @@ func TestClient_CountingInvariant(t *testing.T) {
 		}
 		return nil
 	}
-	c, err := New(testConfig(), WithSink(sink), WithFilter(func(ev *TraceEvent) bool { return ev.ActorID != "filtered" }))
+	c, err := New(cfg, append(opts, WithSink(sink))...)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if c.inPlace != inPlace {
+		t.Fatalf("inPlace = %v, want %v", c.inPlace, inPlace)
 	}
 	ctx := ctxTimeout(t)
 	const producers, each = 8, 500
