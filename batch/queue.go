@@ -334,12 +334,31 @@ func (q *Queue[T]) publishCritical(t uint64, v *T) {
 }
 
 // PutWait copies *v into a routine lane like Put. If every routine lane is
-// full, under the Block policy it waits until there is room, ctx ends (it returns ctx's
-// error wrapped) or the queue is closed (ErrClosed); under DropNewest it
-// returns ErrFull at once. An item PutWait does not enqueue is counted in
-// Stats (DroppedFull or DroppedClosed). It does not allocate unless it has
-// to wait. Safe for concurrent use.
+// full, under the Block policy it waits until there is room, ctx ends (it
+// returns ctx's error wrapped) or the queue is closed (ErrClosed); under
+// DropNewest it returns ErrFull at once. Under the Block policy it also
+// yields the processor once (runtime.Gosched) when the caller's own lane
+// is full, before trying the others, so that the consumer gets to run. An
+// item PutWait does not enqueue is counted in Stats (DroppedFull or
+// DroppedClosed). It does not allocate unless it has to wait. Safe for
+// concurrent use.
 func (q *Queue[T]) PutWait(ctx context.Context, v *T) error {
+	if q.cfg.Policy == Block && q.laneMask != 0 {
+		// The caller may wait, so when its own lane is full it first
+		// yields its P, usually to the consumer, which a producer that
+		// never blocks would keep from running. Spreading into the other
+		// lanes right away instead keeps every lane full and makes each
+		// put scan them and write cache lines the other producers own.
+		l := &q.lanes[laneHint()&q.laneMask]
+		t, res := l.claim()
+		if res == claimed {
+			q.publishRoutine(l, t, v)
+			return nil
+		}
+		if res == laneFull {
+			runtime.Gosched()
+		}
+	}
 	err := q.tryPut(v)
 	if err == nil {
 		return nil
