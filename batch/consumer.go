@@ -84,6 +84,7 @@ func (q *Queue[T]) run() {
 			q.sleeping.Store(0)
 			continue
 		}
+		q.releaseIdleLanes()
 		if q.onPark != nil {
 			q.onPark()
 		}

@@ -11,8 +11,11 @@ const hintPerGoroutine = true
 // implemented in assembly (hint_$GOARCH.s).
 func curg() uintptr
 
+// producerID returns a non-zero number that is the same for every call
+// made by one goroutine and differs between goroutines that run at the same
+// time: the address of the goroutine's runtime descriptor.
+func producerID() uintptr { return curg() }
+
 // laneHint returns a number that is the same for every call made by one
-// goroutine: a hash of the address of the goroutine's runtime descriptor.
-func laneHint() uint {
-	return uint((uint64(curg()) * 0x9e3779b97f4a7c15) >> 58)
-}
+// goroutine: a hash of producerID.
+func laneHint() uint { return hashID(producerID()) }

@@ -17,8 +17,13 @@ const stackShift = 13
 // It changes when the runtime moves the goroutine's stack (when it grows
 // or is shrunk by the garbage collector) and, for stacks larger than
 // 8 KiB, between calls made at very different depths.
-func laneHint() uint {
+func laneHint() uint { return hashID(producerID()) }
+
+// producerID returns a non-zero number that normally stays the same across
+// the puts of one goroutine and differs between goroutines that run at the
+// same time: the address of a local variable without its low bits (see
+// laneHint for when it changes).
+func producerID() uintptr {
 	var x byte
-	h := uint64(uintptr(unsafe.Pointer(&x)) >> stackShift)
-	return uint((h * 0x9e3779b97f4a7c15) >> 58)
+	return uintptr(unsafe.Pointer(&x)) >> stackShift
 }

@@ -19,11 +19,13 @@ import (
 //
 // The routine capacity is split into several lanes when GOMAXPROCS > 1 and
 // the queue is large enough (up to 16 lanes, each holding at least 256 slots
-// and one full batch). Each goroutine puts into its own lane, picked from
-// the identity of the goroutine, so that producers running in parallel do
-// not contend on one tail; goroutines may share a lane. When its lane is
-// full, a put takes a slot in the next lane that has room, so one goroutine
-// can still fill the whole capacity.
+// and one full batch). Each goroutine puts into its own lane, so that
+// producers running in parallel do not contend on one tail: a goroutine
+// takes a free lane near the one its identity hashes to and keeps it while
+// it puts, and the consumer frees lanes that are empty and idle; when
+// there are more producers than lanes, goroutines share lanes. When its
+// lane is full, a put takes a slot in the next lane that has room, so one
+// goroutine can still fill the whole capacity.
 //
 // All methods are safe for concurrent use. Put and PutCritical take no lock,
 // never block and never allocate.
@@ -143,9 +145,11 @@ func laneCount(capacity, maxBatch, procs int) int {
 // lane put by one goroutine arrive in the order they were put: all routine
 // items of a goroutine go to the same routine lane unless it is full, in
 // which case they spill into another lane and may then reach handle before
-// items the goroutine put earlier. (On architectures other than amd64 and
-// arm64 the lane is picked from the goroutine's stack address, which also
-// changes when the runtime moves the stack.)
+// items the goroutine put earlier. A goroutine keeps its lane while it has
+// items in it; only a put that races with the consumer freeing the lane
+// can, rarely, move the goroutine to another one. (On architectures other
+// than amd64 and arm64 the goroutine is told apart by its stack address,
+// which also changes when the runtime moves the stack.)
 //
 // Each batch holds items of one lane. A lane's batch is handed over when
 // it holds MaxBatch items or when the timer armed at the first item seen
@@ -208,7 +212,7 @@ func (q *Queue[T]) Put(v *T) bool {
 	// the claim is inlined.
 	h := uint(0)
 	if q.laneMask != 0 {
-		h = laneHint() & q.laneMask
+		h = q.pickLane()
 	}
 	l := &q.lanes[h]
 	t, res := l.claim()
@@ -349,7 +353,7 @@ func (q *Queue[T]) PutWait(ctx context.Context, v *T) error {
 		// never blocks would keep from running. Spreading into the other
 		// lanes right away instead keeps every lane full and makes each
 		// put scan them and write cache lines the other producers own.
-		l := &q.lanes[laneHint()&q.laneMask]
+		l := &q.lanes[q.pickLane()]
 		t, res := l.claim()
 		if res == claimed {
 			q.publishRoutine(l, t, v)
@@ -392,7 +396,7 @@ func (q *Queue[T]) PutWait(ctx context.Context, v *T) error {
 func (q *Queue[T]) claimRoutine() (*lane[T], uint64, claimResult) {
 	h := uint(0)
 	if q.laneMask != 0 {
-		h = laneHint() & q.laneMask
+		h = q.pickLane()
 	}
 	l := &q.lanes[h]
 	t, res := l.claim()

@@ -57,7 +57,11 @@ type lane[T any] struct {
 	size  uint64
 	mask  uint64
 	shift uint
-	_     [2*cacheLine - 72]byte
+	// owner is the producerID of the goroutine that holds the lane, or 0
+	// (see Queue.pickLane). Read by every put; written only when the lane
+	// changes hands.
+	owner atomic.Uintptr
+	_     [2*cacheLine - 80]byte
 
 	tail atomic.Uint64 // next position to claim | closedBit; CAS by producers
 	_    [cacheLine - 8]byte
@@ -73,12 +77,13 @@ type lane[T any] struct {
 
 	// Consumer goroutine only, on a line of their own so that the
 	// consumer's writes don't evict what producers read.
-	chead uint64 // == head
-	ready uint64 // published positions from chead on, contiguous
-	force uint64 // hand over positions below force without waiting
-	cwake uint64 // == wakeAt
-	cgap  uint64 // == gapAt
-	_     [cacheLine - 40]byte
+	chead   uint64 // == head
+	ready   uint64 // published positions from chead on, contiguous
+	force   uint64 // hand over positions below force without waiting
+	cwake   uint64 // == wakeAt
+	cgap    uint64 // == gapAt
+	seenEnd uint64 // end() when the consumer last checked the owner
+	_       [cacheLine - 48]byte
 }
 
 func (l *lane[T]) init(size int) {

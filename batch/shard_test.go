@@ -350,3 +350,85 @@ func TestQueue_ShardedCloseRacesProducers(t *testing.T) {
 		t.Errorf("Stats %+v, Len %d: handle saw %d items", s, q.Len(), delivered.Load())
 	}
 }
+
+func TestPickLane_CollidingProducersTakeTheirOwnLanes(t *testing.T) {
+	q, err := newQueue(Config{Capacity: 8 * minLaneSize}, func([]int) {}, hooks{lanes: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = q.Close(t.Context()) }()
+	const home = 6
+	// Five producers with the same home lane: the first four get the
+	// lanes of the window (wrapping around), the fifth shares home.
+	want := []uint{6, 7, 0, 1, home}
+	for round := range 3 { // a producer keeps its lane
+		for i, w := range want {
+			if got := q.pickLaneFor(uintptr(0x1000*(i+1)), home); got != w {
+				t.Fatalf("round %d: producer %d got lane %d, want %d", round, i, got, w)
+			}
+		}
+	}
+	// Another producer whose window has a free lane takes that one.
+	if got := q.pickLaneFor(0x9000, 0); got != 2 {
+		t.Errorf("producer with home 0 got lane %d, want 2 (0 and 1 are taken)", got)
+	}
+}
+
+func TestReleaseIdleLanes_KeepsALaneUntilItsItemsAreDelivered(t *testing.T) {
+	parks := make(chan struct{}, 100)
+	q, err := newQueue(Config{Capacity: 4 * minLaneSize, MaxBatch: 64, Timeout: time.Hour}, func([]int) {},
+		hooks{lanes: 4, onPark: func() {
+			select {
+			case parks <- struct{}{}:
+			default:
+			}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := testCtx(t)
+	defer func() { _ = q.Close(ctx) }()
+	owned := func() int {
+		n := 0
+		for i := range q.lanes {
+			if q.lanes[i].owner.Load() != 0 {
+				n++
+			}
+		}
+		return n
+	}
+	done := make(chan struct{})
+	go func() { // a producer that puts one item and exits
+		defer close(done)
+		v := 1
+		q.Put(&v)
+	}()
+	<-done
+	if owned() != 1 {
+		t.Fatalf("%d lanes owned after one put, want 1", owned())
+	}
+	// The item waits for the timer; the consumer parks more than once
+	// meanwhile and must not release the lane.
+	for range 3 {
+		q.wakeConsumer()
+		select {
+		case <-parks:
+		case <-ctx.Done():
+			t.Fatal("consumer did not park")
+		}
+	}
+	if owned() != 1 {
+		t.Fatal("lane released while its item waits")
+	}
+	if err := q.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for owned() != 0 {
+		q.wakeConsumer() // each park after delivery checks the lanes
+		select {
+		case <-parks:
+		case <-ctx.Done():
+			t.Fatal("lane not released after its item was delivered")
+		}
+	}
+}

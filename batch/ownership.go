@@ -1,0 +1,79 @@
+package batch
+
+// Which routine lane a goroutine puts into.
+//
+// A goroutine's home lane is a hash of its identity (producerID). Two
+// producers that hash to the same lane would claim its slots in turn, and
+// every put would then move the lane's cache lines between their cores:
+// with two producers on eight lanes that happens in one run out of eight
+// and makes puts several times slower. So a producer takes a lane for
+// itself: the first lane of its window (the home lane and the next ones,
+// windowLanes in all) that it already owns, else the first one nobody
+// owns, else, when every lane of the window is held by others, its home
+// lane, shared. The consumer gives a lane back (owner 0) when it is empty
+// and nothing was put in it since the consumer last looked, so an owner
+// never loses its lane while items it put there wait to be handed over,
+// and the order of one goroutine's items is kept as before.
+//
+// Ownership only picks a lane: a put is correct in any lane, so a stale
+// or lost owner costs speed, never items.
+
+// windowLanes is how many lanes, from its home lane on, a producer looks
+// at for one it owns or can take.
+const windowLanes = 4
+
+// hashID spreads producer ids over the lanes; the top 6 bits of a
+// Fibonacci hash.
+func hashID(id uintptr) uint {
+	return uint((uint64(id) * 0x9e3779b97f4a7c15) >> 58)
+}
+
+// pickLane returns the index of the routine lane the calling goroutine
+// puts into.
+func (q *Queue[T]) pickLane() uint {
+	if q.laneMask == 0 {
+		return 0
+	}
+	id := producerID()
+	return q.pickLaneFor(id, hashID(id)&q.laneMask)
+}
+
+// pickLaneFor returns the lane of the producer id whose home lane is home,
+// taking a free lane of its window if it owns none.
+func (q *Queue[T]) pickLaneFor(id uintptr, home uint) uint {
+	o := q.lanes[home].owner.Load()
+	if o == id {
+		return home
+	}
+	free, found := home, o == 0
+	for i := uint(1); i < uint(min(windowLanes, len(q.lanes))); i++ {
+		k := (home + i) & q.laneMask
+		o := q.lanes[k].owner.Load()
+		if o == id {
+			return k
+		}
+		if o == 0 && !found {
+			free, found = k, true
+		}
+	}
+	if found && q.lanes[free].owner.CompareAndSwap(0, id) {
+		return free
+	}
+	return home
+}
+
+// releaseIdleLanes gives back the lanes that are empty and were not put
+// into since the previous call. The consumer calls it before it parks.
+func (q *Queue[T]) releaseIdleLanes() {
+	if q.laneMask == 0 {
+		return
+	}
+	for i := range q.lanes {
+		l := &q.lanes[i]
+		end := l.end()
+		if o := l.owner.Load(); o != 0 && end == l.chead && end == l.seenEnd {
+			l.owner.CompareAndSwap(o, 0)
+		}
+		l.seenEnd = end
+	}
+}
