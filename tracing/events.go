@@ -12,14 +12,8 @@ import (
 // Timestamp and itself as its root cause; the client fills the TraceID and,
 // from the context, the causality. None of them allocates.
 
-func newEvent(kind EventKind, actorID string) (ev TraceEvent) {
-	stamp(&ev, kind, actorID)
-	return ev
-}
-
-// stamp sets, in place, what every constructor sets: recording methods
-// that build their event where it is recorded call it too, which saves
-// copying the event.
+// stamp sets, in place, what every constructor sets; TracingClient's
+// per-kind methods call it on the event's queue slot.
 func stamp(ev *TraceEvent, kind EventKind, actorID string) {
 	now := clock.UnixNano()
 	// The id is written twice from registers rather than copied from
@@ -34,91 +28,119 @@ func stamp(ev *TraceEvent, kind EventKind, actorID string) {
 
 func unixUTC(ns int64) time.Time { return time.Unix(0, ns).UTC() }
 
+// The constructors fill their named result in place: building a
+// ~600-byte event in a helper and returning it would copy it once more
+// at each level.
+
 // ActorCreated returns an event recording that actorID was created.
-func ActorCreated(actorID string) TraceEvent { return newEvent(KindActorCreated, actorID) }
+func ActorCreated(actorID string) (ev TraceEvent) {
+	stamp(&ev, KindActorCreated, actorID)
+	return
+}
 
 // ActorStarted returns an event recording that actorID started a run.
-func ActorStarted(actorID string) TraceEvent { return newEvent(KindActorStarted, actorID) }
+func ActorStarted(actorID string) (ev TraceEvent) {
+	stamp(&ev, KindActorStarted, actorID)
+	return
+}
 
 // ActorCompleted returns an event recording that actorID completed a run.
-func ActorCompleted(actorID string) TraceEvent { return newEvent(KindActorCompleted, actorID) }
+func ActorCompleted(actorID string) (ev TraceEvent) {
+	stamp(&ev, KindActorCompleted, actorID)
+	return
+}
 
 // ActorFailed returns an event recording that actorID failed with err.
-func ActorFailed(actorID, err string) TraceEvent {
-	ev := newEvent(KindActorFailed, actorID)
+func ActorFailed(actorID, err string) (ev TraceEvent) {
+	stamp(&ev, KindActorFailed, actorID)
 	ev.Data.Error = err
-	return ev
+	return
 }
 
 // MessageSent returns an event recording that actorID sent a message of the
 // given type and size on port.
-func MessageSent(actorID, port, messageType string, sizeBytes uint64) TraceEvent {
-	return messageEvent(KindMessageSent, actorID, port, messageType, sizeBytes)
+func MessageSent(actorID, port, messageType string, sizeBytes uint64) (ev TraceEvent) {
+	stamp(&ev, KindMessageSent, actorID)
+	setMessage(&ev, port, messageType, sizeBytes)
+	return
 }
 
 // MessageReceived returns an event recording that actorID received a
 // message of the given type and size on port.
-func MessageReceived(actorID, port, messageType string, sizeBytes uint64) TraceEvent {
-	return messageEvent(KindMessageReceived, actorID, port, messageType, sizeBytes)
-}
-
-func messageEvent(kind EventKind, actorID, port, messageType string, sizeBytes uint64) TraceEvent {
-	ev := newEvent(kind, actorID)
-	ev.Data.Port = port
-	ev.Data.Message = MessageSnapshot{MessageType: messageType, SizeBytes: sizeBytes}
-	ev.Data.HasMessage = true
-	return ev
+func MessageReceived(actorID, port, messageType string, sizeBytes uint64) (ev TraceEvent) {
+	stamp(&ev, KindMessageReceived, actorID)
+	setMessage(&ev, port, messageType, sizeBytes)
+	return
 }
 
 // StateChanged returns an event recording a change of actorID's state.
 // A diff with no DiffType is recorded as a DiffFull diff.
-func StateChanged(actorID string, diff StateDiff) TraceEvent {
-	ev := newEvent(KindStateChanged, actorID)
-	if diff.DiffType == 0 {
-		diff.DiffType = DiffFull
-	}
-	ev.Data.StateDiff = diff
-	return ev
+func StateChanged(actorID string, diff StateDiff) (ev TraceEvent) {
+	stamp(&ev, KindStateChanged, actorID)
+	setStateDiff(&ev, diff)
+	return
 }
 
 // PortConnected returns an event recording that actorID's port was
 // connected.
-func PortConnected(actorID, port string) TraceEvent {
-	ev := newEvent(KindPortConnected, actorID)
+func PortConnected(actorID, port string) (ev TraceEvent) {
+	stamp(&ev, KindPortConnected, actorID)
 	ev.Data.Port = port
-	return ev
+	return
 }
 
 // PortDisconnected returns an event recording that actorID's port was
 // disconnected.
-func PortDisconnected(actorID, port string) TraceEvent {
-	ev := newEvent(KindPortDisconnected, actorID)
+func PortDisconnected(actorID, port string) (ev TraceEvent) {
+	stamp(&ev, KindPortDisconnected, actorID)
 	ev.Data.Port = port
-	return ev
+	return
 }
 
 // DataFlow returns an event recording that a message of the given type and
 // size flowed from fromActor's fromPort to toActor's toPort.
-func DataFlow(fromActor, fromPort, toActor, toPort, messageType string, sizeBytes uint64) TraceEvent {
-	ev := messageEvent(KindDataFlow, fromActor, fromPort, messageType, sizeBytes)
-	ev.Type.ToActor = toActor
-	ev.Type.ToPort = toPort
-	return ev
+func DataFlow(fromActor, fromPort, toActor, toPort, messageType string, sizeBytes uint64) (ev TraceEvent) {
+	stamp(&ev, KindDataFlow, fromActor)
+	setDataFlow(&ev, fromPort, toActor, toPort, messageType, sizeBytes)
+	return
 }
 
 // NetworkEvent returns a network-level event with the given attributes.
-func NetworkEvent(actorID string, attrs ...Attr) TraceEvent {
-	ev := newEvent(KindNetworkEvent, actorID)
+func NetworkEvent(actorID string, attrs ...Attr) (ev TraceEvent) {
+	stamp(&ev, KindNetworkEvent, actorID)
 	ev.Data.CustomAttributes.Add(attrs...)
-	return ev
+	return
 }
 
 // CustomEvent returns a user-named event with the given attributes. By
 // default it is written as a NetworkEvent whose "event_subtype" attribute is
 // name, which the reference server accepts.
-func CustomEvent(actorID, name string, attrs ...Attr) TraceEvent {
-	ev := newEvent(KindCustom, actorID)
+func CustomEvent(actorID, name string, attrs ...Attr) (ev TraceEvent) {
+	stamp(&ev, KindCustom, actorID)
 	ev.Type.Name = name
 	ev.Data.CustomAttributes.Add(attrs...)
-	return ev
+	return
+}
+
+// The setters below fill the kind-specific fields for the constructors
+// and for TracingClient's per-kind methods.
+
+func setMessage(ev *TraceEvent, port, msgType string, size uint64) {
+	ev.Data.Port = port
+	ev.Data.Message.MessageType = msgType
+	ev.Data.Message.SizeBytes = size
+	ev.Data.HasMessage = true
+}
+
+func setDataFlow(ev *TraceEvent, fromPort, toActor, toPort, msgType string, size uint64) {
+	setMessage(ev, fromPort, msgType, size)
+	ev.Type.ToActor = toActor
+	ev.Type.ToPort = toPort
+}
+
+func setStateDiff(ev *TraceEvent, diff StateDiff) {
+	ev.Data.StateDiff = diff
+	if diff.DiffType == 0 {
+		ev.Data.StateDiff.DiffType = DiffFull
+	}
 }

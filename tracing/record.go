@@ -229,10 +229,7 @@ func (c *TracingClient) MessageReceived(ctx context.Context, actorID, port, msgT
 // guarantees.
 func (c *TracingClient) StateChanged(ctx context.Context, actorID string, diff StateDiff) EventID {
 	return c.emit(ctx, KindStateChanged, actorID, func(ev *TraceEvent) {
-		ev.Data.StateDiff = diff
-		if diff.DiffType == 0 {
-			ev.Data.StateDiff.DiffType = DiffFull
-		}
+		setStateDiff(ev, diff)
 	})
 }
 
@@ -260,9 +257,7 @@ func (c *TracingClient) PortDisconnected(ctx context.Context, actorID, port stri
 // guarantees.
 func (c *TracingClient) DataFlow(ctx context.Context, fromActor, fromPort, toActor, toPort, msgType string, size uint64) EventID {
 	return c.emit(ctx, KindDataFlow, fromActor, func(ev *TraceEvent) {
-		setMessage(ev, fromPort, msgType, size)
-		ev.Type.ToActor = toActor
-		ev.Type.ToPort = toPort
+		setDataFlow(ev, fromPort, toActor, toPort, msgType, size)
 	})
 }
 
@@ -332,11 +327,4 @@ func (c *TracingClient) emit(ctx context.Context, kind EventKind, actorID string
 		return NewEventID()
 	}
 	return id
-}
-
-func setMessage(ev *TraceEvent, port, msgType string, size uint64) {
-	ev.Data.Port = port
-	ev.Data.Message.MessageType = msgType
-	ev.Data.Message.SizeBytes = size
-	ev.Data.HasMessage = true
 }
