@@ -80,8 +80,10 @@ func TestPutWith_FullAndClosedDoNotCallFill(t *testing.T) {
 	defer g.release()
 	q := newQueue(t, batch.Config{Capacity: 2, CriticalCapacity: 1, MaxBatch: 2, Timeout: time.Hour}, g.handle)
 	set := func(v *item) { v.Seq = 1 }
-	if !q.PutWith(set) || !q.PutWith(set) {
-		t.Fatal("PutWith refused with room")
+	for i := range 2 {
+		if !q.PutWith(set) {
+			t.Fatalf("PutWith %d refused with room", i)
+		}
 	}
 	<-g.entered // handle holds both routine slots
 	if !q.PutCriticalWith(set) {
