@@ -10,13 +10,21 @@ package batch
 // itself: the first lane of its window (the home lane and the next ones,
 // windowLanes in all) that it already owns, else the first one nobody
 // owns, else, when every lane of the window is held by others, its home
-// lane, shared. The consumer gives a lane back (owner 0) when it is empty
-// and nothing was put in it since the consumer last looked, so an owner
-// never loses its lane while items it put there wait to be handed over,
-// and the order of one goroutine's items is kept as before.
+// lane, shared.
+//
+// A lane is never given back. Freeing lanes safely would need to know
+// that no goroutine still has items in the lane it would leave, and a
+// goroutine that changed lanes with items queued could see later items
+// overtake them. So once a goroutine has its lane, or shares its home
+// lane because its window was taken, it keeps putting there, and the
+// order of its items is kept. The cost is that lanes taken by goroutines
+// that have exited stay taken: a later goroutine reuses one when the
+// runtime gives it the exited goroutine's descriptor (it has the same
+// identity), and otherwise shares its home lane as if there were no
+// ownership.
 //
 // Ownership only picks a lane: a put is correct in any lane, so a stale
-// or lost owner costs speed, never items.
+// owner costs speed, never items.
 
 // windowLanes is how many lanes, from its home lane on, a producer looks
 // at for one it owns or can take.
@@ -60,20 +68,4 @@ func (q *Queue[T]) pickLaneFor(id uintptr, home uint) uint {
 		return free
 	}
 	return home
-}
-
-// releaseIdleLanes gives back the lanes that are empty and were not put
-// into since the previous call. The consumer calls it before it parks.
-func (q *Queue[T]) releaseIdleLanes() {
-	if q.laneMask == 0 {
-		return
-	}
-	for i := range q.lanes {
-		l := &q.lanes[i]
-		end := l.end()
-		if o := l.owner.Load(); o != 0 && end == l.chead && end == l.seenEnd {
-			l.owner.CompareAndSwap(o, 0)
-		}
-		l.seenEnd = end
-	}
 }

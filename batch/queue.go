@@ -21,9 +21,8 @@ import (
 // the queue is large enough (up to 16 lanes, each holding at least 256 slots
 // and one full batch). Each goroutine puts into its own lane, so that
 // producers running in parallel do not contend on one tail: a goroutine
-// takes a free lane near the one its identity hashes to and keeps it while
-// it puts, and the consumer frees lanes that are empty and idle; when
-// there are more producers than lanes, goroutines share lanes. When its
+// takes a free lane near the one its identity hashes to and keeps it; when
+// the lanes near it are taken, goroutines share lanes. When its
 // lane is full, a put takes a slot in the next lane that has room, so one
 // goroutine can still fill the whole capacity.
 //
@@ -145,9 +144,7 @@ func laneCount(capacity, maxBatch, procs int) int {
 // lane put by one goroutine arrive in the order they were put: all routine
 // items of a goroutine go to the same routine lane unless it is full, in
 // which case they spill into another lane and may then reach handle before
-// items the goroutine put earlier. A goroutine keeps its lane while it has
-// items in it; only a put that races with the consumer freeing the lane
-// can, rarely, move the goroutine to another one. (On architectures other
+// items the goroutine put earlier. (On architectures other
 // than amd64 and arm64 the goroutine is told apart by its stack address,
 // which also changes when the runtime moves the stack.)
 //

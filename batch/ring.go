@@ -58,8 +58,7 @@ type lane[T any] struct {
 	mask  uint64
 	shift uint
 	// owner is the producerID of the goroutine that holds the lane, or 0
-	// (see Queue.pickLane). Read by every put; written only when the lane
-	// changes hands.
+	// (see Queue.pickLane). Read by every put; written once.
 	owner atomic.Uintptr
 	_     [2*cacheLine - 80]byte
 
@@ -77,13 +76,12 @@ type lane[T any] struct {
 
 	// Consumer goroutine only, on a line of their own so that the
 	// consumer's writes don't evict what producers read.
-	chead   uint64 // == head
-	ready   uint64 // published positions from chead on, contiguous
-	force   uint64 // hand over positions below force without waiting
-	cwake   uint64 // == wakeAt
-	cgap    uint64 // == gapAt
-	seenEnd uint64 // end() when the consumer last checked the owner
-	_       [cacheLine - 48]byte
+	chead uint64 // == head
+	ready uint64 // published positions from chead on, contiguous
+	force uint64 // hand over positions below force without waiting
+	cwake uint64 // == wakeAt
+	cgap  uint64 // == gapAt
+	_     [cacheLine - 40]byte
 }
 
 func (l *lane[T]) init(size int) {

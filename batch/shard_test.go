@@ -374,61 +374,31 @@ func TestPickLane_CollidingProducersTakeTheirOwnLanes(t *testing.T) {
 	}
 }
 
-func TestReleaseIdleLanes_KeepsALaneUntilItsItemsAreDelivered(t *testing.T) {
-	parks := make(chan struct{}, 100)
-	q, err := newQueue(Config{Capacity: 4 * minLaneSize, MaxBatch: 64, Timeout: time.Hour}, func([]int) {},
-		hooks{lanes: 4, onPark: func() {
-			select {
-			case parks <- struct{}{}:
-			default:
-			}
-		}})
+// TestPickLane_OwnersKeepTheirLanes checks that a lane, once taken, stays
+// with its goroutine, also after the queue has drained and the goroutine
+// has exited (a goroutine that reuses its descriptor gets it back), so a
+// goroutine never moves to another lane while its items wait.
+func TestPickLane_OwnersKeepTheirLanes(t *testing.T) {
+	q, err := newQueue(Config{Capacity: 8 * minLaneSize, MaxBatch: 8, Timeout: time.Millisecond}, func([]int) {}, hooks{lanes: 8})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx := testCtx(t)
 	defer func() { _ = q.Close(ctx) }()
-	owned := func() int {
-		n := 0
-		for i := range q.lanes {
-			if q.lanes[i].owner.Load() != 0 {
-				n++
-			}
-		}
-		return n
-	}
-	done := make(chan struct{})
-	go func() { // a producer that puts one item and exits
-		defer close(done)
+	first := q.pickLaneFor(0x1000, 2)
+	other := q.pickLaneFor(0x2000, 2)
+	for range 3 {
 		v := 1
 		q.Put(&v)
-	}()
-	<-done
-	if owned() != 1 {
-		t.Fatalf("%d lanes owned after one put, want 1", owned())
-	}
-	// The item waits for the timer; the consumer parks more than once
-	// meanwhile and must not release the lane.
-	for range 3 {
-		q.wakeConsumer()
-		select {
-		case <-parks:
-		case <-ctx.Done():
-			t.Fatal("consumer did not park")
+		if err := q.Flush(ctx); err != nil {
+			t.Fatal(err)
 		}
-	}
-	if owned() != 1 {
-		t.Fatal("lane released while its item waits")
-	}
-	if err := q.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
-	for owned() != 0 {
-		q.wakeConsumer() // each park after delivery checks the lanes
-		select {
-		case <-parks:
-		case <-ctx.Done():
-			t.Fatal("lane not released after its item was delivered")
+		time.Sleep(2 * time.Millisecond) // the timer fires, the consumer parks idle
+		if got := q.pickLaneFor(0x1000, 2); got != first {
+			t.Fatalf("owner moved from lane %d to %d", first, got)
+		}
+		if got := q.pickLaneFor(0x2000, 2); got != other {
+			t.Fatalf("second owner moved from lane %d to %d", other, got)
 		}
 	}
 }
