@@ -67,9 +67,6 @@ func (q *Queue[T]) run() {
 		if ready > 0 && !cs.armed {
 			q.timer.Reset(q.cfg.Timeout)
 			cs.armed = true
-		} else if ready == 0 && cs.armed {
-			q.timer.Stop()
-			cs.armed = false
 		}
 		for i := range q.lanes {
 			l := &q.lanes[i]
@@ -84,7 +81,6 @@ func (q *Queue[T]) run() {
 			q.sleeping.Store(0)
 			continue
 		}
-		q.releaseIdleLanes()
 		if q.onPark != nil {
 			q.onPark()
 		}
@@ -273,9 +269,15 @@ func (q *Queue[T]) deliver(mb uint64) bool {
 		q.spaceCh = make(chan struct{})
 		q.spaceMu.Unlock()
 	}
-	if q.cs.armed && q.readyCount() == 0 {
-		q.timer.Stop()
-		q.cs.armed = false
+	if q.readyCount() == 0 && !q.cs.draining {
+		// Everything ready was handed over. Items usually keep coming, so
+		// the timer is armed now for the next batch: the consumer then
+		// parks until that batch is full or the timer fires, instead of
+		// being woken by the next item only to arm the timer. Items put
+		// later still wait at most Timeout. If none come, the timer fires
+		// once and the consumer parks without it.
+		q.timer.Reset(q.cfg.Timeout)
+		q.cs.armed = true
 	}
 	return true
 }

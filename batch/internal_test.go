@@ -30,7 +30,11 @@ func testCtx(t *testing.T) context.Context {
 	return ctx
 }
 
-func TestQueue_TimerArmedOnFirstItemAndFires(t *testing.T) {
+// TestQueue_TimerBoundsPartialBatches follows the batch timer: armed by the
+// first item, firing hands the partial batch over, and it is re-armed at
+// once for the next batch; a firing with nothing queued disarms it, and the
+// next item arms it again.
+func TestQueue_TimerBoundsPartialBatches(t *testing.T) {
 	ft := newFakeTimer()
 	got := make(chan []int, 10)
 	q, err := newQueue(Config{MaxBatch: 100, Timeout: 42 * time.Second}, func(b []int) {
@@ -41,72 +45,96 @@ func TestQueue_TimerArmedOnFirstItemAndFires(t *testing.T) {
 	}
 	defer func() { _ = q.Close(testCtx(t)) }()
 	ctx := testCtx(t)
-
-	for round := range 3 {
-		for i := range 3 {
-			v := round*10 + i
-			q.Put(&v)
-		}
+	armed := func(when string) {
+		t.Helper()
 		select {
 		case d := <-ft.resets:
 			if d != 42*time.Second {
 				t.Fatalf("timer armed with %s, want Timeout", d)
 			}
 		case <-ctx.Done():
-			t.Fatal("timer not armed after the first item")
+			t.Fatalf("timer not armed %s", when)
 		}
-		// Until the timer fires, the partial batch is not handed over.
-		select {
-		case b := <-got:
-			t.Fatalf("batch %v handed over before the timer fired", b)
-		default:
-		}
+	}
+	fire := func() {
+		t.Helper()
 		select {
 		case ft.c <- time.Now():
 		case <-ctx.Done():
 			t.Fatal("consumer not waiting on the timer")
 		}
-		var n int
-		for n < 3 {
+	}
+	handedOver := func(want []int) {
+		t.Helper()
+		var all []int
+		for len(all) < len(want) {
 			select {
 			case b := <-got:
-				for j, v := range b {
-					if v != round*10+n+j {
-						t.Fatalf("got %v", b)
-					}
-				}
-				n += len(b)
+				all = append(all, b...)
 			case <-ctx.Done():
-				t.Fatal("partial batch not handed over after the timer fired")
+				t.Fatalf("got %v, want %v after the timer fired", all, want)
 			}
 		}
+		if !reflect.DeepEqual(all, want) {
+			t.Fatalf("got %v, want %v", all, want)
+		}
 	}
-	if len(ft.resets) != 0 {
-		t.Errorf("timer armed %d more times", len(ft.resets))
+	put := func(vs ...int) {
+		for _, v := range vs {
+			q.Put(&v)
+		}
 	}
+
+	put(0, 1, 2)
+	armed("by the first item")
+	select {
+	case b := <-got:
+		t.Fatalf("batch %v handed over before the timer fired", b)
+	default:
+	}
+	fire()
+	handedOver([]int{0, 1, 2})
+	armed("again after the batch went out")
+
+	put(10, 11)
+	fire()
+	handedOver([]int{10, 11})
+	armed("again after the second batch")
+
+	fire() // nothing queued: the consumer parks without the timer
+	put(20)
+	armed("by the first item after an idle period")
+	fire()
+	handedOver([]int{20})
 }
 
-func TestQueue_FullBatchStopsTimer(t *testing.T) {
-	ft := newFakeTimer()
-	got := make(chan int, 10)
-	q, err := newQueue(Config{MaxBatch: 4, Timeout: time.Hour}, func(b []int) { got <- len(b) },
-		hooks{newTimer: func() timer { return ft }})
+// TestQueue_OneParkPerBatch checks that a steady stream of full batches
+// costs the consumer one park and one wake-up per batch: the timer is
+// armed when a batch goes out, so the first item of the next one need not
+// wake the consumer.
+func TestQueue_OneParkPerBatch(t *testing.T) {
+	got := make(chan int, 100)
+	q, err := newQueue(Config{MaxBatch: 4, Timeout: time.Hour}, func(b []int) { got <- len(b) }, hooks{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer func() { _ = q.Close(testCtx(t)) }()
-	for i := range 4 {
-		q.Put(&i)
+	const batches = 20
+	for range batches {
+		for i := range 4 {
+			q.Put(&i)
+		}
+		select {
+		case n := <-got:
+			if n != 4 {
+				t.Fatalf("batch of %d, want 4", n)
+			}
+		case <-testCtx(t).Done():
+			t.Fatal("full batch not handed over")
+		}
 	}
-	if n := <-got; n != 4 {
-		t.Fatalf("batch of %d, want 4", n)
-	}
-	if err := q.Flush(testCtx(t)); err != nil {
-		t.Fatal(err)
-	}
-	// Armed at most once, and stopped once the batch went out.
-	if len(ft.resets) > 1 || len(ft.resets) != len(ft.stops) {
-		t.Errorf("timer armed %d times, stopped %d times", len(ft.resets), len(ft.stops))
+	if p := q.parks.Load(); p > batches+2 {
+		t.Errorf("consumer parked %d times for %d batches, want about one per batch", p, batches)
 	}
 }
 
