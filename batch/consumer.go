@@ -21,10 +21,11 @@ const noGap = ^uint64(0)
 // the 1-buffered wake channel; every other producer does nothing. Any
 // critical publish wakes a parked consumer.
 //
-// wakeAt keeps the wake-ups to about two per batch: while no item is ready
-// in any lane it is the lane's first unpublished position (the first item
-// wakes the consumer, which arms the timer); otherwise it is the position
-// that completes the lane's batch. Items published below wakeAt while the
+// wakeAt keeps the wake-ups to one per batch in a steady stream: while the
+// timer is armed (from when a batch went out, or from the first item seen)
+// or items are ready, it is the position that completes the lane's batch;
+// otherwise, after an idle period, it is the lane's first unpublished
+// position, so that the first item wakes the consumer to arm the timer. Items published below wakeAt while the
 // consumer is about to park need no wake-up, so settle only gives up
 // parking for an item at or after wakeAt, and a steady stream of puts does
 // not keep the consumer spinning. A slot claimed but not yet published

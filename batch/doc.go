@@ -36,10 +36,10 @@
 //
 // When GOMAXPROCS > 1 and Config.Capacity allows it, the routine capacity
 // is split into several lanes (up to 16) so that producers running in
-// parallel do not all compare-and-swap the same tail: each goroutine puts
-// into its own lane, picked from its identity, and spills into the next
-// lane with room only when its own is full. Each batch holds items of one
-// lane.
+// parallel do not all compare-and-swap the same tail: each goroutine takes
+// a lane of its own near the one its identity hashes to (sharing one only
+// when those are taken), and spills into the next lane with room only when
+// its own is full. Each batch holds items of one lane.
 //
 // The consumer pays per batch rather than per item: it finds published
 // slots with plain atomic loads, hands handle a slice of a lane's ring
@@ -47,9 +47,10 @@
 // releases the whole batch with one atomic store. It parks on a channel
 // when there is nothing to hand over, so an idle queue uses no CPU;
 // producers wake it with a non-blocking send only when it is parked and
-// the item they put starts a batch or fills one (about two wake-ups per
-// batch). One reusable timer, armed when the first item is seen, bounds
-// how long a partial batch waits.
+// the item they put fills a batch, or starts one after an idle period (one
+// wake-up per batch in a steady stream). One reusable timer, armed when a
+// batch goes out or when the first item after an idle period is seen,
+// bounds how long a partial batch waits.
 //
 // handle runs on the consumer goroutine only, one call at a time; it must
 // not keep its slice after returning, and must not call Flush or Close.
