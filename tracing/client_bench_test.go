@@ -35,7 +35,17 @@ func newBenchClient(b *testing.B, edit func(*TracingConfig)) (*TracingClient, *d
 // reports the percentage of events dropped because the queue was full,
 // which must be 0 for ns/op to measure the full path.
 func benchRecord(b *testing.B, record func(c *TracingClient)) {
+	benchRecordOn(b, 0, record)
+}
+
+// benchRecordOn is benchRecord with goroutines goroutines in all, however
+// many Ps there are (0: one per P).
+func benchRecordOn(b *testing.B, goroutines int, record func(c *TracingClient)) {
 	c, _ := newBenchClient(b, nil)
+	if goroutines > 0 {
+		procs := runtime.GOMAXPROCS(0)
+		b.SetParallelism(max(goroutines/procs, 1))
+	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
@@ -64,6 +74,17 @@ func benchRecord(b *testing.B, record func(c *TracingClient)) {
 func BenchmarkRecordDataFlow(b *testing.B) {
 	ctx := context.Background()
 	benchRecord(b, func(c *TracingClient) {
+		c.DataFlow(ctx, "sensor", "out", "validator", "in", "Reading", 256)
+	})
+}
+
+// BenchmarkRecordDataFlow8Goroutines is BenchmarkRecordDataFlow with 8
+// recording goroutines whatever -cpu says: run with -cpu 2 on a 2-core
+// machine it has 8 producers and a consumer that keeps up, which -cpu 8
+// (8 busy threads on 2 cores) cannot give.
+func BenchmarkRecordDataFlow8Goroutines(b *testing.B) {
+	ctx := context.Background()
+	benchRecordOn(b, 8, func(c *TracingClient) {
 		c.DataFlow(ctx, "sensor", "out", "validator", "in", "Reading", 256)
 	})
 }
