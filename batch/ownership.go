@@ -47,25 +47,30 @@ func (q *Queue[T]) pickLane() uint {
 }
 
 // pickLaneFor returns the lane of the producer id whose home lane is home,
-// taking a free lane of its window if it owns none.
+// taking a free lane of its window if it owns none. When another producer
+// takes the free lane first, it looks again rather than falling back to
+// home: a producer that shared its home lane now and found a free lane on
+// its next put would move with an item still queued behind it.
 func (q *Queue[T]) pickLaneFor(id uintptr, home uint) uint {
-	o := q.lanes[home].owner.Load()
-	if o == id {
-		return home
-	}
-	free, found := home, o == 0
-	for i := uint(1); i < uint(min(windowLanes, len(q.lanes))); i++ {
-		k := (home + i) & q.laneMask
-		o := q.lanes[k].owner.Load()
-		if o == id {
-			return k
+	window := uint(min(windowLanes, len(q.lanes)))
+	for {
+		free, found := uint(0), false
+		for i := range window {
+			k := (home + i) & q.laneMask
+			switch q.lanes[k].owner.Load() {
+			case id:
+				return k
+			case 0:
+				if !found {
+					free, found = k, true
+				}
+			}
 		}
-		if o == 0 && !found {
-			free, found = k, true
+		if !found {
+			return home // every lane of the window is taken for good
+		}
+		if q.lanes[free].owner.CompareAndSwap(0, id) {
+			return free
 		}
 	}
-	if found && q.lanes[free].owner.CompareAndSwap(0, id) {
-		return free
-	}
-	return home
 }
