@@ -35,9 +35,14 @@ const (
 
 // Special field values of a Policy.
 const (
-	// Unlimited as Policy.MaxRetries (or any negative value) retries until
-	// the operation succeeds, MaxElapsedTime has passed or the context ends.
+	// Unlimited as Policy.MaxRetries (or any negative value other than
+	// NoRetries) retries until the operation succeeds, MaxElapsedTime has
+	// passed or the context ends.
 	Unlimited = -1
+	// NoRetries as Policy.MaxRetries runs the operation once and never
+	// retries it: Reflow's max_retries = 0, which a zero MaxRetries cannot
+	// say because zero means DefaultMaxRetries.
+	NoRetries = math.MinInt32
 	// NoJitter as Policy.Jitter (or any negative value) waits exactly the
 	// nominal delays.
 	NoJitter = -1.0
@@ -57,8 +62,9 @@ var ErrInvalidPolicy = errors.New("retry: invalid policy")
 type Policy struct {
 	// MaxRetries is how many times the operation is retried after its first
 	// attempt, so it runs at most MaxRetries+1 times. Zero means
-	// DefaultMaxRetries; a negative value (Unlimited) retries until
-	// MaxElapsedTime has passed or the context ends.
+	// DefaultMaxRetries; NoRetries means none; any other negative value
+	// (Unlimited) retries until MaxElapsedTime has passed or the context
+	// ends.
 	MaxRetries int
 	// InitialDelay is the nominal wait before the first retry. Zero means
 	// DefaultInitialDelay; it must not be negative.
@@ -173,8 +179,8 @@ func (p Policy) NewBackOff(ctx context.Context) backoff.BackOff {
 	}
 	eb.Reset()
 	var b backoff.BackOff = eb
-	if q.MaxRetries >= 0 {
-		b = backoff.WithMaxRetries(b, uint64(q.MaxRetries))
+	if n, limited := q.Retries(); limited {
+		b = backoff.WithMaxRetries(b, uint64(n))
 	}
 	return backoff.WithContext(b, ctx)
 }
@@ -201,8 +207,23 @@ func (p Policy) sanitized() Policy {
 	if q.MaxElapsedTime < 0 {
 		q.MaxElapsedTime = DefaultMaxElapsedTime
 	}
-	if q.MaxRetries < 0 {
+	if _, limited := q.Retries(); !limited {
 		q.MaxRetries = Unlimited
 	}
 	return q
+}
+
+// Retries returns how many times p retries an operation, its defaults
+// applied: n retries when limited is true, no limit otherwise.
+func (p Policy) Retries() (n int, limited bool) {
+	switch m := p.MaxRetries; {
+	case m == 0:
+		return DefaultMaxRetries, true
+	case m == NoRetries:
+		return 0, true
+	case m < 0:
+		return 0, false
+	default:
+		return m, true
+	}
 }

@@ -210,3 +210,23 @@ func TestNewBackOffSanitizesInvalidFields(t *testing.T) {
 		}
 	}
 }
+
+func TestRetries(t *testing.T) {
+	tests := []struct {
+		max         int
+		wantN       int
+		wantLimited bool
+	}{
+		{0, DefaultMaxRetries, true},
+		{3, 3, true},
+		{NoRetries, 0, true},
+		{Unlimited, 0, false},
+		{-5, 0, false},
+	}
+	for _, tt := range tests {
+		n, limited := Policy{MaxRetries: tt.max}.Retries()
+		if n != tt.wantN || limited != tt.wantLimited {
+			t.Errorf("Policy{MaxRetries: %d}.Retries() = %d, %v; want %d, %v", tt.max, n, limited, tt.wantN, tt.wantLimited)
+		}
+	}
+}

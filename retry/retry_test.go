@@ -85,6 +85,9 @@ func TestDoMaxRetries(t *testing.T) {
 		{name: "first attempt succeeds", p: Policy{MaxRetries: 3}, succeedOn: 1, wantCalls: 1},
 		{name: "succeeds on the last allowed attempt", p: Policy{MaxRetries: 3}, succeedOn: 4, wantCalls: 4},
 		{name: "unlimited until success", p: Policy{MaxRetries: Unlimited}, succeedOn: 100, wantCalls: 100},
+		{name: "other negative values are unlimited", p: Policy{MaxRetries: -7}, succeedOn: 20, wantCalls: 20},
+		{name: "no retries runs once", p: Policy{MaxRetries: NoRetries}, wantCalls: 1, wantErr: true},
+		{name: "no retries, first attempt succeeds", p: Policy{MaxRetries: NoRetries}, succeedOn: 1, wantCalls: 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -568,11 +568,8 @@ func (s *WebSocket) reject(c *wsConn, serr *tracing.ServerError) error {
 		s.mu.Unlock()
 		return fmt.Errorf("error reply with no request in flight: %w", serr)
 	}
-	limit := s.cfg.policy.MaxRetries
-	if limit == 0 {
-		limit = retry.DefaultMaxRetries
-	}
-	if serr.Retryable() && (limit < 0 || f.attempts < limit) {
+	limit, limited := s.cfg.policy.Retries()
+	if serr.Retryable() && (!limited || f.attempts < limit) {
 		f.attempts++
 		c.retryLater = true
 		s.mu.Unlock()

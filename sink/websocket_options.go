@@ -396,8 +396,10 @@ func withClock(now func() time.Time) WebSocketOption {
 func WebSocketOptionsFromConfig(cfg tracing.TracingConfig) []WebSocketOption {
 	cfg = cfg.WithDefaults()
 	p := retry.DefaultPolicy()
-	p.MaxRetries = cfg.Retry.MaxRetries
-	if p.MaxRetries < 0 {
+	switch p.MaxRetries = cfg.Retry.MaxRetries; {
+	case p.MaxRetries == tracing.NoRetries:
+		p.MaxRetries = retry.NoRetries
+	case p.MaxRetries < 0:
 		p.MaxRetries = retry.Unlimited
 	}
 	p.InitialDelay = cfg.Retry.InitialDelay

@@ -158,18 +158,26 @@ func TestWebSocketServerErrors(t *testing.T) {
 		code         tracing.ErrorCode
 		message      string
 		lz4          bool
+		noRetries    bool
 		wantRejected bool
 	}{
 		{name: "permanent", code: tracing.CodeInvalidRequest, message: "bad trace", wantRejected: true},
 		{name: "permanent compressed reply", code: tracing.CodeSerializationError, message: strings.Repeat("long reason ", 200), lz4: true, wantRejected: true},
 		{name: "retryable", code: tracing.CodeStorageError, message: "database is locked"},
 		{name: "legacy retryable", code: "", message: "storage failed"},
+		{name: "retryable with NoRetries", code: tracing.CodeStorageError, message: "database is locked", noRetries: true, wantRejected: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := testCtx(t)
 			srv := startServer(t, testserver.WithLZ4(tt.lz4))
-			s, el := newTestSink(t, srv.URL(), WithCompression(tt.lz4))
+			opts := []WebSocketOption{WithCompression(tt.lz4)}
+			if tt.noRetries {
+				cfg := tracing.DefaultConfig()
+				cfg.Retry.MaxRetries = tracing.NoRetries
+				opts = append(WebSocketOptionsFromConfig(cfg), opts...)
+			}
+			s, el := newTestSink(t, srv.URL(), opts...)
 			srv.ErrorEvery(3, tt.code, tt.message)
 			var all []tracing.TraceEvent
 			for range 6 {
@@ -349,6 +357,16 @@ func TestWebSocketOptionsFromConfig(t *testing.T) {
 	if !c.compress || c.flowID != "flow-a" || c.policy.MaxRetries != cfg.Retry.MaxRetries ||
 		c.policy.InitialDelay != cfg.Retry.InitialDelay || c.policy.Multiplier != cfg.Retry.BackoffMultiplier {
 		t.Fatalf("config from TracingConfig: %+v", c)
+	}
+	for in, want := range map[int]int{tracing.NoRetries: retry.NoRetries, -1: retry.Unlimited, -9: retry.Unlimited, 3: 3} {
+		cfg.Retry.MaxRetries = in
+		c, err := newWSConfig(WebSocketOptionsFromConfig(cfg))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.policy.MaxRetries != want {
+			t.Errorf("Retry.MaxRetries %d became policy MaxRetries %d, want %d", in, c.policy.MaxRetries, want)
+		}
 	}
 }
 

@@ -27,6 +27,12 @@ const (
 	DefaultHealthThreshold   = 30 * time.Second
 )
 
+// NoRetries as RetryConfig.MaxRetries means a failed send or dial is not
+// retried. It is what max_retries = 0 means in a tracing.toml file or in
+// REFLOW_TRACING_MAX_RETRIES, as in Reflow; in a RetryConfig a zero
+// MaxRetries means DefaultMaxRetries.
+const NoRetries = math.MinInt32
+
 // QueuePolicy says what recording does when the client's queue is full.
 type QueuePolicy uint8
 
@@ -55,8 +61,9 @@ func (p QueuePolicy) String() string {
 // server. Zero fields take the defaults above.
 type RetryConfig struct {
 	// MaxRetries is how many times a failed send or dial is retried before
-	// the batch is given up (spooled, when a spool is set); negative means
-	// retry until the context ends. Default: DefaultMaxRetries.
+	// the batch is given up (spooled, when a spool is set); NoRetries means
+	// none, any other negative value means retry until the context ends.
+	// Default (zero): DefaultMaxRetries.
 	MaxRetries int
 	// InitialDelay is the first wait. Default: DefaultInitialDelay.
 	InitialDelay time.Duration

@@ -281,9 +281,9 @@ func (st *setting) parseTOML(v any) (val any, why string) {
 			return b, ""
 		}
 		return nil, "not a boolean"
-	case kindInt:
+	case kindInt, kindRetries:
 		if n, ok := v.(int64); ok && n >= math.MinInt && n <= math.MaxInt {
-			return int(n), ""
+			return st.fromInt(int(n)), ""
 		}
 		return nil, "not an integer"
 	case kindUint:

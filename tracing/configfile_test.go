@@ -104,6 +104,7 @@ func TestDecodeConfigEveryKey(t *testing.T) {
 		{"tracing.system_metrics_interval_ms", "1000", func(c *TracingConfig) { c.SystemMetricsInterval = time.Second }},
 		{"tracing.health_threshold_ms", "5000", func(c *TracingConfig) { c.HealthThreshold = 5 * time.Second }},
 		{"tracing.retry.max_retries", "2", func(c *TracingConfig) { c.Retry.MaxRetries = 2 }},
+		{"tracing.retry.max_retries", "0", func(c *TracingConfig) { c.Retry.MaxRetries = NoRetries }},
 		{"tracing.retry.initial_delay_ms", "10", func(c *TracingConfig) { c.Retry.InitialDelay = 10 * time.Millisecond }},
 		{"tracing.retry.max_delay_ms", "100000", func(c *TracingConfig) { c.Retry.MaxDelay = 100 * time.Second }},
 		{"tracing.retry.backoff_multiplier", "3", func(c *TracingConfig) { c.Retry.BackoffMultiplier = 3 }},

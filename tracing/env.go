@@ -50,7 +50,7 @@ func ConfigFromEnv() (TracingConfig, error) { return DefaultConfig().ApplyEnv() 
 //	REFLOW_TRACING_BATCH_SIZE                  BatchSize                     integer
 //	REFLOW_TRACING_BATCH_TIMEOUT_MS            BatchTimeout                  milliseconds
 //	REFLOW_TRACING_COMPRESSION                 EnableCompression             bool
-//	REFLOW_TRACING_MAX_RETRIES                 Retry.MaxRetries              integer (negative: no limit)
+//	REFLOW_TRACING_MAX_RETRIES                 Retry.MaxRetries              integer (0: NoRetries, negative: no limit)
 //	REFLOW_TRACING_INITIAL_DELAY_MS            Retry.InitialDelay            milliseconds
 //	REFLOW_TRACING_MAX_DELAY_MS                Retry.MaxDelay                milliseconds
 //	REFLOW_TRACING_BACKOFF_MULTIPLIER          Retry.BackoffMultiplier       number >= 1
@@ -122,6 +122,7 @@ type settingKind uint8
 const (
 	kindBool settingKind = iota
 	kindInt
+	kindRetries // an integer where 0 means NoRetries
 	kindUint
 	kindFloat
 	kindString
@@ -151,7 +152,7 @@ var settings = [...]setting{
 	{EnvPrefix + "BATCH_SIZE", "tracing.batch_size", kindInt, func(c *TracingConfig) any { return &c.BatchSize }},
 	{EnvPrefix + "BATCH_TIMEOUT_MS", "tracing.batch_timeout_ms", kindMillis, func(c *TracingConfig) any { return &c.BatchTimeout }},
 	{EnvPrefix + "COMPRESSION", "tracing.enable_compression", kindBool, func(c *TracingConfig) any { return &c.EnableCompression }},
-	{EnvPrefix + "MAX_RETRIES", "tracing.retry.max_retries", kindInt, func(c *TracingConfig) any { return &c.Retry.MaxRetries }},
+	{EnvPrefix + "MAX_RETRIES", "tracing.retry.max_retries", kindRetries, func(c *TracingConfig) any { return &c.Retry.MaxRetries }},
 	{EnvPrefix + "INITIAL_DELAY_MS", "tracing.retry.initial_delay_ms", kindMillis, func(c *TracingConfig) any { return &c.Retry.InitialDelay }},
 	{EnvPrefix + "MAX_DELAY_MS", "tracing.retry.max_delay_ms", kindMillis, func(c *TracingConfig) any { return &c.Retry.MaxDelay }},
 	{EnvPrefix + "BACKOFF_MULTIPLIER", "tracing.retry.backoff_multiplier", kindFloat, func(c *TracingConfig) any { return &c.Retry.BackoffMultiplier }},
@@ -207,6 +208,14 @@ func (st *setting) set(c *TracingConfig, v any) {
 	}
 }
 
+// fromInt returns the field value an integer setting n stands for.
+func (st *setting) fromInt(n int) int {
+	if st.kind == kindRetries && n == 0 {
+		return NoRetries
+	}
+	return n
+}
+
 // parseString converts an environment value; why is "" on success and
 // otherwise says what is wrong, without repeating the value.
 func (st *setting) parseString(s string) (v any, why string) {
@@ -219,12 +228,12 @@ func (st *setting) parseString(s string) (v any, why string) {
 			return false, ""
 		}
 		return nil, "not a boolean (want true/false, 1/0, yes/no or on/off)"
-	case kindInt:
+	case kindInt, kindRetries:
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil {
 			return nil, "not an integer"
 		}
-		return n, ""
+		return st.fromInt(n), ""
 	case kindUint:
 		n, err := strconv.ParseUint(strings.TrimSpace(s), 10, 64)
 		if err != nil {

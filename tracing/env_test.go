@@ -33,6 +33,7 @@ var envCases = []struct {
 	{"COMPRESSION", "yes", func(c *TracingConfig) { c.EnableCompression = true }},
 	{"MAX_RETRIES", "7", func(c *TracingConfig) { c.Retry.MaxRetries = 7 }},
 	{"MAX_RETRIES", "-1", func(c *TracingConfig) { c.Retry.MaxRetries = -1 }},
+	{"MAX_RETRIES", "0", func(c *TracingConfig) { c.Retry.MaxRetries = NoRetries }},
 	{"INITIAL_DELAY_MS", "250", func(c *TracingConfig) { c.Retry.InitialDelay = 250 * time.Millisecond }},
 	{"MAX_DELAY_MS", "60000", func(c *TracingConfig) { c.Retry.MaxDelay = time.Minute }},
 	{"BACKOFF_MULTIPLIER", "1.5", func(c *TracingConfig) { c.Retry.BackoffMultiplier = 1.5 }},
