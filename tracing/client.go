@@ -141,6 +141,7 @@ type TracingClient struct {
 	latencyNs    atomic.Uint64
 	writes       atomic.Uint64
 	failingSince atomic.Int64 // Unix ns of the first failed write of the current streak; 0 when healthy
+	writingSince atomic.Int64 // Unix ns when the Sink.Write in progress started; 0 between writes
 
 	errMu       sync.Mutex
 	lastErr     string
@@ -320,7 +321,9 @@ func (c *TracingClient) handle(events []TraceEvent) {
 		s := &c.sinks[i]
 		ctx, cancel := context.WithTimeout(c.exportCtx, c.exportTimeout)
 		start := time.Now()
+		c.writingSince.Store(c.now().UnixNano())
 		err := s.sink.Write(ctx, events)
+		c.writingSince.Store(0)
 		cancel()
 		lat := uint64(time.Since(start))
 		s.latencyNs.Add(lat)

@@ -172,8 +172,8 @@ type TracingConfig struct {
 	// SystemMetricsInterval, when positive, records a NetworkEvent with
 	// event_subtype "system_metric" at this interval.
 	SystemMetricsInterval time.Duration
-	// HealthThreshold is how long sinks may fail before Healthy reports
-	// false. Default: DefaultHealthThreshold.
+	// HealthThreshold is how long sinks may fail, or one write may hang,
+	// before Healthy reports false. Default: DefaultHealthThreshold.
 	HealthThreshold time.Duration
 }
 

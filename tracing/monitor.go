@@ -45,8 +45,10 @@ func publishExpvar(name string, metrics func() TracingMetrics) error {
 }
 
 // Healthy reports whether the sinks are accepting events: false when every
-// Sink.Write for longer than TracingConfig.HealthThreshold has failed, and
-// after Close. A disabled client is healthy. Safe for concurrent use.
+// Sink.Write for longer than TracingConfig.HealthThreshold has failed, when
+// one Sink.Write has been running for longer than that (a sink that hangs
+// rather than fails), and after Close. A disabled client is healthy. Safe
+// for concurrent use.
 func (c *TracingClient) Healthy() bool {
 	if c == nil || !c.cfg.Enabled {
 		return true
@@ -54,8 +56,13 @@ func (c *TracingClient) Healthy() bool {
 	if c.closed.Load() {
 		return false
 	}
+	now := c.now().UnixNano()
+	limit := int64(c.cfg.HealthThreshold)
+	if since := c.writingSince.Load(); since != 0 && now-since > limit {
+		return false
+	}
 	since := c.failingSince.Load()
-	return since == 0 || c.now().UnixNano()-since <= int64(c.cfg.HealthThreshold)
+	return since == 0 || now-since <= limit
 }
 
 // startMonitor starts the goroutine that records a system metric event

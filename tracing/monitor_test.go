@@ -68,6 +68,48 @@ func TestHealthy(t *testing.T) {
 	}
 }
 
+// TestHealthy_StalledSink checks that a sink whose Write hangs, rather
+// than fails, makes the client unhealthy once the write has run for longer
+// than HealthThreshold, and healthy again when it returns.
+func TestHealthy_StalledSink(t *testing.T) {
+	ctx := ctxTimeout(t)
+	var mu sync.Mutex
+	now := time.Unix(1000, 0)
+	clock := func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		return now
+	}
+	sink := newRecordSink()
+	sink.gate = make(chan struct{})
+	sink.entered = make(chan struct{}, 1)
+	c := newTestClient(t, sink, func(c *TracingConfig) { c.HealthThreshold = time.Minute }, withClock(clock))
+	c.ActorCreated(ctx, "a")
+	done := make(chan error, 1)
+	go func() { done <- c.Flush(ctx) }()
+	select {
+	case <-sink.entered:
+	case <-ctx.Done():
+		t.Fatal("the write did not start")
+	}
+	if !c.Healthy() {
+		t.Fatal("unhealthy as soon as a write started")
+	}
+	mu.Lock()
+	now = now.Add(2 * time.Minute)
+	mu.Unlock()
+	if c.Healthy() {
+		t.Fatal("healthy while one write has hung for longer than the threshold")
+	}
+	close(sink.gate)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if !c.Healthy() {
+		t.Fatal("unhealthy after the hung write returned")
+	}
+}
+
 var expvarSeq atomic.Int64
 
 func TestPublishExpvar(t *testing.T) {
