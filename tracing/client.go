@@ -317,6 +317,7 @@ func (c *TracingClient) handle(events []TraceEvent) {
 		return
 	}
 	failed := false
+	began := c.now().UnixNano()
 	for i := range c.sinks {
 		s := &c.sinks[i]
 		ctx, cancel := context.WithTimeout(c.exportCtx, c.exportTimeout)
@@ -345,7 +346,9 @@ func (c *TracingClient) handle(events []TraceEvent) {
 		c.dropAbandon.Add(n)
 	} else if failed {
 		c.dropWrite.Add(n)
-		c.failingSince.CompareAndSwap(0, c.now().UnixNano())
+		// The failing streak starts when the failed writes began: a write
+		// that hung until the export timeout has been failing all along.
+		c.failingSince.CompareAndSwap(0, began)
 	} else {
 		c.delivered.Add(n)
 		c.failingSince.Store(0)

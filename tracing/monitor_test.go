@@ -108,6 +108,27 @@ func TestHealthy_StalledSink(t *testing.T) {
 	if !c.Healthy() {
 		t.Fatal("unhealthy after the hung write returned")
 	}
+
+	// A write that hangs until the export timeout and then fails has been
+	// failing since it began.
+	sink.gate = make(chan struct{}) // Write now waits for its ctx
+	timedOut := newTestClient(t, sink, func(c *TracingConfig) { c.HealthThreshold = time.Minute },
+		withClock(clock), WithExportTimeout(200*time.Millisecond))
+	timedOut.ActorCreated(ctx, "a")
+	go func() { done <- timedOut.Flush(ctx) }()
+	<-sink.entered
+	mu.Lock()
+	now = now.Add(2 * time.Minute) // the write ran for 2 minutes, then timed out
+	mu.Unlock()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if timedOut.Metrics().Dropped.WriteError == 0 {
+		t.Fatal("the hung write did not fail")
+	}
+	if timedOut.Healthy() {
+		t.Fatal("healthy after a write that hung for longer than the threshold failed")
+	}
 }
 
 var expvarSeq atomic.Int64
