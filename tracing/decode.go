@@ -87,10 +87,13 @@ type pathSeg struct {
 
 // decoder is a strict reader of one JSON text.
 type decoder struct {
-	data    []byte
-	pos     int
-	depth   int
-	path    []pathSeg
+	data  []byte
+	pos   int
+	depth int
+	path  []pathSeg
+	// pathBuf holds path up to its usual depth, so that descending into
+	// a message does not allocate.
+	pathBuf [8]pathSeg
 	scratch []byte
 	// lastSeen is the set of fields the last structure call read.
 	lastSeen uint32
@@ -99,6 +102,9 @@ type decoder struct {
 	// strs interns the short strings of a message: the actor ids, ports
 	// and keys of a batch repeat.
 	strs map[string]string
+	// noIntern turns interning off, for inputs too small to repeat
+	// strings: building the table would cost more than it saves.
+	noIntern bool
 }
 
 // maxInterned bounds what the decoder interns.
@@ -110,7 +116,7 @@ const (
 // intern returns b as a string, reusing an earlier equal string of the
 // same message.
 func (d *decoder) intern(b []byte) string {
-	if len(b) > maxInternedLen {
+	if d.noIntern || len(b) > maxInternedLen {
 		return string(b)
 	}
 	if s, ok := d.strs[string(b)]; ok {
@@ -139,9 +145,17 @@ func (d *decoder) top(fn func() error) error {
 	return nil
 }
 
-func (d *decoder) push(name string) { d.path = append(d.path, pathSeg{name: name}) }
-func (d *decoder) pushIdx(i int)    { d.path = append(d.path, pathSeg{idx: i}) }
-func (d *decoder) pop()             { d.path = d.path[:len(d.path)-1] }
+func (d *decoder) push(name string) { d.path = append(d.pathSlice(), pathSeg{name: name}) }
+func (d *decoder) pushIdx(i int)    { d.path = append(d.pathSlice(), pathSeg{idx: i}) }
+
+// pathSlice returns d.path, backed by d.pathBuf until it outgrows it.
+func (d *decoder) pathSlice() []pathSeg {
+	if d.path == nil {
+		d.path = d.pathBuf[:0]
+	}
+	return d.path
+}
+func (d *decoder) pop() { d.path = d.path[:len(d.path)-1] }
 
 func (d *decoder) pathString() string {
 	var b strings.Builder

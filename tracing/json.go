@@ -9,9 +9,12 @@ import "bytes"
 // strict as DecodeRequest and wraps ErrMalformed. A TraceEvent's TraceID is
 // not part of its JSON.
 
-// unmarshalWith decodes data with fn, requiring nothing to follow.
+// unmarshalWith decodes data with fn, requiring nothing to follow. It does
+// not intern strings: these are single values (one event, one part of
+// one), where the strings rarely repeat. A FlowTrace, which holds many
+// events, is decoded with interning.
 func unmarshalWith(data []byte, fn func(d *decoder) error) error {
-	d := decoder{data: data}
+	d := decoder{data: data, noIntern: true}
 	return d.top(func() error { return fn(&d) })
 }
 
@@ -192,7 +195,8 @@ func (t FlowTrace) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON reads a protocol FlowTrace into t.
 func (t *FlowTrace) UnmarshalJSON(b []byte) error {
 	var out FlowTrace
-	if err := unmarshalWith(b, func(d *decoder) error { return d.flowTrace(&out) }); err != nil {
+	d := decoder{data: b}
+	if err := d.top(func() error { return d.flowTrace(&out) }); err != nil {
 		return err
 	}
 	*t = out
