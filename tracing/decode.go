@@ -1026,6 +1026,7 @@ func (d *decoder) request() (TracingRequest, error) {
 				return err
 			case "RecordEvent":
 				r := &RecordEvent{}
+				d.noIntern = true // one event: its strings do not repeat
 				err := d.traceEvent("a RecordEvent object", &r.TraceID, &r.Event)
 				req = *r
 				return err
@@ -1185,6 +1186,7 @@ func (d *decoder) response() (TracingResponse, error) {
 				return err
 			case "EventNotification":
 				r := &EventNotification{}
+				d.noIntern = true // one event: its strings do not repeat
 				err := d.traceEvent("an EventNotification object", &r.TraceID, &r.Event)
 				resp = *r
 				return err
