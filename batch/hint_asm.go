@@ -2,8 +2,8 @@
 
 package batch
 
-// hintPerGoroutine is true where laneHint never changes during the life of
-// a goroutine.
+// hintPerGoroutine is true where producerID never changes during the life
+// of a goroutine.
 const hintPerGoroutine = true
 
 // curg returns the address of the runtime's descriptor of the calling
@@ -15,7 +15,3 @@ func curg() uintptr
 // made by one goroutine and differs between goroutines that run at the same
 // time: the address of the goroutine's runtime descriptor.
 func producerID() uintptr { return curg() }
-
-// laneHint returns a number that is the same for every call made by one
-// goroutine: a hash of producerID.
-func laneHint() uint { return hashID(producerID()) }

@@ -22,12 +22,12 @@ import (
 // and one full batch). Each goroutine puts into its own lane, so that
 // producers running in parallel do not contend on one tail: a goroutine
 // takes a free lane near the one its identity hashes to and keeps it; when
-// the lanes near it are taken, goroutines share lanes. When its
-// lane is full, a put takes a slot in the next lane that has room, so one
-// goroutine can still fill the whole capacity.
+// the lanes near it are taken, goroutines share lanes. When its lane is
+// full, a put takes a slot in the next lane that has room, so one goroutine
+// can still fill the whole capacity.
 //
-// All methods are safe for concurrent use. Put and PutCritical take no lock,
-// never block and never allocate.
+// All methods are safe for concurrent use. Put, PutCritical and their With
+// variants take no lock, never block and never allocate.
 type Queue[T any] struct {
 	lanes    []lane[T] // the routine lanes; len is a power of two
 	laneMask uint      // len(lanes) - 1
@@ -144,9 +144,9 @@ func laneCount(capacity, maxBatch, procs int) int {
 // lane put by one goroutine arrive in the order they were put: all routine
 // items of a goroutine go to the same routine lane unless it is full, in
 // which case they spill into another lane and may then reach handle before
-// items the goroutine put earlier. (On architectures other
-// than amd64 and arm64 the goroutine is told apart by its stack address,
-// which also changes when the runtime moves the stack.)
+// items the goroutine put earlier. (On architectures other than amd64 and
+// arm64 a goroutine is told apart by its stack address, which also changes
+// when the runtime moves the stack.)
 //
 // Each batch holds items of one lane. A lane's batch is handed over when
 // it holds MaxBatch items or when the timer armed at the first item seen

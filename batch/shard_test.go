@@ -32,25 +32,30 @@ func TestLaneCount(t *testing.T) {
 	}
 }
 
-func TestLaneHint_StablePerGoroutine(t *testing.T) {
+func TestProducerID_StablePerGoroutine(t *testing.T) {
 	if !hintPerGoroutine {
-		t.Skip("the lane hint follows the goroutine's stack on this architecture")
+		t.Skip("the producer id follows the goroutine's stack on this architecture")
 	}
-	// The hint must not depend on call depth: the same goroutine calling
+	// The id must not depend on call depth: the same goroutine calling
 	// from deeper frames (and after its stack has grown) gets the same one.
-	var deep func(n int) uint
-	deep = func(n int) uint {
+	var deep func(n int) uintptr
+	deep = func(n int) uintptr {
 		var pad [256]byte
 		if n == 0 {
-			return laneHint() + uint(pad[n])
+			return producerID() + uintptr(pad[n])
 		}
-		return deep(n-1) + uint(pad[n%len(pad)])
+		return deep(n-1) + uintptr(pad[n%len(pad)])
 	}
-	h := laneHint()
+	id := producerID()
 	for _, depth := range []int{1, 10, 100, 1000} {
-		if got := deep(depth); got != h {
-			t.Errorf("hint at depth %d = %d, want %d", depth, got, h)
+		if got := deep(depth); got != id {
+			t.Errorf("id at depth %d = %#x, want %#x", depth, got, id)
 		}
+	}
+	other := make(chan uintptr)
+	go func() { other <- producerID() }()
+	if o := <-other; o == id || o == 0 {
+		t.Errorf("another goroutine's id = %#x, this one's %#x", o, id)
 	}
 }
 
