@@ -177,8 +177,10 @@ func TestQueue_IdleConsumerParks(t *testing.T) {
 		t.Errorf("idle consumer is not blocked")
 	}
 
-	// One producer, 10 full batches: about two wake-ups per batch (the first
-	// item, then the one that fills the batch), not one per item.
+	// One producer, 10 full batches: at most about two wake-ups per batch
+	// (the first item after an idle period, then the one that fills the
+	// batch; TestQueue_OneParkPerBatch checks the steady state), not one per
+	// item.
 	for i := range 640 {
 		q.Put(&i)
 	}
