@@ -644,11 +644,15 @@ func TestQueue_ConcurrentSafe(t *testing.T) {
 			for i := range perProd {
 				v := item{P: p, Seq: i}
 				attempts.Add(1)
-				switch i % 3 {
+				switch i % 5 {
 				case 0:
 					q.Put(&v)
 				case 1:
 					q.PutCritical(&v)
+				case 2:
+					q.PutWith(func(s *item) { *s = v })
+				case 3:
+					q.PutCriticalWith(func(s *item) { *s = v })
 				default:
 					err := q.PutWait(ctx, &v)
 					if err != nil && !errors.Is(err, batch.ErrClosed) {
