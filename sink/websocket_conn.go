@@ -1,5 +1,3 @@
-//lint:file-ignore SA1019 nhooyr.io/websocket is the WebSocket library the module pins; its API is unchanged in its successor.
-
 package sink
 
 import (
@@ -16,8 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/coder/websocket"
 	"go.uber.org/zap"
-	"nhooyr.io/websocket"
 
 	"github.com/reflowtrace/reflowtrace-go/internal/lz4block"
 	"github.com/reflowtrace/reflowtrace-go/retry"

@@ -1,5 +1,3 @@
-//lint:file-ignore SA1019 nhooyr.io/websocket is the WebSocket library the module pins; its API is unchanged in its successor.
-
 package testserver
 
 import (
@@ -18,7 +16,7 @@ import (
 	"sync"
 	"time"
 
-	"nhooyr.io/websocket"
+	"github.com/coder/websocket"
 
 	"github.com/reflowtrace/reflowtrace-go/internal/lz4block"
 	"github.com/reflowtrace/reflowtrace-go/tracing"

@@ -1,5 +1,3 @@
-//lint:file-ignore SA1019 nhooyr.io/websocket is the WebSocket library the module pins.
-
 package testserver
 
 import (
@@ -9,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"nhooyr.io/websocket"
+	"github.com/coder/websocket"
 
 	"github.com/reflowtrace/reflowtrace-go/internal/lz4block"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
