@@ -1,0 +1,115 @@
+package tracing
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Protocol is the generation of the Reflow tracing protocol a client speaks
+// to its server (PROTOCOL.md, "Two generations"). The zero value is
+// ProtocolAuto.
+type Protocol uint8
+
+// The protocol generations.
+const (
+	// ProtocolAuto learns the server's generation on every connection with a
+	// probe that reads nothing and changes nothing (the default).
+	ProtocolAuto Protocol = iota
+	// ProtocolV1 speaks to a generation-1 server (Reflow 0.2): traces are
+	// kept only through StoreTrace, which replaces a stored trace whole.
+	ProtocolV1
+	// ProtocolV2 speaks to a generation-2 server: client-owned StartTrace
+	// ids, RecordEvent appended to the trace, EndTrace, request ids.
+	ProtocolV2
+)
+
+// ErrUnknownProtocol is wrapped by ParseProtocol's error for a name it does
+// not know.
+var ErrUnknownProtocol = errors.New("tracing: unknown protocol")
+
+// String returns "auto", "v1" or "v2".
+func (p Protocol) String() string {
+	switch p {
+	case ProtocolAuto:
+		return "auto"
+	case ProtocolV1:
+		return "v1"
+	case ProtocolV2:
+		return "v2"
+	}
+	return fmt.Sprintf("Protocol(%d)", uint8(p))
+}
+
+// ParseProtocol reads "auto", "v1" or "v2" (case-insensitive; "" is auto).
+func ParseProtocol(s string) (Protocol, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "", "auto":
+		return ProtocolAuto, nil
+	case "v1", "1":
+		return ProtocolV1, nil
+	case "v2", "2":
+		return ProtocolV2, nil
+	}
+	return 0, fmt.Errorf("%w %q: want auto, v1 or v2", ErrUnknownProtocol, s)
+}
+
+// CompressionAlgorithm is the algorithm a Reflow server compresses binary
+// frames with; a client may send binary frames only with the server's
+// algorithm (PROTOCOL.md, "Compression, both generations"). The zero value
+// is CompressionZstd, the server's default.
+type CompressionAlgorithm uint8
+
+// The compression algorithms of a Reflow tracing server.
+const (
+	// CompressionZstd is one zstd frame (the server's default).
+	CompressionZstd CompressionAlgorithm = iota
+	// CompressionLZ4 is a raw LZ4 block, size-prefixed towards the server.
+	CompressionLZ4
+	// CompressionGzip is a gzip stream.
+	CompressionGzip
+	// CompressionBrotli is a raw brotli stream.
+	CompressionBrotli
+	// CompressionAuto finds the server's algorithm with a compressed Ping on
+	// each connection and falls back to text frames when none answers.
+	CompressionAuto
+)
+
+// ErrUnknownCompression is wrapped by ParseCompressionAlgorithm's error for
+// a name it does not know.
+var ErrUnknownCompression = errors.New("tracing: unknown compression algorithm")
+
+// String returns "zstd", "lz4", "gzip", "brotli" or "auto".
+func (a CompressionAlgorithm) String() string {
+	switch a {
+	case CompressionZstd:
+		return "zstd"
+	case CompressionLZ4:
+		return "lz4"
+	case CompressionGzip:
+		return "gzip"
+	case CompressionBrotli:
+		return "brotli"
+	case CompressionAuto:
+		return "auto"
+	}
+	return fmt.Sprintf("CompressionAlgorithm(%d)", uint8(a))
+}
+
+// ParseCompressionAlgorithm reads "zstd", "lz4", "gzip", "brotli" or "auto"
+// (case-insensitive; "" is zstd, the server's default).
+func ParseCompressionAlgorithm(s string) (CompressionAlgorithm, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "", "zstd":
+		return CompressionZstd, nil
+	case "lz4":
+		return CompressionLZ4, nil
+	case "gzip":
+		return CompressionGzip, nil
+	case "brotli":
+		return CompressionBrotli, nil
+	case "auto":
+		return CompressionAuto, nil
+	}
+	return 0, fmt.Errorf("%w %q: want zstd, lz4, gzip, brotli or auto", ErrUnknownCompression, s)
+}
