@@ -1000,7 +1000,7 @@ func (d *decoder) request() (TracingRequest, error) {
 				req = Unsubscribe{}
 			case "GetMetrics":
 				req = GetMetrics{}
-			case "StartTrace", "RecordEvent", "GetTrace", "QueryTraces", "GetFlowVersions", "Subscribe", "StoreTrace":
+			case "StartTrace", "RecordEvent", "EndTrace", "GetTrace", "QueryTraces", "GetFlowVersions", "Subscribe", "StoreTrace":
 				return false, nil
 			default:
 				return false, d.unknownVariant("request", tag)
@@ -1013,14 +1013,34 @@ func (d *decoder) request() (TracingRequest, error) {
 			defer d.pop()
 			switch name {
 			case "StartTrace":
+				// trace_id is the generation-2 form: optional, but when
+				// present it must be a UUID (null is rejected, as by the
+				// server).
 				var r StartTrace
-				err := d.structure("a StartTrace object", []string{"flow_id", "version"}, 0b11, func(i int) error {
-					if i == 0 {
+				err := d.structure("a StartTrace object", []string{"trace_id", "flow_id", "version"}, 0b110, func(i int) error {
+					switch i {
+					case 0:
+						u, err := d.id()
+						r.TraceID = u
+						return err
+					case 1:
 						s, err := d.str()
 						r.FlowID = FlowID(s)
 						return err
 					}
 					return d.flowVersion(&r.Version)
+				})
+				req = r
+				return err
+			case "EndTrace":
+				var r EndTrace
+				err := d.structure("an EndTrace object", []string{"trace_id", "status"}, 0b11, func(i int) error {
+					if i == 0 {
+						u, err := d.id()
+						r.TraceID = u
+						return err
+					}
+					return d.status(&r.Status)
 				})
 				req = r
 				return err
@@ -1031,12 +1051,23 @@ func (d *decoder) request() (TracingRequest, error) {
 				req = *r
 				return err
 			case "GetTrace":
-				id, err := d.traceIDBody("a GetTrace object")
-				req = GetTrace{TraceID: id}
+				var r GetTrace
+				err := d.structure("a GetTrace object", []string{"trace_id", "request_id"}, 1, func(i int) error {
+					if i == 1 {
+						return d.lenientRequestID(&r.RequestID)
+					}
+					u, err := d.id()
+					r.TraceID = u
+					return err
+				})
+				req = r
 				return err
 			case "QueryTraces":
 				var r QueryTraces
-				err := d.structure("a QueryTraces object", []string{"query"}, 1, func(int) error {
+				err := d.structure("a QueryTraces object", []string{"query", "request_id"}, 1, func(i int) error {
+					if i == 1 {
+						return d.lenientRequestID(&r.RequestID)
+					}
 					return d.traceQuery(&r.Query)
 				})
 				req = r
@@ -1085,6 +1116,32 @@ func (d *decoder) request() (TracingRequest, error) {
 		return nil, err
 	}
 	return req, nil
+}
+
+// lenientRequestID reads the request_id of a GetTrace or QueryTraces
+// request like a generation-2 server: a UUID string is the request id;
+// null or any other JSON value sends the request down the legacy path,
+// which ignores it, so it reads as the zero id.
+func (d *decoder) lenientRequestID(id *RequestID) error {
+	if d.peek() == '"' {
+		b, err := d.rawString()
+		if err != nil {
+			return err
+		}
+		if u, err := uuid.Parse(b); err == nil {
+			*id = u
+		}
+		d.ws()
+		return nil
+	}
+	return d.skip()
+}
+
+// optRequestID reads the request_id of a reply: a UUID, or null (zero).
+func (d *decoder) optRequestID(id *RequestID) error {
+	u, err := d.optID()
+	*id = u
+	return err
 }
 
 func (d *decoder) traceIDBody(what string) (TraceID, error) {
@@ -1139,7 +1196,10 @@ func (d *decoder) response() (TracingResponse, error) {
 				return err
 			case "TraceData":
 				var r TraceData
-				err := d.structure("a TraceData object", []string{"trace"}, 0, func(int) error {
+				err := d.structure("a TraceData object", []string{"trace", "request_id"}, 0, func(i int) error {
+					if i == 1 {
+						return d.optRequestID(&r.RequestID)
+					}
 					if d.null() {
 						return nil
 					}
@@ -1150,16 +1210,19 @@ func (d *decoder) response() (TracingResponse, error) {
 				return err
 			case "QueryResults", "TracesFound":
 				var r QueryResults
-				names := []string{"traces", "total_count"}
-				required := uint32(0b11)
+				names := []string{"traces", "total_count", "request_id"}
+				required := uint32(0b011)
 				if name == "TracesFound" {
 					names, required = names[:1], 1
 				}
 				err := d.structure("a "+name+" object", names, required, func(i int) error {
-					if i == 1 {
+					switch i {
+					case 1:
 						var err error
 						r.TotalCount, err = d.uint(math.MaxUint64)
 						return err
+					case 2:
+						return d.optRequestID(&r.RequestID)
 					}
 					r.Traces = []FlowTrace{}
 					return d.array("an array of traces", func() error {
@@ -1428,8 +1491,15 @@ func (d *decoder) stateDiff(s *StateDiff) error {
 
 var perfFields = []string{"execution_time_ns", "memory_usage_bytes", "cpu_usage_percent", "queue_depth", "throughput_msgs_per_sec"}
 
+// perf reads PerformanceMetrics in either generation's form: a field that
+// is null or absent is not measured (generation 2), a number is measured.
 func (d *decoder) perf(p *PerformanceMetrics) error {
-	return d.structure("a PerformanceMetrics object", perfFields, 0b11111, func(i int) error {
+	var nulls MetricFields
+	err := d.structure("a PerformanceMetrics object", perfFields, 0, func(i int) error {
+		if d.null() {
+			nulls |= 1 << i
+			return nil
+		}
 		var err error
 		switch i {
 		case 0:
@@ -1445,6 +1515,11 @@ func (d *decoder) perf(p *PerformanceMetrics) error {
 		}
 		return err
 	})
+	if err != nil {
+		return err
+	}
+	p.Unmeasured = nulls | AllMetricFields&^MetricFields(d.lastSeen)
+	return nil
 }
 
 // attrBuilder collects the members of an object; like the server's map, a

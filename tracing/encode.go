@@ -628,14 +628,18 @@ func (e *Encoder) AppendRequest(dst []byte, req TracingRequest) []byte {
 		return e.AppendRecordEvent(dst, r.TraceID, &r.Event)
 	case *RecordEvent:
 		return e.AppendRecordEvent(dst, r.TraceID, &r.Event)
+	case EndTrace:
+		return e.appendEndTrace(dst, &r)
+	case *EndTrace:
+		return e.appendEndTrace(dst, r)
 	case GetTrace:
-		return appendTraceIDMessage(dst, "GetTrace", r.TraceID)
+		return appendGetTrace(dst, &r)
 	case *GetTrace:
-		return appendTraceIDMessage(dst, "GetTrace", r.TraceID)
+		return appendGetTrace(dst, r)
 	case QueryTraces:
-		return e.appendQueryTraces(dst, &r.Query)
+		return e.appendQueryTraces(dst, &r)
 	case *QueryTraces:
-		return e.appendQueryTraces(dst, &r.Query)
+		return e.appendQueryTraces(dst, r)
 	case GetFlowVersions:
 		return e.appendGetFlowVersions(dst, r.FlowID)
 	case *GetFlowVersions:
@@ -659,17 +663,48 @@ func (e *Encoder) AppendRequest(dst []byte, req TracingRequest) []byte {
 }
 
 func (e *Encoder) appendStartTrace(dst []byte, r *StartTrace) []byte {
-	dst = append(dst, `{"StartTrace":{"flow_id":`...)
+	dst = append(dst, `{"StartTrace":{`...)
+	if !r.TraceID.IsZero() {
+		dst = append(dst, `"trace_id":`...)
+		dst = appendUUID(dst, r.TraceID)
+		dst = append(dst, ',')
+	}
+	dst = append(dst, `"flow_id":`...)
 	dst = e.appendString(dst, string(r.FlowID))
 	dst = append(dst, `,"version":`...)
 	dst = e.AppendFlowVersion(dst, &r.Version)
 	return append(dst, "}}"...)
 }
 
-func (e *Encoder) appendQueryTraces(dst []byte, q *TraceQuery) []byte {
-	dst = append(dst, `{"QueryTraces":{"query":`...)
-	dst = e.AppendTraceQuery(dst, q)
+func (e *Encoder) appendEndTrace(dst []byte, r *EndTrace) []byte {
+	dst = append(dst, `{"EndTrace":{"trace_id":`...)
+	dst = appendUUID(dst, r.TraceID)
+	dst = append(dst, `,"status":`...)
+	dst = e.AppendExecutionStatus(dst, &r.Status)
 	return append(dst, "}}"...)
+}
+
+func appendGetTrace(dst []byte, r *GetTrace) []byte {
+	dst = append(dst, `{"GetTrace":{"trace_id":`...)
+	dst = appendUUID(dst, r.TraceID)
+	dst = appendRequestID(dst, r.RequestID)
+	return append(dst, "}}"...)
+}
+
+func (e *Encoder) appendQueryTraces(dst []byte, r *QueryTraces) []byte {
+	dst = append(dst, `{"QueryTraces":{"query":`...)
+	dst = e.AppendTraceQuery(dst, &r.Query)
+	dst = appendRequestID(dst, r.RequestID)
+	return append(dst, "}}"...)
+}
+
+// appendRequestID writes `,"request_id":"…"` unless id is zero.
+func appendRequestID(dst []byte, id RequestID) []byte {
+	if id.IsZero() {
+		return dst
+	}
+	dst = append(dst, `,"request_id":`...)
+	return appendUUID(dst, id)
 }
 
 func (e *Encoder) appendGetFlowVersions(dst []byte, id FlowID) []byte {
@@ -707,9 +742,9 @@ func (e *Encoder) AppendResponse(dst []byte, resp TracingResponse) []byte {
 	case *EventRecorded:
 		return e.appendEventRecorded(dst, r)
 	case TraceData:
-		return e.appendTraceData(dst, r.Trace)
+		return e.appendTraceData(dst, &r)
 	case *TraceData:
-		return e.appendTraceData(dst, r.Trace)
+		return e.appendTraceData(dst, r)
 	case QueryResults:
 		return e.appendQueryResults(dst, &r)
 	case *QueryResults:
@@ -733,9 +768,9 @@ func (e *Encoder) AppendResponse(dst []byte, resp TracingResponse) []byte {
 	case *TraceStored:
 		return appendTraceIDMessage(dst, "TraceStored", r.TraceID)
 	case TracesFound:
-		return e.appendTraces(dst, "TracesFound", r.Traces, false, 0)
+		return e.appendTraces(dst, "TracesFound", RequestID{}, r.Traces, false, 0)
 	case *TracesFound:
-		return e.appendTraces(dst, "TracesFound", r.Traces, false, 0)
+		return e.appendTraces(dst, "TracesFound", RequestID{}, r.Traces, false, 0)
 	case Metrics:
 		return appendMetrics(dst, r.Data)
 	case *Metrics:
@@ -752,24 +787,38 @@ func (e *Encoder) appendEventRecorded(dst []byte, r *EventRecorded) []byte {
 	return append(dst, "}}"...)
 }
 
-func (e *Encoder) appendTraceData(dst []byte, t *FlowTrace) []byte {
-	dst = append(dst, `{"TraceData":{"trace":`...)
-	if t == nil {
+// appendTraceData writes TraceData like a generation-2 server: request_id
+// first (when not zero), then the trace.
+func (e *Encoder) appendTraceData(dst []byte, r *TraceData) []byte {
+	dst = append(dst, `{"TraceData":{`...)
+	if !r.RequestID.IsZero() {
+		dst = append(dst, `"request_id":`...)
+		dst = appendUUID(dst, r.RequestID)
+		dst = append(dst, ',')
+	}
+	dst = append(dst, `"trace":`...)
+	if r.Trace == nil {
 		dst = append(dst, "null"...)
 	} else {
-		dst = e.AppendFlowTrace(dst, t)
+		dst = e.AppendFlowTrace(dst, r.Trace)
 	}
 	return append(dst, "}}"...)
 }
 
 func (e *Encoder) appendQueryResults(dst []byte, r *QueryResults) []byte {
-	return e.appendTraces(dst, "QueryResults", r.Traces, true, r.TotalCount)
+	return e.appendTraces(dst, "QueryResults", r.RequestID, r.Traces, true, r.TotalCount)
 }
 
-func (e *Encoder) appendTraces(dst []byte, tag string, traces []FlowTrace, withCount bool, count uint64) []byte {
+func (e *Encoder) appendTraces(dst []byte, tag string, reqID RequestID, traces []FlowTrace, withCount bool, count uint64) []byte {
 	dst = append(dst, `{"`...)
 	dst = append(dst, tag...)
-	dst = append(dst, `":{"traces":[`...)
+	dst = append(dst, `":{`...)
+	if !reqID.IsZero() {
+		dst = append(dst, `"request_id":`...)
+		dst = appendUUID(dst, reqID)
+		dst = append(dst, ',')
+	}
+	dst = append(dst, `"traces":[`...)
 	for i := range traces {
 		if i > 0 {
 			dst = append(dst, ',')

@@ -25,6 +25,7 @@ var (
 	wireTime        = time.Date(2026, 11, 26, 10, 30, 0, 500000000, time.UTC)
 	wireStart       = time.Date(2026, 11, 26, 10, 29, 59, 123456789, time.UTC)
 	wireEnd         = time.Date(2026, 11, 26, 10, 31, 0, 0, time.UTC)
+	wireRequestID   = RequestID(mustEventID("11111111-2222-4333-8444-555555555555"))
 )
 
 func mustTraceID(s string) TraceID {
@@ -119,12 +120,17 @@ func wireRequests() []wireRequest {
 	return []wireRequest{
 		{"StartTrace", StartTrace{FlowID: "sensors", Version: FlowVersion{Major: 1, Timestamp: wireStart}}},
 		{"RecordEvent", RecordEvent{TraceID: wireTraceID, Event: wireEvent(KindDataFlow)}},
+		{"StartTrace_trace_id", StartTrace{TraceID: wireTraceID, FlowID: "sensors", Version: FlowVersion{Major: 1, Timestamp: wireStart}}},
+		{"EndTrace", EndTrace{TraceID: wireTraceID, Status: ExecutionStatus{Kind: StatusCompleted}}},
+		{"EndTrace_failed", EndTrace{TraceID: wireTraceID, Status: failed}},
 		{"GetTrace", GetTrace{TraceID: wireTraceID}},
+		{"GetTrace_request_id", GetTrace{TraceID: wireTraceID, RequestID: wireRequestID}},
 		{"QueryTraces", QueryTraces{Query: TraceQuery{
 			FlowID: "sensors", ExecutionID: wireExecutionID, TimeRange: [2]time.Time{wireStart, wireEnd}, HasTimeRange: true,
 			Status: &failed, ActorFilter: "sensor", Limit: 10, Offset: 20,
 		}}},
 		{"QueryTraces_empty", QueryTraces{}},
+		{"QueryTraces_request_id", QueryTraces{RequestID: wireRequestID}},
 		{"GetFlowVersions", GetFlowVersions{FlowID: "sensors"}},
 		{"Ping", Ping{}},
 		{"Subscribe", Subscribe{Filters: SubscriptionFilters{
@@ -155,7 +161,10 @@ func wireResponses() []wireResponse {
 		{"EventRecorded_error", EventRecorded{Error: "queue full"}},
 		{"TraceData", TraceData{Trace: &tr}},
 		{"TraceData_null", TraceData{}},
+		{"TraceData_request_id", TraceData{Trace: &tr, RequestID: wireRequestID}},
+		{"TraceData_null_request_id", TraceData{RequestID: wireRequestID}},
 		{"QueryResults", QueryResults{Traces: []FlowTrace{tr, failed}, TotalCount: 2}},
+		{"QueryResults_request_id", QueryResults{Traces: []FlowTrace{tr}, TotalCount: 1, RequestID: wireRequestID}},
 		{"QueryResults_empty", QueryResults{}},
 		{"FlowVersions", FlowVersions{Versions: []FlowVersion{{Major: 1, Timestamp: wireStart}, {Major: 2, GitHash: "f00", Timestamp: wireEnd}}}},
 		{"Pong", Pong{}},
@@ -284,6 +293,8 @@ func requestPtr(r TracingRequest) TracingRequest {
 	case StartTrace:
 		return &r
 	case RecordEvent:
+		return &r
+	case EndTrace:
 		return &r
 	case GetTrace:
 		return &r

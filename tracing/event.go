@@ -175,13 +175,43 @@ type StateDiff struct {
 // PerformanceMetrics are the measurements attached to every event.
 // Non-finite floats are written as 0, and CPUUsagePercent is clamped to the
 // 32-bit float range the server reads it into.
+//
+// Unmeasured tells "not measured" apart from "measured zero", field by
+// field; its zero value says every field was measured, so a literal that
+// leaves it out means what it always did. A generation-2 server reads a
+// field that was not measured as null; a generation-1 server requires all
+// five numbers, so the encoder's generation-1 form (its default, see
+// Encoder.Protocol) writes an unmeasured field as 0. The decoder reads a
+// null or absent field as not measured, with value 0.
 type PerformanceMetrics struct {
 	ExecutionTimeNs      uint64
 	MemoryUsageBytes     uint64
 	CPUUsagePercent      float64
 	QueueDepth           uint64
 	ThroughputMsgsPerSec float64
+	// Unmeasured is the set of fields that were not measured; their values
+	// are then ignored. Bits outside AllMetricFields are ignored.
+	Unmeasured MetricFields
 }
+
+// Measured reports whether every field in f was measured.
+func (p *PerformanceMetrics) Measured(f MetricFields) bool { return p.Unmeasured&f == 0 }
+
+// MetricFields is a set of the fields of PerformanceMetrics, one bit each.
+type MetricFields uint8
+
+// The fields of PerformanceMetrics, as MetricFields bits.
+const (
+	MetricExecutionTimeNs MetricFields = 1 << iota
+	MetricMemoryUsageBytes
+	MetricCPUUsagePercent
+	MetricQueueDepth
+	MetricThroughputMsgsPerSec
+
+	// AllMetricFields is the set of all five fields.
+	AllMetricFields = MetricExecutionTimeNs | MetricMemoryUsageBytes | MetricCPUUsagePercent |
+		MetricQueueDepth | MetricThroughputMsgsPerSec
+)
 
 // CausalityInfo links an event to the events that caused it.
 type CausalityInfo struct {

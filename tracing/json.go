@@ -394,6 +394,12 @@ func (r RecordEvent) MarshalJSON() ([]byte, error) { return marshalRequest(&r) }
 // UnmarshalJSON reads a RecordEvent request.
 func (r *RecordEvent) UnmarshalJSON(b []byte) error { return unmarshalRequest(b, r) }
 
+// MarshalJSON returns the request's protocol JSON, {"EndTrace":{…}}.
+func (r EndTrace) MarshalJSON() ([]byte, error) { return marshalRequest(r) }
+
+// UnmarshalJSON reads an EndTrace request.
+func (r *EndTrace) UnmarshalJSON(b []byte) error { return unmarshalRequest(b, r) }
+
 // MarshalJSON returns the request's protocol JSON, {"GetTrace":{…}}.
 func (r GetTrace) MarshalJSON() ([]byte, error) { return marshalRequest(r) }
 

@@ -64,7 +64,7 @@ func TestJSONRoundTrip(t *testing.T) {
 		{"StateDiff none", func(t *testing.T) { jsonRoundTrip(t, StateDiff{}, &StateDiff{}) }},
 		{"StateDiffType", func(t *testing.T) { jsonRoundTrip(t, DiffMemoryOnly, wirePtr(DiffMemoryOnly)) }},
 		{"PerformanceMetrics", func(t *testing.T) {
-			jsonRoundTrip(t, PerformanceMetrics{1, 2, 3.5, 4, 5}, &PerformanceMetrics{1, 2, 3.5, 4, 5})
+			jsonRoundTrip(t, PerformanceMetrics{1, 2, 3.5, 4, 5, 0}, &PerformanceMetrics{1, 2, 3.5, 4, 5, 0})
 		}},
 		{"CausalityInfo", func(t *testing.T) { jsonRoundTrip(t, ev.Causality, &ev.Causality) }},
 		{"FlowTrace", func(t *testing.T) { jsonRoundTrip(t, tr, nil) }},
@@ -74,6 +74,7 @@ func TestJSONRoundTrip(t *testing.T) {
 		{"TraceMetadata", func(t *testing.T) { jsonRoundTrip(t, tr.Metadata, &tr.Metadata) }},
 		{"TraceQuery", func(t *testing.T) { jsonRoundTrip(t, q, &q) }},
 		{"TraceQuery empty", func(t *testing.T) { jsonRoundTrip(t, TraceQuery{}, &TraceQuery{}) }},
+		{"RequestID", func(t *testing.T) { jsonRoundTrip(t, wireRequestID, &wireRequestID) }},
 		{"SubscriptionFilters", func(t *testing.T) { jsonRoundTrip(t, f, &f) }},
 		{"Value", func(t *testing.T) { jsonRoundTrip(t, attrs.At(4).Value, nil) }},
 		{"Attr", func(t *testing.T) { jsonRoundTrip(t, attrs.At(0), nil) }},
@@ -104,6 +105,8 @@ func roundTripRequest(t *testing.T, r TracingRequest) {
 		jsonRoundTrip(t, r, &r)
 	case RecordEvent:
 		jsonRoundTrip(t, r, nil)
+	case EndTrace:
+		jsonRoundTrip(t, r, &r)
 	case GetTrace:
 		jsonRoundTrip(t, r, &r)
 	case QueryTraces:

@@ -6,16 +6,25 @@ import (
 )
 
 // TracingRequest is a message a client sends to a tracing server: one of
-// StartTrace, RecordEvent, GetTrace, QueryTraces, GetFlowVersions, Ping,
-// Subscribe, Unsubscribe, and the legacy StoreTrace and GetMetrics. The
+// StartTrace, RecordEvent, EndTrace, GetTrace, QueryTraces, GetFlowVersions,
+// Ping, Subscribe, Unsubscribe, and the legacy StoreTrace and GetMetrics. The
 // interface is sealed: only the types of this package implement it. The
 // encoder accepts both the value and the pointer form of each type;
 // DecodeRequest returns the value form (e.g. RecordEvent, not *RecordEvent).
 type TracingRequest interface{ isTracingRequest() }
 
-// StartTrace asks the server for a new trace id for a run of FlowID at
-// Version. The server replies with TraceStarted and stores nothing.
+// StartTrace opens a trace for a run of FlowID at Version; the reply is
+// TraceStarted.
+//
+// With a zero TraceID it is the generation-1 form ({flow_id, version}): the
+// server picks a new trace id and stores nothing. With a TraceID it is the
+// generation-2 form ({trace_id, flow_id, version}): the client owns the id,
+// a generation-2 server answers with that id and opens an in-flight trace
+// tied to the connection, and a generation-1 server ignores the field and
+// picks an id of its own, as for the first form.
 type StartTrace struct {
+	// TraceID is the client's id for the trace; zero leaves it out.
+	TraceID TraceID
 	FlowID  FlowID
 	Version FlowVersion
 }
@@ -28,12 +37,33 @@ type RecordEvent struct {
 	Event   TraceEvent
 }
 
-// GetTrace asks for a stored trace; the reply is TraceData.
-type GetTrace struct{ TraceID TraceID }
+// EndTrace ends a trace opened by StartTrace (or lazily by RecordEvent) on
+// a generation-2 server: the server stores it with Status and end_time set
+// to its own clock, and replies with EventRecorded (success also for an
+// unknown or already ended id). A generation-1 server does not know the
+// message and replies with an "Invalid message format" ErrorResponse.
+type EndTrace struct {
+	TraceID TraceID
+	Status  ExecutionStatus
+}
 
-// QueryTraces asks for the stored traces matching Query; the reply is
-// QueryResults.
-type QueryTraces struct{ Query TraceQuery }
+// GetTrace asks for a trace; the reply is TraceData.
+//
+// RequestID, when not zero, is written as "request_id": a generation-2
+// server echoes it in TraceData and merges in-flight traces into the
+// answer; a generation-1 server ignores it. Without it a generation-2
+// server answers with a request id of its own.
+type GetTrace struct {
+	TraceID   TraceID
+	RequestID RequestID
+}
+
+// QueryTraces asks for the traces matching Query; the reply is
+// QueryResults. RequestID is written and echoed as for GetTrace.
+type QueryTraces struct {
+	Query     TraceQuery
+	RequestID RequestID
+}
 
 // GetFlowVersions asks for the known versions of a flow; the reference
 // server replies with an ErrorResponse with CodeNotFound.
@@ -61,6 +91,7 @@ type GetMetrics struct{}
 
 func (StartTrace) isTracingRequest()      {}
 func (RecordEvent) isTracingRequest()     {}
+func (EndTrace) isTracingRequest()        {}
 func (GetTrace) isTracingRequest()        {}
 func (QueryTraces) isTracingRequest()     {}
 func (GetFlowVersions) isTracingRequest() {}
@@ -91,12 +122,20 @@ type EventRecorded struct {
 // TraceData is the reply to GetTrace; Trace is nil when the server has no
 // such trace (written as null). The legacy reply of the same name always
 // has a trace.
-type TraceData struct{ Trace *FlowTrace }
+//
+// RequestID is the request id a generation-2 server echoes (or made up for
+// a GetTrace without one); it is zero in a generation-1 reply, where
+// "request_id" is absent, and zero is not written.
+type TraceData struct {
+	Trace     *FlowTrace
+	RequestID RequestID
+}
 
-// QueryResults is the reply to QueryTraces.
+// QueryResults is the reply to QueryTraces. RequestID is as in TraceData.
 type QueryResults struct {
 	Traces     []FlowTrace
 	TotalCount uint64
+	RequestID  RequestID
 }
 
 // FlowVersions is the reply to GetFlowVersions.
