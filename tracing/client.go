@@ -41,6 +41,25 @@ type SinkStats struct {
 	// ConnectionCount is the number of open connections (0 or 1 for a
 	// WebSocket sink).
 	ConnectionCount uint64
+
+	// Acknowledges is set by a sink that finishes its work after Write
+	// returns (the WebSocket sink: when the server replied). The client
+	// then counts as delivered what the sink acknowledged, not what Write
+	// accepted, and the fields below are meaningful.
+	Acknowledges bool
+	// Acknowledged counts the distinct events the sink's destination
+	// acknowledged (an event resent and acknowledged again counts once).
+	Acknowledged uint64
+	// Dropped counts the events the sink gave up, by the sink's reason.
+	Dropped map[string]uint64
+	// Spooled counts the events waiting on disk for a later sink (or
+	// process) to deliver: neither delivered nor lost.
+	Spooled uint64
+	// StalledSince is when the sink last made progress while it had work
+	// it could not finish, or could not reach its destination at all
+	// (zero while it delivers, or is idle and reachable). Healthy turns
+	// false once it is older than HealthThreshold.
+	StalledSince time.Time
 }
 
 // dropLogInterval is the least time between two Warn summaries of dropped
@@ -437,10 +456,15 @@ type UndeliveredError struct {
 	// DropCounts; Abandoned counts events still queued when Close's context
 	// ended.
 	QueueFull, WriteError, Closed, Abandoned uint64
+	// InSink counts events the sinks accepted and then gave up (see
+	// DropCounts.Sink for the reasons).
+	InSink uint64
 }
 
 // Total returns the number of events not delivered.
-func (e *UndeliveredError) Total() uint64 { return e.QueueFull + e.WriteError + e.Closed + e.Abandoned }
+func (e *UndeliveredError) Total() uint64 {
+	return e.QueueFull + e.WriteError + e.Closed + e.Abandoned + e.InSink
+}
 
 // Error returns a summary such as "tracing: close: 12 events not delivered
 // (queue full 10, write errors 2)".
@@ -450,7 +474,7 @@ func (e *UndeliveredError) Error() string {
 	for _, p := range []struct {
 		n    uint64
 		what string
-	}{{e.QueueFull, "queue full"}, {e.WriteError, "write errors"}, {e.Closed, "recorded after close"}, {e.Abandoned, "abandoned"}} {
+	}{{e.QueueFull, "queue full"}, {e.WriteError, "write errors"}, {e.Closed, "recorded after close"}, {e.Abandoned, "abandoned"}, {e.InSink, "dropped in sinks"}} {
 		if p.n > 0 {
 			s += fmt.Sprintf("%s%s %d", sep, p.what, p.n)
 			sep = ", "
@@ -505,7 +529,7 @@ func (c *TracingClient) Close(ctx context.Context) error {
 		if u := c.undelivered(); u.Total() > 0 {
 			errs = append(errs, u)
 		}
-		c.log.Info("tracing client closed", zap.Uint64("delivered", c.delivered.Load()))
+		c.log.Info("tracing client closed", zap.Uint64("delivered", c.deliveredCount(c.sinkStats())))
 	}
 	return errors.Join(errs...)
 }
@@ -519,5 +543,6 @@ func (c *TracingClient) undelivered() *UndeliveredError {
 		WriteError: d.WriteError,
 		Closed:     d.Closed - qs.Abandoned - c.dropAbandon.Load(),
 		Abandoned:  qs.Abandoned + c.dropAbandon.Load(),
+		InSink:     d.inSink(),
 	}
 }

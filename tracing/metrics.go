@@ -8,9 +8,10 @@ import (
 // TracingMetrics is a snapshot of what a client did: the fields of Reflow's
 // TracingMetrics first, then the detail. Counters count from New. Each field is read
 // atomically, but while events are being recorded the fields are not one
-// consistent snapshot: events still in the queue are Recorded but neither
-// Delivered nor Dropped. Once Close has returned,
-// Recorded == Delivered + Dropped.Total().
+// consistent snapshot: events still in the queue, or accepted by a sink
+// that has not acknowledged them yet, are Recorded but neither Delivered
+// nor Dropped. Once Close has returned, with one sink,
+// Recorded == Delivered + Dropped.Total() + Spooled.
 type TracingMetrics struct {
 	// EventsProcessed is the number of events every sink accepted
 	// (Delivered).
@@ -32,8 +33,14 @@ type TracingMetrics struct {
 	// Recorded counts every event handed to the client while it was
 	// enabled, including those recorded after Close.
 	Recorded uint64
-	// Delivered counts events written to every sink without error.
+	// Delivered counts events every sink delivered: for a sink that
+	// acknowledges (SinkStats.Acknowledges, such as the WebSocket sink)
+	// the events its destination acknowledged, for the others the events
+	// written without error.
 	Delivered uint64
+	// Spooled counts events a sink keeps on disk for a later sink or
+	// process to deliver.
+	Spooled uint64
 	// Dropped counts events that were not delivered, by reason.
 	Dropped DropCounts
 	// Batches counts the batches the consumer handed to the sinks.
@@ -64,13 +71,27 @@ type DropCounts struct {
 	Filtered uint64
 	// WriteError: in a batch that a sink failed to write.
 	WriteError uint64
+	// Sink: accepted by a sink that then gave them up, by the sink's
+	// reason (for the WebSocket sink: outage_buffer_full, rejected,
+	// too_large, retries_exhausted, closed, …), summed over the sinks.
+	Sink map[string]uint64
 }
 
 // Total returns the number of dropped events, for every reason.
 func (d DropCounts) Total() uint64 { return d.undelivered() + d.SampledOut + d.Filtered }
 
 // undelivered returns the drops that were not by design.
-func (d DropCounts) undelivered() uint64 { return d.QueueFull + d.Closed + d.WriteError }
+func (d DropCounts) undelivered() uint64 {
+	return d.QueueFull + d.Closed + d.WriteError + d.inSink()
+}
+
+func (d DropCounts) inSink() uint64 {
+	var n uint64
+	for _, k := range d.Sink {
+		n += k
+	}
+	return n
+}
 
 // SinkMetrics is what one sink did.
 type SinkMetrics struct {
@@ -95,14 +116,18 @@ func (c *TracingClient) Metrics() TracingMetrics {
 	}
 	// Read what the consumer writes before what producers write, so that
 	// Delivered + Dropped never exceeds Recorded.
+	stats := c.sinkStats()
 	m := TracingMetrics{
-		Delivered:   c.delivered.Load(),
+		Delivered:   c.deliveredCount(stats),
 		Batches:     c.batches.Load(),
 		WriteErrors: c.writeErrors.Load(),
 	}
 	writes := c.writes.Load()
 	lat := c.latencyNs.Load()
-	m.Dropped = c.dropCounts()
+	m.Dropped = c.dropCountsWith(stats)
+	for _, st := range stats {
+		m.Spooled += st.Spooled
+	}
 	m.Recorded = c.recorded()
 	m.QueueDepth = c.queue.Len()
 	m.QueueCapacity = c.queue.Cap()
@@ -118,9 +143,7 @@ func (c *TracingClient) Metrics() TracingMetrics {
 		if n := sm.Batches + sm.WriteErrors; n > 0 {
 			sm.Latency = time.Duration(s.latencyNs.Load() / n)
 		}
-		if s.reporter != nil {
-			sm.Stats = s.reporter.SinkStats()
-		}
+		sm.Stats = stats[i]
 		m.ConnectionCount += sm.Stats.ConnectionCount
 		m.Sinks[i] = sm
 	}
@@ -138,9 +161,46 @@ func (c *TracingClient) Metrics() TracingMetrics {
 	return m
 }
 
+// sinkStats asks every StatsReporter sink for its stats (zero for the
+// others), in the order of c.sinks.
+func (c *TracingClient) sinkStats() []SinkStats {
+	out := make([]SinkStats, len(c.sinks))
+	for i := range c.sinks {
+		if r := c.sinks[i].reporter; r != nil {
+			out[i] = r.SinkStats()
+		}
+	}
+	return out
+}
+
+// deliveredCount is what every sink delivered: the events written to all
+// sinks, but no more than any acknowledging sink acknowledged.
+func (c *TracingClient) deliveredCount(stats []SinkStats) uint64 {
+	n := c.delivered.Load()
+	for _, st := range stats {
+		if st.Acknowledges {
+			n = min(n, st.Acknowledged)
+		}
+	}
+	return n
+}
+
 // dropCounts reads the drop counters. The consumer's are read first.
-func (c *TracingClient) dropCounts() DropCounts {
+func (c *TracingClient) dropCounts() DropCounts { return c.dropCountsWith(c.sinkStats()) }
+
+func (c *TracingClient) dropCountsWith(stats []SinkStats) DropCounts {
 	d := DropCounts{WriteError: c.dropWrite.Load()}
+	for _, st := range stats {
+		for r, n := range st.Dropped {
+			if n == 0 {
+				continue
+			}
+			if d.Sink == nil {
+				d.Sink = make(map[string]uint64)
+			}
+			d.Sink[r] += n
+		}
+	}
 	abandoned := c.dropAbandon.Load()
 	qs := c.queue.Stats()
 	d.QueueFull = qs.DroppedFull

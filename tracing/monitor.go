@@ -61,8 +61,15 @@ func (c *TracingClient) Healthy() bool {
 	if since := c.writingSince.Load(); since != 0 && now-since > limit {
 		return false
 	}
-	since := c.failingSince.Load()
-	return since == 0 || now-since <= limit
+	if since := c.failingSince.Load(); since != 0 && now-since > limit {
+		return false
+	}
+	for _, st := range c.sinkStats() {
+		if !st.StalledSince.IsZero() && now-st.StalledSince.UnixNano() > limit {
+			return false
+		}
+	}
+	return true
 }
 
 // startMonitor starts the goroutine that records a system metric event
