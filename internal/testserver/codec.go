@@ -1,74 +1,46 @@
 package testserver
 
 import (
-	"bytes"
-	"compress/gzip"
 	"errors"
 	"fmt"
-	"io"
 
-	"github.com/reflowtrace/reflowtrace-go/internal/lz4block"
+	"github.com/reflowtrace/reflowtrace-go/internal/compress"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 )
 
 // ErrUnsupportedCompression is wrapped by Start's error for a compression
-// algorithm the server cannot speak.
+// algorithm the server cannot be configured with (CompressionAuto, or a
+// value outside the enum).
 var ErrUnsupportedCompression = errors.New("testserver: unsupported compression algorithm")
 
-// codec is the server's compression algorithm in the protocol's framing
-// (PROTOCOL.md, "Compression, both generations"). One connection's handler
-// goroutine uses it; it is not safe for concurrent use.
-type codec interface {
-	// decode decompresses a binary frame a client sent.
-	decode(frame []byte) ([]byte, error)
-	// encode compresses a reply.
-	encode(reply []byte) ([]byte, error)
-}
+// codec is the server's side of its compression algorithm, in the
+// protocol's framing (PROTOCOL.md, "Compression, both generations"). One
+// connection's handler goroutine uses it; it is not safe for concurrent use.
+type codec struct{ c *compress.Codec }
 
-func newCodec(alg tracing.CompressionAlgorithm) (codec, error) {
+func newCodec(alg tracing.CompressionAlgorithm) (*codec, error) {
+	var a compress.Algorithm
 	switch alg {
+	case tracing.CompressionZstd:
+		a = compress.Zstd
 	case tracing.CompressionLZ4:
-		return &lz4Codec{}, nil
+		a = compress.LZ4
 	case tracing.CompressionGzip:
-		return gzipCodec{}, nil
+		a = compress.Gzip
+	case tracing.CompressionBrotli:
+		a = compress.Brotli
+	default:
+		return nil, fmt.Errorf("%w: %s", ErrUnsupportedCompression, alg)
 	}
-	return nil, fmt.Errorf("%w: %s", ErrUnsupportedCompression, alg)
-}
-
-// lz4Codec reads a size-prefixed raw LZ4 block and writes a raw block
-// without the prefix, as the reference server does.
-type lz4Codec struct{ comp lz4block.Compressor }
-
-func (c *lz4Codec) decode(frame []byte) ([]byte, error) { return lz4block.DecodePrefixed(nil, frame) }
-
-func (c *lz4Codec) encode(reply []byte) ([]byte, error) { return c.comp.AppendRaw(nil, reply) }
-
-// gzipCodec reads and writes one gzip stream.
-type gzipCodec struct{}
-
-func (gzipCodec) decode(frame []byte) ([]byte, error) {
-	r, err := gzip.NewReader(bytes.NewReader(frame))
+	c, err := compress.NewCodec(a)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", ErrUnsupportedCompression, err)
 	}
-	out, err := io.ReadAll(io.LimitReader(r, maxMessage+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(out) > maxMessage {
-		return nil, errTooLarge
-	}
-	return out, nil
+	return &codec{c}, nil
 }
 
-func (gzipCodec) encode(reply []byte) ([]byte, error) {
-	var b bytes.Buffer
-	w := gzip.NewWriter(&b)
-	if _, err := w.Write(reply); err != nil {
-		return nil, err
-	}
-	if err := w.Close(); err != nil {
-		return nil, err
-	}
-	return b.Bytes(), nil
-}
+// decode decompresses a binary frame a client sent (at most 64 MiB).
+func (c *codec) decode(frame []byte) ([]byte, error) { return c.c.DecodeRequest(nil, frame) }
+
+// encode compresses a reply as the reference server does.
+func (c *codec) encode(reply []byte) ([]byte, error) { return c.c.AppendReply(nil, reply) }

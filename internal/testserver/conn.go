@@ -24,7 +24,7 @@ type conn struct {
 	ws     *websocket.Conn
 	ctx    context.Context
 	cancel context.CancelFunc
-	codec  codec           // nil with compression off; handler goroutine only
+	codec  *codec          // nil with compression off; handler goroutine only
 	enc    tracing.Encoder // handler goroutine only
 	cork   *cork.Conn
 	out    chan outMsg

@@ -1,17 +1,14 @@
 package testserver
 
 import (
-	"bytes"
-	"compress/gzip"
 	"context"
-	"io"
 	"net/http"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
 
-	"github.com/reflowtrace/reflowtrace-go/internal/lz4block"
+	"github.com/reflowtrace/reflowtrace-go/internal/compress"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 )
 
@@ -41,53 +38,34 @@ func dial(t *testing.T, ctx context.Context, s *Server, h http.Header) *client {
 	return cl
 }
 
-// compress frames data as a client sends it to a server with alg.
-func compress(t *testing.T, alg tracing.CompressionAlgorithm, data []byte) []byte {
+// clientCodec returns a client's side of alg.
+func clientCodec(t *testing.T, alg tracing.CompressionAlgorithm) *compress.Codec {
 	t.Helper()
-	switch alg {
-	case tracing.CompressionLZ4:
-		var comp lz4block.Compressor
-		out, err := comp.AppendPrefixed(nil, data)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return out
-	case tracing.CompressionGzip:
-		var b bytes.Buffer
-		w := gzip.NewWriter(&b)
-		_, _ = w.Write(data)
-		if err := w.Close(); err != nil {
-			t.Fatal(err)
-		}
-		return b.Bytes()
+	c, err := newCodec(alg)
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Skipf("no client-side %s framing yet", alg)
-	return nil
+	return c.c
 }
 
-// decompress reads a reply a server with alg sent in a binary frame.
-func decompress(t *testing.T, alg tracing.CompressionAlgorithm, data []byte) []byte {
+// compressRequest frames data as a client sends it to a server with alg.
+func compressRequest(t *testing.T, alg tracing.CompressionAlgorithm, data []byte) []byte {
 	t.Helper()
-	switch alg {
-	case tracing.CompressionLZ4:
-		out, err := lz4block.DecodeRaw(nil, data)
-		if err != nil {
-			t.Fatalf("lz4 reply: %v", err)
-		}
-		return out
-	case tracing.CompressionGzip:
-		r, err := gzip.NewReader(bytes.NewReader(data))
-		if err != nil {
-			t.Fatalf("gzip reply: %v", err)
-		}
-		out, err := io.ReadAll(r)
-		if err != nil {
-			t.Fatalf("gzip reply: %v", err)
-		}
-		return out
+	out, err := clientCodec(t, alg).AppendRequest(nil, data)
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatalf("no client-side %s framing yet", alg)
-	return nil
+	return out
+}
+
+// decompressReply reads a reply a server with alg sent in a binary frame.
+func decompressReply(t *testing.T, alg tracing.CompressionAlgorithm, data []byte) []byte {
+	t.Helper()
+	out, err := clientCodec(t, alg).DecodeReply(nil, data)
+	if err != nil {
+		t.Fatalf("%s reply: %v", alg, err)
+	}
+	return out
 }
 
 // sendRaw writes data as a text frame, or compressed in a binary frame.
@@ -97,7 +75,7 @@ func (c *client) sendRaw(data []byte, binary bool) {
 	if binary {
 		typ = websocket.MessageBinary
 		if c.alg != nil {
-			data = compress(c.t, *c.alg, data)
+			data = compressRequest(c.t, *c.alg, data)
 		}
 	}
 	if err := c.c.Write(c.ctx, typ, data); err != nil {
@@ -123,7 +101,7 @@ func (c *client) recvRaw() ([]byte, bool) {
 		if c.alg == nil {
 			c.t.Fatalf("binary reply from a server without compression")
 		}
-		data = decompress(c.t, *c.alg, data)
+		data = decompressReply(c.t, *c.alg, data)
 	}
 	return data, binary
 }
