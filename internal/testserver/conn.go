@@ -15,8 +15,6 @@ import (
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 )
 
-var errTooLarge = errors.New("testserver: message over the limit")
-
 // conn is one client connection. Its handler goroutine (run) reads,
 // serves and queues replies in order; writeLoop sends them.
 type conn struct {

@@ -22,18 +22,6 @@ type entry struct {
 	fast  bool
 }
 
-// eventIDs returns the ids of e's events in order, duplicates included.
-func (e *entry) eventIDs() []tracing.EventID {
-	if e.fast {
-		return e.ids
-	}
-	out := make([]tracing.EventID, len(e.trace.Events))
-	for i := range e.trace.Events {
-		out[i] = e.trace.Events[i].EventID
-	}
-	return out
-}
-
 // addEvent appends one event (or, in fast-scan mode, its id).
 func (e *entry) addEvent(ev *tracing.TraceEvent, id tracing.EventID) {
 	if e.fast {
