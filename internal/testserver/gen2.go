@@ -35,6 +35,11 @@ func (c *conn) serveGen2(tag string, data []byte, binary bool) tracing.TracingRe
 	}
 	s.count(tag)
 	switch r := req.(type) {
+	case tracing.StoreTrace:
+		for i := range r.Trace.Events {
+			snapshotDefaults(&r.Trace.Events[i])
+		}
+		return c.serveCommon(r)
 	case tracing.StartTrace:
 		id := r.TraceID
 		if id.IsZero() {
@@ -53,6 +58,7 @@ func (c *conn) serveGen2(tag string, data []byte, binary bool) tracing.TracingRe
 		s.mu.Unlock()
 		return tracing.TraceStarted{TraceID: id}
 	case tracing.RecordEvent:
+		snapshotDefaults(&r.Event)
 		c.record(r.TraceID, &r.Event, true)
 		return tracing.EventRecorded{Success: true}
 	case tracing.EndTrace:
@@ -100,4 +106,12 @@ func (c *conn) serveGen2(tag string, data []byte, binary bool) tracing.TracingRe
 		return qr
 	}
 	return c.serveCommon(req)
+}
+
+// snapshotDefaults fills in the default a generation-2 server reads for an
+// absent content_codec ("none"), which it then returns in its answers.
+func snapshotDefaults(ev *tracing.TraceEvent) {
+	if ev.Data.HasMessage && ev.Data.Message.ContentCodec == "" {
+		ev.Data.Message.ContentCodec = "none"
+	}
 }

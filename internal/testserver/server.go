@@ -456,6 +456,12 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 	ws.SetReadLimit(maxFrame + 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &conn{s: s, ws: ws, ctx: ctx, cancel: cancel, out: make(chan outMsg, 1024), wdone: make(chan struct{})}
+	if s.cfg.gen == Gen2 {
+		// Replies in the generation-2 form: null for a metric that was not
+		// measured, the snapshot's extra fields.
+		c.enc.Protocol = tracing.ProtocolV2
+		c.nenc.Protocol = tracing.ProtocolV2
+	}
 	if s.cfg.compression {
 		c.codec, _ = newCodec(s.cfg.algorithm) // validated by Start
 	}
