@@ -121,6 +121,19 @@ func BenchmarkEncodeDataFlow(b *testing.B) {
 			buf = e.AppendRecordEvent(buf[:0], wireTraceID, &ev)
 		}
 	})
+	// The generation-2 form of an event whose metrics were partly not
+	// measured: the slower path of the encoder.
+	b.Run("reflowtrace_v2_unmeasured", func(b *testing.B) {
+		ev := ev
+		ev.Data.PerformanceMetrics.Unmeasured = MetricMemoryUsageBytes | MetricCPUUsagePercent
+		e := Encoder{Protocol: ProtocolV2}
+		buf := e.AppendRecordEvent(nil, wireTraceID, &ev)
+		b.SetBytes(int64(len(buf)))
+		b.ReportAllocs()
+		for b.Loop() {
+			buf = e.AppendRecordEvent(buf[:0], wireTraceID, &ev)
+		}
+	})
 	b.Run("encoding_json", func(b *testing.B) {
 		msg := map[string]any{"RecordEvent": map[string]any{"trace_id": wireTraceID.String(), "event": plainFromEvent(&ev)}}
 		out, err := json.Marshal(msg)

@@ -1437,10 +1437,14 @@ func (d *decoder) eventData(data *TraceEventData) error {
 	})
 }
 
-var snapshotFields = []string{"message_type", "size_bytes", "checksum", "serialized_data"}
+var snapshotFields = []string{"message_type", "size_bytes", "checksum", "serialized_data", "content_codec", "content_format_version", "stored_bytes"}
 
+// messageSnapshot reads a MessageSnapshot in either generation's form:
+// serialized_data may be absent (nil), and the generation-2 fields are
+// optional.
 func (d *decoder) messageSnapshot(m *MessageSnapshot) error {
-	return d.structure("a MessageSnapshot object", snapshotFields, 0b1111, func(i int) error {
+	*m = MessageSnapshot{}
+	return d.structure("a MessageSnapshot object", snapshotFields, 0b0111, func(i int) error {
 		var err error
 		switch i {
 		case 0:
@@ -1451,6 +1455,18 @@ func (d *decoder) messageSnapshot(m *MessageSnapshot) error {
 			m.Checksum, err = d.str()
 		case 3:
 			m.SerializedData, err = d.bytes()
+		case 4:
+			m.ContentCodec, err = d.str()
+		case 5:
+			var n uint64
+			n, err = d.uint(math.MaxUint32)
+			m.ContentFormatVersion = uint32(n)
+		case 6:
+			if d.null() {
+				return nil
+			}
+			m.StoredBytes, err = d.uint(math.MaxUint64)
+			m.HasStoredBytes = err == nil
 		}
 		return err
 	})

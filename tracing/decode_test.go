@@ -138,6 +138,17 @@ func TestDecodeStrict(t *testing.T) {
 		{"negative byte", `"serialized_data":[]`, `"serialized_data":[-1]`, "serialized_data[0]: want a non-negative integer"},
 		{"base64 bytes", `"serialized_data":[]`, `"serialized_data":"aGk="`, "serialized_data: want an array of integers 0..255, got a string"},
 		{"null required bytes", `"serialized_data":[]`, `"serialized_data":null`, "serialized_data: want an array"},
+		{"absent serialized data (generation 2)", `"checksum":"",
+ "serialized_data":[]`, `"checksum":""`, ""},
+		{"snapshot generation 2 fields", `"serialized_data":[]`, `"serialized_data":[],"content_codec":"none","content_format_version":1,"stored_bytes":null`, ""},
+		{"snapshot stored bytes", `"serialized_data":[]`, `"stored_bytes":18446744073709551615`, ""},
+		{"snapshot bad stored bytes", `"serialized_data":[]`, `"stored_bytes":-1`, "message.stored_bytes: want a non-negative integer"},
+		{"snapshot format version too large", `"serialized_data":[]`, `"content_format_version":4294967296`, "message.content_format_version: integer 4294967296 out of range"},
+		{"snapshot null codec", `"serialized_data":[]`, `"content_codec":null`, "message.content_codec: want a string, got null"},
+		{"snapshot missing checksum", `"checksum":"",`, ``, `message: missing field "checksum"`},
+		{"metrics absent (generation 2)", exampleMetrics, ``, ""},
+		{"metrics duplicate", `"queue_depth":3`, `"queue_depth":3,"queue_depth":null`, `duplicate field "queue_depth"`},
+		{"metrics null", `"performance_metrics":{`, `"performance_metrics":null,"x":{`, "performance_metrics: want a PerformanceMetrics object, got null"},
 		{"missing required", `"span_id":"a1b2c3d4e5f60718"`, `"x":1`, `RecordEvent.event.causality: missing field "span_id"`},
 		{"missing root cause", `"root_cause_event_id":"0191f3b2-7c4e-7a10-9d2f-3b5c8e0f1a22",`, ``, `missing field "root_cause_event_id"`},
 		{"null required map", `"custom_attributes":{}`, `"custom_attributes":null`, "custom_attributes: want an object, got null"},
@@ -187,6 +198,72 @@ func TestDecodeStrict(t *testing.T) {
 				t.Fatalf("error %q, want it to wrap ErrMalformed and contain %q", err, tc.wantErr)
 			}
 		})
+	}
+}
+
+// exampleMetrics is the content of the performance_metrics object of
+// testdata/protocol_example.json.
+const exampleMetrics = "\n \"execution_time_ns\":1500,\"memory_usage_bytes\":0,\"cpu_usage_percent\":0.0,\"queue_depth\":3,\n \"throughput_msgs_per_sec\":0.0"
+
+// TestDecodeMetricsForms checks how each form of PerformanceMetrics reads:
+// a number is measured, null and absent are not.
+func TestDecodeMetricsForms(t *testing.T) {
+	all := exampleMetrics
+	tests := []struct {
+		name string
+		body string
+		want PerformanceMetrics
+	}{
+		{"generation 1", all, PerformanceMetrics{ExecutionTimeNs: 1500, QueueDepth: 3}},
+		{"spaces", ` "queue_depth" : 3 , "cpu_usage_percent" : null `, PerformanceMetrics{QueueDepth: 3, Unmeasured: AllMetricFields &^ MetricQueueDepth}},
+		{"empty", ``, PerformanceMetrics{Unmeasured: AllMetricFields}},
+		{"nulls", `"execution_time_ns":1500,"memory_usage_bytes":null,"cpu_usage_percent":null,"queue_depth":0,"throughput_msgs_per_sec":null`,
+			PerformanceMetrics{ExecutionTimeNs: 1500, Unmeasured: MetricMemoryUsageBytes | MetricCPUUsagePercent | MetricThroughputMsgsPerSec}},
+		{"some absent", `"cpu_usage_percent":2.5,"queue_depth":null`,
+			PerformanceMetrics{CPUUsagePercent: 2.5, Unmeasured: MetricExecutionTimeNs | MetricMemoryUsageBytes | MetricQueueDepth | MetricThroughputMsgsPerSec}},
+		{"all null", `"execution_time_ns":null,"memory_usage_bytes":null,"cpu_usage_percent":null,"queue_depth":null,"throughput_msgs_per_sec":null`,
+			PerformanceMetrics{Unmeasured: AllMetricFields}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			req, err := DecodeRequest(exampleWith(t, all, tc.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := req.(RecordEvent).Event.Data.PerformanceMetrics
+			if got != tc.want {
+				t.Fatalf("got %+v, want %+v", got, tc.want)
+			}
+			var p PerformanceMetrics
+			if err := json.Unmarshal([]byte("{"+tc.body+"}"), &p); err != nil || p != tc.want {
+				t.Fatalf("UnmarshalJSON: %+v, %v, want %+v", p, err, tc.want)
+			}
+		})
+	}
+}
+
+// TestDecodeSnapshotForms checks the generation-2 MessageSnapshot fields
+// and the absent serialized_data.
+func TestDecodeSnapshotForms(t *testing.T) {
+	tests := []struct {
+		in   string
+		want MessageSnapshot
+	}{
+		{`{"message_type":"m","size_bytes":1,"checksum":"","serialized_data":[]}`, MessageSnapshot{MessageType: "m", SizeBytes: 1, SerializedData: []byte{}}},
+		{`{"message_type":"m","size_bytes":1,"checksum":""}`, MessageSnapshot{MessageType: "m", SizeBytes: 1}},
+		{`{"message_type":"m","size_bytes":1,"checksum":"c","serialized_data":[104,105],"content_codec":"none","content_format_version":0,"stored_bytes":null}`,
+			MessageSnapshot{MessageType: "m", SizeBytes: 1, Checksum: "c", SerializedData: []byte("hi"), ContentCodec: "none"}},
+		{`{"stored_bytes":0,"content_format_version":3,"content_codec":"zstd","message_type":"m","size_bytes":1,"checksum":""}`,
+			MessageSnapshot{MessageType: "m", SizeBytes: 1, ContentCodec: "zstd", ContentFormatVersion: 3, HasStoredBytes: true}},
+	}
+	for _, tc := range tests {
+		var m MessageSnapshot
+		if err := json.Unmarshal([]byte(tc.in), &m); err != nil {
+			t.Fatalf("%s: %v", tc.in, err)
+		}
+		if !reflect.DeepEqual(m, tc.want) {
+			t.Errorf("%s: got %+v, want %+v", tc.in, m, tc.want)
+		}
 	}
 }
 

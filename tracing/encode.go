@@ -61,6 +61,16 @@ type EncodeStats struct {
 // The zero value is ready to use. An Encoder is not safe for concurrent use;
 // give each goroutine its own.
 type Encoder struct {
+	// Protocol chooses between the two forms of the fields the server
+	// generations read differently (PROTOCOL.md, "Two generations").
+	// ProtocolV2 writes the generation-2 form: an unmeasured
+	// PerformanceMetrics field as null, and a nil
+	// MessageSnapshot.SerializedData left out. ProtocolAuto (the default),
+	// ProtocolV1 and any other value write the generation-1 form, which
+	// both generations accept: every metric as a number (0 when not
+	// measured) and serialized_data always present. Auto means "not known
+	// to be generation 2": a generation-1 server rejects null.
+	Protocol Protocol
 	// CustomEventType writes KindCustom events as {"Custom":"name"}, for
 	// servers that support it. By default (false) a custom event is written
 	// as "NetworkEvent" with the custom attribute "event_subtype" set to its
@@ -99,8 +109,13 @@ func (e *Encoder) AppendEvent(dst []byte, ev *TraceEvent) []byte {
 		dst = strconv.AppendUint(dst, m.SizeBytes, 10)
 		dst = append(dst, `,"checksum":`...)
 		dst = e.appendString(dst, m.Checksum)
-		dst = append(dst, `,"serialized_data":`...)
-		dst = appendBytes(dst, m.SerializedData)
+		if m.SerializedData != nil || e.Protocol != ProtocolV2 {
+			dst = append(dst, `,"serialized_data":`...)
+			dst = appendBytes(dst, m.SerializedData)
+		}
+		if m.ContentCodec != "" || m.ContentFormatVersion != 0 || m.HasStoredBytes {
+			dst = e.appendSnapshotExtras(dst, m)
+		}
 		dst = append(dst, '}')
 	} else {
 		dst = append(dst, "null"...)
@@ -131,24 +146,20 @@ func (e *Encoder) AppendEvent(dst []byte, ev *TraceEvent) []byte {
 	dst = e.appendOptString(dst, d.Error)
 
 	pm := &d.PerformanceMetrics
-	dst = append(dst, `,"performance_metrics":{"execution_time_ns":`...)
-	dst = strconv.AppendUint(dst, pm.ExecutionTimeNs, 10)
-	dst = append(dst, `,"memory_usage_bytes":`...)
-	dst = strconv.AppendUint(dst, pm.MemoryUsageBytes, 10)
-	dst = append(dst, `,"cpu_usage_percent":`...)
-	cpu := pm.CPUUsagePercent
-	if cpu > math.MaxFloat32 && !math.IsInf(cpu, 1) {
-		cpu = math.MaxFloat32
-		e.stats.Clamped++
-	} else if cpu < -math.MaxFloat32 && !math.IsInf(cpu, -1) {
-		cpu = -math.MaxFloat32
-		e.stats.Clamped++
+	if pm.Unmeasured&AllMetricFields == 0 {
+		dst = append(dst, `,"performance_metrics":{"execution_time_ns":`...)
+		dst = strconv.AppendUint(dst, pm.ExecutionTimeNs, 10)
+		dst = append(dst, `,"memory_usage_bytes":`...)
+		dst = strconv.AppendUint(dst, pm.MemoryUsageBytes, 10)
+		dst = append(dst, `,"cpu_usage_percent":`...)
+		dst = e.appendCPU(dst, pm.CPUUsagePercent)
+		dst = append(dst, `,"queue_depth":`...)
+		dst = strconv.AppendUint(dst, pm.QueueDepth, 10)
+		dst = append(dst, `,"throughput_msgs_per_sec":`...)
+		dst = e.appendFloat(dst, pm.ThroughputMsgsPerSec)
+	} else {
+		dst = e.appendPartialMetrics(dst, pm)
 	}
-	dst = e.appendFloat(dst, cpu)
-	dst = append(dst, `,"queue_depth":`...)
-	dst = strconv.AppendUint(dst, pm.QueueDepth, 10)
-	dst = append(dst, `,"throughput_msgs_per_sec":`...)
-	dst = e.appendFloat(dst, pm.ThroughputMsgsPerSec)
 
 	dst = append(dst, `},"custom_attributes":`...)
 	as := &d.CustomAttributes
@@ -188,6 +199,76 @@ func (e *Encoder) AppendEvent(dst []byte, ev *TraceEvent) []byte {
 		dst = e.appendString(dst, c.SpanID)
 	}
 	return append(dst, "}}"...)
+}
+
+// appendCPU writes cpu_usage_percent, clamped to the 32-bit float range
+// the server reads it into.
+func (e *Encoder) appendCPU(dst []byte, cpu float64) []byte {
+	if cpu > math.MaxFloat32 && !math.IsInf(cpu, 1) {
+		cpu = math.MaxFloat32
+		e.stats.Clamped++
+	} else if cpu < -math.MaxFloat32 && !math.IsInf(cpu, -1) {
+		cpu = -math.MaxFloat32
+		e.stats.Clamped++
+	}
+	return e.appendFloat(dst, cpu)
+}
+
+// appendPartialMetrics writes `,"performance_metrics":{…` (without the
+// closing brace) for metrics of which some were not measured: null in the
+// generation-2 form, 0 in the generation-1 form.
+func (e *Encoder) appendPartialMetrics(dst []byte, pm *PerformanceMetrics) []byte {
+	v2 := e.Protocol == ProtocolV2
+	unmeasured := func(f MetricFields, zero string) bool {
+		if pm.Unmeasured&f == 0 {
+			return false
+		}
+		if v2 {
+			dst = append(dst, "null"...)
+		} else {
+			dst = append(dst, zero...)
+		}
+		return true
+	}
+	dst = append(dst, `,"performance_metrics":{"execution_time_ns":`...)
+	if !unmeasured(MetricExecutionTimeNs, "0") {
+		dst = strconv.AppendUint(dst, pm.ExecutionTimeNs, 10)
+	}
+	dst = append(dst, `,"memory_usage_bytes":`...)
+	if !unmeasured(MetricMemoryUsageBytes, "0") {
+		dst = strconv.AppendUint(dst, pm.MemoryUsageBytes, 10)
+	}
+	dst = append(dst, `,"cpu_usage_percent":`...)
+	if !unmeasured(MetricCPUUsagePercent, "0.0") {
+		dst = e.appendCPU(dst, pm.CPUUsagePercent)
+	}
+	dst = append(dst, `,"queue_depth":`...)
+	if !unmeasured(MetricQueueDepth, "0") {
+		dst = strconv.AppendUint(dst, pm.QueueDepth, 10)
+	}
+	dst = append(dst, `,"throughput_msgs_per_sec":`...)
+	if !unmeasured(MetricThroughputMsgsPerSec, "0.0") {
+		dst = e.appendFloat(dst, pm.ThroughputMsgsPerSec)
+	}
+	return dst
+}
+
+// appendSnapshotExtras writes the generation-2 MessageSnapshot fields that
+// are set, each with a leading comma.
+func (e *Encoder) appendSnapshotExtras(dst []byte, m *MessageSnapshot) []byte {
+	if m.ContentCodec != "" {
+		dst = append(dst, `,"content_codec":`...)
+		dst = e.appendString(dst, m.ContentCodec)
+	}
+	if m.ContentFormatVersion != 0 {
+		dst = append(dst, `,"content_format_version":`...)
+		dst = strconv.AppendUint(dst, uint64(m.ContentFormatVersion), 10)
+	}
+	if m.HasStoredBytes {
+		dst = append(dst, `,"stored_bytes":`...)
+		dst = strconv.AppendUint(dst, m.StoredBytes, 10)
+	}
+	return dst
 }
 
 // AppendRecordEvent appends the RecordEvent request for ev in trace traceID.

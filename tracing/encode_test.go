@@ -247,6 +247,121 @@ func TestGoldenEvents(t *testing.T) {
 	})
 }
 
+// wireSnapshotEvent is a MessageSent event whose snapshot has the
+// generation-2 fields set.
+func wireSnapshotEvent() TraceEvent {
+	ev := wireEvent(KindMessageSent)
+	ev.Data.Message.Checksum = "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
+	ev.Data.Message.ContentCodec = "lz4"
+	ev.Data.Message.ContentFormatVersion = 2
+	ev.Data.Message.StoredBytes, ev.Data.Message.HasStoredBytes = 0, true
+	return ev
+}
+
+// TestGoldenProtocolForms pins both forms of the fields the generations
+// read differently: not-measured metrics and the generation-2 snapshot.
+func TestGoldenProtocolForms(t *testing.T) {
+	unmeasured := wireEvent(KindDataFlow)
+	unmeasured.Data.PerformanceMetrics = PerformanceMetrics{
+		ExecutionTimeNs: 1500, MemoryUsageBytes: 7, CPUUsagePercent: 2.5, QueueDepth: 0, ThroughputMsgsPerSec: 9,
+		Unmeasured: MetricMemoryUsageBytes | MetricCPUUsagePercent | MetricThroughputMsgsPerSec,
+	}
+	allUnmeasured := wireEvent(KindActorCreated)
+	allUnmeasured.Data.PerformanceMetrics = PerformanceMetrics{ExecutionTimeNs: 5, Unmeasured: AllMetricFields}
+	snapshot := wireSnapshotEvent()
+	noData := wireEvent(KindDataFlow) // its snapshot has no SerializedData
+	tests := []struct {
+		name  string
+		ev    TraceEvent
+		proto Protocol
+	}{
+		{"DataFlow_unmeasured", unmeasured, ProtocolV1},
+		{"DataFlow_unmeasured_v2", unmeasured, ProtocolV2},
+		{"ActorCreated_unmeasured_v2", allUnmeasured, ProtocolV2},
+		{"MessageSent_snapshot", snapshot, ProtocolV1},
+		{"MessageSent_snapshot_v2", snapshot, ProtocolV2},
+		{"DataFlow_v2", noData, ProtocolV2},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := Encoder{Protocol: tc.proto}
+			got := e.AppendEvent(nil, &tc.ev)
+			checkGolden(t, "event_"+tc.name, got)
+			var back TraceEvent
+			if err := json.Unmarshal(got, &back); err != nil {
+				t.Fatalf("decode: %v", err)
+			}
+			if again := e.AppendEvent(nil, &back); !bytes.Equal(again, got) {
+				t.Errorf("re-encoded differently:\n got %s\nwant %s", again, got)
+			}
+			pm, want := back.Data.PerformanceMetrics, tc.ev.Data.PerformanceMetrics
+			if tc.proto == ProtocolV2 {
+				// Lossless: what was not measured reads back so.
+				if pm.Unmeasured != want.Unmeasured {
+					t.Errorf("unmeasured = %05b, want %05b", pm.Unmeasured, want.Unmeasured)
+				}
+			} else if pm.Unmeasured != 0 {
+				t.Errorf("generation-1 form read back with unmeasured %05b, want every field a number", pm.Unmeasured)
+			}
+			for f := MetricExecutionTimeNs; f <= MetricThroughputMsgsPerSec; f <<= 1 {
+				if !want.Measured(f) && metricValue(pm, f) != 0 {
+					t.Errorf("unmeasured field %05b read back as %v, want 0", f, metricValue(pm, f))
+				}
+				if want.Measured(f) && metricValue(pm, f) != metricValue(want, f) {
+					t.Errorf("field %05b = %v, want %v", f, metricValue(pm, f), metricValue(want, f))
+				}
+			}
+			if back.Data.HasMessage {
+				m, w := back.Data.Message, tc.ev.Data.Message
+				if m.ContentCodec != w.ContentCodec || m.ContentFormatVersion != w.ContentFormatVersion ||
+					m.HasStoredBytes != w.HasStoredBytes || m.StoredBytes != w.StoredBytes || m.Checksum != w.Checksum {
+					t.Errorf("snapshot = %+v, want %+v", m, w)
+				}
+				if (m.SerializedData == nil) != (w.SerializedData == nil && tc.proto == ProtocolV2) {
+					t.Errorf("serialized_data = %v (nil %v), from %v in form %v", m.SerializedData, m.SerializedData == nil, w.SerializedData, tc.proto)
+				}
+			}
+		})
+	}
+}
+
+func metricValue(p PerformanceMetrics, f MetricFields) float64 {
+	switch f {
+	case MetricExecutionTimeNs:
+		return float64(p.ExecutionTimeNs)
+	case MetricMemoryUsageBytes:
+		return float64(p.MemoryUsageBytes)
+	case MetricCPUUsagePercent:
+		return p.CPUUsagePercent
+	case MetricQueueDepth:
+		return float64(p.QueueDepth)
+	}
+	return p.ThroughputMsgsPerSec
+}
+
+// TestEncodeProtocolDefault checks that the forms other than ProtocolV2
+// write what a generation-1 server reads: numbers and serialized_data.
+func TestEncodeProtocolDefault(t *testing.T) {
+	ev := wireEvent(KindDataFlow)
+	ev.Data.PerformanceMetrics.Unmeasured = AllMetricFields
+	for _, p := range []Protocol{ProtocolAuto, ProtocolV1, Protocol(9)} {
+		e := Encoder{Protocol: p}
+		got := string(e.AppendEvent(nil, &ev))
+		if !strings.Contains(got, `"serialized_data":[]`) ||
+			!strings.Contains(got, `{"execution_time_ns":0,"memory_usage_bytes":0,"cpu_usage_percent":0.0,"queue_depth":0,"throughput_msgs_per_sec":0.0}`) {
+			t.Errorf("protocol %v wrote %s", p, got)
+		}
+	}
+	// Bits outside AllMetricFields mean nothing.
+	ev = wireEvent(KindDataFlow)
+	plain := string(new(Encoder).AppendEvent(nil, &ev))
+	ev.Data.PerformanceMetrics.Unmeasured = ^AllMetricFields
+	if got := string((&Encoder{Protocol: ProtocolV2}).AppendEvent(nil, &ev)); !strings.Contains(got, `"execution_time_ns":1500,`) ||
+		strings.Replace(got, `,"serialized_data":[]`, "", 1) != strings.Replace(plain, `,"serialized_data":[]`, "", 1) {
+		t.Errorf("unknown bits changed the output:\n got %s\nwant %s", got, plain)
+	}
+}
+
 func TestGoldenRequests(t *testing.T) {
 	for _, tc := range wireRequests() {
 		t.Run(tc.name, func(t *testing.T) {
@@ -731,6 +846,9 @@ func TestEncodeNoAllocs(t *testing.T) {
 	tr := wireTrace()
 	batch := []TraceEvent{ev, custom, wireEvent(KindStateChanged)}
 	var e Encoder
+	v2 := Encoder{Protocol: ProtocolV2}
+	partial := wireSnapshotEvent()
+	partial.Data.PerformanceMetrics.Unmeasured = MetricQueueDepth | MetricCPUUsagePercent
 	buf := make([]byte, 0, 64<<10)
 	tests := []struct {
 		name string
@@ -739,6 +857,8 @@ func TestEncodeNoAllocs(t *testing.T) {
 		{"AppendEvent", func() { buf = e.AppendEvent(buf[:0], &ev) }},
 		{"AppendRecordEvent custom", func() { buf = e.AppendRecordEvent(buf[:0], wireTraceID, &custom) }},
 		{"AppendStoreTrace", func() { buf = e.AppendStoreTrace(buf[:0], &tr, batch) }},
+		{"AppendEvent generation 2 unmeasured", func() { buf = v2.AppendEvent(buf[:0], &partial) }},
+		{"AppendEvent generation 1 unmeasured", func() { buf = e.AppendEvent(buf[:0], &partial) }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -131,13 +131,33 @@ type TraceEventData struct {
 }
 
 // MessageSnapshot describes a message that passed through a port.
+//
+// ContentCodec, ContentFormatVersion and StoredBytes are the fields a
+// generation-2 server adds; each is written only when set (a generation-1
+// server ignores them), and reads as its zero value when absent.
 type MessageSnapshot struct {
 	MessageType string
 	SizeBytes   uint64
-	Checksum    string
+	// Checksum is "" when not computed, or as Reflow defines it, "sha256:"
+	// and 64 lower-case hex digits (see ContentChecksum).
+	Checksum string
 	// SerializedData is the message content, written as an array of
 	// integers. The client drops it unless content capture is enabled.
+	// The generation-1 form always writes it ([] when nil); the
+	// generation-2 form leaves a nil SerializedData out. The decoder reads
+	// an absent serialized_data as nil and [] as a non-nil empty slice.
 	SerializedData []byte
+	// ContentCodec names how SerializedData is encoded; "" is not written,
+	// which a generation-2 server reads as its default, "none".
+	ContentCodec string
+	// StoredBytes is how many bytes of the content the producer kept; it
+	// is written (as a number) only when HasStoredBytes is set, and null
+	// or absent reads as HasStoredBytes false.
+	StoredBytes uint64
+	// ContentFormatVersion versions the content's format; 0 is not
+	// written, which leaves the server's default.
+	ContentFormatVersion uint32
+	HasStoredBytes       bool
 }
 
 // StateDiffType is how a StateDiff's bytes relate to the state.
@@ -181,7 +201,8 @@ type StateDiff struct {
 // leaves it out means what it always did. A generation-2 server reads a
 // field that was not measured as null; a generation-1 server requires all
 // five numbers, so the encoder's generation-1 form (its default, see
-// Encoder.Protocol) writes an unmeasured field as 0. The decoder reads a
+// Encoder.Protocol) writes an unmeasured field as 0 and its generation-2
+// form as null. The decoder reads a
 // null or absent field as not measured, with value 0.
 type PerformanceMetrics struct {
 	ExecutionTimeNs      uint64

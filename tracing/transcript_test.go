@@ -80,11 +80,15 @@ func TestTranscripts(t *testing.T) {
 					if err != nil {
 						t.Fatalf("reply rejected: %v\n%s", err, s.Reply)
 					}
-					var e Encoder
+					// The generation-2 form keeps everything the reply says.
+					e := Encoder{Protocol: ProtocolV2}
 					out := e.AppendResponse(nil, resp)
 					back, err := DecodeResponse(out)
 					if err != nil {
 						t.Fatalf("re-encoded reply rejected: %v\n%s", err, out)
+					}
+					if !reflect.DeepEqual(back, resp) {
+						t.Errorf("re-encoded reply reads back differently:\n%.300s", out)
 					}
 					if again := e.AppendResponse(nil, back); !bytes.Equal(again, out) {
 						t.Errorf("encode(decode(encode(reply))) != encode(reply):\n got %.300s\nwant %.300s", again, out)
@@ -125,7 +129,7 @@ func checkTranscriptRequest(t *testing.T, s *transcriptStep) {
 	if err != nil {
 		t.Fatalf("sent message rejected: %v\n%s", err, s.Sent)
 	}
-	e := Encoder{}
+	e := Encoder{Protocol: ProtocolV2}
 	out := e.AppendRequest(nil, req)
 	back, err := DecodeRequest(out)
 	if err != nil {
@@ -134,9 +138,19 @@ func checkTranscriptRequest(t *testing.T, s *transcriptStep) {
 	if again := e.AppendRequest(nil, back); !bytes.Equal(again, out) {
 		t.Errorf("encode(decode(encode(sent))) != encode(sent):\n got %.300s\nwant %.300s", again, out)
 	}
-	// In the generation-1 form, a field not measured is written as 0.
-	if !strings.Contains(s.Sent, `"memory_usage_bytes": null`) && !wireJSONEqual(t, out, []byte(s.Sent)) {
+	if !reflect.DeepEqual(back, req) {
+		t.Errorf("re-encoded request reads back differently:\n%.300s", out)
+	}
+	if !wireJSONEqual(t, out, []byte(s.Sent)) {
 		t.Errorf("re-encoded request differs:\n got %s\nwant %s", out, s.Sent)
+	}
+	// The generation-1 form writes a field not measured as 0.
+	v1 := new(Encoder).AppendRequest(nil, req)
+	if strings.Contains(s.Sent, `"memory_usage_bytes": null`) == wireJSONEqual(t, v1, []byte(s.Sent)) {
+		t.Errorf("generation-1 form of the request:\n%s", v1)
+	}
+	if bytes.Contains(v1, []byte("null,\"cpu")) {
+		t.Errorf("generation-1 form has a null metric:\n%s", v1)
 	}
 }
 

@@ -1,11 +1,48 @@
 // Package testserver is a Reflow tracing server for tests, benchmarks and
-// examples: it speaks the protocol of PROTOCOL.md like the reference server
-// (replies in order, StoreTrace persisted by event id, RecordEvent forwarded
-// to subscribers, lz4 when configured, the legacy error for invalid
-// messages), records what it received by event id, and injects faults on
-// command: dropped connections, lost acknowledgements, gated (slow)
-// acknowledgements, error replies, refused connections, a stalled peer.
+// examples whose semantics are the reference server's (PROTOCOL.md), for
+// either generation (WithGeneration), not an idealised server: a client
+// that passes against it passes against Reflow's own server.
 //
-// It listens on loopback only. All methods of Server are safe for concurrent
-// use; Close stops every goroutine it started.
+// What it keeps, like every backend of the reference server: traces keyed
+// by trace id; a StoreTrace replaces the stored trace whole, events
+// included (duplicate event ids inside one trace are kept as sent); at most
+// 10,000 traces (WithMaxTraces), evicting the oldest start time first; an
+// acknowledgement means "accepted into memory".
+//
+// Generation 1 (the default): StartTrace picks a new id and stores nothing;
+// RecordEvent is only forwarded to subscribers; EndTrace is unknown; GetTrace
+// and QueryTraces read storage and carry no request id; null metrics and
+// snapshots without serialized_data are invalid.
+//
+// Generation 2: StartTrace{trace_id} opens an in-flight trace owned by the
+// connection (without trace_id the server picks the id); RecordEvent
+// appends to the in-flight trace of its id, opening an "unknown" one
+// lazily; EndTrace stores it with its status; a connection's close stores
+// the in-flight traces it started and still owns, as Completed (not those
+// started in compressed frames, nor lazily opened ones); in-flight traces
+// are merged into GetTrace and QueryTraces answers and hide stored ones;
+// request ids are echoed (or made up), and a null or non-UUID request id
+// takes the legacy storage-only path.
+//
+// Both: one reply per request, in order; "Invalid message format" in the
+// legacy error shape for what the server cannot read; GetFlowVersions is a
+// NotFound error; Subscribe pushes matching EventNotifications (text
+// frames) filtered on actor ids and event types; GetMetrics answers the
+// reference counters. With compression on (WithCompression), binary frames
+// are decompressed with the configured algorithm (one that does not
+// decompress drops the connection without a reply or close frame) and
+// replies over 1024 bytes are compressed; with it off a binary frame is
+// read as uncompressed text, and one that is not UTF-8 drops the
+// connection. A message over 16 MiB drops the connection.
+//
+// GetTrace, Query, Traces, Kept and KeptInTrace read what the server keeps
+// exactly as a client asking it would see it; Live counts RecordEvent
+// receipts. Faults are injected on command: dropped connections, lost
+// acknowledgements, gated or delayed acknowledgements, error replies,
+// refused connections, a stalled peer, a stop and restart on the same
+// port. WithFastScan trades the full decode for speed in benchmarks and
+// keeps the storage semantics on event ids.
+//
+// It listens on loopback only. All methods of Server are safe for
+// concurrent use; Close stops every goroutine it started.
 package testserver

@@ -1,0 +1,171 @@
+package testserver
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"testing"
+
+	"github.com/coder/websocket"
+
+	"github.com/reflowtrace/reflowtrace-go/tracing"
+)
+
+func TestAPIKeyAndRefusal(t *testing.T) {
+	ctx := testCtx(t)
+	s := start(t, ctx, WithAPIKey("X-API-Key", "k"))
+	if _, resp, err := websocket.Dial(ctx, s.URL(), nil); err == nil || resp == nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("dial without key: %v", err)
+	}
+	dial(t, ctx, s, http.Header{"X-Api-Key": {"k"}})
+	s.RefuseNext(1, Refuse503)
+	if _, resp, err := websocket.Dial(ctx, s.URL(), &websocket.DialOptions{HTTPHeader: http.Header{"X-Api-Key": {"k"}}}); err == nil || resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("refused dial: %v", err)
+	}
+	s.SetRefusing(true, RefuseClose)
+	if _, _, err := websocket.Dial(ctx, s.URL(), nil); err == nil {
+		t.Fatal("dial while refusing succeeded")
+	}
+	s.SetRefusing(false, RefuseClose)
+	// Go's HTTP client retries a request whose connection closed unanswered,
+	// so a RefuseClose dial may count twice.
+	if st := s.Stats(); st.Refused < 2 || st.Connects != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestFaultsKeepTheStorageSemantics(t *testing.T) {
+	bothGens(t, func(t *testing.T, g Generation) {
+		ctx := testCtx(t)
+		s := start(t, ctx, WithGeneration(g))
+		c := dial(t, ctx, s, nil)
+		s.ErrorEvery(2, tracing.CodeStorageError, "locked")
+		tr := newTrace(1)
+		storeTrace(t, c, tr)
+		second := tr
+		second.Events = events(1, "b")
+		if e, ok := c.roundTrip(tracing.StoreTrace{Trace: second}).(tracing.ErrorResponse); !ok || e.Code != tracing.CodeStorageError {
+			t.Fatalf("second store: %#v", e)
+		}
+		// The injected error handled nothing: the first store is kept.
+		wantKept(t, s.Kept(), ids(tr.Events)...)
+		s.ErrorEvery(0, "", "")
+		s.DropBeforeAck(1)
+		c.send(tracing.StoreTrace{Trace: second})
+		if _, _, err := c.c.Read(ctx); err == nil {
+			t.Fatal("connection not dropped before the ack")
+		}
+		// The dropped ack's message was stored (and replaced the trace).
+		wantKept(t, s.Kept(), ids(second.Events)...)
+
+		c2 := dial(t, ctx, s, nil)
+		s.DropAfter(0)
+		c2.send(tracing.StoreTrace{Trace: tr})
+		if _, _, err := c2.c.Read(ctx); err == nil {
+			t.Fatal("connection not dropped")
+		}
+		wantKept(t, s.Kept(), ids(second.Events)...) // not handled
+
+		s.Stop()
+		if _, _, err := websocket.Dial(ctx, "ws://"+s.Addr(), nil); err == nil {
+			t.Fatal("dial to a stopped server succeeded")
+		}
+		if err := s.Restart(ctx); err != nil {
+			t.Fatal(err)
+		}
+		c3 := dial(t, ctx, s, nil)
+		if _, ok := c3.roundTrip(tracing.Ping{}).(tracing.Pong); !ok {
+			t.Fatal("no pong after restart")
+		}
+		wantKept(t, s.Kept(), ids(second.Events)...) // kept across the restart
+		if err := s.WaitFor(ctx, func(v View) bool { return v.Connects() == 3 }); err != nil {
+			t.Fatal(err)
+		}
+		errCtx, cancel := context.WithCancel(ctx)
+		cancel()
+		if err := s.WaitFor(errCtx, func(View) bool { return false }); !errors.Is(err, context.Canceled) {
+			t.Fatalf("WaitFor with a cancelled context: %v", err)
+		}
+	})
+}
+
+func TestAckGateAndStall(t *testing.T) {
+	ctx := testCtx(t)
+	s := start(t, ctx)
+	c := dial(t, ctx, s, nil)
+	gate := make(chan struct{})
+	s.SetAckGate(gate)
+	tr := newTrace(2)
+	c.send(tracing.StoreTrace{Trace: tr})
+	if err := s.WaitFor(ctx, func(v View) bool { return v.KeptDistinct() == 2 }); err != nil {
+		t.Fatal(err)
+	}
+	gate <- struct{}{}
+	if _, ok := c.recv().(tracing.TraceStored); !ok {
+		t.Fatal("no ack after the gate opened")
+	}
+	s.SetAckGate(nil)
+	s.SetStalled(true)
+	c.send(tracing.Ping{})
+	s.SetStalled(false)
+	if _, ok := c.recv().(tracing.Pong); !ok {
+		t.Fatal("no pong after the stall")
+	}
+	s.KillConnections()
+	if _, _, err := c.c.Read(ctx); err == nil {
+		t.Fatal("connection survived KillConnections")
+	}
+	if err := s.WaitFor(ctx, func(v View) bool { return v.Conns() == 0 }); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestGen2KillConnectionsFinalisesStartedTraces(t *testing.T) {
+	s, c := startGen2(t)
+	id := tracing.NewTraceID()
+	startTrace(t, c, id)
+	evs := events(2, "a")
+	recordEvents(t, c, id, evs)
+	s.KillConnections()
+	if err := s.WaitFor(c.ctx, func(v View) bool { return v.Conns() == 0 }); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.GetTrace(id); got == nil || got.Status.Kind != tracing.StatusCompleted {
+		t.Fatalf("trace %+v", got)
+	}
+	wantKept(t, s.Kept(), ids(evs)...)
+}
+
+func TestFastScanKeepsTheStorageSemantics(t *testing.T) {
+	bothGens(t, func(t *testing.T, g Generation) {
+		ctx := testCtx(t)
+		s := start(t, ctx, WithGeneration(g), WithFastScan(true))
+		c := dial(t, ctx, s, nil)
+		tr := newTrace(50)
+		storeTrace(t, c, tr)
+		wantKept(t, s.Kept(), ids(tr.Events)...) // causality ids do not count
+		second := tr
+		second.Events = events(3, "b")
+		storeTrace(t, c, second)
+		wantKept(t, s.Kept(), ids(second.Events)...)
+		if got := s.GetTrace(tr.TraceID); got == nil || len(got.Events) != 3 || got.Events[0].EventID != second.Events[0].EventID {
+			t.Fatalf("trace %+v", got)
+		}
+		id := tracing.NewTraceID()
+		live := events(2, "c")
+		if g == Gen2 {
+			startTrace(t, c, id)
+		}
+		recordEvents(t, c, id, live)
+		if l := s.Live(); l[live[0].EventID] != 1 || l[live[1].EventID] != 1 {
+			t.Fatalf("live %v", l)
+		}
+		if g == Gen1 {
+			wantKept(t, s.Kept(), ids(second.Events)...)
+			return
+		}
+		wantKept(t, s.KeptInTrace(id), ids(live)...)
+		endTrace(t, c, id, tracing.ExecutionStatus{Kind: tracing.StatusCompleted})
+		wantKept(t, s.Kept(), append(ids(second.Events), ids(live)...)...)
+	})
+}

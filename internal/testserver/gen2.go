@@ -1,0 +1,117 @@
+package testserver
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/reflowtrace/reflowtrace-go/internal/uuid"
+	"github.com/reflowtrace/reflowtrace-go/tracing"
+)
+
+// serveGen2 serves a message like the generation-2 server.
+func (c *conn) serveGen2(tag string, data []byte, binary bool) tracing.TracingResponse {
+	s := c.s
+	// A GetTrace or QueryTraces whose request_id is null or not a UUID is
+	// not a generation-2 request: the server reads it as the legacy
+	// message, which answers from storage only.
+	legacy, generate := false, false
+	if tag == "GetTrace" || tag == "QueryTraces" {
+		raw, ok := body(data, tag)["request_id"]
+		switch {
+		case !ok:
+			generate = true
+		default:
+			var str string
+			if json.Unmarshal(raw, &str) != nil {
+				legacy = true
+			} else if _, err := uuid.Parse(str); err != nil {
+				legacy = true
+			}
+		}
+	}
+	req := s.decode(data)
+	if req == nil {
+		return invalidFormat
+	}
+	s.count(tag)
+	switch r := req.(type) {
+	case tracing.StoreTrace:
+		for i := range r.Trace.Events {
+			snapshotDefaults(&r.Trace.Events[i])
+		}
+		return c.serveCommon(r)
+	case tracing.StartTrace:
+		id := r.TraceID
+		if id.IsZero() {
+			id = tracing.NewTraceID()
+		}
+		var owner *conn
+		if !binary {
+			owner = c
+		}
+		s.mu.Lock()
+		// A StartTrace for an id already in flight (from this connection or
+		// another) replaces it with a new, empty trace, now owned by this
+		// connection.
+		s.store.inflight[id] = s.newFlight(id, r.FlowID, r.Version, owner, time.Now().UTC())
+		s.notifyLocked()
+		s.mu.Unlock()
+		return tracing.TraceStarted{TraceID: id}
+	case tracing.RecordEvent:
+		snapshotDefaults(&r.Event)
+		c.record(r.TraceID, &r.Event, true)
+		return tracing.EventRecorded{Success: true}
+	case tracing.EndTrace:
+		s.mu.Lock()
+		if s.store.end(r.TraceID, r.Status, time.Now().UTC()) {
+			s.metrics.tracesStored++
+		}
+		s.notifyLocked()
+		s.mu.Unlock()
+		return tracing.EventRecorded{Success: true}
+	case tracing.GetTrace:
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		e := s.store.visible(r.TraceID, legacy)
+		if legacy {
+			if e == nil {
+				return tracing.ErrorResponse{Message: "Trace not found: " + r.TraceID.String()}
+			}
+			t := copyTrace(e)
+			return tracing.TraceData{Trace: &t}
+		}
+		td := tracing.TraceData{RequestID: r.RequestID}
+		if generate {
+			td.RequestID = tracing.NewRequestID()
+		}
+		if e != nil {
+			t := copyTrace(e)
+			td.Trace = &t
+		}
+		return td
+	case tracing.QueryTraces:
+		// total_count is the number of traces answered, after offset and
+		// limit, as the generation-1 server counts it.
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		traces, _ := s.queryLocked(&r.Query, legacy)
+		if legacy {
+			s.metrics.tracesQueried++
+			return tracing.TracesFound{Traces: traces}
+		}
+		qr := tracing.QueryResults{Traces: traces, TotalCount: uint64(len(traces)), RequestID: r.RequestID}
+		if generate {
+			qr.RequestID = tracing.NewRequestID()
+		}
+		return qr
+	}
+	return c.serveCommon(req)
+}
+
+// snapshotDefaults fills in the default a generation-2 server reads for an
+// absent content_codec ("none"), which it then returns in its answers.
+func snapshotDefaults(ev *tracing.TraceEvent) {
+	if ev.Data.HasMessage && ev.Data.Message.ContentCodec == "" {
+		ev.Data.Message.ContentCodec = "none"
+	}
+}

@@ -1,0 +1,242 @@
+package testserver
+
+import (
+	"cmp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/reflowtrace/reflowtrace-go/tracing"
+)
+
+// DefaultMaxTraces is how many traces the memory backend of the reference
+// server holds before it evicts the one with the oldest start time.
+const DefaultMaxTraces = 10000
+
+// entry is one trace the server holds, stored or in flight. In fast-scan
+// mode trace.Events is empty and ids holds the event ids in arrival order;
+// otherwise ids is nil and trace.Events is authoritative.
+type entry struct {
+	trace tracing.FlowTrace
+	ids   []tracing.EventID
+	fast  bool
+}
+
+// addEvent appends one event (or, in fast-scan mode, its id).
+func (e *entry) addEvent(ev *tracing.TraceEvent, id tracing.EventID) {
+	if e.fast {
+		e.ids = append(e.ids, id)
+		return
+	}
+	e.trace.Events = append(e.trace.Events, *ev)
+}
+
+// flight is a generation-2 in-flight trace: opened by StartTrace or lazily
+// by RecordEvent, ended by EndTrace or by the disconnect of its owner.
+type flight struct {
+	entry
+	// owner is the connection that started the trace in a text frame. It is
+	// nil for a trace opened lazily by RecordEvent and for one started in a
+	// binary frame (the reference server attributes those to one shared
+	// pseudo-client that never disconnects), so those are never finalised
+	// at a disconnect.
+	owner *conn
+}
+
+// store is what the server keeps: the storage backend (keyed by trace id,
+// replace-whole, bounded) and, on generation 2, the in-flight traces. The
+// Server's mu guards it.
+type store struct {
+	max      int
+	stored   map[tracing.TraceID]*entry
+	inflight map[tracing.TraceID]*flight
+}
+
+func newStore(max int) store {
+	return store{max: max, stored: make(map[tracing.TraceID]*entry), inflight: make(map[tracing.TraceID]*flight)}
+}
+
+// put stores e under its trace id, replacing whatever was stored there whole.
+// Like the reference memory backend it first checks the capacity: when the
+// store is full (even if e replaces a stored trace) it evicts the trace with
+// the oldest start time.
+func (st *store) put(e *entry) {
+	if len(st.stored) >= st.max {
+		var oldest *entry
+		for _, o := range st.stored {
+			if oldest == nil || o.trace.StartTime.Before(oldest.trace.StartTime) {
+				oldest = o
+			}
+		}
+		if oldest != nil {
+			delete(st.stored, oldest.trace.TraceID)
+		}
+	}
+	st.stored[e.trace.TraceID] = e
+}
+
+// visible returns the trace a generation-2 reader sees under id (in flight
+// first, then stored) or, with storageOnly, the stored one; nil if none.
+func (st *store) visible(id tracing.TraceID, storageOnly bool) *entry {
+	if !storageOnly {
+		if f, ok := st.inflight[id]; ok {
+			return &f.entry
+		}
+	}
+	return st.stored[id]
+}
+
+// query answers a TraceQuery like the reference memory backend: matching
+// stored traces, newest start time first, then (unless storageOnly) the
+// matching in-flight traces, newest first, which hide stored traces with
+// the same id. Offset and limit apply to the whole answer. total is the
+// number of matches before offset and limit.
+func (st *store) query(q *tracing.TraceQuery, storageOnly bool) (out []*entry, total int) {
+	var stored, flying []*entry
+	for id, e := range st.stored {
+		if !storageOnly {
+			if _, hidden := st.inflight[id]; hidden {
+				continue
+			}
+		}
+		if matches(q, e) {
+			stored = append(stored, e)
+		}
+	}
+	if !storageOnly {
+		for _, f := range st.inflight {
+			if matches(q, &f.entry) {
+				flying = append(flying, &f.entry)
+			}
+		}
+	}
+	newestFirst := func(a, b *entry) int {
+		if c := b.trace.StartTime.Compare(a.trace.StartTime); c != 0 {
+			return c
+		}
+		return cmp.Compare(string(a.trace.TraceID[:]), string(b.trace.TraceID[:]))
+	}
+	slices.SortFunc(stored, newestFirst)
+	slices.SortFunc(flying, newestFirst)
+	out = append(stored, flying...)
+	total = len(out)
+	off := min(q.Offset, uint64(len(out)))
+	out = out[off:]
+	if q.Limit > 0 && uint64(len(out)) > q.Limit {
+		out = out[:q.Limit]
+	}
+	return out, total
+}
+
+// matches applies the reference backend's filters: flow id, execution id,
+// start time within the range, status, and an actor filter that is a
+// substring of some event's actor id.
+func matches(q *tracing.TraceQuery, e *entry) bool {
+	t := &e.trace
+	if q.FlowID != "" && t.FlowID != q.FlowID {
+		return false
+	}
+	if !q.ExecutionID.IsZero() && t.ExecutionID != q.ExecutionID {
+		return false
+	}
+	if q.HasTimeRange && (t.StartTime.Before(q.TimeRange[0]) || t.StartTime.After(q.TimeRange[1])) {
+		return false
+	}
+	if q.Status != nil && *q.Status != t.Status {
+		return false
+	}
+	if q.ActorFilter != "" {
+		found := false
+		for i := range t.Events {
+			if strings.Contains(t.Events[i].ActorID, q.ActorFilter) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+// end moves the in-flight trace id to storage with status and end time
+// now, replacing the stored trace whole. It reports whether there was one.
+func (st *store) end(id tracing.TraceID, status tracing.ExecutionStatus, now time.Time) bool {
+	f, ok := st.inflight[id]
+	if !ok {
+		return false
+	}
+	delete(st.inflight, id)
+	f.trace.Status = status
+	f.trace.EndTime = now
+	e := f.entry
+	st.put(&e)
+	return true
+}
+
+// copyTrace returns a deep copy of e's trace; in fast-scan mode its events
+// carry only their ids.
+func copyTrace(e *entry) tracing.FlowTrace {
+	t := e.trace
+	t.Metadata.Tags = copyMap(e.trace.Metadata.Tags)
+	if e.fast {
+		t.Events = make([]tracing.TraceEvent, len(e.ids))
+		for i, id := range e.ids {
+			t.Events[i].EventID = id
+		}
+		return t
+	}
+	t.Events = make([]tracing.TraceEvent, len(e.trace.Events))
+	for i := range e.trace.Events {
+		t.Events[i] = copyEvent(&e.trace.Events[i])
+	}
+	return t
+}
+
+func copyMap(m map[string]string) map[string]string {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+// copyEvent returns a copy of ev that shares no memory with it.
+func copyEvent(ev *tracing.TraceEvent) tracing.TraceEvent {
+	c := *ev
+	d := &c.Data
+	d.Message.SerializedData = slices.Clone(ev.Data.Message.SerializedData)
+	d.StateDiff.Before = slices.Clone(ev.Data.StateDiff.Before)
+	d.StateDiff.After = slices.Clone(ev.Data.StateDiff.After)
+	c.Causality.DependencyChain = slices.Clone(ev.Causality.DependencyChain)
+	var as tracing.Attributes
+	for a := range ev.Data.CustomAttributes.All {
+		as.Set(tracing.Any(a.Key, copyValue(a.Value)))
+	}
+	d.CustomAttributes = as
+	return c
+}
+
+func copyValue(v tracing.Value) tracing.Value {
+	switch v.Kind() {
+	case tracing.ValueArray:
+		src := v.Array()
+		vs := make([]tracing.Value, len(src))
+		for i := range src {
+			vs[i] = copyValue(src[i])
+		}
+		return tracing.ArrayValue(vs...)
+	case tracing.ValueObject:
+		src := v.Object()
+		as := make([]tracing.Attr, len(src))
+		for i := range src {
+			as[i] = tracing.Any(src[i].Key, copyValue(src[i].Value))
+		}
+		return tracing.ObjectValue(as...)
+	}
+	return v
+}
