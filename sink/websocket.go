@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -106,11 +108,12 @@ type WebSocket struct {
 	secrets  []string
 	dialer   *dialer
 
-	encMu   sync.Mutex // guards enc, comp, scratch
+	encMu   sync.Mutex // guards enc, comp, segs, touched, evBuf
 	enc     tracing.Encoder
 	comp    lz4block.Compressor
-	scratch []tracing.TraceEvent
-	evSize  int // bytes per encoded event, a running estimate
+	segs    map[tracing.TraceID]*traceSeg // the current segment of each trace
+	touched []*traceSeg
+	evBuf   []byte
 	free    bufList
 	deftr   tracing.FlowTrace
 	headers headerCache
@@ -118,7 +121,8 @@ type WebSocket struct {
 	spool *spool
 
 	mu          sync.Mutex
-	changed     chan struct{} // closed and replaced on a change when waiters > 0
+	ctlEnc      tracing.Encoder // for frames the sender builds; guarded by mu
+	changed     chan struct{}   // closed and replaced on a change when waiters > 0
 	waiters     int
 	conn        *wsConn
 	connected   bool
@@ -135,6 +139,13 @@ type WebSocket struct {
 	droppedN    atomic.Uint64 // sum of dropped, for Close's report
 	reportedN   uint64        // of droppedN, what a Flush or Close already returned; guarded by mu
 
+	// retained counts the bytes of event JSON the segments hold.
+	retained atomic.Int64
+	// acked counts distinct events acknowledged (for the client's
+	// Delivered); progressAt is the last ack or connection (Unix ns).
+	acked      atomic.Uint64
+	progressAt atomic.Int64
+
 	framesSent, framesAcked, framesResent atomic.Uint64
 	eventsDelivered, eventsResent         atomic.Uint64
 	rawBytes, wireBytes                   atomic.Uint64
@@ -145,6 +156,7 @@ type WebSocket struct {
 	dialCtx    context.Context // ends when Close stops dialing
 	dialCancel context.CancelFunc
 	done       chan struct{}
+	bg         sync.WaitGroup // run and storeLoop
 	closeMu    sync.Mutex
 	closeN     bool
 }
@@ -187,7 +199,9 @@ func NewWebSocket(rawURL string, opts ...WebSocketOption) (*WebSocket, error) {
 		dropped:     make(map[string]uint64),
 		done:        make(chan struct{}),
 		free:        newBufList(cfg.inflightB),
+		segs:        make(map[tracing.TraceID]*traceSeg),
 	}
+	s.progressAt.Store(cfg.now().UnixNano())
 	s.secrets = collectSecrets(cfg, u)
 	s.dialer = newDialer(s, u, tlsCfg)
 	s.deftr = tracing.FlowTrace{
@@ -214,8 +228,34 @@ func NewWebSocket(rawURL string, opts ...WebSocketOption) (*WebSocket, error) {
 	}
 	s.runCtx, s.cancel = context.WithCancel(context.Background())
 	s.dialCtx, s.dialCancel = context.WithCancel(s.runCtx)
+	s.bg.Add(1)
 	go s.run()
+	if cfg.mode.store() {
+		s.bg.Add(1)
+		go s.storeLoop()
+	}
 	return s, nil
+}
+
+// storeLoop sends the stores of segments whose events waited the store
+// delay, until the sink stops.
+func (s *WebSocket) storeLoop() {
+	defer s.bg.Done()
+	t := time.NewTicker(max(s.cfg.storeDelay/4, time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-s.runCtx.Done():
+			return
+		case <-s.dialCtx.Done():
+			return
+		case <-t.C:
+		}
+		if s.closed.Load() {
+			return
+		}
+		_ = s.admitAll(s.runCtx, s.encodeDue(false))
+	}
 }
 
 // showURL returns rawURL without user info, query or fragment.
@@ -325,15 +365,91 @@ func (s *WebSocket) Write(ctx context.Context, batch []tracing.TraceEvent) error
 	if s.closed.Load() {
 		return fmt.Errorf("sink: websocket write: %w", tracing.ErrClosed)
 	}
+	batch = s.reserve(ctx, batch)
+	return s.admitAll(ctx, s.encodeBatch(batch))
+}
+
+// reserve makes room in memory for batch's events: while the segments
+// hold more than the memory limit it waits (the consumer then backs up
+// into the client's queue, whose policy decides) until ctx ends. When
+// there is still no room, routine events are dropped and counted, and
+// critical ones kept. It returns what is left of batch.
+func (s *WebSocket) reserve(ctx context.Context, batch []tracing.TraceEvent) []tracing.TraceEvent {
+	limit := int64(s.cfg.outageB)
+	if s.retained.Load() < limit {
+		return batch
+	}
+	s.sealForRoom()
 	s.mu.Lock()
-	split := !s.connected
+	for s.retained.Load() >= limit && !s.stopping && ctx.Err() == nil {
+		ch := s.watchLocked()
+		s.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+		}
+		s.mu.Lock()
+		s.unwatchLocked()
+	}
 	s.mu.Unlock()
-	frames := s.encodeBatch(batch, split)
-	return s.admitAll(ctx, frames)
+	if s.retained.Load() < limit {
+		return batch
+	}
+	kept := batch[:0]
+	dropped := 0
+	for i := range batch {
+		if batch[i].Type.Kind.Critical() {
+			kept = append(kept, batch[i])
+		} else {
+			dropped++
+		}
+	}
+	if dropped > 0 {
+		s.mu.Lock()
+		s.dropped[DropOutageBufferFull] += uint64(dropped)
+		s.droppedN.Add(uint64(dropped))
+		s.notifyLocked()
+		s.mu.Unlock()
+		s.log.Warn("events dropped", zap.String("reason", DropOutageBufferFull), zap.Int("events", dropped))
+	}
+	return kept
+}
+
+// sealForRoom seals the open segments whose events are all acknowledged
+// (their memory is released at once) and, if that is not enough, the
+// largest ones (released once their last store is acknowledged), so that
+// many open traces do not hold the memory limit between them.
+func (s *WebSocket) sealForRoom() {
+	frames := func() []*frame {
+		s.encMu.Lock()
+		defer s.encMu.Unlock()
+		now := s.cfg.now().UnixNano()
+		var frames []*frame
+		var largest *traceSeg
+		for _, g := range s.segs {
+			s.mu.Lock()
+			open := !g.sealed && !g.lost.Load()
+			done := open && (g.dirtySince == 0 || !s.stores(g)) && g.ackedN >= g.storedN && g.recDone >= g.recN
+			s.mu.Unlock()
+			if done {
+				frames = s.sealLocked(g, now, frames)
+			} else if open && (largest == nil || len(g.buf) > len(largest.buf)) {
+				largest = g
+			}
+		}
+		if s.retained.Load() >= int64(s.cfg.outageB) && largest != nil {
+			frames = s.sealLocked(largest, now, frames)
+		}
+		return frames
+	}()
+	_ = s.admitAll(s.runCtx, frames)
 }
 
 func (s *WebSocket) admitAll(ctx context.Context, frames []*frame) error {
 	for i, f := range frames {
+		if f.seg != nil && !s.queueStore(f) {
+			continue
+		}
 		if err := s.admit(ctx, f); err != nil {
 			for _, g := range frames[i+1:] {
 				s.drop(g, DropClosed)
@@ -373,7 +489,15 @@ func (s *WebSocket) admit(ctx context.Context, f *frame) error {
 			s.unwatchLocked()
 			continue
 		}
-		// Disconnected: spool, or keep in memory within the outage buffer.
+		// Disconnected. A store waits in memory, which reserve bounds.
+		if f.seg != nil {
+			s.track(f)
+			s.queue.push(f)
+			s.notifyLocked()
+			s.mu.Unlock()
+			return nil
+		}
+		// Other frames go to the spool, or wait within the outage buffer.
 		if s.spool != nil {
 			s.mu.Unlock()
 			s.spoolFrame(f)
@@ -458,11 +582,17 @@ func (s *WebSocket) spoolFrame(f *frame) bool {
 		f.release(s.free)
 		return true
 	}
+	events := f.events
+	if f.seg != nil {
+		s.mu.Lock()
+		events = f.seg.storedN - f.seg.ackedN
+		s.mu.Unlock()
+	}
 	err := s.spool.append(spoolRecord{
 		critical:   f.critical,
 		binary:     f.binary,
 		compressed: f.binary,
-		events:     f.events,
+		events:     events,
 		created:    unixTime(f.created),
 		data:       f.wire,
 	})
@@ -476,6 +606,9 @@ func (s *WebSocket) spoolFrame(f *frame) bool {
 		return false
 	}
 	s.mu.Lock()
+	if f.seg != nil {
+		s.loseSegLocked(f.seg, "")
+	}
 	s.untrackLocked(f)
 	s.mu.Unlock()
 	f.release(s.free)
@@ -490,15 +623,22 @@ func (s *WebSocket) drop(f *frame, reason string) {
 
 // dropLocked counts f's events as dropped for reason. s.mu must be held.
 func (s *WebSocket) dropLocked(f *frame, reason string) {
-	s.dropped[reason] += uint64(f.events)
-	s.droppedN.Add(uint64(f.events))
+	n := f.events
+	if f.seg != nil {
+		n = s.loseSegLocked(f.seg, reason)
+	} else {
+		s.dropped[reason] += uint64(n)
+		s.droppedN.Add(uint64(n))
+	}
 	s.untrackLocked(f)
 	s.notifyLocked()
 	if f.spool.seg != nil {
 		s.spool.ack(f.spool) // it will not be sent again
 	}
 	f.release(s.free)
-	s.log.Warn("events dropped", zap.String("reason", reason), zap.Int("events", f.events))
+	if n > 0 {
+		s.log.Warn("events dropped", zap.String("reason", reason), zap.Int("events", n))
+	}
 }
 
 // Flush returns when every frame queued before it was acknowledged by the
@@ -514,6 +654,9 @@ func (s *WebSocket) Flush(ctx context.Context) error {
 	if err := s.admitAll(ctx, s.encodeEnded()); err != nil {
 		return err
 	}
+	if err := s.admitAll(ctx, s.encodeDue(true)); err != nil {
+		return err
+	}
 	if err := s.waitOutstanding(ctx, "flush"); err != nil {
 		return err
 	}
@@ -527,6 +670,32 @@ func (s *WebSocket) Flush(ctx context.Context) error {
 // server rejected for good.
 var ErrDropped = errors.New("sink: events dropped")
 
+// DroppedError is the error of a Flush or Close that found events dropped
+// since the previous report; it wraps ErrDropped. Read it with errors.As.
+type DroppedError struct {
+	// Op is the call that reports it ("flush" or "close").
+	Op string
+	// Events counts the events dropped since the previous report.
+	Events uint64
+	// Reasons counts every event dropped so far, by reason (the Drop
+	// constants).
+	Reasons map[string]uint64
+}
+
+// Error says how many events were dropped and why.
+func (e *DroppedError) Error() string {
+	reasons := make([]string, 0, len(e.Reasons))
+	for r, k := range e.Reasons {
+		reasons = append(reasons, fmt.Sprintf("%s %d", r, k))
+	}
+	slices.Sort(reasons)
+	return fmt.Sprintf("sink: websocket %s: %v: %d events since the last report (so far by reason: %s)",
+		e.Op, ErrDropped, e.Events, strings.Join(reasons, ", "))
+}
+
+// Unwrap returns ErrDropped.
+func (e *DroppedError) Unwrap() error { return ErrDropped }
+
 // newDrops returns an error wrapping ErrDropped if events were dropped
 // since the last Flush or Close reported drops, so that every drop reaches
 // a caller once; nil otherwise.
@@ -539,13 +708,7 @@ func (s *WebSocket) newDrops(op string) error {
 	}
 	fresh := n - s.reportedN
 	s.reportedN = n
-	reasons := make([]string, 0, len(s.dropped))
-	for r, k := range s.dropped {
-		reasons = append(reasons, fmt.Sprintf("%s %d", r, k))
-	}
-	slices.Sort(reasons)
-	return fmt.Errorf("sink: websocket %s: %w: %d events since the last report (so far by reason: %s)",
-		op, ErrDropped, fresh, strings.Join(reasons, ", "))
+	return &DroppedError{Op: op, Events: fresh, Reasons: maps.Clone(s.dropped)}
 }
 
 func (s *WebSocket) waitOutstanding(ctx context.Context, op string) error {
@@ -601,6 +764,9 @@ func (s *WebSocket) Close(ctx context.Context) error {
 	if err := s.admitAll(ctx, s.encodeEnded()); err != nil {
 		errs = append(errs, err)
 	}
+	if err := s.admitAll(ctx, s.encodeDue(true)); err != nil {
+		errs = append(errs, err)
+	}
 	s.closed.Store(true)
 	waitErr := s.waitOutstanding(ctx, "close")
 
@@ -617,9 +783,7 @@ func (s *WebSocket) Close(ctx context.Context) error {
 	}
 	<-s.done
 	s.cancel()
-	if err := s.newDrops("close"); err != nil {
-		errs = append(errs, err)
-	}
+	s.bg.Wait()
 
 	// Whatever is left was not acknowledged.
 	s.mu.Lock()
@@ -632,7 +796,20 @@ func (s *WebSocket) Close(ctx context.Context) error {
 		_, _, unreplayed = s.spool.pending()
 	}
 	for _, f := range left {
+		s.mu.Lock()
+		skip := superseded(f)
 		n := f.events
+		if f.seg != nil && !skip {
+			n = f.seg.storedN - f.seg.ackedN
+		}
+		if skip {
+			s.untrackLocked(f)
+		}
+		s.mu.Unlock()
+		if skip {
+			f.release(s.free)
+			continue
+		}
 		events += n
 		if s.spool != nil && s.spoolFrame(f) {
 			onDisk += n
@@ -663,10 +840,10 @@ func (s *WebSocket) Close(ctx context.Context) error {
 	if waitErr != nil && len(left) > 0 {
 		errs = append(errs, waitErr)
 	}
-	// The events dropped just now are in the message above.
-	s.mu.Lock()
-	s.reportedN = s.droppedN.Load()
-	s.mu.Unlock()
+	// Every drop not reported yet, those of the lines above included.
+	if err := s.newDrops("close"); err != nil {
+		errs = append(errs, err)
+	}
 	s.log.Info("closed", zap.Int("events_not_acknowledged", events))
 	return errors.Join(errs...)
 }
@@ -708,12 +885,36 @@ func (s *WebSocket) Stats() WebSocketStats {
 	return st
 }
 
-// SinkStats reports the connection count to the tracing client's metrics.
+// SinkStats reports to the tracing client's metrics: the connection
+// count, the events the server acknowledged (each once; in ModeBoth only
+// the stores, which are what the server keeps), the events dropped by
+// reason, the events spooled, and since when the sink has been unable to
+// deliver: while it is disconnected, or has unacknowledged frames, the
+// time of its last acknowledgement or connection.
 func (s *WebSocket) SinkStats() tracing.SinkStats {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.connected {
-		return tracing.SinkStats{ConnectionCount: 1}
+	st := tracing.SinkStats{
+		Acknowledges: true,
+		Acknowledged: s.acked.Load(),
+		Dropped:      map[string]uint64{},
 	}
-	return tracing.SinkStats{}
+	s.mu.Lock()
+	if s.connected {
+		st.ConnectionCount = 1
+	}
+	for k, v := range s.dropped {
+		st.Dropped[k] = v
+	}
+	idle := s.connected && len(s.outstanding) == 0
+	s.mu.Unlock()
+	if !idle && !s.closed.Load() {
+		st.StalledSince = unixTime(s.progressAt.Load())
+	}
+	if s.spool != nil {
+		_, _, n := s.spool.pending()
+		st.Spooled = uint64(n)
+	}
+	return st
 }
+
+// progress notes that the sink delivered something or connected.
+func (s *WebSocket) progress() { s.progressAt.Store(s.cfg.now().UnixNano()) }

@@ -44,6 +44,9 @@ type wsConn struct {
 	// retryLater is set (under WebSocket.mu) when the server answered a
 	// retryable error: the next dial waits first.
 	retryLater bool
+	// gen is the server's protocol generation, learned by probe before
+	// any frame is sent.
+	gen tracing.Protocol
 }
 
 // dialer opens connections to the server.
@@ -141,6 +144,7 @@ func isRemoteTLSAlert(err error) bool {
 // run owns the connection: it dials with the retry policy, serves each
 // connection until it is lost and redials, until Close stops it.
 func (s *WebSocket) run() {
+	defer s.bg.Done()
 	defer close(s.done)
 	waitFirst := false
 	for {
@@ -239,6 +243,11 @@ func (s *WebSocket) serve(c *wsConn) (backoff bool) {
 	s.conn, s.connected = c, true
 	s.notifyLocked()
 	s.mu.Unlock()
+	s.progress()
+	if err := s.probe(c); err != nil {
+		s.teardown(c, err)
+		return true // a server that drops the probe is not redialed at once
+	}
 	if n := s.connects.Add(1); n > 1 {
 		s.log.Warn("reconnected", zap.String("url", s.shownURL), zap.Uint64("connections", n))
 	} else {
@@ -270,7 +279,7 @@ func (s *WebSocket) serve(c *wsConn) (backoff bool) {
 			return
 		}
 		spoolFirst := s.spool != nil && s.resend.len() == 0 && s.spool.hasUnreplayed()
-		batch = s.takeLocked(batch[:0], spoolFirst)
+		batch = s.takeLocked(c, batch[:0], spoolFirst)
 		room := s.windowRoomLocked()
 		if len(batch) == 0 && spoolFirst && room {
 			s.mu.Unlock()
@@ -323,8 +332,10 @@ func (s *WebSocket) windowRoomLocked() bool {
 }
 
 // takeLocked moves the frames that fit in the window from resend (first)
-// and queue (unless the spool goes first) to inflight. s.mu must be held.
-func (s *WebSocket) takeLocked(batch []*frame, spoolFirst bool) []*frame {
+// and queue (unless the spool goes first) to inflight, putting in the
+// frames a streamed trace needs on c first (see websocket_stream.go).
+// s.mu must be held.
+func (s *WebSocket) takeLocked(c *wsConn, batch []*frame, spoolFirst bool) []*frame {
 	// With frames in flight, wait until a quarter of the window is free, so
 	// that frames leave in turns rather than one per acknowledgement.
 	if n := s.inflight.len(); n > 0 && (s.cfg.inflight-n < (s.cfg.inflight+3)/4 || s.cfg.inflightB-s.inflight.bytes < s.cfg.inflightB/4) {
@@ -342,6 +353,33 @@ func (s *WebSocket) takeLocked(batch []*frame, spoolFirst bool) []*frame {
 		if f == nil {
 			break
 		}
+		if superseded(f) {
+			// A newer store of its segment carries its events.
+			q.pop()
+			s.untrackLocked(f)
+			f.release(s.free)
+			continue
+		}
+		if f.stream != nil && (f.kind == frameRecord || f.kind == frameEnd) {
+			switch s.streamActionLocked(c, f) {
+			case streamSkip:
+				q.pop()
+				s.doneStreamLocked(c, f, false)
+				s.untrackLocked(f)
+				f.release(s.free)
+				continue
+			case streamStart:
+				st := s.startFrameLocked(c, f.stream)
+				s.inflight.push(st)
+				batch = append(batch, st)
+				continue
+			case streamRecover:
+				r := s.recoverLocked(f.stream)
+				s.inflight.push(r)
+				batch = append(batch, r)
+				continue // f is skipped on the next turn
+			}
+		}
 		if s.inflight.len() >= s.cfg.inflight ||
 			s.inflight.len() > 0 && s.inflight.bytes+f.size() > s.cfg.inflightB {
 			break
@@ -352,6 +390,9 @@ func (s *WebSocket) takeLocked(batch []*frame, spoolFirst bool) []*frame {
 			s.eventsResent.Add(uint64(f.events))
 		}
 		f.sent = true
+		if f.seg != nil && f.seg.pending == f {
+			f.seg.pending = nil
+		}
 		s.inflight.push(f)
 		batch = append(batch, f)
 	}
@@ -444,10 +485,12 @@ func (s *WebSocket) teardown(c *wsConn, err error) {
 		if s.conn == c {
 			s.conn, s.connected = nil, false
 			rest := s.resend.drain()
-			for _, f := range s.inflight.drain() {
-				s.resend.push(f)
-			}
-			for _, f := range rest {
+			for _, f := range append(s.inflight.drain(), rest...) {
+				if f.kind == frameStart || f.kind == frameQuery {
+					// Frames the sender builds for this connection: the
+					// next one builds its own.
+					continue
+				}
 				s.resend.push(f)
 			}
 			s.notifyLocked()
@@ -489,6 +532,7 @@ func (s *WebSocket) readLoop(c *wsConn) {
 			}
 			data = dec
 		}
+		_ = dec
 		if err := s.handleReply(c, data); err != nil {
 			s.teardown(c, err)
 			return
@@ -499,12 +543,13 @@ func (s *WebSocket) readLoop(c *wsConn) {
 var (
 	prefixStored   = []byte(`{"TraceStored":`)
 	prefixRecorded = []byte(`{"EventRecorded":{"success":true`)
+	prefixStarted  = []byte(`{"TraceStarted":`)
 )
 
 // handleReply acknowledges or rejects the oldest frame in flight. An error
 // closes the connection.
 func (s *WebSocket) handleReply(c *wsConn, data []byte) error {
-	if bytes.HasPrefix(data, prefixStored) || bytes.HasPrefix(data, prefixRecorded) {
+	if bytes.HasPrefix(data, prefixStored) || bytes.HasPrefix(data, prefixRecorded) || bytes.HasPrefix(data, prefixStarted) {
 		return s.ack(c)
 	}
 	resp, err := tracing.DecodeResponse(data)
@@ -514,8 +559,15 @@ func (s *WebSocket) handleReply(c *wsConn, data []byte) error {
 	switch r := resp.(type) {
 	case tracing.EventNotification:
 		return nil
-	case tracing.TraceStored:
+	case tracing.TraceStored, tracing.TraceStarted:
 		return s.ack(c)
+	case tracing.TraceData:
+		q, err := s.ackQuery(c)
+		if err != nil {
+			return err
+		}
+		s.recoveryReply(c, q, r)
+		return nil
 	case tracing.EventRecorded:
 		if r.Success {
 			return s.ack(c)
@@ -541,7 +593,25 @@ func (s *WebSocket) ack(c *wsConn) error {
 		return errors.New("reply with no request in flight")
 	}
 	s.framesAcked.Add(1)
-	s.eventsDelivered.Add(uint64(f.events))
+	if g := f.seg; g != nil {
+		if f.upto > g.ackedN && !g.lost.Load() {
+			s.eventsDelivered.Add(uint64(f.upto - g.ackedN))
+			g.ackedN = f.upto
+			s.deliveredLocked(g)
+		}
+		s.resolveSegLocked(g)
+	} else if f.stream != nil {
+		if f.kind == frameRecord {
+			s.eventsDelivered.Add(1)
+		}
+		s.doneStreamLocked(c, f, true)
+	} else {
+		s.eventsDelivered.Add(uint64(f.events))
+		if f.kind == frameStore || !s.cfg.mode.store() {
+			s.acked.Add(uint64(f.events))
+		}
+	}
+	s.progress()
 	if f.spool.seg != nil {
 		s.spool.ack(f.spool)
 	}
@@ -550,6 +620,24 @@ func (s *WebSocket) ack(c *wsConn) error {
 	s.mu.Unlock()
 	f.release(s.free)
 	return nil
+}
+
+// ackQuery resolves the oldest frame in flight, which must be a recovery
+// GetTrace, and returns it.
+func (s *WebSocket) ackQuery(c *wsConn) (*frame, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.conn != c {
+		return nil, errStopping
+	}
+	f := s.inflight.peek()
+	if f == nil || f.kind != frameQuery {
+		return nil, errors.New("TraceData reply to a request that is not a GetTrace")
+	}
+	s.inflight.pop()
+	s.framesAcked.Add(1)
+	s.notifyLocked()
+	return f, nil
 }
 
 // reject handles an error reply to the oldest frame in flight: a retryable
@@ -566,6 +654,14 @@ func (s *WebSocket) reject(c *wsConn, serr *tracing.ServerError) error {
 		s.mu.Unlock()
 		return fmt.Errorf("error reply with no request in flight: %w", serr)
 	}
+	if f.kind == frameQuery {
+		// A recovery asks the server for the trace; without an answer it
+		// stores the trace all the same.
+		s.inflight.pop()
+		s.mu.Unlock()
+		s.recoveryReply(c, f, serr)
+		return nil
+	}
 	limit, limited := s.cfg.policy.Retries()
 	if serr.Retryable() && (!limited || f.attempts < limit) {
 		f.attempts++
@@ -575,10 +671,17 @@ func (s *WebSocket) reject(c *wsConn, serr *tracing.ServerError) error {
 	}
 	s.inflight.pop()
 	code := string(serr.Code)
-	s.rejected[code] += uint64(f.events)
+	n := f.events
+	if f.seg != nil {
+		n = f.seg.storedN - f.seg.ackedN
+		if f.seg.lost.Load() {
+			n = 0
+		}
+	}
+	s.rejected[code] += uint64(n)
 	s.dropLocked(f, DropRejected)
 	s.mu.Unlock()
-	err := fmt.Errorf("sink: websocket: server rejected %d events: %w", f.events, serr)
+	err := fmt.Errorf("sink: websocket: server rejected %d events: %w", n, serr)
 	s.report(err, "events rejected", zap.String("code", code))
 	return nil
 }
@@ -605,4 +708,13 @@ func (s *WebSocket) keepalive(c *wsConn) {
 			return
 		}
 	}
+}
+
+// decodeReply decompresses a binary reply of the server.
+func (s *WebSocket) decodeReply(data []byte) ([]byte, error) {
+	out, err := lz4block.DecodeRaw(nil, data)
+	if err != nil {
+		return nil, fmt.Errorf("undecodable compressed reply: %w", err)
+	}
+	return out, nil
 }

@@ -14,18 +14,11 @@ import (
 // not fit in a frame on its own; the event is dropped and counted.
 var ErrEventTooLarge = errors.New("sink: event too large for a frame")
 
-type groupKey struct {
-	trace    tracing.TraceID
-	critical bool
-}
-
-// encodeBatch turns batch into frames: in store mode one StoreTrace per
-// trace id, split to fit the frame limit; in live mode one RecordEvent per
-// event. With split (set while the server is unreachable, when frames may
-// have to be dropped), critical and routine events of a trace go to
-// separate StoreTrace frames, so that routine events can be dropped before
-// critical ones.
-func (s *WebSocket) encodeBatch(batch []tracing.TraceEvent, split bool) []*frame {
+// encodeBatch turns batch into frames. Each event joins its trace's
+// segment (see traceSeg). In store mode the segments that are due get a
+// StoreTrace carrying all their events; in the live modes each event is
+// also one RecordEvent (see websocket_stream.go).
+func (s *WebSocket) encodeBatch(batch []tracing.TraceEvent) []*frame {
 	if len(batch) == 0 {
 		return nil
 	}
@@ -33,41 +26,50 @@ func (s *WebSocket) encodeBatch(batch []tracing.TraceEvent, split bool) []*frame
 	defer s.encMu.Unlock()
 	var frames []*frame
 	now := s.cfg.now().UnixNano()
-	if s.cfg.mode.store() {
-		key := func(ev *tracing.TraceEvent) groupKey {
-			return groupKey{s.traceOf(ev), split && ev.Type.Kind.Critical()}
+	live := s.cfg.mode.live()
+	touched := s.touched[:0]
+	var chunk []byte
+	for i := range batch {
+		ev := &batch[i]
+		id := s.traceOf(ev)
+		js := s.enc.AppendEvent(s.evBuf[:0], ev)
+		s.evBuf = js
+		if len(js) > s.segCap(s.segFor(id, ev.Timestamp.UnixNano())) {
+			s.tooLarge(ev, len(js))
+			continue
 		}
-		var keys []groupKey
-		for i := range batch {
-			if k := key(&batch[i]); !slices.Contains(keys, k) {
-				keys = append(keys, k)
-			}
+		var g *traceSeg
+		g, frames = s.appendToSeg(id, ev, js, now, frames)
+		if s.stores(g) && !slices.Contains(touched, g) {
+			touched = append(touched, g)
 		}
-		for _, k := range keys {
-			evs := batch
-			if len(keys) > 1 {
-				evs = s.scratch[:0]
-				for i := range batch {
-					if key(&batch[i]) == k {
-						evs = append(evs, batch[i])
-					}
-				}
-			}
-			critical := k.critical
-			if !split {
-				// A mixed frame is kept as long as critical ones.
-				critical = slices.ContainsFunc(evs, func(ev tracing.TraceEvent) bool { return ev.Type.Kind.Critical() })
-			}
-			hdr := s.headers.get(k.trace, &s.deftr, batch[0].Timestamp.UnixNano())
-			frames = s.encodeStore(frames, &hdr, evs, critical, now)
-			if len(keys) > 1 {
-				clear(evs)
-				s.scratch = evs[:0]
-			}
+		if live && !g.storeOnly.Load() {
+			var f *frame
+			f, chunk = s.recordFrame(g, js, ev.Type.Kind.Critical(), now, chunk, len(batch)-i)
+			frames = append(frames, f)
 		}
 	}
-	if s.cfg.mode.live() {
-		frames = s.encodeLive(frames, batch, now)
+	for _, g := range touched {
+		if s.storeDue(g, now) {
+			frames = append(frames, s.buildStore(g, now))
+		}
+	}
+	clear(touched)
+	s.touched = touched[:0]
+	return frames
+}
+
+// encodeDue returns stores of the segments whose events waited long
+// enough (every one with events not stored yet, when all is set).
+func (s *WebSocket) encodeDue(all bool) []*frame {
+	s.encMu.Lock()
+	defer s.encMu.Unlock()
+	now := s.cfg.now().UnixNano()
+	var frames []*frame
+	for _, g := range s.segs {
+		if g.dirtySince != 0 && s.stores(g) && (all || s.storeDue(g, now)) && !g.lost.Load() {
+			frames = append(frames, s.buildStore(g, now))
+		}
 	}
 	return frames
 }
@@ -77,67 +79,6 @@ func (s *WebSocket) traceOf(ev *tracing.TraceEvent) tracing.TraceID {
 		return s.deftr.TraceID
 	}
 	return ev.TraceID
-}
-
-// encodeStore appends the StoreTrace frames for events, halving the group
-// until each frame fits.
-func (s *WebSocket) encodeStore(frames []*frame, hdr *tracing.FlowTrace, events []tracing.TraceEvent, critical bool, now int64) []*frame {
-	buf := s.free.get()
-	// Size the buffer from the previous frames so that encoding does not
-	// grow it step by step.
-	if want := s.evSize*len(events)*9/8 + 4096; cap(*buf) < want {
-		*buf = slices.Grow((*buf)[:0], min(want, s.cfg.maxFrame+4096))
-	}
-	b := s.enc.AppendStoreTrace((*buf)[:0], hdr, events)
-	if len(events) > 0 {
-		s.evSize = (s.evSize + len(b)/len(events) + 1) / 2
-	}
-	if len(b) <= s.cfg.maxFrame {
-		*buf = b
-		return append(frames, s.finish(buf, frameStore, len(events), critical, now))
-	}
-	s.free.put(buf)
-	if len(events) == 1 {
-		s.tooLarge(&events[0], len(b))
-		return frames
-	}
-	half := len(events) / 2
-	frames = s.encodeStore(frames, hdr, events[:half], critical, now)
-	return s.encodeStore(frames, hdr, events[half:], critical, now)
-}
-
-// encodeLive appends one RecordEvent frame per event. Small frames share
-// chunks of memory.
-func (s *WebSocket) encodeLive(frames []*frame, batch []tracing.TraceEvent, now int64) []*frame {
-	var chunk []byte
-	tmp := s.free.get()
-	defer s.free.put(tmp)
-	for i := range batch {
-		ev := &batch[i]
-		b := s.enc.AppendRecordEvent((*tmp)[:0], s.traceOf(ev), ev)
-		*tmp = b
-		if len(b) > s.cfg.maxFrame {
-			s.tooLarge(ev, len(b))
-			continue
-		}
-		critical := ev.Type.Kind.Critical()
-		if s.cfg.compress && len(b) >= s.cfg.compressMin {
-			own := s.free.get()
-			*own = append((*own)[:0], b...)
-			frames = append(frames, s.finish(own, frameRecord, 1, critical, now))
-			continue
-		}
-		if cap(chunk)-len(chunk) < len(b) {
-			chunk = make([]byte, 0, max(min(256<<10, len(b)*(len(batch)-i)*9/8), len(b)))
-		}
-		start := len(chunk)
-		chunk = append(chunk, b...)
-		frames = append(frames, &frame{
-			kind: frameRecord, wire: chunk[start:len(chunk):len(chunk)], rawLen: len(b),
-			events: 1, critical: critical, created: now,
-		})
-	}
-	return frames
 }
 
 // finish makes a frame of the JSON in buf, compressing it when that is on
@@ -170,12 +111,10 @@ func (s *WebSocket) tooLarge(ev *tracing.TraceEvent, n int) {
 	s.report(err, "event too large", zap.Int("bytes", n))
 }
 
-// encodeEnded returns header-only StoreTrace frames carrying the final
-// status of traces that ended since the last call (store mode only).
+// encodeEnded returns the last stores of traces that ended since the last
+// call: each carries the trace's final status and all the events of its
+// last segment (store mode only).
 func (s *WebSocket) encodeEnded() []*frame {
-	if !s.cfg.mode.store() {
-		return nil
-	}
 	ended := s.headers.takeDirty()
 	if len(ended) == 0 {
 		return nil
@@ -185,9 +124,35 @@ func (s *WebSocket) encodeEnded() []*frame {
 	now := s.cfg.now().UnixNano()
 	frames := make([]*frame, 0, len(ended))
 	for i := range ended {
-		buf := s.free.get()
-		*buf = s.enc.AppendStoreTrace((*buf)[:0], &ended[i], []tracing.TraceEvent{})
-		frames = append(frames, s.finish(buf, frameStore, 0, true, now))
+		hdr := &ended[i]
+		g := s.segFor(hdr.TraceID, hdr.StartTime.UnixNano())
+		g.hdr.Status, g.hdr.EndTime = hdr.Status, hdr.EndTime
+		g.crit = true
+		if g.dirtySince == 0 {
+			g.dirtySince = now
+		}
+		// The sealed segment stays in the map, so that a late event of
+		// the trace opens the next segment instead of replacing this one.
+		frames = s.sealLocked(g, now, frames)
 	}
+	s.pruneSegsLocked()
 	return frames
+}
+
+// pruneSegsLocked forgets the oldest released segments when the map of
+// segments grows past a bound. s.encMu must be held.
+func (s *WebSocket) pruneSegsLocked() {
+	if len(s.segs) <= 2*maxHeaders {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for id, g := range s.segs {
+		if g.released {
+			delete(s.segs, id)
+		}
+		if len(s.segs) <= maxHeaders {
+			return
+		}
+	}
 }

@@ -14,6 +14,9 @@ type frameKind uint8
 const (
 	frameStore  frameKind = iota // StoreTrace → TraceStored
 	frameRecord                  // RecordEvent → EventRecorded
+	frameStart                   // StartTrace → TraceStarted
+	frameEnd                     // EndTrace → EventRecorded
+	frameQuery                   // GetTrace → TraceData
 )
 
 // frame is one WebSocket message the sink sends, kept until the server
@@ -32,6 +35,13 @@ type frame struct {
 	created  int64
 	spool    spoolRef // set when the frame was read from the spool
 	buf      *[]byte  // pooled backing store of wire, or nil
+	// seg is the segment a store frame carries, and upto how many of its
+	// events (all it had when the frame was built); nil for other frames.
+	seg  *traceSeg
+	upto int
+	// stream is the segment a RecordEvent, StartTrace, EndTrace or
+	// recovery GetTrace belongs to (live modes).
+	stream *traceSeg
 }
 
 func (f *frame) size() int { return len(f.wire) }

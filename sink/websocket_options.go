@@ -109,6 +109,8 @@ type wsConfig struct {
 	spoolSync    SyncPolicy
 	spoolMaxB    int64
 	spoolMaxAge  time.Duration
+	storeDelay   time.Duration
+	protocol     tracing.Protocol
 	tls          *TLSOptions
 	apiKey       string
 	apiKeyHeader string
@@ -141,6 +143,7 @@ func newWSConfig(opts []WebSocketOption) (*wsConfig, error) {
 		spoolSync:    SyncInterval(time.Second),
 		spoolMaxB:    DefaultSpoolMaxBytes,
 		spoolMaxAge:  DefaultSpoolMaxAge,
+		storeDelay:   DefaultStoreDelay,
 		apiKeyHeader: DefaultAPIKeyHeader,
 		header:       http.Header{},
 		flowID:       "default",
@@ -175,6 +178,12 @@ func newWSConfig(opts []WebSocketOption) (*wsConfig, error) {
 	}
 	if c.keepalive < 0 || c.keepaliveTO <= 0 && c.keepalive > 0 {
 		bad("WithKeepalive", fmt.Sprintf("%v, %v", c.keepalive, c.keepaliveTO), "interval must not be negative and timeout must be positive")
+	}
+	if c.protocol > tracing.ProtocolV2 {
+		bad("WithProtocol", c.protocol, "want tracing.ProtocolAuto, ProtocolV1 or ProtocolV2")
+	}
+	if c.storeDelay <= 0 {
+		bad("WithStoreDelay", c.storeDelay, "must be positive")
 	}
 	if c.dialTimeout <= 0 {
 		bad("WithDialTimeout", c.dialTimeout, "must be positive")
@@ -261,12 +270,35 @@ func WithMaxInFlight(frames, bytes int) WebSocketOption {
 	return wsOptionFunc(func(c *wsConfig) { c.inflight, c.inflightB = frames, bytes })
 }
 
-// WithOutageBuffer bounds, in bytes, the frames kept in memory while the
-// server is unreachable and no spool is set. When it is full, routine
-// events are dropped before critical ones and counted. Default:
-// DefaultOutageBufferBytes.
+// WithOutageBuffer bounds, in bytes, the memory the sink holds for
+// sending and re-sending events: in store mode the JSON of the events of
+// every trace segment not yet acknowledged in full (each StoreTrace must
+// carry all events of its segment, since the server replaces a stored
+// trace whole), and while the server is unreachable the live frames
+// waiting for it. When it is reached, Write first seals the largest
+// segments, then waits (so the client's queue and its policy decide),
+// and only when its context ends drops routine events (counted as
+// DropOutageBufferFull) and keeps critical ones. Frames built from those
+// events add at most as much again. Default: DefaultOutageBufferBytes.
 func WithOutageBuffer(bytes int) WebSocketOption {
 	return wsOptionFunc(func(c *wsConfig) { c.outageB = bytes })
+}
+
+// WithProtocol sets the protocol generation the sink speaks, instead of
+// learning it on every connection with a probe that reads nothing and
+// changes nothing (tracing.ProtocolAuto, the default).
+func WithProtocol(p tracing.Protocol) WebSocketOption {
+	return wsOptionFunc(func(c *wsConfig) { c.protocol = p })
+}
+
+// WithStoreDelay bounds how long, in store mode, an event of a slowly
+// growing trace waits before a StoreTrace carries it; the wait grows by
+// this much per MiB of the trace's segment, so that a long, slow trace is
+// not re-sent whole every time. A fast trace is stored as soon as it has
+// doubled since its last store, and Flush and Close store everything.
+// Default: DefaultStoreDelay.
+func WithStoreDelay(d time.Duration) WebSocketOption {
+	return wsOptionFunc(func(c *wsConfig) { c.storeDelay = d })
 }
 
 // WithKeepalive pings the server every interval; a server that does not

@@ -1,0 +1,302 @@
+package sink
+
+import (
+	"bytes"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/reflowtrace/reflowtrace-go/tracing"
+)
+
+// Tags that link the segments of a trace too long for one message. The
+// first segment is stored under the trace's own id and carries neither;
+// each later one is stored under an id of its own, with the same flow id
+// and execution id, and carries both.
+const (
+	// TagSegmentOf names the trace a segment belongs to.
+	TagSegmentOf = "reflowtrace.segment_of"
+	// TagSegment is a segment's number: "1" for the second segment of a
+	// trace, "2" for the third, and so on.
+	TagSegment = "reflowtrace.segment"
+)
+
+// DefaultStoreDelay is the longest an event waits in the sink before a
+// StoreTrace carries it, while the trace grows slowly; see
+// [WithStoreDelay].
+const DefaultStoreDelay = time.Second
+
+// traceSeg is the run of a trace's events the sink keeps under one server
+// trace id. Every Reflow storage backend replaces a stored trace whole on
+// each StoreTrace, so each store of a segment carries all of its events so
+// far; the sink keeps their JSON until the segment's last store is
+// acknowledged.
+//
+// Stores of a growing segment are spaced so that each carries at least as
+// many new bytes as it resends (or waits at most the store delay, scaled by
+// the segment's size): the bytes sent for a segment stay under three times
+// its size. A segment that reaches the frame limit, or the memory limit,
+// is sealed and the trace continues in the next one.
+//
+// Fields above the line are guarded by WebSocket.encMu, those below by
+// WebSocket.mu.
+type traceSeg struct {
+	id      tracing.TraceID // the server trace id
+	logical tracing.TraceID // the trace the events belong to
+	number  int
+	hdr     tracing.FlowTrace
+	buf     []byte // the events' JSON, comma-separated
+	n       int    // events in buf
+	hdrLen  int    // bytes of a store of the segment beside its events, and a margin
+	crit    bool   // buf holds a critical event
+	// dirtySince is when the oldest event not carried by a store arrived
+	// (Unix ns), or 0.
+	dirtySince int64
+	storedB    int // bytes of buf carried by the newest store built
+
+	// Guarded by WebSocket.mu.
+	storedN  int    // events carried by the newest store built
+	ackedN   int    // events carried by the newest store acknowledged
+	sealed   bool   // no more events; released once resolved
+	pending  *frame // newest store not taken by the sender yet
+	released bool
+	// lostReason is why the events were given up ("" when spooled).
+	lostReason string
+
+	// The streamed side (live modes): the connection whose StartTrace
+	// opened the segment on a generation-2 server; RecordEvent frames
+	// built, resolved (acknowledged or skipped) and acknowledged; EndTrace
+	// frames built and resolved; events counted as delivered.
+	startedOn                *wsConn
+	recN, recDone, recAcked  int
+	endN, endDone, delivered int
+
+	// storeOnly is set when the segment continues by StoreTrace alone
+	// (after a recovery); its streamed frames are then skipped.
+	storeOnly atomic.Bool
+
+	// lost is set once the segment's unacknowledged events were given up
+	// (dropped or spooled); its frames are then not sent again.
+	lost atomic.Bool
+}
+
+// newSegLocked opens segment number of the logical trace whose header is
+// hdr. s.encMu must be held.
+func (s *WebSocket) newSegLocked(hdr tracing.FlowTrace, number int) *traceSeg {
+	g := &traceSeg{logical: hdr.TraceID, number: number, id: hdr.TraceID}
+	if number > 0 {
+		g.id = tracing.NewTraceID()
+		tags := make(map[string]string, len(hdr.Metadata.Tags)+2)
+		for k, v := range hdr.Metadata.Tags {
+			tags[k] = v
+		}
+		tags[TagSegmentOf] = hdr.TraceID.String()
+		tags[TagSegment] = strconv.Itoa(number)
+		hdr.Metadata.Tags = tags
+		hdr.TraceID = g.id
+	}
+	g.hdr = hdr
+	g.hdrLen = len(s.enc.AppendStoreTrace(nil, &g.hdr, []tracing.TraceEvent{})) + 64
+	return g
+}
+
+// segFor returns the open segment of trace id, opening the next one when
+// the current one is sealed or lost. s.encMu must be held.
+func (s *WebSocket) segFor(id tracing.TraceID, start int64) *traceSeg {
+	g := s.segs[id]
+	if g != nil && !g.lost.Load() && !s.isSealed(g) {
+		return g
+	}
+	number := 0
+	if g != nil {
+		number = g.number + 1
+	}
+	hdr := s.headers.get(id, &s.deftr, start)
+	ng := s.newSegLocked(hdr, number)
+	s.segs[id] = ng
+	return ng
+}
+
+func (s *WebSocket) isSealed(g *traceSeg) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return g.sealed
+}
+
+// segCap is the most event JSON g holds: what fits in a frame with its
+// header.
+func (s *WebSocket) segCap(g *traceSeg) int {
+	return s.cfg.maxFrame - g.hdrLen
+}
+
+// appendToSeg adds one encoded event to its trace's segment, sealing the
+// segment (and appending its last store to frames) and opening the next
+// when it is full. s.encMu must be held.
+func (s *WebSocket) appendToSeg(id tracing.TraceID, ev *tracing.TraceEvent, js []byte, now int64, frames []*frame) (*traceSeg, []*frame) {
+	g := s.segFor(id, ev.Timestamp.UnixNano())
+	if g.n > 0 && len(g.buf)+1+len(js) > s.segCap(g) {
+		frames = s.sealLocked(g, now, frames)
+		g = s.segFor(id, ev.Timestamp.UnixNano())
+	}
+	before := len(g.buf)
+	if g.n > 0 {
+		g.buf = append(g.buf, ',')
+	}
+	g.buf = append(g.buf, js...)
+	s.retained.Add(int64(len(g.buf) - before))
+	g.n++
+	if ev.Type.Kind.Critical() {
+		g.crit = true
+	}
+	if g.dirtySince == 0 {
+		g.dirtySince = now
+	}
+	return g, frames
+}
+
+// sealLocked marks g as taking no more events, appending its last store
+// to frames when it has events no store carries yet. s.encMu must be
+// held.
+func (s *WebSocket) sealLocked(g *traceSeg, now int64, frames []*frame) []*frame {
+	if g.dirtySince != 0 && s.stores(g) {
+		frames = append(frames, s.buildStore(g, now))
+	}
+	if s.cfg.mode.live() && !g.storeOnly.Load() {
+		frames = append(frames, s.endFrame(g, now))
+	}
+	s.mu.Lock()
+	g.sealed = true
+	s.resolveSegLocked(g)
+	s.mu.Unlock()
+	return frames
+}
+
+// stores reports whether g is kept by StoreTrace: in store mode, and
+// after a recovery.
+func (s *WebSocket) stores(g *traceSeg) bool { return s.cfg.mode.store() || g.storeOnly.Load() }
+
+// storeDue reports whether g should be stored now: its first events, or
+// at least as many new bytes as the last store carried, or events that
+// waited the store delay (scaled by the segment's size in MiB, so that a
+// slow trace does not resend a large segment every second).
+func (s *WebSocket) storeDue(g *traceSeg, now int64) bool {
+	if g.dirtySince == 0 || !s.stores(g) {
+		return false
+	}
+	if g.storedB == 0 || len(g.buf)-g.storedB >= g.storedB {
+		return true
+	}
+	wait := int64(s.cfg.storeDelay) * int64(max(1, g.storedB>>20))
+	return now-g.dirtySince >= wait
+}
+
+// buildStore encodes a StoreTrace of g carrying all its events, and
+// records it as g's newest store. s.encMu must be held.
+func (s *WebSocket) buildStore(g *traceSeg, now int64) *frame {
+	buf := s.free.get()
+	if want := len(g.buf) + 8192; cap(*buf) < want {
+		*buf = make([]byte, 0, want)
+	}
+	b := s.enc.AppendStoreTrace((*buf)[:0], &g.hdr, []tracing.TraceEvent{})
+	// Splice the events into the header's empty event list. In the
+	// encoder's output the first `"events":[]` is the field itself: any
+	// such text inside a string would have its quotes escaped.
+	at := bytes.Index(b, eventsEmpty)
+	if at >= 0 {
+		at += len(eventsEmpty) - 1
+		tail := len(b) - at
+		b = append(b, g.buf...)
+		copy(b[at+len(g.buf):], b[at:at+tail])
+		copy(b[at:], g.buf)
+	}
+	*buf = b
+	f := s.finish(buf, frameStore, 0, g.crit, now)
+	f.seg, f.upto = g, g.n
+	g.storedB = len(g.buf)
+	g.dirtySince = 0
+	s.mu.Lock()
+	f.events = g.n - g.storedN
+	g.storedN = g.n
+	s.mu.Unlock()
+	return f
+}
+
+var eventsEmpty = []byte(`"events":[]`)
+
+// queueStore hands f, a store of its segment, to the sender: it replaces
+// the segment's pending store if the sender has not taken it yet, and
+// reports whether f must still be admitted as a new frame.
+func (s *WebSocket) queueStore(f *frame) (admit bool) {
+	g := f.seg
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if g.lost.Load() {
+		// Given up while f was built: its new events share that fate.
+		if g.lostReason != "" && f.events > 0 {
+			s.dropped[g.lostReason] += uint64(f.events)
+			s.droppedN.Add(uint64(f.events))
+		}
+		f.release(s.free)
+		return false
+	}
+	if p := g.pending; p != nil && !p.sent && p.tracked {
+		// Not sent yet: the newer store replaces it in place.
+		s.queue.bytes += len(f.wire) - len(p.wire)
+		p.release(s.free)
+		p.wire, p.buf, p.binary, p.rawLen = f.wire, f.buf, f.binary, f.rawLen
+		p.upto, p.critical = f.upto, p.critical || f.critical
+		p.events += f.events
+		f.buf, f.wire = nil, nil
+		s.notifyLocked()
+		return false
+	}
+	g.pending = f
+	return true
+}
+
+// superseded reports whether f is a store of its segment that a newer
+// store (or the segment's loss) makes unnecessary. s.mu must be held.
+func superseded(f *frame) bool {
+	g := f.seg
+	return g != nil && (g.lost.Load() || f.upto < g.storedN || f.upto <= g.ackedN && f.sent)
+}
+
+// resolveSegLocked releases g's memory once its last store is
+// acknowledged or its events were given up. s.mu must be held.
+func (s *WebSocket) resolveSegLocked(g *traceSeg) {
+	if g.released {
+		return
+	}
+	stored := g.ackedN >= g.storedN && g.pending == nil
+	streamed := g.recDone >= g.recN && g.endDone >= g.endN
+	if !g.lost.Load() && !(g.sealed && stored && streamed) {
+		return
+	}
+	g.released = true
+	s.retained.Add(-int64(len(g.buf)))
+	g.buf = nil
+	s.notifyLocked()
+}
+
+// loseSegLocked gives up g's unacknowledged events for reason (counted as
+// dropped, unless reason is "" for events that were spooled) and returns
+// how many there were. Its other frames are then skipped. s.mu must be
+// held.
+func (s *WebSocket) loseSegLocked(g *traceSeg, reason string) int {
+	if g.lost.Load() {
+		return 0
+	}
+	g.lostReason = reason
+	g.lost.Store(true)
+	n := g.storedN - g.ackedN
+	if reason != "" && n > 0 {
+		s.dropped[reason] += uint64(n)
+		s.droppedN.Add(uint64(n))
+	}
+	g.sealed = true
+	if g.pending != nil && g.pending.sent {
+		g.pending = nil
+	}
+	s.resolveSegLocked(g)
+	return n
+}

@@ -1,0 +1,266 @@
+package sink
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/coder/websocket"
+	"go.uber.org/zap"
+
+	"github.com/reflowtrace/reflowtrace-go/tracing"
+)
+
+// The live modes stream a trace as RecordEvents. A generation-1 server only
+// forwards them to its subscribers. A generation-2 server also appends them
+// to the trace, once a StartTrace on the connection opened it, and stores
+// the trace at EndTrace or when that connection closes. So on a
+// generation-2 connection the sender puts a StartTrace (a text frame, since
+// a trace started in a binary frame is not the connection's) before the
+// first RecordEvent of each trace, and the EndTrace the sink queues when
+// the trace ends or its segment is full goes out; on a generation-1
+// connection the EndTrace is skipped.
+//
+// A reconnect must not let the server replace what it keeps with less: the
+// old connection's trace is stored as it was when that connection closed,
+// and a StartTrace with the same id would open a new, empty trace that
+// replaces it at EndTrace. So a trace started on an earlier connection is
+// recovered instead: the sender asks for it (GetTrace) until the server has
+// stored the old connection's copy, then stores all its events with one
+// StoreTrace (the sink keeps them for this), and from then on the trace
+// continues by StoreTrace, as in store mode.
+
+// recoveryPolls bounds the GetTraces that wait for the server to store a
+// trace of a closed connection; recoveryPollEvery spaces them.
+const (
+	recoveryPolls     = 100
+	recoveryPollEvery = 20 * time.Millisecond
+)
+
+// streamAction is what the sender does with a frame of a streamed trace.
+type streamAction uint8
+
+const (
+	streamSend    streamAction = iota // send it
+	streamSkip                        // resolve it without sending
+	streamStart                       // send a StartTrace first, then it
+	streamRecover                     // recover the trace first; skip it
+)
+
+// streamActionLocked decides what to do with f, a RecordEvent or EndTrace
+// of a streamed segment, on c. s.mu must be held.
+func (s *WebSocket) streamActionLocked(c *wsConn, f *frame) streamAction {
+	g := f.stream
+	if g.storeOnly.Load() {
+		return streamSkip // a StoreTrace carries its events
+	}
+	if c.gen != tracing.ProtocolV2 {
+		if f.kind == frameEnd {
+			return streamSkip // generation 1 has no EndTrace
+		}
+		return streamSend
+	}
+	switch g.startedOn {
+	case c:
+		return streamSend
+	case nil:
+		return streamStart
+	}
+	return streamRecover
+}
+
+// doneStreamLocked resolves a streamed frame of g as acknowledged (acked)
+// or skipped. s.mu must be held.
+func (s *WebSocket) doneStreamLocked(c *wsConn, f *frame, acked bool) {
+	g := f.stream
+	switch f.kind {
+	case frameRecord:
+		g.recDone++
+		if acked && (c.gen == tracing.ProtocolV2 || !s.cfg.mode.store()) {
+			g.recAcked++
+			s.deliveredLocked(g)
+		}
+	case frameEnd:
+		g.endDone++
+	}
+	s.resolveSegLocked(g)
+}
+
+// deliveredLocked counts g's newly acknowledged events once, whether a
+// store or RecordEvents acknowledged them. s.mu must be held.
+func (s *WebSocket) deliveredLocked(g *traceSeg) {
+	if n := max(g.ackedN, g.recAcked); n > g.delivered {
+		s.acked.Add(uint64(n - g.delivered))
+		g.delivered = n
+	}
+}
+
+// startFrameLocked builds the StartTrace that opens g on c. s.mu must be
+// held.
+func (s *WebSocket) startFrameLocked(c *wsConn, g *traceSeg) *frame {
+	g.startedOn = c
+	b := s.ctlEnc.AppendRequest(nil, tracing.StartTrace{TraceID: g.id, FlowID: g.hdr.FlowID, Version: g.hdr.Version})
+	return &frame{kind: frameStart, wire: b, rawLen: len(b), critical: true, created: s.cfg.now().UnixNano(), stream: g}
+}
+
+// queryFrameLocked builds the GetTrace of a recovery of g. s.mu must be
+// held.
+func (s *WebSocket) queryFrameLocked(g *traceSeg, polls int) *frame {
+	b := s.ctlEnc.AppendRequest(nil, tracing.GetTrace{TraceID: g.id, RequestID: tracing.NewRequestID()})
+	return &frame{kind: frameQuery, wire: b, rawLen: len(b), critical: true, created: s.cfg.now().UnixNano(), stream: g, attempts: polls}
+}
+
+// recoverLocked starts the recovery of g, started on an earlier
+// connection, by asking the server for it. s.mu must be held.
+func (s *WebSocket) recoverLocked(g *traceSeg) *frame {
+	g.storeOnly.Store(true)
+	s.log.Info("recovering a trace started on an earlier connection", zap.Stringer("trace_id", g.id))
+	return s.queryFrameLocked(g, 0)
+}
+
+// recoveryReply handles the server's answer to a recovery GetTrace q: while
+// the trace is still the old connection's (running, not ended) it asks
+// again a little later; then it stores all of g's events.
+func (s *WebSocket) recoveryReply(c *wsConn, q *frame, resp any) {
+	g := q.stream
+	td, ok := resp.(tracing.TraceData)
+	inFlight := ok && td.Trace != nil && td.Trace.Status.Kind == tracing.StatusRunning && td.Trace.EndTime.IsZero()
+	if inFlight && q.attempts < recoveryPolls {
+		time.AfterFunc(recoveryPollEvery, func() {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			if s.conn != c || s.stopping {
+				return // the next connection starts again
+			}
+			s.resend.push(s.queryFrameLocked(g, q.attempts+1))
+			s.notifyLocked()
+		})
+		return
+	}
+	if inFlight {
+		s.report(fmt.Errorf("sink: websocket: trace %s of a closed connection still not stored after %d polls; storing it anyway", g.id, recoveryPolls),
+			"recovery wait exhausted")
+	}
+	s.encMu.Lock()
+	var f *frame
+	if !g.lost.Load() {
+		if g.dirtySince == 0 {
+			g.dirtySince = s.cfg.now().UnixNano()
+		}
+		f = s.buildStore(g, s.cfg.now().UnixNano())
+	}
+	s.encMu.Unlock()
+	if f == nil || !s.queueStore(f) {
+		return
+	}
+	s.mu.Lock()
+	s.track(f)
+	s.resend.push(f)
+	s.notifyLocked()
+	s.mu.Unlock()
+}
+
+// recordFrame builds the RecordEvent of the event whose JSON is js, the
+// latest event of g. Small frames share chunk, sized for the rest of the
+// batch (left events); it returns the chunk to pass on. s.encMu must be
+// held.
+func (s *WebSocket) recordFrame(g *traceSeg, js []byte, critical bool, now int64, chunk []byte, left int) (*frame, []byte) {
+	const head, tail = len(`{"RecordEvent":{"trace_id":"00000000-0000-0000-0000-000000000000","event":`), len("}}")
+	n := head + len(js) + tail
+	if s.cfg.compress && n >= s.cfg.compressMin {
+		buf := s.free.get()
+		*buf = appendRecord((*buf)[:0], g.id, js)
+		f := s.finish(buf, frameRecord, 1, critical, now)
+		f.stream = g
+		s.countRecord(g)
+		return f, chunk
+	}
+	if cap(chunk)-len(chunk) < n {
+		chunk = make([]byte, 0, max(min(256<<10, n*left*9/8), n))
+	}
+	start := len(chunk)
+	chunk = appendRecord(chunk, g.id, js)
+	f := &frame{
+		kind: frameRecord, wire: chunk[start:len(chunk):len(chunk)], rawLen: n,
+		events: 1, critical: critical, created: now, stream: g,
+	}
+	s.countRecord(g)
+	return f, chunk
+}
+
+func (s *WebSocket) countRecord(g *traceSeg) {
+	s.mu.Lock()
+	g.recN++
+	s.mu.Unlock()
+}
+
+// appendRecord appends the RecordEvent of trace id and event JSON js.
+func appendRecord(dst []byte, id tracing.TraceID, js []byte) []byte {
+	dst = append(dst, `{"RecordEvent":{"trace_id":"`...)
+	dst = append(dst, id.String()...)
+	dst = append(dst, `","event":`...)
+	dst = append(dst, js...)
+	return append(dst, "}}"...)
+}
+
+// endFrame builds the EndTrace that stores streamed segment g with its
+// header's status. s.encMu must be held.
+func (s *WebSocket) endFrame(g *traceSeg, now int64) *frame {
+	st := g.hdr.Status
+	b := s.enc.AppendRequest(nil, tracing.EndTrace{TraceID: g.id, Status: st})
+	f := &frame{kind: frameEnd, wire: b, rawLen: len(b), critical: true, created: now, stream: g}
+	s.mu.Lock()
+	g.endN++
+	s.mu.Unlock()
+	return f
+}
+
+// probe learns the protocol generation of c's server with a GetTrace that
+// reads nothing and changes nothing: a generation-2 server echoes its
+// request id. It runs before c's read loop starts. A server that does not
+// answer in time is taken for generation 1, which every server reads.
+func (s *WebSocket) probe(c *wsConn) error {
+	if s.cfg.protocol != tracing.ProtocolAuto {
+		c.gen = s.cfg.protocol
+		return nil
+	}
+	c.gen = tracing.ProtocolV1
+	rid := tracing.NewRequestID()
+	var enc tracing.Encoder
+	msg := enc.AppendRequest(nil, tracing.GetTrace{RequestID: rid})
+	ctx, cancel := context.WithTimeout(c.ctx, s.cfg.dialTimeout)
+	defer cancel()
+	if err := c.c.Write(ctx, websocket.MessageText, msg); err != nil {
+		return fmt.Errorf("probe: %w", err)
+	}
+	for {
+		typ, data, err := c.c.Read(ctx)
+		if err != nil {
+			if errors.Is(err, context.DeadlineExceeded) {
+				s.log.Warn("no reply to the protocol probe; speaking generation 1", zap.String("url", s.shownURL))
+				return nil
+			}
+			return fmt.Errorf("probe: %w", err)
+		}
+		if typ == websocket.MessageBinary {
+			if data, err = s.decodeReply(data); err != nil {
+				return fmt.Errorf("probe: %w", err)
+			}
+		}
+		resp, err := tracing.DecodeResponse(data)
+		if err != nil {
+			return fmt.Errorf("probe: undecodable reply: %w", err)
+		}
+		switch r := resp.(type) {
+		case tracing.EventNotification:
+			continue
+		case tracing.TraceData:
+			if r.RequestID == rid {
+				c.gen = tracing.ProtocolV2
+			}
+		}
+		s.log.Debug("protocol probed", zap.Stringer("protocol", c.gen))
+		return nil
+	}
+}
