@@ -152,6 +152,10 @@ type TracingConfig struct {
 	// server's), CompressionLZ4, CompressionGzip, CompressionBrotli, or
 	// CompressionAuto to find it out on each connection.
 	CompressionAlgorithm CompressionAlgorithm
+	// Protocol is the protocol generation spoken to the server: ProtocolAuto
+	// (the default) learns it on each connection; ProtocolV1 or ProtocolV2
+	// fix it.
+	Protocol Protocol
 	// Retry is the connection retry policy.
 	Retry RetryConfig
 
@@ -254,6 +258,9 @@ func (c TracingConfig) Validate() error {
 	}
 	if c.CompressionAlgorithm > CompressionAuto {
 		bad("CompressionAlgorithm", c.CompressionAlgorithm, "want CompressionZstd, CompressionLZ4, CompressionGzip, CompressionBrotli or CompressionAuto")
+	}
+	if c.Protocol > ProtocolV2 {
+		bad("Protocol", c.Protocol, "want ProtocolAuto, ProtocolV1 or ProtocolV2")
 	}
 	if c.QueuePolicy > Block {
 		bad("QueuePolicy", c.QueuePolicy, "want DropNewest or Block")

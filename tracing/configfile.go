@@ -25,6 +25,7 @@ import (
 //	enable_compression = true        # binary frames, zstd unless set below
 //	# This SDK's additions (all optional):
 //	compression_algorithm = "zstd"   # the server's: "lz4", "gzip", "brotli" or "auto"
+//	protocol = "auto"                # or "v1", "v2"
 //	queue_size = 8192
 //	queue_policy = "drop"            # or "block"
 //	critical_kinds = ["ActorFailed"] # default: the actor lifecycle kinds
@@ -126,6 +127,7 @@ type (
 		BatchTimeoutMS          any            `toml:"batch_timeout_ms"`
 		EnableCompression       any            `toml:"enable_compression"`
 		CompressionAlgorithm    any            `toml:"compression_algorithm"`
+		Protocol                any            `toml:"protocol"`
 		QueueSize               any            `toml:"queue_size"`
 		QueuePolicy             any            `toml:"queue_policy"`
 		CriticalKinds           any            `toml:"critical_kinds"`
@@ -336,6 +338,11 @@ func (st *setting) parseTOML(v any) (val any, why string) {
 			return parseCompression(s)
 		}
 		return nil, notCompression
+	case kindProtocol:
+		if s, ok := v.(string); ok {
+			return parseProtocol(s)
+		}
+		return nil, notProtocol
 	case kindTags:
 		m, ok := v.(map[string]any)
 		if !ok {
