@@ -142,9 +142,20 @@ type TracingConfig struct {
 	// BatchTimeout is how long the oldest event of a batch waits at most.
 	// Default: DefaultBatchTimeout.
 	BatchTimeout time.Duration
-	// EnableCompression sends large frames lz4-compressed; the server must be
-	// configured with algorithm = "lz4". Default: off.
+	// EnableCompression sends large frames as binary frames compressed with
+	// CompressionAlgorithm, which must be the algorithm the server is
+	// configured with (zstd, the default, for a server on its defaults);
+	// with it off every frame is text, which any server reads. Default: off.
 	EnableCompression bool
+	// CompressionAlgorithm is the server's compression algorithm, used when
+	// EnableCompression is on: CompressionZstd (the default and the
+	// server's), CompressionLZ4, CompressionGzip, CompressionBrotli, or
+	// CompressionAuto to find it out on each connection.
+	CompressionAlgorithm CompressionAlgorithm
+	// Protocol is the protocol generation spoken to the server: ProtocolAuto
+	// (the default) learns it on each connection; ProtocolV1 or ProtocolV2
+	// fix it.
+	Protocol Protocol
 	// Retry is the connection retry policy.
 	Retry RetryConfig
 
@@ -244,6 +255,12 @@ func (c TracingConfig) Validate() error {
 		bad("QueueSize", c.QueueSize, "must be at least 1")
 	} else if c.QueueSize < c.BatchSize {
 		bad("QueueSize", c.QueueSize, fmt.Sprintf("must be at least BatchSize (%d)", c.BatchSize))
+	}
+	if c.CompressionAlgorithm > CompressionAuto {
+		bad("CompressionAlgorithm", c.CompressionAlgorithm, "want CompressionZstd, CompressionLZ4, CompressionGzip, CompressionBrotli or CompressionAuto")
+	}
+	if c.Protocol > ProtocolV2 {
+		bad("Protocol", c.Protocol, "want ProtocolAuto, ProtocolV1 or ProtocolV2")
 	}
 	if c.QueuePolicy > Block {
 		bad("QueuePolicy", c.QueuePolicy, "want DropNewest or Block")

@@ -30,6 +30,8 @@ func TestValidateNamesTheField(t *testing.T) {
 		{"negative timeout", func(c *TracingConfig) { c.BatchTimeout = -time.Second }, "BatchTimeout"},
 		{"queue smaller than batch", func(c *TracingConfig) { c.QueueSize = 10; c.BatchSize = 20 }, "QueueSize"},
 		{"bad policy", func(c *TracingConfig) { c.QueuePolicy = 9 }, "QueuePolicy"},
+		{"bad compression", func(c *TracingConfig) { c.CompressionAlgorithm = CompressionAuto + 1 }, "CompressionAlgorithm = CompressionAlgorithm(5)"},
+		{"bad protocol", func(c *TracingConfig) { c.Protocol = ProtocolV2 + 1 }, "Protocol = Protocol(3)"},
 		{"max < initial delay", func(c *TracingConfig) { c.Retry.InitialDelay = time.Minute; c.Retry.MaxDelay = time.Second }, "Retry.MaxDelay"},
 		{"multiplier < 1", func(c *TracingConfig) { c.Retry.BackoffMultiplier = 0.5 }, "Retry.BackoffMultiplier"},
 		{"multiplier NaN", func(c *TracingConfig) { c.Retry.BackoffMultiplier = math.NaN() }, "Retry.BackoffMultiplier"},

@@ -22,8 +22,10 @@ import (
 //	server_url = "ws://localhost:8080"
 //	batch_size = 50
 //	batch_timeout_ms = 1000
-//	enable_compression = true
+//	enable_compression = true        # binary frames, zstd unless set below
 //	# This SDK's additions (all optional):
+//	compression_algorithm = "zstd"   # the server's: "lz4", "gzip", "brotli" or "auto"
+//	protocol = "auto"                # or "v1", "v2"
 //	queue_size = 8192
 //	queue_policy = "drop"            # or "block"
 //	critical_kinds = ["ActorFailed"] # default: the actor lifecycle kinds
@@ -124,6 +126,8 @@ type (
 		BatchSize               any            `toml:"batch_size"`
 		BatchTimeoutMS          any            `toml:"batch_timeout_ms"`
 		EnableCompression       any            `toml:"enable_compression"`
+		CompressionAlgorithm    any            `toml:"compression_algorithm"`
+		Protocol                any            `toml:"protocol"`
 		QueueSize               any            `toml:"queue_size"`
 		QueuePolicy             any            `toml:"queue_policy"`
 		CriticalKinds           any            `toml:"critical_kinds"`
@@ -329,6 +333,16 @@ func (st *setting) parseTOML(v any) (val any, why string) {
 			return parsePolicy(s)
 		}
 		return nil, `not a queue policy (want "drop" or "block")`
+	case kindCompression:
+		if s, ok := v.(string); ok {
+			return parseCompression(s)
+		}
+		return nil, notCompression
+	case kindProtocol:
+		if s, ok := v.(string); ok {
+			return parseProtocol(s)
+		}
+		return nil, notProtocol
 	case kindTags:
 		m, ok := v.(map[string]any)
 		if !ok {

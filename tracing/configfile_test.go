@@ -32,6 +32,11 @@ func TestLoadConfigReflowDocsFile(t *testing.T) {
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("got  %+v\nwant %+v", c, want)
 	}
+	// Reflow's enable_compression = true means the server's default
+	// algorithm.
+	if c.CompressionAlgorithm != CompressionZstd {
+		t.Fatalf("CompressionAlgorithm = %v, want zstd", c.CompressionAlgorithm)
+	}
 }
 
 func TestLoadConfigEveryKey(t *testing.T) {
@@ -40,16 +45,18 @@ func TestLoadConfigEveryKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := TracingConfig{
-		Enabled:           false,
-		ServerURL:         "wss://tracing.example.com:8443",
-		BatchSize:         200,
-		BatchTimeout:      5 * time.Second,
-		EnableCompression: true,
-		Retry:             RetryConfig{MaxRetries: -1, InitialDelay: 100 * time.Millisecond, MaxDelay: 45 * time.Second, BackoffMultiplier: 1.5},
-		QueueSize:         16384,
-		QueuePolicy:       Block,
-		CriticalKinds:     []EventKind{KindActorFailed, KindDataFlow},
-		Sampling:          SamplingConfig{Strategy: "adaptive", Rate: 0.1, N: 4, MaxRate: 1, LoadThreshold: 0.75, PerTrace: true},
+		Enabled:              false,
+		ServerURL:            "wss://tracing.example.com:8443",
+		BatchSize:            200,
+		BatchTimeout:         5 * time.Second,
+		EnableCompression:    true,
+		CompressionAlgorithm: CompressionBrotli,
+		Protocol:             ProtocolV1,
+		Retry:                RetryConfig{MaxRetries: -1, InitialDelay: 100 * time.Millisecond, MaxDelay: 45 * time.Second, BackoffMultiplier: 1.5},
+		QueueSize:            16384,
+		QueuePolicy:          Block,
+		CriticalKinds:        []EventKind{KindActorFailed, KindDataFlow},
+		Sampling:             SamplingConfig{Strategy: "adaptive", Rate: 0.1, N: 4, MaxRate: 1, LoadThreshold: 0.75, PerTrace: true},
 		Filters: FilterConfig{
 			ActorPatterns: []string{"sensor_*"},
 			ExcludeActors: []string{"debug_*"},
@@ -95,6 +102,11 @@ func TestDecodeConfigEveryKey(t *testing.T) {
 		{"tracing.batch_size", "7", func(c *TracingConfig) { c.BatchSize = 7 }},
 		{"tracing.batch_timeout_ms", "250", func(c *TracingConfig) { c.BatchTimeout = 250 * time.Millisecond }},
 		{"tracing.enable_compression", "true", func(c *TracingConfig) { c.EnableCompression = true }},
+		{"tracing.compression_algorithm", `"gzip"`, func(c *TracingConfig) { c.CompressionAlgorithm = CompressionGzip }},
+		{"tracing.compression_algorithm", `"LZ4"`, func(c *TracingConfig) { c.CompressionAlgorithm = CompressionLZ4 }},
+		{"tracing.compression_algorithm", `"auto"`, func(c *TracingConfig) { c.CompressionAlgorithm = CompressionAuto }},
+		{"tracing.protocol", `"v2"`, func(c *TracingConfig) { c.Protocol = ProtocolV2 }},
+		{"tracing.protocol", `"v1"`, func(c *TracingConfig) { c.Protocol = ProtocolV1 }},
 		{"tracing.queue_size", "1024", func(c *TracingConfig) { c.QueueSize = 1024 }},
 		{"tracing.queue_policy", `"block"`, func(c *TracingConfig) { c.QueuePolicy = Block }},
 		{"tracing.critical_kinds", `["StateChanged"]`, func(c *TracingConfig) { c.CriticalKinds = []EventKind{KindStateChanged} }},
@@ -157,6 +169,10 @@ func TestDecodeConfigRejectsMalformedValues(t *testing.T) {
 		{"tracing.batch_timeout_ms", `"1s"`, `tracing.batch_timeout_ms = "1s": not an integer number of milliseconds`},
 		{"tracing.batch_timeout_ms", "9223372036854775807", "tracing.batch_timeout_ms = 9223372036854775807: out of range"},
 		{"tracing.enable_compression", "1", "tracing.enable_compression = 1: not a boolean"},
+		{"tracing.compression_algorithm", `"snappy"`, `tracing.compression_algorithm = "snappy": not a compression algorithm (want "zstd", "lz4", "gzip", "brotli" or "auto")`},
+		{"tracing.compression_algorithm", "true", `tracing.compression_algorithm = true: not a compression algorithm`},
+		{"tracing.protocol", `"v3"`, `tracing.protocol = "v3": not a protocol (want "auto", "v1" or "v2")`},
+		{"tracing.protocol", "2", `tracing.protocol = 2: not a protocol`},
 		{"tracing.queue_size", "true", "tracing.queue_size = true: not an integer"},
 		{"tracing.queue_policy", `"wait"`, `tracing.queue_policy = "wait": not a queue policy`},
 		{"tracing.queue_policy", "1", `tracing.queue_policy = 1: not a queue policy`},
@@ -225,6 +241,7 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"bad values", "bad_values.toml", true, []string{
 			`tracing.batch_size = "abc": not an integer`, `tracing.enable_compression = "yes": not a boolean`,
 			`tracing.retry.initial_delay_ms = 0.5`, `unknown event kind "Crash"`,
+			`tracing.compression_algorithm = "lz4-frame": not a compression algorithm`, `tracing.protocol = "v3": not a protocol`,
 		}},
 		{"syntax", "syntax_error.toml", false, []string{"tracing: load config", "syntax_error.toml"}},
 		{"missing file", "no_such.toml", false, []string{"tracing: load config", "no_such.toml"}},

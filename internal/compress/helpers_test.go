@@ -74,7 +74,7 @@ func binaryReplies(tb testing.TB, name string) (frames [][]byte, replies []strin
 // traceJSON can fill in any number of varied events.
 type traceTemplate struct {
 	head, tail string // the trace before and after the events' array content
-	event      string // a format for one event: id, timestamp, parent id, time, depth, actor
+	event      string // a format for one event: id, timestamp, parent id, time, depth, actor, span, attribute
 }
 
 var (
@@ -135,6 +135,8 @@ func buildTemplate(steps []step) (traceTemplate, error) {
 			`"execution_time_ns":1500`, `"execution_time_ns":%[4]d`,
 			`"queue_depth":3`, `"queue_depth":%[5]d`,
 			`"actor_id":"sensor"`, `"actor_id":"%[6]s"`,
+			`"span_id":"a1b2c3d4e5f60718"`, `"span_id":"%016[7]x"`,
+			`"custom_attributes":{"k":"v"}`, `"custom_attributes":{"k":"v%[8]d"}`,
 		).Replace(string(events.Events[0]))
 		return traceTemplate{head: t[:start], tail: t[end:], event: event}, nil
 	}
@@ -142,8 +144,8 @@ func buildTemplate(steps []step) (traceTemplate, error) {
 }
 
 // traceJSON returns the template's trace with n events that differ in
-// their ids, parents, timestamps, metrics and actors, the same for the
-// same n.
+// their ids, parents, timestamps, metrics, actors, spans and attributes,
+// the same for the same n.
 func traceJSON(tb testing.TB, n int) []byte {
 	t := loadTemplate(tb)
 	r := rand.New(rand.NewPCG(3, uint64(n)))
@@ -156,7 +158,7 @@ func traceJSON(tb testing.TB, n int) []byte {
 		}
 		id := fmt.Sprintf("0191f3b2-7c4e-7%03x-9d2f-%012x", r.IntN(1<<12), r.Uint64()&(1<<48-1))
 		ts := fmt.Sprintf("2026-12-01T10:%02d:%02d.%06dZ", i/3600%60, i/60%60, r.IntN(1e6))
-		out = fmt.Appendf(out, t.event, id, ts, parent, 500+r.IntN(1e6), r.IntN(64), actors[r.IntN(len(actors))])
+		out = fmt.Appendf(out, t.event, id, ts, parent, 500+r.IntN(1e6), r.IntN(64), actors[r.IntN(len(actors))], r.Uint64(), r.IntN(1000))
 		parent = id
 	}
 	return append(out, t.tail...)
