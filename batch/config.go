@@ -79,6 +79,8 @@ type Config struct {
 	// batch is handed over even though it is not full. It is measured from
 	// when the consumer first sees the item: at once if the consumer was
 	// idle, or when handle returns if the item arrived during a handle call.
+	// It holds whatever the other lanes do: a lane kept busy with full
+	// batches does not delay another lane's partial batch.
 	// Default: DefaultTimeout.
 	Timeout time.Duration
 	// Policy says what PutWait does when the routine lanes are full.

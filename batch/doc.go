@@ -50,7 +50,10 @@
 // the item they put fills a batch, or starts one after an idle period (one
 // wake-up per batch in a steady stream). One reusable timer, armed when a
 // batch goes out or when the first item after an idle period is seen,
-// bounds how long a partial batch waits.
+// bounds how long a partial batch waits. The consumer checks it on every
+// cycle, not only when it parks, so a partial batch goes out within
+// Timeout (plus the handle call in progress) even while other lanes keep
+// the consumer busy with full batches.
 //
 // handle runs on the consumer goroutine only, one call at a time; it must
 // not keep its slice after returning, and must not call Flush or Close.
