@@ -30,6 +30,10 @@ var (
 	// ErrFull is returned by PutWait under the DropNewest policy when the
 	// routine lanes are full.
 	ErrFull = errors.New("batch: queue full")
+	// ErrNilItem is returned by PutWait for a nil pointer. Put, PutCritical
+	// and the With variants refuse a nil pointer or fill function by
+	// returning false; all count it in Stats.DroppedNil.
+	ErrNilItem = errors.New("batch: nil item")
 	// ErrInvalidConfig is wrapped by every error New returns for a bad Config.
 	ErrInvalidConfig = errors.New("batch: invalid config")
 )

@@ -24,6 +24,12 @@
 // (Stats.DroppedFull); with the Block policy, [Queue.PutWait] waits for
 // room instead.
 //
+// A nil pointer or fill function is refused like a full queue, before any
+// slot is claimed: the put returns false (PutWait returns [ErrNilItem])
+// and is counted in Stats.DroppedNil. Publishing a slot without writing it
+// would hand over whatever an earlier put left there, so it never happens;
+// refusing rather than panicking keeps a put from ever failing its caller.
+//
 // # Concurrency
 //
 // Every method is safe for concurrent use. Put, PutCritical and the With

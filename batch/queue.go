@@ -41,6 +41,7 @@ type Queue[T any] struct {
 
 	droppedFull      atomic.Uint64
 	droppedClosed    atomic.Uint64
+	droppedNil       atomic.Uint64
 	spills           atomic.Uint64 // routine puts that went to another goroutine's lane (tests)
 	criticalFallback atomic.Uint64
 	waiters          atomic.Int64 // PutWait calls waiting for room
@@ -203,8 +204,13 @@ func newQueue[T any](cfg Config, handle func(batch []T), h hooks) (*Queue[T], er
 // routine lane if that one is full. It never blocks, never allocates and
 // takes no lock. It returns false, and counts the item in Stats, if every
 // routine lane is full (DroppedFull) or the queue is closed
-// (DroppedClosed). Safe for concurrent use.
+// (DroppedClosed). A nil v is refused the same way, counted in
+// Stats.DroppedNil, before any slot is claimed. Safe for concurrent use.
 func (q *Queue[T]) Put(v *T) bool {
+	if v == nil {
+		q.droppedNil.Add(1)
+		return false
+	}
 	// The calling goroutine's own lane; claimRoutine written out, so that
 	// the claim is inlined.
 	h := uint(0)
@@ -232,9 +238,14 @@ func (q *Queue[T]) Put(v *T) bool {
 // must not call the queue, because until it returns the consumer cannot
 // hand over the items put after it in the same lane. If fill panics the
 // slot is published as fill left it. PutWith returns false without
-// calling fill, counted in Stats, when Put would. It never blocks, takes
-// no lock and does not allocate. Safe for concurrent use.
+// calling fill, counted in Stats, when Put would; a nil fill is refused
+// too, counted in Stats.DroppedNil, before any slot is claimed. It never
+// blocks, takes no lock and does not allocate. Safe for concurrent use.
 func (q *Queue[T]) PutWith(fill func(*T)) bool {
+	if fill == nil {
+		q.droppedNil.Add(1)
+		return false
+	}
 	l, t, res := q.claimRoutine()
 	if res != claimed {
 		q.countDrop(res)
@@ -278,8 +289,12 @@ func (q *Queue[T]) spill(h uint) (*lane[T], uint64, claimResult) {
 // full. If the priority lane is full it falls back to Put (counted in
 // Stats.CriticalFallback). It never blocks, never allocates and takes no
 // lock; it returns false, counted, if all lanes are full or the queue is
-// closed. Safe for concurrent use.
+// closed, or if v is nil (Stats.DroppedNil). Safe for concurrent use.
 func (q *Queue[T]) PutCritical(v *T) bool {
+	if v == nil {
+		q.droppedNil.Add(1)
+		return false
+	}
 	t, res := q.critical.claim()
 	switch res {
 	case claimed:
@@ -300,9 +315,14 @@ func (q *Queue[T]) PutCritical(v *T) bool {
 // PutCriticalWith is PutCritical that builds the item in place, like
 // PutWith: if the priority lane is full it falls back to PutWith (counted
 // in Stats.CriticalFallback). It returns false without calling fill,
-// counted, if all lanes are full or the queue is closed. It never blocks,
-// takes no lock and does not allocate. Safe for concurrent use.
+// counted, if all lanes are full or the queue is closed, and false if fill
+// is nil (Stats.DroppedNil). It never blocks, takes no lock and does not
+// allocate. Safe for concurrent use.
 func (q *Queue[T]) PutCriticalWith(fill func(*T)) bool {
+	if fill == nil {
+		q.droppedNil.Add(1)
+		return false
+	}
 	t, res := q.critical.claim()
 	switch res {
 	case claimed:
@@ -341,9 +361,14 @@ func (q *Queue[T]) publishCritical(t uint64, v *T) {
 // yields the processor once (runtime.Gosched) when the caller's own lane
 // is full, before trying the others, so that the consumer gets to run. An
 // item PutWait does not enqueue is counted in Stats (DroppedFull or
-// DroppedClosed). It does not allocate unless it has to wait. Safe for
+// DroppedClosed). A nil v returns ErrNilItem at once, counted in
+// Stats.DroppedNil. It does not allocate unless it has to wait. Safe for
 // concurrent use.
 func (q *Queue[T]) PutWait(ctx context.Context, v *T) error {
+	if v == nil {
+		q.droppedNil.Add(1)
+		return ErrNilItem
+	}
 	if q.cfg.Policy == Block && q.laneMask != 0 {
 		// The caller may wait, so when its own lane is full it first
 		// yields its P, usually to the consumer, which a producer that
@@ -554,7 +579,8 @@ func (q *Queue[T]) Config() Config { return q.cfg }
 
 // Stats counts what went through a Queue. Each field is read atomically but
 // the fields are not one consistent snapshot while producers run. Every put
-// is counted once: Enqueued (accepted), DroppedFull or DroppedClosed. Once
+// is counted once: Enqueued (accepted), DroppedFull, DroppedClosed or
+// DroppedNil. Once
 // Close has returned (or Done is closed), Enqueued == Delivered + Abandoned.
 type Stats struct {
 	Enqueued         uint64 // items accepted by Put, PutCritical and PutWait, all lanes
@@ -564,6 +590,7 @@ type Stats struct {
 	Batches          uint64 // handle calls
 	DroppedFull      uint64 // items refused because the lanes were full (or PutWait's ctx ended)
 	DroppedClosed    uint64 // items refused because the queue was closed
+	DroppedNil       uint64 // puts refused because their pointer or fill function was nil
 	Abandoned        uint64 // items left in the queue when Close's ctx ended
 }
 
@@ -584,5 +611,6 @@ func (q *Queue[T]) Stats() Stats {
 	s.CriticalFallback = q.criticalFallback.Load()
 	s.DroppedFull = q.droppedFull.Load()
 	s.DroppedClosed = q.droppedClosed.Load()
+	s.DroppedNil = q.droppedNil.Load()
 	return s
 }
