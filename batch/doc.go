@@ -77,7 +77,9 @@
 // ctx ends first, the consumer stops after the handle call in progress, the
 // items left behind are counted in Stats.Abandoned, and Close returns the
 // ctx error; [Queue.Done] is closed when the goroutine has returned. Close
-// runs once; later calls return nil. After Close, Flush and PutWait return
-// [ErrClosed]. Once Close has returned nil, Stats.Enqueued equals
-// Stats.Delivered.
+// may be called more than once: the first call stops intake and drains
+// under its ctx, and every call returns only when the drain is over (or
+// its own ctx ends, returning that ctx's error). After Close, Flush and
+// PutWait return [ErrClosed]. Once any Close has returned nil,
+// Stats.Enqueued equals Stats.Delivered.
 package batch

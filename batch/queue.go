@@ -67,6 +67,8 @@ type Queue[T any] struct {
 	spaceMu    sync.Mutex
 	spaceCh    chan struct{} // closed and replaced when room appears while PutWait waits
 	timer      timer
+	abortMu    sync.Mutex
+	abortErr   error  // why the drain was cut short; set before abortCh is closed
 	onPark     func() // test hook, called on the consumer goroutine before it parks
 	cs         consumerState
 }
@@ -529,11 +531,30 @@ func (q *Queue[T]) Flush(ctx context.Context) error {
 // as soon as the handle call in progress returns, the items it did not hand
 // over are counted in Stats.Abandoned, and Close returns ctx's error
 // wrapped without waiting further (Done reports when the goroutine has
-// returned). Only the first call does this; later calls return nil at once.
-// Safe for concurrent use; it must not be called from handle.
+// returned).
+//
+// Close may be called more than once, also concurrently. The first call
+// stops intake and runs the drain under its ctx; every call returns only
+// when the drain is over, so once any Close has returned nil,
+// Stats.Enqueued equals Stats.Delivered. A later call returns nil if
+// everything was handed over, or an error wrapping the first call's ctx
+// error if that call cut the drain short and items were abandoned; if its
+// own ctx ends before the drain is over, it returns that ctx's error
+// wrapped, and the drain carries on. Safe for concurrent use; it must not
+// be called from handle.
 func (q *Queue[T]) Close(ctx context.Context) error {
 	if !q.closing.CompareAndSwap(false, true) {
-		return nil
+		select {
+		case <-q.done:
+			return q.drainResult()
+		case <-ctx.Done():
+			select {
+			case <-q.done: // finished as ctx ended
+				return q.drainResult()
+			default:
+			}
+			return fmt.Errorf("batch: close: %w", ctx.Err())
+		}
 	}
 	for i := range q.lanes {
 		q.lanes[i].tail.Or(closedBit)
@@ -550,9 +571,26 @@ func (q *Queue[T]) Close(ctx context.Context) error {
 		default:
 		}
 	}
+	q.abortMu.Lock()
+	q.abortErr = ctx.Err()
+	q.abortMu.Unlock()
 	q.aborted.Store(true)
 	close(q.abortCh)
 	return fmt.Errorf("batch: close: %w", ctx.Err())
+}
+
+// drainResult is what a later Close returns once the consumer goroutine
+// has returned: nil if it handed everything over, else an error wrapping
+// the ctx error that cut the drain short.
+func (q *Queue[T]) drainResult() error {
+	n := q.abandoned.Load()
+	if n == 0 {
+		return nil
+	}
+	q.abortMu.Lock()
+	err := q.abortErr
+	q.abortMu.Unlock()
+	return fmt.Errorf("batch: close: %d items abandoned: %w", n, err)
 }
 
 // Done returns a channel that is closed when the consumer goroutine has

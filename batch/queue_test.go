@@ -3,6 +3,7 @@ package batch_test
 import (
 	"context"
 	"errors"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -554,11 +555,12 @@ func TestQueue_Close(t *testing.T) {
 		if err := q.Close(ctx); !errors.Is(err, context.Canceled) {
 			t.Fatalf("Close = %v, want context.Canceled", err)
 		}
-		if err := q.Close(ctxTimeout(t)); err != nil {
-			t.Fatalf("second Close = %v, want nil", err)
-		}
 		g.release() // the consumer stops after the handle call in progress
 		<-q.Done()
+		// The drain was cut short: a later Close must not report success.
+		if err := q.Close(ctxTimeout(t)); !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "16 items abandoned") {
+			t.Fatalf("second Close = %v, want 16 items abandoned, wrapping context.Canceled", err)
+		}
 		s := q.Stats()
 		if s.Delivered != 4 || s.Abandoned != 16 || s.Enqueued != s.Delivered+s.Abandoned {
 			t.Errorf("Stats %+v: want Delivered 4, Abandoned 16", s)
@@ -567,6 +569,64 @@ func TestQueue_Close(t *testing.T) {
 			t.Errorf("Flush after Close = %v, want ErrClosed", err)
 		}
 	})
+}
+
+// TestQueue_CloseWaitsForDrain checks that a Close called while another
+// Close is draining does not return nil before the drain is over: with an
+// ended ctx it returns ctx's error, else it waits and then Stats.Enqueued
+// equals Stats.Delivered.
+func TestQueue_CloseWaitsForDrain(t *testing.T) {
+	g := newGate()
+	q, err := batch.New(batch.Config{Capacity: 64, MaxBatch: 4, Timeout: time.Hour}, g.handle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		q.Put(&item{Seq: i})
+	}
+	<-g.entered // the consumer holds the first batch: the drain cannot end
+	first := make(chan error, 1)
+	go func() { first <- q.Close(ctxTimeout(t)) }()
+	// Wait until the first Close has stopped intake.
+	n := 20
+	for {
+		err := q.PutWait(ctxTimeout(t), &item{Seq: n})
+		if errors.Is(err, batch.ErrClosed) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		n++
+		runtime.Gosched()
+	}
+
+	ended, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := q.Close(ended); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Close during the drain with an ended ctx = %v, want context.Canceled", err)
+	}
+
+	type result struct {
+		err error
+		s   batch.Stats
+	}
+	later := make(chan result, 1)
+	go func() {
+		err := q.Close(ctxTimeout(t))
+		later <- result{err, q.Stats()}
+	}()
+	g.release()
+	r := <-later
+	if r.err != nil {
+		t.Fatalf("later Close = %v, want nil", r.err)
+	}
+	if r.s.Enqueued != uint64(n) || r.s.Delivered != r.s.Enqueued {
+		t.Errorf("later Close returned nil with Stats %+v: want Enqueued = Delivered = %d", r.s, n)
+	}
+	if err := <-first; err != nil {
+		t.Fatalf("first Close = %v", err)
+	}
 }
 
 func TestQueue_WrapAround(t *testing.T) {
