@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 )
 
 // Queue is a bounded multi-producer single-consumer queue with a batching
@@ -138,7 +139,8 @@ func laneCount(capacity, maxBatch, procs int) int {
 
 // New validates cfg and starts the consumer goroutine, which calls handle
 // with each batch. An error names the bad Config field and wraps
-// ErrInvalidConfig; a nil handle is an error too.
+// ErrInvalidConfig; a nil handle is an error too, and so is a Config whose
+// slots for T would take more than MaxMemory (cfg.MemoryBytes).
 //
 // handle runs on the consumer goroutine only, one call at a time. Its slice
 // aliases the queue's own slots (no copy) and is valid only during the call:
@@ -163,6 +165,9 @@ func New[T any](cfg Config, handle func(batch []T)) (*Queue[T], error) {
 
 func newQueue[T any](cfg Config, handle func(batch []T), h hooks) (*Queue[T], error) {
 	c, err := cfg.withDefaults()
+	if err == nil {
+		err = c.checkMemory(unsafe.Sizeof(*new(T)))
+	}
 	if handle == nil {
 		err = errors.Join(err, &configError{msg: "batch: handle must not be nil"})
 	}

@@ -3,12 +3,14 @@ package batch_test
 import (
 	"context"
 	"errors"
+	"math"
 	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/reflowtrace/reflowtrace-go/batch"
 )
@@ -104,6 +106,12 @@ func TestNew_Config(t *testing.T) {
 		{name: "negative Timeout", cfg: batch.Config{Timeout: -time.Second}, handle: nop, wantErr: "batch: Timeout must be > 0, got -1s"},
 		{name: "unknown Policy", cfg: batch.Config{Policy: 9}, handle: nop, wantErr: "batch: Policy must be DropNewest or Block, got Policy(9)"},
 		{name: "nil handle", cfg: batch.Config{}, handle: nil, wantErr: "batch: handle must not be nil"},
+		// 16-byte items and 4-byte sequence numbers: (1<<30 + 1<<27) slots
+		// of 20 bytes.
+		{name: "Capacity above MaxMemory", cfg: batch.Config{Capacity: 1 << 30}, handle: nop,
+			wantErr: "batch: Capacity = 1073741824: the queue would take 22.5 GiB of slots (1073741824 routine and 134217728 priority slots of 20 bytes each), more than MaxMemory (1.0 GiB)"},
+		{name: "CriticalCapacity above MaxMemory", cfg: batch.Config{Capacity: 16, CriticalCapacity: 1 << 26}, handle: nop,
+			wantErr: "batch: CriticalCapacity = 67108864: the queue would take 1.3 GiB"},
 		{name: "all errors reported", cfg: batch.Config{Capacity: -1, MaxBatch: -1}, handle: nop, wantErr: "MaxBatch must be > 0"},
 	}
 	for _, tt := range tests {
@@ -133,6 +141,46 @@ func TestNew_Config(t *testing.T) {
 				t.Errorf("Cap() = %d, want %d", got, want)
 			}
 		})
+	}
+}
+
+func TestConfig_MemoryBytes(t *testing.T) {
+	tests := []struct {
+		name     string
+		cfg      batch.Config
+		itemSize uintptr
+		want     int64
+	}{
+		{name: "defaults", cfg: batch.Config{}, itemSize: 16, want: (8192 + 1024) * 20},
+		{name: "rounded up", cfg: batch.Config{Capacity: 1000, CriticalCapacity: 3}, itemSize: 12, want: (1024 + 4) * 16},
+		{name: "empty items cost their sequence number", cfg: batch.Config{Capacity: 64, CriticalCapacity: 64}, itemSize: 0, want: 128 * 4},
+		{name: "saturates", cfg: batch.Config{Capacity: batch.MaxCapacity}, itemSize: ^uintptr(0), want: math.MaxInt64},
+		{name: "negative Capacity", cfg: batch.Config{Capacity: -1}, itemSize: 8, want: -1},
+		{name: "CriticalCapacity above MaxCapacity", cfg: batch.Config{CriticalCapacity: batch.MaxCapacity + 1}, itemSize: 8, want: -1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.cfg.MemoryBytes(tt.itemSize); got != tt.want {
+				t.Errorf("MemoryBytes(%d) = %d, want %d", tt.itemSize, got, tt.want)
+			}
+		})
+	}
+	// The limit itself is accepted: 1<<30 bytes of 16-byte slots
+	// (12-byte items).
+	type twelve struct{ A, B, C uint32 }
+	cfg := batch.Config{Capacity: 1 << 25, CriticalCapacity: 1 << 25}
+	if m := cfg.MemoryBytes(unsafe.Sizeof(twelve{})); m != batch.MaxMemory {
+		t.Fatalf("MemoryBytes = %d, want MaxMemory", m)
+	}
+	if testing.Short() {
+		return // allocates 1 GiB
+	}
+	q, err := batch.New(cfg, func([]twelve) {})
+	if err != nil {
+		t.Fatalf("New at MaxMemory: %v", err)
+	}
+	if err := q.Close(ctxTimeout(t)); err != nil {
+		t.Fatal(err)
 	}
 }
 
