@@ -323,6 +323,10 @@ func (q *Queue[T]) handOver(l *lane[T], n uint64) {
 		clear(s)
 	}
 	l.release(n)
+	if l.bit != 0 && q.fullMask.Load()&l.bit != 0 {
+		// Pairs with markFull's check after setting the bit.
+		q.fullMask.And(^l.bit)
+	}
 	q.delivered.Add(n)
 	q.batches.Add(1)
 }

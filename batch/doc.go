@@ -36,7 +36,12 @@
 // variants take no lock, never block and never
 // allocate: a producer claims a slot with one compare-and-swap on the
 // lane's tail, copies its value in, and publishes it with one atomic store
-// of the slot's sequence number. A producer that stalls between the two
+// of the slot's sequence number. A put that finds every lane full is
+// refused after a few loads and one atomic add to a drop counter of its
+// own lane (summed by Stats), so producers refusing in parallel share no
+// written cache line; before the first refusal after each release of its
+// lane, a producer yields the processor once (runtime.Gosched), so that
+// producers spinning on a full queue do not starve the consumer. A producer that stalls between the two
 // never blocks other producers; the consumer just cannot hand over that
 // slot, or the ones after it in its lane, until it is published.
 //

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/bits"
 	"reflect"
 	"runtime"
 	"sync"
@@ -32,6 +33,7 @@ import (
 type Queue[T any] struct {
 	lanes    []lane[T] // the routine lanes; len is a power of two
 	laneMask uint      // len(lanes) - 1
+	allLanes uint64    // every routine lane's bit: fullMask when all are full
 	critical lane[T]
 	_        [cacheLine]byte // the Queue may not start on a cache line
 
@@ -40,6 +42,16 @@ type Queue[T any] struct {
 	sleeping atomic.Uint32 // 1 while the consumer is parked or about to park
 	_        [cacheLine - 4]byte
 
+	// A bit per routine lane (lane.bit) that a producer found full; the
+	// consumer clears it when it releases items of the lane. Spilling
+	// puts skip the lanes whose bit is set, so a put refused because
+	// every lane is full reads this line instead of every lane's. Set and
+	// cleared only when a lane fills or drains, read by refused puts.
+	fullMask atomic.Uint64
+	_        [cacheLine - 8]byte
+
+	// Drops of PutWait and of the priority lane; routine puts count their
+	// drops in their own lane (lane.dropFull, lane.dropClosed).
 	droppedFull      atomic.Uint64
 	droppedClosed    atomic.Uint64
 	droppedNil       atomic.Uint64
@@ -192,8 +204,10 @@ func newQueue[T any](cfg Config, handle func(batch []T), h hooks) (*Queue[T], er
 	}
 	q.lanes = make([]lane[T], n)
 	q.laneMask = uint(n - 1)
+	q.allLanes = uint64(1)<<n - 1
 	for i := range q.lanes {
 		q.lanes[i].init(c.Capacity / n)
+		q.lanes[i].bit = 1 << i
 	}
 	q.critical.init(c.CriticalCapacity)
 	if h.newTimer != nil {
@@ -209,9 +223,13 @@ func newQueue[T any](cfg Config, handle func(batch []T), h hooks) (*Queue[T], er
 
 // Put copies *v into the calling goroutine's routine lane, or into another
 // routine lane if that one is full. It never blocks, never allocates and
-// takes no lock. It returns false, and counts the item in Stats, if every
-// routine lane is full (DroppedFull) or the queue is closed
-// (DroppedClosed). A nil v is refused the same way, counted in
+// takes no lock; when it finds its own lane full it may yield the
+// processor once (runtime.Gosched) so that the consumer can run, but not
+// again until the consumer has released items of that lane, so refusals
+// while the consumer cannot progress stay cheap and contention-free (each
+// lane counts its own drops). It returns false, and counts the item in
+// Stats, if every routine lane is full (DroppedFull) or the queue is
+// closed (DroppedClosed). A nil v is refused the same way, counted in
 // Stats.DroppedNil, before any slot is claimed. Safe for concurrent use.
 func (q *Queue[T]) Put(v *T) bool {
 	if v == nil {
@@ -226,11 +244,17 @@ func (q *Queue[T]) Put(v *T) bool {
 	}
 	l := &q.lanes[h]
 	t, res := l.claim()
-	if res == laneFull && q.laneMask != 0 {
-		l, t, res = q.spill(h)
+	if res == laneFull {
+		if q.fullMask.Load() == q.allLanes && l.yieldHead.Load() == l.head.Load() {
+			// Every lane is full and this one was not released since a
+			// producer last yielded for it: refuse at once.
+			l.refuseFull()
+			return false
+		}
+		l, t, res = q.claimFull(h)
 	}
 	if res != claimed {
-		q.countDrop(res)
+		q.lanes[h].countDrop(res)
 		return false
 	}
 	q.publishRoutine(l, t, v)
@@ -253,9 +277,9 @@ func (q *Queue[T]) PutWith(fill func(*T)) bool {
 		q.droppedNil.Add(1)
 		return false
 	}
-	l, t, res := q.claimRoutine()
+	h, l, t, res := q.claimRoutine()
 	if res != claimed {
-		q.countDrop(res)
+		q.lanes[h].countDrop(res)
 		return false
 	}
 	defer q.publishRoutine(l, t, nil)
@@ -275,11 +299,52 @@ func (q *Queue[T]) zeroed(l *lane[T], t uint64) *T {
 	return v
 }
 
+// claimFull claims a position for a routine put whose own lane h was
+// found full: in lane h again if it has room after the consumer got a
+// chance to run, else in the first other lane with room (spill).
+//
+// A producer that finds its lane full yields the processor once
+// (runtime.Gosched) before it spills or drops, unless the lane has not
+// been released since a producer last yielded for it. The consumer is
+// usually runnable then (the put that filled the lane woke it) but queued
+// behind the producer on its processor, and a producer that drops
+// without blocking would keep it from running until the scheduler
+// preempts it, some milliseconds later: under overload almost everything
+// would be dropped. Yielding once per release lets the consumer hand the
+// lane over, and keeps a refusal cheap while the consumer cannot make
+// progress (it is inside handle).
+func (q *Queue[T]) claimFull(h uint) (*lane[T], uint64, claimResult) {
+	l := &q.lanes[h]
+	if hd := l.head.Load(); l.yieldHead.Load() != hd {
+		l.yieldHead.Store(hd)
+		runtime.Gosched()
+		if t, res := l.claim(); res != laneFull {
+			return l, t, res
+		}
+	}
+	full := q.markFull(l)
+	if q.laneMask == 0 {
+		return l, 0, laneFull
+	}
+	return q.spill(h, full)
+}
+
 // spill claims a position in the first routine lane after lane h that is
-// not full, for a put whose own lane h is full.
-func (q *Queue[T]) spill(h uint) (*lane[T], uint64, claimResult) {
-	for i := uint(1); i < uint(len(q.lanes)); i++ {
-		l := &q.lanes[(h+i)&q.laneMask]
+// not full, for a put whose own lane h is full; full is fullMask as the
+// caller last read it. It skips the lanes marked in full and marks the
+// full ones it finds, so that when every lane is full it returns after
+// one load.
+func (q *Queue[T]) spill(h uint, full uint64) (*lane[T], uint64, claimResult) {
+	n := uint(len(q.lanes))
+	all := uint64(1)<<n - 1
+	for {
+		// The candidates, rotated so that bit 0 is lane h+1.
+		free := ^full & all &^ q.lanes[h].bit
+		free = (free>>(h+1) | free<<(n-h-1)) & all
+		if free == 0 {
+			return nil, 0, laneFull
+		}
+		l := &q.lanes[(h+1+uint(bits.TrailingZeros64(free)))&q.laneMask]
 		t, res := l.claim()
 		if res != laneFull {
 			if res == claimed {
@@ -287,8 +352,29 @@ func (q *Queue[T]) spill(h uint) (*lane[T], uint64, claimResult) {
 			}
 			return l, t, res
 		}
+		full = q.markFull(l) | full | l.bit
 	}
-	return nil, 0, laneFull
+}
+
+// markFull sets l's bit in fullMask, for a lane a producer found full.
+// Then it checks the lane again and clears the bit if the consumer has
+// released items meanwhile: the consumer clears the bit after its release
+// only if it sees it set, so without the check a bit set just after the
+// consumer looked would stay set with the lane empty. (Either the
+// consumer's load of fullMask, after its store of head, sees the bit, or
+// this load of head, after setting the bit, sees the release.) A bit
+// cleared while the lane is full again only costs a spilling put a look
+// at the lane. It returns fullMask as it found it.
+func (q *Queue[T]) markFull(l *lane[T]) uint64 {
+	full := q.fullMask.Load()
+	if full&l.bit != 0 {
+		return full
+	}
+	full = q.fullMask.Or(l.bit)
+	if l.hasRoom() {
+		q.fullMask.And(^l.bit)
+	}
+	return full
 }
 
 // PutCritical copies *v into the priority lane, whose items are handed over
@@ -314,7 +400,7 @@ func (q *Queue[T]) PutCritical(v *T) bool {
 		}
 		return false
 	default:
-		q.countDrop(res)
+		q.droppedClosed.Add(1)
 		return false
 	}
 }
@@ -343,7 +429,7 @@ func (q *Queue[T]) PutCriticalWith(fill func(*T)) bool {
 		}
 		return false
 	default:
-		q.countDrop(res)
+		q.droppedClosed.Add(1)
 		return false
 	}
 }
@@ -421,8 +507,23 @@ func (q *Queue[T]) PutWait(ctx context.Context, v *T) error {
 }
 
 // claimRoutine claims a position in the calling goroutine's own routine
-// lane or, if that one is full, in the next one that is not.
-func (q *Queue[T]) claimRoutine() (*lane[T], uint64, claimResult) {
+// lane h or, if that one is full, like claimFull.
+func (q *Queue[T]) claimRoutine() (uint, *lane[T], uint64, claimResult) {
+	h := uint(0)
+	if q.laneMask != 0 {
+		h = q.pickLane()
+	}
+	l := &q.lanes[h]
+	t, res := l.claim()
+	if res == laneFull {
+		l, t, res = q.claimFull(h)
+	}
+	return h, l, t, res
+}
+
+// tryPut is Put without counting drops; it returns nil, ErrFull or
+// ErrClosed itself, never wrapped.
+func (q *Queue[T]) tryPut(v *T) error {
 	h := uint(0)
 	if q.laneMask != 0 {
 		h = q.pickLane()
@@ -430,15 +531,9 @@ func (q *Queue[T]) claimRoutine() (*lane[T], uint64, claimResult) {
 	l := &q.lanes[h]
 	t, res := l.claim()
 	if res == laneFull && q.laneMask != 0 {
-		return q.spill(h)
+		// PutWait yields itself, before its first try.
+		l, t, res = q.spill(h, q.markFull(l))
 	}
-	return l, t, res
-}
-
-// tryPut is Put without counting drops; it returns nil, ErrFull or
-// ErrClosed itself, never wrapped.
-func (q *Queue[T]) tryPut(v *T) error {
-	l, t, res := q.claimRoutine()
 	switch res {
 	case laneFull:
 		return ErrFull
@@ -457,14 +552,6 @@ func (q *Queue[T]) countErr(err error) error {
 		q.droppedClosed.Add(1)
 	}
 	return err
-}
-
-func (q *Queue[T]) countDrop(res claimResult) {
-	if res == laneClosed {
-		q.droppedClosed.Add(1)
-	} else {
-		q.droppedFull.Add(1)
-	}
 }
 
 // publishRoutine publishes the claimed position t of routine lane l,
@@ -654,6 +741,10 @@ func (q *Queue[T]) Stats() Stats {
 	s.CriticalFallback = q.criticalFallback.Load()
 	s.DroppedFull = q.droppedFull.Load()
 	s.DroppedClosed = q.droppedClosed.Load()
+	for i := range q.lanes {
+		s.DroppedFull += q.lanes[i].dropFull.Load()
+		s.DroppedClosed += q.lanes[i].dropClosed.Load()
+	}
 	s.DroppedNil = q.droppedNil.Load()
 	return s
 }
