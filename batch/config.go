@@ -3,6 +3,7 @@ package batch
 import (
 	"errors"
 	"fmt"
+	"math"
 	"math/bits"
 	"time"
 )
@@ -21,6 +22,12 @@ const (
 	// MaxCapacity is the largest Capacity or CriticalCapacity New accepts
 	// (after rounding up).
 	MaxCapacity = 1 << 30
+	// MaxMemory is the most bytes of slots New allocates for a queue: all
+	// lanes' slots plus their 4-byte sequence numbers, as
+	// Config.MemoryBytes counts them. A Config that would take more is
+	// rejected, naming the field, instead of failing the allocation
+	// (which the runtime cannot recover from). 1 GiB.
+	MaxMemory = 1 << 30
 )
 
 // Sentinel errors. Test for them with errors.Is.
@@ -30,6 +37,10 @@ var (
 	// ErrFull is returned by PutWait under the DropNewest policy when the
 	// routine lanes are full.
 	ErrFull = errors.New("batch: queue full")
+	// ErrNilItem is returned by PutWait for a nil pointer. Put, PutCritical
+	// and the With variants refuse a nil pointer or fill function by
+	// returning false; all count it in Stats.DroppedNil.
+	ErrNilItem = errors.New("batch: nil item")
 	// ErrInvalidConfig is wrapped by every error New returns for a bad Config.
 	ErrInvalidConfig = errors.New("batch: invalid config")
 )
@@ -65,7 +76,9 @@ func (p Policy) String() string {
 type Config struct {
 	// Capacity is the number of routine slots, rounded up to a power of two
 	// (at most MaxCapacity) and split evenly between the routine lanes (see
-	// Queue). Default: DefaultCapacity.
+	// Queue). All slots are allocated by New: together with
+	// CriticalCapacity's they may take at most MaxMemory (see MemoryBytes).
+	// Default: DefaultCapacity.
 	Capacity int
 	// CriticalCapacity is the number of priority lane slots, rounded up to a
 	// power of two. Default: Capacity/8 rounded up to a power of two, at
@@ -79,6 +92,8 @@ type Config struct {
 	// batch is handed over even though it is not full. It is measured from
 	// when the consumer first sees the item: at once if the consumer was
 	// idle, or when handle returns if the item arrived during a handle call.
+	// It holds whatever the other lanes do: a lane kept busy with full
+	// batches does not delay another lane's partial batch.
 	// Default: DefaultTimeout.
 	Timeout time.Duration
 	// Policy says what PutWait does when the routine lanes are full.
@@ -115,14 +130,7 @@ func (c Config) withDefaults() (Config, error) {
 	if len(errs) > 0 {
 		return c, errors.Join(errs...)
 	}
-	if c.Capacity == 0 {
-		c.Capacity = DefaultCapacity
-	}
-	c.Capacity = ceilPow2(c.Capacity)
-	if c.CriticalCapacity == 0 {
-		c.CriticalCapacity = max(c.Capacity/8, MinCriticalCapacity)
-	}
-	c.CriticalCapacity = ceilPow2(c.CriticalCapacity)
+	c.applySizes()
 	if c.MaxBatch == 0 {
 		c.MaxBatch = DefaultMaxBatch
 	}
@@ -131,6 +139,74 @@ func (c Config) withDefaults() (Config, error) {
 		c.Timeout = DefaultTimeout
 	}
 	return c, nil
+}
+
+// slotOverhead is the per-slot cost on top of the item: its sequence number.
+const slotOverhead = 4
+
+// MemoryBytes returns the bytes of slots a Queue built from c holds for
+// items of itemSize bytes (unsafe.Sizeof of the item type): capacities
+// take their defaults and are rounded up as New does, and each slot costs
+// itemSize plus a 4-byte sequence number. The queue allocates it all in
+// New and keeps it until it is garbage collected; memory the items point
+// to is not counted. It returns -1 if Capacity or CriticalCapacity is
+// negative or above MaxCapacity, and saturates at math.MaxInt64. New
+// rejects a Config for which it exceeds MaxMemory.
+func (c Config) MemoryBytes(itemSize uintptr) int64 {
+	if c.Capacity < 0 || c.Capacity > MaxCapacity || c.CriticalCapacity < 0 || c.CriticalCapacity > MaxCapacity {
+		return -1
+	}
+	c.applySizes()
+	slots := uint64(c.Capacity) + uint64(c.CriticalCapacity)
+	per, carry := bits.Add64(uint64(itemSize), slotOverhead, 0)
+	hi, lo := bits.Mul64(slots, per)
+	if carry != 0 || hi != 0 || lo > math.MaxInt64 {
+		return math.MaxInt64
+	}
+	return int64(lo)
+}
+
+// applySizes sets the default capacities and rounds them up to powers of
+// two; c's capacities must be within [0, MaxCapacity].
+func (c *Config) applySizes() {
+	if c.Capacity == 0 {
+		c.Capacity = DefaultCapacity
+	}
+	c.Capacity = ceilPow2(c.Capacity)
+	if c.CriticalCapacity == 0 {
+		c.CriticalCapacity = max(c.Capacity/8, MinCriticalCapacity)
+	}
+	c.CriticalCapacity = ceilPow2(c.CriticalCapacity)
+}
+
+// checkMemory returns an error naming the larger capacity field if the
+// slots of c, whose sizes are applied, would take more than MaxMemory.
+func (c Config) checkMemory(itemSize uintptr) error {
+	m := c.MemoryBytes(itemSize)
+	if m <= MaxMemory {
+		return nil
+	}
+	field, n := "Capacity", c.Capacity
+	if c.CriticalCapacity > c.Capacity {
+		field, n = "CriticalCapacity", c.CriticalCapacity
+	}
+	return &configError{msg: fmt.Sprintf(
+		"batch: %s = %d: the queue would take %s of slots (%d routine and %d priority slots of %d bytes each), more than MaxMemory (%s)",
+		field, n, formatBytes(m), c.Capacity, c.CriticalCapacity, uint64(itemSize)+slotOverhead, formatBytes(MaxMemory))}
+}
+
+// formatBytes writes n in the largest binary unit that keeps it >= 1.
+func formatBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	f, i := float64(n), -1
+	for f >= unit && i < 5 {
+		f /= unit
+		i++
+	}
+	return fmt.Sprintf("%.1f %ciB", f, "KMGTPE"[i])
 }
 
 // ceilPow2 returns the smallest power of two >= n, for 1 <= n <= MaxCapacity.

@@ -47,6 +47,15 @@ func (q *Queue[T]) run() {
 			return
 		}
 		closeCh = q.poll(closeCh)
+		// The timer is read every cycle, not only when parking: while
+		// another lane keeps handing over full batches the consumer never
+		// parks, and a partial batch must still go out within Timeout. It
+		// is read before the scan, so that everything published before it
+		// fired is handed over now.
+		if cs.armed && q.timerFired() {
+			cs.armed = false
+			cs.fired = true
+		}
 		ready, _ := q.scan(mb)
 		if cs.fired {
 			cs.fired = false
@@ -60,15 +69,17 @@ func (q *Queue[T]) run() {
 		if cs.draining && q.undelivered() == 0 {
 			return
 		}
+		if ready > 0 && !cs.armed {
+			// The timer bounds the wait of the items now ready, whether the
+			// consumer parks next or keeps handing over other lanes' batches.
+			q.timer.Reset(q.cfg.Timeout)
+			cs.armed = true
+		}
 		if ready > 0 && q.deliver(mb) {
 			continue
 		}
 
 		// Nothing is due: park.
-		if ready > 0 && !cs.armed {
-			q.timer.Reset(q.cfg.Timeout)
-			cs.armed = true
-		}
 		for i := range q.lanes {
 			l := &q.lanes[i]
 			w := l.chead + l.ready
@@ -103,6 +114,17 @@ func (q *Queue[T]) run() {
 		case <-q.abortCh:
 		}
 		q.sleeping.Store(0)
+	}
+}
+
+// timerFired reports, without blocking, whether the armed batch timer has
+// fired, and consumes the firing if so.
+func (q *Queue[T]) timerFired() bool {
+	select {
+	case <-q.timer.C():
+		return true
+	default:
+		return false
 	}
 }
 
@@ -301,6 +323,10 @@ func (q *Queue[T]) handOver(l *lane[T], n uint64) {
 		clear(s)
 	}
 	l.release(n)
+	if l.bit != 0 && q.fullMask.Load()&l.bit != 0 {
+		// Pairs with markFull's check after setting the bit.
+		q.fullMask.And(^l.bit)
+	}
 	q.delivered.Add(n)
 	q.batches.Add(1)
 }

@@ -24,13 +24,24 @@
 // (Stats.DroppedFull); with the Block policy, [Queue.PutWait] waits for
 // room instead.
 //
+// A nil pointer or fill function is refused like a full queue, before any
+// slot is claimed: the put returns false (PutWait returns [ErrNilItem])
+// and is counted in Stats.DroppedNil. Publishing a slot without writing it
+// would hand over whatever an earlier put left there, so it never happens;
+// refusing rather than panicking keeps a put from ever failing its caller.
+//
 // # Concurrency
 //
 // Every method is safe for concurrent use. Put, PutCritical and the With
 // variants take no lock, never block and never
 // allocate: a producer claims a slot with one compare-and-swap on the
 // lane's tail, copies its value in, and publishes it with one atomic store
-// of the slot's sequence number. A producer that stalls between the two
+// of the slot's sequence number. A put that finds every lane full is
+// refused after a few loads and one atomic add to a drop counter of its
+// own lane (summed by Stats), so producers refusing in parallel share no
+// written cache line; before the first refusal after each release of its
+// lane, a producer yields the processor once (runtime.Gosched), so that
+// producers spinning on a full queue do not starve the consumer. A producer that stalls between the two
 // never blocks other producers; the consumer just cannot hand over that
 // slot, or the ones after it in its lane, until it is published.
 //
@@ -50,7 +61,10 @@
 // the item they put fills a batch, or starts one after an idle period (one
 // wake-up per batch in a steady stream). One reusable timer, armed when a
 // batch goes out or when the first item after an idle period is seen,
-// bounds how long a partial batch waits.
+// bounds how long a partial batch waits. The consumer checks it on every
+// cycle, not only when it parks, so a partial batch goes out within
+// Timeout (plus the handle call in progress) even while other lanes keep
+// the consumer busy with full batches.
 //
 // handle runs on the consumer goroutine only, one call at a time; it must
 // not keep its slice after returning, and must not call Flush or Close.
@@ -68,7 +82,9 @@
 // ctx ends first, the consumer stops after the handle call in progress, the
 // items left behind are counted in Stats.Abandoned, and Close returns the
 // ctx error; [Queue.Done] is closed when the goroutine has returned. Close
-// runs once; later calls return nil. After Close, Flush and PutWait return
-// [ErrClosed]. Once Close has returned nil, Stats.Enqueued equals
-// Stats.Delivered.
+// may be called more than once: the first call stops intake and drains
+// under its ctx, and every call returns only when the drain is over (or
+// its own ctx ends, returning that ctx's error). After Close, Flush and
+// PutWait return [ErrClosed]. Once any Close has returned nil,
+// Stats.Enqueued equals Stats.Delivered.
 package batch

@@ -326,3 +326,77 @@ func testWakesWhenGapIsPublished(t *testing.T, lanes, in int) {
 		t.Fatal("publishing the missing slot did not wake the consumer")
 	}
 }
+
+// quietTimer is a fakeTimer that does not record Resets, for consumers that
+// reset it once per batch for as long as the test runs.
+type quietTimer struct{ c chan time.Time }
+
+func (f quietTimer) C() <-chan time.Time { return f.c }
+func (quietTimer) Reset(time.Duration)   {}
+func (quietTimer) Stop()                 {}
+
+// TestQueue_TimeoutWhileAnotherLaneIsBusy keeps one lane busy with full
+// batches (handle refills it, so the consumer always has a full batch to
+// hand over and never parks) and puts a single item into another lane:
+// when the batch timer fires, that partial batch must be handed over while
+// the busy lane is still busy, not once it goes quiet.
+func TestQueue_TimeoutWhileAnotherLaneIsBusy(t *testing.T) {
+	const mb = 4
+	ft := quietTimer{c: make(chan time.Time)}
+	stop := make(chan struct{})
+	busyStarted := make(chan struct{})
+	lone := make(chan uint64, 1) // busy batches handed over before the lone item
+	var busy uint64
+	var q *Queue[int]
+	q, err := newQueue(Config{MaxBatch: mb, Timeout: time.Hour}, func(b []int) {
+		if b[0] == -1 {
+			lone <- busy
+			return
+		}
+		busy++
+		if busy == 1 {
+			close(busyStarted)
+		}
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		// Refill the consumer goroutine's own lane with a full batch.
+		for i := range mb {
+			q.Put(&i)
+		}
+	}, hooks{lanes: 2, newTimer: func() timer { return ft }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = q.Close(testCtx(t)) }()
+	defer close(stop)
+	ctx := testCtx(t)
+
+	// A full batch from the test goroutine's lane starts the busy loop,
+	// which then runs in the consumer goroutine's lane.
+	for i := range mb {
+		q.Put(&i)
+	}
+	select {
+	case <-busyStarted:
+	case <-ctx.Done():
+		t.Fatal("busy lane not started")
+	}
+	v := -1
+	if !q.Put(&v) {
+		t.Fatal("put refused")
+	}
+	select {
+	case ft.c <- time.Now():
+	case <-ctx.Done():
+		t.Fatal("the consumer never read the batch timer while another lane was busy")
+	}
+	select {
+	case n := <-lone:
+		t.Logf("partial batch handed over after %d busy batches", n)
+	case <-ctx.Done():
+		t.Fatal("partial batch not handed over after the timer fired")
+	}
+}

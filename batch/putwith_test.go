@@ -1,6 +1,7 @@
 package batch_test
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -151,5 +152,55 @@ func TestPutWith_PanicPublishes(t *testing.T) {
 	}
 	if got, _ := r.snapshot(); len(got) != 2 || got[0].Seq != 7 || got[1].Seq != 8 {
 		t.Errorf("delivered %+v, want Seq 7 then 8", got)
+	}
+}
+
+// TestPut_NilRefused checks that every put refuses a nil pointer or fill
+// function, counted in Stats.DroppedNil, instead of publishing a slot it
+// did not write (which would hand over what an earlier put left there).
+func TestPut_NilRefused(t *testing.T) {
+	tests := []struct {
+		name string
+		put  func(q *batch.Queue[item]) bool
+	}{
+		{"Put", func(q *batch.Queue[item]) bool { return q.Put(nil) }},
+		{"PutCritical", func(q *batch.Queue[item]) bool { return q.PutCritical(nil) }},
+		{"PutWith", func(q *batch.Queue[item]) bool { return q.PutWith(nil) }},
+		{"PutCriticalWith", func(q *batch.Queue[item]) bool { return q.PutCriticalWith(nil) }},
+		{"PutWait", func(q *batch.Queue[item]) bool {
+			err := q.PutWait(ctxTimeout(t), nil)
+			if !errors.Is(err, batch.ErrNilItem) {
+				t.Errorf("PutWait(nil) = %v, want ErrNilItem", err)
+			}
+			return err == nil
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var r recorder
+			q := newQueue(t, batch.Config{Capacity: 4, CriticalCapacity: 4, MaxBatch: 4, Timeout: time.Hour}, r.handle)
+			// Use every slot once, so that each holds a stale value.
+			for i := range 4 {
+				q.Put(&item{P: 1, Seq: i})
+				q.PutCritical(&item{P: 2, Seq: i})
+			}
+			if err := q.Flush(ctxTimeout(t)); err != nil {
+				t.Fatal(err)
+			}
+			if tt.put(q) {
+				t.Errorf("%s(nil) = true, want false", tt.name)
+			}
+			if err := q.Flush(ctxTimeout(t)); err != nil {
+				t.Fatal(err)
+			}
+			got, _ := r.snapshot()
+			if len(got) != 8 {
+				t.Errorf("delivered %d items, want the 8 real ones: %v", len(got), got)
+			}
+			s := q.Stats()
+			if s.DroppedNil != 1 || s.Enqueued != 8 || s.DroppedFull != 0 {
+				t.Errorf("Stats = %+v, want DroppedNil 1, Enqueued 8", s)
+			}
+		})
 	}
 }

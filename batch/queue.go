@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/bits"
 	"reflect"
 	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 )
 
 // Queue is a bounded multi-producer single-consumer queue with a batching
@@ -31,6 +33,7 @@ import (
 type Queue[T any] struct {
 	lanes    []lane[T] // the routine lanes; len is a power of two
 	laneMask uint      // len(lanes) - 1
+	allLanes uint64    // every routine lane's bit: fullMask when all are full
 	critical lane[T]
 	_        [cacheLine]byte // the Queue may not start on a cache line
 
@@ -39,8 +42,19 @@ type Queue[T any] struct {
 	sleeping atomic.Uint32 // 1 while the consumer is parked or about to park
 	_        [cacheLine - 4]byte
 
+	// A bit per routine lane (lane.bit) that a producer found full; the
+	// consumer clears it when it releases items of the lane. Spilling
+	// puts skip the lanes whose bit is set, so a put refused because
+	// every lane is full reads this line instead of every lane's. Set and
+	// cleared only when a lane fills or drains, read by refused puts.
+	fullMask atomic.Uint64
+	_        [cacheLine - 8]byte
+
+	// Drops of PutWait and of the priority lane; routine puts count their
+	// drops in their own lane (lane.dropFull, lane.dropClosed).
 	droppedFull      atomic.Uint64
 	droppedClosed    atomic.Uint64
+	droppedNil       atomic.Uint64
 	spills           atomic.Uint64 // routine puts that went to another goroutine's lane (tests)
 	criticalFallback atomic.Uint64
 	waiters          atomic.Int64 // PutWait calls waiting for room
@@ -66,6 +80,8 @@ type Queue[T any] struct {
 	spaceMu    sync.Mutex
 	spaceCh    chan struct{} // closed and replaced when room appears while PutWait waits
 	timer      timer
+	abortMu    sync.Mutex
+	abortErr   error  // why the drain was cut short; set before abortCh is closed
 	onPark     func() // test hook, called on the consumer goroutine before it parks
 	cs         consumerState
 }
@@ -135,7 +151,8 @@ func laneCount(capacity, maxBatch, procs int) int {
 
 // New validates cfg and starts the consumer goroutine, which calls handle
 // with each batch. An error names the bad Config field and wraps
-// ErrInvalidConfig; a nil handle is an error too.
+// ErrInvalidConfig; a nil handle is an error too, and so is a Config whose
+// slots for T would take more than MaxMemory (cfg.MemoryBytes).
 //
 // handle runs on the consumer goroutine only, one call at a time. Its slice
 // aliases the queue's own slots (no copy) and is valid only during the call:
@@ -160,6 +177,9 @@ func New[T any](cfg Config, handle func(batch []T)) (*Queue[T], error) {
 
 func newQueue[T any](cfg Config, handle func(batch []T), h hooks) (*Queue[T], error) {
 	c, err := cfg.withDefaults()
+	if err == nil {
+		err = c.checkMemory(unsafe.Sizeof(*new(T)))
+	}
 	if handle == nil {
 		err = errors.Join(err, &configError{msg: "batch: handle must not be nil"})
 	}
@@ -184,8 +204,10 @@ func newQueue[T any](cfg Config, handle func(batch []T), h hooks) (*Queue[T], er
 	}
 	q.lanes = make([]lane[T], n)
 	q.laneMask = uint(n - 1)
+	q.allLanes = uint64(1)<<n - 1
 	for i := range q.lanes {
 		q.lanes[i].init(c.Capacity / n)
+		q.lanes[i].bit = 1 << i
 	}
 	q.critical.init(c.CriticalCapacity)
 	if h.newTimer != nil {
@@ -201,10 +223,19 @@ func newQueue[T any](cfg Config, handle func(batch []T), h hooks) (*Queue[T], er
 
 // Put copies *v into the calling goroutine's routine lane, or into another
 // routine lane if that one is full. It never blocks, never allocates and
-// takes no lock. It returns false, and counts the item in Stats, if every
-// routine lane is full (DroppedFull) or the queue is closed
-// (DroppedClosed). Safe for concurrent use.
+// takes no lock; when it finds its own lane full it may yield the
+// processor once (runtime.Gosched) so that the consumer can run, but not
+// again until the consumer has released items of that lane, so refusals
+// while the consumer cannot progress stay cheap and contention-free (each
+// lane counts its own drops). It returns false, and counts the item in
+// Stats, if every routine lane is full (DroppedFull) or the queue is
+// closed (DroppedClosed). A nil v is refused the same way, counted in
+// Stats.DroppedNil, before any slot is claimed. Safe for concurrent use.
 func (q *Queue[T]) Put(v *T) bool {
+	if v == nil {
+		q.droppedNil.Add(1)
+		return false
+	}
 	// The calling goroutine's own lane; claimRoutine written out, so that
 	// the claim is inlined.
 	h := uint(0)
@@ -213,11 +244,17 @@ func (q *Queue[T]) Put(v *T) bool {
 	}
 	l := &q.lanes[h]
 	t, res := l.claim()
-	if res == laneFull && q.laneMask != 0 {
-		l, t, res = q.spill(h)
+	if res == laneFull {
+		if q.fullMask.Load() == q.allLanes && l.yieldHead.Load() == l.head.Load() {
+			// Every lane is full and this one was not released since a
+			// producer last yielded for it: refuse at once.
+			l.refuseFull()
+			return false
+		}
+		l, t, res = q.claimFull(h)
 	}
 	if res != claimed {
-		q.countDrop(res)
+		q.lanes[h].countDrop(res)
 		return false
 	}
 	q.publishRoutine(l, t, v)
@@ -232,12 +269,17 @@ func (q *Queue[T]) Put(v *T) bool {
 // must not call the queue, because until it returns the consumer cannot
 // hand over the items put after it in the same lane. If fill panics the
 // slot is published as fill left it. PutWith returns false without
-// calling fill, counted in Stats, when Put would. It never blocks, takes
-// no lock and does not allocate. Safe for concurrent use.
+// calling fill, counted in Stats, when Put would; a nil fill is refused
+// too, counted in Stats.DroppedNil, before any slot is claimed. It never
+// blocks, takes no lock and does not allocate. Safe for concurrent use.
 func (q *Queue[T]) PutWith(fill func(*T)) bool {
-	l, t, res := q.claimRoutine()
+	if fill == nil {
+		q.droppedNil.Add(1)
+		return false
+	}
+	h, l, t, res := q.claimRoutine()
 	if res != claimed {
-		q.countDrop(res)
+		q.lanes[h].countDrop(res)
 		return false
 	}
 	defer q.publishRoutine(l, t, nil)
@@ -257,11 +299,52 @@ func (q *Queue[T]) zeroed(l *lane[T], t uint64) *T {
 	return v
 }
 
+// claimFull claims a position for a routine put whose own lane h was
+// found full: in lane h again if it has room after the consumer got a
+// chance to run, else in the first other lane with room (spill).
+//
+// A producer that finds its lane full yields the processor once
+// (runtime.Gosched) before it spills or drops, unless the lane has not
+// been released since a producer last yielded for it. The consumer is
+// usually runnable then (the put that filled the lane woke it) but queued
+// behind the producer on its processor, and a producer that drops
+// without blocking would keep it from running until the scheduler
+// preempts it, some milliseconds later: under overload almost everything
+// would be dropped. Yielding once per release lets the consumer hand the
+// lane over, and keeps a refusal cheap while the consumer cannot make
+// progress (it is inside handle).
+func (q *Queue[T]) claimFull(h uint) (*lane[T], uint64, claimResult) {
+	l := &q.lanes[h]
+	if hd := l.head.Load(); l.yieldHead.Load() != hd {
+		l.yieldHead.Store(hd)
+		runtime.Gosched()
+		if t, res := l.claim(); res != laneFull {
+			return l, t, res
+		}
+	}
+	full := q.markFull(l)
+	if q.laneMask == 0 {
+		return l, 0, laneFull
+	}
+	return q.spill(h, full)
+}
+
 // spill claims a position in the first routine lane after lane h that is
-// not full, for a put whose own lane h is full.
-func (q *Queue[T]) spill(h uint) (*lane[T], uint64, claimResult) {
-	for i := uint(1); i < uint(len(q.lanes)); i++ {
-		l := &q.lanes[(h+i)&q.laneMask]
+// not full, for a put whose own lane h is full; full is fullMask as the
+// caller last read it. It skips the lanes marked in full and marks the
+// full ones it finds, so that when every lane is full it returns after
+// one load.
+func (q *Queue[T]) spill(h uint, full uint64) (*lane[T], uint64, claimResult) {
+	n := uint(len(q.lanes))
+	all := uint64(1)<<n - 1
+	for {
+		// The candidates, rotated so that bit 0 is lane h+1.
+		free := ^full & all &^ q.lanes[h].bit
+		free = (free>>(h+1) | free<<(n-h-1)) & all
+		if free == 0 {
+			return nil, 0, laneFull
+		}
+		l := &q.lanes[(h+1+uint(bits.TrailingZeros64(free)))&q.laneMask]
 		t, res := l.claim()
 		if res != laneFull {
 			if res == claimed {
@@ -269,8 +352,29 @@ func (q *Queue[T]) spill(h uint) (*lane[T], uint64, claimResult) {
 			}
 			return l, t, res
 		}
+		full = q.markFull(l) | full | l.bit
 	}
-	return nil, 0, laneFull
+}
+
+// markFull sets l's bit in fullMask, for a lane a producer found full.
+// Then it checks the lane again and clears the bit if the consumer has
+// released items meanwhile: the consumer clears the bit after its release
+// only if it sees it set, so without the check a bit set just after the
+// consumer looked would stay set with the lane empty. (Either the
+// consumer's load of fullMask, after its store of head, sees the bit, or
+// this load of head, after setting the bit, sees the release.) A bit
+// cleared while the lane is full again only costs a spilling put a look
+// at the lane. It returns fullMask as it found it.
+func (q *Queue[T]) markFull(l *lane[T]) uint64 {
+	full := q.fullMask.Load()
+	if full&l.bit != 0 {
+		return full
+	}
+	full = q.fullMask.Or(l.bit)
+	if l.hasRoom() {
+		q.fullMask.And(^l.bit)
+	}
+	return full
 }
 
 // PutCritical copies *v into the priority lane, whose items are handed over
@@ -278,8 +382,12 @@ func (q *Queue[T]) spill(h uint) (*lane[T], uint64, claimResult) {
 // full. If the priority lane is full it falls back to Put (counted in
 // Stats.CriticalFallback). It never blocks, never allocates and takes no
 // lock; it returns false, counted, if all lanes are full or the queue is
-// closed. Safe for concurrent use.
+// closed, or if v is nil (Stats.DroppedNil). Safe for concurrent use.
 func (q *Queue[T]) PutCritical(v *T) bool {
+	if v == nil {
+		q.droppedNil.Add(1)
+		return false
+	}
 	t, res := q.critical.claim()
 	switch res {
 	case claimed:
@@ -292,7 +400,7 @@ func (q *Queue[T]) PutCritical(v *T) bool {
 		}
 		return false
 	default:
-		q.countDrop(res)
+		q.droppedClosed.Add(1)
 		return false
 	}
 }
@@ -300,9 +408,14 @@ func (q *Queue[T]) PutCritical(v *T) bool {
 // PutCriticalWith is PutCritical that builds the item in place, like
 // PutWith: if the priority lane is full it falls back to PutWith (counted
 // in Stats.CriticalFallback). It returns false without calling fill,
-// counted, if all lanes are full or the queue is closed. It never blocks,
-// takes no lock and does not allocate. Safe for concurrent use.
+// counted, if all lanes are full or the queue is closed, and false if fill
+// is nil (Stats.DroppedNil). It never blocks, takes no lock and does not
+// allocate. Safe for concurrent use.
 func (q *Queue[T]) PutCriticalWith(fill func(*T)) bool {
+	if fill == nil {
+		q.droppedNil.Add(1)
+		return false
+	}
 	t, res := q.critical.claim()
 	switch res {
 	case claimed:
@@ -316,7 +429,7 @@ func (q *Queue[T]) PutCriticalWith(fill func(*T)) bool {
 		}
 		return false
 	default:
-		q.countDrop(res)
+		q.droppedClosed.Add(1)
 		return false
 	}
 }
@@ -341,9 +454,14 @@ func (q *Queue[T]) publishCritical(t uint64, v *T) {
 // yields the processor once (runtime.Gosched) when the caller's own lane
 // is full, before trying the others, so that the consumer gets to run. An
 // item PutWait does not enqueue is counted in Stats (DroppedFull or
-// DroppedClosed). It does not allocate unless it has to wait. Safe for
+// DroppedClosed). A nil v returns ErrNilItem at once, counted in
+// Stats.DroppedNil. It does not allocate unless it has to wait. Safe for
 // concurrent use.
 func (q *Queue[T]) PutWait(ctx context.Context, v *T) error {
+	if v == nil {
+		q.droppedNil.Add(1)
+		return ErrNilItem
+	}
 	if q.cfg.Policy == Block && q.laneMask != 0 {
 		// The caller may wait, so when its own lane is full it first
 		// yields its P, usually to the consumer, which a producer that
@@ -389,8 +507,23 @@ func (q *Queue[T]) PutWait(ctx context.Context, v *T) error {
 }
 
 // claimRoutine claims a position in the calling goroutine's own routine
-// lane or, if that one is full, in the next one that is not.
-func (q *Queue[T]) claimRoutine() (*lane[T], uint64, claimResult) {
+// lane h or, if that one is full, like claimFull.
+func (q *Queue[T]) claimRoutine() (uint, *lane[T], uint64, claimResult) {
+	h := uint(0)
+	if q.laneMask != 0 {
+		h = q.pickLane()
+	}
+	l := &q.lanes[h]
+	t, res := l.claim()
+	if res == laneFull {
+		l, t, res = q.claimFull(h)
+	}
+	return h, l, t, res
+}
+
+// tryPut is Put without counting drops; it returns nil, ErrFull or
+// ErrClosed itself, never wrapped.
+func (q *Queue[T]) tryPut(v *T) error {
 	h := uint(0)
 	if q.laneMask != 0 {
 		h = q.pickLane()
@@ -398,15 +531,9 @@ func (q *Queue[T]) claimRoutine() (*lane[T], uint64, claimResult) {
 	l := &q.lanes[h]
 	t, res := l.claim()
 	if res == laneFull && q.laneMask != 0 {
-		return q.spill(h)
+		// PutWait yields itself, before its first try.
+		l, t, res = q.spill(h, q.markFull(l))
 	}
-	return l, t, res
-}
-
-// tryPut is Put without counting drops; it returns nil, ErrFull or
-// ErrClosed itself, never wrapped.
-func (q *Queue[T]) tryPut(v *T) error {
-	l, t, res := q.claimRoutine()
 	switch res {
 	case laneFull:
 		return ErrFull
@@ -425,14 +552,6 @@ func (q *Queue[T]) countErr(err error) error {
 		q.droppedClosed.Add(1)
 	}
 	return err
-}
-
-func (q *Queue[T]) countDrop(res claimResult) {
-	if res == laneClosed {
-		q.droppedClosed.Add(1)
-	} else {
-		q.droppedFull.Add(1)
-	}
 }
 
 // publishRoutine publishes the claimed position t of routine lane l,
@@ -504,11 +623,30 @@ func (q *Queue[T]) Flush(ctx context.Context) error {
 // as soon as the handle call in progress returns, the items it did not hand
 // over are counted in Stats.Abandoned, and Close returns ctx's error
 // wrapped without waiting further (Done reports when the goroutine has
-// returned). Only the first call does this; later calls return nil at once.
-// Safe for concurrent use; it must not be called from handle.
+// returned).
+//
+// Close may be called more than once, also concurrently. The first call
+// stops intake and runs the drain under its ctx; every call returns only
+// when the drain is over, so once any Close has returned nil,
+// Stats.Enqueued equals Stats.Delivered. A later call returns nil if
+// everything was handed over, or an error wrapping the first call's ctx
+// error if that call cut the drain short and items were abandoned; if its
+// own ctx ends before the drain is over, it returns that ctx's error
+// wrapped, and the drain carries on. Safe for concurrent use; it must not
+// be called from handle.
 func (q *Queue[T]) Close(ctx context.Context) error {
 	if !q.closing.CompareAndSwap(false, true) {
-		return nil
+		select {
+		case <-q.done:
+			return q.drainResult()
+		case <-ctx.Done():
+			select {
+			case <-q.done: // finished as ctx ended
+				return q.drainResult()
+			default:
+			}
+			return fmt.Errorf("batch: close: %w", ctx.Err())
+		}
 	}
 	for i := range q.lanes {
 		q.lanes[i].tail.Or(closedBit)
@@ -525,9 +663,26 @@ func (q *Queue[T]) Close(ctx context.Context) error {
 		default:
 		}
 	}
+	q.abortMu.Lock()
+	q.abortErr = ctx.Err()
+	q.abortMu.Unlock()
 	q.aborted.Store(true)
 	close(q.abortCh)
 	return fmt.Errorf("batch: close: %w", ctx.Err())
+}
+
+// drainResult is what a later Close returns once the consumer goroutine
+// has returned: nil if it handed everything over, else an error wrapping
+// the ctx error that cut the drain short.
+func (q *Queue[T]) drainResult() error {
+	n := q.abandoned.Load()
+	if n == 0 {
+		return nil
+	}
+	q.abortMu.Lock()
+	err := q.abortErr
+	q.abortMu.Unlock()
+	return fmt.Errorf("batch: close: %d items abandoned: %w", n, err)
 }
 
 // Done returns a channel that is closed when the consumer goroutine has
@@ -554,7 +709,8 @@ func (q *Queue[T]) Config() Config { return q.cfg }
 
 // Stats counts what went through a Queue. Each field is read atomically but
 // the fields are not one consistent snapshot while producers run. Every put
-// is counted once: Enqueued (accepted), DroppedFull or DroppedClosed. Once
+// is counted once: Enqueued (accepted), DroppedFull, DroppedClosed or
+// DroppedNil. Once
 // Close has returned (or Done is closed), Enqueued == Delivered + Abandoned.
 type Stats struct {
 	Enqueued         uint64 // items accepted by Put, PutCritical and PutWait, all lanes
@@ -564,6 +720,7 @@ type Stats struct {
 	Batches          uint64 // handle calls
 	DroppedFull      uint64 // items refused because the lanes were full (or PutWait's ctx ended)
 	DroppedClosed    uint64 // items refused because the queue was closed
+	DroppedNil       uint64 // puts refused because their pointer or fill function was nil
 	Abandoned        uint64 // items left in the queue when Close's ctx ended
 }
 
@@ -584,5 +741,10 @@ func (q *Queue[T]) Stats() Stats {
 	s.CriticalFallback = q.criticalFallback.Load()
 	s.DroppedFull = q.droppedFull.Load()
 	s.DroppedClosed = q.droppedClosed.Load()
+	for i := range q.lanes {
+		s.DroppedFull += q.lanes[i].dropFull.Load()
+		s.DroppedClosed += q.lanes[i].dropClosed.Load()
+	}
+	s.DroppedNil = q.droppedNil.Load()
 	return s
 }

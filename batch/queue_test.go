@@ -3,11 +3,14 @@ package batch_test
 import (
 	"context"
 	"errors"
+	"math"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/reflowtrace/reflowtrace-go/batch"
 )
@@ -103,6 +106,12 @@ func TestNew_Config(t *testing.T) {
 		{name: "negative Timeout", cfg: batch.Config{Timeout: -time.Second}, handle: nop, wantErr: "batch: Timeout must be > 0, got -1s"},
 		{name: "unknown Policy", cfg: batch.Config{Policy: 9}, handle: nop, wantErr: "batch: Policy must be DropNewest or Block, got Policy(9)"},
 		{name: "nil handle", cfg: batch.Config{}, handle: nil, wantErr: "batch: handle must not be nil"},
+		// 16-byte items and 4-byte sequence numbers: (1<<30 + 1<<27) slots
+		// of 20 bytes.
+		{name: "Capacity above MaxMemory", cfg: batch.Config{Capacity: 1 << 30}, handle: nop,
+			wantErr: "batch: Capacity = 1073741824: the queue would take 22.5 GiB of slots (1073741824 routine and 134217728 priority slots of 20 bytes each), more than MaxMemory (1.0 GiB)"},
+		{name: "CriticalCapacity above MaxMemory", cfg: batch.Config{Capacity: 16, CriticalCapacity: 1 << 26}, handle: nop,
+			wantErr: "batch: CriticalCapacity = 67108864: the queue would take 1.3 GiB"},
 		{name: "all errors reported", cfg: batch.Config{Capacity: -1, MaxBatch: -1}, handle: nop, wantErr: "MaxBatch must be > 0"},
 	}
 	for _, tt := range tests {
@@ -132,6 +141,46 @@ func TestNew_Config(t *testing.T) {
 				t.Errorf("Cap() = %d, want %d", got, want)
 			}
 		})
+	}
+}
+
+func TestConfig_MemoryBytes(t *testing.T) {
+	tests := []struct {
+		name     string
+		cfg      batch.Config
+		itemSize uintptr
+		want     int64
+	}{
+		{name: "defaults", cfg: batch.Config{}, itemSize: 16, want: (8192 + 1024) * 20},
+		{name: "rounded up", cfg: batch.Config{Capacity: 1000, CriticalCapacity: 3}, itemSize: 12, want: (1024 + 4) * 16},
+		{name: "empty items cost their sequence number", cfg: batch.Config{Capacity: 64, CriticalCapacity: 64}, itemSize: 0, want: 128 * 4},
+		{name: "saturates", cfg: batch.Config{Capacity: batch.MaxCapacity}, itemSize: ^uintptr(0), want: math.MaxInt64},
+		{name: "negative Capacity", cfg: batch.Config{Capacity: -1}, itemSize: 8, want: -1},
+		{name: "CriticalCapacity above MaxCapacity", cfg: batch.Config{CriticalCapacity: batch.MaxCapacity + 1}, itemSize: 8, want: -1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.cfg.MemoryBytes(tt.itemSize); got != tt.want {
+				t.Errorf("MemoryBytes(%d) = %d, want %d", tt.itemSize, got, tt.want)
+			}
+		})
+	}
+	// The limit itself is accepted: 1<<30 bytes of 16-byte slots
+	// (12-byte items).
+	type twelve struct{ A, B, C uint32 }
+	cfg := batch.Config{Capacity: 1 << 25, CriticalCapacity: 1 << 25}
+	if m := cfg.MemoryBytes(unsafe.Sizeof(twelve{})); m != batch.MaxMemory {
+		t.Fatalf("MemoryBytes = %d, want MaxMemory", m)
+	}
+	if testing.Short() {
+		return // allocates 1 GiB
+	}
+	q, err := batch.New(cfg, func([]twelve) {})
+	if err != nil {
+		t.Fatalf("New at MaxMemory: %v", err)
+	}
+	if err := q.Close(ctxTimeout(t)); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -554,11 +603,12 @@ func TestQueue_Close(t *testing.T) {
 		if err := q.Close(ctx); !errors.Is(err, context.Canceled) {
 			t.Fatalf("Close = %v, want context.Canceled", err)
 		}
-		if err := q.Close(ctxTimeout(t)); err != nil {
-			t.Fatalf("second Close = %v, want nil", err)
-		}
 		g.release() // the consumer stops after the handle call in progress
 		<-q.Done()
+		// The drain was cut short: a later Close must not report success.
+		if err := q.Close(ctxTimeout(t)); !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "16 items abandoned") {
+			t.Fatalf("second Close = %v, want 16 items abandoned, wrapping context.Canceled", err)
+		}
 		s := q.Stats()
 		if s.Delivered != 4 || s.Abandoned != 16 || s.Enqueued != s.Delivered+s.Abandoned {
 			t.Errorf("Stats %+v: want Delivered 4, Abandoned 16", s)
@@ -567,6 +617,64 @@ func TestQueue_Close(t *testing.T) {
 			t.Errorf("Flush after Close = %v, want ErrClosed", err)
 		}
 	})
+}
+
+// TestQueue_CloseWaitsForDrain checks that a Close called while another
+// Close is draining does not return nil before the drain is over: with an
+// ended ctx it returns ctx's error, else it waits and then Stats.Enqueued
+// equals Stats.Delivered.
+func TestQueue_CloseWaitsForDrain(t *testing.T) {
+	g := newGate()
+	q, err := batch.New(batch.Config{Capacity: 64, MaxBatch: 4, Timeout: time.Hour}, g.handle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		q.Put(&item{Seq: i})
+	}
+	<-g.entered // the consumer holds the first batch: the drain cannot end
+	first := make(chan error, 1)
+	go func() { first <- q.Close(ctxTimeout(t)) }()
+	// Wait until the first Close has stopped intake.
+	n := 20
+	for {
+		err := q.PutWait(ctxTimeout(t), &item{Seq: n})
+		if errors.Is(err, batch.ErrClosed) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		n++
+		runtime.Gosched()
+	}
+
+	ended, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := q.Close(ended); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Close during the drain with an ended ctx = %v, want context.Canceled", err)
+	}
+
+	type result struct {
+		err error
+		s   batch.Stats
+	}
+	later := make(chan result, 1)
+	go func() {
+		err := q.Close(ctxTimeout(t))
+		later <- result{err, q.Stats()}
+	}()
+	g.release()
+	r := <-later
+	if r.err != nil {
+		t.Fatalf("later Close = %v, want nil", r.err)
+	}
+	if r.s.Enqueued != uint64(n) || r.s.Delivered != r.s.Enqueued {
+		t.Errorf("later Close returned nil with Stats %+v: want Enqueued = Delivered = %d", r.s, n)
+	}
+	if err := <-first; err != nil {
+		t.Fatalf("first Close = %v", err)
+	}
 }
 
 func TestQueue_WrapAround(t *testing.T) {

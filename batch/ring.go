@@ -2,6 +2,7 @@ package batch
 
 import (
 	"reflect"
+	"runtime"
 	"sync/atomic"
 )
 
@@ -57,16 +58,25 @@ type lane[T any] struct {
 	size  uint64
 	mask  uint64
 	shift uint
+	bit   uint64 // the lane's bit in Queue.fullMask; 0 for the priority lane
 	// owner is the producerID of the goroutine that holds the lane, or 0
 	// (see Queue.pickLane). Read by every put; written once.
 	owner atomic.Uintptr
-	_     [2*cacheLine - 80]byte
+	_     [2*cacheLine - 88]byte
 
 	tail atomic.Uint64 // next position to claim | closedBit; CAS by producers
 	_    [cacheLine - 8]byte
 
 	head atomic.Uint64 // first position the consumer still holds; stored once per batch
 	_    [cacheLine - 8]byte
+
+	// Written by the lane's producers only when they refuse a put, so that
+	// refusals by producers of different lanes share no cache line;
+	// summed by Stats.
+	dropFull   atomic.Uint64
+	dropClosed atomic.Uint64
+	yieldHead  atomic.Uint64 // head when a producer last yielded for this full lane
+	_          [cacheLine - 24]byte
 
 	// Stored by the consumer before it parks; read by producers of this
 	// lane only while it is parked.
@@ -90,6 +100,7 @@ func (l *lane[T]) init(size int) {
 	l.size = uint64(size)
 	l.mask = uint64(size - 1)
 	l.setWake(0, noGap)
+	l.yieldHead.Store(noGap)
 	for s := size; s > 1; s >>= 1 {
 		l.shift++
 	}
@@ -112,6 +123,38 @@ func (l *lane[T]) claim() (uint64, claimResult) {
 		if l.tail.CompareAndSwap(t, t+1) {
 			return t, claimed
 		}
+	}
+}
+
+// hasRoom reports whether a claim could find a free slot now.
+func (l *lane[T]) hasRoom() bool {
+	h := l.head.Load() // first, so that h <= t
+	return l.end()-h < l.size
+}
+
+// countDrop counts a put refused by claim in this lane.
+func (l *lane[T]) countDrop(res claimResult) {
+	if res == laneClosed {
+		l.dropClosed.Add(1)
+	} else {
+		l.refuseFull()
+	}
+}
+
+// yieldEveryDrops is how often a lane's producers yield while their puts
+// are refused (a power of two).
+const yieldEveryDrops = 1024
+
+// refuseFull counts a put refused because the lanes are full, and yields
+// the processor every yieldEveryDrops refusals. Producers yield once when
+// their lane fills (Queue.claimFull), but the consumer can also be woken
+// onto a processor whose producer then only spills and is refused; it
+// would wait there until the scheduler preempts the producer. Yielding
+// now and then bounds that wait at a fraction of a nanosecond per
+// refusal.
+func (l *lane[T]) refuseFull() {
+	if l.dropFull.Add(1)&(yieldEveryDrops-1) == 0 {
+		runtime.Gosched()
 	}
 }
 

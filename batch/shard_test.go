@@ -407,3 +407,66 @@ func TestPickLane_OwnersKeepTheirLanes(t *testing.T) {
 		}
 	}
 }
+
+// TestQueue_FullLanesRefillAfterRelease fills every lane from one
+// goroutine, is refused, lets the consumer hand everything over and fills
+// again, several times: the full-lane marks that let refused puts skip the
+// lanes must all be cleared once the lanes are released, or a spilling put
+// would skip a lane with room and the queue would hold less than its
+// capacity.
+func TestQueue_FullLanesRefillAfterRelease(t *testing.T) {
+	const lanes, capacity, rounds, extra = 4, 1024, 3, 10
+	tokens := make(chan struct{})
+	q, err := newQueue(Config{Capacity: capacity, MaxBatch: 256, Timeout: time.Hour}, func([]int) { <-tokens },
+		hooks{lanes: lanes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := testCtx(t)
+	drain := func() {
+		t.Helper()
+		done := make(chan error, 1)
+		go func() { done <- q.Flush(ctx) }()
+		for {
+			select {
+			case tokens <- struct{}{}:
+			case err := <-done:
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+		}
+	}
+	for round := range rounds {
+		n := 0
+		for ; q.Put(&n); n++ {
+			if n > capacity {
+				t.Fatalf("round %d: Put accepted %d items into %d slots", round, n, capacity)
+			}
+		}
+		if n != capacity {
+			t.Errorf("round %d: one producer put %d items, want the whole capacity %d", round, n, capacity)
+		}
+		for range extra {
+			if q.Put(&n) {
+				t.Fatalf("round %d: put accepted into a full queue", round)
+			}
+		}
+		if m := q.fullMask.Load(); m != q.allLanes {
+			t.Errorf("round %d: fullMask = %b with every lane full, want %b", round, m, q.allLanes)
+		}
+		drain()
+		if m := q.fullMask.Load(); m != 0 {
+			t.Errorf("round %d: fullMask = %b after every lane was released, want 0", round, m)
+		}
+	}
+	s := q.Stats()
+	if s.Enqueued != rounds*capacity || s.Delivered != s.Enqueued || s.DroppedFull != rounds*(extra+1) {
+		t.Errorf("Stats %+v: want Enqueued = Delivered = %d, DroppedFull %d", s, rounds*capacity, rounds*(extra+1))
+	}
+	close(tokens)
+	if err := q.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+}

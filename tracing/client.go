@@ -117,6 +117,8 @@ type TracingClient struct {
 	// Close, so it shares its cache line with read-mostly fields only.
 	on     atomic.Bool
 	closed atomic.Bool
+	// closeRun is the first Close call's; later calls wait for it.
+	closeRun atomic.Pointer[closeRun]
 
 	cfg       TracingConfig
 	critical  [numKinds]bool
@@ -484,18 +486,44 @@ func (e *UndeliveredError) Error() string {
 }
 
 // Close stops intake, drains the queue into the sinks, flushes and closes
-// every sink and stops the client's goroutines, in that order. It runs
-// once; a second call returns nil. The error joins the sinks' errors and,
-// when events were not delivered, an *UndeliveredError.
+// every sink and stops the client's goroutines, in that order. The error
+// joins the sinks' errors and, when events were not delivered, an
+// *UndeliveredError.
 //
 // If ctx ends first, Close cancels the Write in progress, abandons what is
 // still queued, still flushes and closes the sinks (with the ended ctx, so
 // that they release at once), waits for its goroutines to return (sinks
 // must honor the ctx of Write), and returns errors.Join(ctx.Err(), …).
-func (c *TracingClient) Close(ctx context.Context) error {
-	if c == nil || !c.closed.CompareAndSwap(false, true) {
+//
+// Close may be called more than once, also concurrently: the first call
+// does the work above under its ctx, and every later call waits until it
+// is over and returns the same error (nil only if everything recorded was
+// delivered), or, if its own ctx ends first, returns that ctx's error
+// wrapped while the first call carries on.
+func (c *TracingClient) Close(ctx context.Context) (err error) {
+	if c == nil {
 		return nil
 	}
+	run := &closeRun{done: make(chan struct{})}
+	if !c.closeRun.CompareAndSwap(nil, run) {
+		run = c.closeRun.Load()
+		select {
+		case <-run.done:
+			return run.err
+		case <-ctx.Done():
+			select {
+			case <-run.done: // finished as ctx ended
+				return run.err
+			default:
+			}
+			return fmt.Errorf("tracing: close: %w", ctx.Err())
+		}
+	}
+	defer func() {
+		run.err = err
+		close(run.done)
+	}()
+	c.closed.Store(true)
 	// The monitor's last event is recorded before intake stops.
 	c.stopMonitor()
 	c.on.Store(false)
@@ -532,6 +560,13 @@ func (c *TracingClient) Close(ctx context.Context) error {
 		c.log.Info("tracing client closed", zap.Uint64("delivered", c.deliveredCount(c.sinkStats())))
 	}
 	return errors.Join(errs...)
+}
+
+// closeRun is the state of the first Close call: err is written before
+// done is closed.
+type closeRun struct {
+	done chan struct{}
+	err  error
 }
 
 // undelivered counts what did not reach the sinks.

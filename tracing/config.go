@@ -7,6 +7,9 @@ import (
 	"net/url"
 	"path"
 	"time"
+	"unsafe"
+
+	"github.com/reflowtrace/reflowtrace-go/batch"
 )
 
 // ErrInvalidConfig is wrapped by every configuration error; the message
@@ -255,6 +258,14 @@ func (c TracingConfig) Validate() error {
 		bad("QueueSize", c.QueueSize, "must be at least 1")
 	} else if c.QueueSize < c.BatchSize {
 		bad("QueueSize", c.QueueSize, fmt.Sprintf("must be at least BatchSize (%d)", c.BatchSize))
+	} else if m := (batch.Config{Capacity: c.QueueSize}).MemoryBytes(unsafe.Sizeof(TraceEvent{})); m < 0 || m > batch.MaxMemory {
+		// The queue allocates all its slots (QueueSize rounded up, plus
+		// the priority lane) when the client starts.
+		if m < 0 {
+			bad("QueueSize", c.QueueSize, fmt.Sprintf("must be at most batch.MaxCapacity (%d)", batch.MaxCapacity))
+		} else {
+			bad("QueueSize", c.QueueSize, fmt.Sprintf("the queue would take %d MiB of event slots, more than batch.MaxMemory (%d MiB)", m>>20, batch.MaxMemory>>20))
+		}
 	}
 	if c.CompressionAlgorithm > CompressionAuto {
 		bad("CompressionAlgorithm", c.CompressionAlgorithm, "want CompressionZstd, CompressionLZ4, CompressionGzip, CompressionBrotli or CompressionAuto")

@@ -1,0 +1,57 @@
+package tracing
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"testing"
+)
+
+// TestClient_CloseWaitsForDrain checks that a Close called while another
+// Close is still draining does not return nil before the drain is over:
+// with an ended ctx it returns ctx's error, else it waits, and once it has
+// returned nil every recorded event has been delivered.
+func TestClient_CloseWaitsForDrain(t *testing.T) {
+	sink := newRecordSink()
+	sink.gate = make(chan struct{})
+	sink.entered = make(chan struct{}, 1)
+	c := newTestClient(t, sink, nil)
+	c.ActorCreated(t.Context(), "a")
+	<-sink.entered // the consumer holds the event in a blocked Write
+
+	first := make(chan error, 1)
+	go func() { first <- c.Close(ctxTimeout(t)) }()
+	for c.Enabled() { // until the first Close has stopped intake
+		runtime.Gosched()
+	}
+
+	ended, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := c.Close(ended); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Close during the drain with an ended ctx = %v, want context.Canceled", err)
+	}
+
+	type result struct {
+		err error
+		m   TracingMetrics
+	}
+	later := make(chan result, 1)
+	go func() {
+		err := c.Close(ctxTimeout(t))
+		later <- result{err, c.Metrics()}
+	}()
+	close(sink.gate)
+	r := <-later
+	if r.err != nil {
+		t.Fatalf("later Close = %v, want nil", r.err)
+	}
+	if r.m.Recorded == 0 || r.m.Delivered != r.m.Recorded {
+		t.Errorf("later Close returned nil with recorded %d, delivered %d", r.m.Recorded, r.m.Delivered)
+	}
+	if err := <-first; err != nil {
+		t.Fatalf("first Close = %v", err)
+	}
+	if sink.closes != 1 {
+		t.Errorf("sink closed %d times, want 1", sink.closes)
+	}
+}
