@@ -37,6 +37,7 @@ const noGap = ^uint64(0)
 // them.
 func (q *Queue[T]) run() {
 	defer close(q.done)
+	defer q.finishMarks()
 	cs := &q.cs
 	closeCh := q.closeCh
 	mb := uint64(q.cfg.MaxBatch)
@@ -64,6 +65,11 @@ func (q *Queue[T]) run() {
 				l := &q.lanes[i]
 				l.force = max(l.force, l.chead+l.ready)
 			}
+		}
+		// After functions first: a Flush waiting for the same items then
+		// sees what they did.
+		if q.markN.Load() > 0 {
+			q.runMarks(false)
 		}
 		q.satisfyFlushes()
 		if cs.draining && q.undelivered() == 0 {
@@ -329,4 +335,36 @@ func (q *Queue[T]) handOver(l *lane[T], n uint64) {
 	}
 	q.delivered.Add(n)
 	q.batches.Add(1)
+}
+
+// runMarks runs the After functions whose items have all been released
+// (all of them when every is set), in the order of the After calls.
+func (q *Queue[T]) runMarks(every bool) {
+	q.markMu.Lock()
+	var due []func()
+	keep := q.marks[:0]
+	for _, m := range q.marks {
+		if every || q.released(m.at) {
+			due = append(due, m.fn)
+		} else {
+			keep = append(keep, m)
+		}
+	}
+	clear(q.marks[len(keep):])
+	q.marks = keep
+	q.markN.Store(int64(len(keep)))
+	q.markMu.Unlock()
+	for _, fn := range due {
+		fn()
+	}
+}
+
+// finishMarks runs, as the consumer returns, the After functions still
+// waiting (their items were handed over or abandoned), and makes later
+// After calls refuse.
+func (q *Queue[T]) finishMarks() {
+	q.markMu.Lock()
+	q.marksDone = true
+	q.markMu.Unlock()
+	q.runMarks(true)
 }

@@ -73,17 +73,23 @@ type Queue[T any] struct {
 	handle     func([]T)
 	clearSlots bool
 	wake       chan struct{} // 1-buffered: producers to the parked consumer
-	flushReq   chan flushRequest
-	closeCh    chan struct{} // closed by Close: stop intake, drain
-	abortCh    chan struct{} // closed when Close's ctx ends: stop now
-	done       chan struct{} // closed when the consumer goroutine returns
-	spaceMu    sync.Mutex
-	spaceCh    chan struct{} // closed and replaced when room appears while PutWait waits
-	timer      timer
-	abortMu    sync.Mutex
-	abortErr   error  // why the drain was cut short; set before abortCh is closed
-	onPark     func() // test hook, called on the consumer goroutine before it parks
-	cs         consumerState
+
+	// After functions waiting for their items (see After).
+	markMu    sync.Mutex
+	marks     []mark
+	markN     atomic.Int64 // len(marks), read by the consumer without the lock
+	marksDone bool         // the consumer returned: After refuses
+	flushReq  chan flushRequest
+	closeCh   chan struct{} // closed by Close: stop intake, drain
+	abortCh   chan struct{} // closed when Close's ctx ends: stop now
+	done      chan struct{} // closed when the consumer goroutine returns
+	spaceMu   sync.Mutex
+	spaceCh   chan struct{} // closed and replaced when room appears while PutWait waits
+	timer     timer
+	abortMu   sync.Mutex
+	abortErr  error  // why the drain was cut short; set before abortCh is closed
+	onPark    func() // test hook, called on the consumer goroutine before it parks
+	cs        consumerState
 }
 
 // consumerState is owned by the consumer goroutine.
@@ -93,6 +99,12 @@ type consumerState struct {
 	draining bool // Close called: hand over everything, then return
 	next     int  // routine lane that deliver visits first
 	reqs     []flushRequest
+}
+
+// mark is one After call waiting for the consumer.
+type mark struct {
+	at flushRequest // the lane ends when After was called (done unused)
+	fn func()
 }
 
 // flushRequest is one Flush call waiting for the consumer.
@@ -577,6 +589,34 @@ func (q *Queue[T]) wakeConsumer() {
 		default:
 		}
 	}
+}
+
+// After arranges for fn to run on the consumer goroutine once handle has
+// returned for every item put before the call, in every lane (or the item
+// was abandoned by a Close whose ctx ended). Unlike Flush it neither waits
+// nor hastens those items: they go out with their batches. Functions run in
+// the order of their After calls, and must not block for long: they hold
+// up the consumer. It reports false, and fn never runs, once the consumer
+// has returned.
+func (q *Queue[T]) After(fn func()) bool {
+	m := mark{at: flushRequest{r: make([]uint64, len(q.lanes))}, fn: fn}
+	q.markMu.Lock()
+	if q.marksDone {
+		q.markMu.Unlock()
+		return false
+	}
+	for i := range q.lanes {
+		m.at.r[i] = q.lanes[i].end()
+	}
+	m.at.c = q.critical.end()
+	q.marks = append(q.marks, m)
+	q.markN.Store(int64(len(q.marks)))
+	q.markMu.Unlock()
+	select {
+	case q.wake <- struct{}{}: // a parked consumer looks again
+	default:
+	}
+	return true
 }
 
 // Flush returns once every item put before the call has been handed to
