@@ -21,10 +21,12 @@ var ErrQueueFull = errors.New("tracing: queue full")
 
 // TraceObserver is implemented by sinks that need to know the trace their
 // events belong to (for example to build StoreTrace messages). The client
-// calls ObserveTrace when a trace starts (Status Running, no EndTime) and when
-// it ends (with EndTime and the final Status); the trace has no Events. The
-// call comes from the goroutine that started or ended the trace, possibly
-// concurrently with Write, and must not block for long. The sink may keep
+// calls ObserveTrace when a trace starts (Status Running, no EndTime), from
+// the goroutine that started it and before any of its events reach the
+// sink, and when it ends (with EndTime and the final Status), from the
+// consumer goroutine once every event recorded before the end was written
+// to the sinks (Write returned). The trace has no Events. The call may come
+// concurrently with Write and must not block for long. The sink may keep
 // the FlowTrace; the client never modifies it afterwards.
 type TraceObserver interface {
 	ObserveTrace(trace FlowTrace)

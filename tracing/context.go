@@ -188,7 +188,13 @@ func (c *TracingClient) endTrace(status ExecutionStatus, onlyImplicit bool) {
 	t.trace.EndTime = clock.Now()
 	t.trace.Status = status
 	c.trace.Store(&t)
-	c.observe(t.trace)
+	// The sinks hear of the end after the trace's events recorded before
+	// it, so that a sink which stores a trace whole on its end (as the
+	// WebSocket sink does) has them all.
+	ended := t.trace
+	if c.queue == nil || !c.queue.After(func() { c.observe(ended) }) {
+		c.observe(ended)
+	}
 }
 
 // endImplicitTrace completes the implicit trace at Close, if it is still
