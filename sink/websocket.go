@@ -14,7 +14,7 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/reflowtrace/reflowtrace-go/internal/lz4block"
+	"github.com/reflowtrace/reflowtrace-go/internal/compress"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 )
 
@@ -110,7 +110,7 @@ type WebSocket struct {
 
 	encMu   sync.Mutex // guards enc, comp, segs, touched, evBuf
 	enc     tracing.Encoder
-	comp    lz4block.Compressor
+	codecs  codecSet                      // compresses frames
 	segs    map[tracing.TraceID]*traceSeg // the current segment of each trace
 	touched []*traceSeg
 	evBuf   []byte
@@ -138,6 +138,15 @@ type WebSocket struct {
 	dropped     map[string]uint64
 	droppedN    atomic.Uint64 // sum of dropped, for Close's report
 	reportedN   uint64        // of droppedN, what a Flush or Close already returned; guarded by mu
+
+	// compAlg is the compress.Algorithm frames are compressed with now,
+	// or -1 for text frames (compression off, not found yet by the auto
+	// probe, or refused by the server).
+	compAlg atomic.Int32
+	// autoNext is the next algorithm the auto probe tries (guarded by mu).
+	autoNext compress.Algorithm
+	// sendCodecs serve the sender goroutine (see writeFrames).
+	sendCodecs codecSet
 
 	// retained counts the bytes of event JSON the segments hold.
 	retained atomic.Int64
@@ -202,6 +211,10 @@ func NewWebSocket(rawURL string, opts ...WebSocketOption) (*WebSocket, error) {
 		segs:        make(map[tracing.TraceID]*traceSeg),
 	}
 	s.progressAt.Store(cfg.now().UnixNano())
+	s.compAlg.Store(-1)
+	if cfg.compress && cfg.alg != tracing.CompressionAuto {
+		s.compAlg.Store(int32(cfg.alg)) // the same numbering as compress.Algorithm
+	}
 	s.secrets = collectSecrets(cfg, u)
 	s.dialer = newDialer(s, u, tlsCfg)
 	s.deftr = tracing.FlowTrace{
@@ -230,15 +243,13 @@ func NewWebSocket(rawURL string, opts ...WebSocketOption) (*WebSocket, error) {
 	s.dialCtx, s.dialCancel = context.WithCancel(s.runCtx)
 	s.bg.Add(1)
 	go s.run()
-	if cfg.mode.store() {
-		s.bg.Add(1)
-		go s.storeLoop()
-	}
+	s.bg.Add(1)
+	go s.storeLoop()
 	return s, nil
 }
 
 // storeLoop sends the stores of segments whose events waited the store
-// delay, until the sink stops.
+// delay, and the last frames of traces that ended, until the sink stops.
 func (s *WebSocket) storeLoop() {
 	defer s.bg.Done()
 	t := time.NewTicker(max(s.cfg.storeDelay/4, time.Millisecond))
@@ -254,6 +265,7 @@ func (s *WebSocket) storeLoop() {
 		if s.closed.Load() {
 			return
 		}
+		_ = s.admitAll(s.runCtx, s.encodeEnded(time.Time{}))
 		_ = s.admitAll(s.runCtx, s.encodeDue(false))
 	}
 }
@@ -588,14 +600,17 @@ func (s *WebSocket) spoolFrame(f *frame) bool {
 		events = f.seg.storedN - f.seg.ackedN
 		s.mu.Unlock()
 	}
-	err := s.spool.append(spoolRecord{
-		critical:   f.critical,
-		binary:     f.binary,
-		compressed: f.binary,
-		events:     events,
-		created:    unixTime(f.created),
-		data:       f.wire,
-	})
+	s.encMu.Lock()
+	data, err := f.plain(&s.codecs) // records hold JSON: the next sink may not compress alike
+	s.encMu.Unlock()
+	if err == nil {
+		err = s.spool.append(spoolRecord{
+			critical: f.critical,
+			events:   events,
+			created:  unixTime(f.created),
+			data:     data,
+		})
+	}
 	switch {
 	case errors.Is(err, errSpoolFull):
 		s.drop(f, DropSpoolFull)
@@ -651,7 +666,7 @@ func (s *WebSocket) Flush(ctx context.Context) error {
 	if s.closed.Load() {
 		return fmt.Errorf("sink: websocket flush: %w", tracing.ErrClosed)
 	}
-	if err := s.admitAll(ctx, s.encodeEnded()); err != nil {
+	if err := s.admitAll(ctx, s.encodeEnded(time.Time{})); err != nil {
 		return err
 	}
 	if err := s.admitAll(ctx, s.encodeDue(true)); err != nil {
@@ -761,7 +776,7 @@ func (s *WebSocket) Close(ctx context.Context) error {
 	}
 	s.closeN = true
 	var errs []error
-	if err := s.admitAll(ctx, s.encodeEnded()); err != nil {
+	if err := s.admitAll(ctx, s.encodeEnded(time.Time{})); err != nil {
 		errs = append(errs, err)
 	}
 	if err := s.admitAll(ctx, s.encodeDue(true)); err != nil {

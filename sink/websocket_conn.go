@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"github.com/reflowtrace/reflowtrace-go/internal/cork"
@@ -17,9 +16,11 @@ import (
 	"github.com/coder/websocket"
 	"go.uber.org/zap"
 
-	"github.com/reflowtrace/reflowtrace-go/internal/lz4block"
+	"github.com/cenkalti/backoff/v4"
+	"github.com/reflowtrace/reflowtrace-go/internal/compress"
 	"github.com/reflowtrace/reflowtrace-go/retry"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"sync/atomic"
 )
 
 // ErrPermanent is wrapped by connection failures that retrying cannot fix:
@@ -47,6 +48,10 @@ type wsConn struct {
 	// gen is the server's protocol generation, learned by probe before
 	// any frame is sent.
 	gen tracing.Protocol
+	// acks counts the replies that acknowledged a frame.
+	acks atomic.Uint64
+	// detect decodes the server's compressed replies (read loop only).
+	detect compress.Detect
 }
 
 // dialer opens connections to the server.
@@ -147,6 +152,10 @@ func (s *WebSocket) run() {
 	defer s.bg.Done()
 	defer close(s.done)
 	waitFirst := false
+	// Connections that deliver nothing (a server that accepts and then
+	// drops them, or drops the first compressed frame) back off as dial
+	// failures do, across rounds: only an acknowledgement resets it.
+	idle := s.cfg.policy.NewBackOff(s.dialCtx)
 	for {
 		if s.isStopping() {
 			return
@@ -182,6 +191,21 @@ func (s *WebSocket) run() {
 			continue
 		}
 		waitFirst = s.serve(c)
+		if c.acks.Load() > 0 {
+			idle.Reset()
+			continue
+		}
+		d := idle.NextBackOff()
+		if d == backoff.Stop {
+			d = s.cfg.policy.MaxDelay
+		}
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-s.dialCtx.Done():
+			t.Stop()
+		}
+		waitFirst = false
 	}
 }
 
@@ -244,6 +268,10 @@ func (s *WebSocket) serve(c *wsConn) (backoff bool) {
 	s.notifyLocked()
 	s.mu.Unlock()
 	s.progress()
+	if err := s.probeCompression(c); err != nil {
+		s.teardown(c, err)
+		return true
+	}
 	if err := s.probe(c); err != nil {
 		s.teardown(c, err)
 		return true // a server that drops the probe is not redialed at once
@@ -385,6 +413,13 @@ func (s *WebSocket) takeLocked(c *wsConn, batch []*frame, spoolFirst bool) []*fr
 			break
 		}
 		q.pop()
+		if f.binary && int32(f.alg) != s.compAlg.Load() {
+			// Compressed with an algorithm the server turned out not to
+			// take: send its JSON as text.
+			if raw, err := f.plain(&s.sendCodecs); err == nil {
+				f.wire, f.binary = raw, false
+			}
+		}
 		if f.sent {
 			s.framesResent.Add(1)
 			s.eventsResent.Add(uint64(f.events))
@@ -428,16 +463,16 @@ func (s *WebSocket) replay() {
 	if bytes.HasPrefix(rec.data, []byte(`{"RecordEvent"`)) {
 		f.kind = frameRecord
 	}
-	if rec.compressed && !s.cfg.compress {
-		raw, err := lz4block.DecodePrefixed(nil, rec.data)
+	if rec.compressed {
+		// Written by an earlier version: a size-prefixed LZ4 block.
+		f.binary, f.alg, f.rawLen = true, compress.LZ4, 0
+		raw, err := f.plain(&s.sendCodecs)
 		if err != nil {
 			s.report(fmt.Errorf("sink: spool: undecodable record: %w", err), "spool record dropped")
 			s.drop(f, DropSpoolError)
 			return
 		}
 		f.wire, f.rawLen, f.binary = raw, len(raw), false
-	} else if rec.compressed && len(rec.data) >= 4 {
-		f.rawLen = int(binary.LittleEndian.Uint32(rec.data))
 	}
 	s.mu.Lock()
 	s.resend.push(f)
@@ -525,14 +560,13 @@ func (s *WebSocket) readLoop(c *wsConn) {
 		}
 		data := buf.Bytes()
 		if typ == websocket.MessageBinary {
-			dec, err = lz4block.DecodeRaw(dec[:0], data)
+			dec, _, err = c.detect.DecodeReply(dec[:0], data)
 			if err != nil {
 				s.teardown(c, fmt.Errorf("undecodable compressed reply: %w", err))
 				return
 			}
 			data = dec
 		}
-		_ = dec
 		if err := s.handleReply(c, data); err != nil {
 			s.teardown(c, err)
 			return
@@ -593,6 +627,7 @@ func (s *WebSocket) ack(c *wsConn) error {
 		return errors.New("reply with no request in flight")
 	}
 	s.framesAcked.Add(1)
+	c.acks.Add(1)
 	if g := f.seg; g != nil {
 		if f.upto > g.ackedN && !g.lost.Load() {
 			s.eventsDelivered.Add(uint64(f.upto - g.ackedN))
@@ -710,9 +745,10 @@ func (s *WebSocket) keepalive(c *wsConn) {
 	}
 }
 
-// decodeReply decompresses a binary reply of the server.
-func (s *WebSocket) decodeReply(data []byte) ([]byte, error) {
-	out, err := lz4block.DecodeRaw(nil, data)
+// decodeReply decompresses a binary reply of the server on c before its
+// read loop runs.
+func (s *WebSocket) decodeReply(c *wsConn, data []byte) ([]byte, error) {
+	out, _, err := c.detect.DecodeReply(nil, data)
 	if err != nil {
 		return nil, fmt.Errorf("undecodable compressed reply: %w", err)
 	}

@@ -3,7 +3,9 @@ package sink
 import (
 	"errors"
 	"fmt"
+	"github.com/reflowtrace/reflowtrace-go/internal/compress"
 	"slices"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -86,18 +88,19 @@ func (s *WebSocket) traceOf(ev *tracing.TraceEvent) tracing.TraceID {
 func (s *WebSocket) finish(buf *[]byte, kind frameKind, events int, critical bool, now int64) *frame {
 	raw := *buf
 	f := &frame{kind: kind, wire: raw, rawLen: len(raw), events: events, critical: critical, created: now, buf: buf}
-	if !s.cfg.compress || len(raw) < s.cfg.compressMin {
+	alg := s.compAlg.Load()
+	if alg < 0 || len(raw) < s.cfg.compressMin {
 		return f
 	}
 	cbuf := s.free.get()
-	c, err := s.comp.AppendPrefixed((*cbuf)[:0], raw)
+	c, err := s.codecs.get(compress.Algorithm(alg)).AppendRequest((*cbuf)[:0], raw)
 	if err != nil || len(c) >= len(raw) {
 		s.free.put(cbuf)
 		return f
 	}
 	*cbuf = c
 	s.free.put(buf)
-	f.wire, f.buf, f.binary = c, cbuf, true
+	f.wire, f.buf, f.binary, f.alg = c, cbuf, true, compress.Algorithm(alg)
 	return f
 }
 
@@ -111,11 +114,14 @@ func (s *WebSocket) tooLarge(ev *tracing.TraceEvent, n int) {
 	s.report(err, "event too large", zap.Int("bytes", n))
 }
 
-// encodeEnded returns the last stores of traces that ended since the last
-// call: each carries the trace's final status and all the events of its
-// last segment (store mode only).
-func (s *WebSocket) encodeEnded() []*frame {
-	ended := s.headers.takeDirty()
+// encodeEnded returns the last stores (or EndTraces) of traces that ended
+// since the last call, and before the given time unless it is zero: each
+// carries the trace's final status and all the events of its last
+// segment. The tracing client reports a trace's end after writing the
+// events recorded before it; an event written after the end opens the
+// trace's next segment.
+func (s *WebSocket) encodeEnded(before time.Time) []*frame {
+	ended := s.headers.takeDirty(before)
 	if len(ended) == 0 {
 		return nil
 	}

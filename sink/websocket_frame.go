@@ -1,6 +1,7 @@
 package sink
 
 import (
+	"github.com/reflowtrace/reflowtrace-go/internal/compress"
 	"sync"
 	"time"
 
@@ -23,7 +24,8 @@ const (
 // acknowledged it.
 type frame struct {
 	kind     frameKind
-	binary   bool   // wire is a size-prefixed LZ4 block
+	binary   bool // wire is the JSON compressed with alg
+	alg      compress.Algorithm
 	wire     []byte // what is sent
 	rawLen   int    // bytes of JSON before compression
 	events   int
@@ -217,21 +219,47 @@ func (h *headerCache) get(id tracing.TraceID, def *tracing.FlowTrace, start int6
 	return t
 }
 
-// takeDirty returns the headers of ended traces not sent yet.
-func (h *headerCache) takeDirty() []tracing.FlowTrace {
+// takeDirty returns the headers of ended traces not sent yet; with a
+// non-zero before, only those that ended before it.
+func (h *headerCache) takeDirty(before time.Time) []tracing.FlowTrace {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if len(h.dirty) == 0 {
 		return nil
 	}
-	out := make([]tracing.FlowTrace, 0, len(h.dirty))
+	var out []tracing.FlowTrace
+	keep := h.dirty[:0]
 	for _, id := range h.dirty {
-		if e, ok := h.m[id]; ok {
+		e, ok := h.m[id]
+		switch {
+		case !ok:
+		case !before.IsZero() && !e.trace.EndTime.Before(before):
+			keep = append(keep, id)
+		default:
 			out = append(out, e.trace)
 		}
 	}
-	h.dirty = h.dirty[:0]
+	h.dirty = keep
 	return out
 }
 
 func unixTime(ns int64) time.Time { return time.Unix(0, ns).UTC() }
+
+// codecSet keeps one compression codec per algorithm, built on first use.
+// Not safe for concurrent use.
+type codecSet [compress.Brotli + 1]*compress.Codec
+
+func (cs *codecSet) get(a compress.Algorithm) *compress.Codec {
+	if cs[a] == nil {
+		cs[a], _ = compress.NewCodec(a) // a is always valid here
+	}
+	return cs[a]
+}
+
+// plain returns f's JSON: its wire bytes, decompressed when binary.
+func (f *frame) plain(cs *codecSet) ([]byte, error) {
+	if !f.binary {
+		return f.wire, nil
+	}
+	return cs.get(f.alg).DecodeRequest(nil, f.wire)
+}

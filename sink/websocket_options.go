@@ -95,6 +95,7 @@ type wsConfig struct {
 	mode         WebSocketMode
 	maxFrame     int
 	compress     bool
+	alg          tracing.CompressionAlgorithm
 	compressMin  int
 	inflight     int
 	inflightB    int
@@ -166,6 +167,9 @@ func newWSConfig(opts []WebSocketOption) (*wsConfig, error) {
 	}
 	if c.maxFrame < 1024 || c.maxFrame > 16<<20-1 {
 		bad("WithMaxFrameBytes", c.maxFrame, "want 1 KiB up to 16 MiB - 1")
+	}
+	if c.alg > tracing.CompressionAuto {
+		bad("WithCompressionAlgorithm", c.alg, "want zstd, lz4, gzip, brotli or auto")
 	}
 	if c.compressMin < 0 {
 		bad("WithCompressionThreshold", c.compressMin, "must not be negative")
@@ -251,10 +255,25 @@ func WithMaxFrameBytes(n int) WebSocketOption {
 }
 
 // WithCompression sends frames of at least the compression threshold as
-// binary frames holding a size-prefixed LZ4 block. The server must be
-// configured with algorithm "lz4". Default: off (text frames).
+// binary frames compressed with the algorithm of WithCompressionAlgorithm
+// (zstd, the server's default, unless set). A server decompresses binary
+// frames with its one configured algorithm and drops the connection on any
+// other, so the sink checks the algorithm on every connection with a
+// compressed Ping first: on a mismatch it logs one error naming the
+// algorithm and sends text frames, which every server reads. Replies are
+// decoded whatever algorithm the server compressed them with. Default: off
+// (text frames).
 func WithCompression(on bool) WebSocketOption {
 	return wsOptionFunc(func(c *wsConfig) { c.compress = on })
+}
+
+// WithCompressionAlgorithm sets the algorithm of WithCompression:
+// tracing.CompressionZstd (default), CompressionLZ4, CompressionGzip,
+// CompressionBrotli, or CompressionAuto, which tries each in turn, one
+// connection each, and falls back to text frames when the server takes
+// none.
+func WithCompressionAlgorithm(a tracing.CompressionAlgorithm) WebSocketOption {
+	return wsOptionFunc(func(c *wsConfig) { c.alg = a })
 }
 
 // WithCompressionThreshold sets the smallest frame compressed when
@@ -422,8 +441,8 @@ func withClock(now func() time.Time) WebSocketOption {
 }
 
 // WebSocketOptionsFromConfig returns the options cfg implies for a
-// WebSocket sink: compression, the retry policy, the flow id, environment
-// and tags. Use it as
+// WebSocket sink: compression and its algorithm, the protocol generation,
+// the retry policy, the flow id, environment and tags. Use it as
 // sink.NewWebSocket(cfg.ServerURL, sink.WebSocketOptionsFromConfig(cfg)...).
 func WebSocketOptionsFromConfig(cfg tracing.TracingConfig) []WebSocketOption {
 	cfg = cfg.WithDefaults()
@@ -439,6 +458,8 @@ func WebSocketOptionsFromConfig(cfg tracing.TracingConfig) []WebSocketOption {
 	p.Multiplier = cfg.Retry.BackoffMultiplier
 	opts := []WebSocketOption{
 		WithCompression(cfg.EnableCompression),
+		WithCompressionAlgorithm(cfg.CompressionAlgorithm),
+		WithProtocol(cfg.Protocol),
 		WithRetry(p),
 		WithFlowID(cfg.FlowID),
 	}

@@ -1,6 +1,7 @@
 package sink
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"github.com/coder/websocket"
 	"go.uber.org/zap"
 
+	"github.com/reflowtrace/reflowtrace-go/internal/compress"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 )
 
@@ -244,7 +246,7 @@ func (s *WebSocket) probe(c *wsConn) error {
 			return fmt.Errorf("probe: %w", err)
 		}
 		if typ == websocket.MessageBinary {
-			if data, err = s.decodeReply(data); err != nil {
+			if data, err = s.decodeReply(c, data); err != nil {
 				return fmt.Errorf("probe: %w", err)
 			}
 		}
@@ -263,4 +265,76 @@ func (s *WebSocket) probe(c *wsConn) error {
 		s.log.Debug("protocol probed", zap.Stringer("protocol", c.gen))
 		return nil
 	}
+}
+
+// errCompressionRefused is the cause of a connection the server dropped on
+// the compressed Ping of probeCompression.
+var errCompressionRefused = errors.New("the server dropped the connection on the first compressed frame")
+
+// probeCompression checks, when compression is on, that c's server takes
+// binary frames of the sink's algorithm: it sends a compressed "Ping",
+// which a server configured with the same algorithm answers and any other
+// drops the connection on. With a configured algorithm a refusal is
+// reported once, naming it, and the sink sends text frames from then on;
+// with CompressionAuto the next connection tries the next algorithm, and
+// after the last the sink sends text frames. It returns an error when c is
+// lost.
+func (s *WebSocket) probeCompression(c *wsConn) error {
+	if !s.cfg.compress {
+		return nil
+	}
+	alg := compress.Algorithm(s.cfg.alg)
+	if s.cfg.alg == tracing.CompressionAuto {
+		s.mu.Lock()
+		alg = s.autoNext
+		s.mu.Unlock()
+		if alg > compress.Brotli {
+			return nil // none worked: text frames
+		}
+	} else if s.compAlg.Load() < 0 {
+		return nil // refused before: text frames
+	}
+	var cs codecSet
+	ping, err := cs.get(alg).AppendRequest(nil, []byte(`"Ping"`))
+	if err != nil {
+		return fmt.Errorf("compression probe: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(c.ctx, s.cfg.dialTimeout)
+	defer cancel()
+	err = c.c.Write(ctx, websocket.MessageBinary, ping)
+	var data []byte
+	if err == nil {
+		for {
+			var typ websocket.MessageType
+			typ, data, err = c.c.Read(ctx)
+			if err != nil || typ == websocket.MessageText && !bytes.HasPrefix(data, []byte(`{"EventNotification"`)) {
+				break
+			}
+		}
+	}
+	if err == nil && string(data) == `"Pong"` {
+		if s.compAlg.Swap(int32(alg)) != int32(alg) {
+			s.log.Info("compression", zap.Stringer("algorithm", alg))
+		}
+		return nil
+	}
+	if err != nil && errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("compression probe: no reply within %v: %w", s.cfg.dialTimeout, err)
+	}
+	// The server dropped the connection (or answered something else): it
+	// is not configured with alg.
+	if s.cfg.alg == tracing.CompressionAuto {
+		s.mu.Lock()
+		s.autoNext = alg + 1
+		s.mu.Unlock()
+		s.compAlg.Store(-1)
+		if alg == compress.Brotli {
+			s.log.Warn("the server takes no compressed frame; sending text frames", zap.String("url", s.shownURL))
+		}
+		return fmt.Errorf("compression probe %s: %w", alg, errCompressionRefused)
+	}
+	s.compAlg.Store(-1)
+	s.report(fmt.Errorf("sink: websocket: compression algorithm %q: %w (%v): the server is not configured with it; sending text frames",
+		alg, errCompressionRefused, err), "compression refused")
+	return fmt.Errorf("compression probe %s: %w", alg, errCompressionRefused)
 }
