@@ -1,21 +1,33 @@
-// Command websocket ships the trace of a small actor pipeline to a Reflow
-// tracing server over the WebSocket sink, with lz4 compression on, and
-// prints what was delivered, acknowledged and sent on the wire.
+// Command websocket traces a small actor pipeline into a Reflow tracing
+// server over the WebSocket sink, then asks the server what it kept and
+// checks it against what was recorded, event by event.
 //
-// Without flags it starts a compatible test server in the process on a
-// loopback port (configured with lz4, like a server with
-// algorithm = "lz4"); with -server it uses yours.
+// Without -server it starts a compatible server in the process on a
+// loopback port, speaking the generation -protocol names (v2 for auto) and
+// compressing with -compression; with -server it uses yours (any Reflow
+// tracing server, either generation).
 //
 //	go run ./examples/websocket
-//	go run ./examples/websocket -server ws://127.0.0.1:8080 -messages 5000
+//	go run ./examples/websocket -server ws://127.0.0.1:8080 -messages 5000 -ids ids.txt
+//	go run ./examples/websocket -mode live -protocol v1 -compression zstd
+//
+// It prints what was recorded, acknowledged and sent, then how many of the
+// recorded events the server keeps, and exits non-zero when any is missing
+// or kept twice. In live mode a generation-1 server keeps nothing by
+// design (it only forwards events to its subscribers): the check is then
+// skipped. -ids writes the id of every recorded event, one per line, so
+// that anyone can check them against the server.
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"log"
+	"os"
+	"sync"
 	"time"
 
 	"github.com/reflowtrace/reflowtrace-go/internal/testserver"
@@ -23,37 +35,88 @@ import (
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 )
 
+type options struct {
+	server      string
+	messages    int
+	mode        sink.WebSocketMode
+	protocol    tracing.Protocol
+	compression string
+	ids         string
+	timeout     time.Duration
+}
+
 func main() {
-	server := flag.String("server", "", "ws:// or wss:// address of a tracing server configured with lz4 (default: an in-process test server)")
-	messages := flag.Int("messages", 2000, "messages to push through the pipeline")
+	var o options
+	var mode, protocol string
+	flag.StringVar(&o.server, "server", "", "ws:// or wss:// address of a Reflow tracing server (default: one in this process)")
+	flag.IntVar(&o.messages, "messages", 2000, "messages to push through the pipeline (6 events each)")
+	flag.StringVar(&mode, "mode", "store", "what the sink sends: store, live or both")
+	flag.StringVar(&protocol, "protocol", "auto", "server generation: auto (probe each connection), v1 or v2")
+	flag.StringVar(&o.compression, "compression", "off", "binary frames: off, zstd, lz4, gzip, brotli or auto (must match the server's algorithm)")
+	flag.StringVar(&o.ids, "ids", "", "write the id of every recorded event to this file, one per line")
+	flag.DurationVar(&o.timeout, "timeout", 2*time.Minute, "give up after this long")
 	flag.Parse()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	var err error
+	if o.mode, err = parseMode(mode); err != nil {
+		log.Fatal(err)
+	}
+	if o.protocol, err = tracing.ParseProtocol(protocol); err != nil {
+		log.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
 	defer cancel()
-	if err := run(ctx, *server, *messages); err != nil {
+	if err := run(ctx, o); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(ctx context.Context, url string, messages int) error {
-	var srv *testserver.Server
-	if url == "" {
+func parseMode(s string) (sink.WebSocketMode, error) {
+	for _, m := range []sink.WebSocketMode{sink.ModeStore, sink.ModeLive, sink.ModeBoth} {
+		if m.String() == s {
+			return m, nil
+		}
+	}
+	return 0, fmt.Errorf("-mode %q: want store, live or both", s)
+}
+
+func run(ctx context.Context, o options) error {
+	compress := o.compression != "off"
+	var alg tracing.CompressionAlgorithm
+	if compress {
 		var err error
-		srv, err = testserver.Start(ctx, testserver.WithLZ4(true))
+		if alg, err = tracing.ParseCompressionAlgorithm(o.compression); err != nil {
+			return fmt.Errorf("-compression: %w", err)
+		}
+	}
+	url := o.server
+	if url == "" {
+		gen := testserver.Gen2
+		if o.protocol == tracing.ProtocolV1 {
+			gen = testserver.Gen1
+		}
+		opts := []testserver.Option{testserver.WithGeneration(gen)}
+		if compress && alg != tracing.CompressionAuto {
+			opts = append(opts, testserver.WithCompression(alg))
+		}
+		srv, err := testserver.Start(ctx, opts...)
 		if err != nil {
 			return err
 		}
 		defer srv.Close()
 		url = srv.URL()
-		fmt.Println("test server listening on", url)
+		fmt.Printf("in-process server (generation %d) listening on %s\n", gen, url)
 	}
 
 	cfg := tracing.DefaultConfig()
 	cfg.ServerURL = url
 	cfg.FlowID = "sensor-pipeline"
-	cfg.EnableCompression = true
 	cfg.Environment = "example"
-	cfg.QueueSize = 1 << 16 // the pipeline records in bursts
-	ws, err := sink.NewWebSocket(cfg.ServerURL, sink.WebSocketOptionsFromConfig(cfg)...)
+	cfg.EnableCompression = compress
+	cfg.CompressionAlgorithm = alg
+	cfg.Protocol = o.protocol
+	cfg.QueueSize = 1 << 16 // the pipeline records in bursts, faster than any server keeps
+	opts := append(sink.WebSocketOptionsFromConfig(cfg), sink.WithMode(o.mode))
+	ws, err := sink.NewWebSocket(cfg.ServerURL, opts...)
 	if err != nil {
 		return err
 	}
@@ -66,53 +129,130 @@ func run(ctx context.Context, url string, messages int) error {
 	if err != nil {
 		return err
 	}
-	pipeline(ctx, client, messages)
+	var rec recorder
+	pipeline(ctx, client, &rec, o.messages)
 	if err := client.EndTrace(ctx, tracing.ExecutionStatus{Kind: tracing.StatusCompleted}); err != nil {
 		return err
 	}
-	if err := client.Flush(ctx); err != nil {
-		return err
-	}
+	flushErr := client.Flush(ctx)
 
 	st := ws.Stats()
 	m := client.Metrics()
-	fmt.Printf("trace %s\n", trace)
-	fmt.Printf("recorded %d events, delivered %d (acknowledged by the server)\n", m.Recorded, st.EventsDelivered)
+	fmt.Printf("trace %s, mode %s\n", trace, o.mode)
+	fmt.Printf("recorded %d events, delivered %d (acknowledged by the server), dropped %d\n",
+		len(rec.ids), m.Delivered, m.Dropped.Total())
 	fmt.Printf("frames sent %d, acknowledged %d, resent %d\n", st.FramesSent, st.FramesAcked, st.FramesResent)
 	ratio := 0.0
 	if st.RawBytes > 0 {
 		ratio = float64(st.WireBytes) / float64(st.RawBytes)
 	}
 	fmt.Printf("bytes: %d raw JSON, %d on the wire (%.0f%%)\n", st.RawBytes, st.WireBytes, 100*ratio)
-	if srv != nil {
-		fmt.Printf("server stored %d distinct events\n", len(srv.Events()))
+	if o.ids != "" {
+		if err := writeIDs(o.ids, rec.ids); err != nil {
+			return err
+		}
+		fmt.Printf("%d event ids written to %s\n", len(rec.ids), o.ids)
 	}
-	return client.Close(ctx)
+	closeErr := client.Close(ctx)
+	if err := errors.Join(flushErr, closeErr); err != nil {
+		return err
+	}
+	return check(ctx, url, trace, o, rec.ids)
+}
+
+// check asks the server for the trace and compares what it keeps with ids.
+func check(ctx context.Context, url string, trace tracing.TraceID, o options, ids []tracing.EventID) error {
+	q, err := dialQuery(ctx, url)
+	if err != nil {
+		return fmt.Errorf("query the server: %w", err)
+	}
+	defer q.close()
+	gen, err := q.generation(ctx)
+	if err != nil {
+		return err
+	}
+	if o.mode == sink.ModeLive && gen == tracing.ProtocolV1 {
+		fmt.Println("live mode on a generation-1 server: events are forwarded to subscribers, not kept; nothing to check")
+		return nil
+	}
+	traces, err := q.traceAndSegments(ctx, trace)
+	if err != nil {
+		return err
+	}
+	kept := map[tracing.EventID]int{}
+	status := "none"
+	for _, t := range traces {
+		for _, ev := range t.Events {
+			kept[ev.EventID]++
+		}
+		status = t.Status.String()
+	}
+	missing, twice := 0, 0
+	for _, id := range ids {
+		switch kept[id] {
+		case 0:
+			missing++
+		case 1:
+		default:
+			twice++
+		}
+	}
+	fmt.Printf("server (generation %s) keeps %d of %d recorded events in %d trace(s), status %s; %d missing, %d kept more than once\n",
+		gen, len(ids)-missing, len(ids), len(traces), status, missing, twice)
+	if missing > 0 || twice > 0 {
+		return fmt.Errorf("the server does not keep every recorded event exactly once")
+	}
+	return nil
+}
+
+func writeIDs(path string, ids []tracing.EventID) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriter(f)
+	for _, id := range ids {
+		fmt.Fprintln(w, id)
+	}
+	return errors.Join(w.Flush(), f.Close())
+}
+
+// recorder keeps the id of every event recorded.
+type recorder struct {
+	mu  sync.Mutex
+	ids []tracing.EventID
+}
+
+func (r *recorder) add(id tracing.EventID) tracing.EventID {
+	r.mu.Lock()
+	r.ids = append(r.ids, id)
+	r.mu.Unlock()
+	return id
 }
 
 // pipeline runs sensor -> scaler -> printer, one message at a time,
 // recording what each actor does as it does it.
-func pipeline(ctx context.Context, c *tracing.TracingClient, messages int) {
+func pipeline(ctx context.Context, c *tracing.TracingClient, r *recorder, messages int) {
 	actors := []string{"sensor", "scaler", "printer"}
 	for _, a := range actors {
-		c.ActorCreated(ctx, a)
+		r.add(c.ActorCreated(ctx, a))
 	}
-	c.PortConnected(ctx, "sensor", "out")
-	c.PortConnected(ctx, "scaler", "in")
-	c.PortConnected(ctx, "scaler", "out")
-	c.PortConnected(ctx, "printer", "in")
+	r.add(c.PortConnected(ctx, "sensor", "out"))
+	r.add(c.PortConnected(ctx, "scaler", "in"))
+	r.add(c.PortConnected(ctx, "scaler", "out"))
+	r.add(c.PortConnected(ctx, "printer", "in"))
 	sum := 0
 	for i := range messages {
-		c.ActorStarted(ctx, "sensor")
-		c.DataFlow(ctx, "sensor", "out", "scaler", "in", "Reading", 8)
-		c.MessageReceived(ctx, "scaler", "in", "Reading", 8)
-		c.DataFlow(ctx, "scaler", "out", "printer", "in", "Scaled", 8)
-		c.MessageReceived(ctx, "printer", "in", "Scaled", 8)
+		r.add(c.ActorStarted(ctx, "sensor"))
+		r.add(c.DataFlow(ctx, "sensor", "out", "scaler", "in", "Reading", 8))
+		r.add(c.MessageReceived(ctx, "scaler", "in", "Reading", 8))
+		r.add(c.DataFlow(ctx, "scaler", "out", "printer", "in", "Scaled", 8))
+		r.add(c.MessageReceived(ctx, "printer", "in", "Scaled", 8))
 		sum += 10 * i
-		c.ActorCompleted(ctx, "sensor")
+		r.add(c.ActorCompleted(ctx, "sensor"))
 	}
 	for _, a := range actors {
-		c.ActorCompleted(ctx, a)
+		r.add(c.ActorCompleted(ctx, a))
 	}
 	fmt.Printf("pipeline done: %d messages, sum %d\n", messages, sum)
 }
