@@ -28,6 +28,15 @@ const maxNesting = 127
 
 // DecodeRequest reads a request like the reference server does: as a
 // TracingRequest, then as a legacy TraceMessage (StoreTrace, GetMetrics).
+// It reads what a generation-2 server reads, which is everything a
+// generation-1 server reads and more; a server that emulates generation 1
+// tells the additions apart in the result: EndTrace (which generation 1
+// rejects), a StartTrace.TraceID, GetTrace/QueryTraces.RequestID (which it
+// ignores), a non-zero PerformanceMetrics.Unmeasured (a null or absent
+// metric) and a nil MessageSnapshot.SerializedData (absent), both of which
+// it rejects. A request_id that is null or not a UUID reads as zero, as the
+// generation-2 server then takes the legacy path; StartTrace's trace_id,
+// when present, must be a UUID.
 // It is as strict as the server: required fields must be present, integers
 // must be non-negative integers in range, bytes 0..255, floats finite
 // numbers, enum tags exact, strings valid UTF-8; optional fields may be null
@@ -54,9 +63,10 @@ func DecodeRequest(data []byte) (TracingRequest, error) {
 }
 
 // DecodeResponse reads a server message (a reply or a pushed notification)
-// from JSON text. It accepts both shapes of Error (a missing or unknown code
-// gives Code "") and of TraceData (a null trace gives a nil Trace). It is as
-// strict as DecodeRequest.
+// from JSON text, of either server generation. It accepts both shapes of
+// Error (a missing or unknown code gives Code "") and of TraceData (a null
+// trace gives a nil Trace); a request_id that is absent or null gives a
+// zero RequestID. It is as strict as DecodeRequest.
 func DecodeResponse(data []byte) (TracingResponse, error) {
 	return decodeTop(data, (*decoder).response)
 }

@@ -53,8 +53,9 @@ type EncodeStats struct {
 // Encoder writes the protocol's JSON by appending to a byte slice, without
 // reflection and, with a reused destination slice, without allocating.
 // Whatever the input, the output is valid JSON the reference server accepts
-// (unless CustomEventType is set): values it could not read are sanitised
-// and counted (see Stats). Fields are written in the protocol's order, so
+// (unless CustomEventType is set; with Protocol set to ProtocolV2, only a
+// generation-2 server): values it could not read are sanitised and counted
+// (see Stats). Fields are written in the protocol's order, so
 // equal values give equal bytes; map keys (tags) are written sorted. Keeping
 // a message under the protocol's 16 MiB is up to the caller, who can
 // measure what an append added.
