@@ -154,7 +154,11 @@ func (e *Encoder) AppendEvent(dst []byte, ev *TraceEvent) []byte {
 		dst = append(dst, `,"memory_usage_bytes":`...)
 		dst = strconv.AppendUint(dst, pm.MemoryUsageBytes, 10)
 		dst = append(dst, `,"cpu_usage_percent":`...)
-		dst = e.appendCPU(dst, pm.CPUUsagePercent)
+		cpu := pm.CPUUsagePercent
+		if cpu > math.MaxFloat32 || cpu < -math.MaxFloat32 {
+			cpu = e.clampCPU(cpu)
+		}
+		dst = e.appendFloat(dst, cpu)
 		dst = append(dst, `,"queue_depth":`...)
 		dst = strconv.AppendUint(dst, pm.QueueDepth, 10)
 		dst = append(dst, `,"throughput_msgs_per_sec":`...)
@@ -203,17 +207,17 @@ func (e *Encoder) AppendEvent(dst []byte, ev *TraceEvent) []byte {
 	return append(dst, "}}"...)
 }
 
-// appendCPU writes cpu_usage_percent, clamped to the 32-bit float range
-// the server reads it into.
-func (e *Encoder) appendCPU(dst []byte, cpu float64) []byte {
+// clampCPU brings a finite cpu_usage_percent into the 32-bit float range
+// the server reads it into (counted); infinities are left to appendFloat.
+func (e *Encoder) clampCPU(cpu float64) float64 {
 	if cpu > math.MaxFloat32 && !math.IsInf(cpu, 1) {
-		cpu = math.MaxFloat32
 		e.stats.Clamped++
+		return math.MaxFloat32
 	} else if cpu < -math.MaxFloat32 && !math.IsInf(cpu, -1) {
-		cpu = -math.MaxFloat32
 		e.stats.Clamped++
+		return -math.MaxFloat32
 	}
-	return e.appendFloat(dst, cpu)
+	return cpu
 }
 
 // appendPartialMetrics writes `,"performance_metrics":{…` (without the
@@ -242,7 +246,7 @@ func (e *Encoder) appendPartialMetrics(dst []byte, pm *PerformanceMetrics) []byt
 	}
 	dst = append(dst, `,"cpu_usage_percent":`...)
 	if !unmeasured(MetricCPUUsagePercent, "0.0") {
-		dst = e.appendCPU(dst, pm.CPUUsagePercent)
+		dst = e.appendFloat(dst, e.clampCPU(pm.CPUUsagePercent))
 	}
 	dst = append(dst, `,"queue_depth":`...)
 	if !unmeasured(MetricQueueDepth, "0") {
