@@ -28,6 +28,15 @@ const maxNesting = 127
 
 // DecodeRequest reads a request like the reference server does: as a
 // TracingRequest, then as a legacy TraceMessage (StoreTrace, GetMetrics).
+// It reads what a generation-2 server reads, which is everything a
+// generation-1 server reads and more; a server that emulates generation 1
+// tells the additions apart in the result: EndTrace (which generation 1
+// rejects), a StartTrace.TraceID, GetTrace/QueryTraces.RequestID (which it
+// ignores), a non-zero PerformanceMetrics.Unmeasured (a null or absent
+// metric) and a nil MessageSnapshot.SerializedData (absent), both of which
+// it rejects. A request_id that is null or not a UUID reads as zero, as the
+// generation-2 server then takes the legacy path; StartTrace's trace_id,
+// when present, must be a UUID.
 // It is as strict as the server: required fields must be present, integers
 // must be non-negative integers in range, bytes 0..255, floats finite
 // numbers, enum tags exact, strings valid UTF-8; optional fields may be null
@@ -54,9 +63,10 @@ func DecodeRequest(data []byte) (TracingRequest, error) {
 }
 
 // DecodeResponse reads a server message (a reply or a pushed notification)
-// from JSON text. It accepts both shapes of Error (a missing or unknown code
-// gives Code "") and of TraceData (a null trace gives a nil Trace). It is as
-// strict as DecodeRequest.
+// from JSON text, of either server generation. It accepts both shapes of
+// Error (a missing or unknown code gives Code "") and of TraceData (a null
+// trace gives a nil Trace); a request_id that is absent or null gives a
+// zero RequestID. It is as strict as DecodeRequest.
 func DecodeResponse(data []byte) (TracingResponse, error) {
 	return decodeTop(data, (*decoder).response)
 }
@@ -590,13 +600,35 @@ func (d *decoder) optID() ([16]byte, error) {
 	return d.id()
 }
 
-// timestamp reads an RFC 3339 timestamp, returned in UTC.
+// timestamp reads an RFC 3339 timestamp, returned in UTC. Besides the
+// RFC 3339 forms (any number of fraction digits, "Z" or a numeric offset)
+// it reads what the server's date library (chrono) writes beyond them:
+//
+//   - a year outside 0000..9999 as a sign and at least four digits:
+//     "+10000-01-01T00:00:00Z" is the year 10000 and "-0001-01-01T00:00:00Z"
+//     the year -1 of the proleptic Gregorian calendar with a year 0, which
+//     chrono and time.Time share (year 0 is 1 BC, year -1 is 2 BC);
+//   - a leap second, second 60, with or without a fraction, at any minute
+//     (chrono accepts it at any minute, though UTC inserts it only at the
+//     end of a month): it reads as the first second of the next minute, so
+//     "2016-12-31T23:59:60.5Z" is 2017-01-01T00:00:00.5Z.
+//
+// A leap second maps onto the next second, not onto the last nanosecond
+// of second 59, because that keeps its fraction and the order of the
+// instants inside it, is where time.Date itself puts a second 60, and is
+// where chrono's own nanosecond timestamp of it lies (59 s plus its
+// nanosecond field, which counts from 1e9 during the leap second). The
+// cost: it reads equal to the instant one second later, and re-encodes as
+// that instant (time.Time cannot hold a leap second).
 func (d *decoder) timestamp() (time.Time, error) {
 	b, err := d.rawString()
 	if err != nil {
 		return time.Time{}, err
 	}
 	t, ok := parseTimeUTC(b)
+	if !ok {
+		t, ok = parseTimeExtended(b)
+	}
 	if !ok {
 		var perr error
 		t, perr = time.Parse(time.RFC3339Nano, string(b))
@@ -653,6 +685,115 @@ func parseTimeUTC(b []byte) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	return time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC), true
+}
+
+// parseTimeExtended parses the RFC 3339 forms parseTimeUTC does not:
+// signed years of four or more digits, second 60, fractions of any length
+// (digits beyond the ninth are dropped) and numeric offsets. It does not
+// allocate.
+func parseTimeExtended(b []byte) (time.Time, bool) {
+	p := 0
+	digits := func(min, max int) (int, bool) {
+		n, start := 0, p
+		for p < len(b) && p-start < max && b[p] >= '0' && b[p] <= '9' {
+			n = n*10 + int(b[p]-'0')
+			p++
+		}
+		return n, p-start >= min
+	}
+	sep := func(c byte) bool {
+		if p < len(b) && b[p] == c {
+			p++
+			return true
+		}
+		return false
+	}
+	neg := false
+	signed := p < len(b) && (b[p] == '+' || b[p] == '-')
+	if signed {
+		neg = b[p] == '-'
+		p++
+	}
+	start := p
+	year, ok := digits(4, 9)
+	if !ok || !signed && p-start != 4 {
+		return time.Time{}, false
+	}
+	if neg {
+		year = -year
+	}
+	month, ok1 := 0, sep('-')
+	if ok1 {
+		month, ok1 = digits(2, 2)
+	}
+	day, ok2 := 0, ok1 && sep('-')
+	if ok2 {
+		day, ok2 = digits(2, 2)
+	}
+	if !ok2 || p >= len(b) || b[p] != 'T' && b[p] != 't' {
+		return time.Time{}, false
+	}
+	p++
+	hour, ok3 := digits(2, 2)
+	minute, ok4 := 0, ok3 && sep(':')
+	if ok4 {
+		minute, ok4 = digits(2, 2)
+	}
+	sec, ok5 := 0, ok4 && sep(':')
+	if ok5 {
+		sec, ok5 = digits(2, 2)
+	}
+	if !ok5 {
+		return time.Time{}, false
+	}
+	nsec := 0
+	if sep('.') {
+		start := p
+		for p < len(b) && b[p] >= '0' && b[p] <= '9' {
+			if p-start < 9 {
+				nsec = nsec*10 + int(b[p]-'0')
+			}
+			p++
+		}
+		n := p - start
+		if n == 0 {
+			return time.Time{}, false
+		}
+		for ; n < 9; n++ {
+			nsec *= 10
+		}
+	}
+	offset := 0
+	switch {
+	case sep('Z') || sep('z'):
+	case p < len(b) && (b[p] == '+' || b[p] == '-'):
+		sign := 1
+		if b[p] == '-' {
+			sign = -1
+		}
+		p++
+		oh, ok := digits(2, 2)
+		if !ok || !sep(':') {
+			return time.Time{}, false
+		}
+		om, ok := digits(2, 2)
+		if !ok || oh > 23 || om > 59 {
+			return time.Time{}, false
+		}
+		offset = sign * (oh*3600 + om*60)
+	default:
+		return time.Time{}, false
+	}
+	if p != len(b) || month < 1 || month > 12 || day < 1 || day > daysIn(month, year) ||
+		hour > 23 || minute > 59 || sec > 60 {
+		return time.Time{}, false
+	}
+	// time.Date normalises second 60 to the next minute's second 0.
+	t := time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC)
+	if offset != 0 {
+		t = t.Add(-time.Duration(offset) * time.Second)
+	}
+	return t, true
 }
 
 func daysIn(month, year int) int {

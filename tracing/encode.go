@@ -21,11 +21,12 @@ const MaxValueDepth = 64
 // NetworkEvent.
 const subtypeKey = "event_subtype"
 
-// Limits of the timestamps the server can read (RFC 3339 with a 4-digit
-// year).
+// Limits of the timestamps the server can read: the years its date type
+// (chrono's) holds in every release, -262143 to 262142. Years outside
+// 0000..9999 are written signed, as chrono writes them.
 var (
-	minTime = time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC)
-	maxTime = time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC)
+	minTime = time.Date(-262143, 1, 1, 0, 0, 0, 0, time.UTC)
+	maxTime = time.Date(262142, 12, 31, 23, 59, 59, 999999999, time.UTC)
 )
 
 // EncodeStats counts the sanitisations an Encoder made so that what it wrote
@@ -34,7 +35,7 @@ type EncodeStats struct {
 	// NonFinite counts NaN and ±Inf floats written as 0.
 	NonFinite uint64
 	// Clamped counts values brought into range: cpu_usage_percent beyond
-	// ±math.MaxFloat32 and timestamps outside years 0000..9999.
+	// ±math.MaxFloat32 and timestamps outside years -262143..262142.
 	Clamped uint64
 	// InvalidUTF8 counts strings (and keys) whose invalid UTF-8 bytes were
 	// replaced by U+FFFD.
@@ -52,8 +53,9 @@ type EncodeStats struct {
 // Encoder writes the protocol's JSON by appending to a byte slice, without
 // reflection and, with a reused destination slice, without allocating.
 // Whatever the input, the output is valid JSON the reference server accepts
-// (unless CustomEventType is set): values it could not read are sanitised
-// and counted (see Stats). Fields are written in the protocol's order, so
+// (unless CustomEventType is set; with Protocol set to ProtocolV2, only a
+// generation-2 server): values it could not read are sanitised and counted
+// (see Stats). Fields are written in the protocol's order, so
 // equal values give equal bytes; map keys (tags) are written sorted. Keeping
 // a message under the protocol's 16 MiB is up to the caller, who can
 // measure what an append added.
@@ -152,7 +154,11 @@ func (e *Encoder) AppendEvent(dst []byte, ev *TraceEvent) []byte {
 		dst = append(dst, `,"memory_usage_bytes":`...)
 		dst = strconv.AppendUint(dst, pm.MemoryUsageBytes, 10)
 		dst = append(dst, `,"cpu_usage_percent":`...)
-		dst = e.appendCPU(dst, pm.CPUUsagePercent)
+		cpu := pm.CPUUsagePercent
+		if cpu > math.MaxFloat32 || cpu < -math.MaxFloat32 {
+			cpu = e.clampCPU(cpu)
+		}
+		dst = e.appendFloat(dst, cpu)
 		dst = append(dst, `,"queue_depth":`...)
 		dst = strconv.AppendUint(dst, pm.QueueDepth, 10)
 		dst = append(dst, `,"throughput_msgs_per_sec":`...)
@@ -201,17 +207,17 @@ func (e *Encoder) AppendEvent(dst []byte, ev *TraceEvent) []byte {
 	return append(dst, "}}"...)
 }
 
-// appendCPU writes cpu_usage_percent, clamped to the 32-bit float range
-// the server reads it into.
-func (e *Encoder) appendCPU(dst []byte, cpu float64) []byte {
+// clampCPU brings a finite cpu_usage_percent into the 32-bit float range
+// the server reads it into (counted); infinities are left to appendFloat.
+func (e *Encoder) clampCPU(cpu float64) float64 {
 	if cpu > math.MaxFloat32 && !math.IsInf(cpu, 1) {
-		cpu = math.MaxFloat32
 		e.stats.Clamped++
+		return math.MaxFloat32
 	} else if cpu < -math.MaxFloat32 && !math.IsInf(cpu, -1) {
-		cpu = -math.MaxFloat32
 		e.stats.Clamped++
+		return -math.MaxFloat32
 	}
-	return e.appendFloat(dst, cpu)
+	return cpu
 }
 
 // appendPartialMetrics writes `,"performance_metrics":{…` (without the
@@ -240,7 +246,7 @@ func (e *Encoder) appendPartialMetrics(dst []byte, pm *PerformanceMetrics) []byt
 	}
 	dst = append(dst, `,"cpu_usage_percent":`...)
 	if !unmeasured(MetricCPUUsagePercent, "0.0") {
-		dst = e.appendCPU(dst, pm.CPUUsagePercent)
+		dst = e.appendFloat(dst, e.clampCPU(pm.CPUUsagePercent))
 	}
 	dst = append(dst, `,"queue_depth":`...)
 	if !unmeasured(MetricQueueDepth, "0") {
@@ -1001,7 +1007,11 @@ func appendBytes(dst []byte, b []byte) []byte {
 }
 
 // appendTime writes t in UTC as a quoted RFC 3339 timestamp with 0, 3, 6 or
-// 9 fraction digits and "Z", clamped to years 0000..9999.
+// 9 fraction digits and "Z", like the server. A year outside 0000..9999 is
+// written as chrono writes it, and reads it back: a sign and at least four
+// digits ("+10000-01-01T00:00:00Z", "-0001-12-31T23:59:59Z"). Times outside
+// the years -262143..262142 are clamped to them (and counted). A leap
+// second is never written: time.Time has none.
 func (e *Encoder) appendTime(dst []byte, t time.Time) []byte {
 	if t.Before(minTime) {
 		t = minTime
@@ -1014,7 +1024,16 @@ func (e *Encoder) appendTime(dst []byte, t time.Time) []byte {
 	year, month, day := t.Date()
 	hour, minute, sec := t.Clock()
 	dst = append(dst, '"')
-	dst = appendDigits(dst, year, 4)
+	switch {
+	case year < 0:
+		dst = append(dst, '-')
+		dst = appendYear(dst, -year)
+	case year > 9999:
+		dst = append(dst, '+')
+		dst = appendYear(dst, year)
+	default:
+		dst = appendDigits(dst, year, 4)
+	}
 	dst = append(dst, '-')
 	dst = appendDigits(dst, int(month), 2)
 	dst = append(dst, '-')
@@ -1039,6 +1058,15 @@ func (e *Encoder) appendTime(dst []byte, t time.Time) []byte {
 		dst = appendDigits(dst, ns, 9)
 	}
 	return append(dst, 'Z', '"')
+}
+
+// appendYear writes the non-negative year y with at least 4 digits.
+func appendYear(dst []byte, y int) []byte {
+	n := 4
+	for p := 10000; y >= p && n < 9; p *= 10 {
+		n++
+	}
+	return appendDigits(dst, y, n)
 }
 
 // appendDigits writes the non-negative v with exactly n digits.

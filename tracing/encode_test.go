@@ -670,8 +670,16 @@ func TestEncodeTimes(t *testing.T) {
 		{"microseconds", time.Date(2026, 1, 2, 3, 4, 5, 123456000, time.UTC), `"2026-01-02T03:04:05.123456Z"`, 0},
 		{"other zone", time.Date(2026, 1, 2, 3, 4, 5, 0, time.FixedZone("x", 3600)), `"2026-01-02T02:04:05Z"`, 0},
 		{"year 0", time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC), `"0000-01-01T00:00:00Z"`, 0},
-		{"before year 0", time.Date(-5, 1, 1, 0, 0, 0, 0, time.UTC), `"0000-01-01T00:00:00Z"`, 1},
-		{"after 9999", time.Date(12000, 1, 1, 0, 0, 0, 0, time.UTC), `"9999-12-31T23:59:59.999999999Z"`, 1},
+		{"year 9999", time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC), `"9999-12-31T23:59:59.999999999Z"`, 0},
+		{"year -1", time.Date(-1, 12, 31, 23, 59, 59, 0, time.UTC), `"-0001-12-31T23:59:59Z"`, 0},
+		{"year -5", time.Date(-5, 1, 1, 0, 0, 0, 0, time.UTC), `"-0005-01-01T00:00:00Z"`, 0},
+		{"year 10000", time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), `"+10000-01-01T00:00:00Z"`, 0},
+		{"year 12000", time.Date(12000, 2, 29, 1, 2, 3, 4e6, time.UTC), `"+12000-02-29T01:02:03.004Z"`, 0},
+		{"year -12345", time.Date(-12345, 6, 7, 8, 9, 10, 0, time.UTC), `"-12345-06-07T08:09:10Z"`, 0},
+		{"last year", time.Date(262142, 12, 31, 23, 59, 59, 999999999, time.UTC), `"+262142-12-31T23:59:59.999999999Z"`, 0},
+		{"first year", time.Date(-262143, 1, 1, 0, 0, 0, 0, time.UTC), `"-262143-01-01T00:00:00Z"`, 0},
+		{"before the first year", time.Date(-300000, 1, 1, 0, 0, 0, 0, time.UTC), `"-262143-01-01T00:00:00Z"`, 1},
+		{"after the last year", time.Date(300000, 1, 1, 0, 0, 0, 0, time.UTC), `"+262142-12-31T23:59:59.999999999Z"`, 1},
 		{"monotonic stripped", time.Unix(1, 0).UTC(), `"1970-01-01T00:00:01Z"`, 0},
 	}
 	for _, tc := range tests {
@@ -724,7 +732,7 @@ func TestEncodeExtremeValues(t *testing.T) {
 	}
 	ev := TraceEvent{
 		EventID:   EventID{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff},
-		Timestamp: time.Date(100000, 1, 1, 0, 0, 0, 0, time.UTC),
+		Timestamp: time.Date(1000000, 1, 1, 0, 0, 0, 0, time.UTC),
 		Type:      TraceEventType{Kind: KindDataFlow, ToActor: bad, ToPort: bad},
 		ActorID:   bad,
 		Data: TraceEventData{
@@ -748,7 +756,7 @@ func TestEncodeExtremeValues(t *testing.T) {
 	tr := FlowTrace{
 		FlowID: FlowID(bad), Version: FlowVersion{Major: math.MaxUint32, Minor: math.MaxUint32, Patch: math.MaxUint32, GitHash: bad},
 		Status:   FailedStatus(bad),
-		EndTime:  time.Date(-100, 1, 1, 0, 0, 0, 0, time.UTC),
+		EndTime:  time.Date(-1000000, 1, 1, 0, 0, 0, 0, time.UTC),
 		Metadata: TraceMetadata{UserID: bad, SessionID: bad, Environment: bad, Hostname: bad, ProcessID: math.MaxUint32, ThreadID: bad, Tags: map[string]string{bad: bad}},
 	}
 	// The batch repeats the event with small data, to keep the test fast.
@@ -785,7 +793,7 @@ func TestEncodeExtremeValues(t *testing.T) {
 					t.Errorf("trace = %+v", r.Trace)
 				}
 				if !r.Trace.EndTime.Equal(minTime) {
-					t.Errorf("EndTime = %v, want clamped to year 0", r.Trace.EndTime)
+					t.Errorf("EndTime = %v, want clamped to %v", r.Trace.EndTime, minTime)
 				}
 			}
 			checkExtreme(t, &got, clean, msg.big)

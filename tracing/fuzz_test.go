@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -39,10 +40,36 @@ func seedGolden(f *testing.F, prefixes ...string) [][]byte {
 	return seeds
 }
 
+// chronoTimes are timestamps the server's date library writes beyond
+// RFC 3339: leap seconds and signed years.
+var chronoTimes = []string{
+	`"2016-12-31T23:59:60Z"`, `"2016-12-31T23:59:60.999999999Z"`, `"+10000-01-01T00:00:00Z"`,
+	`"-0001-12-31T23:59:59.5Z"`, `"+262142-12-31T23:59:60.1Z"`,
+}
+
+// withChronoTimes returns seeds with their first timestamp replaced by each
+// of chronoTimes.
+func withChronoTimes(seeds [][]byte) [][]byte {
+	var out [][]byte
+	for _, s := range seeds {
+		i := bytes.Index(s, []byte(`"timestamp":"`))
+		if i < 0 {
+			continue
+		}
+		i += len(`"timestamp":`)
+		j := i + 1 + bytes.IndexByte(s[i+1:], '"') + 1
+		for _, ts := range chronoTimes {
+			out = append(out, slices.Concat(s[:i], []byte(ts), s[j:]))
+		}
+	}
+	return out
+}
+
 // FuzzDecodeRequest checks that DecodeRequest never panics and that what it
 // accepts re-encodes to a message it accepts again, unchanged.
 func FuzzDecodeRequest(f *testing.F) {
-	for _, s := range seedGolden(f, "request_", "protocol_example") {
+	seeds := seedGolden(f, "request_", "protocol_example")
+	for _, s := range append(seeds, withChronoTimes(seeds)...) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -65,7 +92,8 @@ func FuzzDecodeRequest(f *testing.F) {
 // FuzzDecodeResponse checks that DecodeResponse never panics and that what
 // it accepts re-encodes to a message it accepts again, unchanged.
 func FuzzDecodeResponse(f *testing.F) {
-	for _, s := range seedGolden(f, "response_") {
+	seeds := seedGolden(f, "response_")
+	for _, s := range append(seeds, withChronoTimes(seeds)...) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -118,6 +146,10 @@ func FuzzEncodeEvent(f *testing.F) {
 	f.Add(uint8(KindDataFlow), "sensor", "out", "validator", "k", "v", []byte("hi"), uint64(1500), int64(-3), 0.5, 12.5, int64(1764153000), uint16(3), false)
 	f.Add(uint8(KindCustom), "a\xff", "", "\x00\"\\", "event_subtype", "\xed\xa0\x80", []byte(nil), uint64(math.MaxUint64), int64(math.MinInt64), math.NaN(), math.Inf(1), int64(-1e12), uint16(200), true)
 	f.Add(uint8(0), "", "", "", "", "", []byte{}, uint64(0), int64(0), math.MaxFloat64, -math.MaxFloat64, int64(1e15), uint16(0), false)
+	// Years outside 0000..9999 (10000, -1) and beyond what the server holds.
+	f.Add(uint8(KindActorStarted), "a", "p", "b", "c", "d", []byte{}, uint64(2), int64(7), 1.5, 2.5, int64(253402300800), uint16(0), false)
+	f.Add(uint8(KindActorStarted), "a", "p", "b", "c", "d", []byte{}, uint64(2), int64(7), 1.5, 2.5, int64(-62167219200-86400), uint16(0), false)
+	f.Add(uint8(KindActorStarted), "a", "p", "b", "c", "d", []byte{}, uint64(2), int64(7), 1.5, 2.5, int64(1e16), uint16(0), false)
 	// Not-measured metrics and the generation-2 snapshot fields, in both forms.
 	f.Add(uint8(KindMessageSent), "a", "none", "b", "c", "d", []byte("x"), uint64(1<<40|6), int64(7), 1.5, 2.5, int64(1764153000), uint16(0b10101<<8|1), true)
 	f.Add(uint8(KindMessageSent|0x10), "a", "lz4", "b", "c", "d", []byte(nil), uint64(1<<40|6), int64(7), 1.5, 2.5, int64(1764153000), uint16(0b11111<<8), true)
@@ -179,4 +211,25 @@ func FuzzEncodeEvent(f *testing.F) {
 			t.Fatalf("encoding/json rejects the output: %v", err)
 		}
 	})
+}
+
+// TestChronoTimeSeeds checks that the timestamp seeds of the fuzz targets
+// are accepted, so that they reach the round trip.
+func TestChronoTimeSeeds(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("testdata", "protocol_example.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seeds := withChronoTimes([][]byte{data})
+	if len(seeds) != len(chronoTimes) {
+		t.Fatalf("%d seeds", len(seeds))
+	}
+	for i, s := range seeds {
+		if !bytes.Contains(s, []byte(chronoTimes[i])) {
+			t.Fatalf("seed %d lacks %s", i, chronoTimes[i])
+		}
+		if _, err := DecodeRequest(s); err != nil {
+			t.Errorf("%s: %v", chronoTimes[i], err)
+		}
+	}
 }

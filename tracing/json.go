@@ -5,7 +5,10 @@ import "bytes"
 // The methods in this file let encoding/json read and write the event model
 // and the messages in the protocol's form. Marshalling uses a fresh Encoder
 // (so a KindCustom event is written as a NetworkEvent with an
-// "event_subtype" attribute, and reads back as such); unmarshalling is as
+// "event_subtype" attribute, and reads back as such, and the generation-1
+// form is written: a metric that was not measured is written as 0 and reads
+// back as a measured 0; use an Encoder with ProtocolV2 to keep the
+// difference); unmarshalling is as
 // strict as DecodeRequest and wraps ErrMalformed. A TraceEvent's TraceID is
 // not part of its JSON.
 

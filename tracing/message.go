@@ -29,9 +29,10 @@ type StartTrace struct {
 	Version FlowVersion
 }
 
-// RecordEvent sends one event of a trace. The reference server forwards it
-// to subscribers and replies with EventRecorded; it does not persist it (see
-// StoreTrace).
+// RecordEvent sends one event of a trace; the reply is EventRecorded. A
+// generation-1 server forwards it to subscribers and does not persist it
+// (see StoreTrace); a generation-2 server also appends it to the in-flight
+// trace of TraceID (opening one for an unknown id), stored at EndTrace.
 type RecordEvent struct {
 	TraceID TraceID
 	Event   TraceEvent
@@ -81,8 +82,9 @@ type Subscribe struct{ Filters SubscriptionFilters }
 type Unsubscribe struct{}
 
 // StoreTrace is the legacy message that persists events: the server stores
-// Trace with its Events (replacing events by id, so a resent batch does not
-// duplicate) and replies with TraceStored.
+// Trace as sent, replacing any stored trace with the same id whole, its
+// events included (so each StoreTrace of a trace must carry all its events
+// so far), and replies with TraceStored.
 type StoreTrace struct{ Trace FlowTrace }
 
 // GetMetrics is the legacy request for the server's counters; the reply is
