@@ -8,11 +8,22 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/coder/websocket"
 
 	"github.com/reflowtrace/reflowtrace-go/internal/cork"
 )
+
+// ErrRedirectRefused is wrapped, together with ErrPermanent, by the dial
+// error when the server redirected the upgrade request to another scheme or
+// host (host:port), or more than maxRedirects times in a row. The sink
+// never follows such a redirect.
+var ErrRedirectRefused = errors.New("sink: redirect refused")
+
+// maxRedirects bounds the redirects followed in one dial, as net/http does
+// by default.
+const maxRedirects = 10
 
 // dialer opens connections to the server.
 type dialer struct {
@@ -20,6 +31,10 @@ type dialer struct {
 	url    string
 	tls    *tls.Config
 	header http.Header
+	// credHeaders are the headers removed from a redirected request unless
+	// redirectCreds is set; the URL's user info is removed with them.
+	credHeaders   []string
+	redirectCreds bool
 }
 
 func newDialer(s *WebSocket, u *url.URL, tlsCfg *tls.Config) *dialer {
@@ -33,7 +48,14 @@ func newDialer(s *WebSocket, u *url.URL, tlsCfg *tls.Config) *dialer {
 	if s.cfg.origin != "" {
 		h.Set("Origin", s.cfg.origin)
 	}
-	return &dialer{s: s, url: u.String(), tls: tlsCfg, header: h}
+	creds := []string{"Authorization", s.cfg.apiKeyHeader}
+	for k := range s.cfg.header {
+		creds = append(creds, k)
+	}
+	return &dialer{
+		s: s, url: u.String(), tls: tlsCfg, header: h,
+		credHeaders: creds, redirectCreds: s.cfg.redirectCreds,
+	}
 }
 
 // dial opens one connection. Failures that retrying cannot fix wrap
@@ -43,8 +65,9 @@ func (d *dialer) dial(ctx context.Context) (*wsConn, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.dialTimeout)
 	defer cancel()
 	var (
-		cc     *cork.Conn
-		tlsErr error
+		cc       *cork.Conn
+		tlsErr   error
+		redirErr error
 	)
 	nd := &net.Dialer{}
 	tr := &http.Transport{
@@ -77,10 +100,19 @@ func (d *dialer) dial(ctx context.Context) (*wsConn, error) {
 	}
 	defer tr.CloseIdleConnections()
 	c, resp, err := websocket.Dial(ctx, d.url, &websocket.DialOptions{
-		HTTPClient: &http.Client{Transport: tr},
+		HTTPClient: &http.Client{
+			Transport: tr,
+			CheckRedirect: func(req *http.Request, via []*http.Request) error {
+				redirErr = d.checkRedirect(req, via)
+				return redirErr
+			},
+		},
 		HTTPHeader: d.header.Clone(),
 	})
 	if err != nil {
+		if redirErr != nil {
+			return nil, fmt.Errorf("%w: dial %s: %w", ErrPermanent, s.shownURL, redirErr)
+		}
 		err = s.redact(err)
 		if resp != nil && (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden) {
 			return nil, fmt.Errorf("%w: dial %s: the server refused the credentials (%s)", ErrPermanent, s.shownURL, resp.Status)
@@ -97,6 +129,73 @@ func (d *dialer) dial(ctx context.Context) (*wsConn, error) {
 	wc := &wsConn{c: c, cork: cc, dead: make(chan struct{})}
 	wc.ctx, wc.cancel = context.WithCancel(s.runCtx)
 	return wc, nil
+}
+
+// checkRedirect decides on a redirect of the upgrade request: it refuses
+// one that leaves the scheme or host of the server URL, or comes after
+// maxRedirects others, and removes the credentials from the redirected
+// request unless WithRedirectCredentials allows them. via[0] is the first
+// request.
+func (d *dialer) checkRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) >= maxRedirects {
+		return fmt.Errorf("redirected to %s after %d redirects: %w", d.show(req.URL), len(via), ErrRedirectRefused)
+	}
+	if !sameOrigin(via[0].URL, req.URL) {
+		return fmt.Errorf("redirected to %s, which leaves the scheme or host: %w", d.show(req.URL), ErrRedirectRefused)
+	}
+	if d.redirectCreds {
+		if req.URL.User == nil {
+			req.URL.User = via[0].URL.User
+		}
+		return nil
+	}
+	for _, k := range d.credHeaders {
+		req.Header.Del(k)
+	}
+	req.URL.User = nil
+	return nil
+}
+
+// show returns u as a ws:// or wss:// URL fit for errors: without user
+// info, query or fragment, and with the sink's secrets redacted.
+func (d *dialer) show(u *url.URL) string {
+	v := *u
+	v.Scheme = wsScheme(v.Scheme)
+	return (&redactedError{err: errors.New(showURL(v.String())), secrets: d.s.secrets}).Error()
+}
+
+// sameOrigin reports whether a and b have the same scheme (ws and http
+// being the same, and wss and https) and the same host and port, the
+// scheme's default port standing for an absent one.
+func sameOrigin(a, b *url.URL) bool {
+	return wsScheme(a.Scheme) == wsScheme(b.Scheme) && hostPort(a) == hostPort(b)
+}
+
+// wsScheme maps http and https to ws and wss, in lower case.
+func wsScheme(scheme string) string {
+	switch s := strings.ToLower(scheme); s {
+	case "http":
+		return "ws"
+	case "https":
+		return "wss"
+	default:
+		return s
+	}
+}
+
+// hostPort returns u's host in lower case and its port, the scheme's
+// default port if u has none.
+func hostPort(u *url.URL) string {
+	port := u.Port()
+	if port == "" {
+		switch wsScheme(u.Scheme) {
+		case "ws":
+			port = "80"
+		case "wss":
+			port = "443"
+		}
+	}
+	return net.JoinHostPort(strings.ToLower(u.Hostname()), port)
 }
 
 // isRemoteTLSAlert reports whether the server ended the TLS session with an

@@ -90,39 +90,40 @@ type wsOptionFunc func(*wsConfig)
 func (f wsOptionFunc) applyWebSocket(c *wsConfig) { f(c) }
 
 type wsConfig struct {
-	log          *zap.Logger
-	onError      func(error)
-	mode         WebSocketMode
-	maxFrame     int
-	compress     bool
-	compressMin  int
-	inflight     int
-	inflightB    int
-	outageB      int
-	keepalive    time.Duration
-	keepaliveTO  time.Duration
-	dialTimeout  time.Duration
-	writeTimeout time.Duration
-	policy       retry.Policy
-	retryOpts    []retry.Option
-	spoolDir     string
-	spoolSync    SyncPolicy
-	spoolMaxB    int64
-	spoolMaxAge  time.Duration
-	tls          *TLSOptions
-	apiKey       string
-	apiKeyHeader string
-	bearer       string
-	header       http.Header
-	origin       string
-	flowID       tracing.FlowID
-	version      tracing.FlowVersion
-	execID       tracing.ExecutionID
-	meta         tracing.TraceMetadata
-	metaSet      bool
-	env          string
-	tags         map[string]string
-	now          func() time.Time
+	log           *zap.Logger
+	onError       func(error)
+	mode          WebSocketMode
+	maxFrame      int
+	compress      bool
+	compressMin   int
+	inflight      int
+	inflightB     int
+	outageB       int
+	keepalive     time.Duration
+	keepaliveTO   time.Duration
+	dialTimeout   time.Duration
+	writeTimeout  time.Duration
+	policy        retry.Policy
+	retryOpts     []retry.Option
+	spoolDir      string
+	spoolSync     SyncPolicy
+	spoolMaxB     int64
+	spoolMaxAge   time.Duration
+	tls           *TLSOptions
+	apiKey        string
+	apiKeyHeader  string
+	bearer        string
+	header        http.Header
+	origin        string
+	redirectCreds bool
+	flowID        tracing.FlowID
+	version       tracing.FlowVersion
+	execID        tracing.ExecutionID
+	meta          tracing.TraceMetadata
+	metaSet       bool
+	env           string
+	tags          map[string]string
+	now           func() time.Time
 }
 
 func newWSConfig(opts []WebSocketOption) (*wsConfig, error) {
@@ -349,6 +350,18 @@ func WithBearerToken(token string) WebSocketOption {
 // treated as a secret in logs and errors. Default: none.
 func WithHeader(key, value string) WebSocketOption {
 	return wsOptionFunc(func(c *wsConfig) { c.header.Add(key, value) })
+}
+
+// WithRedirectCredentials sends the credentials again after the server
+// redirects the upgrade request to another path of the same scheme and
+// host: the API key, the bearer token, the headers given with WithHeader
+// and the URL's user info. Whatever it says, the sink never follows a
+// redirect to another scheme (wss to ws included) or host:port; the dial
+// then fails with an error wrapping ErrRedirectRefused and ErrPermanent.
+// Default: false, a redirect is followed without the credentials, so a
+// server that requires them refuses the redirected request.
+func WithRedirectCredentials(on bool) WebSocketOption {
+	return wsOptionFunc(func(c *wsConfig) { c.redirectCreds = on })
 }
 
 // WithOrigin sets the Origin header of the upgrade request. Default: none.
