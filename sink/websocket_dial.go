@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/coder/websocket"
+	"go.uber.org/zap"
 
 	"github.com/reflowtrace/reflowtrace-go/internal/cork"
 )
@@ -35,6 +36,9 @@ type dialer struct {
 	// redirectCreds is set; the URL's user info is removed with them.
 	credHeaders   []string
 	redirectCreds bool
+	// urlErr is what is wrong with the URL, if anything: every dial fails
+	// with it.
+	urlErr error
 }
 
 func newDialer(s *WebSocket, u *url.URL, tlsCfg *tls.Config) *dialer {
@@ -52,16 +56,54 @@ func newDialer(s *WebSocket, u *url.URL, tlsCfg *tls.Config) *dialer {
 	for k := range s.cfg.header {
 		creds = append(creds, k)
 	}
+	if plain := plaintextCredentials(s.cfg, u); len(plain) > 0 {
+		s.log.Warn("credentials will cross the network unencrypted: use wss://",
+			zap.String("url", s.shownURL), zap.Strings("credentials", plain))
+	}
 	return &dialer{
 		s: s, url: u.String(), tls: tlsCfg, header: h,
 		credHeaders: creds, redirectCreds: s.cfg.redirectCreds,
+		urlErr: checkURL(u),
 	}
+}
+
+// plaintextCredentials names the credentials the sink would send over ws://
+// to a host that is not loopback.
+func plaintextCredentials(cfg *wsConfig, u *url.URL) []string {
+	if wsScheme(u.Scheme) != "ws" || isLoopbackHost(u.Hostname()) {
+		return nil
+	}
+	var out []string
+	if cfg.apiKey != "" {
+		out = append(out, "api key")
+	}
+	if cfg.bearer != "" {
+		out = append(out, "bearer token")
+	}
+	if u.User != nil {
+		out = append(out, "url user info")
+	}
+	return out
+}
+
+// isLoopbackHost reports whether host, a URL's host name, is a loopback
+// address or a localhost name (RFC 6761). It does not resolve names.
+func isLoopbackHost(host string) bool {
+	h := strings.TrimSuffix(strings.ToLower(host), ".")
+	if h == "localhost" || strings.HasSuffix(h, ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
 }
 
 // dial opens one connection. Failures that retrying cannot fix wrap
 // ErrPermanent.
 func (d *dialer) dial(ctx context.Context) (*wsConn, error) {
 	s := d.s
+	if d.urlErr != nil {
+		return nil, fmt.Errorf("%w: dial: %w", ErrPermanent, d.urlErr)
+	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.dialTimeout)
 	defer cancel()
 	var (
