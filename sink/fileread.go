@@ -16,6 +16,9 @@ import (
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 )
 
+// readBufferBytes is the read buffer of a file, and the most read at once.
+const readBufferBytes = 64 << 10
+
 // MaxFileLineBytes is the longest line ReadFile decodes; a longer one is
 // skipped and reported as corrupt.
 const MaxFileLineBytes = 64 << 20
@@ -119,13 +122,29 @@ func readOneFile(name string, yield func(tracing.TraceEvent, error) bool) bool {
 	if err != nil {
 		return yield(tracing.TraceEvent{}, fmt.Errorf("sink: file %s: read: %w", name, err))
 	}
+	return readEvents(name, f, fi.Size(), yield)
+}
+
+// readEvents yields the events of the file name, read from f, which is at
+// offset 0 and holds size bytes; it returns false when the iteration must
+// stop.
+func readEvents(name string, f interface {
+	io.Reader
+	io.ReaderAt
+}, size int64, yield func(tracing.TraceEvent, error) bool,
+) bool {
 	var head [4]byte
 	n, _ := f.ReadAt(head[:], 0)
 	var src io.Reader = f
+	// A small file gets a buffer of its size: allocating 64 KiB would cost
+	// more than reading it. The text of an lz4 file is larger than the file.
+	bufSize := readBufferBytes
 	if n == 4 && bytes.Equal(head[:], lz4FrameMagic) {
-		src = &lz4Frames{ra: f, size: fi.Size()}
+		src = &lz4Frames{ra: f, size: size}
+	} else if size < int64(bufSize) {
+		bufSize = int(size)
 	}
-	lr := lineReader{path: name, br: bufio.NewReaderSize(src, 64<<10)}
+	lr := lineReader{path: name, br: bufio.NewReaderSize(src, bufSize)}
 	for {
 		ev, done, err := lr.next()
 		if done && err == nil {
