@@ -410,17 +410,21 @@ func (z *lz4Frames) nextBlock() error {
 	if raw {
 		z.out = append(z.out[:0], data...)
 	} else {
-		if cap(z.out) < z.blockMax {
-			z.out = make([]byte, z.blockMax)
+		// A block of n bytes decodes to at most about 255n bytes (a byte of
+		// match length stands for 255 output bytes at most): a small block
+		// needs no buffer of the frame's maximum, which may be 4 MiB.
+		limit := min(z.blockMax, 256*int(size)+64)
+		if cap(z.out) < limit {
+			z.out = make([]byte, limit)
 		}
 		var n int
 		var err error
 		if z.independent || len(z.dict) == 0 {
-			n, err = lz4.UncompressBlock(data, z.out[:z.blockMax])
+			n, err = lz4.UncompressBlock(data, z.out[:limit])
 		} else {
-			n, err = lz4.UncompressBlockWithDict(data, z.out[:z.blockMax], z.dict)
+			n, err = lz4.UncompressBlockWithDict(data, z.out[:limit], z.dict)
 		}
-		if err != nil || n < 0 || n > z.blockMax {
+		if err != nil || n < 0 || n > limit {
 			if err == nil {
 				err = errors.New("bad block length")
 			}
