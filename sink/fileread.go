@@ -16,6 +16,9 @@ import (
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 )
 
+// readBufferBytes is the read buffer of a file, and the most read at once.
+const readBufferBytes = 64 << 10
+
 // MaxFileLineBytes is the longest line ReadFile decodes; a longer one is
 // skipped and reported as corrupt.
 const MaxFileLineBytes = 64 << 20
@@ -119,13 +122,29 @@ func readOneFile(name string, yield func(tracing.TraceEvent, error) bool) bool {
 	if err != nil {
 		return yield(tracing.TraceEvent{}, fmt.Errorf("sink: file %s: read: %w", name, err))
 	}
+	return readEvents(name, f, fi.Size(), yield)
+}
+
+// readEvents yields the events of the file name, read from f, which is at
+// offset 0 and holds size bytes; it returns false when the iteration must
+// stop.
+func readEvents(name string, f interface {
+	io.Reader
+	io.ReaderAt
+}, size int64, yield func(tracing.TraceEvent, error) bool,
+) bool {
 	var head [4]byte
 	n, _ := f.ReadAt(head[:], 0)
 	var src io.Reader = f
+	// A small file gets a buffer of its size: allocating 64 KiB would cost
+	// more than reading it. The text of an lz4 file is larger than the file.
+	bufSize := readBufferBytes
 	if n == 4 && bytes.Equal(head[:], lz4FrameMagic) {
-		src = &lz4Frames{ra: f, size: fi.Size()}
+		src = &lz4Frames{ra: f, size: size}
+	} else if size < int64(bufSize) {
+		bufSize = int(size)
 	}
-	lr := lineReader{path: name, br: bufio.NewReaderSize(src, 64<<10)}
+	lr := lineReader{path: name, br: bufio.NewReaderSize(src, bufSize)}
 	for {
 		ev, done, err := lr.next()
 		if done && err == nil {
@@ -391,17 +410,21 @@ func (z *lz4Frames) nextBlock() error {
 	if raw {
 		z.out = append(z.out[:0], data...)
 	} else {
-		if cap(z.out) < z.blockMax {
-			z.out = make([]byte, z.blockMax)
+		// A block of n bytes decodes to at most about 255n bytes (a byte of
+		// match length stands for 255 output bytes at most): a small block
+		// needs no buffer of the frame's maximum, which may be 4 MiB.
+		limit := min(z.blockMax, 256*int(size)+64)
+		if cap(z.out) < limit {
+			z.out = make([]byte, limit)
 		}
 		var n int
 		var err error
 		if z.independent || len(z.dict) == 0 {
-			n, err = lz4.UncompressBlock(data, z.out[:z.blockMax])
+			n, err = lz4.UncompressBlock(data, z.out[:limit])
 		} else {
-			n, err = lz4.UncompressBlockWithDict(data, z.out[:z.blockMax], z.dict)
+			n, err = lz4.UncompressBlockWithDict(data, z.out[:limit], z.dict)
 		}
-		if err != nil || n < 0 || n > z.blockMax {
+		if err != nil || n < 0 || n > limit {
 			if err == nil {
 				err = errors.New("bad block length")
 			}

@@ -3,8 +3,13 @@ package sink
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
+	"net/url"
 	"os"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -90,42 +95,43 @@ type wsOptionFunc func(*wsConfig)
 func (f wsOptionFunc) applyWebSocket(c *wsConfig) { f(c) }
 
 type wsConfig struct {
-	log          *zap.Logger
-	onError      func(error)
-	mode         WebSocketMode
-	maxFrame     int
-	compress     bool
-	alg          tracing.CompressionAlgorithm
-	compressMin  int
-	inflight     int
-	inflightB    int
-	outageB      int
-	keepalive    time.Duration
-	keepaliveTO  time.Duration
-	dialTimeout  time.Duration
-	writeTimeout time.Duration
-	policy       retry.Policy
-	retryOpts    []retry.Option
-	spoolDir     string
-	spoolSync    SyncPolicy
-	spoolMaxB    int64
-	spoolMaxAge  time.Duration
-	storeDelay   time.Duration
-	protocol     tracing.Protocol
-	tls          *TLSOptions
-	apiKey       string
-	apiKeyHeader string
-	bearer       string
-	header       http.Header
-	origin       string
-	flowID       tracing.FlowID
-	version      tracing.FlowVersion
-	execID       tracing.ExecutionID
-	meta         tracing.TraceMetadata
-	metaSet      bool
-	env          string
-	tags         map[string]string
-	now          func() time.Time
+	log           *zap.Logger
+	onError       func(error)
+	mode          WebSocketMode
+	maxFrame      int
+	compress      bool
+	alg           tracing.CompressionAlgorithm
+	compressMin   int
+	inflight      int
+	inflightB     int
+	outageB       int
+	keepalive     time.Duration
+	keepaliveTO   time.Duration
+	dialTimeout   time.Duration
+	writeTimeout  time.Duration
+	policy        retry.Policy
+	retryOpts     []retry.Option
+	spoolDir      string
+	spoolSync     SyncPolicy
+	spoolMaxB     int64
+	spoolMaxAge   time.Duration
+	storeDelay    time.Duration
+	protocol      tracing.Protocol
+	tls           *TLSOptions
+	apiKey        string
+	apiKeyHeader  string
+	bearer        string
+	header        http.Header
+	origin        string
+	redirectCreds bool
+	flowID        tracing.FlowID
+	version       tracing.FlowVersion
+	execID        tracing.ExecutionID
+	meta          tracing.TraceMetadata
+	metaSet       bool
+	env           string
+	tags          map[string]string
+	now           func() time.Time
 }
 
 func newWSConfig(opts []WebSocketOption) (*wsConfig, error) {
@@ -201,8 +207,28 @@ func newWSConfig(opts []WebSocketOption) (*wsConfig, error) {
 	if c.spoolMaxB < 0 || c.spoolMaxAge < 0 {
 		bad("WithSpoolLimits", fmt.Sprintf("%d, %v", c.spoolMaxB, c.spoolMaxAge), "must not be negative")
 	}
-	if c.apiKeyHeader == "" {
-		bad("WithAPIKeyHeader", `""`, "must not be empty")
+	// Values net/http would refuse at every dial, or that would split the
+	// upgrade request, are refused here. Secrets are named, never shown.
+	if !isToken(c.apiKeyHeader) {
+		bad("WithAPIKeyHeader", fmt.Sprintf("%q", c.apiKeyHeader), "must be a header name (an RFC 7230 token)")
+	}
+	for _, o := range []struct{ name, value string }{
+		{"WithAPIKey", c.apiKey}, {"WithBearerToken", c.bearer}, {"WithOrigin", c.origin},
+	} {
+		if !isHeaderValue(o.value) {
+			errs = append(errs, fmt.Errorf("%w: %s: holds a control character (CR, LF or another), which cannot go in a header", ErrInvalidOption, o.name))
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(c.header)) {
+		if !isToken(k) {
+			errs = append(errs, fmt.Errorf("%w: WithHeader(%q, …): the name must be an RFC 7230 token", ErrInvalidOption, k))
+		}
+		for _, v := range c.header[k] {
+			if !isHeaderValue(v) {
+				errs = append(errs, fmt.Errorf("%w: WithHeader(%q, …): the value holds a control character (CR, LF or another)", ErrInvalidOption, k))
+				break
+			}
+		}
 	}
 	if c.apiKey != "" && c.bearer != "" {
 		errs = append(errs, fmt.Errorf("%w: WithAPIKey and WithBearerToken both set", ErrInvalidOption))
@@ -224,6 +250,46 @@ func newWSConfig(opts []WebSocketOption) (*wsConfig, error) {
 		c.execID = tracing.NewExecutionID()
 	}
 	return c, errors.Join(errs...)
+}
+
+// isToken reports whether s is a token of RFC 7230, section 3.2.6, the
+// grammar of header names: one or more letters, digits and !#$%&'*+-.^_`|~.
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// isHeaderValue reports whether s can be a header value as net/http sends
+// it: no control character but horizontal tab, so no CR or LF.
+func isHeaderValue(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < ' ' && c != '\t' || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// checkURL checks the part of a server URL that url.Parse leaves alone:
+// the port, which must be within 1 to 65535 when given.
+func checkURL(u *url.URL) error {
+	if p := u.Port(); p != "" {
+		if n, err := strconv.ParseUint(p, 10, 16); err != nil || n == 0 {
+			return fmt.Errorf("%w: url %q: port %s is not within 1 to 65535", ErrInvalidOption, showURL(u.String()), p)
+		}
+	}
+	return nil
 }
 
 // WithMode chooses store (StoreTrace), live (RecordEvent) or both.
@@ -379,30 +445,52 @@ func WithSpoolLimits(maxBytes int64, maxAge time.Duration) WebSocketOption {
 
 // WithAPIKey sends key in the API key header (DefaultAPIKeyHeader unless
 // WithAPIKeyHeader says otherwise) on every connection. The key never
-// appears in logs, errors or Stats. Default: none.
+// appears in logs, errors or Stats. NewWebSocket refuses a key holding CR,
+// LF or another control character, and logs a Warn when the key would go
+// over ws:// to a host that is not loopback. Default: none.
 func WithAPIKey(key string) WebSocketOption {
 	return wsOptionFunc(func(c *wsConfig) { c.apiKey = key })
 }
 
-// WithAPIKeyHeader names the header carrying the API key. Default:
+// WithAPIKeyHeader names the header carrying the API key. NewWebSocket
+// refuses a name that is not an RFC 7230 token. Default:
 // DefaultAPIKeyHeader.
 func WithAPIKeyHeader(name string) WebSocketOption {
 	return wsOptionFunc(func(c *wsConfig) { c.apiKeyHeader = name })
 }
 
 // WithBearerToken sends "Authorization: Bearer token" on every connection.
-// The token never appears in logs, errors or Stats. Default: none.
+// The token never appears in logs, errors or Stats. NewWebSocket refuses a
+// token holding CR, LF or another control character, and logs a Warn when
+// the token would go over ws:// to a host that is not loopback. Default:
+// none.
 func WithBearerToken(token string) WebSocketOption {
 	return wsOptionFunc(func(c *wsConfig) { c.bearer = token })
 }
 
 // WithHeader adds a header to the WebSocket upgrade request. Its value is
-// treated as a secret in logs and errors. Default: none.
+// treated as a secret in logs and errors. NewWebSocket refuses a key that
+// is not an RFC 7230 token and a value holding CR, LF or another control
+// character. Default: none.
 func WithHeader(key, value string) WebSocketOption {
 	return wsOptionFunc(func(c *wsConfig) { c.header.Add(key, value) })
 }
 
-// WithOrigin sets the Origin header of the upgrade request. Default: none.
+// WithRedirectCredentials sends the credentials again after the server
+// redirects the upgrade request to another path of the same scheme and
+// host: the API key, the bearer token, the headers given with WithHeader
+// and the URL's user info. Whatever it says, the sink never follows a
+// redirect to another scheme (wss to ws included) or host:port; the dial
+// then fails with an error wrapping ErrRedirectRefused and ErrPermanent.
+// Default: false, a redirect is followed without the credentials, so a
+// server that requires them refuses the redirected request.
+func WithRedirectCredentials(on bool) WebSocketOption {
+	return wsOptionFunc(func(c *wsConfig) { c.redirectCreds = on })
+}
+
+// WithOrigin sets the Origin header of the upgrade request. NewWebSocket
+// refuses a value holding CR, LF or another control character. Default:
+// none.
 func WithOrigin(origin string) WebSocketOption {
 	return wsOptionFunc(func(c *wsConfig) { c.origin = origin })
 }
