@@ -147,6 +147,9 @@ type WebSocket struct {
 	autoNext compress.Algorithm
 	// sendCodecs serve the sender goroutine (see writeFrames).
 	sendCodecs codecSet
+	// knownGen is the tracing.Protocol the last probe found (ProtocolAuto
+	// before the first); events are encoded in its form.
+	knownGen atomic.Uint32
 
 	// retained counts the bytes of event JSON the segments hold.
 	retained atomic.Int64
@@ -388,12 +391,12 @@ func (s *WebSocket) Write(ctx context.Context, batch []tracing.TraceEvent) error
 // critical ones kept. It returns what is left of batch.
 func (s *WebSocket) reserve(ctx context.Context, batch []tracing.TraceEvent) []tracing.TraceEvent {
 	limit := int64(s.cfg.outageB)
-	if s.retained.Load() < limit {
+	if s.held() < limit {
 		return batch
 	}
 	s.sealForRoom()
 	s.mu.Lock()
-	for s.retained.Load() >= limit && !s.stopping && ctx.Err() == nil {
+	for s.heldLocked() >= limit && !s.stopping && ctx.Err() == nil {
 		ch := s.watchLocked()
 		s.mu.Unlock()
 		select {
@@ -404,7 +407,7 @@ func (s *WebSocket) reserve(ctx context.Context, batch []tracing.TraceEvent) []t
 		s.unwatchLocked()
 	}
 	s.mu.Unlock()
-	if s.retained.Load() < limit {
+	if s.held() < limit {
 		return batch
 	}
 	kept := batch[:0]
@@ -425,6 +428,18 @@ func (s *WebSocket) reserve(ctx context.Context, batch []tracing.TraceEvent) []t
 		s.log.Warn("events dropped", zap.String("reason", DropOutageBufferFull), zap.Int("events", dropped))
 	}
 	return kept
+}
+
+// held is the memory the sink holds for events: the segments' event JSON
+// and the frames waiting to be sent or acknowledged.
+func (s *WebSocket) held() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.heldLocked()
+}
+
+func (s *WebSocket) heldLocked() int64 {
+	return s.retained.Load() + int64(s.queue.bytes+s.resend.bytes+s.inflight.bytes)
 }
 
 // sealForRoom seals the open segments whose events are all acknowledged
@@ -449,7 +464,7 @@ func (s *WebSocket) sealForRoom() {
 				largest = g
 			}
 		}
-		if s.retained.Load() >= int64(s.cfg.outageB) && largest != nil {
+		if s.held() >= int64(s.cfg.outageB) && largest != nil {
 			frames = s.sealLocked(largest, now, frames)
 		}
 		return frames
@@ -501,21 +516,12 @@ func (s *WebSocket) admit(ctx context.Context, f *frame) error {
 			s.unwatchLocked()
 			continue
 		}
-		// Disconnected. A store waits in memory, which reserve bounds.
-		if f.seg != nil {
-			s.track(f)
-			s.queue.push(f)
-			s.notifyLocked()
-			s.mu.Unlock()
-			return nil
-		}
-		// Other frames go to the spool, or wait within the outage buffer.
-		if s.spool != nil {
-			s.mu.Unlock()
-			s.spoolFrame(f)
-			return nil
-		}
-		s.admitOutageLocked(f)
+		// Disconnected: f waits in memory, which reserve bounds; the
+		// spool takes what is left when reconnecting gives up or at
+		// Close.
+		s.track(f)
+		s.queue.push(f)
+		s.notifyLocked()
 		s.mu.Unlock()
 		return nil
 	}
@@ -546,45 +552,12 @@ func (s *WebSocket) untrackLocked(f *frame) {
 	s.notifyLocked()
 }
 
-// admitOutageLocked keeps f in memory, evicting routine frames (oldest
-// first) when the outage buffer is full; a routine frame that still does
-// not fit is dropped, and a critical one evicts older critical frames.
-// s.mu must be held.
-func (s *WebSocket) admitOutageLocked(f *frame) {
-	limit := s.cfg.outageB
-	used := func() int { return s.queue.bytes + s.resend.bytes }
-	var evicted []*frame
-	for used()+f.size() > limit {
-		var g *frame
-		routine := func(x *frame) bool { return !x.critical && x.spool.seg == nil }
-		if g = s.queue.removeFirst(routine); g == nil {
-			g = s.resend.removeFirst(routine)
-		}
-		if g == nil && f.critical {
-			crit := func(x *frame) bool { return x.spool.seg == nil }
-			if g = s.queue.removeFirst(crit); g == nil {
-				g = s.resend.removeFirst(crit)
-			}
-		}
-		if g == nil {
-			break
-		}
-		evicted = append(evicted, g)
-	}
-	if used()+f.size() > limit {
-		evicted = append(evicted, f)
-	} else {
-		s.track(f)
-		s.queue.push(f)
-	}
-	for _, g := range evicted {
-		s.dropLocked(g, DropOutageBufferFull)
-	}
-}
-
 // spoolFrame writes f to the spool and resolves it; it reports whether f
 // is on disk (or dropped and counted, when false).
 func (s *WebSocket) spoolFrame(f *frame) bool {
+	if f.stream != nil {
+		return s.spoolStream(f)
+	}
 	if f.spool.seg != nil {
 		// Already on disk: give it back for a later replay.
 		s.spool.release(f.spool)
@@ -597,7 +570,7 @@ func (s *WebSocket) spoolFrame(f *frame) bool {
 	events := f.events
 	if f.seg != nil {
 		s.mu.Lock()
-		events = f.seg.storedN - f.seg.ackedN
+		events = f.seg.unackedLocked()
 		s.mu.Unlock()
 	}
 	s.encMu.Lock()
@@ -639,8 +612,11 @@ func (s *WebSocket) drop(f *frame, reason string) {
 // dropLocked counts f's events as dropped for reason. s.mu must be held.
 func (s *WebSocket) dropLocked(f *frame, reason string) {
 	n := f.events
-	if f.seg != nil {
-		n = s.loseSegLocked(f.seg, reason)
+	if g := f.seg; g != nil || f.stream != nil {
+		if g == nil {
+			g = f.stream
+		}
+		n = s.loseSegLocked(g, reason)
 	} else {
 		s.dropped[reason] += uint64(n)
 		s.droppedN.Add(uint64(n))
@@ -815,7 +791,7 @@ func (s *WebSocket) Close(ctx context.Context) error {
 		skip := superseded(f)
 		n := f.events
 		if f.seg != nil && !skip {
-			n = f.seg.storedN - f.seg.ackedN
+			n = f.seg.unackedLocked()
 		}
 		if skip {
 			s.untrackLocked(f)

@@ -612,7 +612,7 @@ func (s *WebSocket) reject(c *wsConn, serr *tracing.ServerError) error {
 	code := string(serr.Code)
 	n := f.events
 	if f.seg != nil {
-		n = f.seg.storedN - f.seg.ackedN
+		n = f.seg.unackedLocked()
 		if f.seg.lost.Load() {
 			n = 0
 		}

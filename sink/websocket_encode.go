@@ -26,6 +26,12 @@ func (s *WebSocket) encodeBatch(batch []tracing.TraceEvent) []*frame {
 	}
 	s.encMu.Lock()
 	defer s.encMu.Unlock()
+	// The generation-2 form (null for what was not measured) only for a
+	// server known to read it; the generation-1 form every server reads.
+	s.enc.Protocol = s.cfg.protocol
+	if s.enc.Protocol == tracing.ProtocolAuto {
+		s.enc.Protocol = tracing.Protocol(s.knownGen.Load())
+	}
 	var frames []*frame
 	now := s.cfg.now().UnixNano()
 	live := s.cfg.mode.live()

@@ -257,6 +257,9 @@ func (s *WebSocket) queueStore(f *frame) (admit bool) {
 // superseded reports whether f is a store of its segment that a newer
 // store (or the segment's loss) makes unnecessary. s.mu must be held.
 func superseded(f *frame) bool {
+	if f.stream != nil {
+		return f.stream.lost.Load()
+	}
 	g := f.seg
 	return g != nil && (g.lost.Load() || f.upto < g.storedN || f.upto <= g.ackedN && f.sent)
 }
@@ -288,7 +291,7 @@ func (s *WebSocket) loseSegLocked(g *traceSeg, reason string) int {
 	}
 	g.lostReason = reason
 	g.lost.Store(true)
-	n := g.storedN - g.ackedN
+	n := g.unackedLocked()
 	if reason != "" && n > 0 {
 		s.dropped[reason] += uint64(n)
 		s.droppedN.Add(uint64(n))
@@ -299,4 +302,10 @@ func (s *WebSocket) loseSegLocked(g *traceSeg, reason string) int {
 	}
 	s.resolveSegLocked(g)
 	return n
+}
+
+// unackedLocked counts g's events sent (or built into frames) and not yet
+// acknowledged by a store or a RecordEvent. WebSocket.mu must be held.
+func (g *traceSeg) unackedLocked() int {
+	return max(g.storedN, g.recN) - g.delivered
 }

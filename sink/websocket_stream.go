@@ -227,6 +227,14 @@ func (s *WebSocket) probe(c *wsConn) error {
 		c.gen = s.cfg.protocol
 		return nil
 	}
+	if g := tracing.Protocol(s.knownGen.Load()); g != tracing.ProtocolAuto && !s.cfg.mode.live() {
+		// Store mode sends the same messages to both generations: one
+		// probe tells the form of the events, and saves a round trip on
+		// every reconnect.
+		c.gen = g
+		return nil
+	}
+	defer func() { s.knownGen.Store(uint32(c.gen)) }()
 	c.gen = tracing.ProtocolV1
 	rid := tracing.NewRequestID()
 	var enc tracing.Encoder
@@ -337,4 +345,34 @@ func (s *WebSocket) probeCompression(c *wsConn) error {
 	s.report(fmt.Errorf("sink: websocket: compression algorithm %q: %w (%v): the server is not configured with it; sending text frames",
 		alg, errCompressionRefused, err), "compression refused")
 	return fmt.Errorf("compression probe %s: %w", alg, errCompressionRefused)
+}
+
+// spoolStream writes f's segment to the spool as one StoreTrace of all its
+// events (a RecordEvent replayed by a later sink would open a trace of its
+// own on a generation-2 server) and resolves f; the segment's other
+// streamed frames are then skipped. It reports whether the events are on
+// disk.
+func (s *WebSocket) spoolStream(f *frame) bool {
+	g := f.stream
+	var st *frame
+	s.encMu.Lock()
+	if !g.lost.Load() {
+		g.storeOnly.Store(true)
+		if g.dirtySince == 0 {
+			g.dirtySince = s.cfg.now().UnixNano()
+		}
+		st = s.buildStore(g, s.cfg.now().UnixNano())
+	}
+	s.encMu.Unlock()
+	s.mu.Lock()
+	s.untrackLocked(f)
+	s.mu.Unlock()
+	f.release(s.free)
+	if st == nil {
+		return true // the segment went to disk with an earlier frame
+	}
+	s.mu.Lock()
+	st.events = g.unackedLocked()
+	s.mu.Unlock()
+	return s.spoolFrame(st)
 }
