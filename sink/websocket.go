@@ -126,9 +126,10 @@ type WebSocket struct {
 	waiters     int
 	conn        *wsConn
 	connected   bool
-	resend      fifo // frames sent on a lost connection, sent first
-	queue       fifo // frames not sent yet
-	inflight    fifo // frames sent on conn and not acknowledged
+	resend      fifo                   // frames sent on a lost connection, sent first
+	queue       fifo                   // frames not sent yet
+	inflight    fifo                   // frames sent on conn and not acknowledged
+	parked      map[*frame]*time.Timer // answered with a retryable error, waiting to be resent
 	epoch       uint64
 	outstanding map[uint64]int // frames per epoch not acknowledged, spooled or dropped
 	permErr     error          // a permanent connection failure
@@ -147,6 +148,10 @@ type WebSocket struct {
 	autoNext compress.Algorithm
 	// sendCodecs serve the sender goroutine (see writeFrames).
 	sendCodecs codecSet
+	// retried counts frames resent after a retryable error; retryLogAt is
+	// when that was last logged (Unix ns).
+	retried    atomic.Uint64
+	retryLogAt atomic.Int64
 	// knownGen is the tracing.Protocol the last probe found (ProtocolAuto
 	// before the first); events are encoded in its form.
 	knownGen atomic.Uint32
@@ -212,6 +217,7 @@ func NewWebSocket(rawURL string, opts ...WebSocketOption) (*WebSocket, error) {
 		done:        make(chan struct{}),
 		free:        newBufList(cfg.inflightB),
 		segs:        make(map[tracing.TraceID]*traceSeg),
+		parked:      make(map[*frame]*time.Timer),
 	}
 	s.progressAt.Store(cfg.now().UnixNano())
 	s.compAlg.Store(-1)
@@ -778,7 +784,8 @@ func (s *WebSocket) Close(ctx context.Context) error {
 
 	// Whatever is left was not acknowledged.
 	s.mu.Lock()
-	left := append(s.inflight.drain(), s.resend.drain()...)
+	left := append(s.inflight.drain(), s.takeParkedLocked()...)
+	left = append(left, s.resend.drain()...)
 	left = append(left, s.queue.drain()...)
 	s.mu.Unlock()
 	var events, onDisk, lost int

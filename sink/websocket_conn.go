@@ -310,6 +310,8 @@ func (s *WebSocket) takeLocked(c *wsConn, batch []*frame, spoolFirst bool) []*fr
 				s.inflight.push(r)
 				batch = append(batch, r)
 				continue // f is skipped on the next turn
+			case streamWait:
+				return s.tookLocked(batch)
 			}
 		}
 		if s.inflight.len() >= s.cfg.inflight ||
@@ -335,6 +337,10 @@ func (s *WebSocket) takeLocked(c *wsConn, batch []*frame, spoolFirst bool) []*fr
 		s.inflight.push(f)
 		batch = append(batch, f)
 	}
+	return s.tookLocked(batch)
+}
+
+func (s *WebSocket) tookLocked(batch []*frame) []*frame {
 	if len(batch) > 0 {
 		s.notifyLocked() // room in the queue for Write
 	}
@@ -604,9 +610,20 @@ func (s *WebSocket) reject(c *wsConn, serr *tracing.ServerError) error {
 	limit, limited := s.cfg.policy.Retries()
 	if serr.Retryable() && (!limited || f.attempts < limit) {
 		f.attempts++
-		c.retryLater = true
+		if f.kind == frameStart {
+			// The frames behind it need the trace open: start again on
+			// a new connection, after a backoff.
+			c.retryLater = true
+			s.mu.Unlock()
+			return fmt.Errorf("server error, will resend: %w", serr)
+		}
+		// Only this frame is sent again, after a backoff; the connection
+		// and the frames behind it go on.
+		s.inflight.pop()
+		s.parkLocked(f)
 		s.mu.Unlock()
-		return fmt.Errorf("server error, will resend: %w", serr)
+		s.logRetry(serr)
+		return nil
 	}
 	s.inflight.pop()
 	code := string(serr.Code)
@@ -657,4 +674,64 @@ func (s *WebSocket) decodeReply(c *wsConn, data []byte) ([]byte, error) {
 		return nil, fmt.Errorf("undecodable compressed reply: %w", err)
 	}
 	return out, nil
+}
+
+// parkLocked holds f, answered with a retryable error, for a backoff
+// before it joins the resend queue. s.mu must be held.
+func (s *WebSocket) parkLocked(f *frame) {
+	if f.backoff == nil {
+		f.backoff = s.cfg.policy.NewBackOff(context.Background())
+	}
+	d := f.backoff.NextBackOff()
+	if d == backoff.Stop {
+		d = s.cfg.policy.MaxDelay
+	}
+	if g := f.stream; g != nil {
+		g.parked++
+	}
+	s.parked[f] = time.AfterFunc(d, func() { s.unpark(f) })
+}
+
+// unpark moves f from the parked frames to the resend queue.
+func (s *WebSocket) unpark(f *frame) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.parked[f]; !ok {
+		return // Close took it
+	}
+	delete(s.parked, f)
+	if g := f.stream; g != nil {
+		g.parked--
+	}
+	s.resend.push(f)
+	s.notifyLocked()
+}
+
+// takeParkedLocked stops the parking timers and returns the parked
+// frames, for Close. s.mu must be held.
+func (s *WebSocket) takeParkedLocked() []*frame {
+	out := make([]*frame, 0, len(s.parked))
+	for f, t := range s.parked {
+		t.Stop()
+		out = append(out, f)
+		if g := f.stream; g != nil {
+			g.parked--
+		}
+	}
+	clear(s.parked)
+	return out
+}
+
+// retryLogEvery spaces the warnings about retryable server errors, which
+// can come with every frame.
+const retryLogEvery = 10 * time.Second
+
+func (s *WebSocket) logRetry(serr *tracing.ServerError) {
+	n := s.retried.Add(1)
+	now := s.cfg.now().UnixNano()
+	last := s.retryLogAt.Load()
+	if now-last < int64(retryLogEvery) || !s.retryLogAt.CompareAndSwap(last, now) {
+		return
+	}
+	s.log.Warn("server errors: resending the frames after a backoff", zap.Error(serr), zap.Uint64("frames_so_far", n))
 }

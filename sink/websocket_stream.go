@@ -48,6 +48,7 @@ const (
 	streamSkip                        // resolve it without sending
 	streamStart                       // send a StartTrace first, then it
 	streamRecover                     // recover the trace first; skip it
+	streamWait                        // send nothing more now
 )
 
 // streamActionLocked decides what to do with f, a RecordEvent or EndTrace
@@ -65,6 +66,11 @@ func (s *WebSocket) streamActionLocked(c *wsConn, f *frame) streamAction {
 	}
 	switch g.startedOn {
 	case c:
+		if f.kind == frameEnd && (g.parked > 0 || g.recDone < g.recN) {
+			// Its RecordEvents first, all of them answered: one answered
+			// with an error after the EndTrace would reopen the trace.
+			return streamWait
+		}
 		return streamSend
 	case nil:
 		return streamStart
