@@ -194,6 +194,9 @@ func NewWebSocket(rawURL string, opts ...WebSocketOption) (*WebSocket, error) {
 	if err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
 		return nil, fmt.Errorf("%w: url %q: want ws://host:port or wss://host:port", ErrInvalidOption, showURL(rawURL))
 	}
+	if err := checkURL(u); err != nil {
+		return nil, err
+	}
 	cfg, err := newWSConfig(opts)
 	if err != nil {
 		return nil, err
