@@ -419,42 +419,6 @@ func TestWebSocketObserveTrace(t *testing.T) {
 	}
 }
 
-func TestWebSocketThroughClient(t *testing.T) {
-	ctx := testCtx(t)
-	srv := startServer(t, lz4Server(true)...)
-	cfg := tracing.DefaultConfig()
-	cfg.ServerURL = srv.URL()
-	cfg.EnableCompression = true
-	cfg.FlowID = "e2e"
-	ws, _ := newTestSink(t, cfg.ServerURL, WebSocketOptionsFromConfig(cfg)...)
-	client, err := tracing.New(cfg, tracing.WithSink(ws))
-	if err != nil {
-		t.Fatal(err)
-	}
-	trace, err := client.StartTrace(ctx, "e2e", tracing.FlowVersion{Major: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var want []tracing.EventID
-	for i := range 300 {
-		want = append(want, client.DataFlow(ctx, "a", "out", "b", "in", "Msg", uint64(i)))
-	}
-	want = append(want, client.ActorCompleted(ctx, "a"))
-	if err := client.EndTrace(ctx, tracing.ExecutionStatus{Kind: tracing.StatusCompleted}); err != nil {
-		t.Fatal(err)
-	}
-	if err := client.Close(ctx); err != nil {
-		t.Fatalf("client Close: %v", err)
-	}
-	if m := missing(want, srv.Kept()); len(m) > 0 {
-		t.Fatalf("%d events not stored", len(m))
-	}
-	got := srv.GetTrace(trace)
-	if got == nil || got.FlowID != "e2e" || got.Version.Major != 2 || got.Status.Kind != tracing.StatusCompleted || got.EndTime.IsZero() {
-		t.Fatalf("stored trace header %+v", got)
-	}
-}
-
 func TestWebSocketConcurrentSafe(t *testing.T) {
 	ctx := testCtx(t)
 	srv := startServer(t)
