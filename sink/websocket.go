@@ -798,7 +798,7 @@ func (s *WebSocket) Close(ctx context.Context) error {
 	}
 	for _, f := range left {
 		s.mu.Lock()
-		skip := superseded(f)
+		skip := superseded(f) || f.kind == frameQuery // a GetTrace is not worth keeping
 		n := f.events
 		if f.seg != nil && !skip {
 			n = f.seg.unackedLocked()

@@ -52,7 +52,7 @@ func BenchmarkWebSocket(b *testing.B) {
 func benchSink(b *testing.B, mode WebSocketMode, lz4 bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	srv, err := testserver.Start(ctx, testserver.WithFastScan(true), testserver.WithLZ4(lz4))
+	srv, err := testserver.Start(ctx, append(lz4Server(lz4), testserver.WithFastScan(true))...)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -98,6 +98,78 @@ func benchSink(b *testing.B, mode WebSocketMode, lz4 bool) {
 	b.ReportMetric(float64(events)/elapsed.Seconds(), "events/s")
 	b.ReportMetric(float64(after.WireBytes-before.WireBytes)/float64(events), "wire-B/event")
 	b.ReportMetric(float64(after.RawBytes-before.RawBytes)/float64(events), "raw-B/event")
+}
+
+// BenchmarkWebSocketKeep sends one trace of 200,000 events in batches of
+// 512 per iteration, without compression, to the test server (scanning
+// only ids, with the storage rules of the reference server), ends it and
+// flushes, then checks that the server keeps every event once. It reports
+// the events kept per second and the bytes sent per event, per server
+// generation and mode.
+func BenchmarkWebSocketKeep(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		gen  testserver.Generation
+		mode WebSocketMode
+	}{
+		{"gen1/store", testserver.Gen1, ModeStore},
+		{"gen2/store", testserver.Gen2, ModeStore},
+		{"gen2/live", testserver.Gen2, ModeLive},
+	} {
+		b.Run(bc.name, func(b *testing.B) { benchKeep(b, bc.gen, bc.mode) })
+	}
+}
+
+func benchKeep(b *testing.B, gen testserver.Generation, mode WebSocketMode) {
+	const events = 200_000
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	srv, err := testserver.Start(ctx, testserver.WithFastScan(true), testserver.WithGeneration(gen))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer srv.Close()
+	s, err := NewWebSocket(srv.URL(), WithMode(mode), WithKeepalive(0, time.Second))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close(ctx)
+	b.ReportAllocs()
+	b.ResetTimer()
+	var elapsed time.Duration
+	var wire uint64
+	for range b.N {
+		b.StopTimer()
+		hdr := traceHeader(tracing.NewTraceID())
+		evs := makeEvents(events, hdr.TraceID)
+		before := s.Stats().WireBytes
+		b.StartTimer()
+		start := time.Now()
+		s.ObserveTrace(hdr)
+		for i := 0; i < len(evs); i += benchBatch {
+			if err := s.Write(ctx, evs[i:min(i+benchBatch, len(evs))]); err != nil {
+				b.Fatal(err)
+			}
+		}
+		s.ObserveTrace(ended(hdr, tracing.ExecutionStatus{Kind: tracing.StatusCompleted}))
+		if err := s.Flush(ctx); err != nil {
+			b.Fatal(err)
+		}
+		elapsed += time.Since(start)
+		b.StopTimer()
+		wire += s.Stats().WireBytes - before
+		kept := srv.Kept()
+		for i := range evs {
+			if n := kept[evs[i].EventID]; n != 1 {
+				b.Fatalf("event %d kept %d times, want once", i, n)
+			}
+		}
+		b.StartTimer()
+	}
+	b.StopTimer()
+	n := float64(b.N) * events
+	b.ReportMetric(n/elapsed.Seconds(), "events_kept/s")
+	b.ReportMetric(float64(wire)/n, "wire_bytes/event")
 }
 
 // The naive client's view of an event: plain structs marshalled by

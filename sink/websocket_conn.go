@@ -431,9 +431,9 @@ func (s *WebSocket) teardown(c *wsConn, err error) {
 			s.conn, s.connected = nil, false
 			rest := s.resend.drain()
 			for _, f := range append(s.inflight.drain(), rest...) {
-				if f.kind == frameStart || f.kind == frameQuery {
-					// Frames the sender builds for this connection: the
-					// next one builds its own.
+				if f.kind == frameStart {
+					// Built for this connection: the next one builds its
+					// own. A recovery's GetTrace is asked again.
 					continue
 				}
 				s.resend.push(f)

@@ -135,3 +135,101 @@ func testCtx(t *testing.T) context.Context {
 	t.Cleanup(cancel)
 	return ctx
 }
+
+// generations are the server generations every delivery test runs against.
+var generations = []testserver.Generation{testserver.Gen1, testserver.Gen2}
+
+// keeps reports whether a server of generation gen keeps what a sink in
+// mode sends: StoreTrace always, RecordEvent only on generation 2.
+func keeps(gen testserver.Generation, mode WebSocketMode) bool {
+	return mode.store() || gen == testserver.Gen2
+}
+
+// lz4Server returns the server options of a server with lz4 on (or off).
+func lz4Server(on bool) []testserver.Option {
+	if on {
+		return []testserver.Option{testserver.WithCompression(tracing.CompressionLZ4)}
+	}
+	return nil
+}
+
+// keptOnce returns what is wrong with kept (event id → copies the server
+// keeps) when every id of want must be kept exactly once and nothing else:
+// "" when nothing is.
+func keptOnce(want []tracing.EventID, kept map[tracing.EventID]int) string {
+	var lost, dup int
+	wanted := make(map[tracing.EventID]bool, len(want))
+	for _, id := range want {
+		wanted[id] = true
+		switch n := kept[id]; {
+		case n == 0:
+			lost++
+		case n > 1:
+			dup++
+		}
+	}
+	extra := 0
+	for id := range kept {
+		if !wanted[id] {
+			extra++
+		}
+	}
+	if lost == 0 && dup == 0 && extra == 0 {
+		return ""
+	}
+	return fmt.Sprintf("of %d events %d not kept, %d kept more than once; %d unknown events kept", len(want), lost, dup, extra)
+}
+
+// assertKeptOnce fails t unless the server keeps every id of want exactly
+// once and no other event.
+func assertKeptOnce(t *testing.T, srv *testserver.Server, want []tracing.EventID) {
+	t.Helper()
+	if msg := keptOnce(want, srv.Kept()); msg != "" {
+		t.Fatalf("server keeps: %s; server %s", msg, serverSummary(srv))
+	}
+}
+
+// traceHeader returns the header of a running trace of flow "orders".
+func traceHeader(id tracing.TraceID) tracing.FlowTrace {
+	return tracing.FlowTrace{
+		TraceID: id, FlowID: "orders", ExecutionID: tracing.NewExecutionID(),
+		Version: tracing.FlowVersion{Major: 1, Minor: 4}, StartTime: time.Now().UTC(),
+		Status:   tracing.ExecutionStatus{Kind: tracing.StatusRunning},
+		Metadata: tracing.TraceMetadata{Environment: "test", Hostname: "h", ProcessID: 7, Tags: map[string]string{}},
+	}
+}
+
+// ended returns hdr ended with status.
+func ended(hdr tracing.FlowTrace, status tracing.ExecutionStatus) tracing.FlowTrace {
+	hdr.Status = status
+	hdr.EndTime = time.Now().UTC()
+	return hdr
+}
+
+// interleaved returns batches of size events that alternate between the
+// traces, n events per trace in all.
+func interleaved(traces []tracing.TraceID, n, size int) [][]tracing.TraceEvent {
+	per := make([][]tracing.TraceEvent, len(traces))
+	for i, tr := range traces {
+		per[i] = makeEvents(n, tr)
+	}
+	var all []tracing.TraceEvent
+	for i := range n {
+		for j := range traces {
+			all = append(all, per[j][i])
+		}
+	}
+	var out [][]tracing.TraceEvent
+	for len(all) > 0 {
+		k := min(size, len(all))
+		out = append(out, all[:k:k])
+		all = all[k:]
+	}
+	return out
+}
+
+// serverSummary describes the server's counters for a failure message.
+func serverSummary(srv *testserver.Server) string {
+	st := srv.Stats()
+	return fmt.Sprintf("messages %v, connects %d, refused %d, stored %d, in flight %d", st.ByKind, st.Connects, st.Refused, st.Stored, st.InFlight)
+}

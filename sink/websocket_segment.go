@@ -75,6 +75,9 @@ type traceSeg struct {
 	// storeOnly is set when the segment continues by StoreTrace alone
 	// (after a recovery); its streamed frames are then skipped.
 	storeOnly atomic.Bool
+	// recovering is set (guarded by WebSocket.mu) from the start of a
+	// recovery until its store is queued: the events must be kept for it.
+	recovering bool
 
 	// lost is set once the segment's unacknowledged events were given up
 	// (dropped or spooled); its frames are then not sent again.
@@ -273,7 +276,7 @@ func (s *WebSocket) resolveSegLocked(g *traceSeg) {
 	}
 	stored := g.ackedN >= g.storedN && g.pending == nil
 	streamed := g.recDone >= g.recN && g.endDone >= g.endN
-	if !g.lost.Load() && !(g.sealed && stored && streamed) {
+	if !g.lost.Load() && (!(g.sealed && stored && streamed) || g.recovering) {
 		return
 	}
 	g.released = true

@@ -123,8 +123,24 @@ func (s *WebSocket) queryFrameLocked(g *traceSeg, polls int) *frame {
 // connection, by asking the server for it. s.mu must be held.
 func (s *WebSocket) recoverLocked(g *traceSeg) *frame {
 	g.storeOnly.Store(true)
+	g.recovering = true
 	s.log.Info("recovering a trace started on an earlier connection", zap.Stringer("trace_id", g.id))
-	return s.queryFrameLocked(g, 0)
+	q := s.queryFrameLocked(g, 0)
+	// Every Flush waits for the recovery's store, also one that began
+	// before the recovery did (the frames that started it are skipped).
+	s.trackAtLocked(q, 0)
+	return q
+}
+
+// trackAtLocked counts f as outstanding for the Flushes waiting for
+// epoch. s.mu must be held.
+func (s *WebSocket) trackAtLocked(f *frame, epoch uint64) {
+	if f.tracked {
+		return
+	}
+	f.tracked = true
+	f.epoch = epoch
+	s.outstanding[epoch]++
 }
 
 // recoveryReply handles the server's answer to a recovery GetTrace q: while
@@ -138,10 +154,14 @@ func (s *WebSocket) recoveryReply(c *wsConn, q *frame, resp any) {
 		time.AfterFunc(recoveryPollEvery, func() {
 			s.mu.Lock()
 			defer s.mu.Unlock()
-			if s.conn != c || s.stopping {
-				return // the next connection starts again
+			defer s.untrackLocked(q)
+			if s.stopping {
+				return
 			}
-			s.resend.push(s.queryFrameLocked(g, q.attempts+1))
+			// Whichever connection is up next asks again.
+			nq := s.queryFrameLocked(g, q.attempts+1)
+			s.trackAtLocked(nq, q.epoch)
+			s.resend.push(nq)
 			s.notifyLocked()
 		})
 		return
@@ -159,14 +179,17 @@ func (s *WebSocket) recoveryReply(c *wsConn, q *frame, resp any) {
 		f = s.buildStore(g, s.cfg.now().UnixNano())
 	}
 	s.encMu.Unlock()
-	if f == nil || !s.queueStore(f) {
-		return
-	}
+	queued := f != nil && s.queueStore(f)
 	s.mu.Lock()
-	s.track(f)
-	s.resend.push(f)
+	defer s.mu.Unlock()
+	if queued {
+		s.trackAtLocked(f, q.epoch)
+		s.resend.push(f)
+	}
+	g.recovering = false
+	s.untrackLocked(q)
+	s.resolveSegLocked(g)
 	s.notifyLocked()
-	s.mu.Unlock()
 }
 
 // recordFrame builds the RecordEvent of the event whose JSON is js, the

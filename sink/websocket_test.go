@@ -15,99 +15,116 @@ import (
 
 func TestWebSocketModes(t *testing.T) {
 	tests := []struct {
-		name      string
-		mode      WebSocketMode
-		lz4       bool
-		wantStore bool
-		wantLive  bool
+		name string
+		mode WebSocketMode
+		lz4  bool
 	}{
-		{name: "store text", mode: ModeStore, wantStore: true},
-		{name: "store lz4", mode: ModeStore, lz4: true, wantStore: true},
-		{name: "live text", mode: ModeLive, wantLive: true},
-		{name: "live lz4", mode: ModeLive, lz4: true, wantLive: true},
-		{name: "both lz4", mode: ModeBoth, lz4: true, wantStore: true, wantLive: true},
+		{name: "store text", mode: ModeStore},
+		{name: "store lz4", mode: ModeStore, lz4: true},
+		{name: "live text", mode: ModeLive},
+		{name: "live lz4", mode: ModeLive, lz4: true},
+		{name: "both lz4", mode: ModeBoth, lz4: true},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			ctx := testCtx(t)
-			srv := startServer(t, testserver.WithLZ4(tt.lz4))
-			s, el := newTestSink(t, srv.URL(), WithMode(tt.mode), WithCompression(tt.lz4),
-				WithCompressionThreshold(256), WithFlowID("sensors"), WithEnvironment("test"),
-				WithTags(map[string]string{"site": "lab"}))
-			waitSink(ctx, t, s, "connection", func(st WebSocketStats) bool { return st.Connected })
-			t1, t2 := tracing.NewTraceID(), tracing.NewTraceID()
-			var all []tracing.TraceEvent
-			for i := range 4 {
-				tr := t1
-				if i%2 == 1 {
-					tr = t2
-				}
-				batch := makeEvents(50, tr)
-				all = append(all, batch...)
-				if err := s.Write(ctx, batch); err != nil {
-					t.Fatalf("Write: %v", err)
-				}
-			}
-			if err := s.Flush(ctx); err != nil {
-				t.Fatalf("Flush: %v", err)
-			}
-			want := ids(all)
-			if tt.wantStore {
-				if m := missing(want, srv.Events()); len(m) > 0 {
-					t.Fatalf("%d events not stored", len(m))
-				}
-				stored := srv.Stored()
-				for _, ev := range all {
-					got := stored[ev.EventID]
-					if got.ActorID != ev.ActorID || got.Type.Kind != ev.Type.Kind || !got.Timestamp.Equal(ev.Timestamp) {
-						t.Fatalf("stored event %s = %+v, want %+v", ev.EventID, got, ev)
+	for _, gen := range generations {
+		for _, tt := range tests {
+			t.Run(gen.String()+"/"+tt.name, func(t *testing.T) {
+				ctx := testCtx(t)
+				srv := startServer(t, append(lz4Server(tt.lz4), testserver.WithGeneration(gen))...)
+				s, el := newTestSink(t, srv.URL(), WithMode(tt.mode), WithCompression(tt.lz4),
+					WithCompressionThreshold(256), WithFlowID("sensors"), WithEnvironment("test"),
+					WithTags(map[string]string{"site": "lab"}))
+				waitSink(ctx, t, s, "connection", func(st WebSocketStats) bool { return st.Connected })
+				t1, t2 := tracing.NewTraceID(), tracing.NewTraceID()
+				var all []tracing.TraceEvent
+				jsonBytes := 0
+				var enc tracing.Encoder
+				for i := range 4 {
+					tr := t1
+					if i%2 == 1 {
+						tr = t2
+					}
+					batch := makeEvents(50, tr)
+					for j := range batch {
+						jsonBytes += len(enc.AppendEvent(nil, &batch[j]))
+					}
+					all = append(all, batch...)
+					if err := s.Write(ctx, batch); err != nil {
+						t.Fatalf("Write: %v", err)
 					}
 				}
-				tr := srv.Trace(t1)
-				if tr == nil {
-					t.Fatal("trace 1 not stored")
+				if err := s.Flush(ctx); err != nil {
+					t.Fatalf("Flush: %v", err)
 				}
-				if tr.FlowID != "sensors" || tr.Status.Kind != tracing.StatusRunning || tr.Metadata.Environment != "test" ||
-					tr.Metadata.Tags["site"] != "lab" || tr.Metadata.ProcessID == 0 || tr.ExecutionID.IsZero() {
-					t.Fatalf("trace header = %+v", tr)
+				want := ids(all)
+				if keeps(gen, tt.mode) {
+					assertKeptOnce(t, srv, want)
+					kept := map[tracing.EventID]tracing.TraceEvent{}
+					for _, tr := range srv.Traces() {
+						for _, ev := range tr.Events {
+							kept[ev.EventID] = ev
+						}
+					}
+					for _, ev := range all {
+						got := kept[ev.EventID]
+						if got.ActorID != ev.ActorID || got.Type.Kind != ev.Type.Kind || !got.Timestamp.Equal(ev.Timestamp) {
+							t.Fatalf("kept event %s = %+v, want %+v", ev.EventID, got, ev)
+						}
+					}
+					if tr := srv.GetTrace(t1); tr == nil || len(tr.Events) != 100 {
+						t.Fatalf("trace 1 kept as %+v, want its 100 events", tr)
+					}
+				} else if n := len(srv.Kept()); n != 0 {
+					t.Fatalf("generation 1 keeps %d events sent live", n)
 				}
-			} else if len(srv.Events()) != 0 {
-				t.Fatal("live mode sent StoreTrace")
-			}
-			if tt.wantLive {
-				if m := missing(want, srv.Live()); len(m) > 0 {
-					t.Fatalf("%d events not recorded live", len(m))
+				if tt.mode == ModeStore || tt.mode == ModeBoth && gen == testserver.Gen1 {
+					// Stores carry all the events of their trace so far, and
+					// the header the sink was configured with. (On
+					// generation 2 in ModeBoth the trace the StartTrace opened
+					// hides the stored one.)
+					tr := srv.GetTrace(t1)
+					if tr == nil || tr.FlowID != "sensors" || tr.Status.Kind != tracing.StatusRunning || tr.Metadata.Environment != "test" ||
+						tr.Metadata.Tags["site"] != "lab" || tr.Metadata.ProcessID == 0 || tr.ExecutionID.IsZero() {
+						t.Fatalf("trace header = %+v", tr)
+					}
+				} else if n := srv.Stats().ByKind["StoreTrace"]; !tt.mode.store() && n != 0 {
+					t.Fatalf("live mode sent %d StoreTrace", n)
 				}
-			} else if len(srv.Live()) != 0 {
-				t.Fatal("store mode sent RecordEvent")
-			}
-			st := s.Stats()
-			wantDelivered := uint64(0)
-			if tt.wantStore {
-				wantDelivered += uint64(len(all))
-			}
-			if tt.wantLive {
-				wantDelivered += uint64(len(all))
-			}
-			if st.EventsDelivered != wantDelivered || st.FramesAcked != st.FramesSent || !st.Connected {
-				t.Fatalf("stats %+v, want %d delivered", st, wantDelivered)
-			}
-			if tt.mode == ModeStore && st.FramesSent != 4 {
-				t.Fatalf("%d StoreTrace frames for 4 batches of one trace each", st.FramesSent)
-			}
-			if tt.lz4 && tt.mode == ModeStore && st.WireBytes*2 > st.RawBytes {
-				t.Fatalf("lz4 wire bytes %d not under half of raw %d", st.WireBytes, st.RawBytes)
-			}
-			if !tt.lz4 && st.WireBytes != st.RawBytes {
-				t.Fatalf("uncompressed wire %d != raw %d", st.WireBytes, st.RawBytes)
-			}
-			if errs := el.all(); len(errs) > 0 {
-				t.Fatalf("errors reported: %v", errs)
-			}
-			if err := s.Close(ctx); err != nil {
-				t.Fatalf("Close: %v", err)
-			}
-		})
+				if tt.mode.live() {
+					if m := missing(want, srv.Live()); len(m) > 0 {
+						t.Fatalf("%d events not recorded live", len(m))
+					}
+				} else if len(srv.Live()) != 0 {
+					t.Fatal("store mode sent RecordEvent")
+				}
+				st := s.Stats()
+				if ss := s.SinkStats(); ss.Acknowledged != uint64(len(all)) || !ss.Acknowledges {
+					t.Fatalf("sink stats %+v, want %d acknowledged", ss, len(all))
+				}
+				if st.FramesAcked != st.FramesSent || !st.Connected || st.FramesResent != 0 {
+					t.Fatalf("stats %+v", st)
+				}
+				// Cumulative stores: the bytes sent stay under three times
+				// the events' JSON (with the headers of a few stores).
+				if tt.mode == ModeStore && st.RawBytes > 3*uint64(jsonBytes) {
+					t.Fatalf("sent %d bytes for %d bytes of events", st.RawBytes, jsonBytes)
+				}
+				if tt.lz4 && tt.mode == ModeStore && st.WireBytes*2 > st.RawBytes {
+					t.Fatalf("lz4 wire bytes %d not under half of raw %d", st.WireBytes, st.RawBytes)
+				}
+				if !tt.lz4 && st.WireBytes != st.RawBytes {
+					t.Fatalf("uncompressed wire %d != raw %d", st.WireBytes, st.RawBytes)
+				}
+				if errs := el.all(); len(errs) > 0 {
+					t.Fatalf("errors reported: %v", errs)
+				}
+				if err := s.Close(ctx); err != nil {
+					t.Fatalf("Close: %v", err)
+				}
+				if keeps(gen, tt.mode) {
+					assertKeptOnce(t, srv, want)
+				}
+			})
+		}
 	}
 }
 
@@ -126,7 +143,7 @@ func TestWebSocketSplitsAndRejectsTooLarge(t *testing.T) {
 	if err := s.Flush(ctx); !errors.Is(err, ErrDropped) || !strings.Contains(err.Error(), DropTooLarge) {
 		t.Fatalf("Flush = %v, want the too-large event reported as dropped", err)
 	}
-	got := srv.Events()
+	got := srv.Kept()
 	if got[big.EventID] != 0 {
 		t.Fatal("the oversized event was sent")
 	}
@@ -170,7 +187,7 @@ func TestWebSocketServerErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := testCtx(t)
-			srv := startServer(t, testserver.WithLZ4(tt.lz4))
+			srv := startServer(t, lz4Server(tt.lz4)...)
 			opts := []WebSocketOption{WithCompression(tt.lz4)}
 			if tt.noRetries {
 				cfg := tracing.DefaultConfig()
@@ -192,7 +209,7 @@ func TestWebSocketServerErrors(t *testing.T) {
 			}
 			srv.ErrorEvery(0, "", "")
 			st := s.Stats()
-			got := srv.Events()
+			got := srv.Kept()
 			lost := missing(ids(all), got)
 			if tt.wantRejected {
 				if len(lost) == 0 || uint64(len(lost)) != st.Dropped[DropRejected] || st.Rejected[string(tt.code)] != uint64(len(lost)) {
@@ -228,8 +245,8 @@ func TestWebSocketCloseAndClosed(t *testing.T) {
 	if err := s.Close(ctx); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	if len(srv.Events()) != 10 {
-		t.Fatalf("server has %d events after Close, want 10", len(srv.Events()))
+	if len(srv.Kept()) != 10 {
+		t.Fatalf("server has %d events after Close, want 10", len(srv.Kept()))
 	}
 	if err := srv.WaitFor(ctx, func(v testserver.View) bool { return v.NormalCloses() == 1 }); err != nil {
 		t.Fatalf("no normal closure: %v", err)
@@ -386,7 +403,7 @@ func TestWebSocketObserveTrace(t *testing.T) {
 	if err := s.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	got := srv.Trace(tr.TraceID)
+	got := srv.GetTrace(tr.TraceID)
 	if got == nil || got.FlowID != "orders" || got.ExecutionID != tr.ExecutionID || got.Version.Minor != 2 || got.Metadata.Environment != "prod" {
 		t.Fatalf("stored header %+v", got)
 	}
@@ -396,45 +413,9 @@ func TestWebSocketObserveTrace(t *testing.T) {
 	if err := s.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	got = srv.Trace(tr.TraceID)
+	got = srv.GetTrace(tr.TraceID)
 	if got.Status.Kind != tracing.StatusFailed || got.Status.Error != "boom" || len(got.Events) != 5 {
 		t.Fatalf("after the trace ended: status %v, %d events", got.Status, len(got.Events))
-	}
-}
-
-func TestWebSocketThroughClient(t *testing.T) {
-	ctx := testCtx(t)
-	srv := startServer(t, testserver.WithLZ4(true))
-	cfg := tracing.DefaultConfig()
-	cfg.ServerURL = srv.URL()
-	cfg.EnableCompression = true
-	cfg.FlowID = "e2e"
-	ws, _ := newTestSink(t, cfg.ServerURL, WebSocketOptionsFromConfig(cfg)...)
-	client, err := tracing.New(cfg, tracing.WithSink(ws))
-	if err != nil {
-		t.Fatal(err)
-	}
-	trace, err := client.StartTrace(ctx, "e2e", tracing.FlowVersion{Major: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var want []tracing.EventID
-	for i := range 300 {
-		want = append(want, client.DataFlow(ctx, "a", "out", "b", "in", "Msg", uint64(i)))
-	}
-	want = append(want, client.ActorCompleted(ctx, "a"))
-	if err := client.EndTrace(ctx, tracing.ExecutionStatus{Kind: tracing.StatusCompleted}); err != nil {
-		t.Fatal(err)
-	}
-	if err := client.Close(ctx); err != nil {
-		t.Fatalf("client Close: %v", err)
-	}
-	if m := missing(want, srv.Events()); len(m) > 0 {
-		t.Fatalf("%d events not stored", len(m))
-	}
-	got := srv.Trace(trace)
-	if got == nil || got.FlowID != "e2e" || got.Version.Major != 2 || got.Status.Kind != tracing.StatusCompleted || got.EndTime.IsZero() {
-		t.Fatalf("stored trace header %+v", got)
 	}
 }
 

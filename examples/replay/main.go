@@ -92,7 +92,7 @@ func run(ctx context.Context, path, url string, batchSize int, useLZ4 bool) erro
 	fmt.Printf("read %d events, sent %d, acknowledged %d, skipped %d corrupt lines\n",
 		read, sent, st.EventsDelivered, corrupt)
 	if srv != nil {
-		fmt.Printf("the server holds %d distinct events\n", len(srv.Kept()))
+		fmt.Printf("the server keeps %d distinct events\n", len(srv.Kept()))
 	}
 	return nil
 }
