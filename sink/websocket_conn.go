@@ -292,6 +292,19 @@ func (s *WebSocket) takeLocked(c *wsConn, batch []*frame, spoolFirst bool) []*fr
 			f.release(s.free)
 			continue
 		}
+		if g := f.seg; g != nil && !f.final && s.cfg.mode == ModeBoth && c.gen == tracing.ProtocolV2 && !g.storeOnly.Load() {
+			// Generation 2 keeps the streamed trace; a store would only be
+			// replaced at its EndTrace. The last one, after it, is sent.
+			q.pop()
+			if g.pending == f {
+				g.pending = nil
+			}
+			g.skippedN = max(g.skippedN, f.upto)
+			s.untrackLocked(f)
+			s.resolveSegLocked(g)
+			f.release(s.free)
+			continue
+		}
 		if f.stream != nil && (f.kind == frameRecord || f.kind == frameEnd) {
 			switch s.streamActionLocked(c, f) {
 			case streamSkip:
@@ -627,6 +640,21 @@ func (s *WebSocket) reject(c *wsConn, serr *tracing.ServerError) error {
 	}
 	s.inflight.pop()
 	code := string(serr.Code)
+	if f.stream != nil && f.kind == frameRecord {
+		// One event: it is dropped alone (in ModeBoth on generation 1 the
+		// stores still keep it), and its trace goes on.
+		if !s.cfg.mode.store() || c.gen == tracing.ProtocolV2 {
+			s.rejected[code]++
+			s.dropped[DropRejected]++
+			s.droppedN.Add(1)
+		}
+		s.doneStreamLocked(c, f, false)
+		s.untrackLocked(f)
+		s.mu.Unlock()
+		f.release(s.free)
+		s.report(fmt.Errorf("sink: websocket: server rejected an event: %w", serr), "event rejected", zap.String("code", code))
+		return nil
+	}
 	n := f.events
 	if f.seg != nil {
 		n = f.seg.unackedLocked()

@@ -41,8 +41,9 @@ type frame struct {
 	buf      *[]byte  // pooled backing store of wire, or nil
 	// seg is the segment a store frame carries, and upto how many of its
 	// events (all it had when the frame was built); nil for other frames.
-	seg  *traceSeg
-	upto int
+	seg   *traceSeg
+	upto  int
+	final bool // the last store of its segment
 	// stream is the segment a RecordEvent, StartTrace, EndTrace or
 	// recovery GetTrace belongs to (live modes).
 	stream *traceSeg

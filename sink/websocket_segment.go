@@ -57,6 +57,7 @@ type traceSeg struct {
 	// Guarded by WebSocket.mu.
 	storedN  int    // events carried by the newest store built
 	ackedN   int    // events carried by the newest store acknowledged
+	skippedN int    // events carried by the newest store not sent (streamed instead)
 	sealed   bool   // no more events; released once resolved
 	pending  *frame // newest store not taken by the sender yet
 	released bool
@@ -162,11 +163,19 @@ func (s *WebSocket) appendToSeg(id tracing.TraceID, ev *tracing.TraceEvent, js [
 // to frames when it has events no store carries yet. s.encMu must be
 // held.
 func (s *WebSocket) sealLocked(g *traceSeg, now int64, frames []*frame) []*frame {
-	if g.dirtySince != 0 && s.stores(g) {
-		frames = append(frames, s.buildStore(g, now))
-	}
+	// The EndTrace first: on a generation-2 server it stores the trace a
+	// StartTrace opened, whose header has no execution id or metadata; the
+	// last store then replaces it with the full header.
 	if s.cfg.mode.live() && !g.storeOnly.Load() {
 		frames = append(frames, s.endFrame(g, now))
+	}
+	if s.stores(g) && (g.dirtySince != 0 || s.cfg.mode.live() && g.n > 0) {
+		if g.dirtySince == 0 {
+			g.dirtySince = now
+		}
+		f := s.buildStore(g, now)
+		f.final = true
+		frames = append(frames, f)
 	}
 	s.mu.Lock()
 	g.sealed = true
@@ -274,7 +283,7 @@ func (s *WebSocket) resolveSegLocked(g *traceSeg) {
 	if g.released {
 		return
 	}
-	stored := g.ackedN >= g.storedN && g.pending == nil
+	stored := max(g.ackedN, g.skippedN) >= g.storedN && g.pending == nil
 	streamed := g.recDone >= g.recN && g.endDone >= g.endN
 	if !g.lost.Load() && (!(g.sealed && stored && streamed) || g.recovering) {
 		return

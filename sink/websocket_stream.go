@@ -243,6 +243,9 @@ func (s *WebSocket) endFrame(g *traceSeg, now int64) *frame {
 	f := &frame{kind: frameEnd, wire: b, rawLen: len(b), critical: true, created: now, stream: g}
 	s.mu.Lock()
 	g.endN++
+	// A store built after this frame must follow it, not replace an
+	// earlier one in place.
+	g.pending = nil
 	s.mu.Unlock()
 	return f
 }
@@ -276,11 +279,9 @@ func (s *WebSocket) probe(c *wsConn) error {
 	for {
 		typ, data, err := c.c.Read(ctx)
 		if err != nil {
-			if errors.Is(err, context.DeadlineExceeded) {
-				s.log.Warn("no reply to the protocol probe; speaking generation 1", zap.String("url", s.shownURL))
-				return nil
-			}
-			return fmt.Errorf("probe: %w", err)
+			// A read that times out closes the connection: a server that
+			// does not answer is redialed after a backoff.
+			return fmt.Errorf("probe: no reply within %v: %w", s.cfg.dialTimeout, err)
 		}
 		if typ == websocket.MessageBinary {
 			if data, err = s.decodeReply(c, data); err != nil {
