@@ -197,8 +197,8 @@ func (s *Sink) Flush(ctx context.Context) error {
 }
 
 // Close exports the root spans still pending and those of the traces that
-// never ended (with reflow.status "Running" and an unset status, ending at
-// their last event), then shuts the exporter down. Write and Flush fail
+// never ended but have events (with reflow.status "Running" and an unset
+// status, ending at their last event), then shuts the exporter down. Write and Flush fail
 // afterwards; a second Close returns nil. It returns what the export and
 // the shutdown returned, joined.
 func (s *Sink) Close(ctx context.Context) error {
@@ -209,7 +209,7 @@ func (s *Sink) Close(ctx context.Context) error {
 		s.closed = true
 		roots := s.takePending()
 		for t := s.head; t != nil; t = t.next {
-			if !t.exported {
+			if !t.exported && !t.first.IsZero() {
 				t.exported = true
 				roots = append(roots, s.mapper.rootSpan(t))
 			}
@@ -326,11 +326,12 @@ func (s *Sink) lookup(id tracing.TraceID) *traceInfo {
 	return t
 }
 
-// evict forgets t, queueing its root span if it was not exported yet.
+// evict forgets t, queueing its root span if it was not exported yet and
+// the trace has events.
 func (s *Sink) evict(t *traceInfo) {
 	s.unlink(t)
 	delete(s.traces, t.id)
-	if !t.exported {
+	if !t.exported && !t.first.IsZero() {
 		s.queueRoot(t)
 	}
 }
