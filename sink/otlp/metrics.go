@@ -47,7 +47,8 @@ const (
 	// MetricQueueCapacity is a gauge of TracingMetrics.QueueCapacity,
 	// unit {event}.
 	MetricQueueCapacity = "reflowtrace.queue.capacity"
-	// MetricHealthy is a gauge of TracingClient.Healthy: 1 healthy, 0 not.
+	// MetricHealthy is a gauge of TracingClient.Healthy: 1 healthy, 0 not,
+	// unit 1 (Prometheus names it reflowtrace_healthy_ratio).
 	MetricHealthy = "reflowtrace.healthy"
 )
 
