@@ -52,7 +52,7 @@ func BenchmarkWebSocket(b *testing.B) {
 func benchSink(b *testing.B, mode WebSocketMode, lz4 bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	srv, err := testserver.Start(ctx, testserver.WithFastScan(true), testserver.WithLZ4(lz4))
+	srv, err := testserver.Start(ctx, append(lz4Server(lz4), testserver.WithFastScan(true))...)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -88,7 +88,7 @@ func TestWebSocketFaultServerKilledAndRestarted(t *testing.T) {
 		t.Fatalf("Flush after restart: %v", err)
 	}
 	st := s.Stats()
-	if m := missing(ids(all), srv.Events()); len(m) > 0 {
+	if m := missing(ids(all), srv.Kept()); len(m) > 0 {
 		t.Fatalf("%d events lost across the restart; stats %+v", len(m), st)
 	}
 	if st.Reconnects == 0 {
@@ -121,7 +121,7 @@ func TestWebSocketFaultLostAcks(t *testing.T) {
 			if err := s.Flush(ctx); err != nil {
 				t.Fatalf("Flush: %v", err)
 			}
-			got := srv.Events()
+			got := srv.Kept()
 			if m := missing(ids(all), got); len(m) > 0 {
 				t.Fatalf("%d events lost", len(m))
 			}
@@ -182,7 +182,7 @@ func TestWebSocketFaultSlowAcks(t *testing.T) {
 	if err := s.Flush(ctx); err != nil {
 		t.Fatalf("Flush: %v", err)
 	}
-	if m := missing(ids(all), srv.Events()); len(m) > 0 {
+	if m := missing(ids(all), srv.Kept()); len(m) > 0 {
 		t.Fatalf("%d events lost", len(m))
 	}
 }
@@ -212,7 +212,7 @@ func TestWebSocketFaultWriteTimeoutRedials(t *testing.T) {
 	if err := s.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if m := missing(ids(append(append(b1, b2...), b3...)), srv.Events()); len(m) > 0 {
+	if m := missing(ids(append(append(b1, b2...), b3...)), srv.Kept()); len(m) > 0 {
 		t.Fatalf("%d events lost", len(m))
 	}
 	if st := s.Stats(); st.Reconnects == 0 {
@@ -242,7 +242,7 @@ func TestWebSocketFaultRefusedAtStartup(t *testing.T) {
 			if err := s.Flush(ctx); err != nil {
 				t.Fatalf("Flush: %v", err)
 			}
-			if m := missing(ids(b), srv.Events()); len(m) > 0 {
+			if m := missing(ids(b), srv.Kept()); len(m) > 0 {
 				t.Fatalf("%d events lost", len(m))
 			}
 			if st := srv.Stats(); st.Refused != 4 || st.Connects != 1 {
@@ -286,8 +286,8 @@ func TestWebSocketFaultRetriesExhausted(t *testing.T) {
 	if err := s.Flush(ctx); err != nil {
 		t.Fatalf("second Flush: %v, want nil: drops are reported once", err)
 	}
-	assertAccounted(t, ids(append(b, b2...)), srv.Events(), s.Stats())
-	if m := missing(ids(b2), srv.Events()); len(m) > 0 {
+	assertAccounted(t, ids(append(b, b2...)), srv.Kept(), s.Stats())
+	if m := missing(ids(b2), srv.Kept()); len(m) > 0 {
 		t.Fatalf("%d events written after the outage lost", len(m))
 	}
 }
@@ -318,7 +318,7 @@ func TestWebSocketFaultOutageBufferFull(t *testing.T) {
 	if err := s.Flush(ctx); !errors.Is(err, ErrDropped) {
 		t.Fatalf("Flush = %v, want the outage-buffer drops reported", err)
 	}
-	got := srv.Events()
+	got := srv.Kept()
 	assertAccounted(t, ids(all), got, s.Stats())
 	if m := missing(ids(critical), got); len(m) > 0 {
 		t.Fatalf("%d critical events dropped while routine ones were available to drop", len(m))
@@ -369,9 +369,9 @@ func TestWebSocketFaultSpoolAcrossRestart(t *testing.T) {
 			// A new process: a new sink on the same directory replays it.
 			srv.SetRefusing(false, testserver.Refuse503)
 			s2, _ := newTestSink(t, srv.URL(), WithSpoolDir(dir))
-			waitServer(ctx, t, srv, "the replay", func(v testserver.View) bool { return v.Distinct() >= len(all) })
+			waitServer(ctx, t, srv, "the replay", func(v testserver.View) bool { return v.KeptDistinct() >= len(all) })
 			waitSink(ctx, t, s2, "the acks", func(st WebSocketStats) bool { return st.SpoolRecords == 0 })
-			if m := missing(ids(all), srv.Events()); len(m) > 0 {
+			if m := missing(ids(all), srv.Kept()); len(m) > 0 {
 				t.Fatalf("%d spooled events not replayed", len(m))
 			}
 			if st := s2.Stats(); tt.corrupt != (st.SpoolCorruptRecords > 0) {
@@ -421,7 +421,7 @@ func TestWebSocketFaultSpoolLimits(t *testing.T) {
 	if err := s.Flush(ctx); !errors.Is(err, ErrDropped) {
 		t.Fatalf("Flush = %v, want the spool's drops reported", err)
 	}
-	got := srv.Events()
+	got := srv.Kept()
 	st = s.Stats()
 	if st.Dropped[DropExpired] == 0 {
 		t.Fatalf("no expired drops: %+v", st)
@@ -447,7 +447,7 @@ func TestWebSocketFaultDeadPeer(t *testing.T) {
 	if err := s.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if m := missing(ids(b), srv.Events()); len(m) > 0 {
+	if m := missing(ids(b), srv.Kept()); len(m) > 0 {
 		t.Fatalf("%d events lost", len(m))
 	}
 	found := false

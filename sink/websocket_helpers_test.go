@@ -135,3 +135,23 @@ func testCtx(t *testing.T) context.Context {
 	t.Cleanup(cancel)
 	return ctx
 }
+
+// lz4Server returns the options of a test server that takes lz4 frames
+// when on, and none otherwise.
+func lz4Server(on bool) []testserver.Option {
+	if !on {
+		return nil
+	}
+	return []testserver.Option{testserver.WithCompression(tracing.CompressionLZ4)}
+}
+
+// storedEvents returns the events srv keeps, by id.
+func storedEvents(srv *testserver.Server) map[tracing.EventID]tracing.TraceEvent {
+	out := make(map[tracing.EventID]tracing.TraceEvent)
+	for _, tr := range srv.Traces() {
+		for _, ev := range tr.Events {
+			out[ev.EventID] = ev
+		}
+	}
+	return out
+}

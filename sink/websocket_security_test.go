@@ -64,7 +64,7 @@ func TestWebSocketAuth(t *testing.T) {
 				texts = append(texts, err.Error())
 			} else if err != nil {
 				t.Fatalf("Flush: %v", err)
-			} else if m := missing(ids(b), srv.Events()); len(m) > 0 {
+			} else if m := missing(ids(b), srv.Kept()); len(m) > 0 {
 				t.Fatalf("%d events lost", len(m))
 			}
 			cerr := s.Close(ctx)
@@ -140,7 +140,7 @@ func TestWebSocketTLS(t *testing.T) {
 				if err != nil {
 					t.Fatalf("Flush: %v", err)
 				}
-				if m := missing(ids(b), srv.Events()); len(m) > 0 {
+				if m := missing(ids(b), srv.Kept()); len(m) > 0 {
 					t.Fatalf("%d events lost", len(m))
 				}
 				return

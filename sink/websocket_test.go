@@ -30,7 +30,7 @@ func TestWebSocketModes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := testCtx(t)
-			srv := startServer(t, testserver.WithLZ4(tt.lz4))
+			srv := startServer(t, lz4Server(tt.lz4)...)
 			s, el := newTestSink(t, srv.URL(), WithMode(tt.mode), WithCompression(tt.lz4),
 				WithCompressionThreshold(256), WithFlowID("sensors"), WithEnvironment("test"),
 				WithTags(map[string]string{"site": "lab"}))
@@ -53,17 +53,17 @@ func TestWebSocketModes(t *testing.T) {
 			}
 			want := ids(all)
 			if tt.wantStore {
-				if m := missing(want, srv.Events()); len(m) > 0 {
+				if m := missing(want, srv.Kept()); len(m) > 0 {
 					t.Fatalf("%d events not stored", len(m))
 				}
-				stored := srv.Stored()
+				stored := storedEvents(srv)
 				for _, ev := range all {
 					got := stored[ev.EventID]
 					if got.ActorID != ev.ActorID || got.Type.Kind != ev.Type.Kind || !got.Timestamp.Equal(ev.Timestamp) {
 						t.Fatalf("stored event %s = %+v, want %+v", ev.EventID, got, ev)
 					}
 				}
-				tr := srv.Trace(t1)
+				tr := srv.GetTrace(t1)
 				if tr == nil {
 					t.Fatal("trace 1 not stored")
 				}
@@ -71,7 +71,7 @@ func TestWebSocketModes(t *testing.T) {
 					tr.Metadata.Tags["site"] != "lab" || tr.Metadata.ProcessID == 0 || tr.ExecutionID.IsZero() {
 					t.Fatalf("trace header = %+v", tr)
 				}
-			} else if len(srv.Events()) != 0 {
+			} else if len(srv.Kept()) != 0 {
 				t.Fatal("live mode sent StoreTrace")
 			}
 			if tt.wantLive {
@@ -126,7 +126,7 @@ func TestWebSocketSplitsAndRejectsTooLarge(t *testing.T) {
 	if err := s.Flush(ctx); !errors.Is(err, ErrDropped) || !strings.Contains(err.Error(), DropTooLarge) {
 		t.Fatalf("Flush = %v, want the too-large event reported as dropped", err)
 	}
-	got := srv.Events()
+	got := srv.Kept()
 	if got[big.EventID] != 0 {
 		t.Fatal("the oversized event was sent")
 	}
@@ -170,7 +170,7 @@ func TestWebSocketServerErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := testCtx(t)
-			srv := startServer(t, testserver.WithLZ4(tt.lz4))
+			srv := startServer(t, lz4Server(tt.lz4)...)
 			opts := []WebSocketOption{WithCompression(tt.lz4)}
 			if tt.noRetries {
 				cfg := tracing.DefaultConfig()
@@ -192,7 +192,7 @@ func TestWebSocketServerErrors(t *testing.T) {
 			}
 			srv.ErrorEvery(0, "", "")
 			st := s.Stats()
-			got := srv.Events()
+			got := srv.Kept()
 			lost := missing(ids(all), got)
 			if tt.wantRejected {
 				if len(lost) == 0 || uint64(len(lost)) != st.Dropped[DropRejected] || st.Rejected[string(tt.code)] != uint64(len(lost)) {
@@ -228,8 +228,8 @@ func TestWebSocketCloseAndClosed(t *testing.T) {
 	if err := s.Close(ctx); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	if len(srv.Events()) != 10 {
-		t.Fatalf("server has %d events after Close, want 10", len(srv.Events()))
+	if len(srv.Kept()) != 10 {
+		t.Fatalf("server has %d events after Close, want 10", len(srv.Kept()))
 	}
 	if err := srv.WaitFor(ctx, func(v testserver.View) bool { return v.NormalCloses() == 1 }); err != nil {
 		t.Fatalf("no normal closure: %v", err)
@@ -386,7 +386,7 @@ func TestWebSocketObserveTrace(t *testing.T) {
 	if err := s.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	got := srv.Trace(tr.TraceID)
+	got := srv.GetTrace(tr.TraceID)
 	if got == nil || got.FlowID != "orders" || got.ExecutionID != tr.ExecutionID || got.Version.Minor != 2 || got.Metadata.Environment != "prod" {
 		t.Fatalf("stored header %+v", got)
 	}
@@ -396,7 +396,7 @@ func TestWebSocketObserveTrace(t *testing.T) {
 	if err := s.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	got = srv.Trace(tr.TraceID)
+	got = srv.GetTrace(tr.TraceID)
 	if got.Status.Kind != tracing.StatusFailed || got.Status.Error != "boom" || len(got.Events) != 5 {
 		t.Fatalf("after the trace ended: status %v, %d events", got.Status, len(got.Events))
 	}
@@ -404,7 +404,7 @@ func TestWebSocketObserveTrace(t *testing.T) {
 
 func TestWebSocketThroughClient(t *testing.T) {
 	ctx := testCtx(t)
-	srv := startServer(t, testserver.WithLZ4(true))
+	srv := startServer(t, testserver.WithCompression(tracing.CompressionLZ4))
 	cfg := tracing.DefaultConfig()
 	cfg.ServerURL = srv.URL()
 	cfg.EnableCompression = true
@@ -429,10 +429,10 @@ func TestWebSocketThroughClient(t *testing.T) {
 	if err := client.Close(ctx); err != nil {
 		t.Fatalf("client Close: %v", err)
 	}
-	if m := missing(want, srv.Events()); len(m) > 0 {
+	if m := missing(want, srv.Kept()); len(m) > 0 {
 		t.Fatalf("%d events not stored", len(m))
 	}
-	got := srv.Trace(trace)
+	got := srv.GetTrace(trace)
 	if got == nil || got.FlowID != "e2e" || got.Version.Major != 2 || got.Status.Kind != tracing.StatusCompleted || got.EndTime.IsZero() {
 		t.Fatalf("stored trace header %+v", got)
 	}
