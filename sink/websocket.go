@@ -33,6 +33,10 @@ const (
 	DropRetriesExhausted = "retries_exhausted"
 	// DropSpoolError: writing to the spool failed.
 	DropSpoolError = "spool_error"
+	// DropSpoolCorrupt: the spool record holding the events was damaged on
+	// disk (counted where the damaged record still tells how many events
+	// it held; see WebSocketStats.SpoolCorruptRecords for the records).
+	DropSpoolCorrupt = "spool_corrupt"
 	// DropClosed: the sink was closed before the events were acknowledged
 	// and no spool was set.
 	DropClosed = "closed"
@@ -69,9 +73,18 @@ type WebSocketStats struct {
 	// QueuedBytes wait in memory to be sent.
 	InFlightFrames, QueuedFrames int
 	QueuedBytes                  int
-	// SpoolBytes and SpoolRecords are on disk and not acknowledged yet;
-	// SpoolCorruptRecords were skipped as torn or corrupt.
-	SpoolBytes, SpoolRecords, SpoolCorruptRecords int64
+	// SpoolBytes and SpoolRecords are on disk and not acknowledged yet.
+	SpoolBytes, SpoolRecords int64
+	// SpoolCorruptRecords counts the spool records found damaged (a torn
+	// or corrupt record, or a damaged range that may have held several)
+	// and skipped, the healthy records around them being replayed;
+	// SpoolLostEvents the events in them, where a damaged record still
+	// tells how many it held (also counted in Dropped under
+	// DropSpoolCorrupt). A damaged segment file is never deleted: once its
+	// healthy records are delivered it is renamed to NNN.spool.damaged in
+	// the spool directory, logged at Warn, and left for a person to
+	// inspect and remove; later sinks ignore it.
+	SpoolCorruptRecords, SpoolLostEvents int64
 }
 
 // WebSocket is a tracing.Sink that ships events to a Reflow tracing server
@@ -839,6 +852,7 @@ func (s *WebSocket) Close(ctx context.Context) error {
 		if err := s.spool.close(); err != nil {
 			errs = append(errs, err)
 		}
+		s.noteSpoolLoss()
 	}
 	if total := events + unreplayed; total > 0 {
 		msg := fmt.Sprintf("sink: websocket close: %d events not acknowledged", total)
@@ -896,6 +910,7 @@ func (s *WebSocket) Stats() WebSocketStats {
 	if s.spool != nil {
 		sp := s.spool.snapshot()
 		st.SpoolBytes, st.SpoolRecords, st.SpoolCorruptRecords = sp.bytes, sp.records, sp.corruptRecords
+		st.SpoolLostEvents = sp.lostEvents
 	}
 	return st
 }

@@ -349,6 +349,7 @@ func (s *WebSocket) replay() {
 		cutoff = s.cfg.now().Add(-s.cfg.spoolMaxAge)
 	}
 	rec, ref, expired, ok := s.spool.next(cutoff)
+	s.noteSpoolLoss()
 	if expired > 0 {
 		s.mu.Lock()
 		s.dropped[DropExpired] += uint64(expired)
