@@ -1,6 +1,7 @@
 package sink
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -71,10 +72,29 @@ func (p SyncPolicy) String() string {
 // replayed and acknowledged it is renamed to NNN.spool.damaged in the
 // spool directory (and reported in the log), where it stays for a person
 // to inspect and remove; later sinks ignore it.
+//
+// Acknowledgements. Next to each segment with acknowledged records, a
+// small file NNN.spool.ack holds the offset up to which every record was
+// acknowledged (or expired, or skipped as damaged), so that a later
+// process resumes after it instead of sending those records again. Records
+// are acknowledged in the order they were handed out; one acknowledged
+// out of order, after a record still in flight or given back, moves the
+// offset only once the records before it are done, so a crash costs
+// duplicates (harmless: a spooled StoreTrace replaces its trace whole),
+// never records. The file has two slots of spoolAckSlot bytes, written in
+// turn: magic, sequence number, offset, flags (bit 0: the segment is
+// damaged), CRC-32C of the slot's first 28 bytes. The valid slot with the
+// higher sequence number wins, so a torn write leaves the previous one;
+// with neither valid the segment is replayed from its start. It is synced
+// as the SyncPolicy says, and deleted after its segment.
 const (
 	spoolMagic       = "RFTSPL1\n"
 	spoolSuffix      = ".spool"
 	spoolDamagedExt  = ".damaged" // appended to a damaged segment's name
+	spoolAckExt      = ".ack"     // appended to a segment's name for its acknowledgements
+	spoolAckMagic    = "RFTACK1\n"
+	spoolAckSlot     = 32
+	spoolAckDamaged  = 1 << 0
 	spoolHeaderLen   = 8
 	spoolMetaLen     = 1 + 4 + 8
 	spoolMaxPayload  = 64 << 20
@@ -104,6 +124,14 @@ type spoolRecord struct {
 // spoolRef locates a record handed out by next, for ack.
 type spoolRef struct {
 	seg *segment
+	end int64 // offset after the record
+}
+
+// spoolOut is a record after a segment's acknowledged offset that was
+// handed out, or skipped (done at once).
+type spoolOut struct {
+	end  int64
+	done bool
 }
 
 type segment struct {
@@ -123,6 +151,16 @@ type segment struct {
 	// (start → end), already counted; next skips them.
 	damaged bool
 	gaps    map[int64]int64
+	// acked is the offset before which every record is done: acknowledged,
+	// expired or damaged; out the records after it handed out or skipped,
+	// in file order. ackFile, ackSeq and ackDamaged are what was written
+	// to the acknowledgement file (nil until the first write).
+	acked      int64
+	out        []spoolOut
+	ackFile    *os.File
+	ackSeq     uint64
+	ackDamaged bool
+	ackDirty   bool // written since the last sync
 }
 
 // spoolStats are the spool's counters.
@@ -161,6 +199,8 @@ type spool struct {
 	loss     spoolLoss // not reported yet
 	scratch  []byte
 	closed   bool
+	ackSync  time.Time // last sync of an acknowledgement file
+	ackErr   error     // first failure to write one, reported by close
 }
 
 // openSpool opens or creates dir and scans the segments a previous sink
@@ -177,6 +217,7 @@ func openSpool(dir string, policy SyncPolicy, maxBytes int64, now func() time.Ti
 		return nil, fmt.Errorf("sink: spool: %w", err)
 	}
 	var ids []uint64
+	acks := make(map[uint64]bool)
 	for _, e := range entries {
 		id, rest, ok := parseSegName(e.Name())
 		if !ok || e.IsDir() {
@@ -185,22 +226,22 @@ func openSpool(dir string, policy SyncPolicy, maxBytes int64, now func() time.Ti
 		// New segments are numbered after every file of the spool, those
 		// set aside included, so that no name is used twice.
 		s.nextID = max(s.nextID, id+1)
-		if rest == "" {
+		switch rest {
+		case "":
 			ids = append(ids, id)
+		case spoolAckExt:
+			acks[id] = true
 		}
 	}
 	slices.Sort(ids)
 	for _, id := range ids {
+		delete(acks, id)
 		g := &segment{id: id, path: s.segPath(id)}
 		if err := s.scan(g); err != nil {
 			return nil, err
 		}
 		if g.records == 0 {
-			if g.damaged {
-				s.quarantine(g)
-			} else {
-				_ = os.Remove(g.path)
-			}
+			s.discard(g)
 			continue
 		}
 		s.segs = append(s.segs, g)
@@ -208,6 +249,9 @@ func openSpool(dir string, policy SyncPolicy, maxBytes int64, now func() time.Ti
 		s.stats.recoveredRecords += int64(g.records)
 		s.stats.records += int64(g.records)
 		s.stats.bytes += g.size
+	}
+	for id := range acks {
+		_ = os.Remove(s.segPath(id) + spoolAckExt) // its segment is gone
 	}
 	return s, nil
 }
@@ -243,8 +287,15 @@ func (s *spool) scan(g *segment) error {
 		g.damaged = true
 		s.stats.corruptBytes += int64(min(len(b), off))
 	}
+	if acked, damaged, seq, ok := readAckFile(g.path + spoolAckExt); ok && acked >= int64(off) && acked <= int64(len(b)) {
+		// Resume after what an earlier sink had acknowledged.
+		off = int(acked)
+		g.damaged = g.damaged || damaged
+		g.ackSeq, g.ackDamaged = seq, damaged
+	}
 	g.size = int64(off)
 	g.read = g.size
+	g.acked = g.size
 	for off < len(b) {
 		rec, n, ok := parseRecord(b[off:])
 		if ok {
@@ -494,7 +545,8 @@ func (s *spool) next(expireBefore time.Time) (rec spoolRecord, ref spoolRef, exp
 				continue
 			}
 			g.unacked++
-			return r, spoolRef{seg: g}, expired, true
+			g.out = append(g.out, spoolOut{end: g.read})
+			return r, spoolRef{seg: g, end: g.read}, expired, true
 		}
 	}
 	return spoolRecord{}, spoolRef{}, expired, false
@@ -529,7 +581,90 @@ func (s *spool) skipTo(g *segment, off int64) {
 		g.records = g.readRec
 		g.events = 0
 	}
+	g.out = append(g.out, spoolOut{end: off, done: true})
+	s.settle(g)
+}
+
+// settle moves g's acknowledged offset past the records done at the front
+// of g.out, then deletes g if it is finished or else writes the offset.
+// s.mu must be held.
+func (s *spool) settle(g *segment) {
+	moved := false
+	for len(g.out) > 0 && g.out[0].done {
+		g.acked = g.out[0].end
+		g.out = g.out[1:]
+		moved = true
+	}
+	if len(g.out) == 0 {
+		g.out = nil // let the backing array go
+	}
 	s.maybeRemove(g)
+	if !g.removed && (moved || g.damaged != g.ackDamaged) {
+		s.writeAck(g)
+	}
+}
+
+// writeAck writes g's acknowledged offset to the slot of its
+// acknowledgement file not written last, and syncs as the policy says.
+// A failure costs duplicates after a restart; the first is reported by
+// close. s.mu must be held.
+func (s *spool) writeAck(g *segment) {
+	if g.ackFile == nil {
+		f, err := os.OpenFile(g.path+spoolAckExt, os.O_CREATE|os.O_RDWR, 0o600)
+		if err != nil {
+			s.ackErr = cmp.Or(s.ackErr, fmt.Errorf("sink: spool: %w", err))
+			return
+		}
+		g.ackFile = f
+	}
+	g.ackSeq++
+	var flags uint32
+	if g.damaged {
+		flags |= spoolAckDamaged
+	}
+	b := make([]byte, 0, spoolAckSlot)
+	b = append(b, spoolAckMagic...)
+	b = binary.LittleEndian.AppendUint64(b, g.ackSeq)
+	b = binary.LittleEndian.AppendUint64(b, uint64(g.acked))
+	b = binary.LittleEndian.AppendUint32(b, flags)
+	b = binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, spoolCRC))
+	if _, err := g.ackFile.WriteAt(b, int64(g.ackSeq%2)*spoolAckSlot); err != nil {
+		s.ackErr = cmp.Or(s.ackErr, fmt.Errorf("sink: spool: write %s: %w", g.path+spoolAckExt, err))
+		return
+	}
+	g.ackDamaged = g.damaged
+	g.ackDirty = true
+	if s.policy.every || s.policy.interval > 0 && s.now().Sub(s.ackSync) >= s.policy.interval {
+		if err := g.ackFile.Sync(); err != nil {
+			s.ackErr = cmp.Or(s.ackErr, fmt.Errorf("sink: spool: sync %s: %w", g.path+spoolAckExt, err))
+			return
+		}
+		g.ackDirty = false
+		s.ackSync = s.now()
+	}
+}
+
+// readAckFile returns the acknowledged offset and damage flag in the
+// acknowledgement file at path, and its sequence number; ok is false when
+// it has no valid slot.
+func readAckFile(path string) (acked int64, damaged bool, seq uint64, ok bool) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, false, 0, false
+	}
+	for at := 0; at+spoolAckSlot <= len(b) && at <= spoolAckSlot; at += spoolAckSlot {
+		slot := b[at : at+spoolAckSlot]
+		if string(slot[:len(spoolAckMagic)]) != spoolAckMagic ||
+			crc32.Checksum(slot[:28], spoolCRC) != binary.LittleEndian.Uint32(slot[28:]) {
+			continue
+		}
+		if n := binary.LittleEndian.Uint64(slot[8:16]); !ok || n > seq {
+			seq, ok = n, true
+			acked = int64(binary.LittleEndian.Uint64(slot[16:24]))
+			damaged = binary.LittleEndian.Uint32(slot[24:28])&spoolAckDamaged != 0
+		}
+	}
+	return acked, damaged, seq, ok
 }
 
 func (s *spool) reader(g *segment) (*os.File, error) {
@@ -553,14 +688,21 @@ func (s *spool) ack(ref spoolRef) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ref.seg.unacked--
+	g := ref.seg
+	g.unacked--
 	s.stats.records--
-	s.maybeRemove(ref.seg)
+	for i := range g.out {
+		if g.out[i].end == ref.end {
+			g.out[i].done = true
+			break
+		}
+	}
+	s.settle(g)
 }
 
 // release returns a record handed out by next, not delivered, so that it is
-// replayed again by a later sink (it stays on disk); this process does not
-// hand it out again.
+// replayed again by a later sink (it stays on disk, and the acknowledged
+// offset stops before it); this process does not hand it out again.
 func (s *spool) release(ref spoolRef) {
 	if ref.seg == nil {
 		return
@@ -586,14 +728,27 @@ func (s *spool) maybeRemove(g *segment) {
 		_ = g.file.Close()
 		g.file = nil
 	}
+	s.discard(g)
+	g.removed = true
+	s.stats.bytes -= g.size
+	s.segs = slices.DeleteFunc(s.segs, func(x *segment) bool { return x == g })
+}
+
+// discard deletes g's files, setting the segment file aside instead when
+// it is damaged. The acknowledgement file goes last: a crash in between
+// leaves it orphaned (deleted by the next open), never a segment without
+// its offset.
+func (s *spool) discard(g *segment) {
 	if g.damaged {
 		s.quarantine(g)
 	} else {
 		_ = os.Remove(g.path)
 	}
-	g.removed = true
-	s.stats.bytes -= g.size
-	s.segs = slices.DeleteFunc(s.segs, func(x *segment) bool { return x == g })
+	if g.ackFile != nil {
+		_ = g.ackFile.Close()
+		g.ackFile = nil
+	}
+	_ = os.Remove(g.path + spoolAckExt)
 }
 
 // quarantine sets the damaged segment g aside for a person to inspect.
@@ -665,15 +820,29 @@ func (s *spool) close() error {
 		}
 		s.w = nil
 	}
+	// Delete the segments whose every record was delivered.
+	for _, g := range slices.Clone(s.segs) {
+		s.maybeRemove(g)
+	}
 	for _, g := range s.segs {
 		if g.file != nil {
 			_ = g.file.Close()
 			g.file = nil
 		}
+		if g.ackFile != nil {
+			if g.ackDirty {
+				if err := g.ackFile.Sync(); err != nil {
+					errs = append(errs, err)
+				}
+			}
+			if err := g.ackFile.Close(); err != nil {
+				errs = append(errs, err)
+			}
+			g.ackFile = nil
+		}
 	}
-	// Delete the segments whose every record was delivered.
-	for _, g := range slices.Clone(s.segs) {
-		s.maybeRemove(g)
+	if s.ackErr != nil {
+		errs = append(errs, s.ackErr)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("sink: spool close: %w", err)
