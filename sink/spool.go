@@ -2,6 +2,7 @@ package sink
 
 import (
 	"cmp"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -855,11 +856,13 @@ func (s *spool) close() error {
 // segment files set aside.
 func (s *WebSocket) noteSpoolLoss() {
 	l := s.spool.takeLoss()
-	if l.events > 0 {
+	if l.records > 0 || l.events > 0 {
 		s.mu.Lock()
-		s.dropped[DropSpoolCorrupt] += uint64(l.events)
-		s.droppedN.Add(uint64(l.events))
-		s.notifyLocked()
+		if l.events > 0 {
+			s.dropped[DropSpoolCorrupt] += uint64(l.events)
+			s.droppedN.Add(uint64(l.events))
+		}
+		s.notifyLocked() // the records on disk changed
 		s.mu.Unlock()
 	}
 	if l.records > 0 {
@@ -870,5 +873,35 @@ func (s *WebSocket) noteSpoolLoss() {
 	}
 	for _, p := range l.quarantined {
 		s.log.Warn("damaged spool segment set aside; inspect and remove it", zap.String("path", p))
+	}
+}
+
+// drainSpool waits, while a connection is up, until every record on disk
+// was replayed and acknowledged (the sender replays the spool before
+// anything else), or until ctx ends, which it returns wrapped. Without a
+// connection (or after a permanent failure) it returns at once: what is
+// left stays on disk for the next sink.
+func (s *WebSocket) drainSpool(ctx context.Context) error {
+	if s.spool == nil {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for {
+		_, records, _ := s.spool.pending()
+		if records == 0 || !s.connected || s.permErr != nil {
+			return nil
+		}
+		ch := s.watchLocked()
+		s.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+		}
+		s.mu.Lock()
+		s.unwatchLocked()
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("sink: websocket close: %d spool records not acknowledged: %w", records, err)
+		}
 	}
 }

@@ -777,7 +777,10 @@ func (s *WebSocket) waitOutstanding(ctx context.Context, op string) error {
 // Close sends what is queued and waits for its acknowledgement until ctx
 // ends, then stops: with a spool, the frames not acknowledged are written
 // to it (and replayed by the next sink opening the directory); without,
-// they are lost. It closes the connection with a normal closure when
+// they are lost. While connected, it also replays what is on the spool,
+// this sink's records and those an earlier one left, and waits for their
+// acknowledgement until ctx ends; without a connection it leaves them on
+// disk at once. It closes the connection with a normal closure when
 // everything was acknowledged, and returns an error saying how many events
 // were not delivered and where they are. The second and later calls return
 // nil.
@@ -797,6 +800,9 @@ func (s *WebSocket) Close(ctx context.Context) error {
 	}
 	s.closed.Store(true)
 	waitErr := s.waitOutstanding(ctx, "close")
+	if waitErr == nil {
+		waitErr = s.drainSpool(ctx)
+	}
 
 	// Stop the connection loop; a graceful stop closes the connection with
 	// a normal closure.
@@ -848,16 +854,18 @@ func (s *WebSocket) Close(ctx context.Context) error {
 		}
 		lost += n
 	}
+	var records int64
 	if s.spool != nil {
 		if err := s.spool.close(); err != nil {
 			errs = append(errs, err)
 		}
 		s.noteSpoolLoss()
+		_, records, _ = s.spool.pending()
 	}
 	if total := events + unreplayed; total > 0 {
 		msg := fmt.Sprintf("sink: websocket close: %d events not acknowledged", total)
 		if s.spool != nil {
-			msg += fmt.Sprintf("; %d spooled in %s", onDisk+unreplayed, s.cfg.spoolDir)
+			msg += fmt.Sprintf("; %d spooled in %s (%d records)", onDisk+unreplayed, s.cfg.spoolDir, records)
 			if lost > 0 {
 				msg += fmt.Sprintf(", %d lost", lost)
 			}
