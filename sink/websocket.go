@@ -33,6 +33,10 @@ const (
 	DropRetriesExhausted = "retries_exhausted"
 	// DropSpoolError: writing to the spool failed.
 	DropSpoolError = "spool_error"
+	// DropSpoolCorrupt: the spool record holding the events was damaged on
+	// disk (counted where the damaged record still tells how many events
+	// it held; see WebSocketStats.SpoolCorruptRecords for the records).
+	DropSpoolCorrupt = "spool_corrupt"
 	// DropClosed: the sink was closed before the events were acknowledged
 	// and no spool was set.
 	DropClosed = "closed"
@@ -69,9 +73,18 @@ type WebSocketStats struct {
 	// QueuedBytes wait in memory to be sent.
 	InFlightFrames, QueuedFrames int
 	QueuedBytes                  int
-	// SpoolBytes and SpoolRecords are on disk and not acknowledged yet;
-	// SpoolCorruptRecords were skipped as torn or corrupt.
-	SpoolBytes, SpoolRecords, SpoolCorruptRecords int64
+	// SpoolBytes and SpoolRecords are on disk and not acknowledged yet.
+	SpoolBytes, SpoolRecords int64
+	// SpoolCorruptRecords counts the spool records found damaged (a torn
+	// or corrupt record, or a damaged range that may have held several)
+	// and skipped, the healthy records around them being replayed;
+	// SpoolLostEvents the events in them, where a damaged record still
+	// tells how many it held (also counted in Dropped under
+	// DropSpoolCorrupt). A damaged segment file is never deleted: once its
+	// healthy records are delivered it is renamed to NNN.spool.damaged in
+	// the spool directory, logged at Warn, and left for a person to
+	// inspect and remove; later sinks ignore it.
+	SpoolCorruptRecords, SpoolLostEvents int64
 }
 
 // WebSocket is a tracing.Sink that ships events to a Reflow tracing server
@@ -749,7 +762,10 @@ func (s *WebSocket) waitOutstanding(ctx context.Context, op string) error {
 // Close sends what is queued and waits for its acknowledgement until ctx
 // ends, then stops: with a spool, the frames not acknowledged are written
 // to it (and replayed by the next sink opening the directory); without,
-// they are lost. It closes the connection with a normal closure when
+// they are lost. While connected, it also replays what is on the spool,
+// this sink's records and those an earlier one left, and waits for their
+// acknowledgement until ctx ends; without a connection it leaves them on
+// disk at once. It closes the connection with a normal closure when
 // everything was acknowledged, and returns an error saying how many events
 // were not delivered and where they are. The second and later calls return
 // nil.
@@ -769,6 +785,9 @@ func (s *WebSocket) Close(ctx context.Context) error {
 	}
 	s.closed.Store(true)
 	waitErr := s.waitOutstanding(ctx, "close")
+	if waitErr == nil {
+		waitErr = s.drainSpool(ctx)
+	}
 
 	// Stop the connection loop; a graceful stop closes the connection with
 	// a normal closure.
@@ -821,15 +840,18 @@ func (s *WebSocket) Close(ctx context.Context) error {
 		}
 		lost += n
 	}
+	var records int64
 	if s.spool != nil {
 		if err := s.spool.close(); err != nil {
 			errs = append(errs, err)
 		}
+		s.noteSpoolLoss()
+		_, records, _ = s.spool.pending()
 	}
 	if total := events + unreplayed; total > 0 {
 		msg := fmt.Sprintf("sink: websocket close: %d events not acknowledged", total)
 		if s.spool != nil {
-			msg += fmt.Sprintf("; %d spooled in %s", onDisk+unreplayed, s.cfg.spoolDir)
+			msg += fmt.Sprintf("; %d spooled in %s (%d records)", onDisk+unreplayed, s.cfg.spoolDir, records)
 			if lost > 0 {
 				msg += fmt.Sprintf(", %d lost", lost)
 			}
@@ -882,6 +904,7 @@ func (s *WebSocket) Stats() WebSocketStats {
 	if s.spool != nil {
 		sp := s.spool.snapshot()
 		st.SpoolBytes, st.SpoolRecords, st.SpoolCorruptRecords = sp.bytes, sp.records, sp.corruptRecords
+		st.SpoolLostEvents = sp.lostEvents
 	}
 	return st
 }

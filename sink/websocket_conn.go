@@ -210,10 +210,13 @@ func (s *WebSocket) serve(c *wsConn) (backoff bool) {
 			s.closeGracefully(c)
 			return
 		}
-		spoolFirst := s.spool != nil && s.resend.len() == 0 && s.spool.hasUnreplayed()
+		// While the spool has records to replay, queued frames wait: they
+		// are newer, and must not overtake a replayed record of their
+		// trace. Records are read one at a time, once the last is taken.
+		spoolFirst := s.spool != nil && s.spool.hasUnreplayed()
 		batch = s.takeLocked(c, batch[:0], spoolFirst)
 		room := s.windowRoomLocked()
-		if len(batch) == 0 && spoolFirst && room {
+		if len(batch) == 0 && spoolFirst && room && s.resend.len() == 0 {
 			s.mu.Unlock()
 			s.replay()
 			continue
@@ -368,6 +371,7 @@ func (s *WebSocket) replay() {
 		cutoff = s.cfg.now().Add(-s.cfg.spoolMaxAge)
 	}
 	rec, ref, expired, ok := s.spool.next(cutoff)
+	s.noteSpoolLoss()
 	if expired > 0 {
 		s.mu.Lock()
 		s.dropped[DropExpired] += uint64(expired)
