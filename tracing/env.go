@@ -78,6 +78,7 @@ func ConfigFromEnv() (TracingConfig, error) { return DefaultConfig().ApplyEnv() 
 //	REFLOW_TRACING_ANONYMIZE_ACTORS            Privacy.AnonymizeActors       bool
 //	REFLOW_TRACING_ANONYMIZE_ATTRIBUTES        Privacy.AnonymizeAttributes   list of globs
 //	REFLOW_TRACING_ANONYMIZE_KEY               Privacy.AnonymizeKey          string (secret)
+//	REFLOW_TRACING_CHECKSUMS                   Privacy.Checksums             when_captured, off or on_record
 //
 // Event kinds are the protocol names: ActorCreated, ActorStarted,
 // ActorCompleted, ActorFailed, MessageSent, MessageReceived, StateChanged,
@@ -136,6 +137,7 @@ const (
 	kindTags
 	kindCompression
 	kindProtocol
+	kindChecksums
 )
 
 // setting is one field of TracingConfig that the environment and files
@@ -184,6 +186,7 @@ var settings = [...]setting{
 	{EnvPrefix + "ANONYMIZE_ACTORS", "tracing.privacy.anonymize_actors", kindBool, func(c *TracingConfig) any { return &c.Privacy.AnonymizeActors }},
 	{EnvPrefix + "ANONYMIZE_ATTRIBUTES", "tracing.privacy.anonymize_attributes", kindStrings, func(c *TracingConfig) any { return &c.Privacy.AnonymizeAttributes }},
 	{EnvPrefix + "ANONYMIZE_KEY", "tracing.privacy.anonymize_key", kindSecret, func(c *TracingConfig) any { return &c.Privacy.AnonymizeKey }},
+	{EnvPrefix + "CHECKSUMS", "tracing.privacy.checksums", kindChecksums, func(c *TracingConfig) any { return &c.Privacy.Checksums }},
 }
 
 // set stores v, a value parseString or parseTOML returned, in c.
@@ -211,6 +214,8 @@ func (st *setting) set(c *TracingConfig, v any) {
 		*p = v.(CompressionAlgorithm)
 	case *Protocol:
 		*p = v.(Protocol)
+	case *ChecksumMode:
+		*p = v.(ChecksumMode)
 	case *map[string]string:
 		*p = v.(map[string]string)
 	default:
@@ -274,6 +279,8 @@ func (st *setting) parseString(s string) (v any, why string) {
 		return parseCompression(s)
 	case kindProtocol:
 		return parseProtocol(s)
+	case kindChecksums:
+		return parseChecksums(s)
 	case kindTags:
 		tags := map[string]string{}
 		for _, kv := range splitList(s) {
@@ -335,6 +342,7 @@ func parsePolicy(s string) (any, string) {
 const (
 	notCompression = `not a compression algorithm (want "zstd", "lz4", "gzip", "brotli" or "auto")`
 	notProtocol    = `not a protocol (want "auto", "v1" or "v2")`
+	notChecksums   = `not a checksum mode (want "when_captured", "off" or "on_record")`
 )
 
 func parseCompression(s string) (any, string) {
@@ -351,4 +359,12 @@ func parseProtocol(s string) (any, string) {
 		return nil, notProtocol
 	}
 	return p, ""
+}
+
+func parseChecksums(s string) (any, string) {
+	m, err := ParseChecksumMode(s)
+	if err != nil {
+		return nil, notChecksums
+	}
+	return m, ""
 }

@@ -72,6 +72,9 @@ var envCases = []struct {
 	{"ANONYMIZE_ACTORS", "true", func(c *TracingConfig) { c.Privacy.AnonymizeActors = true }},
 	{"ANONYMIZE_ATTRIBUTES", "user_*", func(c *TracingConfig) { c.Privacy.AnonymizeAttributes = []string{"user_*"} }},
 	{"ANONYMIZE_KEY", "s3cret", func(c *TracingConfig) { c.Privacy.AnonymizeKey = "s3cret" }},
+	{"CHECKSUMS", "off", func(c *TracingConfig) { c.Privacy.Checksums = ChecksumOff }},
+	{"CHECKSUMS", " ON_RECORD ", func(c *TracingConfig) { c.Privacy.Checksums = ChecksumOnRecord }},
+	{"CHECKSUMS", "when_captured", func(c *TracingConfig) { c.Privacy.Checksums = ChecksumWhenCaptured }},
 }
 
 func TestApplyEnvEveryVariable(t *testing.T) {
@@ -142,6 +145,7 @@ func TestApplyEnvRejectsMalformedValues(t *testing.T) {
 		{"SAMPLING_PER_TRACE", "sometimes", "not a boolean"},
 		{"CAPTURE_CONTENT", "all", "not a boolean"},
 		{"ANONYMIZE_ACTORS", "2", "not a boolean"},
+		{"CHECKSUMS", "on", `not a checksum mode (want "when_captured", "off" or "on_record")`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name+"="+tt.value, func(t *testing.T) {
