@@ -140,20 +140,6 @@ func (q *fifo) drain() []*frame {
 	return out
 }
 
-// removeFirst removes the oldest frame for which match is true.
-func (q *fifo) removeFirst(match func(*frame) bool) *frame {
-	for i := q.head; i < len(q.items); i++ {
-		if f := q.items[i]; match(f) {
-			copy(q.items[i:], q.items[i+1:])
-			q.items[len(q.items)-1] = nil
-			q.items = q.items[:len(q.items)-1]
-			q.bytes -= f.size()
-			return f
-		}
-	}
-	return nil
-}
-
 // headerCache keeps the StoreTrace header of each trace the client told the
 // sink about, and builds default headers for the others.
 type headerCache struct {
