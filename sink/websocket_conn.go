@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -173,6 +174,9 @@ func (s *WebSocket) serve(c *wsConn) (backoff bool) {
 	s.mu.Unlock()
 	s.progress()
 	if err := s.probeCompression(c); err != nil {
+		if errors.Is(err, errCompressionRefused) {
+			err = nil // reported once already, naming the algorithm
+		}
 		s.teardown(c, err)
 		return true
 	}
@@ -708,16 +712,20 @@ func (s *WebSocket) decodeReply(c *wsConn, data []byte) ([]byte, error) {
 	return out, nil
 }
 
+// serverErrorDelay is the first wait before a frame answered with a
+// retryable error is sent again; it doubles with each further error of the
+// same frame, up to the retry policy's MaxDelay. It is short because the
+// server is up and answering: such errors come one message at a time.
+const serverErrorDelay = 5 * time.Millisecond
+
 // parkLocked holds f, answered with a retryable error, for a backoff
 // before it joins the resend queue. s.mu must be held.
 func (s *WebSocket) parkLocked(f *frame) {
-	if f.backoff == nil {
-		f.backoff = s.cfg.policy.NewBackOff(context.Background())
+	d := serverErrorDelay << min(f.attempts-1, 20)
+	if m := s.cfg.policy.MaxDelay; m > 0 && d > m {
+		d = m
 	}
-	d := f.backoff.NextBackOff()
-	if d == backoff.Stop {
-		d = s.cfg.policy.MaxDelay
-	}
+	d += time.Duration(rand.Int64N(int64(d)/4 + 1)) // jitter: frames parked together spread out
 	if g := f.stream; g != nil {
 		g.parked++
 	}

@@ -1,7 +1,6 @@
 package sink
 
 import (
-	"github.com/cenkalti/backoff/v4"
 	"github.com/reflowtrace/reflowtrace-go/internal/compress"
 	"sync"
 	"time"
@@ -32,10 +31,9 @@ type frame struct {
 	events   int
 	critical bool // every event in it is critical
 	epoch    uint64
-	tracked  bool            // counted in outstanding (Flush waits for it)
-	sent     bool            // written at least once
-	attempts int             // sends that met a retryable server error
-	backoff  backoff.BackOff // the delays between those, built on the first
+	tracked  bool // counted in outstanding (Flush waits for it)
+	sent     bool // written at least once
+	attempts int  // sends that met a retryable server error
 	created  int64
 	spool    spoolRef // set when the frame was read from the spool
 	buf      *[]byte  // pooled backing store of wire, or nil
