@@ -713,15 +713,16 @@ func (s *WebSocket) decodeReply(c *wsConn, data []byte) ([]byte, error) {
 }
 
 // serverErrorDelay is the first wait before a frame answered with a
-// retryable error is sent again; it doubles with each further error of the
-// same frame, up to the retry policy's MaxDelay. It is short because the
-// server is up and answering: such errors come one message at a time.
-const serverErrorDelay = 5 * time.Millisecond
+// retryable error is sent again; it grows by as much with each further
+// error of the same frame, up to the retry policy's MaxDelay. It is short
+// because the server is up and answering: such errors come one message at
+// a time.
+const serverErrorDelay = time.Millisecond
 
 // parkLocked holds f, answered with a retryable error, for a backoff
 // before it joins the resend queue. s.mu must be held.
 func (s *WebSocket) parkLocked(f *frame) {
-	d := serverErrorDelay << min(f.attempts-1, 20)
+	d := serverErrorDelay * time.Duration(min(f.attempts, 1000))
 	if m := s.cfg.policy.MaxDelay; m > 0 && d > m {
 		d = m
 	}
