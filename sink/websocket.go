@@ -119,7 +119,7 @@ type WebSocket struct {
 	url      string // as dialed
 	shownURL string // without credentials or query, for logs and errors
 	secrets  []string
-	dialer   *dialer
+	dialers  []*dialer // the server, then the failover servers
 
 	encMu   sync.Mutex // guards enc, comp, segs, touched, evBuf
 	enc     tracing.Encoder
@@ -241,7 +241,21 @@ func NewWebSocket(rawURL string, opts ...WebSocketOption) (*WebSocket, error) {
 		s.compAlg.Store(int32(cfg.alg)) // the same numbering as compress.Algorithm
 	}
 	s.secrets = collectSecrets(cfg, u)
-	s.dialer = newDialer(s, u, tlsCfg)
+	s.dialers = []*dialer{newDialer(s, u, tlsCfg)}
+	for _, raw := range cfg.failover {
+		fu, err := url.Parse(raw)
+		if err != nil || (fu.Scheme != "ws" && fu.Scheme != "wss") || fu.Host == "" {
+			return nil, fmt.Errorf("%w: WithFailover url %q: want ws://host:port or wss://host:port", ErrInvalidOption, showURL(raw))
+		}
+		if err := checkURL(fu); err != nil {
+			return nil, fmt.Errorf("WithFailover: %w", err)
+		}
+		if cfg.tls != nil && fu.Scheme != "wss" {
+			return nil, fmt.Errorf("%w: WithTLS needs wss:// urls, WithFailover has %q", ErrInvalidOption, showURL(raw))
+		}
+		s.secrets = append(s.secrets, collectSecrets(cfg, fu)...)
+		s.dialers = append(s.dialers, newDialer(s, fu, tlsCfg))
+	}
 	s.deftr = tracing.FlowTrace{
 		TraceID:     tracing.NewTraceID(),
 		FlowID:      cfg.flowID,

@@ -61,6 +61,7 @@ func (s *WebSocket) run() {
 	// drops them, or drops the first compressed frame) back off as dial
 	// failures do, across rounds: only an acknowledgement resets it.
 	idle := s.cfg.policy.NewBackOff(s.dialCtx)
+	cur, refusedForGood := 0, 0 // the server dialed next; servers in a row that refused for good
 	for {
 		if s.isStopping() {
 			return
@@ -76,10 +77,25 @@ func (s *WebSocket) run() {
 				return errRetryLater
 			}
 			var err error
-			c, err = s.dialer.dial(ctx)
-			if errors.Is(err, ErrPermanent) {
-				return retry.Permanent(err)
+			d := s.dialers[cur]
+			c, err = d.dial(ctx)
+			if err == nil || len(s.dialers) == 1 {
+				if errors.Is(err, ErrPermanent) {
+					return retry.Permanent(err)
+				}
+				return err
 			}
+			// Fail over: the next dial goes to the next server. A server
+			// that refuses for good is permanent only when all do.
+			cur = (cur + 1) % len(s.dialers)
+			if errors.Is(err, ErrPermanent) {
+				if refusedForGood++; refusedForGood >= len(s.dialers) {
+					return retry.Permanent(err)
+				}
+			} else {
+				refusedForGood = 0
+			}
+			s.log.Warn("failing over", zap.String("from", d.shown), zap.String("to", s.dialers[cur].shown), zap.Error(err))
 			return err
 		}, append([]retry.Option{retry.WithLogger(s.log)}, s.cfg.retryOpts...)...)
 		if err != nil {
@@ -96,6 +112,12 @@ func (s *WebSocket) run() {
 			continue
 		}
 		waitFirst = s.serve(c)
+		refusedForGood = 0
+		if len(s.dialers) > 1 && !s.isStopping() {
+			// The connection was lost: the next server takes over.
+			s.log.Warn("failing over", zap.String("from", s.dialers[cur].shown), zap.String("to", s.dialers[(cur+1)%len(s.dialers)].shown))
+			cur = (cur + 1) % len(s.dialers)
+		}
 		if c.acks.Load() > 0 {
 			idle.Reset()
 			continue

@@ -117,6 +117,7 @@ type wsConfig struct {
 	spoolMaxAge   time.Duration
 	storeDelay    time.Duration
 	protocol      tracing.Protocol
+	failover      []string
 	tls           *TLSOptions
 	apiKey        string
 	apiKeyHeader  string
@@ -369,6 +370,21 @@ func WithOutageBuffer(bytes int) WebSocketOption {
 	return wsOptionFunc(func(c *wsConfig) { c.outageB = bytes })
 }
 
+// WithFailover names more servers, after the one NewWebSocket was given,
+// for the sink to move to when the one it sends to fails (refused,
+// dropped, or timing out): it sends to one server at a time, tries the
+// next one on each failed dial or lost connection, and so comes back to
+// the first in turn, with the retry policy's backoff. Frames not
+// acknowledged move with it. Every StoreTrace carries all the events of
+// its trace segment, so each server holds complete copies of the segments
+// it received: a trace spread over two servers is found by asking both
+// for its trace id (or its execution id) and taking, for each trace id,
+// the copy with the most events. Credentials and TLS options apply to
+// every server. Default: none.
+func WithFailover(urls ...string) WebSocketOption {
+	return wsOptionFunc(func(c *wsConfig) { c.failover = append(c.failover, urls...) })
+}
+
 // WithProtocol sets the protocol generation the sink speaks, instead of
 // learning it on every connection with a probe that reads nothing and
 // changes nothing (tracing.ProtocolAuto, the default).
@@ -548,6 +564,7 @@ func WebSocketOptionsFromConfig(cfg tracing.TracingConfig) []WebSocketOption {
 		WithCompression(cfg.EnableCompression),
 		WithCompressionAlgorithm(cfg.CompressionAlgorithm),
 		WithProtocol(cfg.Protocol),
+		WithFailover(cfg.ServerURLs...),
 		WithRetry(p),
 		WithFlowID(cfg.FlowID),
 	}

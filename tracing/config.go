@@ -221,6 +221,10 @@ type TracingConfig struct {
 	// ServerURL is the ws:// or wss:// address of a tracing server, used by
 	// the sinks built from this config. Default: DefaultServerURL.
 	ServerURL string
+	// ServerURLs are more servers the WebSocket sink fails over to, in
+	// turn, when the one it sends to fails (see sink.WithFailover).
+	// Default: none.
+	ServerURLs []string
 	// BatchSize is the most events per batch. Default: DefaultBatchSize.
 	BatchSize int
 	// BatchTimeout is how long the oldest event of a batch waits at most.
@@ -325,6 +329,11 @@ func (c TracingConfig) Validate() error {
 	var errs []error
 	bad := func(field string, v any, why string) {
 		errs = append(errs, fmt.Errorf("%w: %s = %v: %s", ErrInvalidConfig, field, v, why))
+	}
+	for i, s := range c.ServerURLs {
+		if u, err := url.Parse(s); err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
+			bad(fmt.Sprintf("ServerURLs[%d]", i), redactURL(s), "want ws://host:port or wss://host:port")
+		}
 	}
 	if u, err := url.Parse(c.ServerURL); err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
 		bad("ServerURL", redactURL(c.ServerURL), "want ws://host:port or wss://host:port")

@@ -124,6 +124,7 @@ type (
 	tomlTracing struct {
 		Enabled                 any            `toml:"enabled"`
 		ServerURL               any            `toml:"server_url"`
+		ServerURLs              any            `toml:"server_urls"`
 		BatchSize               any            `toml:"batch_size"`
 		BatchTimeoutMS          any            `toml:"batch_timeout_ms"`
 		EnableCompression       any            `toml:"enable_compression"`

@@ -47,6 +47,7 @@ func TestLoadConfigEveryKey(t *testing.T) {
 	want := TracingConfig{
 		Enabled:              false,
 		ServerURL:            "wss://tracing.example.com:8443",
+		ServerURLs:           []string{"wss://standby.example.com:8443"},
 		BatchSize:            200,
 		BatchTimeout:         5 * time.Second,
 		EnableCompression:    true,
@@ -100,6 +101,7 @@ func TestDecodeConfigEveryKey(t *testing.T) {
 	}{
 		{"tracing.enabled", "false", func(c *TracingConfig) { c.Enabled = false }},
 		{"tracing.server_url", `"ws://127.0.0.1:1"`, func(c *TracingConfig) { c.ServerURL = "ws://127.0.0.1:1" }},
+		{"tracing.server_urls", `["ws://127.0.0.1:2", "ws://127.0.0.1:3"]`, func(c *TracingConfig) { c.ServerURLs = []string{"ws://127.0.0.1:2", "ws://127.0.0.1:3"} }},
 		{"tracing.batch_size", "7", func(c *TracingConfig) { c.BatchSize = 7 }},
 		{"tracing.batch_timeout_ms", "250", func(c *TracingConfig) { c.BatchTimeout = 250 * time.Millisecond }},
 		{"tracing.enable_compression", "true", func(c *TracingConfig) { c.EnableCompression = true }},
@@ -168,6 +170,7 @@ func TestDecodeConfigRejectsMalformedValues(t *testing.T) {
 	}{
 		{"tracing.enabled", `"yes"`, `tracing.enabled = "yes": not a boolean`},
 		{"tracing.server_url", "8080", "tracing.server_url = 8080: not a string"},
+		{"tracing.server_urls", `"ws://127.0.0.1:2"`, `tracing.server_urls = "ws://127.0.0.1:2": not an array of strings`},
 		{"tracing.batch_size", `"abc"`, `tracing.batch_size = "abc": not an integer`},
 		{"tracing.batch_size", "1.5", "tracing.batch_size = 1.5: not an integer"},
 		{"tracing.batch_timeout_ms", `"1s"`, `tracing.batch_timeout_ms = "1s": not an integer number of milliseconds`},

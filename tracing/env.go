@@ -47,6 +47,7 @@ func ConfigFromEnv() (TracingConfig, error) { return DefaultConfig().ApplyEnv() 
 //	Variable                                   Field                         Type
 //	REFLOW_TRACING_ENABLED                     Enabled                       bool
 //	REFLOW_TRACING_SERVER_URL                  ServerURL                     ws:// or wss:// URL
+//	REFLOW_TRACING_SERVER_URLS                 ServerURLs                    comma-separated URLs
 //	REFLOW_TRACING_BATCH_SIZE                  BatchSize                     integer
 //	REFLOW_TRACING_BATCH_TIMEOUT_MS            BatchTimeout                  milliseconds
 //	REFLOW_TRACING_COMPRESSION                 EnableCompression             bool
@@ -155,6 +156,7 @@ type setting struct {
 var settings = [...]setting{
 	{EnvPrefix + "ENABLED", "tracing.enabled", kindBool, func(c *TracingConfig) any { return &c.Enabled }},
 	{EnvPrefix + "SERVER_URL", "tracing.server_url", kindString, func(c *TracingConfig) any { return &c.ServerURL }},
+	{EnvPrefix + "SERVER_URLS", "tracing.server_urls", kindStrings, func(c *TracingConfig) any { return &c.ServerURLs }},
 	{EnvPrefix + "BATCH_SIZE", "tracing.batch_size", kindInt, func(c *TracingConfig) any { return &c.BatchSize }},
 	{EnvPrefix + "BATCH_TIMEOUT_MS", "tracing.batch_timeout_ms", kindMillis, func(c *TracingConfig) any { return &c.BatchTimeout }},
 	{EnvPrefix + "COMPRESSION", "tracing.enable_compression", kindBool, func(c *TracingConfig) any { return &c.EnableCompression }},
