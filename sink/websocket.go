@@ -20,7 +20,8 @@ import (
 
 // Reasons for dropped events, the keys of WebSocketStats.Dropped.
 const (
-	// DropOutageBufferFull: the in-memory outage buffer had no room.
+	// DropOutageBufferFull: the memory limit (WithOutageBuffer) was reached
+	// and Write's context ended while it waited for room.
 	DropOutageBufferFull = "outage_buffer_full"
 	// DropSpoolFull: the spool had reached its byte limit.
 	DropSpoolFull = "spool_full"
@@ -88,18 +89,31 @@ type WebSocketStats struct {
 }
 
 // WebSocket is a tracing.Sink that ships events to a Reflow tracing server
-// over one WebSocket connection, speaking the Reflow tracing protocol.
+// over one WebSocket connection, speaking the Reflow tracing protocol, and
+// keeps every event on servers of both generations, whose storage replaces
+// a stored trace whole on every store.
 //
-// Write encodes a batch into frames (one StoreTrace per trace id in store
-// mode, one RecordEvent per event in live mode), each below the frame limit
-// and LZ4-compressed when compression is on, and queues them; it returns
-// once they are queued. A background goroutine keeps the connection,
-// writes queued frames with a bounded window of unacknowledged ones, and a
-// read goroutine matches the server's replies with the frames in order.
-// Frames not acknowledged when a connection is lost are resent on the next
-// one (at least once; the server stores events by id, so a resent batch
-// does not duplicate). While the server is unreachable frames wait in a
-// bounded outage buffer or, with WithSpoolDir, on disk.
+// In store mode (the default) each trace's events are kept, as the JSON
+// they were encoded to once, in segments: every StoreTrace of a segment
+// carries all its events so far, so resends are harmless and nothing stored
+// is replaced by less. Stores are spaced so that the bytes sent stay under
+// three times the events' size, and a trace longer than one frame goes on
+// in linked segments (TagSegmentOf, TagSegment). In the live modes each
+// event is also one RecordEvent; on a generation-2 server the sink opens
+// the trace with StartTrace and ends it with EndTrace, and recovers a trace
+// after a reconnect. DESIGN.md tells the whole design.
+//
+// Write adds a batch to its segments and queues the frames that are due;
+// it returns once they are queued, waiting only while the memory limit
+// (WithOutageBuffer) is reached. A background goroutine keeps the
+// connection (probing the server's generation and compression), writes
+// queued frames with a bounded window of unacknowledged ones, and a read
+// goroutine matches the server's replies with the frames in order. Frames
+// not acknowledged when a connection is lost are resent on the next one; a
+// frame answered with a retryable error is resent alone after a short
+// backoff. While the server is unreachable frames wait in memory; when
+// reconnecting gives up, and at Close, they go to the spool (WithSpoolDir)
+// or are dropped and counted.
 //
 // # Concurrency
 //
@@ -398,18 +412,22 @@ func (s *WebSocket) report(err error, msg string, fields ...zap.Field) {
 
 // ObserveTrace records the header of a trace the client started or ended,
 // so StoreTrace messages for its events carry its flow, execution, version
-// and metadata. The final header of an ended trace is sent with the next
-// Write or Flush. Safe for concurrent use; it does not block on I/O.
+// and metadata. An ended trace gets its last store (or EndTrace), with the
+// final status, within the store delay or at the next Flush; an event of it
+// written afterwards opens the trace's next segment, which is why the
+// tracing client reports an end only after the events recorded before it
+// were written. Safe for concurrent use; it does not block on I/O.
 func (s *WebSocket) ObserveTrace(trace tracing.FlowTrace) {
 	s.headers.put(trace)
 }
 
-// Write encodes batch into frames and queues them for sending; it copies
-// what it keeps. While connected it waits for room when the window and as
-// much again are queued; if ctx ends then, the connection is closed (it is
-// stuck) and the frames join the outage buffer. While disconnected the
-// frames go to the spool or the outage buffer, whose overflow drops routine
-// events first and counts them. An event too large for any frame is
+// Write adds batch to its traces' segments and queues the frames that are
+// due; it copies what it keeps. It waits while the memory limit
+// (WithOutageBuffer) is reached and, when ctx ends first, drops the
+// batch's routine events (counted) and keeps its critical ones. While
+// connected it also waits for room when the window and as much again are
+// queued; if ctx ends then, the connection is closed (it is stuck) and the
+// frames wait for the next one. An event too large for any frame is
 // dropped, counted and reported without failing the batch. It returns an
 // error wrapping tracing.ErrClosed after Close.
 func (s *WebSocket) Write(ctx context.Context, batch []tracing.TraceEvent) error {
@@ -692,9 +710,9 @@ func (s *WebSocket) Flush(ctx context.Context) error {
 
 // ErrDropped is wrapped by the error of a Flush or Close that found events
 // dropped (and counted in Stats.Dropped) since the previous Flush or Close
-// returned: retries exhausted without a spool, a full outage buffer or
-// spool, expired spool records, events too large for a frame, events the
-// server rejected for good.
+// returned: retries exhausted without a spool, the memory limit or a full
+// spool, expired or damaged spool records, events too large for a frame,
+// events the server rejected for good, events not delivered by Close.
 var ErrDropped = errors.New("sink: events dropped")
 
 // DroppedError is the error of a Flush or Close that found events dropped

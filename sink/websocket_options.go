@@ -437,10 +437,14 @@ func WithRetryOptions(opts ...retry.Option) WebSocketOption {
 	return wsOptionFunc(func(c *wsConfig) { c.retryOpts = append(c.retryOpts, opts...) })
 }
 
-// WithSpoolDir keeps frames on disk in dir while the server is unreachable,
-// and frames not acknowledged at Close; they are replayed oldest first when
-// the server is back, also by a later sink opening the same dir. Default:
-// none (an in-memory outage buffer).
+// WithSpoolDir keeps on disk, in dir, what the sink cannot deliver: the
+// frames waiting when a round of reconnection attempts gives up, and those
+// not acknowledged at Close (each trace segment as one StoreTrace of all
+// its events). They are replayed oldest first when the server is back,
+// before newer frames, also by a later sink opening the same dir, which
+// resumes after the last record acknowledged (NNN.spool.ack files) and
+// sets damaged segments aside (NNN.spool.damaged). Default: none (what
+// cannot be delivered is dropped and counted).
 func WithSpoolDir(dir string) WebSocketOption {
 	return wsOptionFunc(func(c *wsConfig) { c.spoolDir = dir })
 }
