@@ -245,7 +245,7 @@ func NewWebSocket(rawURL string, opts ...WebSocketOption) (*WebSocket, error) {
 		rejected:    make(map[string]uint64),
 		dropped:     make(map[string]uint64),
 		done:        make(chan struct{}),
-		free:        newBufList(cfg.inflightB),
+		free:        newBufList(cfg.outageB),
 		segs:        make(map[tracing.TraceID]*traceSeg),
 		parked:      make(map[*frame]*time.Timer),
 	}

@@ -129,9 +129,10 @@ func (s *WebSocket) isSealed(g *traceSeg) bool {
 }
 
 // segCap is the most event JSON g holds: what fits in a frame with its
-// header.
+// header, and no more than a quarter of the memory limit, so that a
+// segment, the store being sent and the next one fit in it together.
 func (s *WebSocket) segCap(g *traceSeg) int {
-	return s.cfg.maxFrame - g.hdrLen
+	return max(min(s.cfg.maxFrame-g.hdrLen, s.cfg.outageB/4), 1)
 }
 
 // appendToSeg adds one encoded event to its trace's segment, sealing the
@@ -143,12 +144,12 @@ func (s *WebSocket) appendToSeg(id tracing.TraceID, ev *tracing.TraceEvent, js [
 		frames = s.sealLocked(g, now, frames)
 		g = s.segFor(id, ev.Timestamp.UnixNano())
 	}
-	before := len(g.buf)
+	before := cap(g.buf)
 	if g.n > 0 {
 		g.buf = append(g.buf, ',')
 	}
 	g.buf = append(g.buf, js...)
-	s.retained.Add(int64(len(g.buf) - before))
+	s.retained.Add(int64(cap(g.buf) - before)) // what the buffer holds, not only what it uses
 	g.n++
 	if ev.Type.Kind.Critical() {
 		g.crit = true
@@ -289,7 +290,7 @@ func (s *WebSocket) resolveSegLocked(g *traceSeg) {
 		return
 	}
 	g.released = true
-	s.retained.Add(-int64(len(g.buf)))
+	s.retained.Add(-int64(cap(g.buf)))
 	g.buf = nil
 	s.notifyLocked()
 }
