@@ -180,5 +180,10 @@ window.addEventListener("error", function (e) { document.body.setAttribute("data
   });
   window.addEventListener("resize", draw);
   draw();
+  // #failure opens the page on the first failure's causal chain.
+  if (location.hash === "#failure") {
+    var first = document.querySelector("#failures li");
+    if (first) first.onclick();
+  }
   document.body.setAttribute("data-rendered", "ok");
 })();
