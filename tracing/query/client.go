@@ -234,8 +234,8 @@ func (c *Client) run(cn *conn) {
 			h()
 		}
 		err := c.read(cn)
-		cn.fail(err)
-		_ = cn.ws.CloseNow()
+		// Unpublish the connection before failing its calls, so that they
+		// wait for the next one rather than find this one again.
 		c.mu.Lock()
 		if c.cur == cn {
 			c.cur = nil
@@ -243,6 +243,8 @@ func (c *Client) run(cn *conn) {
 		}
 		closed := c.closed
 		c.mu.Unlock()
+		cn.fail(err)
+		_ = cn.ws.CloseNow()
 		if closed {
 			return
 		}
@@ -327,7 +329,7 @@ func (c *Client) ready(ctx context.Context) (*conn, error) {
 		case c.closed:
 			c.mu.Unlock()
 			return nil, ErrClosed
-		case c.cur != nil:
+		case c.cur != nil && !c.cur.dead():
 			cn := c.cur
 			c.mu.Unlock()
 			return cn, nil

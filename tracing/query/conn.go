@@ -147,6 +147,14 @@ func (cn *conn) fail(err error) {
 	cn.pending = nil
 }
 
+// dead reports whether the connection has failed (its reader may not have
+// noticed yet).
+func (cn *conn) dead() bool {
+	cn.pmu.Lock()
+	defer cn.pmu.Unlock()
+	return cn.err != nil
+}
+
 // close ends the connection with a normal closure, bounded by
 // closeTimeout.
 func (cn *conn) close() {
