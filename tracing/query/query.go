@@ -14,16 +14,6 @@ import (
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 )
 
-// Tags that link the segments of a trace too long for one message, as the
-// WebSocket sink writes them: each segment after the first is stored under
-// a trace id of its own, with the same flow and execution ids, tagged with
-// the first segment's trace id and its number ("1", "2", …). Only the last
-// segment carries the trace's final status.
-const (
-	TagSegmentOf = "reflowtrace.segment_of"
-	TagSegment   = "reflowtrace.segment"
-)
-
 // DefaultPageSize is the page size of QueryAll for a query without Limit.
 const DefaultPageSize = 100
 
@@ -127,22 +117,24 @@ func (c *Client) Trace(ctx context.Context, id tracing.TraceID) (*tracing.FlowTr
 	if err != nil || first == nil {
 		return first, err
 	}
-	if of, ok := first.Metadata.Tags[TagSegmentOf]; ok {
+	if of, ok := first.Metadata.Tags[tracing.TagSegmentOf]; ok {
 		head, err := tracing.ParseTraceID(of)
 		if err != nil {
-			return nil, fmt.Errorf("query: trace %s: tag %s: %w", id, TagSegmentOf, err)
+			return nil, fmt.Errorf("query: trace %s: tag %s: %w", id, tracing.TagSegmentOf, err)
 		}
 		if first, err = c.GetTrace(ctx, head); err != nil || first == nil {
 			return first, err
 		}
 	}
 	var segs []tracing.FlowTrace
-	q := tracing.TraceQuery{FlowID: first.FlowID, ExecutionID: first.ExecutionID}
+	// Two segments a page: each can take a whole 16 MiB message, and a
+	// reply over 64 MiB would not be read.
+	q := tracing.TraceQuery{FlowID: first.FlowID, ExecutionID: first.ExecutionID, Limit: 2}
 	for t, err := range c.QueryAll(ctx, q) {
 		if err != nil {
 			return nil, fmt.Errorf("query: trace %s: segments: %w", first.TraceID, err)
 		}
-		if t.TraceID != first.TraceID && t.Metadata.Tags[TagSegmentOf] == first.TraceID.String() {
+		if t.TraceID != first.TraceID && t.Metadata.Tags[tracing.TagSegmentOf] == first.TraceID.String() {
 			segs = append(segs, t)
 		}
 	}
@@ -163,9 +155,9 @@ func (c *Client) Trace(ctx context.Context, id tracing.TraceID) (*tracing.FlowTr
 	return &out, nil
 }
 
-// segmentNumber is the TagSegment of t, or 0.
+// segmentNumber is the tracing.TagSegment of t, or 0.
 func segmentNumber(t *tracing.FlowTrace) int {
-	n, _ := strconv.Atoi(t.Metadata.Tags[TagSegment])
+	n, _ := strconv.Atoi(t.Metadata.Tags[tracing.TagSegment])
 	return n
 }
 

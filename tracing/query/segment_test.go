@@ -7,14 +7,7 @@ import (
 	"github.com/reflowtrace/reflowtrace-go/internal/testserver"
 	"github.com/reflowtrace/reflowtrace-go/sink"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
-	"github.com/reflowtrace/reflowtrace-go/tracing/query"
 )
-
-func TestSegmentTagsMatchSink(t *testing.T) {
-	if query.TagSegmentOf != sink.TagSegmentOf || query.TagSegment != sink.TagSegment {
-		t.Fatalf("query tags %q %q, sink tags %q %q", query.TagSegmentOf, query.TagSegment, sink.TagSegmentOf, sink.TagSegment)
-	}
-}
 
 func TestTraceJoinsSegments(t *testing.T) {
 	for _, tc := range []struct {
@@ -82,7 +75,7 @@ func TestTraceJoinsSegments(t *testing.T) {
 			if whole.TraceID != id || whole.Status != tracing.FailedStatus("worker crashed") {
 				t.Errorf("Trace: id %s status %v", whole.TraceID, whole.Status)
 			}
-			if _, tagged := whole.Metadata.Tags[query.TagSegmentOf]; tagged {
+			if _, tagged := whole.Metadata.Tags[tracing.TagSegmentOf]; tagged {
 				t.Error("joined trace carries a segment tag")
 			}
 			// A later segment's id reads the whole trace too.
