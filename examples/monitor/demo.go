@@ -6,7 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/reflowtrace/reflowtrace-go/examples/internal/demo"
+	"github.com/reflowtrace/reflowtrace-go/examples/demo"
 	"github.com/reflowtrace/reflowtrace-go/internal/testserver"
 	"github.com/reflowtrace/reflowtrace-go/sink"
 	"github.com/reflowtrace/reflowtrace-go/tracing"

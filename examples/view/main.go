@@ -31,7 +31,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/reflowtrace/reflowtrace-go/examples/internal/demo"
+	"github.com/reflowtrace/reflowtrace-go/examples/demo"
 	"github.com/reflowtrace/reflowtrace-go/sink"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 	"github.com/reflowtrace/reflowtrace-go/tracing/query"

@@ -17,7 +17,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/coder/websocket"
-	"github.com/reflowtrace/reflowtrace-go/examples/internal/demo"
+	"github.com/reflowtrace/reflowtrace-go/examples/demo"
 	"github.com/reflowtrace/reflowtrace-go/internal/testserver"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 )
