@@ -1,7 +1,6 @@
 package sink
 
 import (
-	"github.com/cenkalti/backoff/v4"
 	"github.com/reflowtrace/reflowtrace-go/internal/compress"
 	"sync"
 	"time"
@@ -32,10 +31,9 @@ type frame struct {
 	events   int
 	critical bool // every event in it is critical
 	epoch    uint64
-	tracked  bool            // counted in outstanding (Flush waits for it)
-	sent     bool            // written at least once
-	attempts int             // sends that met a retryable server error
-	backoff  backoff.BackOff // the delays between those, built on the first
+	tracked  bool // counted in outstanding (Flush waits for it)
+	sent     bool // written at least once
+	attempts int  // sends that met a retryable server error
 	created  int64
 	spool    spoolRef // set when the frame was read from the spool
 	buf      *[]byte  // pooled backing store of wire, or nil
@@ -56,10 +54,12 @@ func (f *frame) size() int { return len(f.wire) }
 // same buffers. Each sink has one, holding about a window's worth.
 type bufList chan *[]byte
 
-const maxFreeBuf = 1 << 20 // larger buffers are left to the collector
+const maxFreeBuf = 256 << 10 // larger buffers are left to the collector
 
-func newBufList(windowBytes int) bufList {
-	return make(bufList, min(max(2*windowBytes/(256<<10), 8), 128))
+// newBufList keeps up to a sixteenth of the memory limit in free buffers
+// (between 4 and 64 of them).
+func newBufList(memLimit int) bufList {
+	return make(bufList, min(max(memLimit/16/maxFreeBuf, 4), 64))
 }
 
 func (l bufList) get() *[]byte {
@@ -138,20 +138,6 @@ func (q *fifo) drain() []*frame {
 	clear(q.items)
 	q.items, q.head, q.bytes = q.items[:0], 0, 0
 	return out
-}
-
-// removeFirst removes the oldest frame for which match is true.
-func (q *fifo) removeFirst(match func(*frame) bool) *frame {
-	for i := q.head; i < len(q.items); i++ {
-		if f := q.items[i]; match(f) {
-			copy(q.items[i:], q.items[i+1:])
-			q.items[len(q.items)-1] = nil
-			q.items = q.items[:len(q.items)-1]
-			q.bytes -= f.size()
-			return f
-		}
-	}
-	return nil
 }
 
 // headerCache keeps the StoreTrace header of each trace the client told the

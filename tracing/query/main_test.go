@@ -1,4 +1,4 @@
-package lz4block
+package query
 
 import (
 	"testing"
