@@ -3,6 +3,7 @@ package otlp_test
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -457,5 +458,61 @@ func TestSpanIDOf(t *testing.T) {
 	}
 	if otlp.TraceIDOf(tracing.TraceID{1}) != (trace.TraceID{1}) {
 		t.Error("TraceIDOf does not keep the bytes")
+	}
+}
+
+// TestSinkConcurrentSafe runs Write, Flush, ObserveTrace and SinkStats
+// together, then Close, under the race detector; every event's span must
+// arrive.
+func TestSinkConcurrentSafe(t *testing.T) {
+	recv := new(consumertest.TracesSink)
+	addr := startCollector(t, otlp.ProtocolGRPC, recv)
+	s := newSink(t, otlp.ProtocolGRPC, addr)
+	ctx, cancel := context.WithTimeout(context.Background(), testDeadline)
+	defer cancel()
+	const batches, perBatch = 20, 5
+	var wg sync.WaitGroup
+	wg.Add(3)
+	go func() { // the client's consumer: one writer
+		defer wg.Done()
+		for range batches {
+			id := tracing.NewTraceID()
+			batch := make([]tracing.TraceEvent, perBatch)
+			for i := range batch {
+				batch[i] = tracing.ActorCreated("a")
+				batch[i].TraceID = id
+			}
+			if err := s.Write(ctx, batch); err != nil {
+				t.Error(err)
+			}
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		for range batches {
+			now := time.Now()
+			s.ObserveTrace(tracing.FlowTrace{TraceID: tracing.NewTraceID(), FlowID: "f", StartTime: now, EndTime: now})
+			_ = s.SinkStats()
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		for range batches {
+			if err := s.Flush(ctx); err != nil {
+				t.Error(err)
+			}
+		}
+	}()
+	wg.Wait()
+	if err := s.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Events, one root per written trace (at Close, never ended) and one
+	// per observed trace that ended.
+	if got, want := recv.SpanCount(), batches*perBatch+2*batches; got != want {
+		t.Errorf("%d spans arrived, want %d", got, want)
+	}
+	if st := s.SinkStats(); st.Acknowledged != batches*perBatch {
+		t.Errorf("Acknowledged %d, want %d", st.Acknowledged, batches*perBatch)
 	}
 }
