@@ -2,7 +2,6 @@
 // UUID generation and formatting ([uuid]), a one-read wall clock for event
 // timestamps ([clock]), the compression of binary frames with every
 // algorithm a Reflow tracing server can be configured with, in the framing
-// of each direction ([compress]), write batching for WebSocket connections
-// ([cork]), and a compatible tracing server with fault injection for tests
-// and examples ([testserver]).
+// of each direction ([compress]), and write batching for WebSocket
+// connections ([cork]). These packages import nothing of the SDK's.
 package internal

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/reflowtrace/reflowtrace-go/internal/testserver"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/tracetest"
 )
 
 // recordSpans returns the offsets [start, end) of the records of an
@@ -42,9 +42,9 @@ func onlySegment(t *testing.T, dir string) string {
 }
 
 // waitKept waits until srv keeps every event of want.
-func waitKept(ctx context.Context, t *testing.T, srv *testserver.Server, want []tracing.EventID) {
+func waitKept(ctx context.Context, t *testing.T, srv *tracetest.Server, want []tracing.EventID) {
 	t.Helper()
-	if err := srv.WaitFor(ctx, func(v testserver.View) bool { return len(missing(want, v.Kept())) == 0 }); err != nil {
+	if err := srv.WaitFor(ctx, func(v tracetest.View) bool { return len(missing(want, v.Kept())) == 0 }); err != nil {
 		t.Fatalf("server keeps %d of %d events: %v", len(want)-len(missing(want, srv.Kept())), len(want), err)
 	}
 }
@@ -270,7 +270,7 @@ func TestWebSocketSpoolDamageReplay(t *testing.T) {
 	ctx := testCtx(t)
 	dir := t.TempDir()
 	srv := startServer(t)
-	srv.SetRefusing(true, testserver.Refuse503)
+	srv.SetRefusing(true, tracetest.Refuse503)
 	s1, _ := newTestSink(t, srv.URL(), WithSpoolDir(dir), WithSpoolSync(SyncEveryRecord))
 	var batches [][]tracing.TraceEvent
 	for range 3 {
@@ -292,7 +292,7 @@ func TestWebSocketSpoolDamageReplay(t *testing.T) {
 		return b
 	})
 
-	srv.SetRefusing(false, testserver.Refuse503)
+	srv.SetRefusing(false, tracetest.Refuse503)
 	s2, _ := newTestSink(t, srv.URL(), WithSpoolDir(dir))
 	want := ids(append(append([]tracing.TraceEvent(nil), batches[0]...), batches[2]...))
 	waitKept(ctx, t, srv, want)

@@ -7,15 +7,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/reflowtrace/reflowtrace-go/internal/testserver"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/tracetest"
 )
 
 // spoolTraces writes one batch per trace with a sink whose server refuses
 // it, so that Close spools them, one record per trace in this order.
-func spoolTraces(ctx context.Context, t *testing.T, srv *testserver.Server, dir string, batches ...[]tracing.TraceEvent) {
+func spoolTraces(ctx context.Context, t *testing.T, srv *tracetest.Server, dir string, batches ...[]tracing.TraceEvent) {
 	t.Helper()
-	srv.SetRefusing(true, testserver.Refuse503)
+	srv.SetRefusing(true, tracetest.Refuse503)
 	s, _ := newTestSink(t, srv.URL(), WithSpoolDir(dir), WithSpoolSync(SyncEveryRecord))
 	for _, b := range batches {
 		if err := s.Write(ctx, b); err != nil {
@@ -49,7 +49,7 @@ func TestWebSocketSpoolReplayFirst(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitSink(ctx, t, s, "the store queued", func(st WebSocketStats) bool { return st.QueuedFrames > 0 })
-	srv.SetRefusing(false, testserver.Refuse503)
+	srv.SetRefusing(false, tracetest.Refuse503)
 	if err := s.Flush(ctx); err != nil {
 		t.Fatalf("Flush: %v", err)
 	}
@@ -66,7 +66,7 @@ func TestWebSocketSpoolReplayFirst(t *testing.T) {
 // is left stays on disk, counted in Close's error.
 func TestWebSocketSpoolCloseDrains(t *testing.T) {
 	const traces, perTrace = 10, 5
-	setup := func(ctx context.Context, t *testing.T) (*testserver.Server, string, []tracing.TraceEvent) {
+	setup := func(ctx context.Context, t *testing.T) (*tracetest.Server, string, []tracing.TraceEvent) {
 		dir := t.TempDir()
 		srv := startServer(t)
 		var batches [][]tracing.TraceEvent
@@ -96,7 +96,7 @@ func TestWebSocketSpoolCloseDrains(t *testing.T) {
 		// Nothing is acknowledged before Close is called.
 		gate := make(chan struct{})
 		srv.SetAckGate(gate)
-		srv.SetRefusing(false, testserver.Refuse503)
+		srv.SetRefusing(false, tracetest.Refuse503)
 		s, _ := newTestSink(t, srv.URL(), WithSpoolDir(dir), WithMaxInFlight(2, 1<<20))
 		waitSink(ctx, t, s, "the connection", func(st WebSocketStats) bool { return st.Connected })
 		done := make(chan error, 1)
@@ -120,7 +120,7 @@ func TestWebSocketSpoolCloseDrains(t *testing.T) {
 		ctx := testCtx(t)
 		srv, dir, _ := setup(ctx, t)
 		srv.SetAckGate(make(chan struct{})) // never acknowledges
-		srv.SetRefusing(false, testserver.Refuse503)
+		srv.SetRefusing(false, tracetest.Refuse503)
 		s, _ := newTestSink(t, srv.URL(), WithSpoolDir(dir), WithMaxInFlight(2, 1<<20))
 		waitSink(ctx, t, s, "the connection", func(st WebSocketStats) bool { return st.Connected })
 		cctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
@@ -138,7 +138,7 @@ func TestWebSocketSpoolCloseDrains(t *testing.T) {
 	t.Run("server unreachable", func(t *testing.T) {
 		ctx := testCtx(t)
 		srv, dir, _ := setup(ctx, t)
-		srv.SetRefusing(true, testserver.Refuse503)
+		srv.SetRefusing(true, tracetest.Refuse503)
 		s, _ := newTestSink(t, srv.URL(), WithSpoolDir(dir))
 		cctx, cancel := context.WithTimeout(ctx, testTimeout/2)
 		defer cancel()

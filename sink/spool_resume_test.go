@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/reflowtrace/reflowtrace-go/internal/testserver"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/tracetest"
 )
 
 // fillSpool appends n records named record-0… to a new spool in dir.
@@ -190,7 +190,7 @@ func TestWebSocketSpoolResume(t *testing.T) {
 	ctx := testCtx(t)
 	dir := t.TempDir()
 	srv := startServer(t)
-	srv.SetRefusing(true, testserver.Refuse503)
+	srv.SetRefusing(true, tracetest.Refuse503)
 	s1, _ := newTestSink(t, srv.URL(), WithSpoolDir(dir), WithSpoolSync(SyncEveryRecord))
 	var all []tracing.TraceEvent
 	for range 20 {
@@ -210,7 +210,7 @@ func TestWebSocketSpoolResume(t *testing.T) {
 	// The second sink delivers about half, one acknowledgement at a time.
 	gate := make(chan struct{})
 	srv.SetAckGate(gate)
-	srv.SetRefusing(false, testserver.Refuse503)
+	srv.SetRefusing(false, tracetest.Refuse503)
 	s2, _ := newTestSink(t, srv.URL(), WithSpoolDir(dir), WithMaxInFlight(2, 1<<20))
 	for s2.Stats().SpoolRecords > 10 {
 		select {

@@ -9,8 +9,8 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/reflowtrace/reflowtrace-go/internal/testserver"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/tracetest"
 )
 
 const benchBatch = 512
@@ -52,7 +52,7 @@ func BenchmarkWebSocket(b *testing.B) {
 func benchSink(b *testing.B, mode WebSocketMode, lz4 bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	srv, err := testserver.Start(ctx, append(lz4Server(lz4), testserver.WithFastScan(true))...)
+	srv, err := tracetest.Start(ctx, append(lz4Server(lz4), tracetest.WithFastScan(true))...)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -109,22 +109,22 @@ func benchSink(b *testing.B, mode WebSocketMode, lz4 bool) {
 func BenchmarkWebSocketKeep(b *testing.B) {
 	for _, bc := range []struct {
 		name string
-		gen  testserver.Generation
+		gen  tracetest.Generation
 		mode WebSocketMode
 	}{
-		{"gen1/store", testserver.Gen1, ModeStore},
-		{"gen2/store", testserver.Gen2, ModeStore},
-		{"gen2/live", testserver.Gen2, ModeLive},
+		{"gen1/store", tracetest.Gen1, ModeStore},
+		{"gen2/store", tracetest.Gen2, ModeStore},
+		{"gen2/live", tracetest.Gen2, ModeLive},
 	} {
 		b.Run(bc.name, func(b *testing.B) { benchKeep(b, bc.gen, bc.mode) })
 	}
 }
 
-func benchKeep(b *testing.B, gen testserver.Generation, mode WebSocketMode) {
+func benchKeep(b *testing.B, gen tracetest.Generation, mode WebSocketMode) {
 	const events = 200_000
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	srv, err := testserver.Start(ctx, testserver.WithFastScan(true), testserver.WithGeneration(gen))
+	srv, err := tracetest.Start(ctx, tracetest.WithFastScan(true), tracetest.WithGeneration(gen))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -253,7 +253,7 @@ func toNaive(trace tracing.TraceID, ev *tracing.TraceEvent) naiveRequest {
 func benchNaive(b *testing.B) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	srv, err := testserver.Start(ctx, testserver.WithFastScan(true))
+	srv, err := tracetest.Start(ctx, tracetest.WithFastScan(true))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/reflowtrace/reflowtrace-go/internal/testserver"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/tracetest"
 )
 
 // TestWebSocketThroughClient runs a trace through a tracing client: the
@@ -21,7 +21,7 @@ func TestWebSocketThroughClient(t *testing.T) {
 			}
 			t.Run(gen.String()+"/"+mode.String(), func(t *testing.T) {
 				ctx := testCtx(t)
-				srv := startServer(t, append(lz4Server(true), testserver.WithGeneration(gen))...)
+				srv := startServer(t, append(lz4Server(true), tracetest.WithGeneration(gen))...)
 				cfg := tracing.DefaultConfig()
 				cfg.ServerURL = srv.URL()
 				cfg.EnableCompression = true
@@ -70,8 +70,8 @@ func TestWebSocketThroughClientServerDown(t *testing.T) {
 	for _, gen := range generations {
 		t.Run(gen.String(), func(t *testing.T) {
 			ctx := testCtx(t)
-			srv := startServer(t, testserver.WithGeneration(gen))
-			srv.SetRefusing(true, testserver.Refuse503)
+			srv := startServer(t, tracetest.WithGeneration(gen))
+			srv.SetRefusing(true, tracetest.Refuse503)
 			cfg := tracing.DefaultConfig()
 			cfg.ServerURL = srv.URL()
 			cfg.HealthThreshold = 20 * time.Millisecond

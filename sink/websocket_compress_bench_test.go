@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/reflowtrace/reflowtrace-go/internal/compress"
-	"github.com/reflowtrace/reflowtrace-go/internal/testserver"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/tracetest"
 )
 
 // compressionCases are the settings of a Reflow server: compression off,
@@ -45,11 +45,11 @@ func BenchmarkWebSocketCompression(b *testing.B) {
 func benchCompressedSink(b *testing.B, on bool, alg tracing.CompressionAlgorithm) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	opts := []testserver.Option{testserver.WithFastScan(true)}
+	opts := []tracetest.Option{tracetest.WithFastScan(true)}
 	if on {
-		opts = append(opts, testserver.WithCompression(alg))
+		opts = append(opts, tracetest.WithCompression(alg))
 	}
-	srv, err := testserver.Start(ctx, opts...)
+	srv, err := tracetest.Start(ctx, opts...)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -3,8 +3,8 @@ package sink
 import (
 	"testing"
 
-	"github.com/reflowtrace/reflowtrace-go/internal/testserver"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/tracetest"
 )
 
 // TestWebSocketCompressionEveryAlgorithm checks that the sink compresses
@@ -14,7 +14,7 @@ import (
 // both generations.
 func TestWebSocketCompressionEveryAlgorithm(t *testing.T) {
 	algs := []tracing.CompressionAlgorithm{tracing.CompressionZstd, tracing.CompressionLZ4, tracing.CompressionGzip, tracing.CompressionBrotli}
-	for _, gen := range []testserver.Generation{testserver.Gen1, testserver.Gen2} {
+	for _, gen := range []tracetest.Generation{tracetest.Gen1, tracetest.Gen2} {
 		for _, server := range algs {
 			for _, auto := range []bool{false, true} {
 				name := gen.String() + "/" + server.String()
@@ -25,7 +25,7 @@ func TestWebSocketCompressionEveryAlgorithm(t *testing.T) {
 				}
 				t.Run(name, func(t *testing.T) {
 					ctx := testCtx(t)
-					srv := startServer(t, testserver.WithGeneration(gen), testserver.WithCompression(server))
+					srv := startServer(t, tracetest.WithGeneration(gen), tracetest.WithCompression(server))
 					s, el := newTestSink(t, srv.URL(), WithCompression(true), WithCompressionAlgorithm(sinkAlg))
 					evs := makeEvents(400, tracing.NewTraceID())
 					// Frames are compressed as they are built: with auto,

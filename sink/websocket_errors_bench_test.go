@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/reflowtrace/reflowtrace-go/internal/testserver"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/tracetest"
 )
 
 // BenchmarkWebSocketServerErrors streams 5,000 events in live mode to a
@@ -24,7 +24,7 @@ func BenchmarkWebSocketServerErrors(b *testing.B) {
 			const events = 5000
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 			defer cancel()
-			srv, err := testserver.Start(ctx, testserver.WithGeneration(testserver.Gen2))
+			srv, err := tracetest.Start(ctx, tracetest.WithGeneration(tracetest.Gen2))
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -4,15 +4,15 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/reflowtrace/reflowtrace-go/internal/testserver"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/tracetest"
 )
 
 // keptAcross reads a trace spread over servers the way WithFailover's doc
 // says: every visible trace of every server, and for each trace id the copy
 // with the most events. It returns how many times each event id appears in
 // those copies, and the copies by trace id.
-func keptAcross(servers ...*testserver.Server) (map[tracing.EventID]int, map[tracing.TraceID]tracing.FlowTrace) {
+func keptAcross(servers ...*tracetest.Server) (map[tracing.EventID]int, map[tracing.TraceID]tracing.FlowTrace) {
 	best := map[tracing.TraceID]tracing.FlowTrace{}
 	for _, srv := range servers {
 		for _, tr := range srv.Traces() {
@@ -36,16 +36,16 @@ func keptAcross(servers ...*testserver.Server) (map[tracing.EventID]int, map[tra
 // with the trace's final status, on both generations and in the modes that
 // keep.
 func TestWebSocketFailover(t *testing.T) {
-	for _, gen := range []testserver.Generation{testserver.Gen1, testserver.Gen2} {
+	for _, gen := range []tracetest.Generation{tracetest.Gen1, tracetest.Gen2} {
 		modes := []WebSocketMode{ModeStore, ModeBoth}
-		if gen == testserver.Gen2 {
+		if gen == tracetest.Gen2 {
 			modes = append(modes, ModeLive)
 		}
 		for _, mode := range modes {
 			t.Run(fmt.Sprintf("%s/%s", gen, mode), func(t *testing.T) {
 				ctx := testCtx(t)
-				a := startServer(t, testserver.WithGeneration(gen))
-				b := startServer(t, testserver.WithGeneration(gen))
+				a := startServer(t, tracetest.WithGeneration(gen))
+				b := startServer(t, tracetest.WithGeneration(gen))
 				s, _ := newTestSink(t, a.URL(), WithMode(mode), WithFailover(b.URL()))
 				hdr := traceHeader(tracing.NewTraceID())
 				s.ObserveTrace(hdr)

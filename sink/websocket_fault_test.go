@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/reflowtrace/reflowtrace-go/internal/testserver"
 	"github.com/reflowtrace/reflowtrace-go/retry"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/tracetest"
 )
 
 // waitSink waits until cond holds for the sink's stats, looking again at
@@ -46,7 +46,7 @@ func waitSink(ctx context.Context, t *testing.T, s *WebSocket, what string, cond
 	}
 }
 
-func waitServer(ctx context.Context, t *testing.T, srv *testserver.Server, what string, cond func(testserver.View) bool) {
+func waitServer(ctx context.Context, t *testing.T, srv *tracetest.Server, what string, cond func(tracetest.View) bool) {
 	t.Helper()
 	if err := srv.WaitFor(ctx, cond); err != nil {
 		t.Fatalf("waiting for %s: %v; server %s", what, err, serverSummary(srv))
@@ -152,16 +152,16 @@ func TestWebSocketFaultWriteTimeoutRedials(t *testing.T) {
 func TestWebSocketFaultRefusedAtStartup(t *testing.T) {
 	tests := []struct {
 		name string
-		how  testserver.RefuseMode
+		how  tracetest.RefuseMode
 	}{
-		{name: "closed", how: testserver.RefuseClose},
-		{name: "503", how: testserver.Refuse503},
+		{name: "closed", how: tracetest.RefuseClose},
+		{name: "503", how: tracetest.Refuse503},
 	}
 	for _, tt := range tests {
 		for _, gen := range generations {
 			t.Run(gen.String()+"/"+tt.name, func(t *testing.T) {
 				ctx := testCtx(t)
-				srv := startServer(t, testserver.WithGeneration(gen))
+				srv := startServer(t, tracetest.WithGeneration(gen))
 				srv.RefuseNext(4, tt.how)
 				timer := &instantTimer{}
 				s, _ := newTestSink(t, srv.URL(), WithRetryOptions(retry.WithTimer(timer)))
@@ -187,7 +187,7 @@ func TestWebSocketFaultRefusedAtStartup(t *testing.T) {
 func TestWebSocketFaultRetriesExhausted(t *testing.T) {
 	ctx := testCtx(t)
 	srv := startServer(t)
-	srv.SetRefusing(true, testserver.Refuse503)
+	srv.SetRefusing(true, tracetest.Refuse503)
 	s, el := newTestSink(t, srv.URL(), WithRetry(retry.Policy{MaxRetries: 2, InitialDelay: time.Millisecond, MaxDelay: time.Millisecond}))
 	b := makeEvents(20, tracing.NewTraceID())
 	if err := s.Write(ctx, b); err != nil {
@@ -203,7 +203,7 @@ func TestWebSocketFaultRetriesExhausted(t *testing.T) {
 	if !found {
 		t.Fatalf("no retry.ErrExhausted reported: %v", el.all())
 	}
-	srv.SetRefusing(false, testserver.Refuse503)
+	srv.SetRefusing(false, tracetest.Refuse503)
 	b2 := makeEvents(5, tracing.NewTraceID())
 	if err := s.Write(ctx, b2); err != nil {
 		t.Fatal(err)
@@ -224,7 +224,7 @@ func TestWebSocketFaultRetriesExhausted(t *testing.T) {
 func TestWebSocketFaultOutageBufferFull(t *testing.T) {
 	ctx := testCtx(t)
 	srv := startServer(t)
-	srv.SetRefusing(true, testserver.RefuseClose)
+	srv.SetRefusing(true, tracetest.RefuseClose)
 	s, _ := newTestSink(t, srv.URL(), WithOutageBuffer(64<<10))
 	// Write waits for room until its context ends, then drops routine
 	// events: an ended context makes it drop at once.
@@ -249,7 +249,7 @@ func TestWebSocketFaultOutageBufferFull(t *testing.T) {
 	if st.Dropped[DropOutageBufferFull] == 0 || st.QueuedBytes > 2*64<<10 {
 		t.Fatalf("outage buffer not bounded: %+v", st)
 	}
-	srv.SetRefusing(false, testserver.RefuseClose)
+	srv.SetRefusing(false, tracetest.RefuseClose)
 	if err := s.Flush(ctx); !errors.Is(err, ErrDropped) {
 		t.Fatalf("Flush = %v, want the outage-buffer drops reported", err)
 	}
@@ -281,8 +281,8 @@ func TestWebSocketFaultSpoolAcrossRestart(t *testing.T) {
 			t.Run(gen.String()+"/"+tt.name, func(t *testing.T) {
 				ctx := testCtx(t)
 				dir := t.TempDir()
-				srv := startServer(t, testserver.WithGeneration(gen))
-				srv.SetRefusing(true, testserver.Refuse503)
+				srv := startServer(t, tracetest.WithGeneration(gen))
+				srv.SetRefusing(true, tracetest.Refuse503)
 				s1, _ := newTestSink(t, srv.URL(), WithSpoolDir(dir), WithSpoolSync(SyncEveryRecord), WithCompression(true), WithCompressionAlgorithm(tracing.CompressionLZ4))
 				var all []tracing.TraceEvent
 				for range 6 {
@@ -308,9 +308,9 @@ func TestWebSocketFaultSpoolAcrossRestart(t *testing.T) {
 					f.Close()
 				}
 				// A new process: a new sink on the same directory replays it.
-				srv.SetRefusing(false, testserver.Refuse503)
+				srv.SetRefusing(false, tracetest.Refuse503)
 				s2, _ := newTestSink(t, srv.URL(), WithSpoolDir(dir))
-				waitServer(ctx, t, srv, "the replay", func(v testserver.View) bool { return v.KeptDistinct() >= len(all) })
+				waitServer(ctx, t, srv, "the replay", func(v tracetest.View) bool { return v.KeptDistinct() >= len(all) })
 				waitSink(ctx, t, s2, "the acks", func(st WebSocketStats) bool { return st.SpoolRecords == 0 })
 				assertKeptOnce(t, srv, ids(all))
 				if st := s2.Stats(); tt.corrupt != (st.SpoolCorruptRecords > 0) {
@@ -334,7 +334,7 @@ func TestWebSocketFaultSpoolLimits(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	srv := startServer(t)
-	srv.SetRefusing(true, testserver.Refuse503)
+	srv.SetRefusing(true, tracetest.Refuse503)
 	// Frames wait in memory during an outage; when a round of reconnection
 	// attempts gives up, they go to the spool, within its limits.
 	s, _ := newTestSink(t, srv.URL(), WithSpoolDir(dir), WithSpoolLimits(96<<10, time.Hour), withClock(clock),
@@ -359,7 +359,7 @@ func TestWebSocketFaultSpoolLimits(t *testing.T) {
 	mu.Lock()
 	now = now.Add(2 * time.Hour)
 	mu.Unlock()
-	srv.SetRefusing(false, testserver.Refuse503)
+	srv.SetRefusing(false, tracetest.Refuse503)
 	waitSink(ctx, t, s, "the replay", func(st WebSocketStats) bool { return st.SpoolRecords == 0 && st.Connected })
 	late := makeEvents(10, tracing.NewTraceID())
 	if err := s.Write(ctx, late); err != nil {
@@ -414,7 +414,7 @@ func TestWebSocketFaultDeadPeer(t *testing.T) {
 func TestWebSocketCloseReportsDrops(t *testing.T) {
 	ctx := testCtx(t)
 	srv := startServer(t)
-	srv.SetRefusing(true, testserver.Refuse503)
+	srv.SetRefusing(true, tracetest.Refuse503)
 	s, _ := newTestSink(t, srv.URL(), WithRetry(retry.Policy{MaxRetries: 1, InitialDelay: time.Millisecond, MaxDelay: time.Millisecond}))
 	if err := s.Write(ctx, makeEvents(7, tracing.NewTraceID())); err != nil {
 		t.Fatal(err)

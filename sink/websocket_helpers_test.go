@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/reflowtrace/reflowtrace-go/internal/testserver"
 	"github.com/reflowtrace/reflowtrace-go/retry"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/tracetest"
 )
 
 // testTimeout bounds every network test.
@@ -85,9 +85,9 @@ func newTestSink(t *testing.T, url string, opts ...WebSocketOption) (*WebSocket,
 	return s, el
 }
 
-func startServer(t *testing.T, opts ...testserver.Option) *testserver.Server {
+func startServer(t *testing.T, opts ...tracetest.Option) *tracetest.Server {
 	t.Helper()
-	srv, err := testserver.Start(t.Context(), opts...)
+	srv, err := tracetest.Start(t.Context(), opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,18 +137,18 @@ func testCtx(t *testing.T) context.Context {
 }
 
 // generations are the server generations every delivery test runs against.
-var generations = []testserver.Generation{testserver.Gen1, testserver.Gen2}
+var generations = []tracetest.Generation{tracetest.Gen1, tracetest.Gen2}
 
 // keeps reports whether a server of generation gen keeps what a sink in
 // mode sends: StoreTrace always, RecordEvent only on generation 2.
-func keeps(gen testserver.Generation, mode WebSocketMode) bool {
-	return mode.store() || gen == testserver.Gen2
+func keeps(gen tracetest.Generation, mode WebSocketMode) bool {
+	return mode.store() || gen == tracetest.Gen2
 }
 
 // lz4Server returns the server options of a server with lz4 on (or off).
-func lz4Server(on bool) []testserver.Option {
+func lz4Server(on bool) []tracetest.Option {
 	if on {
-		return []testserver.Option{testserver.WithCompression(tracing.CompressionLZ4)}
+		return []tracetest.Option{tracetest.WithCompression(tracing.CompressionLZ4)}
 	}
 	return nil
 }
@@ -182,7 +182,7 @@ func keptOnce(want []tracing.EventID, kept map[tracing.EventID]int) string {
 
 // assertKeptOnce fails t unless the server keeps every id of want exactly
 // once and no other event.
-func assertKeptOnce(t *testing.T, srv *testserver.Server, want []tracing.EventID) {
+func assertKeptOnce(t *testing.T, srv *tracetest.Server, want []tracing.EventID) {
 	t.Helper()
 	if msg := keptOnce(want, srv.Kept()); msg != "" {
 		t.Fatalf("server keeps: %s; server %s", msg, serverSummary(srv))
@@ -229,7 +229,7 @@ func interleaved(traces []tracing.TraceID, n, size int) [][]tracing.TraceEvent {
 }
 
 // serverSummary describes the server's counters for a failure message.
-func serverSummary(srv *testserver.Server) string {
+func serverSummary(srv *tracetest.Server) string {
 	st := srv.Stats()
 	return fmt.Sprintf("messages %v, connects %d, refused %d, stored %d, in flight %d", st.ByKind, st.Connects, st.Refused, st.Stored, st.InFlight)
 }

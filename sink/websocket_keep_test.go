@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/reflowtrace/reflowtrace-go/internal/testserver"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/tracetest"
 )
 
 // The tests of this file check what the server keeps after a run, by event
@@ -24,31 +24,31 @@ var modes = []WebSocketMode{ModeStore, ModeLive, ModeBoth}
 type keepRun struct {
 	t    *testing.T
 	ctx  context.Context
-	gen  testserver.Generation
+	gen  tracetest.Generation
 	mode WebSocketMode
-	srv  *testserver.Server
+	srv  *tracetest.Server
 	s    *WebSocket
 	el   *errorLog
 	hdrs []tracing.FlowTrace
 	want []tracing.EventID
 }
 
-func newKeepRun(t *testing.T, gen testserver.Generation, mode WebSocketMode, srvOpts []testserver.Option, opts ...WebSocketOption) *keepRun {
+func newKeepRun(t *testing.T, gen tracetest.Generation, mode WebSocketMode, srvOpts []tracetest.Option, opts ...WebSocketOption) *keepRun {
 	t.Helper()
 	return newKeepRunOn(t, gen, mode, srvOpts, nil, opts...)
 }
 
 // newKeepRunWith is newKeepRun with prepare called on the server before
 // the sink starts.
-func newKeepRunWith(t *testing.T, gen testserver.Generation, mode WebSocketMode, prepare func(*testserver.Server), opts ...WebSocketOption) *keepRun {
+func newKeepRunWith(t *testing.T, gen tracetest.Generation, mode WebSocketMode, prepare func(*tracetest.Server), opts ...WebSocketOption) *keepRun {
 	t.Helper()
 	return newKeepRunOn(t, gen, mode, nil, prepare, opts...)
 }
 
-func newKeepRunOn(t *testing.T, gen testserver.Generation, mode WebSocketMode, srvOpts []testserver.Option, prepare func(*testserver.Server), opts ...WebSocketOption) *keepRun {
+func newKeepRunOn(t *testing.T, gen tracetest.Generation, mode WebSocketMode, srvOpts []tracetest.Option, prepare func(*tracetest.Server), opts ...WebSocketOption) *keepRun {
 	t.Helper()
 	ctx := testCtx(t)
-	srv := startServer(t, append([]testserver.Option{testserver.WithGeneration(gen)}, srvOpts...)...)
+	srv := startServer(t, append([]tracetest.Option{tracetest.WithGeneration(gen)}, srvOpts...)...)
 	if prepare != nil {
 		prepare(srv)
 	}
@@ -112,7 +112,7 @@ func (r *keepRun) flush() {
 // sends, every recorded event exactly once and each trace with its
 // current header; on generation 1 in live mode, nothing kept and every
 // event received live.
-func (r *keepRun) check(srv *testserver.Server) {
+func (r *keepRun) check(srv *tracetest.Server) {
 	r.t.Helper()
 	if !keeps(r.gen, r.mode) {
 		if n := len(srv.Kept()); n != 0 {
@@ -130,7 +130,7 @@ func (r *keepRun) check(srv *testserver.Server) {
 // checkHeaders checks that the server keeps each trace under its id with
 // its current status (and, unless it was recovered into a store, its flow
 // and execution).
-func (r *keepRun) checkHeaders(srv *testserver.Server) {
+func (r *keepRun) checkHeaders(srv *tracetest.Server) {
 	r.t.Helper()
 	for i, h := range r.hdrs {
 		got := srv.GetTrace(h.TraceID)
@@ -193,17 +193,17 @@ func TestWebSocketKeepsUnderFaults(t *testing.T) {
 		}},
 		{name: "refused reconnects", at: func(r *keepRun, i int) {
 			if i == 2 {
-				r.srv.RefuseNext(3, testserver.Refuse503)
+				r.srv.RefuseNext(3, tracetest.Refuse503)
 				r.srv.KillConnections()
 			}
 		}},
 		{name: "refusing for a while", at: func(r *keepRun, i int) {
 			switch i {
 			case 1:
-				r.srv.SetRefusing(true, testserver.RefuseClose)
+				r.srv.SetRefusing(true, tracetest.RefuseClose)
 				r.srv.KillConnections()
 			case 4:
-				r.srv.SetRefusing(false, testserver.RefuseClose)
+				r.srv.SetRefusing(false, tracetest.RefuseClose)
 			}
 		}},
 		{name: "server stopped and restarted", at: func(r *keepRun, i int) {
@@ -386,7 +386,7 @@ func TestWebSocketKeepsAfterMemoryRestart(t *testing.T) {
 				old := r.srv
 				old.Close()
 				waitSink(r.ctx, t, r.s, "disconnect", func(st WebSocketStats) bool { return !st.Connected })
-				srv, err := testserver.Start(r.ctx, testserver.WithAddr(addr), testserver.WithGeneration(gen))
+				srv, err := tracetest.Start(r.ctx, tracetest.WithAddr(addr), tracetest.WithGeneration(gen))
 				if err != nil {
 					t.Fatalf("restart on %s: %v", addr, err)
 				}
@@ -427,10 +427,10 @@ func TestWebSocketKeepsAcrossClientRestart(t *testing.T) {
 				}
 				t.Run(fmt.Sprintf("%s/%s/%s", gen, mode, name), func(t *testing.T) {
 					dir := t.TempDir()
-					var prepare func(*testserver.Server)
+					var prepare func(*tracetest.Server)
 					if !warm {
 						// Refused from the first attempt on.
-						prepare = func(srv *testserver.Server) { srv.SetRefusing(true, testserver.Refuse503) }
+						prepare = func(srv *tracetest.Server) { srv.SetRefusing(true, tracetest.Refuse503) }
 					}
 					r := newKeepRunWith(t, gen, mode, prepare, WithSpoolDir(dir), WithSpoolSync(SyncEveryRecord))
 					batches := r.startTraces(2, 60, 20)
@@ -443,7 +443,7 @@ func TestWebSocketKeepsAcrossClientRestart(t *testing.T) {
 						r.flush()
 						rest = batches[3:]
 					}
-					r.srv.SetRefusing(true, testserver.Refuse503)
+					r.srv.SetRefusing(true, tracetest.Refuse503)
 					r.srv.KillConnections()
 					waitSink(r.ctx, t, r.s, "disconnect", func(st WebSocketStats) bool { return !st.Connected })
 					for _, b := range rest {
@@ -457,7 +457,7 @@ func TestWebSocketKeepsAcrossClientRestart(t *testing.T) {
 						t.Fatalf("Close with the server down = %v, want every unacknowledged event spooled", err)
 					}
 					// A new process: a new sink on the same directory.
-					r.srv.SetRefusing(false, testserver.Refuse503)
+					r.srv.SetRefusing(false, tracetest.Refuse503)
 					s2, _ := newTestSink(t, r.srv.URL(), WithMode(mode), WithSpoolDir(dir))
 					waitSink(r.ctx, t, s2, "the replay", func(st WebSocketStats) bool { return st.SpoolRecords == 0 && st.Connected })
 					if err := s2.Flush(r.ctx); err != nil {

@@ -12,9 +12,9 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/reflowtrace/reflowtrace-go/internal/testserver"
 	"github.com/reflowtrace/reflowtrace-go/retry"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/tracetest"
 )
 
 // dropServer accepts every WebSocket connection and drops it at once,
@@ -154,7 +154,7 @@ func offsets(at []time.Time) []time.Duration {
 // (once, not in a storm) and sends text frames from then on, also on
 // later connections, and the server keeps every event.
 func TestMismatchedCompressionFallsBackToText(t *testing.T) {
-	srv := startServer(t, testserver.WithCompression(tracing.CompressionLZ4), testserver.WithFastScan(true))
+	srv := startServer(t, tracetest.WithCompression(tracing.CompressionLZ4), tracetest.WithFastScan(true))
 	el := &errorLog{}
 	policy := retry.Policy{MaxRetries: retry.Unlimited, InitialDelay: 5 * time.Millisecond, MaxDelay: 20 * time.Millisecond, MaxElapsedTime: time.Hour}
 	s, err := NewWebSocket(srv.URL(), WithCompression(true), WithCompressionAlgorithm(tracing.CompressionZstd),

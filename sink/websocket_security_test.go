@@ -22,8 +22,8 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
-	"github.com/reflowtrace/reflowtrace-go/internal/testserver"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/tracetest"
 )
 
 func TestWebSocketAuth(t *testing.T) {
@@ -44,7 +44,7 @@ func TestWebSocketAuth(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := testCtx(t)
-			srv := startServer(t, testserver.WithAPIKey(tt.header, tt.required))
+			srv := startServer(t, tracetest.WithAPIKey(tt.header, tt.required))
 			core, logs := observer.New(zap.DebugLevel)
 			opts := append([]WebSocketOption{WithLogger(zap.New(core))}, tt.opts...)
 			s, el := newTestSink(t, srv.URL()+"/?token="+key, opts...)
@@ -129,7 +129,7 @@ func TestWebSocketTLS(t *testing.T) {
 				cfg.ClientAuth = tls.RequireAndVerifyClientCert
 				cfg.ClientCAs = pki.pool
 			}
-			srv := startServer(t, testserver.WithTLS(cfg))
+			srv := startServer(t, tracetest.WithTLS(cfg))
 			s, _ := newTestSink(t, srv.URL(), WithTLS(tt.tls))
 			b := makeEvents(3, tracing.NewTraceID())
 			if err := s.Write(ctx, b); err != nil {

@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/reflowtrace/reflowtrace-go/internal/testserver"
 	"github.com/reflowtrace/reflowtrace-go/retry"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/tracetest"
 )
 
 func TestWebSocketModes(t *testing.T) {
@@ -29,7 +29,7 @@ func TestWebSocketModes(t *testing.T) {
 		for _, tt := range tests {
 			t.Run(gen.String()+"/"+tt.name, func(t *testing.T) {
 				ctx := testCtx(t)
-				srv := startServer(t, append(lz4Server(tt.lz4), testserver.WithGeneration(gen))...)
+				srv := startServer(t, append(lz4Server(tt.lz4), tracetest.WithGeneration(gen))...)
 				s, el := newTestSink(t, srv.URL(), WithMode(tt.mode), WithCompression(tt.lz4), WithCompressionAlgorithm(tracing.CompressionLZ4),
 					WithCompressionThreshold(256), WithFlowID("sensors"), WithEnvironment("test"),
 					WithTags(map[string]string{"site": "lab"}))
@@ -76,7 +76,7 @@ func TestWebSocketModes(t *testing.T) {
 				} else if n := len(srv.Kept()); n != 0 {
 					t.Fatalf("generation 1 keeps %d events sent live", n)
 				}
-				if tt.mode == ModeStore || tt.mode == ModeBoth && gen == testserver.Gen1 {
+				if tt.mode == ModeStore || tt.mode == ModeBoth && gen == tracetest.Gen1 {
 					// Stores carry all the events of their trace so far, and
 					// the header the sink was configured with. (On
 					// generation 2 in ModeBoth the trace the StartTrace opened
@@ -249,7 +249,7 @@ func TestWebSocketCloseAndClosed(t *testing.T) {
 	if len(srv.Kept()) != 10 {
 		t.Fatalf("server has %d events after Close, want 10", len(srv.Kept()))
 	}
-	if err := srv.WaitFor(ctx, func(v testserver.View) bool { return v.NormalCloses() == 1 }); err != nil {
+	if err := srv.WaitFor(ctx, func(v tracetest.View) bool { return v.NormalCloses() == 1 }); err != nil {
 		t.Fatalf("no normal closure: %v", err)
 	}
 	if err := s.Close(ctx); err != nil {
@@ -276,7 +276,7 @@ func TestWebSocketCloseReportsUndelivered(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := testCtx(t)
 			srv := startServer(t)
-			srv.SetRefusing(true, testserver.Refuse503)
+			srv.SetRefusing(true, tracetest.Refuse503)
 			var opts []WebSocketOption
 			if tt.spool {
 				opts = append(opts, WithSpoolDir(t.TempDir()))

@@ -7,15 +7,15 @@ import (
 	"time"
 
 	"github.com/reflowtrace/reflowtrace-go/examples/demo"
-	"github.com/reflowtrace/reflowtrace-go/internal/testserver"
 	"github.com/reflowtrace/reflowtrace-go/sink"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/tracetest"
 )
 
 // demoFeed is an in-process server fed by a traced pipeline.
 type demoFeed struct {
 	url    string
-	srv    *testserver.Server
+	srv    *tracetest.Server
 	client *tracing.TracingClient
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -25,7 +25,7 @@ type demoFeed struct {
 // a few complete traces and flushes them, so that -query finds them; the
 // pipeline then goes on in the background, one record every 25 ms.
 func startDemo(ctx context.Context, stored bool) (*demoFeed, error) {
-	srv, err := testserver.Start(ctx, testserver.WithGeneration(testserver.Gen2))
+	srv, err := tracetest.Start(ctx, tracetest.WithGeneration(tracetest.Gen2))
 	if err != nil {
 		return nil, err
 	}

@@ -24,9 +24,9 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/reflowtrace/reflowtrace-go/internal/testserver"
 	"github.com/reflowtrace/reflowtrace-go/sink"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/tracetest"
 )
 
 func main() {
@@ -63,10 +63,10 @@ func run(ctx context.Context, path, url string, batchSize int, useLZ4 bool) erro
 		fmt.Printf("demo file set: %d files at %s\n", len(files), path)
 	}
 
-	var srv *testserver.Server
+	var srv *tracetest.Server
 	if url == "" {
 		var err error
-		srv, err = testserver.Start(ctx)
+		srv, err = tracetest.Start(ctx)
 		if err != nil {
 			return err
 		}

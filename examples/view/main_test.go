@@ -18,8 +18,8 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/reflowtrace/reflowtrace-go/examples/demo"
-	"github.com/reflowtrace/reflowtrace-go/internal/testserver"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/tracetest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -292,8 +292,8 @@ func TestRunDemoAndFile(t *testing.T) {
 func TestFetchFromServer(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
-	for _, gen := range []testserver.Generation{testserver.Gen1, testserver.Gen2} {
-		srv, err := testserver.Start(ctx, testserver.WithGeneration(gen), testserver.WithCompression(tracing.CompressionZstd))
+	for _, gen := range []tracetest.Generation{tracetest.Gen1, tracetest.Gen2} {
+		srv, err := tracetest.Start(ctx, tracetest.WithGeneration(gen), tracetest.WithCompression(tracing.CompressionZstd))
 		if err != nil {
 			t.Fatal(err)
 		}

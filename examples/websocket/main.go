@@ -30,10 +30,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/reflowtrace/reflowtrace-go/internal/testserver"
 	"github.com/reflowtrace/reflowtrace-go/sink"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 	"github.com/reflowtrace/reflowtrace-go/tracing/query"
+	"github.com/reflowtrace/reflowtrace-go/tracing/tracetest"
 )
 
 type options struct {
@@ -91,15 +91,15 @@ func run(ctx context.Context, o options) error {
 	}
 	url := o.server
 	if url == "" {
-		gen := testserver.Gen2
+		gen := tracetest.Gen2
 		if o.protocol == tracing.ProtocolV1 {
-			gen = testserver.Gen1
+			gen = tracetest.Gen1
 		}
-		opts := []testserver.Option{testserver.WithGeneration(gen)}
+		opts := []tracetest.Option{tracetest.WithGeneration(gen)}
 		if compress && alg != tracing.CompressionAuto {
-			opts = append(opts, testserver.WithCompression(alg))
+			opts = append(opts, tracetest.WithCompression(alg))
 		}
-		srv, err := testserver.Start(ctx, opts...)
+		srv, err := tracetest.Start(ctx, opts...)
 		if err != nil {
 			return err
 		}

@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/reflowtrace/reflowtrace-go/internal/testserver"
 	"github.com/reflowtrace/reflowtrace-go/sink"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 	"github.com/reflowtrace/reflowtrace-go/tracing/query"
+	"github.com/reflowtrace/reflowtrace-go/tracing/tracetest"
 )
 
 // Traces a run through the WebSocket sink into a server, then reads it
@@ -16,7 +16,7 @@ import (
 func Example() {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	srv, err := testserver.Start(ctx) // any Reflow tracing server
+	srv, err := tracetest.Start(ctx) // any Reflow tracing server
 	if err != nil {
 		fmt.Println(err)
 		return

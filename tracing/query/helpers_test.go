@@ -8,10 +8,10 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/reflowtrace/reflowtrace-go/internal/testserver"
 	"github.com/reflowtrace/reflowtrace-go/retry"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 	"github.com/reflowtrace/reflowtrace-go/tracing/query"
+	"github.com/reflowtrace/reflowtrace-go/tracing/tracetest"
 )
 
 // testCtx bounds every network test.
@@ -22,9 +22,9 @@ func testCtx(t *testing.T) context.Context {
 	return ctx
 }
 
-func startServer(t *testing.T, ctx context.Context, opts ...testserver.Option) *testserver.Server {
+func startServer(t *testing.T, ctx context.Context, opts ...tracetest.Option) *tracetest.Server {
 	t.Helper()
-	srv, err := testserver.Start(ctx, opts...)
+	srv, err := tracetest.Start(ctx, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,14 +136,14 @@ func traceIDs(ts []tracing.FlowTrace) map[tracing.TraceID]bool {
 
 type variant struct {
 	name string
-	gen  testserver.Generation
+	gen  tracetest.Generation
 	comp *tracing.CompressionAlgorithm
 }
 
-func (v variant) opts() []testserver.Option {
-	o := []testserver.Option{testserver.WithGeneration(v.gen)}
+func (v variant) opts() []tracetest.Option {
+	o := []tracetest.Option{tracetest.WithGeneration(v.gen)}
 	if v.comp != nil {
-		o = append(o, testserver.WithCompression(*v.comp))
+		o = append(o, tracetest.WithCompression(*v.comp))
 	}
 	return o
 }
@@ -151,7 +151,7 @@ func (v variant) opts() []testserver.Option {
 // variants are both generations, without and with each compression.
 func variants() []variant {
 	var out []variant
-	for _, g := range []testserver.Generation{testserver.Gen1, testserver.Gen2} {
+	for _, g := range []tracetest.Generation{tracetest.Gen1, tracetest.Gen2} {
 		out = append(out, variant{name: fmt.Sprintf("gen%d", g), gen: g})
 		for _, a := range []tracing.CompressionAlgorithm{tracing.CompressionZstd, tracing.CompressionLZ4, tracing.CompressionGzip, tracing.CompressionBrotli} {
 			out = append(out, variant{name: fmt.Sprintf("gen%d-%s", g, a), gen: g, comp: &a})

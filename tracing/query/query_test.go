@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/reflowtrace/reflowtrace-go/internal/testserver"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 	"github.com/reflowtrace/reflowtrace-go/tracing/query"
+	"github.com/reflowtrace/reflowtrace-go/tracing/tracetest"
 )
 
 func TestReadMethods(t *testing.T) {
@@ -29,7 +29,7 @@ func TestReadMethods(t *testing.T) {
 
 			c := dial(t, ctx, srv.URL())
 			want := tracing.ProtocolV1
-			if v.gen == testserver.Gen2 {
+			if v.gen == tracetest.Gen2 {
 				want = tracing.ProtocolV2
 			}
 			if got := c.Protocol(); got != want {
@@ -101,10 +101,10 @@ func TestReadMethods(t *testing.T) {
 }
 
 func TestQueryAllPages(t *testing.T) {
-	for _, gen := range []testserver.Generation{testserver.Gen1, testserver.Gen2} {
+	for _, gen := range []tracetest.Generation{tracetest.Gen1, tracetest.Gen2} {
 		t.Run(gen.String(), func(t *testing.T) {
 			ctx := testCtx(t)
-			srv := startServer(t, ctx, testserver.WithGeneration(gen))
+			srv := startServer(t, ctx, tracetest.WithGeneration(gen))
 			base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 			var traces []tracing.FlowTrace
 			for i := range 25 {

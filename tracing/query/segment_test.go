@@ -4,24 +4,24 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/reflowtrace/reflowtrace-go/internal/testserver"
 	"github.com/reflowtrace/reflowtrace-go/sink"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/tracetest"
 )
 
 func TestTraceJoinsSegments(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		gen  testserver.Generation
+		gen  tracetest.Generation
 		mode sink.WebSocketMode
 	}{
-		{"gen1-store", testserver.Gen1, sink.ModeStore},
-		{"gen2-store", testserver.Gen2, sink.ModeStore},
-		{"gen2-both", testserver.Gen2, sink.ModeBoth},
+		{"gen1-store", tracetest.Gen1, sink.ModeStore},
+		{"gen2-store", tracetest.Gen2, sink.ModeStore},
+		{"gen2-both", tracetest.Gen2, sink.ModeBoth},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := testCtx(t)
-			srv := startServer(t, ctx, testserver.WithGeneration(tc.gen))
+			srv := startServer(t, ctx, tracetest.WithGeneration(tc.gen))
 			cfg := tracing.DefaultConfig()
 			cfg.ServerURL = srv.URL()
 			cfg.FlowID = "segmented"

@@ -8,10 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/reflowtrace/reflowtrace-go/internal/testserver"
 	"github.com/reflowtrace/reflowtrace-go/retry"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 	"github.com/reflowtrace/reflowtrace-go/tracing/query"
+	"github.com/reflowtrace/reflowtrace-go/tracing/tracetest"
 )
 
 // drain reads what sub holds now, without waiting.
@@ -109,10 +109,10 @@ func TestSubscribeFilters(t *testing.T) {
 }
 
 func TestNotificationsBetweenReplies(t *testing.T) {
-	for _, gen := range []testserver.Generation{testserver.Gen1, testserver.Gen2} {
+	for _, gen := range []tracetest.Generation{tracetest.Gen1, tracetest.Gen2} {
 		t.Run(gen.String(), func(t *testing.T) {
 			ctx := testCtx(t)
-			srv := startServer(t, ctx, testserver.WithGeneration(gen), testserver.WithCompression(tracing.CompressionLZ4))
+			srv := startServer(t, ctx, tracetest.WithGeneration(gen), tracetest.WithCompression(tracing.CompressionLZ4))
 			stored := mkTrace("f", tracing.NewExecutionID(), time.Now().UTC(), tracing.ExecutionStatus{}, slices.Repeat([]string{"x"}, 50)...)
 			p := newPeer(t, ctx, srv.URL())
 			p.store(ctx, stored)
@@ -205,10 +205,10 @@ func TestSubscriptionEndsWithCtx(t *testing.T) {
 }
 
 func TestReconnectResubscribes(t *testing.T) {
-	for _, gen := range []testserver.Generation{testserver.Gen1, testserver.Gen2} {
+	for _, gen := range []tracetest.Generation{tracetest.Gen1, tracetest.Gen2} {
 		t.Run(gen.String(), func(t *testing.T) {
 			ctx := testCtx(t)
-			srv := startServer(t, ctx, testserver.WithGeneration(gen))
+			srv := startServer(t, ctx, tracetest.WithGeneration(gen))
 			ready := make(chan struct{}, 4)
 			c := dial(t, ctx, srv.URL(), query.WithConnectHook(func() { ready <- struct{}{} }))
 			<-ready
@@ -246,7 +246,7 @@ func TestReconnectResubscribes(t *testing.T) {
 
 func TestCallResentAfterDrop(t *testing.T) {
 	ctx := testCtx(t)
-	srv := startServer(t, ctx, testserver.WithGeneration(testserver.Gen2))
+	srv := startServer(t, ctx, tracetest.WithGeneration(tracetest.Gen2))
 	tr := mkTrace("f", tracing.NewExecutionID(), time.Now().UTC(), tracing.ExecutionStatus{}, "a")
 	newPeer(t, ctx, srv.URL()).store(ctx, tr)
 	c := dial(t, ctx, srv.URL())

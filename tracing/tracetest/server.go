@@ -1,4 +1,4 @@
-package testserver
+package tracetest
 
 import (
 	"context"
@@ -60,7 +60,7 @@ func (g Generation) String() string {
 
 // ErrInvalidOption is wrapped by Start's error for an option value it
 // cannot use.
-var ErrInvalidOption = errors.New("testserver: invalid option")
+var ErrInvalidOption = errors.New("tracetest: invalid option")
 
 // Option configures a Server.
 type Option interface{ apply(*config) }
@@ -134,7 +134,7 @@ func (c *config) validate() error {
 	}
 	if c.compression {
 		if _, err := newCodec(c.algorithm); err != nil {
-			return fmt.Errorf("testserver: compression: %w", err)
+			return fmt.Errorf("tracetest: compression: %w", err)
 		}
 	}
 	return nil
@@ -232,7 +232,7 @@ func (s *Server) listen(ctx context.Context, addr string) error {
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", addr)
 	if err != nil {
-		return fmt.Errorf("testserver: listen %s: %w", addr, err)
+		return fmt.Errorf("tracetest: listen %s: %w", addr, err)
 	}
 	s.lmu.Lock()
 	defer s.lmu.Unlock()
@@ -297,7 +297,7 @@ func (s *Server) Restart(ctx context.Context) error {
 	running := s.srv != nil
 	s.lmu.Unlock()
 	if running {
-		return errors.New("testserver: restart: still running")
+		return errors.New("tracetest: restart: still running")
 	}
 	return s.listen(ctx, s.Addr())
 }

@@ -1,7 +1,16 @@
-// Package testserver is a Reflow tracing server for tests, benchmarks and
-// examples whose semantics are the reference server's (PROTOCOL.md), for
-// either generation (WithGeneration), not an idealised server: a client
-// that passes against it passes against Reflow's own server.
+// Package tracetest is a Reflow tracing server for your tests, in the
+// spirit of net/http/httptest: Start serves on a loopback port in one call,
+// and the server tells what it keeps. Its semantics are the reference
+// server's (Reflow's reflow_tracing), for either generation
+// (WithGeneration), not an idealised server's: a client that passes against
+// it passes against Reflow's own server.
+//
+//	srv, err := tracetest.Start(ctx, tracetest.WithGeneration(tracetest.Gen2))
+//	…
+//	defer srv.Close()
+//	ws, err := sink.NewWebSocket(srv.URL())
+//	… record, Flush …
+//	kept := srv.Kept() // event id → times it appears in what the server keeps
 //
 // What it keeps, like every backend of the reference server: traces keyed
 // by trace id; a StoreTrace replaces the stored trace whole, events
@@ -45,4 +54,4 @@
 //
 // It listens on loopback only. All methods of Server are safe for
 // concurrent use; Close stops every goroutine it started.
-package testserver
+package tracetest

@@ -1,4 +1,4 @@
-package testserver
+package tracetest
 
 import (
 	"context"
@@ -147,7 +147,7 @@ func (s *Server) WaitFor(ctx context.Context, cond func(v View) bool) error {
 		select {
 		case <-ch:
 		case <-ctx.Done():
-			return fmt.Errorf("testserver: wait: %w", ctx.Err())
+			return fmt.Errorf("tracetest: wait: %w", ctx.Err())
 		}
 	}
 }

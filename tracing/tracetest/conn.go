@@ -1,4 +1,4 @@
-package testserver
+package tracetest
 
 import (
 	"bytes"
@@ -225,7 +225,7 @@ func (c *conn) queue(m outMsg) error {
 	c.omu.Lock()
 	defer c.omu.Unlock()
 	if c.oclosed {
-		return errors.New("testserver: connection closing")
+		return errors.New("tracetest: connection closing")
 	}
 	select {
 	case c.out <- m:

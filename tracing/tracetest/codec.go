@@ -1,4 +1,4 @@
-package testserver
+package tracetest
 
 import (
 	"errors"
@@ -11,7 +11,7 @@ import (
 // ErrUnsupportedCompression is wrapped by Start's error for a compression
 // algorithm the server cannot be configured with (CompressionAuto, or a
 // value outside the enum).
-var ErrUnsupportedCompression = errors.New("testserver: unsupported compression algorithm")
+var ErrUnsupportedCompression = errors.New("tracetest: unsupported compression algorithm")
 
 // codec is the server's side of its compression algorithm, in the
 // protocol's framing (PROTOCOL.md, "Compression, both generations"). One
