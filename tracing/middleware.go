@@ -117,7 +117,7 @@ func (c *TracingClient) SendMiddleware(next SendFunc) SendFunc {
 		start := clock.UnixNano()
 		ev := DataFlow(s.FromActor, s.FromPort, s.ToActor, s.ToPort, s.MessageType, s.Size)
 		// Causality is taken from ctx now, before ctx carries the event.
-		setCause(ctx, &ev)
+		setCause(nodeFrom(ctx), &ev)
 		err := next(ContextWithEvent(ctx, ev.EventID), s)
 		ev.Data.PerformanceMetrics.ExecutionTimeNs = uint64(max(clock.UnixNano()-start, 0))
 		if err != nil {
