@@ -69,8 +69,9 @@ func (e *IngestError) Unwrap() error { return e.Err }
 // not an event object, a truncated line, an event larger than
 // MaxIngestEventBytes) is rejected and counted, with its line, offset and
 // reason, and reading carries on with the next value: a torn or corrupt
-// line loses nothing around it. A JSON Lines input resynchronizes at the
-// next line that starts with '{' or '['. Rejections are not errors: the
+// line loses nothing around it. While a value is unterminated, a line
+// that starts with anything but whitespace, ',' or a closing bracket
+// starts a new value (pretty-printed JSON indents what continues one). Rejections are not errors: the
 // error is non-nil only when reading r fails, ctx ends (the error wraps
 // ctx's error) or the client is closed (it wraps ErrClosed); the stats
 // then count what was ingested so far. A disabled client decodes and
@@ -164,15 +165,11 @@ func (in *ingester) base() int {
 }
 
 func (in *ingester) step(b byte) {
-	if in.unit && !in.garbage && in.lineStart && (b == '{' || b == '[') {
-		// A value that starts a line while another is unterminated: the
-		// other was torn (a crash mid-line); resynchronize here.
+	if in.unit && !in.garbage && in.lineStart && !isSpace(b) && b != '}' && b != ']' && b != ',' {
+		// A line that starts with neither indentation nor a closing
+		// bracket while a value is unterminated: the value was torn (a
+		// crash mid-line); resynchronize here.
 		in.reject(fmt.Errorf("%w: truncated value", ErrMalformed))
-		if b == '[' {
-			in.array, in.depth = true, 1
-			return
-		}
-		in.depth = in.base()
 	}
 	if !in.unit {
 		switch {

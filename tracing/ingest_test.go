@@ -246,3 +246,20 @@ func FuzzIngest(f *testing.F) {
 		sink.find(t, ids[1])
 	})
 }
+
+// TestIngest_TornThenGarbage: a torn line followed by a line that is not
+// JSON are two rejections, each on its own line.
+func TestIngest_TornThenGarbage(t *testing.T) {
+	lines, ids := ingestLines(t, 2)
+	ctx := ctxTimeout(t)
+	c, sink := newIngestClient(t)
+	st, err := c.Ingest(ctx, strings.NewReader(lines[0][:50]+"\nnot json\n"+lines[0]+"\n  "+lines[1]))
+	if err != nil || st.Events != 2 || st.Rejected != 2 || st.Rejects[0].Line != 1 || st.Rejects[1].Line != 2 {
+		t.Fatalf("Ingest = %+v, %v; want 2 events, rejections on lines 1 and 2", st, err)
+	}
+	if err := c.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sink.find(t, ids[0])
+	sink.find(t, ids[1])
+}
