@@ -9,7 +9,8 @@
 //
 // Two fields are written. traceparent follows W3C Trace Context, version
 // 00: the 16-byte trace id is the Reflow TraceID, the 8-byte parent id is
-// the last 8 bytes of the cause's EventID (a UUIDv7's random half), and the
+// the last 8 bytes of the cause's EventID (a UUIDv7's random half, and the
+// span_id the encoder writes for an event that has none of its own), and the
 // flags are 01 (sampled: this SDK's own selection decides per event, so
 // incoming flags are not acted upon). A trace without a cause uses the last
 // 8 bytes of its ExecutionID as the parent id. OpenTelemetry services in
