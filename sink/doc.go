@@ -3,10 +3,12 @@
 // tracing.WithSink.
 //
 //   - WebSocket (NewWebSocket) speaks the Reflow tracing protocol to a
-//     tracing server: it persists batches with StoreTrace or streams them
-//     with RecordEvent, matches every request with its reply, reconnects with
-//     backoff and buffers (optionally spools to disk) during an outage. Its
-//     type documents the details.
+//     tracing server of either generation and keeps every event on it (each
+//     StoreTrace carries all the events of its trace segment, since the
+//     server replaces a stored trace whole), matches every request with its
+//     reply, reconnects with backoff, fails over to other servers, and
+//     spools to disk what it cannot deliver. Its type documents the
+//     details.
 //   - File (NewFile) writes JSON Lines, one protocol TraceEvent per line, so
 //     a file can be replayed to a server. It buffers, rotates by size,
 //     optionally compresses to standard LZ4 frames (readable by lz4cat) and

@@ -1,6 +1,8 @@
 package sink
 
 import (
+	"cmp"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -13,6 +15,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"go.uber.org/zap"
 )
 
 // SyncPolicy says when the spool forces what it wrote to stable storage
@@ -57,9 +61,41 @@ func (p SyncPolicy) String() string {
 // records, each a header of payload length and CRC-32C (both little-endian
 // uint32) followed by the payload: flags (1 byte), event count (uint32),
 // creation time (int64 Unix nanoseconds) and the frame.
+//
+// Damage. A record whose length is implausible or whose checksum fails is
+// damaged: reading resynchronises at the next offset holding a record of
+// plausible length whose checksum matches, so one damaged record costs
+// only itself. Its events are counted as lost when its header can still be
+// trusted (its length leads exactly to the next good record, or past the
+// end of a torn file, and its event count fits the length); otherwise only
+// the record is counted. A segment found damaged (a bad magic, a damaged
+// record, a torn tail) is never deleted: once its healthy records are
+// replayed and acknowledged it is renamed to NNN.spool.damaged in the
+// spool directory (and reported in the log), where it stays for a person
+// to inspect and remove; later sinks ignore it.
+//
+// Acknowledgements. Next to each segment with acknowledged records, a
+// small file NNN.spool.ack holds the offset up to which every record was
+// acknowledged (or expired, or skipped as damaged), so that a later
+// process resumes after it instead of sending those records again. Records
+// are acknowledged in the order they were handed out; one acknowledged
+// out of order, after a record still in flight or given back, moves the
+// offset only once the records before it are done, so a crash costs
+// duplicates (harmless: a spooled StoreTrace replaces its trace whole),
+// never records. The file has two slots of spoolAckSlot bytes, written in
+// turn: magic, sequence number, offset, flags (bit 0: the segment is
+// damaged), CRC-32C of the slot's first 28 bytes. The valid slot with the
+// higher sequence number wins, so a torn write leaves the previous one;
+// with neither valid the segment is replayed from its start. It is synced
+// as the SyncPolicy says, and deleted after its segment.
 const (
 	spoolMagic       = "RFTSPL1\n"
 	spoolSuffix      = ".spool"
+	spoolDamagedExt  = ".damaged" // appended to a damaged segment's name
+	spoolAckExt      = ".ack"     // appended to a segment's name for its acknowledgements
+	spoolAckMagic    = "RFTACK1\n"
+	spoolAckSlot     = 32
+	spoolAckDamaged  = 1 << 0
 	spoolHeaderLen   = 8
 	spoolMetaLen     = 1 + 4 + 8
 	spoolMaxPayload  = 64 << 20
@@ -89,29 +125,60 @@ type spoolRecord struct {
 // spoolRef locates a record handed out by next, for ack.
 type spoolRef struct {
 	seg *segment
+	end int64 // offset after the record
+}
+
+// spoolOut is a record after a segment's acknowledged offset that was
+// handed out, or skipped (done at once).
+type spoolOut struct {
+	end  int64
+	done bool
 }
 
 type segment struct {
 	id       uint64
 	path     string
-	size     int64 // valid bytes (the file may hold a torn tail after this)
-	records  int   // valid records
+	size     int64 // end of the last good record (a torn tail may follow)
+	records  int   // good records
 	unacked  int   // records handed out by next and not acked yet
 	released int   // records handed out and given back undelivered
-	removed  bool  // deleted from disk and from segs
+	removed  bool  // deleted or set aside, and dropped from segs
 	read     int64 // replay offset
-	readRec  int   // records replayed
-	events   int   // events in records not yet replayed
+	readRec  int   // good records replayed
+	events   int   // events in good records not yet replayed
 	file     *os.File
+	// damaged is set once damage was found in the file: it is set aside,
+	// not deleted. gaps are the damaged byte ranges found by the scan
+	// (start → end), already counted; next skips them.
+	damaged bool
+	gaps    map[int64]int64
+	// acked is the offset before which every record is done: acknowledged,
+	// expired or damaged; out the records after it handed out or skipped,
+	// in file order. ackFile, ackSeq and ackDamaged are what was written
+	// to the acknowledgement file (nil until the first write).
+	acked      int64
+	out        []spoolOut
+	ackFile    *os.File
+	ackSeq     uint64
+	ackDamaged bool
+	ackDirty   bool // written since the last sync
 }
 
 // spoolStats are the spool's counters.
 type spoolStats struct {
 	bytes, records    int64
-	corruptRecords    int64
+	corruptRecords    int64 // damaged records (at least one per damaged range)
 	corruptBytes      int64
+	lostEvents        int64 // events of damaged records, where known
+	quarantined       int64 // damaged segment files set aside
 	recoveredRecords  int64
 	recoveredSegments int64
+}
+
+// spoolLoss is what the spool lost to damage since the last takeLoss.
+type spoolLoss struct {
+	records, events int64
+	quarantined     []string // paths of the segment files set aside
 }
 
 // spool is an append-only store of frames in segment files, replayed
@@ -130,13 +197,15 @@ type spool struct {
 	lastSync time.Time
 	nextID   uint64
 	stats    spoolStats
+	loss     spoolLoss // not reported yet
 	scratch  []byte
 	closed   bool
+	ackSync  time.Time // last sync of an acknowledgement file
+	ackErr   error     // first failure to write one, reported by close
 }
 
 // openSpool opens or creates dir and scans the segments a previous sink
-// left there. Torn or corrupt records end a segment's readable part and are
-// counted, never fatal.
+// left there. Damaged records are skipped and counted, never fatal.
 func openSpool(dir string, policy SyncPolicy, maxBytes int64, now func() time.Time) (*spool, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("sink: spool: %w", err)
@@ -149,26 +218,31 @@ func openSpool(dir string, policy SyncPolicy, maxBytes int64, now func() time.Ti
 		return nil, fmt.Errorf("sink: spool: %w", err)
 	}
 	var ids []uint64
+	acks := make(map[uint64]bool)
 	for _, e := range entries {
-		name := e.Name()
-		if e.IsDir() || !strings.HasSuffix(name, spoolSuffix) {
+		id, rest, ok := parseSegName(e.Name())
+		if !ok || e.IsDir() {
 			continue
 		}
-		id, err := strconv.ParseUint(strings.TrimSuffix(name, spoolSuffix), 10, 64)
-		if err != nil {
-			continue
+		// New segments are numbered after every file of the spool, those
+		// set aside included, so that no name is used twice.
+		s.nextID = max(s.nextID, id+1)
+		switch rest {
+		case "":
+			ids = append(ids, id)
+		case spoolAckExt:
+			acks[id] = true
 		}
-		ids = append(ids, id)
 	}
 	slices.Sort(ids)
 	for _, id := range ids {
+		delete(acks, id)
 		g := &segment{id: id, path: s.segPath(id)}
 		if err := s.scan(g); err != nil {
 			return nil, err
 		}
-		s.nextID = id + 1
 		if g.records == 0 {
-			_ = os.Remove(g.path)
+			s.discard(g)
 			continue
 		}
 		s.segs = append(s.segs, g)
@@ -177,61 +251,159 @@ func openSpool(dir string, policy SyncPolicy, maxBytes int64, now func() time.Ti
 		s.stats.records += int64(g.records)
 		s.stats.bytes += g.size
 	}
+	for id := range acks {
+		_ = os.Remove(s.segPath(id) + spoolAckExt) // its segment is gone
+	}
 	return s, nil
+}
+
+// parseSegName splits a spool file name into its segment id and what
+// follows ".spool" ("" for a segment, ".damaged" for one set aside).
+func parseSegName(name string) (id uint64, rest string, ok bool) {
+	num, tail, found := strings.Cut(name, spoolSuffix)
+	if !found {
+		return 0, "", false
+	}
+	id, err := strconv.ParseUint(num, 10, 64)
+	if err != nil {
+		return 0, "", false
+	}
+	return id, tail, true
 }
 
 func (s *spool) segPath(id uint64) string {
 	return filepath.Join(s.dir, fmt.Sprintf("%020d%s", id, spoolSuffix))
 }
 
-// scan validates g's records and counts the events in them.
+// scan validates g's records, counts the events in them and records the
+// damaged ranges.
 func (s *spool) scan(g *segment) error {
-	f, err := os.Open(g.path)
+	b, err := os.ReadFile(g.path)
 	if err != nil {
 		return fmt.Errorf("sink: spool: %w", err)
 	}
-	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		return fmt.Errorf("sink: spool: %w", err)
+	off := len(spoolMagic)
+	if len(b) < off || string(b[:off]) != spoolMagic {
+		// The records may still be whole: read on from where they start.
+		g.damaged = true
+		s.stats.corruptBytes += int64(min(len(b), off))
 	}
-	total := info.Size()
-	magic := make([]byte, len(spoolMagic))
-	if _, err := io.ReadFull(f, magic); err != nil || string(magic) != spoolMagic {
-		if total > 0 {
-			s.stats.corruptRecords++
-			s.stats.corruptBytes += total
-		}
-		return nil
+	if acked, damaged, seq, ok := readAckFile(g.path + spoolAckExt); ok && acked >= int64(off) && acked <= int64(len(b)) {
+		// Resume after what an earlier sink had acknowledged.
+		off = int(acked)
+		g.damaged = g.damaged || damaged
+		g.ackSeq, g.ackDamaged = seq, damaged
 	}
-	off := int64(len(spoolMagic))
-	g.size = off
-	var hdr [spoolHeaderLen]byte
-	buf := []byte(nil)
-	for off < total {
-		rec, n, ok := readRecord(f, off, hdr[:], &buf)
-		if !ok {
-			s.stats.corruptRecords++
-			s.stats.corruptBytes += total - off
-			break
+	g.size = int64(off)
+	g.read = g.size
+	g.acked = g.size
+	for off < len(b) {
+		rec, n, ok := parseRecord(b[off:])
+		if ok {
+			off += n
+			g.size = int64(off)
+			g.records++
+			g.events += rec.events
+			continue
 		}
-		off += n
-		g.size = off
-		g.records++
-		g.events += rec.events
+		end := off + resync(b[off:])
+		s.damageLocked(g, b[off:end], end == len(b))
+		if g.gaps == nil {
+			g.gaps = make(map[int64]int64)
+		}
+		g.gaps[int64(off)] = int64(end)
+		off = end
 	}
 	return nil
 }
 
-// readRecord reads the record at off. It reports false for a torn or
-// corrupt record.
-func readRecord(f *os.File, off int64, hdr []byte, buf *[]byte) (spoolRecord, int64, bool) {
-	if _, err := f.ReadAt(hdr, off); err != nil {
+// parseRecord reads the record at the start of b. It reports false for a
+// torn or damaged record.
+func parseRecord(b []byte) (spoolRecord, int, bool) {
+	if len(b) < spoolHeaderLen {
+		return spoolRecord{}, 0, false
+	}
+	n := binary.LittleEndian.Uint32(b[0:4])
+	if n < spoolMetaLen || n > spoolMaxPayload || int64(n) > int64(len(b)-spoolHeaderLen) {
+		return spoolRecord{}, 0, false
+	}
+	p := b[spoolHeaderLen : spoolHeaderLen+int(n)]
+	if crc32.Checksum(p, spoolCRC) != binary.LittleEndian.Uint32(b[4:8]) {
+		return spoolRecord{}, 0, false
+	}
+	return decodePayload(p), spoolHeaderLen + int(n), true
+}
+
+func decodePayload(p []byte) spoolRecord {
+	flags := p[0]
+	return spoolRecord{
+		critical:   flags&spoolFlagCrit != 0,
+		binary:     flags&spoolFlagBinary != 0,
+		compressed: flags&spoolFlagCompres != 0,
+		events:     int(binary.LittleEndian.Uint32(p[1:5])),
+		created:    time.Unix(0, int64(binary.LittleEndian.Uint64(p[5:13]))),
+		data:       p[spoolMetaLen:],
+	}
+}
+
+// resync returns the offset in b, after 0, of the first good record, or
+// len(b) when there is none.
+func resync(b []byte) int {
+	for p := 1; p+spoolHeaderLen+spoolMetaLen <= len(b); p++ {
+		n := binary.LittleEndian.Uint32(b[p:])
+		if n < spoolMetaLen || n > spoolMaxPayload || int64(n) > int64(len(b)-p-spoolHeaderLen) {
+			continue // the common case: a byte of JSON text is never 0
+		}
+		if _, _, ok := parseRecord(b[p:]); ok {
+			return p
+		}
+	}
+	return len(b)
+}
+
+// damagedEvents returns the event count of the damaged range r when its
+// header can be trusted: its length spans r exactly (or runs past the end
+// of a torn file, when atEnd) and its event count fits in that length.
+func damagedEvents(r []byte, atEnd bool) (int, bool) {
+	if len(r) < spoolHeaderLen+spoolMetaLen {
+		return 0, false
+	}
+	n := int64(binary.LittleEndian.Uint32(r[0:4]))
+	if n < spoolMetaLen || n > spoolMaxPayload {
+		return 0, false
+	}
+	if total := spoolHeaderLen + n; total != int64(len(r)) && !(atEnd && total > int64(len(r))) {
+		return 0, false
+	}
+	ev := int64(binary.LittleEndian.Uint32(r[spoolHeaderLen+1:]))
+	if ev == 0 || ev > n-spoolMetaLen {
+		return 0, false
+	}
+	return int(ev), true
+}
+
+// damageLocked counts the damaged range r of g as one lost record, and its
+// events when they are known. s.mu must be held (or s not shared yet).
+func (s *spool) damageLocked(g *segment, r []byte, atEnd bool) {
+	g.damaged = true
+	s.stats.corruptRecords++
+	s.stats.corruptBytes += int64(len(r))
+	s.loss.records++
+	if ev, ok := damagedEvents(r, atEnd); ok {
+		s.stats.lostEvents += int64(ev)
+		s.loss.events += int64(ev)
+	}
+}
+
+// readRecord reads the record at off of f, which holds valid bytes up to
+// size. It reports false for a torn or damaged record.
+func readRecord(f *os.File, off, size int64, buf *[]byte) (spoolRecord, int64, bool) {
+	var hdr [spoolHeaderLen]byte
+	if _, err := f.ReadAt(hdr[:], off); err != nil {
 		return spoolRecord{}, 0, false
 	}
 	n := binary.LittleEndian.Uint32(hdr[0:4])
-	sum := binary.LittleEndian.Uint32(hdr[4:8])
-	if n < spoolMetaLen || n > spoolMaxPayload {
+	if n < spoolMetaLen || n > spoolMaxPayload || off+spoolHeaderLen+int64(n) > size {
 		return spoolRecord{}, 0, false
 	}
 	if cap(*buf) < int(n) {
@@ -241,19 +413,10 @@ func readRecord(f *os.File, off int64, hdr []byte, buf *[]byte) (spoolRecord, in
 	if _, err := f.ReadAt(p, off+spoolHeaderLen); err != nil {
 		return spoolRecord{}, 0, false
 	}
-	if crc32.Checksum(p, spoolCRC) != sum {
+	if crc32.Checksum(p, spoolCRC) != binary.LittleEndian.Uint32(hdr[4:8]) {
 		return spoolRecord{}, 0, false
 	}
-	flags := p[0]
-	rec := spoolRecord{
-		critical:   flags&spoolFlagCrit != 0,
-		binary:     flags&spoolFlagBinary != 0,
-		compressed: flags&spoolFlagCompres != 0,
-		events:     int(binary.LittleEndian.Uint32(p[1:5])),
-		created:    time.Unix(0, int64(binary.LittleEndian.Uint64(p[5:13]))),
-		data:       p[spoolMetaLen:],
-	}
-	return rec, spoolHeaderLen + int64(n), true
+	return decodePayload(p), spoolHeaderLen + int64(n), true
 }
 
 // append writes rec at the end of the newest segment, starting a new one
@@ -353,28 +516,25 @@ func (s *spool) rotate() error {
 
 // next returns the oldest record not replayed yet; ok is false when every
 // record was handed out. Records created before expireBefore (when not
-// zero) are skipped and their events added to expired. Records that fail
-// their checksum on reading are skipped and counted as corrupt.
+// zero) are skipped and their events added to expired. Damaged records are
+// skipped and counted (see takeLoss).
 func (s *spool) next(expireBefore time.Time) (rec spoolRecord, ref spoolRef, expired int, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var hdr [spoolHeaderLen]byte
 	for _, g := range slices.Clone(s.segs) {
-		if g.read == 0 {
-			g.read = int64(len(spoolMagic))
-		}
 		for !g.removed && g.read < g.size {
 			f, err := s.reader(g)
 			if err != nil {
-				// Unreadable segment: count the rest as corrupt.
-				s.dropRest(g)
+				// Unreadable segment: count the rest as damaged.
+				s.damageLocked(g, nil, true)
+				s.skipTo(g, g.size)
 				break
 			}
 			var buf []byte
-			r, n, good := readRecord(f, g.read, hdr[:], &buf)
+			r, n, good := readRecord(f, g.read, g.size, &buf)
 			if !good {
-				s.dropRest(g)
-				break
+				s.skipDamaged(g, f)
+				continue
 			}
 			g.read += n
 			g.readRec++
@@ -382,14 +542,130 @@ func (s *spool) next(expireBefore time.Time) (rec spoolRecord, ref spoolRef, exp
 			if !expireBefore.IsZero() && r.created.Before(expireBefore) {
 				expired += r.events
 				s.stats.records--
-				s.maybeRemove(g)
+				s.skipTo(g, g.read)
 				continue
 			}
 			g.unacked++
-			return r, spoolRef{seg: g}, expired, true
+			g.out = append(g.out, spoolOut{end: g.read})
+			return r, spoolRef{seg: g, end: g.read}, expired, true
 		}
 	}
 	return spoolRecord{}, spoolRef{}, expired, false
+}
+
+// skipDamaged moves g's replay offset past the damaged range at it,
+// counting the range unless the scan already did. s.mu must be held.
+func (s *spool) skipDamaged(g *segment, f *os.File) {
+	if end, ok := g.gaps[g.read]; ok {
+		s.skipTo(g, end)
+		return
+	}
+	b := make([]byte, g.size-g.read)
+	if _, err := f.ReadAt(b, g.read); err != nil && !errors.Is(err, io.EOF) {
+		s.damageLocked(g, nil, true)
+		s.skipTo(g, g.size)
+		return
+	}
+	end := resync(b)
+	s.damageLocked(g, b[:end], end == len(b))
+	s.skipTo(g, g.read+int64(end))
+}
+
+// skipTo moves g's replay offset to off past records that need no
+// acknowledgement (expired or damaged), and settles g's counts when it
+// reaches the end. s.mu must be held.
+func (s *spool) skipTo(g *segment, off int64) {
+	g.read = off
+	if g.read >= g.size && g.readRec < g.records {
+		// Damage found while replaying hid records the counts include.
+		s.stats.records -= int64(g.records - g.readRec)
+		g.records = g.readRec
+		g.events = 0
+	}
+	g.out = append(g.out, spoolOut{end: off, done: true})
+	s.settle(g)
+}
+
+// settle moves g's acknowledged offset past the records done at the front
+// of g.out, then deletes g if it is finished or else writes the offset.
+// s.mu must be held.
+func (s *spool) settle(g *segment) {
+	moved := false
+	for len(g.out) > 0 && g.out[0].done {
+		g.acked = g.out[0].end
+		g.out = g.out[1:]
+		moved = true
+	}
+	if len(g.out) == 0 {
+		g.out = nil // let the backing array go
+	}
+	s.maybeRemove(g)
+	if !g.removed && (moved || g.damaged != g.ackDamaged) {
+		s.writeAck(g)
+	}
+}
+
+// writeAck writes g's acknowledged offset to the slot of its
+// acknowledgement file not written last, and syncs as the policy says.
+// A failure costs duplicates after a restart; the first is reported by
+// close. s.mu must be held.
+func (s *spool) writeAck(g *segment) {
+	if g.ackFile == nil {
+		f, err := os.OpenFile(g.path+spoolAckExt, os.O_CREATE|os.O_RDWR, 0o600)
+		if err != nil {
+			s.ackErr = cmp.Or(s.ackErr, fmt.Errorf("sink: spool: %w", err))
+			return
+		}
+		g.ackFile = f
+	}
+	g.ackSeq++
+	var flags uint32
+	if g.damaged {
+		flags |= spoolAckDamaged
+	}
+	b := make([]byte, 0, spoolAckSlot)
+	b = append(b, spoolAckMagic...)
+	b = binary.LittleEndian.AppendUint64(b, g.ackSeq)
+	b = binary.LittleEndian.AppendUint64(b, uint64(g.acked))
+	b = binary.LittleEndian.AppendUint32(b, flags)
+	b = binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, spoolCRC))
+	if _, err := g.ackFile.WriteAt(b, int64(g.ackSeq%2)*spoolAckSlot); err != nil {
+		s.ackErr = cmp.Or(s.ackErr, fmt.Errorf("sink: spool: write %s: %w", g.path+spoolAckExt, err))
+		return
+	}
+	g.ackDamaged = g.damaged
+	g.ackDirty = true
+	if s.policy.every || s.policy.interval > 0 && s.now().Sub(s.ackSync) >= s.policy.interval {
+		if err := g.ackFile.Sync(); err != nil {
+			s.ackErr = cmp.Or(s.ackErr, fmt.Errorf("sink: spool: sync %s: %w", g.path+spoolAckExt, err))
+			return
+		}
+		g.ackDirty = false
+		s.ackSync = s.now()
+	}
+}
+
+// readAckFile returns the acknowledged offset and damage flag in the
+// acknowledgement file at path, and its sequence number; ok is false when
+// it has no valid slot.
+func readAckFile(path string) (acked int64, damaged bool, seq uint64, ok bool) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, false, 0, false
+	}
+	for at := 0; at+spoolAckSlot <= len(b) && at <= spoolAckSlot; at += spoolAckSlot {
+		slot := b[at : at+spoolAckSlot]
+		if string(slot[:len(spoolAckMagic)]) != spoolAckMagic ||
+			crc32.Checksum(slot[:28], spoolCRC) != binary.LittleEndian.Uint32(slot[28:]) {
+			continue
+		}
+		if n := binary.LittleEndian.Uint64(slot[8:16]); !ok || n > seq {
+			seq, ok = n, true
+			acked = int64(binary.LittleEndian.Uint64(slot[16:24]))
+			damaged = binary.LittleEndian.Uint32(slot[24:28])&spoolAckDamaged != 0
+		}
+	}
+	return acked, damaged, seq, ok
 }
 
 func (s *spool) reader(g *segment) (*os.File, error) {
@@ -404,32 +680,30 @@ func (s *spool) reader(g *segment) (*os.File, error) {
 	return f, nil
 }
 
-func (s *spool) dropRest(g *segment) {
-	s.stats.corruptRecords += int64(g.records - g.readRec)
-	s.stats.corruptBytes += g.size - g.read
-	s.stats.records -= int64(g.records - g.readRec)
-	g.readRec = g.records
-	g.read = g.size
-	g.events = 0
-	s.maybeRemove(g)
-}
-
 // ack marks a record handed out by next as delivered. A segment whose
-// records were all replayed and acknowledged is deleted.
+// records were all replayed and acknowledged is deleted (or set aside
+// when damaged).
 func (s *spool) ack(ref spoolRef) {
 	if ref.seg == nil {
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ref.seg.unacked--
+	g := ref.seg
+	g.unacked--
 	s.stats.records--
-	s.maybeRemove(ref.seg)
+	for i := range g.out {
+		if g.out[i].end == ref.end {
+			g.out[i].done = true
+			break
+		}
+	}
+	s.settle(g)
 }
 
 // release returns a record handed out by next, not delivered, so that it is
-// replayed again by a later sink (it stays on disk); this process does not
-// hand it out again.
+// replayed again by a later sink (it stays on disk, and the acknowledged
+// offset stops before it); this process does not hand it out again.
 func (s *spool) release(ref spoolRef) {
 	if ref.seg == nil {
 		return
@@ -441,7 +715,7 @@ func (s *spool) release(ref spoolRef) {
 }
 
 func (s *spool) maybeRemove(g *segment) {
-	if g.read < g.size || g.unacked > 0 || g.readRec < g.records {
+	if g.removed || g.read < g.size || g.unacked > 0 {
 		return
 	}
 	if len(s.segs) > 0 && s.segs[len(s.segs)-1] == g && s.w != nil {
@@ -455,10 +729,48 @@ func (s *spool) maybeRemove(g *segment) {
 		_ = g.file.Close()
 		g.file = nil
 	}
-	_ = os.Remove(g.path)
+	s.discard(g)
 	g.removed = true
 	s.stats.bytes -= g.size
 	s.segs = slices.DeleteFunc(s.segs, func(x *segment) bool { return x == g })
+}
+
+// discard deletes g's files, setting the segment file aside instead when
+// it is damaged. The acknowledgement file goes last: a crash in between
+// leaves it orphaned (deleted by the next open), never a segment without
+// its offset.
+func (s *spool) discard(g *segment) {
+	if g.damaged {
+		s.quarantine(g)
+	} else {
+		_ = os.Remove(g.path)
+	}
+	if g.ackFile != nil {
+		_ = g.ackFile.Close()
+		g.ackFile = nil
+	}
+	_ = os.Remove(g.path + spoolAckExt)
+}
+
+// quarantine sets the damaged segment g aside for a person to inspect.
+// When even the rename fails the file stays where it is (and is scanned
+// again by the next sink).
+func (s *spool) quarantine(g *segment) {
+	to := g.path + spoolDamagedExt
+	if err := os.Rename(g.path, to); err != nil {
+		return
+	}
+	s.stats.quarantined++
+	s.loss.quarantined = append(s.loss.quarantined, to)
+}
+
+// takeLoss returns what was lost to damage since the previous call.
+func (s *spool) takeLoss() spoolLoss {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l := s.loss
+	s.loss = spoolLoss{}
+	return l
 }
 
 // pending returns the bytes and records on disk not yet acknowledged, and
@@ -472,12 +784,12 @@ func (s *spool) pending() (bytes, records int64, unreplayedEvents int) {
 	return s.stats.bytes, s.stats.records, unreplayedEvents
 }
 
-// hasUnreplayed reports whether next would return a record.
+// hasUnreplayed reports whether next may return a record.
 func (s *spool) hasUnreplayed() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, g := range s.segs {
-		if g.read < g.size && g.readRec < g.records {
+		if g.read < g.size {
 			return true
 		}
 	}
@@ -509,18 +821,87 @@ func (s *spool) close() error {
 		}
 		s.w = nil
 	}
+	// Delete the segments whose every record was delivered.
+	for _, g := range slices.Clone(s.segs) {
+		s.maybeRemove(g)
+	}
 	for _, g := range s.segs {
 		if g.file != nil {
 			_ = g.file.Close()
 			g.file = nil
 		}
+		if g.ackFile != nil {
+			if g.ackDirty {
+				if err := g.ackFile.Sync(); err != nil {
+					errs = append(errs, err)
+				}
+			}
+			if err := g.ackFile.Close(); err != nil {
+				errs = append(errs, err)
+			}
+			g.ackFile = nil
+		}
 	}
-	// Delete the segments whose every record was delivered.
-	for _, g := range slices.Clone(s.segs) {
-		s.maybeRemove(g)
+	if s.ackErr != nil {
+		errs = append(errs, s.ackErr)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("sink: spool close: %w", err)
 	}
 	return nil
+}
+
+// noteSpoolLoss counts the events the spool lost to damage since the last
+// call as dropped (DropSpoolCorrupt) and logs the loss and the damaged
+// segment files set aside.
+func (s *WebSocket) noteSpoolLoss() {
+	l := s.spool.takeLoss()
+	if l.records > 0 || l.events > 0 {
+		s.mu.Lock()
+		if l.events > 0 {
+			s.dropped[DropSpoolCorrupt] += uint64(l.events)
+			s.droppedN.Add(uint64(l.events))
+		}
+		s.notifyLocked() // the records on disk changed
+		s.mu.Unlock()
+	}
+	if l.records > 0 {
+		s.log.Warn("damaged spool records skipped",
+			zap.String("reason", DropSpoolCorrupt),
+			zap.Int64("records", l.records),
+			zap.Int64("events", l.events))
+	}
+	for _, p := range l.quarantined {
+		s.log.Warn("damaged spool segment set aside; inspect and remove it", zap.String("path", p))
+	}
+}
+
+// drainSpool waits, while a connection is up, until every record on disk
+// was replayed and acknowledged (the sender replays the spool before
+// anything else), or until ctx ends, which it returns wrapped. Without a
+// connection (or after a permanent failure) it returns at once: what is
+// left stays on disk for the next sink.
+func (s *WebSocket) drainSpool(ctx context.Context) error {
+	if s.spool == nil {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for {
+		_, records, _ := s.spool.pending()
+		if records == 0 || !s.connected || s.permErr != nil {
+			return nil
+		}
+		ch := s.watchLocked()
+		s.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+		}
+		s.mu.Lock()
+		s.unwatchLocked()
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("sink: websocket close: %d spool records not acknowledged: %w", records, err)
+		}
+	}
 }

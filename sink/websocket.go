@@ -20,7 +20,8 @@ import (
 
 // Reasons for dropped events, the keys of WebSocketStats.Dropped.
 const (
-	// DropOutageBufferFull: the in-memory outage buffer had no room.
+	// DropOutageBufferFull: the memory limit (WithOutageBuffer) was reached
+	// and Write's context ended while it waited for room.
 	DropOutageBufferFull = "outage_buffer_full"
 	// DropSpoolFull: the spool had reached its byte limit.
 	DropSpoolFull = "spool_full"
@@ -33,6 +34,10 @@ const (
 	DropRetriesExhausted = "retries_exhausted"
 	// DropSpoolError: writing to the spool failed.
 	DropSpoolError = "spool_error"
+	// DropSpoolCorrupt: the spool record holding the events was damaged on
+	// disk (counted where the damaged record still tells how many events
+	// it held; see WebSocketStats.SpoolCorruptRecords for the records).
+	DropSpoolCorrupt = "spool_corrupt"
 	// DropClosed: the sink was closed before the events were acknowledged
 	// and no spool was set.
 	DropClosed = "closed"
@@ -69,24 +74,46 @@ type WebSocketStats struct {
 	// QueuedBytes wait in memory to be sent.
 	InFlightFrames, QueuedFrames int
 	QueuedBytes                  int
-	// SpoolBytes and SpoolRecords are on disk and not acknowledged yet;
-	// SpoolCorruptRecords were skipped as torn or corrupt.
-	SpoolBytes, SpoolRecords, SpoolCorruptRecords int64
+	// SpoolBytes and SpoolRecords are on disk and not acknowledged yet.
+	SpoolBytes, SpoolRecords int64
+	// SpoolCorruptRecords counts the spool records found damaged (a torn
+	// or corrupt record, or a damaged range that may have held several)
+	// and skipped, the healthy records around them being replayed;
+	// SpoolLostEvents the events in them, where a damaged record still
+	// tells how many it held (also counted in Dropped under
+	// DropSpoolCorrupt). A damaged segment file is never deleted: once its
+	// healthy records are delivered it is renamed to NNN.spool.damaged in
+	// the spool directory, logged at Warn, and left for a person to
+	// inspect and remove; later sinks ignore it.
+	SpoolCorruptRecords, SpoolLostEvents int64
 }
 
 // WebSocket is a tracing.Sink that ships events to a Reflow tracing server
-// over one WebSocket connection, speaking the Reflow tracing protocol.
+// over one WebSocket connection, speaking the Reflow tracing protocol, and
+// keeps every event on servers of both generations, whose storage replaces
+// a stored trace whole on every store.
 //
-// Write encodes a batch into frames (one StoreTrace per trace id in store
-// mode, one RecordEvent per event in live mode), each below the frame limit
-// and LZ4-compressed when compression is on, and queues them; it returns
-// once they are queued. A background goroutine keeps the connection,
-// writes queued frames with a bounded window of unacknowledged ones, and a
-// read goroutine matches the server's replies with the frames in order.
-// Frames not acknowledged when a connection is lost are resent on the next
-// one (at least once; the server stores events by id, so a resent batch
-// does not duplicate). While the server is unreachable frames wait in a
-// bounded outage buffer or, with WithSpoolDir, on disk.
+// In store mode (the default) each trace's events are kept, as the JSON
+// they were encoded to once, in segments: every StoreTrace of a segment
+// carries all its events so far, so resends are harmless and nothing stored
+// is replaced by less. Stores are spaced so that the bytes sent stay under
+// three times the events' size, and a trace longer than one frame goes on
+// in linked segments (TagSegmentOf, TagSegment). In the live modes each
+// event is also one RecordEvent; on a generation-2 server the sink opens
+// the trace with StartTrace and ends it with EndTrace, and recovers a trace
+// after a reconnect. DESIGN.md tells the whole design.
+//
+// Write adds a batch to its segments and queues the frames that are due;
+// it returns once they are queued, waiting only while the memory limit
+// (WithOutageBuffer) is reached. A background goroutine keeps the
+// connection (probing the server's generation and compression), writes
+// queued frames with a bounded window of unacknowledged ones, and a read
+// goroutine matches the server's replies with the frames in order. Frames
+// not acknowledged when a connection is lost are resent on the next one; a
+// frame answered with a retryable error is resent alone after a short
+// backoff. While the server is unreachable frames wait in memory; when
+// reconnecting gives up, and at Close, they go to the spool (WithSpoolDir)
+// or are dropped and counted.
 //
 // # Concurrency
 //
@@ -106,7 +133,7 @@ type WebSocket struct {
 	url      string // as dialed
 	shownURL string // without credentials or query, for logs and errors
 	secrets  []string
-	dialer   *dialer
+	dialers  []*dialer // the server, then the failover servers
 
 	encMu   sync.Mutex // guards enc, comp, segs, touched, evBuf
 	enc     tracing.Encoder
@@ -228,7 +255,21 @@ func NewWebSocket(rawURL string, opts ...WebSocketOption) (*WebSocket, error) {
 		s.compAlg.Store(int32(cfg.alg)) // the same numbering as compress.Algorithm
 	}
 	s.secrets = collectSecrets(cfg, u)
-	s.dialer = newDialer(s, u, tlsCfg)
+	s.dialers = []*dialer{newDialer(s, u, tlsCfg)}
+	for _, raw := range cfg.failover {
+		fu, err := url.Parse(raw)
+		if err != nil || (fu.Scheme != "ws" && fu.Scheme != "wss") || fu.Host == "" {
+			return nil, fmt.Errorf("%w: WithFailover url %q: want ws://host:port or wss://host:port", ErrInvalidOption, showURL(raw))
+		}
+		if err := checkURL(fu); err != nil {
+			return nil, fmt.Errorf("WithFailover: %w", err)
+		}
+		if cfg.tls != nil && fu.Scheme != "wss" {
+			return nil, fmt.Errorf("%w: WithTLS needs wss:// urls, WithFailover has %q", ErrInvalidOption, showURL(raw))
+		}
+		s.secrets = append(s.secrets, collectSecrets(cfg, fu)...)
+		s.dialers = append(s.dialers, newDialer(s, fu, tlsCfg))
+	}
 	s.deftr = tracing.FlowTrace{
 		TraceID:     tracing.NewTraceID(),
 		FlowID:      cfg.flowID,
@@ -371,18 +412,22 @@ func (s *WebSocket) report(err error, msg string, fields ...zap.Field) {
 
 // ObserveTrace records the header of a trace the client started or ended,
 // so StoreTrace messages for its events carry its flow, execution, version
-// and metadata. The final header of an ended trace is sent with the next
-// Write or Flush. Safe for concurrent use; it does not block on I/O.
+// and metadata. An ended trace gets its last store (or EndTrace), with the
+// final status, within the store delay or at the next Flush; an event of it
+// written afterwards opens the trace's next segment, which is why the
+// tracing client reports an end only after the events recorded before it
+// were written. Safe for concurrent use; it does not block on I/O.
 func (s *WebSocket) ObserveTrace(trace tracing.FlowTrace) {
 	s.headers.put(trace)
 }
 
-// Write encodes batch into frames and queues them for sending; it copies
-// what it keeps. While connected it waits for room when the window and as
-// much again are queued; if ctx ends then, the connection is closed (it is
-// stuck) and the frames join the outage buffer. While disconnected the
-// frames go to the spool or the outage buffer, whose overflow drops routine
-// events first and counts them. An event too large for any frame is
+// Write adds batch to its traces' segments and queues the frames that are
+// due; it copies what it keeps. It waits while the memory limit
+// (WithOutageBuffer) is reached and, when ctx ends first, drops the
+// batch's routine events (counted) and keeps its critical ones. While
+// connected it also waits for room when the window and as much again are
+// queued; if ctx ends then, the connection is closed (it is stuck) and the
+// frames wait for the next one. An event too large for any frame is
 // dropped, counted and reported without failing the batch. It returns an
 // error wrapping tracing.ErrClosed after Close.
 func (s *WebSocket) Write(ctx context.Context, batch []tracing.TraceEvent) error {
@@ -665,9 +710,9 @@ func (s *WebSocket) Flush(ctx context.Context) error {
 
 // ErrDropped is wrapped by the error of a Flush or Close that found events
 // dropped (and counted in Stats.Dropped) since the previous Flush or Close
-// returned: retries exhausted without a spool, a full outage buffer or
-// spool, expired spool records, events too large for a frame, events the
-// server rejected for good.
+// returned: retries exhausted without a spool, the memory limit or a full
+// spool, expired or damaged spool records, events too large for a frame,
+// events the server rejected for good, events not delivered by Close.
 var ErrDropped = errors.New("sink: events dropped")
 
 // DroppedError is the error of a Flush or Close that found events dropped
@@ -749,7 +794,10 @@ func (s *WebSocket) waitOutstanding(ctx context.Context, op string) error {
 // Close sends what is queued and waits for its acknowledgement until ctx
 // ends, then stops: with a spool, the frames not acknowledged are written
 // to it (and replayed by the next sink opening the directory); without,
-// they are lost. It closes the connection with a normal closure when
+// they are lost. While connected, it also replays what is on the spool,
+// this sink's records and those an earlier one left, and waits for their
+// acknowledgement until ctx ends; without a connection it leaves them on
+// disk at once. It closes the connection with a normal closure when
 // everything was acknowledged, and returns an error saying how many events
 // were not delivered and where they are. The second and later calls return
 // nil.
@@ -769,6 +817,9 @@ func (s *WebSocket) Close(ctx context.Context) error {
 	}
 	s.closed.Store(true)
 	waitErr := s.waitOutstanding(ctx, "close")
+	if waitErr == nil {
+		waitErr = s.drainSpool(ctx)
+	}
 
 	// Stop the connection loop; a graceful stop closes the connection with
 	// a normal closure.
@@ -821,15 +872,18 @@ func (s *WebSocket) Close(ctx context.Context) error {
 		}
 		lost += n
 	}
+	var records int64
 	if s.spool != nil {
 		if err := s.spool.close(); err != nil {
 			errs = append(errs, err)
 		}
+		s.noteSpoolLoss()
+		_, records, _ = s.spool.pending()
 	}
 	if total := events + unreplayed; total > 0 {
 		msg := fmt.Sprintf("sink: websocket close: %d events not acknowledged", total)
 		if s.spool != nil {
-			msg += fmt.Sprintf("; %d spooled in %s", onDisk+unreplayed, s.cfg.spoolDir)
+			msg += fmt.Sprintf("; %d spooled in %s (%d records)", onDisk+unreplayed, s.cfg.spoolDir, records)
 			if lost > 0 {
 				msg += fmt.Sprintf(", %d lost", lost)
 			}
@@ -882,6 +936,7 @@ func (s *WebSocket) Stats() WebSocketStats {
 	if s.spool != nil {
 		sp := s.spool.snapshot()
 		st.SpoolBytes, st.SpoolRecords, st.SpoolCorruptRecords = sp.bytes, sp.records, sp.corruptRecords
+		st.SpoolLostEvents = sp.lostEvents
 	}
 	return st
 }

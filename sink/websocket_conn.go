@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -60,6 +61,7 @@ func (s *WebSocket) run() {
 	// drops them, or drops the first compressed frame) back off as dial
 	// failures do, across rounds: only an acknowledgement resets it.
 	idle := s.cfg.policy.NewBackOff(s.dialCtx)
+	cur, refusedForGood := 0, 0 // the server dialed next; servers in a row that refused for good
 	for {
 		if s.isStopping() {
 			return
@@ -75,10 +77,25 @@ func (s *WebSocket) run() {
 				return errRetryLater
 			}
 			var err error
-			c, err = s.dialer.dial(ctx)
-			if errors.Is(err, ErrPermanent) {
-				return retry.Permanent(err)
+			d := s.dialers[cur]
+			c, err = d.dial(ctx)
+			if err == nil || len(s.dialers) == 1 {
+				if errors.Is(err, ErrPermanent) {
+					return retry.Permanent(err)
+				}
+				return err
 			}
+			// Fail over: the next dial goes to the next server. A server
+			// that refuses for good is permanent only when all do.
+			cur = (cur + 1) % len(s.dialers)
+			if errors.Is(err, ErrPermanent) {
+				if refusedForGood++; refusedForGood >= len(s.dialers) {
+					return retry.Permanent(err)
+				}
+			} else {
+				refusedForGood = 0
+			}
+			s.log.Warn("failing over", zap.String("from", d.shown), zap.String("to", s.dialers[cur].shown), zap.Error(err))
 			return err
 		}, append([]retry.Option{retry.WithLogger(s.log)}, s.cfg.retryOpts...)...)
 		if err != nil {
@@ -95,6 +112,12 @@ func (s *WebSocket) run() {
 			continue
 		}
 		waitFirst = s.serve(c)
+		refusedForGood = 0
+		if len(s.dialers) > 1 && !s.isStopping() {
+			// The connection was lost: the next server takes over.
+			s.log.Warn("failing over", zap.String("from", s.dialers[cur].shown), zap.String("to", s.dialers[(cur+1)%len(s.dialers)].shown))
+			cur = (cur + 1) % len(s.dialers)
+		}
 		if c.acks.Load() > 0 {
 			idle.Reset()
 			continue
@@ -173,6 +196,9 @@ func (s *WebSocket) serve(c *wsConn) (backoff bool) {
 	s.mu.Unlock()
 	s.progress()
 	if err := s.probeCompression(c); err != nil {
+		if errors.Is(err, errCompressionRefused) {
+			err = nil // reported once already, naming the algorithm
+		}
 		s.teardown(c, err)
 		return true
 	}
@@ -210,10 +236,13 @@ func (s *WebSocket) serve(c *wsConn) (backoff bool) {
 			s.closeGracefully(c)
 			return
 		}
-		spoolFirst := s.spool != nil && s.resend.len() == 0 && s.spool.hasUnreplayed()
+		// While the spool has records to replay, queued frames wait: they
+		// are newer, and must not overtake a replayed record of their
+		// trace. Records are read one at a time, once the last is taken.
+		spoolFirst := s.spool != nil && s.spool.hasUnreplayed()
 		batch = s.takeLocked(c, batch[:0], spoolFirst)
 		room := s.windowRoomLocked()
-		if len(batch) == 0 && spoolFirst && room {
+		if len(batch) == 0 && spoolFirst && room && s.resend.len() == 0 {
 			s.mu.Unlock()
 			s.replay()
 			continue
@@ -368,6 +397,7 @@ func (s *WebSocket) replay() {
 		cutoff = s.cfg.now().Add(-s.cfg.spoolMaxAge)
 	}
 	rec, ref, expired, ok := s.spool.next(cutoff)
+	s.noteSpoolLoss()
 	if expired > 0 {
 		s.mu.Lock()
 		s.dropped[DropExpired] += uint64(expired)
@@ -704,16 +734,21 @@ func (s *WebSocket) decodeReply(c *wsConn, data []byte) ([]byte, error) {
 	return out, nil
 }
 
+// serverErrorDelay is the first wait before a frame answered with a
+// retryable error is sent again; it grows by as much with each further
+// error of the same frame, up to the retry policy's MaxDelay. It is short
+// because the server is up and answering: such errors come one message at
+// a time.
+const serverErrorDelay = time.Millisecond
+
 // parkLocked holds f, answered with a retryable error, for a backoff
 // before it joins the resend queue. s.mu must be held.
 func (s *WebSocket) parkLocked(f *frame) {
-	if f.backoff == nil {
-		f.backoff = s.cfg.policy.NewBackOff(context.Background())
+	d := serverErrorDelay * time.Duration(min(f.attempts, 1000))
+	if m := s.cfg.policy.MaxDelay; m > 0 && d > m {
+		d = m
 	}
-	d := f.backoff.NextBackOff()
-	if d == backoff.Stop {
-		d = s.cfg.policy.MaxDelay
-	}
+	d += time.Duration(rand.Int64N(int64(d)/4 + 1)) // jitter: frames parked together spread out
 	if g := f.stream; g != nil {
 		g.parked++
 	}

@@ -30,6 +30,7 @@ const maxRedirects = 10
 type dialer struct {
 	s      *WebSocket
 	url    string
+	shown  string // url without credentials or query
 	tls    *tls.Config
 	header http.Header
 	// credHeaders are the headers removed from a redirected request unless
@@ -61,7 +62,7 @@ func newDialer(s *WebSocket, u *url.URL, tlsCfg *tls.Config) *dialer {
 			zap.String("url", s.shownURL), zap.Strings("credentials", plain))
 	}
 	return &dialer{
-		s: s, url: u.String(), tls: tlsCfg, header: h,
+		s: s, url: u.String(), shown: showURL(u.String()), tls: tlsCfg, header: h,
 		credHeaders: creds, redirectCreds: s.cfg.redirectCreds,
 		urlErr: checkURL(u),
 	}

@@ -1,7 +1,6 @@
 package sink
 
 import (
-	"github.com/cenkalti/backoff/v4"
 	"github.com/reflowtrace/reflowtrace-go/internal/compress"
 	"sync"
 	"time"
@@ -32,10 +31,9 @@ type frame struct {
 	events   int
 	critical bool // every event in it is critical
 	epoch    uint64
-	tracked  bool            // counted in outstanding (Flush waits for it)
-	sent     bool            // written at least once
-	attempts int             // sends that met a retryable server error
-	backoff  backoff.BackOff // the delays between those, built on the first
+	tracked  bool // counted in outstanding (Flush waits for it)
+	sent     bool // written at least once
+	attempts int  // sends that met a retryable server error
 	created  int64
 	spool    spoolRef // set when the frame was read from the spool
 	buf      *[]byte  // pooled backing store of wire, or nil
@@ -138,20 +136,6 @@ func (q *fifo) drain() []*frame {
 	clear(q.items)
 	q.items, q.head, q.bytes = q.items[:0], 0, 0
 	return out
-}
-
-// removeFirst removes the oldest frame for which match is true.
-func (q *fifo) removeFirst(match func(*frame) bool) *frame {
-	for i := q.head; i < len(q.items); i++ {
-		if f := q.items[i]; match(f) {
-			copy(q.items[i:], q.items[i+1:])
-			q.items[len(q.items)-1] = nil
-			q.items = q.items[:len(q.items)-1]
-			q.bytes -= f.size()
-			return f
-		}
-	}
-	return nil
 }
 
 // headerCache keeps the StoreTrace header of each trace the client told the

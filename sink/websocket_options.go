@@ -117,6 +117,7 @@ type wsConfig struct {
 	spoolMaxAge   time.Duration
 	storeDelay    time.Duration
 	protocol      tracing.Protocol
+	failover      []string
 	tls           *TLSOptions
 	apiKey        string
 	apiKeyHeader  string
@@ -369,6 +370,21 @@ func WithOutageBuffer(bytes int) WebSocketOption {
 	return wsOptionFunc(func(c *wsConfig) { c.outageB = bytes })
 }
 
+// WithFailover names more servers, after the one NewWebSocket was given,
+// for the sink to move to when the one it sends to fails (refused,
+// dropped, or timing out): it sends to one server at a time, tries the
+// next one on each failed dial or lost connection, and so comes back to
+// the first in turn, with the retry policy's backoff. Frames not
+// acknowledged move with it. Every StoreTrace carries all the events of
+// its trace segment, so each server holds complete copies of the segments
+// it received: a trace spread over two servers is found by asking both
+// for its trace id (or its execution id) and taking, for each trace id,
+// the copy with the most events. Credentials and TLS options apply to
+// every server. Default: none.
+func WithFailover(urls ...string) WebSocketOption {
+	return wsOptionFunc(func(c *wsConfig) { c.failover = append(c.failover, urls...) })
+}
+
 // WithProtocol sets the protocol generation the sink speaks, instead of
 // learning it on every connection with a probe that reads nothing and
 // changes nothing (tracing.ProtocolAuto, the default).
@@ -421,10 +437,14 @@ func WithRetryOptions(opts ...retry.Option) WebSocketOption {
 	return wsOptionFunc(func(c *wsConfig) { c.retryOpts = append(c.retryOpts, opts...) })
 }
 
-// WithSpoolDir keeps frames on disk in dir while the server is unreachable,
-// and frames not acknowledged at Close; they are replayed oldest first when
-// the server is back, also by a later sink opening the same dir. Default:
-// none (an in-memory outage buffer).
+// WithSpoolDir keeps on disk, in dir, what the sink cannot deliver: the
+// frames waiting when a round of reconnection attempts gives up, and those
+// not acknowledged at Close (each trace segment as one StoreTrace of all
+// its events). They are replayed oldest first when the server is back,
+// before newer frames, also by a later sink opening the same dir, which
+// resumes after the last record acknowledged (NNN.spool.ack files) and
+// sets damaged segments aside (NNN.spool.damaged). Default: none (what
+// cannot be delivered is dropped and counted).
 func WithSpoolDir(dir string) WebSocketOption {
 	return wsOptionFunc(func(c *wsConfig) { c.spoolDir = dir })
 }
@@ -548,6 +568,7 @@ func WebSocketOptionsFromConfig(cfg tracing.TracingConfig) []WebSocketOption {
 		WithCompression(cfg.EnableCompression),
 		WithCompressionAlgorithm(cfg.CompressionAlgorithm),
 		WithProtocol(cfg.Protocol),
+		WithFailover(cfg.ServerURLs...),
 		WithRetry(p),
 		WithFlowID(cfg.FlowID),
 	}

@@ -22,7 +22,9 @@ const checksumPrefix = "sha256:"
 // Content that is not a single valid JSON text (nil included) returns an
 // error wrapping ErrMalformed. It is safe for concurrent use. It
 // allocates: canonicalising builds a tree of the value, so compute it off
-// the hot path (the client does not compute it for Record).
+// the hot path (the client computes it for captured content on its
+// consumer goroutine, not in Record, unless PrivacyConfig.Checksums asks
+// for ChecksumOnRecord).
 func ContentChecksum(content []byte) (string, error) {
 	if content == nil {
 		return "", fmt.Errorf("%w: content checksum: no content", ErrMalformed)

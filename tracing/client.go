@@ -323,7 +323,8 @@ func (c *TracingClient) Config() TracingConfig {
 	return cfg
 }
 
-// handle is the queue's consumer: it writes each batch to every sink in
+// handle is the queue's consumer: it fills the checksums of captured
+// content (ChecksumWhenCaptured), then writes each batch to every sink in
 // turn. It runs on the queue's single consumer goroutine.
 func (c *TracingClient) handle(events []TraceEvent) {
 	if len(events) == 0 {
@@ -334,6 +335,11 @@ func (c *TracingClient) handle(events []TraceEvent) {
 		// Close gave up: what is left is abandoned, not written.
 		c.dropAbandon.Add(n)
 		return
+	}
+	if c.cfg.Privacy.CaptureContent && c.cfg.Privacy.Checksums == ChecksumWhenCaptured {
+		for i := range events {
+			fillChecksum(&events[i].Data)
+		}
 	}
 	failed := false
 	began := c.now().UnixNano()

@@ -6,6 +6,7 @@ import (
 	"math"
 	"net/url"
 	"path"
+	"strings"
 	"time"
 	"unsafe"
 
@@ -58,6 +59,81 @@ func (p QueuePolicy) String() string {
 		return "block"
 	}
 	return fmt.Sprintf("QueuePolicy(%d)", uint8(p))
+}
+
+// ChecksumMode says when the client fills MessageSnapshot.Checksum, the
+// checksum Reflow defines for a message's content ("sha256:" and the hex
+// SHA-256 of the content's RFC 8785 canonical JSON, see ContentChecksum).
+// It applies only when content is captured (PrivacyConfig.CaptureContent):
+// without content there is nothing to checksum. A snapshot whose Checksum
+// is already set keeps it in every mode.
+//
+// Reflow's own client, in the protocol generation that defines the
+// checksum, computes it by default for every snapshot it sends (its 0.2
+// release leaves it ""). This client computes it by default only for
+// captured content and off the recording path, on its consumer goroutine:
+// content is not captured unless the user asks (it may be private), and
+// canonicalising JSON allocates and costs microseconds, which recording,
+// allocation-free and non-blocking, must not pay.
+//
+// Content that is not one valid JSON text (binary content, or content
+// whose MessageSnapshot.ContentCodec is set to anything but "none", whose
+// JSON is not at hand) has no canonical JSON, so its Checksum stays "",
+// which the protocol reads as "not computed"; the bytes are not
+// checksummed as a JSON string, which would be a checksum of a different
+// content. Nothing is counted or logged for it.
+type ChecksumMode uint8
+
+// The checksum modes.
+const (
+	// ChecksumWhenCaptured computes the checksum of captured content on the
+	// client's consumer goroutine, just before the batch is written to the
+	// sinks (default). The checksum is of the content as the sinks see it,
+	// after redaction; recording costs nothing more.
+	ChecksumWhenCaptured ChecksumMode = iota
+	// ChecksumOff never computes a checksum: snapshots keep the Checksum
+	// they were recorded with ("" unless the user set one).
+	ChecksumOff
+	// ChecksumOnRecord computes the checksum of captured content on the
+	// recording goroutine, after redaction and before the event is
+	// queued, for users who want the checksum of exactly the bytes they
+	// recorded even if they reuse the content's buffer later. Recording
+	// an event with content then allocates and takes as long as
+	// ContentChecksum.
+	ChecksumOnRecord
+)
+
+// ErrUnknownChecksumMode is wrapped by ParseChecksumMode's error for a name
+// it does not know.
+var ErrUnknownChecksumMode = errors.New("tracing: unknown checksum mode")
+
+// String returns "when_captured", "off" or "on_record", the names of the
+// environment and tracing.toml files.
+func (m ChecksumMode) String() string {
+	switch m {
+	case ChecksumWhenCaptured:
+		return "when_captured"
+	case ChecksumOff:
+		return "off"
+	case ChecksumOnRecord:
+		return "on_record"
+	}
+	return fmt.Sprintf("ChecksumMode(%d)", uint8(m))
+}
+
+// ParseChecksumMode reads "when_captured", "off" or "on_record"
+// (case-insensitive, surrounding blanks ignored; "" is when_captured, the
+// default). Any other name gives an error wrapping ErrUnknownChecksumMode.
+func ParseChecksumMode(s string) (ChecksumMode, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "", "when_captured":
+		return ChecksumWhenCaptured, nil
+	case "off":
+		return ChecksumOff, nil
+	case "on_record":
+		return ChecksumOnRecord, nil
+	}
+	return 0, fmt.Errorf("%w %q: want when_captured, off or on_record", ErrUnknownChecksumMode, s)
 }
 
 // RetryConfig is Reflow's retry configuration for the connection to the
@@ -126,6 +202,11 @@ type PrivacyConfig struct {
 	// AnonymizeKey keys the hash; required when anything is anonymized.
 	// It never appears in logs or errors.
 	AnonymizeKey string
+	// Checksums says when MessageSnapshot.Checksum, a fingerprint of the
+	// content, is computed for captured content (see ChecksumMode); with
+	// CaptureContent off no checksum is computed. Default:
+	// ChecksumWhenCaptured.
+	Checksums ChecksumMode
 }
 
 // TracingConfig is what can be written down about a client: Reflow's
@@ -140,6 +221,10 @@ type TracingConfig struct {
 	// ServerURL is the ws:// or wss:// address of a tracing server, used by
 	// the sinks built from this config. Default: DefaultServerURL.
 	ServerURL string
+	// ServerURLs are more servers the WebSocket sink fails over to, in
+	// turn, when the one it sends to fails (see sink.WithFailover).
+	// Default: none.
+	ServerURLs []string
 	// BatchSize is the most events per batch. Default: DefaultBatchSize.
 	BatchSize int
 	// BatchTimeout is how long the oldest event of a batch waits at most.
@@ -245,6 +330,11 @@ func (c TracingConfig) Validate() error {
 	bad := func(field string, v any, why string) {
 		errs = append(errs, fmt.Errorf("%w: %s = %v: %s", ErrInvalidConfig, field, v, why))
 	}
+	for i, s := range c.ServerURLs {
+		if u, err := url.Parse(s); err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
+			bad(fmt.Sprintf("ServerURLs[%d]", i), redactURL(s), "want ws://host:port or wss://host:port")
+		}
+	}
 	if u, err := url.Parse(c.ServerURL); err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
 		bad("ServerURL", redactURL(c.ServerURL), "want ws://host:port or wss://host:port")
 	}
@@ -272,6 +362,9 @@ func (c TracingConfig) Validate() error {
 	}
 	if c.Protocol > ProtocolV2 {
 		bad("Protocol", c.Protocol, "want ProtocolAuto, ProtocolV1 or ProtocolV2")
+	}
+	if c.Privacy.Checksums > ChecksumOnRecord {
+		bad("Privacy.Checksums", c.Privacy.Checksums, "want ChecksumWhenCaptured, ChecksumOff or ChecksumOnRecord")
 	}
 	if c.QueuePolicy > Block {
 		bad("QueuePolicy", c.QueuePolicy, "want DropNewest or Block")

@@ -3,6 +3,7 @@ package tracing
 import (
 	"errors"
 	"math"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -32,6 +33,7 @@ func TestValidateNamesTheField(t *testing.T) {
 		{"bad policy", func(c *TracingConfig) { c.QueuePolicy = 9 }, "QueuePolicy"},
 		{"bad compression", func(c *TracingConfig) { c.CompressionAlgorithm = CompressionAuto + 1 }, "CompressionAlgorithm = CompressionAlgorithm(5)"},
 		{"bad protocol", func(c *TracingConfig) { c.Protocol = ProtocolV2 + 1 }, "Protocol = Protocol(3)"},
+		{"bad checksums", func(c *TracingConfig) { c.Privacy.Checksums = ChecksumOnRecord + 1 }, "Privacy.Checksums = ChecksumMode(3)"},
 		{"max < initial delay", func(c *TracingConfig) { c.Retry.InitialDelay = time.Minute; c.Retry.MaxDelay = time.Second }, "Retry.MaxDelay"},
 		{"multiplier < 1", func(c *TracingConfig) { c.Retry.BackoffMultiplier = 0.5 }, "Retry.BackoffMultiplier"},
 		{"multiplier NaN", func(c *TracingConfig) { c.Retry.BackoffMultiplier = math.NaN() }, "Retry.BackoffMultiplier"},
@@ -66,5 +68,25 @@ func TestValidateHidesURLPassword(t *testing.T) {
 	err := c.Validate()
 	if err == nil || strings.Contains(err.Error(), "hunter2") {
 		t.Fatalf("error must not show the password: %v", err)
+	}
+}
+
+func TestChecksumModeNames(t *testing.T) {
+	for _, m := range []ChecksumMode{ChecksumWhenCaptured, ChecksumOff, ChecksumOnRecord} {
+		got, err := ParseChecksumMode(m.String())
+		if err != nil || got != m {
+			t.Errorf("ParseChecksumMode(%q) = %v, %v; want %v", m.String(), got, err, m)
+		}
+	}
+	if got, err := ParseChecksumMode(""); err != nil || got != ChecksumWhenCaptured {
+		t.Errorf(`ParseChecksumMode("") = %v, %v; want the default`, got, err)
+	}
+	for _, s := range []string{"on", "always", "when-captured", "1"} {
+		if _, err := ParseChecksumMode(s); !errors.Is(err, ErrUnknownChecksumMode) || !strings.Contains(err.Error(), strconv.Quote(s)) {
+			t.Errorf("ParseChecksumMode(%q) error %v, want ErrUnknownChecksumMode naming it", s, err)
+		}
+	}
+	if got := ChecksumMode(9).String(); got != "ChecksumMode(9)" {
+		t.Errorf("String of an unknown mode = %q", got)
 	}
 }

@@ -62,6 +62,7 @@ import (
 //	anonymize_actors = true
 //	anonymize_attributes = ["user_*"]
 //	anonymize_key = "…"
+//	checksums = "when_captured"      # or "off", "on_record" (see ChecksumMode)
 //
 // Every key has an environment variable of the same meaning (see ApplyEnv).
 // Durations are whole milliseconds, rates are fractions in [0, 1] (where
@@ -123,6 +124,7 @@ type (
 	tomlTracing struct {
 		Enabled                 any            `toml:"enabled"`
 		ServerURL               any            `toml:"server_url"`
+		ServerURLs              any            `toml:"server_urls"`
 		BatchSize               any            `toml:"batch_size"`
 		BatchTimeoutMS          any            `toml:"batch_timeout_ms"`
 		EnableCompression       any            `toml:"enable_compression"`
@@ -161,6 +163,7 @@ type (
 			AnonymizeActors     any `toml:"anonymize_actors"`
 			AnonymizeAttributes any `toml:"anonymize_attributes"`
 			AnonymizeKey        any `toml:"anonymize_key"`
+			Checksums           any `toml:"checksums"`
 		} `toml:"privacy"`
 	}
 )
@@ -343,6 +346,11 @@ func (st *setting) parseTOML(v any) (val any, why string) {
 			return parseProtocol(s)
 		}
 		return nil, notProtocol
+	case kindChecksums:
+		if s, ok := v.(string); ok {
+			return parseChecksums(s)
+		}
+		return nil, notChecksums
 	case kindTags:
 		m, ok := v.(map[string]any)
 		if !ok {

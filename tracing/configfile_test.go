@@ -47,6 +47,7 @@ func TestLoadConfigEveryKey(t *testing.T) {
 	want := TracingConfig{
 		Enabled:              false,
 		ServerURL:            "wss://tracing.example.com:8443",
+		ServerURLs:           []string{"wss://standby.example.com:8443"},
 		BatchSize:            200,
 		BatchTimeout:         5 * time.Second,
 		EnableCompression:    true,
@@ -65,6 +66,7 @@ func TestLoadConfigEveryKey(t *testing.T) {
 		Privacy: PrivacyConfig{
 			CaptureContent: true, DropAttributes: []string{"secret_*"}, AnonymizeActors: true,
 			AnonymizeAttributes: []string{"user_*", "ip"}, AnonymizeKey: "file-key",
+			Checksums: ChecksumOnRecord,
 		},
 		FlowID:                "orders",
 		Environment:           "production",
@@ -99,6 +101,7 @@ func TestDecodeConfigEveryKey(t *testing.T) {
 	}{
 		{"tracing.enabled", "false", func(c *TracingConfig) { c.Enabled = false }},
 		{"tracing.server_url", `"ws://127.0.0.1:1"`, func(c *TracingConfig) { c.ServerURL = "ws://127.0.0.1:1" }},
+		{"tracing.server_urls", `["ws://127.0.0.1:2", "ws://127.0.0.1:3"]`, func(c *TracingConfig) { c.ServerURLs = []string{"ws://127.0.0.1:2", "ws://127.0.0.1:3"} }},
 		{"tracing.batch_size", "7", func(c *TracingConfig) { c.BatchSize = 7 }},
 		{"tracing.batch_timeout_ms", "250", func(c *TracingConfig) { c.BatchTimeout = 250 * time.Millisecond }},
 		{"tracing.enable_compression", "true", func(c *TracingConfig) { c.EnableCompression = true }},
@@ -115,6 +118,9 @@ func TestDecodeConfigEveryKey(t *testing.T) {
 		{"tracing.tags", `{ a = "1", b = "2" }`, func(c *TracingConfig) { c.Tags = map[string]string{"a": "1", "b": "2"} }},
 		{"tracing.system_metrics_interval_ms", "1000", func(c *TracingConfig) { c.SystemMetricsInterval = time.Second }},
 		{"tracing.health_threshold_ms", "5000", func(c *TracingConfig) { c.HealthThreshold = 5 * time.Second }},
+		{"tracing.privacy.checksums", `"off"`, func(c *TracingConfig) { c.Privacy.Checksums = ChecksumOff }},
+		{"tracing.privacy.checksums", `"On_Record"`, func(c *TracingConfig) { c.Privacy.Checksums = ChecksumOnRecord }},
+		{"tracing.privacy.checksums", `"when_captured"`, func(c *TracingConfig) { c.Privacy.Checksums = ChecksumWhenCaptured }},
 		{"tracing.retry.max_retries", "2", func(c *TracingConfig) { c.Retry.MaxRetries = 2 }},
 		{"tracing.retry.max_retries", "0", func(c *TracingConfig) { c.Retry.MaxRetries = NoRetries }},
 		{"tracing.retry.initial_delay_ms", "10", func(c *TracingConfig) { c.Retry.InitialDelay = 10 * time.Millisecond }},
@@ -164,6 +170,7 @@ func TestDecodeConfigRejectsMalformedValues(t *testing.T) {
 	}{
 		{"tracing.enabled", `"yes"`, `tracing.enabled = "yes": not a boolean`},
 		{"tracing.server_url", "8080", "tracing.server_url = 8080: not a string"},
+		{"tracing.server_urls", `"ws://127.0.0.1:2"`, `tracing.server_urls = "ws://127.0.0.1:2": not an array of strings`},
 		{"tracing.batch_size", `"abc"`, `tracing.batch_size = "abc": not an integer`},
 		{"tracing.batch_size", "1.5", "tracing.batch_size = 1.5: not an integer"},
 		{"tracing.batch_timeout_ms", `"1s"`, `tracing.batch_timeout_ms = "1s": not an integer number of milliseconds`},
@@ -183,6 +190,8 @@ func TestDecodeConfigRejectsMalformedValues(t *testing.T) {
 		{"tracing.tags", `{ a = 1 }`, `tracing.tags = {a = 1}: tag "a" is not a string`},
 		{"tracing.system_metrics_interval_ms", "1.0", "tracing.system_metrics_interval_ms = 1: not an integer number of milliseconds"},
 		{"tracing.health_threshold_ms", `"30s"`, `tracing.health_threshold_ms = "30s": not an integer number of milliseconds`},
+		{"tracing.privacy.checksums", `"always"`, `tracing.privacy.checksums = "always": not a checksum mode (want "when_captured", "off" or "on_record")`},
+		{"tracing.privacy.checksums", "false", `tracing.privacy.checksums = false: not a checksum mode`},
 		{"tracing.retry.max_retries", `"3"`, `tracing.retry.max_retries = "3": not an integer`},
 		{"tracing.retry.initial_delay_ms", "0.5", "tracing.retry.initial_delay_ms = 0.5: not an integer number of milliseconds"},
 		{"tracing.retry.max_delay_ms", "1979-05-27", "tracing.retry.max_delay_ms = 1979-05-27: not an integer number of milliseconds"},

@@ -7,11 +7,12 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf16"
 	"unicode/utf8"
 
-	"github.com/reflowtrace/reflowtrace-go/internal/lz4block"
+	"github.com/reflowtrace/reflowtrace-go/internal/compress"
 	"github.com/reflowtrace/reflowtrace-go/internal/uuid"
 )
 
@@ -1993,28 +1994,56 @@ func (d *decoder) filters(f *SubscriptionFilters) error {
 
 // DecodeResponseFrame reads a server message from one WebSocket frame: a
 // text frame (binary false) is JSON text (see DecodeResponse). A binary
-// frame is lz4-compressed JSON: the server's replies are one raw LZ4 block
-// without a size prefix; the size-prepended form (4 bytes little-endian
-// uncompressed length, then the block) is accepted too: it is tried first
-// when the first 4 bytes are a plausible length, and used when the block
-// decodes to exactly that length. A frame that does not decompress returns
-// an error wrapping both ErrMalformed and lz4block's ErrCorrupt or
-// ErrTooLarge. It never panics.
+// frame is JSON compressed with the algorithm the server is configured
+// with, which the server does not announce, so it is told from the bytes:
+// zstd (one frame, with or without a content-size field) and gzip (one
+// stream) by their magic numbers, lz4 (one raw block without a size
+// prefix, the form of the server's replies) and brotli (a raw stream),
+// which have none, by trying both. The size-prepended lz4 form a client
+// sends (4 bytes little-endian uncompressed length, then the block) is
+// accepted too when nothing else decodes the frame and the block decodes
+// to exactly the declared length.
+//
+// A compressed frame may hold up to 64 MiB of JSON, the largest message a
+// Reflow server reads (its replies can exceed the protocol's 16 MiB, e.g.
+// a QueryResults of many traces); a frame that decodes to more returns an
+// error wrapping ErrMalformed and compress's ErrTooLarge, and stops
+// decoding at the limit. A frame that does not decompress returns an error
+// wrapping ErrMalformed and compress's ErrCorrupt; one that decompresses to
+// something other than a message, as DecodeResponse. It never panics. It is
+// safe for concurrent use: the decoders are pooled, so that only the first
+// frames pay for building them.
 func DecodeResponseFrame(binary bool, data []byte) (TracingResponse, error) {
 	if !binary {
 		return DecodeResponse(data)
 	}
+	d := detectPool.Get().(*compress.Detect)
+	text, _, err := d.DecodeReply(nil, data)
+	detectPool.Put(d)
+	if err == nil {
+		return DecodeResponse(text)
+	}
 	if plausiblePrefix(data) {
-		if text, err := lz4block.DecodePrefixed(nil, data); err == nil {
-			return DecodeResponse(text)
+		// LZ4 is a known algorithm: NewCodec does not fail for it.
+		if lz4, perr := compress.NewCodec(compress.LZ4); perr == nil {
+			if text, perr := lz4.DecodeRequest(nil, data); perr == nil {
+				return DecodeResponse(text)
+			}
 		}
 	}
-	text, err := lz4block.DecodeRaw(nil, data)
-	if err != nil {
-		return nil, fmt.Errorf("%w: binary frame: %w", ErrMalformed, err)
+	// A pooled Detect tries lz4 and brotli in the order of its last
+	// success, which decides the error reported for a frame that neither
+	// decodes; a fresh one reports the same error for the same frame.
+	var fresh compress.Detect
+	if _, _, ferr := fresh.DecodeReply(nil, data); ferr != nil {
+		err = ferr
 	}
-	return DecodeResponse(text)
+	return nil, fmt.Errorf("%w: binary frame: %w", ErrMalformed, err)
 }
+
+// detectPool holds the decoders of DecodeResponseFrame. A Detect keeps no
+// goroutine, so one dropped by the pool needs no closing.
+var detectPool = sync.Pool{New: func() any { return new(compress.Detect) }}
 
 // plausiblePrefix reports whether data starts with a 4-byte little-endian
 // length that could be the uncompressed size of a message.
@@ -2023,5 +2052,5 @@ func plausiblePrefix(data []byte) bool {
 		return false
 	}
 	n := binary.LittleEndian.Uint32(data)
-	return n > 0 && n <= lz4block.MaxMessageSize
+	return n > 0 && n <= compress.MaxMessageSize
 }

@@ -2,6 +2,8 @@ package tracing
 
 import (
 	"bytes"
+	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"os"
@@ -11,7 +13,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/reflowtrace/reflowtrace-go/internal/lz4block"
+	"github.com/klauspost/compress/zstd"
+	"github.com/pierrec/lz4/v4"
+
+	"github.com/reflowtrace/reflowtrace-go/internal/compress"
 )
 
 // TestProtocolExample decodes the complete example of the protocol document
@@ -477,38 +482,59 @@ func TestDecodeResponseShapes(t *testing.T) {
 
 func wirePtr[T any](v T) *T { return &v }
 
+// frameAlgorithms are the algorithms a Reflow server compresses with.
+var frameAlgorithms = []compress.Algorithm{compress.Zstd, compress.LZ4, compress.Gzip, compress.Brotli}
+
+// replyFrame compresses msg as a server with a replies.
+func replyFrame(t testing.TB, a compress.Algorithm, msg []byte) []byte {
+	t.Helper()
+	c, err := compress.NewCodec(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := c.AppendReply(nil, msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
 func TestDecodeResponseFrame(t *testing.T) {
 	var e Encoder
 	long := e.AppendResponse(nil, QueryResults{Traces: []FlowTrace{wireTrace(KindDataFlow, KindActorFailed)}, TotalCount: 1})
 	short := e.AppendResponse(nil, EventRecorded{Success: true})
-	var c lz4block.Compressor
-	prefixed, err := c.AppendPrefixed(nil, long)
+	lz4, err := compress.NewCodec(compress.LZ4)
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, err := c.AppendRaw(nil, long)
+	prefixed, err := lz4.AppendRequest(nil, long)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rawShort, err := c.AppendRaw(nil, short)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tests := []struct {
+	type frameCase struct {
 		name    string
 		binary  bool
 		data    []byte
 		want    []byte
 		wantErr error
-	}{
+	}
+	tests := []frameCase{
 		{"text", false, short, short, nil},
-		{"raw block", true, raw, long, nil},
-		{"raw short block", true, rawShort, short, nil},
-		{"prefixed block", true, prefixed, long, nil},
-		{"corrupt block", true, []byte{0xf0, 1, 2}, nil, lz4block.ErrCorrupt},
+		{"lz4 prefixed block", true, prefixed, long, nil},
+		{"corrupt lz4 block", true, []byte{0xf0, 1, 2}, nil, compress.ErrCorrupt},
 		{"empty binary", true, nil, nil, ErrMalformed},
 		{"text sent as binary", true, short, nil, ErrMalformed},
-		{"binary sent as text", false, raw, nil, ErrMalformed},
+		{"binary sent as text", false, replyFrame(t, compress.LZ4, long), nil, ErrMalformed},
+		{"truncated zstd", true, replyFrame(t, compress.Zstd, long)[:20], nil, compress.ErrCorrupt},
+		{"truncated gzip", true, replyFrame(t, compress.Gzip, long)[:20], nil, compress.ErrCorrupt},
+	}
+	for _, a := range frameAlgorithms {
+		tests = append(tests,
+			frameCase{a.String() + " reply", true, replyFrame(t, a, long), long, nil},
+			frameCase{a.String() + " short reply", true, replyFrame(t, a, short), short, nil},
+			// Decompresses, but not to a message.
+			frameCase{a.String() + " of a non-message", true, replyFrame(t, a, []byte(`{"Nope":1}`)), nil, ErrMalformed},
+		)
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -526,6 +552,220 @@ func TestDecodeResponseFrame(t *testing.T) {
 				t.Fatalf("got %s, want %s", again, tc.want)
 			}
 		})
+	}
+}
+
+// TestDecodeResponseFrameTranscripts decodes every binary reply of Reflow's
+// own server, both generations, every algorithm, to what the transcript
+// says the reply holds, in any order of algorithms (the pooled decoders
+// remember the last one).
+func TestDecodeResponseFrameTranscripts(t *testing.T) {
+	type reply struct {
+		name string
+		raw  []byte
+		want TracingResponse
+	}
+	var replies []reply
+	perAlg := map[string]int{}
+	for name, steps := range readTranscripts(t) {
+		for _, s := range steps {
+			if s.ReplyKind != "binary" {
+				continue
+			}
+			raw, err := base64.StdEncoding.DecodeString(s.ReplyB64)
+			if err != nil {
+				t.Fatalf("%s %s: %v", name, s.Step, err)
+			}
+			want, err := DecodeResponse([]byte(s.Reply))
+			if err != nil {
+				t.Fatalf("%s %s: reply JSON rejected: %v", name, s.Step, err)
+			}
+			replies = append(replies, reply{name + "/" + s.Step, raw, want})
+			perAlg[name[strings.IndexByte(name, '-')+1:]]++
+		}
+	}
+	for _, a := range frameAlgorithms {
+		if perAlg[a.String()] == 0 {
+			t.Fatalf("no binary %s reply in the transcripts", a)
+		}
+	}
+	if perAlg["none"] != 0 {
+		t.Fatalf("%d binary replies from a server without compression", perAlg["none"])
+	}
+	// Twice, the second time in reverse, so that each algorithm follows
+	// every other one.
+	for round := range 2 {
+		for i := range replies {
+			r := replies[i]
+			if round == 1 {
+				r = replies[len(replies)-1-i]
+			}
+			got, err := DecodeResponseFrame(true, r.raw)
+			if err != nil {
+				t.Fatalf("%s: binary reply rejected: %v", r.name, err)
+			}
+			if !reflect.DeepEqual(got, r.want) {
+				t.Fatalf("%s: binary reply decodes to %#v, its JSON to %#v", r.name, got, r.want)
+			}
+		}
+	}
+}
+
+// bigErrorReply returns an Error reply of n bytes or a few more.
+func bigErrorReply(n int) []byte {
+	msg := []byte(`{"Error":{"message":"`)
+	for i := 0; len(msg) < n; i++ {
+		msg = strconv.AppendInt(append(msg, " event "...), int64(i), 10)
+	}
+	return append(msg, `","code":"InternalError"}}`...)
+}
+
+// TestDecodeResponseFrameLarge decodes a reply over the protocol's 16 MiB
+// in every algorithm, as a Reflow server sends a large QueryResults.
+func TestDecodeResponseFrameLarge(t *testing.T) {
+	msg := bigErrorReply(17 << 20)
+	for _, a := range frameAlgorithms {
+		t.Run(a.String(), func(t *testing.T) {
+			got, err := DecodeResponseFrame(true, replyFrame(t, a, msg))
+			if err != nil {
+				t.Fatal(err)
+			}
+			e, ok := got.(ErrorResponse)
+			if !ok || len(e.Message) != len(msg)-len(`{"Error":{"message":""`)-len(`,"code":"InternalError"}}`) || e.Code != "InternalError" {
+				t.Fatalf("got a %T of %d bytes", got, len(e.Message))
+			}
+		})
+	}
+}
+
+// TestDecodeResponseFrameTooLarge checks that a frame decoding to more than
+// 64 MiB is refused, lz4 (whose replies carry no size) and zstd.
+func TestDecodeResponseFrameTooLarge(t *testing.T) {
+	data := make([]byte, compress.MaxMessageSize+1)
+	copy(data, `{"Error":{"message":"`)
+	block := make([]byte, lz4.CompressBlockBound(len(data)))
+	n, err := lz4.CompressBlock(data, block, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	zframe := enc.EncodeAll(data, nil)
+	if err := enc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for name, frame := range map[string][]byte{"lz4": block[:n], "zstd": zframe} {
+		t.Run(name, func(t *testing.T) {
+			_, err := DecodeResponseFrame(true, frame)
+			if !errors.Is(err, compress.ErrTooLarge) || !errors.Is(err, ErrMalformed) {
+				t.Fatalf("error %v, want ErrTooLarge and ErrMalformed", err)
+			}
+		})
+	}
+}
+
+// TestDecodeResponseFrameOtherLZ4Encoders reads raw blocks written by
+// other lz4 encoders than the SDK's: the fast, high-compression and
+// C-compatible ones.
+func TestDecodeResponseFrameOtherLZ4Encoders(t *testing.T) {
+	var e Encoder
+	traces := make([]FlowTrace, 40)
+	for i := range traces {
+		traces[i] = wireTrace(KindDataFlow, KindActorFailed, KindMessageSent)
+	}
+	msg := e.AppendResponse(nil, QueryResults{Traces: traces, TotalCount: uint64(len(traces))})
+	tests := []struct {
+		name     string
+		compress func(src, dst []byte) (int, error)
+	}{
+		{name: "CompressBlock", compress: func(src, dst []byte) (int, error) { return lz4.CompressBlock(src, dst, nil) }},
+		{name: "CompressorHC", compress: (&lz4.CompressorHC{Level: lz4.Level9}).CompressBlock},
+		{name: "CompressorCCompat", compress: (&lz4.CompressorCCompat{}).CompressBlock},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			block := make([]byte, lz4.CompressBlockBound(len(msg)))
+			n, err := tt.compress(msg, block)
+			if err != nil || n == 0 {
+				t.Fatalf("compress = %d, %v", n, err)
+			}
+			for _, frame := range [][]byte{block[:n], append(binary.LittleEndian.AppendUint32(nil, uint32(len(msg))), block[:n]...)} {
+				got, err := DecodeResponseFrame(true, frame)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if again := e.AppendResponse(nil, got); !bytes.Equal(again, msg) {
+					t.Fatalf("decodes to %d bytes of JSON, want the original %d", len(again), len(msg))
+				}
+			}
+		})
+	}
+}
+
+// TestDecodeResponseFrameCorruptLZ4 feeds hand-made broken lz4 blocks, raw
+// and size-prefixed, each breaking one rule of the block format.
+func TestDecodeResponseFrameCorruptLZ4(t *testing.T) {
+	prefixed := func(size uint32, block ...byte) []byte {
+		return append(binary.LittleEndian.AppendUint32(nil, size), block...)
+	}
+	// valid is `{"a"` then a match of 8 copying it twice: 12 bytes, not
+	// a message.
+	valid := []byte{0x44, '{', '"', 'a', '"', 0x04, 0x00, 0x00}
+	tests := []struct {
+		name string
+		src  []byte
+	}{
+		{"valid block of a non-message", valid},
+		{"prefixed block of a non-message", prefixed(12, valid...)},
+		{"declared size too big", prefixed(13, valid...)},
+		{"declared size too small", prefixed(11, valid...)},
+		{"declared size over 64 MiB", prefixed(compress.MaxMessageSize+1, valid...)},
+		{"declared size max uint32", prefixed(1<<32-1, valid...)},
+		{"size but no block", prefixed(5)},
+		{"truncated literals", valid[:3]},
+		{"truncated offset", valid[:6]},
+		{"ends where an offset is due", valid[:5]},
+		{"zero offset", []byte{0x44, '{', '"', 'a', '"', 0x00, 0x00, 0x00}},
+		{"offset before the output", []byte{0x44, '{', '"', 'a', '"', 0x05, 0x00, 0x00}},
+		{"match first", []byte{0x00, 0x01, 0x00}},
+		{"truncated length bytes", []byte{0xF0, 0xFF}},
+		{"match length bytes truncated", []byte{0x1F, '{', 0x01, 0x00, 0xFF}},
+		{"empty literal-only sequence", []byte{0x00}},
+		{"garbage", []byte{0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := DecodeResponseFrame(true, tt.src)
+			if err == nil || got != nil || !errors.Is(err, ErrMalformed) {
+				t.Fatalf("DecodeResponseFrame = %v, %v; want ErrMalformed", got, err)
+			}
+		})
+	}
+}
+
+// TestDecodeResponseFrameErrorIsStable checks that a frame no algorithm
+// decodes gets the same error whichever algorithm the pooled decoders
+// used last.
+func TestDecodeResponseFrameErrorIsStable(t *testing.T) {
+	var e Encoder
+	msg := e.AppendResponse(nil, QueryResults{Traces: []FlowTrace{wireTrace(KindDataFlow)}, TotalCount: 1})
+	bad := []byte{0xF0, 0xFF}
+	var first string
+	for _, a := range append(frameAlgorithms, compress.LZ4, compress.Brotli) {
+		if _, err := DecodeResponseFrame(true, replyFrame(t, a, msg)); err != nil {
+			t.Fatal(err)
+		}
+		_, err := DecodeResponseFrame(true, bad)
+		if err == nil {
+			t.Fatal("a broken frame decoded")
+		}
+		if first == "" {
+			first = err.Error()
+		} else if err.Error() != first {
+			t.Fatalf("after a %s reply: error %q, before %q", a, err, first)
+		}
 	}
 }
 

@@ -47,6 +47,7 @@ func ConfigFromEnv() (TracingConfig, error) { return DefaultConfig().ApplyEnv() 
 //	Variable                                   Field                         Type
 //	REFLOW_TRACING_ENABLED                     Enabled                       bool
 //	REFLOW_TRACING_SERVER_URL                  ServerURL                     ws:// or wss:// URL
+//	REFLOW_TRACING_SERVER_URLS                 ServerURLs                    comma-separated URLs
 //	REFLOW_TRACING_BATCH_SIZE                  BatchSize                     integer
 //	REFLOW_TRACING_BATCH_TIMEOUT_MS            BatchTimeout                  milliseconds
 //	REFLOW_TRACING_COMPRESSION                 EnableCompression             bool
@@ -78,6 +79,7 @@ func ConfigFromEnv() (TracingConfig, error) { return DefaultConfig().ApplyEnv() 
 //	REFLOW_TRACING_ANONYMIZE_ACTORS            Privacy.AnonymizeActors       bool
 //	REFLOW_TRACING_ANONYMIZE_ATTRIBUTES        Privacy.AnonymizeAttributes   list of globs
 //	REFLOW_TRACING_ANONYMIZE_KEY               Privacy.AnonymizeKey          string (secret)
+//	REFLOW_TRACING_CHECKSUMS                   Privacy.Checksums             when_captured, off or on_record
 //
 // Event kinds are the protocol names: ActorCreated, ActorStarted,
 // ActorCompleted, ActorFailed, MessageSent, MessageReceived, StateChanged,
@@ -136,6 +138,7 @@ const (
 	kindTags
 	kindCompression
 	kindProtocol
+	kindChecksums
 )
 
 // setting is one field of TracingConfig that the environment and files
@@ -153,6 +156,7 @@ type setting struct {
 var settings = [...]setting{
 	{EnvPrefix + "ENABLED", "tracing.enabled", kindBool, func(c *TracingConfig) any { return &c.Enabled }},
 	{EnvPrefix + "SERVER_URL", "tracing.server_url", kindString, func(c *TracingConfig) any { return &c.ServerURL }},
+	{EnvPrefix + "SERVER_URLS", "tracing.server_urls", kindStrings, func(c *TracingConfig) any { return &c.ServerURLs }},
 	{EnvPrefix + "BATCH_SIZE", "tracing.batch_size", kindInt, func(c *TracingConfig) any { return &c.BatchSize }},
 	{EnvPrefix + "BATCH_TIMEOUT_MS", "tracing.batch_timeout_ms", kindMillis, func(c *TracingConfig) any { return &c.BatchTimeout }},
 	{EnvPrefix + "COMPRESSION", "tracing.enable_compression", kindBool, func(c *TracingConfig) any { return &c.EnableCompression }},
@@ -184,6 +188,7 @@ var settings = [...]setting{
 	{EnvPrefix + "ANONYMIZE_ACTORS", "tracing.privacy.anonymize_actors", kindBool, func(c *TracingConfig) any { return &c.Privacy.AnonymizeActors }},
 	{EnvPrefix + "ANONYMIZE_ATTRIBUTES", "tracing.privacy.anonymize_attributes", kindStrings, func(c *TracingConfig) any { return &c.Privacy.AnonymizeAttributes }},
 	{EnvPrefix + "ANONYMIZE_KEY", "tracing.privacy.anonymize_key", kindSecret, func(c *TracingConfig) any { return &c.Privacy.AnonymizeKey }},
+	{EnvPrefix + "CHECKSUMS", "tracing.privacy.checksums", kindChecksums, func(c *TracingConfig) any { return &c.Privacy.Checksums }},
 }
 
 // set stores v, a value parseString or parseTOML returned, in c.
@@ -211,6 +216,8 @@ func (st *setting) set(c *TracingConfig, v any) {
 		*p = v.(CompressionAlgorithm)
 	case *Protocol:
 		*p = v.(Protocol)
+	case *ChecksumMode:
+		*p = v.(ChecksumMode)
 	case *map[string]string:
 		*p = v.(map[string]string)
 	default:
@@ -274,6 +281,8 @@ func (st *setting) parseString(s string) (v any, why string) {
 		return parseCompression(s)
 	case kindProtocol:
 		return parseProtocol(s)
+	case kindChecksums:
+		return parseChecksums(s)
 	case kindTags:
 		tags := map[string]string{}
 		for _, kv := range splitList(s) {
@@ -335,6 +344,7 @@ func parsePolicy(s string) (any, string) {
 const (
 	notCompression = `not a compression algorithm (want "zstd", "lz4", "gzip", "brotli" or "auto")`
 	notProtocol    = `not a protocol (want "auto", "v1" or "v2")`
+	notChecksums   = `not a checksum mode (want "when_captured", "off" or "on_record")`
 )
 
 func parseCompression(s string) (any, string) {
@@ -351,4 +361,12 @@ func parseProtocol(s string) (any, string) {
 		return nil, notProtocol
 	}
 	return p, ""
+}
+
+func parseChecksums(s string) (any, string) {
+	m, err := ParseChecksumMode(s)
+	if err != nil {
+		return nil, notChecksums
+	}
+	return m, ""
 }

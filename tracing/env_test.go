@@ -27,6 +27,9 @@ var envCases = []struct {
 	{"ENABLED", "OFF", func(c *TracingConfig) { c.Enabled = false }},
 	{"ENABLED", "1", func(c *TracingConfig) {}},
 	{"SERVER_URL", "wss://tracing.example:8443", func(c *TracingConfig) { c.ServerURL = "wss://tracing.example:8443" }},
+	{"SERVER_URLS", "wss://a.example:8443,wss://b.example:8443", func(c *TracingConfig) {
+		c.ServerURLs = []string{"wss://a.example:8443", "wss://b.example:8443"}
+	}},
 	{"BATCH_SIZE", " 100 ", func(c *TracingConfig) { c.BatchSize = 100 }},
 	{"BATCH_TIMEOUT_MS", "2000", func(c *TracingConfig) { c.BatchTimeout = 2 * time.Second }},
 	{"COMPRESSION", "true", func(c *TracingConfig) { c.EnableCompression = true }},
@@ -72,6 +75,9 @@ var envCases = []struct {
 	{"ANONYMIZE_ACTORS", "true", func(c *TracingConfig) { c.Privacy.AnonymizeActors = true }},
 	{"ANONYMIZE_ATTRIBUTES", "user_*", func(c *TracingConfig) { c.Privacy.AnonymizeAttributes = []string{"user_*"} }},
 	{"ANONYMIZE_KEY", "s3cret", func(c *TracingConfig) { c.Privacy.AnonymizeKey = "s3cret" }},
+	{"CHECKSUMS", "off", func(c *TracingConfig) { c.Privacy.Checksums = ChecksumOff }},
+	{"CHECKSUMS", " ON_RECORD ", func(c *TracingConfig) { c.Privacy.Checksums = ChecksumOnRecord }},
+	{"CHECKSUMS", "when_captured", func(c *TracingConfig) { c.Privacy.Checksums = ChecksumWhenCaptured }},
 }
 
 func TestApplyEnvEveryVariable(t *testing.T) {
@@ -142,6 +148,7 @@ func TestApplyEnvRejectsMalformedValues(t *testing.T) {
 		{"SAMPLING_PER_TRACE", "sometimes", "not a boolean"},
 		{"CAPTURE_CONTENT", "all", "not a boolean"},
 		{"ANONYMIZE_ACTORS", "2", "not a boolean"},
+		{"CHECKSUMS", "on", `not a checksum mode (want "when_captured", "off" or "on_record")`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name+"="+tt.value, func(t *testing.T) {
@@ -212,6 +219,7 @@ func TestConfigFromEnvErrors(t *testing.T) {
 		// Well-formed but invalid values are caught by Validate.
 		{"SAMPLING_RATE", "1.5", "Sampling.Rate = 1.5"},
 		{"SERVER_URL", "http://x:1", "ServerURL"},
+		{"SERVER_URLS", "ws://x:1,http://y:2", "ServerURLs[1]"},
 		{"ACTOR_PATTERNS", "[", "Filters.ActorPatterns[0]"},
 	}
 	for _, tt := range tests {

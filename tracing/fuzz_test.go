@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/reflowtrace/reflowtrace-go/internal/lz4block"
+	"github.com/reflowtrace/reflowtrace-go/internal/compress"
 )
 
 // seedGolden adds every file of testdata/ whose name has prefix to f.
@@ -116,15 +116,25 @@ func FuzzDecodeResponse(f *testing.F) {
 // FuzzDecodeResponseFrame checks that decoding any frame, compressed or
 // not, never panics.
 func FuzzDecodeResponseFrame(f *testing.F) {
-	var c lz4block.Compressor
-	for _, s := range seedGolden(f, "response_") {
-		f.Add(false, s)
-		raw, err := c.AppendRaw(nil, s)
+	codecs := make([]*compress.Codec, 0, 4)
+	for _, a := range []compress.Algorithm{compress.Zstd, compress.LZ4, compress.Gzip, compress.Brotli} {
+		c, err := compress.NewCodec(a)
 		if err != nil {
 			f.Fatal(err)
 		}
-		f.Add(true, raw)
-		prefixed, err := c.AppendPrefixed(nil, s)
+		codecs = append(codecs, c)
+	}
+	for _, s := range seedGolden(f, "response_") {
+		f.Add(false, s)
+		for _, c := range codecs {
+			reply, err := c.AppendReply(nil, s)
+			if err != nil {
+				f.Fatal(err)
+			}
+			f.Add(true, reply)
+		}
+		// The size-prefixed lz4 form a client sends.
+		prefixed, err := codecs[1].AppendRequest(nil, s)
 		if err != nil {
 			f.Fatal(err)
 		}

@@ -29,10 +29,18 @@ type redactor struct {
 	anonAttrs   globSet
 	anon        *anonymizer
 	user        []func(*TraceEvent)
+
+	// checksum computes MessageSnapshot.Checksum of captured content
+	// (ChecksumOnRecord), after everything else.
+	checksum bool
 }
 
 func newRedactor(c *PrivacyConfig) (*redactor, error) {
-	r := &redactor{dropContent: !c.CaptureContent, anonActors: c.AnonymizeActors}
+	r := &redactor{
+		dropContent: !c.CaptureContent,
+		checksum:    c.CaptureContent && c.Checksums == ChecksumOnRecord,
+		anonActors:  c.AnonymizeActors,
+	}
 	var err error
 	if r.drop, err = compileGlobs("Privacy.DropAttributes", c.DropAttributes); err != nil {
 		return nil, err
@@ -51,12 +59,15 @@ func newRedactor(c *PrivacyConfig) (*redactor, error) {
 
 // active reports whether the redactor changes anything.
 func (r *redactor) active() bool {
-	return r.dropContent || len(r.drop) > 0 || r.anon != nil || len(r.user) > 0
+	return r.dropContent || r.checksum || len(r.drop) > 0 || r.anon != nil || len(r.user) > 0
 }
 
 // apply redacts ev in place: content, dropped attributes, anonymization,
-// then the user's redactors, in that order. Without attributes to drop or
-// anonymize and with actor hashes cached it does not allocate.
+// then the user's redactors, in that order, and last, under
+// ChecksumOnRecord, fills the checksum of the content that is left (so
+// that it is the checksum of what the sinks see, never of content a
+// redactor removed). Without attributes to drop or anonymize, with actor
+// hashes cached and without content to checksum it does not allocate.
 func (r *redactor) apply(ev *TraceEvent) {
 	if r.dropContent {
 		// Most events carry no content: reading costs less than writing
@@ -105,6 +116,24 @@ func (r *redactor) apply(ev *TraceEvent) {
 		}
 		*ev = *sc
 		putScratch(sc)
+	}
+	if r.checksum {
+		fillChecksum(&ev.Data)
+	}
+}
+
+// fillChecksum sets the Checksum of d's message snapshot to the
+// ContentChecksum of its SerializedData when the snapshot has content and
+// no checksum yet. Content that is not JSON, or that is encoded with a
+// ContentCodec other than "none", keeps Checksum "" (see ChecksumMode).
+func fillChecksum(d *TraceEventData) {
+	m := &d.Message
+	if !d.HasMessage || m.Checksum != "" || len(m.SerializedData) == 0 ||
+		(m.ContentCodec != "" && m.ContentCodec != "none") {
+		return
+	}
+	if sum, err := ContentChecksum(m.SerializedData); err == nil {
+		m.Checksum = sum
 	}
 }
 
