@@ -98,7 +98,7 @@ type WebSocketStats struct {
 // carries all its events so far, so resends are harmless and nothing stored
 // is replaced by less. Stores are spaced so that the bytes sent stay under
 // three times the events' size, and a trace longer than one frame goes on
-// in linked segments (TagSegmentOf, TagSegment). In the live modes each
+// in linked segments (tracing.TagSegmentOf, tracing.TagSegment). In the live modes each
 // event is also one RecordEvent; on a generation-2 server the sink opens
 // the trace with StartTrace and ends it with EndTrace, and recovers a trace
 // after a reconnect. DESIGN.md tells the whole design.
@@ -245,7 +245,7 @@ func NewWebSocket(rawURL string, opts ...WebSocketOption) (*WebSocket, error) {
 		rejected:    make(map[string]uint64),
 		dropped:     make(map[string]uint64),
 		done:        make(chan struct{}),
-		free:        newBufList(cfg.inflightB),
+		free:        newBufList(cfg.outageB),
 		segs:        make(map[tracing.TraceID]*traceSeg),
 		parked:      make(map[*frame]*time.Timer),
 	}

@@ -54,10 +54,12 @@ func (f *frame) size() int { return len(f.wire) }
 // same buffers. Each sink has one, holding about a window's worth.
 type bufList chan *[]byte
 
-const maxFreeBuf = 1 << 20 // larger buffers are left to the collector
+const maxFreeBuf = 256 << 10 // larger buffers are left to the collector
 
-func newBufList(windowBytes int) bufList {
-	return make(bufList, min(max(2*windowBytes/(256<<10), 8), 128))
+// newBufList keeps up to a sixteenth of the memory limit in free buffers
+// (between 4 and 64 of them).
+func newBufList(memLimit int) bufList {
+	return make(bufList, min(max(memLimit/16/maxFreeBuf, 4), 64))
 }
 
 func (l bufList) get() *[]byte {

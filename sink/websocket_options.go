@@ -364,8 +364,11 @@ func WithMaxInFlight(frames, bytes int) WebSocketOption {
 // waiting for it. When it is reached, Write first seals the largest
 // segments, then waits (so the client's queue and its policy decide),
 // and only when its context ends drops routine events (counted as
-// DropOutageBufferFull) and keeps critical ones. Frames built from those
-// events add at most as much again. Default: DefaultOutageBufferBytes.
+// DropOutageBufferFull) and keeps critical ones. A segment holds at most a
+// quarter of the limit. The limit counts the buffers' capacity; the Go heap
+// the sink takes is about twice the limit at its peak (a store copies its
+// segment, and buffers grow by steps), not counting the client's queue.
+// Default: DefaultOutageBufferBytes.
 func WithOutageBuffer(bytes int) WebSocketOption {
 	return wsOptionFunc(func(c *wsConfig) { c.outageB = bytes })
 }

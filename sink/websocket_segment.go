@@ -9,18 +9,6 @@ import (
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 )
 
-// Tags that link the segments of a trace too long for one message. The
-// first segment is stored under the trace's own id and carries neither;
-// each later one is stored under an id of its own, with the same flow id
-// and execution id, and carries both.
-const (
-	// TagSegmentOf names the trace a segment belongs to.
-	TagSegmentOf = "reflowtrace.segment_of"
-	// TagSegment is a segment's number: "1" for the second segment of a
-	// trace, "2" for the third, and so on.
-	TagSegment = "reflowtrace.segment"
-)
-
 // DefaultStoreDelay is the longest an event waits in the sink before a
 // StoreTrace carries it, while the trace grows slowly; see
 // [WithStoreDelay].
@@ -95,8 +83,8 @@ func (s *WebSocket) newSegLocked(hdr tracing.FlowTrace, number int) *traceSeg {
 		for k, v := range hdr.Metadata.Tags {
 			tags[k] = v
 		}
-		tags[TagSegmentOf] = hdr.TraceID.String()
-		tags[TagSegment] = strconv.Itoa(number)
+		tags[tracing.TagSegmentOf] = hdr.TraceID.String()
+		tags[tracing.TagSegment] = strconv.Itoa(number)
 		hdr.Metadata.Tags = tags
 		hdr.TraceID = g.id
 	}
@@ -117,6 +105,11 @@ func (s *WebSocket) segFor(id tracing.TraceID, start int64) *traceSeg {
 		number = g.number + 1
 	}
 	hdr := s.headers.get(id, &s.deftr, start)
+	if number > 0 && start != 0 {
+		// Each segment starts with its first event, so that the segments
+		// of a trace sort (and page) in order by start time.
+		hdr.StartTime = unixTime(start)
+	}
 	ng := s.newSegLocked(hdr, number)
 	s.segs[id] = ng
 	return ng
@@ -129,9 +122,10 @@ func (s *WebSocket) isSealed(g *traceSeg) bool {
 }
 
 // segCap is the most event JSON g holds: what fits in a frame with its
-// header.
+// header, and no more than a quarter of the memory limit, so that a
+// segment, the store being sent and the next one fit in it together.
 func (s *WebSocket) segCap(g *traceSeg) int {
-	return s.cfg.maxFrame - g.hdrLen
+	return max(min(s.cfg.maxFrame-g.hdrLen, s.cfg.outageB/4), 1)
 }
 
 // appendToSeg adds one encoded event to its trace's segment, sealing the
@@ -143,12 +137,12 @@ func (s *WebSocket) appendToSeg(id tracing.TraceID, ev *tracing.TraceEvent, js [
 		frames = s.sealLocked(g, now, frames)
 		g = s.segFor(id, ev.Timestamp.UnixNano())
 	}
-	before := len(g.buf)
+	before := cap(g.buf)
 	if g.n > 0 {
 		g.buf = append(g.buf, ',')
 	}
 	g.buf = append(g.buf, js...)
-	s.retained.Add(int64(len(g.buf) - before))
+	s.retained.Add(int64(cap(g.buf) - before)) // what the buffer holds, not only what it uses
 	g.n++
 	if ev.Type.Kind.Critical() {
 		g.crit = true
@@ -289,7 +283,7 @@ func (s *WebSocket) resolveSegLocked(g *traceSeg) {
 		return
 	}
 	g.released = true
-	s.retained.Add(-int64(len(g.buf)))
+	s.retained.Add(-int64(cap(g.buf)))
 	g.buf = nil
 	s.notifyLocked()
 }

@@ -1,0 +1,84 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/reflowtrace/reflowtrace-go/tracing"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func runMonitor(t *testing.T, o options) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	var out bytes.Buffer
+	if err := run(ctx, o, &out); err != nil {
+		t.Fatal(err)
+	}
+	return out.String()
+}
+
+func TestWatchDemo(t *testing.T) {
+	out := runMonitor(t, options{duration: 1500 * time.Millisecond})
+	for _, want := range []string{"by kind", "ActorStarted", "by actor", "validator", "by edge (DataFlow)", "source → parser", "failures (", "schema mismatch"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "\x1b[") {
+		t.Error("ANSI escapes written to a non-terminal")
+	}
+}
+
+func TestWatchKindFilter(t *testing.T) {
+	out := runMonitor(t, options{duration: 1500 * time.Millisecond, kinds: []tracing.EventKind{tracing.KindActorFailed, tracing.KindDataFlow}, actors: []string{"validator"}})
+	lines := 0
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, " trace …") && !strings.HasPrefix(l, "  ") {
+			lines++
+			if !strings.Contains(l, "validator") || !(strings.Contains(l, "ActorFailed") || strings.Contains(l, "DataFlow")) {
+				t.Errorf("unfiltered line %q", l)
+			}
+		}
+	}
+	if lines == 0 {
+		t.Errorf("no events:\n%s", out)
+	}
+}
+
+func TestWatchJSON(t *testing.T) {
+	out := runMonitor(t, options{duration: 1500 * time.Millisecond, json: true})
+	sc := bufio.NewScanner(strings.NewReader(out))
+	n := 0
+	for sc.Scan() {
+		resp, err := tracing.DecodeResponse(sc.Bytes())
+		if err != nil {
+			t.Fatalf("line %d: %v: %s", n+1, err, sc.Text())
+		}
+		if _, ok := resp.(tracing.EventNotification); !ok {
+			t.Fatalf("line %d: %T", n+1, resp)
+		}
+		n++
+	}
+	if n == 0 {
+		t.Error("no notifications")
+	}
+}
+
+func TestQueryList(t *testing.T) {
+	out := runMonitor(t, options{duration: 30 * time.Second, query: true, limit: 100, flows: []tracing.FlowID{"orders"}})
+	if !strings.Contains(out, "TRACE") || !strings.Contains(out, "Failed(validator rejected records)") {
+		t.Errorf("listing:\n%s", out)
+	}
+	if strings.Count(out, " orders ") < 3 {
+		t.Errorf("fewer than 3 traces listed:\n%s", out)
+	}
+}

@@ -1,0 +1,130 @@
+package query_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/coder/websocket"
+
+	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/query"
+)
+
+// fakeServer answers the probe as a generation-1 server, then each request
+// with answer's reply, on loopback.
+func fakeServer(t *testing.T, answer func(tracing.TracingRequest) tracing.TracingResponse) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var enc tracing.Encoder
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer ws.CloseNow()
+		probed := false
+		for {
+			_, data, err := ws.Read(r.Context())
+			if err != nil {
+				return
+			}
+			req, err := tracing.DecodeRequest(data)
+			if err != nil {
+				t.Errorf("fake server: %v", err)
+				return
+			}
+			resp := tracing.TracingResponse(tracing.TraceData{})
+			if probed {
+				resp = answer(req)
+			}
+			probed = true
+			if err := ws.Write(r.Context(), websocket.MessageText, enc.AppendResponse(nil, resp)); err != nil {
+				return
+			}
+		}
+	})}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = srv.Serve(ln)
+	}()
+	t.Cleanup(func() {
+		_ = srv.Shutdown(context.Background())
+		<-done
+	})
+	return "ws://" + ln.Addr().String()
+}
+
+func TestServerErrors(t *testing.T) {
+	ctx := testCtx(t)
+	url := fakeServer(t, func(req tracing.TracingRequest) tracing.TracingResponse {
+		switch r := req.(type) {
+		case tracing.GetTrace:
+			// The legacy answer of a generation-2 server for a trace it
+			// does not have.
+			return tracing.ErrorResponse{Message: "Trace not found: " + r.TraceID.String()}
+		case tracing.QueryTraces:
+			return tracing.ErrorResponse{Message: "disk full", Code: tracing.CodeStorageError}
+		case tracing.Subscribe:
+			return tracing.EventRecorded{Success: false, Error: "no subscriptions here"}
+		case tracing.Ping:
+			return tracing.Metrics{}
+		}
+		return tracing.ErrorResponse{Message: "Invalid message format"}
+	})
+	c := dial(t, ctx, url)
+	if tr, err := c.GetTrace(ctx, tracing.NewTraceID()); tr != nil || err != nil {
+		t.Errorf("GetTrace = %v, %v; want nil, nil", tr, err)
+	}
+	_, err := c.QueryTraces(ctx, tracing.TraceQuery{})
+	var se *tracing.ServerError
+	if !errors.As(err, &se) || se.Code != tracing.CodeStorageError || se.Message != "disk full" {
+		t.Errorf("QueryTraces error %v, want a StorageError", err)
+	}
+	if _, err := c.GetMetrics(ctx); !errors.As(err, &se) || se.Message != "Invalid message format" {
+		t.Errorf("GetMetrics error %v", err)
+	}
+	if _, err := c.Subscribe(ctx, tracing.SubscriptionFilters{}); !errors.As(err, &se) || se.Message != "no subscriptions here" {
+		t.Errorf("Subscribe error %v", err)
+	}
+	if err := c.Ping(ctx); !errors.Is(err, query.ErrUnexpectedReply) {
+		t.Errorf("Ping error %v, want ErrUnexpectedReply", err)
+	}
+	// Still in step: the replies were matched in order.
+	if tr, err := c.GetTrace(ctx, tracing.NewTraceID()); tr != nil || err != nil {
+		t.Errorf("GetTrace = %v, %v; want nil, nil", tr, err)
+	}
+}
+
+func TestAPIKeyHeader(t *testing.T) {
+	ctx := testCtx(t)
+	got := make(chan string, 1)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- r.Header.Get("X-Key") + "|" + r.Header.Get("X-Extra")
+		http.Error(w, "no", http.StatusUnauthorized)
+	})}
+	done := make(chan struct{})
+	go func() { defer close(done); _ = srv.Serve(ln) }()
+	defer func() { _ = srv.Shutdown(context.Background()); <-done }()
+	_, err = query.Dial(ctx, "ws://"+ln.Addr().String(), query.WithAPIKey("X-Key", "s3cret"), query.WithHeader("X-Extra", "1"))
+	if err == nil {
+		t.Fatal("Dial succeeded against a 401")
+	}
+	if h := <-got; h != "s3cret|1" {
+		t.Errorf("headers %q", h)
+	}
+	if strings.Contains(err.Error(), "s3cret") {
+		t.Errorf("the key shows in the error: %v", err)
+	}
+}

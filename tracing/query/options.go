@@ -1,0 +1,150 @@
+package query
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/reflowtrace/reflowtrace-go/retry"
+)
+
+// Defaults of the options.
+const (
+	// DefaultDialTimeout bounds one connection attempt, the probe and the
+	// renewal of the subscriptions included.
+	DefaultDialTimeout = 10 * time.Second
+	// DefaultWriteTimeout bounds the write of one request.
+	DefaultWriteTimeout = 10 * time.Second
+	// DefaultSubscriptionBuffer is how many notifications a subscription
+	// holds for its consumer before it drops new ones.
+	DefaultSubscriptionBuffer = 1024
+	// DefaultAPIKeyHeader is the header WithAPIKey uses when given "".
+	DefaultAPIKeyHeader = "X-API-Key"
+)
+
+// ErrInvalidOption is wrapped by Dial's error for an option or URL it
+// cannot use; the error names it.
+var ErrInvalidOption = errors.New("query: invalid option")
+
+// Option configures a Client. Options are applied in order; a later one
+// overrides an earlier one of the same kind.
+type Option interface{ apply(*config) }
+
+type optionFunc func(*config)
+
+func (f optionFunc) apply(c *config) { f(c) }
+
+type config struct {
+	tls          *tls.Config
+	header       http.Header
+	log          *zap.Logger
+	policy       retry.Policy
+	retryOpts    []retry.Option
+	dialTimeout  time.Duration
+	writeTimeout time.Duration
+	subBuffer    int
+	onConnect    func() // tests: called once a connection is ready
+	errs         []error
+}
+
+func newConfig(opts []Option) (*config, error) {
+	c := &config{
+		header:       http.Header{},
+		log:          zap.NewNop(),
+		dialTimeout:  DefaultDialTimeout,
+		writeTimeout: DefaultWriteTimeout,
+		subBuffer:    DefaultSubscriptionBuffer,
+	}
+	for _, o := range opts {
+		if o != nil {
+			o.apply(c)
+		}
+	}
+	if c.log == nil {
+		c.errs = append(c.errs, fmt.Errorf("%w: WithLogger: nil logger", ErrInvalidOption))
+	}
+	if c.dialTimeout <= 0 {
+		c.errs = append(c.errs, fmt.Errorf("%w: WithDialTimeout: %v, want > 0", ErrInvalidOption, c.dialTimeout))
+	}
+	if c.subBuffer < 1 {
+		c.errs = append(c.errs, fmt.Errorf("%w: WithSubscriptionBuffer: %d, want >= 1", ErrInvalidOption, c.subBuffer))
+	}
+	if err := c.policy.Validate(); err != nil {
+		c.errs = append(c.errs, fmt.Errorf("%w: WithRetry: %w", ErrInvalidOption, err))
+	}
+	return c, errors.Join(c.errs...)
+}
+
+// WithTLSConfig sets the TLS configuration of wss:// connections (custom
+// roots, client certificates for mutual TLS, server name). It is cloned.
+// Default: the system roots, TLS 1.2 at least.
+func WithTLSConfig(cfg *tls.Config) Option {
+	return optionFunc(func(c *config) {
+		if cfg != nil {
+			c.tls = cfg.Clone()
+		}
+	})
+}
+
+// WithHeader adds a header to the upgrade request of every connection.
+// Default: none.
+func WithHeader(key, value string) Option {
+	return optionFunc(func(c *config) {
+		if key == "" {
+			c.errs = append(c.errs, fmt.Errorf("%w: WithHeader: empty key", ErrInvalidOption))
+			return
+		}
+		c.header.Add(key, value)
+	})
+}
+
+// WithAPIKey sends key in the header named header ("" is
+// DefaultAPIKeyHeader) on every connection. The key never appears in logs
+// or errors. Default: none.
+func WithAPIKey(header, key string) Option {
+	return optionFunc(func(c *config) {
+		if header == "" {
+			header = DefaultAPIKeyHeader
+		}
+		c.header.Set(header, key)
+	})
+}
+
+// WithLogger sets the logger, named "query". Default: zap.NewNop().
+func WithLogger(log *zap.Logger) Option {
+	return optionFunc(func(c *config) {
+		c.log = nil
+		if log != nil {
+			c.log = log.Named("query")
+		}
+	})
+}
+
+// WithRetry sets the policy for reconnecting after the connection dropped,
+// and retry options (a fake timer in tests, a notify hook). Default: the
+// zero retry.Policy (Reflow's defaults: 5 retries from 1 s, doubling up to
+// 30 s).
+func WithRetry(p retry.Policy, opts ...retry.Option) Option {
+	return optionFunc(func(c *config) {
+		c.policy = p
+		c.retryOpts = opts
+	})
+}
+
+// WithDialTimeout bounds one connection attempt, from the TCP dial to the
+// end of the probe and the renewal of the subscriptions. Default:
+// DefaultDialTimeout.
+func WithDialTimeout(d time.Duration) Option {
+	return optionFunc(func(c *config) { c.dialTimeout = d })
+}
+
+// WithSubscriptionBuffer sets how many notifications each subscription
+// holds for its consumer; when it is full, new ones are dropped and
+// counted. Default: DefaultSubscriptionBuffer.
+func WithSubscriptionBuffer(n int) Option {
+	return optionFunc(func(c *config) { c.subBuffer = n })
+}

@@ -1,0 +1,187 @@
+package query
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"iter"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/reflowtrace/reflowtrace-go/tracing"
+)
+
+// DefaultPageSize is the page size of QueryAll for a query without Limit.
+const DefaultPageSize = 100
+
+// Result is the answer to a QueryTraces.
+type Result struct {
+	// Traces are the matching traces of the page, newest start time first
+	// on the reference server.
+	Traces []tracing.FlowTrace
+	// TotalCount is the server's total_count. The reference server of both
+	// generations counts the traces of this page (after Limit and Offset),
+	// not every match; a legacy reply has none and gets len(Traces).
+	TotalCount uint64
+}
+
+// GetTrace returns the trace the server keeps under id (on generation 2,
+// also a trace still in flight), or nil, nil when it has none. A trace
+// split into segments comes back as its first segment: see Trace.
+func (c *Client) GetTrace(ctx context.Context, id tracing.TraceID) (*tracing.FlowTrace, error) {
+	resp, err := c.roundTrip(ctx, func(rid tracing.RequestID) tracing.TracingRequest {
+		return tracing.GetTrace{TraceID: id, RequestID: rid}
+	})
+	if err != nil {
+		if notFound(err) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("query: GetTrace %s: %w", id, err)
+	}
+	td, ok := resp.(tracing.TraceData)
+	if !ok {
+		return nil, fmt.Errorf("query: GetTrace %s: %w %T", id, ErrUnexpectedReply, resp)
+	}
+	return td.Trace, nil
+}
+
+// notFound reports whether err is the legacy "trace not found" reply.
+func notFound(err error) bool {
+	se, ok := err.(*tracing.ServerError)
+	return ok && (se.Code == tracing.CodeNotFound || strings.HasPrefix(se.Message, "Trace not found"))
+}
+
+// QueryTraces returns one page of the traces matching q: every filter of
+// TraceQuery is sent (flow id, execution id, time range, status, actor
+// filter), and Limit and Offset select the page.
+func (c *Client) QueryTraces(ctx context.Context, q tracing.TraceQuery) (Result, error) {
+	resp, err := c.roundTrip(ctx, func(rid tracing.RequestID) tracing.TracingRequest {
+		return tracing.QueryTraces{Query: q, RequestID: rid}
+	})
+	if err != nil {
+		return Result{}, fmt.Errorf("query: QueryTraces: %w", err)
+	}
+	switch r := resp.(type) {
+	case tracing.QueryResults:
+		return Result{Traces: r.Traces, TotalCount: r.TotalCount}, nil
+	case tracing.TracesFound:
+		return Result{Traces: r.Traces, TotalCount: uint64(len(r.Traces))}, nil
+	}
+	return Result{}, fmt.Errorf("query: QueryTraces: %w %T", ErrUnexpectedReply, resp)
+}
+
+// QueryAll yields every trace matching q, page by page from q.Offset, with
+// pages of q.Limit traces (DefaultPageSize when 0); it stops after a page
+// that is not full, or at the first error, which it yields with a zero
+// trace. A trace already yielded is not yielded again, even when traces
+// stored meanwhile shift the pages.
+func (c *Client) QueryAll(ctx context.Context, q tracing.TraceQuery) iter.Seq2[tracing.FlowTrace, error] {
+	return func(yield func(tracing.FlowTrace, error) bool) {
+		if q.Limit == 0 {
+			q.Limit = DefaultPageSize
+		}
+		seen := map[tracing.TraceID]struct{}{}
+		for {
+			res, err := c.QueryTraces(ctx, q)
+			if err != nil {
+				yield(tracing.FlowTrace{}, fmt.Errorf("offset %d: %w", q.Offset, err))
+				return
+			}
+			for _, t := range res.Traces {
+				if _, dup := seen[t.TraceID]; dup {
+					continue
+				}
+				seen[t.TraceID] = struct{}{}
+				if !yield(t, nil) {
+					return
+				}
+			}
+			if uint64(len(res.Traces)) < q.Limit {
+				return
+			}
+			q.Offset += q.Limit
+		}
+	}
+}
+
+// Trace returns the whole trace id: its first segment with the events of
+// every later segment appended in order, and the status and end time of
+// the last one. A trace stored in one piece comes back as GetTrace returns
+// it; id may also name a later segment. It returns nil, nil when the
+// server has no trace id.
+func (c *Client) Trace(ctx context.Context, id tracing.TraceID) (*tracing.FlowTrace, error) {
+	first, err := c.GetTrace(ctx, id)
+	if err != nil || first == nil {
+		return first, err
+	}
+	if of, ok := first.Metadata.Tags[tracing.TagSegmentOf]; ok {
+		head, err := tracing.ParseTraceID(of)
+		if err != nil {
+			return nil, fmt.Errorf("query: trace %s: tag %s: %w", id, tracing.TagSegmentOf, err)
+		}
+		if first, err = c.GetTrace(ctx, head); err != nil || first == nil {
+			return first, err
+		}
+	}
+	var segs []tracing.FlowTrace
+	// Two segments a page: each can take a whole 16 MiB message, and a
+	// reply over 64 MiB would not be read.
+	q := tracing.TraceQuery{FlowID: first.FlowID, ExecutionID: first.ExecutionID, Limit: 2}
+	for t, err := range c.QueryAll(ctx, q) {
+		if err != nil {
+			return nil, fmt.Errorf("query: trace %s: segments: %w", first.TraceID, err)
+		}
+		if t.TraceID != first.TraceID && t.Metadata.Tags[tracing.TagSegmentOf] == first.TraceID.String() {
+			segs = append(segs, t)
+		}
+	}
+	if len(segs) == 0 {
+		return first, nil
+	}
+	slices.SortStableFunc(segs, func(a, b tracing.FlowTrace) int {
+		return cmp.Compare(segmentNumber(&a), segmentNumber(&b))
+	})
+	out := *first
+	out.Events = slices.Clone(first.Events)
+	for i := range segs {
+		out.Events = append(out.Events, segs[i].Events...)
+	}
+	last := &segs[len(segs)-1]
+	out.Status, out.EndTime = last.Status, last.EndTime
+	out.Metadata.Tags = maps.Clone(first.Metadata.Tags)
+	return &out, nil
+}
+
+// segmentNumber is the tracing.TagSegment of t, or 0.
+func segmentNumber(t *tracing.FlowTrace) int {
+	n, _ := strconv.Atoi(t.Metadata.Tags[tracing.TagSegment])
+	return n
+}
+
+// GetMetrics returns the server's counters, as the JSON object it sent.
+func (c *Client) GetMetrics(ctx context.Context) (json.RawMessage, error) {
+	resp, err := c.roundTrip(ctx, func(tracing.RequestID) tracing.TracingRequest { return tracing.GetMetrics{} })
+	if err != nil {
+		return nil, fmt.Errorf("query: GetMetrics: %w", err)
+	}
+	m, ok := resp.(tracing.Metrics)
+	if !ok {
+		return nil, fmt.Errorf("query: GetMetrics: %w %T", ErrUnexpectedReply, resp)
+	}
+	return m.Data, nil
+}
+
+// Ping asks the server for a Pong.
+func (c *Client) Ping(ctx context.Context) error {
+	resp, err := c.roundTrip(ctx, func(tracing.RequestID) tracing.TracingRequest { return tracing.Ping{} })
+	if err != nil {
+		return fmt.Errorf("query: Ping: %w", err)
+	}
+	if _, ok := resp.(tracing.Pong); !ok {
+		return fmt.Errorf("query: Ping: %w %T", ErrUnexpectedReply, resp)
+	}
+	return nil
+}

@@ -1,0 +1,211 @@
+package query_test
+
+import (
+	"encoding/json"
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/reflowtrace/reflowtrace-go/internal/testserver"
+	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/query"
+)
+
+func TestReadMethods(t *testing.T) {
+	for _, v := range variants() {
+		t.Run(v.name, func(t *testing.T) {
+			ctx := testCtx(t)
+			srv := startServer(t, ctx, v.opts()...)
+			base := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+			exec := tracing.NewExecutionID()
+			failed := tracing.FailedStatus("boom")
+			a := mkTrace("etl", exec, base, tracing.ExecutionStatus{Kind: tracing.StatusCompleted}, "reader", "parser")
+			b := mkTrace("etl", tracing.NewExecutionID(), base.Add(time.Hour), failed, "reader", "writer")
+			// A trace large enough that every reply carrying it is compressed.
+			big := mkTrace("big", tracing.NewExecutionID(), base.Add(2*time.Hour), tracing.ExecutionStatus{Kind: tracing.StatusRunning},
+				slices.Repeat([]string{"sensor"}, 200)...)
+			newPeer(t, ctx, srv.URL()).store(ctx, a, b, big)
+
+			c := dial(t, ctx, srv.URL())
+			want := tracing.ProtocolV1
+			if v.gen == testserver.Gen2 {
+				want = tracing.ProtocolV2
+			}
+			if got := c.Protocol(); got != want {
+				t.Errorf("Protocol() = %v, want %v", got, want)
+			}
+			for _, tr := range []tracing.FlowTrace{a, b, big} {
+				got, err := c.GetTrace(ctx, tr.TraceID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got == nil || got.TraceID != tr.TraceID || got.FlowID != tr.FlowID || got.Status != tr.Status ||
+					!slices.Equal(ids(got.Events), ids(tr.Events)) {
+					t.Errorf("GetTrace(%s) = %+v", tr.TraceID, got)
+				}
+			}
+			if got, err := c.GetTrace(ctx, tracing.NewTraceID()); got != nil || err != nil {
+				t.Errorf("GetTrace(unknown) = %v, %v; want nil, nil", got, err)
+			}
+
+			cases := []struct {
+				name string
+				q    tracing.TraceQuery
+				want []tracing.FlowTrace
+			}{
+				{"all", tracing.TraceQuery{}, []tracing.FlowTrace{a, b, big}},
+				{"flow", tracing.TraceQuery{FlowID: "etl"}, []tracing.FlowTrace{a, b}},
+				{"execution", tracing.TraceQuery{ExecutionID: exec}, []tracing.FlowTrace{a}},
+				{"time range", tracing.TraceQuery{HasTimeRange: true, TimeRange: [2]time.Time{base.Add(30 * time.Minute), base.Add(90 * time.Minute)}}, []tracing.FlowTrace{b}},
+				{"status", tracing.TraceQuery{Status: &failed}, []tracing.FlowTrace{b}},
+				{"actor", tracing.TraceQuery{ActorFilter: "writ"}, []tracing.FlowTrace{b}},
+				{"limit", tracing.TraceQuery{FlowID: "etl", Limit: 1}, []tracing.FlowTrace{b}},
+				{"offset", tracing.TraceQuery{FlowID: "etl", Limit: 1, Offset: 1}, []tracing.FlowTrace{a}},
+			}
+			for _, tc := range cases {
+				res, err := c.QueryTraces(ctx, tc.q)
+				if err != nil {
+					t.Fatalf("%s: %v", tc.name, err)
+				}
+				var got, wantIDs []tracing.TraceID
+				for _, tr := range res.Traces {
+					got = append(got, tr.TraceID)
+				}
+				for _, tr := range tc.want {
+					wantIDs = append(wantIDs, tr.TraceID)
+				}
+				// The reference answers newest start time first.
+				slices.Reverse(wantIDs)
+				if !slices.Equal(got, wantIDs) {
+					t.Errorf("%s: got %v, want %v", tc.name, got, wantIDs)
+				}
+				if res.TotalCount != uint64(len(res.Traces)) {
+					t.Errorf("%s: TotalCount %d for %d traces", tc.name, res.TotalCount, len(res.Traces))
+				}
+			}
+
+			raw, err := c.GetMetrics(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var m map[string]uint64
+			if err := json.Unmarshal(raw, &m); err != nil || m["traces_stored"] != 3 {
+				t.Errorf("GetMetrics = %s, %v; want traces_stored 3", raw, err)
+			}
+			if err := c.Ping(ctx); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}
+
+func TestQueryAllPages(t *testing.T) {
+	for _, gen := range []testserver.Generation{testserver.Gen1, testserver.Gen2} {
+		t.Run(gen.String(), func(t *testing.T) {
+			ctx := testCtx(t)
+			srv := startServer(t, ctx, testserver.WithGeneration(gen))
+			base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+			var traces []tracing.FlowTrace
+			for i := range 25 {
+				traces = append(traces, mkTrace("paged", tracing.NewExecutionID(), base.Add(time.Duration(i)*time.Minute), tracing.ExecutionStatus{Kind: tracing.StatusCompleted}, "a"))
+			}
+			newPeer(t, ctx, srv.URL()).store(ctx, append(traces, mkTrace("other", tracing.NewExecutionID(), base, tracing.ExecutionStatus{}, "a"))...)
+			c := dial(t, ctx, srv.URL())
+			for _, limit := range []uint64{0, 1, 10, 25, 30} {
+				var got []tracing.FlowTrace
+				for tr, err := range c.QueryAll(ctx, tracing.TraceQuery{FlowID: "paged", Limit: limit}) {
+					if err != nil {
+						t.Fatal(err)
+					}
+					got = append(got, tr)
+				}
+				if len(got) != 25 || len(traceIDs(got)) != 25 {
+					t.Errorf("limit %d: %d traces, %d distinct; want 25", limit, len(got), len(traceIDs(got)))
+				}
+				for id := range traceIDs(traces) {
+					if !traceIDs(got)[id] {
+						t.Errorf("limit %d: trace %s missing", limit, id)
+					}
+				}
+			}
+			// Stopping early stops asking.
+			n := 0
+			for range c.QueryAll(ctx, tracing.TraceQuery{FlowID: "paged", Limit: 2}) {
+				n++
+				if n == 3 {
+					break
+				}
+			}
+			if n != 3 {
+				t.Errorf("early break: %d", n)
+			}
+		})
+	}
+}
+
+func TestClosedClient(t *testing.T) {
+	ctx := testCtx(t)
+	srv := startServer(t, ctx)
+	c, err := query.Dial(ctx, srv.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, err := c.Subscribe(ctx, tracing.SubscriptionFilters{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	if _, ok := <-sub.Events(); ok {
+		t.Error("subscription channel open after Close")
+	}
+	if !errors.Is(sub.Err(), query.ErrClosed) {
+		t.Errorf("sub.Err() = %v, want ErrClosed", sub.Err())
+	}
+	if err := sub.Close(ctx); err != nil {
+		t.Errorf("sub.Close after client Close: %v", err)
+	}
+	if _, err := c.GetTrace(ctx, tracing.NewTraceID()); !errors.Is(err, query.ErrClosed) {
+		t.Errorf("GetTrace after Close: %v", err)
+	}
+	if _, err := c.QueryTraces(ctx, tracing.TraceQuery{}); !errors.Is(err, query.ErrClosed) {
+		t.Errorf("QueryTraces after Close: %v", err)
+	}
+	if _, err := c.Subscribe(ctx, tracing.SubscriptionFilters{}); !errors.Is(err, query.ErrClosed) {
+		t.Errorf("Subscribe after Close: %v", err)
+	}
+}
+
+func TestDialErrors(t *testing.T) {
+	ctx := testCtx(t)
+	for _, tc := range []struct {
+		name string
+		url  string
+		opts []query.Option
+	}{
+		{"scheme", "http://127.0.0.1:1", nil},
+		{"no host", "ws://", nil},
+		{"bad url", "ws://[::1", nil},
+		{"dial timeout", "ws://127.0.0.1:1", []query.Option{query.WithDialTimeout(0)}},
+		{"buffer", "ws://127.0.0.1:1", []query.Option{query.WithSubscriptionBuffer(0)}},
+		{"logger", "ws://127.0.0.1:1", []query.Option{query.WithLogger(nil)}},
+		{"header", "ws://127.0.0.1:1", []query.Option{query.WithHeader("", "v")}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := query.Dial(ctx, tc.url, tc.opts...); !errors.Is(err, query.ErrInvalidOption) {
+				t.Errorf("Dial: %v, want ErrInvalidOption", err)
+			}
+		})
+	}
+	srv := startServer(t, ctx)
+	url := srv.URL()
+	srv.Stop()
+	if _, err := query.Dial(ctx, url); err == nil {
+		t.Error("Dial of a stopped server succeeded")
+	}
+}

@@ -1,0 +1,98 @@
+package query_test
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/reflowtrace/reflowtrace-go/internal/testserver"
+	"github.com/reflowtrace/reflowtrace-go/sink"
+	"github.com/reflowtrace/reflowtrace-go/tracing"
+)
+
+func TestTraceJoinsSegments(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		gen  testserver.Generation
+		mode sink.WebSocketMode
+	}{
+		{"gen1-store", testserver.Gen1, sink.ModeStore},
+		{"gen2-store", testserver.Gen2, sink.ModeStore},
+		{"gen2-both", testserver.Gen2, sink.ModeBoth},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := testCtx(t)
+			srv := startServer(t, ctx, testserver.WithGeneration(tc.gen))
+			cfg := tracing.DefaultConfig()
+			cfg.ServerURL = srv.URL()
+			cfg.FlowID = "segmented"
+			cfg.QueueSize = 1 << 12
+			ws, err := sink.NewWebSocket(srv.URL(), append(sink.WebSocketOptionsFromConfig(cfg),
+				sink.WithMaxFrameBytes(2048), sink.WithMode(tc.mode))...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc1, err := tracing.New(cfg, tracing.WithSink(ws))
+			if err != nil {
+				t.Fatal(err)
+			}
+			id, err := tc1.StartTrace(ctx, cfg.FlowID, tracing.FlowVersion{Major: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want []tracing.EventID
+			// Events of one kind: the client keeps critical ones ahead of
+			// routine ones, so only within a kind is the order recorded the
+			// order sent.
+			for i := range 120 {
+				want = append(want, tc1.DataFlow(ctx, "worker", "out", "sink", "in", "Row", uint64(i)))
+			}
+			if err := tc1.EndTrace(ctx, tracing.FailedStatus("worker crashed")); err != nil {
+				t.Fatal(err)
+			}
+			if err := tc1.Close(ctx); err != nil {
+				t.Fatal(err)
+			}
+
+			c := dial(t, ctx, srv.URL())
+			first, err := c.GetTrace(ctx, id)
+			if err != nil || first == nil {
+				t.Fatalf("GetTrace = %v, %v", first, err)
+			}
+			if len(first.Events) >= len(want) {
+				t.Fatalf("first segment holds all %d events: the trace was not segmented", len(first.Events))
+			}
+			whole, err := c.Trace(ctx, id)
+			if err != nil || whole == nil {
+				t.Fatalf("Trace = %v, %v", whole, err)
+			}
+			wantS := make([]string, len(want))
+			for i, e := range want {
+				wantS[i] = e.String()
+			}
+			if got := ids(whole.Events); !slices.Equal(got, wantS) {
+				t.Errorf("Trace events: %d, want the %d recorded, in order", len(got), len(wantS))
+			}
+			if whole.TraceID != id || whole.Status != tracing.FailedStatus("worker crashed") {
+				t.Errorf("Trace: id %s status %v", whole.TraceID, whole.Status)
+			}
+			if _, tagged := whole.Metadata.Tags[tracing.TagSegmentOf]; tagged {
+				t.Error("joined trace carries a segment tag")
+			}
+			// A later segment's id reads the whole trace too.
+			res, err := c.QueryTraces(ctx, tracing.TraceQuery{ExecutionID: first.ExecutionID})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, seg := range res.Traces {
+				if seg.TraceID == id {
+					continue
+				}
+				again, err := c.Trace(ctx, seg.TraceID)
+				if err != nil || again == nil || again.TraceID != id || len(again.Events) != len(want) {
+					t.Errorf("Trace(segment %s) = %v, %v", seg.TraceID, again, err)
+				}
+				break
+			}
+		})
+	}
+}

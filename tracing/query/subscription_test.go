@@ -1,0 +1,292 @@
+package query_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/reflowtrace/reflowtrace-go/internal/testserver"
+	"github.com/reflowtrace/reflowtrace-go/retry"
+	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/query"
+)
+
+// drain reads what sub holds now, without waiting.
+func drain(sub *query.Subscription) []tracing.EventNotification {
+	var out []tracing.EventNotification
+	for {
+		select {
+		case n, ok := <-sub.Events():
+			if !ok {
+				return out
+			}
+			out = append(out, n)
+		default:
+			return out
+		}
+	}
+}
+
+// settle returns once c's reader has handled everything the server queued
+// for it before now: the server queues a RecordEvent's notifications
+// before its acknowledgement, and the reply to a later Ping after them.
+func settle(t *testing.T, ctx context.Context, c *query.Client) {
+	t.Helper()
+	if err := c.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSubscribeFilters(t *testing.T) {
+	for _, v := range variants() {
+		t.Run(v.name, func(t *testing.T) {
+			ctx := testCtx(t)
+			srv := startServer(t, ctx, v.opts()...)
+			c := dial(t, ctx, srv.URL())
+			byActor, err := c.Subscribe(ctx, tracing.SubscriptionFilters{ActorIDs: []string{"parser"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			failed := tracing.TraceEventType{Kind: tracing.KindActorFailed}
+			byKind, err := c.Subscribe(ctx, tracing.SubscriptionFilters{EventTypes: []tracing.TraceEventType{failed}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := newPeer(t, ctx, srv.URL())
+			trace := tracing.NewTraceID()
+			now := time.Now().UTC()
+			evs := []tracing.TraceEvent{
+				event(tracing.ActorStarted("parser"), now),
+				event(tracing.ActorStarted("reader"), now),
+				event(tracing.ActorFailed("reader", "disk"), now),
+				event(tracing.ActorFailed("parser", "syntax"), now),
+				event(tracing.ActorCompleted("writer"), now),
+			}
+			for _, ev := range evs {
+				p.record(ctx, trace, ev)
+			}
+			settle(t, ctx, c)
+			got := func(s *query.Subscription) []string {
+				var out []string
+				for _, n := range drain(s) {
+					if n.TraceID != trace {
+						t.Errorf("notification of trace %s, want %s", n.TraceID, trace)
+					}
+					out = append(out, n.Event.EventID.String())
+				}
+				return out
+			}
+			if g, w := got(byActor), ids([]tracing.TraceEvent{evs[0], evs[3]}); !slices.Equal(g, w) {
+				t.Errorf("actor filter: got %v, want %v", g, w)
+			}
+			if g, w := got(byKind), ids([]tracing.TraceEvent{evs[2], evs[3]}); !slices.Equal(g, w) {
+				t.Errorf("kind filter: got %v, want %v", g, w)
+			}
+			// After one subscription ends, the other keeps its filter.
+			if err := byKind.Close(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if err := byKind.Err(); err != nil {
+				t.Errorf("Err after Close: %v", err)
+			}
+			p.record(ctx, trace, event(tracing.ActorFailed("reader", "again"), now))
+			p.record(ctx, trace, event(tracing.ActorCompleted("parser"), now))
+			settle(t, ctx, c)
+			if n := len(drain(byActor)); n != 1 {
+				t.Errorf("after the other closed: %d notifications, want 1", n)
+			}
+			if err := byActor.Close(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if v := srv.Stats(); v.ByKind["Unsubscribe"] != 1 {
+				t.Errorf("Unsubscribe sent %d times, want 1", v.ByKind["Unsubscribe"])
+			}
+		})
+	}
+}
+
+func TestNotificationsBetweenReplies(t *testing.T) {
+	for _, gen := range []testserver.Generation{testserver.Gen1, testserver.Gen2} {
+		t.Run(gen.String(), func(t *testing.T) {
+			ctx := testCtx(t)
+			srv := startServer(t, ctx, testserver.WithGeneration(gen), testserver.WithCompression(tracing.CompressionLZ4))
+			stored := mkTrace("f", tracing.NewExecutionID(), time.Now().UTC(), tracing.ExecutionStatus{}, slices.Repeat([]string{"x"}, 50)...)
+			p := newPeer(t, ctx, srv.URL())
+			p.store(ctx, stored)
+			c := dial(t, ctx, srv.URL())
+			sub, err := c.Subscribe(ctx, tracing.SubscriptionFilters{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			const events = 300
+			var wg sync.WaitGroup
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range events {
+					p.record(ctx, tracing.NewTraceID(), event(tracing.ActorStarted("x"), time.Now().UTC()))
+				}
+			}()
+			// Concurrent calls, each one matched with its own reply while
+			// notifications arrive between them.
+			var cwg sync.WaitGroup
+			for range 4 {
+				cwg.Add(1)
+				go func() {
+					defer cwg.Done()
+					for range 25 {
+						tr, err := c.GetTrace(ctx, stored.TraceID)
+						if err != nil || tr == nil || len(tr.Events) != 50 {
+							t.Errorf("GetTrace: %v, %v", tr, err)
+							return
+						}
+						res, err := c.QueryTraces(ctx, tracing.TraceQuery{FlowID: "none"})
+						if err != nil || len(res.Traces) != 0 {
+							t.Errorf("QueryTraces: %v, %v", res, err)
+							return
+						}
+					}
+				}()
+			}
+			cwg.Wait()
+			wg.Wait()
+			settle(t, ctx, c)
+			if n := len(drain(sub)); n != events || sub.Dropped() != 0 {
+				t.Errorf("%d notifications, %d dropped; want %d, 0", n, sub.Dropped(), events)
+			}
+		})
+	}
+}
+
+func TestSlowConsumerDropsCounted(t *testing.T) {
+	ctx := testCtx(t)
+	srv := startServer(t, ctx)
+	c := dial(t, ctx, srv.URL(), query.WithSubscriptionBuffer(4))
+	sub, err := c.Subscribe(ctx, tracing.SubscriptionFilters{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newPeer(t, ctx, srv.URL())
+	for range 50 {
+		p.record(ctx, tracing.NewTraceID(), event(tracing.ActorStarted("x"), time.Now().UTC()))
+	}
+	// The reader kept going: the client still answers.
+	settle(t, ctx, c)
+	if sub.Dropped() != 46 || sub.Delivered() != 4 {
+		t.Errorf("dropped %d, delivered %d; want 46, 4", sub.Dropped(), sub.Delivered())
+	}
+	if n := len(drain(sub)); n != 4 {
+		t.Errorf("%d in the channel, want 4", n)
+	}
+}
+
+func TestSubscriptionEndsWithCtx(t *testing.T) {
+	ctx := testCtx(t)
+	srv := startServer(t, ctx)
+	c := dial(t, ctx, srv.URL())
+	sctx, cancel := context.WithCancel(ctx)
+	sub, err := c.Subscribe(sctx, tracing.SubscriptionFilters{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	for range sub.Events() {
+	}
+	if !errors.Is(sub.Err(), context.Canceled) {
+		t.Errorf("Err = %v, want context.Canceled", sub.Err())
+	}
+	// The client carries on.
+	if err := c.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestReconnectResubscribes(t *testing.T) {
+	for _, gen := range []testserver.Generation{testserver.Gen1, testserver.Gen2} {
+		t.Run(gen.String(), func(t *testing.T) {
+			ctx := testCtx(t)
+			srv := startServer(t, ctx, testserver.WithGeneration(gen))
+			ready := make(chan struct{}, 4)
+			c := dial(t, ctx, srv.URL(), query.WithConnectHook(func() { ready <- struct{}{} }))
+			<-ready
+			sub, err := c.Subscribe(ctx, tracing.SubscriptionFilters{ActorIDs: []string{"a"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv.KillConnections()
+			select {
+			case <-ready:
+			case <-ctx.Done():
+				t.Fatal("no reconnection")
+			}
+			if sub.Resubscribed() != 1 {
+				t.Errorf("Resubscribed = %d, want 1", sub.Resubscribed())
+			}
+			p := newPeer(t, ctx, srv.URL())
+			ev := event(tracing.ActorStarted("a"), time.Now().UTC())
+			p.record(ctx, tracing.NewTraceID(), event(tracing.ActorStarted("b"), time.Now().UTC()))
+			p.record(ctx, tracing.NewTraceID(), ev)
+			select {
+			case n := <-sub.Events():
+				if n.Event.EventID != ev.EventID {
+					t.Errorf("got %s, want %s (filter renewed)", n.Event.EventID, ev.EventID)
+				}
+			case <-ctx.Done():
+				t.Fatal("no notification after reconnecting")
+			}
+			if sub.Err() != nil {
+				t.Errorf("Err = %v", sub.Err())
+			}
+		})
+	}
+}
+
+func TestCallResentAfterDrop(t *testing.T) {
+	ctx := testCtx(t)
+	srv := startServer(t, ctx, testserver.WithGeneration(testserver.Gen2))
+	tr := mkTrace("f", tracing.NewExecutionID(), time.Now().UTC(), tracing.ExecutionStatus{}, "a")
+	newPeer(t, ctx, srv.URL()).store(ctx, tr)
+	c := dial(t, ctx, srv.URL())
+	// The server handles the next message and drops the connection
+	// instead of answering it.
+	srv.DropBeforeAck(1)
+	got, err := c.GetTrace(ctx, tr.TraceID)
+	if err != nil || got == nil || got.TraceID != tr.TraceID {
+		t.Fatalf("GetTrace = %v, %v", got, err)
+	}
+	if v := srv.Stats(); v.ByKind["GetTrace"] < 3 { // two probes, the resend
+		t.Errorf("GetTrace handled %d times", v.ByKind["GetTrace"])
+	}
+}
+
+func TestGiveUpThenRecover(t *testing.T) {
+	ctx := testCtx(t)
+	srv := startServer(t, ctx)
+	c, err := query.Dial(ctx, srv.URL(), query.WithRetry(retry.Policy{MaxRetries: retry.NoRetries}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	sub, err := c.Subscribe(ctx, tracing.SubscriptionFilters{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Stop()
+	for range sub.Events() {
+	}
+	if sub.Err() == nil {
+		t.Fatal("subscription ended without an error")
+	}
+	if _, err := c.GetTrace(ctx, tracing.NewTraceID()); err == nil {
+		t.Fatal("GetTrace succeeded with the server down")
+	}
+	if err := srv.Restart(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Ping(ctx); err != nil {
+		t.Fatalf("Ping after the server came back: %v", err)
+	}
+}
