@@ -46,6 +46,8 @@ type traceState struct {
 	start    FlowTrace
 	implicit bool
 	ended    atomic.Bool
+	// used turns true once an event is recorded into the implicit trace.
+	used atomic.Bool
 }
 
 // causeNode is what a context carries for recording: the trace its events
@@ -254,7 +256,11 @@ func (c *TracingClient) traceID(n *causeNode) TraceID {
 	if n != nil && n.trace != nil {
 		return n.trace.ref.ID
 	}
-	return c.trace.Load().ref.ID
+	t := c.trace.Load()
+	if !t.used.Load() {
+		t.used.Store(true)
+	}
+	return t.ref.ID
 }
 
 // CurrentTrace returns the trace events recorded with ctx belong to: the
@@ -310,6 +316,7 @@ func (c *TracingClient) StartTrace(ctx context.Context, flowID FlowID, version F
 		meta.Tags[LinkedTraceTag] = parent.ID.String()
 	}
 	t := c.newTrace(flowID, version, meta, false)
+	c.explicit.Store(true)
 	c.traceMu.Lock()
 	c.observe(t.start)
 	c.traceMu.Unlock()
@@ -396,11 +403,16 @@ func (c *TracingClient) endTrace(t *traceState, status ExecutionStatus) bool {
 	return true
 }
 
-// endImplicitTrace completes the implicit trace at Close.
+// endImplicitTrace completes the implicit trace at Close if events were
+// recorded into it, or if the client never started a trace of its own: a
+// client that runs its work in explicit traces leaves no empty implicit
+// trace behind on a server that stores a trace on its end.
 func (c *TracingClient) endImplicitTrace() {
 	c.traceMu.Lock()
 	defer c.traceMu.Unlock()
-	c.endTrace(c.trace.Load(), ExecutionStatus{Kind: StatusCompleted})
+	if t := c.trace.Load(); t.used.Load() || !c.explicit.Load() {
+		c.endTrace(t, ExecutionStatus{Kind: StatusCompleted})
+	}
 }
 
 // observe tells the TraceObserver sinks about t.

@@ -423,3 +423,41 @@ func TestNewCause(t *testing.T) {
 		t.Fatalf("chain of %d, want the last %d ancestors and the event", len(c.Chain()), MaxDependencyChain)
 	}
 }
+
+// TestTraces_CloseLeavesUnusedImplicitTrace: a client whose events all
+// went to explicit traces does not end (and so does not store) an empty
+// implicit trace at Close; one that recorded into it does.
+func TestTraces_CloseLeavesUnusedImplicitTrace(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		use  bool
+	}{{"unused", false}, {"used", true}} {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := ctxTimeout(t)
+			sink := newRecordSink()
+			c := newTestClient(t, sink, nil)
+			implicit := c.CurrentTrace(ctx).ID
+			tctx, _, err := c.StartTrace(ctx, "f", FlowVersion{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.ActorStarted(tctx, "a")
+			if tt.use {
+				c.ActorStarted(ctx, "b")
+			}
+			if err := c.EndTrace(tctx, ExecutionStatus{Kind: StatusCompleted}); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Close(ctx); err != nil {
+				t.Fatal(err)
+			}
+			ended := false
+			for _, o := range sink.observed() {
+				ended = ended || (o.TraceID == implicit && !o.EndTime.IsZero())
+			}
+			if ended != tt.use {
+				t.Fatalf("implicit trace ended at Close: %v, want %v", ended, tt.use)
+			}
+		})
+	}
+}
