@@ -31,7 +31,7 @@ func TestWebSocketThroughClient(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				trace, err := client.StartTrace(ctx, "e2e", tracing.FlowVersion{Major: 2})
+				ctx, trace, err := client.StartTrace(ctx, "e2e", tracing.FlowVersion{Major: 2})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -80,13 +80,14 @@ func TestWebSocketThroughClientServerDown(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := client.StartTrace(ctx, "down", tracing.FlowVersion{}); err != nil {
+			tctx, _, err := client.StartTrace(ctx, "down", tracing.FlowVersion{})
+			if err != nil {
 				t.Fatal(err)
 			}
 			for i := range 200 {
-				client.DataFlow(ctx, "a", "out", "b", "in", "Msg", uint64(i))
+				client.DataFlow(tctx, "a", "out", "b", "in", "Msg", uint64(i))
 			}
-			if err := client.EndTrace(ctx, tracing.FailedStatus("no server")); err != nil {
+			if err := client.EndTrace(tctx, tracing.FailedStatus("no server")); err != nil {
 				t.Fatal(err)
 			}
 			// Unhealthy once the sink has been unable to deliver for longer

@@ -77,9 +77,9 @@ const dropLogInterval = 10 * time.Second
 //
 // Record and the per-kind methods (ActorCreated, DataFlow, …) never block,
 // never log, never return an error and, for the built-in kinds, do not
-// allocate. Each fills a zero EventID, TraceID (the current trace, see
-// StartTrace) and Timestamp, and takes the event's cause from ctx (see
-// ContextWithEvent): ctx serves correlation only, its cancellation is
+// allocate. Each fills a zero EventID, TraceID (the trace ctx carries, see
+// StartTrace, or else the client's implicit trace) and Timestamp, and takes
+// the event's cause from ctx (see ContextWithEvent): ctx serves correlation only, its cancellation is
 // ignored, and nil is allowed. Critical kinds (TracingConfig.CriticalKinds)
 // use the queue's priority lane and are delivered ahead of routine ones.
 // When the queue is full the event is dropped and counted (see Metrics).
@@ -130,8 +130,13 @@ type TracingClient struct {
 	queueCap  float64
 	blockWait bool
 
+	// trace is the implicit trace: the one events recorded with a ctx
+	// that carries none belong to.
 	trace atomic.Pointer[traceState]
-	// traceMu orders StartTrace/EndTrace with their notifications.
+	// explicit turns true at the first StartTrace.
+	explicit atomic.Bool
+	// traceMu orders the implicit trace's start and end with their
+	// notifications.
 	traceMu sync.Mutex
 	meta    TraceMetadata
 
@@ -193,14 +198,6 @@ type sinkState struct {
 	latencyNs   atomic.Uint64
 }
 
-// traceState is the current trace; immutable once published.
-type traceState struct {
-	id       TraceID
-	trace    FlowTrace
-	implicit bool
-	ended    bool
-}
-
 // New returns a client for cfg. Zero fields of cfg take their defaults; the
 // config and the options are validated and every bad field or option is
 // named in the error, which wraps ErrInvalidConfig. An enabled client needs
@@ -210,7 +207,8 @@ type traceState struct {
 // records nothing; Close still closes the sinks given to it.
 //
 // The client starts an implicit trace for cfg.FlowID, so that every event
-// carries a trace id; StartTrace replaces it.
+// carries a trace id: events recorded with a ctx that carries no trace
+// (see StartTrace) belong to it.
 func New(cfg TracingConfig, opts ...Option) (*TracingClient, error) {
 	cfg.setDefaults()
 	o := defaultOptions()
@@ -281,7 +279,7 @@ func New(cfg TracingConfig, opts ...Option) (*TracingClient, error) {
 	c.queue = q
 	c.queueCap = float64(q.Cap())
 	c.lastDropLog = c.now()
-	c.startTrace(cfg.FlowID, FlowVersion{}, true)
+	c.startImplicitTrace()
 	c.on.Store(true)
 	if cfg.SystemMetricsInterval > 0 {
 		c.startMonitor(cfg.SystemMetricsInterval)

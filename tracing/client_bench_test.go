@@ -98,6 +98,15 @@ func BenchmarkRecordWithCause(b *testing.B) {
 	})
 }
 
+// BenchmarkRecordInTrace is BenchmarkRecordWithCause with a trace in the
+// context too (as StartTrace gives), so the event's trace comes from it.
+func BenchmarkRecordInTrace(b *testing.B) {
+	ctx := ContextWithEvent(ContextWithTrace(context.Background(), TraceRef{ID: NewTraceID()}), NewEventID())
+	benchRecord(b, func(c *TracingClient) {
+		c.DataFlow(ctx, "sensor", "out", "validator", "in", "Reading", 256)
+	})
+}
+
 // BenchmarkRecordEvent records an event built with a constructor through
 // Record, the generic entry point.
 func BenchmarkRecordEvent(b *testing.B) {

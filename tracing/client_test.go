@@ -156,7 +156,7 @@ func TestClient_FlushDeliversWhatWasQueued(t *testing.T) {
 	if len(got) != len(ids) {
 		t.Fatalf("delivered %d events, want %d", len(got), len(ids))
 	}
-	trace := c.CurrentTrace()
+	trace := c.CurrentTrace(ctx).ID
 	wantKinds := []EventKind{
 		KindActorCreated, KindActorStarted, KindActorCompleted, KindActorFailed,
 		KindMessageSent, KindMessageReceived, KindStateChanged, KindPortConnected,
@@ -249,7 +249,7 @@ func TestClient_AfterClose(t *testing.T) {
 	if err := c.Flush(ctx); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Flush after Close = %v, want ErrClosed", err)
 	}
-	if _, err := c.StartTrace(ctx, "f", FlowVersion{}); !errors.Is(err, ErrClosed) {
+	if _, _, err := c.StartTrace(ctx, "f", FlowVersion{}); !errors.Is(err, ErrClosed) {
 		t.Fatalf("StartTrace after Close = %v, want ErrClosed", err)
 	}
 	if err := c.EndTrace(ctx, ExecutionStatus{Kind: StatusCompleted}); !errors.Is(err, ErrClosed) {

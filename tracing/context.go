@@ -2,7 +2,10 @@ package tracing
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"maps"
+	"sync/atomic"
 
 	"github.com/reflowtrace/reflowtrace-go/internal/clock"
 )
@@ -11,11 +14,51 @@ import (
 // CausalityInfo.DependencyChain lists: the most recent ones, oldest first.
 const MaxDependencyChain = 16
 
-// causeNode is the event a context carries, with what its children need.
-// It is immutable once built, so children share chain read-only.
+// LinkedTraceTag is the TraceMetadata tag under which a trace started with
+// a ctx that already carried a trace names that trace's id (see
+// StartTrace): it links, for example, the trace of one message handled by
+// a long-lived actor to the actor's lifecycle trace.
+const LinkedTraceTag = "reflowtrace.linked_trace"
+
+// ErrForeignTrace is returned (wrapped) by EndTrace for a trace the client
+// did not start: one from another client or from another process (see
+// ContextWithTrace).
+var ErrForeignTrace = errors.New("tracing: trace not started by this client")
+
+// TraceRef identifies a trace: what a context carries of it and what
+// propagation sends to another process. The zero TraceRef is no trace.
+type TraceRef struct {
+	ID          TraceID
+	FlowID      FlowID
+	ExecutionID ExecutionID
+}
+
+// IsZero reports whether r is the zero TraceRef (no trace id).
+func (r TraceRef) IsZero() bool { return r.ID.IsZero() }
+
+// traceState is a trace as a context carries it. ref and start are
+// immutable; ended turns true once.
+type traceState struct {
+	ref TraceRef
+	// client started the trace; nil for a trace from elsewhere
+	// (ContextWithTrace), which has no start header either.
+	client   *TracingClient
+	start    FlowTrace
+	implicit bool
+	ended    atomic.Bool
+	// used turns true once an event is recorded into the implicit trace.
+	used atomic.Bool
+}
+
+// causeNode is what a context carries for recording: the trace its events
+// belong to (nil: the client's implicit trace) and the event that causes
+// them, with what its children need (zero id: none). It is immutable once
+// built, so children share chain read-only. Both live in one context value
+// so that recording reads them with one Value call.
 type causeNode struct {
-	id   EventID
-	root EventID
+	trace *traceState
+	id    EventID
+	root  EventID
 	// chain is the dependency chain of the node's children: the node's
 	// ancestors and the node itself, oldest first, at most
 	// MaxDependencyChain long.
@@ -27,11 +70,12 @@ type causeKey struct{}
 // ContextWithEvent returns a copy of ctx that carries id as the cause of the
 // events recorded with it: they get id as their parent, the root cause of
 // ctx's chain (or id, if ctx carries none) as their root cause, and the
-// chain of ancestors, oldest first, as their dependency chain. id is
-// assumed to have been recorded with ctx, so its own causes are the ones
-// ctx carries. A zero id returns ctx unchanged. Building the chain allocates
-// once per call; the events recorded with the result share it and do not
-// allocate. A nil ctx stands for context.Background().
+// chain of ancestors, oldest first, as their dependency chain. The trace
+// ctx carries, if any, is kept. id is assumed to have been recorded with
+// ctx, so its own causes are the ones ctx carries. A zero id returns ctx
+// unchanged. Building the chain allocates once per call; the events
+// recorded with the result share it and do not allocate. A nil ctx stands
+// for context.Background().
 func ContextWithEvent(ctx context.Context, id EventID) context.Context {
 	if ctx == nil {
 		ctx = context.Background()
@@ -41,51 +85,125 @@ func ContextWithEvent(ctx context.Context, id EventID) context.Context {
 	}
 	n := &causeNode{id: id, root: id}
 	if p := nodeFrom(ctx); p != nil {
-		n.root = p.root
-		keep := min(len(p.chain), MaxDependencyChain-1)
-		n.chain = make([]EventID, keep+1)
-		copy(n.chain, p.chain[len(p.chain)-keep:])
-		n.chain[keep] = id
-	} else {
+		n.trace = p.trace
+		if !p.id.IsZero() {
+			n.root = p.root
+			n.chain = appendChain(p.chain, id)
+		}
+	}
+	if n.chain == nil {
 		n.chain = []EventID{id}
 	}
 	return context.WithValue(ctx, causeKey{}, n)
 }
 
+// appendChain returns a new slice: the last MaxDependencyChain-1 ids of
+// chain, then id.
+func appendChain(chain []EventID, id EventID) []EventID {
+	keep := min(len(chain), MaxDependencyChain-1)
+	out := make([]EventID, keep+1)
+	copy(out, chain[len(chain)-keep:])
+	out[keep] = id
+	return out
+}
+
 // EventFromContext returns the event ctx carries as a cause (see
 // ContextWithEvent) and whether there is one.
 func EventFromContext(ctx context.Context) (EventID, bool) {
-	if n := nodeFrom(ctx); n != nil {
+	if n := nodeFrom(ctx); n != nil && !n.id.IsZero() {
 		return n.id, true
 	}
 	return EventID{}, false
 }
 
-// Cause is the causal position a context carries: an event with its root
-// cause and ancestors. It lets causality cross a channel: take it from the
-// sender's context with CauseFromContext, send it with the message, and
-// restore it on the receiving side with ContextWithCause, so the receiver's
-// events keep the whole chain. It is an immutable value, safe to copy and
-// to share between goroutines. The zero Cause carries no event.
+// TraceFromContext returns the trace ctx carries (see StartTrace and
+// ContextWithTrace) and whether there is one. A ctx that carries none
+// records into the client's implicit trace (see CurrentTrace).
+func TraceFromContext(ctx context.Context) (TraceRef, bool) {
+	if n := nodeFrom(ctx); n != nil && n.trace != nil {
+		return n.trace.ref, true
+	}
+	return TraceRef{}, false
+}
+
+// ContextWithTrace returns a copy of ctx that carries ref as the trace of
+// the events recorded with it, and no cause: a trace started elsewhere,
+// typically in another process (see package propagation), which the
+// events recorded here join. The client cannot end such a trace (EndTrace
+// returns an error wrapping ErrForeignTrace), and its sinks learn of it
+// from the events only. A zero ref returns ctx unchanged; a nil ctx stands
+// for context.Background(). It allocates the context and the trace.
+func ContextWithTrace(ctx context.Context, ref TraceRef) context.Context {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if ref.IsZero() {
+		return ctx
+	}
+	return context.WithValue(ctx, causeKey{}, &causeNode{trace: &traceState{ref: ref}})
+}
+
+// Cause is the causal position a context carries: the trace and the event
+// that causes what is recorded with it, with the event's root cause and
+// ancestors. It lets causality cross a channel or a process: take it from
+// the sender's context with CauseFromContext, send it with the message
+// (see Envelope), and restore it on the receiving side with
+// ContextWithCause, so the receiver's events join the sender's trace and
+// keep the whole chain. It is an immutable value, safe to copy and to
+// share between goroutines. The zero Cause carries nothing.
 type Cause struct{ n *causeNode }
 
-// CauseFromContext returns the cause ctx carries; the zero Cause if none.
+// NewCause returns the Cause of event id, with root as its root cause (zero:
+// the first of ancestors, or id) and ancestors, oldest first, as the
+// events that led to it; only the last MaxDependencyChain-1 are kept. It
+// carries no trace: ContextWithCause keeps the trace of the ctx it is given.
+// It is how a cause received from elsewhere (see package propagation) is
+// rebuilt. A zero id returns the zero Cause. It allocates the chain.
+func NewCause(id, root EventID, ancestors []EventID) Cause {
+	if id.IsZero() {
+		return Cause{}
+	}
+	if root.IsZero() {
+		root = id
+		if len(ancestors) > 0 {
+			root = ancestors[0]
+		}
+	}
+	return Cause{&causeNode{id: id, root: root, chain: appendChain(ancestors, id)}}
+}
+
+// CauseFromContext returns the cause ctx carries, with its trace; the zero
+// Cause if ctx carries neither.
 func CauseFromContext(ctx context.Context) Cause { return Cause{nodeFrom(ctx)} }
 
 // ContextWithCause returns a copy of ctx that carries cause, as the context
-// cause came from did. A zero cause returns ctx unchanged; a nil ctx stands
-// for context.Background(). It allocates the context only.
+// cause came from did: its trace and its event. A cause without a trace
+// (see NewCause) keeps the trace ctx carries. A zero cause returns ctx
+// unchanged; a nil ctx stands for context.Background(). It allocates the
+// context only, and the node too for a cause without a trace given a ctx
+// with one.
 func ContextWithCause(ctx context.Context, cause Cause) context.Context {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	if cause.n == nil {
+	n := cause.n
+	if n == nil {
 		return ctx
 	}
-	return context.WithValue(ctx, causeKey{}, cause.n)
+	if n.trace == nil {
+		if p := nodeFrom(ctx); p != nil && p.trace != nil {
+			cp := *n
+			cp.trace = p.trace
+			n = &cp
+		}
+	}
+	return context.WithValue(ctx, causeKey{}, n)
 }
 
-// EventID returns the event of the cause; zero for the zero Cause.
+// IsZero reports whether c carries neither a trace nor an event.
+func (c Cause) IsZero() bool { return c.n == nil }
+
+// EventID returns the event of the cause; zero if it carries none.
 func (c Cause) EventID() EventID {
 	if c.n == nil {
 		return EventID{}
@@ -93,7 +211,35 @@ func (c Cause) EventID() EventID {
 	return c.n.id
 }
 
-// nodeFrom returns the cause ctx carries, or nil. Comparing ctx with
+// Root returns the root cause of the cause's event; zero if it carries no
+// event.
+func (c Cause) Root() EventID {
+	if c.n == nil {
+		return EventID{}
+	}
+	return c.n.root
+}
+
+// Chain returns the dependency chain the cause gives its children: the
+// event's ancestors and the event itself, oldest first, at most
+// MaxDependencyChain long; nil if it carries no event. The slice is
+// shared: don't modify it.
+func (c Cause) Chain() []EventID {
+	if c.n == nil {
+		return nil
+	}
+	return c.n.chain
+}
+
+// Trace returns the trace the cause belongs to and whether it names one.
+func (c Cause) Trace() (TraceRef, bool) {
+	if c.n == nil || c.n.trace == nil {
+		return TraceRef{}, false
+	}
+	return c.n.trace.ref, true
+}
+
+// nodeFrom returns the node ctx carries, or nil. Comparing ctx with
 // context.Background() first would cost more than the lookup it saves:
 // the empty contexts answer Value with one call.
 func nodeFrom(ctx context.Context) *causeNode {
@@ -104,107 +250,172 @@ func nodeFrom(ctx context.Context) *causeNode {
 	return n
 }
 
-// CurrentTrace returns the id of the trace events are recorded in: the last
-// one started, or the implicit one New started. The zero TraceID for a
-// disabled client.
-func (c *TracingClient) CurrentTrace() TraceID {
-	if !c.Enabled() {
-		return TraceID{}
+// traceID returns the id of the trace an event recorded with n belongs
+// to: n's, or else the implicit trace's.
+func (c *TracingClient) traceID(n *causeNode) TraceID {
+	if n != nil && n.trace != nil {
+		return n.trace.ref.ID
 	}
-	return c.trace.Load().id
+	t := c.trace.Load()
+	if !t.used.Load() {
+		t.used.Store(true)
+	}
+	return t.ref.ID
+}
+
+// CurrentTrace returns the trace events recorded with ctx belong to: the
+// one ctx carries (see StartTrace), or else the client's implicit trace.
+// The zero TraceRef for a disabled or closed client. Safe for concurrent
+// use.
+func (c *TracingClient) CurrentTrace(ctx context.Context) TraceRef {
+	if !c.Enabled() {
+		return TraceRef{}
+	}
+	if ref, ok := TraceFromContext(ctx); ok {
+		return ref
+	}
+	return c.trace.Load().ref
 }
 
 // StartTrace starts a new trace, a run of flowID ("" means
-// TracingConfig.FlowID) at version, and makes it the current one: events
-// recorded from now on without a TraceID carry its id. It tells the sinks
-// that implement TraceObserver (Status Running, with this process's
-// metadata). Safe for concurrent use; the last trace started wins. A
-// disabled client returns a new id and does nothing else; a closed one an
-// error wrapping ErrClosed. ctx is for correlation only.
-func (c *TracingClient) StartTrace(ctx context.Context, flowID FlowID, version FlowVersion) (TraceID, error) {
-	_ = ctx
+// TracingConfig.FlowID) at version, with a new ExecutionID, and returns a
+// copy of ctx that carries it, with its id: the events recorded with that
+// ctx, or with one derived from it (ContextWithEvent, the middleware),
+// belong to it, and EndTrace with it ends it. Any number of traces may be
+// open at once, each with its own flow, version, execution and status;
+// events recorded with a ctx that carries none belong to the client's
+// implicit trace. The returned ctx carries no cause: the trace's first
+// events are roots. If ctx already carried a trace, the new one's metadata
+// names it under LinkedTraceTag.
+//
+// It tells the sinks that implement TraceObserver (Status Running, with
+// this process's metadata) before it returns. Safe for concurrent use. A
+// disabled client returns a ctx carrying a new id and does nothing else; a
+// closed one returns ctx unchanged, the zero id and an error wrapping
+// ErrClosed. It allocates the trace and the context.
+func (c *TracingClient) StartTrace(ctx context.Context, flowID FlowID, version FlowVersion) (context.Context, TraceID, error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	if c == nil || !c.cfg.Enabled {
-		return NewTraceID(), nil
+		ref := TraceRef{ID: NewTraceID(), FlowID: flowID, ExecutionID: NewExecutionID()}
+		return ContextWithTrace(ctx, ref), ref.ID, nil
 	}
 	if !c.on.Load() {
-		return TraceID{}, fmt.Errorf("tracing: start trace: %w", ErrClosed)
+		return ctx, TraceID{}, fmt.Errorf("tracing: start trace: %w", ErrClosed)
 	}
 	if flowID == "" {
 		flowID = c.cfg.FlowID
 	}
-	return c.startTrace(flowID, version, false), nil
+	meta := c.meta
+	if parent, ok := TraceFromContext(ctx); ok {
+		meta.Tags = maps.Clone(meta.Tags)
+		if meta.Tags == nil {
+			meta.Tags = make(map[string]string, 1)
+		}
+		meta.Tags[LinkedTraceTag] = parent.ID.String()
+	}
+	t := c.newTrace(flowID, version, meta, false)
+	c.explicit.Store(true)
+	c.traceMu.Lock()
+	c.observe(t.start)
+	c.traceMu.Unlock()
+	return context.WithValue(ctx, causeKey{}, &causeNode{trace: t}), t.ref.ID, nil
 }
 
-func (c *TracingClient) startTrace(flowID FlowID, version FlowVersion, implicit bool) TraceID {
+func (c *TracingClient) newTrace(flowID FlowID, version FlowVersion, meta TraceMetadata, implicit bool) *traceState {
+	t := &traceState{
+		ref:      TraceRef{ID: NewTraceID(), FlowID: flowID, ExecutionID: NewExecutionID()},
+		client:   c,
+		implicit: implicit,
+	}
+	t.start = FlowTrace{
+		TraceID:     t.ref.ID,
+		FlowID:      flowID,
+		ExecutionID: t.ref.ExecutionID,
+		Version:     version,
+		StartTime:   clock.Now(),
+		Status:      ExecutionStatus{Kind: StatusRunning},
+		Metadata:    meta,
+	}
+	return t
+}
+
+// startImplicitTrace starts a new implicit trace and tells the sinks.
+func (c *TracingClient) startImplicitTrace() {
 	c.traceMu.Lock()
 	defer c.traceMu.Unlock()
-	t := &traceState{
-		id:       NewTraceID(),
-		implicit: implicit,
-		trace: FlowTrace{
-			FlowID:      flowID,
-			ExecutionID: NewExecutionID(),
-			Version:     version,
-			StartTime:   clock.Now(),
-			Status:      ExecutionStatus{Kind: StatusRunning},
-			Metadata:    c.meta,
-		},
-	}
-	t.trace.TraceID = t.id
+	t := c.newTrace(c.cfg.FlowID, FlowVersion{}, c.meta, true)
 	c.trace.Store(t)
-	c.observe(t.trace)
-	return t.id
+	c.observe(t.start)
 }
 
-// EndTrace ends the current trace with status (StatusCompleted,
-// FailedStatus(msg), …) and tells the sinks that implement TraceObserver
-// (with EndTime set). Events recorded afterwards still carry the ended
-// trace's id until StartTrace starts another. Ending a trace twice is a
-// no-op. A disabled client does nothing; a closed one returns an error
-// wrapping ErrClosed. ctx is for correlation only.
+// EndTrace ends the trace ctx carries (see StartTrace) with status
+// (StatusCompleted, FailedStatus(msg), …) and tells the sinks that
+// implement TraceObserver, with EndTime set, once the events recorded
+// before the call have reached them. Events recorded afterwards with ctx
+// still carry the ended trace's id. Ending a trace twice is a no-op.
+//
+// A ctx that carries no trace ends the client's implicit trace, and a new
+// implicit trace (same flow, new trace and execution ids) takes its place.
+// A trace the client did not start (see ContextWithTrace) is not ended:
+// the error wraps ErrForeignTrace. A disabled client does nothing; a closed
+// one returns an error wrapping ErrClosed. Safe for concurrent use.
 func (c *TracingClient) EndTrace(ctx context.Context, status ExecutionStatus) error {
-	_ = ctx
 	if c == nil || !c.cfg.Enabled {
 		return nil
 	}
 	if !c.on.Load() {
 		return fmt.Errorf("tracing: end trace: %w", ErrClosed)
 	}
-	c.endTrace(status, false)
+	if n := nodeFrom(ctx); n != nil && n.trace != nil {
+		if n.trace.client != c {
+			return fmt.Errorf("tracing: end trace %s: %w", n.trace.ref.ID, ErrForeignTrace)
+		}
+		c.endTrace(n.trace, status)
+		return nil
+	}
+	c.traceMu.Lock()
+	defer c.traceMu.Unlock()
+	if c.endTrace(c.trace.Load(), status) {
+		t := c.newTrace(c.cfg.FlowID, FlowVersion{}, c.meta, true)
+		c.trace.Store(t)
+		c.observe(t.start)
+	}
 	return nil
 }
 
-// endTrace ends the current trace, if it is not ended yet and, when
-// onlyImplicit is set, if it is the implicit one.
-func (c *TracingClient) endTrace(status ExecutionStatus, onlyImplicit bool) {
-	c.traceMu.Lock()
-	defer c.traceMu.Unlock()
-	cur := c.trace.Load()
-	if cur.ended || (onlyImplicit && !cur.implicit) {
-		return
+// endTrace ends t, unless it was ended already, and reports whether it
+// did.
+func (c *TracingClient) endTrace(t *traceState, status ExecutionStatus) bool {
+	if !t.ended.CompareAndSwap(false, true) {
+		return false
 	}
-	t := *cur
-	t.ended = true
-	t.trace.EndTime = clock.Now()
-	t.trace.Status = status
-	c.trace.Store(&t)
+	ended := t.start
+	ended.EndTime = clock.Now()
+	ended.Status = status
 	// The sinks hear of the end after the trace's events recorded before
 	// it, so that a sink which stores a trace whole on its end (as the
 	// WebSocket sink does) has them all.
-	ended := t.trace
 	if c.queue == nil || !c.queue.After(func() { c.observe(ended) }) {
 		c.observe(ended)
 	}
+	return true
 }
 
-// endImplicitTrace completes the implicit trace at Close, if it is still
-// the current one.
+// endImplicitTrace completes the implicit trace at Close if events were
+// recorded into it, or if the client never started a trace of its own: a
+// client that runs its work in explicit traces leaves no empty implicit
+// trace behind on a server that stores a trace on its end.
 func (c *TracingClient) endImplicitTrace() {
-	c.endTrace(ExecutionStatus{Kind: StatusCompleted}, true)
+	c.traceMu.Lock()
+	defer c.traceMu.Unlock()
+	if t := c.trace.Load(); t.used.Load() || !c.explicit.Load() {
+		c.endTrace(t, ExecutionStatus{Kind: StatusCompleted})
+	}
 }
 
-// observe tells the TraceObserver sinks about t. Called with traceMu held,
-// so observers see a trace's start before its end.
+// observe tells the TraceObserver sinks about t.
 func (c *TracingClient) observe(t FlowTrace) {
 	for i := range c.sinks {
 		if o := c.sinks[i].observer; o != nil {
@@ -213,9 +424,9 @@ func (c *TracingClient) observe(t FlowTrace) {
 	}
 }
 
-// setCause sets ev's causality from the event ctx carries, if any.
-func setCause(ctx context.Context, ev *TraceEvent) {
-	if n := nodeFrom(ctx); n != nil {
+// setCause sets ev's causality from the event n carries, if any.
+func setCause(n *causeNode, ev *TraceEvent) {
+	if n != nil && !n.id.IsZero() {
 		ev.Causality.ParentEventID = n.id
 		ev.Causality.RootCauseEventID = n.root
 		ev.Causality.DependencyChain = n.chain

@@ -2,7 +2,10 @@ package tracing
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"slices"
+	"sync"
 	"testing"
 )
 
@@ -81,29 +84,33 @@ func TestTraces(t *testing.T) {
 		c.Environment = "test"
 		c.Tags = map[string]string{"team": "flow"}
 	})
-	implicit := c.CurrentTrace()
+	implicit := c.CurrentTrace(ctx).ID
 	first := c.ActorCreated(ctx, "a")
 
 	version := FlowVersion{Major: 1, Minor: 2}
-	started, err := c.StartTrace(ctx, "other-flow", version)
+	tctx, started, err := c.StartTrace(ctx, "other-flow", version)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if started == implicit || c.CurrentTrace() != started {
-		t.Fatal("StartTrace did not replace the current trace")
+	if started == implicit || c.CurrentTrace(tctx).ID != started || c.CurrentTrace(ctx).ID != implicit {
+		t.Fatal("StartTrace's ctx does not carry the new trace, or the implicit one changed")
 	}
-	second := c.ActorCreated(ctx, "a")
-	if err := c.EndTrace(ctx, FailedStatus("boom")); err != nil {
+	if ref, ok := TraceFromContext(tctx); !ok || ref.ID != started || ref.FlowID != "other-flow" || ref.ExecutionID.IsZero() {
+		t.Fatalf("TraceFromContext = %+v, %v", ref, ok)
+	}
+	second := c.ActorCreated(tctx, "a")
+	third := c.ActorCreated(ctx, "a") // no trace in ctx: the implicit one
+	if err := c.EndTrace(tctx, FailedStatus("boom")); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.EndTrace(ctx, ExecutionStatus{Kind: StatusCompleted}); err != nil {
+	if err := c.EndTrace(tctx, ExecutionStatus{Kind: StatusCompleted}); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if sink.find(t, first).TraceID != implicit || sink.find(t, second).TraceID != started {
-		t.Fatal("events do not carry the trace current when they were recorded")
+	if sink.find(t, first).TraceID != implicit || sink.find(t, second).TraceID != started || sink.find(t, third).TraceID != implicit {
+		t.Fatal("events do not carry the trace of their ctx")
 	}
 
 	obs := sink.observed()
@@ -122,16 +129,175 @@ func TestTraces(t *testing.T) {
 	if md.Environment != "test" || md.Tags["team"] != "flow" || md.ProcessID == 0 || md.ThreadID != "" {
 		t.Fatalf("metadata = %+v", md)
 	}
+	if _, linked := md.Tags[LinkedTraceTag]; linked {
+		t.Fatal("a trace started with a ctx that carried none names a linked trace")
+	}
 	if end.TraceID != started || end.Status != FailedStatus("boom") || end.EndTime.IsZero() || end.ExecutionID != st.ExecutionID {
 		t.Fatalf("ended trace = %+v", end)
 	}
 
-	// Close does not end an explicit trace a second time.
+	// Close completes the implicit trace, not the explicit one again.
 	if err := c.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(sink.observed()); n != 3 {
-		t.Fatalf("observed %d notifications after Close, want 3", n)
+	obs = sink.observed()
+	if len(obs) != 4 || obs[3].TraceID != implicit || obs[3].Status.Kind != StatusCompleted {
+		t.Fatalf("observed %+v after Close, want the implicit trace completed last", obs)
+	}
+}
+
+func TestTraces_EndImplicitStartsAnother(t *testing.T) {
+	ctx := ctxTimeout(t)
+	sink := newRecordSink()
+	c := newTestClient(t, sink, nil)
+	before := c.CurrentTrace(ctx)
+	if err := c.EndTrace(ctx, ExecutionStatus{Kind: StatusCancelled}); err != nil {
+		t.Fatal(err)
+	}
+	after := c.CurrentTrace(ctx)
+	if after.ID == before.ID || after.ExecutionID == before.ExecutionID || after.FlowID != before.FlowID {
+		t.Fatalf("implicit trace after EndTrace = %+v, before %+v: want a new one of the same flow", after, before)
+	}
+	id := c.ActorCreated(ctx, "a")
+	if err := c.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := sink.find(t, id).TraceID; got != after.ID {
+		t.Fatalf("event recorded after the end in trace %v, want the new implicit %v", got, after.ID)
+	}
+	// The end reaches the sinks after the events recorded before it, so
+	// possibly after the next trace's start.
+	obs := sink.observed()
+	var ended, next bool
+	for _, o := range obs[1:] {
+		ended = ended || (o.TraceID == before.ID && o.Status.Kind == StatusCancelled && !o.EndTime.IsZero())
+		next = next || (o.TraceID == after.ID && o.Status.Kind == StatusRunning)
+	}
+	if len(obs) != 3 || !ended || !next {
+		t.Fatalf("observed %+v, want start, end (cancelled), start of the next", obs)
+	}
+}
+
+func TestTraces_ForeignTrace(t *testing.T) {
+	ctx := ctxTimeout(t)
+	c := newTestClient(t, newRecordSink(), nil)
+	other := newTestClient(t, newRecordSink(), nil)
+	octx, _, err := other.StartTrace(ctx, "o", FlowVersion{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.EndTrace(octx, ExecutionStatus{Kind: StatusCompleted}); !errors.Is(err, ErrForeignTrace) {
+		t.Fatalf("EndTrace of another client's trace = %v, want ErrForeignTrace", err)
+	}
+	remote := ContextWithTrace(ctx, TraceRef{ID: NewTraceID(), FlowID: "r"})
+	if err := c.EndTrace(remote, ExecutionStatus{Kind: StatusCompleted}); !errors.Is(err, ErrForeignTrace) {
+		t.Fatalf("EndTrace of a remote trace = %v, want ErrForeignTrace", err)
+	}
+	if ContextWithTrace(ctx, TraceRef{}) != ctx {
+		t.Fatal("a zero TraceRef changed the context")
+	}
+}
+
+// TestTraces_LinkedTrace starts a trace with a ctx that carries one: the
+// new trace names it in its metadata, and the process's tags are not
+// modified.
+func TestTraces_LinkedTrace(t *testing.T) {
+	ctx := ctxTimeout(t)
+	sink := newRecordSink()
+	c := newTestClient(t, sink, func(c *TracingConfig) { c.Tags = map[string]string{"team": "flow"} })
+	lctx, life, err := c.StartTrace(ctx, "actor", FlowVersion{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	parent := c.ActorStarted(lctx, "a")
+	mctx, msg, err := c.StartTrace(ContextWithEvent(lctx, parent), "", FlowVersion{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := EventFromContext(mctx); ok {
+		t.Fatal("a new trace's ctx carries the cause of the old one")
+	}
+	obs := sink.observed()
+	last := obs[len(obs)-1]
+	if last.TraceID != msg || last.Metadata.Tags[LinkedTraceTag] != life.String() || last.Metadata.Tags["team"] != "flow" || last.FlowID != "test-flow" {
+		t.Fatalf("linked trace header %+v", last)
+	}
+	if _, ok := c.Config().Tags[LinkedTraceTag]; ok || len(obs[0].Metadata.Tags) != 1 {
+		t.Fatal("linking a trace modified the process's tags")
+	}
+}
+
+// TestTraces_ConcurrentSafe runs many traces at once on one client: each
+// keeps its own events, flow, execution and status.
+func TestTraces_ConcurrentSafe(t *testing.T) {
+	ctx := ctxTimeout(t)
+	sink := newRecordSink()
+	c := newTestClient(t, sink, func(c *TracingConfig) { c.QueueSize = 1 << 12 })
+	const traces, events = 8, 50
+	ids := make([]TraceID, traces)
+	byTrace := make([][]EventID, traces)
+	var wg sync.WaitGroup
+	for i := range traces {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tctx, id, err := c.StartTrace(ctx, FlowID(fmt.Sprintf("flow-%d", i)), FlowVersion{Major: uint32(i)})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			ids[i] = id
+			cur := tctx
+			for j := range events {
+				ev := c.DataFlow(cur, "a", "out", "b", "in", "T", uint64(j))
+				byTrace[i] = append(byTrace[i], ev)
+				cur = ContextWithEvent(cur, ev)
+			}
+			status := ExecutionStatus{Kind: StatusCompleted}
+			if i%2 == 1 {
+				status = FailedStatus(fmt.Sprint(i))
+			}
+			if err := c.EndTrace(tctx, status); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if err := c.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i := range traces {
+		for j, id := range byTrace[i] {
+			ev := sink.find(t, id)
+			if ev.TraceID != ids[i] {
+				t.Fatalf("trace %d event %d in trace %v, want %v", i, j, ev.TraceID, ids[i])
+			}
+			if j > 0 && (ev.Causality.ParentEventID != byTrace[i][j-1] || ev.Causality.RootCauseEventID != byTrace[i][0]) {
+				t.Fatalf("trace %d event %d: causality %+v", i, j, ev.Causality)
+			}
+		}
+	}
+	ends := map[TraceID]FlowTrace{}
+	starts := map[TraceID]FlowTrace{}
+	for _, o := range sink.observed() {
+		if o.EndTime.IsZero() {
+			starts[o.TraceID] = o
+		} else {
+			ends[o.TraceID] = o
+		}
+	}
+	for i, id := range ids {
+		st, end := starts[id], ends[id]
+		if st.FlowID != FlowID(fmt.Sprintf("flow-%d", i)) || st.Version.Major != uint32(i) || end.ExecutionID != st.ExecutionID {
+			t.Fatalf("trace %d: start %+v end %+v", i, st, end)
+		}
+		want := ExecutionStatus{Kind: StatusCompleted}
+		if i%2 == 1 {
+			want = FailedStatus(fmt.Sprint(i))
+		}
+		if end.Status != want {
+			t.Fatalf("trace %d ended %v, want %v", i, end.Status, want)
+		}
 	}
 }
 
@@ -149,14 +315,17 @@ func TestTraces_CloseCompletesImplicitTrace(t *testing.T) {
 
 func TestTraces_Disabled(t *testing.T) {
 	c := NewNop()
-	id, err := c.StartTrace(context.Background(), "f", FlowVersion{})
+	ctx, id, err := c.StartTrace(context.Background(), "f", FlowVersion{})
 	if err != nil || id.IsZero() {
 		t.Fatalf("StartTrace = %v, %v", id, err)
 	}
-	if err := c.EndTrace(context.Background(), ExecutionStatus{Kind: StatusCompleted}); err != nil {
+	if ref, ok := TraceFromContext(ctx); !ok || ref.ID != id {
+		t.Fatal("a disabled client's trace is not in the ctx")
+	}
+	if err := c.EndTrace(ctx, ExecutionStatus{Kind: StatusCompleted}); err != nil {
 		t.Fatal(err)
 	}
-	if !c.CurrentTrace().IsZero() {
+	if !c.CurrentTrace(ctx).IsZero() {
 		t.Fatal("disabled client has a current trace")
 	}
 }
@@ -184,5 +353,111 @@ func TestCause_CrossesChannels(t *testing.T) {
 	}
 	if id := CauseFromContext(received).EventID(); id != b {
 		t.Fatalf("Cause.EventID = %v, want %v", id, b)
+	}
+}
+
+// TestCause_CarriesTrace sends a cause recorded in an explicit trace over a
+// channel: the receiver's events join that trace. A cause rebuilt with
+// NewCause keeps the receiving ctx's trace.
+func TestCause_CarriesTrace(t *testing.T) {
+	ctx := ctxTimeout(t)
+	sink := newRecordSink()
+	c := newTestClient(t, sink, nil)
+	tctx, trace, err := c.StartTrace(ctx, "f", FlowVersion{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := c.ActorStarted(tctx, "a")
+	cause := CauseFromContext(ContextWithEvent(tctx, a))
+	if ref, ok := cause.Trace(); !ok || ref.ID != trace {
+		t.Fatalf("Cause.Trace = %+v, %v", ref, ok)
+	}
+	b := c.ActorStarted(ContextWithCause(context.Background(), cause), "b")
+
+	// A trace-only cause (no event) restores the trace alone.
+	only := CauseFromContext(tctx)
+	if only.IsZero() || !only.EventID().IsZero() {
+		t.Fatal("a trace-only cause")
+	}
+	d := c.ActorStarted(ContextWithCause(context.Background(), only), "d")
+
+	rebuilt := NewCause(a, EventID{}, nil)
+	if rebuilt.Root() != a || !slices.Equal(rebuilt.Chain(), []EventID{a}) {
+		t.Fatalf("NewCause: root %v chain %v", rebuilt.Root(), rebuilt.Chain())
+	}
+	e := c.ActorStarted(ContextWithCause(tctx, rebuilt), "e")
+	if err := c.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []EventID{b, d, e} {
+		if ev := sink.find(t, id); ev.TraceID != trace {
+			t.Fatalf("event %s in trace %v, want %v", ev.ActorID, ev.TraceID, trace)
+		}
+	}
+	if got := sink.find(t, b).Causality; got.ParentEventID != a || got.RootCauseEventID != a {
+		t.Fatalf("causality across the channel = %+v", got)
+	}
+	if got := sink.find(t, d).Causality; !got.ParentEventID.IsZero() {
+		t.Fatalf("a trace-only cause gave a parent: %+v", got)
+	}
+	if got := sink.find(t, e).Causality; got.ParentEventID != a {
+		t.Fatalf("NewCause's event is not the parent: %+v", got)
+	}
+}
+
+func TestNewCause(t *testing.T) {
+	if !NewCause(EventID{}, NewEventID(), nil).IsZero() {
+		t.Fatal("a zero id gives a cause")
+	}
+	var anc []EventID
+	for range 40 {
+		anc = append(anc, NewEventID())
+	}
+	id := NewEventID()
+	c := NewCause(id, EventID{}, anc)
+	if c.Root() != anc[0] || c.EventID() != id {
+		t.Fatalf("root %v id %v", c.Root(), c.EventID())
+	}
+	want := append(slices.Clone(anc[len(anc)-(MaxDependencyChain-1):]), id)
+	if !slices.Equal(c.Chain(), want) {
+		t.Fatalf("chain of %d, want the last %d ancestors and the event", len(c.Chain()), MaxDependencyChain)
+	}
+}
+
+// TestTraces_CloseLeavesUnusedImplicitTrace: a client whose events all
+// went to explicit traces does not end (and so does not store) an empty
+// implicit trace at Close; one that recorded into it does.
+func TestTraces_CloseLeavesUnusedImplicitTrace(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		use  bool
+	}{{"unused", false}, {"used", true}} {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := ctxTimeout(t)
+			sink := newRecordSink()
+			c := newTestClient(t, sink, nil)
+			implicit := c.CurrentTrace(ctx).ID
+			tctx, _, err := c.StartTrace(ctx, "f", FlowVersion{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.ActorStarted(tctx, "a")
+			if tt.use {
+				c.ActorStarted(ctx, "b")
+			}
+			if err := c.EndTrace(tctx, ExecutionStatus{Kind: StatusCompleted}); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Close(ctx); err != nil {
+				t.Fatal(err)
+			}
+			ended := false
+			for _, o := range sink.observed() {
+				ended = ended || (o.TraceID == implicit && !o.EndTime.IsZero())
+			}
+			if ended != tt.use {
+				t.Fatalf("implicit trace ended at Close: %v, want %v", ended, tt.use)
+			}
+		})
 	}
 }

@@ -20,12 +20,17 @@
 // [ConfigFromEnv], [LoadConfig]) and options ([WithSink], [WithLogger], …).
 // Its per-kind methods ([TracingClient.DataFlow], [TracingClient.ActorFailed],
 // …) and [TracingClient.Record] take no lock, never block, never allocate for
-// the built-in kinds, and return the new event's id. Causality rides the
-// context: an event recorded with a context from [ContextWithEvent] gets its
-// parent, root cause and dependency chain filled in; [Cause] carries them
-// across channels. [TracingClient.RegisterMiddleware] and
-// [TracingClient.SendMiddleware] trace a network that has no tracing of its
-// own. [SetGlobal] and [Global] serve code that cannot be handed a client.
+// the built-in kinds, and return the new event's id. Traces and causality
+// ride the context, as OpenTelemetry's spans do: [TracingClient.StartTrace]
+// returns a context that carries a new trace, and any number may be open at
+// once; an event recorded with a context from [ContextWithEvent] gets its
+// parent, root cause and dependency chain filled in. [Cause] and [Envelope]
+// carry both across channels, package propagation across processes.
+// [TracingClient.RegisterMiddleware] and [TracingClient.SendMiddleware]
+// trace a network that has no tracing of its own; [Serve] runs a
+// long-lived actor. [TracingClient.Ingest] feeds events written by a Reflow
+// runtime through the client. [SetGlobal] and [Global] serve code that
+// cannot be handed a client.
 //
 // Before the queue, events pass through the configured filters
 // ([FilterConfig], [WithFilter]), samplers ([SamplingConfig], [WithSampler])

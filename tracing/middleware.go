@@ -2,7 +2,6 @@ package tracing
 
 import (
 	"context"
-	"time"
 
 	"github.com/reflowtrace/reflowtrace-go/internal/clock"
 )
@@ -42,6 +41,17 @@ type SendFunc func(ctx context.Context, s Send) error
 // with the run's duration in PerformanceMetrics.ExecutionTimeNs and the
 // ActorStarted event as parent. Run's error is returned unchanged.
 //
+// If actor implements MessageRunner instead, the wrapper (whose Unwrap
+// returns the original) does the same for every message: Run(ctx, msg)
+// passes msg on unchanged and, when msg is an Envelope (of any message
+// type, as a value or a pointer), runs in the envelope's trace with the
+// envelope's event as cause (see Envelope), so an actor fed from a channel
+// of envelopes continues its sender's trace.
+//
+// Events are recorded in the trace ctx carries (see StartTrace): the ctx
+// of the registration for ActorCreated, the ctx of each Run for the
+// others. For a long-lived actor that handles messages forever, see Serve.
+//
 // It returns next itself when the client is disabled. See TracingClient
 // for the order of a middleware chain.
 func (c *TracingClient) RegisterMiddleware(next RegisterFunc) RegisterFunc {
@@ -49,8 +59,11 @@ func (c *TracingClient) RegisterMiddleware(next RegisterFunc) RegisterFunc {
 		return next
 	}
 	return func(ctx context.Context, name string, actor any) error {
-		if r, ok := actor.(Runner); ok {
+		switch r := actor.(type) {
+		case Runner:
 			actor = &tracedRunner{c: c, name: name, inner: r}
+		case MessageRunner:
+			actor = &tracedMessageRunner{c: c, name: name, inner: r}
 		}
 		err := next(ctx, name, actor)
 		if err != nil {
@@ -76,24 +89,40 @@ func (r *tracedRunner) Unwrap() Runner { return r.inner }
 // Run records ActorStarted, runs the actor, then records ActorCompleted or
 // ActorFailed.
 func (r *tracedRunner) Run(ctx context.Context) error {
-	c := r.c
-	if !c.Enabled() {
+	if !r.c.Enabled() {
 		return r.inner.Run(ctx)
 	}
-	started := c.ActorStarted(ctx, r.name)
-	rctx := ContextWithEvent(ctx, started)
-	t0 := time.Now()
-	err := r.inner.Run(rctx)
-	dur := uint64(time.Since(t0))
-	var ev TraceEvent
-	if err != nil {
-		ev = ActorFailed(r.name, err.Error())
-	} else {
-		ev = ActorCompleted(r.name)
+	return r.c.runTraced(ctx, r.name, r.inner.Run)
+}
+
+// MessageRunner is an actor's processing step that receives the message it
+// runs for: Run is called once per message. See RegisterMiddleware.
+type MessageRunner interface {
+	Run(ctx context.Context, msg any) error
+}
+
+// tracedMessageRunner is the MessageRunner RegisterMiddleware registers in
+// place of an actor's own.
+type tracedMessageRunner struct {
+	c     *TracingClient
+	name  string
+	inner MessageRunner
+}
+
+// Unwrap returns the actor's own MessageRunner.
+func (r *tracedMessageRunner) Unwrap() MessageRunner { return r.inner }
+
+// Run records ActorStarted, runs the actor for msg, then records
+// ActorCompleted or ActorFailed. An Envelope msg's trace and cause are
+// the run's.
+func (r *tracedMessageRunner) Run(ctx context.Context, msg any) error {
+	if e, ok := msg.(causeCarrier); ok {
+		ctx = ContextWithCause(ctx, e.envelopeCause())
 	}
-	ev.Data.PerformanceMetrics.ExecutionTimeNs = dur
-	c.Record(rctx, ev)
-	return err
+	if !r.c.Enabled() {
+		return r.inner.Run(ctx, msg)
+	}
+	return r.c.runTraced(ctx, r.name, func(ctx context.Context) error { return r.inner.Run(ctx, msg) })
 }
 
 // SendMiddleware returns a SendFunc that sends through next and records a
@@ -117,7 +146,7 @@ func (c *TracingClient) SendMiddleware(next SendFunc) SendFunc {
 		start := clock.UnixNano()
 		ev := DataFlow(s.FromActor, s.FromPort, s.ToActor, s.ToPort, s.MessageType, s.Size)
 		// Causality is taken from ctx now, before ctx carries the event.
-		setCause(ctx, &ev)
+		setCause(nodeFrom(ctx), &ev)
 		err := next(ContextWithEvent(ctx, ev.EventID), s)
 		ev.Data.PerformanceMetrics.ExecutionTimeNs = uint64(max(clock.UnixNano()-start, 0))
 		if err != nil {

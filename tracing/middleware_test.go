@@ -229,3 +229,47 @@ func TestMiddleware_ChainOrder(t *testing.T) {
 		t.Fatalf("chain order wrong: calls %v, inner event %+v", order, inner)
 	}
 }
+
+// TestMiddleware_TraceFromContext: the middleware records into the trace
+// of the ctx it is given, and two runs at once stay apart.
+func TestMiddleware_TraceFromContext(t *testing.T) {
+	ctx := ctxTimeout(t)
+	sink := newRecordSink()
+	c := newTestClient(t, sink, nil)
+	send := c.SendMiddleware(func(context.Context, Send) error { return nil })
+	var r Runner
+	reg := c.RegisterMiddleware(func(_ context.Context, _ string, actor any) error {
+		r = actor.(Runner)
+		return nil
+	})
+	inner := runnerFunc(func(ctx context.Context) error {
+		return send(ctx, Send{FromActor: "a", FromPort: "out", ToActor: "b", ToPort: "in", MessageType: "T"})
+	})
+	if err := reg(ctx, "a", inner); err != nil {
+		t.Fatal(err)
+	}
+	ctx1, trace1, _ := c.StartTrace(ctx, "f", FlowVersion{})
+	ctx2, trace2, _ := c.StartTrace(ctx, "f", FlowVersion{})
+	if err := r.Run(ctx1); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Run(ctx2); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	per := map[TraceID]map[EventKind]int{}
+	for _, ev := range sink.snapshot() {
+		if per[ev.TraceID] == nil {
+			per[ev.TraceID] = map[EventKind]int{}
+		}
+		per[ev.TraceID][ev.Type.Kind]++
+	}
+	for _, id := range []TraceID{trace1, trace2} {
+		k := per[id]
+		if k[KindActorStarted] != 1 || k[KindDataFlow] != 1 || k[KindActorCompleted] != 1 {
+			t.Fatalf("trace %v holds %v, want one run's started, data flow and completed", id, k)
+		}
+	}
+}

@@ -129,11 +129,12 @@ func (c *TracingClient) prepare(ctx context.Context, ev *TraceEvent) (dropped bo
 	} else if ev.Timestamp.IsZero() {
 		ev.Timestamp = clock.Now()
 	}
+	n := nodeFrom(ctx)
 	if ev.TraceID.IsZero() {
-		ev.TraceID = c.trace.Load().id
+		ev.TraceID = c.traceID(n)
 	}
 	if ev.Causality.ParentEventID.IsZero() {
-		setCause(ctx, ev)
+		setCause(n, ev)
 	}
 	if ev.Causality.RootCauseEventID.IsZero() {
 		ev.Causality.RootCauseEventID = ev.EventID
@@ -308,8 +309,9 @@ func (c *TracingClient) emit(ctx context.Context, kind EventKind, actorID string
 		if build != nil {
 			build(ev)
 		}
-		ev.TraceID = c.trace.Load().id
-		setCause(ctx, ev)
+		n := nodeFrom(ctx)
+		ev.TraceID = c.traceID(n)
+		setCause(n, ev)
 		if r := c.sel.redactor(); r != nil {
 			r.apply(ev)
 		}

@@ -8,7 +8,7 @@ import (
 )
 
 // TestRecord_NoAllocs guards the hot path: recording a built-in kind, with
-// or without a cause in the context, allocates nothing. AllocsPerRun counts
+// or without a cause or a trace in the context, allocates nothing. AllocsPerRun counts
 // every allocation of the process, and the consumer allocates per batch
 // (each export has its own deadline), so the batch size and timeout keep
 // the consumer parked until the final Flush: the count is the producers'.
@@ -21,6 +21,11 @@ func TestRecord_NoAllocs(t *testing.T) {
 	})
 	bg := context.Background()
 	withCause := ContextWithEvent(ContextWithEvent(bg, NewEventID()), NewEventID())
+	inTrace, _, terr := c.StartTrace(bg, "f", FlowVersion{})
+	if terr != nil {
+		t.Fatal(terr)
+	}
+	withTraceAndCause := ContextWithEvent(inTrace, NewEventID())
 	diff := StateDiff{After: []byte("x")}
 	err := errSink
 	tests := []struct {
@@ -42,7 +47,9 @@ func TestRecord_NoAllocs(t *testing.T) {
 		{"Custom", func(ctx context.Context) { c.Custom(ctx, "a", "tick", Uint64("n", 1)) }},
 	}
 	for _, tt := range tests {
-		for name, ctx := range map[string]context.Context{"background": bg, "with cause": withCause} {
+		for name, ctx := range map[string]context.Context{
+			"background": bg, "with cause": withCause, "in trace": inTrace, "in trace with cause": withTraceAndCause,
+		} {
 			t.Run(tt.name+"/"+name, func(t *testing.T) {
 				if got := testing.AllocsPerRun(200, func() { tt.f(ctx) }); got != 0 {
 					t.Fatalf("%s allocates %v times per call, want 0", tt.name, got)
@@ -128,7 +135,7 @@ func testRecordMatchesConstructors(t *testing.T, c *TracingClient, sink *recordS
 				t.Fatal(err)
 			}
 			got := sink.find(t, id)
-			if got.Timestamp.IsZero() || got.TraceID != c.CurrentTrace() {
+			if got.Timestamp.IsZero() || got.TraceID != c.CurrentTrace(ctx).ID {
 				t.Fatalf("time and trace not filled: %+v", got)
 			}
 			want := tt.want

@@ -48,7 +48,8 @@ func startDemo(ctx context.Context, stored bool) (*demoFeed, error) {
 	runs := 0
 	runOnce := func(ctx context.Context, p demo.Pipeline) {
 		runs++
-		if _, err := client.StartTrace(ctx, cfg.FlowID, tracing.FlowVersion{Major: 1, Minor: uint32(runs)}); err != nil {
+		ctx, _, err := client.StartTrace(ctx, cfg.FlowID, tracing.FlowVersion{Major: 1, Minor: uint32(runs)})
+		if err != nil {
 			return
 		}
 		failed := p.Run(ctx, func(ev tracing.TraceEvent) { client.Record(ctx, ev) })

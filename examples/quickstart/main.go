@@ -1,11 +1,15 @@
 // Command quickstart traces a small actor network written in plain Go.
 //
-// A sensor emits readings, a scaler transforms them and a printer adds them
-// up; the actors are connected by channels. The network has no tracing of
-// its own: it is registered and connected through the tracing client's
-// middleware, which records the actors' lifecycle and every data flow,
-// causally linked, into an in-memory sink. The program then prints what
-// was recorded.
+// Two runs of a pipeline execute at once on one tracing client, each in a
+// trace of its own: a sensor emits readings and a scaler transforms them.
+// Both runs feed one long-lived printer actor, which adds up what reaches
+// it. The actors are connected by channels of tracing.Envelope, which
+// carry every message's trace and cause to its receiver, so the printer's
+// work lands in the trace of the run that sent it, while the printer's own
+// trace holds its lifecycle only. The network has no tracing of its own:
+// it registers and connects actors through the client's middleware, which
+// records the actors' lifecycle and every data flow, causally linked, into
+// an in-memory sink. The program then prints what was recorded.
 //
 //	go run ./examples/quickstart
 package main
@@ -17,6 +21,7 @@ import (
 	"log"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -24,7 +29,10 @@ import (
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 )
 
-const readings = 20
+const (
+	runs     = 2
+	readings = 10
+)
 
 func main() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -42,24 +50,45 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	labels := map[tracing.TraceID]string{}
 
-	net := newNetwork(client)
+	// The printer lives longer than any run: its trace holds its
+	// lifecycle, and each message it handles joins the sender's trace.
+	pctx, life, err := client.StartTrace(ctx, "printer", tracing.FlowVersion{Major: 1})
+	if err != nil {
+		return err
+	}
+	labels[life] = "printer lifecycle"
 	printer := &printer{}
-	for _, a := range []struct {
-		name  string
-		actor tracing.Runner
-	}{
-		{"sensor", &sensor{n: readings, out: net.output("sensor", "out")}},
-		{"scaler", &scaler{factor: 10, out: net.output("scaler", "out")}},
-		{"printer", printer},
-	} {
-		if err := net.register(ctx, a.name, a.actor); err != nil {
+	printerIn := make(chan tracing.Envelope[int], readings)
+	served := make(chan error, 1)
+	go func() { served <- tracing.Serve(pctx, client, "printer", printerIn, printer.handle) }()
+
+	var wg sync.WaitGroup
+	errs := make([]error, runs)
+	for i := range runs {
+		rctx, trace, err := client.StartTrace(ctx, "quickstart", tracing.FlowVersion{Major: 1})
+		if err != nil {
 			return err
 		}
+		labels[trace] = fmt.Sprintf("run %d", i+1)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = runPipeline(rctx, client, i+1, printerIn)
+			status := tracing.ExecutionStatus{Kind: tracing.StatusCompleted}
+			if errs[i] != nil {
+				status = tracing.FailedStatus(errs[i].Error())
+			}
+			errs[i] = errors.Join(errs[i], client.EndTrace(rctx, status))
+		}()
 	}
-	net.connect(ctx, "sensor", "out", "scaler", "in")
-	net.connect(ctx, "scaler", "out", "printer", "in")
-	if err := net.run(ctx); err != nil {
+	wg.Wait()
+	close(printerIn)
+	if err := errors.Join(append(errs, <-served)...); err != nil {
+		return err
+	}
+	if err := client.EndTrace(pctx, tracing.ExecutionStatus{Kind: tracing.StatusCompleted}); err != nil {
 		return err
 	}
 
@@ -68,79 +97,89 @@ func run(ctx context.Context) error {
 	}
 	fmt.Printf("printer: sum of %d scaled readings = %d\n\n", printer.count, printer.sum)
 	events := mem.Events()
-	summarize(events)
+	summarize(events, labels)
 	printChain(events)
 	m := client.Metrics()
-	fmt.Printf("\nrecorded %d, delivered %d, dropped %d (queue full %d, write errors %d)\n",
-		m.Recorded, m.Delivered, m.EventsDropped, m.Dropped.QueueFull, m.Dropped.WriteError)
+	fmt.Printf("\nrecorded %d, delivered %d, dropped %d\n", m.Recorded, m.Delivered, m.EventsDropped)
 	return client.Close(ctx)
 }
 
-// summarize prints the events per kind and the data-flow edges.
-func summarize(events []tracing.TraceEvent) {
-	kinds := map[tracing.EventKind]int{}
-	edges := map[string]int{}
+// runPipeline registers, connects and runs one pipeline whose scaler
+// sends to out. ctx carries the run's trace.
+func runPipeline(ctx context.Context, client *tracing.TracingClient, run int, out chan<- tracing.Envelope[int]) error {
+	net := newNetwork(client)
+	net.inboxes["printer"] = out
+	sensor := &sensor{n: readings, base: run * 100, out: net.output("sensor", "scaler")}
+	scaler := &scaler{factor: 10, out: net.output("scaler", "printer")}
+	if err := net.register(ctx, "sensor", sensor); err != nil {
+		return err
+	}
+	if err := net.register(ctx, "scaler", scaler); err != nil {
+		return err
+	}
+	client.PortConnected(ctx, "sensor", "out")
+	client.PortConnected(ctx, "scaler", "out")
+	return net.run(ctx)
+}
+
+// summarize prints, per trace, the events per kind.
+func summarize(events []tracing.TraceEvent, labels map[tracing.TraceID]string) {
+	kinds := map[tracing.TraceID]map[tracing.EventKind]int{}
 	for _, ev := range events {
-		kinds[ev.Type.Kind]++
-		if ev.Type.Kind == tracing.KindDataFlow {
-			edges[fmt.Sprintf("%s.%s -> %s.%s", ev.ActorID, ev.Data.Port, ev.Type.ToActor, ev.Type.ToPort)]++
+		if kinds[ev.TraceID] == nil {
+			kinds[ev.TraceID] = map[tracing.EventKind]int{}
 		}
+		kinds[ev.TraceID][ev.Type.Kind]++
 	}
-	fmt.Println("events per kind:")
-	for _, k := range slices.Sorted(maps.Keys(kinds)) {
-		fmt.Printf("  %-16s %3d\n", k, kinds[k])
-	}
-	fmt.Println("data flow:")
-	for _, e := range slices.Sorted(maps.Keys(edges)) {
-		fmt.Printf("  %-28s %3d messages\n", e, edges[e])
+	for _, id := range slices.SortedFunc(maps.Keys(kinds), func(a, b tracing.TraceID) int {
+		return strings.Compare(labels[a], labels[b])
+	}) {
+		fmt.Printf("trace %s (%s):\n", id, labels[id])
+		for _, k := range slices.Sorted(maps.Keys(kinds[id])) {
+			fmt.Printf("  %-16s %3d\n", k, kinds[id][k])
+		}
 	}
 }
 
-// printChain prints the causes of the printer's last completed run, oldest
-// first, from the event's dependency chain.
+// printChain prints the causes of the printer's last completed message,
+// oldest first, from the event's dependency chain: they cross from the
+// sensor through the scaler to the printer, all in one run's trace.
 func printChain(events []tracing.TraceEvent) {
 	byID := map[tracing.EventID]tracing.TraceEvent{}
 	var last tracing.TraceEvent
 	for _, ev := range events {
 		byID[ev.EventID] = ev
-		if ev.ActorID == "printer" && ev.Type.Kind == tracing.KindActorCompleted {
+		if ev.ActorID == "printer" && ev.Type.Kind == tracing.KindActorCompleted && len(ev.Causality.DependencyChain) > 0 {
 			last = ev
 		}
 	}
-	fmt.Println("causes of the printer's last run:")
+	fmt.Println("causes of the printer's last message:")
 	for _, id := range append(last.Causality.DependencyChain, last.EventID) {
 		ev := byID[id]
-		fmt.Printf("  %-16s %s\n", ev.Type.Kind, ev.ActorID)
+		fmt.Printf("  %-16s %-8s trace %s\n", ev.Type.Kind, ev.ActorID, ev.TraceID)
 	}
 }
 
-// The network: actors are Runners, each run handles one message; the
-// connectors are channels.
-
-// envelope is a message in a connector, with the causal position of the
-// data-flow event that sent it, so that the receiver's run is caused by it
-// and keeps the whole chain of causes.
-type envelope struct {
-	value int
-	cause tracing.Cause
-}
+// The network: the connectors are channels of envelopes, a source actor is
+// a Runner that runs once, the others are MessageRunners that run once per
+// message.
 
 type network struct {
 	client   *tracing.TracingClient
 	register tracing.RegisterFunc
 	send     tracing.SendFunc
-	actors   map[string]tracing.Runner
-	inboxes  map[string]chan envelope // by receiving actor
-	routes   map[string]string        // "actor.port" -> receiving actor
-	order    []string
+	actors   []tracing.Runner
+	handlers map[string]tracing.MessageRunner
+	inboxes  map[string]chan<- tracing.Envelope[int] // by receiving actor
+	own      map[string]chan tracing.Envelope[int]   // the inboxes the network owns
 }
 
 func newNetwork(client *tracing.TracingClient) *network {
 	n := &network{
-		client:  client,
-		actors:  map[string]tracing.Runner{},
-		inboxes: map[string]chan envelope{},
-		routes:  map[string]string{},
+		client:   client,
+		handlers: map[string]tracing.MessageRunner{},
+		inboxes:  map[string]chan<- tracing.Envelope[int]{},
+		own:      map[string]chan tracing.Envelope[int]{},
 	}
 	n.register = client.RegisterMiddleware(n.registerActor)
 	n.send = client.SendMiddleware(n.deliver)
@@ -148,112 +187,69 @@ func newNetwork(client *tracing.TracingClient) *network {
 }
 
 // registerActor is the network's own registration, which the middleware
-// wraps: it receives a traced Runner in place of the actor.
+// wraps: it receives a traced Runner or MessageRunner in place of the
+// actor.
 func (n *network) registerActor(_ context.Context, name string, actor any) error {
-	r, ok := actor.(tracing.Runner)
-	if !ok {
+	switch a := actor.(type) {
+	case tracing.Runner:
+		n.actors = append(n.actors, a)
+	case tracing.MessageRunner:
+		n.handlers[name] = a
+		in := make(chan tracing.Envelope[int], readings)
+		n.own[name], n.inboxes[name] = in, in
+	default:
 		return fmt.Errorf("actor %q has no Run method", name)
 	}
-	if _, dup := n.actors[name]; dup {
-		return fmt.Errorf("actor %q registered twice", name)
-	}
-	n.actors[name] = r
-	n.inboxes[name] = make(chan envelope, readings)
-	n.order = append(n.order, name)
 	return nil
 }
 
-// connect routes fromActor's fromPort to toActor's toPort.
-func (n *network) connect(ctx context.Context, fromActor, fromPort, toActor, toPort string) {
-	n.routes[fromActor+"."+fromPort] = toActor
-	n.client.PortConnected(ctx, fromActor, fromPort)
-	n.client.PortConnected(ctx, toActor, toPort)
-}
-
 // deliver is the connector's own send, which the middleware wraps: the ctx
-// it gets carries the DataFlow event, which travels with the message.
+// it gets carries the run's trace and the DataFlow event, which travel
+// with the message in its envelope.
 func (n *network) deliver(ctx context.Context, s tracing.Send) error {
-	cause := tracing.CauseFromContext(ctx)
-	select {
-	case n.inboxes[s.ToActor] <- envelope{value: s.Message.(int), cause: cause}:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return tracing.SendEnvelope(ctx, n.inboxes[s.ToActor], s.Message.(int))
 }
 
-// output returns the function an actor calls to send on its port.
-func (n *network) output(actor, port string) func(ctx context.Context, v int) error {
+// output returns the function an actor calls to send to actor to.
+func (n *network) output(from, to string) func(ctx context.Context, v int) error {
 	return func(ctx context.Context, v int) error {
-		to := n.routes[actor+"."+port]
 		return n.send(ctx, tracing.Send{
-			FromActor: actor, FromPort: port, ToActor: to, ToPort: "in",
+			FromActor: from, FromPort: "out", ToActor: to, ToPort: "in",
 			MessageType: "Reading", Size: 8, Message: v,
 		})
 	}
 }
 
-type inputKey struct{}
-
-// input returns the message the network handed to this run.
-func input(ctx context.Context) (int, bool) {
-	v, ok := ctx.Value(inputKey{}).(int)
-	return v, ok
-}
-
-// run starts one goroutine per actor: the first actor (the source) runs
-// once, the others run once per message in their inbox. A connector is
-// closed when its sender is done.
+// run runs the sources once, then the message actors until their inboxes
+// are drained.
 func (n *network) run(ctx context.Context) error {
-	errs := make(chan error, len(n.order))
-	var wg sync.WaitGroup
-	for i, name := range n.order {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer n.closeOutputs(name)
-			actor := n.actors[name]
-			if i == 0 {
-				errs <- actor.Run(ctx)
-				return
-			}
-			for env := range n.inboxes[name] {
-				mctx := context.WithValue(tracing.ContextWithCause(ctx, env.cause), inputKey{}, env.value)
-				if err := actor.Run(mctx); err != nil {
-					errs <- err
-					return
-				}
-			}
-			errs <- nil
-		}()
+	var errs []error
+	for _, a := range n.actors {
+		errs = append(errs, a.Run(ctx))
 	}
-	wg.Wait()
-	close(errs)
-	var all []error
-	for err := range errs {
-		all = append(all, err)
-	}
-	return errors.Join(all...)
-}
-
-func (n *network) closeOutputs(actor string) {
-	for from, to := range n.routes {
-		if len(from) > len(actor) && from[:len(actor)+1] == actor+"." {
-			close(n.inboxes[to])
+	for name, in := range n.own {
+		close(in)
+		for {
+			mctx, v, ok := tracing.ReceiveEnvelope(ctx, in)
+			if !ok {
+				break
+			}
+			errs = append(errs, n.handlers[name].Run(mctx, v))
 		}
 	}
+	return errors.Join(errs...)
 }
 
 // The actors.
 
 type sensor struct {
-	n   int
-	out func(context.Context, int) error
+	n, base int
+	out     func(context.Context, int) error
 }
 
 func (s *sensor) Run(ctx context.Context) error {
 	for i := 1; i <= s.n; i++ {
-		if err := s.out(ctx, i); err != nil {
+		if err := s.out(ctx, s.base+i); err != nil {
 			return err
 		}
 	}
@@ -265,10 +261,10 @@ type scaler struct {
 	out    func(context.Context, int) error
 }
 
-func (s *scaler) Run(ctx context.Context) error {
-	v, ok := input(ctx)
+func (s *scaler) Run(ctx context.Context, msg any) error {
+	v, ok := msg.(int)
 	if !ok {
-		return errors.New("scaler: no input")
+		return fmt.Errorf("scaler: got %T, want int", msg)
 	}
 	return s.out(ctx, v*s.factor)
 }
@@ -277,11 +273,8 @@ type printer struct {
 	sum, count int
 }
 
-func (p *printer) Run(ctx context.Context) error {
-	v, ok := input(ctx)
-	if !ok {
-		return errors.New("printer: no input")
-	}
+// handle is called by tracing.Serve, one message at a time.
+func (p *printer) handle(_ context.Context, v int) error {
 	p.sum += v
 	p.count++
 	return nil

@@ -190,14 +190,15 @@ func writeDemo(ctx context.Context, path string, messages int) error {
 	if err != nil {
 		return errors.Join(err, fs.Close(ctx))
 	}
-	if _, err := c.StartTrace(ctx, cfg.FlowID, tracing.FlowVersion{Major: 1}); err != nil {
+	tctx, _, err := c.StartTrace(ctx, cfg.FlowID, tracing.FlowVersion{Major: 1})
+	if err != nil {
 		return errors.Join(err, c.Close(ctx))
 	}
 	p := demo.Pipeline{Messages: messages, FailEvery: 17, Seed: 1}
 	p.Run(ctx, func(ev tracing.TraceEvent) {
-		if err := c.RecordWait(ctx, ev); err != nil {
+		if err := c.RecordWait(tctx, ev); err != nil {
 			log.Print(err)
 		}
 	})
-	return errors.Join(c.EndTrace(ctx, tracing.FailedStatus("validator rejected records")), c.Close(ctx))
+	return errors.Join(c.EndTrace(tctx, tracing.FailedStatus("validator rejected records")), c.Close(ctx))
 }

@@ -126,13 +126,13 @@ func run(ctx context.Context, o options) error {
 		return errors.Join(err, ws.Close(ctx))
 	}
 
-	trace, err := client.StartTrace(ctx, cfg.FlowID, tracing.FlowVersion{Major: 1, Timestamp: time.Now()})
+	tctx, trace, err := client.StartTrace(ctx, cfg.FlowID, tracing.FlowVersion{Major: 1, Timestamp: time.Now()})
 	if err != nil {
 		return err
 	}
 	var rec recorder
-	pipeline(ctx, client, &rec, o.messages)
-	if err := client.EndTrace(ctx, tracing.ExecutionStatus{Kind: tracing.StatusCompleted}); err != nil {
+	pipeline(tctx, client, &rec, o.messages)
+	if err := client.EndTrace(tctx, tracing.ExecutionStatus{Kind: tracing.StatusCompleted}); err != nil {
 		return err
 	}
 	flushErr := client.Flush(ctx)

@@ -52,7 +52,7 @@ func TestPipelineThroughCollector(t *testing.T) {
 				t.Fatal(err)
 			}
 			version := tracing.FlowVersion{Major: 1, Minor: 2, Patch: 3, GitHash: "abc123"}
-			tid, err := client.StartTrace(ctx, "sensors", version)
+			ctx, tid, err := client.StartTrace(ctx, "sensors", version)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -27,10 +27,10 @@ func Example() {
 	cfg.ServerURL, cfg.FlowID = srv.URL(), "orders"
 	ws, _ := sink.NewWebSocket(cfg.ServerURL, sink.WebSocketOptionsFromConfig(cfg)...)
 	tc, _ := tracing.New(cfg, tracing.WithSink(ws))
-	id, _ := tc.StartTrace(ctx, cfg.FlowID, tracing.FlowVersion{Major: 1})
-	tc.ActorStarted(ctx, "validator")
-	tc.ActorFailed(ctx, "validator", fmt.Errorf("bad order"))
-	_ = tc.EndTrace(ctx, tracing.FailedStatus("bad order"))
+	tctx, id, _ := tc.StartTrace(ctx, cfg.FlowID, tracing.FlowVersion{Major: 1})
+	tc.ActorStarted(tctx, "validator")
+	tc.ActorFailed(tctx, "validator", fmt.Errorf("bad order"))
+	_ = tc.EndTrace(tctx, tracing.FailedStatus("bad order"))
 	_ = tc.Close(ctx)
 
 	c, err := query.Dial(ctx, srv.URL())

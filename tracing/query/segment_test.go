@@ -35,7 +35,7 @@ func TestTraceJoinsSegments(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			id, err := tc1.StartTrace(ctx, cfg.FlowID, tracing.FlowVersion{Major: 1})
+			tctx, id, err := tc1.StartTrace(ctx, cfg.FlowID, tracing.FlowVersion{Major: 1})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -44,9 +44,9 @@ func TestTraceJoinsSegments(t *testing.T) {
 			// routine ones, so only within a kind is the order recorded the
 			// order sent.
 			for i := range 120 {
-				want = append(want, tc1.DataFlow(ctx, "worker", "out", "sink", "in", "Row", uint64(i)))
+				want = append(want, tc1.DataFlow(tctx, "worker", "out", "sink", "in", "Row", uint64(i)))
 			}
-			if err := tc1.EndTrace(ctx, tracing.FailedStatus("worker crashed")); err != nil {
+			if err := tc1.EndTrace(tctx, tracing.FailedStatus("worker crashed")); err != nil {
 				t.Fatal(err)
 			}
 			if err := tc1.Close(ctx); err != nil {

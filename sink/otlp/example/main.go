@@ -104,15 +104,16 @@ func run(ctx context.Context, endpoint, protocol string, useTLS bool) error {
 		return errors.Join(err, client.Close(ctx))
 	}
 
-	if _, err := client.StartTrace(ctx, "", tracing.FlowVersion{Major: 1}); err != nil {
+	tctx, _, err := client.StartTrace(ctx, "", tracing.FlowVersion{Major: 1})
+	if err != nil {
 		return errors.Join(err, client.Close(ctx))
 	}
-	pipelineErr := pipeline(ctx, client)
+	pipelineErr := pipeline(tctx, client)
 	status := tracing.ExecutionStatus{Kind: tracing.StatusCompleted}
 	if pipelineErr != nil {
 		status = tracing.FailedStatus(pipelineErr.Error())
 	}
-	if err := client.EndTrace(ctx, status); err != nil {
+	if err := client.EndTrace(tctx, status); err != nil {
 		return errors.Join(err, client.Close(ctx))
 	}
 	if err := client.Close(ctx); err != nil {

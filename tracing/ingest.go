@@ -1,0 +1,292 @@
+package tracing
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// MaxIngestEventBytes is the largest event JSON Ingest decodes; a larger
+// one is rejected (and skipped) without being held in memory.
+const MaxIngestEventBytes = 16 << 20
+
+// MaxIngestRejects is the most rejected inputs IngestStats details; the
+// others are counted only.
+const MaxIngestRejects = 100
+
+// IngestStats is what Ingest read.
+type IngestStats struct {
+	// Events counts the events decoded and recorded: the client then
+	// selects, batches and delivers them as any recorded event (and
+	// counts them in Metrics).
+	Events int
+	// QueueFull counts the decoded events the queue had no room for under
+	// the DropNewest policy (also counted in Metrics): use the Block
+	// policy (TracingConfig.QueuePolicy) to make Ingest wait instead.
+	QueueFull int
+	// Rejected counts the inputs that are not a well-formed TraceEvent.
+	Rejected int
+	// Rejects details the first MaxIngestRejects of them, in input order.
+	Rejects []*IngestError
+}
+
+// IngestError is one input Ingest rejected: where it starts and why. It
+// wraps ErrMalformed.
+type IngestError struct {
+	// Line is the 1-based line the input starts on; Offset is its byte
+	// offset from the start of the reader.
+	Line   int
+	Offset int64
+	// Err is the reason, wrapping ErrMalformed.
+	Err error
+}
+
+// Error returns "tracing: ingest: line L (offset O): reason".
+func (e *IngestError) Error() string {
+	return fmt.Sprintf("tracing: ingest: line %d (offset %d): %v", e.Line, e.Offset, e.Err)
+}
+
+// Unwrap returns the reason.
+func (e *IngestError) Unwrap() error { return e.Err }
+
+// Ingest reads Reflow TraceEvent JSON from r and records every event in
+// it, so that events produced by a Reflow runtime go through the same
+// selection, batching, delivery (acknowledgement, spool) and sinks as
+// events recorded with the client. r may hold one event, a JSON array of
+// events, a stream of events (JSON Lines, or values one after another,
+// pretty-printed or not), or any mix; both server generations' forms are
+// read (null or absent metrics, span ids, …), by the same decoder as
+// TraceEvent.UnmarshalJSON.
+//
+// The events keep their ids, timestamps and causality; they join the trace
+// ctx carries (see StartTrace), or else the client's implicit trace, and
+// take no cause from ctx. Under the Block queue policy Ingest waits for
+// room in the queue (as RecordWait does); under DropNewest what does not
+// fit is counted in QueueFull.
+//
+// Input that is not a well-formed event (malformed JSON, a value that is
+// not an event object, a truncated line, an event larger than
+// MaxIngestEventBytes) is rejected and counted, with its line, offset and
+// reason, and reading carries on with the next value: a torn or corrupt
+// line loses nothing around it. While a value is unterminated, a line
+// that starts with anything but whitespace, ',' or a closing bracket
+// starts a new value (pretty-printed JSON indents what continues one). Rejections are not errors: the
+// error is non-nil only when reading r fails, ctx ends (the error wraps
+// ctx's error) or the client is closed (it wraps ErrClosed); the stats
+// then count what was ingested so far. A disabled client decodes and
+// counts but records nothing. Safe for concurrent use.
+func (c *TracingClient) Ingest(ctx context.Context, r io.Reader) (IngestStats, error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	in := ingester{c: c, ctx: ctx, rctx: ingestContext(ctx), line: 1}
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := r.Read(buf)
+		for _, b := range buf[:n] {
+			if in.err != nil {
+				return in.stats, in.err
+			}
+			in.byte(b)
+		}
+		if in.err != nil {
+			return in.stats, in.err
+		}
+		if errors.Is(err, io.EOF) {
+			in.eof()
+			return in.stats, in.err
+		}
+		if err != nil {
+			in.eof()
+			return in.stats, errors.Join(in.err, fmt.Errorf("tracing: ingest: read: %w", err))
+		}
+		if err := ctx.Err(); err != nil {
+			return in.stats, fmt.Errorf("tracing: ingest: %w", err)
+		}
+	}
+}
+
+// ingestContext returns ctx with its trace and without its cause: the
+// events ingested keep their own causality.
+func ingestContext(ctx context.Context) context.Context {
+	n := nodeFrom(ctx)
+	switch {
+	case n == nil:
+		return ctx
+	case n.trace != nil:
+		return context.WithValue(ctx, causeKey{}, &causeNode{trace: n.trace})
+	}
+	return context.WithValue(ctx, causeKey{}, (*causeNode)(nil))
+}
+
+// ingester splits its input into values byte by byte, tracking strings and
+// nesting, and decodes every object at the top level or directly inside a
+// top-level array.
+type ingester struct {
+	c     *TracingClient
+	ctx   context.Context // the caller's
+	rctx  context.Context // for recording: the trace, no cause
+	stats IngestStats
+	err   error // the error that stops Ingest
+
+	line      int   // current line, 1-based
+	off       int64 // offset of the current byte
+	lineStart bool  // the current byte starts a line
+
+	array bool // inside a top-level array
+	depth int  // nesting, the top-level array included
+
+	unit    bool // a value is pending in buf
+	garbage bool // the pending value is not an object; it ends with the line
+	tooLong bool // the pending value outgrew MaxIngestEventBytes
+	inStr   bool
+	esc     bool
+	buf     []byte
+	uLine   int
+	uOff    int64
+}
+
+func (in *ingester) byte(b byte) {
+	in.lineStart = in.off == 0 || in.lineStart
+	in.step(b)
+	in.lineStart = b == '\n'
+	if b == '\n' {
+		in.line++
+	}
+	in.off++
+}
+
+func (in *ingester) base() int {
+	if in.array {
+		return 1
+	}
+	return 0
+}
+
+func (in *ingester) step(b byte) {
+	if in.unit && !in.garbage && in.lineStart && !isSpace(b) && b != '}' && b != ']' && b != ',' {
+		// A line that starts with neither indentation nor a closing
+		// bracket while a value is unterminated: the value was torn (a
+		// crash mid-line); resynchronize here.
+		in.reject(fmt.Errorf("%w: truncated value", ErrMalformed))
+	}
+	if !in.unit {
+		switch {
+		case isSpace(b), b == ',':
+			return
+		case in.array && b == ']':
+			in.array, in.depth = false, 0
+			return
+		case !in.array && b == '[':
+			in.array, in.depth = true, 1
+			return
+		}
+		in.unit, in.garbage, in.tooLong = true, b != '{', false
+		in.inStr, in.esc = false, false
+		in.buf = in.buf[:0]
+		in.uLine, in.uOff = in.line, in.off
+	}
+	if in.garbage {
+		// Garbage ends with its line or, in an array, with its element.
+		if b == '\n' || (in.array && (b == ',' || b == ']')) {
+			in.reject(fmt.Errorf("%w: expected a TraceEvent object or an array of them", ErrMalformed))
+			if b == ']' {
+				in.array, in.depth = false, 0
+			}
+		}
+		return
+	}
+	if !in.tooLong {
+		if len(in.buf) >= MaxIngestEventBytes {
+			in.tooLong = true
+			in.buf = in.buf[:0]
+		} else {
+			in.buf = append(in.buf, b)
+		}
+	}
+	if in.inStr {
+		switch {
+		case in.esc:
+			in.esc = false
+		case b == '\\':
+			in.esc = true
+		case b == '"':
+			in.inStr = false
+		}
+		return
+	}
+	switch b {
+	case '"':
+		in.inStr = true
+	case '{', '[':
+		in.depth++
+	case '}', ']':
+		in.depth--
+	}
+	if in.depth == in.base() {
+		in.complete()
+	}
+}
+
+func isSpace(b byte) bool { return b == ' ' || b == '\t' || b == '\n' || b == '\r' }
+
+// complete decodes and records the pending value.
+func (in *ingester) complete() {
+	if in.tooLong {
+		in.reject(fmt.Errorf("%w: event larger than %d bytes", ErrMalformed, MaxIngestEventBytes))
+		return
+	}
+	var ev TraceEvent
+	if err := ev.UnmarshalJSON(in.buf); err != nil {
+		in.reject(err)
+		return
+	}
+	in.unit = false
+	in.record(&ev)
+}
+
+func (in *ingester) record(ev *TraceEvent) {
+	if !in.c.Enabled() {
+		if in.c.off() {
+			in.err = fmt.Errorf("tracing: ingest: %w", ErrClosed)
+			return
+		}
+		in.stats.Events++
+		return
+	}
+	err := in.c.RecordWait(in.rctx, *ev)
+	switch {
+	case err == nil:
+		in.stats.Events++
+	case errors.Is(err, ErrQueueFull):
+		in.stats.QueueFull++
+	case errors.Is(err, ErrClosed):
+		in.err = fmt.Errorf("tracing: ingest: %w", ErrClosed)
+	default:
+		in.err = fmt.Errorf("tracing: ingest: %w", err)
+	}
+}
+
+// reject counts the pending value as rejected for err and drops it.
+func (in *ingester) reject(err error) {
+	in.stats.Rejected++
+	if len(in.stats.Rejects) < MaxIngestRejects {
+		in.stats.Rejects = append(in.stats.Rejects, &IngestError{Line: in.uLine, Offset: in.uOff, Err: err})
+	}
+	in.unit, in.garbage, in.tooLong, in.inStr, in.esc = false, false, false, false, false
+	in.depth = in.base()
+	in.buf = in.buf[:0]
+}
+
+// eof rejects what is pending at the end of the input.
+func (in *ingester) eof() {
+	if !in.unit {
+		return
+	}
+	if in.garbage {
+		in.reject(fmt.Errorf("%w: expected a TraceEvent object or an array of them", ErrMalformed))
+		return
+	}
+	in.reject(fmt.Errorf("%w: truncated value: unexpected end of input", ErrMalformed))
+}

@@ -1,0 +1,54 @@
+// Package propagation carries a trace and its cause from one process to
+// another in text metadata: HTTP headers, message properties, any
+// map[string]string. The sending side injects what its context carries;
+// the receiving side extracts it into its own context, and the events it
+// records with that context join the sender's trace, with the sender's
+// event as parent, the same root cause and the dependency chain continued.
+//
+// # Format
+//
+// Two fields are written. traceparent follows W3C Trace Context, version
+// 00: the 16-byte trace id is the Reflow TraceID, the 8-byte parent id is
+// the last 8 bytes of the cause's EventID (a UUIDv7's random half, and the
+// span_id the encoder writes for an event that has none of its own), and the
+// flags are 01 (sampled: this SDK's own selection decides per event, so
+// incoming flags are not acted upon). A trace without a cause uses the last
+// 8 bytes of its ExecutionID as the parent id. OpenTelemetry services in
+// between read and forward it like any traceparent.
+//
+// reflow-trace carries what traceparent cannot, as ;-separated key=value
+// pairs, at most MaxHeaderLen bytes:
+//
+//	v=1;c=<cause event id>;r=<root cause id>;d=<ancestor>.<ancestor>…;e=<execution id>;f=<flow id>
+//
+// Ids are 32 lower-case hex digits; d lists the cause's ancestors, oldest
+// first, at most tracing.MaxDependencyChain-1; f is query-escaped and
+// omitted when longer than MaxFlowIDLen. Only c identifies the cause: it
+// is used when its last 8 bytes match traceparent's parent id, so that a
+// service which rewrote traceparent (started its own span) does not get a
+// stale cause attributed; the trace id then still comes from traceparent.
+//
+// # Robustness
+//
+// Extraction never fails loudly: a missing or malformed traceparent leaves
+// the context unchanged, and a malformed, oversized or mismatched
+// reflow-trace is ignored while traceparent's trace is still joined.
+// TraceContext.Parse reports with an ok bool whether a trace was found.
+//
+// # OpenTelemetry
+//
+// TextMapCarrier has the method set of OpenTelemetry's
+// go.opentelemetry.io/otel/propagation.TextMapCarrier (Get, Set, Keys), and
+// TraceContext has the method set of its TextMapPropagator (Inject,
+// Extract, Fields), so a TraceContext can be used wherever OpenTelemetry
+// takes a propagator, for example in a composite propagator, without this
+// module importing OpenTelemetry; OpenTelemetry's carriers
+// (propagation.MapCarrier, propagation.HeaderCarrier) satisfy
+// TextMapCarrier. Note that OpenTelemetry's own TraceContext propagator
+// writes the same traceparent field: compose one or the other.
+//
+// # Concurrency
+//
+// TraceContext is a value with no mutable state, safe for concurrent use.
+// The carriers are as safe as the map or header they wrap.
+package propagation

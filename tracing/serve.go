@@ -1,0 +1,119 @@
+package tracing
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Serve runs a long-lived actor named actorID: it calls handle for each
+// message received on inbox, one at a time, until inbox is closed (Serve
+// returns nil), ctx ends (an error wrapping ctx's error) or handle fails
+// (Serve returns handle's error unchanged).
+//
+// An actor that lives as long as its process must not make one trace grow
+// for its whole life, so Serve keeps the actor's lifecycle and its work
+// apart. ctx is the actor's lifecycle context, typically carrying a trace
+// started for the actor: it gets ActorStarted when Serve begins and
+// ActorCompleted or ActorFailed when Serve returns, and nothing else,
+// however many messages the actor handles. Each message is handled in a
+// trace of its own:
+//
+//   - a message whose envelope carries a trace (see NewEnvelope,
+//     SendEnvelope) is handled in it, caused by the envelope's event: the
+//     work's trace follows the work from actor to actor;
+//   - a message whose envelope carries none gets a new trace, of the flow
+//     ctx's trace names (or TracingConfig.FlowID), whose metadata names
+//     ctx's trace under LinkedTraceTag, ended when handle returns
+//     (Completed, or Failed with handle's error).
+//
+// Around each handle it records ActorStarted and then ActorCompleted, or
+// ActorFailed with handle's error, with the run's duration, in the
+// message's trace; handle's ctx carries the ActorStarted event, so what it
+// records or sends is its child. With a disabled client Serve only
+// receives and calls handle. Safe for concurrent use: run one Serve per
+// actor goroutine.
+func Serve[T any](ctx context.Context, c *TracingClient, actorID string, inbox <-chan Envelope[T], handle func(ctx context.Context, msg T) error) (err error) {
+	if c.Enabled() {
+		c.ActorStarted(ctx, actorID)
+		defer func() {
+			if err != nil {
+				c.ActorFailed(ctx, actorID, err)
+			} else {
+				c.ActorCompleted(ctx, actorID)
+			}
+		}()
+	}
+	flow := FlowID("")
+	if ref, ok := TraceFromContext(ctx); ok {
+		flow = ref.FlowID
+	}
+	for {
+		var e Envelope[T]
+		select {
+		case m, open := <-inbox:
+			if !open {
+				return nil
+			}
+			e = m
+		case <-ctx.Done():
+			return fmt.Errorf("tracing: serve %s: %w", actorID, ctx.Err())
+		}
+		if !c.Enabled() {
+			if err := handle(e.Context(ctx), e.Msg); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := c.serveOne(ctx, flow, actorID, e.Cause, func(mctx context.Context) error { return handle(mctx, e.Msg) }); err != nil {
+			return err
+		}
+	}
+}
+
+// serveOne handles one message for Serve: in the trace cause carries, or
+// in a new trace linked to ctx's.
+func (c *TracingClient) serveOne(ctx context.Context, flow FlowID, actorID string, cause Cause, handle func(context.Context) error) error {
+	own := false
+	mctx := ctx
+	if _, ok := cause.Trace(); ok {
+		mctx = ContextWithCause(ctx, cause)
+	} else {
+		var err error
+		if mctx, _, err = c.StartTrace(ctx, flow, FlowVersion{}); err != nil {
+			mctx = ContextWithCause(ctx, cause) // closed meanwhile: record nothing more
+		} else {
+			own = true
+			mctx = ContextWithCause(mctx, cause)
+		}
+	}
+	err := c.runTraced(mctx, actorID, handle)
+	if own {
+		status := ExecutionStatus{Kind: StatusCompleted}
+		if err != nil {
+			status = FailedStatus(err.Error())
+		}
+		_ = c.EndTrace(mctx, status) // only fails once the client is closed
+	}
+	return err
+}
+
+// runTraced records ActorStarted, calls run with a ctx carrying it, then
+// records ActorCompleted or ActorFailed with run's duration, and returns
+// run's error unchanged.
+func (c *TracingClient) runTraced(ctx context.Context, name string, run func(context.Context) error) error {
+	started := c.ActorStarted(ctx, name)
+	rctx := ContextWithEvent(ctx, started)
+	t0 := time.Now()
+	err := run(rctx)
+	dur := uint64(time.Since(t0))
+	var ev TraceEvent
+	if err != nil {
+		ev = ActorFailed(name, err.Error())
+	} else {
+		ev = ActorCompleted(name)
+	}
+	ev.Data.PerformanceMetrics.ExecutionTimeNs = dur
+	c.Record(rctx, ev)
+	return err
+}
