@@ -105,6 +105,11 @@ func (s *WebSocket) segFor(id tracing.TraceID, start int64) *traceSeg {
 		number = g.number + 1
 	}
 	hdr := s.headers.get(id, &s.deftr, start)
+	if number == 0 && hdr.Metadata.Tags[tracing.TagJoined] != "" {
+		// A trace started elsewhere: its id holds the other process's
+		// events, which a store under it would replace.
+		number = 1
+	}
 	if number > 0 && start != 0 {
 		// Each segment starts with its first event, so that the segments
 		// of a trace sort (and page) in order by start time.

@@ -139,6 +139,8 @@ type TracingClient struct {
 	// notifications.
 	traceMu sync.Mutex
 	meta    TraceMetadata
+	joinMu  sync.Mutex
+	joined  map[TraceID]struct{} // traces JoinTrace told the sinks of
 
 	log           *zap.Logger
 	sinks         []sinkState

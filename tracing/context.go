@@ -126,6 +126,54 @@ func TraceFromContext(ctx context.Context) (TraceRef, bool) {
 	return TraceRef{}, false
 }
 
+// JoinTrace returns a copy of ctx that carries ref, a trace started
+// elsewhere (typically in another process: see package propagation), as
+// ContextWithTrace does, and tells the sinks once that this process only
+// joins it: its header (flow id and execution id from ref, Running) is
+// tagged TagJoined. A sink that stores a trace whole on every store (the
+// WebSocket sink) then keeps this process's events of the trace in
+// segments of their own, linked to the trace by TagSegmentOf, so that
+// neither process's stores replace the other's events. The client cannot
+// end such a trace (EndTrace returns an error wrapping ErrForeignTrace).
+// It remembers up to 4096 joined traces; a disabled client only returns
+// the ctx.
+func (c *TracingClient) JoinTrace(ctx context.Context, ref TraceRef) context.Context {
+	ctx = ContextWithTrace(ctx, ref)
+	if !c.Enabled() || ref.IsZero() {
+		return ctx
+	}
+	c.joinMu.Lock()
+	_, seen := c.joined[ref.ID]
+	if !seen {
+		if c.joined == nil || len(c.joined) >= maxJoined {
+			c.joined = make(map[TraceID]struct{})
+		}
+		c.joined[ref.ID] = struct{}{}
+	}
+	c.joinMu.Unlock()
+	if seen {
+		return ctx
+	}
+	meta := c.meta
+	meta.Tags = maps.Clone(meta.Tags)
+	if meta.Tags == nil {
+		meta.Tags = make(map[string]string, 1)
+	}
+	meta.Tags[TagJoined] = "true"
+	flow := ref.FlowID
+	if flow == "" {
+		flow = c.cfg.FlowID
+	}
+	c.observe(FlowTrace{
+		TraceID: ref.ID, FlowID: flow, ExecutionID: ref.ExecutionID,
+		StartTime: clock.Now(), Status: ExecutionStatus{Kind: StatusRunning}, Metadata: meta,
+	})
+	return ctx
+}
+
+// maxJoined bounds the joined traces a client remembers.
+const maxJoined = 4096
+
 // ContextWithTrace returns a copy of ctx that carries ref as the trace of
 // the events recorded with it, and no cause: a trace started elsewhere,
 // typically in another process (see package propagation), which the

@@ -125,4 +125,8 @@ const (
 	// TagSegment is a segment's number: "1" for the second segment of a
 	// trace, "2" for the third, and so on.
 	TagSegment = "reflowtrace.segment"
+	// TagJoined marks the header of a trace this process joined (see
+	// TracingClient.JoinTrace) and the segments it wrote of it: their
+	// status says nothing of the trace's.
+	TagJoined = "reflowtrace.joined"
 )

@@ -31,8 +31,12 @@ const MaxFlowIDLen = 256
 // OpenTelemetry's TextMapPropagator. The zero value is ready to use.
 type TraceContext struct {
 	// Client, if not nil, lets Inject send the client's implicit trace
-	// for a ctx that carries no trace (see TracingClient.CurrentTrace).
-	// Default: nil, and such a ctx injects nothing.
+	// for a ctx that carries no trace (see TracingClient.CurrentTrace),
+	// and lets Extract join the trace through TracingClient.JoinTrace, so
+	// that this process's events of it are kept apart from the other
+	// process's on a server that replaces a stored trace whole. Default:
+	// nil: such a ctx injects nothing, and Extract only puts the trace in
+	// the ctx.
 	Client *tracing.TracingClient
 }
 
@@ -124,6 +128,11 @@ func (p TraceContext) Extract(ctx context.Context, carrier TextMapCarrier) conte
 	ref, cause, ok := p.Parse(carrier)
 	if !ok {
 		return ctx
+	}
+	if p.Client != nil {
+		// The sinks learn that this process only joins the trace, so its
+		// stores do not replace what the other process stored.
+		return tracing.ContextWithCause(p.Client.JoinTrace(ctx, ref), cause)
 	}
 	return tracing.ContextWithCause(tracing.ContextWithTrace(ctx, ref), cause)
 }

@@ -149,8 +149,14 @@ func (c *Client) Trace(ctx context.Context, id tracing.TraceID) (*tracing.FlowTr
 	for i := range segs {
 		out.Events = append(out.Events, segs[i].Events...)
 	}
-	last := &segs[len(segs)-1]
-	out.Status, out.EndTime = last.Status, last.EndTime
+	// The status is the last segment's, of the process that owns the trace
+	// (segments of a process that joined it say nothing of it).
+	for i := len(segs) - 1; i >= 0; i-- {
+		if segs[i].Metadata.Tags[tracing.TagJoined] == "" {
+			out.Status, out.EndTime = segs[i].Status, segs[i].EndTime
+			break
+		}
+	}
 	out.Metadata.Tags = maps.Clone(first.Metadata.Tags)
 	return &out, nil
 }
