@@ -9,11 +9,11 @@ import (
 	"os"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"go.uber.org/zap"
 
+	"github.com/reflowtrace/reflowtrace-go/internal/header"
 	"github.com/reflowtrace/reflowtrace-go/retry"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 )
@@ -118,7 +118,7 @@ type wsConfig struct {
 	storeDelay    time.Duration
 	protocol      tracing.Protocol
 	failover      []string
-	tls           *TLSOptions
+	tls           *tracing.TLSOptions
 	apiKey        string
 	apiKeyHeader  string
 	bearer        string
@@ -210,22 +210,22 @@ func newWSConfig(opts []WebSocketOption) (*wsConfig, error) {
 	}
 	// Values net/http would refuse at every dial, or that would split the
 	// upgrade request, are refused here. Secrets are named, never shown.
-	if !isToken(c.apiKeyHeader) {
+	if !header.IsToken(c.apiKeyHeader) {
 		bad("WithAPIKeyHeader", fmt.Sprintf("%q", c.apiKeyHeader), "must be a header name (an RFC 7230 token)")
 	}
 	for _, o := range []struct{ name, value string }{
 		{"WithAPIKey", c.apiKey}, {"WithBearerToken", c.bearer}, {"WithOrigin", c.origin},
 	} {
-		if !isHeaderValue(o.value) {
+		if !header.IsValue(o.value) {
 			errs = append(errs, fmt.Errorf("%w: %s: holds a control character (CR, LF or another), which cannot go in a header", ErrInvalidOption, o.name))
 		}
 	}
 	for _, k := range slices.Sorted(maps.Keys(c.header)) {
-		if !isToken(k) {
+		if !header.IsToken(k) {
 			errs = append(errs, fmt.Errorf("%w: WithHeader(%q, …): the name must be an RFC 7230 token", ErrInvalidOption, k))
 		}
 		for _, v := range c.header[k] {
-			if !isHeaderValue(v) {
+			if !header.IsValue(v) {
 				errs = append(errs, fmt.Errorf("%w: WithHeader(%q, …): the value holds a control character (CR, LF or another)", ErrInvalidOption, k))
 				break
 			}
@@ -251,35 +251,6 @@ func newWSConfig(opts []WebSocketOption) (*wsConfig, error) {
 		c.execID = tracing.NewExecutionID()
 	}
 	return c, errors.Join(errs...)
-}
-
-// isToken reports whether s is a token of RFC 7230, section 3.2.6, the
-// grammar of header names: one or more letters, digits and !#$%&'*+-.^_`|~.
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
-		default:
-			return false
-		}
-	}
-	return true
-}
-
-// isHeaderValue reports whether s can be a header value as net/http sends
-// it: no control character but horizontal tab, so no CR or LF.
-func isHeaderValue(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < ' ' && c != '\t' || c == 0x7f {
-			return false
-		}
-	}
-	return true
 }
 
 // checkURL checks the part of a server URL that url.Parse leaves alone:

@@ -147,7 +147,7 @@ func TestWebSocketRedirectRefused(t *testing.T) {
 			first.redirect("/", target)
 			opts := tt.opts
 			if tt.tls {
-				opts = append(opts, WithTLS(TLSOptions{CAFile: first.caFile(t)}))
+				opts = append(opts, WithTLS(tracing.TLSOptions{CAFile: first.caFile(t)}))
 			}
 			core, logs := observer.New(zap.DebugLevel)
 			opts = append(opts, WithLogger(zap.New(core)))
@@ -244,7 +244,7 @@ func TestWebSocketRedirectCredentials(t *testing.T) {
 			srv.redirect("/old", "/new")
 			opts := tt.opts
 			if tt.tls {
-				opts = append(opts, WithTLS(TLSOptions{CAFile: srv.caFile(t)}))
+				opts = append(opts, WithTLS(tracing.TLSOptions{CAFile: srv.caFile(t)}))
 			}
 			u := srv.wsURL() + "/old"
 			if tt.userInfo {

@@ -111,15 +111,15 @@ func TestWebSocketTLS(t *testing.T) {
 	tests := []struct {
 		name       string
 		clientAuth bool
-		tls        TLSOptions
+		tls        tracing.TLSOptions
 		wantErr    string
 	}{
-		{name: "custom CA", tls: TLSOptions{CAFile: pki.caFile}},
-		{name: "mutual TLS", clientAuth: true, tls: TLSOptions{CAFile: pki.caFile, CertFile: pki.clientCert, KeyFile: pki.clientKey}},
-		{name: "server name", tls: TLSOptions{CAFile: pki.caFile, ServerName: "tracing.test"}},
-		{name: "untrusted", tls: TLSOptions{}, wantErr: "certificate"},
-		{name: "wrong name", tls: TLSOptions{CAFile: pki.caFile, ServerName: "other.test"}, wantErr: "certificate"},
-		{name: "client certificate missing", clientAuth: true, tls: TLSOptions{CAFile: pki.caFile}, wantErr: "tls"},
+		{name: "custom CA", tls: tracing.TLSOptions{CAFile: pki.caFile}},
+		{name: "mutual TLS", clientAuth: true, tls: tracing.TLSOptions{CAFile: pki.caFile, CertFile: pki.clientCert, KeyFile: pki.clientKey}},
+		{name: "server name", tls: tracing.TLSOptions{CAFile: pki.caFile, ServerName: "tracing.test"}},
+		{name: "untrusted", tls: tracing.TLSOptions{}, wantErr: "certificate"},
+		{name: "wrong name", tls: tracing.TLSOptions{CAFile: pki.caFile, ServerName: "other.test"}, wantErr: "certificate"},
+		{name: "client certificate missing", clientAuth: true, tls: tracing.TLSOptions{CAFile: pki.caFile}, wantErr: "tls"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

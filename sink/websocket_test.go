@@ -345,8 +345,8 @@ func TestNewWebSocketValidates(t *testing.T) {
 		{name: "frame too large", url: "ws://127.0.0.1:1", opts: []WebSocketOption{WithMaxFrameBytes(16 << 20)}, want: "WithMaxFrameBytes"},
 		{name: "in flight", url: "ws://127.0.0.1:1", opts: []WebSocketOption{WithMaxInFlight(0, 1)}, want: "WithMaxInFlight"},
 		{name: "mode", url: "ws://127.0.0.1:1", opts: []WebSocketOption{WithMode(9)}, want: "WithMode"},
-		{name: "tls on ws", url: "ws://127.0.0.1:1", opts: []WebSocketOption{WithTLS(TLSOptions{})}, want: "wss://"},
-		{name: "missing CA", url: "wss://127.0.0.1:1", opts: []WebSocketOption{WithTLS(TLSOptions{CAFile: "/nonexistent/ca.pem"})}, want: "CAFile"},
+		{name: "tls on ws", url: "ws://127.0.0.1:1", opts: []WebSocketOption{WithTLS(tracing.TLSOptions{})}, want: "wss://"},
+		{name: "missing CA", url: "wss://127.0.0.1:1", opts: []WebSocketOption{WithTLS(tracing.TLSOptions{CAFile: "/nonexistent/ca.pem"})}, want: "CAFile"},
 		{name: "key and token", url: "ws://127.0.0.1:1", opts: []WebSocketOption{WithAPIKey("k1234"), WithBearerToken("t1234")}, want: "both set"},
 		{name: "bad retry", url: "ws://127.0.0.1:1", opts: []WebSocketOption{WithRetry(retry.Policy{Multiplier: 0.5})}, want: "WithRetry"},
 	}

@@ -117,7 +117,7 @@ func TestAPIKeyHeader(t *testing.T) {
 	done := make(chan struct{})
 	go func() { defer close(done); _ = srv.Serve(ln) }()
 	defer func() { _ = srv.Shutdown(context.Background()); <-done }()
-	_, err = query.Dial(ctx, "ws://"+ln.Addr().String(), query.WithAPIKey("X-Key", "s3cret"), query.WithHeader("X-Extra", "1"))
+	_, err = query.Dial(ctx, "ws://"+ln.Addr().String(), query.WithAPIKey("s3cret"), query.WithAPIKeyHeader("X-Key"), query.WithHeader("X-Extra", "1"))
 	if err == nil {
 		t.Fatal("Dial succeeded against a 401")
 	}

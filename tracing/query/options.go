@@ -9,7 +9,9 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/reflowtrace/reflowtrace-go/internal/header"
 	"github.com/reflowtrace/reflowtrace-go/retry"
+	"github.com/reflowtrace/reflowtrace-go/tracing"
 )
 
 // Defaults of the options.
@@ -22,7 +24,7 @@ const (
 	// DefaultSubscriptionBuffer is how many notifications a subscription
 	// holds for its consumer before it drops new ones.
 	DefaultSubscriptionBuffer = 1024
-	// DefaultAPIKeyHeader is the header WithAPIKey uses when given "".
+	// DefaultAPIKeyHeader is the header WithAPIKey uses, as the sink's.
 	DefaultAPIKeyHeader = "X-API-Key"
 )
 
@@ -40,6 +42,9 @@ func (f optionFunc) apply(c *config) { f(c) }
 
 type config struct {
 	tls          *tls.Config
+	apiKey       string
+	apiKeyHeader string
+	bearer       string
 	header       http.Header
 	log          *zap.Logger
 	policy       retry.Policy
@@ -67,6 +72,26 @@ func newConfig(opts []Option) (*config, error) {
 	if c.log == nil {
 		c.errs = append(c.errs, fmt.Errorf("%w: WithLogger: nil logger", ErrInvalidOption))
 	}
+	if c.apiKeyHeader == "" {
+		c.apiKeyHeader = DefaultAPIKeyHeader
+	}
+	if !header.IsToken(c.apiKeyHeader) {
+		c.errs = append(c.errs, fmt.Errorf("%w: WithAPIKeyHeader(%q): must be a header name (an RFC 7230 token)", ErrInvalidOption, c.apiKeyHeader))
+	}
+	for _, o := range []struct{ name, value string }{{"WithAPIKey", c.apiKey}, {"WithBearerToken", c.bearer}} {
+		if !header.IsValue(o.value) {
+			c.errs = append(c.errs, fmt.Errorf("%w: %s: holds a control character (CR, LF or another), which cannot go in a header", ErrInvalidOption, o.name))
+		}
+	}
+	if c.apiKey != "" && c.bearer != "" {
+		c.errs = append(c.errs, fmt.Errorf("%w: WithAPIKey and WithBearerToken both set", ErrInvalidOption))
+	}
+	if c.apiKey != "" {
+		c.header.Set(c.apiKeyHeader, c.apiKey)
+	}
+	if c.bearer != "" {
+		c.header.Set("Authorization", "Bearer "+c.bearer)
+	}
 	if c.dialTimeout <= 0 {
 		c.errs = append(c.errs, fmt.Errorf("%w: WithDialTimeout: %v, want > 0", ErrInvalidOption, c.dialTimeout))
 	}
@@ -79,39 +104,55 @@ func newConfig(opts []Option) (*config, error) {
 	return c, errors.Join(c.errs...)
 }
 
-// WithTLSConfig sets the TLS configuration of wss:// connections (custom
-// roots, client certificates for mutual TLS, server name). It is cloned.
-// Default: the system roots, TLS 1.2 at least.
-func WithTLSConfig(cfg *tls.Config) Option {
+// WithTLS configures wss:// connections: custom CA, client certificate,
+// server name, read by Dial; the same options as the WebSocket sink's
+// (sink.WithTLS). Default: the system roots, TLS 1.2 at least.
+func WithTLS(o tracing.TLSOptions) Option {
 	return optionFunc(func(c *config) {
-		if cfg != nil {
-			c.tls = cfg.Clone()
+		cfg, err := o.Config()
+		if err != nil {
+			c.errs = append(c.errs, fmt.Errorf("%w: WithTLS: %w", ErrInvalidOption, err))
+			return
 		}
+		c.tls = cfg
 	})
 }
 
-// WithHeader adds a header to the upgrade request of every connection.
+// WithHeader adds a header to the upgrade request of every connection; as
+// the sink's, a name that is not an RFC 7230 token or a value with a
+// control character (CR, LF) is refused by Dial, naming the header.
 // Default: none.
 func WithHeader(key, value string) Option {
 	return optionFunc(func(c *config) {
-		if key == "" {
-			c.errs = append(c.errs, fmt.Errorf("%w: WithHeader: empty key", ErrInvalidOption))
+		if !header.IsToken(key) {
+			c.errs = append(c.errs, fmt.Errorf("%w: WithHeader(%q, …): the name must be an RFC 7230 token", ErrInvalidOption, key))
+			return
+		}
+		if !header.IsValue(value) {
+			c.errs = append(c.errs, fmt.Errorf("%w: WithHeader(%q, …): the value holds a control character (CR, LF or another)", ErrInvalidOption, key))
 			return
 		}
 		c.header.Add(key, value)
 	})
 }
 
-// WithAPIKey sends key in the header named header ("" is
-// DefaultAPIKeyHeader) on every connection. The key never appears in logs
-// or errors. Default: none.
-func WithAPIKey(header, key string) Option {
-	return optionFunc(func(c *config) {
-		if header == "" {
-			header = DefaultAPIKeyHeader
-		}
-		c.header.Set(header, key)
-	})
+// WithAPIKey sends key in the API key header (WithAPIKeyHeader) on every
+// connection, as the sink's option of the same name does. The key never
+// appears in logs or errors. Default: none.
+func WithAPIKey(key string) Option {
+	return optionFunc(func(c *config) { c.apiKey = key })
+}
+
+// WithAPIKeyHeader names the header carrying the API key. Default:
+// DefaultAPIKeyHeader.
+func WithAPIKeyHeader(name string) Option {
+	return optionFunc(func(c *config) { c.apiKeyHeader = name })
+}
+
+// WithBearerToken sends "Authorization: Bearer token" on every connection,
+// as the sink's option of the same name does. Default: none.
+func WithBearerToken(token string) Option {
+	return optionFunc(func(c *config) { c.bearer = token })
 }
 
 // WithLogger sets the logger, named "query". Default: zap.NewNop().

@@ -195,6 +195,11 @@ func TestDialErrors(t *testing.T) {
 		{"buffer", "ws://127.0.0.1:1", []query.Option{query.WithSubscriptionBuffer(0)}},
 		{"logger", "ws://127.0.0.1:1", []query.Option{query.WithLogger(nil)}},
 		{"header", "ws://127.0.0.1:1", []query.Option{query.WithHeader("", "v")}},
+		{"header value", "ws://127.0.0.1:1", []query.Option{query.WithHeader("X-A", "v\r\nX-Injected: 1")}},
+		{"api key", "ws://127.0.0.1:1", []query.Option{query.WithAPIKey("k\n")}},
+		{"api key header", "ws://127.0.0.1:1", []query.Option{query.WithAPIKey("k"), query.WithAPIKeyHeader("X Key")}},
+		{"key and token", "ws://127.0.0.1:1", []query.Option{query.WithAPIKey("k"), query.WithBearerToken("t")}},
+		{"tls files", "wss://127.0.0.1:1", []query.Option{query.WithTLS(tracing.TLSOptions{CAFile: "/nonexistent/ca.pem"})}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, err := query.Dial(ctx, tc.url, tc.opts...); !errors.Is(err, query.ErrInvalidOption) {
