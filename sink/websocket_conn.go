@@ -472,6 +472,11 @@ func (s *WebSocket) teardown(c *wsConn, err error) {
 		s.mu.Lock()
 		if s.conn == c {
 			s.conn, s.connected = nil, false
+			if len(s.outstanding) == 0 {
+				// An idle sink was delivering all along: it is stalled from
+				// now, not from its last acknowledgement.
+				s.progress()
+			}
 			rest := s.resend.drain()
 			for _, f := range append(s.inflight.drain(), rest...) {
 				if f.kind == frameStart {
