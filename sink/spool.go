@@ -892,14 +892,7 @@ func (s *WebSocket) drainSpool(ctx context.Context) error {
 		if records == 0 || !s.connected || s.permErr != nil {
 			return nil
 		}
-		ch := s.watchLocked()
-		s.mu.Unlock()
-		select {
-		case <-ch:
-		case <-ctx.Done():
-		}
-		s.mu.Lock()
-		s.unwatchLocked()
+		s.waitChangeLocked(ctx)
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("sink: websocket close: %d spool records not acknowledged: %w", records, err)
 		}

@@ -402,6 +402,19 @@ func (s *WebSocket) watchLocked() chan struct{} {
 
 func (s *WebSocket) unwatchLocked() { s.waiters-- }
 
+// waitChangeLocked waits, with s.mu released, for the next change or the
+// end of ctx. s.mu must be held; it is held again on return.
+func (s *WebSocket) waitChangeLocked(ctx context.Context) {
+	ch := s.watchLocked()
+	s.mu.Unlock()
+	select {
+	case <-ch:
+	case <-ctx.Done():
+	}
+	s.mu.Lock()
+	s.unwatchLocked()
+}
+
 // report logs err at level and passes it to the error handler.
 func (s *WebSocket) report(err error, msg string, fields ...zap.Field) {
 	s.log.Warn(msg, append(fields, zap.Error(err))...)
@@ -451,14 +464,7 @@ func (s *WebSocket) reserve(ctx context.Context, batch []tracing.TraceEvent) []t
 	s.sealForRoom()
 	s.mu.Lock()
 	for s.heldLocked() >= limit && !s.stopping && ctx.Err() == nil {
-		ch := s.watchLocked()
-		s.mu.Unlock()
-		select {
-		case <-ch:
-		case <-ctx.Done():
-		}
-		s.mu.Lock()
-		s.unwatchLocked()
+		s.waitChangeLocked(ctx)
 	}
 	s.mu.Unlock()
 	if s.held() < limit {
