@@ -239,8 +239,12 @@ func TestWebSocketSpoolResume(t *testing.T) {
 	if err := s3.Close(ctx); err != nil {
 		t.Fatalf("Close of the third sink: %v", err)
 	}
-	if sent := srv.Stats().ByKind["StoreTrace"] - before; sent != int(left) {
-		t.Fatalf("third sink sent %d StoreTrace messages, want the %d left on disk", sent, left)
+	// The ack file keeps the offset before which every record is done, so
+	// a record acknowledged behind one still in flight when the server died
+	// may go out again: at most the in-flight window (2) more than what
+	// was left, never the whole segment again.
+	if sent := srv.Stats().ByKind["StoreTrace"] - before; sent < int(left) || sent > int(left)+2 {
+		t.Fatalf("third sink sent %d StoreTrace messages, want the %d left on disk (at most 2 more)", sent, left)
 	}
 	if files, _ := filepath.Glob(filepath.Join(dir, "*")); len(files) != 0 {
 		t.Fatalf("spool files left: %v", files)
