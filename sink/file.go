@@ -14,6 +14,7 @@ import (
 
 	"github.com/reflowtrace/reflowtrace-go/internal/uuid"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
 
 // Defaults of the File sink.
@@ -156,7 +157,7 @@ type File struct {
 	cw        countingWriter // counts bytes reaching f
 	bw        *bufio.Writer  // plain files
 	zw        *lz4.Writer    // lz4 files
-	enc       tracing.Encoder
+	enc       wire.Encoder
 	line      []byte
 	sinceSync int
 	stats     FileStats
@@ -332,7 +333,7 @@ func (s *File) Write(ctx context.Context, batch []tracing.TraceEvent) error {
 
 // appendFileLine appends the line of ev: its protocol JSON, with the trace
 // id as first member when set, and a newline.
-func appendFileLine(enc *tracing.Encoder, dst []byte, ev *tracing.TraceEvent) []byte {
+func appendFileLine(enc *wire.Encoder, dst []byte, ev *tracing.TraceEvent) []byte {
 	if ev.TraceID.IsZero() {
 		dst = enc.AppendEvent(dst, ev)
 	} else {

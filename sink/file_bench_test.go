@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
 
 // fileBenchBatch is a batch of 512 data-flow events, as the client sends by
@@ -13,7 +14,7 @@ func fileBenchBatch() []tracing.TraceEvent { return localBatch(0, tracing.Defaul
 
 // batchBytes returns the size of batch as file lines.
 func batchBytes(batch []tracing.TraceEvent) int64 {
-	var enc tracing.Encoder
+	var enc wire.Encoder
 	var buf []byte
 	for i := range batch {
 		buf = appendFileLine(&enc, buf, &batch[i])

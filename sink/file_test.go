@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
 
 // readAll reads the file set at path and returns its events and skipped
@@ -135,14 +136,14 @@ func TestFileLinesAreProtocolEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var enc tracing.Encoder
+	var enc wire.Encoder
 	want := `{"trace_id":"` + localTrace.String() + `",` + string(enc.AppendEvent(nil, &ev)[1:]) + "\n"
 	if string(data) != want {
 		t.Fatalf("file holds\n%s\nwant\n%s", data, want)
 	}
 	// The line decodes as a protocol TraceEvent.
 	var back tracing.TraceEvent
-	if err := back.UnmarshalJSON(bytes.TrimSpace(data)); err != nil {
+	if err := wire.Unmarshal(bytes.TrimSpace(data), &back); err != nil {
 		t.Fatal(err)
 	}
 	if back.EventID != ev.EventID {

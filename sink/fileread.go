@@ -14,6 +14,7 @@ import (
 
 	"github.com/reflowtrace/reflowtrace-go/internal/uuid"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
 
 // readBufferBytes is the read buffer of a file, and the most read at once.
@@ -241,7 +242,7 @@ func (r *lineReader) decode(line []byte) (ev tracing.TraceEvent, skip bool, err 
 		line = line[end+1:]
 		line[0] = '{'
 	}
-	if err := ev.UnmarshalJSON(line); err != nil {
+	if err := wire.Unmarshal(line, &ev); err != nil {
 		return tracing.TraceEvent{}, false, &CorruptLineError{Path: r.path, Line: r.n, Err: err}
 	}
 	return ev, false, nil

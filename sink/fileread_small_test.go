@@ -6,15 +6,14 @@ import (
 	"testing"
 
 	"github.com/pierrec/lz4/v4"
-
-	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
 
 // TestReadSmallFileAllocatesLittle checks that reading a file of one line
 // allocates in proportion to the file, not to the largest block or buffer
 // it could hold: a small lz4 frame declaring 4 MiB blocks included.
 func TestReadSmallFileAllocatesLittle(t *testing.T) {
-	var enc tracing.Encoder
+	var enc wire.Encoder
 	ev := localEvent(1)
 	line := appendFileLine(&enc, nil, &ev)
 	var z bytes.Buffer

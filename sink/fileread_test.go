@@ -12,6 +12,7 @@ import (
 	"github.com/pierrec/lz4/v4"
 
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
 
 func TestRotatedFiles(t *testing.T) {
@@ -143,7 +144,7 @@ const maxFuzzFileBytes = 1 << 10
 // writes back to a line that reads the same event, and that a damaged LZ4
 // file still reads.
 func FuzzReadFile(f *testing.F) {
-	var enc tracing.Encoder
+	var enc wire.Encoder
 	for i := range 4 {
 		ev := localRichEvent(i)
 		f.Add(appendFileLine(&enc, nil, &ev), false, uint16(0))
@@ -196,7 +197,7 @@ func FuzzReadFile(f *testing.F) {
 // event id.
 func checkRewrite(t *testing.T, evs []tracing.TraceEvent) {
 	t.Helper()
-	var enc tracing.Encoder
+	var enc wire.Encoder
 	var buf []byte
 	for i := range evs {
 		buf = appendFileLine(&enc, buf, &evs[i])

@@ -16,6 +16,7 @@ import (
 
 	"github.com/reflowtrace/reflowtrace-go/internal/compress"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
 
 // Reasons for dropped events, the keys of WebSocketStats.Dropped.
@@ -136,7 +137,7 @@ type WebSocket struct {
 	dialers  []*dialer // the server, then the failover servers
 
 	encMu   sync.Mutex // guards enc, comp, segs, touched, evBuf
-	enc     tracing.Encoder
+	enc     wire.Encoder
 	codecs  codecSet                      // compresses frames
 	segs    map[tracing.TraceID]*traceSeg // the current segment of each trace
 	touched []*traceSeg
@@ -148,8 +149,8 @@ type WebSocket struct {
 	spool *spool
 
 	mu          sync.Mutex
-	ctlEnc      tracing.Encoder // for frames the sender builds; guarded by mu
-	changed     chan struct{}   // closed and replaced on a change when waiters > 0
+	ctlEnc      wire.Encoder  // for frames the sender builds; guarded by mu
+	changed     chan struct{} // closed and replaced on a change when waiters > 0
 	waiters     int
 	conn        *wsConn
 	connected   bool

@@ -8,6 +8,7 @@ import (
 	"github.com/reflowtrace/reflowtrace-go/internal/compress"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 	"github.com/reflowtrace/reflowtrace-go/tracing/tracetest"
+	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
 
 // compressionCases are the settings of a Reflow server: compression off,
@@ -114,7 +115,7 @@ func benchCompressedSink(b *testing.B, on bool, alg tracing.CompressionAlgorithm
 // benchmark events, as a server answers a broad query.
 func reply20MiB(b *testing.B) []byte {
 	b.Helper()
-	var e tracing.Encoder
+	var e wire.Encoder
 	var traces []tracing.FlowTrace
 	var msg []byte
 	for len(msg) < 20<<20 {
@@ -125,7 +126,7 @@ func reply20MiB(b *testing.B) []byte {
 			Status:    tracing.ExecutionStatus{Kind: tracing.StatusCompleted},
 			Events:    makeEvents(4096, id),
 		})
-		msg = e.AppendResponse(msg[:0], tracing.QueryResults{Traces: traces, TotalCount: uint64(len(traces))})
+		msg = e.AppendResponse(msg[:0], wire.QueryResults{Traces: traces, TotalCount: uint64(len(traces))})
 	}
 	return msg
 }
@@ -139,18 +140,18 @@ func benchDecodeReply(b *testing.B, a compress.Algorithm, msg []byte) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	resp, err := tracing.DecodeResponseFrame(true, frame)
+	resp, err := wire.DecodeResponseFrame(true, frame)
 	if err != nil {
 		b.Fatal(err)
 	}
-	if qr, ok := resp.(tracing.QueryResults); !ok || len(qr.Traces) == 0 {
+	if qr, ok := resp.(wire.QueryResults); !ok || len(qr.Traces) == 0 {
 		b.Fatalf("decoded a %T", resp)
 	}
 	b.SetBytes(int64(len(msg)))
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
-		if _, err := tracing.DecodeResponseFrame(true, frame); err != nil {
+		if _, err := wire.DecodeResponseFrame(true, frame); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/reflowtrace/reflowtrace-go/internal/cork"
 	"github.com/reflowtrace/reflowtrace-go/retry"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
 
 // ErrPermanent is wrapped by connection failures that retrying cannot fix:
@@ -544,28 +545,28 @@ func (s *WebSocket) handleReply(c *wsConn, data []byte) error {
 	if bytes.HasPrefix(data, prefixStored) || bytes.HasPrefix(data, prefixRecorded) || bytes.HasPrefix(data, prefixStarted) {
 		return s.ack(c)
 	}
-	resp, err := tracing.DecodeResponse(data)
+	resp, err := wire.DecodeResponse(data)
 	if err != nil {
 		return fmt.Errorf("undecodable reply: %w", err)
 	}
 	switch r := resp.(type) {
-	case tracing.EventNotification:
+	case wire.EventNotification:
 		return nil
-	case tracing.TraceStored, tracing.TraceStarted:
+	case wire.TraceStored, wire.TraceStarted:
 		return s.ack(c)
-	case tracing.TraceData:
+	case wire.TraceData:
 		q, err := s.ackQuery(c)
 		if err != nil {
 			return err
 		}
 		s.recoveryReply(c, q, r)
 		return nil
-	case tracing.EventRecorded:
+	case wire.EventRecorded:
 		if r.Success {
 			return s.ack(c)
 		}
-		return s.reject(c, &tracing.ServerError{Code: "Failed", Message: r.Error})
-	case tracing.ErrorResponse:
+		return s.reject(c, &wire.ServerError{Code: "Failed", Message: r.Error})
+	case wire.ErrorResponse:
 		return s.reject(c, r.Err())
 	default:
 		return fmt.Errorf("unexpected reply %T to a %s", resp, "request")
@@ -636,7 +637,7 @@ func (s *WebSocket) ackQuery(c *wsConn) (*frame, error) {
 // reject handles an error reply to the oldest frame in flight: a retryable
 // code puts the frame back and closes the connection, so it is resent after
 // a backoff; any other code drops the frame and counts it.
-func (s *WebSocket) reject(c *wsConn, serr *tracing.ServerError) error {
+func (s *WebSocket) reject(c *wsConn, serr *wire.ServerError) error {
 	s.mu.Lock()
 	if s.conn != c {
 		s.mu.Unlock()
@@ -794,7 +795,7 @@ func (s *WebSocket) takeParkedLocked() []*frame {
 // can come with every frame.
 const retryLogEvery = 10 * time.Second
 
-func (s *WebSocket) logRetry(serr *tracing.ServerError) {
+func (s *WebSocket) logRetry(serr *wire.ServerError) {
 	n := s.retried.Add(1)
 	now := s.cfg.now().UnixNano()
 	last := s.retryLogAt.Load()

@@ -3,9 +3,10 @@ package sink
 import (
 	"errors"
 	"fmt"
-	"github.com/reflowtrace/reflowtrace-go/internal/compress"
 	"slices"
 	"time"
+
+	"github.com/reflowtrace/reflowtrace-go/internal/compress"
 
 	"go.uber.org/zap"
 

@@ -7,6 +7,7 @@ import (
 
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 	"github.com/reflowtrace/reflowtrace-go/tracing/tracetest"
+	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
 
 // BenchmarkWebSocketServerErrors streams 5,000 events in live mode to a
@@ -40,7 +41,7 @@ func BenchmarkWebSocketServerErrors(b *testing.B) {
 				b.StopTimer()
 				hdr := traceHeader(tracing.NewTraceID())
 				evs := makeEvents(events, hdr.TraceID)
-				srv.ErrorEvery(bc.every, tracing.CodeInternalError, "busy")
+				srv.ErrorEvery(bc.every, wire.CodeInternalError, "busy")
 				b.StartTimer()
 				s.ObserveTrace(hdr)
 				for i := 0; i < len(evs); i += benchBatch {

@@ -1,9 +1,10 @@
 package sink
 
 import (
-	"github.com/reflowtrace/reflowtrace-go/internal/compress"
 	"sync"
 	"time"
+
+	"github.com/reflowtrace/reflowtrace-go/internal/compress"
 
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 )

@@ -10,6 +10,7 @@ import (
 
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 	"github.com/reflowtrace/reflowtrace-go/tracing/tracetest"
+	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
 
 // The tests of this file check what the server keeps after a run, by event
@@ -178,7 +179,7 @@ func TestWebSocketKeepsUnderFaults(t *testing.T) {
 		{name: "retryable errors", at: func(r *keepRun, i int) {
 			switch i {
 			case -1:
-				r.srv.ErrorEvery(3, tracing.CodeStorageError, "database is locked")
+				r.srv.ErrorEvery(3, wire.CodeStorageError, "database is locked")
 			case 4:
 				r.srv.ErrorEvery(0, "", "")
 			}
@@ -307,7 +308,7 @@ func TestWebSocketKeepsPermanentRejections(t *testing.T) {
 				batches := r.startTraces(2, 60, 20)
 				// Each batch is flushed, so that some of its frames meet the
 				// errors.
-				r.srv.ErrorEvery(2, tracing.CodeInvalidRequest, "bad trace")
+				r.srv.ErrorEvery(2, wire.CodeInvalidRequest, "bad trace")
 				var reported uint64
 				for i, b := range batches {
 					if i == 3 {
@@ -328,7 +329,7 @@ func TestWebSocketKeepsPermanentRejections(t *testing.T) {
 				}
 				st := r.s.Stats()
 				rejected := st.Dropped[DropRejected]
-				if rejected == 0 || reported != rejected || st.Rejected[string(tracing.CodeInvalidRequest)] != rejected {
+				if rejected == 0 || reported != rejected || st.Rejected[string(wire.CodeInvalidRequest)] != rejected {
 					t.Fatalf("Flush reported %d dropped events, stats %+v", reported, st)
 				}
 				for reason, n := range st.Dropped {
@@ -511,7 +512,7 @@ func TestWebSocketKeepsLongTrace(t *testing.T) {
 				r := newKeepRun(t, gen, mode, nil)
 				r.ctx = ctx
 				batches := r.startTraces(1, events, batch)
-				var enc tracing.Encoder
+				var enc wire.Encoder
 				jsonBytes := 0
 				for _, b := range batches {
 					for i := range b {

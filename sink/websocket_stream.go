@@ -12,6 +12,7 @@ import (
 
 	"github.com/reflowtrace/reflowtrace-go/internal/compress"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
 
 // The live modes stream a trace as RecordEvents. A generation-1 server only
@@ -108,14 +109,14 @@ func (s *WebSocket) deliveredLocked(g *traceSeg) {
 // held.
 func (s *WebSocket) startFrameLocked(c *wsConn, g *traceSeg) *frame {
 	g.startedOn = c
-	b := s.ctlEnc.AppendRequest(nil, tracing.StartTrace{TraceID: g.id, FlowID: g.hdr.FlowID, Version: g.hdr.Version})
+	b := s.ctlEnc.AppendRequest(nil, wire.StartTrace{TraceID: g.id, FlowID: g.hdr.FlowID, Version: g.hdr.Version})
 	return &frame{kind: frameStart, wire: b, rawLen: len(b), critical: true, created: s.cfg.now().UnixNano(), stream: g}
 }
 
 // queryFrameLocked builds the GetTrace of a recovery of g. s.mu must be
 // held.
 func (s *WebSocket) queryFrameLocked(g *traceSeg, polls int) *frame {
-	b := s.ctlEnc.AppendRequest(nil, tracing.GetTrace{TraceID: g.id, RequestID: tracing.NewRequestID()})
+	b := s.ctlEnc.AppendRequest(nil, wire.GetTrace{TraceID: g.id, RequestID: tracing.NewRequestID()})
 	return &frame{kind: frameQuery, wire: b, rawLen: len(b), critical: true, created: s.cfg.now().UnixNano(), stream: g, attempts: polls}
 }
 
@@ -148,7 +149,7 @@ func (s *WebSocket) trackAtLocked(f *frame, epoch uint64) {
 // again a little later; then it stores all of g's events.
 func (s *WebSocket) recoveryReply(c *wsConn, q *frame, resp any) {
 	g := q.stream
-	td, ok := resp.(tracing.TraceData)
+	td, ok := resp.(wire.TraceData)
 	inFlight := ok && td.Trace != nil && td.Trace.Status.Kind == tracing.StatusRunning && td.Trace.EndTime.IsZero()
 	if inFlight && q.attempts < recoveryPolls {
 		time.AfterFunc(recoveryPollEvery, func() {
@@ -239,7 +240,7 @@ func appendRecord(dst []byte, id tracing.TraceID, js []byte) []byte {
 // header's status. s.encMu must be held.
 func (s *WebSocket) endFrame(g *traceSeg, now int64) *frame {
 	st := g.hdr.Status
-	b := s.enc.AppendRequest(nil, tracing.EndTrace{TraceID: g.id, Status: st})
+	b := s.enc.AppendRequest(nil, wire.EndTrace{TraceID: g.id, Status: st})
 	f := &frame{kind: frameEnd, wire: b, rawLen: len(b), critical: true, created: now, stream: g}
 	s.mu.Lock()
 	g.endN++
@@ -269,8 +270,8 @@ func (s *WebSocket) probe(c *wsConn) error {
 	defer func() { s.knownGen.Store(uint32(c.gen)) }()
 	c.gen = tracing.ProtocolV1
 	rid := tracing.NewRequestID()
-	var enc tracing.Encoder
-	msg := enc.AppendRequest(nil, tracing.GetTrace{RequestID: rid})
+	var enc wire.Encoder
+	msg := enc.AppendRequest(nil, wire.GetTrace{RequestID: rid})
 	ctx, cancel := context.WithTimeout(c.ctx, s.cfg.dialTimeout)
 	defer cancel()
 	if err := c.c.Write(ctx, websocket.MessageText, msg); err != nil {
@@ -288,14 +289,14 @@ func (s *WebSocket) probe(c *wsConn) error {
 				return fmt.Errorf("probe: %w", err)
 			}
 		}
-		resp, err := tracing.DecodeResponse(data)
+		resp, err := wire.DecodeResponse(data)
 		if err != nil {
 			return fmt.Errorf("probe: undecodable reply: %w", err)
 		}
 		switch r := resp.(type) {
-		case tracing.EventNotification:
+		case wire.EventNotification:
 			continue
-		case tracing.TraceData:
+		case wire.TraceData:
 			if r.RequestID == rid {
 				c.gen = tracing.ProtocolV2
 			}

@@ -11,6 +11,7 @@ import (
 	"github.com/reflowtrace/reflowtrace-go/retry"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 	"github.com/reflowtrace/reflowtrace-go/tracing/tracetest"
+	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
 
 func TestWebSocketModes(t *testing.T) {
@@ -37,7 +38,7 @@ func TestWebSocketModes(t *testing.T) {
 				t1, t2 := tracing.NewTraceID(), tracing.NewTraceID()
 				var all []tracing.TraceEvent
 				jsonBytes := 0
-				var enc tracing.Encoder
+				var enc wire.Encoder
 				for i := range 4 {
 					tr := t1
 					if i%2 == 1 {
@@ -172,17 +173,17 @@ func TestWebSocketSplitsAndRejectsTooLarge(t *testing.T) {
 func TestWebSocketServerErrors(t *testing.T) {
 	tests := []struct {
 		name         string
-		code         tracing.ErrorCode
+		code         wire.ErrorCode
 		message      string
 		lz4          bool
 		noRetries    bool
 		wantRejected bool
 	}{
-		{name: "permanent", code: tracing.CodeInvalidRequest, message: "bad trace", wantRejected: true},
-		{name: "permanent compressed reply", code: tracing.CodeSerializationError, message: strings.Repeat("long reason ", 200), lz4: true, wantRejected: true},
-		{name: "retryable", code: tracing.CodeStorageError, message: "database is locked"},
+		{name: "permanent", code: wire.CodeInvalidRequest, message: "bad trace", wantRejected: true},
+		{name: "permanent compressed reply", code: wire.CodeSerializationError, message: strings.Repeat("long reason ", 200), lz4: true, wantRejected: true},
+		{name: "retryable", code: wire.CodeStorageError, message: "database is locked"},
 		{name: "legacy retryable", code: "", message: "storage failed"},
-		{name: "retryable with NoRetries", code: tracing.CodeStorageError, message: "database is locked", noRetries: true, wantRejected: true},
+		{name: "retryable with NoRetries", code: wire.CodeStorageError, message: "database is locked", noRetries: true, wantRejected: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -215,7 +216,7 @@ func TestWebSocketServerErrors(t *testing.T) {
 				if len(lost) == 0 || uint64(len(lost)) != st.Dropped[DropRejected] || st.Rejected[string(tt.code)] != uint64(len(lost)) {
 					t.Fatalf("lost %d, stats %+v", len(lost), st)
 				}
-				var se *tracing.ServerError
+				var se *wire.ServerError
 				errs := el.all()
 				if len(errs) == 0 || !errors.As(errs[0], &se) || se.Code != tt.code {
 					t.Fatalf("reported %v, want a *tracing.ServerError with code %s", errs, tt.code)
@@ -472,17 +473,17 @@ func TestWebSocketHandleReply(t *testing.T) {
 		defer cancel()
 		_ = s.Close(ctx)
 	}()
-	var enc tracing.Encoder
+	var enc wire.Encoder
 	ev := tracing.ActorStarted("a")
 	tests := []struct {
 		name    string
-		resp    tracing.TracingResponse
+		resp    wire.TracingResponse
 		isReply bool
 	}{
-		{name: "notification is skipped", resp: tracing.EventNotification{TraceID: tracing.NewTraceID(), Event: ev}},
-		{name: "trace stored acks", resp: tracing.TraceStored{TraceID: tracing.NewTraceID()}, isReply: true},
-		{name: "event recorded acks", resp: tracing.EventRecorded{Success: true}, isReply: true},
-		{name: "error rejects", resp: tracing.ErrorResponse{Message: "no", Code: tracing.CodeInvalidRequest}, isReply: true},
+		{name: "notification is skipped", resp: wire.EventNotification{TraceID: tracing.NewTraceID(), Event: ev}},
+		{name: "trace stored acks", resp: wire.TraceStored{TraceID: tracing.NewTraceID()}, isReply: true},
+		{name: "event recorded acks", resp: wire.EventRecorded{Success: true}, isReply: true},
+		{name: "error rejects", resp: wire.ErrorResponse{Message: "no", Code: wire.CodeInvalidRequest}, isReply: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -291,12 +291,51 @@ func (as *Attributes) Set(a Attr) {
 	as.overflow = append(as.overflow[:len(as.overflow):len(as.overflow)], a)
 }
 
-// Add sets each of attrs in turn (see Set).
+// Add sets each of attrs in turn (see Set): a repeated key keeps its
+// first position and its last value. It does not keep attrs.
 func (as *Attributes) Add(attrs ...Attr) {
+	if len(attrs) <= largeAdd {
+		for _, a := range attrs {
+			as.Set(a)
+		}
+		return
+	}
+	// Many attributes find their keys through a map, not in O(n²), and
+	// the overflow is copied once (copies of an event share it).
+	index := make(map[string]int, as.Len()+len(attrs))
+	for i := range as.Len() {
+		index[as.At(i).Key] = i
+	}
+	own := false
 	for _, a := range attrs {
-		as.Set(a)
+		i, ok := index[a.Key]
+		if !ok {
+			i = as.Len()
+			index[a.Key] = i
+			if as.n < inlineAttrs && len(as.overflow) == 0 {
+				as.inline[as.n] = a
+				as.n++
+				continue
+			}
+		}
+		if i < as.n {
+			as.inline[i] = a
+			continue
+		}
+		if !own {
+			as.overflow = append(make([]Attr, 0, len(as.overflow)+len(attrs)), as.overflow...)
+			own = true
+		}
+		if ok {
+			as.overflow[i-as.n] = a
+		} else {
+			as.overflow = append(as.overflow, a)
+		}
 	}
 }
+
+// largeAdd is the size from which Add indexes the keys.
+const largeAdd = 32
 
 func (as *Attributes) setAt(i int, a Attr) {
 	if i < as.n {

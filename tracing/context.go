@@ -480,3 +480,22 @@ func setCause(n *causeNode, ev *TraceEvent) {
 		ev.Causality.DependencyChain = n.chain
 	}
 }
+
+// ContextWithoutCause returns a copy of ctx that carries ctx's trace and
+// no cause: an event recorded with it joins the trace with the causality
+// it brings, or as a root of its own (package ingest records events so).
+// A ctx that carries neither is returned unchanged; a nil ctx stands for
+// context.Background().
+func ContextWithoutCause(ctx context.Context) context.Context {
+	if ctx == nil {
+		return context.Background()
+	}
+	n := nodeFrom(ctx)
+	switch {
+	case n == nil:
+		return ctx
+	case n.trace != nil:
+		return context.WithValue(ctx, causeKey{}, &causeNode{trace: n.trace})
+	}
+	return context.WithValue(ctx, causeKey{}, (*causeNode)(nil))
+}

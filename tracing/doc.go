@@ -1,7 +1,8 @@
 // Package tracing is the heart of the SDK: the Reflow event model
-// ([TraceEvent] and the protocol's other types), its wire codec, and the
-// [TracingClient] that records events and ships them in batches to one or
-// more [Sink]s.
+// ([TraceEvent] and the protocol's other types) and the [TracingClient]
+// that records events and ships them in batches to one or more [Sink]s.
+// The protocol's messages and their JSON live in package wire, reading
+// traces back in package query, the sinks in package sink.
 //
 // # Event model
 //
@@ -28,8 +29,8 @@
 // carry both across channels, package propagation across processes.
 // [TracingClient.RegisterMiddleware] and [TracingClient.SendMiddleware]
 // trace a network that has no tracing of its own; [Serve] runs a
-// long-lived actor. [TracingClient.Ingest] feeds events written by a Reflow
-// runtime through the client. [SetGlobal] and [Global] serve code that
+// long-lived actor. Package ingest feeds events written by a Reflow runtime
+// through the client. [SetGlobal] and [Global] serve code that
 // cannot be handed a client.
 //
 // Before the queue, events pass through the configured filters
@@ -39,22 +40,18 @@
 // that does not reach a sink is counted by reason in
 // [TracingClient.Metrics].
 //
-// # Wire codec
+// # JSON
 //
-// [Encoder] appends the protocol JSON of every message to a byte slice, with
-// no reflection and no allocation per event, and always produces a message
-// a compatible server accepts: non-finite floats become 0, invalid UTF-8 is
-// replaced, nil collections are written empty. [DecodeRequest],
-// [DecodeResponse] and [DecodeResponseFrame] read messages as strictly as the
-// reference server does; encoding/json works on every type through
-// MarshalJSON and UnmarshalJSON.
+// The event model has no JSON methods of its own: encoding/json writes its
+// types field by field, which is not the protocol's form. Package wire
+// writes and reads the protocol's JSON (wire.Marshal, wire.Unmarshal,
+// wire.Encoder).
 //
 // # Concurrency
 //
 // A TracingClient is safe for concurrent use. One consumer goroutine, owned
 // by the client, batches events by size and time and calls the sinks'
-// Write; Flush and Close may be called from any goroutine. An [Encoder] is
-// not safe for concurrent use: keep one per goroutine.
+// Write; Flush and Close may be called from any goroutine.
 //
 // # Shutdown
 //

@@ -30,6 +30,7 @@ import (
 
 	"github.com/reflowtrace/reflowtrace-go/sink"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/ingest"
 )
 
 //go:embed sample.jsonl
@@ -85,7 +86,7 @@ func run(ctx context.Context, path, url string, flow tracing.FlowID) error {
 	if err != nil {
 		return errors.Join(err, client.Close(ctx))
 	}
-	st, ingestErr := client.Ingest(tctx, in)
+	st, ingestErr := ingest.Read(tctx, client, in)
 	status := tracing.ExecutionStatus{Kind: tracing.StatusCompleted}
 	if ingestErr != nil {
 		status = tracing.FailedStatus(ingestErr.Error())

@@ -11,6 +11,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -59,11 +60,11 @@ func TestWatchJSON(t *testing.T) {
 	sc := bufio.NewScanner(strings.NewReader(out))
 	n := 0
 	for sc.Scan() {
-		resp, err := tracing.DecodeResponse(sc.Bytes())
+		resp, err := wire.DecodeResponse(sc.Bytes())
 		if err != nil {
 			t.Fatalf("line %d: %v: %s", n+1, err, sc.Text())
 		}
-		if _, ok := resp.(tracing.EventNotification); !ok {
+		if _, ok := resp.(wire.EventNotification); !ok {
 			t.Fatalf("line %d: %T", n+1, resp)
 		}
 		n++

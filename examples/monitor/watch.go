@@ -12,6 +12,7 @@ import (
 	"github.com/reflowtrace/reflowtrace-go/retry"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 	"github.com/reflowtrace/reflowtrace-go/tracing/query"
+	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
 
 const (
@@ -36,7 +37,7 @@ func newStats() *stats {
 	return &stats{start: time.Now(), kinds: map[string]int{}, actors: map[string]int{}, edges: map[string]int{}}
 }
 
-func (s *stats) add(n *tracing.EventNotification, line string) {
+func (s *stats) add(n *wire.EventNotification, line string) {
 	ev := &n.Event
 	s.total++
 	s.kinds[ev.Type.Kind.String()]++
@@ -58,7 +59,7 @@ func keepLast(s []string, n int) []string {
 }
 
 // eventLine is one event, in red when it is a failure and color is on.
-func eventLine(n *tracing.EventNotification, color bool) string {
+func eventLine(n *wire.EventNotification, color bool) string {
 	ev := &n.Event
 	kind := ev.Type.Kind.String()
 	detail := ""
@@ -104,7 +105,7 @@ func watch(ctx context.Context, url string, o options, out io.Writer) error {
 	}
 	flows := newFlowCache(c)
 	st := newStats()
-	var enc tracing.Encoder
+	var enc wire.Encoder
 	var tick <-chan time.Time
 	if o.redraw {
 		t := time.NewTicker(250 * time.Millisecond)

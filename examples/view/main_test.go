@@ -20,6 +20,7 @@ import (
 	"github.com/reflowtrace/reflowtrace-go/examples/demo"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 	"github.com/reflowtrace/reflowtrace-go/tracing/tracetest"
+	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -305,8 +306,8 @@ func TestFetchFromServer(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var enc tracing.Encoder
-		if err := ws.Write(ctx, websocket.MessageText, enc.AppendRequest(nil, tracing.StoreTrace{Trace: tr})); err != nil {
+		var enc wire.Encoder
+		if err := ws.Write(ctx, websocket.MessageText, enc.AppendRequest(nil, wire.StoreTrace{Trace: tr})); err != nil {
 			t.Fatal(err)
 		}
 		if _, _, err := ws.Read(ctx); err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/reflowtrace/reflowtrace-go/internal/compress"
 	"github.com/reflowtrace/reflowtrace-go/retry"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
 
 // Sentinel errors of the package, for errors.Is.
@@ -176,11 +177,11 @@ func (c *Client) connect(ctx context.Context) (*conn, error) {
 	// The probe: GetTrace of the zero id reads and changes nothing; a
 	// generation-2 server echoes the request id.
 	rid := tracing.NewRequestID()
-	resp, err := c.exchange(ctx, cn, tracing.GetTrace{RequestID: rid})
+	resp, err := c.exchange(ctx, cn, wire.GetTrace{RequestID: rid})
 	if err != nil {
 		return fail("probe", err)
 	}
-	td, ok := resp.(tracing.TraceData)
+	td, ok := resp.(wire.TraceData)
 	if !ok {
 		return fail("probe", fmt.Errorf("%w %T", ErrUnexpectedReply, resp))
 	}
@@ -207,7 +208,7 @@ func (c *Client) connect(ctx context.Context) (*conn, error) {
 
 // exchange sends req on a connection the reader loop does not read yet
 // and reads until its reply, dispatching notifications.
-func (c *Client) exchange(ctx context.Context, cn *conn, req tracing.TracingRequest) (tracing.TracingResponse, error) {
+func (c *Client) exchange(ctx context.Context, cn *conn, req wire.TracingRequest) (wire.TracingResponse, error) {
 	cn.buf = cn.enc.AppendRequest(cn.buf[:0], req)
 	if err := cn.ws.Write(ctx, websocket.MessageText, cn.buf); err != nil {
 		return nil, err
@@ -217,7 +218,7 @@ func (c *Client) exchange(ctx context.Context, cn *conn, req tracing.TracingRequ
 		if err != nil {
 			return nil, err
 		}
-		if n, ok := resp.(tracing.EventNotification); ok {
+		if n, ok := resp.(wire.EventNotification); ok {
 			c.dispatch(&n)
 			continue
 		}
@@ -262,7 +263,7 @@ func (c *Client) read(cn *conn) error {
 		if err != nil {
 			return err
 		}
-		if n, ok := resp.(tracing.EventNotification); ok {
+		if n, ok := resp.(wire.EventNotification); ok {
 			c.dispatch(&n)
 			continue
 		}
@@ -357,7 +358,7 @@ func (c *Client) ready(ctx context.Context) (*conn, error) {
 
 // roundTrip sends the request build returns and waits for its reply; when
 // the connection drops first, it sends it again on the next one.
-func (c *Client) roundTrip(ctx context.Context, build func(tracing.RequestID) tracing.TracingRequest) (tracing.TracingResponse, error) {
+func (c *Client) roundTrip(ctx context.Context, build func(tracing.RequestID) wire.TracingRequest) (wire.TracingResponse, error) {
 	var last error
 	for range maxSends {
 		cn, err := c.ready(ctx)
@@ -369,9 +370,9 @@ func (c *Client) roundTrip(ctx context.Context, build func(tracing.RequestID) tr
 		}
 		cl, err := cn.send(c.cfg.writeTimeout, build)
 		if err == nil {
-			var resp tracing.TracingResponse
+			var resp wire.TracingResponse
 			if resp, err = cl.wait(ctx); err == nil {
-				if e, ok := resp.(tracing.ErrorResponse); ok {
+				if e, ok := resp.(wire.ErrorResponse); ok {
 					return nil, e.Err()
 				}
 				return resp, nil

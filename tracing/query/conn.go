@@ -12,6 +12,7 @@ import (
 
 	"github.com/reflowtrace/reflowtrace-go/internal/compress"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
 
 // closeTimeout bounds the wait for the server's close frame: the reference
@@ -26,7 +27,7 @@ type conn struct {
 	log *zap.Logger
 
 	wmu sync.Mutex // orders the pending list with the writes
-	enc tracing.Encoder
+	enc wire.Encoder
 	buf []byte
 
 	pmu     sync.Mutex
@@ -43,14 +44,14 @@ type call struct {
 }
 
 type reply struct {
-	resp tracing.TracingResponse
+	resp wire.TracingResponse
 	err  error
 }
 
 // send writes the request build returns and registers its call. build runs
 // with the write lock held, so requests that depend on shared state (the
 // subscription filters) are written in the order that state changed.
-func (cn *conn) send(writeTimeout time.Duration, build func(tracing.RequestID) tracing.TracingRequest) (*call, error) {
+func (cn *conn) send(writeTimeout time.Duration, build func(tracing.RequestID) wire.TracingRequest) (*call, error) {
 	cl := &call{rid: tracing.NewRequestID(), ch: make(chan reply, 1)}
 	cn.wmu.Lock()
 	defer cn.wmu.Unlock()
@@ -79,7 +80,7 @@ func (cn *conn) send(writeTimeout time.Duration, build func(tracing.RequestID) t
 
 // wait returns the reply of cl, or the end of ctx. An abandoned call stays
 // registered; its reply is discarded when it comes.
-func (cl *call) wait(ctx context.Context) (tracing.TracingResponse, error) {
+func (cl *call) wait(ctx context.Context) (wire.TracingResponse, error) {
 	select {
 	case r := <-cl.ch:
 		return r.resp, r.err
@@ -89,7 +90,7 @@ func (cl *call) wait(ctx context.Context) (tracing.TracingResponse, error) {
 }
 
 // readFrame reads and decodes the next message of the server.
-func (cn *conn) readFrame(ctx context.Context) (tracing.TracingResponse, error) {
+func (cn *conn) readFrame(ctx context.Context) (wire.TracingResponse, error) {
 	typ, data, err := cn.ws.Read(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("%w: read: %w", ErrConnectionLost, err)
@@ -99,7 +100,7 @@ func (cn *conn) readFrame(ctx context.Context) (tracing.TracingResponse, error) 
 			return nil, fmt.Errorf("query: compressed reply: %w", err)
 		}
 	}
-	resp, err := tracing.DecodeResponse(data)
+	resp, err := wire.DecodeResponse(data)
 	if err != nil {
 		return nil, fmt.Errorf("query: reply: %w", err)
 	}
@@ -108,7 +109,7 @@ func (cn *conn) readFrame(ctx context.Context) (tracing.TracingResponse, error) 
 
 // deliver hands resp to the call it answers: the one whose request id the
 // reply echoes, else the oldest one.
-func (cn *conn) deliver(resp tracing.TracingResponse) {
+func (cn *conn) deliver(resp wire.TracingResponse) {
 	rid := replyID(resp)
 	cn.pmu.Lock()
 	defer cn.pmu.Unlock()
@@ -175,11 +176,11 @@ func (cn *conn) close() {
 }
 
 // replyID is the request id a reply echoes, or zero.
-func replyID(resp tracing.TracingResponse) tracing.RequestID {
+func replyID(resp wire.TracingResponse) tracing.RequestID {
 	switch r := resp.(type) {
-	case tracing.TraceData:
+	case wire.TraceData:
 		return r.RequestID
-	case tracing.QueryResults:
+	case wire.QueryResults:
 		return r.RequestID
 	}
 	return tracing.RequestID{}

@@ -12,17 +12,18 @@ import (
 
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 	"github.com/reflowtrace/reflowtrace-go/tracing/query"
+	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
 
 // fakeServer answers the probe as a generation-1 server, then each request
 // with answer's reply, on loopback.
-func fakeServer(t *testing.T, answer func(tracing.TracingRequest) tracing.TracingResponse) string {
+func fakeServer(t *testing.T, answer func(wire.TracingRequest) wire.TracingResponse) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var enc tracing.Encoder
+	var enc wire.Encoder
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ws, err := websocket.Accept(w, r, nil)
 		if err != nil {
@@ -35,12 +36,12 @@ func fakeServer(t *testing.T, answer func(tracing.TracingRequest) tracing.Tracin
 			if err != nil {
 				return
 			}
-			req, err := tracing.DecodeRequest(data)
+			req, err := wire.DecodeRequest(data)
 			if err != nil {
 				t.Errorf("fake server: %v", err)
 				return
 			}
-			resp := tracing.TracingResponse(tracing.TraceData{})
+			resp := wire.TracingResponse(wire.TraceData{})
 			if probed {
 				resp = answer(req)
 			}
@@ -64,28 +65,28 @@ func fakeServer(t *testing.T, answer func(tracing.TracingRequest) tracing.Tracin
 
 func TestServerErrors(t *testing.T) {
 	ctx := testCtx(t)
-	url := fakeServer(t, func(req tracing.TracingRequest) tracing.TracingResponse {
+	url := fakeServer(t, func(req wire.TracingRequest) wire.TracingResponse {
 		switch r := req.(type) {
-		case tracing.GetTrace:
+		case wire.GetTrace:
 			// The legacy answer of a generation-2 server for a trace it
 			// does not have.
-			return tracing.ErrorResponse{Message: "Trace not found: " + r.TraceID.String()}
-		case tracing.QueryTraces:
-			return tracing.ErrorResponse{Message: "disk full", Code: tracing.CodeStorageError}
-		case tracing.Subscribe:
-			return tracing.EventRecorded{Success: false, Error: "no subscriptions here"}
-		case tracing.Ping:
-			return tracing.Metrics{}
+			return wire.ErrorResponse{Message: "Trace not found: " + r.TraceID.String()}
+		case wire.QueryTraces:
+			return wire.ErrorResponse{Message: "disk full", Code: wire.CodeStorageError}
+		case wire.Subscribe:
+			return wire.EventRecorded{Success: false, Error: "no subscriptions here"}
+		case wire.Ping:
+			return wire.Metrics{}
 		}
-		return tracing.ErrorResponse{Message: "Invalid message format"}
+		return wire.ErrorResponse{Message: "Invalid message format"}
 	})
 	c := dial(t, ctx, url)
 	if tr, err := c.GetTrace(ctx, tracing.NewTraceID()); tr != nil || err != nil {
 		t.Errorf("GetTrace = %v, %v; want nil, nil", tr, err)
 	}
 	_, err := c.QueryTraces(ctx, tracing.TraceQuery{})
-	var se *tracing.ServerError
-	if !errors.As(err, &se) || se.Code != tracing.CodeStorageError || se.Message != "disk full" {
+	var se *wire.ServerError
+	if !errors.As(err, &se) || se.Code != wire.CodeStorageError || se.Message != "disk full" {
 		t.Errorf("QueryTraces error %v, want a StorageError", err)
 	}
 	if _, err := c.GetMetrics(ctx); !errors.As(err, &se) || se.Message != "Invalid message format" {

@@ -12,6 +12,7 @@ import (
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 	"github.com/reflowtrace/reflowtrace-go/tracing/query"
 	"github.com/reflowtrace/reflowtrace-go/tracing/tracetest"
+	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
 
 // testCtx bounds every network test.
@@ -70,7 +71,7 @@ func mkTrace(flow tracing.FlowID, exec tracing.ExecutionID, start time.Time, sta
 type peer struct {
 	t   *testing.T
 	ws  *websocket.Conn
-	enc tracing.Encoder
+	enc wire.Encoder
 }
 
 func newPeer(t *testing.T, ctx context.Context, url string) *peer {
@@ -83,7 +84,7 @@ func newPeer(t *testing.T, ctx context.Context, url string) *peer {
 	return &peer{t: t, ws: ws}
 }
 
-func (p *peer) ask(ctx context.Context, req tracing.TracingRequest) tracing.TracingResponse {
+func (p *peer) ask(ctx context.Context, req wire.TracingRequest) wire.TracingResponse {
 	p.t.Helper()
 	if err := p.ws.Write(ctx, websocket.MessageText, p.enc.AppendRequest(nil, req)); err != nil {
 		p.t.Fatal(err)
@@ -95,7 +96,7 @@ func (p *peer) ask(ctx context.Context, req tracing.TracingRequest) tracing.Trac
 	if typ != websocket.MessageText {
 		p.t.Fatalf("binary acknowledgement")
 	}
-	resp, err := tracing.DecodeResponse(data)
+	resp, err := wire.DecodeResponse(data)
 	if err != nil {
 		p.t.Fatal(err)
 	}
@@ -105,7 +106,7 @@ func (p *peer) ask(ctx context.Context, req tracing.TracingRequest) tracing.Trac
 func (p *peer) store(ctx context.Context, traces ...tracing.FlowTrace) {
 	p.t.Helper()
 	for _, tr := range traces {
-		if r, ok := p.ask(ctx, tracing.StoreTrace{Trace: tr}).(tracing.TraceStored); !ok || r.TraceID != tr.TraceID {
+		if r, ok := p.ask(ctx, wire.StoreTrace{Trace: tr}).(wire.TraceStored); !ok || r.TraceID != tr.TraceID {
 			p.t.Fatalf("StoreTrace %s: reply %#v", tr.TraceID, r)
 		}
 	}
@@ -113,7 +114,7 @@ func (p *peer) store(ctx context.Context, traces ...tracing.FlowTrace) {
 
 func (p *peer) record(ctx context.Context, trace tracing.TraceID, ev tracing.TraceEvent) {
 	p.t.Helper()
-	if r, ok := p.ask(ctx, tracing.RecordEvent{TraceID: trace, Event: ev}).(tracing.EventRecorded); !ok || !r.Success {
+	if r, ok := p.ask(ctx, wire.RecordEvent{TraceID: trace, Event: ev}).(wire.EventRecorded); !ok || !r.Success {
 		p.t.Fatalf("RecordEvent: reply %#v", r)
 	}
 }

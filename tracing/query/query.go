@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
 
 // DefaultPageSize is the page size of QueryAll for a query without Limit.
@@ -32,8 +33,8 @@ type Result struct {
 // also a trace still in flight), or nil, nil when it has none. A trace
 // split into segments comes back as its first segment: see Trace.
 func (c *Client) GetTrace(ctx context.Context, id tracing.TraceID) (*tracing.FlowTrace, error) {
-	resp, err := c.roundTrip(ctx, func(rid tracing.RequestID) tracing.TracingRequest {
-		return tracing.GetTrace{TraceID: id, RequestID: rid}
+	resp, err := c.roundTrip(ctx, func(rid tracing.RequestID) wire.TracingRequest {
+		return wire.GetTrace{TraceID: id, RequestID: rid}
 	})
 	if err != nil {
 		if notFound(err) {
@@ -41,7 +42,7 @@ func (c *Client) GetTrace(ctx context.Context, id tracing.TraceID) (*tracing.Flo
 		}
 		return nil, fmt.Errorf("query: GetTrace %s: %w", id, err)
 	}
-	td, ok := resp.(tracing.TraceData)
+	td, ok := resp.(wire.TraceData)
 	if !ok {
 		return nil, fmt.Errorf("query: GetTrace %s: %w %T", id, ErrUnexpectedReply, resp)
 	}
@@ -50,24 +51,24 @@ func (c *Client) GetTrace(ctx context.Context, id tracing.TraceID) (*tracing.Flo
 
 // notFound reports whether err is the legacy "trace not found" reply.
 func notFound(err error) bool {
-	se, ok := err.(*tracing.ServerError)
-	return ok && (se.Code == tracing.CodeNotFound || strings.HasPrefix(se.Message, "Trace not found"))
+	se, ok := err.(*wire.ServerError)
+	return ok && (se.Code == wire.CodeNotFound || strings.HasPrefix(se.Message, "Trace not found"))
 }
 
 // QueryTraces returns one page of the traces matching q: every filter of
 // TraceQuery is sent (flow id, execution id, time range, status, actor
 // filter), and Limit and Offset select the page.
 func (c *Client) QueryTraces(ctx context.Context, q tracing.TraceQuery) (Result, error) {
-	resp, err := c.roundTrip(ctx, func(rid tracing.RequestID) tracing.TracingRequest {
-		return tracing.QueryTraces{Query: q, RequestID: rid}
+	resp, err := c.roundTrip(ctx, func(rid tracing.RequestID) wire.TracingRequest {
+		return wire.QueryTraces{Query: q, RequestID: rid}
 	})
 	if err != nil {
 		return Result{}, fmt.Errorf("query: QueryTraces: %w", err)
 	}
 	switch r := resp.(type) {
-	case tracing.QueryResults:
+	case wire.QueryResults:
 		return Result{Traces: r.Traces, TotalCount: r.TotalCount}, nil
-	case tracing.TracesFound:
+	case wire.TracesFound:
 		return Result{Traces: r.Traces, TotalCount: uint64(len(r.Traces))}, nil
 	}
 	return Result{}, fmt.Errorf("query: QueryTraces: %w %T", ErrUnexpectedReply, resp)
@@ -169,11 +170,11 @@ func segmentNumber(t *tracing.FlowTrace) int {
 
 // GetMetrics returns the server's counters, as the JSON object it sent.
 func (c *Client) GetMetrics(ctx context.Context) (json.RawMessage, error) {
-	resp, err := c.roundTrip(ctx, func(tracing.RequestID) tracing.TracingRequest { return tracing.GetMetrics{} })
+	resp, err := c.roundTrip(ctx, func(tracing.RequestID) wire.TracingRequest { return wire.GetMetrics{} })
 	if err != nil {
 		return nil, fmt.Errorf("query: GetMetrics: %w", err)
 	}
-	m, ok := resp.(tracing.Metrics)
+	m, ok := resp.(wire.Metrics)
 	if !ok {
 		return nil, fmt.Errorf("query: GetMetrics: %w %T", ErrUnexpectedReply, resp)
 	}
@@ -182,11 +183,11 @@ func (c *Client) GetMetrics(ctx context.Context) (json.RawMessage, error) {
 
 // Ping asks the server for a Pong.
 func (c *Client) Ping(ctx context.Context) error {
-	resp, err := c.roundTrip(ctx, func(tracing.RequestID) tracing.TracingRequest { return tracing.Ping{} })
+	resp, err := c.roundTrip(ctx, func(tracing.RequestID) wire.TracingRequest { return wire.Ping{} })
 	if err != nil {
 		return fmt.Errorf("query: Ping: %w", err)
 	}
-	if _, ok := resp.(tracing.Pong); !ok {
+	if _, ok := resp.(wire.Pong); !ok {
 		return fmt.Errorf("query: Ping: %w %T", ErrUnexpectedReply, resp)
 	}
 	return nil

@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
 
 // dropWarnEvery bounds how often a subscription logs its drops.
@@ -28,7 +29,7 @@ const dropWarnEvery = 10 * time.Second
 type Subscription struct {
 	c       *Client
 	filters tracing.SubscriptionFilters
-	ch      chan tracing.EventNotification
+	ch      chan wire.EventNotification
 
 	dropped      atomic.Uint64
 	delivered    atomic.Uint64
@@ -51,7 +52,7 @@ type Subscription struct {
 // what they asked for. The subscription ends when ctx ends, at
 // Subscription.Close or Client.Close, or when reconnecting gives up.
 func (c *Client) Subscribe(ctx context.Context, f tracing.SubscriptionFilters) (*Subscription, error) {
-	s := &Subscription{c: c, filters: cloneFilters(f), ch: make(chan tracing.EventNotification, c.cfg.subBuffer)}
+	s := &Subscription{c: c, filters: cloneFilters(f), ch: make(chan wire.EventNotification, c.cfg.subBuffer)}
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -81,7 +82,7 @@ func (c *Client) Subscribe(ctx context.Context, f tracing.SubscriptionFilters) (
 // subscription ends. When the consumer falls behind by more than the
 // subscription buffer (WithSubscriptionBuffer), new notifications are
 // dropped and counted by Dropped.
-func (s *Subscription) Events() <-chan tracing.EventNotification { return s.ch }
+func (s *Subscription) Events() <-chan wire.EventNotification { return s.ch }
 
 // Dropped returns how many notifications were dropped because the
 // consumer was behind.
@@ -144,11 +145,11 @@ func (c *Client) endSubLocked(s *Subscription, err error) {
 // syncSubscriptions sends the server the union of the subscriptions'
 // filters, or Unsubscribe when there are none.
 func (c *Client) syncSubscriptions(ctx context.Context) error {
-	resp, err := c.roundTrip(ctx, func(tracing.RequestID) tracing.TracingRequest {
+	resp, err := c.roundTrip(ctx, func(tracing.RequestID) wire.TracingRequest {
 		if req := c.subscriptionRequest(); req != nil {
 			return req
 		}
-		return tracing.Unsubscribe{}
+		return wire.Unsubscribe{}
 	})
 	if err != nil {
 		return err
@@ -157,20 +158,20 @@ func (c *Client) syncSubscriptions(ctx context.Context) error {
 }
 
 // checkAck accepts a successful EventRecorded.
-func checkAck(resp tracing.TracingResponse) error {
-	ack, ok := resp.(tracing.EventRecorded)
+func checkAck(resp wire.TracingResponse) error {
+	ack, ok := resp.(wire.EventRecorded)
 	if !ok {
 		return fmt.Errorf("%w %T", ErrUnexpectedReply, resp)
 	}
 	if !ack.Success {
-		return &tracing.ServerError{Message: ack.Error}
+		return &wire.ServerError{Message: ack.Error}
 	}
 	return nil
 }
 
 // subscriptionRequest is the Subscribe covering every subscription, or
 // nil when there is none.
-func (c *Client) subscriptionRequest() tracing.TracingRequest {
+func (c *Client) subscriptionRequest() wire.TracingRequest {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.subs) == 0 {
@@ -190,7 +191,7 @@ func (c *Client) subscriptionRequest() tracing.TracingRequest {
 		u.EventTypes = union(u.EventTypes, f.EventTypes)
 		u.StatusFilter = union(u.StatusFilter, f.StatusFilter)
 	}
-	return tracing.Subscribe{Filters: u}
+	return wire.Subscribe{Filters: u}
 }
 
 // union is the filter matching what a or b matches: nil (anything) when
@@ -228,7 +229,7 @@ func cloneFilters(f tracing.SubscriptionFilters) tracing.SubscriptionFilters {
 }
 
 // matches applies the filters the reference server applies.
-func (s *Subscription) matches(n *tracing.EventNotification) bool {
+func (s *Subscription) matches(n *wire.EventNotification) bool {
 	f := &s.filters
 	if f.ActorIDs != nil && !slices.Contains(f.ActorIDs, n.Event.ActorID) {
 		return false
@@ -241,7 +242,7 @@ func (s *Subscription) matches(n *tracing.EventNotification) bool {
 
 // dispatch hands n to every subscription it matches, without waiting: a
 // full channel drops it.
-func (c *Client) dispatch(n *tracing.EventNotification) {
+func (c *Client) dispatch(n *wire.EventNotification) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for s := range c.subs {

@@ -12,11 +12,12 @@ import (
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 	"github.com/reflowtrace/reflowtrace-go/tracing/query"
 	"github.com/reflowtrace/reflowtrace-go/tracing/tracetest"
+	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
 
 // drain reads what sub holds now, without waiting.
-func drain(sub *query.Subscription) []tracing.EventNotification {
-	var out []tracing.EventNotification
+func drain(sub *query.Subscription) []wire.EventNotification {
+	var out []wire.EventNotification
 	for {
 		select {
 		case n, ok := <-sub.Events():

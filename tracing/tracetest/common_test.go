@@ -8,6 +8,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
 
 func TestRepliesComeInOrderOnePerRequest(t *testing.T) {
@@ -18,14 +19,14 @@ func TestRepliesComeInOrderOnePerRequest(t *testing.T) {
 		trs := make([]tracing.FlowTrace, 20)
 		for i := range trs {
 			trs[i] = newTrace(1)
-			c.send(tracing.StoreTrace{Trace: trs[i]})
-			c.send(tracing.Ping{})
+			c.send(wire.StoreTrace{Trace: trs[i]})
+			c.send(wire.Ping{})
 		}
 		for i := range trs {
-			if r, ok := c.recv().(tracing.TraceStored); !ok || r.TraceID != trs[i].TraceID {
+			if r, ok := c.recv().(wire.TraceStored); !ok || r.TraceID != trs[i].TraceID {
 				t.Fatalf("reply %d: %#v", 2*i, r)
 			}
-			if _, ok := c.recv().(tracing.Pong); !ok {
+			if _, ok := c.recv().(wire.Pong); !ok {
 				t.Fatalf("reply %d is not Pong", 2*i+1)
 			}
 		}
@@ -52,7 +53,7 @@ func TestGetFlowVersionsIsNotFound(t *testing.T) {
 	bothGens(t, func(t *testing.T, g Generation) {
 		ctx := testCtx(t)
 		c := dial(t, ctx, start(t, ctx, WithGeneration(g)), nil)
-		if e, ok := c.roundTrip(tracing.GetFlowVersions{FlowID: "f"}).(tracing.ErrorResponse); !ok || e.Code != tracing.CodeNotFound {
+		if e, ok := c.roundTrip(wire.GetFlowVersions{FlowID: "f"}).(wire.ErrorResponse); !ok || e.Code != wire.CodeNotFound {
 			t.Fatalf("%#v", e)
 		}
 	})
@@ -77,8 +78,8 @@ func TestCustomEventTypeIsInvalid(t *testing.T) {
 	for _, custom := range []bool{false, true} {
 		c := dial(t, ctx, s, nil)
 		c.enc.CustomEventType = custom
-		resp := c.roundTrip(tracing.RecordEvent{TraceID: tracing.NewTraceID(), Event: tracing.CustomEvent("a", "checkpoint")})
-		if _, accepted := resp.(tracing.EventRecorded); accepted == custom {
+		resp := c.roundTrip(wire.RecordEvent{TraceID: tracing.NewTraceID(), Event: tracing.CustomEvent("a", "checkpoint")})
+		if _, accepted := resp.(wire.EventRecorded); accepted == custom {
 			t.Fatalf("custom variant %v: reply %#v", custom, resp)
 		}
 	}
@@ -91,8 +92,8 @@ func TestSubscribePushesMatchingEvents(t *testing.T) {
 		sub := dial(t, ctx, s, nil)
 		pub := dial(t, ctx, s, nil)
 		flow := tracing.TraceEventType{Kind: tracing.KindDataFlow, ToActor: "b", ToPort: "in"}
-		r := sub.roundTrip(tracing.Subscribe{Filters: tracing.SubscriptionFilters{ActorIDs: []string{"wanted"}, EventTypes: []tracing.TraceEventType{flow}}})
-		if er, ok := r.(tracing.EventRecorded); !ok || !er.Success {
+		r := sub.roundTrip(wire.Subscribe{Filters: tracing.SubscriptionFilters{ActorIDs: []string{"wanted"}, EventTypes: []tracing.TraceEventType{flow}}})
+		if er, ok := r.(wire.EventRecorded); !ok || !er.Success {
 			t.Fatalf("subscribe: %#v", r)
 		}
 		trace := tracing.NewTraceID()
@@ -109,15 +110,15 @@ func TestSubscribePushesMatchingEvents(t *testing.T) {
 		if err != nil || typ != websocket.MessageText {
 			t.Fatalf("push: %v %v", typ, err)
 		}
-		resp, err := tracing.DecodeResponse(data)
-		if n, ok := resp.(tracing.EventNotification); err != nil || !ok || n.Event.EventID != want.EventID || n.TraceID != trace {
+		resp, err := wire.DecodeResponse(data)
+		if n, ok := resp.(wire.EventNotification); err != nil || !ok || n.Event.EventID != want.EventID || n.TraceID != trace {
 			t.Fatalf("notification %#v %v", resp, err)
 		}
-		if _, ok := sub.roundTrip(tracing.Unsubscribe{}).(tracing.EventRecorded); !ok {
+		if _, ok := sub.roundTrip(wire.Unsubscribe{}).(wire.EventRecorded); !ok {
 			t.Fatal("no EventRecorded for Unsubscribe")
 		}
 		recordEvents(t, pub, trace, []tracing.TraceEvent{want})
-		if _, ok := sub.roundTrip(tracing.Ping{}).(tracing.Pong); !ok {
+		if _, ok := sub.roundTrip(wire.Ping{}).(wire.Pong); !ok {
 			t.Fatal("a push arrived after Unsubscribe")
 		}
 	})
@@ -130,7 +131,7 @@ func TestGetMetricsAnswersTheCounters(t *testing.T) {
 		c := dial(t, ctx, s, nil)
 		storeTrace(t, c, newTrace(1))
 		c.rawRoundTrip(`bad`)
-		m, ok := c.roundTrip(tracing.GetMetrics{}).(tracing.Metrics)
+		m, ok := c.roundTrip(wire.GetMetrics{}).(wire.Metrics)
 		if !ok {
 			t.Fatalf("%#v", m)
 		}

@@ -7,6 +7,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
 
 var algorithms = []tracing.CompressionAlgorithm{tracing.CompressionZstd, tracing.CompressionLZ4, tracing.CompressionGzip, tracing.CompressionBrotli}
@@ -18,7 +19,7 @@ func TestCompressionBinaryFramesAreDecompressed(t *testing.T) {
 			s := start(t, ctx, WithCompression(alg))
 			c := dial(t, ctx, s, nil)
 			tr := newTrace(20)
-			c.sendRaw(c.enc.AppendRequest(nil, tracing.StoreTrace{Trace: tr}), true)
+			c.sendRaw(c.enc.AppendRequest(nil, wire.StoreTrace{Trace: tr}), true)
 			if _, binary := c.recvRaw(); binary {
 				t.Fatal("short ack sent compressed")
 			}
@@ -35,7 +36,7 @@ func TestCompressionLongRepliesAreCompressed(t *testing.T) {
 			c := dial(t, ctx, s, nil)
 			tr := newTrace(20)
 			storeTrace(t, c, tr)
-			c.send(tracing.GetTrace{TraceID: tr.TraceID})
+			c.send(wire.GetTrace{TraceID: tr.TraceID})
 			typ, frame, err := c.c.Read(ctx)
 			if err != nil || typ != websocket.MessageBinary {
 				t.Fatalf("long reply: %v %v", typ, err)
@@ -45,8 +46,8 @@ func TestCompressionLongRepliesAreCompressed(t *testing.T) {
 			if len(data) <= replyCompressMin {
 				t.Fatalf("reply of %d bytes compressed", len(data))
 			}
-			resp, err := tracing.DecodeResponse(data)
-			if td, ok := resp.(tracing.TraceData); err != nil || !ok || td.Trace == nil || len(td.Trace.Events) != 20 {
+			resp, err := wire.DecodeResponse(data)
+			if td, ok := resp.(wire.TraceData); err != nil || !ok || td.Trace == nil || len(td.Trace.Events) != 20 {
 				t.Fatalf("%#v %v", resp, err)
 			}
 		})
@@ -103,7 +104,7 @@ func TestMessageOverTheLimitDropsTheConnection(t *testing.T) {
 	c2 := dial(t, ctx, s, nil)
 	msg = `{"GetFlowVersions":{"flow_id":"` + strings.Repeat("x", maxFrame-40) + `"}}`
 	c2.sendRaw([]byte(msg), false)
-	if e, ok := c2.recv().(tracing.ErrorResponse); !ok || e.Code != tracing.CodeNotFound {
+	if e, ok := c2.recv().(wire.ErrorResponse); !ok || e.Code != wire.CodeNotFound {
 		t.Fatalf("reply %#v", e)
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/reflowtrace/reflowtrace-go/internal/cork"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
 
 // conn is one client connection. Its handler goroutine (run) reads,
@@ -22,8 +23,8 @@ type conn struct {
 	ws     *websocket.Conn
 	ctx    context.Context
 	cancel context.CancelFunc
-	codec  *codec          // nil with compression off; handler goroutine only
-	enc    tracing.Encoder // handler goroutine only
+	codec  *codec       // nil with compression off; handler goroutine only
+	enc    wire.Encoder // handler goroutine only
 	cork   *cork.Conn
 	out    chan outMsg
 	wdone  chan struct{}
@@ -33,7 +34,7 @@ type conn struct {
 
 	smu  sync.Mutex // guards sub and nenc
 	sub  *tracing.SubscriptionFilters
-	nenc tracing.Encoder // for notifications, which other connections push
+	nenc wire.Encoder // for notifications, which other connections push
 }
 
 func (c *conn) kill() {
@@ -126,7 +127,7 @@ func (c *conn) handle(binary bool, data []byte) bool {
 
 // reply waits for the ack gate or delay, then queues resp, or drops the
 // connection when drop is set.
-func (c *conn) reply(resp tracing.TracingResponse, drop bool) bool {
+func (c *conn) reply(resp wire.TracingResponse, drop bool) bool {
 	s := c.s
 	s.mu.Lock()
 	gate, delay := s.gate, s.delay
@@ -173,7 +174,7 @@ func (c *conn) notify(traceID tracing.TraceID, ev *tracing.TraceEvent) {
 	f := c.sub
 	var b []byte
 	if f != nil && subscribed(f, ev) {
-		b = c.nenc.AppendResponse(nil, tracing.EventNotification{TraceID: traceID, Event: *ev})
+		b = c.nenc.AppendResponse(nil, wire.EventNotification{TraceID: traceID, Event: *ev})
 	}
 	c.smu.Unlock()
 	if b == nil {

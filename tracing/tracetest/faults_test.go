@@ -9,6 +9,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
 
 func TestAPIKeyAndRefusal(t *testing.T) {
@@ -39,19 +40,19 @@ func TestFaultsKeepTheStorageSemantics(t *testing.T) {
 		ctx := testCtx(t)
 		s := start(t, ctx, WithGeneration(g))
 		c := dial(t, ctx, s, nil)
-		s.ErrorEvery(2, tracing.CodeStorageError, "locked")
+		s.ErrorEvery(2, wire.CodeStorageError, "locked")
 		tr := newTrace(1)
 		storeTrace(t, c, tr)
 		second := tr
 		second.Events = events(1, "b")
-		if e, ok := c.roundTrip(tracing.StoreTrace{Trace: second}).(tracing.ErrorResponse); !ok || e.Code != tracing.CodeStorageError {
+		if e, ok := c.roundTrip(wire.StoreTrace{Trace: second}).(wire.ErrorResponse); !ok || e.Code != wire.CodeStorageError {
 			t.Fatalf("second store: %#v", e)
 		}
 		// The injected error handled nothing: the first store is kept.
 		wantKept(t, s.Kept(), ids(tr.Events)...)
 		s.ErrorEvery(0, "", "")
 		s.DropBeforeAck(1)
-		c.send(tracing.StoreTrace{Trace: second})
+		c.send(wire.StoreTrace{Trace: second})
 		if _, _, err := c.c.Read(ctx); err == nil {
 			t.Fatal("connection not dropped before the ack")
 		}
@@ -60,7 +61,7 @@ func TestFaultsKeepTheStorageSemantics(t *testing.T) {
 
 		c2 := dial(t, ctx, s, nil)
 		s.DropAfter(0)
-		c2.send(tracing.StoreTrace{Trace: tr})
+		c2.send(wire.StoreTrace{Trace: tr})
 		if _, _, err := c2.c.Read(ctx); err == nil {
 			t.Fatal("connection not dropped")
 		}
@@ -74,7 +75,7 @@ func TestFaultsKeepTheStorageSemantics(t *testing.T) {
 			t.Fatal(err)
 		}
 		c3 := dial(t, ctx, s, nil)
-		if _, ok := c3.roundTrip(tracing.Ping{}).(tracing.Pong); !ok {
+		if _, ok := c3.roundTrip(wire.Ping{}).(wire.Pong); !ok {
 			t.Fatal("no pong after restart")
 		}
 		wantKept(t, s.Kept(), ids(second.Events)...) // kept across the restart
@@ -96,19 +97,19 @@ func TestAckGateAndStall(t *testing.T) {
 	gate := make(chan struct{})
 	s.SetAckGate(gate)
 	tr := newTrace(2)
-	c.send(tracing.StoreTrace{Trace: tr})
+	c.send(wire.StoreTrace{Trace: tr})
 	if err := s.WaitFor(ctx, func(v View) bool { return v.KeptDistinct() == 2 }); err != nil {
 		t.Fatal(err)
 	}
 	gate <- struct{}{}
-	if _, ok := c.recv().(tracing.TraceStored); !ok {
+	if _, ok := c.recv().(wire.TraceStored); !ok {
 		t.Fatal("no ack after the gate opened")
 	}
 	s.SetAckGate(nil)
 	s.SetStalled(true)
-	c.send(tracing.Ping{})
+	c.send(wire.Ping{})
 	s.SetStalled(false)
-	if _, ok := c.recv().(tracing.Pong); !ok {
+	if _, ok := c.recv().(wire.Pong); !ok {
 		t.Fatal("no pong after the stall")
 	}
 	s.KillConnections()

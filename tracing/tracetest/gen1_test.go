@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
 
 const invalidReply = `{"Error":{"message":"Invalid message format"}}`
@@ -27,8 +28,8 @@ func TestGen1StartTracePicksNewIDAndStoresNothing(t *testing.T) {
 		`{"StartTrace":{"trace_id":"` + own.String() + `","flow_id":"f","version":{"major":1,"minor":0,"patch":0,"git_hash":null,"timestamp":"2026-01-01T00:00:00Z"}}}`,
 		`{"StartTrace":{"trace_id":null,"flow_id":"f","version":{"major":1,"minor":0,"patch":0,"git_hash":null,"timestamp":"2026-01-01T00:00:00Z"}}}`,
 	} {
-		resp, err := tracing.DecodeResponse([]byte(c.rawRoundTrip(msg)))
-		ts, ok := resp.(tracing.TraceStarted)
+		resp, err := wire.DecodeResponse([]byte(c.rawRoundTrip(msg)))
+		ts, ok := resp.(wire.TraceStarted)
 		if err != nil || !ok || ts.TraceID.IsZero() || ts.TraceID == own {
 			t.Fatalf("reply to %s: %#v %v (want a new server id)", msg, resp, err)
 		}
@@ -43,18 +44,18 @@ func TestGen1RecordEventIsOnlyForwarded(t *testing.T) {
 	s := start(t, ctx)
 	sub := dial(t, ctx, s, nil)
 	pub := dial(t, ctx, s, nil)
-	if r, ok := sub.roundTrip(tracing.Subscribe{}).(tracing.EventRecorded); !ok || !r.Success {
+	if r, ok := sub.roundTrip(wire.Subscribe{}).(wire.EventRecorded); !ok || !r.Success {
 		t.Fatalf("subscribe %#v", r)
 	}
 	tr := tracing.NewTraceID()
 	ev := events(1, "a")[0]
-	if r, ok := pub.roundTrip(tracing.StartTrace{TraceID: tr, FlowID: "f"}).(tracing.TraceStarted); !ok || r.TraceID == tr {
+	if r, ok := pub.roundTrip(wire.StartTrace{TraceID: tr, FlowID: "f"}).(wire.TraceStarted); !ok || r.TraceID == tr {
 		t.Fatalf("StartTrace %#v", r)
 	}
-	if r, ok := pub.roundTrip(tracing.RecordEvent{TraceID: tr, Event: ev}).(tracing.EventRecorded); !ok || !r.Success {
+	if r, ok := pub.roundTrip(wire.RecordEvent{TraceID: tr, Event: ev}).(wire.EventRecorded); !ok || !r.Success {
 		t.Fatalf("RecordEvent %#v", r)
 	}
-	if n, ok := sub.recv().(tracing.EventNotification); !ok || n.Event.EventID != ev.EventID || n.TraceID != tr {
+	if n, ok := sub.recv().(wire.EventNotification); !ok || n.Event.EventID != ev.EventID || n.TraceID != tr {
 		t.Fatalf("notification %#v", n)
 	}
 	if s.Live()[ev.EventID] != 1 {
@@ -63,7 +64,7 @@ func TestGen1RecordEventIsOnlyForwarded(t *testing.T) {
 	if len(s.Kept()) != 0 || s.GetTrace(tr) != nil {
 		t.Fatalf("generation 1 kept a RecordEvent: %v", s.Kept())
 	}
-	if td, ok := pub.roundTrip(tracing.GetTrace{TraceID: tr}).(tracing.TraceData); !ok || td.Trace != nil {
+	if td, ok := pub.roundTrip(wire.GetTrace{TraceID: tr}).(wire.TraceData); !ok || td.Trace != nil {
 		t.Fatalf("GetTrace %#v", td)
 	}
 }
@@ -120,7 +121,7 @@ func TestGen1RejectsUnmeasuredMetricsAndSnapshotsWithoutData(t *testing.T) {
 			{"empty metrics", trace(ev(`{}`, "null"))},
 			{"snapshot without serialized_data", trace(ev(full, snap))},
 		} {
-			if _, err := tracing.DecodeRequest([]byte(tt.msg)); err != nil && g == Gen2 {
+			if _, err := wire.DecodeRequest([]byte(tt.msg)); err != nil && g == Gen2 {
 				// The SDK's decoder, which the server reads generation-2
 				// messages with, does not read this form yet.
 				t.Logf("pending: %s, %s: %v", g, tt.name, err)

@@ -6,10 +6,11 @@ import (
 
 	"github.com/reflowtrace/reflowtrace-go/internal/uuid"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
 
 // serveGen2 serves a message like the generation-2 server.
-func (c *conn) serveGen2(tag string, data []byte, binary bool) tracing.TracingResponse {
+func (c *conn) serveGen2(tag string, data []byte, binary bool) wire.TracingResponse {
 	s := c.s
 	// A GetTrace or QueryTraces whose request_id is null or not a UUID is
 	// not a generation-2 request: the server reads it as the legacy
@@ -35,12 +36,12 @@ func (c *conn) serveGen2(tag string, data []byte, binary bool) tracing.TracingRe
 	}
 	s.count(tag)
 	switch r := req.(type) {
-	case tracing.StoreTrace:
+	case wire.StoreTrace:
 		for i := range r.Trace.Events {
 			snapshotDefaults(&r.Trace.Events[i])
 		}
 		return c.serveCommon(r)
-	case tracing.StartTrace:
+	case wire.StartTrace:
 		id := r.TraceID
 		if id.IsZero() {
 			id = tracing.NewTraceID()
@@ -56,31 +57,31 @@ func (c *conn) serveGen2(tag string, data []byte, binary bool) tracing.TracingRe
 		s.store.inflight[id] = s.newFlight(id, r.FlowID, r.Version, owner, time.Now().UTC())
 		s.notifyLocked()
 		s.mu.Unlock()
-		return tracing.TraceStarted{TraceID: id}
-	case tracing.RecordEvent:
+		return wire.TraceStarted{TraceID: id}
+	case wire.RecordEvent:
 		snapshotDefaults(&r.Event)
 		c.record(r.TraceID, &r.Event, true)
-		return tracing.EventRecorded{Success: true}
-	case tracing.EndTrace:
+		return wire.EventRecorded{Success: true}
+	case wire.EndTrace:
 		s.mu.Lock()
 		if s.store.end(r.TraceID, r.Status, time.Now().UTC()) {
 			s.metrics.tracesStored++
 		}
 		s.notifyLocked()
 		s.mu.Unlock()
-		return tracing.EventRecorded{Success: true}
-	case tracing.GetTrace:
+		return wire.EventRecorded{Success: true}
+	case wire.GetTrace:
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		e := s.store.visible(r.TraceID, legacy)
 		if legacy {
 			if e == nil {
-				return tracing.ErrorResponse{Message: "Trace not found: " + r.TraceID.String()}
+				return wire.ErrorResponse{Message: "Trace not found: " + r.TraceID.String()}
 			}
 			t := copyTrace(e)
-			return tracing.TraceData{Trace: &t}
+			return wire.TraceData{Trace: &t}
 		}
-		td := tracing.TraceData{RequestID: r.RequestID}
+		td := wire.TraceData{RequestID: r.RequestID}
 		if generate {
 			td.RequestID = tracing.NewRequestID()
 		}
@@ -89,7 +90,7 @@ func (c *conn) serveGen2(tag string, data []byte, binary bool) tracing.TracingRe
 			td.Trace = &t
 		}
 		return td
-	case tracing.QueryTraces:
+	case wire.QueryTraces:
 		// total_count is the number of traces answered, after offset and
 		// limit, as the generation-1 server counts it.
 		s.mu.Lock()
@@ -97,9 +98,9 @@ func (c *conn) serveGen2(tag string, data []byte, binary bool) tracing.TracingRe
 		traces, _ := s.queryLocked(&r.Query, legacy)
 		if legacy {
 			s.metrics.tracesQueried++
-			return tracing.TracesFound{Traces: traces}
+			return wire.TracesFound{Traces: traces}
 		}
-		qr := tracing.QueryResults{Traces: traces, TotalCount: uint64(len(traces)), RequestID: r.RequestID}
+		qr := wire.QueryResults{Traces: traces, TotalCount: uint64(len(traces)), RequestID: r.RequestID}
 		if generate {
 			qr.RequestID = tracing.NewRequestID()
 		}

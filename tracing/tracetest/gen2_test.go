@@ -7,6 +7,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
 
 func startGen2(t *testing.T, opts ...Option) (*Server, *client) {
@@ -18,7 +19,7 @@ func startGen2(t *testing.T, opts ...Option) (*Server, *client) {
 
 func startTrace(t *testing.T, c *client, id tracing.TraceID) {
 	t.Helper()
-	if r, ok := c.roundTrip(tracing.StartTrace{TraceID: id, FlowID: "f", Version: tracing.FlowVersion{Major: 1}}).(tracing.TraceStarted); !ok || r.TraceID != id {
+	if r, ok := c.roundTrip(wire.StartTrace{TraceID: id, FlowID: "f", Version: tracing.FlowVersion{Major: 1}}).(wire.TraceStarted); !ok || r.TraceID != id {
 		t.Fatalf("StartTrace reply %#v, want TraceStarted with the client's id", r)
 	}
 }
@@ -26,7 +27,7 @@ func startTrace(t *testing.T, c *client, id tracing.TraceID) {
 func recordEvents(t *testing.T, c *client, id tracing.TraceID, evs []tracing.TraceEvent) {
 	t.Helper()
 	for i := range evs {
-		if r, ok := c.roundTrip(tracing.RecordEvent{TraceID: id, Event: evs[i]}).(tracing.EventRecorded); !ok || !r.Success {
+		if r, ok := c.roundTrip(wire.RecordEvent{TraceID: id, Event: evs[i]}).(wire.EventRecorded); !ok || !r.Success {
 			t.Fatalf("RecordEvent reply %#v", r)
 		}
 	}
@@ -34,7 +35,7 @@ func recordEvents(t *testing.T, c *client, id tracing.TraceID, evs []tracing.Tra
 
 func endTrace(t *testing.T, c *client, id tracing.TraceID, st tracing.ExecutionStatus) {
 	t.Helper()
-	if r, ok := c.roundTrip(tracing.EndTrace{TraceID: id, Status: st}).(tracing.EventRecorded); !ok || !r.Success {
+	if r, ok := c.roundTrip(wire.EndTrace{TraceID: id, Status: st}).(wire.EventRecorded); !ok || !r.Success {
 		t.Fatalf("EndTrace reply %#v", r)
 	}
 }
@@ -63,7 +64,7 @@ func TestGen2StartTraceIsClientOwned(t *testing.T) {
 		}
 	}
 	// Without trace_id the server picks one and opens that trace.
-	r, ok := c.roundTrip(tracing.StartTrace{FlowID: "g"}).(tracing.TraceStarted)
+	r, ok := c.roundTrip(wire.StartTrace{FlowID: "g"}).(wire.TraceStarted)
 	if !ok || r.TraceID.IsZero() || r.TraceID == id {
 		t.Fatalf("StartTrace without trace_id: %#v", r)
 	}
@@ -156,8 +157,8 @@ func TestGen2DisconnectStoresTracesStartedOnTheConnection(t *testing.T) {
 func TestGen2BinaryStartTraceIsNotFinalised(t *testing.T) {
 	s, c := startGen2(t, WithCompression(tracing.CompressionLZ4))
 	id := tracing.NewTraceID()
-	c.sendRaw(c.enc.AppendRequest(nil, tracing.StartTrace{TraceID: id, FlowID: "f"}), true)
-	if r, ok := c.recv().(tracing.TraceStarted); !ok || r.TraceID != id {
+	c.sendRaw(c.enc.AppendRequest(nil, wire.StartTrace{TraceID: id, FlowID: "f"}), true)
+	if r, ok := c.recv().(wire.TraceStarted); !ok || r.TraceID != id {
 		t.Fatalf("binary StartTrace: %#v", r)
 	}
 	recordEvents(t, c, id, events(2, "a"))
@@ -192,11 +193,11 @@ func TestGen2InFlightTraceHidesStoredOne(t *testing.T) {
 	evs := events(1, "a")
 	recordEvents(t, c, stored.TraceID, evs)
 	wantKept(t, s.Kept(), ids(evs)...)
-	td, ok := c.roundTrip(tracing.GetTrace{TraceID: stored.TraceID, RequestID: tracing.NewRequestID()}).(tracing.TraceData)
+	td, ok := c.roundTrip(wire.GetTrace{TraceID: stored.TraceID, RequestID: tracing.NewRequestID()}).(wire.TraceData)
 	if !ok || td.Trace == nil || td.Trace.Status.Kind != tracing.StatusRunning || len(td.Trace.Events) != 1 {
 		t.Fatalf("GetTrace %#v", td)
 	}
-	qr, ok := c.roundTrip(tracing.QueryTraces{RequestID: tracing.NewRequestID()}).(tracing.QueryResults)
+	qr, ok := c.roundTrip(wire.QueryTraces{RequestID: tracing.NewRequestID()}).(wire.QueryResults)
 	if !ok || len(qr.Traces) != 1 || qr.TotalCount != 1 || len(qr.Traces[0].Events) != 1 {
 		t.Fatalf("QueryTraces %#v", qr)
 	}
@@ -209,16 +210,16 @@ func TestGen2InFlightTraceHidesStoredOne(t *testing.T) {
 func TestGen2RequestIDIsEchoedOrMadeUp(t *testing.T) {
 	_, c := startGen2(t)
 	rid := tracing.NewRequestID()
-	if td, ok := c.roundTrip(tracing.GetTrace{TraceID: tracing.NewTraceID(), RequestID: rid}).(tracing.TraceData); !ok || td.RequestID != rid || td.Trace != nil {
+	if td, ok := c.roundTrip(wire.GetTrace{TraceID: tracing.NewTraceID(), RequestID: rid}).(wire.TraceData); !ok || td.RequestID != rid || td.Trace != nil {
 		t.Fatalf("GetTrace %#v", td)
 	}
-	if qr, ok := c.roundTrip(tracing.QueryTraces{RequestID: rid}).(tracing.QueryResults); !ok || qr.RequestID != rid {
+	if qr, ok := c.roundTrip(wire.QueryTraces{RequestID: rid}).(wire.QueryResults); !ok || qr.RequestID != rid {
 		t.Fatalf("QueryTraces %#v", qr)
 	}
-	if td, ok := c.roundTrip(tracing.GetTrace{TraceID: tracing.NewTraceID()}).(tracing.TraceData); !ok || td.RequestID.IsZero() {
+	if td, ok := c.roundTrip(wire.GetTrace{TraceID: tracing.NewTraceID()}).(wire.TraceData); !ok || td.RequestID.IsZero() {
 		t.Fatalf("GetTrace without request_id: %#v", td)
 	}
-	if qr, ok := c.roundTrip(tracing.QueryTraces{}).(tracing.QueryResults); !ok || qr.RequestID.IsZero() {
+	if qr, ok := c.roundTrip(wire.QueryTraces{}).(wire.QueryResults); !ok || qr.RequestID.IsZero() {
 		t.Fatalf("QueryTraces without request_id: %#v", qr)
 	}
 }
@@ -235,11 +236,11 @@ func TestGen2NullOrNonUUIDRequestIDTakesTheLegacyPath(t *testing.T) {
 			t.Fatalf("legacy GetTrace of an in-flight trace: %s, want %s", got, want)
 		}
 		got := c.rawRoundTrip(`{"QueryTraces":{"query":{},"request_id":` + rid + `}}`)
-		resp, err := tracing.DecodeResponse([]byte(got))
+		resp, err := wire.DecodeResponse([]byte(got))
 		if err != nil || !strings.HasPrefix(got, `{"TracesFound":`) {
 			t.Fatalf("legacy QueryTraces: %.200s %v", got, err)
 		}
-		if tf, _ := resp.(tracing.TracesFound); len(tf.Traces) != 1 || tf.Traces[0].TraceID != stored.TraceID {
+		if tf, _ := resp.(wire.TracesFound); len(tf.Traces) != 1 || tf.Traces[0].TraceID != stored.TraceID {
 			t.Fatalf("legacy QueryTraces answered %d traces, want the stored one", len(tf.Traces))
 		}
 	}

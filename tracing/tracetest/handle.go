@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
 
 // Message kinds counted in Stats.ByKind besides the protocol's tags.
@@ -16,13 +17,13 @@ const (
 
 // invalidFormat is the reference server's reply to a message it cannot
 // read, in the legacy error shape.
-var invalidFormat = tracing.ErrorResponse{Message: "Invalid message format"}
+var invalidFormat = wire.ErrorResponse{Message: "Invalid message format"}
 
 // serve applies one message and returns its reply. binary tells that the
 // message came in a compressed (binary) frame: a generation-2 server
 // attributes such a StartTrace to a shared pseudo-client, so the trace is
 // not finalised when this connection closes.
-func (c *conn) serve(data []byte, binary bool) tracing.TracingResponse {
+func (c *conn) serve(data []byte, binary bool) wire.TracingResponse {
 	s := c.s
 	data = bytes.TrimSpace(data)
 	tag := sniffTag(data)
@@ -42,7 +43,7 @@ func (c *conn) serve(data []byte, binary bool) tracing.TracingResponse {
 		}
 		s.mu.Unlock()
 		if inject {
-			return tracing.ErrorResponse{Message: msg, Code: code}
+			return wire.ErrorResponse{Message: msg, Code: code}
 		}
 		if s.cfg.fastScan {
 			return c.scan(tag, data)
@@ -67,8 +68,8 @@ func (s *Server) count(kind string) {
 
 // decode reads a request like the reference server, or returns nil for a
 // message it rejects as "Invalid message format".
-func (s *Server) decode(data []byte) tracing.TracingRequest {
-	req, err := tracing.DecodeRequest(data)
+func (s *Server) decode(data []byte) wire.TracingRequest {
+	req, err := wire.DecodeRequest(data)
 	if err != nil || usesCustomEventType(req) {
 		s.count(KindInvalid)
 		return nil
@@ -77,7 +78,7 @@ func (s *Server) decode(data []byte) tracing.TracingRequest {
 }
 
 // serveGen1 serves a message like Reflow 0.2's server.
-func (c *conn) serveGen1(tag string, data []byte) tracing.TracingResponse {
+func (c *conn) serveGen1(tag string, data []byte) wire.TracingResponse {
 	s := c.s
 	switch tag {
 	case "EndTrace":
@@ -98,11 +99,11 @@ func (c *conn) serveGen1(tag string, data []byte) tracing.TracingResponse {
 	if req == nil {
 		return invalidFormat
 	}
-	if r, ok := req.(tracing.RecordEvent); ok && !gen1Metrics(&r.Event) {
+	if r, ok := req.(wire.RecordEvent); ok && !gen1Metrics(&r.Event) {
 		s.count(KindInvalid)
 		return invalidFormat
 	}
-	if r, ok := req.(tracing.StoreTrace); ok {
+	if r, ok := req.(wire.StoreTrace); ok {
 		for i := range r.Trace.Events {
 			if !gen1Metrics(&r.Trace.Events[i]) {
 				s.count(KindInvalid)
@@ -112,34 +113,34 @@ func (c *conn) serveGen1(tag string, data []byte) tracing.TracingResponse {
 	}
 	s.count(tag)
 	switch r := req.(type) {
-	case tracing.StartTrace:
-		return tracing.TraceStarted{TraceID: tracing.NewTraceID()}
-	case tracing.RecordEvent:
+	case wire.StartTrace:
+		return wire.TraceStarted{TraceID: tracing.NewTraceID()}
+	case wire.RecordEvent:
 		c.record(r.TraceID, &r.Event, false)
-		return tracing.EventRecorded{Success: true}
-	case tracing.GetTrace:
+		return wire.EventRecorded{Success: true}
+	case wire.GetTrace:
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		var td tracing.TraceData
+		var td wire.TraceData
 		if e := s.store.visible(r.TraceID, true); e != nil {
 			t := copyTrace(e)
 			td.Trace = &t
 		}
 		return td
-	case tracing.QueryTraces:
+	case wire.QueryTraces:
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		traces, _ := s.queryLocked(&r.Query, true)
-		return tracing.QueryResults{Traces: traces, TotalCount: uint64(len(traces))}
+		return wire.QueryResults{Traces: traces, TotalCount: uint64(len(traces))}
 	}
 	return c.serveCommon(req)
 }
 
 // serveCommon serves the messages both generations answer alike.
-func (c *conn) serveCommon(req tracing.TracingRequest) tracing.TracingResponse {
+func (c *conn) serveCommon(req wire.TracingRequest) wire.TracingResponse {
 	s := c.s
 	switch r := req.(type) {
-	case tracing.StoreTrace:
+	case wire.StoreTrace:
 		e := &entry{trace: r.Trace}
 		if e.trace.Events == nil {
 			e.trace.Events = []tracing.TraceEvent{}
@@ -149,23 +150,23 @@ func (c *conn) serveCommon(req tracing.TracingRequest) tracing.TracingResponse {
 		s.metrics.tracesStored++
 		s.notifyLocked()
 		s.mu.Unlock()
-		return tracing.TraceStored{TraceID: r.Trace.TraceID}
-	case tracing.GetFlowVersions:
-		return tracing.ErrorResponse{Message: "GetFlowVersions not implemented yet", Code: tracing.CodeNotFound}
-	case tracing.Ping:
-		return tracing.Pong{}
-	case tracing.Subscribe:
+		return wire.TraceStored{TraceID: r.Trace.TraceID}
+	case wire.GetFlowVersions:
+		return wire.ErrorResponse{Message: "GetFlowVersions not implemented yet", Code: wire.CodeNotFound}
+	case wire.Ping:
+		return wire.Pong{}
+	case wire.Subscribe:
 		f := r.Filters
 		c.smu.Lock()
 		c.sub = &f
 		c.smu.Unlock()
-		return tracing.EventRecorded{Success: true}
-	case tracing.Unsubscribe:
+		return wire.EventRecorded{Success: true}
+	case wire.Unsubscribe:
 		c.smu.Lock()
 		c.sub = nil
 		c.smu.Unlock()
-		return tracing.EventRecorded{Success: true}
-	case tracing.GetMetrics:
+		return wire.EventRecorded{Success: true}
+	case wire.GetMetrics:
 		s.mu.Lock()
 		m := s.metrics
 		s.mu.Unlock()
@@ -178,7 +179,7 @@ func (c *conn) serveCommon(req tracing.TracingRequest) tracing.TracingResponse {
 			"traces_queried":     m.tracesQueried,
 			"traces_stored":      m.tracesStored,
 		})
-		return tracing.Metrics{Data: data}
+		return wire.Metrics{Data: data}
 	}
 	return invalidFormat
 }
@@ -355,17 +356,17 @@ func gen1Readable(tag string, data []byte) bool {
 // type. The reference server has no such variant, so it cannot read the
 // message at all; the decoder accepts it for servers that do, so this
 // server rejects it itself.
-func usesCustomEventType(req tracing.TracingRequest) bool {
+func usesCustomEventType(req wire.TracingRequest) bool {
 	switch r := req.(type) {
-	case tracing.StoreTrace:
+	case wire.StoreTrace:
 		for i := range r.Trace.Events {
 			if r.Trace.Events[i].Type.Kind == tracing.KindCustom {
 				return true
 			}
 		}
-	case tracing.RecordEvent:
+	case wire.RecordEvent:
 		return r.Event.Type.Kind == tracing.KindCustom
-	case tracing.Subscribe:
+	case wire.Subscribe:
 		for _, t := range r.Filters.EventTypes {
 			if t.Kind == tracing.KindCustom {
 				return true

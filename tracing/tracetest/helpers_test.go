@@ -10,6 +10,7 @@ import (
 
 	"github.com/reflowtrace/reflowtrace-go/internal/compress"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
 
 // client is a raw protocol client: it writes frames and reads replies as
@@ -17,7 +18,7 @@ import (
 type client struct {
 	t   *testing.T
 	c   *websocket.Conn
-	enc tracing.Encoder
+	enc wire.Encoder
 	ctx context.Context
 	alg *tracing.CompressionAlgorithm // the server's algorithm, nil when off
 }
@@ -83,7 +84,7 @@ func (c *client) sendRaw(data []byte, binary bool) {
 	}
 }
 
-func (c *client) send(req tracing.TracingRequest) {
+func (c *client) send(req wire.TracingRequest) {
 	c.t.Helper()
 	c.sendRaw(c.enc.AppendRequest(nil, req), false)
 }
@@ -106,17 +107,17 @@ func (c *client) recvRaw() ([]byte, bool) {
 	return data, binary
 }
 
-func (c *client) recv() tracing.TracingResponse {
+func (c *client) recv() wire.TracingResponse {
 	c.t.Helper()
 	data, _ := c.recvRaw()
-	resp, err := tracing.DecodeResponse(data)
+	resp, err := wire.DecodeResponse(data)
 	if err != nil {
 		c.t.Fatalf("reply %s: %v", data, err)
 	}
 	return resp
 }
 
-func (c *client) roundTrip(req tracing.TracingRequest) tracing.TracingResponse {
+func (c *client) roundTrip(req wire.TracingRequest) wire.TracingResponse {
 	c.t.Helper()
 	c.send(req)
 	return c.recv()

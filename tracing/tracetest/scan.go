@@ -6,6 +6,7 @@ import (
 
 	"github.com/reflowtrace/reflowtrace-go/internal/uuid"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
 
 var (
@@ -19,7 +20,7 @@ var (
 // object starting with "event_id", as the SDK's encoder writes events) and
 // a StoreTrace's start time, and applies the same storage rules as a full
 // decode. Subscribers are not notified.
-func (c *conn) scan(tag string, data []byte) tracing.TracingResponse {
+func (c *conn) scan(tag string, data []byte) wire.TracingResponse {
 	s := c.s
 	var traceID tracing.TraceID
 	if i := bytes.Index(data, keyTraceID); i >= 0 {
@@ -52,7 +53,7 @@ func (c *conn) scan(tag string, data []byte) tracing.TracingResponse {
 		}
 		s.store.put(e)
 		s.metrics.tracesStored++
-		return tracing.TraceStored{TraceID: traceID}
+		return wire.TraceStored{TraceID: traceID}
 	}
 	for _, id := range ids[:min(len(ids), 1)] {
 		s.live[id]++
@@ -60,7 +61,7 @@ func (c *conn) scan(tag string, data []byte) tracing.TracingResponse {
 			s.flightLocked(traceID).addEvent(nil, id)
 		}
 	}
-	return tracing.EventRecorded{Success: true}
+	return wire.EventRecorded{Success: true}
 }
 
 // parseID reads a hyphenated UUID at the start of b.

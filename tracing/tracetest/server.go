@@ -17,6 +17,7 @@ import (
 
 	"github.com/reflowtrace/reflowtrace-go/internal/cork"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
 
 // Limits of the reference server (PROTOCOL.md, "Transport limits").
@@ -184,7 +185,7 @@ type Server struct {
 	dropAck   int // drop the connection instead of replying to this message
 	errEvery  int
 	errCount  int
-	errCode   tracing.ErrorCode
+	errCode   wire.ErrorCode
 	errMsg    string
 	refuseN   int
 	refuseAll bool
@@ -357,7 +358,7 @@ func (s *Server) DropBeforeAck(n int) {
 // ErrorEvery answers every k-th StoreTrace or RecordEvent (counted from
 // now) with an Error reply of the given code (the legacy shape when code is
 // ""), without handling it. k ≤ 0 stops.
-func (s *Server) ErrorEvery(k int, code tracing.ErrorCode, message string) {
+func (s *Server) ErrorEvery(k int, code wire.ErrorCode, message string) {
 	s.mu.Lock()
 	s.errEvery, s.errCount, s.errCode, s.errMsg = k, 0, code, message
 	s.mu.Unlock()

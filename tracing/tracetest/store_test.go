@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
 
 // bothGens runs f against a server of each generation.
@@ -16,7 +17,7 @@ func bothGens(t *testing.T, f func(t *testing.T, g Generation)) {
 
 func storeTrace(t *testing.T, c *client, tr tracing.FlowTrace) {
 	t.Helper()
-	if r, ok := c.roundTrip(tracing.StoreTrace{Trace: tr}).(tracing.TraceStored); !ok || r.TraceID != tr.TraceID {
+	if r, ok := c.roundTrip(wire.StoreTrace{Trace: tr}).(wire.TraceStored); !ok || r.TraceID != tr.TraceID {
 		t.Fatalf("StoreTrace reply %#v", r)
 	}
 }
@@ -45,7 +46,7 @@ func TestStoreTraceReplacesWhole(t *testing.T) {
 		if got := s.KeptInTrace(tr.TraceID); len(got) != 0 {
 			t.Fatalf("kept %v after an empty StoreTrace", got)
 		}
-		td, ok := c.roundTrip(tracing.GetTrace{TraceID: tr.TraceID, RequestID: tracing.NewRequestID()}).(tracing.TraceData)
+		td, ok := c.roundTrip(wire.GetTrace{TraceID: tr.TraceID, RequestID: tracing.NewRequestID()}).(wire.TraceData)
 		if !ok || td.Trace == nil || len(td.Trace.Events) != 0 {
 			t.Fatalf("GetTrace %#v", td)
 		}

@@ -17,7 +17,7 @@ import (
 
 // transcriptDir holds the replies of Reflow's own server, both generations,
 // every compression setting (PROTOCOL.md, "Two generations").
-var transcriptDir = filepath.Join("..", "..", "tracing", "testdata", "reference-transcripts")
+var transcriptDir = filepath.Join("..", "wire", "testdata", "reference-transcripts")
 
 type transcriptStep struct {
 	Step      string `json:"step"`

@@ -1,23 +1,28 @@
-package tracing
+package ingest
 
 import (
 	"bytes"
 	"context"
 	"errors"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"testing/iotest"
+	"time"
+
+	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
 
 // ingestLines returns n distinct events as JSON Lines, with their ids.
-func ingestLines(t testing.TB, n int) ([]string, []EventID) {
+func ingestLines(t testing.TB, n int) ([]string, []tracing.EventID) {
 	t.Helper()
 	var lines []string
-	var ids []EventID
+	var ids []tracing.EventID
 	for i := range n {
-		ev := DataFlow("a", "out", "b", "in", "T", uint64(i))
-		b, err := ev.MarshalJSON()
+		ev := tracing.DataFlow("a", "out", "b", "in", "T", uint64(i))
+		b, err := wire.Marshal(ev)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -27,15 +32,25 @@ func ingestLines(t testing.TB, n int) ([]string, []EventID) {
 	return lines, ids
 }
 
-func newIngestClient(t testing.TB) (*TracingClient, *recordSink) {
-	sink := newRecordSink()
-	c := newTestClient(t, sink, func(c *TracingConfig) { c.QueuePolicy = Block })
+func newIngestClient(t testing.TB) (*tracing.TracingClient, *recordSink) {
+	sink := &recordSink{}
+	cfg := tracing.DefaultConfig()
+	cfg.BatchSize = 16
+	cfg.QueueSize = 256
+	cfg.BatchTimeout = time.Millisecond
+	cfg.FlowID = "test-flow"
+	cfg.QueuePolicy = tracing.Block
+	c, err := tracing.New(cfg, tracing.WithSink(sink))
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	t.Cleanup(func() { _ = c.Close(context.Background()) })
 	return c, sink
 }
 
 func TestIngest_Forms(t *testing.T) {
 	golden := func(name string) string {
-		b, err := os.ReadFile("testdata/" + name)
+		b, err := os.ReadFile(filepath.Join("..", "wire", "testdata", name))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -70,12 +85,12 @@ func TestIngest_Forms(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := ctxTimeout(t)
 			c, sink := newIngestClient(t)
-			tctx, trace, err := c.StartTrace(ctx, "ingested", FlowVersion{})
+			tctx, trace, err := c.StartTrace(ctx, "ingested", tracing.FlowVersion{})
 			if err != nil {
 				t.Fatal(err)
 			}
-			tctx = ContextWithEvent(tctx, NewEventID()) // not taken by ingested events
-			st, err := c.Ingest(tctx, iotest.OneByteReader(strings.NewReader(tt.input)))
+			tctx = tracing.ContextWithEvent(tctx, tracing.NewEventID()) // not taken by ingested events
+			st, err := Read(tctx, c, iotest.OneByteReader(strings.NewReader(tt.input)))
 			if err != nil || st.Events != tt.want || st.Rejected != 0 {
 				t.Fatalf("Ingest = %+v, %v; want %d events, none rejected", st, err, tt.want)
 			}
@@ -120,7 +135,7 @@ func TestIngest_Malformed(t *testing.T) {
 	}, "\n")
 	ctx := ctxTimeout(t)
 	c, sink := newIngestClient(t)
-	st, err := c.Ingest(ctx, strings.NewReader(input))
+	st, err := Read(ctx, c, strings.NewReader(input))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +148,7 @@ func TestIngest_Malformed(t *testing.T) {
 		lineOff = append(lineOff, lineOff[i]+int64(len(l))+1)
 	}
 	for i, r := range st.Rejects {
-		if r.Line != wantLines[i] || !errors.Is(r, ErrMalformed) || r.Err == nil {
+		if r.Line != wantLines[i] || !errors.Is(r, tracing.ErrMalformed) || r.Err == nil {
 			t.Fatalf("reject %d: %v; want line %d wrapping ErrMalformed", i, r, wantLines[i])
 		}
 		if r.Line != 6 && r.Offset != lineOff[r.Line-1] {
@@ -159,10 +174,10 @@ func TestIngest_Malformed(t *testing.T) {
 
 func TestIngest_TooLarge(t *testing.T) {
 	lines, ids := ingestLines(t, 2)
-	big := `{"event_id":"` + strings.Repeat("x", MaxIngestEventBytes) + `"}`
+	big := `{"event_id":"` + strings.Repeat("x", MaxEventBytes) + `"}`
 	ctx := ctxTimeout(t)
 	c, sink := newIngestClient(t)
-	st, err := c.Ingest(ctx, strings.NewReader(lines[0]+"\n"+big+"\n"+lines[1]))
+	st, err := Read(ctx, c, strings.NewReader(lines[0]+"\n"+big+"\n"+lines[1]))
 	if err != nil || st.Events != 2 || st.Rejected != 1 || !strings.Contains(st.Rejects[0].Error(), "larger than") || st.Rejects[0].Line != 2 {
 		t.Fatalf("Ingest = %+v, %v", st, err)
 	}
@@ -181,7 +196,7 @@ func TestIngest_Stops(t *testing.T) {
 	ctx := ctxTimeout(t)
 	c, _ := newIngestClient(t)
 	errRead := errors.New("disk gone")
-	st, err := c.Ingest(ctx, readerThenError(lines[0]+"\n"+lines[1][:10], errRead))
+	st, err := Read(ctx, c, readerThenError(lines[0]+"\n"+lines[1][:10], errRead))
 	if !errors.Is(err, errRead) || st.Events != 1 || st.Rejected != 1 {
 		t.Fatalf("Ingest with a failing reader = %+v, %v", st, err)
 	}
@@ -189,7 +204,7 @@ func TestIngest_Stops(t *testing.T) {
 	// An ended ctx.
 	done, cancel := context.WithCancel(ctx)
 	cancel()
-	if _, err := c.Ingest(done, strings.NewReader(input)); !errors.Is(err, context.Canceled) {
+	if _, err := Read(done, c, strings.NewReader(input)); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Ingest with an ended ctx = %v", err)
 	}
 
@@ -197,12 +212,12 @@ func TestIngest_Stops(t *testing.T) {
 	if err := c.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if st, err := c.Ingest(ctx, strings.NewReader(input)); !errors.Is(err, ErrClosed) || st.Events != 0 {
+	if st, err := Read(ctx, c, strings.NewReader(input)); !errors.Is(err, tracing.ErrClosed) || st.Events != 0 {
 		t.Fatalf("Ingest after Close = %+v, %v", st, err)
 	}
 
 	// A disabled client decodes and counts.
-	if st, err := NewNop().Ingest(ctx, strings.NewReader(input+"\nbad")); err != nil || st.Events != 3 || st.Rejected != 1 {
+	if st, err := Read(ctx, tracing.NewNop(), strings.NewReader(input+"\nbad")); err != nil || st.Events != 3 || st.Rejected != 1 {
 		t.Fatalf("disabled Ingest = %+v, %v", st, err)
 	}
 }
@@ -236,7 +251,7 @@ func FuzzIngest(f *testing.F) {
 		junk = strings.ReplaceAll(junk, "\n", " ")
 		lines, ids := ingestLines(t, 2) // new ids in every run
 		ctx := ctxTimeout(t)
-		if _, err := c.Ingest(ctx, strings.NewReader(lines[0]+"\n"+junk+"\n"+lines[1]+"\n")); err != nil {
+		if _, err := Read(ctx, c, strings.NewReader(lines[0]+"\n"+junk+"\n"+lines[1]+"\n")); err != nil {
 			t.Fatal(err)
 		}
 		if err := c.Flush(ctx); err != nil {
@@ -253,7 +268,7 @@ func TestIngest_TornThenGarbage(t *testing.T) {
 	lines, ids := ingestLines(t, 2)
 	ctx := ctxTimeout(t)
 	c, sink := newIngestClient(t)
-	st, err := c.Ingest(ctx, strings.NewReader(lines[0][:50]+"\nnot json\n"+lines[0]+"\n  "+lines[1]))
+	st, err := Read(ctx, c, strings.NewReader(lines[0][:50]+"\nnot json\n"+lines[0]+"\n  "+lines[1]))
 	if err != nil || st.Events != 2 || st.Rejected != 2 || st.Rejects[0].Line != 1 || st.Rejects[1].Line != 2 {
 		t.Fatalf("Ingest = %+v, %v; want 2 events, rejections on lines 1 and 2", st, err)
 	}

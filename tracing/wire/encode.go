@@ -1,4 +1,4 @@
-package tracing
+package wire
 
 import (
 	"encoding/json"
@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/reflowtrace/reflowtrace-go/internal/uuid"
+	"github.com/reflowtrace/reflowtrace-go/tracing"
 )
 
 // MaxValueDepth is how deeply arrays and objects may nest inside a custom
@@ -72,7 +73,7 @@ type Encoder struct {
 	// both generations accept: every metric as a number (0 when not
 	// measured) and serialized_data always present. Auto means "not known
 	// to be generation 2": a generation-1 server rejects null.
-	Protocol Protocol
+	Protocol tracing.Protocol
 	// CustomEventType writes KindCustom events as {"Custom":"name"}, for
 	// servers that support it. By default (false) a custom event is written
 	// as "NetworkEvent" with the custom attribute "event_subtype" set to its
@@ -89,7 +90,7 @@ func (e *Encoder) Stats() EncodeStats { return e.stats }
 
 // AppendEvent appends the protocol JSON of ev (a TraceEvent object; ev's
 // TraceID is not part of it).
-func (e *Encoder) AppendEvent(dst []byte, ev *TraceEvent) []byte {
+func (e *Encoder) AppendEvent(dst []byte, ev *tracing.TraceEvent) []byte {
 	dst = append(dst, `{"event_id":"`...)
 	dst = uuid.Append(dst, ev.EventID)
 	dst = append(dst, `","timestamp":`...)
@@ -111,7 +112,7 @@ func (e *Encoder) AppendEvent(dst []byte, ev *TraceEvent) []byte {
 		dst = strconv.AppendUint(dst, m.SizeBytes, 10)
 		dst = append(dst, `,"checksum":`...)
 		dst = e.appendString(dst, m.Checksum)
-		if m.SerializedData != nil || e.Protocol != ProtocolV2 {
+		if m.SerializedData != nil || e.Protocol != tracing.ProtocolV2 {
 			dst = append(dst, `,"serialized_data":`...)
 			dst = appendBytes(dst, m.SerializedData)
 		}
@@ -134,7 +135,7 @@ func (e *Encoder) AppendEvent(dst []byte, ev *TraceEvent) []byte {
 		dst = appendBytes(dst, sd.After)
 		dst = append(dst, `,"diff_type":"`...)
 		switch sd.DiffType {
-		case DiffFull, DiffIncremental, DiffMemoryOnly:
+		case tracing.DiffFull, tracing.DiffIncremental, tracing.DiffMemoryOnly:
 			dst = append(dst, sd.DiffType.String()...)
 		default:
 			e.stats.InvalidKind++
@@ -148,7 +149,7 @@ func (e *Encoder) AppendEvent(dst []byte, ev *TraceEvent) []byte {
 	dst = e.appendOptString(dst, d.Error)
 
 	pm := &d.PerformanceMetrics
-	if pm.Unmeasured&AllMetricFields == 0 {
+	if pm.Unmeasured&tracing.AllMetricFields == 0 {
 		dst = append(dst, `,"performance_metrics":{"execution_time_ns":`...)
 		dst = strconv.AppendUint(dst, pm.ExecutionTimeNs, 10)
 		dst = append(dst, `,"memory_usage_bytes":`...)
@@ -169,13 +170,13 @@ func (e *Encoder) AppendEvent(dst []byte, ev *TraceEvent) []byte {
 
 	dst = append(dst, `},"custom_attributes":`...)
 	as := &d.CustomAttributes
-	if ev.Type.Kind == KindCustom && !e.CustomEventType {
+	if ev.Type.Kind == tracing.KindCustom && !e.CustomEventType {
 		dst = append(dst, `{"event_subtype":`...)
 		dst = e.appendString(dst, ev.Type.Name)
-		dst = e.appendMembers(dst, as.inline[:as.n], as.overflow, true, true, 0)
+		dst = e.appendMembers(dst, as, nil, true, true, 0)
 	} else {
 		dst = append(dst, '{')
-		dst = e.appendMembers(dst, as.inline[:as.n], as.overflow, true, false, 0)
+		dst = e.appendMembers(dst, as, nil, true, false, 0)
 	}
 
 	c := &ev.Causality
@@ -223,9 +224,9 @@ func (e *Encoder) clampCPU(cpu float64) float64 {
 // appendPartialMetrics writes `,"performance_metrics":{…` (without the
 // closing brace) for metrics of which some were not measured: null in the
 // generation-2 form, 0 in the generation-1 form.
-func (e *Encoder) appendPartialMetrics(dst []byte, pm *PerformanceMetrics) []byte {
-	v2 := e.Protocol == ProtocolV2
-	unmeasured := func(f MetricFields, zero string) bool {
+func (e *Encoder) appendPartialMetrics(dst []byte, pm *tracing.PerformanceMetrics) []byte {
+	v2 := e.Protocol == tracing.ProtocolV2
+	unmeasured := func(f tracing.MetricFields, zero string) bool {
 		if pm.Unmeasured&f == 0 {
 			return false
 		}
@@ -237,23 +238,23 @@ func (e *Encoder) appendPartialMetrics(dst []byte, pm *PerformanceMetrics) []byt
 		return true
 	}
 	dst = append(dst, `,"performance_metrics":{"execution_time_ns":`...)
-	if !unmeasured(MetricExecutionTimeNs, "0") {
+	if !unmeasured(tracing.MetricExecutionTimeNs, "0") {
 		dst = strconv.AppendUint(dst, pm.ExecutionTimeNs, 10)
 	}
 	dst = append(dst, `,"memory_usage_bytes":`...)
-	if !unmeasured(MetricMemoryUsageBytes, "0") {
+	if !unmeasured(tracing.MetricMemoryUsageBytes, "0") {
 		dst = strconv.AppendUint(dst, pm.MemoryUsageBytes, 10)
 	}
 	dst = append(dst, `,"cpu_usage_percent":`...)
-	if !unmeasured(MetricCPUUsagePercent, "0.0") {
+	if !unmeasured(tracing.MetricCPUUsagePercent, "0.0") {
 		dst = e.appendFloat(dst, e.clampCPU(pm.CPUUsagePercent))
 	}
 	dst = append(dst, `,"queue_depth":`...)
-	if !unmeasured(MetricQueueDepth, "0") {
+	if !unmeasured(tracing.MetricQueueDepth, "0") {
 		dst = strconv.AppendUint(dst, pm.QueueDepth, 10)
 	}
 	dst = append(dst, `,"throughput_msgs_per_sec":`...)
-	if !unmeasured(MetricThroughputMsgsPerSec, "0.0") {
+	if !unmeasured(tracing.MetricThroughputMsgsPerSec, "0.0") {
 		dst = e.appendFloat(dst, pm.ThroughputMsgsPerSec)
 	}
 	return dst
@@ -261,7 +262,7 @@ func (e *Encoder) appendPartialMetrics(dst []byte, pm *PerformanceMetrics) []byt
 
 // appendSnapshotExtras writes the generation-2 MessageSnapshot fields that
 // are set, each with a leading comma.
-func (e *Encoder) appendSnapshotExtras(dst []byte, m *MessageSnapshot) []byte {
+func (e *Encoder) appendSnapshotExtras(dst []byte, m *tracing.MessageSnapshot) []byte {
 	if m.ContentCodec != "" {
 		dst = append(dst, `,"content_codec":`...)
 		dst = e.appendString(dst, m.ContentCodec)
@@ -278,7 +279,7 @@ func (e *Encoder) appendSnapshotExtras(dst []byte, m *MessageSnapshot) []byte {
 }
 
 // AppendRecordEvent appends the RecordEvent request for ev in trace traceID.
-func (e *Encoder) AppendRecordEvent(dst []byte, traceID TraceID, ev *TraceEvent) []byte {
+func (e *Encoder) AppendRecordEvent(dst []byte, traceID tracing.TraceID, ev *tracing.TraceEvent) []byte {
 	dst = append(dst, `{"RecordEvent":{"trace_id":`...)
 	dst = appendUUID(dst, traceID)
 	dst = append(dst, `,"event":`...)
@@ -290,18 +291,18 @@ func (e *Encoder) AppendRecordEvent(dst []byte, traceID TraceID, ev *TraceEvent)
 // every field but the events comes from trace (trace.Events is ignored), the
 // events from the slice. A sink can so write a batch without building a
 // FlowTrace.
-func (e *Encoder) AppendStoreTrace(dst []byte, trace *FlowTrace, events []TraceEvent) []byte {
+func (e *Encoder) AppendStoreTrace(dst []byte, trace *tracing.FlowTrace, events []tracing.TraceEvent) []byte {
 	dst = append(dst, `{"StoreTrace":{"trace":`...)
 	dst = e.appendFlowTrace(dst, trace, events)
 	return append(dst, "}}"...)
 }
 
 // AppendFlowTrace appends the protocol JSON of t with its events.
-func (e *Encoder) AppendFlowTrace(dst []byte, t *FlowTrace) []byte {
+func (e *Encoder) AppendFlowTrace(dst []byte, t *tracing.FlowTrace) []byte {
 	return e.appendFlowTrace(dst, t, t.Events)
 }
 
-func (e *Encoder) appendFlowTrace(dst []byte, t *FlowTrace, events []TraceEvent) []byte {
+func (e *Encoder) appendFlowTrace(dst []byte, t *tracing.FlowTrace, events []tracing.TraceEvent) []byte {
 	dst = append(dst, `{"trace_id":`...)
 	dst = appendUUID(dst, t.TraceID)
 	dst = append(dst, `,"flow_id":`...)
@@ -333,7 +334,7 @@ func (e *Encoder) appendFlowTrace(dst []byte, t *FlowTrace, events []TraceEvent)
 }
 
 // AppendFlowVersion appends the protocol JSON of v.
-func (e *Encoder) AppendFlowVersion(dst []byte, v *FlowVersion) []byte {
+func (e *Encoder) AppendFlowVersion(dst []byte, v *tracing.FlowVersion) []byte {
 	dst = append(dst, `{"major":`...)
 	dst = strconv.AppendUint(dst, uint64(v.Major), 10)
 	dst = append(dst, `,"minor":`...)
@@ -349,13 +350,13 @@ func (e *Encoder) AppendFlowVersion(dst []byte, v *FlowVersion) []byte {
 
 // AppendExecutionStatus appends the protocol JSON of s: "Running", …, or
 // {"Failed":{"error":"…"}}.
-func (e *Encoder) AppendExecutionStatus(dst []byte, s *ExecutionStatus) []byte {
+func (e *Encoder) AppendExecutionStatus(dst []byte, s *tracing.ExecutionStatus) []byte {
 	switch s.Kind {
-	case StatusPending, StatusRunning, StatusCompleted, StatusCancelled:
+	case tracing.StatusPending, tracing.StatusRunning, tracing.StatusCompleted, tracing.StatusCancelled:
 		dst = append(dst, '"')
-		dst = append(dst, statusNames[s.Kind]...)
+		dst = append(dst, s.Kind.String()...)
 		return append(dst, '"')
-	case StatusFailed:
+	case tracing.StatusFailed:
 		dst = append(dst, `{"Failed":{"error":`...)
 		dst = e.appendString(dst, s.Error)
 		return append(dst, "}}"...)
@@ -366,7 +367,7 @@ func (e *Encoder) AppendExecutionStatus(dst []byte, s *ExecutionStatus) []byte {
 
 // AppendMetadata appends the protocol JSON of m; tags are written sorted by
 // key.
-func (e *Encoder) AppendMetadata(dst []byte, m *TraceMetadata) []byte {
+func (e *Encoder) AppendMetadata(dst []byte, m *tracing.TraceMetadata) []byte {
 	dst = append(dst, `{"user_id":`...)
 	dst = e.appendOptString(dst, m.UserID)
 	dst = append(dst, `,"session_id":`...)
@@ -430,7 +431,7 @@ func shadowed(keys []string, k string) bool {
 }
 
 // AppendTraceQuery appends the protocol JSON of q.
-func (e *Encoder) AppendTraceQuery(dst []byte, q *TraceQuery) []byte {
+func (e *Encoder) AppendTraceQuery(dst []byte, q *tracing.TraceQuery) []byte {
 	dst = append(dst, `{"flow_id":`...)
 	dst = e.appendOptString(dst, string(q.FlowID))
 	dst = append(dst, `,"execution_id":`...)
@@ -466,7 +467,7 @@ func (e *Encoder) AppendTraceQuery(dst []byte, q *TraceQuery) []byte {
 
 // AppendSubscriptionFilters appends the protocol JSON of f: a nil slice is
 // null, a non-nil one an array.
-func (e *Encoder) AppendSubscriptionFilters(dst []byte, f *SubscriptionFilters) []byte {
+func (e *Encoder) AppendSubscriptionFilters(dst []byte, f *tracing.SubscriptionFilters) []byte {
 	dst = append(dst, `{"flow_ids":`...)
 	if f.FlowIDs == nil {
 		dst = append(dst, "null"...)
@@ -525,19 +526,19 @@ func (e *Encoder) AppendSubscriptionFilters(dst []byte, f *SubscriptionFilters) 
 // AppendEventType appends the protocol JSON of t: a bare string, the
 // DataFlow object, or for KindCustom {"Custom":"name"} when CustomEventType
 // is set and "NetworkEvent" otherwise.
-func (e *Encoder) AppendEventType(dst []byte, t *TraceEventType) []byte {
+func (e *Encoder) AppendEventType(dst []byte, t *tracing.TraceEventType) []byte {
 	return e.appendEventType(dst, t)
 }
 
-func (e *Encoder) appendEventType(dst []byte, t *TraceEventType) []byte {
+func (e *Encoder) appendEventType(dst []byte, t *tracing.TraceEventType) []byte {
 	switch t.Kind {
-	case KindDataFlow:
+	case tracing.KindDataFlow:
 		dst = append(dst, `{"DataFlow":{"to_actor":`...)
 		dst = e.appendString(dst, t.ToActor)
 		dst = append(dst, `,"to_port":`...)
 		dst = e.appendString(dst, t.ToPort)
 		return append(dst, "}}"...)
-	case KindCustom:
+	case tracing.KindCustom:
 		if e.CustomEventType {
 			dst = append(dst, `{"Custom":`...)
 			dst = e.appendString(dst, t.Name)
@@ -550,41 +551,37 @@ func (e *Encoder) appendEventType(dst []byte, t *TraceEventType) []byte {
 		return append(dst, `"NetworkEvent"`...)
 	}
 	dst = append(dst, '"')
-	dst = append(dst, kindNames[t.Kind]...)
+	dst = append(dst, t.Kind.String()...)
 	return append(dst, '"')
 }
 
 // AppendValue appends v as JSON (see MaxValueDepth).
-func (e *Encoder) AppendValue(dst []byte, v Value) []byte { return e.appendValue(dst, v, 0) }
+func (e *Encoder) AppendValue(dst []byte, v tracing.Value) []byte { return e.appendValue(dst, v, 0) }
 
 // AppendAttributes appends as as a JSON object.
-func (e *Encoder) AppendAttributes(dst []byte, as *Attributes) []byte {
+func (e *Encoder) AppendAttributes(dst []byte, as *tracing.Attributes) []byte {
 	dst = append(dst, '{')
-	dst = e.appendMembers(dst, as.inline[:as.n], as.overflow, true, false, 0)
+	dst = e.appendMembers(dst, as, nil, true, false, 0)
 	return append(dst, '}')
 }
 
 // appendValue writes v, nested in depth containers.
-func (e *Encoder) appendValue(dst []byte, v Value, depth int) []byte {
-	switch x := v.any.(type) {
-	case ValueKind:
-		switch x {
-		case ValueBool:
-			if v.num == 1 {
-				return append(dst, "true"...)
-			}
-			return append(dst, "false"...)
-		case ValueInt:
-			return strconv.AppendInt(dst, int64(v.num), 10)
-		case ValueUint:
-			return strconv.AppendUint(dst, v.num, 10)
-		case ValueFloat:
-			return e.appendFloat(dst, math.Float64frombits(v.num))
+func (e *Encoder) appendValue(dst []byte, v tracing.Value, depth int) []byte {
+	switch v.Kind() {
+	case tracing.ValueBool:
+		if v.Bool() {
+			return append(dst, "true"...)
 		}
-		return append(dst, "null"...)
-	case stringptr:
+		return append(dst, "false"...)
+	case tracing.ValueInt:
+		return strconv.AppendInt(dst, v.Int(), 10)
+	case tracing.ValueUint:
+		return strconv.AppendUint(dst, v.Uint(), 10)
+	case tracing.ValueFloat:
+		return e.appendFloat(dst, v.Float())
+	case tracing.ValueString:
 		return e.appendString(dst, v.Str())
-	case arrayptr:
+	case tracing.ValueArray:
 		if depth >= MaxValueDepth {
 			e.stats.DepthLimited++
 			return append(dst, "null"...)
@@ -597,31 +594,34 @@ func (e *Encoder) appendValue(dst []byte, v Value, depth int) []byte {
 			dst = e.appendValue(dst, el, depth+1)
 		}
 		return append(dst, ']')
-	case objectptr:
+	case tracing.ValueObject:
 		if depth >= MaxValueDepth {
 			e.stats.DepthLimited++
 			return append(dst, "null"...)
 		}
 		dst = append(dst, '{')
-		dst = e.appendMembers(dst, v.Object(), nil, false, false, depth+1)
+		dst = e.appendMembers(dst, nil, v.Object(), false, false, depth+1)
 		return append(dst, '}')
 	}
 	return append(dst, "null"...)
 }
 
 // appendMembers writes the members of an object (without braces), held in
-// the concatenation of a and b, each value nested in depth containers. When
+// as or, when as is nil, in obj, each value nested in depth containers. When
 // a key repeats (also once sanitised), only its last occurrence is written.
 // unique says the keys are known to be distinct as given. afterFirst says a
 // member was already written (and that member was "event_subtype", so any
 // other "event_subtype" is skipped).
-func (e *Encoder) appendMembers(dst []byte, a, b []Attr, unique, afterFirst bool, depth int) []byte {
-	n := len(a) + len(b)
-	at := func(i int) *Attr {
-		if i < len(a) {
-			return &a[i]
+func (e *Encoder) appendMembers(dst []byte, as *tracing.Attributes, obj []tracing.Attr, unique, afterFirst bool, depth int) []byte {
+	n := len(obj)
+	if as != nil {
+		n = as.Len()
+	}
+	at := func(i int) tracing.Attr {
+		if as != nil {
+			return as.At(i)
 		}
-		return &b[i-len(a)]
+		return obj[i]
 	}
 	check := !unique
 	if unique {
@@ -786,7 +786,7 @@ func (e *Encoder) appendQueryTraces(dst []byte, r *QueryTraces) []byte {
 }
 
 // appendRequestID writes `,"request_id":"…"` unless id is zero.
-func appendRequestID(dst []byte, id RequestID) []byte {
+func appendRequestID(dst []byte, id tracing.RequestID) []byte {
 	if id.IsZero() {
 		return dst
 	}
@@ -794,19 +794,19 @@ func appendRequestID(dst []byte, id RequestID) []byte {
 	return appendUUID(dst, id)
 }
 
-func (e *Encoder) appendGetFlowVersions(dst []byte, id FlowID) []byte {
+func (e *Encoder) appendGetFlowVersions(dst []byte, id tracing.FlowID) []byte {
 	dst = append(dst, `{"GetFlowVersions":{"flow_id":`...)
 	dst = e.appendString(dst, string(id))
 	return append(dst, "}}"...)
 }
 
-func (e *Encoder) appendSubscribe(dst []byte, f *SubscriptionFilters) []byte {
+func (e *Encoder) appendSubscribe(dst []byte, f *tracing.SubscriptionFilters) []byte {
 	dst = append(dst, `{"Subscribe":{"filters":`...)
 	dst = e.AppendSubscriptionFilters(dst, f)
 	return append(dst, "}}"...)
 }
 
-func appendTraceIDMessage(dst []byte, tag string, id TraceID) []byte {
+func appendTraceIDMessage(dst []byte, tag string, id tracing.TraceID) []byte {
 	dst = append(dst, `{"`...)
 	dst = append(dst, tag...)
 	dst = append(dst, `":{"trace_id":`...)
@@ -855,9 +855,9 @@ func (e *Encoder) AppendResponse(dst []byte, resp TracingResponse) []byte {
 	case *TraceStored:
 		return appendTraceIDMessage(dst, "TraceStored", r.TraceID)
 	case TracesFound:
-		return e.appendTraces(dst, "TracesFound", RequestID{}, r.Traces, false, 0)
+		return e.appendTraces(dst, "TracesFound", tracing.RequestID{}, r.Traces, false, 0)
 	case *TracesFound:
-		return e.appendTraces(dst, "TracesFound", RequestID{}, r.Traces, false, 0)
+		return e.appendTraces(dst, "TracesFound", tracing.RequestID{}, r.Traces, false, 0)
 	case Metrics:
 		return appendMetrics(dst, r.Data)
 	case *Metrics:
@@ -896,7 +896,7 @@ func (e *Encoder) appendQueryResults(dst []byte, r *QueryResults) []byte {
 	return e.appendTraces(dst, "QueryResults", r.RequestID, r.Traces, true, r.TotalCount)
 }
 
-func (e *Encoder) appendTraces(dst []byte, tag string, reqID RequestID, traces []FlowTrace, withCount bool, count uint64) []byte {
+func (e *Encoder) appendTraces(dst []byte, tag string, reqID tracing.RequestID, traces []tracing.FlowTrace, withCount bool, count uint64) []byte {
 	dst = append(dst, `{"`...)
 	dst = append(dst, tag...)
 	dst = append(dst, `":{`...)
@@ -920,7 +920,7 @@ func (e *Encoder) appendTraces(dst []byte, tag string, reqID RequestID, traces [
 	return append(dst, "}}"...)
 }
 
-func (e *Encoder) appendFlowVersions(dst []byte, vs []FlowVersion) []byte {
+func (e *Encoder) appendFlowVersions(dst []byte, vs []tracing.FlowVersion) []byte {
 	dst = append(dst, `{"FlowVersions":{"versions":[`...)
 	for i := range vs {
 		if i > 0 {
@@ -971,7 +971,7 @@ func appendUUID(dst []byte, id [16]byte) []byte {
 
 // appendSpanFromID appends the quoted 16 lower-case hex digits of the last 8
 // bytes of id: the span id of an event that has none.
-func appendSpanFromID(dst []byte, id EventID) []byte {
+func appendSpanFromID(dst []byte, id tracing.EventID) []byte {
 	const hex = "0123456789abcdef"
 	dst = append(dst, '"')
 	for _, b := range id[8:] {

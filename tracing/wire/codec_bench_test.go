@@ -1,9 +1,11 @@
-package tracing
+package wire
 
 import (
 	"encoding/json"
 	"testing"
 	"time"
+
+	"github.com/reflowtrace/reflowtrace-go/tracing"
 )
 
 // The encoding_json side of these benchmarks marshals plain structs with
@@ -87,13 +89,13 @@ type plainMetadata struct {
 }
 
 // benchDataFlow is a data-flow event with three custom attributes.
-func benchDataFlow() TraceEvent {
-	ev := wireEvent(KindDataFlow)
-	ev.Data.CustomAttributes.Add(String("route", "sensor.out->validator.in"), Int("hops", 3), Float64("ratio", 0.25))
+func benchDataFlow() tracing.TraceEvent {
+	ev := wireEvent(tracing.KindDataFlow)
+	ev.Data.CustomAttributes.Add(tracing.String("route", "sensor.out->validator.in"), tracing.Int("hops", 3), tracing.Float64("ratio", 0.25))
 	return ev
 }
 
-func plainFromEvent(ev *TraceEvent) plainEvent {
+func plainFromEvent(ev *tracing.TraceEvent) plainEvent {
 	port := ev.Data.Port
 	return plainEvent{
 		EventID:   ev.EventID.String(),
@@ -125,8 +127,8 @@ func BenchmarkEncodeDataFlow(b *testing.B) {
 	// measured: the slower path of the encoder.
 	b.Run("reflowtrace_v2_unmeasured", func(b *testing.B) {
 		ev := ev
-		ev.Data.PerformanceMetrics.Unmeasured = MetricMemoryUsageBytes | MetricCPUUsagePercent
-		e := Encoder{Protocol: ProtocolV2}
+		ev.Data.PerformanceMetrics.Unmeasured = tracing.MetricMemoryUsageBytes | tracing.MetricCPUUsagePercent
+		e := Encoder{Protocol: tracing.ProtocolV2}
 		buf := e.AppendRecordEvent(nil, wireTraceID, &ev)
 		b.SetBytes(int64(len(buf)))
 		b.ReportAllocs()
@@ -149,9 +151,9 @@ func BenchmarkEncodeDataFlow(b *testing.B) {
 	})
 }
 
-func bench512() (FlowTrace, []TraceEvent) {
+func bench512() (tracing.FlowTrace, []tracing.TraceEvent) {
 	tr := wireTrace()
-	events := make([]TraceEvent, 512)
+	events := make([]tracing.TraceEvent, 512)
 	for i := range events {
 		events[i] = benchDataFlow()
 		events[i].EventID[15] = byte(i)

@@ -1,4 +1,4 @@
-package tracing
+package wire
 
 import (
 	"bytes"
@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/reflowtrace/reflowtrace-go/internal/compress"
+	"github.com/reflowtrace/reflowtrace-go/tracing"
 )
 
 // seedGolden adds every file of testdata/ whose name has prefix to f.
@@ -153,58 +154,58 @@ func FuzzDecodeResponseFrame(f *testing.F) {
 // checks that the encoder's output is valid JSON the strict decoder
 // accepts, and that encode(decode(encode(x))) == encode(x).
 func FuzzEncodeEvent(f *testing.F) {
-	f.Add(uint8(KindDataFlow), "sensor", "out", "validator", "k", "v", []byte("hi"), uint64(1500), int64(-3), 0.5, 12.5, int64(1764153000), uint16(3), false)
-	f.Add(uint8(KindCustom), "a\xff", "", "\x00\"\\", "event_subtype", "\xed\xa0\x80", []byte(nil), uint64(math.MaxUint64), int64(math.MinInt64), math.NaN(), math.Inf(1), int64(-1e12), uint16(200), true)
+	f.Add(uint8(tracing.KindDataFlow), "sensor", "out", "validator", "k", "v", []byte("hi"), uint64(1500), int64(-3), 0.5, 12.5, int64(1764153000), uint16(3), false)
+	f.Add(uint8(tracing.KindCustom), "a\xff", "", "\x00\"\\", "event_subtype", "\xed\xa0\x80", []byte(nil), uint64(math.MaxUint64), int64(math.MinInt64), math.NaN(), math.Inf(1), int64(-1e12), uint16(200), true)
 	f.Add(uint8(0), "", "", "", "", "", []byte{}, uint64(0), int64(0), math.MaxFloat64, -math.MaxFloat64, int64(1e15), uint16(0), false)
 	// Years outside 0000..9999 (10000, -1) and beyond what the server holds.
-	f.Add(uint8(KindActorStarted), "a", "p", "b", "c", "d", []byte{}, uint64(2), int64(7), 1.5, 2.5, int64(253402300800), uint16(0), false)
-	f.Add(uint8(KindActorStarted), "a", "p", "b", "c", "d", []byte{}, uint64(2), int64(7), 1.5, 2.5, int64(-62167219200-86400), uint16(0), false)
-	f.Add(uint8(KindActorStarted), "a", "p", "b", "c", "d", []byte{}, uint64(2), int64(7), 1.5, 2.5, int64(1e16), uint16(0), false)
+	f.Add(uint8(tracing.KindActorStarted), "a", "p", "b", "c", "d", []byte{}, uint64(2), int64(7), 1.5, 2.5, int64(253402300800), uint16(0), false)
+	f.Add(uint8(tracing.KindActorStarted), "a", "p", "b", "c", "d", []byte{}, uint64(2), int64(7), 1.5, 2.5, int64(-62167219200-86400), uint16(0), false)
+	f.Add(uint8(tracing.KindActorStarted), "a", "p", "b", "c", "d", []byte{}, uint64(2), int64(7), 1.5, 2.5, int64(1e16), uint16(0), false)
 	// Not-measured metrics and the generation-2 snapshot fields, in both forms.
-	f.Add(uint8(KindMessageSent), "a", "none", "b", "c", "d", []byte("x"), uint64(1<<40|6), int64(7), 1.5, 2.5, int64(1764153000), uint16(0b10101<<8|1), true)
-	f.Add(uint8(KindMessageSent|0x10), "a", "lz4", "b", "c", "d", []byte(nil), uint64(1<<40|6), int64(7), 1.5, 2.5, int64(1764153000), uint16(0b11111<<8), true)
-	f.Add(uint8(KindDataFlow|0x10), "a", "", "b", "c", "d", []byte{}, uint64(8), int64(7), 1.5, 2.5, int64(1764153000), uint16(0b01010<<8|3), false)
+	f.Add(uint8(tracing.KindMessageSent), "a", "none", "b", "c", "d", []byte("x"), uint64(1<<40|6), int64(7), 1.5, 2.5, int64(1764153000), uint16(0b10101<<8|1), true)
+	f.Add(uint8(tracing.KindMessageSent|0x10), "a", "lz4", "b", "c", "d", []byte(nil), uint64(1<<40|6), int64(7), 1.5, 2.5, int64(1764153000), uint16(0b11111<<8), true)
+	f.Add(uint8(tracing.KindDataFlow|0x10), "a", "", "b", "c", "d", []byte{}, uint64(8), int64(7), 1.5, 2.5, int64(1764153000), uint16(0b01010<<8|3), false)
 	f.Fuzz(func(t *testing.T, kind uint8, actor, port, other, key, sval string, data []byte,
 		u uint64, i int64, f1, f2 float64, unix int64, depth uint16, typed bool) {
-		ev := TraceEvent{
-			EventID:   EventID{byte(u), byte(i), 7},
+		ev := tracing.TraceEvent{
+			EventID:   tracing.EventID{byte(u), byte(i), 7},
 			Timestamp: time.Unix(unix, i%1e9),
-			Type:      TraceEventType{Kind: EventKind(kind % 16), ToActor: other, ToPort: port, Name: sval},
+			Type:      tracing.TraceEventType{Kind: tracing.EventKind(kind % 16), ToActor: other, ToPort: port, Name: sval},
 			ActorID:   actor,
-			Data: TraceEventData{
+			Data: tracing.TraceEventData{
 				Port:       port,
 				Error:      other,
 				HasMessage: u%2 == 0,
-				Message: MessageSnapshot{
+				Message: tracing.MessageSnapshot{
 					MessageType: sval, SizeBytes: u, Checksum: key, SerializedData: data,
 					ContentCodec: port, ContentFormatVersion: uint32(u >> 32), StoredBytes: u >> 3, HasStoredBytes: typed,
 				},
-				StateDiff: StateDiff{Before: data, After: data, DiffType: StateDiffType(u % 5)},
-				PerformanceMetrics: PerformanceMetrics{
+				StateDiff: tracing.StateDiff{Before: data, After: data, DiffType: tracing.StateDiffType(u % 5)},
+				PerformanceMetrics: tracing.PerformanceMetrics{
 					ExecutionTimeNs: u, MemoryUsageBytes: uint64(i), CPUUsagePercent: f1, QueueDepth: u >> 1, ThroughputMsgsPerSec: f2,
-					Unmeasured: MetricFields(depth >> 8),
+					Unmeasured: tracing.MetricFields(depth >> 8),
 				},
 			},
-			Causality: CausalityInfo{ParentEventID: EventID{byte(i)}, DependencyChain: []EventID{{1}, {byte(u)}}, SpanID: other},
+			Causality: tracing.CausalityInfo{ParentEventID: tracing.EventID{byte(i)}, DependencyChain: []tracing.EventID{{1}, {byte(u)}}, SpanID: other},
 		}
-		nested := StringValue(sval)
+		nested := tracing.StringValue(sval)
 		for range depth % 100 {
 			if depth%2 == 0 {
-				nested = ArrayValue(nested, FloatValue(f1))
+				nested = tracing.ArrayValue(nested, tracing.FloatValue(f1))
 			} else {
-				nested = ObjectValue(Any(key, nested), Any(key, IntValue(i)))
+				nested = tracing.ObjectValue(tracing.Any(key, nested), tracing.Any(key, tracing.IntValue(i)))
 			}
 		}
 		ev.Data.CustomAttributes.Add(
-			String(key, sval), Int64(actor, i), Uint64(port, u), Float64(other, f2), Bool("b", typed),
-			Any("nested", nested), Any(sval, ObjectValue(String(key, actor), String(key, port))),
+			tracing.String(key, sval), tracing.Int64(actor, i), tracing.Uint64(port, u), tracing.Float64(other, f2), tracing.Bool("b", typed),
+			tracing.Any("nested", nested), tracing.Any(sval, tracing.ObjectValue(tracing.String(key, actor), tracing.String(key, port))),
 		)
 		// Bit 4 of kind picks the generation-2 form.
 		e := Encoder{CustomEventType: typed}
 		if kind&0x10 != 0 {
-			e.Protocol = ProtocolV2
+			e.Protocol = tracing.ProtocolV2
 		}
-		out := e.AppendRecordEvent(nil, TraceID{byte(u)}, &ev)
+		out := e.AppendRecordEvent(nil, tracing.TraceID{byte(u)}, &ev)
 		if !json.Valid(out) {
 			t.Fatalf("invalid JSON: %s", out)
 		}

@@ -1,8 +1,10 @@
-package tracing
+package wire
 
 import (
 	"encoding/json"
 	"fmt"
+
+	"github.com/reflowtrace/reflowtrace-go/tracing"
 )
 
 // TracingRequest is a message a client sends to a tracing server: one of
@@ -24,9 +26,9 @@ type TracingRequest interface{ isTracingRequest() }
 // picks an id of its own, as for the first form.
 type StartTrace struct {
 	// TraceID is the client's id for the trace; zero leaves it out.
-	TraceID TraceID
-	FlowID  FlowID
-	Version FlowVersion
+	TraceID tracing.TraceID
+	FlowID  tracing.FlowID
+	Version tracing.FlowVersion
 }
 
 // RecordEvent sends one event of a trace; the reply is EventRecorded. A
@@ -34,8 +36,8 @@ type StartTrace struct {
 // (see StoreTrace); a generation-2 server also appends it to the in-flight
 // trace of TraceID (opening one for an unknown id), stored at EndTrace.
 type RecordEvent struct {
-	TraceID TraceID
-	Event   TraceEvent
+	TraceID tracing.TraceID
+	Event   tracing.TraceEvent
 }
 
 // EndTrace ends a trace opened by StartTrace (or lazily by RecordEvent) on
@@ -44,8 +46,8 @@ type RecordEvent struct {
 // unknown or already ended id). A generation-1 server does not know the
 // message and replies with an "Invalid message format" ErrorResponse.
 type EndTrace struct {
-	TraceID TraceID
-	Status  ExecutionStatus
+	TraceID tracing.TraceID
+	Status  tracing.ExecutionStatus
 }
 
 // GetTrace asks for a trace; the reply is TraceData.
@@ -55,27 +57,27 @@ type EndTrace struct {
 // answer; a generation-1 server ignores it. Without it a generation-2
 // server answers with a request id of its own.
 type GetTrace struct {
-	TraceID   TraceID
-	RequestID RequestID
+	TraceID   tracing.TraceID
+	RequestID tracing.RequestID
 }
 
 // QueryTraces asks for the traces matching Query; the reply is
 // QueryResults. RequestID is written and echoed as for GetTrace.
 type QueryTraces struct {
-	Query     TraceQuery
-	RequestID RequestID
+	Query     tracing.TraceQuery
+	RequestID tracing.RequestID
 }
 
 // GetFlowVersions asks for the known versions of a flow; the reference
 // server replies with an ErrorResponse with CodeNotFound.
-type GetFlowVersions struct{ FlowID FlowID }
+type GetFlowVersions struct{ FlowID tracing.FlowID }
 
 // Ping asks for a Pong. It is written as the bare string "Ping".
 type Ping struct{}
 
 // Subscribe asks the server to push EventNotification messages for events
 // matching Filters; the reply is EventRecorded.
-type Subscribe struct{ Filters SubscriptionFilters }
+type Subscribe struct{ Filters tracing.SubscriptionFilters }
 
 // Unsubscribe stops the pushes started by Subscribe. It is written as the
 // bare string "Unsubscribe".
@@ -85,7 +87,7 @@ type Unsubscribe struct{}
 // Trace as sent, replacing any stored trace with the same id whole, its
 // events included (so each StoreTrace of a trace must carry all its events
 // so far), and replies with TraceStored.
-type StoreTrace struct{ Trace FlowTrace }
+type StoreTrace struct{ Trace tracing.FlowTrace }
 
 // GetMetrics is the legacy request for the server's counters; the reply is
 // Metrics. It is written as the bare string "GetMetrics".
@@ -112,7 +114,7 @@ func (GetMetrics) isTracingRequest()      {}
 type TracingResponse interface{ isTracingResponse() }
 
 // TraceStarted carries the trace id the server picked for a StartTrace.
-type TraceStarted struct{ TraceID TraceID }
+type TraceStarted struct{ TraceID tracing.TraceID }
 
 // EventRecorded acknowledges RecordEvent, Subscribe and Unsubscribe. Error
 // is "" when the protocol's error is null.
@@ -129,19 +131,19 @@ type EventRecorded struct {
 // a GetTrace without one); it is zero in a generation-1 reply, where
 // "request_id" is absent, and zero is not written.
 type TraceData struct {
-	Trace     *FlowTrace
-	RequestID RequestID
+	Trace     *tracing.FlowTrace
+	RequestID tracing.RequestID
 }
 
 // QueryResults is the reply to QueryTraces. RequestID is as in TraceData.
 type QueryResults struct {
-	Traces     []FlowTrace
+	Traces     []tracing.FlowTrace
 	TotalCount uint64
-	RequestID  RequestID
+	RequestID  tracing.RequestID
 }
 
 // FlowVersions is the reply to GetFlowVersions.
-type FlowVersions struct{ Versions []FlowVersion }
+type FlowVersions struct{ Versions []tracing.FlowVersion }
 
 // Pong is the reply to Ping. It is written as the bare string "Pong".
 type Pong struct{}
@@ -149,8 +151,8 @@ type Pong struct{}
 // EventNotification is pushed to a subscribed connection for each matching
 // event; it can arrive between a request and its reply.
 type EventNotification struct {
-	TraceID TraceID
-	Event   TraceEvent
+	TraceID tracing.TraceID
+	Event   tracing.TraceEvent
 }
 
 // ErrorResponse is the server's "Error" reply. The legacy shape has no code;
@@ -162,10 +164,10 @@ type ErrorResponse struct {
 }
 
 // TraceStored is the legacy reply to StoreTrace: the events are persisted.
-type TraceStored struct{ TraceID TraceID }
+type TraceStored struct{ TraceID tracing.TraceID }
 
 // TracesFound is a legacy reply holding traces.
-type TracesFound struct{ Traces []FlowTrace }
+type TracesFound struct{ Traces []tracing.FlowTrace }
 
 // Metrics is the legacy reply to GetMetrics. Data is the server's counters
 // as a JSON value (kept as received); nil is written as {}.

@@ -1,4 +1,4 @@
-package tracing_test
+package wire_test
 
 import (
 	"errors"
@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
 
 func ExampleEncoder() {
@@ -19,7 +20,7 @@ func ExampleEncoder() {
 	ev.Data.Error = "offline"
 	ev.Data.CustomAttributes.Add(tracing.Int("attempt", 3))
 
-	var e tracing.Encoder
+	var e wire.Encoder
 	buf := e.AppendEvent(nil, &ev) // reuse buf[:0] for the next event
 	fmt.Println(string(buf))
 	// Output:
@@ -32,17 +33,17 @@ func ExampleDecodeResponse() {
 		`{"Error":{"message":"disk full","code":"StorageError"}}`,
 		`{"Error":{"message":"Invalid message format"}}`,
 	} {
-		resp, err := tracing.DecodeResponse([]byte(reply))
+		resp, err := wire.DecodeResponse([]byte(reply))
 		if err != nil {
 			fmt.Println(err)
 			continue
 		}
 		switch r := resp.(type) {
-		case tracing.TraceStored:
+		case wire.TraceStored:
 			fmt.Println("stored", r.TraceID)
-		case tracing.ErrorResponse:
+		case wire.ErrorResponse:
 			err := error(r.Err())
-			var se *tracing.ServerError
+			var se *wire.ServerError
 			if errors.As(err, &se) {
 				fmt.Printf("%v (retryable: %v)\n", err, se.Retryable())
 			}

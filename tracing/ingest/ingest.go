@@ -1,86 +1,94 @@
-package tracing
+// Package ingest feeds Reflow TraceEvent JSON, written by a Reflow runtime
+// or any other producer, through a TracingClient: the events then go
+// through the same selection, batching, delivery and sinks as events the
+// client records.
+package ingest
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
 
-// MaxIngestEventBytes is the largest event JSON Ingest decodes; a larger
+// MaxEventBytes is the largest event JSON Read decodes; a larger
 // one is rejected (and skipped) without being held in memory.
-const MaxIngestEventBytes = 16 << 20
+const MaxEventBytes = 16 << 20
 
-// MaxIngestRejects is the most rejected inputs IngestStats details; the
+// MaxRejects is the most rejected inputs Stats details; the
 // others are counted only.
-const MaxIngestRejects = 100
+const MaxRejects = 100
 
-// IngestStats is what Ingest read.
-type IngestStats struct {
+// Stats is what Read read.
+type Stats struct {
 	// Events counts the events decoded and recorded: the client then
 	// selects, batches and delivers them as any recorded event (and
 	// counts them in Metrics).
 	Events int
 	// QueueFull counts the decoded events the queue had no room for under
 	// the DropNewest policy (also counted in Metrics): use the Block
-	// policy (TracingConfig.QueuePolicy) to make Ingest wait instead.
+	// policy (TracingConfig.QueuePolicy) to make Read wait instead.
 	QueueFull int
 	// Rejected counts the inputs that are not a well-formed TraceEvent.
 	Rejected int
-	// Rejects details the first MaxIngestRejects of them, in input order.
-	Rejects []*IngestError
+	// Rejects details the first MaxRejects of them, in input order.
+	Rejects []*Error
 }
 
-// IngestError is one input Ingest rejected: where it starts and why. It
-// wraps ErrMalformed.
-type IngestError struct {
+// Error is one input Read rejected: where it starts and why. It
+// wraps tracing.ErrMalformed.
+type Error struct {
 	// Line is the 1-based line the input starts on; Offset is its byte
 	// offset from the start of the reader.
 	Line   int
 	Offset int64
-	// Err is the reason, wrapping ErrMalformed.
+	// Err is the reason, wrapping tracing.ErrMalformed.
 	Err error
 }
 
-// Error returns "tracing: ingest: line L (offset O): reason".
-func (e *IngestError) Error() string {
-	return fmt.Sprintf("tracing: ingest: line %d (offset %d): %v", e.Line, e.Offset, e.Err)
+// Error returns "ingest: line L (offset O): reason".
+func (e *Error) Error() string {
+	return fmt.Sprintf("ingest: line %d (offset %d): %v", e.Line, e.Offset, e.Err)
 }
 
 // Unwrap returns the reason.
-func (e *IngestError) Unwrap() error { return e.Err }
+func (e *Error) Unwrap() error { return e.Err }
 
-// Ingest reads Reflow TraceEvent JSON from r and records every event in
-// it, so that events produced by a Reflow runtime go through the same
+// Read reads Reflow TraceEvent JSON from r and records every event in it
+// with c, so that events produced by a Reflow runtime go through the same
 // selection, batching, delivery (acknowledgement, spool) and sinks as
 // events recorded with the client. r may hold one event, a JSON array of
 // events, a stream of events (JSON Lines, or values one after another,
 // pretty-printed or not), or any mix; both server generations' forms are
 // read (null or absent metrics, span ids, …), by the same decoder as
-// TraceEvent.UnmarshalJSON.
+// wire.Unmarshal.
 //
 // The events keep their ids, timestamps and causality; they join the trace
-// ctx carries (see StartTrace), or else the client's implicit trace, and
-// take no cause from ctx. Under the Block queue policy Ingest waits for
+// ctx carries (see TracingClient.StartTrace), or else the client's implicit trace, and
+// take no cause from ctx. Under the Block queue policy Read waits for
 // room in the queue (as RecordWait does); under DropNewest what does not
 // fit is counted in QueueFull.
 //
 // Input that is not a well-formed event (malformed JSON, a value that is
 // not an event object, a truncated line, an event larger than
-// MaxIngestEventBytes) is rejected and counted, with its line, offset and
+// MaxEventBytes) is rejected and counted, with its line, offset and
 // reason, and reading carries on with the next value: a torn or corrupt
 // line loses nothing around it. While a value is unterminated, a line
 // that starts with anything but whitespace, ',' or a closing bracket
-// starts a new value (pretty-printed JSON indents what continues one). Rejections are not errors: the
-// error is non-nil only when reading r fails, ctx ends (the error wraps
-// ctx's error) or the client is closed (it wraps ErrClosed); the stats
+// starts a new value (pretty-printed JSON indents what continues one).
+//
+// Rejections are not errors: the error is non-nil only when reading r fails, ctx ends (the error wraps
+// ctx's error) or the client is closed (it wraps tracing.ErrClosed); the stats
 // then count what was ingested so far. A disabled client decodes and
 // counts but records nothing. Safe for concurrent use.
-func (c *TracingClient) Ingest(ctx context.Context, r io.Reader) (IngestStats, error) {
+func Read(ctx context.Context, c *tracing.TracingClient, r io.Reader) (Stats, error) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	in := ingester{c: c, ctx: ctx, rctx: ingestContext(ctx), line: 1}
+	in := ingester{c: c, ctx: ctx, rctx: tracing.ContextWithoutCause(ctx), line: 1}
 	buf := make([]byte, 64<<10)
 	for {
 		n, err := r.Read(buf)
@@ -99,35 +107,22 @@ func (c *TracingClient) Ingest(ctx context.Context, r io.Reader) (IngestStats, e
 		}
 		if err != nil {
 			in.eof()
-			return in.stats, errors.Join(in.err, fmt.Errorf("tracing: ingest: read: %w", err))
+			return in.stats, errors.Join(in.err, fmt.Errorf("ingest: read: %w", err))
 		}
 		if err := ctx.Err(); err != nil {
-			return in.stats, fmt.Errorf("tracing: ingest: %w", err)
+			return in.stats, fmt.Errorf("ingest: %w", err)
 		}
 	}
-}
-
-// ingestContext returns ctx with its trace and without its cause: the
-// events ingested keep their own causality.
-func ingestContext(ctx context.Context) context.Context {
-	n := nodeFrom(ctx)
-	switch {
-	case n == nil:
-		return ctx
-	case n.trace != nil:
-		return context.WithValue(ctx, causeKey{}, &causeNode{trace: n.trace})
-	}
-	return context.WithValue(ctx, causeKey{}, (*causeNode)(nil))
 }
 
 // ingester splits its input into values byte by byte, tracking strings and
 // nesting, and decodes every object at the top level or directly inside a
 // top-level array.
 type ingester struct {
-	c     *TracingClient
+	c     *tracing.TracingClient
 	ctx   context.Context // the caller's
 	rctx  context.Context // for recording: the trace, no cause
-	stats IngestStats
+	stats Stats
 	err   error // the error that stops Ingest
 
 	line      int   // current line, 1-based
@@ -139,7 +134,7 @@ type ingester struct {
 
 	unit    bool // a value is pending in buf
 	garbage bool // the pending value is not an object; it ends with the line
-	tooLong bool // the pending value outgrew MaxIngestEventBytes
+	tooLong bool // the pending value outgrew MaxEventBytes
 	inStr   bool
 	esc     bool
 	buf     []byte
@@ -169,7 +164,7 @@ func (in *ingester) step(b byte) {
 		// A line that starts with neither indentation nor a closing
 		// bracket while a value is unterminated: the value was torn (a
 		// crash mid-line); resynchronize here.
-		in.reject(fmt.Errorf("%w: truncated value", ErrMalformed))
+		in.reject(fmt.Errorf("%w: truncated value", tracing.ErrMalformed))
 	}
 	if !in.unit {
 		switch {
@@ -190,7 +185,7 @@ func (in *ingester) step(b byte) {
 	if in.garbage {
 		// Garbage ends with its line or, in an array, with its element.
 		if b == '\n' || (in.array && (b == ',' || b == ']')) {
-			in.reject(fmt.Errorf("%w: expected a TraceEvent object or an array of them", ErrMalformed))
+			in.reject(fmt.Errorf("%w: expected a TraceEvent object or an array of them", tracing.ErrMalformed))
 			if b == ']' {
 				in.array, in.depth = false, 0
 			}
@@ -198,7 +193,7 @@ func (in *ingester) step(b byte) {
 		return
 	}
 	if !in.tooLong {
-		if len(in.buf) >= MaxIngestEventBytes {
+		if len(in.buf) >= MaxEventBytes {
 			in.tooLong = true
 			in.buf = in.buf[:0]
 		} else {
@@ -234,11 +229,11 @@ func isSpace(b byte) bool { return b == ' ' || b == '\t' || b == '\n' || b == '\
 // complete decodes and records the pending value.
 func (in *ingester) complete() {
 	if in.tooLong {
-		in.reject(fmt.Errorf("%w: event larger than %d bytes", ErrMalformed, MaxIngestEventBytes))
+		in.reject(fmt.Errorf("%w: event larger than %d bytes", tracing.ErrMalformed, MaxEventBytes))
 		return
 	}
-	var ev TraceEvent
-	if err := ev.UnmarshalJSON(in.buf); err != nil {
+	var ev tracing.TraceEvent
+	if err := wire.Unmarshal(in.buf, &ev); err != nil {
 		in.reject(err)
 		return
 	}
@@ -246,33 +241,25 @@ func (in *ingester) complete() {
 	in.record(&ev)
 }
 
-func (in *ingester) record(ev *TraceEvent) {
-	if !in.c.Enabled() {
-		if in.c.off() {
-			in.err = fmt.Errorf("tracing: ingest: %w", ErrClosed)
-			return
-		}
-		in.stats.Events++
-		return
-	}
+func (in *ingester) record(ev *tracing.TraceEvent) {
 	err := in.c.RecordWait(in.rctx, *ev)
 	switch {
 	case err == nil:
 		in.stats.Events++
-	case errors.Is(err, ErrQueueFull):
+	case errors.Is(err, tracing.ErrQueueFull):
 		in.stats.QueueFull++
-	case errors.Is(err, ErrClosed):
-		in.err = fmt.Errorf("tracing: ingest: %w", ErrClosed)
+	case errors.Is(err, tracing.ErrClosed):
+		in.err = fmt.Errorf("ingest: %w", tracing.ErrClosed)
 	default:
-		in.err = fmt.Errorf("tracing: ingest: %w", err)
+		in.err = fmt.Errorf("ingest: %w", err)
 	}
 }
 
 // reject counts the pending value as rejected for err and drops it.
 func (in *ingester) reject(err error) {
 	in.stats.Rejected++
-	if len(in.stats.Rejects) < MaxIngestRejects {
-		in.stats.Rejects = append(in.stats.Rejects, &IngestError{Line: in.uLine, Offset: in.uOff, Err: err})
+	if len(in.stats.Rejects) < MaxRejects {
+		in.stats.Rejects = append(in.stats.Rejects, &Error{Line: in.uLine, Offset: in.uOff, Err: err})
 	}
 	in.unit, in.garbage, in.tooLong, in.inStr, in.esc = false, false, false, false, false
 	in.depth = in.base()
@@ -285,8 +272,8 @@ func (in *ingester) eof() {
 		return
 	}
 	if in.garbage {
-		in.reject(fmt.Errorf("%w: expected a TraceEvent object or an array of them", ErrMalformed))
+		in.reject(fmt.Errorf("%w: expected a TraceEvent object or an array of them", tracing.ErrMalformed))
 		return
 	}
-	in.reject(fmt.Errorf("%w: truncated value: unexpected end of input", ErrMalformed))
+	in.reject(fmt.Errorf("%w: truncated value: unexpected end of input", tracing.ErrMalformed))
 }

@@ -1,4 +1,4 @@
-package tracing
+package wire
 
 import (
 	"bytes"
@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/reflowtrace/reflowtrace-go/tracing"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
@@ -21,23 +23,23 @@ var (
 	wireEventID     = mustEventID("0191f3b2-7c4e-7a10-9d2f-3b5c8e0f1a22")
 	wireParentID    = mustEventID("0191f3b2-7c4e-7a10-8000-000000000001")
 	wireRootID      = mustEventID("0191f3b2-7c4e-7a10-8000-000000000002")
-	wireExecutionID = ExecutionID(mustEventID("0191f3b2-7c4e-7a10-8000-0000000000e1"))
+	wireExecutionID = tracing.ExecutionID(mustEventID("0191f3b2-7c4e-7a10-8000-0000000000e1"))
 	wireTime        = time.Date(2026, 11, 26, 10, 30, 0, 500000000, time.UTC)
 	wireStart       = time.Date(2026, 11, 26, 10, 29, 59, 123456789, time.UTC)
 	wireEnd         = time.Date(2026, 11, 26, 10, 31, 0, 0, time.UTC)
-	wireRequestID   = RequestID(mustEventID("11111111-2222-4333-8444-555555555555"))
+	wireRequestID   = tracing.RequestID(mustEventID("11111111-2222-4333-8444-555555555555"))
 )
 
-func mustTraceID(s string) TraceID {
-	id, err := ParseTraceID(s)
+func mustTraceID(s string) tracing.TraceID {
+	id, err := tracing.ParseTraceID(s)
 	if err != nil {
 		panic(err)
 	}
 	return id
 }
 
-func mustEventID(s string) EventID {
-	id, err := ParseEventID(s)
+func mustEventID(s string) tracing.EventID {
+	id, err := tracing.ParseEventID(s)
 	if err != nil {
 		panic(err)
 	}
@@ -46,57 +48,57 @@ func mustEventID(s string) EventID {
 
 // wireEvent returns a fixed event of the given kind, with the fields that
 // kind typically carries.
-func wireEvent(kind EventKind) TraceEvent {
-	ev := TraceEvent{
+func wireEvent(kind tracing.EventKind) tracing.TraceEvent {
+	ev := tracing.TraceEvent{
 		EventID:   wireEventID,
 		TraceID:   wireTraceID,
 		Timestamp: wireTime,
-		Type:      TraceEventType{Kind: kind},
+		Type:      tracing.TraceEventType{Kind: kind},
 		ActorID:   "sensor",
-		Causality: CausalityInfo{RootCauseEventID: wireEventID},
+		Causality: tracing.CausalityInfo{RootCauseEventID: wireEventID},
 	}
-	ev.Data.PerformanceMetrics = PerformanceMetrics{ExecutionTimeNs: 1500, QueueDepth: 3}
+	ev.Data.PerformanceMetrics = tracing.PerformanceMetrics{ExecutionTimeNs: 1500, QueueDepth: 3}
 	switch kind {
-	case KindActorFailed:
+	case tracing.KindActorFailed:
 		ev.Data.Error = "sensor offline"
-	case KindMessageSent, KindMessageReceived:
+	case tracing.KindMessageSent, tracing.KindMessageReceived:
 		ev.Data.Port = "out"
 		ev.Data.HasMessage = true
-		ev.Data.Message = MessageSnapshot{MessageType: "Reading", SizeBytes: 2, Checksum: "crc32:0d4a1185", SerializedData: []byte("hi")}
-	case KindStateChanged:
-		ev.Data.StateDiff = StateDiff{Before: []byte{0}, After: []byte{1, 255}, DiffType: DiffIncremental}
+		ev.Data.Message = tracing.MessageSnapshot{MessageType: "Reading", SizeBytes: 2, Checksum: "crc32:0d4a1185", SerializedData: []byte("hi")}
+	case tracing.KindStateChanged:
+		ev.Data.StateDiff = tracing.StateDiff{Before: []byte{0}, After: []byte{1, 255}, DiffType: tracing.DiffIncremental}
 		ev.Causality.ParentEventID = wireParentID
 		ev.Causality.RootCauseEventID = wireRootID
-		ev.Causality.DependencyChain = []EventID{wireRootID, wireParentID}
+		ev.Causality.DependencyChain = []tracing.EventID{wireRootID, wireParentID}
 		ev.Causality.SpanID = "a1b2c3d4e5f60718"
-	case KindPortConnected, KindPortDisconnected:
+	case tracing.KindPortConnected, tracing.KindPortDisconnected:
 		ev.Data.Port = "in"
-	case KindDataFlow:
+	case tracing.KindDataFlow:
 		ev.Type.ToActor, ev.Type.ToPort = "validator", "in"
 		ev.Data.Port = "out"
 		ev.Data.HasMessage = true
-		ev.Data.Message = MessageSnapshot{MessageType: "Reading", SizeBytes: 256}
+		ev.Data.Message = tracing.MessageSnapshot{MessageType: "Reading", SizeBytes: 256}
 		ev.Causality.SpanID = "a1b2c3d4e5f60718"
-	case KindNetworkEvent:
-		ev.Data.CustomAttributes.Add(String("peer", "127.0.0.1:9000"), Int("retries", 2), Float64("load", 0.75), Bool("tls", true))
+	case tracing.KindNetworkEvent:
+		ev.Data.CustomAttributes.Add(tracing.String("peer", "127.0.0.1:9000"), tracing.Int("retries", 2), tracing.Float64("load", 0.75), tracing.Bool("tls", true))
 		ev.Data.PerformanceMetrics.CPUUsagePercent = 12.5
 		ev.Data.PerformanceMetrics.ThroughputMsgsPerSec = 1000
-	case KindCustom:
+	case tracing.KindCustom:
 		ev.Type.Name = "checkpoint"
-		ev.Data.CustomAttributes.Add(String("event_subtype", "overridden"), Uint64("offset", math.MaxUint64))
+		ev.Data.CustomAttributes.Add(tracing.String("event_subtype", "overridden"), tracing.Uint64("offset", math.MaxUint64))
 	}
 	return ev
 }
 
-func wireTrace(kinds ...EventKind) FlowTrace {
-	t := FlowTrace{
+func wireTrace(kinds ...tracing.EventKind) tracing.FlowTrace {
+	t := tracing.FlowTrace{
 		TraceID:     wireTraceID,
 		FlowID:      "sensors",
 		ExecutionID: wireExecutionID,
-		Version:     FlowVersion{Major: 1, Minor: 2, Patch: 3, GitHash: "abc123", Timestamp: wireStart},
+		Version:     tracing.FlowVersion{Major: 1, Minor: 2, Patch: 3, GitHash: "abc123", Timestamp: wireStart},
 		StartTime:   wireStart,
-		Status:      ExecutionStatus{Kind: StatusRunning},
-		Metadata: TraceMetadata{
+		Status:      tracing.ExecutionStatus{Kind: tracing.StatusRunning},
+		Metadata: tracing.TraceMetadata{
 			UserID: "u1", Environment: "test", Hostname: "host", ProcessID: 4242, ThreadID: "main",
 			Tags: map[string]string{"zone": "eu", "app": "demo"},
 		},
@@ -113,19 +115,19 @@ type wireRequest struct {
 }
 
 func wireRequests() []wireRequest {
-	failed := FailedStatus("disk full")
-	stored := wireTrace(KindActorStarted, KindDataFlow)
+	failed := tracing.FailedStatus("disk full")
+	stored := wireTrace(tracing.KindActorStarted, tracing.KindDataFlow)
 	stored.EndTime = wireEnd
-	stored.Status = ExecutionStatus{Kind: StatusCompleted}
+	stored.Status = tracing.ExecutionStatus{Kind: tracing.StatusCompleted}
 	return []wireRequest{
-		{"StartTrace", StartTrace{FlowID: "sensors", Version: FlowVersion{Major: 1, Timestamp: wireStart}}},
-		{"RecordEvent", RecordEvent{TraceID: wireTraceID, Event: wireEvent(KindDataFlow)}},
-		{"StartTrace_trace_id", StartTrace{TraceID: wireTraceID, FlowID: "sensors", Version: FlowVersion{Major: 1, Timestamp: wireStart}}},
-		{"EndTrace", EndTrace{TraceID: wireTraceID, Status: ExecutionStatus{Kind: StatusCompleted}}},
+		{"StartTrace", StartTrace{FlowID: "sensors", Version: tracing.FlowVersion{Major: 1, Timestamp: wireStart}}},
+		{"RecordEvent", RecordEvent{TraceID: wireTraceID, Event: wireEvent(tracing.KindDataFlow)}},
+		{"StartTrace_trace_id", StartTrace{TraceID: wireTraceID, FlowID: "sensors", Version: tracing.FlowVersion{Major: 1, Timestamp: wireStart}}},
+		{"EndTrace", EndTrace{TraceID: wireTraceID, Status: tracing.ExecutionStatus{Kind: tracing.StatusCompleted}}},
 		{"EndTrace_failed", EndTrace{TraceID: wireTraceID, Status: failed}},
 		{"GetTrace", GetTrace{TraceID: wireTraceID}},
 		{"GetTrace_request_id", GetTrace{TraceID: wireTraceID, RequestID: wireRequestID}},
-		{"QueryTraces", QueryTraces{Query: TraceQuery{
+		{"QueryTraces", QueryTraces{Query: tracing.TraceQuery{
 			FlowID: "sensors", ExecutionID: wireExecutionID, TimeRange: [2]time.Time{wireStart, wireEnd}, HasTimeRange: true,
 			Status: &failed, ActorFilter: "sensor", Limit: 10, Offset: 20,
 		}}},
@@ -133,11 +135,11 @@ func wireRequests() []wireRequest {
 		{"QueryTraces_request_id", QueryTraces{RequestID: wireRequestID}},
 		{"GetFlowVersions", GetFlowVersions{FlowID: "sensors"}},
 		{"Ping", Ping{}},
-		{"Subscribe", Subscribe{Filters: SubscriptionFilters{
-			FlowIDs:      []FlowID{"sensors"},
+		{"Subscribe", Subscribe{Filters: tracing.SubscriptionFilters{
+			FlowIDs:      []tracing.FlowID{"sensors"},
 			ActorIDs:     []string{},
-			EventTypes:   []TraceEventType{{Kind: KindActorFailed}, {Kind: KindDataFlow, ToActor: "validator", ToPort: "in"}},
-			StatusFilter: []ExecutionStatus{{Kind: StatusCancelled}, failed},
+			EventTypes:   []tracing.TraceEventType{{Kind: tracing.KindActorFailed}, {Kind: tracing.KindDataFlow, ToActor: "validator", ToPort: "in"}},
+			StatusFilter: []tracing.ExecutionStatus{{Kind: tracing.StatusCancelled}, failed},
 		}}},
 		{"Subscribe_all", Subscribe{}},
 		{"Unsubscribe", Unsubscribe{}},
@@ -152,9 +154,9 @@ type wireResponse struct {
 }
 
 func wireResponses() []wireResponse {
-	tr := wireTrace(KindActorCompleted)
+	tr := wireTrace(tracing.KindActorCompleted)
 	failed := wireTrace()
-	failed.Status = FailedStatus("boom")
+	failed.Status = tracing.FailedStatus("boom")
 	return []wireResponse{
 		{"TraceStarted", TraceStarted{TraceID: wireTraceID}},
 		{"EventRecorded", EventRecorded{Success: true}},
@@ -163,24 +165,24 @@ func wireResponses() []wireResponse {
 		{"TraceData_null", TraceData{}},
 		{"TraceData_request_id", TraceData{Trace: &tr, RequestID: wireRequestID}},
 		{"TraceData_null_request_id", TraceData{RequestID: wireRequestID}},
-		{"QueryResults", QueryResults{Traces: []FlowTrace{tr, failed}, TotalCount: 2}},
-		{"QueryResults_request_id", QueryResults{Traces: []FlowTrace{tr}, TotalCount: 1, RequestID: wireRequestID}},
+		{"QueryResults", QueryResults{Traces: []tracing.FlowTrace{tr, failed}, TotalCount: 2}},
+		{"QueryResults_request_id", QueryResults{Traces: []tracing.FlowTrace{tr}, TotalCount: 1, RequestID: wireRequestID}},
 		{"QueryResults_empty", QueryResults{}},
-		{"FlowVersions", FlowVersions{Versions: []FlowVersion{{Major: 1, Timestamp: wireStart}, {Major: 2, GitHash: "f00", Timestamp: wireEnd}}}},
+		{"FlowVersions", FlowVersions{Versions: []tracing.FlowVersion{{Major: 1, Timestamp: wireStart}, {Major: 2, GitHash: "f00", Timestamp: wireEnd}}}},
 		{"Pong", Pong{}},
-		{"EventNotification", EventNotification{TraceID: wireTraceID, Event: wireEvent(KindActorFailed)}},
+		{"EventNotification", EventNotification{TraceID: wireTraceID, Event: wireEvent(tracing.KindActorFailed)}},
 		{"Error", ErrorResponse{Message: "trace not found", Code: CodeNotFound}},
 		{"Error_legacy", ErrorResponse{Message: "Invalid message format"}},
 		{"TraceStored", TraceStored{TraceID: wireTraceID}},
-		{"TracesFound", TracesFound{Traces: []FlowTrace{tr}}},
+		{"TracesFound", TracesFound{Traces: []tracing.FlowTrace{tr}}},
 		{"Metrics", Metrics{Data: json.RawMessage(`{"events_received":12,"uptime_seconds":3.5}`)}},
 	}
 }
 
 // allKinds lists every valid event kind.
-func wireKinds() []EventKind {
-	var ks []EventKind
-	for k := KindActorCreated; k <= KindCustom; k++ {
+func wireKinds() []tracing.EventKind {
+	var ks []tracing.EventKind
+	for k := tracing.KindActorCreated; k <= tracing.KindCustom; k++ {
 		ks = append(ks, k)
 	}
 	return ks
@@ -217,8 +219,8 @@ func TestGoldenEvents(t *testing.T) {
 			got := e.AppendEvent(nil, &ev)
 			checkGolden(t, "event_"+k.String(), got)
 
-			var back TraceEvent
-			if err := json.Unmarshal(got, &back); err != nil {
+			var back tracing.TraceEvent
+			if err := Unmarshal(got, &back); err != nil {
 				t.Fatalf("decode: %v", err)
 			}
 			if again := e.AppendEvent(nil, &back); !bytes.Equal(again, got) {
@@ -230,15 +232,15 @@ func TestGoldenEvents(t *testing.T) {
 		})
 	}
 	t.Run("Custom_typed", func(t *testing.T) {
-		ev := wireEvent(KindCustom)
+		ev := wireEvent(tracing.KindCustom)
 		e := Encoder{CustomEventType: true}
 		got := e.AppendEvent(nil, &ev)
 		checkGolden(t, "event_Custom_typed", got)
-		var back TraceEvent
-		if err := json.Unmarshal(got, &back); err != nil {
+		var back tracing.TraceEvent
+		if err := Unmarshal(got, &back); err != nil {
 			t.Fatalf("decode: %v", err)
 		}
-		if back.Type.Kind != KindCustom || back.Type.Name != "checkpoint" {
+		if back.Type.Kind != tracing.KindCustom || back.Type.Name != "checkpoint" {
 			t.Errorf("type = %v, want Custom(checkpoint)", back.Type)
 		}
 		if v, _ := back.Data.CustomAttributes.Get(subtypeKey); v.Str() != "overridden" {
@@ -249,8 +251,8 @@ func TestGoldenEvents(t *testing.T) {
 
 // wireSnapshotEvent is a MessageSent event whose snapshot has the
 // generation-2 fields set.
-func wireSnapshotEvent() TraceEvent {
-	ev := wireEvent(KindMessageSent)
+func wireSnapshotEvent() tracing.TraceEvent {
+	ev := wireEvent(tracing.KindMessageSent)
 	ev.Data.Message.Checksum = "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
 	ev.Data.Message.ContentCodec = "lz4"
 	ev.Data.Message.ContentFormatVersion = 2
@@ -261,41 +263,41 @@ func wireSnapshotEvent() TraceEvent {
 // TestGoldenProtocolForms pins both forms of the fields the generations
 // read differently: not-measured metrics and the generation-2 snapshot.
 func TestGoldenProtocolForms(t *testing.T) {
-	unmeasured := wireEvent(KindDataFlow)
-	unmeasured.Data.PerformanceMetrics = PerformanceMetrics{
+	unmeasured := wireEvent(tracing.KindDataFlow)
+	unmeasured.Data.PerformanceMetrics = tracing.PerformanceMetrics{
 		ExecutionTimeNs: 1500, MemoryUsageBytes: 7, CPUUsagePercent: 2.5, QueueDepth: 0, ThroughputMsgsPerSec: 9,
-		Unmeasured: MetricMemoryUsageBytes | MetricCPUUsagePercent | MetricThroughputMsgsPerSec,
+		Unmeasured: tracing.MetricMemoryUsageBytes | tracing.MetricCPUUsagePercent | tracing.MetricThroughputMsgsPerSec,
 	}
-	allUnmeasured := wireEvent(KindActorCreated)
-	allUnmeasured.Data.PerformanceMetrics = PerformanceMetrics{ExecutionTimeNs: 5, Unmeasured: AllMetricFields}
+	allUnmeasured := wireEvent(tracing.KindActorCreated)
+	allUnmeasured.Data.PerformanceMetrics = tracing.PerformanceMetrics{ExecutionTimeNs: 5, Unmeasured: tracing.AllMetricFields}
 	snapshot := wireSnapshotEvent()
-	noData := wireEvent(KindDataFlow) // its snapshot has no SerializedData
+	noData := wireEvent(tracing.KindDataFlow) // its snapshot has no SerializedData
 	tests := []struct {
 		name  string
-		ev    TraceEvent
-		proto Protocol
+		ev    tracing.TraceEvent
+		proto tracing.Protocol
 	}{
-		{"DataFlow_unmeasured", unmeasured, ProtocolV1},
-		{"DataFlow_unmeasured_v2", unmeasured, ProtocolV2},
-		{"ActorCreated_unmeasured_v2", allUnmeasured, ProtocolV2},
-		{"MessageSent_snapshot", snapshot, ProtocolV1},
-		{"MessageSent_snapshot_v2", snapshot, ProtocolV2},
-		{"DataFlow_v2", noData, ProtocolV2},
+		{"DataFlow_unmeasured", unmeasured, tracing.ProtocolV1},
+		{"DataFlow_unmeasured_v2", unmeasured, tracing.ProtocolV2},
+		{"ActorCreated_unmeasured_v2", allUnmeasured, tracing.ProtocolV2},
+		{"MessageSent_snapshot", snapshot, tracing.ProtocolV1},
+		{"MessageSent_snapshot_v2", snapshot, tracing.ProtocolV2},
+		{"DataFlow_v2", noData, tracing.ProtocolV2},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			e := Encoder{Protocol: tc.proto}
 			got := e.AppendEvent(nil, &tc.ev)
 			checkGolden(t, "event_"+tc.name, got)
-			var back TraceEvent
-			if err := json.Unmarshal(got, &back); err != nil {
+			var back tracing.TraceEvent
+			if err := Unmarshal(got, &back); err != nil {
 				t.Fatalf("decode: %v", err)
 			}
 			if again := e.AppendEvent(nil, &back); !bytes.Equal(again, got) {
 				t.Errorf("re-encoded differently:\n got %s\nwant %s", again, got)
 			}
 			pm, want := back.Data.PerformanceMetrics, tc.ev.Data.PerformanceMetrics
-			if tc.proto == ProtocolV2 {
+			if tc.proto == tracing.ProtocolV2 {
 				// Lossless: what was not measured reads back so.
 				if pm.Unmeasured != want.Unmeasured {
 					t.Errorf("unmeasured = %05b, want %05b", pm.Unmeasured, want.Unmeasured)
@@ -303,7 +305,7 @@ func TestGoldenProtocolForms(t *testing.T) {
 			} else if pm.Unmeasured != 0 {
 				t.Errorf("generation-1 form read back with unmeasured %05b, want every field a number", pm.Unmeasured)
 			}
-			for f := MetricExecutionTimeNs; f <= MetricThroughputMsgsPerSec; f <<= 1 {
+			for f := tracing.MetricExecutionTimeNs; f <= tracing.MetricThroughputMsgsPerSec; f <<= 1 {
 				if !want.Measured(f) && metricValue(pm, f) != 0 {
 					t.Errorf("unmeasured field %05b read back as %v, want 0", f, metricValue(pm, f))
 				}
@@ -317,7 +319,7 @@ func TestGoldenProtocolForms(t *testing.T) {
 					m.HasStoredBytes != w.HasStoredBytes || m.StoredBytes != w.StoredBytes || m.Checksum != w.Checksum {
 					t.Errorf("snapshot = %+v, want %+v", m, w)
 				}
-				if (m.SerializedData == nil) != (w.SerializedData == nil && tc.proto == ProtocolV2) {
+				if (m.SerializedData == nil) != (w.SerializedData == nil && tc.proto == tracing.ProtocolV2) {
 					t.Errorf("serialized_data = %v (nil %v), from %v in form %v", m.SerializedData, m.SerializedData == nil, w.SerializedData, tc.proto)
 				}
 			}
@@ -325,15 +327,15 @@ func TestGoldenProtocolForms(t *testing.T) {
 	}
 }
 
-func metricValue(p PerformanceMetrics, f MetricFields) float64 {
+func metricValue(p tracing.PerformanceMetrics, f tracing.MetricFields) float64 {
 	switch f {
-	case MetricExecutionTimeNs:
+	case tracing.MetricExecutionTimeNs:
 		return float64(p.ExecutionTimeNs)
-	case MetricMemoryUsageBytes:
+	case tracing.MetricMemoryUsageBytes:
 		return float64(p.MemoryUsageBytes)
-	case MetricCPUUsagePercent:
+	case tracing.MetricCPUUsagePercent:
 		return p.CPUUsagePercent
-	case MetricQueueDepth:
+	case tracing.MetricQueueDepth:
 		return float64(p.QueueDepth)
 	}
 	return p.ThroughputMsgsPerSec
@@ -342,9 +344,9 @@ func metricValue(p PerformanceMetrics, f MetricFields) float64 {
 // TestEncodeProtocolDefault checks that the forms other than ProtocolV2
 // write what a generation-1 server reads: numbers and serialized_data.
 func TestEncodeProtocolDefault(t *testing.T) {
-	ev := wireEvent(KindDataFlow)
-	ev.Data.PerformanceMetrics.Unmeasured = AllMetricFields
-	for _, p := range []Protocol{ProtocolAuto, ProtocolV1, Protocol(9)} {
+	ev := wireEvent(tracing.KindDataFlow)
+	ev.Data.PerformanceMetrics.Unmeasured = tracing.AllMetricFields
+	for _, p := range []tracing.Protocol{tracing.ProtocolAuto, tracing.ProtocolV1, tracing.Protocol(9)} {
 		e := Encoder{Protocol: p}
 		got := string(e.AppendEvent(nil, &ev))
 		if !strings.Contains(got, `"serialized_data":[]`) ||
@@ -353,10 +355,10 @@ func TestEncodeProtocolDefault(t *testing.T) {
 		}
 	}
 	// Bits outside AllMetricFields mean nothing.
-	ev = wireEvent(KindDataFlow)
+	ev = wireEvent(tracing.KindDataFlow)
 	plain := string(new(Encoder).AppendEvent(nil, &ev))
-	ev.Data.PerformanceMetrics.Unmeasured = ^AllMetricFields
-	if got := string((&Encoder{Protocol: ProtocolV2}).AppendEvent(nil, &ev)); !strings.Contains(got, `"execution_time_ns":1500,`) ||
+	ev.Data.PerformanceMetrics.Unmeasured = ^tracing.AllMetricFields
+	if got := string((&Encoder{Protocol: tracing.ProtocolV2}).AppendEvent(nil, &ev)); !strings.Contains(got, `"execution_time_ns":1500,`) ||
 		strings.Replace(got, `,"serialized_data":[]`, "", 1) != strings.Replace(plain, `,"serialized_data":[]`, "", 1) {
 		t.Errorf("unknown bits changed the output:\n got %s\nwant %s", got, plain)
 	}
@@ -460,8 +462,8 @@ func responsePtr(r TracingResponse) TracingResponse {
 }
 
 func TestAppendStoreTraceUsesEventsArgument(t *testing.T) {
-	tr := wireTrace(KindActorCreated) // its Events must be ignored
-	events := []TraceEvent{wireEvent(KindDataFlow), wireEvent(KindActorCompleted)}
+	tr := wireTrace(tracing.KindActorCreated) // its Events must be ignored
+	events := []tracing.TraceEvent{wireEvent(tracing.KindDataFlow), wireEvent(tracing.KindActorCompleted)}
 	var e Encoder
 	got := e.AppendStoreTrace(nil, &tr, events)
 	req, err := DecodeRequest(got)
@@ -469,7 +471,7 @@ func TestAppendStoreTraceUsesEventsArgument(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := req.(StoreTrace)
-	if len(st.Trace.Events) != 2 || st.Trace.Events[0].Type.Kind != KindDataFlow || st.Trace.Events[1].Type.Kind != KindActorCompleted {
+	if len(st.Trace.Events) != 2 || st.Trace.Events[0].Type.Kind != tracing.KindDataFlow || st.Trace.Events[1].Type.Kind != tracing.KindActorCompleted {
 		t.Fatalf("events = %v", st.Trace.Events)
 	}
 	empty := e.AppendStoreTrace(nil, &tr, nil)
@@ -479,7 +481,7 @@ func TestAppendStoreTraceUsesEventsArgument(t *testing.T) {
 }
 
 func TestEncodeDefaults(t *testing.T) {
-	ev := TraceEvent{EventID: wireEventID, Type: TraceEventType{Kind: KindActorCreated}}
+	ev := tracing.TraceEvent{EventID: wireEventID, Type: tracing.TraceEventType{Kind: tracing.KindActorCreated}}
 	var e Encoder
 	got := string(e.AppendEvent(nil, &ev))
 	for _, want := range []string{
@@ -520,15 +522,15 @@ func TestEncodeFloats(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var e Encoder
-			got := string(e.AppendValue(nil, FloatValue(tc.in)))
+			got := string(e.AppendValue(nil, tracing.FloatValue(tc.in)))
 			if got != tc.want {
 				t.Fatalf("got %s, want %s", got, tc.want)
 			}
-			var v Value
-			if err := json.Unmarshal([]byte(got), &v); err != nil {
+			var v tracing.Value
+			if err := Unmarshal([]byte(got), &v); err != nil {
 				t.Fatal(err)
 			}
-			if v.Kind() != ValueFloat {
+			if v.Kind() != tracing.ValueFloat {
 				t.Fatalf("%s reads back as %v, want Float", got, v.Kind())
 			}
 		})
@@ -553,7 +555,7 @@ func TestEncodeStrings(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var e Encoder
-			got := string(e.AppendValue(nil, StringValue(tc.in)))
+			got := string(e.AppendValue(nil, tracing.StringValue(tc.in)))
 			if got != tc.want {
 				t.Fatalf("got %s, want %s", got, tc.want)
 			}
@@ -568,23 +570,23 @@ func TestEncodeStrings(t *testing.T) {
 }
 
 func TestEncodeValues(t *testing.T) {
-	deep := StringValue("leaf")
+	deep := tracing.StringValue("leaf")
 	for range MaxValueDepth + 10 {
-		deep = ArrayValue(deep)
+		deep = tracing.ArrayValue(deep)
 	}
 	tests := []struct {
 		name  string
-		in    Value
+		in    tracing.Value
 		want  string
 		depth uint64
 	}{
-		{"null", Value{}, "null", 0},
-		{"bools", ArrayValue(BoolValue(true), BoolValue(false)), "[true,false]", 0},
-		{"ints", ArrayValue(IntValue(math.MinInt64), IntValue(-1), UintValue(math.MaxUint64)), "[-9223372036854775808,-1,18446744073709551615]", 0},
-		{"empty containers", ArrayValue(ArrayValue(), ObjectValue()), "[[],{}]", 0},
-		{"object keeps last duplicate", ObjectValue(Int("a", 1), Int("b", 2), Int("a", 3)), `{"b":2,"a":3}`, 0},
-		{"object sanitised duplicate", ObjectValue(Int("\xff", 1), Int("\xfe", 2)), "{\"\uFFFD\":2}", 0},
-		{"nested", ObjectValue(Any("x", ArrayValue(ObjectValue(Float64("y", 2))))), `{"x":[{"y":2.0}]}`, 0},
+		{"null", tracing.Value{}, "null", 0},
+		{"bools", tracing.ArrayValue(tracing.BoolValue(true), tracing.BoolValue(false)), "[true,false]", 0},
+		{"ints", tracing.ArrayValue(tracing.IntValue(math.MinInt64), tracing.IntValue(-1), tracing.UintValue(math.MaxUint64)), "[-9223372036854775808,-1,18446744073709551615]", 0},
+		{"empty containers", tracing.ArrayValue(tracing.ArrayValue(), tracing.ObjectValue()), "[[],{}]", 0},
+		{"object keeps last duplicate", tracing.ObjectValue(tracing.Int("a", 1), tracing.Int("b", 2), tracing.Int("a", 3)), `{"b":2,"a":3}`, 0},
+		{"object sanitised duplicate", tracing.ObjectValue(tracing.Int("\xff", 1), tracing.Int("\xfe", 2)), "{\"\uFFFD\":2}", 0},
+		{"nested", tracing.ObjectValue(tracing.Any("x", tracing.ArrayValue(tracing.ObjectValue(tracing.Float64("y", 2))))), `{"x":[{"y":2.0}]}`, 0},
 		{"too deep", deep, strings.Repeat("[", MaxValueDepth) + "null" + strings.Repeat("]", MaxValueDepth), 1},
 	}
 	for _, tc := range tests {
@@ -605,18 +607,18 @@ func TestEncodeCustomEvent(t *testing.T) {
 	tests := []struct {
 		name   string
 		typed  bool
-		attrs  []Attr
+		attrs  []tracing.Attr
 		want   string
 		unique bool
 	}{
-		{"default form", false, []Attr{Int("n", 1)}, `"event_type":"NetworkEvent"`, true},
-		{"name wins over attribute", false, []Attr{String("event_subtype", "mine"), Int("n", 1)}, `"custom_attributes":{"event_subtype":"cp","n":1}`, true},
+		{"default form", false, []tracing.Attr{tracing.Int("n", 1)}, `"event_type":"NetworkEvent"`, true},
+		{"name wins over attribute", false, []tracing.Attr{tracing.String("event_subtype", "mine"), tracing.Int("n", 1)}, `"custom_attributes":{"event_subtype":"cp","n":1}`, true},
 		{"no attributes", false, nil, `"custom_attributes":{"event_subtype":"cp"}`, true},
-		{"typed form", true, []Attr{String("event_subtype", "mine")}, `"event_type":{"Custom":"cp"},"actor_id":"a","data":{"port":null,"message":null,"state_diff":null,"error":null,"performance_metrics":{"execution_time_ns":0,"memory_usage_bytes":0,"cpu_usage_percent":0.0,"queue_depth":0,"throughput_msgs_per_sec":0.0},"custom_attributes":{"event_subtype":"mine"}`, true},
+		{"typed form", true, []tracing.Attr{tracing.String("event_subtype", "mine")}, `"event_type":{"Custom":"cp"},"actor_id":"a","data":{"port":null,"message":null,"state_diff":null,"error":null,"performance_metrics":{"execution_time_ns":0,"memory_usage_bytes":0,"cpu_usage_percent":0.0,"queue_depth":0,"throughput_msgs_per_sec":0.0},"custom_attributes":{"event_subtype":"mine"}`, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			ev := CustomEvent("a", "cp", tc.attrs...)
+			ev := tracing.CustomEvent("a", "cp", tc.attrs...)
 			before := ev.Data.CustomAttributes.Len()
 			e := Encoder{CustomEventType: tc.typed}
 			got := string(e.AppendEvent(nil, &ev))
@@ -626,7 +628,7 @@ func TestEncodeCustomEvent(t *testing.T) {
 			if strings.Count(got, `"event_subtype"`) > 1 {
 				t.Fatalf("event_subtype written twice: %s", got)
 			}
-			if ev.Data.CustomAttributes.Len() != before || ev.Type.Kind != KindCustom {
+			if ev.Data.CustomAttributes.Len() != before || ev.Type.Kind != tracing.KindCustom {
 				t.Fatal("the encoder modified the event")
 			}
 			if _, err := DecodeRequest(e.AppendRecordEvent(nil, wireTraceID, &ev)); err != nil {
@@ -637,7 +639,7 @@ func TestEncodeCustomEvent(t *testing.T) {
 }
 
 func TestEncodeInvalidKinds(t *testing.T) {
-	ev := wireEvent(KindActorCreated)
+	ev := wireEvent(tracing.KindActorCreated)
 	ev.Type.Kind = 0
 	ev.Data.StateDiff.DiffType = 9
 	var e Encoder
@@ -645,7 +647,7 @@ func TestEncodeInvalidKinds(t *testing.T) {
 	if !strings.Contains(got, `"event_type":"NetworkEvent"`) || !strings.Contains(got, `"diff_type":"Full"`) {
 		t.Fatal(got)
 	}
-	st := ExecutionStatus{Kind: 42}
+	st := tracing.ExecutionStatus{Kind: 42}
 	if s := string(e.AppendExecutionStatus(nil, &st)); s != `"Pending"` {
 		t.Fatal(s)
 	}
@@ -705,7 +707,7 @@ func TestEncodeTimes(t *testing.T) {
 }
 
 func TestEncodeTagsSorted(t *testing.T) {
-	m := TraceMetadata{Tags: map[string]string{"b": "2", "a": "1", "c\xff": "x", "c\xfe": "y"}}
+	m := tracing.TraceMetadata{Tags: map[string]string{"b": "2", "a": "1", "c\xff": "x", "c\xfe": "y"}}
 	var e Encoder
 	for range 5 {
 		got := string(e.AppendMetadata(nil, &m))
@@ -726,38 +728,38 @@ func TestEncodeExtremeValues(t *testing.T) {
 	for i := range big {
 		big[i] = byte(i)
 	}
-	deep := IntValue(1)
+	deep := tracing.IntValue(1)
 	for range 200 {
-		deep = ObjectValue(Any("k", deep))
+		deep = tracing.ObjectValue(tracing.Any("k", deep))
 	}
-	ev := TraceEvent{
-		EventID:   EventID{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff},
+	ev := tracing.TraceEvent{
+		EventID:   tracing.EventID{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff},
 		Timestamp: time.Date(1000000, 1, 1, 0, 0, 0, 0, time.UTC),
-		Type:      TraceEventType{Kind: KindDataFlow, ToActor: bad, ToPort: bad},
+		Type:      tracing.TraceEventType{Kind: tracing.KindDataFlow, ToActor: bad, ToPort: bad},
 		ActorID:   bad,
-		Data: TraceEventData{
+		Data: tracing.TraceEventData{
 			Port:       bad,
 			HasMessage: true,
-			Message:    MessageSnapshot{MessageType: bad, SizeBytes: math.MaxUint64, Checksum: bad, SerializedData: big},
-			StateDiff:  StateDiff{Before: []byte{}, After: nil, DiffType: DiffMemoryOnly},
+			Message:    tracing.MessageSnapshot{MessageType: bad, SizeBytes: math.MaxUint64, Checksum: bad, SerializedData: big},
+			StateDiff:  tracing.StateDiff{Before: []byte{}, After: nil, DiffType: tracing.DiffMemoryOnly},
 			Error:      bad,
-			PerformanceMetrics: PerformanceMetrics{
+			PerformanceMetrics: tracing.PerformanceMetrics{
 				ExecutionTimeNs: math.MaxUint64, MemoryUsageBytes: math.MaxUint64, QueueDepth: math.MaxUint64,
 				CPUUsagePercent: math.MaxFloat64, ThroughputMsgsPerSec: math.NaN(),
 			},
 		},
-		Causality: CausalityInfo{DependencyChain: nil, SpanID: bad},
+		Causality: tracing.CausalityInfo{DependencyChain: nil, SpanID: bad},
 	}
 	ev.Data.CustomAttributes.Add(
-		String(bad, bad), Float64("nan", math.NaN()), Float64("inf", math.Inf(-1)), Float64("max", math.MaxFloat64),
-		Uint64("u", math.MaxUint64), Int64("i", math.MinInt64), Any("deep", deep), Any("empty", ArrayValue()),
-		Any("nil", Value{}),
+		tracing.String(bad, bad), tracing.Float64("nan", math.NaN()), tracing.Float64("inf", math.Inf(-1)), tracing.Float64("max", math.MaxFloat64),
+		tracing.Uint64("u", math.MaxUint64), tracing.Int64("i", math.MinInt64), tracing.Any("deep", deep), tracing.Any("empty", tracing.ArrayValue()),
+		tracing.Any("nil", tracing.Value{}),
 	)
-	tr := FlowTrace{
-		FlowID: FlowID(bad), Version: FlowVersion{Major: math.MaxUint32, Minor: math.MaxUint32, Patch: math.MaxUint32, GitHash: bad},
-		Status:   FailedStatus(bad),
+	tr := tracing.FlowTrace{
+		FlowID: tracing.FlowID(bad), Version: tracing.FlowVersion{Major: math.MaxUint32, Minor: math.MaxUint32, Patch: math.MaxUint32, GitHash: bad},
+		Status:   tracing.FailedStatus(bad),
 		EndTime:  time.Date(-1000000, 1, 1, 0, 0, 0, 0, time.UTC),
-		Metadata: TraceMetadata{UserID: bad, SessionID: bad, Environment: bad, Hostname: bad, ProcessID: math.MaxUint32, ThreadID: bad, Tags: map[string]string{bad: bad}},
+		Metadata: tracing.TraceMetadata{UserID: bad, SessionID: bad, Environment: bad, Hostname: bad, ProcessID: math.MaxUint32, ThreadID: bad, Tags: map[string]string{bad: bad}},
 	}
 	// The batch repeats the event with small data, to keep the test fast.
 	small := ev
@@ -769,7 +771,7 @@ func TestEncodeExtremeValues(t *testing.T) {
 		big  []byte
 	}{
 		{"RecordEvent", e.AppendRecordEvent(nil, wireTraceID, &ev), big},
-		{"StoreTrace", e.AppendStoreTrace(nil, &tr, []TraceEvent{small, {}}), small.Data.Message.SerializedData},
+		{"StoreTrace", e.AppendStoreTrace(nil, &tr, []tracing.TraceEvent{small, {}}), small.Data.Message.SerializedData},
 	} {
 		t.Run(msg.name, func(t *testing.T) {
 			if !json.Valid(msg.data) {
@@ -779,7 +781,7 @@ func TestEncodeExtremeValues(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var got TraceEvent
+			var got tracing.TraceEvent
 			switch r := req.(type) {
 			case RecordEvent:
 				got = r.Event
@@ -805,7 +807,7 @@ func TestEncodeExtremeValues(t *testing.T) {
 	}
 }
 
-func checkExtreme(t *testing.T, got *TraceEvent, clean string, big []byte) {
+func checkExtreme(t *testing.T, got *tracing.TraceEvent, clean string, big []byte) {
 	t.Helper()
 	if got.ActorID != clean || got.Type.ToActor != clean || got.Type.ToPort != clean || got.Data.Port != clean ||
 		got.Data.Error != clean || got.Data.Message.MessageType != clean || got.Causality.SpanID != clean {
@@ -828,9 +830,9 @@ func checkExtreme(t *testing.T, got *TraceEvent, clean string, big []byte) {
 	if v, ok := as.Get(clean); !ok || v.Str() != clean {
 		t.Errorf("sanitised key/value missing: %v", as.Slice())
 	}
-	for key, want := range map[string]Value{
-		"nan": FloatValue(0), "inf": FloatValue(0), "max": FloatValue(math.MaxFloat64),
-		"u": UintValue(math.MaxUint64), "i": IntValue(math.MinInt64), "empty": ArrayValue(), "nil": {},
+	for key, want := range map[string]tracing.Value{
+		"nan": tracing.FloatValue(0), "inf": tracing.FloatValue(0), "max": tracing.FloatValue(math.MaxFloat64),
+		"u": tracing.UintValue(math.MaxUint64), "i": tracing.IntValue(math.MinInt64), "empty": tracing.ArrayValue(), "nil": {},
 	} {
 		if v, _ := as.Get(key); !v.Equal(want) {
 			t.Errorf("%s = %v, want %v", key, v, want)
@@ -838,25 +840,25 @@ func checkExtreme(t *testing.T, got *TraceEvent, clean string, big []byte) {
 	}
 	v, _ := as.Get("deep")
 	depth := 0
-	for v.Kind() == ValueObject {
+	for v.Kind() == tracing.ValueObject {
 		v = v.Object()[0].Value
 		depth++
 	}
-	if depth != MaxValueDepth || v.Kind() != ValueNull {
+	if depth != MaxValueDepth || v.Kind() != tracing.ValueNull {
 		t.Errorf("deep value cut at depth %d (%v), want %d then null", depth, v.Kind(), MaxValueDepth)
 	}
 }
 
 func TestEncodeNoAllocs(t *testing.T) {
-	ev := wireEvent(KindDataFlow)
-	ev.Data.CustomAttributes.Add(String("route", "a→b"), Int("hops", 3), Float64("ratio", 0.5))
-	custom := wireEvent(KindCustom)
+	ev := wireEvent(tracing.KindDataFlow)
+	ev.Data.CustomAttributes.Add(tracing.String("route", "a→b"), tracing.Int("hops", 3), tracing.Float64("ratio", 0.5))
+	custom := wireEvent(tracing.KindCustom)
 	tr := wireTrace()
-	batch := []TraceEvent{ev, custom, wireEvent(KindStateChanged)}
+	batch := []tracing.TraceEvent{ev, custom, wireEvent(tracing.KindStateChanged)}
 	var e Encoder
-	v2 := Encoder{Protocol: ProtocolV2}
+	v2 := Encoder{Protocol: tracing.ProtocolV2}
 	partial := wireSnapshotEvent()
-	partial.Data.PerformanceMetrics.Unmeasured = MetricQueueDepth | MetricCPUUsagePercent
+	partial.Data.PerformanceMetrics.Unmeasured = tracing.MetricQueueDepth | tracing.MetricCPUUsagePercent
 	buf := make([]byte, 0, 64<<10)
 	tests := []struct {
 		name string
@@ -879,13 +881,13 @@ func TestEncodeNoAllocs(t *testing.T) {
 }
 
 func TestEncodeDuplicateKeys(t *testing.T) {
-	var members []Attr
+	var members []tracing.Attr
 	for i := range 100 {
-		members = append(members, Int(strconv.Itoa(i%50), i))
+		members = append(members, tracing.Int(strconv.Itoa(i%50), i))
 	}
-	members = append(members, Int("x\xff", 1), Int("x\uFFFD", 2))
+	members = append(members, tracing.Int("x\xff", 1), tracing.Int("x\uFFFD", 2))
 	var e Encoder
-	got := e.AppendValue(nil, ObjectValue(members...))
+	got := e.AppendValue(nil, tracing.ObjectValue(members...))
 	var m map[string]int
 	if err := json.Unmarshal(got, &m); err != nil {
 		t.Fatal(err)
@@ -897,7 +899,7 @@ func TestEncodeDuplicateKeys(t *testing.T) {
 		t.Fatalf("key written %d times", n)
 	}
 
-	tags := TraceMetadata{Tags: map[string]string{"c\uFFFD": "valid", "c\xff": "invalid", "a": "1"}}
+	tags := tracing.TraceMetadata{Tags: map[string]string{"c\uFFFD": "valid", "c\xff": "invalid", "a": "1"}}
 	out := string(e.AppendMetadata(nil, &tags))
 	if n := strings.Count(out, "\"c\uFFFD\""); n != 1 {
 		t.Fatalf("sanitised tag written %d times: %s", n, out)

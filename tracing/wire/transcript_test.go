@@ -1,4 +1,4 @@
-package tracing
+package wire
 
 import (
 	"bufio"
@@ -11,6 +11,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/reflowtrace/reflowtrace-go/tracing"
 )
 
 // transcriptStep is one line of a reference transcript: what was sent to
@@ -81,7 +83,7 @@ func TestTranscripts(t *testing.T) {
 						t.Fatalf("reply rejected: %v\n%s", err, s.Reply)
 					}
 					// The generation-2 form keeps everything the reply says.
-					e := Encoder{Protocol: ProtocolV2}
+					e := Encoder{Protocol: tracing.ProtocolV2}
 					out := e.AppendResponse(nil, resp)
 					back, err := DecodeResponse(out)
 					if err != nil {
@@ -118,7 +120,7 @@ func checkTranscriptRequest(t *testing.T, s *transcriptStep) {
 	req, err := DecodeRequest([]byte(s.Sent))
 	if strings.HasPrefix(s.Step, "malformed") {
 		// The server rejects the message whole, bytes written as base64.
-		if err == nil || !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "serialized_data: want an array") {
+		if err == nil || !errors.Is(err, tracing.ErrMalformed) || !strings.Contains(err.Error(), "serialized_data: want an array") {
 			t.Fatalf("malformed message: error %v, want ErrMalformed naming serialized_data", err)
 		}
 		if req != nil {
@@ -129,7 +131,7 @@ func checkTranscriptRequest(t *testing.T, s *transcriptStep) {
 	if err != nil {
 		t.Fatalf("sent message rejected: %v\n%s", err, s.Sent)
 	}
-	e := Encoder{Protocol: ProtocolV2}
+	e := Encoder{Protocol: tracing.ProtocolV2}
 	out := e.AppendRequest(nil, req)
 	back, err := DecodeRequest(out)
 	if err != nil {
@@ -159,10 +161,10 @@ func checkTranscriptRequest(t *testing.T, s *transcriptStep) {
 func TestTranscriptFacts(t *testing.T) {
 	sentTrace := mustTraceID("6f1c2a4e-1b7d-4c39-8f1e-2a9d3c4b5e61")
 	storedTrace := mustTraceID("6f1c2a4e-1b7d-4c39-8f1e-2a9d3c4b5e60")
-	reqID := func(last string) RequestID {
-		return RequestID(mustEventID("11111111-2222-4333-8444-55555555555" + last))
+	reqID := func(last string) tracing.RequestID {
+		return tracing.RequestID(mustEventID("11111111-2222-4333-8444-55555555555" + last))
 	}
-	notMeasured := MetricMemoryUsageBytes | MetricCPUUsagePercent | MetricQueueDepth | MetricThroughputMsgsPerSec
+	notMeasured := tracing.MetricMemoryUsageBytes | tracing.MetricCPUUsagePercent | tracing.MetricQueueDepth | tracing.MetricThroughputMsgsPerSec
 	invalid := ErrorResponse{Message: legacyInvalidFormat}
 	ok := EventRecorded{Success: true}
 	for name, steps := range readTranscripts(t) {
@@ -198,7 +200,7 @@ func TestTranscriptFacts(t *testing.T) {
 			if probe.Trace != nil {
 				t.Errorf("probe found a trace")
 			}
-			if want := (RequestID{}); gen2 {
+			if want := (tracing.RequestID{}); gen2 {
 				want = reqID("5")
 				if probe.RequestID != want {
 					t.Errorf("probe request id = %v, want %v", probe.RequestID, want)
@@ -234,7 +236,7 @@ func TestTranscriptFacts(t *testing.T) {
 			}
 
 			// EndTrace: a generation-2 message.
-			if et := sent("EndTrace (gen 2 only)").(EndTrace); et.TraceID != sentTrace || et.Status.Kind != StatusCompleted {
+			if et := sent("EndTrace (gen 2 only)").(EndTrace); et.TraceID != sentTrace || et.Status.Kind != tracing.StatusCompleted {
 				t.Errorf("sent EndTrace = %+v", et)
 			}
 			if got := reply("EndTrace (gen 2 only)"); !reflect.DeepEqual(got, wantRec) {
@@ -252,13 +254,13 @@ func TestTranscriptFacts(t *testing.T) {
 				if inFlight.RequestID != reqID("6") || ended.RequestID != reqID("7") {
 					t.Errorf("request ids = %v, %v", inFlight.RequestID, ended.RequestID)
 				}
-				if inFlight.Trace == nil || len(inFlight.Trace.Events) != 2 || inFlight.Trace.Status.Kind != StatusRunning {
+				if inFlight.Trace == nil || len(inFlight.Trace.Events) != 2 || inFlight.Trace.Status.Kind != tracing.StatusRunning {
 					t.Fatalf("in-flight trace = %+v", inFlight.Trace)
 				}
 				if u := inFlight.Trace.Events[1].Data.PerformanceMetrics.Unmeasured; u != notMeasured {
 					t.Errorf("stored null metrics read as unmeasured %b, want %b", u, notMeasured)
 				}
-				if ended.Trace == nil || ended.Trace.Status.Kind != StatusCompleted || ended.Trace.EndTime.IsZero() || len(ended.Trace.Events) != 2 {
+				if ended.Trace == nil || ended.Trace.Status.Kind != tracing.StatusCompleted || ended.Trace.EndTime.IsZero() || len(ended.Trace.Events) != 2 {
 					t.Errorf("ended trace = %+v", ended.Trace)
 				}
 			}
@@ -276,7 +278,7 @@ func TestTranscriptFacts(t *testing.T) {
 			}
 
 			q := reply("QueryTraces all").(QueryResults)
-			if want := (RequestID{}); gen2 {
+			if want := (tracing.RequestID{}); gen2 {
 				want = reqID("8")
 				if q.RequestID != want {
 					t.Errorf("QueryResults request id = %v, want %v", q.RequestID, want)

@@ -1,4 +1,4 @@
-package tracing
+package wire
 
 import (
 	"bytes"
@@ -17,6 +17,7 @@ import (
 	"github.com/pierrec/lz4/v4"
 
 	"github.com/reflowtrace/reflowtrace-go/internal/compress"
+	"github.com/reflowtrace/reflowtrace-go/tracing"
 )
 
 // TestProtocolExample decodes the complete example of the protocol document
@@ -42,16 +43,16 @@ func TestProtocolExample(t *testing.T) {
 		{"trace_id", r.TraceID, wireTraceID},
 		{"event_id", ev.EventID, wireEventID},
 		{"timestamp", ev.Timestamp, time.Date(2026, 11, 26, 10, 30, 0, 500000000, time.UTC)},
-		{"event_type", ev.Type, TraceEventType{Kind: KindDataFlow, ToActor: "validator", ToPort: "in"}},
+		{"event_type", ev.Type, tracing.TraceEventType{Kind: tracing.KindDataFlow, ToActor: "validator", ToPort: "in"}},
 		{"actor_id", ev.ActorID, "sensor"},
 		{"port", ev.Data.Port, "out"},
 		{"has message", ev.Data.HasMessage, true},
-		{"message", ev.Data.Message, MessageSnapshot{MessageType: "Reading", SizeBytes: 256, SerializedData: []byte{}}},
-		{"state_diff", ev.Data.StateDiff, StateDiff{}},
+		{"message", ev.Data.Message, tracing.MessageSnapshot{MessageType: "Reading", SizeBytes: 256, SerializedData: []byte{}}},
+		{"state_diff", ev.Data.StateDiff, tracing.StateDiff{}},
 		{"error", ev.Data.Error, ""},
-		{"performance_metrics", ev.Data.PerformanceMetrics, PerformanceMetrics{ExecutionTimeNs: 1500, QueueDepth: 3}},
+		{"performance_metrics", ev.Data.PerformanceMetrics, tracing.PerformanceMetrics{ExecutionTimeNs: 1500, QueueDepth: 3}},
 		{"custom_attributes", ev.Data.CustomAttributes.Len(), 0},
-		{"causality", ev.Causality, CausalityInfo{RootCauseEventID: wireEventID, DependencyChain: []EventID{}, SpanID: "a1b2c3d4e5f60718"}},
+		{"causality", ev.Causality, tracing.CausalityInfo{RootCauseEventID: wireEventID, DependencyChain: []tracing.EventID{}, SpanID: "a1b2c3d4e5f60718"}},
 	}
 	for _, c := range checks {
 		if !reflect.DeepEqual(c.got, c.want) {
@@ -67,7 +68,7 @@ func TestProtocolExample(t *testing.T) {
 		t.Errorf("re-encoded example is not byte for byte the compacted example:\n got %s", again)
 	}
 	// The RecordEvent fixture of the golden files is the protocol example.
-	fixture := wireEvent(KindDataFlow)
+	fixture := wireEvent(tracing.KindDataFlow)
 	if got := e.AppendRecordEvent(nil, wireTraceID, &fixture); !bytes.Equal(got, again) {
 		t.Errorf("fixture differs from the example:\n got %s\nwant %s", got, again)
 	}
@@ -199,7 +200,7 @@ func TestDecodeStrict(t *testing.T) {
 				t.Fatalf("rejected: %v", err)
 			case tc.wantErr != "" && err == nil:
 				t.Fatalf("accepted, want error %q", tc.wantErr)
-			case err != nil && (!errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), tc.wantErr)):
+			case err != nil && (!errors.Is(err, tracing.ErrMalformed) || !strings.Contains(err.Error(), tc.wantErr)):
 				t.Fatalf("error %q, want it to wrap ErrMalformed and contain %q", err, tc.wantErr)
 			}
 		})
@@ -217,17 +218,17 @@ func TestDecodeMetricsForms(t *testing.T) {
 	tests := []struct {
 		name string
 		body string
-		want PerformanceMetrics
+		want tracing.PerformanceMetrics
 	}{
-		{"generation 1", all, PerformanceMetrics{ExecutionTimeNs: 1500, QueueDepth: 3}},
-		{"spaces", ` "queue_depth" : 3 , "cpu_usage_percent" : null `, PerformanceMetrics{QueueDepth: 3, Unmeasured: AllMetricFields &^ MetricQueueDepth}},
-		{"empty", ``, PerformanceMetrics{Unmeasured: AllMetricFields}},
+		{"generation 1", all, tracing.PerformanceMetrics{ExecutionTimeNs: 1500, QueueDepth: 3}},
+		{"spaces", ` "queue_depth" : 3 , "cpu_usage_percent" : null `, tracing.PerformanceMetrics{QueueDepth: 3, Unmeasured: tracing.AllMetricFields &^ tracing.MetricQueueDepth}},
+		{"empty", ``, tracing.PerformanceMetrics{Unmeasured: tracing.AllMetricFields}},
 		{"nulls", `"execution_time_ns":1500,"memory_usage_bytes":null,"cpu_usage_percent":null,"queue_depth":0,"throughput_msgs_per_sec":null`,
-			PerformanceMetrics{ExecutionTimeNs: 1500, Unmeasured: MetricMemoryUsageBytes | MetricCPUUsagePercent | MetricThroughputMsgsPerSec}},
+			tracing.PerformanceMetrics{ExecutionTimeNs: 1500, Unmeasured: tracing.MetricMemoryUsageBytes | tracing.MetricCPUUsagePercent | tracing.MetricThroughputMsgsPerSec}},
 		{"some absent", `"cpu_usage_percent":2.5,"queue_depth":null`,
-			PerformanceMetrics{CPUUsagePercent: 2.5, Unmeasured: MetricExecutionTimeNs | MetricMemoryUsageBytes | MetricQueueDepth | MetricThroughputMsgsPerSec}},
+			tracing.PerformanceMetrics{CPUUsagePercent: 2.5, Unmeasured: tracing.MetricExecutionTimeNs | tracing.MetricMemoryUsageBytes | tracing.MetricQueueDepth | tracing.MetricThroughputMsgsPerSec}},
 		{"all null", `"execution_time_ns":null,"memory_usage_bytes":null,"cpu_usage_percent":null,"queue_depth":null,"throughput_msgs_per_sec":null`,
-			PerformanceMetrics{Unmeasured: AllMetricFields}},
+			tracing.PerformanceMetrics{Unmeasured: tracing.AllMetricFields}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -239,8 +240,8 @@ func TestDecodeMetricsForms(t *testing.T) {
 			if got != tc.want {
 				t.Fatalf("got %+v, want %+v", got, tc.want)
 			}
-			var p PerformanceMetrics
-			if err := json.Unmarshal([]byte("{"+tc.body+"}"), &p); err != nil || p != tc.want {
+			var p tracing.PerformanceMetrics
+			if err := Unmarshal([]byte("{"+tc.body+"}"), &p); err != nil || p != tc.want {
 				t.Fatalf("UnmarshalJSON: %+v, %v, want %+v", p, err, tc.want)
 			}
 		})
@@ -252,18 +253,18 @@ func TestDecodeMetricsForms(t *testing.T) {
 func TestDecodeSnapshotForms(t *testing.T) {
 	tests := []struct {
 		in   string
-		want MessageSnapshot
+		want tracing.MessageSnapshot
 	}{
-		{`{"message_type":"m","size_bytes":1,"checksum":"","serialized_data":[]}`, MessageSnapshot{MessageType: "m", SizeBytes: 1, SerializedData: []byte{}}},
-		{`{"message_type":"m","size_bytes":1,"checksum":""}`, MessageSnapshot{MessageType: "m", SizeBytes: 1}},
+		{`{"message_type":"m","size_bytes":1,"checksum":"","serialized_data":[]}`, tracing.MessageSnapshot{MessageType: "m", SizeBytes: 1, SerializedData: []byte{}}},
+		{`{"message_type":"m","size_bytes":1,"checksum":""}`, tracing.MessageSnapshot{MessageType: "m", SizeBytes: 1}},
 		{`{"message_type":"m","size_bytes":1,"checksum":"c","serialized_data":[104,105],"content_codec":"none","content_format_version":0,"stored_bytes":null}`,
-			MessageSnapshot{MessageType: "m", SizeBytes: 1, Checksum: "c", SerializedData: []byte("hi"), ContentCodec: "none"}},
+			tracing.MessageSnapshot{MessageType: "m", SizeBytes: 1, Checksum: "c", SerializedData: []byte("hi"), ContentCodec: "none"}},
 		{`{"stored_bytes":0,"content_format_version":3,"content_codec":"zstd","message_type":"m","size_bytes":1,"checksum":""}`,
-			MessageSnapshot{MessageType: "m", SizeBytes: 1, ContentCodec: "zstd", ContentFormatVersion: 3, HasStoredBytes: true}},
+			tracing.MessageSnapshot{MessageType: "m", SizeBytes: 1, ContentCodec: "zstd", ContentFormatVersion: 3, HasStoredBytes: true}},
 	}
 	for _, tc := range tests {
-		var m MessageSnapshot
-		if err := json.Unmarshal([]byte(tc.in), &m); err != nil {
+		var m tracing.MessageSnapshot
+		if err := Unmarshal([]byte(tc.in), &m); err != nil {
 			t.Fatalf("%s: %v", tc.in, err)
 		}
 		if !reflect.DeepEqual(m, tc.want) {
@@ -321,7 +322,7 @@ func TestDecodeTimestamps(t *testing.T) {
 			d := decoder{data: []byte(strconv.Quote(tc.in))}
 			got, err := d.timestamp()
 			if tc.want.IsZero() {
-				if err == nil || !errors.Is(err, ErrMalformed) {
+				if err == nil || !errors.Is(err, tracing.ErrMalformed) {
 					t.Fatalf("got %v, %v; want rejected", got, err)
 				}
 				return
@@ -343,7 +344,7 @@ func TestDecodeTimestamps(t *testing.T) {
 		})
 	}
 	// A whole reply with such timestamps decodes.
-	trace := string(new(Encoder).AppendFlowTrace(nil, wirePtr(wireTrace(KindActorStarted))))
+	trace := string(new(Encoder).AppendFlowTrace(nil, wirePtr(wireTrace(tracing.KindActorStarted))))
 	trace = strings.Replace(trace, `"start_time":"2026-11-26T10:29:59.123456789Z"`, `"start_time":"2016-12-31T23:59:60.25Z"`, 1)
 	trace = strings.Replace(trace, `"timestamp":"2026-11-26T10:30:00.500Z"`, `"timestamp":"+10000-01-01T00:00:00Z"`, 1)
 	trace = strings.Replace(trace, `"end_time":null`, `"end_time":"-0001-12-31T23:59:59Z"`, 1)
@@ -384,14 +385,14 @@ func TestDecodeRequestShapes(t *testing.T) {
 		{"query request id", `{"QueryTraces":{"query":{},"request_id":"11111111-2222-4333-8444-555555555555"}}`, QueryTraces{RequestID: wireRequestID}, ""},
 		{"query null request id", `{"QueryTraces":{"query":{},"request_id":null}}`, QueryTraces{}, ""},
 		{"start trace generation 1", `{"StartTrace":{"flow_id":"f","version":{"major":1,"minor":0,"patch":0,"timestamp":"2026-11-26T10:29:59.123456789Z"}}}`,
-			StartTrace{FlowID: "f", Version: FlowVersion{Major: 1, Timestamp: wireStart}}, ""},
+			StartTrace{FlowID: "f", Version: tracing.FlowVersion{Major: 1, Timestamp: wireStart}}, ""},
 		{"start trace generation 2", `{"StartTrace":{"trace_id":"6f1c2a4e-1b7d-4c39-8f1e-2a9d3c4b5e60","flow_id":"f","version":{"major":1,"minor":0,"patch":0,"timestamp":"2026-11-26T10:29:59.123456789Z"}}}`,
-			StartTrace{TraceID: wireTraceID, FlowID: "f", Version: FlowVersion{Major: 1, Timestamp: wireStart}}, ""},
+			StartTrace{TraceID: wireTraceID, FlowID: "f", Version: tracing.FlowVersion{Major: 1, Timestamp: wireStart}}, ""},
 		{"start trace null id", `{"StartTrace":{"trace_id":null,"flow_id":"f","version":{"major":1,"minor":0,"patch":0,"timestamp":"2026-11-26T10:30:00Z"}}}`, nil, "StartTrace.trace_id: want a string, got null"},
 		{"start trace bad id", `{"StartTrace":{"trace_id":"t-1","flow_id":"f","version":{"major":1,"minor":0,"patch":0,"timestamp":"2026-11-26T10:30:00Z"}}}`, nil, "StartTrace.trace_id: want a hyphenated UUID"},
 		{"start trace missing flow", `{"StartTrace":{"trace_id":"6f1c2a4e-1b7d-4c39-8f1e-2a9d3c4b5e60","version":{"major":1,"minor":0,"patch":0,"timestamp":"2026-11-26T10:30:00Z"}}}`, nil, `StartTrace: missing field "flow_id"`},
-		{"end trace", `{"EndTrace":{"trace_id":"6f1c2a4e-1b7d-4c39-8f1e-2a9d3c4b5e60","status":"Completed"}}`, EndTrace{TraceID: wireTraceID, Status: ExecutionStatus{Kind: StatusCompleted}}, ""},
-		{"end trace failed", `{"EndTrace":{"status":{"Failed":{"error":"x"}},"trace_id":"6f1c2a4e-1b7d-4c39-8f1e-2a9d3c4b5e60"}}`, EndTrace{TraceID: wireTraceID, Status: FailedStatus("x")}, ""},
+		{"end trace", `{"EndTrace":{"trace_id":"6f1c2a4e-1b7d-4c39-8f1e-2a9d3c4b5e60","status":"Completed"}}`, EndTrace{TraceID: wireTraceID, Status: tracing.ExecutionStatus{Kind: tracing.StatusCompleted}}, ""},
+		{"end trace failed", `{"EndTrace":{"status":{"Failed":{"error":"x"}},"trace_id":"6f1c2a4e-1b7d-4c39-8f1e-2a9d3c4b5e60"}}`, EndTrace{TraceID: wireTraceID, Status: tracing.FailedStatus("x")}, ""},
 		{"end trace missing status", `{"EndTrace":{"trace_id":"6f1c2a4e-1b7d-4c39-8f1e-2a9d3c4b5e60"}}`, nil, `EndTrace: missing field "status"`},
 		{"end trace null id", `{"EndTrace":{"trace_id":null,"status":"Completed"}}`, nil, "EndTrace.trace_id: want a string, got null"},
 		{"end trace bad status", `{"EndTrace":{"trace_id":"6f1c2a4e-1b7d-4c39-8f1e-2a9d3c4b5e60","status":"Done"}}`, nil, `EndTrace.status: unknown execution status variant "Done"`},
@@ -399,8 +400,8 @@ func TestDecodeRequestShapes(t *testing.T) {
 		{"query all null", `{"QueryTraces":{"query":{}}}`, QueryTraces{}, ""},
 		{"query bad range", `{"QueryTraces":{"query":{"time_range":["2026-11-26T10:30:00Z"]}}}`, nil, "QueryTraces.query.time_range: want two timestamps, got 1"},
 		{"query limit", `{"QueryTraces":{"query":{"limit":5,"status":{"Failed":{"error":"x"}}}}}`, nil, ""},
-		{"legacy subscribe", `{"Subscribe":{"filter":{"actor_ids":["a"]}}}`, Subscribe{Filters: SubscriptionFilters{ActorIDs: []string{"a"}}}, ""},
-		{"subscribe prefers filters", `{"Subscribe":{"filters":{"actor_ids":["b"]},"filter":{"actor_ids":["a"]}}}`, Subscribe{Filters: SubscriptionFilters{ActorIDs: []string{"b"}}}, ""},
+		{"legacy subscribe", `{"Subscribe":{"filter":{"actor_ids":["a"]}}}`, Subscribe{Filters: tracing.SubscriptionFilters{ActorIDs: []string{"a"}}}, ""},
+		{"subscribe prefers filters", `{"Subscribe":{"filters":{"actor_ids":["b"]},"filter":{"actor_ids":["a"]}}}`, Subscribe{Filters: tracing.SubscriptionFilters{ActorIDs: []string{"b"}}}, ""},
 		{"subscribe without filters", `{"Subscribe":{}}`, nil, `Subscribe: missing field "filters"`},
 		{"subscribe nulls", `{"Subscribe":{"filters":{"flow_ids":null,"actor_ids":null}}}`, Subscribe{}, ""},
 		{"version too large", `{"StartTrace":{"flow_id":"f","version":{"major":4294967296,"minor":0,"patch":0,"timestamp":"2026-11-26T10:30:00Z"}}}`, nil, "StartTrace.version.major: integer 4294967296 out of range 0..4294967295"},
@@ -414,7 +415,7 @@ func TestDecodeRequestShapes(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := DecodeRequest([]byte(tc.in))
 			if tc.wantErr != "" {
-				if err == nil || !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), tc.wantErr) {
+				if err == nil || !errors.Is(err, tracing.ErrMalformed) || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("error %v, want %q", err, tc.wantErr)
 				}
 				return
@@ -446,9 +447,9 @@ func TestDecodeResponseShapes(t *testing.T) {
 		{"trace data request id", `{"TraceData":{"request_id":"11111111-2222-4333-8444-555555555555","trace":null}}`, TraceData{RequestID: wireRequestID}, ""},
 		{"trace data null request id", `{"TraceData":{"request_id":null,"trace":null}}`, TraceData{}, ""},
 		{"trace data bad request id", `{"TraceData":{"request_id":"r-1","trace":null}}`, nil, "TraceData.request_id: want a hyphenated UUID"},
-		{"query results request id", `{"QueryResults":{"request_id":"11111111-2222-4333-8444-555555555555","traces":[],"total_count":0}}`, QueryResults{Traces: []FlowTrace{}, RequestID: wireRequestID}, ""},
-		{"query results null request id", `{"QueryResults":{"traces":[],"total_count":0,"request_id":null}}`, QueryResults{Traces: []FlowTrace{}}, ""},
-		{"traces found ignores request id", `{"TracesFound":{"traces":[],"request_id":7}}`, TracesFound{Traces: []FlowTrace{}}, ""},
+		{"query results request id", `{"QueryResults":{"request_id":"11111111-2222-4333-8444-555555555555","traces":[],"total_count":0}}`, QueryResults{Traces: []tracing.FlowTrace{}, RequestID: wireRequestID}, ""},
+		{"query results null request id", `{"QueryResults":{"traces":[],"total_count":0,"request_id":null}}`, QueryResults{Traces: []tracing.FlowTrace{}}, ""},
+		{"traces found ignores request id", `{"TracesFound":{"traces":[],"request_id":7}}`, TracesFound{Traces: []tracing.FlowTrace{}}, ""},
 		{"legacy trace not found", `{"Error":{"message":"Trace not found: 6f1c2a4e-1b7d-4c39-8f1e-2a9d3c4b5e60"}}`, ErrorResponse{Message: "Trace not found: 6f1c2a4e-1b7d-4c39-8f1e-2a9d3c4b5e60"}, ""},
 		{"trace data legacy", `{"TraceData":{"trace":` + trace + `}}`, TraceData{Trace: wirePtr(wireTrace())}, ""},
 		{"event recorded", `{"EventRecorded":{"success":true,"error":null}}`, EventRecorded{Success: true}, ""},
@@ -457,14 +458,14 @@ func TestDecodeResponseShapes(t *testing.T) {
 		{"pong", `"Pong"`, Pong{}, ""},
 		{"metrics", `{"Metrics":{"data":{"a": [1, 2]} }}`, Metrics{Data: json.RawMessage(`{"a": [1, 2]}`)}, ""},
 		{"query results missing count", `{"QueryResults":{"traces":[]}}`, nil, `missing field "total_count"`},
-		{"traces found", `{"TracesFound":{"traces":[]}}`, TracesFound{Traces: []FlowTrace{}}, ""},
+		{"traces found", `{"TracesFound":{"traces":[]}}`, TracesFound{Traces: []tracing.FlowTrace{}}, ""},
 		{"a request", `"Ping"`, nil, `unknown response variant "Ping"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := DecodeResponse([]byte(tc.in))
 			if tc.wantErr != "" {
-				if err == nil || !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), tc.wantErr) {
+				if err == nil || !errors.Is(err, tracing.ErrMalformed) || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("error %v, want %q", err, tc.wantErr)
 				}
 				return
@@ -501,7 +502,7 @@ func replyFrame(t testing.TB, a compress.Algorithm, msg []byte) []byte {
 
 func TestDecodeResponseFrame(t *testing.T) {
 	var e Encoder
-	long := e.AppendResponse(nil, QueryResults{Traces: []FlowTrace{wireTrace(KindDataFlow, KindActorFailed)}, TotalCount: 1})
+	long := e.AppendResponse(nil, QueryResults{Traces: []tracing.FlowTrace{wireTrace(tracing.KindDataFlow, tracing.KindActorFailed)}, TotalCount: 1})
 	short := e.AppendResponse(nil, EventRecorded{Success: true})
 	lz4, err := compress.NewCodec(compress.LZ4)
 	if err != nil {
@@ -522,9 +523,9 @@ func TestDecodeResponseFrame(t *testing.T) {
 		{"text", false, short, short, nil},
 		{"lz4 prefixed block", true, prefixed, long, nil},
 		{"corrupt lz4 block", true, []byte{0xf0, 1, 2}, nil, compress.ErrCorrupt},
-		{"empty binary", true, nil, nil, ErrMalformed},
-		{"text sent as binary", true, short, nil, ErrMalformed},
-		{"binary sent as text", false, replyFrame(t, compress.LZ4, long), nil, ErrMalformed},
+		{"empty binary", true, nil, nil, tracing.ErrMalformed},
+		{"text sent as binary", true, short, nil, tracing.ErrMalformed},
+		{"binary sent as text", false, replyFrame(t, compress.LZ4, long), nil, tracing.ErrMalformed},
 		{"truncated zstd", true, replyFrame(t, compress.Zstd, long)[:20], nil, compress.ErrCorrupt},
 		{"truncated gzip", true, replyFrame(t, compress.Gzip, long)[:20], nil, compress.ErrCorrupt},
 	}
@@ -533,14 +534,14 @@ func TestDecodeResponseFrame(t *testing.T) {
 			frameCase{a.String() + " reply", true, replyFrame(t, a, long), long, nil},
 			frameCase{a.String() + " short reply", true, replyFrame(t, a, short), short, nil},
 			// Decompresses, but not to a message.
-			frameCase{a.String() + " of a non-message", true, replyFrame(t, a, []byte(`{"Nope":1}`)), nil, ErrMalformed},
+			frameCase{a.String() + " of a non-message", true, replyFrame(t, a, []byte(`{"Nope":1}`)), nil, tracing.ErrMalformed},
 		)
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := DecodeResponseFrame(tc.binary, tc.data)
 			if tc.wantErr != nil {
-				if !errors.Is(err, tc.wantErr) || !errors.Is(err, ErrMalformed) {
+				if !errors.Is(err, tc.wantErr) || !errors.Is(err, tracing.ErrMalformed) {
 					t.Fatalf("error %v, want %v and ErrMalformed", err, tc.wantErr)
 				}
 				return
@@ -659,7 +660,7 @@ func TestDecodeResponseFrameTooLarge(t *testing.T) {
 	for name, frame := range map[string][]byte{"lz4": block[:n], "zstd": zframe} {
 		t.Run(name, func(t *testing.T) {
 			_, err := DecodeResponseFrame(true, frame)
-			if !errors.Is(err, compress.ErrTooLarge) || !errors.Is(err, ErrMalformed) {
+			if !errors.Is(err, compress.ErrTooLarge) || !errors.Is(err, tracing.ErrMalformed) {
 				t.Fatalf("error %v, want ErrTooLarge and ErrMalformed", err)
 			}
 		})
@@ -671,9 +672,9 @@ func TestDecodeResponseFrameTooLarge(t *testing.T) {
 // C-compatible ones.
 func TestDecodeResponseFrameOtherLZ4Encoders(t *testing.T) {
 	var e Encoder
-	traces := make([]FlowTrace, 40)
+	traces := make([]tracing.FlowTrace, 40)
 	for i := range traces {
-		traces[i] = wireTrace(KindDataFlow, KindActorFailed, KindMessageSent)
+		traces[i] = wireTrace(tracing.KindDataFlow, tracing.KindActorFailed, tracing.KindMessageSent)
 	}
 	msg := e.AppendResponse(nil, QueryResults{Traces: traces, TotalCount: uint64(len(traces))})
 	tests := []struct {
@@ -738,7 +739,7 @@ func TestDecodeResponseFrameCorruptLZ4(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := DecodeResponseFrame(true, tt.src)
-			if err == nil || got != nil || !errors.Is(err, ErrMalformed) {
+			if err == nil || got != nil || !errors.Is(err, tracing.ErrMalformed) {
 				t.Fatalf("DecodeResponseFrame = %v, %v; want ErrMalformed", got, err)
 			}
 		})
@@ -750,7 +751,7 @@ func TestDecodeResponseFrameCorruptLZ4(t *testing.T) {
 // used last.
 func TestDecodeResponseFrameErrorIsStable(t *testing.T) {
 	var e Encoder
-	msg := e.AppendResponse(nil, QueryResults{Traces: []FlowTrace{wireTrace(KindDataFlow)}, TotalCount: 1})
+	msg := e.AppendResponse(nil, QueryResults{Traces: []tracing.FlowTrace{wireTrace(tracing.KindDataFlow)}, TotalCount: 1})
 	bad := []byte{0xF0, 0xFF}
 	var first string
 	for _, a := range append(frameAlgorithms, compress.LZ4, compress.Brotli) {
@@ -810,8 +811,8 @@ func TestDecodeDuplicateAttributeKeys(t *testing.T) {
 				b.WriteString(`"k` + strconv.Itoa(i%tc.n) + `":` + strconv.Itoa(i))
 			}
 			b.WriteString("}")
-			var as Attributes
-			if err := json.Unmarshal([]byte(b.String()), &as); err != nil {
+			var as tracing.Attributes
+			if err := Unmarshal([]byte(b.String()), &as); err != nil {
 				t.Fatal(err)
 			}
 			if as.Len() != tc.n {
@@ -823,8 +824,8 @@ func TestDecodeDuplicateAttributeKeys(t *testing.T) {
 					t.Fatalf("attribute %d = %v", i, a)
 				}
 			}
-			var v Value
-			if err := json.Unmarshal([]byte(b.String()), &v); err != nil {
+			var v tracing.Value
+			if err := Unmarshal([]byte(b.String()), &v); err != nil {
 				t.Fatal(err)
 			}
 			if len(v.Object()) != tc.n || v.Object()[0].Value.Int() != int64(tc.total-tc.n) {

@@ -1,8 +1,7 @@
-package tracing
+package wire
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -14,14 +13,8 @@ import (
 
 	"github.com/reflowtrace/reflowtrace-go/internal/compress"
 	"github.com/reflowtrace/reflowtrace-go/internal/uuid"
+	"github.com/reflowtrace/reflowtrace-go/tracing"
 )
-
-// ErrMalformed is wrapped by the errors of the decoders for input that is
-// not a valid protocol message. The error says what was wrong and where,
-// e.g. "tracing: malformed message:
-// RecordEvent.event.data.performance_metrics.queue_depth: want a
-// non-negative integer, got -1".
-var ErrMalformed = errors.New("tracing: malformed message")
 
 // maxNesting is the nesting limit of the server's JSON reader for a whole
 // message: 127 levels of arrays and objects are accepted, 128 are not.
@@ -116,7 +109,12 @@ type decoder struct {
 	// noIntern turns interning off, for inputs too small to repeat
 	// strings: building the table would cost more than it saves.
 	noIntern bool
+	// attrs is reused to collect the members of custom attributes.
+	attrs []tracing.Attr
 }
+
+// maxScratchAttrs bounds the attribute scratch a decoder keeps.
+const maxScratchAttrs = 256
 
 // maxInterned bounds what the decoder interns.
 const (
@@ -187,7 +185,7 @@ func (d *decoder) pathString() string {
 }
 
 func (d *decoder) errorf(format string, args ...any) error {
-	return fmt.Errorf("%w: %s: %s", ErrMalformed, d.pathString(), fmt.Sprintf(format, args...))
+	return fmt.Errorf("%w: %s: %s", tracing.ErrMalformed, d.pathString(), fmt.Sprintf(format, args...))
 }
 
 // got describes the value at the cursor for an error message.
@@ -912,88 +910,88 @@ func (d *decoder) skip() error {
 
 // value reads any JSON value into a Value: integers that fit int64 are
 // ValueInt, larger ones ValueUint, other numbers ValueFloat.
-func (d *decoder) value() (Value, error) {
+func (d *decoder) value() (tracing.Value, error) {
 	switch c := d.peek(); {
 	case c == '"':
 		s, err := d.str()
-		return StringValue(s), err
+		return tracing.StringValue(s), err
 	case c == '{':
 		if err := d.openObject("an object"); err != nil {
-			return Value{}, err
+			return tracing.Value{}, err
 		}
 		var ab attrBuilder
 		for first := true; ; first = false {
 			k, more, err := d.nextKey(first)
 			if err != nil {
-				return Value{}, err
+				return tracing.Value{}, err
 			}
 			if !more {
 				if ab.attrs == nil {
-					ab.attrs = []Attr{}
+					ab.attrs = []tracing.Attr{}
 				}
-				return ObjectValue(ab.attrs...), nil
+				return tracing.ObjectValue(ab.attrs...), nil
 			}
 			key := d.intern(k)
 			d.push(key)
 			v, err := d.value()
 			d.pop()
 			if err != nil {
-				return Value{}, err
+				return tracing.Value{}, err
 			}
 			ab.set(key, v)
 		}
 	case c == '[':
 		if err := d.openArray("an array"); err != nil {
-			return Value{}, err
+			return tracing.Value{}, err
 		}
-		vs := []Value{}
+		vs := []tracing.Value{}
 		for i := 0; ; i++ {
 			more, err := d.nextElem(i == 0)
 			if err != nil {
-				return Value{}, err
+				return tracing.Value{}, err
 			}
 			if !more {
-				return ArrayValue(vs...), nil
+				return tracing.ArrayValue(vs...), nil
 			}
 			d.pushIdx(i)
 			v, err := d.value()
 			d.pop()
 			if err != nil {
-				return Value{}, err
+				return tracing.Value{}, err
 			}
 			vs = append(vs, v)
 		}
 	case c == 't' || c == 'f':
 		b, err := d.boolean()
-		return BoolValue(b), err
+		return tracing.BoolValue(b), err
 	case c == 'n':
 		if d.null() {
-			return Value{}, nil
+			return tracing.Value{}, nil
 		}
 	case c == '-' || c >= '0' && c <= '9':
 		text, integer, err := d.number()
 		if err != nil {
-			return Value{}, err
+			return tracing.Value{}, err
 		}
 		if integer {
 			if text[0] == '-' {
 				if v, err := strconv.ParseInt(string(text), 10, 64); err == nil && v != 0 {
-					return IntValue(v), nil
+					return tracing.IntValue(v), nil
 				}
 			} else if v, err := strconv.ParseUint(string(text), 10, 64); err == nil {
 				if v <= math.MaxInt64 {
-					return IntValue(int64(v)), nil
+					return tracing.IntValue(int64(v)), nil
 				}
-				return UintValue(v), nil
+				return tracing.UintValue(v), nil
 			}
 		}
 		f, err := strconv.ParseFloat(string(text), 64)
 		if err != nil || math.IsInf(f, 0) {
-			return Value{}, d.errorf("number %s out of range", text)
+			return tracing.Value{}, d.errorf("number %s out of range", text)
 		}
-		return FloatValue(f), nil
+		return tracing.FloatValue(f), nil
 	}
-	return Value{}, d.want("a JSON value")
+	return tracing.Value{}, d.want("a JSON value")
 }
 
 // fields tracks the fields of a struct being decoded: which were seen, and
@@ -1167,7 +1165,7 @@ func (d *decoder) request() (TracingRequest, error) {
 						return err
 					case 1:
 						s, err := d.str()
-						r.FlowID = FlowID(s)
+						r.FlowID = tracing.FlowID(s)
 						return err
 					}
 					return d.flowVersion(&r.Version)
@@ -1218,7 +1216,7 @@ func (d *decoder) request() (TracingRequest, error) {
 				var r GetFlowVersions
 				err := d.structure("a GetFlowVersions object", []string{"flow_id"}, 1, func(int) error {
 					s, err := d.str()
-					r.FlowID = FlowID(s)
+					r.FlowID = tracing.FlowID(s)
 					return err
 				})
 				req = r
@@ -1264,7 +1262,7 @@ func (d *decoder) request() (TracingRequest, error) {
 // request like a generation-2 server: a UUID string is the request id;
 // null or any other JSON value sends the request down the legacy path,
 // which ignores it, so it reads as the zero id.
-func (d *decoder) lenientRequestID(id *RequestID) error {
+func (d *decoder) lenientRequestID(id *tracing.RequestID) error {
 	if d.peek() == '"' {
 		b, err := d.rawString()
 		if err != nil {
@@ -1280,14 +1278,14 @@ func (d *decoder) lenientRequestID(id *RequestID) error {
 }
 
 // optRequestID reads the request_id of a reply: a UUID, or null (zero).
-func (d *decoder) optRequestID(id *RequestID) error {
+func (d *decoder) optRequestID(id *tracing.RequestID) error {
 	u, err := d.optID()
 	*id = u
 	return err
 }
 
-func (d *decoder) traceIDBody(what string) (TraceID, error) {
-	var id TraceID
+func (d *decoder) traceIDBody(what string) (tracing.TraceID, error) {
+	var id tracing.TraceID
 	err := d.structure(what, []string{"trace_id"}, 1, func(int) error {
 		u, err := d.id()
 		id = u
@@ -1345,7 +1343,7 @@ func (d *decoder) response() (TracingResponse, error) {
 					if d.null() {
 						return nil
 					}
-					r.Trace = &FlowTrace{}
+					r.Trace = &tracing.FlowTrace{}
 					return d.flowTrace(r.Trace)
 				})
 				resp = r
@@ -1366,9 +1364,9 @@ func (d *decoder) response() (TracingResponse, error) {
 					case 2:
 						return d.optRequestID(&r.RequestID)
 					}
-					r.Traces = []FlowTrace{}
+					r.Traces = []tracing.FlowTrace{}
 					return d.array("an array of traces", func() error {
-						r.Traces = append(r.Traces, FlowTrace{})
+						r.Traces = append(r.Traces, tracing.FlowTrace{})
 						return d.flowTrace(&r.Traces[len(r.Traces)-1])
 					})
 				})
@@ -1381,9 +1379,9 @@ func (d *decoder) response() (TracingResponse, error) {
 			case "FlowVersions":
 				var r FlowVersions
 				err := d.structure("a FlowVersions object", []string{"versions"}, 1, func(int) error {
-					r.Versions = []FlowVersion{}
+					r.Versions = []tracing.FlowVersion{}
 					return d.array("an array of versions", func() error {
-						r.Versions = append(r.Versions, FlowVersion{})
+						r.Versions = append(r.Versions, tracing.FlowVersion{})
 						return d.flowVersion(&r.Versions[len(r.Versions)-1])
 					})
 				})
@@ -1471,7 +1469,7 @@ var eventFields = []string{"event_id", "timestamp", "event_type", "actor_id", "d
 
 // traceEvent reads the {"trace_id", "event"} body that RecordEvent and
 // EventNotification share.
-func (d *decoder) traceEvent(what string, id *TraceID, ev *TraceEvent) error {
+func (d *decoder) traceEvent(what string, id *tracing.TraceID, ev *tracing.TraceEvent) error {
 	return d.structure(what, []string{"trace_id", "event"}, 0b11, func(i int) error {
 		if i == 0 {
 			var err error
@@ -1482,7 +1480,7 @@ func (d *decoder) traceEvent(what string, id *TraceID, ev *TraceEvent) error {
 	})
 }
 
-func (d *decoder) event(ev *TraceEvent) error {
+func (d *decoder) event(ev *tracing.TraceEvent) error {
 	return d.structure("a TraceEvent object", eventFields, 0b111111, func(i int) error {
 		var err error
 		switch i {
@@ -1505,20 +1503,20 @@ func (d *decoder) event(ev *TraceEvent) error {
 	})
 }
 
-func (d *decoder) eventType(t *TraceEventType) error {
-	*t = TraceEventType{}
+func (d *decoder) eventType(t *tracing.TraceEventType) error {
+	*t = tracing.TraceEventType{}
 	return d.variant("an event type",
 		func(tag []byte) (bool, error) {
 			switch string(tag) {
 			case "DataFlow":
-				t.Kind = KindDataFlow
+				t.Kind = tracing.KindDataFlow
 				return false, nil
 			case "Custom":
-				t.Kind = KindCustom
+				t.Kind = tracing.KindCustom
 				return false, nil
 			}
-			for k := KindActorCreated; k <= KindNetworkEvent; k++ {
-				if k != KindDataFlow && kindNames[k] == string(tag) {
+			for k := tracing.KindActorCreated; k <= tracing.KindNetworkEvent; k++ {
+				if k != tracing.KindDataFlow && k.String() == string(tag) {
 					t.Kind = k
 					return true, nil
 				}
@@ -1526,7 +1524,7 @@ func (d *decoder) eventType(t *TraceEventType) error {
 			return false, d.unknownVariant("event type", tag)
 		},
 		func(tag []byte) error {
-			if t.Kind == KindCustom {
+			if t.Kind == tracing.KindCustom {
 				d.push("Custom")
 				defer d.pop()
 				var err error
@@ -1549,7 +1547,7 @@ func (d *decoder) eventType(t *TraceEventType) error {
 
 var dataFields = []string{"port", "message", "state_diff", "error", "performance_metrics", "custom_attributes"}
 
-func (d *decoder) eventData(data *TraceEventData) error {
+func (d *decoder) eventData(data *tracing.TraceEventData) error {
 	return d.structure("a data object", dataFields, 0b110000, func(i int) error {
 		var err error
 		switch i {
@@ -1564,7 +1562,7 @@ func (d *decoder) eventData(data *TraceEventData) error {
 			err = d.messageSnapshot(&data.Message)
 		case 2:
 			if d.null() {
-				data.StateDiff = StateDiff{}
+				data.StateDiff = tracing.StateDiff{}
 				return nil
 			}
 			err = d.stateDiff(&data.StateDiff)
@@ -1584,8 +1582,8 @@ var snapshotFields = []string{"message_type", "size_bytes", "checksum", "seriali
 // messageSnapshot reads a MessageSnapshot in either generation's form:
 // serialized_data may be absent (nil), and the generation-2 fields are
 // optional.
-func (d *decoder) messageSnapshot(m *MessageSnapshot) error {
-	*m = MessageSnapshot{}
+func (d *decoder) messageSnapshot(m *tracing.MessageSnapshot) error {
+	*m = tracing.MessageSnapshot{}
 	return d.structure("a MessageSnapshot object", snapshotFields, 0b0111, func(i int) error {
 		var err error
 		switch i {
@@ -1616,7 +1614,7 @@ func (d *decoder) messageSnapshot(m *MessageSnapshot) error {
 
 var stateDiffFields = []string{"before", "after", "diff_type"}
 
-func (d *decoder) stateDiff(s *StateDiff) error {
+func (d *decoder) stateDiff(s *tracing.StateDiff) error {
 	return d.structure("a StateDiff object", stateDiffFields, 0b110, func(i int) error {
 		var err error
 		switch i {
@@ -1632,11 +1630,11 @@ func (d *decoder) stateDiff(s *StateDiff) error {
 			err = d.variant("a diff type", func(tag []byte) (bool, error) {
 				switch string(tag) {
 				case "Full":
-					s.DiffType = DiffFull
+					s.DiffType = tracing.DiffFull
 				case "Incremental":
-					s.DiffType = DiffIncremental
+					s.DiffType = tracing.DiffIncremental
 				case "MemoryOnly":
-					s.DiffType = DiffMemoryOnly
+					s.DiffType = tracing.DiffMemoryOnly
 				default:
 					return false, d.unknownVariant("diff type", tag)
 				}
@@ -1651,8 +1649,8 @@ var perfFields = []string{"execution_time_ns", "memory_usage_bytes", "cpu_usage_
 
 // perf reads PerformanceMetrics in either generation's form: a field that
 // is null or absent is not measured (generation 2), a number is measured.
-func (d *decoder) perf(p *PerformanceMetrics) error {
-	var nulls MetricFields
+func (d *decoder) perf(p *tracing.PerformanceMetrics) error {
+	var nulls tracing.MetricFields
 	err := d.structure("a PerformanceMetrics object", perfFields, 0, func(i int) error {
 		if d.null() {
 			nulls |= 1 << i
@@ -1676,18 +1674,18 @@ func (d *decoder) perf(p *PerformanceMetrics) error {
 	if err != nil {
 		return err
 	}
-	p.Unmeasured = nulls | AllMetricFields&^MetricFields(d.lastSeen)
+	p.Unmeasured = nulls | tracing.AllMetricFields&^tracing.MetricFields(d.lastSeen)
 	return nil
 }
 
 // attrBuilder collects the members of an object; like the server's map, a
 // repeated key keeps its first position and its last value.
 type attrBuilder struct {
-	attrs []Attr
+	attrs []tracing.Attr
 	index map[string]int // built once the object is no longer small
 }
 
-func (b *attrBuilder) set(key string, v Value) {
+func (b *attrBuilder) set(key string, v tracing.Value) {
 	if b.index != nil {
 		if i, ok := b.index[key]; ok {
 			b.attrs[i].Value = v
@@ -1702,7 +1700,7 @@ func (b *attrBuilder) set(key string, v Value) {
 			}
 		}
 	}
-	b.attrs = append(b.attrs, Attr{Key: key, Value: v})
+	b.attrs = append(b.attrs, tracing.Attr{Key: key, Value: v})
 	if b.index == nil && len(b.attrs) > smallObject {
 		b.index = make(map[string]int, 2*len(b.attrs))
 		for i, a := range b.attrs {
@@ -1714,23 +1712,23 @@ func (b *attrBuilder) set(key string, v Value) {
 // attributes reads a JSON object into as (replacing its content). The
 // first attributes are decoded into as's inline storage, so a small object
 // allocates nothing beyond its strings.
-func (d *decoder) attributes(as *Attributes) error {
+func (d *decoder) attributes(as *tracing.Attributes) error {
 	as.Reset()
 	if err := d.openObject("an object"); err != nil {
 		return err
 	}
-	ab := attrBuilder{attrs: as.inline[:0:inlineAttrs]}
+	ab := attrBuilder{attrs: d.attrs[:0]}
+	d.attrs = nil // a nested object must not share it
 	for first := true; ; first = false {
 		k, more, err := d.nextKey(first)
 		if err != nil {
 			return err
 		}
 		if !more {
-			if n := len(ab.attrs); n <= inlineAttrs {
-				as.n = n // already in as.inline
-			} else {
-				as.n = copy(as.inline[:], ab.attrs)
-				as.overflow = ab.attrs[inlineAttrs:n:n]
+			as.Add(ab.attrs...)
+			if cap(ab.attrs) <= maxScratchAttrs {
+				clear(ab.attrs)
+				d.attrs = ab.attrs[:0]
 			}
 			return nil
 		}
@@ -1747,7 +1745,7 @@ func (d *decoder) attributes(as *Attributes) error {
 
 var causalityFields = []string{"parent_event_id", "root_cause_event_id", "dependency_chain", "span_id"}
 
-func (d *decoder) causality(c *CausalityInfo) error {
+func (d *decoder) causality(c *tracing.CausalityInfo) error {
 	return d.structure("a CausalityInfo object", causalityFields, 0b1110, func(i int) error {
 		var err error
 		switch i {
@@ -1760,7 +1758,7 @@ func (d *decoder) causality(c *CausalityInfo) error {
 			u, err = d.id()
 			c.RootCauseEventID = u
 		case 2:
-			c.DependencyChain = []EventID{}
+			c.DependencyChain = []tracing.EventID{}
 			err = d.array("an array of event ids", func() error {
 				u, err := d.id()
 				c.DependencyChain = append(c.DependencyChain, u)
@@ -1775,7 +1773,7 @@ func (d *decoder) causality(c *CausalityInfo) error {
 
 var flowTraceFields = []string{"trace_id", "flow_id", "execution_id", "version", "start_time", "end_time", "status", "events", "metadata"}
 
-func (d *decoder) flowTrace(t *FlowTrace) error {
+func (d *decoder) flowTrace(t *tracing.FlowTrace) error {
 	return d.structure("a FlowTrace object", flowTraceFields, 0b111011111, func(i int) error {
 		var err error
 		switch i {
@@ -1786,7 +1784,7 @@ func (d *decoder) flowTrace(t *FlowTrace) error {
 		case 1:
 			var s string
 			s, err = d.str()
-			t.FlowID = FlowID(s)
+			t.FlowID = tracing.FlowID(s)
 		case 2:
 			var u [16]byte
 			u, err = d.id()
@@ -1804,9 +1802,9 @@ func (d *decoder) flowTrace(t *FlowTrace) error {
 		case 6:
 			err = d.status(&t.Status)
 		case 7:
-			t.Events = []TraceEvent{}
+			t.Events = []tracing.TraceEvent{}
 			err = d.array("an array of events", func() error {
-				t.Events = append(t.Events, TraceEvent{})
+				t.Events = append(t.Events, tracing.TraceEvent{})
 				return d.event(&t.Events[len(t.Events)-1])
 			})
 		case 8:
@@ -1818,7 +1816,7 @@ func (d *decoder) flowTrace(t *FlowTrace) error {
 
 var versionFields = []string{"major", "minor", "patch", "git_hash", "timestamp"}
 
-func (d *decoder) flowVersion(v *FlowVersion) error {
+func (d *decoder) flowVersion(v *tracing.FlowVersion) error {
 	return d.structure("a FlowVersion object", versionFields, 0b10111, func(i int) error {
 		var err error
 		var n uint64
@@ -1841,14 +1839,14 @@ func (d *decoder) flowVersion(v *FlowVersion) error {
 	})
 }
 
-func (d *decoder) status(s *ExecutionStatus) error {
-	*s = ExecutionStatus{}
+func (d *decoder) status(s *tracing.ExecutionStatus) error {
+	*s = tracing.ExecutionStatus{}
 	return d.variant("an execution status",
 		func(tag []byte) (bool, error) {
-			for k := range statusNames {
-				if statusNames[k] == string(tag) {
-					s.Kind = StatusKind(k)
-					return StatusKind(k) != StatusFailed, nil
+			for k := tracing.StatusPending; k <= tracing.StatusCancelled; k++ {
+				if k.String() == string(tag) {
+					s.Kind = k
+					return k != tracing.StatusFailed, nil
 				}
 			}
 			return false, d.unknownVariant("execution status", tag)
@@ -1866,7 +1864,7 @@ func (d *decoder) status(s *ExecutionStatus) error {
 
 var metadataFields = []string{"user_id", "session_id", "environment", "hostname", "process_id", "thread_id", "tags"}
 
-func (d *decoder) metadata(m *TraceMetadata) error {
+func (d *decoder) metadata(m *tracing.TraceMetadata) error {
 	return d.structure("a TraceMetadata object", metadataFields, 0b1111100, func(i int) error {
 		var err error
 		switch i {
@@ -1910,7 +1908,7 @@ func (d *decoder) metadata(m *TraceMetadata) error {
 
 var queryFields = []string{"flow_id", "execution_id", "time_range", "status", "actor_filter", "limit", "offset"}
 
-func (d *decoder) traceQuery(q *TraceQuery) error {
+func (d *decoder) traceQuery(q *tracing.TraceQuery) error {
 	return d.structure("a TraceQuery object", queryFields, 0, func(i int) error {
 		var err error
 		if d.null() {
@@ -1920,7 +1918,7 @@ func (d *decoder) traceQuery(q *TraceQuery) error {
 		case 0:
 			var s string
 			s, err = d.str()
-			q.FlowID = FlowID(s)
+			q.FlowID = tracing.FlowID(s)
 		case 1:
 			var u [16]byte
 			u, err = d.id()
@@ -1941,7 +1939,7 @@ func (d *decoder) traceQuery(q *TraceQuery) error {
 			}
 			q.HasTimeRange = err == nil
 		case 3:
-			q.Status = &ExecutionStatus{}
+			q.Status = &tracing.ExecutionStatus{}
 			err = d.status(q.Status)
 		case 4:
 			q.ActorFilter, err = d.str()
@@ -1956,17 +1954,17 @@ func (d *decoder) traceQuery(q *TraceQuery) error {
 
 var filterFields = []string{"flow_ids", "actor_ids", "event_types", "status_filter"}
 
-func (d *decoder) filters(f *SubscriptionFilters) error {
+func (d *decoder) filters(f *tracing.SubscriptionFilters) error {
 	return d.structure("a SubscriptionFilters object", filterFields, 0, func(i int) error {
 		if d.null() {
 			return nil
 		}
 		switch i {
 		case 0:
-			f.FlowIDs = []FlowID{}
+			f.FlowIDs = []tracing.FlowID{}
 			return d.array("an array of strings", func() error {
 				s, err := d.str()
-				f.FlowIDs = append(f.FlowIDs, FlowID(s))
+				f.FlowIDs = append(f.FlowIDs, tracing.FlowID(s))
 				return err
 			})
 		case 1:
@@ -1977,15 +1975,15 @@ func (d *decoder) filters(f *SubscriptionFilters) error {
 				return err
 			})
 		case 2:
-			f.EventTypes = []TraceEventType{}
+			f.EventTypes = []tracing.TraceEventType{}
 			return d.array("an array of event types", func() error {
-				f.EventTypes = append(f.EventTypes, TraceEventType{})
+				f.EventTypes = append(f.EventTypes, tracing.TraceEventType{})
 				return d.eventType(&f.EventTypes[len(f.EventTypes)-1])
 			})
 		default:
-			f.StatusFilter = []ExecutionStatus{}
+			f.StatusFilter = []tracing.ExecutionStatus{}
 			return d.array("an array of statuses", func() error {
-				f.StatusFilter = append(f.StatusFilter, ExecutionStatus{})
+				f.StatusFilter = append(f.StatusFilter, tracing.ExecutionStatus{})
 				return d.status(&f.StatusFilter[len(f.StatusFilter)-1])
 			})
 		}
@@ -2038,7 +2036,7 @@ func DecodeResponseFrame(binary bool, data []byte) (TracingResponse, error) {
 	if _, _, ferr := fresh.DecodeReply(nil, data); ferr != nil {
 		err = ferr
 	}
-	return nil, fmt.Errorf("%w: binary frame: %w", ErrMalformed, err)
+	return nil, fmt.Errorf("%w: binary frame: %w", tracing.ErrMalformed, err)
 }
 
 // detectPool holds the decoders of DecodeResponseFrame. A Detect keeps no

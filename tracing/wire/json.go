@@ -1,0 +1,661 @@
+package wire
+
+import (
+	"bytes"
+	"encoding"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/reflowtrace/reflowtrace-go/tracing"
+)
+
+// Marshal returns the protocol JSON of v, a value of the event model
+// (TraceEvent, FlowTrace, Value, …, or a pointer to one) or a message
+// (a request or a reply), or an id (any type that marshals itself). It uses a fresh
+// Encoder, so a KindCustom event is written as a NetworkEvent with an
+// "event_subtype" attribute (and reads back as such) and the generation-1
+// form is written: a metric that was not measured is written as 0 and
+// reads back as a measured 0 (use an Encoder with ProtocolV2 to keep the
+// difference). A TraceEvent's TraceID is not part of its JSON. Any other
+// type is an error wrapping ErrUnsupportedType.
+//
+// The event model's types have no MarshalJSON of their own (package
+// tracing holds no codec): encoding/json writes them field by field, which
+// is not the protocol's form. Use Marshal, Unmarshal or an Encoder.
+func Marshal(v any) ([]byte, error) {
+	switch x := v.(type) {
+	case tracing.TraceEvent:
+		return marshalTraceEvent(x)
+	case *tracing.TraceEvent:
+		return marshalTraceEvent(*x)
+	case tracing.TraceEventType:
+		return marshalTraceEventType(x)
+	case *tracing.TraceEventType:
+		return marshalTraceEventType(*x)
+	case tracing.TraceEventData:
+		return marshalTraceEventData(x)
+	case *tracing.TraceEventData:
+		return marshalTraceEventData(*x)
+	case tracing.MessageSnapshot:
+		return marshalMessageSnapshot(x)
+	case *tracing.MessageSnapshot:
+		return marshalMessageSnapshot(*x)
+	case tracing.StateDiff:
+		return marshalStateDiff(x)
+	case *tracing.StateDiff:
+		return marshalStateDiff(*x)
+	case tracing.StateDiffType:
+		return marshalStateDiffType(x)
+	case *tracing.StateDiffType:
+		return marshalStateDiffType(*x)
+	case tracing.PerformanceMetrics:
+		return marshalPerformanceMetrics(x)
+	case *tracing.PerformanceMetrics:
+		return marshalPerformanceMetrics(*x)
+	case tracing.CausalityInfo:
+		return marshalCausalityInfo(x)
+	case *tracing.CausalityInfo:
+		return marshalCausalityInfo(*x)
+	case tracing.FlowTrace:
+		return marshalFlowTrace(x)
+	case *tracing.FlowTrace:
+		return marshalFlowTrace(*x)
+	case tracing.FlowVersion:
+		return marshalFlowVersion(x)
+	case *tracing.FlowVersion:
+		return marshalFlowVersion(*x)
+	case tracing.ExecutionStatus:
+		return marshalExecutionStatus(x)
+	case *tracing.ExecutionStatus:
+		return marshalExecutionStatus(*x)
+	case tracing.TraceMetadata:
+		return marshalTraceMetadata(x)
+	case *tracing.TraceMetadata:
+		return marshalTraceMetadata(*x)
+	case tracing.TraceQuery:
+		return marshalTraceQuery(x)
+	case *tracing.TraceQuery:
+		return marshalTraceQuery(*x)
+	case tracing.SubscriptionFilters:
+		return marshalSubscriptionFilters(x)
+	case *tracing.SubscriptionFilters:
+		return marshalSubscriptionFilters(*x)
+	case tracing.Value:
+		return marshalValue(x)
+	case *tracing.Value:
+		return marshalValue(*x)
+	case tracing.Attr:
+		return marshalAttr(x)
+	case *tracing.Attr:
+		return marshalAttr(*x)
+	case tracing.Attributes:
+		return marshalAttributes(x)
+	case *tracing.Attributes:
+		return marshalAttributes(*x)
+	case json.Marshaler, encoding.TextMarshaler:
+		return json.Marshal(x)
+	}
+	return nil, fmt.Errorf("wire: marshal %T: %w", v, ErrUnsupportedType)
+}
+
+// Unmarshal reads protocol JSON into v, a pointer to a value of the event
+// model or to a message, as strictly as DecodeRequest: a malformed input
+// is an error wrapping tracing.ErrMalformed, naming what was wrong and
+// where. A TraceEvent's TraceID is kept. Any other type is an error
+// wrapping ErrUnsupportedType.
+func Unmarshal(data []byte, v any) error {
+	switch x := v.(type) {
+	case *tracing.TraceEvent:
+		return unmarshalTraceEvent(x, data)
+	case *tracing.TraceEventType:
+		return unmarshalTraceEventType(x, data)
+	case *tracing.TraceEventData:
+		return unmarshalTraceEventData(x, data)
+	case *tracing.MessageSnapshot:
+		return unmarshalMessageSnapshot(x, data)
+	case *tracing.StateDiff:
+		return unmarshalStateDiff(x, data)
+	case *tracing.StateDiffType:
+		return unmarshalStateDiffType(x, data)
+	case *tracing.PerformanceMetrics:
+		return unmarshalPerformanceMetrics(x, data)
+	case *tracing.CausalityInfo:
+		return unmarshalCausalityInfo(x, data)
+	case *tracing.FlowTrace:
+		return unmarshalFlowTrace(x, data)
+	case *tracing.FlowVersion:
+		return unmarshalFlowVersion(x, data)
+	case *tracing.ExecutionStatus:
+		return unmarshalExecutionStatus(x, data)
+	case *tracing.TraceMetadata:
+		return unmarshalTraceMetadata(x, data)
+	case *tracing.TraceQuery:
+		return unmarshalTraceQuery(x, data)
+	case *tracing.SubscriptionFilters:
+		return unmarshalSubscriptionFilters(x, data)
+	case *tracing.Value:
+		return unmarshalValue(x, data)
+	case *tracing.Attr:
+		return unmarshalAttr(x, data)
+	case *tracing.Attributes:
+		return unmarshalAttributes(x, data)
+	case json.Unmarshaler, encoding.TextUnmarshaler:
+		err := json.Unmarshal(data, x)
+		if err != nil && !errors.Is(err, tracing.ErrMalformed) {
+			err = fmt.Errorf("%w: %w", tracing.ErrMalformed, err)
+		}
+		return err
+	}
+	return fmt.Errorf("wire: unmarshal into %T: %w", v, ErrUnsupportedType)
+}
+
+// ErrUnsupportedType is wrapped by Marshal's and Unmarshal's error for a
+// type that is neither of the event model nor a message.
+var ErrUnsupportedType = errors.New("wire: unsupported type")
+
+// unmarshalWith decodes data with fn, requiring nothing to follow. It does
+// not intern strings: these are single values (one event, one part of
+// one), where the strings rarely repeat. A FlowTrace, which holds many
+// events, is decoded with interning.
+func unmarshalWith(data []byte, fn func(d *decoder) error) error {
+	d := decoder{data: data, noIntern: true}
+	return d.top(func() error { return fn(&d) })
+}
+
+// marshal returns the protocol JSON of ev.
+func marshalTraceEvent(ev tracing.TraceEvent) ([]byte, error) {
+	var e Encoder
+	return e.AppendEvent(nil, &ev), nil
+}
+
+// unmarshal reads a protocol TraceEvent into ev; ev.TraceID is kept.
+func unmarshalTraceEvent(ev *tracing.TraceEvent, data []byte) error {
+	traceID := ev.TraceID
+	var out tracing.TraceEvent
+	if err := unmarshalWith(data, func(d *decoder) error { return d.event(&out) }); err != nil {
+		return err
+	}
+	out.TraceID = traceID
+	*ev = out
+	return nil
+}
+
+// marshal returns the protocol JSON of t.
+func marshalTraceEventType(t tracing.TraceEventType) ([]byte, error) {
+	var e Encoder
+	return e.appendEventType(nil, &t), nil
+}
+
+// unmarshal reads a protocol event type into t.
+func unmarshalTraceEventType(t *tracing.TraceEventType, data []byte) error {
+	var out tracing.TraceEventType
+	if err := unmarshalWith(data, func(d *decoder) error { return d.eventType(&out) }); err != nil {
+		return err
+	}
+	*t = out
+	return nil
+}
+
+// marshal returns the protocol JSON of data.
+func marshalTraceEventData(data tracing.TraceEventData) ([]byte, error) {
+	// Written through an event so that the layout is the encoder's.
+	ev := tracing.TraceEvent{Type: tracing.TraceEventType{Kind: tracing.KindNetworkEvent}, Data: data}
+	var e Encoder
+	b := e.AppendEvent(nil, &ev)
+	return extractMember(b, `,"data":`, `,"causality":`), nil
+}
+
+// extractMember returns the bytes of b between the first occurrence of
+// start and the last of end.
+func extractMember(b []byte, start, end string) []byte {
+	i := bytes.Index(b, []byte(start)) + len(start)
+	j := bytes.LastIndex(b, []byte(end))
+	return b[i:j:j]
+}
+
+// unmarshal reads a protocol data object into data.
+func unmarshalTraceEventData(data *tracing.TraceEventData, b []byte) error {
+	var out tracing.TraceEventData
+	if err := unmarshalWith(b, func(d *decoder) error { return d.eventData(&out) }); err != nil {
+		return err
+	}
+	*data = out
+	return nil
+}
+
+// marshal returns the protocol JSON of m.
+func marshalMessageSnapshot(m tracing.MessageSnapshot) ([]byte, error) {
+	data := tracing.TraceEventData{Message: m, HasMessage: true}
+	b, _ := marshalTraceEventData(data)
+	return extractMember(b, `"message":`, `,"state_diff":`), nil
+}
+
+// unmarshal reads a protocol MessageSnapshot into m.
+func unmarshalMessageSnapshot(m *tracing.MessageSnapshot, b []byte) error {
+	var out tracing.MessageSnapshot
+	if err := unmarshalWith(b, func(d *decoder) error { return d.messageSnapshot(&out) }); err != nil {
+		return err
+	}
+	*m = out
+	return nil
+}
+
+// marshal returns the protocol JSON of s; a StateDiff without a
+// DiffType is null.
+func marshalStateDiff(s tracing.StateDiff) ([]byte, error) {
+	data := tracing.TraceEventData{StateDiff: s}
+	b, _ := marshalTraceEventData(data)
+	return extractMember(b, `"state_diff":`, `,"error":`), nil
+}
+
+// unmarshal reads a protocol StateDiff (or null) into s.
+func unmarshalStateDiff(s *tracing.StateDiff, b []byte) error {
+	var out tracing.StateDiff
+	if err := unmarshalWith(b, func(d *decoder) error {
+		if d.null() {
+			return nil
+		}
+		return d.stateDiff(&out)
+	}); err != nil {
+		return err
+	}
+	*s = out
+	return nil
+}
+
+// marshal returns the protocol name of t as a JSON string; an invalid
+// type is written as "Full".
+func marshalStateDiffType(t tracing.StateDiffType) ([]byte, error) {
+	switch t {
+	case tracing.DiffFull, tracing.DiffIncremental, tracing.DiffMemoryOnly:
+		return []byte(`"` + t.String() + `"`), nil
+	}
+	return []byte(`"Full"`), nil
+}
+
+// unmarshal reads a protocol diff type into t.
+func unmarshalStateDiffType(t *tracing.StateDiffType, b []byte) error {
+	var s tracing.StateDiff
+	if err := unmarshalWith(b, func(d *decoder) error {
+		return d.variant("a diff type", func(tag []byte) (bool, error) {
+			for _, c := range []tracing.StateDiffType{tracing.DiffFull, tracing.DiffIncremental, tracing.DiffMemoryOnly} {
+				if c.String() == string(tag) {
+					s.DiffType = c
+					return true, nil
+				}
+			}
+			return false, d.unknownVariant("diff type", tag)
+		}, nil)
+	}); err != nil {
+		return err
+	}
+	*t = s.DiffType
+	return nil
+}
+
+// marshal returns the protocol JSON of p.
+func marshalPerformanceMetrics(p tracing.PerformanceMetrics) ([]byte, error) {
+	data := tracing.TraceEventData{PerformanceMetrics: p}
+	b, _ := marshalTraceEventData(data)
+	return extractMember(b, `"performance_metrics":`, `,"custom_attributes":`), nil
+}
+
+// unmarshal reads protocol PerformanceMetrics into p.
+func unmarshalPerformanceMetrics(p *tracing.PerformanceMetrics, b []byte) error {
+	var out tracing.PerformanceMetrics
+	if err := unmarshalWith(b, func(d *decoder) error { return d.perf(&out) }); err != nil {
+		return err
+	}
+	*p = out
+	return nil
+}
+
+// marshal returns the protocol JSON of c. A zero RootCauseEventID is
+// written as the zero UUID and an empty SpanID as "0000000000000000": without
+// an event there is no own id to fill them with.
+func marshalCausalityInfo(c tracing.CausalityInfo) ([]byte, error) {
+	ev := tracing.TraceEvent{Type: tracing.TraceEventType{Kind: tracing.KindNetworkEvent}, Causality: c}
+	var e Encoder
+	b := e.AppendEvent(nil, &ev)
+	return extractMember(b, `,"causality":`, `}`), nil
+}
+
+// unmarshal reads protocol CausalityInfo into c.
+func unmarshalCausalityInfo(c *tracing.CausalityInfo, b []byte) error {
+	var out tracing.CausalityInfo
+	if err := unmarshalWith(b, func(d *decoder) error { return d.causality(&out) }); err != nil {
+		return err
+	}
+	*c = out
+	return nil
+}
+
+// marshal returns the protocol JSON of t with its events.
+func marshalFlowTrace(t tracing.FlowTrace) ([]byte, error) {
+	var e Encoder
+	return e.AppendFlowTrace(nil, &t), nil
+}
+
+// unmarshal reads a protocol FlowTrace into t.
+func unmarshalFlowTrace(t *tracing.FlowTrace, b []byte) error {
+	var out tracing.FlowTrace
+	d := decoder{data: b}
+	if err := d.top(func() error { return d.flowTrace(&out) }); err != nil {
+		return err
+	}
+	*t = out
+	return nil
+}
+
+// marshal returns the protocol JSON of v.
+func marshalFlowVersion(v tracing.FlowVersion) ([]byte, error) {
+	var e Encoder
+	return e.AppendFlowVersion(nil, &v), nil
+}
+
+// unmarshal reads a protocol FlowVersion into v.
+func unmarshalFlowVersion(v *tracing.FlowVersion, b []byte) error {
+	var out tracing.FlowVersion
+	if err := unmarshalWith(b, func(d *decoder) error { return d.flowVersion(&out) }); err != nil {
+		return err
+	}
+	*v = out
+	return nil
+}
+
+// marshal returns the protocol JSON of s.
+func marshalExecutionStatus(s tracing.ExecutionStatus) ([]byte, error) {
+	var e Encoder
+	return e.AppendExecutionStatus(nil, &s), nil
+}
+
+// unmarshal reads a protocol ExecutionStatus into s.
+func unmarshalExecutionStatus(s *tracing.ExecutionStatus, b []byte) error {
+	var out tracing.ExecutionStatus
+	if err := unmarshalWith(b, func(d *decoder) error { return d.status(&out) }); err != nil {
+		return err
+	}
+	*s = out
+	return nil
+}
+
+// marshal returns the protocol JSON of m.
+func marshalTraceMetadata(m tracing.TraceMetadata) ([]byte, error) {
+	var e Encoder
+	return e.AppendMetadata(nil, &m), nil
+}
+
+// unmarshal reads protocol TraceMetadata into m.
+func unmarshalTraceMetadata(m *tracing.TraceMetadata, b []byte) error {
+	var out tracing.TraceMetadata
+	if err := unmarshalWith(b, func(d *decoder) error { return d.metadata(&out) }); err != nil {
+		return err
+	}
+	*m = out
+	return nil
+}
+
+// marshal returns the protocol JSON of q.
+func marshalTraceQuery(q tracing.TraceQuery) ([]byte, error) {
+	var e Encoder
+	return e.AppendTraceQuery(nil, &q), nil
+}
+
+// unmarshal reads a protocol TraceQuery into q.
+func unmarshalTraceQuery(q *tracing.TraceQuery, b []byte) error {
+	var out tracing.TraceQuery
+	if err := unmarshalWith(b, func(d *decoder) error { return d.traceQuery(&out) }); err != nil {
+		return err
+	}
+	*q = out
+	return nil
+}
+
+// marshal returns the protocol JSON of f.
+func marshalSubscriptionFilters(f tracing.SubscriptionFilters) ([]byte, error) {
+	var e Encoder
+	return e.AppendSubscriptionFilters(nil, &f), nil
+}
+
+// unmarshal reads protocol SubscriptionFilters into f.
+func unmarshalSubscriptionFilters(f *tracing.SubscriptionFilters, b []byte) error {
+	var out tracing.SubscriptionFilters
+	if err := unmarshalWith(b, func(d *decoder) error { return d.filters(&out) }); err != nil {
+		return err
+	}
+	*f = out
+	return nil
+}
+
+// marshal returns v as JSON (see MaxValueDepth; NaN and ±Inf are 0.0).
+func marshalValue(v tracing.Value) ([]byte, error) {
+	var e Encoder
+	return e.AppendValue(nil, v), nil
+}
+
+// unmarshal reads any JSON value into v: integers that fit int64 are
+// ValueInt, larger ones ValueUint, other numbers ValueFloat.
+func unmarshalValue(v *tracing.Value, b []byte) error {
+	var out tracing.Value
+	if err := unmarshalWith(b, func(d *decoder) error {
+		var err error
+		out, err = d.value()
+		return err
+	}); err != nil {
+		return err
+	}
+	*v = out
+	return nil
+}
+
+// marshal returns a as a JSON object with one member.
+func marshalAttr(a tracing.Attr) ([]byte, error) {
+	var e Encoder
+	b := e.appendString([]byte{'{'}, a.Key)
+	b = append(b, ':')
+	b = e.appendValue(b, a.Value, 0)
+	return append(b, '}'), nil
+}
+
+// unmarshal reads a JSON object with exactly one member into a.
+func unmarshalAttr(a *tracing.Attr, b []byte) error {
+	var as tracing.Attributes
+	if err := unmarshalWith(b, func(d *decoder) error { return d.attributes(&as) }); err != nil {
+		return err
+	}
+	if as.Len() != 1 {
+		return (&decoder{}).errorf("want an object with one member, got %d", as.Len())
+	}
+	*a = as.At(0)
+	return nil
+}
+
+// marshal returns as as a JSON object.
+func marshalAttributes(as tracing.Attributes) ([]byte, error) {
+	var e Encoder
+	return e.AppendAttributes(nil, &as), nil
+}
+
+// unmarshal reads a JSON object into as, replacing its content.
+func unmarshalAttributes(as *tracing.Attributes, b []byte) error {
+	var out tracing.Attributes
+	if err := unmarshalWith(b, func(d *decoder) error { return d.attributes(&out) }); err != nil {
+		return err
+	}
+	*as = out
+	return nil
+}
+
+// marshalRequest returns the JSON of a request.
+func marshalRequest(r TracingRequest) ([]byte, error) {
+	var e Encoder
+	return e.AppendRequest(nil, r), nil
+}
+
+// unmarshalRequest decodes data as a request of type T.
+func unmarshalRequest[T TracingRequest](data []byte, dst *T) error {
+	r, err := DecodeRequest(data)
+	if err != nil {
+		return err
+	}
+	v, ok := r.(T)
+	if !ok {
+		return (&decoder{}).errorf("want a %T request, got %T", *dst, r)
+	}
+	*dst = v
+	return nil
+}
+
+// marshalResponse returns the JSON of a response.
+func marshalResponse(r TracingResponse) ([]byte, error) {
+	var e Encoder
+	return e.AppendResponse(nil, r), nil
+}
+
+// unmarshalResponse decodes data as a response of type T.
+func unmarshalResponse[T TracingResponse](data []byte, dst *T) error {
+	r, err := DecodeResponse(data)
+	if err != nil {
+		return err
+	}
+	v, ok := r.(T)
+	if !ok {
+		return (&decoder{}).errorf("want a %T response, got %T", *dst, r)
+	}
+	*dst = v
+	return nil
+}
+
+// marshal returns the request's protocol JSON, {"StartTrace":{…}}.
+func (r StartTrace) MarshalJSON() ([]byte, error) { return marshalRequest(r) }
+
+// unmarshal reads a StartTrace request.
+func (r *StartTrace) UnmarshalJSON(b []byte) error { return unmarshalRequest(b, r) }
+
+// marshal returns the request's protocol JSON, {"RecordEvent":{…}}.
+func (r RecordEvent) MarshalJSON() ([]byte, error) { return marshalRequest(&r) }
+
+// unmarshal reads a RecordEvent request.
+func (r *RecordEvent) UnmarshalJSON(b []byte) error { return unmarshalRequest(b, r) }
+
+// marshal returns the request's protocol JSON, {"EndTrace":{…}}.
+func (r EndTrace) MarshalJSON() ([]byte, error) { return marshalRequest(r) }
+
+// unmarshal reads an EndTrace request.
+func (r *EndTrace) UnmarshalJSON(b []byte) error { return unmarshalRequest(b, r) }
+
+// marshal returns the request's protocol JSON, {"GetTrace":{…}}.
+func (r GetTrace) MarshalJSON() ([]byte, error) { return marshalRequest(r) }
+
+// unmarshal reads a GetTrace request.
+func (r *GetTrace) UnmarshalJSON(b []byte) error { return unmarshalRequest(b, r) }
+
+// marshal returns the request's protocol JSON, {"QueryTraces":{…}}.
+func (r QueryTraces) MarshalJSON() ([]byte, error) { return marshalRequest(r) }
+
+// unmarshal reads a QueryTraces request.
+func (r *QueryTraces) UnmarshalJSON(b []byte) error { return unmarshalRequest(b, r) }
+
+// marshal returns the request's protocol JSON, {"GetFlowVersions":{…}}.
+func (r GetFlowVersions) MarshalJSON() ([]byte, error) { return marshalRequest(r) }
+
+// unmarshal reads a GetFlowVersions request.
+func (r *GetFlowVersions) UnmarshalJSON(b []byte) error { return unmarshalRequest(b, r) }
+
+// marshal returns "Ping".
+func (r Ping) MarshalJSON() ([]byte, error) { return marshalRequest(r) }
+
+// unmarshal reads a Ping request.
+func (r *Ping) UnmarshalJSON(b []byte) error { return unmarshalRequest(b, r) }
+
+// marshal returns the request's protocol JSON, {"Subscribe":{…}}.
+func (r Subscribe) MarshalJSON() ([]byte, error) { return marshalRequest(r) }
+
+// unmarshal reads a Subscribe request.
+func (r *Subscribe) UnmarshalJSON(b []byte) error { return unmarshalRequest(b, r) }
+
+// marshal returns "Unsubscribe".
+func (r Unsubscribe) MarshalJSON() ([]byte, error) { return marshalRequest(r) }
+
+// unmarshal reads an Unsubscribe request.
+func (r *Unsubscribe) UnmarshalJSON(b []byte) error { return unmarshalRequest(b, r) }
+
+// marshal returns the request's protocol JSON, {"StoreTrace":{…}}.
+func (r StoreTrace) MarshalJSON() ([]byte, error) { return marshalRequest(&r) }
+
+// unmarshal reads a StoreTrace request.
+func (r *StoreTrace) UnmarshalJSON(b []byte) error { return unmarshalRequest(b, r) }
+
+// marshal returns "GetMetrics".
+func (r GetMetrics) MarshalJSON() ([]byte, error) { return marshalRequest(r) }
+
+// unmarshal reads a GetMetrics request.
+func (r *GetMetrics) UnmarshalJSON(b []byte) error { return unmarshalRequest(b, r) }
+
+// marshal returns the reply's protocol JSON, {"TraceStarted":{…}}.
+func (r TraceStarted) MarshalJSON() ([]byte, error) { return marshalResponse(r) }
+
+// unmarshal reads a TraceStarted reply.
+func (r *TraceStarted) UnmarshalJSON(b []byte) error { return unmarshalResponse(b, r) }
+
+// marshal returns the reply's protocol JSON, {"EventRecorded":{…}}.
+func (r EventRecorded) MarshalJSON() ([]byte, error) { return marshalResponse(r) }
+
+// unmarshal reads an EventRecorded reply.
+func (r *EventRecorded) UnmarshalJSON(b []byte) error { return unmarshalResponse(b, r) }
+
+// marshal returns the reply's protocol JSON, {"TraceData":{…}}.
+func (r TraceData) MarshalJSON() ([]byte, error) { return marshalResponse(r) }
+
+// unmarshal reads a TraceData reply (either shape).
+func (r *TraceData) UnmarshalJSON(b []byte) error { return unmarshalResponse(b, r) }
+
+// marshal returns the reply's protocol JSON, {"QueryResults":{…}}.
+func (r QueryResults) MarshalJSON() ([]byte, error) { return marshalResponse(r) }
+
+// unmarshal reads a QueryResults reply.
+func (r *QueryResults) UnmarshalJSON(b []byte) error { return unmarshalResponse(b, r) }
+
+// marshal returns the reply's protocol JSON, {"FlowVersions":{…}}.
+func (r FlowVersions) MarshalJSON() ([]byte, error) { return marshalResponse(r) }
+
+// unmarshal reads a FlowVersions reply.
+func (r *FlowVersions) UnmarshalJSON(b []byte) error { return unmarshalResponse(b, r) }
+
+// marshal returns "Pong".
+func (r Pong) MarshalJSON() ([]byte, error) { return marshalResponse(r) }
+
+// unmarshal reads a Pong reply.
+func (r *Pong) UnmarshalJSON(b []byte) error { return unmarshalResponse(b, r) }
+
+// marshal returns the message's protocol JSON, {"EventNotification":{…}}.
+func (r EventNotification) MarshalJSON() ([]byte, error) { return marshalResponse(&r) }
+
+// unmarshal reads an EventNotification message.
+func (r *EventNotification) UnmarshalJSON(b []byte) error { return unmarshalResponse(b, r) }
+
+// marshal returns the reply's protocol JSON, {"Error":{…}} (legacy
+// shape when Code is "").
+func (r ErrorResponse) MarshalJSON() ([]byte, error) { return marshalResponse(r) }
+
+// unmarshal reads an Error reply (either shape).
+func (r *ErrorResponse) UnmarshalJSON(b []byte) error { return unmarshalResponse(b, r) }
+
+// marshal returns the reply's protocol JSON, {"TraceStored":{…}}.
+func (r TraceStored) MarshalJSON() ([]byte, error) { return marshalResponse(r) }
+
+// unmarshal reads a TraceStored reply.
+func (r *TraceStored) UnmarshalJSON(b []byte) error { return unmarshalResponse(b, r) }
+
+// marshal returns the reply's protocol JSON, {"TracesFound":{…}}.
+func (r TracesFound) MarshalJSON() ([]byte, error) { return marshalResponse(r) }
+
+// unmarshal reads a TracesFound reply.
+func (r *TracesFound) UnmarshalJSON(b []byte) error { return unmarshalResponse(b, r) }
+
+// marshal returns the reply's protocol JSON, {"Metrics":{…}}.
+func (r Metrics) MarshalJSON() ([]byte, error) { return marshalResponse(r) }
+
+// unmarshal reads a Metrics reply.
+func (r *Metrics) UnmarshalJSON(b []byte) error { return unmarshalResponse(b, r) }
