@@ -11,7 +11,7 @@ import (
 )
 
 // Defaults of a Policy. DefaultMaxRetries, DefaultInitialDelay,
-// DefaultMaxDelay and DefaultMultiplier are the defaults of Reflow's
+// DefaultMaxDelay and DefaultBackoffMultiplier are the defaults of Reflow's
 // RetryConfig.
 const (
 	// DefaultMaxRetries is how many times a failed operation is retried
@@ -21,9 +21,9 @@ const (
 	DefaultInitialDelay = time.Second
 	// DefaultMaxDelay caps the nominal wait between two attempts.
 	DefaultMaxDelay = 30 * time.Second
-	// DefaultMultiplier is the factor by which the nominal wait grows after
+	// DefaultBackoffMultiplier is the factor by which the nominal wait grows after
 	// each retry.
-	DefaultMultiplier = 2.0
+	DefaultBackoffMultiplier = 2.0
 	// DefaultJitter is the randomization factor: each wait is drawn
 	// uniformly from [d*(1-DefaultJitter), d*(1+DefaultJitter)] around the
 	// nominal wait d.
@@ -58,7 +58,7 @@ var ErrInvalidPolicy = errors.New("retry: invalid policy")
 //
 // Zero fields take the defaults, so Policy{} behaves like DefaultPolicy().
 // The nominal wait before retry n (n = 1, 2, ...) is
-// min(InitialDelay * Multiplier^(n-1), MaxDelay); Jitter then randomizes it.
+// min(InitialDelay * BackoffMultiplier^(n-1), MaxDelay); Jitter then randomizes it.
 type Policy struct {
 	// MaxRetries is how many times the operation is retried after its first
 	// attempt, so it runs at most MaxRetries+1 times. Zero means
@@ -72,10 +72,10 @@ type Policy struct {
 	// MaxDelay caps the nominal wait. Zero means DefaultMaxDelay; it must
 	// not be negative or below InitialDelay.
 	MaxDelay time.Duration
-	// Multiplier grows the nominal wait after each retry. Zero means
-	// DefaultMultiplier; otherwise it must be finite and at least 1 (1 gives
+	// BackoffMultiplier grows the nominal wait after each retry. Zero means
+	// DefaultBackoffMultiplier; otherwise it must be finite and at least 1 (1 gives
 	// a constant wait).
-	Multiplier float64
+	BackoffMultiplier float64
 	// Jitter is the randomization factor in [0, 1]: each wait is drawn
 	// uniformly from [d*(1-Jitter), d*(1+Jitter)] around the nominal wait d,
 	// so the randomized wait may exceed MaxDelay by up to that factor. Zero
@@ -93,12 +93,12 @@ type Policy struct {
 // and at most 15 minutes in total.
 func DefaultPolicy() Policy {
 	return Policy{
-		MaxRetries:     DefaultMaxRetries,
-		InitialDelay:   DefaultInitialDelay,
-		MaxDelay:       DefaultMaxDelay,
-		Multiplier:     DefaultMultiplier,
-		Jitter:         DefaultJitter,
-		MaxElapsedTime: DefaultMaxElapsedTime,
+		MaxRetries:        DefaultMaxRetries,
+		InitialDelay:      DefaultInitialDelay,
+		MaxDelay:          DefaultMaxDelay,
+		BackoffMultiplier: DefaultBackoffMultiplier,
+		Jitter:            DefaultJitter,
+		MaxElapsedTime:    DefaultMaxElapsedTime,
 	}
 }
 
@@ -113,8 +113,8 @@ func (p Policy) withDefaults() Policy {
 	if p.MaxDelay == 0 {
 		p.MaxDelay = DefaultMaxDelay
 	}
-	if p.Multiplier == 0 {
-		p.Multiplier = DefaultMultiplier
+	if p.BackoffMultiplier == 0 {
+		p.BackoffMultiplier = DefaultBackoffMultiplier
 	}
 	if p.Jitter == 0 {
 		p.Jitter = DefaultJitter
@@ -142,8 +142,8 @@ func (p Policy) Validate() error {
 	} else if q.InitialDelay > 0 && q.MaxDelay < q.InitialDelay {
 		bad("MaxDelay", q.MaxDelay, fmt.Sprintf("must be at least InitialDelay (%v)", q.InitialDelay))
 	}
-	if m := q.Multiplier; math.IsNaN(m) || math.IsInf(m, 0) || m < 1 {
-		bad("Multiplier", m, "must be a finite number >= 1")
+	if m := q.BackoffMultiplier; math.IsNaN(m) || math.IsInf(m, 0) || m < 1 {
+		bad("BackoffMultiplier", m, "must be a finite number >= 1")
 	}
 	if j := q.Jitter; math.IsNaN(j) || j > 1 {
 		bad("Jitter", j, "must be at most 1 (negative disables jitter)")
@@ -171,7 +171,7 @@ func (p Policy) NewBackOff(ctx context.Context) backoff.BackOff {
 	eb := &backoff.ExponentialBackOff{
 		InitialInterval:     q.InitialDelay,
 		RandomizationFactor: q.Jitter,
-		Multiplier:          q.Multiplier,
+		Multiplier:          q.BackoffMultiplier,
 		MaxInterval:         q.MaxDelay,
 		MaxElapsedTime:      q.MaxElapsedTime,
 		Stop:                backoff.Stop,
@@ -195,8 +195,8 @@ func (p Policy) sanitized() Policy {
 	if q.MaxDelay < q.InitialDelay {
 		q.MaxDelay = max(DefaultMaxDelay, q.InitialDelay)
 	}
-	if m := q.Multiplier; math.IsNaN(m) || math.IsInf(m, 0) || m < 1 {
-		q.Multiplier = DefaultMultiplier
+	if m := q.BackoffMultiplier; math.IsNaN(m) || math.IsInf(m, 0) || m < 1 {
+		q.BackoffMultiplier = DefaultBackoffMultiplier
 	}
 	switch j := q.Jitter; {
 	case math.IsNaN(j) || j > 1:

@@ -14,7 +14,7 @@ import (
 func TestDefaultPolicyIsReflows(t *testing.T) {
 	p := DefaultPolicy()
 	// Reflow's RetryConfig::default(): 5 retries, 1000 ms, 30 s, 2.0.
-	if p.MaxRetries != 5 || p.InitialDelay != time.Second || p.MaxDelay != 30*time.Second || p.Multiplier != 2 {
+	if p.MaxRetries != 5 || p.InitialDelay != time.Second || p.MaxDelay != 30*time.Second || p.BackoffMultiplier != 2 {
 		t.Fatalf("DefaultPolicy() = %+v, want Reflow's 5 retries, 1s, 30s, x2", p)
 	}
 	if p.Jitter != DefaultJitter || p.MaxElapsedTime != DefaultMaxElapsedTime {
@@ -39,16 +39,16 @@ func TestValidate(t *testing.T) {
 		{name: "very negative retries mean unlimited", p: Policy{MaxRetries: math.MinInt}},
 		{name: "no jitter", p: Policy{Jitter: NoJitter}},
 		{name: "full jitter", p: Policy{Jitter: 1}},
-		{name: "constant delay", p: Policy{Multiplier: 1, InitialDelay: time.Second, MaxDelay: time.Second}},
+		{name: "constant delay", p: Policy{BackoffMultiplier: 1, InitialDelay: time.Second, MaxDelay: time.Second}},
 		{name: "initial above default max with max set", p: Policy{InitialDelay: time.Minute, MaxDelay: time.Hour}},
 		{name: "negative initial delay", p: Policy{InitialDelay: -time.Second}, field: "InitialDelay -1s"},
 		{name: "negative max delay", p: Policy{MaxDelay: -time.Second}, field: "MaxDelay -1s"},
 		{name: "max below initial", p: Policy{InitialDelay: 2 * time.Second, MaxDelay: time.Second}, field: "MaxDelay 1s"},
 		{name: "initial above default max", p: Policy{InitialDelay: time.Minute}, field: "MaxDelay 30s"},
-		{name: "multiplier below one", p: Policy{Multiplier: 0.5}, field: "Multiplier 0.5"},
-		{name: "negative multiplier", p: Policy{Multiplier: -2}, field: "Multiplier -2"},
-		{name: "NaN multiplier", p: Policy{Multiplier: math.NaN()}, field: "Multiplier NaN"},
-		{name: "infinite multiplier", p: Policy{Multiplier: math.Inf(1)}, field: "Multiplier +Inf"},
+		{name: "multiplier below one", p: Policy{BackoffMultiplier: 0.5}, field: "BackoffMultiplier 0.5"},
+		{name: "negative multiplier", p: Policy{BackoffMultiplier: -2}, field: "BackoffMultiplier -2"},
+		{name: "NaN multiplier", p: Policy{BackoffMultiplier: math.NaN()}, field: "BackoffMultiplier NaN"},
+		{name: "infinite multiplier", p: Policy{BackoffMultiplier: math.Inf(1)}, field: "BackoffMultiplier +Inf"},
 		{name: "jitter above one", p: Policy{Jitter: 1.5}, field: "Jitter 1.5"},
 		{name: "NaN jitter", p: Policy{Jitter: math.NaN()}, field: "Jitter NaN"},
 		{name: "negative max elapsed", p: Policy{MaxElapsedTime: -time.Minute}, field: "MaxElapsedTime -1m0s"},
@@ -73,8 +73,8 @@ func TestValidate(t *testing.T) {
 }
 
 func TestValidateJoinsProblems(t *testing.T) {
-	err := Policy{InitialDelay: -1, Multiplier: 0.1, Jitter: 2}.Validate()
-	for _, field := range []string{"InitialDelay", "Multiplier", "Jitter"} {
+	err := Policy{InitialDelay: -1, BackoffMultiplier: 0.1, Jitter: 2}.Validate()
+	for _, field := range []string{"InitialDelay", "BackoffMultiplier", "Jitter"} {
 		if !strings.Contains(err.Error(), field) {
 			t.Errorf("Validate() = %q, want it to name %s", err, field)
 		}
@@ -103,12 +103,12 @@ func TestNewBackOffGrowsAndCaps(t *testing.T) {
 	}{
 		{
 			name: "doubles up to the cap then stops after MaxRetries",
-			p:    Policy{MaxRetries: 7, InitialDelay: 100 * ms, MaxDelay: time.Second, Multiplier: 2, Jitter: NoJitter},
+			p:    Policy{MaxRetries: 7, InitialDelay: 100 * ms, MaxDelay: time.Second, BackoffMultiplier: 2, Jitter: NoJitter},
 			want: []time.Duration{100 * ms, 200 * ms, 400 * ms, 800 * ms, time.Second, time.Second, time.Second},
 		},
 		{
 			name: "constant",
-			p:    Policy{MaxRetries: 3, InitialDelay: 50 * ms, MaxDelay: 50 * ms, Multiplier: 1, Jitter: NoJitter},
+			p:    Policy{MaxRetries: 3, InitialDelay: 50 * ms, MaxDelay: 50 * ms, BackoffMultiplier: 1, Jitter: NoJitter},
 			want: []time.Duration{50 * ms, 50 * ms, 50 * ms},
 		},
 		{
@@ -198,7 +198,7 @@ func TestNewBackOffStopsWithContext(t *testing.T) {
 }
 
 func TestNewBackOffSanitizesInvalidFields(t *testing.T) {
-	p := Policy{MaxRetries: 2, InitialDelay: -1, MaxDelay: -1, Multiplier: math.NaN(), Jitter: 7, MaxElapsedTime: -1}
+	p := Policy{MaxRetries: 2, InitialDelay: -1, MaxDelay: -1, BackoffMultiplier: math.NaN(), Jitter: 7, MaxElapsedTime: -1}
 	//lint:ignore SA1012 a nil ctx must not panic
 	got := delays(p.NewBackOff(nil), 100)
 	if len(got) != 2 {

@@ -279,7 +279,7 @@ func TestDoContextDoneBeforeStart(t *testing.T) {
 
 func TestDoInvalidPolicy(t *testing.T) {
 	calls := 0
-	err := Policy{Multiplier: 0.5}.Do(t.Context(), failing(&calls, 0), WithTimer(newFakeTimer()))
+	err := Policy{BackoffMultiplier: 0.5}.Do(t.Context(), failing(&calls, 0), WithTimer(newFakeTimer()))
 	if !errors.Is(err, ErrInvalidPolicy) || calls != 0 {
 		t.Fatalf("Do() = %v after %d calls, want ErrInvalidPolicy and no call", err, calls)
 	}

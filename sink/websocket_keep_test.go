@@ -533,7 +533,7 @@ func TestWebSocketKeepsLongTrace(t *testing.T) {
 					}
 					return
 				}
-				segs := r.srv.Query(tracing.TraceQuery{ExecutionID: hdr.ExecutionID})
+				segs := r.srv.Query(wire.TraceQuery{ExecutionID: hdr.ExecutionID})
 				if len(segs) < 2 {
 					t.Fatalf("%d traces of execution %s, want several segments", len(segs), hdr.ExecutionID)
 				}

@@ -537,7 +537,7 @@ func WebSocketOptionsFromConfig(cfg tracing.TracingConfig) []WebSocketOption {
 	}
 	p.InitialDelay = cfg.Retry.InitialDelay
 	p.MaxDelay = cfg.Retry.MaxDelay
-	p.Multiplier = cfg.Retry.BackoffMultiplier
+	p.BackoffMultiplier = cfg.Retry.BackoffMultiplier
 	opts := []WebSocketOption{
 		WithCompression(cfg.EnableCompression),
 		WithCompressionAlgorithm(cfg.CompressionAlgorithm),

@@ -102,7 +102,7 @@ func TestRedialsDroppedConnectionsWithBackoff(t *testing.T) {
 	d := startDropServer(t)
 	policy := retry.Policy{
 		MaxRetries: retry.Unlimited, InitialDelay: initial, MaxDelay: maxWait,
-		Multiplier: 2, Jitter: retry.NoJitter, MaxElapsedTime: time.Hour,
+		BackoffMultiplier: 2, Jitter: retry.NoJitter, MaxElapsedTime: time.Hour,
 	}
 	s, err := NewWebSocket(d.url, WithRetry(policy), WithKeepalive(0, time.Second))
 	if err != nil {

@@ -116,7 +116,7 @@ func (s *WebSocket) startFrameLocked(c *wsConn, g *traceSeg) *frame {
 // queryFrameLocked builds the GetTrace of a recovery of g. s.mu must be
 // held.
 func (s *WebSocket) queryFrameLocked(g *traceSeg, polls int) *frame {
-	b := s.ctlEnc.AppendRequest(nil, wire.GetTrace{TraceID: g.id, RequestID: tracing.NewRequestID()})
+	b := s.ctlEnc.AppendRequest(nil, wire.GetTrace{TraceID: g.id, RequestID: wire.NewRequestID()})
 	return &frame{kind: frameQuery, wire: b, rawLen: len(b), critical: true, created: s.cfg.now().UnixNano(), stream: g, attempts: polls}
 }
 
@@ -269,7 +269,7 @@ func (s *WebSocket) probe(c *wsConn) error {
 	}
 	defer func() { s.knownGen.Store(uint32(c.gen)) }()
 	c.gen = tracing.ProtocolV1
-	rid := tracing.NewRequestID()
+	rid := wire.NewRequestID()
 	var enc wire.Encoder
 	msg := enc.AppendRequest(nil, wire.GetTrace{RequestID: rid})
 	ctx, cancel := context.WithTimeout(c.ctx, s.cfg.dialTimeout)

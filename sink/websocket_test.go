@@ -349,7 +349,7 @@ func TestNewWebSocketValidates(t *testing.T) {
 		{name: "tls on ws", url: "ws://127.0.0.1:1", opts: []WebSocketOption{WithTLS(tracing.TLSOptions{})}, want: "wss://"},
 		{name: "missing CA", url: "wss://127.0.0.1:1", opts: []WebSocketOption{WithTLS(tracing.TLSOptions{CAFile: "/nonexistent/ca.pem"})}, want: "CAFile"},
 		{name: "key and token", url: "ws://127.0.0.1:1", opts: []WebSocketOption{WithAPIKey("k1234"), WithBearerToken("t1234")}, want: "both set"},
-		{name: "bad retry", url: "ws://127.0.0.1:1", opts: []WebSocketOption{WithRetry(retry.Policy{Multiplier: 0.5})}, want: "WithRetry"},
+		{name: "bad retry", url: "ws://127.0.0.1:1", opts: []WebSocketOption{WithRetry(retry.Policy{BackoffMultiplier: 0.5})}, want: "WithRetry"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -374,7 +374,7 @@ func TestWebSocketOptionsFromConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !c.compress || c.flowID != "flow-a" || c.policy.MaxRetries != cfg.Retry.MaxRetries ||
-		c.policy.InitialDelay != cfg.Retry.InitialDelay || c.policy.Multiplier != cfg.Retry.BackoffMultiplier {
+		c.policy.InitialDelay != cfg.Retry.InitialDelay || c.policy.BackoffMultiplier != cfg.Retry.BackoffMultiplier {
 		t.Fatalf("config from TracingConfig: %+v", c)
 	}
 	for in, want := range map[int]int{tracing.NoRetries: retry.NoRetries, -1: retry.Unlimited, -9: retry.Unlimited, 3: 3} {

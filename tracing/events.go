@@ -112,10 +112,10 @@ func NetworkEvent(actorID string, attrs ...Attr) (ev TraceEvent) {
 	return
 }
 
-// CustomEvent returns a user-named event with the given attributes. By
+// Custom returns a user-named event with the given attributes. By
 // default it is written as a NetworkEvent whose "event_subtype" attribute is
 // name, which the reference server accepts.
-func CustomEvent(actorID, name string, attrs ...Attr) (ev TraceEvent) {
+func Custom(actorID, name string, attrs ...Attr) (ev TraceEvent) {
 	stamp(&ev, KindCustom, actorID)
 	ev.Type.Name = name
 	ev.Data.CustomAttributes.Add(attrs...)

@@ -44,7 +44,7 @@ func TestConstructors(t *testing.T) {
 				t.Fatal("attribute missing")
 			}
 		}},
-		{"custom", CustomEvent("a", "checkpoint", String("k", "v")), KindCustom, func(t *testing.T, ev TraceEvent) {
+		{"custom", Custom("a", "checkpoint", String("k", "v")), KindCustom, func(t *testing.T, ev TraceEvent) {
 			if ev.Type.Name != "checkpoint" {
 				t.Fatalf("Name = %q", ev.Type.Name)
 			}

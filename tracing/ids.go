@@ -9,7 +9,7 @@ import (
 )
 
 // ErrInvalidID is wrapped by the errors of ParseTraceID, ParseEventID,
-// ParseExecutionID, ParseRequestID and the text decoders of the ID types.
+// ParseExecutionID and the text decoders of the ID types.
 var ErrInvalidID = errors.New("tracing: invalid id")
 
 // TraceID identifies one trace (one run of a flow). It is a UUID held as a
@@ -23,11 +23,6 @@ type EventID [16]byte
 // ExecutionID identifies one execution instance of a flow.
 type ExecutionID [16]byte
 
-// RequestID identifies one GetTrace or QueryTraces request, so that a
-// generation-2 server's reply can be matched with it. The zero value is
-// "no request id" (not written).
-type RequestID [16]byte
-
 // FlowID names a flow (a Reflow network definition).
 type FlowID string
 
@@ -40,10 +35,6 @@ func NewEventID() EventID { return EventID(uuid.NewV7(clock.UnixNano())) }
 
 // NewExecutionID returns a new time-ordered (version 7) execution id.
 func NewExecutionID() ExecutionID { return ExecutionID(uuid.NewV7(clock.UnixNano())) }
-
-// NewRequestID returns a new time-ordered (version 7) request id. It is
-// safe for concurrent use and does not allocate.
-func NewRequestID() RequestID { return RequestID(uuid.NewV7(clock.UnixNano())) }
 
 // ParseTraceID parses a hyphenated UUID.
 func ParseTraceID(s string) (TraceID, error) {
@@ -63,12 +54,6 @@ func ParseExecutionID(s string) (ExecutionID, error) {
 	return ExecutionID(u), err
 }
 
-// ParseRequestID parses a hyphenated UUID.
-func ParseRequestID(s string) (RequestID, error) {
-	u, err := parseID("request", s)
-	return RequestID(u), err
-}
-
 func parseID[S string | []byte](what string, s S) ([16]byte, error) {
 	u, err := uuid.Parse(s)
 	if err != nil {
@@ -85,25 +70,6 @@ func (id EventID) String() string { return uuid.String(id) }
 
 // String returns the hyphenated UUID form.
 func (id ExecutionID) String() string { return uuid.String(id) }
-
-// String returns the hyphenated UUID form.
-func (id RequestID) String() string { return uuid.String(id) }
-
-// IsZero reports whether id is the zero value.
-func (id RequestID) IsZero() bool { return id == RequestID{} }
-
-// AppendText appends the hyphenated UUID form (encoding.TextAppender).
-func (id RequestID) AppendText(b []byte) ([]byte, error) { return uuid.Append(b, id), nil }
-
-// MarshalText returns the hyphenated UUID form.
-func (id RequestID) MarshalText() ([]byte, error) { return id.AppendText(nil) }
-
-// UnmarshalText parses a hyphenated UUID.
-func (id *RequestID) UnmarshalText(b []byte) error {
-	u, err := parseID("request", b)
-	*id = u
-	return err
-}
 
 // IsZero reports whether id is the zero value.
 func (id TraceID) IsZero() bool { return id == TraceID{} }

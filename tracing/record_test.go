@@ -126,7 +126,7 @@ func testRecordMatchesConstructors(t *testing.T, c *TracingClient, sink *recordS
 		{"PortDisconnected", func() EventID { return c.PortDisconnected(ctx, "a", "out") }, PortDisconnected("a", "out")},
 		{"DataFlow", func() EventID { return c.DataFlow(ctx, "a", "out", "b", "in", "T", 3) }, DataFlow("a", "out", "b", "in", "T", 3)},
 		{"NetworkEvent", func() EventID { return c.NetworkEvent(ctx, "a", Int("n", 1)) }, NetworkEvent("a", Int("n", 1))},
-		{"Custom", func() EventID { return c.Custom(ctx, "a", "tick", Int("n", 1)) }, CustomEvent("a", "tick", Int("n", 1))},
+		{"Custom", func() EventID { return c.Custom(ctx, "a", "tick", Int("n", 1)) }, Custom("a", "tick", Int("n", 1))},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -100,7 +100,7 @@ func TestCriticalEventsAreNeverSampledOut(t *testing.T) {
 	routine := []TraceEvent{
 		MessageSent("a", "out", "T", 1), MessageReceived("a", "in", "T", 1),
 		StateChanged("a", StateDiff{}), PortConnected("a", "p"), PortDisconnected("a", "p"),
-		DataFlow("a", "o", "b", "i", "T", 1), NetworkEvent("a"), CustomEvent("a", "c"),
+		DataFlow("a", "o", "b", "i", "T", 1), NetworkEvent("a"), Custom("a", "c"),
 	}
 	lifecycle := []TraceEvent{ActorCreated("a"), ActorStarted("a"), ActorCompleted("a"), ActorFailed("a", "x"), failing}
 

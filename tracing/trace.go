@@ -86,32 +86,6 @@ type FlowTrace struct {
 	Metadata TraceMetadata
 }
 
-// TraceQuery selects traces on the server. Zero fields are written as null
-// (no constraint).
-type TraceQuery struct {
-	FlowID      FlowID
-	ExecutionID ExecutionID
-	// TimeRange constrains the start time when HasTimeRange is true.
-	TimeRange    [2]time.Time
-	HasTimeRange bool
-	// Status constrains the status when non-nil.
-	Status      *ExecutionStatus
-	ActorFilter string
-	// Limit and Offset are written as null when zero.
-	Limit  uint64
-	Offset uint64
-}
-
-// SubscriptionFilters select the events pushed to a subscribed connection.
-// A nil slice is written as null (no constraint); an empty non-nil slice as
-// [].
-type SubscriptionFilters struct {
-	FlowIDs      []FlowID
-	ActorIDs     []string
-	EventTypes   []TraceEventType
-	StatusFilter []ExecutionStatus
-}
-
 // Tags that link the segments of a trace too long for one message, as the
 // WebSocket sink writes them (every Reflow server replaces a stored trace
 // whole, so a trace goes on in segments of one message each): the first

@@ -8,6 +8,7 @@ import (
 
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 	"github.com/reflowtrace/reflowtrace-go/tracing/query"
+	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
 
 // list prints the stored traces matching the flow and actor filters, at
@@ -29,7 +30,7 @@ func list(ctx context.Context, url string, o options, out io.Writer) error {
 	fmt.Fprintf(out, "%-36s  %-16s  %7s  %-19s  %s\n", "TRACE", "FLOW", "EVENTS", "START", "STATUS")
 	n := uint64(0)
 	for _, flow := range flows {
-		for t, err := range c.QueryAll(ctx, tracing.TraceQuery{FlowID: flow, ActorFilter: actor}) {
+		for t, err := range c.QueryAll(ctx, wire.TraceQuery{FlowID: flow, ActorFilter: actor}) {
 			if err != nil {
 				return err
 			}

@@ -87,7 +87,7 @@ func watch(ctx context.Context, url string, o options, out io.Writer) error {
 		return err
 	}
 	defer c.Close()
-	f := tracing.SubscriptionFilters{ActorIDs: o.actors, FlowIDs: o.flows}
+	f := wire.SubscriptionFilters{ActorIDs: o.actors, FlowIDs: o.flows}
 	if len(o.kinds) > 0 && !slices.Contains(o.kinds, tracing.KindDataFlow) {
 		// The server matches event types whole; a DataFlow type names its
 		// target, so DataFlow is filtered here instead.

@@ -35,6 +35,7 @@ import (
 	"github.com/reflowtrace/reflowtrace-go/sink"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 	"github.com/reflowtrace/reflowtrace-go/tracing/query"
+	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
 
 type options struct {
@@ -154,7 +155,7 @@ func fetch(ctx context.Context, o options, want tracing.TraceID) (*model, error)
 		if err != nil {
 			return nil, fmt.Errorf("-execution: %w", err)
 		}
-		for t, err := range c.QueryAll(ctx, tracing.TraceQuery{ExecutionID: exec}) {
+		for t, err := range c.QueryAll(ctx, wire.TraceQuery{ExecutionID: exec}) {
 			if err != nil {
 				return nil, err
 			}

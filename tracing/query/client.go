@@ -176,7 +176,7 @@ func (c *Client) connect(ctx context.Context) (*conn, error) {
 	}
 	// The probe: GetTrace of the zero id reads and changes nothing; a
 	// generation-2 server echoes the request id.
-	rid := tracing.NewRequestID()
+	rid := wire.NewRequestID()
 	resp, err := c.exchange(ctx, cn, wire.GetTrace{RequestID: rid})
 	if err != nil {
 		return fail("probe", err)
@@ -358,7 +358,7 @@ func (c *Client) ready(ctx context.Context) (*conn, error) {
 
 // roundTrip sends the request build returns and waits for its reply; when
 // the connection drops first, it sends it again on the next one.
-func (c *Client) roundTrip(ctx context.Context, build func(tracing.RequestID) wire.TracingRequest) (wire.TracingResponse, error) {
+func (c *Client) roundTrip(ctx context.Context, build func(wire.RequestID) wire.TracingRequest) (wire.TracingResponse, error) {
 	var last error
 	for range maxSends {
 		cn, err := c.ready(ctx)

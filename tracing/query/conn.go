@@ -39,7 +39,7 @@ type conn struct {
 
 // call is a request waiting for its reply.
 type call struct {
-	rid tracing.RequestID
+	rid wire.RequestID
 	ch  chan reply // capacity 1: the reader never waits
 }
 
@@ -51,8 +51,8 @@ type reply struct {
 // send writes the request build returns and registers its call. build runs
 // with the write lock held, so requests that depend on shared state (the
 // subscription filters) are written in the order that state changed.
-func (cn *conn) send(writeTimeout time.Duration, build func(tracing.RequestID) wire.TracingRequest) (*call, error) {
-	cl := &call{rid: tracing.NewRequestID(), ch: make(chan reply, 1)}
+func (cn *conn) send(writeTimeout time.Duration, build func(wire.RequestID) wire.TracingRequest) (*call, error) {
+	cl := &call{rid: wire.NewRequestID(), ch: make(chan reply, 1)}
 	cn.wmu.Lock()
 	defer cn.wmu.Unlock()
 	req := build(cl.rid)
@@ -176,12 +176,12 @@ func (cn *conn) close() {
 }
 
 // replyID is the request id a reply echoes, or zero.
-func replyID(resp wire.TracingResponse) tracing.RequestID {
+func replyID(resp wire.TracingResponse) wire.RequestID {
 	switch r := resp.(type) {
 	case wire.TraceData:
 		return r.RequestID
 	case wire.QueryResults:
 		return r.RequestID
 	}
-	return tracing.RequestID{}
+	return wire.RequestID{}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 	"github.com/reflowtrace/reflowtrace-go/tracing/query"
 	"github.com/reflowtrace/reflowtrace-go/tracing/tracetest"
+	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
 
 // Traces a run through the WebSocket sink into a server, then reads it
@@ -45,7 +46,7 @@ func Example() {
 		return
 	}
 	fmt.Println(tr.FlowID, tr.Status, len(tr.Events), "events")
-	for t, err := range c.QueryAll(ctx, tracing.TraceQuery{FlowID: "orders"}) {
+	for t, err := range c.QueryAll(ctx, wire.TraceQuery{FlowID: "orders"}) {
 		if err != nil {
 			fmt.Println(err)
 			return

@@ -84,7 +84,7 @@ func TestServerErrors(t *testing.T) {
 	if tr, err := c.GetTrace(ctx, tracing.NewTraceID()); tr != nil || err != nil {
 		t.Errorf("GetTrace = %v, %v; want nil, nil", tr, err)
 	}
-	_, err := c.QueryTraces(ctx, tracing.TraceQuery{})
+	_, err := c.QueryTraces(ctx, wire.TraceQuery{})
 	var se *wire.ServerError
 	if !errors.As(err, &se) || se.Code != wire.CodeStorageError || se.Message != "disk full" {
 		t.Errorf("QueryTraces error %v, want a StorageError", err)
@@ -92,7 +92,7 @@ func TestServerErrors(t *testing.T) {
 	if _, err := c.GetMetrics(ctx); !errors.As(err, &se) || se.Message != "Invalid message format" {
 		t.Errorf("GetMetrics error %v", err)
 	}
-	if _, err := c.Subscribe(ctx, tracing.SubscriptionFilters{}); !errors.As(err, &se) || se.Message != "no subscriptions here" {
+	if _, err := c.Subscribe(ctx, wire.SubscriptionFilters{}); !errors.As(err, &se) || se.Message != "no subscriptions here" {
 		t.Errorf("Subscribe error %v", err)
 	}
 	if err := c.Ping(ctx); !errors.Is(err, query.ErrUnexpectedReply) {

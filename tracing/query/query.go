@@ -33,7 +33,7 @@ type Result struct {
 // also a trace still in flight), or nil, nil when it has none. A trace
 // split into segments comes back as its first segment: see Trace.
 func (c *Client) GetTrace(ctx context.Context, id tracing.TraceID) (*tracing.FlowTrace, error) {
-	resp, err := c.roundTrip(ctx, func(rid tracing.RequestID) wire.TracingRequest {
+	resp, err := c.roundTrip(ctx, func(rid wire.RequestID) wire.TracingRequest {
 		return wire.GetTrace{TraceID: id, RequestID: rid}
 	})
 	if err != nil {
@@ -58,8 +58,8 @@ func notFound(err error) bool {
 // QueryTraces returns one page of the traces matching q: every filter of
 // TraceQuery is sent (flow id, execution id, time range, status, actor
 // filter), and Limit and Offset select the page.
-func (c *Client) QueryTraces(ctx context.Context, q tracing.TraceQuery) (Result, error) {
-	resp, err := c.roundTrip(ctx, func(rid tracing.RequestID) wire.TracingRequest {
+func (c *Client) QueryTraces(ctx context.Context, q wire.TraceQuery) (Result, error) {
+	resp, err := c.roundTrip(ctx, func(rid wire.RequestID) wire.TracingRequest {
 		return wire.QueryTraces{Query: q, RequestID: rid}
 	})
 	if err != nil {
@@ -79,7 +79,7 @@ func (c *Client) QueryTraces(ctx context.Context, q tracing.TraceQuery) (Result,
 // that is not full, or at the first error, which it yields with a zero
 // trace. A trace already yielded is not yielded again, even when traces
 // stored meanwhile shift the pages.
-func (c *Client) QueryAll(ctx context.Context, q tracing.TraceQuery) iter.Seq2[tracing.FlowTrace, error] {
+func (c *Client) QueryAll(ctx context.Context, q wire.TraceQuery) iter.Seq2[tracing.FlowTrace, error] {
 	return func(yield func(tracing.FlowTrace, error) bool) {
 		if q.Limit == 0 {
 			q.Limit = DefaultPageSize
@@ -130,7 +130,7 @@ func (c *Client) Trace(ctx context.Context, id tracing.TraceID) (*tracing.FlowTr
 	var segs []tracing.FlowTrace
 	// Two segments a page: each can take a whole 16 MiB message, and a
 	// reply over 64 MiB would not be read.
-	q := tracing.TraceQuery{FlowID: first.FlowID, ExecutionID: first.ExecutionID, Limit: 2}
+	q := wire.TraceQuery{FlowID: first.FlowID, ExecutionID: first.ExecutionID, Limit: 2}
 	for t, err := range c.QueryAll(ctx, q) {
 		if err != nil {
 			return nil, fmt.Errorf("query: trace %s: segments: %w", first.TraceID, err)
@@ -170,7 +170,7 @@ func segmentNumber(t *tracing.FlowTrace) int {
 
 // GetMetrics returns the server's counters, as the JSON object it sent.
 func (c *Client) GetMetrics(ctx context.Context) (json.RawMessage, error) {
-	resp, err := c.roundTrip(ctx, func(tracing.RequestID) wire.TracingRequest { return wire.GetMetrics{} })
+	resp, err := c.roundTrip(ctx, func(wire.RequestID) wire.TracingRequest { return wire.GetMetrics{} })
 	if err != nil {
 		return nil, fmt.Errorf("query: GetMetrics: %w", err)
 	}
@@ -183,7 +183,7 @@ func (c *Client) GetMetrics(ctx context.Context) (json.RawMessage, error) {
 
 // Ping asks the server for a Pong.
 func (c *Client) Ping(ctx context.Context) error {
-	resp, err := c.roundTrip(ctx, func(tracing.RequestID) wire.TracingRequest { return wire.Ping{} })
+	resp, err := c.roundTrip(ctx, func(wire.RequestID) wire.TracingRequest { return wire.Ping{} })
 	if err != nil {
 		return fmt.Errorf("query: Ping: %w", err)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 	"github.com/reflowtrace/reflowtrace-go/tracing/query"
 	"github.com/reflowtrace/reflowtrace-go/tracing/tracetest"
+	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
 
 func TestReadMethods(t *testing.T) {
@@ -51,17 +52,17 @@ func TestReadMethods(t *testing.T) {
 
 			cases := []struct {
 				name string
-				q    tracing.TraceQuery
+				q    wire.TraceQuery
 				want []tracing.FlowTrace
 			}{
-				{"all", tracing.TraceQuery{}, []tracing.FlowTrace{a, b, big}},
-				{"flow", tracing.TraceQuery{FlowID: "etl"}, []tracing.FlowTrace{a, b}},
-				{"execution", tracing.TraceQuery{ExecutionID: exec}, []tracing.FlowTrace{a}},
-				{"time range", tracing.TraceQuery{HasTimeRange: true, TimeRange: [2]time.Time{base.Add(30 * time.Minute), base.Add(90 * time.Minute)}}, []tracing.FlowTrace{b}},
-				{"status", tracing.TraceQuery{Status: &failed}, []tracing.FlowTrace{b}},
-				{"actor", tracing.TraceQuery{ActorFilter: "writ"}, []tracing.FlowTrace{b}},
-				{"limit", tracing.TraceQuery{FlowID: "etl", Limit: 1}, []tracing.FlowTrace{b}},
-				{"offset", tracing.TraceQuery{FlowID: "etl", Limit: 1, Offset: 1}, []tracing.FlowTrace{a}},
+				{"all", wire.TraceQuery{}, []tracing.FlowTrace{a, b, big}},
+				{"flow", wire.TraceQuery{FlowID: "etl"}, []tracing.FlowTrace{a, b}},
+				{"execution", wire.TraceQuery{ExecutionID: exec}, []tracing.FlowTrace{a}},
+				{"time range", wire.TraceQuery{HasTimeRange: true, TimeRange: [2]time.Time{base.Add(30 * time.Minute), base.Add(90 * time.Minute)}}, []tracing.FlowTrace{b}},
+				{"status", wire.TraceQuery{Status: &failed}, []tracing.FlowTrace{b}},
+				{"actor", wire.TraceQuery{ActorFilter: "writ"}, []tracing.FlowTrace{b}},
+				{"limit", wire.TraceQuery{FlowID: "etl", Limit: 1}, []tracing.FlowTrace{b}},
+				{"offset", wire.TraceQuery{FlowID: "etl", Limit: 1, Offset: 1}, []tracing.FlowTrace{a}},
 			}
 			for _, tc := range cases {
 				res, err := c.QueryTraces(ctx, tc.q)
@@ -114,7 +115,7 @@ func TestQueryAllPages(t *testing.T) {
 			c := dial(t, ctx, srv.URL())
 			for _, limit := range []uint64{0, 1, 10, 25, 30} {
 				var got []tracing.FlowTrace
-				for tr, err := range c.QueryAll(ctx, tracing.TraceQuery{FlowID: "paged", Limit: limit}) {
+				for tr, err := range c.QueryAll(ctx, wire.TraceQuery{FlowID: "paged", Limit: limit}) {
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -131,7 +132,7 @@ func TestQueryAllPages(t *testing.T) {
 			}
 			// Stopping early stops asking.
 			n := 0
-			for range c.QueryAll(ctx, tracing.TraceQuery{FlowID: "paged", Limit: 2}) {
+			for range c.QueryAll(ctx, wire.TraceQuery{FlowID: "paged", Limit: 2}) {
 				n++
 				if n == 3 {
 					break
@@ -151,7 +152,7 @@ func TestClosedClient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sub, err := c.Subscribe(ctx, tracing.SubscriptionFilters{})
+	sub, err := c.Subscribe(ctx, wire.SubscriptionFilters{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,10 +174,10 @@ func TestClosedClient(t *testing.T) {
 	if _, err := c.GetTrace(ctx, tracing.NewTraceID()); !errors.Is(err, query.ErrClosed) {
 		t.Errorf("GetTrace after Close: %v", err)
 	}
-	if _, err := c.QueryTraces(ctx, tracing.TraceQuery{}); !errors.Is(err, query.ErrClosed) {
+	if _, err := c.QueryTraces(ctx, wire.TraceQuery{}); !errors.Is(err, query.ErrClosed) {
 		t.Errorf("QueryTraces after Close: %v", err)
 	}
-	if _, err := c.Subscribe(ctx, tracing.SubscriptionFilters{}); !errors.Is(err, query.ErrClosed) {
+	if _, err := c.Subscribe(ctx, wire.SubscriptionFilters{}); !errors.Is(err, query.ErrClosed) {
 		t.Errorf("Subscribe after Close: %v", err)
 	}
 }

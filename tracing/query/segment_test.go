@@ -7,6 +7,7 @@ import (
 	"github.com/reflowtrace/reflowtrace-go/sink"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 	"github.com/reflowtrace/reflowtrace-go/tracing/tracetest"
+	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
 
 func TestTraceJoinsSegments(t *testing.T) {
@@ -79,7 +80,7 @@ func TestTraceJoinsSegments(t *testing.T) {
 				t.Error("joined trace carries a segment tag")
 			}
 			// A later segment's id reads the whole trace too.
-			res, err := c.QueryTraces(ctx, tracing.TraceQuery{ExecutionID: first.ExecutionID})
+			res, err := c.QueryTraces(ctx, wire.TraceQuery{ExecutionID: first.ExecutionID})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -28,7 +28,7 @@ const dropWarnEvery = 10 * time.Second
 // with its own ctx and timers.
 type Subscription struct {
 	c       *Client
-	filters tracing.SubscriptionFilters
+	filters wire.SubscriptionFilters
 	ch      chan wire.EventNotification
 
 	dropped      atomic.Uint64
@@ -51,7 +51,7 @@ type Subscription struct {
 // connection and are sent to the server as one, their union) each get
 // what they asked for. The subscription ends when ctx ends, at
 // Subscription.Close or Client.Close, or when reconnecting gives up.
-func (c *Client) Subscribe(ctx context.Context, f tracing.SubscriptionFilters) (*Subscription, error) {
+func (c *Client) Subscribe(ctx context.Context, f wire.SubscriptionFilters) (*Subscription, error) {
 	s := &Subscription{c: c, filters: cloneFilters(f), ch: make(chan wire.EventNotification, c.cfg.subBuffer)}
 	c.mu.Lock()
 	if c.closed {
@@ -145,7 +145,7 @@ func (c *Client) endSubLocked(s *Subscription, err error) {
 // syncSubscriptions sends the server the union of the subscriptions'
 // filters, or Unsubscribe when there are none.
 func (c *Client) syncSubscriptions(ctx context.Context) error {
-	resp, err := c.roundTrip(ctx, func(tracing.RequestID) wire.TracingRequest {
+	resp, err := c.roundTrip(ctx, func(wire.RequestID) wire.TracingRequest {
 		if req := c.subscriptionRequest(); req != nil {
 			return req
 		}
@@ -177,7 +177,7 @@ func (c *Client) subscriptionRequest() wire.TracingRequest {
 	if len(c.subs) == 0 {
 		return nil
 	}
-	var u tracing.SubscriptionFilters
+	var u wire.SubscriptionFilters
 	first := true
 	for s := range c.subs {
 		f := &s.filters
@@ -208,14 +208,14 @@ func union[T comparable](a, b []T) []T {
 	return a
 }
 
-func cloneFilters(f tracing.SubscriptionFilters) tracing.SubscriptionFilters {
+func cloneFilters(f wire.SubscriptionFilters) wire.SubscriptionFilters {
 	clone := func(s []string) []string {
 		if s == nil {
 			return nil
 		}
 		return append([]string{}, s...)
 	}
-	out := tracing.SubscriptionFilters{ActorIDs: clone(f.ActorIDs)}
+	out := wire.SubscriptionFilters{ActorIDs: clone(f.ActorIDs)}
 	if f.FlowIDs != nil {
 		out.FlowIDs = append([]tracing.FlowID{}, f.FlowIDs...)
 	}

@@ -47,12 +47,12 @@ func TestSubscribeFilters(t *testing.T) {
 			ctx := testCtx(t)
 			srv := startServer(t, ctx, v.opts()...)
 			c := dial(t, ctx, srv.URL())
-			byActor, err := c.Subscribe(ctx, tracing.SubscriptionFilters{ActorIDs: []string{"parser"}})
+			byActor, err := c.Subscribe(ctx, wire.SubscriptionFilters{ActorIDs: []string{"parser"}})
 			if err != nil {
 				t.Fatal(err)
 			}
 			failed := tracing.TraceEventType{Kind: tracing.KindActorFailed}
-			byKind, err := c.Subscribe(ctx, tracing.SubscriptionFilters{EventTypes: []tracing.TraceEventType{failed}})
+			byKind, err := c.Subscribe(ctx, wire.SubscriptionFilters{EventTypes: []tracing.TraceEventType{failed}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -118,7 +118,7 @@ func TestNotificationsBetweenReplies(t *testing.T) {
 			p := newPeer(t, ctx, srv.URL())
 			p.store(ctx, stored)
 			c := dial(t, ctx, srv.URL())
-			sub, err := c.Subscribe(ctx, tracing.SubscriptionFilters{})
+			sub, err := c.Subscribe(ctx, wire.SubscriptionFilters{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -144,7 +144,7 @@ func TestNotificationsBetweenReplies(t *testing.T) {
 							t.Errorf("GetTrace: %v, %v", tr, err)
 							return
 						}
-						res, err := c.QueryTraces(ctx, tracing.TraceQuery{FlowID: "none"})
+						res, err := c.QueryTraces(ctx, wire.TraceQuery{FlowID: "none"})
 						if err != nil || len(res.Traces) != 0 {
 							t.Errorf("QueryTraces: %v, %v", res, err)
 							return
@@ -166,7 +166,7 @@ func TestSlowConsumerDropsCounted(t *testing.T) {
 	ctx := testCtx(t)
 	srv := startServer(t, ctx)
 	c := dial(t, ctx, srv.URL(), query.WithSubscriptionBuffer(4))
-	sub, err := c.Subscribe(ctx, tracing.SubscriptionFilters{})
+	sub, err := c.Subscribe(ctx, wire.SubscriptionFilters{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +189,7 @@ func TestSubscriptionEndsWithCtx(t *testing.T) {
 	srv := startServer(t, ctx)
 	c := dial(t, ctx, srv.URL())
 	sctx, cancel := context.WithCancel(ctx)
-	sub, err := c.Subscribe(sctx, tracing.SubscriptionFilters{})
+	sub, err := c.Subscribe(sctx, wire.SubscriptionFilters{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,7 +213,7 @@ func TestReconnectResubscribes(t *testing.T) {
 			ready := make(chan struct{}, 4)
 			c := dial(t, ctx, srv.URL(), query.WithConnectHook(func() { ready <- struct{}{} }))
 			<-ready
-			sub, err := c.Subscribe(ctx, tracing.SubscriptionFilters{ActorIDs: []string{"a"}})
+			sub, err := c.Subscribe(ctx, wire.SubscriptionFilters{ActorIDs: []string{"a"}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -271,7 +271,7 @@ func TestGiveUpThenRecover(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	sub, err := c.Subscribe(ctx, tracing.SubscriptionFilters{})
+	sub, err := c.Subscribe(ctx, wire.SubscriptionFilters{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -78,7 +78,7 @@ func TestCustomEventTypeIsInvalid(t *testing.T) {
 	for _, custom := range []bool{false, true} {
 		c := dial(t, ctx, s, nil)
 		c.enc.CustomEventType = custom
-		resp := c.roundTrip(wire.RecordEvent{TraceID: tracing.NewTraceID(), Event: tracing.CustomEvent("a", "checkpoint")})
+		resp := c.roundTrip(wire.RecordEvent{TraceID: tracing.NewTraceID(), Event: tracing.Custom("a", "checkpoint")})
 		if _, accepted := resp.(wire.EventRecorded); accepted == custom {
 			t.Fatalf("custom variant %v: reply %#v", custom, resp)
 		}
@@ -92,7 +92,7 @@ func TestSubscribePushesMatchingEvents(t *testing.T) {
 		sub := dial(t, ctx, s, nil)
 		pub := dial(t, ctx, s, nil)
 		flow := tracing.TraceEventType{Kind: tracing.KindDataFlow, ToActor: "b", ToPort: "in"}
-		r := sub.roundTrip(wire.Subscribe{Filters: tracing.SubscriptionFilters{ActorIDs: []string{"wanted"}, EventTypes: []tracing.TraceEventType{flow}}})
+		r := sub.roundTrip(wire.Subscribe{Filters: wire.SubscriptionFilters{ActorIDs: []string{"wanted"}, EventTypes: []tracing.TraceEventType{flow}}})
 		if er, ok := r.(wire.EventRecorded); !ok || !er.Success {
 			t.Fatalf("subscribe: %#v", r)
 		}

@@ -33,7 +33,7 @@ type conn struct {
 	oclosed bool
 
 	smu  sync.Mutex // guards sub and nenc
-	sub  *tracing.SubscriptionFilters
+	sub  *wire.SubscriptionFilters
 	nenc wire.Encoder // for notifications, which other connections push
 }
 
@@ -193,7 +193,7 @@ func (c *conn) notify(traceID tracing.TraceID, ev *tracing.TraceEvent) {
 
 // subscribed applies the filters the reference server applies: actor ids
 // and event types (flow ids and statuses are not checked).
-func subscribed(f *tracing.SubscriptionFilters, ev *tracing.TraceEvent) bool {
+func subscribed(f *wire.SubscriptionFilters, ev *tracing.TraceEvent) bool {
 	if f.ActorIDs != nil {
 		ok := false
 		for _, a := range f.ActorIDs {

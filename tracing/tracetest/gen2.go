@@ -83,7 +83,7 @@ func (c *conn) serveGen2(tag string, data []byte, binary bool) wire.TracingRespo
 		}
 		td := wire.TraceData{RequestID: r.RequestID}
 		if generate {
-			td.RequestID = tracing.NewRequestID()
+			td.RequestID = wire.NewRequestID()
 		}
 		if e != nil {
 			t := copyTrace(e)
@@ -102,7 +102,7 @@ func (c *conn) serveGen2(tag string, data []byte, binary bool) wire.TracingRespo
 		}
 		qr := wire.QueryResults{Traces: traces, TotalCount: uint64(len(traces)), RequestID: r.RequestID}
 		if generate {
-			qr.RequestID = tracing.NewRequestID()
+			qr.RequestID = wire.NewRequestID()
 		}
 		return qr
 	}

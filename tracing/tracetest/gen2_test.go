@@ -193,11 +193,11 @@ func TestGen2InFlightTraceHidesStoredOne(t *testing.T) {
 	evs := events(1, "a")
 	recordEvents(t, c, stored.TraceID, evs)
 	wantKept(t, s.Kept(), ids(evs)...)
-	td, ok := c.roundTrip(wire.GetTrace{TraceID: stored.TraceID, RequestID: tracing.NewRequestID()}).(wire.TraceData)
+	td, ok := c.roundTrip(wire.GetTrace{TraceID: stored.TraceID, RequestID: wire.NewRequestID()}).(wire.TraceData)
 	if !ok || td.Trace == nil || td.Trace.Status.Kind != tracing.StatusRunning || len(td.Trace.Events) != 1 {
 		t.Fatalf("GetTrace %#v", td)
 	}
-	qr, ok := c.roundTrip(wire.QueryTraces{RequestID: tracing.NewRequestID()}).(wire.QueryResults)
+	qr, ok := c.roundTrip(wire.QueryTraces{RequestID: wire.NewRequestID()}).(wire.QueryResults)
 	if !ok || len(qr.Traces) != 1 || qr.TotalCount != 1 || len(qr.Traces[0].Events) != 1 {
 		t.Fatalf("QueryTraces %#v", qr)
 	}
@@ -209,7 +209,7 @@ func TestGen2InFlightTraceHidesStoredOne(t *testing.T) {
 
 func TestGen2RequestIDIsEchoedOrMadeUp(t *testing.T) {
 	_, c := startGen2(t)
-	rid := tracing.NewRequestID()
+	rid := wire.NewRequestID()
 	if td, ok := c.roundTrip(wire.GetTrace{TraceID: tracing.NewTraceID(), RequestID: rid}).(wire.TraceData); !ok || td.RequestID != rid || td.Trace != nil {
 		t.Fatalf("GetTrace %#v", td)
 	}

@@ -241,7 +241,7 @@ func (s *Server) newFlight(id tracing.TraceID, flow tracing.FlowID, v tracing.Fl
 }
 
 // queryLocked answers a query with deep copies.
-func (s *Server) queryLocked(q *tracing.TraceQuery, storageOnly bool) ([]tracing.FlowTrace, int) {
+func (s *Server) queryLocked(q *wire.TraceQuery, storageOnly bool) ([]tracing.FlowTrace, int) {
 	es, total := s.store.query(q, storageOnly)
 	out := make([]tracing.FlowTrace, len(es))
 	for i, e := range es {

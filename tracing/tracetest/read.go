@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
 
 // GetTrace returns the trace a client's GetTrace would get, or nil: on Gen2
@@ -27,7 +28,7 @@ func (s *Server) GetTrace(id tracing.TraceID) *tracing.FlowTrace {
 // Query returns the traces a client's QueryTraces would get (with a
 // request id on Gen2, so in-flight traces are merged in), in the server's
 // order. The result is a deep copy, never nil.
-func (s *Server) Query(q tracing.TraceQuery) []tracing.FlowTrace {
+func (s *Server) Query(q wire.TraceQuery) []tracing.FlowTrace {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out, _ := s.queryLocked(&q, s.cfg.gen == Gen1)
@@ -35,7 +36,7 @@ func (s *Server) Query(q tracing.TraceQuery) []tracing.FlowTrace {
 }
 
 // Traces returns every trace a client can read: Query with no constraint.
-func (s *Server) Traces() []tracing.FlowTrace { return s.Query(tracing.TraceQuery{}) }
+func (s *Server) Traces() []tracing.FlowTrace { return s.Query(wire.TraceQuery{}) }
 
 // Kept returns, for every trace a client can read, how many times each
 // event id appears in it, summed over the traces: what the server keeps.

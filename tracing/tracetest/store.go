@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
 
 // DefaultMaxTraces is how many traces the memory backend of the reference
@@ -91,7 +92,7 @@ func (st *store) visible(id tracing.TraceID, storageOnly bool) *entry {
 // matching in-flight traces, newest first, which hide stored traces with
 // the same id. Offset and limit apply to the whole answer. total is the
 // number of matches before offset and limit.
-func (st *store) query(q *tracing.TraceQuery, storageOnly bool) (out []*entry, total int) {
+func (st *store) query(q *wire.TraceQuery, storageOnly bool) (out []*entry, total int) {
 	var stored, flying []*entry
 	for id, e := range st.stored {
 		if !storageOnly {
@@ -131,7 +132,7 @@ func (st *store) query(q *tracing.TraceQuery, storageOnly bool) (out []*entry, t
 // matches applies the reference backend's filters: flow id, execution id,
 // start time within the range, status, and an actor filter that is a
 // substring of some event's actor id.
-func matches(q *tracing.TraceQuery, e *entry) bool {
+func matches(q *wire.TraceQuery, e *entry) bool {
 	t := &e.trace
 	if q.FlowID != "" && t.FlowID != q.FlowID {
 		return false

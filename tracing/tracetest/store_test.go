@@ -46,7 +46,7 @@ func TestStoreTraceReplacesWhole(t *testing.T) {
 		if got := s.KeptInTrace(tr.TraceID); len(got) != 0 {
 			t.Fatalf("kept %v after an empty StoreTrace", got)
 		}
-		td, ok := c.roundTrip(wire.GetTrace{TraceID: tr.TraceID, RequestID: tracing.NewRequestID()}).(wire.TraceData)
+		td, ok := c.roundTrip(wire.GetTrace{TraceID: tr.TraceID, RequestID: wire.NewRequestID()}).(wire.TraceData)
 		if !ok || td.Trace == nil || len(td.Trace.Events) != 0 {
 			t.Fatalf("GetTrace %#v", td)
 		}
@@ -108,7 +108,7 @@ func TestReadersReturnDeepCopies(t *testing.T) {
 	got.Events[0].Data.Message.SerializedData[0] = 'X'
 	got.Metadata.Tags["k"] = "changed"
 	got.Events[0].EventID = tracing.EventID{}
-	for _, read := range []*tracing.FlowTrace{s.GetTrace(tr.TraceID), &s.Traces()[0], &s.Query(tracing.TraceQuery{FlowID: "f"})[0]} {
+	for _, read := range []*tracing.FlowTrace{s.GetTrace(tr.TraceID), &s.Traces()[0], &s.Query(wire.TraceQuery{FlowID: "f"})[0]} {
 		if string(read.Events[0].Data.Message.SerializedData) != "hi" || read.Metadata.Tags["k"] != "v" || read.Events[0].EventID != tr.Events[0].EventID {
 			t.Fatalf("a returned trace shares memory with the stored one: %+v", read)
 		}

@@ -1262,7 +1262,7 @@ func (d *decoder) request() (TracingRequest, error) {
 // request like a generation-2 server: a UUID string is the request id;
 // null or any other JSON value sends the request down the legacy path,
 // which ignores it, so it reads as the zero id.
-func (d *decoder) lenientRequestID(id *tracing.RequestID) error {
+func (d *decoder) lenientRequestID(id *RequestID) error {
 	if d.peek() == '"' {
 		b, err := d.rawString()
 		if err != nil {
@@ -1278,7 +1278,7 @@ func (d *decoder) lenientRequestID(id *tracing.RequestID) error {
 }
 
 // optRequestID reads the request_id of a reply: a UUID, or null (zero).
-func (d *decoder) optRequestID(id *tracing.RequestID) error {
+func (d *decoder) optRequestID(id *RequestID) error {
 	u, err := d.optID()
 	*id = u
 	return err
@@ -1908,7 +1908,7 @@ func (d *decoder) metadata(m *tracing.TraceMetadata) error {
 
 var queryFields = []string{"flow_id", "execution_id", "time_range", "status", "actor_filter", "limit", "offset"}
 
-func (d *decoder) traceQuery(q *tracing.TraceQuery) error {
+func (d *decoder) traceQuery(q *TraceQuery) error {
 	return d.structure("a TraceQuery object", queryFields, 0, func(i int) error {
 		var err error
 		if d.null() {
@@ -1954,7 +1954,7 @@ func (d *decoder) traceQuery(q *tracing.TraceQuery) error {
 
 var filterFields = []string{"flow_ids", "actor_ids", "event_types", "status_filter"}
 
-func (d *decoder) filters(f *tracing.SubscriptionFilters) error {
+func (d *decoder) filters(f *SubscriptionFilters) error {
 	return d.structure("a SubscriptionFilters object", filterFields, 0, func(i int) error {
 		if d.null() {
 			return nil

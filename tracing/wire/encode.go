@@ -431,7 +431,7 @@ func shadowed(keys []string, k string) bool {
 }
 
 // AppendTraceQuery appends the protocol JSON of q.
-func (e *Encoder) AppendTraceQuery(dst []byte, q *tracing.TraceQuery) []byte {
+func (e *Encoder) AppendTraceQuery(dst []byte, q *TraceQuery) []byte {
 	dst = append(dst, `{"flow_id":`...)
 	dst = e.appendOptString(dst, string(q.FlowID))
 	dst = append(dst, `,"execution_id":`...)
@@ -467,7 +467,7 @@ func (e *Encoder) AppendTraceQuery(dst []byte, q *tracing.TraceQuery) []byte {
 
 // AppendSubscriptionFilters appends the protocol JSON of f: a nil slice is
 // null, a non-nil one an array.
-func (e *Encoder) AppendSubscriptionFilters(dst []byte, f *tracing.SubscriptionFilters) []byte {
+func (e *Encoder) AppendSubscriptionFilters(dst []byte, f *SubscriptionFilters) []byte {
 	dst = append(dst, `{"flow_ids":`...)
 	if f.FlowIDs == nil {
 		dst = append(dst, "null"...)
@@ -786,7 +786,7 @@ func (e *Encoder) appendQueryTraces(dst []byte, r *QueryTraces) []byte {
 }
 
 // appendRequestID writes `,"request_id":"…"` unless id is zero.
-func appendRequestID(dst []byte, id tracing.RequestID) []byte {
+func appendRequestID(dst []byte, id RequestID) []byte {
 	if id.IsZero() {
 		return dst
 	}
@@ -800,7 +800,7 @@ func (e *Encoder) appendGetFlowVersions(dst []byte, id tracing.FlowID) []byte {
 	return append(dst, "}}"...)
 }
 
-func (e *Encoder) appendSubscribe(dst []byte, f *tracing.SubscriptionFilters) []byte {
+func (e *Encoder) appendSubscribe(dst []byte, f *SubscriptionFilters) []byte {
 	dst = append(dst, `{"Subscribe":{"filters":`...)
 	dst = e.AppendSubscriptionFilters(dst, f)
 	return append(dst, "}}"...)
@@ -855,9 +855,9 @@ func (e *Encoder) AppendResponse(dst []byte, resp TracingResponse) []byte {
 	case *TraceStored:
 		return appendTraceIDMessage(dst, "TraceStored", r.TraceID)
 	case TracesFound:
-		return e.appendTraces(dst, "TracesFound", tracing.RequestID{}, r.Traces, false, 0)
+		return e.appendTraces(dst, "TracesFound", RequestID{}, r.Traces, false, 0)
 	case *TracesFound:
-		return e.appendTraces(dst, "TracesFound", tracing.RequestID{}, r.Traces, false, 0)
+		return e.appendTraces(dst, "TracesFound", RequestID{}, r.Traces, false, 0)
 	case Metrics:
 		return appendMetrics(dst, r.Data)
 	case *Metrics:
@@ -896,7 +896,7 @@ func (e *Encoder) appendQueryResults(dst []byte, r *QueryResults) []byte {
 	return e.appendTraces(dst, "QueryResults", r.RequestID, r.Traces, true, r.TotalCount)
 }
 
-func (e *Encoder) appendTraces(dst []byte, tag string, reqID tracing.RequestID, traces []tracing.FlowTrace, withCount bool, count uint64) []byte {
+func (e *Encoder) appendTraces(dst []byte, tag string, reqID RequestID, traces []tracing.FlowTrace, withCount bool, count uint64) []byte {
 	dst = append(dst, `{"`...)
 	dst = append(dst, tag...)
 	dst = append(dst, `":{`...)

@@ -27,7 +27,7 @@ var (
 	wireTime        = time.Date(2026, 11, 26, 10, 30, 0, 500000000, time.UTC)
 	wireStart       = time.Date(2026, 11, 26, 10, 29, 59, 123456789, time.UTC)
 	wireEnd         = time.Date(2026, 11, 26, 10, 31, 0, 0, time.UTC)
-	wireRequestID   = tracing.RequestID(mustEventID("11111111-2222-4333-8444-555555555555"))
+	wireRequestID   = RequestID(mustEventID("11111111-2222-4333-8444-555555555555"))
 )
 
 func mustTraceID(s string) tracing.TraceID {
@@ -127,7 +127,7 @@ func wireRequests() []wireRequest {
 		{"EndTrace_failed", EndTrace{TraceID: wireTraceID, Status: failed}},
 		{"GetTrace", GetTrace{TraceID: wireTraceID}},
 		{"GetTrace_request_id", GetTrace{TraceID: wireTraceID, RequestID: wireRequestID}},
-		{"QueryTraces", QueryTraces{Query: tracing.TraceQuery{
+		{"QueryTraces", QueryTraces{Query: TraceQuery{
 			FlowID: "sensors", ExecutionID: wireExecutionID, TimeRange: [2]time.Time{wireStart, wireEnd}, HasTimeRange: true,
 			Status: &failed, ActorFilter: "sensor", Limit: 10, Offset: 20,
 		}}},
@@ -135,7 +135,7 @@ func wireRequests() []wireRequest {
 		{"QueryTraces_request_id", QueryTraces{RequestID: wireRequestID}},
 		{"GetFlowVersions", GetFlowVersions{FlowID: "sensors"}},
 		{"Ping", Ping{}},
-		{"Subscribe", Subscribe{Filters: tracing.SubscriptionFilters{
+		{"Subscribe", Subscribe{Filters: SubscriptionFilters{
 			FlowIDs:      []tracing.FlowID{"sensors"},
 			ActorIDs:     []string{},
 			EventTypes:   []tracing.TraceEventType{{Kind: tracing.KindActorFailed}, {Kind: tracing.KindDataFlow, ToActor: "validator", ToPort: "in"}},
@@ -618,7 +618,7 @@ func TestEncodeCustomEvent(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			ev := tracing.CustomEvent("a", "cp", tc.attrs...)
+			ev := tracing.Custom("a", "cp", tc.attrs...)
 			before := ev.Data.CustomAttributes.Len()
 			e := Encoder{CustomEventType: tc.typed}
 			got := string(e.AppendEvent(nil, &ev))

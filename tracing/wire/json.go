@@ -73,13 +73,13 @@ func Marshal(v any) ([]byte, error) {
 		return marshalTraceMetadata(x)
 	case *tracing.TraceMetadata:
 		return marshalTraceMetadata(*x)
-	case tracing.TraceQuery:
+	case TraceQuery:
 		return marshalTraceQuery(x)
-	case *tracing.TraceQuery:
+	case *TraceQuery:
 		return marshalTraceQuery(*x)
-	case tracing.SubscriptionFilters:
+	case SubscriptionFilters:
 		return marshalSubscriptionFilters(x)
-	case *tracing.SubscriptionFilters:
+	case *SubscriptionFilters:
 		return marshalSubscriptionFilters(*x)
 	case tracing.Value:
 		return marshalValue(x)
@@ -130,9 +130,9 @@ func Unmarshal(data []byte, v any) error {
 		return unmarshalExecutionStatus(x, data)
 	case *tracing.TraceMetadata:
 		return unmarshalTraceMetadata(x, data)
-	case *tracing.TraceQuery:
+	case *TraceQuery:
 		return unmarshalTraceQuery(x, data)
-	case *tracing.SubscriptionFilters:
+	case *SubscriptionFilters:
 		return unmarshalSubscriptionFilters(x, data)
 	case *tracing.Value:
 		return unmarshalValue(x, data)
@@ -397,14 +397,14 @@ func unmarshalTraceMetadata(m *tracing.TraceMetadata, b []byte) error {
 }
 
 // marshal returns the protocol JSON of q.
-func marshalTraceQuery(q tracing.TraceQuery) ([]byte, error) {
+func marshalTraceQuery(q TraceQuery) ([]byte, error) {
 	var e Encoder
 	return e.AppendTraceQuery(nil, &q), nil
 }
 
 // unmarshal reads a protocol TraceQuery into q.
-func unmarshalTraceQuery(q *tracing.TraceQuery, b []byte) error {
-	var out tracing.TraceQuery
+func unmarshalTraceQuery(q *TraceQuery, b []byte) error {
+	var out TraceQuery
 	if err := unmarshalWith(b, func(d *decoder) error { return d.traceQuery(&out) }); err != nil {
 		return err
 	}
@@ -413,14 +413,14 @@ func unmarshalTraceQuery(q *tracing.TraceQuery, b []byte) error {
 }
 
 // marshal returns the protocol JSON of f.
-func marshalSubscriptionFilters(f tracing.SubscriptionFilters) ([]byte, error) {
+func marshalSubscriptionFilters(f SubscriptionFilters) ([]byte, error) {
 	var e Encoder
 	return e.AppendSubscriptionFilters(nil, &f), nil
 }
 
 // unmarshal reads protocol SubscriptionFilters into f.
-func unmarshalSubscriptionFilters(f *tracing.SubscriptionFilters, b []byte) error {
-	var out tracing.SubscriptionFilters
+func unmarshalSubscriptionFilters(f *SubscriptionFilters, b []byte) error {
+	var out SubscriptionFilters
 	if err := unmarshalWith(b, func(d *decoder) error { return d.filters(&out) }); err != nil {
 		return err
 	}

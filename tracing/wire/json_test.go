@@ -45,8 +45,8 @@ func TestJSONRoundTrip(t *testing.T) {
 	tr.Events[0].TraceID = tracing.TraceID{}
 	tr.EndTime = wireEnd
 	failed := tracing.FailedStatus("x")
-	q := tracing.TraceQuery{FlowID: "f", TimeRange: [2]time.Time{wireStart, wireEnd}, HasTimeRange: true, Status: &failed, Limit: 3}
-	f := tracing.SubscriptionFilters{ActorIDs: []string{"a"}, EventTypes: []tracing.TraceEventType{{Kind: tracing.KindDataFlow, ToActor: "b", ToPort: "c"}}}
+	q := TraceQuery{FlowID: "f", TimeRange: [2]time.Time{wireStart, wireEnd}, HasTimeRange: true, Status: &failed, Limit: 3}
+	f := SubscriptionFilters{ActorIDs: []string{"a"}, EventTypes: []tracing.TraceEventType{{Kind: tracing.KindDataFlow, ToActor: "b", ToPort: "c"}}}
 	var attrs tracing.Attributes
 	attrs.Add(tracing.String("s", "v"), tracing.Int("i", -1), tracing.Float64("f", 2), tracing.Bool("b", true), tracing.Any("o", tracing.ObjectValue(tracing.Any("a", tracing.ArrayValue(tracing.Value{}, tracing.UintValue(math.MaxUint64))))))
 	tests := []struct {
@@ -73,7 +73,7 @@ func TestJSONRoundTrip(t *testing.T) {
 		{"ExecutionStatus unit", func(t *testing.T) { jsonRoundTrip(t, tracing.ExecutionStatus{Kind: tracing.StatusCancelled}, nil) }},
 		{"TraceMetadata", func(t *testing.T) { jsonRoundTrip(t, tr.Metadata, &tr.Metadata) }},
 		{"TraceQuery", func(t *testing.T) { jsonRoundTrip(t, q, &q) }},
-		{"TraceQuery empty", func(t *testing.T) { jsonRoundTrip(t, tracing.TraceQuery{}, &tracing.TraceQuery{}) }},
+		{"TraceQuery empty", func(t *testing.T) { jsonRoundTrip(t, TraceQuery{}, &TraceQuery{}) }},
 		{"RequestID", func(t *testing.T) { jsonRoundTrip(t, wireRequestID, &wireRequestID) }},
 		{"SubscriptionFilters", func(t *testing.T) { jsonRoundTrip(t, f, &f) }},
 		{"Value", func(t *testing.T) { jsonRoundTrip(t, attrs.At(4).Value, nil) }},

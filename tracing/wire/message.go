@@ -58,14 +58,14 @@ type EndTrace struct {
 // server answers with a request id of its own.
 type GetTrace struct {
 	TraceID   tracing.TraceID
-	RequestID tracing.RequestID
+	RequestID RequestID
 }
 
 // QueryTraces asks for the traces matching Query; the reply is
 // QueryResults. RequestID is written and echoed as for GetTrace.
 type QueryTraces struct {
-	Query     tracing.TraceQuery
-	RequestID tracing.RequestID
+	Query     TraceQuery
+	RequestID RequestID
 }
 
 // GetFlowVersions asks for the known versions of a flow; the reference
@@ -77,7 +77,7 @@ type Ping struct{}
 
 // Subscribe asks the server to push EventNotification messages for events
 // matching Filters; the reply is EventRecorded.
-type Subscribe struct{ Filters tracing.SubscriptionFilters }
+type Subscribe struct{ Filters SubscriptionFilters }
 
 // Unsubscribe stops the pushes started by Subscribe. It is written as the
 // bare string "Unsubscribe".
@@ -132,14 +132,14 @@ type EventRecorded struct {
 // "request_id" is absent, and zero is not written.
 type TraceData struct {
 	Trace     *tracing.FlowTrace
-	RequestID tracing.RequestID
+	RequestID RequestID
 }
 
 // QueryResults is the reply to QueryTraces. RequestID is as in TraceData.
 type QueryResults struct {
 	Traces     []tracing.FlowTrace
 	TotalCount uint64
-	RequestID  tracing.RequestID
+	RequestID  RequestID
 }
 
 // FlowVersions is the reply to GetFlowVersions.

@@ -161,8 +161,8 @@ func checkTranscriptRequest(t *testing.T, s *transcriptStep) {
 func TestTranscriptFacts(t *testing.T) {
 	sentTrace := mustTraceID("6f1c2a4e-1b7d-4c39-8f1e-2a9d3c4b5e61")
 	storedTrace := mustTraceID("6f1c2a4e-1b7d-4c39-8f1e-2a9d3c4b5e60")
-	reqID := func(last string) tracing.RequestID {
-		return tracing.RequestID(mustEventID("11111111-2222-4333-8444-55555555555" + last))
+	reqID := func(last string) RequestID {
+		return RequestID(mustEventID("11111111-2222-4333-8444-55555555555" + last))
 	}
 	notMeasured := tracing.MetricMemoryUsageBytes | tracing.MetricCPUUsagePercent | tracing.MetricQueueDepth | tracing.MetricThroughputMsgsPerSec
 	invalid := ErrorResponse{Message: legacyInvalidFormat}
@@ -200,7 +200,7 @@ func TestTranscriptFacts(t *testing.T) {
 			if probe.Trace != nil {
 				t.Errorf("probe found a trace")
 			}
-			if want := (tracing.RequestID{}); gen2 {
+			if want := (RequestID{}); gen2 {
 				want = reqID("5")
 				if probe.RequestID != want {
 					t.Errorf("probe request id = %v, want %v", probe.RequestID, want)
@@ -278,7 +278,7 @@ func TestTranscriptFacts(t *testing.T) {
 			}
 
 			q := reply("QueryTraces all").(QueryResults)
-			if want := (tracing.RequestID{}); gen2 {
+			if want := (RequestID{}); gen2 {
 				want = reqID("8")
 				if q.RequestID != want {
 					t.Errorf("QueryResults request id = %v, want %v", q.RequestID, want)
