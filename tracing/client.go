@@ -92,17 +92,6 @@ const dropLogInterval = 10 * time.Second
 // one too, and counts the event as dropped because the client was closed.
 // Enabled tells callers when to skip building expensive snapshots.
 //
-// # Middleware
-//
-// RegisterMiddleware and SendMiddleware take the next function and return
-// one of the same type, so they compose by nesting: in
-// a.SendMiddleware(b.SendMiddleware(send)) the first one applied (a) is the
-// outermost: it sees the call first and returns last. Each calls next
-// exactly once, passes the caller's arguments on unchanged (except the
-// registered actor, see RegisterMiddleware) and returns next's error
-// unchanged: tracing never fails an actor or a send. When the client is
-// disabled each returns next itself, so tracing that is off adds nothing.
-//
 // # Concurrency
 //
 // All methods are safe for concurrent use, also with Flush and Close. A nil

@@ -25,11 +25,12 @@
 // ride the context, as OpenTelemetry's spans do: [TracingClient.StartTrace]
 // returns a context that carries a new trace, and any number may be open at
 // once; an event recorded with a context from [ContextWithEvent] gets its
-// parent, root cause and dependency chain filled in. [Cause] and [Envelope]
-// carry both across channels, package propagation across processes.
-// [TracingClient.RegisterMiddleware] and [TracingClient.SendMiddleware]
-// trace a network that has no tracing of its own; [Serve] runs a
-// long-lived actor. Package ingest feeds events written by a Reflow runtime
+// parent, root cause and dependency chain filled in. [Cause] carries both
+// across channels (package actors wraps it in an Envelope), package
+// propagation across processes.
+// Package actors traces a network that has no tracing of its own
+// (middleware for registration and sends, envelopes for channels, Serve
+// for long-lived actors). Package ingest feeds events written by a Reflow runtime
 // through the client. [SetGlobal] and [Global] serve code that
 // cannot be handed a client.
 //

@@ -6,6 +6,7 @@ import (
 	"log"
 
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/actors"
 )
 
 // Two runs execute at once on one client, each in its own trace; a message
@@ -20,12 +21,12 @@ func ExampleTracingClient_StartTrace() {
 	run1, trace1, _ := client.StartTrace(ctx, "pipeline", tracing.FlowVersion{Major: 1})
 	run2, trace2, _ := client.StartTrace(ctx, "pipeline", tracing.FlowVersion{Major: 1})
 
-	inbox := make(chan tracing.Envelope[string], 1)
+	inbox := make(chan actors.Envelope[string], 1)
 	sent := client.MessageSent(run1, "sensor", "out", "Reading", 8)
-	_ = tracing.SendEnvelope(tracing.ContextWithEvent(run1, sent), inbox, "reading")
+	_ = actors.SendEnvelope(tracing.ContextWithEvent(run1, sent), inbox, "reading")
 	client.ActorStarted(run2, "other")
 
-	mctx, msg, _ := tracing.ReceiveEnvelope(ctx, inbox)
+	mctx, msg, _ := actors.ReceiveEnvelope(ctx, inbox)
 	received := client.MessageReceived(mctx, "scaler", "in", "Reading", uint64(len(msg)))
 
 	_ = client.EndTrace(run1, tracing.ExecutionStatus{Kind: tracing.StatusCompleted})

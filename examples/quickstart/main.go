@@ -27,6 +27,7 @@ import (
 
 	"github.com/reflowtrace/reflowtrace-go/sink"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/actors"
 )
 
 const (
@@ -60,9 +61,9 @@ func run(ctx context.Context) error {
 	}
 	labels[life] = "printer lifecycle"
 	printer := &printer{}
-	printerIn := make(chan tracing.Envelope[int], readings)
+	printerIn := make(chan actors.Envelope[int], readings)
 	served := make(chan error, 1)
-	go func() { served <- tracing.Serve(pctx, client, "printer", printerIn, printer.handle) }()
+	go func() { served <- actors.Serve(pctx, client, "printer", printerIn, printer.handle) }()
 
 	var wg sync.WaitGroup
 	errs := make([]error, runs)
@@ -106,7 +107,7 @@ func run(ctx context.Context) error {
 
 // runPipeline registers, connects and runs one pipeline whose scaler
 // sends to out. ctx carries the run's trace.
-func runPipeline(ctx context.Context, client *tracing.TracingClient, run int, out chan<- tracing.Envelope[int]) error {
+func runPipeline(ctx context.Context, client *tracing.TracingClient, run int, out chan<- actors.Envelope[int]) error {
 	net := newNetwork(client)
 	net.inboxes["printer"] = out
 	sensor := &sensor{n: readings, base: run * 100, out: net.output("sensor", "scaler")}
@@ -166,23 +167,23 @@ func printChain(events []tracing.TraceEvent) {
 
 type network struct {
 	client   *tracing.TracingClient
-	register tracing.RegisterFunc
-	send     tracing.SendFunc
-	actors   []tracing.Runner
-	handlers map[string]tracing.MessageRunner
-	inboxes  map[string]chan<- tracing.Envelope[int] // by receiving actor
-	own      map[string]chan tracing.Envelope[int]   // the inboxes the network owns
+	register actors.RegisterFunc
+	send     actors.SendFunc
+	actors   []actors.Runner
+	handlers map[string]actors.MessageRunner
+	inboxes  map[string]chan<- actors.Envelope[int] // by receiving actor
+	own      map[string]chan actors.Envelope[int]   // the inboxes the network owns
 }
 
 func newNetwork(client *tracing.TracingClient) *network {
 	n := &network{
 		client:   client,
-		handlers: map[string]tracing.MessageRunner{},
-		inboxes:  map[string]chan<- tracing.Envelope[int]{},
-		own:      map[string]chan tracing.Envelope[int]{},
+		handlers: map[string]actors.MessageRunner{},
+		inboxes:  map[string]chan<- actors.Envelope[int]{},
+		own:      map[string]chan actors.Envelope[int]{},
 	}
-	n.register = client.RegisterMiddleware(n.registerActor)
-	n.send = client.SendMiddleware(n.deliver)
+	n.register = actors.RegisterMiddleware(client, n.registerActor)
+	n.send = actors.SendMiddleware(client, n.deliver)
 	return n
 }
 
@@ -191,11 +192,11 @@ func newNetwork(client *tracing.TracingClient) *network {
 // actor.
 func (n *network) registerActor(_ context.Context, name string, actor any) error {
 	switch a := actor.(type) {
-	case tracing.Runner:
+	case actors.Runner:
 		n.actors = append(n.actors, a)
-	case tracing.MessageRunner:
+	case actors.MessageRunner:
 		n.handlers[name] = a
-		in := make(chan tracing.Envelope[int], readings)
+		in := make(chan actors.Envelope[int], readings)
 		n.own[name], n.inboxes[name] = in, in
 	default:
 		return fmt.Errorf("actor %q has no Run method", name)
@@ -206,14 +207,14 @@ func (n *network) registerActor(_ context.Context, name string, actor any) error
 // deliver is the connector's own send, which the middleware wraps: the ctx
 // it gets carries the run's trace and the DataFlow event, which travel
 // with the message in its envelope.
-func (n *network) deliver(ctx context.Context, s tracing.Send) error {
-	return tracing.SendEnvelope(ctx, n.inboxes[s.ToActor], s.Message.(int))
+func (n *network) deliver(ctx context.Context, s actors.Send) error {
+	return actors.SendEnvelope(ctx, n.inboxes[s.ToActor], s.Message.(int))
 }
 
 // output returns the function an actor calls to send to actor to.
 func (n *network) output(from, to string) func(ctx context.Context, v int) error {
 	return func(ctx context.Context, v int) error {
-		return n.send(ctx, tracing.Send{
+		return n.send(ctx, actors.Send{
 			FromActor: from, FromPort: "out", ToActor: to, ToPort: "in",
 			MessageType: "Reading", Size: 8, Message: v,
 		})
@@ -230,7 +231,7 @@ func (n *network) run(ctx context.Context) error {
 	for name, in := range n.own {
 		close(in)
 		for {
-			mctx, v, ok := tracing.ReceiveEnvelope(ctx, in)
+			mctx, v, ok := actors.ReceiveEnvelope(ctx, in)
 			if !ok {
 				break
 			}

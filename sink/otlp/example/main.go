@@ -48,6 +48,7 @@ import (
 
 	"github.com/reflowtrace/reflowtrace-go/sink/otlp"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/actors"
 )
 
 func main() {
@@ -142,13 +143,13 @@ func run(ctx context.Context, endpoint, protocol string, useTLS bool) error {
 // with the ctx the middleware passes on, so what it records is a child of
 // that data flow.
 func pipeline(ctx context.Context, client *tracing.TracingClient) error {
-	var send tracing.SendFunc
-	deliver := func(ctx context.Context, s tracing.Send) error {
+	var send actors.SendFunc
+	deliver := func(ctx context.Context, s actors.Send) error {
 		recv := client.MessageReceived(ctx, s.ToActor, s.ToPort, s.MessageType, s.Size)
 		rctx := tracing.ContextWithEvent(ctx, recv)
 		switch s.ToActor {
 		case "scaler":
-			return send(rctx, tracing.Send{FromActor: "scaler", FromPort: "out", ToActor: "printer", ToPort: "in",
+			return send(rctx, actors.Send{FromActor: "scaler", FromPort: "out", ToActor: "printer", ToPort: "in",
 				MessageType: "Scaled", Size: 16, Message: s.Message})
 		case "printer":
 			if s.Message == 2 {
@@ -158,13 +159,13 @@ func pipeline(ctx context.Context, client *tracing.TracingClient) error {
 		}
 		return nil
 	}
-	send = client.SendMiddleware(deliver)
+	send = actors.SendMiddleware(client, deliver)
 	for _, a := range []string{"sensor", "scaler", "printer"} {
 		client.ActorCreated(ctx, a)
 	}
 	sctx := tracing.ContextWithEvent(ctx, client.ActorStarted(ctx, "sensor"))
 	for i := range 3 {
-		if err := send(sctx, tracing.Send{FromActor: "sensor", FromPort: "out", ToActor: "scaler", ToPort: "in",
+		if err := send(sctx, actors.Send{FromActor: "sensor", FromPort: "out", ToActor: "scaler", ToPort: "in",
 			MessageType: "Reading", Size: 16, Message: i}); err != nil {
 			return err
 		}

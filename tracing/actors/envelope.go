@@ -1,8 +1,10 @@
-package tracing
+package actors
 
 import (
 	"context"
 	"fmt"
+
+	"github.com/reflowtrace/reflowtrace-go/tracing"
 )
 
 // Envelope is a message for a channel-connected actor with the causal
@@ -14,27 +16,27 @@ import (
 // by hand without one is handled in the receiver's own trace.
 type Envelope[T any] struct {
 	Msg   T
-	Cause Cause
+	Cause tracing.Cause
 }
 
 // NewEnvelope returns msg in an Envelope with the trace and cause ctx
 // carries. It does not allocate.
 func NewEnvelope[T any](ctx context.Context, msg T) Envelope[T] {
-	return Envelope[T]{Msg: msg, Cause: CauseFromContext(ctx)}
+	return Envelope[T]{Msg: msg, Cause: tracing.CauseFromContext(ctx)}
 }
 
 // Context returns a copy of ctx (its values, deadline and cancellation)
 // that carries the envelope's trace and cause (see ContextWithCause); ctx
 // itself when the envelope carries none. It allocates the context only.
 func (e Envelope[T]) Context(ctx context.Context) context.Context {
-	return ContextWithCause(ctx, e.Cause)
+	return tracing.ContextWithCause(ctx, e.Cause)
 }
 
 // envelopeCause lets the middleware find the cause of an Envelope of any
 // type passed as an any (see MessageRunner).
-func (e Envelope[T]) envelopeCause() Cause { return e.Cause }
+func (e Envelope[T]) envelopeCause() tracing.Cause { return e.Cause }
 
-type causeCarrier interface{ envelopeCause() Cause }
+type causeCarrier interface{ envelopeCause() tracing.Cause }
 
 // SendEnvelope sends msg on ch in an Envelope with the trace and cause ctx
 // carries (see NewEnvelope). It waits until ch takes it or ctx ends, and

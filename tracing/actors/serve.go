@@ -1,9 +1,11 @@
-package tracing
+package actors
 
 import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/reflowtrace/reflowtrace-go/tracing"
 )
 
 // Serve runs a long-lived actor named actorID: it calls handle for each
@@ -33,7 +35,7 @@ import (
 // records or sends is its child. With a disabled client Serve only
 // receives and calls handle. Safe for concurrent use: run one Serve per
 // actor goroutine.
-func Serve[T any](ctx context.Context, c *TracingClient, actorID string, inbox <-chan Envelope[T], handle func(ctx context.Context, msg T) error) (err error) {
+func Serve[T any](ctx context.Context, c *tracing.TracingClient, actorID string, inbox <-chan Envelope[T], handle func(ctx context.Context, msg T) error) (err error) {
 	if c.Enabled() {
 		c.ActorStarted(ctx, actorID)
 		defer func() {
@@ -44,8 +46,8 @@ func Serve[T any](ctx context.Context, c *TracingClient, actorID string, inbox <
 			}
 		}()
 	}
-	flow := FlowID("")
-	if ref, ok := TraceFromContext(ctx); ok {
+	flow := tracing.FlowID("")
+	if ref, ok := tracing.TraceFromContext(ctx); ok {
 		flow = ref.FlowID
 	}
 	for {
@@ -65,7 +67,7 @@ func Serve[T any](ctx context.Context, c *TracingClient, actorID string, inbox <
 			}
 			continue
 		}
-		if err := c.serveOne(ctx, flow, actorID, e.Cause, func(mctx context.Context) error { return handle(mctx, e.Msg) }); err != nil {
+		if err := serveOne(ctx, c, flow, actorID, e.Cause, func(mctx context.Context) error { return handle(mctx, e.Msg) }); err != nil {
 			return err
 		}
 	}
@@ -73,25 +75,25 @@ func Serve[T any](ctx context.Context, c *TracingClient, actorID string, inbox <
 
 // serveOne handles one message for Serve: in the trace cause carries, or
 // in a new trace linked to ctx's.
-func (c *TracingClient) serveOne(ctx context.Context, flow FlowID, actorID string, cause Cause, handle func(context.Context) error) error {
+func serveOne(ctx context.Context, c *tracing.TracingClient, flow tracing.FlowID, actorID string, cause tracing.Cause, handle func(context.Context) error) error {
 	own := false
 	mctx := ctx
 	if _, ok := cause.Trace(); ok {
-		mctx = ContextWithCause(ctx, cause)
+		mctx = tracing.ContextWithCause(ctx, cause)
 	} else {
 		var err error
-		if mctx, _, err = c.StartTrace(ctx, flow, FlowVersion{}); err != nil {
-			mctx = ContextWithCause(ctx, cause) // closed meanwhile: record nothing more
+		if mctx, _, err = c.StartTrace(ctx, flow, tracing.FlowVersion{}); err != nil {
+			mctx = tracing.ContextWithCause(ctx, cause) // closed meanwhile: record nothing more
 		} else {
 			own = true
-			mctx = ContextWithCause(mctx, cause)
+			mctx = tracing.ContextWithCause(mctx, cause)
 		}
 	}
-	err := c.runTraced(mctx, actorID, handle)
+	err := runTraced(mctx, c, actorID, handle)
 	if own {
-		status := ExecutionStatus{Kind: StatusCompleted}
+		status := tracing.ExecutionStatus{Kind: tracing.StatusCompleted}
 		if err != nil {
-			status = FailedStatus(err.Error())
+			status = tracing.FailedStatus(err.Error())
 		}
 		_ = c.EndTrace(mctx, status) // only fails once the client is closed
 	}
@@ -101,17 +103,17 @@ func (c *TracingClient) serveOne(ctx context.Context, flow FlowID, actorID strin
 // runTraced records ActorStarted, calls run with a ctx carrying it, then
 // records ActorCompleted or ActorFailed with run's duration, and returns
 // run's error unchanged.
-func (c *TracingClient) runTraced(ctx context.Context, name string, run func(context.Context) error) error {
+func runTraced(ctx context.Context, c *tracing.TracingClient, name string, run func(context.Context) error) error {
 	started := c.ActorStarted(ctx, name)
-	rctx := ContextWithEvent(ctx, started)
+	rctx := tracing.ContextWithEvent(ctx, started)
 	t0 := time.Now()
 	err := run(rctx)
 	dur := uint64(time.Since(t0))
-	var ev TraceEvent
+	var ev tracing.TraceEvent
 	if err != nil {
-		ev = ActorFailed(name, err.Error())
+		ev = tracing.ActorFailed(name, err.Error())
 	} else {
-		ev = ActorCompleted(name)
+		ev = tracing.ActorCompleted(name)
 	}
 	ev.Data.PerformanceMetrics.ExecutionTimeNs = dur
 	c.Record(rctx, ev)

@@ -1,10 +1,12 @@
-package tracing
+package actors
 
 import (
 	"context"
 	"errors"
 	"reflect"
 	"testing"
+
+	"github.com/reflowtrace/reflowtrace-go/tracing"
 )
 
 type runnerFunc func(ctx context.Context) error
@@ -18,12 +20,12 @@ func TestMiddleware_DisabledReturnsNext(t *testing.T) {
 	if err := closed.Close(ctxTimeout(t)); err != nil {
 		t.Fatal(err)
 	}
-	for name, c := range map[string]*TracingClient{"nop": NewNop(), "nil": nil, "closed": closed} {
+	for name, c := range map[string]*tracing.TracingClient{"nop": tracing.NewNop(), "nil": nil, "closed": closed} {
 		t.Run(name, func(t *testing.T) {
-			if got := c.RegisterMiddleware(register); reflect.ValueOf(got).Pointer() != reflect.ValueOf(register).Pointer() {
+			if got := RegisterMiddleware(c, register); reflect.ValueOf(got).Pointer() != reflect.ValueOf(register).Pointer() {
 				t.Fatal("RegisterMiddleware did not return next itself")
 			}
-			if got := c.SendMiddleware(send); reflect.ValueOf(got).Pointer() != reflect.ValueOf(send).Pointer() {
+			if got := SendMiddleware(c, send); reflect.ValueOf(got).Pointer() != reflect.ValueOf(send).Pointer() {
 				t.Fatal("SendMiddleware did not return next itself")
 			}
 		})
@@ -35,10 +37,10 @@ func TestRegisterMiddleware(t *testing.T) {
 	tests := []struct {
 		name     string
 		err      error
-		wantKind EventKind
+		wantKind tracing.EventKind
 	}{
-		{name: "success records ActorCreated", wantKind: KindActorCreated},
-		{name: "failure records ActorFailed", err: errRegister, wantKind: KindActorFailed},
+		{name: "success records ActorCreated", wantKind: tracing.KindActorCreated},
+		{name: "failure records ActorFailed", err: errRegister, wantKind: tracing.KindActorFailed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -47,7 +49,7 @@ func TestRegisterMiddleware(t *testing.T) {
 			c := newTestClient(t, sink, nil)
 			calls := 0
 			var registered any
-			reg := c.RegisterMiddleware(func(_ context.Context, name string, actor any) error {
+			reg := RegisterMiddleware(c, func(_ context.Context, name string, actor any) error {
 				calls++
 				registered = actor
 				return tt.err
@@ -78,17 +80,17 @@ func TestRegisterMiddleware_WrapsRunner(t *testing.T) {
 	tests := []struct {
 		name     string
 		err      error
-		wantKind EventKind
+		wantKind tracing.EventKind
 	}{
-		{name: "completed", wantKind: KindActorCompleted},
-		{name: "failed", err: errRun, wantKind: KindActorFailed},
+		{name: "completed", wantKind: tracing.KindActorCompleted},
+		{name: "failed", err: errRun, wantKind: tracing.KindActorFailed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := ctxTimeout(t)
 			sink := newRecordSink()
 			c := newTestClient(t, sink, nil)
-			send := c.SendMiddleware(func(context.Context, Send) error { return nil })
+			send := SendMiddleware(c, func(context.Context, Send) error { return nil })
 			runs := 0
 			inner := runnerFunc(func(ctx context.Context) error {
 				runs++
@@ -97,7 +99,7 @@ func TestRegisterMiddleware_WrapsRunner(t *testing.T) {
 				return tt.err
 			})
 			var registered any
-			reg := c.RegisterMiddleware(func(_ context.Context, _ string, actor any) error {
+			reg := RegisterMiddleware(c, func(_ context.Context, _ string, actor any) error {
 				registered = actor
 				return nil
 			})
@@ -120,11 +122,11 @@ func TestRegisterMiddleware_WrapsRunner(t *testing.T) {
 			if err := c.Flush(ctx); err != nil {
 				t.Fatal(err)
 			}
-			byKind := map[EventKind]TraceEvent{}
+			byKind := map[tracing.EventKind]tracing.TraceEvent{}
 			for _, ev := range sink.snapshot() {
 				byKind[ev.Type.Kind] = ev
 			}
-			started, flow, end := byKind[KindActorStarted], byKind[KindDataFlow], byKind[tt.wantKind]
+			started, flow, end := byKind[tracing.KindActorStarted], byKind[tracing.KindDataFlow], byKind[tt.wantKind]
 			if started.EventID.IsZero() || flow.EventID.IsZero() || end.EventID.IsZero() {
 				t.Fatalf("recorded %v, want ActorStarted, DataFlow and %v", byKind, tt.wantKind)
 			}
@@ -160,15 +162,15 @@ func TestSendMiddleware(t *testing.T) {
 			orig := msg
 			calls := 0
 			var got Send
-			var inside EventID
-			send := c.SendMiddleware(func(ctx context.Context, s Send) error {
+			var inside tracing.EventID
+			send := SendMiddleware(c, func(ctx context.Context, s Send) error {
 				calls++
 				got = s
-				inside, _ = EventFromContext(ctx)
+				inside, _ = tracing.EventFromContext(ctx)
 				return tt.err
 			})
 			parent := c.ActorStarted(ctx, "a")
-			if err := send(ContextWithEvent(ctx, parent), msg); err != tt.err {
+			if err := send(tracing.ContextWithEvent(ctx, parent), msg); err != tt.err {
 				t.Fatalf("send = %v, want next's error %v unchanged", err, tt.err)
 			}
 			if calls != 1 || got != orig || msg != orig || payload.v != 42 {
@@ -178,7 +180,7 @@ func TestSendMiddleware(t *testing.T) {
 				t.Fatal(err)
 			}
 			ev := sink.find(t, inside)
-			if ev.Type.Kind != KindDataFlow || ev.ActorID != "a" || ev.Data.Port != "out" ||
+			if ev.Type.Kind != tracing.KindDataFlow || ev.ActorID != "a" || ev.Data.Port != "out" ||
 				ev.Type.ToActor != "b" || ev.Type.ToPort != "in" || ev.Data.Message.MessageType != "Reading" || ev.Data.Message.SizeBytes != 8 {
 				t.Fatalf("DataFlow = %+v", ev)
 			}
@@ -202,12 +204,12 @@ func TestMiddleware_ChainOrder(t *testing.T) {
 	ca := newTestClient(t, a, nil)
 	cb := newTestClient(t, b, nil)
 	var order []string
-	send := ca.SendMiddleware(cb.SendMiddleware(func(ctx context.Context, _ Send) error {
+	send := SendMiddleware(ca, SendMiddleware(cb, func(ctx context.Context, _ Send) error {
 		order = append(order, "next")
 		return nil
 	}))
 	outer := ca.ActorStarted(ctx, "x")
-	if err := send(ContextWithEvent(ctx, outer), Send{FromActor: "x"}); err != nil {
+	if err := send(tracing.ContextWithEvent(ctx, outer), Send{FromActor: "x"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := ca.Flush(ctx); err != nil {
@@ -218,9 +220,9 @@ func TestMiddleware_ChainOrder(t *testing.T) {
 	}
 	// The first middleware is the outermost: the inner one's event is
 	// caused by the outer one's.
-	var outerFlow EventID
+	var outerFlow tracing.EventID
 	for _, ev := range a.snapshot() {
-		if ev.Type.Kind == KindDataFlow {
+		if ev.Type.Kind == tracing.KindDataFlow {
 			outerFlow = ev.EventID
 		}
 	}
@@ -236,9 +238,9 @@ func TestMiddleware_TraceFromContext(t *testing.T) {
 	ctx := ctxTimeout(t)
 	sink := newRecordSink()
 	c := newTestClient(t, sink, nil)
-	send := c.SendMiddleware(func(context.Context, Send) error { return nil })
+	send := SendMiddleware(c, func(context.Context, Send) error { return nil })
 	var r Runner
-	reg := c.RegisterMiddleware(func(_ context.Context, _ string, actor any) error {
+	reg := RegisterMiddleware(c, func(_ context.Context, _ string, actor any) error {
 		r = actor.(Runner)
 		return nil
 	})
@@ -248,8 +250,8 @@ func TestMiddleware_TraceFromContext(t *testing.T) {
 	if err := reg(ctx, "a", inner); err != nil {
 		t.Fatal(err)
 	}
-	ctx1, trace1, _ := c.StartTrace(ctx, "f", FlowVersion{})
-	ctx2, trace2, _ := c.StartTrace(ctx, "f", FlowVersion{})
+	ctx1, trace1, _ := c.StartTrace(ctx, "f", tracing.FlowVersion{})
+	ctx2, trace2, _ := c.StartTrace(ctx, "f", tracing.FlowVersion{})
 	if err := r.Run(ctx1); err != nil {
 		t.Fatal(err)
 	}
@@ -259,16 +261,16 @@ func TestMiddleware_TraceFromContext(t *testing.T) {
 	if err := c.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	per := map[TraceID]map[EventKind]int{}
+	per := map[tracing.TraceID]map[tracing.EventKind]int{}
 	for _, ev := range sink.snapshot() {
 		if per[ev.TraceID] == nil {
-			per[ev.TraceID] = map[EventKind]int{}
+			per[ev.TraceID] = map[tracing.EventKind]int{}
 		}
 		per[ev.TraceID][ev.Type.Kind]++
 	}
-	for _, id := range []TraceID{trace1, trace2} {
+	for _, id := range []tracing.TraceID{trace1, trace2} {
 		k := per[id]
-		if k[KindActorStarted] != 1 || k[KindDataFlow] != 1 || k[KindActorCompleted] != 1 {
+		if k[tracing.KindActorStarted] != 1 || k[tracing.KindDataFlow] != 1 || k[tracing.KindActorCompleted] != 1 {
 			t.Fatalf("trace %v holds %v, want one run's started, data flow and completed", id, k)
 		}
 	}

@@ -1,4 +1,4 @@
-package tracing
+package actors
 
 import (
 	"context"
@@ -6,19 +6,21 @@ import (
 	"fmt"
 	"reflect"
 	"testing"
+
+	"github.com/reflowtrace/reflowtrace-go/tracing"
 )
 
 func TestEnvelope_SendReceive(t *testing.T) {
 	ctx := ctxTimeout(t)
 	sink := newRecordSink()
 	c := newTestClient(t, sink, nil)
-	tctx, trace, err := c.StartTrace(ctx, "f", FlowVersion{})
+	tctx, trace, err := c.StartTrace(ctx, "f", tracing.FlowVersion{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	sent := c.MessageSent(tctx, "a", "out", "T", 1)
 	ch := make(chan Envelope[int], 1)
-	if err := SendEnvelope(ContextWithEvent(tctx, sent), ch, 42); err != nil {
+	if err := SendEnvelope(tracing.ContextWithEvent(tctx, sent), ch, 42); err != nil {
 		t.Fatal(err)
 	}
 	rctx, msg, ok := ReceiveEnvelope(context.Background(), ch)
@@ -55,11 +57,11 @@ func TestEnvelope_SendReceive(t *testing.T) {
 
 func TestEnvelope_NoAllocs(t *testing.T) {
 	c := newTestClient(t, newRecordSink(), nil)
-	tctx, _, err := c.StartTrace(context.Background(), "f", FlowVersion{})
+	tctx, _, err := c.StartTrace(context.Background(), "f", tracing.FlowVersion{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := ContextWithEvent(tctx, NewEventID())
+	ctx := tracing.ContextWithEvent(tctx, tracing.NewEventID())
 	ch := make(chan Envelope[[4]int], 1)
 	if n := testing.AllocsPerRun(100, func() {
 		_ = SendEnvelope(ctx, ch, [4]int{1, 2, 3, 4})
@@ -96,7 +98,7 @@ func TestRegisterMiddleware_WrapsMessageRunner(t *testing.T) {
 		return nil
 	})
 	var registered any
-	reg := c.RegisterMiddleware(func(_ context.Context, _ string, actor any) error {
+	reg := RegisterMiddleware(c, func(_ context.Context, _ string, actor any) error {
 		registered = actor
 		return nil
 	})
@@ -119,16 +121,16 @@ func TestRegisterMiddleware_WrapsMessageRunner(t *testing.T) {
 		t.Fatalf("Run = %v, want the actor's error unchanged", err)
 	}
 	// An envelope runs in its sender's trace, caused by its event.
-	tctx, trace, err := c.StartTrace(ctx, "f", FlowVersion{})
+	tctx, trace, err := c.StartTrace(ctx, "f", tracing.FlowVersion{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	sent := c.MessageSent(tctx, "a", "out", "T", 1)
-	env := NewEnvelope(ContextWithEvent(tctx, sent), 7)
+	env := NewEnvelope(tracing.ContextWithEvent(tctx, sent), 7)
 	if err := r.Run(ctx, env); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := TraceFromContext(runCtx); got.ID != trace {
+	if got, _ := tracing.TraceFromContext(runCtx); got.ID != trace {
 		t.Fatalf("the envelope's run had trace %v, want %v", got.ID, trace)
 	}
 	if err := r.Run(ctx, &env); err != nil {
@@ -145,10 +147,10 @@ func TestRegisterMiddleware_WrapsMessageRunner(t *testing.T) {
 		if ev.ActorID != "m" {
 			continue
 		}
-		if ev.Type.Kind == KindActorFailed && ev.Data.Error == "bad message" {
+		if ev.Type.Kind == tracing.KindActorFailed && ev.Data.Error == "bad message" {
 			failed++
 		}
-		if ev.TraceID == trace && ev.Type.Kind == KindActorStarted {
+		if ev.TraceID == trace && ev.Type.Kind == tracing.KindActorStarted {
 			inTrace++
 			if ev.Causality.ParentEventID != sent {
 				t.Fatalf("an envelope's run has parent %v, want %v", ev.Causality.ParentEventID, sent)
@@ -160,9 +162,9 @@ func TestRegisterMiddleware_WrapsMessageRunner(t *testing.T) {
 	}
 
 	// Disabled: next itself.
-	n := NewNop()
+	n := tracing.NewNop()
 	next := func(context.Context, string, any) error { return nil }
-	if reflect.ValueOf(n.RegisterMiddleware(next)).Pointer() != reflect.ValueOf(next).Pointer() {
+	if reflect.ValueOf(RegisterMiddleware(n, next)).Pointer() != reflect.ValueOf(next).Pointer() {
 		t.Fatal("a disabled client wrapped next")
 	}
 }
@@ -174,12 +176,12 @@ func TestRegisterMiddleware_WrapsMessageRunner(t *testing.T) {
 func TestServe_LongLivedActor(t *testing.T) {
 	ctx := ctxTimeout(t)
 	sink := newRecordSink()
-	c := newTestClient(t, sink, func(c *TracingConfig) { c.QueueSize = 1 << 12 })
-	lctx, life, err := c.StartTrace(ctx, "actor-life", FlowVersion{})
+	c := newTestClient(t, sink, func(c *tracing.TracingConfig) { c.QueueSize = 1 << 12 })
+	lctx, life, err := c.StartTrace(ctx, "actor-life", tracing.FlowVersion{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	wctx, work, err := c.StartTrace(ctx, "work", FlowVersion{})
+	wctx, work, err := c.StartTrace(ctx, "work", tracing.FlowVersion{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,15 +192,15 @@ func TestServe_LongLivedActor(t *testing.T) {
 	for i := range plain {
 		inbox <- Envelope[int]{Msg: i}
 	}
-	inbox <- NewEnvelope(ContextWithEvent(wctx, sent), -1)
+	inbox <- NewEnvelope(tracing.ContextWithEvent(wctx, sent), -1)
 	close(inbox)
 
-	handled := map[int]TraceRef{}
-	var handledIDs []EventID
+	handled := map[int]tracing.TraceRef{}
+	var handledIDs []tracing.EventID
 	err = Serve(lctx, c, "worker", inbox, func(ctx context.Context, msg int) error {
-		ref, _ := TraceFromContext(ctx)
+		ref, _ := tracing.TraceFromContext(ctx)
 		handled[msg] = ref
-		handledIDs = append(handledIDs, c.Custom(ctx, "worker", "handled", Int("msg", msg)))
+		handledIDs = append(handledIDs, c.Custom(ctx, "worker", "handled", tracing.Int("msg", msg)))
 		return nil
 	})
 	if err != nil {
@@ -207,7 +209,7 @@ func TestServe_LongLivedActor(t *testing.T) {
 	if err := c.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	perTrace := map[TraceID]int{}
+	perTrace := map[tracing.TraceID]int{}
 	for _, ev := range sink.snapshot() {
 		perTrace[ev.TraceID]++
 	}
@@ -217,7 +219,7 @@ func TestServe_LongLivedActor(t *testing.T) {
 	if handled[-1].ID != work {
 		t.Fatalf("the traced message was handled in %v, want its trace %v", handled[-1].ID, work)
 	}
-	seen := map[TraceID]bool{life: true, work: true}
+	seen := map[tracing.TraceID]bool{life: true, work: true}
 	for i := range plain {
 		id := handled[i].ID
 		if seen[id] || handled[i].FlowID != "actor-life" {
@@ -230,10 +232,10 @@ func TestServe_LongLivedActor(t *testing.T) {
 	}
 	var linked, ended int
 	for _, o := range sink.observed() {
-		if o.Metadata.Tags[LinkedTraceTag] == life.String() {
+		if o.Metadata.Tags[tracing.LinkedTraceTag] == life.String() {
 			if o.EndTime.IsZero() {
 				linked++
-			} else if o.Status.Kind == StatusCompleted {
+			} else if o.Status.Kind == tracing.StatusCompleted {
 				ended++
 			}
 		}
@@ -270,12 +272,12 @@ func TestServe_Stops(t *testing.T) {
 	}
 	var failedTraces, failedActor int
 	for _, o := range sink.observed() {
-		if o.Status == FailedStatus("bad") {
+		if o.Status == tracing.FailedStatus("bad") {
 			failedTraces++
 		}
 	}
 	for _, ev := range sink.snapshot() {
-		if ev.Type.Kind == KindActorFailed {
+		if ev.Type.Kind == tracing.KindActorFailed {
 			failedActor++
 		}
 	}
@@ -289,7 +291,7 @@ func TestServe_Stops(t *testing.T) {
 	ch <- Envelope[string]{Msg: "x"}
 	close(ch)
 	var got []string
-	if err := Serve(ctx, NewNop(), "w", ch, func(_ context.Context, m string) error { got = append(got, m); return nil }); err != nil || fmt.Sprint(got) != "[x]" {
+	if err := Serve(ctx, tracing.NewNop(), "w", ch, func(_ context.Context, m string) error { got = append(got, m); return nil }); err != nil || fmt.Sprint(got) != "[x]" {
 		t.Fatalf("disabled Serve = %v, handled %v", err, got)
 	}
 }

@@ -1,9 +1,10 @@
-package tracing
+package actors
 
 import (
 	"context"
 
 	"github.com/reflowtrace/reflowtrace-go/internal/clock"
+	"github.com/reflowtrace/reflowtrace-go/tracing"
 )
 
 // Runner is an actor's processing step, as the middleware sees it: Run is
@@ -54,7 +55,7 @@ type SendFunc func(ctx context.Context, s Send) error
 //
 // It returns next itself when the client is disabled. See TracingClient
 // for the order of a middleware chain.
-func (c *TracingClient) RegisterMiddleware(next RegisterFunc) RegisterFunc {
+func RegisterMiddleware(c *tracing.TracingClient, next RegisterFunc) RegisterFunc {
 	if !c.Enabled() || next == nil {
 		return next
 	}
@@ -78,7 +79,7 @@ func (c *TracingClient) RegisterMiddleware(next RegisterFunc) RegisterFunc {
 // tracedRunner is the Runner RegisterMiddleware registers in place of an
 // actor's own.
 type tracedRunner struct {
-	c     *TracingClient
+	c     *tracing.TracingClient
 	name  string
 	inner Runner
 }
@@ -92,7 +93,7 @@ func (r *tracedRunner) Run(ctx context.Context) error {
 	if !r.c.Enabled() {
 		return r.inner.Run(ctx)
 	}
-	return r.c.runTraced(ctx, r.name, r.inner.Run)
+	return runTraced(ctx, r.c, r.name, r.inner.Run)
 }
 
 // MessageRunner is an actor's processing step that receives the message it
@@ -104,7 +105,7 @@ type MessageRunner interface {
 // tracedMessageRunner is the MessageRunner RegisterMiddleware registers in
 // place of an actor's own.
 type tracedMessageRunner struct {
-	c     *TracingClient
+	c     *tracing.TracingClient
 	name  string
 	inner MessageRunner
 }
@@ -117,12 +118,12 @@ func (r *tracedMessageRunner) Unwrap() MessageRunner { return r.inner }
 // the run's.
 func (r *tracedMessageRunner) Run(ctx context.Context, msg any) error {
 	if e, ok := msg.(causeCarrier); ok {
-		ctx = ContextWithCause(ctx, e.envelopeCause())
+		ctx = tracing.ContextWithCause(ctx, e.envelopeCause())
 	}
 	if !r.c.Enabled() {
 		return r.inner.Run(ctx, msg)
 	}
-	return r.c.runTraced(ctx, r.name, func(ctx context.Context) error { return r.inner.Run(ctx, msg) })
+	return runTraced(ctx, r.c, r.name, func(ctx context.Context) error { return r.inner.Run(ctx, msg) })
 }
 
 // SendMiddleware returns a SendFunc that sends through next and records a
@@ -135,7 +136,7 @@ func (r *tracedMessageRunner) Run(ctx context.Context, msg any) error {
 //
 // It returns next itself when the client is disabled. See TracingClient
 // for the order of a middleware chain.
-func (c *TracingClient) SendMiddleware(next SendFunc) SendFunc {
+func SendMiddleware(c *tracing.TracingClient, next SendFunc) SendFunc {
 	if !c.Enabled() || next == nil {
 		return next
 	}
@@ -144,15 +145,13 @@ func (c *TracingClient) SendMiddleware(next SendFunc) SendFunc {
 			return next(ctx, s)
 		}
 		start := clock.UnixNano()
-		ev := DataFlow(s.FromActor, s.FromPort, s.ToActor, s.ToPort, s.MessageType, s.Size)
-		// Causality is taken from ctx now, before ctx carries the event.
-		setCause(nodeFrom(ctx), &ev)
-		err := next(ContextWithEvent(ctx, ev.EventID), s)
+		ev := tracing.DataFlow(s.FromActor, s.FromPort, s.ToActor, s.ToPort, s.MessageType, s.Size)
+		err := next(tracing.ContextWithEvent(ctx, ev.EventID), s)
 		ev.Data.PerformanceMetrics.ExecutionTimeNs = uint64(max(clock.UnixNano()-start, 0))
 		if err != nil {
 			ev.Data.Error = err.Error()
 		}
-		c.Record(ctx, ev)
+		c.Record(ctx, ev) // its cause is ctx's, not the event's own
 		return err
 	}
 }
