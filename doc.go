@@ -21,7 +21,10 @@
 //
 // # Quick start
 //
-//	mem := sink.NewMemory()
+//	mem, err := sink.NewMemory()
+//	if err != nil {
+//		log.Fatal(err)
+//	}
 //	client, err := tracing.New(tracing.DefaultConfig(), tracing.WithSink(mem))
 //	if err != nil {
 //		log.Fatal(err)

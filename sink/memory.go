@@ -27,8 +27,8 @@ type memoryConfig struct {
 
 // WithCapacity bounds how many events a Memory sink keeps. When it is full,
 // each new event evicts the oldest one, and the eviction is counted in
-// MemoryStats.Evicted. A value of zero or less selects
-// DefaultMemoryCapacity. Default: DefaultMemoryCapacity.
+// MemoryStats.Evicted. It must be at least 1: NewMemory rejects anything
+// else. Default: DefaultMemoryCapacity.
 func WithCapacity(n int) MemoryOption {
 	return memoryOptionFunc(func(c *memoryConfig) { c.capacity = n })
 }
@@ -102,19 +102,21 @@ type Memory struct {
 
 var _ tracing.Sink = (*Memory)(nil)
 
-// NewMemory returns an empty Memory sink. It never fails: out-of-range
-// option values select the defaults.
-func NewMemory(opts ...MemoryOption) *Memory {
+// NewMemory returns an empty Memory sink. It returns an error wrapping
+// ErrInvalidOption, naming the option and its value, for an out-of-range
+// option, as NewFile and NewWebSocket do; it never substitutes a default
+// for a value given.
+func NewMemory(opts ...MemoryOption) (*Memory, error) {
 	cfg := memoryConfig{capacity: DefaultMemoryCapacity}
 	for _, o := range opts {
 		if o != nil {
 			o.applyMemory(&cfg)
 		}
 	}
-	if cfg.capacity <= 0 {
-		cfg.capacity = DefaultMemoryCapacity
+	if cfg.capacity < 1 {
+		return nil, fmt.Errorf("sink: memory: WithCapacity(%d): want at least 1: %w", cfg.capacity, ErrInvalidOption)
 	}
-	return &Memory{capacity: cfg.capacity, changed: make(chan struct{})}
+	return &Memory{capacity: cfg.capacity, changed: make(chan struct{})}, nil
 }
 
 // Capacity returns the most events m keeps.

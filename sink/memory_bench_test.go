@@ -8,7 +8,7 @@ import (
 // Memory sink (each event evicts one).
 func BenchmarkMemoryWrite(b *testing.B) {
 	batch := fileBenchBatch()
-	m := NewMemory(WithCapacity(4 * len(batch)))
+	m := newMemory(b, WithCapacity(4*len(batch)))
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
@@ -22,7 +22,7 @@ func BenchmarkMemoryWrite(b *testing.B) {
 // BenchmarkMultiWrite fans batches of 512 events out to two Memory sinks.
 func BenchmarkMultiWrite(b *testing.B) {
 	batch := fileBenchBatch()
-	mems := []*Memory{NewMemory(WithCapacity(4096)), NewMemory(WithCapacity(4096))}
+	mems := []*Memory{newMemory(b, WithCapacity(4096)), newMemory(b, WithCapacity(4096))}
 	m := NewMulti(mems[0], mems[1])
 	b.ReportAllocs()
 	b.ResetTimer()

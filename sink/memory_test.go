@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -121,7 +122,7 @@ func seq(from, n int) []int {
 }
 
 func TestMemoryWriteKeepsDeepCopies(t *testing.T) {
-	m := NewMemory()
+	m := newMemory(t)
 	batch := []tracing.TraceEvent{localRichEvent(1), localRichEvent(2)}
 	if err := m.Write(t.Context(), batch); err != nil {
 		t.Fatal(err)
@@ -164,8 +165,6 @@ func TestMemoryCapacity(t *testing.T) {
 		wantEvicted uint64
 	}{
 		{name: "default", write: 3, wantCap: DefaultMemoryCapacity, wantHeld: seq(0, 3)},
-		{name: "zero selects default", opts: []MemoryOption{WithCapacity(0)}, write: 2, wantCap: DefaultMemoryCapacity, wantHeld: seq(0, 2)},
-		{name: "negative selects default", opts: []MemoryOption{WithCapacity(-5)}, write: 2, wantCap: DefaultMemoryCapacity, wantHeld: seq(0, 2)},
 		{name: "nil option ignored", opts: []MemoryOption{nil, WithCapacity(4)}, write: 4, wantCap: 4, wantHeld: seq(0, 4)},
 		{name: "exactly full", opts: []MemoryOption{WithCapacity(5)}, write: 5, wantCap: 5, wantHeld: seq(0, 5)},
 		{name: "evicts oldest", opts: []MemoryOption{WithCapacity(3)}, write: 5, wantCap: 3, wantHeld: seq(2, 3), wantEvicted: 2},
@@ -174,7 +173,7 @@ func TestMemoryCapacity(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m := NewMemory(tt.opts...)
+			m := newMemory(t, tt.opts...)
 			if m.Capacity() != tt.wantCap {
 				t.Fatalf("Capacity = %d, want %d", m.Capacity(), tt.wantCap)
 			}
@@ -199,7 +198,7 @@ func TestMemoryCapacity(t *testing.T) {
 }
 
 func TestMemoryQuery(t *testing.T) {
-	m := NewMemory(WithCapacity(8))
+	m := newMemory(t, WithCapacity(8))
 	// Events 0..9, the first two evicted; actors cycle actor-0, -1, -2.
 	// Event 5 is a failure in another trace.
 	batch := localBatch(0, 10)
@@ -259,7 +258,7 @@ func TestMemoryWaitFor(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m := NewMemory(WithCapacity(10))
+			m := newMemory(t, WithCapacity(10))
 			if err := m.Write(t.Context(), localBatch(0, tt.before)); err != nil {
 				t.Fatal(err)
 			}
@@ -332,7 +331,7 @@ func TestMemoryLifecycle(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m := NewMemory()
+			m := newMemory(t)
 			err := tt.run(m)
 			if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil) != (err == nil) {
 				t.Fatalf("got %v, want %v", err, tt.wantErr)
@@ -349,7 +348,7 @@ func TestMemoryLifecycle(t *testing.T) {
 
 func TestMemoryConcurrentSafe(t *testing.T) {
 	const writers, batches, size = 4, 50, 8
-	m := NewMemory(WithCapacity(100))
+	m := newMemory(t, WithCapacity(100))
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -413,7 +412,7 @@ func TestMemoryConcurrentSafe(t *testing.T) {
 }
 
 func TestMemoryCloseConcurrentSafe(t *testing.T) {
-	m := NewMemory()
+	m := newMemory(t)
 	var wg sync.WaitGroup
 	for range 4 {
 		wg.Add(1)
@@ -442,5 +441,34 @@ func TestMemoryCloseConcurrentSafe(t *testing.T) {
 	wg.Wait()
 	if got, want := m.Stats().Written, uint64(m.Len()); got != want {
 		t.Fatalf("Written %d, held %d", got, want)
+	}
+}
+
+// newMemory returns NewMemory(opts...), failing tb on error.
+func newMemory(tb testing.TB, opts ...MemoryOption) *Memory {
+	tb.Helper()
+	m, err := NewMemory(opts...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return m
+}
+
+// TestNewMemoryRejectsBadCapacity checks that NewMemory refuses an
+// out-of-range capacity, naming the option and its value, instead of
+// silently using the default.
+func TestNewMemoryRejectsBadCapacity(t *testing.T) {
+	for _, n := range []int{0, -1, -100} {
+		m, err := NewMemory(WithCapacity(n))
+		if !errors.Is(err, ErrInvalidOption) || m != nil {
+			t.Fatalf("NewMemory(WithCapacity(%d)) = %v, %v; want nil and ErrInvalidOption", n, m, err)
+		}
+		if want := fmt.Sprintf("sink: memory: WithCapacity(%d): want at least 1", n); !strings.Contains(err.Error(), want) {
+			t.Fatalf("err = %q, want it to contain %q", err, want)
+		}
+	}
+	// The last option wins, as everywhere.
+	if m, err := NewMemory(WithCapacity(0), WithCapacity(2)); err != nil || m.Capacity() != 2 {
+		t.Fatalf("NewMemory(WithCapacity(0), WithCapacity(2)) = %v, %v", m, err)
 	}
 }

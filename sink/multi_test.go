@@ -45,7 +45,7 @@ var errMultiTest = errors.New("test sink failure")
 
 func TestMultiIsolatesStuckAndFailingSinks(t *testing.T) {
 	stuck := newMultiStuckSink()
-	healthy := NewMemory()
+	healthy := newMemory(t)
 	m := NewMulti(healthy, multiFailSink{errMultiTest}, stuck)
 	if m.Len() != 3 {
 		t.Fatalf("Len = %d", m.Len())
@@ -129,7 +129,7 @@ func TestMultiIsolatesStuckAndFailingSinks(t *testing.T) {
 
 func TestMultiDropsForFullQueueOnly(t *testing.T) {
 	stuck := newMultiStuckSink()
-	healthy := NewMemory()
+	healthy := newMemory(t)
 	m := NewMulti(stuck, healthy)
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
@@ -287,29 +287,29 @@ func TestMultiLifecycle(t *testing.T) {
 		{name: "no sinks", sinks: func(tracing.Sink) []tracing.Sink { return nil }, run: func(m *Multi) error {
 			return errors.Join(m.Write(t.Context(), localBatch(0, 1)), m.Flush(t.Context()), m.Close(t.Context()))
 		}},
-		{name: "nil sinks ignored", sinks: func(tracing.Sink) []tracing.Sink { return []tracing.Sink{nil, NewMemory(), nil} }, run: func(m *Multi) error {
+		{name: "nil sinks ignored", sinks: func(tracing.Sink) []tracing.Sink { return []tracing.Sink{nil, newMemory(t), nil} }, run: func(m *Multi) error {
 			if m.Len() != 1 {
 				return errors.New("nil sinks counted")
 			}
 			return errors.Join(m.Write(t.Context(), localBatch(0, 1)), m.Flush(t.Context()), m.Close(t.Context()))
 		}},
-		{name: "nil and empty batch", sinks: func(tracing.Sink) []tracing.Sink { return []tracing.Sink{NewMemory()} }, run: func(m *Multi) error {
+		{name: "nil and empty batch", sinks: func(tracing.Sink) []tracing.Sink { return []tracing.Sink{newMemory(t)} }, run: func(m *Multi) error {
 			return errors.Join(m.Write(t.Context(), nil), m.Write(t.Context(), []tracing.TraceEvent{}), m.Flush(t.Context()))
 		}},
-		{name: "close twice", sinks: func(tracing.Sink) []tracing.Sink { return []tracing.Sink{NewMemory()} }, run: func(m *Multi) error {
+		{name: "close twice", sinks: func(tracing.Sink) []tracing.Sink { return []tracing.Sink{newMemory(t)} }, run: func(m *Multi) error {
 			return errors.Join(m.Close(t.Context()), m.Close(t.Context()))
 		}},
-		{name: "close propagates sink errors", sinks: func(tracing.Sink) []tracing.Sink { return []tracing.Sink{NewMemory(), multiFailSink{errMultiTest}} }, run: func(m *Multi) error {
+		{name: "close propagates sink errors", sinks: func(tracing.Sink) []tracing.Sink { return []tracing.Sink{newMemory(t), multiFailSink{errMultiTest}} }, run: func(m *Multi) error {
 			return m.Close(t.Context())
 		}, wantErr: errMultiTest, wantIn: "sink 1"},
 		{name: "flush propagates sink errors", sinks: func(tracing.Sink) []tracing.Sink { return []tracing.Sink{multiFailSink{errMultiTest}} }, run: func(m *Multi) error {
 			return m.Flush(t.Context())
 		}, wantErr: errMultiTest, wantIn: "sink 0"},
-		{name: "write after close", sinks: func(tracing.Sink) []tracing.Sink { return []tracing.Sink{NewMemory()} }, run: func(m *Multi) error {
+		{name: "write after close", sinks: func(tracing.Sink) []tracing.Sink { return []tracing.Sink{newMemory(t)} }, run: func(m *Multi) error {
 			_ = m.Close(t.Context())
 			return m.Write(t.Context(), localBatch(0, 1))
 		}, wantErr: tracing.ErrClosed},
-		{name: "flush after close", sinks: func(tracing.Sink) []tracing.Sink { return []tracing.Sink{NewMemory()} }, run: func(m *Multi) error {
+		{name: "flush after close", sinks: func(tracing.Sink) []tracing.Sink { return []tracing.Sink{newMemory(t)} }, run: func(m *Multi) error {
 			_ = m.Close(t.Context())
 			return m.Flush(t.Context())
 		}, wantErr: tracing.ErrClosed},
@@ -317,7 +317,7 @@ func TestMultiLifecycle(t *testing.T) {
 			_ = m.Write(t.Context(), localBatch(0, 1))
 			return m.Flush(cancelled)
 		}, wantErr: context.Canceled, wantIn: "sink 0"},
-		{name: "close with cancelled ctx", sinks: func(stuck tracing.Sink) []tracing.Sink { return []tracing.Sink{stuck, NewMemory()} }, run: func(m *Multi) error {
+		{name: "close with cancelled ctx", sinks: func(stuck tracing.Sink) []tracing.Sink { return []tracing.Sink{stuck, newMemory(t)} }, run: func(m *Multi) error {
 			_ = m.Write(t.Context(), localBatch(0, 1))
 			return m.Close(cancelled)
 		}, wantErr: context.Canceled},
@@ -340,7 +340,7 @@ func TestMultiLifecycle(t *testing.T) {
 }
 
 func TestMultiConcurrentSafe(t *testing.T) {
-	mems := []*Memory{NewMemory(), NewMemory()}
+	mems := []*Memory{newMemory(t), newMemory(t)}
 	m := NewMulti(mems[0], mems[1], multiFailSink{errMultiTest})
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
@@ -418,7 +418,7 @@ func (s *observingSink) ObserveTrace(tr tracing.FlowTrace) {
 
 func TestMultiObserveTrace(t *testing.T) {
 	a, b := &observingSink{}, &observingSink{}
-	m := NewMulti(a, NewMemory(), b)
+	m := NewMulti(a, newMemory(t), b)
 	m.ObserveTrace(tracing.FlowTrace{TraceID: localTrace})
 	if err := m.Close(t.Context()); err != nil {
 		t.Fatal(err)

@@ -112,7 +112,7 @@ func TestChecksumsReachTheSink(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m := sink.NewMemory()
+			m := newMemory(t)
 			c := checksumClient(t, m, tt.capture, tt.mode)
 			if got := recordOne(t, c, m, tt.ev); got != tt.checksum {
 				t.Fatalf("checksum %q, want %q", got, tt.checksum)
@@ -129,7 +129,7 @@ func TestChecksumsSeeRedactedContent(t *testing.T) {
 	})
 	for _, mode := range []tracing.ChecksumMode{tracing.ChecksumWhenCaptured, tracing.ChecksumOnRecord} {
 		t.Run(mode.String(), func(t *testing.T) {
-			m := sink.NewMemory()
+			m := newMemory(t)
 			c := checksumClient(t, m, true, mode, redact)
 			if got := recordOne(t, c, m, withContent([]byte(`{"secret":"s3cret"}`))); got != emptyObjectChecksum {
 				t.Fatalf("checksum %q, want that of the redacted content", got)
@@ -296,4 +296,14 @@ func BenchmarkConsumerChecksums(b *testing.B) {
 			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "events/s")
 		})
 	}
+}
+
+// newMemory returns a Memory sink with the default capacity.
+func newMemory(t *testing.T) *sink.Memory {
+	t.Helper()
+	m, err := sink.NewMemory()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }

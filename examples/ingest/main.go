@@ -68,7 +68,10 @@ func run(ctx context.Context, path, url string, flow tracing.FlowID) error {
 	cfg.FlowID = flow
 	cfg.QueuePolicy = tracing.Block // a file can be read faster than any sink keeps
 	var s tracing.Sink
-	mem := sink.NewMemory()
+	mem, err := sink.NewMemory()
+	if err != nil {
+		return err
+	}
 	s = mem
 	if url != "" {
 		ws, err := sink.NewWebSocket(url, sink.WebSocketOptionsFromConfig(cfg)...)

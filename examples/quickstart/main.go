@@ -44,7 +44,10 @@ func main() {
 }
 
 func run(ctx context.Context) error {
-	mem := sink.NewMemory()
+	mem, err := sink.NewMemory()
+	if err != nil {
+		return err
+	}
 	cfg := tracing.DefaultConfig()
 	cfg.FlowID = "quickstart"
 	client, err := tracing.New(cfg, tracing.WithSink(mem))

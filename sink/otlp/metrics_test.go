@@ -29,7 +29,11 @@ func tracedClient(t *testing.T, ctx context.Context) *tracing.TracingClient {
 	cfg := tracing.DefaultConfig()
 	cfg.QueueSize = 512
 	cfg.Filters.ExcludeActors = []string{"noisy"}
-	client, err := tracing.New(cfg, tracing.WithSink(sink.NewMemory()))
+	mem, err := sink.NewMemory()
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := tracing.New(cfg, tracing.WithSink(mem))
 	if err != nil {
 		t.Fatal(err)
 	}

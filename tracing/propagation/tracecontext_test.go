@@ -22,7 +22,10 @@ func testCtx(t *testing.T) context.Context {
 // of the test.
 func newClient(t *testing.T, flow tracing.FlowID) (*tracing.TracingClient, *sink.Memory) {
 	t.Helper()
-	mem := sink.NewMemory()
+	mem, err := sink.NewMemory()
+	if err != nil {
+		t.Fatal(err)
+	}
 	cfg := tracing.DefaultConfig()
 	cfg.FlowID = flow
 	cfg.BatchTimeout = time.Millisecond
