@@ -197,6 +197,13 @@ type sinkState struct {
 // stopped by Close. A disabled client (cfg.Enabled false) starts nothing and
 // records nothing; Close still closes the sinks given to it.
 //
+// New logs, once, at Warn level on the WithLogger logger, what is
+// suspicious in cfg without being invalid (see TracingConfig.Warnings:
+// unknown REFLOW_TRACING_* variables, settings without effect), and the
+// server settings cfg sets when no sink sends to a Reflow server (see
+// ServerSink). Its Info line "tracing client started" gives the bytes the
+// queue holds (TracingConfig.QueueMemory).
+//
 // The client starts an implicit trace for cfg.FlowID, so that every event
 // carries a trace id: events recorded with a ctx that carries no trace
 // (see StartTrace) belong to it.
@@ -212,8 +219,14 @@ func New(cfg TracingConfig, opts ...Option) (*TracingClient, error) {
 	if cfg.Enabled && len(o.sinks) == 0 && len(o.errs) == 0 {
 		errs = append(errs, fmt.Errorf("%w: no sink: pass WithSink to an enabled client", ErrInvalidConfig))
 	}
-	sel, err := newSelector(&cfg, o.selectorOpts...)
-	errs = append(errs, err)
+	var sel *selector
+	if errs[0] == nil {
+		// The selector checks what Validate checks: only one of them
+		// reports a bad field.
+		var err error
+		sel, err = newSelector(&cfg, o.selectorOpts...)
+		errs = append(errs, err)
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("tracing: new: %w", err)
 	}
@@ -229,6 +242,15 @@ func New(cfg TracingConfig, opts ...Option) (*TracingClient, error) {
 		now:           o.now,
 	}
 	c.cfg.Tags = maps.Clone(cfg.Tags)
+	warnings := cfg.Warnings()
+	if cfg.Enabled {
+		if w := cfg.serverSettingsWarning(o.sinks); w != "" {
+			warnings = append(warnings, w)
+		}
+	}
+	if len(warnings) > 0 {
+		c.log.Warn("tracing config has settings that are suspicious or do not apply", zap.Strings("warnings", warnings))
+	}
 	if len(cfg.CriticalKinds) == 0 {
 		for k := range c.critical {
 			c.critical[k] = EventKind(k).Critical()
@@ -257,12 +279,7 @@ func New(cfg TracingConfig, opts ...Option) (*TracingClient, error) {
 		Tags:        c.cfg.Tags,
 	}
 	c.exportCtx, c.cancelExport = context.WithCancel(context.Background())
-	q, err := batch.New(batch.Config{
-		Capacity: cfg.QueueSize,
-		MaxBatch: cfg.BatchSize,
-		Timeout:  cfg.BatchTimeout,
-		Policy:   batchPolicy(cfg.QueuePolicy),
-	}, c.handle)
+	q, err := batch.New(queueConfig(&cfg), c.handle)
 	if err != nil {
 		c.cancelExport()
 		return nil, fmt.Errorf("tracing: new: queue: %w", err)
@@ -276,7 +293,7 @@ func New(cfg TracingConfig, opts ...Option) (*TracingClient, error) {
 		c.startMonitor(cfg.SystemMetricsInterval)
 	}
 	c.log.Info("tracing client started",
-		zap.Int("sinks", len(c.sinks)), zap.Int("queue_size", cfg.QueueSize),
+		zap.Int("sinks", len(c.sinks)), zap.Int("queue_size", cfg.QueueSize), zap.Int64("queue_bytes", cfg.QueueMemory()),
 		zap.Int("batch_size", cfg.BatchSize), zap.Duration("batch_timeout", cfg.BatchTimeout))
 	return c, nil
 }

@@ -32,9 +32,10 @@ const (
 )
 
 // NoRetries as RetryConfig.MaxRetries means a failed send or dial is not
-// retried. It is what max_retries = 0 means in a tracing.toml file or in
-// REFLOW_TRACING_MAX_RETRIES, as in Reflow; in a RetryConfig a zero
-// MaxRetries means DefaultMaxRetries.
+// retried: max_retries = "none" in a tracing.toml file,
+// REFLOW_TRACING_MAX_RETRIES=none in the environment. It is the value of
+// retry.NoRetries. (A zero MaxRetries means DefaultMaxRetries everywhere,
+// files and environment included.)
 const NoRetries = math.MinInt32
 
 // QueuePolicy says what recording does when the client's queue is full.
@@ -140,9 +141,18 @@ func ParseChecksumMode(s string) (ChecksumMode, error) {
 // server. Zero fields take the defaults above.
 type RetryConfig struct {
 	// MaxRetries is how many times a failed send or dial is retried before
-	// the batch is given up (spooled, when a spool is set); NoRetries means
-	// none, any other negative value means retry until the context ends.
-	// Default (zero): DefaultMaxRetries.
+	// the batch is given up (spooled, when a spool is set). One rule holds
+	// here, in tracing.toml (max_retries) and in the environment
+	// (REFLOW_TRACING_MAX_RETRIES), and it is retry.Policy's:
+	//
+	//	0 (or unset)                  DefaultMaxRetries (5)
+	//	n > 0                         n retries
+	//	NoRetries ("none")            no retry
+	//	negative, -1 ("unlimited")    retry until the retry policy's time
+	//	                              limit or the context ends
+	//
+	// Unlike Reflow's own client, max_retries = 0 in a file does not mean
+	// "never retry" (the loaders warn about an explicit 0): write "none".
 	MaxRetries int
 	// InitialDelay is the first wait. Default: DefaultInitialDelay.
 	InitialDelay time.Duration
@@ -247,8 +257,12 @@ type TracingConfig struct {
 	// Retry is the connection retry policy.
 	Retry RetryConfig
 
-	// QueueSize is the capacity of the in-memory queue. Default:
-	// DefaultQueueSize.
+	// QueueSize is the capacity of the in-memory queue. New allocates all
+	// its slots at once: QueueSize rounded up to a power of two, plus an
+	// eighth for the priority lane, of about 640 bytes each (QueueMemory
+	// says how much: 5.6 MiB for the default). A QueueSize whose slots
+	// would take more than 1 GiB (above 1<<20) is rejected by Validate,
+	// naming the memory it would take. Default: DefaultQueueSize.
 	QueueSize int
 	// QueuePolicy is what happens when the queue is full. Default:
 	// DropNewest.
@@ -274,6 +288,10 @@ type TracingConfig struct {
 	// HealthThreshold is how long sinks may fail, or one write may hang,
 	// before Healthy reports false. Default: DefaultHealthThreshold.
 	HealthThreshold time.Duration
+
+	// from is what the loaders recorded: where each setting came from, and
+	// their warnings; nil for a config built in code.
+	from *loaded
 }
 
 // DefaultConfig returns an enabled configuration with every default set.
@@ -323,12 +341,27 @@ func (c TracingConfig) WithDefaults() TracingConfig {
 }
 
 // Validate checks every field (after defaults are applied) and returns an
-// error naming each bad field and its value, wrapping ErrInvalidConfig.
+// error naming each bad field, its value and what is wanted, wrapping
+// ErrInvalidConfig; all problems are reported together (errors.Join). A
+// field that a loader set (LoadConfig, ApplyEnv) and code did not change
+// since is named as the user wrote it: by file, line and key
+// (`tracing.toml:4: tracing.queue_size = 10: must be at least
+// tracing.batch_size (512)`) or by environment variable; other fields by
+// their Go path (`QueueSize = 10: must be at least BatchSize (512)`).
 func (c TracingConfig) Validate() error {
 	c.setDefaults()
 	var errs []error
+	for _, p := range c.problems() {
+		errs = append(errs, c.problemError(p))
+	}
+	return errors.Join(errs...)
+}
+
+// problems returns what Validate rejects in c, whose defaults are set.
+func (c *TracingConfig) problems() []problem {
+	var ps []problem
 	bad := func(field string, v any, why string) {
-		errs = append(errs, fmt.Errorf("%w: %s = %v: %s", ErrInvalidConfig, field, v, why))
+		ps = append(ps, problem{path: field, value: fmt.Sprint(v), why: why})
 	}
 	for i, s := range c.ServerURLs {
 		if u, err := url.Parse(s); err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
@@ -344,17 +377,19 @@ func (c TracingConfig) Validate() error {
 	if c.BatchTimeout < 0 {
 		bad("BatchTimeout", c.BatchTimeout, "must not be negative")
 	}
-	if c.QueueSize < 1 {
+	switch m := c.QueueMemory(); {
+	case c.QueueSize < 1:
 		bad("QueueSize", c.QueueSize, "must be at least 1")
-	} else if c.QueueSize < c.BatchSize {
-		bad("QueueSize", c.QueueSize, fmt.Sprintf("must be at least BatchSize (%d)", c.BatchSize))
-	} else if m := (batch.Config{Capacity: c.QueueSize}).MemoryBytes(unsafe.Sizeof(TraceEvent{})); m < 0 || m > batch.MaxMemory {
-		// The queue allocates all its slots (QueueSize rounded up, plus
-		// the priority lane) when the client starts.
+	case c.QueueSize < c.BatchSize:
+		bad("QueueSize", c.QueueSize, fmt.Sprintf("must be at least %s (%d)", c.ref("BatchSize"), c.BatchSize))
+	case m < 0 || m > maxQueueMemory:
+		// The queue allocates all its slots (QueueSize rounded up to a
+		// power of two, plus the priority lane) when the client starts.
 		if m < 0 {
-			bad("QueueSize", c.QueueSize, fmt.Sprintf("must be at most batch.MaxCapacity (%d)", batch.MaxCapacity))
+			bad("QueueSize", c.QueueSize, fmt.Sprintf("more than the %d slots a queue can have: want at most %d", batch.MaxCapacity, maxQueueSize))
 		} else {
-			bad("QueueSize", c.QueueSize, fmt.Sprintf("the queue would take %d MiB of event slots, more than batch.MaxMemory (%d MiB)", m>>20, batch.MaxMemory>>20))
+			bad("QueueSize", c.QueueSize, fmt.Sprintf("the queue would take %s of event slots, more than the limit of %s: want at most %d",
+				formatBytes(m), formatBytes(maxQueueMemory), maxQueueSize))
 		}
 	}
 	if c.CompressionAlgorithm > CompressionAuto {
@@ -373,7 +408,7 @@ func (c TracingConfig) Validate() error {
 		bad("Retry.InitialDelay", c.Retry.InitialDelay, "must not be negative")
 	}
 	if c.Retry.MaxDelay < c.Retry.InitialDelay {
-		bad("Retry.MaxDelay", c.Retry.MaxDelay, fmt.Sprintf("must be at least Retry.InitialDelay (%v)", c.Retry.InitialDelay))
+		bad("Retry.MaxDelay", c.Retry.MaxDelay, fmt.Sprintf("must be at least %s (%v)", c.ref("Retry.InitialDelay"), c.Retry.InitialDelay))
 	}
 	if m := c.Retry.BackoffMultiplier; m < 1 || math.IsNaN(m) || math.IsInf(m, 0) {
 		bad("Retry.BackoffMultiplier", m, "must be a finite number >= 1")
@@ -383,6 +418,7 @@ func (c TracingConfig) Validate() error {
 			bad(fmt.Sprintf("CriticalKinds[%d]", i), k, "unknown event kind")
 		}
 	}
+	strategy := fmt.Sprintf("%s %q", c.ref("Sampling.Strategy"), c.Sampling.Strategy)
 	switch c.Sampling.Strategy {
 	case "", "always", "percentage", "every_nth", "adaptive":
 	default:
@@ -398,14 +434,14 @@ func (c TracingConfig) Validate() error {
 	switch c.Sampling.Strategy {
 	case "every_nth":
 		if c.Sampling.N < 1 {
-			bad("Sampling.N", c.Sampling.N, `must be at least 1 with strategy "every_nth"`)
+			bad("Sampling.N", c.Sampling.N, "must be at least 1 with "+strategy)
 		}
 	case "adaptive":
 		if t := c.Sampling.LoadThreshold; !(t > 0 && t <= 1) {
-			bad("Sampling.LoadThreshold", t, `must be within (0, 1] with strategy "adaptive"`)
+			bad("Sampling.LoadThreshold", t, "must be within (0, 1] with "+strategy)
 		}
 		if c.Sampling.MaxRate < c.Sampling.Rate {
-			bad("Sampling.MaxRate", c.Sampling.MaxRate, fmt.Sprintf("must be at least Sampling.Rate (%v)", c.Sampling.Rate))
+			bad("Sampling.MaxRate", c.Sampling.MaxRate, fmt.Sprintf("must be at least %s (%v)", c.ref("Sampling.Rate"), c.Sampling.Rate))
 		}
 	}
 	globs := func(field string, pats []string) {
@@ -425,7 +461,7 @@ func (c TracingConfig) Validate() error {
 		}
 	}
 	if (c.Privacy.AnonymizeActors || len(c.Privacy.AnonymizeAttributes) > 0) && c.Privacy.AnonymizeKey == "" {
-		errs = append(errs, fmt.Errorf("%w: Privacy.AnonymizeKey is empty: required when anonymizing", ErrInvalidConfig))
+		bad("Privacy.AnonymizeKey", `""`, "required when anonymizing")
 	}
 	if c.SystemMetricsInterval < 0 {
 		bad("SystemMetricsInterval", c.SystemMetricsInterval, "must not be negative")
@@ -433,7 +469,57 @@ func (c TracingConfig) Validate() error {
 	if c.HealthThreshold < 0 {
 		bad("HealthThreshold", c.HealthThreshold, "must not be negative")
 	}
-	return errors.Join(errs...)
+	return ps
+}
+
+// QueueMemory returns the bytes of event slots the client's queue holds
+// for c (defaults applied): QueueSize rounded up to a power of two, plus a
+// priority lane of an eighth of that, at the size of a TraceEvent and its
+// sequence number each. New allocates it all at once and keeps it until
+// Close; what events point to (strings, content) is not counted. Validate
+// rejects a config for which it exceeds batch.MaxMemory (1 GiB). It
+// returns -1 when QueueSize is negative or above batch.MaxCapacity.
+func (c TracingConfig) QueueMemory() int64 {
+	c.setDefaults()
+	return queueConfig(&c).MemoryBytes(unsafe.Sizeof(TraceEvent{}))
+}
+
+// queueConfig returns the batch.Config of the client's queue for c, whose
+// defaults are set.
+func queueConfig(c *TracingConfig) batch.Config {
+	return batch.Config{
+		Capacity: c.QueueSize,
+		MaxBatch: c.BatchSize,
+		Timeout:  c.BatchTimeout,
+		Policy:   batchPolicy(c.QueuePolicy),
+	}
+}
+
+// maxQueueMemory is the most bytes of event slots a client's queue may
+// hold (see TracingConfig.QueueMemory).
+const maxQueueMemory = batch.MaxMemory
+
+// maxQueueSize is the largest QueueSize whose queue fits maxQueueMemory.
+var maxQueueSize = func() int {
+	for n := 1; ; n *= 2 {
+		if m := (TracingConfig{QueueSize: 2 * n}).QueueMemory(); m < 0 || m > maxQueueMemory {
+			return n
+		}
+	}
+}()
+
+// formatBytes writes n in the largest binary unit that keeps it >= 1.
+func formatBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	f, i := float64(n), -1
+	for f >= unit && i < 5 {
+		f /= unit
+		i++
+	}
+	return fmt.Sprintf("%.1f %ciB", f, "KMGTPE"[i])
 }
 
 // redactURL hides a password in a URL before it is shown in an error.

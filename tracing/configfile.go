@@ -3,10 +3,12 @@ package tracing
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"os"
-	"reflect"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -15,7 +17,7 @@ import (
 
 // LoadConfig reads a tracing.toml file and returns DefaultConfig with the
 // file's settings applied, validated. A tracing.toml written for Reflow
-// loads as it is:
+// loads as it is (but for max_retries = 0, see below):
 //
 //	[tracing]
 //	enabled = true
@@ -26,7 +28,7 @@ import (
 //	# This SDK's additions (all optional):
 //	compression_algorithm = "zstd"   # the server's: "lz4", "gzip", "brotli" or "auto"
 //	protocol = "auto"                # or "v1", "v2"
-//	queue_size = 8192
+//	queue_size = 8192                # at most 1048576 (1 GiB of slots)
 //	queue_policy = "drop"            # or "block"
 //	critical_kinds = ["ActorFailed"] # default: the actor lifecycle kinds
 //	flow_id = "orders"
@@ -38,7 +40,7 @@ import (
 //	region = "eu-west-1"
 //
 //	[tracing.retry]
-//	max_retries = 3
+//	max_retries = 3                  # 0: the default (5); "none"; "unlimited"
 //	initial_delay_ms = 500
 //	max_delay_ms = 5000
 //	backoff_multiplier = 2.0
@@ -67,179 +69,245 @@ import (
 // Every key has an environment variable of the same meaning (see ApplyEnv).
 // Durations are whole milliseconds, rates are fractions in [0, 1] (where
 // Reflow's SamplingStrategy takes percent), event kinds are protocol names.
-// Other top-level tables are ignored, so the [tracing] table may live in a
-// larger application file, but the file must have one.
+// max_retries follows RetryConfig.MaxRetries: 0 is the default (5
+// retries), "none" never retries, "unlimited" (or a negative number)
+// retries until the retry policy's time limit. Other top-level tables are
+// ignored, so the [tracing] table may live in a larger application file,
+// but the file must have one.
 //
-// A key LoadConfig does not know is an error naming it (a misspelt key is
-// never silently ignored), and so is a value of the wrong type or out of
-// range, naming the key and the value (never the anonymize_key's value).
-// All such errors are reported together and wrap ErrInvalidConfig; a file
-// that cannot be read or parsed gives an error naming the file. On error
-// LoadConfig returns the zero TracingConfig.
+// Every problem of the file is reported, together, in one error wrapping
+// ErrInvalidConfig (errors.Join of one error per problem), each naming the
+// file and line, the key, the value as written and what is wanted:
+//
+//	tracing: invalid config: tracing.toml:3: tracing.batch_size = "abc": want an integer
+//	tracing: invalid config: tracing.toml:7: unknown key tracing.retry.max_retry: did you mean tracing.retry.max_retries?
+//	tracing: invalid config: tracing.toml:9: tracing.queue_size = 10: must be at least tracing.batch_size (50)
+//
+// That is: a key LoadConfig does not know, with the nearest known key (a
+// misspelt key is never silently ignored); a value of the wrong type or
+// out of range; a table of the wrong type; and what Validate rejects in
+// the values the file set. The anonymize_key's value is never shown. A
+// file that is not valid TOML gives one error (the first syntax error,
+// with its line), also wrapping ErrInvalidConfig; a file that cannot be
+// read gives an error naming it that wraps the fs error. On error
+// LoadConfig returns the zero TracingConfig. Suspicious but valid settings
+// are kept as warnings (TracingConfig.Warnings), which New logs.
 func LoadConfig(path string) (TracingConfig, error) {
-	c, err := loadConfigFile(DefaultConfig(), path)
-	if err == nil {
-		err = c.Validate()
+	c, ok, err := loadConfigFile(DefaultConfig(), path)
+	if ok {
+		err = errors.Join(err, c.Validate())
 	}
 	if err != nil {
 		return TracingConfig{}, err
 	}
+	c.setDefaults()
 	return c, nil
 }
 
 // LoadConfigWithEnv reads a tracing.toml file like LoadConfig, then applies
 // the REFLOW_TRACING_* environment variables like ApplyEnv, and validates
 // the result once: the environment wins over the file. Code that sets
-// fields afterwards wins over both. On error it returns the zero
-// TracingConfig.
+// fields afterwards wins over both. The problems of the file and of the
+// environment are reported together, as LoadConfig and ApplyEnv describe.
+// On error it returns the zero TracingConfig.
 func LoadConfigWithEnv(path string) (TracingConfig, error) {
-	c, err := loadConfigFile(DefaultConfig(), path)
-	if err != nil {
+	c, ok, err := loadConfigFile(DefaultConfig(), path)
+	if !ok {
 		return TracingConfig{}, err
 	}
-	if c, err = applyEnv(c, os.LookupEnv); err == nil {
-		err = c.Validate()
-	}
-	if err != nil {
+	c, envErr := applyEnv(c, os.Environ())
+	if err := errors.Join(err, envErr, c.Validate()); err != nil {
 		return TracingConfig{}, err
 	}
+	c.setDefaults()
 	return c, nil
 }
 
 // loadConfigFile reads path and applies it over base without validating.
-func loadConfigFile(base TracingConfig, path string) (TracingConfig, error) {
+// ok is false when the file could not be read or parsed; otherwise c holds
+// every setting of the file that could be applied, and err the problems of
+// the others.
+func loadConfigFile(base TracingConfig, path string) (c TracingConfig, ok bool, err error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return TracingConfig{}, fmt.Errorf("tracing: load config: %w", err)
+		return TracingConfig{}, false, fmt.Errorf("tracing: load config: %w", err)
 	}
 	return decodeConfig(base, path, string(data))
 }
 
-// The layout of tracing.toml. Leaves are decoded as any, so that a value of
-// the wrong type is reported with the value, by applyTOML.
-type (
-	tomlFile struct {
-		Tracing *tomlTracing `toml:"tracing"`
+// decodeConfig applies the TOML document doc, read from name, over base,
+// as loadConfigFile does.
+func decodeConfig(base TracingConfig, name, doc string) (TracingConfig, bool, error) {
+	var f struct {
+		Tracing toml.Primitive `toml:"tracing"`
 	}
-	tomlTracing struct {
-		Enabled                 any            `toml:"enabled"`
-		ServerURL               any            `toml:"server_url"`
-		ServerURLs              any            `toml:"server_urls"`
-		BatchSize               any            `toml:"batch_size"`
-		BatchTimeoutMS          any            `toml:"batch_timeout_ms"`
-		EnableCompression       any            `toml:"enable_compression"`
-		CompressionAlgorithm    any            `toml:"compression_algorithm"`
-		Protocol                any            `toml:"protocol"`
-		QueueSize               any            `toml:"queue_size"`
-		QueuePolicy             any            `toml:"queue_policy"`
-		CriticalKinds           any            `toml:"critical_kinds"`
-		FlowID                  any            `toml:"flow_id"`
-		Environment             any            `toml:"environment"`
-		Tags                    map[string]any `toml:"tags"`
-		SystemMetricsIntervalMS any            `toml:"system_metrics_interval_ms"`
-		HealthThresholdMS       any            `toml:"health_threshold_ms"`
-		Retry                   struct {
-			MaxRetries        any `toml:"max_retries"`
-			InitialDelayMS    any `toml:"initial_delay_ms"`
-			MaxDelayMS        any `toml:"max_delay_ms"`
-			BackoffMultiplier any `toml:"backoff_multiplier"`
-		} `toml:"retry"`
-		Filters struct {
-			ActorPatterns any `toml:"actor_patterns"`
-			ExcludeActors any `toml:"exclude_actors"`
-			EventTypes    any `toml:"event_types"`
-		} `toml:"filters"`
-		Sampling struct {
-			Strategy      any `toml:"strategy"`
-			Rate          any `toml:"rate"`
-			N             any `toml:"n"`
-			MaxRate       any `toml:"max_rate"`
-			LoadThreshold any `toml:"load_threshold"`
-			PerTrace      any `toml:"per_trace"`
-		} `toml:"sampling"`
-		Privacy struct {
-			CaptureContent      any `toml:"capture_content"`
-			DropAttributes      any `toml:"drop_attributes"`
-			AnonymizeActors     any `toml:"anonymize_actors"`
-			AnonymizeAttributes any `toml:"anonymize_attributes"`
-			AnonymizeKey        any `toml:"anonymize_key"`
-			Checksums           any `toml:"checksums"`
-		} `toml:"privacy"`
-	}
-)
-
-// decodeConfig applies the TOML document doc, read from name, over base.
-func decodeConfig(base TracingConfig, name, doc string) (TracingConfig, error) {
-	var f tomlFile
 	md, err := toml.Decode(doc, &f)
 	if err != nil {
-		return TracingConfig{}, fmt.Errorf("tracing: load config %s: %w", name, err)
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			where := ""
+			if pe.LastKey != "" {
+				where = " (after key " + pe.LastKey + ")"
+			}
+			return TracingConfig{}, false, fmt.Errorf("%w: %s:%d: not valid TOML%s: %s", ErrInvalidConfig, name, pe.Position.Line, where, pe.Message)
+		}
+		return TracingConfig{}, false, fmt.Errorf("%w: %s: not valid TOML: %w", ErrInvalidConfig, name, err)
 	}
-	if f.Tracing == nil {
-		return TracingConfig{}, fmt.Errorf("%w: %s: no [tracing] table", ErrInvalidConfig, name)
+	if !md.IsDefined("tracing") {
+		var top []string
+		for _, k := range md.Keys() {
+			if len(k) == 1 {
+				top = append(top, k[0])
+			}
+		}
+		hint := ""
+		if near := nearest("tracing", top); near != "" {
+			hint = fmt.Sprintf(" (is [%s] a misspelling?)", near)
+		}
+		return TracingConfig{}, false, fmt.Errorf("%w: %s: no [tracing] table%s", ErrInvalidConfig, name, hint)
 	}
-	var errs []error
-	for _, k := range md.Undecoded() {
-		// Keys outside [tracing] belong to the application.
-		if len(k) > 0 && k[0] == "tracing" {
-			errs = append(errs, fmt.Errorf("%w: %s: unknown key %q", ErrInvalidConfig, name, k.String()))
+	d := fileDecoder{md: &md, name: name, c: base}
+	d.c.loadedFile()
+	d.table(f.Tracing, toml.Key{"tracing"})
+	sort.SliceStable(d.problems, func(i, j int) bool { return d.problems[i].line < d.problems[j].line })
+	errs := make([]error, len(d.problems))
+	for i, p := range d.problems {
+		errs[i] = p.err
+	}
+	return d.c, true, errors.Join(errs...)
+}
+
+// fileDecoder applies the [tracing] table of a file to a config, key by
+// key, so that each problem is reported with its line and none stops the
+// others.
+type fileDecoder struct {
+	md       *toml.MetaData
+	name     string // the file
+	c        TracingConfig
+	problems []fileProblem
+}
+
+type fileProblem struct {
+	line int
+	err  error
+}
+
+// fail records a problem at line, described by msg.
+func (d *fileDecoder) fail(line int, msg string) {
+	d.problems = append(d.problems, fileProblem{line, fmt.Errorf("%w: %s:%d: %s", ErrInvalidConfig, d.name, line, msg)})
+}
+
+// capture is a toml.Unmarshaler that keeps the value it is given and
+// fails, so that the decoder returns a toml.ParseError with the position
+// of the value's key.
+type capture struct{ v any }
+
+var errCaptured = errors.New("captured")
+
+func (c *capture) UnmarshalTOML(v any) error {
+	c.v = v
+	return errCaptured
+}
+
+// value returns the value of prim (bool, int64, float64, string, a date,
+// []any, map[string]any or []map[string]any) and the line of its key.
+func (d *fileDecoder) value(prim toml.Primitive) (v any, line int) {
+	var c capture
+	var pe toml.ParseError
+	if errors.As(d.md.PrimitiveDecode(prim, &c), &pe) {
+		line = pe.Position.Line
+	}
+	return c.v, line
+}
+
+// entries returns the keys of the table prim, with their values.
+func (d *fileDecoder) entries(prim toml.Primitive) map[string]toml.Primitive {
+	var m map[string]toml.Primitive
+	if d.md.PrimitiveDecode(prim, &m) != nil {
+		return nil
+	}
+	return m
+}
+
+// table applies the table prim, whose key is key, one of the tables of
+// the settings' keys.
+func (d *fileDecoder) table(prim toml.Primitive, key toml.Key) {
+	v, line := d.value(prim)
+	if _, ok := v.(map[string]any); !ok {
+		d.fail(line, fmt.Sprintf("%s = %s: want a table ([%s])", key, showTOML(v), key))
+		return
+	}
+	for name, p := range d.entries(prim) {
+		k := append(slices.Clip(key), name)
+		switch s := k.String(); {
+		case isConfigTable(s):
+			d.table(p, k)
+		case settingByKey(s) >= 0:
+			d.leaf(settingByKey(s), p)
+		default:
+			d.unknown(p, k)
 		}
 	}
-	byKey := make(map[string]*setting, len(settings))
+}
+
+// leaf applies the value prim of settings[i].
+func (d *fileDecoder) leaf(i int, prim toml.Primitive) {
+	st := &settings[i]
+	raw, line := d.value(prim)
+	shown := showTOML(raw)
+	if st.kind == kindSecret {
+		shown = redacted
+	}
+	v, why := st.parseTOML(raw)
+	if why != "" {
+		d.fail(line, fmt.Sprintf("%s = %s: %s", st.key, shown, why))
+		return
+	}
+	st.set(&d.c, v)
+	d.c.record(i, origin{file: d.name, line: line, shown: shown})
+	if st.kind == kindRetries && v == 0 {
+		d.c.warn(fmt.Sprintf("%s:%d: %s = 0 means the default, %d retries (Reflow's own client reads 0 as none): write %q to never retry",
+			d.name, line, st.key, DefaultMaxRetries, "none"))
+	}
+}
+
+// unknown reports the key k, which no setting has: each key of a table
+// that is not one of the settings' tables, or k itself.
+func (d *fileDecoder) unknown(prim toml.Primitive, k toml.Key) {
+	v, line := d.value(prim)
+	if m, ok := v.(map[string]any); ok && len(m) > 0 {
+		for name, p := range d.entries(prim) {
+			d.unknown(p, append(slices.Clip(k), name))
+		}
+		return
+	}
+	d.fail(line, unknownName(k.String(), "key", fileKeys()))
+}
+
+// isConfigTable reports whether key is a table of the settings' keys
+// ("tracing", "tracing.retry", …).
+func isConfigTable(key string) bool {
 	for i := range settings {
-		byKey[settings[i].key] = &settings[i]
-	}
-	for key, v := range tomlValues("tracing", reflect.ValueOf(f.Tracing).Elem()) {
-		st := byKey[key]
-		if st == nil {
-			panic("tracing: no setting for file key " + key)
+		if strings.HasPrefix(settings[i].key, key+".") {
+			return true
 		}
-		val, why := st.parseTOML(v)
-		if why != "" {
-			shown := showTOML(v)
-			if st.kind == kindSecret {
-				shown = "<redacted>"
-			}
-			errs = append(errs, fmt.Errorf("%w: %s: %s = %s: %s", ErrInvalidConfig, name, key, shown, why))
-			continue
-		}
-		st.set(&base, val)
 	}
-	if err := errors.Join(errs...); err != nil {
-		return TracingConfig{}, err
-	}
-	return base, nil
+	return false
 }
 
-// tomlValues yields the dotted key and value of every leaf of v (a
-// tomlTracing or one of its sections) that the file set.
-func tomlValues(prefix string, v reflect.Value) func(yield func(string, any) bool) {
-	return func(yield func(string, any) bool) {
-		walkTOML(prefix, v, yield)
-	}
-}
-
-func walkTOML(prefix string, v reflect.Value, yield func(string, any) bool) bool {
-	t := v.Type()
-	for i := range t.NumField() {
-		key := prefix + "." + t.Field(i).Tag.Get("toml")
-		fv := v.Field(i)
-		switch fv.Kind() {
-		case reflect.Struct:
-			if !walkTOML(key, fv, yield) {
-				return false
-			}
-			continue
-		case reflect.Interface, reflect.Map:
-			if fv.IsNil() {
-				continue
+// fileKeys returns every key LoadConfig knows, tables included.
+func fileKeys() []string {
+	var keys []string
+	for i := range settings {
+		k := settings[i].key
+		for j := range len(k) {
+			if k[j] == '.' && !slices.Contains(keys, k[:j]) {
+				keys = append(keys, k[:j])
 			}
 		}
-		if !yield(key, fv.Interface()) {
-			return false
-		}
+		keys = append(keys, k)
 	}
-	return true
+	return keys
 }
 
 // showTOML formats a decoded TOML value for an error message.
@@ -248,6 +316,12 @@ func showTOML(v any) string {
 	case string:
 		return fmt.Sprintf("%q", x)
 	case []any:
+		parts := make([]string, len(x))
+		for i, e := range x {
+			parts[i] = showTOML(e)
+		}
+		return "[" + strings.Join(parts, ", ") + "]"
+	case []map[string]any:
 		parts := make([]string, len(x))
 		for i, e := range x {
 			parts[i] = showTOML(e)
@@ -264,6 +338,13 @@ func showTOML(v any) string {
 			parts[i] = k + " = " + showTOML(x[k])
 		}
 		return "{" + strings.Join(parts, ", ") + "}"
+	case float64:
+		// As TOML writes it: 1.0 is a float, 1 an integer.
+		f := strconv.FormatFloat(x, 'g', -1, 64)
+		if !strings.ContainsAny(f, ".eEnI") {
+			f += ".0"
+		}
+		return f
 	case time.Time:
 		switch x.Location().String() { // as the TOML decoder names them
 		case "date-local":
@@ -287,17 +368,29 @@ func (st *setting) parseTOML(v any) (val any, why string) {
 		if b, ok := v.(bool); ok {
 			return b, ""
 		}
-		return nil, "not a boolean"
-	case kindInt, kindRetries:
+		return nil, "want a boolean (true or false)"
+	case kindInt:
 		if n, ok := v.(int64); ok && n >= math.MinInt && n <= math.MaxInt {
-			return st.fromInt(int(n)), ""
+			return int(n), ""
 		}
-		return nil, "not an integer"
+		return nil, "want an integer"
+	case kindRetries:
+		switch x := v.(type) {
+		case int64:
+			if x >= math.MinInt && x <= math.MaxInt {
+				return int(x), ""
+			}
+		case string:
+			if x = strings.ToLower(x); x == "none" || x == "unlimited" {
+				return parseRetries(x)
+			}
+		}
+		return nil, wantRetries
 	case kindUint:
 		if n, ok := v.(int64); ok && n >= 0 {
 			return uint64(n), ""
 		}
-		return nil, "not a non-negative integer"
+		return nil, "want a non-negative integer"
 	case kindFloat:
 		switch x := v.(type) {
 		case float64:
@@ -305,26 +398,26 @@ func (st *setting) parseTOML(v any) (val any, why string) {
 		case int64:
 			return float64(x), ""
 		}
-		return nil, "not a number"
+		return nil, "want a number"
 	case kindString, kindSecret:
 		if s, ok := v.(string); ok {
 			return s, ""
 		}
-		return nil, "not a string"
+		return nil, "want a string"
 	case kindMillis:
 		if n, ok := v.(int64); ok {
 			return millis(n)
 		}
-		return nil, "not an integer number of milliseconds"
+		return nil, wantMillis
 	case kindStrings, kindKinds:
 		arr, ok := v.([]any)
 		if !ok {
-			return nil, "not an array of strings"
+			return nil, "want an array of strings"
 		}
 		ss := make([]string, len(arr))
 		for i, e := range arr {
 			if ss[i], ok = e.(string); !ok {
-				return nil, "not an array of strings"
+				return nil, "want an array of strings"
 			}
 		}
 		if st.kind == kindKinds {
@@ -335,32 +428,32 @@ func (st *setting) parseTOML(v any) (val any, why string) {
 		if s, ok := v.(string); ok {
 			return parsePolicy(s)
 		}
-		return nil, `not a queue policy (want "drop" or "block")`
+		return nil, wantPolicy
 	case kindCompression:
 		if s, ok := v.(string); ok {
 			return parseCompression(s)
 		}
-		return nil, notCompression
+		return nil, wantCompression
 	case kindProtocol:
 		if s, ok := v.(string); ok {
 			return parseProtocol(s)
 		}
-		return nil, notProtocol
+		return nil, wantProtocol
 	case kindChecksums:
 		if s, ok := v.(string); ok {
 			return parseChecksums(s)
 		}
-		return nil, notChecksums
+		return nil, wantChecksums
 	case kindTags:
 		m, ok := v.(map[string]any)
 		if !ok {
-			return nil, "not a table of strings"
+			return nil, "want a table of strings"
 		}
 		tags := make(map[string]string, len(m))
-		for k, e := range m {
-			s, ok := e.(string)
+		for _, k := range slices.Sorted(maps.Keys(m)) {
+			s, ok := m[k].(string)
 			if !ok {
-				return nil, fmt.Sprintf("tag %q is not a string", k)
+				return nil, fmt.Sprintf("tag %q: want a string", k)
 			}
 			tags[k] = s
 		}

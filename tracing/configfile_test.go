@@ -29,7 +29,7 @@ func TestLoadConfigReflowDocsFile(t *testing.T) {
 		ExcludeActors: []string{"debug_*", "test_*"},
 		EventTypes:    []EventKind{KindActorCreated, KindDataFlow, KindActorFailed},
 	}
-	if !reflect.DeepEqual(c, want) {
+	if !reflect.DeepEqual(plain(c), want) {
 		t.Fatalf("got  %+v\nwant %+v", c, want)
 	}
 	// Reflow's enable_compression = true means the server's default
@@ -74,7 +74,7 @@ func TestLoadConfigEveryKey(t *testing.T) {
 		SystemMetricsInterval: 10 * time.Second,
 		HealthThreshold:       time.Minute,
 	}
-	if !reflect.DeepEqual(c, want) {
+	if !reflect.DeepEqual(plain(c), want) {
 		t.Fatalf("got  %+v\nwant %+v", c, want)
 	}
 	// The fixture sets every setting to something other than its default,
@@ -122,7 +122,13 @@ func TestDecodeConfigEveryKey(t *testing.T) {
 		{"tracing.privacy.checksums", `"On_Record"`, func(c *TracingConfig) { c.Privacy.Checksums = ChecksumOnRecord }},
 		{"tracing.privacy.checksums", `"when_captured"`, func(c *TracingConfig) { c.Privacy.Checksums = ChecksumWhenCaptured }},
 		{"tracing.retry.max_retries", "2", func(c *TracingConfig) { c.Retry.MaxRetries = 2 }},
-		{"tracing.retry.max_retries", "0", func(c *TracingConfig) { c.Retry.MaxRetries = NoRetries }},
+		// The loaders apply the defaults after decoding: 0 becomes
+		// DefaultMaxRetries then.
+		{"tracing.retry.max_retries", "0", func(c *TracingConfig) { c.Retry.MaxRetries = 0 }},
+		{"tracing.retry.max_retries", `"none"`, func(c *TracingConfig) { c.Retry.MaxRetries = NoRetries }},
+		{"tracing.retry.max_retries", `"None"`, func(c *TracingConfig) { c.Retry.MaxRetries = NoRetries }},
+		{"tracing.retry.max_retries", `"unlimited"`, func(c *TracingConfig) { c.Retry.MaxRetries = -1 }},
+		{"tracing.retry.max_retries", "-1", func(c *TracingConfig) { c.Retry.MaxRetries = -1 }},
 		{"tracing.retry.initial_delay_ms", "10", func(c *TracingConfig) { c.Retry.InitialDelay = 10 * time.Millisecond }},
 		{"tracing.retry.max_delay_ms", "100000", func(c *TracingConfig) { c.Retry.MaxDelay = 100 * time.Second }},
 		{"tracing.retry.backoff_multiplier", "3", func(c *TracingConfig) { c.Retry.BackoffMultiplier = 3 }},
@@ -146,13 +152,13 @@ func TestDecodeConfigEveryKey(t *testing.T) {
 	for _, tt := range tests {
 		tested[tt.key] = true
 		t.Run(tt.key+"="+tt.value, func(t *testing.T) {
-			got, err := decodeConfig(DefaultConfig(), "t.toml", tomlDoc(tt.key, tt.value))
+			got, _, err := decodeConfig(DefaultConfig(), "t.toml", tomlDoc(tt.key, tt.value))
 			if err != nil {
 				t.Fatal(err)
 			}
 			want := DefaultConfig()
 			tt.mutate(&want)
-			if !reflect.DeepEqual(got, want) {
+			if !reflect.DeepEqual(plain(got), want) {
 				t.Fatalf("got  %+v\nwant %+v", got, want)
 			}
 		})
@@ -168,65 +174,63 @@ func TestDecodeConfigRejectsMalformedValues(t *testing.T) {
 	tests := []struct {
 		key, value, want string
 	}{
-		{"tracing.enabled", `"yes"`, `tracing.enabled = "yes": not a boolean`},
-		{"tracing.server_url", "8080", "tracing.server_url = 8080: not a string"},
-		{"tracing.server_urls", `"ws://127.0.0.1:2"`, `tracing.server_urls = "ws://127.0.0.1:2": not an array of strings`},
-		{"tracing.batch_size", `"abc"`, `tracing.batch_size = "abc": not an integer`},
-		{"tracing.batch_size", "1.5", "tracing.batch_size = 1.5: not an integer"},
-		{"tracing.batch_timeout_ms", `"1s"`, `tracing.batch_timeout_ms = "1s": not an integer number of milliseconds`},
-		{"tracing.batch_timeout_ms", "9223372036854775807", "tracing.batch_timeout_ms = 9223372036854775807: out of range"},
-		{"tracing.enable_compression", "1", "tracing.enable_compression = 1: not a boolean"},
-		{"tracing.compression_algorithm", `"snappy"`, `tracing.compression_algorithm = "snappy": not a compression algorithm (want "zstd", "lz4", "gzip", "brotli" or "auto")`},
-		{"tracing.compression_algorithm", "true", `tracing.compression_algorithm = true: not a compression algorithm`},
-		{"tracing.protocol", `"v3"`, `tracing.protocol = "v3": not a protocol (want "auto", "v1" or "v2")`},
-		{"tracing.protocol", "2", `tracing.protocol = 2: not a protocol`},
-		{"tracing.queue_size", "true", "tracing.queue_size = true: not an integer"},
-		{"tracing.queue_policy", `"wait"`, `tracing.queue_policy = "wait": not a queue policy`},
-		{"tracing.queue_policy", "1", `tracing.queue_policy = 1: not a queue policy`},
-		{"tracing.critical_kinds", `"ActorFailed"`, `tracing.critical_kinds = "ActorFailed": not an array of strings`},
+		{"tracing.enabled", `"yes"`, `tracing.enabled = "yes": want a boolean`},
+		{"tracing.server_url", "8080", "tracing.server_url = 8080: want a string"},
+		{"tracing.server_urls", `"ws://127.0.0.1:2"`, `tracing.server_urls = "ws://127.0.0.1:2": want an array of strings`},
+		{"tracing.batch_size", `"abc"`, `tracing.batch_size = "abc": want an integer`},
+		{"tracing.batch_size", "1.5", "tracing.batch_size = 1.5: want an integer"},
+		{"tracing.batch_timeout_ms", `"1s"`, `tracing.batch_timeout_ms = "1s": want an integer number of milliseconds`},
+		{"tracing.batch_timeout_ms", "9223372036854775807", "tracing.batch_timeout_ms = 9223372036854775807: want at most 9223372036854 milliseconds"},
+		{"tracing.enable_compression", "1", "tracing.enable_compression = 1: want a boolean"},
+		{"tracing.compression_algorithm", `"snappy"`, `tracing.compression_algorithm = "snappy": want a compression algorithm ("zstd", "lz4", "gzip", "brotli" or "auto")`},
+		{"tracing.compression_algorithm", "true", `tracing.compression_algorithm = true: want a compression algorithm`},
+		{"tracing.protocol", `"v3"`, `tracing.protocol = "v3": want a protocol ("auto", "v1" or "v2")`},
+		{"tracing.protocol", "2", `tracing.protocol = 2: want a protocol`},
+		{"tracing.queue_size", "true", "tracing.queue_size = true: want an integer"},
+		{"tracing.queue_policy", `"wait"`, `tracing.queue_policy = "wait": want a queue policy`},
+		{"tracing.queue_policy", "1", `tracing.queue_policy = 1: want a queue policy`},
+		{"tracing.critical_kinds", `"ActorFailed"`, `tracing.critical_kinds = "ActorFailed": want an array of strings`},
 		{"tracing.critical_kinds", `["Crash"]`, `tracing.critical_kinds = ["Crash"]: unknown event kind "Crash"`},
-		{"tracing.flow_id", "[1]", "tracing.flow_id = [1]: not a string"},
-		{"tracing.environment", "false", "tracing.environment = false: not a string"},
-		{"tracing.tags", `{ a = 1 }`, `tracing.tags = {a = 1}: tag "a" is not a string`},
-		{"tracing.system_metrics_interval_ms", "1.0", "tracing.system_metrics_interval_ms = 1: not an integer number of milliseconds"},
-		{"tracing.health_threshold_ms", `"30s"`, `tracing.health_threshold_ms = "30s": not an integer number of milliseconds`},
-		{"tracing.privacy.checksums", `"always"`, `tracing.privacy.checksums = "always": not a checksum mode (want "when_captured", "off" or "on_record")`},
-		{"tracing.privacy.checksums", "false", `tracing.privacy.checksums = false: not a checksum mode`},
-		{"tracing.retry.max_retries", `"3"`, `tracing.retry.max_retries = "3": not an integer`},
-		{"tracing.retry.initial_delay_ms", "0.5", "tracing.retry.initial_delay_ms = 0.5: not an integer number of milliseconds"},
-		{"tracing.retry.max_delay_ms", "1979-05-27", "tracing.retry.max_delay_ms = 1979-05-27: not an integer number of milliseconds"},
-		{"tracing.retry.max_delay_ms", "07:32:00", "tracing.retry.max_delay_ms = 07:32:00: not an integer number of milliseconds"},
-		{"tracing.retry.max_delay_ms", "1979-05-27T07:32:00", "tracing.retry.max_delay_ms = 1979-05-27T07:32:00: not an integer"},
-		{"tracing.retry.max_delay_ms", "1979-05-27T07:32:00Z", "tracing.retry.max_delay_ms = 1979-05-27T07:32:00Z: not an integer"},
-		{"tracing.retry.backoff_multiplier", `"2x"`, `tracing.retry.backoff_multiplier = "2x": not a number`},
-		{"tracing.filters.actor_patterns", `"sensor_*"`, `tracing.filters.actor_patterns = "sensor_*": not an array of strings`},
-		{"tracing.filters.exclude_actors", `["a", 1]`, `tracing.filters.exclude_actors = ["a", 1]: not an array of strings`},
+		{"tracing.flow_id", "[1]", "tracing.flow_id = [1]: want a string"},
+		{"tracing.environment", "false", "tracing.environment = false: want a string"},
+		{"tracing.tags", `{ a = 1 }`, `tracing.tags = {a = 1}: tag "a": want a string`},
+		{"tracing.system_metrics_interval_ms", "1.0", "tracing.system_metrics_interval_ms = 1.0: want an integer number of milliseconds"},
+		{"tracing.health_threshold_ms", `"30s"`, `tracing.health_threshold_ms = "30s": want an integer number of milliseconds`},
+		{"tracing.privacy.checksums", `"always"`, `tracing.privacy.checksums = "always": want a checksum mode ("when_captured", "off" or "on_record")`},
+		{"tracing.privacy.checksums", "false", `tracing.privacy.checksums = false: want a checksum mode`},
+		{"tracing.retry.max_retries", `"3"`, `tracing.retry.max_retries = "3": want an integer`},
+		{"tracing.retry.initial_delay_ms", "0.5", "tracing.retry.initial_delay_ms = 0.5: want an integer number of milliseconds"},
+		{"tracing.retry.max_delay_ms", "1979-05-27", "tracing.retry.max_delay_ms = 1979-05-27: want an integer number of milliseconds"},
+		{"tracing.retry.max_delay_ms", "07:32:00", "tracing.retry.max_delay_ms = 07:32:00: want an integer number of milliseconds"},
+		{"tracing.retry.max_delay_ms", "1979-05-27T07:32:00", "tracing.retry.max_delay_ms = 1979-05-27T07:32:00: want an integer"},
+		{"tracing.retry.max_delay_ms", "1979-05-27T07:32:00Z", "tracing.retry.max_delay_ms = 1979-05-27T07:32:00Z: want an integer"},
+		{"tracing.retry.backoff_multiplier", `"2x"`, `tracing.retry.backoff_multiplier = "2x": want a number`},
+		{"tracing.filters.actor_patterns", `"sensor_*"`, `tracing.filters.actor_patterns = "sensor_*": want an array of strings`},
+		{"tracing.filters.exclude_actors", `["a", 1]`, `tracing.filters.exclude_actors = ["a", 1]: want an array of strings`},
 		{"tracing.filters.event_types", `["ActorCreated", "Crash"]`, `tracing.filters.event_types = ["ActorCreated", "Crash"]: unknown event kind "Crash"`},
-		{"tracing.sampling.strategy", "1", "tracing.sampling.strategy = 1: not a string"},
-		{"tracing.sampling.rate", `"10%"`, `tracing.sampling.rate = "10%": not a number`},
-		{"tracing.sampling.n", "-1", "tracing.sampling.n = -1: not a non-negative integer"},
-		{"tracing.sampling.max_rate", "true", "tracing.sampling.max_rate = true: not a number"},
-		{"tracing.sampling.load_threshold", `"high"`, `tracing.sampling.load_threshold = "high": not a number`},
-		{"tracing.sampling.per_trace", `"true"`, `tracing.sampling.per_trace = "true": not a boolean`},
-		{"tracing.privacy.capture_content", "0", "tracing.privacy.capture_content = 0: not a boolean"},
-		{"tracing.privacy.drop_attributes", `"x"`, `tracing.privacy.drop_attributes = "x": not an array of strings`},
-		{"tracing.privacy.anonymize_actors", `"on"`, `tracing.privacy.anonymize_actors = "on": not a boolean`},
-		{"tracing.privacy.anonymize_attributes", "[[1]]", "tracing.privacy.anonymize_attributes = [[1]]: not an array of strings"},
-		{"tracing.privacy.anonymize_key", "12345", "tracing.privacy.anonymize_key = <redacted>: not a string"},
+		{"tracing.sampling.strategy", "1", "tracing.sampling.strategy = 1: want a string"},
+		{"tracing.sampling.rate", `"10%"`, `tracing.sampling.rate = "10%": want a number`},
+		{"tracing.sampling.n", "-1", "tracing.sampling.n = -1: want a non-negative integer"},
+		{"tracing.sampling.max_rate", "true", "tracing.sampling.max_rate = true: want a number"},
+		{"tracing.sampling.load_threshold", `"high"`, `tracing.sampling.load_threshold = "high": want a number`},
+		{"tracing.sampling.per_trace", `"true"`, `tracing.sampling.per_trace = "true": want a boolean`},
+		{"tracing.privacy.capture_content", "0", "tracing.privacy.capture_content = 0: want a boolean"},
+		{"tracing.privacy.drop_attributes", `"x"`, `tracing.privacy.drop_attributes = "x": want an array of strings`},
+		{"tracing.privacy.anonymize_actors", `"on"`, `tracing.privacy.anonymize_actors = "on": want a boolean`},
+		{"tracing.privacy.anonymize_attributes", "[[1]]", "tracing.privacy.anonymize_attributes = [[1]]: want an array of strings"},
+		{"tracing.privacy.anonymize_key", "12345", "tracing.privacy.anonymize_key = <redacted>: want a string"},
 	}
 	tested := map[string]bool{}
 	for _, tt := range tests {
 		tested[tt.key] = true
 		t.Run(tt.key+"="+tt.value, func(t *testing.T) {
-			c, err := decodeConfig(DefaultConfig(), "t.toml", tomlDoc(tt.key, tt.value))
+			_, _, err := decodeConfig(DefaultConfig(), "t.toml", tomlDoc(tt.key, tt.value))
 			if !errors.Is(err, ErrInvalidConfig) {
 				t.Fatalf("err = %v, want ErrInvalidConfig", err)
 			}
-			if want := "t.toml: " + tt.want; !strings.Contains(err.Error(), want) {
+			// tomlDoc writes the key on line 2.
+			if want := "tracing: invalid config: t.toml:2: " + tt.want; !strings.Contains(err.Error(), want) {
 				t.Fatalf("err = %q\nwant it to contain %q", err, want)
-			}
-			if !reflect.DeepEqual(c, TracingConfig{}) {
-				t.Fatalf("config = %+v, want the zero config on error", c)
 			}
 		})
 	}
@@ -245,14 +249,16 @@ func TestLoadConfigErrors(t *testing.T) {
 		want    []string // in the message
 	}{
 		{"unknown keys", "typo.toml", true, []string{
-			`unknown key "tracing.batch_sise"`, `unknown key "tracing.filter.actor_patterns"`, `unknown key "tracing.retry.max_retry"`,
+			"typo.toml:3: unknown key tracing.batch_sise: did you mean tracing.batch_size?",
+			"typo.toml:6: unknown key tracing.filter.actor_patterns: did you mean tracing.filters.actor_patterns?",
+			"typo.toml:9: unknown key tracing.retry.max_retry: did you mean tracing.retry.max_retries?",
 		}},
 		{"bad values", "bad_values.toml", true, []string{
-			`tracing.batch_size = "abc": not an integer`, `tracing.enable_compression = "yes": not a boolean`,
+			`tracing.batch_size = "abc": want an integer`, `tracing.enable_compression = "yes": want a boolean`,
 			`tracing.retry.initial_delay_ms = 0.5`, `unknown event kind "Crash"`,
-			`tracing.compression_algorithm = "lz4-frame": not a compression algorithm`, `tracing.protocol = "v3": not a protocol`,
+			`tracing.compression_algorithm = "lz4-frame": want a compression algorithm`, `tracing.protocol = "v3": want a protocol`,
 		}},
-		{"syntax", "syntax_error.toml", false, []string{"tracing: load config", "syntax_error.toml"}},
+		{"syntax", "syntax_error.toml", true, []string{"syntax_error.toml:2: not valid TOML"}},
 		{"missing file", "no_such.toml", false, []string{"tracing: load config", "no_such.toml"}},
 	}
 	for _, tt := range tests {
@@ -289,14 +295,19 @@ func TestDecodeConfigLayout(t *testing.T) {
 		{"no tracing table", "[server]\nport = 1\n", "no [tracing] table"},
 		{"empty document", "", "no [tracing] table"},
 		{"misspelt table", "[tracng]\nenabled = true\n", "no [tracing] table"},
-		{"unknown section", "[tracing.queue]\nsize = 1\n", `unknown key "tracing.queue.size"`},
+		{"unknown section", "[tracing.queue]\nsize = 1\n", "t.toml:2: unknown key tracing.queue.size"},
+		{"empty unknown section", "[tracing.retrys]\n", "t.toml:1: unknown key tracing.retrys: did you mean tracing.retry?"},
+		{"key in another case", "[tracing]\nBatch_Size = 1\n", "t.toml:2: unknown key tracing.Batch_Size: did you mean tracing.batch_size?"},
+		{"misspelt table named", "[tracng]\nenabled = true\n", "no [tracing] table (is [tracng] a misspelling?)"},
+		{"array of tables", "[[tracing.retry]]\nmax_retries = 1\n", "t.toml:1: tracing.retry = [{max_retries = 1}]: want a table ([tracing.retry])"},
+		{"tracing not a table", "tracing = 1\n", "t.toml:1: tracing = 1: want a table ([tracing])"},
 		{"other tables ignored", "[app]\nx = 1\n[tracing]\nbatch_size = 8\n", ""},
 		{"dotted keys", "[tracing]\nretry.max_retries = 9\n", ""},
-		{"section of the wrong type", "[tracing]\nretry = 5\n", "retry"},
+		{"section of the wrong type", "[tracing]\nretry = 5\n", "t.toml:2: tracing.retry = 5: want a table ([tracing.retry])"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := decodeConfig(DefaultConfig(), "t.toml", tt.doc)
+			_, _, err := decodeConfig(DefaultConfig(), "t.toml", tt.doc)
 			switch {
 			case tt.want == "" && err != nil:
 				t.Fatal(err)
@@ -319,15 +330,16 @@ func TestLoadConfigInLargerFile(t *testing.T) {
 
 func TestLoadConfigValidates(t *testing.T) {
 	// Well-formed values that Validate rejects.
-	_, err := decodeConfig(DefaultConfig(), "t.toml", "[tracing.sampling]\nstrategy = \"every_nth\"\n")
+	_, _, err := decodeConfig(DefaultConfig(), "t.toml", "[tracing.sampling]\nstrategy = \"every_nth\"\n")
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
 	path := filepath.Join(dir, "tracing.toml")
 	writeConfigFile(t, path, "[tracing.sampling]\nstrategy = \"every_nth\"\n")
-	if _, err := LoadConfig(path); !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), "Sampling.N") {
-		t.Fatalf("err = %v, want Validate's error naming Sampling.N", err)
+	want := `tracing: invalid config: tracing.sampling.n = 0: must be at least 1 with tracing.sampling.strategy "every_nth"`
+	if _, err := LoadConfig(path); !errors.Is(err, ErrInvalidConfig) || err.Error() != want {
+		t.Fatalf("err = %v\nwant %s", err, want)
 	}
 }
 
@@ -400,9 +412,95 @@ func TestLoadConfigWithEnvErrors(t *testing.T) {
 	}
 }
 
+// plain returns c without what the loaders recorded in it, to compare it
+// with a config built in code.
+func plain(c TracingConfig) TracingConfig {
+	c.from = nil
+	return c
+}
+
 func writeConfigFile(t *testing.T, path, doc string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestLoadConfigReportsEveryProblemTogether checks that one error lists
+// every problem of a file, each with the file, line, key, value and what
+// is wanted: decoding problems and what Validate rejects alike.
+func TestLoadConfigReportsEveryProblemTogether(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tracing.toml")
+	writeConfigFile(t, path, `[tracing]
+batch_size = 100
+queue_size = 10
+enable_compresion = true
+server_url = "http://user:hunter2@example.invalid:1"
+
+[tracing.retry]
+initial_delay_ms = "1s"
+max_delay_ms = 500
+backoff_multiplier = 0.5
+
+[tracing.sampling]
+rate = 1.5
+`)
+	_, err := LoadConfig(path)
+	if !errors.Is(err, ErrInvalidConfig) {
+		t.Fatalf("err = %v, want ErrInvalidConfig", err)
+	}
+	p := "tracing: invalid config: " + path
+	want := []string{
+		// Decoding, in line order.
+		p + ":4: unknown key tracing.enable_compresion: did you mean tracing.enable_compression?",
+		p + `:8: tracing.retry.initial_delay_ms = "1s": want an integer number of milliseconds`,
+		// Validation, in field order.
+		p + `:5: tracing.server_url = "http://user:xxxxx@example.invalid:1": want ws://host:port or wss://host:port`,
+		p + ":3: tracing.queue_size = 10: must be at least tracing.batch_size (100)",
+		p + ":9: tracing.retry.max_delay_ms = 500: must be at least tracing.retry.initial_delay_ms (1s)",
+		p + ":10: tracing.retry.backoff_multiplier = 0.5: must be a finite number >= 1",
+		p + ":13: tracing.sampling.rate = 1.5: must be within [0, 1]",
+	}
+	if got := strings.Split(err.Error(), "\n"); !reflect.DeepEqual(got, want) {
+		t.Fatalf("err =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+
+	// The environment's problems join the file's.
+	t.Setenv(EnvPrefix+"BATCH_TIMEOUT_MS", "soon")
+	_, err = LoadConfigWithEnv(path)
+	if err == nil || !strings.Contains(err.Error(), want[0]) || !strings.Contains(err.Error(), want[6]) ||
+		!strings.Contains(err.Error(), `REFLOW_TRACING_BATCH_TIMEOUT_MS="soon": want an integer number of milliseconds`) {
+		t.Fatalf("LoadConfigWithEnv: %v", err)
+	}
+}
+
+// TestValidateNamesFieldsByOrigin checks how Validate names a field of a
+// loaded config: by file, line and key while it holds what the file set,
+// by its Go path once code changed it, and by its key, without location,
+// while it holds its default.
+func TestValidateNamesFieldsByOrigin(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tracing.toml")
+	writeConfigFile(t, path, "[tracing]\nbatch_size = 100\nqueue_size = 200\n")
+	c, err := LoadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		mutate func(*TracingConfig)
+		want   string
+	}{
+		{"file value, ref changed in code", func(c *TracingConfig) { c.BatchSize = 300 }, path + ":3: tracing.queue_size = 200: must be at least BatchSize (300)"},
+		{"changed in code", func(c *TracingConfig) { c.QueueSize = 50 }, "QueueSize = 50: must be at least tracing.batch_size (100)"},
+		{"default", func(c *TracingConfig) { c.Sampling.Strategy = "every_nth" }, `tracing.sampling.n = 0: must be at least 1 with Sampling.Strategy "every_nth"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := c
+			tt.mutate(&c)
+			if err := c.Validate(); err == nil || err.Error() != "tracing: invalid config: "+tt.want {
+				t.Fatalf("Validate() = %v\nwant tracing: invalid config: %s", err, tt.want)
+			}
+		})
 	}
 }

@@ -41,6 +41,23 @@
 // that does not reach a sink is counted by reason in
 // [TracingClient.Metrics].
 //
+// # Configuration
+//
+// A [TracingConfig] is written in code, read from a tracing.toml file
+// ([LoadConfig]) or from REFLOW_TRACING_* variables ([ConfigFromEnv],
+// [TracingConfig.ApplyEnv]), layered file < environment < code
+// ([LoadConfigWithEnv]). A mistake is never silent. Every problem of a
+// file or of the environment is reported at once, in one error wrapping
+// [ErrInvalidConfig], each naming where it is (file and line, or
+// variable), the key, the value and what is wanted; a misspelt key is an
+// error that names the nearest known key. What is valid but suspicious is
+// a warning ([TracingConfig.Warnings]) that [New] logs once: an unknown
+// REFLOW_TRACING_* variable (with the nearest known one), a setting other
+// settings make meaningless, and server settings when no sink sends to a
+// server ([ServerSink]). Limits hold: a queue whose slots would take more
+// than 1 GiB ([TracingConfig.QueueMemory]) is rejected before anything is
+// allocated.
+//
 // # JSON
 //
 // The event model has no JSON methods of its own: encoding/json writes its

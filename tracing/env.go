@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -33,11 +34,20 @@ func ConfigFromEnv() (TracingConfig, error) { return DefaultConfig().ApplyEnv() 
 //	cfg.BatchSize = 100                            // code wins
 //
 // (LoadConfigWithEnv does the first two steps.) A malformed value is an
-// error naming the variable and the value, such as
-// `tracing: invalid config: REFLOW_TRACING_BATCH_SIZE="abc": not an integer`,
-// never a silent default; all of them are reported together, wrapping
-// ErrInvalidConfig. The value of REFLOW_TRACING_ANONYMIZE_KEY never
-// appears in an error. On error ApplyEnv returns the zero TracingConfig.
+// error naming the variable, the value and what is wanted, such as
+// `tracing: invalid config: REFLOW_TRACING_BATCH_SIZE="abc": want an integer`,
+// never a silent default; so is a well-formed value that Validate rejects,
+// named by its variable (`REFLOW_TRACING_QUEUE_SIZE="5": must be at least
+// REFLOW_TRACING_BATCH_SIZE (10)`). All of them are reported together,
+// wrapping ErrInvalidConfig. The value of REFLOW_TRACING_ANONYMIZE_KEY
+// never appears in an error. On error ApplyEnv returns the zero
+// TracingConfig.
+//
+// A REFLOW_TRACING_* variable that names no setting (a typo such as
+// REFLOW_TRACING_BATCH_SIZ) is not an error, since the environment is
+// shared with other programs, but a warning naming the nearest known
+// variable ("did you mean REFLOW_TRACING_BATCH_SIZE?"): see
+// TracingConfig.Warnings, which New logs.
 //
 // Booleans are true/false, 1/0, yes/no or on/off (any case); lists are
 // comma-separated, blanks around items ignored; durations are whole
@@ -51,13 +61,13 @@ func ConfigFromEnv() (TracingConfig, error) { return DefaultConfig().ApplyEnv() 
 //	REFLOW_TRACING_BATCH_SIZE                  BatchSize                     integer
 //	REFLOW_TRACING_BATCH_TIMEOUT_MS            BatchTimeout                  milliseconds
 //	REFLOW_TRACING_COMPRESSION                 EnableCompression             bool
-//	REFLOW_TRACING_MAX_RETRIES                 Retry.MaxRetries              integer (0: NoRetries, negative: no limit)
+//	REFLOW_TRACING_MAX_RETRIES                 Retry.MaxRetries              integer, "none" or "unlimited" (see RetryConfig)
 //	REFLOW_TRACING_INITIAL_DELAY_MS            Retry.InitialDelay            milliseconds
 //	REFLOW_TRACING_MAX_DELAY_MS                Retry.MaxDelay                milliseconds
 //	REFLOW_TRACING_BACKOFF_MULTIPLIER          Retry.BackoffMultiplier       number >= 1
 //	REFLOW_TRACING_COMPRESSION_ALGORITHM       CompressionAlgorithm          zstd, lz4, gzip, brotli or auto
 //	REFLOW_TRACING_PROTOCOL                    Protocol                      auto, v1 or v2
-//	REFLOW_TRACING_QUEUE_SIZE                  QueueSize                     integer
+//	REFLOW_TRACING_QUEUE_SIZE                  QueueSize                     integer (see QueueSize)
 //	REFLOW_TRACING_QUEUE_POLICY                QueuePolicy                   "drop" or "block"
 //	REFLOW_TRACING_CRITICAL_KINDS              CriticalKinds                 list of event kinds
 //	REFLOW_TRACING_FLOW_ID                     FlowID                        string
@@ -81,43 +91,72 @@ func ConfigFromEnv() (TracingConfig, error) { return DefaultConfig().ApplyEnv() 
 //	REFLOW_TRACING_ANONYMIZE_KEY               Privacy.AnonymizeKey          string (secret)
 //	REFLOW_TRACING_CHECKSUMS                   Privacy.Checksums             when_captured, off or on_record
 //
+// REFLOW_TRACING_MAX_RETRIES=0 means the default, DefaultMaxRetries, as a
+// zero RetryConfig.MaxRetries does (Reflow's own client reads 0 as no
+// retries: write "none" for that; a 0 gets a warning saying so).
 // Event kinds are the protocol names: ActorCreated, ActorStarted,
 // ActorCompleted, ActorFailed, MessageSent, MessageReceived, StateChanged,
 // PortConnected, PortDisconnected, DataFlow, NetworkEvent, Custom.
 // A list or tags variable replaces the whole list or map of c.
 func (c TracingConfig) ApplyEnv() (TracingConfig, error) {
-	c, err := applyEnv(c, os.LookupEnv)
-	if err == nil {
-		err = c.Validate()
-	}
-	if err != nil {
+	c, err := applyEnv(c, os.Environ())
+	if err := errors.Join(err, c.Validate()); err != nil {
 		return TracingConfig{}, err
 	}
+	c.setDefaults()
 	return c, nil
 }
 
-// applyEnv applies the variables that lookup finds, without validating.
-func applyEnv(c TracingConfig, lookup func(string) (string, bool)) (TracingConfig, error) {
+// applyEnv applies the REFLOW_TRACING_* variables of environ (as
+// os.Environ returns them) without validating, recording where each
+// setting came from and a warning for each variable it does not know. It
+// returns c with what it could apply, and the errors of the others.
+func applyEnv(c TracingConfig, environ []string) (TracingConfig, error) {
+	vars := make(map[string]string)
+	var unknown []string
+	for _, kv := range environ {
+		name, value, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(name, EnvPrefix) {
+			continue
+		}
+		vars[name] = value
+		if settingByEnv(name) == nil {
+			unknown = append(unknown, name)
+		}
+	}
+	c.loadedEnv()
+	sort.Strings(unknown)
+	for _, name := range unknown {
+		c.warn(unknownName(name, "environment variable", envNames()))
+	}
 	var errs []error
 	for i := range settings {
 		st := &settings[i]
-		s, ok := lookup(st.env)
+		s, ok := vars[st.env]
 		if !ok || s == "" {
 			continue
 		}
+		shown := strconv.Quote(s)
+		if st.kind == kindSecret {
+			shown = redacted
+		}
 		v, why := st.parseString(s)
 		if why != "" {
-			shown := strconv.Quote(s)
-			if st.kind == kindSecret {
-				shown = "<redacted>"
-			}
 			errs = append(errs, fmt.Errorf("%w: %s=%s: %s", ErrInvalidConfig, st.env, shown, why))
 			continue
 		}
 		st.set(&c, v)
+		c.record(i, origin{shown: shown})
+		if st.kind == kindRetries && v == 0 {
+			c.warn(fmt.Sprintf("%s=%s: means the default, %d retries (Reflow's own client reads 0 as none): write %q to never retry",
+				st.env, shown, DefaultMaxRetries, "none"))
+		}
 	}
 	return c, errors.Join(errs...)
 }
+
+// redacted stands for a secret value in messages.
+const redacted = "<redacted>"
 
 // settingKind is the type of a setting's value, as written in the
 // environment or in a file.
@@ -126,7 +165,7 @@ type settingKind uint8
 const (
 	kindBool settingKind = iota
 	kindInt
-	kindRetries // an integer where 0 means NoRetries
+	kindRetries // an integer, "none" (NoRetries) or "unlimited"
 	kindUint
 	kindFloat
 	kindString
@@ -141,12 +180,26 @@ const (
 	kindChecksums
 )
 
+// settingScope says what a setting configures.
+type settingScope bool
+
+const (
+	// clientSetting configures the client, whatever its sinks.
+	clientSetting settingScope = false
+	// serverSetting configures only the connection to a Reflow tracing
+	// server, that is the WebSocket sink built from the config (see
+	// ServerSink).
+	serverSetting settingScope = true
+)
+
 // setting is one field of TracingConfig that the environment and files
 // can set.
 type setting struct {
-	env  string // environment variable
-	key  string // dotted key of the tracing.toml file
-	kind settingKind
+	env   string // environment variable
+	key   string // dotted key of the tracing.toml file
+	name  string // the field's path in TracingConfig, as Validate names it
+	kind  settingKind
+	scope settingScope
 	// field returns a pointer to the field in c.
 	field func(c *TracingConfig) any
 }
@@ -154,41 +207,41 @@ type setting struct {
 // settings lists everything ConfigFromEnv and LoadConfig read, in the order
 // of ApplyEnv's table.
 var settings = [...]setting{
-	{EnvPrefix + "ENABLED", "tracing.enabled", kindBool, func(c *TracingConfig) any { return &c.Enabled }},
-	{EnvPrefix + "SERVER_URL", "tracing.server_url", kindString, func(c *TracingConfig) any { return &c.ServerURL }},
-	{EnvPrefix + "SERVER_URLS", "tracing.server_urls", kindStrings, func(c *TracingConfig) any { return &c.ServerURLs }},
-	{EnvPrefix + "BATCH_SIZE", "tracing.batch_size", kindInt, func(c *TracingConfig) any { return &c.BatchSize }},
-	{EnvPrefix + "BATCH_TIMEOUT_MS", "tracing.batch_timeout_ms", kindMillis, func(c *TracingConfig) any { return &c.BatchTimeout }},
-	{EnvPrefix + "COMPRESSION", "tracing.enable_compression", kindBool, func(c *TracingConfig) any { return &c.EnableCompression }},
-	{EnvPrefix + "MAX_RETRIES", "tracing.retry.max_retries", kindRetries, func(c *TracingConfig) any { return &c.Retry.MaxRetries }},
-	{EnvPrefix + "INITIAL_DELAY_MS", "tracing.retry.initial_delay_ms", kindMillis, func(c *TracingConfig) any { return &c.Retry.InitialDelay }},
-	{EnvPrefix + "MAX_DELAY_MS", "tracing.retry.max_delay_ms", kindMillis, func(c *TracingConfig) any { return &c.Retry.MaxDelay }},
-	{EnvPrefix + "BACKOFF_MULTIPLIER", "tracing.retry.backoff_multiplier", kindFloat, func(c *TracingConfig) any { return &c.Retry.BackoffMultiplier }},
-	{EnvPrefix + "COMPRESSION_ALGORITHM", "tracing.compression_algorithm", kindCompression, func(c *TracingConfig) any { return &c.CompressionAlgorithm }},
-	{EnvPrefix + "PROTOCOL", "tracing.protocol", kindProtocol, func(c *TracingConfig) any { return &c.Protocol }},
-	{EnvPrefix + "QUEUE_SIZE", "tracing.queue_size", kindInt, func(c *TracingConfig) any { return &c.QueueSize }},
-	{EnvPrefix + "QUEUE_POLICY", "tracing.queue_policy", kindPolicy, func(c *TracingConfig) any { return &c.QueuePolicy }},
-	{EnvPrefix + "CRITICAL_KINDS", "tracing.critical_kinds", kindKinds, func(c *TracingConfig) any { return &c.CriticalKinds }},
-	{EnvPrefix + "FLOW_ID", "tracing.flow_id", kindString, func(c *TracingConfig) any { return (*string)(&c.FlowID) }},
-	{EnvPrefix + "ENVIRONMENT", "tracing.environment", kindString, func(c *TracingConfig) any { return &c.Environment }},
-	{EnvPrefix + "TAGS", "tracing.tags", kindTags, func(c *TracingConfig) any { return &c.Tags }},
-	{EnvPrefix + "SYSTEM_METRICS_INTERVAL_MS", "tracing.system_metrics_interval_ms", kindMillis, func(c *TracingConfig) any { return &c.SystemMetricsInterval }},
-	{EnvPrefix + "HEALTH_THRESHOLD_MS", "tracing.health_threshold_ms", kindMillis, func(c *TracingConfig) any { return &c.HealthThreshold }},
-	{EnvPrefix + "ACTOR_PATTERNS", "tracing.filters.actor_patterns", kindStrings, func(c *TracingConfig) any { return &c.Filters.ActorPatterns }},
-	{EnvPrefix + "EXCLUDE_ACTORS", "tracing.filters.exclude_actors", kindStrings, func(c *TracingConfig) any { return &c.Filters.ExcludeActors }},
-	{EnvPrefix + "EVENT_TYPES", "tracing.filters.event_types", kindKinds, func(c *TracingConfig) any { return &c.Filters.EventTypes }},
-	{EnvPrefix + "SAMPLING_STRATEGY", "tracing.sampling.strategy", kindString, func(c *TracingConfig) any { return &c.Sampling.Strategy }},
-	{EnvPrefix + "SAMPLING_RATE", "tracing.sampling.rate", kindFloat, func(c *TracingConfig) any { return &c.Sampling.Rate }},
-	{EnvPrefix + "SAMPLING_N", "tracing.sampling.n", kindUint, func(c *TracingConfig) any { return &c.Sampling.N }},
-	{EnvPrefix + "SAMPLING_MAX_RATE", "tracing.sampling.max_rate", kindFloat, func(c *TracingConfig) any { return &c.Sampling.MaxRate }},
-	{EnvPrefix + "SAMPLING_LOAD_THRESHOLD", "tracing.sampling.load_threshold", kindFloat, func(c *TracingConfig) any { return &c.Sampling.LoadThreshold }},
-	{EnvPrefix + "SAMPLING_PER_TRACE", "tracing.sampling.per_trace", kindBool, func(c *TracingConfig) any { return &c.Sampling.PerTrace }},
-	{EnvPrefix + "CAPTURE_CONTENT", "tracing.privacy.capture_content", kindBool, func(c *TracingConfig) any { return &c.Privacy.CaptureContent }},
-	{EnvPrefix + "DROP_ATTRIBUTES", "tracing.privacy.drop_attributes", kindStrings, func(c *TracingConfig) any { return &c.Privacy.DropAttributes }},
-	{EnvPrefix + "ANONYMIZE_ACTORS", "tracing.privacy.anonymize_actors", kindBool, func(c *TracingConfig) any { return &c.Privacy.AnonymizeActors }},
-	{EnvPrefix + "ANONYMIZE_ATTRIBUTES", "tracing.privacy.anonymize_attributes", kindStrings, func(c *TracingConfig) any { return &c.Privacy.AnonymizeAttributes }},
-	{EnvPrefix + "ANONYMIZE_KEY", "tracing.privacy.anonymize_key", kindSecret, func(c *TracingConfig) any { return &c.Privacy.AnonymizeKey }},
-	{EnvPrefix + "CHECKSUMS", "tracing.privacy.checksums", kindChecksums, func(c *TracingConfig) any { return &c.Privacy.Checksums }},
+	{EnvPrefix + "ENABLED", "tracing.enabled", "Enabled", kindBool, clientSetting, func(c *TracingConfig) any { return &c.Enabled }},
+	{EnvPrefix + "SERVER_URL", "tracing.server_url", "ServerURL", kindString, serverSetting, func(c *TracingConfig) any { return &c.ServerURL }},
+	{EnvPrefix + "SERVER_URLS", "tracing.server_urls", "ServerURLs", kindStrings, serverSetting, func(c *TracingConfig) any { return &c.ServerURLs }},
+	{EnvPrefix + "BATCH_SIZE", "tracing.batch_size", "BatchSize", kindInt, clientSetting, func(c *TracingConfig) any { return &c.BatchSize }},
+	{EnvPrefix + "BATCH_TIMEOUT_MS", "tracing.batch_timeout_ms", "BatchTimeout", kindMillis, clientSetting, func(c *TracingConfig) any { return &c.BatchTimeout }},
+	{EnvPrefix + "COMPRESSION", "tracing.enable_compression", "EnableCompression", kindBool, serverSetting, func(c *TracingConfig) any { return &c.EnableCompression }},
+	{EnvPrefix + "MAX_RETRIES", "tracing.retry.max_retries", "Retry.MaxRetries", kindRetries, serverSetting, func(c *TracingConfig) any { return &c.Retry.MaxRetries }},
+	{EnvPrefix + "INITIAL_DELAY_MS", "tracing.retry.initial_delay_ms", "Retry.InitialDelay", kindMillis, serverSetting, func(c *TracingConfig) any { return &c.Retry.InitialDelay }},
+	{EnvPrefix + "MAX_DELAY_MS", "tracing.retry.max_delay_ms", "Retry.MaxDelay", kindMillis, serverSetting, func(c *TracingConfig) any { return &c.Retry.MaxDelay }},
+	{EnvPrefix + "BACKOFF_MULTIPLIER", "tracing.retry.backoff_multiplier", "Retry.BackoffMultiplier", kindFloat, serverSetting, func(c *TracingConfig) any { return &c.Retry.BackoffMultiplier }},
+	{EnvPrefix + "COMPRESSION_ALGORITHM", "tracing.compression_algorithm", "CompressionAlgorithm", kindCompression, serverSetting, func(c *TracingConfig) any { return &c.CompressionAlgorithm }},
+	{EnvPrefix + "PROTOCOL", "tracing.protocol", "Protocol", kindProtocol, serverSetting, func(c *TracingConfig) any { return &c.Protocol }},
+	{EnvPrefix + "QUEUE_SIZE", "tracing.queue_size", "QueueSize", kindInt, clientSetting, func(c *TracingConfig) any { return &c.QueueSize }},
+	{EnvPrefix + "QUEUE_POLICY", "tracing.queue_policy", "QueuePolicy", kindPolicy, clientSetting, func(c *TracingConfig) any { return &c.QueuePolicy }},
+	{EnvPrefix + "CRITICAL_KINDS", "tracing.critical_kinds", "CriticalKinds", kindKinds, clientSetting, func(c *TracingConfig) any { return &c.CriticalKinds }},
+	{EnvPrefix + "FLOW_ID", "tracing.flow_id", "FlowID", kindString, clientSetting, func(c *TracingConfig) any { return (*string)(&c.FlowID) }},
+	{EnvPrefix + "ENVIRONMENT", "tracing.environment", "Environment", kindString, clientSetting, func(c *TracingConfig) any { return &c.Environment }},
+	{EnvPrefix + "TAGS", "tracing.tags", "Tags", kindTags, clientSetting, func(c *TracingConfig) any { return &c.Tags }},
+	{EnvPrefix + "SYSTEM_METRICS_INTERVAL_MS", "tracing.system_metrics_interval_ms", "SystemMetricsInterval", kindMillis, clientSetting, func(c *TracingConfig) any { return &c.SystemMetricsInterval }},
+	{EnvPrefix + "HEALTH_THRESHOLD_MS", "tracing.health_threshold_ms", "HealthThreshold", kindMillis, clientSetting, func(c *TracingConfig) any { return &c.HealthThreshold }},
+	{EnvPrefix + "ACTOR_PATTERNS", "tracing.filters.actor_patterns", "Filters.ActorPatterns", kindStrings, clientSetting, func(c *TracingConfig) any { return &c.Filters.ActorPatterns }},
+	{EnvPrefix + "EXCLUDE_ACTORS", "tracing.filters.exclude_actors", "Filters.ExcludeActors", kindStrings, clientSetting, func(c *TracingConfig) any { return &c.Filters.ExcludeActors }},
+	{EnvPrefix + "EVENT_TYPES", "tracing.filters.event_types", "Filters.EventTypes", kindKinds, clientSetting, func(c *TracingConfig) any { return &c.Filters.EventTypes }},
+	{EnvPrefix + "SAMPLING_STRATEGY", "tracing.sampling.strategy", "Sampling.Strategy", kindString, clientSetting, func(c *TracingConfig) any { return &c.Sampling.Strategy }},
+	{EnvPrefix + "SAMPLING_RATE", "tracing.sampling.rate", "Sampling.Rate", kindFloat, clientSetting, func(c *TracingConfig) any { return &c.Sampling.Rate }},
+	{EnvPrefix + "SAMPLING_N", "tracing.sampling.n", "Sampling.N", kindUint, clientSetting, func(c *TracingConfig) any { return &c.Sampling.N }},
+	{EnvPrefix + "SAMPLING_MAX_RATE", "tracing.sampling.max_rate", "Sampling.MaxRate", kindFloat, clientSetting, func(c *TracingConfig) any { return &c.Sampling.MaxRate }},
+	{EnvPrefix + "SAMPLING_LOAD_THRESHOLD", "tracing.sampling.load_threshold", "Sampling.LoadThreshold", kindFloat, clientSetting, func(c *TracingConfig) any { return &c.Sampling.LoadThreshold }},
+	{EnvPrefix + "SAMPLING_PER_TRACE", "tracing.sampling.per_trace", "Sampling.PerTrace", kindBool, clientSetting, func(c *TracingConfig) any { return &c.Sampling.PerTrace }},
+	{EnvPrefix + "CAPTURE_CONTENT", "tracing.privacy.capture_content", "Privacy.CaptureContent", kindBool, clientSetting, func(c *TracingConfig) any { return &c.Privacy.CaptureContent }},
+	{EnvPrefix + "DROP_ATTRIBUTES", "tracing.privacy.drop_attributes", "Privacy.DropAttributes", kindStrings, clientSetting, func(c *TracingConfig) any { return &c.Privacy.DropAttributes }},
+	{EnvPrefix + "ANONYMIZE_ACTORS", "tracing.privacy.anonymize_actors", "Privacy.AnonymizeActors", kindBool, clientSetting, func(c *TracingConfig) any { return &c.Privacy.AnonymizeActors }},
+	{EnvPrefix + "ANONYMIZE_ATTRIBUTES", "tracing.privacy.anonymize_attributes", "Privacy.AnonymizeAttributes", kindStrings, clientSetting, func(c *TracingConfig) any { return &c.Privacy.AnonymizeAttributes }},
+	{EnvPrefix + "ANONYMIZE_KEY", "tracing.privacy.anonymize_key", "Privacy.AnonymizeKey", kindSecret, clientSetting, func(c *TracingConfig) any { return &c.Privacy.AnonymizeKey }},
+	{EnvPrefix + "CHECKSUMS", "tracing.privacy.checksums", "Privacy.Checksums", kindChecksums, clientSetting, func(c *TracingConfig) any { return &c.Privacy.Checksums }},
 }
 
 // set stores v, a value parseString or parseTOML returned, in c.
@@ -225,16 +278,8 @@ func (st *setting) set(c *TracingConfig, v any) {
 	}
 }
 
-// fromInt returns the field value an integer setting n stands for.
-func (st *setting) fromInt(n int) int {
-	if st.kind == kindRetries && n == 0 {
-		return NoRetries
-	}
-	return n
-}
-
 // parseString converts an environment value; why is "" on success and
-// otherwise says what is wrong, without repeating the value.
+// otherwise says what is wanted, without repeating the value.
 func (st *setting) parseString(s string) (v any, why string) {
 	switch st.kind {
 	case kindBool:
@@ -244,23 +289,25 @@ func (st *setting) parseString(s string) (v any, why string) {
 		case "0", "f", "false", "no", "n", "off":
 			return false, ""
 		}
-		return nil, "not a boolean (want true/false, 1/0, yes/no or on/off)"
-	case kindInt, kindRetries:
+		return nil, "want a boolean (true/false, 1/0, yes/no or on/off)"
+	case kindInt:
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil {
-			return nil, "not an integer"
+			return nil, "want an integer"
 		}
-		return st.fromInt(n), ""
+		return n, ""
+	case kindRetries:
+		return parseRetries(strings.TrimSpace(s))
 	case kindUint:
 		n, err := strconv.ParseUint(strings.TrimSpace(s), 10, 64)
 		if err != nil {
-			return nil, "not a non-negative integer"
+			return nil, "want a non-negative integer"
 		}
 		return n, ""
 	case kindFloat:
 		f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
 		if err != nil {
-			return nil, "not a number"
+			return nil, "want a number"
 		}
 		return f, ""
 	case kindString, kindSecret:
@@ -268,7 +315,7 @@ func (st *setting) parseString(s string) (v any, why string) {
 	case kindMillis:
 		n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
 		if err != nil {
-			return nil, "not an integer number of milliseconds"
+			return nil, wantMillis
 		}
 		return millis(n)
 	case kindStrings:
@@ -289,7 +336,7 @@ func (st *setting) parseString(s string) (v any, why string) {
 			k, v, ok := strings.Cut(kv, "=")
 			k = strings.TrimSpace(k)
 			if !ok || k == "" {
-				return nil, fmt.Sprintf("tag %q is not key=value", kv)
+				return nil, fmt.Sprintf("tag %q: want key=value", kv)
 			}
 			tags[k] = strings.TrimSpace(v)
 		}
@@ -298,12 +345,38 @@ func (st *setting) parseString(s string) (v any, why string) {
 	panic("tracing: unknown setting kind")
 }
 
+// Why a value was refused, for errors.
+const (
+	wantMillis      = "want an integer number of milliseconds"
+	wantRetries     = `want an integer, "none" or "unlimited"`
+	wantPolicy      = `want a queue policy ("drop" or "block")`
+	wantCompression = `want a compression algorithm ("zstd", "lz4", "gzip", "brotli" or "auto")`
+	wantProtocol    = `want a protocol ("auto", "v1" or "v2")`
+	wantChecksums   = `want a checksum mode ("when_captured", "off" or "on_record")`
+)
+
 // millis converts n milliseconds to a Duration, rejecting overflow.
 func millis(n int64) (any, string) {
 	if n > math.MaxInt64/int64(time.Millisecond) || n < math.MinInt64/int64(time.Millisecond) {
-		return nil, "out of range"
+		return nil, fmt.Sprintf("want at most %d milliseconds", math.MaxInt64/int64(time.Millisecond))
 	}
 	return time.Duration(n) * time.Millisecond, ""
+}
+
+// parseRetries reads a max_retries value: an integer, "none" (NoRetries)
+// or "unlimited" (-1), with the meaning of RetryConfig.MaxRetries.
+func parseRetries(s string) (any, string) {
+	switch strings.ToLower(s) {
+	case "none":
+		return NoRetries, ""
+	case "unlimited":
+		return -1, ""
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return nil, wantRetries
+	}
+	return n, ""
 }
 
 // splitList splits a comma-separated list, trimming blanks and dropping
@@ -323,7 +396,7 @@ func parseKinds(names []string) (any, string) {
 	for _, n := range names {
 		k, err := ParseEventKind(n)
 		if err != nil {
-			return nil, fmt.Sprintf("unknown event kind %q", n)
+			return nil, fmt.Sprintf("unknown event kind %q: want one of %s", n, strings.Join(kindNames[1:], ", "))
 		}
 		kinds = append(kinds, k)
 	}
@@ -337,20 +410,13 @@ func parsePolicy(s string) (any, string) {
 	case "block":
 		return Block, ""
 	}
-	return nil, `not a queue policy (want "drop" or "block")`
+	return nil, wantPolicy
 }
-
-// Why a compression algorithm or a protocol was refused, for errors.
-const (
-	notCompression = `not a compression algorithm (want "zstd", "lz4", "gzip", "brotli" or "auto")`
-	notProtocol    = `not a protocol (want "auto", "v1" or "v2")`
-	notChecksums   = `not a checksum mode (want "when_captured", "off" or "on_record")`
-)
 
 func parseCompression(s string) (any, string) {
 	a, err := ParseCompressionAlgorithm(s)
 	if err != nil {
-		return nil, notCompression
+		return nil, wantCompression
 	}
 	return a, ""
 }
@@ -358,7 +424,7 @@ func parseCompression(s string) (any, string) {
 func parseProtocol(s string) (any, string) {
 	p, err := ParseProtocol(s)
 	if err != nil {
-		return nil, notProtocol
+		return nil, wantProtocol
 	}
 	return p, ""
 }
@@ -366,7 +432,7 @@ func parseProtocol(s string) (any, string) {
 func parseChecksums(s string) (any, string) {
 	m, err := ParseChecksumMode(s)
 	if err != nil {
-		return nil, notChecksums
+		return nil, wantChecksums
 	}
 	return m, ""
 }

@@ -9,11 +9,13 @@ import (
 	"time"
 )
 
-func envLookup(env map[string]string) func(string) (string, bool) {
-	return func(k string) (string, bool) {
-		v, ok := env[k]
-		return v, ok
+// envList returns env as os.Environ would.
+func envList(env map[string]string) []string {
+	var list []string
+	for k, v := range env {
+		list = append(list, k+"="+v)
 	}
+	return list
 }
 
 // envCases sets every variable to a valid value; each case says how the
@@ -36,7 +38,12 @@ var envCases = []struct {
 	{"COMPRESSION", "yes", func(c *TracingConfig) { c.EnableCompression = true }},
 	{"MAX_RETRIES", "7", func(c *TracingConfig) { c.Retry.MaxRetries = 7 }},
 	{"MAX_RETRIES", "-1", func(c *TracingConfig) { c.Retry.MaxRetries = -1 }},
-	{"MAX_RETRIES", "0", func(c *TracingConfig) { c.Retry.MaxRetries = NoRetries }},
+	// ApplyEnv applies the defaults after the variables: 0 becomes
+	// DefaultMaxRetries then.
+	{"MAX_RETRIES", "0", func(c *TracingConfig) { c.Retry.MaxRetries = 0 }},
+	{"MAX_RETRIES", "none", func(c *TracingConfig) { c.Retry.MaxRetries = NoRetries }},
+	{"MAX_RETRIES", " None ", func(c *TracingConfig) { c.Retry.MaxRetries = NoRetries }},
+	{"MAX_RETRIES", "unlimited", func(c *TracingConfig) { c.Retry.MaxRetries = -1 }},
 	{"INITIAL_DELAY_MS", "250", func(c *TracingConfig) { c.Retry.InitialDelay = 250 * time.Millisecond }},
 	{"MAX_DELAY_MS", "60000", func(c *TracingConfig) { c.Retry.MaxDelay = time.Minute }},
 	{"BACKOFF_MULTIPLIER", "1.5", func(c *TracingConfig) { c.Retry.BackoffMultiplier = 1.5 }},
@@ -83,13 +90,13 @@ var envCases = []struct {
 func TestApplyEnvEveryVariable(t *testing.T) {
 	for _, tt := range envCases {
 		t.Run(tt.name+"="+tt.value, func(t *testing.T) {
-			got, err := applyEnv(DefaultConfig(), envLookup(map[string]string{EnvPrefix + tt.name: tt.value}))
+			got, err := applyEnv(DefaultConfig(), envList(map[string]string{EnvPrefix + tt.name: tt.value}))
 			if err != nil {
 				t.Fatal(err)
 			}
 			want := DefaultConfig()
 			tt.mutate(&want)
-			if !reflect.DeepEqual(got, want) {
+			if !reflect.DeepEqual(plain(got), want) {
 				t.Fatalf("got  %+v\nwant %+v", got, want)
 			}
 		})
@@ -119,41 +126,41 @@ func TestApplyEnvRejectsMalformedValues(t *testing.T) {
 	tests := []struct {
 		name, value, why string
 	}{
-		{"ENABLED", "maybe", "not a boolean"},
-		{"BATCH_SIZE", "abc", "not an integer"},
-		{"BATCH_SIZE", "1.5", "not an integer"},
-		{"BATCH_SIZE", "99999999999999999999", "not an integer"},
-		{"BATCH_TIMEOUT_MS", "1s", "not an integer number of milliseconds"},
-		{"BATCH_TIMEOUT_MS", "9223372036854775", "out of range"},
-		{"COMPRESSION", "lz4", "not a boolean"},
-		{"MAX_RETRIES", "many", "not an integer"},
-		{"INITIAL_DELAY_MS", "0.5", "not an integer number of milliseconds"},
-		{"MAX_DELAY_MS", "soon", "not an integer number of milliseconds"},
-		{"BACKOFF_MULTIPLIER", "double", "not a number"},
-		{"COMPRESSION_ALGORITHM", "snappy", `not a compression algorithm (want "zstd", "lz4", "gzip", "brotli" or "auto")`},
-		{"COMPRESSION_ALGORITHM", "true", "not a compression algorithm"},
-		{"PROTOCOL", "v3", `not a protocol (want "auto", "v1" or "v2")`},
-		{"QUEUE_SIZE", "big", "not an integer"},
-		{"QUEUE_POLICY", "wait", "not a queue policy"},
+		{"ENABLED", "maybe", "want a boolean (true/false, 1/0, yes/no or on/off)"},
+		{"BATCH_SIZE", "abc", "want an integer"},
+		{"BATCH_SIZE", "1.5", "want an integer"},
+		{"BATCH_SIZE", "99999999999999999999", "want an integer"},
+		{"BATCH_TIMEOUT_MS", "1s", "want an integer number of milliseconds"},
+		{"BATCH_TIMEOUT_MS", "9223372036854775", "want at most 9223372036854 milliseconds"},
+		{"COMPRESSION", "lz4", "want a boolean"},
+		{"MAX_RETRIES", "many", `want an integer, "none" or "unlimited"`},
+		{"INITIAL_DELAY_MS", "0.5", "want an integer number of milliseconds"},
+		{"MAX_DELAY_MS", "soon", "want an integer number of milliseconds"},
+		{"BACKOFF_MULTIPLIER", "double", "want a number"},
+		{"COMPRESSION_ALGORITHM", "snappy", `want a compression algorithm ("zstd", "lz4", "gzip", "brotli" or "auto")`},
+		{"COMPRESSION_ALGORITHM", "true", "want a compression algorithm"},
+		{"PROTOCOL", "v3", `want a protocol ("auto", "v1" or "v2")`},
+		{"QUEUE_SIZE", "big", "want an integer"},
+		{"QUEUE_POLICY", "wait", "want a queue policy"},
 		{"CRITICAL_KINDS", "ActorFailed,Crash", `unknown event kind "Crash"`},
-		{"TAGS", "region", `tag "region" is not key=value`},
-		{"TAGS", "=eu", `tag "=eu" is not key=value`},
-		{"SYSTEM_METRICS_INTERVAL_MS", "often", "not an integer number of milliseconds"},
-		{"HEALTH_THRESHOLD_MS", "-", "not an integer number of milliseconds"},
+		{"TAGS", "region", `tag "region": want key=value`},
+		{"TAGS", "=eu", `tag "=eu": want key=value`},
+		{"SYSTEM_METRICS_INTERVAL_MS", "often", "want an integer number of milliseconds"},
+		{"HEALTH_THRESHOLD_MS", "-", "want an integer number of milliseconds"},
 		{"EVENT_TYPES", "actorcreated", `unknown event kind "actorcreated"`},
-		{"SAMPLING_RATE", "ten percent", "not a number"},
-		{"SAMPLING_N", "-3", "not a non-negative integer"},
-		{"SAMPLING_MAX_RATE", "max", "not a number"},
-		{"SAMPLING_LOAD_THRESHOLD", "high", "not a number"},
-		{"SAMPLING_PER_TRACE", "sometimes", "not a boolean"},
-		{"CAPTURE_CONTENT", "all", "not a boolean"},
-		{"ANONYMIZE_ACTORS", "2", "not a boolean"},
-		{"CHECKSUMS", "on", `not a checksum mode (want "when_captured", "off" or "on_record")`},
+		{"SAMPLING_RATE", "ten percent", "want a number"},
+		{"SAMPLING_N", "-3", "want a non-negative integer"},
+		{"SAMPLING_MAX_RATE", "max", "want a number"},
+		{"SAMPLING_LOAD_THRESHOLD", "high", "want a number"},
+		{"SAMPLING_PER_TRACE", "sometimes", "want a boolean"},
+		{"CAPTURE_CONTENT", "all", "want a boolean"},
+		{"ANONYMIZE_ACTORS", "2", "want a boolean"},
+		{"CHECKSUMS", "on", `want a checksum mode ("when_captured", "off" or "on_record")`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name+"="+tt.value, func(t *testing.T) {
 			name := EnvPrefix + tt.name
-			_, err := applyEnv(DefaultConfig(), envLookup(map[string]string{name: tt.value}))
+			_, err := applyEnv(DefaultConfig(), envList(map[string]string{name: tt.value}))
 			if !errors.Is(err, ErrInvalidConfig) {
 				t.Fatalf("err = %v, want ErrInvalidConfig", err)
 			}
@@ -169,7 +176,7 @@ func TestApplyEnvRejectsMalformedValues(t *testing.T) {
 }
 
 func TestApplyEnvReportsEveryBadVariable(t *testing.T) {
-	_, err := applyEnv(DefaultConfig(), envLookup(map[string]string{
+	_, err := applyEnv(DefaultConfig(), envList(map[string]string{
 		EnvPrefix + "BATCH_SIZE": "abc", EnvPrefix + "ENABLED": "perhaps", EnvPrefix + "QUEUE_SIZE": "12",
 	}))
 	for _, name := range []string{"REFLOW_TRACING_BATCH_SIZE", "REFLOW_TRACING_ENABLED"} {
@@ -180,13 +187,13 @@ func TestApplyEnvReportsEveryBadVariable(t *testing.T) {
 }
 
 func TestApplyEnvIgnoresUnsetAndEmpty(t *testing.T) {
-	got, err := applyEnv(DefaultConfig(), envLookup(map[string]string{
+	got, err := applyEnv(DefaultConfig(), envList(map[string]string{
 		EnvPrefix + "BATCH_SIZE": "", EnvPrefix + "ACTOR_PATTERNS": "", "REFLOW_TRACING_BATCHSIZE": "1",
 	}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(got, DefaultConfig()) {
+	if !reflect.DeepEqual(plain(got), DefaultConfig()) {
 		t.Fatalf("config changed: %+v", got)
 	}
 }
@@ -206,7 +213,7 @@ func TestConfigFromEnv(t *testing.T) {
 	want.ServerURL = "ws://127.0.0.1:9000"
 	want.BatchSize = 64
 	want.Sampling = SamplingConfig{Strategy: "percentage", Rate: 0.5}
-	if !reflect.DeepEqual(c, want) {
+	if !reflect.DeepEqual(plain(c), want) {
 		t.Fatalf("got  %+v\nwant %+v", c, want)
 	}
 }
@@ -215,12 +222,14 @@ func TestConfigFromEnvErrors(t *testing.T) {
 	tests := []struct {
 		name, value, want string
 	}{
-		{"BATCH_SIZE", "abc", `tracing: invalid config: REFLOW_TRACING_BATCH_SIZE="abc": not an integer`},
-		// Well-formed but invalid values are caught by Validate.
-		{"SAMPLING_RATE", "1.5", "Sampling.Rate = 1.5"},
-		{"SERVER_URL", "http://x:1", "ServerURL"},
-		{"SERVER_URLS", "ws://x:1,http://y:2", "ServerURLs[1]"},
-		{"ACTOR_PATTERNS", "[", "Filters.ActorPatterns[0]"},
+		{"BATCH_SIZE", "abc", `tracing: invalid config: REFLOW_TRACING_BATCH_SIZE="abc": want an integer`},
+		// Well-formed but invalid values are caught by Validate, which
+		// names the variable.
+		{"SAMPLING_RATE", "1.5", `tracing: invalid config: REFLOW_TRACING_SAMPLING_RATE="1.5": must be within [0, 1]`},
+		{"SERVER_URL", "http://x:1", `tracing: invalid config: REFLOW_TRACING_SERVER_URL="http://x:1": want ws://host:port`},
+		{"SERVER_URLS", "ws://x:1,http://y:2", `tracing: invalid config: REFLOW_TRACING_SERVER_URLS[1]="http://y:2": want ws://`},
+		{"ACTOR_PATTERNS", "[", `tracing: invalid config: REFLOW_TRACING_ACTOR_PATTERNS[0]="[": malformed pattern`},
+		{"QUEUE_SIZE", "1073741824", `tracing: invalid config: REFLOW_TRACING_QUEUE_SIZE="1073741824": the queue would take`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -282,7 +282,7 @@ func TestAnonymizeKeyNeverShown(t *testing.T) {
 	} else {
 		t.Fatal("newRedactor accepted a bad pattern")
 	}
-	_, err := decodeConfig(DefaultConfig(), "x.toml", "[tracing.privacy]\nanonymize_key = [\""+testAnonKey+"\"]\n")
+	_, _, err := decodeConfig(DefaultConfig(), "x.toml", "[tracing.privacy]\nanonymize_key = [\""+testAnonKey+"\"]\n")
 	if err == nil {
 		t.Fatal("decodeConfig accepted an array key")
 	}

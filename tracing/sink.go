@@ -22,3 +22,16 @@ type Sink interface {
 	Flush(ctx context.Context) error
 	Close(ctx context.Context) error
 }
+
+// ServerSink is implemented by sinks that may send events to a Reflow
+// tracing server: the sinks that TracingConfig's server settings
+// (ServerURL, ServerURLs, EnableCompression, CompressionAlgorithm,
+// Protocol, Retry) configure, through sink.WebSocketOptionsFromConfig.
+// sink.WebSocket reports true, and sink.Multi when one of its sinks does.
+// When a config sets server settings and no sink of the client reports
+// true, New logs one warning listing them: they do not apply.
+type ServerSink interface {
+	// SendsToServer reports whether the sink sends events to a Reflow
+	// tracing server.
+	SendsToServer() bool
+}

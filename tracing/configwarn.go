@@ -1,0 +1,173 @@
+package tracing
+
+import (
+	"fmt"
+	"reflect"
+	"slices"
+	"strings"
+)
+
+// Warnings returns what is suspicious in c without being invalid, one
+// sentence each, naming settings as the user wrote them (file, line and
+// key, or environment variable):
+//
+//   - a REFLOW_TRACING_* variable that names no setting, with the nearest
+//     known one ("did you mean REFLOW_TRACING_BATCH_SIZE?"), found by
+//     ApplyEnv and the loaders built on it;
+//   - max_retries = 0 written in a file or the environment, which means the
+//     default here but "never retry" to Reflow's own client;
+//   - settings that have no effect with the others: sampling parameters
+//     the strategy does not read, compression_algorithm without
+//     enable_compression, checksums or anonymize_key with nothing to apply
+//     them to.
+//
+// New logs them at Warn level, once, on the client's logger, together with
+// the server settings that do not apply to the client's sinks (see
+// ServerSink). A config built in code has only the last kind. Safe for
+// concurrent use.
+func (c TracingConfig) Warnings() []string {
+	var ws []string
+	if c.from != nil {
+		ws = append(ws, c.from.warnings...)
+	}
+	return append(ws, c.noEffect()...)
+}
+
+// noEffect returns a warning for each setting of c that other settings
+// make meaningless.
+func (c *TracingConfig) noEffect() []string {
+	var ws []string
+	unused := func(path string, v any, because string) {
+		ws = append(ws, fmt.Sprintf("%s has no effect %s", c.describe(path, fmt.Sprint(v)), because))
+	}
+	sp := &c.Sampling
+	strategy := fmt.Sprintf("with %s %q", c.ref("Sampling.Strategy"), sp.Strategy)
+	if sp.Strategy == "" {
+		strategy = fmt.Sprintf("with %s unset (always)", c.ref("Sampling.Strategy"))
+	}
+	reads := map[string][]string{
+		"":           nil,
+		"always":     nil,
+		"percentage": {"Sampling.Rate", "Sampling.PerTrace"},
+		"every_nth":  {"Sampling.N", "Sampling.PerTrace"},
+		"adaptive":   {"Sampling.Rate", "Sampling.MaxRate", "Sampling.LoadThreshold", "Sampling.PerTrace"},
+	}
+	if read, known := reads[sp.Strategy]; known {
+		for _, f := range []struct {
+			path string
+			v    any
+			set  bool
+		}{
+			{"Sampling.Rate", sp.Rate, sp.Rate != 0},
+			{"Sampling.N", sp.N, sp.N != 0},
+			{"Sampling.MaxRate", sp.MaxRate, sp.MaxRate != 0},
+			{"Sampling.LoadThreshold", sp.LoadThreshold, sp.LoadThreshold != 0},
+			{"Sampling.PerTrace", sp.PerTrace, sp.PerTrace},
+		} {
+			if f.set && !slices.Contains(read, f.path) {
+				unused(f.path, f.v, strategy)
+			}
+		}
+	}
+	if !c.EnableCompression && c.CompressionAlgorithm != CompressionZstd {
+		unused("CompressionAlgorithm", fmt.Sprintf("%q", c.CompressionAlgorithm), "without "+c.ref("EnableCompression"))
+	}
+	p := &c.Privacy
+	if !p.CaptureContent && p.Checksums != ChecksumWhenCaptured {
+		unused("Privacy.Checksums", fmt.Sprintf("%q", p.Checksums), "without "+c.ref("Privacy.CaptureContent")+": no content is kept to checksum")
+	}
+	if p.AnonymizeKey != "" && !p.AnonymizeActors && len(p.AnonymizeAttributes) == 0 {
+		ws = append(ws, fmt.Sprintf("%s has no effect: nothing is anonymized (%s, %s)",
+			c.ref("Privacy.AnonymizeKey"), c.ref("Privacy.AnonymizeActors"), c.ref("Privacy.AnonymizeAttributes")))
+	}
+	return ws
+}
+
+// serverSettingsWarning returns the warning New logs when c sets server
+// settings (a loader set them, or they differ from the defaults) and no
+// sink sends to a Reflow server, or "".
+func (c *TracingConfig) serverSettingsWarning(sinks []Sink) string {
+	for _, s := range sinks {
+		if ss, ok := s.(ServerSink); ok && ss.SendsToServer() {
+			return ""
+		}
+	}
+	def := DefaultConfig()
+	var names []string
+	for i := range settings {
+		st := &settings[i]
+		if st.scope != serverSetting {
+			continue
+		}
+		r := c.fieldRef(st.name)
+		if !r.set && reflect.DeepEqual(reflect.ValueOf(st.field(c)).Elem().Interface(), reflect.ValueOf(st.field(&def)).Elem().Interface()) {
+			continue
+		}
+		if r.loc != "" {
+			r.name += " (" + r.loc + ")"
+		}
+		names = append(names, r.name)
+	}
+	if len(names) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("settings for the connection to a Reflow server do not apply: no sink sends to one (only a WebSocket sink built with sink.WebSocketOptionsFromConfig reads them): %s",
+		strings.Join(names, ", "))
+}
+
+// unknownName is the warning or error text for a name that is not one of
+// known: what it is, and the nearest known name when one is close.
+func unknownName(name, what string, known []string) string {
+	msg := fmt.Sprintf("unknown %s %s", what, name)
+	if near := nearest(name, known); near != "" {
+		msg += ": did you mean " + near + "?"
+	}
+	return msg
+}
+
+// nearest returns the name of known closest to name by edit distance, if
+// it is close enough to be a misspelling (at most one edit per three
+// characters of the name's last part, and at least one), or the same name
+// in another case. It returns "" otherwise.
+func nearest(name string, known []string) string {
+	best, bestD := "", -1
+	for _, k := range known {
+		if strings.EqualFold(k, name) {
+			return k
+		}
+		if d := editDistance(name, k); bestD < 0 || d < bestD {
+			best, bestD = k, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	// The edits allowed grow with the last part of the name, without the
+	// table or the variables' prefix that every candidate shares.
+	tail := strings.TrimPrefix(name[strings.LastIndexByte(name, '.')+1:], EnvPrefix)
+	if bestD > max(1, len(tail)/3) {
+		return ""
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b, in bytes.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
