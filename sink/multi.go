@@ -56,6 +56,7 @@ type Multi struct {
 var (
 	_ tracing.Sink          = (*Multi)(nil)
 	_ tracing.TraceObserver = (*Multi)(nil)
+	_ tracing.ServerSink    = (*Multi)(nil)
 )
 
 // ObserveTrace passes the trace's start or end to every sink that
@@ -143,6 +144,17 @@ func NewMulti(sinks ...tracing.Sink) *Multi {
 
 // Len returns how many sinks m writes to.
 func (m *Multi) Len() int { return len(m.sinks) }
+
+// SendsToServer reports whether one of m's sinks sends to a Reflow
+// tracing server (see tracing.ServerSink).
+func (m *Multi) SendsToServer() bool {
+	for _, s := range m.sinks {
+		if ss, ok := s.sink.(tracing.ServerSink); ok && ss.SendsToServer() {
+			return true
+		}
+	}
+	return false
+}
 
 // run is the goroutine of one sink: it writes the queued batches in order
 // and answers flush requests, until the queue is closed and drained.

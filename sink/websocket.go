@@ -209,6 +209,7 @@ type WebSocket struct {
 var (
 	_ tracing.Sink          = (*WebSocket)(nil)
 	_ tracing.TraceObserver = (*WebSocket)(nil)
+	_ tracing.ServerSink    = (*WebSocket)(nil)
 )
 
 // NewWebSocket returns a sink for the server at rawURL (ws:// or wss://)
@@ -423,6 +424,11 @@ func (s *WebSocket) report(err error, msg string, fields ...zap.Field) {
 		s.cfg.onError(err)
 	}
 }
+
+// SendsToServer returns true: s sends to a Reflow tracing server, so the
+// server settings of a tracing.TracingConfig apply to it (see
+// WebSocketOptionsFromConfig and tracing.ServerSink).
+func (s *WebSocket) SendsToServer() bool { return true }
 
 // ObserveTrace records the header of a trace the client started or ended,
 // so StoreTrace messages for its events carry its flow, execution, version

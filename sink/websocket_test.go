@@ -377,7 +377,7 @@ func TestWebSocketOptionsFromConfig(t *testing.T) {
 		c.policy.InitialDelay != cfg.Retry.InitialDelay || c.policy.BackoffMultiplier != cfg.Retry.BackoffMultiplier {
 		t.Fatalf("config from TracingConfig: %+v", c)
 	}
-	for in, want := range map[int]int{tracing.NoRetries: retry.NoRetries, -1: retry.Unlimited, -9: retry.Unlimited, 3: 3} {
+	for in, want := range map[int]int{0: retry.DefaultMaxRetries, tracing.NoRetries: retry.NoRetries, -1: retry.Unlimited, -9: retry.Unlimited, 3: 3} {
 		cfg.Retry.MaxRetries = in
 		c, err := newWSConfig(WebSocketOptionsFromConfig(cfg))
 		if err != nil {
@@ -386,6 +386,59 @@ func TestWebSocketOptionsFromConfig(t *testing.T) {
 		if c.policy.MaxRetries != want {
 			t.Errorf("Retry.MaxRetries %d became policy MaxRetries %d, want %d", in, c.policy.MaxRetries, want)
 		}
+	}
+}
+
+// TestWebSocketRetriesFromEnvironment checks that max_retries means for
+// the sink what RetryConfig.MaxRetries says, as the environment writes it.
+func TestWebSocketRetriesFromEnvironment(t *testing.T) {
+	tests := []struct {
+		env     string
+		n       int
+		limited bool
+	}{
+		{"0", retry.DefaultMaxRetries, true},
+		{"2", 2, true},
+		{"none", 0, true},
+		{"unlimited", 0, false},
+		{"-1", 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.env, func(t *testing.T) {
+			t.Setenv(tracing.EnvPrefix+"MAX_RETRIES", tt.env)
+			cfg, err := tracing.ConfigFromEnv()
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, err := newWSConfig(WebSocketOptionsFromConfig(cfg))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n, limited := c.policy.Retries(); n != tt.n || limited != tt.limited {
+				t.Fatalf("policy.Retries() = %d, %v; want %d, %v", n, limited, tt.n, tt.limited)
+			}
+		})
+	}
+}
+
+// TestSinksSendToServer checks which sinks say they send to a Reflow
+// server: what decides whether New warns about server settings.
+func TestSinksSendToServer(t *testing.T) {
+	ws, err := NewWebSocket("ws://127.0.0.1:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mem := newMemory(t)
+	withWS := NewMulti(mem, ws)
+	withoutWS := NewMulti(newMemory(t))
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = withWS.Close(ctx)
+		_ = withoutWS.Close(ctx)
+	})
+	if !ws.SendsToServer() || !withWS.SendsToServer() || withoutWS.SendsToServer() {
+		t.Fatalf("SendsToServer: WebSocket %v, Multi with it %v, Multi without %v", ws.SendsToServer(), withWS.SendsToServer(), withoutWS.SendsToServer())
 	}
 }
 
