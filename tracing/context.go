@@ -398,10 +398,10 @@ func (c *TracingClient) startImplicitTrace() {
 	c.observe(t.start)
 }
 
-// EndTrace ends the trace ctx carries (see StartTrace) with status
-// (StatusCompleted, FailedStatus(msg), …) and tells the sinks that
-// implement TraceObserver, with EndTime set, once the events recorded
-// before the call have reached them. Events recorded afterwards with ctx
+// EndTrace ends the trace ctx carries (see StartTrace) with status, such
+// as ExecutionStatus{Kind: StatusCompleted} or FailedStatus(msg), and
+// tells the sinks that implement TraceObserver, with EndTime set, once the
+// events recorded before the call have reached them. Events recorded afterwards with ctx
 // still carry the ended trace's id. Ending a trace twice is a no-op.
 //
 // A ctx that carries no trace ends the client's implicit trace, and a new
