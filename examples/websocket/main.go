@@ -55,7 +55,7 @@ func main() {
 	flag.StringVar(&protocol, "protocol", "auto", "server generation: auto (probe each connection), v1 or v2")
 	flag.StringVar(&o.compression, "compression", "off", "binary frames: off, zstd, lz4, gzip, brotli or auto (must match the server's algorithm)")
 	flag.StringVar(&o.ids, "ids", "", "write the id of every recorded event to this file, one per line")
-	flag.DurationVar(&o.timeout, "timeout", 2*time.Minute, "give up after this long")
+	flag.DurationVar(&o.timeout, "timeout", 10*time.Minute, "give up after this long (200000 messages take about 2 minutes on a busy 2-core machine)")
 	flag.Parse()
 	var err error
 	if o.mode, err = parseMode(mode); err != nil {
