@@ -91,7 +91,7 @@ func newTestClient(t testing.TB, sink tracing.Sink, edit func(*tracing.TracingCo
 }
 
 func ctxTimeout(t testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	t.Cleanup(cancel)
 	return ctx
 }

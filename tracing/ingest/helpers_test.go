@@ -47,7 +47,7 @@ func (s *recordSink) find(t *testing.T, id tracing.EventID) tracing.TraceEvent {
 }
 
 func ctxTimeout(t testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	t.Cleanup(cancel)
 	return ctx
 }
