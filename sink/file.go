@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/pierrec/lz4/v4"
 
@@ -31,38 +32,6 @@ const (
 	DefaultFileMode os.FileMode = 0o600
 )
 
-// FileSyncPolicy says when a File sink calls fsync. Build it with
-// FileSyncNever, FileSyncOnFlush or FileSyncEvery.
-type FileSyncPolicy int
-
-const (
-	// FileSyncOnFlush syncs on every Flush and on Close (default). Buffered
-	// data is written to the file before each sync.
-	FileSyncOnFlush FileSyncPolicy = 0
-	// FileSyncNever never syncs: the operating system decides when data
-	// reaches the disk. Flush and Close still write buffered data to the
-	// file.
-	FileSyncNever FileSyncPolicy = -1
-)
-
-// FileSyncEvery returns the policy that writes buffered data out and syncs
-// after every n'th Write call (batch), and on every Flush and Close.
-// n must be at least 1.
-func FileSyncEvery(n int) FileSyncPolicy { return FileSyncPolicy(n) }
-
-// String returns "never", "on-flush" or "every-N".
-func (p FileSyncPolicy) String() string {
-	switch {
-	case p == FileSyncNever:
-		return "never"
-	case p == FileSyncOnFlush:
-		return "on-flush"
-	case p > 0:
-		return "every-" + strconv.Itoa(int(p))
-	}
-	return fmt.Sprintf("FileSyncPolicy(%d)", int(p))
-}
-
 // FileOption configures a File sink. Options are created by the WithX
 // functions that return a FileOption.
 type FileOption interface{ applyFile(*fileConfig) }
@@ -75,7 +44,7 @@ type fileConfig struct {
 	maxBytes    int64
 	maxFiles    int
 	lz4         bool
-	sync        FileSyncPolicy
+	sync        SyncPolicy
 	bufferBytes int
 }
 
@@ -101,8 +70,10 @@ func WithLZ4() FileOption {
 	return fileOptionFunc(func(c *fileConfig) { c.lz4 = true })
 }
 
-// WithSync chooses when the sink calls fsync. Default: FileSyncOnFlush.
-func WithSync(p FileSyncPolicy) FileOption {
+// WithSync chooses when the sink calls fsync (see SyncPolicy; a record is
+// one Write call). Default: SyncOnFlush, on every Flush, at rotation and
+// at Close.
+func WithSync(p SyncPolicy) FileOption {
 	return fileOptionFunc(func(c *fileConfig) { c.sync = p })
 }
 
@@ -159,10 +130,12 @@ type File struct {
 	zw        *lz4.Writer    // lz4 files
 	enc       wire.Encoder
 	line      []byte
-	sinceSync int
+	syncState syncState
 	stats     FileStats
 	closed    bool
 
+	// now reads the clock of SyncInterval; tests replace it.
+	now func() time.Time
 	// testHookSync, if set, is called instead of (*os.File).Sync.
 	testHookSync func(*os.File) error
 }
@@ -189,7 +162,7 @@ func NewFile(path string, opts ...FileOption) (*File, error) {
 	cfg := fileConfig{
 		maxBytes:    DefaultFileMaxBytes,
 		maxFiles:    DefaultFileMaxFiles,
-		sync:        FileSyncOnFlush,
+		sync:        SyncOnFlush,
 		bufferBytes: DefaultFileBufferBytes,
 	}
 	for _, o := range opts {
@@ -204,15 +177,16 @@ func NewFile(path string, opts ...FileOption) (*File, error) {
 		return nil, fmt.Errorf("sink: file %s: max bytes %d < 0: %w", path, cfg.maxBytes, ErrInvalidOption)
 	case cfg.maxFiles < 0:
 		return nil, fmt.Errorf("sink: file %s: max files %d < 0: %w", path, cfg.maxFiles, ErrInvalidOption)
-	case cfg.sync < FileSyncNever:
-		return nil, fmt.Errorf("sink: file %s: sync policy %v: %w", path, cfg.sync, ErrInvalidOption)
+	case cfg.sync.validate("WithSync") != nil:
+		return nil, fmt.Errorf("sink: file %s: %w", path, cfg.sync.validate("WithSync"))
 	case cfg.bufferBytes <= 0:
 		return nil, fmt.Errorf("sink: file %s: buffer bytes %d <= 0: %w", path, cfg.bufferBytes, ErrInvalidOption)
 	}
-	s := &File{path: path, cfg: cfg}
+	s := &File{path: path, cfg: cfg, now: time.Now}
 	if err := s.open(); err != nil {
 		return nil, err
 	}
+	s.syncState.synced(s.now())
 	return s, nil
 }
 
@@ -322,11 +296,8 @@ func (s *File) Write(ctx context.Context, batch []tracing.TraceEvent) error {
 		s.stats.Bytes += uint64(len(s.line))
 	}
 	s.stats.Batches++
-	if s.cfg.sync > 0 {
-		s.sinceSync++
-		if s.sinceSync >= int(s.cfg.sync) {
-			return s.flushLocked(true)
-		}
+	if s.syncState.record(s.cfg.sync, s.now()) {
+		return s.flushLocked(true)
 	}
 	return nil
 }
@@ -398,7 +369,7 @@ func (s *File) rotateLocked() error {
 func rotatedName(path string, i int) string { return path + "." + strconv.Itoa(i) }
 
 // flushLocked writes buffered data to the file and, if sync, fsyncs it
-// (unless the policy is FileSyncNever).
+// (unless the policy is SyncNever).
 func (s *File) flushLocked(sync bool) error {
 	var err error
 	if s.cfg.lz4 {
@@ -409,8 +380,8 @@ func (s *File) flushLocked(sync bool) error {
 	if err != nil {
 		return fmt.Errorf("sink: file %s: flush: %w", s.path, err)
 	}
-	if sync && s.cfg.sync != FileSyncNever {
-		s.sinceSync = 0
+	if sync && s.cfg.sync.syncs() {
+		s.syncState.synced(s.now())
 		s.stats.Syncs++
 		if s.testHookSync != nil {
 			err = s.testHookSync(s.f)
@@ -443,7 +414,7 @@ func (s *File) closeFileLocked() error {
 }
 
 // Flush writes buffered events to the file and, unless the policy is
-// FileSyncNever, syncs it. It returns an error wrapping ctx's error if ctx
+// SyncNever, syncs it. It returns an error wrapping ctx's error if ctx
 // has already ended, and one wrapping tracing.ErrClosed after Close. With
 // lz4, each Flush ends the current block, so frequent flushes compress
 // less well.
@@ -460,7 +431,7 @@ func (s *File) Flush(ctx context.Context) error {
 }
 
 // Close writes buffered events, ends the lz4 frame, syncs (unless the
-// policy is FileSyncNever) and closes the file. The work is local and
+// policy is SyncNever) and closes the file. The work is local and
 // bounded, so ctx is not used. A second Close returns nil.
 func (s *File) Close(context.Context) error {
 	s.mu.Lock()

@@ -34,7 +34,7 @@ func BenchmarkFileWrite(b *testing.B) {
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			batch := fileBenchBatch()
-			s, err := NewFile(filepath.Join(b.TempDir(), "trace.jsonl"), append(bc.opts, WithSync(FileSyncNever))...)
+			s, err := NewFile(filepath.Join(b.TempDir(), "trace.jsonl"), append(bc.opts, WithSync(SyncNever))...)
 			if err != nil {
 				b.Fatal(err)
 			}

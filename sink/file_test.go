@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -164,10 +165,13 @@ func TestFileOptionsValidation(t *testing.T) {
 		{name: "empty path", path: "", wantErr: ErrInvalidOption},
 		{name: "negative max bytes", path: "c.jsonl", opts: []FileOption{WithMaxBytes(-1)}, wantErr: ErrInvalidOption},
 		{name: "negative max files", path: "c.jsonl", opts: []FileOption{WithMaxFiles(-1)}, wantErr: ErrInvalidOption},
-		{name: "bad sync policy", path: "c.jsonl", opts: []FileOption{WithSync(FileSyncEvery(-3))}, wantErr: ErrInvalidOption},
+		{name: "sync every 0 records", path: "c.jsonl", opts: []FileOption{WithSync(SyncEvery(0))}, wantErr: ErrInvalidOption},
+		{name: "sync every -3 records", path: "c.jsonl", opts: []FileOption{WithSync(SyncEvery(-3))}, wantErr: ErrInvalidOption},
+		{name: "sync interval 0", path: "c.jsonl", opts: []FileOption{WithSync(SyncInterval(0))}, wantErr: ErrInvalidOption},
+		{name: "sync interval", path: "f.jsonl", opts: []FileOption{WithSync(SyncInterval(time.Second))}},
 		{name: "zero buffer", path: "c.jsonl", opts: []FileOption{WithBufferBytes(0)}, wantErr: ErrInvalidOption},
 		{name: "missing directory", path: "missing/d.jsonl", wantErr: os.ErrNotExist},
-		{name: "every sync", path: "e.jsonl", opts: []FileOption{WithSync(FileSyncEvery(1)), WithMaxBytes(10), WithMaxFiles(0)}},
+		{name: "every sync", path: "e.jsonl", opts: []FileOption{WithSync(SyncEvery(1)), WithMaxBytes(10), WithMaxFiles(0)}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -277,7 +281,7 @@ func TestFileRotation(t *testing.T) {
 		// then goes to a file of its own.
 		{name: "lz4 keeps every file", opts: []FileOption{WithLZ4(), WithMaxBytes(1), WithMaxFiles(100)}, events: 12, wantFiles: 11, wantAll: true},
 		{name: "lz4 deletes the oldest", opts: []FileOption{WithLZ4(), WithMaxBytes(1), WithMaxFiles(3)}, events: 12, wantFiles: 3},
-		{name: "lz4 by size", opts: []FileOption{WithLZ4(), WithMaxBytes(300), WithMaxFiles(100), WithSync(FileSyncEvery(1))}, events: 20, wantFiles: 9, wantAll: true},
+		{name: "lz4 by size", opts: []FileOption{WithLZ4(), WithMaxBytes(300), WithMaxFiles(100), WithSync(SyncEvery(1))}, events: 20, wantFiles: 9, wantAll: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -322,7 +326,7 @@ func TestFileRotation(t *testing.T) {
 			if len(nums) == 0 || (tt.wantAll && len(nums) != tt.events) {
 				t.Fatalf("read %d events, wrote %d", len(nums), tt.events)
 			}
-			if !equalInts(nums, seq(tt.events-len(nums), len(nums))) {
+			if !slices.Equal(nums, seq(tt.events-len(nums), len(nums))) {
 				t.Fatalf("read %v", nums)
 			}
 		})
@@ -348,7 +352,7 @@ func TestFileTornTail(t *testing.T) {
 			writeFile(t, path, [][]tracing.TraceEvent{localBatch(0, 5)})
 			appendBytes(t, path, tt.tail)
 			got, bad := readAll(t, path)
-			if !equalInts(eventNumbers(got), seq(0, 5)) || len(bad) != tt.wantBad {
+			if !slices.Equal(eventNumbers(got), seq(0, 5)) || len(bad) != tt.wantBad {
 				t.Fatalf("read %v and %d bad lines", eventNumbers(got), len(bad))
 			}
 			if tt.wantBad > 0 && (bad[0].Torn != tt.wantTorn || bad[0].Line != 6 || bad[0].Path != path) {
@@ -358,7 +362,7 @@ func TestFileTornTail(t *testing.T) {
 			// is lost.
 			writeFile(t, path, [][]tracing.TraceEvent{localBatch(5, 2)})
 			got, bad = readAll(t, path)
-			if !equalInts(eventNumbers(got), seq(0, 7)) || len(bad) != tt.wantBad {
+			if !slices.Equal(eventNumbers(got), seq(0, 7)) || len(bad) != tt.wantBad {
 				t.Fatalf("after append: read %v and %d bad lines", eventNumbers(got), len(bad))
 			}
 		})
@@ -376,7 +380,7 @@ func TestFileTornTailWithoutNewlineParses(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, bad := readAll(t, path)
-	if !equalInts(eventNumbers(got), seq(0, 3)) || len(bad) != 0 {
+	if !slices.Equal(eventNumbers(got), seq(0, 3)) || len(bad) != 0 {
 		t.Fatalf("read %v, %d bad", eventNumbers(got), len(bad))
 	}
 }
@@ -459,7 +463,7 @@ func TestFileLZ4Torn(t *testing.T) {
 				t.Fatal(err)
 			}
 			got, bad := readAll(t, path)
-			if !equalInts(eventNumbers(got), tt.wantRead) || len(bad) != tt.wantBad {
+			if !slices.Equal(eventNumbers(got), tt.wantRead) || len(bad) != tt.wantBad {
 				t.Fatalf("read %v and %v", eventNumbers(got), bad)
 			}
 			if tt.wantBad > 0 && !bad[0].Torn {
@@ -468,7 +472,7 @@ func TestFileLZ4Torn(t *testing.T) {
 			// Appending after the crash adds a new frame that reads back.
 			writeFile(t, path, [][]tracing.TraceEvent{localBatch(100, 3)}, WithLZ4())
 			got, bad = readAll(t, path)
-			if !equalInts(eventNumbers(got), append(tt.wantRead, seq(100, 3)...)) || len(bad) != tt.wantBad {
+			if !slices.Equal(eventNumbers(got), append(tt.wantRead, seq(100, 3)...)) || len(bad) != tt.wantBad {
 				t.Fatalf("after append: read %v and %v", eventNumbers(got), bad)
 			}
 		})
@@ -497,7 +501,7 @@ func TestFileLZ4DamagedMiddleFrame(t *testing.T) {
 	nums := eventNumbers(got)
 	// Frames 1 and 3 survive; what survives of frame 2 is only lines that
 	// still decode.
-	if !equalInts(nums[:5], seq(0, 5)) || !equalInts(nums[len(nums)-5:], seq(10, 5)) || len(bad) == 0 {
+	if !slices.Equal(nums[:5], seq(0, 5)) || !slices.Equal(nums[len(nums)-5:], seq(10, 5)) || len(bad) == 0 {
 		t.Fatalf("read %v and %d bad lines", nums, len(bad))
 	}
 }
@@ -532,21 +536,30 @@ func TestFileLZ4ReadableByLz4cat(t *testing.T) {
 func TestFileSyncPolicy(t *testing.T) {
 	tests := []struct {
 		name      string
-		policy    FileSyncPolicy
-		wantSyncs int // after 5 Writes, a Flush and Close
+		policy    SyncPolicy
+		wantSyncs int    // after 5 Writes, 4s apart, a Flush and Close
+		wantName  string // String
 	}{
-		{name: "never", policy: FileSyncNever, wantSyncs: 0},
-		{name: "on flush", policy: FileSyncOnFlush, wantSyncs: 2},
-		{name: "every 2 batches", policy: FileSyncEvery(2), wantSyncs: 2 + 2},
-		{name: "every batch", policy: FileSyncEvery(1), wantSyncs: 5 + 2},
+		{name: "never", policy: SyncNever, wantSyncs: 0, wantName: "never"},
+		{name: "on flush", policy: SyncOnFlush, wantSyncs: 2, wantName: "on flush"},
+		{name: "zero value", policy: SyncPolicy{}, wantSyncs: 2, wantName: "on flush"},
+		{name: "every 2 batches", policy: SyncEvery(2), wantSyncs: 2 + 2, wantName: "every 2 records"},
+		{name: "every batch", policy: SyncEvery(1), wantSyncs: 5 + 2, wantName: "every 1 records"},
+		// Writes at 4s, 8s, … after NewFile: the one at 12s syncs, the
+		// next 10s are not over by the last one at 20s.
+		{name: "interval", policy: SyncInterval(10 * time.Second), wantSyncs: 1 + 2, wantName: "every 10s"},
+		{name: "short interval", policy: SyncInterval(time.Second), wantSyncs: 5 + 2, wantName: "every 1s"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "trace.jsonl")
+			now := time.Unix(1700000000, 0)
 			s, err := NewFile(path, WithSync(tt.policy))
 			if err != nil {
 				t.Fatal(err)
 			}
+			s.now = func() time.Time { return now }
+			s.syncState.synced(now)
 			syncs := 0
 			var onDisk []int64 // file size at each sync: buffered data is written first
 			s.testHookSync = func(f *os.File) error {
@@ -559,6 +572,7 @@ func TestFileSyncPolicy(t *testing.T) {
 				return f.Sync()
 			}
 			for i := range 5 {
+				now = now.Add(4 * time.Second)
 				if err := s.Write(t.Context(), localBatch(i, 1)); err != nil {
 					t.Fatal(err)
 				}
@@ -575,8 +589,8 @@ func TestFileSyncPolicy(t *testing.T) {
 			if len(onDisk) > 0 && onDisk[len(onDisk)-1] != int64(s.Stats().Bytes) {
 				t.Fatalf("last sync saw %d bytes, %d written", onDisk[len(onDisk)-1], s.Stats().Bytes)
 			}
-			if tt.policy.String() == "" {
-				t.Fatal("empty String")
+			if got := tt.policy.String(); got != tt.wantName {
+				t.Fatalf("String() = %q, want %q", got, tt.wantName)
 			}
 		})
 	}

@@ -19,44 +19,6 @@ import (
 	"go.uber.org/zap"
 )
 
-// SyncPolicy says when the spool forces what it wrote to stable storage
-// with fsync. Build one with SyncNever, SyncEveryRecord or SyncInterval.
-// The zero value is SyncNever.
-type SyncPolicy struct {
-	every    bool
-	interval time.Duration
-}
-
-// SyncNever leaves flushing to the operating system: fastest, but records
-// written shortly before a machine crash may be lost (a process crash loses
-// nothing). The spool still syncs when it is closed.
-var SyncNever = SyncPolicy{}
-
-// SyncEveryRecord fsyncs after every record: nothing acknowledged by the
-// spool is lost on a machine crash, at the cost of one fsync per frame.
-var SyncEveryRecord = SyncPolicy{every: true}
-
-// SyncInterval fsyncs on the first append at least d after the previous
-// sync, when a segment is finished and when the spool is closed. A d of
-// zero or less is SyncEveryRecord.
-func SyncInterval(d time.Duration) SyncPolicy {
-	if d <= 0 {
-		return SyncEveryRecord
-	}
-	return SyncPolicy{interval: d}
-}
-
-// String describes the policy ("never", "every record", "every 1s").
-func (p SyncPolicy) String() string {
-	switch {
-	case p.every:
-		return "every record"
-	case p.interval > 0:
-		return "every " + p.interval.String()
-	}
-	return "never"
-}
-
 // Spool file layout. A segment file starts with spoolMagic and holds
 // records, each a header of payload length and CRC-32C (both little-endian
 // uint32) followed by the payload: flags (1 byte), event count (uint32),
@@ -173,6 +135,7 @@ type spoolStats struct {
 	quarantined       int64 // damaged segment files set aside
 	recoveredRecords  int64
 	recoveredSegments int64
+	syncs             int64 // fsync calls, segments and acknowledgement files
 }
 
 // spoolLoss is what the spool lost to damage since the last takeLoss.
@@ -191,17 +154,18 @@ type spool struct {
 	segSize  int64
 	now      func() time.Time
 
-	mu       sync.Mutex
-	segs     []*segment // oldest first; the last one is written to
-	w        *os.File
-	lastSync time.Time
-	nextID   uint64
-	stats    spoolStats
-	loss     spoolLoss // not reported yet
-	scratch  []byte
-	closed   bool
-	ackSync  time.Time // last sync of an acknowledgement file
-	ackErr   error     // first failure to write one, reported by close
+	mu      sync.Mutex
+	segs    []*segment // oldest first; the last one is written to
+	w       *os.File
+	wSync   syncState // of w
+	wDirty  bool      // w was written since its last sync
+	nextID  uint64
+	stats   spoolStats
+	loss    spoolLoss // not reported yet
+	scratch []byte
+	closed  bool
+	ackSync syncState // of the acknowledgement files, together
+	ackErr  error     // first failure to write one, reported by close
 }
 
 // openSpool opens or creates dir and scans the segments a previous sink
@@ -213,6 +177,8 @@ func openSpool(dir string, policy SyncPolicy, maxBytes int64, now func() time.Ti
 	seg := maxBytes / 8
 	seg = min(max(seg, spoolMinSegment), spoolMaxSegment)
 	s := &spool{dir: dir, policy: policy, segSize: seg, now: now, maxBytes: maxBytes}
+	s.wSync.synced(now())
+	s.ackSync.synced(now())
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("sink: spool: %w", err)
@@ -477,23 +443,66 @@ func (s *spool) append(rec spoolRecord) error {
 	g.events += rec.events
 	s.stats.bytes += int64(len(b))
 	s.stats.records++
-	if s.policy.every || s.policy.interval > 0 && s.now().Sub(s.lastSync) >= s.policy.interval {
-		if err := s.w.Sync(); err != nil {
-			return fmt.Errorf("sink: spool: sync %s: %w", g.path, err)
+	s.wDirty = true
+	if s.wSync.record(s.policy, s.now()) {
+		if err := s.syncWriter(); err != nil {
+			return err
 		}
-		s.lastSync = s.now()
 	}
 	return nil
+}
+
+// fsync syncs f and counts it.
+func (s *spool) fsync(f *os.File) error {
+	s.stats.syncs++
+	return f.Sync()
+}
+
+// syncWriter syncs the segment being written. s.mu must be held.
+func (s *spool) syncWriter() error {
+	if err := s.fsync(s.w); err != nil {
+		return fmt.Errorf("sink: spool: sync %s: %w", s.w.Name(), err)
+	}
+	s.wDirty = false
+	s.wSync.synced(s.now())
+	return nil
+}
+
+// sync syncs, unless the policy is SyncNever, the segment being written
+// and the acknowledgement files written since their last sync: what the
+// spool holds is on disk when it returns nil.
+func (s *spool) sync() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.policy.syncs() || s.closed {
+		return nil
+	}
+	var errs []error
+	if s.w != nil && s.wDirty {
+		errs = append(errs, s.syncWriter())
+	}
+	for _, g := range s.segs {
+		if g.ackFile != nil && g.ackDirty {
+			if err := s.fsync(g.ackFile); err != nil {
+				errs = append(errs, fmt.Errorf("sink: spool: sync %s: %w", g.path+spoolAckExt, err))
+				continue
+			}
+			g.ackDirty = false
+		}
+	}
+	s.ackSync.synced(s.now())
+	return errors.Join(errs...)
 }
 
 // rotate finishes the segment being written and starts a new one.
 func (s *spool) rotate() error {
 	if s.w != nil {
-		if s.policy != SyncNever {
-			_ = s.w.Sync()
+		if s.policy.syncs() && s.wDirty {
+			_ = s.syncWriter() // a failure costs at most this segment's durability
 		}
 		_ = s.w.Close()
 		s.w = nil
+		s.wDirty = false
 	}
 	g := &segment{id: s.nextID, path: s.segPath(s.nextID)}
 	s.nextID++
@@ -635,13 +644,13 @@ func (s *spool) writeAck(g *segment) {
 	}
 	g.ackDamaged = g.damaged
 	g.ackDirty = true
-	if s.policy.every || s.policy.interval > 0 && s.now().Sub(s.ackSync) >= s.policy.interval {
-		if err := g.ackFile.Sync(); err != nil {
+	if s.ackSync.record(s.policy, s.now()) {
+		if err := s.fsync(g.ackFile); err != nil {
 			s.ackErr = cmp.Or(s.ackErr, fmt.Errorf("sink: spool: sync %s: %w", g.path+spoolAckExt, err))
 			return
 		}
 		g.ackDirty = false
-		s.ackSync = s.now()
+		s.ackSync.synced(s.now())
 	}
 }
 
@@ -813,8 +822,10 @@ func (s *spool) close() error {
 	s.closed = true
 	var errs []error
 	if s.w != nil {
-		if err := s.w.Sync(); err != nil {
-			errs = append(errs, err)
+		if s.policy.syncs() && s.wDirty {
+			if err := s.fsync(s.w); err != nil {
+				errs = append(errs, err)
+			}
 		}
 		if err := s.w.Close(); err != nil {
 			errs = append(errs, err)
@@ -831,8 +842,8 @@ func (s *spool) close() error {
 			g.file = nil
 		}
 		if g.ackFile != nil {
-			if g.ackDirty {
-				if err := g.ackFile.Sync(); err != nil {
+			if g.ackDirty && s.policy.syncs() {
+				if err := s.fsync(g.ackFile); err != nil {
 					errs = append(errs, err)
 				}
 			}

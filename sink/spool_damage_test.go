@@ -271,7 +271,7 @@ func TestWebSocketSpoolDamageReplay(t *testing.T) {
 	dir := t.TempDir()
 	srv := startServer(t)
 	srv.SetRefusing(true, tracetest.Refuse503)
-	s1, _ := newTestSink(t, srv.URL(), WithSpoolDir(dir), WithSpoolSync(SyncEveryRecord))
+	s1, _ := newTestSink(t, srv.URL(), WithSpoolDir(dir), WithSpoolSync(SyncEvery(1)))
 	var batches [][]tracing.TraceEvent
 	for range 3 {
 		b := makeEvents(20, tracing.NewTraceID())

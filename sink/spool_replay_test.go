@@ -16,7 +16,7 @@ import (
 func spoolTraces(ctx context.Context, t *testing.T, srv *tracetest.Server, dir string, batches ...[]tracing.TraceEvent) {
 	t.Helper()
 	srv.SetRefusing(true, tracetest.Refuse503)
-	s, _ := newTestSink(t, srv.URL(), WithSpoolDir(dir), WithSpoolSync(SyncEveryRecord))
+	s, _ := newTestSink(t, srv.URL(), WithSpoolDir(dir), WithSpoolSync(SyncEvery(1)))
 	for _, b := range batches {
 		if err := s.Write(ctx, b); err != nil {
 			t.Fatal(err)

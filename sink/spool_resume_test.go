@@ -15,7 +15,7 @@ import (
 // fillSpool appends n records named record-0… to a new spool in dir.
 func fillSpool(t *testing.T, dir string, n int) *spool {
 	t.Helper()
-	s, err := openSpool(dir, SyncEveryRecord, 0, time.Now)
+	s, err := openSpool(dir, SyncEvery(1), 0, time.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +191,7 @@ func TestWebSocketSpoolResume(t *testing.T) {
 	dir := t.TempDir()
 	srv := startServer(t)
 	srv.SetRefusing(true, tracetest.Refuse503)
-	s1, _ := newTestSink(t, srv.URL(), WithSpoolDir(dir), WithSpoolSync(SyncEveryRecord))
+	s1, _ := newTestSink(t, srv.URL(), WithSpoolDir(dir), WithSpoolSync(SyncEvery(1)))
 	var all []tracing.TraceEvent
 	for range 20 {
 		b := makeEvents(10, tracing.NewTraceID())

@@ -13,7 +13,7 @@ func TestSpoolAppendReplayAck(t *testing.T) {
 	dir := t.TempDir()
 	now := time.Unix(1_700_000_000, 0)
 	clock := func() time.Time { return now }
-	s, err := openSpool(dir, SyncEveryRecord, 0, clock)
+	s, err := openSpool(dir, SyncEvery(1), 0, clock)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,5 +181,98 @@ func TestSpoolLimits(t *testing.T) {
 	_, _, exp, ok := s.next(now.Add(time.Second))
 	if ok || exp != routine+critical {
 		t.Fatalf("next with cutoff: ok %v expired %d, want all %d", ok, exp, routine+critical)
+	}
+}
+
+// TestSpoolSyncPolicy counts the fsync calls of each policy over 5
+// records 4s apart, a sync (the WebSocket sink's Flush), one more record
+// and close; with rotate, every record starts a new segment.
+func TestSpoolSyncPolicy(t *testing.T) {
+	tests := []struct {
+		name      string
+		policy    SyncPolicy
+		rotate    bool
+		wantSyncs int64
+	}{
+		{name: "never", policy: SyncNever, wantSyncs: 0},
+		{name: "never, segments", policy: SyncNever, rotate: true, wantSyncs: 0},
+		{name: "on flush", policy: SyncOnFlush, wantSyncs: 1 + 1}, // sync, close
+		// Four finished segments, sync (which leaves nothing for the fifth
+		// to sync when it is finished), close.
+		{name: "on flush, segments", policy: SyncOnFlush, rotate: true, wantSyncs: 4 + 1 + 1},
+		{name: "every 2 records", policy: SyncEvery(2), wantSyncs: 2 + 1 + 1}, // records 2 and 4, sync, close
+		{name: "every record", policy: SyncEvery(1), wantSyncs: 5 + 1},        // nothing left for sync and close
+		// Records at 4s … 20s after open: the one at 12s syncs; sync; the
+		// record at 24s is 4s after it; close.
+		{name: "interval", policy: SyncInterval(10 * time.Second), wantSyncs: 1 + 1 + 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			now := time.Unix(1_700_000_000, 0)
+			s, err := openSpool(t.TempDir(), tt.policy, 0, func() time.Time { return now })
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.rotate {
+				s.segSize = 1
+			}
+			appendOne := func(i int) {
+				now = now.Add(4 * time.Second)
+				if err := s.append(spoolRecord{events: 1, created: now, data: fmt.Appendf(nil, "frame-%d", i)}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for i := range 5 {
+				appendOne(i)
+			}
+			if err := s.sync(); err != nil {
+				t.Fatal(err)
+			}
+			appendOne(5)
+			if err := s.close(); err != nil {
+				t.Fatal(err)
+			}
+			if got := s.snapshot().syncs; got != tt.wantSyncs {
+				t.Fatalf("%d syncs, want %d", got, tt.wantSyncs)
+			}
+		})
+	}
+}
+
+// TestSpoolSyncAcknowledgements checks that sync also syncs the
+// acknowledgement files written since the last sync, and SyncNever never.
+func TestSpoolSyncAcknowledgements(t *testing.T) {
+	for _, policy := range []SyncPolicy{SyncOnFlush, SyncNever} {
+		t.Run(policy.String(), func(t *testing.T) {
+			s, err := openSpool(t.TempDir(), policy, 0, time.Now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.close()
+			for i := range 3 {
+				if err := s.append(spoolRecord{events: 1, created: time.Now(), data: fmt.Appendf(nil, "frame-%d", i)}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := s.sync(); err != nil {
+				t.Fatal(err)
+			}
+			_, ref, _, ok := s.next(time.Time{})
+			if !ok {
+				t.Fatal("no record to replay")
+			}
+			s.ack(ref)
+			before := s.snapshot().syncs
+			if err := s.sync(); err != nil {
+				t.Fatal(err)
+			}
+			want := int64(1) // the acknowledgement file
+			if policy == SyncNever {
+				want = 0
+			}
+			if got := s.snapshot().syncs - before; got != want {
+				t.Fatalf("sync after an acknowledgement ran %d fsyncs, want %d", got, want)
+			}
+		})
 	}
 }

@@ -701,8 +701,9 @@ func (s *WebSocket) dropLocked(f *frame, reason string) {
 
 // Flush returns when every frame queued before it was acknowledged by the
 // server, spooled or dropped (and counted), or when ctx ends (wrapping
-// ctx.Err()). It also sends the final headers of traces that ended. After
-// a permanent connection failure (bad credentials, TLS) it returns that
+// ctx.Err()). It also sends the final headers of traces that ended, and
+// syncs the spool as its policy says (see WithSpoolSync). After a
+// permanent connection failure (bad credentials, TLS) it returns that
 // failure at once. After Close it returns an error wrapping
 // tracing.ErrClosed.
 func (s *WebSocket) Flush(ctx context.Context) error {
@@ -717,6 +718,11 @@ func (s *WebSocket) Flush(ctx context.Context) error {
 	}
 	if err := s.waitOutstanding(ctx, "flush"); err != nil {
 		return err
+	}
+	if s.spool != nil {
+		if err := s.spool.sync(); err != nil {
+			return err
+		}
 	}
 	return s.newDrops("flush")
 }

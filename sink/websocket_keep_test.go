@@ -433,7 +433,7 @@ func TestWebSocketKeepsAcrossClientRestart(t *testing.T) {
 						// Refused from the first attempt on.
 						prepare = func(srv *tracetest.Server) { srv.SetRefusing(true, tracetest.Refuse503) }
 					}
-					r := newKeepRunWith(t, gen, mode, prepare, WithSpoolDir(dir), WithSpoolSync(SyncEveryRecord))
+					r := newKeepRunWith(t, gen, mode, prepare, WithSpoolDir(dir), WithSpoolSync(SyncEvery(1)))
 					batches := r.startTraces(2, 60, 20)
 					rest := batches
 					if warm {

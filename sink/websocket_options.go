@@ -205,6 +205,9 @@ func newWSConfig(opts []WebSocketOption) (*wsConfig, error) {
 	if err := c.policy.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("%w: WithRetry: %w", ErrInvalidOption, err))
 	}
+	if err := c.spoolSync.validate("WithSpoolSync"); err != nil {
+		errs = append(errs, err)
+	}
 	if c.spoolMaxB < 0 || c.spoolMaxAge < 0 {
 		bad("WithSpoolLimits", fmt.Sprintf("%d, %v", c.spoolMaxB, c.spoolMaxAge), "must not be negative")
 	}
@@ -423,7 +426,9 @@ func WithSpoolDir(dir string) WebSocketOption {
 	return wsOptionFunc(func(c *wsConfig) { c.spoolDir = dir })
 }
 
-// WithSpoolSync chooses when the spool fsyncs. Default: SyncInterval(1s).
+// WithSpoolSync chooses when the spool fsyncs (see SyncPolicy; a record
+// is one spooled frame). Default: SyncInterval(time.Second), which also
+// syncs on Flush, when a segment is finished and at Close.
 func WithSpoolSync(p SyncPolicy) WebSocketOption {
 	return wsOptionFunc(func(c *wsConfig) { c.spoolSync = p })
 }

@@ -54,6 +54,8 @@ func TestNewWebSocketRejectsBadOptions(t *testing.T) {
 		{name: "empty api key header", opts: []WebSocketOption{WithAPIKeyHeader("")}, option: "WithAPIKeyHeader"},
 		{name: "non-numeric port", url: "ws://127.0.0.1:http/", option: "url"},
 		{name: "negative port", url: "ws://127.0.0.1:-1/", option: "url"},
+		{name: "spool sync every 0 records", opts: []WebSocketOption{WithSpoolSync(SyncEvery(0))}, option: "WithSpoolSync"},
+		{name: "spool sync interval 0", opts: []WebSocketOption{WithSpoolSync(SyncInterval(0))}, option: "WithSpoolSync"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
