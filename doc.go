@@ -12,8 +12,8 @@
 //   - [github.com/reflowtrace/reflowtrace-go/tracing]: the event model and its
 //     wire codec, the client, configuration, middleware for actor
 //     registration and connector sends, sampling, filtering and redaction.
-//   - [github.com/reflowtrace/reflowtrace-go/sink]: the WebSocket, File,
-//     Memory and Multi sinks.
+//   - [github.com/reflowtrace/reflowtrace-go/sink]: the WebSocket, File and
+//     Memory sinks.
 //   - [github.com/reflowtrace/reflowtrace-go/batch]: the lock-free bounded
 //     queue and batching loop underneath the client.
 //   - [github.com/reflowtrace/reflowtrace-go/retry]: the retry policy

@@ -1,6 +1,8 @@
 // Package sink provides the destinations a tracing client ships events to.
 // Each implements tracing.Sink; pass them to the client with
-// tracing.WithSink.
+// tracing.WithSink, once per sink: a client with several sinks feeds each
+// from a queue and goroutine of its own, so that a slow or failing sink
+// does not hold back the others.
 //
 //   - WebSocket (NewWebSocket) speaks the Reflow tracing protocol to a
 //     tracing server of either generation and keeps every event on it (each
@@ -16,25 +18,22 @@
 //     and reporting lines torn by a crash.
 //   - Memory (NewMemory) keeps the most recent events, bounded, queryable by
 //     trace, actor, kind and time, with WaitFor for tests.
-//   - Multi (NewMulti) fans batches out to several sinks, each behind its
-//     own queue and goroutine, so that a slow or failing sink does not hold
-//     back the others.
 //
 // # Concurrency
 //
 // Every sink is safe for concurrent use: the client calls Write from one
 // goroutine, and Flush and Close may come from others at the same time.
 // Write copies what it keeps, so the caller may reuse its batch as soon as
-// Write returns. Memory and Multi copy events deeply (byte slices,
-// dependency chains and attribute values).
+// Write returns. Memory copies events deeply (byte slices, dependency
+// chains and attribute values).
 //
 // # Shutdown
 //
 // Close flushes, then releases; it is safe to call twice (the second call
 // returns nil). After Close, Write and Flush return an error wrapping
-// tracing.ErrClosed. Sinks that own goroutines (WebSocket, Multi) stop
-// them before Close returns; when Close's context ends first, they cancel
-// their pending work, still stop their goroutines, and return the context's
+// tracing.ErrClosed. A sink that owns goroutines (WebSocket) stops them
+// before Close returns; when Close's context ends first, it cancels its
+// pending work, still stops its goroutines, and returns the context's
 // error joined with what could not be delivered. File and Memory own no
 // goroutines: their Close is bounded local work.
 package sink

@@ -33,35 +33,11 @@ type TraceObserver interface {
 }
 
 // StatsReporter is implemented by sinks that report their own state; the
-// client includes it in Metrics. SinkStats must be safe for concurrent use.
+// client includes it in Metrics (TracingMetrics.Sinks). A sink fills only
+// the fields of SinkStats it reports (see there); the client fills the
+// others. SinkStats must be safe for concurrent use.
 type StatsReporter interface {
 	SinkStats() SinkStats
-}
-
-// SinkStats is what a StatsReporter sink reports.
-type SinkStats struct {
-	// ConnectionCount is the number of open connections (0 or 1 for a
-	// WebSocket sink).
-	ConnectionCount uint64
-
-	// Acknowledges is set by a sink that finishes its work after Write
-	// returns (the WebSocket sink: when the server replied). The client
-	// then counts as delivered what the sink acknowledged, not what Write
-	// accepted, and the fields below are meaningful.
-	Acknowledges bool
-	// Acknowledged counts the distinct events the sink's destination
-	// acknowledged (an event resent and acknowledged again counts once).
-	Acknowledged uint64
-	// Dropped counts the events the sink gave up, by the sink's reason.
-	Dropped map[string]uint64
-	// Spooled counts the events waiting on disk for a later sink (or
-	// process) to deliver: neither delivered nor lost.
-	Spooled uint64
-	// StalledSince is when the sink last made progress while it had work
-	// it could not finish, or could not reach its destination at all
-	// (zero while it delivers, or is idle and reachable). Healthy turns
-	// false once it is older than HealthThreshold.
-	StalledSince time.Time
 }
 
 // dropLogInterval is the least time between two Warn summaries of dropped
@@ -70,8 +46,10 @@ type SinkStats struct {
 const dropLogInterval = 10 * time.Second
 
 // TracingClient records trace events and ships them in batches to its sinks.
-// One consumer goroutine, owned by the client, writes each batch to every
-// sink in turn.
+// One consumer goroutine, owned by the client, takes the batches from the
+// queue and writes them to the sink or, with several sinks, hands them to
+// one goroutine per sink, so that a slow or failing sink never holds back
+// the others (see WithSink).
 //
 // # Recording
 //
@@ -151,16 +129,18 @@ type TracingClient struct {
 	dropFiltered paddedCounter
 	dropSampled  paddedCounter
 
-	// Counters written by the consumer goroutine, once per batch.
-	delivered    atomic.Uint64
-	dropWrite    atomic.Uint64
-	dropAbandon  atomic.Uint64
-	batches      atomic.Uint64
-	writeErrors  atomic.Uint64
-	latencyNs    atomic.Uint64
-	writes       atomic.Uint64
-	failingSince atomic.Int64 // Unix ns of the first failed write of the current streak; 0 when healthy
-	writingSince atomic.Int64 // Unix ns when the Sink.Write in progress started; 0 between writes
+	// Counters written by the consumer goroutine (and, with several
+	// sinks, the lanes), once per batch or write.
+	delivered     atomic.Uint64
+	dropWrite     atomic.Uint64
+	dropAbandon   atomic.Uint64
+	dropSinkQueue atomic.Uint64
+	batches       atomic.Uint64
+	writeErrors   atomic.Uint64
+	latencyNs     atomic.Uint64
+	writes        atomic.Uint64
+	failingSince  atomic.Int64 // Unix ns of the first failed write of the current streak; 0 when healthy
+	fanHeld       atomic.Int64 // events copied for the lanes and not settled yet
 
 	errMu       sync.Mutex
 	lastErr     string
@@ -169,6 +149,10 @@ type TracingClient struct {
 	logMu       sync.Mutex
 	lastDropLog time.Time
 	loggedDrops DropCounts
+
+	// testHookLaneFlushed, if set, is called by sink i's lane once it has
+	// answered a Flush.
+	testHookLaneFlushed func(i int)
 }
 
 type paddedCounter struct {
@@ -182,19 +166,22 @@ type sinkState struct {
 	name     string
 	observer TraceObserver
 	reporter StatsReporter
+	lane     *sinkLane // with several sinks; nil with one
 
-	batches     atomic.Uint64
-	events      atomic.Uint64
-	writeErrors atomic.Uint64
-	latencyNs   atomic.Uint64
+	batches      atomic.Uint64
+	events       atomic.Uint64
+	writeErrors  atomic.Uint64
+	latencyNs    atomic.Uint64
+	queueFull    atomic.Uint64 // events its lane had no room for
+	writingSince atomic.Int64  // Unix ns when the Write in progress started; 0 between writes
 }
 
 // New returns a client for cfg. Zero fields of cfg take their defaults; the
 // config and the options are validated and every bad field or option is
 // named in the error, which wraps ErrInvalidConfig. An enabled client needs
-// at least one sink (WithSink); it starts a consumer goroutine, and a
-// system-metrics goroutine when cfg.SystemMetricsInterval is positive, both
-// stopped by Close. A disabled client (cfg.Enabled false) starts nothing and
+// at least one sink (WithSink); it starts a consumer goroutine, one
+// goroutine per sink when it has several, and a system-metrics goroutine
+// when cfg.SystemMetricsInterval is positive, all stopped by Close. A disabled client (cfg.Enabled false) starts nothing and
 // records nothing; Close still closes the sinks given to it.
 //
 // New logs, once, at Warn level on the WithLogger logger, what is
@@ -286,6 +273,9 @@ func New(cfg TracingConfig, opts ...Option) (*TracingClient, error) {
 	}
 	c.queue = q
 	c.queueCap = float64(q.Cap())
+	if len(c.sinks) > 1 {
+		c.startLanes()
+	}
 	c.lastDropLog = c.now()
 	c.startImplicitTrace()
 	c.on.Store(true)
@@ -334,8 +324,9 @@ func (c *TracingClient) Config() TracingConfig {
 }
 
 // handle is the queue's consumer: it fills the checksums of captured
-// content (ChecksumWhenCaptured), then writes each batch to every sink in
-// turn. It runs on the queue's single consumer goroutine.
+// content (ChecksumWhenCaptured), then writes the batch to the sink, or,
+// with several sinks, hands a copy to each sink's lane (see fanOut). It
+// runs on the queue's single consumer goroutine.
 func (c *TracingClient) handle(events []TraceEvent) {
 	if len(events) == 0 {
 		return
@@ -351,44 +342,53 @@ func (c *TracingClient) handle(events []TraceEvent) {
 			fillChecksum(&events[i].Data)
 		}
 	}
-	failed := false
-	began := c.now().UnixNano()
-	for i := range c.sinks {
-		s := &c.sinks[i]
-		ctx, cancel := context.WithTimeout(c.exportCtx, c.exportTimeout)
-		start := time.Now()
-		c.writingSince.Store(c.now().UnixNano())
-		err := s.sink.Write(ctx, events)
-		c.writingSince.Store(0)
-		cancel()
-		lat := uint64(time.Since(start))
-		s.latencyNs.Add(lat)
-		c.latencyNs.Add(lat)
-		c.writes.Add(1)
-		if err != nil {
-			failed = true
-			s.writeErrors.Add(1)
-			c.writeErrors.Add(1)
-			c.reportError(fmt.Errorf("tracing: write %d events to sink %d (%s): %w", n, i, s.name, err))
-			continue
-		}
-		s.batches.Add(1)
-		s.events.Add(n)
-	}
 	c.batches.Add(1)
-	if failed && c.exportCtx.Err() != nil {
-		// Close gave up during the write.
-		c.dropAbandon.Add(n)
-	} else if failed {
-		c.dropWrite.Add(n)
-		// The failing streak starts when the failed writes began: a write
-		// that hung until the export timeout has been failing all along.
-		c.failingSince.CompareAndSwap(0, began)
-	} else {
+	if len(c.sinks) > 1 {
+		c.fanOut(events)
+		c.logDrops(false)
+		return
+	}
+	began := c.now().UnixNano()
+	switch err := c.writeSink(0, events); {
+	case err == nil:
 		c.delivered.Add(n)
 		c.failingSince.Store(0)
+	case c.exportCtx.Err() != nil:
+		// Close gave up during the write.
+		c.dropAbandon.Add(n)
+	default:
+		c.dropWrite.Add(n)
+		// The failing streak starts when the failed write began: a write
+		// that hung until the export timeout has been failing all along.
+		c.failingSince.CompareAndSwap(0, began)
 	}
 	c.logDrops(false)
+}
+
+// writeSink writes events to sink i under the export timeout, counts the
+// write for the sink and the client, and reports a failure. It runs on
+// the consumer goroutine, or on sink i's lane.
+func (c *TracingClient) writeSink(i int, events []TraceEvent) error {
+	s := &c.sinks[i]
+	ctx, cancel := context.WithTimeout(c.exportCtx, c.exportTimeout)
+	start := time.Now()
+	s.writingSince.Store(c.now().UnixNano())
+	err := s.sink.Write(ctx, events)
+	s.writingSince.Store(0)
+	cancel()
+	lat := uint64(time.Since(start))
+	s.latencyNs.Add(lat)
+	c.latencyNs.Add(lat)
+	c.writes.Add(1)
+	if err != nil {
+		s.writeErrors.Add(1)
+		c.writeErrors.Add(1)
+		c.reportError(fmt.Errorf("tracing: write %d events to sink %d (%s): %w", len(events), i, s.name, err))
+		return err
+	}
+	s.batches.Add(1)
+	s.events.Add(uint64(len(events)))
+	return nil
 }
 
 // reportError records err as the last error, logs it and hands it to the
@@ -426,6 +426,7 @@ func (c *TracingClient) logDrops(force bool) {
 	c.log.Warn("events dropped",
 		zap.Uint64("queue_full", d.QueueFull-last.QueueFull),
 		zap.Uint64("write_error", d.WriteError-last.WriteError),
+		zap.Uint64("sink_queue_full", d.SinkQueueFull-last.SinkQueueFull),
 		zap.Uint64("closed", d.Closed-last.Closed),
 		zap.Uint64("filtered", d.Filtered-last.Filtered),
 		zap.Uint64("sampled_out", d.SampledOut-last.SampledOut),
@@ -454,10 +455,14 @@ func (c *TracingClient) Flush(ctx context.Context) error {
 		return fmt.Errorf("tracing: flush: %w", err)
 	}
 	var errs []error
-	for i := range c.sinks {
-		s := &c.sinks[i]
-		if err := s.sink.Flush(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("tracing: flush sink %d (%s): %w", i, s.name, err))
+	if len(c.sinks) > 1 {
+		errs = c.flushLanes(ctx)
+	} else {
+		for i := range c.sinks {
+			s := &c.sinks[i]
+			if err := s.sink.Flush(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("tracing: flush sink %d (%s): %w", i, s.name, err))
+			}
 		}
 	}
 	c.logDrops(true)
@@ -468,10 +473,10 @@ func (c *TracingClient) Flush(ctx context.Context) error {
 // events recorded with the client did not reach its sinks. Filtered and
 // sampled-out events are not counted: they were dropped by design.
 type UndeliveredError struct {
-	// QueueFull, WriteError and Closed count drops by reason, as in
-	// DropCounts; Abandoned counts events still queued when Close's context
-	// ended.
-	QueueFull, WriteError, Closed, Abandoned uint64
+	// QueueFull, WriteError, SinkQueueFull and Closed count drops by
+	// reason, as in DropCounts; Abandoned counts events still queued when
+	// Close's context ended.
+	QueueFull, WriteError, SinkQueueFull, Closed, Abandoned uint64
 	// InSink counts events the sinks accepted and then gave up (see
 	// DropCounts.Sink for the reasons).
 	InSink uint64
@@ -479,7 +484,7 @@ type UndeliveredError struct {
 
 // Total returns the number of events not delivered.
 func (e *UndeliveredError) Total() uint64 {
-	return e.QueueFull + e.WriteError + e.Closed + e.Abandoned + e.InSink
+	return e.QueueFull + e.WriteError + e.SinkQueueFull + e.Closed + e.Abandoned + e.InSink
 }
 
 // Error returns a summary such as "tracing: close: 12 events not delivered
@@ -490,7 +495,7 @@ func (e *UndeliveredError) Error() string {
 	for _, p := range []struct {
 		n    uint64
 		what string
-	}{{e.QueueFull, "queue full"}, {e.WriteError, "write errors"}, {e.Closed, "recorded after close"}, {e.Abandoned, "abandoned"}, {e.InSink, "dropped in sinks"}} {
+	}{{e.QueueFull, "queue full"}, {e.WriteError, "write errors"}, {e.SinkQueueFull, "missed by a sink too far behind"}, {e.Closed, "recorded after close"}, {e.Abandoned, "abandoned"}, {e.InSink, "dropped in sinks"}} {
 		if p.n > 0 {
 			s += fmt.Sprintf("%s%s %d", sep, p.what, p.n)
 			sep = ", "
@@ -542,6 +547,7 @@ func (c *TracingClient) Close(ctx context.Context) (err error) {
 	c.stopMonitor()
 	c.on.Store(false)
 	var errs []error
+	ctxErr := false
 	if c.queue != nil {
 		c.endImplicitTrace()
 		stop := context.AfterFunc(ctx, c.cancelExport)
@@ -551,17 +557,26 @@ func (c *TracingClient) Close(ctx context.Context) (err error) {
 			// ctx ended: the drain was cut short or its last export cancelled.
 			c.cancelExport()
 			errs = append(errs, ctx.Err())
+			ctxErr = true
 		}
 	}
-	for i := range c.sinks {
-		s := &c.sinks[i]
-		if c.queue != nil {
-			if err := s.sink.Flush(ctx); err != nil {
-				errs = append(errs, fmt.Errorf("tracing: close: flush sink %d (%s): %w", i, s.name, err))
-			}
+	if c.queue != nil && len(c.sinks) > 1 {
+		errs = append(errs, c.closeLanes(ctx)...)
+		if err := ctx.Err(); err != nil && !ctxErr {
+			// ctx ended while the sinks' lanes were draining.
+			errs = append(errs, err)
 		}
-		if err := s.sink.Close(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("tracing: close: sink %d (%s): %w", i, s.name, err))
+	} else {
+		for i := range c.sinks {
+			s := &c.sinks[i]
+			if c.queue != nil {
+				if err := s.sink.Flush(ctx); err != nil {
+					errs = append(errs, fmt.Errorf("tracing: close: flush sink %d (%s): %w", i, s.name, err))
+				}
+			}
+			if err := s.sink.Close(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("tracing: close: sink %d (%s): %w", i, s.name, err))
+			}
 		}
 	}
 	if c.queue != nil {
@@ -588,10 +603,11 @@ func (c *TracingClient) undelivered() *UndeliveredError {
 	d := c.dropCounts()
 	qs := c.queue.Stats()
 	return &UndeliveredError{
-		QueueFull:  d.QueueFull,
-		WriteError: d.WriteError,
-		Closed:     d.Closed - qs.Abandoned - c.dropAbandon.Load(),
-		Abandoned:  qs.Abandoned + c.dropAbandon.Load(),
-		InSink:     d.inSink(),
+		QueueFull:     d.QueueFull,
+		WriteError:    d.WriteError,
+		SinkQueueFull: d.SinkQueueFull,
+		Closed:        d.Closed - qs.Abandoned - c.dropAbandon.Load(),
+		Abandoned:     qs.Abandoned + c.dropAbandon.Load(),
+		InSink:        d.inSink(),
 	}
 }

@@ -3,6 +3,7 @@ package tracing
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -24,14 +25,14 @@ func TestNew_Validation(t *testing.T) {
 		{name: "enabled without sink", wantErr: "WithSink"},
 		{name: "disabled without sink", cfg: func(c *TracingConfig) { c.Enabled = false }},
 		{name: "nil sink", opts: func(Sink) []Option { return []Option{WithSink(nil)} }, wantErr: "WithSink: nil sink"},
-		{name: "nil in sinks", opts: func(s Sink) []Option { return []Option{WithSinks(s, nil)} }, wantErr: "WithSinks: sink 1 is nil"},
+		{name: "nil after a sink", opts: sinkOpts(WithSink(nil)), wantErr: "WithSink: nil sink"},
 		{name: "nil logger", opts: sinkOpts(WithLogger(nil)), wantErr: "WithLogger"},
 		{name: "zero export timeout", opts: sinkOpts(WithExportTimeout(0)), wantErr: "WithExportTimeout"},
 		{name: "negative export timeout", opts: sinkOpts(WithExportTimeout(-time.Second)), wantErr: "WithExportTimeout"},
 		{name: "bad batch size", cfg: func(c *TracingConfig) { c.BatchSize = -1 }, opts: sinkOpts(), wantErr: "BatchSize"},
 		{name: "bad queue policy", cfg: func(c *TracingConfig) { c.QueuePolicy = 7 }, opts: sinkOpts(), wantErr: "QueuePolicy"},
 		{name: "nil option ignored", opts: sinkOpts(nil)},
-		{name: "every option", opts: sinkOpts(WithSinks(&discardSink{}), WithLogger(zap.NewNop()),
+		{name: "every option", opts: sinkOpts(WithSink(&discardSink{}), WithLogger(zap.NewNop()),
 			WithErrorHandler(func(error) {}), WithExportTimeout(time.Second))},
 	}
 	for _, tt := range tests {
@@ -214,7 +215,7 @@ func TestClient_ClosePropagatesSinkErrors(t *testing.T) {
 	a, b := newRecordSink(), newRecordSink()
 	a.flushErr = errFlush
 	b.closeErr = errClose
-	c, err := New(testConfig(), WithSinks(a, b))
+	c, err := New(testConfig(), WithSink(a), WithSink(b))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -324,7 +325,7 @@ func TestClient_FailedWriteDropsBatchAndCarriesOn(t *testing.T) {
 	}
 	other := newRecordSink()
 	var handled []error
-	c, err := New(testConfig(), WithSinks(failing, other),
+	c, err := New(testConfig(), WithSink(failing), WithSink(other),
 		WithErrorHandler(func(err error) { handled = append(handled, err) }))
 	if err != nil {
 		t.Fatal(err)
@@ -583,10 +584,23 @@ func testCountingInvariant(t *testing.T, cfg TracingConfig, inPlace bool, opts .
 }
 
 // TestClient_ConcurrentSafe records, flushes and closes from many
-// goroutines at once; run it with -race -count=20.
+// goroutines at once, with one sink and with two; run it with -race
+// -count=20.
 func TestClient_ConcurrentSafe(t *testing.T) {
+	for _, sinks := range []int{1, 2} {
+		t.Run(fmt.Sprintf("%d sinks", sinks), func(t *testing.T) { testConcurrentSafe(t, sinks) })
+	}
+}
+
+func testConcurrentSafe(t *testing.T, sinks int) {
 	sink := newRecordSink()
-	c := newTestClient(t, sink, func(c *TracingConfig) { c.QueueSize = 64; c.BatchSize = 8 })
+	var opts []Option
+	others := make([]*recordSink, sinks-1)
+	for i := range others {
+		others[i] = newRecordSink()
+		opts = append(opts, WithSink(others[i]))
+	}
+	c := newTestClient(t, sink, func(c *TracingConfig) { c.QueueSize = 64; c.BatchSize = 8 }, opts...)
 	ctx := ctxTimeout(t)
 	start := make(chan struct{})
 	var wg sync.WaitGroup
@@ -628,8 +642,30 @@ func TestClient_ConcurrentSafe(t *testing.T) {
 	if m.Recorded != 6*300 || m.Recorded != m.Delivered+m.Dropped.Total() {
 		t.Fatalf("recorded %d, delivered %d, dropped %+v", m.Recorded, m.Delivered, m.Dropped)
 	}
-	if uint64(len(sink.snapshot())) != m.Delivered {
-		t.Fatalf("sink holds %d events, Metrics says %d delivered", len(sink.snapshot()), m.Delivered)
+	// Delivered counts the events every sink holds, each once; a sink
+	// holds what it did not miss.
+	all := append([]*recordSink{sink}, others...)
+	everywhere := 0
+	for id := range sink.ids {
+		in := 0
+		for _, s := range all {
+			if s.ids[id] > 1 {
+				t.Fatalf("event %v written %d times", id, s.ids[id])
+			}
+			in += s.ids[id]
+		}
+		if in == len(all) {
+			everywhere++
+		}
+	}
+	if uint64(everywhere) != m.Delivered {
+		t.Fatalf("%d events are in every sink, Metrics says %d delivered", everywhere, m.Delivered)
+	}
+	reached := m.Recorded - m.Dropped.QueueFull - m.Dropped.Closed // what the consumer handed to the sinks
+	for i, s := range all {
+		if got := uint64(len(s.snapshot())); got+m.Sinks[i].QueueFull != reached {
+			t.Fatalf("sink %d holds %d events and missed %d, of %d handed to the sinks", i, got, m.Sinks[i].QueueFull, reached)
+		}
 	}
 }
 

@@ -224,7 +224,11 @@ func (s serverSink) SendsToServer() bool { return s.server }
 func configWarnings(t *testing.T, cfg TracingConfig, sinks ...Sink) []string {
 	t.Helper()
 	core, logs := observer.New(zapcore.WarnLevel)
-	c, err := New(cfg, WithLogger(zap.New(core)), WithSinks(sinks...))
+	opts := []Option{WithLogger(zap.New(core))}
+	for _, s := range sinks {
+		opts = append(opts, WithSink(s))
+	}
+	c, err := New(cfg, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -445,8 +445,8 @@ func (c *TracingClient) endTrace(t *traceState, status ExecutionStatus) bool {
 	// The sinks hear of the end after the trace's events recorded before
 	// it, so that a sink which stores a trace whole on its end (as the
 	// WebSocket sink does) has them all.
-	if c.queue == nil || !c.queue.After(func() { c.observe(ended) }) {
-		c.observe(ended)
+	if c.queue == nil || !c.queue.After(func() { c.observeEnd(ended) }) {
+		c.observeEnd(ended)
 	}
 	return true
 }
@@ -470,6 +470,17 @@ func (c *TracingClient) observe(t FlowTrace) {
 			o.ObserveTrace(t)
 		}
 	}
+}
+
+// observeEnd tells the TraceObserver sinks that t ended: directly with one
+// sink, through each sink's lane, after what was queued for it, with
+// several.
+func (c *TracingClient) observeEnd(t FlowTrace) {
+	if len(c.sinks) > 0 && c.sinks[0].lane != nil {
+		c.laneObserve(t)
+		return
+	}
+	c.observe(t)
 }
 
 // setCause sets ev's causality from the event n carries, if any.

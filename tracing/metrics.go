@@ -24,8 +24,10 @@ type TracingMetrics struct {
 	ConnectionCount uint64
 	// StorageLatency is the average duration of a Sink.Write.
 	StorageLatency time.Duration
-	// MemoryUsage approximates the bytes held by queued events (QueueDepth
-	// times the size of a TraceEvent, not counting what they refer to).
+	// MemoryUsage approximates the bytes held by queued events: QueueDepth
+	// plus, with several sinks, the events copied for sinks that have not
+	// written them yet, times the size of a TraceEvent, not counting what
+	// they refer to.
 	MemoryUsage uint64
 	// ErrorRate is the fraction of Sink.Write calls that failed.
 	ErrorRate float64
@@ -48,7 +50,7 @@ type TracingMetrics struct {
 	// WriteErrors counts failed Sink.Write calls, over all sinks.
 	WriteErrors uint64
 	// Sinks holds one entry per sink, in the order they were given.
-	Sinks []SinkMetrics
+	Sinks []SinkStats
 	// QueueDepth is the number of events waiting in the queue;
 	// QueueCapacity is its size (both lanes).
 	QueueDepth    int
@@ -71,6 +73,10 @@ type DropCounts struct {
 	Filtered uint64
 	// WriteError: in a batch that a sink failed to write.
 	WriteError uint64
+	// SinkQueueFull: in a batch that a sink missed because it had fallen
+	// too far behind the client's other sinks (see WithSink and
+	// SinkStats.QueueFull); always 0 with one sink.
+	SinkQueueFull uint64
 	// Sink: accepted by a sink that then gave them up, by the sink's
 	// reason (for the WebSocket sink: outage_buffer_full, rejected,
 	// too_large, retries_exhausted, closed, …), summed over the sinks.
@@ -82,7 +88,7 @@ func (d DropCounts) Total() uint64 { return d.undelivered() + d.SampledOut + d.F
 
 // undelivered returns the drops that were not by design.
 func (d DropCounts) undelivered() uint64 {
-	return d.QueueFull + d.Closed + d.WriteError + d.inSink()
+	return d.QueueFull + d.Closed + d.WriteError + d.SinkQueueFull + d.inSink()
 }
 
 func (d DropCounts) inSink() uint64 {
@@ -93,19 +99,53 @@ func (d DropCounts) inSink() uint64 {
 	return n
 }
 
-// SinkMetrics is what one sink did.
-type SinkMetrics struct {
+// SinkStats is one sink's state, an entry of TracingMetrics.Sinks. The
+// client fills the first group of fields, for every sink; a sink that
+// implements StatsReporter fills the second group from its SinkStats
+// method, and the client keeps those as reported (they stay zero for
+// other sinks). A StatsReporter leaves the client's fields zero: the
+// client overwrites them.
+type SinkStats struct {
+	// Filled by the client.
+
 	// Name is the sink's String() if it has one, else its type.
 	Name string
-	// Batches and Events count what the sink wrote without error.
+	// Batches and Events count what the sink's Write accepted without
+	// error.
 	Batches uint64
 	Events  uint64
 	// WriteErrors counts its failed Write calls.
 	WriteErrors uint64
 	// Latency is the average duration of its Write calls.
 	Latency time.Duration
-	// Stats is what the sink reports, if it implements StatsReporter.
-	Stats SinkStats
+	// QueueFull counts the events the sink missed because it had fallen
+	// too far behind the client's other sinks (see WithSink); always 0
+	// for a client with one sink.
+	QueueFull uint64
+
+	// Reported by the sink (StatsReporter).
+
+	// ConnectionCount is the number of open connections (0 or 1 for a
+	// WebSocket sink).
+	ConnectionCount uint64
+	// Acknowledges is set by a sink that finishes its work after Write
+	// returns (the WebSocket sink: when the server replied). The client
+	// then counts as delivered what the sink acknowledged, not what Write
+	// accepted, and the fields below are meaningful.
+	Acknowledges bool
+	// Acknowledged counts the distinct events the sink's destination
+	// acknowledged (an event resent and acknowledged again counts once).
+	Acknowledged uint64
+	// Dropped counts the events the sink gave up, by the sink's reason.
+	Dropped map[string]uint64
+	// Spooled counts the events waiting on disk for a later sink (or
+	// process) to deliver: neither delivered nor lost.
+	Spooled uint64
+	// StalledSince is when the sink last made progress while it had work
+	// it could not finish, or could not reach its destination at all
+	// (zero while it delivers, or is idle and reachable). Healthy turns
+	// false once it is older than HealthThreshold.
+	StalledSince time.Time
 }
 
 // Metrics returns a snapshot of the client's counters. It is safe for
@@ -131,21 +171,19 @@ func (c *TracingClient) Metrics() TracingMetrics {
 	m.Recorded = c.recorded()
 	m.QueueDepth = c.queue.Len()
 	m.QueueCapacity = c.queue.Cap()
-	m.Sinks = make([]SinkMetrics, len(c.sinks))
+	m.Sinks = stats
 	for i := range c.sinks {
-		s := &c.sinks[i]
-		sm := SinkMetrics{
-			Name:        s.name,
-			Batches:     s.batches.Load(),
-			Events:      s.events.Load(),
-			WriteErrors: s.writeErrors.Load(),
+		s, st := &c.sinks[i], &m.Sinks[i]
+		st.Name = s.name
+		st.Batches = s.batches.Load()
+		st.Events = s.events.Load()
+		st.WriteErrors = s.writeErrors.Load()
+		st.Latency = 0
+		if n := st.Batches + st.WriteErrors; n > 0 {
+			st.Latency = time.Duration(s.latencyNs.Load() / n)
 		}
-		if n := sm.Batches + sm.WriteErrors; n > 0 {
-			sm.Latency = time.Duration(s.latencyNs.Load() / n)
-		}
-		sm.Stats = stats[i]
-		m.ConnectionCount += sm.Stats.ConnectionCount
-		m.Sinks[i] = sm
+		st.QueueFull = s.queueFull.Load()
+		m.ConnectionCount += st.ConnectionCount
 	}
 	c.errMu.Lock()
 	m.LastError, m.LastErrorTime = c.lastErr, c.lastErrTime
@@ -157,12 +195,13 @@ func (c *TracingClient) Metrics() TracingMetrics {
 		m.StorageLatency = time.Duration(lat / writes)
 		m.ErrorRate = float64(m.WriteErrors) / float64(writes)
 	}
-	m.MemoryUsage = uint64(m.QueueDepth) * uint64(unsafe.Sizeof(TraceEvent{}))
+	m.MemoryUsage = uint64(m.QueueDepth+int(max(c.fanHeld.Load(), 0))) * uint64(unsafe.Sizeof(TraceEvent{}))
 	return m
 }
 
 // sinkStats asks every StatsReporter sink for its stats (zero for the
-// others), in the order of c.sinks.
+// others), in the order of c.sinks. Only the sink's own fields are read
+// from them.
 func (c *TracingClient) sinkStats() []SinkStats {
 	out := make([]SinkStats, len(c.sinks))
 	for i := range c.sinks {
@@ -189,7 +228,7 @@ func (c *TracingClient) deliveredCount(stats []SinkStats) uint64 {
 func (c *TracingClient) dropCounts() DropCounts { return c.dropCountsWith(c.sinkStats()) }
 
 func (c *TracingClient) dropCountsWith(stats []SinkStats) DropCounts {
-	d := DropCounts{WriteError: c.dropWrite.Load()}
+	d := DropCounts{WriteError: c.dropWrite.Load(), SinkQueueFull: c.dropSinkQueue.Load()}
 	for _, st := range stats {
 		for r, n := range st.Dropped {
 			if n == 0 {

@@ -19,19 +19,10 @@ var expvarMu sync.Mutex
 // at /debug/vars), computed afresh at every read. expvar cannot unpublish:
 // the variable outlives Close and keeps reporting the final counters. It
 // returns an error, and publishes nothing, when name is empty or already
-// taken. Safe for concurrent use.
+// taken. For the global client, call it on Global() once SetGlobal has
+// run: the variable reports the client it was published for. Safe for
+// concurrent use.
 func (c *TracingClient) PublishExpvar(name string) error {
-	return publishExpvar(name, c.Metrics)
-}
-
-// PublishExpvar publishes the Metrics of the global client (see SetGlobal)
-// under name in expvar, like TracingClient.PublishExpvar; every read asks
-// whichever client is global at that moment. Safe for concurrent use.
-func PublishExpvar(name string) error {
-	return publishExpvar(name, func() TracingMetrics { return Global().Metrics() })
-}
-
-func publishExpvar(name string, metrics func() TracingMetrics) error {
 	if name == "" {
 		return errors.New("tracing: publish expvar: empty name")
 	}
@@ -40,7 +31,7 @@ func publishExpvar(name string, metrics func() TracingMetrics) error {
 	if expvar.Get(name) != nil {
 		return fmt.Errorf("tracing: publish expvar: name %q already taken", name)
 	}
-	expvar.Publish(name, expvar.Func(func() any { return metrics() }))
+	expvar.Publish(name, expvar.Func(func() any { return c.Metrics() }))
 	return nil
 }
 
@@ -58,8 +49,10 @@ func (c *TracingClient) Healthy() bool {
 	}
 	now := c.now().UnixNano()
 	limit := int64(c.cfg.HealthThreshold)
-	if since := c.writingSince.Load(); since != 0 && now-since > limit {
-		return false
+	for i := range c.sinks {
+		if since := c.sinks[i].writingSince.Load(); since != 0 && now-since > limit {
+			return false
+		}
 	}
 	if since := c.failingSince.Load(); since != 0 && now-since > limit {
 		return false

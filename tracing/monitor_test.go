@@ -159,37 +159,6 @@ func TestPublishExpvar(t *testing.T) {
 	}
 }
 
-// TestPublishExpvarGlobal checks that the package-level PublishExpvar reads
-// whichever client is global when the variable is read.
-func TestPublishExpvarGlobal(t *testing.T) {
-	ctx := ctxTimeout(t)
-	name := fmt.Sprintf("reflowtrace_test_%d", expvarSeq.Add(1))
-	if err := PublishExpvar(name); err != nil {
-		t.Fatalf("PublishExpvar: %v", err)
-	}
-	read := func() TracingMetrics {
-		var m TracingMetrics
-		if err := json.Unmarshal([]byte(expvar.Get(name).String()), &m); err != nil {
-			t.Fatal(err)
-		}
-		return m
-	}
-	if m := read(); m.Recorded != 0 {
-		t.Fatalf("with no global client, published metrics = %+v", m)
-	}
-	c := newTestClient(t, &discardSink{}, nil)
-	SetGlobal(c)
-	t.Cleanup(func() { SetGlobal(nil) })
-	c.ActorCreated(ctx, "a")
-	c.ActorCreated(ctx, "b")
-	if err := c.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if m := read(); m.Recorded != 2 || m.Delivered != 2 {
-		t.Fatalf("published metrics of the global client = %+v", m)
-	}
-}
-
 func TestSystemMetrics(t *testing.T) {
 	ctx := ctxTimeout(t)
 	sink := newRecordSink()
@@ -223,11 +192,16 @@ func TestSystemMetrics(t *testing.T) {
 
 func TestMetrics_SinkStats(t *testing.T) {
 	sink := newRecordSink()
-	sink.stats = SinkStats{ConnectionCount: 1}
+	// The sink's own fields are kept; the client's are the client's, even
+	// when the sink sets them.
+	sink.stats = SinkStats{ConnectionCount: 1, Spooled: 3, Name: "bogus", Events: 99, QueueFull: 7}
 	c := newTestClient(t, sink, nil)
 	m := c.Metrics()
-	if m.ConnectionCount != 1 || len(m.Sinks) != 1 || m.Sinks[0].Stats.ConnectionCount != 1 {
+	if m.ConnectionCount != 1 || len(m.Sinks) != 1 {
 		t.Fatalf("Metrics = %+v", m)
+	}
+	if st := m.Sinks[0]; st.ConnectionCount != 1 || st.Spooled != 3 || st.Name != "record" || st.Events != 0 || st.QueueFull != 0 {
+		t.Fatalf("Sinks[0] = %+v, want the sink's connection and spool counts and the client's name and counters", st)
 	}
 	if m.QueueCapacity < 256 {
 		t.Fatalf("QueueCapacity = %d", m.QueueCapacity)

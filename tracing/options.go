@@ -14,8 +14,8 @@ const DefaultExportTimeout = 30 * time.Second
 
 // Option configures a TracingClient beyond what TracingConfig can write down:
 // the logger, the sinks and the hooks. Options are applied in order by New;
-// a later option overrides an earlier one of the same kind, except WithSink
-// and WithSinks, which add up. The interface is sealed: only this package
+// a later option overrides an earlier one of the same kind, except WithSink,
+// which adds up. The interface is sealed: only this package
 // implements it.
 type Option interface{ apply(*options) }
 
@@ -68,9 +68,26 @@ func WithLogger(l *zap.Logger) Option {
 	})
 }
 
-// WithSink adds s to the sinks the client writes batches to. An enabled
-// client needs at least one sink. The client owns its sinks: Close closes
-// them. A nil sink is an error.
+// WithSink adds s to the sinks the client writes batches to; repeat it to
+// send every batch to several sinks. An enabled client needs at least one
+// sink. The client owns its sinks: Close closes them. A nil sink is an
+// error.
+//
+// With one sink, the client's consumer goroutine writes each batch to it.
+// With several, each sink gets a goroutine and a queue of its own, fed by
+// the consumer without blocking, so that a sink that is slow, hangs or
+// fails never holds back the others: each sink sees every batch in order,
+// from one goroutine, and its trace ends (TraceObserver) after the
+// batches before them. A sink may fall behind by up to
+// TracingConfig.QueueSize events (held as copies, shared by the sinks);
+// a batch that would take it further is missed by that sink alone and
+// counted (SinkStats.QueueFull, DropCounts.SinkQueueFull). Under the
+// Block queue policy nothing is missed: the consumer waits for room
+// instead, so that a sink that far behind sets the pace of all (and
+// RecordWait waits). Flush flushes
+// every sink once it has written what was queued for it, and reports, for
+// a sink that has not when ctx ends, ctx's error naming the sink. Sinks
+// must not modify the batches they are given: the sinks share them.
 func WithSink(s Sink) Option {
 	return optionFunc(func(o *options) {
 		if s == nil {
@@ -78,21 +95,6 @@ func WithSink(s Sink) Option {
 			return
 		}
 		o.sinks = append(o.sinks, s)
-	})
-}
-
-// WithSinks adds several sinks. The client's consumer goroutine writes each
-// batch to every sink in turn, in the order given; an error from one sink
-// never keeps the others from receiving the batch. A nil sink is an error.
-func WithSinks(sinks ...Sink) Option {
-	return optionFunc(func(o *options) {
-		for i, s := range sinks {
-			if s == nil {
-				o.invalid("WithSinks", "sink %d is nil", i)
-				continue
-			}
-			o.sinks = append(o.sinks, s)
-		}
 	})
 }
 

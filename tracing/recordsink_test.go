@@ -22,6 +22,9 @@ type recordSink struct {
 	closes  int
 	// notify, if set, receives the number of events after every Write.
 	notify chan int
+	// atObserve holds, for each observed trace, how many events the sink
+	// held when it was observed.
+	atObserve []int
 
 	// writeErr, if set, decides the result of each Write (before the
 	// events are kept; a failed batch is not kept).
@@ -33,6 +36,7 @@ type recordSink struct {
 	flushErr error
 	closeErr error
 	stats    SinkStats
+	name     string // String's result when set
 }
 
 func newRecordSink() *recordSink { return &recordSink{ids: make(map[EventID]int)} }
@@ -99,11 +103,31 @@ func (s *recordSink) ObserveTrace(t FlowTrace) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.traces = append(s.traces, t)
+	s.atObserve = append(s.atObserve, len(s.events))
 }
 
 func (s *recordSink) SinkStats() SinkStats { return s.stats }
 
-func (s *recordSink) String() string { return "record" }
+// String returns "record", or the sink's name when set.
+func (s *recordSink) String() string {
+	if s.name != "" {
+		return s.name
+	}
+	return "record"
+}
+
+// waitEvents waits until the sink holds at least n events; s.notify must
+// be set.
+func (s *recordSink) waitEvents(t testing.TB, ctx context.Context, n int) {
+	t.Helper()
+	for len(s.snapshot()) < n {
+		select {
+		case <-s.notify:
+		case <-ctx.Done():
+			t.Fatalf("sink %s holds %d events, want %d: %v", s, len(s.snapshot()), n, ctx.Err())
+		}
+	}
+}
 
 func (s *recordSink) snapshot() []TraceEvent {
 	s.mu.Lock()

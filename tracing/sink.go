@@ -12,9 +12,11 @@ var ErrClosed = errors.New("tracing: closed")
 // from one goroutine at a time; Flush and Close may be called concurrently
 // with it.
 //
-// Write must copy what it keeps from batch: the slice and the events' memory
-// are reused after it returns. It retries internally as it sees fit, must
-// honor ctx, and an error it returns is final for that batch. After Close,
+// Write must copy what it keeps from batch, and must not modify it: the
+// slice and the events' memory are reused after it returns, and a client
+// with several sinks gives every sink the same events, concurrently. It
+// retries internally as it sees fit, must honor ctx, and an error it
+// returns is final for that batch. After Close,
 // Write and Flush return an error wrapping ErrClosed. Close flushes, then
 // releases; a second Close returns nil.
 type Sink interface {
@@ -27,7 +29,7 @@ type Sink interface {
 // tracing server: the sinks that TracingConfig's server settings
 // (ServerURL, ServerURLs, EnableCompression, CompressionAlgorithm,
 // Protocol, Retry) configure, through sink.WebSocketOptionsFromConfig.
-// sink.WebSocket reports true, and sink.Multi when one of its sinks does.
+// sink.WebSocket reports true.
 // When a config sets server settings and no sink of the client reports
 // true, New logs one warning listing them: they do not apply.
 type ServerSink interface {

@@ -25,7 +25,8 @@ const (
 	MetricDelivered = "reflowtrace.events.delivered"
 	// MetricDropped is a counter of TracingMetrics.Dropped, unit {event},
 	// one series per reason: attribute "reason" (queue_full, closed,
-	// sampled_out, filtered, write_error, or a sink's own reason) and
+	// sampled_out, filtered, write_error, sink_queue_full, or a sink's own
+	// reason) and
 	// "source" ("client", or "sink" for Dropped.Sink).
 	MetricDropped = "reflowtrace.events.dropped"
 	// MetricSpooled is a gauge of TracingMetrics.Spooled, unit {event}.
@@ -33,10 +34,10 @@ const (
 	// MetricBatches is a counter of TracingMetrics.Batches, unit {batch}.
 	MetricBatches = "reflowtrace.batches"
 	// MetricWriteErrors is a counter of failed sink writes per sink,
-	// attribute "sink" (SinkMetrics.Name), unit {error}.
+	// attribute "sink" (SinkStats.Name), unit {error}.
 	MetricWriteErrors = "reflowtrace.sink.write.errors"
 	// MetricWriteLatency is a gauge of the average duration of a sink's
-	// writes since the client started (SinkMetrics.Latency), per sink,
+	// writes since the client started (SinkStats.Latency), per sink,
 	// unit s. It is a gauge of an average, not a histogram, because the
 	// client keeps only the sum and the count of write durations: a
 	// histogram fed from them would invent a distribution. The OTLP sink's
@@ -112,7 +113,7 @@ func RegisterMetrics(client *tracing.TracingClient, provider metric.MeterProvide
 			n      uint64
 		}{
 			{"queue_full", d.QueueFull}, {"closed", d.Closed}, {"sampled_out", d.SampledOut},
-			{"filtered", d.Filtered}, {"write_error", d.WriteError},
+			{"filtered", d.Filtered}, {"write_error", d.WriteError}, {"sink_queue_full", d.SinkQueueFull},
 		} {
 			o.ObserveInt64(dropped, clampInt64(r.n), metric.WithAttributes(
 				attribute.String("reason", r.reason), attribute.String("source", "client")))

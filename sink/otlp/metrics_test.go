@@ -131,7 +131,7 @@ func TestRegisterMetricsManualReader(t *testing.T) {
 		src, _ := p.attrs.Value("source")
 		dropped[src.AsString()+"/"+r.AsString()] = p.value
 	}
-	want := map[string]float64{"client/queue_full": 0, "client/closed": 0, "client/sampled_out": 0, "client/filtered": 1, "client/write_error": 0}
+	want := map[string]float64{"client/queue_full": 0, "client/closed": 0, "client/sampled_out": 0, "client/filtered": 1, "client/write_error": 0, "client/sink_queue_full": 0}
 	if len(dropped) != len(want) {
 		t.Errorf("dropped series %v, want %v", dropped, want)
 	}
