@@ -43,7 +43,8 @@ func (f fileOptionFunc) applyFile(c *fileConfig) { f(c) }
 type fileConfig struct {
 	maxBytes    int64
 	maxFiles    int
-	lz4         bool
+	alg         tracing.CompressionAlgorithm // WithCompression
+	lz4         bool                         // alg is CompressionLZ4
 	sync        SyncPolicy
 	bufferBytes int
 }
@@ -61,13 +62,6 @@ func WithMaxBytes(n int64) FileOption {
 // that is deleted at rotation. 0 keeps none. Default: DefaultFileMaxFiles.
 func WithMaxFiles(k int) FileOption {
 	return fileOptionFunc(func(c *fileConfig) { c.maxFiles = k })
-}
-
-// WithLZ4 compresses the file in the standard LZ4 frame format (64 KiB
-// independent blocks, content checksum), readable by ReadFile and by the
-// lz4 command-line tools (lz4 -d, lz4cat). Default: off.
-func WithLZ4() FileOption {
-	return fileOptionFunc(func(c *fileConfig) { c.lz4 = true })
 }
 
 // WithSync chooses when the sink calls fsync (see SyncPolicy; a record is
@@ -100,7 +94,8 @@ type FileStats struct {
 // tracing's decoder ignore as an unknown field and which ReadFile restores.
 //
 // Writes are buffered; Flush writes the buffer to the file and, by policy
-// (WithSync), syncs it. With WithLZ4 the file is one or more LZ4 frames.
+// (WithSync), syncs it. With WithCompression(tracing.CompressionLZ4) the
+// file is one or more LZ4 frames.
 //
 // # Rotation
 //
@@ -162,6 +157,7 @@ func NewFile(path string, opts ...FileOption) (*File, error) {
 	cfg := fileConfig{
 		maxBytes:    DefaultFileMaxBytes,
 		maxFiles:    DefaultFileMaxFiles,
+		alg:         tracing.CompressionNone,
 		sync:        SyncOnFlush,
 		bufferBytes: DefaultFileBufferBytes,
 	}
@@ -177,11 +173,14 @@ func NewFile(path string, opts ...FileOption) (*File, error) {
 		return nil, fmt.Errorf("sink: file %s: max bytes %d < 0: %w", path, cfg.maxBytes, ErrInvalidOption)
 	case cfg.maxFiles < 0:
 		return nil, fmt.Errorf("sink: file %s: max files %d < 0: %w", path, cfg.maxFiles, ErrInvalidOption)
+	case cfg.alg != tracing.CompressionNone && cfg.alg != tracing.CompressionLZ4:
+		return nil, fmt.Errorf("sink: file %s: WithCompression(%v): the file sink compresses with lz4 or not at all: %w", path, cfg.alg, ErrInvalidOption)
 	case cfg.sync.validate("WithSync") != nil:
 		return nil, fmt.Errorf("sink: file %s: %w", path, cfg.sync.validate("WithSync"))
 	case cfg.bufferBytes <= 0:
 		return nil, fmt.Errorf("sink: file %s: buffer bytes %d <= 0: %w", path, cfg.bufferBytes, ErrInvalidOption)
 	}
+	cfg.lz4 = cfg.alg == tracing.CompressionLZ4
 	s := &File{path: path, cfg: cfg, now: time.Now}
 	if err := s.open(); err != nil {
 		return nil, err

@@ -57,7 +57,7 @@ func benchSink(b *testing.B, mode WebSocketMode, lz4 bool) {
 		b.Fatal(err)
 	}
 	defer srv.Close()
-	s, err := NewWebSocket(srv.URL(), WithMode(mode), WithCompression(lz4), WithCompressionAlgorithm(tracing.CompressionLZ4), WithKeepalive(0, time.Second))
+	s, err := NewWebSocket(srv.URL(), WithMode(mode), compressIf(lz4, tracing.CompressionLZ4), WithKeepalive(0, time.Second))
 	if err != nil {
 		b.Fatal(err)
 	}

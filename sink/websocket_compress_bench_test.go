@@ -56,7 +56,7 @@ func benchCompressedSink(b *testing.B, on bool, alg tracing.CompressionAlgorithm
 	}
 	defer srv.Close()
 	el := &errorLog{}
-	s, err := NewWebSocket(srv.URL(), WithCompression(on), WithCompressionAlgorithm(alg),
+	s, err := NewWebSocket(srv.URL(), compressIf(on, alg),
 		WithKeepalive(0, time.Second), WithErrorHandler(el.handle))
 	if err != nil {
 		b.Fatal(err)

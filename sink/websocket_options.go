@@ -175,8 +175,8 @@ func newWSConfig(opts []WebSocketOption) (*wsConfig, error) {
 	if c.maxFrame < 1024 || c.maxFrame > 16<<20-1 {
 		bad("WithMaxFrameBytes", c.maxFrame, "want 1 KiB up to 16 MiB - 1")
 	}
-	if c.alg > tracing.CompressionAuto {
-		bad("WithCompressionAlgorithm", c.alg, "want zstd, lz4, gzip, brotli or auto")
+	if c.alg > tracing.CompressionNone {
+		bad("WithCompression", c.alg, "want zstd, lz4, gzip, brotli, auto or none")
 	}
 	if c.compressMin < 0 {
 		bad("WithCompressionThreshold", c.compressMin, "must not be negative")
@@ -295,30 +295,9 @@ func WithMaxFrameBytes(n int) WebSocketOption {
 	return wsOptionFunc(func(c *wsConfig) { c.maxFrame = n })
 }
 
-// WithCompression sends frames of at least the compression threshold as
-// binary frames compressed with the algorithm of WithCompressionAlgorithm
-// (zstd, the server's default, unless set). A server decompresses binary
-// frames with its one configured algorithm and drops the connection on any
-// other, so the sink checks the algorithm on every connection with a
-// compressed Ping first: on a mismatch it logs one error naming the
-// algorithm and sends text frames, which every server reads. Replies are
-// decoded whatever algorithm the server compressed them with. Default: off
-// (text frames).
-func WithCompression(on bool) WebSocketOption {
-	return wsOptionFunc(func(c *wsConfig) { c.compress = on })
-}
-
-// WithCompressionAlgorithm sets the algorithm of WithCompression:
-// tracing.CompressionZstd (default), CompressionLZ4, CompressionGzip,
-// CompressionBrotli, or CompressionAuto, which tries each in turn, one
-// connection each, and falls back to text frames when the server takes
-// none.
-func WithCompressionAlgorithm(a tracing.CompressionAlgorithm) WebSocketOption {
-	return wsOptionFunc(func(c *wsConfig) { c.alg = a })
-}
-
-// WithCompressionThreshold sets the smallest frame compressed when
-// compression is on. Default: DefaultCompressionThreshold.
+// WithCompressionThreshold sets the smallest frame the WebSocket sink
+// compresses when WithCompression chose an algorithm; smaller frames go
+// as text. Default: DefaultCompressionThreshold.
 func WithCompressionThreshold(n int) WebSocketOption {
 	return wsOptionFunc(func(c *wsConfig) { c.compressMin = n })
 }
@@ -528,7 +507,9 @@ func withClock(now func() time.Time) WebSocketOption {
 }
 
 // WebSocketOptionsFromConfig returns the options cfg implies for a
-// WebSocket sink: compression and its algorithm, the protocol generation,
+// WebSocket sink: compression (WithCompression of cfg.CompressionAlgorithm
+// when cfg.EnableCompression is set, else of tracing.CompressionNone), the
+// protocol generation,
 // the retry policy, the flow id, environment and tags. Use it as
 // sink.NewWebSocket(cfg.ServerURL, sink.WebSocketOptionsFromConfig(cfg)...).
 func WebSocketOptionsFromConfig(cfg tracing.TracingConfig) []WebSocketOption {
@@ -543,9 +524,12 @@ func WebSocketOptionsFromConfig(cfg tracing.TracingConfig) []WebSocketOption {
 	p.InitialDelay = cfg.Retry.InitialDelay
 	p.MaxDelay = cfg.Retry.MaxDelay
 	p.BackoffMultiplier = cfg.Retry.BackoffMultiplier
+	alg := tracing.CompressionNone
+	if cfg.EnableCompression {
+		alg = cfg.CompressionAlgorithm
+	}
 	opts := []WebSocketOption{
-		WithCompression(cfg.EnableCompression),
-		WithCompressionAlgorithm(cfg.CompressionAlgorithm),
+		WithCompression(alg),
 		WithProtocol(cfg.Protocol),
 		WithFailover(cfg.ServerURLs...),
 		WithRetry(p),

@@ -31,7 +31,7 @@ func TestWebSocketModes(t *testing.T) {
 			t.Run(gen.String()+"/"+tt.name, func(t *testing.T) {
 				ctx := testCtx(t)
 				srv := startServer(t, append(lz4Server(tt.lz4), tracetest.WithGeneration(gen))...)
-				s, el := newTestSink(t, srv.URL(), WithMode(tt.mode), WithCompression(tt.lz4), WithCompressionAlgorithm(tracing.CompressionLZ4),
+				s, el := newTestSink(t, srv.URL(), WithMode(tt.mode), compressIf(tt.lz4, tracing.CompressionLZ4),
 					WithCompressionThreshold(256), WithFlowID("sensors"), WithEnvironment("test"),
 					WithTags(map[string]string{"site": "lab"}))
 				waitSink(ctx, t, s, "connection", func(st WebSocketStats) bool { return st.Connected })
@@ -189,7 +189,7 @@ func TestWebSocketServerErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := testCtx(t)
 			srv := startServer(t, lz4Server(tt.lz4)...)
-			opts := []WebSocketOption{WithCompression(tt.lz4), WithCompressionAlgorithm(tracing.CompressionLZ4)}
+			opts := []WebSocketOption{compressIf(tt.lz4, tracing.CompressionLZ4)}
 			if tt.noRetries {
 				cfg := tracing.DefaultConfig()
 				cfg.Retry.MaxRetries = tracing.NoRetries
@@ -385,6 +385,29 @@ func TestWebSocketOptionsFromConfig(t *testing.T) {
 		}
 		if c.policy.MaxRetries != want {
 			t.Errorf("Retry.MaxRetries %d became policy MaxRetries %d, want %d", in, c.policy.MaxRetries, want)
+		}
+	}
+	// EnableCompression turns compression on with CompressionAlgorithm,
+	// unless that is CompressionNone.
+	for _, tt := range []struct {
+		enable bool
+		alg    tracing.CompressionAlgorithm
+		want   bool
+	}{
+		{false, tracing.CompressionZstd, false},
+		{false, tracing.CompressionLZ4, false},
+		{true, tracing.CompressionZstd, true},
+		{true, tracing.CompressionGzip, true},
+		{true, tracing.CompressionAuto, true},
+		{true, tracing.CompressionNone, false},
+	} {
+		cfg.EnableCompression, cfg.CompressionAlgorithm = tt.enable, tt.alg
+		c, err := newWSConfig(WebSocketOptionsFromConfig(cfg))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.compress != tt.want || tt.want && c.alg != tt.alg {
+			t.Errorf("EnableCompression %v, %v: compress %v with %v, want %v", tt.enable, tt.alg, c.compress, c.alg, tt.want)
 		}
 	}
 }

@@ -248,7 +248,8 @@ type TracingConfig struct {
 	// CompressionAlgorithm is the server's compression algorithm, used when
 	// EnableCompression is on: CompressionZstd (the default and the
 	// server's), CompressionLZ4, CompressionGzip, CompressionBrotli, or
-	// CompressionAuto to find it out on each connection.
+	// CompressionAuto to find it out on each connection. CompressionNone
+	// sends text frames, as EnableCompression off does.
 	CompressionAlgorithm CompressionAlgorithm
 	// Protocol is the protocol generation spoken to the server: ProtocolAuto
 	// (the default) learns it on each connection; ProtocolV1 or ProtocolV2
@@ -392,8 +393,8 @@ func (c *TracingConfig) problems() []problem {
 				formatBytes(m), formatBytes(maxQueueMemory), maxQueueSize))
 		}
 	}
-	if c.CompressionAlgorithm > CompressionAuto {
-		bad("CompressionAlgorithm", c.CompressionAlgorithm, "want CompressionZstd, CompressionLZ4, CompressionGzip, CompressionBrotli or CompressionAuto")
+	if c.CompressionAlgorithm > CompressionNone {
+		bad("CompressionAlgorithm", c.CompressionAlgorithm, "want CompressionZstd, CompressionLZ4, CompressionGzip, CompressionBrotli, CompressionAuto or CompressionNone")
 	}
 	if c.Protocol > ProtocolV2 {
 		bad("Protocol", c.Protocol, "want ProtocolAuto, ProtocolV1 or ProtocolV2")

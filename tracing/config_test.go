@@ -31,7 +31,7 @@ func TestValidateNamesTheField(t *testing.T) {
 		{"negative timeout", func(c *TracingConfig) { c.BatchTimeout = -time.Second }, "BatchTimeout"},
 		{"queue smaller than batch", func(c *TracingConfig) { c.QueueSize = 10; c.BatchSize = 20 }, "QueueSize"},
 		{"bad policy", func(c *TracingConfig) { c.QueuePolicy = 9 }, "QueuePolicy"},
-		{"bad compression", func(c *TracingConfig) { c.CompressionAlgorithm = CompressionAuto + 1 }, "CompressionAlgorithm = CompressionAlgorithm(5)"},
+		{"bad compression", func(c *TracingConfig) { c.CompressionAlgorithm = CompressionNone + 1 }, "CompressionAlgorithm = CompressionAlgorithm(6)"},
 		{"bad protocol", func(c *TracingConfig) { c.Protocol = ProtocolV2 + 1 }, "Protocol = Protocol(3)"},
 		{"bad checksums", func(c *TracingConfig) { c.Privacy.Checksums = ChecksumOnRecord + 1 }, "Privacy.Checksums = ChecksumMode(3)"},
 		{"max < initial delay", func(c *TracingConfig) { c.Retry.InitialDelay = time.Minute; c.Retry.MaxDelay = time.Second }, "Retry.MaxDelay"},

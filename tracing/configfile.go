@@ -26,7 +26,7 @@ import (
 //	batch_timeout_ms = 1000
 //	enable_compression = true        # binary frames, zstd unless set below
 //	# This SDK's additions (all optional):
-//	compression_algorithm = "zstd"   # the server's: "lz4", "gzip", "brotli" or "auto"
+//	compression_algorithm = "zstd"   # the server's: "lz4", "gzip", "brotli", "auto" or "none"
 //	protocol = "auto"                # or "v1", "v2"
 //	queue_size = 8192                # at most 1048576 (1 GiB of slots)
 //	queue_policy = "drop"            # or "block"

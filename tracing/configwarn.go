@@ -69,7 +69,7 @@ func (c *TracingConfig) noEffect() []string {
 			}
 		}
 	}
-	if !c.EnableCompression && c.CompressionAlgorithm != CompressionZstd {
+	if !c.EnableCompression && c.CompressionAlgorithm != CompressionZstd && c.CompressionAlgorithm != CompressionNone {
 		unused("CompressionAlgorithm", fmt.Sprintf("%q", c.CompressionAlgorithm), "without "+c.ref("EnableCompression"))
 	}
 	p := &c.Privacy

@@ -175,6 +175,7 @@ func TestWarningsSettingsWithoutEffect(t *testing.T) {
 			`CompressionAlgorithm = "gzip" has no effect without EnableCompression`,
 		}},
 		{"algorithm with compression", func(c *TracingConfig) { c.CompressionAlgorithm = CompressionGzip; c.EnableCompression = true }, nil},
+		{"no algorithm without compression", func(c *TracingConfig) { c.CompressionAlgorithm = CompressionNone }, nil},
 		{"checksums without content", func(c *TracingConfig) { c.Privacy.Checksums = ChecksumOnRecord }, []string{
 			`Privacy.Checksums = "on_record" has no effect without Privacy.CaptureContent: no content is kept to checksum`,
 		}},

@@ -65,7 +65,7 @@ func ConfigFromEnv() (TracingConfig, error) { return DefaultConfig().ApplyEnv() 
 //	REFLOW_TRACING_INITIAL_DELAY_MS            Retry.InitialDelay            milliseconds
 //	REFLOW_TRACING_MAX_DELAY_MS                Retry.MaxDelay                milliseconds
 //	REFLOW_TRACING_BACKOFF_MULTIPLIER          Retry.BackoffMultiplier       number >= 1
-//	REFLOW_TRACING_COMPRESSION_ALGORITHM       CompressionAlgorithm          zstd, lz4, gzip, brotli or auto
+//	REFLOW_TRACING_COMPRESSION_ALGORITHM       CompressionAlgorithm          zstd, lz4, gzip, brotli, auto or none
 //	REFLOW_TRACING_PROTOCOL                    Protocol                      auto, v1 or v2
 //	REFLOW_TRACING_QUEUE_SIZE                  QueueSize                     integer (see QueueSize)
 //	REFLOW_TRACING_QUEUE_POLICY                QueuePolicy                   "drop" or "block"
@@ -350,7 +350,7 @@ const (
 	wantMillis      = "want an integer number of milliseconds"
 	wantRetries     = `want an integer, "none" or "unlimited"`
 	wantPolicy      = `want a queue policy ("drop" or "block")`
-	wantCompression = `want a compression algorithm ("zstd", "lz4", "gzip", "brotli" or "auto")`
+	wantCompression = `want a compression algorithm ("zstd", "lz4", "gzip", "brotli", "auto" or "none")`
 	wantProtocol    = `want a protocol ("auto", "v1" or "v2")`
 	wantChecksums   = `want a checksum mode ("when_captured", "off" or "on_record")`
 )

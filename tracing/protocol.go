@@ -73,13 +73,16 @@ const (
 	// CompressionAuto finds the server's algorithm with a compressed Ping on
 	// each connection and falls back to text frames when none answers.
 	CompressionAuto
+	// CompressionNone compresses nothing: a client sends text frames. It
+	// is no server's algorithm.
+	CompressionNone
 )
 
 // ErrUnknownCompression is wrapped by ParseCompressionAlgorithm's error for
 // a name it does not know.
 var ErrUnknownCompression = errors.New("tracing: unknown compression algorithm")
 
-// String returns "zstd", "lz4", "gzip", "brotli" or "auto".
+// String returns "zstd", "lz4", "gzip", "brotli", "auto" or "none".
 func (a CompressionAlgorithm) String() string {
 	switch a {
 	case CompressionZstd:
@@ -92,12 +95,15 @@ func (a CompressionAlgorithm) String() string {
 		return "brotli"
 	case CompressionAuto:
 		return "auto"
+	case CompressionNone:
+		return "none"
 	}
 	return fmt.Sprintf("CompressionAlgorithm(%d)", uint8(a))
 }
 
-// ParseCompressionAlgorithm reads "zstd", "lz4", "gzip", "brotli" or "auto"
-// (case-insensitive; "" is zstd, the server's default).
+// ParseCompressionAlgorithm reads "zstd", "lz4", "gzip", "brotli", "auto",
+// or "none" or "off" for CompressionNone (case-insensitive; "" is zstd, the
+// server's default).
 func ParseCompressionAlgorithm(s string) (CompressionAlgorithm, error) {
 	switch strings.ToLower(strings.TrimSpace(s)) {
 	case "", "zstd":
@@ -110,6 +116,8 @@ func ParseCompressionAlgorithm(s string) (CompressionAlgorithm, error) {
 		return CompressionBrotli, nil
 	case "auto":
 		return CompressionAuto, nil
+	case "none", "off":
+		return CompressionNone, nil
 	}
-	return 0, fmt.Errorf("%w %q: want zstd, lz4, gzip, brotli or auto", ErrUnknownCompression, s)
+	return 0, fmt.Errorf("%w %q: want zstd, lz4, gzip, brotli, auto or none", ErrUnknownCompression, s)
 }

@@ -81,14 +81,11 @@ func parseMode(s string) (sink.WebSocketMode, error) {
 }
 
 func run(ctx context.Context, o options) error {
-	compress := o.compression != "off"
-	var alg tracing.CompressionAlgorithm
-	if compress {
-		var err error
-		if alg, err = tracing.ParseCompressionAlgorithm(o.compression); err != nil {
-			return fmt.Errorf("-compression: %w", err)
-		}
+	alg, err := tracing.ParseCompressionAlgorithm(o.compression) // "off" is CompressionNone
+	if err != nil {
+		return fmt.Errorf("-compression: %w", err)
 	}
+	compress := alg != tracing.CompressionNone
 	url := o.server
 	if url == "" {
 		gen := tracetest.Gen2

@@ -9,8 +9,8 @@ import (
 )
 
 // ErrUnsupportedCompression is wrapped by Start's error for a compression
-// algorithm the server cannot be configured with (CompressionAuto, or a
-// value outside the enum).
+// algorithm the server cannot be configured with (CompressionAuto,
+// CompressionNone, or a value outside the enum).
 var ErrUnsupportedCompression = errors.New("tracetest: unsupported compression algorithm")
 
 // codec is the server's side of its compression algorithm, in the
