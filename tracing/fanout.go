@@ -302,8 +302,14 @@ func (l *sinkLane) pop() (it laneItem, ok bool) {
 			it = l.items[l.head]
 			l.items[l.head] = laneItem{}
 			l.head++
-			if l.head == len(l.items) {
+			switch {
+			case l.head == len(l.items):
 				l.items, l.head = l.items[:0], 0
+			case l.head >= 64 && 2*l.head >= len(l.items):
+				// A lane that never empties would otherwise grow for ever.
+				n := copy(l.items, l.items[l.head:])
+				clear(l.items[n:])
+				l.items, l.head = l.items[:n], 0
 			}
 			if it.batch != nil {
 				l.events -= len(it.batch.events)

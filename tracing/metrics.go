@@ -106,9 +106,8 @@ func (d DropCounts) inSink() uint64 {
 // other sinks). A StatsReporter leaves the client's fields zero: the
 // client overwrites them.
 type SinkStats struct {
-	// Filled by the client.
-
-	// Name is the sink's String() if it has one, else its type.
+	// Name is the sink's String() if it has one, else its type. Name and
+	// the fields down to QueueFull are the client's.
 	Name string
 	// Batches and Events count what the sink's Write accepted without
 	// error.
@@ -123,10 +122,9 @@ type SinkStats struct {
 	// for a client with one sink.
 	QueueFull uint64
 
-	// Reported by the sink (StatsReporter).
-
 	// ConnectionCount is the number of open connections (0 or 1 for a
-	// WebSocket sink).
+	// WebSocket sink). ConnectionCount and the fields after it are the
+	// sink's.
 	ConnectionCount uint64
 	// Acknowledges is set by a sink that finishes its work after Write
 	// returns (the WebSocket sink: when the server replied). The client
