@@ -21,26 +21,41 @@ type Conn struct {
 	mu       sync.Mutex
 	corked   bool
 	deadline time.Time
-	buf      []byte
+	buf      *[]byte // held-back bytes, from bufs while corked
 }
+
+// bufs keeps the buffers of corked turns, FlushAt bytes each: a Conn takes
+// one for a turn and gives it back at Uncork, so that neither a
+// connection's turns nor its successors allocate one each.
+var bufs = sync.Pool{New: func() any {
+	b := make([]byte, 0, FlushAt)
+	return &b
+}}
 
 // New returns c wrapped, uncorked.
 func New(c net.Conn) *Conn { return &Conn{Conn: c} }
 
 // Write writes p at once when uncorked; when corked it holds p back (and
-// writes out what is held once it reaches FlushAt).
+// writes out what is held once it would pass FlushAt; a p of FlushAt bytes
+// or more is written out as it is, after what is held).
 func (c *Conn) Write(p []byte) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.corked {
 		return c.Conn.Write(p)
 	}
-	c.buf = append(c.buf, p...)
-	if len(c.buf) >= FlushAt {
+	if c.buf == nil {
+		c.buf = bufs.Get().(*[]byte)
+	}
+	if len(*c.buf)+len(p) > FlushAt {
 		if err := c.flushLocked(); err != nil {
 			return 0, err
 		}
 	}
+	if len(p) >= FlushAt {
+		return c.writeLocked(p)
+	}
+	*c.buf = append(*c.buf, p...)
 	return len(p), nil
 }
 
@@ -58,20 +73,27 @@ func (c *Conn) Uncork() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.corked = false
-	return c.flushLocked()
+	err := c.flushLocked()
+	if c.buf != nil {
+		bufs.Put(c.buf)
+		c.buf = nil
+	}
+	return err
 }
 
 func (c *Conn) flushLocked() error {
-	if len(c.buf) == 0 {
+	if c.buf == nil || len(*c.buf) == 0 {
 		return nil
 	}
-	_ = c.Conn.SetWriteDeadline(c.deadline)
-	_, err := c.Conn.Write(c.buf)
-	_ = c.Conn.SetWriteDeadline(time.Time{})
-	if cap(c.buf) > 4*FlushAt {
-		c.buf = nil // don't keep a burst's buffer for good
-	} else {
-		c.buf = c.buf[:0]
-	}
+	_, err := c.writeLocked(*c.buf)
+	*c.buf = (*c.buf)[:0]
 	return err
+}
+
+// writeLocked writes p with the deadline of the turn.
+func (c *Conn) writeLocked(p []byte) (int, error) {
+	_ = c.Conn.SetWriteDeadline(c.deadline)
+	n, err := c.Conn.Write(p)
+	_ = c.Conn.SetWriteDeadline(time.Time{})
+	return n, err
 }

@@ -83,3 +83,28 @@ func TestCorkOverPipe(t *testing.T) {
 		t.Fatalf("read %q", got)
 	}
 }
+
+func TestCorkHoldsAtMostFlushAt(t *testing.T) {
+	rc := &recordConn{}
+	c := New(rc)
+	c.Cork(time.Time{})
+	chunk := make([]byte, 4096)
+	for range FlushAt / len(chunk) * 3 {
+		if _, err := c.Write(chunk); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.Uncork(); err != nil {
+		t.Fatal(err)
+	}
+	total := 0
+	for _, w := range rc.writes {
+		if len(w) > FlushAt {
+			t.Fatalf("a write of %d bytes, more than FlushAt", len(w))
+		}
+		total += len(w)
+	}
+	if total != 3*FlushAt || len(rc.writes) != 3 {
+		t.Fatalf("%d writes of %d bytes in all, want 3 of FlushAt", len(rc.writes), total)
+	}
+}
