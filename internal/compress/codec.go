@@ -53,6 +53,8 @@ type Codec struct {
 	gzr  *gzip.Reader
 	brw  *brotli.Writer
 	brr  *brotli.Reader
+
+	joined []byte // the parts of an lz4 request, joined (AppendRequestParts)
 }
 
 // NewCodec returns a Codec for a. An unknown a gives an error wrapping
@@ -88,6 +90,59 @@ func (c *Codec) AppendRequest(dst, src []byte) ([]byte, error) {
 	}
 	return c.appendStream(dst, src)
 }
+
+// AppendRequestParts is AppendRequest of the concatenation of parts,
+// without the caller making it: zstd, gzip and brotli compress the parts
+// as one stream (a zstd frame then has no content-size field, which a
+// Reflow server reads alike); lz4, whose block needs its input in one
+// piece, joins them in a buffer the Codec keeps for the next call (see
+// Retained). The only error, for parts longer than MaxMessageSize in all,
+// wraps ErrTooLarge. dst must not overlap any part.
+func (c *Codec) AppendRequestParts(dst []byte, parts [][]byte) ([]byte, error) {
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
+	if n > MaxMessageSize {
+		return dst, fmt.Errorf("compress: request of %d bytes: %w: the limit is %d", n, ErrTooLarge, MaxMessageSize)
+	}
+	switch c.alg {
+	case Zstd:
+		enc, err := c.zstdEncoder()
+		if err != nil {
+			return dst, err
+		}
+		c.out.b = dst
+		enc.Reset(&c.out)
+		var werr error
+		for _, p := range parts {
+			if _, err := enc.Write(p); err != nil {
+				werr = err
+				break
+			}
+		}
+		if err := errors.Join(werr, enc.Close()); err != nil {
+			c.out.b = nil
+			return dst, fmt.Errorf("compress: zstd request: %w", err)
+		}
+		out := c.out.b
+		c.out.b = nil
+		return out, nil
+	case LZ4:
+		j := c.joined[:0]
+		for _, p := range parts {
+			j = append(j, p...)
+		}
+		c.joined = j
+		return c.lz4Compressor().appendPrefixed(dst, j), nil
+	}
+	return c.appendStream(dst, parts...)
+}
+
+// Retained is the capacity, in bytes, of the buffer in which
+// AppendRequestParts joins the parts of an lz4 request; the Codec keeps
+// it for the next call. Its encoders' own state is not counted.
+func (c *Codec) Retained() int { return cap(c.joined) }
 
 // AppendReply appends src compressed as a binary frame a Reflow server
 // configured with the Codec's algorithm replies with: one zstd frame
@@ -175,9 +230,9 @@ func checkSize(src []byte, what string) error {
 	return nil
 }
 
-// appendStream compresses src as one gzip or brotli stream, the same in
-// both directions, appended to dst.
-func (c *Codec) appendStream(dst, src []byte) ([]byte, error) {
+// appendStream compresses the concatenation of src as one gzip or brotli
+// stream, the same in both directions, appended to dst.
+func (c *Codec) appendStream(dst []byte, src ...[]byte) ([]byte, error) {
 	c.out.b = dst
 	var w io.WriteCloser
 	switch c.alg {
@@ -199,7 +254,13 @@ func (c *Codec) appendStream(dst, src []byte) ([]byte, error) {
 	default:
 		return dst, fmt.Errorf("compress: %w %d", ErrUnknownAlgorithm, uint8(c.alg))
 	}
-	_, werr := w.Write(src)
+	var werr error
+	for _, p := range src {
+		if _, err := w.Write(p); err != nil {
+			werr = err
+			break
+		}
+	}
 	err := errors.Join(werr, w.Close())
 	out := c.out.b
 	c.out.b = nil
