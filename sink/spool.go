@@ -82,6 +82,19 @@ type spoolRecord struct {
 	events     int
 	created    time.Time
 	data       []byte
+	// parts follow data in the payload when a record is written (a
+	// frame's JSON in pieces, written as they are); a record read back
+	// has them in data.
+	parts [][]byte
+}
+
+// size is the length of the record's frame.
+func (r *spoolRecord) size() int {
+	n := len(r.data)
+	for _, p := range r.parts {
+		n += len(p)
+	}
+	return n
 }
 
 // spoolRef locates a record handed out by next, for ack.
@@ -393,7 +406,7 @@ func (s *spool) append(rec spoolRecord) error {
 	if s.closed {
 		return errors.New("sink: spool closed")
 	}
-	n := spoolMetaLen + len(rec.data)
+	n := spoolMetaLen + rec.size()
 	if n > spoolMaxPayload {
 		return fmt.Errorf("sink: spool: record of %d bytes too large", n)
 	}
@@ -416,6 +429,8 @@ func (s *spool) append(rec spoolRecord) error {
 		last = len(s.segs) - 1
 	}
 	g := s.segs[last]
+	// The header, then the payload's pieces as they are: the frame is not
+	// copied into one buffer.
 	b := s.scratch[:0]
 	b = binary.LittleEndian.AppendUint32(b, uint32(n))
 	b = binary.LittleEndian.AppendUint32(b, 0)
@@ -432,16 +447,27 @@ func (s *spool) append(rec spoolRecord) error {
 	b = append(b, flags)
 	b = binary.LittleEndian.AppendUint32(b, uint32(rec.events))
 	b = binary.LittleEndian.AppendUint64(b, uint64(rec.created.UnixNano()))
-	b = append(b, rec.data...)
-	binary.LittleEndian.PutUint32(b[4:8], crc32.Checksum(b[spoolHeaderLen:], spoolCRC))
-	s.scratch = b
-	if _, err := s.w.WriteAt(b, g.size); err != nil {
-		return fmt.Errorf("sink: spool: write %s: %w", g.path, err)
+	crc := crc32.Update(0, spoolCRC, b[spoolHeaderLen:])
+	crc = crc32.Update(crc, spoolCRC, rec.data)
+	for _, p := range rec.parts {
+		crc = crc32.Update(crc, spoolCRC, p)
 	}
-	g.size += int64(len(b))
+	binary.LittleEndian.PutUint32(b[4:8], crc)
+	s.scratch = b
+	off := g.size
+	for _, p := range append([][]byte{b, rec.data}, rec.parts...) {
+		if len(p) == 0 {
+			continue
+		}
+		if _, err := s.w.WriteAt(p, off); err != nil {
+			return fmt.Errorf("sink: spool: write %s: %w", g.path, err)
+		}
+		off += int64(len(p))
+	}
+	g.size = off
 	g.records++
 	g.events += rec.events
-	s.stats.bytes += int64(len(b))
+	s.stats.bytes += int64(spoolHeaderLen + n)
 	s.stats.records++
 	s.wDirty = true
 	if s.wSync.record(s.policy, s.now()) {

@@ -184,8 +184,15 @@ type WebSocket struct {
 	// before the first); events are encoded in its form.
 	knownGen atomic.Uint32
 
-	// retained counts the bytes of event JSON the segments hold.
+	// retained counts the capacity of the chunks the segments hold (see
+	// websocket_chunks.go); chunks keeps those of released segments for
+	// reuse (guarded by mu); scratch is the buffer compression joins a
+	// frame's parts in (s.codecs.retained()).
 	retained atomic.Int64
+	chunks   chunkPool
+	scratch  atomic.Int64
+	// parkedMem is the memory of the parked frames (guarded by mu).
+	parkedMem int
 	// acked counts distinct events acknowledged (for the client's
 	// Delivered); progressAt is the last ack or connection (Unix ns).
 	acked      atomic.Uint64
@@ -320,6 +327,9 @@ func (s *WebSocket) storeLoop() {
 		if s.closed.Load() {
 			return
 		}
+		s.mu.Lock()
+		s.chunks.trim() // the chunks kept for reuse go once the sink no longer needs them
+		s.mu.Unlock()
 		_ = s.admitAll(s.runCtx, s.encodeEnded(time.Time{}))
 		_ = s.admitAll(s.runCtx, s.encodeDue(false))
 	}
@@ -497,8 +507,12 @@ func (s *WebSocket) reserve(ctx context.Context, batch []tracing.TraceEvent) []t
 	return kept
 }
 
-// held is the memory the sink holds for events: the segments' event JSON
-// and the frames waiting to be sent or acknowledged.
+// held is the memory the sink holds for events, by capacity: the
+// segments' chunks of event JSON (each counted once, however many frames
+// refer to it), what the frames waiting to be sent or acknowledged hold of
+// their own (headers, compressed bytes, RecordEvents, spooled records) and
+// the compression scratch buffer. The chunks kept for reuse are not
+// counted: they never outnumber the most chunks in use, which held bounds.
 func (s *WebSocket) held() int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -506,7 +520,8 @@ func (s *WebSocket) held() int64 {
 }
 
 func (s *WebSocket) heldLocked() int64 {
-	return s.retained.Load() + int64(s.queue.bytes+s.resend.bytes+s.inflight.bytes)
+	return s.retained.Load() + s.scratch.Load() +
+		int64(s.queue.mem+s.resend.mem+s.inflight.mem+s.parkedMem)
 }
 
 // sealForRoom seals the open segments whose events are all acknowledged
@@ -527,7 +542,7 @@ func (s *WebSocket) sealForRoom() {
 			s.mu.Unlock()
 			if done {
 				frames = s.sealLocked(g, now, frames)
-			} else if open && (largest == nil || len(g.buf) > len(largest.buf)) {
+			} else if open && (largest == nil || g.data.size > largest.data.size) {
 				largest = g
 			}
 		}
@@ -630,15 +645,25 @@ func (s *WebSocket) spoolFrame(f *frame) bool {
 		s.spool.release(f.spool)
 		s.mu.Lock()
 		s.untrackLocked(f)
+		s.releaseLocked(f)
 		s.mu.Unlock()
-		f.release(s.free)
 		return true
 	}
 	events := f.events
 	if f.seg != nil {
 		s.mu.Lock()
 		events = f.seg.unackedLocked()
+		gone := superseded(f) || f.parts == nil
+		if gone {
+			// A newer store, or the segment's loss, accounts for its
+			// events.
+			s.untrackLocked(f)
+			s.releaseLocked(f)
+		}
 		s.mu.Unlock()
+		if gone {
+			return true
+		}
 	}
 	s.encMu.Lock()
 	data, err := f.plain(&s.codecs) // records hold JSON: the next sink may not compress alike
@@ -648,7 +673,7 @@ func (s *WebSocket) spoolFrame(f *frame) bool {
 			critical: f.critical,
 			events:   events,
 			created:  unixTime(f.created),
-			data:     data,
+			parts:    data,
 		})
 	}
 	switch {
@@ -665,8 +690,8 @@ func (s *WebSocket) spoolFrame(f *frame) bool {
 		s.loseSegLocked(f.seg, "")
 	}
 	s.untrackLocked(f)
+	s.releaseLocked(f)
 	s.mu.Unlock()
-	f.release(s.free)
 	return true
 }
 
@@ -693,7 +718,7 @@ func (s *WebSocket) dropLocked(f *frame, reason string) {
 	if f.spool.seg != nil {
 		s.spool.ack(f.spool) // it will not be sent again
 	}
-	f.release(s.free)
+	s.releaseLocked(f)
 	if n > 0 {
 		s.log.Warn("events dropped", zap.String("reason", reason), zap.Int("events", n))
 	}
@@ -875,10 +900,10 @@ func (s *WebSocket) Close(ctx context.Context) error {
 		}
 		if skip {
 			s.untrackLocked(f)
+			s.releaseLocked(f)
 		}
 		s.mu.Unlock()
 		if skip {
-			f.release(s.free)
 			continue
 		}
 		events += n

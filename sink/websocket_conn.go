@@ -319,7 +319,7 @@ func (s *WebSocket) takeLocked(c *wsConn, batch []*frame, spoolFirst bool) []*fr
 			// A newer store of its segment carries its events.
 			q.pop()
 			s.untrackLocked(f)
-			f.release(s.free)
+			s.releaseLocked(f)
 			continue
 		}
 		if g := f.seg; g != nil && !f.final && s.cfg.mode == ModeBoth && c.gen == tracing.ProtocolV2 && !g.storeOnly.Load() {
@@ -331,8 +331,8 @@ func (s *WebSocket) takeLocked(c *wsConn, batch []*frame, spoolFirst bool) []*fr
 			}
 			g.skippedN = max(g.skippedN, f.upto)
 			s.untrackLocked(f)
+			s.releaseLocked(f)
 			s.resolveSegLocked(g)
-			f.release(s.free)
 			continue
 		}
 		if f.stream != nil && (f.kind == frameRecord || f.kind == frameEnd) {
@@ -341,7 +341,7 @@ func (s *WebSocket) takeLocked(c *wsConn, batch []*frame, spoolFirst bool) []*fr
 				q.pop()
 				s.doneStreamLocked(c, f, false)
 				s.untrackLocked(f)
-				f.release(s.free)
+				s.releaseLocked(f)
 				continue
 			case streamStart:
 				st := s.startFrameLocked(c, f.stream)
@@ -365,9 +365,7 @@ func (s *WebSocket) takeLocked(c *wsConn, batch []*frame, spoolFirst bool) []*fr
 		if f.binary && int32(f.alg) != s.compAlg.Load() {
 			// Compressed with an algorithm the server turned out not to
 			// take: send its JSON as text.
-			if raw, err := f.plain(&s.sendCodecs); err == nil {
-				f.wire, f.binary = raw, false
-			}
+			s.decompressLocked(f)
 		}
 		if f.sent {
 			s.framesResent.Add(1)
@@ -381,6 +379,27 @@ func (s *WebSocket) takeLocked(c *wsConn, batch []*frame, spoolFirst bool) []*fr
 		batch = append(batch, f)
 	}
 	return s.tookLocked(batch)
+}
+
+// decompressLocked turns binary f into a text frame of its JSON: its
+// parts, or its wire bytes decompressed (f stays as it is when they do
+// not decode). f must be in no queue. s.mu must be held.
+func (s *WebSocket) decompressLocked(f *frame) {
+	if f.parts != nil {
+		if f.buf != nil {
+			s.free.put(f.buf)
+			f.buf = nil
+		}
+		f.wire, f.binary = nil, false
+		return
+	}
+	if raw, err := s.sendCodecs.get(f.alg).DecodeRequest(nil, f.wire); err == nil {
+		if f.buf != nil {
+			s.free.put(f.buf)
+			f.buf = nil
+		}
+		f.wire, f.binary = raw, false
+	}
 }
 
 func (s *WebSocket) tookLocked(batch []*frame) []*frame {
@@ -420,7 +439,7 @@ func (s *WebSocket) replay() {
 	if rec.compressed {
 		// Written by an earlier version: a size-prefixed LZ4 block.
 		f.binary, f.alg, f.rawLen = true, compress.LZ4, 0
-		raw, err := f.plain(&s.sendCodecs)
+		raw, err := s.sendCodecs.get(f.alg).DecodeRequest(nil, f.wire)
 		if err != nil {
 			s.report(fmt.Errorf("sink: spool: undecodable record: %w", err), "spool record dropped")
 			s.drop(f, DropSpoolError)
@@ -445,7 +464,7 @@ func (s *WebSocket) writeFrames(c *wsConn, batch []*frame) error {
 		if f.binary {
 			typ = websocket.MessageBinary
 		}
-		if err := c.c.Write(ctx, typ, f.wire); err != nil {
+		if err := writeFrame(ctx, c.c, typ, f); err != nil {
 			if c.cork != nil {
 				_ = c.cork.Uncork()
 			}
@@ -453,7 +472,7 @@ func (s *WebSocket) writeFrames(c *wsConn, batch []*frame) error {
 		}
 		s.framesSent.Add(1)
 		s.rawBytes.Add(uint64(f.rawLen))
-		s.wireBytes.Add(uint64(len(f.wire)))
+		s.wireBytes.Add(uint64(f.size()))
 	}
 	if c.cork != nil {
 		if err := c.cork.Uncork(); err != nil {
@@ -461,6 +480,29 @@ func (s *WebSocket) writeFrames(c *wsConn, batch []*frame) error {
 		}
 	}
 	return nil
+}
+
+// writeFrame writes f as one message of type typ: its wire bytes, or its
+// parts in turn (one WebSocket frame each, which the server joins into
+// the message), so that a store is never copied into one buffer.
+func writeFrame(ctx context.Context, c *websocket.Conn, typ websocket.MessageType, f *frame) error {
+	if f.wire != nil {
+		return c.Write(ctx, typ, f.wire)
+	}
+	w, err := c.Writer(ctx, typ)
+	if err != nil {
+		return err
+	}
+	for _, p := range f.parts {
+		if len(p) == 0 {
+			continue
+		}
+		if _, err := w.Write(p); err != nil {
+			_ = w.Close()
+			return err
+		}
+	}
+	return w.Close()
 }
 
 // teardown closes c at once and moves its unacknowledged frames to the
@@ -610,9 +652,9 @@ func (s *WebSocket) ack(c *wsConn) error {
 		s.spool.ack(f.spool)
 	}
 	s.untrackLocked(f)
+	s.releaseLocked(f)
 	s.notifyLocked()
 	s.mu.Unlock()
-	f.release(s.free)
 	return nil
 }
 
@@ -686,8 +728,8 @@ func (s *WebSocket) reject(c *wsConn, serr *wire.ServerError) error {
 		}
 		s.doneStreamLocked(c, f, false)
 		s.untrackLocked(f)
+		s.releaseLocked(f)
 		s.mu.Unlock()
-		f.release(s.free)
 		s.report(fmt.Errorf("sink: websocket: server rejected an event: %w", serr), "event rejected", zap.String("code", code))
 		return nil
 	}
@@ -758,6 +800,7 @@ func (s *WebSocket) parkLocked(f *frame) {
 	if g := f.stream; g != nil {
 		g.parked++
 	}
+	s.parkedMem += f.mem()
 	s.parked[f] = time.AfterFunc(d, func() { s.unpark(f) })
 }
 
@@ -772,6 +815,7 @@ func (s *WebSocket) unpark(f *frame) {
 	if g := f.stream; g != nil {
 		g.parked--
 	}
+	s.parkedMem -= f.mem()
 	s.resend.push(f)
 	s.notifyLocked()
 }
@@ -788,6 +832,7 @@ func (s *WebSocket) takeParkedLocked() []*frame {
 		}
 	}
 	clear(s.parked)
+	s.parkedMem = 0
 	return out
 }
 

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/reflowtrace/reflowtrace-go/internal/compress"
-
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 )
 
@@ -27,7 +26,7 @@ type frame struct {
 	kind     frameKind
 	binary   bool // wire is the JSON compressed with alg
 	alg      compress.Algorithm
-	wire     []byte // what is sent
+	wire     []byte // what is sent, when it is one buffer (see parts)
 	rawLen   int    // bytes of JSON before compression
 	events   int
 	critical bool // every event in it is critical
@@ -43,12 +42,44 @@ type frame struct {
 	seg   *traceSeg
 	upto  int
 	final bool // the last store of its segment
+	// parts is the JSON of a store: the head of its StoreTrace (up to the
+	// events), seg's chunks as they were when it was built, and the
+	// tail; the head and tail are in hbuf. The chunks are seg's own, not a
+	// copy: a frame with parts holds a reference to seg (traceSeg.refs).
+	// A store with wire nil is sent as its parts; a compressed one sends
+	// wire and keeps its parts for the spool.
+	parts [][]byte
+	hbuf  []byte
 	// stream is the segment a RecordEvent, StartTrace, EndTrace or
 	// recovery GetTrace belongs to (live modes).
 	stream *traceSeg
+	// in is the queue holding the frame, and qBytes and qMem what it
+	// counted for it (see fifo).
+	in           *fifo
+	qBytes, qMem int
 }
 
-func (f *frame) size() int { return len(f.wire) }
+// size is the frame's length on the wire.
+func (f *frame) size() int {
+	if f.wire != nil {
+		return len(f.wire)
+	}
+	return f.rawLen
+}
+
+// sliceHeader is the size of a []byte in memory.
+const sliceHeader = 24
+
+// mem is the memory the frame holds of its own, by capacity: its
+// segment's chunks, which all the segment's frames share, are counted with
+// the segment.
+func (f *frame) mem() int {
+	n := cap(f.hbuf) + cap(f.parts)*sliceHeader
+	if f.buf != nil {
+		return n + cap(*f.buf)
+	}
+	return n + cap(f.wire)
+}
 
 // bufList keeps released frame buffers for reuse. Unlike a sync.Pool it
 // survives garbage collections, so a steady stream of batches reuses the
@@ -84,28 +115,55 @@ func (l bufList) put(b *[]byte) {
 	}
 }
 
-// release returns the frame's buffer to l; the frame must not be used
-// afterwards.
-func (f *frame) release(l bufList) {
+// releaseLocked gives back what f holds: its pooled buffer, and its
+// reference to its segment's chunks. f must not be used afterwards, and
+// must be in no queue. s.mu must be held.
+func (s *WebSocket) releaseLocked(f *frame) {
 	if f.buf != nil {
-		l.put(f.buf)
+		s.free.put(f.buf)
 		f.buf = nil
 	}
-	f.wire = nil
+	f.wire, f.hbuf = nil, nil
+	if f.parts != nil {
+		f.parts = nil
+		s.unrefLocked(f.seg)
+	}
 }
 
-// fifo is a queue of frames, a slice with a moving head.
+// fifo is a queue of frames, a slice with a moving head. bytes counts the
+// frames' length on the wire (for the window), mem the memory they hold
+// of their own (for the memory limit).
 type fifo struct {
-	items []*frame
-	head  int
-	bytes int
+	items      []*frame
+	head       int
+	bytes, mem int
 }
 
 func (q *fifo) len() int { return len(q.items) - q.head }
 
 func (q *fifo) push(f *frame) {
 	q.items = append(q.items, f)
-	q.bytes += f.size()
+	f.in, f.qBytes, f.qMem = q, f.size(), f.mem()
+	q.bytes += f.qBytes
+	q.mem += f.qMem
+}
+
+// recount updates what f's queue counts for it, after f changed.
+func (f *frame) recount() {
+	q := f.in
+	if q == nil {
+		return
+	}
+	b, m := f.size(), f.mem()
+	q.bytes += b - f.qBytes
+	q.mem += m - f.qMem
+	f.qBytes, f.qMem = b, m
+}
+
+func (q *fifo) forget(f *frame) {
+	q.bytes -= f.qBytes
+	q.mem -= f.qMem
+	f.in, f.qBytes, f.qMem = nil, 0, 0
 }
 
 func (q *fifo) peek() *frame {
@@ -122,7 +180,7 @@ func (q *fifo) pop() *frame {
 	f := q.items[q.head]
 	q.items[q.head] = nil
 	q.head++
-	q.bytes -= f.size()
+	q.forget(f)
 	if q.head == len(q.items) {
 		q.items, q.head = q.items[:0], 0
 	} else if q.head > 1024 && q.head*2 > len(q.items) {
@@ -136,8 +194,11 @@ func (q *fifo) pop() *frame {
 // drain removes and returns every frame, oldest first.
 func (q *fifo) drain() []*frame {
 	out := append([]*frame(nil), q.items[q.head:]...)
+	for _, f := range out {
+		q.forget(f)
+	}
 	clear(q.items)
-	q.items, q.head, q.bytes = q.items[:0], 0, 0
+	q.items, q.head, q.bytes, q.mem = q.items[:0], 0, 0, 0
 	return out
 }
 
@@ -239,6 +300,17 @@ func unixTime(ns int64) time.Time { return time.Unix(0, ns).UTC() }
 // Not safe for concurrent use.
 type codecSet [compress.Brotli + 1]*compress.Codec
 
+// retained is the memory the codecs keep for joining a frame's parts.
+func (cs *codecSet) retained() int {
+	n := 0
+	for _, c := range cs {
+		if c != nil {
+			n += c.Retained()
+		}
+	}
+	return n
+}
+
 func (cs *codecSet) get(a compress.Algorithm) *compress.Codec {
 	if cs[a] == nil {
 		cs[a], _ = compress.NewCodec(a) // a is always valid here
@@ -246,10 +318,18 @@ func (cs *codecSet) get(a compress.Algorithm) *compress.Codec {
 	return cs[a]
 }
 
-// plain returns f's JSON: its wire bytes, decompressed when binary.
-func (f *frame) plain(cs *codecSet) ([]byte, error) {
-	if !f.binary {
-		return f.wire, nil
+// plain returns f's JSON, in parts: its parts, or its wire bytes,
+// decompressed when binary.
+func (f *frame) plain(cs *codecSet) ([][]byte, error) {
+	if f.parts != nil {
+		return f.parts, nil
 	}
-	return cs.get(f.alg).DecodeRequest(nil, f.wire)
+	if !f.binary {
+		return [][]byte{f.wire}, nil
+	}
+	raw, err := cs.get(f.alg).DecodeRequest(nil, f.wire)
+	if err != nil {
+		return nil, err
+	}
+	return [][]byte{raw}, nil
 }

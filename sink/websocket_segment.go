@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/reflowtrace/reflowtrace-go/internal/compress"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 )
 
@@ -27,20 +28,22 @@ const DefaultStoreDelay = time.Second
 // is sealed and the trace continues in the next one.
 //
 // Fields above the line are guarded by WebSocket.encMu, those below by
-// WebSocket.mu.
+// WebSocket.mu. data is changed only with both held: its chunks are read
+// with WebSocket.mu held (they are given back to the pool under it), its
+// sizes with either.
 type traceSeg struct {
 	id      tracing.TraceID // the server trace id
 	logical tracing.TraceID // the trace the events belong to
 	number  int
 	hdr     tracing.FlowTrace
-	buf     []byte // the events' JSON, comma-separated
-	n       int    // events in buf
-	hdrLen  int    // bytes of a store of the segment beside its events, and a margin
-	crit    bool   // buf holds a critical event
+	data    segBytes // the events' JSON, comma-separated
+	n       int      // events in data
+	hdrLen  int      // bytes of a store of the segment beside its events, and a margin
+	crit    bool     // data holds a critical event
 	// dirtySince is when the oldest event not carried by a store arrived
 	// (Unix ns), or 0.
 	dirtySince int64
-	storedB    int // bytes of buf carried by the newest store built
+	storedB    int // bytes of data carried by the newest store built
 
 	// Guarded by WebSocket.mu.
 	storedN  int    // events carried by the newest store built
@@ -48,7 +51,11 @@ type traceSeg struct {
 	skippedN int    // events carried by the newest store not sent (streamed instead)
 	sealed   bool   // no more events; released once resolved
 	pending  *frame // newest store not taken by the sender yet
-	released bool
+	released bool   // resolved: its events need no more stores
+	// refs counts the frames whose parts are data's chunks, plus one until
+	// the segment is released; the chunks go back to the pool when it
+	// drops to zero.
+	refs int
 	// lostReason is why the events were given up ("" when spooled).
 	lostReason string
 
@@ -76,7 +83,7 @@ type traceSeg struct {
 // newSegLocked opens segment number of the logical trace whose header is
 // hdr. s.encMu must be held.
 func (s *WebSocket) newSegLocked(hdr tracing.FlowTrace, number int) *traceSeg {
-	g := &traceSeg{logical: hdr.TraceID, number: number, id: hdr.TraceID}
+	g := &traceSeg{logical: hdr.TraceID, number: number, id: hdr.TraceID, refs: 1}
 	if number > 0 {
 		g.id = tracing.NewTraceID()
 		tags := make(map[string]string, len(hdr.Metadata.Tags)+2)
@@ -137,26 +144,37 @@ func (s *WebSocket) segCap(g *traceSeg) int {
 // segment (and appending its last store to frames) and opening the next
 // when it is full. s.encMu must be held.
 func (s *WebSocket) appendToSeg(id tracing.TraceID, ev *tracing.TraceEvent, js []byte, now int64, frames []*frame) (*traceSeg, []*frame) {
-	g := s.segFor(id, ev.Timestamp.UnixNano())
-	if g.n > 0 && len(g.buf)+1+len(js) > s.segCap(g) {
-		frames = s.sealLocked(g, now, frames)
-		g = s.segFor(id, ev.Timestamp.UnixNano())
+	for {
+		g := s.segFor(id, ev.Timestamp.UnixNano())
+		if g.n > 0 && g.data.size+1+len(js) > s.segCap(g) {
+			frames = s.sealLocked(g, now, frames)
+			continue
+		}
+		s.mu.Lock()
+		if g.sealed || g.lost.Load() {
+			// Given up since segFor looked: the next segment takes it.
+			s.mu.Unlock()
+			continue
+		}
+		grown := 0
+		if g.n > 0 {
+			grown = g.data.appendJSON(comma, &s.chunks)
+		}
+		grown += g.data.appendJSON(js, &s.chunks)
+		s.retained.Add(int64(grown)) // what the chunks hold, not only what they use
+		s.mu.Unlock()
+		g.n++
+		if ev.Type.Kind.Critical() {
+			g.crit = true
+		}
+		if g.dirtySince == 0 {
+			g.dirtySince = now
+		}
+		return g, frames
 	}
-	before := cap(g.buf)
-	if g.n > 0 {
-		g.buf = append(g.buf, ',')
-	}
-	g.buf = append(g.buf, js...)
-	s.retained.Add(int64(cap(g.buf) - before)) // what the buffer holds, not only what it uses
-	g.n++
-	if ev.Type.Kind.Critical() {
-		g.crit = true
-	}
-	if g.dirtySince == 0 {
-		g.dirtySince = now
-	}
-	return g, frames
 }
+
+var comma = []byte{','}
 
 // sealLocked marks g as taking no more events, appending its last store
 // to frames when it has events no store carries yet. s.encMu must be
@@ -195,45 +213,65 @@ func (s *WebSocket) storeDue(g *traceSeg, now int64) bool {
 	if g.dirtySince == 0 || !s.stores(g) {
 		return false
 	}
-	if g.storedB == 0 || len(g.buf)-g.storedB >= g.storedB {
+	if g.storedB == 0 || g.data.size-g.storedB >= g.storedB {
 		return true
 	}
 	wait := int64(s.cfg.storeDelay) * int64(max(1, g.storedB>>20))
 	return now-g.dirtySince >= wait
 }
 
-// buildStore encodes a StoreTrace of g carrying all its events, and
-// records it as g's newest store. s.encMu must be held.
+// buildStore makes a StoreTrace of g carrying all its events, and records
+// it as g's newest store. The frame refers to g's chunks rather than
+// copying them (see frame.parts); it is compressed when compression is on.
+// A segment whose chunks were given up (lost since the caller looked) gets
+// a frame without events, which queueStore drops. s.encMu must be held.
 func (s *WebSocket) buildStore(g *traceSeg, now int64) *frame {
-	buf := s.free.get()
-	if want := len(g.buf) + 8192; cap(*buf) < want {
-		*buf = make([]byte, 0, want)
-	}
-	b := s.enc.AppendStoreTrace((*buf)[:0], &g.hdr, []tracing.TraceEvent{})
-	// Splice the events into the header's empty event list. In the
-	// encoder's output the first `"events":[]` is the field itself: any
-	// such text inside a string would have its quotes escaped.
-	at := bytes.Index(b, eventsEmpty)
-	if at >= 0 {
-		at += len(eventsEmpty) - 1
-		tail := len(b) - at
-		b = append(b, g.buf...)
-		copy(b[at+len(g.buf):], b[at:at+tail])
-		copy(b[at:], g.buf)
-	}
-	*buf = b
-	f := s.finish(buf, frameStore, 0, g.crit, now)
-	f.seg, f.upto = g, g.n
-	g.storedB = len(g.buf)
+	hb := s.enc.AppendStoreTrace(make([]byte, 0, g.hdrLen), &g.hdr, []tracing.TraceEvent{})
+	// The events go into the header's empty event list. In the encoder's
+	// output the first `"events":[]` is the field itself: any such text
+	// inside a string would have its quotes escaped.
+	at := bytes.Index(hb, eventsEmpty) + len(eventsEmpty) - 1
+	f := &frame{kind: frameStore, critical: g.crit, created: now, seg: g}
+	g.storedB = g.data.size
 	g.dirtySince = 0
 	s.mu.Lock()
+	if !g.released {
+		f.hbuf = hb
+		f.parts = g.data.view(append(make([][]byte, 0, len(g.data.chunks)+2), hb[:at:at]))
+		f.parts = append(f.parts, hb[at:])
+		f.rawLen = len(hb) + g.data.size
+		g.refs++
+	}
+	f.upto = g.n
 	f.events = g.n - g.storedN
 	g.storedN = g.n
 	s.mu.Unlock()
+	if f.parts != nil {
+		s.compressStore(f)
+	}
 	return f
 }
 
 var eventsEmpty = []byte(`"events":[]`)
+
+// compressStore compresses store f's parts when compression is on and
+// worth it; the frame keeps its parts for the spool. s.encMu must be held.
+func (s *WebSocket) compressStore(f *frame) {
+	alg := s.compAlg.Load()
+	if alg < 0 || f.rawLen < s.cfg.compressMin {
+		return
+	}
+	codec := s.codecs.get(compress.Algorithm(alg))
+	cbuf := s.free.get()
+	c, err := codec.AppendRequestParts((*cbuf)[:0], f.parts)
+	s.scratch.Store(int64(s.codecs.retained()))
+	if err != nil || len(c) >= f.rawLen {
+		s.free.put(cbuf)
+		return
+	}
+	*cbuf = c
+	f.wire, f.buf, f.binary, f.alg = c, cbuf, true, compress.Algorithm(alg)
+}
 
 // queueStore hands f, a store of its segment, to the sender: it replaces
 // the segment's pending store if the sender has not taken it yet, and
@@ -248,17 +286,19 @@ func (s *WebSocket) queueStore(f *frame) (admit bool) {
 			s.dropped[g.lostReason] += uint64(f.events)
 			s.droppedN.Add(uint64(f.events))
 		}
-		f.release(s.free)
+		s.releaseLocked(f)
 		return false
 	}
 	if p := g.pending; p != nil && !p.sent && p.tracked {
-		// Not sent yet: the newer store replaces it in place.
-		s.queue.bytes += len(f.wire) - len(p.wire)
-		p.release(s.free)
-		p.wire, p.buf, p.binary, p.rawLen = f.wire, f.buf, f.binary, f.rawLen
+		// Not sent yet: the newer store replaces it in place, and takes
+		// over f's reference to the segment.
+		s.releaseLocked(p)
+		p.wire, p.buf, p.binary, p.alg, p.rawLen = f.wire, f.buf, f.binary, f.alg, f.rawLen
+		p.parts, p.hbuf = f.parts, f.hbuf
 		p.upto, p.critical = f.upto, p.critical || f.critical
 		p.events += f.events
-		f.buf, f.wire = nil, nil
+		p.recount()
+		f.buf, f.wire, f.parts, f.hbuf = nil, nil, nil, nil
 		s.notifyLocked()
 		return false
 	}
@@ -276,8 +316,9 @@ func superseded(f *frame) bool {
 	return g != nil && (g.lost.Load() || f.upto < g.storedN || f.upto <= g.ackedN && f.sent)
 }
 
-// resolveSegLocked releases g's memory once its last store is
-// acknowledged or its events were given up. s.mu must be held.
+// resolveSegLocked releases g once its last store is acknowledged or its
+// events were given up: its chunks go back to the pool once no frame
+// refers to them. s.mu must be held.
 func (s *WebSocket) resolveSegLocked(g *traceSeg) {
 	if g.released {
 		return
@@ -288,8 +329,18 @@ func (s *WebSocket) resolveSegLocked(g *traceSeg) {
 		return
 	}
 	g.released = true
-	s.retained.Add(-int64(cap(g.buf)))
-	g.buf = nil
+	s.unrefLocked(g)
+	s.notifyLocked()
+}
+
+// unrefLocked drops a reference to g's chunks, giving them back to the
+// pool with the last. s.mu must be held.
+func (s *WebSocket) unrefLocked(g *traceSeg) {
+	if g.refs--; g.refs > 0 {
+		return
+	}
+	s.chunks.put(g.data.take())
+	s.retained.Add(-int64(g.data.capB))
 	s.notifyLocked()
 }
 

@@ -397,8 +397,8 @@ func (s *WebSocket) spoolStream(f *frame) bool {
 	s.encMu.Unlock()
 	s.mu.Lock()
 	s.untrackLocked(f)
+	s.releaseLocked(f)
 	s.mu.Unlock()
-	f.release(s.free)
 	if st == nil {
 		return true // the segment went to disk with an earlier frame
 	}
