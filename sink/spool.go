@@ -40,16 +40,24 @@ import (
 // small file NNN.spool.ack holds the offset up to which every record was
 // acknowledged (or expired, or skipped as damaged), so that a later
 // process resumes after it instead of sending those records again. Records
-// are acknowledged in the order they were handed out; one acknowledged
-// out of order, after a record still in flight or given back, moves the
-// offset only once the records before it are done, so a crash costs
+// are mostly acknowledged in the order they were handed out; one
+// acknowledged out of order, after a record still in flight or given
+// back, moves the offset only once the records before it are done, and
+// until then is listed after the slots, so that a later process skips it
+// too. The file has two slots of spoolAckSlot bytes, written in turn:
+// magic, sequence number, offset, flags (bit 0: the segment is damaged),
+// CRC-32C of the slot's first 28 bytes. The valid slot with the higher
+// sequence number wins, so a torn write leaves the previous one; with
+// neither valid the segment is replayed from its start. After the slots
+// come entries of spoolAckEntry bytes, one per record acknowledged out of
+// order: the offset after the record (little-endian uint64),
+// spoolAckEntryTag, CRC-32C of the entry's first 12 bytes. Entries at or
+// before the slot's offset mean nothing; the list is read up to the first
+// entry that is not valid (a torn write) and emptied once the offset
+// passes every record acknowledged. A write lost to a crash costs
 // duplicates (harmless: a spooled StoreTrace replaces its trace whole),
-// never records. The file has two slots of spoolAckSlot bytes, written in
-// turn: magic, sequence number, offset, flags (bit 0: the segment is
-// damaged), CRC-32C of the slot's first 28 bytes. The valid slot with the
-// higher sequence number wins, so a torn write leaves the previous one;
-// with neither valid the segment is replayed from its start. It is synced
-// as the SyncPolicy says, and deleted after its segment.
+// never records. The file is synced as the SyncPolicy says, and deleted
+// after its segment.
 const (
 	spoolMagic       = "RFTSPL1\n"
 	spoolSuffix      = ".spool"
@@ -57,6 +65,8 @@ const (
 	spoolAckExt      = ".ack"     // appended to a segment's name for its acknowledgements
 	spoolAckMagic    = "RFTACK1\n"
 	spoolAckSlot     = 32
+	spoolAckEntry    = 16
+	spoolAckEntryTag = "ACK1"
 	spoolAckDamaged  = 1 << 0
 	spoolHeaderLen   = 8
 	spoolMetaLen     = 1 + 4 + 8
@@ -137,6 +147,11 @@ type segment struct {
 	ackSeq     uint64
 	ackDamaged bool
 	ackDirty   bool // written since the last sync
+	// ackLog is the number of entries after the slots (records
+	// acknowledged out of order); doneAt the records (start → end) an
+	// earlier process acknowledged out of order, which next skips.
+	ackLog int
+	doneAt map[int64]int64
 }
 
 // spoolStats are the spool's counters.
@@ -267,11 +282,20 @@ func (s *spool) scan(g *segment) error {
 		g.damaged = true
 		s.stats.corruptBytes += int64(min(len(b), off))
 	}
-	if acked, damaged, seq, ok := readAckFile(g.path + spoolAckExt); ok && acked >= int64(off) && acked <= int64(len(b)) {
+	var done map[int64]bool
+	if a, ok := readAckFile(g.path + spoolAckExt); ok && a.acked >= int64(off) && a.acked <= int64(len(b)) {
 		// Resume after what an earlier sink had acknowledged.
-		off = int(acked)
-		g.damaged = g.damaged || damaged
-		g.ackSeq, g.ackDamaged = seq, damaged
+		off = int(a.acked)
+		g.damaged = g.damaged || a.damaged
+		g.ackSeq, g.ackDamaged, g.ackLog = a.seq, a.damaged, len(a.done)
+		for _, end := range a.done {
+			if end > a.acked {
+				if done == nil {
+					done = make(map[int64]bool)
+				}
+				done[end] = true
+			}
+		}
 	}
 	g.size = int64(off)
 	g.read = g.size
@@ -279,10 +303,18 @@ func (s *spool) scan(g *segment) error {
 	for off < len(b) {
 		rec, n, ok := parseRecord(b[off:])
 		if ok {
+			if end := int64(off + n); done[end] {
+				// Acknowledged out of order: next skips it.
+				if g.doneAt == nil {
+					g.doneAt = make(map[int64]int64)
+				}
+				g.doneAt[int64(off)] = end
+			} else {
+				g.records++
+				g.events += rec.events
+			}
 			off += n
 			g.size = int64(off)
-			g.records++
-			g.events += rec.events
 			continue
 		}
 		end := off + resync(b[off:])
@@ -542,7 +574,7 @@ func (s *spool) rotate() error {
 		return fmt.Errorf("sink: spool: write %s: %w", g.path, err)
 	}
 	g.size = int64(len(spoolMagic))
-	g.read = g.size
+	g.read, g.acked = g.size, g.size
 	s.stats.bytes += g.size
 	s.w = f
 	s.segs = append(s.segs, g)
@@ -558,6 +590,12 @@ func (s *spool) next(expireBefore time.Time) (rec spoolRecord, ref spoolRef, exp
 	defer s.mu.Unlock()
 	for _, g := range slices.Clone(s.segs) {
 		for !g.removed && g.read < g.size {
+			if end, ok := g.doneAt[g.read]; ok {
+				// An earlier process had it acknowledged.
+				delete(g.doneAt, g.read)
+				s.skipTo(g, end)
+				continue
+			}
 			f, err := s.reader(g)
 			if err != nil {
 				// Unreadable segment: count the rest as damaged.
@@ -637,7 +675,34 @@ func (s *spool) settle(g *segment) {
 	s.maybeRemove(g)
 	if !g.removed && (moved || g.damaged != g.ackDamaged) {
 		s.writeAck(g)
+		if g.ackLog > 0 && g.ackFile != nil && !slices.ContainsFunc(g.out, func(o spoolOut) bool { return o.done }) && len(g.doneAt) == 0 {
+			// The offset passed every record acknowledged out of order.
+			if err := g.ackFile.Truncate(2 * spoolAckSlot); err == nil {
+				g.ackLog = 0
+			}
+		}
 	}
+}
+
+// logAck lists end, the end of a record of g acknowledged before the
+// records ahead of it, in g's acknowledgement file. s.mu must be held.
+func (s *spool) logAck(g *segment, end int64) {
+	if g.ackSeq == 0 {
+		s.writeAck(g) // entries count only after a valid slot
+	}
+	if !s.openAck(g) {
+		return
+	}
+	var b [spoolAckEntry]byte
+	binary.LittleEndian.PutUint64(b[0:8], uint64(end))
+	copy(b[8:12], spoolAckEntryTag)
+	binary.LittleEndian.PutUint32(b[12:16], crc32.Checksum(b[:12], spoolCRC))
+	if _, err := g.ackFile.WriteAt(b[:], 2*spoolAckSlot+int64(g.ackLog)*spoolAckEntry); err != nil {
+		s.ackErr = cmp.Or(s.ackErr, fmt.Errorf("sink: spool: write %s: %w", g.path+spoolAckExt, err))
+		return
+	}
+	g.ackLog++
+	s.syncAck(g)
 }
 
 // writeAck writes g's acknowledged offset to the slot of its
@@ -645,13 +710,8 @@ func (s *spool) settle(g *segment) {
 // A failure costs duplicates after a restart; the first is reported by
 // close. s.mu must be held.
 func (s *spool) writeAck(g *segment) {
-	if g.ackFile == nil {
-		f, err := os.OpenFile(g.path+spoolAckExt, os.O_CREATE|os.O_RDWR, 0o600)
-		if err != nil {
-			s.ackErr = cmp.Or(s.ackErr, fmt.Errorf("sink: spool: %w", err))
-			return
-		}
-		g.ackFile = f
+	if !s.openAck(g) {
+		return
 	}
 	g.ackSeq++
 	var flags uint32
@@ -669,6 +729,27 @@ func (s *spool) writeAck(g *segment) {
 		return
 	}
 	g.ackDamaged = g.damaged
+	s.syncAck(g)
+}
+
+// openAck opens g's acknowledgement file unless it is open, and reports
+// whether it is. s.mu must be held.
+func (s *spool) openAck(g *segment) bool {
+	if g.ackFile != nil {
+		return true
+	}
+	f, err := os.OpenFile(g.path+spoolAckExt, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		s.ackErr = cmp.Or(s.ackErr, fmt.Errorf("sink: spool: %w", err))
+		return false
+	}
+	g.ackFile = f
+	return true
+}
+
+// syncAck notes that g's acknowledgement file was written, and syncs it as
+// the policy says. s.mu must be held.
+func (s *spool) syncAck(g *segment) {
 	g.ackDirty = true
 	if s.ackSync.record(s.policy, s.now()) {
 		if err := s.fsync(g.ackFile); err != nil {
@@ -680,13 +761,22 @@ func (s *spool) writeAck(g *segment) {
 	}
 }
 
-// readAckFile returns the acknowledged offset and damage flag in the
-// acknowledgement file at path, and its sequence number; ok is false when
-// it has no valid slot.
-func readAckFile(path string) (acked int64, damaged bool, seq uint64, ok bool) {
+// ackFile is what an acknowledgement file holds: the offset before which
+// every record is done, the damage flag and the sequence number of the
+// valid slot, and the ends of the records acknowledged out of order.
+type ackFile struct {
+	acked   int64
+	damaged bool
+	seq     uint64
+	done    []int64
+}
+
+// readAckFile reads the acknowledgement file at path; ok is false when it
+// has no valid slot.
+func readAckFile(path string) (a ackFile, ok bool) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return 0, false, 0, false
+		return ackFile{}, false
 	}
 	for at := 0; at+spoolAckSlot <= len(b) && at <= spoolAckSlot; at += spoolAckSlot {
 		slot := b[at : at+spoolAckSlot]
@@ -694,13 +784,23 @@ func readAckFile(path string) (acked int64, damaged bool, seq uint64, ok bool) {
 			crc32.Checksum(slot[:28], spoolCRC) != binary.LittleEndian.Uint32(slot[28:]) {
 			continue
 		}
-		if n := binary.LittleEndian.Uint64(slot[8:16]); !ok || n > seq {
-			seq, ok = n, true
-			acked = int64(binary.LittleEndian.Uint64(slot[16:24]))
-			damaged = binary.LittleEndian.Uint32(slot[24:28])&spoolAckDamaged != 0
+		if n := binary.LittleEndian.Uint64(slot[8:16]); !ok || n > a.seq {
+			a.seq, ok = n, true
+			a.acked = int64(binary.LittleEndian.Uint64(slot[16:24]))
+			a.damaged = binary.LittleEndian.Uint32(slot[24:28])&spoolAckDamaged != 0
 		}
 	}
-	return acked, damaged, seq, ok
+	if !ok {
+		return ackFile{}, false
+	}
+	for at := 2 * spoolAckSlot; at+spoolAckEntry <= len(b); at += spoolAckEntry {
+		e := b[at : at+spoolAckEntry]
+		if string(e[8:12]) != spoolAckEntryTag || crc32.Checksum(e[:12], spoolCRC) != binary.LittleEndian.Uint32(e[12:]) {
+			break // a torn write: what follows was never written whole
+		}
+		a.done = append(a.done, int64(binary.LittleEndian.Uint64(e[:8])))
+	}
+	return a, true
 }
 
 func (s *spool) reader(g *segment) (*os.File, error) {
@@ -734,6 +834,11 @@ func (s *spool) ack(ref spoolRef) {
 		}
 	}
 	s.settle(g)
+	if !g.removed && ref.end > g.acked {
+		// Behind a record not done yet: listed, so that a later process
+		// does not send it again.
+		s.logAck(g, ref.end)
+	}
 }
 
 // release returns a record handed out by next, not delivered, so that it is

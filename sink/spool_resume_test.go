@@ -71,12 +71,22 @@ func TestSpoolResumeAfterAck(t *testing.T) {
 			for _, i := range []int{0, 1, 3, 4} {
 				s.ack(refs[i])
 			}
-		}, want: names(2, 10)}, // 3 and 4 again: at least once
+		}, want: append(names(2, 3), names(5, 10)...)}, // 3 and 4 were acknowledged
+		{name: "gaps acknowledged late", handle: func(s *spool, refs []spoolRef) {
+			for _, i := range []int{5, 3, 1, 0} {
+				s.ack(refs[i])
+			}
+		}, want: append(append(names(2, 3), names(4, 5)...), names(6, 10)...)},
+		{name: "a gap closed", handle: func(s *spool, refs []spoolRef) {
+			for _, i := range []int{1, 3, 0, 2} {
+				s.ack(refs[i])
+			}
+		}, want: names(4, 10)},
 		{name: "a released record", handle: func(s *spool, refs []spoolRef) {
 			s.ack(refs[0])
 			s.release(refs[1])
 			s.ack(refs[2])
-		}, want: names(1, 10)},
+		}, want: append(names(1, 2), names(3, 10)...)},
 		{name: "every record", handle: func(s *spool, refs []spoolRef) {
 			for _, r := range refs {
 				s.ack(r)
@@ -239,14 +249,90 @@ func TestWebSocketSpoolResume(t *testing.T) {
 	if err := s3.Close(ctx); err != nil {
 		t.Fatalf("Close of the third sink: %v", err)
 	}
-	// The ack file keeps the offset before which every record is done, so
-	// a record acknowledged behind one still in flight when the server died
-	// may go out again: at most the in-flight window (2) more than what
-	// was left, never the whole segment again.
-	if sent := srv.Stats().ByKind["StoreTrace"] - before; sent < int(left) || sent > int(left)+2 {
-		t.Fatalf("third sink sent %d StoreTrace messages, want the %d left on disk (at most 2 more)", sent, left)
+	// The ack file lists the records acknowledged behind one still in
+	// flight when the server died: none of them goes out again.
+	if sent := srv.Stats().ByKind["StoreTrace"] - before; sent != int(left) {
+		t.Fatalf("third sink sent %d StoreTrace messages, want the %d left on disk", sent, left)
 	}
 	if files, _ := filepath.Glob(filepath.Join(dir, "*")); len(files) != 0 {
 		t.Fatalf("spool files left: %v", files)
+	}
+}
+
+// TestSpoolAckFileEntries checks the list of records acknowledged out of
+// order: a torn last entry leaves the entries before it, and the list is
+// emptied once the offset passes every record acknowledged.
+func TestSpoolAckFileEntries(t *testing.T) {
+	dir := t.TempDir()
+	s := fillSpool(t, dir, 10)
+	var refs []spoolRef
+	for range 6 {
+		_, ref, _, _ := s.next(time.Time{})
+		refs = append(refs, ref)
+	}
+	s.ack(refs[2])
+	s.ack(refs[4])
+	acks, _ := filepath.Glob(filepath.Join(dir, "*"+spoolSuffix+spoolAckExt))
+	if len(acks) != 1 {
+		t.Fatalf("acknowledgement files %v, want one", acks)
+	}
+	a, ok := readAckFile(acks[0])
+	if !ok || len(a.done) != 2 || a.done[0] != refs[2].end || a.done[1] != refs[4].end {
+		t.Fatalf("ack file %+v (valid %v), want entries for records 2 and 4", a, ok)
+	}
+	// A torn third entry.
+	f, err := os.OpenFile(acks[0], os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write([]byte("torn ent")); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s2, err := openSpool(dir, SyncNever, 0, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"record-0", "record-1", "record-3", "record-5", "record-6", "record-7", "record-8", "record-9"}
+	var got []string
+	var refs2 []spoolRef
+	for {
+		rec, ref, _, ok := s2.next(time.Time{})
+		if !ok {
+			break
+		}
+		got = append(got, string(rec.data))
+		refs2 = append(refs2, ref)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("replayed %q, want %q", got, want)
+	}
+	// Out of order again, past the torn entry, then every record: the
+	// list is emptied, then the files go.
+	s2.ack(refs2[1])
+	if a, _ := readAckFile(acks[0]); len(a.done) != 3 {
+		t.Fatalf("entries %v after the torn one was overwritten, want 3", a.done)
+	}
+	s2.ack(refs2[0]) // record 3 is still out, and 4 done behind it
+	if st, err := os.Stat(acks[0]); err != nil || st.Size() == 2*spoolAckSlot {
+		t.Fatalf("ack file emptied with a gap left: %v", err)
+	}
+	s2.ack(refs2[2]) // record 3: the offset passes 4
+	if st, err := os.Stat(acks[0]); err != nil {
+		t.Fatal(err)
+	} else if st.Size() != 2*spoolAckSlot {
+		t.Fatalf("ack file after the gaps closed: %d bytes, want only its slots", st.Size())
+	}
+	for _, r := range refs2[3:] {
+		s2.ack(r)
+	}
+	if err := s2.close(); err != nil {
+		t.Fatal(err)
+	}
+	_ = s.close()
+	if left, _ := filepath.Glob(filepath.Join(dir, "*")); len(left) != 0 {
+		t.Fatalf("files left after every record was acknowledged: %v", left)
 	}
 }
