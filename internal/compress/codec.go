@@ -130,6 +130,9 @@ func (c *Codec) AppendRequestParts(dst []byte, parts [][]byte) ([]byte, error) {
 		return out, nil
 	case LZ4:
 		j := c.joined[:0]
+		if cap(j) < n {
+			j = make([]byte, 0, max(n, 2*cap(j))) // requests grow: fewer steps
+		}
 		for _, p := range parts {
 			j = append(j, p...)
 		}
@@ -345,11 +348,20 @@ func readAll(dst []byte, r io.Reader, what string) ([]byte, error) {
 	}
 }
 
+// zstdWindow is the zstd encoder's window: 2 MiB, the window of libzstd's
+// level 3 (window log 21) for messages of this size. The encoder keeps
+// twice its window of history; the library's default of 8 MiB made that
+// 16 MiB per Codec, for no better compression of trace JSON, whose
+// repetitions are near each other.
+const zstdWindow = 2 << 20
+
 // zstdEncoder returns the Codec's zstd encoder, built on first use: level
-// 3 (SpeedDefault) and synchronous, so it keeps no goroutine.
+// 3 (SpeedDefault), a zstdWindow window, and synchronous, so it keeps no
+// goroutine.
 func (c *Codec) zstdEncoder() (*zstd.Encoder, error) {
 	if c.zenc == nil {
-		enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1))
+		enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1),
+			zstd.WithWindowSize(zstdWindow))
 		if err != nil {
 			return nil, fmt.Errorf("compress: zstd encoder: %w", err)
 		}
