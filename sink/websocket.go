@@ -139,6 +139,7 @@ type WebSocket struct {
 	encMu   sync.Mutex // guards enc, comp, segs, touched, evBuf
 	enc     wire.Encoder
 	codecs  codecSet                      // compresses frames
+	compOut []byte                        // what codecs compress stores into
 	segs    map[tracing.TraceID]*traceSeg // the current segment of each trace
 	touched []*traceSeg
 	evBuf   []byte
@@ -186,8 +187,8 @@ type WebSocket struct {
 
 	// retained counts the capacity of the chunks the segments hold (see
 	// websocket_chunks.go); chunks keeps those of released segments for
-	// reuse (guarded by mu); scratch is the buffer compression joins a
-	// frame's parts in (s.codecs.retained()).
+	// reuse (guarded by mu); scratch is what compression keeps: the
+	// buffers codecs join a frame's parts in and compOut.
 	retained atomic.Int64
 	chunks   chunkPool
 	scratch  atomic.Int64

@@ -386,11 +386,7 @@ func (s *WebSocket) takeLocked(c *wsConn, batch []*frame, spoolFirst bool) []*fr
 // not decode). f must be in no queue. s.mu must be held.
 func (s *WebSocket) decompressLocked(f *frame) {
 	if f.parts != nil {
-		if f.buf != nil {
-			s.free.put(f.buf)
-			f.buf = nil
-		}
-		f.wire, f.binary = nil, false
+		s.dropZLocked(f)
 		return
 	}
 	if raw, err := s.sendCodecs.get(f.alg).DecodeRequest(nil, f.wire); err == nil {
@@ -483,17 +479,22 @@ func (s *WebSocket) writeFrames(c *wsConn, batch []*frame) error {
 }
 
 // writeFrame writes f as one message of type typ: its wire bytes, or its
-// parts in turn (one WebSocket frame each, which the server joins into
-// the message), so that a store is never copied into one buffer.
+// parts (or compressed parts) in turn, one WebSocket frame each, which the
+// server joins into the message, so that a store is never copied into one
+// buffer.
 func writeFrame(ctx context.Context, c *websocket.Conn, typ websocket.MessageType, f *frame) error {
-	if f.wire != nil {
+	parts := f.parts
+	switch {
+	case f.zparts != nil:
+		parts = f.zparts
+	case f.wire != nil:
 		return c.Write(ctx, typ, f.wire)
 	}
 	w, err := c.Writer(ctx, typ)
 	if err != nil {
 		return err
 	}
-	for _, p := range f.parts {
+	for _, p := range parts {
 		if len(p) == 0 {
 			continue
 		}

@@ -24,7 +24,7 @@ const (
 // acknowledged it.
 type frame struct {
 	kind     frameKind
-	binary   bool // wire is the JSON compressed with alg
+	binary   bool // wire (or zparts) is the JSON compressed with alg
 	alg      compress.Algorithm
 	wire     []byte // what is sent, when it is one buffer (see parts)
 	rawLen   int    // bytes of JSON before compression
@@ -46,10 +46,13 @@ type frame struct {
 	// events), seg's chunks as they were when it was built, and the
 	// tail; the head and tail are in hbuf. The chunks are seg's own, not a
 	// copy: a frame with parts holds a reference to seg (traceSeg.refs).
-	// A store with wire nil is sent as its parts; a compressed one sends
-	// wire and keeps its parts for the spool.
-	parts [][]byte
-	hbuf  []byte
+	// A store is sent as its parts, or compressed as zparts: the
+	// compressed bytes, in chunks of the sink's pool that the frame owns
+	// (zlen bytes in all); it keeps its parts for the spool.
+	parts  [][]byte
+	hbuf   []byte
+	zparts [][]byte
+	zlen   int
 	// stream is the segment a RecordEvent, StartTrace, EndTrace or
 	// recovery GetTrace belongs to (live modes).
 	stream *traceSeg
@@ -61,7 +64,10 @@ type frame struct {
 
 // size is the frame's length on the wire.
 func (f *frame) size() int {
-	if f.wire != nil {
+	switch {
+	case f.zparts != nil:
+		return f.zlen
+	case f.wire != nil:
 		return len(f.wire)
 	}
 	return f.rawLen
@@ -74,7 +80,10 @@ const sliceHeader = 24
 // segment's chunks, which all the segment's frames share, are counted with
 // the segment.
 func (f *frame) mem() int {
-	n := cap(f.hbuf) + cap(f.parts)*sliceHeader
+	n := cap(f.hbuf) + (cap(f.parts)+cap(f.zparts))*sliceHeader
+	for _, c := range f.zparts {
+		n += cap(c)
+	}
 	if f.buf != nil {
 		return n + cap(*f.buf)
 	}
@@ -124,9 +133,19 @@ func (s *WebSocket) releaseLocked(f *frame) {
 		f.buf = nil
 	}
 	f.wire, f.hbuf = nil, nil
+	s.dropZLocked(f)
 	if f.parts != nil {
 		f.parts = nil
 		s.unrefLocked(f.seg)
+	}
+}
+
+// dropZLocked gives f's compressed bytes back to the pool: f is then sent
+// as its parts. s.mu must be held.
+func (s *WebSocket) dropZLocked(f *frame) {
+	if f.zparts != nil {
+		s.chunks.put(f.zparts)
+		f.zparts, f.zlen, f.binary = nil, 0, false
 	}
 }
 

@@ -255,22 +255,33 @@ func (s *WebSocket) buildStore(g *traceSeg, now int64) *frame {
 var eventsEmpty = []byte(`"events":[]`)
 
 // compressStore compresses store f's parts when compression is on and
-// worth it; the frame keeps its parts for the spool. s.encMu must be held.
+// worth it; the frame keeps its parts for the spool. The codec compresses
+// into a scratch buffer the sink keeps (and counts, with the codec's own,
+// in held), and the frame gets the compressed bytes in chunks of the pool,
+// so that neither the frames nor the collector are left buffers sized for
+// the uncompressed JSON. s.encMu must be held.
 func (s *WebSocket) compressStore(f *frame) {
 	alg := s.compAlg.Load()
 	if alg < 0 || f.rawLen < s.cfg.compressMin {
 		return
 	}
-	codec := s.codecs.get(compress.Algorithm(alg))
-	cbuf := s.free.get()
-	c, err := codec.AppendRequestParts((*cbuf)[:0], f.parts)
-	s.scratch.Store(int64(s.codecs.retained()))
-	if err != nil || len(c) >= f.rawLen {
-		s.free.put(cbuf)
+	out, err := s.codecs.get(compress.Algorithm(alg)).AppendRequestParts(s.compOut[:0], f.parts)
+	if cap(out) > cap(s.compOut) {
+		s.compOut = out[:0]
+	}
+	s.scratch.Store(int64(s.codecs.retained() + cap(s.compOut)))
+	if err != nil || len(out) >= f.rawLen {
 		return
 	}
-	*cbuf = c
-	f.wire, f.buf, f.binary, f.alg = c, cbuf, true, compress.Algorithm(alg)
+	s.mu.Lock()
+	for rest := out; len(rest) > 0; {
+		c := s.chunks.get(chunkSize(0, min(len(rest), maxChunk)))
+		c = append(c, rest[:min(len(rest), cap(c))]...)
+		rest = rest[len(c):]
+		f.zparts = append(f.zparts, c)
+	}
+	s.mu.Unlock()
+	f.zlen, f.binary, f.alg = len(out), true, compress.Algorithm(alg)
 }
 
 // queueStore hands f, a store of its segment, to the sender: it replaces
@@ -294,11 +305,11 @@ func (s *WebSocket) queueStore(f *frame) (admit bool) {
 		// over f's reference to the segment.
 		s.releaseLocked(p)
 		p.wire, p.buf, p.binary, p.alg, p.rawLen = f.wire, f.buf, f.binary, f.alg, f.rawLen
-		p.parts, p.hbuf = f.parts, f.hbuf
+		p.parts, p.hbuf, p.zparts, p.zlen = f.parts, f.hbuf, f.zparts, f.zlen
 		p.upto, p.critical = f.upto, p.critical || f.critical
 		p.events += f.events
 		p.recount()
-		f.buf, f.wire, f.parts, f.hbuf = nil, nil, nil, nil
+		f.buf, f.wire, f.parts, f.hbuf, f.zparts = nil, nil, nil, nil, nil
 		s.notifyLocked()
 		return false
 	}
