@@ -321,11 +321,12 @@ func WithMaxInFlight(frames, bytes int) WebSocketOption {
 // quarter of the limit. The limit counts what the sink holds by capacity,
 // each byte once: a store being sent or waiting for its acknowledgement
 // refers to its segment's JSON instead of copying it, and the sink reuses
-// the memory of acknowledged segments for new ones. The Go heap the sink
-// takes stays within about the limit plus a few MiB (measured: 18.5 MiB
-// at 16 MiB, 67 MiB at 64 MiB, while the server was slow, dropped
-// connections or was down), not counting the client's queue and, with
-// compression on, the compressor's own state.
+// the memory of acknowledged segments for new ones; compression's
+// buffers are counted too. The Go heap the sink takes stays within about
+// the limit plus a few MiB (measured at its peak, while the server was
+// slow, dropped connections or was down: 18-20 MiB at 16 MiB, 66 MiB at 64
+// MiB), not counting the client's queue; with compression on, the
+// compressor's own state adds about 5 (lz4) to 8 MiB (zstd).
 // Default: DefaultOutageBufferBytes.
 func WithOutageBuffer(bytes int) WebSocketOption {
 	return wsOptionFunc(func(c *wsConfig) { c.outageB = bytes })
