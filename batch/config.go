@@ -47,6 +47,11 @@ var (
 
 // Policy says what PutWait does when the routine lanes are full. Put and
 // PutCritical never block, whatever the policy.
+//
+// The policies, their values and names (String):
+//
+//	DropNewest   0  drop_newest
+//	Block        1  block
 type Policy uint8
 
 const (

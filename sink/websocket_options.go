@@ -56,6 +56,12 @@ const (
 var ErrInvalidOption = errors.New("sink: invalid option")
 
 // WebSocketMode chooses the messages the WebSocket sink sends.
+//
+// The modes, their values and names (String):
+//
+//	ModeStore   0  store
+//	ModeLive    1  live
+//	ModeBoth    2  both
 type WebSocketMode uint8
 
 // The WebSocket sink modes.

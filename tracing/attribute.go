@@ -8,6 +8,17 @@ import (
 )
 
 // ValueKind is the JSON type of a Value.
+//
+// The kinds, their values and names (String):
+//
+//	ValueNull     0  Null
+//	ValueBool     1  Bool
+//	ValueInt      2  Int
+//	ValueUint     3  Uint
+//	ValueFloat    4  Float
+//	ValueString   5  String
+//	ValueArray    6  Array
+//	ValueObject   7  Object
 type ValueKind uint8
 
 // The value kinds. The zero Value is ValueNull.

@@ -39,6 +39,12 @@ const (
 const NoRetries = math.MinInt32
 
 // QueuePolicy says what recording does when the client's queue is full.
+//
+// The policies, their values and names (String, and the queue_policy
+// setting):
+//
+//	DropNewest   0  drop
+//	Block        1  block
 type QueuePolicy uint8
 
 // The queue policies.
@@ -83,6 +89,12 @@ func (p QueuePolicy) String() string {
 // which the protocol reads as "not computed"; the bytes are not
 // checksummed as a JSON string, which would be a checksum of a different
 // content. Nothing is counted or logged for it.
+//
+// The modes, their values and names (String, and the checksums setting):
+//
+//	ChecksumWhenCaptured   0  when_captured
+//	ChecksumOff            1  off
+//	ChecksumOnRecord       2  on_record
 type ChecksumMode uint8
 
 // The checksum modes.

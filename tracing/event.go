@@ -7,6 +7,23 @@ import (
 
 // EventKind is the kind of a TraceEventType: the ten unit kinds of the Reflow
 // protocol, DataFlow, and Custom.
+//
+// The kinds, their values and their names (String; the protocol's
+// event_type tag, except that Custom is written as a NetworkEvent with an
+// event_subtype attribute; 0 is invalid):
+//
+//	KindActorCreated       1  ActorCreated
+//	KindActorStarted       2  ActorStarted
+//	KindActorCompleted     3  ActorCompleted
+//	KindActorFailed        4  ActorFailed
+//	KindMessageSent        5  MessageSent
+//	KindMessageReceived    6  MessageReceived
+//	KindStateChanged       7  StateChanged
+//	KindPortConnected      8  PortConnected
+//	KindPortDisconnected   9  PortDisconnected
+//	KindDataFlow          10  DataFlow
+//	KindNetworkEvent      11  NetworkEvent
+//	KindCustom            12  Custom
 type EventKind uint8
 
 // The event kinds. The zero value is invalid; the encoder writes an event
@@ -161,6 +178,13 @@ type MessageSnapshot struct {
 }
 
 // StateDiffType is how a StateDiff's bytes relate to the state.
+//
+// The types, their values and names (String, the protocol's diff_type; 0
+// is no diff):
+//
+//	DiffFull          1  Full
+//	DiffIncremental   2  Incremental
+//	DiffMemoryOnly    3  MemoryOnly
 type StateDiffType uint8
 
 // The state diff types. The zero value means "no state diff".

@@ -9,6 +9,13 @@ import (
 // Protocol is the generation of the Reflow tracing protocol a client speaks
 // to its server (PROTOCOL.md, "Two generations"). The zero value is
 // ProtocolAuto.
+//
+// The generations, their values and names (String, and the protocol
+// setting):
+//
+//	ProtocolAuto   0  auto
+//	ProtocolV1     1  v1
+//	ProtocolV2     2  v2
 type Protocol uint8
 
 // The protocol generations.
@@ -58,6 +65,16 @@ func ParseProtocol(s string) (Protocol, error) {
 // frames with; a client may send binary frames only with the server's
 // algorithm (PROTOCOL.md, "Compression, both generations"). The zero value
 // is CompressionZstd, the server's default.
+//
+// The algorithms, their values and names (String, and the
+// compression_algorithm setting):
+//
+//	CompressionZstd     0  zstd
+//	CompressionLZ4      1  lz4
+//	CompressionGzip     2  gzip
+//	CompressionBrotli   3  brotli
+//	CompressionAuto     4  auto
+//	CompressionNone     5  none
 type CompressionAlgorithm uint8
 
 // The compression algorithms of a Reflow tracing server.

@@ -17,6 +17,14 @@ type FlowVersion struct {
 func (v FlowVersion) String() string { return fmt.Sprintf("%d.%d.%d", v.Major, v.Minor, v.Patch) }
 
 // StatusKind is the kind of an ExecutionStatus.
+//
+// The kinds, their values and names (String, the protocol's tag):
+//
+//	StatusPending     0  Pending
+//	StatusRunning     1  Running
+//	StatusCompleted   2  Completed
+//	StatusFailed      3  Failed
+//	StatusCancelled   4  Cancelled
 type StatusKind uint8
 
 // The execution status kinds. The zero value is StatusPending.
