@@ -157,15 +157,15 @@ type memServer struct {
 }
 
 // startMemServer starts the test server of generation gen in a child
-// process, with compression alg when compressed, and stops it at the end
-// of tb.
-func startMemServer(tb testing.TB, gen tracetest.Generation, compressed bool, alg tracing.CompressionAlgorithm) *memServer {
+// process, compressing with alg (tracing.CompressionNone: not at all),
+// and stops it at the end of tb.
+func startMemServer(tb testing.TB, gen tracetest.Generation, alg tracing.CompressionAlgorithm) *memServer {
 	tb.Helper()
 	g := "1"
 	if gen == tracetest.Gen2 {
 		g = "2"
 	}
-	if compressed {
+	if alg != tracing.CompressionNone {
 		g += ":" + strconv.Itoa(int(alg))
 	}
 	cmd := exec.Command(os.Args[0], "-test.run=^$")

@@ -114,22 +114,16 @@ func (h *heapSampler) run(ctx context.Context) {
 	}
 }
 
-// memCompression is the compression of a memory run.
-type memCompression struct {
-	on  bool
-	alg tracing.CompressionAlgorithm
-}
-
 // memRun writes events events of one trace, in batches of 512, through a
-// sink with memory limit limit to a server behaving as sc, with
-// compression comp, flushes and closes it, and returns what it measured,
+// sink with memory limit limit to a server behaving as sc, compressing
+// with alg (tracing.CompressionNone: none), flushes and closes it, and returns what it measured,
 // failing tb unless every event not counted as dropped is kept exactly
 // once.
-func memRun(tb testing.TB, limit int, sc memScenario, comp memCompression, events int) memResult {
+func memRun(tb testing.TB, limit int, sc memScenario, alg tracing.CompressionAlgorithm, events int) memResult {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	srv := startMemServer(tb, tracetest.Gen1, comp.on, comp.alg)
+	srv := startMemServer(tb, tracetest.Gen1, alg)
 	switch sc {
 	case memSlow:
 		srv.do(tb, "delay "+memSlowDelay.String())
@@ -144,7 +138,7 @@ func memRun(tb testing.TB, limit int, sc memScenario, comp memCompression, event
 	s, err := NewWebSocket(srv.url,
 		WithOutageBuffer(limit),
 		WithKeepalive(0, time.Second),
-		WithCompression(comp.on), WithCompressionAlgorithm(comp.alg),
+		WithCompression(alg),
 		WithRetry(retry.Policy{
 			MaxRetries: retry.Unlimited, InitialDelay: 5 * time.Millisecond,
 			MaxDelay: 50 * time.Millisecond, MaxElapsedTime: 5 * time.Minute,
@@ -257,16 +251,16 @@ func BenchmarkWebSocketOutageMemory(b *testing.B) {
 		name  string
 		limit int
 		sc    memScenario
-		comp  memCompression
+		alg   tracing.CompressionAlgorithm
 	}
 	var cases []memCase
 	for _, limit := range []int{16 * mib, 64 * mib} {
 		for _, sc := range memScenarios {
-			cases = append(cases, memCase{fmt.Sprintf("limit=%dMiB/%s", limit/mib, sc), limit, sc, memCompression{}})
+			cases = append(cases, memCase{fmt.Sprintf("limit=%dMiB/%s", limit/mib, sc), limit, sc, tracing.CompressionNone})
 		}
 	}
 	for _, alg := range []tracing.CompressionAlgorithm{tracing.CompressionZstd, tracing.CompressionLZ4} {
-		cases = append(cases, memCase{fmt.Sprintf("limit=16MiB/outage/%s", alg), 16 * mib, memOutage, memCompression{true, alg}})
+		cases = append(cases, memCase{fmt.Sprintf("limit=16MiB/outage/%s", alg), 16 * mib, memOutage, alg})
 	}
 	for _, mc := range cases {
 		limit := mc.limit
@@ -275,7 +269,7 @@ func BenchmarkWebSocketOutageMemory(b *testing.B) {
 			events := 0
 			var elapsed time.Duration
 			for range b.N {
-				r := memRun(b, limit, mc.sc, mc.comp, 200_000)
+				r := memRun(b, limit, mc.sc, mc.alg, 200_000)
 				worst.heapAlloc = max(worst.heapAlloc, r.heapAlloc)
 				worst.heapInuse = max(worst.heapInuse, r.heapInuse)
 				worst.heapLive = max(worst.heapLive, r.heapLive)
@@ -307,7 +301,7 @@ func TestWebSocketOutageBufferBoundsHeap(t *testing.T) {
 	const limit = 16 * mib
 	for _, sc := range memScenarios {
 		t.Run(sc.String(), func(t *testing.T) {
-			r := memRun(t, limit, sc, memCompression{}, 150_000)
+			r := memRun(t, limit, sc, tracing.CompressionNone, 150_000)
 			t.Log(r)
 			if r.heapAlloc > limit*3/2 {
 				t.Errorf("peak heap %.1f MiB, more than 1.5 times the %d MiB limit (%v)", float64(r.heapAlloc)/mib, limit/mib, r)
