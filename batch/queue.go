@@ -35,6 +35,7 @@ type Queue[T any] struct {
 	laneMask uint      // len(lanes) - 1
 	allLanes uint64    // every routine lane's bit: fullMask when all are full
 	critical lane[T]
+	drops    []dropCounter   // routine puts refused, by producer (see dropCounter)
 	_        [cacheLine]byte // the Queue may not start on a cache line
 
 	// Written by the consumer when it parks, read by producers after every
@@ -51,7 +52,7 @@ type Queue[T any] struct {
 	_        [cacheLine - 8]byte
 
 	// Drops of PutWait and of the priority lane; routine puts count their
-	// drops in their own lane (lane.dropFull, lane.dropClosed).
+	// drops in drops (see dropCounter).
 	droppedFull      atomic.Uint64
 	droppedClosed    atomic.Uint64
 	droppedNil       atomic.Uint64
@@ -71,7 +72,7 @@ type Queue[T any] struct {
 
 	cfg        Config
 	handle     func([]T)
-	clearSlots bool
+	clearSlots bool          // the consumer clears slots after handle (see Config.ClearOnReuse)
 	wake       chan struct{} // 1-buffered: producers to the parked consumer
 
 	// After functions waiting for their items (see After).
@@ -221,6 +222,10 @@ func newQueue[T any](cfg Config, handle func(batch []T), h hooks) (*Queue[T], er
 		q.lanes[i].init(c.Capacity / n)
 		q.lanes[i].bit = 1 << i
 	}
+	q.drops = make([]dropCounter, 1)
+	if n > 1 {
+		q.drops = make([]dropCounter, dropBuckets)
+	}
 	q.critical.init(c.CriticalCapacity)
 	if h.newTimer != nil {
 		q.timer = h.newTimer()
@@ -238,14 +243,18 @@ func newQueue[T any](cfg Config, handle func(batch []T), h hooks) (*Queue[T], er
 // takes no lock; when it finds its own lane full it may yield the
 // processor once (runtime.Gosched) so that the consumer can run, but not
 // again until the consumer has released items of that lane, so refusals
-// while the consumer cannot progress stay cheap and contention-free (each
-// lane counts its own drops). It returns false, and counts the item in
+// while the consumer cannot progress stay cheap and contention-free (see
+// the package documentation). It returns false, and counts the item in
 // Stats, if every routine lane is full (DroppedFull) or the queue is
 // closed (DroppedClosed). A nil v is refused the same way, counted in
 // Stats.DroppedNil, before any slot is claimed. Safe for concurrent use.
 func (q *Queue[T]) Put(v *T) bool {
 	if v == nil {
 		q.droppedNil.Add(1)
+		return false
+	}
+	if q.everyLaneFull() {
+		q.refuseFull()
 		return false
 	}
 	// The calling goroutine's own lane; claimRoutine written out, so that
@@ -257,16 +266,10 @@ func (q *Queue[T]) Put(v *T) bool {
 	l := &q.lanes[h]
 	t, res := l.claim()
 	if res == laneFull {
-		if q.fullMask.Load() == q.allLanes && l.yieldHead.Load() == l.head.Load() {
-			// Every lane is full and this one was not released since a
-			// producer last yielded for it: refuse at once.
-			l.refuseFull()
-			return false
-		}
 		l, t, res = q.claimFull(h)
 	}
 	if res != claimed {
-		q.lanes[h].countDrop(res)
+		q.countDrop(res)
 		return false
 	}
 	q.publishRoutine(l, t, v)
@@ -289,9 +292,13 @@ func (q *Queue[T]) PutWith(fill func(*T)) bool {
 		q.droppedNil.Add(1)
 		return false
 	}
-	h, l, t, res := q.claimRoutine()
+	if q.everyLaneFull() {
+		q.refuseFull()
+		return false
+	}
+	l, t, res := q.claimRoutine()
 	if res != claimed {
-		q.lanes[h].countDrop(res)
+		q.countDrop(res)
 		return false
 	}
 	defer q.publishRoutine(l, t, nil)
@@ -519,8 +526,8 @@ func (q *Queue[T]) PutWait(ctx context.Context, v *T) error {
 }
 
 // claimRoutine claims a position in the calling goroutine's own routine
-// lane h or, if that one is full, like claimFull.
-func (q *Queue[T]) claimRoutine() (uint, *lane[T], uint64, claimResult) {
+// lane or, if that one is full, like claimFull.
+func (q *Queue[T]) claimRoutine() (*lane[T], uint64, claimResult) {
 	h := uint(0)
 	if q.laneMask != 0 {
 		h = q.pickLane()
@@ -530,7 +537,7 @@ func (q *Queue[T]) claimRoutine() (uint, *lane[T], uint64, claimResult) {
 	if res == laneFull {
 		l, t, res = q.claimFull(h)
 	}
-	return h, l, t, res
+	return l, t, res
 }
 
 // tryPut is Put without counting drops; it returns nil, ErrFull or
@@ -692,6 +699,7 @@ func (q *Queue[T]) Close(ctx context.Context) error {
 		q.lanes[i].tail.Or(closedBit)
 	}
 	q.critical.tail.Or(closedBit)
+	q.fullMask.Or(closedMask)
 	close(q.closeCh)
 	select {
 	case <-q.done:
@@ -781,9 +789,9 @@ func (q *Queue[T]) Stats() Stats {
 	s.CriticalFallback = q.criticalFallback.Load()
 	s.DroppedFull = q.droppedFull.Load()
 	s.DroppedClosed = q.droppedClosed.Load()
-	for i := range q.lanes {
-		s.DroppedFull += q.lanes[i].dropFull.Load()
-		s.DroppedClosed += q.lanes[i].dropClosed.Load()
+	for i := range q.drops {
+		s.DroppedFull += q.drops[i].full.Load()
+		s.DroppedClosed += q.drops[i].closed.Load()
 	}
 	s.DroppedNil = q.droppedNil.Load()
 	return s
