@@ -18,7 +18,10 @@
 //
 // [Queue.PutWith] and [Queue.PutCriticalWith] build the value in its slot
 // instead of copying it in: they call a fill function with a pointer to
-// the claimed, zeroed slot, which pays off for large values.
+// the claimed, zeroed slot, which pays off for large values. For large
+// values with pointers, Config.ClearOnReuse also saves the consumer
+// clearing every slot after handle: a slot is then cleared when it is
+// reused.
 //
 // When the routine lanes are full, Put drops the new value and counts it
 // (Stats.DroppedFull); with the Block policy, [Queue.PutWait] waits for

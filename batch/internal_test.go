@@ -227,25 +227,35 @@ func TestHasPointers(t *testing.T) {
 	}
 }
 
+// TestQueue_ClearsSlotsWithPointers checks who clears a slot whose item
+// has pointers: the consumer once handle returns, so that what the item
+// points to can be freed; with ClearOnReuse, nobody until a put reuses
+// it (PutWith then clears it, see TestPutWith_ZeroedSlotAndDelivery).
 func TestQueue_ClearsSlotsWithPointers(t *testing.T) {
 	type ref struct{ P *int }
-	q, err := New(Config{Capacity: 4}, func([]ref) {})
-	if err != nil {
-		t.Fatal(err)
-	}
-	x := 1
-	q.Put(&ref{P: &x})
-	if err := q.Flush(testCtx(t)); err != nil {
-		t.Fatal(err)
-	}
-	if err := q.Close(testCtx(t)); err != nil {
-		t.Fatal(err)
-	}
-	for i := range q.lanes {
-		for j, s := range q.lanes[i].slots {
-			if s.P != nil {
-				t.Errorf("lane %d slot %d still references a delivered value", i, j)
+	for _, clearOnReuse := range []bool{false, true} {
+		q, err := New(Config{Capacity: 4, ClearOnReuse: clearOnReuse}, func([]ref) {})
+		if err != nil {
+			t.Fatal(err)
+		}
+		x := 1
+		q.Put(&ref{P: &x})
+		if err := q.Flush(testCtx(t)); err != nil {
+			t.Fatal(err)
+		}
+		if err := q.Close(testCtx(t)); err != nil {
+			t.Fatal(err)
+		}
+		kept := 0
+		for i := range q.lanes {
+			for _, s := range q.lanes[i].slots {
+				if s.P != nil {
+					kept++
+				}
 			}
+		}
+		if want := map[bool]int{false: 0, true: 1}[clearOnReuse]; kept != want {
+			t.Errorf("ClearOnReuse %v: %d slots still reference a delivered value, want %d", clearOnReuse, kept, want)
 		}
 	}
 }

@@ -202,7 +202,7 @@ func newQueue[T any](cfg Config, handle func(batch []T), h hooks) (*Queue[T], er
 	q := &Queue[T]{
 		cfg:        c,
 		handle:     handle,
-		clearSlots: hasPointers(reflect.TypeFor[T]()),
+		clearSlots: !c.ClearOnReuse && hasPointers(reflect.TypeFor[T]()),
 		wake:       make(chan struct{}, 1),
 		flushReq:   make(chan flushRequest),
 		closeCh:    make(chan struct{}),
@@ -307,8 +307,8 @@ func (q *Queue[T]) PutWith(fill func(*T)) bool {
 }
 
 // zeroed returns the slot of the claimed position t of l, holding T's zero
-// value. The consumer clears the slots of types with pointers after use;
-// other slots are cleared here.
+// value. The consumer clears the slots of types with pointers after use,
+// unless Config.ClearOnReuse is set; other slots are cleared here.
 func (q *Queue[T]) zeroed(l *lane[T], t uint64) *T {
 	v := &l.slots[t&l.mask]
 	if !q.clearSlots {
