@@ -109,7 +109,8 @@ type Config struct {
 	// more, which for large items costs more than the rest of the put.
 	// With ClearOnReuse, what a handed-over item points to stays reachable
 	// until its slot is reused, at most Capacity (or CriticalCapacity)
-	// puts later, or until handle clears it. Slots of types without
+	// puts later, until handle clears it, or until Close has handed
+	// everything over, which clears every slot. Slots of types without
 	// pointers are always cleared on reuse. Default: false.
 	ClearOnReuse bool
 }

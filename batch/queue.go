@@ -72,8 +72,11 @@ type Queue[T any] struct {
 
 	cfg        Config
 	handle     func([]T)
-	clearSlots bool          // the consumer clears slots after handle (see Config.ClearOnReuse)
-	wake       chan struct{} // 1-buffered: producers to the parked consumer
+	clearSlots bool // the consumer clears slots after handle
+	// clearOnReuse: T has pointers and Config.ClearOnReuse is set, so the
+	// slots are cleared only on reuse and at the end of Close's drain.
+	clearOnReuse bool
+	wake         chan struct{} // 1-buffered: producers to the parked consumer
 
 	// After functions waiting for their items (see After).
 	markMu    sync.Mutex
@@ -199,17 +202,19 @@ func newQueue[T any](cfg Config, handle func(batch []T), h hooks) (*Queue[T], er
 	if err != nil {
 		return nil, err
 	}
+	ptrs := hasPointers(reflect.TypeFor[T]())
 	q := &Queue[T]{
-		cfg:        c,
-		handle:     handle,
-		clearSlots: !c.ClearOnReuse && hasPointers(reflect.TypeFor[T]()),
-		wake:       make(chan struct{}, 1),
-		flushReq:   make(chan flushRequest),
-		closeCh:    make(chan struct{}),
-		abortCh:    make(chan struct{}),
-		done:       make(chan struct{}),
-		spaceCh:    make(chan struct{}),
-		onPark:     h.onPark,
+		cfg:          c,
+		handle:       handle,
+		clearSlots:   !c.ClearOnReuse && ptrs,
+		clearOnReuse: c.ClearOnReuse && ptrs,
+		wake:         make(chan struct{}, 1),
+		flushReq:     make(chan flushRequest),
+		closeCh:      make(chan struct{}),
+		abortCh:      make(chan struct{}),
+		done:         make(chan struct{}),
+		spaceCh:      make(chan struct{}),
+		onPark:       h.onPark,
 	}
 	n := h.lanes
 	if n == 0 {
