@@ -11,15 +11,11 @@ import (
 // under overload producers make nothing else, and it must be counted
 // exactly (Stats.DroppedFull). One shared counter would be written by every
 // refusing producer, and its cache line would move between their cores on
-// every refusal. So refusals are counted in dropBuckets counters, each on a
+// every refusal. So refusals are counted in hashBuckets counters, each on a
 // cache line of its own, chosen by the producer's identity (producerID, the
 // same hash that picks its home lane), and Stats sums them. Producers
 // running in parallel then write different lines, unless two of them hash
 // to the same counter; that only costs speed.
-
-// dropBuckets is the number of drop counters of a queue with several
-// routine lanes: one per value of hashID.
-const dropBuckets = 64
 
 // yieldEveryDrops is how often the producers of one drop counter yield
 // while their puts are refused (a power of two).

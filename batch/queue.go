@@ -51,6 +51,12 @@ type Queue[T any] struct {
 	fullMask atomic.Uint64
 	_        [cacheLine - 8]byte
 
+	// laneHint[h] is the lane pickLane last gave a producer whose identity
+	// hashes to h (hashID); written only when that changes, read by every
+	// routine put.
+	laneHint [hashBuckets]atomic.Uint32
+	_        [cacheLine]byte
+
 	// Drops of PutWait and of the priority lane; routine puts count their
 	// drops in drops (see dropCounter).
 	droppedFull      atomic.Uint64
@@ -229,7 +235,7 @@ func newQueue[T any](cfg Config, handle func(batch []T), h hooks) (*Queue[T], er
 	}
 	q.drops = make([]dropCounter, 1)
 	if n > 1 {
-		q.drops = make([]dropCounter, dropBuckets)
+		q.drops = make([]dropCounter, hashBuckets)
 	}
 	q.critical.init(c.CriticalCapacity)
 	if h.newTimer != nil {

@@ -470,3 +470,38 @@ func TestQueue_FullLanesRefillAfterRelease(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestPickLane_HintAgreesWithOwnership checks the fast path of pickLane:
+// goroutines alive at the same time, several per hash bucket as the test
+// runs, each get the lane that ownership gives them (pickLaneFor) on
+// every put, whichever of them last wrote the hint.
+func TestPickLane_HintAgreesWithOwnership(t *testing.T) {
+	if !hintPerGoroutine {
+		t.Skip("the producer id follows the goroutine's stack on this architecture")
+	}
+	q, err := newQueue(Config{Capacity: 8 * minLaneSize}, func([]int) {}, hooks{lanes: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = q.Close(testCtx(t)) }()
+	const goroutines = 200
+	var start, wg sync.WaitGroup
+	start.Add(1)
+	for g := range goroutines {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			start.Wait()
+			id := producerID()
+			for i := range 50 {
+				got := q.pickLane()
+				if want := q.pickLaneFor(id, hashID(id)&q.laneMask); got != want {
+					t.Errorf("goroutine %d, put %d: pickLane = %d, ownership gives %d", g, i, got, want)
+					return
+				}
+			}
+		}()
+	}
+	start.Done()
+	wg.Wait()
+}
