@@ -19,10 +19,13 @@ import (
 // PutWait) go to the routine lanes and critical ones (PutCritical) to a
 // smaller priority lane whose items are handed over first.
 //
-// The routine capacity is split into several lanes when GOMAXPROCS > 1 and
-// the queue is large enough (up to 16 lanes, each holding at least 256 slots
-// and one full batch). Each goroutine puts into its own lane, so that
-// producers running in parallel do not contend on one tail: a goroutine
+// The routine capacity is split into several lanes when GOMAXPROCS > 1, or
+// when a single lane's slots would take more than a core's cache holds
+// (256 KiB), and the queue is large enough (up to 16 lanes, each holding at
+// least 256 slots and one full batch). Each goroutine puts into its own
+// lane, so that producers running in parallel do not contend on one tail,
+// and so that a producer the consumer keeps up with reuses a few hundred
+// slots that stay in its cache rather than the whole ring: a goroutine
 // takes a free lane near the one its identity hashes to and keeps it; when
 // the lanes near it are taken, goroutines share lanes. When its lane is
 // full, a put takes a slot in the next lane that has room, so one goroutine
@@ -153,18 +156,30 @@ const (
 	// minLaneSize is the fewest slots of a routine lane when there are
 	// several: smaller queues keep a single lane.
 	minLaneSize = 256
+	// laneBytes is the most bytes of slots a lane is given when the
+	// capacity allows it: about what one core's second-level cache holds.
+	// A producer that the consumer keeps up with reuses the slots of its
+	// own lane lap after lap, so they stay in its cache; a lane larger
+	// than the cache would have every put fetch its slot from memory.
+	laneBytes = 256 << 10
 )
 
-// laneCount returns how many routine lanes a queue gets: one if procs is 1
-// (goroutines then never put in parallel, so there is no contention to
-// spread), else the next power of two >= 4*procs, at most maxLanes, and
-// fewer if a lane would hold less than minLaneSize slots or less than one
-// full batch.
-func laneCount(capacity, maxBatch, procs int) int {
-	if procs <= 1 {
-		return 1
+// laneCount returns how many routine lanes a queue of items of itemSize
+// bytes gets. With procs > 1, the next power of two >= 4*procs, so that
+// producers running in parallel do not contend on one lane; then, up to
+// maxLanes in all, as many more as it takes for a lane's slots to fit in
+// laneBytes (for large items even with procs 1: a single producer then
+// cycles through its own lane only); fewer if a lane would hold less than
+// minLaneSize slots or less than one full batch.
+func laneCount(capacity, maxBatch, procs int, itemSize uintptr) int {
+	n := 1
+	if procs > 1 {
+		n = min(ceilPow2(4*procs), maxLanes)
 	}
-	n := min(ceilPow2(4*procs), maxLanes)
+	per := uint64(itemSize) + slotOverhead
+	for n < maxLanes && uint64(capacity/n)*per > laneBytes {
+		n <<= 1
+	}
 	for n > 1 && (capacity/n < minLaneSize || capacity/n < maxBatch) {
 		n >>= 1
 	}
@@ -224,7 +239,7 @@ func newQueue[T any](cfg Config, handle func(batch []T), h hooks) (*Queue[T], er
 	}
 	n := h.lanes
 	if n == 0 {
-		n = laneCount(c.Capacity, c.MaxBatch, runtime.GOMAXPROCS(0))
+		n = laneCount(c.Capacity, c.MaxBatch, runtime.GOMAXPROCS(0), unsafe.Sizeof(*new(T)))
 	}
 	q.lanes = make([]lane[T], n)
 	q.laneMask = uint(n - 1)
