@@ -46,21 +46,24 @@
 // Once a producer has found every routine lane full, and until the
 // consumer releases one, a routine put is refused after one load of a
 // word that changes only when a lane fills or is released, and one atomic
-// add to one of 64 drop counters, each on a cache line of its own and
-// chosen by the producer's identity (Stats sums them): producers refusing
-// in parallel share no written cache line. A producer that finds its own
-// lane full yields the processor once (runtime.Gosched) before it spills
-// or is refused, and not again until the consumer has released some of
-// that lane; the producers of a drop counter also yield once every 1024
-// refusals. Producers spinning on a full queue thus leave the consumer
-// room to run.
+// add to one of 64 drop counters (one with a single lane), each on a
+// cache line of its own and chosen by the producer's identity (Stats sums
+// them): producers refusing in parallel share no written cache line. A
+// producer that finds its own lane full yields the processor once
+// (runtime.Gosched) before it spills or is refused, and not again until
+// the consumer has released some of that lane; the producers of a drop
+// counter also yield once every 1024 refusals. Producers spinning on a
+// full queue thus leave the consumer room to run.
 //
 // When GOMAXPROCS > 1 and Config.Capacity allows it, the routine capacity
 // is split into several lanes (up to 16) so that producers running in
 // parallel do not all compare-and-swap the same tail: each goroutine takes
 // a lane of its own near the one its identity hashes to (sharing one only
 // when those are taken), and spills into the next lane with room only when
-// its own is full. Each batch holds items of one lane.
+// its own is full. Each batch holds items of one lane. The capacity is
+// also split, whatever GOMAXPROCS, until a lane's slots take at most
+// 256 KiB where it allows: a producer that the consumer keeps up with then
+// reuses the slots of its own lane, which stay in its cache.
 //
 // The consumer pays per batch rather than per item: it finds published
 // slots with plain atomic loads, hands handle a slice of a lane's ring
