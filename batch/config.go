@@ -104,6 +104,20 @@ type Config struct {
 	// Policy says what PutWait does when the routine lanes are full.
 	// Default: DropNewest.
 	Policy Policy
+	// ClearOnReuse, for item types that contain pointers, leaves a slot as
+	// handle left it once its batch is handed over, and clears it only
+	// when a later put takes it: PutWith and PutCriticalWith clear the
+	// slot they claim before calling fill, and Put and PutCritical
+	// overwrite it. By default the consumer clears each batch's slots when
+	// handle returns, so that the garbage collector can free what the
+	// items point to at once; a put then writes each slot's memory once
+	// more, which for large items costs more than the rest of the put.
+	// With ClearOnReuse, what a handed-over item points to stays reachable
+	// until its slot is reused, at most Capacity (or CriticalCapacity)
+	// puts later, until handle clears it, or until Close has handed
+	// everything over, which clears every slot. Slots of types without
+	// pointers are always cleared on reuse. Default: false.
+	ClearOnReuse bool
 }
 
 // withDefaults validates c and returns it with defaults applied, capacities

@@ -73,6 +73,7 @@ func (q *Queue[T]) run() {
 		}
 		q.satisfyFlushes()
 		if cs.draining && q.undelivered() == 0 {
+			q.clearAll()
 			return
 		}
 		if ready > 0 && !cs.armed {
@@ -121,6 +122,20 @@ func (q *Queue[T]) run() {
 		}
 		q.sleeping.Store(0)
 	}
+}
+
+// clearAll clears every slot of a queue whose items have pointers and
+// whose slots are cleared on reuse (Config.ClearOnReuse), once Close has
+// handed everything over: no slot will be reused, and every producer that
+// claimed one has published it. Consumer only.
+func (q *Queue[T]) clearAll() {
+	if !q.clearOnReuse {
+		return
+	}
+	for i := range q.lanes {
+		clear(q.lanes[i].slots)
+	}
+	clear(q.critical.slots)
 }
 
 // timerFired reports, without blocking, whether the armed batch timer has

@@ -18,7 +18,10 @@
 //
 // [Queue.PutWith] and [Queue.PutCriticalWith] build the value in its slot
 // instead of copying it in: they call a fill function with a pointer to
-// the claimed, zeroed slot, which pays off for large values.
+// the claimed, zeroed slot, which pays off for large values. For large
+// values with pointers, Config.ClearOnReuse also saves the consumer
+// clearing every slot after handle: a slot is then cleared when it is
+// reused.
 //
 // When the routine lanes are full, Put drops the new value and counts it
 // (Stats.DroppedFull); with the Block policy, [Queue.PutWait] waits for
@@ -36,21 +39,31 @@
 // variants take no lock, never block and never
 // allocate: a producer claims a slot with one compare-and-swap on the
 // lane's tail, copies its value in, and publishes it with one atomic store
-// of the slot's sequence number. A put that finds every lane full is
-// refused after a few loads and one atomic add to a drop counter of its
-// own lane (summed by Stats), so producers refusing in parallel share no
-// written cache line; before the first refusal after each release of its
-// lane, a producer yields the processor once (runtime.Gosched), so that
-// producers spinning on a full queue do not starve the consumer. A producer that stalls between the two
+// of the slot's sequence number. A producer that stalls between the two
 // never blocks other producers; the consumer just cannot hand over that
 // slot, or the ones after it in its lane, until it is published.
+//
+// Once a producer has found every routine lane full, and until the
+// consumer releases one, a routine put is refused after one load of a
+// word that changes only when a lane fills or is released, and one atomic
+// add to one of 64 drop counters (one with a single lane), each on a
+// cache line of its own and chosen by the producer's identity (Stats sums
+// them): producers refusing in parallel share no written cache line. A
+// producer that finds its own lane full yields the processor once
+// (runtime.Gosched) before it spills or is refused, and not again until
+// the consumer has released some of that lane; the producers of a drop
+// counter also yield once every 1024 refusals. Producers spinning on a
+// full queue thus leave the consumer room to run.
 //
 // When GOMAXPROCS > 1 and Config.Capacity allows it, the routine capacity
 // is split into several lanes (up to 16) so that producers running in
 // parallel do not all compare-and-swap the same tail: each goroutine takes
 // a lane of its own near the one its identity hashes to (sharing one only
 // when those are taken), and spills into the next lane with room only when
-// its own is full. Each batch holds items of one lane.
+// its own is full. Each batch holds items of one lane. The capacity is
+// also split, whatever GOMAXPROCS, until a lane's slots take at most
+// 256 KiB where it allows: a producer that the consumer keeps up with then
+// reuses the slots of its own lane, which stay in its cache.
 //
 // The consumer pays per batch rather than per item: it finds published
 // slots with plain atomic loads, hands handle a slice of a lane's ring

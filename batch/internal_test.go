@@ -227,27 +227,55 @@ func TestHasPointers(t *testing.T) {
 	}
 }
 
+// TestQueue_ClearsSlotsWithPointers checks who clears a slot whose item
+// has pointers: the consumer once handle returns, so that what the item
+// points to can be freed; with ClearOnReuse, nobody until a put reuses
+// it (PutWith then clears it, see TestPutWith_ZeroedSlotAndDelivery) or
+// Close has handed everything over.
 func TestQueue_ClearsSlotsWithPointers(t *testing.T) {
 	type ref struct{ P *int }
-	q, err := New(Config{Capacity: 4}, func([]ref) {})
-	if err != nil {
-		t.Fatal(err)
-	}
-	x := 1
-	q.Put(&ref{P: &x})
-	if err := q.Flush(testCtx(t)); err != nil {
-		t.Fatal(err)
-	}
-	if err := q.Close(testCtx(t)); err != nil {
-		t.Fatal(err)
-	}
-	for i := range q.lanes {
-		for j, s := range q.lanes[i].slots {
-			if s.P != nil {
-				t.Errorf("lane %d slot %d still references a delivered value", i, j)
+	for _, clearOnReuse := range []bool{false, true} {
+		q, err := New(Config{Capacity: 4, ClearOnReuse: clearOnReuse}, func([]ref) {})
+		if err != nil {
+			t.Fatal(err)
+		}
+		x := 1
+		q.Put(&ref{P: &x})
+		q.PutCritical(&ref{P: &x})
+		if err := q.Flush(testCtx(t)); err != nil {
+			t.Fatal(err)
+		}
+		kept := func() int {
+			n := 0
+			for _, l := range append([]*lane[ref]{&q.critical}, lanePtrs(q)...) {
+				for _, s := range l.slots {
+					if s.P != nil {
+						n++
+					}
+				}
 			}
+			return n
+		}
+		// The consumer's writes to the slots happened before Flush
+		// returned.
+		if want := map[bool]int{false: 0, true: 2}[clearOnReuse]; kept() != want {
+			t.Errorf("ClearOnReuse %v: after Flush %d slots still reference a delivered value, want %d", clearOnReuse, kept(), want)
+		}
+		if err := q.Close(testCtx(t)); err != nil {
+			t.Fatal(err)
+		}
+		if n := kept(); n != 0 {
+			t.Errorf("ClearOnReuse %v: after Close %d slots still reference a delivered value", clearOnReuse, n)
 		}
 	}
+}
+
+func lanePtrs[T any](q *Queue[T]) []*lane[T] {
+	var ls []*lane[T]
+	for i := range q.lanes {
+		ls = append(ls, &q.lanes[i])
+	}
+	return ls
 }
 
 func TestQueue_WakesWhenGapIsPublished(t *testing.T) {

@@ -30,20 +30,33 @@ package batch
 // at for one it owns or can take.
 const windowLanes = 4
 
-// hashID spreads producer ids over the lanes; the top 6 bits of a
-// Fibonacci hash.
+// hashBuckets is the number of values hashID returns.
+const hashBuckets = 1 << 6
+
+// hashID spreads producer ids over the lanes, the drop counters and
+// laneHint; the top 6 bits of a Fibonacci hash.
 func hashID(id uintptr) uint {
-	return uint((uint64(id) * 0x9e3779b97f4a7c15) >> 58)
+	return uint((uint64(id) * 0x9e3779b97f4a7c15) >> (64 - 6))
 }
 
 // pickLane returns the index of the routine lane the calling goroutine
-// puts into.
+// puts into. A goroutine that owns a lane finds it with two loads: the
+// lane that the last producer of its hash was given (laneHint), and that
+// lane's owner.
 func (q *Queue[T]) pickLane() uint {
 	if q.laneMask == 0 {
 		return 0
 	}
 	id := producerID()
-	return q.pickLaneFor(id, hashID(id)&q.laneMask)
+	hh := hashID(id)
+	if k := uint(q.laneHint[hh].Load()) & q.laneMask; q.lanes[k].owner.Load() == id {
+		return k
+	}
+	k := q.pickLaneFor(id, hh&q.laneMask)
+	if uint(q.laneHint[hh].Load()) != k {
+		q.laneHint[hh].Store(uint32(k))
+	}
+	return k
 }
 
 // pickLaneFor returns the lane of the producer id whose home lane is home,

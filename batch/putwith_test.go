@@ -2,6 +2,8 @@ package batch_test
 
 import (
 	"errors"
+	"fmt"
+	"sort"
 	"testing"
 	"time"
 
@@ -45,35 +47,57 @@ func TestPutWith_ZeroedSlotAndDelivery(t *testing.T) {
 			}
 		}
 	})
-	t.Run("with pointers", func(t *testing.T) {
-		type ref struct{ S *string }
-		n := 0
-		q, err := batch.New(batch.Config{Capacity: 4, MaxBatch: 4, Timeout: time.Hour}, func(b []ref) { n += len(b) })
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer func() { _ = q.Close(ctxTimeout(t)) }()
-		s := "x"
-		for i := range 12 {
-			q.PutWith(func(v *ref) {
-				if v.S != nil {
-					t.Errorf("put %d: fill got a used slot", i)
+	for _, clearOnReuse := range []bool{false, true} {
+		t.Run(fmt.Sprintf("with pointers/ClearOnReuse=%v", clearOnReuse), func(t *testing.T) {
+			type ref struct {
+				S   *string
+				Seq int
+				Pad [64]byte
+			}
+			var got []int
+			cfg := batch.Config{Capacity: 4, CriticalCapacity: 2, MaxBatch: 4, Timeout: time.Hour, ClearOnReuse: clearOnReuse}
+			q, err := batch.New(cfg, func(b []ref) {
+				for _, r := range b {
+					got = append(got, r.Seq)
 				}
-				v.S = &s
 			})
-			if i%4 == 3 {
-				if err := q.Flush(ctxTimeout(t)); err != nil {
-					t.Fatal(err)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() { _ = q.Close(ctxTimeout(t)) }()
+			s := "x"
+			for i := range 24 { // several laps around each lane
+				put := q.PutWith
+				if i%4 == 0 {
+					put = q.PutCriticalWith
+				}
+				put(func(v *ref) {
+					if v.S != nil || v.Seq != 0 || v.Pad != ([64]byte{}) {
+						t.Errorf("put %d: fill got a used slot (Seq %d)", i, v.Seq)
+					}
+					v.S, v.Seq = &s, i+1
+					v.Pad[i%64] = 1
+				})
+				if i%4 == 3 {
+					if err := q.Flush(ctxTimeout(t)); err != nil {
+						t.Fatal(err)
+					}
 				}
 			}
-		}
-		if err := q.Flush(ctxTimeout(t)); err != nil {
-			t.Fatal(err)
-		}
-		if n != 12 {
-			t.Errorf("delivered %d, want 12", n)
-		}
-	})
+			if err := q.Flush(ctxTimeout(t)); err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != 24 {
+				t.Fatalf("delivered %d, want 24", len(got))
+			}
+			sort.Ints(got)
+			for i, seq := range got {
+				if seq != i+1 {
+					t.Fatalf("delivered %v, want 1 to 24 once each", got)
+				}
+			}
+		})
+	}
 }
 
 func TestPutWith_FullAndClosedDoNotCallFill(t *testing.T) {

@@ -19,10 +19,13 @@ import (
 // PutWait) go to the routine lanes and critical ones (PutCritical) to a
 // smaller priority lane whose items are handed over first.
 //
-// The routine capacity is split into several lanes when GOMAXPROCS > 1 and
-// the queue is large enough (up to 16 lanes, each holding at least 256 slots
-// and one full batch). Each goroutine puts into its own lane, so that
-// producers running in parallel do not contend on one tail: a goroutine
+// The routine capacity is split into several lanes when GOMAXPROCS > 1, or
+// when a single lane's slots would take more than a core's cache holds
+// (256 KiB), and the queue is large enough (up to 16 lanes, each holding at
+// least 256 slots and one full batch). Each goroutine puts into its own
+// lane, so that producers running in parallel do not contend on one tail,
+// and so that a producer the consumer keeps up with reuses a few hundred
+// slots that stay in its cache rather than the whole ring: a goroutine
 // takes a free lane near the one its identity hashes to and keeps it; when
 // the lanes near it are taken, goroutines share lanes. When its lane is
 // full, a put takes a slot in the next lane that has room, so one goroutine
@@ -35,6 +38,7 @@ type Queue[T any] struct {
 	laneMask uint      // len(lanes) - 1
 	allLanes uint64    // every routine lane's bit: fullMask when all are full
 	critical lane[T]
+	drops    []dropCounter   // routine puts refused, by producer (see dropCounter)
 	_        [cacheLine]byte // the Queue may not start on a cache line
 
 	// Written by the consumer when it parks, read by producers after every
@@ -50,8 +54,14 @@ type Queue[T any] struct {
 	fullMask atomic.Uint64
 	_        [cacheLine - 8]byte
 
+	// laneHint[h] is the lane pickLane last gave a producer whose identity
+	// hashes to h (hashID); written only when that changes, read by every
+	// routine put.
+	laneHint [hashBuckets]atomic.Uint32
+	_        [cacheLine]byte
+
 	// Drops of PutWait and of the priority lane; routine puts count their
-	// drops in their own lane (lane.dropFull, lane.dropClosed).
+	// drops in drops (see dropCounter).
 	droppedFull      atomic.Uint64
 	droppedClosed    atomic.Uint64
 	droppedNil       atomic.Uint64
@@ -71,8 +81,11 @@ type Queue[T any] struct {
 
 	cfg        Config
 	handle     func([]T)
-	clearSlots bool
-	wake       chan struct{} // 1-buffered: producers to the parked consumer
+	clearSlots bool // the consumer clears slots after handle
+	// clearOnReuse: T has pointers and Config.ClearOnReuse is set, so the
+	// slots are cleared only on reuse and at the end of Close's drain.
+	clearOnReuse bool
+	wake         chan struct{} // 1-buffered: producers to the parked consumer
 
 	// After functions waiting for their items (see After).
 	markMu    sync.Mutex
@@ -143,18 +156,30 @@ const (
 	// minLaneSize is the fewest slots of a routine lane when there are
 	// several: smaller queues keep a single lane.
 	minLaneSize = 256
+	// laneBytes is the most bytes of slots a lane is given when the
+	// capacity allows it: about what one core's second-level cache holds.
+	// A producer that the consumer keeps up with reuses the slots of its
+	// own lane lap after lap, so they stay in its cache; a lane larger
+	// than the cache would have every put fetch its slot from memory.
+	laneBytes = 256 << 10
 )
 
-// laneCount returns how many routine lanes a queue gets: one if procs is 1
-// (goroutines then never put in parallel, so there is no contention to
-// spread), else the next power of two >= 4*procs, at most maxLanes, and
-// fewer if a lane would hold less than minLaneSize slots or less than one
-// full batch.
-func laneCount(capacity, maxBatch, procs int) int {
-	if procs <= 1 {
-		return 1
+// laneCount returns how many routine lanes a queue of items of itemSize
+// bytes gets. With procs > 1, the next power of two >= 4*procs, so that
+// producers running in parallel do not contend on one lane; then, up to
+// maxLanes in all, as many more as it takes for a lane's slots to fit in
+// laneBytes (for large items even with procs 1: a single producer then
+// cycles through its own lane only); fewer if a lane would hold less than
+// minLaneSize slots or less than one full batch.
+func laneCount(capacity, maxBatch, procs int, itemSize uintptr) int {
+	n := 1
+	if procs > 1 {
+		n = min(ceilPow2(4*procs), maxLanes)
 	}
-	n := min(ceilPow2(4*procs), maxLanes)
+	per := uint64(itemSize) + slotOverhead
+	for n < maxLanes && uint64(capacity/n)*per > laneBytes {
+		n <<= 1
+	}
 	for n > 1 && (capacity/n < minLaneSize || capacity/n < maxBatch) {
 		n >>= 1
 	}
@@ -198,21 +223,23 @@ func newQueue[T any](cfg Config, handle func(batch []T), h hooks) (*Queue[T], er
 	if err != nil {
 		return nil, err
 	}
+	ptrs := hasPointers(reflect.TypeFor[T]())
 	q := &Queue[T]{
-		cfg:        c,
-		handle:     handle,
-		clearSlots: hasPointers(reflect.TypeFor[T]()),
-		wake:       make(chan struct{}, 1),
-		flushReq:   make(chan flushRequest),
-		closeCh:    make(chan struct{}),
-		abortCh:    make(chan struct{}),
-		done:       make(chan struct{}),
-		spaceCh:    make(chan struct{}),
-		onPark:     h.onPark,
+		cfg:          c,
+		handle:       handle,
+		clearSlots:   !c.ClearOnReuse && ptrs,
+		clearOnReuse: c.ClearOnReuse && ptrs,
+		wake:         make(chan struct{}, 1),
+		flushReq:     make(chan flushRequest),
+		closeCh:      make(chan struct{}),
+		abortCh:      make(chan struct{}),
+		done:         make(chan struct{}),
+		spaceCh:      make(chan struct{}),
+		onPark:       h.onPark,
 	}
 	n := h.lanes
 	if n == 0 {
-		n = laneCount(c.Capacity, c.MaxBatch, runtime.GOMAXPROCS(0))
+		n = laneCount(c.Capacity, c.MaxBatch, runtime.GOMAXPROCS(0), unsafe.Sizeof(*new(T)))
 	}
 	q.lanes = make([]lane[T], n)
 	q.laneMask = uint(n - 1)
@@ -220,6 +247,10 @@ func newQueue[T any](cfg Config, handle func(batch []T), h hooks) (*Queue[T], er
 	for i := range q.lanes {
 		q.lanes[i].init(c.Capacity / n)
 		q.lanes[i].bit = 1 << i
+	}
+	q.drops = make([]dropCounter, 1)
+	if n > 1 {
+		q.drops = make([]dropCounter, hashBuckets)
 	}
 	q.critical.init(c.CriticalCapacity)
 	if h.newTimer != nil {
@@ -238,14 +269,18 @@ func newQueue[T any](cfg Config, handle func(batch []T), h hooks) (*Queue[T], er
 // takes no lock; when it finds its own lane full it may yield the
 // processor once (runtime.Gosched) so that the consumer can run, but not
 // again until the consumer has released items of that lane, so refusals
-// while the consumer cannot progress stay cheap and contention-free (each
-// lane counts its own drops). It returns false, and counts the item in
+// while the consumer cannot progress stay cheap and contention-free (see
+// the package documentation). It returns false, and counts the item in
 // Stats, if every routine lane is full (DroppedFull) or the queue is
 // closed (DroppedClosed). A nil v is refused the same way, counted in
 // Stats.DroppedNil, before any slot is claimed. Safe for concurrent use.
 func (q *Queue[T]) Put(v *T) bool {
 	if v == nil {
 		q.droppedNil.Add(1)
+		return false
+	}
+	if q.everyLaneFull() {
+		q.refuseFull()
 		return false
 	}
 	// The calling goroutine's own lane; claimRoutine written out, so that
@@ -257,16 +292,10 @@ func (q *Queue[T]) Put(v *T) bool {
 	l := &q.lanes[h]
 	t, res := l.claim()
 	if res == laneFull {
-		if q.fullMask.Load() == q.allLanes && l.yieldHead.Load() == l.head.Load() {
-			// Every lane is full and this one was not released since a
-			// producer last yielded for it: refuse at once.
-			l.refuseFull()
-			return false
-		}
 		l, t, res = q.claimFull(h)
 	}
 	if res != claimed {
-		q.lanes[h].countDrop(res)
+		q.countDrop(res)
 		return false
 	}
 	q.publishRoutine(l, t, v)
@@ -289,9 +318,13 @@ func (q *Queue[T]) PutWith(fill func(*T)) bool {
 		q.droppedNil.Add(1)
 		return false
 	}
-	h, l, t, res := q.claimRoutine()
+	if q.everyLaneFull() {
+		q.refuseFull()
+		return false
+	}
+	l, t, res := q.claimRoutine()
 	if res != claimed {
-		q.lanes[h].countDrop(res)
+		q.countDrop(res)
 		return false
 	}
 	defer q.publishRoutine(l, t, nil)
@@ -300,8 +333,8 @@ func (q *Queue[T]) PutWith(fill func(*T)) bool {
 }
 
 // zeroed returns the slot of the claimed position t of l, holding T's zero
-// value. The consumer clears the slots of types with pointers after use;
-// other slots are cleared here.
+// value. The consumer clears the slots of types with pointers after use,
+// unless Config.ClearOnReuse is set; other slots are cleared here.
 func (q *Queue[T]) zeroed(l *lane[T], t uint64) *T {
 	v := &l.slots[t&l.mask]
 	if !q.clearSlots {
@@ -519,8 +552,8 @@ func (q *Queue[T]) PutWait(ctx context.Context, v *T) error {
 }
 
 // claimRoutine claims a position in the calling goroutine's own routine
-// lane h or, if that one is full, like claimFull.
-func (q *Queue[T]) claimRoutine() (uint, *lane[T], uint64, claimResult) {
+// lane or, if that one is full, like claimFull.
+func (q *Queue[T]) claimRoutine() (*lane[T], uint64, claimResult) {
 	h := uint(0)
 	if q.laneMask != 0 {
 		h = q.pickLane()
@@ -530,7 +563,7 @@ func (q *Queue[T]) claimRoutine() (uint, *lane[T], uint64, claimResult) {
 	if res == laneFull {
 		l, t, res = q.claimFull(h)
 	}
-	return h, l, t, res
+	return l, t, res
 }
 
 // tryPut is Put without counting drops; it returns nil, ErrFull or
@@ -692,6 +725,7 @@ func (q *Queue[T]) Close(ctx context.Context) error {
 		q.lanes[i].tail.Or(closedBit)
 	}
 	q.critical.tail.Or(closedBit)
+	q.fullMask.Or(closedMask)
 	close(q.closeCh)
 	select {
 	case <-q.done:
@@ -781,9 +815,9 @@ func (q *Queue[T]) Stats() Stats {
 	s.CriticalFallback = q.criticalFallback.Load()
 	s.DroppedFull = q.droppedFull.Load()
 	s.DroppedClosed = q.droppedClosed.Load()
-	for i := range q.lanes {
-		s.DroppedFull += q.lanes[i].dropFull.Load()
-		s.DroppedClosed += q.lanes[i].dropClosed.Load()
+	for i := range q.drops {
+		s.DroppedFull += q.drops[i].full.Load()
+		s.DroppedClosed += q.drops[i].closed.Load()
 	}
 	s.DroppedNil = q.droppedNil.Load()
 	return s

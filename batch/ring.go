@@ -2,7 +2,6 @@ package batch
 
 import (
 	"reflect"
-	"runtime"
 	"sync/atomic"
 )
 
@@ -70,13 +69,10 @@ type lane[T any] struct {
 	head atomic.Uint64 // first position the consumer still holds; stored once per batch
 	_    [cacheLine - 8]byte
 
-	// Written by the lane's producers only when they refuse a put, so that
-	// refusals by producers of different lanes share no cache line;
-	// summed by Stats.
-	dropFull   atomic.Uint64
-	dropClosed atomic.Uint64
-	yieldHead  atomic.Uint64 // head when a producer last yielded for this full lane
-	_          [cacheLine - 24]byte
+	// Written by the lane's producers when its last slot is taken and a
+	// put finds it full.
+	yieldHead atomic.Uint64 // head when a producer last yielded for this full lane
+	_         [cacheLine - 8]byte
 
 	// Stored by the consumer before it parks; read by producers of this
 	// lane only while it is parked.
@@ -130,32 +126,6 @@ func (l *lane[T]) claim() (uint64, claimResult) {
 func (l *lane[T]) hasRoom() bool {
 	h := l.head.Load() // first, so that h <= t
 	return l.end()-h < l.size
-}
-
-// countDrop counts a put refused by claim in this lane.
-func (l *lane[T]) countDrop(res claimResult) {
-	if res == laneClosed {
-		l.dropClosed.Add(1)
-	} else {
-		l.refuseFull()
-	}
-}
-
-// yieldEveryDrops is how often a lane's producers yield while their puts
-// are refused (a power of two).
-const yieldEveryDrops = 1024
-
-// refuseFull counts a put refused because the lanes are full, and yields
-// the processor every yieldEveryDrops refusals. Producers yield once when
-// their lane fills (Queue.claimFull), but the consumer can also be woken
-// onto a processor whose producer then only spills and is refused; it
-// would wait there until the scheduler preempts the producer. Yielding
-// now and then bounds that wait at a fraction of a nanosecond per
-// refusal.
-func (l *lane[T]) refuseFull() {
-	if l.dropFull.Add(1)&(yieldEveryDrops-1) == 0 {
-		runtime.Gosched()
-	}
 }
 
 // commit makes the claimed position t, whose slot has been written,

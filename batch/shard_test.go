@@ -13,20 +13,28 @@ func TestLaneCount(t *testing.T) {
 	tests := []struct {
 		name                      string
 		capacity, maxBatch, procs int
+		itemSize                  uintptr
 		want                      int
 	}{
-		{name: "one proc", capacity: 8192, maxBatch: 512, procs: 1, want: 1},
-		{name: "two procs", capacity: 8192, maxBatch: 512, procs: 2, want: 8},
-		{name: "capped at maxLanes", capacity: 1 << 20, maxBatch: 512, procs: 64, want: maxLanes},
-		{name: "each lane holds a full batch", capacity: 8192, maxBatch: 4096, procs: 8, want: 2},
-		{name: "each lane holds minLaneSize slots", capacity: 1024, maxBatch: 16, procs: 8, want: 4},
-		{name: "small queue keeps one lane", capacity: 256, maxBatch: 1, procs: 8, want: 1},
-		{name: "capacity one", capacity: 1, maxBatch: 1, procs: 2, want: 1},
+		{name: "one proc", capacity: 8192, maxBatch: 512, procs: 1, itemSize: 16, want: 1},
+		{name: "two procs", capacity: 8192, maxBatch: 512, procs: 2, itemSize: 16, want: 8},
+		{name: "capped at maxLanes", capacity: 1 << 20, maxBatch: 512, procs: 64, itemSize: 16, want: maxLanes},
+		{name: "each lane holds a full batch", capacity: 8192, maxBatch: 4096, procs: 8, itemSize: 16, want: 2},
+		{name: "each lane holds minLaneSize slots", capacity: 1024, maxBatch: 16, procs: 8, itemSize: 16, want: 4},
+		{name: "small queue keeps one lane", capacity: 256, maxBatch: 1, procs: 8, itemSize: 16, want: 1},
+		{name: "capacity one", capacity: 1, maxBatch: 1, procs: 2, itemSize: 16, want: 1},
+		// 8192 slots of 636 bytes are 5.2 MB: lanes of laneBytes at most
+		// would take 20, so maxLanes of 512 slots.
+		{name: "large items, one proc", capacity: 8192, maxBatch: 512, procs: 1, itemSize: 632, want: maxLanes},
+		{name: "large items, two procs", capacity: 8192, maxBatch: 512, procs: 2, itemSize: 632, want: maxLanes},
+		{name: "large items fit in laneBytes", capacity: 2048, maxBatch: 256, procs: 1, itemSize: 508, want: 4},
+		{name: "large items, a lane still holds a batch", capacity: 8192, maxBatch: 4096, procs: 1, itemSize: 632, want: 2},
+		{name: "large items, small queue", capacity: 256, maxBatch: 16, procs: 1, itemSize: 4096, want: 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := laneCount(tt.capacity, tt.maxBatch, tt.procs); got != tt.want {
-				t.Errorf("laneCount(%d, %d, %d) = %d, want %d", tt.capacity, tt.maxBatch, tt.procs, got, tt.want)
+			if got := laneCount(tt.capacity, tt.maxBatch, tt.procs, tt.itemSize); got != tt.want {
+				t.Errorf("laneCount(%d, %d, %d, %d) = %d, want %d", tt.capacity, tt.maxBatch, tt.procs, tt.itemSize, got, tt.want)
 			}
 		})
 	}
@@ -469,4 +477,39 @@ func TestQueue_FullLanesRefillAfterRelease(t *testing.T) {
 	if err := q.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestPickLane_HintAgreesWithOwnership checks the fast path of pickLane:
+// goroutines alive at the same time, several per hash bucket as the test
+// runs, each get the lane that ownership gives them (pickLaneFor) on
+// every put, whichever of them last wrote the hint.
+func TestPickLane_HintAgreesWithOwnership(t *testing.T) {
+	if !hintPerGoroutine {
+		t.Skip("the producer id follows the goroutine's stack on this architecture")
+	}
+	q, err := newQueue(Config{Capacity: 8 * minLaneSize}, func([]int) {}, hooks{lanes: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = q.Close(testCtx(t)) }()
+	const goroutines = 200
+	var start, wg sync.WaitGroup
+	start.Add(1)
+	for g := range goroutines {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			start.Wait()
+			id := producerID()
+			for i := range 50 {
+				got := q.pickLane()
+				if want := q.pickLaneFor(id, hashID(id)&q.laneMask); got != want {
+					t.Errorf("goroutine %d, put %d: pickLane = %d, ownership gives %d", g, i, got, want)
+					return
+				}
+			}
+		}()
+	}
+	start.Done()
+	wg.Wait()
 }

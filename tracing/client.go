@@ -96,6 +96,9 @@ type TracingClient struct {
 	queue     *batch.Queue[TraceEvent]
 	queueCap  float64
 	blockWait bool
+	// redactBuilt[k] is set when the redactor can change an event of kind
+	// k built by a per-kind method (see redactor.changesBuilt).
+	redactBuilt [numKinds]bool
 
 	// trace is the implicit trace: the one events recorded with a ctx
 	// that carries none belong to.
@@ -238,6 +241,9 @@ func New(cfg TracingConfig, opts ...Option) (*TracingClient, error) {
 	if len(warnings) > 0 {
 		c.log.Warn("tracing config has settings that are suspicious or do not apply", zap.Strings("warnings", warnings))
 	}
+	for k := range c.redactBuilt {
+		c.redactBuilt[k] = sel.redactor().changesBuilt(EventKind(k))
+	}
 	if len(cfg.CriticalKinds) == 0 {
 		for k := range c.critical {
 			c.critical[k] = EventKind(k).Critical()
@@ -343,6 +349,10 @@ func (c *TracingClient) handle(events []TraceEvent) {
 		}
 	}
 	c.batches.Add(1)
+	if c.cfg.Privacy.CaptureContent {
+		// After the sinks (or the lanes' copies) are done with the slots.
+		defer releaseContent(events)
+	}
 	if len(c.sinks) > 1 {
 		c.fanOut(events)
 		c.logDrops(false)
@@ -363,6 +373,21 @@ func (c *TracingClient) handle(events []TraceEvent) {
 		c.failingSince.CompareAndSwap(0, began)
 	}
 	c.logDrops(false)
+}
+
+// releaseContent drops the captured content of events that the sinks have
+// written (or copied), so that the queue's slots, which are cleared only
+// when they are reused, do not keep it from being freed.
+func releaseContent(events []TraceEvent) {
+	for i := range events {
+		d := &events[i].Data
+		if d.Message.SerializedData != nil {
+			d.Message.SerializedData = nil
+		}
+		if d.StateDiff.Before != nil || d.StateDiff.After != nil {
+			d.StateDiff.Before, d.StateDiff.After = nil, nil
+		}
+	}
 }
 
 // writeSink writes events to sink i under the export timeout, counts the

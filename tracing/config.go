@@ -505,6 +505,12 @@ func queueConfig(c *TracingConfig) batch.Config {
 		MaxBatch: c.BatchSize,
 		Timeout:  c.BatchTimeout,
 		Policy:   batchPolicy(c.QueuePolicy),
+		// An event is ~600 bytes, most of them zero: clearing each slot
+		// after its batch and writing it again when it is reused would
+		// touch every byte twice. What an event points to then stays
+		// reachable until its slot is reused, except captured content,
+		// which handle drops once the sinks have written it.
+		ClearOnReuse: true,
 	}
 }
 

@@ -13,17 +13,19 @@ import (
 // from the context, the causality. None of them allocates.
 
 // stamp sets, in place, what every constructor sets; TracingClient's
-// per-kind methods call it on the event's queue slot.
-func stamp(ev *TraceEvent, kind EventKind, actorID string) {
+// per-kind methods call it on the event's queue slot. It returns the new
+// id's halves (see uuid.V7), for a caller that needs the id too.
+func stamp(ev *TraceEvent, kind EventKind, actorID string) (hi, lo uint64) {
 	now := clock.UnixNano()
 	// The id is written twice from registers rather than copied from
 	// ev.EventID, which would read back the bytes just stored.
-	hi, lo := uuid.V7(now)
+	hi, lo = uuid.V7(now)
 	uuid.Put((*[16]byte)(&ev.EventID), hi, lo)
 	uuid.Put((*[16]byte)(&ev.Causality.RootCauseEventID), hi, lo)
 	ev.Timestamp = unixUTC(now)
 	ev.Type.Kind = kind
 	ev.ActorID = actorID
+	return hi, lo
 }
 
 func unixUTC(ns int64) time.Time { return time.Unix(0, ns).UTC() }

@@ -21,9 +21,9 @@ import (
 // the client's queue is the only buffer.
 
 // fanBatch is a batch copied for the lanes. The copy is shallow: the
-// queue clears and reuses its slots once the consumer returns, but what
-// the events refer to (content, dependency chains, attribute slices) the
-// client never modifies after recording.
+// queue reuses its slots once the consumer returns, but what the events
+// refer to (content, dependency chains, attribute slices) the client
+// never modifies after recording.
 type fanBatch struct {
 	events []TraceEvent
 	began  int64 // Unix ns when the consumer handed it to the lanes

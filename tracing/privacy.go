@@ -57,6 +57,19 @@ func newRedactor(c *PrivacyConfig) (*redactor, error) {
 	return r, nil
 }
 
+// changesBuilt reports whether apply can change an event of kind built
+// by a per-kind method of TracingClient, which sets no message content:
+// only a StateChanged event carries content (its state diff), and
+// attributes and actor ids are changed only when the configuration says
+// so. The in-place path skips apply when it cannot, and then does not read
+// the rest of the event's slot.
+func (r *redactor) changesBuilt(kind EventKind) bool {
+	if r == nil {
+		return false
+	}
+	return (r.dropContent && kind == KindStateChanged) || len(r.drop) > 0 || r.anon != nil || len(r.user) > 0
+}
+
 // active reports whether the redactor changes anything.
 func (r *redactor) active() bool {
 	return r.dropContent || r.checksum || len(r.drop) > 0 || r.anon != nil || len(r.user) > 0

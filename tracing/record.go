@@ -305,17 +305,19 @@ func (c *TracingClient) emit(ctx context.Context, kind EventKind, actorID string
 	}
 	var id EventID
 	fill := func(ev *TraceEvent) {
-		stamp(ev, kind, actorID)
+		hi, lo := stamp(ev, kind, actorID)
 		if build != nil {
 			build(ev)
 		}
 		n := nodeFrom(ctx)
 		ev.TraceID = c.traceID(n)
 		setCause(n, ev)
-		if r := c.sel.redactor(); r != nil {
-			r.apply(ev)
+		if c.redactBuilt[kind] {
+			c.sel.redactor().apply(ev)
 		}
-		id = ev.EventID
+		// From registers: reading ev.EventID back as a whole right after
+		// its two halves were stored stalls the CPU.
+		uuid.Put((*[16]byte)(&id), hi, lo)
 	}
 	var ok bool
 	if c.isCritical(kind) {

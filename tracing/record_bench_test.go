@@ -1,0 +1,196 @@
+package tracing
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/reflowtrace/reflowtrace-go/internal/clock"
+	"github.com/reflowtrace/reflowtrace-go/internal/uuid"
+)
+
+// floorSink keeps the floor's results alive, so that the compiler cannot
+// drop the clock read or the id.
+var floorSink atomic.Uint64
+
+// runParallel runs body on one goroutine per P, n calls in all split
+// between them, and returns the wall time from the start of the first to
+// the end of the last, as b.RunParallel measures it.
+func runParallel(n int, body func(n int)) time.Duration {
+	procs := runtime.GOMAXPROCS(0)
+	var start, wg sync.WaitGroup
+	start.Add(1)
+	wg.Add(procs)
+	for i := range procs {
+		k := n / procs
+		if i < n%procs {
+			k++
+		}
+		go func() {
+			defer wg.Done()
+			start.Wait()
+			body(k)
+		}()
+	}
+	t0 := time.Now()
+	start.Done()
+	wg.Wait()
+	return time.Since(t0)
+}
+
+// floorRounds is how many times the paired benchmarks alternate between
+// the floor and the measured path, so that load from the rest of the
+// machine affects both about equally.
+const floorRounds = 8
+
+// BenchmarkRecordFloor compares recording a data-flow event with what
+// every recorded event costs at least: one clock read and one UUIDv7
+// (internal/clock and internal/uuid), the floor. Each sub-benchmark
+// measures the floor and the recording in turn, floorRounds times, from
+// one goroutine per P (run with -cpu 1,2,8), and reports:
+//
+//   - floor_ns/op: the clock read and the id;
+//   - record_ns/op: the whole recording into a client of the default
+//     configuration writing to a discarding sink (at -cpu 1 this includes
+//     the consumer's work, which runs on the same P);
+//   - x_floor: record_ns/op over floor_ns/op, from the same run;
+//   - dropped_%: events the queue refused (must be 0 for record_ns/op to
+//     measure the whole path; at -cpu 8 on a 2-core machine the consumer's
+//     thread is at times descheduled and some events are dropped).
+//
+// ns/op is the two together. The sub-benchmarks are api=DataFlow, the
+// per-kind method, which builds the event in its queue slot, and
+// api=Record, Record(ctx, DataFlow(...)), which builds it on the stack and
+// copies it in. Both goroutines' loops yield every yieldEvery events, as
+// the other recording benchmarks do.
+//
+// Run: go test -run '^$' -bench RecordFloor -cpu 1,2,8 -count 5 ./tracing
+func BenchmarkRecordFloor(b *testing.B) {
+	ctx := context.Background()
+	b.Run("api=DataFlow", func(b *testing.B) {
+		benchFloor(b, func(c *TracingClient) {
+			c.DataFlow(ctx, "sensor", "out", "validator", "in", "Reading", 256)
+		})
+	})
+	b.Run("api=Record", func(b *testing.B) {
+		benchFloor(b, func(c *TracingClient) {
+			c.Record(ctx, DataFlow("sensor", "out", "validator", "in", "Reading", 256))
+		})
+	})
+}
+
+func benchFloor(b *testing.B, record func(c *TracingClient)) {
+	c, _ := newBenchClient(b, nil)
+	floor := func(n int) {
+		var acc uint64
+		for i := range n {
+			hi, lo := uuid.V7(clock.UnixNano())
+			acc += hi ^ lo
+			if i%yieldEvery == yieldEvery-1 {
+				runtime.Gosched()
+			}
+		}
+		floorSink.Add(acc)
+	}
+	rec := func(n int) {
+		for i := range n {
+			record(c)
+			if i%yieldEvery == yieldEvery-1 {
+				runtime.Gosched()
+			}
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	var tf, tr time.Duration
+	per := max(b.N/floorRounds, 1)
+	for range floorRounds {
+		tf += runParallel(per, floor)
+		tr += runParallel(per, rec)
+	}
+	b.StopTimer()
+	n := float64(per * floorRounds)
+	m := c.Metrics()
+	b.ReportMetric(float64(tf.Nanoseconds())/n, "floor_ns/op")
+	b.ReportMetric(float64(tr.Nanoseconds())/n, "record_ns/op")
+	b.ReportMetric(float64(tr)/float64(tf), "x_floor")
+	b.ReportMetric(100*float64(m.EventsDropped)/float64(max(m.Recorded, 1)), "dropped_%")
+}
+
+// BenchmarkRecordOverload measures a client whose producers record faster
+// than its consumer can deliver: N goroutines call DataFlow flat out (no
+// yielding) into a client of the default configuration writing to a
+// discarding sink. b.N is the number of events recorded by all producers
+// together. It reports:
+//
+//   - delivered/s: events the sink received per second while the
+//     producers ran;
+//   - drop_%: events the queue refused (queue full);
+//   - ns/op: the wall time per event recorded by all producers together.
+//
+// policy=drop_newest is the default policy, under which DataFlow drops
+// what does not fit. policy=block is the reference: the producers call
+// RecordWait under the Block policy, so they wait for room and nothing is
+// dropped; its delivered/s is what the consumer sustains.
+//
+// Run: go test -run '^$' -bench RecordOverload -cpu 2 -count 5 ./tracing
+func BenchmarkRecordOverload(b *testing.B) {
+	ctx := context.Background()
+	for _, p := range []int{1, 2, 8} {
+		b.Run(fmt.Sprintf("policy=drop_newest/producers=%d", p), func(b *testing.B) {
+			benchOverload(b, p, DropNewest, func(c *TracingClient) {
+				c.DataFlow(ctx, "sensor", "out", "validator", "in", "Reading", 256)
+			})
+		})
+	}
+	for _, p := range []int{1, 2, 8} {
+		b.Run(fmt.Sprintf("policy=block/producers=%d", p), func(b *testing.B) {
+			benchOverload(b, p, Block, func(c *TracingClient) {
+				_ = c.RecordWait(ctx, DataFlow("sensor", "out", "validator", "in", "Reading", 256))
+			})
+		})
+	}
+}
+
+func benchOverload(b *testing.B, producers int, policy QueuePolicy, record func(c *TracingClient)) {
+	c, sink := newBenchClient(b, func(cfg *TracingConfig) { cfg.QueuePolicy = policy })
+	per := (b.N + producers - 1) / producers
+	var start, wg sync.WaitGroup
+	start.Add(1)
+	wg.Add(producers)
+	for range producers {
+		go func() {
+			defer wg.Done()
+			start.Wait()
+			for range per {
+				record(c)
+			}
+		}()
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	d0 := sink.n.Load()
+	t0 := time.Now()
+	start.Done()
+	wg.Wait()
+	elapsed := time.Since(t0)
+	delivered := sink.n.Load() - d0
+	b.StopTimer()
+	if err := c.Flush(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	m := c.Metrics()
+	recorded := uint64(per * producers)
+	if m.Recorded != recorded {
+		b.Fatalf("Metrics().Recorded = %d, want %d", m.Recorded, recorded)
+	}
+	if policy == Block && m.EventsDropped != 0 {
+		b.Fatalf("%d events dropped under the Block policy", m.EventsDropped)
+	}
+	b.ReportMetric(float64(delivered)/elapsed.Seconds(), "delivered/s")
+	b.ReportMetric(100*float64(m.EventsDropped)/float64(recorded), "drop_%")
+}
