@@ -45,6 +45,9 @@ const (
 	// DropRejected: the server rejected the events with a permanent error
 	// (see WebSocketStats.Rejected for the codes).
 	DropRejected = "rejected"
+	// DropDegraded: a routine event shed while the sink was degraded, in
+	// an outage with its buffer past the WithDegradeAt fill.
+	DropDegraded = "degraded"
 )
 
 // WebSocketStats are the counters of a WebSocket sink. They never contain
@@ -77,6 +80,14 @@ type WebSocketStats struct {
 	QueuedBytes                  int
 	// SpoolBytes and SpoolRecords are on disk and not acknowledged yet.
 	SpoolBytes, SpoolRecords int64
+	// AckLatency is the smoothed time from sending a frame to its
+	// acknowledgement (0 before the first); WindowBytes the most bytes in
+	// flight now (WithMaxInFlight, widened by WithAdaptiveWindow).
+	AckLatency  time.Duration
+	WindowBytes int
+	// Degraded tells whether the sink keeps only critical events now
+	// (WithDegradeAt).
+	Degraded bool
 	// SpoolCorruptRecords counts the spool records found damaged (a torn
 	// or corrupt record, or a damaged range that may have held several)
 	// and skipped, the healthy records around them being replayed;
@@ -198,6 +209,14 @@ type WebSocket struct {
 	// Delivered); progressAt is the last ack or connection (Unix ns).
 	acked      atomic.Uint64
 	progressAt atomic.Int64
+
+	// ackLat is the smoothed acknowledgement latency (ns, 0 before the
+	// first), window the adaptive window of bytes in flight (0: the
+	// configured one), degraded whether Write sheds routine events (see
+	// websocket_adapt.go).
+	ackLat   atomic.Int64
+	window   atomic.Int64
+	degraded atomic.Bool
 
 	framesSent, framesAcked, framesResent atomic.Uint64
 	eventsDelivered, eventsResent         atomic.Uint64
@@ -465,6 +484,9 @@ func (s *WebSocket) Write(ctx context.Context, batch []tracing.TraceEvent) error
 	if s.closed.Load() {
 		return fmt.Errorf("sink: websocket write: %w", tracing.ErrClosed)
 	}
+	if s.degrading() {
+		batch = s.shed(batch)
+	}
 	batch = s.reserve(ctx, batch)
 	return s.admitAll(ctx, s.encodeBatch(batch))
 }
@@ -580,7 +602,7 @@ func (s *WebSocket) admit(ctx context.Context, f *frame) error {
 			return fmt.Errorf("sink: websocket write: %w", tracing.ErrClosed)
 		}
 		if s.connected {
-			if s.queue.len()+s.resend.len() < s.cfg.inflight && s.queue.bytes+s.resend.bytes < s.cfg.inflightB ||
+			if s.queue.len()+s.resend.len() < s.cfg.inflight && s.queue.bytes+s.resend.bytes < s.windowBytes() ||
 				s.queue.len()+s.resend.len() == 0 {
 				s.track(f)
 				s.queue.push(f)
@@ -962,6 +984,9 @@ func (s *WebSocket) Stats() WebSocketStats {
 		Connects:        s.connects.Load(),
 		Rejected:        map[string]uint64{},
 		Dropped:         map[string]uint64{},
+		AckLatency:      time.Duration(s.ackLat.Load()),
+		WindowBytes:     s.windowBytes(),
+		Degraded:        s.degraded.Load(),
 	}
 	if st.Connects > 0 {
 		st.Reconnects = st.Connects - 1
@@ -997,6 +1022,8 @@ func (s *WebSocket) SinkStats() tracing.SinkStats {
 		Acknowledges: true,
 		Acknowledged: s.acked.Load(),
 		Dropped:      map[string]uint64{},
+		AckLatency:   time.Duration(s.ackLat.Load()),
+		Degraded:     s.degraded.Load(),
 	}
 	s.mu.Lock()
 	if s.connected {

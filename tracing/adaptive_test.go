@@ -54,14 +54,18 @@ func TestAdaptiveBatchingFollowsTheAckLatency(t *testing.T) {
 	}
 	// A slow link: the events of one latency make a batch, up to the
 	// maximum, and the timeout is the latency.
-	slow := func(m TracingMetrics) bool { return m.BatchSize == DefaultMaxBatchSize && m.BatchTimeout == 50*time.Millisecond }
+	slow := func(m TracingMetrics) bool {
+		return m.BatchSize == DefaultMaxBatchSize && m.BatchTimeout == 50*time.Millisecond
+	}
 	if !recordUntil(t, c, 5_000_000, slow) {
 		m := c.Metrics()
 		t.Fatalf("with a 50 ms latency: batch %d, timeout %v; want %d, 50ms", m.BatchSize, m.BatchTimeout, DefaultMaxBatchSize)
 	}
 	// The link is fast again: small batches, the shortest timeout.
 	s.latency.Store(int64(0))
-	fast := func(m TracingMetrics) bool { return m.BatchSize < DefaultBatchSize && m.BatchTimeout == time.Millisecond }
+	fast := func(m TracingMetrics) bool {
+		return m.BatchSize < DefaultBatchSize && m.BatchTimeout == time.Millisecond
+	}
 	if !recordUntil(t, c, 5_000_000, fast) {
 		m := c.Metrics()
 		t.Fatalf("with no latency: batch %d, timeout %v; want below %d, 1ms", m.BatchSize, m.BatchTimeout, DefaultBatchSize)
