@@ -229,8 +229,12 @@ type WebSocket struct {
 	dialCancel context.CancelFunc
 	done       chan struct{}
 	bg         sync.WaitGroup // run and storeLoop
-	closeMu    sync.Mutex
-	closeN     bool
+	// storing is held (a 1-buffered semaphore) while the store loop, Flush
+	// or Close builds stores and queues them, so that Flush and Close
+	// also wait for the frames the loop built just before them.
+	storing chan struct{}
+	closeMu sync.Mutex
+	closeN  bool
 }
 
 var (
@@ -277,6 +281,7 @@ func NewWebSocket(rawURL string, opts ...WebSocketOption) (*WebSocket, error) {
 		free:        newBufList(cfg.outageB),
 		segs:        make(map[tracing.TraceID]*traceSeg),
 		parked:      make(map[*frame]*time.Timer),
+		storing:     make(chan struct{}, 1),
 	}
 	s.progressAt.Store(cfg.now().UnixNano())
 	s.compAlg.Store(-1)
@@ -344,7 +349,13 @@ func (s *WebSocket) storeLoop() {
 			return
 		case <-t.C:
 		}
+		select {
+		case s.storing <- struct{}{}:
+		case <-s.runCtx.Done():
+			return
+		}
 		if s.closed.Load() {
+			<-s.storing
 			return
 		}
 		s.mu.Lock()
@@ -352,7 +363,23 @@ func (s *WebSocket) storeLoop() {
 		s.mu.Unlock()
 		_ = s.admitAll(s.runCtx, s.encodeEnded(time.Time{}))
 		_ = s.admitAll(s.runCtx, s.encodeDue(false))
+		<-s.storing
 	}
+}
+
+// storeAll queues the last stores of the traces that ended and the stores
+// of every segment with events not stored yet, after the store loop's own
+// (see storing); it gives up waiting for the loop when ctx ends.
+func (s *WebSocket) storeAll(ctx context.Context) error {
+	select {
+	case s.storing <- struct{}{}:
+		defer func() { <-s.storing }()
+	case <-ctx.Done():
+	}
+	if err := s.admitAll(ctx, s.encodeEnded(time.Time{})); err != nil {
+		return err
+	}
+	return s.admitAll(ctx, s.encodeDue(true))
 }
 
 // showURL returns rawURL without user info, query or fragment.
@@ -758,10 +785,7 @@ func (s *WebSocket) Flush(ctx context.Context) error {
 	if s.closed.Load() {
 		return fmt.Errorf("sink: websocket flush: %w", tracing.ErrClosed)
 	}
-	if err := s.admitAll(ctx, s.encodeEnded(time.Time{})); err != nil {
-		return err
-	}
-	if err := s.admitAll(ctx, s.encodeDue(true)); err != nil {
+	if err := s.storeAll(ctx); err != nil {
 		return err
 	}
 	if err := s.waitOutstanding(ctx, "flush"); err != nil {
@@ -876,6 +900,14 @@ func (s *WebSocket) Close(ctx context.Context) error {
 	}
 	s.closeN = true
 	var errs []error
+	// Closed once the stores are queued: the store loop, which stops
+	// when it sees it, queues nothing after them.
+	held := false
+	select {
+	case s.storing <- struct{}{}:
+		held = true
+	case <-ctx.Done():
+	}
 	if err := s.admitAll(ctx, s.encodeEnded(time.Time{})); err != nil {
 		errs = append(errs, err)
 	}
@@ -883,6 +915,9 @@ func (s *WebSocket) Close(ctx context.Context) error {
 		errs = append(errs, err)
 	}
 	s.closed.Store(true)
+	if held {
+		<-s.storing
+	}
 	waitErr := s.waitOutstanding(ctx, "close")
 	if waitErr == nil {
 		waitErr = s.drainSpool(ctx)
