@@ -90,10 +90,14 @@ func (s *WebSocket) windowBytes() int {
 // degrading reports whether Write keeps only critical events now: from
 // when the sink is in an outage (disconnected, or connected with frames
 // outstanding and no acknowledgement for degradeStall) and holds at least
-// the WithDegradeAt fraction of its outage buffer, until it is connected
-// and acknowledgements come again.
+// the WithDegradeAt fraction of its outage buffer, until it is connected,
+// acknowledgements come again and the frames waiting to be sent or
+// acknowledged take less than that fraction: the backlog of the outage
+// drains before routine events compete with critical ones again. A sink
+// with a spool never degrades: what memory cannot hold goes to disk.
+// The state changes only here, at the start of a Write.
 func (s *WebSocket) degrading() bool {
-	if s.cfg.degradeFill <= 0 {
+	if s.cfg.degradeFill <= 0 || s.spool != nil {
 		return false
 	}
 	now := s.cfg.now().UnixNano()
@@ -101,15 +105,17 @@ func (s *WebSocket) degrading() bool {
 	stall := max(int64(degradeStall), stallLatencies*s.ackLat.Load())
 	outage := !s.connected || len(s.outstanding) > 0 && now-s.progressAt.Load() > stall
 	held := s.heldLocked()
+	backlog := s.queue.bytes + s.resend.bytes + s.inflight.bytes
 	s.mu.Unlock()
+	fill := s.cfg.degradeFill * float64(s.cfg.outageB)
 	was := s.degraded.Load()
 	switch {
-	case !was && outage && float64(held) >= s.cfg.degradeFill*float64(s.cfg.outageB):
+	case !was && outage && float64(held) >= fill:
 		s.degraded.Store(true)
 		s.log.Warn("outage: keeping critical events only",
 			zap.Int64("held_bytes", held), zap.Float64("degrade_fill", s.cfg.degradeFill))
 		return true
-	case was && !outage:
+	case was && !outage && float64(backlog) < fill:
 		s.degraded.Store(false)
 		s.log.Info("link back: keeping every event again")
 		return false

@@ -102,7 +102,10 @@ func testDegrade(t *testing.T, gen tracetest.Generation) {
 	}
 
 	srv.SetRefusing(false, tracetest.RefuseClose)
-	waitProbed(ctx, t, s)
+	// The backlog drains, and the shed events are reported once.
+	if err := s.Flush(ctx); !errors.Is(err, ErrDropped) {
+		t.Fatalf("Flush = %v, want the shed events reported", err)
+	}
 	// Back: every event is kept again.
 	after := routineEvents(20, tr)
 	if err := s.Write(ctx, after); err != nil {
@@ -112,8 +115,8 @@ func testDegrade(t *testing.T, gen tracetest.Generation) {
 		t.Fatalf("still degraded once connected: %+v", st)
 	}
 	s.ObserveTrace(ended(hdr, tracing.ExecutionStatus{Kind: tracing.StatusCompleted}))
-	if err := s.Flush(ctx); !errors.Is(err, ErrDropped) {
-		t.Fatalf("Flush = %v, want the shed events reported", err)
+	if err := s.Flush(ctx); err != nil {
+		t.Fatalf("Flush after the outage: %v", err)
 	}
 	kept := srv.Kept()
 	for name, evs := range map[string][]tracing.TraceEvent{
@@ -136,18 +139,27 @@ func testDegrade(t *testing.T, gen tracetest.Generation) {
 	}
 }
 
-// With degrading off, an outage does not shed events.
+// With degrading off, or with a spool, an outage does not shed events.
 func TestWebSocketDegradeOff(t *testing.T) {
+	t.Run("off", func(t *testing.T) { testNoDegrade(t, WithDegradeAt(0)) })
+	t.Run("spool", func(t *testing.T) { testNoDegrade(t, WithDegradeAt(0.3), WithSpoolDir(t.TempDir())) })
+}
+
+func testNoDegrade(t *testing.T, opts ...WebSocketOption) {
 	ctx := testCtx(t)
 	srv := startServer(t)
-	s, _ := newTestSink(t, srv.URL(), WithOutageBuffer(256<<10), WithDegradeAt(0))
+	s, _ := newTestSink(t, srv.URL(), append([]WebSocketOption{WithOutageBuffer(1 << 20)}, opts...)...)
 	waitProbed(ctx, t, s)
 	srv.SetRefusing(true, tracetest.RefuseClose)
 	srv.KillConnections()
 	waitSink(ctx, t, s, "disconnection", func(st WebSocketStats) bool { return !st.Connected })
 	tr := tracing.NewTraceID()
 	var all []tracing.TraceEvent
-	for range 4 { // half the buffer and more
+	// Past a 0.3 fill, short of the buffer.
+	for st := s.Stats(); st.QueuedBytes < 400<<10; st = s.Stats() {
+		if len(all) > 100_000 {
+			t.Fatalf("%d events queue %d bytes", len(all), st.QueuedBytes)
+		}
 		b := routineEvents(50, tr)
 		all = append(all, b...)
 		if err := s.Write(ctx, b); err != nil {
@@ -155,7 +167,7 @@ func TestWebSocketDegradeOff(t *testing.T) {
 		}
 	}
 	if st := s.Stats(); st.Degraded || st.Dropped[DropDegraded] != 0 {
-		t.Fatalf("degraded with WithDegradeAt(0): %+v", st)
+		t.Fatalf("degraded: %+v", st)
 	}
 	srv.SetRefusing(false, tracetest.RefuseClose)
 	if err := s.Flush(ctx); err != nil {

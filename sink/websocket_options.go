@@ -368,8 +368,12 @@ func WithAdaptiveWindow(on bool) WebSocketOption {
 // for critical events: actor lifecycle events (ActorCreated, ActorStarted,
 // ActorCompleted, ActorFailed), events with an error, and events whose
 // "status" attribute is "failed". Traces' starts and ends always go. The
-// sink keeps every event again once it is connected and acknowledgements
-// come. Stats().Degraded tells the state. 0 turns it off. Default:
+// sink keeps every event again once it is connected, acknowledgements come
+// and the frames waiting to be sent or acknowledged take less than fill
+// again (the state changes at the start of a Write). A sink with a spool
+// (WithSpoolDir) never degrades: what memory cannot hold goes to disk,
+// where routine events are refused before critical ones when it is full.
+// Stats().Degraded tells the state. 0 turns it off. Default:
 // DefaultDegradeFill.
 func WithDegradeAt(fill float64) WebSocketOption {
 	return wsOptionFunc(func(c *wsConfig) { c.degradeFill = fill })

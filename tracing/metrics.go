@@ -83,8 +83,9 @@ type DropCounts struct {
 	// SinkStats.QueueFull); always 0 with one sink.
 	SinkQueueFull uint64
 	// Sink: accepted by a sink that then gave them up, by the sink's
-	// reason (for the WebSocket sink: outage_buffer_full, rejected,
-	// too_large, retries_exhausted, closed, …), summed over the sinks.
+	// reason (for the WebSocket sink: degraded, outage_buffer_full,
+	// rejected, too_large, retries_exhausted, closed, …), summed over the
+	// sinks.
 	Sink map[string]uint64
 }
 
