@@ -111,7 +111,7 @@ func benchDegrade(b *testing.B, fill float64) {
 	b.ReportMetric(float64(m.Dropped.Sink[DropDegraded]), "shed_degraded")
 	b.ReportMetric(float64(m.Dropped.QueueFull), "dropped_queue_full")
 	if fill > 0 && critLost > 0 {
-		b.Fatalf("degrading: the server lost %d of %d critical events (dropped %+v)", critLost, len(critical), m.Dropped)
+		b.Fatalf("degrading: the server lost %d of %d critical events (dropped %+v; sink %+v)", critLost, len(critical), m.Dropped, ws.Stats())
 	}
 	if m.Dropped.Sink[DropDegraded] == 0 && fill > 0 {
 		b.Fatalf("the outage did not degrade the sink: %+v", m.Dropped)

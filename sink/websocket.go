@@ -530,12 +530,21 @@ func (s *WebSocket) reserve(ctx context.Context, batch []tracing.TraceEvent) []t
 	}
 	s.sealForRoom()
 	s.mu.Lock()
+	degraded := false
 	for s.heldLocked() >= limit && !s.stopping && ctx.Err() == nil {
+		// An outage that starts while Write waits degrades the sink:
+		// critical events then go on at once, not after ctx ends.
+		if degraded = s.degradingLocked(); degraded {
+			break
+		}
 		s.waitChangeLocked(ctx)
 	}
 	s.mu.Unlock()
 	if s.held() < limit {
 		return batch
+	}
+	if degraded {
+		return s.shed(batch)
 	}
 	kept := batch[:0]
 	dropped := 0

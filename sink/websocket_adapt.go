@@ -95,18 +95,27 @@ func (s *WebSocket) windowBytes() int {
 // acknowledged take less than that fraction: the backlog of the outage
 // drains before routine events compete with critical ones again. A sink
 // with a spool never degrades: what memory cannot hold goes to disk.
-// The state changes only here, at the start of a Write.
+// The state changes only in Write: at its start, and while it waits for
+// room (reserve).
 func (s *WebSocket) degrading() bool {
 	if s.cfg.degradeFill <= 0 || s.spool != nil {
 		return false
 	}
-	now := s.cfg.now().UnixNano()
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.degradingLocked()
+}
+
+// degradingLocked is degrading with s.mu held.
+func (s *WebSocket) degradingLocked() bool {
+	if s.cfg.degradeFill <= 0 || s.spool != nil {
+		return false
+	}
+	now := s.cfg.now().UnixNano()
 	stall := max(int64(degradeStall), stallLatencies*s.ackLat.Load())
 	outage := !s.connected || len(s.outstanding) > 0 && now-s.progressAt.Load() > stall
 	held := s.heldLocked()
 	backlog := s.queue.bytes + s.resend.bytes + s.inflight.bytes
-	s.mu.Unlock()
 	fill := s.cfg.degradeFill * float64(s.cfg.outageB)
 	was := s.degraded.Load()
 	switch {

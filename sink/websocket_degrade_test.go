@@ -194,3 +194,53 @@ func TestCriticalEvents(t *testing.T) {
 		}
 	}
 }
+
+// A Write waiting for room when the outage starts degrades the sink and
+// goes on with the critical events at once, instead of holding the
+// client's consumer until its context ends.
+func TestWebSocketDegradeReleasesAWaitingWrite(t *testing.T) {
+	ctx := testCtx(t)
+	srv := startServer(t)
+	const buf = 256 << 10
+	s, _ := newTestSink(t, srv.URL(), WithOutageBuffer(buf), WithDegradeAt(0.5))
+	waitProbed(ctx, t, s)
+	srv.SetAckGate(make(chan struct{})) // nothing is acknowledged
+	tr := tracing.NewTraceID()
+	var held []tracing.TraceEvent
+	for s.held() < buf {
+		if len(held) > 100_000 {
+			t.Fatalf("%d events hold %d bytes", len(held), s.held())
+		}
+		b := routineEvents(50, tr)
+		held = append(held, b...)
+		if err := s.Write(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mixed, critical, shed := criticalMix(tr)
+	wrote := make(chan error, 1)
+	go func() { wrote <- s.Write(ctx, mixed) }() // waits for room
+	srv.SetRefusing(true, tracetest.RefuseClose)
+	srv.KillConnections()
+	if err := <-wrote; err != nil || ctx.Err() != nil {
+		t.Fatalf("Write = %v (ctx %v), want it to return once the outage degrades the sink", err, ctx.Err())
+	}
+	st := s.Stats()
+	if !st.Degraded || st.Dropped[DropDegraded] != uint64(len(shed)) || st.Dropped[DropOutageBufferFull] != 0 {
+		t.Fatalf("after the waiting Write: %+v, want degraded with its %d routine events shed", st, len(shed))
+	}
+	srv.SetAckGate(nil)
+	srv.SetRefusing(false, tracetest.RefuseClose)
+	if err := s.Flush(ctx); !errors.Is(err, ErrDropped) {
+		t.Fatalf("Flush = %v, want the shed events reported", err)
+	}
+	kept := srv.Kept()
+	if m := missing(ids(append(held, critical...)), kept); len(m) > 0 {
+		t.Fatalf("%d events not kept by the server", len(m))
+	}
+	for _, id := range ids(shed) {
+		if kept[id] != 0 {
+			t.Fatalf("shed event %s kept by the server", id)
+		}
+	}
+}

@@ -331,7 +331,9 @@ func WithMaxInFlight(frames, bytes int) WebSocketOption {
 // waiting for it. When it is reached, Write first seals the largest
 // segments, then waits (so the client's queue and its policy decide),
 // and only when its context ends drops routine events (counted as
-// DropOutageBufferFull) and keeps critical ones. A segment holds at most a
+// DropOutageBufferFull) and keeps critical ones, or, when an outage
+// degrades the sink meanwhile (WithDegradeAt), drops them as DropDegraded
+// at once. A segment holds at most a
 // quarter of the limit. The limit counts what the sink holds by capacity,
 // each byte once: a store being sent or waiting for its acknowledgement
 // refers to its segment's JSON instead of copying it, and the sink reuses
@@ -365,7 +367,9 @@ func WithAdaptiveWindow(on bool) WebSocketOption {
 // WithOutageBuffer) for sending: routine events are shed at once in Write,
 // counted as DropDegraded, instead of filling the rest of the buffer and
 // making Write wait, so that the room left, and the client's queue, stay
-// for critical events: actor lifecycle events (ActorCreated, ActorStarted,
+// for critical events (a Write already waiting for room when the outage
+// starts sheds its routine events then, and critical events do not wait
+// for room while the sink is degraded): actor lifecycle events (ActorCreated, ActorStarted,
 // ActorCompleted, ActorFailed), events with an error, and events whose
 // "status" attribute is "failed". Traces' starts and ends always go. The
 // sink keeps every event again once it is connected, acknowledgements come
