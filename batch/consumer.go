@@ -40,9 +40,10 @@ func (q *Queue[T]) run() {
 	defer q.finishMarks()
 	cs := &q.cs
 	closeCh := q.closeCh
-	mb := uint64(q.cfg.MaxBatch)
 	c := &q.critical
 	for {
+		// The batch size may change between cycles (SetBatching).
+		mb := q.batchLimit()
 		if q.aborted.Load() {
 			q.abandoned.Store(q.undelivered())
 			return
@@ -79,7 +80,7 @@ func (q *Queue[T]) run() {
 		if ready > 0 && !cs.armed {
 			// The timer bounds the wait of the items now ready, whether the
 			// consumer parks next or keeps handing over other lanes' batches.
-			q.timer.Reset(q.cfg.Timeout)
+			q.timer.Reset(q.batchTimeout())
 			cs.armed = true
 		}
 		if ready > 0 && q.deliver(mb) {
@@ -320,7 +321,7 @@ func (q *Queue[T]) deliver(mb uint64) bool {
 		// being woken by the next item only to arm the timer. Items put
 		// later still wait at most Timeout. If none come, the timer fires
 		// once and the consumer parks without it.
-		q.timer.Reset(q.cfg.Timeout)
+		q.timer.Reset(q.batchTimeout())
 		q.cs.armed = true
 	}
 	return true

@@ -103,6 +103,7 @@ type Queue[T any] struct {
 	abortErr  error  // why the drain was cut short; set before abortCh is closed
 	onPark    func() // test hook, called on the consumer goroutine before it parks
 	cs        consumerState
+	tune      tuning // SetBatching
 }
 
 // consumerState is owned by the consumer goroutine.

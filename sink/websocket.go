@@ -45,6 +45,9 @@ const (
 	// DropRejected: the server rejected the events with a permanent error
 	// (see WebSocketStats.Rejected for the codes).
 	DropRejected = "rejected"
+	// DropDegraded: a routine event shed while the sink was degraded, in
+	// an outage with its buffer past the WithDegradeAt fill.
+	DropDegraded = "degraded"
 )
 
 // WebSocketStats are the counters of a WebSocket sink. They never contain
@@ -77,6 +80,14 @@ type WebSocketStats struct {
 	QueuedBytes                  int
 	// SpoolBytes and SpoolRecords are on disk and not acknowledged yet.
 	SpoolBytes, SpoolRecords int64
+	// AckLatency is the smoothed time from sending a frame to its
+	// acknowledgement (0 before the first); WindowBytes the most bytes in
+	// flight now (WithMaxInFlight, widened by WithAdaptiveWindow).
+	AckLatency  time.Duration
+	WindowBytes int
+	// Degraded tells whether the sink keeps only critical events now
+	// (WithDegradeAt).
+	Degraded bool
 	// SpoolCorruptRecords counts the spool records found damaged (a torn
 	// or corrupt record, or a damaged range that may have held several)
 	// and skipped, the healthy records around them being replayed;
@@ -199,6 +210,14 @@ type WebSocket struct {
 	acked      atomic.Uint64
 	progressAt atomic.Int64
 
+	// ackLat is the smoothed acknowledgement latency (ns, 0 before the
+	// first), window the adaptive window of bytes in flight (0: the
+	// configured one), degraded whether Write sheds routine events (see
+	// websocket_adapt.go).
+	ackLat   atomic.Int64
+	window   atomic.Int64
+	degraded atomic.Bool
+
 	framesSent, framesAcked, framesResent atomic.Uint64
 	eventsDelivered, eventsResent         atomic.Uint64
 	rawBytes, wireBytes                   atomic.Uint64
@@ -210,8 +229,12 @@ type WebSocket struct {
 	dialCancel context.CancelFunc
 	done       chan struct{}
 	bg         sync.WaitGroup // run and storeLoop
-	closeMu    sync.Mutex
-	closeN     bool
+	// storing is held (a 1-buffered semaphore) while the store loop, Flush
+	// or Close builds stores and queues them, so that Flush and Close
+	// also wait for the frames the loop built just before them.
+	storing chan struct{}
+	closeMu sync.Mutex
+	closeN  bool
 }
 
 var (
@@ -258,6 +281,7 @@ func NewWebSocket(rawURL string, opts ...WebSocketOption) (*WebSocket, error) {
 		free:        newBufList(cfg.outageB),
 		segs:        make(map[tracing.TraceID]*traceSeg),
 		parked:      make(map[*frame]*time.Timer),
+		storing:     make(chan struct{}, 1),
 	}
 	s.progressAt.Store(cfg.now().UnixNano())
 	s.compAlg.Store(-1)
@@ -325,7 +349,13 @@ func (s *WebSocket) storeLoop() {
 			return
 		case <-t.C:
 		}
+		select {
+		case s.storing <- struct{}{}:
+		case <-s.runCtx.Done():
+			return
+		}
 		if s.closed.Load() {
+			<-s.storing
 			return
 		}
 		s.mu.Lock()
@@ -333,7 +363,23 @@ func (s *WebSocket) storeLoop() {
 		s.mu.Unlock()
 		_ = s.admitAll(s.runCtx, s.encodeEnded(time.Time{}))
 		_ = s.admitAll(s.runCtx, s.encodeDue(false))
+		<-s.storing
 	}
+}
+
+// storeAll queues the last stores of the traces that ended and the stores
+// of every segment with events not stored yet, after the store loop's own
+// (see storing); it gives up waiting for the loop when ctx ends.
+func (s *WebSocket) storeAll(ctx context.Context) error {
+	select {
+	case s.storing <- struct{}{}:
+		defer func() { <-s.storing }()
+	case <-ctx.Done():
+	}
+	if err := s.admitAll(ctx, s.encodeEnded(time.Time{})); err != nil {
+		return err
+	}
+	return s.admitAll(ctx, s.encodeDue(true))
 }
 
 // showURL returns rawURL without user info, query or fragment.
@@ -465,6 +511,9 @@ func (s *WebSocket) Write(ctx context.Context, batch []tracing.TraceEvent) error
 	if s.closed.Load() {
 		return fmt.Errorf("sink: websocket write: %w", tracing.ErrClosed)
 	}
+	if s.degrading() {
+		batch = s.shed(batch)
+	}
 	batch = s.reserve(ctx, batch)
 	return s.admitAll(ctx, s.encodeBatch(batch))
 }
@@ -481,12 +530,21 @@ func (s *WebSocket) reserve(ctx context.Context, batch []tracing.TraceEvent) []t
 	}
 	s.sealForRoom()
 	s.mu.Lock()
+	degraded := false
 	for s.heldLocked() >= limit && !s.stopping && ctx.Err() == nil {
+		// An outage that starts while Write waits degrades the sink:
+		// critical events then go on at once, not after ctx ends.
+		if degraded = s.degradingLocked(); degraded {
+			break
+		}
 		s.waitChangeLocked(ctx)
 	}
 	s.mu.Unlock()
 	if s.held() < limit {
 		return batch
+	}
+	if degraded {
+		return s.shed(batch)
 	}
 	kept := batch[:0]
 	dropped := 0
@@ -580,7 +638,7 @@ func (s *WebSocket) admit(ctx context.Context, f *frame) error {
 			return fmt.Errorf("sink: websocket write: %w", tracing.ErrClosed)
 		}
 		if s.connected {
-			if s.queue.len()+s.resend.len() < s.cfg.inflight && s.queue.bytes+s.resend.bytes < s.cfg.inflightB ||
+			if s.queue.len()+s.resend.len() < s.cfg.inflight && s.queue.bytes+s.resend.bytes < s.windowBytes() ||
 				s.queue.len()+s.resend.len() == 0 {
 				s.track(f)
 				s.queue.push(f)
@@ -736,10 +794,7 @@ func (s *WebSocket) Flush(ctx context.Context) error {
 	if s.closed.Load() {
 		return fmt.Errorf("sink: websocket flush: %w", tracing.ErrClosed)
 	}
-	if err := s.admitAll(ctx, s.encodeEnded(time.Time{})); err != nil {
-		return err
-	}
-	if err := s.admitAll(ctx, s.encodeDue(true)); err != nil {
+	if err := s.storeAll(ctx); err != nil {
 		return err
 	}
 	if err := s.waitOutstanding(ctx, "flush"); err != nil {
@@ -854,6 +909,14 @@ func (s *WebSocket) Close(ctx context.Context) error {
 	}
 	s.closeN = true
 	var errs []error
+	// Closed once the stores are queued: the store loop, which stops
+	// when it sees it, queues nothing after them.
+	held := false
+	select {
+	case s.storing <- struct{}{}:
+		held = true
+	case <-ctx.Done():
+	}
 	if err := s.admitAll(ctx, s.encodeEnded(time.Time{})); err != nil {
 		errs = append(errs, err)
 	}
@@ -861,6 +924,9 @@ func (s *WebSocket) Close(ctx context.Context) error {
 		errs = append(errs, err)
 	}
 	s.closed.Store(true)
+	if held {
+		<-s.storing
+	}
 	waitErr := s.waitOutstanding(ctx, "close")
 	if waitErr == nil {
 		waitErr = s.drainSpool(ctx)
@@ -962,6 +1028,9 @@ func (s *WebSocket) Stats() WebSocketStats {
 		Connects:        s.connects.Load(),
 		Rejected:        map[string]uint64{},
 		Dropped:         map[string]uint64{},
+		AckLatency:      time.Duration(s.ackLat.Load()),
+		WindowBytes:     s.windowBytes(),
+		Degraded:        s.degraded.Load(),
 	}
 	if st.Connects > 0 {
 		st.Reconnects = st.Connects - 1
@@ -997,6 +1066,8 @@ func (s *WebSocket) SinkStats() tracing.SinkStats {
 		Acknowledges: true,
 		Acknowledged: s.acked.Load(),
 		Dropped:      map[string]uint64{},
+		AckLatency:   time.Duration(s.ackLat.Load()),
+		Degraded:     s.degraded.Load(),
 	}
 	s.mu.Lock()
 	if s.connected {

@@ -290,7 +290,7 @@ func (s *WebSocket) closeGracefully(c *wsConn) {
 // windowRoomLocked reports whether another frame may be sent. s.mu must be
 // held.
 func (s *WebSocket) windowRoomLocked() bool {
-	return s.inflight.len() < s.cfg.inflight && s.inflight.bytes < s.cfg.inflightB
+	return s.inflight.len() < s.cfg.inflight && s.inflight.bytes < s.windowBytes()
 }
 
 // takeLocked moves the frames that fit in the window from resend (first)
@@ -300,7 +300,8 @@ func (s *WebSocket) windowRoomLocked() bool {
 func (s *WebSocket) takeLocked(c *wsConn, batch []*frame, spoolFirst bool) []*frame {
 	// With frames in flight, wait until a quarter of the window is free, so
 	// that frames leave in turns rather than one per acknowledgement.
-	if n := s.inflight.len(); n > 0 && (s.cfg.inflight-n < (s.cfg.inflight+3)/4 || s.cfg.inflightB-s.inflight.bytes < s.cfg.inflightB/4) {
+	win := s.windowBytes()
+	if n := s.inflight.len(); n > 0 && (s.cfg.inflight-n < (s.cfg.inflight+3)/4 || win-s.inflight.bytes < win/4) {
 		return batch
 	}
 	for {
@@ -358,7 +359,7 @@ func (s *WebSocket) takeLocked(c *wsConn, batch []*frame, spoolFirst bool) []*fr
 			}
 		}
 		if s.inflight.len() >= s.cfg.inflight ||
-			s.inflight.len() > 0 && s.inflight.bytes+f.size() > s.cfg.inflightB {
+			s.inflight.len() > 0 && s.inflight.bytes+f.size() > win {
 			break
 		}
 		q.pop()
@@ -400,6 +401,10 @@ func (s *WebSocket) decompressLocked(f *frame) {
 
 func (s *WebSocket) tookLocked(batch []*frame) []*frame {
 	if len(batch) > 0 {
+		now := s.cfg.now().UnixNano()
+		for _, f := range batch {
+			f.sentAt = now // for the acknowledgement latency
+		}
 		s.notifyLocked() // room in the queue for Write
 	}
 	return batch
@@ -630,6 +635,7 @@ func (s *WebSocket) ack(c *wsConn) error {
 	}
 	s.framesAcked.Add(1)
 	c.acks.Add(1)
+	s.noteAckLatency(f)
 	if g := f.seg; g != nil {
 		if f.upto > g.ackedN && !g.lost.Load() {
 			s.eventsDelivered.Add(uint64(f.upto - g.ackedN))

@@ -225,7 +225,8 @@ func TestWebSocketFaultOutageBufferFull(t *testing.T) {
 	ctx := testCtx(t)
 	srv := startServer(t)
 	srv.SetRefusing(true, tracetest.RefuseClose)
-	s, _ := newTestSink(t, srv.URL(), WithOutageBuffer(64<<10))
+	// Not degraded: the buffer fills with routine events first.
+	s, _ := newTestSink(t, srv.URL(), WithOutageBuffer(64<<10), WithDegradeAt(0))
 	// Write waits for room until its context ends, then drops routine
 	// events: an ended context makes it drop at once.
 	wctx, cancel := context.WithCancel(ctx)

@@ -35,6 +35,7 @@ type frame struct {
 	sent     bool // written at least once
 	attempts int  // sends that met a retryable server error
 	created  int64
+	sentAt   int64    // when the sender last took it for the wire (Unix ns)
 	spool    spoolRef // set when the frame was read from the spool
 	buf      *[]byte  // pooled backing store of wire, or nil
 	// seg is the segment a store frame carries, and upto how many of its

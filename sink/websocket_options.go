@@ -139,6 +139,10 @@ type wsConfig struct {
 	env           string
 	tags          map[string]string
 	now           func() time.Time
+	// adaptiveWindow widens the window with the acknowledgement latency;
+	// degradeFill is WithDegradeAt's fraction (0: off).
+	adaptiveWindow bool
+	degradeFill    float64
 }
 
 func newWSConfig(opts []WebSocketOption) (*wsConfig, error) {
@@ -162,6 +166,7 @@ func newWSConfig(opts []WebSocketOption) (*wsConfig, error) {
 		header:       http.Header{},
 		flowID:       "default",
 		now:          time.Now,
+		degradeFill:  DefaultDegradeFill,
 	}
 	for _, o := range opts {
 		if o != nil {
@@ -198,6 +203,9 @@ func newWSConfig(opts []WebSocketOption) (*wsConfig, error) {
 	}
 	if c.protocol > tracing.ProtocolV2 {
 		bad("WithProtocol", c.protocol, "want tracing.ProtocolAuto, ProtocolV1 or ProtocolV2")
+	}
+	if f := c.degradeFill; !(f >= 0 && f <= 1) {
+		bad("WithDegradeAt", f, "want a fraction within [0, 1] (0 turns it off)")
 	}
 	if c.storeDelay <= 0 {
 		bad("WithStoreDelay", c.storeDelay, "must be positive")
@@ -323,7 +331,9 @@ func WithMaxInFlight(frames, bytes int) WebSocketOption {
 // waiting for it. When it is reached, Write first seals the largest
 // segments, then waits (so the client's queue and its policy decide),
 // and only when its context ends drops routine events (counted as
-// DropOutageBufferFull) and keeps critical ones. A segment holds at most a
+// DropOutageBufferFull) and keeps critical ones, or, when an outage
+// degrades the sink meanwhile (WithDegradeAt), drops them as DropDegraded
+// at once. A segment holds at most a
 // quarter of the limit. The limit counts what the sink holds by capacity,
 // each byte once: a store being sent or waiting for its acknowledgement
 // refers to its segment's JSON instead of copying it, and the sink reuses
@@ -336,6 +346,41 @@ func WithMaxInFlight(frames, bytes int) WebSocketOption {
 // Default: DefaultOutageBufferBytes.
 func WithOutageBuffer(bytes int) WebSocketOption {
 	return wsOptionFunc(func(c *wsConfig) { c.outageB = bytes })
+}
+
+// WithAdaptiveWindow widens the window of bytes in flight (WithMaxInFlight)
+// with the acknowledgement latency the sink measures: above 10 ms it grows
+// in proportion, so that a slow link carries as many bytes per second as a
+// fast one (the configured bytes per 10 ms), up to half the outage buffer
+// (WithOutageBuffer), which still bounds all the memory the sink holds; it
+// comes back down as the latency does. The tracing client turns it on with
+// TracingConfig.AdaptiveBatching (see WebSocketOptionsFromConfig). Default:
+// off.
+func WithAdaptiveWindow(on bool) WebSocketOption {
+	return wsOptionFunc(func(c *wsConfig) { c.adaptiveWindow = on })
+}
+
+// WithDegradeAt makes the sink keep only critical events while it is in an
+// outage (disconnected, or connected with frames outstanding and no
+// acknowledgement for 10 s, or 8 times the acknowledgement latency if
+// that is longer) and holds at least fill (a fraction of
+// WithOutageBuffer) for sending: routine events are shed at once in Write,
+// counted as DropDegraded, instead of filling the rest of the buffer and
+// making Write wait, so that the room left, and the client's queue, stay
+// for critical events (a Write already waiting for room when the outage
+// starts sheds its routine events then, and critical events do not wait
+// for room while the sink is degraded): actor lifecycle events (ActorCreated, ActorStarted,
+// ActorCompleted, ActorFailed), events with an error, and events whose
+// "status" attribute is "failed". Traces' starts and ends always go. The
+// sink keeps every event again once it is connected, acknowledgements come
+// and the frames waiting to be sent or acknowledged take less than fill
+// again (the state changes at the start of a Write). A sink with a spool
+// (WithSpoolDir) never degrades: what memory cannot hold goes to disk,
+// where routine events are refused before critical ones when it is full.
+// Stats().Degraded tells the state. 0 turns it off. Default:
+// DefaultDegradeFill.
+func WithDegradeAt(fill float64) WebSocketOption {
+	return wsOptionFunc(func(c *wsConfig) { c.degradeFill = fill })
 }
 
 // WithFailover names more servers, after the one NewWebSocket was given,
@@ -521,8 +566,9 @@ func withClock(now func() time.Time) WebSocketOption {
 // WebSocketOptionsFromConfig returns the options cfg implies for a
 // WebSocket sink: compression (WithCompression of cfg.CompressionAlgorithm
 // when cfg.EnableCompression is set, else of tracing.CompressionNone), the
-// protocol generation,
-// the retry policy, the flow id, environment and tags. Use it as
+// protocol generation, the retry policy, the flow id, the adaptive window
+// (AdaptiveBatching), degrading during an outage (DegradeFill),
+// environment and tags. Use it as
 // sink.NewWebSocket(cfg.ServerURL, sink.WebSocketOptionsFromConfig(cfg)...).
 func WebSocketOptionsFromConfig(cfg tracing.TracingConfig) []WebSocketOption {
 	cfg = cfg.WithDefaults()
@@ -546,6 +592,8 @@ func WebSocketOptionsFromConfig(cfg tracing.TracingConfig) []WebSocketOption {
 		WithFailover(cfg.ServerURLs...),
 		WithRetry(p),
 		WithFlowID(cfg.FlowID),
+		WithAdaptiveWindow(cfg.AdaptiveBatching),
+		WithDegradeAt(max(cfg.DegradeFill, 0)), // NoDegrade: 0, off
 	}
 	if cfg.Environment != "" {
 		opts = append(opts, WithEnvironment(cfg.Environment))

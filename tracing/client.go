@@ -145,6 +145,9 @@ type TracingClient struct {
 	failingSince  atomic.Int64 // Unix ns of the first failed write of the current streak; 0 when healthy
 	fanHeld       atomic.Int64 // events copied for the lanes and not settled yet
 
+	// adapt is adaptive batching's state (nil when it is off).
+	adapt *batchControl
+
 	errMu       sync.Mutex
 	lastErr     string
 	lastErrTime time.Time
@@ -272,10 +275,19 @@ func New(cfg TracingConfig, opts ...Option) (*TracingClient, error) {
 		Tags:        c.cfg.Tags,
 	}
 	c.exportCtx, c.cancelExport = context.WithCancel(context.Background())
-	q, err := batch.New(queueConfig(&cfg), c.handle)
+	qcfg := queueConfig(&cfg)
+	if cfg.AdaptiveBatching {
+		lo, hi := adaptiveBounds(&c.cfg)
+		qcfg.MaxBatch = hi // sizes the lanes; SetBatching starts at BatchSize
+		c.adapt = &batchControl{minBatch: lo, maxBatch: hi, maxTimeout: cfg.BatchTimeout, last: c.now()}
+	}
+	q, err := batch.New(qcfg, c.handle)
 	if err != nil {
 		c.cancelExport()
 		return nil, fmt.Errorf("tracing: new: queue: %w", err)
+	}
+	if c.adapt != nil {
+		q.SetBatching(cfg.BatchSize, cfg.BatchTimeout)
 	}
 	c.queue = q
 	c.queueCap = float64(q.Cap())
@@ -352,6 +364,9 @@ func (c *TracingClient) handle(events []TraceEvent) {
 	if c.cfg.Privacy.CaptureContent {
 		// After the sinks (or the lanes' copies) are done with the slots.
 		defer releaseContent(events)
+	}
+	if c.adapt != nil {
+		c.retuneBatching(len(events), c.now())
 	}
 	if len(c.sinks) > 1 {
 		c.fanOut(events)

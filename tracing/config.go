@@ -29,7 +29,15 @@ const (
 	DefaultMaxDelay          = 30 * time.Second
 	DefaultBackoffMultiplier = 2.0
 	DefaultHealthThreshold   = 30 * time.Second
+	// DefaultDegradeFill is TracingConfig.DegradeFill's default.
+	DefaultDegradeFill = 0.5
 )
+
+// NoDegrade as TracingConfig.DegradeFill turns degrading during an outage
+// off: degrade_fill = "off" in a tracing.toml file,
+// REFLOW_TRACING_DEGRADE_FILL=off in the environment. (A zero DegradeFill
+// means DefaultDegradeFill everywhere.)
+const NoDegrade = -1.0
 
 // NoRetries as RetryConfig.MaxRetries means a failed send or dial is not
 // retried: max_retries = "none" in a tracing.toml file,
@@ -252,6 +260,30 @@ type TracingConfig struct {
 	// BatchTimeout is how long the oldest event of a batch waits at most.
 	// Default: DefaultBatchTimeout.
 	BatchTimeout time.Duration
+	// AdaptiveBatching lets the batch size and timeout follow the link:
+	// the client reads the acknowledgement latency its sinks measure
+	// (SinkStats.AckLatency) and the events waiting in its queue, and
+	// sizes batches to what arrives in one latency (so a slow or busy
+	// link gets larger batches, an idle fast one small batches that leave
+	// within a millisecond), within [MinBatchSize, MaxBatchSize], with a
+	// timeout of that latency, at least 1 ms and at most BatchTimeout.
+	// It starts at BatchSize. For the WebSocket sink built from the config
+	// it also widens the sink's window of bytes in flight with the latency
+	// (sink.WithAdaptiveWindow), which is what keeps a slow link's
+	// throughput. Default: off (see BENCHMARKS.md).
+	AdaptiveBatching bool
+	// MinBatchSize and MaxBatchSize bound adaptive batching. Default:
+	// DefaultMinBatchSize (at most BatchSize) and DefaultMaxBatchSize (at
+	// least BatchSize, at most QueueSize).
+	MinBatchSize, MaxBatchSize int
+	// DegradeFill is the fraction of the WebSocket sink's outage buffer
+	// (sink.WithOutageBuffer) past which, while the sink is in an outage
+	// (disconnected or stalled), it keeps only critical events (actor
+	// lifecycle, failures and errors; see sink.WithDegradeAt) until the
+	// link is back, counting what it sheds as dropped "degraded"
+	// (Metrics().Dropped.Sink). A sink with a spool never degrades. Within
+	// (0, 1]; NoDegrade turns it off. Default: DefaultDegradeFill.
+	DegradeFill float64
 	// EnableCompression sends large frames as binary frames compressed with
 	// CompressionAlgorithm, which must be the algorithm the server is
 	// configured with (zstd, the default, for a server on its defaults);
@@ -342,6 +374,9 @@ func (c *TracingConfig) setDefaults() {
 	if c.HealthThreshold == 0 {
 		c.HealthThreshold = DefaultHealthThreshold
 	}
+	if c.DegradeFill == 0 {
+		c.DegradeFill = DefaultDegradeFill
+	}
 	if c.FlowID == "" {
 		c.FlowID = "default"
 	}
@@ -389,6 +424,24 @@ func (c *TracingConfig) problems() []problem {
 	}
 	if c.BatchTimeout < 0 {
 		bad("BatchTimeout", c.BatchTimeout, "must not be negative")
+	}
+	switch {
+	case c.MinBatchSize < 0:
+		bad("MinBatchSize", c.MinBatchSize, "must not be negative")
+	case c.MinBatchSize > c.BatchSize && c.BatchSize > 0:
+		bad("MinBatchSize", c.MinBatchSize, fmt.Sprintf("must be at most %s (%d)", c.ref("BatchSize"), c.BatchSize))
+	}
+	switch {
+	case c.MaxBatchSize < 0:
+		bad("MaxBatchSize", c.MaxBatchSize, "must not be negative")
+	case c.MaxBatchSize > 0 && c.MaxBatchSize < max(c.MinBatchSize, c.BatchSize):
+		bad("MaxBatchSize", c.MaxBatchSize, fmt.Sprintf("must be at least %s (%d) and %s (%d)",
+			c.ref("MinBatchSize"), c.MinBatchSize, c.ref("BatchSize"), c.BatchSize))
+	case c.MaxBatchSize > c.QueueSize && c.QueueSize > 0:
+		bad("MaxBatchSize", c.MaxBatchSize, fmt.Sprintf("must be at most %s (%d)", c.ref("QueueSize"), c.QueueSize))
+	}
+	if f := c.DegradeFill; f != NoDegrade && !(f > 0 && f <= 1) {
+		bad("DegradeFill", f, "must be within (0, 1], or NoDegrade")
 	}
 	switch m := c.QueueMemory(); {
 	case c.QueueSize < 1:

@@ -26,6 +26,10 @@ import (
 //	batch_timeout_ms = 1000
 //	enable_compression = true        # binary frames, zstd unless set below
 //	# This SDK's additions (all optional):
+//	adaptive_batching = false        # batch size and timeout follow the link
+//	min_batch_size = 64              # bounds of adaptive batching
+//	max_batch_size = 4096
+//	degrade_fill = 0.5               # in an outage past this buffer fill, only critical events; or "off"
 //	compression_algorithm = "zstd"   # the server's: "lz4", "gzip", "brotli", "auto" or "none"
 //	protocol = "auto"                # or "v1", "v2"
 //	queue_size = 8192                # at most 1048576 (1 GiB of slots)
@@ -399,6 +403,18 @@ func (st *setting) parseTOML(v any) (val any, why string) {
 			return float64(x), ""
 		}
 		return nil, "want a number"
+	case kindFill:
+		switch x := v.(type) {
+		case float64:
+			return x, ""
+		case int64:
+			return float64(x), ""
+		case string:
+			if strings.EqualFold(x, "off") {
+				return NoDegrade, ""
+			}
+		}
+		return nil, wantFill
 	case kindString, kindSecret:
 		if s, ok := v.(string); ok {
 			return s, ""

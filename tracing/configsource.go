@@ -217,7 +217,7 @@ func (c *TracingConfig) describe(path, shown string) string {
 // hold no secret and no URL (which may carry a password).
 func (k settingKind) plain() bool {
 	switch k {
-	case kindBool, kindInt, kindRetries, kindUint, kindFloat, kindMillis, kindPolicy, kindCompression, kindProtocol, kindChecksums:
+	case kindBool, kindInt, kindRetries, kindUint, kindFloat, kindFill, kindMillis, kindPolicy, kindCompression, kindProtocol, kindChecksums:
 		return true
 	}
 	return false

@@ -60,6 +60,10 @@ func ConfigFromEnv() (TracingConfig, error) { return DefaultConfig().ApplyEnv() 
 //	REFLOW_TRACING_SERVER_URLS                 ServerURLs                    comma-separated URLs
 //	REFLOW_TRACING_BATCH_SIZE                  BatchSize                     integer
 //	REFLOW_TRACING_BATCH_TIMEOUT_MS            BatchTimeout                  milliseconds
+//	REFLOW_TRACING_ADAPTIVE_BATCHING           AdaptiveBatching              bool
+//	REFLOW_TRACING_MIN_BATCH_SIZE              MinBatchSize                  integer
+//	REFLOW_TRACING_MAX_BATCH_SIZE              MaxBatchSize                  integer
+//	REFLOW_TRACING_DEGRADE_FILL                DegradeFill                   number in (0, 1] or "off" (NoDegrade)
 //	REFLOW_TRACING_COMPRESSION                 EnableCompression             bool
 //	REFLOW_TRACING_MAX_RETRIES                 Retry.MaxRetries              integer, "none" or "unlimited" (see RetryConfig)
 //	REFLOW_TRACING_INITIAL_DELAY_MS            Retry.InitialDelay            milliseconds
@@ -168,6 +172,7 @@ const (
 	kindRetries // an integer, "none" (NoRetries) or "unlimited"
 	kindUint
 	kindFloat
+	kindFill // a fraction, or "off" (NoDegrade)
 	kindString
 	kindSecret // a string never shown in errors
 	kindMillis
@@ -212,6 +217,10 @@ var settings = [...]setting{
 	{EnvPrefix + "SERVER_URLS", "tracing.server_urls", "ServerURLs", kindStrings, serverSetting, func(c *TracingConfig) any { return &c.ServerURLs }},
 	{EnvPrefix + "BATCH_SIZE", "tracing.batch_size", "BatchSize", kindInt, clientSetting, func(c *TracingConfig) any { return &c.BatchSize }},
 	{EnvPrefix + "BATCH_TIMEOUT_MS", "tracing.batch_timeout_ms", "BatchTimeout", kindMillis, clientSetting, func(c *TracingConfig) any { return &c.BatchTimeout }},
+	{EnvPrefix + "ADAPTIVE_BATCHING", "tracing.adaptive_batching", "AdaptiveBatching", kindBool, clientSetting, func(c *TracingConfig) any { return &c.AdaptiveBatching }},
+	{EnvPrefix + "MIN_BATCH_SIZE", "tracing.min_batch_size", "MinBatchSize", kindInt, clientSetting, func(c *TracingConfig) any { return &c.MinBatchSize }},
+	{EnvPrefix + "MAX_BATCH_SIZE", "tracing.max_batch_size", "MaxBatchSize", kindInt, clientSetting, func(c *TracingConfig) any { return &c.MaxBatchSize }},
+	{EnvPrefix + "DEGRADE_FILL", "tracing.degrade_fill", "DegradeFill", kindFill, serverSetting, func(c *TracingConfig) any { return &c.DegradeFill }},
 	{EnvPrefix + "COMPRESSION", "tracing.enable_compression", "EnableCompression", kindBool, serverSetting, func(c *TracingConfig) any { return &c.EnableCompression }},
 	{EnvPrefix + "MAX_RETRIES", "tracing.retry.max_retries", "Retry.MaxRetries", kindRetries, serverSetting, func(c *TracingConfig) any { return &c.Retry.MaxRetries }},
 	{EnvPrefix + "INITIAL_DELAY_MS", "tracing.retry.initial_delay_ms", "Retry.InitialDelay", kindMillis, serverSetting, func(c *TracingConfig) any { return &c.Retry.InitialDelay }},
@@ -310,6 +319,8 @@ func (st *setting) parseString(s string) (v any, why string) {
 			return nil, "want a number"
 		}
 		return f, ""
+	case kindFill:
+		return parseFill(strings.TrimSpace(s))
 	case kindString, kindSecret:
 		return s, ""
 	case kindMillis:
@@ -349,6 +360,7 @@ func (st *setting) parseString(s string) (v any, why string) {
 const (
 	wantMillis      = "want an integer number of milliseconds"
 	wantRetries     = `want an integer, "none" or "unlimited"`
+	wantFill        = `want a fraction in (0, 1] or "off"`
 	wantPolicy      = `want a queue policy ("drop" or "block")`
 	wantCompression = `want a compression algorithm ("zstd", "lz4", "gzip", "brotli", "auto" or "none")`
 	wantProtocol    = `want a protocol ("auto", "v1" or "v2")`
@@ -377,6 +389,18 @@ func parseRetries(s string) (any, string) {
 		return nil, wantRetries
 	}
 	return n, ""
+}
+
+// parseFill reads a degrade_fill value: a number, or "off" (NoDegrade).
+func parseFill(s string) (any, string) {
+	if strings.EqualFold(s, "off") {
+		return NoDegrade, ""
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return nil, wantFill
+	}
+	return f, ""
 }
 
 // splitList splits a comma-separated list, trimming blanks and dropping

@@ -55,6 +55,11 @@ type TracingMetrics struct {
 	// QueueCapacity is its size (both lanes).
 	QueueDepth    int
 	QueueCapacity int
+	// BatchSize and BatchTimeout are the batch size and timeout in force:
+	// the configured ones, or what adaptive batching set last
+	// (TracingConfig.AdaptiveBatching).
+	BatchSize    int
+	BatchTimeout time.Duration
 	// LastError is the message of the most recent failure of a sink write
 	// ("" if none) and LastErrorTime when it happened.
 	LastError     string
@@ -78,8 +83,9 @@ type DropCounts struct {
 	// SinkStats.QueueFull); always 0 with one sink.
 	SinkQueueFull uint64
 	// Sink: accepted by a sink that then gave them up, by the sink's
-	// reason (for the WebSocket sink: outage_buffer_full, rejected,
-	// too_large, retries_exhausted, closed, …), summed over the sinks.
+	// reason (for the WebSocket sink: degraded, outage_buffer_full,
+	// rejected, too_large, retries_exhausted, closed, …), summed over the
+	// sinks.
 	Sink map[string]uint64
 }
 
@@ -144,6 +150,14 @@ type SinkStats struct {
 	// (zero while it delivers, or is idle and reachable). Healthy turns
 	// false once it is older than HealthThreshold.
 	StalledSince time.Time
+	// AckLatency is the sink's smoothed time from sending to its
+	// destination's acknowledgement, 0 when it measures none. It is the
+	// signal of adaptive batching (TracingConfig.AdaptiveBatching).
+	AckLatency time.Duration
+	// Degraded is set while the sink keeps only critical events (the
+	// WebSocket sink during an outage, see TracingConfig.DegradeFill); what
+	// it sheds is counted in Dropped.
+	Degraded bool
 }
 
 // Metrics returns a snapshot of the client's counters. It is safe for
@@ -169,6 +183,7 @@ func (c *TracingClient) Metrics() TracingMetrics {
 	m.Recorded = c.recorded()
 	m.QueueDepth = c.queue.Len()
 	m.QueueCapacity = c.queue.Cap()
+	m.BatchSize, m.BatchTimeout = c.queue.Batching()
 	m.Sinks = stats
 	for i := range c.sinks {
 		s, st := &c.sinks[i], &m.Sinks[i]

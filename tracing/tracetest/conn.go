@@ -125,12 +125,12 @@ func (c *conn) handle(binary bool, data []byte) bool {
 	return c.reply(resp, dropAck)
 }
 
-// reply waits for the ack gate or delay, then queues resp, or drops the
-// connection when drop is set.
+// reply waits for the ack gate or delay, then queues resp to leave after
+// the reply latency, or drops the connection when drop is set.
 func (c *conn) reply(resp wire.TracingResponse, drop bool) bool {
 	s := c.s
 	s.mu.Lock()
-	gate, delay := s.gate, s.delay
+	gate, delay, latency := s.gate, s.delay, s.latency
 	s.mu.Unlock()
 	if gate != nil {
 		select {
@@ -160,10 +160,16 @@ func (c *conn) reply(resp wire.TracingResponse, drop bool) bool {
 		}
 		b, typ = out, websocket.MessageBinary
 	}
+	var due time.Time
+	if latency != nil {
+		if d := latency(); d > 0 {
+			due = time.Now().Add(d)
+		}
+	}
 	s.mu.Lock()
 	s.metrics.messagesSent++
 	s.mu.Unlock()
-	return c.queue(outMsg{typ, b}) == nil
+	return c.queue(outMsg{typ: typ, data: b, due: due}) == nil
 }
 
 // notify pushes ev to c if c subscribed with matching filters. Pushes are
@@ -186,7 +192,7 @@ func (c *conn) notify(traceID tracing.TraceID, ev *tracing.TraceEvent) {
 		return
 	}
 	select {
-	case c.out <- outMsg{websocket.MessageText, b}:
+	case c.out <- outMsg{typ: websocket.MessageText, data: b}:
 	default:
 	}
 }
@@ -239,6 +245,7 @@ func (c *conn) queue(m outMsg) error {
 type outMsg struct {
 	typ  websocket.MessageType
 	data []byte
+	due  time.Time // not sent before (SetReplyLatency); zero: at once
 }
 
 // closeOut stops the queue of replies; the writer sends what is queued and
@@ -252,8 +259,8 @@ func (c *conn) closeOut() {
 	}
 }
 
-// writeLoop sends the queued frames in order, as many as are queued in one
-// corked write.
+// writeLoop sends the queued frames in order, as many as are queued (and
+// due) in one corked write.
 func (c *conn) writeLoop() {
 	defer close(c.wdone)
 	failed := false
@@ -268,10 +275,22 @@ func (c *conn) writeLoop() {
 			c.kill()
 		}
 	}
-	for m := range c.out {
+	cork := func() {
 		if c.cork != nil {
 			c.cork.Cork(time.Now().Add(10 * time.Second))
 		}
+	}
+	uncork := func() {
+		if c.cork != nil && c.cork.Uncork() != nil && !failed {
+			failed = true
+			c.kill()
+		}
+	}
+	for m := range c.out {
+		if !c.waitDue(m.due) {
+			failed = true
+		}
+		cork()
 		send(m)
 	drain:
 		for {
@@ -280,14 +299,36 @@ func (c *conn) writeLoop() {
 				if !ok {
 					break drain
 				}
+				if time.Now().Before(m2.due) {
+					// Send what is written before waiting for this one.
+					uncork()
+					if !c.waitDue(m2.due) {
+						failed = true
+					}
+					cork()
+				}
 				send(m2)
 			default:
 				break drain
 			}
 		}
-		if c.cork != nil && c.cork.Uncork() != nil && !failed {
-			failed = true
-			c.kill()
-		}
+		uncork()
+	}
+}
+
+// waitDue waits until due (at once for a zero or past time); false if the
+// connection ended first.
+func (c *conn) waitDue(due time.Time) bool {
+	d := time.Until(due)
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-c.ctx.Done():
+		return false
 	}
 }

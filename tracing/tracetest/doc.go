@@ -47,9 +47,9 @@
 // GetTrace, Query, Traces, Kept and KeptInTrace read what the server keeps
 // exactly as a client asking it would see it; Live counts RecordEvent
 // receipts. Faults are injected on command: dropped connections, lost
-// acknowledgements, gated or delayed acknowledgements, error replies,
-// refused connections, a stalled peer, a stop and restart on the same
-// port. WithFastScan trades the full decode for speed in benchmarks and
+// acknowledgements, gated or delayed acknowledgements, a reply latency (a
+// slow link, SetReplyLatency), error replies, refused connections, a
+// stalled peer, a stop and restart on the same port. WithFastScan trades the full decode for speed in benchmarks and
 // keeps the storage semantics on event ids.
 //
 // It listens on loopback only. All methods of Server are safe for

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/coder/websocket"
 
@@ -169,4 +171,59 @@ func TestFastScanKeepsTheStorageSemantics(t *testing.T) {
 		endTrace(t, c, id, tracing.ExecutionStatus{Kind: tracing.StatusCompleted})
 		wantKept(t, s.Kept(), append(ids(second.Events), ids(live)...)...)
 	})
+}
+
+// A reply latency delays the replies, not the handling: the server goes on
+// reading and storing the messages behind a pending reply, as behind a
+// slow link.
+func TestReplyLatencyDelaysRepliesNotHandling(t *testing.T) {
+	ctx := testCtx(t)
+	s := start(t, ctx)
+	c := dial(t, ctx, s, nil)
+	s.SetReplyLatency(func() time.Duration { return time.Hour })
+	trs := []tracing.FlowTrace{newTrace(1), newTrace(1), newTrace(1)}
+	for i := range trs {
+		c.send(wire.StoreTrace{Trace: trs[i]})
+	}
+	// With the first reply an hour away, the others are handled all the
+	// same (a delay that held the connection would store only the first).
+	if err := s.WaitFor(ctx, func(v View) bool { return v.Stored() == len(trs) }); err != nil {
+		t.Fatalf("stored %d of %d traces behind a pending reply: %v", s.Stats().Stored, len(trs), err)
+	}
+	for i := range trs {
+		wantKept(t, s.KeptInTrace(trs[i].TraceID), ids(trs[i].Events)...)
+	}
+}
+
+// Replies leave in order even when the latency drops: a later reply never
+// overtakes an earlier one.
+func TestReplyLatencyKeepsRepliesInOrder(t *testing.T) {
+	ctx := testCtx(t)
+	s := start(t, ctx)
+	c := dial(t, ctx, s, nil)
+	var mu sync.Mutex
+	calls := 0
+	s.SetReplyLatency(func() time.Duration {
+		mu.Lock()
+		defer mu.Unlock()
+		calls++
+		if calls == 1 {
+			return 50 * time.Millisecond
+		}
+		return 0
+	})
+	trs := []tracing.FlowTrace{newTrace(1), newTrace(1), newTrace(1)}
+	for i := range trs {
+		c.send(wire.StoreTrace{Trace: trs[i]})
+	}
+	for i := range trs {
+		r, ok := c.recv().(wire.TraceStored)
+		if !ok || r.TraceID != trs[i].TraceID {
+			t.Fatalf("reply %d: %#v, want TraceStored of %s", i, r, trs[i].TraceID)
+		}
+	}
+	s.SetReplyLatency(nil)
+	if _, ok := c.roundTrip(wire.Ping{}).(wire.Pong); !ok {
+		t.Fatal("no pong once the latency is removed")
+	}
 }

@@ -192,6 +192,7 @@ type Server struct {
 	refuseHow RefuseMode
 	gate      <-chan struct{}
 	delay     time.Duration
+	latency   func() time.Duration
 	stall     chan struct{}
 }
 
@@ -387,10 +388,28 @@ func (s *Server) SetAckGate(gate <-chan struct{}) {
 }
 
 // SetAckDelay waits d before sending each reply. For demos; tests use
-// SetAckGate.
+// SetAckGate. The connection reads nothing while it waits, so a server
+// with an ack delay answers at most one message per d on each connection,
+// like a slow server; SetReplyLatency models a slow link instead.
 func (s *Server) SetAckDelay(d time.Duration) {
 	s.mu.Lock()
 	s.delay = d
+	s.mu.Unlock()
+}
+
+// SetReplyLatency delays every reply by what latency returns when it is
+// called, once per reply as the message is handled, like a link whose
+// round trip takes that long: the server goes on reading and handling the
+// messages behind it (what it keeps changes at once), and each reply
+// leaves no earlier than latency() after its message was handled, in
+// order, so a reply never overtakes an earlier one. Pushed notifications
+// queue behind the replies. latency may change what it returns at any
+// time (to step the latency during a run) and is called from the
+// connections' goroutines, so it must be safe for concurrent use; a nil
+// latency, or one that returns zero or less, removes the delay.
+func (s *Server) SetReplyLatency(latency func() time.Duration) {
+	s.mu.Lock()
+	s.latency = latency
 	s.mu.Unlock()
 }
 

@@ -1,0 +1,110 @@
+package tracing
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// linkSink discards what it is given and reports the acknowledgement
+// latency the test sets.
+type linkSink struct {
+	latency atomic.Int64
+	events  atomic.Uint64
+}
+
+func (s *linkSink) Write(_ context.Context, batch []TraceEvent) error {
+	s.events.Add(uint64(len(batch)))
+	return nil
+}
+func (s *linkSink) Flush(context.Context) error { return nil }
+func (s *linkSink) Close(context.Context) error { return nil }
+func (s *linkSink) SinkStats() SinkStats {
+	return SinkStats{AckLatency: time.Duration(s.latency.Load())}
+}
+
+// recordUntil records events until cond holds for the client's metrics,
+// at most limit events; it reports whether cond held.
+func recordUntil(t *testing.T, c *TracingClient, limit int, cond func(TracingMetrics) bool) bool {
+	t.Helper()
+	ctx := ctxTimeout(t)
+	for i := range limit {
+		if err := c.RecordWait(ctx, DataFlow("a", "out", "b", "in", "M", 8)); err != nil {
+			t.Fatal(err)
+		}
+		if i%256 == 0 && cond(c.Metrics()) {
+			return true
+		}
+	}
+	return cond(c.Metrics())
+}
+
+func TestAdaptiveBatchingFollowsTheAckLatency(t *testing.T) {
+	s := &linkSink{}
+	s.latency.Store(int64(50 * time.Millisecond))
+	c := newTestClient(t, s, func(cfg *TracingConfig) {
+		cfg.AdaptiveBatching = true
+		cfg.QueuePolicy = Block
+		cfg.BatchSize, cfg.QueueSize = DefaultBatchSize, DefaultQueueSize
+		cfg.BatchTimeout = 200 * time.Millisecond
+	})
+	if m := c.Metrics(); m.BatchSize != DefaultBatchSize || m.BatchTimeout != 200*time.Millisecond {
+		t.Fatalf("starts at batch %d, timeout %v; want BatchSize and BatchTimeout", m.BatchSize, m.BatchTimeout)
+	}
+	// A slow link: the events of one latency make a batch, up to the
+	// maximum, and the timeout is the latency.
+	slow := func(m TracingMetrics) bool {
+		return m.BatchSize == DefaultMaxBatchSize && m.BatchTimeout == 50*time.Millisecond
+	}
+	if !recordUntil(t, c, 5_000_000, slow) {
+		m := c.Metrics()
+		t.Fatalf("with a 50 ms latency: batch %d, timeout %v; want %d, 50ms", m.BatchSize, m.BatchTimeout, DefaultMaxBatchSize)
+	}
+	// The link is fast again: small batches, the shortest timeout.
+	s.latency.Store(int64(0))
+	fast := func(m TracingMetrics) bool {
+		return m.BatchSize < DefaultBatchSize && m.BatchTimeout == time.Millisecond
+	}
+	if !recordUntil(t, c, 5_000_000, fast) {
+		m := c.Metrics()
+		t.Fatalf("with no latency: batch %d, timeout %v; want below %d, 1ms", m.BatchSize, m.BatchTimeout, DefaultBatchSize)
+	}
+	if err := c.Flush(ctxTimeout(t)); err != nil {
+		t.Fatal(err)
+	}
+	if m := c.Metrics(); s.events.Load() != m.Recorded {
+		t.Fatalf("sink got %d of %d events", s.events.Load(), m.Recorded)
+	}
+}
+
+func TestAdaptiveBatchingOffKeepsTheConfiguredBatch(t *testing.T) {
+	s := &linkSink{}
+	s.latency.Store(int64(50 * time.Millisecond))
+	c := newTestClient(t, s, func(cfg *TracingConfig) {
+		cfg.QueuePolicy = Block
+		cfg.BatchSize, cfg.QueueSize = DefaultBatchSize, DefaultQueueSize
+	})
+	recordUntil(t, c, 100_000, func(TracingMetrics) bool { return false })
+	if m := c.Metrics(); m.BatchSize != DefaultBatchSize || m.BatchTimeout != c.Config().BatchTimeout {
+		t.Fatalf("batch %d, timeout %v; want the configured %d, %v", m.BatchSize, m.BatchTimeout, DefaultBatchSize, c.Config().BatchTimeout)
+	}
+}
+
+func TestAdaptiveBounds(t *testing.T) {
+	for _, tt := range []struct {
+		batch, queue, min, max int
+		lo, hi                 int
+	}{
+		{512, 8192, 0, 0, DefaultMinBatchSize, DefaultMaxBatchSize},
+		{50, 8192, 0, 0, 50, DefaultMaxBatchSize},
+		{512, 2048, 0, 0, DefaultMinBatchSize, 2048},
+		{10000, 16384, 0, 0, DefaultMinBatchSize, 10000},
+		{512, 8192, 16, 1024, 16, 1024},
+	} {
+		cfg := TracingConfig{BatchSize: tt.batch, QueueSize: tt.queue, MinBatchSize: tt.min, MaxBatchSize: tt.max}
+		if lo, hi := adaptiveBounds(&cfg); lo != tt.lo || hi != tt.hi {
+			t.Errorf("%+v: bounds %d, %d; want %d, %d", tt, lo, hi, tt.lo, tt.hi)
+		}
+	}
+}
