@@ -532,24 +532,28 @@ func (s *WebSocket) reserve(ctx context.Context, batch []tracing.TraceEvent) []t
 	s.mu.Lock()
 	degraded := false
 	for s.heldLocked() >= limit && !s.stopping && ctx.Err() == nil {
-		// An outage that starts while Write waits degrades the sink:
-		// critical events then go on at once, not after ctx ends.
-		if degraded = s.degradingLocked(); degraded {
-			break
+		// An outage that starts while Write waits degrades the sink: its
+		// routine events are shed at once, and the critical ones wait for
+		// room like any other, so that the limit holds.
+		if !degraded && s.degradingLocked() {
+			degraded = true
+			s.mu.Unlock()
+			batch = s.shed(batch)
+			s.mu.Lock()
+			if len(batch) == 0 {
+				break
+			}
 		}
 		s.waitChangeLocked(ctx)
 	}
 	s.mu.Unlock()
-	if s.held() < limit {
+	if len(batch) == 0 || s.held() < limit {
 		return batch
-	}
-	if degraded {
-		return s.shed(batch)
 	}
 	kept := batch[:0]
 	dropped := 0
 	for i := range batch {
-		if batch[i].Type.Kind.Critical() {
+		if critical(&batch[i]) {
 			kept = append(kept, batch[i])
 		} else {
 			dropped++

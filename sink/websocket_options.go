@@ -331,10 +331,10 @@ func WithMaxInFlight(frames, bytes int) WebSocketOption {
 // waiting for it. When it is reached, Write first seals the largest
 // segments, then waits (so the client's queue and its policy decide),
 // and only when its context ends drops routine events (counted as
-// DropOutageBufferFull) and keeps critical ones, or, when an outage
-// degrades the sink meanwhile (WithDegradeAt), drops them as DropDegraded
-// at once. A segment holds at most a
-// quarter of the limit. The limit counts what the sink holds by capacity,
+// DropOutageBufferFull) and keeps critical ones; when an outage degrades
+// the sink meanwhile (WithDegradeAt), its routine events are dropped at
+// once, as DropDegraded. A segment holds at most a quarter of the
+// limit. The limit counts what the sink holds by capacity,
 // each byte once: a store being sent or waiting for its acknowledgement
 // refers to its segment's JSON instead of copying it, and the sink reuses
 // the memory of acknowledged segments for new ones; compression's
@@ -368,9 +368,10 @@ func WithAdaptiveWindow(on bool) WebSocketOption {
 // counted as DropDegraded, instead of filling the rest of the buffer and
 // making Write wait, so that the room left, and the client's queue, stay
 // for critical events (a Write already waiting for room when the outage
-// starts sheds its routine events then, and critical events do not wait
-// for room while the sink is degraded): actor lifecycle events (ActorCreated, ActorStarted,
-// ActorCompleted, ActorFailed), events with an error, and events whose
+// starts sheds its routine events then; its critical events wait for room
+// within the limit, as WithOutageBuffer says): actor lifecycle events
+// (ActorCreated, ActorStarted, ActorCompleted, ActorFailed), events with
+// an error, and events whose
 // "status" attribute is "failed". Traces' starts and ends always go. The
 // sink keeps every event again once it is connected, acknowledgements come
 // and the frames waiting to be sent or acknowledged take less than fill
