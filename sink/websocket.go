@@ -529,25 +529,28 @@ func (s *WebSocket) reserve(ctx context.Context, batch []tracing.TraceEvent) []t
 		return batch
 	}
 	s.sealForRoom()
+	// A degraded sink admits only critical events, and they may use a
+	// reserve above the limit, so that they go on at once while the
+	// memory stays bounded.
+	reserve := limit + limit/criticalReserve
 	s.mu.Lock()
 	degraded := false
 	for s.heldLocked() >= limit && !s.stopping && ctx.Err() == nil {
 		// An outage that starts while Write waits degrades the sink: its
-		// routine events are shed at once, and the critical ones wait for
-		// room like any other, so that the limit holds.
+		// routine events are shed at once.
 		if !degraded && s.degradingLocked() {
 			degraded = true
 			s.mu.Unlock()
 			batch = s.shed(batch)
 			s.mu.Lock()
-			if len(batch) == 0 {
-				break
-			}
+		}
+		if len(batch) == 0 || (degraded && s.heldLocked() < reserve) {
+			break
 		}
 		s.waitChangeLocked(ctx)
 	}
 	s.mu.Unlock()
-	if len(batch) == 0 || s.held() < limit {
+	if held := s.held(); len(batch) == 0 || held < limit || (degraded && held < reserve) {
 		return batch
 	}
 	kept := batch[:0]
@@ -569,6 +572,10 @@ func (s *WebSocket) reserve(ctx context.Context, batch []tracing.TraceEvent) []t
 	}
 	return kept
 }
+
+// criticalReserve sets the room above the memory limit that a degraded
+// sink's critical events may use: a quarter of the limit.
+const criticalReserve = 4
 
 // held is the memory the sink holds for events, by capacity: the
 // segments' chunks of event JSON (each counted once, however many frames

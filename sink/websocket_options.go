@@ -368,8 +368,9 @@ func WithAdaptiveWindow(on bool) WebSocketOption {
 // counted as DropDegraded, instead of filling the rest of the buffer and
 // making Write wait, so that the room left, and the client's queue, stay
 // for critical events (a Write already waiting for room when the outage
-// starts sheds its routine events then; its critical events wait for room
-// within the limit, as WithOutageBuffer says): actor lifecycle events
+// starts sheds its routine events then, and its critical events go on
+// at once into a reserve of a quarter of the limit above it, and beyond
+// that wait for room as WithOutageBuffer says): actor lifecycle events
 // (ActorCreated, ActorStarted, ActorCompleted, ActorFailed), events with
 // an error, and events whose
 // "status" attribute is "failed". Traces' starts and ends always go. The
