@@ -547,7 +547,15 @@ func (s *WebSocket) reserve(ctx context.Context, batch []tracing.TraceEvent) []t
 		if len(batch) == 0 || (degraded && s.heldLocked() < reserve) {
 			break
 		}
-		s.waitChangeLocked(ctx)
+		if degraded || s.cfg.degradeFill <= 0 || s.spool != nil {
+			s.waitChangeLocked(ctx)
+			continue
+		}
+		// An outage begins when the grace runs out, with nothing
+		// changing: look again by then.
+		wctx, cancel := context.WithTimeout(ctx, degradeGrace/4)
+		s.waitChangeLocked(wctx)
+		cancel()
 	}
 	s.mu.Unlock()
 	if held := s.held(); len(batch) == 0 || held < limit || (degraded && held < reserve) {

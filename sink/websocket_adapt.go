@@ -34,6 +34,11 @@ const (
 	// which drops the connection.
 	degradeStall   = 10 * time.Second
 	stallLatencies = 8
+	// degradeGrace is how long a disconnected sink goes without progress
+	// (an acknowledgement or a connection) before it counts as in an
+	// outage: a server that is up but drops connections is reconnected
+	// to within it, and back-pressure, not shedding, covers the gap.
+	degradeGrace = 500 * time.Millisecond
 	// ackLatencyWeight is the weight of each new acknowledgement in the
 	// smoothed latency (1/ackLatencyWeight).
 	ackLatencyWeight = 2
@@ -88,8 +93,9 @@ func (s *WebSocket) windowBytes() int {
 }
 
 // degrading reports whether Write keeps only critical events now: from
-// when the sink is in an outage (disconnected, or connected with frames
-// outstanding and no acknowledgement for degradeStall) and holds at least
+// when the sink is in an outage (disconnected with no progress for
+// degradeGrace, or connected with frames outstanding and no
+// acknowledgement for degradeStall) and holds at least
 // the WithDegradeAt fraction of its outage buffer, until it is connected,
 // acknowledgements come again and the frames waiting to be sent or
 // acknowledged take less than that fraction: the backlog of the outage
@@ -113,7 +119,8 @@ func (s *WebSocket) degradingLocked() bool {
 	}
 	now := s.cfg.now().UnixNano()
 	stall := max(int64(degradeStall), stallLatencies*s.ackLat.Load())
-	outage := !s.connected || len(s.outstanding) > 0 && now-s.progressAt.Load() > stall
+	since := now - s.progressAt.Load()
+	outage := !s.connected && since > int64(degradeGrace) || len(s.outstanding) > 0 && since > stall
 	held := s.heldLocked()
 	backlog := s.queue.bytes + s.resend.bytes + s.inflight.bytes
 	fill := s.cfg.degradeFill * float64(s.cfg.outageB)

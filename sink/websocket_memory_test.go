@@ -303,8 +303,18 @@ func TestWebSocketOutageBufferBoundsHeap(t *testing.T) {
 		t.Run(sc.String(), func(t *testing.T) {
 			r := memRun(t, limit, sc, tracing.CompressionNone, 150_000)
 			t.Log(r)
-			if r.heapAlloc > limit*3/2 {
-				t.Errorf("peak heap %.1f MiB, more than 1.5 times the %d MiB limit (%v)", float64(r.heapAlloc)/mib, limit/mib, r)
+			// The held bytes may reach the limit plus the degraded
+			// sink's critical reserve (a quarter); the heap adds the
+			// pools' spare buffers, and more under the race detector.
+			bound := 1.5
+			if raceEnabled {
+				bound = 2.5
+			}
+			if float64(r.heapAlloc) > bound*limit {
+				t.Errorf("peak heap %.1f MiB, more than %.1f times the %d MiB limit (%v)", float64(r.heapAlloc)/mib, bound, limit/mib, r)
+			}
+			if r.held > limit+limit/criticalReserve+mib {
+				t.Errorf("held %.1f MiB, more than the %d MiB limit and its critical reserve (%v)", float64(r.held)/mib, limit/mib, r)
 			}
 		})
 	}

@@ -361,7 +361,9 @@ func WithAdaptiveWindow(on bool) WebSocketOption {
 }
 
 // WithDegradeAt makes the sink keep only critical events while it is in an
-// outage (disconnected, or connected with frames outstanding and no
+// outage (disconnected with no acknowledgement or connection for 500 ms,
+// so that a server that only drops connections is not an outage, or
+// connected with frames outstanding and no
 // acknowledgement for 10 s, or 8 times the acknowledgement latency if
 // that is longer) and holds at least fill (a fraction of
 // WithOutageBuffer) for sending: routine events are shed at once in Write,
