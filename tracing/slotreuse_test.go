@@ -91,31 +91,40 @@ func TestRecord_ReusedSlotsCarryNothingOver(t *testing.T) {
 }
 
 // TestClient_ReleasesCapturedContent checks that captured content does not
-// stay reachable from the queue's slots once the sinks have written it:
-// the slots are cleared only when they are reused.
+// stay reachable from the queue's slots once the sinks have written it
+// (the slots are cleared only when they are reused), with one sink and
+// with two, whose lanes write copies of the batch.
 func TestClient_ReleasesCapturedContent(t *testing.T) {
-	c := newTestClient(t, &discardSink{}, func(c *TracingConfig) { c.Privacy.CaptureContent = true })
-	ctx := ctxTimeout(t)
-	freed := make(chan struct{}, 2)
-	record := func() {
-		// Big enough to get heap objects of their own.
-		before, after := make([]byte, 1<<16), make([]byte, 1<<16)
-		runtime.AddCleanup(&before[0], func(chan struct{}) { freed <- struct{}{} }, freed)
-		runtime.AddCleanup(&after[0], func(chan struct{}) { freed <- struct{}{} }, freed)
-		c.StateChanged(ctx, "a", StateDiff{Before: before, After: after})
-	}
-	record()
-	if err := c.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
-	for n := 0; n < 2; {
-		runtime.GC()
-		select {
-		case <-freed:
-			n++
-		case <-time.After(10 * time.Millisecond):
-		case <-ctx.Done():
-			t.Fatalf("%d of the 2 content buffers still reachable after the event was written", 2-n)
-		}
+	for _, sinks := range []int{1, 2} {
+		t.Run(fmt.Sprintf("sinks=%d", sinks), func(t *testing.T) {
+			var opts []Option
+			for range sinks - 1 {
+				opts = append(opts, WithSink(&discardSink{}))
+			}
+			c := newTestClient(t, &discardSink{}, func(c *TracingConfig) { c.Privacy.CaptureContent = true }, opts...)
+			ctx := ctxTimeout(t)
+			freed := make(chan struct{}, 2)
+			record := func() {
+				// Big enough to get heap objects of their own.
+				before, after := make([]byte, 1<<16), make([]byte, 1<<16)
+				runtime.AddCleanup(&before[0], func(chan struct{}) { freed <- struct{}{} }, freed)
+				runtime.AddCleanup(&after[0], func(chan struct{}) { freed <- struct{}{} }, freed)
+				c.StateChanged(ctx, "a", StateDiff{Before: before, After: after})
+			}
+			record()
+			if err := c.Flush(ctx); err != nil {
+				t.Fatal(err)
+			}
+			for n := 0; n < 2; {
+				runtime.GC()
+				select {
+				case <-freed:
+					n++
+				case <-time.After(10 * time.Millisecond):
+				case <-ctx.Done():
+					t.Fatalf("%d of the 2 content buffers still reachable after the event was written", 2-n)
+				}
+			}
+		})
 	}
 }
