@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/attr"
 	"github.com/reflowtrace/reflowtrace-go/tracing/tracetest"
 )
 
@@ -182,7 +183,7 @@ func produceTraces(ctx context.Context, c *tracing.TracingClient, stop <-chan st
 		}
 		t := &trs[i%traces]
 		ev := tracing.DataFlow("sensor", "out", "validator", "in", "Reading", uint64(i))
-		ev.Data.CustomAttributes.Add(tracing.Int("seq", i), tracing.String("unit", "celsius"))
+		ev.Data.CustomAttributes.Add(attr.Int("seq", i), attr.String("unit", "celsius"))
 		if err := c.RecordWait(t.ctx, ev); err != nil {
 			return err
 		}

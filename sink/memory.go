@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/attr"
 )
 
 // DefaultMemoryCapacity is how many events a Memory sink keeps by default.
@@ -290,9 +291,9 @@ func cloneEventInto(dst, src *tracing.TraceEvent) {
 	if src.Causality.DependencyChain != nil {
 		dst.Causality.DependencyChain = slices.Clone(src.Causality.DependencyChain)
 	}
-	d.CustomAttributes = tracing.Attributes{}
+	d.CustomAttributes = attr.Set{}
 	for a := range src.Data.CustomAttributes.All {
-		d.CustomAttributes.Set(tracing.Attr{Key: a.Key, Value: cloneValue(a.Value)})
+		d.CustomAttributes.Set(attr.KeyValue{Key: a.Key, Value: cloneValue(a.Value)})
 	}
 }
 
@@ -306,22 +307,22 @@ func cloneBytes(b []byte) []byte {
 
 // cloneValue copies the arrays and objects of v, recursively. Scalars and
 // strings need no copy.
-func cloneValue(v tracing.Value) tracing.Value {
+func cloneValue(v attr.Value) attr.Value {
 	switch v.Kind() {
-	case tracing.ValueArray:
+	case attr.KindArray:
 		src := v.Array()
-		vs := make([]tracing.Value, len(src))
+		vs := make([]attr.Value, len(src))
 		for i := range src {
 			vs[i] = cloneValue(src[i])
 		}
-		return tracing.ArrayValue(vs...)
-	case tracing.ValueObject:
+		return attr.ArrayValue(vs...)
+	case attr.KindObject:
 		src := v.Object()
-		as := make([]tracing.Attr, len(src))
+		as := make([]attr.KeyValue, len(src))
 		for i := range src {
-			as[i] = tracing.Attr{Key: src[i].Key, Value: cloneValue(src[i].Value)}
+			as[i] = attr.KeyValue{Key: src[i].Key, Value: cloneValue(src[i].Value)}
 		}
-		return tracing.ObjectValue(as...)
+		return attr.ObjectValue(as...)
 	}
 	return v
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/attr"
 )
 
 // localBase is the timestamp of localEvent(0); event i is i milliseconds
@@ -59,12 +60,12 @@ func localRichEvent(i int) tracing.TraceEvent {
 	ev.Causality.ParentEventID = localID(i + 1000)
 	ev.Causality.DependencyChain = []tracing.EventID{localID(i + 1001), localID(i + 1002)}
 	for j := range 6 {
-		ev.Data.CustomAttributes.Set(tracing.Int(fmt.Sprintf("k%d", j), j))
+		ev.Data.CustomAttributes.Set(attr.Int(fmt.Sprintf("k%d", j), j))
 	}
-	ev.Data.CustomAttributes.Set(tracing.Any("list", tracing.ArrayValue(
-		tracing.IntValue(1), tracing.StringValue("two"),
-		tracing.ObjectValue(tracing.Bool("deep", true)))))
-	ev.Data.CustomAttributes.Set(tracing.Any("obj", tracing.ObjectValue(tracing.Float64("x", 1.5))))
+	ev.Data.CustomAttributes.Set(attr.Any("list", attr.ArrayValue(
+		attr.IntValue(1), attr.StringValue("two"),
+		attr.ObjectValue(attr.Bool("deep", true)))))
+	ev.Data.CustomAttributes.Set(attr.Any("obj", attr.ObjectValue(attr.Float64("x", 1.5))))
 	return ev
 }
 
@@ -98,7 +99,7 @@ func eventEqual(a, b *tracing.TraceEvent) bool {
 	if !x.Data.CustomAttributes.Equal(&y.Data.CustomAttributes) || !x.Timestamp.Equal(y.Timestamp) {
 		return false
 	}
-	x.Data.CustomAttributes, y.Data.CustomAttributes = tracing.Attributes{}, tracing.Attributes{}
+	x.Data.CustomAttributes, y.Data.CustomAttributes = attr.Set{}, attr.Set{}
 	x.Timestamp, y.Timestamp = time.Time{}, time.Time{}
 	return reflect.DeepEqual(x, y)
 }
@@ -135,11 +136,11 @@ func TestMemoryWriteKeepsDeepCopies(t *testing.T) {
 		ev.Data.StateDiff.After[0] = 'X'
 		ev.Causality.DependencyChain[0] = tracing.EventID{}
 		list, _ := ev.Data.CustomAttributes.Get("list")
-		list.Array()[0] = tracing.IntValue(-1)
-		list.Array()[2].Object()[0] = tracing.Bool("deep", false)
+		list.Array()[0] = attr.IntValue(-1)
+		list.Array()[2].Object()[0] = attr.Bool("deep", false)
 		obj, _ := ev.Data.CustomAttributes.Get("obj")
-		obj.Object()[0] = tracing.Float64("x", -1)
-		ev.Data.CustomAttributes.Set(tracing.Int("k5", 500))
+		obj.Object()[0] = attr.Float64("x", -1)
+		ev.Data.CustomAttributes.Set(attr.Int("k5", 500))
 	}
 	clear(batch)
 	want := []tracing.TraceEvent{localRichEvent(1), localRichEvent(2)}

@@ -7,6 +7,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/attr"
 )
 
 // Adapting to the link: the sink measures how long the server takes to
@@ -167,7 +168,7 @@ func critical(ev *tracing.TraceEvent) bool {
 	if ev.Type.Kind.Critical() || ev.Data.Error != "" {
 		return true
 	}
-	if v, ok := ev.Data.CustomAttributes.Get("status"); ok && v.Kind() == tracing.ValueString {
+	if v, ok := ev.Data.CustomAttributes.Get("status"); ok && v.Kind() == attr.KindString {
 		return strings.EqualFold(v.Str(), "failed")
 	}
 	return false

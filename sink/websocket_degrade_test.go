@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/attr"
 	"github.com/reflowtrace/reflowtrace-go/tracing/tracetest"
 )
 
@@ -13,7 +14,7 @@ func routineEvents(n int, tr tracing.TraceID) []tracing.TraceEvent {
 	evs := make([]tracing.TraceEvent, n)
 	for i := range evs {
 		evs[i] = tracing.DataFlow("sensor", "out", "validator", "in", "Reading", uint64(100+i))
-		evs[i].Data.CustomAttributes.Add(tracing.Int("seq", i))
+		evs[i].Data.CustomAttributes.Add(attr.Int("seq", i))
 		evs[i].TraceID = tr
 	}
 	return evs
@@ -27,9 +28,9 @@ func criticalMix(tr tracing.TraceID) (all, kept, shed []tracing.TraceEvent) {
 	kept = []tracing.TraceEvent{
 		tracing.ActorCreated("a"), tracing.ActorStarted("a"), tracing.ActorCompleted("a"),
 		tracing.ActorFailed("a", "boom"), withErr,
-		tracing.Custom("a", "step", tracing.String("status", "Failed")),
+		tracing.Custom("a", "step", attr.String("status", "Failed")),
 	}
-	shed = append(routineEvents(5, tr), tracing.Custom("a", "step", tracing.String("status", "ok")))
+	shed = append(routineEvents(5, tr), tracing.Custom("a", "step", attr.String("status", "ok")))
 	for i := range kept {
 		kept[i].TraceID = tr
 		shed[i].TraceID = tr

@@ -9,6 +9,7 @@ import (
 
 	"github.com/reflowtrace/reflowtrace-go/retry"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/attr"
 	"github.com/reflowtrace/reflowtrace-go/tracing/tracetest"
 )
 
@@ -104,7 +105,7 @@ func makeEvents(n int, trace tracing.TraceID) []tracing.TraceEvent {
 			evs[i] = tracing.ActorStarted(fmt.Sprintf("actor-%d", i%7))
 		default:
 			evs[i] = tracing.DataFlow("sensor", "out", "validator", "in", "Reading", uint64(100+i))
-			evs[i].Data.CustomAttributes.Add(tracing.Int("seq", i), tracing.String("unit", "celsius"))
+			evs[i].Data.CustomAttributes.Add(attr.Int("seq", i), attr.String("unit", "celsius"))
 		}
 		evs[i].TraceID = trace
 	}

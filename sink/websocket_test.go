@@ -10,6 +10,7 @@ import (
 
 	"github.com/reflowtrace/reflowtrace-go/retry"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/attr"
 	"github.com/reflowtrace/reflowtrace-go/tracing/tracetest"
 	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
@@ -135,7 +136,7 @@ func TestWebSocketSplitsAndRejectsTooLarge(t *testing.T) {
 	s, el := newTestSink(t, srv.URL(), WithMaxFrameBytes(8<<10))
 	tr := tracing.NewTraceID()
 	batch := makeEvents(200, tr)
-	big := tracing.NetworkEvent("blob", tracing.String("payload", strings.Repeat("x", 20<<10)))
+	big := tracing.NetworkEvent("blob", attr.String("payload", strings.Repeat("x", 20<<10)))
 	big.TraceID = tr
 	batch = append(batch[:100], append([]tracing.TraceEvent{big}, batch[100:]...)...)
 	if err := s.Write(ctx, batch); err != nil {

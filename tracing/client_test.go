@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/reflowtrace/reflowtrace-go/tracing/attr"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
@@ -146,8 +147,8 @@ func TestClient_FlushDeliversWhatWasQueued(t *testing.T) {
 		c.PortConnected(ctx, "a", "out"),
 		c.PortDisconnected(ctx, "a", "out"),
 		c.DataFlow(ctx, "a", "out", "b", "in", "T", 10),
-		c.NetworkEvent(ctx, "net", String("k", "v")),
-		c.Custom(ctx, "a", "tick", Int("n", 1)),
+		c.NetworkEvent(ctx, "net", attr.String("k", "v")),
+		c.Custom(ctx, "a", "tick", attr.Int("n", 1)),
 		c.Record(ctx, TraceEvent{Type: TraceEventType{Kind: KindNetworkEvent}, ActorID: "raw"}),
 	}
 	if err := c.Flush(ctx); err != nil {
@@ -622,7 +623,7 @@ func testConcurrentSafe(t *testing.T, sinks int) {
 						_ = c.Flush(ctx)
 						_ = c.Metrics()
 					}
-					c.Custom(ctx, "a", "x", Int("i", i))
+					c.Custom(ctx, "a", "x", attr.Int("i", i))
 				}
 			}
 		}()

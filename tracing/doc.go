@@ -11,7 +11,7 @@
 // [TraceEventType], [TraceEventData], [MessageSnapshot], [StateDiff],
 // [PerformanceMetrics], [CausalityInfo], [FlowTrace], [TraceID], [EventID].
 // Events are value types with typed fields: ids are 16-byte UUIDv7 values,
-// the first four custom attributes live inline in the event ([Attributes]),
+// the first four custom attributes live inline in the event ([attr.Set]),
 // and building one of the built-in kinds ([ActorCreated], [DataFlow], …)
 // allocates nothing.
 //

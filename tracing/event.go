@@ -3,6 +3,8 @@ package tracing
 import (
 	"fmt"
 	"time"
+
+	"github.com/reflowtrace/reflowtrace-go/tracing/attr"
 )
 
 // EventKind is the kind of a TraceEventType: the ten unit kinds of the Reflow
@@ -144,7 +146,7 @@ type TraceEventData struct {
 	Error              string
 	PerformanceMetrics PerformanceMetrics
 	// CustomAttributes hold any JSON values by key.
-	CustomAttributes Attributes
+	CustomAttributes attr.Set
 }
 
 // MessageSnapshot describes a message that passed through a port.

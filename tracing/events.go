@@ -5,6 +5,7 @@ import (
 
 	"github.com/reflowtrace/reflowtrace-go/internal/clock"
 	"github.com/reflowtrace/reflowtrace-go/internal/uuid"
+	"github.com/reflowtrace/reflowtrace-go/tracing/attr"
 )
 
 // The functions in this file build events like Reflow's TraceEvent helpers.
@@ -108,7 +109,7 @@ func DataFlow(fromActor, fromPort, toActor, toPort, messageType string, sizeByte
 }
 
 // NetworkEvent returns a network-level event with the given attributes.
-func NetworkEvent(actorID string, attrs ...Attr) (ev TraceEvent) {
+func NetworkEvent(actorID string, attrs ...attr.KeyValue) (ev TraceEvent) {
 	stamp(&ev, KindNetworkEvent, actorID)
 	ev.Data.CustomAttributes.Add(attrs...)
 	return
@@ -117,7 +118,7 @@ func NetworkEvent(actorID string, attrs ...Attr) (ev TraceEvent) {
 // Custom returns a user-named event with the given attributes. By
 // default it is written as a NetworkEvent whose "event_subtype" attribute is
 // name, which the reference server accepts.
-func Custom(actorID, name string, attrs ...Attr) (ev TraceEvent) {
+func Custom(actorID, name string, attrs ...attr.KeyValue) (ev TraceEvent) {
 	stamp(&ev, KindCustom, actorID)
 	ev.Type.Name = name
 	ev.Data.CustomAttributes.Add(attrs...)

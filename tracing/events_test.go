@@ -4,6 +4,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/reflowtrace/reflowtrace-go/tracing/attr"
 )
 
 func TestConstructors(t *testing.T) {
@@ -39,12 +41,12 @@ func TestConstructors(t *testing.T) {
 				t.Fatalf("data flow = %+v", ev)
 			}
 		}},
-		{"network event", NetworkEvent("net", Int("n", 1)), KindNetworkEvent, func(t *testing.T, ev TraceEvent) {
+		{"network event", NetworkEvent("net", attr.Int("n", 1)), KindNetworkEvent, func(t *testing.T, ev TraceEvent) {
 			if v, ok := ev.Data.CustomAttributes.Get("n"); !ok || v.Int() != 1 {
 				t.Fatal("attribute missing")
 			}
 		}},
-		{"custom", Custom("a", "checkpoint", String("k", "v")), KindCustom, func(t *testing.T, ev TraceEvent) {
+		{"custom", Custom("a", "checkpoint", attr.String("k", "v")), KindCustom, func(t *testing.T, ev TraceEvent) {
 			if ev.Type.Name != "checkpoint" {
 				t.Fatalf("Name = %q", ev.Type.Name)
 			}

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/reflowtrace/reflowtrace-go/tracing/attr"
 )
 
 // SystemActorID is the actor id of the system metric events the client
@@ -101,10 +103,10 @@ func (c *TracingClient) monitor(interval time.Duration) {
 			}
 			last, lastAt = rec, now
 			c.NetworkEvent(context.Background(), SystemActorID,
-				String("event_subtype", "system_metric"),
-				Float64("events_per_sec", rate),
-				Uint64("dropped", c.dropCounts().undelivered()),
-				Int("queue_depth", c.queue.Len()))
+				attr.String("event_subtype", "system_metric"),
+				attr.Float64("events_per_sec", rate),
+				attr.Uint64("dropped", c.dropCounts().undelivered()),
+				attr.Int("queue_depth", c.queue.Len()))
 		}
 	}
 }

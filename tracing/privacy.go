@@ -9,6 +9,8 @@ import (
 	"hash"
 	"sync"
 	"sync/atomic"
+
+	"github.com/reflowtrace/reflowtrace-go/tracing/attr"
 )
 
 // AnonymizedPrefix starts every value that anonymization produces: the
@@ -110,12 +112,12 @@ func (r *redactor) apply(ev *TraceEvent) {
 				a := as.At(i)
 				if r.anonAttrs.match(a.Key) {
 					var s string
-					if a.Value.Kind() == ValueString {
+					if a.Value.Kind() == attr.KindString {
 						s = a.Value.Str()
 					} else {
 						s = a.Value.String()
 					}
-					as.Set(String(a.Key, r.anon.hash(s)))
+					as.Set(attr.String(a.Key, r.anon.hash(s)))
 				}
 			}
 		}
@@ -153,7 +155,7 @@ func fillChecksum(d *TraceEventData) {
 // dropAttributes removes the attributes whose key matches one of drop,
 // keeping the order of the others. It allocates only when it removes
 // something.
-func dropAttributes(as *Attributes, drop globSet) {
+func dropAttributes(as *attr.Set, drop globSet) {
 	n := as.Len()
 	first := -1
 	for i := range n {

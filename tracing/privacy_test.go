@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/reflowtrace/reflowtrace-go/tracing/attr"
 )
 
 const testAnonKey = "k3y-that-must-never-leak"
@@ -67,7 +69,7 @@ func TestContentKeptWhenCaptureEnabled(t *testing.T) {
 	}
 }
 
-func attrKeys(as *Attributes) []string {
+func attrKeys(as *attr.Set) []string {
 	var keys []string
 	for i := range as.Len() {
 		keys = append(keys, as.At(i).Key)
@@ -94,7 +96,7 @@ func TestDropAttributes(t *testing.T) {
 			r := mustRedactor(t, PrivacyConfig{DropAttributes: tt.drop, CaptureContent: true})
 			ev := NetworkEvent("a")
 			for i, k := range tt.keys {
-				ev.Data.CustomAttributes.Set(Int(k, i))
+				ev.Data.CustomAttributes.Set(attr.Int(k, i))
 			}
 			r.apply(&ev)
 			got := attrKeys(&ev.Data.CustomAttributes)
@@ -122,7 +124,7 @@ func indexOf(ss []string, s string) int {
 
 func TestDropAttributesDoesNotTouchCopies(t *testing.T) {
 	r := mustRedactor(t, PrivacyConfig{DropAttributes: []string{"drop*"}})
-	orig := NetworkEvent("a", Int("a", 1), Int("b", 2), Int("c", 3), Int("d", 4), Int("drop_me", 5), Int("e", 6))
+	orig := NetworkEvent("a", attr.Int("a", 1), attr.Int("b", 2), attr.Int("c", 3), attr.Int("d", 4), attr.Int("drop_me", 5), attr.Int("e", 6))
 	ev := orig
 	r.apply(&ev)
 	if got := strings.Join(attrKeys(&orig.Data.CustomAttributes), ","); got != "a,b,c,d,drop_me,e" {
@@ -199,12 +201,12 @@ func TestAnonymizerCacheIsBounded(t *testing.T) {
 
 func TestAnonymizeAttributes(t *testing.T) {
 	r := mustRedactor(t, PrivacyConfig{AnonymizeAttributes: []string{"user_*", "ip"}, AnonymizeKey: testAnonKey})
-	ev := NetworkEvent("actor", String("user_name", "alice"), Int("user_id", 42), String("ip", "10.1.2.3"), String("region", "eu"))
+	ev := NetworkEvent("actor", attr.String("user_name", "alice"), attr.Int("user_id", 42), attr.String("ip", "10.1.2.3"), attr.String("region", "eu"))
 	r.apply(&ev)
 	as := &ev.Data.CustomAttributes
 	for _, k := range []string{"user_name", "user_id", "ip"} {
 		v, ok := as.Get(k)
-		if !ok || v.Kind() != ValueString || !anonForm.MatchString(v.Str()) {
+		if !ok || v.Kind() != attr.KindString || !anonForm.MatchString(v.Str()) {
 			t.Errorf("%s = %v, want anonymized", k, v)
 		}
 	}
@@ -229,11 +231,11 @@ func TestRedactorOrderUserLast(t *testing.T) {
 	var seen TraceEvent
 	r.user = append(r.user, func(ev *TraceEvent) {
 		seen = *ev
-		ev.Data.CustomAttributes.Set(String("redacted_by", "user"))
+		ev.Data.CustomAttributes.Set(attr.String("redacted_by", "user"))
 	})
 	ev := MessageSent("sensor", "out", "T", 1)
 	ev.Data.Message.SerializedData = []byte("payload")
-	ev.Data.CustomAttributes.Set(String("secret", "s"))
+	ev.Data.CustomAttributes.Set(attr.String("secret", "s"))
 	r.apply(&ev)
 	if !anonForm.MatchString(seen.ActorID) {
 		t.Errorf("user redactor saw actor %q, want anonymized", seen.ActorID)

@@ -8,6 +8,7 @@ import (
 	"github.com/reflowtrace/reflowtrace-go/batch"
 	"github.com/reflowtrace/reflowtrace-go/internal/clock"
 	"github.com/reflowtrace/reflowtrace-go/internal/uuid"
+	"github.com/reflowtrace/reflowtrace-go/tracing/attr"
 )
 
 // Record records ev and returns its id (see TracingClient for what recording
@@ -266,7 +267,7 @@ func (c *TracingClient) DataFlow(ctx context.Context, fromActor, fromPort, toAct
 // Up to four attributes are held without allocating.
 // It is safe for concurrent use; see TracingClient for what recording
 // guarantees.
-func (c *TracingClient) NetworkEvent(ctx context.Context, actorID string, attrs ...Attr) EventID {
+func (c *TracingClient) NetworkEvent(ctx context.Context, actorID string, attrs ...attr.KeyValue) EventID {
 	return c.emit(ctx, KindNetworkEvent, actorID, func(ev *TraceEvent) {
 		ev.Data.CustomAttributes.Add(attrs...)
 	})
@@ -277,7 +278,7 @@ func (c *TracingClient) NetworkEvent(ctx context.Context, actorID string, attrs 
 // held without allocating.
 // It is safe for concurrent use; see TracingClient for what recording
 // guarantees.
-func (c *TracingClient) Custom(ctx context.Context, actorID, name string, attrs ...Attr) EventID {
+func (c *TracingClient) Custom(ctx context.Context, actorID, name string, attrs ...attr.KeyValue) EventID {
 	return c.emit(ctx, KindCustom, actorID, func(ev *TraceEvent) {
 		ev.Type.Name = name
 		ev.Data.CustomAttributes.Add(attrs...)

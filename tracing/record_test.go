@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/reflowtrace/reflowtrace-go/tracing/attr"
 )
 
 // TestRecord_NoAllocs guards the hot path: recording a built-in kind, with
@@ -43,8 +45,8 @@ func TestRecord_NoAllocs(t *testing.T) {
 		{"PortConnected", func(ctx context.Context) { c.PortConnected(ctx, "a", "out") }},
 		{"PortDisconnected", func(ctx context.Context) { c.PortDisconnected(ctx, "a", "out") }},
 		{"DataFlow", func(ctx context.Context) { c.DataFlow(ctx, "a", "out", "b", "in", "T", 1) }},
-		{"NetworkEvent", func(ctx context.Context) { c.NetworkEvent(ctx, "a", String("k", "v"), Int("n", 1)) }},
-		{"Custom", func(ctx context.Context) { c.Custom(ctx, "a", "tick", Uint64("n", 1)) }},
+		{"NetworkEvent", func(ctx context.Context) { c.NetworkEvent(ctx, "a", attr.String("k", "v"), attr.Int("n", 1)) }},
+		{"Custom", func(ctx context.Context) { c.Custom(ctx, "a", "tick", attr.Uint64("n", 1)) }},
 	}
 	for _, tt := range tests {
 		for name, ctx := range map[string]context.Context{
@@ -125,8 +127,8 @@ func testRecordMatchesConstructors(t *testing.T, c *TracingClient, sink *recordS
 		{"PortConnected", func() EventID { return c.PortConnected(ctx, "a", "out") }, PortConnected("a", "out")},
 		{"PortDisconnected", func() EventID { return c.PortDisconnected(ctx, "a", "out") }, PortDisconnected("a", "out")},
 		{"DataFlow", func() EventID { return c.DataFlow(ctx, "a", "out", "b", "in", "T", 3) }, DataFlow("a", "out", "b", "in", "T", 3)},
-		{"NetworkEvent", func() EventID { return c.NetworkEvent(ctx, "a", Int("n", 1)) }, NetworkEvent("a", Int("n", 1))},
-		{"Custom", func() EventID { return c.Custom(ctx, "a", "tick", Int("n", 1)) }, Custom("a", "tick", Int("n", 1))},
+		{"NetworkEvent", func() EventID { return c.NetworkEvent(ctx, "a", attr.Int("n", 1)) }, NetworkEvent("a", attr.Int("n", 1))},
+		{"Custom", func() EventID { return c.Custom(ctx, "a", "tick", attr.Int("n", 1)) }, Custom("a", "tick", attr.Int("n", 1))},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/reflowtrace/reflowtrace-go/tracing/attr"
 )
 
 func mustSelector(t testing.TB, cfg TracingConfig, opts ...func(*selector)) *selector {
@@ -231,13 +233,13 @@ func TestSelectionOptions(t *testing.T) {
 		{"sampler replaces config", sampled, []Option{WithSampler(Percentage(1))}, withContent(), keep, false, ""},
 		{"nil sampler turns sampling off", sampled, []Option{WithSampler(nil)}, withContent(), keep, false, ""},
 		{"redactor on zero selector keeps content", capture, []Option{WithRedactor(func(ev *TraceEvent) {
-			ev.Data.CustomAttributes.Set(String("r", "1"))
+			ev.Data.CustomAttributes.Set(attr.String("r", "1"))
 		})}, withContent(), keep, true, "1"},
 		{"redactors run in order", DefaultConfig(), []Option{
-			WithRedactor(func(ev *TraceEvent) { ev.Data.CustomAttributes.Set(String("r", "1")) }),
+			WithRedactor(func(ev *TraceEvent) { ev.Data.CustomAttributes.Set(attr.String("r", "1")) }),
 			WithRedactor(func(ev *TraceEvent) {
 				v, _ := ev.Data.CustomAttributes.Get("r")
-				ev.Data.CustomAttributes.Set(String("r", v.Str()+"2"))
+				ev.Data.CustomAttributes.Set(attr.String("r", v.Str()+"2"))
 			}),
 		}, withContent(), keep, false, "12"},
 	}
@@ -295,7 +297,7 @@ func TestAdmitDoesNotAllocate(t *testing.T) {
 	}
 	userSampler := func(s *selector) { s.sampler = foreign{Percentage(0.5)} }
 	userRedactor := func(s *selector) {
-		s.redact.user = append(s.redact.user, func(ev *TraceEvent) { ev.Data.CustomAttributes.Set(Int("n", 2)) })
+		s.redact.user = append(s.redact.user, func(ev *TraceEvent) { ev.Data.CustomAttributes.Set(attr.Int("n", 2)) })
 	}
 	tests := []struct {
 		name string
@@ -320,7 +322,7 @@ func TestAdmitDoesNotAllocate(t *testing.T) {
 			s := mustSelector(t, tt.cfg, tt.opts...)
 			ev := tt.ev
 			ev.TraceID = NewTraceID()
-			ev.Data.CustomAttributes.Set(Int("n", 1))
+			ev.Data.CustomAttributes.Set(attr.Int("n", 1))
 			allocs := testing.AllocsPerRun(1000, func() {
 				e := ev
 				s.admit(&e, 0.75)

@@ -5,6 +5,8 @@ import (
 	"runtime"
 	"testing"
 	"time"
+
+	"github.com/reflowtrace/reflowtrace-go/tracing/attr"
 )
 
 // dirtyEvent returns an event of kind with every field set, so that an
@@ -37,8 +39,8 @@ func dirtyEvent(kind EventKind) TraceEvent {
 			DependencyChain: []EventID{NewEventID()}, SpanID: "dirty-span",
 		},
 	}
-	for i := range inlineAttrs + 2 { // inline and overflow
-		ev.Data.CustomAttributes.Add(String(fmt.Sprint("dirty", i), "x"))
+	for i := range 6 { // inline (4) and overflow
+		ev.Data.CustomAttributes.Add(attr.String(fmt.Sprint("dirty", i), "x"))
 	}
 	return ev
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/reflowtrace/reflowtrace-go/sink/otlp"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/attr"
 )
 
 func attrs(s ptrace.Span) map[string]any { return s.Attributes().AsRaw() }
@@ -60,8 +61,8 @@ func TestPipelineThroughCollector(t *testing.T) {
 			cctx := tracing.ContextWithEvent(ctx, created)
 			flow := tracing.DataFlow("sensor", "out", "validator", "in", "Reading", 256)
 			flow.Data.PerformanceMetrics.ExecutionTimeNs = 1500
-			flow.Data.CustomAttributes.Set(tracing.String("unit", "celsius"))
-			flow.Data.CustomAttributes.Set(tracing.Int("retries", 2))
+			flow.Data.CustomAttributes.Set(attr.String("unit", "celsius"))
+			flow.Data.CustomAttributes.Set(attr.Int("retries", 2))
 			flowID := client.Record(cctx, flow)
 			unmeasured := tracing.ActorStarted("validator")
 			unmeasured.Data.PerformanceMetrics.ExecutionTimeNs = 999

@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/attr"
 )
 
 // ScopeName is the instrumentation scope of every span a Sink exports.
@@ -297,20 +298,20 @@ func eventSpanName(ev *tracing.TraceEvent) string {
 	return ev.Type.String() + ":" + ev.ActorID
 }
 
-func customAttr(a tracing.Attr) (attribute.KeyValue, bool) {
+func customAttr(a attr.KeyValue) (attribute.KeyValue, bool) {
 	k := AttrCustomPrefix + a.Key
 	switch a.Value.Kind() {
-	case tracing.ValueNull:
+	case attr.KindNull:
 		return attribute.KeyValue{}, false
-	case tracing.ValueString:
+	case attr.KindString:
 		return attribute.String(k, a.Value.Str()), true
-	case tracing.ValueBool:
+	case attr.KindBool:
 		return attribute.Bool(k, a.Value.Bool()), true
-	case tracing.ValueInt:
+	case attr.KindInt:
 		return attribute.Int64(k, a.Value.Int()), true
-	case tracing.ValueUint:
+	case attr.KindUint:
 		return attribute.Int64(k, clampInt64(a.Value.Uint())), true
-	case tracing.ValueFloat:
+	case attr.KindFloat:
 		return attribute.Float64(k, a.Value.Float()), true
 	}
 	return attribute.String(k, a.Value.String()), true

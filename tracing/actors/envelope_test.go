@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/attr"
 )
 
 func TestEnvelope_SendReceive(t *testing.T) {
@@ -200,7 +201,7 @@ func TestServe_LongLivedActor(t *testing.T) {
 	err = Serve(lctx, c, "worker", inbox, func(ctx context.Context, msg int) error {
 		ref, _ := tracing.TraceFromContext(ctx)
 		handled[msg] = ref
-		handledIDs = append(handledIDs, c.Custom(ctx, "worker", "handled", tracing.Int("msg", msg)))
+		handledIDs = append(handledIDs, c.Custom(ctx, "worker", "handled", attr.Int("msg", msg)))
 		return nil
 	})
 	if err != nil {

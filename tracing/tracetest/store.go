@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/attr"
 	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
 
@@ -214,30 +215,30 @@ func copyEvent(ev *tracing.TraceEvent) tracing.TraceEvent {
 	d.StateDiff.Before = slices.Clone(ev.Data.StateDiff.Before)
 	d.StateDiff.After = slices.Clone(ev.Data.StateDiff.After)
 	c.Causality.DependencyChain = slices.Clone(ev.Causality.DependencyChain)
-	var as tracing.Attributes
+	var as attr.Set
 	for a := range ev.Data.CustomAttributes.All {
-		as.Set(tracing.Any(a.Key, copyValue(a.Value)))
+		as.Set(attr.Any(a.Key, copyValue(a.Value)))
 	}
 	d.CustomAttributes = as
 	return c
 }
 
-func copyValue(v tracing.Value) tracing.Value {
+func copyValue(v attr.Value) attr.Value {
 	switch v.Kind() {
-	case tracing.ValueArray:
+	case attr.KindArray:
 		src := v.Array()
-		vs := make([]tracing.Value, len(src))
+		vs := make([]attr.Value, len(src))
 		for i := range src {
 			vs[i] = copyValue(src[i])
 		}
-		return tracing.ArrayValue(vs...)
-	case tracing.ValueObject:
+		return attr.ArrayValue(vs...)
+	case attr.KindObject:
 		src := v.Object()
-		as := make([]tracing.Attr, len(src))
+		as := make([]attr.KeyValue, len(src))
 		for i := range src {
-			as[i] = tracing.Any(src[i].Key, copyValue(src[i].Value))
+			as[i] = attr.Any(src[i].Key, copyValue(src[i].Value))
 		}
-		return tracing.ObjectValue(as...)
+		return attr.ObjectValue(as...)
 	}
 	return v
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/attr"
 )
 
 // The encoding_json side of these benchmarks marshals plain structs with
@@ -91,7 +92,7 @@ type plainMetadata struct {
 // benchDataFlow is a data-flow event with three custom attributes.
 func benchDataFlow() tracing.TraceEvent {
 	ev := wireEvent(tracing.KindDataFlow)
-	ev.Data.CustomAttributes.Add(tracing.String("route", "sensor.out->validator.in"), tracing.Int("hops", 3), tracing.Float64("ratio", 0.25))
+	ev.Data.CustomAttributes.Add(attr.String("route", "sensor.out->validator.in"), attr.Int("hops", 3), attr.Float64("ratio", 0.25))
 	return ev
 }
 

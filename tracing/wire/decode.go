@@ -14,6 +14,7 @@ import (
 	"github.com/reflowtrace/reflowtrace-go/internal/compress"
 	"github.com/reflowtrace/reflowtrace-go/internal/uuid"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/attr"
 )
 
 // maxNesting is the nesting limit of the server's JSON reader for a whole
@@ -110,7 +111,7 @@ type decoder struct {
 	// strings: building the table would cost more than it saves.
 	noIntern bool
 	// attrs is reused to collect the members of custom attributes.
-	attrs []tracing.Attr
+	attrs []attr.KeyValue
 }
 
 // maxScratchAttrs bounds the attribute scratch a decoder keeps.
@@ -910,88 +911,88 @@ func (d *decoder) skip() error {
 
 // value reads any JSON value into a Value: integers that fit int64 are
 // ValueInt, larger ones ValueUint, other numbers ValueFloat.
-func (d *decoder) value() (tracing.Value, error) {
+func (d *decoder) value() (attr.Value, error) {
 	switch c := d.peek(); {
 	case c == '"':
 		s, err := d.str()
-		return tracing.StringValue(s), err
+		return attr.StringValue(s), err
 	case c == '{':
 		if err := d.openObject("an object"); err != nil {
-			return tracing.Value{}, err
+			return attr.Value{}, err
 		}
 		var ab attrBuilder
 		for first := true; ; first = false {
 			k, more, err := d.nextKey(first)
 			if err != nil {
-				return tracing.Value{}, err
+				return attr.Value{}, err
 			}
 			if !more {
 				if ab.attrs == nil {
-					ab.attrs = []tracing.Attr{}
+					ab.attrs = []attr.KeyValue{}
 				}
-				return tracing.ObjectValue(ab.attrs...), nil
+				return attr.ObjectValue(ab.attrs...), nil
 			}
 			key := d.intern(k)
 			d.push(key)
 			v, err := d.value()
 			d.pop()
 			if err != nil {
-				return tracing.Value{}, err
+				return attr.Value{}, err
 			}
 			ab.set(key, v)
 		}
 	case c == '[':
 		if err := d.openArray("an array"); err != nil {
-			return tracing.Value{}, err
+			return attr.Value{}, err
 		}
-		vs := []tracing.Value{}
+		vs := []attr.Value{}
 		for i := 0; ; i++ {
 			more, err := d.nextElem(i == 0)
 			if err != nil {
-				return tracing.Value{}, err
+				return attr.Value{}, err
 			}
 			if !more {
-				return tracing.ArrayValue(vs...), nil
+				return attr.ArrayValue(vs...), nil
 			}
 			d.pushIdx(i)
 			v, err := d.value()
 			d.pop()
 			if err != nil {
-				return tracing.Value{}, err
+				return attr.Value{}, err
 			}
 			vs = append(vs, v)
 		}
 	case c == 't' || c == 'f':
 		b, err := d.boolean()
-		return tracing.BoolValue(b), err
+		return attr.BoolValue(b), err
 	case c == 'n':
 		if d.null() {
-			return tracing.Value{}, nil
+			return attr.Value{}, nil
 		}
 	case c == '-' || c >= '0' && c <= '9':
 		text, integer, err := d.number()
 		if err != nil {
-			return tracing.Value{}, err
+			return attr.Value{}, err
 		}
 		if integer {
 			if text[0] == '-' {
 				if v, err := strconv.ParseInt(string(text), 10, 64); err == nil && v != 0 {
-					return tracing.IntValue(v), nil
+					return attr.IntValue(v), nil
 				}
 			} else if v, err := strconv.ParseUint(string(text), 10, 64); err == nil {
 				if v <= math.MaxInt64 {
-					return tracing.IntValue(int64(v)), nil
+					return attr.IntValue(int64(v)), nil
 				}
-				return tracing.UintValue(v), nil
+				return attr.UintValue(v), nil
 			}
 		}
 		f, err := strconv.ParseFloat(string(text), 64)
 		if err != nil || math.IsInf(f, 0) {
-			return tracing.Value{}, d.errorf("number %s out of range", text)
+			return attr.Value{}, d.errorf("number %s out of range", text)
 		}
-		return tracing.FloatValue(f), nil
+		return attr.FloatValue(f), nil
 	}
-	return tracing.Value{}, d.want("a JSON value")
+	return attr.Value{}, d.want("a JSON value")
 }
 
 // fields tracks the fields of a struct being decoded: which were seen, and
@@ -1681,11 +1682,11 @@ func (d *decoder) perf(p *tracing.PerformanceMetrics) error {
 // attrBuilder collects the members of an object; like the server's map, a
 // repeated key keeps its first position and its last value.
 type attrBuilder struct {
-	attrs []tracing.Attr
+	attrs []attr.KeyValue
 	index map[string]int // built once the object is no longer small
 }
 
-func (b *attrBuilder) set(key string, v tracing.Value) {
+func (b *attrBuilder) set(key string, v attr.Value) {
 	if b.index != nil {
 		if i, ok := b.index[key]; ok {
 			b.attrs[i].Value = v
@@ -1700,7 +1701,7 @@ func (b *attrBuilder) set(key string, v tracing.Value) {
 			}
 		}
 	}
-	b.attrs = append(b.attrs, tracing.Attr{Key: key, Value: v})
+	b.attrs = append(b.attrs, attr.KeyValue{Key: key, Value: v})
 	if b.index == nil && len(b.attrs) > smallObject {
 		b.index = make(map[string]int, 2*len(b.attrs))
 		for i, a := range b.attrs {
@@ -1712,7 +1713,7 @@ func (b *attrBuilder) set(key string, v tracing.Value) {
 // attributes reads a JSON object into as (replacing its content). The
 // first attributes are decoded into as's inline storage, so a small object
 // allocates nothing beyond its strings.
-func (d *decoder) attributes(as *tracing.Attributes) error {
+func (d *decoder) attributes(as *attr.Set) error {
 	as.Reset()
 	if err := d.openObject("an object"); err != nil {
 		return err

@@ -18,6 +18,7 @@ import (
 
 	"github.com/reflowtrace/reflowtrace-go/internal/compress"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/attr"
 )
 
 // TestProtocolExample decodes the complete example of the protocol document
@@ -811,7 +812,7 @@ func TestDecodeDuplicateAttributeKeys(t *testing.T) {
 				b.WriteString(`"k` + strconv.Itoa(i%tc.n) + `":` + strconv.Itoa(i))
 			}
 			b.WriteString("}")
-			var as tracing.Attributes
+			var as attr.Set
 			if err := Unmarshal([]byte(b.String()), &as); err != nil {
 				t.Fatal(err)
 			}
@@ -824,7 +825,7 @@ func TestDecodeDuplicateAttributeKeys(t *testing.T) {
 					t.Fatalf("attribute %d = %v", i, a)
 				}
 			}
-			var v tracing.Value
+			var v attr.Value
 			if err := Unmarshal([]byte(b.String()), &v); err != nil {
 				t.Fatal(err)
 			}

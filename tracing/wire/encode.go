@@ -10,6 +10,7 @@ import (
 
 	"github.com/reflowtrace/reflowtrace-go/internal/uuid"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/attr"
 )
 
 // MaxValueDepth is how deeply arrays and objects may nest inside a custom
@@ -556,32 +557,32 @@ func (e *Encoder) appendEventType(dst []byte, t *tracing.TraceEventType) []byte 
 }
 
 // AppendValue appends v as JSON (see MaxValueDepth).
-func (e *Encoder) AppendValue(dst []byte, v tracing.Value) []byte { return e.appendValue(dst, v, 0) }
+func (e *Encoder) AppendValue(dst []byte, v attr.Value) []byte { return e.appendValue(dst, v, 0) }
 
 // AppendAttributes appends as as a JSON object.
-func (e *Encoder) AppendAttributes(dst []byte, as *tracing.Attributes) []byte {
+func (e *Encoder) AppendAttributes(dst []byte, as *attr.Set) []byte {
 	dst = append(dst, '{')
 	dst = e.appendMembers(dst, as, nil, true, false, 0)
 	return append(dst, '}')
 }
 
 // appendValue writes v, nested in depth containers.
-func (e *Encoder) appendValue(dst []byte, v tracing.Value, depth int) []byte {
+func (e *Encoder) appendValue(dst []byte, v attr.Value, depth int) []byte {
 	switch v.Kind() {
-	case tracing.ValueBool:
+	case attr.KindBool:
 		if v.Bool() {
 			return append(dst, "true"...)
 		}
 		return append(dst, "false"...)
-	case tracing.ValueInt:
+	case attr.KindInt:
 		return strconv.AppendInt(dst, v.Int(), 10)
-	case tracing.ValueUint:
+	case attr.KindUint:
 		return strconv.AppendUint(dst, v.Uint(), 10)
-	case tracing.ValueFloat:
+	case attr.KindFloat:
 		return e.appendFloat(dst, v.Float())
-	case tracing.ValueString:
+	case attr.KindString:
 		return e.appendString(dst, v.Str())
-	case tracing.ValueArray:
+	case attr.KindArray:
 		if depth >= MaxValueDepth {
 			e.stats.DepthLimited++
 			return append(dst, "null"...)
@@ -594,7 +595,7 @@ func (e *Encoder) appendValue(dst []byte, v tracing.Value, depth int) []byte {
 			dst = e.appendValue(dst, el, depth+1)
 		}
 		return append(dst, ']')
-	case tracing.ValueObject:
+	case attr.KindObject:
 		if depth >= MaxValueDepth {
 			e.stats.DepthLimited++
 			return append(dst, "null"...)
@@ -612,12 +613,12 @@ func (e *Encoder) appendValue(dst []byte, v tracing.Value, depth int) []byte {
 // unique says the keys are known to be distinct as given. afterFirst says a
 // member was already written (and that member was "event_subtype", so any
 // other "event_subtype" is skipped).
-func (e *Encoder) appendMembers(dst []byte, as *tracing.Attributes, obj []tracing.Attr, unique, afterFirst bool, depth int) []byte {
+func (e *Encoder) appendMembers(dst []byte, as *attr.Set, obj []attr.KeyValue, unique, afterFirst bool, depth int) []byte {
 	n := len(obj)
 	if as != nil {
 		n = as.Len()
 	}
-	at := func(i int) tracing.Attr {
+	at := func(i int) attr.KeyValue {
 		if as != nil {
 			return as.At(i)
 		}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/attr"
 	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
 
@@ -18,7 +19,7 @@ func ExampleEncoder() {
 		ActorID:   "sensor",
 	}
 	ev.Data.Error = "offline"
-	ev.Data.CustomAttributes.Add(tracing.Int("attempt", 3))
+	ev.Data.CustomAttributes.Add(attr.Int("attempt", 3))
 
 	var e wire.Encoder
 	buf := e.AppendEvent(nil, &ev) // reuse buf[:0] for the next event

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/attr"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
@@ -80,12 +81,12 @@ func wireEvent(kind tracing.EventKind) tracing.TraceEvent {
 		ev.Data.Message = tracing.MessageSnapshot{MessageType: "Reading", SizeBytes: 256}
 		ev.Causality.SpanID = "a1b2c3d4e5f60718"
 	case tracing.KindNetworkEvent:
-		ev.Data.CustomAttributes.Add(tracing.String("peer", "127.0.0.1:9000"), tracing.Int("retries", 2), tracing.Float64("load", 0.75), tracing.Bool("tls", true))
+		ev.Data.CustomAttributes.Add(attr.String("peer", "127.0.0.1:9000"), attr.Int("retries", 2), attr.Float64("load", 0.75), attr.Bool("tls", true))
 		ev.Data.PerformanceMetrics.CPUUsagePercent = 12.5
 		ev.Data.PerformanceMetrics.ThroughputMsgsPerSec = 1000
 	case tracing.KindCustom:
 		ev.Type.Name = "checkpoint"
-		ev.Data.CustomAttributes.Add(tracing.String("event_subtype", "overridden"), tracing.Uint64("offset", math.MaxUint64))
+		ev.Data.CustomAttributes.Add(attr.String("event_subtype", "overridden"), attr.Uint64("offset", math.MaxUint64))
 	}
 	return ev
 }
@@ -522,15 +523,15 @@ func TestEncodeFloats(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var e Encoder
-			got := string(e.AppendValue(nil, tracing.FloatValue(tc.in)))
+			got := string(e.AppendValue(nil, attr.FloatValue(tc.in)))
 			if got != tc.want {
 				t.Fatalf("got %s, want %s", got, tc.want)
 			}
-			var v tracing.Value
+			var v attr.Value
 			if err := Unmarshal([]byte(got), &v); err != nil {
 				t.Fatal(err)
 			}
-			if v.Kind() != tracing.ValueFloat {
+			if v.Kind() != attr.KindFloat {
 				t.Fatalf("%s reads back as %v, want Float", got, v.Kind())
 			}
 		})
@@ -555,7 +556,7 @@ func TestEncodeStrings(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var e Encoder
-			got := string(e.AppendValue(nil, tracing.StringValue(tc.in)))
+			got := string(e.AppendValue(nil, attr.StringValue(tc.in)))
 			if got != tc.want {
 				t.Fatalf("got %s, want %s", got, tc.want)
 			}
@@ -570,23 +571,23 @@ func TestEncodeStrings(t *testing.T) {
 }
 
 func TestEncodeValues(t *testing.T) {
-	deep := tracing.StringValue("leaf")
+	deep := attr.StringValue("leaf")
 	for range MaxValueDepth + 10 {
-		deep = tracing.ArrayValue(deep)
+		deep = attr.ArrayValue(deep)
 	}
 	tests := []struct {
 		name  string
-		in    tracing.Value
+		in    attr.Value
 		want  string
 		depth uint64
 	}{
-		{"null", tracing.Value{}, "null", 0},
-		{"bools", tracing.ArrayValue(tracing.BoolValue(true), tracing.BoolValue(false)), "[true,false]", 0},
-		{"ints", tracing.ArrayValue(tracing.IntValue(math.MinInt64), tracing.IntValue(-1), tracing.UintValue(math.MaxUint64)), "[-9223372036854775808,-1,18446744073709551615]", 0},
-		{"empty containers", tracing.ArrayValue(tracing.ArrayValue(), tracing.ObjectValue()), "[[],{}]", 0},
-		{"object keeps last duplicate", tracing.ObjectValue(tracing.Int("a", 1), tracing.Int("b", 2), tracing.Int("a", 3)), `{"b":2,"a":3}`, 0},
-		{"object sanitised duplicate", tracing.ObjectValue(tracing.Int("\xff", 1), tracing.Int("\xfe", 2)), "{\"\uFFFD\":2}", 0},
-		{"nested", tracing.ObjectValue(tracing.Any("x", tracing.ArrayValue(tracing.ObjectValue(tracing.Float64("y", 2))))), `{"x":[{"y":2.0}]}`, 0},
+		{"null", attr.Value{}, "null", 0},
+		{"bools", attr.ArrayValue(attr.BoolValue(true), attr.BoolValue(false)), "[true,false]", 0},
+		{"ints", attr.ArrayValue(attr.IntValue(math.MinInt64), attr.IntValue(-1), attr.UintValue(math.MaxUint64)), "[-9223372036854775808,-1,18446744073709551615]", 0},
+		{"empty containers", attr.ArrayValue(attr.ArrayValue(), attr.ObjectValue()), "[[],{}]", 0},
+		{"object keeps last duplicate", attr.ObjectValue(attr.Int("a", 1), attr.Int("b", 2), attr.Int("a", 3)), `{"b":2,"a":3}`, 0},
+		{"object sanitised duplicate", attr.ObjectValue(attr.Int("\xff", 1), attr.Int("\xfe", 2)), "{\"\uFFFD\":2}", 0},
+		{"nested", attr.ObjectValue(attr.Any("x", attr.ArrayValue(attr.ObjectValue(attr.Float64("y", 2))))), `{"x":[{"y":2.0}]}`, 0},
 		{"too deep", deep, strings.Repeat("[", MaxValueDepth) + "null" + strings.Repeat("]", MaxValueDepth), 1},
 	}
 	for _, tc := range tests {
@@ -607,14 +608,14 @@ func TestEncodeCustomEvent(t *testing.T) {
 	tests := []struct {
 		name   string
 		typed  bool
-		attrs  []tracing.Attr
+		attrs  []attr.KeyValue
 		want   string
 		unique bool
 	}{
-		{"default form", false, []tracing.Attr{tracing.Int("n", 1)}, `"event_type":"NetworkEvent"`, true},
-		{"name wins over attribute", false, []tracing.Attr{tracing.String("event_subtype", "mine"), tracing.Int("n", 1)}, `"custom_attributes":{"event_subtype":"cp","n":1}`, true},
+		{"default form", false, []attr.KeyValue{attr.Int("n", 1)}, `"event_type":"NetworkEvent"`, true},
+		{"name wins over attribute", false, []attr.KeyValue{attr.String("event_subtype", "mine"), attr.Int("n", 1)}, `"custom_attributes":{"event_subtype":"cp","n":1}`, true},
 		{"no attributes", false, nil, `"custom_attributes":{"event_subtype":"cp"}`, true},
-		{"typed form", true, []tracing.Attr{tracing.String("event_subtype", "mine")}, `"event_type":{"Custom":"cp"},"actor_id":"a","data":{"port":null,"message":null,"state_diff":null,"error":null,"performance_metrics":{"execution_time_ns":0,"memory_usage_bytes":0,"cpu_usage_percent":0.0,"queue_depth":0,"throughput_msgs_per_sec":0.0},"custom_attributes":{"event_subtype":"mine"}`, true},
+		{"typed form", true, []attr.KeyValue{attr.String("event_subtype", "mine")}, `"event_type":{"Custom":"cp"},"actor_id":"a","data":{"port":null,"message":null,"state_diff":null,"error":null,"performance_metrics":{"execution_time_ns":0,"memory_usage_bytes":0,"cpu_usage_percent":0.0,"queue_depth":0,"throughput_msgs_per_sec":0.0},"custom_attributes":{"event_subtype":"mine"}`, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -728,9 +729,9 @@ func TestEncodeExtremeValues(t *testing.T) {
 	for i := range big {
 		big[i] = byte(i)
 	}
-	deep := tracing.IntValue(1)
+	deep := attr.IntValue(1)
 	for range 200 {
-		deep = tracing.ObjectValue(tracing.Any("k", deep))
+		deep = attr.ObjectValue(attr.Any("k", deep))
 	}
 	ev := tracing.TraceEvent{
 		EventID:   tracing.EventID{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff},
@@ -751,9 +752,9 @@ func TestEncodeExtremeValues(t *testing.T) {
 		Causality: tracing.CausalityInfo{DependencyChain: nil, SpanID: bad},
 	}
 	ev.Data.CustomAttributes.Add(
-		tracing.String(bad, bad), tracing.Float64("nan", math.NaN()), tracing.Float64("inf", math.Inf(-1)), tracing.Float64("max", math.MaxFloat64),
-		tracing.Uint64("u", math.MaxUint64), tracing.Int64("i", math.MinInt64), tracing.Any("deep", deep), tracing.Any("empty", tracing.ArrayValue()),
-		tracing.Any("nil", tracing.Value{}),
+		attr.String(bad, bad), attr.Float64("nan", math.NaN()), attr.Float64("inf", math.Inf(-1)), attr.Float64("max", math.MaxFloat64),
+		attr.Uint64("u", math.MaxUint64), attr.Int64("i", math.MinInt64), attr.Any("deep", deep), attr.Any("empty", attr.ArrayValue()),
+		attr.Any("nil", attr.Value{}),
 	)
 	tr := tracing.FlowTrace{
 		FlowID: tracing.FlowID(bad), Version: tracing.FlowVersion{Major: math.MaxUint32, Minor: math.MaxUint32, Patch: math.MaxUint32, GitHash: bad},
@@ -830,9 +831,9 @@ func checkExtreme(t *testing.T, got *tracing.TraceEvent, clean string, big []byt
 	if v, ok := as.Get(clean); !ok || v.Str() != clean {
 		t.Errorf("sanitised key/value missing: %v", as.Slice())
 	}
-	for key, want := range map[string]tracing.Value{
-		"nan": tracing.FloatValue(0), "inf": tracing.FloatValue(0), "max": tracing.FloatValue(math.MaxFloat64),
-		"u": tracing.UintValue(math.MaxUint64), "i": tracing.IntValue(math.MinInt64), "empty": tracing.ArrayValue(), "nil": {},
+	for key, want := range map[string]attr.Value{
+		"nan": attr.FloatValue(0), "inf": attr.FloatValue(0), "max": attr.FloatValue(math.MaxFloat64),
+		"u": attr.UintValue(math.MaxUint64), "i": attr.IntValue(math.MinInt64), "empty": attr.ArrayValue(), "nil": {},
 	} {
 		if v, _ := as.Get(key); !v.Equal(want) {
 			t.Errorf("%s = %v, want %v", key, v, want)
@@ -840,18 +841,18 @@ func checkExtreme(t *testing.T, got *tracing.TraceEvent, clean string, big []byt
 	}
 	v, _ := as.Get("deep")
 	depth := 0
-	for v.Kind() == tracing.ValueObject {
+	for v.Kind() == attr.KindObject {
 		v = v.Object()[0].Value
 		depth++
 	}
-	if depth != MaxValueDepth || v.Kind() != tracing.ValueNull {
+	if depth != MaxValueDepth || v.Kind() != attr.KindNull {
 		t.Errorf("deep value cut at depth %d (%v), want %d then null", depth, v.Kind(), MaxValueDepth)
 	}
 }
 
 func TestEncodeNoAllocs(t *testing.T) {
 	ev := wireEvent(tracing.KindDataFlow)
-	ev.Data.CustomAttributes.Add(tracing.String("route", "a→b"), tracing.Int("hops", 3), tracing.Float64("ratio", 0.5))
+	ev.Data.CustomAttributes.Add(attr.String("route", "a→b"), attr.Int("hops", 3), attr.Float64("ratio", 0.5))
 	custom := wireEvent(tracing.KindCustom)
 	tr := wireTrace()
 	batch := []tracing.TraceEvent{ev, custom, wireEvent(tracing.KindStateChanged)}
@@ -881,13 +882,13 @@ func TestEncodeNoAllocs(t *testing.T) {
 }
 
 func TestEncodeDuplicateKeys(t *testing.T) {
-	var members []tracing.Attr
+	var members []attr.KeyValue
 	for i := range 100 {
-		members = append(members, tracing.Int(strconv.Itoa(i%50), i))
+		members = append(members, attr.Int(strconv.Itoa(i%50), i))
 	}
-	members = append(members, tracing.Int("x\xff", 1), tracing.Int("x\uFFFD", 2))
+	members = append(members, attr.Int("x\xff", 1), attr.Int("x\uFFFD", 2))
 	var e Encoder
-	got := e.AppendValue(nil, tracing.ObjectValue(members...))
+	got := e.AppendValue(nil, attr.ObjectValue(members...))
 	var m map[string]int
 	if err := json.Unmarshal(got, &m); err != nil {
 		t.Fatal(err)

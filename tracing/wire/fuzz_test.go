@@ -13,6 +13,7 @@ import (
 
 	"github.com/reflowtrace/reflowtrace-go/internal/compress"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/attr"
 )
 
 // seedGolden adds every file of testdata/ whose name has prefix to f.
@@ -188,17 +189,17 @@ func FuzzEncodeEvent(f *testing.F) {
 			},
 			Causality: tracing.CausalityInfo{ParentEventID: tracing.EventID{byte(i)}, DependencyChain: []tracing.EventID{{1}, {byte(u)}}, SpanID: other},
 		}
-		nested := tracing.StringValue(sval)
+		nested := attr.StringValue(sval)
 		for range depth % 100 {
 			if depth%2 == 0 {
-				nested = tracing.ArrayValue(nested, tracing.FloatValue(f1))
+				nested = attr.ArrayValue(nested, attr.FloatValue(f1))
 			} else {
-				nested = tracing.ObjectValue(tracing.Any(key, nested), tracing.Any(key, tracing.IntValue(i)))
+				nested = attr.ObjectValue(attr.Any(key, nested), attr.Any(key, attr.IntValue(i)))
 			}
 		}
 		ev.Data.CustomAttributes.Add(
-			tracing.String(key, sval), tracing.Int64(actor, i), tracing.Uint64(port, u), tracing.Float64(other, f2), tracing.Bool("b", typed),
-			tracing.Any("nested", nested), tracing.Any(sval, tracing.ObjectValue(tracing.String(key, actor), tracing.String(key, port))),
+			attr.String(key, sval), attr.Int64(actor, i), attr.Uint64(port, u), attr.Float64(other, f2), attr.Bool("b", typed),
+			attr.Any("nested", nested), attr.Any(sval, attr.ObjectValue(attr.String(key, actor), attr.String(key, port))),
 		)
 		// Bit 4 of kind picks the generation-2 form.
 		e := Encoder{CustomEventType: typed}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/attr"
 )
 
 // Marshal returns the protocol JSON of v, a value of the event model
@@ -81,17 +82,17 @@ func Marshal(v any) ([]byte, error) {
 		return marshalSubscriptionFilters(x)
 	case *SubscriptionFilters:
 		return marshalSubscriptionFilters(*x)
-	case tracing.Value:
+	case attr.Value:
 		return marshalValue(x)
-	case *tracing.Value:
+	case *attr.Value:
 		return marshalValue(*x)
-	case tracing.Attr:
+	case attr.KeyValue:
 		return marshalAttr(x)
-	case *tracing.Attr:
+	case *attr.KeyValue:
 		return marshalAttr(*x)
-	case tracing.Attributes:
+	case attr.Set:
 		return marshalAttributes(x)
-	case *tracing.Attributes:
+	case *attr.Set:
 		return marshalAttributes(*x)
 	case json.Marshaler, encoding.TextMarshaler:
 		return json.Marshal(x)
@@ -134,11 +135,11 @@ func Unmarshal(data []byte, v any) error {
 		return unmarshalTraceQuery(x, data)
 	case *SubscriptionFilters:
 		return unmarshalSubscriptionFilters(x, data)
-	case *tracing.Value:
+	case *attr.Value:
 		return unmarshalValue(x, data)
-	case *tracing.Attr:
+	case *attr.KeyValue:
 		return unmarshalAttr(x, data)
-	case *tracing.Attributes:
+	case *attr.Set:
 		return unmarshalAttributes(x, data)
 	case json.Unmarshaler, encoding.TextUnmarshaler:
 		err := json.Unmarshal(data, x)
@@ -429,15 +430,15 @@ func unmarshalSubscriptionFilters(f *SubscriptionFilters, b []byte) error {
 }
 
 // marshal returns v as JSON (see MaxValueDepth; NaN and ±Inf are 0.0).
-func marshalValue(v tracing.Value) ([]byte, error) {
+func marshalValue(v attr.Value) ([]byte, error) {
 	var e Encoder
 	return e.AppendValue(nil, v), nil
 }
 
 // unmarshal reads any JSON value into v: integers that fit int64 are
 // ValueInt, larger ones ValueUint, other numbers ValueFloat.
-func unmarshalValue(v *tracing.Value, b []byte) error {
-	var out tracing.Value
+func unmarshalValue(v *attr.Value, b []byte) error {
+	var out attr.Value
 	if err := unmarshalWith(b, func(d *decoder) error {
 		var err error
 		out, err = d.value()
@@ -450,7 +451,7 @@ func unmarshalValue(v *tracing.Value, b []byte) error {
 }
 
 // marshal returns a as a JSON object with one member.
-func marshalAttr(a tracing.Attr) ([]byte, error) {
+func marshalAttr(a attr.KeyValue) ([]byte, error) {
 	var e Encoder
 	b := e.appendString([]byte{'{'}, a.Key)
 	b = append(b, ':')
@@ -459,8 +460,8 @@ func marshalAttr(a tracing.Attr) ([]byte, error) {
 }
 
 // unmarshal reads a JSON object with exactly one member into a.
-func unmarshalAttr(a *tracing.Attr, b []byte) error {
-	var as tracing.Attributes
+func unmarshalAttr(a *attr.KeyValue, b []byte) error {
+	var as attr.Set
 	if err := unmarshalWith(b, func(d *decoder) error { return d.attributes(&as) }); err != nil {
 		return err
 	}
@@ -472,14 +473,14 @@ func unmarshalAttr(a *tracing.Attr, b []byte) error {
 }
 
 // marshal returns as as a JSON object.
-func marshalAttributes(as tracing.Attributes) ([]byte, error) {
+func marshalAttributes(as attr.Set) ([]byte, error) {
 	var e Encoder
 	return e.AppendAttributes(nil, &as), nil
 }
 
 // unmarshal reads a JSON object into as, replacing its content.
-func unmarshalAttributes(as *tracing.Attributes, b []byte) error {
-	var out tracing.Attributes
+func unmarshalAttributes(as *attr.Set, b []byte) error {
+	var out attr.Set
 	if err := unmarshalWith(b, func(d *decoder) error { return d.attributes(&out) }); err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/attr"
 )
 
 // jsonRoundTrip marshals in with Marshal, unmarshals the result into a
@@ -47,8 +48,8 @@ func TestJSONRoundTrip(t *testing.T) {
 	failed := tracing.FailedStatus("x")
 	q := TraceQuery{FlowID: "f", TimeRange: [2]time.Time{wireStart, wireEnd}, HasTimeRange: true, Status: &failed, Limit: 3}
 	f := SubscriptionFilters{ActorIDs: []string{"a"}, EventTypes: []tracing.TraceEventType{{Kind: tracing.KindDataFlow, ToActor: "b", ToPort: "c"}}}
-	var attrs tracing.Attributes
-	attrs.Add(tracing.String("s", "v"), tracing.Int("i", -1), tracing.Float64("f", 2), tracing.Bool("b", true), tracing.Any("o", tracing.ObjectValue(tracing.Any("a", tracing.ArrayValue(tracing.Value{}, tracing.UintValue(math.MaxUint64))))))
+	var attrs attr.Set
+	attrs.Add(attr.String("s", "v"), attr.Int("i", -1), attr.Float64("f", 2), attr.Bool("b", true), attr.Any("o", attr.ObjectValue(attr.Any("a", attr.ArrayValue(attr.Value{}, attr.UintValue(math.MaxUint64))))))
 	tests := []struct {
 		name string
 		fn   func(t *testing.T)
@@ -159,7 +160,7 @@ func TestJSONUnmarshalErrors(t *testing.T) {
 		{"event missing fields", `{}`, new(tracing.TraceEvent), `missing field "event_id"`},
 		{"wrong request type", `"Ping"`, new(GetTrace), "want a wire.GetTrace request, got wire.Ping"},
 		{"wrong response type", `"Pong"`, new(ErrorResponse), "want a wire.ErrorResponse response, got wire.Pong"},
-		{"attr with two members", `{"a":1,"b":2}`, new(tracing.Attr), "want an object with one member, got 2"},
+		{"attr with two members", `{"a":1,"b":2}`, new(attr.KeyValue), "want an object with one member, got 2"},
 		{"status unknown", `"Paused"`, new(tracing.ExecutionStatus), `unknown execution status variant "Paused"`},
 	}
 	for _, tc := range tests {
@@ -186,22 +187,22 @@ func TestJSONUnmarshalKeepsTraceID(t *testing.T) {
 func TestJSONValueNumbers(t *testing.T) {
 	tests := []struct {
 		in   string
-		kind tracing.ValueKind
+		kind attr.Kind
 	}{
-		{"1", tracing.ValueInt},
-		{"-1", tracing.ValueInt},
-		{"9223372036854775807", tracing.ValueInt},
-		{"9223372036854775808", tracing.ValueUint},
-		{"18446744073709551615", tracing.ValueUint},
-		{"18446744073709551616", tracing.ValueFloat},
-		{"-9223372036854775809", tracing.ValueFloat},
-		{"-0", tracing.ValueFloat},
-		{"1.0", tracing.ValueFloat},
-		{"1e2", tracing.ValueFloat},
+		{"1", attr.KindInt},
+		{"-1", attr.KindInt},
+		{"9223372036854775807", attr.KindInt},
+		{"9223372036854775808", attr.KindUint},
+		{"18446744073709551615", attr.KindUint},
+		{"18446744073709551616", attr.KindFloat},
+		{"-9223372036854775809", attr.KindFloat},
+		{"-0", attr.KindFloat},
+		{"1.0", attr.KindFloat},
+		{"1e2", attr.KindFloat},
 	}
 	for _, tc := range tests {
 		t.Run(tc.in, func(t *testing.T) {
-			var v tracing.Value
+			var v attr.Value
 			if err := Unmarshal([]byte(tc.in), &v); err != nil {
 				t.Fatal(err)
 			}

@@ -1,4 +1,4 @@
-package tracing
+package attr
 
 import (
 	"math"
@@ -9,25 +9,25 @@ func TestValueKindsAndAccessors(t *testing.T) {
 	tests := []struct {
 		name  string
 		v     Value
-		kind  ValueKind
+		kind  Kind
 		check func(Value) bool
 	}{
-		{"zero is null", Value{}, ValueNull, func(v Value) bool { return v.String() == "null" }},
-		{"string", StringValue("héllo"), ValueString, func(v Value) bool { return v.Str() == "héllo" }},
-		{"empty string", StringValue(""), ValueString, func(v Value) bool { return v.Str() == "" }},
-		{"int", IntValue(-42), ValueInt, func(v Value) bool { return v.Int() == -42 && v.Float() == -42 }},
-		{"uint max", UintValue(math.MaxUint64), ValueUint, func(v Value) bool { return v.Uint() == math.MaxUint64 }},
-		{"float", FloatValue(1.5), ValueFloat, func(v Value) bool { return v.Float() == 1.5 && v.Int() == 1 }},
-		{"bool", BoolValue(true), ValueBool, func(v Value) bool { return v.Bool() }},
-		{"array", ArrayValue(IntValue(1), StringValue("x")), ValueArray, func(v Value) bool {
+		{"zero is null", Value{}, KindNull, func(v Value) bool { return v.String() == "null" }},
+		{"string", StringValue("héllo"), KindString, func(v Value) bool { return v.Str() == "héllo" }},
+		{"empty string", StringValue(""), KindString, func(v Value) bool { return v.Str() == "" }},
+		{"int", IntValue(-42), KindInt, func(v Value) bool { return v.Int() == -42 && v.Float() == -42 }},
+		{"uint max", UintValue(math.MaxUint64), KindUint, func(v Value) bool { return v.Uint() == math.MaxUint64 }},
+		{"float", FloatValue(1.5), KindFloat, func(v Value) bool { return v.Float() == 1.5 && v.Int() == 1 }},
+		{"bool", BoolValue(true), KindBool, func(v Value) bool { return v.Bool() }},
+		{"array", ArrayValue(IntValue(1), StringValue("x")), KindArray, func(v Value) bool {
 			a := v.Array()
 			return len(a) == 2 && a[0].Int() == 1 && a[1].Str() == "x"
 		}},
-		{"object", ObjectValue(String("k", "v")), ValueObject, func(v Value) bool {
+		{"object", ObjectValue(String("k", "v")), KindObject, func(v Value) bool {
 			o := v.Object()
 			return len(o) == 1 && o[0].Key == "k" && o[0].Value.Str() == "v"
 		}},
-		{"empty array", ArrayValue(), ValueArray, func(v Value) bool { return len(v.Array()) == 0 }},
+		{"empty array", ArrayValue(), KindArray, func(v Value) bool { return len(v.Array()) == 0 }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -67,7 +67,7 @@ func TestValueEqual(t *testing.T) {
 }
 
 func TestAttributesSetReplacesAndKeepsOrder(t *testing.T) {
-	var as Attributes
+	var as Set
 	for i, k := range []string{"a", "b", "c", "d", "e", "f"} {
 		as.Set(Int(k, i))
 	}
@@ -94,7 +94,7 @@ func TestAttributesSetReplacesAndKeepsOrder(t *testing.T) {
 }
 
 func TestAttributesCopiesDoNotShareWrites(t *testing.T) {
-	var a Attributes
+	var a Set
 	for i, k := range []string{"a", "b", "c", "d", "e"} {
 		a.Set(Int(k, i))
 	}
@@ -110,7 +110,7 @@ func TestAttributesCopiesDoNotShareWrites(t *testing.T) {
 }
 
 func TestAttributesDelete(t *testing.T) {
-	var as Attributes
+	var as Set
 	for i, k := range []string{"a", "b", "c", "d", "e", "f"} {
 		as.Set(Int(k, i))
 	}
@@ -118,7 +118,7 @@ func TestAttributesDelete(t *testing.T) {
 	as.Delete("f")
 	as.Delete("missing")
 	var keys string
-	as.All(func(a Attr) bool { keys += a.Key; return true })
+	as.All(func(a KeyValue) bool { keys += a.Key; return true })
 	if keys != "acde" {
 		t.Fatalf("keys after Delete = %q, want %q", keys, "acde")
 	}
@@ -126,7 +126,7 @@ func TestAttributesDelete(t *testing.T) {
 
 func TestAttributesInlineAddDoesNotAllocate(t *testing.T) {
 	if n := testing.AllocsPerRun(100, func() {
-		var as Attributes
+		var as Set
 		as.Add(String("a", "x"), Int("b", 1), Float64("c", 2.5), Bool("d", true))
 	}); n != 0 {
 		t.Fatalf("allocs = %v, want 0", n)
@@ -134,7 +134,7 @@ func TestAttributesInlineAddDoesNotAllocate(t *testing.T) {
 }
 
 func TestAttributesEqual(t *testing.T) {
-	var a, b Attributes
+	var a, b Set
 	a.Add(Int("x", 1), String("y", "z"))
 	b.Add(Int("x", 1), String("y", "z"))
 	if !a.Equal(&b) {

@@ -1,4 +1,10 @@
-package tracing
+// Package attr holds the custom attributes a trace event carries: a
+// KeyValue is a key and a Value, any JSON value (null, bool, number,
+// string, array, object) held without allocating for scalars; a Set is the
+// ordered set an event keeps, its first few entries inline. Build them with
+// the constructors (String, Int, Float64, ..., ObjectValue) and pass them to
+// tracing.TracingClient.Custom or NetworkEvent.
+package attr
 
 import (
 	"fmt"
@@ -7,40 +13,40 @@ import (
 	"unsafe"
 )
 
-// ValueKind is the JSON type of a Value.
+// Kind is the JSON type of a Value.
 //
 // The kinds, their values and names (String):
 //
-//	ValueNull     0  Null
-//	ValueBool     1  Bool
-//	ValueInt      2  Int
-//	ValueUint     3  Uint
-//	ValueFloat    4  Float
-//	ValueString   5  String
-//	ValueArray    6  Array
-//	ValueObject   7  Object
-type ValueKind uint8
+//	KindNull     0  Null
+//	KindBool     1  Bool
+//	KindInt      2  Int
+//	KindUint     3  Uint
+//	KindFloat    4  Float
+//	KindString   5  String
+//	KindArray    6  Array
+//	KindObject   7  Object
+type Kind uint8
 
-// The value kinds. The zero Value is ValueNull.
+// The value kinds. The zero Value is KindNull.
 const (
-	ValueNull ValueKind = iota
-	ValueBool
-	ValueInt
-	ValueUint
-	ValueFloat
-	ValueString
-	ValueArray
-	ValueObject
+	KindNull Kind = iota
+	KindBool
+	KindInt
+	KindUint
+	KindFloat
+	KindString
+	KindArray
+	KindObject
 )
 
 var valueKindNames = [...]string{"Null", "Bool", "Int", "Uint", "Float", "String", "Array", "Object"}
 
 // String returns the kind's name.
-func (k ValueKind) String() string {
+func (k Kind) String() string {
 	if int(k) < len(valueKindNames) {
 		return valueKindNames[k]
 	}
-	return fmt.Sprintf("ValueKind(%d)", uint8(k))
+	return fmt.Sprintf("Kind(%d)", uint8(k))
 }
 
 // Value is any JSON value of a custom attribute. Scalars and strings are held
@@ -49,7 +55,7 @@ func (k ValueKind) String() string {
 type Value struct {
 	_   [0]func() // not comparable with ==; use Equal
 	num uint64
-	// any holds a ValueKind for scalars, or one of the pointer types below
+	// any holds a Kind for scalars, or one of the pointer types below
 	// (with num as the length) for strings, arrays and objects.
 	any any
 }
@@ -57,7 +63,7 @@ type Value struct {
 type (
 	stringptr *byte
 	arrayptr  *Value
-	objectptr *Attr
+	objectptr *KeyValue
 )
 
 // StringValue returns a string Value.
@@ -66,13 +72,13 @@ func StringValue(s string) Value {
 }
 
 // IntValue returns an integer Value.
-func IntValue(v int64) Value { return Value{num: uint64(v), any: ValueInt} }
+func IntValue(v int64) Value { return Value{num: uint64(v), any: KindInt} }
 
 // UintValue returns an unsigned integer Value.
-func UintValue(v uint64) Value { return Value{num: v, any: ValueUint} }
+func UintValue(v uint64) Value { return Value{num: v, any: KindUint} }
 
 // FloatValue returns a floating-point Value. NaN and ±Inf are written as 0.
-func FloatValue(v float64) Value { return Value{num: math.Float64bits(v), any: ValueFloat} }
+func FloatValue(v float64) Value { return Value{num: math.Float64bits(v), any: KindFloat} }
 
 // BoolValue returns a boolean Value.
 func BoolValue(v bool) Value {
@@ -80,7 +86,7 @@ func BoolValue(v bool) Value {
 	if v {
 		n = 1
 	}
-	return Value{num: n, any: ValueBool}
+	return Value{num: n, any: KindBool}
 }
 
 // ArrayValue returns a JSON array of vs. It keeps vs; do not modify it
@@ -91,35 +97,35 @@ func ArrayValue(vs ...Value) Value {
 
 // ObjectValue returns a JSON object of attrs, in order. It keeps attrs; do
 // not modify it afterwards. When a key repeats, the last one wins.
-func ObjectValue(attrs ...Attr) Value {
+func ObjectValue(attrs ...KeyValue) Value {
 	return Value{num: uint64(len(attrs)), any: objectptr(unsafe.SliceData(attrs))}
 }
 
 // Kind returns v's JSON type.
-func (v Value) Kind() ValueKind {
+func (v Value) Kind() Kind {
 	switch x := v.any.(type) {
-	case ValueKind:
+	case Kind:
 		return x
 	case stringptr:
-		return ValueString
+		return KindString
 	case arrayptr:
-		return ValueArray
+		return KindArray
 	case objectptr:
-		return ValueObject
+		return KindObject
 	}
-	return ValueNull
+	return KindNull
 }
 
-// Bool returns v's boolean; false unless v is a ValueBool.
-func (v Value) Bool() bool { return v.Kind() == ValueBool && v.num == 1 }
+// Bool returns v's boolean; false unless v.Kind() is KindBool.
+func (v Value) Bool() bool { return v.Kind() == KindBool && v.num == 1 }
 
 // Int returns v's integer; for other kinds it converts what it can and
 // returns 0 otherwise.
 func (v Value) Int() int64 {
 	switch v.Kind() {
-	case ValueInt, ValueUint:
+	case KindInt, KindUint:
 		return int64(v.num)
-	case ValueFloat:
+	case KindFloat:
 		return int64(v.Float())
 	}
 	return 0
@@ -131,17 +137,17 @@ func (v Value) Uint() uint64 { return uint64(v.Int()) }
 // Float returns v's number as a float64; 0 for non-numbers.
 func (v Value) Float() float64 {
 	switch v.Kind() {
-	case ValueFloat:
+	case KindFloat:
 		return math.Float64frombits(v.num)
-	case ValueInt:
+	case KindInt:
 		return float64(int64(v.num))
-	case ValueUint:
+	case KindUint:
 		return float64(v.num)
 	}
 	return 0
 }
 
-// Str returns v's string; "" unless v is a ValueString. (String formats any
+// Str returns v's string; "" unless v.Kind() is KindString. (String formats any
 // Value.)
 func (v Value) Str() string {
 	if p, ok := v.any.(stringptr); ok {
@@ -150,7 +156,7 @@ func (v Value) Str() string {
 	return ""
 }
 
-// Array returns v's elements; nil unless v is a ValueArray.
+// Array returns v's elements; nil unless v.Kind() is KindArray.
 func (v Value) Array() []Value {
 	if p, ok := v.any.(arrayptr); ok {
 		return unsafe.Slice((*Value)(p), v.num)
@@ -158,10 +164,10 @@ func (v Value) Array() []Value {
 	return nil
 }
 
-// Object returns v's members; nil unless v is a ValueObject.
-func (v Value) Object() []Attr {
+// Object returns v's members; nil unless v.Kind() is KindObject.
+func (v Value) Object() []KeyValue {
 	if p, ok := v.any.(objectptr); ok {
-		return unsafe.Slice((*Attr)(p), v.num)
+		return unsafe.Slice((*KeyValue)(p), v.num)
 	}
 	return nil
 }
@@ -174,13 +180,13 @@ func (v Value) Equal(w Value) bool {
 		return false
 	}
 	switch k {
-	case ValueString:
+	case KindString:
 		return v.Str() == w.Str()
-	case ValueArray:
+	case KindArray:
 		return slices.EqualFunc(v.Array(), w.Array(), Value.Equal)
-	case ValueObject:
-		return slices.EqualFunc(v.Object(), w.Object(), Attr.Equal)
-	case ValueNull:
+	case KindObject:
+		return slices.EqualFunc(v.Object(), w.Object(), KeyValue.Equal)
+	case KindNull:
 		return true
 	}
 	return v.num == w.num
@@ -189,76 +195,76 @@ func (v Value) Equal(w Value) bool {
 // String formats v for humans (not JSON).
 func (v Value) String() string {
 	switch v.Kind() {
-	case ValueNull:
+	case KindNull:
 		return "null"
-	case ValueBool:
+	case KindBool:
 		return fmt.Sprint(v.Bool())
-	case ValueInt:
+	case KindInt:
 		return fmt.Sprint(v.Int())
-	case ValueUint:
+	case KindUint:
 		return fmt.Sprint(v.num)
-	case ValueFloat:
+	case KindFloat:
 		return fmt.Sprint(v.Float())
-	case ValueString:
+	case KindString:
 		return v.Str()
-	case ValueArray:
+	case KindArray:
 		return fmt.Sprint(v.Array())
 	default:
 		return fmt.Sprint(v.Object())
 	}
 }
 
-// Attr is one custom attribute: a key and any JSON value.
-type Attr struct {
+// KeyValue is one custom attribute: a key and any JSON value.
+type KeyValue struct {
 	Key   string
 	Value Value
 }
 
 // String returns a string attribute.
-func String(key, v string) Attr { return Attr{key, StringValue(v)} }
+func String(key, v string) KeyValue { return KeyValue{key, StringValue(v)} }
 
 // Int returns an integer attribute.
-func Int(key string, v int) Attr { return Attr{key, IntValue(int64(v))} }
+func Int(key string, v int) KeyValue { return KeyValue{key, IntValue(int64(v))} }
 
 // Int64 returns an integer attribute.
-func Int64(key string, v int64) Attr { return Attr{key, IntValue(v)} }
+func Int64(key string, v int64) KeyValue { return KeyValue{key, IntValue(v)} }
 
 // Uint64 returns an unsigned integer attribute.
-func Uint64(key string, v uint64) Attr { return Attr{key, UintValue(v)} }
+func Uint64(key string, v uint64) KeyValue { return KeyValue{key, UintValue(v)} }
 
 // Float64 returns a number attribute; NaN and ±Inf are written as 0.
-func Float64(key string, v float64) Attr { return Attr{key, FloatValue(v)} }
+func Float64(key string, v float64) KeyValue { return KeyValue{key, FloatValue(v)} }
 
 // Bool returns a boolean attribute.
-func Bool(key string, v bool) Attr { return Attr{key, BoolValue(v)} }
+func Bool(key string, v bool) KeyValue { return KeyValue{key, BoolValue(v)} }
 
 // Any returns an attribute holding v.
-func Any(key string, v Value) Attr { return Attr{key, v} }
+func Any(key string, v Value) KeyValue { return KeyValue{key, v} }
 
 // Equal reports whether a and b have the same key and equal values.
-func (a Attr) Equal(b Attr) bool { return a.Key == b.Key && a.Value.Equal(b.Value) }
+func (a KeyValue) Equal(b KeyValue) bool { return a.Key == b.Key && a.Value.Equal(b.Value) }
 
 // String formats a as key=value.
-func (a Attr) String() string { return a.Key + "=" + a.Value.String() }
+func (a KeyValue) String() string { return a.Key + "=" + a.Value.String() }
 
 // inlineAttrs is how many attributes an event holds without allocating.
 const inlineAttrs = 4
 
-// Attributes is an ordered set of custom attributes. The first few are held
+// Set is an ordered set of custom attributes. The first few are held
 // inline in the event, so adding them does not allocate. Setting a key that
 // is already present replaces its value. The zero value is empty and ready
 // to use; it is written as {}.
-type Attributes struct {
-	inline   [inlineAttrs]Attr
+type Set struct {
+	inline   [inlineAttrs]KeyValue
 	n        int
-	overflow []Attr
+	overflow []KeyValue
 }
 
 // Len returns the number of attributes.
-func (as *Attributes) Len() int { return as.n + len(as.overflow) }
+func (as *Set) Len() int { return as.n + len(as.overflow) }
 
 // At returns the i'th attribute, in insertion order.
-func (as *Attributes) At(i int) Attr {
+func (as *Set) At(i int) KeyValue {
 	if i < as.n {
 		return as.inline[i]
 	}
@@ -266,14 +272,14 @@ func (as *Attributes) At(i int) Attr {
 }
 
 // Get returns the value of key and whether it is present.
-func (as *Attributes) Get(key string) (Value, bool) {
+func (as *Set) Get(key string) (Value, bool) {
 	if i := as.index(key); i >= 0 {
 		return as.At(i).Value, true
 	}
 	return Value{}, false
 }
 
-func (as *Attributes) index(key string) int {
+func (as *Set) index(key string) int {
 	for i := 0; i < as.n; i++ {
 		if as.inline[i].Key == key {
 			return i
@@ -288,7 +294,7 @@ func (as *Attributes) index(key string) int {
 }
 
 // Set adds a, or replaces the value of the attribute with a's key.
-func (as *Attributes) Set(a Attr) {
+func (as *Set) Set(a KeyValue) {
 	if i := as.index(a.Key); i >= 0 {
 		as.setAt(i, a)
 		return
@@ -304,7 +310,7 @@ func (as *Attributes) Set(a Attr) {
 
 // Add sets each of attrs in turn (see Set): a repeated key keeps its
 // first position and its last value. It does not keep attrs.
-func (as *Attributes) Add(attrs ...Attr) {
+func (as *Set) Add(attrs ...KeyValue) {
 	if len(attrs) <= largeAdd {
 		for _, a := range attrs {
 			as.Set(a)
@@ -334,7 +340,7 @@ func (as *Attributes) Add(attrs ...Attr) {
 			continue
 		}
 		if !own {
-			as.overflow = append(make([]Attr, 0, len(as.overflow)+len(attrs)), as.overflow...)
+			as.overflow = append(make([]KeyValue, 0, len(as.overflow)+len(attrs)), as.overflow...)
 			own = true
 		}
 		if ok {
@@ -348,7 +354,7 @@ func (as *Attributes) Add(attrs ...Attr) {
 // largeAdd is the size from which Add indexes the keys.
 const largeAdd = 32
 
-func (as *Attributes) setAt(i int, a Attr) {
+func (as *Set) setAt(i int, a KeyValue) {
 	if i < as.n {
 		as.inline[i] = a
 		return
@@ -359,12 +365,12 @@ func (as *Attributes) setAt(i int, a Attr) {
 
 // Delete removes the attribute with key, if present, keeping the order of
 // the others.
-func (as *Attributes) Delete(key string) {
+func (as *Set) Delete(key string) {
 	i := as.index(key)
 	if i < 0 {
 		return
 	}
-	all := as.appendTo(make([]Attr, 0, as.Len()))
+	all := as.appendTo(make([]KeyValue, 0, as.Len()))
 	as.Reset()
 	for j, a := range all {
 		if j != i {
@@ -374,10 +380,10 @@ func (as *Attributes) Delete(key string) {
 }
 
 // Reset removes every attribute.
-func (as *Attributes) Reset() { *as = Attributes{} }
+func (as *Set) Reset() { *as = Set{} }
 
 // All calls yield for each attribute in order until yield returns false.
-func (as *Attributes) All(yield func(Attr) bool) {
+func (as *Set) All(yield func(KeyValue) bool) {
 	for i := 0; i < as.n; i++ {
 		if !yield(as.inline[i]) {
 			return
@@ -391,15 +397,15 @@ func (as *Attributes) All(yield func(Attr) bool) {
 }
 
 // Slice returns a new slice of the attributes in order.
-func (as *Attributes) Slice() []Attr { return as.appendTo(nil) }
+func (as *Set) Slice() []KeyValue { return as.appendTo(nil) }
 
-func (as *Attributes) appendTo(dst []Attr) []Attr {
+func (as *Set) appendTo(dst []KeyValue) []KeyValue {
 	dst = append(dst, as.inline[:as.n]...)
 	return append(dst, as.overflow...)
 }
 
 // Equal reports whether as and bs hold equal attributes in the same order.
-func (as *Attributes) Equal(bs *Attributes) bool {
+func (as *Set) Equal(bs *Set) bool {
 	if as.Len() != bs.Len() {
 		return false
 	}
