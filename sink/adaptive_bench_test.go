@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/reflowtrace/reflowtrace-go/batch"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 	"github.com/reflowtrace/reflowtrace-go/tracing/attr"
 	"github.com/reflowtrace/reflowtrace-go/tracing/tracetest"
@@ -79,7 +80,7 @@ func benchAdaptive(b *testing.B, rate, window int, batching, wider bool) {
 
 	cfg := tracing.DefaultConfig()
 	cfg.AdaptiveBatching = batching
-	cfg.QueuePolicy = tracing.Block
+	cfg.QueuePolicy = batch.Block
 	opts := append(WebSocketOptionsFromConfig(cfg), WithKeepalive(0, time.Second),
 		WithAdaptiveWindow(wider), WithMaxInFlight(DefaultMaxInFlightFrames, window))
 	ws, err := NewWebSocket(srv.URL(), opts...)
@@ -109,7 +110,7 @@ func benchAdaptive(b *testing.B, rate, window int, batching, wider bool) {
 			if t0.IsZero() && time.Since(start) >= adaptiveSettle {
 				a0, t0 = ws.SinkStats().Acknowledged, time.Now()
 			}
-			if c.Metrics().BatchSize > tracing.DefaultBatchSize {
+			if c.Metrics().BatchSize > tracing.DefaultConfig().BatchSize {
 				big = time.Since(start)
 			}
 			time.Sleep(time.Millisecond)

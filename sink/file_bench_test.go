@@ -10,7 +10,7 @@ import (
 
 // fileBenchBatch is a batch of 512 data-flow events, as the client sends by
 // default.
-func fileBenchBatch() []tracing.TraceEvent { return localBatch(0, tracing.DefaultBatchSize) }
+func fileBenchBatch() []tracing.TraceEvent { return localBatch(0, tracing.DefaultConfig().BatchSize) }
 
 // batchBytes returns the size of batch as file lines.
 func batchBytes(batch []tracing.TraceEvent) int64 {

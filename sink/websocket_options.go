@@ -578,7 +578,7 @@ func WebSocketOptionsFromConfig(cfg tracing.TracingConfig) []WebSocketOption {
 	cfg = cfg.WithDefaults()
 	p := retry.DefaultPolicy()
 	switch p.MaxRetries = cfg.Retry.MaxRetries; {
-	case p.MaxRetries == tracing.NoRetries:
+	case p.MaxRetries == retry.NoRetries:
 		p.MaxRetries = retry.NoRetries
 	case p.MaxRetries < 0:
 		p.MaxRetries = retry.Unlimited

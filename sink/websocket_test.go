@@ -193,7 +193,7 @@ func TestWebSocketServerErrors(t *testing.T) {
 			opts := []WebSocketOption{compressIf(tt.lz4, tracing.CompressionLZ4)}
 			if tt.noRetries {
 				cfg := tracing.DefaultConfig()
-				cfg.Retry.MaxRetries = tracing.NoRetries
+				cfg.Retry.MaxRetries = retry.NoRetries
 				opts = append(WebSocketOptionsFromConfig(cfg), opts...)
 			}
 			s, el := newTestSink(t, srv.URL(), opts...)
@@ -378,7 +378,7 @@ func TestWebSocketOptionsFromConfig(t *testing.T) {
 		c.policy.InitialDelay != cfg.Retry.InitialDelay || c.policy.BackoffMultiplier != cfg.Retry.BackoffMultiplier {
 		t.Fatalf("config from TracingConfig: %+v", c)
 	}
-	for in, want := range map[int]int{0: retry.DefaultMaxRetries, tracing.NoRetries: retry.NoRetries, -1: retry.Unlimited, -9: retry.Unlimited, 3: 3} {
+	for in, want := range map[int]int{0: retry.DefaultMaxRetries, retry.NoRetries: retry.NoRetries, -1: retry.Unlimited, -9: retry.Unlimited, 3: 3} {
 		cfg.Retry.MaxRetries = in
 		c, err := newWSConfig(WebSocketOptionsFromConfig(cfg))
 		if err != nil {

@@ -17,11 +17,11 @@ import "time"
 // first batches are small.
 
 const (
-	// DefaultMinBatchSize and DefaultMaxBatchSize bound the batch size of
+	// defaultMinBatchSize and defaultMaxBatchSize bound the batch size of
 	// adaptive batching when MinBatchSize and MaxBatchSize are zero (and
 	// are themselves bounded by BatchSize and QueueSize).
-	DefaultMinBatchSize = 64
-	DefaultMaxBatchSize = 4096
+	defaultMinBatchSize = 64
+	defaultMaxBatchSize = 4096
 	// controlInterval is how often adaptive batching reads the sinks.
 	controlInterval = 10 * time.Millisecond
 	// minAdaptiveTimeout is the shortest batch timeout adaptive batching
@@ -45,10 +45,10 @@ type batchControl struct {
 func adaptiveBounds(cfg *TracingConfig) (lo, hi int) {
 	lo, hi = cfg.MinBatchSize, cfg.MaxBatchSize
 	if lo == 0 {
-		lo = min(DefaultMinBatchSize, cfg.BatchSize)
+		lo = min(defaultMinBatchSize, cfg.BatchSize)
 	}
 	if hi == 0 {
-		hi = min(max(DefaultMaxBatchSize, cfg.BatchSize), cfg.QueueSize)
+		hi = min(max(defaultMaxBatchSize, cfg.BatchSize), cfg.QueueSize)
 	}
 	return lo, hi
 }

@@ -5,6 +5,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/reflowtrace/reflowtrace-go/batch"
 )
 
 // linkSink discards what it is given and reports the acknowledgement
@@ -45,30 +47,30 @@ func TestAdaptiveBatchingFollowsTheAckLatency(t *testing.T) {
 	s.latency.Store(int64(50 * time.Millisecond))
 	c := newTestClient(t, s, func(cfg *TracingConfig) {
 		cfg.AdaptiveBatching = true
-		cfg.QueuePolicy = Block
-		cfg.BatchSize, cfg.QueueSize = DefaultBatchSize, DefaultQueueSize
+		cfg.QueuePolicy = batch.Block
+		cfg.BatchSize, cfg.QueueSize = defaultBatchSize, defaultQueueSize
 		cfg.BatchTimeout = 200 * time.Millisecond
 	})
-	if m := c.Metrics(); m.BatchSize != DefaultBatchSize || m.BatchTimeout != 200*time.Millisecond {
+	if m := c.Metrics(); m.BatchSize != defaultBatchSize || m.BatchTimeout != 200*time.Millisecond {
 		t.Fatalf("starts at batch %d, timeout %v; want BatchSize and BatchTimeout", m.BatchSize, m.BatchTimeout)
 	}
 	// A slow link: the events of one latency make a batch, up to the
 	// maximum, and the timeout is the latency.
 	slow := func(m TracingMetrics) bool {
-		return m.BatchSize == DefaultMaxBatchSize && m.BatchTimeout == 50*time.Millisecond
+		return m.BatchSize == defaultMaxBatchSize && m.BatchTimeout == 50*time.Millisecond
 	}
 	if !recordUntil(t, c, 5_000_000, slow) {
 		m := c.Metrics()
-		t.Fatalf("with a 50 ms latency: batch %d, timeout %v; want %d, 50ms", m.BatchSize, m.BatchTimeout, DefaultMaxBatchSize)
+		t.Fatalf("with a 50 ms latency: batch %d, timeout %v; want %d, 50ms", m.BatchSize, m.BatchTimeout, defaultMaxBatchSize)
 	}
 	// The link is fast again: small batches, the shortest timeout.
 	s.latency.Store(int64(0))
 	fast := func(m TracingMetrics) bool {
-		return m.BatchSize < DefaultBatchSize && m.BatchTimeout == time.Millisecond
+		return m.BatchSize < defaultBatchSize && m.BatchTimeout == time.Millisecond
 	}
 	if !recordUntil(t, c, 5_000_000, fast) {
 		m := c.Metrics()
-		t.Fatalf("with no latency: batch %d, timeout %v; want below %d, 1ms", m.BatchSize, m.BatchTimeout, DefaultBatchSize)
+		t.Fatalf("with no latency: batch %d, timeout %v; want below %d, 1ms", m.BatchSize, m.BatchTimeout, defaultBatchSize)
 	}
 	if err := c.Flush(ctxTimeout(t)); err != nil {
 		t.Fatal(err)
@@ -82,12 +84,12 @@ func TestAdaptiveBatchingOffKeepsTheConfiguredBatch(t *testing.T) {
 	s := &linkSink{}
 	s.latency.Store(int64(50 * time.Millisecond))
 	c := newTestClient(t, s, func(cfg *TracingConfig) {
-		cfg.QueuePolicy = Block
-		cfg.BatchSize, cfg.QueueSize = DefaultBatchSize, DefaultQueueSize
+		cfg.QueuePolicy = batch.Block
+		cfg.BatchSize, cfg.QueueSize = defaultBatchSize, defaultQueueSize
 	})
 	recordUntil(t, c, 100_000, func(TracingMetrics) bool { return false })
-	if m := c.Metrics(); m.BatchSize != DefaultBatchSize || m.BatchTimeout != c.Config().BatchTimeout {
-		t.Fatalf("batch %d, timeout %v; want the configured %d, %v", m.BatchSize, m.BatchTimeout, DefaultBatchSize, c.Config().BatchTimeout)
+	if m := c.Metrics(); m.BatchSize != defaultBatchSize || m.BatchTimeout != c.Config().BatchTimeout {
+		t.Fatalf("batch %d, timeout %v; want the configured %d, %v", m.BatchSize, m.BatchTimeout, defaultBatchSize, c.Config().BatchTimeout)
 	}
 }
 
@@ -96,10 +98,10 @@ func TestAdaptiveBounds(t *testing.T) {
 		batch, queue, min, max int
 		lo, hi                 int
 	}{
-		{512, 8192, 0, 0, DefaultMinBatchSize, DefaultMaxBatchSize},
-		{50, 8192, 0, 0, 50, DefaultMaxBatchSize},
-		{512, 2048, 0, 0, DefaultMinBatchSize, 2048},
-		{10000, 16384, 0, 0, DefaultMinBatchSize, 10000},
+		{512, 8192, 0, 0, defaultMinBatchSize, defaultMaxBatchSize},
+		{50, 8192, 0, 0, 50, defaultMaxBatchSize},
+		{512, 2048, 0, 0, defaultMinBatchSize, 2048},
+		{10000, 16384, 0, 0, defaultMinBatchSize, 10000},
 		{512, 8192, 16, 1024, 16, 1024},
 	} {
 		cfg := TracingConfig{BatchSize: tt.batch, QueueSize: tt.queue, MinBatchSize: tt.min, MaxBatchSize: tt.max}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/reflowtrace/reflowtrace-go/batch"
 	"github.com/reflowtrace/reflowtrace-go/sink"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 )
@@ -266,7 +267,7 @@ func BenchmarkConsumerChecksums(b *testing.B) {
 			cfg := tracing.DefaultConfig()
 			cfg.Privacy.CaptureContent = true
 			cfg.Privacy.Checksums = mode
-			cfg.QueuePolicy = tracing.Block
+			cfg.QueuePolicy = batch.Block
 			s := &countSink{}
 			c, err := tracing.New(cfg, tracing.WithSink(s))
 			if err != nil {

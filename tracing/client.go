@@ -228,7 +228,7 @@ func New(cfg TracingConfig, opts ...Option) (*TracingClient, error) {
 		cfg:           cfg,
 		sel:           sel,
 		inPlace:       sel.inPlace(),
-		blockWait:     cfg.QueuePolicy == Block,
+		blockWait:     cfg.QueuePolicy == batch.Block,
 		log:           o.logger.Named("reflowtrace"),
 		errorHandler:  o.errorHandler,
 		exportTimeout: o.exportTimeout,
@@ -304,13 +304,6 @@ func New(cfg TracingConfig, opts ...Option) (*TracingClient, error) {
 		zap.Int("sinks", len(c.sinks)), zap.Int("queue_size", cfg.QueueSize), zap.Int64("queue_bytes", cfg.QueueMemory()),
 		zap.Int("batch_size", cfg.BatchSize), zap.Duration("batch_timeout", cfg.BatchTimeout))
 	return c, nil
-}
-
-func batchPolicy(p QueuePolicy) batch.Policy {
-	if p == Block {
-		return batch.Block
-	}
-	return batch.DropNewest
 }
 
 func sinkName(s Sink) string {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"runtime"
 	"testing"
+
+	"github.com/reflowtrace/reflowtrace-go/batch"
 )
 
 // yieldEvery is how many events each benchmark goroutine records between
@@ -135,7 +137,7 @@ func BenchmarkRecordDisabled(b *testing.B) {
 // the consumer falls behind instead of dropping: events/s is the rate the
 // consumer keeps up with, and "dropped" must be 0.
 func BenchmarkThroughput(b *testing.B) {
-	c, sink := newBenchClient(b, func(c *TracingConfig) { c.QueuePolicy = Block })
+	c, sink := newBenchClient(b, func(c *TracingConfig) { c.QueuePolicy = batch.Block })
 	ctx := context.Background()
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -159,7 +161,7 @@ func BenchmarkThroughput(b *testing.B) {
 func BenchmarkThroughputTwoSinks(b *testing.B) {
 	sinks := []*discardSink{{}, {}}
 	cfg := DefaultConfig()
-	cfg.QueuePolicy = Block
+	cfg.QueuePolicy = batch.Block
 	c, err := New(cfg, WithSink(sinks[0]), WithSink(sinks[1]))
 	if err != nil {
 		b.Fatal(err)

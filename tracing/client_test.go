@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/reflowtrace/reflowtrace-go/batch"
 	"github.com/reflowtrace/reflowtrace-go/tracing/attr"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -82,7 +83,7 @@ func TestNew_AppliesDefaults(t *testing.T) {
 	}
 	defer c.Close(ctxTimeout(t))
 	got := c.Config()
-	if got.BatchSize != DefaultBatchSize || got.QueueSize != DefaultQueueSize || got.FlowID != "default" {
+	if got.BatchSize != defaultBatchSize || got.QueueSize != defaultQueueSize || got.FlowID != "default" {
 		t.Fatalf("Config() = %+v, want defaults", got)
 	}
 }
@@ -446,11 +447,11 @@ func TestClient_QueueFullDropsAndLogs(t *testing.T) {
 func TestClient_RecordWait(t *testing.T) {
 	tests := []struct {
 		name   string
-		policy QueuePolicy
+		policy batch.Policy
 		want   error
 	}{
-		{name: "block waits until ctx ends", policy: Block, want: context.DeadlineExceeded},
-		{name: "drop newest fails at once", policy: DropNewest, want: ErrQueueFull},
+		{name: "block waits until ctx ends", policy: batch.Block, want: context.DeadlineExceeded},
+		{name: "drop newest fails at once", policy: batch.DropNewest, want: ErrQueueFull},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

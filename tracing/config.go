@@ -17,64 +17,26 @@ import (
 // names the field and the value at fault.
 var ErrInvalidConfig = errors.New("tracing: invalid config")
 
-// Defaults of TracingConfig.
+// Defaults of TracingConfig, which DefaultConfig fills in.
 const (
-	DefaultServerURL    = "ws://localhost:8080"
-	DefaultBatchSize    = 512
-	DefaultBatchTimeout = 100 * time.Millisecond
-	DefaultQueueSize    = 8192
-	// DefaultMaxRetries and the other retry defaults are Reflow's.
-	DefaultMaxRetries        = 5
-	DefaultInitialDelay      = time.Second
-	DefaultMaxDelay          = 30 * time.Second
-	DefaultBackoffMultiplier = 2.0
-	DefaultHealthThreshold   = 30 * time.Second
-	// DefaultDegradeFill is TracingConfig.DegradeFill's default.
-	DefaultDegradeFill = 0.5
+	defaultServerURL    = "ws://localhost:8080"
+	defaultBatchSize    = 512
+	defaultBatchTimeout = 100 * time.Millisecond
+	defaultQueueSize    = 8192
+	// The retry defaults are Reflow's.
+	defaultMaxRetries        = 5
+	defaultInitialDelay      = time.Second
+	defaultMaxDelay          = 30 * time.Second
+	defaultBackoffMultiplier = 2.0
+	defaultHealthThreshold   = 30 * time.Second
+	defaultDegradeFill       = 0.5
 )
 
 // NoDegrade as TracingConfig.DegradeFill turns degrading during an outage
 // off: degrade_fill = "off" in a tracing.toml file,
 // REFLOW_TRACING_DEGRADE_FILL=off in the environment. (A zero DegradeFill
-// means DefaultDegradeFill everywhere.)
+// means 0.5 everywhere.)
 const NoDegrade = -1.0
-
-// NoRetries as RetryConfig.MaxRetries means a failed send or dial is not
-// retried: max_retries = "none" in a tracing.toml file,
-// REFLOW_TRACING_MAX_RETRIES=none in the environment. It is the value of
-// retry.NoRetries. (A zero MaxRetries means DefaultMaxRetries everywhere,
-// files and environment included.)
-const NoRetries = math.MinInt32
-
-// QueuePolicy says what recording does when the client's queue is full.
-//
-// The policies, their values and names (String, and the queue_policy
-// setting):
-//
-//	DropNewest   0  drop
-//	Block        1  block
-type QueuePolicy uint8
-
-// The queue policies.
-const (
-	// DropNewest drops the event being recorded and counts it (default):
-	// recording never blocks.
-	DropNewest QueuePolicy = iota
-	// Block makes RecordWait wait for room until its context ends; Record
-	// and the per-kind methods still never block and drop when full.
-	Block
-)
-
-// String returns "drop" or "block".
-func (p QueuePolicy) String() string {
-	switch p {
-	case DropNewest:
-		return "drop"
-	case Block:
-		return "block"
-	}
-	return fmt.Sprintf("QueuePolicy(%d)", uint8(p))
-}
 
 // ChecksumMode says when the client fills MessageSnapshot.Checksum, the
 // checksum Reflow defines for a message's content ("sha256:" and the hex
@@ -165,20 +127,20 @@ type RetryConfig struct {
 	// here, in tracing.toml (max_retries) and in the environment
 	// (REFLOW_TRACING_MAX_RETRIES), and it is retry.Policy's:
 	//
-	//	0 (or unset)                  DefaultMaxRetries (5)
+	//	0 (or unset)                  the default, 5
 	//	n > 0                         n retries
-	//	NoRetries ("none")            no retry
+	//	retry.NoRetries ("none")      no retry
 	//	negative, -1 ("unlimited")    retry until the retry policy's time
 	//	                              limit or the context ends
 	//
 	// Unlike Reflow's own client, max_retries = 0 in a file does not mean
 	// "never retry" (the loaders warn about an explicit 0): write "none".
 	MaxRetries int
-	// InitialDelay is the first wait. Default: DefaultInitialDelay.
+	// InitialDelay is the first wait. Default: 1s.
 	InitialDelay time.Duration
-	// MaxDelay caps each wait. Default: DefaultMaxDelay.
+	// MaxDelay caps each wait. Default: 30s.
 	MaxDelay time.Duration
-	// BackoffMultiplier grows each wait. Default: DefaultBackoffMultiplier.
+	// BackoffMultiplier grows each wait. Default: 2.
 	BackoffMultiplier float64
 }
 
@@ -249,16 +211,16 @@ type TracingConfig struct {
 	// disabled.
 	Enabled bool
 	// ServerURL is the ws:// or wss:// address of a tracing server, used by
-	// the sinks built from this config. Default: DefaultServerURL.
+	// the sinks built from this config. Default: "ws://localhost:8080".
 	ServerURL string
 	// ServerURLs are more servers the WebSocket sink fails over to, in
 	// turn, when the one it sends to fails (see sink.WithFailover).
 	// Default: none.
 	ServerURLs []string
-	// BatchSize is the most events per batch. Default: DefaultBatchSize.
+	// BatchSize is the most events per batch. Default: 512.
 	BatchSize int
 	// BatchTimeout is how long the oldest event of a batch waits at most.
-	// Default: DefaultBatchTimeout.
+	// Default: 100ms.
 	BatchTimeout time.Duration
 	// AdaptiveBatching lets the batch size and timeout follow the link:
 	// the client reads the acknowledgement latency its sinks measure
@@ -273,7 +235,7 @@ type TracingConfig struct {
 	// throughput. Default: off (see BENCHMARKS.md).
 	AdaptiveBatching bool
 	// MinBatchSize and MaxBatchSize bound adaptive batching. Default:
-	// DefaultMinBatchSize (at most BatchSize) and DefaultMaxBatchSize (at
+	// 64 (at most BatchSize) and 4096 (at
 	// least BatchSize, at most QueueSize).
 	MinBatchSize, MaxBatchSize int
 	// DegradeFill is the fraction of the WebSocket sink's outage buffer
@@ -282,7 +244,7 @@ type TracingConfig struct {
 	// lifecycle, failures and errors; see sink.WithDegradeAt) until the
 	// link is back, counting what it sheds as dropped "degraded"
 	// (Metrics().Dropped.Sink). A sink with a spool never degrades. Within
-	// (0, 1]; NoDegrade turns it off. Default: DefaultDegradeFill.
+	// (0, 1]; NoDegrade turns it off. Default: 0.5.
 	DegradeFill float64
 	// EnableCompression sends large frames as binary frames compressed with
 	// CompressionAlgorithm, which must be the algorithm the server is
@@ -307,11 +269,14 @@ type TracingConfig struct {
 	// eighth for the priority lane, of about 640 bytes each (QueueMemory
 	// says how much: 5.6 MiB for the default). A QueueSize whose slots
 	// would take more than 1 GiB (above 1<<20) is rejected by Validate,
-	// naming the memory it would take. Default: DefaultQueueSize.
+	// naming the memory it would take. Default: 8192.
 	QueueSize int
-	// QueuePolicy is what happens when the queue is full. Default:
-	// DropNewest.
-	QueuePolicy QueuePolicy
+	// QueuePolicy is what happens when the queue is full: batch.DropNewest
+	// (the default) drops the event being recorded and counts it, so that
+	// recording never blocks; batch.Block makes RecordWait wait for room
+	// until its context ends, while Record and the per-kind methods still
+	// drop when full.
+	QueuePolicy batch.Policy
 	// CriticalKinds are kept ahead of routine events when something must
 	// give; nil means the actor lifecycle kinds (see EventKind.Critical).
 	CriticalKinds []EventKind
@@ -331,7 +296,7 @@ type TracingConfig struct {
 	// event_subtype "system_metric" at this interval.
 	SystemMetricsInterval time.Duration
 	// HealthThreshold is how long sinks may fail, or one write may hang,
-	// before Healthy reports false. Default: DefaultHealthThreshold.
+	// before Healthy reports false. Default: 30s.
 	HealthThreshold time.Duration
 
 	// from is what the loaders recorded: where each setting came from, and
@@ -348,34 +313,34 @@ func DefaultConfig() TracingConfig {
 
 func (c *TracingConfig) setDefaults() {
 	if c.ServerURL == "" {
-		c.ServerURL = DefaultServerURL
+		c.ServerURL = defaultServerURL
 	}
 	if c.BatchSize == 0 {
-		c.BatchSize = DefaultBatchSize
+		c.BatchSize = defaultBatchSize
 	}
 	if c.BatchTimeout == 0 {
-		c.BatchTimeout = DefaultBatchTimeout
+		c.BatchTimeout = defaultBatchTimeout
 	}
 	if c.QueueSize == 0 {
-		c.QueueSize = DefaultQueueSize
+		c.QueueSize = defaultQueueSize
 	}
 	if c.Retry.MaxRetries == 0 {
-		c.Retry.MaxRetries = DefaultMaxRetries
+		c.Retry.MaxRetries = defaultMaxRetries
 	}
 	if c.Retry.InitialDelay == 0 {
-		c.Retry.InitialDelay = DefaultInitialDelay
+		c.Retry.InitialDelay = defaultInitialDelay
 	}
 	if c.Retry.MaxDelay == 0 {
-		c.Retry.MaxDelay = DefaultMaxDelay
+		c.Retry.MaxDelay = defaultMaxDelay
 	}
 	if c.Retry.BackoffMultiplier == 0 {
-		c.Retry.BackoffMultiplier = DefaultBackoffMultiplier
+		c.Retry.BackoffMultiplier = defaultBackoffMultiplier
 	}
 	if c.HealthThreshold == 0 {
-		c.HealthThreshold = DefaultHealthThreshold
+		c.HealthThreshold = defaultHealthThreshold
 	}
 	if c.DegradeFill == 0 {
-		c.DegradeFill = DefaultDegradeFill
+		c.DegradeFill = defaultDegradeFill
 	}
 	if c.FlowID == "" {
 		c.FlowID = "default"
@@ -467,8 +432,8 @@ func (c *TracingConfig) problems() []problem {
 	if c.Privacy.Checksums > ChecksumOnRecord {
 		bad("Privacy.Checksums", c.Privacy.Checksums, "want ChecksumWhenCaptured, ChecksumOff or ChecksumOnRecord")
 	}
-	if c.QueuePolicy > Block {
-		bad("QueuePolicy", c.QueuePolicy, "want DropNewest or Block")
+	if c.QueuePolicy > batch.Block {
+		bad("QueuePolicy", c.QueuePolicy, "want batch.DropNewest or batch.Block")
 	}
 	if c.Retry.InitialDelay < 0 {
 		bad("Retry.InitialDelay", c.Retry.InitialDelay, "must not be negative")
@@ -557,7 +522,7 @@ func queueConfig(c *TracingConfig) batch.Config {
 		Capacity: c.QueueSize,
 		MaxBatch: c.BatchSize,
 		Timeout:  c.BatchTimeout,
-		Policy:   batchPolicy(c.QueuePolicy),
+		Policy:   c.QueuePolicy,
 		// An event is ~600 bytes, most of them zero: clearing each slot
 		// after its batch and writing it again when it is reused would
 		// touch every byte twice. What an event points to then stays

@@ -14,7 +14,7 @@ func TestDefaultConfigIsValid(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Fatalf("DefaultConfig().Validate() = %v", err)
 	}
-	if !c.Enabled || c.BatchSize != DefaultBatchSize || c.Retry.MaxRetries != DefaultMaxRetries {
+	if !c.Enabled || c.BatchSize != defaultBatchSize || c.Retry.MaxRetries != defaultMaxRetries {
 		t.Fatalf("defaults not applied: %+v", c)
 	}
 }

@@ -271,7 +271,7 @@ func (d *fileDecoder) leaf(i int, prim toml.Primitive) {
 	d.c.record(i, origin{file: d.name, line: line, shown: shown})
 	if st.kind == kindRetries && v == 0 {
 		d.c.warn(fmt.Sprintf("%s:%d: %s = 0 means the default, %d retries (Reflow's own client reads 0 as none): write %q to never retry",
-			d.name, line, st.key, DefaultMaxRetries, "none"))
+			d.name, line, st.key, defaultMaxRetries, "none"))
 	}
 }
 

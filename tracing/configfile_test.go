@@ -9,6 +9,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/reflowtrace/reflowtrace-go/batch"
+	"github.com/reflowtrace/reflowtrace-go/retry"
 )
 
 func configFixture(name string) string { return filepath.Join("testdata", "config", name) }
@@ -59,7 +62,7 @@ func TestLoadConfigEveryKey(t *testing.T) {
 		Protocol:             ProtocolV1,
 		Retry:                RetryConfig{MaxRetries: -1, InitialDelay: 100 * time.Millisecond, MaxDelay: 45 * time.Second, BackoffMultiplier: 1.5},
 		QueueSize:            16384,
-		QueuePolicy:          Block,
+		QueuePolicy:          batch.Block,
 		CriticalKinds:        []EventKind{KindActorFailed, KindDataFlow},
 		Sampling:             SamplingConfig{Strategy: "adaptive", Rate: 0.1, N: 4, MaxRate: 1, LoadThreshold: 0.75, PerTrace: true},
 		Filters: FilterConfig{
@@ -122,7 +125,7 @@ func TestDecodeConfigEveryKey(t *testing.T) {
 		{"tracing.protocol", `"v2"`, func(c *TracingConfig) { c.Protocol = ProtocolV2 }},
 		{"tracing.protocol", `"v1"`, func(c *TracingConfig) { c.Protocol = ProtocolV1 }},
 		{"tracing.queue_size", "1024", func(c *TracingConfig) { c.QueueSize = 1024 }},
-		{"tracing.queue_policy", `"block"`, func(c *TracingConfig) { c.QueuePolicy = Block }},
+		{"tracing.queue_policy", `"block"`, func(c *TracingConfig) { c.QueuePolicy = batch.Block }},
 		{"tracing.critical_kinds", `["StateChanged"]`, func(c *TracingConfig) { c.CriticalKinds = []EventKind{KindStateChanged} }},
 		{"tracing.flow_id", `"f"`, func(c *TracingConfig) { c.FlowID = "f" }},
 		{"tracing.environment", `"dev"`, func(c *TracingConfig) { c.Environment = "dev" }},
@@ -134,10 +137,10 @@ func TestDecodeConfigEveryKey(t *testing.T) {
 		{"tracing.privacy.checksums", `"when_captured"`, func(c *TracingConfig) { c.Privacy.Checksums = ChecksumWhenCaptured }},
 		{"tracing.retry.max_retries", "2", func(c *TracingConfig) { c.Retry.MaxRetries = 2 }},
 		// The loaders apply the defaults after decoding: 0 becomes
-		// DefaultMaxRetries then.
+		// 5 then.
 		{"tracing.retry.max_retries", "0", func(c *TracingConfig) { c.Retry.MaxRetries = 0 }},
-		{"tracing.retry.max_retries", `"none"`, func(c *TracingConfig) { c.Retry.MaxRetries = NoRetries }},
-		{"tracing.retry.max_retries", `"None"`, func(c *TracingConfig) { c.Retry.MaxRetries = NoRetries }},
+		{"tracing.retry.max_retries", `"none"`, func(c *TracingConfig) { c.Retry.MaxRetries = retry.NoRetries }},
+		{"tracing.retry.max_retries", `"None"`, func(c *TracingConfig) { c.Retry.MaxRetries = retry.NoRetries }},
 		{"tracing.retry.max_retries", `"unlimited"`, func(c *TracingConfig) { c.Retry.MaxRetries = -1 }},
 		{"tracing.retry.max_retries", "-1", func(c *TracingConfig) { c.Retry.MaxRetries = -1 }},
 		{"tracing.retry.initial_delay_ms", "10", func(c *TracingConfig) { c.Retry.InitialDelay = 10 * time.Millisecond }},

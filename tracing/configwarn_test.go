@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/reflowtrace/reflowtrace-go/retry"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
@@ -101,7 +102,7 @@ func TestMaxRetriesZeroWarns(t *testing.T) {
 	if !slices.Contains(c.Warnings(), want) {
 		t.Fatalf("Warnings() = %q\nwant it to hold %q", c.Warnings(), want)
 	}
-	if c.Retry.MaxRetries != DefaultMaxRetries {
+	if c.Retry.MaxRetries != defaultMaxRetries {
 		t.Fatalf("MaxRetries = %d, want the default", c.Retry.MaxRetries)
 	}
 	t.Setenv(EnvPrefix+"MAX_RETRIES", "0")
@@ -123,9 +124,9 @@ func TestMaxRetriesOneRule(t *testing.T) {
 		goValue   int
 		want      int // after defaults
 	}{
-		{"0", "0", 0, DefaultMaxRetries},
+		{"0", "0", 0, defaultMaxRetries},
 		{"3", "3", 3, 3},
-		{`"none"`, "none", NoRetries, NoRetries},
+		{`"none"`, "none", retry.NoRetries, retry.NoRetries},
 		{`"unlimited"`, "unlimited", -1, -1},
 		{"-1", "-1", -1, -1},
 	}

@@ -9,6 +9,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/reflowtrace/reflowtrace-go/batch"
+	"github.com/reflowtrace/reflowtrace-go/retry"
 )
 
 // EnvPrefix starts the name of every environment variable ConfigFromEnv
@@ -95,7 +98,7 @@ func ConfigFromEnv() (TracingConfig, error) { return DefaultConfig().ApplyEnv() 
 //	REFLOW_TRACING_ANONYMIZE_KEY               Privacy.AnonymizeKey          string (secret)
 //	REFLOW_TRACING_CHECKSUMS                   Privacy.Checksums             when_captured, off or on_record
 //
-// REFLOW_TRACING_MAX_RETRIES=0 means the default, DefaultMaxRetries, as a
+// REFLOW_TRACING_MAX_RETRIES=0 means the default (5), as a
 // zero RetryConfig.MaxRetries does (Reflow's own client reads 0 as no
 // retries: write "none" for that; a 0 gets a warning saying so).
 // Event kinds are the protocol names: ActorCreated, ActorStarted,
@@ -153,7 +156,7 @@ func applyEnv(c TracingConfig, environ []string) (TracingConfig, error) {
 		c.record(i, origin{shown: shown})
 		if st.kind == kindRetries && v == 0 {
 			c.warn(fmt.Sprintf("%s=%s: means the default, %d retries (Reflow's own client reads 0 as none): write %q to never retry",
-				st.env, shown, DefaultMaxRetries, "none"))
+				st.env, shown, defaultMaxRetries, "none"))
 		}
 	}
 	return c, errors.Join(errs...)
@@ -272,8 +275,8 @@ func (st *setting) set(c *TracingConfig, v any) {
 		*p = v.([]string)
 	case *[]EventKind:
 		*p = v.([]EventKind)
-	case *QueuePolicy:
-		*p = v.(QueuePolicy)
+	case *batch.Policy:
+		*p = v.(batch.Policy)
 	case *CompressionAlgorithm:
 		*p = v.(CompressionAlgorithm)
 	case *Protocol:
@@ -380,7 +383,7 @@ func millis(n int64) (any, string) {
 func parseRetries(s string) (any, string) {
 	switch strings.ToLower(s) {
 	case "none":
-		return NoRetries, ""
+		return retry.NoRetries, ""
 	case "unlimited":
 		return -1, ""
 	}
@@ -430,9 +433,9 @@ func parseKinds(names []string) (any, string) {
 func parsePolicy(s string) (any, string) {
 	switch strings.ToLower(s) {
 	case "drop":
-		return DropNewest, ""
+		return batch.DropNewest, ""
 	case "block":
-		return Block, ""
+		return batch.Block, ""
 	}
 	return nil, wantPolicy
 }

@@ -7,6 +7,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/reflowtrace/reflowtrace-go/batch"
+	"github.com/reflowtrace/reflowtrace-go/retry"
 )
 
 // envList returns env as os.Environ would.
@@ -44,10 +47,10 @@ var envCases = []struct {
 	{"MAX_RETRIES", "7", func(c *TracingConfig) { c.Retry.MaxRetries = 7 }},
 	{"MAX_RETRIES", "-1", func(c *TracingConfig) { c.Retry.MaxRetries = -1 }},
 	// ApplyEnv applies the defaults after the variables: 0 becomes
-	// DefaultMaxRetries then.
+	// 5 then.
 	{"MAX_RETRIES", "0", func(c *TracingConfig) { c.Retry.MaxRetries = 0 }},
-	{"MAX_RETRIES", "none", func(c *TracingConfig) { c.Retry.MaxRetries = NoRetries }},
-	{"MAX_RETRIES", " None ", func(c *TracingConfig) { c.Retry.MaxRetries = NoRetries }},
+	{"MAX_RETRIES", "none", func(c *TracingConfig) { c.Retry.MaxRetries = retry.NoRetries }},
+	{"MAX_RETRIES", " None ", func(c *TracingConfig) { c.Retry.MaxRetries = retry.NoRetries }},
 	{"MAX_RETRIES", "unlimited", func(c *TracingConfig) { c.Retry.MaxRetries = -1 }},
 	{"INITIAL_DELAY_MS", "250", func(c *TracingConfig) { c.Retry.InitialDelay = 250 * time.Millisecond }},
 	{"MAX_DELAY_MS", "60000", func(c *TracingConfig) { c.Retry.MaxDelay = time.Minute }},
@@ -62,8 +65,8 @@ var envCases = []struct {
 	{"PROTOCOL", "V1", func(c *TracingConfig) { c.Protocol = ProtocolV1 }},
 	{"PROTOCOL", "auto", func(c *TracingConfig) { c.Protocol = ProtocolAuto }},
 	{"QUEUE_SIZE", "65536", func(c *TracingConfig) { c.QueueSize = 65536 }},
-	{"QUEUE_POLICY", "block", func(c *TracingConfig) { c.QueuePolicy = Block }},
-	{"QUEUE_POLICY", "Drop", func(c *TracingConfig) { c.QueuePolicy = DropNewest }},
+	{"QUEUE_POLICY", "block", func(c *TracingConfig) { c.QueuePolicy = batch.Block }},
+	{"QUEUE_POLICY", "Drop", func(c *TracingConfig) { c.QueuePolicy = batch.DropNewest }},
 	{"CRITICAL_KINDS", "ActorFailed, DataFlow", func(c *TracingConfig) { c.CriticalKinds = []EventKind{KindActorFailed, KindDataFlow} }},
 	{"FLOW_ID", "orders", func(c *TracingConfig) { c.FlowID = "orders" }},
 	{"ENVIRONMENT", "staging", func(c *TracingConfig) { c.Environment = "staging" }},

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/reflowtrace/reflowtrace-go/batch"
 )
 
 // stuckSink returns a record sink whose every Write waits for its ctx (the
@@ -182,7 +184,7 @@ func TestClient_SlowSinkUnderBlockPolicy(t *testing.T) {
 	healthy := newRecordSink()
 	healthy.notify = make(chan int, 1)
 	cfg := testConfig()
-	cfg.BatchSize, cfg.QueueSize, cfg.QueuePolicy = 1, 16, Block
+	cfg.BatchSize, cfg.QueueSize, cfg.QueuePolicy = 1, 16, batch.Block
 	c, err := New(cfg, WithSink(slow), WithSink(healthy))
 	if err != nil {
 		t.Fatal(err)

@@ -8,9 +8,9 @@ import (
 	"go.uber.org/zap"
 )
 
-// DefaultExportTimeout bounds each Sink.Write the client makes, unless
+// defaultExportTimeout bounds each Sink.Write the client makes, unless
 // WithExportTimeout says otherwise.
-const DefaultExportTimeout = 30 * time.Second
+const defaultExportTimeout = 30 * time.Second
 
 // Option configures a TracingClient beyond what TracingConfig can write down:
 // the logger, the sinks and the hooks. Options are applied in order by New;
@@ -44,7 +44,7 @@ type options struct {
 func defaultOptions() options {
 	return options{
 		logger:        zap.NewNop(),
-		exportTimeout: DefaultExportTimeout,
+		exportTimeout: defaultExportTimeout,
 		now:           time.Now,
 	}
 }
@@ -108,7 +108,7 @@ func WithErrorHandler(f func(error)) Option {
 }
 
 // WithExportTimeout bounds each Sink.Write the client makes: every write runs
-// under its own context with this timeout. Default: DefaultExportTimeout.
+// under its own context with this timeout. Default: 30s.
 // It must be positive.
 func WithExportTimeout(d time.Duration) Option {
 	return optionFunc(func(o *options) {

@@ -31,7 +31,7 @@ func TestValidate_QueueSizeMemory(t *testing.T) {
 		size    int
 		wantErr string
 	}{
-		{name: "default", size: DefaultQueueSize},
+		{name: "default", size: defaultQueueSize},
 		{name: "largest that fits", size: fits},
 		{name: "next size", size: fits + 1, wantErr: "more than the limit of 1.0 GiB: want at most "},
 		{name: "1<<30", size: 1 << 30, wantErr: "QueueSize = 1073741824: the queue would take 715.5 GiB of event slots, more than the limit of 1.0 GiB"},
@@ -63,8 +63,8 @@ func TestQueueMemory(t *testing.T) {
 		size  int
 		slots int64 // routine and priority slots
 	}{
-		{"zero is the default", 0, DefaultQueueSize + DefaultQueueSize/8},
-		{"default", DefaultQueueSize, DefaultQueueSize + DefaultQueueSize/8},
+		{"zero is the default", 0, defaultQueueSize + defaultQueueSize/8},
+		{"default", defaultQueueSize, defaultQueueSize + defaultQueueSize/8},
 		{"rounded up", 5000, 8192 + 1024},
 		// The priority lane has a floor of batch.MinCriticalCapacity.
 		{"small", 1, 1 + batch.MinCriticalCapacity},

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/reflowtrace/reflowtrace-go/batch"
 	"github.com/reflowtrace/reflowtrace-go/internal/clock"
 	"github.com/reflowtrace/reflowtrace-go/internal/uuid"
 )
@@ -142,21 +143,21 @@ func BenchmarkRecordOverload(b *testing.B) {
 	ctx := context.Background()
 	for _, p := range []int{1, 2, 8} {
 		b.Run(fmt.Sprintf("policy=drop_newest/producers=%d", p), func(b *testing.B) {
-			benchOverload(b, p, DropNewest, func(c *TracingClient) {
+			benchOverload(b, p, batch.DropNewest, func(c *TracingClient) {
 				c.DataFlow(ctx, "sensor", "out", "validator", "in", "Reading", 256)
 			})
 		})
 	}
 	for _, p := range []int{1, 2, 8} {
 		b.Run(fmt.Sprintf("policy=block/producers=%d", p), func(b *testing.B) {
-			benchOverload(b, p, Block, func(c *TracingClient) {
+			benchOverload(b, p, batch.Block, func(c *TracingClient) {
 				_ = c.RecordWait(ctx, DataFlow("sensor", "out", "validator", "in", "Reading", 256))
 			})
 		})
 	}
 }
 
-func benchOverload(b *testing.B, producers int, policy QueuePolicy, record func(c *TracingClient)) {
+func benchOverload(b *testing.B, producers int, policy batch.Policy, record func(c *TracingClient)) {
 	c, sink := newBenchClient(b, func(cfg *TracingConfig) { cfg.QueuePolicy = policy })
 	per := (b.N + producers - 1) / producers
 	var start, wg sync.WaitGroup
@@ -188,7 +189,7 @@ func benchOverload(b *testing.B, producers int, policy QueuePolicy, record func(
 	if m.Recorded != recorded {
 		b.Fatalf("Metrics().Recorded = %d, want %d", m.Recorded, recorded)
 	}
-	if policy == Block && m.EventsDropped != 0 {
+	if policy == batch.Block && m.EventsDropped != 0 {
 		b.Fatalf("%d events dropped under the Block policy", m.EventsDropped)
 	}
 	b.ReportMetric(float64(delivered)/elapsed.Seconds(), "delivered/s")

@@ -28,6 +28,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/reflowtrace/reflowtrace-go/batch"
 	"github.com/reflowtrace/reflowtrace-go/sink"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 	"github.com/reflowtrace/reflowtrace-go/tracing/ingest"
@@ -66,7 +67,7 @@ func run(ctx context.Context, path, url string, flow tracing.FlowID) error {
 
 	cfg := tracing.DefaultConfig()
 	cfg.FlowID = flow
-	cfg.QueuePolicy = tracing.Block // a file can be read faster than any sink keeps
+	cfg.QueuePolicy = batch.Block // a file can be read faster than any sink keeps
 	var s tracing.Sink
 	mem, err := sink.NewMemory()
 	if err != nil {

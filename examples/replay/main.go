@@ -32,7 +32,7 @@ import (
 func main() {
 	file := flag.String("file", "", "file written by the file sink (default: a demo file in a temporary directory)")
 	server := flag.String("server", "", "ws:// or wss:// address of a tracing server (default: an in-process test server)")
-	batchSize := flag.Int("batch", tracing.DefaultBatchSize, "events per StoreTrace message")
+	batchSize := flag.Int("batch", tracing.DefaultConfig().BatchSize, "events per StoreTrace message")
 	useLZ4 := flag.Bool("lz4", false, "write the demo file lz4-compressed")
 	flag.Parse()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

@@ -11,6 +11,7 @@ import (
 	"testing/iotest"
 	"time"
 
+	"github.com/reflowtrace/reflowtrace-go/batch"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
@@ -39,7 +40,7 @@ func newIngestClient(t testing.TB) (*tracing.TracingClient, *recordSink) {
 	cfg.QueueSize = 256
 	cfg.BatchTimeout = time.Millisecond
 	cfg.FlowID = "test-flow"
-	cfg.QueuePolicy = tracing.Block
+	cfg.QueuePolicy = batch.Block
 	c, err := tracing.New(cfg, tracing.WithSink(sink))
 	if err != nil {
 		t.Fatalf("New: %v", err)
