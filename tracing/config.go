@@ -86,10 +86,6 @@ const (
 	ChecksumOnRecord
 )
 
-// ErrUnknownChecksumMode is wrapped by ParseChecksumMode's error for a name
-// it does not know.
-var ErrUnknownChecksumMode = errors.New("tracing: unknown checksum mode")
-
 // String returns "when_captured", "off" or "on_record", the names of the
 // environment and tracing.toml files.
 func (m ChecksumMode) String() string {
@@ -104,10 +100,10 @@ func (m ChecksumMode) String() string {
 	return fmt.Sprintf("ChecksumMode(%d)", uint8(m))
 }
 
-// ParseChecksumMode reads "when_captured", "off" or "on_record"
+// parseChecksumMode reads "when_captured", "off" or "on_record"
 // (case-insensitive, surrounding blanks ignored; "" is when_captured, the
-// default). Any other name gives an error wrapping ErrUnknownChecksumMode.
-func ParseChecksumMode(s string) (ChecksumMode, error) {
+// default). Any other name gives an error wrapping ErrInvalidConfig.
+func parseChecksumMode(s string) (ChecksumMode, error) {
 	switch strings.ToLower(strings.TrimSpace(s)) {
 	case "", "when_captured":
 		return ChecksumWhenCaptured, nil
@@ -116,7 +112,26 @@ func ParseChecksumMode(s string) (ChecksumMode, error) {
 	case "on_record":
 		return ChecksumOnRecord, nil
 	}
-	return 0, fmt.Errorf("%w %q: want when_captured, off or on_record", ErrUnknownChecksumMode, s)
+	return 0, fmt.Errorf("%w: unknown checksum mode %q: want when_captured, off or on_record", ErrInvalidConfig, s)
+}
+
+// MarshalText returns m's name (see String).
+func (m ChecksumMode) MarshalText() ([]byte, error) {
+	if m > ChecksumOnRecord {
+		return nil, fmt.Errorf("%w: unknown checksum mode %d", ErrInvalidConfig, uint8(m))
+	}
+	return []byte(m.String()), nil
+}
+
+// UnmarshalText reads "when_captured", "off" or "on_record"
+// (case-insensitive; "" is the default, when_captured); any other name
+// gives an error wrapping ErrInvalidConfig.
+func (m *ChecksumMode) UnmarshalText(b []byte) error {
+	v, err := parseChecksumMode(string(b))
+	if err == nil {
+		*m = v
+	}
+	return err
 }
 
 // RetryConfig is Reflow's retry configuration for the connection to the

@@ -79,20 +79,70 @@ func TestValidateHidesURLPassword(t *testing.T) {
 
 func TestChecksumModeNames(t *testing.T) {
 	for _, m := range []ChecksumMode{ChecksumWhenCaptured, ChecksumOff, ChecksumOnRecord} {
-		got, err := ParseChecksumMode(m.String())
+		got, err := parseChecksumMode(m.String())
 		if err != nil || got != m {
-			t.Errorf("ParseChecksumMode(%q) = %v, %v; want %v", m.String(), got, err, m)
+			t.Errorf("parseChecksumMode(%q) = %v, %v; want %v", m.String(), got, err, m)
 		}
 	}
-	if got, err := ParseChecksumMode(""); err != nil || got != ChecksumWhenCaptured {
-		t.Errorf(`ParseChecksumMode("") = %v, %v; want the default`, got, err)
+	if got, err := parseChecksumMode(""); err != nil || got != ChecksumWhenCaptured {
+		t.Errorf(`parseChecksumMode("") = %v, %v; want the default`, got, err)
 	}
 	for _, s := range []string{"on", "always", "when-captured", "1"} {
-		if _, err := ParseChecksumMode(s); !errors.Is(err, ErrUnknownChecksumMode) || !strings.Contains(err.Error(), strconv.Quote(s)) {
-			t.Errorf("ParseChecksumMode(%q) error %v, want ErrUnknownChecksumMode naming it", s, err)
+		if _, err := parseChecksumMode(s); !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), strconv.Quote(s)) {
+			t.Errorf("parseChecksumMode(%q) error %v, want ErrInvalidConfig naming it", s, err)
 		}
 	}
 	if got := ChecksumMode(9).String(); got != "ChecksumMode(9)" {
 		t.Errorf("String of an unknown mode = %q", got)
+	}
+}
+
+// TestTextRoundTrip checks that every enum of the config reads back what
+// it writes, so that each can be a flag (flag.TextVar), and that a name
+// it does not know is an ErrInvalidConfig naming it.
+func TestTextRoundTrip(t *testing.T) {
+	type text interface {
+		MarshalText() ([]byte, error)
+	}
+	check := func(v text, into interface{ UnmarshalText([]byte) error }, read func() any) {
+		t.Helper()
+		b, err := v.MarshalText()
+		if err != nil {
+			t.Fatalf("%v.MarshalText: %v", v, err)
+		}
+		if err := into.UnmarshalText(b); err != nil || read() != any(v) {
+			t.Errorf("UnmarshalText(%q) = %v, %v; want %v", b, read(), err, v)
+		}
+	}
+	for p := ProtocolAuto; p <= ProtocolV2; p++ {
+		var got Protocol
+		check(p, &got, func() any { return got })
+	}
+	for a := CompressionZstd; a <= CompressionNone; a++ {
+		var got CompressionAlgorithm
+		check(a, &got, func() any { return got })
+	}
+	for m := ChecksumWhenCaptured; m <= ChecksumOnRecord; m++ {
+		var got ChecksumMode
+		check(m, &got, func() any { return got })
+	}
+	for k := KindActorCreated; k <= KindCustom; k++ {
+		var got EventKind
+		check(k, &got, func() any { return got })
+	}
+	var p Protocol
+	var a CompressionAlgorithm
+	var m ChecksumMode
+	for _, u := range []interface{ UnmarshalText([]byte) error }{&p, &a, &m} {
+		if err := u.UnmarshalText([]byte("v9")); !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), `"v9"`) {
+			t.Errorf("%T.UnmarshalText(v9) = %v, want ErrInvalidConfig naming it", u, err)
+		}
+	}
+	var k EventKind
+	if err := k.UnmarshalText([]byte("Nope")); !errors.Is(err, ErrMalformed) {
+		t.Errorf("EventKind.UnmarshalText(Nope) = %v, want ErrMalformed", err)
+	}
+	if _, err := Protocol(9).MarshalText(); !errors.Is(err, ErrInvalidConfig) {
+		t.Errorf("Protocol(9).MarshalText() = %v, want ErrInvalidConfig", err)
 	}
 }

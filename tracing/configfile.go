@@ -452,7 +452,7 @@ func (st *setting) parseTOML(v any) (val any, why string) {
 		return nil, wantCompression
 	case kindProtocol:
 		if s, ok := v.(string); ok {
-			return parseProtocol(s)
+			return parseProtocolSetting(s)
 		}
 		return nil, wantProtocol
 	case kindChecksums:

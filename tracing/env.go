@@ -341,7 +341,7 @@ func (st *setting) parseString(s string) (v any, why string) {
 	case kindCompression:
 		return parseCompression(s)
 	case kindProtocol:
-		return parseProtocol(s)
+		return parseProtocolSetting(s)
 	case kindChecksums:
 		return parseChecksums(s)
 	case kindTags:
@@ -421,7 +421,7 @@ func splitList(s string) []string {
 func parseKinds(names []string) (any, string) {
 	kinds := make([]EventKind, 0, len(names))
 	for _, n := range names {
-		k, err := ParseEventKind(n)
+		k, err := parseEventKind(n)
 		if err != nil {
 			return nil, fmt.Sprintf("unknown event kind %q: want one of %s", n, strings.Join(kindNames[1:], ", "))
 		}
@@ -441,15 +441,15 @@ func parsePolicy(s string) (any, string) {
 }
 
 func parseCompression(s string) (any, string) {
-	a, err := ParseCompressionAlgorithm(s)
+	a, err := parseCompressionAlgorithm(s)
 	if err != nil {
 		return nil, wantCompression
 	}
 	return a, ""
 }
 
-func parseProtocol(s string) (any, string) {
-	p, err := ParseProtocol(s)
+func parseProtocolSetting(s string) (any, string) {
+	p, err := parseProtocol(s)
 	if err != nil {
 		return nil, wantProtocol
 	}
@@ -457,7 +457,7 @@ func parseProtocol(s string) (any, string) {
 }
 
 func parseChecksums(s string) (any, string) {
-	m, err := ParseChecksumMode(s)
+	m, err := parseChecksumMode(s)
 	if err != nil {
 		return nil, wantChecksums
 	}

@@ -77,14 +77,33 @@ func (k EventKind) Critical() bool {
 	return false
 }
 
-// ParseEventKind returns the kind whose protocol name is s.
-func ParseEventKind(s string) (EventKind, error) {
+// MarshalText returns k's protocol name (see String).
+func (k EventKind) MarshalText() ([]byte, error) {
+	if !k.Valid() {
+		return nil, fmt.Errorf("%w: unknown event kind %d", ErrMalformed, uint8(k))
+	}
+	return []byte(kindNames[k]), nil
+}
+
+// UnmarshalText reads a kind's protocol name ("ActorCreated", "DataFlow",
+// ...; case-sensitive, as the protocol is); any other name gives an error
+// wrapping ErrMalformed. It lets an EventKind be a flag (flag.TextVar).
+func (k *EventKind) UnmarshalText(b []byte) error {
+	v, err := parseEventKind(string(b))
+	if err == nil {
+		*k = v
+	}
+	return err
+}
+
+// parseEventKind returns the kind whose protocol name is s.
+func parseEventKind(s string) (EventKind, error) {
 	for k := KindActorCreated; k <= KindCustom; k++ {
 		if kindNames[k] == s {
 			return k, nil
 		}
 	}
-	return 0, fmt.Errorf("tracing: unknown event kind %q", s)
+	return 0, fmt.Errorf("%w: unknown event kind %q", ErrMalformed, s)
 }
 
 // TraceEventType is Reflow's TraceEventType enum: a kind, plus the receiving

@@ -84,13 +84,13 @@ func TestBuiltInConstructorsDoNotAllocate(t *testing.T) {
 
 func TestEventKindNames(t *testing.T) {
 	for k := KindActorCreated; k <= KindCustom; k++ {
-		got, err := ParseEventKind(k.String())
+		got, err := parseEventKind(k.String())
 		if err != nil || got != k {
-			t.Fatalf("ParseEventKind(%q) = %v, %v", k.String(), got, err)
+			t.Fatalf("parseEventKind(%q) = %v, %v", k.String(), got, err)
 		}
 	}
-	if _, err := ParseEventKind("Nope"); err == nil {
-		t.Fatal("ParseEventKind accepted an unknown name")
+	if _, err := parseEventKind("Nope"); err == nil {
+		t.Fatal("parseEventKind accepted an unknown name")
 	}
 	if EventKind(0).Valid() || EventKind(200).Valid() {
 		t.Fatal("invalid kinds reported valid")

@@ -1,7 +1,6 @@
 package tracing
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 )
@@ -31,10 +30,6 @@ const (
 	ProtocolV2
 )
 
-// ErrUnknownProtocol is wrapped by ParseProtocol's error for a name it does
-// not know.
-var ErrUnknownProtocol = errors.New("tracing: unknown protocol")
-
 // String returns "auto", "v1" or "v2".
 func (p Protocol) String() string {
 	switch p {
@@ -48,8 +43,8 @@ func (p Protocol) String() string {
 	return fmt.Sprintf("Protocol(%d)", uint8(p))
 }
 
-// ParseProtocol reads "auto", "v1" or "v2" (case-insensitive; "" is auto).
-func ParseProtocol(s string) (Protocol, error) {
+// parseProtocol reads "auto", "v1" or "v2" (case-insensitive; "" is auto).
+func parseProtocol(s string) (Protocol, error) {
 	switch strings.ToLower(strings.TrimSpace(s)) {
 	case "", "auto":
 		return ProtocolAuto, nil
@@ -58,7 +53,7 @@ func ParseProtocol(s string) (Protocol, error) {
 	case "v2", "2":
 		return ProtocolV2, nil
 	}
-	return 0, fmt.Errorf("%w %q: want auto, v1 or v2", ErrUnknownProtocol, s)
+	return 0, fmt.Errorf("%w: unknown protocol %q: want auto, v1 or v2", ErrInvalidConfig, s)
 }
 
 // CompressionAlgorithm is the algorithm a Reflow server compresses binary
@@ -95,10 +90,6 @@ const (
 	CompressionNone
 )
 
-// ErrUnknownCompression is wrapped by ParseCompressionAlgorithm's error for
-// a name it does not know.
-var ErrUnknownCompression = errors.New("tracing: unknown compression algorithm")
-
 // String returns "zstd", "lz4", "gzip", "brotli", "auto" or "none".
 func (a CompressionAlgorithm) String() string {
 	switch a {
@@ -118,10 +109,10 @@ func (a CompressionAlgorithm) String() string {
 	return fmt.Sprintf("CompressionAlgorithm(%d)", uint8(a))
 }
 
-// ParseCompressionAlgorithm reads "zstd", "lz4", "gzip", "brotli", "auto",
+// parseCompressionAlgorithm reads "zstd", "lz4", "gzip", "brotli", "auto",
 // or "none" or "off" for CompressionNone (case-insensitive; "" is zstd, the
 // server's default).
-func ParseCompressionAlgorithm(s string) (CompressionAlgorithm, error) {
+func parseCompressionAlgorithm(s string) (CompressionAlgorithm, error) {
 	switch strings.ToLower(strings.TrimSpace(s)) {
 	case "", "zstd":
 		return CompressionZstd, nil
@@ -136,5 +127,45 @@ func ParseCompressionAlgorithm(s string) (CompressionAlgorithm, error) {
 	case "none", "off":
 		return CompressionNone, nil
 	}
-	return 0, fmt.Errorf("%w %q: want zstd, lz4, gzip, brotli, auto or none", ErrUnknownCompression, s)
+	return 0, fmt.Errorf("%w: unknown compression algorithm %q: want zstd, lz4, gzip, brotli, auto or none", ErrInvalidConfig, s)
+}
+
+// MarshalText returns p's name (see String).
+func (p Protocol) MarshalText() ([]byte, error) {
+	if p > ProtocolV2 {
+		return nil, fmt.Errorf("%w: unknown protocol %d", ErrInvalidConfig, uint8(p))
+	}
+	return []byte(p.String()), nil
+}
+
+// UnmarshalText reads "auto", "v1" or "v2" (case-insensitive; "" is
+// auto); any other name gives an error wrapping ErrInvalidConfig. It lets
+// a Protocol be a flag (flag.TextVar) or a field of an encoded config.
+func (p *Protocol) UnmarshalText(b []byte) error {
+	v, err := parseProtocol(string(b))
+	if err == nil {
+		*p = v
+	}
+	return err
+}
+
+// MarshalText returns a's name (see String).
+func (a CompressionAlgorithm) MarshalText() ([]byte, error) {
+	if a > CompressionNone {
+		return nil, fmt.Errorf("%w: unknown compression algorithm %d", ErrInvalidConfig, uint8(a))
+	}
+	return []byte(a.String()), nil
+}
+
+// UnmarshalText reads "zstd", "lz4", "gzip", "brotli", "auto", or "none"
+// or "off" for CompressionNone (case-insensitive; "" is zstd, the
+// server's default); any other name gives an error wrapping
+// ErrInvalidConfig. It lets a CompressionAlgorithm be a flag
+// (flag.TextVar) or a field of an encoded config.
+func (a *CompressionAlgorithm) UnmarshalText(b []byte) error {
+	v, err := parseCompressionAlgorithm(string(b))
+	if err == nil {
+		*a = v
+	}
+	return err
 }

@@ -60,8 +60,8 @@ func main() {
 	flag.Parse()
 	o.actors = split(actors)
 	for _, k := range split(kinds) {
-		kind, err := tracing.ParseEventKind(k)
-		if err != nil {
+		var kind tracing.EventKind
+		if err := kind.UnmarshalText([]byte(k)); err != nil {
 			log.Fatalf("-kind: %v", err)
 		}
 		o.kinds = append(o.kinds, kind)

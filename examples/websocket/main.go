@@ -41,27 +41,24 @@ type options struct {
 	messages    int
 	mode        sink.WebSocketMode
 	protocol    tracing.Protocol
-	compression string
+	compression tracing.CompressionAlgorithm
 	ids         string
 	timeout     time.Duration
 }
 
 func main() {
 	var o options
-	var mode, protocol string
+	var mode string
 	flag.StringVar(&o.server, "server", "", "ws:// or wss:// address of a Reflow tracing server (default: one in this process)")
 	flag.IntVar(&o.messages, "messages", 2000, "messages to push through the pipeline (6 events each)")
 	flag.StringVar(&mode, "mode", "store", "what the sink sends: store, live or both")
-	flag.StringVar(&protocol, "protocol", "auto", "server generation: auto (probe each connection), v1 or v2")
-	flag.StringVar(&o.compression, "compression", "off", "binary frames: off, zstd, lz4, gzip, brotli or auto (must match the server's algorithm)")
+	flag.TextVar(&o.protocol, "protocol", tracing.ProtocolAuto, "server generation: auto (probe each connection), v1 or v2")
+	flag.TextVar(&o.compression, "compression", tracing.CompressionNone, "binary frames: none, zstd, lz4, gzip, brotli or auto (must match the server's algorithm)")
 	flag.StringVar(&o.ids, "ids", "", "write the id of every recorded event to this file, one per line")
 	flag.DurationVar(&o.timeout, "timeout", 10*time.Minute, "give up after this long (200000 messages take about 2 minutes on a busy 2-core machine)")
 	flag.Parse()
 	var err error
 	if o.mode, err = parseMode(mode); err != nil {
-		log.Fatal(err)
-	}
-	if o.protocol, err = tracing.ParseProtocol(protocol); err != nil {
 		log.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
@@ -81,10 +78,7 @@ func parseMode(s string) (sink.WebSocketMode, error) {
 }
 
 func run(ctx context.Context, o options) error {
-	alg, err := tracing.ParseCompressionAlgorithm(o.compression) // "off" is CompressionNone
-	if err != nil {
-		return fmt.Errorf("-compression: %w", err)
-	}
+	alg := o.compression
 	compress := alg != tracing.CompressionNone
 	url := o.server
 	if url == "" {

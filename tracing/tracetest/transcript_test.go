@@ -130,8 +130,8 @@ func TestTranscriptReplay(t *testing.T) {
 				opts = []Option{WithGeneration(Gen2)}
 			}
 			if algName != "none" {
-				alg, err := tracing.ParseCompressionAlgorithm(algName)
-				if err != nil {
+				var alg tracing.CompressionAlgorithm
+				if err := alg.UnmarshalText([]byte(algName)); err != nil {
 					t.Fatal(err)
 				}
 				opts = append(opts, WithCompression(alg))
