@@ -107,9 +107,9 @@ func appendChain(chain []EventID, id EventID) []EventID {
 	return out
 }
 
-// EventFromContext returns the event ctx carries as a cause (see
+// eventFromContext returns the event ctx carries as a cause (see
 // ContextWithEvent) and whether there is one.
-func EventFromContext(ctx context.Context) (EventID, bool) {
+func eventFromContext(ctx context.Context) (EventID, bool) {
 	if n := nodeFrom(ctx); n != nil && !n.id.IsZero() {
 		return n.id, true
 	}

@@ -50,15 +50,15 @@ func TestContextWithEvent_EdgeCases(t *testing.T) {
 		t.Fatal("a zero id changed the context")
 	}
 	var nilCtx context.Context // documented to stand for context.Background()
-	if _, ok := EventFromContext(ContextWithEvent(nilCtx, EventID{})); ok {
+	if _, ok := eventFromContext(ContextWithEvent(nilCtx, EventID{})); ok {
 		t.Fatal("event found in an empty context")
 	}
 	id := NewEventID()
-	got, ok := EventFromContext(ContextWithEvent(nilCtx, id))
+	got, ok := eventFromContext(ContextWithEvent(nilCtx, id))
 	if !ok || got != id {
-		t.Fatalf("EventFromContext = %v, %v; want %v", got, ok, id)
+		t.Fatalf("eventFromContext = %v, %v; want %v", got, ok, id)
 	}
-	if _, ok := EventFromContext(context.TODO()); ok {
+	if _, ok := eventFromContext(context.TODO()); ok {
 		t.Fatal("event found in context.TODO()")
 	}
 	// An explicit parent on the event wins over the context.
@@ -214,7 +214,7 @@ func TestTraces_LinkedTrace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := EventFromContext(mctx); ok {
+	if _, ok := eventFromContext(mctx); ok {
 		t.Fatal("a new trace's ctx carries the cause of the old one")
 	}
 	obs := sink.observed()

@@ -31,8 +31,7 @@
 // Package actors traces a network that has no tracing of its own
 // (middleware for registration and sends, envelopes for channels, Serve
 // for long-lived actors). Package ingest feeds events written by a Reflow runtime
-// through the client. [SetGlobal] and [Global] serve code that
-// cannot be handed a client.
+// through the client.
 //
 // Before the queue, events pass through the configured filters
 // ([FilterConfig], [WithFilter]), samplers ([SamplingConfig], [WithSampler])

@@ -21,8 +21,7 @@ var expvarMu sync.Mutex
 // at /debug/vars), computed afresh at every read. expvar cannot unpublish:
 // the variable outlives Close and keeps reporting the final counters. It
 // returns an error, and publishes nothing, when name is empty or already
-// taken. For the global client, call it on Global() once SetGlobal has
-// run: the variable reports the client it was published for. Safe for
+// taken. The variable reports the client it was published for. Safe for
 // concurrent use.
 func (c *TracingClient) PublishExpvar(name string) error {
 	if name == "" {

@@ -43,7 +43,7 @@ func threshold(rate float64) uint64 {
 // generator of math/rand/v2: lock-free and allocation-free.
 func random53() uint64 { return rand.Uint64() >> 11 }
 
-// traceSampler is implemented by the samplers that PerTrace can make
+// traceSampler is implemented by the samplers that perTraceSampler can make
 // deterministic: given a 64-bit hash of the trace id, decide as Sample
 // would for a random draw.
 type traceSampler interface {
@@ -51,13 +51,13 @@ type traceSampler interface {
 	sampleHash(h uint64, queueFill float64) bool
 }
 
-// Percentage returns a Sampler that keeps each event with probability p
+// percentageSampler returns a Sampler that keeps each event with probability p
 // (a fraction: 0.25 keeps a quarter; Reflow's SamplingStrategy::Percentage
 // takes percent). p <= 0 keeps no routine event, p >= 1 keeps every event.
 // Decisions are independent random draws from math/rand/v2's per-thread
-// generator; wrap the result in PerTrace to keep or drop whole traces.
+// generator; wrap the result in perTraceSampler to keep or drop whole traces.
 // The Sampler is safe for concurrent use, lock-free and does not allocate.
-func Percentage(p float64) Sampler { return percentage{threshold: threshold(p)} }
+func percentageSampler(p float64) Sampler { return percentage{threshold: threshold(p)} }
 
 type percentage struct{ threshold uint64 }
 
@@ -65,14 +65,14 @@ func (s percentage) Sample(*TraceEvent, float64) bool { return random53() < s.th
 
 func (s percentage) sampleHash(h uint64, _ float64) bool { return h>>11 < s.threshold }
 
-// EveryNth returns a Sampler that keeps the first event it is asked about
+// everyNthSampler returns a Sampler that keeps the first event it is asked about
 // and then every n'th: with n = 3 it keeps the 1st, 4th, 7th, … Events are
 // counted with one atomic counter shared by all goroutines, so under
 // concurrency it keeps exactly one event in n but not a particular one.
-// n = 0 behaves like n = 1 (keep everything). Under PerTrace it keeps one
+// n = 0 behaves like n = 1 (keep everything). Under perTraceSampler it keeps one
 // trace in n, chosen by the trace id's hash. The Sampler is safe for
 // concurrent use, lock-free and does not allocate.
-func EveryNth(n uint64) Sampler {
+func everyNthSampler(n uint64) Sampler {
 	if n == 0 {
 		n = 1
 	}
@@ -88,7 +88,7 @@ func (s *everyNth) Sample(*TraceEvent, float64) bool { return (s.count.Add(1)-1)
 
 func (s *everyNth) sampleHash(h uint64, _ float64) bool { return h%s.n == 0 }
 
-// Adaptive is a Sampler whose rate follows the load of the client's queue,
+// adaptiveSampler is a Sampler whose rate follows the load of the client's queue,
 // like Reflow's SamplingStrategy::Adaptive (whose rates are in percent;
 // these are fractions). While the queue's fill fraction is below
 // LoadThreshold it keeps MaxRate of the events; above it the rate falls
@@ -96,16 +96,16 @@ func (s *everyNth) sampleHash(h uint64, _ float64) bool { return h%s.n == 0 }
 // way as the queue drains. Rates are fractions in [0, 1]; a LoadThreshold
 // of 1 or more keeps MaxRate until the queue is full.
 //
-// Adaptive is a plain value: the zero Adaptive keeps nothing. It is safe
+// adaptiveSampler is a plain value: the zero one keeps nothing. It is safe
 // for concurrent use, lock-free and does not allocate.
-type Adaptive struct {
+type adaptiveSampler struct {
 	BaseRate      float64
 	MaxRate       float64
 	LoadThreshold float64
 }
 
 // Rate returns the fraction of events a kept at the given queue fill.
-func (a Adaptive) Rate(queueFill float64) float64 {
+func (a adaptiveSampler) Rate(queueFill float64) float64 {
 	switch {
 	case !(queueFill >= a.LoadThreshold): // also NaN
 		return a.MaxRate
@@ -117,27 +117,26 @@ func (a Adaptive) Rate(queueFill float64) float64 {
 }
 
 // Sample keeps the event with probability a.Rate(queueFill).
-func (a Adaptive) Sample(_ *TraceEvent, queueFill float64) bool {
+func (a adaptiveSampler) Sample(_ *TraceEvent, queueFill float64) bool {
 	return random53() < threshold(a.Rate(queueFill))
 }
 
-func (a Adaptive) sampleHash(h uint64, queueFill float64) bool {
+func (a adaptiveSampler) sampleHash(h uint64, queueFill float64) bool {
 	return h>>11 < threshold(a.Rate(queueFill))
 }
 
-// PerTrace returns a Sampler that makes s's decisions deterministic per
+// perTraceSampler returns a Sampler that makes s's decisions deterministic per
 // trace: instead of a random draw it compares a hash of the event's
 // TraceID with s's rate, so every event of a trace is kept or dropped
 // together, in every process that uses the same rate. Under Adaptive a
 // falling rate drops whole traces (those whose hash is above the new rate)
 // and keeps the others complete.
 //
-// PerTrace works with the samplers of this package (Percentage, EveryNth,
-// Adaptive); any other Sampler is returned unchanged, and it can read
+// perTraceSampler works with the samplers of this file; any other Sampler is returned unchanged, and it can read
 // ev.TraceID itself. Events with a zero TraceID get a random decision at
 // s's rate.
 // The result is safe for concurrent use and does not allocate.
-func PerTrace(s Sampler) Sampler {
+func perTraceSampler(s Sampler) Sampler {
 	switch ts := s.(type) {
 	case perTrace:
 		return s
@@ -176,7 +175,7 @@ func sample(s Sampler, ev *TraceEvent, queueFill float64) bool {
 	switch x := s.(type) {
 	case percentage:
 		return x.Sample(ev, queueFill)
-	case Adaptive:
+	case adaptiveSampler:
 		return x.Sample(ev, queueFill)
 	case *everyNth:
 		return x.Sample(ev, queueFill)
@@ -196,19 +195,19 @@ func samplerFromConfig(c *SamplingConfig) (Sampler, error) {
 	case "", "always":
 		return nil, nil
 	case "percentage":
-		s = Percentage(c.Rate)
+		s = percentageSampler(c.Rate)
 	case "every_nth":
 		if c.N < 1 {
 			return nil, fmt.Errorf("%w: Sampling.N = %d: must be at least 1 with strategy \"every_nth\"", ErrInvalidConfig, c.N)
 		}
-		s = EveryNth(c.N)
+		s = everyNthSampler(c.N)
 	case "adaptive":
-		s = Adaptive{BaseRate: c.Rate, MaxRate: c.MaxRate, LoadThreshold: c.LoadThreshold}
+		s = adaptiveSampler{BaseRate: c.Rate, MaxRate: c.MaxRate, LoadThreshold: c.LoadThreshold}
 	default:
 		return nil, fmt.Errorf("%w: Sampling.Strategy = %q: unknown strategy", ErrInvalidConfig, c.Strategy)
 	}
 	if c.PerTrace {
-		s = PerTrace(s)
+		s = perTraceSampler(s)
 	}
 	return s, nil
 }

@@ -50,7 +50,7 @@ func TestPercentageRate(t *testing.T) {
 			case want > 1:
 				want = 1
 			}
-			got := keptFraction(Percentage(tt.p), n, 0)
+			got := keptFraction(percentageSampler(tt.p), n, 0)
 			if want == 0 || want == 1 {
 				if got != want {
 					t.Fatalf("kept %v, want exactly %v", got, want)
@@ -69,7 +69,7 @@ func TestPercentageRate(t *testing.T) {
 func TestPerTracePercentageIsDeterministic(t *testing.T) {
 	ids := selTraceIDs(100_000)
 	for _, p := range []float64{0.01, 0.25, 0.5, 0.75} {
-		s := PerTrace(Percentage(p))
+		s := perTraceSampler(percentageSampler(p))
 		kept := 0
 		for _, id := range ids {
 			ev := MessageSent("a", "out", "T", 1)
@@ -94,7 +94,7 @@ func TestPerTracePercentageIsDeterministic(t *testing.T) {
 }
 
 func TestPerTraceKeepsTracesKeptAtLowerRates(t *testing.T) {
-	low, high := PerTrace(Percentage(0.1)), PerTrace(Percentage(0.6))
+	low, high := perTraceSampler(percentageSampler(0.1)), perTraceSampler(percentageSampler(0.6))
 	for _, id := range selTraceIDs(20_000) {
 		ev := MessageSent("a", "out", "T", 1)
 		ev.TraceID = id
@@ -105,7 +105,7 @@ func TestPerTraceKeepsTracesKeptAtLowerRates(t *testing.T) {
 }
 
 func TestPerTraceZeroTraceIDFallsBackToRandom(t *testing.T) {
-	got := keptFraction(PerTrace(Percentage(0.5)), 100_000, 0)
+	got := keptFraction(perTraceSampler(percentageSampler(0.5)), 100_000, 0)
 	if math.Abs(got-0.5) > 0.02 {
 		t.Fatalf("kept %v of events without a trace, want about 0.5", got)
 	}
@@ -113,7 +113,7 @@ func TestPerTraceZeroTraceIDFallsBackToRandom(t *testing.T) {
 
 func TestPerTraceWrapping(t *testing.T) {
 	type custom struct{ Sampler }
-	c := custom{Percentage(1)}
+	c := custom{percentageSampler(1)}
 	tests := []struct {
 		name string
 		in   Sampler
@@ -121,18 +121,18 @@ func TestPerTraceWrapping(t *testing.T) {
 	}{
 		{"foreign sampler unchanged", c, true},
 		{"nil unchanged", nil, true},
-		{"percentage wrapped", Percentage(0.5), false},
-		{"every nth wrapped", EveryNth(3), false},
-		{"adaptive wrapped", Adaptive{0.1, 1, 0.5}, false},
+		{"percentage wrapped", percentageSampler(0.5), false},
+		{"every nth wrapped", everyNthSampler(3), false},
+		{"adaptive wrapped", adaptiveSampler{0.1, 1, 0.5}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := PerTrace(tt.in)
+			got := perTraceSampler(tt.in)
 			if (got == tt.in) != tt.same {
 				t.Fatalf("PerTrace(%T) = %T", tt.in, got)
 			}
 			if !tt.same {
-				if again := PerTrace(got); again != got {
+				if again := perTraceSampler(got); again != got {
 					t.Fatalf("PerTrace is not idempotent: %T", again)
 				}
 			}
@@ -152,7 +152,7 @@ func TestEveryNth(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := EveryNth(tt.n)
+			s := everyNthSampler(tt.n)
 			ev := MessageSent("a", "out", "T", 1)
 			for i, want := range tt.want {
 				if got := s.Sample(&ev, 0); got != want {
@@ -165,7 +165,7 @@ func TestEveryNth(t *testing.T) {
 
 func TestEveryNthConcurrentKeepsExactlyOneInN(t *testing.T) {
 	const goroutines, each, n = 8, 1000, 4
-	s := EveryNth(n)
+	s := everyNthSampler(n)
 	var wg sync.WaitGroup
 	counts := make([]int, goroutines)
 	for g := range goroutines {
@@ -191,7 +191,7 @@ func TestEveryNthConcurrentKeepsExactlyOneInN(t *testing.T) {
 }
 
 func TestPerTraceEveryNth(t *testing.T) {
-	s := PerTrace(EveryNth(4))
+	s := perTraceSampler(everyNthSampler(4))
 	kept := 0
 	ids := selTraceIDs(40_000)
 	for _, id := range ids {
@@ -211,10 +211,10 @@ func TestPerTraceEveryNth(t *testing.T) {
 }
 
 func TestAdaptiveRate(t *testing.T) {
-	a := Adaptive{BaseRate: 0.1, MaxRate: 0.9, LoadThreshold: 0.6}
+	a := adaptiveSampler{BaseRate: 0.1, MaxRate: 0.9, LoadThreshold: 0.6}
 	tests := []struct {
 		name string
-		a    Adaptive
+		a    adaptiveSampler
 		fill float64
 		want float64
 	}{
@@ -227,10 +227,10 @@ func TestAdaptiveRate(t *testing.T) {
 		{"over full", a, 1.5, 0.1},
 		{"negative fill", a, -1, 0.9},
 		{"NaN fill", a, math.NaN(), 0.9},
-		{"threshold one", Adaptive{0.2, 0.8, 1}, 0.99, 0.8},
-		{"threshold one full", Adaptive{0.2, 0.8, 1}, 1, 0.2},
-		{"threshold zero", Adaptive{0, 1, 0}, 0.25, 0.75},
-		{"zero value", Adaptive{}, 0.5, 0},
+		{"threshold one", adaptiveSampler{0.2, 0.8, 1}, 0.99, 0.8},
+		{"threshold one full", adaptiveSampler{0.2, 0.8, 1}, 1, 0.2},
+		{"threshold zero", adaptiveSampler{0, 1, 0}, 0.25, 0.75},
+		{"zero value", adaptiveSampler{}, 0.5, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -242,7 +242,7 @@ func TestAdaptiveRate(t *testing.T) {
 }
 
 func TestAdaptiveSamplesAtTheRateOfTheFill(t *testing.T) {
-	a := Adaptive{BaseRate: 0.1, MaxRate: 0.9, LoadThreshold: 0.6}
+	a := adaptiveSampler{BaseRate: 0.1, MaxRate: 0.9, LoadThreshold: 0.6}
 	// The queue fills up, then drains: the rate falls and comes back.
 	for _, fill := range []float64{0, 0.5, 0.7, 0.8, 1, 0.8, 0.3} {
 		want := a.Rate(fill)
@@ -261,9 +261,9 @@ func TestSamplerFromConfig(t *testing.T) {
 	}{
 		{"default", SamplingConfig{}, nil, false},
 		{"always", SamplingConfig{Strategy: "always", Rate: 0.1}, nil, false},
-		{"percentage", SamplingConfig{Strategy: "percentage", Rate: 0.25}, Percentage(0.25), false},
-		{"percentage per trace", SamplingConfig{Strategy: "percentage", Rate: 0.25, PerTrace: true}, PerTrace(Percentage(0.25)), false},
-		{"adaptive", SamplingConfig{Strategy: "adaptive", Rate: 0.1, MaxRate: 1, LoadThreshold: 0.8}, Adaptive{0.1, 1, 0.8}, false},
+		{"percentage", SamplingConfig{Strategy: "percentage", Rate: 0.25}, percentageSampler(0.25), false},
+		{"percentage per trace", SamplingConfig{Strategy: "percentage", Rate: 0.25, PerTrace: true}, perTraceSampler(percentageSampler(0.25)), false},
+		{"adaptive", SamplingConfig{Strategy: "adaptive", Rate: 0.1, MaxRate: 1, LoadThreshold: 0.8}, adaptiveSampler{0.1, 1, 0.8}, false},
 		{"every nth zero", SamplingConfig{Strategy: "every_nth"}, nil, true},
 		{"unknown", SamplingConfig{Strategy: "sometimes"}, nil, true},
 	}

@@ -180,9 +180,10 @@ func WithFilter(pred func(*TraceEvent) bool) Option {
 	})
 }
 
-// WithSampler sets the Sampler that decides which routine events are kept,
-// replacing what TracingConfig.Sampling describes (code wins over
-// configuration). Critical events and failures are never passed to it.
+// WithSampler sets a Sampler of the caller's own that decides which routine
+// events are kept, replacing what TracingConfig.Sampling describes (code
+// wins over configuration); the built-in strategies (percentage,
+// every_nth, adaptive, per trace) are chosen in TracingConfig.Sampling. Critical events and failures are never passed to it.
 // Default: the sampler of TracingConfig.Sampling, which keeps everything
 // unless a strategy is set. A nil Sampler keeps every event.
 func WithSampler(smp Sampler) Option {

@@ -75,7 +75,7 @@ func TestAdmitFiltersBeforeSamplingAndRedactsOnlyKept(t *testing.T) {
 	c.Filters.ExcludeActors = []string{"debug_*"}
 	redacted := 0
 	s := mustSelector(t, c, func(s *selector) {
-		s.sampler = EveryNth(2)
+		s.sampler = everyNthSampler(2)
 		s.redact.user = append(s.redact.user, func(*TraceEvent) { redacted++ })
 	})
 	var got []dropReason
@@ -229,8 +229,8 @@ func TestSelectionOptions(t *testing.T) {
 			WithFilter(func(*TraceEvent) bool { return true }),
 			WithFilter(func(*TraceEvent) bool { return false }),
 		}, withContent(), dropFiltered, true, ""},
-		{"sampler on zero selector", capture, []Option{WithSampler(Percentage(0))}, withContent(), dropSampled, true, ""},
-		{"sampler replaces config", sampled, []Option{WithSampler(Percentage(1))}, withContent(), keep, false, ""},
+		{"sampler on zero selector", capture, []Option{WithSampler(percentageSampler(0))}, withContent(), dropSampled, true, ""},
+		{"sampler replaces config", sampled, []Option{WithSampler(percentageSampler(1))}, withContent(), keep, false, ""},
 		{"nil sampler turns sampling off", sampled, []Option{WithSampler(nil)}, withContent(), keep, false, ""},
 		{"redactor on zero selector keeps content", capture, []Option{WithRedactor(func(ev *TraceEvent) {
 			ev.Data.CustomAttributes.Set(attr.String("r", "1"))
@@ -295,7 +295,7 @@ func TestAdmitDoesNotAllocate(t *testing.T) {
 	userFilter := func(s *selector) {
 		s.filter.preds = append(s.filter.preds, func(ev *TraceEvent) bool { return ev.ActorID != "drop" })
 	}
-	userSampler := func(s *selector) { s.sampler = foreign{Percentage(0.5)} }
+	userSampler := func(s *selector) { s.sampler = foreign{percentageSampler(0.5)} }
 	userRedactor := func(s *selector) {
 		s.redact.user = append(s.redact.user, func(ev *TraceEvent) { ev.Data.CustomAttributes.Set(attr.Int("n", 2)) })
 	}

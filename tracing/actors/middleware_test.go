@@ -166,7 +166,7 @@ func TestSendMiddleware(t *testing.T) {
 			send := SendMiddleware(c, func(ctx context.Context, s Send) error {
 				calls++
 				got = s
-				inside, _ = tracing.EventFromContext(ctx)
+				inside = tracing.CauseFromContext(ctx).EventID()
 				return tt.err
 			})
 			parent := c.ActorStarted(ctx, "a")

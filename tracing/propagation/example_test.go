@@ -25,7 +25,7 @@ func ExampleTraceContext() {
 	// The receiving side: events recorded with rctx join the trace.
 	rctx := p.Extract(context.Background(), propagation.HeaderCarrier(header))
 	ref, _ := tracing.TraceFromContext(rctx)
-	parent, _ := tracing.EventFromContext(rctx)
+	parent := tracing.CauseFromContext(rctx).EventID()
 	fmt.Println(ref.ID == trace, ref.FlowID, parent == cause)
 	// Output:
 	// 00-0192c4a1b2c37d4e8f90a1b2c3d4e5f6-9a0b0c0d0e0f1011-01
