@@ -429,7 +429,7 @@ func TestWebSocketRetriesFromEnvironment(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.env, func(t *testing.T) {
-			t.Setenv(tracing.EnvPrefix+"MAX_RETRIES", tt.env)
+			t.Setenv("REFLOW_TRACING_"+"MAX_RETRIES", tt.env)
 			cfg, err := tracing.ConfigFromEnv()
 			if err != nil {
 				t.Fatal(err)

@@ -372,8 +372,8 @@ environment = "file"
 [tracing.filters]
 actor_patterns = ["file_*"]
 `)
-	t.Setenv(EnvPrefix+"BATCH_SIZE", "20")
-	t.Setenv(EnvPrefix+"ENVIRONMENT", "env")
+	t.Setenv(envPrefix+"BATCH_SIZE", "20")
+	t.Setenv(envPrefix+"ENVIRONMENT", "env")
 
 	tests := []struct {
 		name string
@@ -412,7 +412,7 @@ func TestLoadConfigWithEnvErrors(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "tracing.toml")
 	writeConfigFile(t, path, "[tracing]\nbatch_size = 10\n")
-	t.Setenv(EnvPrefix+"QUEUE_SIZE", "lots")
+	t.Setenv(envPrefix+"QUEUE_SIZE", "lots")
 	if _, err := LoadConfigWithEnv(path); err == nil || !strings.Contains(err.Error(), `REFLOW_TRACING_QUEUE_SIZE="lots"`) {
 		t.Fatalf("err = %v", err)
 	}
@@ -422,8 +422,8 @@ func TestLoadConfigWithEnvErrors(t *testing.T) {
 	// An environment variable can fix what the file alone gets wrong:
 	// validation runs once, on the result.
 	writeConfigFile(t, path, "[tracing.sampling]\nstrategy = \"every_nth\"\n")
-	t.Setenv(EnvPrefix+"QUEUE_SIZE", "")
-	t.Setenv(EnvPrefix+"SAMPLING_N", "5")
+	t.Setenv(envPrefix+"QUEUE_SIZE", "")
+	t.Setenv(envPrefix+"SAMPLING_N", "5")
 	c, err := LoadConfigWithEnv(path)
 	if err != nil || c.Sampling.N != 5 {
 		t.Fatalf("c.Sampling = %+v, err = %v", c.Sampling, err)
@@ -484,7 +484,7 @@ rate = 1.5
 	}
 
 	// The environment's problems join the file's.
-	t.Setenv(EnvPrefix+"BATCH_TIMEOUT_MS", "soon")
+	t.Setenv(envPrefix+"BATCH_TIMEOUT_MS", "soon")
 	_, err = LoadConfigWithEnv(path)
 	if err == nil || !strings.Contains(err.Error(), want[0]) || !strings.Contains(err.Error(), want[6]) ||
 		!strings.Contains(err.Error(), `REFLOW_TRACING_BATCH_TIMEOUT_MS="soon": want an integer number of milliseconds`) {

@@ -144,7 +144,7 @@ func nearest(name string, known []string) string {
 	}
 	// The edits allowed grow with the last part of the name, without the
 	// table or the variables' prefix that every candidate shares.
-	tail := strings.TrimPrefix(name[strings.LastIndexByte(name, '.')+1:], EnvPrefix)
+	tail := strings.TrimPrefix(name[strings.LastIndexByte(name, '.')+1:], envPrefix)
 	if bestD > max(1, len(tail)/3) {
 		return ""
 	}

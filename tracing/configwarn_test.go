@@ -44,9 +44,9 @@ func TestNearest(t *testing.T) {
 
 func TestApplyEnvWarnsAboutUnknownVariables(t *testing.T) {
 	c, err := applyEnv(DefaultConfig(), envList(map[string]string{
-		EnvPrefix + "BATCH_SIZ":    "100",
-		EnvPrefix + "LOG_LEVEL":    "debug",
-		EnvPrefix + "BATCH_SIZE":   "50",
+		envPrefix + "BATCH_SIZ":    "100",
+		envPrefix + "LOG_LEVEL":    "debug",
+		envPrefix + "BATCH_SIZE":   "50",
 		"REFLOW_TRACINGX_BATCH":    "1", // another prefix: not ours
 		"OTHER_REFLOW_TRACING_FOO": "1",
 	}))
@@ -66,7 +66,7 @@ func TestApplyEnvWarnsAboutUnknownVariables(t *testing.T) {
 }
 
 func TestConfigFromEnvKeepsWarnings(t *testing.T) {
-	t.Setenv(EnvPrefix+"QUEUE_SIZ", "1")
+	t.Setenv(envPrefix+"QUEUE_SIZ", "1")
 	c, err := ConfigFromEnv()
 	if err != nil {
 		t.Fatal(err)
@@ -78,7 +78,7 @@ func TestConfigFromEnvKeepsWarnings(t *testing.T) {
 	// Copies are independent: a loader working on one does not add to
 	// the other.
 	d := c
-	t.Setenv(EnvPrefix+"FLOW_IDD", "x")
+	t.Setenv(envPrefix+"FLOW_IDD", "x")
 	d, err = d.ApplyEnv()
 	if err != nil {
 		t.Fatal(err)
@@ -105,7 +105,7 @@ func TestMaxRetriesZeroWarns(t *testing.T) {
 	if c.Retry.MaxRetries != defaultMaxRetries {
 		t.Fatalf("MaxRetries = %d, want the default", c.Retry.MaxRetries)
 	}
-	t.Setenv(EnvPrefix+"MAX_RETRIES", "0")
+	t.Setenv(envPrefix+"MAX_RETRIES", "0")
 	c, err = ConfigFromEnv()
 	if err != nil {
 		t.Fatal(err)
@@ -138,7 +138,7 @@ func TestMaxRetriesOneRule(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			t.Setenv(EnvPrefix+"MAX_RETRIES", tt.env)
+			t.Setenv(envPrefix+"MAX_RETRIES", tt.env)
 			fromEnv, err := ConfigFromEnv()
 			if err != nil {
 				t.Fatal(err)
@@ -266,7 +266,7 @@ max_retries = 3
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv(EnvPrefix+"PROTOCOL", "v2")
+	t.Setenv(envPrefix+"PROTOCOL", "v2")
 	fromBoth, err := LoadConfigWithEnv(path)
 	if err != nil {
 		t.Fatal(err)
@@ -301,7 +301,7 @@ max_retries = 3
 }
 
 func TestNewLogsLoaderWarnings(t *testing.T) {
-	t.Setenv(EnvPrefix+"BATCH_SIZ", "100")
+	t.Setenv(envPrefix+"BATCH_SIZ", "100")
 	cfg, err := ConfigFromEnv()
 	if err != nil {
 		t.Fatal(err)

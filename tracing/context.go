@@ -14,12 +14,6 @@ import (
 // CausalityInfo.DependencyChain lists: the most recent ones, oldest first.
 const MaxDependencyChain = 16
 
-// LinkedTraceTag is the TraceMetadata tag under which a trace started with
-// a ctx that already carried a trace names that trace's id (see
-// StartTrace): it links, for example, the trace of one message handled by
-// a long-lived actor to the actor's lifecycle trace.
-const LinkedTraceTag = "reflowtrace.linked_trace"
-
 // ErrForeignTrace is returned (wrapped) by EndTrace for a trace the client
 // did not start: one from another client or from another process (see
 // ContextWithTrace).
@@ -334,7 +328,7 @@ func (c *TracingClient) CurrentTrace(ctx context.Context) TraceRef {
 // events recorded with a ctx that carries none belong to the client's
 // implicit trace. The returned ctx carries no cause: the trace's first
 // events are roots. If ctx already carried a trace, the new one's metadata
-// names it under LinkedTraceTag.
+// names it under TagLinkedTrace.
 //
 // It tells the sinks that implement TraceObserver (Status Running, with
 // this process's metadata) before it returns. Safe for concurrent use. A
@@ -361,7 +355,7 @@ func (c *TracingClient) StartTrace(ctx context.Context, flowID FlowID, version F
 		if meta.Tags == nil {
 			meta.Tags = make(map[string]string, 1)
 		}
-		meta.Tags[LinkedTraceTag] = parent.ID.String()
+		meta.Tags[TagLinkedTrace] = parent.ID.String()
 	}
 	t := c.newTrace(flowID, version, meta, false)
 	c.explicit.Store(true)

@@ -129,7 +129,7 @@ func TestTraces(t *testing.T) {
 	if md.Environment != "test" || md.Tags["team"] != "flow" || md.ProcessID == 0 || md.ThreadID != "" {
 		t.Fatalf("metadata = %+v", md)
 	}
-	if _, linked := md.Tags[LinkedTraceTag]; linked {
+	if _, linked := md.Tags[TagLinkedTrace]; linked {
 		t.Fatal("a trace started with a ctx that carried none names a linked trace")
 	}
 	if end.TraceID != started || end.Status != FailedStatus("boom") || end.EndTime.IsZero() || end.ExecutionID != st.ExecutionID {
@@ -219,10 +219,10 @@ func TestTraces_LinkedTrace(t *testing.T) {
 	}
 	obs := sink.observed()
 	last := obs[len(obs)-1]
-	if last.TraceID != msg || last.Metadata.Tags[LinkedTraceTag] != life.String() || last.Metadata.Tags["team"] != "flow" || last.FlowID != "test-flow" {
+	if last.TraceID != msg || last.Metadata.Tags[TagLinkedTrace] != life.String() || last.Metadata.Tags["team"] != "flow" || last.FlowID != "test-flow" {
 		t.Fatalf("linked trace header %+v", last)
 	}
-	if _, ok := c.Config().Tags[LinkedTraceTag]; ok || len(obs[0].Metadata.Tags) != 1 {
+	if _, ok := c.Config().Tags[TagLinkedTrace]; ok || len(obs[0].Metadata.Tags) != 1 {
 		t.Fatal("linking a trace modified the process's tags")
 	}
 }

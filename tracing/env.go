@@ -14,9 +14,9 @@ import (
 	"github.com/reflowtrace/reflowtrace-go/retry"
 )
 
-// EnvPrefix starts the name of every environment variable ConfigFromEnv
+// envPrefix starts the name of every environment variable ConfigFromEnv
 // reads.
-const EnvPrefix = "REFLOW_TRACING_"
+const envPrefix = "REFLOW_TRACING_"
 
 // ConfigFromEnv returns DefaultConfig with the REFLOW_TRACING_* environment
 // variables applied (see ApplyEnv for the list), validated. Like Reflow's
@@ -123,7 +123,7 @@ func applyEnv(c TracingConfig, environ []string) (TracingConfig, error) {
 	var unknown []string
 	for _, kv := range environ {
 		name, value, _ := strings.Cut(kv, "=")
-		if !strings.HasPrefix(name, EnvPrefix) {
+		if !strings.HasPrefix(name, envPrefix) {
 			continue
 		}
 		vars[name] = value
@@ -215,45 +215,45 @@ type setting struct {
 // settings lists everything ConfigFromEnv and LoadConfig read, in the order
 // of ApplyEnv's table.
 var settings = [...]setting{
-	{EnvPrefix + "ENABLED", "tracing.enabled", "Enabled", kindBool, clientSetting, func(c *TracingConfig) any { return &c.Enabled }},
-	{EnvPrefix + "SERVER_URL", "tracing.server_url", "ServerURL", kindString, serverSetting, func(c *TracingConfig) any { return &c.ServerURL }},
-	{EnvPrefix + "SERVER_URLS", "tracing.server_urls", "ServerURLs", kindStrings, serverSetting, func(c *TracingConfig) any { return &c.ServerURLs }},
-	{EnvPrefix + "BATCH_SIZE", "tracing.batch_size", "BatchSize", kindInt, clientSetting, func(c *TracingConfig) any { return &c.BatchSize }},
-	{EnvPrefix + "BATCH_TIMEOUT_MS", "tracing.batch_timeout_ms", "BatchTimeout", kindMillis, clientSetting, func(c *TracingConfig) any { return &c.BatchTimeout }},
-	{EnvPrefix + "ADAPTIVE_BATCHING", "tracing.adaptive_batching", "AdaptiveBatching", kindBool, clientSetting, func(c *TracingConfig) any { return &c.AdaptiveBatching }},
-	{EnvPrefix + "MIN_BATCH_SIZE", "tracing.min_batch_size", "MinBatchSize", kindInt, clientSetting, func(c *TracingConfig) any { return &c.MinBatchSize }},
-	{EnvPrefix + "MAX_BATCH_SIZE", "tracing.max_batch_size", "MaxBatchSize", kindInt, clientSetting, func(c *TracingConfig) any { return &c.MaxBatchSize }},
-	{EnvPrefix + "DEGRADE_FILL", "tracing.degrade_fill", "DegradeFill", kindFill, serverSetting, func(c *TracingConfig) any { return &c.DegradeFill }},
-	{EnvPrefix + "COMPRESSION", "tracing.enable_compression", "EnableCompression", kindBool, serverSetting, func(c *TracingConfig) any { return &c.EnableCompression }},
-	{EnvPrefix + "MAX_RETRIES", "tracing.retry.max_retries", "Retry.MaxRetries", kindRetries, serverSetting, func(c *TracingConfig) any { return &c.Retry.MaxRetries }},
-	{EnvPrefix + "INITIAL_DELAY_MS", "tracing.retry.initial_delay_ms", "Retry.InitialDelay", kindMillis, serverSetting, func(c *TracingConfig) any { return &c.Retry.InitialDelay }},
-	{EnvPrefix + "MAX_DELAY_MS", "tracing.retry.max_delay_ms", "Retry.MaxDelay", kindMillis, serverSetting, func(c *TracingConfig) any { return &c.Retry.MaxDelay }},
-	{EnvPrefix + "BACKOFF_MULTIPLIER", "tracing.retry.backoff_multiplier", "Retry.BackoffMultiplier", kindFloat, serverSetting, func(c *TracingConfig) any { return &c.Retry.BackoffMultiplier }},
-	{EnvPrefix + "COMPRESSION_ALGORITHM", "tracing.compression_algorithm", "CompressionAlgorithm", kindCompression, serverSetting, func(c *TracingConfig) any { return &c.CompressionAlgorithm }},
-	{EnvPrefix + "PROTOCOL", "tracing.protocol", "Protocol", kindProtocol, serverSetting, func(c *TracingConfig) any { return &c.Protocol }},
-	{EnvPrefix + "QUEUE_SIZE", "tracing.queue_size", "QueueSize", kindInt, clientSetting, func(c *TracingConfig) any { return &c.QueueSize }},
-	{EnvPrefix + "QUEUE_POLICY", "tracing.queue_policy", "QueuePolicy", kindPolicy, clientSetting, func(c *TracingConfig) any { return &c.QueuePolicy }},
-	{EnvPrefix + "CRITICAL_KINDS", "tracing.critical_kinds", "CriticalKinds", kindKinds, clientSetting, func(c *TracingConfig) any { return &c.CriticalKinds }},
-	{EnvPrefix + "FLOW_ID", "tracing.flow_id", "FlowID", kindString, clientSetting, func(c *TracingConfig) any { return (*string)(&c.FlowID) }},
-	{EnvPrefix + "ENVIRONMENT", "tracing.environment", "Environment", kindString, clientSetting, func(c *TracingConfig) any { return &c.Environment }},
-	{EnvPrefix + "TAGS", "tracing.tags", "Tags", kindTags, clientSetting, func(c *TracingConfig) any { return &c.Tags }},
-	{EnvPrefix + "SYSTEM_METRICS_INTERVAL_MS", "tracing.system_metrics_interval_ms", "SystemMetricsInterval", kindMillis, clientSetting, func(c *TracingConfig) any { return &c.SystemMetricsInterval }},
-	{EnvPrefix + "HEALTH_THRESHOLD_MS", "tracing.health_threshold_ms", "HealthThreshold", kindMillis, clientSetting, func(c *TracingConfig) any { return &c.HealthThreshold }},
-	{EnvPrefix + "ACTOR_PATTERNS", "tracing.filters.actor_patterns", "Filters.ActorPatterns", kindStrings, clientSetting, func(c *TracingConfig) any { return &c.Filters.ActorPatterns }},
-	{EnvPrefix + "EXCLUDE_ACTORS", "tracing.filters.exclude_actors", "Filters.ExcludeActors", kindStrings, clientSetting, func(c *TracingConfig) any { return &c.Filters.ExcludeActors }},
-	{EnvPrefix + "EVENT_TYPES", "tracing.filters.event_types", "Filters.EventTypes", kindKinds, clientSetting, func(c *TracingConfig) any { return &c.Filters.EventTypes }},
-	{EnvPrefix + "SAMPLING_STRATEGY", "tracing.sampling.strategy", "Sampling.Strategy", kindString, clientSetting, func(c *TracingConfig) any { return &c.Sampling.Strategy }},
-	{EnvPrefix + "SAMPLING_RATE", "tracing.sampling.rate", "Sampling.Rate", kindFloat, clientSetting, func(c *TracingConfig) any { return &c.Sampling.Rate }},
-	{EnvPrefix + "SAMPLING_N", "tracing.sampling.n", "Sampling.N", kindUint, clientSetting, func(c *TracingConfig) any { return &c.Sampling.N }},
-	{EnvPrefix + "SAMPLING_MAX_RATE", "tracing.sampling.max_rate", "Sampling.MaxRate", kindFloat, clientSetting, func(c *TracingConfig) any { return &c.Sampling.MaxRate }},
-	{EnvPrefix + "SAMPLING_LOAD_THRESHOLD", "tracing.sampling.load_threshold", "Sampling.LoadThreshold", kindFloat, clientSetting, func(c *TracingConfig) any { return &c.Sampling.LoadThreshold }},
-	{EnvPrefix + "SAMPLING_PER_TRACE", "tracing.sampling.per_trace", "Sampling.PerTrace", kindBool, clientSetting, func(c *TracingConfig) any { return &c.Sampling.PerTrace }},
-	{EnvPrefix + "CAPTURE_CONTENT", "tracing.privacy.capture_content", "Privacy.CaptureContent", kindBool, clientSetting, func(c *TracingConfig) any { return &c.Privacy.CaptureContent }},
-	{EnvPrefix + "DROP_ATTRIBUTES", "tracing.privacy.drop_attributes", "Privacy.DropAttributes", kindStrings, clientSetting, func(c *TracingConfig) any { return &c.Privacy.DropAttributes }},
-	{EnvPrefix + "ANONYMIZE_ACTORS", "tracing.privacy.anonymize_actors", "Privacy.AnonymizeActors", kindBool, clientSetting, func(c *TracingConfig) any { return &c.Privacy.AnonymizeActors }},
-	{EnvPrefix + "ANONYMIZE_ATTRIBUTES", "tracing.privacy.anonymize_attributes", "Privacy.AnonymizeAttributes", kindStrings, clientSetting, func(c *TracingConfig) any { return &c.Privacy.AnonymizeAttributes }},
-	{EnvPrefix + "ANONYMIZE_KEY", "tracing.privacy.anonymize_key", "Privacy.AnonymizeKey", kindSecret, clientSetting, func(c *TracingConfig) any { return &c.Privacy.AnonymizeKey }},
-	{EnvPrefix + "CHECKSUMS", "tracing.privacy.checksums", "Privacy.Checksums", kindChecksums, clientSetting, func(c *TracingConfig) any { return &c.Privacy.Checksums }},
+	{envPrefix + "ENABLED", "tracing.enabled", "Enabled", kindBool, clientSetting, func(c *TracingConfig) any { return &c.Enabled }},
+	{envPrefix + "SERVER_URL", "tracing.server_url", "ServerURL", kindString, serverSetting, func(c *TracingConfig) any { return &c.ServerURL }},
+	{envPrefix + "SERVER_URLS", "tracing.server_urls", "ServerURLs", kindStrings, serverSetting, func(c *TracingConfig) any { return &c.ServerURLs }},
+	{envPrefix + "BATCH_SIZE", "tracing.batch_size", "BatchSize", kindInt, clientSetting, func(c *TracingConfig) any { return &c.BatchSize }},
+	{envPrefix + "BATCH_TIMEOUT_MS", "tracing.batch_timeout_ms", "BatchTimeout", kindMillis, clientSetting, func(c *TracingConfig) any { return &c.BatchTimeout }},
+	{envPrefix + "ADAPTIVE_BATCHING", "tracing.adaptive_batching", "AdaptiveBatching", kindBool, clientSetting, func(c *TracingConfig) any { return &c.AdaptiveBatching }},
+	{envPrefix + "MIN_BATCH_SIZE", "tracing.min_batch_size", "MinBatchSize", kindInt, clientSetting, func(c *TracingConfig) any { return &c.MinBatchSize }},
+	{envPrefix + "MAX_BATCH_SIZE", "tracing.max_batch_size", "MaxBatchSize", kindInt, clientSetting, func(c *TracingConfig) any { return &c.MaxBatchSize }},
+	{envPrefix + "DEGRADE_FILL", "tracing.degrade_fill", "DegradeFill", kindFill, serverSetting, func(c *TracingConfig) any { return &c.DegradeFill }},
+	{envPrefix + "COMPRESSION", "tracing.enable_compression", "EnableCompression", kindBool, serverSetting, func(c *TracingConfig) any { return &c.EnableCompression }},
+	{envPrefix + "MAX_RETRIES", "tracing.retry.max_retries", "Retry.MaxRetries", kindRetries, serverSetting, func(c *TracingConfig) any { return &c.Retry.MaxRetries }},
+	{envPrefix + "INITIAL_DELAY_MS", "tracing.retry.initial_delay_ms", "Retry.InitialDelay", kindMillis, serverSetting, func(c *TracingConfig) any { return &c.Retry.InitialDelay }},
+	{envPrefix + "MAX_DELAY_MS", "tracing.retry.max_delay_ms", "Retry.MaxDelay", kindMillis, serverSetting, func(c *TracingConfig) any { return &c.Retry.MaxDelay }},
+	{envPrefix + "BACKOFF_MULTIPLIER", "tracing.retry.backoff_multiplier", "Retry.BackoffMultiplier", kindFloat, serverSetting, func(c *TracingConfig) any { return &c.Retry.BackoffMultiplier }},
+	{envPrefix + "COMPRESSION_ALGORITHM", "tracing.compression_algorithm", "CompressionAlgorithm", kindCompression, serverSetting, func(c *TracingConfig) any { return &c.CompressionAlgorithm }},
+	{envPrefix + "PROTOCOL", "tracing.protocol", "Protocol", kindProtocol, serverSetting, func(c *TracingConfig) any { return &c.Protocol }},
+	{envPrefix + "QUEUE_SIZE", "tracing.queue_size", "QueueSize", kindInt, clientSetting, func(c *TracingConfig) any { return &c.QueueSize }},
+	{envPrefix + "QUEUE_POLICY", "tracing.queue_policy", "QueuePolicy", kindPolicy, clientSetting, func(c *TracingConfig) any { return &c.QueuePolicy }},
+	{envPrefix + "CRITICAL_KINDS", "tracing.critical_kinds", "CriticalKinds", kindKinds, clientSetting, func(c *TracingConfig) any { return &c.CriticalKinds }},
+	{envPrefix + "FLOW_ID", "tracing.flow_id", "FlowID", kindString, clientSetting, func(c *TracingConfig) any { return (*string)(&c.FlowID) }},
+	{envPrefix + "ENVIRONMENT", "tracing.environment", "Environment", kindString, clientSetting, func(c *TracingConfig) any { return &c.Environment }},
+	{envPrefix + "TAGS", "tracing.tags", "Tags", kindTags, clientSetting, func(c *TracingConfig) any { return &c.Tags }},
+	{envPrefix + "SYSTEM_METRICS_INTERVAL_MS", "tracing.system_metrics_interval_ms", "SystemMetricsInterval", kindMillis, clientSetting, func(c *TracingConfig) any { return &c.SystemMetricsInterval }},
+	{envPrefix + "HEALTH_THRESHOLD_MS", "tracing.health_threshold_ms", "HealthThreshold", kindMillis, clientSetting, func(c *TracingConfig) any { return &c.HealthThreshold }},
+	{envPrefix + "ACTOR_PATTERNS", "tracing.filters.actor_patterns", "Filters.ActorPatterns", kindStrings, clientSetting, func(c *TracingConfig) any { return &c.Filters.ActorPatterns }},
+	{envPrefix + "EXCLUDE_ACTORS", "tracing.filters.exclude_actors", "Filters.ExcludeActors", kindStrings, clientSetting, func(c *TracingConfig) any { return &c.Filters.ExcludeActors }},
+	{envPrefix + "EVENT_TYPES", "tracing.filters.event_types", "Filters.EventTypes", kindKinds, clientSetting, func(c *TracingConfig) any { return &c.Filters.EventTypes }},
+	{envPrefix + "SAMPLING_STRATEGY", "tracing.sampling.strategy", "Sampling.Strategy", kindString, clientSetting, func(c *TracingConfig) any { return &c.Sampling.Strategy }},
+	{envPrefix + "SAMPLING_RATE", "tracing.sampling.rate", "Sampling.Rate", kindFloat, clientSetting, func(c *TracingConfig) any { return &c.Sampling.Rate }},
+	{envPrefix + "SAMPLING_N", "tracing.sampling.n", "Sampling.N", kindUint, clientSetting, func(c *TracingConfig) any { return &c.Sampling.N }},
+	{envPrefix + "SAMPLING_MAX_RATE", "tracing.sampling.max_rate", "Sampling.MaxRate", kindFloat, clientSetting, func(c *TracingConfig) any { return &c.Sampling.MaxRate }},
+	{envPrefix + "SAMPLING_LOAD_THRESHOLD", "tracing.sampling.load_threshold", "Sampling.LoadThreshold", kindFloat, clientSetting, func(c *TracingConfig) any { return &c.Sampling.LoadThreshold }},
+	{envPrefix + "SAMPLING_PER_TRACE", "tracing.sampling.per_trace", "Sampling.PerTrace", kindBool, clientSetting, func(c *TracingConfig) any { return &c.Sampling.PerTrace }},
+	{envPrefix + "CAPTURE_CONTENT", "tracing.privacy.capture_content", "Privacy.CaptureContent", kindBool, clientSetting, func(c *TracingConfig) any { return &c.Privacy.CaptureContent }},
+	{envPrefix + "DROP_ATTRIBUTES", "tracing.privacy.drop_attributes", "Privacy.DropAttributes", kindStrings, clientSetting, func(c *TracingConfig) any { return &c.Privacy.DropAttributes }},
+	{envPrefix + "ANONYMIZE_ACTORS", "tracing.privacy.anonymize_actors", "Privacy.AnonymizeActors", kindBool, clientSetting, func(c *TracingConfig) any { return &c.Privacy.AnonymizeActors }},
+	{envPrefix + "ANONYMIZE_ATTRIBUTES", "tracing.privacy.anonymize_attributes", "Privacy.AnonymizeAttributes", kindStrings, clientSetting, func(c *TracingConfig) any { return &c.Privacy.AnonymizeAttributes }},
+	{envPrefix + "ANONYMIZE_KEY", "tracing.privacy.anonymize_key", "Privacy.AnonymizeKey", kindSecret, clientSetting, func(c *TracingConfig) any { return &c.Privacy.AnonymizeKey }},
+	{envPrefix + "CHECKSUMS", "tracing.privacy.checksums", "Privacy.Checksums", kindChecksums, clientSetting, func(c *TracingConfig) any { return &c.Privacy.Checksums }},
 }
 
 // set stores v, a value parseString or parseTOML returned, in c.

@@ -99,7 +99,7 @@ var envCases = []struct {
 func TestApplyEnvEveryVariable(t *testing.T) {
 	for _, tt := range envCases {
 		t.Run(tt.name+"="+tt.value, func(t *testing.T) {
-			got, err := applyEnv(DefaultConfig(), envList(map[string]string{EnvPrefix + tt.name: tt.value}))
+			got, err := applyEnv(DefaultConfig(), envList(map[string]string{envPrefix + tt.name: tt.value}))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -119,7 +119,7 @@ func TestEveryVariableIsTestedAndDocumented(t *testing.T) {
 	}
 	tested := map[string]bool{}
 	for _, c := range envCases {
-		tested[EnvPrefix+c.name] = true
+		tested[envPrefix+c.name] = true
 	}
 	for _, st := range settings {
 		if !tested[st.env] {
@@ -172,7 +172,7 @@ func TestApplyEnvRejectsMalformedValues(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name+"="+tt.value, func(t *testing.T) {
-			name := EnvPrefix + tt.name
+			name := envPrefix + tt.name
 			_, err := applyEnv(DefaultConfig(), envList(map[string]string{name: tt.value}))
 			if !errors.Is(err, ErrInvalidConfig) {
 				t.Fatalf("err = %v, want ErrInvalidConfig", err)
@@ -190,7 +190,7 @@ func TestApplyEnvRejectsMalformedValues(t *testing.T) {
 
 func TestApplyEnvReportsEveryBadVariable(t *testing.T) {
 	_, err := applyEnv(DefaultConfig(), envList(map[string]string{
-		EnvPrefix + "BATCH_SIZE": "abc", EnvPrefix + "ENABLED": "perhaps", EnvPrefix + "QUEUE_SIZE": "12",
+		envPrefix + "BATCH_SIZE": "abc", envPrefix + "ENABLED": "perhaps", envPrefix + "QUEUE_SIZE": "12",
 	}))
 	for _, name := range []string{"REFLOW_TRACING_BATCH_SIZE", "REFLOW_TRACING_ENABLED"} {
 		if err == nil || !strings.Contains(err.Error(), name) {
@@ -201,7 +201,7 @@ func TestApplyEnvReportsEveryBadVariable(t *testing.T) {
 
 func TestApplyEnvIgnoresUnsetAndEmpty(t *testing.T) {
 	got, err := applyEnv(DefaultConfig(), envList(map[string]string{
-		EnvPrefix + "BATCH_SIZE": "", EnvPrefix + "ACTOR_PATTERNS": "", "REFLOW_TRACING_BATCHSIZE": "1",
+		envPrefix + "BATCH_SIZE": "", envPrefix + "ACTOR_PATTERNS": "", "REFLOW_TRACING_BATCHSIZE": "1",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -214,10 +214,10 @@ func TestApplyEnvIgnoresUnsetAndEmpty(t *testing.T) {
 // The tests below change the process environment: not parallel.
 
 func TestConfigFromEnv(t *testing.T) {
-	t.Setenv(EnvPrefix+"SERVER_URL", "ws://127.0.0.1:9000")
-	t.Setenv(EnvPrefix+"BATCH_SIZE", "64")
-	t.Setenv(EnvPrefix+"SAMPLING_STRATEGY", "percentage")
-	t.Setenv(EnvPrefix+"SAMPLING_RATE", "0.5")
+	t.Setenv(envPrefix+"SERVER_URL", "ws://127.0.0.1:9000")
+	t.Setenv(envPrefix+"BATCH_SIZE", "64")
+	t.Setenv(envPrefix+"SAMPLING_STRATEGY", "percentage")
+	t.Setenv(envPrefix+"SAMPLING_RATE", "0.5")
 	c, err := ConfigFromEnv()
 	if err != nil {
 		t.Fatal(err)
@@ -246,7 +246,7 @@ func TestConfigFromEnvErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			t.Setenv(EnvPrefix+tt.name, tt.value)
+			t.Setenv(envPrefix+tt.name, tt.value)
 			c, err := ConfigFromEnv()
 			if !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("err = %v, want it to contain %q", err, tt.want)
@@ -263,8 +263,8 @@ func TestApplyEnvLayersOverBase(t *testing.T) {
 	base.BatchSize = 10
 	base.Environment = "from-file"
 	base.Filters.ActorPatterns = []string{"file_*"}
-	t.Setenv(EnvPrefix+"ENVIRONMENT", "from-env")
-	t.Setenv(EnvPrefix+"ACTOR_PATTERNS", "env_*")
+	t.Setenv(envPrefix+"ENVIRONMENT", "from-env")
+	t.Setenv(envPrefix+"ACTOR_PATTERNS", "env_*")
 	c, err := base.ApplyEnv()
 	if err != nil {
 		t.Fatal(err)
@@ -276,10 +276,10 @@ func TestApplyEnvLayersOverBase(t *testing.T) {
 
 func TestAnonymizeKeyNeverInEnvErrors(t *testing.T) {
 	const key = "env-key-that-must-not-leak"
-	t.Setenv(EnvPrefix+"ANONYMIZE_KEY", key)
-	t.Setenv(EnvPrefix+"ANONYMIZE_ACTORS", "true")
-	t.Setenv(EnvPrefix+"BATCH_SIZE", "-5")
-	t.Setenv(EnvPrefix+"SAMPLING_N", "x")
+	t.Setenv(envPrefix+"ANONYMIZE_KEY", key)
+	t.Setenv(envPrefix+"ANONYMIZE_ACTORS", "true")
+	t.Setenv(envPrefix+"BATCH_SIZE", "-5")
+	t.Setenv(envPrefix+"SAMPLING_N", "x")
 	_, err := ConfigFromEnv()
 	if err == nil {
 		t.Fatal("no error")

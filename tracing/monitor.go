@@ -11,10 +11,6 @@ import (
 	"github.com/reflowtrace/reflowtrace-go/tracing/attr"
 )
 
-// SystemActorID is the actor id of the system metric events the client
-// records when TracingConfig.SystemMetricsInterval is set.
-const SystemActorID = "system"
-
 var expvarMu sync.Mutex
 
 // PublishExpvar publishes the client's Metrics under name in expvar (and so

@@ -13,10 +13,6 @@ import (
 	"github.com/reflowtrace/reflowtrace-go/tracing/attr"
 )
 
-// AnonymizedPrefix starts every value that anonymization produces: the
-// prefix and 16 lower-case hex digits of a keyed hash.
-const AnonymizedPrefix = "anon_"
-
 // maxAnonCache bounds how many actor ids keep their anonymized form cached.
 const maxAnonCache = 1024
 

@@ -114,7 +114,7 @@ func TestQueueSizeNamedAsWritten(t *testing.T) {
 	if want := path + ":3: tracing.queue_size = 1073741824: the queue would take 715.5 GiB of event slots, more than the limit of 1.0 GiB"; err == nil || !strings.Contains(err.Error(), want) {
 		t.Fatalf("LoadConfig: %v\nwant it to contain %q", err, want)
 	}
-	t.Setenv(EnvPrefix+"QUEUE_SIZE", "1073741824")
+	t.Setenv(envPrefix+"QUEUE_SIZE", "1073741824")
 	_, err = ConfigFromEnv()
 	if want := `REFLOW_TRACING_QUEUE_SIZE="1073741824": the queue would take 715.5 GiB`; err == nil || !strings.Contains(err.Error(), want) {
 		t.Fatalf("ConfigFromEnv: %v\nwant it to contain %q", err, want)

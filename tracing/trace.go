@@ -94,12 +94,14 @@ type FlowTrace struct {
 	Metadata TraceMetadata
 }
 
-// Tags that link the segments of a trace too long for one message, as the
-// WebSocket sink writes them (every Reflow server replaces a stored trace
-// whole, so a trace goes on in segments of one message each): the first
-// segment is stored under the trace's own id and carries neither; each
-// later one is stored under a trace id of its own, with the same flow id
-// and execution id, and carries both. Only the last segment carries the
+// The names the client writes into the traces it records.
+//
+// The segment tags link the segments of a trace too long for one message,
+// as the WebSocket sink writes them (every Reflow server replaces a stored
+// trace whole, so a trace goes on in segments of one message each): the
+// first segment is stored under the trace's own id and carries neither;
+// each later one is stored under a trace id of its own, with the same flow
+// id and execution id, and carries both. Only the last segment carries the
 // trace's final status. The query package reads them back as one trace.
 const (
 	// TagSegmentOf names the trace a segment belongs to.
@@ -111,4 +113,15 @@ const (
 	// TracingClient.JoinTrace) and the segments it wrote of it: their
 	// status says nothing of the trace's.
 	TagJoined = "reflowtrace.joined"
+	// TagLinkedTrace is the TraceMetadata tag under which a trace started
+	// with a ctx that already carried a trace names that trace's id (see
+	// StartTrace): it links, for example, the trace of one message handled
+	// by a long-lived actor to the actor's lifecycle trace.
+	TagLinkedTrace = "reflowtrace.linked_trace"
+	// SystemActorID is the actor id of the system metric events the client
+	// records when TracingConfig.SystemMetricsInterval is set.
+	SystemActorID = "system"
+	// AnonymizedPrefix starts every value that anonymization produces: the
+	// prefix and 16 lower-case hex digits of a keyed hash.
+	AnonymizedPrefix = "anon_"
 )

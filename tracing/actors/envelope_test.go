@@ -233,7 +233,7 @@ func TestServe_LongLivedActor(t *testing.T) {
 	}
 	var linked, ended int
 	for _, o := range sink.observed() {
-		if o.Metadata.Tags[tracing.LinkedTraceTag] == life.String() {
+		if o.Metadata.Tags[tracing.TagLinkedTrace] == life.String() {
 			if o.EndTime.IsZero() {
 				linked++
 			} else if o.Status.Kind == tracing.StatusCompleted {

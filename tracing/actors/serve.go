@@ -26,7 +26,7 @@ import (
 //     work's trace follows the work from actor to actor;
 //   - a message whose envelope carries none gets a new trace, of the flow
 //     ctx's trace names (or TracingConfig.FlowID), whose metadata names
-//     ctx's trace under LinkedTraceTag, ended when handle returns
+//     ctx's trace under TagLinkedTrace, ended when handle returns
 //     (Completed, or Failed with handle's error).
 //
 // Around each handle it records ActorStarted and then ActorCompleted, or
