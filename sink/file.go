@@ -125,7 +125,7 @@ type File struct {
 	zw        *lz4.Writer    // lz4 files
 	enc       wire.Encoder
 	line      []byte
-	syncState syncState
+	syncState SyncTracker
 	stats     FileStats
 	closed    bool
 
@@ -175,8 +175,8 @@ func NewFile(path string, opts ...FileOption) (*File, error) {
 		return nil, fmt.Errorf("sink: file %s: max files %d < 0: %w", path, cfg.maxFiles, ErrInvalidOption)
 	case cfg.alg != tracing.CompressionNone && cfg.alg != tracing.CompressionLZ4:
 		return nil, fmt.Errorf("sink: file %s: WithCompression(%v): the file sink compresses with lz4 or not at all: %w", path, cfg.alg, ErrInvalidOption)
-	case cfg.sync.validate("WithSync") != nil:
-		return nil, fmt.Errorf("sink: file %s: %w", path, cfg.sync.validate("WithSync"))
+	case cfg.sync.Validate("WithSync") != nil:
+		return nil, fmt.Errorf("sink: file %s: %w", path, cfg.sync.Validate("WithSync"))
 	case cfg.bufferBytes <= 0:
 		return nil, fmt.Errorf("sink: file %s: buffer bytes %d <= 0: %w", path, cfg.bufferBytes, ErrInvalidOption)
 	}
@@ -185,7 +185,7 @@ func NewFile(path string, opts ...FileOption) (*File, error) {
 	if err := s.open(); err != nil {
 		return nil, err
 	}
-	s.syncState.synced(s.now())
+	s.syncState.Synced(s.now())
 	return s, nil
 }
 
@@ -295,7 +295,7 @@ func (s *File) Write(ctx context.Context, batch []tracing.TraceEvent) error {
 		s.stats.Bytes += uint64(len(s.line))
 	}
 	s.stats.Batches++
-	if s.syncState.record(s.cfg.sync, s.now()) {
+	if s.syncState.Record(s.cfg.sync, s.now()) {
 		return s.flushLocked(true)
 	}
 	return nil
@@ -379,8 +379,8 @@ func (s *File) flushLocked(sync bool) error {
 	if err != nil {
 		return fmt.Errorf("sink: file %s: flush: %w", s.path, err)
 	}
-	if sync && s.cfg.sync.syncs() {
-		s.syncState.synced(s.now())
+	if sync && s.cfg.sync.Syncs() {
+		s.syncState.Synced(s.now())
 		s.stats.Syncs++
 		if s.testHookSync != nil {
 			err = s.testHookSync(s.f)

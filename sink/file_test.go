@@ -565,7 +565,7 @@ func TestFileSyncPolicy(t *testing.T) {
 				t.Fatal(err)
 			}
 			s.now = func() time.Time { return now }
-			s.syncState.synced(now)
+			s.syncState.Synced(now)
 			syncs := 0
 			var onDisk []int64 // file size at each sync: buffered data is written first
 			s.testHookSync = func(f *os.File) error {

@@ -185,15 +185,15 @@ type spool struct {
 	mu      sync.Mutex
 	segs    []*segment // oldest first; the last one is written to
 	w       *os.File
-	wSync   syncState // of w
-	wDirty  bool      // w was written since its last sync
+	wSync   SyncTracker // of w
+	wDirty  bool        // w was written since its last sync
 	nextID  uint64
 	stats   spoolStats
 	loss    spoolLoss // not reported yet
 	scratch []byte
 	closed  bool
-	ackSync syncState // of the acknowledgement files, together
-	ackErr  error     // first failure to write one, reported by close
+	ackSync SyncTracker // of the acknowledgement files, together
+	ackErr  error       // first failure to write one, reported by close
 }
 
 // openSpool opens or creates dir and scans the segments a previous sink
@@ -205,8 +205,8 @@ func openSpool(dir string, policy SyncPolicy, maxBytes int64, now func() time.Ti
 	seg := maxBytes / 8
 	seg = min(max(seg, spoolMinSegment), spoolMaxSegment)
 	s := &spool{dir: dir, policy: policy, segSize: seg, now: now, maxBytes: maxBytes}
-	s.wSync.synced(now())
-	s.ackSync.synced(now())
+	s.wSync.Synced(now())
+	s.ackSync.Synced(now())
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("sink: spool: %w", err)
@@ -502,7 +502,7 @@ func (s *spool) append(rec spoolRecord) error {
 	s.stats.bytes += int64(spoolHeaderLen + n)
 	s.stats.records++
 	s.wDirty = true
-	if s.wSync.record(s.policy, s.now()) {
+	if s.wSync.Record(s.policy, s.now()) {
 		if err := s.syncWriter(); err != nil {
 			return err
 		}
@@ -522,7 +522,7 @@ func (s *spool) syncWriter() error {
 		return fmt.Errorf("sink: spool: sync %s: %w", s.w.Name(), err)
 	}
 	s.wDirty = false
-	s.wSync.synced(s.now())
+	s.wSync.Synced(s.now())
 	return nil
 }
 
@@ -532,7 +532,7 @@ func (s *spool) syncWriter() error {
 func (s *spool) sync() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.policy.syncs() || s.closed {
+	if !s.policy.Syncs() || s.closed {
 		return nil
 	}
 	var errs []error
@@ -548,14 +548,14 @@ func (s *spool) sync() error {
 			g.ackDirty = false
 		}
 	}
-	s.ackSync.synced(s.now())
+	s.ackSync.Synced(s.now())
 	return errors.Join(errs...)
 }
 
 // rotate finishes the segment being written and starts a new one.
 func (s *spool) rotate() error {
 	if s.w != nil {
-		if s.policy.syncs() && s.wDirty {
+		if s.policy.Syncs() && s.wDirty {
 			_ = s.syncWriter() // a failure costs at most this segment's durability
 		}
 		_ = s.w.Close()
@@ -751,13 +751,13 @@ func (s *spool) openAck(g *segment) bool {
 // the policy says. s.mu must be held.
 func (s *spool) syncAck(g *segment) {
 	g.ackDirty = true
-	if s.ackSync.record(s.policy, s.now()) {
+	if s.ackSync.Record(s.policy, s.now()) {
 		if err := s.fsync(g.ackFile); err != nil {
 			s.ackErr = cmp.Or(s.ackErr, fmt.Errorf("sink: spool: sync %s: %w", g.path+spoolAckExt, err))
 			return
 		}
 		g.ackDirty = false
-		s.ackSync.synced(s.now())
+		s.ackSync.Synced(s.now())
 	}
 }
 
@@ -953,7 +953,7 @@ func (s *spool) close() error {
 	s.closed = true
 	var errs []error
 	if s.w != nil {
-		if s.policy.syncs() && s.wDirty {
+		if s.policy.Syncs() && s.wDirty {
 			if err := s.fsync(s.w); err != nil {
 				errs = append(errs, err)
 			}
@@ -973,7 +973,7 @@ func (s *spool) close() error {
 			g.file = nil
 		}
 		if g.ackFile != nil {
-			if g.ackDirty && s.policy.syncs() {
+			if g.ackDirty && s.policy.Syncs() {
 				if err := s.fsync(g.ackFile); err != nil {
 					errs = append(errs, err)
 				}

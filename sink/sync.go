@@ -72,25 +72,25 @@ func (p SyncPolicy) String() string {
 	return "on flush"
 }
 
-// validate returns an error wrapping ErrInvalidOption, naming option, for
+// Validate returns an error wrapping ErrInvalidOption, naming option, for
 // a policy built from an invalid value.
-func (p SyncPolicy) validate(option string) error {
+func (p SyncPolicy) Validate(option string) error {
 	if p.mode == syncEvery && p.every < 1 || p.mode == syncInterval && p.interval <= 0 {
 		return fmt.Errorf("%w: %s(%v): SyncEvery needs at least 1 record, SyncInterval a positive duration", ErrInvalidOption, option, p)
 	}
 	return nil
 }
 
-// syncState tracks, for one file or set of files, what a policy needs to
+// SyncTracker tracks, for one file or set of files, what a policy needs to
 // decide when to sync next.
-type syncState struct {
+type SyncTracker struct {
 	since int       // records written since the last sync
 	last  time.Time // when the last sync ran (or the state was reset)
 }
 
-// record notes a record written at now and reports whether p wants a sync
+// Record notes a record written at now and reports whether p wants a sync
 // now (the caller then syncs and calls synced).
-func (st *syncState) record(p SyncPolicy, now time.Time) bool {
+func (st *SyncTracker) Record(p SyncPolicy, now time.Time) bool {
 	st.since++
 	switch p.mode {
 	case syncEvery:
@@ -101,8 +101,8 @@ func (st *syncState) record(p SyncPolicy, now time.Time) bool {
 	return false
 }
 
-// syncs reports whether p syncs at all: false for SyncNever.
-func (p SyncPolicy) syncs() bool { return p.mode != syncNever }
+// Syncs reports whether p syncs at all: false for SyncNever.
+func (p SyncPolicy) Syncs() bool { return p.mode != syncNever }
 
-// synced notes a sync at now.
-func (st *syncState) synced(now time.Time) { st.since, st.last = 0, now }
+// Synced notes a sync at now.
+func (st *SyncTracker) Synced(now time.Time) { st.since, st.last = 0, now }

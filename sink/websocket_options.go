@@ -219,7 +219,7 @@ func newWSConfig(opts []WebSocketOption) (*wsConfig, error) {
 	if err := c.policy.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("%w: WithRetry: %w", ErrInvalidOption, err))
 	}
-	if err := c.spoolSync.validate("WithSpoolSync"); err != nil {
+	if err := c.spoolSync.Validate("WithSpoolSync"); err != nil {
 		errs = append(errs, err)
 	}
 	if c.spoolMaxB < 0 || c.spoolMaxAge < 0 {
