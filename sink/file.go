@@ -64,6 +64,17 @@ func WithMaxFiles(k int) FileOption {
 	return fileOptionFunc(func(c *fileConfig) { c.maxFiles = k })
 }
 
+// WithFileCompression chooses the algorithm the File sink compresses
+// with: tracing.CompressionLZ4 writes the file in the standard LZ4 frame
+// format (64 KiB independent blocks, content checksum), readable by
+// ReadFile and by the lz4 command-line tools (lz4 -d, lz4cat);
+// tracing.CompressionNone turns compression off. NewFile refuses the other
+// algorithms with an error wrapping ErrInvalidOption. Default:
+// tracing.CompressionNone.
+func WithFileCompression(alg tracing.CompressionAlgorithm) FileOption {
+	return fileOptionFunc(func(c *fileConfig) { c.alg = alg })
+}
+
 // WithSync chooses when the sink calls fsync (see SyncPolicy; a record is
 // one Write call). Default: SyncOnFlush, on every Flush, at rotation and
 // at Close.

@@ -30,7 +30,7 @@ func BenchmarkFileWrite(b *testing.B) {
 		opts []FileOption
 	}{
 		{name: "plain"},
-		{name: "lz4", opts: []FileOption{WithCompression(tracing.CompressionLZ4)}},
+		{name: "lz4", opts: []FileOption{WithFileCompression(tracing.CompressionLZ4)}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			batch := fileBenchBatch()
@@ -65,7 +65,7 @@ func BenchmarkFileRead(b *testing.B) {
 		opts []FileOption
 	}{
 		{name: "plain"},
-		{name: "lz4", opts: []FileOption{WithCompression(tracing.CompressionLZ4)}},
+		{name: "lz4", opts: []FileOption{WithFileCompression(tracing.CompressionLZ4)}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			batch := fileBenchBatch()

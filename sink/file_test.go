@@ -96,13 +96,13 @@ func TestFileRoundTrip(t *testing.T) {
 		sessions [][][]tracing.TraceEvent // each session opens, writes, closes
 	}{
 		{name: "plain", sessions: [][][]tracing.TraceEvent{{localBatch(0, 5), localBatch(5, 5)}}},
-		{name: "lz4", opts: []FileOption{WithCompression(tracing.CompressionLZ4)}, sessions: [][][]tracing.TraceEvent{{localBatch(0, 5), localBatch(5, 5)}}},
+		{name: "lz4", opts: []FileOption{WithFileCompression(tracing.CompressionLZ4)}, sessions: [][][]tracing.TraceEvent{{localBatch(0, 5), localBatch(5, 5)}}},
 		{name: "rich events plain", sessions: [][][]tracing.TraceEvent{{rich}}},
-		{name: "rich events lz4", opts: []FileOption{WithCompression(tracing.CompressionLZ4)}, sessions: [][][]tracing.TraceEvent{{rich}}},
+		{name: "rich events lz4", opts: []FileOption{WithFileCompression(tracing.CompressionLZ4)}, sessions: [][][]tracing.TraceEvent{{rich}}},
 		{name: "no trace id", sessions: [][][]tracing.TraceEvent{{noTrace}}},
 		{name: "appends across opens plain", sessions: [][][]tracing.TraceEvent{{localBatch(0, 3)}, {localBatch(3, 3)}, {nil, localBatch(6, 1)}}},
-		{name: "appends frames across opens lz4", opts: []FileOption{WithCompression(tracing.CompressionLZ4)}, sessions: [][][]tracing.TraceEvent{{localBatch(0, 3)}, {}, {localBatch(3, 3)}}},
-		{name: "many blocks lz4", opts: []FileOption{WithCompression(tracing.CompressionLZ4)}, sessions: [][][]tracing.TraceEvent{{localBatch(0, 2000)}}},
+		{name: "appends frames across opens lz4", opts: []FileOption{WithFileCompression(tracing.CompressionLZ4)}, sessions: [][][]tracing.TraceEvent{{localBatch(0, 3)}, {}, {localBatch(3, 3)}}},
+		{name: "many blocks lz4", opts: []FileOption{WithFileCompression(tracing.CompressionLZ4)}, sessions: [][][]tracing.TraceEvent{{localBatch(0, 2000)}}},
 		{name: "small buffer", opts: []FileOption{WithBufferBytes(7)}, sessions: [][][]tracing.TraceEvent{{localBatch(0, 20)}}},
 	}
 	for _, tt := range tests {
@@ -166,11 +166,11 @@ func TestFileOptionsValidation(t *testing.T) {
 		{name: "empty path", path: "", wantErr: ErrInvalidOption},
 		{name: "negative max bytes", path: "c.jsonl", opts: []FileOption{WithMaxBytes(-1)}, wantErr: ErrInvalidOption},
 		{name: "negative max files", path: "c.jsonl", opts: []FileOption{WithMaxFiles(-1)}, wantErr: ErrInvalidOption},
-		{name: "no compression", path: "g.jsonl", opts: []FileOption{WithCompression(tracing.CompressionNone)}},
-		{name: "lz4", path: "h.jsonl", opts: []FileOption{WithCompression(tracing.CompressionLZ4)}},
-		{name: "zstd", path: "c.jsonl", opts: []FileOption{WithCompression(tracing.CompressionZstd)}, wantErr: ErrInvalidOption, wantIn: "WithCompression(zstd)"},
-		{name: "gzip", path: "c.jsonl", opts: []FileOption{WithCompression(tracing.CompressionGzip)}, wantErr: ErrInvalidOption, wantIn: "WithCompression(gzip)"},
-		{name: "auto", path: "c.jsonl", opts: []FileOption{WithCompression(tracing.CompressionAuto)}, wantErr: ErrInvalidOption, wantIn: "WithCompression(auto)"},
+		{name: "no compression", path: "g.jsonl", opts: []FileOption{WithFileCompression(tracing.CompressionNone)}},
+		{name: "lz4", path: "h.jsonl", opts: []FileOption{WithFileCompression(tracing.CompressionLZ4)}},
+		{name: "zstd", path: "c.jsonl", opts: []FileOption{WithFileCompression(tracing.CompressionZstd)}, wantErr: ErrInvalidOption, wantIn: "WithCompression(zstd)"},
+		{name: "gzip", path: "c.jsonl", opts: []FileOption{WithFileCompression(tracing.CompressionGzip)}, wantErr: ErrInvalidOption, wantIn: "WithCompression(gzip)"},
+		{name: "auto", path: "c.jsonl", opts: []FileOption{WithFileCompression(tracing.CompressionAuto)}, wantErr: ErrInvalidOption, wantIn: "WithCompression(auto)"},
 		{name: "sync every 0 records", path: "c.jsonl", opts: []FileOption{WithSync(SyncEvery(0))}, wantErr: ErrInvalidOption, wantIn: "WithSync(every 0 records)"},
 		{name: "sync every -3 records", path: "c.jsonl", opts: []FileOption{WithSync(SyncEvery(-3))}, wantErr: ErrInvalidOption},
 		{name: "sync interval 0", path: "c.jsonl", opts: []FileOption{WithSync(SyncInterval(0))}, wantErr: ErrInvalidOption, wantIn: "WithSync(every 0s)"},
@@ -244,7 +244,7 @@ func TestFileLifecycle(t *testing.T) {
 				path := filepath.Join(t.TempDir(), "trace.jsonl")
 				var opts []FileOption
 				if lz {
-					opts = append(opts, WithCompression(tracing.CompressionLZ4))
+					opts = append(opts, WithFileCompression(tracing.CompressionLZ4))
 				}
 				s, err := NewFile(path, opts...)
 				if err != nil {
@@ -285,9 +285,9 @@ func TestFileRotation(t *testing.T) {
 		{name: "no rotation by default", events: 40, wantFiles: 0, wantAll: true},
 		// An lz4 file holds a frame header once written to: each line
 		// then goes to a file of its own.
-		{name: "lz4 keeps every file", opts: []FileOption{WithCompression(tracing.CompressionLZ4), WithMaxBytes(1), WithMaxFiles(100)}, events: 12, wantFiles: 11, wantAll: true},
-		{name: "lz4 deletes the oldest", opts: []FileOption{WithCompression(tracing.CompressionLZ4), WithMaxBytes(1), WithMaxFiles(3)}, events: 12, wantFiles: 3},
-		{name: "lz4 by size", opts: []FileOption{WithCompression(tracing.CompressionLZ4), WithMaxBytes(300), WithMaxFiles(100), WithSync(SyncEvery(1))}, events: 20, wantFiles: 9, wantAll: true},
+		{name: "lz4 keeps every file", opts: []FileOption{WithFileCompression(tracing.CompressionLZ4), WithMaxBytes(1), WithMaxFiles(100)}, events: 12, wantFiles: 11, wantAll: true},
+		{name: "lz4 deletes the oldest", opts: []FileOption{WithFileCompression(tracing.CompressionLZ4), WithMaxBytes(1), WithMaxFiles(3)}, events: 12, wantFiles: 3},
+		{name: "lz4 by size", opts: []FileOption{WithFileCompression(tracing.CompressionLZ4), WithMaxBytes(300), WithMaxFiles(100), WithSync(SyncEvery(1))}, events: 20, wantFiles: 9, wantAll: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -409,7 +409,7 @@ func appendBytes(t testing.TB, path string, b []byte) {
 // closing it properly and returns the file's size after each flush.
 func lz4Crash(t *testing.T, path string) (first, second int64) {
 	t.Helper()
-	s, err := NewFile(path, WithCompression(tracing.CompressionLZ4))
+	s, err := NewFile(path, WithFileCompression(tracing.CompressionLZ4))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -476,7 +476,7 @@ func TestFileLZ4Torn(t *testing.T) {
 				t.Fatalf("bad line %+v is not torn", bad[0])
 			}
 			// Appending after the crash adds a new frame that reads back.
-			writeFile(t, path, [][]tracing.TraceEvent{localBatch(100, 3)}, WithCompression(tracing.CompressionLZ4))
+			writeFile(t, path, [][]tracing.TraceEvent{localBatch(100, 3)}, WithFileCompression(tracing.CompressionLZ4))
 			got, bad = readAll(t, path)
 			if !slices.Equal(eventNumbers(got), append(tt.wantRead, seq(100, 3)...)) || len(bad) != tt.wantBad {
 				t.Fatalf("after append: read %v and %v", eventNumbers(got), bad)
@@ -487,11 +487,11 @@ func TestFileLZ4Torn(t *testing.T) {
 
 func TestFileLZ4DamagedMiddleFrame(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "trace.jsonl.lz4")
-	writeFile(t, path, [][]tracing.TraceEvent{localBatch(0, 5)}, WithCompression(tracing.CompressionLZ4))
+	writeFile(t, path, [][]tracing.TraceEvent{localBatch(0, 5)}, WithFileCompression(tracing.CompressionLZ4))
 	fi, _ := os.Stat(path)
 	firstEnd := fi.Size()
-	writeFile(t, path, [][]tracing.TraceEvent{localBatch(5, 5)}, WithCompression(tracing.CompressionLZ4))
-	writeFile(t, path, [][]tracing.TraceEvent{localBatch(10, 5)}, WithCompression(tracing.CompressionLZ4))
+	writeFile(t, path, [][]tracing.TraceEvent{localBatch(5, 5)}, WithFileCompression(tracing.CompressionLZ4))
+	writeFile(t, path, [][]tracing.TraceEvent{localBatch(10, 5)}, WithFileCompression(tracing.CompressionLZ4))
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -522,7 +522,7 @@ func TestFileLZ4ReadableByLz4cat(t *testing.T) {
 	for _, b := range [][]tracing.TraceEvent{localBatch(0, 300), {localRichEvent(1)}} {
 		// Two opens: the lz4 file holds two frames.
 		writeFile(t, plain, [][]tracing.TraceEvent{b})
-		writeFile(t, compressed, [][]tracing.TraceEvent{b}, WithCompression(tracing.CompressionLZ4))
+		writeFile(t, compressed, [][]tracing.TraceEvent{b}, WithFileCompression(tracing.CompressionLZ4))
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
@@ -626,7 +626,7 @@ func TestFileConcurrentSafe(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "trace.jsonl")
 			opts := []FileOption{WithMaxBytes(20 << 10), WithMaxFiles(1000)}
 			if lz {
-				opts = append(opts, WithCompression(tracing.CompressionLZ4))
+				opts = append(opts, WithFileCompression(tracing.CompressionLZ4))
 			}
 			s, err := NewFile(path, opts...)
 			if err != nil {

@@ -26,7 +26,7 @@ func TestWebSocketCompressionEveryAlgorithm(t *testing.T) {
 				t.Run(name, func(t *testing.T) {
 					ctx := testCtx(t)
 					srv := startServer(t, tracetest.WithGeneration(gen), tracetest.WithCompression(server))
-					s, el := newTestSink(t, srv.URL(), WithCompression(sinkAlg))
+					s, el := newTestSink(t, srv.URL(), WithWebSocketCompression(sinkAlg))
 					evs := makeEvents(400, tracing.NewTraceID())
 					// Frames are compressed as they are built: with auto,
 					// once a connection found the algorithm.
@@ -66,9 +66,9 @@ func TestWebSocketCompressionEveryAlgorithm(t *testing.T) {
 
 // compressIf returns WithCompression(alg) when on, and
 // WithCompression(tracing.CompressionNone) when not.
-func compressIf(on bool, alg tracing.CompressionAlgorithm) CompressionOption {
+func compressIf(on bool, alg tracing.CompressionAlgorithm) WebSocketOption {
 	if !on {
 		alg = tracing.CompressionNone
 	}
-	return WithCompression(alg)
+	return WithWebSocketCompression(alg)
 }

@@ -284,7 +284,7 @@ func TestWebSocketFaultSpoolAcrossRestart(t *testing.T) {
 				dir := t.TempDir()
 				srv := startServer(t, tracetest.WithGeneration(gen))
 				srv.SetRefusing(true, tracetest.Refuse503)
-				s1, _ := newTestSink(t, srv.URL(), WithSpoolDir(dir), WithSpoolSync(SyncEvery(1)), WithCompression(tracing.CompressionLZ4))
+				s1, _ := newTestSink(t, srv.URL(), WithSpoolDir(dir), WithSpoolSync(SyncEvery(1)), WithWebSocketCompression(tracing.CompressionLZ4))
 				var all []tracing.TraceEvent
 				for range 6 {
 					b := makeEvents(25, tracing.NewTraceID())

@@ -138,7 +138,7 @@ func memRun(tb testing.TB, limit int, sc memScenario, alg tracing.CompressionAlg
 	s, err := NewWebSocket(srv.url,
 		WithOutageBuffer(limit),
 		WithKeepalive(0, time.Second),
-		WithCompression(alg),
+		WithWebSocketCompression(alg),
 		WithRetry(retry.Policy{
 			MaxRetries: retry.Unlimited, InitialDelay: 5 * time.Millisecond,
 			MaxDelay: 50 * time.Millisecond, MaxElapsedTime: 5 * time.Minute,

@@ -309,6 +309,26 @@ func WithMaxFrameBytes(n int) WebSocketOption {
 	return wsOptionFunc(func(c *wsConfig) { c.maxFrame = n })
 }
 
+// WithWebSocketCompression chooses the algorithm the WebSocket sink
+// compresses frames with; tracing.CompressionNone turns compression off.
+// Default: tracing.CompressionNone.
+//
+// The sink sends frames of at least WithCompressionThreshold bytes as
+// binary frames compressed with alg, which must be the server's
+// algorithm: tracing.CompressionZstd (a server's default),
+// CompressionLZ4, CompressionGzip or CompressionBrotli, or
+// CompressionAuto, which tries each in turn, one connection each. A server
+// decompresses binary frames with its one configured algorithm and drops
+// the connection on any other, so the sink checks the algorithm on every
+// connection with a compressed Ping first: on a mismatch it logs one error
+// naming the algorithm and sends text frames, which every server reads.
+// Replies are decoded whatever algorithm the server compressed them with.
+func WithWebSocketCompression(alg tracing.CompressionAlgorithm) WebSocketOption {
+	return wsOptionFunc(func(c *wsConfig) {
+		c.alg, c.compress = alg, alg != tracing.CompressionNone
+	})
+}
+
 // WithCompressionThreshold sets the smallest frame the WebSocket sink
 // compresses when WithCompression chose an algorithm; smaller frames go
 // as text. Default: DefaultCompressionThreshold.
@@ -591,7 +611,7 @@ func WebSocketOptionsFromConfig(cfg tracing.TracingConfig) []WebSocketOption {
 		alg = cfg.CompressionAlgorithm
 	}
 	opts := []WebSocketOption{
-		WithCompression(alg),
+		WithWebSocketCompression(alg),
 		WithProtocol(cfg.Protocol),
 		WithFailover(cfg.ServerURLs...),
 		WithRetry(p),

@@ -54,7 +54,7 @@ func TestNewWebSocketRejectsBadOptions(t *testing.T) {
 		{name: "empty api key header", opts: []WebSocketOption{WithAPIKeyHeader("")}, option: "WithAPIKeyHeader"},
 		{name: "non-numeric port", url: "ws://127.0.0.1:http/", option: "url"},
 		{name: "negative port", url: "ws://127.0.0.1:-1/", option: "url"},
-		{name: "unknown compression", opts: []WebSocketOption{WithCompression(tracing.CompressionNone + 1)}, option: "WithCompression"},
+		{name: "unknown compression", opts: []WebSocketOption{WithWebSocketCompression(tracing.CompressionNone + 1)}, option: "WithCompression"},
 		{name: "spool sync every 0 records", opts: []WebSocketOption{WithSpoolSync(SyncEvery(0))}, option: "WithSpoolSync"},
 		{name: "spool sync interval 0", opts: []WebSocketOption{WithSpoolSync(SyncInterval(0))}, option: "WithSpoolSync"},
 	}

@@ -157,7 +157,7 @@ func TestMismatchedCompressionFallsBackToText(t *testing.T) {
 	srv := startServer(t, tracetest.WithCompression(tracing.CompressionLZ4), tracetest.WithFastScan(true))
 	el := &errorLog{}
 	policy := retry.Policy{MaxRetries: retry.Unlimited, InitialDelay: 5 * time.Millisecond, MaxDelay: 20 * time.Millisecond, MaxElapsedTime: time.Hour}
-	s, err := NewWebSocket(srv.URL(), WithCompression(tracing.CompressionZstd),
+	s, err := NewWebSocket(srv.URL(), WithWebSocketCompression(tracing.CompressionZstd),
 		WithRetry(policy), WithKeepalive(0, time.Second), WithErrorHandler(el.handle))
 	if err != nil {
 		t.Fatal(err)

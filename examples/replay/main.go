@@ -139,7 +139,7 @@ func replay(ctx context.Context, path string, s tracing.Sink, batchSize int) (re
 func writeDemo(ctx context.Context, path string, useLZ4 bool) error {
 	opts := []sink.FileOption{sink.WithMaxBytes(64 << 10), sink.WithMaxFiles(10)}
 	if useLZ4 {
-		opts = append(opts, sink.WithCompression(tracing.CompressionLZ4))
+		opts = append(opts, sink.WithFileCompression(tracing.CompressionLZ4))
 	}
 	f, err := sink.NewFile(path, opts...)
 	if err != nil {
