@@ -2,12 +2,14 @@ package sink
 
 import (
 	"testing"
+
+	"github.com/reflowtrace/reflowtrace-go/tracing"
 )
 
 // BenchmarkMemoryWrite stores batches of 512 data-flow events in a full
 // Memory sink (each event evicts one).
 func BenchmarkMemoryWrite(b *testing.B) {
-	batch := fileBenchBatch()
+	batch := localBatch(0, tracing.DefaultBatchSize)
 	m := newMemory(b, WithCapacity(4*len(batch)))
 	b.ReportAllocs()
 	b.ResetTimer()

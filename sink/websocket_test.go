@@ -456,7 +456,11 @@ func TestSinksSendToServer(t *testing.T) {
 		defer cancel()
 		_ = ws.Close(ctx)
 	})
-	var mem tracing.Sink = newMemory(t)
+	m, err := NewMemory()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mem tracing.Sink = m
 	_, memServes := mem.(tracing.ServerSink)
 	if !ws.SendsToServer() || memServes {
 		t.Fatalf("SendsToServer: WebSocket %v; Memory implements ServerSink: %v", ws.SendsToServer(), memServes)

@@ -1,0 +1,40 @@
+package sink_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+
+	"github.com/reflowtrace/reflowtrace-go/sink"
+	"github.com/reflowtrace/reflowtrace-go/tracing"
+)
+
+// A Memory sink keeps events in the process, for tests and local tools.
+func ExampleNewMemory() {
+	ctx := context.Background()
+	mem, err := sink.NewMemory(sink.WithCapacity(1000))
+	if err != nil {
+		log.Fatal(err)
+	}
+	client, err := tracing.New(tracing.DefaultConfig(), tracing.WithSink(mem))
+	if err != nil {
+		log.Fatal(err)
+	}
+	client.ActorCreated(ctx, "sensor")
+	client.ActorFailed(ctx, "sensor", errors.New("disconnected"))
+	if err := client.Flush(ctx); err != nil {
+		log.Fatal(err)
+	}
+	for _, ev := range mem.Query(sink.MemoryQuery{ActorID: "sensor"}) {
+		line := ev.Type.Kind.String()
+		if ev.Data.Error != "" {
+			line += ": " + ev.Data.Error
+		}
+		fmt.Println(line)
+	}
+	_ = client.Close(ctx)
+	// Output:
+	// ActorCreated
+	// ActorFailed: disconnected
+}
