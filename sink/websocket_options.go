@@ -51,10 +51,6 @@ const (
 	DefaultAPIKeyHeader = "X-API-Key"
 )
 
-// ErrInvalidOption is wrapped by the errors constructors return for bad
-// option values and URLs; the message names the option and the value.
-var ErrInvalidOption = errors.New("sink: invalid option")
-
 // WebSocketMode chooses the messages the WebSocket sink sends.
 //
 // The modes, their values and names (String):
