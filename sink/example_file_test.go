@@ -22,11 +22,11 @@ func ExampleNewFile() {
 	defer os.RemoveAll(dir)
 	path := filepath.Join(dir, "trace.jsonl")
 
-	file, err := sink.NewFile(path)
+	fileSink, err := sink.NewFile(path)
 	if err != nil {
 		log.Fatal(err)
 	}
-	client, err := tracing.New(tracing.DefaultConfig(), tracing.WithSink(file))
+	client, err := tracing.New(tracing.DefaultConfig(), tracing.WithSink(fileSink))
 	if err != nil {
 		log.Fatal(err)
 	}
