@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/reflowtrace/reflowtrace-go/sink"
+	"github.com/reflowtrace/reflowtrace-go/sink/memory"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 )
 
@@ -50,7 +50,7 @@ func flushCtx(t *testing.T) context.Context {
 
 // recordOne records ev, flushes and returns the checksum the memory sink
 // received.
-func recordOne(t *testing.T, c *tracing.TracingClient, m *sink.Memory, ev tracing.TraceEvent) string {
+func recordOne(t *testing.T, c *tracing.TracingClient, m *memory.Sink, ev tracing.TraceEvent) string {
 	t.Helper()
 	ctx := flushCtx(t)
 	id := c.Record(ctx, ev)
@@ -299,9 +299,9 @@ func BenchmarkConsumerChecksums(b *testing.B) {
 }
 
 // newMemory returns a Memory sink with the default capacity.
-func newMemory(t *testing.T) *sink.Memory {
+func newMemory(t *testing.T) *memory.Sink {
 	t.Helper()
-	m, err := sink.NewMemory()
+	m, err := memory.New()
 	if err != nil {
 		t.Fatal(err)
 	}
