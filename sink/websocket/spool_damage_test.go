@@ -2,7 +2,6 @@ package websocket
 
 import (
 	"bytes"
-	"context"
 	"encoding/binary"
 	"fmt"
 	"os"
@@ -11,8 +10,6 @@ import (
 	"time"
 
 	"github.com/reflowtrace/reflowtrace-go/sink"
-	"github.com/reflowtrace/reflowtrace-go/tracing"
-	"github.com/reflowtrace/reflowtrace-go/tracing/tracetest"
 )
 
 // recordSpans returns the offsets [start, end) of the records of an
@@ -40,14 +37,6 @@ func onlySegment(t *testing.T, dir string) string {
 		t.Fatalf("segments %v, want one", segs)
 	}
 	return segs[0]
-}
-
-// waitKept waits until srv keeps every event of want.
-func waitKept(ctx context.Context, t *testing.T, srv *tracetest.Server, want []tracing.EventID) {
-	t.Helper()
-	if err := srv.WaitFor(ctx, func(v tracetest.View) bool { return len(missing(want, v.Kept())) == 0 }); err != nil {
-		t.Fatalf("server keeps %d of %d events: %v", len(want)-len(missing(want, srv.Kept())), len(want), err)
-	}
 }
 
 func rewrite(t *testing.T, path string, change func(b []byte, spans [][2]int) []byte) {
@@ -259,59 +248,5 @@ func TestSpoolDamageNewSegmentIDs(t *testing.T) {
 	}
 	if p := onlySegment(t, dir); p <= path {
 		t.Fatalf("new segment %s does not sort after the damaged %s", p, path)
-	}
-}
-
-// TestWebSocketSpoolDamageReplay spools three traces with a first sink,
-// damages the middle record, and checks that a second sink replays the
-// other two (the server keeps their events), counts the lost events under
-// DropSpoolCorrupt in its stats and in the client's SinkStats, and keeps
-// the damaged segment aside.
-func TestWebSocketSpoolDamageReplay(t *testing.T) {
-	ctx := testCtx(t)
-	dir := t.TempDir()
-	srv := startServer(t)
-	srv.SetRefusing(true, tracetest.Refuse503)
-	s1, _ := newTestSink(t, srv.URL(), WithSpoolDir(dir), WithSpoolSync(sink.SyncEvery(1)))
-	var batches [][]tracing.TraceEvent
-	for range 3 {
-		b := makeEvents(20, tracing.NewTraceID())
-		batches = append(batches, b)
-		if err := s1.Write(ctx, b); err != nil {
-			t.Fatal(err)
-		}
-	}
-	cctx, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
-	_ = s1.Close(cctx) // the server refuses: everything is spooled
-	cancel()
-	path := onlySegment(t, dir)
-	if n := len(recordSpans(t, path)); n != 3 {
-		t.Fatalf("%d records spooled, want 3", n)
-	}
-	rewrite(t, path, func(b []byte, s [][2]int) []byte {
-		b[(s[1][0]+s[1][1])/2] ^= 0x20
-		return b
-	})
-
-	srv.SetRefusing(false, tracetest.Refuse503)
-	s2, _ := newTestSink(t, srv.URL(), WithSpoolDir(dir))
-	want := ids(append(append([]tracing.TraceEvent(nil), batches[0]...), batches[2]...))
-	waitKept(ctx, t, srv, want)
-	waitSink(ctx, t, s2, "the acks", func(st Stats) bool { return st.SpoolRecords == 0 })
-	if got := srv.Kept(); len(got) != len(want) {
-		t.Errorf("server keeps %d events, want the %d of the healthy records", len(got), len(want))
-	}
-	st := s2.Stats()
-	if st.Dropped[DropSpoolCorrupt] != 20 || st.SpoolLostEvents != 20 || st.SpoolCorruptRecords != 1 {
-		t.Errorf("dropped %v, lost events %d, corrupt records %d; want 20 events of 1 record", st.Dropped, st.SpoolLostEvents, st.SpoolCorruptRecords)
-	}
-	if ss := s2.SinkStats(); ss.Dropped[DropSpoolCorrupt] != 20 {
-		t.Errorf("SinkStats dropped %v, want %s 20", ss.Dropped, DropSpoolCorrupt)
-	}
-	if err := s2.Close(ctx); err == nil {
-		t.Error("Close reported nothing of the events lost to damage")
-	}
-	if _, err := os.Stat(path + spoolDamagedExt); err != nil {
-		t.Errorf("damaged segment not kept aside: %v", err)
 	}
 }

@@ -1,7 +1,6 @@
 package websocket
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,8 +8,6 @@ import (
 	"time"
 
 	"github.com/reflowtrace/reflowtrace-go/sink"
-	"github.com/reflowtrace/reflowtrace-go/tracing"
-	"github.com/reflowtrace/reflowtrace-go/tracing/tracetest"
 )
 
 // fillSpool appends n records named record-0… to a new spool in dir.
@@ -190,73 +187,6 @@ func TestSpoolResumeDamagedAckFile(t *testing.T) {
 				t.Fatalf("replayed %q, want the segment from its start", got)
 			}
 		})
-	}
-}
-
-// TestWebSocketSpoolResume spools twenty traces, lets a second sink
-// deliver about half of them before the server dies and the sink closes,
-// and checks that a third sink sends only what was left: the server keeps
-// every event, and receives no StoreTrace twice.
-func TestWebSocketSpoolResume(t *testing.T) {
-	ctx := testCtx(t)
-	dir := t.TempDir()
-	srv := startServer(t)
-	srv.SetRefusing(true, tracetest.Refuse503)
-	s1, _ := newTestSink(t, srv.URL(), WithSpoolDir(dir), WithSpoolSync(sink.SyncEvery(1)))
-	var all []tracing.TraceEvent
-	for range 20 {
-		b := makeEvents(10, tracing.NewTraceID())
-		all = append(all, b...)
-		if err := s1.Write(ctx, b); err != nil {
-			t.Fatal(err)
-		}
-	}
-	cctx, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
-	_ = s1.Close(cctx) // the server refuses: everything is spooled
-	cancel()
-	if st := s1.Stats(); st.SpoolRecords != 20 {
-		t.Fatalf("spooled %d records, want 20", st.SpoolRecords)
-	}
-
-	// The second sink delivers about half, one acknowledgement at a time.
-	gate := make(chan struct{})
-	srv.SetAckGate(gate)
-	srv.SetRefusing(false, tracetest.Refuse503)
-	s2, _ := newTestSink(t, srv.URL(), WithSpoolDir(dir), WithMaxInFlight(2, 1<<20))
-	for s2.Stats().SpoolRecords > 10 {
-		select {
-		case gate <- struct{}{}:
-		case <-ctx.Done():
-			t.Fatalf("second sink stuck: %+v", s2.Stats())
-		}
-	}
-	srv.Stop()
-	srv.SetAckGate(nil)
-	cctx, cancel = context.WithTimeout(ctx, 20*time.Millisecond)
-	_ = s2.Close(cctx)
-	cancel()
-	left := s2.Stats().SpoolRecords
-	if left == 0 || left >= 20 {
-		t.Fatalf("second sink left %d records", left)
-	}
-
-	if err := srv.Restart(ctx); err != nil {
-		t.Fatal(err)
-	}
-	before := srv.Stats().ByKind["StoreTrace"]
-	s3, _ := newTestSink(t, srv.URL(), WithSpoolDir(dir))
-	waitKept(ctx, t, srv, ids(all))
-	waitSink(ctx, t, s3, "the acks", func(st Stats) bool { return st.SpoolRecords == 0 })
-	if err := s3.Close(ctx); err != nil {
-		t.Fatalf("Close of the third sink: %v", err)
-	}
-	// The ack file lists the records acknowledged behind one still in
-	// flight when the server died: none of them goes out again.
-	if sent := srv.Stats().ByKind["StoreTrace"] - before; sent != int(left) {
-		t.Fatalf("third sink sent %d StoreTrace messages, want the %d left on disk", sent, left)
-	}
-	if files, _ := filepath.Glob(filepath.Join(dir, "*")); len(files) != 0 {
-		t.Fatalf("spool files left: %v", files)
 	}
 }
 

@@ -2,6 +2,8 @@ package websocket
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -154,4 +156,143 @@ func TestWebSocketSpoolCloseDrains(t *testing.T) {
 			t.Fatalf("%d records left on disk, want %d", n, traces)
 		}
 	})
+}
+
+// waitKept waits until srv keeps every event of want.
+func waitKept(ctx context.Context, t *testing.T, srv *tracetest.Server, want []tracing.EventID) {
+	t.Helper()
+	if err := srv.WaitFor(ctx, func(v tracetest.View) bool { return len(missing(want, v.Kept())) == 0 }); err != nil {
+		t.Fatalf("server keeps %d of %d events: %v", len(want)-len(missing(want, srv.Kept())), len(want), err)
+	}
+}
+
+// TestWebSocketSpoolDamageReplay spools three traces with a first sink,
+// damages the middle record, and checks that a second sink replays the
+// other two (the server keeps their events), counts the lost events under
+// DropSpoolCorrupt in its stats and in the client's SinkStats, and keeps
+// the damaged segment aside.
+func TestWebSocketSpoolDamageReplay(t *testing.T) {
+	ctx := testCtx(t)
+	dir := t.TempDir()
+	srv := startServer(t)
+	srv.SetRefusing(true, tracetest.Refuse503)
+	s1, _ := newTestSink(t, srv.URL(), WithSpoolDir(dir), WithSpoolSync(sink.SyncEvery(1)))
+	var batches [][]tracing.TraceEvent
+	for range 3 {
+		b := makeEvents(20, tracing.NewTraceID())
+		batches = append(batches, b)
+		if err := s1.Write(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cctx, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	_ = s1.Close(cctx) // the server refuses: everything is spooled
+	cancel()
+	if n := s1.Stats().SpoolRecords; n != 3 {
+		t.Fatalf("%d records spooled, want 3", n)
+	}
+	segs, _ := filepath.Glob(filepath.Join(dir, "*"+spoolSuffix))
+	if len(segs) != 1 {
+		t.Fatalf("segments %v, want one", segs)
+	}
+	path := segs[0]
+	// The three records are of one size: the middle of the file is the
+	// middle of the second.
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 0x20
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	srv.SetRefusing(false, tracetest.Refuse503)
+	s2, _ := newTestSink(t, srv.URL(), WithSpoolDir(dir))
+	want := ids(append(append([]tracing.TraceEvent(nil), batches[0]...), batches[2]...))
+	waitKept(ctx, t, srv, want)
+	waitSink(ctx, t, s2, "the acks", func(st Stats) bool { return st.SpoolRecords == 0 })
+	if got := srv.Kept(); len(got) != len(want) {
+		t.Errorf("server keeps %d events, want the %d of the healthy records", len(got), len(want))
+	}
+	st := s2.Stats()
+	if st.Dropped[DropSpoolCorrupt] != 20 || st.SpoolLostEvents != 20 || st.SpoolCorruptRecords != 1 {
+		t.Errorf("dropped %v, lost events %d, corrupt records %d; want 20 events of 1 record", st.Dropped, st.SpoolLostEvents, st.SpoolCorruptRecords)
+	}
+	if ss := s2.SinkStats(); ss.Dropped[DropSpoolCorrupt] != 20 {
+		t.Errorf("SinkStats dropped %v, want %s 20", ss.Dropped, DropSpoolCorrupt)
+	}
+	if err := s2.Close(ctx); err == nil {
+		t.Error("Close reported nothing of the events lost to damage")
+	}
+	if _, err := os.Stat(path + spoolDamagedExt); err != nil {
+		t.Errorf("damaged segment not kept aside: %v", err)
+	}
+}
+
+// TestWebSocketSpoolResume spools twenty traces, lets a second sink
+// deliver about half of them before the server dies and the sink closes,
+// and checks that a third sink sends only what was left: the server keeps
+// every event, and receives no StoreTrace twice.
+func TestWebSocketSpoolResume(t *testing.T) {
+	ctx := testCtx(t)
+	dir := t.TempDir()
+	srv := startServer(t)
+	srv.SetRefusing(true, tracetest.Refuse503)
+	s1, _ := newTestSink(t, srv.URL(), WithSpoolDir(dir), WithSpoolSync(sink.SyncEvery(1)))
+	var all []tracing.TraceEvent
+	for range 20 {
+		b := makeEvents(10, tracing.NewTraceID())
+		all = append(all, b...)
+		if err := s1.Write(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cctx, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	_ = s1.Close(cctx) // the server refuses: everything is spooled
+	cancel()
+	if st := s1.Stats(); st.SpoolRecords != 20 {
+		t.Fatalf("spooled %d records, want 20", st.SpoolRecords)
+	}
+
+	// The second sink delivers about half, one acknowledgement at a time.
+	gate := make(chan struct{})
+	srv.SetAckGate(gate)
+	srv.SetRefusing(false, tracetest.Refuse503)
+	s2, _ := newTestSink(t, srv.URL(), WithSpoolDir(dir), WithMaxInFlight(2, 1<<20))
+	for s2.Stats().SpoolRecords > 10 {
+		select {
+		case gate <- struct{}{}:
+		case <-ctx.Done():
+			t.Fatalf("second sink stuck: %+v", s2.Stats())
+		}
+	}
+	srv.Stop()
+	srv.SetAckGate(nil)
+	cctx, cancel = context.WithTimeout(ctx, 20*time.Millisecond)
+	_ = s2.Close(cctx)
+	cancel()
+	left := s2.Stats().SpoolRecords
+	if left == 0 || left >= 20 {
+		t.Fatalf("second sink left %d records", left)
+	}
+
+	if err := srv.Restart(ctx); err != nil {
+		t.Fatal(err)
+	}
+	before := srv.Stats().ByKind["StoreTrace"]
+	s3, _ := newTestSink(t, srv.URL(), WithSpoolDir(dir))
+	waitKept(ctx, t, srv, ids(all))
+	waitSink(ctx, t, s3, "the acks", func(st Stats) bool { return st.SpoolRecords == 0 })
+	if err := s3.Close(ctx); err != nil {
+		t.Fatalf("Close of the third sink: %v", err)
+	}
+	// The ack file lists the records acknowledged behind one still in
+	// flight when the server died: none of them goes out again.
+	if sent := srv.Stats().ByKind["StoreTrace"] - before; sent != int(left) {
+		t.Fatalf("third sink sent %d StoreTrace messages, want the %d left on disk", sent, left)
+	}
+	if files, _ := filepath.Glob(filepath.Join(dir, "*")); len(files) != 0 {
+		t.Fatalf("spool files left: %v", files)
+	}
 }
