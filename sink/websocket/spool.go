@@ -112,6 +112,10 @@ type spoolRef struct {
 	end int64 // offset after the record
 }
 
+// valid reports whether r locates a record: the zero spoolRef, of a
+// frame that was not read from the spool, locates none.
+func (r spoolRef) valid() bool { return r.seg != nil }
+
 // spoolOut is a record after a segment's acknowledged offset that was
 // handed out, or skipped (done at once).
 type spoolOut struct {

@@ -719,7 +719,7 @@ func (s *Sink) spoolFrame(f *frame) bool {
 	if f.stream != nil {
 		return s.spoolStream(f)
 	}
-	if f.spool.seg != nil {
+	if f.spool.valid() {
 		// Already on disk: give it back for a later replay.
 		s.spool.release(f.spool)
 		s.mu.Lock()
@@ -794,7 +794,7 @@ func (s *Sink) dropLocked(f *frame, reason string) {
 	}
 	s.untrackLocked(f)
 	s.notifyLocked()
-	if f.spool.seg != nil {
+	if f.spool.valid() {
 		s.spool.ack(f.spool) // it will not be sent again
 	}
 	s.releaseLocked(f)

@@ -163,7 +163,7 @@ func (s *Sink) giveUp(err error) {
 	var frames []*frame
 	for _, q := range []*fifo{&s.resend, &s.queue} {
 		for _, f := range q.drain() {
-			if f.spool.seg != nil {
+			if f.spool.valid() {
 				s.resend.push(f)
 				continue
 			}
@@ -655,7 +655,7 @@ func (s *Sink) ack(c *wsConn) error {
 		}
 	}
 	s.progress()
-	if f.spool.seg != nil {
+	if f.spool.valid() {
 		s.spool.ack(f.spool)
 	}
 	s.untrackLocked(f)
