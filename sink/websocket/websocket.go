@@ -16,6 +16,7 @@ import (
 
 	"github.com/reflowtrace/reflowtrace-go/internal/compress"
 	"github.com/reflowtrace/reflowtrace-go/sink"
+	"github.com/reflowtrace/reflowtrace-go/sink/websocket/internal/spool"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
@@ -159,7 +160,7 @@ type Sink struct {
 	deftr   tracing.FlowTrace
 	headers headerCache
 
-	spool *spool
+	spool *spool.Spool
 
 	mu          sync.Mutex
 	ctlEnc      wire.Encoder  // for frames the sender builds; guarded by mu
@@ -315,16 +316,16 @@ func New(rawURL string, opts ...Option) (*Sink, error) {
 		Metadata:    cfg.meta,
 	}
 	if cfg.spoolDir != "" {
-		sp, err := openSpool(cfg.spoolDir, cfg.spoolSync, cfg.spoolMaxB, cfg.now)
+		sp, err := spool.Open(cfg.spoolDir, cfg.spoolSync, cfg.spoolMaxB, cfg.now)
 		if err != nil {
 			return nil, err
 		}
 		s.spool = sp
-		if st := sp.snapshot(); st.recoveredRecords > 0 || st.corruptRecords > 0 {
+		if st := sp.Stats(); st.RecoveredRecords > 0 || st.CorruptRecords > 0 {
 			s.log.Info("spool recovered",
 				zap.String("dir", cfg.spoolDir),
-				zap.Int64("records", st.recoveredRecords),
-				zap.Int64("corrupt_records", st.corruptRecords))
+				zap.Int64("records", st.RecoveredRecords),
+				zap.Int64("corrupt_records", st.CorruptRecords))
 		}
 	}
 	s.runCtx, s.cancel = context.WithCancel(context.Background())
@@ -719,9 +720,9 @@ func (s *Sink) spoolFrame(f *frame) bool {
 	if f.stream != nil {
 		return s.spoolStream(f)
 	}
-	if f.spool.valid() {
+	if f.spool.Valid() {
 		// Already on disk: give it back for a later replay.
-		s.spool.release(f.spool)
+		s.spool.Release(f.spool)
 		s.mu.Lock()
 		s.untrackLocked(f)
 		s.releaseLocked(f)
@@ -748,15 +749,15 @@ func (s *Sink) spoolFrame(f *frame) bool {
 	data, err := f.plain(&s.codecs) // records hold JSON: the next sink may not compress alike
 	s.encMu.Unlock()
 	if err == nil {
-		err = s.spool.append(spoolRecord{
-			critical: f.critical,
-			events:   events,
-			created:  unixTime(f.created),
-			parts:    data,
+		err = s.spool.Append(spool.Record{
+			Critical: f.critical,
+			Events:   events,
+			Created:  unixTime(f.created),
+			Parts:    data,
 		})
 	}
 	switch {
-	case errors.Is(err, errSpoolFull):
+	case errors.Is(err, spool.ErrFull):
 		s.drop(f, DropSpoolFull)
 		return false
 	case err != nil:
@@ -794,8 +795,8 @@ func (s *Sink) dropLocked(f *frame, reason string) {
 	}
 	s.untrackLocked(f)
 	s.notifyLocked()
-	if f.spool.valid() {
-		s.spool.ack(f.spool) // it will not be sent again
+	if f.spool.Valid() {
+		s.spool.Ack(f.spool) // it will not be sent again
 	}
 	s.releaseLocked(f)
 	if n > 0 {
@@ -821,7 +822,7 @@ func (s *Sink) Flush(ctx context.Context) error {
 		return err
 	}
 	if s.spool != nil {
-		if err := s.spool.sync(); err != nil {
+		if err := s.spool.Sync(); err != nil {
 			return err
 		}
 	}
@@ -976,7 +977,7 @@ func (s *Sink) Close(ctx context.Context) error {
 	var events, onDisk, lost int
 	unreplayed := 0
 	if s.spool != nil {
-		_, _, unreplayed = s.spool.pending()
+		_, _, unreplayed = s.spool.Pending()
 	}
 	for _, f := range left {
 		s.mu.Lock()
@@ -1005,11 +1006,11 @@ func (s *Sink) Close(ctx context.Context) error {
 	}
 	var records int64
 	if s.spool != nil {
-		if err := s.spool.close(); err != nil {
+		if err := s.spool.Close(); err != nil {
 			errs = append(errs, err)
 		}
 		s.noteSpoolLoss()
-		_, records, _ = s.spool.pending()
+		_, records, _ = s.spool.Pending()
 	}
 	if total := events + unreplayed; total > 0 {
 		msg := fmt.Sprintf("sink: websocket close: %d events not acknowledged", total)
@@ -1068,9 +1069,9 @@ func (s *Sink) Stats() Stats {
 	st.QueuedBytes = s.queue.bytes + s.resend.bytes
 	s.mu.Unlock()
 	if s.spool != nil {
-		sp := s.spool.snapshot()
-		st.SpoolBytes, st.SpoolRecords, st.SpoolCorruptRecords = sp.bytes, sp.records, sp.corruptRecords
-		st.SpoolLostEvents = sp.lostEvents
+		sp := s.spool.Stats()
+		st.SpoolBytes, st.SpoolRecords, st.SpoolCorruptRecords = sp.Bytes, sp.Records, sp.CorruptRecords
+		st.SpoolLostEvents = sp.LostEvents
 	}
 	return st
 }
@@ -1102,7 +1103,7 @@ func (s *Sink) SinkStats() tracing.SinkStats {
 		st.StalledSince = unixTime(s.progressAt.Load())
 	}
 	if s.spool != nil {
-		_, _, n := s.spool.pending()
+		_, _, n := s.spool.Pending()
 		st.Spooled = uint64(n)
 	}
 	return st

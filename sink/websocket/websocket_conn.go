@@ -163,7 +163,7 @@ func (s *Sink) giveUp(err error) {
 	var frames []*frame
 	for _, q := range []*fifo{&s.resend, &s.queue} {
 		for _, f := range q.drain() {
-			if f.spool.valid() {
+			if f.spool.Valid() {
 				s.resend.push(f)
 				continue
 			}
@@ -240,7 +240,7 @@ func (s *Sink) serve(c *wsConn) (backoff bool) {
 		// While the spool has records to replay, queued frames wait: they
 		// are newer, and must not overtake a replayed record of their
 		// trace. Records are read one at a time, once the last is taken.
-		spoolFirst := s.spool != nil && s.spool.hasUnreplayed()
+		spoolFirst := s.spool != nil && s.spool.HasUnreplayed()
 		batch = s.takeLocked(c, batch[:0], spoolFirst)
 		room := s.windowRoomLocked()
 		if len(batch) == 0 && spoolFirst && room && s.resend.len() == 0 {
@@ -417,7 +417,7 @@ func (s *Sink) replay() {
 	if s.cfg.spoolMaxAge > 0 {
 		cutoff = s.cfg.now().Add(-s.cfg.spoolMaxAge)
 	}
-	rec, ref, expired, ok := s.spool.next(cutoff)
+	rec, ref, expired, ok := s.spool.Next(cutoff)
 	s.noteSpoolLoss()
 	if expired > 0 {
 		s.mu.Lock()
@@ -431,13 +431,13 @@ func (s *Sink) replay() {
 		return
 	}
 	f := &frame{
-		kind: frameStore, wire: rec.data, rawLen: len(rec.data), events: rec.events,
-		critical: rec.critical, created: rec.created.UnixNano(), spool: ref, binary: rec.binary,
+		kind: frameStore, wire: rec.Data, rawLen: len(rec.Data), events: rec.Events,
+		critical: rec.Critical, created: rec.Created.UnixNano(), spool: ref, binary: rec.Binary,
 	}
-	if bytes.HasPrefix(rec.data, []byte(`{"RecordEvent"`)) {
+	if bytes.HasPrefix(rec.Data, []byte(`{"RecordEvent"`)) {
 		f.kind = frameRecord
 	}
-	if rec.compressed {
+	if rec.Compressed {
 		// Written by an earlier version: a size-prefixed LZ4 block.
 		f.binary, f.alg, f.rawLen = true, compress.LZ4, 0
 		raw, err := s.sendCodecs.get(f.alg).DecodeRequest(nil, f.wire)
@@ -655,8 +655,8 @@ func (s *Sink) ack(c *wsConn) error {
 		}
 	}
 	s.progress()
-	if f.spool.valid() {
-		s.spool.ack(f.spool)
+	if f.spool.Valid() {
+		s.spool.Ack(f.spool)
 	}
 	s.untrackLocked(f)
 	s.releaseLocked(f)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/reflowtrace/reflowtrace-go/retry"
 	"github.com/reflowtrace/reflowtrace-go/sink"
+	"github.com/reflowtrace/reflowtrace-go/sink/websocket/internal/spool"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 	"github.com/reflowtrace/reflowtrace-go/tracing/tracetest"
 )
@@ -301,7 +302,7 @@ func TestWebSocketFaultSpoolAcrossRestart(t *testing.T) {
 					t.Fatalf("Close = %v", err)
 				}
 				if tt.corrupt {
-					segs, _ := filepath.Glob(filepath.Join(dir, "*"+spoolSuffix))
+					segs, _ := filepath.Glob(filepath.Join(dir, "*"+spool.Suffix))
 					f, err := os.OpenFile(segs[len(segs)-1], os.O_APPEND|os.O_WRONLY, 0)
 					if err != nil {
 						t.Fatal(err)
@@ -321,7 +322,7 @@ func TestWebSocketFaultSpoolAcrossRestart(t *testing.T) {
 				if err := s2.Close(ctx); err != nil {
 					t.Fatalf("Close of the replaying sink: %v", err)
 				}
-				if left, _ := filepath.Glob(filepath.Join(dir, "*"+spoolSuffix)); len(left) != 0 {
+				if left, _ := filepath.Glob(filepath.Join(dir, "*"+spool.Suffix)); len(left) != 0 {
 					t.Fatalf("spool not emptied after replay: %v", left)
 				}
 			})

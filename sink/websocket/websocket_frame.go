@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/reflowtrace/reflowtrace-go/internal/compress"
+	"github.com/reflowtrace/reflowtrace-go/sink/websocket/internal/spool"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 )
 
@@ -35,9 +36,9 @@ type frame struct {
 	sent     bool // written at least once
 	attempts int  // sends that met a retryable server error
 	created  int64
-	sentAt   int64    // when the sender last took it for the wire (Unix ns)
-	spool    spoolRef // set when the frame was read from the spool
-	buf      *[]byte  // pooled backing store of wire, or nil
+	sentAt   int64     // when the sender last took it for the wire (Unix ns)
+	spool    spool.Ref // set when the frame was read from the spool
+	buf      *[]byte   // pooled backing store of wire, or nil
 	// seg is the segment a store frame carries, and upto how many of its
 	// events (all it had when the frame was built); nil for other frames.
 	seg   *traceSeg

@@ -11,23 +11,23 @@ import (
 // call as dropped (DropSpoolCorrupt) and logs the loss and the damaged
 // segment files set aside.
 func (s *Sink) noteSpoolLoss() {
-	l := s.spool.takeLoss()
-	if l.records > 0 || l.events > 0 {
+	l := s.spool.TakeLoss()
+	if l.Records > 0 || l.Events > 0 {
 		s.mu.Lock()
-		if l.events > 0 {
-			s.dropped[DropSpoolCorrupt] += uint64(l.events)
-			s.droppedN.Add(uint64(l.events))
+		if l.Events > 0 {
+			s.dropped[DropSpoolCorrupt] += uint64(l.Events)
+			s.droppedN.Add(uint64(l.Events))
 		}
 		s.notifyLocked() // the records on disk changed
 		s.mu.Unlock()
 	}
-	if l.records > 0 {
+	if l.Records > 0 {
 		s.log.Warn("damaged spool records skipped",
 			zap.String("reason", DropSpoolCorrupt),
-			zap.Int64("records", l.records),
-			zap.Int64("events", l.events))
+			zap.Int64("records", l.Records),
+			zap.Int64("events", l.Events))
 	}
-	for _, p := range l.quarantined {
+	for _, p := range l.Quarantined {
 		s.log.Warn("damaged spool segment set aside; inspect and remove it", zap.String("path", p))
 	}
 }
@@ -44,7 +44,7 @@ func (s *Sink) drainSpool(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for {
-		_, records, _ := s.spool.pending()
+		_, records, _ := s.spool.Pending()
 		if records == 0 || !s.connected || s.permErr != nil {
 			return nil
 		}

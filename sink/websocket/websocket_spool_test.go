@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/reflowtrace/reflowtrace-go/sink"
+	"github.com/reflowtrace/reflowtrace-go/sink/websocket/internal/spool"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 	"github.com/reflowtrace/reflowtrace-go/tracing/tracetest"
 )
@@ -84,12 +85,12 @@ func TestWebSocketSpoolCloseDrains(t *testing.T) {
 	}
 	leftOnDisk := func(t *testing.T, dir string) int64 {
 		t.Helper()
-		sp, err := openSpool(dir, sink.SyncNever, 0, time.Now)
+		sp, err := spool.Open(dir, sink.SyncNever, 0, time.Now)
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer sp.close()
-		_, recs, _ := sp.pending()
+		defer sp.Close()
+		_, recs, _ := sp.Pending()
 		return recs
 	}
 
@@ -191,7 +192,7 @@ func TestWebSocketSpoolDamageReplay(t *testing.T) {
 	if n := s1.Stats().SpoolRecords; n != 3 {
 		t.Fatalf("%d records spooled, want 3", n)
 	}
-	segs, _ := filepath.Glob(filepath.Join(dir, "*"+spoolSuffix))
+	segs, _ := filepath.Glob(filepath.Join(dir, "*"+spool.Suffix))
 	if len(segs) != 1 {
 		t.Fatalf("segments %v, want one", segs)
 	}
@@ -225,7 +226,7 @@ func TestWebSocketSpoolDamageReplay(t *testing.T) {
 	if err := s2.Close(ctx); err == nil {
 		t.Error("Close reported nothing of the events lost to damage")
 	}
-	if _, err := os.Stat(path + spoolDamagedExt); err != nil {
+	if _, err := os.Stat(path + spool.DamagedExt); err != nil {
 		t.Errorf("damaged segment not kept aside: %v", err)
 	}
 }

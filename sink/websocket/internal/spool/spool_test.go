@@ -1,4 +1,4 @@
-package websocket
+package spool
 
 import (
 	"bytes"
@@ -14,63 +14,63 @@ func TestSpoolAppendReplayAck(t *testing.T) {
 	dir := t.TempDir()
 	now := time.Unix(1_700_000_000, 0)
 	clock := func() time.Time { return now }
-	s, err := openSpool(dir, sink.SyncEvery(1), 0, clock)
+	s, err := Open(dir, sink.SyncEvery(1), 0, clock)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i := range 5 {
-		rec := spoolRecord{critical: i == 2, events: i + 1, created: now, data: fmt.Appendf(nil, "frame-%d", i)}
-		if err := s.append(rec); err != nil {
+		rec := Record{Critical: i == 2, Events: i + 1, Created: now, Data: fmt.Appendf(nil, "frame-%d", i)}
+		if err := s.Append(rec); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, recs, ev := s.pending(); recs != 5 || ev != 15 {
+	if _, recs, ev := s.Pending(); recs != 5 || ev != 15 {
 		t.Fatalf("pending records %d events %d, want 5 and 15", recs, ev)
 	}
-	var refs []spoolRef
+	var refs []Ref
 	for i := range 5 {
-		rec, ref, exp, ok := s.next(time.Time{})
+		rec, ref, exp, ok := s.Next(time.Time{})
 		if !ok || exp != 0 {
 			t.Fatalf("next %d: ok %v expired %d", i, ok, exp)
 		}
-		if want := fmt.Sprintf("frame-%d", i); string(rec.data) != want || rec.events != i+1 || rec.critical != (i == 2) {
-			t.Fatalf("record %d = %q events %d critical %v", i, rec.data, rec.events, rec.critical)
+		if want := fmt.Sprintf("frame-%d", i); string(rec.Data) != want || rec.Events != i+1 || rec.Critical != (i == 2) {
+			t.Fatalf("record %d = %q events %d critical %v", i, rec.Data, rec.Events, rec.Critical)
 		}
 		refs = append(refs, ref)
 	}
-	if _, _, _, ok := s.next(time.Time{}); ok {
+	if _, _, _, ok := s.Next(time.Time{}); ok {
 		t.Fatal("next after the last record returned one")
 	}
 	for _, r := range refs[:3] {
-		s.ack(r)
+		s.Ack(r)
 	}
-	s.release(refs[3])
-	if err := s.close(); err != nil {
+	s.Release(refs[3])
+	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
 	// A new spool over the same directory replays everything not acked,
 	// released records included (the segment is kept whole).
-	s2, err := openSpool(dir, sink.SyncNever, 0, clock)
+	s2, err := Open(dir, sink.SyncNever, 0, clock)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s2.close()
+	defer s2.Close()
 	var got []string
 	for {
-		rec, ref, _, ok := s2.next(time.Time{})
+		rec, ref, _, ok := s2.Next(time.Time{})
 		if !ok {
 			break
 		}
-		got = append(got, string(rec.data))
-		s2.ack(ref)
+		got = append(got, string(rec.Data))
+		s2.Ack(ref)
 	}
 	if len(got) == 0 || got[len(got)-1] != "frame-4" {
 		t.Fatalf("replayed %q, want it to end with frame-4", got)
 	}
-	if err := s2.close(); err != nil {
+	if err := s2.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if left, _ := filepath.Glob(filepath.Join(dir, "*"+spoolSuffix)); len(left) != 0 {
+	if left, _ := filepath.Glob(filepath.Join(dir, "*"+Suffix)); len(left) != 0 {
 		t.Fatalf("segments left after every record was acked: %v", left)
 	}
 }
@@ -112,42 +112,42 @@ func TestSpoolCorruptTail(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
-			s, err := openSpool(dir, sink.SyncNever, 0, time.Now)
+			s, err := Open(dir, sink.SyncNever, 0, time.Now)
 			if err != nil {
 				t.Fatal(err)
 			}
 			for i := range 3 {
-				if err := s.append(spoolRecord{events: 1, created: time.Now(), data: fmt.Appendf(nil, "record-%d", i)}); err != nil {
+				if err := s.Append(Record{Events: 1, Created: time.Now(), Data: fmt.Appendf(nil, "record-%d", i)}); err != nil {
 					t.Fatal(err)
 				}
 			}
-			if err := s.close(); err != nil {
+			if err := s.Close(); err != nil {
 				t.Fatal(err)
 			}
-			segs, _ := filepath.Glob(filepath.Join(dir, "*"+spoolSuffix))
+			segs, _ := filepath.Glob(filepath.Join(dir, "*"+Suffix))
 			if len(segs) != 1 {
 				t.Fatalf("segments %v", segs)
 			}
 			tt.damage(t, segs[0])
-			s2, err := openSpool(dir, sink.SyncNever, 0, time.Now)
+			s2, err := Open(dir, sink.SyncNever, 0, time.Now)
 			if err != nil {
 				t.Fatalf("open after damage: %v", err)
 			}
-			defer s2.close()
+			defer s2.Close()
 			n := 0
 			for {
-				_, ref, _, ok := s2.next(time.Time{})
+				_, ref, _, ok := s2.Next(time.Time{})
 				if !ok {
 					break
 				}
-				s2.ack(ref)
+				s2.Ack(ref)
 				n++
 			}
 			if n != tt.want {
 				t.Errorf("replayed %d records, want %d", n, tt.want)
 			}
-			if st := s2.snapshot(); (st.corruptRecords > 0) != tt.corrupt {
-				t.Errorf("corrupt records %d, want corrupt=%v", st.corruptRecords, tt.corrupt)
+			if st := s2.Stats(); (st.CorruptRecords > 0) != tt.corrupt {
+				t.Errorf("corrupt records %d, want corrupt=%v", st.CorruptRecords, tt.corrupt)
 			}
 		})
 	}
@@ -155,31 +155,31 @@ func TestSpoolCorruptTail(t *testing.T) {
 
 func TestSpoolLimits(t *testing.T) {
 	now := time.Unix(1_700_000_000, 0)
-	s, err := openSpool(t.TempDir(), sink.SyncNever, 64<<10, func() time.Time { return now })
+	s, err := Open(t.TempDir(), sink.SyncNever, 64<<10, func() time.Time { return now })
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.close()
+	defer s.Close()
 	payload := bytes.Repeat([]byte("x"), 1000)
 	routine, critical := 0, 0
 	for range 200 {
-		if s.append(spoolRecord{events: 1, created: now, data: payload}) == nil {
+		if s.Append(Record{Events: 1, Created: now, Data: payload}) == nil {
 			routine++
 		}
 	}
 	for range 200 {
-		if s.append(spoolRecord{critical: true, events: 1, created: now, data: payload}) == nil {
+		if s.Append(Record{Critical: true, Events: 1, Created: now, Data: payload}) == nil {
 			critical++
 		}
 	}
 	if routine == 0 || critical == 0 || routine >= 64 {
 		t.Fatalf("routine %d critical %d records admitted in 64 KiB", routine, critical)
 	}
-	if b, _, _ := s.pending(); b > 64<<10 {
+	if b, _, _ := s.Pending(); b > 64<<10 {
 		t.Fatalf("spool holds %d bytes, limit 64 KiB", b)
 	}
 	// Age: everything written "now" is expired for a cutoff after now.
-	_, _, exp, ok := s.next(now.Add(time.Second))
+	_, _, exp, ok := s.Next(now.Add(time.Second))
 	if ok || exp != routine+critical {
 		t.Fatalf("next with cutoff: ok %v expired %d, want all %d", ok, exp, routine+critical)
 	}
@@ -210,7 +210,7 @@ func TestSpoolSyncPolicy(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			now := time.Unix(1_700_000_000, 0)
-			s, err := openSpool(t.TempDir(), tt.policy, 0, func() time.Time { return now })
+			s, err := Open(t.TempDir(), tt.policy, 0, func() time.Time { return now })
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -219,21 +219,21 @@ func TestSpoolSyncPolicy(t *testing.T) {
 			}
 			appendOne := func(i int) {
 				now = now.Add(4 * time.Second)
-				if err := s.append(spoolRecord{events: 1, created: now, data: fmt.Appendf(nil, "frame-%d", i)}); err != nil {
+				if err := s.Append(Record{Events: 1, Created: now, Data: fmt.Appendf(nil, "frame-%d", i)}); err != nil {
 					t.Fatal(err)
 				}
 			}
 			for i := range 5 {
 				appendOne(i)
 			}
-			if err := s.sync(); err != nil {
+			if err := s.Sync(); err != nil {
 				t.Fatal(err)
 			}
 			appendOne(5)
-			if err := s.close(); err != nil {
+			if err := s.Close(); err != nil {
 				t.Fatal(err)
 			}
-			if got := s.snapshot().syncs; got != tt.wantSyncs {
+			if got := s.Stats().Syncs; got != tt.wantSyncs {
 				t.Fatalf("%d syncs, want %d", got, tt.wantSyncs)
 			}
 		})
@@ -245,33 +245,33 @@ func TestSpoolSyncPolicy(t *testing.T) {
 func TestSpoolSyncAcknowledgements(t *testing.T) {
 	for _, policy := range []sink.SyncPolicy{sink.SyncOnFlush, sink.SyncNever} {
 		t.Run(policy.String(), func(t *testing.T) {
-			s, err := openSpool(t.TempDir(), policy, 0, time.Now)
+			s, err := Open(t.TempDir(), policy, 0, time.Now)
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer s.close()
+			defer s.Close()
 			for i := range 3 {
-				if err := s.append(spoolRecord{events: 1, created: time.Now(), data: fmt.Appendf(nil, "frame-%d", i)}); err != nil {
+				if err := s.Append(Record{Events: 1, Created: time.Now(), Data: fmt.Appendf(nil, "frame-%d", i)}); err != nil {
 					t.Fatal(err)
 				}
 			}
-			if err := s.sync(); err != nil {
+			if err := s.Sync(); err != nil {
 				t.Fatal(err)
 			}
-			_, ref, _, ok := s.next(time.Time{})
+			_, ref, _, ok := s.Next(time.Time{})
 			if !ok {
 				t.Fatal("no record to replay")
 			}
-			s.ack(ref)
-			before := s.snapshot().syncs
-			if err := s.sync(); err != nil {
+			s.Ack(ref)
+			before := s.Stats().Syncs
+			if err := s.Sync(); err != nil {
 				t.Fatal(err)
 			}
 			want := int64(1) // the acknowledgement file
 			if policy == sink.SyncNever {
 				want = 0
 			}
-			if got := s.snapshot().syncs - before; got != want {
+			if got := s.Stats().Syncs - before; got != want {
 				t.Fatalf("sync after an acknowledgement ran %d fsyncs, want %d", got, want)
 			}
 		})

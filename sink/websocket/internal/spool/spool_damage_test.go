@@ -1,4 +1,4 @@
-package websocket
+package spool
 
 import (
 	"bytes"
@@ -32,7 +32,7 @@ func recordSpans(t *testing.T, path string) [][2]int {
 // onlySegment returns the path of the one segment file in dir.
 func onlySegment(t *testing.T, dir string) string {
 	t.Helper()
-	segs, _ := filepath.Glob(filepath.Join(dir, "*"+spoolSuffix))
+	segs, _ := filepath.Glob(filepath.Join(dir, "*"+Suffix))
 	if len(segs) != 1 {
 		t.Fatalf("segments %v, want one", segs)
 	}
@@ -137,17 +137,17 @@ func TestSpoolDamageResync(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
-			s, err := openSpool(dir, sink.SyncNever, 0, time.Now)
+			s, err := Open(dir, sink.SyncNever, 0, time.Now)
 			if err != nil {
 				t.Fatal(err)
 			}
 			for i := range 3 {
-				rec := spoolRecord{events: 5 + i, created: time.Now(), data: fmt.Appendf(nil, "record-%d", i)}
-				if err := s.append(rec); err != nil {
+				rec := Record{Events: 5 + i, Created: time.Now(), Data: fmt.Appendf(nil, "record-%d", i)}
+				if err := s.Append(rec); err != nil {
 					t.Fatal(err)
 				}
 			}
-			if err := s.close(); err != nil {
+			if err := s.Close(); err != nil {
 				t.Fatal(err)
 			}
 			path := onlySegment(t, dir)
@@ -157,62 +157,62 @@ func TestSpoolDamageResync(t *testing.T) {
 				t.Fatal(err)
 			}
 
-			s2, err := openSpool(dir, sink.SyncNever, 0, time.Now)
+			s2, err := Open(dir, sink.SyncNever, 0, time.Now)
 			if err != nil {
 				t.Fatalf("open after damage: %v", err)
 			}
 			var got []string
 			for {
-				rec, ref, _, ok := s2.next(time.Time{})
+				rec, ref, _, ok := s2.Next(time.Time{})
 				if !ok {
 					break
 				}
-				got = append(got, string(rec.data))
-				s2.ack(ref)
+				got = append(got, string(rec.Data))
+				s2.Ack(ref)
 			}
 			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
 				t.Errorf("replayed %q, want %q", got, tt.want)
 			}
-			st := s2.snapshot()
-			if st.corruptRecords != tt.corrupt || st.lostEvents != tt.lostEvents {
-				t.Errorf("corrupt records %d, lost events %d; want %d and %d", st.corruptRecords, st.lostEvents, tt.corrupt, tt.lostEvents)
+			st := s2.Stats()
+			if st.CorruptRecords != tt.corrupt || st.LostEvents != tt.lostEvents {
+				t.Errorf("corrupt records %d, lost events %d; want %d and %d", st.CorruptRecords, st.LostEvents, tt.corrupt, tt.lostEvents)
 			}
-			loss := s2.takeLoss()
-			if loss.records != tt.corrupt || loss.events != tt.lostEvents {
+			loss := s2.TakeLoss()
+			if loss.Records != tt.corrupt || loss.Events != tt.lostEvents {
 				t.Errorf("loss to report %+v, want %d records and %d events", loss, tt.corrupt, tt.lostEvents)
 			}
-			if again := s2.takeLoss(); again.records != 0 || again.events != 0 || len(again.quarantined) != 0 {
+			if again := s2.TakeLoss(); again.Records != 0 || again.Events != 0 || len(again.Quarantined) != 0 {
 				t.Errorf("loss reported twice: %+v", again)
 			}
-			if err := s2.close(); err != nil {
+			if err := s2.Close(); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := os.Stat(path); !os.IsNotExist(err) {
 				t.Errorf("segment %s still in place after its records were acknowledged (%v)", path, err)
 			}
-			kept, err := os.ReadFile(path + spoolDamagedExt)
+			kept, err := os.ReadFile(path + DamagedExt)
 			switch {
 			case tt.quarantined && err != nil:
 				t.Fatalf("damaged segment not kept aside: %v", err)
 			case tt.quarantined && !bytes.Equal(kept, damaged):
 				t.Fatal("the segment kept aside differs from the damaged one")
-			case tt.quarantined && (len(loss.quarantined) != 1 || loss.quarantined[0] != path+spoolDamagedExt):
-				t.Errorf("quarantined files reported %q, want %s", loss.quarantined, path+spoolDamagedExt)
+			case tt.quarantined && (len(loss.Quarantined) != 1 || loss.Quarantined[0] != path+DamagedExt):
+				t.Errorf("quarantined files reported %q, want %s", loss.Quarantined, path+DamagedExt)
 			case !tt.quarantined && err == nil:
 				t.Fatal("an intact segment was kept aside as damaged")
 			}
 			// A later spool neither replays nor deletes what was set aside.
-			s3, err := openSpool(dir, sink.SyncNever, 0, time.Now)
+			s3, err := Open(dir, sink.SyncNever, 0, time.Now)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, _, _, ok := s3.next(time.Time{}); ok {
+			if _, _, _, ok := s3.Next(time.Time{}); ok {
 				t.Error("a later spool replayed records again")
 			}
-			if err := s3.close(); err != nil {
+			if err := s3.Close(); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := os.Stat(path + spoolDamagedExt); tt.quarantined && err != nil {
+			if _, err := os.Stat(path + DamagedExt); tt.quarantined && err != nil {
 				t.Errorf("damaged segment gone after a later spool: %v", err)
 			}
 		})
@@ -224,26 +224,26 @@ func TestSpoolDamageResync(t *testing.T) {
 // damaged segment never takes the name of an earlier one.
 func TestSpoolDamageNewSegmentIDs(t *testing.T) {
 	dir := t.TempDir()
-	s, err := openSpool(dir, sink.SyncNever, 0, time.Now)
+	s, err := Open(dir, sink.SyncNever, 0, time.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.append(spoolRecord{events: 1, created: time.Now(), data: []byte("a")}); err != nil {
+	if err := s.Append(Record{Events: 1, Created: time.Now(), Data: []byte("a")}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.close(); err != nil {
+	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
 	path := onlySegment(t, dir)
 	rewrite(t, path, func(b []byte, _ [][2]int) []byte { b[len(b)-1] ^= 1; return b })
-	s2, err := openSpool(dir, sink.SyncNever, 0, time.Now)
+	s2, err := Open(dir, sink.SyncNever, 0, time.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s2.append(spoolRecord{events: 1, created: time.Now(), data: []byte("b")}); err != nil {
+	if err := s2.Append(Record{Events: 1, Created: time.Now(), Data: []byte("b")}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s2.close(); err != nil {
+	if err := s2.Close(); err != nil {
 		t.Fatal(err)
 	}
 	if p := onlySegment(t, dir); p <= path {

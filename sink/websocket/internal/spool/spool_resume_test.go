@@ -1,4 +1,4 @@
-package websocket
+package spool
 
 import (
 	"fmt"
@@ -11,14 +11,14 @@ import (
 )
 
 // fillSpool appends n records named record-0… to a new spool in dir.
-func fillSpool(t *testing.T, dir string, n int) *spool {
+func fillSpool(t *testing.T, dir string, n int) *Spool {
 	t.Helper()
-	s, err := openSpool(dir, sink.SyncEvery(1), 0, time.Now)
+	s, err := Open(dir, sink.SyncEvery(1), 0, time.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i := range n {
-		if err := s.append(spoolRecord{events: 1, created: time.Now(), data: fmt.Appendf(nil, "record-%d", i)}); err != nil {
+		if err := s.Append(Record{Events: 1, Created: time.Now(), Data: fmt.Appendf(nil, "record-%d", i)}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -27,16 +27,16 @@ func fillSpool(t *testing.T, dir string, n int) *spool {
 
 // replayAll hands out and acknowledges every record of s, returning their
 // names.
-func replayAll(t *testing.T, s *spool) []string {
+func replayAll(t *testing.T, s *Spool) []string {
 	t.Helper()
 	var got []string
 	for {
-		rec, ref, _, ok := s.next(time.Time{})
+		rec, ref, _, ok := s.Next(time.Time{})
 		if !ok {
 			return got
 		}
-		got = append(got, string(rec.data))
-		s.ack(ref)
+		got = append(got, string(rec.Data))
+		s.Ack(ref)
 	}
 }
 
@@ -56,45 +56,45 @@ func TestSpoolResumeAfterAck(t *testing.T) {
 		name string
 		// handle gets the refs of the first six records, handed out in
 		// order.
-		handle func(s *spool, refs []spoolRef)
+		handle func(s *Spool, refs []Ref)
 		want   []string
 	}{
-		{name: "nothing acknowledged", handle: func(*spool, []spoolRef) {}, want: names(0, 10)},
-		{name: "four acknowledged", handle: func(s *spool, refs []spoolRef) {
+		{name: "nothing acknowledged", handle: func(*Spool, []Ref) {}, want: names(0, 10)},
+		{name: "four acknowledged", handle: func(s *Spool, refs []Ref) {
 			for _, r := range refs[:4] {
-				s.ack(r)
+				s.Ack(r)
 			}
 		}, want: names(4, 10)},
-		{name: "a gap", handle: func(s *spool, refs []spoolRef) {
+		{name: "a gap", handle: func(s *Spool, refs []Ref) {
 			for _, i := range []int{0, 1, 3, 4} {
-				s.ack(refs[i])
+				s.Ack(refs[i])
 			}
 		}, want: append(names(2, 3), names(5, 10)...)}, // 3 and 4 were acknowledged
-		{name: "gaps acknowledged late", handle: func(s *spool, refs []spoolRef) {
+		{name: "gaps acknowledged late", handle: func(s *Spool, refs []Ref) {
 			for _, i := range []int{5, 3, 1, 0} {
-				s.ack(refs[i])
+				s.Ack(refs[i])
 			}
 		}, want: append(append(names(2, 3), names(4, 5)...), names(6, 10)...)},
-		{name: "a gap closed", handle: func(s *spool, refs []spoolRef) {
+		{name: "a gap closed", handle: func(s *Spool, refs []Ref) {
 			for _, i := range []int{1, 3, 0, 2} {
-				s.ack(refs[i])
+				s.Ack(refs[i])
 			}
 		}, want: names(4, 10)},
-		{name: "a released record", handle: func(s *spool, refs []spoolRef) {
-			s.ack(refs[0])
-			s.release(refs[1])
-			s.ack(refs[2])
+		{name: "a released record", handle: func(s *Spool, refs []Ref) {
+			s.Ack(refs[0])
+			s.Release(refs[1])
+			s.Ack(refs[2])
 		}, want: append(names(1, 2), names(3, 10)...)},
-		{name: "every record", handle: func(s *spool, refs []spoolRef) {
+		{name: "every record", handle: func(s *Spool, refs []Ref) {
 			for _, r := range refs {
-				s.ack(r)
+				s.Ack(r)
 			}
 			for {
-				_, ref, _, ok := s.next(time.Time{})
+				_, ref, _, ok := s.Next(time.Time{})
 				if !ok {
 					break
 				}
-				s.ack(ref)
+				s.Ack(ref)
 			}
 		}, want: nil},
 	}
@@ -102,10 +102,10 @@ func TestSpoolResumeAfterAck(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
 			s := fillSpool(t, dir, 10)
-			t.Cleanup(func() { _ = s.close() })
-			var refs []spoolRef
+			t.Cleanup(func() { _ = s.Close() })
+			var refs []Ref
 			for range 6 {
-				_, ref, _, ok := s.next(time.Time{})
+				_, ref, _, ok := s.Next(time.Time{})
 				if !ok {
 					t.Fatal("spool ran out of records")
 				}
@@ -113,18 +113,18 @@ func TestSpoolResumeAfterAck(t *testing.T) {
 			}
 			tt.handle(s, refs)
 			// A new process; the first one crashed.
-			s2, err := openSpool(dir, sink.SyncNever, 0, time.Now)
+			s2, err := Open(dir, sink.SyncNever, 0, time.Now)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, recs, ev := s2.pending(); recs != int64(len(tt.want)) || ev != len(tt.want) {
+			if _, recs, ev := s2.Pending(); recs != int64(len(tt.want)) || ev != len(tt.want) {
 				t.Errorf("pending records %d, events %d; want %d of each", recs, ev, len(tt.want))
 			}
 			got := replayAll(t, s2)
 			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
 				t.Fatalf("replayed %q, want %q", got, tt.want)
 			}
-			if err := s2.close(); err != nil {
+			if err := s2.Close(); err != nil {
 				t.Fatal(err)
 			}
 			if left, _ := filepath.Glob(filepath.Join(dir, "*")); len(left) != 0 {
@@ -163,22 +163,22 @@ func TestSpoolResumeDamagedAckFile(t *testing.T) {
 			dir := t.TempDir()
 			s := fillSpool(t, dir, 10)
 			for range 4 {
-				_, ref, _, _ := s.next(time.Time{})
-				s.ack(ref)
+				_, ref, _, _ := s.Next(time.Time{})
+				s.Ack(ref)
 			}
-			if err := s.close(); err != nil {
+			if err := s.Close(); err != nil {
 				t.Fatal(err)
 			}
-			acks, _ := filepath.Glob(filepath.Join(dir, "*"+spoolSuffix+spoolAckExt))
+			acks, _ := filepath.Glob(filepath.Join(dir, "*"+Suffix+spoolAckExt))
 			if len(acks) != 1 {
 				t.Fatalf("acknowledgement files %v, want one", acks)
 			}
 			tt.damage(t, acks[0])
-			s2, err := openSpool(dir, sink.SyncNever, 0, time.Now)
+			s2, err := Open(dir, sink.SyncNever, 0, time.Now)
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer s2.close()
+			defer s2.Close()
 			got := replayAll(t, s2)
 			if tt.name != "offset past the segment" && fmt.Sprint(got) != fmt.Sprint(names(0, 10)) {
 				t.Fatalf("replayed %q, want the whole segment", got)
@@ -196,14 +196,14 @@ func TestSpoolResumeDamagedAckFile(t *testing.T) {
 func TestSpoolAckFileEntries(t *testing.T) {
 	dir := t.TempDir()
 	s := fillSpool(t, dir, 10)
-	var refs []spoolRef
+	var refs []Ref
 	for range 6 {
-		_, ref, _, _ := s.next(time.Time{})
+		_, ref, _, _ := s.Next(time.Time{})
 		refs = append(refs, ref)
 	}
-	s.ack(refs[2])
-	s.ack(refs[4])
-	acks, _ := filepath.Glob(filepath.Join(dir, "*"+spoolSuffix+spoolAckExt))
+	s.Ack(refs[2])
+	s.Ack(refs[4])
+	acks, _ := filepath.Glob(filepath.Join(dir, "*"+Suffix+spoolAckExt))
 	if len(acks) != 1 {
 		t.Fatalf("acknowledgement files %v, want one", acks)
 	}
@@ -222,19 +222,19 @@ func TestSpoolAckFileEntries(t *testing.T) {
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
-	s2, err := openSpool(dir, sink.SyncNever, 0, time.Now)
+	s2, err := Open(dir, sink.SyncNever, 0, time.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := []string{"record-0", "record-1", "record-3", "record-5", "record-6", "record-7", "record-8", "record-9"}
 	var got []string
-	var refs2 []spoolRef
+	var refs2 []Ref
 	for {
-		rec, ref, _, ok := s2.next(time.Time{})
+		rec, ref, _, ok := s2.Next(time.Time{})
 		if !ok {
 			break
 		}
-		got = append(got, string(rec.data))
+		got = append(got, string(rec.Data))
 		refs2 = append(refs2, ref)
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
@@ -242,27 +242,27 @@ func TestSpoolAckFileEntries(t *testing.T) {
 	}
 	// Out of order again, past the torn entry, then every record: the
 	// list is emptied, then the files go.
-	s2.ack(refs2[1])
+	s2.Ack(refs2[1])
 	if a, _ := readAckFile(acks[0]); len(a.done) != 3 {
 		t.Fatalf("entries %v after the torn one was overwritten, want 3", a.done)
 	}
-	s2.ack(refs2[0]) // record 3 is still out, and 4 done behind it
+	s2.Ack(refs2[0]) // record 3 is still out, and 4 done behind it
 	if st, err := os.Stat(acks[0]); err != nil || st.Size() == 2*spoolAckSlot {
 		t.Fatalf("ack file emptied with a gap left: %v", err)
 	}
-	s2.ack(refs2[2]) // record 3: the offset passes 4
+	s2.Ack(refs2[2]) // record 3: the offset passes 4
 	if st, err := os.Stat(acks[0]); err != nil {
 		t.Fatal(err)
 	} else if st.Size() != 2*spoolAckSlot {
 		t.Fatalf("ack file after the gaps closed: %d bytes, want only its slots", st.Size())
 	}
 	for _, r := range refs2[3:] {
-		s2.ack(r)
+		s2.Ack(r)
 	}
-	if err := s2.close(); err != nil {
+	if err := s2.Close(); err != nil {
 		t.Fatal(err)
 	}
-	_ = s.close()
+	_ = s.Close()
 	if left, _ := filepath.Glob(filepath.Join(dir, "*")); len(left) != 0 {
 		t.Fatalf("files left after every record was acknowledged: %v", left)
 	}

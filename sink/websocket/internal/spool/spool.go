@@ -1,4 +1,4 @@
-package websocket
+package spool
 
 import (
 	"cmp"
@@ -59,8 +59,8 @@ import (
 // after its segment.
 const (
 	spoolMagic       = "RFTSPL1\n"
-	spoolSuffix      = ".spool"
-	spoolDamagedExt  = ".damaged" // appended to a damaged segment's name
+	Suffix           = ".spool"
+	DamagedExt       = ".damaged" // appended to a damaged segment's name
 	spoolAckExt      = ".ack"     // appended to a segment's name for its acknowledgements
 	spoolAckMagic    = "RFTACK1\n"
 	spoolAckSlot     = 32
@@ -79,42 +79,42 @@ const (
 
 var spoolCRC = crc32.MakeTable(crc32.Castagnoli)
 
-// errSpoolFull is returned by append when the record does not fit in the
+// ErrFull is returned by append when the record does not fit in the
 // spool's byte limit.
-var errSpoolFull = errors.New("sink: spool full")
+var ErrFull = errors.New("sink: spool full")
 
-// spoolRecord is one frame kept on disk.
-type spoolRecord struct {
-	critical   bool
-	binary     bool // the payload is the wire form of a binary frame
-	compressed bool // the payload is a size-prefixed LZ4 block
-	events     int
-	created    time.Time
-	data       []byte
-	// parts follow data in the payload when a record is written (a
+// Record is one frame kept on disk.
+type Record struct {
+	Critical   bool
+	Binary     bool // the payload is the wire form of a binary frame
+	Compressed bool // the payload is a size-prefixed LZ4 block
+	Events     int
+	Created    time.Time
+	Data       []byte
+	// Parts follow data in the payload when a record is written (a
 	// frame's JSON in pieces, written as they are); a record read back
 	// has them in data.
-	parts [][]byte
+	Parts [][]byte
 }
 
 // size is the length of the record's frame.
-func (r *spoolRecord) size() int {
-	n := len(r.data)
-	for _, p := range r.parts {
+func (r *Record) size() int {
+	n := len(r.Data)
+	for _, p := range r.Parts {
 		n += len(p)
 	}
 	return n
 }
 
-// spoolRef locates a record handed out by next, for ack.
-type spoolRef struct {
+// Ref locates a record handed out by next, for ack.
+type Ref struct {
 	seg *segment
 	end int64 // offset after the record
 }
 
-// valid reports whether r locates a record: the zero spoolRef, of a
+// Valid reports whether r locates a record: the zero spoolRef, of a
 // frame that was not read from the spool, locates none.
-func (r spoolRef) valid() bool { return r.seg != nil }
+func (r Ref) Valid() bool { return r.seg != nil }
 
 // spoolOut is a record after a segment's acknowledged offset that was
 // handed out, or skipped (done at once).
@@ -157,28 +157,28 @@ type segment struct {
 	doneAt map[int64]int64
 }
 
-// spoolStats are the spool's counters.
-type spoolStats struct {
-	bytes, records    int64
-	corruptRecords    int64 // damaged records (at least one per damaged range)
-	corruptBytes      int64
-	lostEvents        int64 // events of damaged records, where known
-	quarantined       int64 // damaged segment files set aside
-	recoveredRecords  int64
-	recoveredSegments int64
-	syncs             int64 // fsync calls, segments and acknowledgement files
+// Stats are the spool's counters.
+type Stats struct {
+	Bytes, Records    int64
+	CorruptRecords    int64 // damaged records (at least one per damaged range)
+	CorruptBytes      int64
+	LostEvents        int64 // events of damaged records, where known
+	Quarantined       int64 // damaged segment files set aside
+	RecoveredRecords  int64
+	RecoveredSegments int64
+	Syncs             int64 // fsync calls, segments and acknowledgement files
 }
 
-// spoolLoss is what the spool lost to damage since the last takeLoss.
-type spoolLoss struct {
-	records, events int64
-	quarantined     []string // paths of the segment files set aside
+// Loss is what the spool lost to damage since the last takeLoss.
+type Loss struct {
+	Records, Events int64
+	Quarantined     []string // paths of the segment files set aside
 }
 
-// spool is an append-only store of frames in segment files, replayed
+// Spool is an append-only store of frames in segment files, replayed
 // oldest first and deleted segment by segment once every record of a
 // segment was acknowledged. It is safe for concurrent use.
-type spool struct {
+type Spool struct {
 	dir      string
 	policy   sink.SyncPolicy
 	maxBytes int64 // 0: unbounded
@@ -191,23 +191,23 @@ type spool struct {
 	wSync   sink.SyncTracker // of w
 	wDirty  bool             // w was written since its last sync
 	nextID  uint64
-	stats   spoolStats
-	loss    spoolLoss // not reported yet
+	stats   Stats
+	loss    Loss // not reported yet
 	scratch []byte
 	closed  bool
 	ackSync sink.SyncTracker // of the acknowledgement files, together
 	ackErr  error            // first failure to write one, reported by close
 }
 
-// openSpool opens or creates dir and scans the segments a previous sink
+// Open opens or creates dir and scans the segments a previous sink
 // left there. Damaged records are skipped and counted, never fatal.
-func openSpool(dir string, policy sink.SyncPolicy, maxBytes int64, now func() time.Time) (*spool, error) {
+func Open(dir string, policy sink.SyncPolicy, maxBytes int64, now func() time.Time) (*Spool, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("sink: spool: %w", err)
 	}
 	seg := maxBytes / 8
 	seg = min(max(seg, spoolMinSegment), spoolMaxSegment)
-	s := &spool{dir: dir, policy: policy, segSize: seg, now: now, maxBytes: maxBytes}
+	s := &Spool{dir: dir, policy: policy, segSize: seg, now: now, maxBytes: maxBytes}
 	s.wSync.Synced(now())
 	s.ackSync.Synced(now())
 	entries, err := os.ReadDir(dir)
@@ -243,10 +243,10 @@ func openSpool(dir string, policy sink.SyncPolicy, maxBytes int64, now func() ti
 			continue
 		}
 		s.segs = append(s.segs, g)
-		s.stats.recoveredSegments++
-		s.stats.recoveredRecords += int64(g.records)
-		s.stats.records += int64(g.records)
-		s.stats.bytes += g.size
+		s.stats.RecoveredSegments++
+		s.stats.RecoveredRecords += int64(g.records)
+		s.stats.Records += int64(g.records)
+		s.stats.Bytes += g.size
 	}
 	for id := range acks {
 		_ = os.Remove(s.segPath(id) + spoolAckExt) // its segment is gone
@@ -257,7 +257,7 @@ func openSpool(dir string, policy sink.SyncPolicy, maxBytes int64, now func() ti
 // parseSegName splits a spool file name into its segment id and what
 // follows ".spool" ("" for a segment, ".damaged" for one set aside).
 func parseSegName(name string) (id uint64, rest string, ok bool) {
-	num, tail, found := strings.Cut(name, spoolSuffix)
+	num, tail, found := strings.Cut(name, Suffix)
 	if !found {
 		return 0, "", false
 	}
@@ -268,13 +268,13 @@ func parseSegName(name string) (id uint64, rest string, ok bool) {
 	return id, tail, true
 }
 
-func (s *spool) segPath(id uint64) string {
-	return filepath.Join(s.dir, fmt.Sprintf("%020d%s", id, spoolSuffix))
+func (s *Spool) segPath(id uint64) string {
+	return filepath.Join(s.dir, fmt.Sprintf("%020d%s", id, Suffix))
 }
 
 // scan validates g's records, counts the events in them and records the
 // damaged ranges.
-func (s *spool) scan(g *segment) error {
+func (s *Spool) scan(g *segment) error {
 	b, err := os.ReadFile(g.path)
 	if err != nil {
 		return fmt.Errorf("sink: spool: %w", err)
@@ -283,7 +283,7 @@ func (s *spool) scan(g *segment) error {
 	if len(b) < off || string(b[:off]) != spoolMagic {
 		// The records may still be whole: read on from where they start.
 		g.damaged = true
-		s.stats.corruptBytes += int64(min(len(b), off))
+		s.stats.CorruptBytes += int64(min(len(b), off))
 	}
 	var done map[int64]bool
 	if a, ok := readAckFile(g.path + spoolAckExt); ok && a.acked >= int64(off) && a.acked <= int64(len(b)) {
@@ -314,7 +314,7 @@ func (s *spool) scan(g *segment) error {
 				g.doneAt[int64(off)] = end
 			} else {
 				g.records++
-				g.events += rec.events
+				g.events += rec.Events
 			}
 			off += n
 			g.size = int64(off)
@@ -333,30 +333,30 @@ func (s *spool) scan(g *segment) error {
 
 // parseRecord reads the record at the start of b. It reports false for a
 // torn or damaged record.
-func parseRecord(b []byte) (spoolRecord, int, bool) {
+func parseRecord(b []byte) (Record, int, bool) {
 	if len(b) < spoolHeaderLen {
-		return spoolRecord{}, 0, false
+		return Record{}, 0, false
 	}
 	n := binary.LittleEndian.Uint32(b[0:4])
 	if n < spoolMetaLen || n > spoolMaxPayload || int64(n) > int64(len(b)-spoolHeaderLen) {
-		return spoolRecord{}, 0, false
+		return Record{}, 0, false
 	}
 	p := b[spoolHeaderLen : spoolHeaderLen+int(n)]
 	if crc32.Checksum(p, spoolCRC) != binary.LittleEndian.Uint32(b[4:8]) {
-		return spoolRecord{}, 0, false
+		return Record{}, 0, false
 	}
 	return decodePayload(p), spoolHeaderLen + int(n), true
 }
 
-func decodePayload(p []byte) spoolRecord {
+func decodePayload(p []byte) Record {
 	flags := p[0]
-	return spoolRecord{
-		critical:   flags&spoolFlagCrit != 0,
-		binary:     flags&spoolFlagBinary != 0,
-		compressed: flags&spoolFlagCompres != 0,
-		events:     int(binary.LittleEndian.Uint32(p[1:5])),
-		created:    time.Unix(0, int64(binary.LittleEndian.Uint64(p[5:13]))),
-		data:       p[spoolMetaLen:],
+	return Record{
+		Critical:   flags&spoolFlagCrit != 0,
+		Binary:     flags&spoolFlagBinary != 0,
+		Compressed: flags&spoolFlagCompres != 0,
+		Events:     int(binary.LittleEndian.Uint32(p[1:5])),
+		Created:    time.Unix(0, int64(binary.LittleEndian.Uint64(p[5:13]))),
+		Data:       p[spoolMetaLen:],
 	}
 }
 
@@ -398,44 +398,44 @@ func damagedEvents(r []byte, atEnd bool) (int, bool) {
 
 // damageLocked counts the damaged range r of g as one lost record, and its
 // events when they are known. s.mu must be held (or s not shared yet).
-func (s *spool) damageLocked(g *segment, r []byte, atEnd bool) {
+func (s *Spool) damageLocked(g *segment, r []byte, atEnd bool) {
 	g.damaged = true
-	s.stats.corruptRecords++
-	s.stats.corruptBytes += int64(len(r))
-	s.loss.records++
+	s.stats.CorruptRecords++
+	s.stats.CorruptBytes += int64(len(r))
+	s.loss.Records++
 	if ev, ok := damagedEvents(r, atEnd); ok {
-		s.stats.lostEvents += int64(ev)
-		s.loss.events += int64(ev)
+		s.stats.LostEvents += int64(ev)
+		s.loss.Events += int64(ev)
 	}
 }
 
 // readRecord reads the record at off of f, which holds valid bytes up to
 // size. It reports false for a torn or damaged record.
-func readRecord(f *os.File, off, size int64, buf *[]byte) (spoolRecord, int64, bool) {
+func readRecord(f *os.File, off, size int64, buf *[]byte) (Record, int64, bool) {
 	var hdr [spoolHeaderLen]byte
 	if _, err := f.ReadAt(hdr[:], off); err != nil {
-		return spoolRecord{}, 0, false
+		return Record{}, 0, false
 	}
 	n := binary.LittleEndian.Uint32(hdr[0:4])
 	if n < spoolMetaLen || n > spoolMaxPayload || off+spoolHeaderLen+int64(n) > size {
-		return spoolRecord{}, 0, false
+		return Record{}, 0, false
 	}
 	if cap(*buf) < int(n) {
 		*buf = make([]byte, n)
 	}
 	p := (*buf)[:n]
 	if _, err := f.ReadAt(p, off+spoolHeaderLen); err != nil {
-		return spoolRecord{}, 0, false
+		return Record{}, 0, false
 	}
 	if crc32.Checksum(p, spoolCRC) != binary.LittleEndian.Uint32(hdr[4:8]) {
-		return spoolRecord{}, 0, false
+		return Record{}, 0, false
 	}
 	return decodePayload(p), spoolHeaderLen + int64(n), true
 }
 
-// append writes rec at the end of the newest segment, starting a new one
+// Append writes rec at the end of the newest segment, starting a new one
 // when it is full, and syncs as the policy says.
-func (s *spool) append(rec spoolRecord) error {
+func (s *Spool) Append(rec Record) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -449,11 +449,11 @@ func (s *spool) append(rec spoolRecord) error {
 		// Routine records may fill the spool up to 7/8 of its limit; the
 		// rest is kept for critical ones.
 		limit := s.maxBytes
-		if !rec.critical {
+		if !rec.Critical {
 			limit -= s.maxBytes / 8
 		}
-		if s.stats.bytes+int64(spoolHeaderLen+n+len(spoolMagic)) > limit {
-			return errSpoolFull
+		if s.stats.Bytes+int64(spoolHeaderLen+n+len(spoolMagic)) > limit {
+			return ErrFull
 		}
 	}
 	last := len(s.segs) - 1
@@ -470,27 +470,27 @@ func (s *spool) append(rec spoolRecord) error {
 	b = binary.LittleEndian.AppendUint32(b, uint32(n))
 	b = binary.LittleEndian.AppendUint32(b, 0)
 	var flags byte
-	if rec.critical {
+	if rec.Critical {
 		flags |= spoolFlagCrit
 	}
-	if rec.binary {
+	if rec.Binary {
 		flags |= spoolFlagBinary
 	}
-	if rec.compressed {
+	if rec.Compressed {
 		flags |= spoolFlagCompres
 	}
 	b = append(b, flags)
-	b = binary.LittleEndian.AppendUint32(b, uint32(rec.events))
-	b = binary.LittleEndian.AppendUint64(b, uint64(rec.created.UnixNano()))
+	b = binary.LittleEndian.AppendUint32(b, uint32(rec.Events))
+	b = binary.LittleEndian.AppendUint64(b, uint64(rec.Created.UnixNano()))
 	crc := crc32.Update(0, spoolCRC, b[spoolHeaderLen:])
-	crc = crc32.Update(crc, spoolCRC, rec.data)
-	for _, p := range rec.parts {
+	crc = crc32.Update(crc, spoolCRC, rec.Data)
+	for _, p := range rec.Parts {
 		crc = crc32.Update(crc, spoolCRC, p)
 	}
 	binary.LittleEndian.PutUint32(b[4:8], crc)
 	s.scratch = b
 	off := g.size
-	for _, p := range append([][]byte{b, rec.data}, rec.parts...) {
+	for _, p := range append([][]byte{b, rec.Data}, rec.Parts...) {
 		if len(p) == 0 {
 			continue
 		}
@@ -501,9 +501,9 @@ func (s *spool) append(rec spoolRecord) error {
 	}
 	g.size = off
 	g.records++
-	g.events += rec.events
-	s.stats.bytes += int64(spoolHeaderLen + n)
-	s.stats.records++
+	g.events += rec.Events
+	s.stats.Bytes += int64(spoolHeaderLen + n)
+	s.stats.Records++
 	s.wDirty = true
 	if s.wSync.Record(s.policy, s.now()) {
 		if err := s.syncWriter(); err != nil {
@@ -514,13 +514,13 @@ func (s *spool) append(rec spoolRecord) error {
 }
 
 // fsync syncs f and counts it.
-func (s *spool) fsync(f *os.File) error {
-	s.stats.syncs++
+func (s *Spool) fsync(f *os.File) error {
+	s.stats.Syncs++
 	return f.Sync()
 }
 
 // syncWriter syncs the segment being written. s.mu must be held.
-func (s *spool) syncWriter() error {
+func (s *Spool) syncWriter() error {
 	if err := s.fsync(s.w); err != nil {
 		return fmt.Errorf("sink: spool: sync %s: %w", s.w.Name(), err)
 	}
@@ -529,10 +529,10 @@ func (s *spool) syncWriter() error {
 	return nil
 }
 
-// sync syncs, unless the policy is SyncNever, the segment being written
+// Sync syncs, unless the policy is SyncNever, the segment being written
 // and the acknowledgement files written since their last sync: what the
 // spool holds is on disk when it returns nil.
-func (s *spool) sync() error {
+func (s *Spool) Sync() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.policy.Syncs() || s.closed {
@@ -556,7 +556,7 @@ func (s *spool) sync() error {
 }
 
 // rotate finishes the segment being written and starts a new one.
-func (s *spool) rotate() error {
+func (s *Spool) rotate() error {
 	if s.w != nil {
 		if s.policy.Syncs() && s.wDirty {
 			_ = s.syncWriter() // a failure costs at most this segment's durability
@@ -578,17 +578,17 @@ func (s *spool) rotate() error {
 	}
 	g.size = int64(len(spoolMagic))
 	g.read, g.acked = g.size, g.size
-	s.stats.bytes += g.size
+	s.stats.Bytes += g.size
 	s.w = f
 	s.segs = append(s.segs, g)
 	return nil
 }
 
-// next returns the oldest record not replayed yet; ok is false when every
+// Next returns the oldest record not replayed yet; ok is false when every
 // record was handed out. Records created before expireBefore (when not
 // zero) are skipped and their events added to expired. Damaged records are
 // skipped and counted (see takeLoss).
-func (s *spool) next(expireBefore time.Time) (rec spoolRecord, ref spoolRef, expired int, ok bool) {
+func (s *Spool) Next(expireBefore time.Time) (rec Record, ref Ref, expired int, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, g := range slices.Clone(s.segs) {
@@ -614,24 +614,24 @@ func (s *spool) next(expireBefore time.Time) (rec spoolRecord, ref spoolRef, exp
 			}
 			g.read += n
 			g.readRec++
-			g.events -= r.events
-			if !expireBefore.IsZero() && r.created.Before(expireBefore) {
-				expired += r.events
-				s.stats.records--
+			g.events -= r.Events
+			if !expireBefore.IsZero() && r.Created.Before(expireBefore) {
+				expired += r.Events
+				s.stats.Records--
 				s.skipTo(g, g.read)
 				continue
 			}
 			g.unacked++
 			g.out = append(g.out, spoolOut{end: g.read})
-			return r, spoolRef{seg: g, end: g.read}, expired, true
+			return r, Ref{seg: g, end: g.read}, expired, true
 		}
 	}
-	return spoolRecord{}, spoolRef{}, expired, false
+	return Record{}, Ref{}, expired, false
 }
 
 // skipDamaged moves g's replay offset past the damaged range at it,
 // counting the range unless the scan already did. s.mu must be held.
-func (s *spool) skipDamaged(g *segment, f *os.File) {
+func (s *Spool) skipDamaged(g *segment, f *os.File) {
 	if end, ok := g.gaps[g.read]; ok {
 		s.skipTo(g, end)
 		return
@@ -650,11 +650,11 @@ func (s *spool) skipDamaged(g *segment, f *os.File) {
 // skipTo moves g's replay offset to off past records that need no
 // acknowledgement (expired or damaged), and settles g's counts when it
 // reaches the end. s.mu must be held.
-func (s *spool) skipTo(g *segment, off int64) {
+func (s *Spool) skipTo(g *segment, off int64) {
 	g.read = off
 	if g.read >= g.size && g.readRec < g.records {
 		// Damage found while replaying hid records the counts include.
-		s.stats.records -= int64(g.records - g.readRec)
+		s.stats.Records -= int64(g.records - g.readRec)
 		g.records = g.readRec
 		g.events = 0
 	}
@@ -665,7 +665,7 @@ func (s *spool) skipTo(g *segment, off int64) {
 // settle moves g's acknowledged offset past the records done at the front
 // of g.out, then deletes g if it is finished or else writes the offset.
 // s.mu must be held.
-func (s *spool) settle(g *segment) {
+func (s *Spool) settle(g *segment) {
 	moved := false
 	for len(g.out) > 0 && g.out[0].done {
 		g.acked = g.out[0].end
@@ -689,7 +689,7 @@ func (s *spool) settle(g *segment) {
 
 // logAck lists end, the end of a record of g acknowledged before the
 // records ahead of it, in g's acknowledgement file. s.mu must be held.
-func (s *spool) logAck(g *segment, end int64) {
+func (s *Spool) logAck(g *segment, end int64) {
 	if g.ackSeq == 0 {
 		s.writeAck(g) // entries count only after a valid slot
 	}
@@ -712,7 +712,7 @@ func (s *spool) logAck(g *segment, end int64) {
 // acknowledgement file not written last, and syncs as the policy says.
 // A failure costs duplicates after a restart; the first is reported by
 // close. s.mu must be held.
-func (s *spool) writeAck(g *segment) {
+func (s *Spool) writeAck(g *segment) {
 	if !s.openAck(g) {
 		return
 	}
@@ -737,7 +737,7 @@ func (s *spool) writeAck(g *segment) {
 
 // openAck opens g's acknowledgement file unless it is open, and reports
 // whether it is. s.mu must be held.
-func (s *spool) openAck(g *segment) bool {
+func (s *Spool) openAck(g *segment) bool {
 	if g.ackFile != nil {
 		return true
 	}
@@ -752,7 +752,7 @@ func (s *spool) openAck(g *segment) bool {
 
 // syncAck notes that g's acknowledgement file was written, and syncs it as
 // the policy says. s.mu must be held.
-func (s *spool) syncAck(g *segment) {
+func (s *Spool) syncAck(g *segment) {
 	g.ackDirty = true
 	if s.ackSync.Record(s.policy, s.now()) {
 		if err := s.fsync(g.ackFile); err != nil {
@@ -806,7 +806,7 @@ func readAckFile(path string) (a ackFile, ok bool) {
 	return a, true
 }
 
-func (s *spool) reader(g *segment) (*os.File, error) {
+func (s *Spool) reader(g *segment) (*os.File, error) {
 	if g.file != nil {
 		return g.file, nil
 	}
@@ -818,10 +818,10 @@ func (s *spool) reader(g *segment) (*os.File, error) {
 	return f, nil
 }
 
-// ack marks a record handed out by next as delivered. A segment whose
+// Ack marks a record handed out by next as delivered. A segment whose
 // records were all replayed and acknowledged is deleted (or set aside
 // when damaged).
-func (s *spool) ack(ref spoolRef) {
+func (s *Spool) Ack(ref Ref) {
 	if ref.seg == nil {
 		return
 	}
@@ -829,7 +829,7 @@ func (s *spool) ack(ref spoolRef) {
 	defer s.mu.Unlock()
 	g := ref.seg
 	g.unacked--
-	s.stats.records--
+	s.stats.Records--
 	for i := range g.out {
 		if g.out[i].end == ref.end {
 			g.out[i].done = true
@@ -844,10 +844,10 @@ func (s *spool) ack(ref spoolRef) {
 	}
 }
 
-// release returns a record handed out by next, not delivered, so that it is
+// Release returns a record handed out by next, not delivered, so that it is
 // replayed again by a later sink (it stays on disk, and the acknowledged
 // offset stops before it); this process does not hand it out again.
-func (s *spool) release(ref spoolRef) {
+func (s *Spool) Release(ref Ref) {
 	if ref.seg == nil {
 		return
 	}
@@ -857,7 +857,7 @@ func (s *spool) release(ref spoolRef) {
 	ref.seg.released++
 }
 
-func (s *spool) maybeRemove(g *segment) {
+func (s *Spool) maybeRemove(g *segment) {
 	if g.removed || g.read < g.size || g.unacked > 0 {
 		return
 	}
@@ -874,7 +874,7 @@ func (s *spool) maybeRemove(g *segment) {
 	}
 	s.discard(g)
 	g.removed = true
-	s.stats.bytes -= g.size
+	s.stats.Bytes -= g.size
 	s.segs = slices.DeleteFunc(s.segs, func(x *segment) bool { return x == g })
 }
 
@@ -882,7 +882,7 @@ func (s *spool) maybeRemove(g *segment) {
 // it is damaged. The acknowledgement file goes last: a crash in between
 // leaves it orphaned (deleted by the next open), never a segment without
 // its offset.
-func (s *spool) discard(g *segment) {
+func (s *Spool) discard(g *segment) {
 	if g.damaged {
 		s.quarantine(g)
 	} else {
@@ -898,37 +898,37 @@ func (s *spool) discard(g *segment) {
 // quarantine sets the damaged segment g aside for a person to inspect.
 // When even the rename fails the file stays where it is (and is scanned
 // again by the next sink).
-func (s *spool) quarantine(g *segment) {
-	to := g.path + spoolDamagedExt
+func (s *Spool) quarantine(g *segment) {
+	to := g.path + DamagedExt
 	if err := os.Rename(g.path, to); err != nil {
 		return
 	}
-	s.stats.quarantined++
-	s.loss.quarantined = append(s.loss.quarantined, to)
+	s.stats.Quarantined++
+	s.loss.Quarantined = append(s.loss.Quarantined, to)
 }
 
-// takeLoss returns what was lost to damage since the previous call.
-func (s *spool) takeLoss() spoolLoss {
+// TakeLoss returns what was lost to damage since the previous call.
+func (s *Spool) TakeLoss() Loss {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	l := s.loss
-	s.loss = spoolLoss{}
+	s.loss = Loss{}
 	return l
 }
 
-// pending returns the bytes and records on disk not yet acknowledged, and
+// Pending returns the bytes and records on disk not yet acknowledged, and
 // the events in records not replayed yet.
-func (s *spool) pending() (bytes, records int64, unreplayedEvents int) {
+func (s *Spool) Pending() (bytes, records int64, unreplayedEvents int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, g := range s.segs {
 		unreplayedEvents += g.events
 	}
-	return s.stats.bytes, s.stats.records, unreplayedEvents
+	return s.stats.Bytes, s.stats.Records, unreplayedEvents
 }
 
-// hasUnreplayed reports whether next may return a record.
-func (s *spool) hasUnreplayed() bool {
+// HasUnreplayed reports whether next may return a record.
+func (s *Spool) HasUnreplayed() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, g := range s.segs {
@@ -939,15 +939,15 @@ func (s *spool) hasUnreplayed() bool {
 	return false
 }
 
-func (s *spool) snapshot() spoolStats {
+func (s *Spool) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.stats
 }
 
-// close syncs and closes the files. Segments keep what was not acknowledged
+// Close syncs and closes the files. Segments keep what was not acknowledged
 // for the next sink that opens the directory.
-func (s *spool) close() error {
+func (s *Spool) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
