@@ -21,7 +21,7 @@
 //
 // # Quick start
 //
-//	mem, err := sink.NewMemory()
+//	mem, err := memory.New()
 //	if err != nil {
 //		log.Fatal(err)
 //	}
@@ -36,6 +36,6 @@
 //	client.DataFlow(ctx, "sensor", "out", "validator", "in", "Reading", 256)
 //	client.Flush(ctx)
 //
-// To ship events to a Reflow tracing server, use sink.NewWebSocket instead
+// To ship events to a Reflow tracing server, use websocket.New instead
 // of the memory sink; see the examples folder for runnable programs.
 package reflowtrace

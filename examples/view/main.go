@@ -10,7 +10,7 @@
 //	go run ./examples/view -server ws://127.0.0.1:8080 -trace 0191f3b2-…
 //	go run ./examples/view -server ws://127.0.0.1:8080 -execution 0191f3b2-…
 //
-// -file reads a file written by the File sink (sink.ReadFile; -trace picks
+// -file reads a file written by the File sink (file.ReadFile; -trace picks
 // one trace when it holds several). -server fetches the trace with the
 // query client, its segments joined. With no source it generates a demo
 // trace into a temporary file and renders that.

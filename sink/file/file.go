@@ -34,7 +34,7 @@ const (
 )
 
 // Option configures a File sink. Options are created by the WithX
-// functions that return a FileOption.
+// functions that return an Option.
 type Option interface{ applyFile(*fileConfig) }
 
 type fileOptionFunc func(*fileConfig)
@@ -54,13 +54,13 @@ type fileConfig struct {
 // rotation. A plain file is rotated before a line would take it past n
 // (a single longer line still goes into a file of its own). An lz4 file is
 // rotated once its compressed size reached n, so it can exceed n by up to
-// one 64 KiB block. Default: DefaultFileMaxBytes (no rotation).
+// one 64 KiB block. Default: DefaultMaxBytes (no rotation).
 func WithMaxBytes(n int64) Option {
 	return fileOptionFunc(func(c *fileConfig) { c.maxBytes = n })
 }
 
 // WithMaxFiles sets how many rotated files are kept; the oldest beyond
-// that is deleted at rotation. 0 keeps none. Default: DefaultFileMaxFiles.
+// that is deleted at rotation. 0 keeps none. Default: DefaultMaxFiles.
 func WithMaxFiles(k int) Option {
 	return fileOptionFunc(func(c *fileConfig) { c.maxFiles = k })
 }
@@ -69,8 +69,8 @@ func WithMaxFiles(k int) Option {
 // with: tracing.CompressionLZ4 writes the file in the standard LZ4 frame
 // format (64 KiB independent blocks, content checksum), readable by
 // ReadFile and by the lz4 command-line tools (lz4 -d, lz4cat);
-// tracing.CompressionNone turns compression off. NewFile refuses the other
-// algorithms with an error wrapping ErrInvalidOption. Default:
+// tracing.CompressionNone turns compression off. New refuses the other
+// algorithms with an error wrapping sink.ErrInvalidOption. Default:
 // tracing.CompressionNone.
 func WithCompression(alg tracing.CompressionAlgorithm) Option {
 	return fileOptionFunc(func(c *fileConfig) { c.alg = alg })
@@ -84,7 +84,7 @@ func WithSync(p sink.SyncPolicy) Option {
 }
 
 // WithBufferBytes sets the write buffer of a plain file (an lz4 file
-// buffers one 64 KiB block instead). Default: DefaultFileBufferBytes.
+// buffers one 64 KiB block instead). Default: DefaultBufferBytes.
 func WithBufferBytes(n int) Option {
 	return fileOptionFunc(func(c *fileConfig) { c.bufferBytes = n })
 }
@@ -119,7 +119,7 @@ type Stats struct {
 // # Crash safety
 //
 // A crash can leave the last line torn (or, with lz4, the last frame cut).
-// ReadFile skips and reports a torn line instead of failing. NewFile
+// ReadFile skips and reports a torn line instead of failing. New
 // appends to an existing file; when its last line is torn, it starts on a
 // fresh line (a plain file), or a new frame (an lz4 file).
 //
@@ -161,9 +161,9 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// New opens path for appending, creating it (mode DefaultFileMode) if
+// New opens path for appending, creating it (mode DefaultMode) if
 // needed, and returns a sink writing to it. The parent directory must
-// exist. It returns an error wrapping ErrInvalidOption for out-of-range
+// exist. It returns an error wrapping sink.ErrInvalidOption for out-of-range
 // options, and one naming path when the file cannot be opened.
 func New(path string, opts ...Option) (*Sink, error) {
 	cfg := fileConfig{

@@ -188,7 +188,7 @@ func TestFileOptionsValidation(t *testing.T) {
 			}
 			s, err := New(path, tt.opts...)
 			if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil) != (err == nil) {
-				t.Fatalf("NewFile = %v, want %v", err, tt.wantErr)
+				t.Fatalf("New = %v, want %v", err, tt.wantErr)
 			}
 			if err != nil {
 				if !strings.HasPrefix(err.Error(), "sink: file") || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), tt.wantIn) {
@@ -552,7 +552,7 @@ func TestFileSyncPolicy(t *testing.T) {
 		{name: "zero value", policy: sink.SyncPolicy{}, wantSyncs: 2, wantName: "on flush"},
 		{name: "every 2 batches", policy: sink.SyncEvery(2), wantSyncs: 2 + 2, wantName: "every 2 records"},
 		{name: "every batch", policy: sink.SyncEvery(1), wantSyncs: 5 + 2, wantName: "every 1 records"},
-		// Writes at 4s, 8s, … after NewFile: the one at 12s syncs, the
+		// Writes at 4s, 8s, … after New: the one at 12s syncs, the
 		// next 10s are not over by the last one at 20s.
 		{name: "interval", policy: sink.SyncInterval(10 * time.Second), wantSyncs: 1 + 2, wantName: "every 10s"},
 		{name: "short interval", policy: sink.SyncInterval(time.Second), wantSyncs: 5 + 2, wantName: "every 1s"},

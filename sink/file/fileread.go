@@ -163,7 +163,7 @@ type lineReader struct {
 	br   *bufio.Reader
 	line []byte
 	n    int64 // lines started so far
-	long bool  // the current line is over MaxFileLineBytes: skip to its end
+	long bool  // the current line is over MaxLineBytes: skip to its end
 }
 
 // next returns the next event or a *CorruptLineError; done is true at the

@@ -15,7 +15,7 @@ import (
 const DefaultCapacity = 100_000
 
 // Option configures a Memory sink. Options are created by the
-// WithX functions that return a MemoryOption.
+// WithX functions that return an Option.
 type Option interface{ applyMemory(*memoryConfig) }
 
 type memoryOptionFunc func(*memoryConfig)
@@ -28,8 +28,8 @@ type memoryConfig struct {
 
 // WithCapacity bounds how many events a Memory sink keeps. When it is full,
 // each new event evicts the oldest one, and the eviction is counted in
-// MemoryStats.Evicted. It must be at least 1: NewMemory rejects anything
-// else. Default: DefaultMemoryCapacity.
+// Stats.Evicted. It must be at least 1: New rejects anything
+// else. Default: DefaultCapacity.
 func WithCapacity(n int) Option {
 	return memoryOptionFunc(func(c *memoryConfig) { c.capacity = n })
 }
@@ -104,8 +104,8 @@ type Sink struct {
 var _ tracing.Sink = (*Sink)(nil)
 
 // New returns an empty Memory sink. It returns an error wrapping
-// ErrInvalidOption, naming the option and its value, for an out-of-range
-// option, as NewFile and NewWebSocket do; it never substitutes a default
+// sink.ErrInvalidOption, naming the option and its value, for an out-of-range
+// option, as file.New and websocket.New do; it never substitutes a default
 // for a value given.
 func New(opts ...Option) (*Sink, error) {
 	cfg := memoryConfig{capacity: DefaultCapacity}
@@ -243,7 +243,7 @@ func (m *Sink) eachLocked(f func(*tracing.TraceEvent)) {
 }
 
 // WaitFor blocks until m has accepted at least n events in total (as
-// counted by MemoryStats.Written, evicted ones included), and returns nil.
+// counted by Stats.Written, evicted ones included), and returns nil.
 // It returns an error wrapping ctx's error when ctx ends first, and one
 // wrapping tracing.ErrClosed when m is closed with fewer events. It is
 // meant for tests: wait for the events a client delivers in the

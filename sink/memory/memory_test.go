@@ -337,7 +337,7 @@ func TestMemoryCloseConcurrentSafe(t *testing.T) {
 	}
 }
 
-// newMemory returns NewMemory(opts...), failing tb on error.
+// newMemory returns New(opts...), failing tb on error.
 func newMemory(tb testing.TB, opts ...Option) *Sink {
 	tb.Helper()
 	m, err := New(opts...)
@@ -347,14 +347,14 @@ func newMemory(tb testing.TB, opts ...Option) *Sink {
 	return m
 }
 
-// TestNewMemoryRejectsBadCapacity checks that NewMemory refuses an
+// TestNewMemoryRejectsBadCapacity checks that New refuses an
 // out-of-range capacity, naming the option and its value, instead of
 // silently using the default.
 func TestNewMemoryRejectsBadCapacity(t *testing.T) {
 	for _, n := range []int{0, -1, -100} {
 		m, err := New(WithCapacity(n))
 		if !errors.Is(err, sink.ErrInvalidOption) || m != nil {
-			t.Fatalf("NewMemory(WithCapacity(%d)) = %v, %v; want nil and ErrInvalidOption", n, m, err)
+			t.Fatalf("New(WithCapacity(%d)) = %v, %v; want nil and ErrInvalidOption", n, m, err)
 		}
 		if want := fmt.Sprintf("sink: memory: WithCapacity(%d): want at least 1", n); !strings.Contains(err.Error(), want) {
 			t.Fatalf("err = %q, want it to contain %q", err, want)
@@ -362,6 +362,6 @@ func TestNewMemoryRejectsBadCapacity(t *testing.T) {
 	}
 	// The last option wins, as everywhere.
 	if m, err := New(WithCapacity(0), WithCapacity(2)); err != nil || m.Capacity() != 2 {
-		t.Fatalf("NewMemory(WithCapacity(0), WithCapacity(2)) = %v, %v", m, err)
+		t.Fatalf("New(WithCapacity(0), WithCapacity(2)) = %v, %v", m, err)
 	}
 }

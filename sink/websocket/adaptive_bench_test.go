@@ -23,7 +23,7 @@ import (
 // the server keeps every recorded event once.
 //
 // The variants: fixed (the defaults), adaptive (AdaptiveBatching, which
-// sizes the batches and, through WebSocketOptionsFromConfig, widens the
+// sizes the batches and, through OptionsFromConfig, widens the
 // sink's window), and each half alone: batching (the client's batch size
 // and timeout only) and window (WithAdaptiveWindow only).
 //

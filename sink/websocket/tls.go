@@ -12,7 +12,7 @@ import (
 
 // WithTLS configures wss:// connections: custom CA, client certificate,
 // server name (the same options as the query client's). The files are read
-// by NewWebSocket. Default: the system roots, no client certificate.
+// by New. Default: the system roots, no client certificate.
 func WithTLS(o tracing.TLSOptions) Option {
 	return wsOptionFunc(func(c *wsConfig) { c.tls = &o })
 }

@@ -21,7 +21,7 @@ import (
 	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
 
-// Reasons for dropped events, the keys of WebSocketStats.Dropped.
+// Reasons for dropped events, the keys of Stats.Dropped.
 const (
 	// DropOutageBufferFull: the memory limit (WithOutageBuffer) was reached
 	// and Write's context ended while it waited for room.
@@ -39,13 +39,13 @@ const (
 	DropSpoolError = "spool_error"
 	// DropSpoolCorrupt: the spool record holding the events was damaged on
 	// disk (counted where the damaged record still tells how many events
-	// it held; see WebSocketStats.SpoolCorruptRecords for the records).
+	// it held; see Stats.SpoolCorruptRecords for the records).
 	DropSpoolCorrupt = "spool_corrupt"
 	// DropClosed: the sink was closed before the events were acknowledged
 	// and no spool was set.
 	DropClosed = "closed"
 	// DropRejected: the server rejected the events with a permanent error
-	// (see WebSocketStats.Rejected for the codes).
+	// (see Stats.Rejected for the codes).
 	DropRejected = "rejected"
 	// DropDegraded: a routine event shed while the sink was degraded, in
 	// an outage with its buffer past the WithDegradeAt fill.
@@ -486,7 +486,7 @@ func (s *Sink) report(err error, msg string, fields ...zap.Field) {
 
 // SendsToServer returns true: s sends to a Reflow tracing server, so the
 // server settings of a tracing.TracingConfig apply to it (see
-// WebSocketOptionsFromConfig and tracing.ServerSink).
+// OptionsFromConfig and tracing.ServerSink).
 func (s *Sink) SendsToServer() bool { return true }
 
 // ObserveTrace records the header of a trace the client started or ended,

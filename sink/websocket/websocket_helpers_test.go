@@ -75,7 +75,7 @@ func newTestSink(t *testing.T, url string, opts ...Option) (*Sink, *errorLog) {
 	}
 	s, err := New(url, append(base, opts...)...)
 	if err != nil {
-		t.Fatalf("NewWebSocket: %v", err)
+		t.Fatalf("New: %v", err)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

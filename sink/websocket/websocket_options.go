@@ -83,14 +83,14 @@ func (m Mode) String() string {
 	case ModeBoth:
 		return "both"
 	}
-	return fmt.Sprintf("WebSocketMode(%d)", uint8(m))
+	return fmt.Sprintf("Mode(%d)", uint8(m))
 }
 
 func (m Mode) store() bool { return m == ModeStore || m == ModeBoth }
 func (m Mode) live() bool  { return m == ModeLive || m == ModeBoth }
 
 // Option configures a WebSocket sink. Build options with the WithX
-// functions that return a WebSocketOption.
+// functions that return an Option.
 type Option interface{ applyWebSocket(*wsConfig) }
 
 type wsOptionFunc func(*wsConfig)
@@ -371,7 +371,7 @@ func WithOutageBuffer(bytes int) Option {
 // fast one (the configured bytes per 10 ms), up to half the outage buffer
 // (WithOutageBuffer), which still bounds all the memory the sink holds; it
 // comes back down as the latency does. The tracing client turns it on with
-// TracingConfig.AdaptiveBatching (see WebSocketOptionsFromConfig). Default:
+// TracingConfig.AdaptiveBatching (see OptionsFromConfig). Default:
 // off.
 func WithAdaptiveWindow(on bool) Option {
 	return wsOptionFunc(func(c *wsConfig) { c.adaptiveWindow = on })
@@ -404,7 +404,7 @@ func WithDegradeAt(fill float64) Option {
 	return wsOptionFunc(func(c *wsConfig) { c.degradeFill = fill })
 }
 
-// WithFailover names more servers, after the one NewWebSocket was given,
+// WithFailover names more servers, after the one New was given,
 // for the sink to move to when the one it sends to fails (refused,
 // dropped, or timing out): it sends to one server at a time, tries the
 // next one on each failed dial or lost connection, and so comes back to
@@ -501,14 +501,14 @@ func WithSpoolLimits(maxBytes int64, maxAge time.Duration) Option {
 
 // WithAPIKey sends key in the API key header (DefaultAPIKeyHeader unless
 // WithAPIKeyHeader says otherwise) on every connection. The key never
-// appears in logs, errors or Stats. NewWebSocket refuses a key holding CR,
+// appears in logs, errors or Stats. New refuses a key holding CR,
 // LF or another control character, and logs a Warn when the key would go
 // over ws:// to a host that is not loopback. Default: none.
 func WithAPIKey(key string) Option {
 	return wsOptionFunc(func(c *wsConfig) { c.apiKey = key })
 }
 
-// WithAPIKeyHeader names the header carrying the API key. NewWebSocket
+// WithAPIKeyHeader names the header carrying the API key. New
 // refuses a name that is not an RFC 7230 token. Default:
 // DefaultAPIKeyHeader.
 func WithAPIKeyHeader(name string) Option {
@@ -516,7 +516,7 @@ func WithAPIKeyHeader(name string) Option {
 }
 
 // WithBearerToken sends "Authorization: Bearer token" on every connection.
-// The token never appears in logs, errors or Stats. NewWebSocket refuses a
+// The token never appears in logs, errors or Stats. New refuses a
 // token holding CR, LF or another control character, and logs a Warn when
 // the token would go over ws:// to a host that is not loopback. Default:
 // none.
@@ -525,7 +525,7 @@ func WithBearerToken(token string) Option {
 }
 
 // WithHeader adds a header to the WebSocket upgrade request. Its value is
-// treated as a secret in logs and errors. NewWebSocket refuses a key that
+// treated as a secret in logs and errors. New refuses a key that
 // is not an RFC 7230 token and a value holding CR, LF or another control
 // character. Default: none.
 func WithHeader(key, value string) Option {
@@ -544,7 +544,7 @@ func WithRedirectCredentials(on bool) Option {
 	return wsOptionFunc(func(c *wsConfig) { c.redirectCreds = on })
 }
 
-// WithOrigin sets the Origin header of the upgrade request. NewWebSocket
+// WithOrigin sets the Origin header of the upgrade request. New
 // refuses a value holding CR, LF or another control character. Default:
 // none.
 func WithOrigin(origin string) Option {
@@ -590,7 +590,7 @@ func withClock(now func() time.Time) Option {
 // protocol generation, the retry policy, the flow id, the adaptive window
 // (AdaptiveBatching), degrading during an outage (DegradeFill),
 // environment and tags. Use it as
-// sink.NewWebSocket(cfg.ServerURL, sink.WebSocketOptionsFromConfig(cfg)...).
+// websocket.New(cfg.ServerURL, websocket.OptionsFromConfig(cfg)...).
 func OptionsFromConfig(cfg tracing.TracingConfig) []Option {
 	cfg = cfg.WithDefaults()
 	p := retry.DefaultPolicy()

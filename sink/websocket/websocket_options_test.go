@@ -17,7 +17,7 @@ import (
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 )
 
-// closeIfOpen closes a sink a test expected NewWebSocket to refuse.
+// closeIfOpen closes a sink a test expected New to refuse.
 func closeIfOpen(t *testing.T, s *Sink) {
 	t.Helper()
 	if s == nil {
@@ -68,10 +68,10 @@ func TestNewWebSocketRejectsBadOptions(t *testing.T) {
 			s, err := New(u, append([]Option{WithKeepalive(0, time.Second)}, tt.opts...)...)
 			closeIfOpen(t, s)
 			if !errors.Is(err, sink.ErrInvalidOption) {
-				t.Fatalf("NewWebSocket = %v, want an error wrapping ErrInvalidOption", err)
+				t.Fatalf("New = %v, want an error wrapping ErrInvalidOption", err)
 			}
 			if s != nil {
-				t.Fatal("NewWebSocket returned a sink with its error")
+				t.Fatal("New returned a sink with its error")
 			}
 			if msg := err.Error(); !strings.Contains(msg, tt.option) {
 				t.Fatalf("error %q does not name %s", msg, tt.option)
@@ -135,7 +135,7 @@ func TestCheckURL(t *testing.T) {
 }
 
 // TestWebSocketPortOutOfRange checks that a port beyond 65535 is refused
-// once, not dialed again and again: by NewWebSocket, or at the latest by
+// once, not dialed again and again: by New, or at the latest by
 // the first dial, as a permanent failure.
 func TestWebSocketPortOutOfRange(t *testing.T) {
 	ctx := testCtx(t)
@@ -145,7 +145,7 @@ func TestWebSocketPortOutOfRange(t *testing.T) {
 		WithRetryOptions(retry.WithTimer(timer)), WithKeepalive(0, time.Second))
 	if err != nil {
 		if !errors.Is(err, sink.ErrInvalidOption) || !strings.Contains(err.Error(), "url") {
-			t.Fatalf("NewWebSocket = %v, want an error wrapping ErrInvalidOption naming the url", err)
+			t.Fatalf("New = %v, want an error wrapping ErrInvalidOption naming the url", err)
 		}
 		return
 	}
@@ -191,7 +191,7 @@ func TestWebSocketPlaintextCredentialsWarning(t *testing.T) {
 				t.Fatal(err)
 			}
 			core, logs := observer.New(zap.DebugLevel)
-			// What NewWebSocket does before it starts dialing, without the
+			// What New does before it starts dialing, without the
 			// dialing: these hosts are not loopback.
 			s := &Sink{cfg: cfg, log: zap.New(core).Named("sink.websocket"), url: tt.url, shownURL: showURL(tt.url)}
 			s.secrets = collectSecrets(cfg, u)

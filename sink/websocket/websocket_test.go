@@ -358,7 +358,7 @@ func TestNewWebSocketValidates(t *testing.T) {
 			s, err := New(tt.url, tt.opts...)
 			if err == nil {
 				_ = s.Close(t.Context())
-				t.Fatal("NewWebSocket succeeded")
+				t.Fatal("New succeeded")
 			}
 			if !errors.Is(err, sink.ErrInvalidOption) || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("error %v, want ErrInvalidOption mentioning %q", err, tt.want)
