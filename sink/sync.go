@@ -7,8 +7,8 @@ import (
 )
 
 // SyncPolicy says when a sink forces what it wrote to stable storage with
-// fsync: the File sink (WithSync) and the WebSocket sink's spool
-// (WithSpoolSync) take the same policies. Without fsync, what was written
+// fsync: the File sink (file.WithSync) and the WebSocket sink's spool
+// (websocket.WithSpoolSync) take the same policies. Without fsync, what was written
 // survives a crash of the process but not always one of the machine.
 //
 // The zero value is SyncOnFlush. Every policy but SyncNever syncs on

@@ -123,7 +123,7 @@ type Stats struct {
 // appends to an existing file; when its last line is torn, it starts on a
 // fresh line (a plain file), or a new frame (an lz4 file).
 //
-// A File is safe for concurrent use. After Close, Write and Flush return an
+// A Sink is safe for concurrent use. After Close, Write and Flush return an
 // error wrapping tracing.ErrClosed. After an I/O error, later writes to the
 // same file may keep failing; errors name the path.
 type Sink struct {

@@ -87,7 +87,7 @@ type Stats struct {
 // included) may be reused by the caller afterwards. The events returned by
 // Events and Query are deep copies too.
 //
-// A Memory is safe for concurrent use. After Close, Write and Flush return
+// A Sink is safe for concurrent use. After Close, Write and Flush return
 // an error wrapping tracing.ErrClosed, while Events, Query, Len, Stats and
 // Reset keep working on what was stored.
 type Sink struct {
