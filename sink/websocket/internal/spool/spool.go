@@ -59,9 +59,7 @@ import (
 // after its segment.
 const (
 	spoolMagic       = "RFTSPL1\n"
-	Suffix           = ".spool"
-	DamagedExt       = ".damaged" // appended to a damaged segment's name
-	spoolAckExt      = ".ack"     // appended to a segment's name for its acknowledgements
+	spoolAckExt      = ".ack" // appended to a segment's name for its acknowledgements
 	spoolAckMagic    = "RFTACK1\n"
 	spoolAckSlot     = 32
 	spoolAckEntry    = 16
@@ -77,23 +75,35 @@ const (
 	spoolFlagCompres = 1 << 2
 )
 
+// The names of the spool's files: a segment is NNN.spool (NNN its number,
+// 20 digits), a damaged segment set aside NNN.spool.damaged.
+const (
+	// Suffix ends the name of every segment file.
+	Suffix = ".spool"
+	// DamagedExt is appended to the name of a damaged segment file set
+	// aside for a person to inspect; no spool reads it again.
+	DamagedExt = ".damaged"
+)
+
 var spoolCRC = crc32.MakeTable(crc32.Castagnoli)
 
-// ErrFull is returned by append when the record does not fit in the
-// spool's byte limit.
+// ErrFull is returned by Append when the record does not fit in the
+// spool's byte limit (for a routine record, in the seven eighths of it
+// that routine records may fill).
 var ErrFull = errors.New("sink: spool full")
 
-// Record is one frame kept on disk.
+// Record is one frame kept on disk, with what the sink needs to replay,
+// expire and count it.
 type Record struct {
-	Critical   bool
+	Critical   bool // every event in it is critical: it may use the last eighth of the limit
 	Binary     bool // the payload is the wire form of a binary frame
 	Compressed bool // the payload is a size-prefixed LZ4 block
-	Events     int
+	Events     int  // the events the frame carries
 	Created    time.Time
-	Data       []byte
-	// Parts follow data in the payload when a record is written (a
+	Data       []byte // the frame, or its first part
+	// Parts follow Data in the payload when a record is written (a
 	// frame's JSON in pieces, written as they are); a record read back
-	// has them in data.
+	// has them in Data.
 	Parts [][]byte
 }
 
@@ -106,14 +116,14 @@ func (r *Record) size() int {
 	return n
 }
 
-// Ref locates a record handed out by next, for ack.
+// Ref locates a record handed out by Next, for Ack or Release.
 type Ref struct {
 	seg *segment
 	end int64 // offset after the record
 }
 
-// Valid reports whether r locates a record: the zero spoolRef, of a
-// frame that was not read from the spool, locates none.
+// Valid reports whether r locates a record: the zero Ref, of a frame that
+// was not read from the spool, locates none.
 func (r Ref) Valid() bool { return r.seg != nil }
 
 // spoolOut is a record after a segment's acknowledged offset that was
@@ -157,7 +167,9 @@ type segment struct {
 	doneAt map[int64]int64
 }
 
-// Stats are the spool's counters.
+// Stats are the spool's counters since it was opened; Bytes and Records
+// are what is on disk now, not acknowledged yet, those found at Open
+// included.
 type Stats struct {
 	Bytes, Records    int64
 	CorruptRecords    int64 // damaged records (at least one per damaged range)
@@ -169,7 +181,7 @@ type Stats struct {
 	Syncs             int64 // fsync calls, segments and acknowledgement files
 }
 
-// Loss is what the spool lost to damage since the last takeLoss.
+// Loss is what the spool lost to damage since the last TakeLoss.
 type Loss struct {
 	Records, Events int64
 	Quarantined     []string // paths of the segment files set aside
@@ -587,7 +599,7 @@ func (s *Spool) rotate() error {
 // Next returns the oldest record not replayed yet; ok is false when every
 // record was handed out. Records created before expireBefore (when not
 // zero) are skipped and their events added to expired. Damaged records are
-// skipped and counted (see takeLoss).
+// skipped and counted (see TakeLoss).
 func (s *Spool) Next(expireBefore time.Time) (rec Record, ref Ref, expired int, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -818,7 +830,7 @@ func (s *Spool) reader(g *segment) (*os.File, error) {
 	return f, nil
 }
 
-// Ack marks a record handed out by next as delivered. A segment whose
+// Ack marks a record handed out by Next as delivered. A segment whose
 // records were all replayed and acknowledged is deleted (or set aside
 // when damaged).
 func (s *Spool) Ack(ref Ref) {
@@ -844,7 +856,7 @@ func (s *Spool) Ack(ref Ref) {
 	}
 }
 
-// Release returns a record handed out by next, not delivered, so that it is
+// Release returns a record handed out by Next, not delivered, so that it is
 // replayed again by a later sink (it stays on disk, and the acknowledged
 // offset stops before it); this process does not hand it out again.
 func (s *Spool) Release(ref Ref) {
@@ -927,7 +939,7 @@ func (s *Spool) Pending() (bytes, records int64, unreplayedEvents int) {
 	return s.stats.Bytes, s.stats.Records, unreplayedEvents
 }
 
-// HasUnreplayed reports whether next may return a record.
+// HasUnreplayed reports whether Next may return a record.
 func (s *Spool) HasUnreplayed() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -939,6 +951,8 @@ func (s *Spool) HasUnreplayed() bool {
 	return false
 }
 
+// Stats returns the spool's counters. Safe for concurrent use, also after
+// Close.
 func (s *Spool) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
