@@ -12,8 +12,12 @@
 //   - [github.com/reflowtrace/reflowtrace-go/tracing]: the event model and its
 //     wire codec, the client, configuration, middleware for actor
 //     registration and connector sends, sampling, filtering and redaction.
-//   - [github.com/reflowtrace/reflowtrace-go/sink]: the WebSocket, File and
-//     Memory sinks.
+//   - [github.com/reflowtrace/reflowtrace-go/sink/websocket],
+//     [github.com/reflowtrace/reflowtrace-go/sink/file] and
+//     [github.com/reflowtrace/reflowtrace-go/sink/memory]: the WebSocket,
+//     File and Memory sinks, one package each;
+//     [github.com/reflowtrace/reflowtrace-go/sink] holds what they share
+//     (the fsync policy, the invalid-option error).
 //   - [github.com/reflowtrace/reflowtrace-go/batch]: the lock-free bounded
 //     queue and batching loop underneath the client.
 //   - [github.com/reflowtrace/reflowtrace-go/retry]: the retry policy
@@ -21,7 +25,7 @@
 //
 // # Quick start
 //
-//	mem, err := sink.NewMemory()
+//	mem, err := memory.New()
 //	if err != nil {
 //		log.Fatal(err)
 //	}
@@ -36,6 +40,7 @@
 //	client.DataFlow(ctx, "sensor", "out", "validator", "in", "Reading", 256)
 //	client.Flush(ctx)
 //
-// To ship events to a Reflow tracing server, use sink.NewWebSocket instead
-// of the memory sink; see the examples folder for runnable programs.
+// Here mem is a Memory sink (package sink/memory). To ship events to a
+// Reflow tracing server, use websocket.New (package sink/websocket)
+// instead; see the examples folder for runnable programs.
 package reflowtrace

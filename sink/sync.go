@@ -7,8 +7,8 @@ import (
 )
 
 // SyncPolicy says when a sink forces what it wrote to stable storage with
-// fsync: the File sink (WithSync) and the WebSocket sink's spool
-// (WithSpoolSync) take the same policies. Without fsync, what was written
+// fsync: the File sink (file.WithSync) and the WebSocket sink's spool
+// (websocket.WithSpoolSync) take the same policies. Without fsync, what was written
 // survives a crash of the process but not always one of the machine.
 //
 // The zero value is SyncOnFlush. Every policy but SyncNever syncs on
@@ -72,25 +72,37 @@ func (p SyncPolicy) String() string {
 	return "on flush"
 }
 
-// validate returns an error wrapping ErrInvalidOption, naming option, for
-// a policy built from an invalid value.
-func (p SyncPolicy) validate(option string) error {
+// Validate returns nil for a policy a sink can follow, and an error
+// wrapping ErrInvalidOption for one built from an invalid value
+// (SyncEvery of less than 1, SyncInterval of a duration that is not
+// positive). The error names option, the option the policy was given to
+// (such as "WithSync"). A sink's constructor calls it on the policies it
+// is given.
+func (p SyncPolicy) Validate(option string) error {
 	if p.mode == syncEvery && p.every < 1 || p.mode == syncInterval && p.interval <= 0 {
 		return fmt.Errorf("%w: %s(%v): SyncEvery needs at least 1 record, SyncInterval a positive duration", ErrInvalidOption, option, p)
 	}
 	return nil
 }
 
-// syncState tracks, for one file or set of files, what a policy needs to
-// decide when to sync next.
-type syncState struct {
+// SyncTracker follows a SyncPolicy for one file or set of files: it
+// counts the records written since the last sync and the time of that
+// sync, and says when the policy wants the next one. A sink keeps one per
+// file it syncs (the File sink one for its file, the spool one for the
+// segment it writes and one for its acknowledgement files). Call Synced
+// when the file is opened, so that SyncInterval counts from then. The
+// zero value has seen no record; a SyncTracker is not safe for concurrent
+// use.
+type SyncTracker struct {
 	since int       // records written since the last sync
 	last  time.Time // when the last sync ran (or the state was reset)
 }
 
-// record notes a record written at now and reports whether p wants a sync
-// now (the caller then syncs and calls synced).
-func (st *syncState) record(p SyncPolicy, now time.Time) bool {
+// Record notes a record written at now and reports whether p wants a sync
+// now: after SyncEvery's count of records, or on the first record at least
+// SyncInterval's duration after the last sync; never for SyncOnFlush and
+// SyncNever. The caller then syncs and calls Synced.
+func (st *SyncTracker) Record(p SyncPolicy, now time.Time) bool {
 	st.since++
 	switch p.mode {
 	case syncEvery:
@@ -101,8 +113,9 @@ func (st *syncState) record(p SyncPolicy, now time.Time) bool {
 	return false
 }
 
-// syncs reports whether p syncs at all: false for SyncNever.
-func (p SyncPolicy) syncs() bool { return p.mode != syncNever }
+// Syncs reports whether p ever syncs: false for SyncNever only. A sink
+// skips its syncs on Flush, rotation and Close when it is false.
+func (p SyncPolicy) Syncs() bool { return p.mode != syncNever }
 
-// synced notes a sync at now.
-func (st *syncState) synced(now time.Time) { st.since, st.last = 0, now }
+// Synced notes a sync at now: the count of records starts again from 0.
+func (st *SyncTracker) Synced(now time.Time) { st.since, st.last = 0, now }

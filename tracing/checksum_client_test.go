@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/reflowtrace/reflowtrace-go/batch"
-	"github.com/reflowtrace/reflowtrace-go/sink"
+	"github.com/reflowtrace/reflowtrace-go/sink/memory"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 )
 
@@ -51,7 +51,7 @@ func flushCtx(t *testing.T) context.Context {
 
 // recordOne records ev, flushes and returns the checksum the memory sink
 // received.
-func recordOne(t *testing.T, c *tracing.TracingClient, m *sink.Memory, ev tracing.TraceEvent) string {
+func recordOne(t *testing.T, c *tracing.TracingClient, m *memory.Sink, ev tracing.TraceEvent) string {
 	t.Helper()
 	ctx := flushCtx(t)
 	id := c.Record(ctx, ev)
@@ -300,9 +300,9 @@ func BenchmarkConsumerChecksums(b *testing.B) {
 }
 
 // newMemory returns a Memory sink with the default capacity.
-func newMemory(t *testing.T) *sink.Memory {
+func newMemory(t *testing.T) *memory.Sink {
 	t.Helper()
-	m, err := sink.NewMemory()
+	m, err := memory.New()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -229,7 +229,7 @@ type TracingConfig struct {
 	// the sinks built from this config. Default: "ws://localhost:8080".
 	ServerURL string
 	// ServerURLs are more servers the WebSocket sink fails over to, in
-	// turn, when the one it sends to fails (see sink.WithFailover).
+	// turn, when the one it sends to fails (see websocket.WithFailover).
 	// Default: none.
 	ServerURLs []string
 	// BatchSize is the most events per batch. Default: 512.
@@ -246,7 +246,7 @@ type TracingConfig struct {
 	// timeout of that latency, at least 1 ms and at most BatchTimeout.
 	// It starts at BatchSize. For the WebSocket sink built from the config
 	// it also widens the sink's window of bytes in flight with the latency
-	// (sink.WithAdaptiveWindow), which is what keeps a slow link's
+	// (websocket.WithAdaptiveWindow), which is what keeps a slow link's
 	// throughput. Default: off (see BENCHMARKS.md).
 	AdaptiveBatching bool
 	// MinBatchSize and MaxBatchSize bound adaptive batching. Default:
@@ -254,9 +254,9 @@ type TracingConfig struct {
 	// least BatchSize, at most QueueSize).
 	MinBatchSize, MaxBatchSize int
 	// DegradeFill is the fraction of the WebSocket sink's outage buffer
-	// (sink.WithOutageBuffer) past which, while the sink is in an outage
+	// (websocket.WithOutageBuffer) past which, while the sink is in an outage
 	// (disconnected or stalled), it keeps only critical events (actor
-	// lifecycle, failures and errors; see sink.WithDegradeAt) until the
+	// lifecycle, failures and errors; see websocket.WithDegradeAt) until the
 	// link is back, counting what it sheds as dropped "degraded"
 	// (Metrics().Dropped.Sink). A sink with a spool never degrades. Within
 	// (0, 1]; NoDegrade turns it off. Default: 0.5.

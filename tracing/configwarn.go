@@ -111,7 +111,7 @@ func (c *TracingConfig) serverSettingsWarning(sinks []Sink) string {
 	if len(names) == 0 {
 		return ""
 	}
-	return fmt.Sprintf("settings for the connection to a Reflow server do not apply: no sink sends to one (only a WebSocket sink built with sink.WebSocketOptionsFromConfig reads them): %s",
+	return fmt.Sprintf("settings for the connection to a Reflow server do not apply: no sink sends to one (only a WebSocket sink built with websocket.OptionsFromConfig reads them): %s",
 		strings.Join(names, ", "))
 }
 

@@ -274,7 +274,7 @@ max_retries = 3
 	inCode := DefaultConfig()
 	inCode.ServerURLs = []string{"ws://127.0.0.1:9001"}
 
-	const lead = "settings for the connection to a Reflow server do not apply: no sink sends to one (only a WebSocket sink built with sink.WebSocketOptionsFromConfig reads them): "
+	const lead = "settings for the connection to a Reflow server do not apply: no sink sends to one (only a WebSocket sink built with websocket.OptionsFromConfig reads them): "
 	tests := []struct {
 		name  string
 		cfg   TracingConfig

@@ -28,8 +28,8 @@ type Sink interface {
 // ServerSink is implemented by sinks that may send events to a Reflow
 // tracing server: the sinks that TracingConfig's server settings
 // (ServerURL, ServerURLs, EnableCompression, CompressionAlgorithm,
-// Protocol, Retry) configure, through sink.WebSocketOptionsFromConfig.
-// sink.WebSocket reports true.
+// Protocol, Retry) configure, through websocket.OptionsFromConfig.
+// websocket.Sink reports true.
 // When a config sets server settings and no sink of the client reports
 // true, New logs one warning listing them: they do not apply.
 type ServerSink interface {

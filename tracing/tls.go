@@ -9,7 +9,7 @@ import (
 )
 
 // TLSOptions configure wss:// connections to a tracing server, for the
-// WebSocket sink (sink.WithTLS) and the query client (query.WithTLS) alike.
+// WebSocket sink (websocket.WithTLS) and the query client (query.WithTLS) alike.
 // The zero value verifies the server against the system roots. TLS 1.2 is
 // the minimum version.
 type TLSOptions struct {

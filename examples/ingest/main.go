@@ -29,7 +29,8 @@ import (
 	"time"
 
 	"github.com/reflowtrace/reflowtrace-go/batch"
-	"github.com/reflowtrace/reflowtrace-go/sink"
+	"github.com/reflowtrace/reflowtrace-go/sink/memory"
+	"github.com/reflowtrace/reflowtrace-go/sink/websocket"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 	"github.com/reflowtrace/reflowtrace-go/tracing/ingest"
 )
@@ -69,13 +70,13 @@ func run(ctx context.Context, path, url string, flow tracing.FlowID) error {
 	cfg.FlowID = flow
 	cfg.QueuePolicy = batch.Block // a file can be read faster than any sink keeps
 	var s tracing.Sink
-	mem, err := sink.NewMemory()
+	mem, err := memory.New()
 	if err != nil {
 		return err
 	}
 	s = mem
 	if url != "" {
-		ws, err := sink.NewWebSocket(url, sink.WebSocketOptionsFromConfig(cfg)...)
+		ws, err := websocket.New(url, websocket.OptionsFromConfig(cfg)...)
 		if err != nil {
 			return err
 		}

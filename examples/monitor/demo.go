@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/reflowtrace/reflowtrace-go/examples/demo"
-	"github.com/reflowtrace/reflowtrace-go/sink"
+	"github.com/reflowtrace/reflowtrace-go/sink/websocket"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 	"github.com/reflowtrace/reflowtrace-go/tracing/tracetest"
 )
@@ -34,7 +34,7 @@ func startDemo(ctx context.Context, stored bool) (*demoFeed, error) {
 	cfg.FlowID = "orders"
 	cfg.Environment = "demo"
 	cfg.BatchTimeout = 50 * time.Millisecond
-	ws, err := sink.NewWebSocket(cfg.ServerURL, append(sink.WebSocketOptionsFromConfig(cfg), sink.WithMode(sink.ModeBoth))...)
+	ws, err := websocket.New(cfg.ServerURL, append(websocket.OptionsFromConfig(cfg), websocket.WithMode(websocket.ModeBoth))...)
 	if err != nil {
 		srv.Close()
 		return nil, err

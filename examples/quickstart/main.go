@@ -25,7 +25,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/reflowtrace/reflowtrace-go/sink"
+	"github.com/reflowtrace/reflowtrace-go/sink/memory"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 	"github.com/reflowtrace/reflowtrace-go/tracing/actors"
 )
@@ -44,7 +44,7 @@ func main() {
 }
 
 func run(ctx context.Context) error {
-	mem, err := sink.NewMemory()
+	mem, err := memory.New()
 	if err != nil {
 		return err
 	}

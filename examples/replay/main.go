@@ -24,7 +24,8 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/reflowtrace/reflowtrace-go/sink"
+	"github.com/reflowtrace/reflowtrace-go/sink/file"
+	"github.com/reflowtrace/reflowtrace-go/sink/websocket"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 	"github.com/reflowtrace/reflowtrace-go/tracing/tracetest"
 )
@@ -56,7 +57,7 @@ func run(ctx context.Context, path, url string, batchSize int, useLZ4 bool) erro
 		if err := writeDemo(ctx, path, useLZ4); err != nil {
 			return err
 		}
-		files, err := sink.RotatedFiles(path)
+		files, err := file.RotatedFiles(path)
 		if err != nil {
 			return err
 		}
@@ -75,7 +76,7 @@ func run(ctx context.Context, path, url string, batchSize int, useLZ4 bool) erro
 		fmt.Println("test server listening on", url)
 	}
 
-	ws, err := sink.NewWebSocket(url, sink.WithMode(sink.ModeStore))
+	ws, err := websocket.New(url, websocket.WithMode(websocket.ModeStore))
 	if err != nil {
 		return err
 	}
@@ -112,8 +113,8 @@ func replay(ctx context.Context, path string, s tracing.Sink, batchSize int) (re
 		batch = batch[:0]
 		return nil
 	}
-	for ev, rerr := range sink.ReadFile(path) {
-		var bad *sink.CorruptLineError
+	for ev, rerr := range file.ReadFile(path) {
+		var bad *file.CorruptLineError
 		switch {
 		case errors.As(rerr, &bad):
 			corrupt++
@@ -137,11 +138,11 @@ func replay(ctx context.Context, path string, s tracing.Sink, batchSize int) (re
 // rotating every 64 KiB, then tears the live file's last line as a crash
 // during a write would.
 func writeDemo(ctx context.Context, path string, useLZ4 bool) error {
-	opts := []sink.FileOption{sink.WithMaxBytes(64 << 10), sink.WithMaxFiles(10)}
+	opts := []file.Option{file.WithMaxBytes(64 << 10), file.WithMaxFiles(10)}
 	if useLZ4 {
-		opts = append(opts, sink.WithCompression(tracing.CompressionLZ4))
+		opts = append(opts, file.WithCompression(tracing.CompressionLZ4))
 	}
-	f, err := sink.NewFile(path, opts...)
+	f, err := file.New(path, opts...)
 	if err != nil {
 		return err
 	}

@@ -10,7 +10,7 @@
 //	go run ./examples/view -server ws://127.0.0.1:8080 -trace 0191f3b2-…
 //	go run ./examples/view -server ws://127.0.0.1:8080 -execution 0191f3b2-…
 //
-// -file reads a file written by the File sink (sink.ReadFile; -trace picks
+// -file reads a file written by the File sink (file.ReadFile; -trace picks
 // one trace when it holds several). -server fetches the trace with the
 // query client, its segments joined. With no source it generates a demo
 // trace into a temporary file and renders that.
@@ -32,7 +32,7 @@ import (
 	"time"
 
 	"github.com/reflowtrace/reflowtrace-go/examples/demo"
-	"github.com/reflowtrace/reflowtrace-go/sink"
+	"github.com/reflowtrace/reflowtrace-go/sink/file"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 	"github.com/reflowtrace/reflowtrace-go/tracing/query"
 	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
@@ -115,8 +115,8 @@ func load(ctx context.Context, o options, out io.Writer) (*model, error) {
 // or the trace of the first event.
 func readFile(path string, want tracing.TraceID) (*model, error) {
 	var events []tracing.TraceEvent
-	for ev, err := range sink.ReadFile(path) {
-		var corrupt *sink.CorruptLineError
+	for ev, err := range file.ReadFile(path) {
+		var corrupt *file.CorruptLineError
 		if errors.As(err, &corrupt) {
 			continue
 		}
@@ -180,7 +180,7 @@ func fetch(ctx context.Context, o options, want tracing.TraceID) (*model, error)
 
 // writeDemo records a demo run into a File sink at path.
 func writeDemo(ctx context.Context, path string, messages int) error {
-	fs, err := sink.NewFile(path)
+	fs, err := file.New(path)
 	if err != nil {
 		return err
 	}

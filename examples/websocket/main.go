@@ -30,7 +30,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/reflowtrace/reflowtrace-go/sink"
+	"github.com/reflowtrace/reflowtrace-go/sink/websocket"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 	"github.com/reflowtrace/reflowtrace-go/tracing/query"
 	"github.com/reflowtrace/reflowtrace-go/tracing/tracetest"
@@ -39,7 +39,7 @@ import (
 type options struct {
 	server      string
 	messages    int
-	mode        sink.WebSocketMode
+	mode        websocket.Mode
 	protocol    tracing.Protocol
 	compression tracing.CompressionAlgorithm
 	ids         string
@@ -68,8 +68,8 @@ func main() {
 	}
 }
 
-func parseMode(s string) (sink.WebSocketMode, error) {
-	for _, m := range []sink.WebSocketMode{sink.ModeStore, sink.ModeLive, sink.ModeBoth} {
+func parseMode(s string) (websocket.Mode, error) {
+	for _, m := range []websocket.Mode{websocket.ModeStore, websocket.ModeLive, websocket.ModeBoth} {
 		if m.String() == s {
 			return m, nil
 		}
@@ -107,8 +107,8 @@ func run(ctx context.Context, o options) error {
 	cfg.CompressionAlgorithm = alg
 	cfg.Protocol = o.protocol
 	cfg.QueueSize = 1 << 16 // the pipeline records in bursts, faster than any server keeps
-	opts := append(sink.WebSocketOptionsFromConfig(cfg), sink.WithMode(o.mode))
-	ws, err := sink.NewWebSocket(cfg.ServerURL, opts...)
+	opts := append(websocket.OptionsFromConfig(cfg), websocket.WithMode(o.mode))
+	ws, err := websocket.New(cfg.ServerURL, opts...)
 	if err != nil {
 		return err
 	}
@@ -161,7 +161,7 @@ func check(ctx context.Context, url string, trace tracing.TraceID, o options, id
 	}
 	defer q.Close()
 	gen := q.Protocol()
-	if o.mode == sink.ModeLive && gen == tracing.ProtocolV1 {
+	if o.mode == websocket.ModeLive && gen == tracing.ProtocolV1 {
 		fmt.Println("live mode on a generation-1 server: events are forwarded to subscribers, not kept; nothing to check")
 		return nil
 	}

@@ -17,7 +17,7 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
-	"github.com/reflowtrace/reflowtrace-go/sink"
+	"github.com/reflowtrace/reflowtrace-go/sink/memory"
 	"github.com/reflowtrace/reflowtrace-go/sink/otlp"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 )
@@ -29,7 +29,7 @@ func tracedClient(t *testing.T, ctx context.Context) *tracing.TracingClient {
 	cfg := tracing.DefaultConfig()
 	cfg.QueueSize = 512
 	cfg.Filters.ExcludeActors = []string{"noisy"}
-	mem, err := sink.NewMemory()
+	mem, err := memory.New()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/reflowtrace/reflowtrace-go/sink"
+	"github.com/reflowtrace/reflowtrace-go/sink/memory"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 	"github.com/reflowtrace/reflowtrace-go/tracing/propagation"
 )
@@ -20,9 +20,9 @@ func testCtx(t *testing.T) context.Context {
 
 // newClient returns a client writing to a memory sink, closed at the end
 // of the test.
-func newClient(t *testing.T, flow tracing.FlowID) (*tracing.TracingClient, *sink.Memory) {
+func newClient(t *testing.T, flow tracing.FlowID) (*tracing.TracingClient, *memory.Sink) {
 	t.Helper()
-	mem, err := sink.NewMemory()
+	mem, err := memory.New()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +37,7 @@ func newClient(t *testing.T, flow tracing.FlowID) (*tracing.TracingClient, *sink
 	return c, mem
 }
 
-func find(t *testing.T, mem *sink.Memory, id tracing.EventID) tracing.TraceEvent {
+func find(t *testing.T, mem *memory.Sink, id tracing.EventID) tracing.TraceEvent {
 	t.Helper()
 	for _, ev := range mem.Events() {
 		if ev.EventID == id {

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/reflowtrace/reflowtrace-go/sink"
+	"github.com/reflowtrace/reflowtrace-go/sink/websocket"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 	"github.com/reflowtrace/reflowtrace-go/tracing/query"
 	"github.com/reflowtrace/reflowtrace-go/tracing/tracetest"
@@ -26,7 +26,7 @@ func Example() {
 
 	cfg := tracing.DefaultConfig()
 	cfg.ServerURL, cfg.FlowID = srv.URL(), "orders"
-	ws, _ := sink.NewWebSocket(cfg.ServerURL, sink.WebSocketOptionsFromConfig(cfg)...)
+	ws, _ := websocket.New(cfg.ServerURL, websocket.OptionsFromConfig(cfg)...)
 	tc, _ := tracing.New(cfg, tracing.WithSink(ws))
 	tctx, id, _ := tc.StartTrace(ctx, cfg.FlowID, tracing.FlowVersion{Major: 1})
 	tc.ActorStarted(tctx, "validator")

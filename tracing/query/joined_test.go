@@ -3,7 +3,7 @@ package query_test
 import (
 	"testing"
 
-	"github.com/reflowtrace/reflowtrace-go/sink"
+	"github.com/reflowtrace/reflowtrace-go/sink/websocket"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 	"github.com/reflowtrace/reflowtrace-go/tracing/propagation"
 	"github.com/reflowtrace/reflowtrace-go/tracing/tracetest"
@@ -20,7 +20,7 @@ func TestTraceAcrossTwoProcesses(t *testing.T) {
 			ctx := testCtx(t)
 			srv := startServer(t, ctx, tracetest.WithGeneration(gen))
 			newClient := func() *tracing.TracingClient {
-				ws, err := sink.NewWebSocket(srv.URL())
+				ws, err := websocket.New(srv.URL())
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -106,7 +106,7 @@ func newConfig(opts []Option) (*config, error) {
 
 // WithTLS configures wss:// connections: custom CA, client certificate,
 // server name, read by Dial; the same options as the WebSocket sink's
-// (sink.WithTLS). Default: the system roots, TLS 1.2 at least.
+// (websocket.WithTLS). Default: the system roots, TLS 1.2 at least.
 func WithTLS(o tracing.TLSOptions) Option {
 	return optionFunc(func(c *config) {
 		cfg, err := o.Config()

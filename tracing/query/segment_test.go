@@ -4,7 +4,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/reflowtrace/reflowtrace-go/sink"
+	"github.com/reflowtrace/reflowtrace-go/sink/websocket"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 	"github.com/reflowtrace/reflowtrace-go/tracing/tracetest"
 	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
@@ -14,11 +14,11 @@ func TestTraceJoinsSegments(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		gen  tracetest.Generation
-		mode sink.WebSocketMode
+		mode websocket.Mode
 	}{
-		{"gen1-store", tracetest.Gen1, sink.ModeStore},
-		{"gen2-store", tracetest.Gen2, sink.ModeStore},
-		{"gen2-both", tracetest.Gen2, sink.ModeBoth},
+		{"gen1-store", tracetest.Gen1, websocket.ModeStore},
+		{"gen2-store", tracetest.Gen2, websocket.ModeStore},
+		{"gen2-both", tracetest.Gen2, websocket.ModeBoth},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := testCtx(t)
@@ -27,8 +27,8 @@ func TestTraceJoinsSegments(t *testing.T) {
 			cfg.ServerURL = srv.URL()
 			cfg.FlowID = "segmented"
 			cfg.QueueSize = 1 << 12
-			ws, err := sink.NewWebSocket(srv.URL(), append(sink.WebSocketOptionsFromConfig(cfg),
-				sink.WithMaxFrameBytes(2048), sink.WithMode(tc.mode))...)
+			ws, err := websocket.New(srv.URL(), append(websocket.OptionsFromConfig(cfg),
+				websocket.WithMaxFrameBytes(2048), websocket.WithMode(tc.mode))...)
 			if err != nil {
 				t.Fatal(err)
 			}

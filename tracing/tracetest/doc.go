@@ -8,7 +8,7 @@
 //	srv, err := tracetest.Start(ctx, tracetest.WithGeneration(tracetest.Gen2))
 //	…
 //	defer srv.Close()
-//	ws, err := sink.NewWebSocket(srv.URL())
+//	ws, err := websocket.New(srv.URL())
 //	… record, Flush …
 //	kept := srv.Kept() // event id → times it appears in what the server keeps
 //

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"log"
 
-	"github.com/reflowtrace/reflowtrace-go/sink"
+	"github.com/reflowtrace/reflowtrace-go/sink/websocket"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 	"github.com/reflowtrace/reflowtrace-go/tracing/tracetest"
 )
@@ -20,7 +20,7 @@ func ExampleStart() {
 	}
 	defer server.Close()
 
-	ws, err := sink.NewWebSocket(server.URL())
+	ws, err := websocket.New(server.URL())
 	if err != nil {
 		log.Fatal(err)
 	}

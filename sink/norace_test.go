@@ -1,7 +1,0 @@
-//go:build !race
-
-package sink
-
-// raceEnabled tells the tests that measure the heap that the race
-// detector runs (see race_test.go).
-const raceEnabled = false

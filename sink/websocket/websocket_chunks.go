@@ -1,0 +1,138 @@
+package websocket
+
+// A segment keeps its events' JSON in chunks rather than one growing
+// buffer: appending never copies what is already kept (a growing buffer
+// copies it, and leaves the old copy to the collector, each time it grows),
+// and a store frame refers to the chunks as they are instead of copying
+// them (see traceSeg.view). Bytes once appended never change, and later
+// appends only write past them, so a frame may be written to the
+// connection while its segment grows.
+//
+// A segment's first chunks are small, each as large as what the segment
+// already holds, so that a short trace holds little; from maxChunk on
+// every chunk is maxChunk bytes. A segment given up or acknowledged in
+// full returns its chunks to its sink's chunkPool for the next segments.
+
+const (
+	minChunk = 1 << 10
+	maxChunk = 256 << 10
+)
+
+// segBytes is the JSON of a segment's events, in chunks: every chunk but
+// the last is full (len == cap).
+type segBytes struct {
+	chunks [][]byte
+	size   int // bytes appended
+	capB   int // sum of the chunks' capacities
+}
+
+// appendJSON appends b, taking new chunks from pool (which must be
+// guarded by the caller), and returns how many bytes of capacity it
+// added.
+func (sb *segBytes) appendJSON(b []byte, pool *chunkPool) (grown int) {
+	for len(b) > 0 {
+		last := len(sb.chunks) - 1
+		if last < 0 || len(sb.chunks[last]) == cap(sb.chunks[last]) {
+			c := pool.get(chunkSize(sb.size, len(b)))
+			sb.chunks = append(sb.chunks, c)
+			sb.capB += cap(c)
+			grown += cap(c)
+			last++
+		}
+		c := sb.chunks[last]
+		n := min(len(b), cap(c)-len(c))
+		sb.chunks[last] = append(c, b[:n]...)
+		b = b[n:]
+		sb.size += n
+	}
+	return grown
+}
+
+// chunkSize is the size of the next chunk of a segment holding size bytes
+// that needs room for need more: as much as it holds (at least minChunk,
+// at most maxChunk), or a power of two fitting need when that is smaller.
+func chunkSize(size, need int) int {
+	n := minChunk
+	for n < maxChunk && (n < size || n < need) {
+		n <<= 1
+	}
+	return n
+}
+
+// view appends to parts the chunks as they are now: bytes that will not
+// change, whatever is appended later.
+func (sb *segBytes) view(parts [][]byte) [][]byte {
+	for _, c := range sb.chunks {
+		parts = append(parts, c[:len(c):len(c)])
+	}
+	return parts
+}
+
+// take returns the chunks and forgets them; the sizes stay.
+func (sb *segBytes) take() [][]byte {
+	c := sb.chunks
+	sb.chunks = nil
+	return c
+}
+
+// chunkPool keeps the chunks of released segments for the next ones, by
+// size, so that a sink that keeps its memory limit busy does not leave it
+// to the collector to reclaim them and allocate again. It only holds
+// chunks that were in use, so the chunks in use and those it keeps
+// together never exceed the most ever in use, which the memory limit
+// bounds; and trim lets them go once the sink no longer needs them. Not
+// safe for concurrent use.
+type chunkPool struct {
+	free  [chunkClasses][][]byte
+	taken bool // a chunk was taken since the last trim
+}
+
+// chunkClasses is the number of chunk sizes: minChunk up to maxChunk.
+const chunkClasses = 9
+
+func chunkClass(size int) int {
+	c := 0
+	for n := minChunk; n < size; n <<= 1 {
+		c++
+	}
+	return c
+}
+
+func (p *chunkPool) get(size int) []byte {
+	p.taken = true
+	free := &p.free[chunkClass(size)]
+	if n := len(*free); n > 0 {
+		c := (*free)[n-1]
+		(*free)[n-1] = nil
+		*free = (*free)[:n-1]
+		return c
+	}
+	return make([]byte, 0, size)
+}
+
+// put keeps the chunks of cs.
+func (p *chunkPool) put(cs [][]byte) {
+	for _, c := range cs {
+		if k := chunkClass(cap(c)); k < chunkClasses && cap(c) == minChunk<<k {
+			p.free[k] = append(p.free[k], c[:0])
+		}
+	}
+}
+
+// trim lets half the kept chunks of each size go when none was taken
+// since the last trim.
+func (p *chunkPool) trim() {
+	if p.taken {
+		p.taken = false
+		return
+	}
+	for k := range p.free {
+		free := p.free[k]
+		keep := len(free) / 2
+		clear(free[keep:])
+		p.free[k] = free[:keep]
+		if keep == 0 {
+			p.free[k] = nil
+		}
+	}
+}

@@ -1,0 +1,171 @@
+package websocket
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/reflowtrace/reflowtrace-go/internal/compress"
+
+	"go.uber.org/zap"
+
+	"github.com/reflowtrace/reflowtrace-go/tracing"
+)
+
+// ErrEventTooLarge is wrapped by the error reported for an event that does
+// not fit in a frame on its own; the event is dropped and counted.
+var ErrEventTooLarge = errors.New("sink: event too large for a frame")
+
+// encodeBatch turns batch into frames. Each event joins its trace's
+// segment (see traceSeg). In store mode the segments that are due get a
+// StoreTrace carrying all their events; in the live modes each event is
+// also one RecordEvent (see websocket_stream.go).
+func (s *Sink) encodeBatch(batch []tracing.TraceEvent) []*frame {
+	if len(batch) == 0 {
+		return nil
+	}
+	s.encMu.Lock()
+	defer s.encMu.Unlock()
+	// The generation-2 form (null for what was not measured) only for a
+	// server known to read it; the generation-1 form every server reads.
+	s.enc.Protocol = s.cfg.protocol
+	if s.enc.Protocol == tracing.ProtocolAuto {
+		s.enc.Protocol = tracing.Protocol(s.knownGen.Load())
+	}
+	var frames []*frame
+	now := s.cfg.now().UnixNano()
+	live := s.cfg.mode.live()
+	touched := s.touched[:0]
+	var chunk []byte
+	for i := range batch {
+		ev := &batch[i]
+		id := s.traceOf(ev)
+		js := s.enc.AppendEvent(s.evBuf[:0], ev)
+		s.evBuf = js
+		if len(js) > s.segCap(s.segFor(id, ev.Timestamp.UnixNano())) {
+			s.tooLarge(ev, len(js))
+			continue
+		}
+		var g *traceSeg
+		g, frames = s.appendToSeg(id, ev, js, now, frames)
+		if s.stores(g) && !slices.Contains(touched, g) {
+			touched = append(touched, g)
+		}
+		if live && !g.storeOnly.Load() {
+			var f *frame
+			f, chunk = s.recordFrame(g, js, ev.Type.Kind.Critical(), now, chunk, len(batch)-i)
+			frames = append(frames, f)
+		}
+	}
+	for _, g := range touched {
+		if s.storeDue(g, now) {
+			frames = append(frames, s.buildStore(g, now))
+		}
+	}
+	clear(touched)
+	s.touched = touched[:0]
+	return frames
+}
+
+// encodeDue returns stores of the segments whose events waited long
+// enough (every one with events not stored yet, when all is set).
+func (s *Sink) encodeDue(all bool) []*frame {
+	s.encMu.Lock()
+	defer s.encMu.Unlock()
+	now := s.cfg.now().UnixNano()
+	var frames []*frame
+	for _, g := range s.segs {
+		if g.dirtySince != 0 && s.stores(g) && (all || s.storeDue(g, now)) && !g.lost.Load() {
+			frames = append(frames, s.buildStore(g, now))
+		}
+	}
+	return frames
+}
+
+func (s *Sink) traceOf(ev *tracing.TraceEvent) tracing.TraceID {
+	if ev.TraceID.IsZero() {
+		return s.deftr.TraceID
+	}
+	return ev.TraceID
+}
+
+// finish makes a frame of the JSON in buf, compressing it when that is on
+// and worth it.
+func (s *Sink) finish(buf *[]byte, kind frameKind, events int, critical bool, now int64) *frame {
+	raw := *buf
+	f := &frame{kind: kind, wire: raw, rawLen: len(raw), events: events, critical: critical, created: now, buf: buf}
+	alg := s.compAlg.Load()
+	if alg < 0 || len(raw) < s.cfg.compressMin {
+		return f
+	}
+	cbuf := s.free.get()
+	c, err := s.codecs.get(compress.Algorithm(alg)).AppendRequest((*cbuf)[:0], raw)
+	if err != nil || len(c) >= len(raw) {
+		s.free.put(cbuf)
+		return f
+	}
+	*cbuf = c
+	s.free.put(buf)
+	f.wire, f.buf, f.binary, f.alg = c, cbuf, true, compress.Algorithm(alg)
+	return f
+}
+
+func (s *Sink) tooLarge(ev *tracing.TraceEvent, n int) {
+	err := fmt.Errorf("%w: event %s encodes to %d bytes, the frame limit is %d", ErrEventTooLarge, ev.EventID, n, s.cfg.maxFrame)
+	s.mu.Lock()
+	s.dropped[DropTooLarge]++
+	s.notifyLocked()
+	s.mu.Unlock()
+	s.droppedN.Add(1)
+	s.report(err, "event too large", zap.Int("bytes", n))
+}
+
+// encodeEnded returns the last stores (or EndTraces) of traces that ended
+// since the last call, and before the given time unless it is zero: each
+// carries the trace's final status and all the events of its last
+// segment. The tracing client reports a trace's end after writing the
+// events recorded before it; an event written after the end opens the
+// trace's next segment.
+func (s *Sink) encodeEnded(before time.Time) []*frame {
+	ended := s.headers.takeDirty(before)
+	if len(ended) == 0 {
+		return nil
+	}
+	s.encMu.Lock()
+	defer s.encMu.Unlock()
+	now := s.cfg.now().UnixNano()
+	frames := make([]*frame, 0, len(ended))
+	for i := range ended {
+		hdr := &ended[i]
+		g := s.segFor(hdr.TraceID, hdr.StartTime.UnixNano())
+		g.hdr.Status, g.hdr.EndTime = hdr.Status, hdr.EndTime
+		g.crit = true
+		if g.dirtySince == 0 {
+			g.dirtySince = now
+		}
+		// The sealed segment stays in the map, so that a late event of
+		// the trace opens the next segment instead of replacing this one.
+		frames = s.sealLocked(g, now, frames)
+	}
+	s.pruneSegsLocked()
+	return frames
+}
+
+// pruneSegsLocked forgets the oldest released segments when the map of
+// segments grows past a bound. s.encMu must be held.
+func (s *Sink) pruneSegsLocked() {
+	if len(s.segs) <= 2*maxHeaders {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for id, g := range s.segs {
+		if g.released {
+			delete(s.segs, id)
+		}
+		if len(s.segs) <= maxHeaders {
+			return
+		}
+	}
+}

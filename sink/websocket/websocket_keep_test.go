@@ -1,0 +1,582 @@
+package websocket
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/reflowtrace/reflowtrace-go/sink"
+	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/tracetest"
+	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
+)
+
+// The tests of this file check what the server keeps after a run, by event
+// id, for both server generations and every mode: every recorded event is
+// found exactly once, in a trace with its current status.
+
+// modes are the sink modes every delivery test runs in.
+var modes = []Mode{ModeStore, ModeLive, ModeBoth}
+
+// keepRun records traces through a sink to a test server and checks what
+// the server keeps.
+type keepRun struct {
+	t    *testing.T
+	ctx  context.Context
+	gen  tracetest.Generation
+	mode Mode
+	srv  *tracetest.Server
+	s    *Sink
+	el   *errorLog
+	hdrs []tracing.FlowTrace
+	want []tracing.EventID
+}
+
+func newKeepRun(t *testing.T, gen tracetest.Generation, mode Mode, srvOpts []tracetest.Option, opts ...Option) *keepRun {
+	t.Helper()
+	return newKeepRunOn(t, gen, mode, srvOpts, nil, opts...)
+}
+
+// newKeepRunWith is newKeepRun with prepare called on the server before
+// the sink starts.
+func newKeepRunWith(t *testing.T, gen tracetest.Generation, mode Mode, prepare func(*tracetest.Server), opts ...Option) *keepRun {
+	t.Helper()
+	return newKeepRunOn(t, gen, mode, nil, prepare, opts...)
+}
+
+func newKeepRunOn(t *testing.T, gen tracetest.Generation, mode Mode, srvOpts []tracetest.Option, prepare func(*tracetest.Server), opts ...Option) *keepRun {
+	t.Helper()
+	ctx := testCtx(t)
+	srv := startServer(t, append([]tracetest.Option{tracetest.WithGeneration(gen)}, srvOpts...)...)
+	if prepare != nil {
+		prepare(srv)
+	}
+	s, el := newTestSink(t, srv.URL(), append([]Option{WithMode(mode)}, opts...)...)
+	return &keepRun{t: t, ctx: ctx, gen: gen, mode: mode, srv: srv, s: s, el: el}
+}
+
+// connected waits for the sink's first connection.
+func (r *keepRun) connected() {
+	r.t.Helper()
+	waitSink(r.ctx, r.t, r.s, "connection", func(st Stats) bool { return st.Connected })
+}
+
+// startTraces tells the sink about n running traces and returns n events
+// per trace in batches of size that interleave them.
+func (r *keepRun) startTraces(n, events, size int) [][]tracing.TraceEvent {
+	ids := make([]tracing.TraceID, n)
+	for i := range ids {
+		ids[i] = tracing.NewTraceID()
+		h := traceHeader(ids[i])
+		r.hdrs = append(r.hdrs, h)
+		r.s.ObserveTrace(h)
+	}
+	return interleaved(ids, events, size)
+}
+
+// write writes one batch and notes its events as recorded.
+func (r *keepRun) write(b []tracing.TraceEvent) {
+	r.t.Helper()
+	r.want = append(r.want, ids(b)...)
+	if err := r.s.Write(r.ctx, b); err != nil {
+		r.t.Fatalf("Write: %v", err)
+	}
+}
+
+// status is the status trace i ends with.
+func status(i int) tracing.ExecutionStatus {
+	if i%2 == 1 {
+		return tracing.FailedStatus(fmt.Sprintf("trace %d failed", i))
+	}
+	return tracing.ExecutionStatus{Kind: tracing.StatusCompleted}
+}
+
+// endTraces ends every trace, through its header.
+func (r *keepRun) endTraces() {
+	for i := range r.hdrs {
+		r.hdrs[i] = ended(r.hdrs[i], status(i))
+		r.s.ObserveTrace(r.hdrs[i])
+	}
+}
+
+// flush flushes the sink and fails on any error.
+func (r *keepRun) flush() {
+	r.t.Helper()
+	if err := r.s.Flush(r.ctx); err != nil {
+		r.t.Fatalf("Flush: %v; stats %+v", err, r.s.Stats())
+	}
+}
+
+// check checks what srv keeps: where the generation keeps what the mode
+// sends, every recorded event exactly once and each trace with its
+// current header; on generation 1 in live mode, nothing kept and every
+// event received live.
+func (r *keepRun) check(srv *tracetest.Server) {
+	r.t.Helper()
+	if !keeps(r.gen, r.mode) {
+		if n := len(srv.Kept()); n != 0 {
+			r.t.Fatalf("generation 1 keeps %d events sent live", n)
+		}
+		if m := missing(r.want, srv.Live()); len(m) > 0 {
+			r.t.Fatalf("%d of %d events not received live", len(m), len(r.want))
+		}
+		return
+	}
+	assertKeptOnce(r.t, srv, r.want)
+	r.checkHeaders(srv)
+}
+
+// checkHeaders checks that the server keeps each trace under its id with
+// its current status (and, unless it was recovered into a store, its flow
+// and execution).
+func (r *keepRun) checkHeaders(srv *tracetest.Server) {
+	r.t.Helper()
+	for i, h := range r.hdrs {
+		got := srv.GetTrace(h.TraceID)
+		if got == nil {
+			r.t.Fatalf("trace %d not kept", i)
+		}
+		if got.Status != h.Status {
+			r.t.Fatalf("trace %d kept with status %v, want %v", i, got.Status, h.Status)
+		}
+		if h.Status.Kind != tracing.StatusRunning && got.EndTime.IsZero() {
+			r.t.Fatalf("trace %d ended without an end time", i)
+		}
+		if got.FlowID != h.FlowID {
+			r.t.Fatalf("trace %d kept with flow %q, want %q", i, got.FlowID, h.FlowID)
+		}
+	}
+}
+
+func TestWebSocketKeepsUnderFaults(t *testing.T) {
+	const traces, perTrace, batch = 2, 60, 20 // 6 batches, each with both traces
+	tests := []struct {
+		name string
+		// at is called before batch i is written (i == -1: before the
+		// first, once connected; i == len: before the traces end).
+		at func(r *keepRun, i int)
+	}{
+		{name: "no fault"},
+		{name: "dropped on arrival 0", at: dropAfterAt(0)},
+		{name: "dropped on arrival 1", at: dropAfterAt(1)},
+		{name: "dropped on arrival 3", at: dropAfterAt(3)},
+		{name: "dropped on arrival 8", at: dropAfterAt(8)},
+		{name: "lost ack 1", at: dropBeforeAckAt(1)},
+		{name: "lost ack 2", at: dropBeforeAckAt(2)},
+		{name: "lost ack 5", at: dropBeforeAckAt(5)},
+		{name: "lost acks twice", at: func(r *keepRun, i int) {
+			if i == 1 || i == 4 {
+				r.srv.DropBeforeAck(2)
+			}
+		}},
+		{name: "slow acks", at: func(r *keepRun, i int) {
+			if i == -1 {
+				r.srv.SetAckDelay(time.Millisecond)
+			}
+		}},
+		{name: "retryable errors", at: func(r *keepRun, i int) {
+			switch i {
+			case -1:
+				r.srv.ErrorEvery(3, wire.CodeStorageError, "database is locked")
+			case 4:
+				r.srv.ErrorEvery(0, "", "")
+			}
+		}},
+		{name: "legacy retryable errors", at: func(r *keepRun, i int) {
+			switch i {
+			case 1:
+				r.srv.ErrorEvery(2, "", "storage failed")
+			case 3:
+				r.srv.ErrorEvery(0, "", "")
+			}
+		}},
+		{name: "refused reconnects", at: func(r *keepRun, i int) {
+			if i == 2 {
+				r.srv.RefuseNext(3, tracetest.Refuse503)
+				r.srv.KillConnections()
+			}
+		}},
+		{name: "refusing for a while", at: func(r *keepRun, i int) {
+			switch i {
+			case 1:
+				r.srv.SetRefusing(true, tracetest.RefuseClose)
+				r.srv.KillConnections()
+			case 4:
+				r.srv.SetRefusing(false, tracetest.RefuseClose)
+			}
+		}},
+		{name: "server stopped and restarted", at: func(r *keepRun, i int) {
+			switch i {
+			case 2:
+				r.srv.Stop()
+				waitStopped(r)
+			case 4:
+				if err := r.srv.Restart(r.ctx); err != nil {
+					r.t.Fatal(err)
+				}
+			}
+		}},
+		{name: "server stopped before the end", at: func(r *keepRun, i int) {
+			switch i {
+			case traces * perTrace / batch:
+				r.srv.Stop()
+				waitStopped(r)
+				if err := r.srv.Restart(r.ctx); err != nil {
+					r.t.Fatal(err)
+				}
+			}
+		}},
+	}
+	for _, gen := range generations {
+		for _, mode := range modes {
+			for _, tt := range tests {
+				t.Run(fmt.Sprintf("%s/%s/%s", gen, mode, tt.name), func(t *testing.T) {
+					r := newKeepRun(t, gen, mode, nil)
+					at := tt.at
+					if at == nil {
+						at = func(*keepRun, int) {}
+					}
+					r.connected()
+					batches := r.startTraces(traces, perTrace, batch)
+					at(r, -1)
+					for i, b := range batches {
+						at(r, i)
+						r.write(b)
+					}
+					at(r, len(batches))
+					r.endTraces()
+					r.flush()
+					r.check(r.srv)
+					if err := r.s.Close(r.ctx); err != nil {
+						t.Fatalf("Close: %v", err)
+					}
+					if st := r.s.SinkStats(); keeps(gen, mode) && st.Acknowledged != uint64(len(r.want)) {
+						t.Fatalf("sink acknowledged %d distinct events, the server keeps %d", st.Acknowledged, len(r.want))
+					}
+				})
+			}
+		}
+	}
+}
+
+// waitStopped waits until the sink lost its connection to the stopped
+// server. The test server's Stop has been seen to leave a connection open
+// now and then under the race detector; the connections are killed again
+// while waiting.
+func waitStopped(r *keepRun) {
+	r.t.Helper()
+	kills := 0
+	waitSink(r.ctx, r.t, r.s, "disconnect", func(st Stats) bool {
+		if st.Connected {
+			kills++
+			if kills%100 == 0 {
+				r.t.Logf("still connected after Stop: killing the connections again")
+				r.srv.KillConnections()
+			}
+		}
+		return !st.Connected
+	})
+}
+
+func dropAfterAt(n int) func(*keepRun, int) {
+	return func(r *keepRun, i int) {
+		if i == 1 {
+			r.srv.DropAfter(n)
+		}
+	}
+}
+
+func dropBeforeAckAt(n int) func(*keepRun, int) {
+	return func(r *keepRun, i int) {
+		if i == 1 {
+			r.srv.DropBeforeAck(n)
+		}
+	}
+}
+
+// TestWebSocketKeepsPermanentRejections checks that events the server
+// rejects for good are counted as dropped, and that nothing else is lost
+// or kept twice.
+func TestWebSocketKeepsPermanentRejections(t *testing.T) {
+	for _, gen := range generations {
+		for _, mode := range modes {
+			t.Run(fmt.Sprintf("%s/%s", gen, mode), func(t *testing.T) {
+				r := newKeepRun(t, gen, mode, nil)
+				r.connected()
+				batches := r.startTraces(2, 60, 20)
+				// Each batch is flushed, so that some of its frames meet the
+				// errors.
+				r.srv.ErrorEvery(2, wire.CodeInvalidRequest, "bad trace")
+				var reported uint64
+				for i, b := range batches {
+					if i == 3 {
+						r.srv.ErrorEvery(0, "", "")
+					}
+					r.write(b)
+					if i == len(batches)-1 {
+						r.endTraces()
+					}
+					err := r.s.Flush(r.ctx)
+					var de *DroppedError
+					switch {
+					case errors.As(err, &de) && errors.Is(err, ErrDropped):
+						reported += de.Events
+					case err != nil:
+						t.Fatalf("Flush: %v", err)
+					}
+				}
+				st := r.s.Stats()
+				rejected := st.Dropped[DropRejected]
+				if rejected == 0 || reported != rejected || st.Rejected[string(wire.CodeInvalidRequest)] != rejected {
+					t.Fatalf("Flush reported %d dropped events, stats %+v", reported, st)
+				}
+				for reason, n := range st.Dropped {
+					if reason != DropRejected && n > 0 {
+						t.Fatalf("%d events dropped for %s", n, reason)
+					}
+				}
+				var kept map[tracing.EventID]int
+				if keeps(gen, mode) {
+					kept = r.srv.Kept()
+				} else {
+					kept = r.srv.Live()
+				}
+				lost, dup := 0, 0
+				for _, id := range r.want {
+					switch n := kept[id]; {
+					case n == 0:
+						lost++
+					case n > 1:
+						dup++
+					}
+				}
+				// In ModeBoth an event goes in a RecordEvent and a store:
+				// the rejection of either counts it, so more may be counted
+				// than the server misses.
+				if uint64(lost) > rejected || mode != ModeBoth && uint64(lost) != rejected || dup > 0 || len(kept) != len(r.want)-lost {
+					t.Fatalf("%d of %d events lost, %d rejected; %d kept twice; %d kept in all", lost, len(r.want), rejected, dup, len(kept))
+				}
+				if errs := r.el.all(); len(errs) == 0 {
+					t.Fatal("no rejection reported")
+				}
+			})
+		}
+	}
+}
+
+// TestWebSocketKeepsAfterMemoryRestart restarts the server without what it
+// stored, as Reflow's memory backend does: the server then only has what
+// the sink sends after the restart. Every trace still open then is sent
+// whole again (each store carries all its events, and a trace streamed on
+// generation 2 is recovered into a store), so the new server keeps every
+// event of the traces that end after the restart.
+func TestWebSocketKeepsAfterMemoryRestart(t *testing.T) {
+	for _, gen := range generations {
+		for _, mode := range modes {
+			t.Run(fmt.Sprintf("%s/%s", gen, mode), func(t *testing.T) {
+				r := newKeepRun(t, gen, mode, nil)
+				r.connected()
+				batches := r.startTraces(2, 60, 20)
+				for _, b := range batches[:3] {
+					r.write(b)
+				}
+				r.flush() // acknowledged by the first server
+				addr := r.srv.Addr()
+				old := r.srv
+				old.Close()
+				waitSink(r.ctx, t, r.s, "disconnect", func(st Stats) bool { return !st.Connected })
+				srv, err := tracetest.Start(r.ctx, tracetest.WithAddr(addr), tracetest.WithGeneration(gen))
+				if err != nil {
+					t.Fatalf("restart on %s: %v", addr, err)
+				}
+				t.Cleanup(srv.Close)
+				r.srv = srv
+				for _, b := range batches[3:] {
+					r.write(b)
+				}
+				r.endTraces()
+				r.flush()
+				if !keeps(gen, mode) {
+					live := old.Live()
+					for id, n := range srv.Live() {
+						live[id] += n
+					}
+					if m := missing(r.want, live); len(m) > 0 {
+						t.Fatalf("%d events received by neither server", len(m))
+					}
+					return
+				}
+				r.check(srv)
+			})
+		}
+	}
+}
+
+// TestWebSocketKeepsAcrossClientRestart closes a sink while its server is
+// down, then opens a new sink on the same spool directory once the server
+// is back: the server keeps every event, once. "cold" never reached the
+// server before the outage; "warm" delivered half the events first.
+func TestWebSocketKeepsAcrossClientRestart(t *testing.T) {
+	for _, gen := range generations {
+		for _, mode := range modes {
+			for _, warm := range []bool{false, true} {
+				name := "cold"
+				if warm {
+					name = "warm"
+				}
+				t.Run(fmt.Sprintf("%s/%s/%s", gen, mode, name), func(t *testing.T) {
+					dir := t.TempDir()
+					var prepare func(*tracetest.Server)
+					if !warm {
+						// Refused from the first attempt on.
+						prepare = func(srv *tracetest.Server) { srv.SetRefusing(true, tracetest.Refuse503) }
+					}
+					r := newKeepRunWith(t, gen, mode, prepare, WithSpoolDir(dir), WithSpoolSync(sink.SyncEvery(1)))
+					batches := r.startTraces(2, 60, 20)
+					rest := batches
+					if warm {
+						r.connected()
+						for _, b := range batches[:3] {
+							r.write(b)
+						}
+						r.flush()
+						rest = batches[3:]
+					}
+					r.srv.SetRefusing(true, tracetest.Refuse503)
+					r.srv.KillConnections()
+					waitSink(r.ctx, t, r.s, "disconnect", func(st Stats) bool { return !st.Connected })
+					for _, b := range rest {
+						r.write(b)
+					}
+					r.endTraces()
+					cctx, cancel := context.WithTimeout(r.ctx, 50*time.Millisecond)
+					err := r.s.Close(cctx)
+					cancel()
+					if err == nil || !strings.Contains(err.Error(), "spooled in "+dir) || strings.Contains(err.Error(), "lost") {
+						t.Fatalf("Close with the server down = %v, want every unacknowledged event spooled", err)
+					}
+					// A new process: a new sink on the same directory.
+					r.srv.SetRefusing(false, tracetest.Refuse503)
+					s2, _ := newTestSink(t, r.srv.URL(), WithMode(mode), WithSpoolDir(dir))
+					waitSink(r.ctx, t, s2, "the replay", func(st Stats) bool { return st.SpoolRecords == 0 && st.Connected })
+					if err := s2.Flush(r.ctx); err != nil {
+						t.Fatalf("Flush of the new sink: %v", err)
+					}
+					if err := s2.Close(r.ctx); err != nil {
+						t.Fatalf("Close of the new sink: %v", err)
+					}
+					if keeps(gen, mode) {
+						assertKeptOnce(t, r.srv, r.want)
+						for i, h := range r.hdrs {
+							if got := r.srv.GetTrace(h.TraceID); got == nil || got.Status != h.Status {
+								t.Fatalf("trace %d kept as %+v, want status %v", i, got, h.Status)
+							}
+						}
+					} else {
+						// Live mode on generation 1: what went out before the
+						// outage was forwarded; what was spooled is replayed
+						// as one StoreTrace per trace, and kept.
+						seen := r.srv.Live()
+						for id, n := range r.srv.Kept() {
+							seen[id] += n
+						}
+						if m := missing(r.want, seen); len(m) > 0 {
+							t.Fatalf("%d events neither received live nor kept", len(m))
+						}
+					}
+				})
+			}
+		}
+	}
+}
+
+// TestWebSocketKeepsLongTrace sends one trace of 200,000 events at the
+// default settings: it is kept in segments linked by their tags, every
+// event once across them, and the bytes sent stay under three times the
+// events' JSON.
+func TestWebSocketKeepsLongTrace(t *testing.T) {
+	if testing.Short() {
+		t.Skip("200,000 events")
+	}
+	const events, batch = 200_000, 512
+	for _, gen := range generations {
+		for _, mode := range []Mode{ModeStore, ModeLive} {
+			if !keeps(gen, mode) {
+				continue
+			}
+			t.Run(fmt.Sprintf("%s/%s", gen, mode), func(t *testing.T) {
+				ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+				defer cancel()
+				r := newKeepRun(t, gen, mode, nil)
+				r.ctx = ctx
+				batches := r.startTraces(1, events, batch)
+				var enc wire.Encoder
+				jsonBytes := 0
+				for _, b := range batches {
+					for i := range b {
+						jsonBytes += len(enc.AppendEvent(nil, &b[i]))
+					}
+					r.write(b)
+				}
+				r.endTraces()
+				r.flush()
+				assertKeptOnce(t, r.srv, r.want)
+				hdr := r.hdrs[0]
+				if mode == ModeLive {
+					// A generation-2 server opens a streamed trace from its
+					// StartTrace, which carries no metadata: the segments
+					// are kept without their execution id and tags.
+					if n := len(r.srv.Traces()); n < 2 {
+						t.Fatalf("%d traces kept, want several segments", n)
+					}
+					return
+				}
+				segs := r.srv.Query(wire.TraceQuery{ExecutionID: hdr.ExecutionID})
+				if len(segs) < 2 {
+					t.Fatalf("%d traces of execution %s, want several segments", len(segs), hdr.ExecutionID)
+				}
+				seen := map[int]bool{}
+				n, last := 0, 0
+				var lastStatus tracing.ExecutionStatus
+				for _, tr := range segs {
+					num := 0
+					if tr.TraceID != hdr.TraceID {
+						if tr.Metadata.Tags[tracing.TagSegmentOf] != hdr.TraceID.String() {
+							t.Fatalf("segment %s tagged %v, want %s=%s", tr.TraceID, tr.Metadata.Tags, tracing.TagSegmentOf, hdr.TraceID)
+						}
+						if _, err := fmt.Sscan(tr.Metadata.Tags[tracing.TagSegment], &num); err != nil || num < 1 {
+							t.Fatalf("segment %s numbered %q", tr.TraceID, tr.Metadata.Tags[tracing.TagSegment])
+						}
+					}
+					if seen[num] || tr.FlowID != hdr.FlowID {
+						t.Fatalf("segment %d: twice, or flow %q", num, tr.FlowID)
+					}
+					seen[num] = true
+					n += len(tr.Events)
+					if num >= last {
+						last, lastStatus = num, tr.Status
+					}
+				}
+				if lastStatus != hdr.Status {
+					t.Fatalf("last segment kept with status %v, want %v", lastStatus, hdr.Status)
+				}
+				for i := range len(segs) {
+					if !seen[i] {
+						t.Fatalf("segments %v: number %d missing", seen, i)
+					}
+				}
+				if n != events {
+					t.Fatalf("segments hold %d events, want %d", n, events)
+				}
+				if st := r.s.Stats(); st.RawBytes > 3*uint64(jsonBytes) {
+					t.Fatalf("sent %d bytes for %d bytes of events: over 3x", st.RawBytes, jsonBytes)
+				} else {
+					t.Logf("%d segments, sent %d bytes for %d bytes of events (%.2fx)", len(segs), st.RawBytes, jsonBytes, float64(st.RawBytes)/float64(jsonBytes))
+				}
+			})
+		}
+	}
+}

@@ -1,0 +1,409 @@
+package websocket
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	cws "github.com/coder/websocket"
+	"go.uber.org/zap"
+
+	"github.com/reflowtrace/reflowtrace-go/internal/compress"
+	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
+)
+
+// The live modes stream a trace as RecordEvents. A generation-1 server only
+// forwards them to its subscribers. A generation-2 server also appends them
+// to the trace, once a StartTrace on the connection opened it, and stores
+// the trace at EndTrace or when that connection closes. So on a
+// generation-2 connection the sender puts a StartTrace (a text frame, since
+// a trace started in a binary frame is not the connection's) before the
+// first RecordEvent of each trace, and the EndTrace the sink queues when
+// the trace ends or its segment is full goes out; on a generation-1
+// connection the EndTrace is skipped.
+//
+// A reconnect must not let the server replace what it keeps with less: the
+// old connection's trace is stored as it was when that connection closed,
+// and a StartTrace with the same id would open a new, empty trace that
+// replaces it at EndTrace. So a trace started on an earlier connection is
+// recovered instead: the sender asks for it (GetTrace) until the server has
+// stored the old connection's copy, then stores all its events with one
+// StoreTrace (the sink keeps them for this), and from then on the trace
+// continues by StoreTrace, as in store mode.
+
+// recoveryPolls bounds the GetTraces that wait for the server to store a
+// trace of a closed connection; recoveryPollEvery spaces them.
+const (
+	recoveryPolls     = 100
+	recoveryPollEvery = 20 * time.Millisecond
+)
+
+// streamAction is what the sender does with a frame of a streamed trace.
+type streamAction uint8
+
+const (
+	streamSend    streamAction = iota // send it
+	streamSkip                        // resolve it without sending
+	streamStart                       // send a StartTrace first, then it
+	streamRecover                     // recover the trace first; skip it
+	streamWait                        // send nothing more now
+)
+
+// streamActionLocked decides what to do with f, a RecordEvent or EndTrace
+// of a streamed segment, on c. s.mu must be held.
+func (s *Sink) streamActionLocked(c *wsConn, f *frame) streamAction {
+	g := f.stream
+	if g.storeOnly.Load() {
+		return streamSkip // a StoreTrace carries its events
+	}
+	if c.gen != tracing.ProtocolV2 {
+		if f.kind == frameEnd {
+			return streamSkip // generation 1 has no EndTrace
+		}
+		return streamSend
+	}
+	switch g.startedOn {
+	case c:
+		if f.kind == frameEnd && (g.parked > 0 || g.recDone < g.recN) {
+			// Its RecordEvents first, all of them answered: one answered
+			// with an error after the EndTrace would reopen the trace.
+			return streamWait
+		}
+		return streamSend
+	case nil:
+		return streamStart
+	}
+	return streamRecover
+}
+
+// doneStreamLocked resolves a streamed frame of g as acknowledged (acked)
+// or skipped. s.mu must be held.
+func (s *Sink) doneStreamLocked(c *wsConn, f *frame, acked bool) {
+	g := f.stream
+	switch f.kind {
+	case frameRecord:
+		g.recDone++
+		if acked && (c.gen == tracing.ProtocolV2 || !s.cfg.mode.store()) {
+			g.recAcked++
+			s.deliveredLocked(g)
+		}
+	case frameEnd:
+		g.endDone++
+	}
+	s.resolveSegLocked(g)
+}
+
+// deliveredLocked counts g's newly acknowledged events once, whether a
+// store or RecordEvents acknowledged them. s.mu must be held.
+func (s *Sink) deliveredLocked(g *traceSeg) {
+	if n := max(g.ackedN, g.recAcked); n > g.delivered {
+		s.acked.Add(uint64(n - g.delivered))
+		g.delivered = n
+	}
+}
+
+// startFrameLocked builds the StartTrace that opens g on c. s.mu must be
+// held.
+func (s *Sink) startFrameLocked(c *wsConn, g *traceSeg) *frame {
+	g.startedOn = c
+	b := s.ctlEnc.AppendRequest(nil, wire.StartTrace{TraceID: g.id, FlowID: g.hdr.FlowID, Version: g.hdr.Version})
+	return &frame{kind: frameStart, wire: b, rawLen: len(b), critical: true, created: s.cfg.now().UnixNano(), stream: g}
+}
+
+// queryFrameLocked builds the GetTrace of a recovery of g. s.mu must be
+// held.
+func (s *Sink) queryFrameLocked(g *traceSeg, polls int) *frame {
+	b := s.ctlEnc.AppendRequest(nil, wire.GetTrace{TraceID: g.id, RequestID: wire.NewRequestID()})
+	return &frame{kind: frameQuery, wire: b, rawLen: len(b), critical: true, created: s.cfg.now().UnixNano(), stream: g, attempts: polls}
+}
+
+// recoverLocked starts the recovery of g, started on an earlier
+// connection, by asking the server for it. s.mu must be held.
+func (s *Sink) recoverLocked(g *traceSeg) *frame {
+	g.storeOnly.Store(true)
+	g.recovering = true
+	s.log.Info("recovering a trace started on an earlier connection", zap.Stringer("trace_id", g.id))
+	q := s.queryFrameLocked(g, 0)
+	// Every Flush waits for the recovery's store, also one that began
+	// before the recovery did (the frames that started it are skipped).
+	s.trackAtLocked(q, 0)
+	return q
+}
+
+// trackAtLocked counts f as outstanding for the Flushes waiting for
+// epoch. s.mu must be held.
+func (s *Sink) trackAtLocked(f *frame, epoch uint64) {
+	if f.tracked {
+		return
+	}
+	f.tracked = true
+	f.epoch = epoch
+	s.outstanding[epoch]++
+}
+
+// recoveryReply handles the server's answer to a recovery GetTrace q: while
+// the trace is still the old connection's (running, not ended) it asks
+// again a little later; then it stores all of g's events.
+func (s *Sink) recoveryReply(c *wsConn, q *frame, resp any) {
+	g := q.stream
+	td, ok := resp.(wire.TraceData)
+	inFlight := ok && td.Trace != nil && td.Trace.Status.Kind == tracing.StatusRunning && td.Trace.EndTime.IsZero()
+	if inFlight && q.attempts < recoveryPolls {
+		time.AfterFunc(recoveryPollEvery, func() {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			defer s.untrackLocked(q)
+			if s.stopping {
+				return
+			}
+			// Whichever connection is up next asks again.
+			nq := s.queryFrameLocked(g, q.attempts+1)
+			s.trackAtLocked(nq, q.epoch)
+			s.resend.push(nq)
+			s.notifyLocked()
+		})
+		return
+	}
+	if inFlight {
+		s.report(fmt.Errorf("sink: websocket: trace %s of a closed connection still not stored after %d polls; storing it anyway", g.id, recoveryPolls),
+			"recovery wait exhausted")
+	}
+	s.encMu.Lock()
+	var f *frame
+	if !g.lost.Load() {
+		if g.dirtySince == 0 {
+			g.dirtySince = s.cfg.now().UnixNano()
+		}
+		f = s.buildStore(g, s.cfg.now().UnixNano())
+	}
+	s.encMu.Unlock()
+	queued := f != nil && s.queueStore(f)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if queued {
+		s.trackAtLocked(f, q.epoch)
+		s.resend.push(f)
+	}
+	g.recovering = false
+	s.untrackLocked(q)
+	s.resolveSegLocked(g)
+	s.notifyLocked()
+}
+
+// recordFrame builds the RecordEvent of the event whose JSON is js, the
+// latest event of g. Small frames share chunk, sized for the rest of the
+// batch (left events); it returns the chunk to pass on. s.encMu must be
+// held.
+func (s *Sink) recordFrame(g *traceSeg, js []byte, critical bool, now int64, chunk []byte, left int) (*frame, []byte) {
+	const head, tail = len(`{"RecordEvent":{"trace_id":"00000000-0000-0000-0000-000000000000","event":`), len("}}")
+	n := head + len(js) + tail
+	if s.cfg.compress && n >= s.cfg.compressMin {
+		buf := s.free.get()
+		*buf = appendRecord((*buf)[:0], g.id, js)
+		f := s.finish(buf, frameRecord, 1, critical, now)
+		f.stream = g
+		s.countRecord(g)
+		return f, chunk
+	}
+	if cap(chunk)-len(chunk) < n {
+		chunk = make([]byte, 0, max(min(256<<10, n*left*9/8), n))
+	}
+	start := len(chunk)
+	chunk = appendRecord(chunk, g.id, js)
+	f := &frame{
+		kind: frameRecord, wire: chunk[start:len(chunk):len(chunk)], rawLen: n,
+		events: 1, critical: critical, created: now, stream: g,
+	}
+	s.countRecord(g)
+	return f, chunk
+}
+
+func (s *Sink) countRecord(g *traceSeg) {
+	s.mu.Lock()
+	g.recN++
+	s.mu.Unlock()
+}
+
+// appendRecord appends the RecordEvent of trace id and event JSON js.
+func appendRecord(dst []byte, id tracing.TraceID, js []byte) []byte {
+	dst = append(dst, `{"RecordEvent":{"trace_id":"`...)
+	dst = append(dst, id.String()...)
+	dst = append(dst, `","event":`...)
+	dst = append(dst, js...)
+	return append(dst, "}}"...)
+}
+
+// endFrame builds the EndTrace that stores streamed segment g with its
+// header's status. s.encMu must be held.
+func (s *Sink) endFrame(g *traceSeg, now int64) *frame {
+	st := g.hdr.Status
+	b := s.enc.AppendRequest(nil, wire.EndTrace{TraceID: g.id, Status: st})
+	f := &frame{kind: frameEnd, wire: b, rawLen: len(b), critical: true, created: now, stream: g}
+	s.mu.Lock()
+	g.endN++
+	// A store built after this frame must follow it, not replace an
+	// earlier one in place.
+	g.pending = nil
+	s.mu.Unlock()
+	return f
+}
+
+// probe learns the protocol generation of c's server with a GetTrace that
+// reads nothing and changes nothing: a generation-2 server echoes its
+// request id. It runs before c's read loop starts. A server that does not
+// answer in time is taken for generation 1, which every server reads.
+func (s *Sink) probe(c *wsConn) error {
+	if s.cfg.protocol != tracing.ProtocolAuto {
+		c.gen = s.cfg.protocol
+		return nil
+	}
+	if g := tracing.Protocol(s.knownGen.Load()); g != tracing.ProtocolAuto && !s.cfg.mode.live() {
+		// Store mode sends the same messages to both generations: one
+		// probe tells the form of the events, and saves a round trip on
+		// every reconnect.
+		c.gen = g
+		return nil
+	}
+	defer func() { s.knownGen.Store(uint32(c.gen)) }()
+	c.gen = tracing.ProtocolV1
+	rid := wire.NewRequestID()
+	var enc wire.Encoder
+	msg := enc.AppendRequest(nil, wire.GetTrace{RequestID: rid})
+	ctx, cancel := context.WithTimeout(c.ctx, s.cfg.dialTimeout)
+	defer cancel()
+	if err := c.c.Write(ctx, cws.MessageText, msg); err != nil {
+		return fmt.Errorf("probe: %w", err)
+	}
+	for {
+		typ, data, err := c.c.Read(ctx)
+		if err != nil {
+			// A read that times out closes the connection: a server that
+			// does not answer is redialed after a backoff.
+			return fmt.Errorf("probe: no reply within %v: %w", s.cfg.dialTimeout, err)
+		}
+		if typ == cws.MessageBinary {
+			if data, err = s.decodeReply(c, data); err != nil {
+				return fmt.Errorf("probe: %w", err)
+			}
+		}
+		resp, err := wire.DecodeResponse(data)
+		if err != nil {
+			return fmt.Errorf("probe: undecodable reply: %w", err)
+		}
+		switch r := resp.(type) {
+		case wire.EventNotification:
+			continue
+		case wire.TraceData:
+			if r.RequestID == rid {
+				c.gen = tracing.ProtocolV2
+			}
+		}
+		s.log.Debug("protocol probed", zap.Stringer("protocol", c.gen))
+		return nil
+	}
+}
+
+// errCompressionRefused is the cause of a connection the server dropped on
+// the compressed Ping of probeCompression.
+var errCompressionRefused = errors.New("the server dropped the connection on the first compressed frame")
+
+// probeCompression checks, when compression is on, that c's server takes
+// binary frames of the sink's algorithm: it sends a compressed "Ping",
+// which a server configured with the same algorithm answers and any other
+// drops the connection on. With a configured algorithm a refusal is
+// reported once, naming it, and the sink sends text frames from then on;
+// with CompressionAuto the next connection tries the next algorithm, and
+// after the last the sink sends text frames. It returns an error when c is
+// lost.
+func (s *Sink) probeCompression(c *wsConn) error {
+	if !s.cfg.compress {
+		return nil
+	}
+	alg := compress.Algorithm(s.cfg.alg)
+	if s.cfg.alg == tracing.CompressionAuto {
+		s.mu.Lock()
+		alg = s.autoNext
+		s.mu.Unlock()
+		if alg > compress.Brotli {
+			return nil // none worked: text frames
+		}
+	} else if s.compAlg.Load() < 0 {
+		return nil // refused before: text frames
+	}
+	var cs codecSet
+	ping, err := cs.get(alg).AppendRequest(nil, []byte(`"Ping"`))
+	if err != nil {
+		return fmt.Errorf("compression probe: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(c.ctx, s.cfg.dialTimeout)
+	defer cancel()
+	err = c.c.Write(ctx, cws.MessageBinary, ping)
+	var data []byte
+	if err == nil {
+		for {
+			var typ cws.MessageType
+			typ, data, err = c.c.Read(ctx)
+			if err != nil || typ == cws.MessageText && !bytes.HasPrefix(data, []byte(`{"EventNotification"`)) {
+				break
+			}
+		}
+	}
+	if err == nil && string(data) == `"Pong"` {
+		if s.compAlg.Swap(int32(alg)) != int32(alg) {
+			s.log.Info("compression", zap.Stringer("algorithm", alg))
+		}
+		return nil
+	}
+	if err != nil && errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("compression probe: no reply within %v: %w", s.cfg.dialTimeout, err)
+	}
+	// The server dropped the connection (or answered something else): it
+	// is not configured with alg.
+	if s.cfg.alg == tracing.CompressionAuto {
+		s.mu.Lock()
+		s.autoNext = alg + 1
+		s.mu.Unlock()
+		s.compAlg.Store(-1)
+		if alg == compress.Brotli {
+			s.log.Warn("the server takes no compressed frame; sending text frames", zap.String("url", s.shownURL))
+		}
+		return fmt.Errorf("compression probe %s: %w", alg, errCompressionRefused)
+	}
+	s.compAlg.Store(-1)
+	s.report(fmt.Errorf("sink: websocket: compression algorithm %q: %w (%v): the server is not configured with it; sending text frames",
+		alg, errCompressionRefused, err), "compression refused")
+	return fmt.Errorf("compression probe %s: %w", alg, errCompressionRefused)
+}
+
+// spoolStream writes f's segment to the spool as one StoreTrace of all its
+// events (a RecordEvent replayed by a later sink would open a trace of its
+// own on a generation-2 server) and resolves f; the segment's other
+// streamed frames are then skipped. It reports whether the events are on
+// disk.
+func (s *Sink) spoolStream(f *frame) bool {
+	g := f.stream
+	var st *frame
+	s.encMu.Lock()
+	if !g.lost.Load() {
+		g.storeOnly.Store(true)
+		if g.dirtySince == 0 {
+			g.dirtySince = s.cfg.now().UnixNano()
+		}
+		st = s.buildStore(g, s.cfg.now().UnixNano())
+	}
+	s.encMu.Unlock()
+	s.mu.Lock()
+	s.untrackLocked(f)
+	s.releaseLocked(f)
+	s.mu.Unlock()
+	if st == nil {
+		return true // the segment went to disk with an earlier frame
+	}
+	s.mu.Lock()
+	st.events = g.unackedLocked()
+	s.mu.Unlock()
+	return s.spoolFrame(st)
+}
