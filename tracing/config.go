@@ -314,9 +314,12 @@ type TracingConfig struct {
 	// before Healthy reports false. Default: 30s.
 	HealthThreshold time.Duration
 
-	// from is what the loaders recorded: where each setting came from, and
-	// their warnings; nil for a config built in code.
-	from *loaded
+	// Source is where each setting was found, set by the loaders (file,
+	// line and key, or environment variable), so that Validate, Warnings
+	// and New name settings as the user wrote them; nil for a config
+	// built in code. A field changed in code after loading is named by its
+	// Go path whatever Source says. It is not written as JSON.
+	Source ConfigSource `json:"-"`
 }
 
 // DefaultConfig returns an enabled configuration with every default set.

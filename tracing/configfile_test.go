@@ -433,7 +433,7 @@ func TestLoadConfigWithEnvErrors(t *testing.T) {
 // plain returns c without what the loaders recorded in it, to compare it
 // with a config built in code.
 func plain(c TracingConfig) TracingConfig {
-	c.from = nil
+	c.Source = nil
 	return c
 }
 

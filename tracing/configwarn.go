@@ -27,8 +27,8 @@ import (
 // concurrent use.
 func (c TracingConfig) Warnings() []string {
 	var ws []string
-	if c.from != nil {
-		ws = append(ws, c.from.warnings...)
+	if c.Source != nil {
+		ws = append(ws, c.Source.Warnings()...)
 	}
 	return append(ws, c.noEffect()...)
 }
@@ -83,6 +83,15 @@ func (c *TracingConfig) noEffect() []string {
 	return ws
 }
 
+// serverSettings are the paths of the fields that configure only the
+// connection to a Reflow tracing server, that is the WebSocket sink built
+// from the config (see ServerSink).
+var serverSettings = [...]string{
+	"ServerURL", "ServerURLs", "DegradeFill", "EnableCompression",
+	"Retry.MaxRetries", "Retry.InitialDelay", "Retry.MaxDelay", "Retry.BackoffMultiplier",
+	"CompressionAlgorithm", "Protocol",
+}
+
 // serverSettingsWarning returns the warning New logs when c sets server
 // settings (a loader set them, or they differ from the defaults) and no
 // sink sends to a Reflow server, or "".
@@ -94,13 +103,11 @@ func (c *TracingConfig) serverSettingsWarning(sinks []Sink) string {
 	}
 	def := DefaultConfig()
 	var names []string
-	for i := range settings {
-		st := &settings[i]
-		if st.scope != serverSetting {
-			continue
-		}
-		r := c.fieldRef(st.name)
-		if !r.set && reflect.DeepEqual(reflect.ValueOf(st.field(c)).Elem().Interface(), reflect.ValueOf(st.field(&def)).Elem().Interface()) {
+	for _, path := range serverSettings {
+		r := c.fieldRef(path)
+		v, _ := fieldValue(c, path)
+		d, _ := fieldValue(&def, path)
+		if !r.set && reflect.DeepEqual(v, d) {
 			continue
 		}
 		if r.loc != "" {

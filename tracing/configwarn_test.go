@@ -311,3 +311,35 @@ func TestNewLogsLoaderWarnings(t *testing.T) {
 		t.Fatalf("New warned %q\nwant %q", got, want)
 	}
 }
+
+// TestServerSettingsAreTheServerRows checks that the server-settings
+// warning names exactly the settings whose row says they configure the
+// connection to a server, once each.
+func TestServerSettingsAreTheServerRows(t *testing.T) {
+	cfg, err := LoadConfig(configFixture("full.toml")) // every setting set
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Enabled = true // full.toml disables the client, which has no sinks to warn about then
+	var names []string
+	for _, st := range settings {
+		if st.scope == serverSetting {
+			names = append(names, st.key+" ("+configFixture("full.toml"))
+		}
+	}
+	got := configWarnings(t, cfg, newRecordSink())
+	const lead = "settings for the connection to a Reflow server do not apply: no sink sends to one (only a WebSocket sink built with sink.WebSocketOptionsFromConfig reads them): "
+	i := slices.IndexFunc(got, func(w string) bool { return strings.HasPrefix(w, lead) })
+	if i < 0 {
+		t.Fatalf("no server-settings warning in %q", got)
+	}
+	listed := strings.Split(strings.TrimPrefix(got[i], lead), ", ")
+	if len(listed) != len(names) {
+		t.Fatalf("warning lists %q\nwant %d settings: %q", listed, len(names), names)
+	}
+	for j, n := range names {
+		if !strings.HasPrefix(listed[j], n+":") {
+			t.Errorf("setting %d: %q, want %s:line)", j, listed[j], n)
+		}
+	}
+}

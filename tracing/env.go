@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -234,7 +235,7 @@ var settings = [...]setting{
 	{envPrefix + "QUEUE_SIZE", "tracing.queue_size", "QueueSize", kindInt, clientSetting, func(c *TracingConfig) any { return &c.QueueSize }},
 	{envPrefix + "QUEUE_POLICY", "tracing.queue_policy", "QueuePolicy", kindPolicy, clientSetting, func(c *TracingConfig) any { return &c.QueuePolicy }},
 	{envPrefix + "CRITICAL_KINDS", "tracing.critical_kinds", "CriticalKinds", kindKinds, clientSetting, func(c *TracingConfig) any { return &c.CriticalKinds }},
-	{envPrefix + "FLOW_ID", "tracing.flow_id", "FlowID", kindString, clientSetting, func(c *TracingConfig) any { return (*string)(&c.FlowID) }},
+	{envPrefix + "FLOW_ID", "tracing.flow_id", "FlowID", kindString, clientSetting, func(c *TracingConfig) any { return &c.FlowID }},
 	{envPrefix + "ENVIRONMENT", "tracing.environment", "Environment", kindString, clientSetting, func(c *TracingConfig) any { return &c.Environment }},
 	{envPrefix + "TAGS", "tracing.tags", "Tags", kindTags, clientSetting, func(c *TracingConfig) any { return &c.Tags }},
 	{envPrefix + "SYSTEM_METRICS_INTERVAL_MS", "tracing.system_metrics_interval_ms", "SystemMetricsInterval", kindMillis, clientSetting, func(c *TracingConfig) any { return &c.SystemMetricsInterval }},
@@ -256,6 +257,11 @@ var settings = [...]setting{
 	{envPrefix + "CHECKSUMS", "tracing.privacy.checksums", "Privacy.Checksums", kindChecksums, clientSetting, func(c *TracingConfig) any { return &c.Privacy.Checksums }},
 }
 
+// get returns the value of the field in c.
+func (st *setting) get(c *TracingConfig) any {
+	return reflect.ValueOf(st.field(c)).Elem().Interface()
+}
+
 // set stores v, a value parseString or parseTOML returned, in c.
 func (st *setting) set(c *TracingConfig, v any) {
 	switch p := st.field(c).(type) {
@@ -269,6 +275,8 @@ func (st *setting) set(c *TracingConfig, v any) {
 		*p = v.(float64)
 	case *string:
 		*p = v.(string)
+	case *FlowID:
+		*p = FlowID(v.(string))
 	case *time.Duration:
 		*p = v.(time.Duration)
 	case *[]string:
