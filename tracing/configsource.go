@@ -2,9 +2,7 @@ package tracing
 
 import (
 	"fmt"
-	"maps"
 	"reflect"
-	"slices"
 	"strconv"
 	"strings"
 )
@@ -30,172 +28,6 @@ type ConfigSource interface {
 	// Warnings returns what the loaders found suspicious but valid, one
 	// sentence each, naming settings as written.
 	Warnings() []string
-}
-
-// loaded is the ConfigSource of the configuration loaders (LoadConfig,
-// ApplyEnv and the functions built on them): where each setting came
-// from, and the warnings they found. A loaded is never modified once a
-// config holds it: a loader that adds to it works on a copy, so copies of
-// a config never see each other's changes.
-type loaded struct {
-	origins  map[int]origin // by index in settings
-	file     bool           // a file was read
-	env      bool           // the environment was read
-	warnings []string
-	// base is the Source of the config the loaders started from, when
-	// they did not set it: it names the fields they did not set.
-	base ConfigSource
-}
-
-// origin is where a loader found one setting.
-type origin struct {
-	file string // the file of a file key; "" for an environment variable
-	line int    // the key's line in file, 0 if unknown
-	// shown is the value as written, for messages (redacted for a secret).
-	shown string
-	// value is a copy of the field as the loader set it: a field that no
-	// longer holds it was changed in code, and is named as a field.
-	value any
-}
-
-// edit returns a copy of c's loaded, for a loader to change, and makes it
-// c's Source.
-func (c *TracingConfig) edit() *loaded {
-	l := &loaded{origins: map[int]origin{}}
-	if from, ok := c.Source.(*loaded); ok {
-		*l = *from
-		l.origins = maps.Clone(from.origins)
-		l.warnings = slices.Clip(l.warnings)
-	} else {
-		l.base = c.Source
-	}
-	c.Source = l
-	return l
-}
-
-// loadedEnv marks c as read from the environment.
-func (c *TracingConfig) loadedEnv() { c.edit().env = true }
-
-// loadedFile marks c as read from a file.
-func (c *TracingConfig) loadedFile() { c.edit().file = true }
-
-// warn adds a loader's warning to c.
-func (c *TracingConfig) warn(w string) {
-	l := c.edit()
-	l.warnings = append(l.warnings, w)
-}
-
-// record notes that the loader set settings[i] of c, as o says; the
-// field's current value is kept to tell a later change in code.
-func (c *TracingConfig) record(i int, o origin) {
-	o.value = copyField(settings[i].get(c))
-	c.edit().origins[i] = o
-}
-
-// Setting implements ConfigSource: a field a loader set is named by its
-// key and line or its variable while it holds what the loader set; a
-// field that holds its default by the key of the file, or by the
-// variable when only the environment was read, without location (the
-// user sets it there).
-func (l *loaded) Setting(path string, value any) (name, loc, written string, set bool) {
-	i := settingIndex(path)
-	if i < 0 {
-		return "", "", "", false
-	}
-	st := &settings[i]
-	if o, ok := l.origins[i]; ok && reflect.DeepEqual(o.value, value) {
-		if st.kind.plain() {
-			written = o.shown
-		}
-		if o.file == "" {
-			return st.env, "", written, true
-		}
-		loc = o.file
-		if o.line > 0 {
-			loc += ":" + strconv.Itoa(o.line)
-		}
-		return st.key, loc, written, true
-	}
-	if l.base != nil {
-		if name, loc, written, set := l.base.Setting(path, value); name != "" {
-			return name, loc, written, set
-		}
-	}
-	def := DefaultConfig()
-	if reflect.DeepEqual(value, st.get(&def)) {
-		switch {
-		case l.file:
-			return st.key, "", "", false
-		case l.env:
-			return st.env, "", "", false
-		}
-	}
-	return "", "", "", false
-}
-
-// Warnings implements ConfigSource.
-func (l *loaded) Warnings() []string {
-	var ws []string
-	if l.base != nil {
-		ws = l.base.Warnings()
-	}
-	return append(ws, l.warnings...)
-}
-
-// copyField copies a field's value so that later changes to the field's
-// slice or map do not change it.
-func copyField(v any) any {
-	switch x := v.(type) {
-	case []string:
-		return slices.Clone(x)
-	case []EventKind:
-		return slices.Clone(x)
-	case map[string]string:
-		return maps.Clone(x)
-	}
-	return v
-}
-
-// settingIndex returns the index in settings of the setting whose field
-// path is name ("QueueSize", "Retry.MaxRetries"), or -1.
-func settingIndex(name string) int {
-	for i := range settings {
-		if settings[i].name == name {
-			return i
-		}
-	}
-	return -1
-}
-
-// settingByEnv returns the setting of the environment variable name, or
-// nil.
-func settingByEnv(name string) *setting {
-	for i := range settings {
-		if settings[i].env == name {
-			return &settings[i]
-		}
-	}
-	return nil
-}
-
-// settingByKey returns the index in settings of the setting of the file
-// key ("tracing.batch_size"), or -1.
-func settingByKey(key string) int {
-	for i := range settings {
-		if settings[i].key == key {
-			return i
-		}
-	}
-	return -1
-}
-
-// envNames returns the name of every variable ApplyEnv reads.
-func envNames() []string {
-	names := make([]string, len(settings))
-	for i := range settings {
-		names[i] = settings[i].env
-	}
-	return names
 }
 
 // fieldRef is how messages about a config name one of its fields.
@@ -274,16 +106,6 @@ func (c *TracingConfig) describe(path, shown string) string {
 		return r.loc + ": " + r.name + " = " + shown
 	}
 	return r.name + " = " + shown
-}
-
-// plain reports whether values of the kind can be shown as written: they
-// hold no secret and no URL (which may carry a password).
-func (k settingKind) plain() bool {
-	switch k {
-	case kindBool, kindInt, kindRetries, kindUint, kindFloat, kindFill, kindMillis, kindPolicy, kindCompression, kindProtocol, kindChecksums:
-		return true
-	}
-	return false
 }
 
 // problem is one thing Validate rejects: the field's path, its value as

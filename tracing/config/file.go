@@ -1,4 +1,4 @@
-package tracing
+package config
 
 import (
 	"errors"
@@ -13,9 +13,10 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+	"github.com/reflowtrace/reflowtrace-go/tracing"
 )
 
-// LoadConfig reads a tracing.toml file and returns DefaultConfig with the
+// Load reads a tracing.toml file and returns DefaultConfig with the
 // file's settings applied, validated. A tracing.toml written for Reflow
 // loads as it is (but for max_retries = 0, see below):
 //
@@ -87,61 +88,59 @@ import (
 //	tracing: invalid config: tracing.toml:7: unknown key tracing.retry.max_retry: did you mean tracing.retry.max_retries?
 //	tracing: invalid config: tracing.toml:9: tracing.queue_size = 10: must be at least tracing.batch_size (50)
 //
-// That is: a key LoadConfig does not know, with the nearest known key (a
+// That is: a key Load does not know, with the nearest known key (a
 // misspelt key is never silently ignored); a value of the wrong type or
 // out of range; a table of the wrong type; and what Validate rejects in
 // the values the file set. The anonymize_key's value is never shown. A
 // file that is not valid TOML gives one error (the first syntax error,
 // with its line), also wrapping ErrInvalidConfig; a file that cannot be
 // read gives an error naming it that wraps the fs error. On error
-// LoadConfig returns the zero TracingConfig. Suspicious but valid settings
+// Load returns the zero TracingConfig. Suspicious but valid settings
 // are kept as warnings (TracingConfig.Warnings), which New logs.
-func LoadConfig(path string) (TracingConfig, error) {
-	c, ok, err := loadConfigFile(DefaultConfig(), path)
+func Load(path string) (tracing.TracingConfig, error) {
+	c, ok, err := loadConfigFile(tracing.DefaultConfig(), path)
 	if ok {
 		err = errors.Join(err, c.Validate())
 	}
 	if err != nil {
-		return TracingConfig{}, err
+		return tracing.TracingConfig{}, err
 	}
-	c.setDefaults()
-	return c, nil
+	return c.WithDefaults(), nil
 }
 
-// LoadConfigWithEnv reads a tracing.toml file like LoadConfig, then applies
+// LoadWithEnv reads a tracing.toml file like Load, then applies
 // the REFLOW_TRACING_* environment variables like ApplyEnv, and validates
 // the result once: the environment wins over the file. Code that sets
 // fields afterwards wins over both. The problems of the file and of the
-// environment are reported together, as LoadConfig and ApplyEnv describe.
+// environment are reported together, as Load and ApplyEnv describe.
 // On error it returns the zero TracingConfig.
-func LoadConfigWithEnv(path string) (TracingConfig, error) {
-	c, ok, err := loadConfigFile(DefaultConfig(), path)
+func LoadWithEnv(path string) (tracing.TracingConfig, error) {
+	c, ok, err := loadConfigFile(tracing.DefaultConfig(), path)
 	if !ok {
-		return TracingConfig{}, err
+		return tracing.TracingConfig{}, err
 	}
 	c, envErr := applyEnv(c, os.Environ())
 	if err := errors.Join(err, envErr, c.Validate()); err != nil {
-		return TracingConfig{}, err
+		return tracing.TracingConfig{}, err
 	}
-	c.setDefaults()
-	return c, nil
+	return c.WithDefaults(), nil
 }
 
 // loadConfigFile reads path and applies it over base without validating.
 // ok is false when the file could not be read or parsed; otherwise c holds
 // every setting of the file that could be applied, and err the problems of
 // the others.
-func loadConfigFile(base TracingConfig, path string) (c TracingConfig, ok bool, err error) {
+func loadConfigFile(base tracing.TracingConfig, path string) (c tracing.TracingConfig, ok bool, err error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return TracingConfig{}, false, fmt.Errorf("tracing: load config: %w", err)
+		return tracing.TracingConfig{}, false, fmt.Errorf("config: load: %w", err)
 	}
 	return decodeConfig(base, path, string(data))
 }
 
 // decodeConfig applies the TOML document doc, read from name, over base,
 // as loadConfigFile does.
-func decodeConfig(base TracingConfig, name, doc string) (TracingConfig, bool, error) {
+func decodeConfig(base tracing.TracingConfig, name, doc string) (tracing.TracingConfig, bool, error) {
 	var f struct {
 		Tracing toml.Primitive `toml:"tracing"`
 	}
@@ -153,9 +152,9 @@ func decodeConfig(base TracingConfig, name, doc string) (TracingConfig, bool, er
 			if pe.LastKey != "" {
 				where = " (after key " + pe.LastKey + ")"
 			}
-			return TracingConfig{}, false, fmt.Errorf("%w: %s:%d: not valid TOML%s: %s", ErrInvalidConfig, name, pe.Position.Line, where, pe.Message)
+			return tracing.TracingConfig{}, false, fmt.Errorf("%w: %s:%d: not valid TOML%s: %s", tracing.ErrInvalidConfig, name, pe.Position.Line, where, pe.Message)
 		}
-		return TracingConfig{}, false, fmt.Errorf("%w: %s: not valid TOML: %w", ErrInvalidConfig, name, err)
+		return tracing.TracingConfig{}, false, fmt.Errorf("%w: %s: not valid TOML: %w", tracing.ErrInvalidConfig, name, err)
 	}
 	if !md.IsDefined("tracing") {
 		var top []string
@@ -168,10 +167,10 @@ func decodeConfig(base TracingConfig, name, doc string) (TracingConfig, bool, er
 		if near := nearest("tracing", top); near != "" {
 			hint = fmt.Sprintf(" (is [%s] a misspelling?)", near)
 		}
-		return TracingConfig{}, false, fmt.Errorf("%w: %s: no [tracing] table%s", ErrInvalidConfig, name, hint)
+		return tracing.TracingConfig{}, false, fmt.Errorf("%w: %s: no [tracing] table%s", tracing.ErrInvalidConfig, name, hint)
 	}
 	d := fileDecoder{md: &md, name: name, c: base}
-	d.c.loadedFile()
+	loadedFile(&d.c)
 	d.table(f.Tracing, toml.Key{"tracing"})
 	sort.SliceStable(d.problems, func(i, j int) bool { return d.problems[i].line < d.problems[j].line })
 	errs := make([]error, len(d.problems))
@@ -187,7 +186,7 @@ func decodeConfig(base TracingConfig, name, doc string) (TracingConfig, bool, er
 type fileDecoder struct {
 	md       *toml.MetaData
 	name     string // the file
-	c        TracingConfig
+	c        tracing.TracingConfig
 	problems []fileProblem
 }
 
@@ -198,7 +197,7 @@ type fileProblem struct {
 
 // fail records a problem at line, described by msg.
 func (d *fileDecoder) fail(line int, msg string) {
-	d.problems = append(d.problems, fileProblem{line, fmt.Errorf("%w: %s:%d: %s", ErrInvalidConfig, d.name, line, msg)})
+	d.problems = append(d.problems, fileProblem{line, fmt.Errorf("%w: %s:%d: %s", tracing.ErrInvalidConfig, d.name, line, msg)})
 }
 
 // capture is a toml.Unmarshaler that keeps the value it is given and
@@ -268,9 +267,9 @@ func (d *fileDecoder) leaf(i int, prim toml.Primitive) {
 		return
 	}
 	st.set(&d.c, v)
-	d.c.record(i, origin{file: d.name, line: line, shown: shown})
+	record(&d.c, i, origin{file: d.name, line: line, shown: shown})
 	if st.kind == kindRetries && v == 0 {
-		d.c.warn(fmt.Sprintf("%s:%d: %s = 0 means the default, %d retries (Reflow's own client reads 0 as none): write %q to never retry",
+		warn(&d.c, fmt.Sprintf("%s:%d: %s = 0 means the default, %d retries (Reflow's own client reads 0 as none): write %q to never retry",
 			d.name, line, st.key, defaultMaxRetries, "none"))
 	}
 }
@@ -299,7 +298,7 @@ func isConfigTable(key string) bool {
 	return false
 }
 
-// fileKeys returns every key LoadConfig knows, tables included.
+// fileKeys returns every key Load knows, tables included.
 func fileKeys() []string {
 	var keys []string
 	for i := range settings {
@@ -411,7 +410,7 @@ func (st *setting) parseTOML(v any) (val any, why string) {
 			return float64(x), ""
 		case string:
 			if strings.EqualFold(x, "off") {
-				return NoDegrade, ""
+				return tracing.NoDegrade, ""
 			}
 		}
 		return nil, wantFill
@@ -475,5 +474,5 @@ func (st *setting) parseTOML(v any) (val any, why string) {
 		}
 		return tags, ""
 	}
-	panic("tracing: unknown setting kind")
+	panic("config: unknown setting kind")
 }

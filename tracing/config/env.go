@@ -1,4 +1,4 @@
-package tracing
+package config
 
 import (
 	"errors"
@@ -13,31 +13,32 @@ import (
 
 	"github.com/reflowtrace/reflowtrace-go/batch"
 	"github.com/reflowtrace/reflowtrace-go/retry"
+	"github.com/reflowtrace/reflowtrace-go/tracing"
 )
 
-// envPrefix starts the name of every environment variable ConfigFromEnv
+// envPrefix starts the name of every environment variable FromEnv
 // reads.
 const envPrefix = "REFLOW_TRACING_"
 
-// ConfigFromEnv returns DefaultConfig with the REFLOW_TRACING_* environment
+// FromEnv returns DefaultConfig with the REFLOW_TRACING_* environment
 // variables applied (see ApplyEnv for the list), validated. Like Reflow's
 // TracingConfig::from_env, tracing is enabled unless REFLOW_TRACING_ENABLED
 // says otherwise. On error it returns the zero TracingConfig and an error
 // wrapping ErrInvalidConfig that names every malformed variable and its
 // value. It is safe for concurrent use (it only reads the environment).
-func ConfigFromEnv() (TracingConfig, error) { return DefaultConfig().ApplyEnv() }
+func FromEnv() (tracing.TracingConfig, error) { return ApplyEnv(tracing.DefaultConfig()) }
 
 // ApplyEnv returns c with every REFLOW_TRACING_* variable that is set (and
 // not empty) applied over it, validated. Use it to layer the environment
 // over a file or code defaults; precedence is file < environment < code:
 //
-//	cfg, err := tracing.LoadConfig("tracing.toml") // file over defaults
+//	cfg, err := config.Load("tracing.toml") // file over defaults
 //	if err != nil { ... }
-//	cfg, err = cfg.ApplyEnv()                      // environment over file
+//	cfg, err = config.ApplyEnv(cfg)         // environment over file
 //	if err != nil { ... }
-//	cfg.BatchSize = 100                            // code wins
+//	cfg.BatchSize = 100                     // code wins
 //
-// (LoadConfigWithEnv does the first two steps.) A malformed value is an
+// (LoadWithEnv does the first two steps.) A malformed value is an
 // error naming the variable, the value and what is wanted, such as
 // `tracing: invalid config: REFLOW_TRACING_BATCH_SIZE="abc": want an integer`,
 // never a silent default; so is a well-formed value that Validate rejects,
@@ -56,7 +57,7 @@ func ConfigFromEnv() (TracingConfig, error) { return DefaultConfig().ApplyEnv() 
 // Booleans are true/false, 1/0, yes/no or on/off (any case); lists are
 // comma-separated, blanks around items ignored; durations are whole
 // milliseconds. Reflow's variables come first; the others are this SDK's.
-// Each variable mirrors a key of the tracing.toml file (see LoadConfig):
+// Each variable mirrors a key of the tracing.toml file (see Load):
 //
 //	Variable                                   Field                         Type
 //	REFLOW_TRACING_ENABLED                     Enabled                       bool
@@ -106,20 +107,19 @@ func ConfigFromEnv() (TracingConfig, error) { return DefaultConfig().ApplyEnv() 
 // ActorCompleted, ActorFailed, MessageSent, MessageReceived, StateChanged,
 // PortConnected, PortDisconnected, DataFlow, NetworkEvent, Custom.
 // A list or tags variable replaces the whole list or map of c.
-func (c TracingConfig) ApplyEnv() (TracingConfig, error) {
+func ApplyEnv(c tracing.TracingConfig) (tracing.TracingConfig, error) {
 	c, err := applyEnv(c, os.Environ())
 	if err := errors.Join(err, c.Validate()); err != nil {
-		return TracingConfig{}, err
+		return tracing.TracingConfig{}, err
 	}
-	c.setDefaults()
-	return c, nil
+	return c.WithDefaults(), nil
 }
 
 // applyEnv applies the REFLOW_TRACING_* variables of environ (as
 // os.Environ returns them) without validating, recording where each
 // setting came from and a warning for each variable it does not know. It
 // returns c with what it could apply, and the errors of the others.
-func applyEnv(c TracingConfig, environ []string) (TracingConfig, error) {
+func applyEnv(c tracing.TracingConfig, environ []string) (tracing.TracingConfig, error) {
 	vars := make(map[string]string)
 	var unknown []string
 	for _, kv := range environ {
@@ -132,10 +132,10 @@ func applyEnv(c TracingConfig, environ []string) (TracingConfig, error) {
 			unknown = append(unknown, name)
 		}
 	}
-	c.loadedEnv()
+	loadedEnv(&c)
 	sort.Strings(unknown)
 	for _, name := range unknown {
-		c.warn(unknownName(name, "environment variable", envNames()))
+		warn(&c, unknownName(name, "environment variable", envNames()))
 	}
 	var errs []error
 	for i := range settings {
@@ -150,13 +150,13 @@ func applyEnv(c TracingConfig, environ []string) (TracingConfig, error) {
 		}
 		v, why := st.parseString(s)
 		if why != "" {
-			errs = append(errs, fmt.Errorf("%w: %s=%s: %s", ErrInvalidConfig, st.env, shown, why))
+			errs = append(errs, fmt.Errorf("%w: %s=%s: %s", tracing.ErrInvalidConfig, st.env, shown, why))
 			continue
 		}
 		st.set(&c, v)
-		c.record(i, origin{shown: shown})
+		record(&c, i, origin{shown: shown})
 		if st.kind == kindRetries && v == 0 {
-			c.warn(fmt.Sprintf("%s=%s: means the default, %d retries (Reflow's own client reads 0 as none): write %q to never retry",
+			warn(&c, fmt.Sprintf("%s=%s: means the default, %d retries (Reflow's own client reads 0 as none): write %q to never retry",
 				st.env, shown, defaultMaxRetries, "none"))
 		}
 	}
@@ -165,6 +165,18 @@ func applyEnv(c TracingConfig, environ []string) (TracingConfig, error) {
 
 // redacted stands for a secret value in messages.
 const redacted = "<redacted>"
+
+// defaultMaxRetries is the retries a max_retries of 0 stands for.
+var defaultMaxRetries = tracing.DefaultConfig().Retry.MaxRetries
+
+// kindNames returns the protocol name of every event kind.
+func kindNames() []string {
+	var names []string
+	for k := tracing.KindActorCreated; k <= tracing.KindCustom; k++ {
+		names = append(names, k.String())
+	}
+	return names
+}
 
 // settingKind is the type of a setting's value, as written in the
 // environment or in a file.
@@ -210,60 +222,60 @@ type setting struct {
 	kind  settingKind
 	scope settingScope
 	// field returns a pointer to the field in c.
-	field func(c *TracingConfig) any
+	field func(c *tracing.TracingConfig) any
 }
 
-// settings lists everything ConfigFromEnv and LoadConfig read, in the order
+// settings lists everything FromEnv and Load read, in the order
 // of ApplyEnv's table.
 var settings = [...]setting{
-	{envPrefix + "ENABLED", "tracing.enabled", "Enabled", kindBool, clientSetting, func(c *TracingConfig) any { return &c.Enabled }},
-	{envPrefix + "SERVER_URL", "tracing.server_url", "ServerURL", kindString, serverSetting, func(c *TracingConfig) any { return &c.ServerURL }},
-	{envPrefix + "SERVER_URLS", "tracing.server_urls", "ServerURLs", kindStrings, serverSetting, func(c *TracingConfig) any { return &c.ServerURLs }},
-	{envPrefix + "BATCH_SIZE", "tracing.batch_size", "BatchSize", kindInt, clientSetting, func(c *TracingConfig) any { return &c.BatchSize }},
-	{envPrefix + "BATCH_TIMEOUT_MS", "tracing.batch_timeout_ms", "BatchTimeout", kindMillis, clientSetting, func(c *TracingConfig) any { return &c.BatchTimeout }},
-	{envPrefix + "ADAPTIVE_BATCHING", "tracing.adaptive_batching", "AdaptiveBatching", kindBool, clientSetting, func(c *TracingConfig) any { return &c.AdaptiveBatching }},
-	{envPrefix + "MIN_BATCH_SIZE", "tracing.min_batch_size", "MinBatchSize", kindInt, clientSetting, func(c *TracingConfig) any { return &c.MinBatchSize }},
-	{envPrefix + "MAX_BATCH_SIZE", "tracing.max_batch_size", "MaxBatchSize", kindInt, clientSetting, func(c *TracingConfig) any { return &c.MaxBatchSize }},
-	{envPrefix + "DEGRADE_FILL", "tracing.degrade_fill", "DegradeFill", kindFill, serverSetting, func(c *TracingConfig) any { return &c.DegradeFill }},
-	{envPrefix + "COMPRESSION", "tracing.enable_compression", "EnableCompression", kindBool, serverSetting, func(c *TracingConfig) any { return &c.EnableCompression }},
-	{envPrefix + "MAX_RETRIES", "tracing.retry.max_retries", "Retry.MaxRetries", kindRetries, serverSetting, func(c *TracingConfig) any { return &c.Retry.MaxRetries }},
-	{envPrefix + "INITIAL_DELAY_MS", "tracing.retry.initial_delay_ms", "Retry.InitialDelay", kindMillis, serverSetting, func(c *TracingConfig) any { return &c.Retry.InitialDelay }},
-	{envPrefix + "MAX_DELAY_MS", "tracing.retry.max_delay_ms", "Retry.MaxDelay", kindMillis, serverSetting, func(c *TracingConfig) any { return &c.Retry.MaxDelay }},
-	{envPrefix + "BACKOFF_MULTIPLIER", "tracing.retry.backoff_multiplier", "Retry.BackoffMultiplier", kindFloat, serverSetting, func(c *TracingConfig) any { return &c.Retry.BackoffMultiplier }},
-	{envPrefix + "COMPRESSION_ALGORITHM", "tracing.compression_algorithm", "CompressionAlgorithm", kindCompression, serverSetting, func(c *TracingConfig) any { return &c.CompressionAlgorithm }},
-	{envPrefix + "PROTOCOL", "tracing.protocol", "Protocol", kindProtocol, serverSetting, func(c *TracingConfig) any { return &c.Protocol }},
-	{envPrefix + "QUEUE_SIZE", "tracing.queue_size", "QueueSize", kindInt, clientSetting, func(c *TracingConfig) any { return &c.QueueSize }},
-	{envPrefix + "QUEUE_POLICY", "tracing.queue_policy", "QueuePolicy", kindPolicy, clientSetting, func(c *TracingConfig) any { return &c.QueuePolicy }},
-	{envPrefix + "CRITICAL_KINDS", "tracing.critical_kinds", "CriticalKinds", kindKinds, clientSetting, func(c *TracingConfig) any { return &c.CriticalKinds }},
-	{envPrefix + "FLOW_ID", "tracing.flow_id", "FlowID", kindString, clientSetting, func(c *TracingConfig) any { return &c.FlowID }},
-	{envPrefix + "ENVIRONMENT", "tracing.environment", "Environment", kindString, clientSetting, func(c *TracingConfig) any { return &c.Environment }},
-	{envPrefix + "TAGS", "tracing.tags", "Tags", kindTags, clientSetting, func(c *TracingConfig) any { return &c.Tags }},
-	{envPrefix + "SYSTEM_METRICS_INTERVAL_MS", "tracing.system_metrics_interval_ms", "SystemMetricsInterval", kindMillis, clientSetting, func(c *TracingConfig) any { return &c.SystemMetricsInterval }},
-	{envPrefix + "HEALTH_THRESHOLD_MS", "tracing.health_threshold_ms", "HealthThreshold", kindMillis, clientSetting, func(c *TracingConfig) any { return &c.HealthThreshold }},
-	{envPrefix + "ACTOR_PATTERNS", "tracing.filters.actor_patterns", "Filters.ActorPatterns", kindStrings, clientSetting, func(c *TracingConfig) any { return &c.Filters.ActorPatterns }},
-	{envPrefix + "EXCLUDE_ACTORS", "tracing.filters.exclude_actors", "Filters.ExcludeActors", kindStrings, clientSetting, func(c *TracingConfig) any { return &c.Filters.ExcludeActors }},
-	{envPrefix + "EVENT_TYPES", "tracing.filters.event_types", "Filters.EventTypes", kindKinds, clientSetting, func(c *TracingConfig) any { return &c.Filters.EventTypes }},
-	{envPrefix + "SAMPLING_STRATEGY", "tracing.sampling.strategy", "Sampling.Strategy", kindString, clientSetting, func(c *TracingConfig) any { return &c.Sampling.Strategy }},
-	{envPrefix + "SAMPLING_RATE", "tracing.sampling.rate", "Sampling.Rate", kindFloat, clientSetting, func(c *TracingConfig) any { return &c.Sampling.Rate }},
-	{envPrefix + "SAMPLING_N", "tracing.sampling.n", "Sampling.N", kindUint, clientSetting, func(c *TracingConfig) any { return &c.Sampling.N }},
-	{envPrefix + "SAMPLING_MAX_RATE", "tracing.sampling.max_rate", "Sampling.MaxRate", kindFloat, clientSetting, func(c *TracingConfig) any { return &c.Sampling.MaxRate }},
-	{envPrefix + "SAMPLING_LOAD_THRESHOLD", "tracing.sampling.load_threshold", "Sampling.LoadThreshold", kindFloat, clientSetting, func(c *TracingConfig) any { return &c.Sampling.LoadThreshold }},
-	{envPrefix + "SAMPLING_PER_TRACE", "tracing.sampling.per_trace", "Sampling.PerTrace", kindBool, clientSetting, func(c *TracingConfig) any { return &c.Sampling.PerTrace }},
-	{envPrefix + "CAPTURE_CONTENT", "tracing.privacy.capture_content", "Privacy.CaptureContent", kindBool, clientSetting, func(c *TracingConfig) any { return &c.Privacy.CaptureContent }},
-	{envPrefix + "DROP_ATTRIBUTES", "tracing.privacy.drop_attributes", "Privacy.DropAttributes", kindStrings, clientSetting, func(c *TracingConfig) any { return &c.Privacy.DropAttributes }},
-	{envPrefix + "ANONYMIZE_ACTORS", "tracing.privacy.anonymize_actors", "Privacy.AnonymizeActors", kindBool, clientSetting, func(c *TracingConfig) any { return &c.Privacy.AnonymizeActors }},
-	{envPrefix + "ANONYMIZE_ATTRIBUTES", "tracing.privacy.anonymize_attributes", "Privacy.AnonymizeAttributes", kindStrings, clientSetting, func(c *TracingConfig) any { return &c.Privacy.AnonymizeAttributes }},
-	{envPrefix + "ANONYMIZE_KEY", "tracing.privacy.anonymize_key", "Privacy.AnonymizeKey", kindSecret, clientSetting, func(c *TracingConfig) any { return &c.Privacy.AnonymizeKey }},
-	{envPrefix + "CHECKSUMS", "tracing.privacy.checksums", "Privacy.Checksums", kindChecksums, clientSetting, func(c *TracingConfig) any { return &c.Privacy.Checksums }},
+	{envPrefix + "ENABLED", "tracing.enabled", "Enabled", kindBool, clientSetting, func(c *tracing.TracingConfig) any { return &c.Enabled }},
+	{envPrefix + "SERVER_URL", "tracing.server_url", "ServerURL", kindString, serverSetting, func(c *tracing.TracingConfig) any { return &c.ServerURL }},
+	{envPrefix + "SERVER_URLS", "tracing.server_urls", "ServerURLs", kindStrings, serverSetting, func(c *tracing.TracingConfig) any { return &c.ServerURLs }},
+	{envPrefix + "BATCH_SIZE", "tracing.batch_size", "BatchSize", kindInt, clientSetting, func(c *tracing.TracingConfig) any { return &c.BatchSize }},
+	{envPrefix + "BATCH_TIMEOUT_MS", "tracing.batch_timeout_ms", "BatchTimeout", kindMillis, clientSetting, func(c *tracing.TracingConfig) any { return &c.BatchTimeout }},
+	{envPrefix + "ADAPTIVE_BATCHING", "tracing.adaptive_batching", "AdaptiveBatching", kindBool, clientSetting, func(c *tracing.TracingConfig) any { return &c.AdaptiveBatching }},
+	{envPrefix + "MIN_BATCH_SIZE", "tracing.min_batch_size", "MinBatchSize", kindInt, clientSetting, func(c *tracing.TracingConfig) any { return &c.MinBatchSize }},
+	{envPrefix + "MAX_BATCH_SIZE", "tracing.max_batch_size", "MaxBatchSize", kindInt, clientSetting, func(c *tracing.TracingConfig) any { return &c.MaxBatchSize }},
+	{envPrefix + "DEGRADE_FILL", "tracing.degrade_fill", "DegradeFill", kindFill, serverSetting, func(c *tracing.TracingConfig) any { return &c.DegradeFill }},
+	{envPrefix + "COMPRESSION", "tracing.enable_compression", "EnableCompression", kindBool, serverSetting, func(c *tracing.TracingConfig) any { return &c.EnableCompression }},
+	{envPrefix + "MAX_RETRIES", "tracing.retry.max_retries", "Retry.MaxRetries", kindRetries, serverSetting, func(c *tracing.TracingConfig) any { return &c.Retry.MaxRetries }},
+	{envPrefix + "INITIAL_DELAY_MS", "tracing.retry.initial_delay_ms", "Retry.InitialDelay", kindMillis, serverSetting, func(c *tracing.TracingConfig) any { return &c.Retry.InitialDelay }},
+	{envPrefix + "MAX_DELAY_MS", "tracing.retry.max_delay_ms", "Retry.MaxDelay", kindMillis, serverSetting, func(c *tracing.TracingConfig) any { return &c.Retry.MaxDelay }},
+	{envPrefix + "BACKOFF_MULTIPLIER", "tracing.retry.backoff_multiplier", "Retry.BackoffMultiplier", kindFloat, serverSetting, func(c *tracing.TracingConfig) any { return &c.Retry.BackoffMultiplier }},
+	{envPrefix + "COMPRESSION_ALGORITHM", "tracing.compression_algorithm", "CompressionAlgorithm", kindCompression, serverSetting, func(c *tracing.TracingConfig) any { return &c.CompressionAlgorithm }},
+	{envPrefix + "PROTOCOL", "tracing.protocol", "Protocol", kindProtocol, serverSetting, func(c *tracing.TracingConfig) any { return &c.Protocol }},
+	{envPrefix + "QUEUE_SIZE", "tracing.queue_size", "QueueSize", kindInt, clientSetting, func(c *tracing.TracingConfig) any { return &c.QueueSize }},
+	{envPrefix + "QUEUE_POLICY", "tracing.queue_policy", "QueuePolicy", kindPolicy, clientSetting, func(c *tracing.TracingConfig) any { return &c.QueuePolicy }},
+	{envPrefix + "CRITICAL_KINDS", "tracing.critical_kinds", "CriticalKinds", kindKinds, clientSetting, func(c *tracing.TracingConfig) any { return &c.CriticalKinds }},
+	{envPrefix + "FLOW_ID", "tracing.flow_id", "FlowID", kindString, clientSetting, func(c *tracing.TracingConfig) any { return &c.FlowID }},
+	{envPrefix + "ENVIRONMENT", "tracing.environment", "Environment", kindString, clientSetting, func(c *tracing.TracingConfig) any { return &c.Environment }},
+	{envPrefix + "TAGS", "tracing.tags", "Tags", kindTags, clientSetting, func(c *tracing.TracingConfig) any { return &c.Tags }},
+	{envPrefix + "SYSTEM_METRICS_INTERVAL_MS", "tracing.system_metrics_interval_ms", "SystemMetricsInterval", kindMillis, clientSetting, func(c *tracing.TracingConfig) any { return &c.SystemMetricsInterval }},
+	{envPrefix + "HEALTH_THRESHOLD_MS", "tracing.health_threshold_ms", "HealthThreshold", kindMillis, clientSetting, func(c *tracing.TracingConfig) any { return &c.HealthThreshold }},
+	{envPrefix + "ACTOR_PATTERNS", "tracing.filters.actor_patterns", "Filters.ActorPatterns", kindStrings, clientSetting, func(c *tracing.TracingConfig) any { return &c.Filters.ActorPatterns }},
+	{envPrefix + "EXCLUDE_ACTORS", "tracing.filters.exclude_actors", "Filters.ExcludeActors", kindStrings, clientSetting, func(c *tracing.TracingConfig) any { return &c.Filters.ExcludeActors }},
+	{envPrefix + "EVENT_TYPES", "tracing.filters.event_types", "Filters.EventTypes", kindKinds, clientSetting, func(c *tracing.TracingConfig) any { return &c.Filters.EventTypes }},
+	{envPrefix + "SAMPLING_STRATEGY", "tracing.sampling.strategy", "Sampling.Strategy", kindString, clientSetting, func(c *tracing.TracingConfig) any { return &c.Sampling.Strategy }},
+	{envPrefix + "SAMPLING_RATE", "tracing.sampling.rate", "Sampling.Rate", kindFloat, clientSetting, func(c *tracing.TracingConfig) any { return &c.Sampling.Rate }},
+	{envPrefix + "SAMPLING_N", "tracing.sampling.n", "Sampling.N", kindUint, clientSetting, func(c *tracing.TracingConfig) any { return &c.Sampling.N }},
+	{envPrefix + "SAMPLING_MAX_RATE", "tracing.sampling.max_rate", "Sampling.MaxRate", kindFloat, clientSetting, func(c *tracing.TracingConfig) any { return &c.Sampling.MaxRate }},
+	{envPrefix + "SAMPLING_LOAD_THRESHOLD", "tracing.sampling.load_threshold", "Sampling.LoadThreshold", kindFloat, clientSetting, func(c *tracing.TracingConfig) any { return &c.Sampling.LoadThreshold }},
+	{envPrefix + "SAMPLING_PER_TRACE", "tracing.sampling.per_trace", "Sampling.PerTrace", kindBool, clientSetting, func(c *tracing.TracingConfig) any { return &c.Sampling.PerTrace }},
+	{envPrefix + "CAPTURE_CONTENT", "tracing.privacy.capture_content", "Privacy.CaptureContent", kindBool, clientSetting, func(c *tracing.TracingConfig) any { return &c.Privacy.CaptureContent }},
+	{envPrefix + "DROP_ATTRIBUTES", "tracing.privacy.drop_attributes", "Privacy.DropAttributes", kindStrings, clientSetting, func(c *tracing.TracingConfig) any { return &c.Privacy.DropAttributes }},
+	{envPrefix + "ANONYMIZE_ACTORS", "tracing.privacy.anonymize_actors", "Privacy.AnonymizeActors", kindBool, clientSetting, func(c *tracing.TracingConfig) any { return &c.Privacy.AnonymizeActors }},
+	{envPrefix + "ANONYMIZE_ATTRIBUTES", "tracing.privacy.anonymize_attributes", "Privacy.AnonymizeAttributes", kindStrings, clientSetting, func(c *tracing.TracingConfig) any { return &c.Privacy.AnonymizeAttributes }},
+	{envPrefix + "ANONYMIZE_KEY", "tracing.privacy.anonymize_key", "Privacy.AnonymizeKey", kindSecret, clientSetting, func(c *tracing.TracingConfig) any { return &c.Privacy.AnonymizeKey }},
+	{envPrefix + "CHECKSUMS", "tracing.privacy.checksums", "Privacy.Checksums", kindChecksums, clientSetting, func(c *tracing.TracingConfig) any { return &c.Privacy.Checksums }},
 }
 
 // get returns the value of the field in c.
-func (st *setting) get(c *TracingConfig) any {
+func (st *setting) get(c *tracing.TracingConfig) any {
 	return reflect.ValueOf(st.field(c)).Elem().Interface()
 }
 
 // set stores v, a value parseString or parseTOML returned, in c.
-func (st *setting) set(c *TracingConfig, v any) {
+func (st *setting) set(c *tracing.TracingConfig, v any) {
 	switch p := st.field(c).(type) {
 	case *bool:
 		*p = v.(bool)
@@ -275,26 +287,26 @@ func (st *setting) set(c *TracingConfig, v any) {
 		*p = v.(float64)
 	case *string:
 		*p = v.(string)
-	case *FlowID:
-		*p = FlowID(v.(string))
+	case *tracing.FlowID:
+		*p = tracing.FlowID(v.(string))
 	case *time.Duration:
 		*p = v.(time.Duration)
 	case *[]string:
 		*p = v.([]string)
-	case *[]EventKind:
-		*p = v.([]EventKind)
+	case *[]tracing.EventKind:
+		*p = v.([]tracing.EventKind)
 	case *batch.Policy:
 		*p = v.(batch.Policy)
-	case *CompressionAlgorithm:
-		*p = v.(CompressionAlgorithm)
-	case *Protocol:
-		*p = v.(Protocol)
-	case *ChecksumMode:
-		*p = v.(ChecksumMode)
+	case *tracing.CompressionAlgorithm:
+		*p = v.(tracing.CompressionAlgorithm)
+	case *tracing.Protocol:
+		*p = v.(tracing.Protocol)
+	case *tracing.ChecksumMode:
+		*p = v.(tracing.ChecksumMode)
 	case *map[string]string:
 		*p = v.(map[string]string)
 	default:
-		panic(fmt.Sprintf("tracing: setting %s has field type %T", st.key, p))
+		panic(fmt.Sprintf("config: setting %s has field type %T", st.key, p))
 	}
 }
 
@@ -364,7 +376,7 @@ func (st *setting) parseString(s string) (v any, why string) {
 		}
 		return tags, ""
 	}
-	panic("tracing: unknown setting kind")
+	panic("config: unknown setting kind")
 }
 
 // Why a value was refused, for errors.
@@ -405,7 +417,7 @@ func parseRetries(s string) (any, string) {
 // parseFill reads a degrade_fill value: a number, or "off" (NoDegrade).
 func parseFill(s string) (any, string) {
 	if strings.EqualFold(s, "off") {
-		return NoDegrade, ""
+		return tracing.NoDegrade, ""
 	}
 	f, err := strconv.ParseFloat(s, 64)
 	if err != nil {
@@ -427,11 +439,11 @@ func splitList(s string) []string {
 }
 
 func parseKinds(names []string) (any, string) {
-	kinds := make([]EventKind, 0, len(names))
+	kinds := make([]tracing.EventKind, 0, len(names))
 	for _, n := range names {
-		k, err := parseEventKind(n)
-		if err != nil {
-			return nil, fmt.Sprintf("unknown event kind %q: want one of %s", n, strings.Join(kindNames[1:], ", "))
+		var k tracing.EventKind
+		if err := k.UnmarshalText([]byte(n)); err != nil {
+			return nil, fmt.Sprintf("unknown event kind %q: want one of %s", n, strings.Join(kindNames(), ", "))
 		}
 		kinds = append(kinds, k)
 	}
@@ -449,24 +461,24 @@ func parsePolicy(s string) (any, string) {
 }
 
 func parseCompression(s string) (any, string) {
-	a, err := parseCompressionAlgorithm(s)
-	if err != nil {
+	var a tracing.CompressionAlgorithm
+	if err := a.UnmarshalText([]byte(s)); err != nil {
 		return nil, wantCompression
 	}
 	return a, ""
 }
 
 func parseProtocolSetting(s string) (any, string) {
-	p, err := parseProtocol(s)
-	if err != nil {
+	var p tracing.Protocol
+	if err := p.UnmarshalText([]byte(s)); err != nil {
 		return nil, wantProtocol
 	}
 	return p, ""
 }
 
 func parseChecksums(s string) (any, string) {
-	m, err := parseChecksumMode(s)
-	if err != nil {
+	var m tracing.ChecksumMode
+	if err := m.UnmarshalText([]byte(s)); err != nil {
 		return nil, wantChecksums
 	}
 	return m, ""
