@@ -1,6 +1,7 @@
 package config
 
 import (
+	"crypto/sha256"
 	"maps"
 	"reflect"
 	"slices"
@@ -30,8 +31,9 @@ type origin struct {
 	line int    // the key's line in file, 0 if unknown
 	// shown is the value as written, for messages (redacted for a secret).
 	shown string
-	// value is a copy of the field as the loader set it: a field that no
-	// longer holds it was changed in code, and is named as a field.
+	// value is what kept returns for the field as the loader set it: a
+	// field that no longer holds it was changed in code, and is named as
+	// a field.
 	value any
 }
 
@@ -65,7 +67,7 @@ func warn(c *tracing.TracingConfig, w string) {
 // record notes that the loader set settings[i] of c, as o says; the
 // field's current value is kept to tell a later change in code.
 func record(c *tracing.TracingConfig, i int, o origin) {
-	o.value = copyField(settings[i].get(c))
+	o.value = kept(&settings[i], settings[i].get(c))
 	edit(c).origins[i] = o
 }
 
@@ -80,7 +82,7 @@ func (l *loaded) Setting(path string, value any) (name, loc, written string, set
 		return "", "", "", false
 	}
 	st := &settings[i]
-	if o, ok := l.origins[i]; ok && reflect.DeepEqual(o.value, value) {
+	if o, ok := l.origins[i]; ok && reflect.DeepEqual(o.value, kept(st, value)) {
 		if st.kind.plain() {
 			written = o.shown
 		}
@@ -119,10 +121,16 @@ func (l *loaded) Warnings() []string {
 	return append(ws, l.warnings...)
 }
 
-// copyField copies a field's value so that later changes to the field's
-// slice or map do not change it.
-func copyField(v any) any {
+// kept is what a loader keeps of the value v of st's field, to tell a
+// later change in code: a copy, so that changes to the field's slice or
+// map do not change it, or for a secret its SHA-256, so that no secret is
+// kept where it could be printed.
+func kept(st *setting, v any) any {
 	switch x := v.(type) {
+	case string:
+		if st.kind == kindSecret {
+			return sha256.Sum256([]byte(x))
+		}
 	case []string:
 		return slices.Clone(x)
 	case []tracing.EventKind:
