@@ -12,6 +12,8 @@
 //   - [github.com/reflowtrace/reflowtrace-go/tracing]: the event model and its
 //     wire codec, the client, configuration, middleware for actor
 //     registration and connector sends, sampling, filtering and redaction.
+//   - [github.com/reflowtrace/reflowtrace-go/tracing/config]: the
+//     configuration from a tracing.toml file and REFLOW_TRACING_* variables.
 //   - [github.com/reflowtrace/reflowtrace-go/sink]: the WebSocket, File and
 //     Memory sinks.
 //   - [github.com/reflowtrace/reflowtrace-go/batch]: the lock-free bounded

@@ -10,7 +10,8 @@ import (
 // ConfigSource says how the user wrote the settings of a loaded
 // TracingConfig, so that what Validate, Warnings and New say about the
 // config names each setting as written: by file, line and key, or by
-// environment variable. The loaders set one as TracingConfig.Source; a
+// environment variable. The loaders of package config set one as
+// TracingConfig.Source; a loader of another format may set its own. A
 // config built in code has none, and its fields are named by their Go
 // paths. Copies of a config share their ConfigSource: it must be safe for
 // concurrent use and never change once a config holds it.
@@ -22,8 +23,9 @@ type ConfigSource interface {
 	// since it was loaded: the field is then named by its path. set
 	// reports that the loader set the field to value; loc is then the
 	// "file:line" of its key, or "" for an environment variable, and
-	// written the value as written, or "" when it is not to be shown (a
-	// secret, or a string, which may hold a password).
+	// written the value as the user wrote it, or "" to have the current
+	// value shown as for a config built in code (with the password of a
+	// URL hidden). written must never hold a secret.
 	Setting(path string, value any) (name, loc, written string, set bool)
 	// Warnings returns what the loaders found suspicious but valid, one
 	// sentence each, naming settings as written.

@@ -13,7 +13,7 @@ import (
 //
 //   - a REFLOW_TRACING_* variable that names no setting, with the nearest
 //     known one ("did you mean REFLOW_TRACING_BATCH_SIZE?"), found by
-//     ApplyEnv and the loaders built on it;
+//     the loaders of package config (c.Source);
 //   - max_retries = 0 written in a file or the environment, which means the
 //     default here but "never retry" to Reflow's own client;
 //   - settings that have no effect with the others: sampling parameters

@@ -16,21 +16,22 @@ import (
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 )
 
-// envPrefix starts the name of every environment variable FromEnv
-// reads.
+// envPrefix starts the name of every environment variable the loaders
+// read.
 const envPrefix = "REFLOW_TRACING_"
 
-// FromEnv returns DefaultConfig with the REFLOW_TRACING_* environment
-// variables applied (see ApplyEnv for the list), validated. Like Reflow's
-// TracingConfig::from_env, tracing is enabled unless REFLOW_TRACING_ENABLED
-// says otherwise. On error it returns the zero TracingConfig and an error
-// wrapping ErrInvalidConfig that names every malformed variable and its
-// value. It is safe for concurrent use (it only reads the environment).
+// FromEnv returns tracing.DefaultConfig with the REFLOW_TRACING_*
+// environment variables applied, validated, as ApplyEnv does. Like
+// Reflow's TracingConfig::from_env, tracing is enabled unless
+// REFLOW_TRACING_ENABLED says otherwise.
 func FromEnv() (tracing.TracingConfig, error) { return ApplyEnv(tracing.DefaultConfig()) }
 
-// ApplyEnv returns c with every REFLOW_TRACING_* variable that is set (and
-// not empty) applied over it, validated. Use it to layer the environment
-// over a file or code defaults; precedence is file < environment < code:
+// ApplyEnv returns c with every REFLOW_TRACING_* variable that is set
+// (and not empty) applied over it (see the package documentation for the
+// list), validated, with its defaults filled in. Use it to layer the
+// environment over a file or over a config built in code or by a loader
+// of your own (whose TracingConfig.Source keeps naming the fields the
+// environment does not set):
 //
 //	cfg, err := config.Load("tracing.toml") // file over defaults
 //	if err != nil { ... }
@@ -38,75 +39,16 @@ func FromEnv() (tracing.TracingConfig, error) { return ApplyEnv(tracing.DefaultC
 //	if err != nil { ... }
 //	cfg.BatchSize = 100                     // code wins
 //
-// (LoadWithEnv does the first two steps.) A malformed value is an
-// error naming the variable, the value and what is wanted, such as
-// `tracing: invalid config: REFLOW_TRACING_BATCH_SIZE="abc": want an integer`,
-// never a silent default; so is a well-formed value that Validate rejects,
-// named by its variable (`REFLOW_TRACING_QUEUE_SIZE="5": must be at least
-// REFLOW_TRACING_BATCH_SIZE (10)`). All of them are reported together,
-// wrapping ErrInvalidConfig. The value of REFLOW_TRACING_ANONYMIZE_KEY
-// never appears in an error. On error ApplyEnv returns the zero
-// TracingConfig.
-//
-// A REFLOW_TRACING_* variable that names no setting (a typo such as
-// REFLOW_TRACING_BATCH_SIZ) is not an error, since the environment is
-// shared with other programs, but a warning naming the nearest known
-// variable ("did you mean REFLOW_TRACING_BATCH_SIZE?"): see
-// TracingConfig.Warnings, which New logs.
-//
-// Booleans are true/false, 1/0, yes/no or on/off (any case); lists are
-// comma-separated, blanks around items ignored; durations are whole
-// milliseconds. Reflow's variables come first; the others are this SDK's.
-// Each variable mirrors a key of the tracing.toml file (see Load):
-//
-//	Variable                                   Field                         Type
-//	REFLOW_TRACING_ENABLED                     Enabled                       bool
-//	REFLOW_TRACING_SERVER_URL                  ServerURL                     ws:// or wss:// URL
-//	REFLOW_TRACING_SERVER_URLS                 ServerURLs                    comma-separated URLs
-//	REFLOW_TRACING_BATCH_SIZE                  BatchSize                     integer
-//	REFLOW_TRACING_BATCH_TIMEOUT_MS            BatchTimeout                  milliseconds
-//	REFLOW_TRACING_ADAPTIVE_BATCHING           AdaptiveBatching              bool
-//	REFLOW_TRACING_MIN_BATCH_SIZE              MinBatchSize                  integer
-//	REFLOW_TRACING_MAX_BATCH_SIZE              MaxBatchSize                  integer
-//	REFLOW_TRACING_DEGRADE_FILL                DegradeFill                   number in (0, 1] or "off" (NoDegrade)
-//	REFLOW_TRACING_COMPRESSION                 EnableCompression             bool
-//	REFLOW_TRACING_MAX_RETRIES                 Retry.MaxRetries              integer, "none" or "unlimited" (see RetryConfig)
-//	REFLOW_TRACING_INITIAL_DELAY_MS            Retry.InitialDelay            milliseconds
-//	REFLOW_TRACING_MAX_DELAY_MS                Retry.MaxDelay                milliseconds
-//	REFLOW_TRACING_BACKOFF_MULTIPLIER          Retry.BackoffMultiplier       number >= 1
-//	REFLOW_TRACING_COMPRESSION_ALGORITHM       CompressionAlgorithm          zstd, lz4, gzip, brotli, auto or none
-//	REFLOW_TRACING_PROTOCOL                    Protocol                      auto, v1 or v2
-//	REFLOW_TRACING_QUEUE_SIZE                  QueueSize                     integer (see QueueSize)
-//	REFLOW_TRACING_QUEUE_POLICY                QueuePolicy                   "drop" or "block"
-//	REFLOW_TRACING_CRITICAL_KINDS              CriticalKinds                 list of event kinds
-//	REFLOW_TRACING_FLOW_ID                     FlowID                        string
-//	REFLOW_TRACING_ENVIRONMENT                 Environment                   string
-//	REFLOW_TRACING_TAGS                        Tags                          list of key=value
-//	REFLOW_TRACING_SYSTEM_METRICS_INTERVAL_MS  SystemMetricsInterval         milliseconds
-//	REFLOW_TRACING_HEALTH_THRESHOLD_MS         HealthThreshold               milliseconds
-//	REFLOW_TRACING_ACTOR_PATTERNS              Filters.ActorPatterns         list of globs
-//	REFLOW_TRACING_EXCLUDE_ACTORS              Filters.ExcludeActors         list of globs
-//	REFLOW_TRACING_EVENT_TYPES                 Filters.EventTypes            list of event kinds
-//	REFLOW_TRACING_SAMPLING_STRATEGY           Sampling.Strategy             always, percentage, every_nth, adaptive
-//	REFLOW_TRACING_SAMPLING_RATE               Sampling.Rate                 number in [0, 1]
-//	REFLOW_TRACING_SAMPLING_N                  Sampling.N                    integer >= 1
-//	REFLOW_TRACING_SAMPLING_MAX_RATE           Sampling.MaxRate              number in [0, 1]
-//	REFLOW_TRACING_SAMPLING_LOAD_THRESHOLD     Sampling.LoadThreshold        number in (0, 1]
-//	REFLOW_TRACING_SAMPLING_PER_TRACE          Sampling.PerTrace             bool
-//	REFLOW_TRACING_CAPTURE_CONTENT             Privacy.CaptureContent        bool
-//	REFLOW_TRACING_DROP_ATTRIBUTES             Privacy.DropAttributes        list of globs
-//	REFLOW_TRACING_ANONYMIZE_ACTORS            Privacy.AnonymizeActors       bool
-//	REFLOW_TRACING_ANONYMIZE_ATTRIBUTES        Privacy.AnonymizeAttributes   list of globs
-//	REFLOW_TRACING_ANONYMIZE_KEY               Privacy.AnonymizeKey          string (secret)
-//	REFLOW_TRACING_CHECKSUMS                   Privacy.Checksums             when_captured, off or on_record
-//
-// REFLOW_TRACING_MAX_RETRIES=0 means the default (5), as a
-// zero RetryConfig.MaxRetries does (Reflow's own client reads 0 as no
-// retries: write "none" for that; a 0 gets a warning saying so).
-// Event kinds are the protocol names: ActorCreated, ActorStarted,
-// ActorCompleted, ActorFailed, MessageSent, MessageReceived, StateChanged,
-// PortConnected, PortDisconnected, DataFlow, NetworkEvent, Custom.
-// A list or tags variable replaces the whole list or map of c.
+// (LoadWithEnv does the first two steps.) Every malformed variable, and
+// every problem TracingConfig.Validate finds, is reported in one error
+// wrapping tracing.ErrInvalidConfig that names the variables and their
+// values (`REFLOW_TRACING_BATCH_SIZE="abc": want an integer`,
+// `REFLOW_TRACING_QUEUE_SIZE="5": must be at least
+// REFLOW_TRACING_BATCH_SIZE (10)`); the value of
+// REFLOW_TRACING_ANONYMIZE_KEY never appears. On error ApplyEnv returns
+// the zero TracingConfig. A variable that names no setting is a warning
+// (TracingConfig.Warnings, which tracing.New logs) naming the nearest
+// known variable.
 func ApplyEnv(c tracing.TracingConfig) (tracing.TracingConfig, error) {
 	c, err := applyEnv(c, os.Environ())
 	if err := errors.Join(err, c.Validate()); err != nil {
@@ -209,7 +151,8 @@ const (
 	clientSetting settingScope = false
 	// serverSetting configures only the connection to a Reflow tracing
 	// server, that is the WebSocket sink built from the config (see
-	// ServerSink).
+	// tracing.ServerSink). tracing.New warns about these settings when
+	// no sink sends to a server; a test checks that it names these.
 	serverSetting settingScope = true
 )
 
@@ -218,15 +161,15 @@ const (
 type setting struct {
 	env   string // environment variable
 	key   string // dotted key of the tracing.toml file
-	name  string // the field's path in TracingConfig, as Validate names it
+	name  string // the field's Go path in TracingConfig, as tracing names it
 	kind  settingKind
 	scope settingScope
 	// field returns a pointer to the field in c.
 	field func(c *tracing.TracingConfig) any
 }
 
-// settings lists everything FromEnv and Load read, in the order
-// of ApplyEnv's table.
+// settings lists everything the loaders read, in the order of the
+// package documentation's table of variables.
 var settings = [...]setting{
 	{envPrefix + "ENABLED", "tracing.enabled", "Enabled", kindBool, clientSetting, func(c *tracing.TracingConfig) any { return &c.Enabled }},
 	{envPrefix + "SERVER_URL", "tracing.server_url", "ServerURL", kindString, serverSetting, func(c *tracing.TracingConfig) any { return &c.ServerURL }},

@@ -115,8 +115,11 @@ func TestApplyEnvEveryVariable(t *testing.T) {
 	}
 }
 
+// TestEveryVariableIsTestedAndDocumented checks that every setting has
+// a case in envCases and a line in the package documentation's table of
+// variables and in its sample file.
 func TestEveryVariableIsTestedAndDocumented(t *testing.T) {
-	src, err := os.ReadFile("env.go")
+	src, err := os.ReadFile("doc.go")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +132,14 @@ func TestEveryVariableIsTestedAndDocumented(t *testing.T) {
 			t.Errorf("%s has no case in envCases", st.env)
 		}
 		if !strings.Contains(string(src), "//\t"+st.env+" ") {
-			t.Errorf("%s is missing from ApplyEnv's table", st.env)
+			t.Errorf("%s is missing from the package documentation's table", st.env)
+		}
+		line := "//\t" + st.key[strings.LastIndexByte(st.key, '.')+1:] + " = "
+		if st.kind == kindTags {
+			line = "//\t[" + st.key + "]"
+		}
+		if !strings.Contains(string(src), line) {
+			t.Errorf("%s is missing from the package documentation's file", st.key)
 		}
 	}
 }

@@ -16,87 +16,20 @@ import (
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 )
 
-// Load reads a tracing.toml file and returns DefaultConfig with the
-// file's settings applied, validated. A tracing.toml written for Reflow
-// loads as it is (but for max_retries = 0, see below):
-//
-//	[tracing]
-//	enabled = true
-//	server_url = "ws://localhost:8080"
-//	batch_size = 50
-//	batch_timeout_ms = 1000
-//	enable_compression = true        # binary frames, zstd unless set below
-//	# This SDK's additions (all optional):
-//	adaptive_batching = false        # batch size and timeout follow the link
-//	min_batch_size = 64              # bounds of adaptive batching
-//	max_batch_size = 4096
-//	degrade_fill = 0.5               # in an outage past this buffer fill, only critical events; or "off"
-//	compression_algorithm = "zstd"   # the server's: "lz4", "gzip", "brotli", "auto" or "none"
-//	protocol = "auto"                # or "v1", "v2"
-//	queue_size = 8192                # at most 1048576 (1 GiB of slots)
-//	queue_policy = "drop"            # or "block"
-//	critical_kinds = ["ActorFailed"] # default: the actor lifecycle kinds
-//	flow_id = "orders"
-//	environment = "production"
-//	system_metrics_interval_ms = 0
-//	health_threshold_ms = 30000
-//
-//	[tracing.tags]
-//	region = "eu-west-1"
-//
-//	[tracing.retry]
-//	max_retries = 3                  # 0: the default (5); "none"; "unlimited"
-//	initial_delay_ms = 500
-//	max_delay_ms = 5000
-//	backoff_multiplier = 2.0
-//
-//	[tracing.filters]
-//	actor_patterns = ["sensor_*", "processor_*"]
-//	exclude_actors = ["debug_*", "test_*"]
-//	event_types = ["ActorCreated", "DataFlow", "ActorFailed"]
-//
-//	[tracing.sampling]
-//	strategy = "adaptive"   # "always" (default), "percentage", "every_nth"
-//	rate = 0.1              # percentage's rate, adaptive's base rate
-//	n = 10                  # every_nth
-//	max_rate = 1.0
-//	load_threshold = 0.8
-//	per_trace = true
-//
-//	[tracing.privacy]
-//	capture_content = false
-//	drop_attributes = ["secret_*"]
-//	anonymize_actors = true
-//	anonymize_attributes = ["user_*"]
-//	anonymize_key = "…"
-//	checksums = "when_captured"      # or "off", "on_record" (see ChecksumMode)
-//
-// Every key has an environment variable of the same meaning (see ApplyEnv).
-// Durations are whole milliseconds, rates are fractions in [0, 1] (where
-// Reflow's SamplingStrategy takes percent), event kinds are protocol names.
-// max_retries follows RetryConfig.MaxRetries: 0 is the default (5
-// retries), "none" never retries, "unlimited" (or a negative number)
-// retries until the retry policy's time limit. Other top-level tables are
-// ignored, so the [tracing] table may live in a larger application file,
-// but the file must have one.
-//
-// Every problem of the file is reported, together, in one error wrapping
-// ErrInvalidConfig (errors.Join of one error per problem), each naming the
-// file and line, the key, the value as written and what is wanted:
-//
-//	tracing: invalid config: tracing.toml:3: tracing.batch_size = "abc": want an integer
-//	tracing: invalid config: tracing.toml:7: unknown key tracing.retry.max_retry: did you mean tracing.retry.max_retries?
-//	tracing: invalid config: tracing.toml:9: tracing.queue_size = 10: must be at least tracing.batch_size (50)
-//
-// That is: a key Load does not know, with the nearest known key (a
-// misspelt key is never silently ignored); a value of the wrong type or
-// out of range; a table of the wrong type; and what Validate rejects in
-// the values the file set. The anonymize_key's value is never shown. A
-// file that is not valid TOML gives one error (the first syntax error,
-// with its line), also wrapping ErrInvalidConfig; a file that cannot be
-// read gives an error naming it that wraps the fs error. On error
-// Load returns the zero TracingConfig. Suspicious but valid settings
-// are kept as warnings (TracingConfig.Warnings), which New logs.
+// Load reads the tracing.toml file at path and returns
+// tracing.DefaultConfig with the file's settings applied, validated, with
+// its defaults filled in (see the package documentation for the keys).
+// Every problem of the file, and every problem TracingConfig.Validate
+// finds in what it set, is reported in one error wrapping
+// tracing.ErrInvalidConfig, each naming the file and line, the key, the
+// value as written and what is wanted
+// (`tracing.toml:3: tracing.batch_size = "abc": want an integer`); a key
+// that names no setting is one of them, with the nearest known key. A
+// file that is not valid TOML gives one error, with the line of its first
+// syntax error; a file that cannot be read an error wrapping the fs
+// error. On error Load returns the zero TracingConfig. Suspicious but
+// valid settings are kept as warnings (TracingConfig.Warnings), which
+// tracing.New logs.
 func Load(path string) (tracing.TracingConfig, error) {
 	c, ok, err := loadConfigFile(tracing.DefaultConfig(), path)
 	if ok {
@@ -108,12 +41,13 @@ func Load(path string) (tracing.TracingConfig, error) {
 	return c.WithDefaults(), nil
 }
 
-// LoadWithEnv reads a tracing.toml file like Load, then applies
-// the REFLOW_TRACING_* environment variables like ApplyEnv, and validates
-// the result once: the environment wins over the file. Code that sets
-// fields afterwards wins over both. The problems of the file and of the
-// environment are reported together, as Load and ApplyEnv describe.
-// On error it returns the zero TracingConfig.
+// LoadWithEnv reads the tracing.toml file at path like Load, then
+// applies the REFLOW_TRACING_* environment variables like ApplyEnv, and
+// validates the result once: the environment wins over the file, and
+// code that sets fields afterwards wins over both. The problems of the
+// file and of the environment are reported together, in one error, as
+// Load and ApplyEnv describe; on error LoadWithEnv returns the zero
+// TracingConfig.
 func LoadWithEnv(path string) (tracing.TracingConfig, error) {
 	c, ok, err := loadConfigFile(tracing.DefaultConfig(), path)
 	if !ok {
@@ -298,7 +232,7 @@ func isConfigTable(key string) bool {
 	return false
 }
 
-// fileKeys returns every key Load knows, tables included.
+// fileKeys returns every key the file may have, tables included.
 func fileKeys() []string {
 	var keys []string
 	for i := range settings {
