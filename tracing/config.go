@@ -218,8 +218,9 @@ type PrivacyConfig struct {
 
 // TracingConfig is what can be written down about a client: Reflow's
 // fields (server URL, batch size and timeout, compression, retry, enabled)
-// plus the queue, event selection and privacy. Load it with ConfigFromEnv or
-// LoadConfig, or start from DefaultConfig. Zero fields take the defaults.
+// plus the queue, event selection and privacy. Start from DefaultConfig,
+// or load it from a tracing.toml file or the environment with package
+// config. Zero fields take the defaults.
 type TracingConfig struct {
 	// Enabled turns recording on. A disabled client costs about a function
 	// call per recording. DefaultConfig sets it; the zero TracingConfig is
@@ -314,9 +315,13 @@ type TracingConfig struct {
 	// before Healthy reports false. Default: 30s.
 	HealthThreshold time.Duration
 
-	// from is what the loaders recorded: where each setting came from, and
-	// their warnings; nil for a config built in code.
-	from *loaded
+	// Source is where each setting was found (file, line and key, or
+	// environment variable), so that Validate, Warnings and New name
+	// settings as the user wrote them. It is set by the loaders of
+	// package config; nil for a config built in code. A field changed in
+	// code after loading is named by its Go path. It is not written as
+	// JSON.
+	Source ConfigSource `json:"-"`
 }
 
 // DefaultConfig returns an enabled configuration with every default set.
@@ -371,8 +376,8 @@ func (c TracingConfig) WithDefaults() TracingConfig {
 // Validate checks every field (after defaults are applied) and returns an
 // error naming each bad field, its value and what is wanted, wrapping
 // ErrInvalidConfig; all problems are reported together (errors.Join). A
-// field that a loader set (LoadConfig, ApplyEnv) and code did not change
-// since is named as the user wrote it: by file, line and key
+// field that a loader set (see Source) and code did not change since is
+// named as the user wrote it: by file, line and key
 // (`tracing.toml:4: tracing.queue_size = 10: must be at least
 // tracing.batch_size (512)`) or by environment variable; other fields by
 // their Go path (`QueueSize = 10: must be at least BatchSize (512)`).

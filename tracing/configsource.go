@@ -2,136 +2,34 @@ package tracing
 
 import (
 	"fmt"
-	"maps"
 	"reflect"
-	"slices"
 	"strconv"
 	"strings"
 )
 
-// loaded is what the configuration loaders (LoadConfig, ApplyEnv and the
-// functions built on them) keep in the TracingConfig they return: where
-// each setting came from, so that errors and warnings name the file, line
-// and key or the variable the user wrote rather than a Go field, and the
-// warnings they found. A loaded is never modified once a config holds it:
-// a loader that adds to it works on a copy, so copies of a config never
-// see each other's changes.
-type loaded struct {
-	origins  map[int]origin // by index in settings
-	file     bool           // a file was read
-	env      bool           // the environment was read
-	warnings []string
-}
-
-// origin is where a loader found one setting.
-type origin struct {
-	file string // the file of a file key; "" for an environment variable
-	line int    // the key's line in file, 0 if unknown
-	// shown is the value as written, for messages (redacted for a secret).
-	shown string
-	// value is a copy of the field as the loader set it: a field that no
-	// longer holds it was changed in code, and is named as a field.
-	value any
-}
-
-// edit returns a copy of c's loaded, for a loader to change.
-func (c *TracingConfig) edit() *loaded {
-	l := &loaded{origins: map[int]origin{}}
-	if c.from != nil {
-		*l = *c.from
-		l.origins = maps.Clone(c.from.origins)
-		l.warnings = slices.Clip(l.warnings)
-	}
-	c.from = l
-	return l
-}
-
-// loadedEnv marks c as read from the environment.
-func (c *TracingConfig) loadedEnv() { c.edit().env = true }
-
-// loadedFile marks c as read from a file.
-func (c *TracingConfig) loadedFile() { c.edit().file = true }
-
-// warn adds a loader's warning to c.
-func (c *TracingConfig) warn(w string) {
-	l := c.edit()
-	l.warnings = append(l.warnings, w)
-}
-
-// record notes that the loader set settings[i] of c, as o says; the
-// field's current value is kept to tell a later change in code.
-func (c *TracingConfig) record(i int, o origin) {
-	o.value = copyField(reflect.ValueOf(settings[i].field(c)).Elem().Interface())
-	c.edit().origins[i] = o
-}
-
-// origin returns where settings[i] of c came from, if a loader set it and
-// the field still holds what the loader set.
-func (c *TracingConfig) origin(i int) (origin, bool) {
-	if c.from == nil {
-		return origin{}, false
-	}
-	o, ok := c.from.origins[i]
-	if !ok || !reflect.DeepEqual(o.value, reflect.ValueOf(settings[i].field(c)).Elem().Interface()) {
-		return origin{}, false
-	}
-	return o, true
-}
-
-// copyField copies a field's value so that later changes to the field's
-// slice or map do not change it.
-func copyField(v any) any {
-	switch x := v.(type) {
-	case []string:
-		return slices.Clone(x)
-	case []EventKind:
-		return slices.Clone(x)
-	case map[string]string:
-		return maps.Clone(x)
-	}
-	return v
-}
-
-// settingIndex returns the index in settings of the setting whose field
-// path is name ("QueueSize", "Retry.MaxRetries"), or -1.
-func settingIndex(name string) int {
-	for i := range settings {
-		if settings[i].name == name {
-			return i
-		}
-	}
-	return -1
-}
-
-// settingByEnv returns the setting of the environment variable name, or
-// nil.
-func settingByEnv(name string) *setting {
-	for i := range settings {
-		if settings[i].env == name {
-			return &settings[i]
-		}
-	}
-	return nil
-}
-
-// settingByKey returns the index in settings of the setting of the file
-// key ("tracing.batch_size"), or -1.
-func settingByKey(key string) int {
-	for i := range settings {
-		if settings[i].key == key {
-			return i
-		}
-	}
-	return -1
-}
-
-// envNames returns the name of every variable ApplyEnv reads.
-func envNames() []string {
-	names := make([]string, len(settings))
-	for i := range settings {
-		names[i] = settings[i].env
-	}
-	return names
+// ConfigSource says how the user wrote the settings of a loaded
+// TracingConfig, so that what Validate, Warnings and New say about the
+// config names each setting as written: by file, line and key, or by
+// environment variable. The loaders of package config set one as
+// TracingConfig.Source; a loader of another format may set its own. A
+// config built in code has none, and its fields are named by their Go
+// paths. Copies of a config share their ConfigSource: it must be safe for
+// concurrent use and never change once a config holds it.
+type ConfigSource interface {
+	// Setting says how to name the field at path, a Go field path
+	// without an index ("BatchSize", "Retry.MaxDelay"), whose value is
+	// now value. name is the field's file key or environment variable,
+	// or "" when the source does not know the field or code changed it
+	// since it was loaded: the field is then named by its path. set
+	// reports that the loader set the field to value; loc is then the
+	// "file:line" of its key, or "" for an environment variable, and
+	// written the value as the user wrote it, or "" to have the current
+	// value shown as for a config built in code (with the password of a
+	// URL hidden). written must never hold a secret.
+	Setting(path string, value any) (name, loc, written string, set bool)
+	// Warnings returns what the loaders found suspicious but valid, one
+	// sentence each, naming settings as written.
+	Warnings() []string
 }
 
 // fieldRef is how messages about a config name one of its fields.
@@ -139,52 +37,51 @@ type fieldRef struct {
 	loc  string // "file:line" of a field a file set, else ""
 	name string // the file key, the variable or the Go path
 	env  bool   // name is the variable that set the field
-	o    origin // the origin of a field a loader set
-	set  bool   // a loader set the field (o is meaningful)
+	set  bool   // a loader set the field
+	// written is the value as the loader found it, "" if it is not to be
+	// shown.
+	written string
 }
 
-// fieldRef names the field at path (ServerURLs[1], Retry.MaxDelay) of c:
-//
-//   - a field a file set: by the file and line, and its key
-//     (tracing.server_urls[1]);
-//   - a field an environment variable set: by the variable;
-//   - a field of a loaded config that holds its default: by the key of
-//     the file, or the variable when only the environment was read,
-//     without location (the user sets it there);
-//   - any other field (set in code, or a config built in code): by its
-//     Go path.
+// fieldRef names the field at path (ServerURLs[1], Retry.MaxDelay) of c as
+// c.Source says, with the index of an element after the name
+// (tracing.server_urls[1]); by its Go path when c has no Source or the
+// Source does not know the field.
 func (c *TracingConfig) fieldRef(path string) fieldRef {
+	if c.Source == nil {
+		return fieldRef{name: path}
+	}
 	base, index := path, ""
 	if i := strings.IndexByte(path, '['); i >= 0 {
 		base, index = path[:i], path[i:]
 	}
-	i := settingIndex(base)
-	if i < 0 {
+	v, ok := fieldValue(c, base)
+	if !ok {
 		return fieldRef{name: path}
 	}
-	st := &settings[i]
-	if o, ok := c.origin(i); ok {
-		if o.file == "" {
-			return fieldRef{name: st.env + index, env: true, o: o, set: true}
-		}
-		loc := o.file
-		if o.line > 0 {
-			loc += ":" + strconv.Itoa(o.line)
-		}
-		return fieldRef{loc: loc, name: st.key + index, o: o, set: true}
+	name, loc, written, set := c.Source.Setting(base, v)
+	if name == "" {
+		return fieldRef{name: path}
 	}
-	if c.from != nil {
-		def := DefaultConfig()
-		if reflect.DeepEqual(reflect.ValueOf(st.field(c)).Elem().Interface(), reflect.ValueOf(st.field(&def)).Elem().Interface()) {
-			switch {
-			case c.from.file:
-				return fieldRef{name: st.key + index}
-			case c.from.env:
-				return fieldRef{name: st.env + index}
-			}
+	if index != "" {
+		written = "" // the value written is the whole list
+	}
+	return fieldRef{loc: loc, name: name + index, env: set && loc == "", set: set, written: written}
+}
+
+// fieldValue returns the value of the field at path ("Retry.MaxDelay") of
+// c, or false when c has no such field.
+func fieldValue(c *TracingConfig, path string) (any, bool) {
+	v := reflect.ValueOf(c).Elem()
+	for name := range strings.SplitSeq(path, ".") {
+		if v.Kind() != reflect.Struct {
+			return nil, false
+		}
+		if v = v.FieldByName(name); !v.IsValid() || !v.CanInterface() {
+			return nil, false
 		}
 	}
-	return fieldRef{name: path}
+	return v.Interface(), true
 }
 
 // ref names the field at path, for a message about another field: the
@@ -198,8 +95,8 @@ func (c *TracingConfig) ref(path string) string { return c.fieldRef(path).name }
 // loader kept it.
 func (c *TracingConfig) describe(path, shown string) string {
 	r := c.fieldRef(path)
-	if r.set && !strings.Contains(path, "[") && settings[settingIndex(path)].kind.plain() {
-		shown = r.o.shown
+	if r.written != "" {
+		shown = r.written
 	}
 	switch {
 	case r.env:
@@ -211,16 +108,6 @@ func (c *TracingConfig) describe(path, shown string) string {
 		return r.loc + ": " + r.name + " = " + shown
 	}
 	return r.name + " = " + shown
-}
-
-// plain reports whether values of the kind can be shown as written: they
-// hold no secret and no URL (which may carry a password).
-func (k settingKind) plain() bool {
-	switch k {
-	case kindBool, kindInt, kindRetries, kindUint, kindFloat, kindFill, kindMillis, kindPolicy, kindCompression, kindProtocol, kindChecksums:
-		return true
-	}
-	return false
 }
 
 // problem is one thing Validate rejects: the field's path, its value as

@@ -13,7 +13,7 @@ import (
 //
 //   - a REFLOW_TRACING_* variable that names no setting, with the nearest
 //     known one ("did you mean REFLOW_TRACING_BATCH_SIZE?"), found by
-//     ApplyEnv and the loaders built on it;
+//     the loaders of package config (c.Source);
 //   - max_retries = 0 written in a file or the environment, which means the
 //     default here but "never retry" to Reflow's own client;
 //   - settings that have no effect with the others: sampling parameters
@@ -27,8 +27,8 @@ import (
 // concurrent use.
 func (c TracingConfig) Warnings() []string {
 	var ws []string
-	if c.from != nil {
-		ws = append(ws, c.from.warnings...)
+	if c.Source != nil {
+		ws = append(ws, c.Source.Warnings()...)
 	}
 	return append(ws, c.noEffect()...)
 }
@@ -83,6 +83,15 @@ func (c *TracingConfig) noEffect() []string {
 	return ws
 }
 
+// serverSettings are the paths of the fields that configure only the
+// connection to a Reflow tracing server, that is the WebSocket sink built
+// from the config (see ServerSink).
+var serverSettings = [...]string{
+	"ServerURL", "ServerURLs", "DegradeFill", "EnableCompression",
+	"Retry.MaxRetries", "Retry.InitialDelay", "Retry.MaxDelay", "Retry.BackoffMultiplier",
+	"CompressionAlgorithm", "Protocol",
+}
+
 // serverSettingsWarning returns the warning New logs when c sets server
 // settings (a loader set them, or they differ from the defaults) and no
 // sink sends to a Reflow server, or "".
@@ -94,13 +103,11 @@ func (c *TracingConfig) serverSettingsWarning(sinks []Sink) string {
 	}
 	def := DefaultConfig()
 	var names []string
-	for i := range settings {
-		st := &settings[i]
-		if st.scope != serverSetting {
-			continue
-		}
-		r := c.fieldRef(st.name)
-		if !r.set && reflect.DeepEqual(reflect.ValueOf(st.field(c)).Elem().Interface(), reflect.ValueOf(st.field(&def)).Elem().Interface()) {
+	for _, path := range serverSettings {
+		r := c.fieldRef(path)
+		v, _ := fieldValue(c, path)
+		d, _ := fieldValue(&def, path)
+		if !r.set && reflect.DeepEqual(v, d) {
 			continue
 		}
 		if r.loc != "" {
@@ -113,61 +120,4 @@ func (c *TracingConfig) serverSettingsWarning(sinks []Sink) string {
 	}
 	return fmt.Sprintf("settings for the connection to a Reflow server do not apply: no sink sends to one (only a WebSocket sink built with websocket.OptionsFromConfig reads them): %s",
 		strings.Join(names, ", "))
-}
-
-// unknownName is the warning or error text for a name that is not one of
-// known: what it is, and the nearest known name when one is close.
-func unknownName(name, what string, known []string) string {
-	msg := fmt.Sprintf("unknown %s %s", what, name)
-	if near := nearest(name, known); near != "" {
-		msg += ": did you mean " + near + "?"
-	}
-	return msg
-}
-
-// nearest returns the name of known closest to name by edit distance, if
-// it is close enough to be a misspelling (at most one edit per three
-// characters of the name's last part, and at least one), or the same name
-// in another case. It returns "" otherwise.
-func nearest(name string, known []string) string {
-	best, bestD := "", -1
-	for _, k := range known {
-		if strings.EqualFold(k, name) {
-			return k
-		}
-		if d := editDistance(name, k); bestD < 0 || d < bestD {
-			best, bestD = k, d
-		}
-	}
-	if best == "" {
-		return ""
-	}
-	// The edits allowed grow with the last part of the name, without the
-	// table or the variables' prefix that every candidate shares.
-	tail := strings.TrimPrefix(name[strings.LastIndexByte(name, '.')+1:], envPrefix)
-	if bestD > max(1, len(tail)/3) {
-		return ""
-	}
-	return best
-}
-
-// editDistance is the Levenshtein distance between a and b, in bytes.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }

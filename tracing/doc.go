@@ -17,8 +17,8 @@
 //
 // # Recording
 //
-// [New] builds a client from a [TracingConfig] (see [DefaultConfig],
-// [ConfigFromEnv], [LoadConfig]) and options ([WithSink], [WithLogger], …).
+// [New] builds a client from a [TracingConfig] (see [DefaultConfig], and
+// package config to load one) and options ([WithSink], [WithLogger], …).
 // Its per-kind methods ([TracingClient.DataFlow], [TracingClient.ActorFailed],
 // …) and [TracingClient.Record] take no lock, never block, never allocate for
 // the built-in kinds, and return the new event's id. Traces and causality
@@ -42,20 +42,22 @@
 //
 // # Configuration
 //
-// A [TracingConfig] is written in code, read from a tracing.toml file
-// ([LoadConfig]) or from REFLOW_TRACING_* variables ([ConfigFromEnv],
-// [TracingConfig.ApplyEnv]), layered file < environment < code
-// ([LoadConfigWithEnv]). A mistake is never silent. Every problem of a
-// file or of the environment is reported at once, in one error wrapping
-// [ErrInvalidConfig], each naming where it is (file and line, or
-// variable), the key, the value and what is wanted; a misspelt key is an
-// error that names the nearest known key. What is valid but suspicious is
-// a warning ([TracingConfig.Warnings]) that [New] logs once: an unknown
-// REFLOW_TRACING_* variable (with the nearest known one), a setting other
-// settings make meaningless, and server settings when no sink sends to a
-// server ([ServerSink]). Limits hold: a queue whose slots would take more
-// than 1 GiB ([TracingConfig.QueueMemory]) is rejected before anything is
-// allocated.
+// A [TracingConfig] is written in code, or read from a tracing.toml file
+// or from REFLOW_TRACING_* variables, layered file < environment < code,
+// by package config (config.Load, config.FromEnv, config.LoadWithEnv). A
+// mistake is never silent: [TracingConfig.Validate] reports every bad
+// field at once, in one error wrapping [ErrInvalidConfig], each naming
+// the field, its value and what is wanted. The field is named as the user
+// wrote it, by file, line and key or by variable, while it holds what was
+// loaded (the loaders record where each setting came from in
+// [TracingConfig.Source], a [ConfigSource]), and by its Go path
+// otherwise. What is valid but suspicious is a warning
+// ([TracingConfig.Warnings]) that [New] logs once: what the loaders found
+// (an unknown REFLOW_TRACING_* variable, with the nearest known one), a
+// setting other settings make meaningless, and server settings when no
+// sink sends to a server ([ServerSink]). Limits hold: a queue whose slots
+// would take more than 1 GiB ([TracingConfig.QueueMemory]) is rejected
+// before anything is allocated.
 //
 // # JSON
 //

@@ -33,17 +33,6 @@ func ExampleTracingClient_EndTrace() {
 	// <nil>
 }
 
-// Every problem of a file is reported at once, with its line, key and
-// what is wanted; a misspelt key gets the nearest known one.
-func ExampleLoadConfig() {
-	_, err := tracing.LoadConfig("testdata/config/typo.toml")
-	fmt.Println(err)
-	// Output:
-	// tracing: invalid config: testdata/config/typo.toml:3: unknown key tracing.batch_sise: did you mean tracing.batch_size?
-	// tracing: invalid config: testdata/config/typo.toml:6: unknown key tracing.filter.actor_patterns: did you mean tracing.filters.actor_patterns?
-	// tracing: invalid config: testdata/config/typo.toml:9: unknown key tracing.retry.max_retry: did you mean tracing.retry.max_retries?
-}
-
 // Warnings lists what is valid but has no effect; New logs the same list
 // once on the client's logger.
 func ExampleTracingConfig_Warnings() {

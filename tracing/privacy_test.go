@@ -284,11 +284,6 @@ func TestAnonymizeKeyNeverShown(t *testing.T) {
 	} else {
 		t.Fatal("newRedactor accepted a bad pattern")
 	}
-	_, _, err := decodeConfig(DefaultConfig(), "x.toml", "[tracing.privacy]\nanonymize_key = [\""+testAnonKey+"\"]\n")
-	if err == nil {
-		t.Fatal("decodeConfig accepted an array key")
-	}
-	texts = append(texts, err.Error())
 	texts = append(texts,
 		fmt.Sprintf("%v", c), fmt.Sprintf("%+v", c), fmt.Sprintf("%#v", c), fmt.Sprint(c.Privacy),
 		fmt.Sprintf("%+v", &c), fmt.Sprintf("%s %q", c.Privacy, c.Privacy),

@@ -2,7 +2,6 @@ package tracing
 
 import (
 	"errors"
-	"path/filepath"
 	"strings"
 	"testing"
 	"unsafe"
@@ -102,21 +101,5 @@ func TestNewRejectsHugeQueue(t *testing.T) {
 	}
 	if !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), "QueueSize = 1073741824: the queue would take 715.5 GiB") {
 		t.Fatalf("New: %v", err)
-	}
-}
-
-// TestQueueSizeNamedAsWritten checks that a queue too large for its
-// memory limit is reported by the file key or the variable that set it.
-func TestQueueSizeNamedAsWritten(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "tracing.toml")
-	writeConfigFile(t, path, "[tracing]\nbatch_size = 10\nqueue_size = 1073741824\n")
-	_, err := LoadConfig(path)
-	if want := path + ":3: tracing.queue_size = 1073741824: the queue would take 715.5 GiB of event slots, more than the limit of 1.0 GiB"; err == nil || !strings.Contains(err.Error(), want) {
-		t.Fatalf("LoadConfig: %v\nwant it to contain %q", err, want)
-	}
-	t.Setenv(envPrefix+"QUEUE_SIZE", "1073741824")
-	_, err = ConfigFromEnv()
-	if want := `REFLOW_TRACING_QUEUE_SIZE="1073741824": the queue would take 715.5 GiB`; err == nil || !strings.Contains(err.Error(), want) {
-		t.Fatalf("ConfigFromEnv: %v\nwant it to contain %q", err, want)
 	}
 }

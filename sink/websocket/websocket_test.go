@@ -13,6 +13,7 @@ import (
 	"github.com/reflowtrace/reflowtrace-go/sink/memory"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 	"github.com/reflowtrace/reflowtrace-go/tracing/attr"
+	"github.com/reflowtrace/reflowtrace-go/tracing/config"
 	"github.com/reflowtrace/reflowtrace-go/tracing/tracetest"
 	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
@@ -432,7 +433,7 @@ func TestWebSocketRetriesFromEnvironment(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.env, func(t *testing.T) {
 			t.Setenv("REFLOW_TRACING_"+"MAX_RETRIES", tt.env)
-			cfg, err := tracing.ConfigFromEnv()
+			cfg, err := config.FromEnv()
 			if err != nil {
 				t.Fatal(err)
 			}

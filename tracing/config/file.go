@@ -1,4 +1,4 @@
-package tracing
+package config
 
 import (
 	"errors"
@@ -13,135 +13,68 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+	"github.com/reflowtrace/reflowtrace-go/tracing"
 )
 
-// LoadConfig reads a tracing.toml file and returns DefaultConfig with the
-// file's settings applied, validated. A tracing.toml written for Reflow
-// loads as it is (but for max_retries = 0, see below):
-//
-//	[tracing]
-//	enabled = true
-//	server_url = "ws://localhost:8080"
-//	batch_size = 50
-//	batch_timeout_ms = 1000
-//	enable_compression = true        # binary frames, zstd unless set below
-//	# This SDK's additions (all optional):
-//	adaptive_batching = false        # batch size and timeout follow the link
-//	min_batch_size = 64              # bounds of adaptive batching
-//	max_batch_size = 4096
-//	degrade_fill = 0.5               # in an outage past this buffer fill, only critical events; or "off"
-//	compression_algorithm = "zstd"   # the server's: "lz4", "gzip", "brotli", "auto" or "none"
-//	protocol = "auto"                # or "v1", "v2"
-//	queue_size = 8192                # at most 1048576 (1 GiB of slots)
-//	queue_policy = "drop"            # or "block"
-//	critical_kinds = ["ActorFailed"] # default: the actor lifecycle kinds
-//	flow_id = "orders"
-//	environment = "production"
-//	system_metrics_interval_ms = 0
-//	health_threshold_ms = 30000
-//
-//	[tracing.tags]
-//	region = "eu-west-1"
-//
-//	[tracing.retry]
-//	max_retries = 3                  # 0: the default (5); "none"; "unlimited"
-//	initial_delay_ms = 500
-//	max_delay_ms = 5000
-//	backoff_multiplier = 2.0
-//
-//	[tracing.filters]
-//	actor_patterns = ["sensor_*", "processor_*"]
-//	exclude_actors = ["debug_*", "test_*"]
-//	event_types = ["ActorCreated", "DataFlow", "ActorFailed"]
-//
-//	[tracing.sampling]
-//	strategy = "adaptive"   # "always" (default), "percentage", "every_nth"
-//	rate = 0.1              # percentage's rate, adaptive's base rate
-//	n = 10                  # every_nth
-//	max_rate = 1.0
-//	load_threshold = 0.8
-//	per_trace = true
-//
-//	[tracing.privacy]
-//	capture_content = false
-//	drop_attributes = ["secret_*"]
-//	anonymize_actors = true
-//	anonymize_attributes = ["user_*"]
-//	anonymize_key = "…"
-//	checksums = "when_captured"      # or "off", "on_record" (see ChecksumMode)
-//
-// Every key has an environment variable of the same meaning (see ApplyEnv).
-// Durations are whole milliseconds, rates are fractions in [0, 1] (where
-// Reflow's SamplingStrategy takes percent), event kinds are protocol names.
-// max_retries follows RetryConfig.MaxRetries: 0 is the default (5
-// retries), "none" never retries, "unlimited" (or a negative number)
-// retries until the retry policy's time limit. Other top-level tables are
-// ignored, so the [tracing] table may live in a larger application file,
-// but the file must have one.
-//
-// Every problem of the file is reported, together, in one error wrapping
-// ErrInvalidConfig (errors.Join of one error per problem), each naming the
-// file and line, the key, the value as written and what is wanted:
-//
-//	tracing: invalid config: tracing.toml:3: tracing.batch_size = "abc": want an integer
-//	tracing: invalid config: tracing.toml:7: unknown key tracing.retry.max_retry: did you mean tracing.retry.max_retries?
-//	tracing: invalid config: tracing.toml:9: tracing.queue_size = 10: must be at least tracing.batch_size (50)
-//
-// That is: a key LoadConfig does not know, with the nearest known key (a
-// misspelt key is never silently ignored); a value of the wrong type or
-// out of range; a table of the wrong type; and what Validate rejects in
-// the values the file set. The anonymize_key's value is never shown. A
-// file that is not valid TOML gives one error (the first syntax error,
-// with its line), also wrapping ErrInvalidConfig; a file that cannot be
-// read gives an error naming it that wraps the fs error. On error
-// LoadConfig returns the zero TracingConfig. Suspicious but valid settings
-// are kept as warnings (TracingConfig.Warnings), which New logs.
-func LoadConfig(path string) (TracingConfig, error) {
-	c, ok, err := loadConfigFile(DefaultConfig(), path)
+// Load reads the tracing.toml file at path and returns
+// tracing.DefaultConfig with the file's settings applied, validated, with
+// its defaults filled in (see the package documentation for the keys).
+// Every problem of the file, and every problem TracingConfig.Validate
+// finds in what it set, is reported in one error wrapping
+// tracing.ErrInvalidConfig, each naming the file and line, the key, the
+// value as written and what is wanted
+// (`tracing.toml:3: tracing.batch_size = "abc": want an integer`); a key
+// that names no setting is one of them, with the nearest known key. A
+// file that is not valid TOML gives one error, with the line of its first
+// syntax error; a file that cannot be read an error wrapping the fs
+// error. On error Load returns the zero TracingConfig. Suspicious but
+// valid settings are kept as warnings (TracingConfig.Warnings), which
+// tracing.New logs.
+func Load(path string) (tracing.TracingConfig, error) {
+	c, ok, err := loadConfigFile(tracing.DefaultConfig(), path)
 	if ok {
 		err = errors.Join(err, c.Validate())
 	}
 	if err != nil {
-		return TracingConfig{}, err
+		return tracing.TracingConfig{}, err
 	}
-	c.setDefaults()
-	return c, nil
+	return c.WithDefaults(), nil
 }
 
-// LoadConfigWithEnv reads a tracing.toml file like LoadConfig, then applies
-// the REFLOW_TRACING_* environment variables like ApplyEnv, and validates
-// the result once: the environment wins over the file. Code that sets
-// fields afterwards wins over both. The problems of the file and of the
-// environment are reported together, as LoadConfig and ApplyEnv describe.
-// On error it returns the zero TracingConfig.
-func LoadConfigWithEnv(path string) (TracingConfig, error) {
-	c, ok, err := loadConfigFile(DefaultConfig(), path)
+// LoadWithEnv reads the tracing.toml file at path like Load, then
+// applies the REFLOW_TRACING_* environment variables like ApplyEnv, and
+// validates the result once: the environment wins over the file, and
+// code that sets fields afterwards wins over both. The problems of the
+// file and of the environment are reported together, in one error, as
+// Load and ApplyEnv describe; on error LoadWithEnv returns the zero
+// TracingConfig.
+func LoadWithEnv(path string) (tracing.TracingConfig, error) {
+	c, ok, err := loadConfigFile(tracing.DefaultConfig(), path)
 	if !ok {
-		return TracingConfig{}, err
+		return tracing.TracingConfig{}, err
 	}
 	c, envErr := applyEnv(c, os.Environ())
 	if err := errors.Join(err, envErr, c.Validate()); err != nil {
-		return TracingConfig{}, err
+		return tracing.TracingConfig{}, err
 	}
-	c.setDefaults()
-	return c, nil
+	return c.WithDefaults(), nil
 }
 
 // loadConfigFile reads path and applies it over base without validating.
 // ok is false when the file could not be read or parsed; otherwise c holds
 // every setting of the file that could be applied, and err the problems of
 // the others.
-func loadConfigFile(base TracingConfig, path string) (c TracingConfig, ok bool, err error) {
+func loadConfigFile(base tracing.TracingConfig, path string) (c tracing.TracingConfig, ok bool, err error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return TracingConfig{}, false, fmt.Errorf("tracing: load config: %w", err)
+		return tracing.TracingConfig{}, false, fmt.Errorf("config: load: %w", err)
 	}
 	return decodeConfig(base, path, string(data))
 }
 
 // decodeConfig applies the TOML document doc, read from name, over base,
 // as loadConfigFile does.
-func decodeConfig(base TracingConfig, name, doc string) (TracingConfig, bool, error) {
+func decodeConfig(base tracing.TracingConfig, name, doc string) (tracing.TracingConfig, bool, error) {
 	var f struct {
 		Tracing toml.Primitive `toml:"tracing"`
 	}
@@ -153,9 +86,9 @@ func decodeConfig(base TracingConfig, name, doc string) (TracingConfig, bool, er
 			if pe.LastKey != "" {
 				where = " (after key " + pe.LastKey + ")"
 			}
-			return TracingConfig{}, false, fmt.Errorf("%w: %s:%d: not valid TOML%s: %s", ErrInvalidConfig, name, pe.Position.Line, where, pe.Message)
+			return tracing.TracingConfig{}, false, fmt.Errorf("%w: %s:%d: not valid TOML%s: %s", tracing.ErrInvalidConfig, name, pe.Position.Line, where, pe.Message)
 		}
-		return TracingConfig{}, false, fmt.Errorf("%w: %s: not valid TOML: %w", ErrInvalidConfig, name, err)
+		return tracing.TracingConfig{}, false, fmt.Errorf("%w: %s: not valid TOML: %w", tracing.ErrInvalidConfig, name, err)
 	}
 	if !md.IsDefined("tracing") {
 		var top []string
@@ -168,10 +101,10 @@ func decodeConfig(base TracingConfig, name, doc string) (TracingConfig, bool, er
 		if near := nearest("tracing", top); near != "" {
 			hint = fmt.Sprintf(" (is [%s] a misspelling?)", near)
 		}
-		return TracingConfig{}, false, fmt.Errorf("%w: %s: no [tracing] table%s", ErrInvalidConfig, name, hint)
+		return tracing.TracingConfig{}, false, fmt.Errorf("%w: %s: no [tracing] table%s", tracing.ErrInvalidConfig, name, hint)
 	}
 	d := fileDecoder{md: &md, name: name, c: base}
-	d.c.loadedFile()
+	loadedFile(&d.c)
 	d.table(f.Tracing, toml.Key{"tracing"})
 	sort.SliceStable(d.problems, func(i, j int) bool { return d.problems[i].line < d.problems[j].line })
 	errs := make([]error, len(d.problems))
@@ -187,7 +120,7 @@ func decodeConfig(base TracingConfig, name, doc string) (TracingConfig, bool, er
 type fileDecoder struct {
 	md       *toml.MetaData
 	name     string // the file
-	c        TracingConfig
+	c        tracing.TracingConfig
 	problems []fileProblem
 }
 
@@ -198,7 +131,7 @@ type fileProblem struct {
 
 // fail records a problem at line, described by msg.
 func (d *fileDecoder) fail(line int, msg string) {
-	d.problems = append(d.problems, fileProblem{line, fmt.Errorf("%w: %s:%d: %s", ErrInvalidConfig, d.name, line, msg)})
+	d.problems = append(d.problems, fileProblem{line, fmt.Errorf("%w: %s:%d: %s", tracing.ErrInvalidConfig, d.name, line, msg)})
 }
 
 // capture is a toml.Unmarshaler that keeps the value it is given and
@@ -268,9 +201,9 @@ func (d *fileDecoder) leaf(i int, prim toml.Primitive) {
 		return
 	}
 	st.set(&d.c, v)
-	d.c.record(i, origin{file: d.name, line: line, shown: shown})
+	record(&d.c, i, origin{file: d.name, line: line, shown: shown})
 	if st.kind == kindRetries && v == 0 {
-		d.c.warn(fmt.Sprintf("%s:%d: %s = 0 means the default, %d retries (Reflow's own client reads 0 as none): write %q to never retry",
+		warn(&d.c, fmt.Sprintf("%s:%d: %s = 0 means the default, %d retries (Reflow's own client reads 0 as none): write %q to never retry",
 			d.name, line, st.key, defaultMaxRetries, "none"))
 	}
 }
@@ -299,7 +232,7 @@ func isConfigTable(key string) bool {
 	return false
 }
 
-// fileKeys returns every key LoadConfig knows, tables included.
+// fileKeys returns every key the file may have, tables included.
 func fileKeys() []string {
 	var keys []string
 	for i := range settings {
@@ -411,7 +344,7 @@ func (st *setting) parseTOML(v any) (val any, why string) {
 			return float64(x), ""
 		case string:
 			if strings.EqualFold(x, "off") {
-				return NoDegrade, ""
+				return tracing.NoDegrade, ""
 			}
 		}
 		return nil, wantFill
@@ -475,5 +408,5 @@ func (st *setting) parseTOML(v any) (val any, why string) {
 		}
 		return tags, ""
 	}
-	panic("tracing: unknown setting kind")
+	panic("config: unknown setting kind")
 }

@@ -1,4 +1,4 @@
-package tracing
+package config
 
 import (
 	"errors"
@@ -12,42 +12,43 @@ import (
 
 	"github.com/reflowtrace/reflowtrace-go/batch"
 	"github.com/reflowtrace/reflowtrace-go/retry"
+	"github.com/reflowtrace/reflowtrace-go/tracing"
 )
 
-func configFixture(name string) string { return filepath.Join("testdata", "config", name) }
+func configFixture(name string) string { return filepath.Join("testdata", name) }
 
-func TestLoadConfigReflowDocsFile(t *testing.T) {
-	c, err := LoadConfig(configFixture("reflow_docs.toml"))
+func TestLoadReflowDocsFile(t *testing.T) {
+	c, err := Load(configFixture("reflow_docs.toml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := DefaultConfig()
+	want := tracing.DefaultConfig()
 	want.ServerURL = "ws://localhost:8080"
 	want.BatchSize = 50
 	want.BatchTimeout = time.Second
 	want.EnableCompression = true
-	want.Retry = RetryConfig{MaxRetries: 3, InitialDelay: 500 * time.Millisecond, MaxDelay: 5 * time.Second, BackoffMultiplier: 2}
-	want.Filters = FilterConfig{
+	want.Retry = tracing.RetryConfig{MaxRetries: 3, InitialDelay: 500 * time.Millisecond, MaxDelay: 5 * time.Second, BackoffMultiplier: 2}
+	want.Filters = tracing.FilterConfig{
 		ActorPatterns: []string{"sensor_*", "processor_*"},
 		ExcludeActors: []string{"debug_*", "test_*"},
-		EventTypes:    []EventKind{KindActorCreated, KindDataFlow, KindActorFailed},
+		EventTypes:    []tracing.EventKind{tracing.KindActorCreated, tracing.KindDataFlow, tracing.KindActorFailed},
 	}
 	if !reflect.DeepEqual(plain(c), want) {
 		t.Fatalf("got  %+v\nwant %+v", c, want)
 	}
 	// Reflow's enable_compression = true means the server's default
 	// algorithm.
-	if c.CompressionAlgorithm != CompressionZstd {
+	if c.CompressionAlgorithm != tracing.CompressionZstd {
 		t.Fatalf("CompressionAlgorithm = %v, want zstd", c.CompressionAlgorithm)
 	}
 }
 
-func TestLoadConfigEveryKey(t *testing.T) {
-	c, err := LoadConfig(configFixture("full.toml"))
+func TestLoadEveryKey(t *testing.T) {
+	c, err := Load(configFixture("full.toml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := TracingConfig{
+	want := tracing.TracingConfig{
 		Enabled:              false,
 		ServerURL:            "wss://tracing.example.com:8443",
 		ServerURLs:           []string{"wss://standby.example.com:8443"},
@@ -58,22 +59,22 @@ func TestLoadConfigEveryKey(t *testing.T) {
 		MaxBatchSize:         2048,
 		DegradeFill:          0.75,
 		EnableCompression:    true,
-		CompressionAlgorithm: CompressionBrotli,
-		Protocol:             ProtocolV1,
-		Retry:                RetryConfig{MaxRetries: -1, InitialDelay: 100 * time.Millisecond, MaxDelay: 45 * time.Second, BackoffMultiplier: 1.5},
+		CompressionAlgorithm: tracing.CompressionBrotli,
+		Protocol:             tracing.ProtocolV1,
+		Retry:                tracing.RetryConfig{MaxRetries: -1, InitialDelay: 100 * time.Millisecond, MaxDelay: 45 * time.Second, BackoffMultiplier: 1.5},
 		QueueSize:            16384,
 		QueuePolicy:          batch.Block,
-		CriticalKinds:        []EventKind{KindActorFailed, KindDataFlow},
-		Sampling:             SamplingConfig{Strategy: "adaptive", Rate: 0.1, N: 4, MaxRate: 1, LoadThreshold: 0.75, PerTrace: true},
-		Filters: FilterConfig{
+		CriticalKinds:        []tracing.EventKind{tracing.KindActorFailed, tracing.KindDataFlow},
+		Sampling:             tracing.SamplingConfig{Strategy: "adaptive", Rate: 0.1, N: 4, MaxRate: 1, LoadThreshold: 0.75, PerTrace: true},
+		Filters: tracing.FilterConfig{
 			ActorPatterns: []string{"sensor_*"},
 			ExcludeActors: []string{"debug_*"},
-			EventTypes:    []EventKind{KindActorCreated, KindActorFailed, KindDataFlow, KindMessageSent},
+			EventTypes:    []tracing.EventKind{tracing.KindActorCreated, tracing.KindActorFailed, tracing.KindDataFlow, tracing.KindMessageSent},
 		},
-		Privacy: PrivacyConfig{
+		Privacy: tracing.PrivacyConfig{
 			CaptureContent: true, DropAttributes: []string{"secret_*"}, AnonymizeActors: true,
 			AnonymizeAttributes: []string{"user_*", "ip"}, AnonymizeKey: "file-key",
-			Checksums: ChecksumOnRecord,
+			Checksums: tracing.ChecksumOnRecord,
 		},
 		FlowID:                "orders",
 		Environment:           "production",
@@ -86,7 +87,7 @@ func TestLoadConfigEveryKey(t *testing.T) {
 	}
 	// The fixture sets every setting to something other than its default,
 	// so each key is seen to take effect.
-	def := DefaultConfig()
+	def := tracing.DefaultConfig()
 	for _, st := range settings {
 		if reflect.DeepEqual(reflect.ValueOf(st.field(&c)).Elem().Interface(), reflect.ValueOf(st.field(&def)).Elem().Interface()) {
 			t.Errorf("full.toml leaves %s at its default", st.key)
@@ -104,73 +105,73 @@ func TestDecodeConfigEveryKey(t *testing.T) {
 	tests := []struct {
 		key    string
 		value  string
-		mutate func(*TracingConfig)
+		mutate func(*tracing.TracingConfig)
 	}{
-		{"tracing.enabled", "false", func(c *TracingConfig) { c.Enabled = false }},
-		{"tracing.server_url", `"ws://127.0.0.1:1"`, func(c *TracingConfig) { c.ServerURL = "ws://127.0.0.1:1" }},
-		{"tracing.server_urls", `["ws://127.0.0.1:2", "ws://127.0.0.1:3"]`, func(c *TracingConfig) { c.ServerURLs = []string{"ws://127.0.0.1:2", "ws://127.0.0.1:3"} }},
-		{"tracing.batch_size", "7", func(c *TracingConfig) { c.BatchSize = 7 }},
-		{"tracing.batch_timeout_ms", "250", func(c *TracingConfig) { c.BatchTimeout = 250 * time.Millisecond }},
-		{"tracing.adaptive_batching", "true", func(c *TracingConfig) { c.AdaptiveBatching = true }},
-		{"tracing.min_batch_size", "16", func(c *TracingConfig) { c.MinBatchSize = 16 }},
-		{"tracing.max_batch_size", "1024", func(c *TracingConfig) { c.MaxBatchSize = 1024 }},
-		{"tracing.degrade_fill", "0.25", func(c *TracingConfig) { c.DegradeFill = 0.25 }},
-		{"tracing.degrade_fill", "1", func(c *TracingConfig) { c.DegradeFill = 1 }},
-		{"tracing.degrade_fill", `"Off"`, func(c *TracingConfig) { c.DegradeFill = NoDegrade }},
-		{"tracing.enable_compression", "true", func(c *TracingConfig) { c.EnableCompression = true }},
-		{"tracing.compression_algorithm", `"gzip"`, func(c *TracingConfig) { c.CompressionAlgorithm = CompressionGzip }},
-		{"tracing.compression_algorithm", `"LZ4"`, func(c *TracingConfig) { c.CompressionAlgorithm = CompressionLZ4 }},
-		{"tracing.compression_algorithm", `"auto"`, func(c *TracingConfig) { c.CompressionAlgorithm = CompressionAuto }},
-		{"tracing.compression_algorithm", `"none"`, func(c *TracingConfig) { c.CompressionAlgorithm = CompressionNone }},
-		{"tracing.protocol", `"v2"`, func(c *TracingConfig) { c.Protocol = ProtocolV2 }},
-		{"tracing.protocol", `"v1"`, func(c *TracingConfig) { c.Protocol = ProtocolV1 }},
-		{"tracing.queue_size", "1024", func(c *TracingConfig) { c.QueueSize = 1024 }},
-		{"tracing.queue_policy", `"block"`, func(c *TracingConfig) { c.QueuePolicy = batch.Block }},
-		{"tracing.critical_kinds", `["StateChanged"]`, func(c *TracingConfig) { c.CriticalKinds = []EventKind{KindStateChanged} }},
-		{"tracing.flow_id", `"f"`, func(c *TracingConfig) { c.FlowID = "f" }},
-		{"tracing.environment", `"dev"`, func(c *TracingConfig) { c.Environment = "dev" }},
-		{"tracing.tags", `{ a = "1", b = "2" }`, func(c *TracingConfig) { c.Tags = map[string]string{"a": "1", "b": "2"} }},
-		{"tracing.system_metrics_interval_ms", "1000", func(c *TracingConfig) { c.SystemMetricsInterval = time.Second }},
-		{"tracing.health_threshold_ms", "5000", func(c *TracingConfig) { c.HealthThreshold = 5 * time.Second }},
-		{"tracing.privacy.checksums", `"off"`, func(c *TracingConfig) { c.Privacy.Checksums = ChecksumOff }},
-		{"tracing.privacy.checksums", `"On_Record"`, func(c *TracingConfig) { c.Privacy.Checksums = ChecksumOnRecord }},
-		{"tracing.privacy.checksums", `"when_captured"`, func(c *TracingConfig) { c.Privacy.Checksums = ChecksumWhenCaptured }},
-		{"tracing.retry.max_retries", "2", func(c *TracingConfig) { c.Retry.MaxRetries = 2 }},
+		{"tracing.enabled", "false", func(c *tracing.TracingConfig) { c.Enabled = false }},
+		{"tracing.server_url", `"ws://127.0.0.1:1"`, func(c *tracing.TracingConfig) { c.ServerURL = "ws://127.0.0.1:1" }},
+		{"tracing.server_urls", `["ws://127.0.0.1:2", "ws://127.0.0.1:3"]`, func(c *tracing.TracingConfig) { c.ServerURLs = []string{"ws://127.0.0.1:2", "ws://127.0.0.1:3"} }},
+		{"tracing.batch_size", "7", func(c *tracing.TracingConfig) { c.BatchSize = 7 }},
+		{"tracing.batch_timeout_ms", "250", func(c *tracing.TracingConfig) { c.BatchTimeout = 250 * time.Millisecond }},
+		{"tracing.adaptive_batching", "true", func(c *tracing.TracingConfig) { c.AdaptiveBatching = true }},
+		{"tracing.min_batch_size", "16", func(c *tracing.TracingConfig) { c.MinBatchSize = 16 }},
+		{"tracing.max_batch_size", "1024", func(c *tracing.TracingConfig) { c.MaxBatchSize = 1024 }},
+		{"tracing.degrade_fill", "0.25", func(c *tracing.TracingConfig) { c.DegradeFill = 0.25 }},
+		{"tracing.degrade_fill", "1", func(c *tracing.TracingConfig) { c.DegradeFill = 1 }},
+		{"tracing.degrade_fill", `"Off"`, func(c *tracing.TracingConfig) { c.DegradeFill = tracing.NoDegrade }},
+		{"tracing.enable_compression", "true", func(c *tracing.TracingConfig) { c.EnableCompression = true }},
+		{"tracing.compression_algorithm", `"gzip"`, func(c *tracing.TracingConfig) { c.CompressionAlgorithm = tracing.CompressionGzip }},
+		{"tracing.compression_algorithm", `"LZ4"`, func(c *tracing.TracingConfig) { c.CompressionAlgorithm = tracing.CompressionLZ4 }},
+		{"tracing.compression_algorithm", `"auto"`, func(c *tracing.TracingConfig) { c.CompressionAlgorithm = tracing.CompressionAuto }},
+		{"tracing.compression_algorithm", `"none"`, func(c *tracing.TracingConfig) { c.CompressionAlgorithm = tracing.CompressionNone }},
+		{"tracing.protocol", `"v2"`, func(c *tracing.TracingConfig) { c.Protocol = tracing.ProtocolV2 }},
+		{"tracing.protocol", `"v1"`, func(c *tracing.TracingConfig) { c.Protocol = tracing.ProtocolV1 }},
+		{"tracing.queue_size", "1024", func(c *tracing.TracingConfig) { c.QueueSize = 1024 }},
+		{"tracing.queue_policy", `"block"`, func(c *tracing.TracingConfig) { c.QueuePolicy = batch.Block }},
+		{"tracing.critical_kinds", `["StateChanged"]`, func(c *tracing.TracingConfig) { c.CriticalKinds = []tracing.EventKind{tracing.KindStateChanged} }},
+		{"tracing.flow_id", `"f"`, func(c *tracing.TracingConfig) { c.FlowID = "f" }},
+		{"tracing.environment", `"dev"`, func(c *tracing.TracingConfig) { c.Environment = "dev" }},
+		{"tracing.tags", `{ a = "1", b = "2" }`, func(c *tracing.TracingConfig) { c.Tags = map[string]string{"a": "1", "b": "2"} }},
+		{"tracing.system_metrics_interval_ms", "1000", func(c *tracing.TracingConfig) { c.SystemMetricsInterval = time.Second }},
+		{"tracing.health_threshold_ms", "5000", func(c *tracing.TracingConfig) { c.HealthThreshold = 5 * time.Second }},
+		{"tracing.privacy.checksums", `"off"`, func(c *tracing.TracingConfig) { c.Privacy.Checksums = tracing.ChecksumOff }},
+		{"tracing.privacy.checksums", `"On_Record"`, func(c *tracing.TracingConfig) { c.Privacy.Checksums = tracing.ChecksumOnRecord }},
+		{"tracing.privacy.checksums", `"when_captured"`, func(c *tracing.TracingConfig) { c.Privacy.Checksums = tracing.ChecksumWhenCaptured }},
+		{"tracing.retry.max_retries", "2", func(c *tracing.TracingConfig) { c.Retry.MaxRetries = 2 }},
 		// The loaders apply the defaults after decoding: 0 becomes
 		// 5 then.
-		{"tracing.retry.max_retries", "0", func(c *TracingConfig) { c.Retry.MaxRetries = 0 }},
-		{"tracing.retry.max_retries", `"none"`, func(c *TracingConfig) { c.Retry.MaxRetries = retry.NoRetries }},
-		{"tracing.retry.max_retries", `"None"`, func(c *TracingConfig) { c.Retry.MaxRetries = retry.NoRetries }},
-		{"tracing.retry.max_retries", `"unlimited"`, func(c *TracingConfig) { c.Retry.MaxRetries = -1 }},
-		{"tracing.retry.max_retries", "-1", func(c *TracingConfig) { c.Retry.MaxRetries = -1 }},
-		{"tracing.retry.initial_delay_ms", "10", func(c *TracingConfig) { c.Retry.InitialDelay = 10 * time.Millisecond }},
-		{"tracing.retry.max_delay_ms", "100000", func(c *TracingConfig) { c.Retry.MaxDelay = 100 * time.Second }},
-		{"tracing.retry.backoff_multiplier", "3", func(c *TracingConfig) { c.Retry.BackoffMultiplier = 3 }},
-		{"tracing.filters.actor_patterns", `["a*"]`, func(c *TracingConfig) { c.Filters.ActorPatterns = []string{"a*"} }},
-		{"tracing.filters.exclude_actors", `["b*", "c"]`, func(c *TracingConfig) { c.Filters.ExcludeActors = []string{"b*", "c"} }},
-		{"tracing.filters.event_types", `["Custom"]`, func(c *TracingConfig) { c.Filters.EventTypes = []EventKind{KindCustom} }},
-		{"tracing.sampling.strategy", `"percentage"`, func(c *TracingConfig) { c.Sampling.Strategy = "percentage" }},
-		{"tracing.sampling.rate", "0.5", func(c *TracingConfig) { c.Sampling.Rate = 0.5 }},
-		{"tracing.sampling.rate", "1", func(c *TracingConfig) { c.Sampling.Rate = 1 }},
-		{"tracing.sampling.n", "3", func(c *TracingConfig) { c.Sampling.N = 3 }},
-		{"tracing.sampling.max_rate", "0.9", func(c *TracingConfig) { c.Sampling.MaxRate = 0.9 }},
-		{"tracing.sampling.load_threshold", "0.7", func(c *TracingConfig) { c.Sampling.LoadThreshold = 0.7 }},
-		{"tracing.sampling.per_trace", "true", func(c *TracingConfig) { c.Sampling.PerTrace = true }},
-		{"tracing.privacy.capture_content", "true", func(c *TracingConfig) { c.Privacy.CaptureContent = true }},
-		{"tracing.privacy.drop_attributes", `["x_*"]`, func(c *TracingConfig) { c.Privacy.DropAttributes = []string{"x_*"} }},
-		{"tracing.privacy.anonymize_actors", "true", func(c *TracingConfig) { c.Privacy.AnonymizeActors = true }},
-		{"tracing.privacy.anonymize_attributes", `["u"]`, func(c *TracingConfig) { c.Privacy.AnonymizeAttributes = []string{"u"} }},
-		{"tracing.privacy.anonymize_key", `"k"`, func(c *TracingConfig) { c.Privacy.AnonymizeKey = "k" }},
+		{"tracing.retry.max_retries", "0", func(c *tracing.TracingConfig) { c.Retry.MaxRetries = 0 }},
+		{"tracing.retry.max_retries", `"none"`, func(c *tracing.TracingConfig) { c.Retry.MaxRetries = retry.NoRetries }},
+		{"tracing.retry.max_retries", `"None"`, func(c *tracing.TracingConfig) { c.Retry.MaxRetries = retry.NoRetries }},
+		{"tracing.retry.max_retries", `"unlimited"`, func(c *tracing.TracingConfig) { c.Retry.MaxRetries = -1 }},
+		{"tracing.retry.max_retries", "-1", func(c *tracing.TracingConfig) { c.Retry.MaxRetries = -1 }},
+		{"tracing.retry.initial_delay_ms", "10", func(c *tracing.TracingConfig) { c.Retry.InitialDelay = 10 * time.Millisecond }},
+		{"tracing.retry.max_delay_ms", "100000", func(c *tracing.TracingConfig) { c.Retry.MaxDelay = 100 * time.Second }},
+		{"tracing.retry.backoff_multiplier", "3", func(c *tracing.TracingConfig) { c.Retry.BackoffMultiplier = 3 }},
+		{"tracing.filters.actor_patterns", `["a*"]`, func(c *tracing.TracingConfig) { c.Filters.ActorPatterns = []string{"a*"} }},
+		{"tracing.filters.exclude_actors", `["b*", "c"]`, func(c *tracing.TracingConfig) { c.Filters.ExcludeActors = []string{"b*", "c"} }},
+		{"tracing.filters.event_types", `["Custom"]`, func(c *tracing.TracingConfig) { c.Filters.EventTypes = []tracing.EventKind{tracing.KindCustom} }},
+		{"tracing.sampling.strategy", `"percentage"`, func(c *tracing.TracingConfig) { c.Sampling.Strategy = "percentage" }},
+		{"tracing.sampling.rate", "0.5", func(c *tracing.TracingConfig) { c.Sampling.Rate = 0.5 }},
+		{"tracing.sampling.rate", "1", func(c *tracing.TracingConfig) { c.Sampling.Rate = 1 }},
+		{"tracing.sampling.n", "3", func(c *tracing.TracingConfig) { c.Sampling.N = 3 }},
+		{"tracing.sampling.max_rate", "0.9", func(c *tracing.TracingConfig) { c.Sampling.MaxRate = 0.9 }},
+		{"tracing.sampling.load_threshold", "0.7", func(c *tracing.TracingConfig) { c.Sampling.LoadThreshold = 0.7 }},
+		{"tracing.sampling.per_trace", "true", func(c *tracing.TracingConfig) { c.Sampling.PerTrace = true }},
+		{"tracing.privacy.capture_content", "true", func(c *tracing.TracingConfig) { c.Privacy.CaptureContent = true }},
+		{"tracing.privacy.drop_attributes", `["x_*"]`, func(c *tracing.TracingConfig) { c.Privacy.DropAttributes = []string{"x_*"} }},
+		{"tracing.privacy.anonymize_actors", "true", func(c *tracing.TracingConfig) { c.Privacy.AnonymizeActors = true }},
+		{"tracing.privacy.anonymize_attributes", `["u"]`, func(c *tracing.TracingConfig) { c.Privacy.AnonymizeAttributes = []string{"u"} }},
+		{"tracing.privacy.anonymize_key", `"k"`, func(c *tracing.TracingConfig) { c.Privacy.AnonymizeKey = "k" }},
 	}
 	tested := map[string]bool{}
 	for _, tt := range tests {
 		tested[tt.key] = true
 		t.Run(tt.key+"="+tt.value, func(t *testing.T) {
-			got, _, err := decodeConfig(DefaultConfig(), "t.toml", tomlDoc(tt.key, tt.value))
+			got, _, err := decodeConfig(tracing.DefaultConfig(), "t.toml", tomlDoc(tt.key, tt.value))
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := DefaultConfig()
+			want := tracing.DefaultConfig()
 			tt.mutate(&want)
 			if !reflect.DeepEqual(plain(got), want) {
 				t.Fatalf("got  %+v\nwant %+v", got, want)
@@ -242,8 +243,8 @@ func TestDecodeConfigRejectsMalformedValues(t *testing.T) {
 	for _, tt := range tests {
 		tested[tt.key] = true
 		t.Run(tt.key+"="+tt.value, func(t *testing.T) {
-			_, _, err := decodeConfig(DefaultConfig(), "t.toml", tomlDoc(tt.key, tt.value))
-			if !errors.Is(err, ErrInvalidConfig) {
+			_, _, err := decodeConfig(tracing.DefaultConfig(), "t.toml", tomlDoc(tt.key, tt.value))
+			if !errors.Is(err, tracing.ErrInvalidConfig) {
 				t.Fatalf("err = %v, want ErrInvalidConfig", err)
 			}
 			// tomlDoc writes the key on line 2.
@@ -259,7 +260,7 @@ func TestDecodeConfigRejectsMalformedValues(t *testing.T) {
 	}
 }
 
-func TestLoadConfigErrors(t *testing.T) {
+func TestLoadErrors(t *testing.T) {
 	tests := []struct {
 		name    string
 		file    string
@@ -277,15 +278,15 @@ func TestLoadConfigErrors(t *testing.T) {
 			`tracing.compression_algorithm = "lz4-frame": want a compression algorithm`, `tracing.protocol = "v3": want a protocol`,
 		}},
 		{"syntax", "syntax_error.toml", true, []string{"syntax_error.toml:2: not valid TOML"}},
-		{"missing file", "no_such.toml", false, []string{"tracing: load config", "no_such.toml"}},
+		{"missing file", "no_such.toml", false, []string{"config: load: ", "no_such.toml"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := LoadConfig(configFixture(tt.file))
+			c, err := Load(configFixture(tt.file))
 			if err == nil {
 				t.Fatal("no error")
 			}
-			if errors.Is(err, ErrInvalidConfig) != tt.invalid {
+			if errors.Is(err, tracing.ErrInvalidConfig) != tt.invalid {
 				t.Fatalf("errors.Is(%v, ErrInvalidConfig) = %v", err, !tt.invalid)
 			}
 			for _, w := range tt.want {
@@ -293,12 +294,12 @@ func TestLoadConfigErrors(t *testing.T) {
 					t.Errorf("err = %q\nwant it to contain %q", err, w)
 				}
 			}
-			if !reflect.DeepEqual(c, TracingConfig{}) {
+			if !reflect.DeepEqual(c, tracing.TracingConfig{}) {
 				t.Fatalf("config = %+v, want the zero config on error", c)
 			}
 		})
 	}
-	if _, err := LoadConfig(configFixture("no_such.toml")); !errors.Is(err, fs.ErrNotExist) {
+	if _, err := Load(configFixture("no_such.toml")); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("missing file: err = %v, want fs.ErrNotExist", err)
 	}
 }
@@ -325,7 +326,7 @@ func TestDecodeConfigLayout(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, _, err := decodeConfig(DefaultConfig(), "t.toml", tt.doc)
+			_, _, err := decodeConfig(tracing.DefaultConfig(), "t.toml", tt.doc)
 			switch {
 			case tt.want == "" && err != nil:
 				t.Fatal(err)
@@ -336,8 +337,8 @@ func TestDecodeConfigLayout(t *testing.T) {
 	}
 }
 
-func TestLoadConfigInLargerFile(t *testing.T) {
-	c, err := LoadConfig(configFixture("embedded.toml"))
+func TestLoadInLargerFile(t *testing.T) {
+	c, err := Load(configFixture("embedded.toml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -346,9 +347,9 @@ func TestLoadConfigInLargerFile(t *testing.T) {
 	}
 }
 
-func TestLoadConfigValidates(t *testing.T) {
+func TestLoadValidates(t *testing.T) {
 	// Well-formed values that Validate rejects.
-	_, _, err := decodeConfig(DefaultConfig(), "t.toml", "[tracing.sampling]\nstrategy = \"every_nth\"\n")
+	_, _, err := decodeConfig(tracing.DefaultConfig(), "t.toml", "[tracing.sampling]\nstrategy = \"every_nth\"\n")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -356,7 +357,7 @@ func TestLoadConfigValidates(t *testing.T) {
 	path := filepath.Join(dir, "tracing.toml")
 	writeConfigFile(t, path, "[tracing.sampling]\nstrategy = \"every_nth\"\n")
 	want := `tracing: invalid config: tracing.sampling.n = 0: must be at least 1 with tracing.sampling.strategy "every_nth"`
-	if _, err := LoadConfig(path); !errors.Is(err, ErrInvalidConfig) || err.Error() != want {
+	if _, err := Load(path); !errors.Is(err, tracing.ErrInvalidConfig) || err.Error() != want {
 		t.Fatalf("err = %v\nwant %s", err, want)
 	}
 }
@@ -377,15 +378,15 @@ actor_patterns = ["file_*"]
 
 	tests := []struct {
 		name string
-		load func() (TracingConfig, error)
+		load func() (tracing.TracingConfig, error)
 	}{
-		{"LoadConfigWithEnv", func() (TracingConfig, error) { return LoadConfigWithEnv(path) }},
-		{"LoadConfig then ApplyEnv", func() (TracingConfig, error) {
-			c, err := LoadConfig(path)
+		{"LoadWithEnv", func() (tracing.TracingConfig, error) { return LoadWithEnv(path) }},
+		{"Load then ApplyEnv", func() (tracing.TracingConfig, error) {
+			c, err := Load(path)
 			if err != nil {
 				return c, err
 			}
-			return c.ApplyEnv()
+			return ApplyEnv(c)
 		}},
 	}
 	for _, tt := range tests {
@@ -408,15 +409,15 @@ actor_patterns = ["file_*"]
 	}
 }
 
-func TestLoadConfigWithEnvErrors(t *testing.T) {
+func TestLoadWithEnvErrors(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "tracing.toml")
 	writeConfigFile(t, path, "[tracing]\nbatch_size = 10\n")
 	t.Setenv(envPrefix+"QUEUE_SIZE", "lots")
-	if _, err := LoadConfigWithEnv(path); err == nil || !strings.Contains(err.Error(), `REFLOW_TRACING_QUEUE_SIZE="lots"`) {
+	if _, err := LoadWithEnv(path); err == nil || !strings.Contains(err.Error(), `REFLOW_TRACING_QUEUE_SIZE="lots"`) {
 		t.Fatalf("err = %v", err)
 	}
-	if _, err := LoadConfigWithEnv(filepath.Join(dir, "missing.toml")); !errors.Is(err, fs.ErrNotExist) {
+	if _, err := LoadWithEnv(filepath.Join(dir, "missing.toml")); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("err = %v, want fs.ErrNotExist", err)
 	}
 	// An environment variable can fix what the file alone gets wrong:
@@ -424,7 +425,7 @@ func TestLoadConfigWithEnvErrors(t *testing.T) {
 	writeConfigFile(t, path, "[tracing.sampling]\nstrategy = \"every_nth\"\n")
 	t.Setenv(envPrefix+"QUEUE_SIZE", "")
 	t.Setenv(envPrefix+"SAMPLING_N", "5")
-	c, err := LoadConfigWithEnv(path)
+	c, err := LoadWithEnv(path)
 	if err != nil || c.Sampling.N != 5 {
 		t.Fatalf("c.Sampling = %+v, err = %v", c.Sampling, err)
 	}
@@ -432,8 +433,8 @@ func TestLoadConfigWithEnvErrors(t *testing.T) {
 
 // plain returns c without what the loaders recorded in it, to compare it
 // with a config built in code.
-func plain(c TracingConfig) TracingConfig {
-	c.from = nil
+func plain(c tracing.TracingConfig) tracing.TracingConfig {
+	c.Source = nil
 	return c
 }
 
@@ -444,10 +445,10 @@ func writeConfigFile(t *testing.T, path, doc string) {
 	}
 }
 
-// TestLoadConfigReportsEveryProblemTogether checks that one error lists
+// TestLoadReportsEveryProblemTogether checks that one error lists
 // every problem of a file, each with the file, line, key, value and what
 // is wanted: decoding problems and what Validate rejects alike.
-func TestLoadConfigReportsEveryProblemTogether(t *testing.T) {
+func TestLoadReportsEveryProblemTogether(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "tracing.toml")
 	writeConfigFile(t, path, `[tracing]
 batch_size = 100
@@ -463,8 +464,8 @@ backoff_multiplier = 0.5
 [tracing.sampling]
 rate = 1.5
 `)
-	_, err := LoadConfig(path)
-	if !errors.Is(err, ErrInvalidConfig) {
+	_, err := Load(path)
+	if !errors.Is(err, tracing.ErrInvalidConfig) {
 		t.Fatalf("err = %v, want ErrInvalidConfig", err)
 	}
 	p := "tracing: invalid config: " + path
@@ -485,10 +486,10 @@ rate = 1.5
 
 	// The environment's problems join the file's.
 	t.Setenv(envPrefix+"BATCH_TIMEOUT_MS", "soon")
-	_, err = LoadConfigWithEnv(path)
+	_, err = LoadWithEnv(path)
 	if err == nil || !strings.Contains(err.Error(), want[0]) || !strings.Contains(err.Error(), want[6]) ||
 		!strings.Contains(err.Error(), `REFLOW_TRACING_BATCH_TIMEOUT_MS="soon": want an integer number of milliseconds`) {
-		t.Fatalf("LoadConfigWithEnv: %v", err)
+		t.Fatalf("LoadWithEnv: %v", err)
 	}
 }
 
@@ -499,18 +500,18 @@ rate = 1.5
 func TestValidateNamesFieldsByOrigin(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "tracing.toml")
 	writeConfigFile(t, path, "[tracing]\nbatch_size = 100\nqueue_size = 200\n")
-	c, err := LoadConfig(path)
+	c, err := Load(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
 		name   string
-		mutate func(*TracingConfig)
+		mutate func(*tracing.TracingConfig)
 		want   string
 	}{
-		{"file value, ref changed in code", func(c *TracingConfig) { c.BatchSize = 300 }, path + ":3: tracing.queue_size = 200: must be at least BatchSize (300)"},
-		{"changed in code", func(c *TracingConfig) { c.QueueSize = 50 }, "QueueSize = 50: must be at least tracing.batch_size (100)"},
-		{"default", func(c *TracingConfig) { c.Sampling.Strategy = "every_nth" }, `tracing.sampling.n = 0: must be at least 1 with Sampling.Strategy "every_nth"`},
+		{"file value, ref changed in code", func(c *tracing.TracingConfig) { c.BatchSize = 300 }, path + ":3: tracing.queue_size = 200: must be at least BatchSize (300)"},
+		{"changed in code", func(c *tracing.TracingConfig) { c.QueueSize = 50 }, "QueueSize = 50: must be at least tracing.batch_size (100)"},
+		{"default", func(c *tracing.TracingConfig) { c.Sampling.Strategy = "every_nth" }, `tracing.sampling.n = 0: must be at least 1 with Sampling.Strategy "every_nth"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -520,5 +521,32 @@ func TestValidateNamesFieldsByOrigin(t *testing.T) {
 				t.Fatalf("Validate() = %v\nwant tracing: invalid config: %s", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestQueueSizeNamedAsWritten checks that a queue too large for its
+// memory limit is reported by the file key or the variable that set it.
+func TestQueueSizeNamedAsWritten(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tracing.toml")
+	writeConfigFile(t, path, "[tracing]\nbatch_size = 10\nqueue_size = 1073741824\n")
+	_, err := Load(path)
+	if want := path + ":3: tracing.queue_size = 1073741824: the queue would take 715.5 GiB of event slots, more than the limit of 1.0 GiB"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("Load: %v\nwant it to contain %q", err, want)
+	}
+	t.Setenv(envPrefix+"QUEUE_SIZE", "1073741824")
+	_, err = FromEnv()
+	if want := `REFLOW_TRACING_QUEUE_SIZE="1073741824": the queue would take 715.5 GiB`; err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("FromEnv: %v\nwant it to contain %q", err, want)
+	}
+}
+
+func TestAnonymizeKeyNeverInFileErrors(t *testing.T) {
+	const key = "file-key-that-must-not-leak"
+	_, _, err := decodeConfig(tracing.DefaultConfig(), "x.toml", "[tracing.privacy]\nanonymize_key = [\""+key+"\"]\n")
+	if err == nil {
+		t.Fatal("decodeConfig accepted an array key")
+	}
+	if strings.Contains(err.Error(), key) {
+		t.Fatalf("key in error: %v", err)
 	}
 }
