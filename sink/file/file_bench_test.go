@@ -5,13 +5,16 @@ import (
 	"testing"
 
 	"github.com/reflowtrace/reflowtrace-go/sink"
+	"github.com/reflowtrace/reflowtrace-go/sink/internal/sinktest"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
 
 // fileBenchBatch is a batch of 512 data-flow events, as the client sends by
 // default.
-func fileBenchBatch() []tracing.TraceEvent { return localBatch(0, tracing.DefaultConfig().BatchSize) }
+func fileBenchBatch() []tracing.TraceEvent {
+	return sinktest.Batch(0, tracing.DefaultConfig().BatchSize)
+}
 
 // batchBytes returns the size of batch as file lines.
 func batchBytes(batch []tracing.TraceEvent) int64 {

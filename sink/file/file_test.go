@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/reflowtrace/reflowtrace-go/sink"
+	"github.com/reflowtrace/reflowtrace-go/sink/internal/sinktest"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
@@ -61,7 +62,7 @@ func normalized(evs []tracing.TraceEvent) []tracing.TraceEvent {
 
 func sameEvents(t testing.TB, got, want []tracing.TraceEvent) {
 	t.Helper()
-	if err := eventsEqual(normalized(got), normalized(want)); err != nil {
+	if err := sinktest.EventsEqual(normalized(got), normalized(want)); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -86,8 +87,8 @@ func writeFile(t testing.TB, path string, batches [][]tracing.TraceEvent, opts .
 }
 
 func TestFileRoundTrip(t *testing.T) {
-	rich := []tracing.TraceEvent{localRichEvent(1), localRichEvent(2)}
-	noTrace := localBatch(10, 3)
+	rich := []tracing.TraceEvent{sinktest.RichEvent(1), sinktest.RichEvent(2)}
+	noTrace := sinktest.Batch(10, 3)
 	for i := range noTrace {
 		noTrace[i].TraceID = tracing.TraceID{}
 	}
@@ -96,15 +97,15 @@ func TestFileRoundTrip(t *testing.T) {
 		opts     []Option
 		sessions [][][]tracing.TraceEvent // each session opens, writes, closes
 	}{
-		{name: "plain", sessions: [][][]tracing.TraceEvent{{localBatch(0, 5), localBatch(5, 5)}}},
-		{name: "lz4", opts: []Option{WithCompression(tracing.CompressionLZ4)}, sessions: [][][]tracing.TraceEvent{{localBatch(0, 5), localBatch(5, 5)}}},
+		{name: "plain", sessions: [][][]tracing.TraceEvent{{sinktest.Batch(0, 5), sinktest.Batch(5, 5)}}},
+		{name: "lz4", opts: []Option{WithCompression(tracing.CompressionLZ4)}, sessions: [][][]tracing.TraceEvent{{sinktest.Batch(0, 5), sinktest.Batch(5, 5)}}},
 		{name: "rich events plain", sessions: [][][]tracing.TraceEvent{{rich}}},
 		{name: "rich events lz4", opts: []Option{WithCompression(tracing.CompressionLZ4)}, sessions: [][][]tracing.TraceEvent{{rich}}},
 		{name: "no trace id", sessions: [][][]tracing.TraceEvent{{noTrace}}},
-		{name: "appends across opens plain", sessions: [][][]tracing.TraceEvent{{localBatch(0, 3)}, {localBatch(3, 3)}, {nil, localBatch(6, 1)}}},
-		{name: "appends frames across opens lz4", opts: []Option{WithCompression(tracing.CompressionLZ4)}, sessions: [][][]tracing.TraceEvent{{localBatch(0, 3)}, {}, {localBatch(3, 3)}}},
-		{name: "many blocks lz4", opts: []Option{WithCompression(tracing.CompressionLZ4)}, sessions: [][][]tracing.TraceEvent{{localBatch(0, 2000)}}},
-		{name: "small buffer", opts: []Option{WithBufferBytes(7)}, sessions: [][][]tracing.TraceEvent{{localBatch(0, 20)}}},
+		{name: "appends across opens plain", sessions: [][][]tracing.TraceEvent{{sinktest.Batch(0, 3)}, {sinktest.Batch(3, 3)}, {nil, sinktest.Batch(6, 1)}}},
+		{name: "appends frames across opens lz4", opts: []Option{WithCompression(tracing.CompressionLZ4)}, sessions: [][][]tracing.TraceEvent{{sinktest.Batch(0, 3)}, {}, {sinktest.Batch(3, 3)}}},
+		{name: "many blocks lz4", opts: []Option{WithCompression(tracing.CompressionLZ4)}, sessions: [][][]tracing.TraceEvent{{sinktest.Batch(0, 2000)}}},
+		{name: "small buffer", opts: []Option{WithBufferBytes(7)}, sessions: [][][]tracing.TraceEvent{{sinktest.Batch(0, 20)}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -132,14 +133,14 @@ func TestFileRoundTrip(t *testing.T) {
 
 func TestFileLinesAreProtocolEvents(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "trace.jsonl")
-	ev := localEvent(1)
+	ev := sinktest.Event(1)
 	writeFile(t, path, [][]tracing.TraceEvent{{ev}})
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var enc wire.Encoder
-	want := `{"trace_id":"` + localTrace.String() + `",` + string(enc.AppendEvent(nil, &ev)[1:]) + "\n"
+	want := `{"trace_id":"` + sinktest.Trace.String() + `",` + string(enc.AppendEvent(nil, &ev)[1:]) + "\n"
 	if string(data) != want {
 		t.Fatalf("file holds\n%s\nwant\n%s", data, want)
 	}
@@ -215,29 +216,29 @@ func TestFileLifecycle(t *testing.T) {
 		{name: "nil batch", run: func(s *Sink) error { return s.Write(t.Context(), nil) }},
 		{name: "empty batch", run: func(s *Sink) error { return s.Write(t.Context(), []tracing.TraceEvent{}) }},
 		{name: "flush delivers", run: func(s *Sink) error {
-			if err := s.Write(t.Context(), localBatch(0, 3)); err != nil {
+			if err := s.Write(t.Context(), sinktest.Batch(0, 3)); err != nil {
 				return err
 			}
 			return s.Flush(t.Context())
 		}, want: 3},
 		{name: "close twice", run: func(s *Sink) error {
-			_ = s.Write(t.Context(), localBatch(0, 2))
+			_ = s.Write(t.Context(), sinktest.Batch(0, 2))
 			return errors.Join(s.Close(t.Context()), s.Close(t.Context()), s.Close(cancelled))
 		}, want: 2},
 		{name: "close with cancelled ctx still writes", run: func(s *Sink) error {
-			_ = s.Write(t.Context(), localBatch(0, 2))
+			_ = s.Write(t.Context(), sinktest.Batch(0, 2))
 			return s.Close(cancelled)
 		}, want: 2},
 		{name: "write after close", run: func(s *Sink) error {
 			_ = s.Close(t.Context())
-			return s.Write(t.Context(), localBatch(0, 1))
+			return s.Write(t.Context(), sinktest.Batch(0, 1))
 		}, wantErr: tracing.ErrClosed},
 		{name: "flush after close", run: func(s *Sink) error {
 			_ = s.Close(t.Context())
 			return s.Flush(t.Context())
 		}, wantErr: tracing.ErrClosed},
 		{name: "flush with cancelled ctx", run: func(s *Sink) error { return s.Flush(cancelled) }, wantErr: context.Canceled},
-		{name: "write with cancelled ctx", run: func(s *Sink) error { return s.Write(cancelled, localBatch(0, 1)) }, wantErr: context.Canceled},
+		{name: "write with cancelled ctx", run: func(s *Sink) error { return s.Write(cancelled, sinktest.Batch(0, 1)) }, wantErr: context.Canceled},
 	}
 	for _, tt := range tests {
 		for _, lz := range []bool{false, true} {
@@ -271,7 +272,7 @@ func TestFileLifecycle(t *testing.T) {
 }
 
 func TestFileRotation(t *testing.T) {
-	// One line of localEvent is about 700 bytes.
+	// One line of sinktest.Event is about 700 bytes.
 	tests := []struct {
 		name      string
 		opts      []Option
@@ -295,7 +296,7 @@ func TestFileRotation(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "trace.jsonl")
 			var batches [][]tracing.TraceEvent
 			for i := 0; i < tt.events; i += 2 {
-				batches = append(batches, localBatch(i, 2))
+				batches = append(batches, sinktest.Batch(i, 2))
 			}
 			s := writeFile(t, path, batches, tt.opts...)
 			files, err := RotatedFiles(path)
@@ -329,11 +330,11 @@ func TestFileRotation(t *testing.T) {
 			}
 			// Every event exactly once, in order: a suffix of what was
 			// written, or all of it.
-			nums := eventNumbers(got)
+			nums := sinktest.EventNumbers(got)
 			if len(nums) == 0 || (tt.wantAll && len(nums) != tt.events) {
 				t.Fatalf("read %d events, wrote %d", len(nums), tt.events)
 			}
-			if !slices.Equal(nums, seq(tt.events-len(nums), len(nums))) {
+			if !slices.Equal(nums, sinktest.Seq(tt.events-len(nums), len(nums))) {
 				t.Fatalf("read %v", nums)
 			}
 		})
@@ -356,21 +357,21 @@ func TestFileTornTail(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "trace.jsonl")
-			writeFile(t, path, [][]tracing.TraceEvent{localBatch(0, 5)})
+			writeFile(t, path, [][]tracing.TraceEvent{sinktest.Batch(0, 5)})
 			appendBytes(t, path, tt.tail)
 			got, bad := readAll(t, path)
-			if !slices.Equal(eventNumbers(got), seq(0, 5)) || len(bad) != tt.wantBad {
-				t.Fatalf("read %v and %d bad lines", eventNumbers(got), len(bad))
+			if !slices.Equal(sinktest.EventNumbers(got), sinktest.Seq(0, 5)) || len(bad) != tt.wantBad {
+				t.Fatalf("read %v and %d bad lines", sinktest.EventNumbers(got), len(bad))
 			}
 			if tt.wantBad > 0 && (bad[0].Torn != tt.wantTorn || bad[0].Line != 6 || bad[0].Path != path) {
 				t.Fatalf("bad line %+v", bad[0])
 			}
 			// Appending again starts on a fresh line: only the damaged line
 			// is lost.
-			writeFile(t, path, [][]tracing.TraceEvent{localBatch(5, 2)})
+			writeFile(t, path, [][]tracing.TraceEvent{sinktest.Batch(5, 2)})
 			got, bad = readAll(t, path)
-			if !slices.Equal(eventNumbers(got), seq(0, 7)) || len(bad) != tt.wantBad {
-				t.Fatalf("after append: read %v and %d bad lines", eventNumbers(got), len(bad))
+			if !slices.Equal(sinktest.EventNumbers(got), sinktest.Seq(0, 7)) || len(bad) != tt.wantBad {
+				t.Fatalf("after append: read %v and %d bad lines", sinktest.EventNumbers(got), len(bad))
 			}
 		})
 	}
@@ -378,7 +379,7 @@ func TestFileTornTail(t *testing.T) {
 
 func TestFileTornTailWithoutNewlineParses(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "trace.jsonl")
-	writeFile(t, path, [][]tracing.TraceEvent{localBatch(0, 3)})
+	writeFile(t, path, [][]tracing.TraceEvent{sinktest.Batch(0, 3)})
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -387,8 +388,8 @@ func TestFileTornTailWithoutNewlineParses(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, bad := readAll(t, path)
-	if !slices.Equal(eventNumbers(got), seq(0, 3)) || len(bad) != 0 {
-		t.Fatalf("read %v, %d bad", eventNumbers(got), len(bad))
+	if !slices.Equal(sinktest.EventNumbers(got), sinktest.Seq(0, 3)) || len(bad) != 0 {
+		t.Fatalf("read %v, %d bad", sinktest.EventNumbers(got), len(bad))
 	}
 }
 
@@ -421,14 +422,14 @@ func lz4Crash(t *testing.T, path string) (first, second int64) {
 		}
 		return fi.Size()
 	}
-	if err := s.Write(t.Context(), localBatch(0, 5)); err != nil {
+	if err := s.Write(t.Context(), sinktest.Batch(0, 5)); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Flush(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	first = size()
-	if err := s.Write(t.Context(), localBatch(5, 5)); err != nil {
+	if err := s.Write(t.Context(), sinktest.Batch(5, 5)); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Flush(t.Context()); err != nil {
@@ -457,9 +458,9 @@ func TestFileLZ4Torn(t *testing.T) {
 		wantRead []int
 		wantBad  int
 	}{
-		{name: "cut after a whole block", cut: func(_, second int64) int64 { return second }, wantRead: seq(0, 10)},
-		{name: "cut inside the second block", cut: func(first, second int64) int64 { return (first + second) / 2 }, wantRead: seq(0, 5), wantBad: 1},
-		{name: "cut inside a block header", cut: func(first, _ int64) int64 { return first + 2 }, wantRead: seq(0, 5), wantBad: 1},
+		{name: "cut after a whole block", cut: func(_, second int64) int64 { return second }, wantRead: sinktest.Seq(0, 10)},
+		{name: "cut inside the second block", cut: func(first, second int64) int64 { return (first + second) / 2 }, wantRead: sinktest.Seq(0, 5), wantBad: 1},
+		{name: "cut inside a block header", cut: func(first, _ int64) int64 { return first + 2 }, wantRead: sinktest.Seq(0, 5), wantBad: 1},
 		{name: "cut inside the frame header", cut: func(int64, int64) int64 { return 5 }, wantBad: 1},
 	}
 	for _, tt := range tests {
@@ -470,17 +471,17 @@ func TestFileLZ4Torn(t *testing.T) {
 				t.Fatal(err)
 			}
 			got, bad := readAll(t, path)
-			if !slices.Equal(eventNumbers(got), tt.wantRead) || len(bad) != tt.wantBad {
-				t.Fatalf("read %v and %v", eventNumbers(got), bad)
+			if !slices.Equal(sinktest.EventNumbers(got), tt.wantRead) || len(bad) != tt.wantBad {
+				t.Fatalf("read %v and %v", sinktest.EventNumbers(got), bad)
 			}
 			if tt.wantBad > 0 && !bad[0].Torn {
 				t.Fatalf("bad line %+v is not torn", bad[0])
 			}
 			// Appending after the crash adds a new frame that reads back.
-			writeFile(t, path, [][]tracing.TraceEvent{localBatch(100, 3)}, WithCompression(tracing.CompressionLZ4))
+			writeFile(t, path, [][]tracing.TraceEvent{sinktest.Batch(100, 3)}, WithCompression(tracing.CompressionLZ4))
 			got, bad = readAll(t, path)
-			if !slices.Equal(eventNumbers(got), append(tt.wantRead, seq(100, 3)...)) || len(bad) != tt.wantBad {
-				t.Fatalf("after append: read %v and %v", eventNumbers(got), bad)
+			if !slices.Equal(sinktest.EventNumbers(got), append(tt.wantRead, sinktest.Seq(100, 3)...)) || len(bad) != tt.wantBad {
+				t.Fatalf("after append: read %v and %v", sinktest.EventNumbers(got), bad)
 			}
 		})
 	}
@@ -488,11 +489,11 @@ func TestFileLZ4Torn(t *testing.T) {
 
 func TestFileLZ4DamagedMiddleFrame(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "trace.jsonl.lz4")
-	writeFile(t, path, [][]tracing.TraceEvent{localBatch(0, 5)}, WithCompression(tracing.CompressionLZ4))
+	writeFile(t, path, [][]tracing.TraceEvent{sinktest.Batch(0, 5)}, WithCompression(tracing.CompressionLZ4))
 	fi, _ := os.Stat(path)
 	firstEnd := fi.Size()
-	writeFile(t, path, [][]tracing.TraceEvent{localBatch(5, 5)}, WithCompression(tracing.CompressionLZ4))
-	writeFile(t, path, [][]tracing.TraceEvent{localBatch(10, 5)}, WithCompression(tracing.CompressionLZ4))
+	writeFile(t, path, [][]tracing.TraceEvent{sinktest.Batch(5, 5)}, WithCompression(tracing.CompressionLZ4))
+	writeFile(t, path, [][]tracing.TraceEvent{sinktest.Batch(10, 5)}, WithCompression(tracing.CompressionLZ4))
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -505,10 +506,10 @@ func TestFileLZ4DamagedMiddleFrame(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, bad := readAll(t, path)
-	nums := eventNumbers(got)
+	nums := sinktest.EventNumbers(got)
 	// Frames 1 and 3 survive; what survives of frame 2 is only lines that
 	// still decode.
-	if !slices.Equal(nums[:5], seq(0, 5)) || !slices.Equal(nums[len(nums)-5:], seq(10, 5)) || len(bad) == 0 {
+	if !slices.Equal(nums[:5], sinktest.Seq(0, 5)) || !slices.Equal(nums[len(nums)-5:], sinktest.Seq(10, 5)) || len(bad) == 0 {
 		t.Fatalf("read %v and %d bad lines", nums, len(bad))
 	}
 }
@@ -520,7 +521,7 @@ func TestFileLZ4ReadableByLz4cat(t *testing.T) {
 	}
 	dir := t.TempDir()
 	plain, compressed := filepath.Join(dir, "trace.jsonl"), filepath.Join(dir, "trace.jsonl.lz4")
-	for _, b := range [][]tracing.TraceEvent{localBatch(0, 300), {localRichEvent(1)}} {
+	for _, b := range [][]tracing.TraceEvent{sinktest.Batch(0, 300), {sinktest.RichEvent(1)}} {
 		// Two opens: the lz4 file holds two frames.
 		writeFile(t, plain, [][]tracing.TraceEvent{b})
 		writeFile(t, compressed, [][]tracing.TraceEvent{b}, WithCompression(tracing.CompressionLZ4))
@@ -580,7 +581,7 @@ func TestFileSyncPolicy(t *testing.T) {
 			}
 			for i := range 5 {
 				now = now.Add(4 * time.Second)
-				if err := s.Write(t.Context(), localBatch(i, 1)); err != nil {
+				if err := s.Write(t.Context(), sinktest.Batch(i, 1)); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -639,7 +640,7 @@ func TestFileConcurrentSafe(t *testing.T) {
 				go func() {
 					defer wg.Done()
 					for b := range 30 {
-						err := s.Write(t.Context(), localBatch(w*1000+b*4, 4))
+						err := s.Write(t.Context(), sinktest.Batch(w*1000+b*4, 4))
 						if err != nil && !errors.Is(err, tracing.ErrClosed) {
 							t.Error(err)
 						}

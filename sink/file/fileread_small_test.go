@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/pierrec/lz4/v4"
+	"github.com/reflowtrace/reflowtrace-go/sink/internal/sinktest"
 	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
 
@@ -14,7 +15,7 @@ import (
 // it could hold: a small lz4 frame declaring 4 MiB blocks included.
 func TestReadSmallFileAllocatesLittle(t *testing.T) {
 	var enc wire.Encoder
-	ev := localEvent(1)
+	ev := sinktest.Event(1)
 	line := appendFileLine(&enc, nil, &ev)
 	var z bytes.Buffer
 	zw := lz4.NewWriter(&z)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/pierrec/lz4/v4"
 
+	"github.com/reflowtrace/reflowtrace-go/sink/internal/sinktest"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
@@ -53,7 +54,7 @@ func TestRotatedFiles(t *testing.T) {
 
 func TestReadFileStopsWhenAsked(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "trace.jsonl")
-	writeFile(t, path, [][]tracing.TraceEvent{localBatch(0, 10)}, WithMaxBytes(2000), WithMaxFiles(10))
+	writeFile(t, path, [][]tracing.TraceEvent{sinktest.Batch(0, 10)}, WithMaxBytes(2000), WithMaxFiles(10))
 	n := 0
 	for _, err := range ReadFile(path) {
 		if err != nil {
@@ -146,10 +147,10 @@ const maxFuzzFileBytes = 1 << 10
 func FuzzReadFile(f *testing.F) {
 	var enc wire.Encoder
 	for i := range 4 {
-		ev := localRichEvent(i)
+		ev := sinktest.RichEvent(i)
 		f.Add(appendFileLine(&enc, nil, &ev), false, uint16(0))
 	}
-	ev := localEvent(9)
+	ev := sinktest.Event(9)
 	ev.TraceID = tracing.TraceID{}
 	good := appendFileLine(&enc, nil, &ev)
 	f.Add(good, false, uint16(0))
@@ -177,7 +178,7 @@ func FuzzReadFile(f *testing.F) {
 		want, wantBad := readBytes(t, "plain", data)
 		z := lz4Compress(t, data)
 		got, gotBad := readBytes(t, "lz4", z)
-		if err := eventsEqual(normalized(got), normalized(want)); err != nil || len(gotBad) != len(wantBad) {
+		if err := sinktest.EventsEqual(normalized(got), normalized(want)); err != nil || len(gotBad) != len(wantBad) {
 			t.Fatalf("lz4 reads differently (%v); bad lines %d, plain %d", err, len(gotBad), len(wantBad))
 		}
 		if damageAt == 0 {
@@ -219,7 +220,7 @@ func checkRewrite(t *testing.T, evs []tracing.TraceEvent) {
 		// a metric not measured is written as 0.
 		want[i].Data.PerformanceMetrics.Unmeasured = 0
 	}
-	if err := eventsEqual(normalized(back), want); err != nil {
+	if err := sinktest.EventsEqual(normalized(back), want); err != nil {
 		t.Fatalf("rewrite: %v", err)
 	}
 }

@@ -11,13 +11,14 @@ import (
 	"time"
 
 	"github.com/reflowtrace/reflowtrace-go/sink"
+	"github.com/reflowtrace/reflowtrace-go/sink/internal/sinktest"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 	"github.com/reflowtrace/reflowtrace-go/tracing/attr"
 )
 
 func TestMemoryWriteKeepsDeepCopies(t *testing.T) {
 	m := newMemory(t)
-	batch := []tracing.TraceEvent{localRichEvent(1), localRichEvent(2)}
+	batch := []tracing.TraceEvent{sinktest.RichEvent(1), sinktest.RichEvent(2)}
 	if err := m.Write(t.Context(), batch); err != nil {
 		t.Fatal(err)
 	}
@@ -36,15 +37,15 @@ func TestMemoryWriteKeepsDeepCopies(t *testing.T) {
 		ev.Data.CustomAttributes.Set(attr.Int("k5", 500))
 	}
 	clear(batch)
-	want := []tracing.TraceEvent{localRichEvent(1), localRichEvent(2)}
+	want := []tracing.TraceEvent{sinktest.RichEvent(1), sinktest.RichEvent(2)}
 	got := m.Events()
-	if err := eventsEqual(got, want); err != nil {
+	if err := sinktest.EventsEqual(got, want); err != nil {
 		t.Fatal(err)
 	}
 	// What Events returns is a copy too.
 	got[0].Data.Message.SerializedData[0] = 42
 	got[0].Causality.DependencyChain[0] = tracing.EventID{}
-	if err := eventsEqual(m.Events(), want); err != nil {
+	if err := sinktest.EventsEqual(m.Events(), want); err != nil {
 		t.Fatalf("after changing the result of Events: %v", err)
 	}
 }
@@ -58,12 +59,12 @@ func TestMemoryCapacity(t *testing.T) {
 		wantHeld    []int
 		wantEvicted uint64
 	}{
-		{name: "default", write: 3, wantCap: DefaultCapacity, wantHeld: seq(0, 3)},
-		{name: "nil option ignored", opts: []Option{nil, WithCapacity(4)}, write: 4, wantCap: 4, wantHeld: seq(0, 4)},
-		{name: "exactly full", opts: []Option{WithCapacity(5)}, write: 5, wantCap: 5, wantHeld: seq(0, 5)},
-		{name: "evicts oldest", opts: []Option{WithCapacity(3)}, write: 5, wantCap: 3, wantHeld: seq(2, 3), wantEvicted: 2},
-		{name: "wraps many times", opts: []Option{WithCapacity(4)}, write: 23, wantCap: 4, wantHeld: seq(19, 4), wantEvicted: 19},
-		{name: "capacity one", opts: []Option{WithCapacity(1)}, write: 3, wantCap: 1, wantHeld: seq(2, 1), wantEvicted: 2},
+		{name: "default", write: 3, wantCap: DefaultCapacity, wantHeld: sinktest.Seq(0, 3)},
+		{name: "nil option ignored", opts: []Option{nil, WithCapacity(4)}, write: 4, wantCap: 4, wantHeld: sinktest.Seq(0, 4)},
+		{name: "exactly full", opts: []Option{WithCapacity(5)}, write: 5, wantCap: 5, wantHeld: sinktest.Seq(0, 5)},
+		{name: "evicts oldest", opts: []Option{WithCapacity(3)}, write: 5, wantCap: 3, wantHeld: sinktest.Seq(2, 3), wantEvicted: 2},
+		{name: "wraps many times", opts: []Option{WithCapacity(4)}, write: 23, wantCap: 4, wantHeld: sinktest.Seq(19, 4), wantEvicted: 19},
+		{name: "capacity one", opts: []Option{WithCapacity(1)}, write: 3, wantCap: 1, wantHeld: sinktest.Seq(2, 1), wantEvicted: 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -73,11 +74,11 @@ func TestMemoryCapacity(t *testing.T) {
 			}
 			// Write in batches of 2 so evictions cross batch boundaries.
 			for i := 0; i < tt.write; i += 2 {
-				if err := m.Write(t.Context(), localBatch(i, min(2, tt.write-i))); err != nil {
+				if err := m.Write(t.Context(), sinktest.Batch(i, min(2, tt.write-i))); err != nil {
 					t.Fatal(err)
 				}
 			}
-			if got := eventNumbers(m.Events()); !reflect.DeepEqual(got, tt.wantHeld) {
+			if got := sinktest.EventNumbers(m.Events()); !reflect.DeepEqual(got, tt.wantHeld) {
 				t.Fatalf("held %v, want %v", got, tt.wantHeld)
 			}
 			if m.Len() != len(tt.wantHeld) {
@@ -95,30 +96,30 @@ func TestMemoryQuery(t *testing.T) {
 	m := newMemory(t, WithCapacity(8))
 	// Events 0..9, the first two evicted; actors cycle actor-0, -1, -2.
 	// Event 5 is a failure in another trace.
-	batch := localBatch(0, 10)
+	batch := sinktest.Batch(0, 10)
 	other := tracing.TraceID{9}
 	batch[5].TraceID = other
 	batch[5].Type = tracing.TraceEventType{Kind: tracing.KindActorFailed}
 	if err := m.Write(t.Context(), batch); err != nil {
 		t.Fatal(err)
 	}
-	at := func(i int) time.Time { return localBase.Add(time.Duration(i) * time.Millisecond) }
+	at := func(i int) time.Time { return sinktest.Base.Add(time.Duration(i) * time.Millisecond) }
 	tests := []struct {
 		name string
 		q    Query
 		want []int
 	}{
-		{name: "zero query matches all held", q: Query{}, want: seq(2, 8)},
+		{name: "zero query matches all held", q: Query{}, want: sinktest.Seq(2, 8)},
 		{name: "trace", q: Query{TraceID: other}, want: []int{5}},
-		{name: "trace excludes other", q: Query{TraceID: localTrace}, want: []int{2, 3, 4, 6, 7, 8, 9}},
+		{name: "trace excludes other", q: Query{TraceID: sinktest.Trace}, want: []int{2, 3, 4, 6, 7, 8, 9}},
 		{name: "actor", q: Query{ActorID: "actor-1"}, want: []int{4, 7}},
 		{name: "unknown actor", q: Query{ActorID: "nobody"}, want: []int{}},
 		{name: "kinds", q: Query{Kinds: []tracing.EventKind{tracing.KindActorFailed, tracing.KindActorCreated}}, want: []int{5}},
-		{name: "empty kinds is no constraint", q: Query{Kinds: []tracing.EventKind{}}, want: seq(2, 8)},
+		{name: "empty kinds is no constraint", q: Query{Kinds: []tracing.EventKind{}}, want: sinktest.Seq(2, 8)},
 		{name: "from is inclusive", q: Query{From: at(8)}, want: []int{8, 9}},
 		{name: "to is exclusive", q: Query{To: at(4)}, want: []int{2, 3}},
 		{name: "window", q: Query{From: at(3), To: at(6)}, want: []int{3, 4, 5}},
-		{name: "all constraints", q: Query{TraceID: localTrace, ActorID: "actor-0", Kinds: []tracing.EventKind{tracing.KindDataFlow}, From: at(3), To: at(9)}, want: []int{3, 6}},
+		{name: "all constraints", q: Query{TraceID: sinktest.Trace, ActorID: "actor-0", Kinds: []tracing.EventKind{tracing.KindDataFlow}, From: at(3), To: at(9)}, want: []int{3, 6}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -126,7 +127,7 @@ func TestMemoryQuery(t *testing.T) {
 			if got == nil {
 				t.Fatal("Query returned nil, want a non-nil slice")
 			}
-			if nums := eventNumbers(got); !reflect.DeepEqual(nums, tt.want) {
+			if nums := sinktest.EventNumbers(got); !reflect.DeepEqual(nums, tt.want) {
 				t.Fatalf("got %v, want %v", nums, tt.want)
 			}
 		})
@@ -153,7 +154,7 @@ func TestMemoryWaitFor(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			m := newMemory(t, WithCapacity(10))
-			if err := m.Write(t.Context(), localBatch(0, tt.before)); err != nil {
+			if err := m.Write(t.Context(), sinktest.Batch(0, tt.before)); err != nil {
 				t.Fatal(err)
 			}
 			ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
@@ -164,7 +165,7 @@ func TestMemoryWaitFor(t *testing.T) {
 			done := make(chan error, 1)
 			go func() { done <- m.WaitFor(ctx, tt.n) }()
 			for i := range tt.after {
-				if err := m.Write(t.Context(), localBatch(tt.before+i, 1)); err != nil {
+				if err := m.Write(t.Context(), sinktest.Batch(tt.before+i, 1)); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -194,33 +195,33 @@ func TestMemoryLifecycle(t *testing.T) {
 		{name: "empty batch", run: func(m *Sink) error { return m.Write(t.Context(), []tracing.TraceEvent{}) }},
 		{name: "flush", run: func(m *Sink) error { return m.Flush(t.Context()) }},
 		{name: "flush with cancelled ctx has nothing to wait for", run: func(m *Sink) error { return m.Flush(cancelled) }},
-		{name: "write with cancelled ctx", run: func(m *Sink) error { return m.Write(cancelled, localBatch(0, 1)) }, wantErr: context.Canceled},
+		{name: "write with cancelled ctx", run: func(m *Sink) error { return m.Write(cancelled, sinktest.Batch(0, 1)) }, wantErr: context.Canceled},
 		{name: "close twice", run: func(m *Sink) error {
 			return errors.Join(m.Close(t.Context()), m.Close(t.Context()), m.Close(cancelled))
 		}},
 		{name: "write after close", run: func(m *Sink) error {
 			_ = m.Close(t.Context())
-			return m.Write(t.Context(), localBatch(0, 1))
+			return m.Write(t.Context(), sinktest.Batch(0, 1))
 		}, wantErr: tracing.ErrClosed},
 		{name: "flush after close", run: func(m *Sink) error {
 			_ = m.Close(t.Context())
 			return m.Flush(t.Context())
 		}, wantErr: tracing.ErrClosed},
 		{name: "events readable after close", run: func(m *Sink) error {
-			if err := m.Write(t.Context(), localBatch(0, 2)); err != nil {
+			if err := m.Write(t.Context(), sinktest.Batch(0, 2)); err != nil {
 				return err
 			}
 			return m.Close(t.Context())
 		}, wantLen: 2},
 		{name: "reset", run: func(m *Sink) error {
-			if err := m.Write(t.Context(), localBatch(0, 2)); err != nil {
+			if err := m.Write(t.Context(), sinktest.Batch(0, 2)); err != nil {
 				return err
 			}
 			m.Reset()
 			if s := m.Stats(); s != (Stats{}) {
 				return fmt.Errorf("stats after Reset: %+v", s)
 			}
-			return m.Write(t.Context(), localBatch(7, 1))
+			return m.Write(t.Context(), sinktest.Batch(7, 1))
 		}, wantLen: 1},
 	}
 	for _, tt := range tests {
@@ -253,7 +254,7 @@ func TestMemoryConcurrentSafe(t *testing.T) {
 			batch := make([]tracing.TraceEvent, size)
 			for b := range batches {
 				for i := range batch {
-					batch[i] = localRichEvent(w*100000 + b*size + i)
+					batch[i] = sinktest.RichEvent(w*100000 + b*size + i)
 				}
 				if err := m.Write(ctx, batch); err != nil {
 					t.Error(err)
@@ -297,9 +298,9 @@ func TestMemoryConcurrentSafe(t *testing.T) {
 	}
 	// Every held event is intact.
 	for _, ev := range m.Events() {
-		n := eventNumbers([]tracing.TraceEvent{ev})[0]
-		want := localRichEvent(n)
-		if !eventEqual(&ev, &want) {
+		n := sinktest.EventNumbers([]tracing.TraceEvent{ev})[0]
+		want := sinktest.RichEvent(n)
+		if !sinktest.EventEqual(&ev, &want) {
 			t.Fatalf("event %d corrupted: %+v", n, ev)
 		}
 	}
@@ -313,7 +314,7 @@ func TestMemoryCloseConcurrentSafe(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := range 100 {
-				err := m.Write(t.Context(), localBatch(i, 2))
+				err := m.Write(t.Context(), sinktest.Batch(i, 2))
 				if err != nil && !errors.Is(err, tracing.ErrClosed) {
 					t.Error(err)
 				}

@@ -1,4 +1,6 @@
-package memory
+// Package sinktest builds the events the tests of the file and memory
+// sinks write and compares what they read back.
+package sinktest
 
 import (
 	"fmt"
@@ -9,28 +11,28 @@ import (
 	"github.com/reflowtrace/reflowtrace-go/tracing/attr"
 )
 
-// localBase is the timestamp of localEvent(0); event i is i milliseconds
+// Base is the timestamp of Event(0); event i is i milliseconds
 // later.
-var localBase = time.Date(2026, 11, 26, 10, 30, 0, 0, time.UTC)
+var Base = time.Date(2026, 11, 26, 10, 30, 0, 0, time.UTC)
 
-// localTrace is the trace of the events built by localEvent.
-var localTrace = tracing.TraceID{0x01, 0x91, 0xf3, 0xb2, 0x7c, 0x4e, 0x7a, 0x10, 0x9d, 0x2f, 0x3b, 0x5c, 0x8e, 0x0f, 0x1a, 0x22}
+// Trace is the trace of the events built by Event.
+var Trace = tracing.TraceID{0x01, 0x91, 0xf3, 0xb2, 0x7c, 0x4e, 0x7a, 0x10, 0x9d, 0x2f, 0x3b, 0x5c, 0x8e, 0x0f, 0x1a, 0x22}
 
-// localID returns a deterministic event id for i.
-func localID(i int) tracing.EventID {
+// ID returns a deterministic event id for i.
+func ID(i int) tracing.EventID {
 	var id tracing.EventID
 	id[0], id[1], id[2], id[3] = byte(i>>24), byte(i>>16), byte(i>>8), byte(i)
 	id[6], id[8] = 0x70, 0x80
 	return id
 }
 
-// localEvent returns a data-flow event numbered i, in fresh memory each
+// Event returns a data-flow event numbered i, in fresh memory each
 // call: equal i give equal events that share nothing.
-func localEvent(i int) tracing.TraceEvent {
+func Event(i int) tracing.TraceEvent {
 	ev := tracing.TraceEvent{
-		EventID:   localID(i),
-		TraceID:   localTrace,
-		Timestamp: localBase.Add(time.Duration(i) * time.Millisecond),
+		EventID:   ID(i),
+		TraceID:   Trace,
+		Timestamp: Base.Add(time.Duration(i) * time.Millisecond),
 		Type:      tracing.TraceEventType{Kind: tracing.KindDataFlow, ToActor: "validator", ToPort: "in"},
 		ActorID:   fmt.Sprintf("actor-%d", i%3),
 	}
@@ -43,17 +45,17 @@ func localEvent(i int) tracing.TraceEvent {
 	return ev
 }
 
-// localRichEvent returns an event numbered i that uses every part of the
+// RichEvent returns an event numbered i that uses every part of the
 // model that refers to memory: byte slices, a dependency chain, more
 // attributes than fit inline, nested arrays and objects.
-func localRichEvent(i int) tracing.TraceEvent {
-	ev := localEvent(i)
+func RichEvent(i int) tracing.TraceEvent {
+	ev := Event(i)
 	ev.Type = tracing.TraceEventType{Kind: tracing.KindStateChanged}
 	ev.Data.Message.SerializedData = []byte{1, 2, 3, byte(i)}
 	ev.Data.StateDiff = tracing.StateDiff{Before: []byte("before"), After: []byte("after"), DiffType: tracing.DiffIncremental}
 	ev.Data.Error = "boom"
-	ev.Causality.ParentEventID = localID(i + 1000)
-	ev.Causality.DependencyChain = []tracing.EventID{localID(i + 1001), localID(i + 1002)}
+	ev.Causality.ParentEventID = ID(i + 1000)
+	ev.Causality.DependencyChain = []tracing.EventID{ID(i + 1001), ID(i + 1002)}
 	for j := range 6 {
 		ev.Data.CustomAttributes.Set(attr.Int(fmt.Sprintf("k%d", j), j))
 	}
@@ -64,32 +66,32 @@ func localRichEvent(i int) tracing.TraceEvent {
 	return ev
 }
 
-// localBatch returns events from, from+1, … from+n-1.
-func localBatch(from, n int) []tracing.TraceEvent {
+// Batch returns events from, from+1, … from+n-1.
+func Batch(from, n int) []tracing.TraceEvent {
 	b := make([]tracing.TraceEvent, n)
 	for i := range b {
-		b[i] = localEvent(from + i)
+		b[i] = Event(from + i)
 	}
 	return b
 }
 
-// eventsEqual reports whether a and b hold the same events; on mismatch it
+// EventsEqual reports whether a and b hold the same events; on mismatch it
 // says where.
-func eventsEqual(a, b []tracing.TraceEvent) error {
+func EventsEqual(a, b []tracing.TraceEvent) error {
 	if len(a) != len(b) {
 		return fmt.Errorf("got %d events, want %d", len(a), len(b))
 	}
 	for i := range a {
-		if !eventEqual(&a[i], &b[i]) {
+		if !EventEqual(&a[i], &b[i]) {
 			return fmt.Errorf("event %d: got %+v, want %+v", i, a[i], b[i])
 		}
 	}
 	return nil
 }
 
-// eventEqual compares two events field by field (attributes with
+// EventEqual compares two events field by field (attributes with
 // Attributes.Equal, timestamps with time.Time.Equal).
-func eventEqual(a, b *tracing.TraceEvent) bool {
+func EventEqual(a, b *tracing.TraceEvent) bool {
 	x, y := *a, *b
 	if !x.Data.CustomAttributes.Equal(&y.Data.CustomAttributes) || !x.Timestamp.Equal(y.Timestamp) {
 		return false
@@ -100,7 +102,7 @@ func eventEqual(a, b *tracing.TraceEvent) bool {
 }
 
 // eventIDs returns the ids of evs, in order, as their numbers.
-func eventNumbers(evs []tracing.TraceEvent) []int {
+func EventNumbers(evs []tracing.TraceEvent) []int {
 	out := make([]int, len(evs))
 	for i := range evs {
 		id := evs[i].EventID
@@ -109,7 +111,7 @@ func eventNumbers(evs []tracing.TraceEvent) []int {
 	return out
 }
 
-func seq(from, n int) []int {
+func Seq(from, n int) []int {
 	out := make([]int, n)
 	for i := range out {
 		out[i] = from + i
