@@ -293,6 +293,22 @@ func (s *Sink) windowRoomLocked() bool {
 	return s.inflight.len() < s.cfg.inflight && s.inflight.bytes < s.windowBytes()
 }
 
+// streamedOnlyLocked reports whether f, a store of a streamed segment,
+// is skipped on c: in ModeBoth, generation 2 keeps the streamed trace and
+// a store would only be replaced at its EndTrace, so only the last one,
+// after it, is sent; in ModeLive only that last one exists, and only
+// generation 2 gets it, since generation 1 keeps nothing in live mode.
+// s.mu must be held.
+func (s *Sink) streamedOnlyLocked(c *wsConn, f *frame) bool {
+	switch s.cfg.mode {
+	case ModeBoth:
+		return !f.final && c.gen == tracing.ProtocolV2
+	case ModeLive:
+		return c.gen != tracing.ProtocolV2
+	}
+	return false
+}
+
 // takeLocked moves the frames that fit in the window from resend (first)
 // and queue (unless the spool goes first) to inflight, putting in the
 // frames a streamed trace needs on c first (see websocket_stream.go).
@@ -323,9 +339,7 @@ func (s *Sink) takeLocked(c *wsConn, batch []*frame, spoolFirst bool) []*frame {
 			s.releaseLocked(f)
 			continue
 		}
-		if g := f.seg; g != nil && !f.final && s.cfg.mode == ModeBoth && c.gen == tracing.ProtocolV2 && !g.storeOnly.Load() {
-			// Generation 2 keeps the streamed trace; a store would only be
-			// replaced at its EndTrace. The last one, after it, is sent.
+		if g := f.seg; g != nil && !g.storeOnly.Load() && s.streamedOnlyLocked(c, f) {
 			q.pop()
 			if g.pending == f {
 				g.pending = nil

@@ -63,13 +63,17 @@ type Mode uint8
 
 // The WebSocket sink modes.
 const (
-	// ModeStore sends one StoreTrace per batch and trace id, which the server
-	// persists (default).
+	// ModeStore keeps every event through StoreTrace, on both generations
+	// (default): each store carries all the events of its trace segment
+	// so far, since the server replaces a stored trace whole.
 	ModeStore Mode = iota
-	// ModeLive sends one RecordEvent per event, which the server forwards to
-	// its subscribers without persisting it.
+	// ModeLive sends one RecordEvent per event, which the server forwards
+	// to its subscribers. Generation 1 keeps none of them. Generation 2
+	// appends them to the trace, and the sink ends each segment with one
+	// StoreTrace of the segment's events that gives it its full header
+	// (execution id, and the tags that link the segments of a long trace).
 	ModeLive
-	// ModeBoth sends both.
+	// ModeBoth does both: kept on both generations and forwarded.
 	ModeBoth
 )
 

@@ -186,7 +186,11 @@ func (s *Sink) sealLocked(g *traceSeg, now int64, frames []*frame) []*frame {
 	if s.cfg.mode.live() && !g.storeOnly.Load() {
 		frames = append(frames, s.endFrame(g, now))
 	}
-	if s.stores(g) && (g.dirtySince != 0 || s.cfg.mode.live() && g.n > 0) {
+	// In live mode too: the EndTrace kept the streamed segment without its
+	// header's execution id and tags, which link the segments of a long
+	// trace; this store replaces it with them (a generation-1 connection,
+	// which keeps nothing streamed, skips it).
+	if g.dirtySince != 0 || s.cfg.mode.live() && g.n > 0 {
 		if g.dirtySince == 0 {
 			g.dirtySince = now
 		}
