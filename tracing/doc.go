@@ -2,7 +2,8 @@
 // ([TraceEvent] and the protocol's other types) and the [TracingClient]
 // that records events and ships them in batches to one or more [Sink]s.
 // The protocol's messages and their JSON live in package wire, reading
-// traces back in package query, the sinks in package sink.
+// traces back in package query, custom attributes in package attr, the
+// sinks in the packages under sink (websocket, file, memory).
 //
 // # Event model
 //
