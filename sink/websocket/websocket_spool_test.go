@@ -234,7 +234,10 @@ func TestWebSocketSpoolDamageReplay(t *testing.T) {
 // TestWebSocketSpoolResume spools twenty traces, lets a second sink
 // deliver about half of them before the server dies and the sink closes,
 // and checks that a third sink sends only what was left: the server keeps
-// every event, and receives no StoreTrace twice.
+// every event, and the third sink sends one StoreTrace per record the
+// second left on disk, none that the second saw acknowledged. (A record
+// the server stored without the second sink reading its acknowledgement
+// is left on disk and sent again, as it must be.)
 func TestWebSocketSpoolResume(t *testing.T) {
 	ctx := testCtx(t)
 	dir := t.TempDir()
@@ -281,6 +284,8 @@ func TestWebSocketSpoolResume(t *testing.T) {
 	if err := srv.Restart(ctx); err != nil {
 		t.Fatal(err)
 	}
+	// Stop returned once the server was done with the second sink's
+	// connection: what it counts from here is the third sink's.
 	before := srv.Stats().ByKind["StoreTrace"]
 	s3, _ := newTestSink(t, srv.URL(), WithSpoolDir(dir))
 	waitKept(ctx, t, srv, ids(all))

@@ -28,6 +28,7 @@ type conn struct {
 	cork   *cork.Conn
 	out    chan outMsg
 	wdone  chan struct{}
+	gone   chan struct{} // closed once the handler is done with the connection
 
 	omu     sync.Mutex // guards oclosed and sending on out
 	oclosed bool

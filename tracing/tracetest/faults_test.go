@@ -227,3 +227,29 @@ func TestReplyLatencyKeepsRepliesInOrder(t *testing.T) {
 		t.Fatal("no pong once the latency is removed")
 	}
 }
+
+// TestStopSettlesItsConnections checks that what the connections a Stop
+// closes had received is applied before Stop returns: a caller reading the
+// server's state just after Stop sees it as it stays until Restart, the
+// in-flight trace of a closed generation-2 connection stored.
+func TestStopSettlesItsConnections(t *testing.T) {
+	ctx := testCtx(t)
+	s, c := startGen2(t)
+	started := tracing.NewTraceID()
+	startTrace(t, c, started)
+	recordEvents(t, c, started, events(2, "a"))
+	// The handler holds a message it has counted and not answered.
+	s.SetAckGate(make(chan struct{}))
+	c.send(wire.StoreTrace{Trace: newTrace(1)})
+	if err := s.WaitFor(ctx, func(v View) bool { return v.ByKind("StoreTrace") == 1 }); err != nil {
+		t.Fatal(err)
+	}
+	s.Stop()
+	st := s.Stats()
+	if st.Conns != 0 || st.InFlight != 0 || st.Stored != 2 {
+		t.Fatalf("after Stop: %d connections, %d traces in flight, %d stored; want 0, 0, 2", st.Conns, st.InFlight, st.Stored)
+	}
+	if got := s.GetTrace(started); got == nil || got.Status.Kind != tracing.StatusCompleted || len(got.Events) != 2 {
+		t.Fatalf("trace of the stopped connection %+v", got)
+	}
+}

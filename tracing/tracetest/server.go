@@ -281,7 +281,11 @@ func (s *Server) Addr() string {
 }
 
 // Stop closes the listener and every connection abruptly, as a killed
-// server would; the recorded state is kept. Restart listens again.
+// server would; the recorded state is kept. It returns once the handlers
+// of the connections it closed are done, so that a message they had
+// already read is counted and kept before Stop returns, never after: what
+// Stats and the readers show no longer changes until Restart. Restart
+// listens again.
 func (s *Server) Stop() {
 	s.lmu.Lock()
 	srv := s.srv
@@ -290,7 +294,9 @@ func (s *Server) Stop() {
 	if srv != nil {
 		_ = srv.Close()
 	}
-	s.KillConnections()
+	for _, c := range s.killConnections() {
+		<-c.gone
+	}
 }
 
 // Restart listens again on the address of a stopped server.
@@ -322,8 +328,13 @@ func (s *Server) Close() {
 }
 
 // KillConnections closes every open connection at once, without a close
-// frame.
-func (s *Server) KillConnections() {
+// frame. It does not wait for their handlers: a message a connection had
+// already read may still be counted and kept after it returns (Stop
+// waits).
+func (s *Server) KillConnections() { s.killConnections() }
+
+// killConnections closes every open connection and returns them.
+func (s *Server) killConnections() []*conn {
 	s.mu.Lock()
 	cs := make([]*conn, 0, len(s.conns))
 	for c := range s.conns {
@@ -333,6 +344,7 @@ func (s *Server) KillConnections() {
 	for _, c := range cs {
 		c.kill()
 	}
+	return cs
 }
 
 func (s *Server) notifyLocked() {
@@ -475,7 +487,7 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 	// bounds what the library buffers.
 	ws.SetReadLimit(maxFrame + 1)
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &conn{s: s, ws: ws, ctx: ctx, cancel: cancel, out: make(chan outMsg, 1024), wdone: make(chan struct{})}
+	c := &conn{s: s, ws: ws, ctx: ctx, cancel: cancel, out: make(chan outMsg, 1024), wdone: make(chan struct{}), gone: make(chan struct{})}
 	if s.cfg.gen == Gen2 {
 		// Replies in the generation-2 form: null for a metric that was not
 		// measured, the snapshot's extra fields.
@@ -507,6 +519,7 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 	s.disconnectLocked(c)
 	s.notifyLocked()
 	s.mu.Unlock()
+	close(c.gone)
 }
 
 // disconnectLocked applies generation 2's rule for a closed connection: the
