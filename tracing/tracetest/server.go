@@ -284,7 +284,8 @@ func (s *Server) Addr() string {
 // server would; the recorded state is kept. It returns once the handlers
 // of the connections it closed are done, so that a message they had
 // already read is counted and kept before Stop returns, never after: what
-// Stats and the readers show no longer changes until Restart. Restart
+// Stats and the readers show no longer changes until Restart. A
+// connection whose handshake was under way is dropped too. Restart
 // listens again.
 func (s *Server) Stop() {
 	s.lmu.Lock()
@@ -498,9 +499,14 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 		c.codec, _ = newCodec(s.cfg.algorithm) // validated by Start
 	}
 	c.cork, _ = r.Context().Value(connKey{}).(*cork.Conn) // nil under TLS
+	// A connection whose handshake ran while Stop closed its server is
+	// refused here, under the lock Stop takes first, so that Stop either
+	// sees it in conns or it never starts: none outlives the Stop.
+	s.lmu.Lock()
 	s.mu.Lock()
-	if s.closed {
+	if s.closed || s.srv == nil || s.srv != r.Context().Value(http.ServerContextKey) {
 		s.mu.Unlock()
+		s.lmu.Unlock()
 		_ = ws.CloseNow()
 		cancel()
 		return
@@ -511,6 +517,7 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 	s.serve.Add(1)
 	s.notifyLocked()
 	s.mu.Unlock()
+	s.lmu.Unlock()
 	defer s.serve.Done()
 	c.run()
 	s.mu.Lock()
