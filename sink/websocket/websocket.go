@@ -144,9 +144,8 @@ type Stats struct {
 type Sink struct {
 	cfg      *wsConfig
 	log      *zap.Logger
-	url      string // as dialed
-	shownURL string // without credentials or query, for logs and errors
-	secrets  []string
+	url      string    // as dialed
+	shownURL string    // without credentials or query, for logs and errors
 	dialers  []*dialer // the server, then the failover servers
 
 	encMu   sync.Mutex // guards enc, comp, segs, touched, evBuf
@@ -290,8 +289,7 @@ func New(rawURL string, opts ...Option) (*Sink, error) {
 	if cfg.compress && cfg.alg != tracing.CompressionAuto {
 		s.compAlg.Store(int32(cfg.alg)) // the same numbering as compress.Algorithm
 	}
-	s.secrets = collectSecrets(cfg, u)
-	s.dialers = []*dialer{newDialer(s, u, tlsCfg)}
+	s.dialers = []*dialer{newDialer(u, cfg.dialConfig(tlsCfg, s.log))}
 	for _, raw := range cfg.failover {
 		fu, err := url.Parse(raw)
 		if err != nil || (fu.Scheme != "ws" && fu.Scheme != "wss") || fu.Host == "" {
@@ -303,8 +301,7 @@ func New(rawURL string, opts ...Option) (*Sink, error) {
 		if cfg.tls != nil && fu.Scheme != "wss" {
 			return nil, fmt.Errorf("%w: WithTLS needs wss:// urls, WithFailover has %q", sink.ErrInvalidOption, showURL(raw))
 		}
-		s.secrets = append(s.secrets, collectSecrets(cfg, fu)...)
-		s.dialers = append(s.dialers, newDialer(s, fu, tlsCfg))
+		s.dialers = append(s.dialers, newDialer(fu, cfg.dialConfig(tlsCfg, s.log)))
 	}
 	s.deftr = tracing.FlowTrace{
 		TraceID:     tracing.NewTraceID(),
@@ -382,67 +379,6 @@ func (s *Sink) storeAll(ctx context.Context) error {
 		return err
 	}
 	return s.admitAll(ctx, s.encodeDue(true))
-}
-
-// showURL returns rawURL without user info, query or fragment.
-func showURL(rawURL string) string {
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		return "<unparsable URL>"
-	}
-	v := url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}
-	return v.String()
-}
-
-func collectSecrets(cfg *wsConfig, u *url.URL) []string {
-	var out []string
-	add := func(s string) {
-		if len(s) >= 4 {
-			out = append(out, s)
-		}
-	}
-	add(cfg.apiKey)
-	add(cfg.bearer)
-	if p, ok := u.User.Password(); ok {
-		add(p)
-	}
-	add(u.User.Username())
-	add(u.RawQuery)
-	for _, vs := range u.Query() {
-		for _, v := range vs {
-			add(v)
-		}
-	}
-	for _, vs := range cfg.header {
-		for _, v := range vs {
-			add(v)
-		}
-	}
-	return out
-}
-
-// redactedError hides the sink's secrets in the message of an error from
-// the network stack, keeping the chain for errors.Is and errors.As.
-type redactedError struct {
-	err     error
-	secrets []string
-}
-
-func (e *redactedError) Error() string {
-	msg := e.err.Error()
-	for _, s := range e.secrets {
-		msg = strings.ReplaceAll(msg, s, "[REDACTED]")
-	}
-	return msg
-}
-
-func (e *redactedError) Unwrap() error { return e.err }
-
-func (s *Sink) redact(err error) error {
-	if err == nil || len(s.secrets) == 0 {
-		return err
-	}
-	return &redactedError{err: err, secrets: s.secrets}
 }
 
 // notifyLocked wakes everyone waiting for a change. s.mu must be held.

@@ -21,11 +21,6 @@ import (
 	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
 
-// ErrPermanent is wrapped by connection failures that retrying cannot fix:
-// the server refused the credentials (401, 403) or TLS failed (untrusted
-// or mismatched certificate, refused client certificate).
-var ErrPermanent = errors.New("sink: permanent connection failure")
-
 var (
 	errStopping   = errors.New("sink: websocket stopping")
 	errRetryLater = errors.New("sink: websocket: waiting before resending")
@@ -35,6 +30,7 @@ var (
 type wsConn struct {
 	c      *cws.Conn
 	cork   *cork.Conn
+	d      *dialer // the dialer that opened it
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -79,7 +75,7 @@ func (s *Sink) run() {
 			}
 			var err error
 			d := s.dialers[cur]
-			c, err = d.dial(ctx)
+			c, err = s.open(ctx, d)
 			if err == nil || len(s.dialers) == 1 {
 				if errors.Is(err, ErrPermanent) {
 					return retry.Permanent(err)
@@ -135,6 +131,18 @@ func (s *Sink) run() {
 		}
 		waitFirst = false
 	}
+}
+
+// open dials d and serves the connection with the sink's goroutines.
+func (s *Sink) open(ctx context.Context, d *dialer) (*wsConn, error) {
+	c, cc, err := d.dial(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.SetReadLimit(17 << 20)
+	wc := &wsConn{c: c, cork: cc, d: d, dead: make(chan struct{})}
+	wc.ctx, wc.cancel = context.WithCancel(s.runCtx)
+	return wc, nil
 }
 
 func (s *Sink) isStopping() bool {
@@ -543,7 +551,7 @@ func (s *Sink) teardown(c *wsConn, err error) {
 		c.cancel()
 		_ = c.c.CloseNow()
 		if err != nil && !stopping && s.runCtx.Err() == nil {
-			s.report(s.redact(fmt.Errorf("sink: websocket: connection to %s lost: %w", s.shownURL, err)), "connection lost")
+			s.report(c.d.redact(fmt.Errorf("sink: websocket: connection to %s lost: %w", s.shownURL, err)), "connection lost")
 		}
 	})
 }

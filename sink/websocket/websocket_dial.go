@@ -3,18 +3,25 @@ package websocket
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	cws "github.com/coder/websocket"
 	"go.uber.org/zap"
 
 	"github.com/reflowtrace/reflowtrace-go/internal/cork"
 )
+
+// ErrPermanent is wrapped by connection failures that retrying cannot fix:
+// the server refused the credentials (401, 403) or TLS failed (untrusted
+// or mismatched certificate, refused client certificate).
+var ErrPermanent = errors.New("sink: permanent connection failure")
 
 // ErrRedirectRefused is wrapped, together with ErrPermanent, by the dial
 // error when the server redirected the upgrade request to another scheme or
@@ -26,51 +33,79 @@ var ErrRedirectRefused = errors.New("sink: redirect refused")
 // by default.
 const maxRedirects = 10
 
-// dialer opens connections to the server.
+// dialConfig is what a dialer sends with every upgrade request, and how it
+// dials.
+type dialConfig struct {
+	tls                          *tls.Config // for wss://; nil: the system roots
+	header                       http.Header // added to every request
+	apiKeyHeader, apiKey, bearer string      // the credentials ("" for none)
+	origin                       string      // the Origin header, if not ""
+	// redirectCreds sends the credentials again after a redirect to
+	// another path of the same scheme and host.
+	redirectCreds bool
+	timeout       time.Duration // bounds one dial
+	log           *zap.Logger   // warns of credentials sent in plain text
+}
+
+// dialer opens connections to one server.
 type dialer struct {
-	s      *Sink
-	url    string
-	shown  string // url without credentials or query
-	tls    *tls.Config
-	header http.Header
+	url     string
+	shown   string // url without credentials or query
+	tls     *tls.Config
+	header  http.Header
+	timeout time.Duration
 	// credHeaders are the headers removed from a redirected request unless
 	// redirectCreds is set; the URL's user info is removed with them.
 	credHeaders   []string
 	redirectCreds bool
-	// urlErr is what is wrong with the URL, if anything: every dial fails
-	// with it.
-	urlErr error
+	// secrets are the values hidden in the dialer's errors: the
+	// credentials, the URL's user info and query, the headers' values.
+	secrets []string
 }
 
-func newDialer(s *Sink, u *url.URL, tlsCfg *tls.Config) *dialer {
-	h := s.cfg.header.Clone()
-	if s.cfg.apiKey != "" {
-		h.Set(s.cfg.apiKeyHeader, s.cfg.apiKey)
+// newDialer returns a dialer of u, a ws:// or wss:// URL whose port New
+// checked, and logs a Warn when credentials would cross the network
+// unencrypted.
+func newDialer(u *url.URL, cfg dialConfig) *dialer {
+	h := cfg.header.Clone()
+	if h == nil {
+		h = http.Header{}
 	}
-	if s.cfg.bearer != "" {
-		h.Set("Authorization", "Bearer "+s.cfg.bearer)
+	if cfg.apiKey != "" {
+		h.Set(cfg.apiKeyHeader, cfg.apiKey)
 	}
-	if s.cfg.origin != "" {
-		h.Set("Origin", s.cfg.origin)
+	if cfg.bearer != "" {
+		h.Set("Authorization", "Bearer "+cfg.bearer)
 	}
-	creds := []string{"Authorization", s.cfg.apiKeyHeader}
-	for k := range s.cfg.header {
+	if cfg.origin != "" {
+		h.Set("Origin", cfg.origin)
+	}
+	creds := []string{"Authorization"}
+	if cfg.apiKeyHeader != "" {
+		creds = append(creds, cfg.apiKeyHeader)
+	}
+	for k := range cfg.header {
 		creds = append(creds, k)
 	}
-	if plain := plaintextCredentials(s.cfg, u); len(plain) > 0 {
-		s.log.Warn("credentials will cross the network unencrypted: use wss://",
-			zap.String("url", s.shownURL), zap.Strings("credentials", plain))
+	tlsCfg := cfg.tls
+	if tlsCfg == nil {
+		tlsCfg = &tls.Config{MinVersion: tls.VersionTLS12, NextProtos: []string{"http/1.1"}}
 	}
-	return &dialer{
-		s: s, url: u.String(), shown: showURL(u.String()), tls: tlsCfg, header: h,
-		credHeaders: creds, redirectCreds: s.cfg.redirectCreds,
-		urlErr: checkURL(u),
+	d := &dialer{
+		url: u.String(), shown: showURL(u.String()), tls: tlsCfg, header: h, timeout: cfg.timeout,
+		credHeaders: creds, redirectCreds: cfg.redirectCreds,
+		secrets: collectSecrets(u, cfg),
 	}
+	if plain := plaintextCredentials(u, cfg); len(plain) > 0 && cfg.log != nil {
+		cfg.log.Warn("credentials will cross the network unencrypted: use wss://",
+			zap.String("url", d.shown), zap.Strings("credentials", plain))
+	}
+	return d
 }
 
-// plaintextCredentials names the credentials the sink would send over ws://
-// to a host that is not loopback.
-func plaintextCredentials(cfg *wsConfig, u *url.URL) []string {
+// plaintextCredentials names the credentials a dialer would send over
+// ws:// to a host that is not loopback.
+func plaintextCredentials(u *url.URL, cfg dialConfig) []string {
 	if wsScheme(u.Scheme) != "ws" || isLoopbackHost(u.Hostname()) {
 		return nil
 	}
@@ -98,14 +133,11 @@ func isLoopbackHost(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// dial opens one connection. Failures that retrying cannot fix wrap
-// ErrPermanent.
-func (d *dialer) dial(ctx context.Context) (*wsConn, error) {
-	s := d.s
-	if d.urlErr != nil {
-		return nil, fmt.Errorf("%w: dial: %w", ErrPermanent, d.urlErr)
-	}
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.dialTimeout)
+// dial opens one connection and returns it with the corkable connection
+// under it. Failures that retrying cannot fix wrap ErrPermanent; errors
+// never show the dialer's secrets.
+func (d *dialer) dial(ctx context.Context) (*cws.Conn, *cork.Conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, d.timeout)
 	defer cancel()
 	var (
 		cc       *cork.Conn
@@ -154,31 +186,27 @@ func (d *dialer) dial(ctx context.Context) (*wsConn, error) {
 	})
 	if err != nil {
 		if redirErr != nil {
-			return nil, fmt.Errorf("%w: dial %s: %w", ErrPermanent, s.shownURL, redirErr)
+			return nil, nil, fmt.Errorf("%w: dial %s: %w", ErrPermanent, d.shown, redirErr)
 		}
-		err = s.redact(err)
+		err = d.redact(err)
 		if resp != nil && (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden) {
-			return nil, fmt.Errorf("%w: dial %s: the server refused the credentials (%s)", ErrPermanent, s.shownURL, resp.Status)
+			return nil, nil, fmt.Errorf("%w: dial %s: the server refused the credentials (%s)", ErrPermanent, d.shown, resp.Status)
 		}
 		if tlsErr != nil && isTLSPermanent(tlsErr) || isRemoteTLSAlert(err) {
-			return nil, fmt.Errorf("%w: dial %s: tls: %w", ErrPermanent, s.shownURL, err)
+			return nil, nil, fmt.Errorf("%w: dial %s: tls: %w", ErrPermanent, d.shown, err)
 		}
 		if resp != nil {
-			return nil, fmt.Errorf("sink: dial %s: upgrade refused (%s): %w", s.shownURL, resp.Status, err)
+			return nil, nil, fmt.Errorf("sink: dial %s: upgrade refused (%s): %w", d.shown, resp.Status, err)
 		}
-		return nil, fmt.Errorf("sink: dial %s: %w", s.shownURL, err)
+		return nil, nil, fmt.Errorf("sink: dial %s: %w", d.shown, err)
 	}
-	c.SetReadLimit(17 << 20)
-	wc := &wsConn{c: c, cork: cc, dead: make(chan struct{})}
-	wc.ctx, wc.cancel = context.WithCancel(s.runCtx)
-	return wc, nil
+	return c, cc, nil
 }
 
 // checkRedirect decides on a redirect of the upgrade request: it refuses
 // one that leaves the scheme or host of the server URL, or comes after
 // maxRedirects others, and removes the credentials from the redirected
-// request unless WithRedirectCredentials allows them. via[0] is the first
-// request.
+// request unless redirectCreds allows them. via[0] is the first request.
 func (d *dialer) checkRedirect(req *http.Request, via []*http.Request) error {
 	if len(via) >= maxRedirects {
 		return fmt.Errorf("redirected to %s after %d redirects: %w", d.show(req.URL), len(via), ErrRedirectRefused)
@@ -200,11 +228,11 @@ func (d *dialer) checkRedirect(req *http.Request, via []*http.Request) error {
 }
 
 // show returns u as a ws:// or wss:// URL fit for errors: without user
-// info, query or fragment, and with the sink's secrets redacted.
+// info, query or fragment, and with the dialer's secrets redacted.
 func (d *dialer) show(u *url.URL) string {
 	v := *u
 	v.Scheme = wsScheme(v.Scheme)
-	return (&redactedError{err: errors.New(showURL(v.String())), secrets: d.s.secrets}).Error()
+	return d.redact(errors.New(showURL(v.String()))).Error()
 }
 
 // sameOrigin reports whether a and b have the same scheme (ws and http
@@ -246,4 +274,86 @@ func hostPort(u *url.URL) string {
 func isRemoteTLSAlert(err error) bool {
 	var op *net.OpError
 	return errors.As(err, &op) && op.Op == "remote error"
+}
+
+// isTLSPermanent reports whether err is a TLS failure that retrying will
+// not fix: an untrusted or mismatched certificate, an alert from the
+// server (for example a refused client certificate), or a peer that does
+// not speak TLS.
+func isTLSPermanent(err error) bool {
+	var (
+		verr  *tls.CertificateVerificationError
+		uerr  x509.UnknownAuthorityError
+		herr  x509.HostnameError
+		cerr  x509.CertificateInvalidError
+		alert tls.AlertError
+		rerr  tls.RecordHeaderError
+	)
+	return errors.As(err, &verr) || errors.As(err, &uerr) || errors.As(err, &herr) ||
+		errors.As(err, &cerr) || errors.As(err, &alert) || errors.As(err, &rerr)
+}
+
+// showURL returns rawURL without user info, query or fragment.
+func showURL(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return "<unparsable URL>"
+	}
+	v := url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}
+	return v.String()
+}
+
+// collectSecrets returns what a dialer of u with cfg must never show: the
+// credentials, the URL's user info and query values, the headers' values
+// (those shorter than 4 bytes would redact too much).
+func collectSecrets(u *url.URL, cfg dialConfig) []string {
+	var out []string
+	add := func(s string) {
+		if len(s) >= 4 {
+			out = append(out, s)
+		}
+	}
+	add(cfg.apiKey)
+	add(cfg.bearer)
+	if p, ok := u.User.Password(); ok {
+		add(p)
+	}
+	add(u.User.Username())
+	add(u.RawQuery)
+	for _, vs := range u.Query() {
+		for _, v := range vs {
+			add(v)
+		}
+	}
+	for _, vs := range cfg.header {
+		for _, v := range vs {
+			add(v)
+		}
+	}
+	return out
+}
+
+// redactedError hides secrets in the message of an error from the network
+// stack, keeping the chain for errors.Is and errors.As.
+type redactedError struct {
+	err     error
+	secrets []string
+}
+
+func (e *redactedError) Error() string {
+	msg := e.err.Error()
+	for _, s := range e.secrets {
+		msg = strings.ReplaceAll(msg, s, "[REDACTED]")
+	}
+	return msg
+}
+
+func (e *redactedError) Unwrap() error { return e.err }
+
+// redact returns err with the dialer's secrets hidden in its message.
+func (d *dialer) redact(err error) error {
+	if err == nil || len(d.secrets) == 0 {
+		return err
+	}
+	return &redactedError{err: err, secrets: d.secrets}
 }

@@ -1,6 +1,7 @@
 package websocket
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"maps"
@@ -265,6 +266,14 @@ func newWSConfig(opts []Option) (*wsConfig, error) {
 		c.execID = tracing.NewExecutionID()
 	}
 	return c, errors.Join(errs...)
+}
+
+// dialConfig is what the dialers take of c.
+func (c *wsConfig) dialConfig(tlsCfg *tls.Config, log *zap.Logger) dialConfig {
+	return dialConfig{
+		tls: tlsCfg, header: c.header, apiKeyHeader: c.apiKeyHeader, apiKey: c.apiKey, bearer: c.bearer,
+		origin: c.origin, redirectCreds: c.redirectCreds, timeout: c.dialTimeout, log: log,
+	}
 }
 
 // checkURL checks the part of a server URL that url.Parse leaves alone:

@@ -193,9 +193,7 @@ func TestWebSocketPlaintextCredentialsWarning(t *testing.T) {
 			core, logs := observer.New(zap.DebugLevel)
 			// What New does before it starts dialing, without the
 			// dialing: these hosts are not loopback.
-			s := &Sink{cfg: cfg, log: zap.New(core).Named("sink.websocket"), url: tt.url, shownURL: showURL(tt.url)}
-			s.secrets = collectSecrets(cfg, u)
-			_ = newDialer(s, u, nil)
+			_ = newDialer(u, cfg.dialConfig(nil, zap.New(core).Named("sink.websocket")))
 			warns := logs.FilterLevelExact(zapcore.WarnLevel).All()
 			want := 0
 			if tt.warn {
