@@ -16,6 +16,7 @@ import (
 
 	"github.com/reflowtrace/reflowtrace-go/internal/compress"
 	"github.com/reflowtrace/reflowtrace-go/sink"
+	"github.com/reflowtrace/reflowtrace-go/sink/websocket/internal/dial"
 	"github.com/reflowtrace/reflowtrace-go/sink/websocket/internal/spool"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
@@ -144,9 +145,9 @@ type Stats struct {
 type Sink struct {
 	cfg      *wsConfig
 	log      *zap.Logger
-	url      string    // as dialed
-	shownURL string    // without credentials or query, for logs and errors
-	dialers  []*dialer // the server, then the failover servers
+	url      string         // as dialed
+	shownURL string         // without credentials or query, for logs and errors
+	dialers  []*dial.Dialer // the server, then the failover servers
 
 	encMu   sync.Mutex // guards enc, comp, segs, touched, evBuf
 	enc     wire.Encoder
@@ -253,7 +254,7 @@ var (
 func New(rawURL string, opts ...Option) (*Sink, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
-		return nil, fmt.Errorf("%w: url %q: want ws://host:port or wss://host:port", sink.ErrInvalidOption, showURL(rawURL))
+		return nil, fmt.Errorf("%w: url %q: want ws://host:port or wss://host:port", sink.ErrInvalidOption, dial.ShowURL(rawURL))
 	}
 	if err := checkURL(u); err != nil {
 		return nil, err
@@ -263,7 +264,7 @@ func New(rawURL string, opts ...Option) (*Sink, error) {
 		return nil, err
 	}
 	if cfg.tls != nil && u.Scheme != "wss" {
-		return nil, fmt.Errorf("%w: WithTLS needs a wss:// url, got %q", sink.ErrInvalidOption, showURL(rawURL))
+		return nil, fmt.Errorf("%w: WithTLS needs a wss:// url, got %q", sink.ErrInvalidOption, dial.ShowURL(rawURL))
 	}
 	tlsCfg, err := buildTLS(cfg.tls)
 	if err != nil {
@@ -273,7 +274,7 @@ func New(rawURL string, opts ...Option) (*Sink, error) {
 		cfg:         cfg,
 		log:         cfg.log.Named("sink.websocket"),
 		url:         rawURL,
-		shownURL:    showURL(rawURL),
+		shownURL:    dial.ShowURL(rawURL),
 		changed:     make(chan struct{}),
 		outstanding: make(map[uint64]int),
 		rejected:    make(map[string]uint64),
@@ -289,19 +290,19 @@ func New(rawURL string, opts ...Option) (*Sink, error) {
 	if cfg.compress && cfg.alg != tracing.CompressionAuto {
 		s.compAlg.Store(int32(cfg.alg)) // the same numbering as compress.Algorithm
 	}
-	s.dialers = []*dialer{newDialer(u, cfg.dialConfig(tlsCfg, s.log))}
+	s.dialers = []*dial.Dialer{dial.New(u, cfg.dialConfig(tlsCfg, s.log))}
 	for _, raw := range cfg.failover {
 		fu, err := url.Parse(raw)
 		if err != nil || (fu.Scheme != "ws" && fu.Scheme != "wss") || fu.Host == "" {
-			return nil, fmt.Errorf("%w: WithFailover url %q: want ws://host:port or wss://host:port", sink.ErrInvalidOption, showURL(raw))
+			return nil, fmt.Errorf("%w: WithFailover url %q: want ws://host:port or wss://host:port", sink.ErrInvalidOption, dial.ShowURL(raw))
 		}
 		if err := checkURL(fu); err != nil {
 			return nil, fmt.Errorf("WithFailover: %w", err)
 		}
 		if cfg.tls != nil && fu.Scheme != "wss" {
-			return nil, fmt.Errorf("%w: WithTLS needs wss:// urls, WithFailover has %q", sink.ErrInvalidOption, showURL(raw))
+			return nil, fmt.Errorf("%w: WithTLS needs wss:// urls, WithFailover has %q", sink.ErrInvalidOption, dial.ShowURL(raw))
 		}
-		s.dialers = append(s.dialers, newDialer(fu, cfg.dialConfig(tlsCfg, s.log)))
+		s.dialers = append(s.dialers, dial.New(fu, cfg.dialConfig(tlsCfg, s.log)))
 	}
 	s.deftr = tracing.FlowTrace{
 		TraceID:     tracing.NewTraceID(),

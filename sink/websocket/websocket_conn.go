@@ -17,9 +17,21 @@ import (
 	"github.com/reflowtrace/reflowtrace-go/internal/compress"
 	"github.com/reflowtrace/reflowtrace-go/internal/cork"
 	"github.com/reflowtrace/reflowtrace-go/retry"
+	"github.com/reflowtrace/reflowtrace-go/sink/websocket/internal/dial"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
+
+// ErrPermanent is wrapped by connection failures that retrying cannot fix:
+// the server refused the credentials (401, 403) or TLS failed (untrusted
+// or mismatched certificate, refused client certificate).
+var ErrPermanent = dial.ErrPermanent
+
+// ErrRedirectRefused is wrapped, together with ErrPermanent, by the dial
+// error when the server redirected the upgrade request to another scheme or
+// host (host:port), or more than 10 times in a row. The sink never follows
+// such a redirect.
+var ErrRedirectRefused = dial.ErrRedirectRefused
 
 var (
 	errStopping   = errors.New("sink: websocket stopping")
@@ -30,7 +42,7 @@ var (
 type wsConn struct {
 	c      *cws.Conn
 	cork   *cork.Conn
-	d      *dialer // the dialer that opened it
+	d      *dial.Dialer // the dialer that opened it
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -92,7 +104,7 @@ func (s *Sink) run() {
 			} else {
 				refusedForGood = 0
 			}
-			s.log.Warn("failing over", zap.String("from", d.shown), zap.String("to", s.dialers[cur].shown), zap.Error(err))
+			s.log.Warn("failing over", zap.String("from", d.URL()), zap.String("to", s.dialers[cur].URL()), zap.Error(err))
 			return err
 		}, append([]retry.Option{retry.WithLogger(s.log)}, s.cfg.retryOpts...)...)
 		if err != nil {
@@ -112,7 +124,7 @@ func (s *Sink) run() {
 		refusedForGood = 0
 		if len(s.dialers) > 1 && !s.isStopping() {
 			// The connection was lost: the next server takes over.
-			s.log.Warn("failing over", zap.String("from", s.dialers[cur].shown), zap.String("to", s.dialers[(cur+1)%len(s.dialers)].shown))
+			s.log.Warn("failing over", zap.String("from", s.dialers[cur].URL()), zap.String("to", s.dialers[(cur+1)%len(s.dialers)].URL()))
 			cur = (cur + 1) % len(s.dialers)
 		}
 		if c.acks.Load() > 0 {
@@ -134,8 +146,8 @@ func (s *Sink) run() {
 }
 
 // open dials d and serves the connection with the sink's goroutines.
-func (s *Sink) open(ctx context.Context, d *dialer) (*wsConn, error) {
-	c, cc, err := d.dial(ctx)
+func (s *Sink) open(ctx context.Context, d *dial.Dialer) (*wsConn, error) {
+	c, cc, err := d.Dial(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -551,7 +563,7 @@ func (s *Sink) teardown(c *wsConn, err error) {
 		c.cancel()
 		_ = c.c.CloseNow()
 		if err != nil && !stopping && s.runCtx.Err() == nil {
-			s.report(c.d.redact(fmt.Errorf("sink: websocket: connection to %s lost: %w", s.shownURL, err)), "connection lost")
+			s.report(c.d.Redact(fmt.Errorf("sink: websocket: connection to %s lost: %w", s.shownURL, err)), "connection lost")
 		}
 	})
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/reflowtrace/reflowtrace-go/internal/header"
 	"github.com/reflowtrace/reflowtrace-go/retry"
 	"github.com/reflowtrace/reflowtrace-go/sink"
+	"github.com/reflowtrace/reflowtrace-go/sink/websocket/internal/dial"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 )
 
@@ -269,10 +270,10 @@ func newWSConfig(opts []Option) (*wsConfig, error) {
 }
 
 // dialConfig is what the dialers take of c.
-func (c *wsConfig) dialConfig(tlsCfg *tls.Config, log *zap.Logger) dialConfig {
-	return dialConfig{
-		tls: tlsCfg, header: c.header, apiKeyHeader: c.apiKeyHeader, apiKey: c.apiKey, bearer: c.bearer,
-		origin: c.origin, redirectCreds: c.redirectCreds, timeout: c.dialTimeout, log: log,
+func (c *wsConfig) dialConfig(tlsCfg *tls.Config, log *zap.Logger) dial.Config {
+	return dial.Config{
+		TLS: tlsCfg, Header: c.header, APIKeyHeader: c.apiKeyHeader, APIKey: c.apiKey, Bearer: c.bearer,
+		Origin: c.origin, RedirectCredentials: c.redirectCreds, Timeout: c.dialTimeout, Log: log,
 	}
 }
 
@@ -281,7 +282,7 @@ func (c *wsConfig) dialConfig(tlsCfg *tls.Config, log *zap.Logger) dialConfig {
 func checkURL(u *url.URL) error {
 	if p := u.Port(); p != "" {
 		if n, err := strconv.ParseUint(p, 10, 16); err != nil || n == 0 {
-			return fmt.Errorf("%w: url %q: port %s is not within 1 to 65535", sink.ErrInvalidOption, showURL(u.String()), p)
+			return fmt.Errorf("%w: url %q: port %s is not within 1 to 65535", sink.ErrInvalidOption, dial.ShowURL(u.String()), p)
 		}
 	}
 	return nil

@@ -1,4 +1,4 @@
-package websocket
+package dial
 
 import (
 	"context"
@@ -25,30 +25,30 @@ var ErrPermanent = errors.New("sink: permanent connection failure")
 
 // ErrRedirectRefused is wrapped, together with ErrPermanent, by the dial
 // error when the server redirected the upgrade request to another scheme or
-// host (host:port), or more than maxRedirects times in a row. The sink
+// host (host:port), or more than MaxRedirects times in a row. The sink
 // never follows such a redirect.
 var ErrRedirectRefused = errors.New("sink: redirect refused")
 
-// maxRedirects bounds the redirects followed in one dial, as net/http does
+// MaxRedirects bounds the redirects followed in one dial, as net/http does
 // by default.
-const maxRedirects = 10
+const MaxRedirects = 10
 
-// dialConfig is what a dialer sends with every upgrade request, and how it
+// Config is what a Dialer sends with every upgrade request, and how it
 // dials.
-type dialConfig struct {
-	tls                          *tls.Config // for wss://; nil: the system roots
-	header                       http.Header // added to every request
-	apiKeyHeader, apiKey, bearer string      // the credentials ("" for none)
-	origin                       string      // the Origin header, if not ""
-	// redirectCreds sends the credentials again after a redirect to
+type Config struct {
+	TLS                          *tls.Config // for wss://; nil: the system roots
+	Header                       http.Header // added to every request
+	APIKeyHeader, APIKey, Bearer string      // the credentials ("" for none)
+	Origin                       string      // the Origin header, if not ""
+	// RedirectCredentials sends the credentials again after a redirect to
 	// another path of the same scheme and host.
-	redirectCreds bool
-	timeout       time.Duration // bounds one dial
-	log           *zap.Logger   // warns of credentials sent in plain text
+	RedirectCredentials bool
+	Timeout             time.Duration // bounds one dial
+	Log                 *zap.Logger   // warns of credentials sent in plain text
 }
 
-// dialer opens connections to one server.
-type dialer struct {
+// Dialer opens connections to one server.
+type Dialer struct {
 	url     string
 	shown   string // url without credentials or query
 	tls     *tls.Config
@@ -58,62 +58,65 @@ type dialer struct {
 	// redirectCreds is set; the URL's user info is removed with them.
 	credHeaders   []string
 	redirectCreds bool
-	// secrets are the values hidden in the dialer's errors: the
+	// secrets are the values hidden in the Dialer's errors: the
 	// credentials, the URL's user info and query, the headers' values.
 	secrets []string
 }
 
-// newDialer returns a dialer of u, a ws:// or wss:// URL whose port New
+// New returns a Dialer of u, a ws:// or wss:// URL whose port New
 // checked, and logs a Warn when credentials would cross the network
 // unencrypted.
-func newDialer(u *url.URL, cfg dialConfig) *dialer {
-	h := cfg.header.Clone()
+func New(u *url.URL, cfg Config) *Dialer {
+	h := cfg.Header.Clone()
 	if h == nil {
 		h = http.Header{}
 	}
-	if cfg.apiKey != "" {
-		h.Set(cfg.apiKeyHeader, cfg.apiKey)
+	if cfg.APIKey != "" {
+		h.Set(cfg.APIKeyHeader, cfg.APIKey)
 	}
-	if cfg.bearer != "" {
-		h.Set("Authorization", "Bearer "+cfg.bearer)
+	if cfg.Bearer != "" {
+		h.Set("Authorization", "Bearer "+cfg.Bearer)
 	}
-	if cfg.origin != "" {
-		h.Set("Origin", cfg.origin)
+	if cfg.Origin != "" {
+		h.Set("Origin", cfg.Origin)
 	}
 	creds := []string{"Authorization"}
-	if cfg.apiKeyHeader != "" {
-		creds = append(creds, cfg.apiKeyHeader)
+	if cfg.APIKeyHeader != "" {
+		creds = append(creds, cfg.APIKeyHeader)
 	}
-	for k := range cfg.header {
+	for k := range cfg.Header {
 		creds = append(creds, k)
 	}
-	tlsCfg := cfg.tls
+	tlsCfg := cfg.TLS
 	if tlsCfg == nil {
 		tlsCfg = &tls.Config{MinVersion: tls.VersionTLS12, NextProtos: []string{"http/1.1"}}
 	}
-	d := &dialer{
-		url: u.String(), shown: showURL(u.String()), tls: tlsCfg, header: h, timeout: cfg.timeout,
-		credHeaders: creds, redirectCreds: cfg.redirectCreds,
+	d := &Dialer{
+		url: u.String(), shown: ShowURL(u.String()), tls: tlsCfg, header: h, timeout: cfg.Timeout,
+		credHeaders: creds, redirectCreds: cfg.RedirectCredentials,
 		secrets: collectSecrets(u, cfg),
 	}
-	if plain := plaintextCredentials(u, cfg); len(plain) > 0 && cfg.log != nil {
-		cfg.log.Warn("credentials will cross the network unencrypted: use wss://",
+	if plain := plaintextCredentials(u, cfg); len(plain) > 0 && cfg.Log != nil {
+		cfg.Log.Warn("credentials will cross the network unencrypted: use wss://",
 			zap.String("url", d.shown), zap.Strings("credentials", plain))
 	}
 	return d
 }
 
-// plaintextCredentials names the credentials a dialer would send over
+// URL returns the server's URL without credentials or query.
+func (d *Dialer) URL() string { return d.shown }
+
+// plaintextCredentials names the credentials a Dialer would send over
 // ws:// to a host that is not loopback.
-func plaintextCredentials(u *url.URL, cfg dialConfig) []string {
+func plaintextCredentials(u *url.URL, cfg Config) []string {
 	if wsScheme(u.Scheme) != "ws" || isLoopbackHost(u.Hostname()) {
 		return nil
 	}
 	var out []string
-	if cfg.apiKey != "" {
+	if cfg.APIKey != "" {
 		out = append(out, "api key")
 	}
-	if cfg.bearer != "" {
+	if cfg.Bearer != "" {
 		out = append(out, "bearer token")
 	}
 	if u.User != nil {
@@ -135,8 +138,8 @@ func isLoopbackHost(host string) bool {
 
 // dial opens one connection and returns it with the corkable connection
 // under it. Failures that retrying cannot fix wrap ErrPermanent; errors
-// never show the dialer's secrets.
-func (d *dialer) dial(ctx context.Context) (*cws.Conn, *cork.Conn, error) {
+// never show the Dialer's secrets.
+func (d *Dialer) Dial(ctx context.Context) (*cws.Conn, *cork.Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, d.timeout)
 	defer cancel()
 	var (
@@ -188,7 +191,7 @@ func (d *dialer) dial(ctx context.Context) (*cws.Conn, *cork.Conn, error) {
 		if redirErr != nil {
 			return nil, nil, fmt.Errorf("%w: dial %s: %w", ErrPermanent, d.shown, redirErr)
 		}
-		err = d.redact(err)
+		err = d.Redact(err)
 		if resp != nil && (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden) {
 			return nil, nil, fmt.Errorf("%w: dial %s: the server refused the credentials (%s)", ErrPermanent, d.shown, resp.Status)
 		}
@@ -205,10 +208,10 @@ func (d *dialer) dial(ctx context.Context) (*cws.Conn, *cork.Conn, error) {
 
 // checkRedirect decides on a redirect of the upgrade request: it refuses
 // one that leaves the scheme or host of the server URL, or comes after
-// maxRedirects others, and removes the credentials from the redirected
+// MaxRedirects others, and removes the credentials from the redirected
 // request unless redirectCreds allows them. via[0] is the first request.
-func (d *dialer) checkRedirect(req *http.Request, via []*http.Request) error {
-	if len(via) >= maxRedirects {
+func (d *Dialer) checkRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) >= MaxRedirects {
 		return fmt.Errorf("redirected to %s after %d redirects: %w", d.show(req.URL), len(via), ErrRedirectRefused)
 	}
 	if !sameOrigin(via[0].URL, req.URL) {
@@ -228,11 +231,11 @@ func (d *dialer) checkRedirect(req *http.Request, via []*http.Request) error {
 }
 
 // show returns u as a ws:// or wss:// URL fit for errors: without user
-// info, query or fragment, and with the dialer's secrets redacted.
-func (d *dialer) show(u *url.URL) string {
+// info, query or fragment, and with the Dialer's secrets redacted.
+func (d *Dialer) show(u *url.URL) string {
 	v := *u
 	v.Scheme = wsScheme(v.Scheme)
-	return d.redact(errors.New(showURL(v.String()))).Error()
+	return d.Redact(errors.New(ShowURL(v.String()))).Error()
 }
 
 // sameOrigin reports whether a and b have the same scheme (ws and http
@@ -293,8 +296,8 @@ func isTLSPermanent(err error) bool {
 		errors.As(err, &cerr) || errors.As(err, &alert) || errors.As(err, &rerr)
 }
 
-// showURL returns rawURL without user info, query or fragment.
-func showURL(rawURL string) string {
+// ShowURL returns rawURL without user info, query or fragment.
+func ShowURL(rawURL string) string {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return "<unparsable URL>"
@@ -303,18 +306,18 @@ func showURL(rawURL string) string {
 	return v.String()
 }
 
-// collectSecrets returns what a dialer of u with cfg must never show: the
+// collectSecrets returns what a Dialer of u with cfg must never show: the
 // credentials, the URL's user info and query values, the headers' values
 // (those shorter than 4 bytes would redact too much).
-func collectSecrets(u *url.URL, cfg dialConfig) []string {
+func collectSecrets(u *url.URL, cfg Config) []string {
 	var out []string
 	add := func(s string) {
 		if len(s) >= 4 {
 			out = append(out, s)
 		}
 	}
-	add(cfg.apiKey)
-	add(cfg.bearer)
+	add(cfg.APIKey)
+	add(cfg.Bearer)
 	if p, ok := u.User.Password(); ok {
 		add(p)
 	}
@@ -325,7 +328,7 @@ func collectSecrets(u *url.URL, cfg dialConfig) []string {
 			add(v)
 		}
 	}
-	for _, vs := range cfg.header {
+	for _, vs := range cfg.Header {
 		for _, v := range vs {
 			add(v)
 		}
@@ -350,8 +353,8 @@ func (e *redactedError) Error() string {
 
 func (e *redactedError) Unwrap() error { return e.err }
 
-// redact returns err with the dialer's secrets hidden in its message.
-func (d *dialer) redact(err error) error {
+// redact returns err with the Dialer's secrets hidden in its message.
+func (d *Dialer) Redact(err error) error {
 	if err == nil || len(d.secrets) == 0 {
 		return err
 	}
