@@ -359,7 +359,7 @@ func (s *Sink) storeLoop() {
 			return
 		}
 		s.mu.Lock()
-		s.chunks.trim() // the chunks kept for reuse go once the sink no longer needs them
+		s.chunks.Trim() // the chunks kept for reuse go once the sink no longer needs them
 		s.mu.Unlock()
 		_ = s.admitAll(s.runCtx, s.encodeEnded(time.Time{}))
 		_ = s.admitAll(s.runCtx, s.encodeDue(false))
@@ -559,7 +559,7 @@ func (s *Sink) sealForRoom() {
 			s.mu.Unlock()
 			if done {
 				frames = s.sealLocked(g, now, frames)
-			} else if open && (largest == nil || g.data.size > largest.data.size) {
+			} else if open && (largest == nil || g.data.Len() > largest.data.Len()) {
 				largest = g
 			}
 		}

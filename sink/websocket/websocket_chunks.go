@@ -4,7 +4,7 @@ package websocket
 // buffer: appending never copies what is already kept (a growing buffer
 // copies it, and leaves the old copy to the collector, each time it grows),
 // and a store frame refers to the chunks as they are instead of copying
-// them (see traceSeg.view). Bytes once appended never change, and later
+// them (see segBytes.View). Bytes once appended never change, and later
 // appends only write past them, so a frame may be written to the
 // connection while its segment grows.
 //
@@ -19,21 +19,21 @@ const (
 )
 
 // segBytes is the JSON of a segment's events, in chunks: every chunk but
-// the last is full (len == cap).
+// the last is full (len == cap). The zero value is empty. Not safe for
+// concurrent use.
 type segBytes struct {
 	chunks [][]byte
 	size   int // bytes appended
 	capB   int // sum of the chunks' capacities
 }
 
-// appendJSON appends b, taking new chunks from pool (which must be
-// guarded by the caller), and returns how many bytes of capacity it
-// added.
-func (sb *segBytes) appendJSON(b []byte, pool *chunkPool) (grown int) {
+// Append appends b, taking new chunks from pool (which must be guarded
+// by the caller), and returns how many bytes of capacity it added.
+func (sb *segBytes) Append(b []byte, pool *chunkPool) (grown int) {
 	for len(b) > 0 {
 		last := len(sb.chunks) - 1
 		if last < 0 || len(sb.chunks[last]) == cap(sb.chunks[last]) {
-			c := pool.get(chunkSize(sb.size, len(b)))
+			c := pool.Get(chunkSize(sb.size, len(b)))
 			sb.chunks = append(sb.chunks, c)
 			sb.capB += cap(c)
 			grown += cap(c)
@@ -48,6 +48,16 @@ func (sb *segBytes) appendJSON(b []byte, pool *chunkPool) (grown int) {
 	return grown
 }
 
+// Len returns the bytes appended.
+func (sb *segBytes) Len() int { return sb.size }
+
+// Cap returns the capacity of the chunks held, what the bytes cost in
+// memory; it stays after Take.
+func (sb *segBytes) Cap() int { return sb.capB }
+
+// NumChunks returns the number of chunks held (0 after Take).
+func (sb *segBytes) NumChunks() int { return len(sb.chunks) }
+
 // chunkSize is the size of the next chunk of a segment holding size bytes
 // that needs room for need more: as much as it holds (at least minChunk,
 // at most maxChunk), or a power of two fitting need when that is smaller.
@@ -59,17 +69,17 @@ func chunkSize(size, need int) int {
 	return n
 }
 
-// view appends to parts the chunks as they are now: bytes that will not
+// View appends to parts the chunks as they are now: bytes that will not
 // change, whatever is appended later.
-func (sb *segBytes) view(parts [][]byte) [][]byte {
+func (sb *segBytes) View(parts [][]byte) [][]byte {
 	for _, c := range sb.chunks {
 		parts = append(parts, c[:len(c):len(c)])
 	}
 	return parts
 }
 
-// take returns the chunks and forgets them; the sizes stay.
-func (sb *segBytes) take() [][]byte {
+// Take returns the chunks and forgets them; the sizes stay.
+func (sb *segBytes) Take() [][]byte {
 	c := sb.chunks
 	sb.chunks = nil
 	return c
@@ -80,8 +90,8 @@ func (sb *segBytes) take() [][]byte {
 // to the collector to reclaim them and allocate again. It only holds
 // chunks that were in use, so the chunks in use and those it keeps
 // together never exceed the most ever in use, which the memory limit
-// bounds; and trim lets them go once the sink no longer needs them. Not
-// safe for concurrent use.
+// bounds; and Trim lets them go once the sink no longer needs them. The
+// zero value is empty. Not safe for concurrent use.
 type chunkPool struct {
 	free  [chunkClasses][][]byte
 	taken bool // a chunk was taken since the last trim
@@ -98,7 +108,11 @@ func chunkClass(size int) int {
 	return c
 }
 
-func (p *chunkPool) get(size int) []byte {
+// Get returns an empty chunk of the smallest size that holds size bytes
+// (a power of two from minChunk), or of maxChunk bytes when size is
+// larger: a kept one if there is one.
+func (p *chunkPool) Get(size int) []byte {
+	size = chunkSize(0, size)
 	p.taken = true
 	free := &p.free[chunkClass(size)]
 	if n := len(*free); n > 0 {
@@ -110,8 +124,9 @@ func (p *chunkPool) get(size int) []byte {
 	return make([]byte, 0, size)
 }
 
-// put keeps the chunks of cs.
-func (p *chunkPool) put(cs [][]byte) {
+// Put keeps the chunks of cs, those Get returned, for reuse; the caller
+// must not use them afterwards.
+func (p *chunkPool) Put(cs [][]byte) {
 	for _, c := range cs {
 		if k := chunkClass(cap(c)); k < chunkClasses && cap(c) == minChunk<<k {
 			p.free[k] = append(p.free[k], c[:0])
@@ -119,9 +134,9 @@ func (p *chunkPool) put(cs [][]byte) {
 	}
 }
 
-// trim lets half the kept chunks of each size go when none was taken
-// since the last trim.
-func (p *chunkPool) trim() {
+// Trim lets half the kept chunks of each size go when none was taken
+// since the last Trim.
+func (p *chunkPool) Trim() {
 	if p.taken {
 		p.taken = false
 		return
@@ -135,4 +150,15 @@ func (p *chunkPool) trim() {
 			p.free[k] = nil
 		}
 	}
+}
+
+// Kept returns the capacity of the chunks kept for reuse.
+func (p *chunkPool) Kept() int {
+	n := 0
+	for _, free := range p.free {
+		for _, c := range free {
+			n += cap(c)
+		}
+	}
+	return n
 }

@@ -16,14 +16,14 @@ func TestSegBytesAppendAndView(t *testing.T) {
 	var seen []int
 	for i := range 3000 {
 		js := bytes.Repeat([]byte{byte('a' + i%26)}, 100+i%900)
-		sb.appendJSON(js, &pool)
+		sb.Append(js, &pool)
 		want = append(want, js...)
 		if i%97 == 0 {
-			views = append(views, sb.view(nil))
+			views = append(views, sb.View(nil))
 			seen = append(seen, len(want))
 		}
 	}
-	if sb.size != len(want) || !bytes.Equal(bytes.Join(sb.view(nil), nil), want) {
+	if sb.size != len(want) || !bytes.Equal(bytes.Join(sb.View(nil), nil), want) {
 		t.Fatalf("segment holds %d bytes, want the %d appended", sb.size, len(want))
 	}
 	// A view does not change as the segment grows.
@@ -47,11 +47,11 @@ func TestSegBytesAppendAndView(t *testing.T) {
 func TestChunkPoolReusesAndTrims(t *testing.T) {
 	var pool chunkPool
 	var a segBytes
-	a.appendJSON(make([]byte, 3*maxChunk), &pool)
-	chunks := a.take()
-	pool.put(chunks)
+	a.Append(make([]byte, 3*maxChunk), &pool)
+	chunks := a.Take()
+	pool.Put(chunks)
 	var b segBytes
-	b.appendJSON(make([]byte, 3*maxChunk), &pool)
+	b.Append(make([]byte, 3*maxChunk), &pool)
 	// b takes a's chunks, the small ones too, allocating none.
 	reused := 0
 	for _, c := range b.chunks {
@@ -64,19 +64,19 @@ func TestChunkPoolReusesAndTrims(t *testing.T) {
 	if reused != len(chunks) || len(b.chunks) != len(chunks) {
 		t.Fatalf("%d of %d chunks reused, the second segment has %d", reused, len(chunks), len(b.chunks))
 	}
-	pool.put(b.take())
+	pool.Put(b.Take())
 	kept := func() (n int) {
 		for _, f := range pool.free {
 			n += len(f)
 		}
 		return n
 	}
-	pool.trim() // b took chunks since the last trim: kept
+	pool.Trim() // b took chunks since the last trim: kept
 	if kept() != len(chunks) {
 		t.Fatalf("trim after use kept %d of %d chunks", kept(), len(chunks))
 	}
 	for range 10 {
-		pool.trim()
+		pool.Trim()
 	}
 	if kept() != 0 {
 		t.Fatalf("idle trims left %d chunks", kept())
@@ -109,7 +109,7 @@ func TestWebSocketStoresShareTheirSegment(t *testing.T) {
 	s.encMu.Unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	size, chunks := g.data.size, g.data.chunks
+	size, chunks := g.data.Len(), g.data.View(nil)
 	inflight := s.inflight.items[s.inflight.head:]
 	for _, f := range inflight {
 		if f.seg != g || f.parts == nil || f.wire != nil {
@@ -159,11 +159,11 @@ func TestWebSocketSegmentChunksOutliveTheirFrames(t *testing.T) {
 
 	s.mu.Lock()
 	s.loseSegLocked(g, DropClosed)
-	if !g.released || g.data.chunks == nil || s.retained.Load() == 0 {
+	if !g.released || g.data.NumChunks() == 0 || s.retained.Load() == 0 {
 		s.mu.Unlock()
 		t.Fatalf("a segment given up dropped its chunks while frames refer to them (released %v, refs %d)", g.released, g.refs)
 	}
-	capB := g.data.capB
+	capB := g.data.Cap()
 	s.mu.Unlock()
 
 	close(gate) // the frames in flight are acknowledged and released
@@ -174,13 +174,8 @@ func TestWebSocketSegmentChunksOutliveTheirFrames(t *testing.T) {
 	})
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	kept := 0
-	for _, f := range s.chunks.free {
-		for _, c := range f {
-			kept += cap(c)
-		}
-	}
-	if g.data.chunks != nil || kept < capB || s.retained.Load() != 0 {
-		t.Fatalf("after the last frame: chunks %v, %d bytes in the pool of %d, %d counted", g.data.chunks != nil, kept, capB, s.retained.Load())
+	kept := s.chunks.Kept()
+	if g.data.NumChunks() != 0 || kept < capB || s.retained.Load() != 0 {
+		t.Fatalf("after the last frame: %d chunks, %d bytes in the pool of %d, %d counted", g.data.NumChunks(), kept, capB, s.retained.Load())
 	}
 }

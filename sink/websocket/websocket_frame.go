@@ -146,7 +146,7 @@ func (s *Sink) releaseLocked(f *frame) {
 // as its parts. s.mu must be held.
 func (s *Sink) dropZLocked(f *frame) {
 	if f.zparts != nil {
-		s.chunks.put(f.zparts)
+		s.chunks.Put(f.zparts)
 		f.zparts, f.zlen, f.binary = nil, 0, false
 	}
 }

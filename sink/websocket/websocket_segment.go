@@ -146,7 +146,7 @@ func (s *Sink) segCap(g *traceSeg) int {
 func (s *Sink) appendToSeg(id tracing.TraceID, ev *tracing.TraceEvent, js []byte, now int64, frames []*frame) (*traceSeg, []*frame) {
 	for {
 		g := s.segFor(id, ev.Timestamp.UnixNano())
-		if g.n > 0 && g.data.size+1+len(js) > s.segCap(g) {
+		if g.n > 0 && g.data.Len()+1+len(js) > s.segCap(g) {
 			frames = s.sealLocked(g, now, frames)
 			continue
 		}
@@ -158,9 +158,9 @@ func (s *Sink) appendToSeg(id tracing.TraceID, ev *tracing.TraceEvent, js []byte
 		}
 		grown := 0
 		if g.n > 0 {
-			grown = g.data.appendJSON(comma, &s.chunks)
+			grown = g.data.Append(comma, &s.chunks)
 		}
-		grown += g.data.appendJSON(js, &s.chunks)
+		grown += g.data.Append(js, &s.chunks)
 		s.retained.Add(int64(grown)) // what the chunks hold, not only what they use
 		s.mu.Unlock()
 		g.n++
@@ -213,7 +213,7 @@ func (s *Sink) storeDue(g *traceSeg, now int64) bool {
 	if g.dirtySince == 0 || !s.stores(g) {
 		return false
 	}
-	if g.storedB == 0 || g.data.size-g.storedB >= g.storedB {
+	if g.storedB == 0 || g.data.Len()-g.storedB >= g.storedB {
 		return true
 	}
 	wait := int64(s.cfg.storeDelay) * int64(max(1, g.storedB>>20))
@@ -232,14 +232,14 @@ func (s *Sink) buildStore(g *traceSeg, now int64) *frame {
 	// inside a string would have its quotes escaped.
 	at := bytes.Index(hb, eventsEmpty) + len(eventsEmpty) - 1
 	f := &frame{kind: frameStore, critical: g.crit, created: now, seg: g}
-	g.storedB = g.data.size
+	g.storedB = g.data.Len()
 	g.dirtySince = 0
 	s.mu.Lock()
 	if !g.released {
 		f.hbuf = hb
-		f.parts = g.data.view(append(make([][]byte, 0, len(g.data.chunks)+2), hb[:at:at]))
+		f.parts = g.data.View(append(make([][]byte, 0, g.data.NumChunks()+2), hb[:at:at]))
 		f.parts = append(f.parts, hb[at:])
-		f.rawLen = len(hb) + g.data.size
+		f.rawLen = len(hb) + g.data.Len()
 		g.refs++
 	}
 	f.upto = g.n
@@ -275,7 +275,7 @@ func (s *Sink) compressStore(f *frame) {
 	}
 	s.mu.Lock()
 	for rest := out; len(rest) > 0; {
-		c := s.chunks.get(chunkSize(0, min(len(rest), maxChunk)))
+		c := s.chunks.Get(len(rest))
 		c = append(c, rest[:min(len(rest), cap(c))]...)
 		rest = rest[len(c):]
 		f.zparts = append(f.zparts, c)
@@ -350,8 +350,8 @@ func (s *Sink) unrefLocked(g *traceSeg) {
 	if g.refs--; g.refs > 0 {
 		return
 	}
-	s.chunks.put(g.data.take())
-	s.retained.Add(-int64(g.data.capB))
+	s.chunks.Put(g.data.Take())
+	s.retained.Add(-int64(g.data.Cap()))
 	s.notifyLocked()
 }
 
