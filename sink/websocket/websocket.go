@@ -16,6 +16,7 @@ import (
 
 	"github.com/reflowtrace/reflowtrace-go/internal/compress"
 	"github.com/reflowtrace/reflowtrace-go/sink"
+	"github.com/reflowtrace/reflowtrace-go/sink/websocket/internal/chunks"
 	"github.com/reflowtrace/reflowtrace-go/sink/websocket/internal/dial"
 	"github.com/reflowtrace/reflowtrace-go/sink/websocket/internal/spool"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
@@ -203,7 +204,7 @@ type Sink struct {
 	// reuse (guarded by mu); scratch is what compression keeps: the
 	// buffers codecs join a frame's parts in and compOut.
 	retained atomic.Int64
-	chunks   chunkPool
+	chunks   chunks.Pool
 	scratch  atomic.Int64
 	// parkedMem is the memory of the parked frames (guarded by mu).
 	parkedMem int

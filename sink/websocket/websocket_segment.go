@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/reflowtrace/reflowtrace-go/internal/compress"
+	"github.com/reflowtrace/reflowtrace-go/sink/websocket/internal/chunks"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 )
 
@@ -36,10 +37,10 @@ type traceSeg struct {
 	logical tracing.TraceID // the trace the events belong to
 	number  int
 	hdr     tracing.FlowTrace
-	data    segBytes // the events' JSON, comma-separated
-	n       int      // events in data
-	hdrLen  int      // bytes of a store of the segment beside its events, and a margin
-	crit    bool     // data holds a critical event
+	data    chunks.Bytes // the events' JSON, comma-separated
+	n       int          // events in data
+	hdrLen  int          // bytes of a store of the segment beside its events, and a margin
+	crit    bool         // data holds a critical event
 	// dirtySince is when the oldest event not carried by a store arrived
 	// (Unix ns), or 0.
 	dirtySince int64

@@ -1,27 +1,27 @@
-package websocket
+package chunks
 
 // A segment keeps its events' JSON in chunks rather than one growing
 // buffer: appending never copies what is already kept (a growing buffer
 // copies it, and leaves the old copy to the collector, each time it grows),
 // and a store frame refers to the chunks as they are instead of copying
-// them (see segBytes.View). Bytes once appended never change, and later
+// them (see Bytes.View). Bytes once appended never change, and later
 // appends only write past them, so a frame may be written to the
 // connection while its segment grows.
 //
 // A segment's first chunks are small, each as large as what the segment
-// already holds, so that a short trace holds little; from maxChunk on
-// every chunk is maxChunk bytes. A segment given up or acknowledged in
-// full returns its chunks to its sink's chunkPool for the next segments.
+// already holds, so that a short trace holds little; from Max on
+// every chunk is Max bytes. A segment given up or acknowledged in
+// full returns its chunks to its sink's Pool for the next segments.
 
 const (
 	minChunk = 1 << 10
-	maxChunk = 256 << 10
+	Max      = 256 << 10
 )
 
-// segBytes is the JSON of a segment's events, in chunks: every chunk but
+// Bytes is the JSON of a segment's events, in chunks: every chunk but
 // the last is full (len == cap). The zero value is empty. Not safe for
 // concurrent use.
-type segBytes struct {
+type Bytes struct {
 	chunks [][]byte
 	size   int // bytes appended
 	capB   int // sum of the chunks' capacities
@@ -29,7 +29,7 @@ type segBytes struct {
 
 // Append appends b, taking new chunks from pool (which must be guarded
 // by the caller), and returns how many bytes of capacity it added.
-func (sb *segBytes) Append(b []byte, pool *chunkPool) (grown int) {
+func (sb *Bytes) Append(b []byte, pool *Pool) (grown int) {
 	for len(b) > 0 {
 		last := len(sb.chunks) - 1
 		if last < 0 || len(sb.chunks[last]) == cap(sb.chunks[last]) {
@@ -49,21 +49,21 @@ func (sb *segBytes) Append(b []byte, pool *chunkPool) (grown int) {
 }
 
 // Len returns the bytes appended.
-func (sb *segBytes) Len() int { return sb.size }
+func (sb *Bytes) Len() int { return sb.size }
 
 // Cap returns the capacity of the chunks held, what the bytes cost in
 // memory; it stays after Take.
-func (sb *segBytes) Cap() int { return sb.capB }
+func (sb *Bytes) Cap() int { return sb.capB }
 
 // NumChunks returns the number of chunks held (0 after Take).
-func (sb *segBytes) NumChunks() int { return len(sb.chunks) }
+func (sb *Bytes) NumChunks() int { return len(sb.chunks) }
 
 // chunkSize is the size of the next chunk of a segment holding size bytes
 // that needs room for need more: as much as it holds (at least minChunk,
-// at most maxChunk), or a power of two fitting need when that is smaller.
+// at most Max), or a power of two fitting need when that is smaller.
 func chunkSize(size, need int) int {
 	n := minChunk
-	for n < maxChunk && (n < size || n < need) {
+	for n < Max && (n < size || n < need) {
 		n <<= 1
 	}
 	return n
@@ -71,7 +71,7 @@ func chunkSize(size, need int) int {
 
 // View appends to parts the chunks as they are now: bytes that will not
 // change, whatever is appended later.
-func (sb *segBytes) View(parts [][]byte) [][]byte {
+func (sb *Bytes) View(parts [][]byte) [][]byte {
 	for _, c := range sb.chunks {
 		parts = append(parts, c[:len(c):len(c)])
 	}
@@ -79,25 +79,25 @@ func (sb *segBytes) View(parts [][]byte) [][]byte {
 }
 
 // Take returns the chunks and forgets them; the sizes stay.
-func (sb *segBytes) Take() [][]byte {
+func (sb *Bytes) Take() [][]byte {
 	c := sb.chunks
 	sb.chunks = nil
 	return c
 }
 
-// chunkPool keeps the chunks of released segments for the next ones, by
+// Pool keeps the chunks of released segments for the next ones, by
 // size, so that a sink that keeps its memory limit busy does not leave it
 // to the collector to reclaim them and allocate again. It only holds
 // chunks that were in use, so the chunks in use and those it keeps
 // together never exceed the most ever in use, which the memory limit
 // bounds; and Trim lets them go once the sink no longer needs them. The
 // zero value is empty. Not safe for concurrent use.
-type chunkPool struct {
+type Pool struct {
 	free  [chunkClasses][][]byte
 	taken bool // a chunk was taken since the last trim
 }
 
-// chunkClasses is the number of chunk sizes: minChunk up to maxChunk.
+// chunkClasses is the number of chunk sizes: minChunk up to Max.
 const chunkClasses = 9
 
 func chunkClass(size int) int {
@@ -109,9 +109,9 @@ func chunkClass(size int) int {
 }
 
 // Get returns an empty chunk of the smallest size that holds size bytes
-// (a power of two from minChunk), or of maxChunk bytes when size is
+// (a power of two from minChunk), or of Max bytes when size is
 // larger: a kept one if there is one.
-func (p *chunkPool) Get(size int) []byte {
+func (p *Pool) Get(size int) []byte {
 	size = chunkSize(0, size)
 	p.taken = true
 	free := &p.free[chunkClass(size)]
@@ -126,7 +126,7 @@ func (p *chunkPool) Get(size int) []byte {
 
 // Put keeps the chunks of cs, those Get returned, for reuse; the caller
 // must not use them afterwards.
-func (p *chunkPool) Put(cs [][]byte) {
+func (p *Pool) Put(cs [][]byte) {
 	for _, c := range cs {
 		if k := chunkClass(cap(c)); k < chunkClasses && cap(c) == minChunk<<k {
 			p.free[k] = append(p.free[k], c[:0])
@@ -136,7 +136,7 @@ func (p *chunkPool) Put(cs [][]byte) {
 
 // Trim lets half the kept chunks of each size go when none was taken
 // since the last Trim.
-func (p *chunkPool) Trim() {
+func (p *Pool) Trim() {
 	if p.taken {
 		p.taken = false
 		return
@@ -153,7 +153,7 @@ func (p *chunkPool) Trim() {
 }
 
 // Kept returns the capacity of the chunks kept for reuse.
-func (p *chunkPool) Kept() int {
+func (p *Pool) Kept() int {
 	n := 0
 	for _, free := range p.free {
 		for _, c := range free {
