@@ -19,6 +19,7 @@ import (
 	"github.com/reflowtrace/reflowtrace-go/sink/websocket/internal/chunks"
 	"github.com/reflowtrace/reflowtrace-go/sink/websocket/internal/dial"
 	"github.com/reflowtrace/reflowtrace-go/sink/websocket/internal/spool"
+	"github.com/reflowtrace/reflowtrace-go/sink/websocket/internal/traces"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
@@ -159,7 +160,7 @@ type Sink struct {
 	evBuf   []byte
 	free    bufList
 	deftr   tracing.FlowTrace
-	headers headerCache
+	headers traces.Cache
 
 	spool *spool.Spool
 
@@ -435,7 +436,7 @@ func (s *Sink) SendsToServer() bool { return true }
 // tracing client reports an end only after the events recorded before it
 // were written. Safe for concurrent use; it does not block on I/O.
 func (s *Sink) ObserveTrace(trace tracing.FlowTrace) {
-	s.headers.put(trace)
+	s.headers.Put(trace)
 }
 
 // Write adds batch to its traces' segments and queues the frames that are

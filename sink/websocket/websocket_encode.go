@@ -10,6 +10,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/reflowtrace/reflowtrace-go/sink/websocket/internal/traces"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 )
 
@@ -128,7 +129,7 @@ func (s *Sink) tooLarge(ev *tracing.TraceEvent, n int) {
 // events recorded before it; an event written after the end opens the
 // trace's next segment.
 func (s *Sink) encodeEnded(before time.Time) []*frame {
-	ended := s.headers.takeDirty(before)
+	ended := s.headers.TakeEnded(before)
 	if len(ended) == 0 {
 		return nil
 	}
@@ -155,7 +156,7 @@ func (s *Sink) encodeEnded(before time.Time) []*frame {
 // pruneSegsLocked forgets the oldest released segments when the map of
 // segments grows past a bound. s.encMu must be held.
 func (s *Sink) pruneSegsLocked() {
-	if len(s.segs) <= 2*maxHeaders {
+	if len(s.segs) <= 2*traces.Max {
 		return
 	}
 	s.mu.Lock()
@@ -164,7 +165,7 @@ func (s *Sink) pruneSegsLocked() {
 		if g.released {
 			delete(s.segs, id)
 		}
-		if len(s.segs) <= maxHeaders {
+		if len(s.segs) <= traces.Max {
 			return
 		}
 	}

@@ -1,12 +1,10 @@
 package websocket
 
 import (
-	"sync"
 	"time"
 
 	"github.com/reflowtrace/reflowtrace-go/internal/compress"
 	"github.com/reflowtrace/reflowtrace-go/sink/websocket/internal/spool"
-	"github.com/reflowtrace/reflowtrace-go/tracing"
 )
 
 // frameKind is the request a frame carries, which decides the reply that
@@ -220,98 +218,6 @@ func (q *fifo) drain() []*frame {
 	}
 	clear(q.items)
 	q.items, q.head, q.bytes, q.mem = q.items[:0], 0, 0, 0
-	return out
-}
-
-// headerCache keeps the StoreTrace header of each trace the client told the
-// sink about, and builds default headers for the others.
-type headerCache struct {
-	mu    sync.Mutex
-	m     map[tracing.TraceID]*headerEntry
-	order []tracing.TraceID // insertion order, for eviction
-	dirty []tracing.TraceID // ended traces whose final header is not sent yet
-}
-
-type headerEntry struct {
-	trace tracing.FlowTrace
-	ended bool
-}
-
-const maxHeaders = 4096
-
-func (h *headerCache) put(t tracing.FlowTrace) (ended bool) {
-	t.Events = nil
-	ended = t.Status.Kind != tracing.StatusRunning && t.Status.Kind != tracing.StatusPending
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.m == nil {
-		h.m = make(map[tracing.TraceID]*headerEntry)
-	}
-	e, ok := h.m[t.TraceID]
-	if !ok {
-		h.evict()
-		e = &headerEntry{}
-		h.m[t.TraceID] = e
-		h.order = append(h.order, t.TraceID)
-	}
-	e.trace = t
-	if ended && !e.ended {
-		h.dirty = append(h.dirty, t.TraceID)
-	}
-	e.ended = ended
-	return ended
-}
-
-func (h *headerCache) evict() {
-	for len(h.m) >= maxHeaders && len(h.order) > 0 {
-		delete(h.m, h.order[0])
-		h.order = h.order[1:]
-	}
-}
-
-// get returns the header for id, creating one from def (with start time
-// start) when the sink was not told about the trace.
-func (h *headerCache) get(id tracing.TraceID, def *tracing.FlowTrace, start int64) tracing.FlowTrace {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if e, ok := h.m[id]; ok {
-		return e.trace
-	}
-	if h.m == nil {
-		h.m = make(map[tracing.TraceID]*headerEntry)
-	}
-	h.evict()
-	t := *def
-	t.TraceID = id
-	if start != 0 {
-		t.StartTime = unixTime(start)
-	}
-	h.m[id] = &headerEntry{trace: t}
-	h.order = append(h.order, id)
-	return t
-}
-
-// takeDirty returns the headers of ended traces not sent yet; with a
-// non-zero before, only those that ended before it.
-func (h *headerCache) takeDirty(before time.Time) []tracing.FlowTrace {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if len(h.dirty) == 0 {
-		return nil
-	}
-	var out []tracing.FlowTrace
-	keep := h.dirty[:0]
-	for _, id := range h.dirty {
-		e, ok := h.m[id]
-		switch {
-		case !ok:
-		case !before.IsZero() && !e.trace.EndTime.Before(before):
-			keep = append(keep, id)
-		default:
-			out = append(out, e.trace)
-		}
-	}
-	h.dirty = keep
 	return out
 }
 

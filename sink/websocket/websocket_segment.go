@@ -112,7 +112,7 @@ func (s *Sink) segFor(id tracing.TraceID, start int64) *traceSeg {
 	if g != nil {
 		number = g.number + 1
 	}
-	hdr := s.headers.get(id, &s.deftr, start)
+	hdr := s.headers.Get(id, &s.deftr, start)
 	if number == 0 && hdr.Metadata.Tags[tracing.TagJoined] != "" {
 		// A trace started elsewhere: its id holds the other process's
 		// events, which a store under it would replace.
