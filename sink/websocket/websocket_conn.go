@@ -799,16 +799,6 @@ func (s *Sink) keepalive(c *wsConn) {
 	}
 }
 
-// decodeReply decompresses a binary reply of the server on c before its
-// read loop runs.
-func (s *Sink) decodeReply(c *wsConn, data []byte) ([]byte, error) {
-	out, _, err := c.detect.DecodeReply(nil, data)
-	if err != nil {
-		return nil, fmt.Errorf("undecodable compressed reply: %w", err)
-	}
-	return out, nil
-}
-
 // serverErrorDelay is the first wait before a frame answered with a
 // retryable error is sent again; it grows by as much with each further
 // error of the same frame, up to the retry policy's MaxDelay. It is short

@@ -1,13 +1,11 @@
 package websocket
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"time"
 
-	cws "github.com/coder/websocket"
 	"go.uber.org/zap"
 
 	"github.com/reflowtrace/reflowtrace-go/internal/compress"
@@ -267,43 +265,14 @@ func (s *Sink) probe(c *wsConn) error {
 		c.gen = g
 		return nil
 	}
-	defer func() { s.knownGen.Store(uint32(c.gen)) }()
-	c.gen = tracing.ProtocolV1
-	rid := wire.NewRequestID()
-	var enc wire.Encoder
-	msg := enc.AppendRequest(nil, wire.GetTrace{RequestID: rid})
-	ctx, cancel := context.WithTimeout(c.ctx, s.cfg.dialTimeout)
-	defer cancel()
-	if err := c.c.Write(ctx, cws.MessageText, msg); err != nil {
-		return fmt.Errorf("probe: %w", err)
+	gen, err := probeProtocol(c.ctx, c.c, &c.detect, s.cfg.dialTimeout)
+	c.gen = gen
+	s.knownGen.Store(uint32(gen))
+	if err != nil {
+		return err
 	}
-	for {
-		typ, data, err := c.c.Read(ctx)
-		if err != nil {
-			// A read that times out closes the connection: a server that
-			// does not answer is redialed after a backoff.
-			return fmt.Errorf("probe: no reply within %v: %w", s.cfg.dialTimeout, err)
-		}
-		if typ == cws.MessageBinary {
-			if data, err = s.decodeReply(c, data); err != nil {
-				return fmt.Errorf("probe: %w", err)
-			}
-		}
-		resp, err := wire.DecodeResponse(data)
-		if err != nil {
-			return fmt.Errorf("probe: undecodable reply: %w", err)
-		}
-		switch r := resp.(type) {
-		case wire.EventNotification:
-			continue
-		case wire.TraceData:
-			if r.RequestID == rid {
-				c.gen = tracing.ProtocolV2
-			}
-		}
-		s.log.Debug("protocol probed", zap.Stringer("protocol", c.gen))
-		return nil
-	}
+	s.log.Debug("protocol probed", zap.Stringer("protocol", gen))
+	return nil
 }
 
 // errCompressionRefused is the cause of a connection the server dropped on
@@ -333,32 +302,15 @@ func (s *Sink) probeCompression(c *wsConn) error {
 	} else if s.compAlg.Load() < 0 {
 		return nil // refused before: text frames
 	}
-	var cs codecSet
-	ping, err := cs.get(alg).AppendRequest(nil, []byte(`"Ping"`))
-	if err != nil {
-		return fmt.Errorf("compression probe: %w", err)
-	}
-	ctx, cancel := context.WithTimeout(c.ctx, s.cfg.dialTimeout)
-	defer cancel()
-	err = c.c.Write(ctx, cws.MessageBinary, ping)
-	var data []byte
-	if err == nil {
-		for {
-			var typ cws.MessageType
-			typ, data, err = c.c.Read(ctx)
-			if err != nil || typ == cws.MessageText && !bytes.HasPrefix(data, []byte(`{"EventNotification"`)) {
-				break
-			}
-		}
-	}
-	if err == nil && string(data) == `"Pong"` {
+	pong, err := pingCompressed(c.ctx, c.c, alg, s.cfg.dialTimeout)
+	if pong {
 		if s.compAlg.Swap(int32(alg)) != int32(alg) {
 			s.log.Info("compression", zap.Stringer("algorithm", alg))
 		}
 		return nil
 	}
-	if err != nil && errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("compression probe: no reply within %v: %w", s.cfg.dialTimeout, err)
+	if errors.Is(err, context.DeadlineExceeded) {
+		return err
 	}
 	// The server dropped the connection (or answered something else): it
 	// is not configured with alg.
