@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/reflowtrace/reflowtrace-go/internal/compress"
+	"github.com/reflowtrace/reflowtrace-go/sink/websocket/internal/dial"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
@@ -265,7 +266,7 @@ func (s *Sink) probe(c *wsConn) error {
 		c.gen = g
 		return nil
 	}
-	gen, err := probeProtocol(c.ctx, c.c, &c.detect, s.cfg.dialTimeout)
+	gen, err := dial.ProbeProtocol(c.ctx, c.c, &c.detect, s.cfg.dialTimeout)
 	c.gen = gen
 	s.knownGen.Store(uint32(gen))
 	if err != nil {
@@ -302,7 +303,7 @@ func (s *Sink) probeCompression(c *wsConn) error {
 	} else if s.compAlg.Load() < 0 {
 		return nil // refused before: text frames
 	}
-	pong, err := pingCompressed(c.ctx, c.c, alg, s.cfg.dialTimeout)
+	pong, err := dial.PingCompressed(c.ctx, c.c, alg, s.cfg.dialTimeout)
 	if pong {
 		if s.compAlg.Swap(int32(alg)) != int32(alg) {
 			s.log.Info("compression", zap.Stringer("algorithm", alg))

@@ -1,4 +1,4 @@
-package websocket
+package dial
 
 import (
 	"bytes"
@@ -14,14 +14,14 @@ import (
 	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
 
-// probeProtocol asks c's server for its protocol generation with a
+// ProbeProtocol asks c's server for its protocol generation with a
 // GetTrace that reads nothing and changes nothing: a generation-2 server
 // echoes its request id, a generation-1 server does not. It must read c
 // before anything else does; binary replies are decoded with detect. It
 // waits at most timeout for the answer, skipping pushed
 // EventNotifications, and returns an error when c fails or no answer
 // comes (the generation is then ProtocolV1, which every server reads).
-func probeProtocol(ctx context.Context, c *cws.Conn, detect *compress.Detect, timeout time.Duration) (tracing.Protocol, error) {
+func ProbeProtocol(ctx context.Context, c *cws.Conn, detect *compress.Detect, timeout time.Duration) (tracing.Protocol, error) {
 	rid := wire.NewRequestID()
 	var enc wire.Encoder
 	msg := enc.AppendRequest(nil, wire.GetTrace{RequestID: rid})
@@ -58,13 +58,13 @@ func probeProtocol(ctx context.Context, c *cws.Conn, detect *compress.Detect, ti
 	}
 }
 
-// pingCompressed sends c's server a "Ping" compressed with alg, as a
+// PingCompressed sends c's server a "Ping" compressed with alg, as a
 // binary frame: a server configured with alg answers "Pong", any other
 // drops the connection. It waits at most timeout, skipping pushed
 // EventNotifications, and reports whether the Pong came; when it did not,
 // err says why (nil for another answer) and wraps
 // context.DeadlineExceeded when nothing came in time.
-func pingCompressed(ctx context.Context, c *cws.Conn, alg compress.Algorithm, timeout time.Duration) (pong bool, err error) {
+func PingCompressed(ctx context.Context, c *cws.Conn, alg compress.Algorithm, timeout time.Duration) (pong bool, err error) {
 	codec, err := compress.NewCodec(alg)
 	if err != nil {
 		return false, fmt.Errorf("compression probe: %w", err)
