@@ -158,7 +158,7 @@ type Sink struct {
 	segs    map[tracing.TraceID]*traceSeg // the current segment of each trace
 	touched []*traceSeg
 	evBuf   []byte
-	free    bufList
+	free    chunks.Buffers
 	deftr   tracing.FlowTrace
 	headers traces.Cache
 
@@ -282,7 +282,7 @@ func New(rawURL string, opts ...Option) (*Sink, error) {
 		rejected:    make(map[string]uint64),
 		dropped:     make(map[string]uint64),
 		done:        make(chan struct{}),
-		free:        newBufList(cfg.outageB),
+		free:        chunks.NewBuffers(cfg.outageB),
 		segs:        make(map[tracing.TraceID]*traceSeg),
 		parked:      make(map[*frame]*time.Timer),
 		storing:     make(chan struct{}, 1),

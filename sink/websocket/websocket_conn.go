@@ -412,7 +412,7 @@ func (s *Sink) decompressLocked(f *frame) {
 	}
 	if raw, err := s.sendCodecs.get(f.alg).DecodeRequest(nil, f.wire); err == nil {
 		if f.buf != nil {
-			s.free.put(f.buf)
+			s.free.Put(f.buf)
 			f.buf = nil
 		}
 		f.wire, f.binary = raw, false

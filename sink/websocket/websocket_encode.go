@@ -100,14 +100,14 @@ func (s *Sink) finish(buf *[]byte, kind frameKind, events int, critical bool, no
 	if alg < 0 || len(raw) < s.cfg.compressMin {
 		return f
 	}
-	cbuf := s.free.get()
+	cbuf := s.free.Get()
 	c, err := s.codecs.get(compress.Algorithm(alg)).AppendRequest((*cbuf)[:0], raw)
 	if err != nil || len(c) >= len(raw) {
-		s.free.put(cbuf)
+		s.free.Put(cbuf)
 		return f
 	}
 	*cbuf = c
-	s.free.put(buf)
+	s.free.Put(buf)
 	f.wire, f.buf, f.binary, f.alg = c, cbuf, true, compress.Algorithm(alg)
 	return f
 }

@@ -90,46 +90,12 @@ func (f *frame) mem() int {
 	return n + cap(f.wire)
 }
 
-// bufList keeps released frame buffers for reuse. Unlike a sync.Pool it
-// survives garbage collections, so a steady stream of batches reuses the
-// same buffers. Each sink has one, holding about a window's worth.
-type bufList chan *[]byte
-
-const maxFreeBuf = 256 << 10 // larger buffers are left to the collector
-
-// newBufList keeps up to a sixteenth of the memory limit in free buffers
-// (between 4 and 64 of them).
-func newBufList(memLimit int) bufList {
-	return make(bufList, min(max(memLimit/16/maxFreeBuf, 4), 64))
-}
-
-func (l bufList) get() *[]byte {
-	select {
-	case b := <-l:
-		return b
-	default:
-		b := make([]byte, 0, 64<<10)
-		return &b
-	}
-}
-
-func (l bufList) put(b *[]byte) {
-	if b == nil || cap(*b) > maxFreeBuf {
-		return
-	}
-	*b = (*b)[:0]
-	select {
-	case l <- b:
-	default:
-	}
-}
-
 // releaseLocked gives back what f holds: its pooled buffer, and its
 // reference to its segment's chunks. f must not be used afterwards, and
 // must be in no queue. s.mu must be held.
 func (s *Sink) releaseLocked(f *frame) {
 	if f.buf != nil {
-		s.free.put(f.buf)
+		s.free.Put(f.buf)
 		f.buf = nil
 	}
 	f.wire, f.hbuf = nil, nil

@@ -200,7 +200,7 @@ func (s *Sink) recordFrame(g *traceSeg, js []byte, critical bool, now int64, chu
 	const head, tail = len(`{"RecordEvent":{"trace_id":"00000000-0000-0000-0000-000000000000","event":`), len("}}")
 	n := head + len(js) + tail
 	if s.cfg.compress && n >= s.cfg.compressMin {
-		buf := s.free.get()
+		buf := s.free.Get()
 		*buf = appendRecord((*buf)[:0], g.id, js)
 		f := s.finish(buf, frameRecord, 1, critical, now)
 		f.stream = g
