@@ -153,7 +153,7 @@ type Sink struct {
 
 	encMu   sync.Mutex // guards enc, comp, segs, touched, evBuf
 	enc     wire.Encoder
-	codecs  codecSet                      // compresses frames
+	codecs  compress.Codecs               // compresses frames
 	compOut []byte                        // what codecs compress stores into
 	segs    map[tracing.TraceID]*traceSeg // the current segment of each trace
 	touched []*traceSeg
@@ -191,7 +191,7 @@ type Sink struct {
 	// autoNext is the next algorithm the auto probe tries (guarded by mu).
 	autoNext compress.Algorithm
 	// sendCodecs serve the sender goroutine (see writeFrames).
-	sendCodecs codecSet
+	sendCodecs compress.Codecs
 	// retried counts frames resent after a retryable error; retryLogAt is
 	// when that was last logged (Unix ns).
 	retried    atomic.Uint64

@@ -410,7 +410,7 @@ func (s *Sink) decompressLocked(f *frame) {
 		s.dropZLocked(f)
 		return
 	}
-	if raw, err := s.sendCodecs.get(f.alg).DecodeRequest(nil, f.wire); err == nil {
+	if raw, err := s.sendCodecs.Get(f.alg).DecodeRequest(nil, f.wire); err == nil {
 		if f.buf != nil {
 			s.free.Put(f.buf)
 			f.buf = nil
@@ -460,7 +460,7 @@ func (s *Sink) replay() {
 	if rec.Compressed {
 		// Written by an earlier version: a size-prefixed LZ4 block.
 		f.binary, f.alg, f.rawLen = true, compress.LZ4, 0
-		raw, err := s.sendCodecs.get(f.alg).DecodeRequest(nil, f.wire)
+		raw, err := s.sendCodecs.Get(f.alg).DecodeRequest(nil, f.wire)
 		if err != nil {
 			s.report(fmt.Errorf("sink: spool: undecodable record: %w", err), "spool record dropped")
 			s.drop(f, DropSpoolError)

@@ -101,7 +101,7 @@ func (s *Sink) finish(buf *[]byte, kind frameKind, events int, critical bool, no
 		return f
 	}
 	cbuf := s.free.Get()
-	c, err := s.codecs.get(compress.Algorithm(alg)).AppendRequest((*cbuf)[:0], raw)
+	c, err := s.codecs.Get(compress.Algorithm(alg)).AppendRequest((*cbuf)[:0], raw)
 	if err != nil || len(c) >= len(raw) {
 		s.free.Put(cbuf)
 		return f

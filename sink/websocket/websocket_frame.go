@@ -189,38 +189,16 @@ func (q *fifo) drain() []*frame {
 
 func unixTime(ns int64) time.Time { return time.Unix(0, ns).UTC() }
 
-// codecSet keeps one compression codec per algorithm, built on first use.
-// Not safe for concurrent use.
-type codecSet [compress.Brotli + 1]*compress.Codec
-
-// retained is the memory the codecs keep for joining a frame's parts.
-func (cs *codecSet) retained() int {
-	n := 0
-	for _, c := range cs {
-		if c != nil {
-			n += c.Retained()
-		}
-	}
-	return n
-}
-
-func (cs *codecSet) get(a compress.Algorithm) *compress.Codec {
-	if cs[a] == nil {
-		cs[a], _ = compress.NewCodec(a) // a is always valid here
-	}
-	return cs[a]
-}
-
 // plain returns f's JSON, in parts: its parts, or its wire bytes,
 // decompressed when binary.
-func (f *frame) plain(cs *codecSet) ([][]byte, error) {
+func (f *frame) plain(cs *compress.Codecs) ([][]byte, error) {
 	if f.parts != nil {
 		return f.parts, nil
 	}
 	if !f.binary {
 		return [][]byte{f.wire}, nil
 	}
-	raw, err := cs.get(f.alg).DecodeRequest(nil, f.wire)
+	raw, err := cs.Get(f.alg).DecodeRequest(nil, f.wire)
 	if err != nil {
 		return nil, err
 	}

@@ -266,11 +266,11 @@ func (s *Sink) compressStore(f *frame) {
 	if alg < 0 || f.rawLen < s.cfg.compressMin {
 		return
 	}
-	out, err := s.codecs.get(compress.Algorithm(alg)).AppendRequestParts(s.compOut[:0], f.parts)
+	out, err := s.codecs.Get(compress.Algorithm(alg)).AppendRequestParts(s.compOut[:0], f.parts)
 	if cap(out) > cap(s.compOut) {
 		s.compOut = out[:0]
 	}
-	s.scratch.Store(int64(s.codecs.retained() + cap(s.compOut)))
+	s.scratch.Store(int64(s.codecs.Retained() + cap(s.compOut)))
 	if err != nil || len(out) >= f.rawLen {
 		return
 	}
