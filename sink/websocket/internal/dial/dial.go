@@ -18,36 +18,49 @@ import (
 	"github.com/reflowtrace/reflowtrace-go/internal/cork"
 )
 
-// ErrPermanent is wrapped by connection failures that retrying cannot fix:
-// the server refused the credentials (401, 403) or TLS failed (untrusted
-// or mismatched certificate, refused client certificate).
+// ErrPermanent is wrapped by the dial failures that retrying cannot fix:
+// the server refused the credentials (401, 403), TLS failed (untrusted or
+// mismatched certificate, refused client certificate) or a redirect was
+// refused.
 var ErrPermanent = errors.New("sink: permanent connection failure")
 
 // ErrRedirectRefused is wrapped, together with ErrPermanent, by the dial
 // error when the server redirected the upgrade request to another scheme or
-// host (host:port), or more than MaxRedirects times in a row. The sink
+// host (host:port), or more than MaxRedirects times in a row: a Dialer
 // never follows such a redirect.
 var ErrRedirectRefused = errors.New("sink: redirect refused")
 
-// MaxRedirects bounds the redirects followed in one dial, as net/http does
-// by default.
+// MaxRedirects bounds the redirects a Dialer follows in one dial, as
+// net/http does by default.
 const MaxRedirects = 10
 
-// Config is what a Dialer sends with every upgrade request, and how it
-// dials.
+// Config is what a Dialer sends with every upgrade request, and how long
+// it dials.
 type Config struct {
-	TLS                          *tls.Config // for wss://; nil: the system roots
-	Header                       http.Header // added to every request
-	APIKeyHeader, APIKey, Bearer string      // the credentials ("" for none)
-	Origin                       string      // the Origin header, if not ""
-	// RedirectCredentials sends the credentials again after a redirect to
-	// another path of the same scheme and host.
+	// TLS configures wss:// connections; nil stands for the system roots
+	// and TLS 1.2 at least.
+	TLS *tls.Config
+	// Header is added to every upgrade request; its values are secrets.
+	Header http.Header
+	// APIKey goes in the header APIKeyHeader names, Bearer in
+	// "Authorization: Bearer …", Origin in the Origin header; "" sends
+	// none.
+	APIKeyHeader, APIKey, Bearer, Origin string
+	// RedirectCredentials sends the credentials (the API key, the bearer
+	// token, Header and the URL's user info) again after a redirect to
+	// another path of the same scheme and host; without it they are
+	// removed from the redirected request.
 	RedirectCredentials bool
-	Timeout             time.Duration // bounds one dial
-	Log                 *zap.Logger   // warns of credentials sent in plain text
+	// Timeout bounds one dial: TCP, TLS and the upgrade. It must be
+	// positive.
+	Timeout time.Duration
+	// Log, if not nil, gets a Warn at New when credentials would cross
+	// the network unencrypted (ws:// to a host that is not loopback).
+	Log *zap.Logger
 }
 
-// Dialer opens connections to one server.
+// Dialer opens WebSocket connections to one server. It is safe for
+// concurrent use; it keeps no connection and needs no closing.
 type Dialer struct {
 	url     string
 	shown   string // url without credentials or query
@@ -63,9 +76,9 @@ type Dialer struct {
 	secrets []string
 }
 
-// New returns a Dialer of u, a ws:// or wss:// URL whose port New
-// checked, and logs a Warn when credentials would cross the network
-// unencrypted.
+// New returns a Dialer of u, a ws:// or wss:// URL whose port the caller
+// checked, with cfg's credentials and headers, and logs a Warn to cfg.Log
+// when credentials would cross the network unencrypted.
 func New(u *url.URL, cfg Config) *Dialer {
 	h := cfg.Header.Clone()
 	if h == nil {
@@ -103,7 +116,8 @@ func New(u *url.URL, cfg Config) *Dialer {
 	return d
 }
 
-// URL returns the server's URL without credentials or query.
+// URL returns the server's URL without user info, query or fragment, fit
+// for logs and errors.
 func (d *Dialer) URL() string { return d.shown }
 
 // plaintextCredentials names the credentials a Dialer would send over
@@ -136,9 +150,11 @@ func isLoopbackHost(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// dial opens one connection and returns it with the corkable connection
-// under it. Failures that retrying cannot fix wrap ErrPermanent; errors
-// never show the Dialer's secrets.
+// Dial opens one connection, within the Timeout, and returns it with the
+// corkable network connection under it, through which the caller may
+// batch its writes. Failures that retrying cannot fix wrap ErrPermanent
+// (and ErrRedirectRefused for a refused redirect); errors name the server
+// by its URL and never show the Dialer's secrets.
 func (d *Dialer) Dial(ctx context.Context) (*cws.Conn, *cork.Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, d.timeout)
 	defer cancel()
@@ -296,7 +312,8 @@ func isTLSPermanent(err error) bool {
 		errors.As(err, &cerr) || errors.As(err, &alert) || errors.As(err, &rerr)
 }
 
-// ShowURL returns rawURL without user info, query or fragment.
+// ShowURL returns rawURL without user info, query or fragment, fit for
+// logs and errors, or "<unparsable URL>".
 func ShowURL(rawURL string) string {
 	u, err := url.Parse(rawURL)
 	if err != nil {
@@ -353,7 +370,10 @@ func (e *redactedError) Error() string {
 
 func (e *redactedError) Unwrap() error { return e.err }
 
-// redact returns err with the Dialer's secrets hidden in its message.
+// Redact returns err with the Dialer's secrets (the credentials, the
+// URL's user info and query, the headers' values) replaced by
+// "[REDACTED]" in its message; errors.Is and errors.As see err's chain as
+// it was. A nil err stays nil.
 func (d *Dialer) Redact(err error) error {
 	if err == nil || len(d.secrets) == 0 {
 		return err

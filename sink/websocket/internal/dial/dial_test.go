@@ -1,7 +1,11 @@
 package dial
 
 import (
+	"errors"
+	"fmt"
+	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 )
 
@@ -36,4 +40,41 @@ func mustParse(t *testing.T, s string) *url.URL {
 		t.Fatal(err)
 	}
 	return u
+}
+
+func TestRedactHidesSecretsKeepsTheChain(t *testing.T) {
+	const key, pass = "api-key-0123456789", "url-password-42"
+	d := New(mustParse(t, "wss://user:"+pass+"@example.com/x?token=query-secret"), Config{
+		APIKeyHeader: "X-API-Key", APIKey: key, Header: http.Header{"X-Tenant": {"tenant-secret"}},
+	})
+	cause := errors.New("dial " + key + " " + pass + " query-secret tenant-secret")
+	err := d.Redact(fmt.Errorf("wrapped: %w", cause))
+	for _, secret := range []string{key, pass, "query-secret", "tenant-secret"} {
+		if strings.Contains(err.Error(), secret) {
+			t.Fatalf("%q shows %q", err, secret)
+		}
+	}
+	if !errors.Is(err, cause) {
+		t.Fatal("the redacted error lost its chain")
+	}
+	if d.Redact(nil) != nil {
+		t.Fatal("Redact(nil) is not nil")
+	}
+	if got, want := d.URL(), "wss://example.com/x"; got != want {
+		t.Fatalf("URL() = %q, want %q", got, want)
+	}
+}
+
+func TestShowURL(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"ws://user:pass@example.com:8080/p?q=1#f", "ws://example.com:8080/p"},
+		{"wss://example.com", "wss://example.com"},
+		{"ws://[::1]:80/x", "ws://[::1]:80/x"},
+		{"://bad", "<unparsable URL>"},
+	}
+	for _, tt := range tests {
+		if got := ShowURL(tt.in); got != tt.want {
+			t.Errorf("ShowURL(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
 }
