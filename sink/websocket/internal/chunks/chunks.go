@@ -1,26 +1,16 @@
 package chunks
 
-// A segment keeps its events' JSON in chunks rather than one growing
-// buffer: appending never copies what is already kept (a growing buffer
-// copies it, and leaves the old copy to the collector, each time it grows),
-// and a store frame refers to the chunks as they are instead of copying
-// them (see Bytes.View). Bytes once appended never change, and later
-// appends only write past them, so a frame may be written to the
-// connection while its segment grows.
-//
-// A segment's first chunks are small, each as large as what the segment
-// already holds, so that a short trace holds little; from Max on
-// every chunk is Max bytes. A segment given up or acknowledged in
-// full returns its chunks to its sink's Pool for the next segments.
-
 const (
+	// minChunk is the smallest chunk.
 	minChunk = 1 << 10
-	Max      = 256 << 10
+	// Max is the largest chunk: from Max bytes on, a Bytes grows by
+	// chunks of Max bytes.
+	Max = 256 << 10
 )
 
-// Bytes is the JSON of a segment's events, in chunks: every chunk but
-// the last is full (len == cap). The zero value is empty. Not safe for
-// concurrent use.
+// Bytes is a run of bytes, a segment's event JSON, in chunks: every chunk
+// but the last is full (len == cap). The zero value is empty. Not safe
+// for concurrent use.
 type Bytes struct {
 	chunks [][]byte
 	size   int // bytes appended

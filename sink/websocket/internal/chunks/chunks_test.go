@@ -79,3 +79,32 @@ func TestPoolReusesAndTrims(t *testing.T) {
 		t.Fatalf("idle trims left %d chunks", kept())
 	}
 }
+
+func TestBuffersReuse(t *testing.T) {
+	l := NewBuffers(0)
+	if cap(l) != 4 {
+		t.Fatalf("NewBuffers(0) keeps %d buffers, want 4", cap(l))
+	}
+	b := l.Get()
+	if len(*b) != 0 || cap(*b) == 0 {
+		t.Fatalf("a new buffer has len %d, cap %d", len(*b), cap(*b))
+	}
+	*b = append(*b, "some bytes"...)
+	l.Put(b)
+	if got := l.Get(); got != b || len(*got) != 0 {
+		t.Fatalf("Get after Put returned %p (len %d), want the buffer put, emptied", got, len(*got))
+	}
+	big := make([]byte, 0, 1<<20)
+	l.Put(&big)
+	l.Put(nil)
+	if len(l) != 0 {
+		t.Fatalf("%d buffers kept, want none: nil and a buffer over 256 KiB are left", len(l))
+	}
+	for range cap(l) + 1 { // the last Put finds Buffers full and does not block
+		nb := make([]byte, 0, 1<<10)
+		l.Put(&nb)
+	}
+	if len(l) != cap(l) {
+		t.Fatalf("%d buffers kept, want %d", len(l), cap(l))
+	}
+}
