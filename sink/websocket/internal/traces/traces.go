@@ -7,8 +7,10 @@ import (
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 )
 
-// Cache keeps the StoreTrace header of each trace the client told the
-// sink about, and builds default headers for the others.
+// Cache keeps the header (the FlowTrace without its events) of each trace
+// the client told the sink about, and builds default headers for the
+// others. It keeps at most Max headers, forgetting the oldest first. The
+// zero value is empty and ready; a Cache is safe for concurrent use.
 type Cache struct {
 	mu    sync.Mutex
 	m     map[tracing.TraceID]*entry
@@ -21,11 +23,16 @@ type entry struct {
 	ended bool
 }
 
+// Max bounds the headers a Cache keeps (and the sink the segments of
+// traces it remembers).
 const Max = 4096
 
-func (h *Cache) Put(t tracing.FlowTrace) (ended bool) {
+// Put keeps t's header, replacing what the Cache held for its trace id. A
+// trace whose status is no longer running or pending has ended: its header
+// is handed out once by TakeEnded.
+func (h *Cache) Put(t tracing.FlowTrace) {
 	t.Events = nil
-	ended = t.Status.Kind != tracing.StatusRunning && t.Status.Kind != tracing.StatusPending
+	ended := t.Status.Kind != tracing.StatusRunning && t.Status.Kind != tracing.StatusPending
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.m == nil {
@@ -43,9 +50,10 @@ func (h *Cache) Put(t tracing.FlowTrace) (ended bool) {
 		h.dirty = append(h.dirty, t.TraceID)
 	}
 	e.ended = ended
-	return ended
 }
 
+// evict forgets the oldest headers until there is room for one more.
+// h.mu must be held.
 func (h *Cache) evict() {
 	for len(h.m) >= Max && len(h.order) > 0 {
 		delete(h.m, h.order[0])
@@ -53,8 +61,9 @@ func (h *Cache) evict() {
 	}
 }
 
-// Get returns the header for id, creating one from def (with start time
-// start) when the sink was not told about the trace.
+// Get returns the header of trace id. For a trace Put did not tell about
+// it keeps and returns a copy of def with id and, unless start is 0, the
+// start time start (Unix ns).
 func (h *Cache) Get(id tracing.TraceID, def *tracing.FlowTrace, start int64) tracing.FlowTrace {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -75,8 +84,10 @@ func (h *Cache) Get(id tracing.TraceID, def *tracing.FlowTrace, start int64) tra
 	return t
 }
 
-// TakeEnded returns the headers of ended traces not sent yet; with a
-// non-zero before, only those that ended before it.
+// TakeEnded returns the headers of the traces that ended since they were
+// last handed out, each once, in the order they ended; with a non-zero
+// before, only those whose end time is before it (the others wait for a
+// later call).
 func (h *Cache) TakeEnded(before time.Time) []tracing.FlowTrace {
 	h.mu.Lock()
 	defer h.mu.Unlock()
