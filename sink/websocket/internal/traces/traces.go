@@ -21,6 +21,9 @@ type Cache struct {
 type entry struct {
 	trace tracing.FlowTrace
 	ended bool
+	// dirty is set while the header waits in Cache.dirty to be handed
+	// out by TakeEnded.
+	dirty bool
 }
 
 // Max bounds the headers a Cache keeps (and the sink the segments of
@@ -46,8 +49,9 @@ func (h *Cache) Put(t tracing.FlowTrace) {
 		h.order = append(h.order, t.TraceID)
 	}
 	e.trace = t
-	if ended && !e.ended {
+	if ended && !e.ended && !e.dirty {
 		h.dirty = append(h.dirty, t.TraceID)
+		e.dirty = true
 	}
 	e.ended = ended
 }
@@ -87,7 +91,7 @@ func (h *Cache) Get(id tracing.TraceID, def *tracing.FlowTrace, start int64) tra
 // TakeEnded returns the headers of the traces that ended since they were
 // last handed out, each once, in the order they ended; with a non-zero
 // before, only those whose end time is before it (the others wait for a
-// later call).
+// later call). Headers forgotten meanwhile are not returned.
 func (h *Cache) TakeEnded(before time.Time) []tracing.FlowTrace {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -99,10 +103,12 @@ func (h *Cache) TakeEnded(before time.Time) []tracing.FlowTrace {
 	for _, id := range h.dirty {
 		e, ok := h.m[id]
 		switch {
-		case !ok:
+		case !ok || !e.dirty:
+			// Forgotten (and perhaps built again by Get), or handed out.
 		case !before.IsZero() && !e.trace.EndTime.Before(before):
 			keep = append(keep, id)
 		default:
+			e.dirty = false
 			out = append(out, e.trace)
 		}
 	}

@@ -73,6 +73,14 @@ func TestCacheForgetsTheOldest(t *testing.T) {
 	if got := c.Get(first.TraceID, &def, 0); got.FlowID != "default" {
 		t.Fatalf("the oldest of %d headers is still kept", Max+1)
 	}
+	if got := c.TakeEnded(time.Time{}); got != nil {
+		t.Fatalf("a forgotten header was handed out: %v", got)
+	}
+	// Forgotten while it waited, then ended again: handed out once.
+	c.Put(first)
+	if got := c.TakeEnded(time.Time{}); len(got) != 1 || got[0].TraceID != first.TraceID {
+		t.Fatalf("TakeEnded = %v, want the trace ended again, once", got)
+	}
 	if n := len(c.m); n > Max {
 		t.Fatalf("%d headers kept, more than %d", n, Max)
 	}
