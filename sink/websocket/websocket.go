@@ -201,7 +201,7 @@ type Sink struct {
 	knownGen atomic.Uint32
 
 	// retained counts the capacity of the chunks the segments hold (see
-	// websocket_chunks.go); chunks keeps those of released segments for
+	// package chunks); chunks keeps those of released segments for
 	// reuse (guarded by mu); scratch is what compression keeps: the
 	// buffers codecs join a frame's parts in and compOut.
 	retained atomic.Int64

@@ -6,10 +6,9 @@ import (
 	"slices"
 	"time"
 
-	"github.com/reflowtrace/reflowtrace-go/internal/compress"
-
 	"go.uber.org/zap"
 
+	"github.com/reflowtrace/reflowtrace-go/internal/compress"
 	"github.com/reflowtrace/reflowtrace-go/sink/websocket/internal/traces"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 )
