@@ -228,9 +228,9 @@ func (s *Sink) serve(c *wsConn) (backoff bool) {
 		return true // a server that drops the probe is not redialed at once
 	}
 	if n := s.connects.Add(1); n > 1 {
-		s.log.Warn("reconnected", zap.String("url", s.shownURL), zap.Uint64("connections", n))
+		s.log.Warn("reconnected", zap.String("url", c.d.URL()), zap.Uint64("connections", n))
 	} else {
-		s.log.Info("connected", zap.String("url", s.shownURL))
+		s.log.Info("connected", zap.String("url", c.d.URL()))
 	}
 	c.wg.Add(1)
 	go s.readLoop(c)
@@ -563,7 +563,7 @@ func (s *Sink) teardown(c *wsConn, err error) {
 		c.cancel()
 		_ = c.c.CloseNow()
 		if err != nil && !stopping && s.runCtx.Err() == nil {
-			s.report(c.d.Redact(fmt.Errorf("sink: websocket: connection to %s lost: %w", s.shownURL, err)), "connection lost")
+			s.report(c.d.Redact(fmt.Errorf("sink: websocket: connection to %s lost: %w", c.d.URL(), err)), "connection lost")
 		}
 	})
 }

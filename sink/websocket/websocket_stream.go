@@ -321,7 +321,7 @@ func (s *Sink) probeCompression(c *wsConn) error {
 		s.mu.Unlock()
 		s.compAlg.Store(-1)
 		if alg == compress.Brotli {
-			s.log.Warn("the server takes no compressed frame; sending text frames", zap.String("url", s.shownURL))
+			s.log.Warn("the server takes no compressed frame; sending text frames", zap.String("url", c.d.URL()))
 		}
 		return fmt.Errorf("compression probe %s: %w", alg, errCompressionRefused)
 	}
