@@ -147,7 +147,6 @@ type Stats struct {
 type Sink struct {
 	cfg      *wsConfig
 	log      *zap.Logger
-	url      string         // as dialed
 	shownURL string         // without credentials or query, for logs and errors
 	dialers  []*dial.Dialer // the server, then the failover servers
 
@@ -275,7 +274,6 @@ func New(rawURL string, opts ...Option) (*Sink, error) {
 	s := &Sink{
 		cfg:         cfg,
 		log:         cfg.log.Named("sink.websocket"),
-		url:         rawURL,
 		shownURL:    dial.ShowURL(rawURL),
 		changed:     make(chan struct{}),
 		outstanding: make(map[uint64]int),
