@@ -12,7 +12,8 @@
 // uses [Codec.AppendRequest] to compress what it sends and
 // [Codec.DecodeReply] to read the server's compressed replies; the server
 // side, for a server that behaves like Reflow's, uses [Codec.DecodeRequest]
-// and [Codec.AppendReply].
+// and [Codec.AppendReply]. [Codecs] keeps one Codec per algorithm for a
+// caller that needs several.
 //
 // The compressors use the level a Reflow server compresses with by default
 // (3): zstd's SpeedDefault, gzip level 3, brotli quality 3; lz4 has a

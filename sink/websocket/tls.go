@@ -2,8 +2,6 @@ package websocket
 
 import (
 	"crypto/tls"
-	"crypto/x509"
-	"errors"
 	"fmt"
 
 	"github.com/reflowtrace/reflowtrace-go/sink"
@@ -27,21 +25,4 @@ func buildTLS(o *tracing.TLSOptions) (*tls.Config, error) {
 		return nil, fmt.Errorf("%w: WithTLS: %w", sink.ErrInvalidOption, err)
 	}
 	return cfg, nil
-}
-
-// isTLSPermanent reports whether err is a TLS failure that retrying will
-// not fix: an untrusted or mismatched certificate, an alert from the
-// server (for example a refused client certificate), or a peer that does
-// not speak TLS.
-func isTLSPermanent(err error) bool {
-	var (
-		verr  *tls.CertificateVerificationError
-		uerr  x509.UnknownAuthorityError
-		herr  x509.HostnameError
-		cerr  x509.CertificateInvalidError
-		alert tls.AlertError
-		rerr  tls.RecordHeaderError
-	)
-	return errors.As(err, &verr) || errors.As(err, &uerr) || errors.As(err, &herr) ||
-		errors.As(err, &cerr) || errors.As(err, &alert) || errors.As(err, &rerr)
 }

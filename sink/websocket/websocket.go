@@ -16,7 +16,10 @@ import (
 
 	"github.com/reflowtrace/reflowtrace-go/internal/compress"
 	"github.com/reflowtrace/reflowtrace-go/sink"
+	"github.com/reflowtrace/reflowtrace-go/sink/websocket/internal/chunks"
+	"github.com/reflowtrace/reflowtrace-go/sink/websocket/internal/dial"
 	"github.com/reflowtrace/reflowtrace-go/sink/websocket/internal/spool"
+	"github.com/reflowtrace/reflowtrace-go/sink/websocket/internal/traces"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
@@ -144,21 +147,19 @@ type Stats struct {
 type Sink struct {
 	cfg      *wsConfig
 	log      *zap.Logger
-	url      string // as dialed
-	shownURL string // without credentials or query, for logs and errors
-	secrets  []string
-	dialers  []*dialer // the server, then the failover servers
+	shownURL string         // without credentials or query, for logs and errors
+	dialers  []*dial.Dialer // the server, then the failover servers
 
 	encMu   sync.Mutex // guards enc, comp, segs, touched, evBuf
 	enc     wire.Encoder
-	codecs  codecSet                      // compresses frames
+	codecs  compress.Codecs               // compresses frames
 	compOut []byte                        // what codecs compress stores into
 	segs    map[tracing.TraceID]*traceSeg // the current segment of each trace
 	touched []*traceSeg
 	evBuf   []byte
-	free    bufList
+	free    chunks.Buffers
 	deftr   tracing.FlowTrace
-	headers headerCache
+	headers traces.Cache
 
 	spool *spool.Spool
 
@@ -189,7 +190,7 @@ type Sink struct {
 	// autoNext is the next algorithm the auto probe tries (guarded by mu).
 	autoNext compress.Algorithm
 	// sendCodecs serve the sender goroutine (see writeFrames).
-	sendCodecs codecSet
+	sendCodecs compress.Codecs
 	// retried counts frames resent after a retryable error; retryLogAt is
 	// when that was last logged (Unix ns).
 	retried    atomic.Uint64
@@ -199,11 +200,11 @@ type Sink struct {
 	knownGen atomic.Uint32
 
 	// retained counts the capacity of the chunks the segments hold (see
-	// websocket_chunks.go); chunks keeps those of released segments for
+	// package chunks); chunks keeps those of released segments for
 	// reuse (guarded by mu); scratch is what compression keeps: the
 	// buffers codecs join a frame's parts in and compOut.
 	retained atomic.Int64
-	chunks   chunkPool
+	chunks   chunks.Pool
 	scratch  atomic.Int64
 	// parkedMem is the memory of the parked frames (guarded by mu).
 	parkedMem int
@@ -254,7 +255,7 @@ var (
 func New(rawURL string, opts ...Option) (*Sink, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
-		return nil, fmt.Errorf("%w: url %q: want ws://host:port or wss://host:port", sink.ErrInvalidOption, showURL(rawURL))
+		return nil, fmt.Errorf("%w: url %q: want ws://host:port or wss://host:port", sink.ErrInvalidOption, dial.ShowURL(rawURL))
 	}
 	if err := checkURL(u); err != nil {
 		return nil, err
@@ -264,7 +265,7 @@ func New(rawURL string, opts ...Option) (*Sink, error) {
 		return nil, err
 	}
 	if cfg.tls != nil && u.Scheme != "wss" {
-		return nil, fmt.Errorf("%w: WithTLS needs a wss:// url, got %q", sink.ErrInvalidOption, showURL(rawURL))
+		return nil, fmt.Errorf("%w: WithTLS needs a wss:// url, got %q", sink.ErrInvalidOption, dial.ShowURL(rawURL))
 	}
 	tlsCfg, err := buildTLS(cfg.tls)
 	if err != nil {
@@ -273,14 +274,13 @@ func New(rawURL string, opts ...Option) (*Sink, error) {
 	s := &Sink{
 		cfg:         cfg,
 		log:         cfg.log.Named("sink.websocket"),
-		url:         rawURL,
-		shownURL:    showURL(rawURL),
+		shownURL:    dial.ShowURL(rawURL),
 		changed:     make(chan struct{}),
 		outstanding: make(map[uint64]int),
 		rejected:    make(map[string]uint64),
 		dropped:     make(map[string]uint64),
 		done:        make(chan struct{}),
-		free:        newBufList(cfg.outageB),
+		free:        chunks.NewBuffers(cfg.outageB),
 		segs:        make(map[tracing.TraceID]*traceSeg),
 		parked:      make(map[*frame]*time.Timer),
 		storing:     make(chan struct{}, 1),
@@ -290,21 +290,19 @@ func New(rawURL string, opts ...Option) (*Sink, error) {
 	if cfg.compress && cfg.alg != tracing.CompressionAuto {
 		s.compAlg.Store(int32(cfg.alg)) // the same numbering as compress.Algorithm
 	}
-	s.secrets = collectSecrets(cfg, u)
-	s.dialers = []*dialer{newDialer(s, u, tlsCfg)}
+	s.dialers = []*dial.Dialer{dial.New(u, cfg.dialConfig(tlsCfg, s.log))}
 	for _, raw := range cfg.failover {
 		fu, err := url.Parse(raw)
 		if err != nil || (fu.Scheme != "ws" && fu.Scheme != "wss") || fu.Host == "" {
-			return nil, fmt.Errorf("%w: WithFailover url %q: want ws://host:port or wss://host:port", sink.ErrInvalidOption, showURL(raw))
+			return nil, fmt.Errorf("%w: WithFailover url %q: want ws://host:port or wss://host:port", sink.ErrInvalidOption, dial.ShowURL(raw))
 		}
 		if err := checkURL(fu); err != nil {
 			return nil, fmt.Errorf("WithFailover: %w", err)
 		}
 		if cfg.tls != nil && fu.Scheme != "wss" {
-			return nil, fmt.Errorf("%w: WithTLS needs wss:// urls, WithFailover has %q", sink.ErrInvalidOption, showURL(raw))
+			return nil, fmt.Errorf("%w: WithTLS needs wss:// urls, WithFailover has %q", sink.ErrInvalidOption, dial.ShowURL(raw))
 		}
-		s.secrets = append(s.secrets, collectSecrets(cfg, fu)...)
-		s.dialers = append(s.dialers, newDialer(s, fu, tlsCfg))
+		s.dialers = append(s.dialers, dial.New(fu, cfg.dialConfig(tlsCfg, s.log)))
 	}
 	s.deftr = tracing.FlowTrace{
 		TraceID:     tracing.NewTraceID(),
@@ -361,7 +359,7 @@ func (s *Sink) storeLoop() {
 			return
 		}
 		s.mu.Lock()
-		s.chunks.trim() // the chunks kept for reuse go once the sink no longer needs them
+		s.chunks.Trim() // the chunks kept for reuse go once the sink no longer needs them
 		s.mu.Unlock()
 		_ = s.admitAll(s.runCtx, s.encodeEnded(time.Time{}))
 		_ = s.admitAll(s.runCtx, s.encodeDue(false))
@@ -382,67 +380,6 @@ func (s *Sink) storeAll(ctx context.Context) error {
 		return err
 	}
 	return s.admitAll(ctx, s.encodeDue(true))
-}
-
-// showURL returns rawURL without user info, query or fragment.
-func showURL(rawURL string) string {
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		return "<unparsable URL>"
-	}
-	v := url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}
-	return v.String()
-}
-
-func collectSecrets(cfg *wsConfig, u *url.URL) []string {
-	var out []string
-	add := func(s string) {
-		if len(s) >= 4 {
-			out = append(out, s)
-		}
-	}
-	add(cfg.apiKey)
-	add(cfg.bearer)
-	if p, ok := u.User.Password(); ok {
-		add(p)
-	}
-	add(u.User.Username())
-	add(u.RawQuery)
-	for _, vs := range u.Query() {
-		for _, v := range vs {
-			add(v)
-		}
-	}
-	for _, vs := range cfg.header {
-		for _, v := range vs {
-			add(v)
-		}
-	}
-	return out
-}
-
-// redactedError hides the sink's secrets in the message of an error from
-// the network stack, keeping the chain for errors.Is and errors.As.
-type redactedError struct {
-	err     error
-	secrets []string
-}
-
-func (e *redactedError) Error() string {
-	msg := e.err.Error()
-	for _, s := range e.secrets {
-		msg = strings.ReplaceAll(msg, s, "[REDACTED]")
-	}
-	return msg
-}
-
-func (e *redactedError) Unwrap() error { return e.err }
-
-func (s *Sink) redact(err error) error {
-	if err == nil || len(s.secrets) == 0 {
-		return err
-	}
-	return &redactedError{err: err, secrets: s.secrets}
 }
 
 // notifyLocked wakes everyone waiting for a change. s.mu must be held.
@@ -497,7 +434,7 @@ func (s *Sink) SendsToServer() bool { return true }
 // tracing client reports an end only after the events recorded before it
 // were written. Safe for concurrent use; it does not block on I/O.
 func (s *Sink) ObserveTrace(trace tracing.FlowTrace) {
-	s.headers.put(trace)
+	s.headers.Put(trace)
 }
 
 // Write adds batch to its traces' segments and queues the frames that are
@@ -622,7 +559,7 @@ func (s *Sink) sealForRoom() {
 			s.mu.Unlock()
 			if done {
 				frames = s.sealLocked(g, now, frames)
-			} else if open && (largest == nil || g.data.size > largest.data.size) {
+			} else if open && (largest == nil || g.data.Len() > largest.data.Len()) {
 				largest = g
 			}
 		}

@@ -1,87 +1,12 @@
 package websocket
 
 import (
-	"bytes"
 	"testing"
 
+	"github.com/reflowtrace/reflowtrace-go/sink/websocket/internal/chunks"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 	"github.com/reflowtrace/reflowtrace-go/tracing/tracetest"
 )
-
-func TestSegBytesAppendAndView(t *testing.T) {
-	var pool chunkPool
-	var sb segBytes
-	var want []byte
-	var views [][][]byte
-	var seen []int
-	for i := range 3000 {
-		js := bytes.Repeat([]byte{byte('a' + i%26)}, 100+i%900)
-		sb.appendJSON(js, &pool)
-		want = append(want, js...)
-		if i%97 == 0 {
-			views = append(views, sb.view(nil))
-			seen = append(seen, len(want))
-		}
-	}
-	if sb.size != len(want) || !bytes.Equal(bytes.Join(sb.view(nil), nil), want) {
-		t.Fatalf("segment holds %d bytes, want the %d appended", sb.size, len(want))
-	}
-	// A view does not change as the segment grows.
-	for i, v := range views {
-		if got := bytes.Join(v, nil); !bytes.Equal(got, want[:seen[i]]) {
-			t.Fatalf("view %d changed: %d bytes, want %d", i, len(got), seen[i])
-		}
-	}
-	// Capacity: chunks double up to maxChunk, so at most one chunk and the
-	// small ones are spare.
-	if spare := sb.capB - sb.size; spare > 2*maxChunk {
-		t.Fatalf("%d bytes held for %d, %d spare", sb.capB, sb.size, spare)
-	}
-	for i, c := range sb.chunks[:len(sb.chunks)-1] {
-		if len(c) != cap(c) {
-			t.Fatalf("chunk %d not full: %d of %d", i, len(c), cap(c))
-		}
-	}
-}
-
-func TestChunkPoolReusesAndTrims(t *testing.T) {
-	var pool chunkPool
-	var a segBytes
-	a.appendJSON(make([]byte, 3*maxChunk), &pool)
-	chunks := a.take()
-	pool.put(chunks)
-	var b segBytes
-	b.appendJSON(make([]byte, 3*maxChunk), &pool)
-	// b takes a's chunks, the small ones too, allocating none.
-	reused := 0
-	for _, c := range b.chunks {
-		for _, o := range chunks {
-			if &c[:1][0] == &o[:1][0] {
-				reused++
-			}
-		}
-	}
-	if reused != len(chunks) || len(b.chunks) != len(chunks) {
-		t.Fatalf("%d of %d chunks reused, the second segment has %d", reused, len(chunks), len(b.chunks))
-	}
-	pool.put(b.take())
-	kept := func() (n int) {
-		for _, f := range pool.free {
-			n += len(f)
-		}
-		return n
-	}
-	pool.trim() // b took chunks since the last trim: kept
-	if kept() != len(chunks) {
-		t.Fatalf("trim after use kept %d of %d chunks", kept(), len(chunks))
-	}
-	for range 10 {
-		pool.trim()
-	}
-	if kept() != 0 {
-		t.Fatalf("idle trims left %d chunks", kept())
-	}
-}
 
 // TestWebSocketStoresShareTheirSegment checks that the stores of a
 // segment in flight refer to the segment's chunks instead of copying them,
@@ -109,14 +34,14 @@ func TestWebSocketStoresShareTheirSegment(t *testing.T) {
 	s.encMu.Unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	size, chunks := g.data.size, g.data.chunks
+	size, cs := g.data.Len(), g.data.View(nil)
 	inflight := s.inflight.items[s.inflight.head:]
 	for _, f := range inflight {
 		if f.seg != g || f.parts == nil || f.wire != nil {
 			t.Fatalf("a store in flight is not the segment's parts: %+v", f)
 		}
 		// The events are the segment's own chunks, not copies.
-		if c := f.parts[1]; &c[0] != &chunks[0][0] {
+		if c := f.parts[1]; &c[0] != &cs[0][0] {
 			t.Fatal("a store in flight copied its segment")
 		}
 	}
@@ -130,7 +55,7 @@ func TestWebSocketStoresShareTheirSegment(t *testing.T) {
 		t.Fatalf("segment has %d references, want one per store in flight or queued and its own (%d)", g.refs, frames+1)
 	}
 	held := s.heldLocked()
-	if max := int64(size) + 2*maxChunk + 16<<10; held > max {
+	if max := int64(size) + 2*chunks.Max + 16<<10; held > max {
 		t.Fatalf("sink counts %d bytes for a segment of %d in %d stores in flight, want at most %d",
 			held, size, len(inflight), max)
 	}
@@ -159,11 +84,11 @@ func TestWebSocketSegmentChunksOutliveTheirFrames(t *testing.T) {
 
 	s.mu.Lock()
 	s.loseSegLocked(g, DropClosed)
-	if !g.released || g.data.chunks == nil || s.retained.Load() == 0 {
+	if !g.released || g.data.NumChunks() == 0 || s.retained.Load() == 0 {
 		s.mu.Unlock()
 		t.Fatalf("a segment given up dropped its chunks while frames refer to them (released %v, refs %d)", g.released, g.refs)
 	}
-	capB := g.data.capB
+	capB := g.data.Cap()
 	s.mu.Unlock()
 
 	close(gate) // the frames in flight are acknowledged and released
@@ -174,13 +99,8 @@ func TestWebSocketSegmentChunksOutliveTheirFrames(t *testing.T) {
 	})
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	kept := 0
-	for _, f := range s.chunks.free {
-		for _, c := range f {
-			kept += cap(c)
-		}
-	}
-	if g.data.chunks != nil || kept < capB || s.retained.Load() != 0 {
-		t.Fatalf("after the last frame: chunks %v, %d bytes in the pool of %d, %d counted", g.data.chunks != nil, kept, capB, s.retained.Load())
+	kept := s.chunks.Kept()
+	if g.data.NumChunks() != 0 || kept < capB || s.retained.Load() != 0 {
+		t.Fatalf("after the last frame: %d chunks, %d bytes in the pool of %d, %d counted", g.data.NumChunks(), kept, capB, s.retained.Load())
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/reflowtrace/reflowtrace-go/internal/compress"
 	"github.com/reflowtrace/reflowtrace-go/internal/cork"
 	"github.com/reflowtrace/reflowtrace-go/retry"
+	"github.com/reflowtrace/reflowtrace-go/sink/websocket/internal/dial"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
@@ -24,7 +25,13 @@ import (
 // ErrPermanent is wrapped by connection failures that retrying cannot fix:
 // the server refused the credentials (401, 403) or TLS failed (untrusted
 // or mismatched certificate, refused client certificate).
-var ErrPermanent = errors.New("sink: permanent connection failure")
+var ErrPermanent = dial.ErrPermanent
+
+// ErrRedirectRefused is wrapped, together with ErrPermanent, by the dial
+// error when the server redirected the upgrade request to another scheme or
+// host (host:port), or more than 10 times in a row. The sink never follows
+// such a redirect.
+var ErrRedirectRefused = dial.ErrRedirectRefused
 
 var (
 	errStopping   = errors.New("sink: websocket stopping")
@@ -35,6 +42,7 @@ var (
 type wsConn struct {
 	c      *cws.Conn
 	cork   *cork.Conn
+	d      *dial.Dialer // the dialer that opened it
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -79,7 +87,7 @@ func (s *Sink) run() {
 			}
 			var err error
 			d := s.dialers[cur]
-			c, err = d.dial(ctx)
+			c, err = s.open(ctx, d)
 			if err == nil || len(s.dialers) == 1 {
 				if errors.Is(err, ErrPermanent) {
 					return retry.Permanent(err)
@@ -96,7 +104,7 @@ func (s *Sink) run() {
 			} else {
 				refusedForGood = 0
 			}
-			s.log.Warn("failing over", zap.String("from", d.shown), zap.String("to", s.dialers[cur].shown), zap.Error(err))
+			s.log.Warn("failing over", zap.String("from", d.URL()), zap.String("to", s.dialers[cur].URL()), zap.Error(err))
 			return err
 		}, append([]retry.Option{retry.WithLogger(s.log)}, s.cfg.retryOpts...)...)
 		if err != nil {
@@ -116,7 +124,7 @@ func (s *Sink) run() {
 		refusedForGood = 0
 		if len(s.dialers) > 1 && !s.isStopping() {
 			// The connection was lost: the next server takes over.
-			s.log.Warn("failing over", zap.String("from", s.dialers[cur].shown), zap.String("to", s.dialers[(cur+1)%len(s.dialers)].shown))
+			s.log.Warn("failing over", zap.String("from", s.dialers[cur].URL()), zap.String("to", s.dialers[(cur+1)%len(s.dialers)].URL()))
 			cur = (cur + 1) % len(s.dialers)
 		}
 		if c.acks.Load() > 0 {
@@ -135,6 +143,18 @@ func (s *Sink) run() {
 		}
 		waitFirst = false
 	}
+}
+
+// open dials d and serves the connection with the sink's goroutines.
+func (s *Sink) open(ctx context.Context, d *dial.Dialer) (*wsConn, error) {
+	c, cc, err := d.Dial(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.SetReadLimit(17 << 20)
+	wc := &wsConn{c: c, cork: cc, d: d, dead: make(chan struct{})}
+	wc.ctx, wc.cancel = context.WithCancel(s.runCtx)
+	return wc, nil
 }
 
 func (s *Sink) isStopping() bool {
@@ -208,9 +228,9 @@ func (s *Sink) serve(c *wsConn) (backoff bool) {
 		return true // a server that drops the probe is not redialed at once
 	}
 	if n := s.connects.Add(1); n > 1 {
-		s.log.Warn("reconnected", zap.String("url", s.shownURL), zap.Uint64("connections", n))
+		s.log.Warn("reconnected", zap.String("url", c.d.URL()), zap.Uint64("connections", n))
 	} else {
-		s.log.Info("connected", zap.String("url", s.shownURL))
+		s.log.Info("connected", zap.String("url", c.d.URL()))
 	}
 	c.wg.Add(1)
 	go s.readLoop(c)
@@ -404,9 +424,9 @@ func (s *Sink) decompressLocked(f *frame) {
 		s.dropZLocked(f)
 		return
 	}
-	if raw, err := s.sendCodecs.get(f.alg).DecodeRequest(nil, f.wire); err == nil {
+	if raw, err := s.sendCodecs.Get(f.alg).DecodeRequest(nil, f.wire); err == nil {
 		if f.buf != nil {
-			s.free.put(f.buf)
+			s.free.Put(f.buf)
 			f.buf = nil
 		}
 		f.wire, f.binary = raw, false
@@ -454,7 +474,7 @@ func (s *Sink) replay() {
 	if rec.Compressed {
 		// Written by an earlier version: a size-prefixed LZ4 block.
 		f.binary, f.alg, f.rawLen = true, compress.LZ4, 0
-		raw, err := s.sendCodecs.get(f.alg).DecodeRequest(nil, f.wire)
+		raw, err := s.sendCodecs.Get(f.alg).DecodeRequest(nil, f.wire)
 		if err != nil {
 			s.report(fmt.Errorf("sink: spool: undecodable record: %w", err), "spool record dropped")
 			s.drop(f, DropSpoolError)
@@ -557,7 +577,7 @@ func (s *Sink) teardown(c *wsConn, err error) {
 		c.cancel()
 		_ = c.c.CloseNow()
 		if err != nil && !stopping && s.runCtx.Err() == nil {
-			s.report(s.redact(fmt.Errorf("sink: websocket: connection to %s lost: %w", s.shownURL, err)), "connection lost")
+			s.report(c.d.Redact(fmt.Errorf("sink: websocket: connection to %s lost: %w", c.d.URL(), err)), "connection lost")
 		}
 	})
 }
@@ -791,16 +811,6 @@ func (s *Sink) keepalive(c *wsConn) {
 			return
 		}
 	}
-}
-
-// decodeReply decompresses a binary reply of the server on c before its
-// read loop runs.
-func (s *Sink) decodeReply(c *wsConn, data []byte) ([]byte, error) {
-	out, _, err := c.detect.DecodeReply(nil, data)
-	if err != nil {
-		return nil, fmt.Errorf("undecodable compressed reply: %w", err)
-	}
-	return out, nil
 }
 
 // serverErrorDelay is the first wait before a frame answered with a

@@ -6,10 +6,10 @@ import (
 	"slices"
 	"time"
 
-	"github.com/reflowtrace/reflowtrace-go/internal/compress"
-
 	"go.uber.org/zap"
 
+	"github.com/reflowtrace/reflowtrace-go/internal/compress"
+	"github.com/reflowtrace/reflowtrace-go/sink/websocket/internal/traces"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 )
 
@@ -99,14 +99,14 @@ func (s *Sink) finish(buf *[]byte, kind frameKind, events int, critical bool, no
 	if alg < 0 || len(raw) < s.cfg.compressMin {
 		return f
 	}
-	cbuf := s.free.get()
-	c, err := s.codecs.get(compress.Algorithm(alg)).AppendRequest((*cbuf)[:0], raw)
+	cbuf := s.free.Get()
+	c, err := s.codecs.Get(compress.Algorithm(alg)).AppendRequest((*cbuf)[:0], raw)
 	if err != nil || len(c) >= len(raw) {
-		s.free.put(cbuf)
+		s.free.Put(cbuf)
 		return f
 	}
 	*cbuf = c
-	s.free.put(buf)
+	s.free.Put(buf)
 	f.wire, f.buf, f.binary, f.alg = c, cbuf, true, compress.Algorithm(alg)
 	return f
 }
@@ -128,7 +128,7 @@ func (s *Sink) tooLarge(ev *tracing.TraceEvent, n int) {
 // events recorded before it; an event written after the end opens the
 // trace's next segment.
 func (s *Sink) encodeEnded(before time.Time) []*frame {
-	ended := s.headers.takeDirty(before)
+	ended := s.headers.TakeEnded(before)
 	if len(ended) == 0 {
 		return nil
 	}
@@ -155,7 +155,7 @@ func (s *Sink) encodeEnded(before time.Time) []*frame {
 // pruneSegsLocked forgets the oldest released segments when the map of
 // segments grows past a bound. s.encMu must be held.
 func (s *Sink) pruneSegsLocked() {
-	if len(s.segs) <= 2*maxHeaders {
+	if len(s.segs) <= 2*traces.Max {
 		return
 	}
 	s.mu.Lock()
@@ -164,7 +164,7 @@ func (s *Sink) pruneSegsLocked() {
 		if g.released {
 			delete(s.segs, id)
 		}
-		if len(s.segs) <= maxHeaders {
+		if len(s.segs) <= traces.Max {
 			return
 		}
 	}

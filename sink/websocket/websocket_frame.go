@@ -1,12 +1,10 @@
 package websocket
 
 import (
-	"sync"
 	"time"
 
 	"github.com/reflowtrace/reflowtrace-go/internal/compress"
 	"github.com/reflowtrace/reflowtrace-go/sink/websocket/internal/spool"
-	"github.com/reflowtrace/reflowtrace-go/tracing"
 )
 
 // frameKind is the request a frame carries, which decides the reply that
@@ -92,46 +90,12 @@ func (f *frame) mem() int {
 	return n + cap(f.wire)
 }
 
-// bufList keeps released frame buffers for reuse. Unlike a sync.Pool it
-// survives garbage collections, so a steady stream of batches reuses the
-// same buffers. Each sink has one, holding about a window's worth.
-type bufList chan *[]byte
-
-const maxFreeBuf = 256 << 10 // larger buffers are left to the collector
-
-// newBufList keeps up to a sixteenth of the memory limit in free buffers
-// (between 4 and 64 of them).
-func newBufList(memLimit int) bufList {
-	return make(bufList, min(max(memLimit/16/maxFreeBuf, 4), 64))
-}
-
-func (l bufList) get() *[]byte {
-	select {
-	case b := <-l:
-		return b
-	default:
-		b := make([]byte, 0, 64<<10)
-		return &b
-	}
-}
-
-func (l bufList) put(b *[]byte) {
-	if b == nil || cap(*b) > maxFreeBuf {
-		return
-	}
-	*b = (*b)[:0]
-	select {
-	case l <- b:
-	default:
-	}
-}
-
 // releaseLocked gives back what f holds: its pooled buffer, and its
 // reference to its segment's chunks. f must not be used afterwards, and
 // must be in no queue. s.mu must be held.
 func (s *Sink) releaseLocked(f *frame) {
 	if f.buf != nil {
-		s.free.put(f.buf)
+		s.free.Put(f.buf)
 		f.buf = nil
 	}
 	f.wire, f.hbuf = nil, nil
@@ -146,7 +110,7 @@ func (s *Sink) releaseLocked(f *frame) {
 // as its parts. s.mu must be held.
 func (s *Sink) dropZLocked(f *frame) {
 	if f.zparts != nil {
-		s.chunks.put(f.zparts)
+		s.chunks.Put(f.zparts)
 		f.zparts, f.zlen, f.binary = nil, 0, false
 	}
 }
@@ -223,132 +187,18 @@ func (q *fifo) drain() []*frame {
 	return out
 }
 
-// headerCache keeps the StoreTrace header of each trace the client told the
-// sink about, and builds default headers for the others.
-type headerCache struct {
-	mu    sync.Mutex
-	m     map[tracing.TraceID]*headerEntry
-	order []tracing.TraceID // insertion order, for eviction
-	dirty []tracing.TraceID // ended traces whose final header is not sent yet
-}
-
-type headerEntry struct {
-	trace tracing.FlowTrace
-	ended bool
-}
-
-const maxHeaders = 4096
-
-func (h *headerCache) put(t tracing.FlowTrace) (ended bool) {
-	t.Events = nil
-	ended = t.Status.Kind != tracing.StatusRunning && t.Status.Kind != tracing.StatusPending
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.m == nil {
-		h.m = make(map[tracing.TraceID]*headerEntry)
-	}
-	e, ok := h.m[t.TraceID]
-	if !ok {
-		h.evict()
-		e = &headerEntry{}
-		h.m[t.TraceID] = e
-		h.order = append(h.order, t.TraceID)
-	}
-	e.trace = t
-	if ended && !e.ended {
-		h.dirty = append(h.dirty, t.TraceID)
-	}
-	e.ended = ended
-	return ended
-}
-
-func (h *headerCache) evict() {
-	for len(h.m) >= maxHeaders && len(h.order) > 0 {
-		delete(h.m, h.order[0])
-		h.order = h.order[1:]
-	}
-}
-
-// get returns the header for id, creating one from def (with start time
-// start) when the sink was not told about the trace.
-func (h *headerCache) get(id tracing.TraceID, def *tracing.FlowTrace, start int64) tracing.FlowTrace {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if e, ok := h.m[id]; ok {
-		return e.trace
-	}
-	if h.m == nil {
-		h.m = make(map[tracing.TraceID]*headerEntry)
-	}
-	h.evict()
-	t := *def
-	t.TraceID = id
-	if start != 0 {
-		t.StartTime = unixTime(start)
-	}
-	h.m[id] = &headerEntry{trace: t}
-	h.order = append(h.order, id)
-	return t
-}
-
-// takeDirty returns the headers of ended traces not sent yet; with a
-// non-zero before, only those that ended before it.
-func (h *headerCache) takeDirty(before time.Time) []tracing.FlowTrace {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if len(h.dirty) == 0 {
-		return nil
-	}
-	var out []tracing.FlowTrace
-	keep := h.dirty[:0]
-	for _, id := range h.dirty {
-		e, ok := h.m[id]
-		switch {
-		case !ok:
-		case !before.IsZero() && !e.trace.EndTime.Before(before):
-			keep = append(keep, id)
-		default:
-			out = append(out, e.trace)
-		}
-	}
-	h.dirty = keep
-	return out
-}
-
 func unixTime(ns int64) time.Time { return time.Unix(0, ns).UTC() }
-
-// codecSet keeps one compression codec per algorithm, built on first use.
-// Not safe for concurrent use.
-type codecSet [compress.Brotli + 1]*compress.Codec
-
-// retained is the memory the codecs keep for joining a frame's parts.
-func (cs *codecSet) retained() int {
-	n := 0
-	for _, c := range cs {
-		if c != nil {
-			n += c.Retained()
-		}
-	}
-	return n
-}
-
-func (cs *codecSet) get(a compress.Algorithm) *compress.Codec {
-	if cs[a] == nil {
-		cs[a], _ = compress.NewCodec(a) // a is always valid here
-	}
-	return cs[a]
-}
 
 // plain returns f's JSON, in parts: its parts, or its wire bytes,
 // decompressed when binary.
-func (f *frame) plain(cs *codecSet) ([][]byte, error) {
+func (f *frame) plain(cs *compress.Codecs) ([][]byte, error) {
 	if f.parts != nil {
 		return f.parts, nil
 	}
 	if !f.binary {
 		return [][]byte{f.wire}, nil
 	}
-	raw, err := cs.get(f.alg).DecodeRequest(nil, f.wire)
+	raw, err := cs.Get(f.alg).DecodeRequest(nil, f.wire)
 	if err != nil {
 		return nil, err
 	}

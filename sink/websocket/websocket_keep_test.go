@@ -498,12 +498,19 @@ func TestWebSocketKeepsAcrossClientRestart(t *testing.T) {
 // TestWebSocketKeepsLongTrace sends one trace of 200,000 events at the
 // default settings: it is kept in segments linked by their tags, every
 // event once across them, and the bytes sent stay under three times the
-// events' JSON.
+// events' JSON. Under the race detector, which makes it ten times slower,
+// the trace has 24,000 events in frames of 2 MiB: as many segments (8)
+// for an eighth of the events.
 func TestWebSocketKeepsLongTrace(t *testing.T) {
 	if testing.Short() {
 		t.Skip("200,000 events")
 	}
-	const events, batch = 200_000, 512
+	events, batch := 200_000, 512
+	var opts []Option
+	if raceEnabled {
+		events = 24_000
+		opts = append(opts, WithMaxFrameBytes(2<<20))
+	}
 	for _, gen := range generations {
 		for _, mode := range []Mode{ModeStore, ModeLive} {
 			if !keeps(gen, mode) {
@@ -512,7 +519,7 @@ func TestWebSocketKeepsLongTrace(t *testing.T) {
 			t.Run(fmt.Sprintf("%s/%s", gen, mode), func(t *testing.T) {
 				ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
 				defer cancel()
-				r := newKeepRun(t, gen, mode, nil)
+				r := newKeepRun(t, gen, mode, nil, opts...)
 				r.ctx = ctx
 				batches := r.startTraces(1, events, batch)
 				var enc wire.Encoder

@@ -1,6 +1,7 @@
 package websocket
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"maps"
@@ -16,6 +17,7 @@ import (
 	"github.com/reflowtrace/reflowtrace-go/internal/header"
 	"github.com/reflowtrace/reflowtrace-go/retry"
 	"github.com/reflowtrace/reflowtrace-go/sink"
+	"github.com/reflowtrace/reflowtrace-go/sink/websocket/internal/dial"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 )
 
@@ -271,12 +273,20 @@ func newWSConfig(opts []Option) (*wsConfig, error) {
 	return c, errors.Join(errs...)
 }
 
+// dialConfig is what the dialers take of c.
+func (c *wsConfig) dialConfig(tlsCfg *tls.Config, log *zap.Logger) dial.Config {
+	return dial.Config{
+		TLS: tlsCfg, Header: c.header, APIKeyHeader: c.apiKeyHeader, APIKey: c.apiKey, Bearer: c.bearer,
+		Origin: c.origin, RedirectCredentials: c.redirectCreds, Timeout: c.dialTimeout, Log: log,
+	}
+}
+
 // checkURL checks the part of a server URL that url.Parse leaves alone:
 // the port, which must be within 1 to 65535 when given.
 func checkURL(u *url.URL) error {
 	if p := u.Port(); p != "" {
 		if n, err := strconv.ParseUint(p, 10, 16); err != nil || n == 0 {
-			return fmt.Errorf("%w: url %q: port %s is not within 1 to 65535", sink.ErrInvalidOption, showURL(u.String()), p)
+			return fmt.Errorf("%w: url %q: port %s is not within 1 to 65535", sink.ErrInvalidOption, dial.ShowURL(u.String()), p)
 		}
 	}
 	return nil

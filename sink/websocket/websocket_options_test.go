@@ -14,6 +14,7 @@ import (
 
 	"github.com/reflowtrace/reflowtrace-go/retry"
 	"github.com/reflowtrace/reflowtrace-go/sink"
+	"github.com/reflowtrace/reflowtrace-go/sink/websocket/internal/dial"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 )
 
@@ -193,9 +194,7 @@ func TestWebSocketPlaintextCredentialsWarning(t *testing.T) {
 			core, logs := observer.New(zap.DebugLevel)
 			// What New does before it starts dialing, without the
 			// dialing: these hosts are not loopback.
-			s := &Sink{cfg: cfg, log: zap.New(core).Named("sink.websocket"), url: tt.url, shownURL: showURL(tt.url)}
-			s.secrets = collectSecrets(cfg, u)
-			_ = newDialer(s, u, nil)
+			_ = dial.New(u, cfg.dialConfig(nil, zap.New(core).Named("sink.websocket")))
 			warns := logs.FilterLevelExact(zapcore.WarnLevel).All()
 			want := 0
 			if tt.warn {
@@ -214,7 +213,7 @@ func TestWebSocketPlaintextCredentialsWarning(t *testing.T) {
 					}
 				}
 			}
-			if tt.warn && warns[0].ContextMap()["url"] != showURL(tt.url) {
+			if tt.warn && warns[0].ContextMap()["url"] != dial.ShowURL(tt.url) {
 				t.Fatalf("the Warn log does not name the url: %v", warns[0].ContextMap())
 			}
 		})

@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/reflowtrace/reflowtrace-go/sink/websocket/internal/dial"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 )
 
@@ -166,7 +167,7 @@ func TestWebSocketRedirectRefused(t *testing.T) {
 				t.Fatalf("%s got %d requests, want 1 (a refused redirect is not retried)", first.URL, len(got))
 			}
 			msg := err.Error()
-			for _, want := range []string{showURL(first.wsURL() + "/"), showURL(other.wsURL() + tt.path)} {
+			for _, want := range []string{dial.ShowURL(first.wsURL() + "/"), dial.ShowURL(other.wsURL() + tt.path)} {
 				if !strings.Contains(msg, want) {
 					t.Errorf("error %q does not name %s", msg, want)
 				}
@@ -290,32 +291,8 @@ func TestWebSocketRedirectLoop(t *testing.T) {
 	if err := s.Flush(ctx); !errors.Is(err, ErrRedirectRefused) {
 		t.Fatalf("Flush = %v, want ErrRedirectRefused", err)
 	}
-	if n := len(srv.requests()); n != maxRedirects {
-		t.Fatalf("%d requests, want %d", n, maxRedirects)
-	}
-}
-
-func TestSameOrigin(t *testing.T) {
-	tests := []struct {
-		a, b string
-		want bool
-	}{
-		{"https://example.com/", "https://example.com:443/x", true},
-		{"https://EXAMPLE.com/", "https://example.com/x", true},
-		{"http://127.0.0.1:80/", "http://127.0.0.1/", true},
-		{"http://[::1]:8080/", "http://[::1]:8080/y", true},
-		{"https://example.com/", "http://example.com/", false},
-		{"https://example.com/", "https://example.com:8443/", false},
-		{"https://example.com/", "https://example.org/", false},
-		{"http://127.0.0.1:1/", "http://127.0.0.1:2/", false},
-		{"http://127.0.0.1/", "http://localhost/", false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.a+" "+tt.b, func(t *testing.T) {
-			if got := sameOrigin(mustParse(t, tt.a), mustParse(t, tt.b)); got != tt.want {
-				t.Fatalf("sameOrigin = %v, want %v", got, tt.want)
-			}
-		})
+	if n := len(srv.requests()); n != dial.MaxRedirects {
+		t.Fatalf("%d requests, want %d", n, dial.MaxRedirects)
 	}
 }
 

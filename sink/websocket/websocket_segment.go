@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/reflowtrace/reflowtrace-go/internal/compress"
+	"github.com/reflowtrace/reflowtrace-go/sink/websocket/internal/chunks"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 )
 
@@ -36,10 +37,10 @@ type traceSeg struct {
 	logical tracing.TraceID // the trace the events belong to
 	number  int
 	hdr     tracing.FlowTrace
-	data    segBytes // the events' JSON, comma-separated
-	n       int      // events in data
-	hdrLen  int      // bytes of a store of the segment beside its events, and a margin
-	crit    bool     // data holds a critical event
+	data    chunks.Bytes // the events' JSON, comma-separated
+	n       int          // events in data
+	hdrLen  int          // bytes of a store of the segment beside its events, and a margin
+	crit    bool         // data holds a critical event
 	// dirtySince is when the oldest event not carried by a store arrived
 	// (Unix ns), or 0.
 	dirtySince int64
@@ -111,7 +112,7 @@ func (s *Sink) segFor(id tracing.TraceID, start int64) *traceSeg {
 	if g != nil {
 		number = g.number + 1
 	}
-	hdr := s.headers.get(id, &s.deftr, start)
+	hdr := s.headers.Get(id, &s.deftr, start)
 	if number == 0 && hdr.Metadata.Tags[tracing.TagJoined] != "" {
 		// A trace started elsewhere: its id holds the other process's
 		// events, which a store under it would replace.
@@ -146,7 +147,7 @@ func (s *Sink) segCap(g *traceSeg) int {
 func (s *Sink) appendToSeg(id tracing.TraceID, ev *tracing.TraceEvent, js []byte, now int64, frames []*frame) (*traceSeg, []*frame) {
 	for {
 		g := s.segFor(id, ev.Timestamp.UnixNano())
-		if g.n > 0 && g.data.size+1+len(js) > s.segCap(g) {
+		if g.n > 0 && g.data.Len()+1+len(js) > s.segCap(g) {
 			frames = s.sealLocked(g, now, frames)
 			continue
 		}
@@ -158,9 +159,9 @@ func (s *Sink) appendToSeg(id tracing.TraceID, ev *tracing.TraceEvent, js []byte
 		}
 		grown := 0
 		if g.n > 0 {
-			grown = g.data.appendJSON(comma, &s.chunks)
+			grown = g.data.Append(comma, &s.chunks)
 		}
-		grown += g.data.appendJSON(js, &s.chunks)
+		grown += g.data.Append(js, &s.chunks)
 		s.retained.Add(int64(grown)) // what the chunks hold, not only what they use
 		s.mu.Unlock()
 		g.n++
@@ -217,7 +218,7 @@ func (s *Sink) storeDue(g *traceSeg, now int64) bool {
 	if g.dirtySince == 0 || !s.stores(g) {
 		return false
 	}
-	if g.storedB == 0 || g.data.size-g.storedB >= g.storedB {
+	if g.storedB == 0 || g.data.Len()-g.storedB >= g.storedB {
 		return true
 	}
 	wait := int64(s.cfg.storeDelay) * int64(max(1, g.storedB>>20))
@@ -236,14 +237,14 @@ func (s *Sink) buildStore(g *traceSeg, now int64) *frame {
 	// inside a string would have its quotes escaped.
 	at := bytes.Index(hb, eventsEmpty) + len(eventsEmpty) - 1
 	f := &frame{kind: frameStore, critical: g.crit, created: now, seg: g}
-	g.storedB = g.data.size
+	g.storedB = g.data.Len()
 	g.dirtySince = 0
 	s.mu.Lock()
 	if !g.released {
 		f.hbuf = hb
-		f.parts = g.data.view(append(make([][]byte, 0, len(g.data.chunks)+2), hb[:at:at]))
+		f.parts = g.data.View(append(make([][]byte, 0, g.data.NumChunks()+2), hb[:at:at]))
 		f.parts = append(f.parts, hb[at:])
-		f.rawLen = len(hb) + g.data.size
+		f.rawLen = len(hb) + g.data.Len()
 		g.refs++
 	}
 	f.upto = g.n
@@ -269,17 +270,17 @@ func (s *Sink) compressStore(f *frame) {
 	if alg < 0 || f.rawLen < s.cfg.compressMin {
 		return
 	}
-	out, err := s.codecs.get(compress.Algorithm(alg)).AppendRequestParts(s.compOut[:0], f.parts)
+	out, err := s.codecs.Get(compress.Algorithm(alg)).AppendRequestParts(s.compOut[:0], f.parts)
 	if cap(out) > cap(s.compOut) {
 		s.compOut = out[:0]
 	}
-	s.scratch.Store(int64(s.codecs.retained() + cap(s.compOut)))
+	s.scratch.Store(int64(s.codecs.Retained() + cap(s.compOut)))
 	if err != nil || len(out) >= f.rawLen {
 		return
 	}
 	s.mu.Lock()
 	for rest := out; len(rest) > 0; {
-		c := s.chunks.get(chunkSize(0, min(len(rest), maxChunk)))
+		c := s.chunks.Get(len(rest))
 		c = append(c, rest[:min(len(rest), cap(c))]...)
 		rest = rest[len(c):]
 		f.zparts = append(f.zparts, c)
@@ -354,8 +355,8 @@ func (s *Sink) unrefLocked(g *traceSeg) {
 	if g.refs--; g.refs > 0 {
 		return
 	}
-	s.chunks.put(g.data.take())
-	s.retained.Add(-int64(g.data.capB))
+	s.chunks.Put(g.data.Take())
+	s.retained.Add(-int64(g.data.Cap()))
 	s.notifyLocked()
 }
 

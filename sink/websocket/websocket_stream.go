@@ -1,16 +1,15 @@
 package websocket
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"time"
 
-	cws "github.com/coder/websocket"
 	"go.uber.org/zap"
 
 	"github.com/reflowtrace/reflowtrace-go/internal/compress"
+	"github.com/reflowtrace/reflowtrace-go/sink/websocket/internal/dial"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
@@ -201,7 +200,7 @@ func (s *Sink) recordFrame(g *traceSeg, js []byte, critical bool, now int64, chu
 	const head, tail = len(`{"RecordEvent":{"trace_id":"00000000-0000-0000-0000-000000000000","event":`), len("}}")
 	n := head + len(js) + tail
 	if s.cfg.compress && n >= s.cfg.compressMin {
-		buf := s.free.get()
+		buf := s.free.Get()
 		*buf = appendRecord((*buf)[:0], g.id, js)
 		f := s.finish(buf, frameRecord, 1, critical, now)
 		f.stream = g
@@ -267,43 +266,14 @@ func (s *Sink) probe(c *wsConn) error {
 		c.gen = g
 		return nil
 	}
-	defer func() { s.knownGen.Store(uint32(c.gen)) }()
-	c.gen = tracing.ProtocolV1
-	rid := wire.NewRequestID()
-	var enc wire.Encoder
-	msg := enc.AppendRequest(nil, wire.GetTrace{RequestID: rid})
-	ctx, cancel := context.WithTimeout(c.ctx, s.cfg.dialTimeout)
-	defer cancel()
-	if err := c.c.Write(ctx, cws.MessageText, msg); err != nil {
-		return fmt.Errorf("probe: %w", err)
+	gen, err := dial.ProbeProtocol(c.ctx, c.c, &c.detect, s.cfg.dialTimeout)
+	c.gen = gen
+	s.knownGen.Store(uint32(gen))
+	if err != nil {
+		return err
 	}
-	for {
-		typ, data, err := c.c.Read(ctx)
-		if err != nil {
-			// A read that times out closes the connection: a server that
-			// does not answer is redialed after a backoff.
-			return fmt.Errorf("probe: no reply within %v: %w", s.cfg.dialTimeout, err)
-		}
-		if typ == cws.MessageBinary {
-			if data, err = s.decodeReply(c, data); err != nil {
-				return fmt.Errorf("probe: %w", err)
-			}
-		}
-		resp, err := wire.DecodeResponse(data)
-		if err != nil {
-			return fmt.Errorf("probe: undecodable reply: %w", err)
-		}
-		switch r := resp.(type) {
-		case wire.EventNotification:
-			continue
-		case wire.TraceData:
-			if r.RequestID == rid {
-				c.gen = tracing.ProtocolV2
-			}
-		}
-		s.log.Debug("protocol probed", zap.Stringer("protocol", c.gen))
-		return nil
-	}
+	s.log.Debug("protocol probed", zap.Stringer("protocol", gen))
+	return nil
 }
 
 // errCompressionRefused is the cause of a connection the server dropped on
@@ -333,32 +303,15 @@ func (s *Sink) probeCompression(c *wsConn) error {
 	} else if s.compAlg.Load() < 0 {
 		return nil // refused before: text frames
 	}
-	var cs codecSet
-	ping, err := cs.get(alg).AppendRequest(nil, []byte(`"Ping"`))
-	if err != nil {
-		return fmt.Errorf("compression probe: %w", err)
-	}
-	ctx, cancel := context.WithTimeout(c.ctx, s.cfg.dialTimeout)
-	defer cancel()
-	err = c.c.Write(ctx, cws.MessageBinary, ping)
-	var data []byte
-	if err == nil {
-		for {
-			var typ cws.MessageType
-			typ, data, err = c.c.Read(ctx)
-			if err != nil || typ == cws.MessageText && !bytes.HasPrefix(data, []byte(`{"EventNotification"`)) {
-				break
-			}
-		}
-	}
-	if err == nil && string(data) == `"Pong"` {
+	pong, err := dial.PingCompressed(c.ctx, c.c, alg, s.cfg.dialTimeout)
+	if pong {
 		if s.compAlg.Swap(int32(alg)) != int32(alg) {
 			s.log.Info("compression", zap.Stringer("algorithm", alg))
 		}
 		return nil
 	}
-	if err != nil && errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("compression probe: no reply within %v: %w", s.cfg.dialTimeout, err)
+	if errors.Is(err, context.DeadlineExceeded) {
+		return err
 	}
 	// The server dropped the connection (or answered something else): it
 	// is not configured with alg.
@@ -368,7 +321,7 @@ func (s *Sink) probeCompression(c *wsConn) error {
 		s.mu.Unlock()
 		s.compAlg.Store(-1)
 		if alg == compress.Brotli {
-			s.log.Warn("the server takes no compressed frame; sending text frames", zap.String("url", s.shownURL))
+			s.log.Warn("the server takes no compressed frame; sending text frames", zap.String("url", c.d.URL()))
 		}
 		return fmt.Errorf("compression probe %s: %w", alg, errCompressionRefused)
 	}
