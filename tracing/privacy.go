@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash"
+	"io"
 	"sync"
 	"sync/atomic"
 
@@ -243,8 +244,15 @@ func (p PrivacyConfig) String() string {
 		p.CaptureContent, p.DropAttributes, p.AnonymizeActors, p.AnonymizeAttributes, key)
 }
 
-// GoString is String for %#v.
-func (p PrivacyConfig) GoString() string { return "tracing.PrivacyConfig" + p.String() }
+// Format writes p as String does for every verb and flag (%v, %+v, %d,
+// %x, ...), prefixed with its type for %#v, so that no format shows the
+// AnonymizeKey.
+func (p PrivacyConfig) Format(f fmt.State, verb rune) {
+	if verb == 'v' && f.Flag('#') {
+		_, _ = io.WriteString(f, "tracing.PrivacyConfig")
+	}
+	_, _ = io.WriteString(f, p.String())
+}
 
 // MarshalJSON writes p with AnonymizeKey shown as "[redacted]", so that
 // logging a TracingConfig as JSON (encoding/json, zap.Any) does not reveal

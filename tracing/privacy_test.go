@@ -288,8 +288,14 @@ func TestAnonymizeKeyNeverShown(t *testing.T) {
 		fmt.Sprintf("%v", c), fmt.Sprintf("%+v", c), fmt.Sprintf("%#v", c), fmt.Sprint(c.Privacy),
 		fmt.Sprintf("%+v", &c), fmt.Sprintf("%s %q", c.Privacy, c.Privacy),
 	)
+	// Verbs no one should use on a config, which fmt still accepts (vet
+	// checks only constant formats).
+	for _, verb := range []string{"%d", "%x", "%X", "%o"} {
+		texts = append(texts, fmt.Sprintf(verb, c), fmt.Sprintf(verb, c.Privacy))
+	}
+	hexKey := fmt.Sprintf("%x", testAnonKey)
 	for _, s := range texts {
-		if strings.Contains(s, testAnonKey) {
+		if strings.Contains(s, testAnonKey) || strings.Contains(strings.ToLower(s), hexKey) {
 			t.Errorf("key shown in %q", s)
 		}
 	}
