@@ -2,94 +2,25 @@ package tracing
 
 import (
 	"fmt"
-	"path"
-	"strings"
+
+	"github.com/reflowtrace/reflowtrace-go/internal/glob"
 )
-
-// globKind is how a compiled pattern is matched.
-type globKind uint8
-
-const (
-	globExact   globKind = iota // no metacharacters: s == lit
-	globAny                     // "*": any string without '/'
-	globPrefix                  // "lit*"
-	globSuffix                  // "*lit"
-	globGeneral                 // anything else: path.Match
-)
-
-// glob is a path.Match pattern compiled once. The fast paths give exactly
-// the answers path.Match gives, including that '*' never matches '/'.
-type glob struct {
-	kind    globKind
-	lit     string // the literal part for the fast paths
-	pattern string // the whole pattern for globGeneral
-}
-
-// compileGlob checks p with path.Match and picks the cheapest way to match
-// it.
-func compileGlob(p string) (glob, error) {
-	if _, err := path.Match(p, ""); err != nil {
-		return glob{}, fmt.Errorf("%w: pattern %q: %w", ErrInvalidConfig, p, err)
-	}
-	meta := func(s string) bool { return strings.ContainsAny(s, `*?[\`) }
-	switch {
-	case !meta(p):
-		return glob{kind: globExact, lit: p}, nil
-	case p == "*":
-		return glob{kind: globAny}, nil
-	case strings.HasSuffix(p, "*") && !meta(p[:len(p)-1]):
-		return glob{kind: globPrefix, lit: p[:len(p)-1]}, nil
-	case strings.HasPrefix(p, "*") && !meta(p[1:]):
-		return glob{kind: globSuffix, lit: p[1:]}, nil
-	}
-	return glob{kind: globGeneral, pattern: p}, nil
-}
-
-// match reports whether s matches the pattern, as path.Match(pattern, s)
-// would. It does not allocate.
-func (g *glob) match(s string) bool {
-	switch g.kind {
-	case globExact:
-		return s == g.lit
-	case globAny:
-		return strings.IndexByte(s, '/') < 0
-	case globPrefix:
-		return strings.HasPrefix(s, g.lit) && strings.IndexByte(s[len(g.lit):], '/') < 0
-	case globSuffix:
-		return strings.HasSuffix(s, g.lit) && strings.IndexByte(s[:len(s)-len(g.lit)], '/') < 0
-	}
-	ok, _ := path.Match(g.pattern, s) // checked in compileGlob
-	return ok
-}
-
-// globSet matches a string against several patterns.
-type globSet []glob
 
 // compileGlobs compiles every pattern; field names the config field in
 // errors.
-func compileGlobs(field string, patterns []string) (globSet, error) {
+func compileGlobs(field string, patterns []string) (glob.Set, error) {
 	if len(patterns) == 0 {
 		return nil, nil
 	}
-	gs := make(globSet, 0, len(patterns))
+	gs := make(glob.Set, 0, len(patterns))
 	for i, p := range patterns {
-		g, err := compileGlob(p)
+		g, err := glob.Compile(p)
 		if err != nil {
-			return nil, fmt.Errorf("%s[%d]: %w", field, i, err)
+			return nil, fmt.Errorf("%w: %s[%d]: pattern %q: %w", ErrInvalidConfig, field, i, p, err)
 		}
 		gs = append(gs, g)
 	}
 	return gs, nil
-}
-
-// match reports whether s matches at least one pattern.
-func (gs globSet) match(s string) bool {
-	for i := range gs {
-		if gs[i].match(s) {
-			return true
-		}
-	}
-	return false
 }
 
 func errInvalidKind(field string, i int, k EventKind) error {
@@ -121,8 +52,8 @@ func (m kindMask) has(k EventKind) bool { return k < 32 && m&(1<<k) != 0 }
 // none), and every predicate returns true.
 type eventFilter struct {
 	kinds   kindMask // 0: every kind
-	exclude globSet
-	include globSet
+	exclude glob.Set
+	include glob.Set
 	preds   []func(*TraceEvent) bool
 }
 
@@ -155,10 +86,10 @@ func (f *eventFilter) allows(ev *TraceEvent) bool {
 	if f.kinds != 0 && !f.kinds.has(ev.Type.Kind) {
 		return false
 	}
-	if len(f.exclude) > 0 && f.exclude.match(ev.ActorID) {
+	if len(f.exclude) > 0 && f.exclude.Match(ev.ActorID) {
 		return false
 	}
-	if len(f.include) > 0 && !f.include.match(ev.ActorID) {
+	if len(f.include) > 0 && !f.include.Match(ev.ActorID) {
 		return false
 	}
 	if len(f.preds) == 0 {

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/reflowtrace/reflowtrace-go/internal/glob"
 	"github.com/reflowtrace/reflowtrace-go/tracing/attr"
 )
 
@@ -23,9 +24,9 @@ const maxAnonCache = 1024
 // The zero redactor changes nothing; options may build on it.
 type redactor struct {
 	dropContent bool
-	drop        globSet
+	drop        glob.Set
 	anonActors  bool
-	anonAttrs   globSet
+	anonAttrs   glob.Set
 	anon        *anonymizer
 	user        []func(*TraceEvent)
 
@@ -107,7 +108,7 @@ func (r *redactor) apply(ev *TraceEvent) {
 			as := &ev.Data.CustomAttributes
 			for i := range as.Len() {
 				a := as.At(i)
-				if r.anonAttrs.match(a.Key) {
+				if r.anonAttrs.Match(a.Key) {
 					var s string
 					if a.Value.Kind() == attr.KindString {
 						s = a.Value.Str()
@@ -152,11 +153,11 @@ func fillChecksum(d *TraceEventData) {
 // dropAttributes removes the attributes whose key matches one of drop,
 // keeping the order of the others. It allocates only when it removes
 // something.
-func dropAttributes(as *attr.Set, drop globSet) {
+func dropAttributes(as *attr.Set, drop glob.Set) {
 	n := as.Len()
 	first := -1
 	for i := range n {
-		if drop.match(as.At(i).Key) {
+		if drop.Match(as.At(i).Key) {
 			first = i
 			break
 		}
@@ -167,7 +168,7 @@ func dropAttributes(as *attr.Set, drop globSet) {
 	all := as.Slice()
 	as.Reset()
 	for i, a := range all {
-		if i < first || !drop.match(a.Key) {
+		if i < first || !drop.Match(a.Key) {
 			as.Set(a)
 		}
 	}

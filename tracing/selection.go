@@ -127,8 +127,8 @@ func (s *selector) rejects(kind EventKind, actorID string) bool {
 	}
 	f := &s.filter
 	return (f.kinds != 0 && !f.kinds.has(kind)) ||
-		(len(f.exclude) > 0 && f.exclude.match(actorID)) ||
-		(len(f.include) > 0 && !f.include.match(actorID))
+		(len(f.exclude) > 0 && f.exclude.Match(actorID)) ||
+		(len(f.include) > 0 && !f.include.Match(actorID))
 }
 
 // scratchEvents holds the copies of events handed to user code (predicates,
