@@ -1,22 +1,14 @@
 package tracing
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"hash"
 	"io"
-	"sync"
-	"sync/atomic"
 
+	"github.com/reflowtrace/reflowtrace-go/internal/anon"
 	"github.com/reflowtrace/reflowtrace-go/internal/glob"
 	"github.com/reflowtrace/reflowtrace-go/tracing/attr"
 )
-
-// maxAnonCache bounds how many actor ids keep their anonymized form cached.
-const maxAnonCache = 1024
 
 // redactor applies PrivacyConfig and the user's redactors to an event
 // before it is queued. It is safe for concurrent use.
@@ -27,7 +19,7 @@ type redactor struct {
 	drop        glob.Set
 	anonActors  bool
 	anonAttrs   glob.Set
-	anon        *anonymizer
+	anon        *anon.Hasher
 	user        []func(*TraceEvent)
 
 	// checksum computes MessageSnapshot.Checksum of captured content
@@ -52,7 +44,7 @@ func newRedactor(c *PrivacyConfig) (*redactor, error) {
 		if c.AnonymizeKey == "" {
 			return nil, fmt.Errorf("%w: Privacy.AnonymizeKey is empty: required when anonymizing", ErrInvalidConfig)
 		}
-		r.anon = newAnonymizer([]byte(c.AnonymizeKey))
+		r.anon = anon.New(AnonymizedPrefix, []byte(c.AnonymizeKey))
 	}
 	return r, nil
 }
@@ -99,9 +91,9 @@ func (r *redactor) apply(ev *TraceEvent) {
 	}
 	if r.anon != nil {
 		if r.anonActors {
-			ev.ActorID = r.anon.actor(ev.ActorID)
+			ev.ActorID = r.anon.Cached(ev.ActorID)
 			if ev.Type.Kind == KindDataFlow {
-				ev.Type.ToActor = r.anon.actor(ev.Type.ToActor)
+				ev.Type.ToActor = r.anon.Cached(ev.Type.ToActor)
 			}
 		}
 		if len(r.anonAttrs) > 0 {
@@ -115,7 +107,7 @@ func (r *redactor) apply(ev *TraceEvent) {
 					} else {
 						s = a.Value.String()
 					}
-					as.Set(attr.String(a.Key, r.anon.hash(s)))
+					as.Set(attr.String(a.Key, r.anon.Hash(s)))
 				}
 			}
 		}
@@ -172,66 +164,6 @@ func dropAttributes(as *attr.Set, drop glob.Set) {
 			as.Set(a)
 		}
 	}
-}
-
-// anonymizer replaces strings with "anon_" and 16 hex digits of their
-// HMAC-SHA256 under a secret key: stable for a key, different across keys,
-// not reversible without the key. It caches the forms of up to
-// maxAnonCache actor ids, so anonymizing a known actor does not allocate.
-type anonymizer struct {
-	macs sync.Pool // of hash.Hash (HMAC-SHA256 with the key)
-
-	// actors maps actor id to anonymized id. It is replaced, never
-	// modified: readers load it without locking.
-	actors atomic.Pointer[map[string]string]
-	mu     sync.Mutex // serialises replacements of actors
-}
-
-func newAnonymizer(key []byte) *anonymizer {
-	key = append([]byte(nil), key...)
-	a := &anonymizer{}
-	a.macs.New = func() any { return hmac.New(sha256.New, key) }
-	m := map[string]string{}
-	a.actors.Store(&m)
-	return a
-}
-
-// hash returns the anonymized form of s.
-func (a *anonymizer) hash(s string) string {
-	mac := a.macs.Get().(hash.Hash)
-	mac.Reset()
-	mac.Write([]byte(s))
-	var sum [sha256.Size]byte
-	mac.Sum(sum[:0])
-	a.macs.Put(mac)
-	var out [len(AnonymizedPrefix) + 16]byte
-	copy(out[:], AnonymizedPrefix)
-	hex.Encode(out[len(AnonymizedPrefix):], sum[:8])
-	return string(out[:])
-}
-
-// actor returns the anonymized form of an actor id, from the cache when it
-// is there. The empty id stays empty.
-func (a *anonymizer) actor(id string) string {
-	if id == "" {
-		return ""
-	}
-	if h, ok := (*a.actors.Load())[id]; ok {
-		return h
-	}
-	h := a.hash(id)
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	old := *a.actors.Load()
-	if len(old) < maxAnonCache {
-		m := make(map[string]string, len(old)+1)
-		for k, v := range old {
-			m[k] = v
-		}
-		m[id] = h
-		a.actors.Store(&m)
-	}
-	return h
 }
 
 // String formats p with AnonymizeKey hidden, so that printing a config

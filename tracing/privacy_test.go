@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/reflowtrace/reflowtrace-go/internal/anon"
 	"github.com/reflowtrace/reflowtrace-go/tracing/attr"
 )
 
@@ -180,25 +181,6 @@ func TestAnonymizeActors(t *testing.T) {
 	}
 }
 
-func TestAnonymizerCacheIsBounded(t *testing.T) {
-	a := newAnonymizer([]byte(testAnonKey))
-	for i := range maxAnonCache + 50 {
-		id := fmt.Sprintf("actor_%d", i)
-		if got, want := a.actor(id), a.hash(id); got != want {
-			t.Fatalf("actor(%q) = %q, want %q", id, got, want)
-		}
-	}
-	if n := len(*a.actors.Load()); n != maxAnonCache {
-		t.Fatalf("cache holds %d, want %d", n, maxAnonCache)
-	}
-	// Past the bound ids are still hashed the same way.
-	id := fmt.Sprintf("actor_%d", maxAnonCache+10)
-	first := a.actor(id)
-	if again := a.actor(id); again != first || !anonForm.MatchString(first) {
-		t.Fatalf("uncached id hashed to %q, then %q", first, again)
-	}
-}
-
 func TestAnonymizeAttributes(t *testing.T) {
 	r := mustRedactor(t, PrivacyConfig{AnonymizeAttributes: []string{"user_*", "ip"}, AnonymizeKey: testAnonKey})
 	ev := NetworkEvent("actor", attr.String("user_name", "alice"), attr.Int("user_id", 42), attr.String("ip", "10.1.2.3"), attr.String("region", "eu"))
@@ -221,7 +203,7 @@ func TestAnonymizeAttributes(t *testing.T) {
 	}
 	// The same value hashes as an actor id would under the same key.
 	name, _ := as.Get("user_name")
-	if want := newAnonymizer([]byte(testAnonKey)).hash("alice"); name.Str() != want {
+	if want := anon.New(AnonymizedPrefix, []byte(testAnonKey)).Hash("alice"); name.Str() != want {
 		t.Errorf("user_name = %q, want %q", name.Str(), want)
 	}
 }
