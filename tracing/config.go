@@ -6,7 +6,6 @@ import (
 	"math"
 	"net/url"
 	"path"
-	"strings"
 	"time"
 	"unsafe"
 
@@ -86,53 +85,23 @@ const (
 	ChecksumOnRecord
 )
 
+var checksumNames = enumNames[ChecksumMode]{
+	typ: "ChecksumMode", what: "checksum mode",
+	names:   []string{"when_captured", "off", "on_record"},
+	aliases: map[string]ChecksumMode{"": ChecksumWhenCaptured},
+}
+
 // String returns "when_captured", "off" or "on_record", the names of the
 // environment and tracing.toml files.
-func (m ChecksumMode) String() string {
-	switch m {
-	case ChecksumWhenCaptured:
-		return "when_captured"
-	case ChecksumOff:
-		return "off"
-	case ChecksumOnRecord:
-		return "on_record"
-	}
-	return fmt.Sprintf("ChecksumMode(%d)", uint8(m))
-}
-
-// parseChecksumMode reads "when_captured", "off" or "on_record"
-// (case-insensitive, surrounding blanks ignored; "" is when_captured, the
-// default). Any other name gives an error wrapping ErrInvalidConfig.
-func parseChecksumMode(s string) (ChecksumMode, error) {
-	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "", "when_captured":
-		return ChecksumWhenCaptured, nil
-	case "off":
-		return ChecksumOff, nil
-	case "on_record":
-		return ChecksumOnRecord, nil
-	}
-	return 0, fmt.Errorf("%w: unknown checksum mode %q: want when_captured, off or on_record", ErrInvalidConfig, s)
-}
+func (m ChecksumMode) String() string { return checksumNames.name(m) }
 
 // MarshalText returns m's name (see String).
-func (m ChecksumMode) MarshalText() ([]byte, error) {
-	if m > ChecksumOnRecord {
-		return nil, fmt.Errorf("%w: unknown checksum mode %d", ErrInvalidConfig, uint8(m))
-	}
-	return []byte(m.String()), nil
-}
+func (m ChecksumMode) MarshalText() ([]byte, error) { return checksumNames.marshal(m) }
 
 // UnmarshalText reads "when_captured", "off" or "on_record"
 // (case-insensitive; "" is the default, when_captured); any other name
 // gives an error wrapping ErrInvalidConfig.
-func (m *ChecksumMode) UnmarshalText(b []byte) error {
-	v, err := parseChecksumMode(string(b))
-	if err == nil {
-		*m = v
-	}
-	return err
-}
+func (m *ChecksumMode) UnmarshalText(b []byte) error { return checksumNames.unmarshal(m, b) }
 
 // RetryConfig is Reflow's retry configuration for the connection to the
 // server. Zero fields take the defaults above.

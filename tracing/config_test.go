@@ -79,17 +79,17 @@ func TestValidateHidesURLPassword(t *testing.T) {
 
 func TestChecksumModeNames(t *testing.T) {
 	for _, m := range []ChecksumMode{ChecksumWhenCaptured, ChecksumOff, ChecksumOnRecord} {
-		got, err := parseChecksumMode(m.String())
+		got, err := checksumNames.parse(m.String())
 		if err != nil || got != m {
-			t.Errorf("parseChecksumMode(%q) = %v, %v; want %v", m.String(), got, err, m)
+			t.Errorf("checksumNames.parse(%q) = %v, %v; want %v", m.String(), got, err, m)
 		}
 	}
-	if got, err := parseChecksumMode(""); err != nil || got != ChecksumWhenCaptured {
-		t.Errorf(`parseChecksumMode("") = %v, %v; want the default`, got, err)
+	if got, err := checksumNames.parse(""); err != nil || got != ChecksumWhenCaptured {
+		t.Errorf(`checksumNames.parse("") = %v, %v; want the default`, got, err)
 	}
 	for _, s := range []string{"on", "always", "when-captured", "1"} {
-		if _, err := parseChecksumMode(s); !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), strconv.Quote(s)) {
-			t.Errorf("parseChecksumMode(%q) error %v, want ErrInvalidConfig naming it", s, err)
+		if _, err := checksumNames.parse(s); !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), strconv.Quote(s)) {
+			t.Errorf("checksumNames.parse(%q) error %v, want ErrInvalidConfig naming it", s, err)
 		}
 	}
 	if got := ChecksumMode(9).String(); got != "ChecksumMode(9)" {

@@ -1,10 +1,5 @@
 package tracing
 
-import (
-	"fmt"
-	"strings"
-)
-
 // Protocol is the generation of the Reflow tracing protocol a client speaks
 // to its server (PROTOCOL.md, "Two generations"). The zero value is
 // ProtocolAuto.
@@ -30,31 +25,14 @@ const (
 	ProtocolV2
 )
 
-// String returns "auto", "v1" or "v2".
-func (p Protocol) String() string {
-	switch p {
-	case ProtocolAuto:
-		return "auto"
-	case ProtocolV1:
-		return "v1"
-	case ProtocolV2:
-		return "v2"
-	}
-	return fmt.Sprintf("Protocol(%d)", uint8(p))
+var protocolNames = enumNames[Protocol]{
+	typ: "Protocol", what: "protocol",
+	names:   []string{"auto", "v1", "v2"},
+	aliases: map[string]Protocol{"": ProtocolAuto, "1": ProtocolV1, "2": ProtocolV2},
 }
 
-// parseProtocol reads "auto", "v1" or "v2" (case-insensitive; "" is auto).
-func parseProtocol(s string) (Protocol, error) {
-	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "", "auto":
-		return ProtocolAuto, nil
-	case "v1", "1":
-		return ProtocolV1, nil
-	case "v2", "2":
-		return ProtocolV2, nil
-	}
-	return 0, fmt.Errorf("%w: unknown protocol %q: want auto, v1 or v2", ErrInvalidConfig, s)
-}
+// String returns "auto", "v1" or "v2".
+func (p Protocol) String() string { return protocolNames.name(p) }
 
 // CompressionAlgorithm is the algorithm a Reflow server compresses binary
 // frames with; a client may send binary frames only with the server's
@@ -90,82 +68,29 @@ const (
 	CompressionNone
 )
 
-// String returns "zstd", "lz4", "gzip", "brotli", "auto" or "none".
-func (a CompressionAlgorithm) String() string {
-	switch a {
-	case CompressionZstd:
-		return "zstd"
-	case CompressionLZ4:
-		return "lz4"
-	case CompressionGzip:
-		return "gzip"
-	case CompressionBrotli:
-		return "brotli"
-	case CompressionAuto:
-		return "auto"
-	case CompressionNone:
-		return "none"
-	}
-	return fmt.Sprintf("CompressionAlgorithm(%d)", uint8(a))
+var compressionNames = enumNames[CompressionAlgorithm]{
+	typ: "CompressionAlgorithm", what: "compression algorithm",
+	names:   []string{"zstd", "lz4", "gzip", "brotli", "auto", "none"},
+	aliases: map[string]CompressionAlgorithm{"": CompressionZstd, "off": CompressionNone},
 }
 
-// parseCompressionAlgorithm reads "zstd", "lz4", "gzip", "brotli", "auto",
-// or "none" or "off" for CompressionNone (case-insensitive; "" is zstd, the
-// server's default).
-func parseCompressionAlgorithm(s string) (CompressionAlgorithm, error) {
-	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "", "zstd":
-		return CompressionZstd, nil
-	case "lz4":
-		return CompressionLZ4, nil
-	case "gzip":
-		return CompressionGzip, nil
-	case "brotli":
-		return CompressionBrotli, nil
-	case "auto":
-		return CompressionAuto, nil
-	case "none", "off":
-		return CompressionNone, nil
-	}
-	return 0, fmt.Errorf("%w: unknown compression algorithm %q: want zstd, lz4, gzip, brotli, auto or none", ErrInvalidConfig, s)
-}
+// String returns "zstd", "lz4", "gzip", "brotli", "auto" or "none".
+func (a CompressionAlgorithm) String() string { return compressionNames.name(a) }
 
 // MarshalText returns p's name (see String).
-func (p Protocol) MarshalText() ([]byte, error) {
-	if p > ProtocolV2 {
-		return nil, fmt.Errorf("%w: unknown protocol %d", ErrInvalidConfig, uint8(p))
-	}
-	return []byte(p.String()), nil
-}
+func (p Protocol) MarshalText() ([]byte, error) { return protocolNames.marshal(p) }
 
 // UnmarshalText reads "auto", "v1" or "v2" (case-insensitive; "" is
 // auto); any other name gives an error wrapping ErrInvalidConfig. It lets
 // a Protocol be a flag (flag.TextVar) or a field of an encoded config.
-func (p *Protocol) UnmarshalText(b []byte) error {
-	v, err := parseProtocol(string(b))
-	if err == nil {
-		*p = v
-	}
-	return err
-}
+func (p *Protocol) UnmarshalText(b []byte) error { return protocolNames.unmarshal(p, b) }
 
 // MarshalText returns a's name (see String).
-func (a CompressionAlgorithm) MarshalText() ([]byte, error) {
-	if a > CompressionNone {
-		return nil, fmt.Errorf("%w: unknown compression algorithm %d", ErrInvalidConfig, uint8(a))
-	}
-	return []byte(a.String()), nil
-}
+func (a CompressionAlgorithm) MarshalText() ([]byte, error) { return compressionNames.marshal(a) }
 
 // UnmarshalText reads "zstd", "lz4", "gzip", "brotli", "auto", or "none"
 // or "off" for CompressionNone (case-insensitive; "" is zstd, the
 // server's default); any other name gives an error wrapping
 // ErrInvalidConfig. It lets a CompressionAlgorithm be a flag
 // (flag.TextVar) or a field of an encoded config.
-func (a *CompressionAlgorithm) UnmarshalText(b []byte) error {
-	v, err := parseCompressionAlgorithm(string(b))
-	if err == nil {
-		*a = v
-	}
-	return err
-}
+func (a *CompressionAlgorithm) UnmarshalText(b []byte) error { return compressionNames.unmarshal(a, b) }
