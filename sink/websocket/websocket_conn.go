@@ -760,9 +760,11 @@ func (s *Sink) reject(c *wsConn, serr *wire.ServerError) error {
 	s.inflight.pop()
 	code := string(serr.Code)
 	if f.stream != nil && f.kind == frameRecord {
-		// One event: it is dropped alone (in ModeBoth on generation 1 the
-		// stores still keep it), and its trace goes on.
-		if !s.cfg.mode.store() || c.gen == tracing.ProtocolV2 {
+		// One event, and its trace goes on. In ModeBoth, and in ModeLive on
+		// generation 2, the segment's stores still carry the event: it
+		// stays unacknowledged, so it is counted only if they are lost
+		// or rejected too (loseSegLocked). Otherwise it is dropped alone.
+		if !s.cfg.mode.store() && c.gen != tracing.ProtocolV2 {
 			s.rejected[code]++
 			s.dropped[DropRejected]++
 			s.droppedN.Add(1)
