@@ -164,13 +164,13 @@ func unmarshalWith(data []byte, fn func(d *decoder) error) error {
 	return d.top(func() error { return fn(&d) })
 }
 
-// marshal returns the protocol JSON of ev.
+// marshalTraceEvent returns the protocol JSON of ev.
 func marshalTraceEvent(ev tracing.TraceEvent) ([]byte, error) {
 	var e Encoder
 	return e.AppendEvent(nil, &ev), nil
 }
 
-// unmarshal reads a protocol TraceEvent into ev; ev.TraceID is kept.
+// unmarshalTraceEvent reads a protocol TraceEvent into ev; ev.TraceID is kept.
 func unmarshalTraceEvent(ev *tracing.TraceEvent, data []byte) error {
 	traceID := ev.TraceID
 	var out tracing.TraceEvent
@@ -182,13 +182,13 @@ func unmarshalTraceEvent(ev *tracing.TraceEvent, data []byte) error {
 	return nil
 }
 
-// marshal returns the protocol JSON of t.
+// marshalTraceEventType returns the protocol JSON of t.
 func marshalTraceEventType(t tracing.TraceEventType) ([]byte, error) {
 	var e Encoder
 	return e.appendEventType(nil, &t), nil
 }
 
-// unmarshal reads a protocol event type into t.
+// unmarshalTraceEventType reads a protocol event type into t.
 func unmarshalTraceEventType(t *tracing.TraceEventType, data []byte) error {
 	var out tracing.TraceEventType
 	if err := unmarshalWith(data, func(d *decoder) error { return d.eventType(&out) }); err != nil {
@@ -198,7 +198,7 @@ func unmarshalTraceEventType(t *tracing.TraceEventType, data []byte) error {
 	return nil
 }
 
-// marshal returns the protocol JSON of data.
+// marshalTraceEventData returns the protocol JSON of data.
 func marshalTraceEventData(data tracing.TraceEventData) ([]byte, error) {
 	// Written through an event so that the layout is the encoder's.
 	ev := tracing.TraceEvent{Type: tracing.TraceEventType{Kind: tracing.KindNetworkEvent}, Data: data}
@@ -215,7 +215,7 @@ func extractMember(b []byte, start, end string) []byte {
 	return b[i:j:j]
 }
 
-// unmarshal reads a protocol data object into data.
+// unmarshalTraceEventData reads a protocol data object into data.
 func unmarshalTraceEventData(data *tracing.TraceEventData, b []byte) error {
 	var out tracing.TraceEventData
 	if err := unmarshalWith(b, func(d *decoder) error { return d.eventData(&out) }); err != nil {
@@ -225,14 +225,14 @@ func unmarshalTraceEventData(data *tracing.TraceEventData, b []byte) error {
 	return nil
 }
 
-// marshal returns the protocol JSON of m.
+// marshalMessageSnapshot returns the protocol JSON of m.
 func marshalMessageSnapshot(m tracing.MessageSnapshot) ([]byte, error) {
 	data := tracing.TraceEventData{Message: m, HasMessage: true}
 	b, _ := marshalTraceEventData(data)
 	return extractMember(b, `"message":`, `,"state_diff":`), nil
 }
 
-// unmarshal reads a protocol MessageSnapshot into m.
+// unmarshalMessageSnapshot reads a protocol MessageSnapshot into m.
 func unmarshalMessageSnapshot(m *tracing.MessageSnapshot, b []byte) error {
 	var out tracing.MessageSnapshot
 	if err := unmarshalWith(b, func(d *decoder) error { return d.messageSnapshot(&out) }); err != nil {
@@ -242,7 +242,7 @@ func unmarshalMessageSnapshot(m *tracing.MessageSnapshot, b []byte) error {
 	return nil
 }
 
-// marshal returns the protocol JSON of s; a StateDiff without a
+// marshalStateDiff returns the protocol JSON of s; a StateDiff without a
 // DiffType is null.
 func marshalStateDiff(s tracing.StateDiff) ([]byte, error) {
 	data := tracing.TraceEventData{StateDiff: s}
@@ -250,7 +250,7 @@ func marshalStateDiff(s tracing.StateDiff) ([]byte, error) {
 	return extractMember(b, `"state_diff":`, `,"error":`), nil
 }
 
-// unmarshal reads a protocol StateDiff (or null) into s.
+// unmarshalStateDiff reads a protocol StateDiff (or null) into s.
 func unmarshalStateDiff(s *tracing.StateDiff, b []byte) error {
 	var out tracing.StateDiff
 	if err := unmarshalWith(b, func(d *decoder) error {
@@ -265,7 +265,7 @@ func unmarshalStateDiff(s *tracing.StateDiff, b []byte) error {
 	return nil
 }
 
-// marshal returns the protocol name of t as a JSON string; an invalid
+// marshalStateDiffType returns the protocol name of t as a JSON string; an invalid
 // type is written as "Full".
 func marshalStateDiffType(t tracing.StateDiffType) ([]byte, error) {
 	switch t {
@@ -275,7 +275,7 @@ func marshalStateDiffType(t tracing.StateDiffType) ([]byte, error) {
 	return []byte(`"Full"`), nil
 }
 
-// unmarshal reads a protocol diff type into t.
+// unmarshalStateDiffType reads a protocol diff type into t.
 func unmarshalStateDiffType(t *tracing.StateDiffType, b []byte) error {
 	var s tracing.StateDiff
 	if err := unmarshalWith(b, func(d *decoder) error {
@@ -295,14 +295,14 @@ func unmarshalStateDiffType(t *tracing.StateDiffType, b []byte) error {
 	return nil
 }
 
-// marshal returns the protocol JSON of p.
+// marshalPerformanceMetrics returns the protocol JSON of p.
 func marshalPerformanceMetrics(p tracing.PerformanceMetrics) ([]byte, error) {
 	data := tracing.TraceEventData{PerformanceMetrics: p}
 	b, _ := marshalTraceEventData(data)
 	return extractMember(b, `"performance_metrics":`, `,"custom_attributes":`), nil
 }
 
-// unmarshal reads protocol PerformanceMetrics into p.
+// unmarshalPerformanceMetrics reads protocol PerformanceMetrics into p.
 func unmarshalPerformanceMetrics(p *tracing.PerformanceMetrics, b []byte) error {
 	var out tracing.PerformanceMetrics
 	if err := unmarshalWith(b, func(d *decoder) error { return d.perf(&out) }); err != nil {
@@ -312,7 +312,7 @@ func unmarshalPerformanceMetrics(p *tracing.PerformanceMetrics, b []byte) error 
 	return nil
 }
 
-// marshal returns the protocol JSON of c. A zero RootCauseEventID is
+// marshalCausalityInfo returns the protocol JSON of c. A zero RootCauseEventID is
 // written as the zero UUID and an empty SpanID as "0000000000000000": without
 // an event there is no own id to fill them with.
 func marshalCausalityInfo(c tracing.CausalityInfo) ([]byte, error) {
@@ -322,7 +322,7 @@ func marshalCausalityInfo(c tracing.CausalityInfo) ([]byte, error) {
 	return extractMember(b, `,"causality":`, `}`), nil
 }
 
-// unmarshal reads protocol CausalityInfo into c.
+// unmarshalCausalityInfo reads protocol CausalityInfo into c.
 func unmarshalCausalityInfo(c *tracing.CausalityInfo, b []byte) error {
 	var out tracing.CausalityInfo
 	if err := unmarshalWith(b, func(d *decoder) error { return d.causality(&out) }); err != nil {
@@ -332,13 +332,13 @@ func unmarshalCausalityInfo(c *tracing.CausalityInfo, b []byte) error {
 	return nil
 }
 
-// marshal returns the protocol JSON of t with its events.
+// marshalFlowTrace returns the protocol JSON of t with its events.
 func marshalFlowTrace(t tracing.FlowTrace) ([]byte, error) {
 	var e Encoder
 	return e.AppendFlowTrace(nil, &t), nil
 }
 
-// unmarshal reads a protocol FlowTrace into t.
+// unmarshalFlowTrace reads a protocol FlowTrace into t.
 func unmarshalFlowTrace(t *tracing.FlowTrace, b []byte) error {
 	var out tracing.FlowTrace
 	d := decoder{data: b}
@@ -349,13 +349,13 @@ func unmarshalFlowTrace(t *tracing.FlowTrace, b []byte) error {
 	return nil
 }
 
-// marshal returns the protocol JSON of v.
+// marshalFlowVersion returns the protocol JSON of v.
 func marshalFlowVersion(v tracing.FlowVersion) ([]byte, error) {
 	var e Encoder
 	return e.AppendFlowVersion(nil, &v), nil
 }
 
-// unmarshal reads a protocol FlowVersion into v.
+// unmarshalFlowVersion reads a protocol FlowVersion into v.
 func unmarshalFlowVersion(v *tracing.FlowVersion, b []byte) error {
 	var out tracing.FlowVersion
 	if err := unmarshalWith(b, func(d *decoder) error { return d.flowVersion(&out) }); err != nil {
@@ -365,13 +365,13 @@ func unmarshalFlowVersion(v *tracing.FlowVersion, b []byte) error {
 	return nil
 }
 
-// marshal returns the protocol JSON of s.
+// marshalExecutionStatus returns the protocol JSON of s.
 func marshalExecutionStatus(s tracing.ExecutionStatus) ([]byte, error) {
 	var e Encoder
 	return e.AppendExecutionStatus(nil, &s), nil
 }
 
-// unmarshal reads a protocol ExecutionStatus into s.
+// unmarshalExecutionStatus reads a protocol ExecutionStatus into s.
 func unmarshalExecutionStatus(s *tracing.ExecutionStatus, b []byte) error {
 	var out tracing.ExecutionStatus
 	if err := unmarshalWith(b, func(d *decoder) error { return d.status(&out) }); err != nil {
@@ -381,13 +381,13 @@ func unmarshalExecutionStatus(s *tracing.ExecutionStatus, b []byte) error {
 	return nil
 }
 
-// marshal returns the protocol JSON of m.
+// marshalTraceMetadata returns the protocol JSON of m.
 func marshalTraceMetadata(m tracing.TraceMetadata) ([]byte, error) {
 	var e Encoder
 	return e.AppendMetadata(nil, &m), nil
 }
 
-// unmarshal reads protocol TraceMetadata into m.
+// unmarshalTraceMetadata reads protocol TraceMetadata into m.
 func unmarshalTraceMetadata(m *tracing.TraceMetadata, b []byte) error {
 	var out tracing.TraceMetadata
 	if err := unmarshalWith(b, func(d *decoder) error { return d.metadata(&out) }); err != nil {
@@ -397,13 +397,13 @@ func unmarshalTraceMetadata(m *tracing.TraceMetadata, b []byte) error {
 	return nil
 }
 
-// marshal returns the protocol JSON of q.
+// marshalTraceQuery returns the protocol JSON of q.
 func marshalTraceQuery(q TraceQuery) ([]byte, error) {
 	var e Encoder
 	return e.AppendTraceQuery(nil, &q), nil
 }
 
-// unmarshal reads a protocol TraceQuery into q.
+// unmarshalTraceQuery reads a protocol TraceQuery into q.
 func unmarshalTraceQuery(q *TraceQuery, b []byte) error {
 	var out TraceQuery
 	if err := unmarshalWith(b, func(d *decoder) error { return d.traceQuery(&out) }); err != nil {
@@ -413,13 +413,13 @@ func unmarshalTraceQuery(q *TraceQuery, b []byte) error {
 	return nil
 }
 
-// marshal returns the protocol JSON of f.
+// marshalSubscriptionFilters returns the protocol JSON of f.
 func marshalSubscriptionFilters(f SubscriptionFilters) ([]byte, error) {
 	var e Encoder
 	return e.AppendSubscriptionFilters(nil, &f), nil
 }
 
-// unmarshal reads protocol SubscriptionFilters into f.
+// unmarshalSubscriptionFilters reads protocol SubscriptionFilters into f.
 func unmarshalSubscriptionFilters(f *SubscriptionFilters, b []byte) error {
 	var out SubscriptionFilters
 	if err := unmarshalWith(b, func(d *decoder) error { return d.filters(&out) }); err != nil {
@@ -429,13 +429,13 @@ func unmarshalSubscriptionFilters(f *SubscriptionFilters, b []byte) error {
 	return nil
 }
 
-// marshal returns v as JSON (see MaxValueDepth; NaN and ±Inf are 0.0).
+// marshalValue returns v as JSON (see MaxValueDepth; NaN and ±Inf are 0.0).
 func marshalValue(v attr.Value) ([]byte, error) {
 	var e Encoder
 	return e.AppendValue(nil, v), nil
 }
 
-// unmarshal reads any JSON value into v: integers that fit int64 are
+// unmarshalValue reads any JSON value into v: integers that fit int64 are
 // ValueInt, larger ones ValueUint, other numbers ValueFloat.
 func unmarshalValue(v *attr.Value, b []byte) error {
 	var out attr.Value
@@ -450,7 +450,7 @@ func unmarshalValue(v *attr.Value, b []byte) error {
 	return nil
 }
 
-// marshal returns a as a JSON object with one member.
+// marshalAttr returns a as a JSON object with one member.
 func marshalAttr(a attr.KeyValue) ([]byte, error) {
 	var e Encoder
 	b := e.appendString([]byte{'{'}, a.Key)
@@ -459,7 +459,7 @@ func marshalAttr(a attr.KeyValue) ([]byte, error) {
 	return append(b, '}'), nil
 }
 
-// unmarshal reads a JSON object with exactly one member into a.
+// unmarshalAttr reads a JSON object with exactly one member into a.
 func unmarshalAttr(a *attr.KeyValue, b []byte) error {
 	var as attr.Set
 	if err := unmarshalWith(b, func(d *decoder) error { return d.attributes(&as) }); err != nil {
@@ -472,13 +472,13 @@ func unmarshalAttr(a *attr.KeyValue, b []byte) error {
 	return nil
 }
 
-// marshal returns as as a JSON object.
+// marshalAttributes returns as as a JSON object.
 func marshalAttributes(as attr.Set) ([]byte, error) {
 	var e Encoder
 	return e.AppendAttributes(nil, &as), nil
 }
 
-// unmarshal reads a JSON object into as, replacing its content.
+// unmarshalAttributes reads a JSON object into as, replacing its content.
 func unmarshalAttributes(as *attr.Set, b []byte) error {
 	var out attr.Set
 	if err := unmarshalWith(b, func(d *decoder) error { return d.attributes(&out) }); err != nil {
@@ -528,135 +528,135 @@ func unmarshalResponse[T TracingResponse](data []byte, dst *T) error {
 	return nil
 }
 
-// marshal returns the request's protocol JSON, {"StartTrace":{…}}.
+// MarshalJSON returns the request's protocol JSON, {"StartTrace":{…}}.
 func (r StartTrace) MarshalJSON() ([]byte, error) { return marshalRequest(r) }
 
-// unmarshal reads a StartTrace request.
+// UnmarshalJSON reads a StartTrace request.
 func (r *StartTrace) UnmarshalJSON(b []byte) error { return unmarshalRequest(b, r) }
 
-// marshal returns the request's protocol JSON, {"RecordEvent":{…}}.
+// MarshalJSON returns the request's protocol JSON, {"RecordEvent":{…}}.
 func (r RecordEvent) MarshalJSON() ([]byte, error) { return marshalRequest(&r) }
 
-// unmarshal reads a RecordEvent request.
+// UnmarshalJSON reads a RecordEvent request.
 func (r *RecordEvent) UnmarshalJSON(b []byte) error { return unmarshalRequest(b, r) }
 
-// marshal returns the request's protocol JSON, {"EndTrace":{…}}.
+// MarshalJSON returns the request's protocol JSON, {"EndTrace":{…}}.
 func (r EndTrace) MarshalJSON() ([]byte, error) { return marshalRequest(r) }
 
-// unmarshal reads an EndTrace request.
+// UnmarshalJSON reads an EndTrace request.
 func (r *EndTrace) UnmarshalJSON(b []byte) error { return unmarshalRequest(b, r) }
 
-// marshal returns the request's protocol JSON, {"GetTrace":{…}}.
+// MarshalJSON returns the request's protocol JSON, {"GetTrace":{…}}.
 func (r GetTrace) MarshalJSON() ([]byte, error) { return marshalRequest(r) }
 
-// unmarshal reads a GetTrace request.
+// UnmarshalJSON reads a GetTrace request.
 func (r *GetTrace) UnmarshalJSON(b []byte) error { return unmarshalRequest(b, r) }
 
-// marshal returns the request's protocol JSON, {"QueryTraces":{…}}.
+// MarshalJSON returns the request's protocol JSON, {"QueryTraces":{…}}.
 func (r QueryTraces) MarshalJSON() ([]byte, error) { return marshalRequest(r) }
 
-// unmarshal reads a QueryTraces request.
+// UnmarshalJSON reads a QueryTraces request.
 func (r *QueryTraces) UnmarshalJSON(b []byte) error { return unmarshalRequest(b, r) }
 
-// marshal returns the request's protocol JSON, {"GetFlowVersions":{…}}.
+// MarshalJSON returns the request's protocol JSON, {"GetFlowVersions":{…}}.
 func (r GetFlowVersions) MarshalJSON() ([]byte, error) { return marshalRequest(r) }
 
-// unmarshal reads a GetFlowVersions request.
+// UnmarshalJSON reads a GetFlowVersions request.
 func (r *GetFlowVersions) UnmarshalJSON(b []byte) error { return unmarshalRequest(b, r) }
 
-// marshal returns "Ping".
+// MarshalJSON returns "Ping".
 func (r Ping) MarshalJSON() ([]byte, error) { return marshalRequest(r) }
 
-// unmarshal reads a Ping request.
+// UnmarshalJSON reads a Ping request.
 func (r *Ping) UnmarshalJSON(b []byte) error { return unmarshalRequest(b, r) }
 
-// marshal returns the request's protocol JSON, {"Subscribe":{…}}.
+// MarshalJSON returns the request's protocol JSON, {"Subscribe":{…}}.
 func (r Subscribe) MarshalJSON() ([]byte, error) { return marshalRequest(r) }
 
-// unmarshal reads a Subscribe request.
+// UnmarshalJSON reads a Subscribe request.
 func (r *Subscribe) UnmarshalJSON(b []byte) error { return unmarshalRequest(b, r) }
 
-// marshal returns "Unsubscribe".
+// MarshalJSON returns "Unsubscribe".
 func (r Unsubscribe) MarshalJSON() ([]byte, error) { return marshalRequest(r) }
 
-// unmarshal reads an Unsubscribe request.
+// UnmarshalJSON reads an Unsubscribe request.
 func (r *Unsubscribe) UnmarshalJSON(b []byte) error { return unmarshalRequest(b, r) }
 
-// marshal returns the request's protocol JSON, {"StoreTrace":{…}}.
+// MarshalJSON returns the request's protocol JSON, {"StoreTrace":{…}}.
 func (r StoreTrace) MarshalJSON() ([]byte, error) { return marshalRequest(&r) }
 
-// unmarshal reads a StoreTrace request.
+// UnmarshalJSON reads a StoreTrace request.
 func (r *StoreTrace) UnmarshalJSON(b []byte) error { return unmarshalRequest(b, r) }
 
-// marshal returns "GetMetrics".
+// MarshalJSON returns "GetMetrics".
 func (r GetMetrics) MarshalJSON() ([]byte, error) { return marshalRequest(r) }
 
-// unmarshal reads a GetMetrics request.
+// UnmarshalJSON reads a GetMetrics request.
 func (r *GetMetrics) UnmarshalJSON(b []byte) error { return unmarshalRequest(b, r) }
 
-// marshal returns the reply's protocol JSON, {"TraceStarted":{…}}.
+// MarshalJSON returns the reply's protocol JSON, {"TraceStarted":{…}}.
 func (r TraceStarted) MarshalJSON() ([]byte, error) { return marshalResponse(r) }
 
-// unmarshal reads a TraceStarted reply.
+// UnmarshalJSON reads a TraceStarted reply.
 func (r *TraceStarted) UnmarshalJSON(b []byte) error { return unmarshalResponse(b, r) }
 
-// marshal returns the reply's protocol JSON, {"EventRecorded":{…}}.
+// MarshalJSON returns the reply's protocol JSON, {"EventRecorded":{…}}.
 func (r EventRecorded) MarshalJSON() ([]byte, error) { return marshalResponse(r) }
 
-// unmarshal reads an EventRecorded reply.
+// UnmarshalJSON reads an EventRecorded reply.
 func (r *EventRecorded) UnmarshalJSON(b []byte) error { return unmarshalResponse(b, r) }
 
-// marshal returns the reply's protocol JSON, {"TraceData":{…}}.
+// MarshalJSON returns the reply's protocol JSON, {"TraceData":{…}}.
 func (r TraceData) MarshalJSON() ([]byte, error) { return marshalResponse(r) }
 
-// unmarshal reads a TraceData reply (either shape).
+// UnmarshalJSON reads a TraceData reply (either shape).
 func (r *TraceData) UnmarshalJSON(b []byte) error { return unmarshalResponse(b, r) }
 
-// marshal returns the reply's protocol JSON, {"QueryResults":{…}}.
+// MarshalJSON returns the reply's protocol JSON, {"QueryResults":{…}}.
 func (r QueryResults) MarshalJSON() ([]byte, error) { return marshalResponse(r) }
 
-// unmarshal reads a QueryResults reply.
+// UnmarshalJSON reads a QueryResults reply.
 func (r *QueryResults) UnmarshalJSON(b []byte) error { return unmarshalResponse(b, r) }
 
-// marshal returns the reply's protocol JSON, {"FlowVersions":{…}}.
+// MarshalJSON returns the reply's protocol JSON, {"FlowVersions":{…}}.
 func (r FlowVersions) MarshalJSON() ([]byte, error) { return marshalResponse(r) }
 
-// unmarshal reads a FlowVersions reply.
+// UnmarshalJSON reads a FlowVersions reply.
 func (r *FlowVersions) UnmarshalJSON(b []byte) error { return unmarshalResponse(b, r) }
 
-// marshal returns "Pong".
+// MarshalJSON returns "Pong".
 func (r Pong) MarshalJSON() ([]byte, error) { return marshalResponse(r) }
 
-// unmarshal reads a Pong reply.
+// UnmarshalJSON reads a Pong reply.
 func (r *Pong) UnmarshalJSON(b []byte) error { return unmarshalResponse(b, r) }
 
-// marshal returns the message's protocol JSON, {"EventNotification":{…}}.
+// MarshalJSON returns the message's protocol JSON, {"EventNotification":{…}}.
 func (r EventNotification) MarshalJSON() ([]byte, error) { return marshalResponse(&r) }
 
-// unmarshal reads an EventNotification message.
+// UnmarshalJSON reads an EventNotification message.
 func (r *EventNotification) UnmarshalJSON(b []byte) error { return unmarshalResponse(b, r) }
 
-// marshal returns the reply's protocol JSON, {"Error":{…}} (legacy
+// MarshalJSON returns the reply's protocol JSON, {"Error":{…}} (legacy
 // shape when Code is "").
 func (r ErrorResponse) MarshalJSON() ([]byte, error) { return marshalResponse(r) }
 
-// unmarshal reads an Error reply (either shape).
+// UnmarshalJSON reads an Error reply (either shape).
 func (r *ErrorResponse) UnmarshalJSON(b []byte) error { return unmarshalResponse(b, r) }
 
-// marshal returns the reply's protocol JSON, {"TraceStored":{…}}.
+// MarshalJSON returns the reply's protocol JSON, {"TraceStored":{…}}.
 func (r TraceStored) MarshalJSON() ([]byte, error) { return marshalResponse(r) }
 
-// unmarshal reads a TraceStored reply.
+// UnmarshalJSON reads a TraceStored reply.
 func (r *TraceStored) UnmarshalJSON(b []byte) error { return unmarshalResponse(b, r) }
 
-// marshal returns the reply's protocol JSON, {"TracesFound":{…}}.
+// MarshalJSON returns the reply's protocol JSON, {"TracesFound":{…}}.
 func (r TracesFound) MarshalJSON() ([]byte, error) { return marshalResponse(r) }
 
-// unmarshal reads a TracesFound reply.
+// UnmarshalJSON reads a TracesFound reply.
 func (r *TracesFound) UnmarshalJSON(b []byte) error { return unmarshalResponse(b, r) }
 
-// marshal returns the reply's protocol JSON, {"Metrics":{…}}.
+// MarshalJSON returns the reply's protocol JSON, {"Metrics":{…}}.
 func (r Metrics) MarshalJSON() ([]byte, error) { return marshalResponse(r) }
 
-// unmarshal reads a Metrics reply.
+// UnmarshalJSON reads a Metrics reply.
 func (r *Metrics) UnmarshalJSON(b []byte) error { return unmarshalResponse(b, r) }
