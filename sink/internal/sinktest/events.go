@@ -101,7 +101,7 @@ func EventEqual(a, b *tracing.TraceEvent) bool {
 	return reflect.DeepEqual(x, y)
 }
 
-// eventIDs returns the ids of evs, in order, as their numbers.
+// EventNumbers returns the numbers of evs' ids, in order.
 func EventNumbers(evs []tracing.TraceEvent) []int {
 	out := make([]int, len(evs))
 	for i := range evs {
