@@ -2,6 +2,8 @@
 // UUID generation and formatting ([uuid]), a one-read wall clock for event
 // timestamps ([clock]), the compression of binary frames with every
 // algorithm a Reflow tracing server can be configured with, in the framing
-// of each direction ([compress]), and write batching for WebSocket
-// connections ([cork]). These packages import nothing of the SDK's.
+// of each direction ([compress]), write batching for WebSocket
+// connections ([cork]), and the weight-bounded FIFO and goroutine that
+// feed each sink of a client with several ([lane]). These packages import
+// nothing of the SDK's.
 package internal
