@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/reflowtrace/reflowtrace-go/batch"
+	"github.com/reflowtrace/reflowtrace-go/internal/lane"
 )
 
 // ErrQueueFull is returned (wrapped) by RecordWait when the queue had no room
@@ -172,7 +173,7 @@ type sinkState struct {
 	name     string
 	observer TraceObserver
 	reporter StatsReporter
-	lane     *sinkLane // with several sinks; nil with one
+	lane     *lane.Lane[laneItem] // with several sinks; nil with one
 
 	batches      atomic.Uint64
 	events       atomic.Uint64

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+
+	"github.com/reflowtrace/reflowtrace-go/internal/lane"
 )
 
 // A client with several sinks feeds each one from a lane of its own: a
@@ -58,40 +60,11 @@ type laneFlushed struct {
 	err   error
 }
 
-// sinkLane is the queue and goroutine of one sink of a client with
-// several.
-type sinkLane struct {
-	c     *TracingClient
-	s     *sinkState
-	index int
-	limit int // events held at most
-
-	mu     sync.Mutex
-	items  []laneItem
-	head   int
-	events int // events of the batches in items
-	closed bool
-
-	wake  chan struct{} // capacity 1: an item was added or the lane closed
-	space chan struct{} // capacity 1: a batch was taken out
-	done  chan struct{} // closed when the goroutine has returned
-}
-
 // startLanes gives every sink a lane and starts its goroutine; Close
 // stops them (closeLanes).
 func (c *TracingClient) startLanes() {
 	for i := range c.sinks {
-		l := &sinkLane{
-			c:     c,
-			s:     &c.sinks[i],
-			index: i,
-			limit: c.cfg.QueueSize,
-			wake:  make(chan struct{}, 1),
-			space: make(chan struct{}, 1),
-			done:  make(chan struct{}),
-		}
-		c.sinks[i].lane = l
-		go l.run()
+		c.sinks[i].lane = lane.New(c.cfg.QueueSize, func(it laneItem) { c.serveLane(i, it) })
 	}
 }
 
@@ -106,15 +79,21 @@ func (c *TracingClient) fanOut(events []TraceEvent) {
 	fb.missed.Store(false)
 	n := len(events)
 	c.fanHeld.Add(int64(n))
+	// Under Block a lane without room holds the consumer until Close
+	// gives up (exportCtx ends).
+	var wait <-chan struct{}
+	if c.blockWait {
+		wait = c.exportCtx.Done()
+	}
 	for i := range c.sinks {
 		s := &c.sinks[i]
-		switch s.lane.push(laneItem{batch: fb}, n, c.blockWait) {
-		case pushed:
-		case pushFull:
+		switch s.lane.Push(laneItem{batch: fb}, n, wait) {
+		case lane.Pushed:
+		case lane.Full:
 			s.queueFull.Add(uint64(n))
 			fb.missed.Store(true)
 			c.finishFan(fb)
-		case pushClosed:
+		case lane.Closed:
 			// Close gave up while the consumer was still handing out:
 			// the batch is abandoned (finishFan sees exportCtx ended).
 			fb.missed.Store(true)
@@ -157,7 +136,7 @@ func (c *TracingClient) laneObserve(t FlowTrace) {
 	for i := range c.sinks {
 		s := &c.sinks[i]
 		if s.observer != nil {
-			s.lane.push(laneItem{trace: &t}, 0, false)
+			s.lane.Push(laneItem{trace: &t}, 0, nil)
 		}
 	}
 }
@@ -171,7 +150,7 @@ func (c *TracingClient) flushLanes(ctx context.Context) []error {
 	pending := make([]bool, len(c.sinks))
 	waiting := 0
 	for i := range c.sinks {
-		if c.sinks[i].lane.push(laneItem{flush: &laneFlush{ctx: ctx, done: done}}, 0, false) != pushed {
+		if c.sinks[i].lane.Push(laneItem{flush: &laneFlush{ctx: ctx, done: done}}, 0, nil) != lane.Pushed {
 			errs[i] = ErrClosed
 			continue
 		}
@@ -224,15 +203,15 @@ func (c *TracingClient) closeLanes(ctx context.Context) []error {
 	var wg sync.WaitGroup
 	for i := range c.sinks {
 		s := &c.sinks[i]
-		s.lane.close()
+		s.lane.Close()
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			select {
-			case <-s.lane.done:
+			case <-s.lane.Done():
 			case <-ctx.Done():
 				c.cancelExport()
-				<-s.lane.done
+				<-s.lane.Done()
 			}
 			if err := s.sink.Flush(ctx); err != nil {
 				errs[i] = append(errs[i], fmt.Errorf("tracing: close: flush sink %d (%s): %w", i, s.name, err))
@@ -250,127 +229,27 @@ func (c *TracingClient) closeLanes(ctx context.Context) []error {
 	return out
 }
 
-type pushResult uint8
-
-const (
-	pushed pushResult = iota
-	pushFull
-	pushClosed
-)
-
-// push appends it, which carries events events, unless the lane is
-// closed or, for a batch, would hold more than its limit; with wait set
-// it then waits for room until Close gives up (exportCtx ends), and
-// reports pushClosed if it does. The lane takes a batch whatever its size
-// when it holds none.
-func (l *sinkLane) push(it laneItem, events int, wait bool) pushResult {
-	for {
-		l.mu.Lock()
-		switch {
-		case l.closed:
-			l.mu.Unlock()
-			return pushClosed
-		case events > 0 && l.events > 0 && l.events+events > l.limit:
-			l.mu.Unlock()
-			if !wait {
-				return pushFull
-			}
-			select {
-			case <-l.space:
-				continue
-			case <-l.c.exportCtx.Done():
-				return pushClosed
-			}
-		}
-		l.items = append(l.items, it)
-		l.events += events
-		l.mu.Unlock()
-		select {
-		case l.wake <- struct{}{}:
-		default:
-		}
-		return pushed
-	}
-}
-
-// pop returns the oldest item, waiting for one; ok is false once the lane
-// is closed and empty.
-func (l *sinkLane) pop() (it laneItem, ok bool) {
-	for {
-		l.mu.Lock()
-		if l.head < len(l.items) {
-			it = l.items[l.head]
-			l.items[l.head] = laneItem{}
-			l.head++
-			switch {
-			case l.head == len(l.items):
-				l.items, l.head = l.items[:0], 0
-			case l.head >= 64 && 2*l.head >= len(l.items):
-				// A lane that never empties would otherwise grow for ever.
-				n := copy(l.items, l.items[l.head:])
-				clear(l.items[n:])
-				l.items, l.head = l.items[:n], 0
-			}
-			if it.batch != nil {
-				l.events -= len(it.batch.events)
-			}
-			l.mu.Unlock()
-			if it.batch != nil {
-				select {
-				case l.space <- struct{}{}:
-				default:
-				}
-			}
-			return it, true
-		}
-		closed := l.closed
-		l.mu.Unlock()
-		if closed {
-			return laneItem{}, false
-		}
-		<-l.wake
-	}
-}
-
-// close stops intake; the goroutine returns once the lane is empty.
-func (l *sinkLane) close() {
-	l.mu.Lock()
-	l.closed = true
-	l.mu.Unlock()
-	select {
-	case l.wake <- struct{}{}:
-	default:
-	}
-}
-
-// run is the lane's goroutine: it writes the batches to the sink in
-// order, passes trace ends on and answers flush requests, until the lane
-// is closed and empty. Once Close has given up (exportCtx ended) the
+// serveLane is the work of sink i's lane, on the lane's goroutine: it
+// writes the batches to the sink in order, passes trace ends on and
+// answers flush requests. Once Close has given up (exportCtx ended) the
 // batches left are abandoned, not written.
-func (l *sinkLane) run() {
-	defer close(l.done)
-	c := l.c
-	for {
-		it, ok := l.pop()
-		if !ok {
-			return
+func (c *TracingClient) serveLane(i int, it laneItem) {
+	s := &c.sinks[i]
+	switch {
+	case it.flush != nil:
+		it.flush.done <- laneFlushed{index: i, err: s.sink.Flush(it.flush.ctx)}
+		if h := c.testHookLaneFlushed; h != nil {
+			h(i)
 		}
-		switch {
-		case it.flush != nil:
-			it.flush.done <- laneFlushed{index: l.index, err: l.s.sink.Flush(it.flush.ctx)}
-			if h := c.testHookLaneFlushed; h != nil {
-				h(l.index)
-			}
-		case it.trace != nil:
-			l.s.observer.ObserveTrace(*it.trace)
-		default:
-			fb := it.batch
-			if c.exportCtx.Err() != nil {
-				fb.missed.Store(true)
-			} else if err := c.writeSink(l.index, fb.events); err != nil {
-				fb.writeFailed.Store(true)
-			}
-			c.finishFan(fb)
+	case it.trace != nil:
+		s.observer.ObserveTrace(*it.trace)
+	default:
+		fb := it.batch
+		if c.exportCtx.Err() != nil {
+			fb.missed.Store(true)
+		} else if err := c.writeSink(i, fb.events); err != nil {
+			fb.writeFailed.Store(true)
 		}
+		c.finishFan(fb)
 	}
 }
