@@ -1,7 +1,7 @@
 // Package internal holds what the SDK uses but does not promise to users:
 // UUID generation and formatting ([uuid]), a one-read wall clock for event
 // timestamps ([clock]), the compiled path.Match patterns of filters and
-// privacy rules ([glob]), checks of HTTP header names and values for
+// privacy rules ([glob]), the keyed hash of anonymization ([anon]), checks of HTTP header names and values for
 // upgrade requests ([header]), the compression of binary frames with every
 // algorithm a Reflow tracing server can be configured with, in the framing
 // of each direction ([compress]), write batching for WebSocket
