@@ -941,6 +941,20 @@ func (s *Sink) Close(ctx context.Context) error {
 		}
 		lost += n
 	}
+	// An open segment of a live mode can still hold events whose
+	// RecordEvent the server rejected and that no store carried: they are
+	// lost now, as rejected.
+	s.encMu.Lock()
+	s.mu.Lock()
+	for _, g := range s.segs {
+		if len(g.recRejected) > 0 && !g.lost.Load() {
+			n := s.loseSegLocked(g, DropClosed)
+			events += n
+			lost += n
+		}
+	}
+	s.mu.Unlock()
+	s.encMu.Unlock()
 	var records int64
 	if s.spool != nil {
 		if err := s.spool.Close(); err != nil {

@@ -763,11 +763,18 @@ func (s *Sink) reject(c *wsConn, serr *wire.ServerError) error {
 		// One event, and its trace goes on. In ModeBoth, and in ModeLive on
 		// generation 2, the segment's stores still carry the event: it
 		// stays unacknowledged, so it is counted only if they are lost
-		// or rejected too (loseSegLocked). Otherwise it is dropped alone.
+		// or rejected too (loseSegLocked), as rejected. Otherwise it is
+		// dropped alone.
 		if !s.cfg.mode.store() && c.gen != tracing.ProtocolV2 {
 			s.rejected[code]++
 			s.dropped[DropRejected]++
 			s.droppedN.Add(1)
+		} else {
+			g := f.stream
+			if g.recRejected == nil {
+				g.recRejected = make(map[string]int, 1)
+			}
+			g.recRejected[code]++
 		}
 		s.doneStreamLocked(c, f, false)
 		s.untrackLocked(f)

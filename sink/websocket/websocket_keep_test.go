@@ -402,6 +402,50 @@ func TestWebSocketCountsRecordsWhoseStoresAreRejected(t *testing.T) {
 	}
 }
 
+// TestWebSocketCountsRejectedRecordsOfOpenTraces checks that events whose
+// RecordEvent the server rejected, in a trace that is still open when the
+// sink closes (so no store carries them), are counted as rejected by Close.
+func TestWebSocketCountsRejectedRecordsOfOpenTraces(t *testing.T) {
+	for _, mode := range []Mode{ModeLive, ModeBoth} {
+		t.Run(mode.String(), func(t *testing.T) {
+			r := newKeepRun(t, tracetest.Gen2, mode, nil)
+			r.connected()
+			batches := r.startTraces(1, 20, 10)
+			r.write(batches[0])
+			r.flush()
+			r.srv.ErrorEvery(1, wire.CodeInvalidRequest, "bad event")
+			r.write(batches[1])
+			if err := r.s.Flush(r.ctx); err != nil && mode == ModeLive {
+				t.Fatalf("Flush: %v", err)
+			}
+			err := r.s.Close(r.ctx)
+			st := r.s.Stats()
+			if mode == ModeLive {
+				var de *DroppedError
+				if !errors.As(err, &de) {
+					t.Fatalf("Close = %v, want the rejected events dropped", err)
+				}
+				if st.Dropped[DropRejected] != 10 || st.Dropped[DropClosed] != 0 || st.Rejected[string(wire.CodeInvalidRequest)] != 10 {
+					t.Fatalf("10 events rejected, stats %+v", st)
+				}
+			}
+			// Whatever the mode, what is counted is what the server misses.
+			kept := r.srv.Kept()
+			if mode == ModeLive {
+				kept = r.srv.Live()
+			}
+			lost := uint64(len(missing(r.want, kept)))
+			var counted uint64
+			for _, n := range st.Dropped {
+				counted += n
+			}
+			if lost != counted {
+				t.Fatalf("the server misses %d events, the sink counts %d: %+v", lost, counted, st)
+			}
+		})
+	}
+}
+
 // TestWebSocketKeepsAfterMemoryRestart restarts the server without what it
 // stored, as Reflow's memory backend does: the server then only has what
 // the sink sends after the restart. Every trace still open then is sent

@@ -68,6 +68,11 @@ type traceSeg struct {
 	parked                   int // frames waiting to be resent after a server error
 	recN, recDone, recAcked  int
 	endN, endDone, delivered int
+	// recRejected counts, by error code, the RecordEvents the server
+	// rejected for good while the segment's stores still carry their
+	// events: if the segment is lost for another reason, those events
+	// count as rejected.
+	recRejected map[string]int
 
 	// storeOnly is set when the segment continues by StoreTrace alone
 	// (after a recovery); its streamed frames are then skipped.
@@ -372,7 +377,18 @@ func (s *Sink) loseSegLocked(g *traceSeg, reason string) int {
 	g.lost.Store(true)
 	n := g.unackedLocked()
 	if reason != "" && n > 0 {
-		s.dropped[reason] += uint64(n)
+		rest := n
+		if reason != DropRejected {
+			for code, k := range g.recRejected {
+				k = min(k, rest)
+				s.rejected[code] += uint64(k)
+				s.dropped[DropRejected] += uint64(k)
+				rest -= k
+			}
+		}
+		if rest > 0 {
+			s.dropped[reason] += uint64(rest)
+		}
 		s.droppedN.Add(uint64(n))
 	}
 	g.sealed = true
