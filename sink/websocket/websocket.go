@@ -947,7 +947,7 @@ func (s *Sink) Close(ctx context.Context) error {
 	s.encMu.Lock()
 	s.mu.Lock()
 	for _, g := range s.segs {
-		if len(g.recRejected) > 0 && !g.lost.Load() {
+		if len(g.recRejected) > 0 && !g.lost.Load() && g.unackedLocked() > 0 {
 			n := s.loseSegLocked(g, DropClosed)
 			events += n
 			lost += n
