@@ -10,6 +10,8 @@ import (
 	"unsafe"
 
 	"github.com/reflowtrace/reflowtrace-go/batch"
+	"github.com/reflowtrace/reflowtrace-go/internal/enum"
+	"github.com/reflowtrace/reflowtrace-go/tracing/transport"
 )
 
 // ErrInvalidConfig is wrapped by every configuration error; the message
@@ -85,23 +87,24 @@ const (
 	ChecksumOnRecord
 )
 
-var checksumNames = enumNames[ChecksumMode]{
-	typ: "ChecksumMode", what: "checksum mode",
-	names:   []string{"when_captured", "off", "on_record"},
-	aliases: map[string]ChecksumMode{"": ChecksumWhenCaptured},
+var checksumNames = enum.Names[ChecksumMode]{
+	Type: "ChecksumMode", What: "checksum mode",
+	Names:   []string{"when_captured", "off", "on_record"},
+	Aliases: map[string]ChecksumMode{"": ChecksumWhenCaptured},
+	Err:     ErrInvalidConfig,
 }
 
 // String returns "when_captured", "off" or "on_record", the names of the
 // environment and tracing.toml files.
-func (m ChecksumMode) String() string { return checksumNames.name(m) }
+func (m ChecksumMode) String() string { return checksumNames.Name(m) }
 
 // MarshalText returns m's name (see String).
-func (m ChecksumMode) MarshalText() ([]byte, error) { return checksumNames.marshal(m) }
+func (m ChecksumMode) MarshalText() ([]byte, error) { return checksumNames.Marshal(m) }
 
 // UnmarshalText reads "when_captured", "off" or "on_record"
 // (case-insensitive; "" is the default, when_captured); any other name
 // gives an error wrapping ErrInvalidConfig.
-func (m *ChecksumMode) UnmarshalText(b []byte) error { return checksumNames.unmarshal(m, b) }
+func (m *ChecksumMode) UnmarshalText(b []byte) error { return checksumNames.Unmarshal(m, b) }
 
 // RetryConfig is Reflow's retry configuration for the connection to the
 // server. Zero fields take the defaults above.
@@ -237,15 +240,15 @@ type TracingConfig struct {
 	// with it off every frame is text, which any server reads. Default: off.
 	EnableCompression bool
 	// CompressionAlgorithm is the server's compression algorithm, used when
-	// EnableCompression is on: CompressionZstd (the default and the
-	// server's), CompressionLZ4, CompressionGzip, CompressionBrotli, or
+	// EnableCompression is on: transport.CompressionZstd (the default and
+	// the server's), CompressionLZ4, CompressionGzip, CompressionBrotli, or
 	// CompressionAuto to find it out on each connection. CompressionNone
 	// sends text frames, as EnableCompression off does.
-	CompressionAlgorithm CompressionAlgorithm
-	// Protocol is the protocol generation spoken to the server: ProtocolAuto
-	// (the default) learns it on each connection; ProtocolV1 or ProtocolV2
-	// fix it.
-	Protocol Protocol
+	CompressionAlgorithm transport.CompressionAlgorithm
+	// Protocol is the protocol generation spoken to the server:
+	// transport.ProtocolAuto (the default) learns it on each connection;
+	// ProtocolV1 or ProtocolV2 fix it.
+	Protocol transport.Protocol
 	// Retry is the connection retry policy.
 	Retry RetryConfig
 
@@ -412,10 +415,10 @@ func (c *TracingConfig) problems() []problem {
 				formatBytes(m), formatBytes(maxQueueMemory), maxQueueSize))
 		}
 	}
-	if c.CompressionAlgorithm > CompressionNone {
+	if c.CompressionAlgorithm > transport.CompressionNone {
 		bad("CompressionAlgorithm", c.CompressionAlgorithm, "want CompressionZstd, CompressionLZ4, CompressionGzip, CompressionBrotli, CompressionAuto or CompressionNone")
 	}
-	if c.Protocol > ProtocolV2 {
+	if c.Protocol > transport.ProtocolV2 {
 		bad("Protocol", c.Protocol, "want ProtocolAuto, ProtocolV1 or ProtocolV2")
 	}
 	if c.Privacy.Checksums > ChecksumOnRecord {

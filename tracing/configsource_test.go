@@ -3,6 +3,8 @@ package tracing
 import (
 	"reflect"
 	"testing"
+
+	"github.com/reflowtrace/reflowtrace-go/tracing/transport"
 )
 
 // fakeSource is a ConfigSource that names the fields it lists as it says,
@@ -60,7 +62,7 @@ func TestConfigSourceNamesFields(t *testing.T) {
 
 	c := DefaultConfig()
 	c.Sampling.Rate = 0.5
-	c.Protocol = ProtocolV2
+	c.Protocol = transport.ProtocolV2
 	c.Source = fakeSource{
 		"Sampling.Rate":     {"sampling.rate", "app.toml:4", "0.5", true},
 		"Sampling.Strategy": {"sampling.strategy", "", "", false},

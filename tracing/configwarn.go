@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+
+	"github.com/reflowtrace/reflowtrace-go/tracing/transport"
 )
 
 // Warnings returns what is suspicious in c without being invalid, one
@@ -69,7 +71,7 @@ func (c *TracingConfig) noEffect() []string {
 			}
 		}
 	}
-	if !c.EnableCompression && c.CompressionAlgorithm != CompressionZstd && c.CompressionAlgorithm != CompressionNone {
+	if !c.EnableCompression && c.CompressionAlgorithm != transport.CompressionZstd && c.CompressionAlgorithm != transport.CompressionNone {
 		unused("CompressionAlgorithm", fmt.Sprintf("%q", c.CompressionAlgorithm), "without "+c.ref("EnableCompression"))
 	}
 	p := &c.Privacy

@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/reflowtrace/reflowtrace-go/tracing/transport"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
@@ -28,11 +29,11 @@ func TestWarningsSettingsWithoutEffect(t *testing.T) {
 		{"adaptive ignores n", func(c *TracingConfig) {
 			c.Sampling = SamplingConfig{Strategy: "adaptive", N: 3, Rate: 0.1, MaxRate: 1, LoadThreshold: 0.5}
 		}, []string{`Sampling.N = 3 has no effect with Sampling.Strategy "adaptive"`}},
-		{"algorithm without compression", func(c *TracingConfig) { c.CompressionAlgorithm = CompressionGzip }, []string{
+		{"algorithm without compression", func(c *TracingConfig) { c.CompressionAlgorithm = transport.CompressionGzip }, []string{
 			`CompressionAlgorithm = "gzip" has no effect without EnableCompression`,
 		}},
-		{"algorithm with compression", func(c *TracingConfig) { c.CompressionAlgorithm = CompressionGzip; c.EnableCompression = true }, nil},
-		{"no algorithm without compression", func(c *TracingConfig) { c.CompressionAlgorithm = CompressionNone }, nil},
+		{"algorithm with compression", func(c *TracingConfig) { c.CompressionAlgorithm = transport.CompressionGzip; c.EnableCompression = true }, nil},
+		{"no algorithm without compression", func(c *TracingConfig) { c.CompressionAlgorithm = transport.CompressionNone }, nil},
 		{"checksums without content", func(c *TracingConfig) { c.Privacy.Checksums = ChecksumOnRecord }, []string{
 			`Privacy.Checksums = "on_record" has no effect without Privacy.CaptureContent: no content is kept to checksum`,
 		}},

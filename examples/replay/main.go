@@ -28,6 +28,7 @@ import (
 	"github.com/reflowtrace/reflowtrace-go/sink/websocket"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 	"github.com/reflowtrace/reflowtrace-go/tracing/tracetest"
+	"github.com/reflowtrace/reflowtrace-go/tracing/transport"
 )
 
 func main() {
@@ -140,7 +141,7 @@ func replay(ctx context.Context, path string, s tracing.Sink, batchSize int) (re
 func writeDemo(ctx context.Context, path string, useLZ4 bool) error {
 	opts := []file.Option{file.WithMaxBytes(64 << 10), file.WithMaxFiles(10)}
 	if useLZ4 {
-		opts = append(opts, file.WithCompression(tracing.CompressionLZ4))
+		opts = append(opts, file.WithCompression(transport.CompressionLZ4))
 	}
 	f, err := file.New(path, opts...)
 	if err != nil {

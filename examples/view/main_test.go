@@ -20,6 +20,7 @@ import (
 	"github.com/reflowtrace/reflowtrace-go/examples/demo"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 	"github.com/reflowtrace/reflowtrace-go/tracing/tracetest"
+	"github.com/reflowtrace/reflowtrace-go/tracing/transport"
 	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
 
@@ -294,7 +295,7 @@ func TestFetchFromServer(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
 	for _, gen := range []tracetest.Generation{tracetest.Gen1, tracetest.Gen2} {
-		srv, err := tracetest.Start(ctx, tracetest.WithGeneration(gen), tracetest.WithCompression(tracing.CompressionZstd))
+		srv, err := tracetest.Start(ctx, tracetest.WithGeneration(gen), tracetest.WithCompression(transport.CompressionZstd))
 		if err != nil {
 			t.Fatal(err)
 		}

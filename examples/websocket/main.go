@@ -34,14 +34,15 @@ import (
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 	"github.com/reflowtrace/reflowtrace-go/tracing/query"
 	"github.com/reflowtrace/reflowtrace-go/tracing/tracetest"
+	"github.com/reflowtrace/reflowtrace-go/tracing/transport"
 )
 
 type options struct {
 	server      string
 	messages    int
 	mode        websocket.Mode
-	protocol    tracing.Protocol
-	compression tracing.CompressionAlgorithm
+	protocol    transport.Protocol
+	compression transport.CompressionAlgorithm
 	ids         string
 	timeout     time.Duration
 }
@@ -52,8 +53,8 @@ func main() {
 	flag.StringVar(&o.server, "server", "", "ws:// or wss:// address of a Reflow tracing server (default: one in this process)")
 	flag.IntVar(&o.messages, "messages", 2000, "messages to push through the pipeline (6 events each)")
 	flag.StringVar(&mode, "mode", "store", "what the sink sends: store, live or both")
-	flag.TextVar(&o.protocol, "protocol", tracing.ProtocolAuto, "server generation: auto (probe each connection), v1 or v2")
-	flag.TextVar(&o.compression, "compression", tracing.CompressionNone, "binary frames: none, zstd, lz4, gzip, brotli or auto (must match the server's algorithm)")
+	flag.TextVar(&o.protocol, "protocol", transport.ProtocolAuto, "server generation: auto (probe each connection), v1 or v2")
+	flag.TextVar(&o.compression, "compression", transport.CompressionNone, "binary frames: none, zstd, lz4, gzip, brotli or auto (must match the server's algorithm)")
 	flag.StringVar(&o.ids, "ids", "", "write the id of every recorded event to this file, one per line")
 	flag.DurationVar(&o.timeout, "timeout", 10*time.Minute, "give up after this long (200000 messages take about 2 minutes on a busy 2-core machine)")
 	flag.Parse()
@@ -79,15 +80,15 @@ func parseMode(s string) (websocket.Mode, error) {
 
 func run(ctx context.Context, o options) error {
 	alg := o.compression
-	compress := alg != tracing.CompressionNone
+	compress := alg != transport.CompressionNone
 	url := o.server
 	if url == "" {
 		gen := tracetest.Gen2
-		if o.protocol == tracing.ProtocolV1 {
+		if o.protocol == transport.ProtocolV1 {
 			gen = tracetest.Gen1
 		}
 		opts := []tracetest.Option{tracetest.WithGeneration(gen)}
-		if compress && alg != tracing.CompressionAuto {
+		if compress && alg != transport.CompressionAuto {
 			opts = append(opts, tracetest.WithCompression(alg))
 		}
 		srv, err := tracetest.Start(ctx, opts...)
@@ -161,7 +162,7 @@ func check(ctx context.Context, url string, trace tracing.TraceID, o options, id
 	}
 	defer q.Close()
 	gen := q.Protocol()
-	if o.mode == websocket.ModeLive && gen == tracing.ProtocolV1 {
+	if o.mode == websocket.ModeLive && gen == transport.ProtocolV1 {
 		fmt.Println("live mode on a generation-1 server: events are forwarded to subscribers, not kept; nothing to check")
 		return nil
 	}

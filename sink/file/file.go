@@ -16,6 +16,7 @@ import (
 	"github.com/reflowtrace/reflowtrace-go/internal/uuid"
 	"github.com/reflowtrace/reflowtrace-go/sink"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/transport"
 	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
 
@@ -44,8 +45,8 @@ func (f fileOptionFunc) applyFile(c *fileConfig) { f(c) }
 type fileConfig struct {
 	maxBytes    int64
 	maxFiles    int
-	alg         tracing.CompressionAlgorithm // WithCompression
-	lz4         bool                         // alg is CompressionLZ4
+	alg         transport.CompressionAlgorithm // WithCompression
+	lz4         bool                           // alg is CompressionLZ4
 	sync        sink.SyncPolicy
 	bufferBytes int
 }
@@ -66,13 +67,13 @@ func WithMaxFiles(k int) Option {
 }
 
 // WithCompression chooses the algorithm the File sink compresses
-// with: tracing.CompressionLZ4 writes the file in the standard LZ4 frame
+// with: transport.CompressionLZ4 writes the file in the standard LZ4 frame
 // format (64 KiB independent blocks, content checksum), readable by
 // ReadFile and by the lz4 command-line tools (lz4 -d, lz4cat);
-// tracing.CompressionNone turns compression off. New refuses the other
+// transport.CompressionNone turns compression off. New refuses the other
 // algorithms with an error wrapping sink.ErrInvalidOption. Default:
-// tracing.CompressionNone.
-func WithCompression(alg tracing.CompressionAlgorithm) Option {
+// transport.CompressionNone.
+func WithCompression(alg transport.CompressionAlgorithm) Option {
 	return fileOptionFunc(func(c *fileConfig) { c.alg = alg })
 }
 
@@ -106,7 +107,7 @@ type Stats struct {
 // tracing's decoder ignore as an unknown field and which ReadFile restores.
 //
 // Writes are buffered; Flush writes the buffer to the file and, by policy
-// (WithSync), syncs it. With WithCompression(tracing.CompressionLZ4) the
+// (WithSync), syncs it. With WithCompression(transport.CompressionLZ4) the
 // file is one or more LZ4 frames.
 //
 // # Rotation
@@ -169,7 +170,7 @@ func New(path string, opts ...Option) (*Sink, error) {
 	cfg := fileConfig{
 		maxBytes:    DefaultMaxBytes,
 		maxFiles:    DefaultMaxFiles,
-		alg:         tracing.CompressionNone,
+		alg:         transport.CompressionNone,
 		sync:        sink.SyncOnFlush,
 		bufferBytes: DefaultBufferBytes,
 	}
@@ -185,14 +186,14 @@ func New(path string, opts ...Option) (*Sink, error) {
 		return nil, fmt.Errorf("sink: file %s: max bytes %d < 0: %w", path, cfg.maxBytes, sink.ErrInvalidOption)
 	case cfg.maxFiles < 0:
 		return nil, fmt.Errorf("sink: file %s: max files %d < 0: %w", path, cfg.maxFiles, sink.ErrInvalidOption)
-	case cfg.alg != tracing.CompressionNone && cfg.alg != tracing.CompressionLZ4:
+	case cfg.alg != transport.CompressionNone && cfg.alg != transport.CompressionLZ4:
 		return nil, fmt.Errorf("sink: file %s: WithCompression(%v): the file sink compresses with lz4 or not at all: %w", path, cfg.alg, sink.ErrInvalidOption)
 	case cfg.sync.Validate("WithSync") != nil:
 		return nil, fmt.Errorf("sink: file %s: %w", path, cfg.sync.Validate("WithSync"))
 	case cfg.bufferBytes <= 0:
 		return nil, fmt.Errorf("sink: file %s: buffer bytes %d <= 0: %w", path, cfg.bufferBytes, sink.ErrInvalidOption)
 	}
-	cfg.lz4 = cfg.alg == tracing.CompressionLZ4
+	cfg.lz4 = cfg.alg == transport.CompressionLZ4
 	s := &Sink{path: path, cfg: cfg, now: time.Now}
 	if err := s.open(); err != nil {
 		return nil, err

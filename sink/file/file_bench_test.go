@@ -7,6 +7,7 @@ import (
 	"github.com/reflowtrace/reflowtrace-go/sink"
 	"github.com/reflowtrace/reflowtrace-go/sink/internal/sinktest"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/transport"
 	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
 
@@ -34,7 +35,7 @@ func BenchmarkFileWrite(b *testing.B) {
 		opts []Option
 	}{
 		{name: "plain"},
-		{name: "lz4", opts: []Option{WithCompression(tracing.CompressionLZ4)}},
+		{name: "lz4", opts: []Option{WithCompression(transport.CompressionLZ4)}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			batch := fileBenchBatch()
@@ -69,7 +70,7 @@ func BenchmarkFileRead(b *testing.B) {
 		opts []Option
 	}{
 		{name: "plain"},
-		{name: "lz4", opts: []Option{WithCompression(tracing.CompressionLZ4)}},
+		{name: "lz4", opts: []Option{WithCompression(transport.CompressionLZ4)}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			batch := fileBenchBatch()

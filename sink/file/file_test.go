@@ -17,6 +17,7 @@ import (
 	"github.com/reflowtrace/reflowtrace-go/sink"
 	"github.com/reflowtrace/reflowtrace-go/sink/internal/sinktest"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/transport"
 	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
 
@@ -98,13 +99,13 @@ func TestFileRoundTrip(t *testing.T) {
 		sessions [][][]tracing.TraceEvent // each session opens, writes, closes
 	}{
 		{name: "plain", sessions: [][][]tracing.TraceEvent{{sinktest.Batch(0, 5), sinktest.Batch(5, 5)}}},
-		{name: "lz4", opts: []Option{WithCompression(tracing.CompressionLZ4)}, sessions: [][][]tracing.TraceEvent{{sinktest.Batch(0, 5), sinktest.Batch(5, 5)}}},
+		{name: "lz4", opts: []Option{WithCompression(transport.CompressionLZ4)}, sessions: [][][]tracing.TraceEvent{{sinktest.Batch(0, 5), sinktest.Batch(5, 5)}}},
 		{name: "rich events plain", sessions: [][][]tracing.TraceEvent{{rich}}},
-		{name: "rich events lz4", opts: []Option{WithCompression(tracing.CompressionLZ4)}, sessions: [][][]tracing.TraceEvent{{rich}}},
+		{name: "rich events lz4", opts: []Option{WithCompression(transport.CompressionLZ4)}, sessions: [][][]tracing.TraceEvent{{rich}}},
 		{name: "no trace id", sessions: [][][]tracing.TraceEvent{{noTrace}}},
 		{name: "appends across opens plain", sessions: [][][]tracing.TraceEvent{{sinktest.Batch(0, 3)}, {sinktest.Batch(3, 3)}, {nil, sinktest.Batch(6, 1)}}},
-		{name: "appends frames across opens lz4", opts: []Option{WithCompression(tracing.CompressionLZ4)}, sessions: [][][]tracing.TraceEvent{{sinktest.Batch(0, 3)}, {}, {sinktest.Batch(3, 3)}}},
-		{name: "many blocks lz4", opts: []Option{WithCompression(tracing.CompressionLZ4)}, sessions: [][][]tracing.TraceEvent{{sinktest.Batch(0, 2000)}}},
+		{name: "appends frames across opens lz4", opts: []Option{WithCompression(transport.CompressionLZ4)}, sessions: [][][]tracing.TraceEvent{{sinktest.Batch(0, 3)}, {}, {sinktest.Batch(3, 3)}}},
+		{name: "many blocks lz4", opts: []Option{WithCompression(transport.CompressionLZ4)}, sessions: [][][]tracing.TraceEvent{{sinktest.Batch(0, 2000)}}},
 		{name: "small buffer", opts: []Option{WithBufferBytes(7)}, sessions: [][][]tracing.TraceEvent{{sinktest.Batch(0, 20)}}},
 	}
 	for _, tt := range tests {
@@ -168,11 +169,11 @@ func TestFileOptionsValidation(t *testing.T) {
 		{name: "empty path", path: "", wantErr: sink.ErrInvalidOption},
 		{name: "negative max bytes", path: "c.jsonl", opts: []Option{WithMaxBytes(-1)}, wantErr: sink.ErrInvalidOption},
 		{name: "negative max files", path: "c.jsonl", opts: []Option{WithMaxFiles(-1)}, wantErr: sink.ErrInvalidOption},
-		{name: "no compression", path: "g.jsonl", opts: []Option{WithCompression(tracing.CompressionNone)}},
-		{name: "lz4", path: "h.jsonl", opts: []Option{WithCompression(tracing.CompressionLZ4)}},
-		{name: "zstd", path: "c.jsonl", opts: []Option{WithCompression(tracing.CompressionZstd)}, wantErr: sink.ErrInvalidOption, wantIn: "WithCompression(zstd)"},
-		{name: "gzip", path: "c.jsonl", opts: []Option{WithCompression(tracing.CompressionGzip)}, wantErr: sink.ErrInvalidOption, wantIn: "WithCompression(gzip)"},
-		{name: "auto", path: "c.jsonl", opts: []Option{WithCompression(tracing.CompressionAuto)}, wantErr: sink.ErrInvalidOption, wantIn: "WithCompression(auto)"},
+		{name: "no compression", path: "g.jsonl", opts: []Option{WithCompression(transport.CompressionNone)}},
+		{name: "lz4", path: "h.jsonl", opts: []Option{WithCompression(transport.CompressionLZ4)}},
+		{name: "zstd", path: "c.jsonl", opts: []Option{WithCompression(transport.CompressionZstd)}, wantErr: sink.ErrInvalidOption, wantIn: "WithCompression(zstd)"},
+		{name: "gzip", path: "c.jsonl", opts: []Option{WithCompression(transport.CompressionGzip)}, wantErr: sink.ErrInvalidOption, wantIn: "WithCompression(gzip)"},
+		{name: "auto", path: "c.jsonl", opts: []Option{WithCompression(transport.CompressionAuto)}, wantErr: sink.ErrInvalidOption, wantIn: "WithCompression(auto)"},
 		{name: "sync every 0 records", path: "c.jsonl", opts: []Option{WithSync(sink.SyncEvery(0))}, wantErr: sink.ErrInvalidOption, wantIn: "WithSync(every 0 records)"},
 		{name: "sync every -3 records", path: "c.jsonl", opts: []Option{WithSync(sink.SyncEvery(-3))}, wantErr: sink.ErrInvalidOption},
 		{name: "sync interval 0", path: "c.jsonl", opts: []Option{WithSync(sink.SyncInterval(0))}, wantErr: sink.ErrInvalidOption, wantIn: "WithSync(every 0s)"},
@@ -246,7 +247,7 @@ func TestFileLifecycle(t *testing.T) {
 				path := filepath.Join(t.TempDir(), "trace.jsonl")
 				var opts []Option
 				if lz {
-					opts = append(opts, WithCompression(tracing.CompressionLZ4))
+					opts = append(opts, WithCompression(transport.CompressionLZ4))
 				}
 				s, err := New(path, opts...)
 				if err != nil {
@@ -287,9 +288,9 @@ func TestFileRotation(t *testing.T) {
 		{name: "no rotation by default", events: 40, wantFiles: 0, wantAll: true},
 		// An lz4 file holds a frame header once written to: each line
 		// then goes to a file of its own.
-		{name: "lz4 keeps every file", opts: []Option{WithCompression(tracing.CompressionLZ4), WithMaxBytes(1), WithMaxFiles(100)}, events: 12, wantFiles: 11, wantAll: true},
-		{name: "lz4 deletes the oldest", opts: []Option{WithCompression(tracing.CompressionLZ4), WithMaxBytes(1), WithMaxFiles(3)}, events: 12, wantFiles: 3},
-		{name: "lz4 by size", opts: []Option{WithCompression(tracing.CompressionLZ4), WithMaxBytes(300), WithMaxFiles(100), WithSync(sink.SyncEvery(1))}, events: 20, wantFiles: 9, wantAll: true},
+		{name: "lz4 keeps every file", opts: []Option{WithCompression(transport.CompressionLZ4), WithMaxBytes(1), WithMaxFiles(100)}, events: 12, wantFiles: 11, wantAll: true},
+		{name: "lz4 deletes the oldest", opts: []Option{WithCompression(transport.CompressionLZ4), WithMaxBytes(1), WithMaxFiles(3)}, events: 12, wantFiles: 3},
+		{name: "lz4 by size", opts: []Option{WithCompression(transport.CompressionLZ4), WithMaxBytes(300), WithMaxFiles(100), WithSync(sink.SyncEvery(1))}, events: 20, wantFiles: 9, wantAll: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -411,7 +412,7 @@ func appendBytes(t testing.TB, path string, b []byte) {
 // closing it properly and returns the file's size after each flush.
 func lz4Crash(t *testing.T, path string) (first, second int64) {
 	t.Helper()
-	s, err := New(path, WithCompression(tracing.CompressionLZ4))
+	s, err := New(path, WithCompression(transport.CompressionLZ4))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -478,7 +479,7 @@ func TestFileLZ4Torn(t *testing.T) {
 				t.Fatalf("bad line %+v is not torn", bad[0])
 			}
 			// Appending after the crash adds a new frame that reads back.
-			writeFile(t, path, [][]tracing.TraceEvent{sinktest.Batch(100, 3)}, WithCompression(tracing.CompressionLZ4))
+			writeFile(t, path, [][]tracing.TraceEvent{sinktest.Batch(100, 3)}, WithCompression(transport.CompressionLZ4))
 			got, bad = readAll(t, path)
 			if !slices.Equal(sinktest.EventNumbers(got), append(tt.wantRead, sinktest.Seq(100, 3)...)) || len(bad) != tt.wantBad {
 				t.Fatalf("after append: read %v and %v", sinktest.EventNumbers(got), bad)
@@ -489,11 +490,11 @@ func TestFileLZ4Torn(t *testing.T) {
 
 func TestFileLZ4DamagedMiddleFrame(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "trace.jsonl.lz4")
-	writeFile(t, path, [][]tracing.TraceEvent{sinktest.Batch(0, 5)}, WithCompression(tracing.CompressionLZ4))
+	writeFile(t, path, [][]tracing.TraceEvent{sinktest.Batch(0, 5)}, WithCompression(transport.CompressionLZ4))
 	fi, _ := os.Stat(path)
 	firstEnd := fi.Size()
-	writeFile(t, path, [][]tracing.TraceEvent{sinktest.Batch(5, 5)}, WithCompression(tracing.CompressionLZ4))
-	writeFile(t, path, [][]tracing.TraceEvent{sinktest.Batch(10, 5)}, WithCompression(tracing.CompressionLZ4))
+	writeFile(t, path, [][]tracing.TraceEvent{sinktest.Batch(5, 5)}, WithCompression(transport.CompressionLZ4))
+	writeFile(t, path, [][]tracing.TraceEvent{sinktest.Batch(10, 5)}, WithCompression(transport.CompressionLZ4))
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -524,7 +525,7 @@ func TestFileLZ4ReadableByLz4cat(t *testing.T) {
 	for _, b := range [][]tracing.TraceEvent{sinktest.Batch(0, 300), {sinktest.RichEvent(1)}} {
 		// Two opens: the lz4 file holds two frames.
 		writeFile(t, plain, [][]tracing.TraceEvent{b})
-		writeFile(t, compressed, [][]tracing.TraceEvent{b}, WithCompression(tracing.CompressionLZ4))
+		writeFile(t, compressed, [][]tracing.TraceEvent{b}, WithCompression(transport.CompressionLZ4))
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
@@ -628,7 +629,7 @@ func TestFileConcurrentSafe(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "trace.jsonl")
 			opts := []Option{WithMaxBytes(20 << 10), WithMaxFiles(1000)}
 			if lz {
-				opts = append(opts, WithCompression(tracing.CompressionLZ4))
+				opts = append(opts, WithCompression(transport.CompressionLZ4))
 			}
 			s, err := New(path, opts...)
 			if err != nil {

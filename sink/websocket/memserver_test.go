@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/reflowtrace/reflowtrace-go/tracing"
 	"github.com/reflowtrace/reflowtrace-go/tracing/tracetest"
+	"github.com/reflowtrace/reflowtrace-go/tracing/transport"
 )
 
 // The memory measurements run the test server in a process of its own,
@@ -56,7 +56,7 @@ func runMemServer(arg string) int {
 			fmt.Println("error", err)
 			return 1
 		}
-		opts = append(opts, tracetest.WithCompression(tracing.CompressionAlgorithm(a)))
+		opts = append(opts, tracetest.WithCompression(transport.CompressionAlgorithm(a)))
 	}
 	srv, err := tracetest.Start(ctx, opts...)
 	if err != nil {
@@ -157,15 +157,15 @@ type memServer struct {
 }
 
 // startMemServer starts the test server of generation gen in a child
-// process, compressing with alg (tracing.CompressionNone: not at all),
+// process, compressing with alg (transport.CompressionNone: not at all),
 // and stops it at the end of tb.
-func startMemServer(tb testing.TB, gen tracetest.Generation, alg tracing.CompressionAlgorithm) *memServer {
+func startMemServer(tb testing.TB, gen tracetest.Generation, alg transport.CompressionAlgorithm) *memServer {
 	tb.Helper()
 	g := "1"
 	if gen == tracetest.Gen2 {
 		g = "2"
 	}
-	if alg != tracing.CompressionNone {
+	if alg != transport.CompressionNone {
 		g += ":" + strconv.Itoa(int(alg))
 	}
 	cmd := exec.Command(os.Args[0], "-test.run=^$")

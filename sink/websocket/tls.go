@@ -5,20 +5,20 @@ import (
 	"fmt"
 
 	"github.com/reflowtrace/reflowtrace-go/sink"
-	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/transport"
 )
 
 // WithTLS configures wss:// connections: custom CA, client certificate,
 // server name (the same options as the query client's). The files are read
 // by New. Default: the system roots, no client certificate.
-func WithTLS(o tracing.TLSOptions) Option {
+func WithTLS(o transport.TLSOptions) Option {
 	return wsOptionFunc(func(c *wsConfig) { c.tls = &o })
 }
 
 // buildTLS loads the files named by o.
-func buildTLS(o *tracing.TLSOptions) (*tls.Config, error) {
+func buildTLS(o *transport.TLSOptions) (*tls.Config, error) {
 	if o == nil {
-		return (&tracing.TLSOptions{}).Config()
+		return (&transport.TLSOptions{}).Config()
 	}
 	cfg, err := o.Config()
 	if err != nil {

@@ -21,6 +21,7 @@ import (
 	"github.com/reflowtrace/reflowtrace-go/sink/websocket/internal/spool"
 	"github.com/reflowtrace/reflowtrace-go/sink/websocket/internal/traces"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/transport"
 	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
 
@@ -195,7 +196,7 @@ type Sink struct {
 	// when that was last logged (Unix ns).
 	retried    atomic.Uint64
 	retryLogAt atomic.Int64
-	// knownGen is the tracing.Protocol the last probe found (ProtocolAuto
+	// knownGen is the transport.Protocol the last probe found (ProtocolAuto
 	// before the first); events are encoded in its form.
 	knownGen atomic.Uint32
 
@@ -287,7 +288,7 @@ func New(rawURL string, opts ...Option) (*Sink, error) {
 	}
 	s.progressAt.Store(cfg.now().UnixNano())
 	s.compAlg.Store(-1)
-	if cfg.compress && cfg.alg != tracing.CompressionAuto {
+	if cfg.compress && cfg.alg != transport.CompressionAuto {
 		s.compAlg.Store(int32(cfg.alg)) // the same numbering as compress.Algorithm
 	}
 	s.dialers = []*dial.Dialer{dial.New(u, cfg.dialConfig(tlsCfg, s.log))}

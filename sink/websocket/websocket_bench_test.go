@@ -11,6 +11,7 @@ import (
 
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 	"github.com/reflowtrace/reflowtrace-go/tracing/tracetest"
+	"github.com/reflowtrace/reflowtrace-go/tracing/transport"
 )
 
 const benchBatch = 512
@@ -57,7 +58,7 @@ func benchSink(b *testing.B, mode Mode, lz4 bool) {
 		b.Fatal(err)
 	}
 	defer srv.Close()
-	s, err := New(srv.URL(), WithMode(mode), compressIf(lz4, tracing.CompressionLZ4), WithKeepalive(0, time.Second))
+	s, err := New(srv.URL(), WithMode(mode), compressIf(lz4, transport.CompressionLZ4), WithKeepalive(0, time.Second))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/reflowtrace/reflowtrace-go/internal/compress"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 	"github.com/reflowtrace/reflowtrace-go/tracing/tracetest"
+	"github.com/reflowtrace/reflowtrace-go/tracing/transport"
 	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
 
@@ -16,13 +17,13 @@ import (
 var compressionCases = []struct {
 	name string
 	on   bool
-	alg  tracing.CompressionAlgorithm
+	alg  transport.CompressionAlgorithm
 }{
 	{"none", false, 0},
-	{"zstd", true, tracing.CompressionZstd},
-	{"lz4", true, tracing.CompressionLZ4},
-	{"gzip", true, tracing.CompressionGzip},
-	{"brotli", true, tracing.CompressionBrotli},
+	{"zstd", true, transport.CompressionZstd},
+	{"lz4", true, transport.CompressionLZ4},
+	{"gzip", true, transport.CompressionGzip},
+	{"brotli", true, transport.CompressionBrotli},
 }
 
 // BenchmarkWebSocketCompression measures, for each compression setting of
@@ -43,7 +44,7 @@ func BenchmarkWebSocketCompression(b *testing.B) {
 	}
 }
 
-func benchCompressedSink(b *testing.B, on bool, alg tracing.CompressionAlgorithm) {
+func benchCompressedSink(b *testing.B, on bool, alg transport.CompressionAlgorithm) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	opts := []tracetest.Option{tracetest.WithFastScan(true)}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 	"github.com/reflowtrace/reflowtrace-go/tracing/tracetest"
+	"github.com/reflowtrace/reflowtrace-go/tracing/transport"
 )
 
 // TestWebSocketCompressionEveryAlgorithm checks that the sink compresses
@@ -13,7 +14,7 @@ import (
 // the connection on any it cannot decompress) and keeps every event, on
 // both generations.
 func TestWebSocketCompressionEveryAlgorithm(t *testing.T) {
-	algs := []tracing.CompressionAlgorithm{tracing.CompressionZstd, tracing.CompressionLZ4, tracing.CompressionGzip, tracing.CompressionBrotli}
+	algs := []transport.CompressionAlgorithm{transport.CompressionZstd, transport.CompressionLZ4, transport.CompressionGzip, transport.CompressionBrotli}
 	for _, gen := range []tracetest.Generation{tracetest.Gen1, tracetest.Gen2} {
 		for _, server := range algs {
 			for _, auto := range []bool{false, true} {
@@ -21,7 +22,7 @@ func TestWebSocketCompressionEveryAlgorithm(t *testing.T) {
 				sinkAlg := server
 				if auto {
 					name += "/auto"
-					sinkAlg = tracing.CompressionAuto
+					sinkAlg = transport.CompressionAuto
 				}
 				t.Run(name, func(t *testing.T) {
 					ctx := testCtx(t)
@@ -65,10 +66,10 @@ func TestWebSocketCompressionEveryAlgorithm(t *testing.T) {
 }
 
 // compressIf returns WithCompression(alg) when on, and
-// WithCompression(tracing.CompressionNone) when not.
-func compressIf(on bool, alg tracing.CompressionAlgorithm) Option {
+// WithCompression(transport.CompressionNone) when not.
+func compressIf(on bool, alg transport.CompressionAlgorithm) Option {
 	if !on {
-		alg = tracing.CompressionNone
+		alg = transport.CompressionNone
 	}
 	return WithCompression(alg)
 }

@@ -18,7 +18,7 @@ import (
 	"github.com/reflowtrace/reflowtrace-go/internal/cork"
 	"github.com/reflowtrace/reflowtrace-go/retry"
 	"github.com/reflowtrace/reflowtrace-go/sink/websocket/internal/dial"
-	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/transport"
 	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
 
@@ -53,7 +53,7 @@ type wsConn struct {
 	retryLater bool
 	// gen is the server's protocol generation, learned by probe before
 	// any frame is sent.
-	gen tracing.Protocol
+	gen transport.Protocol
 	// acks counts the replies that acknowledged a frame.
 	acks atomic.Uint64
 	// detect decodes the server's compressed replies (read loop only).
@@ -322,9 +322,9 @@ func (s *Sink) windowRoomLocked() bool {
 func (s *Sink) streamedOnlyLocked(c *wsConn, f *frame) bool {
 	switch s.cfg.mode {
 	case ModeBoth:
-		return !f.final && c.gen == tracing.ProtocolV2
+		return !f.final && c.gen == transport.ProtocolV2
 	case ModeLive:
-		return c.gen != tracing.ProtocolV2
+		return c.gen != transport.ProtocolV2
 	}
 	return false
 }
@@ -765,7 +765,7 @@ func (s *Sink) reject(c *wsConn, serr *wire.ServerError) error {
 		// stays unacknowledged, so it is counted only if they are lost
 		// or rejected too (loseSegLocked), as rejected. Otherwise it is
 		// dropped alone.
-		if !s.cfg.mode.store() && c.gen != tracing.ProtocolV2 {
+		if !s.cfg.mode.store() && c.gen != transport.ProtocolV2 {
 			s.rejected[code]++
 			s.dropped[DropRejected]++
 			s.droppedN.Add(1)

@@ -11,6 +11,7 @@ import (
 	"github.com/reflowtrace/reflowtrace-go/internal/compress"
 	"github.com/reflowtrace/reflowtrace-go/sink/websocket/internal/traces"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/transport"
 )
 
 // ErrEventTooLarge is wrapped by the error reported for an event that does
@@ -30,8 +31,8 @@ func (s *Sink) encodeBatch(batch []tracing.TraceEvent) []*frame {
 	// The generation-2 form (null for what was not measured) only for a
 	// server known to read it; the generation-1 form every server reads.
 	s.enc.Protocol = s.cfg.protocol
-	if s.enc.Protocol == tracing.ProtocolAuto {
-		s.enc.Protocol = tracing.Protocol(s.knownGen.Load())
+	if s.enc.Protocol == transport.ProtocolAuto {
+		s.enc.Protocol = transport.Protocol(s.knownGen.Load())
 	}
 	var frames []*frame
 	now := s.cfg.now().UnixNano()

@@ -15,6 +15,7 @@ import (
 	"github.com/reflowtrace/reflowtrace-go/sink/websocket/internal/spool"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 	"github.com/reflowtrace/reflowtrace-go/tracing/tracetest"
+	"github.com/reflowtrace/reflowtrace-go/tracing/transport"
 )
 
 // waitSink waits until cond holds for the sink's stats, looking again at
@@ -286,7 +287,7 @@ func TestWebSocketFaultSpoolAcrossRestart(t *testing.T) {
 				dir := t.TempDir()
 				srv := startServer(t, tracetest.WithGeneration(gen))
 				srv.SetRefusing(true, tracetest.Refuse503)
-				s1, _ := newTestSink(t, srv.URL(), WithSpoolDir(dir), WithSpoolSync(sink.SyncEvery(1)), WithCompression(tracing.CompressionLZ4))
+				s1, _ := newTestSink(t, srv.URL(), WithSpoolDir(dir), WithSpoolSync(sink.SyncEvery(1)), WithCompression(transport.CompressionLZ4))
 				var all []tracing.TraceEvent
 				for range 6 {
 					b := makeEvents(25, tracing.NewTraceID())

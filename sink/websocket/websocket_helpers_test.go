@@ -11,6 +11,7 @@ import (
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 	"github.com/reflowtrace/reflowtrace-go/tracing/attr"
 	"github.com/reflowtrace/reflowtrace-go/tracing/tracetest"
+	"github.com/reflowtrace/reflowtrace-go/tracing/transport"
 )
 
 // testTimeout bounds every network test.
@@ -149,7 +150,7 @@ func keeps(gen tracetest.Generation, mode Mode) bool {
 // lz4Server returns the server options of a server with lz4 on (or off).
 func lz4Server(on bool) []tracetest.Option {
 	if on {
-		return []tracetest.Option{tracetest.WithCompression(tracing.CompressionLZ4)}
+		return []tracetest.Option{tracetest.WithCompression(transport.CompressionLZ4)}
 	}
 	return nil
 }

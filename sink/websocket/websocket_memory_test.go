@@ -14,6 +14,7 @@ import (
 	"github.com/reflowtrace/reflowtrace-go/retry"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 	"github.com/reflowtrace/reflowtrace-go/tracing/tracetest"
+	"github.com/reflowtrace/reflowtrace-go/tracing/transport"
 )
 
 // The memory runs write one long trace through a sink with a given memory
@@ -116,10 +117,10 @@ func (h *heapSampler) run(ctx context.Context) {
 
 // memRun writes events events of one trace, in batches of 512, through a
 // sink with memory limit limit to a server behaving as sc, compressing
-// with alg (tracing.CompressionNone: none), flushes and closes it, and returns what it measured,
+// with alg (transport.CompressionNone: none), flushes and closes it, and returns what it measured,
 // failing tb unless every event not counted as dropped is kept exactly
 // once.
-func memRun(tb testing.TB, limit int, sc memScenario, alg tracing.CompressionAlgorithm, events int) memResult {
+func memRun(tb testing.TB, limit int, sc memScenario, alg transport.CompressionAlgorithm, events int) memResult {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -251,15 +252,15 @@ func BenchmarkWebSocketOutageMemory(b *testing.B) {
 		name  string
 		limit int
 		sc    memScenario
-		alg   tracing.CompressionAlgorithm
+		alg   transport.CompressionAlgorithm
 	}
 	var cases []memCase
 	for _, limit := range []int{16 * mib, 64 * mib} {
 		for _, sc := range memScenarios {
-			cases = append(cases, memCase{fmt.Sprintf("limit=%dMiB/%s", limit/mib, sc), limit, sc, tracing.CompressionNone})
+			cases = append(cases, memCase{fmt.Sprintf("limit=%dMiB/%s", limit/mib, sc), limit, sc, transport.CompressionNone})
 		}
 	}
-	for _, alg := range []tracing.CompressionAlgorithm{tracing.CompressionZstd, tracing.CompressionLZ4} {
+	for _, alg := range []transport.CompressionAlgorithm{transport.CompressionZstd, transport.CompressionLZ4} {
 		cases = append(cases, memCase{fmt.Sprintf("limit=16MiB/outage/%s", alg), 16 * mib, memOutage, alg})
 	}
 	for _, mc := range cases {
@@ -306,7 +307,7 @@ func TestWebSocketOutageBufferBoundsHeap(t *testing.T) {
 	}
 	for _, sc := range memScenarios {
 		t.Run(sc.String(), func(t *testing.T) {
-			r := memRun(t, limit, sc, tracing.CompressionNone, events)
+			r := memRun(t, limit, sc, transport.CompressionNone, events)
 			t.Log(r)
 			// The held bytes may reach the limit plus the degraded
 			// sink's critical reserve (a quarter); the heap adds the

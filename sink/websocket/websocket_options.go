@@ -19,6 +19,7 @@ import (
 	"github.com/reflowtrace/reflowtrace-go/sink"
 	"github.com/reflowtrace/reflowtrace-go/sink/websocket/internal/dial"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/transport"
 )
 
 // Defaults of the WebSocket sink.
@@ -109,7 +110,7 @@ type wsConfig struct {
 	mode          Mode
 	maxFrame      int
 	compress      bool
-	alg           tracing.CompressionAlgorithm
+	alg           transport.CompressionAlgorithm
 	compressMin   int
 	inflight      int
 	inflightB     int
@@ -125,9 +126,9 @@ type wsConfig struct {
 	spoolMaxB     int64
 	spoolMaxAge   time.Duration
 	storeDelay    time.Duration
-	protocol      tracing.Protocol
+	protocol      transport.Protocol
 	failover      []string
-	tls           *tracing.TLSOptions
+	tls           *transport.TLSOptions
 	apiKey        string
 	apiKeyHeader  string
 	bearer        string
@@ -189,7 +190,7 @@ func newWSConfig(opts []Option) (*wsConfig, error) {
 	if c.maxFrame < 1024 || c.maxFrame > 16<<20-1 {
 		bad("WithMaxFrameBytes", c.maxFrame, "want 1 KiB up to 16 MiB - 1")
 	}
-	if c.alg > tracing.CompressionNone {
+	if c.alg > transport.CompressionNone {
 		bad("WithCompression", c.alg, "want zstd, lz4, gzip, brotli, auto or none")
 	}
 	if c.compressMin < 0 {
@@ -204,8 +205,8 @@ func newWSConfig(opts []Option) (*wsConfig, error) {
 	if c.keepalive < 0 || c.keepaliveTO <= 0 && c.keepalive > 0 {
 		bad("WithKeepalive", fmt.Sprintf("%v, %v", c.keepalive, c.keepaliveTO), "interval must not be negative and timeout must be positive")
 	}
-	if c.protocol > tracing.ProtocolV2 {
-		bad("WithProtocol", c.protocol, "want tracing.ProtocolAuto, ProtocolV1 or ProtocolV2")
+	if c.protocol > transport.ProtocolV2 {
+		bad("WithProtocol", c.protocol, "want transport.ProtocolAuto, ProtocolV1 or ProtocolV2")
 	}
 	if f := c.degradeFill; !(f >= 0 && f <= 1) {
 		bad("WithDegradeAt", f, "want a fraction within [0, 1] (0 turns it off)")
@@ -321,12 +322,12 @@ func WithMaxFrameBytes(n int) Option {
 }
 
 // WithCompression chooses the algorithm the WebSocket sink
-// compresses frames with; tracing.CompressionNone turns compression off.
-// Default: tracing.CompressionNone.
+// compresses frames with; transport.CompressionNone turns compression off.
+// Default: transport.CompressionNone.
 //
 // The sink sends frames of at least WithCompressionThreshold bytes as
 // binary frames compressed with alg, which must be the server's
-// algorithm: tracing.CompressionZstd (a server's default),
+// algorithm: transport.CompressionZstd (a server's default),
 // CompressionLZ4, CompressionGzip or CompressionBrotli, or
 // CompressionAuto, which tries each in turn, one connection each. A server
 // decompresses binary frames with its one configured algorithm and drops
@@ -334,9 +335,9 @@ func WithMaxFrameBytes(n int) Option {
 // connection with a compressed Ping first: on a mismatch it logs one error
 // naming the algorithm and sends text frames, which every server reads.
 // Replies are decoded whatever algorithm the server compressed them with.
-func WithCompression(alg tracing.CompressionAlgorithm) Option {
+func WithCompression(alg transport.CompressionAlgorithm) Option {
 	return wsOptionFunc(func(c *wsConfig) {
-		c.alg, c.compress = alg, alg != tracing.CompressionNone
+		c.alg, c.compress = alg, alg != transport.CompressionNone
 	})
 }
 
@@ -435,8 +436,8 @@ func WithFailover(urls ...string) Option {
 
 // WithProtocol sets the protocol generation the sink speaks, instead of
 // learning it on every connection with a probe that reads nothing and
-// changes nothing (tracing.ProtocolAuto, the default).
-func WithProtocol(p tracing.Protocol) Option {
+// changes nothing (transport.ProtocolAuto, the default).
+func WithProtocol(p transport.Protocol) Option {
 	return wsOptionFunc(func(c *wsConfig) { c.protocol = p })
 }
 
@@ -600,7 +601,7 @@ func withClock(now func() time.Time) Option {
 
 // OptionsFromConfig returns the options cfg implies for a
 // WebSocket sink: compression (WithCompression of cfg.CompressionAlgorithm
-// when cfg.EnableCompression is set, else of tracing.CompressionNone), the
+// when cfg.EnableCompression is set, else of transport.CompressionNone), the
 // protocol generation, the retry policy, the flow id, the adaptive window
 // (AdaptiveBatching), degrading during an outage (DegradeFill),
 // environment and tags. Use it as
@@ -617,7 +618,7 @@ func OptionsFromConfig(cfg tracing.TracingConfig) []Option {
 	p.InitialDelay = cfg.Retry.InitialDelay
 	p.MaxDelay = cfg.Retry.MaxDelay
 	p.BackoffMultiplier = cfg.Retry.BackoffMultiplier
-	alg := tracing.CompressionNone
+	alg := transport.CompressionNone
 	if cfg.EnableCompression {
 		alg = cfg.CompressionAlgorithm
 	}

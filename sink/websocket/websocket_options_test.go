@@ -16,6 +16,7 @@ import (
 	"github.com/reflowtrace/reflowtrace-go/sink"
 	"github.com/reflowtrace/reflowtrace-go/sink/websocket/internal/dial"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/transport"
 )
 
 // closeIfOpen closes a sink a test expected New to refuse.
@@ -56,7 +57,7 @@ func TestNewWebSocketRejectsBadOptions(t *testing.T) {
 		{name: "empty api key header", opts: []Option{WithAPIKeyHeader("")}, option: "WithAPIKeyHeader"},
 		{name: "non-numeric port", url: "ws://127.0.0.1:http/", option: "url"},
 		{name: "negative port", url: "ws://127.0.0.1:-1/", option: "url"},
-		{name: "unknown compression", opts: []Option{WithCompression(tracing.CompressionNone + 1)}, option: "WithCompression"},
+		{name: "unknown compression", opts: []Option{WithCompression(transport.CompressionNone + 1)}, option: "WithCompression"},
 		{name: "spool sync every 0 records", opts: []Option{WithSpoolSync(sink.SyncEvery(0))}, option: "WithSpoolSync"},
 		{name: "spool sync interval 0", opts: []Option{WithSpoolSync(sink.SyncInterval(0))}, option: "WithSpoolSync"},
 	}

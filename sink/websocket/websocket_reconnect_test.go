@@ -15,6 +15,7 @@ import (
 	"github.com/reflowtrace/reflowtrace-go/retry"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 	"github.com/reflowtrace/reflowtrace-go/tracing/tracetest"
+	"github.com/reflowtrace/reflowtrace-go/tracing/transport"
 )
 
 // dropServer accepts every WebSocket connection and drops it at once,
@@ -154,10 +155,10 @@ func offsets(at []time.Time) []time.Duration {
 // (once, not in a storm) and sends text frames from then on, also on
 // later connections, and the server keeps every event.
 func TestMismatchedCompressionFallsBackToText(t *testing.T) {
-	srv := startServer(t, tracetest.WithCompression(tracing.CompressionLZ4), tracetest.WithFastScan(true))
+	srv := startServer(t, tracetest.WithCompression(transport.CompressionLZ4), tracetest.WithFastScan(true))
 	el := &errorLog{}
 	policy := retry.Policy{MaxRetries: retry.Unlimited, InitialDelay: 5 * time.Millisecond, MaxDelay: 20 * time.Millisecond, MaxElapsedTime: time.Hour}
-	s, err := New(srv.URL(), WithCompression(tracing.CompressionZstd),
+	s, err := New(srv.URL(), WithCompression(transport.CompressionZstd),
 		WithRetry(policy), WithKeepalive(0, time.Second), WithErrorHandler(el.handle))
 	if err != nil {
 		t.Fatal(err)

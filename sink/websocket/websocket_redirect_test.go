@@ -18,6 +18,7 @@ import (
 
 	"github.com/reflowtrace/reflowtrace-go/sink/websocket/internal/dial"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/transport"
 )
 
 // redirectServer records the upgrade requests it gets. It answers a path
@@ -148,7 +149,7 @@ func TestWebSocketRedirectRefused(t *testing.T) {
 			first.redirect("/", target)
 			opts := tt.opts
 			if tt.tls {
-				opts = append(opts, WithTLS(tracing.TLSOptions{CAFile: first.caFile(t)}))
+				opts = append(opts, WithTLS(transport.TLSOptions{CAFile: first.caFile(t)}))
 			}
 			core, logs := observer.New(zap.DebugLevel)
 			opts = append(opts, WithLogger(zap.New(core)))
@@ -245,7 +246,7 @@ func TestWebSocketRedirectCredentials(t *testing.T) {
 			srv.redirect("/old", "/new")
 			opts := tt.opts
 			if tt.tls {
-				opts = append(opts, WithTLS(tracing.TLSOptions{CAFile: srv.caFile(t)}))
+				opts = append(opts, WithTLS(transport.TLSOptions{CAFile: srv.caFile(t)}))
 			}
 			u := srv.wsURL() + "/old"
 			if tt.userInfo {

@@ -24,6 +24,7 @@ import (
 
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 	"github.com/reflowtrace/reflowtrace-go/tracing/tracetest"
+	"github.com/reflowtrace/reflowtrace-go/tracing/transport"
 )
 
 func TestWebSocketAuth(t *testing.T) {
@@ -111,15 +112,15 @@ func TestWebSocketTLS(t *testing.T) {
 	tests := []struct {
 		name       string
 		clientAuth bool
-		tls        tracing.TLSOptions
+		tls        transport.TLSOptions
 		wantErr    string
 	}{
-		{name: "custom CA", tls: tracing.TLSOptions{CAFile: pki.caFile}},
-		{name: "mutual TLS", clientAuth: true, tls: tracing.TLSOptions{CAFile: pki.caFile, CertFile: pki.clientCert, KeyFile: pki.clientKey}},
-		{name: "server name", tls: tracing.TLSOptions{CAFile: pki.caFile, ServerName: "tracing.test"}},
-		{name: "untrusted", tls: tracing.TLSOptions{}, wantErr: "certificate"},
-		{name: "wrong name", tls: tracing.TLSOptions{CAFile: pki.caFile, ServerName: "other.test"}, wantErr: "certificate"},
-		{name: "client certificate missing", clientAuth: true, tls: tracing.TLSOptions{CAFile: pki.caFile}, wantErr: "tls"},
+		{name: "custom CA", tls: transport.TLSOptions{CAFile: pki.caFile}},
+		{name: "mutual TLS", clientAuth: true, tls: transport.TLSOptions{CAFile: pki.caFile, CertFile: pki.clientCert, KeyFile: pki.clientKey}},
+		{name: "server name", tls: transport.TLSOptions{CAFile: pki.caFile, ServerName: "tracing.test"}},
+		{name: "untrusted", tls: transport.TLSOptions{}, wantErr: "certificate"},
+		{name: "wrong name", tls: transport.TLSOptions{CAFile: pki.caFile, ServerName: "other.test"}, wantErr: "certificate"},
+		{name: "client certificate missing", clientAuth: true, tls: transport.TLSOptions{CAFile: pki.caFile}, wantErr: "tls"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 	"github.com/reflowtrace/reflowtrace-go/internal/compress"
 	"github.com/reflowtrace/reflowtrace-go/sink/websocket/internal/dial"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/transport"
 	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
 
@@ -58,7 +59,7 @@ func (s *Sink) streamActionLocked(c *wsConn, f *frame) streamAction {
 	if g.storeOnly.Load() {
 		return streamSkip // a StoreTrace carries its events
 	}
-	if c.gen != tracing.ProtocolV2 {
+	if c.gen != transport.ProtocolV2 {
 		if f.kind == frameEnd {
 			return streamSkip // generation 1 has no EndTrace
 		}
@@ -85,7 +86,7 @@ func (s *Sink) doneStreamLocked(c *wsConn, f *frame, acked bool) {
 	switch f.kind {
 	case frameRecord:
 		g.recDone++
-		if acked && (c.gen == tracing.ProtocolV2 || !s.cfg.mode.store()) {
+		if acked && (c.gen == transport.ProtocolV2 || !s.cfg.mode.store()) {
 			g.recAcked++
 			s.deliveredLocked(g)
 		}
@@ -255,11 +256,11 @@ func (s *Sink) endFrame(g *traceSeg, now int64) *frame {
 // request id. It runs before c's read loop starts. A server that does not
 // answer in time is taken for generation 1, which every server reads.
 func (s *Sink) probe(c *wsConn) error {
-	if s.cfg.protocol != tracing.ProtocolAuto {
+	if s.cfg.protocol != transport.ProtocolAuto {
 		c.gen = s.cfg.protocol
 		return nil
 	}
-	if g := tracing.Protocol(s.knownGen.Load()); g != tracing.ProtocolAuto && !s.cfg.mode.live() {
+	if g := transport.Protocol(s.knownGen.Load()); g != transport.ProtocolAuto && !s.cfg.mode.live() {
 		// Store mode sends the same messages to both generations: one
 		// probe tells the form of the events, and saves a round trip on
 		// every reconnect.
@@ -293,7 +294,7 @@ func (s *Sink) probeCompression(c *wsConn) error {
 		return nil
 	}
 	alg := compress.Algorithm(s.cfg.alg)
-	if s.cfg.alg == tracing.CompressionAuto {
+	if s.cfg.alg == transport.CompressionAuto {
 		s.mu.Lock()
 		alg = s.autoNext
 		s.mu.Unlock()
@@ -315,7 +316,7 @@ func (s *Sink) probeCompression(c *wsConn) error {
 	}
 	// The server dropped the connection (or answered something else): it
 	// is not configured with alg.
-	if s.cfg.alg == tracing.CompressionAuto {
+	if s.cfg.alg == transport.CompressionAuto {
 		s.mu.Lock()
 		s.autoNext = alg + 1
 		s.mu.Unlock()

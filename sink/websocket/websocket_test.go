@@ -15,6 +15,7 @@ import (
 	"github.com/reflowtrace/reflowtrace-go/tracing/attr"
 	"github.com/reflowtrace/reflowtrace-go/tracing/config"
 	"github.com/reflowtrace/reflowtrace-go/tracing/tracetest"
+	"github.com/reflowtrace/reflowtrace-go/tracing/transport"
 	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
 
@@ -35,7 +36,7 @@ func TestWebSocketModes(t *testing.T) {
 			t.Run(gen.String()+"/"+tt.name, func(t *testing.T) {
 				ctx := testCtx(t)
 				srv := startServer(t, append(lz4Server(tt.lz4), tracetest.WithGeneration(gen))...)
-				s, el := newTestSink(t, srv.URL(), WithMode(tt.mode), compressIf(tt.lz4, tracing.CompressionLZ4),
+				s, el := newTestSink(t, srv.URL(), WithMode(tt.mode), compressIf(tt.lz4, transport.CompressionLZ4),
 					WithCompressionThreshold(256), WithFlowID("sensors"), WithEnvironment("test"),
 					WithTags(map[string]string{"site": "lab"}))
 				waitSink(ctx, t, s, "connection", func(st Stats) bool { return st.Connected })
@@ -193,7 +194,7 @@ func TestWebSocketServerErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := testCtx(t)
 			srv := startServer(t, lz4Server(tt.lz4)...)
-			opts := []Option{compressIf(tt.lz4, tracing.CompressionLZ4)}
+			opts := []Option{compressIf(tt.lz4, transport.CompressionLZ4)}
 			if tt.noRetries {
 				cfg := tracing.DefaultConfig()
 				cfg.Retry.MaxRetries = retry.NoRetries
@@ -350,8 +351,8 @@ func TestNewWebSocketValidates(t *testing.T) {
 		{name: "frame too large", url: "ws://127.0.0.1:1", opts: []Option{WithMaxFrameBytes(16 << 20)}, want: "WithMaxFrameBytes"},
 		{name: "in flight", url: "ws://127.0.0.1:1", opts: []Option{WithMaxInFlight(0, 1)}, want: "WithMaxInFlight"},
 		{name: "mode", url: "ws://127.0.0.1:1", opts: []Option{WithMode(9)}, want: "WithMode"},
-		{name: "tls on ws", url: "ws://127.0.0.1:1", opts: []Option{WithTLS(tracing.TLSOptions{})}, want: "wss://"},
-		{name: "missing CA", url: "wss://127.0.0.1:1", opts: []Option{WithTLS(tracing.TLSOptions{CAFile: "/nonexistent/ca.pem"})}, want: "CAFile"},
+		{name: "tls on ws", url: "ws://127.0.0.1:1", opts: []Option{WithTLS(transport.TLSOptions{})}, want: "wss://"},
+		{name: "missing CA", url: "wss://127.0.0.1:1", opts: []Option{WithTLS(transport.TLSOptions{CAFile: "/nonexistent/ca.pem"})}, want: "CAFile"},
 		{name: "key and token", url: "ws://127.0.0.1:1", opts: []Option{WithAPIKey("k1234"), WithBearerToken("t1234")}, want: "both set"},
 		{name: "bad retry", url: "ws://127.0.0.1:1", opts: []Option{WithRetry(retry.Policy{BackoffMultiplier: 0.5})}, want: "WithRetry"},
 	}
@@ -395,15 +396,15 @@ func TestWebSocketOptionsFromConfig(t *testing.T) {
 	// unless that is CompressionNone.
 	for _, tt := range []struct {
 		enable bool
-		alg    tracing.CompressionAlgorithm
+		alg    transport.CompressionAlgorithm
 		want   bool
 	}{
-		{false, tracing.CompressionZstd, false},
-		{false, tracing.CompressionLZ4, false},
-		{true, tracing.CompressionZstd, true},
-		{true, tracing.CompressionGzip, true},
-		{true, tracing.CompressionAuto, true},
-		{true, tracing.CompressionNone, false},
+		{false, transport.CompressionZstd, false},
+		{false, transport.CompressionLZ4, false},
+		{true, transport.CompressionZstd, true},
+		{true, transport.CompressionGzip, true},
+		{true, transport.CompressionAuto, true},
+		{true, transport.CompressionNone, false},
 	} {
 		cfg.EnableCompression, cfg.CompressionAlgorithm = tt.enable, tt.alg
 		c, err := newWSConfig(OptionsFromConfig(cfg))

@@ -14,6 +14,7 @@ import (
 	"github.com/reflowtrace/reflowtrace-go/batch"
 	"github.com/reflowtrace/reflowtrace-go/retry"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/transport"
 )
 
 // envPrefix starts the name of every environment variable the loaders
@@ -240,10 +241,10 @@ func (st *setting) set(c *tracing.TracingConfig, v any) {
 		*p = v.([]tracing.EventKind)
 	case *batch.Policy:
 		*p = v.(batch.Policy)
-	case *tracing.CompressionAlgorithm:
-		*p = v.(tracing.CompressionAlgorithm)
-	case *tracing.Protocol:
-		*p = v.(tracing.Protocol)
+	case *transport.CompressionAlgorithm:
+		*p = v.(transport.CompressionAlgorithm)
+	case *transport.Protocol:
+		*p = v.(transport.Protocol)
 	case *tracing.ChecksumMode:
 		*p = v.(tracing.ChecksumMode)
 	case *map[string]string:
@@ -404,7 +405,7 @@ func parsePolicy(s string) (any, string) {
 }
 
 func parseCompression(s string) (any, string) {
-	var a tracing.CompressionAlgorithm
+	var a transport.CompressionAlgorithm
 	if err := a.UnmarshalText([]byte(s)); err != nil {
 		return nil, wantCompression
 	}
@@ -412,7 +413,7 @@ func parseCompression(s string) (any, string) {
 }
 
 func parseProtocolSetting(s string) (any, string) {
-	var p tracing.Protocol
+	var p transport.Protocol
 	if err := p.UnmarshalText([]byte(s)); err != nil {
 		return nil, wantProtocol
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/reflowtrace/reflowtrace-go/batch"
 	"github.com/reflowtrace/reflowtrace-go/retry"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/transport"
 )
 
 // envList returns env as os.Environ would.
@@ -56,15 +57,15 @@ var envCases = []struct {
 	{"INITIAL_DELAY_MS", "250", func(c *tracing.TracingConfig) { c.Retry.InitialDelay = 250 * time.Millisecond }},
 	{"MAX_DELAY_MS", "60000", func(c *tracing.TracingConfig) { c.Retry.MaxDelay = time.Minute }},
 	{"BACKOFF_MULTIPLIER", "1.5", func(c *tracing.TracingConfig) { c.Retry.BackoffMultiplier = 1.5 }},
-	{"COMPRESSION_ALGORITHM", "lz4", func(c *tracing.TracingConfig) { c.CompressionAlgorithm = tracing.CompressionLZ4 }},
-	{"COMPRESSION_ALGORITHM", " Brotli ", func(c *tracing.TracingConfig) { c.CompressionAlgorithm = tracing.CompressionBrotli }},
-	{"COMPRESSION_ALGORITHM", "gzip", func(c *tracing.TracingConfig) { c.CompressionAlgorithm = tracing.CompressionGzip }},
-	{"COMPRESSION_ALGORITHM", "auto", func(c *tracing.TracingConfig) { c.CompressionAlgorithm = tracing.CompressionAuto }},
-	{"COMPRESSION_ALGORITHM", "off", func(c *tracing.TracingConfig) { c.CompressionAlgorithm = tracing.CompressionNone }},
-	{"COMPRESSION_ALGORITHM", "zstd", func(c *tracing.TracingConfig) { c.CompressionAlgorithm = tracing.CompressionZstd }},
-	{"PROTOCOL", "v2", func(c *tracing.TracingConfig) { c.Protocol = tracing.ProtocolV2 }},
-	{"PROTOCOL", "V1", func(c *tracing.TracingConfig) { c.Protocol = tracing.ProtocolV1 }},
-	{"PROTOCOL", "auto", func(c *tracing.TracingConfig) { c.Protocol = tracing.ProtocolAuto }},
+	{"COMPRESSION_ALGORITHM", "lz4", func(c *tracing.TracingConfig) { c.CompressionAlgorithm = transport.CompressionLZ4 }},
+	{"COMPRESSION_ALGORITHM", " Brotli ", func(c *tracing.TracingConfig) { c.CompressionAlgorithm = transport.CompressionBrotli }},
+	{"COMPRESSION_ALGORITHM", "gzip", func(c *tracing.TracingConfig) { c.CompressionAlgorithm = transport.CompressionGzip }},
+	{"COMPRESSION_ALGORITHM", "auto", func(c *tracing.TracingConfig) { c.CompressionAlgorithm = transport.CompressionAuto }},
+	{"COMPRESSION_ALGORITHM", "off", func(c *tracing.TracingConfig) { c.CompressionAlgorithm = transport.CompressionNone }},
+	{"COMPRESSION_ALGORITHM", "zstd", func(c *tracing.TracingConfig) { c.CompressionAlgorithm = transport.CompressionZstd }},
+	{"PROTOCOL", "v2", func(c *tracing.TracingConfig) { c.Protocol = transport.ProtocolV2 }},
+	{"PROTOCOL", "V1", func(c *tracing.TracingConfig) { c.Protocol = transport.ProtocolV1 }},
+	{"PROTOCOL", "auto", func(c *tracing.TracingConfig) { c.Protocol = transport.ProtocolAuto }},
 	{"QUEUE_SIZE", "65536", func(c *tracing.TracingConfig) { c.QueueSize = 65536 }},
 	{"QUEUE_POLICY", "block", func(c *tracing.TracingConfig) { c.QueuePolicy = batch.Block }},
 	{"QUEUE_POLICY", "Drop", func(c *tracing.TracingConfig) { c.QueuePolicy = batch.DropNewest }},

@@ -13,6 +13,7 @@ import (
 	"github.com/reflowtrace/reflowtrace-go/batch"
 	"github.com/reflowtrace/reflowtrace-go/retry"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/transport"
 )
 
 func configFixture(name string) string { return filepath.Join("testdata", name) }
@@ -38,7 +39,7 @@ func TestLoadReflowDocsFile(t *testing.T) {
 	}
 	// Reflow's enable_compression = true means the server's default
 	// algorithm.
-	if c.CompressionAlgorithm != tracing.CompressionZstd {
+	if c.CompressionAlgorithm != transport.CompressionZstd {
 		t.Fatalf("CompressionAlgorithm = %v, want zstd", c.CompressionAlgorithm)
 	}
 }
@@ -59,8 +60,8 @@ func TestLoadEveryKey(t *testing.T) {
 		MaxBatchSize:         2048,
 		DegradeFill:          0.75,
 		EnableCompression:    true,
-		CompressionAlgorithm: tracing.CompressionBrotli,
-		Protocol:             tracing.ProtocolV1,
+		CompressionAlgorithm: transport.CompressionBrotli,
+		Protocol:             transport.ProtocolV1,
 		Retry:                tracing.RetryConfig{MaxRetries: -1, InitialDelay: 100 * time.Millisecond, MaxDelay: 45 * time.Second, BackoffMultiplier: 1.5},
 		QueueSize:            16384,
 		QueuePolicy:          batch.Block,
@@ -119,12 +120,12 @@ func TestDecodeConfigEveryKey(t *testing.T) {
 		{"tracing.degrade_fill", "1", func(c *tracing.TracingConfig) { c.DegradeFill = 1 }},
 		{"tracing.degrade_fill", `"Off"`, func(c *tracing.TracingConfig) { c.DegradeFill = tracing.NoDegrade }},
 		{"tracing.enable_compression", "true", func(c *tracing.TracingConfig) { c.EnableCompression = true }},
-		{"tracing.compression_algorithm", `"gzip"`, func(c *tracing.TracingConfig) { c.CompressionAlgorithm = tracing.CompressionGzip }},
-		{"tracing.compression_algorithm", `"LZ4"`, func(c *tracing.TracingConfig) { c.CompressionAlgorithm = tracing.CompressionLZ4 }},
-		{"tracing.compression_algorithm", `"auto"`, func(c *tracing.TracingConfig) { c.CompressionAlgorithm = tracing.CompressionAuto }},
-		{"tracing.compression_algorithm", `"none"`, func(c *tracing.TracingConfig) { c.CompressionAlgorithm = tracing.CompressionNone }},
-		{"tracing.protocol", `"v2"`, func(c *tracing.TracingConfig) { c.Protocol = tracing.ProtocolV2 }},
-		{"tracing.protocol", `"v1"`, func(c *tracing.TracingConfig) { c.Protocol = tracing.ProtocolV1 }},
+		{"tracing.compression_algorithm", `"gzip"`, func(c *tracing.TracingConfig) { c.CompressionAlgorithm = transport.CompressionGzip }},
+		{"tracing.compression_algorithm", `"LZ4"`, func(c *tracing.TracingConfig) { c.CompressionAlgorithm = transport.CompressionLZ4 }},
+		{"tracing.compression_algorithm", `"auto"`, func(c *tracing.TracingConfig) { c.CompressionAlgorithm = transport.CompressionAuto }},
+		{"tracing.compression_algorithm", `"none"`, func(c *tracing.TracingConfig) { c.CompressionAlgorithm = transport.CompressionNone }},
+		{"tracing.protocol", `"v2"`, func(c *tracing.TracingConfig) { c.Protocol = transport.ProtocolV2 }},
+		{"tracing.protocol", `"v1"`, func(c *tracing.TracingConfig) { c.Protocol = transport.ProtocolV1 }},
 		{"tracing.queue_size", "1024", func(c *tracing.TracingConfig) { c.QueueSize = 1024 }},
 		{"tracing.queue_policy", `"block"`, func(c *tracing.TracingConfig) { c.QueuePolicy = batch.Block }},
 		{"tracing.critical_kinds", `["StateChanged"]`, func(c *tracing.TracingConfig) { c.CriticalKinds = []tracing.EventKind{tracing.KindStateChanged} }},

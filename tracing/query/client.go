@@ -14,7 +14,7 @@ import (
 
 	"github.com/reflowtrace/reflowtrace-go/internal/compress"
 	"github.com/reflowtrace/reflowtrace-go/retry"
-	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/transport"
 	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
 
@@ -45,7 +45,7 @@ type Client struct {
 
 	mu       sync.Mutex
 	cur      *conn // the ready connection, nil while reconnecting or down
-	gen      tracing.Protocol
+	gen      transport.Protocol
 	downErr  error         // why the last reconnection gave up
 	changed  chan struct{} // closed and replaced when cur or downErr changes
 	closed   bool
@@ -97,8 +97,8 @@ func Dial(ctx context.Context, rawURL string, opts ...Option) (*Client, error) {
 }
 
 // Protocol reports the generation of the server, as learned by the probe
-// of the newest connection: tracing.ProtocolV1 or tracing.ProtocolV2.
-func (c *Client) Protocol() tracing.Protocol {
+// of the newest connection: transport.ProtocolV1 or transport.ProtocolV2.
+func (c *Client) Protocol() transport.Protocol {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.gen
@@ -185,9 +185,9 @@ func (c *Client) connect(ctx context.Context) (*conn, error) {
 	if !ok {
 		return fail("probe", fmt.Errorf("%w %T", ErrUnexpectedReply, resp))
 	}
-	cn.gen = tracing.ProtocolV1
+	cn.gen = transport.ProtocolV1
 	if td.RequestID == rid {
-		cn.gen = tracing.ProtocolV2
+		cn.gen = transport.ProtocolV2
 	}
 	if req := c.subscriptionRequest(); req != nil {
 		resp, err := c.exchange(ctx, cn, req)

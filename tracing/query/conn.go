@@ -11,7 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/reflowtrace/reflowtrace-go/internal/compress"
-	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/transport"
 	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
 
@@ -23,7 +23,7 @@ const closeTimeout = time.Second
 // for their replies in the order they were sent.
 type conn struct {
 	ws  *websocket.Conn
-	gen tracing.Protocol
+	gen transport.Protocol
 	log *zap.Logger
 
 	wmu sync.Mutex // orders the pending list with the writes

@@ -12,6 +12,7 @@ import (
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 	"github.com/reflowtrace/reflowtrace-go/tracing/query"
 	"github.com/reflowtrace/reflowtrace-go/tracing/tracetest"
+	"github.com/reflowtrace/reflowtrace-go/tracing/transport"
 	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
 
@@ -138,7 +139,7 @@ func traceIDs(ts []tracing.FlowTrace) map[tracing.TraceID]bool {
 type variant struct {
 	name string
 	gen  tracetest.Generation
-	comp *tracing.CompressionAlgorithm
+	comp *transport.CompressionAlgorithm
 }
 
 func (v variant) opts() []tracetest.Option {
@@ -154,7 +155,7 @@ func variants() []variant {
 	var out []variant
 	for _, g := range []tracetest.Generation{tracetest.Gen1, tracetest.Gen2} {
 		out = append(out, variant{name: fmt.Sprintf("gen%d", g), gen: g})
-		for _, a := range []tracing.CompressionAlgorithm{tracing.CompressionZstd, tracing.CompressionLZ4, tracing.CompressionGzip, tracing.CompressionBrotli} {
+		for _, a := range []transport.CompressionAlgorithm{transport.CompressionZstd, transport.CompressionLZ4, transport.CompressionGzip, transport.CompressionBrotli} {
 			out = append(out, variant{name: fmt.Sprintf("gen%d-%s", g, a), gen: g, comp: &a})
 		}
 	}

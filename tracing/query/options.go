@@ -11,7 +11,7 @@ import (
 
 	"github.com/reflowtrace/reflowtrace-go/internal/header"
 	"github.com/reflowtrace/reflowtrace-go/retry"
-	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/transport"
 )
 
 // Defaults of the options.
@@ -107,7 +107,7 @@ func newConfig(opts []Option) (*config, error) {
 // WithTLS configures wss:// connections: custom CA, client certificate,
 // server name, read by Dial; the same options as the WebSocket sink's
 // (websocket.WithTLS). Default: the system roots, TLS 1.2 at least.
-func WithTLS(o tracing.TLSOptions) Option {
+func WithTLS(o transport.TLSOptions) Option {
 	return optionFunc(func(c *config) {
 		cfg, err := o.Config()
 		if err != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 	"github.com/reflowtrace/reflowtrace-go/tracing/query"
 	"github.com/reflowtrace/reflowtrace-go/tracing/tracetest"
+	"github.com/reflowtrace/reflowtrace-go/tracing/transport"
 	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
 
@@ -29,9 +30,9 @@ func TestReadMethods(t *testing.T) {
 			newPeer(t, ctx, srv.URL()).store(ctx, a, b, big)
 
 			c := dial(t, ctx, srv.URL())
-			want := tracing.ProtocolV1
+			want := transport.ProtocolV1
 			if v.gen == tracetest.Gen2 {
-				want = tracing.ProtocolV2
+				want = transport.ProtocolV2
 			}
 			if got := c.Protocol(); got != want {
 				t.Errorf("Protocol() = %v, want %v", got, want)
@@ -200,7 +201,7 @@ func TestDialErrors(t *testing.T) {
 		{"api key", "ws://127.0.0.1:1", []query.Option{query.WithAPIKey("k\n")}},
 		{"api key header", "ws://127.0.0.1:1", []query.Option{query.WithAPIKey("k"), query.WithAPIKeyHeader("X Key")}},
 		{"key and token", "ws://127.0.0.1:1", []query.Option{query.WithAPIKey("k"), query.WithBearerToken("t")}},
-		{"tls files", "wss://127.0.0.1:1", []query.Option{query.WithTLS(tracing.TLSOptions{CAFile: "/nonexistent/ca.pem"})}},
+		{"tls files", "wss://127.0.0.1:1", []query.Option{query.WithTLS(transport.TLSOptions{CAFile: "/nonexistent/ca.pem"})}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, err := query.Dial(ctx, tc.url, tc.opts...); !errors.Is(err, query.ErrInvalidOption) {

@@ -12,6 +12,7 @@ import (
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 	"github.com/reflowtrace/reflowtrace-go/tracing/query"
 	"github.com/reflowtrace/reflowtrace-go/tracing/tracetest"
+	"github.com/reflowtrace/reflowtrace-go/tracing/transport"
 	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
 
@@ -113,7 +114,7 @@ func TestNotificationsBetweenReplies(t *testing.T) {
 	for _, gen := range []tracetest.Generation{tracetest.Gen1, tracetest.Gen2} {
 		t.Run(gen.String(), func(t *testing.T) {
 			ctx := testCtx(t)
-			srv := startServer(t, ctx, tracetest.WithGeneration(gen), tracetest.WithCompression(tracing.CompressionLZ4))
+			srv := startServer(t, ctx, tracetest.WithGeneration(gen), tracetest.WithCompression(transport.CompressionLZ4))
 			stored := mkTrace("f", tracing.NewExecutionID(), time.Now().UTC(), tracing.ExecutionStatus{}, slices.Repeat([]string{"x"}, 50)...)
 			p := newPeer(t, ctx, srv.URL())
 			p.store(ctx, stored)

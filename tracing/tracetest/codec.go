@@ -5,7 +5,7 @@ import (
 	"fmt"
 
 	"github.com/reflowtrace/reflowtrace-go/internal/compress"
-	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/transport"
 )
 
 // ErrUnsupportedCompression is wrapped by Start's error for a compression
@@ -18,16 +18,16 @@ var ErrUnsupportedCompression = errors.New("tracetest: unsupported compression a
 // connection's handler goroutine uses it; it is not safe for concurrent use.
 type codec struct{ c *compress.Codec }
 
-func newCodec(alg tracing.CompressionAlgorithm) (*codec, error) {
+func newCodec(alg transport.CompressionAlgorithm) (*codec, error) {
 	var a compress.Algorithm
 	switch alg {
-	case tracing.CompressionZstd:
+	case transport.CompressionZstd:
 		a = compress.Zstd
-	case tracing.CompressionLZ4:
+	case transport.CompressionLZ4:
 		a = compress.LZ4
-	case tracing.CompressionGzip:
+	case transport.CompressionGzip:
 		a = compress.Gzip
-	case tracing.CompressionBrotli:
+	case transport.CompressionBrotli:
 		a = compress.Brotli
 	default:
 		return nil, fmt.Errorf("%w: %s", ErrUnsupportedCompression, alg)

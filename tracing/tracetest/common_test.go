@@ -8,6 +8,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/transport"
 	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
 
@@ -88,7 +89,7 @@ func TestCustomEventTypeIsInvalid(t *testing.T) {
 func TestSubscribePushesMatchingEvents(t *testing.T) {
 	bothGens(t, func(t *testing.T, g Generation) {
 		ctx := testCtx(t)
-		s := start(t, ctx, WithGeneration(g), WithCompression(tracing.CompressionLZ4))
+		s := start(t, ctx, WithGeneration(g), WithCompression(transport.CompressionLZ4))
 		sub := dial(t, ctx, s, nil)
 		pub := dial(t, ctx, s, nil)
 		flow := tracing.TraceEventType{Kind: tracing.KindDataFlow, ToActor: "b", ToPort: "in"}

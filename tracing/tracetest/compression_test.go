@@ -6,11 +6,11 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/transport"
 	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
 
-var algorithms = []tracing.CompressionAlgorithm{tracing.CompressionZstd, tracing.CompressionLZ4, tracing.CompressionGzip, tracing.CompressionBrotli}
+var algorithms = []transport.CompressionAlgorithm{transport.CompressionZstd, transport.CompressionLZ4, transport.CompressionGzip, transport.CompressionBrotli}
 
 func TestCompressionBinaryFramesAreDecompressed(t *testing.T) {
 	for _, alg := range algorithms {
@@ -68,9 +68,9 @@ func TestCompressionUndecodableFrameDropsTheConnection(t *testing.T) {
 	}
 	// A frame in another algorithm's framing does not decompress either.
 	ctx := testCtx(t)
-	s := start(t, ctx, WithCompression(tracing.CompressionZstd))
+	s := start(t, ctx, WithCompression(transport.CompressionZstd))
 	c := dial(t, ctx, s, nil)
-	if err := c.c.Write(ctx, websocket.MessageBinary, compressRequest(t, tracing.CompressionGzip, []byte(`"Ping"`))); err != nil {
+	if err := c.c.Write(ctx, websocket.MessageBinary, compressRequest(t, transport.CompressionGzip, []byte(`"Ping"`))); err != nil {
 		t.Fatal(err)
 	}
 	c.expectDropped()
@@ -87,7 +87,7 @@ func TestCompressionOffReadsBinaryFramesAsText(t *testing.T) {
 	if data, _ := c.recvRaw(); string(data) != `"Pong"` {
 		t.Fatalf("reply %s", data)
 	}
-	c.sendRaw(compressRequest(t, tracing.CompressionZstd, []byte(`"Ping"`)), true)
+	c.sendRaw(compressRequest(t, transport.CompressionZstd, []byte(`"Ping"`)), true)
 	c.expectDropped()
 }
 
@@ -110,7 +110,7 @@ func TestMessageOverTheLimitDropsTheConnection(t *testing.T) {
 }
 
 func TestCompressionOptionIsValidated(t *testing.T) {
-	for _, opt := range []Option{WithCompression(tracing.CompressionAuto), WithGeneration(3)} {
+	for _, opt := range []Option{WithCompression(transport.CompressionAuto), WithGeneration(3)} {
 		if s, err := Start(t.Context(), opt); err == nil {
 			s.Close()
 			t.Fatal("invalid option accepted")

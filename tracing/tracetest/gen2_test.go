@@ -7,6 +7,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/transport"
 	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
 
@@ -155,7 +156,7 @@ func TestGen2DisconnectStoresTracesStartedOnTheConnection(t *testing.T) {
 }
 
 func TestGen2BinaryStartTraceIsNotFinalised(t *testing.T) {
-	s, c := startGen2(t, WithCompression(tracing.CompressionLZ4))
+	s, c := startGen2(t, WithCompression(transport.CompressionLZ4))
 	id := tracing.NewTraceID()
 	c.sendRaw(c.enc.AppendRequest(nil, wire.StartTrace{TraceID: id, FlowID: "f"}), true)
 	if r, ok := c.recv().(wire.TraceStarted); !ok || r.TraceID != id {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/reflowtrace/reflowtrace-go/internal/compress"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/transport"
 	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
 
@@ -20,7 +21,7 @@ type client struct {
 	c   *websocket.Conn
 	enc wire.Encoder
 	ctx context.Context
-	alg *tracing.CompressionAlgorithm // the server's algorithm, nil when off
+	alg *transport.CompressionAlgorithm // the server's algorithm, nil when off
 }
 
 func dial(t *testing.T, ctx context.Context, s *Server, h http.Header) *client {
@@ -40,7 +41,7 @@ func dial(t *testing.T, ctx context.Context, s *Server, h http.Header) *client {
 }
 
 // clientCodec returns a client's side of alg.
-func clientCodec(t *testing.T, alg tracing.CompressionAlgorithm) *compress.Codec {
+func clientCodec(t *testing.T, alg transport.CompressionAlgorithm) *compress.Codec {
 	t.Helper()
 	c, err := newCodec(alg)
 	if err != nil {
@@ -50,7 +51,7 @@ func clientCodec(t *testing.T, alg tracing.CompressionAlgorithm) *compress.Codec
 }
 
 // compressRequest frames data as a client sends it to a server with alg.
-func compressRequest(t *testing.T, alg tracing.CompressionAlgorithm, data []byte) []byte {
+func compressRequest(t *testing.T, alg transport.CompressionAlgorithm, data []byte) []byte {
 	t.Helper()
 	out, err := clientCodec(t, alg).AppendRequest(nil, data)
 	if err != nil {
@@ -60,7 +61,7 @@ func compressRequest(t *testing.T, alg tracing.CompressionAlgorithm, data []byte
 }
 
 // decompressReply reads a reply a server with alg sent in a binary frame.
-func decompressReply(t *testing.T, alg tracing.CompressionAlgorithm, data []byte) []byte {
+func decompressReply(t *testing.T, alg transport.CompressionAlgorithm, data []byte) []byte {
 	t.Helper()
 	out, err := clientCodec(t, alg).DecodeReply(nil, data)
 	if err != nil {

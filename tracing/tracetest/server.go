@@ -17,6 +17,7 @@ import (
 
 	"github.com/reflowtrace/reflowtrace-go/internal/cork"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/transport"
 	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
 
@@ -74,7 +75,7 @@ type config struct {
 	addr        string
 	gen         Generation
 	compression bool
-	algorithm   tracing.CompressionAlgorithm
+	algorithm   transport.CompressionAlgorithm
 	maxTraces   int
 	fastScan    bool
 	tls         *tls.Config
@@ -91,14 +92,14 @@ func WithAddr(addr string) Option { return optionFunc(func(c *config) { c.addr =
 func WithGeneration(g Generation) Option { return optionFunc(func(c *config) { c.gen = g }) }
 
 // WithCompression configures the server's compression algorithm (one of
-// tracing.CompressionZstd, CompressionLZ4, CompressionGzip,
+// transport.CompressionZstd, CompressionLZ4, CompressionGzip,
 // CompressionBrotli; CompressionAuto is invalid): binary frames are
 // decompressed with it, and direct replies longer than 1024 bytes are sent
 // compressed with it in binary frames (lz4 without the size prefix). A
 // binary frame that does not decompress gets no reply and drops the
 // connection. Default: compression off, where a binary frame is read as
 // uncompressed JSON text, as the reference server does.
-func WithCompression(alg tracing.CompressionAlgorithm) Option {
+func WithCompression(alg transport.CompressionAlgorithm) Option {
 	return optionFunc(func(c *config) { c.compression, c.algorithm = true, alg })
 }
 
@@ -492,8 +493,8 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 	if s.cfg.gen == Gen2 {
 		// Replies in the generation-2 form: null for a metric that was not
 		// measured, the snapshot's extra fields.
-		c.enc.Protocol = tracing.ProtocolV2
-		c.nenc.Protocol = tracing.ProtocolV2
+		c.enc.Protocol = transport.ProtocolV2
+		c.nenc.Protocol = transport.ProtocolV2
 	}
 	if s.cfg.compression {
 		c.codec, _ = newCodec(s.cfg.algorithm) // validated by Start

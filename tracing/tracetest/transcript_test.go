@@ -12,7 +12,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/transport"
 )
 
 // transcriptDir holds the replies of Reflow's own server, both generations,
@@ -130,7 +130,7 @@ func TestTranscriptReplay(t *testing.T) {
 				opts = []Option{WithGeneration(Gen2)}
 			}
 			if algName != "none" {
-				var alg tracing.CompressionAlgorithm
+				var alg transport.CompressionAlgorithm
 				if err := alg.UnmarshalText([]byte(algName)); err != nil {
 					t.Fatal(err)
 				}

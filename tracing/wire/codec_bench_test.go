@@ -7,6 +7,7 @@ import (
 
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 	"github.com/reflowtrace/reflowtrace-go/tracing/attr"
+	"github.com/reflowtrace/reflowtrace-go/tracing/transport"
 )
 
 // The encoding_json side of these benchmarks marshals plain structs with
@@ -129,7 +130,7 @@ func BenchmarkEncodeDataFlow(b *testing.B) {
 	b.Run("reflowtrace_v2_unmeasured", func(b *testing.B) {
 		ev := ev
 		ev.Data.PerformanceMetrics.Unmeasured = tracing.MetricMemoryUsageBytes | tracing.MetricCPUUsagePercent
-		e := Encoder{Protocol: tracing.ProtocolV2}
+		e := Encoder{Protocol: transport.ProtocolV2}
 		buf := e.AppendRecordEvent(nil, wireTraceID, &ev)
 		b.SetBytes(int64(len(buf)))
 		b.ReportAllocs()

@@ -11,6 +11,7 @@ import (
 	"github.com/reflowtrace/reflowtrace-go/internal/uuid"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 	"github.com/reflowtrace/reflowtrace-go/tracing/attr"
+	"github.com/reflowtrace/reflowtrace-go/tracing/transport"
 )
 
 // MaxValueDepth is how deeply arrays and objects may nest inside a custom
@@ -74,7 +75,7 @@ type Encoder struct {
 	// both generations accept: every metric as a number (0 when not
 	// measured) and serialized_data always present. Auto means "not known
 	// to be generation 2": a generation-1 server rejects null.
-	Protocol tracing.Protocol
+	Protocol transport.Protocol
 	// CustomEventType writes KindCustom events as {"Custom":"name"}, for
 	// servers that support it. By default (false) a custom event is written
 	// as "NetworkEvent" with the custom attribute "event_subtype" set to its
@@ -113,7 +114,7 @@ func (e *Encoder) AppendEvent(dst []byte, ev *tracing.TraceEvent) []byte {
 		dst = strconv.AppendUint(dst, m.SizeBytes, 10)
 		dst = append(dst, `,"checksum":`...)
 		dst = e.appendString(dst, m.Checksum)
-		if m.SerializedData != nil || e.Protocol != tracing.ProtocolV2 {
+		if m.SerializedData != nil || e.Protocol != transport.ProtocolV2 {
 			dst = append(dst, `,"serialized_data":`...)
 			dst = appendBytes(dst, m.SerializedData)
 		}
@@ -226,7 +227,7 @@ func (e *Encoder) clampCPU(cpu float64) float64 {
 // closing brace) for metrics of which some were not measured: null in the
 // generation-2 form, 0 in the generation-1 form.
 func (e *Encoder) appendPartialMetrics(dst []byte, pm *tracing.PerformanceMetrics) []byte {
-	v2 := e.Protocol == tracing.ProtocolV2
+	v2 := e.Protocol == transport.ProtocolV2
 	unmeasured := func(f tracing.MetricFields, zero string) bool {
 		if pm.Unmeasured&f == 0 {
 			return false

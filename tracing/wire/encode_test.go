@@ -14,6 +14,7 @@ import (
 
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 	"github.com/reflowtrace/reflowtrace-go/tracing/attr"
+	"github.com/reflowtrace/reflowtrace-go/tracing/transport"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
@@ -276,14 +277,14 @@ func TestGoldenProtocolForms(t *testing.T) {
 	tests := []struct {
 		name  string
 		ev    tracing.TraceEvent
-		proto tracing.Protocol
+		proto transport.Protocol
 	}{
-		{"DataFlow_unmeasured", unmeasured, tracing.ProtocolV1},
-		{"DataFlow_unmeasured_v2", unmeasured, tracing.ProtocolV2},
-		{"ActorCreated_unmeasured_v2", allUnmeasured, tracing.ProtocolV2},
-		{"MessageSent_snapshot", snapshot, tracing.ProtocolV1},
-		{"MessageSent_snapshot_v2", snapshot, tracing.ProtocolV2},
-		{"DataFlow_v2", noData, tracing.ProtocolV2},
+		{"DataFlow_unmeasured", unmeasured, transport.ProtocolV1},
+		{"DataFlow_unmeasured_v2", unmeasured, transport.ProtocolV2},
+		{"ActorCreated_unmeasured_v2", allUnmeasured, transport.ProtocolV2},
+		{"MessageSent_snapshot", snapshot, transport.ProtocolV1},
+		{"MessageSent_snapshot_v2", snapshot, transport.ProtocolV2},
+		{"DataFlow_v2", noData, transport.ProtocolV2},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -298,7 +299,7 @@ func TestGoldenProtocolForms(t *testing.T) {
 				t.Errorf("re-encoded differently:\n got %s\nwant %s", again, got)
 			}
 			pm, want := back.Data.PerformanceMetrics, tc.ev.Data.PerformanceMetrics
-			if tc.proto == tracing.ProtocolV2 {
+			if tc.proto == transport.ProtocolV2 {
 				// Lossless: what was not measured reads back so.
 				if pm.Unmeasured != want.Unmeasured {
 					t.Errorf("unmeasured = %05b, want %05b", pm.Unmeasured, want.Unmeasured)
@@ -320,7 +321,7 @@ func TestGoldenProtocolForms(t *testing.T) {
 					m.HasStoredBytes != w.HasStoredBytes || m.StoredBytes != w.StoredBytes || m.Checksum != w.Checksum {
 					t.Errorf("snapshot = %+v, want %+v", m, w)
 				}
-				if (m.SerializedData == nil) != (w.SerializedData == nil && tc.proto == tracing.ProtocolV2) {
+				if (m.SerializedData == nil) != (w.SerializedData == nil && tc.proto == transport.ProtocolV2) {
 					t.Errorf("serialized_data = %v (nil %v), from %v in form %v", m.SerializedData, m.SerializedData == nil, w.SerializedData, tc.proto)
 				}
 			}
@@ -347,7 +348,7 @@ func metricValue(p tracing.PerformanceMetrics, f tracing.MetricFields) float64 {
 func TestEncodeProtocolDefault(t *testing.T) {
 	ev := wireEvent(tracing.KindDataFlow)
 	ev.Data.PerformanceMetrics.Unmeasured = tracing.AllMetricFields
-	for _, p := range []tracing.Protocol{tracing.ProtocolAuto, tracing.ProtocolV1, tracing.Protocol(9)} {
+	for _, p := range []transport.Protocol{transport.ProtocolAuto, transport.ProtocolV1, transport.Protocol(9)} {
 		e := Encoder{Protocol: p}
 		got := string(e.AppendEvent(nil, &ev))
 		if !strings.Contains(got, `"serialized_data":[]`) ||
@@ -359,7 +360,7 @@ func TestEncodeProtocolDefault(t *testing.T) {
 	ev = wireEvent(tracing.KindDataFlow)
 	plain := string(new(Encoder).AppendEvent(nil, &ev))
 	ev.Data.PerformanceMetrics.Unmeasured = ^tracing.AllMetricFields
-	if got := string((&Encoder{Protocol: tracing.ProtocolV2}).AppendEvent(nil, &ev)); !strings.Contains(got, `"execution_time_ns":1500,`) ||
+	if got := string((&Encoder{Protocol: transport.ProtocolV2}).AppendEvent(nil, &ev)); !strings.Contains(got, `"execution_time_ns":1500,`) ||
 		strings.Replace(got, `,"serialized_data":[]`, "", 1) != strings.Replace(plain, `,"serialized_data":[]`, "", 1) {
 		t.Errorf("unknown bits changed the output:\n got %s\nwant %s", got, plain)
 	}
@@ -857,7 +858,7 @@ func TestEncodeNoAllocs(t *testing.T) {
 	tr := wireTrace()
 	batch := []tracing.TraceEvent{ev, custom, wireEvent(tracing.KindStateChanged)}
 	var e Encoder
-	v2 := Encoder{Protocol: tracing.ProtocolV2}
+	v2 := Encoder{Protocol: transport.ProtocolV2}
 	partial := wireSnapshotEvent()
 	partial.Data.PerformanceMetrics.Unmeasured = tracing.MetricQueueDepth | tracing.MetricCPUUsagePercent
 	buf := make([]byte, 0, 64<<10)

@@ -14,6 +14,7 @@ import (
 	"github.com/reflowtrace/reflowtrace-go/internal/compress"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 	"github.com/reflowtrace/reflowtrace-go/tracing/attr"
+	"github.com/reflowtrace/reflowtrace-go/tracing/transport"
 )
 
 // seedGolden adds every file of testdata/ whose name has prefix to f.
@@ -204,7 +205,7 @@ func FuzzEncodeEvent(f *testing.F) {
 		// Bit 4 of kind picks the generation-2 form.
 		e := Encoder{CustomEventType: typed}
 		if kind&0x10 != 0 {
-			e.Protocol = tracing.ProtocolV2
+			e.Protocol = transport.ProtocolV2
 		}
 		out := e.AppendRecordEvent(nil, tracing.TraceID{byte(u)}, &ev)
 		if !json.Valid(out) {

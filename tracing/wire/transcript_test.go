@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/transport"
 )
 
 // transcriptStep is one line of a reference transcript: what was sent to
@@ -83,7 +84,7 @@ func TestTranscripts(t *testing.T) {
 						t.Fatalf("reply rejected: %v\n%s", err, s.Reply)
 					}
 					// The generation-2 form keeps everything the reply says.
-					e := Encoder{Protocol: tracing.ProtocolV2}
+					e := Encoder{Protocol: transport.ProtocolV2}
 					out := e.AppendResponse(nil, resp)
 					back, err := DecodeResponse(out)
 					if err != nil {
@@ -131,7 +132,7 @@ func checkTranscriptRequest(t *testing.T, s *transcriptStep) {
 	if err != nil {
 		t.Fatalf("sent message rejected: %v\n%s", err, s.Sent)
 	}
-	e := Encoder{Protocol: tracing.ProtocolV2}
+	e := Encoder{Protocol: transport.ProtocolV2}
 	out := e.AppendRequest(nil, req)
 	back, err := DecodeRequest(out)
 	if err != nil {

@@ -10,7 +10,7 @@ import (
 	cws "github.com/coder/websocket"
 
 	"github.com/reflowtrace/reflowtrace-go/internal/compress"
-	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/transport"
 	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
 
@@ -21,40 +21,40 @@ import (
 // waits at most timeout for the answer, skipping pushed
 // EventNotifications, and returns an error when c fails or no answer
 // comes (the generation is then ProtocolV1, which every server reads).
-func ProbeProtocol(ctx context.Context, c *cws.Conn, detect *compress.Detect, timeout time.Duration) (tracing.Protocol, error) {
+func ProbeProtocol(ctx context.Context, c *cws.Conn, detect *compress.Detect, timeout time.Duration) (transport.Protocol, error) {
 	rid := wire.NewRequestID()
 	var enc wire.Encoder
 	msg := enc.AppendRequest(nil, wire.GetTrace{RequestID: rid})
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	if err := c.Write(ctx, cws.MessageText, msg); err != nil {
-		return tracing.ProtocolV1, fmt.Errorf("probe: %w", err)
+		return transport.ProtocolV1, fmt.Errorf("probe: %w", err)
 	}
 	for {
 		typ, data, err := c.Read(ctx)
 		if err != nil {
 			// A read that times out closes the connection: a server that
 			// does not answer is redialed after a backoff.
-			return tracing.ProtocolV1, fmt.Errorf("probe: no reply within %v: %w", timeout, err)
+			return transport.ProtocolV1, fmt.Errorf("probe: no reply within %v: %w", timeout, err)
 		}
 		if typ == cws.MessageBinary {
 			if data, _, err = detect.DecodeReply(nil, data); err != nil {
-				return tracing.ProtocolV1, fmt.Errorf("probe: undecodable compressed reply: %w", err)
+				return transport.ProtocolV1, fmt.Errorf("probe: undecodable compressed reply: %w", err)
 			}
 		}
 		resp, err := wire.DecodeResponse(data)
 		if err != nil {
-			return tracing.ProtocolV1, fmt.Errorf("probe: undecodable reply: %w", err)
+			return transport.ProtocolV1, fmt.Errorf("probe: undecodable reply: %w", err)
 		}
 		switch r := resp.(type) {
 		case wire.EventNotification:
 			continue
 		case wire.TraceData:
 			if r.RequestID == rid {
-				return tracing.ProtocolV2, nil
+				return transport.ProtocolV2, nil
 			}
 		}
-		return tracing.ProtocolV1, nil
+		return transport.ProtocolV1, nil
 	}
 }
 

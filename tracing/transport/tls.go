@@ -1,4 +1,4 @@
-package tracing
+package transport
 
 import (
 	"crypto/tls"

@@ -1,4 +1,6 @@
-package tracing
+package transport
+
+import "github.com/reflowtrace/reflowtrace-go/internal/enum"
 
 // Protocol is the generation of the Reflow tracing protocol a client speaks
 // to its server (PROTOCOL.md, "Two generations"). The zero value is
@@ -25,14 +27,15 @@ const (
 	ProtocolV2
 )
 
-var protocolNames = enumNames[Protocol]{
-	typ: "Protocol", what: "protocol",
-	names:   []string{"auto", "v1", "v2"},
-	aliases: map[string]Protocol{"": ProtocolAuto, "1": ProtocolV1, "2": ProtocolV2},
+var protocolNames = enum.Names[Protocol]{
+	Type: "Protocol", What: "protocol",
+	Names:   []string{"auto", "v1", "v2"},
+	Aliases: map[string]Protocol{"": ProtocolAuto, "1": ProtocolV1, "2": ProtocolV2},
+	Err:     ErrInvalid,
 }
 
 // String returns "auto", "v1" or "v2".
-func (p Protocol) String() string { return protocolNames.name(p) }
+func (p Protocol) String() string { return protocolNames.Name(p) }
 
 // CompressionAlgorithm is the algorithm a Reflow server compresses binary
 // frames with; a client may send binary frames only with the server's
@@ -68,29 +71,30 @@ const (
 	CompressionNone
 )
 
-var compressionNames = enumNames[CompressionAlgorithm]{
-	typ: "CompressionAlgorithm", what: "compression algorithm",
-	names:   []string{"zstd", "lz4", "gzip", "brotli", "auto", "none"},
-	aliases: map[string]CompressionAlgorithm{"": CompressionZstd, "off": CompressionNone},
+var compressionNames = enum.Names[CompressionAlgorithm]{
+	Type: "CompressionAlgorithm", What: "compression algorithm",
+	Names:   []string{"zstd", "lz4", "gzip", "brotli", "auto", "none"},
+	Aliases: map[string]CompressionAlgorithm{"": CompressionZstd, "off": CompressionNone},
+	Err:     ErrInvalid,
 }
 
 // String returns "zstd", "lz4", "gzip", "brotli", "auto" or "none".
-func (a CompressionAlgorithm) String() string { return compressionNames.name(a) }
+func (a CompressionAlgorithm) String() string { return compressionNames.Name(a) }
 
 // MarshalText returns p's name (see String).
-func (p Protocol) MarshalText() ([]byte, error) { return protocolNames.marshal(p) }
+func (p Protocol) MarshalText() ([]byte, error) { return protocolNames.Marshal(p) }
 
 // UnmarshalText reads "auto", "v1" or "v2" (case-insensitive; "" is
-// auto); any other name gives an error wrapping ErrInvalidConfig. It lets
+// auto); any other name gives an error wrapping ErrInvalid. It lets
 // a Protocol be a flag (flag.TextVar) or a field of an encoded config.
-func (p *Protocol) UnmarshalText(b []byte) error { return protocolNames.unmarshal(p, b) }
+func (p *Protocol) UnmarshalText(b []byte) error { return protocolNames.Unmarshal(p, b) }
 
 // MarshalText returns a's name (see String).
-func (a CompressionAlgorithm) MarshalText() ([]byte, error) { return compressionNames.marshal(a) }
+func (a CompressionAlgorithm) MarshalText() ([]byte, error) { return compressionNames.Marshal(a) }
 
 // UnmarshalText reads "zstd", "lz4", "gzip", "brotli", "auto", or "none"
 // or "off" for CompressionNone (case-insensitive; "" is zstd, the
 // server's default); any other name gives an error wrapping
-// ErrInvalidConfig. It lets a CompressionAlgorithm be a flag
+// ErrInvalid. It lets a CompressionAlgorithm be a flag
 // (flag.TextVar) or a field of an encoded config.
-func (a *CompressionAlgorithm) UnmarshalText(b []byte) error { return compressionNames.unmarshal(a, b) }
+func (a *CompressionAlgorithm) UnmarshalText(b []byte) error { return compressionNames.Unmarshal(a, b) }
