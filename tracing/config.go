@@ -33,12 +33,6 @@ const (
 	defaultDegradeFill       = 0.5
 )
 
-// NoDegrade as TracingConfig.DegradeFill turns degrading during an outage
-// off: degrade_fill = "off" in a tracing.toml file,
-// REFLOW_TRACING_DEGRADE_FILL=off in the environment. (A zero DegradeFill
-// means 0.5 everywhere.)
-const NoDegrade = -1.0
-
 // ChecksumMode says when the client fills MessageSnapshot.Checksum, the
 // checksum Reflow defines for a message's content ("sha256:" and the hex
 // SHA-256 of the content's RFC 8785 canonical JSON, see ContentChecksum).
@@ -179,7 +173,8 @@ type PrivacyConfig struct {
 	// key matches one of these patterns with a keyed hash.
 	AnonymizeAttributes []string
 	// AnonymizeKey keys the hash; required when anything is anonymized.
-	// It never appears in logs or errors.
+	// It never appears in logs or errors. An anonymized value is "anon_"
+	// and 16 lower-case hex digits of the hash.
 	AnonymizeKey string
 	// Checksums says when MessageSnapshot.Checksum, a fingerprint of the
 	// content, is computed for captured content (see ChecksumMode); with
@@ -232,7 +227,9 @@ type TracingConfig struct {
 	// lifecycle, failures and errors; see websocket.WithDegradeAt) until the
 	// link is back, counting what it sheds as dropped "degraded"
 	// (Metrics().Dropped.Sink). A sink with a spool never degrades. Within
-	// (0, 1]; NoDegrade turns it off. Default: 0.5.
+	// (0, 1]; a negative value turns it off (degrade_fill = "off" in a
+	// tracing.toml file, REFLOW_TRACING_DEGRADE_FILL=off). Default (0):
+	// 0.5.
 	DegradeFill float64
 	// EnableCompression sends large frames as binary frames compressed with
 	// CompressionAlgorithm, which must be the algorithm the server is
@@ -280,8 +277,8 @@ type TracingConfig struct {
 	Environment string
 	Tags        map[string]string
 
-	// SystemMetricsInterval, when positive, records a NetworkEvent with
-	// event_subtype "system_metric" at this interval.
+	// SystemMetricsInterval, when positive, records a NetworkEvent of
+	// actor "system" with event_subtype "system_metric" at this interval.
 	SystemMetricsInterval time.Duration
 	// HealthThreshold is how long sinks may fail, or one write may hang,
 	// before Healthy reports false. Default: 30s.
@@ -397,8 +394,8 @@ func (c *TracingConfig) problems() []problem {
 	case c.MaxBatchSize > c.QueueSize && c.QueueSize > 0:
 		bad("MaxBatchSize", c.MaxBatchSize, fmt.Sprintf("must be at most %s (%d)", c.ref("QueueSize"), c.QueueSize))
 	}
-	if f := c.DegradeFill; f != NoDegrade && !(f > 0 && f <= 1) {
-		bad("DegradeFill", f, "must be within (0, 1], or NoDegrade")
+	if f := c.DegradeFill; !(f < 0) && !(f > 0 && f <= 1) {
+		bad("DegradeFill", f, "must be within (0, 1], or negative for off")
 	}
 	switch m := c.QueueMemory(); {
 	case c.QueueSize < 1:

@@ -136,3 +136,15 @@ func TestTextRoundTrip(t *testing.T) {
 		t.Errorf("ChecksumMode(9).MarshalText() = %v, want ErrInvalidConfig", err)
 	}
 }
+
+// TestDegradeFillOff checks that every negative DegradeFill is valid and
+// turns degrading off, as the loaders' "off" (-1) does.
+func TestDegradeFillOff(t *testing.T) {
+	for _, f := range []float64{-1, -0.5, math.Inf(-1)} {
+		c := DefaultConfig()
+		c.DegradeFill = f
+		if err := c.Validate(); err != nil {
+			t.Errorf("DegradeFill %v: Validate = %v, want nil", f, err)
+		}
+	}
+}

@@ -110,23 +110,13 @@ func eventFromContext(ctx context.Context) (EventID, bool) {
 	return EventID{}, false
 }
 
-// TraceFromContext returns the trace ctx carries (see StartTrace and
-// ContextWithTrace) and whether there is one. A ctx that carries none
-// records into the client's implicit trace (see CurrentTrace).
-func TraceFromContext(ctx context.Context) (TraceRef, bool) {
-	if n := nodeFrom(ctx); n != nil && n.trace != nil {
-		return n.trace.ref, true
-	}
-	return TraceRef{}, false
-}
-
 // JoinTrace returns a copy of ctx that carries ref, a trace started
 // elsewhere (typically in another process: see package propagation), as
 // ContextWithTrace does, and tells the sinks once that this process only
 // joins it: its header (flow id and execution id from ref, Running) is
-// tagged TagJoined. A sink that stores a trace whole on every store (the
+// tagged wire.TagJoined. A sink that stores a trace whole on every store (the
 // WebSocket sink) then keeps this process's events of the trace in
-// segments of their own, linked to the trace by TagSegmentOf, so that
+// segments of their own, linked to the trace by wire.TagSegmentOf, so that
 // neither process's stores replace the other's events. The client cannot
 // end such a trace (EndTrace returns an error wrapping ErrForeignTrace).
 // It remembers up to 4096 joined traces; a disabled client only returns
@@ -153,7 +143,7 @@ func (c *TracingClient) JoinTrace(ctx context.Context, ref TraceRef) context.Con
 	if meta.Tags == nil {
 		meta.Tags = make(map[string]string, 1)
 	}
-	meta.Tags[TagJoined] = "true"
+	meta.Tags[tagJoined] = "true"
 	flow := ref.FlowID
 	if flow == "" {
 		flow = c.cfg.FlowID
@@ -273,7 +263,10 @@ func (c Cause) Chain() []EventID {
 	return c.n.chain
 }
 
-// Trace returns the trace the cause belongs to and whether it names one.
+// Trace returns the trace the cause belongs to and whether it names one:
+// CauseFromContext(ctx).Trace() is the trace ctx carries (see StartTrace
+// and ContextWithTrace). A ctx that carries none records into the
+// client's implicit trace (see CurrentTrace).
 func (c Cause) Trace() (TraceRef, bool) {
 	if c.n == nil || c.n.trace == nil {
 		return TraceRef{}, false
@@ -313,7 +306,7 @@ func (c *TracingClient) CurrentTrace(ctx context.Context) TraceRef {
 	if !c.Enabled() {
 		return TraceRef{}
 	}
-	if ref, ok := TraceFromContext(ctx); ok {
+	if ref, ok := CauseFromContext(ctx).Trace(); ok {
 		return ref
 	}
 	return c.trace.Load().ref
@@ -328,7 +321,7 @@ func (c *TracingClient) CurrentTrace(ctx context.Context) TraceRef {
 // events recorded with a ctx that carries none belong to the client's
 // implicit trace. The returned ctx carries no cause: the trace's first
 // events are roots. If ctx already carried a trace, the new one's metadata
-// names it under TagLinkedTrace.
+// names it under wire.TagLinkedTrace.
 //
 // It tells the sinks that implement TraceObserver (Status Running, with
 // this process's metadata) before it returns. Safe for concurrent use. A
@@ -350,12 +343,12 @@ func (c *TracingClient) StartTrace(ctx context.Context, flowID FlowID, version F
 		flowID = c.cfg.FlowID
 	}
 	meta := c.meta
-	if parent, ok := TraceFromContext(ctx); ok {
+	if parent, ok := CauseFromContext(ctx).Trace(); ok {
 		meta.Tags = maps.Clone(meta.Tags)
 		if meta.Tags == nil {
 			meta.Tags = make(map[string]string, 1)
 		}
-		meta.Tags[TagLinkedTrace] = parent.ID.String()
+		meta.Tags[tagLinkedTrace] = parent.ID.String()
 	}
 	t := c.newTrace(flowID, version, meta, false)
 	c.explicit.Store(true)

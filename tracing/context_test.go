@@ -95,8 +95,8 @@ func TestTraces(t *testing.T) {
 	if started == implicit || c.CurrentTrace(tctx).ID != started || c.CurrentTrace(ctx).ID != implicit {
 		t.Fatal("StartTrace's ctx does not carry the new trace, or the implicit one changed")
 	}
-	if ref, ok := TraceFromContext(tctx); !ok || ref.ID != started || ref.FlowID != "other-flow" || ref.ExecutionID.IsZero() {
-		t.Fatalf("TraceFromContext = %+v, %v", ref, ok)
+	if ref, ok := CauseFromContext(tctx).Trace(); !ok || ref.ID != started || ref.FlowID != "other-flow" || ref.ExecutionID.IsZero() {
+		t.Fatalf("CauseFromContext(ctx).Trace() = %+v, %v", ref, ok)
 	}
 	second := c.ActorCreated(tctx, "a")
 	third := c.ActorCreated(ctx, "a") // no trace in ctx: the implicit one
@@ -129,7 +129,7 @@ func TestTraces(t *testing.T) {
 	if md.Environment != "test" || md.Tags["team"] != "flow" || md.ProcessID == 0 || md.ThreadID != "" {
 		t.Fatalf("metadata = %+v", md)
 	}
-	if _, linked := md.Tags[TagLinkedTrace]; linked {
+	if _, linked := md.Tags[tagLinkedTrace]; linked {
 		t.Fatal("a trace started with a ctx that carried none names a linked trace")
 	}
 	if end.TraceID != started || end.Status != FailedStatus("boom") || end.EndTime.IsZero() || end.ExecutionID != st.ExecutionID {
@@ -219,10 +219,10 @@ func TestTraces_LinkedTrace(t *testing.T) {
 	}
 	obs := sink.observed()
 	last := obs[len(obs)-1]
-	if last.TraceID != msg || last.Metadata.Tags[TagLinkedTrace] != life.String() || last.Metadata.Tags["team"] != "flow" || last.FlowID != "test-flow" {
+	if last.TraceID != msg || last.Metadata.Tags[tagLinkedTrace] != life.String() || last.Metadata.Tags["team"] != "flow" || last.FlowID != "test-flow" {
 		t.Fatalf("linked trace header %+v", last)
 	}
-	if _, ok := c.Config().Tags[TagLinkedTrace]; ok || len(obs[0].Metadata.Tags) != 1 {
+	if _, ok := c.Config().Tags[tagLinkedTrace]; ok || len(obs[0].Metadata.Tags) != 1 {
 		t.Fatal("linking a trace modified the process's tags")
 	}
 }
@@ -319,7 +319,7 @@ func TestTraces_Disabled(t *testing.T) {
 	if err != nil || id.IsZero() {
 		t.Fatalf("StartTrace = %v, %v", id, err)
 	}
-	if ref, ok := TraceFromContext(ctx); !ok || ref.ID != id {
+	if ref, ok := CauseFromContext(ctx).Trace(); !ok || ref.ID != id {
 		t.Fatal("a disabled client's trace is not in the ctx")
 	}
 	if err := c.EndTrace(ctx, ExecutionStatus{Kind: StatusCompleted}); err != nil {

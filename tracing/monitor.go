@@ -97,7 +97,7 @@ func (c *TracingClient) monitor(interval time.Duration) {
 				rate = float64(rec-last) / el
 			}
 			last, lastAt = rec, now
-			c.NetworkEvent(context.Background(), SystemActorID,
+			c.NetworkEvent(context.Background(), systemActorID,
 				attr.String("event_subtype", "system_metric"),
 				attr.Float64("events_per_sec", rate),
 				attr.Uint64("dropped", c.dropCounts().undelivered()),

@@ -174,7 +174,7 @@ func TestSystemMetrics(t *testing.T) {
 			if v, _ := ev.Data.CustomAttributes.Get("event_subtype"); v.Str() != "system_metric" {
 				continue
 			}
-			if ev.Type.Kind != KindNetworkEvent || ev.ActorID != SystemActorID {
+			if ev.Type.Kind != KindNetworkEvent || ev.ActorID != systemActorID {
 				t.Fatalf("system metric event = %+v", ev)
 			}
 			for _, key := range []string{"events_per_sec", "dropped", "queue_depth"} {

@@ -44,7 +44,7 @@ func newRedactor(c *PrivacyConfig) (*redactor, error) {
 		if c.AnonymizeKey == "" {
 			return nil, fmt.Errorf("%w: Privacy.AnonymizeKey is empty: required when anonymizing", ErrInvalidConfig)
 		}
-		r.anon = anon.New(AnonymizedPrefix, []byte(c.AnonymizeKey))
+		r.anon = anon.New(anonymizedPrefix, []byte(c.AnonymizeKey))
 	}
 	return r, nil
 }

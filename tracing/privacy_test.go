@@ -203,7 +203,7 @@ func TestAnonymizeAttributes(t *testing.T) {
 	}
 	// The same value hashes as an actor id would under the same key.
 	name, _ := as.Get("user_name")
-	if want := anon.New(AnonymizedPrefix, []byte(testAnonKey)).Hash("alice"); name.Str() != want {
+	if want := anon.New(anonymizedPrefix, []byte(testAnonKey)).Hash("alice"); name.Str() != want {
 		t.Errorf("user_name = %q, want %q", name.Str(), want)
 	}
 }

@@ -94,34 +94,18 @@ type FlowTrace struct {
 	Metadata TraceMetadata
 }
 
-// The names the client writes into the traces it records.
-//
-// The segment tags link the segments of a trace too long for one message,
-// as the WebSocket sink writes them (every Reflow server replaces a stored
-// trace whole, so a trace goes on in segments of one message each): the
-// first segment is stored under the trace's own id and carries neither;
-// each later one is stored under a trace id of its own, with the same flow
-// id and execution id, and carries both. Only the last segment carries the
-// trace's final status. The query package reads them back as one trace.
+// The metadata tags the client writes into the headers of the traces it
+// starts; package wire names them for the sinks and readers (wire.TagJoined,
+// wire.TagLinkedTrace), which depend on their values.
 const (
-	// TagSegmentOf names the trace a segment belongs to.
-	TagSegmentOf = "reflowtrace.segment_of"
-	// TagSegment is a segment's number: "1" for the second segment of a
-	// trace, "2" for the third, and so on.
-	TagSegment = "reflowtrace.segment"
-	// TagJoined marks the header of a trace this process joined (see
-	// TracingClient.JoinTrace) and the segments it wrote of it: their
-	// status says nothing of the trace's.
-	TagJoined = "reflowtrace.joined"
-	// TagLinkedTrace is the TraceMetadata tag under which a trace started
-	// with a ctx that already carried a trace names that trace's id (see
-	// StartTrace): it links, for example, the trace of one message handled
-	// by a long-lived actor to the actor's lifecycle trace.
-	TagLinkedTrace = "reflowtrace.linked_trace"
-	// SystemActorID is the actor id of the system metric events the client
-	// records when TracingConfig.SystemMetricsInterval is set.
-	SystemActorID = "system"
-	// AnonymizedPrefix starts every value that anonymization produces: the
-	// prefix and 16 lower-case hex digits of a keyed hash.
-	AnonymizedPrefix = "anon_"
+	tagJoined      = "reflowtrace.joined"
+	tagLinkedTrace = "reflowtrace.linked_trace"
 )
+
+// systemActorID is the actor id of the system metric events the client
+// records (TracingConfig.SystemMetricsInterval).
+const systemActorID = "system"
+
+// anonymizedPrefix starts every value that anonymization produces
+// (PrivacyConfig.AnonymizeKey).
+const anonymizedPrefix = "anon_"

@@ -159,7 +159,7 @@ func fetch(ctx context.Context, o options, want tracing.TraceID) (*model, error)
 			if err != nil {
 				return nil, err
 			}
-			if _, seg := t.Metadata.Tags[tracing.TagSegmentOf]; !seg {
+			if _, seg := t.Metadata.Tags[wire.TagSegmentOf]; !seg {
 				want = t.TraceID
 				break
 			}

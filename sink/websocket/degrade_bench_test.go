@@ -25,7 +25,7 @@ func BenchmarkDegrade(b *testing.B) {
 	for _, bc := range []struct {
 		name string
 		fill float64
-	}{{"off", tracing.NoDegrade}, {"on", tracing.DefaultConfig().DegradeFill}} {
+	}{{"off", -1}, {"on", tracing.DefaultConfig().DegradeFill}} {
 		b.Run("degrade="+bc.name, func(b *testing.B) {
 			for range b.N {
 				benchDegrade(b, bc.fill)

@@ -116,7 +116,7 @@ type Stats struct {
 // carries all its events so far, so resends are harmless and nothing stored
 // is replaced by less. Stores are spaced so that the bytes sent stay under
 // three times the events' size, and a trace longer than one frame goes on
-// in linked segments (tracing.TagSegmentOf, tracing.TagSegment). In the live modes each
+// in linked segments (wire.TagSegmentOf, wire.TagSegment). In the live modes each
 // event is also one RecordEvent; on a generation-2 server the sink opens
 // the trace with StartTrace and ends it with EndTrace, and recovers a trace
 // after a reconnect. DESIGN.md tells the whole design.

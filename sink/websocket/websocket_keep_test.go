@@ -621,11 +621,11 @@ func TestWebSocketKeepsLongTrace(t *testing.T) {
 				for _, tr := range segs {
 					num := 0
 					if tr.TraceID != hdr.TraceID {
-						if tr.Metadata.Tags[tracing.TagSegmentOf] != hdr.TraceID.String() {
-							t.Fatalf("segment %s tagged %v, want %s=%s", tr.TraceID, tr.Metadata.Tags, tracing.TagSegmentOf, hdr.TraceID)
+						if tr.Metadata.Tags[wire.TagSegmentOf] != hdr.TraceID.String() {
+							t.Fatalf("segment %s tagged %v, want %s=%s", tr.TraceID, tr.Metadata.Tags, wire.TagSegmentOf, hdr.TraceID)
 						}
-						if _, err := fmt.Sscan(tr.Metadata.Tags[tracing.TagSegment], &num); err != nil || num < 1 {
-							t.Fatalf("segment %s numbered %q", tr.TraceID, tr.Metadata.Tags[tracing.TagSegment])
+						if _, err := fmt.Sscan(tr.Metadata.Tags[wire.TagSegment], &num); err != nil || num < 1 {
+							t.Fatalf("segment %s numbered %q", tr.TraceID, tr.Metadata.Tags[wire.TagSegment])
 						}
 					}
 					if seen[num] || tr.FlowID != hdr.FlowID {

@@ -629,7 +629,7 @@ func OptionsFromConfig(cfg tracing.TracingConfig) []Option {
 		WithRetry(p),
 		WithFlowID(cfg.FlowID),
 		WithAdaptiveWindow(cfg.AdaptiveBatching),
-		WithDegradeAt(max(cfg.DegradeFill, 0)), // NoDegrade: 0, off
+		WithDegradeAt(max(cfg.DegradeFill, 0)), // negative: 0, off
 	}
 	if cfg.Environment != "" {
 		opts = append(opts, WithEnvironment(cfg.Environment))

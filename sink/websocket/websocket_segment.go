@@ -9,6 +9,7 @@ import (
 	"github.com/reflowtrace/reflowtrace-go/internal/compress"
 	"github.com/reflowtrace/reflowtrace-go/sink/websocket/internal/chunks"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
 
 // DefaultStoreDelay is the longest an event waits in the sink before a
@@ -96,8 +97,8 @@ func (s *Sink) newSegLocked(hdr tracing.FlowTrace, number int) *traceSeg {
 		for k, v := range hdr.Metadata.Tags {
 			tags[k] = v
 		}
-		tags[tracing.TagSegmentOf] = hdr.TraceID.String()
-		tags[tracing.TagSegment] = strconv.Itoa(number)
+		tags[wire.TagSegmentOf] = hdr.TraceID.String()
+		tags[wire.TagSegment] = strconv.Itoa(number)
 		hdr.Metadata.Tags = tags
 		hdr.TraceID = g.id
 	}
@@ -118,7 +119,7 @@ func (s *Sink) segFor(id tracing.TraceID, start int64) *traceSeg {
 		number = g.number + 1
 	}
 	hdr := s.headers.Get(id, &s.deftr, start)
-	if number == 0 && hdr.Metadata.Tags[tracing.TagJoined] != "" {
+	if number == 0 && hdr.Metadata.Tags[wire.TagJoined] != "" {
 		// A trace started elsewhere: its id holds the other process's
 		// events, which a store under it would replace.
 		number = 1

@@ -9,6 +9,7 @@ import (
 
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 	"github.com/reflowtrace/reflowtrace-go/tracing/attr"
+	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
 
 func TestEnvelope_SendReceive(t *testing.T) {
@@ -131,7 +132,7 @@ func TestRegisterMiddleware_WrapsMessageRunner(t *testing.T) {
 	if err := r.Run(ctx, env); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := tracing.TraceFromContext(runCtx); got.ID != trace {
+	if got, _ := tracing.CauseFromContext(runCtx).Trace(); got.ID != trace {
 		t.Fatalf("the envelope's run had trace %v, want %v", got.ID, trace)
 	}
 	if err := r.Run(ctx, &env); err != nil {
@@ -199,7 +200,7 @@ func TestServe_LongLivedActor(t *testing.T) {
 	handled := map[int]tracing.TraceRef{}
 	var handledIDs []tracing.EventID
 	err = Serve(lctx, c, "worker", inbox, func(ctx context.Context, msg int) error {
-		ref, _ := tracing.TraceFromContext(ctx)
+		ref, _ := tracing.CauseFromContext(ctx).Trace()
 		handled[msg] = ref
 		handledIDs = append(handledIDs, c.Custom(ctx, "worker", "handled", attr.Int("msg", msg)))
 		return nil
@@ -233,7 +234,7 @@ func TestServe_LongLivedActor(t *testing.T) {
 	}
 	var linked, ended int
 	for _, o := range sink.observed() {
-		if o.Metadata.Tags[tracing.TagLinkedTrace] == life.String() {
+		if o.Metadata.Tags[wire.TagLinkedTrace] == life.String() {
 			if o.EndTime.IsZero() {
 				linked++
 			} else if o.Status.Kind == tracing.StatusCompleted {

@@ -232,9 +232,9 @@ func TestMiddleware_ChainOrder(t *testing.T) {
 	}
 }
 
-// TestMiddleware_TraceFromContext: the middleware records into the trace
+// TestMiddleware_TraceOfContext: the middleware records into the trace
 // of the ctx it is given, and two runs at once stay apart.
-func TestMiddleware_TraceFromContext(t *testing.T) {
+func TestMiddleware_TraceOfContext(t *testing.T) {
 	ctx := ctxTimeout(t)
 	sink := newRecordSink()
 	c := newTestClient(t, sink, nil)

@@ -47,7 +47,7 @@ func Serve[T any](ctx context.Context, c *tracing.TracingClient, actorID string,
 		}()
 	}
 	flow := tracing.FlowID("")
-	if ref, ok := tracing.TraceFromContext(ctx); ok {
+	if ref, ok := tracing.CauseFromContext(ctx).Trace(); ok {
 		flow = ref.FlowID
 	}
 	for {

@@ -100,7 +100,7 @@
 //	REFLOW_TRACING_ADAPTIVE_BATCHING           AdaptiveBatching              bool
 //	REFLOW_TRACING_MIN_BATCH_SIZE              MinBatchSize                  integer
 //	REFLOW_TRACING_MAX_BATCH_SIZE              MaxBatchSize                  integer
-//	REFLOW_TRACING_DEGRADE_FILL                DegradeFill                   number in (0, 1] or "off" (NoDegrade)
+//	REFLOW_TRACING_DEGRADE_FILL                DegradeFill                   number in (0, 1] or "off" (-1)
 //	REFLOW_TRACING_COMPRESSION                 EnableCompression             bool
 //	REFLOW_TRACING_MAX_RETRIES                 Retry.MaxRetries              integer, "none" or "unlimited"
 //	REFLOW_TRACING_INITIAL_DELAY_MS            Retry.InitialDelay            milliseconds

@@ -131,7 +131,7 @@ const (
 	kindRetries // an integer, "none" (NoRetries) or "unlimited"
 	kindUint
 	kindFloat
-	kindFill // a fraction, or "off" (NoDegrade)
+	kindFill // a fraction, or "off" (-1)
 	kindString
 	kindSecret // a string never shown in errors
 	kindMillis
@@ -358,10 +358,10 @@ func parseRetries(s string) (any, string) {
 	return n, ""
 }
 
-// parseFill reads a degrade_fill value: a number, or "off" (NoDegrade).
+// parseFill reads a degrade_fill value: a number, or "off" (-1).
 func parseFill(s string) (any, string) {
 	if strings.EqualFold(s, "off") {
-		return tracing.NoDegrade, ""
+		return -1.0, "" // off
 	}
 	f, err := strconv.ParseFloat(s, 64)
 	if err != nil {

@@ -344,7 +344,7 @@ func (st *setting) parseTOML(v any) (val any, why string) {
 			return float64(x), ""
 		case string:
 			if strings.EqualFold(x, "off") {
-				return tracing.NoDegrade, ""
+				return -1.0, "" // off
 			}
 		}
 		return nil, wantFill

@@ -118,7 +118,7 @@ func TestDecodeConfigEveryKey(t *testing.T) {
 		{"tracing.max_batch_size", "1024", func(c *tracing.TracingConfig) { c.MaxBatchSize = 1024 }},
 		{"tracing.degrade_fill", "0.25", func(c *tracing.TracingConfig) { c.DegradeFill = 0.25 }},
 		{"tracing.degrade_fill", "1", func(c *tracing.TracingConfig) { c.DegradeFill = 1 }},
-		{"tracing.degrade_fill", `"Off"`, func(c *tracing.TracingConfig) { c.DegradeFill = tracing.NoDegrade }},
+		{"tracing.degrade_fill", `"Off"`, func(c *tracing.TracingConfig) { c.DegradeFill = -1 }},
 		{"tracing.enable_compression", "true", func(c *tracing.TracingConfig) { c.EnableCompression = true }},
 		{"tracing.compression_algorithm", `"gzip"`, func(c *tracing.TracingConfig) { c.CompressionAlgorithm = transport.CompressionGzip }},
 		{"tracing.compression_algorithm", `"LZ4"`, func(c *tracing.TracingConfig) { c.CompressionAlgorithm = transport.CompressionLZ4 }},

@@ -24,7 +24,7 @@ func ExampleTraceContext() {
 
 	// The receiving side: events recorded with rctx join the trace.
 	rctx := p.Extract(context.Background(), propagation.HeaderCarrier(header))
-	ref, _ := tracing.TraceFromContext(rctx)
+	ref, _ := tracing.CauseFromContext(rctx).Trace()
 	parent := tracing.CauseFromContext(rctx).EventID()
 	fmt.Println(ref.ID == trace, ref.FlowID, parent == cause)
 	// Output:

@@ -30,7 +30,7 @@ func FuzzExtract(f *testing.F) {
 			}
 			return
 		}
-		if got, _ := tracing.TraceFromContext(ctx); got != ref {
+		if got, _ := tracing.CauseFromContext(ctx).Trace(); got != ref {
 			t.Fatalf("Extract's trace %+v, Parse's %+v", got, ref)
 		}
 		out := propagation.MapCarrier{}

@@ -50,7 +50,7 @@ func (p TraceContext) Inject(ctx context.Context, carrier TextMapCarrier) {
 	if carrier == nil {
 		return
 	}
-	ref, ok := tracing.TraceFromContext(ctx)
+	ref, ok := tracing.CauseFromContext(ctx).Trace()
 	if !ok && p.Client != nil {
 		ref = p.Client.CurrentTrace(ctx)
 		ok = !ref.IsZero()

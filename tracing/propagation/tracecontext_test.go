@@ -90,7 +90,7 @@ func TestRoundTrip(t *testing.T) {
 			if !ok || ref.ID != trace {
 				t.Fatalf("Parse = %+v, %v; want trace %v", ref, ok, trace)
 			}
-			sent, _ := tracing.TraceFromContext(ctx)
+			sent, _ := tracing.CauseFromContext(ctx).Trace()
 			if ref.ExecutionID != sent.ExecutionID {
 				t.Fatalf("execution id %v, want %v", ref.ExecutionID, sent.ExecutionID)
 			}
@@ -191,7 +191,7 @@ func TestExtract_Malformed(t *testing.T) {
 			carrier := propagation.MapCarrier{"traceparent": tt.tp, "reflow-trace": tt.rt}
 			base := context.Background()
 			got := propagation.TraceContext{}.Extract(base, carrier)
-			ref, ok := tracing.TraceFromContext(got)
+			ref, ok := tracing.CauseFromContext(got).Trace()
 			if ok != tt.wantTrace || (ok && ref.ID != trace) {
 				t.Fatalf("trace %+v, %v; want %v", ref, ok, tt.wantTrace)
 			}

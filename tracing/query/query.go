@@ -118,10 +118,10 @@ func (c *Client) Trace(ctx context.Context, id tracing.TraceID) (*tracing.FlowTr
 	if err != nil || first == nil {
 		return first, err
 	}
-	if of, ok := first.Metadata.Tags[tracing.TagSegmentOf]; ok {
+	if of, ok := first.Metadata.Tags[wire.TagSegmentOf]; ok {
 		head, err := tracing.ParseTraceID(of)
 		if err != nil {
-			return nil, fmt.Errorf("query: trace %s: tag %s: %w", id, tracing.TagSegmentOf, err)
+			return nil, fmt.Errorf("query: trace %s: tag %s: %w", id, wire.TagSegmentOf, err)
 		}
 		if first, err = c.GetTrace(ctx, head); err != nil || first == nil {
 			return first, err
@@ -135,7 +135,7 @@ func (c *Client) Trace(ctx context.Context, id tracing.TraceID) (*tracing.FlowTr
 		if err != nil {
 			return nil, fmt.Errorf("query: trace %s: segments: %w", first.TraceID, err)
 		}
-		if t.TraceID != first.TraceID && t.Metadata.Tags[tracing.TagSegmentOf] == first.TraceID.String() {
+		if t.TraceID != first.TraceID && t.Metadata.Tags[wire.TagSegmentOf] == first.TraceID.String() {
 			segs = append(segs, t)
 		}
 	}
@@ -153,7 +153,7 @@ func (c *Client) Trace(ctx context.Context, id tracing.TraceID) (*tracing.FlowTr
 	// The status is the last segment's, of the process that owns the trace
 	// (segments of a process that joined it say nothing of it).
 	for i := len(segs) - 1; i >= 0; i-- {
-		if segs[i].Metadata.Tags[tracing.TagJoined] == "" {
+		if segs[i].Metadata.Tags[wire.TagJoined] == "" {
 			out.Status, out.EndTime = segs[i].Status, segs[i].EndTime
 			break
 		}
@@ -162,9 +162,9 @@ func (c *Client) Trace(ctx context.Context, id tracing.TraceID) (*tracing.FlowTr
 	return &out, nil
 }
 
-// segmentNumber is the tracing.TagSegment of t, or 0.
+// segmentNumber is the wire.TagSegment of t, or 0.
 func segmentNumber(t *tracing.FlowTrace) int {
-	n, _ := strconv.Atoi(t.Metadata.Tags[tracing.TagSegment])
+	n, _ := strconv.Atoi(t.Metadata.Tags[wire.TagSegment])
 	return n
 }
 

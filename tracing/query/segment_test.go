@@ -76,7 +76,7 @@ func TestTraceJoinsSegments(t *testing.T) {
 			if whole.TraceID != id || whole.Status != tracing.FailedStatus("worker crashed") {
 				t.Errorf("Trace: id %s status %v", whole.TraceID, whole.Status)
 			}
-			if _, tagged := whole.Metadata.Tags[tracing.TagSegmentOf]; tagged {
+			if _, tagged := whole.Metadata.Tags[wire.TagSegmentOf]; tagged {
 				t.Error("joined trace carries a segment tag")
 			}
 			// A later segment's id reads the whole trace too.
