@@ -143,8 +143,8 @@ type TracingClient struct {
 	batches       atomic.Uint64
 	failingSince  atomic.Int64 // Unix ns of the first failed write of the current streak; 0 when healthy
 
-	// adapt is adaptive batching's state (nil when it is off).
-	adapt *batchControl
+	// pace is adaptive batching (nil when it is off).
+	pace *deliver.Pacer
 
 	errMu       sync.Mutex
 	lastErr     string
@@ -265,17 +265,18 @@ func New(cfg TracingConfig, opts ...Option) (*TracingClient, error) {
 		Tags:        c.cfg.Tags,
 	}
 	qcfg := queueConfig(&cfg)
+	lo, hi := adaptiveBounds(&c.cfg)
 	if cfg.AdaptiveBatching {
-		lo, hi := adaptiveBounds(&c.cfg)
 		qcfg.MaxBatch = hi // sizes the lanes; SetBatching starts at BatchSize
-		c.adapt = &batchControl{minBatch: lo, maxBatch: hi, maxTimeout: cfg.BatchTimeout, last: c.now()}
 	}
 	q, err := batch.New(qcfg, c.handle)
 	if err != nil {
 		return nil, fmt.Errorf("tracing: new: queue: %w", err)
 	}
-	if c.adapt != nil {
+	if cfg.AdaptiveBatching {
 		q.SetBatching(cfg.BatchSize, cfg.BatchTimeout)
+		c.pace = deliver.NewPacer(deliver.PaceConfig{Queue: q, Latency: c.ackLatency,
+			MinBatch: lo, MaxBatch: hi, MaxTimeout: cfg.BatchTimeout}, c.now())
 	}
 	c.queue = q
 	c.queueCap = float64(q.Cap())
@@ -367,8 +368,8 @@ func (c *TracingClient) handle(events []TraceEvent) {
 		// After the sinks (or the lanes' copies) are done with the slots.
 		defer releaseContent(events)
 	}
-	if c.adapt != nil {
-		c.retuneBatching(len(events), c.now())
+	if c.pace != nil {
+		c.pace.Batch(len(events), c.now())
 	}
 	c.out.Write(events)
 	c.logDrops(false)

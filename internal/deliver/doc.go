@@ -16,4 +16,7 @@
 // its Outcome; what that means for the client (delivered, dropped, for
 // which reason) is the caller's policy, as are the names of the sinks in
 // its errors.
+//
+// A Pacer sizes the batches the queue hands over from the sinks' latency
+// (adaptive batching).
 package deliver
