@@ -5,7 +5,9 @@
 // upgrade requests ([header]), the compression of binary frames with every
 // algorithm a Reflow tracing server can be configured with, in the framing
 // of each direction ([compress]), write batching for WebSocket
-// connections ([cork]), and the weight-bounded FIFO and goroutine that
-// feed each sink of a client with several ([lane]). These packages import
-// nothing of the SDK's.
+// connections ([cork]), the weight-bounded FIFO and goroutine that
+// feed each sink of a client with several ([lane]), and the writing of a
+// client's batches to its sinks and the pacing of those batches
+// ([deliver], on [lane]). These packages import nothing of the SDK's
+// outside internal.
 package internal
