@@ -13,7 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/reflowtrace/reflowtrace-go/batch"
-	"github.com/reflowtrace/reflowtrace-go/internal/lane"
+	"github.com/reflowtrace/reflowtrace-go/internal/deliver"
 )
 
 // ErrQueueFull is returned (wrapped) by RecordWait when the queue had no room
@@ -113,15 +113,15 @@ type TracingClient struct {
 	joinMu  sync.Mutex
 	joined  map[TraceID]struct{} // traces JoinTrace told the sinks of
 
-	log           *zap.Logger
-	sinks         []sinkState
-	errorHandler  func(error)
-	exportTimeout time.Duration
-	now           func() time.Time
+	log          *zap.Logger
+	sinks        []sinkState
+	errorHandler func(error)
+	now          func() time.Time
 
-	// exportCtx is the parent of every export; cancelled when Close gives up.
-	exportCtx    context.Context
-	cancelExport context.CancelFunc
+	// out writes the batches to the sinks: itself with one sink, through
+	// a lane per sink with several (see WithSink). Cancelled when Close
+	// gives up.
+	out *deliver.Group[TraceEvent, FlowTrace]
 
 	monitorStop chan struct{}
 	monitorDone chan struct{}
@@ -134,20 +134,17 @@ type TracingClient struct {
 	dropSampled  paddedCounter
 
 	// Counters written by the consumer goroutine (and, with several
-	// sinks, the lanes), once per batch or write.
+	// sinks, the lanes), once per batch (see settle); out counts the
+	// writes.
 	delivered     atomic.Uint64
 	dropWrite     atomic.Uint64
 	dropAbandon   atomic.Uint64
 	dropSinkQueue atomic.Uint64
 	batches       atomic.Uint64
-	writeErrors   atomic.Uint64
-	latencyNs     atomic.Uint64
-	writes        atomic.Uint64
 	failingSince  atomic.Int64 // Unix ns of the first failed write of the current streak; 0 when healthy
-	fanHeld       atomic.Int64 // events copied for the lanes and not settled yet
 
-	// adapt is adaptive batching's state (nil when it is off).
-	adapt *batchControl
+	// pace is adaptive batching (nil when it is off).
+	pace *deliver.Pacer
 
 	errMu       sync.Mutex
 	lastErr     string
@@ -157,8 +154,8 @@ type TracingClient struct {
 	lastDropLog time.Time
 	loggedDrops DropCounts
 
-	// testHookLaneFlushed, if set, is called by sink i's lane once it has
-	// answered a Flush.
+	// testHookLaneFlushed, if set, is called once sink i (its lane, with
+	// several sinks) has answered a Flush.
 	testHookLaneFlushed func(i int)
 }
 
@@ -167,20 +164,13 @@ type paddedCounter struct {
 	_ [56]byte
 }
 
-// sinkState is a sink and its counters.
+// sinkState is a sink and what the client knows of it; out counts its
+// writes.
 type sinkState struct {
 	sink     Sink
 	name     string
 	observer TraceObserver
 	reporter StatsReporter
-	lane     *lane.Lane[laneItem] // with several sinks; nil with one
-
-	batches      atomic.Uint64
-	events       atomic.Uint64
-	writeErrors  atomic.Uint64
-	latencyNs    atomic.Uint64
-	queueFull    atomic.Uint64 // events its lane had no room for
-	writingSince atomic.Int64  // Unix ns when the Write in progress started; 0 between writes
 }
 
 // New returns a client for cfg. Zero fields of cfg take their defaults; the
@@ -226,14 +216,13 @@ func New(cfg TracingConfig, opts ...Option) (*TracingClient, error) {
 	}
 
 	c := &TracingClient{
-		cfg:           cfg,
-		sel:           sel,
-		inPlace:       sel.inPlace(),
-		blockWait:     cfg.QueuePolicy == batch.Block,
-		log:           o.logger.Named("reflowtrace"),
-		errorHandler:  o.errorHandler,
-		exportTimeout: o.exportTimeout,
-		now:           o.now,
+		cfg:          cfg,
+		sel:          sel,
+		inPlace:      sel.inPlace(),
+		blockWait:    cfg.QueuePolicy == batch.Block,
+		log:          o.logger.Named("reflowtrace"),
+		errorHandler: o.errorHandler,
+		now:          o.now,
 	}
 	c.cfg.Tags = maps.Clone(cfg.Tags)
 	warnings := cfg.Warnings()
@@ -275,26 +264,23 @@ func New(cfg TracingConfig, opts ...Option) (*TracingClient, error) {
 		ProcessID:   uint32(os.Getpid()),
 		Tags:        c.cfg.Tags,
 	}
-	c.exportCtx, c.cancelExport = context.WithCancel(context.Background())
 	qcfg := queueConfig(&cfg)
+	lo, hi := adaptiveBounds(&c.cfg)
 	if cfg.AdaptiveBatching {
-		lo, hi := adaptiveBounds(&c.cfg)
 		qcfg.MaxBatch = hi // sizes the lanes; SetBatching starts at BatchSize
-		c.adapt = &batchControl{minBatch: lo, maxBatch: hi, maxTimeout: cfg.BatchTimeout, last: c.now()}
 	}
 	q, err := batch.New(qcfg, c.handle)
 	if err != nil {
-		c.cancelExport()
 		return nil, fmt.Errorf("tracing: new: queue: %w", err)
 	}
-	if c.adapt != nil {
+	if cfg.AdaptiveBatching {
 		q.SetBatching(cfg.BatchSize, cfg.BatchTimeout)
+		c.pace = deliver.NewPacer(deliver.PaceConfig{Queue: q, Latency: c.ackLatency,
+			MinBatch: lo, MaxBatch: hi, MaxTimeout: cfg.BatchTimeout}, c.now())
 	}
 	c.queue = q
 	c.queueCap = float64(q.Cap())
-	if len(c.sinks) > 1 {
-		c.startLanes()
-	}
+	c.startOut(o.exportTimeout)
 	c.lastDropLog = c.now()
 	c.startImplicitTrace()
 	c.on.Store(true)
@@ -305,6 +291,31 @@ func New(cfg TracingConfig, opts ...Option) (*TracingClient, error) {
 		zap.Int("sinks", len(c.sinks)), zap.Int("queue_size", cfg.QueueSize), zap.Int64("queue_bytes", cfg.QueueMemory()),
 		zap.Int("batch_size", cfg.BatchSize), zap.Duration("batch_timeout", cfg.BatchTimeout))
 	return c, nil
+}
+
+// startOut sets up the writing of batches to the sinks (see WithSink):
+// with several sinks it starts their lanes, which Close stops.
+func (c *TracingClient) startOut(exportTimeout time.Duration) {
+	sinks := make([]deliver.Sink[TraceEvent], len(c.sinks))
+	for i := range c.sinks {
+		sinks[i] = c.sinks[i].sink
+	}
+	c.out = deliver.New[TraceEvent, FlowTrace](deliver.Config[TraceEvent]{
+		Sinks:    sinks,
+		Timeout:  exportTimeout,
+		LaneSize: c.cfg.QueueSize,
+		Block:    c.blockWait,
+		Now:      c.now,
+		Settled:  c.settle,
+		WriteFailed: func(i, n int, err error) {
+			c.reportError(fmt.Errorf("tracing: write %d events to sink %d (%s): %w", n, i, c.sinks[i].name, err))
+		},
+		Flushed: func(i int) {
+			if h := c.testHookLaneFlushed; h != nil {
+				h(i)
+			}
+		},
+	})
 }
 
 func sinkName(s Sink) string {
@@ -336,17 +347,15 @@ func (c *TracingClient) Config() TracingConfig {
 }
 
 // handle is the queue's consumer: it fills the checksums of captured
-// content (ChecksumWhenCaptured), then writes the batch to the sink, or,
-// with several sinks, hands a copy to each sink's lane (see fanOut). It
-// runs on the queue's single consumer goroutine.
+// content (ChecksumWhenCaptured), then has out write the batch to the
+// sinks (see settle). It runs on the queue's single consumer goroutine.
 func (c *TracingClient) handle(events []TraceEvent) {
 	if len(events) == 0 {
 		return
 	}
-	n := uint64(len(events))
-	if c.exportCtx.Err() != nil {
+	if c.out.Canceled() {
 		// Close gave up: what is left is abandoned, not written.
-		c.dropAbandon.Add(n)
+		c.dropAbandon.Add(uint64(len(events)))
 		return
 	}
 	if c.cfg.Privacy.CaptureContent && c.cfg.Privacy.Checksums == ChecksumWhenCaptured {
@@ -359,29 +368,31 @@ func (c *TracingClient) handle(events []TraceEvent) {
 		// After the sinks (or the lanes' copies) are done with the slots.
 		defer releaseContent(events)
 	}
-	if c.adapt != nil {
-		c.retuneBatching(len(events), c.now())
+	if c.pace != nil {
+		c.pace.Batch(len(events), c.now())
 	}
-	if len(c.sinks) > 1 {
-		c.fanOut(events)
-		c.logDrops(false)
-		return
-	}
-	began := c.now().UnixNano()
-	switch err := c.writeSink(0, events); {
-	case err == nil:
-		c.delivered.Add(n)
+	c.out.Write(events)
+	c.logDrops(false)
+}
+
+// settle counts n events that every sink is done with: delivered when
+// every sink wrote them, else dropped for the reason o gives. It runs on
+// the consumer goroutine, or on the lane that finished last.
+func (c *TracingClient) settle(n int, o deliver.Outcome, began int64) {
+	switch o {
+	case deliver.Delivered:
+		c.delivered.Add(uint64(n))
 		c.failingSince.Store(0)
-	case c.exportCtx.Err() != nil:
-		// Close gave up during the write.
-		c.dropAbandon.Add(n)
-	default:
-		c.dropWrite.Add(n)
+	case deliver.Abandoned: // Close gave up before every sink wrote them
+		c.dropAbandon.Add(uint64(n))
+	case deliver.WriteFailed:
+		c.dropWrite.Add(uint64(n))
 		// The failing streak starts when the failed write began: a write
 		// that hung until the export timeout has been failing all along.
 		c.failingSince.CompareAndSwap(0, began)
+	case deliver.Missed:
+		c.dropSinkQueue.Add(uint64(n))
 	}
-	c.logDrops(false)
 }
 
 // releaseContent drops the captured content of events that the sinks have
@@ -399,32 +410,6 @@ func releaseContent(events []TraceEvent) {
 	}
 }
 
-// writeSink writes events to sink i under the export timeout, counts the
-// write for the sink and the client, and reports a failure. It runs on
-// the consumer goroutine, or on sink i's lane.
-func (c *TracingClient) writeSink(i int, events []TraceEvent) error {
-	s := &c.sinks[i]
-	ctx, cancel := context.WithTimeout(c.exportCtx, c.exportTimeout)
-	start := time.Now()
-	s.writingSince.Store(c.now().UnixNano())
-	err := s.sink.Write(ctx, events)
-	s.writingSince.Store(0)
-	cancel()
-	lat := uint64(time.Since(start))
-	s.latencyNs.Add(lat)
-	c.latencyNs.Add(lat)
-	c.writes.Add(1)
-	if err != nil {
-		s.writeErrors.Add(1)
-		c.writeErrors.Add(1)
-		c.reportError(fmt.Errorf("tracing: write %d events to sink %d (%s): %w", len(events), i, s.name, err))
-		return err
-	}
-	s.batches.Add(1)
-	s.events.Add(uint64(len(events)))
-	return nil
-}
-
 // reportError records err as the last error, logs it and hands it to the
 // error handler.
 func (c *TracingClient) reportError(err error) {
@@ -436,6 +421,14 @@ func (c *TracingClient) reportError(err error) {
 	if c.errorHandler != nil {
 		c.errorHandler(err)
 	}
+}
+
+// sinkErr wraps err, if not nil, naming sink i after what failed.
+func (c *TracingClient) sinkErr(what string, i int, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("tracing: %s sink %d (%s): %w", what, i, c.sinks[i].name, err)
 }
 
 // logDrops logs a Warn summary of the events dropped since the last one, at
@@ -489,15 +482,11 @@ func (c *TracingClient) Flush(ctx context.Context) error {
 		return fmt.Errorf("tracing: flush: %w", err)
 	}
 	var errs []error
-	if len(c.sinks) > 1 {
-		errs = c.flushLanes(ctx)
-	} else {
-		for i := range c.sinks {
-			s := &c.sinks[i]
-			if err := s.sink.Flush(ctx); err != nil {
-				errs = append(errs, fmt.Errorf("tracing: flush sink %d (%s): %w", i, s.name, err))
-			}
+	for i, err := range c.out.Flush(ctx) {
+		if errors.Is(err, deliver.ErrClosed) {
+			err = ErrClosed // Close closed the lane meanwhile
 		}
+		errs = append(errs, c.sinkErr("flush", i, err))
 	}
 	c.logDrops(true)
 	return errors.Join(errs...)
@@ -584,38 +573,30 @@ func (c *TracingClient) Close(ctx context.Context) (err error) {
 	ctxErr := false
 	if c.queue != nil {
 		c.endImplicitTrace()
-		stop := context.AfterFunc(ctx, c.cancelExport)
+		stop := context.AfterFunc(ctx, c.out.Cancel)
 		err := c.queue.Close(ctx)
 		stop()
 		if err != nil || ctx.Err() != nil {
 			// ctx ended: the drain was cut short or its last export cancelled.
-			c.cancelExport()
+			c.out.Cancel()
 			errs = append(errs, ctx.Err())
 			ctxErr = true
 		}
-	}
-	if c.queue != nil && len(c.sinks) > 1 {
-		errs = append(errs, c.closeLanes(ctx)...)
-		if err := ctx.Err(); err != nil && !ctxErr {
+		for i, e := range c.out.Close(ctx) {
+			errs = append(errs, c.sinkErr("close: flush", i, e.Flush), c.sinkErr("close:", i, e.Close))
+		}
+		if err := ctx.Err(); err != nil && !ctxErr && len(c.sinks) > 1 {
 			// ctx ended while the sinks' lanes were draining.
 			errs = append(errs, err)
 		}
 	} else {
 		for i := range c.sinks {
-			s := &c.sinks[i]
-			if c.queue != nil {
-				if err := s.sink.Flush(ctx); err != nil {
-					errs = append(errs, fmt.Errorf("tracing: close: flush sink %d (%s): %w", i, s.name, err))
-				}
-			}
-			if err := s.sink.Close(ctx); err != nil {
-				errs = append(errs, fmt.Errorf("tracing: close: sink %d (%s): %w", i, s.name, err))
-			}
+			errs = append(errs, c.sinkErr("close:", i, c.sinks[i].sink.Close(ctx)))
 		}
 	}
 	if c.queue != nil {
 		<-c.queue.Done()
-		c.cancelExport()
+		c.out.Cancel()
 		c.logDrops(true)
 		if u := c.undelivered(); u.Total() > 0 {
 			errs = append(errs, u)

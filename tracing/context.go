@@ -463,8 +463,8 @@ func (c *TracingClient) observe(t FlowTrace) {
 // sink, through each sink's lane, after what was queued for it, with
 // several.
 func (c *TracingClient) observeEnd(t FlowTrace) {
-	if len(c.sinks) > 0 && c.sinks[0].lane != nil {
-		c.laneObserve(t)
+	if c.out != nil {
+		c.out.Observe(t)
 		return
 	}
 	c.observe(t)

@@ -169,13 +169,12 @@ func (c *TracingClient) Metrics() TracingMetrics {
 	// Read what the consumer writes before what producers write, so that
 	// Delivered + Dropped never exceeds Recorded.
 	stats := c.sinkStats()
+	writes := c.out.Total()
 	m := TracingMetrics{
 		Delivered:   c.deliveredCount(stats),
 		Batches:     c.batches.Load(),
-		WriteErrors: c.writeErrors.Load(),
+		WriteErrors: writes.WriteErrors,
 	}
-	writes := c.writes.Load()
-	lat := c.latencyNs.Load()
 	m.Dropped = c.dropCountsWith(stats)
 	for _, st := range stats {
 		m.Spooled += st.Spooled
@@ -186,16 +185,13 @@ func (c *TracingClient) Metrics() TracingMetrics {
 	m.BatchSize, m.BatchTimeout = c.queue.Batching()
 	m.Sinks = stats
 	for i := range c.sinks {
-		s, st := &c.sinks[i], &m.Sinks[i]
-		st.Name = s.name
-		st.Batches = s.batches.Load()
-		st.Events = s.events.Load()
-		st.WriteErrors = s.writeErrors.Load()
+		w, st := c.out.Sink(i), &m.Sinks[i]
+		st.Name = c.sinks[i].name
+		st.Batches, st.Events, st.WriteErrors, st.QueueFull = w.Batches, w.Events, w.WriteErrors, w.QueueFull
 		st.Latency = 0
-		if n := st.Batches + st.WriteErrors; n > 0 {
-			st.Latency = time.Duration(s.latencyNs.Load() / n)
+		if n := w.Batches + w.WriteErrors; n > 0 {
+			st.Latency = w.WriteTime / time.Duration(n)
 		}
-		st.QueueFull = s.queueFull.Load()
 		m.ConnectionCount += st.ConnectionCount
 	}
 	c.errMu.Lock()
@@ -204,11 +200,11 @@ func (c *TracingClient) Metrics() TracingMetrics {
 
 	m.EventsProcessed = m.Delivered
 	m.EventsDropped = m.Dropped.Total()
-	if writes > 0 {
-		m.StorageLatency = time.Duration(lat / writes)
-		m.ErrorRate = float64(m.WriteErrors) / float64(writes)
+	if n := writes.Batches + writes.WriteErrors; n > 0 {
+		m.StorageLatency = writes.WriteTime / time.Duration(n)
+		m.ErrorRate = float64(m.WriteErrors) / float64(n)
 	}
-	m.MemoryUsage = uint64(m.QueueDepth+int(max(c.fanHeld.Load(), 0))) * uint64(unsafe.Sizeof(TraceEvent{}))
+	m.MemoryUsage = uint64(m.QueueDepth+c.out.Held()) * uint64(unsafe.Sizeof(TraceEvent{}))
 	return m
 }
 

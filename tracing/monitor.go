@@ -46,10 +46,8 @@ func (c *TracingClient) Healthy() bool {
 	}
 	now := c.now().UnixNano()
 	limit := int64(c.cfg.HealthThreshold)
-	for i := range c.sinks {
-		if since := c.sinks[i].writingSince.Load(); since != 0 && now-since > limit {
-			return false
-		}
+	if since := c.out.Total().WritingSince; since != 0 && now-since > limit {
+		return false
 	}
 	if since := c.failingSince.Load(); since != 0 && now-since > limit {
 		return false
