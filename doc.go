@@ -11,11 +11,12 @@
 //
 //   - [github.com/reflowtrace/reflowtrace-go/tracing]: the event model and
 //     the client, with its configuration, sampling, filtering and
-//     redaction. Its subpackages: attr (custom attributes), wire (the
-//     protocol's messages and codec), actors (middleware for actor
-//     registration and connector sends), propagation (across processes),
-//     ingest (events from another producer), query (the read side) and
-//     tracetest (a Reflow tracing server for tests).
+//     redaction. Its subpackages: attr (custom attributes), event (events
+//     built to pass to Record or to a sink), wire (the protocol's messages
+//     and codec), actors (middleware for actor registration and connector
+//     sends), propagation (across processes), ingest (events from another
+//     producer), query (the read side) and tracetest (a Reflow tracing
+//     server for tests).
 //   - [github.com/reflowtrace/reflowtrace-go/tracing/config]: the
 //     configuration from a tracing.toml file and REFLOW_TRACING_* variables.
 //   - [github.com/reflowtrace/reflowtrace-go/sink/websocket],

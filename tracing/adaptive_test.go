@@ -32,7 +32,7 @@ func recordUntil(t *testing.T, c *TracingClient, limit int, cond func(TracingMet
 	t.Helper()
 	ctx := ctxTimeout(t)
 	for i := range limit {
-		if err := c.RecordWait(ctx, DataFlow("a", "out", "b", "in", "M", 8)); err != nil {
+		if err := c.RecordWait(ctx, dataFlow("a", "out", "b", "in", "M", 8)); err != nil {
 			t.Fatal(err)
 		}
 		if i%256 == 0 && cond(c.Metrics()) {

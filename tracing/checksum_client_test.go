@@ -12,6 +12,7 @@ import (
 	"github.com/reflowtrace/reflowtrace-go/batch"
 	"github.com/reflowtrace/reflowtrace-go/sink/memory"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/event"
 )
 
 // emptyObjectChecksum is Reflow's test vector: the checksum of {}.
@@ -38,7 +39,7 @@ func checksumClient(t testing.TB, s tracing.Sink, capture bool, mode tracing.Che
 
 // withContent returns a MessageSent event carrying content.
 func withContent(content []byte) tracing.TraceEvent {
-	ev := tracing.MessageSent("a", "out", "Order", uint64(len(content)))
+	ev := event.MessageSent("a", "out", "Order", uint64(len(content)))
 	ev.Data.Message.SerializedData = content
 	return ev
 }
@@ -89,7 +90,7 @@ func TestChecksumsReachTheSink(t *testing.T) {
 		{"not JSON", true, tracing.ChecksumWhenCaptured, withContent([]byte{0x08, 0x96, 0x01}), ""},
 		{"not JSON, on record", true, tracing.ChecksumOnRecord, withContent([]byte("{")), ""},
 		{"empty content", true, tracing.ChecksumWhenCaptured, withContent([]byte{}), ""},
-		{"no snapshot", true, tracing.ChecksumWhenCaptured, tracing.ActorStarted("a"), ""},
+		{"no snapshot", true, tracing.ChecksumWhenCaptured, event.ActorStarted("a"), ""},
 		{"encoded content", true, tracing.ChecksumWhenCaptured, func() tracing.TraceEvent {
 			ev := withContent([]byte(`{}`))
 			ev.Data.Message.ContentCodec = "lz4"

@@ -114,7 +114,7 @@ func BenchmarkRecordInTrace(b *testing.B) {
 func BenchmarkRecordEvent(b *testing.B) {
 	ctx := context.Background()
 	benchRecord(b, func(c *TracingClient) {
-		c.Record(ctx, DataFlow("sensor", "out", "validator", "in", "Reading", 256))
+		c.Record(ctx, dataFlow("sensor", "out", "validator", "in", "Reading", 256))
 	})
 }
 
@@ -143,7 +143,7 @@ func BenchmarkThroughput(b *testing.B) {
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			_ = c.RecordWait(ctx, DataFlow("sensor", "out", "validator", "in", "Reading", 256))
+			_ = c.RecordWait(ctx, dataFlow("sensor", "out", "validator", "in", "Reading", 256))
 		}
 	})
 	if err := c.Flush(ctx); err != nil {
@@ -172,7 +172,7 @@ func BenchmarkThroughputTwoSinks(b *testing.B) {
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			_ = c.RecordWait(ctx, DataFlow("sensor", "out", "validator", "in", "Reading", 256))
+			_ = c.RecordWait(ctx, dataFlow("sensor", "out", "validator", "in", "Reading", 256))
 		}
 	})
 	if err := c.Flush(ctx); err != nil {

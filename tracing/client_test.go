@@ -104,10 +104,10 @@ func TestClient_DisabledAndNil(t *testing.T) {
 			if id := c.DataFlow(ctx, "a", "out", "b", "in", "T", 1); !id.IsZero() {
 				t.Fatalf("DataFlow returned %v, want zero", id)
 			}
-			if id := c.Record(ctx, ActorCreated("a")); !id.IsZero() {
+			if id := c.Record(ctx, actorCreated("a")); !id.IsZero() {
 				t.Fatalf("Record returned %v, want zero", id)
 			}
-			if err := c.RecordWait(ctx, ActorCreated("a")); err != nil {
+			if err := c.RecordWait(ctx, actorCreated("a")); err != nil {
 				t.Fatalf("RecordWait: %v", err)
 			}
 			if err := c.Flush(ctx); err != nil {
@@ -243,10 +243,10 @@ func TestClient_AfterClose(t *testing.T) {
 	if id := c.DataFlow(ctx, "a", "out", "b", "in", "T", 1); !id.IsZero() {
 		t.Fatal("DataFlow after Close returned an id")
 	}
-	if id := c.Record(ctx, ActorCreated("a")); !id.IsZero() {
+	if id := c.Record(ctx, actorCreated("a")); !id.IsZero() {
 		t.Fatal("Record after Close returned an id")
 	}
-	if err := c.RecordWait(ctx, ActorCreated("a")); !errors.Is(err, ErrClosed) {
+	if err := c.RecordWait(ctx, actorCreated("a")); !errors.Is(err, ErrClosed) {
 		t.Fatalf("RecordWait after Close = %v, want ErrClosed", err)
 	}
 	if err := c.Flush(ctx); !errors.Is(err, ErrClosed) {
@@ -462,14 +462,14 @@ func TestClient_RecordWait(t *testing.T) {
 				c.QueueSize, c.BatchSize, c.QueuePolicy = 4, 4, tt.policy
 			})
 			ctx := ctxTimeout(t)
-			if err := c.RecordWait(ctx, DataFlow("a", "out", "b", "in", "T", 1)); err != nil {
+			if err := c.RecordWait(ctx, dataFlow("a", "out", "b", "in", "T", 1)); err != nil {
 				t.Fatal(err)
 			}
 			<-sink.entered
 			var err error
 			for range 10 {
 				wctx, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
-				err = c.RecordWait(wctx, DataFlow("a", "out", "b", "in", "T", 1))
+				err = c.RecordWait(wctx, dataFlow("a", "out", "b", "in", "T", 1))
 				cancel()
 				if err != nil {
 					break
@@ -618,7 +618,7 @@ func testConcurrentSafe(t *testing.T, sinks int) {
 				case 1:
 					c.ActorStarted(ContextWithEvent(ctx, NewEventID()), "a")
 				case 2:
-					_ = c.RecordWait(ctx, MessageSent("a", "out", "T", 1))
+					_ = c.RecordWait(ctx, messageSent("a", "out", "T", 1))
 				case 3:
 					if p == 0 {
 						_ = c.Flush(ctx)

@@ -65,7 +65,7 @@ func TestContextWithEvent_EdgeCases(t *testing.T) {
 	ctx := ctxTimeout(t)
 	sink := newRecordSink()
 	c := newTestClient(t, sink, nil)
-	ev := ActorStarted("a")
+	ev := actorStarted("a")
 	parent := NewEventID()
 	ev.Causality.ParentEventID = parent
 	recorded := c.Record(ContextWithEvent(ctx, id), ev)

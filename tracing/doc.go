@@ -13,8 +13,9 @@
 // [PerformanceMetrics], [CausalityInfo], [FlowTrace], [TraceID], [EventID].
 // Events are value types with typed fields: ids are 16-byte UUIDv7 values,
 // the first four custom attributes live inline in the event ([attr.Set]),
-// and building one of the built-in kinds ([ActorCreated], [DataFlow], …)
-// allocates nothing.
+// and building one of the built-in kinds to pass to [TracingClient.Record]
+// (package event: [github.com/reflowtrace/reflowtrace-go/tracing/event.DataFlow],
+// …) allocates nothing.
 //
 // # Recording
 //

@@ -199,7 +199,7 @@ func TestClient_SlowSinkUnderBlockPolicy(t *testing.T) {
 	}
 	const more = 3 // the consumer waits with the first, the others wait in the queue
 	for range more {
-		if err := c.RecordWait(ctx, DataFlow("a", "out", "b", "in", "T", 1)); err != nil {
+		if err := c.RecordWait(ctx, dataFlow("a", "out", "b", "in", "T", 1)); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -30,11 +30,11 @@ func TestKindMask(t *testing.T) {
 }
 
 func TestFilterSemantics(t *testing.T) {
-	sensor := MessageSent("sensor_1", "out", "T", 1)
-	debugSensor := MessageSent("debug_sensor", "out", "T", 1)
-	proc := ActorCreated("processor_7")
-	flow := DataFlow("sensor_2", "out", "processor_7", "in", "T", 1)
-	noActor := NetworkEvent("")
+	sensor := messageSent("sensor_1", "out", "T", 1)
+	debugSensor := messageSent("debug_sensor", "out", "T", 1)
+	proc := actorCreated("processor_7")
+	flow := dataFlow("sensor_2", "out", "processor_7", "in", "T", 1)
+	noActor := networkEvent("")
 	badKind := TraceEvent{ActorID: "sensor_1"}
 
 	tests := []struct {

@@ -26,9 +26,9 @@ func mustRedactor(t *testing.T, c PrivacyConfig) *redactor {
 }
 
 func contentEvents() (TraceEvent, TraceEvent) {
-	msg := MessageSent("a", "out", "T", 3)
+	msg := messageSent("a", "out", "T", 3)
 	msg.Data.Message.SerializedData = []byte{1, 2, 3}
-	st := StateChanged("a", StateDiff{Before: []byte("old"), After: []byte("new"), DiffType: DiffIncremental})
+	st := stateChanged("a", StateDiff{Before: []byte("old"), After: []byte("new"), DiffType: DiffIncremental})
 	return msg, st
 }
 
@@ -95,7 +95,7 @@ func TestDropAttributes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := mustRedactor(t, PrivacyConfig{DropAttributes: tt.drop, CaptureContent: true})
-			ev := NetworkEvent("a")
+			ev := networkEvent("a")
 			for i, k := range tt.keys {
 				ev.Data.CustomAttributes.Set(attr.Int(k, i))
 			}
@@ -125,7 +125,7 @@ func indexOf(ss []string, s string) int {
 
 func TestDropAttributesDoesNotTouchCopies(t *testing.T) {
 	r := mustRedactor(t, PrivacyConfig{DropAttributes: []string{"drop*"}})
-	orig := NetworkEvent("a", attr.Int("a", 1), attr.Int("b", 2), attr.Int("c", 3), attr.Int("d", 4), attr.Int("drop_me", 5), attr.Int("e", 6))
+	orig := networkEvent("a", attr.Int("a", 1), attr.Int("b", 2), attr.Int("c", 3), attr.Int("d", 4), attr.Int("drop_me", 5), attr.Int("e", 6))
 	ev := orig
 	r.apply(&ev)
 	if got := strings.Join(attrKeys(&orig.Data.CustomAttributes), ","); got != "a,b,c,d,drop_me,e" {
@@ -138,7 +138,7 @@ func TestDropAttributesDoesNotTouchCopies(t *testing.T) {
 
 func TestAnonymizeActors(t *testing.T) {
 	r := mustRedactor(t, PrivacyConfig{AnonymizeActors: true, AnonymizeKey: testAnonKey})
-	ev := DataFlow("sensor_1", "out", "processor_2", "in", "T", 1)
+	ev := dataFlow("sensor_1", "out", "processor_2", "in", "T", 1)
 	r.apply(&ev)
 	if !anonForm.MatchString(ev.ActorID) || !anonForm.MatchString(ev.Type.ToActor) {
 		t.Fatalf("actors = %q, %q", ev.ActorID, ev.Type.ToActor)
@@ -153,12 +153,12 @@ func TestAnonymizeActors(t *testing.T) {
 	// Stable within the redactor, across redactors with the same key, and
 	// the receiving side hashes like the sending side.
 	again := mustRedactor(t, PrivacyConfig{AnonymizeActors: true, AnonymizeKey: testAnonKey})
-	ev2 := ActorCreated("processor_2")
+	ev2 := actorCreated("processor_2")
 	again.apply(&ev2)
 	if ev2.ActorID != ev.Type.ToActor {
 		t.Fatalf("hash not stable: %q vs %q", ev2.ActorID, ev.Type.ToActor)
 	}
-	ev3 := ActorCreated("sensor_1")
+	ev3 := actorCreated("sensor_1")
 	r.apply(&ev3)
 	if ev3.ActorID != ev.ActorID {
 		t.Fatal("hash not stable within a redactor")
@@ -166,14 +166,14 @@ func TestAnonymizeActors(t *testing.T) {
 
 	// A different key gives a different hash.
 	other := mustRedactor(t, PrivacyConfig{AnonymizeActors: true, AnonymizeKey: "another key"})
-	ev4 := ActorCreated("sensor_1")
+	ev4 := actorCreated("sensor_1")
 	other.apply(&ev4)
 	if ev4.ActorID == ev.ActorID {
 		t.Fatal("different keys give the same hash")
 	}
 
 	// The empty actor stays empty; ToActor of other kinds is left alone.
-	ev5 := NetworkEvent("")
+	ev5 := networkEvent("")
 	ev5.Type.ToActor = "x"
 	r.apply(&ev5)
 	if ev5.ActorID != "" || ev5.Type.ToActor != "x" {
@@ -183,7 +183,7 @@ func TestAnonymizeActors(t *testing.T) {
 
 func TestAnonymizeAttributes(t *testing.T) {
 	r := mustRedactor(t, PrivacyConfig{AnonymizeAttributes: []string{"user_*", "ip"}, AnonymizeKey: testAnonKey})
-	ev := NetworkEvent("actor", attr.String("user_name", "alice"), attr.Int("user_id", 42), attr.String("ip", "10.1.2.3"), attr.String("region", "eu"))
+	ev := networkEvent("actor", attr.String("user_name", "alice"), attr.Int("user_id", 42), attr.String("ip", "10.1.2.3"), attr.String("region", "eu"))
 	r.apply(&ev)
 	as := &ev.Data.CustomAttributes
 	for _, k := range []string{"user_name", "user_id", "ip"} {
@@ -215,7 +215,7 @@ func TestRedactorOrderUserLast(t *testing.T) {
 		seen = *ev
 		ev.Data.CustomAttributes.Set(attr.String("redacted_by", "user"))
 	})
-	ev := MessageSent("sensor", "out", "T", 1)
+	ev := messageSent("sensor", "out", "T", 1)
 	ev.Data.Message.SerializedData = []byte("payload")
 	ev.Data.CustomAttributes.Set(attr.String("secret", "s"))
 	r.apply(&ev)

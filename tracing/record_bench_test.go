@@ -65,9 +65,9 @@ const floorRounds = 8
 //
 // ns/op is the two together. The sub-benchmarks are api=DataFlow, the
 // per-kind method, which builds the event in its queue slot, and
-// api=Record, Record(ctx, DataFlow(...)), which builds it on the stack and
-// copies it in. Both goroutines' loops yield every yieldEvery events, as
-// the other recording benchmarks do.
+// api=Record, Record(ctx, dataFlow(...)) (what event.DataFlow builds),
+// which builds it on the stack and copies it in. Both goroutines' loops
+// yield every yieldEvery events, as the other recording benchmarks do.
 //
 // Run: go test -run '^$' -bench RecordFloor -cpu 1,2,8 -count 5 ./tracing
 func BenchmarkRecordFloor(b *testing.B) {
@@ -79,7 +79,7 @@ func BenchmarkRecordFloor(b *testing.B) {
 	})
 	b.Run("api=Record", func(b *testing.B) {
 		benchFloor(b, func(c *TracingClient) {
-			c.Record(ctx, DataFlow("sensor", "out", "validator", "in", "Reading", 256))
+			c.Record(ctx, dataFlow("sensor", "out", "validator", "in", "Reading", 256))
 		})
 	})
 }
@@ -151,7 +151,7 @@ func BenchmarkRecordOverload(b *testing.B) {
 	for _, p := range []int{1, 2, 8} {
 		b.Run(fmt.Sprintf("policy=block/producers=%d", p), func(b *testing.B) {
 			benchOverload(b, p, batch.Block, func(c *TracingClient) {
-				_ = c.RecordWait(ctx, DataFlow("sensor", "out", "validator", "in", "Reading", 256))
+				_ = c.RecordWait(ctx, dataFlow("sensor", "out", "validator", "in", "Reading", 256))
 			})
 		})
 	}

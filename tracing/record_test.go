@@ -34,7 +34,7 @@ func TestRecord_NoAllocs(t *testing.T) {
 		name string
 		f    func(ctx context.Context)
 	}{
-		{"Record", func(ctx context.Context) { c.Record(ctx, DataFlow("a", "out", "b", "in", "T", 1)) }},
+		{"Record", func(ctx context.Context) { c.Record(ctx, dataFlow("a", "out", "b", "in", "T", 1)) }},
 		{"ActorCreated", func(ctx context.Context) { c.ActorCreated(ctx, "a") }},
 		{"ActorStarted", func(ctx context.Context) { c.ActorStarted(ctx, "a") }},
 		{"ActorCompleted", func(ctx context.Context) { c.ActorCompleted(ctx, "a") }},
@@ -116,19 +116,19 @@ func testRecordMatchesConstructors(t *testing.T, c *TracingClient, sink *recordS
 		record func() EventID
 		want   TraceEvent
 	}{
-		{"ActorCreated", func() EventID { return c.ActorCreated(ctx, "a") }, ActorCreated("a")},
-		{"ActorStarted", func() EventID { return c.ActorStarted(ctx, "a") }, ActorStarted("a")},
-		{"ActorCompleted", func() EventID { return c.ActorCompleted(ctx, "a") }, ActorCompleted("a")},
-		{"ActorFailed", func() EventID { return c.ActorFailed(ctx, "a", errSink) }, ActorFailed("a", errSink.Error())},
-		{"ActorFailed nil", func() EventID { return c.ActorFailed(ctx, "a", nil) }, ActorFailed("a", "")},
-		{"MessageSent", func() EventID { return c.MessageSent(ctx, "a", "out", "T", 3) }, MessageSent("a", "out", "T", 3)},
-		{"MessageReceived", func() EventID { return c.MessageReceived(ctx, "a", "in", "T", 3) }, MessageReceived("a", "in", "T", 3)},
-		{"StateChanged", func() EventID { return c.StateChanged(ctx, "a", diff) }, StateChanged("a", diff)},
-		{"PortConnected", func() EventID { return c.PortConnected(ctx, "a", "out") }, PortConnected("a", "out")},
-		{"PortDisconnected", func() EventID { return c.PortDisconnected(ctx, "a", "out") }, PortDisconnected("a", "out")},
-		{"DataFlow", func() EventID { return c.DataFlow(ctx, "a", "out", "b", "in", "T", 3) }, DataFlow("a", "out", "b", "in", "T", 3)},
-		{"NetworkEvent", func() EventID { return c.NetworkEvent(ctx, "a", attr.Int("n", 1)) }, NetworkEvent("a", attr.Int("n", 1))},
-		{"Custom", func() EventID { return c.Custom(ctx, "a", "tick", attr.Int("n", 1)) }, Custom("a", "tick", attr.Int("n", 1))},
+		{"ActorCreated", func() EventID { return c.ActorCreated(ctx, "a") }, actorCreated("a")},
+		{"ActorStarted", func() EventID { return c.ActorStarted(ctx, "a") }, actorStarted("a")},
+		{"ActorCompleted", func() EventID { return c.ActorCompleted(ctx, "a") }, actorCompleted("a")},
+		{"ActorFailed", func() EventID { return c.ActorFailed(ctx, "a", errSink) }, actorFailed("a", errSink.Error())},
+		{"ActorFailed nil", func() EventID { return c.ActorFailed(ctx, "a", nil) }, actorFailed("a", "")},
+		{"MessageSent", func() EventID { return c.MessageSent(ctx, "a", "out", "T", 3) }, messageSent("a", "out", "T", 3)},
+		{"MessageReceived", func() EventID { return c.MessageReceived(ctx, "a", "in", "T", 3) }, messageReceived("a", "in", "T", 3)},
+		{"StateChanged", func() EventID { return c.StateChanged(ctx, "a", diff) }, stateChanged("a", diff)},
+		{"PortConnected", func() EventID { return c.PortConnected(ctx, "a", "out") }, portConnected("a", "out")},
+		{"PortDisconnected", func() EventID { return c.PortDisconnected(ctx, "a", "out") }, portDisconnected("a", "out")},
+		{"DataFlow", func() EventID { return c.DataFlow(ctx, "a", "out", "b", "in", "T", 3) }, dataFlow("a", "out", "b", "in", "T", 3)},
+		{"NetworkEvent", func() EventID { return c.NetworkEvent(ctx, "a", attr.Int("n", 1)) }, networkEvent("a", attr.Int("n", 1))},
+		{"Custom", func() EventID { return c.Custom(ctx, "a", "tick", attr.Int("n", 1)) }, custom("a", "tick", attr.Int("n", 1))},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

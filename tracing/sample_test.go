@@ -23,7 +23,7 @@ func selTraceIDs(n int) []TraceID {
 
 // keptFraction asks s about n routine events and returns the fraction kept.
 func keptFraction(s Sampler, n int, fill float64) float64 {
-	ev := MessageSent("a", "out", "T", 1)
+	ev := messageSent("a", "out", "T", 1)
 	kept := 0
 	for range n {
 		if s.Sample(&ev, fill) {
@@ -72,12 +72,12 @@ func TestPerTracePercentageIsDeterministic(t *testing.T) {
 		s := perTraceSampler(percentageSampler(p))
 		kept := 0
 		for _, id := range ids {
-			ev := MessageSent("a", "out", "T", 1)
+			ev := messageSent("a", "out", "T", 1)
 			ev.TraceID = id
 			first := s.Sample(&ev, 0)
 			// Every event of the trace gets the same answer.
 			for range 3 {
-				ev2 := DataFlow("b", "o", "c", "i", "T", 1)
+				ev2 := dataFlow("b", "o", "c", "i", "T", 1)
 				ev2.TraceID = id
 				if s.Sample(&ev2, 0.9) != first {
 					t.Fatalf("p=%v: trace %v got different decisions", p, id)
@@ -96,7 +96,7 @@ func TestPerTracePercentageIsDeterministic(t *testing.T) {
 func TestPerTraceKeepsTracesKeptAtLowerRates(t *testing.T) {
 	low, high := perTraceSampler(percentageSampler(0.1)), perTraceSampler(percentageSampler(0.6))
 	for _, id := range selTraceIDs(20_000) {
-		ev := MessageSent("a", "out", "T", 1)
+		ev := messageSent("a", "out", "T", 1)
 		ev.TraceID = id
 		if low.Sample(&ev, 0) && !high.Sample(&ev, 0) {
 			t.Fatalf("trace %v kept at rate 0.1 but dropped at 0.6", id)
@@ -153,7 +153,7 @@ func TestEveryNth(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := everyNthSampler(tt.n)
-			ev := MessageSent("a", "out", "T", 1)
+			ev := messageSent("a", "out", "T", 1)
 			for i, want := range tt.want {
 				if got := s.Sample(&ev, 0); got != want {
 					t.Fatalf("event %d: kept = %v, want %v", i+1, got, want)
@@ -172,7 +172,7 @@ func TestEveryNthConcurrentKeepsExactlyOneInN(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			ev := MessageSent("a", "out", "T", 1)
+			ev := messageSent("a", "out", "T", 1)
 			for range each {
 				if s.Sample(&ev, 0) {
 					counts[g]++
@@ -195,7 +195,7 @@ func TestPerTraceEveryNth(t *testing.T) {
 	kept := 0
 	ids := selTraceIDs(40_000)
 	for _, id := range ids {
-		ev := MessageSent("a", "out", "T", 1)
+		ev := messageSent("a", "out", "T", 1)
 		ev.TraceID = id
 		a, b := s.Sample(&ev, 0), s.Sample(&ev, 0)
 		if a != b {

@@ -32,7 +32,7 @@ func benchAdmit(b *testing.B, cfg TracingConfig, ev TraceEvent, want dropReason,
 // BenchmarkSelectBaseline is the floor of the admit benchmarks: copying
 // the event and an admit that has nothing to do.
 func BenchmarkSelectBaseline(b *testing.B) {
-	benchAdmit(b, DefaultConfig(), MessageSent("sensor", "out", "T", 1), keep, func(s *selector) { *s = selector{} })
+	benchAdmit(b, DefaultConfig(), messageSent("sensor", "out", "T", 1), keep, func(s *selector) { *s = selector{} })
 }
 
 // BenchmarkSelectRejects is the pre-check of the recording methods for an
@@ -52,54 +52,54 @@ func BenchmarkSelectRejects(b *testing.B) {
 func BenchmarkSelectFilteredOutByActor(b *testing.B) {
 	c := DefaultConfig()
 	c.Filters = FilterConfig{ActorPatterns: []string{"sensor_*", "processor_*"}, ExcludeActors: []string{"debug_*", "test_*"}}
-	benchAdmit(b, c, MessageSent("debug_probe", "out", "T", 1), dropFiltered)
+	benchAdmit(b, c, messageSent("debug_probe", "out", "T", 1), dropFiltered)
 }
 
 func BenchmarkSelectFilteredOutByGlob(b *testing.B) {
 	c := DefaultConfig()
 	c.Filters = FilterConfig{ExcludeActors: []string{"debug_[0-9]*"}}
-	benchAdmit(b, c, MessageSent("debug_7_probe", "out", "T", 1), dropFiltered)
+	benchAdmit(b, c, messageSent("debug_7_probe", "out", "T", 1), dropFiltered)
 }
 
 func BenchmarkSelectFilteredOutByKind(b *testing.B) {
 	c := DefaultConfig()
 	c.Filters = FilterConfig{EventTypes: []EventKind{KindActorCreated, KindActorFailed}}
-	benchAdmit(b, c, DataFlow("sensor", "out", "proc", "in", "T", 1), dropFiltered)
+	benchAdmit(b, c, dataFlow("sensor", "out", "proc", "in", "T", 1), dropFiltered)
 }
 
 func BenchmarkSelectFilteredOutByPredicate(b *testing.B) {
 	pred := func(s *selector) {
 		s.filter.preds = append(s.filter.preds, func(ev *TraceEvent) bool { return ev.Data.Port != "out" })
 	}
-	benchAdmit(b, DefaultConfig(), MessageSent("sensor", "out", "T", 1), dropFiltered, pred)
+	benchAdmit(b, DefaultConfig(), messageSent("sensor", "out", "T", 1), dropFiltered, pred)
 }
 
 func BenchmarkSelectSampledOutPercentage(b *testing.B) {
 	c := DefaultConfig()
 	c.Sampling = SamplingConfig{Strategy: "percentage", Rate: 0}
-	benchAdmit(b, c, MessageSent("sensor", "out", "T", 1), dropSampled)
+	benchAdmit(b, c, messageSent("sensor", "out", "T", 1), dropSampled)
 }
 
 func BenchmarkSelectSampledOutPerTrace(b *testing.B) {
 	c := DefaultConfig()
 	c.Sampling = SamplingConfig{Strategy: "percentage", Rate: 0, PerTrace: true}
-	benchAdmit(b, c, MessageSent("sensor", "out", "T", 1), dropSampled)
+	benchAdmit(b, c, messageSent("sensor", "out", "T", 1), dropSampled)
 }
 
 func BenchmarkSelectSampledOutAdaptive(b *testing.B) {
 	c := DefaultConfig()
 	c.Sampling = SamplingConfig{Strategy: "adaptive", Rate: 0, MaxRate: 0.5, LoadThreshold: 0.25}
-	benchAdmit(b, c, MessageSent("sensor", "out", "T", 1), keep) // about 1 in 3 kept at fill 0.5
+	benchAdmit(b, c, messageSent("sensor", "out", "T", 1), keep) // about 1 in 3 kept at fill 0.5
 }
 
 func BenchmarkSelectEveryNth(b *testing.B) {
 	c := DefaultConfig()
 	c.Sampling = SamplingConfig{Strategy: "every_nth", N: 10}
-	benchAdmit(b, c, MessageSent("sensor", "out", "T", 1), keep)
+	benchAdmit(b, c, messageSent("sensor", "out", "T", 1), keep)
 }
 
 func BenchmarkSelectKeptContentDropped(b *testing.B) {
-	ev := MessageSent("sensor", "out", "T", 3)
+	ev := messageSent("sensor", "out", "T", 3)
 	ev.Data.Message.SerializedData = []byte{1, 2, 3}
 	benchAdmit(b, DefaultConfig(), ev, keep)
 }
@@ -107,7 +107,7 @@ func BenchmarkSelectKeptContentDropped(b *testing.B) {
 func BenchmarkSelectKeptAnonymized(b *testing.B) {
 	c := DefaultConfig()
 	c.Privacy = PrivacyConfig{AnonymizeActors: true, AnonymizeKey: "bench"}
-	benchAdmit(b, c, DataFlow("sensor", "out", "proc", "in", "T", 1), keep)
+	benchAdmit(b, c, dataFlow("sensor", "out", "proc", "in", "T", 1), keep)
 }
 
 // BenchmarkSelectParallel runs a filtered-out and a sampled-out admit from
@@ -119,7 +119,7 @@ func BenchmarkSelectParallel(b *testing.B) {
 	s := mustSelector(b, c)
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
-		filtered, sampled := MessageSent("debug_1", "out", "T", 1), MessageSent("sensor", "out", "T", 1)
+		filtered, sampled := messageSent("debug_1", "out", "T", 1), messageSent("sensor", "out", "T", 1)
 		for i := 0; pb.Next(); i++ {
 			e := filtered
 			if i&1 == 1 {
@@ -153,7 +153,7 @@ func newSelectionClient(tb testing.TB) *TracingClient {
 func BenchmarkSelectRecordFilteredOut(b *testing.B) {
 	c := newSelectionClient(b)
 	ctx := context.Background()
-	ev := MessageSent("debug_probe", "out", "T", 1)
+	ev := messageSent("debug_probe", "out", "T", 1)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
@@ -180,7 +180,7 @@ func BenchmarkSelectRecordFilteredOutByMethod(b *testing.B) {
 func TestSelectRecordFilteredOutDoesNotAllocate(t *testing.T) {
 	c := newSelectionClient(t)
 	ctx := context.Background()
-	ev := MessageSent("debug_probe", "out", "T", 1)
+	ev := messageSent("debug_probe", "out", "T", 1)
 	allocs := testing.AllocsPerRun(1000, func() {
 		c.Record(ctx, ev)
 		c.DataFlow(ctx, "debug_probe", "out", "proc", "in", "T", 1)

@@ -24,7 +24,7 @@ func TestNewSelectorNilWhenNothingToDo(t *testing.T) {
 		t.Fatalf("selector = %+v, want nil", s)
 	}
 	var nilSel *selector
-	ev := MessageSent("a", "out", "T", 1)
+	ev := messageSent("a", "out", "T", 1)
 	if nilSel.admit(&ev, 1) != keep {
 		t.Fatal("nil selector dropped an event")
 	}
@@ -80,7 +80,7 @@ func TestAdmitFiltersBeforeSamplingAndRedactsOnlyKept(t *testing.T) {
 	})
 	var got []dropReason
 	for _, actor := range []string{"a", "debug_1", "b", "debug_2", "c", "d"} {
-		ev := MessageSent(actor, "out", "T", 1)
+		ev := messageSent(actor, "out", "T", 1)
 		got = append(got, s.admit(&ev, 0))
 	}
 	// Filtered events never reach the sampler, so they do not advance its
@@ -97,14 +97,14 @@ func TestAdmitFiltersBeforeSamplingAndRedactsOnlyKept(t *testing.T) {
 }
 
 func TestCriticalEventsAreNeverSampledOut(t *testing.T) {
-	failing := MessageSent("a", "out", "T", 1)
+	failing := messageSent("a", "out", "T", 1)
 	failing.Data.Error = "boom"
 	routine := []TraceEvent{
-		MessageSent("a", "out", "T", 1), MessageReceived("a", "in", "T", 1),
-		StateChanged("a", StateDiff{}), PortConnected("a", "p"), PortDisconnected("a", "p"),
-		DataFlow("a", "o", "b", "i", "T", 1), NetworkEvent("a"), Custom("a", "c"),
+		messageSent("a", "out", "T", 1), messageReceived("a", "in", "T", 1),
+		stateChanged("a", StateDiff{}), portConnected("a", "p"), portDisconnected("a", "p"),
+		dataFlow("a", "o", "b", "i", "T", 1), networkEvent("a"), custom("a", "c"),
 	}
-	lifecycle := []TraceEvent{ActorCreated("a"), ActorStarted("a"), ActorCompleted("a"), ActorFailed("a", "x"), failing}
+	lifecycle := []TraceEvent{actorCreated("a"), actorStarted("a"), actorCompleted("a"), actorFailed("a", "x"), failing}
 
 	tests := []struct {
 		name     string
@@ -114,8 +114,8 @@ func TestCriticalEventsAreNeverSampledOut(t *testing.T) {
 	}{
 		{"default critical kinds", nil, lifecycle, routine},
 		{"configured critical kinds", []EventKind{KindDataFlow},
-			[]TraceEvent{DataFlow("a", "o", "b", "i", "T", 1), ActorFailed("a", "x"), failing},
-			[]TraceEvent{ActorCreated("a"), ActorStarted("a"), MessageSent("a", "out", "T", 1)}},
+			[]TraceEvent{dataFlow("a", "o", "b", "i", "T", 1), actorFailed("a", "x"), failing},
+			[]TraceEvent{actorCreated("a"), actorStarted("a"), messageSent("a", "out", "T", 1)}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -143,7 +143,7 @@ func TestCriticalEventsCanStillBeFiltered(t *testing.T) {
 	c := DefaultConfig()
 	c.Filters.EventTypes = []EventKind{KindDataFlow}
 	s := mustSelector(t, c)
-	ev := ActorFailed("a", "boom")
+	ev := actorFailed("a", "boom")
 	if r := s.admit(&ev, 0); r != dropFiltered {
 		t.Fatalf("reason = %v, want filtered: filters are the user's explicit choice", r)
 	}
@@ -160,12 +160,12 @@ func TestAdmitFromConfig(t *testing.T) {
 		ev   TraceEvent
 		want dropReason
 	}{
-		{"other actor", MessageSent("proc", "out", "T", 1), dropFiltered},
-		{"other kind", MessageReceived("sensor_1", "in", "T", 1), dropFiltered},
-		{"first kept", MessageSent("sensor_1", "out", "T", 1), keep},
-		{"second sampled out", MessageSent("sensor_1", "out", "T", 1), dropSampled},
-		{"critical kept", ActorCreated("sensor_1"), keep},
-		{"third kept", MessageSent("sensor_2", "out", "T", 1), keep},
+		{"other actor", messageSent("proc", "out", "T", 1), dropFiltered},
+		{"other kind", messageReceived("sensor_1", "in", "T", 1), dropFiltered},
+		{"first kept", messageSent("sensor_1", "out", "T", 1), keep},
+		{"second sampled out", messageSent("sensor_1", "out", "T", 1), dropSampled},
+		{"critical kept", actorCreated("sensor_1"), keep},
+		{"third kept", messageSent("sensor_2", "out", "T", 1), keep},
 	}
 	for _, tt := range tests { // in order: EveryNth counts
 		ev := tt.ev
@@ -210,7 +210,7 @@ func TestSelectionOptions(t *testing.T) {
 	sampled.Sampling = SamplingConfig{Strategy: "percentage", Rate: 0}
 
 	withContent := func() TraceEvent {
-		ev := MessageSent("a", "out", "T", 1)
+		ev := messageSent("a", "out", "T", 1)
 		ev.Data.Message.SerializedData = []byte("x")
 		return ev
 	}
@@ -305,17 +305,17 @@ func TestAdmitDoesNotAllocate(t *testing.T) {
 		ev   TraceEvent
 		opts []func(*selector)
 	}{
-		{"excluded actor", filtered, MessageSent("debug_x", "out", "T", 1), nil},
-		{"not included actor", filtered, MessageSent("proc_1", "out", "T", 1), nil},
-		{"kind filtered", filtered, DataFlow("sensor_1", "out", "b", "in", "T", 1), nil},
-		{"sampled out", sampled, MessageSent("sensor_1", "out", "T", 1), nil},
-		{"per trace", perTrace, MessageSent("sensor_1", "out", "T", 1), nil},
-		{"kept, content dropped", DefaultConfig(), MessageSent("sensor_1", "out", "T", 1), nil},
-		{"kept, cached actor anonymized", anon, DataFlow("sensor_1", "out", "b", "in", "T", 1), nil},
-		{"user predicate drops", DefaultConfig(), MessageSent("drop", "out", "T", 1), []func(*selector){userFilter}},
-		{"user predicate keeps", DefaultConfig(), MessageSent("keep", "out", "T", 1), []func(*selector){userFilter}},
-		{"user sampler", DefaultConfig(), MessageSent("a", "out", "T", 1), []func(*selector){userSampler}},
-		{"user redactor", DefaultConfig(), MessageSent("a", "out", "T", 1), []func(*selector){userRedactor}},
+		{"excluded actor", filtered, messageSent("debug_x", "out", "T", 1), nil},
+		{"not included actor", filtered, messageSent("proc_1", "out", "T", 1), nil},
+		{"kind filtered", filtered, dataFlow("sensor_1", "out", "b", "in", "T", 1), nil},
+		{"sampled out", sampled, messageSent("sensor_1", "out", "T", 1), nil},
+		{"per trace", perTrace, messageSent("sensor_1", "out", "T", 1), nil},
+		{"kept, content dropped", DefaultConfig(), messageSent("sensor_1", "out", "T", 1), nil},
+		{"kept, cached actor anonymized", anon, dataFlow("sensor_1", "out", "b", "in", "T", 1), nil},
+		{"user predicate drops", DefaultConfig(), messageSent("drop", "out", "T", 1), []func(*selector){userFilter}},
+		{"user predicate keeps", DefaultConfig(), messageSent("keep", "out", "T", 1), []func(*selector){userFilter}},
+		{"user sampler", DefaultConfig(), messageSent("a", "out", "T", 1), []func(*selector){userSampler}},
+		{"user redactor", DefaultConfig(), messageSent("a", "out", "T", 1), []func(*selector){userRedactor}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/event"
 )
 
 // Actors are the pipeline's actors, in data-flow order.
@@ -62,7 +63,7 @@ func (p Pipeline) Run(ctx context.Context, record func(tracing.TraceEvent)) (fai
 		return ev.EventID
 	}
 	for _, a := range Actors {
-		emit(tracing.ActorCreated(a), nil)
+		emit(event.ActorCreated(a), nil)
 	}
 	for i := range p.Messages {
 		if tick != nil {
@@ -77,26 +78,26 @@ func (p Pipeline) Run(ctx context.Context, record func(tracing.TraceEvent)) (fai
 		}
 		var chain []tracing.EventID // the causes of the next event, oldest first
 		for k, a := range Actors {
-			started := append(chain, emit(tracing.ActorStarted(a), chain))
+			started := append(chain, emit(event.ActorStarted(a), chain))
 			d := time.Duration(work[a]/2+rng.IntN(work[a])) * time.Microsecond
 			if rng.IntN(50) == 0 { // the odd slow one
 				d *= 8
 			}
 			now = now.Add(d)
 			if a == "validator" && p.FailEvery > 0 && (i+1)%p.FailEvery == 0 {
-				ev := tracing.ActorFailed(a, fmt.Sprintf("record %d: schema mismatch: field %q missing", i+1, "amount"))
+				ev := event.ActorFailed(a, fmt.Sprintf("record %d: schema mismatch: field %q missing", i+1, "amount"))
 				ev.Data.PerformanceMetrics.ExecutionTimeNs = uint64(d)
 				emit(ev, started)
 				failed++
 				break
 			}
 			if k+1 < len(Actors) {
-				ev := tracing.DataFlow(a, "out", Actors[k+1], "in", "Record", uint64(64+rng.IntN(512)))
+				ev := event.DataFlow(a, "out", Actors[k+1], "in", "Record", uint64(64+rng.IntN(512)))
 				ev.Data.PerformanceMetrics.ExecutionTimeNs = uint64(d)
 				ev.Data.PerformanceMetrics.QueueDepth = uint64(rng.IntN(4))
 				chain = append(started, emit(ev, started))
 			}
-			done := tracing.ActorCompleted(a)
+			done := event.ActorCompleted(a)
 			done.Data.PerformanceMetrics.ExecutionTimeNs = uint64(d)
 			emit(done, started)
 			now = now.Add(time.Duration(5+rng.IntN(20)) * time.Microsecond)

@@ -27,6 +27,7 @@ import (
 	"github.com/reflowtrace/reflowtrace-go/sink/file"
 	"github.com/reflowtrace/reflowtrace-go/sink/websocket"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/event"
 	"github.com/reflowtrace/reflowtrace-go/tracing/tracetest"
 	"github.com/reflowtrace/reflowtrace-go/tracing/transport"
 )
@@ -152,9 +153,9 @@ func writeDemo(ctx context.Context, path string, useLZ4 bool) error {
 	batch := make([]tracing.TraceEvent, 0, 64)
 	for i := range messages {
 		for _, ev := range []tracing.TraceEvent{
-			tracing.MessageSent("sensor", "out", "Reading", 64),
-			tracing.DataFlow("sensor", "out", "validator", "in", "Reading", 64),
-			tracing.MessageReceived("validator", "in", "Reading", 64),
+			event.MessageSent("sensor", "out", "Reading", 64),
+			event.DataFlow("sensor", "out", "validator", "in", "Reading", 64),
+			event.MessageReceived("validator", "in", "Reading", 64),
 		} {
 			ev.TraceID = trace
 			ev.Data.PerformanceMetrics.QueueDepth = uint64(i % 7)

@@ -19,6 +19,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/reflowtrace/reflowtrace-go/examples/demo"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/event"
 	"github.com/reflowtrace/reflowtrace-go/tracing/tracetest"
 	"github.com/reflowtrace/reflowtrace-go/tracing/transport"
 	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
@@ -229,8 +230,8 @@ func TestRenderStructure(t *testing.T) {
 
 func TestRenderEscapes(t *testing.T) {
 	evs := []tracing.TraceEvent{
-		tracing.ActorStarted(`</script><script>alert(1)</script>`),
-		tracing.ActorFailed(`</script><script>alert(1)</script>`, `<img src=x onerror=alert(2)>`),
+		event.ActorStarted(`</script><script>alert(1)</script>`),
+		event.ActorFailed(`</script><script>alert(1)</script>`, `<img src=x onerror=alert(2)>`),
 	}
 	for i := range evs {
 		evs[i].EventID = tracing.NewEventID()

@@ -18,6 +18,7 @@ import (
 	"github.com/reflowtrace/reflowtrace-go/sink/otlp"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 	"github.com/reflowtrace/reflowtrace-go/tracing/attr"
+	"github.com/reflowtrace/reflowtrace-go/tracing/event"
 )
 
 func attrs(s ptrace.Span) map[string]any { return s.Attributes().AsRaw() }
@@ -59,16 +60,16 @@ func TestPipelineThroughCollector(t *testing.T) {
 			}
 			created := client.ActorCreated(ctx, "sensor")
 			cctx := tracing.ContextWithEvent(ctx, created)
-			flow := tracing.DataFlow("sensor", "out", "validator", "in", "Reading", 256)
+			flow := event.DataFlow("sensor", "out", "validator", "in", "Reading", 256)
 			flow.Data.PerformanceMetrics.ExecutionTimeNs = 1500
 			flow.Data.CustomAttributes.Set(attr.String("unit", "celsius"))
 			flow.Data.CustomAttributes.Set(attr.Int("retries", 2))
 			flowID := client.Record(cctx, flow)
-			unmeasured := tracing.ActorStarted("validator")
+			unmeasured := event.ActorStarted("validator")
 			unmeasured.Data.PerformanceMetrics.ExecutionTimeNs = 999
 			unmeasured.Data.PerformanceMetrics.Unmeasured = tracing.MetricExecutionTimeNs
 			startedID := client.Record(tracing.ContextWithEvent(ctx, flowID), unmeasured)
-			failedID := client.Record(tracing.ContextWithEvent(ctx, startedID), tracing.ActorFailed("validator", "out of range"))
+			failedID := client.Record(tracing.ContextWithEvent(ctx, startedID), event.ActorFailed("validator", "out of range"))
 			if err := client.EndTrace(ctx, tracing.FailedStatus("validator failed")); err != nil {
 				t.Fatal(err)
 			}
@@ -206,9 +207,9 @@ func TestRootSpanOnFlush(t *testing.T) {
 	ft := tracing.FlowTrace{TraceID: ended, FlowID: "f", StartTime: start, Status: tracing.ExecutionStatus{Kind: tracing.StatusRunning}}
 	s.ObserveTrace(ft)
 	s.ObserveTrace(tracing.FlowTrace{TraceID: open, FlowID: "g", StartTime: start, Status: tracing.ExecutionStatus{Kind: tracing.StatusRunning}})
-	evA := tracing.ActorCreated("a")
+	evA := event.ActorCreated("a")
 	evA.TraceID = ended
-	evB := tracing.ActorCreated("b")
+	evB := event.ActorCreated("b")
 	evB.TraceID = open
 	if err := s.Write(ctx, []tracing.TraceEvent{evA, evB}); err != nil {
 		t.Fatal(err)
@@ -271,7 +272,7 @@ func TestEvictedTraceExportsItsRoot(t *testing.T) {
 	defer cancel()
 	ids := []tracing.TraceID{tracing.NewTraceID(), tracing.NewTraceID(), tracing.NewTraceID()}
 	for _, id := range ids {
-		ev := tracing.ActorCreated("a")
+		ev := event.ActorCreated("a")
 		ev.TraceID = id
 		if err := s.Write(ctx, []tracing.TraceEvent{ev}); err != nil {
 			t.Fatal(err)
@@ -302,7 +303,7 @@ func TestZeroTraceID(t *testing.T) {
 	s := newSink(t, otlp.ProtocolGRPC, addr)
 	ctx, cancel := context.WithTimeout(context.Background(), testDeadline)
 	defer cancel()
-	if err := s.Write(ctx, []tracing.TraceEvent{tracing.ActorCreated("a"), tracing.ActorCreated("b")}); err != nil {
+	if err := s.Write(ctx, []tracing.TraceEvent{event.ActorCreated("a"), event.ActorCreated("b")}); err != nil {
 		t.Fatal(err)
 	}
 	spans := spansOf(recv)
@@ -357,7 +358,7 @@ func TestCollectorDown(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), testDeadline)
 	defer cancel()
 	s := newSink(t, otlp.ProtocolHTTP, freeLoopbackAddr(t))
-	if err := s.Write(ctx, []tracing.TraceEvent{tracing.ActorCreated("a")}); err == nil {
+	if err := s.Write(ctx, []tracing.TraceEvent{event.ActorCreated("a")}); err == nil {
 		t.Fatal("Write to a closed port: nil error")
 	}
 	if st := s.SinkStats(); st.StalledSince.IsZero() || st.Acknowledged != 0 {
@@ -375,7 +376,7 @@ func TestLifecycle(t *testing.T) {
 	defer cancel()
 	done, stop := context.WithCancel(ctx)
 	stop()
-	if err := s.Write(done, []tracing.TraceEvent{tracing.ActorCreated("a")}); !errors.Is(err, context.Canceled) {
+	if err := s.Write(done, []tracing.TraceEvent{event.ActorCreated("a")}); !errors.Is(err, context.Canceled) {
 		t.Errorf("Write with a cancelled ctx: %v", err)
 	}
 	if err := s.Flush(done); !errors.Is(err, context.Canceled) {
@@ -390,7 +391,7 @@ func TestLifecycle(t *testing.T) {
 	if err := s.Close(ctx); err != nil {
 		t.Errorf("second Close: %v", err)
 	}
-	if err := s.Write(ctx, []tracing.TraceEvent{tracing.ActorCreated("a")}); !errors.Is(err, tracing.ErrClosed) {
+	if err := s.Write(ctx, []tracing.TraceEvent{event.ActorCreated("a")}); !errors.Is(err, tracing.ErrClosed) {
 		t.Errorf("Write after Close: %v", err)
 	}
 	if err := s.Flush(ctx); !errors.Is(err, tracing.ErrClosed) {
@@ -453,7 +454,7 @@ func TestSpanIDOf(t *testing.T) {
 			}
 		})
 	}
-	ev := tracing.ActorCreated("a")
+	ev := event.ActorCreated("a")
 	if got := otlp.SpanIDOf(ev.EventID).String(); got != ev.EventID.String()[19:23]+ev.EventID.String()[24:] {
 		t.Errorf("SpanIDOf = %s, want the hex of the id's last 8 bytes (%s)", got, ev.EventID)
 	}
@@ -480,7 +481,7 @@ func TestSinkConcurrentSafe(t *testing.T) {
 			id := tracing.NewTraceID()
 			batch := make([]tracing.TraceEvent, perBatch)
 			for i := range batch {
-				batch[i] = tracing.ActorCreated("a")
+				batch[i] = event.ActorCreated("a")
 				batch[i].TraceID = id
 			}
 			if err := s.Write(ctx, batch); err != nil {

@@ -9,6 +9,7 @@ import (
 	"github.com/reflowtrace/reflowtrace-go/batch"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 	"github.com/reflowtrace/reflowtrace-go/tracing/attr"
+	"github.com/reflowtrace/reflowtrace-go/tracing/event"
 	"github.com/reflowtrace/reflowtrace-go/tracing/tracetest"
 )
 
@@ -183,7 +184,7 @@ func produceTraces(ctx context.Context, c *tracing.TracingClient, stop <-chan st
 			due = min(due, i+rate/100) // at most 10 ms behind
 		}
 		t := &trs[i%traces]
-		ev := tracing.DataFlow("sensor", "out", "validator", "in", "Reading", uint64(i))
+		ev := event.DataFlow("sensor", "out", "validator", "in", "Reading", uint64(i))
 		ev.Data.CustomAttributes.Add(attr.Int("seq", i), attr.String("unit", "celsius"))
 		if err := c.RecordWait(t.ctx, ev); err != nil {
 			return err

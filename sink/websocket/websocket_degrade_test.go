@@ -6,6 +6,7 @@ import (
 
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 	"github.com/reflowtrace/reflowtrace-go/tracing/attr"
+	"github.com/reflowtrace/reflowtrace-go/tracing/event"
 	"github.com/reflowtrace/reflowtrace-go/tracing/tracetest"
 )
 
@@ -13,7 +14,7 @@ import (
 func routineEvents(n int, tr tracing.TraceID) []tracing.TraceEvent {
 	evs := make([]tracing.TraceEvent, n)
 	for i := range evs {
-		evs[i] = tracing.DataFlow("sensor", "out", "validator", "in", "Reading", uint64(100+i))
+		evs[i] = event.DataFlow("sensor", "out", "validator", "in", "Reading", uint64(100+i))
 		evs[i].Data.CustomAttributes.Add(attr.Int("seq", i))
 		evs[i].TraceID = tr
 	}
@@ -23,14 +24,14 @@ func routineEvents(n int, tr tracing.TraceID) []tracing.TraceEvent {
 // criticalMix returns one event of every kind a degraded sink keeps, and
 // as many routine ones, of trace tr.
 func criticalMix(tr tracing.TraceID) (all, kept, shed []tracing.TraceEvent) {
-	withErr := tracing.DataFlow("a", "out", "b", "in", "M", 1)
+	withErr := event.DataFlow("a", "out", "b", "in", "M", 1)
 	withErr.Data.Error = "timeout"
 	kept = []tracing.TraceEvent{
-		tracing.ActorCreated("a"), tracing.ActorStarted("a"), tracing.ActorCompleted("a"),
-		tracing.ActorFailed("a", "boom"), withErr,
-		tracing.Custom("a", "step", attr.String("status", "Failed")),
+		event.ActorCreated("a"), event.ActorStarted("a"), event.ActorCompleted("a"),
+		event.ActorFailed("a", "boom"), withErr,
+		event.Custom("a", "step", attr.String("status", "Failed")),
 	}
-	shed = append(routineEvents(5, tr), tracing.Custom("a", "step", attr.String("status", "ok")))
+	shed = append(routineEvents(5, tr), event.Custom("a", "step", attr.String("status", "ok")))
 	for i := range kept {
 		kept[i].TraceID = tr
 		shed[i].TraceID = tr

@@ -10,6 +10,7 @@ import (
 	"github.com/reflowtrace/reflowtrace-go/retry"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 	"github.com/reflowtrace/reflowtrace-go/tracing/attr"
+	"github.com/reflowtrace/reflowtrace-go/tracing/event"
 	"github.com/reflowtrace/reflowtrace-go/tracing/tracetest"
 	"github.com/reflowtrace/reflowtrace-go/tracing/transport"
 )
@@ -103,9 +104,9 @@ func makeEvents(n int, trace tracing.TraceID) []tracing.TraceEvent {
 	for i := range evs {
 		switch {
 		case i%10 == 0:
-			evs[i] = tracing.ActorStarted(fmt.Sprintf("actor-%d", i%7))
+			evs[i] = event.ActorStarted(fmt.Sprintf("actor-%d", i%7))
 		default:
-			evs[i] = tracing.DataFlow("sensor", "out", "validator", "in", "Reading", uint64(100+i))
+			evs[i] = event.DataFlow("sensor", "out", "validator", "in", "Reading", uint64(100+i))
 			evs[i].Data.CustomAttributes.Add(attr.Int("seq", i), attr.String("unit", "celsius"))
 		}
 		evs[i].TraceID = trace

@@ -14,6 +14,7 @@ import (
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 	"github.com/reflowtrace/reflowtrace-go/tracing/attr"
 	"github.com/reflowtrace/reflowtrace-go/tracing/config"
+	"github.com/reflowtrace/reflowtrace-go/tracing/event"
 	"github.com/reflowtrace/reflowtrace-go/tracing/tracetest"
 	"github.com/reflowtrace/reflowtrace-go/tracing/transport"
 	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
@@ -140,7 +141,7 @@ func TestWebSocketSplitsAndRejectsTooLarge(t *testing.T) {
 	s, el := newTestSink(t, srv.URL(), WithMaxFrameBytes(8<<10))
 	tr := tracing.NewTraceID()
 	batch := makeEvents(200, tr)
-	big := tracing.NetworkEvent("blob", attr.String("payload", strings.Repeat("x", 20<<10)))
+	big := event.NetworkEvent("blob", attr.String("payload", strings.Repeat("x", 20<<10)))
 	big.TraceID = tr
 	batch = append(batch[:100], append([]tracing.TraceEvent{big}, batch[100:]...)...)
 	if err := s.Write(ctx, batch); err != nil {
@@ -557,7 +558,7 @@ func TestWebSocketHandleReply(t *testing.T) {
 		_ = s.Close(ctx)
 	}()
 	var enc wire.Encoder
-	ev := tracing.ActorStarted("a")
+	ev := event.ActorStarted("a")
 	tests := []struct {
 		name    string
 		resp    wire.TracingResponse

@@ -5,6 +5,7 @@ import (
 
 	"github.com/reflowtrace/reflowtrace-go/internal/clock"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/event"
 )
 
 // Runner is an actor's processing step, as the middleware sees it: Run is
@@ -145,7 +146,7 @@ func SendMiddleware(c *tracing.TracingClient, next SendFunc) SendFunc {
 			return next(ctx, s)
 		}
 		start := clock.UnixNano()
-		ev := tracing.DataFlow(s.FromActor, s.FromPort, s.ToActor, s.ToPort, s.MessageType, s.Size)
+		ev := event.DataFlow(s.FromActor, s.FromPort, s.ToActor, s.ToPort, s.MessageType, s.Size)
 		err := next(tracing.ContextWithEvent(ctx, ev.EventID), s)
 		ev.Data.PerformanceMetrics.ExecutionTimeNs = uint64(max(clock.UnixNano()-start, 0))
 		if err != nil {

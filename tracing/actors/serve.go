@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/event"
 )
 
 // Serve runs a long-lived actor named actorID: it calls handle for each
@@ -111,9 +112,9 @@ func runTraced(ctx context.Context, c *tracing.TracingClient, name string, run f
 	dur := uint64(time.Since(t0))
 	var ev tracing.TraceEvent
 	if err != nil {
-		ev = tracing.ActorFailed(name, err.Error())
+		ev = event.ActorFailed(name, err.Error())
 	} else {
-		ev = tracing.ActorCompleted(name)
+		ev = event.ActorCompleted(name)
 	}
 	ev.Data.PerformanceMetrics.ExecutionTimeNs = dur
 	c.Record(rctx, ev)

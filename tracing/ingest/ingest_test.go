@@ -13,6 +13,7 @@ import (
 
 	"github.com/reflowtrace/reflowtrace-go/batch"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/event"
 	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
 
@@ -22,7 +23,7 @@ func ingestLines(t testing.TB, n int) ([]string, []tracing.EventID) {
 	var lines []string
 	var ids []tracing.EventID
 	for i := range n {
-		ev := tracing.DataFlow("a", "out", "b", "in", "T", uint64(i))
+		ev := event.DataFlow("a", "out", "b", "in", "T", uint64(i))
 		b, err := wire.Marshal(ev)
 		if err != nil {
 			t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/reflowtrace/reflowtrace-go/retry"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/event"
 	"github.com/reflowtrace/reflowtrace-go/tracing/query"
 	"github.com/reflowtrace/reflowtrace-go/tracing/tracetest"
 	"github.com/reflowtrace/reflowtrace-go/tracing/transport"
@@ -47,8 +48,8 @@ func dial(t *testing.T, ctx context.Context, url string, opts ...query.Option) *
 	return c
 }
 
-// event returns an event of actor with a fresh id.
-func event(ev tracing.TraceEvent, at time.Time) tracing.TraceEvent {
+// eventAt returns ev with a fresh id and at as its time.
+func eventAt(ev tracing.TraceEvent, at time.Time) tracing.TraceEvent {
 	ev.EventID = tracing.NewEventID()
 	ev.Timestamp = at
 	return ev
@@ -63,7 +64,7 @@ func mkTrace(flow tracing.FlowID, exec tracing.ExecutionID, start time.Time, sta
 		Metadata: tracing.TraceMetadata{Environment: "test", Hostname: "h", Tags: map[string]string{}},
 	}
 	for i, a := range actors {
-		tr.Events = append(tr.Events, event(tracing.ActorStarted(a), start.Add(time.Duration(i)*time.Millisecond)))
+		tr.Events = append(tr.Events, eventAt(event.ActorStarted(a), start.Add(time.Duration(i)*time.Millisecond)))
 	}
 	return tr
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/reflowtrace/reflowtrace-go/retry"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/event"
 	"github.com/reflowtrace/reflowtrace-go/tracing/query"
 	"github.com/reflowtrace/reflowtrace-go/tracing/tracetest"
 	"github.com/reflowtrace/reflowtrace-go/tracing/transport"
@@ -61,11 +62,11 @@ func TestSubscribeFilters(t *testing.T) {
 			trace := tracing.NewTraceID()
 			now := time.Now().UTC()
 			evs := []tracing.TraceEvent{
-				event(tracing.ActorStarted("parser"), now),
-				event(tracing.ActorStarted("reader"), now),
-				event(tracing.ActorFailed("reader", "disk"), now),
-				event(tracing.ActorFailed("parser", "syntax"), now),
-				event(tracing.ActorCompleted("writer"), now),
+				eventAt(event.ActorStarted("parser"), now),
+				eventAt(event.ActorStarted("reader"), now),
+				eventAt(event.ActorFailed("reader", "disk"), now),
+				eventAt(event.ActorFailed("parser", "syntax"), now),
+				eventAt(event.ActorCompleted("writer"), now),
 			}
 			for _, ev := range evs {
 				p.record(ctx, trace, ev)
@@ -94,8 +95,8 @@ func TestSubscribeFilters(t *testing.T) {
 			if err := byKind.Err(); err != nil {
 				t.Errorf("Err after Close: %v", err)
 			}
-			p.record(ctx, trace, event(tracing.ActorFailed("reader", "again"), now))
-			p.record(ctx, trace, event(tracing.ActorCompleted("parser"), now))
+			p.record(ctx, trace, eventAt(event.ActorFailed("reader", "again"), now))
+			p.record(ctx, trace, eventAt(event.ActorCompleted("parser"), now))
 			settle(t, ctx, c)
 			if n := len(drain(byActor)); n != 1 {
 				t.Errorf("after the other closed: %d notifications, want 1", n)
@@ -129,7 +130,7 @@ func TestNotificationsBetweenReplies(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				for range events {
-					p.record(ctx, tracing.NewTraceID(), event(tracing.ActorStarted("x"), time.Now().UTC()))
+					p.record(ctx, tracing.NewTraceID(), eventAt(event.ActorStarted("x"), time.Now().UTC()))
 				}
 			}()
 			// Concurrent calls, each one matched with its own reply while
@@ -173,7 +174,7 @@ func TestSlowConsumerDropsCounted(t *testing.T) {
 	}
 	p := newPeer(t, ctx, srv.URL())
 	for range 50 {
-		p.record(ctx, tracing.NewTraceID(), event(tracing.ActorStarted("x"), time.Now().UTC()))
+		p.record(ctx, tracing.NewTraceID(), eventAt(event.ActorStarted("x"), time.Now().UTC()))
 	}
 	// The reader kept going: the client still answers.
 	settle(t, ctx, c)
@@ -228,8 +229,8 @@ func TestReconnectResubscribes(t *testing.T) {
 				t.Errorf("Resubscribed = %d, want 1", sub.Resubscribed())
 			}
 			p := newPeer(t, ctx, srv.URL())
-			ev := event(tracing.ActorStarted("a"), time.Now().UTC())
-			p.record(ctx, tracing.NewTraceID(), event(tracing.ActorStarted("b"), time.Now().UTC()))
+			ev := eventAt(event.ActorStarted("a"), time.Now().UTC())
+			p.record(ctx, tracing.NewTraceID(), eventAt(event.ActorStarted("b"), time.Now().UTC()))
 			p.record(ctx, tracing.NewTraceID(), ev)
 			select {
 			case n := <-sub.Events():

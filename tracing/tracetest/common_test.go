@@ -8,6 +8,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/event"
 	"github.com/reflowtrace/reflowtrace-go/tracing/transport"
 	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
@@ -79,7 +80,7 @@ func TestCustomEventTypeIsInvalid(t *testing.T) {
 	for _, custom := range []bool{false, true} {
 		c := dial(t, ctx, s, nil)
 		c.enc.CustomEventType = custom
-		resp := c.roundTrip(wire.RecordEvent{TraceID: tracing.NewTraceID(), Event: tracing.Custom("a", "checkpoint")})
+		resp := c.roundTrip(wire.RecordEvent{TraceID: tracing.NewTraceID(), Event: event.Custom("a", "checkpoint")})
 		if _, accepted := resp.(wire.EventRecorded); accepted == custom {
 			t.Fatalf("custom variant %v: reply %#v", custom, resp)
 		}

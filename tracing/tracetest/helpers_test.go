@@ -10,6 +10,7 @@ import (
 
 	"github.com/reflowtrace/reflowtrace-go/internal/compress"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/event"
 	"github.com/reflowtrace/reflowtrace-go/tracing/transport"
 	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
@@ -159,7 +160,7 @@ func start(t *testing.T, ctx context.Context, opts ...Option) *Server {
 func events(n int, actor string) []tracing.TraceEvent {
 	out := make([]tracing.TraceEvent, n)
 	for i := range out {
-		out[i] = tracing.MessageSent(actor, "out", "Reading", 64)
+		out[i] = event.MessageSent(actor, "out", "Reading", 64)
 	}
 	return out
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 	"github.com/reflowtrace/reflowtrace-go/tracing/attr"
+	"github.com/reflowtrace/reflowtrace-go/tracing/event"
 	"github.com/reflowtrace/reflowtrace-go/tracing/transport"
 )
 
@@ -620,7 +621,7 @@ func TestEncodeCustomEvent(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			ev := tracing.Custom("a", "cp", tc.attrs...)
+			ev := event.Custom("a", "cp", tc.attrs...)
 			before := ev.Data.CustomAttributes.Len()
 			e := Encoder{CustomEventType: tc.typed}
 			got := string(e.AppendEvent(nil, &ev))

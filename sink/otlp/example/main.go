@@ -49,6 +49,7 @@ import (
 	"github.com/reflowtrace/reflowtrace-go/sink/otlp"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 	"github.com/reflowtrace/reflowtrace-go/tracing/actors"
+	"github.com/reflowtrace/reflowtrace-go/tracing/event"
 )
 
 func main() {
@@ -153,7 +154,7 @@ func pipeline(ctx context.Context, client *tracing.TracingClient) error {
 				MessageType: "Scaled", Size: 16, Message: s.Message})
 		case "printer":
 			if s.Message == 2 {
-				client.Record(rctx, tracing.ActorFailed("printer", "reading out of range"))
+				client.Record(rctx, event.ActorFailed("printer", "reading out of range"))
 				return errors.New("printer: reading out of range")
 			}
 		}
