@@ -169,31 +169,27 @@ func (c *TracingClient) queueFill() float64 {
 	return min(float64(c.queue.Len())/c.queueCap, 1)
 }
 
+// The per-kind methods below each record one event of their kind. Like
+// Record, each is safe for concurrent use and gives the guarantees of
+// TracingClient's "Recording" section.
+
 // ActorCreated records that actorID was created.
-// It is safe for concurrent use; see TracingClient for what recording
-// guarantees.
 func (c *TracingClient) ActorCreated(ctx context.Context, actorID string) EventID {
 	return c.emit(ctx, KindActorCreated, actorID, nil)
 }
 
 // ActorStarted records that actorID started a run.
-// It is safe for concurrent use; see TracingClient for what recording
-// guarantees.
 func (c *TracingClient) ActorStarted(ctx context.Context, actorID string) EventID {
 	return c.emit(ctx, KindActorStarted, actorID, nil)
 }
 
 // ActorCompleted records that actorID completed a run.
-// It is safe for concurrent use; see TracingClient for what recording
-// guarantees.
 func (c *TracingClient) ActorCompleted(ctx context.Context, actorID string) EventID {
 	return c.emit(ctx, KindActorCompleted, actorID, nil)
 }
 
 // ActorFailed records that actorID failed with err (a nil err is recorded
 // with an empty message).
-// It is safe for concurrent use; see TracingClient for what recording
-// guarantees.
 func (c *TracingClient) ActorFailed(ctx context.Context, actorID string, err error) EventID {
 	return c.emit(ctx, KindActorFailed, actorID, func(ev *TraceEvent) {
 		if err != nil {
@@ -204,8 +200,6 @@ func (c *TracingClient) ActorFailed(ctx context.Context, actorID string, err err
 
 // MessageSent records that actorID sent a message of the given type and
 // size on port.
-// It is safe for concurrent use; see TracingClient for what recording
-// guarantees.
 func (c *TracingClient) MessageSent(ctx context.Context, actorID, port, msgType string, size uint64) EventID {
 	return c.emit(ctx, KindMessageSent, actorID, func(ev *TraceEvent) {
 		setMessage(ev, port, msgType, size)
@@ -214,8 +208,6 @@ func (c *TracingClient) MessageSent(ctx context.Context, actorID, port, msgType 
 
 // MessageReceived records that actorID received a message of the given
 // type and size on port.
-// It is safe for concurrent use; see TracingClient for what recording
-// guarantees.
 func (c *TracingClient) MessageReceived(ctx context.Context, actorID, port, msgType string, size uint64) EventID {
 	return c.emit(ctx, KindMessageReceived, actorID, func(ev *TraceEvent) {
 		setMessage(ev, port, msgType, size)
@@ -227,8 +219,6 @@ func (c *TracingClient) MessageReceived(ctx context.Context, actorID, port, msgT
 // have written the event (and dropped before the queue unless
 // TracingConfig.Privacy.CaptureContent is set): don't modify them
 // afterwards.
-// It is safe for concurrent use; see TracingClient for what recording
-// guarantees.
 func (c *TracingClient) StateChanged(ctx context.Context, actorID string, diff StateDiff) EventID {
 	return c.emit(ctx, KindStateChanged, actorID, func(ev *TraceEvent) {
 		setStateDiff(ev, diff)
@@ -236,8 +226,6 @@ func (c *TracingClient) StateChanged(ctx context.Context, actorID string, diff S
 }
 
 // PortConnected records that actorID's port was connected.
-// It is safe for concurrent use; see TracingClient for what recording
-// guarantees.
 func (c *TracingClient) PortConnected(ctx context.Context, actorID, port string) EventID {
 	return c.emit(ctx, KindPortConnected, actorID, func(ev *TraceEvent) {
 		ev.Data.Port = port
@@ -245,8 +233,6 @@ func (c *TracingClient) PortConnected(ctx context.Context, actorID, port string)
 }
 
 // PortDisconnected records that actorID's port was disconnected.
-// It is safe for concurrent use; see TracingClient for what recording
-// guarantees.
 func (c *TracingClient) PortDisconnected(ctx context.Context, actorID, port string) EventID {
 	return c.emit(ctx, KindPortDisconnected, actorID, func(ev *TraceEvent) {
 		ev.Data.Port = port
@@ -255,8 +241,6 @@ func (c *TracingClient) PortDisconnected(ctx context.Context, actorID, port stri
 
 // DataFlow records that a message of the given type and size flowed from
 // fromActor's fromPort to toActor's toPort.
-// It is safe for concurrent use; see TracingClient for what recording
-// guarantees.
 func (c *TracingClient) DataFlow(ctx context.Context, fromActor, fromPort, toActor, toPort, msgType string, size uint64) EventID {
 	return c.emit(ctx, KindDataFlow, fromActor, func(ev *TraceEvent) {
 		setDataFlow(ev, fromPort, toActor, toPort, msgType, size)
@@ -265,8 +249,6 @@ func (c *TracingClient) DataFlow(ctx context.Context, fromActor, fromPort, toAct
 
 // NetworkEvent records a network-level event with the given attributes.
 // Up to four attributes are held without allocating.
-// It is safe for concurrent use; see TracingClient for what recording
-// guarantees.
 func (c *TracingClient) NetworkEvent(ctx context.Context, actorID string, attrs ...attr.KeyValue) EventID {
 	return c.emit(ctx, KindNetworkEvent, actorID, func(ev *TraceEvent) {
 		ev.Data.CustomAttributes.Add(attrs...)
@@ -276,8 +258,6 @@ func (c *TracingClient) NetworkEvent(ctx context.Context, actorID string, attrs 
 // Custom records a user-named event with the given attributes (written as
 // a NetworkEvent whose "event_subtype" is name). Up to four attributes are
 // held without allocating.
-// It is safe for concurrent use; see TracingClient for what recording
-// guarantees.
 func (c *TracingClient) Custom(ctx context.Context, actorID, name string, attrs ...attr.KeyValue) EventID {
 	return c.emit(ctx, KindCustom, actorID, func(ev *TraceEvent) {
 		ev.Type.Name = name
