@@ -16,6 +16,7 @@ import (
 
 	"github.com/reflowtrace/reflowtrace-go/internal/compress"
 	"github.com/reflowtrace/reflowtrace-go/sink"
+	"github.com/reflowtrace/reflowtrace-go/sink/websocket/internal/adapt"
 	"github.com/reflowtrace/reflowtrace-go/sink/websocket/internal/chunks"
 	"github.com/reflowtrace/reflowtrace-go/sink/websocket/internal/dial"
 	"github.com/reflowtrace/reflowtrace-go/sink/websocket/internal/spool"
@@ -214,13 +215,9 @@ type Sink struct {
 	acked      atomic.Uint64
 	progressAt atomic.Int64
 
-	// ackLat is the smoothed acknowledgement latency (ns, 0 before the
-	// first), window the adaptive window of bytes in flight (0: the
-	// configured one), degraded whether Write sheds routine events (see
-	// websocket_adapt.go).
-	ackLat   atomic.Int64
-	window   atomic.Int64
-	degraded atomic.Bool
+	// link is the acknowledgement latency, the window of bytes in flight
+	// and whether Write sheds routine events (see websocket_adapt.go).
+	link *adapt.Link
 
 	framesSent, framesAcked, framesResent atomic.Uint64
 	eventsDelivered, eventsResent         atomic.Uint64
@@ -285,6 +282,9 @@ func New(rawURL string, opts ...Option) (*Sink, error) {
 		segs:        make(map[tracing.TraceID]*traceSeg),
 		parked:      make(map[*frame]*time.Timer),
 		storing:     make(chan struct{}, 1),
+		link: adapt.New(adapt.Config{
+			Window: cfg.inflightB, Adaptive: cfg.adaptiveWindow, Buffer: cfg.outageB, DegradeFill: cfg.degradeFill,
+		}),
 	}
 	s.progressAt.Store(cfg.now().UnixNano())
 	s.compAlg.Store(-1)
@@ -493,7 +493,7 @@ func (s *Sink) reserve(ctx context.Context, batch []tracing.TraceEvent) []tracin
 		}
 		// An outage begins when the grace runs out, with nothing
 		// changing: look again by then.
-		wctx, cancel := context.WithTimeout(ctx, degradeGrace/4)
+		wctx, cancel := context.WithTimeout(ctx, adapt.DegradeGrace/4)
 		s.waitChangeLocked(wctx)
 		cancel()
 	}
@@ -504,7 +504,7 @@ func (s *Sink) reserve(ctx context.Context, batch []tracing.TraceEvent) []tracin
 	kept := batch[:0]
 	dropped := 0
 	for i := range batch {
-		if critical(&batch[i]) {
+		if adapt.Critical(&batch[i]) {
 			kept = append(kept, batch[i])
 		} else {
 			dropped++
@@ -520,10 +520,6 @@ func (s *Sink) reserve(ctx context.Context, batch []tracing.TraceEvent) []tracin
 	}
 	return kept
 }
-
-// criticalReserve sets the room above the memory limit that a degraded
-// sink's critical events may use: a quarter of the limit.
-const criticalReserve = 4
 
 // held is the memory the sink holds for events, by capacity: the
 // segments' chunks of event JSON (each counted once, however many frames
@@ -597,7 +593,7 @@ func (s *Sink) admit(ctx context.Context, f *frame) error {
 			return fmt.Errorf("sink: websocket write: %w", tracing.ErrClosed)
 		}
 		if s.connected {
-			if s.queue.len()+s.resend.len() < s.cfg.inflight && s.queue.bytes+s.resend.bytes < s.windowBytes() ||
+			if s.queue.len()+s.resend.len() < s.cfg.inflight && s.queue.bytes+s.resend.bytes < s.link.Window() ||
 				s.queue.len()+s.resend.len() == 0 {
 				s.track(f)
 				s.queue.push(f)
@@ -1001,9 +997,9 @@ func (s *Sink) Stats() Stats {
 		Connects:        s.connects.Load(),
 		Rejected:        map[string]uint64{},
 		Dropped:         map[string]uint64{},
-		AckLatency:      time.Duration(s.ackLat.Load()),
-		WindowBytes:     s.windowBytes(),
-		Degraded:        s.degraded.Load(),
+		AckLatency:      s.link.Latency(),
+		WindowBytes:     s.link.Window(),
+		Degraded:        s.link.Degraded(),
 	}
 	if st.Connects > 0 {
 		st.Reconnects = st.Connects - 1
@@ -1039,8 +1035,8 @@ func (s *Sink) SinkStats() tracing.SinkStats {
 		Acknowledges: true,
 		Acknowledged: s.acked.Load(),
 		Dropped:      map[string]uint64{},
-		AckLatency:   time.Duration(s.ackLat.Load()),
-		Degraded:     s.degraded.Load(),
+		AckLatency:   s.link.Latency(),
+		Degraded:     s.link.Degraded(),
 	}
 	s.mu.Lock()
 	if s.connected {

@@ -310,7 +310,7 @@ func (s *Sink) closeGracefully(c *wsConn) {
 // windowRoomLocked reports whether another frame may be sent. s.mu must be
 // held.
 func (s *Sink) windowRoomLocked() bool {
-	return s.inflight.len() < s.cfg.inflight && s.inflight.bytes < s.windowBytes()
+	return s.inflight.len() < s.cfg.inflight && s.inflight.bytes < s.link.Window()
 }
 
 // streamedOnlyLocked reports whether f, a store of a streamed segment,
@@ -336,7 +336,7 @@ func (s *Sink) streamedOnlyLocked(c *wsConn, f *frame) bool {
 func (s *Sink) takeLocked(c *wsConn, batch []*frame, spoolFirst bool) []*frame {
 	// With frames in flight, wait until a quarter of the window is free, so
 	// that frames leave in turns rather than one per acknowledgement.
-	win := s.windowBytes()
+	win := s.link.Window()
 	if n := s.inflight.len(); n > 0 && (s.cfg.inflight-n < (s.cfg.inflight+3)/4 || win-s.inflight.bytes < win/4) {
 		return batch
 	}

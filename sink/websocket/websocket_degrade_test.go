@@ -180,23 +180,6 @@ func testNoDegrade(t *testing.T, opts ...Option) {
 	}
 }
 
-func TestCriticalEvents(t *testing.T) {
-	all, kept, shed := criticalMix(tracing.NewTraceID())
-	if len(all) != len(kept)+len(shed) {
-		t.Fatal("criticalMix")
-	}
-	for i := range kept {
-		if !critical(&kept[i]) {
-			t.Errorf("%v not critical", kept[i].Type)
-		}
-	}
-	for i := range shed {
-		if critical(&shed[i]) {
-			t.Errorf("%v critical", shed[i].Type)
-		}
-	}
-}
-
 // A Write waiting for room when the outage starts degrades the sink: its
 // routine events are shed at once (as degraded, not as a full buffer), and
 // its critical ones go on at once, into the reserve above the limit that
