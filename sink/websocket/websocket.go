@@ -501,15 +501,7 @@ func (s *Sink) reserve(ctx context.Context, batch []tracing.TraceEvent) []tracin
 	if held := s.held(); len(batch) == 0 || held < limit || (degraded && held < reserve) {
 		return batch
 	}
-	kept := batch[:0]
-	dropped := 0
-	for i := range batch {
-		if adapt.Critical(&batch[i]) {
-			kept = append(kept, batch[i])
-		} else {
-			dropped++
-		}
-	}
+	kept, dropped := adapt.KeepCritical(batch)
 	if dropped > 0 {
 		s.mu.Lock()
 		s.dropped[DropOutageBufferFull] += uint64(dropped)
@@ -624,13 +616,17 @@ func (s *Sink) admit(ctx context.Context, f *frame) error {
 }
 
 // track counts f as outstanding for Flush. s.mu must be held.
-func (s *Sink) track(f *frame) {
+func (s *Sink) track(f *frame) { s.trackAtLocked(f, s.epoch) }
+
+// trackAtLocked counts f as outstanding for the Flushes waiting for
+// epoch. s.mu must be held.
+func (s *Sink) trackAtLocked(f *frame, epoch uint64) {
 	if f.tracked {
 		return
 	}
 	f.tracked = true
-	f.epoch = s.epoch
-	s.outstanding[f.epoch]++
+	f.epoch = epoch
+	s.outstanding[epoch]++
 }
 
 // untrack marks f resolved (acknowledged, spooled or dropped). s.mu must
@@ -831,18 +827,11 @@ func (s *Sink) waitOutstanding(ctx context.Context, op string) error {
 			s.mu.Unlock()
 			return fmt.Errorf("sink: websocket %s: %d frames waiting: %w", op, pending, err)
 		}
-		ch := s.watchLocked()
-		s.mu.Unlock()
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			s.mu.Lock()
-			s.unwatchLocked()
+		if err := ctx.Err(); err != nil {
 			s.mu.Unlock()
-			return fmt.Errorf("sink: websocket %s: %d frames not acknowledged: %w", op, pending, ctx.Err())
+			return fmt.Errorf("sink: websocket %s: %d frames not acknowledged: %w", op, pending, err)
 		}
-		s.mu.Lock()
-		s.unwatchLocked()
+		s.waitChangeLocked(ctx)
 	}
 }
 

@@ -73,13 +73,8 @@ func (s *Sink) degradingLocked() bool {
 // shed drops batch's routine events, counted as DropDegraded, and returns
 // the critical ones (see adapt.Critical), in order.
 func (s *Sink) shed(batch []tracing.TraceEvent) []tracing.TraceEvent {
-	kept := batch[:0]
-	for i := range batch {
-		if adapt.Critical(&batch[i]) {
-			kept = append(kept, batch[i])
-		}
-	}
-	if n := len(batch) - len(kept); n > 0 {
+	kept, n := adapt.KeepCritical(batch)
+	if n > 0 {
 		s.mu.Lock()
 		s.dropped[DropDegraded] += uint64(n)
 		s.droppedN.Add(uint64(n))

@@ -133,17 +133,6 @@ func (s *Sink) recoverLocked(g *traceSeg) *frame {
 	return q
 }
 
-// trackAtLocked counts f as outstanding for the Flushes waiting for
-// epoch. s.mu must be held.
-func (s *Sink) trackAtLocked(f *frame, epoch uint64) {
-	if f.tracked {
-		return
-	}
-	f.tracked = true
-	f.epoch = epoch
-	s.outstanding[epoch]++
-}
-
 // recoveryReply handles the server's answer to a recovery GetTrace q: while
 // the trace is still the old connection's (running, not ended) it asks
 // again a little later; then it stores all of g's events.

@@ -164,3 +164,15 @@ func Critical(ev *tracing.TraceEvent) bool {
 	}
 	return false
 }
+
+// KeepCritical moves batch's critical events (see Critical), in order, to
+// its front and returns them, with how many routine events it left out.
+func KeepCritical(batch []tracing.TraceEvent) (kept []tracing.TraceEvent, dropped int) {
+	kept = batch[:0]
+	for i := range batch {
+		if Critical(&batch[i]) {
+			kept = append(kept, batch[i])
+		}
+	}
+	return kept, len(batch) - len(kept)
+}

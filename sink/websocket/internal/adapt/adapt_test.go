@@ -129,3 +129,15 @@ func TestCriticalEvents(t *testing.T) {
 		}
 	}
 }
+
+func TestKeepCriticalKeepsTheOrder(t *testing.T) {
+	routine := event.DataFlow("sensor", "out", "validator", "in", "Reading", 1)
+	batch := []tracing.TraceEvent{routine, event.ActorStarted("a"), routine, routine, event.ActorFailed("a", "boom")}
+	kept, dropped := KeepCritical(batch)
+	if dropped != 3 || len(kept) != 2 || kept[0].Type != event.ActorStarted("a").Type || kept[1].Type != event.ActorFailed("a", "boom").Type {
+		t.Fatalf("KeepCritical = %v, %d; want ActorStarted, ActorFailed and 3 dropped", kept, dropped)
+	}
+	if kept, dropped := KeepCritical(nil); len(kept) != 0 || dropped != 0 {
+		t.Fatalf("KeepCritical(nil) = %v, %d", kept, dropped)
+	}
+}
