@@ -12,6 +12,7 @@ import (
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 	"github.com/reflowtrace/reflowtrace-go/tracing/attr"
 	"github.com/reflowtrace/reflowtrace-go/tracing/transport"
+	"github.com/reflowtrace/reflowtrace-go/tracing/wire/internal/strictjson"
 )
 
 // MaxValueDepth is how deeply arrays and objects may nest inside a custom
@@ -23,14 +24,6 @@ const MaxValueDepth = 64
 // subtypeKey is the custom attribute that names a Custom event written as a
 // NetworkEvent.
 const subtypeKey = "event_subtype"
-
-// Limits of the timestamps the server can read: the years its date type
-// (chrono's) holds in every release, -262143 to 262142. Years outside
-// 0000..9999 are written signed, as chrono writes them.
-var (
-	minTime = time.Date(-262143, 1, 1, 0, 0, 0, 0, time.UTC)
-	maxTime = time.Date(262142, 12, 31, 23, 59, 59, 999999999, time.UTC)
-)
 
 // EncodeStats counts the sanitisations an Encoder made so that what it wrote
 // is accepted by the server.
@@ -116,7 +109,7 @@ func (e *Encoder) AppendEvent(dst []byte, ev *tracing.TraceEvent) []byte {
 		dst = e.appendString(dst, m.Checksum)
 		if m.SerializedData != nil || e.Protocol != transport.ProtocolV2 {
 			dst = append(dst, `,"serialized_data":`...)
-			dst = appendBytes(dst, m.SerializedData)
+			dst = strictjson.AppendBytes(dst, m.SerializedData)
 		}
 		if m.ContentCodec != "" || m.ContentFormatVersion != 0 || m.HasStoredBytes {
 			dst = e.appendSnapshotExtras(dst, m)
@@ -131,10 +124,10 @@ func (e *Encoder) AppendEvent(dst []byte, ev *tracing.TraceEvent) []byte {
 		if sd.Before == nil {
 			dst = append(dst, "null"...)
 		} else {
-			dst = appendBytes(dst, sd.Before)
+			dst = strictjson.AppendBytes(dst, sd.Before)
 		}
 		dst = append(dst, `,"after":`...)
-		dst = appendBytes(dst, sd.After)
+		dst = strictjson.AppendBytes(dst, sd.After)
 		dst = append(dst, `,"diff_type":"`...)
 		switch sd.DiffType {
 		case tracing.DiffFull, tracing.DiffIncremental, tracing.DiffMemoryOnly:
@@ -186,20 +179,20 @@ func (e *Encoder) AppendEvent(dst []byte, ev *tracing.TraceEvent) []byte {
 	if c.ParentEventID.IsZero() {
 		dst = append(dst, "null"...)
 	} else {
-		dst = appendUUID(dst, c.ParentEventID)
+		dst = strictjson.AppendUUID(dst, c.ParentEventID)
 	}
 	dst = append(dst, `,"root_cause_event_id":`...)
 	if c.RootCauseEventID.IsZero() {
-		dst = appendUUID(dst, ev.EventID)
+		dst = strictjson.AppendUUID(dst, ev.EventID)
 	} else {
-		dst = appendUUID(dst, c.RootCauseEventID)
+		dst = strictjson.AppendUUID(dst, c.RootCauseEventID)
 	}
 	dst = append(dst, `,"dependency_chain":[`...)
 	for i, id := range c.DependencyChain {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = appendUUID(dst, id)
+		dst = strictjson.AppendUUID(dst, id)
 	}
 	dst = append(dst, `],"span_id":`...)
 	if c.SpanID == "" {
@@ -283,7 +276,7 @@ func (e *Encoder) appendSnapshotExtras(dst []byte, m *tracing.MessageSnapshot) [
 // AppendRecordEvent appends the RecordEvent request for ev in trace traceID.
 func (e *Encoder) AppendRecordEvent(dst []byte, traceID tracing.TraceID, ev *tracing.TraceEvent) []byte {
 	dst = append(dst, `{"RecordEvent":{"trace_id":`...)
-	dst = appendUUID(dst, traceID)
+	dst = strictjson.AppendUUID(dst, traceID)
 	dst = append(dst, `,"event":`...)
 	dst = e.AppendEvent(dst, ev)
 	return append(dst, "}}"...)
@@ -306,11 +299,11 @@ func (e *Encoder) AppendFlowTrace(dst []byte, t *tracing.FlowTrace) []byte {
 
 func (e *Encoder) appendFlowTrace(dst []byte, t *tracing.FlowTrace, events []tracing.TraceEvent) []byte {
 	dst = append(dst, `{"trace_id":`...)
-	dst = appendUUID(dst, t.TraceID)
+	dst = strictjson.AppendUUID(dst, t.TraceID)
 	dst = append(dst, `,"flow_id":`...)
 	dst = e.appendString(dst, string(t.FlowID))
 	dst = append(dst, `,"execution_id":`...)
-	dst = appendUUID(dst, t.ExecutionID)
+	dst = strictjson.AppendUUID(dst, t.ExecutionID)
 	dst = append(dst, `,"version":`...)
 	dst = e.AppendFlowVersion(dst, &t.Version)
 	dst = append(dst, `,"start_time":`...)
@@ -440,7 +433,7 @@ func (e *Encoder) AppendTraceQuery(dst []byte, q *TraceQuery) []byte {
 	if q.ExecutionID.IsZero() {
 		dst = append(dst, "null"...)
 	} else {
-		dst = appendUUID(dst, q.ExecutionID)
+		dst = strictjson.AppendUUID(dst, q.ExecutionID)
 	}
 	dst = append(dst, `,"time_range":`...)
 	if q.HasTimeRange {
@@ -755,7 +748,7 @@ func (e *Encoder) appendStartTrace(dst []byte, r *StartTrace) []byte {
 	dst = append(dst, `{"StartTrace":{`...)
 	if !r.TraceID.IsZero() {
 		dst = append(dst, `"trace_id":`...)
-		dst = appendUUID(dst, r.TraceID)
+		dst = strictjson.AppendUUID(dst, r.TraceID)
 		dst = append(dst, ',')
 	}
 	dst = append(dst, `"flow_id":`...)
@@ -767,7 +760,7 @@ func (e *Encoder) appendStartTrace(dst []byte, r *StartTrace) []byte {
 
 func (e *Encoder) appendEndTrace(dst []byte, r *EndTrace) []byte {
 	dst = append(dst, `{"EndTrace":{"trace_id":`...)
-	dst = appendUUID(dst, r.TraceID)
+	dst = strictjson.AppendUUID(dst, r.TraceID)
 	dst = append(dst, `,"status":`...)
 	dst = e.AppendExecutionStatus(dst, &r.Status)
 	return append(dst, "}}"...)
@@ -775,7 +768,7 @@ func (e *Encoder) appendEndTrace(dst []byte, r *EndTrace) []byte {
 
 func appendGetTrace(dst []byte, r *GetTrace) []byte {
 	dst = append(dst, `{"GetTrace":{"trace_id":`...)
-	dst = appendUUID(dst, r.TraceID)
+	dst = strictjson.AppendUUID(dst, r.TraceID)
 	dst = appendRequestID(dst, r.RequestID)
 	return append(dst, "}}"...)
 }
@@ -793,7 +786,7 @@ func appendRequestID(dst []byte, id RequestID) []byte {
 		return dst
 	}
 	dst = append(dst, `,"request_id":`...)
-	return appendUUID(dst, id)
+	return strictjson.AppendUUID(dst, id)
 }
 
 func (e *Encoder) appendGetFlowVersions(dst []byte, id tracing.FlowID) []byte {
@@ -812,7 +805,7 @@ func appendTraceIDMessage(dst []byte, tag string, id tracing.TraceID) []byte {
 	dst = append(dst, `{"`...)
 	dst = append(dst, tag...)
 	dst = append(dst, `":{"trace_id":`...)
-	dst = appendUUID(dst, id)
+	dst = strictjson.AppendUUID(dst, id)
 	return append(dst, "}}"...)
 }
 
@@ -882,7 +875,7 @@ func (e *Encoder) appendTraceData(dst []byte, r *TraceData) []byte {
 	dst = append(dst, `{"TraceData":{`...)
 	if !r.RequestID.IsZero() {
 		dst = append(dst, `"request_id":`...)
-		dst = appendUUID(dst, r.RequestID)
+		dst = strictjson.AppendUUID(dst, r.RequestID)
 		dst = append(dst, ',')
 	}
 	dst = append(dst, `"trace":`...)
@@ -904,7 +897,7 @@ func (e *Encoder) appendTraces(dst []byte, tag string, reqID RequestID, traces [
 	dst = append(dst, `":{`...)
 	if !reqID.IsZero() {
 		dst = append(dst, `"request_id":`...)
-		dst = appendUUID(dst, reqID)
+		dst = strictjson.AppendUUID(dst, reqID)
 		dst = append(dst, ',')
 	}
 	dst = append(dst, `"traces":[`...)
@@ -935,7 +928,7 @@ func (e *Encoder) appendFlowVersions(dst []byte, vs []tracing.FlowVersion) []byt
 
 func (e *Encoder) appendNotification(dst []byte, r *EventNotification) []byte {
 	dst = append(dst, `{"EventNotification":{"trace_id":`...)
-	dst = appendUUID(dst, r.TraceID)
+	dst = strictjson.AppendUUID(dst, r.TraceID)
 	dst = append(dst, `,"event":`...)
 	dst = e.AppendEvent(dst, &r.Event)
 	return append(dst, "}}"...)
@@ -964,13 +957,6 @@ func appendMetrics(dst []byte, data json.RawMessage) []byte {
 	return append(dst, "}}"...)
 }
 
-// appendUUID appends id as a quoted hyphenated UUID.
-func appendUUID(dst []byte, id [16]byte) []byte {
-	dst = append(dst, '"')
-	dst = uuid.Append(dst, id)
-	return append(dst, '"')
-}
-
 // appendSpanFromID appends the quoted 16 lower-case hex digits of the last 8
 // bytes of id: the span id of an event that has none.
 func appendSpanFromID(dst []byte, id tracing.EventID) []byte {
@@ -989,123 +975,16 @@ func appendOptUint(dst []byte, v uint64) []byte {
 	return strconv.AppendUint(dst, v, 10)
 }
 
-// appendBytes writes b as an array of integers; nil is [].
-func appendBytes(dst []byte, b []byte) []byte {
-	dst = append(dst, '[')
-	for i, c := range b {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		switch {
-		case c >= 100:
-			dst = append(dst, '0'+c/100, '0'+c/10%10, '0'+c%10)
-		case c >= 10:
-			dst = append(dst, '0'+c/10, '0'+c%10)
-		default:
-			dst = append(dst, '0'+c)
-		}
-	}
-	return append(dst, ']')
-}
-
-// appendTime writes t in UTC as a quoted RFC 3339 timestamp with 0, 3, 6 or
-// 9 fraction digits and "Z", like the server. A year outside 0000..9999 is
-// written as chrono writes it, and reads it back: a sign and at least four
-// digits ("+10000-01-01T00:00:00Z", "-0001-12-31T23:59:59Z"). Times outside
-// the years -262143..262142 are clamped to them (and counted). A leap
-// second is never written: time.Time has none.
+// appendTime writes t as a quoted RFC 3339 timestamp, as
+// strictjson.AppendTime does, counting a clamped time.
 func (e *Encoder) appendTime(dst []byte, t time.Time) []byte {
-	if t.Before(minTime) {
-		t = minTime
-		e.stats.Clamped++
-	} else if t.After(maxTime) {
-		t = maxTime
-		e.stats.Clamped++
-	}
-	t = t.UTC()
-	year, month, day := t.Date()
-	hour, minute, sec := t.Clock()
-	dst = append(dst, '"')
-	switch {
-	case year < 0:
-		dst = append(dst, '-')
-		dst = appendYear(dst, -year)
-	case year > 9999:
-		dst = append(dst, '+')
-		dst = appendYear(dst, year)
-	default:
-		dst = appendDigits(dst, year, 4)
-	}
-	dst = append(dst, '-')
-	dst = appendDigits(dst, int(month), 2)
-	dst = append(dst, '-')
-	dst = appendDigits(dst, day, 2)
-	dst = append(dst, 'T')
-	dst = appendDigits(dst, hour, 2)
-	dst = append(dst, ':')
-	dst = appendDigits(dst, minute, 2)
-	dst = append(dst, ':')
-	dst = appendDigits(dst, sec, 2)
-	// Like the server: 0, 3, 6 or 9 fraction digits.
-	switch ns := t.Nanosecond(); {
-	case ns == 0:
-	case ns%1e6 == 0:
-		dst = append(dst, '.')
-		dst = appendDigits(dst, ns/1e6, 3)
-	case ns%1e3 == 0:
-		dst = append(dst, '.')
-		dst = appendDigits(dst, ns/1e3, 6)
-	default:
-		dst = append(dst, '.')
-		dst = appendDigits(dst, ns, 9)
-	}
-	return append(dst, 'Z', '"')
+	return strictjson.AppendTime(dst, t, &e.stats.Clamped)
 }
 
-// appendYear writes the non-negative year y with at least 4 digits.
-func appendYear(dst []byte, y int) []byte {
-	n := 4
-	for p := 10000; y >= p && n < 9; p *= 10 {
-		n++
-	}
-	return appendDigits(dst, y, n)
-}
-
-// appendDigits writes the non-negative v with exactly n digits.
-func appendDigits(dst []byte, v, n int) []byte {
-	var buf [9]byte
-	for i := n - 1; i >= 0; i-- {
-		buf[i] = byte('0' + v%10)
-		v /= 10
-	}
-	return append(dst, buf[:n]...)
-}
-
-// appendFloat writes f so that it reads back as the same float: NaN and ±Inf
-// become 0.0 (counted), an integral value gets ".0".
+// appendFloat writes f so that it reads back as the same float, as
+// strictjson.AppendFloat does, counting a NaN or ±Inf written as 0.0.
 func (e *Encoder) appendFloat(dst []byte, f float64) []byte {
-	if math.IsNaN(f) || math.IsInf(f, 0) {
-		e.stats.NonFinite++
-		return append(dst, "0.0"...)
-	}
-	// Integral values of moderate size (counters, 0): the integer and ".0".
-	if i := int64(f); float64(i) == f && i > -1e15 && i < 1e15 && (i != 0 || !math.Signbit(f)) {
-		dst = strconv.AppendInt(dst, i, 10)
-		return append(dst, ".0"...)
-	}
-	start := len(dst)
-	abs := math.Abs(f)
-	format := byte('f')
-	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
-		format = 'e'
-	}
-	dst = strconv.AppendFloat(dst, f, format, -1, 64)
-	for _, c := range dst[start:] {
-		if c == '.' || c == 'e' {
-			return dst
-		}
-	}
-	return append(dst, ".0"...)
+	return strictjson.AppendFloat(dst, f, &e.stats.NonFinite)
 }
 
 func (e *Encoder) appendOptString(dst []byte, s string) []byte {
@@ -1115,65 +994,9 @@ func (e *Encoder) appendOptString(dst []byte, s string) []byte {
 	return e.appendString(dst, s)
 }
 
-// safeByte[c] is true for the bytes written as they are inside a JSON
-// string: printable ASCII but '"' and '\\'.
-var safeByte = func() (t [256]bool) {
-	for c := 0x20; c < 0x80; c++ {
-		t[c] = c != '"' && c != '\\'
-	}
-	return t
-}()
-
-// appendString writes s as a quoted JSON string, escaping '"', '\\' and
-// control characters and replacing invalid UTF-8 by U+FFFD (counted once per
+// appendString writes s as a quoted JSON string, as strictjson.AppendString
+// does, counting a string whose invalid UTF-8 was replaced (once per
 // string).
 func (e *Encoder) appendString(dst []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	dst = append(dst, '"')
-	invalid := false
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if safeByte[c] {
-			i++
-			continue
-		}
-		if c >= utf8.RuneSelf {
-			r, size := utf8.DecodeRuneInString(s[i:])
-			if r != utf8.RuneError || size != 1 {
-				i += size
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, "\uFFFD"...)
-			invalid = true
-			i++
-			start = i
-			continue
-		}
-		dst = append(dst, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			dst = append(dst, '\\', c)
-		case '\n':
-			dst = append(dst, '\\', 'n')
-		case '\r':
-			dst = append(dst, '\\', 'r')
-		case '\t':
-			dst = append(dst, '\\', 't')
-		case '\b':
-			dst = append(dst, '\\', 'b')
-		case '\f':
-			dst = append(dst, '\\', 'f')
-		default:
-			dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-		}
-		i++
-		start = i
-	}
-	if invalid {
-		e.stats.InvalidUTF8++
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
+	return strictjson.AppendString(dst, s, &e.stats.InvalidUTF8)
 }

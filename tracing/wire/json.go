@@ -160,8 +160,10 @@ var ErrUnsupportedType = errors.New("wire: unsupported type")
 // one), where the strings rarely repeat. A FlowTrace, which holds many
 // events, is decoded with interning.
 func unmarshalWith(data []byte, fn func(d *decoder) error) error {
-	d := decoder{data: data, noIntern: true}
-	return d.top(func() error { return fn(&d) })
+	var d decoder
+	d.Init(data, tracing.ErrMalformed)
+	d.StopInterning()
+	return d.Top(func() error { return fn(&d) })
 }
 
 // marshalTraceEvent returns the protocol JSON of ev.
@@ -254,7 +256,7 @@ func marshalStateDiff(s tracing.StateDiff) ([]byte, error) {
 func unmarshalStateDiff(s *tracing.StateDiff, b []byte) error {
 	var out tracing.StateDiff
 	if err := unmarshalWith(b, func(d *decoder) error {
-		if d.null() {
+		if d.Null() {
 			return nil
 		}
 		return d.stateDiff(&out)
@@ -279,14 +281,14 @@ func marshalStateDiffType(t tracing.StateDiffType) ([]byte, error) {
 func unmarshalStateDiffType(t *tracing.StateDiffType, b []byte) error {
 	var s tracing.StateDiff
 	if err := unmarshalWith(b, func(d *decoder) error {
-		return d.variant("a diff type", func(tag []byte) (bool, error) {
+		return d.Variant("a diff type", func(tag []byte) (bool, error) {
 			for _, c := range []tracing.StateDiffType{tracing.DiffFull, tracing.DiffIncremental, tracing.DiffMemoryOnly} {
 				if c.String() == string(tag) {
 					s.DiffType = c
 					return true, nil
 				}
 			}
-			return false, d.unknownVariant("diff type", tag)
+			return false, d.UnknownVariant("diff type", tag)
 		}, nil)
 	}); err != nil {
 		return err
@@ -341,8 +343,9 @@ func marshalFlowTrace(t tracing.FlowTrace) ([]byte, error) {
 // unmarshalFlowTrace reads a protocol FlowTrace into t.
 func unmarshalFlowTrace(t *tracing.FlowTrace, b []byte) error {
 	var out tracing.FlowTrace
-	d := decoder{data: b}
-	if err := d.top(func() error { return d.flowTrace(&out) }); err != nil {
+	var d decoder
+	d.Init(b, tracing.ErrMalformed)
+	if err := d.Top(func() error { return d.flowTrace(&out) }); err != nil {
 		return err
 	}
 	*t = out
@@ -441,7 +444,7 @@ func unmarshalValue(v *attr.Value, b []byte) error {
 	var out attr.Value
 	if err := unmarshalWith(b, func(d *decoder) error {
 		var err error
-		out, err = d.value()
+		out, err = d.Value()
 		return err
 	}); err != nil {
 		return err
@@ -462,11 +465,11 @@ func marshalAttr(a attr.KeyValue) ([]byte, error) {
 // unmarshalAttr reads a JSON object with exactly one member into a.
 func unmarshalAttr(a *attr.KeyValue, b []byte) error {
 	var as attr.Set
-	if err := unmarshalWith(b, func(d *decoder) error { return d.attributes(&as) }); err != nil {
+	if err := unmarshalWith(b, func(d *decoder) error { return d.Attributes(&as) }); err != nil {
 		return err
 	}
 	if as.Len() != 1 {
-		return (&decoder{}).errorf("want an object with one member, got %d", as.Len())
+		return malformedf("want an object with one member, got %d", as.Len())
 	}
 	*a = as.At(0)
 	return nil
@@ -481,7 +484,7 @@ func marshalAttributes(as attr.Set) ([]byte, error) {
 // unmarshalAttributes reads a JSON object into as, replacing its content.
 func unmarshalAttributes(as *attr.Set, b []byte) error {
 	var out attr.Set
-	if err := unmarshalWith(b, func(d *decoder) error { return d.attributes(&out) }); err != nil {
+	if err := unmarshalWith(b, func(d *decoder) error { return d.Attributes(&out) }); err != nil {
 		return err
 	}
 	*as = out
@@ -502,7 +505,7 @@ func unmarshalRequest[T TracingRequest](data []byte, dst *T) error {
 	}
 	v, ok := r.(T)
 	if !ok {
-		return (&decoder{}).errorf("want a %T request, got %T", *dst, r)
+		return malformedf("want a %T request, got %T", *dst, r)
 	}
 	*dst = v
 	return nil
@@ -522,7 +525,7 @@ func unmarshalResponse[T TracingResponse](data []byte, dst *T) error {
 	}
 	v, ok := r.(T)
 	if !ok {
-		return (&decoder{}).errorf("want a %T response, got %T", *dst, r)
+		return malformedf("want a %T response, got %T", *dst, r)
 	}
 	*dst = v
 	return nil
@@ -660,3 +663,11 @@ func (r Metrics) MarshalJSON() ([]byte, error) { return marshalResponse(r) }
 
 // UnmarshalJSON reads a Metrics reply.
 func (r *Metrics) UnmarshalJSON(b []byte) error { return unmarshalResponse(b, r) }
+
+// malformedf returns an error about a whole value, worded as the decoder's
+// errors are.
+func malformedf(format string, args ...any) error {
+	var d decoder
+	d.Init(nil, tracing.ErrMalformed)
+	return d.Errorf(format, args...)
+}
