@@ -354,7 +354,7 @@ func (c TracingConfig) Validate() error {
 	c.setDefaults()
 	var errs []error
 	for _, p := range c.problems() {
-		errs = append(errs, c.problemError(p))
+		errs = append(errs, fmt.Errorf("%w: %s: %s", ErrInvalidConfig, c.describe(p.path, p.value), p.why))
 	}
 	return errors.Join(errs...)
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/reflowtrace/reflowtrace-go/internal/settings"
 	"github.com/reflowtrace/reflowtrace-go/tracing/transport"
 )
 
@@ -106,16 +107,16 @@ func (c *TracingConfig) serverSettingsWarning(sinks []Sink) string {
 	def := DefaultConfig()
 	var names []string
 	for _, path := range serverSettings {
-		r := c.fieldRef(path)
-		v, _ := fieldValue(c, path)
-		d, _ := fieldValue(&def, path)
-		if !r.set && reflect.DeepEqual(v, d) {
+		r := c.names().Ref(path)
+		v, _ := settings.Value(c, path)
+		d, _ := settings.Value(&def, path)
+		if !r.Set && reflect.DeepEqual(v, d) {
 			continue
 		}
-		if r.loc != "" {
-			r.name += " (" + r.loc + ")"
+		if r.Loc != "" {
+			r.Name += " (" + r.Loc + ")"
 		}
-		names = append(names, r.name)
+		names = append(names, r.Name)
 	}
 	if len(names) == 0 {
 		return ""
