@@ -8,9 +8,9 @@
 // ([compress]), write batching for WebSocket connections ([cork]), the
 // weight-bounded FIFO and goroutine that feed each sink of a client with
 // several ([lane]), the writing of a client's batches to its sinks and the
-// pacing of those batches ([deliver], on [lane]), the name tables of
-// the configuration enums ([enum]),
-// the decisions of the sampling strategies ([sampling]),
-// and the naming of a loaded config's settings as written ([settings]).
-// These packages import nothing of the SDK's outside internal.
+// pacing of those batches ([deliver], on [lane]), the name tables of the
+// configuration enums ([enum]), the decisions of the sampling strategies
+// ([sampling]), and the naming of a loaded config's settings as written
+// ([settings]). These packages import nothing of the SDK's outside
+// internal.
 package internal
