@@ -1,8 +1,10 @@
 package tracetest
 
 import (
+	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/coder/websocket"
 
@@ -92,7 +94,10 @@ func TestCompressionOffReadsBinaryFramesAsText(t *testing.T) {
 }
 
 func TestMessageOverTheLimitDropsTheConnection(t *testing.T) {
-	ctx := testCtx(t)
+	// Two 16 MiB messages take about 5 s under -race on a quiet 2-core
+	// machine, and several times that while the other packages' tests run.
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
 	s := start(t, ctx)
 	c := dial(t, ctx, s, nil)
 	msg := `{"GetFlowVersions":{"flow_id":"` + strings.Repeat("x", maxFrame) + `"}}`
