@@ -253,8 +253,12 @@ func (d *Decoder) enter() error {
 // OpenObject consumes '{' and the whitespace after it, or returns Want(what)
 // if the value at the cursor is not an object. It returns an error when the
 // input nests deeper than 127 arrays and objects.
-func (d *Decoder) OpenObject(what string) error {
-	if d.Peek() != '{' {
+func (d *Decoder) OpenObject(what string) error { return d.open('{', what) }
+
+// open consumes c, the opening of an object or an array, and the
+// whitespace after it, or returns Want(what) if the cursor is not at c.
+func (d *Decoder) open(c byte, what string) error {
+	if d.Peek() != c {
 		return d.Want(what)
 	}
 	if err := d.enter(); err != nil {
@@ -302,17 +306,7 @@ func (d *Decoder) NextKey(first bool) (key []byte, more bool, err error) {
 // OpenArray consumes '[' and the whitespace after it, or returns Want(what)
 // if the value at the cursor is not an array. It returns an error when the
 // input nests deeper than 127 arrays and objects.
-func (d *Decoder) OpenArray(what string) error {
-	if d.Peek() != '[' {
-		return d.Want(what)
-	}
-	if err := d.enter(); err != nil {
-		return err
-	}
-	d.pos++
-	d.SkipSpace()
-	return nil
-}
+func (d *Decoder) OpenArray(what string) error { return d.open('[', what) }
 
 // NextElem reports whether another element follows in an array opened with
 // OpenArray; at the closing ']' (consumed) it returns false. first tells
