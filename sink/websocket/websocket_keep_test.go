@@ -657,3 +657,33 @@ func TestWebSocketKeepsLongTrace(t *testing.T) {
 		}
 	}
 }
+
+// TestWebSocketKeepsAStoreQueuedAfterANewerOne queues a segment's two
+// stores in the order the store loop and Write can queue them when they
+// build stores of the same segment at once: the newer one first. The
+// older one must not replace the newer one (which carries more events)
+// while it waits to be sent: the server must keep every event.
+func TestWebSocketKeepsAStoreQueuedAfterANewerOne(t *testing.T) {
+	ctx := testCtx(t)
+	srv := startServer(t)
+	srv.SetRefusing(true, tracetest.RefuseClose) // the stores wait unsent
+	s, _ := newTestSink(t, srv.URL())
+	trace := tracing.NewTraceID()
+	evs := makeEvents(8, trace)
+	older := s.encodeBatch(evs[:4]) // the segment's first events: a store is due
+	newer := s.encodeBatch(evs[4:]) // as many new bytes again: due too
+	if len(older) != 1 || len(newer) != 1 || older[0].upto != 4 || newer[0].upto != 8 {
+		t.Fatalf("built %d and %d stores; want one of 4 events, then one of 8", len(older), len(newer))
+	}
+	if err := s.admitAll(ctx, newer); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.admitAll(ctx, older); err != nil {
+		t.Fatal(err)
+	}
+	srv.SetRefusing(false, tracetest.RefuseClose)
+	if err := s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	assertKeptOnce(t, srv, ids(evs))
+}

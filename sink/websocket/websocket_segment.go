@@ -311,6 +311,17 @@ func (s *Sink) queueStore(f *frame) (admit bool) {
 		s.releaseLocked(f)
 		return false
 	}
+	if f.upto < g.storedN {
+		// A newer store of the segment was built while f waited to be
+		// queued (the store loop and Write build stores concurrently): it
+		// carries f's events, and f must not replace it.
+		if p := g.pending; p != nil && !p.sent && p.tracked {
+			p.events += f.events
+			p.critical = p.critical || f.critical
+		}
+		s.releaseLocked(f)
+		return false
+	}
 	if p := g.pending; p != nil && !p.sent && p.tracked {
 		// Not sent yet: the newer store replaces it in place, and takes
 		// over f's reference to the segment.
