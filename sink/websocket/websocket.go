@@ -468,14 +468,29 @@ func (s *Sink) reserve(ctx context.Context, batch []tracing.TraceEvent) []tracin
 	if s.held() < limit {
 		return batch
 	}
-	s.sealForRoom()
+	s.sealForRoom(true)
 	// A degraded sink admits only critical events, and they may use a
 	// reserve above the limit, so that they go on at once while the
 	// memory stays bounded.
 	reserve := limit + limit/criticalReserve
 	s.mu.Lock()
 	degraded := false
+	var sealedAt time.Time
 	for s.heldLocked() >= limit && !s.stopping && ctx.Err() == nil {
+		// Segments acknowledged in full while Write waits are sealed too:
+		// their traces may have ended with the end not yet told (the
+		// client tells it only after this Write), and nothing else would
+		// free their memory. At most once a millisecond: a wait may be
+		// woken by every acknowledgement.
+		if now := time.Now(); now.Sub(sealedAt) >= time.Millisecond {
+			sealedAt = now
+			s.mu.Unlock()
+			s.sealForRoom(false)
+			s.mu.Lock()
+			if s.heldLocked() < limit {
+				break
+			}
+		}
 		// An outage that starts while Write waits degrades the sink: its
 		// routine events are shed at once.
 		if !degraded && s.degradingLocked() {
@@ -531,16 +546,17 @@ func (s *Sink) heldLocked() int64 {
 }
 
 // sealForRoom seals the open segments whose events are all acknowledged
-// (their memory is released at once) and, if that is not enough, the
-// largest ones (released once their last store is acknowledged), so that
-// many open traces do not hold the memory limit between them.
-func (s *Sink) sealForRoom() {
+// (their memory is released at once) and, if that is not enough and
+// largest is set, the largest one (released once its last store is
+// acknowledged), so that many open traces do not hold the memory limit
+// between them.
+func (s *Sink) sealForRoom(largest bool) {
 	frames := func() []*frame {
 		s.encMu.Lock()
 		defer s.encMu.Unlock()
 		now := s.cfg.now().UnixNano()
 		var frames []*frame
-		var largest *traceSeg
+		var big *traceSeg
 		for _, g := range s.segs {
 			s.mu.Lock()
 			open := !g.sealed && !g.lost.Load()
@@ -548,12 +564,12 @@ func (s *Sink) sealForRoom() {
 			s.mu.Unlock()
 			if done {
 				frames = s.sealLocked(g, now, frames)
-			} else if open && (largest == nil || g.data.Len() > largest.data.Len()) {
-				largest = g
+			} else if open && (big == nil || g.data.Len() > big.data.Len()) {
+				big = g
 			}
 		}
-		if s.held() >= int64(s.cfg.outageB) && largest != nil {
-			frames = s.sealLocked(largest, now, frames)
+		if largest && big != nil && s.held() >= int64(s.cfg.outageB) {
+			frames = s.sealLocked(big, now, frames)
 		}
 		return frames
 	}()

@@ -325,3 +325,45 @@ func TestWebSocketOutageBufferBoundsHeap(t *testing.T) {
 		})
 	}
 }
+
+// TestWebSocketSealsSegmentsAcknowledgedWhileWriteWaits fills the memory
+// limit with open segments whose stores are in flight, and writes while
+// their acknowledgements are held back. Once they come, the segments are
+// acknowledged in full but still open (their traces have not ended: the
+// client tells of an end only after the Write under way), so sealing them
+// is the only way to free their memory: the waiting Write must do it and
+// go on, not wait until its context ends and drop its events.
+func TestWebSocketSealsSegmentsAcknowledgedWhileWriteWaits(t *testing.T) {
+	ctx := testCtx(t)
+	srv := startServer(t)
+	gate := make(chan struct{})
+	srv.SetAckGate(gate)
+	s, _ := newTestSink(t, srv.URL(), WithOutageBuffer(64<<10), WithDegradeAt(0))
+	var first []tracing.TraceEvent
+	for range 48 { // 48 segments of 2 events: a 2 KiB chunk each, over the limit
+		first = append(first, makeEvents(2, tracing.NewTraceID())...)
+	}
+	if err := s.Write(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	if h := s.held(); h < 64<<10 {
+		t.Fatalf("the segments hold %d bytes, want the 64 KiB limit reached", h)
+	}
+	later := makeEvents(2, tracing.NewTraceID())[1:] // a routine event
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	wrote := make(chan error, 1)
+	go func() { wrote <- s.Write(wctx, later) }()
+	time.Sleep(50 * time.Millisecond) // Write waits for room
+	close(gate)
+	if err := <-wrote; err != nil {
+		t.Fatal(err)
+	}
+	if d := s.SinkStats().Dropped; len(d) > 0 {
+		t.Fatalf("dropped %v: Write waited for memory the acknowledged segments held", d)
+	}
+	if err := s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	assertKeptOnce(t, srv, ids(append(first, later...)))
+}
