@@ -163,6 +163,11 @@ func (s *Sink) pruneSegsLocked() {
 	defer s.mu.Unlock()
 	for id, g := range s.segs {
 		if g.released {
+			if k := g.hdr.Status.Kind; k == tracing.StatusRunning || k == tracing.StatusPending {
+				// Sealed before its trace ended: the trace goes on in the
+				// next segment, not in segment 0 again.
+				s.headers.SetNext(id, g.number+1)
+			}
 			delete(s.segs, id)
 		}
 		if len(s.segs) <= traces.Max {

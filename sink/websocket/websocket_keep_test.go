@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/reflowtrace/reflowtrace-go/sink"
+	"github.com/reflowtrace/reflowtrace-go/sink/websocket/internal/traces"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 	"github.com/reflowtrace/reflowtrace-go/tracing/tracetest"
 	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
@@ -686,4 +687,49 @@ func TestWebSocketKeepsAStoreQueuedAfterANewerOne(t *testing.T) {
 		t.Fatal(err)
 	}
 	assertKeptOnce(t, srv, ids(evs))
+}
+
+// TestWebSocketKeepsATraceWhoseSegmentWasForgotten seals a running
+// trace's segment for room, lets the sink forget it among many others, and
+// then writes more of the trace and ends it. The trace must go on in its
+// next segment: a new segment 0 would store the later events under the
+// trace's own id and replace the earlier ones on the server.
+func TestWebSocketKeepsATraceWhoseSegmentWasForgotten(t *testing.T) {
+	ctx := testCtx(t)
+	srv := startServer(t)
+	s, _ := newTestSink(t, srv.URL())
+	hdr := traceHeader(tracing.NewTraceID())
+	s.ObserveTrace(hdr)
+	early, late := makeEvents(4, hdr.TraceID), makeEvents(2, hdr.TraceID)
+	if err := s.Write(ctx, early); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s.sealForRoom(false) // acknowledged in full: sealed and released
+	s.encMu.Lock()
+	for i := 0; ; i++ {
+		if _, ok := s.segs[hdr.TraceID]; !ok {
+			break
+		}
+		if i == 64 {
+			s.encMu.Unlock()
+			t.Fatal("the sink never forgot the trace's segment")
+		}
+		for len(s.segs) <= 2*traces.Max {
+			done := tracing.ExecutionStatus{Kind: tracing.StatusCompleted}
+			s.segs[tracing.NewTraceID()] = &traceSeg{released: true, hdr: tracing.FlowTrace{Status: done}}
+		}
+		s.pruneSegsLocked()
+	}
+	s.encMu.Unlock()
+	if err := s.Write(ctx, late); err != nil {
+		t.Fatal(err)
+	}
+	s.ObserveTrace(ended(hdr, tracing.ExecutionStatus{Kind: tracing.StatusCompleted}))
+	if err := s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	assertKeptOnce(t, srv, ids(append(early, late...)))
 }

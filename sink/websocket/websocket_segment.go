@@ -117,6 +117,8 @@ func (s *Sink) segFor(id tracing.TraceID, start int64) *traceSeg {
 	number := 0
 	if g != nil {
 		number = g.number + 1
+	} else {
+		number = s.headers.Next(id) // 0 unless its last segment was forgotten
 	}
 	hdr := s.headers.Get(id, &s.deftr, start)
 	if number == 0 && hdr.Metadata.Tags[wire.TagJoined] != "" {

@@ -24,6 +24,8 @@ type entry struct {
 	// dirty is set while the header waits in Cache.dirty to be handed
 	// out by TakeEnded.
 	dirty bool
+	// next is the number of the trace's next segment (see SetNext).
+	next int
 }
 
 // Max bounds the headers a Cache keeps (and the sink the segments of
@@ -86,6 +88,29 @@ func (h *Cache) Get(id tracing.TraceID, def *tracing.FlowTrace, start int64) tra
 	h.m[id] = &entry{trace: t}
 	h.order = append(h.order, id)
 	return t
+}
+
+// SetNext records n as the number of trace id's next segment, for a sink
+// that forgets the trace's current segment before the trace ends: its next
+// events, or its end, must not open segment 0 again, whose store would
+// replace what the server keeps under the trace's id. It does nothing for
+// a header the Cache does not keep.
+func (h *Cache) SetNext(id tracing.TraceID, n int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if e, ok := h.m[id]; ok {
+		e.next = max(e.next, n)
+	}
+}
+
+// Next returns the number SetNext recorded for trace id, or 0.
+func (h *Cache) Next(id tracing.TraceID) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if e, ok := h.m[id]; ok {
+		return e.next
+	}
+	return 0
 }
 
 // TakeEnded returns the headers of the traces that ended since they were

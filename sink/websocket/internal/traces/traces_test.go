@@ -85,3 +85,19 @@ func TestCacheForgetsTheOldest(t *testing.T) {
 		t.Fatalf("%d headers kept, more than %d", n, Max)
 	}
 }
+
+func TestCacheNext(t *testing.T) {
+	var c Cache
+	tr := tracing.FlowTrace{TraceID: tracing.NewTraceID(), Status: tracing.ExecutionStatus{Kind: tracing.StatusRunning}}
+	c.SetNext(tr.TraceID, 3) // not kept: nothing to record
+	if n := c.Next(tr.TraceID); n != 0 {
+		t.Fatalf("Next of an unknown trace = %d, want 0", n)
+	}
+	c.Put(tr)
+	c.SetNext(tr.TraceID, 3)
+	c.SetNext(tr.TraceID, 2) // never back
+	c.Put(tr)                // a new header keeps it
+	if n := c.Next(tr.TraceID); n != 3 {
+		t.Fatalf("Next = %d, want 3", n)
+	}
+}
