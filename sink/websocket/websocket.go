@@ -430,10 +430,11 @@ func (s *Sink) SendsToServer() bool { return true }
 // ObserveTrace records the header of a trace the client started or ended,
 // so StoreTrace messages for its events carry its flow, execution, version
 // and metadata. An ended trace gets its last store (or EndTrace), with the
-// final status, within the store delay or at the next Flush; an event of it
-// written afterwards opens the trace's next segment, which is why the
-// tracing client reports an end only after the events recorded before it
-// were written. Safe for concurrent use; it does not block on I/O.
+// final status, at the next Write or Flush, or within the store delay; an
+// event of it written afterwards opens the trace's next segment, which is
+// why the tracing client reports an end only after the events recorded
+// before it were written. Safe for concurrent use; it does not block on
+// I/O.
 func (s *Sink) ObserveTrace(trace tracing.FlowTrace) {
 	s.headers.Put(trace)
 }
@@ -453,6 +454,12 @@ func (s *Sink) Write(ctx context.Context, batch []tracing.TraceEvent) error {
 	}
 	if s.degrading() {
 		batch = s.shed(batch)
+	}
+	// The traces that ended before batch are complete: their last stores
+	// go now rather than at the store loop's next tick, so that a network
+	// that ends traces quickly does not hold a tick's worth of them.
+	if err := s.admitAll(ctx, s.encodeEnded(time.Time{})); err != nil {
+		return err
 	}
 	batch = s.reserve(ctx, batch)
 	return s.admitAll(ctx, s.encodeBatch(batch))

@@ -733,3 +733,33 @@ func TestWebSocketKeepsATraceWhoseSegmentWasForgotten(t *testing.T) {
 	}
 	assertKeptOnce(t, srv, ids(append(early, late...)))
 }
+
+// TestWebSocketStoresAnEndedTraceAtTheNextWrite ends a trace and writes
+// another's events, with a store delay long enough that the store loop
+// never runs: the ended trace's last store must go with that Write, so
+// that a network ending many short traces does not hold them in memory
+// until the loop's next turn.
+func TestWebSocketStoresAnEndedTraceAtTheNextWrite(t *testing.T) {
+	ctx := testCtx(t)
+	srv := startServer(t)
+	s, _ := newTestSink(t, srv.URL(), WithStoreDelay(time.Hour))
+	hdr := traceHeader(tracing.NewTraceID())
+	s.ObserveTrace(hdr)
+	if err := s.Write(ctx, makeEvents(4, hdr.TraceID)); err != nil {
+		t.Fatal(err)
+	}
+	s.ObserveTrace(ended(hdr, tracing.ExecutionStatus{Kind: tracing.StatusCompleted}))
+	if err := s.Write(ctx, makeEvents(2, tracing.NewTraceID())); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if tr := srv.GetTrace(hdr.TraceID); tr != nil && tr.Status.Kind == tracing.StatusCompleted && len(tr.Events) == 4 {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the server does not keep the ended trace completed: %s", serverSummary(srv))
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
