@@ -9,8 +9,8 @@ import (
 	"github.com/reflowtrace/reflowtrace-go/batch"
 )
 
-// linkSink discards what it is given and reports the acknowledgement
-// latency the test sets.
+// linkSink discards what it is given, acknowledging it at once, and
+// reports the acknowledgement latency the test sets.
 type linkSink struct {
 	latency atomic.Int64
 	events  atomic.Uint64
@@ -23,7 +23,7 @@ func (s *linkSink) Write(_ context.Context, batch []TraceEvent) error {
 func (s *linkSink) Flush(context.Context) error { return nil }
 func (s *linkSink) Close(context.Context) error { return nil }
 func (s *linkSink) SinkStats() SinkStats {
-	return SinkStats{AckLatency: time.Duration(s.latency.Load())}
+	return SinkStats{Acknowledges: true, Acknowledged: s.events.Load(), AckLatency: time.Duration(s.latency.Load())}
 }
 
 // recordUntil records events until cond holds for the client's metrics,
@@ -56,21 +56,22 @@ func TestAdaptiveBatchingFollowsTheAckLatency(t *testing.T) {
 	}
 	// A slow link: the events of one latency make a batch, up to the
 	// maximum, and the timeout is the latency.
+	_, hi := adaptiveBounds(&c.cfg)
 	slow := func(m TracingMetrics) bool {
-		return m.BatchSize == defaultMaxBatchSize && m.BatchTimeout == 50*time.Millisecond
+		return m.BatchSize == hi && m.BatchTimeout == 50*time.Millisecond
 	}
 	if !recordUntil(t, c, 5_000_000, slow) {
 		m := c.Metrics()
-		t.Fatalf("with a 50 ms latency: batch %d, timeout %v; want %d, 50ms", m.BatchSize, m.BatchTimeout, defaultMaxBatchSize)
+		t.Fatalf("with a 50 ms latency: batch %d, timeout %v; want %d, 50ms", m.BatchSize, m.BatchTimeout, hi)
 	}
 	// The link is fast again: small batches, the shortest timeout.
-	s.latency.Store(int64(0))
+	s.latency.Store(int64(100 * time.Microsecond))
 	fast := func(m TracingMetrics) bool {
 		return m.BatchSize < defaultBatchSize && m.BatchTimeout == time.Millisecond
 	}
 	if !recordUntil(t, c, 5_000_000, fast) {
 		m := c.Metrics()
-		t.Fatalf("with no latency: batch %d, timeout %v; want below %d, 1ms", m.BatchSize, m.BatchTimeout, defaultBatchSize)
+		t.Fatalf("with a 100 µs latency: batch %d, timeout %v; want below %d, 1ms", m.BatchSize, m.BatchTimeout, defaultBatchSize)
 	}
 	if err := c.Flush(ctxTimeout(t)); err != nil {
 		t.Fatal(err)
@@ -84,6 +85,7 @@ func TestAdaptiveBatchingOffKeepsTheConfiguredBatch(t *testing.T) {
 	s := &linkSink{}
 	s.latency.Store(int64(50 * time.Millisecond))
 	c := newTestClient(t, s, func(cfg *TracingConfig) {
+		cfg.AdaptiveBatching = false
 		cfg.QueuePolicy = batch.Block
 		cfg.BatchSize, cfg.QueueSize = defaultBatchSize, defaultQueueSize
 	})
@@ -98,15 +100,33 @@ func TestAdaptiveBounds(t *testing.T) {
 		batch, queue, min, max int
 		lo, hi                 int
 	}{
-		{512, 8192, 0, 0, defaultMinBatchSize, defaultMaxBatchSize},
-		{50, 8192, 0, 0, 50, defaultMaxBatchSize},
-		{512, 2048, 0, 0, defaultMinBatchSize, 2048},
+		{512, 8192, 0, 0, defaultMinBatchSize, 1024},
+		{50, 8192, 0, 0, 50, 1024},
+		{512, 65536, 0, 0, defaultMinBatchSize, defaultMaxBatchSize},
+		{512, 2048, 0, 0, defaultMinBatchSize, 512},
 		{10000, 16384, 0, 0, defaultMinBatchSize, 10000},
-		{512, 8192, 16, 1024, 16, 1024},
+		{512, 8192, 16, 2048, 16, 2048},
+		{512, 1024, 16, 2048, 16, 1024},
 	} {
 		cfg := TracingConfig{BatchSize: tt.batch, QueueSize: tt.queue, MinBatchSize: tt.min, MaxBatchSize: tt.max}
 		if lo, hi := adaptiveBounds(&cfg); lo != tt.lo || hi != tt.hi {
 			t.Errorf("%+v: bounds %d, %d; want %d, %d", tt, lo, hi, tt.lo, tt.hi)
 		}
+	}
+}
+
+// TestAdaptiveBatchingNeedsAnAcknowledgingSink gives the client a sink that
+// acknowledges nothing (and so measures no latency): the queue keeps
+// batches of BatchSize and its timeout, and lanes sized for them.
+func TestAdaptiveBatchingNeedsAnAcknowledgingSink(t *testing.T) {
+	c := newTestClient(t, &discardSink{}, func(cfg *TracingConfig) {
+		cfg.AdaptiveBatching = true
+		cfg.BatchSize, cfg.QueueSize = defaultBatchSize, defaultQueueSize
+	})
+	if c.pace != nil {
+		t.Fatal("a Pacer follows a sink that measures no latency")
+	}
+	if got := c.queue.Config().MaxBatch; got != defaultBatchSize {
+		t.Fatalf("queue sized for batches of %d, want BatchSize %d", got, defaultBatchSize)
 	}
 }

@@ -266,14 +266,15 @@ func New(cfg TracingConfig, opts ...Option) (*TracingClient, error) {
 	}
 	qcfg := queueConfig(&cfg)
 	lo, hi := adaptiveBounds(&c.cfg)
-	if cfg.AdaptiveBatching {
+	adaptive := cfg.AdaptiveBatching && c.acknowledging()
+	if adaptive {
 		qcfg.MaxBatch = hi // sizes the lanes; SetBatching starts at BatchSize
 	}
 	q, err := batch.New(qcfg, c.handle)
 	if err != nil {
 		return nil, fmt.Errorf("tracing: new: queue: %w", err)
 	}
-	if cfg.AdaptiveBatching {
+	if adaptive {
 		q.SetBatching(cfg.BatchSize, cfg.BatchTimeout)
 		c.pace = deliver.NewPacer(deliver.PaceConfig{Queue: q, Latency: c.ackLatency,
 			MinBatch: lo, MaxBatch: hi, MaxTimeout: cfg.BatchTimeout}, c.now())

@@ -38,8 +38,9 @@ type PaceConfig struct {
 // consumer is behind), within [MinBatch, MaxBatch]; and its timeout to
 // that latency, within [1 ms, MaxTimeout]. The arrival rate is measured
 // over the interval, so after an idle period it is low and the first
-// batches are small. A Pacer is used by one goroutine, the queue's
-// consumer.
+// batches are small. While the latency is zero (nothing measures one)
+// it leaves the queue's batching as it is. A Pacer is used by one
+// goroutine, the queue's consumer.
 type Pacer struct {
 	cfg    PaceConfig
 	last   time.Time // last poll
@@ -67,6 +68,9 @@ func (p *Pacer) Batch(n int, now time.Time) {
 	}
 	p.last, p.events = now, 0
 	lat := p.cfg.Latency()
+	if lat <= 0 {
+		return // nothing measured: the batching set last stays
+	}
 	size := int(p.rate * lat.Seconds())
 	size = max(size, p.cfg.Queue.Len()/2)
 	size = min(max(size, p.cfg.MinBatch), p.cfg.MaxBatch)

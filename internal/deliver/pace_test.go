@@ -45,6 +45,14 @@ func TestPacer(t *testing.T) {
 	if q.size != 10 || q.timeout != time.Millisecond {
 		t.Fatalf("batch %d, timeout %v; want 10, 1ms", q.size, q.timeout)
 	}
+	// Nothing measures a latency: the batching stays as it was.
+	lat = 0
+	sets := q.sets
+	p.Batch(100, at(35*time.Millisecond))
+	if q.sets != sets || q.size != 10 {
+		t.Fatalf("with no latency: set %d times, batch %d; want the batching left alone", q.sets-sets, q.size)
+	}
+	lat = 10 * time.Microsecond
 	// Behind: half the queue's backlog.
 	q.len = 600
 	p.Batch(100, at(40*time.Millisecond))
