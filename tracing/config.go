@@ -215,11 +215,16 @@ type TracingConfig struct {
 	// It starts at BatchSize. For the WebSocket sink built from the config
 	// it also widens the sink's window of bytes in flight with the latency
 	// (websocket.WithAdaptiveWindow), which is what keeps a slow link's
-	// throughput. Default: off (see BENCHMARKS.md).
+	// throughput. While no sink measures a latency (a file or memory sink
+	// alone), the configured BatchSize and BatchTimeout stay in force.
+	// DefaultConfig and the loaders of package config turn it on; the
+	// zero TracingConfig has it off (see BENCHMARKS.md).
 	AdaptiveBatching bool
 	// MinBatchSize and MaxBatchSize bound adaptive batching. Default:
-	// 64 (at most BatchSize) and 4096 (at
-	// least BatchSize, at most QueueSize).
+	// 64 (at most BatchSize) and an eighth of QueueSize (at most 4096, at
+	// least BatchSize; 1024 with the default QueueSize), so that the
+	// queue keeps its lanes for concurrent producers. MaxBatchSize is at
+	// most QueueSize.
 	MinBatchSize, MaxBatchSize int
 	// DegradeFill is the fraction of the WebSocket sink's outage buffer
 	// (websocket.WithOutageBuffer) past which, while the sink is in an outage
@@ -295,7 +300,7 @@ type TracingConfig struct {
 
 // DefaultConfig returns an enabled configuration with every default set.
 func DefaultConfig() TracingConfig {
-	c := TracingConfig{Enabled: true}
+	c := TracingConfig{Enabled: true, AdaptiveBatching: true}
 	c.setDefaults()
 	return c
 }

@@ -28,10 +28,11 @@ import (
 // After the run it checks that the server keeps every recorded event once
 // (the server keeps up to a million traces, so that none is evicted).
 //
-// The variants: fixed (the defaults), adaptive (AdaptiveBatching, which
-// sizes the batches and, through OptionsFromConfig, widens the
-// sink's window), and each half alone: batching (the client's batch size
-// and timeout only) and window (WithAdaptiveWindow only).
+// The variants: fixed (AdaptiveBatching and WithAdaptiveWindow off:
+// batches of 512 and the 8 MiB window), adaptive (the defaults:
+// AdaptiveBatching sizes the batches and, through OptionsFromConfig,
+// widens the sink's window), and each half alone: batching (the client's
+// batch size and timeout only) and window (WithAdaptiveWindow only).
 //
 // Two links: full offers 500,000 events/s with the sink's default window
 // (8 MiB in flight, which carries about 130,000 events/s at 50 ms); scaled

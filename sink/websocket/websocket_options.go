@@ -151,26 +151,27 @@ type wsConfig struct {
 
 func newWSConfig(opts []Option) (*wsConfig, error) {
 	c := &wsConfig{
-		log:          zap.NewNop(),
-		maxFrame:     DefaultMaxFrameBytes,
-		compressMin:  DefaultCompressionThreshold,
-		inflight:     DefaultMaxInFlightFrames,
-		inflightB:    DefaultMaxInFlightBytes,
-		outageB:      DefaultOutageBufferBytes,
-		keepalive:    DefaultKeepaliveInterval,
-		keepaliveTO:  DefaultKeepaliveTimeout,
-		dialTimeout:  DefaultDialTimeout,
-		writeTimeout: DefaultWriteTimeout,
-		policy:       retry.DefaultPolicy(),
-		spoolSync:    sink.SyncInterval(time.Second),
-		spoolMaxB:    DefaultSpoolMaxBytes,
-		spoolMaxAge:  DefaultSpoolMaxAge,
-		storeDelay:   DefaultStoreDelay,
-		apiKeyHeader: DefaultAPIKeyHeader,
-		header:       http.Header{},
-		flowID:       "default",
-		now:          time.Now,
-		degradeFill:  DefaultDegradeFill,
+		log:            zap.NewNop(),
+		maxFrame:       DefaultMaxFrameBytes,
+		compressMin:    DefaultCompressionThreshold,
+		inflight:       DefaultMaxInFlightFrames,
+		inflightB:      DefaultMaxInFlightBytes,
+		outageB:        DefaultOutageBufferBytes,
+		adaptiveWindow: true,
+		keepalive:      DefaultKeepaliveInterval,
+		keepaliveTO:    DefaultKeepaliveTimeout,
+		dialTimeout:    DefaultDialTimeout,
+		writeTimeout:   DefaultWriteTimeout,
+		policy:         retry.DefaultPolicy(),
+		spoolSync:      sink.SyncInterval(time.Second),
+		spoolMaxB:      DefaultSpoolMaxBytes,
+		spoolMaxAge:    DefaultSpoolMaxAge,
+		storeDelay:     DefaultStoreDelay,
+		apiKeyHeader:   DefaultAPIKeyHeader,
+		header:         http.Header{},
+		flowID:         "default",
+		now:            time.Now,
+		degradeFill:    DefaultDegradeFill,
 	}
 	for _, o := range opts {
 		if o != nil {
@@ -385,9 +386,10 @@ func WithOutageBuffer(bytes int) Option {
 // in proportion, so that a slow link carries as many bytes per second as a
 // fast one (the configured bytes per 10 ms), up to half the outage buffer
 // (WithOutageBuffer), which still bounds all the memory the sink holds; it
-// comes back down as the latency does. The tracing client turns it on with
-// TracingConfig.AdaptiveBatching (see OptionsFromConfig). Default:
-// off.
+// comes back down as the latency does. OptionsFromConfig sets it from
+// TracingConfig.AdaptiveBatching. Default: on (BENCHMARKS.md: at 50 ms a
+// fixed window of the default size carries less than half of what the
+// adaptive one does).
 func WithAdaptiveWindow(on bool) Option {
 	return wsOptionFunc(func(c *wsConfig) { c.adaptiveWindow = on })
 }

@@ -37,7 +37,7 @@
 //	batch_timeout_ms = 1000
 //	enable_compression = true        # binary frames, zstd unless set below
 //	# This SDK's additions (all optional):
-//	adaptive_batching = false        # batch size and timeout follow the link
+//	adaptive_batching = true         # batch size, timeout and window follow the link
 //	min_batch_size = 64              # bounds of adaptive batching
 //	max_batch_size = 4096
 //	degrade_fill = 0.5               # in an outage past this buffer fill, only critical events; or "off"

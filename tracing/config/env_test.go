@@ -39,7 +39,7 @@ var envCases = []struct {
 	}},
 	{"BATCH_SIZE", " 100 ", func(c *tracing.TracingConfig) { c.BatchSize = 100 }},
 	{"BATCH_TIMEOUT_MS", "2000", func(c *tracing.TracingConfig) { c.BatchTimeout = 2 * time.Second }},
-	{"ADAPTIVE_BATCHING", "on", func(c *tracing.TracingConfig) { c.AdaptiveBatching = true }},
+	{"ADAPTIVE_BATCHING", "off", func(c *tracing.TracingConfig) { c.AdaptiveBatching = false }},
 	{"MIN_BATCH_SIZE", "8", func(c *tracing.TracingConfig) { c.MinBatchSize = 8 }},
 	{"MAX_BATCH_SIZE", "8192", func(c *tracing.TracingConfig) { c.MaxBatchSize = 8192 }},
 	{"DEGRADE_FILL", "0.9", func(c *tracing.TracingConfig) { c.DegradeFill = 0.9 }},
