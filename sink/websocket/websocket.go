@@ -482,7 +482,7 @@ func (s *Sink) reserve(ctx context.Context, batch []tracing.TraceEvent) []tracin
 	reserve := limit + limit/criticalReserve
 	s.mu.Lock()
 	degraded := false
-	var sealedAt time.Time
+	sealedAt := time.Now() // sealForRoom just ran
 	for s.heldLocked() >= limit && !s.stopping && ctx.Err() == nil {
 		// Segments acknowledged in full while Write waits are sealed too:
 		// their traces may have ended with the end not yet told (the
