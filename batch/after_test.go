@@ -10,8 +10,8 @@ import (
 
 // TestAfter_RunsOnceEarlierItemsAreHandled checks that After's function
 // runs only once every item put before it (in both lanes) has been handed
-// to handle, without hastening them, and before later items' batches
-// are needed; in the order of the After calls.
+// to handle, and before later items' batches are needed; in the order of
+// the After calls.
 func TestAfter_RunsOnceEarlierItemsAreHandled(t *testing.T) {
 	var r recorder
 	q := newQueue(t, batch.Config{Capacity: 64, CriticalCapacity: 8, MaxBatch: 4, Timeout: 5 * time.Millisecond}, r.handle)
@@ -83,5 +83,30 @@ func TestAfter_RunsAtCloseAndRefusesAfter(t *testing.T) {
 	}
 	if q.After(func() { t.Error("ran after Close") }) {
 		t.Fatal("After accepted after Close")
+	}
+}
+
+// TestAfter_HastensTheItemsItWaitsFor puts a few items into a queue whose
+// batches would wait an hour to fill: After's function must not wait for
+// that, so the items before it are handed over at once.
+func TestAfter_HastensTheItemsItWaitsFor(t *testing.T) {
+	var r recorder
+	q := newQueue(t, batch.Config{Capacity: 64, MaxBatch: 64, Timeout: time.Hour}, r.handle)
+	for i := range 3 {
+		if !q.Put(&item{Seq: i}) {
+			t.Fatalf("put %d refused", i)
+		}
+	}
+	ran := make(chan int, 1)
+	if !q.After(func() { got, _ := r.snapshot(); ran <- len(got) }) {
+		t.Fatal("After refused on an open queue")
+	}
+	select {
+	case n := <-ran:
+		if n != 3 {
+			t.Fatalf("ran with %d items handled, want 3", n)
+		}
+	case <-ctxTimeout(t).Done():
+		t.Fatal("After's function waited for the batch timeout")
 	}
 }

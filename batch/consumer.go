@@ -354,7 +354,10 @@ func (q *Queue[T]) handOver(l *lane[T], n uint64) {
 }
 
 // runMarks runs the After functions whose items have all been released
-// (all of them when every is set), in the order of the After calls.
+// (all of them when every is set), in the order of the After calls, and
+// hastens the items the others wait for: they are handed over as if a
+// Flush had asked, so that no function waits for a partial batch's
+// timeout (in another lane, perhaps, than the items it follows).
 func (q *Queue[T]) runMarks(every bool) {
 	q.markMu.Lock()
 	var due []func()
@@ -369,6 +372,14 @@ func (q *Queue[T]) runMarks(every bool) {
 	clear(q.marks[len(keep):])
 	q.marks = keep
 	q.markN.Store(int64(len(keep)))
+	if len(keep) > 0 {
+		// Later marks wait for at least the items earlier ones do.
+		last := keep[len(keep)-1].at
+		for i := range q.lanes {
+			q.lanes[i].force = max(q.lanes[i].force, last.r[i])
+		}
+		q.critical.force = max(q.critical.force, last.c)
+	}
 	q.markMu.Unlock()
 	for _, fn := range due {
 		fn()

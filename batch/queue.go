@@ -627,8 +627,9 @@ func (q *Queue[T]) wakeConsumer() {
 
 // After arranges for fn to run on the consumer goroutine once handle has
 // returned for every item put before the call, in every lane (or the item
-// was abandoned by a Close whose ctx ended). Unlike Flush it neither waits
-// nor hastens those items: they go out with their batches. Functions run in
+// was abandoned by a Close whose ctx ended). Unlike Flush it does not
+// wait; like Flush it hastens those items: the consumer hands them over
+// without waiting for their batches to fill or time out. Functions run in
 // the order of their After calls, and must not block for long: they hold
 // up the consumer. It reports false, and fn never runs, once the consumer
 // has returned.
