@@ -365,6 +365,9 @@ func (s *Sink) takeLocked(c *wsConn, batch []*frame, spoolFirst bool) []*frame {
 				g.pending = nil
 			}
 			g.skippedN = max(g.skippedN, f.upto)
+			if f.final {
+				g.finalOut = false
+			}
 			s.untrackLocked(f)
 			s.releaseLocked(f)
 			s.resolveSegLocked(g)
@@ -671,6 +674,9 @@ func (s *Sink) ack(c *wsConn) error {
 	c.acks.Add(1)
 	s.noteAckLatency(f)
 	if g := f.seg; g != nil {
+		if f.final {
+			g.finalOut = false
+		}
 		if f.upto > g.ackedN && !g.lost.Load() {
 			s.eventsDelivered.Add(uint64(f.upto - g.ackedN))
 			g.ackedN = f.upto

@@ -37,11 +37,14 @@ type frame struct {
 	sentAt   int64     // when the sender last took it for the wire (Unix ns)
 	spool    spool.Ref // set when the frame was read from the spool
 	buf      *[]byte   // pooled backing store of wire, or nil
-	// seg is the segment a store frame carries, and upto how many of its
-	// events (all it had when the frame was built); nil for other frames.
+	// seg is the segment a store frame carries, upto how many of its
+	// events (all it had when the frame was built) and build which of its
+	// stores it is (traceSeg.builds when it was built); seg is nil for
+	// other frames.
 	seg   *traceSeg
 	upto  int
-	final bool // the last store of its segment
+	build int
+	final bool // the last store of its segment, with the trace's header as it ended
 	// parts is the JSON of a store: the head of its StoreTrace (up to the
 	// events), seg's chunks as they were when it was built, and the
 	// tail; the head and tail are in hbuf. The chunks are seg's own, not a

@@ -763,3 +763,29 @@ func TestWebSocketStoresAnEndedTraceAtTheNextWrite(t *testing.T) {
 		}
 	}
 }
+
+// TestWebSocketResendsTheEndOfAStoredTrace checks that a trace's last
+// store, the only one with its end, is sent again when its connection is
+// lost before the server handles it, although an earlier store with the
+// same events was acknowledged. The sink used to count that store as
+// superseded, and the server kept the trace running.
+func TestWebSocketResendsTheEndOfAStoredTrace(t *testing.T) {
+	for _, gen := range generations {
+		for _, mode := range modes {
+			if !keeps(gen, mode) {
+				continue
+			}
+			t.Run(fmt.Sprintf("%s/%s", gen, mode), func(t *testing.T) {
+				r := newKeepRun(t, gen, mode, nil, WithStoreDelay(time.Hour))
+				r.connected()
+				batches := r.startTraces(1, 4, 4)
+				r.write(batches[0])
+				r.flush()
+				r.srv.DropAfter(0)
+				r.endTraces()
+				r.flush()
+				r.check(r.srv)
+			})
+		}
+	}
+}

@@ -49,11 +49,17 @@ type traceSeg struct {
 
 	// Guarded by WebSocket.mu.
 	storedN  int    // events carried by the newest store built
+	builds   int    // stores built
 	ackedN   int    // events carried by the newest store acknowledged
 	skippedN int    // events carried by the newest store not sent (streamed instead)
 	sealed   bool   // no more events; released once resolved
 	pending  *frame // newest store not taken by the sender yet
 	released bool   // resolved: its events need no more stores
+	// finalOut is set while the segment's last store, the only one with
+	// the trace's end (status and end time), is neither acknowledged nor
+	// skipped: an acknowledged store with as many events does not make it
+	// unnecessary.
+	finalOut bool
 	// refs counts the frames whose parts are data's chunks, plus one until
 	// the segment is released; the chunks go back to the pool when it
 	// drops to zero.
@@ -206,6 +212,9 @@ func (s *Sink) sealLocked(g *traceSeg, now int64, frames []*frame) []*frame {
 		f := s.buildStore(g, now)
 		f.final = true
 		frames = append(frames, f)
+		s.mu.Lock()
+		g.finalOut = true
+		s.mu.Unlock()
 	}
 	s.mu.Lock()
 	g.sealed = true
@@ -258,6 +267,8 @@ func (s *Sink) buildStore(g *traceSeg, now int64) *frame {
 	f.upto = g.n
 	f.events = g.n - g.storedN
 	g.storedN = g.n
+	g.builds++
+	f.build = g.builds
 	s.mu.Unlock()
 	if f.parts != nil {
 		s.compressStore(f)
@@ -313,10 +324,11 @@ func (s *Sink) queueStore(f *frame) (admit bool) {
 		s.releaseLocked(f)
 		return false
 	}
-	if f.upto < g.storedN {
+	if f.build < g.builds {
 		// A newer store of the segment was built while f waited to be
 		// queued (the store loop and Write build stores concurrently): it
-		// carries f's events, and f must not replace it.
+		// carries f's events, and perhaps the trace's end, and f must not
+		// replace it.
 		if p := g.pending; p != nil && !p.sent && p.tracked {
 			p.events += f.events
 			p.critical = p.critical || f.critical
@@ -330,7 +342,7 @@ func (s *Sink) queueStore(f *frame) (admit bool) {
 		s.releaseLocked(p)
 		p.wire, p.buf, p.binary, p.alg, p.rawLen = f.wire, f.buf, f.binary, f.alg, f.rawLen
 		p.parts, p.hbuf, p.zparts, p.zlen = f.parts, f.hbuf, f.zparts, f.zlen
-		p.upto, p.critical = f.upto, p.critical || f.critical
+		p.upto, p.build, p.final, p.critical = f.upto, f.build, f.final, p.critical || f.critical
 		p.events += f.events
 		p.recount()
 		f.buf, f.wire, f.parts, f.hbuf, f.zparts = nil, nil, nil, nil, nil
@@ -342,13 +354,16 @@ func (s *Sink) queueStore(f *frame) (admit bool) {
 }
 
 // superseded reports whether f is a store of its segment that a newer
-// store (or the segment's loss) makes unnecessary. s.mu must be held.
+// store (or the segment's loss) makes unnecessary: a newer store was
+// built, or one with all of f's events was acknowledged, unless f is the
+// last store and carries the trace's end. s.mu must be held.
 func superseded(f *frame) bool {
 	if f.stream != nil {
 		return f.stream.lost.Load()
 	}
 	g := f.seg
-	return g != nil && (g.lost.Load() || f.upto < g.storedN || f.upto <= g.ackedN && f.sent)
+	return g != nil && (g.lost.Load() || f.build < g.builds ||
+		f.upto <= g.ackedN && f.sent && !(f.final && g.finalOut))
 }
 
 // resolveSegLocked releases g once its last store is acknowledged or its
@@ -358,7 +373,7 @@ func (s *Sink) resolveSegLocked(g *traceSeg) {
 	if g.released {
 		return
 	}
-	stored := max(g.ackedN, g.skippedN) >= g.storedN && g.pending == nil
+	stored := max(g.ackedN, g.skippedN) >= g.storedN && g.pending == nil && !g.finalOut
 	streamed := g.recDone >= g.recN && g.endDone >= g.endN
 	if !g.lost.Load() && (!(g.sealed && stored && streamed) || g.recovering) {
 		return
