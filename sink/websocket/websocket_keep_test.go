@@ -789,3 +789,35 @@ func TestWebSocketResendsTheEndOfAStoredTrace(t *testing.T) {
 		}
 	}
 }
+
+// TestWebSocketReleasesATraceRecoveredAfterItsEnd checks that a streamed
+// trace whose EndTrace is lost with its connection is kept ended, through
+// the recovery's store, and that its segment is then released: the
+// recovery's store takes the place of the last store built at the end. The
+// segment used to wait for that superseded store for good, holding its
+// memory, so that a sink at its memory limit stopped taking events.
+func TestWebSocketReleasesATraceRecoveredAfterItsEnd(t *testing.T) {
+	for _, mode := range []Mode{ModeLive, ModeBoth} {
+		t.Run(mode.String(), func(t *testing.T) {
+			// One frame in flight: after the reconnect, the recovery's
+			// store is built before the last store is sent again.
+			r := newKeepRun(t, tracetest.Gen2, mode, nil, WithStoreDelay(time.Hour), WithMaxInFlight(1, DefaultMaxInFlightBytes))
+			r.connected()
+			batches := r.startTraces(1, 4, 4)
+			r.write(batches[0])
+			r.flush()
+			r.srv.DropAfter(0)
+			r.endTraces()
+			r.flush()
+			r.check(r.srv)
+			r.s.encMu.Lock()
+			g := r.s.segs[r.hdrs[0].TraceID]
+			r.s.encMu.Unlock()
+			waitSink(r.ctx, t, r.s, "the segment's release", func(Stats) bool {
+				r.s.mu.Lock()
+				defer r.s.mu.Unlock()
+				return g.released
+			})
+		})
+	}
+}

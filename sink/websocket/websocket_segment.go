@@ -269,6 +269,9 @@ func (s *Sink) buildStore(g *traceSeg, now int64) *frame {
 	g.storedN = g.n
 	g.builds++
 	f.build = g.builds
+	// A store built after the last one (a recovery's) carries the trace's
+	// end too, and takes the last one's place.
+	f.final = g.finalOut
 	s.mu.Unlock()
 	if f.parts != nil {
 		s.compressStore(f)
