@@ -567,7 +567,11 @@ func (s *Sink) sealForRoom(largest bool) {
 		for _, g := range s.segs {
 			s.mu.Lock()
 			open := !g.sealed && !g.lost.Load()
-			done := open && (g.dirtySince == 0 || !s.stores(g)) && g.ackedN >= g.storedN && g.recDone >= g.recN
+			// Done: every event answered and kept, by a store or, on a
+			// generation-2 server, by RecordEvents (whose segment skips
+			// its stores).
+			done := open && g.recDone >= g.recN &&
+				(g.delivered >= g.n || (g.dirtySince == 0 || !s.stores(g)) && g.ackedN >= g.storedN)
 			s.mu.Unlock()
 			if done {
 				frames = s.sealLocked(g, now, frames)

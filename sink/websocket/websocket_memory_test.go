@@ -367,3 +367,36 @@ func TestWebSocketSealsSegmentsAcknowledgedWhileWriteWaits(t *testing.T) {
 	}
 	assertKeptOnce(t, srv, ids(append(first, later...)))
 }
+
+// TestWebSocketSealsStreamedSegmentsForRoom checks that a Write at the
+// memory limit seals the open segments of streamed traces whose events
+// are all kept, by RecordEvents on a generation-2 server, although their
+// stores were skipped: it used to wait for stores that would never be
+// sent, until its context ended, and dropped the batch's routine events.
+func TestWebSocketSealsStreamedSegmentsForRoom(t *testing.T) {
+	r := newKeepRun(t, tracetest.Gen2, ModeBoth, nil, WithOutageBuffer(64<<10), WithStoreDelay(time.Hour))
+	r.connected()
+	byTrace := map[tracing.TraceID][]tracing.EventID{}
+	for _, b := range r.startTraces(8, 20, 20) {
+		for _, ev := range b {
+			byTrace[ev.TraceID] = append(byTrace[ev.TraceID], ev.EventID)
+		}
+		r.want = append(r.want, ids(b)...)
+		ctx, cancel := context.WithTimeout(r.ctx, 2*time.Second)
+		err := r.s.Write(ctx, b)
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := r.s.SinkStats().Dropped; len(d) != 0 {
+			t.Fatalf("Write at the memory limit dropped %v", d)
+		}
+	}
+	r.endTraces()
+	r.flush()
+	traces := make([]soakTrace, len(r.hdrs))
+	for i, h := range r.hdrs {
+		traces[i] = soakTrace{id: h.TraceID, status: h.Status, events: byTrace[h.TraceID]}
+	}
+	checkSoak(r.ctx, t, r.srv, [][]soakTrace{traces}, false, r.s.SinkStats().Acknowledged)
+}
