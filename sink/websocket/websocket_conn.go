@@ -359,6 +359,18 @@ func (s *Sink) takeLocked(c *wsConn, batch []*frame, spoolFirst bool) []*frame {
 			s.releaseLocked(f)
 			continue
 		}
+		if g := f.seg; g != nil && g.recovering {
+			// The recovery's store, built once the server has stored the
+			// old connection's copy, carries f's events (and end); sent
+			// now, f would be replaced by that copy, which may hold fewer.
+			q.pop()
+			if g.pending == f {
+				g.pending = nil
+			}
+			s.untrackLocked(f)
+			s.releaseLocked(f)
+			continue
+		}
 		if g := f.seg; g != nil && !g.storeOnly.Load() && s.streamedOnlyLocked(c, f) {
 			q.pop()
 			if g.pending == f {
