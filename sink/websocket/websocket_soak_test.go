@@ -82,6 +82,7 @@ type soakSettings struct {
 	policy      batch.Policy
 	queueSize   int // 0: the default
 	outage      int // the sink's memory limit; 0: the default
+	spool       bool
 	workers     int
 	maxEvents   int           // per trace
 	pause       int           // a worker pauses after one event in pause, on average
@@ -101,6 +102,7 @@ func newSoakSettings(rng *rand.Rand) soakSettings {
 		policy:      []batch.Policy{batch.Block, batch.Block, batch.DropNewest}[rng.IntN(3)],
 		queueSize:   []int{0, 256}[rng.IntN(2)],
 		outage:      []int{0, 0, 256 << 10}[rng.IntN(3)],
+		spool:       rng.IntN(3) == 0,
 		workers:     1 + rng.IntN(4),
 		maxEvents:   []int{3, 100, 600}[rng.IntN(3)],
 		pause:       []int{5, 50, 500}[rng.IntN(3)],
@@ -138,6 +140,9 @@ func soak(t *testing.T, gen tracetest.Generation, mode Mode, seed uint64) {
 	}
 	if set.outage != 0 {
 		sinkOpts = append(sinkOpts, WithOutageBuffer(set.outage))
+	}
+	if set.spool {
+		sinkOpts = append(sinkOpts, WithSpoolDir(t.TempDir()))
 	}
 	srv := startServer(t, srvOpts...)
 	s, _ := newTestSink(t, srv.URL(), sinkOpts...)
