@@ -354,34 +354,22 @@ func (s *Sink) takeLocked(c *wsConn, batch []*frame, spoolFirst bool) []*frame {
 		}
 		if superseded(f) {
 			// A newer store of its segment carries its events.
-			q.pop()
-			s.untrackLocked(f)
-			s.releaseLocked(f)
+			s.skipStoreLocked(q, f)
 			continue
 		}
 		if g := f.seg; g != nil && g.recovering {
 			// The recovery's store, built once the server has stored the
 			// old connection's copy, carries f's events (and end); sent
 			// now, f would be replaced by that copy, which may hold fewer.
-			q.pop()
-			if g.pending == f {
-				g.pending = nil
-			}
-			s.untrackLocked(f)
-			s.releaseLocked(f)
+			s.skipStoreLocked(q, f)
 			continue
 		}
 		if g := f.seg; g != nil && !g.storeOnly.Load() && s.streamedOnlyLocked(c, f) {
-			q.pop()
-			if g.pending == f {
-				g.pending = nil
-			}
 			g.skippedN = max(g.skippedN, f.upto)
 			if f.final {
 				g.finalOut = false
 			}
-			s.untrackLocked(f)
-			s.releaseLocked(f)
+			s.skipStoreLocked(q, f)
 			s.resolveSegLocked(g)
 			continue
 		}
@@ -429,6 +417,17 @@ func (s *Sink) takeLocked(c *wsConn, batch []*frame, spoolFirst bool) []*frame {
 		batch = append(batch, f)
 	}
 	return s.tookLocked(batch)
+}
+
+// skipStoreLocked removes f, a store of its segment at the head of q, without
+// sending it. s.mu must be held.
+func (s *Sink) skipStoreLocked(q *fifo, f *frame) {
+	q.pop()
+	if g := f.seg; g != nil && g.pending == f {
+		g.pending = nil
+	}
+	s.untrackLocked(f)
+	s.releaseLocked(f)
 }
 
 // decompressLocked turns binary f into a text frame of its JSON: its
