@@ -764,6 +764,20 @@ func TestWebSocketStoresAnEndedTraceAtTheNextWrite(t *testing.T) {
 	}
 }
 
+// endOnALostConnection records one trace of 4 events, has every store
+// acknowledged, then ends the trace with the connection set to drop on the
+// next message, and checks what the server keeps.
+func (r *keepRun) endOnALostConnection() {
+	r.t.Helper()
+	r.connected()
+	r.write(r.startTraces(1, 4, 4)[0])
+	r.flush()
+	r.srv.DropAfter(0)
+	r.endTraces()
+	r.flush()
+	r.check(r.srv)
+}
+
 // TestWebSocketResendsTheEndOfAStoredTrace checks that a trace's last
 // store, the only one with its end, is sent again when its connection is
 // lost before the server handles it, although an earlier store with the
@@ -777,14 +791,7 @@ func TestWebSocketResendsTheEndOfAStoredTrace(t *testing.T) {
 			}
 			t.Run(fmt.Sprintf("%s/%s", gen, mode), func(t *testing.T) {
 				r := newKeepRun(t, gen, mode, nil, WithStoreDelay(time.Hour))
-				r.connected()
-				batches := r.startTraces(1, 4, 4)
-				r.write(batches[0])
-				r.flush()
-				r.srv.DropAfter(0)
-				r.endTraces()
-				r.flush()
-				r.check(r.srv)
+				r.endOnALostConnection()
 			})
 		}
 	}
@@ -802,14 +809,7 @@ func TestWebSocketReleasesATraceRecoveredAfterItsEnd(t *testing.T) {
 			// One frame in flight: after the reconnect, the recovery's
 			// store is built before the last store is sent again.
 			r := newKeepRun(t, tracetest.Gen2, mode, nil, WithStoreDelay(time.Hour), WithMaxInFlight(1, DefaultMaxInFlightBytes))
-			r.connected()
-			batches := r.startTraces(1, 4, 4)
-			r.write(batches[0])
-			r.flush()
-			r.srv.DropAfter(0)
-			r.endTraces()
-			r.flush()
-			r.check(r.srv)
+			r.endOnALostConnection()
 			r.s.encMu.Lock()
 			g := r.s.segs[r.hdrs[0].TraceID]
 			r.s.encMu.Unlock()
