@@ -70,14 +70,24 @@ func (s *Sink) encodeBatch(batch []tracing.TraceEvent) []*frame {
 }
 
 // encodeDue returns stores of the segments whose events waited long
-// enough (every one with events not stored yet, when all is set).
+// enough (every one with events not stored yet, when all is set), and
+// seals the segments opened after their trace's end (traceSeg.late) whose
+// first events waited the store delay (all of them, when all is set).
 func (s *Sink) encodeDue(all bool) []*frame {
 	s.encMu.Lock()
 	defer s.encMu.Unlock()
 	now := s.cfg.now().UnixNano()
 	var frames []*frame
 	for _, g := range s.segs {
-		if g.dirtySince != 0 && s.stores(g) && (all || s.storeDue(g, now)) && !g.lost.Load() {
+		if g.dirtySince == 0 || g.lost.Load() {
+			continue
+		}
+		switch {
+		case g.late && (all || now-g.dirtySince >= int64(s.cfg.storeDelay)):
+			if !s.isSealed(g) {
+				frames = s.sealLocked(g, now, frames)
+			}
+		case s.stores(g) && (all || s.storeDue(g, now)):
 			frames = append(frames, s.buildStore(g, now))
 		}
 	}
@@ -163,11 +173,10 @@ func (s *Sink) pruneSegsLocked() {
 	defer s.mu.Unlock()
 	for id, g := range s.segs {
 		if g.released {
-			if k := g.hdr.Status.Kind; k == tracing.StatusRunning || k == tracing.StatusPending {
-				// Sealed before its trace ended: the trace goes on in the
-				// next segment, not in segment 0 again.
-				s.headers.SetNext(id, g.number+1)
-			}
+			// The trace's next events go on in the next segment, not in
+			// segment 0 again: those of a trace sealed before its end,
+			// and those written after the end.
+			s.headers.SetNext(id, g.number+1)
 			delete(s.segs, id)
 		}
 		if len(s.segs) <= traces.Max {

@@ -11,6 +11,7 @@ import (
 	"github.com/reflowtrace/reflowtrace-go/sink"
 	"github.com/reflowtrace/reflowtrace-go/sink/websocket/internal/traces"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/query"
 	"github.com/reflowtrace/reflowtrace-go/tracing/tracetest"
 	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
@@ -708,22 +709,7 @@ func TestWebSocketKeepsATraceWhoseSegmentWasForgotten(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.sealForRoom(false) // acknowledged in full: sealed and released
-	s.encMu.Lock()
-	for i := 0; ; i++ {
-		if _, ok := s.segs[hdr.TraceID]; !ok {
-			break
-		}
-		if i == 64 {
-			s.encMu.Unlock()
-			t.Fatal("the sink never forgot the trace's segment")
-		}
-		for len(s.segs) <= 2*traces.Max {
-			done := tracing.ExecutionStatus{Kind: tracing.StatusCompleted}
-			s.segs[tracing.NewTraceID()] = &traceSeg{released: true, hdr: tracing.FlowTrace{Status: done}}
-		}
-		s.pruneSegsLocked()
-	}
-	s.encMu.Unlock()
+	forgetSegment(t, s, hdr.TraceID)
 	if err := s.Write(ctx, late); err != nil {
 		t.Fatal(err)
 	}
@@ -732,6 +718,61 @@ func TestWebSocketKeepsATraceWhoseSegmentWasForgotten(t *testing.T) {
 		t.Fatal(err)
 	}
 	assertKeptOnce(t, srv, ids(append(early, late...)))
+}
+
+// forgetSegment makes s forget the released segment of trace id, among
+// many others, as a sink that has seen more traces than it remembers
+// does.
+func forgetSegment(t *testing.T, s *Sink, id tracing.TraceID) {
+	t.Helper()
+	s.encMu.Lock()
+	defer s.encMu.Unlock()
+	for i := 0; ; i++ {
+		if _, ok := s.segs[id]; !ok {
+			return
+		}
+		if i == 64 {
+			t.Fatal("the sink never forgot the trace's segment")
+		}
+		for len(s.segs) <= 2*traces.Max {
+			done := tracing.ExecutionStatus{Kind: tracing.StatusCompleted}
+			s.segs[tracing.NewTraceID()] = &traceSeg{released: true, hdr: tracing.FlowTrace{Status: done}}
+		}
+		s.pruneSegsLocked()
+	}
+}
+
+// TestWebSocketKeepsAnEndedTraceWhoseSegmentWasForgotten ends a trace,
+// lets the sink forget its segment among many others, and then writes
+// more of the trace, as a goroutine still recording into it does. The
+// late events must go to the trace's next segment: a new segment 0 would
+// replace the stored trace with them.
+func TestWebSocketKeepsAnEndedTraceWhoseSegmentWasForgotten(t *testing.T) {
+	ctx := testCtx(t)
+	srv := startServer(t)
+	s, _ := newTestSink(t, srv.URL())
+	hdr := traceHeader(tracing.NewTraceID())
+	s.ObserveTrace(hdr)
+	early, late := makeEvents(4, hdr.TraceID), makeEvents(2, hdr.TraceID)
+	if err := s.Write(ctx, early); err != nil {
+		t.Fatal(err)
+	}
+	hdr = ended(hdr, tracing.ExecutionStatus{Kind: tracing.StatusCompleted})
+	s.ObserveTrace(hdr)
+	if err := s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	forgetSegment(t, s, hdr.TraceID)
+	if err := s.Write(ctx, late); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	assertKeptOnce(t, srv, ids(append(early, late...)))
+	if got := srv.GetTrace(hdr.TraceID); got == nil || got.Status != hdr.Status {
+		t.Fatalf("the trace is kept as %+v, want status %v", got, hdr.Status)
+	}
 }
 
 // TestWebSocketStoresAnEndedTraceAtTheNextWrite ends a trace and writes
@@ -819,5 +860,53 @@ func TestWebSocketReleasesATraceRecoveredAfterItsEnd(t *testing.T) {
 				return g.released
 			})
 		})
+	}
+}
+
+// TestWebSocketKeepsEventsWrittenAfterTheEnd writes events of a trace
+// after its end, as a goroutine still recording into it does: they open
+// the trace's next segment, which must be kept, linked to the trace, with
+// its final status, and released once acknowledged, in every mode that
+// keeps. In the live modes it used to stay open on a generation-2 server
+// without its tags, so that a reader of the trace never found it, and in
+// every mode it held its memory until Close.
+func TestWebSocketKeepsEventsWrittenAfterTheEnd(t *testing.T) {
+	for _, gen := range generations {
+		for _, mode := range modes {
+			if !keeps(gen, mode) {
+				continue
+			}
+			t.Run(fmt.Sprintf("%s/%s", gen, mode), func(t *testing.T) {
+				r := newKeepRun(t, gen, mode, nil, WithStoreDelay(time.Hour))
+				r.connected()
+				b := r.startTraces(1, 4, 4)
+				r.write(b[0])
+				r.endTraces()
+				r.write(makeEvents(2, r.hdrs[0].TraceID))
+				r.flush()
+				wctx, cancel := context.WithTimeout(r.ctx, 5*time.Second)
+				defer cancel()
+				waitSink(wctx, t, r.s, "the late segment's release", func(Stats) bool { return r.s.held() == 0 })
+				q, err := query.Dial(r.ctx, r.srv.URL())
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer q.Close()
+				got, err := q.Trace(r.ctx, r.hdrs[0].TraceID)
+				if err != nil || got == nil {
+					t.Fatalf("Trace = %v, %v", got, err)
+				}
+				if got.Status != r.hdrs[0].Status {
+					t.Errorf("trace kept with status %v, want %v", got.Status, r.hdrs[0].Status)
+				}
+				kept := map[tracing.EventID]int{}
+				for _, ev := range got.Events {
+					kept[ev.EventID]++
+				}
+				if msg := keptOnce(r.want, kept); msg != "" {
+					t.Errorf("the trace read back: %s", msg)
+				}
+			})
+		}
 	}
 }

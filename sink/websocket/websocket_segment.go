@@ -66,6 +66,11 @@ type traceSeg struct {
 	refs int
 	// lostReason is why the events were given up ("" when spooled).
 	lostReason string
+	// late is set for a segment opened after its trace ended, by events
+	// written after the end: no end is coming to seal it, so encodeDue
+	// seals it, with its one store, once its first events waited the
+	// store delay.
+	late bool
 
 	// The streamed side (live modes): the connection whose StartTrace
 	// opened the segment on a generation-2 server; RecordEvent frames
@@ -138,8 +143,14 @@ func (s *Sink) segFor(id tracing.TraceID, start int64) *traceSeg {
 		hdr.StartTime = unixTime(start)
 	}
 	ng := s.newSegLocked(hdr, number)
+	ng.late = hasEnded(hdr.Status)
 	s.segs[id] = ng
 	return ng
+}
+
+// hasEnded reports whether a trace with status has ended.
+func hasEnded(status tracing.ExecutionStatus) bool {
+	return status.Kind != tracing.StatusRunning && status.Kind != tracing.StatusPending
 }
 
 func (s *Sink) isSealed(g *traceSeg) bool {
@@ -232,8 +243,8 @@ func (s *Sink) stores(g *traceSeg) bool { return s.cfg.mode.store() || g.storeOn
 // waited the store delay (scaled by the segment's size in MiB, so that a
 // slow trace does not resend a large segment every second).
 func (s *Sink) storeDue(g *traceSeg, now int64) bool {
-	if g.dirtySince == 0 || !s.stores(g) {
-		return false
+	if g.dirtySince == 0 || !s.stores(g) || g.late {
+		return false // a late segment's one store is its last (encodeDue)
 	}
 	if g.storedB == 0 || g.data.Len()-g.storedB >= g.storedB {
 		return true
