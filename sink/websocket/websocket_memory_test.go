@@ -398,5 +398,5 @@ func TestWebSocketSealsStreamedSegmentsForRoom(t *testing.T) {
 	for i, h := range r.hdrs {
 		traces[i] = soakTrace{id: h.TraceID, status: h.Status, events: byTrace[h.TraceID]}
 	}
-	checkSoak(r.ctx, t, r.srv, [][]soakTrace{traces}, false, r.s.SinkStats().Acknowledged)
+	checkSoak(r.ctx, t, []*tracetest.Server{r.srv}, []soakRecorded{{traces: traces}}, nil, false, r.s.SinkStats().Acknowledged)
 }

@@ -87,6 +87,13 @@ type soakSettings struct {
 	maxEvents   int           // per trace
 	pause       int           // a worker pauses after one event in pause, on average
 	duration    time.Duration // workers start traces for this long
+	// failover adds a second server (WithFailover); the faults hit either.
+	// Only where a trace spread over servers reads back unambiguously:
+	// every store carries its segment whole, and no server ends a trace on
+	// its own (a generation-2 server completes the traces a closed
+	// connection streamed).
+	failover bool
+	rotate   bool // a goroutine ends the implicit trace every few ms
 }
 
 func newSoakSettings(rng *rand.Rand) soakSettings {
@@ -107,6 +114,8 @@ func newSoakSettings(rng *rand.Rand) soakSettings {
 		maxEvents:   []int{3, 100, 600}[rng.IntN(3)],
 		pause:       []int{5, 50, 500}[rng.IntN(3)],
 		duration:    time.Second,
+		failover:    rng.IntN(2) == 0,
+		rotate:      rng.IntN(2) == 0,
 	}
 }
 
@@ -122,11 +131,19 @@ type soakTrace struct {
 	events []tracing.EventID
 }
 
+// soakRecorded is what one worker of a soak run recorded: its traces, and
+// the events it recorded into the client's implicit trace.
+type soakRecorded struct {
+	traces   []soakTrace
+	implicit []tracing.EventID
+}
+
 func soak(t *testing.T, gen tracetest.Generation, mode Mode, seed uint64) {
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
 	rng := rand.New(rand.NewPCG(seed, seed>>1|1))
 	set := newSoakSettings(rng)
+	set.failover = set.failover && (gen == tracetest.Gen1 || mode == ModeStore)
 	t.Logf("seed %d: %+v", seed, set)
 
 	srvOpts := []tracetest.Option{tracetest.WithGeneration(gen), tracetest.WithMaxTraces(1 << 20)}
@@ -144,8 +161,12 @@ func soak(t *testing.T, gen tracetest.Generation, mode Mode, seed uint64) {
 	if set.spool {
 		sinkOpts = append(sinkOpts, WithSpoolDir(t.TempDir()))
 	}
-	srv := startServer(t, srvOpts...)
-	s, _ := newTestSink(t, srv.URL(), sinkOpts...)
+	servers := []*tracetest.Server{startServer(t, srvOpts...)}
+	if set.failover {
+		servers = append(servers, startServer(t, srvOpts...))
+		sinkOpts = append(sinkOpts, WithFailover(servers[1].URL()))
+	}
+	s, _ := newTestSink(t, servers[0].URL(), sinkOpts...)
 
 	cfg := tracing.DefaultConfig()
 	cfg.FlowID = "soak"
@@ -165,37 +186,62 @@ func soak(t *testing.T, gen tracetest.Generation, mode Mode, seed uint64) {
 	frng := rand.New(rand.NewPCG(rng.Uint64(), rng.Uint64()))
 	go func() {
 		defer close(faultsDone)
-		injectFaults(ctx, t, srv, frng, stopFaults)
+		injectFaults(ctx, t, servers, frng, stopFaults)
+	}()
+	// The implicit traces, each with the status it ended with.
+	var implicit []soakTrace
+	rotated := make(chan error, 1)
+	go func() {
+		if !set.rotate {
+			rotated <- nil
+			return
+		}
+		rotated <- rotateImplicit(ctx, c, &implicit, stopFaults)
 	}()
 
-	traces := make([][]soakTrace, set.workers)
-	errs := make([]error, set.workers)
+	recorded := make([]soakRecorded, set.workers)
+	errs := make([]error, set.workers+2)
 	var wg sync.WaitGroup
 	for w := range set.workers {
 		wrng := rand.New(rand.NewPCG(rng.Uint64(), rng.Uint64()))
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			traces[w], errs[w] = soakWorker(ctx, c, wrng, set)
+			recorded[w], errs[w] = soakWorker(ctx, c, wrng, set)
 		}()
 	}
 	wg.Wait()
 	close(stopFaults)
 	<-faultsDone
+	errs[set.workers] = <-rotated
+	// One last event, so that the implicit trace that Close ends is used
+	// and must be kept (even if the event is dropped).
+	last := tracing.NewEventID()
+	ev := event.ActorStarted("last")
+	ev.EventID = last
+	if set.policy == batch.Block {
+		errs[set.workers+1] = c.RecordWait(ctx, ev)
+	} else {
+		c.Record(ctx, ev)
+	}
+	recorded = append(recorded, soakRecorded{implicit: []tracing.EventID{last}})
+	implicit = append(implicit, soakTrace{id: c.CurrentTrace(ctx).ID, status: tracing.ExecutionStatus{Kind: tracing.StatusCompleted}})
 	if err := errors.Join(errs...); err != nil {
 		t.Fatalf("recording: %v", err)
 	}
-	srv.ErrorEvery(0, "", "")
-	srv.SetAckDelay(0)
-	srv.SetRefusing(false, tracetest.RefuseClose)
-	srv.RefuseNext(0, tracetest.RefuseClose)
-	srv.DropAfter(-1)
-	srv.DropBeforeAck(0)
+	for _, srv := range servers {
+		srv.ErrorEvery(0, "", "")
+		srv.SetAckDelay(0)
+		srv.SetRefusing(false, tracetest.RefuseClose)
+		srv.RefuseNext(0, tracetest.RefuseClose)
+		srv.DropAfter(-1)
+		srv.DropBeforeAck(0)
+	}
 	drops := set.policy == batch.DropNewest || set.outage != 0
 	if err := c.Close(ctx); err != nil && (!drops || !onlyDrops(err)) {
 		// A run that lets the client drop may have Close report the drops,
 		// and nothing else.
-		t.Fatalf("Close: %v; sink %+v; server %s", err, s.Stats(), serverSummary(srv))
+		t.Fatalf("Close: %v; sink %+v; servers %s", err, s.Stats(), serversSummary(servers))
 	}
 	m := c.Metrics()
 	if m.Recorded != m.Delivered+m.Dropped.Total() {
@@ -204,15 +250,17 @@ func soak(t *testing.T, gen tracetest.Generation, mode Mode, seed uint64) {
 	if !drops && m.Dropped.Total() != 0 {
 		t.Fatalf("client dropped %d events: %+v", m.Dropped.Total(), m.Dropped)
 	}
-	t.Logf("recorded %d events in %d traces, dropped %d: %+v", m.Recorded, len(slices.Concat(traces...)), m.Dropped.Total(), m.Dropped)
-	checkSoak(ctx, t, srv, traces, drops, m.Delivered)
+	t.Logf("recorded %d events in %d traces and %d implicit ones, dropped %d: %+v",
+		m.Recorded, traceCount(recorded), len(implicit), m.Dropped.Total(), m.Dropped)
+	checkSoak(ctx, t, servers, recorded, implicit, drops, m.Delivered)
 }
 
 // soakWorker records traces one after another for set.duration, each with
 // up to set.maxEvents events of random kinds, ending each with a random
-// status.
-func soakWorker(ctx context.Context, c *tracing.TracingClient, rng *rand.Rand, set soakSettings) ([]soakTrace, error) {
-	var out []soakTrace
+// status. About one event in ten goes to the client's implicit trace
+// instead (recorded with a ctx that carries no trace).
+func soakWorker(ctx context.Context, c *tracing.TracingClient, rng *rand.Rand, set soakSettings) (soakRecorded, error) {
+	var out soakRecorded
 	end := time.Now().Add(set.duration)
 	for i := 0; i < soakTraces && time.Now().Before(end); i++ {
 		tctx, id, err := c.StartTrace(ctx, "", tracing.FlowVersion{Major: 1, Minor: uint32(i)})
@@ -226,14 +274,22 @@ func soakWorker(ctx context.Context, c *tracing.TracingClient, rng *rand.Rand, s
 		for j := range 1 + rng.IntN(set.maxEvents) {
 			ev := soakEvent(rng, j)
 			ev.EventID = tracing.NewEventID()
+			into := tctx
+			if rng.IntN(10) == 0 {
+				into = ctx
+			}
 			if set.policy == batch.Block {
-				if err := c.RecordWait(tctx, ev); err != nil {
+				if err := c.RecordWait(into, ev); err != nil {
 					return out, fmt.Errorf("event %d of trace %s: %w", j, id, err)
 				}
 			} else {
-				c.Record(tctx, ev) // the client counts what it drops
+				c.Record(into, ev) // the client counts what it drops
 			}
-			tr.events = append(tr.events, ev.EventID)
+			if into == ctx {
+				out.implicit = append(out.implicit, ev.EventID)
+			} else {
+				tr.events = append(tr.events, ev.EventID)
+			}
 			if rng.IntN(set.pause) == 0 {
 				time.Sleep(time.Duration(rng.IntN(2000)) * time.Microsecond)
 			}
@@ -241,9 +297,49 @@ func soakWorker(ctx context.Context, c *tracing.TracingClient, rng *rand.Rand, s
 		if err := c.EndTrace(tctx, tr.status); err != nil {
 			return out, err
 		}
-		out = append(out, tr)
+		out.traces = append(out.traces, tr)
 	}
 	return out, nil
+}
+
+// rotateImplicit ends the client's implicit trace every few milliseconds,
+// with a random status, until stop is closed, and appends each trace it
+// ended to ended. It is the only caller that ends the implicit trace, so
+// the trace it reads before each end is the one that ends.
+func rotateImplicit(ctx context.Context, c *tracing.TracingClient, ended *[]soakTrace, stop <-chan struct{}) error {
+	for i := 0; ; i++ {
+		select {
+		case <-stop:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(5+i%20) * time.Millisecond):
+		}
+		tr := soakTrace{id: c.CurrentTrace(ctx).ID, status: tracing.ExecutionStatus{Kind: tracing.StatusCompleted}}
+		if i%3 == 0 {
+			tr.status = tracing.FailedStatus(fmt.Sprintf("implicit trace %d failed", i))
+		}
+		if err := c.EndTrace(ctx, tr.status); err != nil {
+			return fmt.Errorf("ending implicit trace %s: %w", tr.id, err)
+		}
+		*ended = append(*ended, tr)
+	}
+}
+
+func traceCount(recorded []soakRecorded) int {
+	n := 0
+	for _, r := range recorded {
+		n += len(r.traces)
+	}
+	return n
+}
+
+func serversSummary(servers []*tracetest.Server) string {
+	var b strings.Builder
+	for i, srv := range servers {
+		fmt.Fprintf(&b, "[%d] %s ", i, serverSummary(srv))
+	}
+	return b.String()
 }
 
 // soakEvent returns an event of a random kind; j numbers it in its trace.
@@ -260,9 +356,9 @@ func soakEvent(rng *rand.Rand, j int) tracing.TraceEvent {
 	return event.DataFlow(actor, "out", "sink", "in", "Reading", uint64(rng.IntN(1<<16)))
 }
 
-// injectFaults makes the server fail at random, every few milliseconds,
-// until stop is closed; it leaves the server running.
-func injectFaults(ctx context.Context, t *testing.T, srv *tracetest.Server, rng *rand.Rand, stop <-chan struct{}) {
+// injectFaults makes one of the servers, at random, fail every few
+// milliseconds, until stop is closed; it leaves the servers running.
+func injectFaults(ctx context.Context, t *testing.T, servers []*tracetest.Server, rng *rand.Rand, stop <-chan struct{}) {
 	pause := func(max time.Duration) bool {
 		select {
 		case <-time.After(time.Duration(rng.Int64N(int64(max)))):
@@ -280,6 +376,7 @@ func injectFaults(ctx context.Context, t *testing.T, srv *tracetest.Server, rng 
 		}
 	}
 	for pause(30 * time.Millisecond) {
+		srv := servers[rng.IntN(len(servers))]
 		switch faults[rng.IntN(len(faults))] {
 		case 0:
 			srv.KillConnections()
@@ -312,46 +409,166 @@ func injectFaults(ctx context.Context, t *testing.T, srv *tracetest.Server, rng 
 	}
 }
 
-// checkSoak asks the server for every trace of traces and checks that it
-// keeps the trace with its status and each recorded event at most once,
-// in its trace, and no event that was not recorded; every recorded event
-// unless drops is set, else delivered events in all.
-func checkSoak(ctx context.Context, t *testing.T, srv *tracetest.Server, traces [][]soakTrace, drops bool, delivered uint64) {
-	t.Helper()
-	q, err := query.Dial(ctx, srv.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer q.Close()
-	var want []tracing.EventID
-	for _, ts := range traces {
-		for _, tr := range ts {
-			want = append(want, tr.events...)
-			got, err := q.Trace(ctx, tr.id)
+// soakReader reads back what the servers of a soak run keep.
+type soakReader interface {
+	// trace returns the whole trace id (nil if no server keeps it).
+	trace(ctx context.Context, id tracing.TraceID) (*tracing.FlowTrace, error)
+	// kept counts each event id over the traces a reader finds.
+	kept() map[tracing.EventID]int
+}
+
+// oneServer reads one server through the query client, as a user does.
+type oneServer struct {
+	q   *query.Client
+	srv *tracetest.Server
+}
+
+func (r oneServer) trace(ctx context.Context, id tracing.TraceID) (*tracing.FlowTrace, error) {
+	return r.q.Trace(ctx, id)
+}
+
+func (r oneServer) kept() map[tracing.EventID]int { return r.srv.Kept() }
+
+// acrossServers reads traces spread over failover servers the way
+// WithFailover's doc says: every trace of every server, through the query
+// client, keeping for each trace id the copy with the most events (of two
+// with as many, one that ended over one still running), and then joining
+// each trace's segments in order.
+type acrossServers struct {
+	best map[tracing.TraceID]tracing.FlowTrace
+	segs map[string][]tracing.FlowTrace // by the trace they are segments of
+}
+
+func readAcross(ctx context.Context, servers []*tracetest.Server) (*acrossServers, error) {
+	r := &acrossServers{best: map[tracing.TraceID]tracing.FlowTrace{}, segs: map[string][]tracing.FlowTrace{}}
+	for _, srv := range servers {
+		q, err := query.Dial(ctx, srv.URL())
+		if err != nil {
+			return nil, err
+		}
+		for tr, err := range q.QueryAll(ctx, wire.TraceQuery{}) {
 			if err != nil {
-				t.Fatalf("trace %s: %v", tr.id, err)
+				q.Close()
+				return nil, err
 			}
-			if got == nil {
-				t.Fatalf("trace %s of %d events not kept; server %s", tr.id, len(tr.events), serverSummary(srv))
+			b, ok := r.best[tr.TraceID]
+			if !ok || len(tr.Events) > len(b.Events) ||
+				len(tr.Events) == len(b.Events) && b.Status.Kind == tracing.StatusRunning {
+				r.best[tr.TraceID] = tr
 			}
-			if got.Status != tr.status {
-				t.Errorf("trace %s kept with status %v, want %v", tr.id, got.Status, tr.status)
-			}
-			kept := make(map[tracing.EventID]int, len(got.Events))
-			for _, ev := range got.Events {
-				kept[ev.EventID]++
-			}
-			if msg := keptAtMostOnce(tr.events, kept, !drops); msg != "" {
-				t.Errorf("trace %s: %s; server %s", tr.id, msg, serverSummary(srv))
+		}
+		q.Close()
+	}
+	for _, tr := range r.best {
+		if of, ok := tr.Metadata.Tags[wire.TagSegmentOf]; ok {
+			r.segs[of] = append(r.segs[of], tr)
+		}
+	}
+	for _, segs := range r.segs {
+		slices.SortFunc(segs, func(a, b tracing.FlowTrace) int {
+			return segmentNumber(a) - segmentNumber(b)
+		})
+	}
+	return r, nil
+}
+
+// segmentNumber is the number of segment t ("1" for a trace's second).
+func segmentNumber(t tracing.FlowTrace) int {
+	n, _ := strconv.Atoi(t.Metadata.Tags[wire.TagSegment])
+	return n
+}
+
+func (r *acrossServers) trace(_ context.Context, id tracing.TraceID) (*tracing.FlowTrace, error) {
+	head, ok := r.best[id]
+	if !ok {
+		return nil, nil
+	}
+	head.Events = slices.Clone(head.Events)
+	for _, seg := range r.segs[id.String()] {
+		head.Events = append(head.Events, seg.Events...)
+		if seg.Metadata.Tags[wire.TagJoined] == "" {
+			head.Status = seg.Status
+		}
+	}
+	return &head, nil
+}
+
+func (r *acrossServers) kept() map[tracing.EventID]int {
+	out := map[tracing.EventID]int{}
+	for _, tr := range r.best {
+		for _, ev := range tr.Events {
+			out[ev.EventID]++
+		}
+	}
+	return out
+}
+
+// checkSoak reads back every trace of recorded and every implicit trace
+// and checks that the servers keep each with its status, each recorded
+// event at most once, in its trace (an event recorded into the implicit
+// trace in one of the implicit traces), and no event that was not
+// recorded; every recorded event unless drops is set, else delivered
+// events in all.
+func checkSoak(ctx context.Context, t *testing.T, servers []*tracetest.Server, recorded []soakRecorded, implicit []soakTrace, drops bool, delivered uint64) {
+	t.Helper()
+	var r soakReader
+	if len(servers) == 1 {
+		q, err := query.Dial(ctx, servers[0].URL())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer q.Close()
+		r = oneServer{q: q, srv: servers[0]}
+	} else {
+		across, err := readAcross(ctx, servers)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r = across
+	}
+	read := func(tr soakTrace) map[tracing.EventID]int {
+		got, err := r.trace(ctx, tr.id)
+		if err != nil {
+			t.Fatalf("trace %s: %v", tr.id, err)
+		}
+		if got == nil {
+			t.Fatalf("trace %s of %d events not kept; servers %s", tr.id, len(tr.events), serversSummary(servers))
+		}
+		if got.Status != tr.status {
+			t.Errorf("trace %s kept with status %v, want %v", tr.id, got.Status, tr.status)
+		}
+		kept := make(map[tracing.EventID]int, len(got.Events))
+		for _, ev := range got.Events {
+			kept[ev.EventID]++
+		}
+		return kept
+	}
+	var want, wantImplicit []tracing.EventID
+	for _, rec := range recorded {
+		wantImplicit = append(wantImplicit, rec.implicit...)
+		for _, tr := range rec.traces {
+			want = append(want, tr.events...)
+			if msg := keptAtMostOnce(tr.events, read(tr), !drops); msg != "" {
+				t.Errorf("trace %s: %s; servers %s", tr.id, msg, serversSummary(servers))
 			}
 		}
 	}
-	all := srv.Kept()
+	inImplicit := map[tracing.EventID]int{}
+	for _, tr := range implicit {
+		for id, n := range read(tr) {
+			inImplicit[id] += n
+		}
+	}
+	if msg := keptAtMostOnce(wantImplicit, inImplicit, !drops); msg != "" {
+		t.Errorf("implicit traces: %s; servers %s", msg, serversSummary(servers))
+	}
+	want = append(want, wantImplicit...)
+	all := r.kept()
 	if msg := keptAtMostOnce(want, all, !drops); msg != "" {
-		t.Errorf("server keeps: %s", msg)
+		t.Errorf("servers keep: %s", msg)
 	}
 	if uint64(len(all)) != delivered {
-		t.Errorf("server keeps %d events, the client counts %d delivered", len(all), delivered)
+		t.Errorf("servers keep %d events, the client counts %d delivered", len(all), delivered)
 	}
 }
 
