@@ -42,9 +42,11 @@ var (
 // connections, lost acknowledgements, retryable errors, slow
 // acknowledgements, refusals, stops and restarts), with a random
 // compression, frame limit, batch size, store delay, queue policy and
-// memory limit. Once the faults stop and the client is closed, it asks the
-// server, through the query client, for every trace: each trace must be
-// kept with the status it ended with, and each recorded event kept at
+// memory limit, and in some runs a failover server that fails too. Some
+// events go to the client's implicit trace, which some runs end every few
+// milliseconds. Once the faults stop and the client is closed, it asks
+// the servers, through the query client, for every trace: each trace must
+// be kept with the status it ended with, and each recorded event kept at
 // most once, in the trace it was recorded in. Every recorded event must be
 // kept, unless the run lets the client drop (the DropNewest policy, or a
 // memory limit small enough to reach); then the server must keep exactly
