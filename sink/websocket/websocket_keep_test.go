@@ -690,34 +690,51 @@ func TestWebSocketKeepsAStoreQueuedAfterANewerOne(t *testing.T) {
 	assertKeptOnce(t, srv, ids(evs))
 }
 
-// TestWebSocketKeepsATraceWhoseSegmentWasForgotten seals a running
-// trace's segment for room, lets the sink forget it among many others, and
-// then writes more of the trace and ends it. The trace must go on in its
-// next segment: a new segment 0 would store the later events under the
-// trace's own id and replace the earlier ones on the server.
+// TestWebSocketKeepsATraceWhoseSegmentWasForgotten lets the sink forget a
+// trace's released segment among many others, and then writes more of
+// the trace: a running trace whose segment was sealed for room, which
+// then ends, and an ended trace, whose later events come from a goroutine
+// still recording into it. The events must go on in the trace's next
+// segment: a new segment 0 would store them under the trace's own id and
+// replace the earlier ones on the server.
 func TestWebSocketKeepsATraceWhoseSegmentWasForgotten(t *testing.T) {
-	ctx := testCtx(t)
-	srv := startServer(t)
-	s, _ := newTestSink(t, srv.URL())
-	hdr := traceHeader(tracing.NewTraceID())
-	s.ObserveTrace(hdr)
-	early, late := makeEvents(4, hdr.TraceID), makeEvents(2, hdr.TraceID)
-	if err := s.Write(ctx, early); err != nil {
-		t.Fatal(err)
+	for _, endFirst := range []bool{false, true} {
+		t.Run(fmt.Sprintf("ended=%v", endFirst), func(t *testing.T) {
+			ctx := testCtx(t)
+			srv := startServer(t)
+			s, _ := newTestSink(t, srv.URL())
+			hdr := traceHeader(tracing.NewTraceID())
+			s.ObserveTrace(hdr)
+			early, late := makeEvents(4, hdr.TraceID), makeEvents(2, hdr.TraceID)
+			if err := s.Write(ctx, early); err != nil {
+				t.Fatal(err)
+			}
+			done := ended(hdr, tracing.ExecutionStatus{Kind: tracing.StatusCompleted})
+			if endFirst {
+				s.ObserveTrace(done)
+			}
+			if err := s.Flush(ctx); err != nil {
+				t.Fatal(err)
+			}
+			s.sealForRoom(false) // acknowledged in full: sealed and released
+			forgetSegment(t, s, hdr.TraceID)
+			if err := s.Write(ctx, late); err != nil {
+				t.Fatal(err)
+			}
+			if !endFirst {
+				s.ObserveTrace(done)
+			}
+			if err := s.Flush(ctx); err != nil {
+				t.Fatal(err)
+			}
+			assertKeptOnce(t, srv, ids(append(early, late...)))
+			// Segment 0 carries the end it was stored with (of a trace
+			// sealed while running, the next segment carries it).
+			if got := srv.GetTrace(hdr.TraceID); endFirst && (got == nil || got.Status != done.Status) {
+				t.Fatalf("the trace is kept as %+v, want status %v", got, done.Status)
+			}
+		})
 	}
-	if err := s.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
-	s.sealForRoom(false) // acknowledged in full: sealed and released
-	forgetSegment(t, s, hdr.TraceID)
-	if err := s.Write(ctx, late); err != nil {
-		t.Fatal(err)
-	}
-	s.ObserveTrace(ended(hdr, tracing.ExecutionStatus{Kind: tracing.StatusCompleted}))
-	if err := s.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
-	assertKeptOnce(t, srv, ids(append(early, late...)))
 }
 
 // forgetSegment makes s forget the released segment of trace id, among
@@ -739,39 +756,6 @@ func forgetSegment(t *testing.T, s *Sink, id tracing.TraceID) {
 			s.segs[tracing.NewTraceID()] = &traceSeg{released: true, hdr: tracing.FlowTrace{Status: done}}
 		}
 		s.pruneSegsLocked()
-	}
-}
-
-// TestWebSocketKeepsAnEndedTraceWhoseSegmentWasForgotten ends a trace,
-// lets the sink forget its segment among many others, and then writes
-// more of the trace, as a goroutine still recording into it does. The
-// late events must go to the trace's next segment: a new segment 0 would
-// replace the stored trace with them.
-func TestWebSocketKeepsAnEndedTraceWhoseSegmentWasForgotten(t *testing.T) {
-	ctx := testCtx(t)
-	srv := startServer(t)
-	s, _ := newTestSink(t, srv.URL())
-	hdr := traceHeader(tracing.NewTraceID())
-	s.ObserveTrace(hdr)
-	early, late := makeEvents(4, hdr.TraceID), makeEvents(2, hdr.TraceID)
-	if err := s.Write(ctx, early); err != nil {
-		t.Fatal(err)
-	}
-	hdr = ended(hdr, tracing.ExecutionStatus{Kind: tracing.StatusCompleted})
-	s.ObserveTrace(hdr)
-	if err := s.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
-	forgetSegment(t, s, hdr.TraceID)
-	if err := s.Write(ctx, late); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
-	assertKeptOnce(t, srv, ids(append(early, late...)))
-	if got := srv.GetTrace(hdr.TraceID); got == nil || got.Status != hdr.Status {
-		t.Fatalf("the trace is kept as %+v, want status %v", got, hdr.Status)
 	}
 }
 
@@ -825,17 +809,10 @@ func (r *keepRun) endOnALostConnection() {
 // same events was acknowledged. The sink used to count that store as
 // superseded, and the server kept the trace running.
 func TestWebSocketResendsTheEndOfAStoredTrace(t *testing.T) {
-	for _, gen := range generations {
-		for _, mode := range modes {
-			if !keeps(gen, mode) {
-				continue
-			}
-			t.Run(fmt.Sprintf("%s/%s", gen, mode), func(t *testing.T) {
-				r := newKeepRun(t, gen, mode, nil, WithStoreDelay(time.Hour))
-				r.endOnALostConnection()
-			})
-		}
-	}
+	inKeepingModes(t, func(t *testing.T, gen tracetest.Generation, mode Mode) {
+		r := newKeepRun(t, gen, mode, nil, WithStoreDelay(time.Hour))
+		r.endOnALostConnection()
+	})
 }
 
 // TestWebSocketReleasesATraceRecoveredAfterItsEnd checks that a streamed
@@ -871,42 +848,47 @@ func TestWebSocketReleasesATraceRecoveredAfterItsEnd(t *testing.T) {
 // without its tags, so that a reader of the trace never found it, and in
 // every mode it held its memory until Close.
 func TestWebSocketKeepsEventsWrittenAfterTheEnd(t *testing.T) {
+	inKeepingModes(t, func(t *testing.T, gen tracetest.Generation, mode Mode) {
+		r := newKeepRun(t, gen, mode, nil, WithStoreDelay(time.Hour))
+		r.connected()
+		b := r.startTraces(1, 4, 4)
+		r.write(b[0])
+		r.endTraces()
+		r.write(makeEvents(2, r.hdrs[0].TraceID))
+		r.flush()
+		wctx, cancel := context.WithTimeout(r.ctx, 5*time.Second)
+		defer cancel()
+		waitSink(wctx, t, r.s, "the late segment's release", func(Stats) bool { return r.s.held() == 0 })
+		q, err := query.Dial(r.ctx, r.srv.URL())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer q.Close()
+		got, err := q.Trace(r.ctx, r.hdrs[0].TraceID)
+		if err != nil || got == nil {
+			t.Fatalf("Trace = %v, %v", got, err)
+		}
+		if got.Status != r.hdrs[0].Status {
+			t.Errorf("trace kept with status %v, want %v", got.Status, r.hdrs[0].Status)
+		}
+		kept := map[tracing.EventID]int{}
+		for _, ev := range got.Events {
+			kept[ev.EventID]++
+		}
+		if msg := keptOnce(r.want, kept); msg != "" {
+			t.Errorf("the trace read back: %s", msg)
+		}
+	})
+}
+
+// inKeepingModes runs test for each generation and each mode whose
+// events it keeps, as a subtest named after them.
+func inKeepingModes(t *testing.T, test func(t *testing.T, gen tracetest.Generation, mode Mode)) {
 	for _, gen := range generations {
 		for _, mode := range modes {
-			if !keeps(gen, mode) {
-				continue
+			if keeps(gen, mode) {
+				t.Run(fmt.Sprintf("%s/%s", gen, mode), func(t *testing.T) { test(t, gen, mode) })
 			}
-			t.Run(fmt.Sprintf("%s/%s", gen, mode), func(t *testing.T) {
-				r := newKeepRun(t, gen, mode, nil, WithStoreDelay(time.Hour))
-				r.connected()
-				b := r.startTraces(1, 4, 4)
-				r.write(b[0])
-				r.endTraces()
-				r.write(makeEvents(2, r.hdrs[0].TraceID))
-				r.flush()
-				wctx, cancel := context.WithTimeout(r.ctx, 5*time.Second)
-				defer cancel()
-				waitSink(wctx, t, r.s, "the late segment's release", func(Stats) bool { return r.s.held() == 0 })
-				q, err := query.Dial(r.ctx, r.srv.URL())
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer q.Close()
-				got, err := q.Trace(r.ctx, r.hdrs[0].TraceID)
-				if err != nil || got == nil {
-					t.Fatalf("Trace = %v, %v", got, err)
-				}
-				if got.Status != r.hdrs[0].Status {
-					t.Errorf("trace kept with status %v, want %v", got.Status, r.hdrs[0].Status)
-				}
-				kept := map[tracing.EventID]int{}
-				for _, ev := range got.Events {
-					kept[ev.EventID]++
-				}
-				if msg := keptOnce(r.want, kept); msg != "" {
-					t.Errorf("the trace read back: %s", msg)
-				}
-			})
 		}
 	}
 }
