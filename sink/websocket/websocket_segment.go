@@ -8,6 +8,7 @@ import (
 
 	"github.com/reflowtrace/reflowtrace-go/internal/compress"
 	"github.com/reflowtrace/reflowtrace-go/sink/websocket/internal/chunks"
+	"github.com/reflowtrace/reflowtrace-go/sink/websocket/internal/traces"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
@@ -143,14 +144,9 @@ func (s *Sink) segFor(id tracing.TraceID, start int64) *traceSeg {
 		hdr.StartTime = unixTime(start)
 	}
 	ng := s.newSegLocked(hdr, number)
-	ng.late = hasEnded(hdr.Status)
+	ng.late = traces.Ended(hdr.Status)
 	s.segs[id] = ng
 	return ng
-}
-
-// hasEnded reports whether a trace with status has ended.
-func hasEnded(status tracing.ExecutionStatus) bool {
-	return status.Kind != tracing.StatusRunning && status.Kind != tracing.StatusPending
 }
 
 func (s *Sink) isSealed(g *traceSeg) bool {

@@ -32,12 +32,18 @@ type entry struct {
 // traces it remembers).
 const Max = 4096
 
+// Ended reports whether a trace with status has ended: it is no longer
+// running or pending.
+func Ended(status tracing.ExecutionStatus) bool {
+	return status.Kind != tracing.StatusRunning && status.Kind != tracing.StatusPending
+}
+
 // Put keeps t's header, replacing what the Cache held for its trace id. A
-// trace whose status is no longer running or pending has ended: its header
-// is handed out once by TakeEnded.
+// trace that has ended (see Ended) has its header handed out once by
+// TakeEnded.
 func (h *Cache) Put(t tracing.FlowTrace) {
 	t.Events = nil
-	ended := t.Status.Kind != tracing.StatusRunning && t.Status.Kind != tracing.StatusPending
+	ended := Ended(t.Status)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.m == nil {
