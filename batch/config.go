@@ -23,7 +23,8 @@ const (
 	// (after rounding up).
 	MaxCapacity = 1 << 30
 	// MaxMemory is the most bytes of slots New allocates for a queue: all
-	// lanes' slots plus their 4-byte sequence numbers, as
+	// lanes' slots plus each slot's 4-byte sequence number and 1-byte
+	// mark, as
 	// Config.MemoryBytes counts them. A Config that would take more is
 	// rejected, naming the field, instead of failing the allocation
 	// (which the runtime cannot recover from). 1 GiB.
@@ -160,13 +161,15 @@ func (c Config) withDefaults() (Config, error) {
 	return c, nil
 }
 
-// slotOverhead is the per-slot cost on top of the item: its sequence number.
-const slotOverhead = 4
+// slotOverhead is the per-slot cost on top of the item: its sequence
+// number and its mark (see Queue.PutReuse).
+const slotOverhead = 5
 
 // MemoryBytes returns the bytes of slots a Queue built from c holds for
 // items of itemSize bytes (unsafe.Sizeof of the item type): capacities
 // take their defaults and are rounded up as New does, and each slot costs
-// itemSize plus a 4-byte sequence number. The queue allocates it all in
+// itemSize plus a 4-byte sequence number and a 1-byte mark (see
+// Queue.PutReuse). The queue allocates it all in
 // New and keeps it until it is garbage collected; memory the items point
 // to is not counted. It returns -1 if Capacity or CriticalCapacity is
 // negative or above MaxCapacity, and saturates at math.MaxInt64. New

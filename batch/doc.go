@@ -21,7 +21,10 @@
 // the claimed, zeroed slot, which pays off for large values. For large
 // values with pointers, Config.ClearOnReuse also saves the consumer
 // clearing every slot after handle: a slot is then cleared when it is
-// reused.
+// reused. [Queue.PutReuse] and [Queue.PutCriticalReuse] go one step
+// further for a fill that writes a few fields of a large value: fill gets
+// the slot as the last value left it, with the mark that value's fill
+// returned, and clears only what the mark says may be set.
 //
 // When the routine lanes are full, Put drops the new value and counts it
 // (Stats.DroppedFull); with the Block policy, [Queue.PutWait] waits for
@@ -36,7 +39,7 @@
 // # Concurrency
 //
 // Every method is safe for concurrent use. Put, PutCritical and the With
-// variants take no lock, never block and never
+// and Reuse variants take no lock, never block and never
 // allocate: a producer claims a slot with one compare-and-swap on the
 // lane's tail, copies its value in, and publishes it with one atomic store
 // of the slot's sequence number. A producer that stalls between the two

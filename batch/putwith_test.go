@@ -191,6 +191,8 @@ func TestPut_NilRefused(t *testing.T) {
 		{"PutCritical", func(q *batch.Queue[item]) bool { return q.PutCritical(nil) }},
 		{"PutWith", func(q *batch.Queue[item]) bool { return q.PutWith(nil) }},
 		{"PutCriticalWith", func(q *batch.Queue[item]) bool { return q.PutCriticalWith(nil) }},
+		{"PutReuse", func(q *batch.Queue[item]) bool { return q.PutReuse(nil) }},
+		{"PutCriticalReuse", func(q *batch.Queue[item]) bool { return q.PutCriticalReuse(nil) }},
 		{"PutWait", func(q *batch.Queue[item]) bool {
 			err := q.PutWait(ctxTimeout(t), nil)
 			if !errors.Is(err, batch.ErrNilItem) {

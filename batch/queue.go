@@ -333,6 +333,51 @@ func (q *Queue[T]) PutWith(fill func(*T)) bool {
 	return true
 }
 
+// PutReuse is PutWith for items built over the item their slot held
+// before, which saves clearing the whole slot at each put when T is large
+// and fill writes a few of its fields. fill gets the claimed slot as the
+// last item in it left it, not cleared, and that item's mark; it must
+// leave the slot holding the new item alone, and returns the new item's
+// mark. A mark is fill's own note of what an item may hold, so that the
+// next fill of the slot knows what it has to clear; it is 0 for a slot
+// whose last item was copied in whole (by Put, PutCritical or PutWait),
+// whose fill panicked, or that has held no item yet, and then fill must
+// write or clear every field. Clearing a slot (see Config.ClearOnReuse)
+// keeps its mark, so a mark must say which fields may be set, which stays
+// true of a cleared slot. Otherwise PutReuse is PutWith: it returns false
+// without calling fill, counted in Stats, when Put would, and refuses a
+// nil fill (Stats.DroppedNil). It never blocks, takes no lock and does
+// not allocate. Safe for concurrent use.
+func (q *Queue[T]) PutReuse(fill func(v *T, mark uint8) uint8) bool {
+	if fill == nil {
+		q.droppedNil.Add(1)
+		return false
+	}
+	if q.everyLaneFull() {
+		q.refuseFull()
+		return false
+	}
+	l, t, res := q.claimRoutine()
+	if res != claimed {
+		q.countDrop(res)
+		return false
+	}
+	defer q.publishRoutine(l, t, nil)
+	reuse(l, t, fill)
+	return true
+}
+
+// reuse calls fill on the claimed position t of l with the slot's mark,
+// and keeps the mark it returns. The mark reads 0 while fill runs, so a
+// fill that panics leaves 0.
+func reuse[T any](l *lane[T], t uint64, fill func(v *T, mark uint8) uint8) {
+	i := t & l.mask
+	m := &l.marks[i]
+	last := *m
+	*m = 0
+	*m = fill(&l.slots[i], last)
+}
+
 // zeroed returns the slot of the claimed position t of l, holding T's zero
 // value. The consumer clears the slots of types with pointers after use,
 // unless Config.ClearOnReuse is set; other slots are cleared here.
@@ -342,6 +387,8 @@ func (q *Queue[T]) zeroed(l *lane[T], t uint64) *T {
 		var zero T
 		*v = zero
 	}
+	// fill may write any field: a later PutReuse must clear them all.
+	l.marks[t&l.mask] = 0
 	return v
 }
 
@@ -480,12 +527,42 @@ func (q *Queue[T]) PutCriticalWith(fill func(*T)) bool {
 	}
 }
 
+// PutCriticalReuse is PutCritical that builds the item over the one its
+// slot held, like PutReuse: if the priority lane is full it falls back to
+// PutReuse (counted in Stats.CriticalFallback). It returns false without
+// calling fill, counted, if all lanes are full or the queue is closed, and
+// false if fill is nil (Stats.DroppedNil). It never blocks, takes no lock
+// and does not allocate. Safe for concurrent use.
+func (q *Queue[T]) PutCriticalReuse(fill func(v *T, mark uint8) uint8) bool {
+	if fill == nil {
+		q.droppedNil.Add(1)
+		return false
+	}
+	t, res := q.critical.claim()
+	switch res {
+	case claimed:
+		defer q.publishCritical(t, nil)
+		reuse(&q.critical, t, fill)
+		return true
+	case laneFull:
+		if q.PutReuse(fill) {
+			q.criticalFallback.Add(1)
+			return true
+		}
+		return false
+	default:
+		q.droppedClosed.Add(1)
+		return false
+	}
+}
+
 // publishCritical publishes the claimed position t of the priority lane,
 // copying *v into its slot first unless v is nil (the slot was filled in
 // place), and wakes the consumer if it is parked.
 func (q *Queue[T]) publishCritical(t uint64, v *T) {
 	if v != nil {
 		q.critical.slots[t&q.critical.mask] = *v
+		q.critical.marks[t&q.critical.mask] = 0
 	}
 	q.critical.commit(t)
 	if q.sleeping.Load() != 0 {
@@ -606,6 +683,7 @@ func (q *Queue[T]) countErr(err error) error {
 func (q *Queue[T]) publishRoutine(l *lane[T], t uint64, v *T) {
 	if v != nil {
 		l.slots[t&l.mask] = *v
+		l.marks[t&l.mask] = 0
 	}
 	l.commit(t)
 	if q.sleeping.Load() != 0 && (t >= l.wakeAt.Load() || t == l.gapAt.Load()) {

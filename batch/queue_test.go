@@ -106,10 +106,10 @@ func TestNew_Config(t *testing.T) {
 		{name: "negative Timeout", cfg: batch.Config{Timeout: -time.Second}, handle: nop, wantErr: "batch: Timeout must be > 0, got -1s"},
 		{name: "unknown Policy", cfg: batch.Config{Policy: 9}, handle: nop, wantErr: "batch: Policy must be DropNewest or Block, got Policy(9)"},
 		{name: "nil handle", cfg: batch.Config{}, handle: nil, wantErr: "batch: handle must not be nil"},
-		// 16-byte items and 4-byte sequence numbers: (1<<30 + 1<<27) slots
-		// of 20 bytes.
+		// 16-byte items, 4-byte sequence numbers and 1-byte marks:
+		// (1<<30 + 1<<27) slots of 21 bytes.
 		{name: "Capacity above MaxMemory", cfg: batch.Config{Capacity: 1 << 30}, handle: nop,
-			wantErr: "batch: Capacity = 1073741824: the queue would take 22.5 GiB of slots (1073741824 routine and 134217728 priority slots of 20 bytes each), more than MaxMemory (1.0 GiB)"},
+			wantErr: "batch: Capacity = 1073741824: the queue would take 23.6 GiB of slots (1073741824 routine and 134217728 priority slots of 21 bytes each), more than MaxMemory (1.0 GiB)"},
 		{name: "CriticalCapacity above MaxMemory", cfg: batch.Config{Capacity: 16, CriticalCapacity: 1 << 26}, handle: nop,
 			wantErr: "batch: CriticalCapacity = 67108864: the queue would take 1.3 GiB"},
 		{name: "all errors reported", cfg: batch.Config{Capacity: -1, MaxBatch: -1}, handle: nop, wantErr: "MaxBatch must be > 0"},
@@ -151,9 +151,9 @@ func TestConfig_MemoryBytes(t *testing.T) {
 		itemSize uintptr
 		want     int64
 	}{
-		{name: "defaults", cfg: batch.Config{}, itemSize: 16, want: (8192 + 1024) * 20},
-		{name: "rounded up", cfg: batch.Config{Capacity: 1000, CriticalCapacity: 3}, itemSize: 12, want: (1024 + 4) * 16},
-		{name: "empty items cost their sequence number", cfg: batch.Config{Capacity: 64, CriticalCapacity: 64}, itemSize: 0, want: 128 * 4},
+		{name: "defaults", cfg: batch.Config{}, itemSize: 16, want: (8192 + 1024) * 21},
+		{name: "rounded up", cfg: batch.Config{Capacity: 1000, CriticalCapacity: 3}, itemSize: 12, want: (1024 + 4) * 17},
+		{name: "empty items cost their sequence number and mark", cfg: batch.Config{Capacity: 64, CriticalCapacity: 64}, itemSize: 0, want: 128 * 5},
 		{name: "saturates", cfg: batch.Config{Capacity: batch.MaxCapacity}, itemSize: ^uintptr(0), want: math.MaxInt64},
 		{name: "negative Capacity", cfg: batch.Config{Capacity: -1}, itemSize: 8, want: -1},
 		{name: "CriticalCapacity above MaxCapacity", cfg: batch.Config{CriticalCapacity: batch.MaxCapacity + 1}, itemSize: 8, want: -1},
@@ -166,16 +166,16 @@ func TestConfig_MemoryBytes(t *testing.T) {
 		})
 	}
 	// The limit itself is accepted: 1<<30 bytes of 16-byte slots
-	// (12-byte items).
-	type twelve struct{ A, B, C uint32 }
+	// (11-byte items).
+	type eleven [11]byte
 	cfg := batch.Config{Capacity: 1 << 25, CriticalCapacity: 1 << 25}
-	if m := cfg.MemoryBytes(unsafe.Sizeof(twelve{})); m != batch.MaxMemory {
+	if m := cfg.MemoryBytes(unsafe.Sizeof(eleven{})); m != batch.MaxMemory {
 		t.Fatalf("MemoryBytes = %d, want MaxMemory", m)
 	}
 	if testing.Short() {
 		return // allocates 1 GiB
 	}
-	q, err := batch.New(cfg, func([]twelve) {})
+	q, err := batch.New(cfg, func([]eleven) {})
 	if err != nil {
 		t.Fatalf("New at MaxMemory: %v", err)
 	}

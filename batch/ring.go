@@ -54,6 +54,10 @@ type lane[T any] struct {
 	// Read-only after init; read by every put.
 	slots []T
 	seq   []atomic.Uint32
+	// marks[i] is the mark the fill of PutReuse returned for the item in
+	// slots[i], or 0 (see Queue.PutReuse). Producers only, under the same
+	// ownership as the slot.
+	marks []uint8
 	size  uint64
 	mask  uint64
 	shift uint
@@ -61,7 +65,7 @@ type lane[T any] struct {
 	// owner is the producerID of the goroutine that holds the lane, or 0
 	// (see Queue.pickLane). Read by every put; written once.
 	owner atomic.Uintptr
-	_     [2*cacheLine - 88]byte
+	_     [2*cacheLine - 112]byte
 
 	tail atomic.Uint64 // next position to claim | closedBit; CAS by producers
 	_    [cacheLine - 8]byte
@@ -93,6 +97,7 @@ type lane[T any] struct {
 func (l *lane[T]) init(size int) {
 	l.slots = make([]T, size)
 	l.seq = make([]atomic.Uint32, size)
+	l.marks = make([]uint8, size)
 	l.size = uint64(size)
 	l.mask = uint64(size - 1)
 	l.setWake(0, noGap)

@@ -23,11 +23,11 @@ func TestLaneCount(t *testing.T) {
 		{name: "each lane holds minLaneSize slots", capacity: 1024, maxBatch: 16, procs: 8, itemSize: 16, want: 4},
 		{name: "small queue keeps one lane", capacity: 256, maxBatch: 1, procs: 8, itemSize: 16, want: 1},
 		{name: "capacity one", capacity: 1, maxBatch: 1, procs: 2, itemSize: 16, want: 1},
-		// 8192 slots of 636 bytes are 5.2 MB: lanes of laneBytes at most
+		// 8192 slots of 637 bytes are 5.2 MB: lanes of laneBytes at most
 		// would take 20, so maxLanes of 512 slots.
 		{name: "large items, one proc", capacity: 8192, maxBatch: 512, procs: 1, itemSize: 632, want: maxLanes},
 		{name: "large items, two procs", capacity: 8192, maxBatch: 512, procs: 2, itemSize: 632, want: maxLanes},
-		{name: "large items fit in laneBytes", capacity: 2048, maxBatch: 256, procs: 1, itemSize: 508, want: 4},
+		{name: "large items fit in laneBytes", capacity: 2048, maxBatch: 256, procs: 1, itemSize: 507, want: 4},
 		{name: "large items, a lane still holds a batch", capacity: 8192, maxBatch: 4096, procs: 1, itemSize: 632, want: 2},
 		{name: "large items, small queue", capacity: 256, maxBatch: 16, procs: 1, itemSize: 4096, want: 1},
 	}

@@ -56,6 +56,6 @@ func ExampleTracingConfig_QueueMemory() {
 	cfg.QueueSize = 1 << 30
 	fmt.Println(cfg.Validate())
 	// Output:
-	// 100000 events hold 89 MiB
-	// tracing: invalid config: QueueSize = 1073741824: the queue would take 715.5 GiB of event slots, more than the limit of 1.0 GiB: want at most 1048576
+	// 100000 events hold 90 MiB
+	// tracing: invalid config: QueueSize = 1073741824: the queue would take 716.6 GiB of event slots, more than the limit of 1.0 GiB: want at most 1048576
 }

@@ -9,9 +9,9 @@ import (
 	"github.com/reflowtrace/reflowtrace-go/batch"
 )
 
-// slotBytes is what one queue slot costs: the event and its sequence
-// number.
-const slotBytes = int64(unsafe.Sizeof(TraceEvent{})) + 4
+// slotBytes is what one queue slot costs: the event, its sequence number
+// and its mark.
+const slotBytes = int64(unsafe.Sizeof(TraceEvent{})) + 5
 
 // TestValidate_QueueSizeMemory checks that Validate rejects a QueueSize
 // whose queue would take more than batch.MaxMemory, instead of letting New
@@ -33,7 +33,7 @@ func TestValidate_QueueSizeMemory(t *testing.T) {
 		{name: "default", size: defaultQueueSize},
 		{name: "largest that fits", size: fits},
 		{name: "next size", size: fits + 1, wantErr: "more than the limit of 1.0 GiB: want at most "},
-		{name: "1<<30", size: 1 << 30, wantErr: "QueueSize = 1073741824: the queue would take 715.5 GiB of event slots, more than the limit of 1.0 GiB"},
+		{name: "1<<30", size: 1 << 30, wantErr: "QueueSize = 1073741824: the queue would take 716.6 GiB of event slots, more than the limit of 1.0 GiB"},
 		{name: "above batch.MaxCapacity", size: batch.MaxCapacity + 1, wantErr: "more than the 1073741824 slots a queue can have"},
 	}
 	for _, tt := range tests {
@@ -99,7 +99,7 @@ func TestNewRejectsHugeQueue(t *testing.T) {
 		_ = c.Close(t.Context())
 		t.Fatal("New accepted QueueSize 1<<30")
 	}
-	if !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), "QueueSize = 1073741824: the queue would take 715.5 GiB") {
+	if !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), "QueueSize = 1073741824: the queue would take 716.6 GiB") {
 		t.Fatalf("New: %v", err)
 	}
 }

@@ -531,12 +531,12 @@ func TestQueueSizeNamedAsWritten(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "tracing.toml")
 	writeConfigFile(t, path, "[tracing]\nbatch_size = 10\nqueue_size = 1073741824\n")
 	_, err := Load(path)
-	if want := path + ":3: tracing.queue_size = 1073741824: the queue would take 715.5 GiB of event slots, more than the limit of 1.0 GiB"; err == nil || !strings.Contains(err.Error(), want) {
+	if want := path + ":3: tracing.queue_size = 1073741824: the queue would take 716.6 GiB of event slots, more than the limit of 1.0 GiB"; err == nil || !strings.Contains(err.Error(), want) {
 		t.Fatalf("Load: %v\nwant it to contain %q", err, want)
 	}
 	t.Setenv(envPrefix+"QUEUE_SIZE", "1073741824")
 	_, err = FromEnv()
-	if want := `REFLOW_TRACING_QUEUE_SIZE="1073741824": the queue would take 715.5 GiB`; err == nil || !strings.Contains(err.Error(), want) {
+	if want := `REFLOW_TRACING_QUEUE_SIZE="1073741824": the queue would take 716.6 GiB`; err == nil || !strings.Contains(err.Error(), want) {
 		t.Fatalf("FromEnv: %v\nwant it to contain %q", err, want)
 	}
 }
