@@ -28,6 +28,50 @@ func stamp(ev *TraceEvent, kind EventKind, actorID string) (hi, lo uint64) {
 
 func unixUTC(ns int64) time.Time { return time.Unix(0, ns).UTC() }
 
+// The marks emit leaves on an event's queue slot, for the next event
+// built in that slot to know what it must clear (batch.Queue.PutReuse).
+const (
+	// markAny: the slot may hold anything; it is cleared whole. The queue
+	// gives this mark to a slot written by Record.
+	markAny uint8 = iota
+	// markHead: only the event's head may be set, never its tail
+	// (Data.StateDiff, Data.Error, Data.PerformanceMetrics and
+	// Data.CustomAttributes); clearHead clears the head.
+	markHead
+)
+
+// slotMark is the mark of a slot that emit built an event of each kind in.
+// The per-kind methods of the kinds with markHead set only head fields;
+// the redactor and the consumer only clear or rewrite fields that are
+// set, so they never set a tail field of such an event.
+var slotMark = [numKinds]uint8{
+	KindActorCreated:     markHead,
+	KindActorStarted:     markHead,
+	KindActorCompleted:   markHead,
+	KindMessageSent:      markHead,
+	KindMessageReceived:  markHead,
+	KindPortConnected:    markHead,
+	KindPortDisconnected: markHead,
+	KindDataFlow:         markHead,
+	// Their methods set the tail.
+	KindActorFailed:  markAny,
+	KindStateChanged: markAny,
+	KindNetworkEvent: markAny,
+	KindCustom:       markAny,
+}
+
+// clearHead zeroes what an event's head may hold beyond what stamp and
+// emit always write (EventID, TraceID, Timestamp, Type.Kind, ActorID):
+// the head of a slot marked markHead then holds nothing of the event
+// before, and its tail is zero already.
+func clearHead(ev *TraceEvent) {
+	ev.Type = TraceEventType{}
+	ev.Data.Port = ""
+	ev.Data.Message = MessageSnapshot{}
+	ev.Data.HasMessage = false
+	ev.Causality = CausalityInfo{}
+}
+
 // The setters below fill the kind-specific fields for TracingClient's
 // per-kind methods (package event's builders set the same fields).
 

@@ -107,32 +107,55 @@ func TestRecord_MatchesConstructors(t *testing.T) {
 	}
 }
 
+// perKindCase is one call of a per-kind method and the event its
+// constructor builds, without the ids, time and causality the client
+// fills.
+type perKindCase struct {
+	name   string
+	record func(ctx context.Context) EventID
+	want   TraceEvent
+}
+
+// perKindCases calls every per-kind method of c, each kind with fields of
+// its own.
+func perKindCases(c *TracingClient) []perKindCase {
+	diff := StateDiff{After: []byte("x")}
+	return []perKindCase{
+		{"ActorCreated", func(ctx context.Context) EventID { return c.ActorCreated(ctx, "a") }, actorCreated("a")},
+		{"ActorStarted", func(ctx context.Context) EventID { return c.ActorStarted(ctx, "a") }, actorStarted("a")},
+		{"ActorCompleted", func(ctx context.Context) EventID { return c.ActorCompleted(ctx, "a") }, actorCompleted("a")},
+		{"ActorFailed", func(ctx context.Context) EventID { return c.ActorFailed(ctx, "a", errSink) }, actorFailed("a", errSink.Error())},
+		{"ActorFailed nil", func(ctx context.Context) EventID { return c.ActorFailed(ctx, "a", nil) }, actorFailed("a", "")},
+		{"MessageSent", func(ctx context.Context) EventID { return c.MessageSent(ctx, "a", "out", "T", 3) }, messageSent("a", "out", "T", 3)},
+		{"MessageReceived", func(ctx context.Context) EventID { return c.MessageReceived(ctx, "a", "in", "T", 3) }, messageReceived("a", "in", "T", 3)},
+		{"StateChanged", func(ctx context.Context) EventID { return c.StateChanged(ctx, "a", diff) }, stateChanged("a", diff)},
+		{"PortConnected", func(ctx context.Context) EventID { return c.PortConnected(ctx, "a", "out") }, portConnected("a", "out")},
+		{"PortDisconnected", func(ctx context.Context) EventID { return c.PortDisconnected(ctx, "a", "out") }, portDisconnected("a", "out")},
+		{"DataFlow", func(ctx context.Context) EventID { return c.DataFlow(ctx, "a", "out", "b", "in", "T", 3) }, dataFlow("a", "out", "b", "in", "T", 3)},
+		{"NetworkEvent", func(ctx context.Context) EventID { return c.NetworkEvent(ctx, "a", attr.Int("n", 1)) }, networkEvent("a", attr.Int("n", 1))},
+		{"Custom", func(ctx context.Context) EventID { return c.Custom(ctx, "a", "tick", attr.Int("n", 1)) }, custom("a", "tick", attr.Int("n", 1))},
+	}
+}
+
+// wantRecorded returns tc's event as got should be: with got's id, time
+// and trace, and the causality ctx gives it (a root of its own when ctx
+// carries no cause).
+func (tc perKindCase) wantRecorded(ctx context.Context, got TraceEvent) TraceEvent {
+	want := tc.want
+	want.EventID, want.Timestamp, want.TraceID = got.EventID, got.Timestamp, got.TraceID
+	want.Causality = CausalityInfo{RootCauseEventID: got.EventID}
+	if n := nodeFrom(ctx); n != nil && !n.id.IsZero() {
+		want.Causality = CausalityInfo{ParentEventID: n.id, RootCauseEventID: n.root, DependencyChain: n.chain}
+	}
+	return want
+}
+
 func testRecordMatchesConstructors(t *testing.T, c *TracingClient, sink *recordSink) {
 	parent, root := NewEventID(), NewEventID()
 	ctx := ContextWithEvent(ContextWithEvent(ctxTimeout(t), root), parent)
-	diff := StateDiff{After: []byte("x")}
-	tests := []struct {
-		name   string
-		record func() EventID
-		want   TraceEvent
-	}{
-		{"ActorCreated", func() EventID { return c.ActorCreated(ctx, "a") }, actorCreated("a")},
-		{"ActorStarted", func() EventID { return c.ActorStarted(ctx, "a") }, actorStarted("a")},
-		{"ActorCompleted", func() EventID { return c.ActorCompleted(ctx, "a") }, actorCompleted("a")},
-		{"ActorFailed", func() EventID { return c.ActorFailed(ctx, "a", errSink) }, actorFailed("a", errSink.Error())},
-		{"ActorFailed nil", func() EventID { return c.ActorFailed(ctx, "a", nil) }, actorFailed("a", "")},
-		{"MessageSent", func() EventID { return c.MessageSent(ctx, "a", "out", "T", 3) }, messageSent("a", "out", "T", 3)},
-		{"MessageReceived", func() EventID { return c.MessageReceived(ctx, "a", "in", "T", 3) }, messageReceived("a", "in", "T", 3)},
-		{"StateChanged", func() EventID { return c.StateChanged(ctx, "a", diff) }, stateChanged("a", diff)},
-		{"PortConnected", func() EventID { return c.PortConnected(ctx, "a", "out") }, portConnected("a", "out")},
-		{"PortDisconnected", func() EventID { return c.PortDisconnected(ctx, "a", "out") }, portDisconnected("a", "out")},
-		{"DataFlow", func() EventID { return c.DataFlow(ctx, "a", "out", "b", "in", "T", 3) }, dataFlow("a", "out", "b", "in", "T", 3)},
-		{"NetworkEvent", func() EventID { return c.NetworkEvent(ctx, "a", attr.Int("n", 1)) }, networkEvent("a", attr.Int("n", 1))},
-		{"Custom", func() EventID { return c.Custom(ctx, "a", "tick", attr.Int("n", 1)) }, custom("a", "tick", attr.Int("n", 1))},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			id := tt.record()
+	for _, tc := range perKindCases(c) {
+		t.Run(tc.name, func(t *testing.T) {
+			id := tc.record(ctx)
 			if err := c.Flush(ctx); err != nil {
 				t.Fatal(err)
 			}
@@ -140,12 +163,9 @@ func testRecordMatchesConstructors(t *testing.T, c *TracingClient, sink *recordS
 			if got.Timestamp.IsZero() || got.TraceID != c.CurrentTrace(ctx).ID {
 				t.Fatalf("time and trace not filled: %+v", got)
 			}
-			want := tt.want
-			want.EventID, want.Timestamp, want.TraceID = got.EventID, got.Timestamp, got.TraceID
-			want.Causality = CausalityInfo{
-				ParentEventID:    parent,
-				RootCauseEventID: root,
-				DependencyChain:  []EventID{root, parent},
+			want := tc.wantRecorded(ctx, got)
+			if !reflect.DeepEqual(want.Causality.DependencyChain, []EventID{root, parent}) {
+				t.Fatalf("want causality %+v, not the chain of ctx", want.Causality)
 			}
 			if !reflect.DeepEqual(got, want) {
 				t.Fatalf("recorded\n%+v\nwant\n%+v", got, want)

@@ -1,8 +1,12 @@
 package tracing
 
 import (
+	"context"
 	"fmt"
+	"math/rand/v2"
+	"reflect"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -92,6 +96,64 @@ func TestRecord_ReusedSlotsCarryNothingOver(t *testing.T) {
 	}
 }
 
+// TestRecord_EventsBuiltOverEventsCarryNothingOver records events of
+// every kind with the per-kind methods, in a random order and half of
+// them with a cause, for several laps of every lane, and checks each
+// against its constructor. A per-kind method builds its event over the
+// one its queue slot held and clears only what that one may have set, so
+// every kind here is built in slots that held each kind before it.
+func TestRecord_EventsBuiltOverEventsCarryNothingOver(t *testing.T) {
+	sink := newRecordSink()
+	c := newTestClient(t, sink, func(c *TracingConfig) {
+		c.Privacy.CaptureContent = true
+		// Both lanes, each with kinds that set only the head of an event
+		// and kinds that set its tail.
+		c.CriticalKinds = []EventKind{KindActorCreated, KindActorFailed, KindDataFlow, KindStateChanged}
+	})
+	if !c.inPlace {
+		t.Fatal("the client does not build events in place")
+	}
+	plain := ctxTimeout(t)
+	caused := ContextWithEvent(ContextWithEvent(plain, NewEventID()), NewEventID())
+	cases := perKindCases(c)
+	rng := rand.New(rand.NewPCG(1, 2))
+	type recorded struct {
+		tc  perKindCase
+		ctx context.Context
+	}
+	want := make(map[EventID]recorded)
+	n := 4 * c.queue.Cap()
+	for i := range n {
+		tc, ctx := cases[rng.IntN(len(cases))], plain
+		if rng.IntN(2) == 0 {
+			ctx = caused
+		}
+		want[tc.record(ctx)] = recorded{tc, ctx}
+		if i%(c.cfg.BatchSize/2) == 0 {
+			if err := c.Flush(plain); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := c.Flush(plain); err != nil {
+		t.Fatal(err)
+	}
+	sink.mu.Lock()
+	defer sink.mu.Unlock()
+	if len(sink.events) != n {
+		t.Fatalf("the sink got %d events, want %d (Metrics %+v)", len(sink.events), n, c.Metrics())
+	}
+	for _, got := range sink.events {
+		r, ok := want[got.EventID]
+		if !ok {
+			t.Fatalf("the sink got an event that was not recorded: %+v", got)
+		}
+		if w := r.tc.wantRecorded(r.ctx, got); !reflect.DeepEqual(got, w) {
+			t.Fatalf("%s recorded\n%+v\nwant\n%+v", r.tc.name, got, w)
+		}
+	}
+}
+
 // TestClient_ReleasesCapturedContent checks that captured content does not
 // stay reachable from the queue's slots once the sinks have written it
 // (the slots are cleared only when they are reused), with one sink and
@@ -128,5 +190,70 @@ func TestClient_ReleasesCapturedContent(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestClearHead_ClearsEveryFieldOutsideTheTail sets each field of an
+// event in turn and checks that clearHead clears it, unless the field is
+// one emit always writes or one of the tail, which a slot marked
+// markHead holds zero. A field added to TraceEvent fails here until it is
+// cleared by clearHead or put in the tail (and the kinds that set it
+// given markAny in slotMark).
+func TestClearHead_ClearsEveryFieldOutsideTheTail(t *testing.T) {
+	written := map[string]bool{"EventID": true, "TraceID": true, "Timestamp": true, "Type.Kind": true, "ActorID": true}
+	tail := map[string]bool{"Data.StateDiff": true, "Data.Error": true, "Data.PerformanceMetrics": true, "Data.CustomAttributes": true}
+	var leaves []string
+	var walk func(rt reflect.Type, prefix string)
+	walk = func(rt reflect.Type, prefix string) {
+		for i := range rt.NumField() {
+			f := rt.Field(i)
+			path := prefix + f.Name
+			switch {
+			case tail[path] || written[path]:
+			case f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeFor[time.Time]():
+				walk(f.Type, path+".")
+			default:
+				leaves = append(leaves, path)
+			}
+		}
+	}
+	walk(reflect.TypeFor[TraceEvent](), "")
+	if len(leaves) < 10 {
+		t.Fatalf("found only the fields %v", leaves)
+	}
+	for _, path := range leaves {
+		var ev TraceEvent
+		f := reflect.ValueOf(&ev).Elem()
+		for _, name := range strings.Split(path, ".") {
+			f = f.FieldByName(name)
+		}
+		setNonZero(t, path, f)
+		clearHead(&ev)
+		if !f.IsZero() {
+			t.Errorf("clearHead left %s = %v", path, f)
+		}
+	}
+}
+
+// setNonZero sets v, a field of one of the kinds TraceEvent's head has, to
+// a value other than its zero value.
+func setNonZero(t *testing.T, path string, v reflect.Value) {
+	switch v.Kind() {
+	case reflect.String:
+		v.SetString("x")
+	case reflect.Bool:
+		v.SetBool(true)
+	case reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		v.SetUint(1)
+	case reflect.Int, reflect.Int64:
+		v.SetInt(1)
+	case reflect.Float64:
+		v.SetFloat(1)
+	case reflect.Slice:
+		v.Set(reflect.MakeSlice(v.Type(), 1, 1))
+	case reflect.Array:
+		setNonZero(t, path, v.Index(0))
+	default:
+		t.Fatalf("%s: setNonZero does not know fields of kind %v", path, v.Kind())
 	}
 }
