@@ -37,7 +37,7 @@ func rebase() *base {
 // It is safe for concurrent use and does not allocate, except once per
 // RebaseInterval.
 func UnixNano() int64 {
-	mono := int64(time.Since(start))
+	mono := Mono()
 	b := cur.Load()
 	if mono-b.mono >= int64(RebaseInterval) {
 		b = rebase()
@@ -48,3 +48,8 @@ func UnixNano() int64 {
 // Now returns the current wall-clock time in UTC, without a monotonic
 // reading.
 func Now() time.Time { return time.Unix(0, UnixNano()).UTC() }
+
+// Mono returns the monotonic clock in nanoseconds since the process
+// started, with one clock read: the difference of two readings is a
+// duration that no step of the wall clock changes.
+func Mono() int64 { return int64(time.Since(start)) }

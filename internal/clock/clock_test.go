@@ -64,3 +64,12 @@ func BenchmarkTimeNow(b *testing.B) {
 		_ = time.Now()
 	}
 }
+
+func TestMonoMeasuresDurations(t *testing.T) {
+	t0, m0 := time.Now(), Mono()
+	time.Sleep(2 * time.Millisecond)
+	d, want := Mono()-m0, time.Since(t0)
+	if d < int64(2*time.Millisecond) || d > int64(want) {
+		t.Fatalf("Mono advanced %v over a sleep of 2ms that time.Since measured as %v", time.Duration(d), want)
+	}
+}

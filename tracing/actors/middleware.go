@@ -145,8 +145,8 @@ func SendMiddleware(c *tracing.TracingClient, next SendFunc) SendFunc {
 		if !c.Enabled() {
 			return next(ctx, s)
 		}
-		start := clock.UnixNano()
 		ev := event.DataFlow(s.FromActor, s.FromPort, s.ToActor, s.ToPort, s.MessageType, s.Size)
+		start := ev.Timestamp.UnixNano() // the clock read of the event's time and id
 		err := next(tracing.ContextWithEvent(ctx, ev.EventID), s)
 		ev.Data.PerformanceMetrics.ExecutionTimeNs = uint64(max(clock.UnixNano()-start, 0))
 		if err != nil {
