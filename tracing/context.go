@@ -67,9 +67,9 @@ type causeKey struct{}
 // chain of ancestors, oldest first, as their dependency chain. The trace
 // ctx carries, if any, is kept. id is assumed to have been recorded with
 // ctx, so its own causes are the ones ctx carries. A zero id returns ctx
-// unchanged. Building the chain allocates once per call; the events
-// recorded with the result share it and do not allocate. A nil ctx stands
-// for context.Background().
+// unchanged. It allocates once per call, the context with its chain; the
+// events recorded with the result share the chain and do not allocate. A
+// nil ctx stands for context.Background().
 func ContextWithEvent(ctx context.Context, id EventID) context.Context {
 	if ctx == nil {
 		ctx = context.Background()
@@ -77,18 +77,25 @@ func ContextWithEvent(ctx context.Context, id EventID) context.Context {
 	if id.IsZero() {
 		return ctx
 	}
-	n := &causeNode{id: id, root: id}
+	c := &eventCtx{Context: ctx}
+	n := &c.node
+	n.id, n.root = id, id
+	var chain []EventID
 	if p := nodeFrom(ctx); p != nil {
 		n.trace = p.trace
 		if !p.id.IsZero() {
 			n.root = p.root
-			n.chain = appendChain(p.chain, id)
+			chain = p.chain[len(p.chain)-min(len(p.chain), MaxDependencyChain-1):]
 		}
 	}
-	if n.chain == nil {
-		n.chain = []EventID{id}
+	if len(chain) < len(c.chain) {
+		k := copy(c.chain[:], chain)
+		c.chain[k] = id
+		n.chain = c.chain[: k+1 : k+1]
+	} else {
+		n.chain = appendChain(chain, id)
 	}
-	return context.WithValue(ctx, causeKey{}, n)
+	return c
 }
 
 // appendChain returns a new slice: the last MaxDependencyChain-1 ids of
@@ -99,6 +106,33 @@ func appendChain(chain []EventID, id EventID) []EventID {
 	copy(out, chain[len(chain)-keep:])
 	out[keep] = id
 	return out
+}
+
+// eventCtx is the context ContextWithEvent returns: its parent, the cause
+// it carries and, up to inlineChain ids long, that cause's chain, in one
+// allocation (context.WithValue and the chain would take three).
+type eventCtx struct {
+	context.Context
+	node  causeNode
+	chain [inlineChain]EventID
+}
+
+// inlineChain is the longest chain an eventCtx holds itself: 4 ids make it
+// 144 bytes; a longer chain is allocated apart.
+const inlineChain = 4
+
+// Value returns the cause for causeKey{} and asks the parent for any other
+// key.
+func (c *eventCtx) Value(key any) any {
+	if _, ok := key.(causeKey); ok {
+		return &c.node
+	}
+	return c.Context.Value(key)
+}
+
+// String describes the context as context.WithValue's do.
+func (c *eventCtx) String() string {
+	return fmt.Sprintf("%v.WithEvent(%v)", c.Context, c.node.id)
 }
 
 // eventFromContext returns the event ctx carries as a cause (see

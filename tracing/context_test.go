@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 func TestContextWithEvent_Chain(t *testing.T) {
@@ -41,6 +43,47 @@ func TestContextWithEvent_Chain(t *testing.T) {
 		if !slices.Equal(cz.DependencyChain, want) {
 			t.Fatalf("event %d: chain of %d ids, want the last %d ancestors oldest first", i, len(cz.DependencyChain), len(want))
 		}
+	}
+}
+
+// TestContextWithEvent_KeepsItsParent checks that the context
+// ContextWithEvent returns is its parent with a cause: the parent's
+// values, deadline and cancellation reach it, and a context derived from
+// it is canceled with the parent. It allocates once while the chain fits
+// in the context.
+func TestContextWithEvent_KeepsItsParent(t *testing.T) {
+	type key struct{}
+	deadline := time.Now().Add(time.Hour)
+	parent, cancel := context.WithDeadline(context.WithValue(context.Background(), key{}, "v"), deadline)
+	id := NewEventID()
+	ctx := ContextWithEvent(parent, id)
+	if got := ctx.Value(key{}); got != "v" {
+		t.Errorf("Value of the parent's key = %v, want v", got)
+	}
+	if d, ok := ctx.Deadline(); !ok || !d.Equal(deadline) {
+		t.Errorf("Deadline = %v, %v; want %v", d, ok, deadline)
+	}
+	if got, ok := eventFromContext(ctx); !ok || got != id {
+		t.Errorf("eventFromContext = %v, %v; want %v", got, ok, id)
+	}
+	if s := fmt.Sprint(ctx); !strings.Contains(s, "WithEvent("+id.String()+")") {
+		t.Errorf("String = %q, want it to name the event", s)
+	}
+	child, stop := context.WithCancel(ctx)
+	defer stop()
+	cancel()
+	select {
+	case <-child.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("a context derived from it was not canceled with the parent")
+	}
+	if !errors.Is(ctx.Err(), context.Canceled) {
+		t.Errorf("Err = %v, want context.Canceled", ctx.Err())
+	}
+	bg := context.Background()
+	short := ContextWithEvent(ContextWithEvent(bg, NewEventID()), NewEventID())
+	if n := testing.AllocsPerRun(100, func() { _ = ContextWithEvent(short, id) }); n != 1 {
+		t.Errorf("ContextWithEvent allocates %v times with a chain of 3, want 1", n)
 	}
 }
 
