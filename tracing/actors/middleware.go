@@ -53,6 +53,8 @@ type SendFunc func(ctx context.Context, s Send) error
 // Events are recorded in the trace ctx carries (see StartTrace): the ctx
 // of the registration for ActorCreated, the ctx of each Run for the
 // others. For a long-lived actor that handles messages forever, see Serve.
+// Each Run allocates once, for the ctx that carries its ActorStarted
+// event (see tracing.ContextWithEvent).
 //
 // It returns next itself when the client is disabled. See TracingClient
 // for the order of a middleware chain.
@@ -133,7 +135,8 @@ func (r *tracedMessageRunner) Run(ctx context.Context, msg any) error {
 // PerformanceMetrics.ExecutionTimeNs, next's error in Data.Error if it
 // failed, and its cause taken from ctx. The event is timestamped when the
 // send starts and recorded when it returns; the ctx passed to next carries
-// it, so what the receiving side records with that ctx is its child.
+// it, so what the receiving side records with that ctx is its child. Each
+// send allocates once, for that ctx (see tracing.ContextWithEvent).
 //
 // It returns next itself when the client is disabled. See TracingClient
 // for the order of a middleware chain.
