@@ -214,9 +214,26 @@ func TestQueue_OneProducerFillsEveryLane(t *testing.T) {
 	}
 }
 
+// reuseFill returns a fill for PutReuse that puts v and checks that the
+// slot's mark belongs to the item the slot holds: the fills of this test
+// mark an item with markOf, and a pointer-free item is never cleared.
+func reuseFill(t *testing.T, v pitem) func(*pitem, uint8) uint8 {
+	return func(slot *pitem, mark uint8) uint8 {
+		if mark != 0 && mark != markOf(*slot) {
+			t.Errorf("a slot holding %+v has mark %d, want %d", *slot, mark, markOf(*slot))
+		}
+		*slot = v
+		return markOf(v)
+	}
+}
+
+// markOf is the mark reuseFill gives it: never 0.
+func markOf(it pitem) uint8 { return uint8((it.P*7+it.Seq)%255) + 1 }
+
 func TestQueue_ShardedConcurrentSafe(t *testing.T) {
 	// Small lanes, so that puts spill, PutWait waits and Flush, Close and
-	// the timer race with producers in several lanes.
+	// the timer race with producers in several lanes; the puts of each
+	// kind, PutReuse among them, take each other's slots.
 	const lanes, producers, perProd = 4, 8, 400
 	var (
 		mu        sync.Mutex
@@ -247,11 +264,15 @@ func TestQueue_ShardedConcurrentSafe(t *testing.T) {
 			defer wg.Done()
 			for i := range perProd {
 				v := pitem{P: p, Seq: i}
-				switch i % 3 {
+				switch i % 5 {
 				case 0:
 					accepted[p][i] = q.Put(&v)
 				case 1:
 					accepted[p][i] = q.PutCritical(&v)
+				case 2:
+					accepted[p][i] = q.PutReuse(reuseFill(t, v))
+				case 3:
+					accepted[p][i] = q.PutCriticalReuse(reuseFill(t, v))
 				default:
 					if err := q.PutWait(ctx, &v); err != nil {
 						t.Errorf("PutWait: %v", err)
