@@ -150,63 +150,6 @@ func TestPutReuse_ClearedSlotKeepsItsMark(t *testing.T) {
 	}
 }
 
-func TestPutReuse_FullAndClosedDoNotCallFill(t *testing.T) {
-	g := newGate()
-	defer g.release()
-	q := newQueue(t, batch.Config{Capacity: 2, CriticalCapacity: 1, MaxBatch: 2, Timeout: time.Hour}, g.handle)
-	set := func(v *item, _ uint8) uint8 { v.Seq = 1; return 1 }
-	for i := range 2 {
-		if !q.PutReuse(set) {
-			t.Fatalf("PutReuse %d refused with room", i)
-		}
-	}
-	<-g.entered // handle holds both routine slots
-	if !q.PutCriticalReuse(set) {
-		t.Fatal("PutCriticalReuse refused with room in the priority lane")
-	}
-	called := false
-	mark := func(*item, uint8) uint8 { called = true; return 0 }
-	if q.PutReuse(mark) || q.PutCriticalReuse(mark) {
-		t.Fatal("a put into full lanes succeeded")
-	}
-	if called {
-		t.Error("fill called for a refused put")
-	}
-	if s := q.Stats(); s.DroppedFull != 2 || s.Enqueued != 3 {
-		t.Errorf("Stats %+v: want DroppedFull 2, Enqueued 3", s)
-	}
-	g.release()
-	if err := q.Close(ctxTimeout(t)); err != nil {
-		t.Fatal(err)
-	}
-	if q.PutReuse(mark) || q.PutCriticalReuse(mark) || called {
-		t.Error("a put after Close succeeded or called fill")
-	}
-	if s := q.Stats(); s.DroppedClosed != 2 || s.Delivered != 3 {
-		t.Errorf("Stats %+v: want DroppedClosed 2, Delivered 3", s)
-	}
-}
-
-func TestPutCriticalReuse_FallsBackToRoutineLane(t *testing.T) {
-	g := newGate()
-	defer g.release()
-	q := newQueue(t, batch.Config{Capacity: 16, CriticalCapacity: 2, MaxBatch: 2, Timeout: time.Hour}, g.handle)
-	for i := range 2 {
-		q.PutCriticalReuse(func(v *item, _ uint8) uint8 { v.Seq = i; return 0 })
-	}
-	<-g.entered // handle holds both priority slots
-	if !q.PutCriticalReuse(func(v *item, _ uint8) uint8 { v.Seq = 2; return 0 }) {
-		t.Fatal("PutCriticalReuse did not fall back to a routine lane")
-	}
-	g.release()
-	if err := q.Close(ctxTimeout(t)); err != nil {
-		t.Fatal(err)
-	}
-	if s := q.Stats(); s.CriticalFallback != 1 || s.CriticalEnqueued != 2 || s.Delivered != 3 {
-		t.Errorf("Stats %+v: want CriticalFallback 1, CriticalEnqueued 2, Delivered 3", s)
-	}
-}
-
 func flush(t *testing.T, q *batch.Queue[item]) {
 	t.Helper()
 	if err := q.Flush(ctxTimeout(t)); err != nil {

@@ -100,60 +100,90 @@ func TestPutWith_ZeroedSlotAndDelivery(t *testing.T) {
 	}
 }
 
-func TestPutWith_FullAndClosedDoNotCallFill(t *testing.T) {
-	g := newGate()
-	defer g.release()
-	q := newQueue(t, batch.Config{Capacity: 2, CriticalCapacity: 1, MaxBatch: 2, Timeout: time.Hour}, g.handle)
-	set := func(v *item) { v.Seq = 1 }
-	for i := range 2 {
-		if !q.PutWith(set) {
-			t.Fatalf("PutWith %d refused with room", i)
-		}
-	}
-	<-g.entered // handle holds both routine slots
-	if !q.PutCriticalWith(set) {
-		t.Fatal("PutCriticalWith refused with room in the priority lane")
-	}
-	called := false
-	mark := func(*item) { called = true }
-	if q.PutWith(mark) || q.PutCriticalWith(mark) {
-		t.Fatal("a put into full lanes succeeded")
-	}
-	if called {
-		t.Error("fill called for a refused put")
-	}
-	if s := q.Stats(); s.DroppedFull != 2 || s.Enqueued != 3 {
-		t.Errorf("Stats %+v: want DroppedFull 2, Enqueued 3", s)
-	}
-	g.release()
-	if err := q.Close(ctxTimeout(t)); err != nil {
-		t.Fatal(err)
-	}
-	if q.PutWith(mark) || q.PutCriticalWith(mark) || called {
-		t.Error("a put after Close succeeded or called fill")
-	}
-	if s := q.Stats(); s.DroppedClosed != 2 || s.Delivered != 3 {
-		t.Errorf("Stats %+v: want DroppedClosed 2, Delivered 3", s)
+// inPlacePuts are the puts that build an item in its slot, routine and
+// critical, each called with a fill that writes the item.
+var inPlacePuts = []struct {
+	name             string
+	put, putCritical func(q *batch.Queue[item], fill func(*item)) bool
+}{
+	{
+		"With",
+		func(q *batch.Queue[item], fill func(*item)) bool { return q.PutWith(fill) },
+		func(q *batch.Queue[item], fill func(*item)) bool { return q.PutCriticalWith(fill) },
+	},
+	{
+		"Reuse",
+		func(q *batch.Queue[item], fill func(*item)) bool {
+			return q.PutReuse(func(v *item, _ uint8) uint8 { fill(v); return 1 })
+		},
+		func(q *batch.Queue[item], fill func(*item)) bool {
+			return q.PutCriticalReuse(func(v *item, _ uint8) uint8 { fill(v); return 1 })
+		},
+	},
+}
+
+func TestPutInPlace_FullAndClosedDoNotCallFill(t *testing.T) {
+	for _, p := range inPlacePuts {
+		t.Run(p.name, func(t *testing.T) {
+			g := newGate()
+			defer g.release()
+			q := newQueue(t, batch.Config{Capacity: 2, CriticalCapacity: 1, MaxBatch: 2, Timeout: time.Hour}, g.handle)
+			set := func(v *item) { v.Seq = 1 }
+			for i := range 2 {
+				if !p.put(q, set) {
+					t.Fatalf("put %d refused with room", i)
+				}
+			}
+			<-g.entered // handle holds both routine slots
+			if !p.putCritical(q, set) {
+				t.Fatal("critical put refused with room in the priority lane")
+			}
+			called := false
+			mark := func(*item) { called = true }
+			if p.put(q, mark) || p.putCritical(q, mark) {
+				t.Fatal("a put into full lanes succeeded")
+			}
+			if called {
+				t.Error("fill called for a refused put")
+			}
+			if s := q.Stats(); s.DroppedFull != 2 || s.Enqueued != 3 {
+				t.Errorf("Stats %+v: want DroppedFull 2, Enqueued 3", s)
+			}
+			g.release()
+			if err := q.Close(ctxTimeout(t)); err != nil {
+				t.Fatal(err)
+			}
+			if p.put(q, mark) || p.putCritical(q, mark) || called {
+				t.Error("a put after Close succeeded or called fill")
+			}
+			if s := q.Stats(); s.DroppedClosed != 2 || s.Delivered != 3 {
+				t.Errorf("Stats %+v: want DroppedClosed 2, Delivered 3", s)
+			}
+		})
 	}
 }
 
-func TestPutCriticalWith_FallsBackToRoutineLane(t *testing.T) {
-	g := newGate()
-	defer g.release()
-	q := newQueue(t, batch.Config{Capacity: 16, CriticalCapacity: 2, MaxBatch: 2, Timeout: time.Hour}, g.handle)
-	for i := range 2 {
-		q.PutCriticalWith(func(v *item) { v.Seq = i })
-	}
-	<-g.entered // handle holds both priority slots
-	if !q.PutCriticalWith(func(v *item) { v.Seq = 2 }) {
-		t.Fatal("PutCriticalWith did not fall back to a routine lane")
-	}
-	g.release()
-	if err := q.Close(ctxTimeout(t)); err != nil {
-		t.Fatal(err)
-	}
-	if s := q.Stats(); s.CriticalFallback != 1 || s.CriticalEnqueued != 2 || s.Delivered != 3 {
-		t.Errorf("Stats %+v: want CriticalFallback 1, CriticalEnqueued 2, Delivered 3", s)
+func TestPutInPlace_CriticalFallsBackToRoutineLane(t *testing.T) {
+	for _, p := range inPlacePuts {
+		t.Run(p.name, func(t *testing.T) {
+			g := newGate()
+			defer g.release()
+			q := newQueue(t, batch.Config{Capacity: 16, CriticalCapacity: 2, MaxBatch: 2, Timeout: time.Hour}, g.handle)
+			for i := range 2 {
+				p.putCritical(q, func(v *item) { v.Seq = i })
+			}
+			<-g.entered // handle holds both priority slots
+			if !p.putCritical(q, func(v *item) { v.Seq = 2 }) {
+				t.Fatal("the critical put did not fall back to a routine lane")
+			}
+			g.release()
+			if err := q.Close(ctxTimeout(t)); err != nil {
+				t.Fatal(err)
+			}
+			if s := q.Stats(); s.CriticalFallback != 1 || s.CriticalEnqueued != 2 || s.Delivered != 3 {
+				t.Errorf("Stats %+v: want CriticalFallback 1, CriticalEnqueued 2, Delivered 3", s)
+			}
+		})
 	}
 }
 

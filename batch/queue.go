@@ -319,18 +319,11 @@ func (q *Queue[T]) PutWith(fill func(*T)) bool {
 		q.droppedNil.Add(1)
 		return false
 	}
-	if q.everyLaneFull() {
-		q.refuseFull()
-		return false
-	}
-	l, t, res := q.claimRoutine()
-	if res != claimed {
-		q.countDrop(res)
-		return false
-	}
-	defer q.publishRoutine(l, t, nil)
-	fill(q.zeroed(l, t))
-	return true
+	return q.PutReuse(func(v *T, _ uint8) uint8 {
+		q.zero(v)
+		fill(v)
+		return 0 // fill may write any field
+	})
 }
 
 // PutReuse is PutWith for items built over the item their slot held
@@ -378,18 +371,15 @@ func reuse[T any](l *lane[T], t uint64, fill func(v *T, mark uint8) uint8) {
 	*m = fill(&l.slots[i], last)
 }
 
-// zeroed returns the slot of the claimed position t of l, holding T's zero
-// value. The consumer clears the slots of types with pointers after use,
-// unless Config.ClearOnReuse is set; other slots are cleared here.
-func (q *Queue[T]) zeroed(l *lane[T], t uint64) *T {
-	v := &l.slots[t&l.mask]
+// zero sets the claimed slot v to T's zero value for PutWith and
+// PutCriticalWith. The consumer clears the slots of types with pointers
+// after use, unless Config.ClearOnReuse is set; other slots are cleared
+// here.
+func (q *Queue[T]) zero(v *T) {
 	if !q.clearSlots {
 		var zero T
 		*v = zero
 	}
-	// fill may write any field: a later PutReuse must clear them all.
-	l.marks[t&l.mask] = 0
-	return v
 }
 
 // claimFull claims a position for a routine put whose own lane h was
@@ -509,22 +499,11 @@ func (q *Queue[T]) PutCriticalWith(fill func(*T)) bool {
 		q.droppedNil.Add(1)
 		return false
 	}
-	t, res := q.critical.claim()
-	switch res {
-	case claimed:
-		defer q.publishCritical(t, nil)
-		fill(q.zeroed(&q.critical, t))
-		return true
-	case laneFull:
-		if q.PutWith(fill) {
-			q.criticalFallback.Add(1)
-			return true
-		}
-		return false
-	default:
-		q.droppedClosed.Add(1)
-		return false
-	}
+	return q.PutCriticalReuse(func(v *T, _ uint8) uint8 {
+		q.zero(v)
+		fill(v)
+		return 0 // fill may write any field
+	})
 }
 
 // PutCriticalReuse is PutCritical that builds the item over the one its

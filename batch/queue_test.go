@@ -817,6 +817,12 @@ func TestPut_NoAllocs(t *testing.T) {
 			t.Errorf("%s allocates %.1f times per call", name, n)
 		}
 	}
+	reuse := func(b *big, _ uint8) uint8 { b.B[0] = 1; return 1 }
+	for name, put := range map[string]func(func(*big, uint8) uint8) bool{"PutReuse": q.PutReuse, "PutCriticalReuse": q.PutCriticalReuse} {
+		if n := testing.AllocsPerRun(1000, func() { put(reuse) }); n != 0 {
+			t.Errorf("%s allocates %.1f times per call", name, n)
+		}
+	}
 	if n := testing.AllocsPerRun(100, func() { _ = q.PutWait(t.Context(), &v) }); n != 0 {
 		t.Errorf("PutWait with room allocates %.1f times per call", n)
 	}
