@@ -11,15 +11,18 @@ const noGap = ^uint64(0)
 // routine lane) and otherwise parks until a producer, the batch timer,
 // Flush or Close wakes it.
 //
-// Parking without losing a wake-up: the consumer stores each routine
-// lane's wakeAt, then sleeping=1, then scans the lanes once more (settle);
+// Parking without losing a wake-up: the consumer stores each lane's
+// wakeAt, then sleeping=1, then scans the lanes once more (settle);
 // a producer stores its slot's seq, then loads sleeping and its lane's
 // wakeAt and gapAt. These are sequentially consistent atomics, so either
 // the consumer's last scan sees the published slot or the producer sees
 // sleeping=1 (and, since wakeAt was stored before sleeping, the current
 // wakeAt). The producer that flips sleeping back to 0 sends one token on
-// the 1-buffered wake channel; every other producer does nothing. Any
-// critical publish wakes a parked consumer.
+// the 1-buffered wake channel; every other producer does nothing. The
+// priority lane follows the same rules as the routine lanes: its items
+// are handed over first, but like routine ones only as a full batch, at
+// the timer, or for Flush, Close and After, so waking the consumer for
+// each of them would only make it park again.
 //
 // wakeAt keeps the wake-ups to one per batch in a steady stream: while the
 // timer is armed (from when a batch went out, or from the first item seen)
@@ -88,13 +91,9 @@ func (q *Queue[T]) run() {
 		}
 
 		// Nothing is due: park.
+		q.setWake(c, mb)
 		for i := range q.lanes {
-			l := &q.lanes[i]
-			w := l.chead + l.ready
-			if !q.forced(l) && (l.ready > 0 || cs.armed) {
-				w = l.chead + min(mb, l.room()) - 1
-			}
-			l.setWake(w, noGap)
+			q.setWake(&q.lanes[i], mb)
 		}
 		q.sleeping.Store(1)
 		if !q.settle(mb) {
@@ -150,22 +149,33 @@ func (q *Queue[T]) timerFired() bool {
 	}
 }
 
+// setWake stores the position of l whose publication wakes the parked
+// consumer (see run): the one that completes l's batch while the timer is
+// armed or items are ready, else the first unpublished one.
+func (q *Queue[T]) setWake(l *lane[T], mb uint64) {
+	w := l.chead + l.ready
+	if !q.forced(l) && (l.ready > 0 || q.cs.armed) {
+		w = l.chead + min(mb, l.room()) - 1
+	}
+	l.setWake(w, noGap)
+}
+
 // settle is called once sleeping is set. It scans the lanes again and
-// reports whether the consumer may park: false if a critical item or a
-// routine item at or after a lane's wakeAt was published in the meantime
-// (its producer may have seen sleeping still 0). New items below wakeAt
-// need no wake-up. A position at or after wakeAt can also be published
-// but hidden from the scan by an earlier claimed, unpublished position p;
-// then settle stores p in gapAt, so that publishing p wakes the consumer,
-// and scans again in case p was published before the store.
+// reports whether the consumer may park: false if an item at or after a
+// lane's wakeAt was published in the meantime (its producer may have seen
+// sleeping still 0). New items below wakeAt need no wake-up. A position
+// at or after wakeAt can also be published but hidden from the scan by an
+// earlier claimed, unpublished position p; then settle stores p in gapAt,
+// so that publishing p wakes the consumer, and scans again in case p was
+// published before the store.
 func (q *Queue[T]) settle(mb uint64) bool {
 	for {
-		if q.critical.scan(mb) {
-			return false
-		}
 		moved := false
-		for i := range q.lanes {
-			l := &q.lanes[i]
+		for i := -1; i < len(q.lanes); i++ {
+			l := &q.critical
+			if i >= 0 {
+				l = &q.lanes[i]
+			}
 			l.scan(mb)
 			p := l.chead + l.ready // first position not handed over or ready
 			if p > l.cwake {

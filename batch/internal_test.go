@@ -35,6 +35,14 @@ func testCtx(t *testing.T) context.Context {
 // once for the next batch; a firing with nothing queued disarms it, and the
 // next item arms it again.
 func TestQueue_TimerBoundsPartialBatches(t *testing.T) {
+	for _, lane := range []string{"routine", "priority"} {
+		t.Run(lane, func(t *testing.T) { testTimerBoundsPartialBatches(t, lane == "priority") })
+	}
+}
+
+// testTimerBoundsPartialBatches is TestQueue_TimerBoundsPartialBatches for
+// one lane: the priority lane when critical is set.
+func testTimerBoundsPartialBatches(t *testing.T, critical bool) {
 	ft := newFakeTimer()
 	got := make(chan []int, 10)
 	q, err := newQueue(Config{MaxBatch: 100, Timeout: 42 * time.Second}, func(b []int) {
@@ -81,7 +89,11 @@ func TestQueue_TimerBoundsPartialBatches(t *testing.T) {
 	}
 	put := func(vs ...int) {
 		for _, v := range vs {
-			q.Put(&v)
+			if critical {
+				q.PutCritical(&v)
+			} else {
+				q.Put(&v)
+			}
 		}
 	}
 
@@ -113,28 +125,80 @@ func TestQueue_TimerBoundsPartialBatches(t *testing.T) {
 // armed when a batch goes out, so the first item of the next one need not
 // wake the consumer.
 func TestQueue_OneParkPerBatch(t *testing.T) {
-	got := make(chan int, 100)
-	q, err := newQueue(Config{MaxBatch: 4, Timeout: time.Hour}, func(b []int) { got <- len(b) }, hooks{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = q.Close(testCtx(t)) }()
-	const batches = 20
-	for range batches {
-		for i := range 4 {
-			q.Put(&i)
-		}
-		select {
-		case n := <-got:
-			if n != 4 {
-				t.Fatalf("batch of %d, want 4", n)
+	for _, lane := range []string{"routine", "priority"} {
+		t.Run(lane, func(t *testing.T) {
+			got := make(chan int, 100)
+			q, err := newQueue(Config{MaxBatch: 4, Timeout: time.Hour}, func(b []int) { got <- len(b) }, hooks{})
+			if err != nil {
+				t.Fatal(err)
 			}
-		case <-testCtx(t).Done():
-			t.Fatal("full batch not handed over")
-		}
+			defer func() { _ = q.Close(testCtx(t)) }()
+			put := q.Put
+			if lane == "priority" {
+				put = q.PutCritical
+			}
+			const batches = 20
+			for range batches {
+				for i := range 4 {
+					put(&i)
+				}
+				select {
+				case n := <-got:
+					if n != 4 {
+						t.Fatalf("batch of %d, want 4", n)
+					}
+				case <-testCtx(t).Done():
+					t.Fatal("full batch not handed over")
+				}
+			}
+			// The consumer parks, armed, after each batch: only the put that
+			// completes the next one wakes it.
+			if p, w := q.parks.Load(), q.wakeSends.Load(); p > batches+2 || w > batches+2 {
+				t.Errorf("consumer parked %d times and was woken %d times for %d batches, want about one per batch", p, w, batches)
+			}
+		})
 	}
-	if p := q.parks.Load(); p > batches+2 {
-		t.Errorf("consumer parked %d times for %d batches, want about one per batch", p, batches)
+}
+
+// TestQueue_SpacedPutsWakeOncePerBatch puts each item only once the
+// consumer is blocked again, so that every put finds it parked: still
+// only the put that completes a batch may wake it, in the priority lane
+// as in a routine one.
+func TestQueue_SpacedPutsWakeOncePerBatch(t *testing.T) {
+	for _, lane := range []string{"routine", "priority"} {
+		t.Run(lane, func(t *testing.T) {
+			got := make(chan int, 100)
+			q, err := newQueue(Config{MaxBatch: 4, Timeout: time.Hour}, func(b []int) { got <- len(b) }, hooks{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() { _ = q.Close(testCtx(t)) }()
+			put := q.Put
+			if lane == "priority" {
+				put = q.PutCritical
+			}
+			ctx := testCtx(t)
+			const batches = 10
+			for range batches {
+				for i := range 4 {
+					for !consumerBlocked() {
+						if ctx.Err() != nil {
+							t.Fatal("the consumer never blocked")
+						}
+						runtime.Gosched()
+					}
+					put(&i)
+				}
+				select {
+				case <-got:
+				case <-ctx.Done():
+					t.Fatal("full batch not handed over")
+				}
+			}
+			if w := q.wakeSends.Load(); w > batches+2 {
+				t.Errorf("%d wake-ups for %d batches of 4, want one per batch", w, batches)
+			}
+		})
 	}
 }
 

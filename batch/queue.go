@@ -543,8 +543,9 @@ func (q *Queue[T]) publishCritical(t uint64, v *T) {
 		q.critical.slots[t&q.critical.mask] = *v
 		q.critical.marks[t&q.critical.mask] = 0
 	}
-	q.critical.commit(t)
-	if q.sleeping.Load() != 0 {
+	c := &q.critical
+	c.commit(t)
+	if q.sleeping.Load() != 0 && (t >= c.wakeAt.Load() || t == c.gapAt.Load()) {
 		q.wakeConsumer()
 	}
 }
