@@ -2,6 +2,7 @@ package batch
 
 import (
 	"context"
+	"fmt"
 	"reflect"
 	"runtime"
 	"strings"
@@ -121,84 +122,51 @@ func testTimerBoundsPartialBatches(t *testing.T, critical bool) {
 }
 
 // TestQueue_OneParkPerBatch checks that a steady stream of full batches
-// costs the consumer one park and one wake-up per batch: the timer is
-// armed when a batch goes out, so the first item of the next one need not
-// wake the consumer.
+// costs the consumer one park and one wake-up per batch, in a routine lane
+// and in the priority lane: the timer is armed when a batch goes out, so
+// only the put that completes the next batch wakes the consumer. Spaced,
+// each item is put only once the consumer is blocked again, so that every
+// put finds it parked.
 func TestQueue_OneParkPerBatch(t *testing.T) {
 	for _, lane := range []string{"routine", "priority"} {
-		t.Run(lane, func(t *testing.T) {
-			got := make(chan int, 100)
-			q, err := newQueue(Config{MaxBatch: 4, Timeout: time.Hour}, func(b []int) { got <- len(b) }, hooks{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer func() { _ = q.Close(testCtx(t)) }()
-			put := q.Put
-			if lane == "priority" {
-				put = q.PutCritical
-			}
-			const batches = 20
-			for range batches {
-				for i := range 4 {
-					put(&i)
+		for _, spaced := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/spaced=%v", lane, spaced), func(t *testing.T) {
+				got := make(chan int, 100)
+				q, err := newQueue(Config{MaxBatch: 4, Timeout: time.Hour}, func(b []int) { got <- len(b) }, hooks{})
+				if err != nil {
+					t.Fatal(err)
 				}
-				select {
-				case n := <-got:
-					if n != 4 {
-						t.Fatalf("batch of %d, want 4", n)
-					}
-				case <-testCtx(t).Done():
-					t.Fatal("full batch not handed over")
+				defer func() { _ = q.Close(testCtx(t)) }()
+				put := q.Put
+				if lane == "priority" {
+					put = q.PutCritical
 				}
-			}
-			// The consumer parks, armed, after each batch: only the put that
-			// completes the next one wakes it.
-			if p, w := q.parks.Load(), q.wakeSends.Load(); p > batches+2 || w > batches+2 {
-				t.Errorf("consumer parked %d times and was woken %d times for %d batches, want about one per batch", p, w, batches)
-			}
-		})
-	}
-}
-
-// TestQueue_SpacedPutsWakeOncePerBatch puts each item only once the
-// consumer is blocked again, so that every put finds it parked: still
-// only the put that completes a batch may wake it, in the priority lane
-// as in a routine one.
-func TestQueue_SpacedPutsWakeOncePerBatch(t *testing.T) {
-	for _, lane := range []string{"routine", "priority"} {
-		t.Run(lane, func(t *testing.T) {
-			got := make(chan int, 100)
-			q, err := newQueue(Config{MaxBatch: 4, Timeout: time.Hour}, func(b []int) { got <- len(b) }, hooks{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer func() { _ = q.Close(testCtx(t)) }()
-			put := q.Put
-			if lane == "priority" {
-				put = q.PutCritical
-			}
-			ctx := testCtx(t)
-			const batches = 10
-			for range batches {
-				for i := range 4 {
-					for !consumerBlocked() {
-						if ctx.Err() != nil {
-							t.Fatal("the consumer never blocked")
+				ctx := testCtx(t)
+				const batches = 10
+				for range batches {
+					for i := range 4 {
+						for spaced && !consumerBlocked() {
+							if ctx.Err() != nil {
+								t.Fatal("the consumer never blocked")
+							}
+							runtime.Gosched()
 						}
-						runtime.Gosched()
+						put(&i)
 					}
-					put(&i)
+					select {
+					case n := <-got:
+						if n != 4 {
+							t.Fatalf("batch of %d, want 4", n)
+						}
+					case <-ctx.Done():
+						t.Fatal("full batch not handed over")
+					}
 				}
-				select {
-				case <-got:
-				case <-ctx.Done():
-					t.Fatal("full batch not handed over")
+				if p, w := q.parks.Load(), q.wakeSends.Load(); p > batches+2 || w > batches+2 {
+					t.Errorf("consumer parked %d times and was woken %d times for %d batches of 4, want about one per batch", p, w, batches)
 				}
-			}
-			if w := q.wakeSends.Load(); w > batches+2 {
-				t.Errorf("%d wake-ups for %d batches of 4, want one per batch", w, batches)
-			}
-		})
+			})
+		}
 	}
 }
 
