@@ -13,8 +13,8 @@ import (
 // a discarding sink: send is a send through SendMiddleware (one DataFlow
 // event), run a message run of an actor registered through
 // RegisterMiddleware (ActorStarted, then ActorCompleted with the run's
-// duration). The loop yields every 128 steps, as the client's recording
-// benchmarks do every 256 events, so that the consumer keeps up;
+// duration). The loop yields every 32 steps (the client's recording
+// benchmarks yield every 256 events), so that the consumer keeps up;
 // dropped_% must be 0 for ns/op to measure the whole path.
 //
 // Run: go test -run '^$' -bench Middleware -count 5 ./tracing/actors
