@@ -319,11 +319,7 @@ func (q *Queue[T]) PutWith(fill func(*T)) bool {
 		q.droppedNil.Add(1)
 		return false
 	}
-	return q.PutReuse(func(v *T, _ uint8) uint8 {
-		q.zero(v)
-		fill(v)
-		return 0 // fill may write any field
-	})
+	return q.PutReuse(q.cleared(fill))
 }
 
 // PutReuse is PutWith for items built over the item their slot held
@@ -371,14 +367,19 @@ func reuse[T any](l *lane[T], t uint64, fill func(v *T, mark uint8) uint8) {
 	*m = fill(&l.slots[i], last)
 }
 
-// zero sets the claimed slot v to T's zero value for PutWith and
-// PutCriticalWith. The consumer clears the slots of types with pointers
-// after use, unless Config.ClearOnReuse is set; other slots are cleared
-// here.
-func (q *Queue[T]) zero(v *T) {
-	if !q.clearSlots {
-		var zero T
-		*v = zero
+// cleared returns the fill of PutWith and PutCriticalWith for PutReuse:
+// it hands fill a slot holding T's zero value and leaves mark 0, since
+// fill may write any field. The consumer clears the slots of types with
+// pointers after use, unless Config.ClearOnReuse is set; other slots are
+// cleared here.
+func (q *Queue[T]) cleared(fill func(*T)) func(*T, uint8) uint8 {
+	return func(v *T, _ uint8) uint8 {
+		if !q.clearSlots {
+			var zero T
+			*v = zero
+		}
+		fill(v)
+		return 0
 	}
 }
 
@@ -499,11 +500,7 @@ func (q *Queue[T]) PutCriticalWith(fill func(*T)) bool {
 		q.droppedNil.Add(1)
 		return false
 	}
-	return q.PutCriticalReuse(func(v *T, _ uint8) uint8 {
-		q.zero(v)
-		fill(v)
-		return 0 // fill may write any field
-	})
+	return q.PutCriticalReuse(q.cleared(fill))
 }
 
 // PutCriticalReuse is PutCritical that builds the item over the one its
