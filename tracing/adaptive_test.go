@@ -42,6 +42,28 @@ func recordUntil(t *testing.T, c *TracingClient, limit int, cond func(TracingMet
 	return cond(c.Metrics())
 }
 
+// recordPaced records 256 events every millisecond (at most 256k events/s)
+// until cond holds for the client's metrics, for at most d; it reports
+// whether cond held, and logs how long it took.
+func recordPaced(t *testing.T, c *TracingClient, d time.Duration, cond func(TracingMetrics) bool) bool {
+	t.Helper()
+	ctx := ctxTimeout(t)
+	start := time.Now()
+	for time.Since(start) < d {
+		for range 256 {
+			if err := c.RecordWait(ctx, dataFlow("a", "out", "b", "in", "M", 8)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if cond(c.Metrics()) {
+			t.Logf("held after %v", time.Since(start))
+			return true
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return cond(c.Metrics())
+}
+
 func TestAdaptiveBatchingFollowsTheAckLatency(t *testing.T) {
 	s := &linkSink{}
 	s.latency.Store(int64(50 * time.Millisecond))
@@ -64,12 +86,15 @@ func TestAdaptiveBatchingFollowsTheAckLatency(t *testing.T) {
 		m := c.Metrics()
 		t.Fatalf("with a 50 ms latency: batch %d, timeout %v; want %d, 50ms", m.BatchSize, m.BatchTimeout, hi)
 	}
-	// The link is fast again: small batches, the shortest timeout.
+	// The link is fast again and the producer records at a pace the
+	// consumer keeps up with: small batches, the shortest timeout. (A
+	// producer recording flat out under Block keeps the queue full, and a
+	// full queue keeps batches large: the consumer is behind.)
 	s.latency.Store(int64(100 * time.Microsecond))
 	fast := func(m TracingMetrics) bool {
 		return m.BatchSize < defaultBatchSize && m.BatchTimeout == time.Millisecond
 	}
-	if !recordUntil(t, c, 5_000_000, fast) {
+	if !recordPaced(t, c, 5*time.Second, fast) {
 		m := c.Metrics()
 		t.Fatalf("with a 100 µs latency: batch %d, timeout %v; want below %d, 1ms", m.BatchSize, m.BatchTimeout, defaultBatchSize)
 	}
