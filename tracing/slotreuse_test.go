@@ -257,3 +257,45 @@ func setNonZero(t *testing.T, path string, v reflect.Value) {
 		t.Fatalf("%s: setNonZero does not know fields of kind %v", path, v.Kind())
 	}
 }
+
+// TestRecord_RedactorSettingTheTailCarriesNothingOver checks that what a
+// WithRedactor function adds to an event of a kind whose method sets only
+// the head (here an error and an attribute on a DataFlow) does not reach
+// the next event built in the same queue slot.
+func TestRecord_RedactorSettingTheTailCarriesNothingOver(t *testing.T) {
+	sink := newRecordSink()
+	c := newTestClient(t, sink, nil, WithRedactor(func(ev *TraceEvent) {
+		if ev.Data.Port == "tagged" {
+			ev.Data.Error = "tagged by the redactor"
+			ev.Data.CustomAttributes.Set(attr.Bool("tagged", true))
+		}
+	}))
+	ctx := ctxTimeout(t)
+	rng := rand.New(rand.NewPCG(3, 4))
+	n := 4 * c.queue.Cap()
+	for i := range n {
+		port := "plain"
+		if rng.IntN(2) == 0 {
+			port = "tagged"
+		}
+		c.DataFlow(ctx, "a", port, "b", "in", "T", 1)
+		if i%(c.cfg.BatchSize/2) == 0 {
+			if err := c.Flush(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := c.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sink.mu.Lock()
+	defer sink.mu.Unlock()
+	if len(sink.events) != n {
+		t.Fatalf("the sink got %d events, want %d", len(sink.events), n)
+	}
+	for _, ev := range sink.events {
+		if ev.Data.Port == "plain" && (ev.Data.Error != "" || ev.Data.CustomAttributes.Len() != 0) {
+			t.Fatalf("an event the redactor left alone carries error %q and %d attributes", ev.Data.Error, ev.Data.CustomAttributes.Len())
+		}
+	}
+}
