@@ -42,6 +42,8 @@ type traceState struct {
 	ended    atomic.Bool
 	// used turns true once an event is recorded into the implicit trace.
 	used atomic.Bool
+	// joinedBy is the last client that joined the trace (see adopt).
+	joinedBy atomic.Pointer[TracingClient]
 }
 
 // causeNode is what a context carries for recording: the trace its events
@@ -146,7 +148,7 @@ func eventFromContext(ctx context.Context) (EventID, bool) {
 
 // JoinTrace returns a copy of ctx that carries ref, a trace started
 // elsewhere (typically in another process: see package propagation), as
-// ContextWithTrace does, and tells the sinks once that this process only
+// ContextWithTrace does, and tells the sinks at once that this process only
 // joins it: its header (flow id and execution id from ref, Running) is
 // tagged wire.TagJoined. A sink that stores a trace whole on every store (the
 // WebSocket sink) then keeps this process's events of the trace in
@@ -157,9 +159,15 @@ func eventFromContext(ctx context.Context) (EventID, bool) {
 // the ctx.
 func (c *TracingClient) JoinTrace(ctx context.Context, ref TraceRef) context.Context {
 	ctx = ContextWithTrace(ctx, ref)
-	if !c.Enabled() || ref.IsZero() {
-		return ctx
+	if c.Enabled() && !ref.IsZero() {
+		c.join(ref)
 	}
+	return ctx
+}
+
+// join tells the sinks, the first time for each of the last 4096 traces,
+// that this client only joins trace ref (see JoinTrace).
+func (c *TracingClient) join(ref TraceRef) {
 	c.joinMu.Lock()
 	_, seen := c.joined[ref.ID]
 	if !seen {
@@ -170,7 +178,7 @@ func (c *TracingClient) JoinTrace(ctx context.Context, ref TraceRef) context.Con
 	}
 	c.joinMu.Unlock()
 	if seen {
-		return ctx
+		return
 	}
 	meta := c.meta
 	meta.Tags = maps.Clone(meta.Tags)
@@ -186,7 +194,21 @@ func (c *TracingClient) JoinTrace(ctx context.Context, ref TraceRef) context.Con
 		TraceID: ref.ID, FlowID: flow, ExecutionID: ref.ExecutionID,
 		StartTime: clock.Now(), Status: ExecutionStatus{Kind: StatusRunning}, Metadata: meta,
 	})
-	return ctx
+}
+
+// adopt joins the trace n carries (see JoinTrace) when this client did not
+// start it: a trace from ContextWithTrace, or one another client of this
+// process started. It does so once per trace state, before the first event
+// recorded into it is queued, so that no sink ever stores this client's
+// events under the trace's own id, which holds the other recorder's.
+func (c *TracingClient) adopt(n *causeNode) {
+	if n == nil || n.trace == nil {
+		return
+	}
+	if t := n.trace; t.client != c && t.joinedBy.Load() != c {
+		c.join(t.ref)
+		t.joinedBy.Store(c)
+	}
 }
 
 // maxJoined bounds the joined traces a client remembers.
@@ -195,9 +217,11 @@ const maxJoined = 4096
 // ContextWithTrace returns a copy of ctx that carries ref as the trace of
 // the events recorded with it, and no cause: a trace started elsewhere,
 // typically in another process (see package propagation), which the
-// events recorded here join. The client cannot end such a trace (EndTrace
-// returns an error wrapping ErrForeignTrace), and its sinks learn of it
-// from the events only. A zero ref returns ctx unchanged; a nil ctx stands
+// events recorded here join. A client that records the first event with
+// it joins the trace as JoinTrace does, before the event is queued, so
+// that its sinks keep its events apart from the other recorder's; it
+// cannot end such a trace (EndTrace returns an error wrapping
+// ErrForeignTrace). A zero ref returns ctx unchanged; a nil ctx stands
 // for context.Background(). It allocates the context and the trace.
 func ContextWithTrace(ctx context.Context, ref TraceRef) context.Context {
 	if ctx == nil {

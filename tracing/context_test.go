@@ -241,6 +241,57 @@ func TestTraces_ForeignTrace(t *testing.T) {
 	}
 }
 
+// TestTraces_RecordingJoinsAForeignTrace checks that a client recording
+// into a trace it did not start (one from ContextWithTrace, or one another
+// client of the process started) tells its sinks once, before the first
+// event, that it only joins the trace, by both recording paths; and that
+// its own traces are never announced as joined.
+func TestTraces_RecordingJoinsAForeignTrace(t *testing.T) {
+	ctx := ctxTimeout(t)
+	sink := newRecordSink()
+	c := newTestClient(t, sink, nil)
+	other := newTestClient(t, newRecordSink(), nil)
+	octx, oid, err := other.StartTrace(ctx, "o", FlowVersion{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	remote := TraceRef{ID: NewTraceID(), FlowID: "r", ExecutionID: NewExecutionID()}
+	rctx := ContextWithTrace(ctx, remote)
+	own, ownID, err := c.StartTrace(ctx, "mine", FlowVersion{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		c.ActorStarted(rctx, "a")
+		c.Record(ContextWithEvent(rctx, NewEventID()), TraceEvent{Type: TraceEventType{Kind: KindActorCompleted}, ActorID: "a"})
+		c.DataFlow(octx, "a", "out", "b", "in", "T", 1)
+		c.DataFlow(own, "a", "out", "b", "in", "T", 1)
+	}
+	if err := c.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sink.mu.Lock()
+	defer sink.mu.Unlock()
+	joins := map[TraceID]int{}
+	for i, h := range sink.traces {
+		if h.Metadata.Tags[tagJoined] == "" {
+			continue
+		}
+		joins[h.TraceID]++
+		for _, ev := range sink.events[:sink.atObserve[i]] {
+			if ev.TraceID == h.TraceID {
+				t.Fatalf("trace %s was joined after its event %s was written", h.TraceID, ev.EventID)
+			}
+		}
+		if h.TraceID == remote.ID && (h.FlowID != remote.FlowID || h.ExecutionID != remote.ExecutionID) {
+			t.Fatalf("the joined header %+v does not carry the remote trace's flow and execution", h)
+		}
+	}
+	if joins[remote.ID] != 1 || joins[oid] != 1 || joins[ownID] != 0 || len(joins) != 2 {
+		t.Fatalf("joined headers by trace %v, want one each for the remote trace %s and the other client's %s, none for the client's own %s", joins, remote.ID, oid, ownID)
+	}
+}
+
 // TestTraces_LinkedTrace starts a trace with a ctx that carries one: the
 // new trace names it in its metadata, and the process's tags are not
 // modified.

@@ -132,6 +132,7 @@ func (c *TracingClient) prepare(ctx context.Context, ev *TraceEvent) (dropped bo
 	}
 	n := nodeFrom(ctx)
 	if ev.TraceID.IsZero() {
+		c.adopt(n)
 		ev.TraceID = c.traceID(n)
 	}
 	if ev.Causality.ParentEventID.IsZero() {
@@ -285,6 +286,8 @@ func (c *TracingClient) emit(ctx context.Context, kind EventKind, actorID string
 		}
 		return c.record(ctx, &ev)
 	}
+	n := nodeFrom(ctx)
+	c.adopt(n)
 	var id EventID
 	fill := func(ev *TraceEvent, mark uint8) uint8 {
 		if mark == markHead {
@@ -296,7 +299,6 @@ func (c *TracingClient) emit(ctx context.Context, kind EventKind, actorID string
 		if build != nil {
 			build(ev)
 		}
-		n := nodeFrom(ctx)
 		ev.TraceID = c.traceID(n)
 		setCause(n, ev)
 		if c.redactBuilt[kind] {

@@ -32,11 +32,13 @@ const MaxFlowIDLen = 256
 type TraceContext struct {
 	// Client, if not nil, lets Inject send the client's implicit trace
 	// for a ctx that carries no trace (see TracingClient.CurrentTrace),
-	// and lets Extract join the trace through TracingClient.JoinTrace, so
-	// that this process's events of it are kept apart from the other
-	// process's on a server that replaces a stored trace whole. Default:
-	// nil: such a ctx injects nothing, and Extract only puts the trace in
-	// the ctx.
+	// and lets Extract join the trace at once through
+	// TracingClient.JoinTrace. Without it Extract puts the trace in the
+	// ctx (tracing.ContextWithTrace), and the client that records the
+	// first event with it joins the trace then: either way this process's
+	// events of the trace are kept apart from the other process's on a
+	// server that replaces a stored trace whole. Default: nil: a ctx
+	// without a trace injects nothing.
 	Client *tracing.TracingClient
 }
 
