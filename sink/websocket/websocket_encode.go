@@ -71,7 +71,7 @@ func (s *Sink) encodeBatch(batch []tracing.TraceEvent) []*frame {
 
 // encodeDue returns stores of the segments whose events waited long
 // enough (every one with events not stored yet, when all is set), and
-// seals the segments opened after their trace's end (traceSeg.late) whose
+// seals the segments no end comes to seal (traceSeg.late) whose
 // first events waited the store delay (all of them, when all is set).
 func (s *Sink) encodeDue(all bool) []*frame {
 	s.encMu.Lock()

@@ -67,10 +67,10 @@ type traceSeg struct {
 	refs int
 	// lostReason is why the events were given up ("" when spooled).
 	lostReason string
-	// late is set for a segment opened after its trace ended, by events
-	// written after the end: no end is coming to seal it, so encodeDue
-	// seals it, with its one store, once its first events waited the
-	// store delay.
+	// late is set for a segment no end is coming to seal (see segFor):
+	// one opened after its trace ended, by events written after the end,
+	// and in the live modes one of a joined trace. encodeDue seals it,
+	// with its one store, once its first events waited the store delay.
 	late bool
 
 	// The streamed side (live modes): the connection whose StartTrace
@@ -133,7 +133,8 @@ func (s *Sink) segFor(id tracing.TraceID, start int64) *traceSeg {
 		number = s.headers.Next(id) // 0 unless its last segment was forgotten
 	}
 	hdr := s.headers.Get(id, &s.deftr, start)
-	if number == 0 && hdr.Metadata.Tags[wire.TagJoined] != "" {
+	joined := hdr.Metadata.Tags[wire.TagJoined] != ""
+	if number == 0 && joined {
 		// A trace started elsewhere: its id holds the other process's
 		// events, which a store under it would replace.
 		number = 1
@@ -144,7 +145,12 @@ func (s *Sink) segFor(id tracing.TraceID, start int64) *traceSeg {
 		hdr.StartTime = unixTime(start)
 	}
 	ng := s.newSegLocked(hdr, number)
-	ng.late = traces.Ended(hdr.Status)
+	// No end comes to seal a segment opened after its trace ended, nor,
+	// in the live modes, one of a trace this process joined (whose end
+	// the other process records): a generation-2 server would keep such
+	// a segment as its StartTrace opened it, without the tags that link
+	// it to its trace.
+	ng.late = traces.Ended(hdr.Status) || joined && s.cfg.mode.live()
 	s.segs[id] = ng
 	return ng
 }
