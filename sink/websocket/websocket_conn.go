@@ -481,6 +481,7 @@ func (s *Sink) replay() {
 	f := &frame{
 		kind: frameStore, wire: rec.Data, rawLen: len(rec.Data), events: rec.Events,
 		critical: rec.Critical, created: rec.Created.UnixNano(), spool: ref, binary: rec.Binary,
+		v2: true, // written for a server of either generation
 	}
 	if bytes.HasPrefix(rec.Data, []byte(`{"RecordEvent"`)) {
 		f.kind = frameRecord
@@ -513,7 +514,13 @@ func (s *Sink) writeFrames(c *wsConn, batch []*frame) error {
 		if f.binary {
 			typ = cws.MessageBinary
 		}
-		if err := writeFrame(ctx, c.c, typ, f); err != nil {
+		var err error
+		if f.v2 && c.gen != transport.ProtocolV2 {
+			err = s.writeV1(ctx, c, f)
+		} else {
+			err = writeFrame(ctx, c.c, typ, f)
+		}
+		if err != nil {
 			if c.cork != nil {
 				_ = c.cork.Uncork()
 			}
@@ -529,6 +536,51 @@ func (s *Sink) writeFrames(c *wsConn, batch []*frame) error {
 		}
 	}
 	return nil
+}
+
+// writeV1 writes f, which may hold events in the generation-2 form, to
+// c's generation-1 server as a text message in the generation-1 form (see
+// v1Form); f itself is left as it is, for a later connection or the
+// spool. A frame that does not decode is written as it is: the server's
+// error reply then counts its events.
+func (s *Sink) writeV1(ctx context.Context, c *wsConn, f *frame) error {
+	js, err := s.v1Form(f)
+	if err != nil {
+		s.report(fmt.Errorf("sink: websocket: rewriting a frame for a generation-1 server: %w", err), "frame not rewritten")
+		typ := cws.MessageText
+		if f.binary {
+			typ = cws.MessageBinary
+		}
+		return writeFrame(ctx, c.c, typ, f)
+	}
+	return c.c.Write(ctx, cws.MessageText, js)
+}
+
+// v1Form returns f's request in the generation-1 form, which every server
+// reads: the sink learned its server's generation after f was built, or
+// f is sent to a server of the other generation than the one before (a
+// failover server, an upgrade, a downgrade). It decodes and encodes the
+// whole request, which only such a change of server costs. Only the
+// sender goroutine calls it.
+func (s *Sink) v1Form(f *frame) ([]byte, error) {
+	var raw []byte
+	switch {
+	case f.parts != nil:
+		raw = bytes.Join(f.parts, nil)
+	case f.binary:
+		var err error
+		if raw, err = s.sendCodecs.Get(f.alg).DecodeRequest(nil, f.wire); err != nil {
+			return nil, err
+		}
+	default:
+		raw = f.wire
+	}
+	req, err := wire.DecodeRequest(raw)
+	if err != nil {
+		return nil, err
+	}
+	var enc wire.Encoder // the generation-1 form
+	return enc.AppendRequest(raw[:0:0], req), nil
 }
 
 // writeFrame writes f as one message of type typ: its wire bytes, or its

@@ -393,7 +393,11 @@ func TestWebSocketFaultDeadPeer(t *testing.T) {
 	if err := s.Write(ctx, b); err != nil {
 		t.Fatal(err)
 	}
-	waitSink(ctx, t, s, "the dead peer to be noticed", func(st Stats) bool { return st.Reconnects >= 1 })
+	// The sink notices the dead peer and dials again; the new
+	// connection's probe waits for the server to read again.
+	if err := srv.WaitFor(ctx, func(v tracetest.View) bool { return v.Connects() >= 2 }); err != nil {
+		t.Fatalf("waiting for the dead peer to be noticed: %v; stats %+v", err, s.Stats())
+	}
 	srv.SetStalled(false)
 	if err := s.Flush(ctx); err != nil {
 		t.Fatal(err)

@@ -29,6 +29,9 @@ type frame struct {
 	rawLen   int    // bytes of JSON before compression
 	events   int
 	critical bool // every event in it is critical
+	// v2 is set when the frame may hold events in the generation-2 form,
+	// which a generation-1 server rejects (see Sink.v1Form).
+	v2       bool
 	epoch    uint64
 	tracked  bool // counted in outstanding (Flush waits for it)
 	sent     bool // written at least once

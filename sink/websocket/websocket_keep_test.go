@@ -892,3 +892,56 @@ func inKeepingModes(t *testing.T, test func(t *testing.T, gen tracetest.Generati
 		}
 	}
 }
+
+// TestWebSocketKeepsAcrossAGenerationChange replaces the server, mid-run
+// and without what it stored, by one of the other generation on the same
+// address (an upgrade, a downgrade, or a failover pair of mixed
+// generations): events the sink encoded for the first server's
+// generation, and those it encodes after, are all kept by the second.
+// The events carry message snapshots without content and metrics not
+// measured, the fields the generations write differently.
+func TestWebSocketKeepsAcrossAGenerationChange(t *testing.T) {
+	for _, from := range generations {
+		to := tracetest.Gen1
+		if from == tracetest.Gen1 {
+			to = tracetest.Gen2
+		}
+		for _, mode := range []Mode{ModeStore, ModeBoth} {
+			t.Run(fmt.Sprintf("%s-to-%s/%s", from, to, mode), func(t *testing.T) {
+				r := newKeepRun(t, from, mode, nil)
+				r.connected()
+				batches := r.startTraces(2, 60, 20)
+				for i := range batches {
+					for j := range batches[i] {
+						ev := &batches[i][j]
+						ev.Data.HasMessage = true
+						ev.Data.Message = tracing.MessageSnapshot{MessageType: "Row", SizeBytes: 8}
+						ev.Data.PerformanceMetrics.Unmeasured = tracing.MetricCPUUsagePercent
+					}
+				}
+				for _, b := range batches[:3] {
+					r.write(b)
+				}
+				r.flush()
+				addr := r.srv.Addr()
+				r.srv.Close()
+				waitSink(r.ctx, t, r.s, "disconnect", func(st Stats) bool { return !st.Connected })
+				srv, err := tracetest.Start(r.ctx, tracetest.WithAddr(addr), tracetest.WithGeneration(to))
+				if err != nil {
+					t.Fatalf("restart on %s: %v", addr, err)
+				}
+				t.Cleanup(srv.Close)
+				r.srv, r.gen = srv, to
+				for _, b := range batches[3:] {
+					r.write(b)
+				}
+				r.endTraces()
+				r.flush()
+				if st := r.s.Stats(); len(st.Dropped) > 0 {
+					t.Errorf("the sink dropped %v (%s)", st.Dropped, serverSummary(srv))
+				}
+				r.check(srv)
+			})
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"github.com/reflowtrace/reflowtrace-go/sink/websocket/internal/chunks"
 	"github.com/reflowtrace/reflowtrace-go/sink/websocket/internal/traces"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/transport"
 	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
 
@@ -43,6 +44,7 @@ type traceSeg struct {
 	n       int          // events in data
 	hdrLen  int          // bytes of a store of the segment beside its events, and a margin
 	crit    bool         // data holds a critical event
+	v2      bool         // data holds an event in the generation-2 form
 	// dirtySince is when the oldest event not carried by a store arrived
 	// (Unix ns), or 0.
 	dirtySince int64
@@ -195,6 +197,9 @@ func (s *Sink) appendToSeg(id tracing.TraceID, ev *tracing.TraceEvent, js []byte
 		if ev.Type.Kind.Critical() {
 			g.crit = true
 		}
+		if s.enc.Protocol == transport.ProtocolV2 {
+			g.v2 = true
+		}
 		if g.dirtySince == 0 {
 			g.dirtySince = now
 		}
@@ -266,7 +271,7 @@ func (s *Sink) buildStore(g *traceSeg, now int64) *frame {
 	// output the first `"events":[]` is the field itself: any such text
 	// inside a string would have its quotes escaped.
 	at := bytes.Index(hb, eventsEmpty) + len(eventsEmpty) - 1
-	f := &frame{kind: frameStore, critical: g.crit, created: now, seg: g}
+	f := &frame{kind: frameStore, critical: g.crit, created: now, seg: g, v2: g.v2}
 	g.storedB = g.data.Len()
 	g.dirtySince = 0
 	s.mu.Lock()

@@ -193,7 +193,7 @@ func (s *Sink) recordFrame(g *traceSeg, js []byte, critical bool, now int64, chu
 		buf := s.free.Get()
 		*buf = appendRecord((*buf)[:0], g.id, js)
 		f := s.finish(buf, frameRecord, 1, critical, now)
-		f.stream = g
+		f.stream, f.v2 = g, s.enc.Protocol == transport.ProtocolV2
 		s.countRecord(g)
 		return f, chunk
 	}
@@ -204,7 +204,7 @@ func (s *Sink) recordFrame(g *traceSeg, js []byte, critical bool, now int64, chu
 	chunk = appendRecord(chunk, g.id, js)
 	f := &frame{
 		kind: frameRecord, wire: chunk[start:len(chunk):len(chunk)], rawLen: n,
-		events: 1, critical: critical, created: now, stream: g,
+		events: 1, critical: critical, created: now, stream: g, v2: s.enc.Protocol == transport.ProtocolV2,
 	}
 	s.countRecord(g)
 	return f, chunk
@@ -244,18 +244,17 @@ func (s *Sink) endFrame(g *traceSeg, now int64) *frame {
 // reads nothing and changes nothing: a generation-2 server echoes its
 // request id. It runs before c's read loop starts. A server that does not
 // answer in time is taken for generation 1, which every server reads.
+// Events are encoded in the form of the generation found last; a frame
+// in the generation-2 form sent on a generation-1 connection is rewritten
+// first (see writeFrames).
 func (s *Sink) probe(c *wsConn) error {
 	if s.cfg.protocol != transport.ProtocolAuto {
 		c.gen = s.cfg.protocol
 		return nil
 	}
-	if g := transport.Protocol(s.knownGen.Load()); g != transport.ProtocolAuto && !s.cfg.mode.live() {
-		// Store mode sends the same messages to both generations: one
-		// probe tells the form of the events, and saves a round trip on
-		// every reconnect.
-		c.gen = g
-		return nil
-	}
+	// Every connection is probed: the sink may reconnect to a server of
+	// the other generation (a failover server, an upgrade or a
+	// downgrade), whose form of the events it must then write.
 	gen, err := dial.ProbeProtocol(c.ctx, c.c, &c.detect, s.cfg.dialTimeout)
 	c.gen = gen
 	s.knownGen.Store(uint32(gen))
