@@ -73,13 +73,29 @@ func (s *Sink) encodeBatch(batch []tracing.TraceEvent) []*frame {
 // enough (every one with events not stored yet, when all is set), and
 // seals the segments no end comes to seal (traceSeg.late) whose
 // first events waited the store delay (all of them, when all is set).
+// When all is set (Flush, Close) it also seals, in the live modes, every
+// segment after its trace's first that holds events, so that what was
+// written is kept where a reader of the trace finds it.
 func (s *Sink) encodeDue(all bool) []*frame {
 	s.encMu.Lock()
 	defer s.encMu.Unlock()
 	now := s.cfg.now().UnixNano()
 	var frames []*frame
 	for _, g := range s.segs {
-		if g.dirtySince == 0 || g.lost.Load() {
+		if g.lost.Load() {
+			continue
+		}
+		if all && s.streamedAfterFirst(g) {
+			// A reader finds the segment through its tags, which only a
+			// store carries, and in the live modes a generation-2 server
+			// keeps it as its StartTrace opened it until its EndTrace:
+			// sealed, it has both; the trace goes on in the next one.
+			if !s.isSealed(g) {
+				frames = s.sealLocked(g, now, frames)
+			}
+			continue
+		}
+		if g.dirtySince == 0 {
 			continue
 		}
 		switch {
@@ -92,6 +108,12 @@ func (s *Sink) encodeDue(all bool) []*frame {
 		}
 	}
 	return frames
+}
+
+// streamedAfterFirst reports whether g is a segment after its trace's first
+// that is streamed (the live modes) and holds events. s.encMu must be held.
+func (s *Sink) streamedAfterFirst(g *traceSeg) bool {
+	return s.cfg.mode.live() && !g.storeOnly.Load() && g.number > 0 && g.n > 0
 }
 
 func (s *Sink) traceOf(ev *tracing.TraceEvent) tracing.TraceID {

@@ -945,3 +945,46 @@ func TestWebSocketKeepsAcrossAGenerationChange(t *testing.T) {
 		}
 	}
 }
+
+// TestWebSocketFlushKeepsEverySegmentOfARunningTrace flushes a trace that
+// spans several segments while it is still running, and reads it back as a
+// reader would, through its execution: every event written before the
+// Flush is in the trace or in a segment tagged as one of it. In the live
+// modes on generation 2 a segment after the first is otherwise kept only
+// as its StartTrace opened it, untagged, until the trace ends.
+func TestWebSocketFlushKeepsEverySegmentOfARunningTrace(t *testing.T) {
+	inKeepingModes(t, func(t *testing.T, gen tracetest.Generation, mode Mode) {
+		r := newKeepRun(t, gen, mode, nil, WithMaxFrameBytes(8<<10))
+		r.connected()
+		batches := r.startTraces(1, 300, 30)
+		for _, b := range batches[:5] {
+			r.write(b)
+		}
+		r.flush()
+		hdr := r.hdrs[0]
+		read := func() map[tracing.EventID]int {
+			kept := map[tracing.EventID]int{}
+			for _, tr := range r.srv.Query(wire.TraceQuery{ExecutionID: hdr.ExecutionID}) {
+				if tr.TraceID != hdr.TraceID && tr.Metadata.Tags[wire.TagSegmentOf] != hdr.TraceID.String() {
+					continue
+				}
+				for _, ev := range tr.Events {
+					kept[ev.EventID]++
+				}
+			}
+			return kept
+		}
+		if m := missing(r.want, read()); len(m) > 0 {
+			t.Fatalf("after Flush, %d of %d events are in no segment of the trace (%s)", len(m), len(r.want), serverSummary(r.srv))
+		}
+		for _, b := range batches[5:] {
+			r.write(b)
+		}
+		r.endTraces()
+		r.flush()
+		if m := missing(r.want, read()); len(m) > 0 {
+			t.Fatalf("after the end, %d of %d events are in no segment of the trace", len(m), len(r.want))
+		}
+		assertKeptOnce(t, r.srv, r.want)
+	})
+}
