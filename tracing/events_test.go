@@ -40,3 +40,25 @@ func TestIDs(t *testing.T) {
 		t.Fatal("IsZero wrong")
 	}
 }
+
+func TestSpanIDs(t *testing.T) {
+	cases := []struct {
+		name string
+		id   [16]byte
+		want [8]byte
+	}{
+		{"last 8 bytes", [16]byte{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}, [8]byte{8, 9, 10, 11, 12, 13, 14, 15}},
+		{"last 8 zero", [16]byte{1, 2, 3, 4, 5, 6, 7, 8}, [8]byte{1, 2, 3, 4, 5, 6, 7, 8}},
+		{"zero", [16]byte{}, [8]byte{7: 1}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := EventID(c.id).SpanID(); got != c.want {
+				t.Errorf("EventID.SpanID() = %x, want %x", got, c.want)
+			}
+			if got := TraceID(c.id).RootSpanID(); got != c.want {
+				t.Errorf("TraceID.RootSpanID() = %x, want %x", got, c.want)
+			}
+		})
+	}
+}

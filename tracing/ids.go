@@ -118,3 +118,32 @@ func (id *ExecutionID) UnmarshalText(b []byte) error {
 	*id = u
 	return err
 }
+
+// SpanID returns the 8-byte span id that stands for the event with id in
+// W3C Trace Context and OpenTelemetry: the id's last 8 bytes (a UUIDv7's
+// random half, the span_id the encoder writes for an event that has none of
+// its own); if those are all zero, its first 8 bytes; for the zero id,
+// 00…01. It is never the all-zero span id, which W3C and OpenTelemetry
+// treat as invalid. Package propagation writes it as traceparent's parent
+// id, and the OTLP sink gives it to the event's span.
+func (id EventID) SpanID() [8]byte { return spanIDOf(id) }
+
+// RootSpanID returns the span id of the root span of trace id, derived
+// from the trace id as EventID.SpanID derives an event's, so that every
+// process that records into the trace knows it from the trace id alone.
+// Package propagation writes it as traceparent's parent id for a context
+// that carries the trace but no cause, and the OTLP sink gives it to the
+// trace's root span, so that an OpenTelemetry service called from outside
+// any event becomes a child of that root span.
+func (id TraceID) RootSpanID() [8]byte { return spanIDOf(id) }
+
+// spanIDOf returns id's last 8 bytes, else its first 8, else 00…01.
+func spanIDOf(id [16]byte) [8]byte {
+	if s := [8]byte(id[8:]); s != ([8]byte{}) {
+		return s
+	}
+	if s := [8]byte(id[:8]); s != ([8]byte{}) {
+		return s
+	}
+	return [8]byte{7: 1}
+}

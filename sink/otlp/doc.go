@@ -77,7 +77,10 @@
 // last 8 bytes of the ids, not the first (the first 8 bytes of a UUIDv7 are
 // its timestamp, the same for ids made within 244 ns of each other); the
 // root span's id comes from the trace id, not the execution id, so that
-// every event's parent is known from the event alone; sizes are integer
+// every event's parent is known from the event alone (it is
+// tracing.TraceID.RootSpanID, which package propagation also writes into
+// traceparent for a context without a cause, so that spans of
+// OpenTelemetry services called there are children of the root); sizes are integer
 // attributes, not strings; the kinds Reflow lacks (Custom) keep their name.
 //
 // # Delivery

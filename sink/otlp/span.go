@@ -1,7 +1,6 @@
 package otlp
 
 import (
-	"encoding/binary"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -60,30 +59,20 @@ const (
 // Sink exports its events under a trace id of its own.
 func TraceIDOf(id tracing.TraceID) trace.TraceID { return trace.TraceID(id) }
 
-// SpanIDOf returns the span id of the event with id: its last 8 bytes, the
-// 16 hex digits Reflow's span_id carries by default. If those are zero it
-// is the first 8 bytes, and if the whole id is zero, 1: never the invalid
-// zero span id.
-func SpanIDOf(id tracing.EventID) trace.SpanID { return spanIDOf(id) }
+// SpanIDOf returns the span id of the event with id: tracing.EventID.SpanID,
+// its last 8 bytes, the 16 hex digits Reflow's span_id carries by default
+// and the parent id package propagation writes into traceparent. If those
+// are zero it is the first 8 bytes, and if the whole id is zero, 1: never
+// the invalid zero span id.
+func SpanIDOf(id tracing.EventID) trace.SpanID { return trace.SpanID(id.SpanID()) }
 
-// RootSpanIDOf returns the span id of the root span of trace id, derived
-// as SpanIDOf derives an event's, so that every event's parent is known
-// from the event alone.
-func RootSpanIDOf(id tracing.TraceID) trace.SpanID { return spanIDOf(id) }
-
-func spanIDOf(id [16]byte) trace.SpanID {
-	var s trace.SpanID
-	copy(s[:], id[8:])
-	if s.IsValid() {
-		return s
-	}
-	copy(s[:], id[:8])
-	if s.IsValid() {
-		return s
-	}
-	binary.BigEndian.PutUint64(s[:], 1)
-	return s
-}
+// RootSpanIDOf returns the span id of the root span of trace id:
+// tracing.TraceID.RootSpanID, derived as SpanIDOf derives an event's, so
+// that every event's parent is known from the event alone. Package
+// propagation writes the same id into traceparent for a context that
+// carries the trace but no cause, so that an OpenTelemetry service called
+// there becomes a child of this root span.
+func RootSpanIDOf(id tracing.TraceID) trace.SpanID { return trace.SpanID(id.RootSpanID()) }
 
 // traceInfo is what a Sink knows of one trace.
 type traceInfo struct {
@@ -121,10 +110,10 @@ func sampledContext(tid trace.TraceID, sid trace.SpanID) trace.SpanContext {
 // eventSpan maps one event of trace t (nil when the event has no trace the
 // Sink knows, which cannot happen: Write registers every trace).
 func (m *mapper) eventSpan(ev *tracing.TraceEvent, t *traceInfo) sdktrace.ReadOnlySpan {
-	sid := spanIDOf(ev.EventID)
+	sid := SpanIDOf(ev.EventID)
 	parent := RootSpanIDOf(t.id)
 	if !ev.Causality.ParentEventID.IsZero() {
-		parent = spanIDOf(ev.Causality.ParentEventID)
+		parent = SpanIDOf(ev.Causality.ParentEventID)
 	}
 	start, end := eventTimes(ev)
 	attrs := make([]attribute.KeyValue, 0, 12+ev.Data.CustomAttributes.Len())

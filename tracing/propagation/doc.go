@@ -9,12 +9,15 @@
 //
 // Two fields are written. traceparent follows W3C Trace Context, version
 // 00: the 16-byte trace id is the Reflow TraceID, the 8-byte parent id is
-// the last 8 bytes of the cause's EventID (a UUIDv7's random half, and the
-// span_id the encoder writes for an event that has none of its own), and the
-// flags are 01 (sampled: this SDK's own selection decides per event, so
-// incoming flags are not acted upon). A trace without a cause uses the last
-// 8 bytes of its ExecutionID as the parent id. OpenTelemetry services in
-// between read and forward it like any traceparent.
+// the cause's tracing.EventID.SpanID (the last 8 bytes of its EventID, a
+// UUIDv7's random half, and the span_id the encoder writes for an event
+// that has none of its own), and the flags are 01 (sampled: this SDK's own
+// selection decides per event, so incoming flags are not acted upon). A
+// trace without a cause uses the trace's tracing.TraceID.RootSpanID as the
+// parent id. The OTLP sink (module sink/otlp) exports each event's span and
+// each trace's root span under these same ids, so an OpenTelemetry service
+// in between reads and forwards traceparent like any other, and its spans
+// join the trace under the right parent.
 //
 // reflow-trace carries what traceparent cannot, as ;-separated key=value
 // pairs, at most MaxHeaderLen bytes:
@@ -24,7 +27,7 @@
 // Ids are 32 lower-case hex digits; d lists the cause's ancestors, oldest
 // first, at most tracing.MaxDependencyChain-1; f is query-escaped and
 // omitted when longer than MaxFlowIDLen. Only c identifies the cause: it
-// is used when its last 8 bytes match traceparent's parent id, so that a
+// is used when its span id matches traceparent's parent id, so that a
 // service which rewrote traceparent (started its own span) does not get a
 // stale cause attributed; the trace id then still comes from traceparent.
 //

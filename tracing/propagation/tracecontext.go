@@ -46,7 +46,9 @@ type TraceContext struct {
 func (TraceContext) Fields() []string { return []string{TraceparentField, ReflowField} }
 
 // Inject writes the trace ctx carries and its cause (see
-// tracing.CauseFromContext) into carrier. A ctx with no trace (and no
+// tracing.CauseFromContext) into carrier: traceparent's parent id is the
+// cause's tracing.EventID.SpanID or, for a ctx with a trace and no cause,
+// the trace's tracing.TraceID.RootSpanID. A ctx with no trace (and no
 // Client, or a disabled one) writes nothing. It never fails.
 func (p TraceContext) Inject(ctx context.Context, carrier TextMapCarrier) {
 	if carrier == nil {
@@ -61,18 +63,12 @@ func (p TraceContext) Inject(ctx context.Context, carrier TextMapCarrier) {
 		return
 	}
 	cause := tracing.CauseFromContext(ctx)
-	ev := cause.EventID()
-	var parent [8]byte
-	switch {
-	case !ev.IsZero():
-		copy(parent[:], ev[8:])
-	case !ref.ExecutionID.IsZero():
-		copy(parent[:], ref.ExecutionID[8:])
-	default:
-		copy(parent[:], ref.ID[8:])
-	}
-	if parent == [8]byte{} {
-		parent[7] = 1 // an all-zero parent id is invalid
+	// The parent id names the span the OTLP sink exports for the cause or,
+	// without a cause, the trace's root span: an OpenTelemetry service in
+	// between becomes its child.
+	parent := ref.ID.RootSpanID()
+	if ev := cause.EventID(); !ev.IsZero() {
+		parent = ev.SpanID()
 	}
 	carrier.Set(TraceparentField, formatTraceparent(ref.ID, parent))
 	carrier.Set(ReflowField, formatReflow(ref, cause))
@@ -141,7 +137,8 @@ func (p TraceContext) Extract(ctx context.Context, carrier TextMapCarrier) conte
 
 // Parse reads carrier's fields: the trace (its id from traceparent, its
 // flow and execution ids from reflow-trace) and the cause (from
-// reflow-trace, when it matches traceparent's parent id; the zero Cause
+// reflow-trace, when its tracing.EventID.SpanID is traceparent's parent
+// id; the zero Cause
 // otherwise). ok is false when there is no valid traceparent; a malformed
 // reflow-trace only loses what it would add.
 func (TraceContext) Parse(carrier TextMapCarrier) (ref tracing.TraceRef, cause tracing.Cause, ok bool) {
@@ -158,7 +155,7 @@ func (TraceContext) Parse(carrier TextMapCarrier) (ref tracing.TraceRef, cause t
 		return ref, cause, true
 	}
 	ref.FlowID, ref.ExecutionID = r.flow, r.exec
-	if !r.cause.IsZero() && [8]byte(r.cause[8:]) == parent {
+	if !r.cause.IsZero() && r.cause.SpanID() == parent {
 		cause = tracing.NewCause(r.cause, r.root, r.chain)
 	}
 	return ref, cause, true

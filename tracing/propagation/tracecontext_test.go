@@ -2,6 +2,7 @@ package propagation_test
 
 import (
 	"context"
+	"encoding/hex"
 	"slices"
 	"strings"
 	"testing"
@@ -128,6 +129,57 @@ func TestTraceparentFormat(t *testing.T) {
 	}
 	if got := (propagation.TraceContext{}).Fields(); !slices.Equal(got, []string{"traceparent", "reflow-trace"}) {
 		t.Fatalf("Fields = %v", got)
+	}
+}
+
+// TestTraceparentWithoutCause checks that a ctx with a trace but no cause
+// names the trace's root span as traceparent's parent, the span id the
+// OTLP sink exports the root under, not one derived from the execution id,
+// and that the receiving side still joins the trace without a cause.
+func TestTraceparentWithoutCause(t *testing.T) {
+	c, _ := newClient(t, "f")
+	ctx, trace, err := c.StartTrace(testCtx(t), "f", tracing.FlowVersion{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, _ := tracing.CauseFromContext(ctx).Trace()
+	if ref.ExecutionID.IsZero() || [8]byte(ref.ExecutionID[8:]) == trace.RootSpanID() {
+		t.Fatalf("the trace's execution id %v does not tell the derivations apart", ref.ExecutionID)
+	}
+	carrier := propagation.MapCarrier{}
+	propagation.TraceContext{}.Inject(ctx, carrier)
+	root := trace.RootSpanID()
+	want := "00-" + hex.EncodeToString(trace[:]) + "-" + hex.EncodeToString(root[:]) + "-01"
+	if tp := carrier.Get("traceparent"); tp != want {
+		t.Fatalf("traceparent %q, want %q (the root span's id)", tp, want)
+	}
+	got, cause, ok := propagation.TraceContext{}.Parse(carrier)
+	if !ok || got != ref || !cause.IsZero() {
+		t.Fatalf("Parse = %+v, cause %v, %v; want %+v and no cause", got, cause.EventID(), ok, ref)
+	}
+}
+
+// TestCauseWithZeroLowHalf checks that a cause whose id ends in 8 zero
+// bytes (an id a user supplied, not a UUIDv7) travels: traceparent carries
+// its span id, which is never all zero, and the receiver matches the cause
+// to it.
+func TestCauseWithZeroLowHalf(t *testing.T) {
+	c, _ := newClient(t, "f")
+	ctx, trace, err := c.StartTrace(testCtx(t), "f", tracing.FlowVersion{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := tracing.EventID{1, 2, 3, 4, 5, 6, 7, 8}
+	ctx = tracing.ContextWithEvent(ctx, id)
+	carrier := propagation.MapCarrier{}
+	propagation.TraceContext{}.Inject(ctx, carrier)
+	span := id.SpanID()
+	if tp := carrier.Get("traceparent"); tp[36:52] != hex.EncodeToString(span[:]) {
+		t.Fatalf("traceparent %q, want parent id %x", tp, span)
+	}
+	ref, cause, ok := propagation.TraceContext{}.Parse(carrier)
+	if !ok || ref.ID != trace || cause.EventID() != id {
+		t.Fatalf("Parse = %+v, cause %v, %v; want the cause %v", ref, cause.EventID(), ok, id)
 	}
 }
 
