@@ -46,9 +46,12 @@
 //	                                    reflow.event_id (hyphenated UUID)
 //	  Causality.ParentEventID           parent span SpanIDOf(ParentEventID);
 //	                                    none: the trace's root span
-//	  Timestamp                         start time
-//	  PerformanceMetrics.ExecutionTimeNs end = start + ExecutionTimeNs when measured,
-//	                                    else end = start
+//	  Timestamp,                        ActorCompleted, ActorFailed (stamped when the
+//	  PerformanceMetrics.ExecutionTimeNs run ends): start = Timestamp - ExecutionTimeNs,
+//	                                    end = Timestamp; other kinds (stamped when
+//	                                    the work starts): start = Timestamp,
+//	                                    end = Timestamp + ExecutionTimeNs; not
+//	                                    measured or 0: start = end = Timestamp
 //	  Type                              span name "<Kind>:<actor>" ("Custom(name):actor"),
 //	                                    "dataflow:<from>-><to>" for DataFlow;
 //	                                    reflow.event_type (the kind's name),

@@ -266,16 +266,25 @@ func (m *mapper) rootSpan(t *traceInfo) sdktrace.ReadOnlySpan {
 	return stub.Snapshot()
 }
 
-// eventTimes returns the span's start (the event's timestamp) and end
-// (start plus the measured execution time, else start).
+// eventTimes returns the span's start and end. An ActorCompleted or
+// ActorFailed event is recorded when the run ends, with the run's duration
+// in ExecutionTimeNs: its span ends at the timestamp and starts that long
+// before. Any other event is timestamped when its work starts (a DataFlow
+// of SendMiddleware when the send starts): its span starts at the
+// timestamp and ends ExecutionTimeNs later. Without a measured execution
+// time the span has no duration.
 func eventTimes(ev *tracing.TraceEvent) (start, end time.Time) {
-	start = ev.Timestamp
-	end = start
+	start, end = ev.Timestamp, ev.Timestamp
 	pm := &ev.Data.PerformanceMetrics
-	if pm.Measured(tracing.MetricExecutionTimeNs) && pm.ExecutionTimeNs > 0 {
-		end = start.Add(time.Duration(clampInt64(pm.ExecutionTimeNs)))
+	if !pm.Measured(tracing.MetricExecutionTimeNs) || pm.ExecutionTimeNs == 0 {
+		return start, end
 	}
-	return start, end
+	d := time.Duration(clampInt64(pm.ExecutionTimeNs))
+	switch ev.Type.Kind {
+	case tracing.KindActorCompleted, tracing.KindActorFailed:
+		return end.Add(-d), end
+	}
+	return start, start.Add(d)
 }
 
 // eventSpanName names an event's span as Reflow's own OTLP export does:
