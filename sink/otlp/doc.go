@@ -40,6 +40,9 @@
 //	                                    reflow.session_id, reflow.tag.<key>
 //	  TraceID                           reflow.trace_id (hyphenated UUID)
 //	trace the Sink was never told of    root span "trace:<uuid>", reflow.trace_id only
+//	trace this process joined (header   no root span: the process that started the
+//	  tagged wire.TagJoined)            trace exports it; events still parent to
+//	                                    RootSpanIDOf(TraceID) when they have no cause
 //	TraceEvent                          span, kind Internal
 //	  EventID                           span id SpanIDOf(EventID): its last 8 bytes,
 //	                                    the default span_id Reflow stores;
@@ -83,8 +86,9 @@
 // every event's parent is known from the event alone (it is
 // tracing.TraceID.RootSpanID, which package propagation also writes into
 // traceparent for a context without a cause, so that spans of
-// OpenTelemetry services called there are children of the root); sizes are integer
-// attributes, not strings; the kinds Reflow lacks (Custom) keep their name.
+// OpenTelemetry services called there are children of the root); sizes
+// are integer attributes, not strings; the kinds Reflow lacks (Custom)
+// keep their name.
 //
 // # Delivery
 //
@@ -94,10 +98,19 @@
 // failed, after the exporter's own retries, fails the Write, and the client
 // counts the batch as dropped (WriteError). A root span is exported with
 // the first Write or Flush after its trace ended; the roots of traces that
-// never ended go out at Close, with reflow.status "Running". The OTLP
-// exporters report a collector's partial success (some spans rejected) to
-// the global OpenTelemetry error handler only, not to the caller: such
-// spans still count as acknowledged.
+// never ended go out at Close, with reflow.status "Running".
+//
+// A trace recorded by several processes (see package
+// tracing/propagation) gets one root span, from the process that started
+// it: a client that records into a trace it did not start joins it, and
+// its header, tagged wire.TagJoined, tells the Sink not to export that
+// trace's root. The joining process's events are parented as everywhere
+// else: to their cause, which may be an event of the other process, or to
+// the trace's root span.
+//
+// The OTLP exporters report a collector's partial success (some spans
+// rejected) to the global OpenTelemetry error handler only, not to the
+// caller: such spans still count as acknowledged.
 //
 // # Self-metrics
 //

@@ -254,7 +254,9 @@ func WithResource(r *resource.Resource) Option {
 // WithMaxTraces bounds how many traces the Sink remembers (to name their
 // root spans and export each root once). When it is full, the trace heard
 // of least recently is forgotten: its root span is exported first if it
-// was not yet. Default: DefaultMaxTraces.
+// was not yet and the trace is not one this process only joined. The ids
+// of as many forgotten traces are kept apart, so that events of one that
+// come later get no second root span. Default: DefaultMaxTraces.
 func WithMaxTraces(n int) Option {
 	return optionFunc(func(c *config) {
 		if n <= 0 {

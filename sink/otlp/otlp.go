@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
 
 // ErrInvalidOption is wrapped by the error New returns for an option with
@@ -33,7 +34,9 @@ var ErrInvalidOption = errors.New("otlp: invalid option")
 // error means the collector accepted every span of the batch (the events
 // are then acknowledged, see SinkStats), an error that the batch was not
 // delivered. Root spans, one per trace, go out with the first Write or
-// Flush after the trace ended, or at Close for traces that never ended.
+// Flush after the trace ended, or at Close for traces that never ended;
+// none goes out for a trace this process only joined (see ObserveTrace),
+// whose root span is the starting process's.
 //
 // A Sink is safe for concurrent use. After Close, Write and Flush return an
 // error wrapping tracing.ErrClosed.
@@ -50,6 +53,12 @@ type Sink struct {
 	traces    map[tracing.TraceID]*traceInfo
 	head      *traceInfo // most recently heard of
 	tail      *traceInfo
+	// settled holds the last maxTraces traces forgotten after their root
+	// span went out or that this process only joined: their events, if
+	// more come, get no root span from this Sink.
+	settled   map[tracing.TraceID]struct{}
+	settledQ  []tracing.TraceID       // ring, in the order forgotten
+	settledAt int                     // next position of settledQ to write
 	pending   []sdktrace.ReadOnlySpan // root spans waiting for an export
 	closed    bool
 
@@ -111,6 +120,7 @@ func New(ctx context.Context, opts ...Option) (*Sink, error) {
 		fallback:  tracing.NewTraceID(),
 		maxTraces: cfg.maxTraces,
 		traces:    make(map[tracing.TraceID]*traceInfo),
+		settled:   make(map[tracing.TraceID]struct{}),
 	}
 	if cfg.meter != nil {
 		s.hist, err = cfg.meter.Meter(ScopeName).Float64Histogram("reflowtrace.otlp.export.duration",
@@ -198,7 +208,8 @@ func (s *Sink) Flush(ctx context.Context) error {
 
 // Close exports the root spans still pending and those of the traces that
 // never ended but have events (with reflow.status "Running" and an unset
-// status, ending at their last event), then shuts the exporter down. Write and Flush fail
+// status, ending at their last event), except the traces this process
+// only joined, then shuts the exporter down. Write and Flush fail
 // afterwards; a second Close returns nil. It returns what the export and
 // the shutdown returned, joined.
 func (s *Sink) Close(ctx context.Context) error {
@@ -209,12 +220,12 @@ func (s *Sink) Close(ctx context.Context) error {
 		s.closed = true
 		roots := s.takePending()
 		for t := s.head; t != nil; t = t.next {
-			if !t.exported && !t.first.IsZero() {
+			if !t.exported && !t.joined && !t.first.IsZero() {
 				t.exported = true
 				roots = append(roots, s.mapper.rootSpan(t))
 			}
 		}
-		s.traces, s.head, s.tail = nil, nil, nil
+		s.traces, s.head, s.tail, s.settled, s.settledQ = nil, nil, nil, nil, nil
 		s.mu.Unlock()
 		var errs []error
 		if len(roots) > 0 {
@@ -236,8 +247,14 @@ func (s *Sink) Close(ctx context.Context) error {
 
 // ObserveTrace records what the client says of a trace: its flow, version,
 // execution and, once it ended, its status. The root span of an ended
-// trace is exported with the next Write or Flush. It does not block on the
-// network. Ignored after Close.
+// trace is exported with the next Write or Flush. A header tagged
+// wire.TagJoined says that this process only joined a trace another one
+// started (see tracing.TracingClient.JoinTrace): the Sink then never
+// exports that trace's root span, which the starting process does, and
+// parents this process's events without a cause to it all the same; a
+// joined header for a trace whose own header came first (a trace started
+// here that came back through another process) changes nothing. It does
+// not block on the network. Ignored after Close.
 func (s *Sink) ObserveTrace(ft tracing.FlowTrace) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -249,10 +266,15 @@ func (s *Sink) ObserveTrace(ft tracing.FlowTrace) {
 		id = s.fallback
 	}
 	t := s.lookup(id)
+	joined := ft.Metadata.Tags[wire.TagJoined] != ""
+	if joined && t.observed && !t.joined {
+		return // started here: its header and root span stay this process's
+	}
 	ft.Events = nil
 	t.trace = ft
 	t.observed = true
-	if !ft.EndTime.IsZero() {
+	t.joined = joined
+	if !joined && !ft.EndTime.IsZero() {
 		t.ended = true
 		if !t.exported {
 			s.queueRoot(t)
@@ -312,6 +334,7 @@ func (s *Sink) lookup(id tracing.TraceID) *traceInfo {
 	if t == nil {
 		t = &traceInfo{id: id, otelID: trace.TraceID(id)}
 		t.trace.TraceID = id
+		_, t.exported = s.settled[id]
 		s.traces[id] = t
 		s.pushFront(t)
 		if len(s.traces) > s.maxTraces {
@@ -326,14 +349,36 @@ func (s *Sink) lookup(id tracing.TraceID) *traceInfo {
 	return t
 }
 
-// evict forgets t, queueing its root span if it was not exported yet and
-// the trace has events.
+// evict forgets t, queueing its root span if it was not exported yet, the
+// trace has events and this process did not only join it. It remembers
+// traces whose root is out or not this process's among the settled ones.
+// Called with mu held.
 func (s *Sink) evict(t *traceInfo) {
 	s.unlink(t)
 	delete(s.traces, t.id)
-	if !t.exported && !t.first.IsZero() {
+	if !t.exported && !t.joined && !t.first.IsZero() {
 		s.queueRoot(t)
 	}
+	if t.exported || t.joined {
+		s.settle(t.id)
+	}
+}
+
+// settle remembers that trace id gets no (further) root span from this
+// Sink, forgetting the oldest such trace beyond maxTraces. Called with mu
+// held.
+func (s *Sink) settle(id tracing.TraceID) {
+	if _, ok := s.settled[id]; ok {
+		return
+	}
+	if len(s.settledQ) < s.maxTraces {
+		s.settledQ = append(s.settledQ, id)
+	} else {
+		delete(s.settled, s.settledQ[s.settledAt])
+		s.settledQ[s.settledAt] = id
+		s.settledAt = (s.settledAt + 1) % s.maxTraces
+	}
+	s.settled[id] = struct{}{}
 }
 
 func (s *Sink) pushFront(t *traceInfo) {

@@ -80,8 +80,9 @@ type traceInfo struct {
 	otelID   trace.TraceID
 	trace    tracing.FlowTrace // Events nil
 	observed bool              // trace came from ObserveTrace
+	joined   bool              // this process joined the trace: its root is another's
 	ended    bool              // the trace ended (EndTime set)
-	exported bool              // its root span went out (or is pending)
+	exported bool              // its root span went out (or is pending), or must not
 	first    time.Time         // earliest event start seen
 	last     time.Time         // latest event end seen
 	prev     *traceInfo        // LRU order, most recent at the head
