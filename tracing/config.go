@@ -142,8 +142,14 @@ type SamplingConfig struct {
 	// LoadThreshold is the queue fill fraction (0, 1] above which "adaptive"
 	// lowers the rate.
 	LoadThreshold float64
-	// PerTrace makes decisions deterministic per trace: all events of a
-	// sampled trace are kept together.
+	// PerTrace makes decisions deterministic per trace, from a hash of
+	// the trace id: all events of a sampled trace are kept together, in
+	// every process that samples at the same rate, so that no kept event
+	// has a sampled-out parent. That holds for "percentage" and
+	// "every_nth"; "adaptive" decides at the rate of the moment, so a
+	// trace recorded while the rate changes can lose some of its events.
+	// Default: false, each event decided alone: the children of a
+	// sampled-out event then have a parent no sink receives (see Sampler).
 	PerTrace bool
 }
 

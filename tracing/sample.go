@@ -14,6 +14,14 @@ import (
 // and events carrying an error are never passed to a Sampler: they are
 // always kept.
 //
+// An event that is sampled out still has its id (the recording methods
+// return it), and the events recorded with it as cause name it as their
+// parent, though no sink ever receives it. Where parents are resolved, as
+// in the spans the OTLP sink (module sink/otlp) exports, those events then
+// have a missing parent; no sink re-parents them. A Sampler that keeps or
+// drops whole traces, as SamplingConfig.PerTrace makes the built-in
+// strategies do, leaves no kept event with a sampled-out parent.
+//
 // Sample is called concurrently from every goroutine that records, on the
 // hot path: it must be safe for concurrent use, must not block and should
 // not allocate. It must not modify ev.

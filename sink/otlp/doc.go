@@ -108,6 +108,25 @@
 // else: to their cause, which may be an event of the other process, or to
 // the trace's root span.
 //
+// # Parents that were not exported
+//
+// An event the client did not deliver (sampled out, filtered by a
+// predicate, dropped from a full queue or with a failed Write) still has
+// an id, and the events recorded with it as cause name it as their
+// parent, but its span is never exported: in Jaeger their spans point to
+// a parent that does not exist. The Sink does not re-parent them to their
+// nearest exported ancestor (Causality.DependencyChain), because it cannot
+// tell a parent that will never come from one that comes in a later Write
+// (the client hands critical events over before routine ones, and
+// SendMiddleware records a send's DataFlow when the send returns, which
+// can be after the receiver's events it caused) or that another process
+// exports; a wrong parent would look right, where a missing one is at
+// least shown as missing. To keep every parent, sample whole traces:
+// TracingConfig.Sampling with PerTrace and "percentage" or "every_nth", at
+// the same rate in every process. Sampling events one by one orphans every
+// event whose parent it dropped, critical ones (never sampled out
+// themselves) included.
+//
 // The OTLP exporters report a collector's partial success (some spans
 // rejected) to the global OpenTelemetry error handler only, not to the
 // caller: such spans still count as acknowledged.

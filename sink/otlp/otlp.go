@@ -36,7 +36,10 @@ var ErrInvalidOption = errors.New("otlp: invalid option")
 // delivered. Root spans, one per trace, go out with the first Write or
 // Flush after the trace ended, or at Close for traces that never ended;
 // none goes out for a trace this process only joined (see ObserveTrace),
-// whose root span is the starting process's.
+// whose root span is the starting process's. An event whose parent the
+// client did not deliver (sampled out, for one) keeps that parent, whose
+// span is missing: see "Parents that were not exported" in the package
+// documentation.
 //
 // A Sink is safe for concurrent use. After Close, Write and Flush return an
 // error wrapping tracing.ErrClosed.
