@@ -214,6 +214,10 @@ type Sink struct {
 	// Delivered); progressAt is the last ack or connection (Unix ns).
 	acked      atomic.Uint64
 	progressAt atomic.Int64
+	// reachable is set while the last dial reached a server (which may
+	// have dropped the connection since): a sink that reaches its server
+	// is not in an outage (see degradingLocked).
+	reachable atomic.Bool
 
 	// link is the acknowledgement latency, the window of bytes in flight
 	// and whether Write sheds routine events (see websocket_adapt.go).

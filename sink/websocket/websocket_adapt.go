@@ -55,6 +55,7 @@ func (s *Sink) degradingLocked() bool {
 	held := s.heldLocked()
 	degraded, changed := s.link.Degrade(adapt.State{
 		Connected:   s.connected,
+		Reachable:   s.reachable.Load(),
 		Outstanding: len(s.outstanding) > 0,
 		Idle:        time.Duration(s.cfg.now().UnixNano() - s.progressAt.Load()),
 		Held:        held,

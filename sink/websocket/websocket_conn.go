@@ -88,6 +88,7 @@ func (s *Sink) run() {
 			var err error
 			d := s.dialers[cur]
 			c, err = s.open(ctx, d)
+			s.reachable.Store(err == nil)
 			if err == nil || len(s.dialers) == 1 {
 				if errors.Is(err, ErrPermanent) {
 					return retry.Permanent(err)

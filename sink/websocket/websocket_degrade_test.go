@@ -1,9 +1,13 @@
 package websocket
 
 import (
+	"context"
 	"errors"
 	"testing"
+	"time"
 
+	"github.com/reflowtrace/reflowtrace-go/retry"
+	"github.com/reflowtrace/reflowtrace-go/sink/websocket/internal/adapt"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 	"github.com/reflowtrace/reflowtrace-go/tracing/attr"
 	"github.com/reflowtrace/reflowtrace-go/tracing/event"
@@ -229,5 +233,49 @@ func TestWebSocketDegradeReleasesAWaitingWrite(t *testing.T) {
 		if kept[id] != 0 {
 			t.Fatalf("shed event %s kept by the server", id)
 		}
+	}
+}
+
+// TestWebSocketDegradeNotWhileTheServerIsReachable checks that a server
+// that accepts every connection and drops it before any reply is not an
+// outage, however long the sink backs off between dials: the sink keeps
+// every routine event it is given and, once its buffer is full, applies
+// back-pressure to Write (which waits for room until its ctx ends) instead
+// of shedding.
+func TestWebSocketDegradeNotWhileTheServerIsReachable(t *testing.T) {
+	ctx := testCtx(t)
+	d := startDropServer(t)
+	const buf = 64 << 10
+	policy := retry.Policy{
+		MaxRetries: retry.Unlimited, InitialDelay: 100 * time.Millisecond, MaxDelay: time.Second,
+		BackoffMultiplier: 2, Jitter: retry.NoJitter, MaxElapsedTime: time.Hour,
+	}
+	s, _ := newTestSink(t, d.url, WithOutageBuffer(buf), WithDegradeAt(0.5), WithRetry(policy))
+	d.waitAccepted(ctx, t, 1)
+	tr := tracing.NewTraceID()
+	s.ObserveTrace(traceHeader(tr))
+	blocked := false
+	deadline := time.Now().Add(4 * adapt.DegradeGrace)
+	for i := 0; !blocked || time.Now().Before(deadline); i++ {
+		if i == 1000 {
+			t.Fatalf("Write never applied back-pressure: %+v", s.Stats())
+		}
+		const wait = 50 * time.Millisecond
+		wctx, cancel := context.WithTimeout(ctx, wait)
+		start := time.Now()
+		err := s.Write(wctx, routineEvents(50, tr))
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if time.Since(start) >= wait {
+			blocked = true // it waited for room until its ctx ended
+		}
+		if st := s.Stats(); st.Degraded || st.Dropped[DropDegraded] > 0 {
+			t.Fatalf("degraded while the server accepts connections: %+v", st)
+		}
+	}
+	if n := len(d.waitAccepted(ctx, t, 2)); n < 2 {
+		t.Fatalf("%d connections", n)
 	}
 }

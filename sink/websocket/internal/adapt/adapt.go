@@ -24,10 +24,11 @@ const (
 	// connection.
 	degradeStall   = 10 * time.Second
 	stallLatencies = 8
-	// DegradeGrace is how long a disconnected sink goes without progress
-	// (an acknowledgement or a connection) before it counts as in an
-	// outage: a server that is up but drops connections is reconnected
-	// to within it, and back-pressure, not shedding, covers the gap.
+	// DegradeGrace is how long a sink that cannot reach its server goes
+	// without progress (an acknowledgement or a connection) before it
+	// counts as in an outage. A server that is up but drops connections
+	// is no outage, however long the sink backs off before it dials
+	// again: back-pressure, not shedding, covers the gap.
 	DegradeGrace = 500 * time.Millisecond
 	// ackLatencyWeight is the weight of each new acknowledgement in the
 	// smoothed latency (1/ackLatencyWeight).
@@ -112,9 +113,10 @@ func (l *Link) Degraded() bool { return l.degraded.Load() }
 
 // State is what the sink tells Degrade of itself.
 type State struct {
-	// Connected tells whether a connection is up; Outstanding whether
-	// frames wait for their acknowledgement.
-	Connected, Outstanding bool
+	// Connected tells whether a connection is up; Reachable whether the
+	// last dial reached a server (which may have dropped the connection
+	// since); Outstanding whether frames wait for their acknowledgement.
+	Connected, Reachable, Outstanding bool
 	// Idle is the time since the last acknowledgement or connection.
 	Idle time.Duration
 	// Held is the memory the sink holds for events; Backlog the bytes of
@@ -124,7 +126,7 @@ type State struct {
 
 // Degrade decides whether the sink keeps only critical events, and
 // reports whether that changed: from when the sink is in an outage
-// (disconnected with no progress for DegradeGrace, or connected with
+// (disconnected, its last dial failed and no progress for DegradeGrace, or connected with
 // frames outstanding and no acknowledgement for 10 s, or 8 times the
 // acknowledgement latency if that is longer) and holds at least
 // Config.DegradeFill of its buffer, until it is connected,
@@ -136,7 +138,7 @@ func (l *Link) Degrade(st State) (degraded, changed bool) {
 		return false, false
 	}
 	stall := max(degradeStall, stallLatencies*l.Latency())
-	outage := !st.Connected && st.Idle > DegradeGrace || st.Outstanding && st.Idle > stall
+	outage := !st.Connected && !st.Reachable && st.Idle > DegradeGrace || st.Outstanding && st.Idle > stall
 	fill := l.cfg.DegradeFill * float64(l.cfg.Buffer)
 	was := l.degraded.Load()
 	switch {

@@ -75,6 +75,9 @@ func TestDegradeInAnOutageUntilTheBacklogDrains(t *testing.T) {
 	step(State{Idle: time.Minute, Held: buffer/2 - 1}, false, false)
 	// Connected and acknowledging slowly is no outage either.
 	step(State{Connected: true, Outstanding: true, Idle: degradeStall, Held: buffer}, false, false)
+	// Nor is a server that the last dial reached, which dropped the
+	// connection since, however long the sink waits to dial again.
+	step(State{Reachable: true, Idle: time.Minute, Held: buffer}, false, false)
 	// Disconnected past the grace, holding the fill: degraded.
 	step(State{Idle: DegradeGrace + 1, Held: buffer / 2}, true, true)
 	step(State{Idle: time.Minute, Held: buffer}, true, false)
