@@ -27,8 +27,11 @@
 //
 // What the sinks share is here: SyncPolicy, which says when the File sink
 // and the WebSocket sink's spool call fsync, with SyncTracker for a sink
-// that follows one; and ErrInvalidOption, which every sink's constructor
-// wraps in the error it returns for an option value it refuses.
+// that follows one; ErrInvalidOption, which every sink's constructor
+// wraps in the error it returns for an option value it refuses; and
+// ErrDropped, which the Flush and Close of the WebSocket and File sinks
+// wrap, through a *DroppedError counting them by reason, when they found
+// events they had accepted and then lost.
 //
 // # Concurrency
 //

@@ -17,8 +17,9 @@
 // The Sink type documents the modes (Mode), the memory it holds and what
 // its Stats count. Errors it returns wrap ErrPermanent (a connection
 // failure retrying cannot fix, ErrRedirectRefused among them),
-// ErrEventTooLarge, ErrDropped (through a *DroppedError that counts the
-// events by reason), or sink.ErrInvalidOption for an option it refuses.
+// ErrEventTooLarge, sink.ErrDropped (through a *sink.DroppedError that
+// counts the events by reason), or sink.ErrInvalidOption for an option it
+// refuses.
 //
 // # Concurrency
 //

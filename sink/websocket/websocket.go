@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"maps"
 	"net/url"
-	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -790,40 +788,21 @@ func (s *Sink) Flush(ctx context.Context) error {
 	return s.newDrops("flush")
 }
 
-// ErrDropped is wrapped by the error of a Flush or Close that found events
-// dropped (and counted in Stats.Dropped) since the previous Flush or Close
-// returned: retries exhausted without a spool, the memory limit or a full
-// spool, expired or damaged spool records, events too large for a frame,
-// events the server rejected for good, events not delivered by Close.
-var ErrDropped = errors.New("sink: events dropped")
+// ErrDropped is sink.ErrDropped, which the errors of Flush and Close
+// wrap when they found events dropped (and counted in Stats.Dropped) since
+// the previous Flush or Close returned.
+//
+// Deprecated: use sink.ErrDropped, the same error, which every sink's
+// Flush and Close wrap.
+var ErrDropped = sink.ErrDropped
 
-// DroppedError is the error of a Flush or Close that found events dropped
-// since the previous report; it wraps ErrDropped. Read it with errors.As.
-type DroppedError struct {
-	// Op is the call that reports it ("flush" or "close").
-	Op string
-	// Events counts the events dropped since the previous report.
-	Events uint64
-	// Reasons counts every event dropped so far, by reason (the Drop
-	// constants).
-	Reasons map[string]uint64
-}
+// DroppedError is sink.DroppedError, the error of a Flush or Close that
+// found events dropped since the previous report; its Sink is "websocket".
+//
+// Deprecated: use sink.DroppedError, the same type.
+type DroppedError = sink.DroppedError
 
-// Error says how many events were dropped and why.
-func (e *DroppedError) Error() string {
-	reasons := make([]string, 0, len(e.Reasons))
-	for r, k := range e.Reasons {
-		reasons = append(reasons, fmt.Sprintf("%s %d", r, k))
-	}
-	slices.Sort(reasons)
-	return fmt.Sprintf("sink: websocket %s: %v: %d events since the last report (so far by reason: %s)",
-		e.Op, ErrDropped, e.Events, strings.Join(reasons, ", "))
-}
-
-// Unwrap returns ErrDropped.
-func (e *DroppedError) Unwrap() error { return ErrDropped }
-
-// newDrops returns an error wrapping ErrDropped if events were dropped
+// newDrops returns an error wrapping sink.ErrDropped if events were dropped
 // since the last Flush or Close reported drops, so that every drop reaches
 // a caller once; nil otherwise.
 func (s *Sink) newDrops(op string) error {
@@ -835,7 +814,7 @@ func (s *Sink) newDrops(op string) error {
 	}
 	fresh := n - s.reportedN
 	s.reportedN = n
-	return &DroppedError{Op: op, Events: fresh, Reasons: maps.Clone(s.dropped)}
+	return &sink.DroppedError{Sink: "websocket", Op: op, Events: fresh, Reasons: maps.Clone(s.dropped)}
 }
 
 func (s *Sink) waitOutstanding(ctx context.Context, op string) error {
