@@ -14,9 +14,9 @@
 //   - [github.com/reflowtrace/reflowtrace-go/sink/file] writes JSON Lines,
 //     one protocol TraceEvent per line, so a file can be replayed to a
 //     server. It buffers, rotates by size, optionally compresses to
-//     standard LZ4 frames (readable by lz4cat) and syncs by policy; its
-//     ReadFile reads a file or a rotated set back, skipping and reporting
-//     lines torn by a crash.
+//     standard LZ4 frames (readable by lz4cat), syncs by policy and counts
+//     the events a failing disk lost; its ReadFile reads a file or a
+//     rotated set back, skipping and reporting lines torn by a crash.
 //   - [github.com/reflowtrace/reflowtrace-go/sink/memory] keeps the most
 //     recent events, bounded, queryable by trace, actor, kind and time,
 //     with WaitFor for tests.

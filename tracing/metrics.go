@@ -36,9 +36,10 @@ type TracingMetrics struct {
 	// enabled, including those recorded after Close.
 	Recorded uint64
 	// Delivered counts events every sink delivered: for a sink that
-	// acknowledges (SinkStats.Acknowledges, such as the WebSocket sink)
-	// the events its destination acknowledged, for the others the events
-	// written without error.
+	// acknowledges (SinkStats.Acknowledges, such as the WebSocket sink,
+	// and the File sink once the lines reached its file) the events its
+	// destination acknowledged, for the others the events written without
+	// error.
 	Delivered uint64
 	// Spooled counts events a sink keeps on disk for a later sink or
 	// process to deliver.
@@ -133,7 +134,8 @@ type SinkStats struct {
 	// sink's.
 	ConnectionCount uint64
 	// Acknowledges is set by a sink that finishes its work after Write
-	// returns (the WebSocket sink: when the server replied). The client
+	// returns (the WebSocket sink: when the server replied; the File
+	// sink: when the lines reached the file, synced by its policy). The client
 	// then counts as delivered what the sink acknowledged, not what Write
 	// accepted, and the fields below are meaningful.
 	Acknowledges bool

@@ -9,6 +9,13 @@
 // ReadFile skips and reports, as a *CorruptLineError, a line torn by a
 // crash or longer than MaxLineBytes, and reads on.
 //
+// The sink counts every event of a successful Write as delivered once its
+// line reached the file (synced, under a policy that syncs) or as dropped,
+// by reason (DropWriteError, DropSyncError), when a write or fsync failed
+// first, and reports both to the tracing client (SinkStats), whose
+// Metrics then say the same; Flush and Close return a *sink.DroppedError,
+// wrapping sink.ErrDropped, for the drops since the last report.
+//
 // # Concurrency
 //
 // A Sink is safe for concurrent use: the client calls Write from one
@@ -19,6 +26,8 @@
 //
 // Close writes what is buffered, ends the LZ4 frame, syncs (unless the
 // policy is sink.SyncNever) and closes the file; the work is local and
-// bounded, the sink owns no goroutine. A second Close returns nil. After
-// Close, Write and Flush return errors wrapping tracing.ErrClosed.
+// bounded, the sink owns no goroutine. Once it has returned, every event
+// of a successful Write is counted as delivered or dropped. A second Close
+// returns nil. After Close, Write and Flush return errors wrapping
+// tracing.ErrClosed.
 package file

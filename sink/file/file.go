@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pierrec/lz4/v4"
@@ -33,6 +34,24 @@ const (
 	// events can carry message content, so only the owner reads them.
 	DefaultMode os.FileMode = 0o600
 )
+
+// Reasons for dropped events: the keys of Stats.Dropped and of the
+// SinkStats.Dropped the sink reports to the tracing client, which sums
+// them into Metrics().Dropped.Sink.
+const (
+	// DropWriteError: a write to the file failed (ENOSPC, EIO, …) while
+	// the events' lines were still buffered or being written, so they
+	// never reached the file whole.
+	DropWriteError = "file_write_error"
+	// DropSyncError: the events' lines were written, but the fsync their
+	// policy called for failed, so the operating system may have lost
+	// them.
+	DropSyncError = "file_sync_error"
+)
+
+// lz4BlockBytes is the uncompressed size of an lz4 block, and the buffer
+// of an lz4 file.
+const lz4BlockBytes = 64 << 10
 
 // Option configures a File sink. Options are created by the WithX
 // functions that return an Option.
@@ -98,6 +117,18 @@ type Stats struct {
 	Bytes uint64
 	// Rotations counts rotated files; Syncs counts fsync calls.
 	Rotations, Syncs uint64
+	// Delivered counts the events of successful Writes that reached the
+	// file: their lines were handed whole to the operating system under
+	// SyncNever, and made durable by an fsync under every other policy
+	// (with SyncOnFlush: at Flush, at rotation and at Close).
+	Delivered uint64
+	// Dropped counts, by reason (DropWriteError, DropSyncError), the
+	// events of successful Writes that never reached the file; nil while
+	// there are none. The events of a Write that returned an error are
+	// its caller's to count (the tracing client counts them in
+	// DropCounts.WriteError), not here. Events neither delivered nor
+	// dropped are still buffered, or wait for the policy's next fsync.
+	Dropped map[string]uint64
 }
 
 // Sink is a sink that writes events to a file as JSON Lines: one event per
@@ -124,42 +155,137 @@ type Stats struct {
 // appends to an existing file; when its last line is torn, it starts on a
 // fresh line (a plain file), or a new frame (an lz4 file).
 //
+// # Failures
+//
+// Nothing the sink accepted is lost silently. A Write that returns an
+// error is final for its batch (the tracing client counts the batch as a
+// write error). The events of successful Writes are counted in
+// Stats.Delivered once their lines reached the file (see there: under a
+// policy that syncs, once an fsync succeeded), or in Stats.Dropped, by
+// reason, when a write, flush or fsync of the file failed first: a failed
+// write loses every line still buffered, a failed fsync every line
+// written since the last one. The sink reports both to the tracing client
+// (SinkStats), so that its Metrics count them as delivered or dropped,
+// and the next Flush or Close returns a *sink.DroppedError, wrapping
+// sink.ErrDropped, for the events dropped since the last report, joined
+// with the I/O error. After a failed write the sink carries on: the next
+// line starts on a fresh line (a plain file) or in a new frame (an lz4
+// file), so that once the disk has room again ReadFile reads what follows.
+// A failed rotation leaves no live file; the next Write opens one again.
+// Errors name the path.
+//
 // A Sink is safe for concurrent use. After Close, Write and Flush return an
-// error wrapping tracing.ErrClosed. After an I/O error, later writes to the
-// same file may keep failing; errors name the path.
+// error wrapping tracing.ErrClosed.
 type Sink struct {
 	path string
 	cfg  fileConfig
 
-	mu        sync.Mutex
-	f         *os.File
-	cw        countingWriter // counts bytes reaching f
-	bw        *bufio.Writer  // plain files
-	zw        *lz4.Writer    // lz4 files
-	enc       wire.Encoder
-	line      []byte
-	syncState sink.SyncTracker
-	stats     Stats
-	closed    bool
+	mu sync.Mutex
+	f  *os.File       // nil when a rotation could not open the next file
+	cw countingWriter // counts bytes reaching f
+	// bw buffers the lines: it hands them on to f, or, in an lz4 file,
+	// one block at a time to zw, which writes each to f.
+	bw           *bufio.Writer
+	zw           *lz4.Writer
+	frameStarted bool // lz4: the header of the current frame is written
+	frameBroken  bool // lz4: a failed write broke the frame; the next line starts a new one
+	newline      bool // plain: a failed write may have torn the last line
+	enc          wire.Encoder
+	line         []byte
+	syncState    sink.SyncTracker
+	stats        Stats
+	closed       bool
+	led          ledger
+
+	// What reached the file, and what did not (Stats, SinkStats), by
+	// reason; reported counts the drops Flush and Close have reported.
+	delivered, dropWrite, dropSync atomic.Uint64
+	reported                       uint64
 
 	// now reads the clock of SyncInterval; tests replace it.
 	now func() time.Time
 	// testHookSync, if set, is called instead of (*os.File).Sync.
 	testHookSync func(*os.File) error
+	// testHookFile, if set, gives the writer every file is written
+	// through, in place of the file itself.
+	testHookFile func(*os.File) io.Writer
 }
 
-var _ tracing.Sink = (*Sink)(nil)
+var (
+	_ tracing.Sink          = (*Sink)(nil)
+	_ tracing.StatsReporter = (*Sink)(nil)
+)
 
-// countingWriter counts the bytes written to w.
+// ledger follows which of the events a Sink took reached its file. The
+// events are numbered in the order of their lines; each count of events
+// below is a prefix of them, and settled <= sent <= queued.
+type ledger struct {
+	// queued counts the bytes of the lines handed to the buffer and sent
+	// those the buffer handed on whole, over the sink's life.
+	queued, sent int64
+	// ends[head:] holds where the lines of the events not sent yet end,
+	// in queued's count.
+	ends []int64
+	head int
+	// queuedN counts the events whose line is in the buffer or beyond,
+	// sentN those whose line the buffer handed on whole, settledN those
+	// counted as delivered or dropped, committedN those of Writes that
+	// returned nil: the events after it are the Write's in progress.
+	queuedN, sentN, settledN, committedN uint64
+	// pendingAck counts events of the Write in progress that reached the
+	// file already: delivered once the Write returns nil.
+	pendingAck uint64
+}
+
+// countingWriter counts the bytes written to w, and keeps the last one.
 type countingWriter struct {
-	w io.Writer
-	n int64
+	w    io.Writer
+	n    int64
+	last byte
 }
 
 func (c *countingWriter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
 	c.n += int64(n)
+	if n > 0 {
+		c.last = p[n-1]
+	}
 	return n, err
+}
+
+// bufTarget is what a Sink's buffer writes to: the file, or, for an lz4
+// file, the lz4 writer, one block at a time. It counts what it took whole
+// (ledger.sent).
+type bufTarget struct{ s *Sink }
+
+func (t bufTarget) Write(p []byte) (int, error) {
+	s := t.s
+	var n int
+	var err error
+	if s.cfg.lz4 {
+		n, err = s.writeBlocks(p)
+	} else {
+		n, err = s.cw.Write(p)
+	}
+	s.led.sent += int64(n)
+	return n, err
+}
+
+// writeBlocks compresses p into blocks of at most lz4BlockBytes and writes
+// each to the file; n counts the bytes of p in blocks written whole.
+func (s *Sink) writeBlocks(p []byte) (n int, err error) {
+	for len(p) > 0 {
+		chunk := p[:min(len(p), lz4BlockBytes)]
+		if _, err := s.zw.Write(chunk); err != nil {
+			return n, err
+		}
+		if err := s.zw.Flush(); err != nil {
+			return n, err
+		}
+		n += len(chunk)
+		p = p[len(chunk):]
+	}
+	return n, nil
 }
 
 // New opens path for appending, creating it (mode DefaultMode) if
@@ -205,7 +331,8 @@ func New(path string, opts ...Option) (*Sink, error) {
 // Path returns the path of the live file.
 func (s *Sink) Path() string { return s.path }
 
-// open opens s.path for appending and sets up the writers.
+// open opens s.path for appending and sets up the writers. The buffer is
+// empty: what it held was handed on, or lost and counted.
 func (s *Sink) open() error {
 	f, err := os.OpenFile(s.path, os.O_RDWR|os.O_CREATE|os.O_APPEND, DefaultMode)
 	if err != nil {
@@ -216,34 +343,50 @@ func (s *Sink) open() error {
 		f.Close()
 		return fmt.Errorf("sink: file %s: open: %w", s.path, err)
 	}
-	s.f = f
-	s.cw = countingWriter{w: f, n: size}
+	s.cw = countingWriter{w: f, n: size, last: '\n'}
+	if s.testHookFile != nil {
+		s.cw.w = s.testHookFile(f)
+	}
+	s.newline, s.frameBroken, s.frameStarted = false, false, false
 	if s.cfg.lz4 {
 		// A new frame follows whatever the file holds; ReadFile skips a
 		// frame cut by a crash.
-		if s.zw == nil {
-			s.zw = lz4.NewWriter(&s.cw)
-		} else {
-			s.zw.Reset(&s.cw)
-		}
-		if err := s.zw.Apply(lz4.BlockSizeOption(lz4.Block64Kb), lz4.ChecksumOption(true), lz4.ConcurrencyOption(1)); err != nil {
+		if err := s.newFrame(); err != nil {
 			f.Close()
-			return fmt.Errorf("sink: file %s: lz4: %w", s.path, err)
+			return err
 		}
-		return nil
-	}
-	if s.bw == nil {
-		s.bw = bufio.NewWriterSize(&s.cw, s.cfg.bufferBytes)
-	} else {
-		s.bw.Reset(&s.cw)
-	}
-	if torn {
+	} else if torn {
 		// Leave the torn line on a line of its own.
 		if _, err := s.cw.Write([]byte{'\n'}); err != nil {
 			f.Close()
 			return fmt.Errorf("sink: file %s: open: %w", s.path, err)
 		}
 	}
+	bufSize := s.cfg.bufferBytes
+	if s.cfg.lz4 {
+		bufSize = lz4BlockBytes
+	}
+	if s.bw == nil {
+		s.bw = bufio.NewWriterSize(bufTarget{s}, bufSize)
+	} else {
+		s.bw.Reset(bufTarget{s})
+	}
+	s.f = f
+	return nil
+}
+
+// newFrame sets the lz4 writer up for a new frame, which starts with the
+// next line.
+func (s *Sink) newFrame() error {
+	if s.zw == nil {
+		s.zw = lz4.NewWriter(&s.cw)
+	} else {
+		s.zw.Reset(&s.cw)
+	}
+	if err := s.zw.Apply(lz4.BlockSizeOption(lz4.Block64Kb), lz4.ChecksumOption(true), lz4.ConcurrencyOption(1)); err != nil {
+		return fmt.Errorf("sink: file %s: lz4: %w", s.path, err)
+	}
+	s.frameStarted, s.frameBroken = false, false
 	return nil
 }
 
@@ -268,7 +411,7 @@ func tailState(f *os.File) (size int64, torn bool, err error) {
 // size returns the bytes of the live file, buffered ones included for a
 // plain file.
 func (s *Sink) size() int64 {
-	if s.bw != nil && !s.cfg.lz4 {
+	if !s.cfg.lz4 {
 		return s.cw.n + int64(s.bw.Buffered())
 	}
 	return s.cw.n
@@ -277,7 +420,9 @@ func (s *Sink) size() int64 {
 // Write appends one line per event of batch. An empty batch writes nothing.
 // It returns an error wrapping ctx's error if ctx has already ended, one
 // naming the path on an I/O error, and one wrapping tracing.ErrClosed after
-// Close.
+// Close. An error is final for the batch: none of its events is counted in
+// Stats.Delivered or Stats.Dropped, even if some of its lines reached the
+// file.
 func (s *Sink) Write(ctx context.Context, batch []tracing.TraceEvent) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("sink: file %s: write: %w", s.path, err)
@@ -290,28 +435,165 @@ func (s *Sink) Write(ctx context.Context, batch []tracing.TraceEvent) error {
 	if len(batch) == 0 {
 		return nil
 	}
+	if s.f == nil {
+		// A rotation could not open the next file: try again.
+		if err := s.open(); err != nil {
+			return err
+		}
+	}
 	for i := range batch {
 		s.line = appendFileLine(&s.enc, s.line[:0], &batch[i])
 		if err := s.rotateIfFullLocked(len(s.line)); err != nil {
+			s.abortLocked()
 			return err
 		}
-		var err error
-		if s.cfg.lz4 {
-			_, err = s.zw.Write(s.line)
-		} else {
-			_, err = s.bw.Write(s.line)
-		}
-		if err != nil {
-			return fmt.Errorf("sink: file %s: write: %w", s.path, err)
+		if err := s.queueLineLocked(s.line); err != nil {
+			s.abortLocked()
+			return err
 		}
 		s.stats.Events++
 		s.stats.Bytes += uint64(len(s.line))
 	}
 	s.stats.Batches++
 	if s.syncState.Record(s.cfg.sync, s.now()) {
-		return s.flushLocked(true)
+		if err := s.flushLocked(true); err != nil {
+			s.abortLocked()
+			return err
+		}
 	}
+	s.commitLocked()
 	return nil
+}
+
+// queueLineLocked hands line, one event's, to the buffer, after the start
+// of a new lz4 frame or a newline that a failed write calls for.
+func (s *Sink) queueLineLocked(line []byte) error {
+	if s.cfg.lz4 {
+		if s.frameBroken {
+			if err := s.newFrame(); err != nil {
+				return err
+			}
+		}
+		if !s.frameStarted {
+			// The frame's header goes out with its first line, so that
+			// rotation by size counts it.
+			if err := s.zw.Flush(); err != nil {
+				s.writeFailedLocked()
+				return fmt.Errorf("sink: file %s: write: %w", s.path, err)
+			}
+			s.frameStarted = true
+		}
+	}
+	if s.newline {
+		if err := s.bw.WriteByte('\n'); err != nil {
+			s.writeFailedLocked()
+			return fmt.Errorf("sink: file %s: write: %w", s.path, err)
+		}
+		s.led.queued++
+		s.newline = false
+	}
+	if _, err := s.bw.Write(line); err != nil {
+		s.writeFailedLocked()
+		return fmt.Errorf("sink: file %s: write: %w", s.path, err)
+	}
+	l := &s.led
+	l.queued += int64(len(line))
+	l.ends = append(l.ends, l.queued)
+	l.queuedN++
+	s.sentLocked()
+	return nil
+}
+
+// sentLocked counts the events whose lines the buffer has handed on whole;
+// under SyncNever, they are delivered.
+func (s *Sink) sentLocked() {
+	l := &s.led
+	for l.head < len(l.ends) && l.ends[l.head] <= l.sent {
+		l.head++
+		l.sentN++
+	}
+	switch {
+	case l.head == len(l.ends):
+		l.ends, l.head = l.ends[:0], 0
+	case l.head >= 1024 && 2*l.head >= len(l.ends):
+		l.ends = l.ends[:copy(l.ends, l.ends[l.head:])]
+		l.head = 0
+	}
+	if !s.cfg.sync.Syncs() {
+		s.settleLocked(l.sentN, "")
+	}
+}
+
+// settleLocked counts the events up to the k'th as delivered (reason "")
+// or dropped for reason. Those of the Write in progress are its caller's:
+// delivered ones are counted once it returns nil (commitLocked), dropped
+// ones not at all, since the Write then fails.
+func (s *Sink) settleLocked(k uint64, reason string) {
+	l := &s.led
+	if k <= l.settledN {
+		return
+	}
+	if c := min(k, l.committedN); c > l.settledN {
+		n := c - l.settledN
+		switch reason {
+		case "":
+			s.delivered.Add(n)
+		case DropWriteError:
+			s.dropWrite.Add(n)
+		case DropSyncError:
+			s.dropSync.Add(n)
+		}
+	}
+	if from := max(l.settledN, l.committedN); reason == "" && k > from {
+		l.pendingAck += k - from
+	}
+	l.settledN = k
+}
+
+// writeFailedLocked is called when the buffer failed to hand its lines on:
+// the lines it holds are lost, and it is reset so that the sink carries
+// on. The lost events of earlier Writes are dropped; those of the Write in
+// progress are its caller's, and leave the numbering.
+func (s *Sink) writeFailedLocked() {
+	s.sentLocked() // what went out whole before the error is not lost
+	l := &s.led
+	if l.committedN > l.sentN {
+		s.dropWrite.Add(l.committedN - l.sentN)
+		l.committedN = l.sentN
+	}
+	l.queuedN = l.sentN
+	l.ends, l.head = l.ends[:0], 0
+	l.queued = l.sent
+	s.bw.Reset(bufTarget{s})
+	if s.cfg.lz4 {
+		// The frame holds a part of a block at most: ReadFile skips it up
+		// to the next frame, which the next line starts.
+		s.frameBroken = true
+	} else {
+		s.newline = s.cw.n > 0 && s.cw.last != '\n'
+	}
+}
+
+// abortLocked forgets the events of the Write in progress, which failed:
+// every failure leaves the buffer empty (its lines handed on, or lost), so
+// they are sent or gone, and its caller counts them.
+func (s *Sink) abortLocked() {
+	l := &s.led
+	l.queuedN = l.committedN
+	l.sentN = min(l.sentN, l.committedN)
+	l.settledN = min(l.settledN, l.committedN)
+	l.pendingAck = 0
+}
+
+// commitLocked makes the events of the Write in progress, which succeeded,
+// the sink's to count.
+func (s *Sink) commitLocked() {
+	l := &s.led
+	l.committedN = l.queuedN
+	if l.pendingAck > 0 {
+		s.delivered.Add(l.pendingAck)
+		l.pendingAck = 0
+	}
 }
 
 // appendFileLine appends the line of ev: its protocol JSON, with the trace
@@ -350,86 +632,143 @@ func (s *Sink) rotateIfFullLocked(n int) error {
 }
 
 // rotateLocked closes the live file, shifts the rotated ones and opens a
-// new live file.
+// new live file. A failure to close the live file (its lost events are
+// counted) does not stop the rotation, but is returned; when the rotated
+// files cannot be shifted or the new file opened, s.f stays nil.
 func (s *Sink) rotateLocked() error {
-	if err := s.closeFileLocked(); err != nil {
-		return err
+	closeErr := s.closeFileLocked()
+	if err := s.shiftLocked(); err != nil {
+		return errors.Join(closeErr, err)
 	}
+	s.stats.Rotations++
+	return errors.Join(closeErr, s.open())
+}
+
+// shiftLocked renames the live file to path.1, path.1 to path.2 and so on,
+// deleting the oldest.
+func (s *Sink) shiftLocked() error {
 	k := s.cfg.maxFiles
 	if k == 0 {
 		if err := os.Remove(s.path); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("sink: file %s: rotate: %w", s.path, err)
 		}
-	} else {
-		if err := os.Remove(rotatedName(s.path, k)); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("sink: file %s: rotate: %w", s.path, err)
-		}
-		for i := k - 1; i >= 1; i-- {
-			if err := os.Rename(rotatedName(s.path, i), rotatedName(s.path, i+1)); err != nil && !errors.Is(err, os.ErrNotExist) {
-				return fmt.Errorf("sink: file %s: rotate: %w", s.path, err)
-			}
-		}
-		if err := os.Rename(s.path, rotatedName(s.path, 1)); err != nil {
+		return nil
+	}
+	if err := os.Remove(rotatedName(s.path, k)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("sink: file %s: rotate: %w", s.path, err)
+	}
+	for i := k - 1; i >= 1; i-- {
+		if err := os.Rename(rotatedName(s.path, i), rotatedName(s.path, i+1)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("sink: file %s: rotate: %w", s.path, err)
 		}
 	}
-	s.stats.Rotations++
-	return s.open()
+	if err := os.Rename(s.path, rotatedName(s.path, 1)); err != nil {
+		return fmt.Errorf("sink: file %s: rotate: %w", s.path, err)
+	}
+	return nil
 }
 
 // rotatedName returns the name of the i'th most recent rotated file.
 func rotatedName(path string, i int) string { return path + "." + strconv.Itoa(i) }
 
 // flushLocked writes buffered data to the file and, if sync, fsyncs it
-// (unless the policy is SyncNever).
+// (unless the policy is SyncNever), also when the write failed, so that
+// what reached the file is settled.
 func (s *Sink) flushLocked(sync bool) error {
-	var err error
-	if s.cfg.lz4 {
-		err = s.zw.Flush()
-	} else {
-		err = s.bw.Flush()
+	err := s.writeOutLocked()
+	if sync && s.cfg.sync.Syncs() {
+		err = errors.Join(err, s.syncLocked())
 	}
+	return err
+}
+
+// writeOutLocked has the buffer hand everything on.
+func (s *Sink) writeOutLocked() error {
+	err := s.bw.Flush()
 	if err != nil {
+		s.writeFailedLocked()
 		return fmt.Errorf("sink: file %s: flush: %w", s.path, err)
 	}
-	if sync && s.cfg.sync.Syncs() {
-		s.syncState.Synced(s.now())
-		s.stats.Syncs++
-		if s.testHookSync != nil {
-			err = s.testHookSync(s.f)
-		} else {
-			err = s.f.Sync()
-		}
-		if err != nil {
-			return fmt.Errorf("sink: file %s: sync: %w", s.path, err)
-		}
+	s.sentLocked()
+	return nil
+}
+
+// syncLocked fsyncs the file: the events whose lines were handed on are
+// then delivered, or dropped when the fsync fails.
+func (s *Sink) syncLocked() error {
+	s.syncState.Synced(s.now())
+	s.stats.Syncs++
+	var err error
+	if s.testHookSync != nil {
+		err = s.testHookSync(s.f)
+	} else {
+		err = s.f.Sync()
 	}
+	if err != nil {
+		s.settleLocked(s.led.sentN, DropSyncError)
+		return fmt.Errorf("sink: file %s: sync: %w", s.path, err)
+	}
+	s.settleLocked(s.led.sentN, "")
 	return nil
 }
 
 // closeFileLocked finishes the live file (the lz4 frame included), syncs
-// it by policy and closes it.
+// it by policy and closes it; s.f is nil afterwards.
 func (s *Sink) closeFileLocked() error {
-	var errs []error
-	if s.cfg.lz4 {
+	errs := []error{s.writeOutLocked()}
+	if s.cfg.lz4 && !s.frameBroken {
 		if err := s.zw.Close(); err != nil {
+			// The blocks before the end mark are readable.
 			errs = append(errs, fmt.Errorf("sink: file %s: close: %w", s.path, err))
 		}
 	}
-	if err := s.flushLocked(true); err != nil {
-		errs = append(errs, err)
+	if s.cfg.sync.Syncs() {
+		errs = append(errs, s.syncLocked())
 	}
 	if err := s.f.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("sink: file %s: close: %w", s.path, err))
 	}
+	s.f = nil
 	return errors.Join(errs...)
+}
+
+// droppedLocked returns a *sink.DroppedError for the events dropped since
+// the last Flush or Close reported drops, so that every drop reaches a
+// caller once; nil if there are none.
+func (s *Sink) droppedLocked(op string) error {
+	n := s.dropWrite.Load() + s.dropSync.Load()
+	if n == s.reported {
+		return nil
+	}
+	fresh := n - s.reported
+	s.reported = n
+	return &sink.DroppedError{Sink: "file " + s.path, Op: op, Events: fresh, Reasons: s.dropReasons()}
+}
+
+// dropReasons returns the drops by reason, nil if there are none.
+func (s *Sink) dropReasons() map[string]uint64 {
+	w, y := s.dropWrite.Load(), s.dropSync.Load()
+	if w == 0 && y == 0 {
+		return nil
+	}
+	m := make(map[string]uint64, 2)
+	if w > 0 {
+		m[DropWriteError] = w
+	}
+	if y > 0 {
+		m[DropSyncError] = y
+	}
+	return m
 }
 
 // Flush writes buffered events to the file and, unless the policy is
 // SyncNever, syncs it. It returns an error wrapping ctx's error if ctx
-// has already ended, and one wrapping tracing.ErrClosed after Close. With
-// lz4, each Flush ends the current block, so frequent flushes compress
-// less well.
+// has already ended, and one wrapping tracing.ErrClosed after Close. When
+// events were dropped since the last Flush or Close (see Stats.Dropped),
+// its error wraps sink.ErrDropped, through a *sink.DroppedError, joined
+// with the I/O error that dropped them, if this Flush met it. With lz4,
+// each Flush ends the current block, so frequent flushes compress less
+// well.
 func (s *Sink) Flush(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("sink: file %s: flush: %w", s.path, err)
@@ -439,12 +778,19 @@ func (s *Sink) Flush(ctx context.Context) error {
 	if s.closed {
 		return fmt.Errorf("sink: file %s: flush: %w", s.path, tracing.ErrClosed)
 	}
-	return s.flushLocked(true)
+	var err error
+	if s.f != nil {
+		err = s.flushLocked(true)
+	}
+	return errors.Join(err, s.droppedLocked("flush"))
 }
 
 // Close writes buffered events, ends the lz4 frame, syncs (unless the
 // policy is SyncNever) and closes the file. The work is local and
-// bounded, so ctx is not used. A second Close returns nil.
+// bounded, so ctx is not used. Like Flush, it reports the events dropped
+// since the last report as a *sink.DroppedError wrapping sink.ErrDropped;
+// once it has returned, every event of a successful Write is counted in
+// Stats.Delivered or Stats.Dropped. A second Close returns nil.
 func (s *Sink) Close(context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -452,12 +798,33 @@ func (s *Sink) Close(context.Context) error {
 		return nil
 	}
 	s.closed = true
-	return s.closeFileLocked()
+	var err error
+	if s.f != nil {
+		err = s.closeFileLocked()
+	}
+	return errors.Join(err, s.droppedLocked("close"))
 }
 
 // Stats returns s's counters.
 func (s *Sink) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.stats
+	st := s.stats
+	st.Delivered = s.delivered.Load()
+	st.Dropped = s.dropReasons()
+	return st
+}
+
+// SinkStats reports to the tracing client (tracing.StatsReporter) the
+// events that reached the file, as acknowledged (Stats.Delivered), and
+// those dropped, by reason (Stats.Dropped), so that the client's Metrics
+// count them as delivered or dropped: until they reached the file, events
+// are neither. It is safe for concurrent use and does not wait for a
+// Write in progress.
+func (s *Sink) SinkStats() tracing.SinkStats {
+	return tracing.SinkStats{
+		Acknowledges: true,
+		Acknowledged: s.delivered.Load(),
+		Dropped:      s.dropReasons(),
+	}
 }
