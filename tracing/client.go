@@ -46,6 +46,11 @@ type StatsReporter interface {
 // something was dropped since the last.
 const dropLogInterval = 10 * time.Second
 
+// closeGrace is how long Close waits, once its ctx has ended, for sinks
+// that honor ctx to return from the Write, Flush and Close it cancelled,
+// before it gives up on them (see Close).
+const closeGrace = 250 * time.Millisecond
+
 // TracingClient records trace events and ships them in batches to its sinks.
 // One consumer goroutine, owned by the client, takes the batches from the
 // queue and writes them to the sink or, with several sinks, hands them to
@@ -143,6 +148,15 @@ type TracingClient struct {
 	batches       atomic.Uint64
 	failingSince  atomic.Int64 // Unix ns of the first failed write of the current streak; 0 when healthy
 
+	// settleMu orders the counting of settled batches with giveUp: once
+	// Close has given up on a busy sink (gaveUp), it has counted every
+	// event not settled yet as abandoned, and batches that settle later
+	// are not counted again. queueAbandoned is the queue's
+	// Stats.Abandoned then, which the queue may raise later.
+	settleMu       sync.Mutex
+	gaveUp         atomic.Bool
+	queueAbandoned atomic.Uint64
+
 	// pace is adaptive batching (nil when it is off).
 	pace *deliver.Pacer
 
@@ -157,6 +171,9 @@ type TracingClient struct {
 	// testHookLaneFlushed, if set, is called once sink i (its lane, with
 	// several sinks) has answered a Flush.
 	testHookLaneFlushed func(i int)
+	// testHookClosedLate, if set, is called once sink i, on which Close
+	// gave up, has returned from its Flush and Close.
+	testHookClosedLate func(i int)
 }
 
 type paddedCounter struct {
@@ -316,6 +333,16 @@ func (c *TracingClient) startOut(exportTimeout time.Duration) {
 				h(i)
 			}
 		},
+		ClosedLate: func(i int, e deliver.CloseErrors) {
+			c.log.Warn("sink returned after Close gave up on it", zap.Int("sink", i), zap.String("name", c.sinks[i].name),
+				zap.NamedError("flush_error", e.Flush), zap.NamedError("close_error", e.Close))
+			if err := errors.Join(c.sinkErr("close after giving up: flush", i, e.Flush), c.sinkErr("close after giving up:", i, e.Close)); err != nil && c.errorHandler != nil {
+				c.errorHandler(err)
+			}
+			if h := c.testHookClosedLate; h != nil {
+				h(i)
+			}
+		},
 	})
 }
 
@@ -356,7 +383,11 @@ func (c *TracingClient) handle(events []TraceEvent) {
 	}
 	if c.out.Canceled() {
 		// Close gave up: what is left is abandoned, not written.
-		c.dropAbandon.Add(uint64(len(events)))
+		c.settleMu.Lock()
+		if !c.gaveUp.Load() {
+			c.dropAbandon.Add(uint64(len(events)))
+		}
+		c.settleMu.Unlock()
 		return
 	}
 	if c.cfg.Privacy.CaptureContent && c.cfg.Privacy.Checksums == ChecksumWhenCaptured {
@@ -377,9 +408,16 @@ func (c *TracingClient) handle(events []TraceEvent) {
 }
 
 // settle counts n events that every sink is done with: delivered when
-// every sink wrote them, else dropped for the reason o gives. It runs on
-// the consumer goroutine, or on the lane that finished last.
+// every sink wrote them, else dropped for the reason o gives; not at all
+// once Close has given up on a busy sink, which counted them as abandoned
+// (see giveUp). It runs on the consumer goroutine, or on the lane that
+// finished last.
 func (c *TracingClient) settle(n int, o deliver.Outcome, began int64) {
+	c.settleMu.Lock()
+	defer c.settleMu.Unlock()
+	if c.gaveUp.Load() {
+		return
+	}
 	switch o {
 	case deliver.Delivered:
 		c.delivered.Add(uint64(n))
@@ -463,7 +501,9 @@ func (c *TracingClient) logDrops(force bool) {
 
 // Flush returns when every event recorded before the call has been handed
 // to the sinks and each sink's Flush has returned, with the sinks' errors
-// joined; or when ctx ends, with ctx's error wrapped. Events whose Write
+// joined; or when ctx ends, with ctx's error wrapped, naming the sinks that
+// had not answered, also when a sink's Write or Flush ignores ctx: the
+// sink's Flush then returns on a goroutine of its own. Events whose Write
 // failed count as dropped (see Metrics), not as a Flush error. After Close it
 // returns an error wrapping ErrClosed. A disabled client returns nil.
 func (c *TracingClient) Flush(ctx context.Context) error {
@@ -535,8 +575,18 @@ func (e *UndeliveredError) Error() string {
 //
 // If ctx ends first, Close cancels the Write in progress, abandons what is
 // still queued, still flushes and closes the sinks (with the ended ctx, so
-// that they release at once), waits for its goroutines to return (sinks
-// must honor the ctx of Write), and returns errors.Join(ctx.Err(), …).
+// that they release at once), waits for its goroutines to return, and
+// returns errors.Join(ctx.Err(), …). A sink that ignores ctx does not hold
+// Close past it: once ctx has ended, Close waits at most a short grace
+// (250 ms) for the sinks' Write, Flush and Close to return, then gives up
+// on those that have not. It counts every event it has not seen settled
+// as abandoned (UndeliveredError.Abandoned, DropCounts.Closed), also if a
+// busy sink writes it later, and names the busy sinks in its error. The
+// goroutine blocked in the sink (the consumer's, a sink's lane, or the
+// one Close started to flush and close it) is left to finish on its own
+// once the sink returns; a Flush and Close of the sink that return after
+// Close gave up are logged at Warn level, and their errors handed to the
+// error handler.
 //
 // Close may be called more than once, also concurrently: the first call
 // does the work above under its ctx, and every later call waits until it
@@ -574,6 +624,8 @@ func (c *TracingClient) Close(ctx context.Context) (err error) {
 	ctxErr := false
 	if c.queue != nil {
 		c.endImplicitTrace()
+		abandon, stopGrace := afterGrace(ctx, closeGrace)
+		defer stopGrace()
 		stop := context.AfterFunc(ctx, c.out.Cancel)
 		err := c.queue.Close(ctx)
 		stop()
@@ -583,12 +635,30 @@ func (c *TracingClient) Close(ctx context.Context) (err error) {
 			errs = append(errs, ctx.Err())
 			ctxErr = true
 		}
-		for i, e := range c.out.Close(ctx) {
+		busy := false
+		for i, e := range c.out.Close(ctx, abandon) {
+			if e.Busy {
+				busy = true
+				errs = append(errs, fmt.Errorf("tracing: close: sink %d (%s) still busy when ctx ended; left to finish on its own", i, c.sinks[i].name))
+				continue
+			}
 			errs = append(errs, c.sinkErr("close: flush", i, e.Flush), c.sinkErr("close:", i, e.Close))
 		}
-		if err := ctx.Err(); err != nil && !ctxErr && len(c.sinks) > 1 {
-			// ctx ended while the sinks' lanes were draining.
+		select {
+		case <-c.queue.Done():
+		case <-abandon:
+			// The consumer is still in the one sink's Write (with several
+			// sinks it only hands batches to their lanes).
+			busy = true
+			errs = append(errs, fmt.Errorf("tracing: close: the consumer still writing to sink 0 (%s) when ctx ended; left to finish on its own", c.sinks[0].name))
+		}
+		if err := ctx.Err(); err != nil && !ctxErr && (len(c.sinks) > 1 || busy) {
+			// ctx ended while the sinks' lanes were draining, or a sink
+			// ignored it.
 			errs = append(errs, err)
+		}
+		if busy {
+			c.giveUp()
 		}
 	} else {
 		for i := range c.sinks {
@@ -596,7 +666,6 @@ func (c *TracingClient) Close(ctx context.Context) (err error) {
 		}
 	}
 	if c.queue != nil {
-		<-c.queue.Done()
 		c.out.Cancel()
 		c.logDrops(true)
 		if u := c.undelivered(); u.Total() > 0 {
@@ -605,6 +674,59 @@ func (c *TracingClient) Close(ctx context.Context) (err error) {
 		c.log.Info("tracing client closed", zap.Uint64("delivered", c.deliveredCount(c.sinkStats())))
 	}
 	return errors.Join(errs...)
+}
+
+// afterGrace returns a channel closed grace after ctx ends, and a function
+// that stops it (the channel is then never closed, if it was not yet).
+func afterGrace(ctx context.Context, grace time.Duration) (<-chan struct{}, func()) {
+	ch := make(chan struct{})
+	var mu sync.Mutex
+	var timer *time.Timer
+	stopped := false
+	stopCtx := context.AfterFunc(ctx, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if !stopped {
+			timer = time.AfterFunc(grace, func() { close(ch) })
+		}
+	})
+	return ch, func() {
+		stopCtx()
+		mu.Lock()
+		defer mu.Unlock()
+		stopped = true
+		if timer != nil {
+			timer.Stop()
+		}
+	}
+}
+
+// giveUp counts as abandoned every event that is neither settled nor
+// counted by the queue as abandoned: queued, or in a Write that Close
+// gave up on. Batches settled later are not counted again (settle), and
+// the queue's Stats.Abandoned is read as it is now.
+func (c *TracingClient) giveUp() {
+	c.settleMu.Lock()
+	defer c.settleMu.Unlock()
+	if c.gaveUp.Load() {
+		return
+	}
+	qs := c.queue.Stats()
+	settled := c.delivered.Load() + c.dropWrite.Load() + c.dropAbandon.Load() + c.dropSinkQueue.Load() + qs.Abandoned
+	if qs.Enqueued > settled {
+		c.dropAbandon.Add(qs.Enqueued - settled)
+	}
+	c.queueAbandoned.Store(qs.Abandoned)
+	c.gaveUp.Store(true)
+}
+
+// abandonedInQueue returns the queue's Stats.Abandoned, as it was when
+// Close gave up on a busy sink, if it did.
+func (c *TracingClient) abandonedInQueue(qs batch.Stats) uint64 {
+	if c.gaveUp.Load() {
+		return c.queueAbandoned.Load()
+	}
+	return qs.Abandoned
 }
 
 // closeRun is the state of the first Close call: err is written before
@@ -618,12 +740,13 @@ type closeRun struct {
 func (c *TracingClient) undelivered() *UndeliveredError {
 	d := c.dropCounts()
 	qs := c.queue.Stats()
+	abandoned := c.abandonedInQueue(qs) + c.dropAbandon.Load()
 	return &UndeliveredError{
 		QueueFull:     d.QueueFull,
 		WriteError:    d.WriteError,
 		SinkQueueFull: d.SinkQueueFull,
-		Closed:        d.Closed - qs.Abandoned - c.dropAbandon.Load(),
-		Abandoned:     qs.Abandoned + c.dropAbandon.Load(),
+		Closed:        d.Closed - abandoned,
+		Abandoned:     abandoned,
 		InSink:        d.inSink(),
 	}
 }

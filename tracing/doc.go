@@ -80,6 +80,9 @@
 // the sinks, or its context ends. [TracingClient.Close] stops intake,
 // drains the queue into the sinks, flushes and closes them, stops the
 // client's goroutines, and reports how many events were not delivered; it
-// never waits past its context, and a second call returns nil. Recording
-// after Close is a counted no-op.
+// waits past its context only a short grace (250 ms) for sinks to
+// release, then gives up on a sink that ignores its context, counting
+// what it held as abandoned and leaving the goroutine blocked in it to
+// finish on its own. A second call returns nil. Recording after Close is
+// a counted no-op.
 package tracing

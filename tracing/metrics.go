@@ -254,7 +254,7 @@ func (c *TracingClient) dropCountsWith(stats []SinkStats) DropCounts {
 	abandoned := c.dropAbandon.Load()
 	qs := c.queue.Stats()
 	d.QueueFull = qs.DroppedFull
-	d.Closed = qs.DroppedClosed + qs.Abandoned + abandoned + c.dropClosed.Load()
+	d.Closed = qs.DroppedClosed + c.abandonedInQueue(qs) + abandoned + c.dropClosed.Load()
 	d.Filtered = c.dropFiltered.Load()
 	d.SampledOut = c.dropSampled.Load()
 	return d

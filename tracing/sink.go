@@ -16,7 +16,9 @@ var ErrClosed = errors.New("tracing: closed")
 // slice and the events' memory are reused after it returns, and a client
 // with several sinks gives every sink the same events, concurrently. It
 // retries internally as it sees fit, must honor ctx, and an error it
-// returns is final for that batch. After Close,
+// returns is final for that batch. The client does not wait for a sink
+// that ignores ctx: Flush returns at ctx's end, Close shortly after, and
+// the call in progress finishes on its own goroutine. After Close,
 // Write and Flush return an error wrapping ErrClosed. Close flushes, then
 // releases; a second Close returns nil.
 type Sink interface {

@@ -75,6 +75,10 @@ type Config[E any] struct {
 	// Group.Flush, has returned and its result has been handed to that
 	// Flush.
 	Flushed func(i int)
+	// ClosedLate, if set, is called with i and the errors of sink i's
+	// Flush and Close at Close when they returned after Close gave up on
+	// the sink (see Close), on the goroutine that called them.
+	ClosedLate func(i int, e CloseErrors)
 }
 
 // Counts is what a Group counted of the Writes to a sink, from New.
@@ -97,6 +101,9 @@ type Counts struct {
 // when they succeeded.
 type CloseErrors struct {
 	Flush, Close error
+	// Busy is set when Close gave up on the sink while it was still
+	// writing, flushing or closing; Flush and Close are nil then.
+	Busy bool
 }
 
 // Group writes the batches given to it to every sink of its Config; see
@@ -320,17 +327,13 @@ func (g *Group[E, T]) Observe(mark T) {
 // ctx. With several sinks each lane calls it once it has written what was
 // handed to it before, all lanes at once. It returns one error per sink,
 // in their order: nil when its Flush succeeded, else Flush's error; ctx's
-// error for a lane that had not answered when ctx ended; ErrClosed for a
-// lane that Close has closed.
+// error for a sink that had not answered when ctx ended (a lane, or the
+// one sink's Flush, which then returns on its own goroutine); ErrClosed
+// for a lane that Close has closed.
 func (g *Group[E, T]) Flush(ctx context.Context) []error {
 	errs := make([]error, len(g.sinks))
 	if !g.lanes {
-		for i := range g.sinks {
-			errs[i] = g.sinks[i].sink.Flush(ctx)
-			if f := g.cfg.Flushed; f != nil {
-				f(i)
-			}
-		}
+		errs[0] = g.flushOne(ctx)
 		return errs
 	}
 	done := make(chan flushed, len(g.sinks))
@@ -376,38 +379,97 @@ wait:
 	return errs
 }
 
+// flushOne calls the one sink's Flush and waits for it, or for ctx: a
+// sink whose Flush ignores ctx does not hold the caller past it.
+func (g *Group[E, T]) flushOne(ctx context.Context) error {
+	s := &g.sinks[0]
+	if ctx.Done() == nil {
+		err := s.sink.Flush(ctx)
+		if f := g.cfg.Flushed; f != nil {
+			f(0)
+		}
+		return err
+	}
+	done := make(chan error, 1)
+	go func() {
+		done <- s.sink.Flush(ctx)
+		if f := g.cfg.Flushed; f != nil {
+			f(0)
+		}
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		select {
+		case err := <-done: // answered as ctx ended
+			return err
+		default:
+			return ctx.Err()
+		}
+	}
+}
+
 // Close flushes and closes every sink and stops the Group's goroutines.
-// With one sink it calls the sink's Flush and then its Close. With several
-// it stops intake of every lane, lets each write what it holds and then
-// flush and close its sink, all lanes at once; when ctx ends first it
-// cancels (Cancel), so that what the lanes still hold is abandoned, and
-// still waits for every lane's goroutine. It returns the sinks' errors in
-// their order. Close must be called once; Write may still run when it is
-// called, if Cancel was called before.
-func (g *Group[E, T]) Close(ctx context.Context) []CloseErrors {
-	errs := make([]CloseErrors, len(g.sinks))
-	var wg sync.WaitGroup
+// Each sink has a goroutine of its own for it: with one sink it calls the
+// sink's Flush and then its Close; with several it stops intake of the
+// sink's lane, lets it write what it holds and then flushes and closes the
+// sink, all sinks at once. When ctx ends first Close cancels (Cancel), so
+// that what the lanes still hold is abandoned, and waits on, until giveUp
+// is closed: a sink that is still busy then (its Write, Flush or Close
+// ignores ctx) is reported Busy and left to finish on its goroutine, which
+// calls Config.ClosedLate when it has; its lane, if any, is then still
+// running. A nil giveUp makes Close wait for every sink. It returns the
+// sinks' errors in their order. Close must be called once; Write may
+// still run when it is called, if Cancel was called before.
+func (g *Group[E, T]) Close(ctx context.Context, giveUp <-chan struct{}) []CloseErrors {
+	type closed struct {
+		i int
+		e CloseErrors
+	}
+	results := make(chan closed) // unbuffered: a sink's goroutine knows whether Close took its result
 	for i := range g.sinks {
 		s := &g.sinks[i]
-		if !g.lanes {
-			errs[i] = CloseErrors{Flush: s.sink.Flush(ctx), Close: s.sink.Close(ctx)}
-			continue
+		if g.lanes {
+			s.lane.Close()
 		}
-		s.lane.Close()
-		wg.Add(1)
 		go func() {
-			defer wg.Done()
-			select {
-			case <-s.lane.Done():
-			case <-ctx.Done():
-				g.Cancel()
-				<-s.lane.Done()
+			if g.lanes {
+				select {
+				case <-s.lane.Done():
+				case <-ctx.Done():
+					g.Cancel()
+					<-s.lane.Done()
+				}
 			}
-			errs[i].Flush = s.sink.Flush(ctx)
-			errs[i].Close = s.sink.Close(ctx)
+			r := closed{i: i, e: CloseErrors{Flush: s.sink.Flush(ctx), Close: s.sink.Close(ctx)}}
+			select {
+			case results <- r:
+			case <-giveUp:
+				if f := g.cfg.ClosedLate; f != nil {
+					f(i, r.e)
+				}
+			}
 		}()
 	}
-	wg.Wait()
+	errs := make([]CloseErrors, len(g.sinks))
+	pending := make([]bool, len(g.sinks))
+	for i := range pending {
+		pending[i] = true
+	}
+	for left := len(g.sinks); left > 0; left-- {
+		select {
+		case r := <-results:
+			errs[r.i], pending[r.i] = r.e, false
+		case <-giveUp:
+			for i := range errs {
+				if pending[i] {
+					errs[i].Busy = true
+				}
+			}
+			return errs
+		}
+	}
 	return errs
 }
 

@@ -153,7 +153,7 @@ func newGroup(t *testing.T, st *settlements, mod func(*Config[int]), sinks ...*t
 
 func closeGroup(t *testing.T, g *Group[int, string]) {
 	t.Helper()
-	for i, e := range g.Close(context.Background()) {
+	for i, e := range g.Close(context.Background(), nil) {
 		if e.Flush != nil || e.Close != nil {
 			t.Fatalf("Close: sink %d: %v, %v", i, e.Flush, e.Close)
 		}
@@ -287,7 +287,7 @@ func TestGroup_SlowSinkHoldsNoOther(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	errs := g.Close(ctx)
+	errs := g.Close(ctx, nil)
 	if len(errs) != 3 || errs[0] != (CloseErrors{}) {
 		t.Fatalf("Close = %v", errs)
 	}
@@ -367,7 +367,7 @@ func TestGroup_FlushCtx(t *testing.T) {
 		t.Fatalf("Flush = %v, want [ctx's error, the sink's]", errs)
 	}
 	close(stuck.gate)
-	if errs := g.Close(context.Background()); errs[0] != (CloseErrors{}) || !errors.Is(errs[1].Flush, errWrite) || errs[1].Close != nil {
+	if errs := g.Close(context.Background(), nil); errs[0] != (CloseErrors{}) || !errors.Is(errs[1].Flush, errWrite) || errs[1].Close != nil {
 		t.Fatalf("Close = %v", errs)
 	}
 	if st.events(Delivered) != 1 {

@@ -10,7 +10,9 @@
 // or fails never holds back the others. A lane that has no room for a batch
 // misses it, for that sink alone, unless the Group blocks (Config.Block).
 // Marks (Observe), flush requests (Flush) and Close go down each lane
-// behind the batches before them.
+// behind the batches before them. Flush returns at its ctx's end and
+// Close when the caller gives up, also on a sink that ignores ctx: the
+// call blocked in it finishes on its own goroutine.
 //
 // Once every sink is done with a batch the Group calls Config.Settled with
 // its Outcome; what that means for the client (delivered, dropped, for
