@@ -21,15 +21,36 @@ import (
 // waits at most timeout for the answer, skipping pushed
 // EventNotifications, and returns an error when c fails or no answer
 // comes (the generation is then ProtocolV1, which every server reads).
+// An error reply is neither generation's answer, but a server failing
+// for the moment: the probe is sent again, up to ProbeAttempts times in
+// all, and then fails.
 func ProbeProtocol(ctx context.Context, c *cws.Conn, detect *compress.Detect, timeout time.Duration) (transport.Protocol, error) {
-	rid := wire.NewRequestID()
-	var enc wire.Encoder
-	msg := enc.AppendRequest(nil, wire.GetTrace{RequestID: rid})
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	if err := c.Write(ctx, cws.MessageText, msg); err != nil {
-		return transport.ProtocolV1, fmt.Errorf("probe: %w", err)
+	var enc wire.Encoder
+	for attempt := 1; ; attempt++ {
+		rid := wire.NewRequestID()
+		if err := c.Write(ctx, cws.MessageText, enc.AppendRequest(nil, wire.GetTrace{RequestID: rid})); err != nil {
+			return transport.ProtocolV1, fmt.Errorf("probe: %w", err)
+		}
+		gen, err := probeReply(ctx, c, detect, rid, timeout)
+		var se *wire.ServerError
+		if !errors.As(err, &se) {
+			return gen, err
+		}
+		if attempt == ProbeAttempts {
+			return transport.ProtocolV1, fmt.Errorf("probe: %d probes answered with an error, the last: %w", attempt, err)
+		}
 	}
+}
+
+// ProbeAttempts is how many probes ProbeProtocol sends on a connection
+// whose server answers each with an error.
+const ProbeAttempts = 3
+
+// probeReply reads the answer to the probe with request id rid (see
+// ProbeProtocol); an error reply is returned as a *wire.ServerError.
+func probeReply(ctx context.Context, c *cws.Conn, detect *compress.Detect, rid wire.RequestID, timeout time.Duration) (transport.Protocol, error) {
 	for {
 		typ, data, err := c.Read(ctx)
 		if err != nil {
@@ -49,6 +70,8 @@ func ProbeProtocol(ctx context.Context, c *cws.Conn, detect *compress.Detect, ti
 		switch r := resp.(type) {
 		case wire.EventNotification:
 			continue
+		case wire.ErrorResponse:
+			return transport.ProtocolV1, r.Err()
 		case wire.TraceData:
 			if r.RequestID == rid {
 				return transport.ProtocolV2, nil
