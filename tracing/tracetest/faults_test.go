@@ -253,3 +253,23 @@ func TestStopSettlesItsConnections(t *testing.T) {
 		t.Fatalf("trace of the stopped connection %+v", got)
 	}
 }
+
+func TestErrorNextAnswersMessagesOfOneKind(t *testing.T) {
+	s, c := startGen2(t)
+	s.ErrorNext("StartTrace", 2, wire.CodeInternalError, "busy")
+	id := tracing.NewTraceID()
+	for i := range 3 {
+		c.send(wire.Ping{})
+		if _, ok := c.recv().(wire.Pong); !ok {
+			t.Fatal("a Ping was not answered: ErrorNext is for StartTrace only")
+		}
+		c.send(wire.StartTrace{TraceID: id, FlowID: "f"})
+		got := c.recv()
+		if _, isErr := got.(wire.ErrorResponse); isErr != (i < 2) {
+			t.Fatalf("StartTrace %d answered %#v", i, got)
+		}
+	}
+	if st := s.Stats(); st.InFlight != 1 {
+		t.Fatalf("in flight %d, want the trace the third StartTrace opened", st.InFlight)
+	}
+}

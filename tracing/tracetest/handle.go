@@ -27,6 +27,9 @@ func (c *conn) serve(data []byte, binary bool) wire.TracingResponse {
 	s := c.s
 	data = bytes.TrimSpace(data)
 	tag := sniffTag(data)
+	if r, ok := s.takeErrorNext(tag); ok {
+		return r
+	}
 	if tag == "StoreTrace" || tag == "RecordEvent" {
 		s.mu.Lock()
 		inject := false
@@ -53,6 +56,27 @@ func (c *conn) serve(data []byte, binary bool) wire.TracingResponse {
 		return c.serveGen1(tag, data)
 	}
 	return c.serveGen2(tag, data, binary)
+}
+
+// takeErrorNext returns the Error reply ErrorNext set for a message of
+// kind tag, counting it, if one is due.
+func (s *Server) takeErrorNext(tag string) (wire.TracingResponse, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.errNext[tag]
+	if !ok {
+		return nil, false
+	}
+	if e.n--; e.n > 0 {
+		s.errNext[tag] = e
+	} else {
+		delete(s.errNext, tag)
+	}
+	s.metrics.errorsTotal++
+	s.byKind[tag]++
+	s.messages++
+	s.notifyLocked()
+	return wire.ErrorResponse{Message: e.msg, Code: e.code}, true
 }
 
 // count records a message of the given kind.

@@ -188,6 +188,7 @@ type Server struct {
 	errCount  int
 	errCode   wire.ErrorCode
 	errMsg    string
+	errNext   map[string]errNext // by message kind (see ErrorNext)
 	refuseN   int
 	refuseAll bool
 	refuseHow RefuseMode
@@ -377,6 +378,29 @@ func (s *Server) ErrorEvery(k int, code wire.ErrorCode, message string) {
 	s.mu.Lock()
 	s.errEvery, s.errCount, s.errCode, s.errMsg = k, 0, code, message
 	s.mu.Unlock()
+}
+
+// ErrorNext answers the next n messages of the given kind (its tag, such
+// as "StartTrace" or "GetTrace") with an Error reply of the given code
+// (the legacy shape when code is ""), without handling them. n ≤ 0 stops.
+func (s *Server) ErrorNext(kind string, n int, code wire.ErrorCode, message string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.errNext == nil {
+		s.errNext = make(map[string]errNext)
+	}
+	if n <= 0 {
+		delete(s.errNext, kind)
+		return
+	}
+	s.errNext[kind] = errNext{n: n, code: code, msg: message}
+}
+
+// errNext is what ErrorNext set for a kind of message.
+type errNext struct {
+	n    int
+	code wire.ErrorCode
+	msg  string
 }
 
 // RefuseNext refuses the next n connection attempts.
