@@ -814,7 +814,14 @@ func (s *Sink) reject(c *wsConn, serr *wire.ServerError) error {
 		f.attempts++
 		if f.kind == frameStart {
 			// The frames behind it need the trace open: start again on
-			// a new connection, after a backoff.
+			// a new connection, after a backoff. The trace was not
+			// opened on this one, so it is started again there, not
+			// recovered: those frames opened it lazily on a
+			// generation-2 server, where it hides what is stored under
+			// its id until a StartTrace replaces it.
+			if f.stream.startedOn == c {
+				f.stream.startedOn = nil
+			}
 			c.retryLater = true
 			s.mu.Unlock()
 			return fmt.Errorf("server error, will resend: %w", serr)

@@ -988,3 +988,30 @@ func TestWebSocketFlushKeepsEverySegmentOfARunningTrace(t *testing.T) {
 		assertKeptOnce(t, r.srv, r.want)
 	})
 }
+
+// TestWebSocketKeepsATraceWhoseStartTraceFailed answers a generation-2
+// server's StartTrace with a retryable error. The RecordEvents sent
+// behind it open the trace lazily on the server, where it hides what is
+// stored under its id until an EndTrace finalises it: the sink starts the
+// trace again on its next connection (a StartTrace replaces the lazily
+// opened trace) rather than recovering it as if it had been open, so that
+// the trace read back holds every event.
+func TestWebSocketKeepsATraceWhoseStartTraceFailed(t *testing.T) {
+	for _, mode := range []Mode{ModeLive, ModeBoth} {
+		t.Run(mode.String(), func(t *testing.T) {
+			r := newKeepRun(t, tracetest.Gen2, mode, nil)
+			r.connected()
+			r.srv.ErrorNext("StartTrace", 1, wire.CodeInternalError, "busy")
+			batches := r.startTraces(1, 60, 20)
+			for _, b := range batches {
+				r.write(b)
+			}
+			r.endTraces()
+			r.flush()
+			r.check(r.srv)
+			if got := r.srv.KeptInTrace(r.hdrs[0].TraceID); len(got) != len(r.want) {
+				t.Fatalf("GetTrace reads %d of %d events (%s)", len(got), len(r.want), serverSummary(r.srv))
+			}
+		})
+	}
+}
