@@ -11,6 +11,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/event"
 	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
 
@@ -81,5 +82,30 @@ func TestQueryList(t *testing.T) {
 	}
 	if strings.Count(out, " orders ") < 3 {
 		t.Errorf("fewer than 3 traces listed:\n%s", out)
+	}
+}
+
+// A send that failed is recorded as a DataFlow with an error: the monitor
+// counts it as a failure of its actor and shows it in red.
+func TestFailedSendIsAFailure(t *testing.T) {
+	ev := event.DataFlow("parser", "out", "validator", "in", "Record", 64)
+	ev.Data.Error = "send: inbox full"
+	n := wire.EventNotification{TraceID: tracing.NewTraceID(), Event: ev}
+	line := eventLine(&n, true)
+	if !strings.HasPrefix(line, red) || !strings.Contains(line, "→ validator:in") || !strings.Contains(line, "failed: send: inbox full") {
+		t.Errorf("line %q: want it red, with its target and error", line)
+	}
+	if plain := eventLine(&n, false); strings.Contains(plain, "\x1b[") {
+		t.Errorf("line %q: escapes without color", plain)
+	}
+	st := newStats()
+	st.add(&n, line)
+	ok := wire.EventNotification{TraceID: n.TraceID, Event: event.DataFlow("parser", "out", "validator", "in", "Record", 64)}
+	st.add(&ok, eventLine(&ok, true))
+	if st.failed != 1 || st.actorFails["parser"] != 1 || len(st.failures) != 1 || st.failures[0] != line {
+		t.Errorf("failed %d, parser's %d, listed %q: want the failed send counted once", st.failed, st.actorFails["parser"], st.failures)
+	}
+	if l := eventLine(&ok, true); strings.HasPrefix(l, red) {
+		t.Errorf("a send that did not fail is red: %q", l)
 	}
 }

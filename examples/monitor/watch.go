@@ -24,17 +24,25 @@ const (
 
 // stats are the running counts.
 type stats struct {
-	start    time.Time
-	total    int
-	kinds    map[string]int
-	actors   map[string]int
-	edges    map[string]int
-	failures []string // newest last, at most 10
-	recent   []string // newest last, at most 12
+	start      time.Time
+	total      int
+	failed     int
+	kinds      map[string]int
+	actors     map[string]int
+	actorFails map[string]int
+	edges      map[string]int
+	failures   []string // newest last, at most 10
+	recent     []string // newest last, at most 12
 }
 
 func newStats() *stats {
-	return &stats{start: time.Now(), kinds: map[string]int{}, actors: map[string]int{}, edges: map[string]int{}}
+	return &stats{start: time.Now(), kinds: map[string]int{}, actors: map[string]int{}, actorFails: map[string]int{}, edges: map[string]int{}}
+}
+
+// failure reports whether ev records a failure: an ActorFailed, or any
+// event that carries an error, such as the DataFlow of a send that failed.
+func failure(ev *tracing.TraceEvent) bool {
+	return ev.Type.Kind == tracing.KindActorFailed || ev.Data.Error != ""
 }
 
 func (s *stats) add(n *wire.EventNotification, line string) {
@@ -45,7 +53,9 @@ func (s *stats) add(n *wire.EventNotification, line string) {
 	if ev.Type.Kind == tracing.KindDataFlow {
 		s.edges[ev.ActorID+" → "+ev.Type.ToActor]++
 	}
-	if ev.Type.Kind == tracing.KindActorFailed {
+	if failure(ev) {
+		s.failed++
+		s.actorFails[ev.ActorID]++
 		s.failures = keepLast(append(s.failures, line), 10)
 	}
 	s.recent = keepLast(append(s.recent, line), 12)
@@ -63,18 +73,18 @@ func eventLine(n *wire.EventNotification, color bool) string {
 	ev := &n.Event
 	kind := ev.Type.Kind.String()
 	detail := ""
-	switch ev.Type.Kind {
-	case tracing.KindDataFlow:
+	if ev.Type.Kind == tracing.KindDataFlow {
 		detail = "→ " + ev.Type.ToActor + ":" + ev.Type.ToPort
-	case tracing.KindActorFailed:
-		detail = ev.Data.Error
 	}
 	if d := ev.Data.PerformanceMetrics.ExecutionTimeNs; d > 0 {
 		detail += fmt.Sprintf(" (%v)", time.Duration(d))
 	}
+	if ev.Data.Error != "" {
+		detail += "  failed: " + ev.Data.Error
+	}
 	line := fmt.Sprintf("%s  %-16s %-12s trace …%s  %s", ev.Timestamp.Local().Format("15:04:05.000"), kind, ev.ActorID,
 		n.TraceID.String()[28:], strings.TrimSpace(detail))
-	if color && ev.Type.Kind == tracing.KindActorFailed {
+	if color && failure(ev) {
 		return red + line + reset
 	}
 	return line
@@ -165,9 +175,14 @@ func render(w io.Writer, st *stats, sub *query.Subscription, c *query.Client, re
 		fmt.Fprintf(&b, "\n%d events in %v", st.total, time.Since(st.start).Round(time.Millisecond))
 	}
 	fmt.Fprintf(&b, ", %d dropped (slow consumer), %d resubscriptions\n", sub.Dropped(), sub.Resubscribed())
-	table(&b, "by kind", st.kinds, 12)
-	table(&b, "by actor", st.actors, 10)
-	table(&b, "by edge (DataFlow)", st.edges, 10)
+	table(&b, "by kind", st.kinds, 12, nil)
+	table(&b, "by actor", st.actors, 10, func(actor string) string {
+		if n := st.actorFails[actor]; n > 0 {
+			return fmt.Sprintf("  %d failed", n)
+		}
+		return ""
+	})
+	table(&b, "by edge (DataFlow)", st.edges, 10, nil)
 	if redraw {
 		b.WriteString("\nrecent\n")
 		for _, l := range st.recent {
@@ -175,7 +190,7 @@ func render(w io.Writer, st *stats, sub *query.Subscription, c *query.Client, re
 		}
 	}
 	if len(st.failures) > 0 {
-		fmt.Fprintf(&b, "\nfailures (%d)\n", st.kinds[tracing.KindActorFailed.String()])
+		fmt.Fprintf(&b, "\nfailures (%d)\n", st.failed)
 		for _, l := range st.failures {
 			b.WriteString("  " + l + "\n")
 		}
@@ -183,8 +198,9 @@ func render(w io.Writer, st *stats, sub *query.Subscription, c *query.Client, re
 	_, _ = io.WriteString(w, b.String())
 }
 
-// table writes the n largest counts of m.
-func table(b *strings.Builder, title string, m map[string]int, n int) {
+// table writes the n largest counts of m, each followed by what note (if
+// not nil) says of its key.
+func table(b *strings.Builder, title string, m map[string]int, n int, note func(string) string) {
 	if len(m) == 0 {
 		return
 	}
@@ -199,7 +215,11 @@ func table(b *strings.Builder, title string, m map[string]int, n int) {
 			fmt.Fprintf(b, "  … %d more\n", len(keys)-n)
 			break
 		}
-		fmt.Fprintf(b, "  %-28s %8d\n", k, m[k])
+		fmt.Fprintf(b, "  %-28s %8d", k, m[k])
+		if note != nil {
+			b.WriteString(note(k))
+		}
+		b.WriteByte('\n')
 	}
 }
 
