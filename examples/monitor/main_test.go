@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -21,6 +22,9 @@ func runMonitor(t *testing.T, o options) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
+	if o.poll == 0 && !o.query {
+		o.poll = 100 * time.Millisecond
+	}
 	var out bytes.Buffer
 	if err := run(ctx, o, &out); err != nil {
 		t.Fatal(err)
@@ -37,6 +41,14 @@ func TestWatchDemo(t *testing.T) {
 	}
 	if strings.Contains(out, "\x1b[") {
 		t.Error("ANSI escapes written to a non-terminal")
+	}
+}
+
+// -flow is refused without the polls it learns flows from.
+func TestFlowNeedsPolls(t *testing.T) {
+	err := run(t.Context(), options{flows: []tracing.FlowID{"orders"}, poll: 0}, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "-flow needs -poll") {
+		t.Errorf("run: %v", err)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log"
 	"slices"
 	"strings"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/reflowtrace/reflowtrace-go/retry"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 	"github.com/reflowtrace/reflowtrace-go/tracing/query"
+	"github.com/reflowtrace/reflowtrace-go/tracing/transport"
 	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
 
@@ -90,8 +92,189 @@ func eventLine(n *wire.EventNotification, color bool) string {
 	return line
 }
 
-// watch subscribes and shows the stream until ctx ends.
+// pendingTimeout is how long a notification waits for its trace's flow
+// (-flow) before it is counted as of an unknown flow: at least 10s.
+func pendingTimeout(poll time.Duration) time.Duration { return max(10*time.Second, 10*poll) }
+
+// watcher merges the pushed notifications with the events the polls read
+// from storage, and shows each event once (by event id). It runs on the
+// goroutine of watch.
+type watcher struct {
+	o     options
+	out   io.Writer
+	c     *query.Client
+	sub   *query.Subscription
+	st    *stats
+	start time.Time
+	seen  map[tracing.EventID]struct{}
+	// flows maps the ids of the traces (and segments) the server stores to
+	// their flows; pending holds, by trace, the notifications that wait
+	// for their flow with -flow.
+	flows       map[tracing.TraceID]tracing.FlowID
+	pending     map[tracing.TraceID]*pendingTrace
+	unknownFlow int  // notifications not shown: their flow stayed unknown
+	baseline    bool // no poll came back yet
+	pushed      int  // events shown from notifications
+	stored      int  // events shown from storage
+	polls       int  // poll rounds that came back
+	pollErr     error
+	enc         wire.Encoder
+	buf         []byte
+	err         error // the first write error
+}
+
+// pendingTrace holds the notifications of one trace whose flow is not
+// known yet.
+type pendingTrace struct {
+	since  time.Time
+	events []wire.EventNotification
+}
+
+func newWatcher(o options, out io.Writer, c *query.Client, sub *query.Subscription, start time.Time) *watcher {
+	return &watcher{o: o, out: out, c: c, sub: sub, st: newStats(), start: start, seen: map[tracing.EventID]struct{}{},
+		flows: map[tracing.TraceID]tracing.FlowID{}, pending: map[tracing.TraceID]*pendingTrace{}, baseline: true}
+}
+
+// keep applies the -actor and -kind filters.
+func (w *watcher) keep(ev *tracing.TraceEvent) bool {
+	return (len(w.o.actors) == 0 || slices.Contains(w.o.actors, ev.ActorID)) &&
+		(len(w.o.kinds) == 0 || slices.Contains(w.o.kinds, ev.Type.Kind))
+}
+
+// notified takes a pushed notification.
+func (w *watcher) notified(n wire.EventNotification) {
+	if !w.keep(&n.Event) {
+		return
+	}
+	if len(w.o.flows) > 0 {
+		// A notification does not name its flow: the trace's is learned
+		// from what the server stores.
+		flow, ok := w.flows[n.TraceID]
+		if !ok {
+			p := w.pending[n.TraceID]
+			if p == nil {
+				p = &pendingTrace{since: time.Now()}
+				w.pending[n.TraceID] = p
+			}
+			p.events = append(p.events, n)
+			return
+		}
+		if !slices.Contains(w.o.flows, flow) {
+			return
+		}
+	}
+	if w.show(&n) {
+		w.pushed++
+	}
+}
+
+// polled takes what a poll round read: the events not shown yet, oldest
+// first. On the first round, what the server stored before the monitor
+// began is not shown.
+func (w *watcher) polled(r pollResult) {
+	w.polls++
+	if r.err != nil && (w.pollErr == nil || r.err.Error() != w.pollErr.Error()) {
+		// Reported when it changes; the next round tries again.
+		switch {
+		case w.o.json:
+			log.Printf("monitor: reading what the server stores: %v", r.err)
+		case !w.o.redraw:
+			fmt.Fprintf(w.out, "reading what the server stores: %v\n", r.err)
+		}
+	}
+	w.pollErr = r.err
+	var fresh []wire.EventNotification
+	for i := range r.traces {
+		t := &r.traces[i]
+		logical, _ := segmentOf(t)
+		w.flows[t.TraceID], w.flows[logical] = t.FlowID, t.FlowID
+		if len(w.o.flows) > 0 && !slices.Contains(w.o.flows, t.FlowID) {
+			continue
+		}
+		for j := range t.Events {
+			ev := &t.Events[j]
+			if !w.keep(ev) {
+				continue
+			}
+			if _, dup := w.seen[ev.EventID]; dup {
+				continue
+			}
+			if w.baseline && ev.Timestamp.Before(w.start) {
+				w.seen[ev.EventID] = struct{}{}
+				continue
+			}
+			fresh = append(fresh, wire.EventNotification{TraceID: logical, Event: *ev})
+		}
+	}
+	slices.SortStableFunc(fresh, func(a, b wire.EventNotification) int { return a.Event.Timestamp.Compare(b.Event.Timestamp) })
+	for i := range fresh {
+		if w.show(&fresh[i]) {
+			w.stored++
+		}
+	}
+	if r.err == nil {
+		w.baseline = false
+	}
+	timeout := w.o.flowWait
+	if timeout <= 0 {
+		timeout = pendingTimeout(w.o.poll)
+	}
+	for id, p := range w.pending {
+		flow, ok := w.flows[id]
+		switch {
+		case ok:
+			delete(w.pending, id)
+			if slices.Contains(w.o.flows, flow) {
+				for i := range p.events {
+					if w.show(&p.events[i]) {
+						w.pushed++
+					}
+				}
+			}
+		case time.Since(p.since) > timeout:
+			delete(w.pending, id)
+			w.unknownFlow += len(p.events)
+		}
+	}
+}
+
+// wanted returns the traces whose flow the pending notifications wait for.
+func (w *watcher) wanted() []tracing.TraceID {
+	ids := make([]tracing.TraceID, 0, len(w.pending))
+	for id := range w.pending {
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+// show writes n unless its event was shown already, and reports whether
+// it wrote it.
+func (w *watcher) show(n *wire.EventNotification) bool {
+	if _, dup := w.seen[n.Event.EventID]; dup {
+		return false
+	}
+	w.seen[n.Event.EventID] = struct{}{}
+	line := eventLine(n, w.o.color)
+	w.st.add(n, line)
+	var err error
+	switch {
+	case w.o.json:
+		w.buf = w.enc.AppendResponse(w.buf[:0], *n)
+		w.buf = append(w.buf, '\n')
+		_, err = w.out.Write(w.buf)
+	case !w.o.redraw:
+		_, err = fmt.Fprintln(w.out, line)
+	}
+	if w.err == nil {
+		w.err = err
+	}
+	return true
+}
+
+// watch subscribes to the server's notifications and polls what it stores
+// every o.poll (never when 0), and shows every event once until ctx ends.
 func watch(ctx context.Context, url string, o options, out io.Writer) error {
+	start := time.Now()
 	c, err := query.Dial(ctx, url, query.WithRetry(retry.Policy{MaxRetries: retry.Unlimited}))
 	if err != nil {
 		return err
@@ -110,71 +293,104 @@ func watch(ctx context.Context, url string, o options, out io.Writer) error {
 		return err
 	}
 	defer func() { _ = sub.Close(context.Background()) }()
+	w := newWatcher(o, out, c, sub, start)
 	if !o.json && !o.redraw {
-		fmt.Fprintf(out, "subscribed (server generation %s)\n", c.Protocol())
+		reading := fmt.Sprintf("reading what it stores every %v", o.poll)
+		if o.poll <= 0 {
+			reading = "not reading what it stores (-poll 0)"
+		}
+		fmt.Fprintf(out, "subscribed (server generation %s), %s\n", c.Protocol(), reading)
+		if len(o.flows) > 0 && c.Protocol() == transport.ProtocolV1 {
+			fmt.Fprintln(out, "note: -flow shows only events of traces the server keeps; a generation-1 server keeps nothing sent in live mode (RecordEvent), and its notifications name no flow")
+		}
 	}
-	flows := newFlowCache(c)
-	st := newStats()
-	var enc wire.Encoder
 	var tick <-chan time.Time
 	if o.redraw {
 		t := time.NewTicker(250 * time.Millisecond)
 		defer t.Stop()
 		tick = t.C
 	}
-	var buf []byte
+	// One poll round runs at a time, on its own goroutine, so that
+	// notifications are taken while it waits for the server.
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var p *poller
+	var pollTick <-chan time.Time
+	results := make(chan pollResult, 1)
+	inFlight := false
+	poll := func() {
+		if inFlight {
+			return
+		}
+		inFlight = true
+		wanted := w.wanted()
+		go func() { results <- p.round(pctx, wanted) }()
+	}
+	if o.poll > 0 {
+		p = newPoller(c, o.flows, o.poll, start)
+		t := time.NewTicker(o.poll)
+		defer t.Stop()
+		pollTick = t.C
+		poll()
+	}
 loop:
-	for {
+	for w.err == nil {
 		select {
 		case n, ok := <-sub.Events():
 			if !ok {
 				if err := sub.Err(); err != nil && ctx.Err() == nil {
-					return err
+					w.err = err
 				}
 				break loop
 			}
-			if len(o.kinds) > 0 && !slices.Contains(o.kinds, n.Event.Type.Kind) {
-				continue
+			w.notified(n)
+		case r := <-results:
+			inFlight = false
+			if r.err != nil && ctx.Err() != nil {
+				break loop
 			}
-			if len(o.flows) > 0 && !slices.Contains(o.flows, flows.get(ctx, n.TraceID)) {
-				continue
+			w.polled(r)
+			if o.afterPoll != nil {
+				o.afterPoll(w.polls)
 			}
-			line := eventLine(&n, o.color)
-			st.add(&n, line)
-			switch {
-			case o.json:
-				buf = enc.AppendResponse(buf[:0], n)
-				buf = append(buf, '\n')
-				if _, err := out.Write(buf); err != nil {
-					return err
-				}
-			case !o.redraw:
-				fmt.Fprintln(out, line)
-			}
+		case <-pollTick:
+			poll()
 		case <-tick:
-			render(out, st, sub, c, true)
+			w.render(true)
 		case <-ctx.Done():
 			break loop
 		}
 	}
-	if !o.json {
-		render(out, st, sub, c, o.redraw)
+	cancel()
+	if inFlight {
+		<-results
 	}
-	return nil
+	if !o.json {
+		w.render(o.redraw)
+	}
+	return w.err
 }
 
 // render writes the counts; redraw clears the screen first and shows the
 // recent events.
-func render(w io.Writer, st *stats, sub *query.Subscription, c *query.Client, redraw bool) {
+func (w *watcher) render(redraw bool) {
+	st := w.st
 	var b strings.Builder
 	if redraw {
 		b.WriteString(home)
 		fmt.Fprintf(&b, "%sReflow trace monitor%s  %s  generation %s  %d events in %v",
-			bold, reset, time.Now().Format("15:04:05"), c.Protocol(), st.total, time.Since(st.start).Round(time.Second))
+			bold, reset, time.Now().Format("15:04:05"), w.c.Protocol(), st.total, time.Since(st.start).Round(time.Second))
 	} else {
 		fmt.Fprintf(&b, "\n%d events in %v", st.total, time.Since(st.start).Round(time.Millisecond))
 	}
-	fmt.Fprintf(&b, ", %d dropped (slow consumer), %d resubscriptions\n", sub.Dropped(), sub.Resubscribed())
+	fmt.Fprintf(&b, " (%d pushed, %d read from storage), %d dropped (slow consumer), %d resubscriptions\n",
+		w.pushed, w.stored, w.sub.Dropped(), w.sub.Resubscribed())
+	if w.pollErr != nil {
+		fmt.Fprintf(&b, "last poll: %v\n", w.pollErr)
+	}
+	if w.unknownFlow > 0 {
+		fmt.Fprintf(&b, "%d notifications not shown: -flow could not match them, the server keeps nothing of their traces (on generation 1, what is sent in live mode)\n", w.unknownFlow)
+	}
 	table(&b, "by kind", st.kinds, 12, nil)
 	table(&b, "by actor", st.actors, 10, func(actor string) string {
 		if n := st.actorFails[actor]; n > 0 {
@@ -195,7 +411,9 @@ func render(w io.Writer, st *stats, sub *query.Subscription, c *query.Client, re
 			b.WriteString("  " + l + "\n")
 		}
 	}
-	_, _ = io.WriteString(w, b.String())
+	if _, err := io.WriteString(w.out, b.String()); w.err == nil {
+		w.err = err
+	}
 }
 
 // table writes the n largest counts of m, each followed by what note (if
@@ -221,32 +439,4 @@ func table(b *strings.Builder, title string, m map[string]int, n int, note func(
 		}
 		b.WriteByte('\n')
 	}
-}
-
-// flowCache maps trace ids to flow ids, asking the server once per trace
-// (again after a second while it does not know the trace).
-type flowCache struct {
-	c     *query.Client
-	known map[tracing.TraceID]tracing.FlowID
-	miss  map[tracing.TraceID]time.Time
-}
-
-func newFlowCache(c *query.Client) *flowCache {
-	return &flowCache{c: c, known: map[tracing.TraceID]tracing.FlowID{}, miss: map[tracing.TraceID]time.Time{}}
-}
-
-func (f *flowCache) get(ctx context.Context, id tracing.TraceID) tracing.FlowID {
-	if flow, ok := f.known[id]; ok {
-		return flow
-	}
-	if t, ok := f.miss[id]; ok && time.Since(t) < time.Second {
-		return ""
-	}
-	tr, err := f.c.GetTrace(ctx, id)
-	if err != nil || tr == nil {
-		f.miss[id] = time.Now()
-		return ""
-	}
-	f.known[id] = tr.FlowID
-	return tr.FlowID
 }
