@@ -1,8 +1,9 @@
 // Command view renders one trace as a single self-contained HTML file (no
 // network, no external scripts or fonts): a timeline per actor with each
 // activation's duration, data flows between actors as arrows, failures in
-// red with their message, the causal chain of a clicked event, and per
-// actor counts and latency percentiles. It also prints a short summary:
+// red with their message (an ActorFailed, or any event that carries an
+// error, such as a send that failed), the causal chain of a clicked event,
+// and per actor counts and latency percentiles. It also prints a short summary:
 // the slowest actors, the failures and the busiest edges.
 //
 //	go run ./examples/view                                  # a demo trace with a failing actor

@@ -391,3 +391,55 @@ func TestBrowserRenders(t *testing.T) {
 		})
 	}
 }
+
+// A send that failed is recorded as a DataFlow with an error: the view
+// counts it as a failure of its actor, lists it, marks it in the overview
+// and draws its arrow (and, without lifecycle events, its activation) red.
+func TestFailedSendIsAFailure(t *testing.T) {
+	evs := demoEvents(20, 0) // no ActorFailed
+	bad := event.DataFlow("enricher", "out", "writer", "in", "Record", 64)
+	bad.TraceID, bad.Timestamp = evs[0].TraceID, evs[len(evs)/2].Timestamp
+	bad.Data.Error = "send: inbox full"
+	bad.Data.PerformanceMetrics.ExecutionTimeNs = 1000
+	evs = append(evs, bad)
+	m := build("t", nil, evs)
+	if len(m.Failures) != 1 || m.Events[m.Failures[0]].EventID != bad.EventID {
+		t.Fatalf("failures %v, want the failed send", m.Failures)
+	}
+	for _, s := range m.Stats {
+		if want := map[bool]int{true: 1}[s.Name == "enricher"]; s.Failures != want {
+			t.Errorf("%s: %d failures, want %d", s.Name, s.Failures, want)
+		}
+	}
+	page := renderString(t, m)
+	if !strings.Contains(page, `<b>enricher</b> (DataFlow → writer:in): send: inbox full</li>`) {
+		t.Error("the failed send is not in the failures list")
+	}
+	if !strings.Contains(page, `<td class="fail">1</td>`) {
+		t.Error("the enricher's failure count is not red")
+	}
+	if n := strings.Count(overviewRe.FindString(page), `class="failure"`); n != 1 {
+		t.Errorf("%d failure marks in the overview, want 1", n)
+	}
+	var d jsData
+	if err := json.Unmarshal([]byte(dataRe.FindStringSubmatch(page)[1]), &d); err != nil {
+		t.Fatal(err)
+	}
+	failed := 0
+	for _, f := range d.Flows {
+		failed += int(f[4])
+	}
+	if failed != 1 {
+		t.Errorf("%d flows marked failed, want 1", failed)
+	}
+	// Without lifecycle events the send's activation is the failed one.
+	m2 := build("t", nil, []tracing.TraceEvent{bad})
+	if len(m2.Acts) != 1 || !m2.Acts[0].failed {
+		t.Errorf("DataFlow-only: activations %+v, want one failed", m2.Acts)
+	}
+	var out bytes.Buffer
+	summary(&out, m)
+	if !strings.Contains(out.String(), "failures: 1") || !strings.Contains(out.String(), "enricher (DataFlow → writer:in): send: inbox full") {
+		t.Errorf("summary:\n%s", out.String())
+	}
+}

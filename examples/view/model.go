@@ -19,11 +19,13 @@ type activation struct {
 	last       int // index of the ending event
 }
 
-// flow is one DataFlow: a message from one actor to another.
+// flow is one DataFlow: a message from one actor to another; failed when
+// the send failed.
 type flow struct {
 	from, to int
 	at       time.Time
 	event    int
+	failed   bool
 }
 
 // actorStats are an actor's counts and latencies.
@@ -52,11 +54,18 @@ type model struct {
 	actorIdx map[string]int
 	Acts     []activation
 	Flows    []flow
-	Failures []int // event indexes of ActorFailed events
+	Failures []int // event indexes of the failures (see failure)
 	Stats    []actorStats
 	Edges    []edgeStats
 	Start    time.Time
 	End      time.Time
+}
+
+// failure reports whether ev records a failure: an ActorFailed, or any
+// event that carries an error, such as the DataFlow of a send that failed
+// (the actors middleware records those).
+func failure(ev *tracing.TraceEvent) bool {
+	return ev.Type.Kind == tracing.KindActorFailed || ev.Data.Error != ""
 }
 
 // build computes the model of events (sorted by time, stably).
@@ -91,14 +100,14 @@ func build(title string, trace *tracing.FlowTrace, events []tracing.TraceEvent) 
 		if ev.Timestamp.After(m.End) {
 			m.End = ev.Timestamp
 		}
+		failed := failure(ev)
+		if failed {
+			m.Failures = append(m.Failures, i)
+		}
 		switch ev.Type.Kind {
 		case tracing.KindActorStarted:
 			open[a] = append(open[a], i)
 		case tracing.KindActorCompleted, tracing.KindActorFailed:
-			failed := ev.Type.Kind == tracing.KindActorFailed
-			if failed {
-				m.Failures = append(m.Failures, i)
-			}
 			if q := open[a]; len(q) > 0 {
 				s := q[len(q)-1]
 				open[a] = q[:len(q)-1]
@@ -111,7 +120,7 @@ func build(title string, trace *tracing.FlowTrace, events []tracing.TraceEvent) 
 			}
 		case tracing.KindDataFlow:
 			to := actor(ev.Type.ToActor)
-			m.Flows = append(m.Flows, flow{from: a, to: to, at: ev.Timestamp, event: i})
+			m.Flows = append(m.Flows, flow{from: a, to: to, at: ev.Timestamp, event: i, failed: failed})
 			e := edges[[2]int{a, to}]
 			if e == nil {
 				e = &edgeStats{From: ev.ActorID, To: ev.Type.ToActor}
@@ -123,7 +132,7 @@ func build(title string, trace *tracing.FlowTrace, events []tracing.TraceEvent) 
 			}
 			if d := ev.Data.PerformanceMetrics.ExecutionTimeNs; d > 0 && !lifecycle[ev.ActorID] {
 				start := ev.Timestamp.Add(-time.Duration(d))
-				m.Acts = append(m.Acts, activation{actor: a, start: start, end: ev.Timestamp, first: i, last: i})
+				m.Acts = append(m.Acts, activation{actor: a, start: start, end: ev.Timestamp, failed: failed, first: i, last: i})
 				if start.Before(m.Start) {
 					m.Start = start
 				}

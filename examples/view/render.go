@@ -71,7 +71,7 @@ var page = template.Must(template.New("view").Funcs(template.FuncMap{"dur": fmtD
 </section>
 <section>
 <h2>Failures ({{len .Failures}})</h2>
-<ol id="failures" class="failures">{{range .Failures}}<li class="fail" data-event="{{.Index}}"><code>{{.Time}}</code> <b>{{.Actor}}</b>: {{.Message}}</li>
+<ol id="failures" class="failures">{{range .Failures}}<li class="fail" data-event="{{.Index}}"><code>{{.Time}}</code> <b>{{.Actor}}</b>{{with .What}} ({{.}}){{end}}: {{.Message}}</li>
 {{end}}</ol>{{if .MoreFailures}}<p>… and {{.MoreFailures}} more.</p>{{end}}
 </section>
 <script type="application/json" id="trace-data">{{.Data}}</script>
@@ -84,6 +84,7 @@ type failureItem struct {
 	Index   int
 	Time    string
 	Actor   string
+	What    string // the event, when it is not an ActorFailed: "DataFlow → validator:in"
 	Message string
 }
 
@@ -113,7 +114,7 @@ type jsData struct {
 	Chains  map[int][]int     `json:"chain"` // dependency chains, by event index
 	Msgs    map[int]string    `json:"msg"`   // error messages, by event index
 	Acts    [][6]int64        `json:"acts"`  // actor, start, duration, failed, first event, last event
-	Flows   [][4]int64        `json:"flows"` // from, to, time, event
+	Flows   [][5]int64        `json:"flows"` // from, to, time, event, failed
 	Targets map[int][2]string `json:"to"`    // DataFlow targets (actor, port), by event index
 }
 
@@ -121,7 +122,7 @@ func (m *model) jsData() jsData {
 	d := jsData{
 		Span: int64(m.End.Sub(m.Start)), Actors: m.Actors, Chains: map[int][]int{}, Msgs: map[int]string{},
 		Events: make([][4]int64, len(m.Events)), IDs: make([]string, len(m.Events)), Targets: map[int][2]string{},
-		Acts: make([][6]int64, len(m.Acts)), Flows: make([][4]int64, len(m.Flows)),
+		Acts: make([][6]int64, len(m.Acts)), Flows: make([][5]int64, len(m.Flows)),
 	}
 	for k := tracing.KindActorCreated; k <= tracing.KindCustom; k++ {
 		d.Kinds = append(d.Kinds, k.String())
@@ -155,16 +156,19 @@ func (m *model) jsData() jsData {
 		}
 	}
 	for i, a := range m.Acts {
-		failed := int64(0)
-		if a.failed {
-			failed = 1
-		}
-		d.Acts[i] = [6]int64{int64(a.actor), int64(a.start.Sub(m.Start)), int64(a.end.Sub(a.start)), failed, int64(a.first), int64(a.last)}
+		d.Acts[i] = [6]int64{int64(a.actor), int64(a.start.Sub(m.Start)), int64(a.end.Sub(a.start)), b2i(a.failed), int64(a.first), int64(a.last)}
 	}
 	for i, f := range m.Flows {
-		d.Flows[i] = [4]int64{int64(f.from), int64(f.to), int64(f.at.Sub(m.Start)), int64(f.event)}
+		d.Flows[i] = [5]int64{int64(f.from), int64(f.to), int64(f.at.Sub(m.Start)), int64(f.event), b2i(f.failed)}
 	}
 	return d
+}
+
+func b2i(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // render writes the page of m to w.
@@ -187,7 +191,7 @@ func render(w io.Writer, m *model) error {
 			break
 		}
 		ev := &m.Events[i]
-		p.Failures = append(p.Failures, failureItem{Index: i, Time: "+" + fmtDur(ev.Timestamp.Sub(m.Start)), Actor: ev.ActorID, Message: ev.Data.Error})
+		p.Failures = append(p.Failures, failureItem{Index: i, Time: "+" + fmtDur(ev.Timestamp.Sub(m.Start)), Actor: ev.ActorID, What: what(ev), Message: ev.Data.Error})
 	}
 	return page.Execute(w, p)
 }
@@ -249,6 +253,18 @@ func overview(m *model) template.HTML {
 	fmt.Fprintf(&b, `<text class="axis" x="%d" y="%d">0</text><text class="axis" x="%d" y="%d" text-anchor="end">%s</text></svg>`,
 		labelWidth, h-4, overviewWidth, h-4, template.HTMLEscapeString(fmtDur(span)))
 	return template.HTML(b.String())
+}
+
+// what names a failure that is not an ActorFailed by its kind (and a
+// DataFlow's target); "" for an ActorFailed.
+func what(ev *tracing.TraceEvent) string {
+	switch ev.Type.Kind {
+	case tracing.KindActorFailed:
+		return ""
+	case tracing.KindDataFlow:
+		return "DataFlow → " + ev.Type.ToActor + ":" + ev.Type.ToPort
+	}
+	return ev.Type.Kind.String()
 }
 
 // fmtDur writes d with three significant digits.

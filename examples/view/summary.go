@@ -27,7 +27,11 @@ func summary(w io.Writer, m *model) {
 			break
 		}
 		ev := &m.Events[e]
-		fmt.Fprintf(w, "  +%-8s %s: %s\n", fmtDur(ev.Timestamp.Sub(m.Start)), ev.ActorID, ev.Data.Error)
+		name := ev.ActorID
+		if k := what(ev); k != "" {
+			name += " (" + k + ")"
+		}
+		fmt.Fprintf(w, "  +%-8s %s: %s\n", fmtDur(ev.Timestamp.Sub(m.Start)), name, ev.Data.Error)
 	}
 	fmt.Fprintln(w, "\nbusiest edges")
 	for i, e := range m.Edges {

@@ -97,10 +97,10 @@ window.addEventListener("error", function (e) { document.body.setAttribute("data
     if (flows.length <= MAX_ARROWS) {
       flows.forEach(function (f) {
         var fl = D.flows[f], fx = x(fl[2], w), y0 = laneY(fl[0]) + LANE / 2, y1 = laneY(fl[1]) + LANE / 2;
-        var cls = "arrow";
+        var cls = "arrow" + (fl[4] ? " failed" : "");
         if (hl) cls += hl.events[fl[3]] ? " hl" : " dim";
         var ln = el("line", { "class": cls, x1: fx, y1: y0 + (y1 > y0 ? 8 : -8), x2: fx + 6, y2: y1 + (y1 > y0 ? -8 : 8), "marker-end": "url(#ah)", "data-event": fl[3] }, ag);
-        el("title", {}, ln).textContent = D.actors[fl[0]] + " → " + D.actors[fl[1]] + " at +" + fmt(fl[2]);
+        el("title", {}, ln).textContent = D.actors[fl[0]] + " → " + D.actors[fl[1]] + " at +" + fmt(fl[2]) + (fl[4] ? " — failed: " + (D.msg[fl[3]] || "") : "");
         arrows++;
       });
     }
