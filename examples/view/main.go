@@ -16,8 +16,20 @@
 // query client, its segments joined. With no source it generates a demo
 // trace into a temporary file and renders that.
 //
-// The page draws only what is in view and bins dense stretches, so a trace
-// of tens of thousands of events stays quick to open.
+// Every event is on the page twice: as a tick on its actor's lane under
+// the activations (coloured by kind, failures red and taller), and as a
+// row of the event list below the timeline (time, kind, actor, port or
+// target, message, duration, error), which filters by kind, actor, text
+// and failures and sorts by column. Clicking a tick, a row, an activation
+// or an arrow shows that event's details and its causal chain; #event=N
+// in the address opens the page on event N, #failure on the first
+// failure. The actors table marks the slowest actor (by p95) and those
+// with failures.
+//
+// The page draws only what is in view, ticks on a canvas, bins dense
+// stretches of activations and keeps only a screenful of the list's rows
+// in the document, so a trace of tens of thousands of events stays quick
+// to open.
 package main
 
 import (

@@ -5,10 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"encoding/xml"
+	"fmt"
+	"html"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -19,6 +22,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/reflowtrace/reflowtrace-go/examples/demo"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/attr"
 	"github.com/reflowtrace/reflowtrace-go/tracing/event"
 	"github.com/reflowtrace/reflowtrace-go/tracing/tracetest"
 	"github.com/reflowtrace/reflowtrace-go/tracing/transport"
@@ -193,8 +197,22 @@ func TestRenderStructure(t *testing.T) {
 
 	// Per actor stats and the failures with their messages.
 	for _, a := range demo.Actors {
-		if !strings.Contains(page, `<tr data-actor="`+a+`">`) {
+		if !strings.Contains(page, `<tr data-actor="`+a+`"`) {
 			t.Errorf("no stats row for %s", a)
+		}
+	}
+	// The actor with failures and the slowest one stand out.
+	if !strings.Contains(page, `<tr data-actor="validator" class="has-fail">`) {
+		t.Error("the validator's failures do not mark its row")
+	}
+	if n := strings.Count(page, `<span class="badge">slowest p95</span>`); n != 1 {
+		t.Errorf("%d actors marked slowest, want 1", n)
+	}
+	// The timeline has its canvas of ticks, and every event its row in
+	// the event list the script fills.
+	for _, want := range []string{`<canvas id="marks"`, `<div id="events" class="events"`, `<div id="ev-body">`, `<select id="f-kind"`, `<input type="checkbox" id="f-fail">`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %s", want)
 		}
 	}
 	if n := strings.Count(page, `<li class="fail"`); n != 6 {
@@ -216,6 +234,23 @@ func TestRenderStructure(t *testing.T) {
 	if len(d.Events) != len(m.Events) || len(d.Acts) != len(m.Acts) || len(d.Flows) != len(m.Flows) || len(d.Actors) != 5 {
 		t.Errorf("data: %d events, %d acts, %d flows", len(d.Events), len(d.Acts), len(d.Flows))
 	}
+	if len(d.X) != len(m.Events) || d.Lane != timelineLane || d.T0 != [2]int64{m.Start.Unix(), int64(m.Start.Nanosecond())} {
+		t.Errorf("data: %d event details, lane %d, start %v", len(d.X), d.Lane, d.T0)
+	}
+	for i, x := range d.X {
+		ev := &m.Events[i]
+		str := func(k int64) string {
+			if k < 0 {
+				return ""
+			}
+			return d.Str[k]
+		}
+		if str(x[1]) != ev.Data.Port || (ev.Data.HasMessage && (str(x[2]) != ev.Data.Message.MessageType || x[3] != int64(ev.Data.Message.SizeBytes))) ||
+			(x[0] >= 0) != (ev.Data.PerformanceMetrics.ExecutionTimeNs > 0) {
+			t.Errorf("event %d (%s): details %v", i, ev.Type, x)
+			break
+		}
+	}
 	// Causality survives: every failure has its chain back to the record's
 	// first event.
 	for _, i := range m.Failures {
@@ -224,6 +259,41 @@ func TestRenderStructure(t *testing.T) {
 		}
 		if d.Msgs[i] == "" {
 			t.Errorf("failure %d: no message", i)
+		}
+	}
+}
+
+// TestEventDetails: what the event list does not show of an event is in
+// the details the page shows for it.
+func TestEventDetails(t *testing.T) {
+	evs, state := withEveryKind(demoEvents(5, 0))
+	m := build("t", nil, evs)
+	var d jsData
+	if err := json.Unmarshal([]byte(dataRe.FindStringSubmatch(renderString(t, m))[1]), &d); err != nil {
+		t.Fatal(err)
+	}
+	want := map[tracing.EventKind][2]string{
+		tracing.KindStateChanged: {"state diff", "Full, 2 bytes before, 7 after"},
+		tracing.KindCustom:       {"entries", "3"},
+		tracing.KindNetworkEvent: {"phase", "rebalance"},
+	}
+	for i := range m.Events {
+		ev := &m.Events[i]
+		w, ok := want[ev.Type.Kind]
+		if !ok {
+			if ev.Type.Kind == tracing.KindDataFlow && ev.Data.PerformanceMetrics.QueueDepth > 0 && !slices.Contains(d.More[i], [2]string{"queue depth", strconv.FormatUint(ev.Data.PerformanceMetrics.QueueDepth, 10)}) {
+				t.Errorf("DataFlow %d: details %v lack its queue depth", i, d.More[i])
+			}
+			continue
+		}
+		if !slices.Contains(d.More[i], w) {
+			t.Errorf("%s: details %v, want %v", ev.Type.Kind, d.More[i], w)
+		}
+		if ev.Type.Kind == tracing.KindStateChanged && ev.EventID != state {
+			t.Error("another StateChanged")
+		}
+		if ev.Type.Kind == tracing.KindCustom && d.Str[d.X[i][4]] != "evicted" {
+			t.Errorf("custom name %v", d.X[i])
 		}
 	}
 }
@@ -339,8 +409,35 @@ func browser() string {
 	return ""
 }
 
+// withEveryKind adds to a demo trace one event of each kind the pipeline
+// does not record, on actors of their own and spread over the trace, and
+// a send that failed; it returns the events and the StateChanged's id.
+func withEveryKind(evs []tracing.TraceEvent) ([]tracing.TraceEvent, tracing.EventID) {
+	start, end := evs[0].Timestamp, evs[len(evs)-1].Timestamp
+	extra := []tracing.TraceEvent{
+		event.ActorCreated("cache"),
+		event.PortConnected("cache", "in"),
+		event.MessageReceived("cache", "in", "Record", 100),
+		event.StateChanged("cache", tracing.StateDiff{DiffType: tracing.DiffFull, Before: []byte("{}"), After: []byte(`{"n":1}`)}),
+		event.MessageSent("cache", "out", "Ack", 8),
+		event.Custom("cache", "evicted", attr.Int("entries", 3)),
+		event.PortDisconnected("cache", "in"),
+		event.ActorStarted("cache"), // never completes
+		event.NetworkEvent("network", attr.String("phase", "rebalance")),
+		event.DataFlow("writer", "out", "archive", "in", "Record", 64),
+	}
+	extra[len(extra)-1].Data.Error = "send: inbox full"
+	for i := range extra {
+		extra[i].TraceID = evs[0].TraceID
+		extra[i].Timestamp = start.Add(end.Sub(start) * time.Duration(i+1) / time.Duration(len(extra)+1))
+	}
+	return append(evs, extra...), extra[3].EventID
+}
+
 // TestBrowserRenders loads pages in headless Chromium and checks that the
-// script drew the timeline without errors.
+// script drew the timeline without errors, a tick for every event and a
+// row for every event in the event list (only a screenful of rows in the
+// DOM), and that clicking a row or a tick shows that event.
 func TestBrowserRenders(t *testing.T) {
 	bin := browser()
 	if bin == "" {
@@ -355,91 +452,122 @@ func TestBrowserRenders(t *testing.T) {
 		{"large", 800, false}, // 10,000+ events: binned, arrows left for zooming in
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			evs := demoEvents(tc.records, 9)
+			evs, stateID := withEveryKind(demoEvents(tc.records, 9))
+			m := build(tc.name, nil, evs)
+			state, row := -1, -1
+			for i := range m.Events {
+				if m.Events[i].EventID == stateID {
+					state = i
+				}
+				if row < 0 && i > 3 && m.Events[i].Type.Kind == tracing.KindDataFlow {
+					row = i // among the first rows, so in the DOM
+				}
+			}
+			page := renderString(t, m)
+			// Drive the page as a person would: click a row, then the
+			// StateChanged's tick (alone on its lane); and look at the
+			// canvas under every event's tick.
+			probe := fmt.Sprintf(`<script>(function () {
+  var res = {}, v = window.traceView, detail = document.getElementById("detail");
+  var r = document.querySelector('#ev-body .ev-row[data-i="%[1]d"]');
+  if (r) { r.click(); res.row = v.selected() === %[1]d && detail.textContent.indexOf(%[2]q) >= 0; }
+  var p = v.tick(%[3]d), target = p && document.elementFromPoint(p.x, p.y);
+  if (target) {
+    target.dispatchEvent(new MouseEvent("click", { bubbles: true, clientX: p.x, clientY: p.y }));
+    res.tick = v.selected() === %[3]d && detail.textContent.indexOf("StateChanged of cache") >= 0 && detail.textContent.indexOf("state diff") >= 0;
+  }
+  var c = document.getElementById("marks"), cr = c.getBoundingClientRect(), k = c.width / cr.width;
+  var px = c.getContext("2d").getImageData(0, 0, c.width, c.height).data, unmarked = 0;
+  for (var i = 0; i < %[4]d; i++) {
+    var q = v.tick(i), o = (Math.floor((q.y - cr.top) * k) * c.width + Math.floor((q.x - cr.left) * k)) * 4;
+    if (px[o] === 0xe9 && px[o + 1] === 0xec && px[o + 2] === 0xef) unmarked++;
+  }
+  res.unmarked = unmarked;
+  var rows = v.rows(), seen = {};
+  rows.forEach(function (i) { seen[i] = true; });
+  res.listed = Object.keys(seen).length;
+  res.domRows = document.querySelectorAll("#ev-body .ev-row").length;
+  document.body.setAttribute("data-probe", JSON.stringify(res));
+})();</script></body>`, row, m.Events[row].EventID.String(), state, len(m.Events))
+			page = strings.Replace(page, "</body>", probe, 1)
 			path := filepath.Join(t.TempDir(), "view.html")
-			if err := os.WriteFile(path, []byte(renderString(t, build(tc.name, nil, evs))), 0o644); err != nil {
+			if err := os.WriteFile(path, []byte(page), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
-			defer cancel()
-			cmd := exec.CommandContext(ctx, bin, "--headless", "--disable-gpu", "--no-sandbox", "--no-first-run",
-				"--user-data-dir="+t.TempDir(), "--window-size=1280,900", "--dump-dom", "file://"+path)
-			var stderr bytes.Buffer
-			cmd.Stderr = &stderr
-			dom, err := cmd.Output()
-			if err != nil {
-				t.Fatalf("%s: %v\n%s", bin, err, stderr.String())
+			body := chromium(t, bin, "file://"+path)
+			n := strconv.Itoa(len(m.Events))
+			for _, name := range []string{"data-events", "data-markers", "data-rows"} {
+				if got := bodyAttr(body, name); got != n {
+					t.Errorf("%s = %q, want the trace's %s events", name, got, n)
+				}
 			}
-			body := regexp.MustCompile(`<body[^>]*>`).FindString(string(dom))
-			if strings.Contains(body, "data-error") {
-				t.Fatalf("script error: %s", body)
-			}
-			if !strings.Contains(body, `data-rendered="ok"`) {
-				t.Fatalf("not rendered: %s", body)
-			}
-			acts := regexp.MustCompile(`data-acts="(\d+)"`).FindStringSubmatch(body)
-			arrows := regexp.MustCompile(`data-arrows="(\d+)"`).FindStringSubmatch(body)
-			if acts == nil || acts[1] == "0" {
+			if acts := bodyAttr(body, "data-acts"); acts == "" || acts == "0" {
 				t.Errorf("no activations drawn: %s", body)
 			}
-			if tc.wantArrows != (arrows != nil && arrows[1] != "0") {
-				t.Errorf("arrows %v, want drawn %v", arrows, tc.wantArrows)
+			if arrows := bodyAttr(body, "data-arrows"); tc.wantArrows != (arrows != "" && arrows != "0") {
+				t.Errorf("arrows %q, want drawn %v", arrows, tc.wantArrows)
 			}
-			if n := strings.Count(string(dom), `class="act`); n == 0 {
-				t.Error("no activation rects in the DOM")
+			var probeRes struct {
+				Row, Tick        bool
+				Unmarked, Listed int
+				DOMRows          int `json:"domRows"`
+			}
+			if err := json.Unmarshal([]byte(html.UnescapeString(bodyAttr(body, "data-probe"))), &probeRes); err != nil {
+				t.Fatalf("probe: %v: %s", err, body)
+			}
+			if !probeRes.Row || !probeRes.Tick {
+				t.Errorf("clicked a row: shown %v; clicked a tick: shown %v", probeRes.Row, probeRes.Tick)
+			}
+			if probeRes.Unmarked != 0 {
+				t.Errorf("%d events have no tick on the canvas", probeRes.Unmarked)
+			}
+			if probeRes.Listed != len(m.Events) {
+				t.Errorf("%d events in the list, want %d", probeRes.Listed, len(m.Events))
+			}
+			if probeRes.DOMRows == 0 || probeRes.DOMRows > 100 {
+				t.Errorf("%d rows in the DOM: want a screenful", probeRes.DOMRows)
+			}
+			// Timing belongs in benchmarks; this is for the log.
+			t.Logf("%d events: script done %sms, first frame %sms after navigation", len(m.Events), bodyAttr(body, "data-load-ms"), bodyAttr(body, "data-frame-ms"))
+
+			// #event=N opens the page on event N.
+			body = chromium(t, bin, "file://"+path+"#event="+strconv.Itoa(state))
+			if got := bodyAttr(body, "data-selected"); got != strconv.Itoa(state) {
+				t.Errorf("#event=%d: selected %q", state, got)
 			}
 		})
 	}
 }
 
-// A send that failed is recorded as a DataFlow with an error: the view
-// counts it as a failure of its actor, lists it, marks it in the overview
-// and draws its arrow (and, without lifecycle events, its activation) red.
-func TestFailedSendIsAFailure(t *testing.T) {
-	evs := demoEvents(20, 0) // no ActorFailed
-	bad := event.DataFlow("enricher", "out", "writer", "in", "Record", 64)
-	bad.TraceID, bad.Timestamp = evs[0].TraceID, evs[len(evs)/2].Timestamp
-	bad.Data.Error = "send: inbox full"
-	bad.Data.PerformanceMetrics.ExecutionTimeNs = 1000
-	evs = append(evs, bad)
-	m := build("t", nil, evs)
-	if len(m.Failures) != 1 || m.Events[m.Failures[0]].EventID != bad.EventID {
-		t.Fatalf("failures %v, want the failed send", m.Failures)
+// chromium loads url in headless Chromium and returns the body tag of the
+// DOM after the page loaded, failing on a script error.
+func chromium(t *testing.T, bin, url string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "--headless", "--disable-gpu", "--no-sandbox", "--no-first-run",
+		"--user-data-dir="+t.TempDir(), "--window-size=1280,900", "--dump-dom", url)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	dom, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", bin, err, stderr.String())
 	}
-	for _, s := range m.Stats {
-		if want := map[bool]int{true: 1}[s.Name == "enricher"]; s.Failures != want {
-			t.Errorf("%s: %d failures, want %d", s.Name, s.Failures, want)
-		}
+	body := regexp.MustCompile(`<body[^>]*>`).FindString(string(dom))
+	if strings.Contains(body, "data-error") {
+		t.Fatalf("script error: %s", body)
 	}
-	page := renderString(t, m)
-	if !strings.Contains(page, `<b>enricher</b> (DataFlow → writer:in): send: inbox full</li>`) {
-		t.Error("the failed send is not in the failures list")
+	if !strings.Contains(body, `data-rendered="ok"`) {
+		t.Fatalf("not rendered: %s", body)
 	}
-	if !strings.Contains(page, `<td class="fail">1</td>`) {
-		t.Error("the enricher's failure count is not red")
+	return body
+}
+
+// bodyAttr returns the value of attribute name of the body tag body.
+func bodyAttr(body, name string) string {
+	m := regexp.MustCompile(` ` + name + `="([^"]*)"`).FindStringSubmatch(body)
+	if m == nil {
+		return ""
 	}
-	if n := strings.Count(overviewRe.FindString(page), `class="failure"`); n != 1 {
-		t.Errorf("%d failure marks in the overview, want 1", n)
-	}
-	var d jsData
-	if err := json.Unmarshal([]byte(dataRe.FindStringSubmatch(page)[1]), &d); err != nil {
-		t.Fatal(err)
-	}
-	failed := 0
-	for _, f := range d.Flows {
-		failed += int(f[4])
-	}
-	if failed != 1 {
-		t.Errorf("%d flows marked failed, want 1", failed)
-	}
-	// Without lifecycle events the send's activation is the failed one.
-	m2 := build("t", nil, []tracing.TraceEvent{bad})
-	if len(m2.Acts) != 1 || !m2.Acts[0].failed {
-		t.Errorf("DataFlow-only: activations %+v, want one failed", m2.Acts)
-	}
-	var out bytes.Buffer
-	summary(&out, m)
-	if !strings.Contains(out.String(), "failures: 1") || !strings.Contains(out.String(), "enricher (DataFlow → writer:in): send: inbox full") {
-		t.Errorf("summary:\n%s", out.String())
-	}
+	return m[1]
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 
@@ -18,12 +19,14 @@ var viewJS string
 //go:embed view.css
 var viewCSS string
 
-// Overview geometry: one lane per actor, overviewBins bins across.
+// Overview geometry: one lane per actor, overviewBins bins across; the
+// timeline's lanes are timelineLane high (view.js draws them so).
 const (
 	overviewWidth = 1000
 	laneHeight    = 18
 	labelWidth    = 110
 	overviewBins  = 250
+	timelineLane  = 44
 	maxFailures   = 200 // failures listed in the page
 )
 
@@ -47,16 +50,27 @@ var page = template.Must(template.New("view").Funcs(template.FuncMap{"dur": fmtD
 <section>
 <h2>Timeline</h2>
 <div class="controls"><button id="zoom-in" type="button">+</button><button id="zoom-out" type="button">−</button><button id="reset" type="button">reset</button>
-<span id="range"></span> <span class="hint">wheel to zoom, drag to pan, click an activation or an arrow to see its causal chain</span></div>
-<svg id="timeline" xmlns="http://www.w3.org/2000/svg" width="100%" height="{{.TimelineHeight}}" role="img" aria-label="timeline per actor"></svg>
+<span id="range"></span> <span class="hint">wheel to zoom, drag to pan; click an activation, an arrow or an event's tick to see it and its causal chain</span></div>
+<div class="legend"><span id="legend"></span><span id="hover" class="hover"></span></div>
+<div class="timeline"><canvas id="marks" aria-hidden="true"></canvas><svg id="timeline" xmlns="http://www.w3.org/2000/svg" width="100%" height="{{.TimelineHeight}}" role="img" aria-label="timeline per actor"></svg></div>
 <div id="detail" class="detail">Nothing selected.</div>
+</section>
+<section>
+<h2>Events (<span id="ev-total">{{.EventCount}}</span>)</h2>
+<div class="controls"><select id="f-kind" aria-label="kind"><option value="">every kind</option></select> <select id="f-actor" aria-label="actor"><option value="">every actor</option></select>
+<label><input type="checkbox" id="f-fail"> failures only</label> <input type="search" id="f-text" placeholder="actor, port, message type, error…" size="30" aria-label="search">
+<span id="ev-shown"></span> <span class="hint">click a row to see the event; ↑ ↓ move</span></div>
+<div id="events" class="events" tabindex="0" role="grid" aria-label="every event of the trace">
+<div class="ev-row ev-head" role="row"><span data-sort="time">time</span><span data-sort="kind">kind</span><span data-sort="actor">actor</span><span>port / target</span><span>message</span><span data-sort="dur">duration</span><span>error</span></div>
+<div id="ev-body"></div>
+</div>
 </section>
 <section class="cols">
 <div>
 <h2>Actors</h2>
 <table id="actors">
 <thead><tr><th>actor</th><th>events</th><th>activations</th><th>failures</th><th>p50</th><th>p95</th><th>p99</th><th>max</th></tr></thead>
-<tbody>{{range .Stats}}<tr data-actor="{{.Name}}"><td>{{.Name}}</td><td>{{.Events}}</td><td>{{.Activations}}</td><td{{if .Failures}} class="fail"{{end}}>{{.Failures}}</td><td>{{dur .P50}}</td><td>{{dur .P95}}</td><td>{{dur .P99}}</td><td>{{dur .Max}}</td></tr>
+<tbody>{{range .Stats}}<tr data-actor="{{.Name}}"{{if .Failures}} class="has-fail"{{end}}><td>{{.Name}}{{if eq .Name $.Slowest}} <span class="badge">slowest p95</span>{{end}}</td><td>{{.Events}}</td><td>{{.Activations}}</td><td{{if .Failures}} class="fail"{{end}}>{{.Failures}}</td><td>{{dur .P50}}</td><td{{if eq .Name $.Slowest}} class="slow"{{end}}>{{dur .P95}}</td><td>{{dur .P99}}</td><td>{{dur .Max}}</td></tr>
 {{end}}</tbody>
 </table>
 </div>
@@ -101,6 +115,7 @@ type pageData struct {
 	StartText      string
 	Failures       []failureItem
 	MoreFailures   int
+	Slowest        string // the actor of the highest p95
 }
 
 // jsData is the compact form of the model the script draws from. Times
@@ -116,6 +131,15 @@ type jsData struct {
 	Acts    [][6]int64        `json:"acts"`  // actor, start, duration, failed, first event, last event
 	Flows   [][5]int64        `json:"flows"` // from, to, time, event, failed
 	Targets map[int][2]string `json:"to"`    // DataFlow targets (actor, port), by event index
+	// Str holds the strings events share (ports, message types, custom
+	// names); X has, per event: the duration in ns (-1 when not
+	// measured), the port, the message type, the message size (-1 without
+	// a message) and the custom name, strings as indexes in Str (-1 none).
+	Str  []string            `json:"str"`
+	X    [][5]int64          `json:"x"`
+	More map[int][][2]string `json:"more"` // further details (label, value), by event index
+	T0   [2]int64            `json:"t0"`   // the trace's start: Unix seconds and nanoseconds
+	Lane int                 `json:"lane"` // timelineLane
 }
 
 func (m *model) jsData() jsData {
@@ -123,6 +147,21 @@ func (m *model) jsData() jsData {
 		Span: int64(m.End.Sub(m.Start)), Actors: m.Actors, Chains: map[int][]int{}, Msgs: map[int]string{},
 		Events: make([][4]int64, len(m.Events)), IDs: make([]string, len(m.Events)), Targets: map[int][2]string{},
 		Acts: make([][6]int64, len(m.Acts)), Flows: make([][5]int64, len(m.Flows)),
+		X: make([][5]int64, len(m.Events)), More: map[int][][2]string{},
+		T0: [2]int64{m.Start.Unix(), int64(m.Start.Nanosecond())}, Lane: timelineLane,
+	}
+	strs := map[string]int64{}
+	str := func(s string) int64 {
+		if s == "" {
+			return -1
+		}
+		i, ok := strs[s]
+		if !ok {
+			i = int64(len(d.Str))
+			strs[s] = i
+			d.Str = append(d.Str, s)
+		}
+		return i
 	}
 	for k := tracing.KindActorCreated; k <= tracing.KindCustom; k++ {
 		d.Kinds = append(d.Kinds, k.String())
@@ -154,6 +193,17 @@ func (m *model) jsData() jsData {
 		if ev.Type.Kind == tracing.KindDataFlow {
 			d.Targets[i] = [2]string{ev.Type.ToActor, ev.Type.ToPort}
 		}
+		x := [5]int64{-1, str(ev.Data.Port), -1, -1, str(ev.Type.Name)}
+		if pm := &ev.Data.PerformanceMetrics; pm.Measured(tracing.MetricExecutionTimeNs) && pm.ExecutionTimeNs > 0 {
+			x[0] = int64(min(pm.ExecutionTimeNs, 1<<62))
+		}
+		if ev.Data.HasMessage {
+			x[2], x[3] = str(ev.Data.Message.MessageType), int64(min(ev.Data.Message.SizeBytes, 1<<62))
+		}
+		d.X[i] = x
+		if more := details(ev); len(more) > 0 {
+			d.More[i] = more
+		}
 	}
 	for i, a := range m.Acts {
 		d.Acts[i] = [6]int64{int64(a.actor), int64(a.start.Sub(m.Start)), int64(a.end.Sub(a.start)), b2i(a.failed), int64(a.first), int64(a.last)}
@@ -171,6 +221,46 @@ func b2i(b bool) int64 {
 	return 0
 }
 
+// details are what the event table does not show of ev, as label and
+// value: the other measurements, the message's content, the state diff,
+// the custom attributes.
+func details(ev *tracing.TraceEvent) [][2]string {
+	var out [][2]string
+	add := func(k, v string) { out = append(out, [2]string{k, v}) }
+	pm := &ev.Data.PerformanceMetrics
+	if pm.Measured(tracing.MetricQueueDepth) && pm.QueueDepth > 0 {
+		add("queue depth", strconv.FormatUint(pm.QueueDepth, 10))
+	}
+	if pm.Measured(tracing.MetricMemoryUsageBytes) && pm.MemoryUsageBytes > 0 {
+		add("memory", strconv.FormatUint(pm.MemoryUsageBytes, 10)+" bytes")
+	}
+	if pm.Measured(tracing.MetricCPUUsagePercent) && pm.CPUUsagePercent > 0 {
+		add("cpu", strconv.FormatFloat(pm.CPUUsagePercent, 'g', 3, 64)+"%")
+	}
+	if pm.Measured(tracing.MetricThroughputMsgsPerSec) && pm.ThroughputMsgsPerSec > 0 {
+		add("throughput", strconv.FormatFloat(pm.ThroughputMsgsPerSec, 'g', 4, 64)+" messages/s")
+	}
+	if msg := &ev.Data.Message; ev.Data.HasMessage {
+		if msg.Checksum != "" {
+			add("checksum", msg.Checksum)
+		}
+		if len(msg.SerializedData) > 0 {
+			c := fmt.Sprintf("%d bytes captured", len(msg.SerializedData))
+			if msg.ContentCodec != "" {
+				c += " (" + msg.ContentCodec + ")"
+			}
+			add("content", c)
+		}
+	}
+	if sd := &ev.Data.StateDiff; sd.DiffType != 0 {
+		add("state diff", fmt.Sprintf("%s, %d bytes before, %d after", sd.DiffType, len(sd.Before), len(sd.After)))
+	}
+	for kv := range ev.Data.CustomAttributes.All {
+		add(kv.Key, kv.Value.String())
+	}
+	return out
+}
+
 // render writes the page of m to w.
 func render(w io.Writer, m *model) error {
 	data, err := json.Marshal(m.jsData()) // escapes <, > and &: safe inside <script>
@@ -180,10 +270,16 @@ func render(w io.Writer, m *model) error {
 	p := pageData{
 		model: m, CSS: template.CSS(viewCSS), JS: template.JS(viewJS), Data: template.JS(data),
 		Overview:       overview(m),
-		TimelineHeight: 30 + laneHeight*2*max(len(m.Actors), 1),
+		TimelineHeight: 30 + timelineLane*max(len(m.Actors), 1),
 		EventCount:     len(m.Events),
 		Span:           fmtDur(m.End.Sub(m.Start)),
 		StartText:      m.Start.UTC().Format(time.RFC3339Nano),
+	}
+	var slowest time.Duration
+	for _, st := range m.Stats {
+		if st.Activations > 0 && st.P95 > slowest {
+			slowest, p.Slowest = st.P95, st.Name
+		}
 	}
 	for _, i := range m.Failures {
 		if len(p.Failures) == maxFailures {
