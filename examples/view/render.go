@@ -55,16 +55,6 @@ var page = template.Must(template.New("view").Funcs(template.FuncMap{"dur": fmtD
 <div class="timeline"><canvas id="marks" aria-hidden="true"></canvas><svg id="timeline" xmlns="http://www.w3.org/2000/svg" width="100%" height="{{.TimelineHeight}}" role="img" aria-label="timeline per actor"></svg></div>
 <div id="detail" class="detail">Nothing selected.</div>
 </section>
-<section>
-<h2>Events (<span id="ev-total">{{.EventCount}}</span>)</h2>
-<div class="controls"><select id="f-kind" aria-label="kind"><option value="">every kind</option></select> <select id="f-actor" aria-label="actor"><option value="">every actor</option></select>
-<label><input type="checkbox" id="f-fail"> failures only</label> <input type="search" id="f-text" placeholder="actor, port, message type, error…" size="30" aria-label="search">
-<span id="ev-shown"></span> <span class="hint">click a row to see the event; ↑ ↓ move</span></div>
-<div id="events" class="events" tabindex="0" role="grid" aria-label="every event of the trace">
-<div class="ev-row ev-head" role="row"><span data-sort="time">time</span><span data-sort="kind">kind</span><span data-sort="actor">actor</span><span>port / target</span><span>message</span><span data-sort="dur">duration</span><span>error</span></div>
-<div id="ev-body"></div>
-</div>
-</section>
 <section class="cols">
 <div>
 <h2>Actors</h2>
@@ -81,6 +71,16 @@ var page = template.Must(template.New("view").Funcs(template.FuncMap{"dur": fmtD
 <tbody>{{range .Edges}}<tr><td>{{.From}}</td><td>{{.To}}</td><td>{{.Messages}}</td><td>{{.Bytes}}</td></tr>
 {{end}}</tbody>
 </table>
+</div>
+</section>
+<section>
+<h2>Events (<span id="ev-total">{{.EventCount}}</span>)</h2>
+<div class="controls"><select id="f-kind" aria-label="kind"><option value="">every kind</option></select> <select id="f-actor" aria-label="actor"><option value="">every actor</option></select>
+<label><input type="checkbox" id="f-fail"> failures only</label> <input type="search" id="f-text" placeholder="actor, port, message type, error…" size="30" aria-label="search">
+<span id="ev-shown"></span> <span class="hint">click a row to see the event; ↑ ↓ move</span></div>
+<div id="events" class="events" tabindex="0" role="grid" aria-label="every event of the trace">
+<div class="ev-row ev-head" role="row"><span data-sort="time">time</span><span data-sort="kind">kind</span><span data-sort="actor">actor</span><span>port / target</span><span>message</span><span data-sort="dur">duration</span><span>error</span></div>
+<div id="ev-body"></div>
 </div>
 </section>
 <section>

@@ -431,8 +431,12 @@ window.addEventListener("error", function (e) { document.body.setAttribute("data
   function scrollToRow(i) {
     var r = rows.indexOf(i);
     if (r < 0) return;
+    // Row r sits right under the sticky header when scrollTop is r*ROW:
+    // scroll by whole rows, r in the middle.
     var y = head.offsetHeight + r * ROW;
-    if (y < box.scrollTop + head.offsetHeight || y + ROW > box.scrollTop + box.clientHeight) box.scrollTop = Math.max(0, y - box.clientHeight / 2);
+    if (y < box.scrollTop + head.offsetHeight || y + ROW > box.scrollTop + box.clientHeight) {
+      box.scrollTop = Math.max(0, (r - Math.floor((box.clientHeight - head.offsetHeight) / ROW / 2)) * ROW);
+    }
   }
   box.addEventListener("scroll", renderRows);
   body.addEventListener("click", function (e) {
