@@ -138,9 +138,8 @@ func (p TraceContext) Extract(ctx context.Context, carrier TextMapCarrier) conte
 // Parse reads carrier's fields: the trace (its id from traceparent, its
 // flow and execution ids from reflow-trace) and the cause (from
 // reflow-trace, when its tracing.EventID.SpanID is traceparent's parent
-// id; the zero Cause
-// otherwise). ok is false when there is no valid traceparent; a malformed
-// reflow-trace only loses what it would add.
+// id; the zero Cause otherwise). ok is false when there is no valid
+// traceparent; a malformed reflow-trace only loses what it would add.
 func (TraceContext) Parse(carrier TextMapCarrier) (ref tracing.TraceRef, cause tracing.Cause, ok bool) {
 	if carrier == nil {
 		return ref, cause, false
