@@ -138,7 +138,7 @@ func (l *Link) Degrade(st State) (degraded, changed bool) {
 		return false, false
 	}
 	stall := max(degradeStall, stallLatencies*l.Latency())
-	outage := !st.Connected && !st.Reachable && st.Idle > DegradeGrace || st.Outstanding && st.Idle > stall
+	outage := !st.Connected && !st.Reachable && st.Idle > DegradeGrace || st.Connected && st.Outstanding && st.Idle > stall
 	fill := l.cfg.DegradeFill * float64(l.cfg.Buffer)
 	was := l.degraded.Load()
 	switch {

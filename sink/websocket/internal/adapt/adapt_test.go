@@ -78,6 +78,7 @@ func TestDegradeInAnOutageUntilTheBacklogDrains(t *testing.T) {
 	// Nor is a server that the last dial reached, which dropped the
 	// connection since, however long the sink waits to dial again.
 	step(State{Reachable: true, Idle: time.Minute, Held: buffer}, false, false)
+	step(State{Reachable: true, Outstanding: true, Idle: time.Minute, Held: buffer}, false, false)
 	// Disconnected past the grace, holding the fill: degraded.
 	step(State{Idle: DegradeGrace + 1, Held: buffer / 2}, true, true)
 	step(State{Idle: time.Minute, Held: buffer}, true, false)
