@@ -92,7 +92,9 @@ func RotatedFiles(path string) ([]string, error) {
 // The iterator yields each event with a nil error. A line it skips is
 // yielded as a *CorruptLineError with a zero event, and reading goes on;
 // any other error (a file cannot be opened or read) ends the iteration.
-// Empty lines are skipped silently. It never panics on damaged input.
+// Empty lines are skipped silently. It never panics on damaged input, and
+// its memory and work grow with the size of the file, whatever sizes a
+// damaged lz4 file claims.
 //
 // Each call of the iterator reads the files anew. The events own their
 // memory.
@@ -277,6 +279,16 @@ type lz4Frames struct {
 	out, pending []byte // decompressed block, and its unread part
 	cbuf         []byte
 	dict         []byte // the last 64 KiB of output, for dependent blocks
+
+	// scan is the window of the file findMagic last read, at scanOff.
+	scan    []byte
+	scanOff int64
+	// seen is the end of the furthest block read so far, and reread
+	// counts the block bytes read again after resynchronizations went
+	// back to before seen. Once reread exceeds the file's size, a damaged
+	// frame resumes after seen, so that no input makes blocks be read
+	// (and decoded) more than about three times the file's size.
+	seen, reread int64
 }
 
 const lz4MaxDict = 64 << 10
@@ -313,30 +325,46 @@ func (z *lz4Frames) read(b []byte) error {
 }
 
 // broken resynchronizes after a damaged frame and returns the error to
-// report.
+// report. It resumes at the first frame magic after the damaged frame's
+// start, unless blocks were already read again more than the file's size
+// (only crafted input nests frames that deep): then after the furthest
+// block read.
 func (z *lz4Frames) broken(err error, truncated bool) *lz4BrokenError {
 	z.inFrame = false
-	z.off = z.findMagic(z.frameStart + 1)
+	from := z.frameStart + 1
+	if z.reread > z.size {
+		from = max(from, z.seen)
+	}
+	z.off = z.findMagic(from)
 	return &lz4BrokenError{err: err, truncated: truncated}
 }
 
+// lz4ScanBytes is the window findMagic reads the file in.
+const lz4ScanBytes = 32 << 10
+
 // findMagic returns the offset of the first frame magic at or after from,
-// or z.size.
+// or z.size. It keeps the window of the file it read last: broken calls it
+// with increasing offsets, so it reads each byte of the file about once,
+// however many damaged frames the file holds.
 func (z *lz4Frames) findMagic(from int64) int64 {
-	buf := make([]byte, 32<<10)
-	for from < z.size {
-		n, err := z.ra.ReadAt(buf, from)
-		if n <= 0 {
-			_ = err
-			return z.size
+	m := int64(len(lz4FrameMagic))
+	for from+m <= z.size {
+		end := z.scanOff + int64(len(z.scan))
+		if from < z.scanOff || from+m > end {
+			if z.scan == nil {
+				z.scan = make([]byte, min(lz4ScanBytes, z.size))
+			}
+			n, _ := z.ra.ReadAt(z.scan[:cap(z.scan)], from)
+			if int64(n) < m {
+				return z.size // the end, or a read error: no further frame
+			}
+			z.scan, z.scanOff = z.scan[:n], from
+			continue
 		}
-		if i := bytes.Index(buf[:n], lz4FrameMagic); i >= 0 {
+		if i := bytes.Index(z.scan[from-z.scanOff:], lz4FrameMagic); i >= 0 {
 			return from + int64(i)
 		}
-		if from+int64(n) >= z.size {
-			return z.size
-		}
-		from += int64(n) - int64(len(lz4FrameMagic)-1)
+		from = end - (m - 1) // a magic may straddle the window's end
 	}
 	return z.size
 }
@@ -396,6 +424,13 @@ func (z *lz4Frames) nextBlock() error {
 	if int(size) > z.blockMax {
 		return z.broken(fmt.Errorf("block of %d bytes exceeds the frame's %d", size, z.blockMax), false)
 	}
+	// Check the size against the file before allocating for it: a few
+	// bytes of damage may claim a 4 MiB block.
+	if rest := z.size - z.off; int64(size) > rest {
+		return z.broken(fmt.Errorf("block of %d bytes, %d left in the file: %w", size, rest, io.ErrUnexpectedEOF), true)
+	}
+	z.reread += min(int64(size), max(0, z.seen-z.off))
+	z.seen = max(z.seen, z.off+int64(size))
 	if cap(z.cbuf) < int(size) {
 		z.cbuf = make([]byte, size)
 	}
