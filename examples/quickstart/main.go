@@ -9,7 +9,10 @@
 // trace holds its lifecycle only. The network has no tracing of its own:
 // it registers and connects actors through the client's middleware, which
 // records the actors' lifecycle and every data flow, causally linked, into
-// an in-memory sink. The program then prints what was recorded.
+// an in-memory sink. The program then prints what was recorded: the
+// events per trace and kind, the data-flow edges with their messages and
+// bytes, the causes of one message, and the client's counters, with its
+// drops by reason.
 //
 //	go run ./examples/quickstart
 package main
@@ -18,8 +21,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log"
 	"maps"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -38,12 +43,13 @@ const (
 func main() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := run(ctx); err != nil {
+	if err := run(ctx, os.Stdout); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(ctx context.Context) error {
+// run runs the network and writes the summary to out.
+func run(ctx context.Context, out io.Writer) error {
 	mem, err := memory.New()
 	if err != nil {
 		return err
@@ -99,13 +105,17 @@ func run(ctx context.Context) error {
 	if err := client.Flush(ctx); err != nil {
 		return err
 	}
-	fmt.Printf("printer: sum of %d scaled readings = %d\n\n", printer.count, printer.sum)
 	events := mem.Events()
-	summarize(events, labels)
-	printChain(events)
-	m := client.Metrics()
-	fmt.Printf("\nrecorded %d, delivered %d, dropped %d\n", m.Recorded, m.Delivered, m.EventsDropped)
-	return client.Close(ctx)
+	// Close before reading the counters: they are final once it returns.
+	if err := client.Close(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "printer: sum of %d scaled readings = %d\n\n", printer.count, printer.sum)
+	summarize(out, events, labels)
+	printEdges(out, events)
+	printChain(out, events)
+	printCounters(out, client.Metrics())
+	return nil
 }
 
 // runPipeline registers, connects and runs one pipeline whose scaler
@@ -127,7 +137,7 @@ func runPipeline(ctx context.Context, client *tracing.TracingClient, run int, ou
 }
 
 // summarize prints, per trace, the events per kind.
-func summarize(events []tracing.TraceEvent, labels map[tracing.TraceID]string) {
+func summarize(out io.Writer, events []tracing.TraceEvent, labels map[tracing.TraceID]string) {
 	kinds := map[tracing.TraceID]map[tracing.EventKind]int{}
 	for _, ev := range events {
 		if kinds[ev.TraceID] == nil {
@@ -138,17 +148,48 @@ func summarize(events []tracing.TraceEvent, labels map[tracing.TraceID]string) {
 	for _, id := range slices.SortedFunc(maps.Keys(kinds), func(a, b tracing.TraceID) int {
 		return strings.Compare(labels[a], labels[b])
 	}) {
-		fmt.Printf("trace %s (%s):\n", id, labels[id])
+		fmt.Fprintf(out, "trace %s (%s):\n", id, labels[id])
 		for _, k := range slices.Sorted(maps.Keys(kinds[id])) {
-			fmt.Printf("  %-16s %3d\n", k, kinds[id][k])
+			fmt.Fprintf(out, "  %-16s %3d\n", k, kinds[id][k])
 		}
+	}
+}
+
+// edge is a connection seen in DataFlow events, and what crossed it.
+type edge struct {
+	from, to        string // actor:port
+	messages, bytes uint64
+}
+
+// printEdges prints the data-flow edges of every trace, with the messages
+// and bytes that crossed each, in the order they were first used.
+func printEdges(out io.Writer, events []tracing.TraceEvent) {
+	var edges []edge
+	at := map[[2]string]int{}
+	for _, ev := range events {
+		if ev.Type.Kind != tracing.KindDataFlow {
+			continue
+		}
+		key := [2]string{ev.ActorID + ":" + ev.Data.Port, ev.Type.ToActor + ":" + ev.Type.ToPort}
+		i, ok := at[key]
+		if !ok {
+			i = len(edges)
+			at[key] = i
+			edges = append(edges, edge{from: key[0], to: key[1]})
+		}
+		edges[i].messages++
+		edges[i].bytes += ev.Data.Message.SizeBytes
+	}
+	fmt.Fprintln(out, "data flows:")
+	for _, e := range edges {
+		fmt.Fprintf(out, "  %-12s → %-12s %3d messages %5d bytes\n", e.from, e.to, e.messages, e.bytes)
 	}
 }
 
 // printChain prints the causes of the printer's last completed message,
 // oldest first, from the event's dependency chain: they cross from the
 // sensor through the scaler to the printer, all in one run's trace.
-func printChain(events []tracing.TraceEvent) {
+func printChain(out io.Writer, events []tracing.TraceEvent) {
 	byID := map[tracing.EventID]tracing.TraceEvent{}
 	var last tracing.TraceEvent
 	for _, ev := range events {
@@ -157,11 +198,24 @@ func printChain(events []tracing.TraceEvent) {
 			last = ev
 		}
 	}
-	fmt.Println("causes of the printer's last message:")
+	fmt.Fprintln(out, "causes of the printer's last message:")
 	for _, id := range append(last.Causality.DependencyChain, last.EventID) {
 		ev := byID[id]
-		fmt.Printf("  %-16s %-8s trace %s\n", ev.Type.Kind, ev.ActorID, ev.TraceID)
+		fmt.Fprintf(out, "  %-16s %-8s trace %s\n", ev.Type.Kind, ev.ActorID, ev.TraceID)
 	}
+}
+
+// printCounters prints what the client recorded and delivered, and its
+// drops by reason, the sinks' own reasons included.
+func printCounters(out io.Writer, m tracing.TracingMetrics) {
+	d := m.Dropped
+	fmt.Fprintf(out, "\nrecorded %d, delivered %d, dropped %d\n", m.Recorded, m.Delivered, m.EventsDropped)
+	fmt.Fprintf(out, "  dropped by reason: queue full %d, closed %d, sampled out %d, filtered %d, write error %d, sink queue full %d",
+		d.QueueFull, d.Closed, d.SampledOut, d.Filtered, d.WriteError, d.SinkQueueFull)
+	for _, r := range slices.Sorted(maps.Keys(d.Sink)) {
+		fmt.Fprintf(out, ", sink %s %d", r, d.Sink[r])
+	}
+	fmt.Fprintln(out)
 }
 
 // The network: the connectors are channels of envelopes, a source actor is
