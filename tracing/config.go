@@ -155,11 +155,16 @@ type SamplingConfig struct {
 
 // FilterConfig selects events by actor and kind, like Reflow's EventFilter.
 // Patterns are path.Match globs ("sensor_*").
+//
+// The actor is the event's ActorID, as in Reflow's EventFilter: for a
+// DataFlow, the sender. A DataFlow from "sensor_1" to "debug_x" is kept by
+// ExcludeActors = ["debug_*"]; to select by the receiver too, add a
+// WithFilter predicate on Type.ToActor.
 type FilterConfig struct {
-	// ActorPatterns keeps only events whose actor matches one pattern;
+	// ActorPatterns keeps only events whose ActorID matches one pattern;
 	// empty keeps every actor.
 	ActorPatterns []string
-	// ExcludeActors drops events whose actor matches one pattern.
+	// ExcludeActors drops events whose ActorID matches one pattern.
 	ExcludeActors []string
 	// EventTypes keeps only these kinds; empty keeps every kind.
 	EventTypes []EventKind

@@ -34,6 +34,8 @@ func TestFilterSemantics(t *testing.T) {
 	debugSensor := messageSent("debug_sensor", "out", "T", 1)
 	proc := actorCreated("processor_7")
 	flow := dataFlow("sensor_2", "out", "processor_7", "in", "T", 1)
+	toDebug := dataFlow("sensor_1", "out", "debug_x", "in", "T", 1)
+	notToDebug := func(ev *TraceEvent) bool { return !strings.HasPrefix(ev.Type.ToActor, "debug_") }
 	noActor := networkEvent("")
 	badKind := TraceEvent{ActorID: "sensor_1"}
 
@@ -53,6 +55,8 @@ func TestFilterSemantics(t *testing.T) {
 		{"include ignores target of flow", FilterConfig{ActorPatterns: []string{"processor_*"}}, nil, flow, false},
 		{"exclude matches", FilterConfig{ExcludeActors: []string{"debug_*"}}, nil, debugSensor, false},
 		{"exclude misses", FilterConfig{ExcludeActors: []string{"debug_*"}}, nil, sensor, true},
+		{"exclude ignores target of flow", FilterConfig{ExcludeActors: []string{"debug_*"}}, nil, toDebug, true},
+		{"predicate on target of flow", FilterConfig{}, []func(*TraceEvent) bool{notToDebug}, toDebug, false},
 		{"exclude wins over include", FilterConfig{ActorPatterns: []string{"*sensor*"}, ExcludeActors: []string{"debug_*"}}, nil, debugSensor, false},
 		{"kind kept", FilterConfig{EventTypes: []EventKind{KindActorCreated, KindDataFlow}}, nil, flow, true},
 		{"kind dropped", FilterConfig{EventTypes: []EventKind{KindActorCreated, KindDataFlow}}, nil, sensor, false},
