@@ -49,8 +49,12 @@ type wsConn struct {
 	dead   chan struct{}
 	once   sync.Once
 	// retryLater is set (under WebSocket.mu) when the server answered a
-	// retryable error: the next dial waits first.
-	retryLater bool
+	// retryable error: the next dial waits first. redialAfter, when set
+	// instead (a StartTrace the server failed for the moment), is how
+	// long: the server is up and answering, and the dial backoff would
+	// hold every trace for a second or more.
+	retryLater  bool
+	redialAfter time.Duration
 	// gen is the server's protocol generation, learned by probe before
 	// any frame is sent.
 	gen transport.Protocol
@@ -123,6 +127,19 @@ func (s *Sink) run() {
 		}
 		waitFirst = s.serve(c)
 		refusedForGood = 0
+		s.mu.Lock()
+		redial := c.redialAfter
+		s.mu.Unlock()
+		if redial > 0 {
+			t := time.NewTimer(redial)
+			select {
+			case <-t.C:
+			case <-s.dialCtx.Done():
+				t.Stop()
+			}
+			waitFirst = false
+			continue
+		}
 		if len(s.dialers) > 1 && !s.isStopping() {
 			// The connection was lost: the next server takes over.
 			s.log.Warn("failing over", zap.String("from", s.dialers[cur].URL()), zap.String("to", s.dialers[(cur+1)%len(s.dialers)].URL()))
@@ -819,10 +836,18 @@ func (s *Sink) reject(c *wsConn, serr *wire.ServerError) error {
 			// recovered: those frames opened it lazily on a
 			// generation-2 server, where it hides what is stored under
 			// its id until a StartTrace replaces it.
-			if f.stream.startedOn == c {
-				f.stream.startedOn = nil
+			g := f.stream
+			if g.startedOn == c {
+				g.startedOn = nil
 			}
-			c.retryLater = true
+			// Redial soon, doubling the wait with each StartTrace of the
+			// segment that failed, up to the policy's MaxDelay.
+			g.startFails++
+			d := serverErrorDelay << min(g.startFails, 20)
+			if m := s.cfg.policy.MaxDelay; m > 0 && d > m {
+				d = m
+			}
+			c.redialAfter = d
 			s.mu.Unlock()
 			return fmt.Errorf("server error, will resend: %w", serr)
 		}

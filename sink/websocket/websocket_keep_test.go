@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/reflowtrace/reflowtrace-go/retry"
 	"github.com/reflowtrace/reflowtrace-go/sink"
 	"github.com/reflowtrace/reflowtrace-go/sink/websocket/internal/traces"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
@@ -995,11 +996,14 @@ func TestWebSocketFlushKeepsEverySegmentOfARunningTrace(t *testing.T) {
 // stored under its id until an EndTrace finalises it: the sink starts the
 // trace again on its next connection (a StartTrace replaces the lazily
 // opened trace) rather than recovering it as if it had been open, so that
-// the trace read back holds every event.
+// the trace read back holds every event. The server is up and answering,
+// so the sink redials without the dial backoff, here an hour, which would
+// outlast the test.
 func TestWebSocketKeepsATraceWhoseStartTraceFailed(t *testing.T) {
+	slowDials := WithRetry(retry.Policy{MaxRetries: retry.Unlimited, InitialDelay: time.Hour, MaxDelay: time.Hour, MaxElapsedTime: 2 * time.Hour})
 	for _, mode := range []Mode{ModeLive, ModeBoth} {
 		t.Run(mode.String(), func(t *testing.T) {
-			r := newKeepRun(t, tracetest.Gen2, mode, nil)
+			r := newKeepRun(t, tracetest.Gen2, mode, nil, slowDials)
 			r.connected()
 			r.srv.ErrorNext("StartTrace", 1, wire.CodeInternalError, "busy")
 			batches := r.startTraces(1, 60, 20)

@@ -80,6 +80,7 @@ type traceSeg struct {
 	// built, resolved (acknowledged or skipped) and acknowledged; EndTrace
 	// frames built and resolved; events counted as delivered.
 	startedOn                *wsConn
+	startFails               int // StartTraces of the segment the server failed for the moment
 	parked                   int // frames waiting to be resent after a server error
 	recN, recDone, recAcked  int
 	endN, endDone, delivered int
