@@ -176,6 +176,7 @@ type Sink struct {
 	epoch       uint64
 	outstanding map[uint64]int // frames per epoch not acknowledged, spooled or dropped
 	permErr     error          // a permanent connection failure
+	gaveUp      uint64         // rounds of reconnection attempts that gave up
 	stopping    bool
 	closed      atomic.Bool
 	rejected    map[string]uint64
@@ -848,13 +849,15 @@ func (s *Sink) waitOutstanding(ctx context.Context, op string) error {
 // Close sends what is queued and waits for its acknowledgement until ctx
 // ends, then stops: with a spool, the frames not acknowledged are written
 // to it (and replayed by the next sink opening the directory); without,
-// they are lost. While connected, it also replays what is on the spool,
-// this sink's records and those an earlier one left, and waits for their
-// acknowledgement until ctx ends; without a connection it leaves them on
-// disk at once. It closes the connection with a normal closure when
-// everything was acknowledged, and returns an error saying how many events
-// were not delivered and where they are. The second and later calls return
-// nil.
+// they are lost. It also replays what is on the spool, this sink's records
+// and those an earlier one left, and waits for their acknowledgement until
+// ctx ends; while it is not connected yet, or is reconnecting, it waits
+// for the connection, and leaves the records on disk only when ctx ends, a
+// round of reconnection attempts gives up (WithRetry) or the connection
+// failed for good (ErrPermanent). It closes the connection with a normal
+// closure when everything was acknowledged, and returns an error saying
+// how many events were not delivered and where they are. The second and
+// later calls return nil.
 func (s *Sink) Close(ctx context.Context) error {
 	s.closeMu.Lock()
 	defer s.closeMu.Unlock()

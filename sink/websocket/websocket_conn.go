@@ -198,6 +198,8 @@ func (s *Sink) failPermanently(err error) {
 // in memory are spooled or dropped (frames read from the spool stay).
 func (s *Sink) giveUp(err error) {
 	s.mu.Lock()
+	s.gaveUp++ // a Close waiting for the spool to drain stops waiting
+	s.notifyLocked()
 	var frames []*frame
 	for _, q := range []*fifo{&s.resend, &s.queue} {
 		for _, f := range q.drain() {

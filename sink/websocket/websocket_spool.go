@@ -32,20 +32,23 @@ func (s *Sink) noteSpoolLoss() {
 	}
 }
 
-// drainSpool waits, while a connection is up, until every record on disk
-// was replayed and acknowledged (the sender replays the spool before
-// anything else), or until ctx ends, which it returns wrapped. Without a
-// connection (or after a permanent failure) it returns at once: what is
-// left stays on disk for the next sink.
+// drainSpool waits until every record on disk was replayed and
+// acknowledged (the sender replays the spool before anything else), or
+// until ctx ends, which it returns wrapped. It waits for a connection too:
+// a sink closed before it connected, or while it reconnects, may still
+// reach its server. It returns at once after a permanent failure, and once
+// a round of reconnection attempts gives up: what is left then stays on
+// disk for the next sink.
 func (s *Sink) drainSpool(ctx context.Context) error {
 	if s.spool == nil {
 		return nil
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	rounds := s.gaveUp
 	for {
 		_, records, _ := s.spool.Pending()
-		if records == 0 || !s.connected || s.permErr != nil {
+		if records == 0 || s.permErr != nil || s.gaveUp != rounds {
 			return nil
 		}
 		s.waitChangeLocked(ctx)

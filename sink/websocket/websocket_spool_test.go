@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/reflowtrace/reflowtrace-go/retry"
 	"github.com/reflowtrace/reflowtrace-go/sink"
 	"github.com/reflowtrace/reflowtrace-go/sink/websocket/internal/spool"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
@@ -139,16 +140,55 @@ func TestWebSocketSpoolCloseDrains(t *testing.T) {
 		}
 	})
 
+	// Closed before it connected, the sink waits for the connection and
+	// replays the spool, instead of leaving it all on disk at once.
+	t.Run("not connected yet", func(t *testing.T) {
+		ctx := testCtx(t)
+		srv, dir, all := setup(ctx, t)
+		s, _ := newTestSink(t, srv.URL(), WithSpoolDir(dir))
+		done := make(chan error, 1)
+		go func() { done <- s.Close(ctx) }()
+		// Until Close waits for a change, with no frame queued: the
+		// spool is all it waits for.
+		for waiting := false; !waiting; {
+			select {
+			case err := <-done:
+				t.Fatalf("Close returned before the sink connected: %v", err)
+			default:
+			}
+			s.mu.Lock()
+			waiting = s.closed.Load() && s.waiters > 0
+			s.mu.Unlock()
+			if ctx.Err() != nil {
+				t.Fatal(ctx.Err())
+			}
+			runtime.Gosched()
+		}
+		srv.SetRefusing(false, tracetest.Refuse503)
+		if err := <-done; err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+		if m := missing(ids(all), srv.Kept()); len(m) > 0 {
+			t.Fatalf("server misses %d of %d spooled events after Close", len(m), len(all))
+		}
+		if n := leftOnDisk(t, dir); n != 0 {
+			t.Fatalf("%d records left on disk", n)
+		}
+	})
+
+	// Once a round of reconnection attempts gives up, Close leaves the
+	// records on disk without waiting for its deadline.
 	t.Run("server unreachable", func(t *testing.T) {
 		ctx := testCtx(t)
 		srv, dir, _ := setup(ctx, t)
 		srv.SetRefusing(true, tracetest.Refuse503)
-		s, _ := newTestSink(t, srv.URL(), WithSpoolDir(dir))
+		s, _ := newTestSink(t, srv.URL(), WithSpoolDir(dir),
+			WithRetry(retry.Policy{MaxRetries: 2, InitialDelay: time.Millisecond, MaxDelay: time.Millisecond}))
 		cctx, cancel := context.WithTimeout(ctx, testTimeout/2)
 		defer cancel()
 		err := s.Close(cctx)
 		if cctx.Err() != nil {
-			t.Fatalf("Close waited for its deadline with the server unreachable: %v", err)
+			t.Fatalf("Close waited for its deadline after reconnecting gave up: %v", err)
 		}
 		if err == nil || !strings.Contains(err.Error(), "50 spooled in "+dir) {
 			t.Fatalf("Close = %v", err)
