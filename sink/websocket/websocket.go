@@ -744,10 +744,7 @@ func (s *Sink) drop(f *frame, reason string) {
 // dropLocked counts f's events as dropped for reason. s.mu must be held.
 func (s *Sink) dropLocked(f *frame, reason string) {
 	n := f.events
-	if g := f.seg; g != nil || f.stream != nil {
-		if g == nil {
-			g = f.stream
-		}
+	if g := f.segment(); g != nil {
 		n = s.loseSegLocked(g, reason)
 	} else {
 		s.dropped[reason] += uint64(n)
@@ -919,8 +916,12 @@ func (s *Sink) Close(ctx context.Context) error {
 		s.mu.Lock()
 		skip := superseded(f) || f.kind == frameQuery // a GetTrace is not worth keeping
 		n := f.events
-		if f.seg != nil && !skip {
-			n = f.seg.unackedLocked()
+		if g := f.segment(); g != nil && !skip {
+			// Spooled or dropped, f takes its segment's other events
+			// with it: they are in no other frame's count, since the
+			// segment's other frames are skipped from then on (a
+			// streamed segment's RecordEvents hold one event each).
+			n = g.unackedLocked()
 		}
 		if skip {
 			s.untrackLocked(f)

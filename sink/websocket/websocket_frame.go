@@ -68,6 +68,15 @@ type frame struct {
 	qBytes, qMem int
 }
 
+// segment is the trace segment f belongs to, as a store (seg) or as a
+// streamed frame (stream), or nil.
+func (f *frame) segment() *traceSeg {
+	if f.seg != nil {
+		return f.seg
+	}
+	return f.stream
+}
+
 // size is the frame's length on the wire.
 func (f *frame) size() int {
 	switch {

@@ -3,6 +3,7 @@ package websocket
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -270,35 +271,55 @@ func TestWebSocketCloseAndClosed(t *testing.T) {
 	}
 }
 
+// TestWebSocketCloseReportsUndelivered checks that Close counts every
+// event it did not deliver once, in every mode, whether the server refused
+// the sink or never acknowledged what it sent: in the live modes a
+// segment's events are in many frames, and giving up one of them gives up
+// them all.
 func TestWebSocketCloseReportsUndelivered(t *testing.T) {
-	tests := []struct {
-		name  string
-		spool bool
-		want  string
-	}{
-		{name: "lost", want: "30 events not acknowledged; 30 lost"},
-		{name: "spooled", spool: true, want: "30 events not acknowledged; 30 spooled in "},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			ctx := testCtx(t)
-			srv := startServer(t)
-			srv.SetRefusing(true, tracetest.Refuse503)
-			var opts []Option
-			if tt.spool {
-				opts = append(opts, WithSpoolDir(t.TempDir()))
+	const traces, perTrace = 5, 200
+	const events = traces * perTrace
+	for _, mode := range modes {
+		for _, connected := range []bool{false, true} {
+			for _, spool := range []bool{false, true} {
+				name := fmt.Sprintf("%s/connected=%v/spool=%v", mode, connected, spool)
+				t.Run(name, func(t *testing.T) {
+					ctx := testCtx(t)
+					srv := startServer(t)
+					if !connected {
+						srv.SetRefusing(true, tracetest.Refuse503)
+					}
+					opts := []Option{WithMode(mode)}
+					if spool {
+						opts = append(opts, WithSpoolDir(t.TempDir()))
+					}
+					s, _ := newTestSink(t, srv.URL(), opts...)
+					if connected {
+						waitProbed(ctx, t, s)
+						srv.SetAckGate(make(chan struct{})) // nothing more is acknowledged
+					}
+					for range traces {
+						if err := s.Write(ctx, makeEvents(perTrace, tracing.NewTraceID())); err != nil {
+							t.Fatal(err)
+						}
+					}
+					cctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+					defer cancel()
+					err := s.Close(cctx)
+					want := fmt.Sprintf("%d events not acknowledged; %d lost", events, events)
+					if spool {
+						want = fmt.Sprintf("%d events not acknowledged; %d spooled in ", events, events)
+					}
+					if err == nil || !strings.Contains(err.Error(), want) {
+						t.Fatalf("Close = %v, want it to say %q", err, want)
+					}
+					var de *sink.DroppedError
+					if got := errors.As(err, &de); got == spool || !spool && de.Events != events {
+						t.Fatalf("Close = %v, want a DroppedError of %d events unless spooled", err, events)
+					}
+				})
 			}
-			s, _ := newTestSink(t, srv.URL(), opts...)
-			if err := s.Write(ctx, makeEvents(30, tracing.NewTraceID())); err != nil {
-				t.Fatal(err)
-			}
-			cctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
-			defer cancel()
-			err := s.Close(cctx)
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("Close = %v, want it to say %q", err, tt.want)
-			}
-		})
+		}
 	}
 }
 
