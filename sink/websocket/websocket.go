@@ -766,8 +766,9 @@ func (s *Sink) dropLocked(f *frame, reason string) {
 // ctx.Err()). It also sends the final headers of traces that ended, and
 // syncs the spool as its policy says (see WithSpoolSync). After a
 // permanent connection failure (bad credentials, TLS) it returns that
-// failure at once. After Close it returns an error wrapping
-// tracing.ErrClosed.
+// failure (wrapping ErrPermanent) at once, whether or not frames are
+// waiting: nothing can be delivered any more. After Close it returns an
+// error wrapping tracing.ErrClosed.
 func (s *Sink) Flush(ctx context.Context) error {
 	if s.closed.Load() {
 		return fmt.Errorf("sink: websocket flush: %w", tracing.ErrClosed)
@@ -826,14 +827,19 @@ func (s *Sink) waitOutstanding(ctx context.Context, op string) error {
 				pending += n
 			}
 		}
+		if s.permErr != nil {
+			// Also with nothing waiting: nothing written from now on can
+			// be delivered.
+			err := s.permErr
+			s.mu.Unlock()
+			if pending == 0 {
+				return fmt.Errorf("sink: websocket %s: %w", op, err)
+			}
+			return fmt.Errorf("sink: websocket %s: %d frames waiting: %w", op, pending, err)
+		}
 		if pending == 0 {
 			s.mu.Unlock()
 			return nil
-		}
-		if s.permErr != nil {
-			err := s.permErr
-			s.mu.Unlock()
-			return fmt.Errorf("sink: websocket %s: %d frames waiting: %w", op, pending, err)
 		}
 		if err := ctx.Err(); err != nil {
 			s.mu.Unlock()

@@ -91,6 +91,28 @@ func TestWebSocketAuth(t *testing.T) {
 	}
 }
 
+// TestWebSocketFlushAfterPermanentFailure checks that Flush returns a
+// permanent connection failure at once also when nothing is queued: a
+// sink that can never deliver does not report that all is well.
+func TestWebSocketFlushAfterPermanentFailure(t *testing.T) {
+	ctx := testCtx(t)
+	srv := startServer(t, tracetest.WithAPIKey(DefaultAPIKeyHeader, "the-right-key"))
+	s, el := newTestSink(t, srv.URL())
+	waitSink(ctx, t, s, "the permanent failure", func(Stats) bool {
+		for _, err := range el.all() {
+			if errors.Is(err, ErrPermanent) {
+				return true
+			}
+		}
+		return false
+	})
+	for range 2 {
+		if err := s.Flush(ctx); !errors.Is(err, ErrPermanent) || !strings.Contains(err.Error(), "401") {
+			t.Fatalf("Flush = %v, want ErrPermanent naming 401", err)
+		}
+	}
+}
+
 func TestWebSocketHeaders(t *testing.T) {
 	ctx := testCtx(t)
 	srv := startServer(t)
