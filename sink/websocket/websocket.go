@@ -2,10 +2,12 @@ package websocket
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"maps"
 	"net/url"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -294,19 +296,8 @@ func New(rawURL string, opts ...Option) (*Sink, error) {
 	if cfg.compress && cfg.alg != transport.CompressionAuto {
 		s.compAlg.Store(int32(cfg.alg)) // the same numbering as compress.Algorithm
 	}
-	s.dialers = []*dial.Dialer{dial.New(u, cfg.dialConfig(tlsCfg, s.log))}
-	for _, raw := range cfg.failover {
-		fu, err := url.Parse(raw)
-		if err != nil || (fu.Scheme != "ws" && fu.Scheme != "wss") || fu.Host == "" {
-			return nil, fmt.Errorf("%w: WithFailover url %q: want ws://host:port or wss://host:port", sink.ErrInvalidOption, dial.ShowURL(raw))
-		}
-		if err := checkURL(fu); err != nil {
-			return nil, fmt.Errorf("WithFailover: %w", err)
-		}
-		if cfg.tls != nil && fu.Scheme != "wss" {
-			return nil, fmt.Errorf("%w: WithTLS needs wss:// urls, WithFailover has %q", sink.ErrInvalidOption, dial.ShowURL(raw))
-		}
-		s.dialers = append(s.dialers, dial.New(fu, cfg.dialConfig(tlsCfg, s.log)))
+	if s.dialers, err = newDialers(u, cfg, tlsCfg, s.log); err != nil {
+		return nil, err
 	}
 	s.deftr = tracing.FlowTrace{
 		TraceID:     tracing.NewTraceID(),
@@ -337,6 +328,47 @@ func New(rawURL string, opts ...Option) (*Sink, error) {
 	s.bg.Add(1)
 	go s.storeLoop()
 	return s, nil
+}
+
+// newDialers returns the dialers of the server u and of the failover
+// servers (WithFailover), checking the failover URLs, and logs one Warn
+// naming every URL over which credentials would cross the network
+// unencrypted (see dial.PlaintextCredentials).
+func newDialers(u *url.URL, cfg *wsConfig, tlsCfg *tls.Config, log *zap.Logger) ([]*dial.Dialer, error) {
+	urls := []*url.URL{u}
+	for _, raw := range cfg.failover {
+		fu, err := url.Parse(raw)
+		if err != nil || (fu.Scheme != "ws" && fu.Scheme != "wss") || fu.Host == "" {
+			return nil, fmt.Errorf("%w: WithFailover url %q: want ws://host:port or wss://host:port", sink.ErrInvalidOption, dial.ShowURL(raw))
+		}
+		if err := checkURL(fu); err != nil {
+			return nil, fmt.Errorf("WithFailover: %w", err)
+		}
+		if cfg.tls != nil && fu.Scheme != "wss" {
+			return nil, fmt.Errorf("%w: WithTLS needs wss:// urls, WithFailover has %q", sink.ErrInvalidOption, dial.ShowURL(raw))
+		}
+		urls = append(urls, fu)
+	}
+	dcfg := cfg.dialConfig(tlsCfg)
+	dialers := make([]*dial.Dialer, 0, len(urls))
+	var plainURLs, plain []string
+	for _, du := range urls {
+		d := dial.New(du, dcfg)
+		dialers = append(dialers, d)
+		if names := dial.PlaintextCredentials(du, dcfg); len(names) > 0 {
+			plainURLs = append(plainURLs, d.URL())
+			for _, n := range names {
+				if !slices.Contains(plain, n) {
+					plain = append(plain, n)
+				}
+			}
+		}
+	}
+	if len(plainURLs) > 0 {
+		log.Warn("credentials will cross the network unencrypted: use wss://",
+			zap.Strings("urls", plainURLs), zap.Strings("credentials", plain))
+	}
+	return dialers, nil
 }
 
 // storeLoop sends the stores of segments whose events waited the store

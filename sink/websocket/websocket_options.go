@@ -276,10 +276,10 @@ func newWSConfig(opts []Option) (*wsConfig, error) {
 }
 
 // dialConfig is what the dialers take of c.
-func (c *wsConfig) dialConfig(tlsCfg *tls.Config, log *zap.Logger) dial.Config {
+func (c *wsConfig) dialConfig(tlsCfg *tls.Config) dial.Config {
 	return dial.Config{
 		TLS: tlsCfg, Header: c.header, APIKeyHeader: c.apiKeyHeader, APIKey: c.apiKey, Bearer: c.bearer,
-		Origin: c.origin, RedirectCredentials: c.redirectCreds, Timeout: c.dialTimeout, Log: log,
+		Origin: c.origin, RedirectCredentials: c.redirectCreds, Timeout: c.dialTimeout,
 	}
 }
 
@@ -431,7 +431,8 @@ func WithDegradeAt(fill float64) Option {
 // it received: a trace spread over two servers is found by asking both
 // for its trace id (or its execution id) and taking, for each trace id,
 // the copy with the most events. Credentials and TLS options apply to
-// every server. Default: none.
+// every server; New logs one Warn naming every server over which they
+// would go unencrypted (see WithAPIKey). Default: none.
 func WithFailover(urls ...string) Option {
 	return wsOptionFunc(func(c *wsConfig) { c.failover = append(c.failover, urls...) })
 }
@@ -544,7 +545,11 @@ func WithBearerToken(token string) Option {
 // WithHeader adds a header to the WebSocket upgrade request. Its value is
 // treated as a secret in logs and errors. New refuses a key that
 // is not an RFC 7230 token and a value holding CR, LF or another control
-// character. Default: none.
+// character, and logs a Warn when a header whose name says it carries
+// credentials (Cookie, the API key header, or a name holding "auth",
+// "token", "key", "secret", "passw", "session" or "credential", such as
+// Authorization or X-API-Key) would go over ws:// to a host that is not
+// loopback. Default: none.
 func WithHeader(key, value string) Option {
 	return wsOptionFunc(func(c *wsConfig) { c.header.Add(key, value) })
 }

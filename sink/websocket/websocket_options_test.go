@@ -14,7 +14,6 @@ import (
 
 	"github.com/reflowtrace/reflowtrace-go/retry"
 	"github.com/reflowtrace/reflowtrace-go/sink"
-	"github.com/reflowtrace/reflowtrace-go/sink/websocket/internal/dial"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 	"github.com/reflowtrace/reflowtrace-go/tracing/transport"
 )
@@ -164,24 +163,40 @@ func TestWebSocketPortOutOfRange(t *testing.T) {
 	}
 }
 
+// TestWebSocketPlaintextCredentialsWarning checks the one Warn New logs
+// when credentials would cross the network unencrypted: whichever option
+// gave them, and once for all the servers, naming those it concerns.
 func TestWebSocketPlaintextCredentialsWarning(t *testing.T) {
 	const secret = "plaintext-secret-0123"
 	tests := []struct {
-		name string
-		url  string
-		opts []Option
-		warn bool
+		name     string
+		url      string
+		opts     []Option
+		warnURLs []string // the urls the one Warn names; none: no Warn
 	}{
-		{name: "api key over ws", url: "ws://tracing.example.com:8080/", opts: []Option{WithAPIKey(secret)}, warn: true},
-		{name: "bearer over ws", url: "ws://10.1.2.3/", opts: []Option{WithBearerToken(secret)}, warn: true},
-		{name: "user info over ws", url: "ws://reflow:" + secret + "@tracing.example.com/", warn: true},
-		{name: "user name over ws", url: "ws://" + secret + "@[2001:db8::1]:80/", warn: true},
+		{name: "api key over ws", url: "ws://tracing.example.com:8080/", opts: []Option{WithAPIKey(secret)}, warnURLs: []string{"ws://tracing.example.com:8080/"}},
+		{name: "bearer over ws", url: "ws://10.1.2.3/", opts: []Option{WithBearerToken(secret)}, warnURLs: []string{"ws://10.1.2.3/"}},
+		{name: "user info over ws", url: "ws://reflow:" + secret + "@tracing.example.com/", warnURLs: []string{"ws://tracing.example.com/"}},
+		{name: "user name over ws", url: "ws://" + secret + "@[2001:db8::1]:80/", warnURLs: []string{"ws://[2001:db8::1]:80/"}},
+		{name: "authorization header over ws", url: "ws://tracing.example.com/", opts: []Option{WithHeader("Authorization", "Bearer "+secret)}, warnURLs: []string{"ws://tracing.example.com/"}},
+		{name: "api key header over ws", url: "ws://tracing.example.com/", opts: []Option{WithHeader("x-api-key", secret)}, warnURLs: []string{"ws://tracing.example.com/"}},
+		{name: "custom api key header over ws", url: "ws://tracing.example.com/", opts: []Option{WithAPIKeyHeader("X-Reflow"), WithHeader("X-Reflow", secret)}, warnURLs: []string{"ws://tracing.example.com/"}},
+		{name: "token header over ws", url: "ws://tracing.example.com/", opts: []Option{WithHeader("X-Auth-Token", secret)}, warnURLs: []string{"ws://tracing.example.com/"}},
+		{name: "cookie over ws", url: "ws://tracing.example.com/", opts: []Option{WithHeader("Cookie", "sid="+secret)}, warnURLs: []string{"ws://tracing.example.com/"}},
+		{name: "failover servers over ws", url: "ws://a.example.com/",
+			opts:     []Option{WithAPIKey(secret), WithFailover("ws://b.example.com/", "ws://c.example.com/")},
+			warnURLs: []string{"ws://a.example.com/", "ws://b.example.com/", "ws://c.example.com/"}},
+		{name: "failover server over ws", url: "wss://a.example.com/",
+			opts:     []Option{WithHeader("Authorization", secret), WithFailover("ws://127.0.0.1:8080/", "ws://c.example.com/", "wss://d.example.com/")},
+			warnURLs: []string{"ws://c.example.com/"}},
 		{name: "api key over wss", url: "wss://tracing.example.com/", opts: []Option{WithAPIKey(secret)}},
+		{name: "authorization header over wss", url: "wss://tracing.example.com/", opts: []Option{WithHeader("Authorization", secret)}},
 		{name: "user info over wss", url: "wss://reflow:" + secret + "@tracing.example.com/"},
-		{name: "no credentials over ws", url: "ws://tracing.example.com/", opts: []Option{WithOrigin("https://app.example")}},
+		{name: "no credentials over ws", url: "ws://tracing.example.com/", opts: []Option{WithOrigin("https://app.example"), WithHeader("X-Tenant", "acme")}},
 		{name: "api key to 127.0.0.1", url: "ws://127.0.0.1:8080/", opts: []Option{WithAPIKey(secret)}},
 		{name: "api key to 127.8.9.10", url: "ws://127.8.9.10:8080/", opts: []Option{WithAPIKey(secret)}},
 		{name: "bearer to ::1", url: "ws://[::1]:8080/", opts: []Option{WithBearerToken(secret)}},
+		{name: "authorization header to ::1", url: "ws://[::1]:8080/", opts: []Option{WithHeader("Authorization", secret)}},
 		{name: "user info to localhost", url: "ws://reflow:" + secret + "@LocalHost:8080/"},
 		{name: "api key to a .localhost name", url: "ws://tracing.localhost/", opts: []Option{WithAPIKey(secret)}},
 	}
@@ -195,10 +210,12 @@ func TestWebSocketPlaintextCredentialsWarning(t *testing.T) {
 			core, logs := observer.New(zap.DebugLevel)
 			// What New does before it starts dialing, without the
 			// dialing: these hosts are not loopback.
-			_ = dial.New(u, cfg.dialConfig(nil, zap.New(core).Named("sink.websocket")))
+			if _, err := newDialers(u, cfg, nil, zap.New(core).Named("sink.websocket")); err != nil {
+				t.Fatal(err)
+			}
 			warns := logs.FilterLevelExact(zapcore.WarnLevel).All()
 			want := 0
-			if tt.warn {
+			if len(tt.warnURLs) > 0 {
 				want = 1
 			}
 			if len(warns) != want {
@@ -214,8 +231,10 @@ func TestWebSocketPlaintextCredentialsWarning(t *testing.T) {
 					}
 				}
 			}
-			if tt.warn && warns[0].ContextMap()["url"] != dial.ShowURL(tt.url) {
-				t.Fatalf("the Warn log does not name the url: %v", warns[0].ContextMap())
+			if want == 1 {
+				if got := fmt.Sprint(warns[0].ContextMap()["urls"]); got != fmt.Sprint(tt.warnURLs) {
+					t.Fatalf("the Warn log names the urls %s, want %v", got, tt.warnURLs)
+				}
 			}
 		})
 	}

@@ -9,11 +9,11 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
 	cws "github.com/coder/websocket"
-	"go.uber.org/zap"
 
 	"github.com/reflowtrace/reflowtrace-go/internal/cork"
 )
@@ -54,9 +54,6 @@ type Config struct {
 	// Timeout bounds one dial: TCP, TLS and the upgrade. It must be
 	// positive.
 	Timeout time.Duration
-	// Log, if not nil, gets a Warn at New when credentials would cross
-	// the network unencrypted (ws:// to a host that is not loopback).
-	Log *zap.Logger
 }
 
 // Dialer opens WebSocket connections to one server. It is safe for
@@ -77,8 +74,9 @@ type Dialer struct {
 }
 
 // New returns a Dialer of u, a ws:// or wss:// URL whose port the caller
-// checked, with cfg's credentials and headers, and logs a Warn to cfg.Log
-// when credentials would cross the network unencrypted.
+// checked, with cfg's credentials and headers. It logs nothing: the caller
+// warns of credentials that would cross the network unencrypted (see
+// PlaintextCredentials), once for all its Dialers.
 func New(u *url.URL, cfg Config) *Dialer {
 	h := cfg.Header.Clone()
 	if h == nil {
@@ -109,10 +107,6 @@ func New(u *url.URL, cfg Config) *Dialer {
 		credHeaders: creds, redirectCreds: cfg.RedirectCredentials,
 		secrets: collectSecrets(u, cfg),
 	}
-	if plain := plaintextCredentials(u, cfg); len(plain) > 0 && cfg.Log != nil {
-		cfg.Log.Warn("credentials will cross the network unencrypted: use wss://",
-			zap.String("url", d.shown), zap.Strings("credentials", plain))
-	}
 	return d
 }
 
@@ -120,9 +114,13 @@ func New(u *url.URL, cfg Config) *Dialer {
 // for logs and errors.
 func (d *Dialer) URL() string { return d.shown }
 
-// plaintextCredentials names the credentials a Dialer would send over
-// ws:// to a host that is not loopback.
-func plaintextCredentials(u *url.URL, cfg Config) []string {
+// PlaintextCredentials names the credentials a Dialer of u with cfg
+// would send over ws:// to a host that is not loopback: the API key, the
+// bearer token, the URL's user info, and each header of cfg.Header whose
+// name says it carries credentials (see credentialHeader), as "header"
+// and its name. It returns nil for wss://, a loopback host, or no
+// credentials. It never returns a secret.
+func PlaintextCredentials(u *url.URL, cfg Config) []string {
 	if wsScheme(u.Scheme) != "ws" || isLoopbackHost(u.Hostname()) {
 		return nil
 	}
@@ -136,7 +134,33 @@ func plaintextCredentials(u *url.URL, cfg Config) []string {
 	if u.User != nil {
 		out = append(out, "url user info")
 	}
-	return out
+	names := make([]string, 0, len(cfg.Header))
+	for k := range cfg.Header {
+		if credentialHeader(k, cfg.APIKeyHeader) {
+			names = append(names, "header "+http.CanonicalHeaderKey(k))
+		}
+	}
+	slices.Sort(names)
+	return append(out, names...)
+}
+
+// credentialHeader reports whether a header named name carries
+// credentials: Cookie, the API key header (apiKeyHeader), or a name
+// holding "auth", "token", "key", "secret", "passw", "session" or
+// "credential" in any case (Authorization, Proxy-Authorization, X-API-Key,
+// X-Auth-Token, X-Session-Id).
+func credentialHeader(name, apiKeyHeader string) bool {
+	n := strings.ToLower(name)
+	switch {
+	case n == "cookie", strings.EqualFold(name, apiKeyHeader):
+		return true
+	}
+	for _, w := range []string{"auth", "token", "key", "secret", "passw", "session", "credential"} {
+		if strings.Contains(n, w) {
+			return true
+		}
+	}
+	return false
 }
 
 // isLoopbackHost reports whether host, a URL's host name, is a loopback
