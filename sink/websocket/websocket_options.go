@@ -283,9 +283,14 @@ func (c *wsConfig) dialConfig(tlsCfg *tls.Config) dial.Config {
 	}
 }
 
-// checkURL checks the part of a server URL that url.Parse leaves alone:
-// the port, which must be within 1 to 65535 when given.
+// checkURL checks the parts of a server URL that url.Parse leaves alone:
+// the host, which must not be empty (url.Parse takes "ws://:80" for a
+// URL with a port and no host), and the port, which must be within 1 to
+// 65535 when given.
 func checkURL(u *url.URL) error {
+	if u.Hostname() == "" {
+		return fmt.Errorf("%w: url %q: no host: want ws://host:port or wss://host:port", sink.ErrInvalidOption, dial.ShowURL(u.String()))
+	}
 	if p := u.Port(); p != "" {
 		if n, err := strconv.ParseUint(p, 10, 16); err != nil || n == 0 {
 			return fmt.Errorf("%w: url %q: port %s is not within 1 to 65535", sink.ErrInvalidOption, dial.ShowURL(u.String()), p)

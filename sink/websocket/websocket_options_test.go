@@ -56,6 +56,9 @@ func TestNewWebSocketRejectsBadOptions(t *testing.T) {
 		{name: "empty api key header", opts: []Option{WithAPIKeyHeader("")}, option: "WithAPIKeyHeader"},
 		{name: "non-numeric port", url: "ws://127.0.0.1:http/", option: "url"},
 		{name: "negative port", url: "ws://127.0.0.1:-1/", option: "url"},
+		{name: "no host", url: "ws://:80", option: "url"},
+		{name: "no host, user info", url: "ws://reflow@:80/", option: "url"},
+		{name: "failover without host", opts: []Option{WithFailover("ws://:8080/")}, option: "WithFailover"},
 		{name: "unknown compression", opts: []Option{WithCompression(transport.CompressionNone + 1)}, option: "WithCompression"},
 		{name: "spool sync every 0 records", opts: []Option{WithSpoolSync(sink.SyncEvery(0))}, option: "WithSpoolSync"},
 		{name: "spool sync interval 0", opts: []Option{WithSpoolSync(sink.SyncInterval(0))}, option: "WithSpoolSync"},
@@ -118,6 +121,8 @@ func TestCheckURL(t *testing.T) {
 		{"ws://127.0.0.1:65536/", false},
 		{"wss://[::1]:0/", false},
 		{"ws://127.0.0.1:00000000000000000000065536/", false},
+		{"ws://:80/", false},
+		{"wss://:443", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.url, func(t *testing.T) {
