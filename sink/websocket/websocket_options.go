@@ -55,6 +55,15 @@ const (
 	DefaultAPIKeyHeader = "X-API-Key"
 )
 
+const (
+	// minFrameBytes is the smallest limit WithMaxFrameBytes takes.
+	minFrameBytes = 1 << 10
+	// minOutageBufferBytes is the smallest limit WithOutageBuffer takes:
+	// a trace segment holds at most a quarter of it, which must hold an
+	// event as large as the smallest frame.
+	minOutageBufferBytes = 4 * minFrameBytes
+)
+
 // Mode chooses the messages the WebSocket sink sends.
 //
 // The modes, their values and names (String):
@@ -188,7 +197,7 @@ func newWSConfig(opts []Option) (*wsConfig, error) {
 	if c.mode > ModeBoth {
 		bad("WithMode", c.mode, "want ModeStore, ModeLive or ModeBoth")
 	}
-	if c.maxFrame < 1024 || c.maxFrame > 16<<20-1 {
+	if c.maxFrame < minFrameBytes || c.maxFrame > 16<<20-1 {
 		bad("WithMaxFrameBytes", c.maxFrame, "want 1 KiB up to 16 MiB - 1")
 	}
 	if c.alg > transport.CompressionNone {
@@ -200,8 +209,9 @@ func newWSConfig(opts []Option) (*wsConfig, error) {
 	if c.inflight < 1 || c.inflightB < 1 {
 		bad("WithMaxInFlight", fmt.Sprintf("%d, %d", c.inflight, c.inflightB), "both must be at least 1")
 	}
-	if c.outageB < 0 {
-		bad("WithOutageBuffer", c.outageB, "must not be negative")
+	if c.outageB < minOutageBufferBytes {
+		bad("WithOutageBuffer", c.outageB, fmt.Sprintf("want at least %d bytes: a trace segment holds at most a quarter of the limit, "+
+			"which must hold an event as large as the smallest frame (WithMaxFrameBytes takes %d)", minOutageBufferBytes, minFrameBytes))
 	}
 	if c.keepalive < 0 || c.keepaliveTO <= 0 && c.keepalive > 0 {
 		bad("WithKeepalive", fmt.Sprintf("%v, %v", c.keepalive, c.keepaliveTO), "interval must not be negative and timeout must be positive")
@@ -381,7 +391,13 @@ func WithMaxInFlight(frames, bytes int) Option {
 // slow, dropped connections or was down: 18-20 MiB at 16 MiB, 66 MiB at 64
 // MiB), not counting the client's queue; with compression on, the
 // compressor's own state adds about 5 (lz4) to 8 MiB (zstd).
-// Default: DefaultOutageBufferBytes.
+//
+// The limit must be at least 4 KiB, four times the smallest frame
+// WithMaxFrameBytes takes, since a segment holds at most a quarter of it;
+// New refuses less. An event larger than a quarter of the limit (or than
+// the frame limit) is dropped, counted as DropTooLarge and reported: to
+// keep every event that fits in a frame, give at least four times
+// WithMaxFrameBytes. Default: DefaultOutageBufferBytes.
 func WithOutageBuffer(bytes int) Option {
 	return wsOptionFunc(func(c *wsConfig) { c.outageB = bytes })
 }

@@ -60,6 +60,10 @@ func TestNewWebSocketRejectsBadOptions(t *testing.T) {
 		{name: "no host, user info", url: "ws://reflow@:80/", option: "url"},
 		{name: "failover without host", opts: []Option{WithFailover("ws://:8080/")}, option: "WithFailover"},
 		{name: "unknown compression", opts: []Option{WithCompression(transport.CompressionNone + 1)}, option: "WithCompression"},
+		{name: "no outage buffer", opts: []Option{WithOutageBuffer(0)}, option: "WithOutageBuffer(0)"},
+		{name: "outage buffer of 1 KiB", opts: []Option{WithOutageBuffer(1024)}, option: "WithOutageBuffer(1024)"},
+		{name: "outage buffer under 4 KiB", opts: []Option{WithOutageBuffer(4<<10 - 1)}, option: "WithOutageBuffer(4095)"},
+		{name: "negative outage buffer", opts: []Option{WithOutageBuffer(-1)}, option: "WithOutageBuffer(-1)"},
 		{name: "spool sync every 0 records", opts: []Option{WithSpoolSync(sink.SyncEvery(0))}, option: "WithSpoolSync"},
 		{name: "spool sync interval 0", opts: []Option{WithSpoolSync(sink.SyncInterval(0))}, option: "WithSpoolSync"},
 	}
@@ -96,6 +100,8 @@ func TestWebSocketOptionsAccepted(t *testing.T) {
 		{name: "empty header value", opts: []Option{WithHeader("X-Tenant", "")}},
 		{name: "api key header", opts: []Option{WithAPIKey("k3y/+=="), WithAPIKeyHeader("X-Reflow-Key")}},
 		{name: "bearer token", opts: []Option{WithBearerToken("eyJhbGciOi.J9.x-y_z")}},
+		{name: "smallest outage buffer", opts: []Option{WithOutageBuffer(4 << 10)}},
+		{name: "smallest frame", opts: []Option{WithMaxFrameBytes(1 << 10)}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
