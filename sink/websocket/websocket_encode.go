@@ -15,7 +15,9 @@ import (
 )
 
 // ErrEventTooLarge is wrapped by the error reported for an event that does
-// not fit in a frame on its own; the event is dropped and counted.
+// not fit on its own in a frame (WithMaxFrameBytes) or in a quarter of the
+// memory limit (WithOutageBuffer); the event is dropped and counted, and
+// the error names the limit it is over.
 var ErrEventTooLarge = errors.New("sink: event too large for a frame")
 
 // encodeBatch turns batch into frames. Each event joins its trace's
@@ -44,8 +46,8 @@ func (s *Sink) encodeBatch(batch []tracing.TraceEvent) []*frame {
 		id := s.traceOf(ev)
 		js := s.enc.AppendEvent(s.evBuf[:0], ev)
 		s.evBuf = js
-		if len(js) > s.segCap(s.segFor(id, ev.Timestamp.UnixNano())) {
-			s.tooLarge(ev, len(js))
+		if g := s.segFor(id, ev.Timestamp.UnixNano()); len(js) > s.segCap(g) {
+			s.tooLarge(ev, len(js), g)
 			continue
 		}
 		var g *traceSeg
@@ -144,8 +146,15 @@ func (s *Sink) finish(buf *[]byte, kind frameKind, events int, critical bool, no
 	return f
 }
 
-func (s *Sink) tooLarge(ev *tracing.TraceEvent, n int) {
-	err := fmt.Errorf("%w: event %s encodes to %d bytes, the frame limit is %d", ErrEventTooLarge, ev.EventID, n, s.cfg.maxFrame)
+// tooLarge drops ev, which encodes to n bytes, more than segment g may
+// hold (segCap), and reports it, naming the limit that applied.
+func (s *Sink) tooLarge(ev *tracing.TraceEvent, n int, g *traceSeg) {
+	limit := s.segCap(g)
+	why := fmt.Sprintf("the frame limit, WithMaxFrameBytes(%d), less the trace header", s.cfg.maxFrame)
+	if limit == s.cfg.outageB/4 {
+		why = fmt.Sprintf("a quarter of the memory limit, WithOutageBuffer(%d)", s.cfg.outageB)
+	}
+	err := fmt.Errorf("%w: event %s encodes to %d bytes, more than the %d one event may take: %s", ErrEventTooLarge, ev.EventID, n, limit, why)
 	s.mu.Lock()
 	s.dropped[DropTooLarge]++
 	s.notifyLocked()

@@ -177,6 +177,37 @@ func TestWebSocketSplitsAndRejectsTooLarge(t *testing.T) {
 	}
 }
 
+// TestWebSocketTooLargeNamesTheLimit checks that the error reported for
+// an event too large names the limit it is over: the frame limit, or a
+// quarter of the memory limit, which is smaller when the memory limit is
+// under four frames.
+func TestWebSocketTooLargeNamesTheLimit(t *testing.T) {
+	tests := []struct {
+		name    string
+		opts    []Option
+		payload int
+		want    string
+	}{
+		{name: "frame limit", opts: []Option{WithMaxFrameBytes(8 << 10)}, payload: 20 << 10, want: "WithMaxFrameBytes(8192)"},
+		{name: "memory limit", opts: []Option{WithOutageBuffer(8 << 10)}, payload: 4 << 10, want: "more than the 2048 one event may take: a quarter of the memory limit, WithOutageBuffer(8192)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := testCtx(t)
+			srv := startServer(t)
+			s, el := newTestSink(t, srv.URL(), tt.opts...)
+			big := event.NetworkEvent("blob", attr.String("payload", strings.Repeat("x", tt.payload)))
+			if err := s.Write(ctx, []tracing.TraceEvent{big}); err != nil {
+				t.Fatal(err)
+			}
+			errs := el.all()
+			if len(errs) != 1 || !errors.Is(errs[0], ErrEventTooLarge) || !strings.Contains(errs[0].Error(), tt.want) {
+				t.Fatalf("reported %v, want one ErrEventTooLarge saying %q", errs, tt.want)
+			}
+		})
+	}
+}
+
 func TestWebSocketServerErrors(t *testing.T) {
 	tests := []struct {
 		name         string
