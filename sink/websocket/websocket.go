@@ -223,6 +223,9 @@ type Sink struct {
 	// link is the acknowledgement latency, the window of bytes in flight
 	// and whether Write sheds routine events (see websocket_adapt.go).
 	link *adapt.Link
+	// critical holds the critical events of a batch Write sheds, since
+	// the batch is the caller's (Write only; see keepCritical).
+	critical []tracing.TraceEvent
 
 	framesSent, framesAcked, framesResent atomic.Uint64
 	eventsDelivered, eventsResent         atomic.Uint64
@@ -475,7 +478,8 @@ func (s *Sink) ObserveTrace(trace tracing.FlowTrace) {
 }
 
 // Write adds batch to its traces' segments and queues the frames that are
-// due; it copies what it keeps. It waits while the memory limit
+// due; it copies what it keeps, and leaves batch as it is (also when it
+// drops some of its events). It waits while the memory limit
 // (WithOutageBuffer) is reached and, when ctx ends first, drops the
 // batch's routine events (counted) and keeps its critical ones. While
 // connected it also waits for room when the window and as much again are
@@ -487,6 +491,7 @@ func (s *Sink) Write(ctx context.Context, batch []tracing.TraceEvent) error {
 	if s.closed.Load() {
 		return fmt.Errorf("sink: websocket write: %w", tracing.ErrClosed)
 	}
+	defer s.forgetCritical()
 	if s.degrading() {
 		batch = s.shed(batch)
 	}
@@ -558,7 +563,7 @@ func (s *Sink) reserve(ctx context.Context, batch []tracing.TraceEvent) []tracin
 	if held := s.held(); len(batch) == 0 || held < limit || (degraded && held < reserve) {
 		return batch
 	}
-	kept, dropped := adapt.KeepCritical(batch)
+	kept, dropped := s.keepCritical(batch)
 	if dropped > 0 {
 		s.mu.Lock()
 		s.dropped[DropOutageBufferFull] += uint64(dropped)

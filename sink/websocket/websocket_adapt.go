@@ -72,9 +72,10 @@ func (s *Sink) degradingLocked() bool {
 }
 
 // shed drops batch's routine events, counted as DropDegraded, and returns
-// the critical ones (see adapt.Critical), in order.
+// the critical ones (see adapt.Critical), in order, in s.critical: batch
+// is the caller's, which Write must not change. Only Write calls it.
 func (s *Sink) shed(batch []tracing.TraceEvent) []tracing.TraceEvent {
-	kept, n := adapt.KeepCritical(batch)
+	kept, n := s.keepCritical(batch)
 	if n > 0 {
 		s.mu.Lock()
 		s.dropped[DropDegraded] += uint64(n)
@@ -83,4 +84,28 @@ func (s *Sink) shed(batch []tracing.TraceEvent) []tracing.TraceEvent {
 		s.mu.Unlock()
 	}
 	return kept
+}
+
+// maxCritical bounds the events s.critical keeps room for between Writes.
+const maxCritical = 1024
+
+// keepCritical copies batch's critical events, in order, to s.critical
+// and returns them, with how many routine events it left out. batch may be
+// s.critical itself (what an earlier call returned). Only Write calls it;
+// forgetCritical clears s.critical when Write is done with it.
+func (s *Sink) keepCritical(batch []tracing.TraceEvent) ([]tracing.TraceEvent, int) {
+	kept, n := adapt.AppendCritical(s.critical[:0], batch)
+	s.critical = kept
+	return kept, n
+}
+
+// forgetCritical clears s.critical, which must not hold on to the events'
+// memory after Write returns, and lets it go if a large batch grew it.
+func (s *Sink) forgetCritical() {
+	if cap(s.critical) > maxCritical {
+		s.critical = nil
+		return
+	}
+	clear(s.critical)
+	s.critical = s.critical[:0]
 }

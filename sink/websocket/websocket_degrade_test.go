@@ -3,6 +3,7 @@ package websocket
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -42,6 +43,21 @@ func criticalMix(tr tracing.TraceID) (all, kept, shed []tracing.TraceEvent) {
 		all = append(all, kept[i], shed[i])
 	}
 	return all, kept, shed
+}
+
+// writeLeavesBatch writes b and returns Write's error or, if Write
+// changed b, an error saying how: the tracing client hands every sink the
+// same events, and a test or a caller reading b afterwards must find what
+// it recorded.
+func writeLeavesBatch(ctx context.Context, s *Sink, b []tracing.TraceEvent) error {
+	want := ids(b)
+	err := s.Write(ctx, b)
+	for i, id := range ids(b) {
+		if id != want[i] {
+			return errors.Join(err, fmt.Errorf("Write changed its batch: event %d is %s, was %s", i, id, want[i]))
+		}
+	}
+	return err
 }
 
 // In an outage with its buffer past the fill, the sink sheds routine
@@ -97,7 +113,7 @@ func testDegrade(t *testing.T, gen tracetest.Generation) {
 	}
 	mixed, critical, shed := criticalMix(tr)
 	droppedBefore := s.Stats().Dropped[DropDegraded]
-	if err := s.Write(ctx, mixed); err != nil {
+	if err := writeLeavesBatch(ctx, s, mixed); err != nil {
 		t.Fatal(err)
 	}
 	if got := s.Stats().Dropped[DropDegraded] - droppedBefore; got != uint64(len(shed)) {
@@ -210,7 +226,7 @@ func TestWebSocketDegradeReleasesAWaitingWrite(t *testing.T) {
 	}
 	mixed, critical, shed := criticalMix(tr)
 	wrote := make(chan error, 1)
-	go func() { wrote <- s.Write(ctx, mixed) }() // waits for room
+	go func() { wrote <- writeLeavesBatch(ctx, s, mixed) }() // waits for room
 	srv.SetRefusing(true, tracetest.RefuseClose)
 	srv.KillConnections()
 	if err := <-wrote; err != nil || ctx.Err() != nil {

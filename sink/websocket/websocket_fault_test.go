@@ -237,13 +237,14 @@ func TestWebSocketFaultOutageBufferFull(t *testing.T) {
 	var all, critical []tracing.TraceEvent
 	for range 40 {
 		b := makeEvents(10, tracing.NewTraceID())
+		b[0], b[5] = b[5], b[0] // the critical event after a routine one
 		all = append(all, b...)
 		for _, ev := range b {
 			if ev.Type.Kind.Critical() {
 				critical = append(critical, ev)
 			}
 		}
-		if err := s.Write(wctx, b); err != nil {
+		if err := writeLeavesBatch(wctx, s, b); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -167,14 +167,16 @@ func Critical(ev *tracing.TraceEvent) bool {
 	return false
 }
 
-// KeepCritical moves batch's critical events (see Critical), in order, to
-// its front and returns them, with how many routine events it left out.
-func KeepCritical(batch []tracing.TraceEvent) (kept []tracing.TraceEvent, dropped int) {
-	kept = batch[:0]
+// AppendCritical appends batch's critical events (see Critical), in
+// order, to dst and returns the result, with how many routine events it
+// left out. It does not change batch, unless dst shares its memory (dst
+// may be batch[:0] of a slice the caller owns).
+func AppendCritical(dst, batch []tracing.TraceEvent) (kept []tracing.TraceEvent, dropped int) {
+	kept = dst
 	for i := range batch {
 		if Critical(&batch[i]) {
 			kept = append(kept, batch[i])
 		}
 	}
-	return kept, len(batch) - len(kept)
+	return kept, len(batch) - (len(kept) - len(dst))
 }

@@ -1,6 +1,7 @@
 package adapt
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -134,14 +135,24 @@ func TestCriticalEvents(t *testing.T) {
 	}
 }
 
-func TestKeepCriticalKeepsTheOrder(t *testing.T) {
+func TestAppendCriticalKeepsTheOrder(t *testing.T) {
 	routine := event.DataFlow("sensor", "out", "validator", "in", "Reading", 1)
 	batch := []tracing.TraceEvent{routine, event.ActorStarted("a"), routine, routine, event.ActorFailed("a", "boom")}
-	kept, dropped := KeepCritical(batch)
+	before := slices.Clone(batch)
+	kept, dropped := AppendCritical(nil, batch)
 	if dropped != 3 || len(kept) != 2 || kept[0].Type != event.ActorStarted("a").Type || kept[1].Type != event.ActorFailed("a", "boom").Type {
-		t.Fatalf("KeepCritical = %v, %d; want ActorStarted, ActorFailed and 3 dropped", kept, dropped)
+		t.Fatalf("AppendCritical = %v, %d; want ActorStarted, ActorFailed and 3 dropped", kept, dropped)
 	}
-	if kept, dropped := KeepCritical(nil); len(kept) != 0 || dropped != 0 {
-		t.Fatalf("KeepCritical(nil) = %v, %d", kept, dropped)
+	for i := range batch {
+		if batch[i].Type != before[i].Type {
+			t.Fatalf("AppendCritical changed its batch at %d: %v, was %v", i, batch[i].Type, before[i].Type)
+		}
+	}
+	prefix := []tracing.TraceEvent{routine}
+	if kept, dropped := AppendCritical(prefix, batch); len(kept) != 3 || dropped != 3 {
+		t.Fatalf("AppendCritical after one event = %d events, %d dropped; want 3 and 3", len(kept), dropped)
+	}
+	if kept, dropped := AppendCritical(nil, nil); len(kept) != 0 || dropped != 0 {
+		t.Fatalf("AppendCritical(nil, nil) = %v, %d", kept, dropped)
 	}
 }

@@ -5,7 +5,7 @@
 // latency when the sink's adaptive window is on (Window), and decides,
 // from what the sink tells it of its connection and its memory, when an
 // outage degrades the sink to keeping only critical events and when the
-// link is back (Degrade). Critical and KeepCritical tell which events a
+// link is back (Degrade). Critical and AppendCritical tell which events a
 // degraded sink keeps.
 //
 // The package keeps no state beyond its Links, which are safe for
