@@ -10,6 +10,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -295,11 +296,21 @@ func (c *wsConfig) dialConfig(tlsCfg *tls.Config) dial.Config {
 
 // checkURL checks the parts of a server URL that url.Parse leaves alone:
 // the host, which must not be empty (url.Parse takes "ws://:80" for a
-// URL with a port and no host), and the port, which must be within 1 to
-// 65535 when given.
+// URL with a port and no host); the port, which must be within 1 to
+// 65535 when given, and not empty after a colon; and the credentials,
+// which must hold no control character.
 func checkURL(u *url.URL) error {
 	if u.Hostname() == "" {
 		return fmt.Errorf("%w: url %q: no host: want ws://host:port or wss://host:port", sink.ErrInvalidOption, dial.ShowURL(u.String()))
+	}
+	if strings.HasSuffix(u.Host, ":") {
+		return fmt.Errorf("%w: url %q: empty port: want ws://host:port or wss://host:port", sink.ErrInvalidOption, dial.ShowURL(u.String()))
+	}
+	if u.User != nil {
+		pass, _ := u.User.Password()
+		if !header.IsValue(u.User.Username()) || !header.IsValue(pass) {
+			return fmt.Errorf("%w: url %q: the credentials hold a control character", sink.ErrInvalidOption, dial.ShowURL(u.String()))
+		}
 	}
 	if p := u.Port(); p != "" {
 		if n, err := strconv.ParseUint(p, 10, 16); err != nil || n == 0 {

@@ -58,6 +58,8 @@ func TestNewWebSocketRejectsBadOptions(t *testing.T) {
 		{name: "negative port", url: "ws://127.0.0.1:-1/", option: "url"},
 		{name: "no host", url: "ws://:80", option: "url"},
 		{name: "no host, user info", url: "ws://reflow@:80/", option: "url"},
+		{name: "empty port", url: "ws://127.0.0.1:/", option: "url"},
+		{name: "user info with CRLF", url: "ws://u%0d%0a:p@127.0.0.1:1/", option: "url"},
 		{name: "failover without host", opts: []Option{WithFailover("ws://:8080/")}, option: "WithFailover"},
 		{name: "unknown compression", opts: []Option{WithCompression(transport.CompressionNone + 1)}, option: "WithCompression"},
 		{name: "no outage buffer", opts: []Option{WithOutageBuffer(0)}, option: "WithOutageBuffer(0)"},
