@@ -109,7 +109,8 @@ type TracingClient struct {
 	// trace is the implicit trace: the one events recorded with a ctx
 	// that carries none belong to.
 	trace atomic.Pointer[traceState]
-	// explicit turns true at the first StartTrace.
+	// explicit turns true at the first StartTrace, or the first trace
+	// the client joins.
 	explicit atomic.Bool
 	// traceMu orders the implicit trace's start and end with their
 	// notifications.

@@ -177,6 +177,7 @@ func (c *TracingClient) join(ref TraceRef) {
 		c.joined[ref.ID] = struct{}{}
 	}
 	c.joinMu.Unlock()
+	c.explicit.Store(true)
 	if seen {
 		return
 	}
@@ -497,9 +498,10 @@ func (c *TracingClient) endTrace(t *traceState, status ExecutionStatus) bool {
 }
 
 // endImplicitTrace completes the implicit trace at Close if events were
-// recorded into it, or if the client never started a trace of its own: a
-// client that runs its work in explicit traces leaves no empty implicit
-// trace behind on a server that stores a trace on its end.
+// recorded into it, or if the client never started or joined a trace: a
+// client that runs its work in explicit traces, its own or another
+// process's, leaves no empty implicit trace behind on a server that
+// stores a trace on its end.
 func (c *TracingClient) endImplicitTrace() {
 	c.traceMu.Lock()
 	defer c.traceMu.Unlock()

@@ -519,28 +519,36 @@ func TestNewCause(t *testing.T) {
 }
 
 // TestTraces_CloseLeavesUnusedImplicitTrace: a client whose events all
-// went to explicit traces does not end (and so does not store) an empty
-// implicit trace at Close; one that recorded into it does.
+// went to explicit traces, its own or joined ones, does not end (and so
+// does not store) an empty implicit trace at Close; one that recorded
+// into it does.
 func TestTraces_CloseLeavesUnusedImplicitTrace(t *testing.T) {
 	for _, tt := range []struct {
-		name string
-		use  bool
-	}{{"unused", false}, {"used", true}} {
+		name      string
+		use, join bool
+	}{{"unused", false, false}, {"used", true, false}, {"unused/joined", false, true}, {"used/joined", true, true}} {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := ctxTimeout(t)
 			sink := newRecordSink()
 			c := newTestClient(t, sink, nil)
 			implicit := c.CurrentTrace(ctx).ID
-			tctx, _, err := c.StartTrace(ctx, "f", FlowVersion{})
-			if err != nil {
-				t.Fatal(err)
+			var tctx context.Context
+			if tt.join {
+				tctx = ContextWithTrace(ctx, TraceRef{ID: NewTraceID(), FlowID: "remote"})
+			} else {
+				var err error
+				if tctx, _, err = c.StartTrace(ctx, "f", FlowVersion{}); err != nil {
+					t.Fatal(err)
+				}
 			}
 			c.ActorStarted(tctx, "a")
 			if tt.use {
 				c.ActorStarted(ctx, "b")
 			}
-			if err := c.EndTrace(tctx, ExecutionStatus{Kind: StatusCompleted}); err != nil {
-				t.Fatal(err)
+			if !tt.join {
+				if err := c.EndTrace(tctx, ExecutionStatus{Kind: StatusCompleted}); err != nil {
+					t.Fatal(err)
+				}
 			}
 			if err := c.Close(ctx); err != nil {
 				t.Fatal(err)
