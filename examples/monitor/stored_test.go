@@ -70,6 +70,18 @@ type monitor struct {
 	cancel  context.CancelFunc
 }
 
+// shownOnceDone waits up to 15 s for the monitor to have shown every
+// wanted event, stops it and returns how many times it showed each event.
+func (m *monitor) shownOnceDone(t *testing.T) map[tracing.EventID]int {
+	t.Helper()
+	select {
+	case <-m.done:
+	case <-time.After(15 * time.Second):
+		t.Error("the monitor did not show every event in 15s")
+	}
+	return shownIDs(t, m.stop(t))
+}
+
 func startMonitor(ctx context.Context, t *testing.T, o options, want func() map[tracing.EventID]bool) *monitor {
 	t.Helper()
 	m := &monitor{ready: make(chan struct{}), done: make(chan struct{}), stopped: make(chan error, 1), polled: make(chan struct{}, 1)}
@@ -235,12 +247,7 @@ func TestWatchShowsEveryEventOnce(t *testing.T) {
 				if len(want) < 30*5 {
 					t.Fatalf("the server saw %d events of the program", len(want))
 				}
-				select {
-				case <-m.done:
-				case <-time.After(15 * time.Second):
-					t.Error("the monitor did not show every event in 15s")
-				}
-				shown := shownIDs(t, m.stop(t))
+				shown := m.shownOnceDone(t)
 				for id := range want {
 					if shown[id] != 1 {
 						t.Errorf("event %s shown %d times, want once", id, shown[id])
@@ -321,12 +328,7 @@ func TestWatchFlowFilter(t *testing.T) {
 			mu.Lock()
 			want = orders
 			mu.Unlock()
-			select {
-			case <-m.done:
-			case <-time.After(15 * time.Second):
-				t.Error("the monitor did not show every event in 15s")
-			}
-			shown := shownIDs(t, m.stop(t))
+			shown := m.shownOnceDone(t)
 			for id := range orders {
 				if shown[id] != 1 {
 					t.Errorf("event %s of flow orders shown %d times, want once", id, shown[id])
@@ -379,12 +381,7 @@ func TestWatchStoredFilters(t *testing.T) {
 			mu.Lock()
 			want = match
 			mu.Unlock()
-			select {
-			case <-m.done:
-			case <-time.After(15 * time.Second):
-				t.Error("the monitor did not show every event in 15s")
-			}
-			shown := shownIDs(t, m.stop(t))
+			shown := m.shownOnceDone(t)
 			for id := range match {
 				if shown[id] != 1 {
 					t.Errorf("event %s shown %d times, want once", id, shown[id])
