@@ -887,6 +887,21 @@ func (s *Sink) reject(c *wsConn, serr *wire.ServerError) error {
 		s.report(fmt.Errorf("sink: websocket: server rejected an event: %w", serr), "event rejected", zap.String("code", code))
 		return nil
 	}
+	if g := f.seg; g != nil && f.build < g.builds && !g.lost.Load() {
+		// A newer store of the segment, built before this reply came,
+		// carries f's events: the server keeps the segment whole if it
+		// takes that one, and its reply decides their fate.
+		s.untrackLocked(f)
+		if f.spool.Valid() {
+			s.spool.Ack(f.spool)
+		}
+		s.releaseLocked(f)
+		s.resolveSegLocked(g)
+		s.notifyLocked()
+		s.mu.Unlock()
+		s.report(fmt.Errorf("sink: websocket: server rejected a store that a newer one replaces: %w", serr), "store rejected", zap.String("code", code))
+		return nil
+	}
 	n := f.events
 	if f.seg != nil {
 		n = f.seg.unackedLocked()

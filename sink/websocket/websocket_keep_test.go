@@ -375,6 +375,50 @@ func TestWebSocketKeepsPermanentRejections(t *testing.T) {
 	}
 }
 
+// TestWebSocketKeepsASegmentWhoseOlderStoreWasRejected has the server
+// reject a store of a segment while a newer store of it, which carries
+// the same events and more, is already on its way: the server keeps the
+// segment whole when it takes the newer one, so nothing is lost, and
+// nothing may be counted as dropped.
+func TestWebSocketKeepsASegmentWhoseOlderStoreWasRejected(t *testing.T) {
+	for _, gen := range generations {
+		t.Run(gen.String(), func(t *testing.T) {
+			r := newKeepRun(t, gen, ModeStore, nil)
+			// Connects counts a connection once the server answered its
+			// probe, which the gate would hold.
+			waitSink(r.ctx, t, r.s, "a probed connection", func(st Stats) bool { return st.Connects > 0 })
+			gate := make(chan struct{})
+			r.srv.SetAckGate(gate)
+			r.srv.ErrorNext("StoreTrace", 1, wire.CodeInvalidRequest, "bad trace")
+			batches := r.startTraces(1, 20, 10)
+			sent := r.s.Stats().FramesSent
+			sentAtLeast := func(n uint64) {
+				waitSink(r.ctx, t, r.s, "stores sent", func(st Stats) bool { return st.FramesSent >= sent+n })
+			}
+			r.write(batches[0])
+			sentAtLeast(1) // the segment's first store, which the server rejects
+			r.write(batches[1])
+			flushed := make(chan error, 1)
+			go func() { flushed <- r.s.Flush(r.ctx) }()
+			sentAtLeast(2) // a store with both batches
+			close(gate)
+			if err := <-flushed; err != nil {
+				t.Fatalf("Flush: %v", err)
+			}
+			st := r.s.Stats()
+			if st.Dropped[DropRejected] != 0 || len(st.Rejected) != 0 {
+				t.Fatalf("events counted as rejected, stats %+v", st)
+			}
+			if m := missing(r.want, r.srv.Kept()); len(m) > 0 {
+				t.Fatalf("%d of %d events not kept", len(m), len(r.want))
+			}
+			if errs := r.el.all(); len(errs) == 0 {
+				t.Fatal("the rejection was not reported")
+			}
+		})
+	}
+}
+
 // TestWebSocketCountsRecordsWhoseStoresAreRejected checks the other half
 // of the live modes on generation 2: when the server rejects an event's
 // RecordEvent and its segment's last store as well, the event is lost and
