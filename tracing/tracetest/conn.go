@@ -33,6 +33,10 @@ type conn struct {
 	omu     sync.Mutex // guards oclosed and sending on out
 	oclosed bool
 
+	// started are the trace ids the connection started in text frames, in
+	// order (duplicates kept). Server.mu guards it.
+	started []tracing.TraceID
+
 	smu  sync.Mutex // guards sub and nenc
 	sub  *wire.SubscriptionFilters
 	nenc wire.Encoder // for notifications, which other connections push

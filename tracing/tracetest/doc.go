@@ -23,15 +23,19 @@
 // and QueryTraces read storage and carry no request id; null metrics and
 // snapshots without serialized_data are invalid.
 //
-// Generation 2: StartTrace{trace_id} opens an in-flight trace owned by the
-// connection (without trace_id the server picks the id); RecordEvent
-// appends to the in-flight trace of its id, opening an "unknown" one
-// lazily; EndTrace stores it with its status; a connection's close stores
-// the in-flight traces it started and still owns, as Completed (not those
-// started in compressed frames, nor lazily opened ones); in-flight traces
-// are merged into GetTrace and QueryTraces answers and hide stored ones;
-// request ids are echoed (or made up), and a null or non-UUID request id
-// takes the legacy storage-only path.
+// Generation 2: StartTrace{trace_id} opens an in-flight trace, replacing
+// any in flight under the id, and notes the id against the connection
+// (without trace_id the server picks the id); RecordEvent appends to the
+// in-flight trace of its id, opening an "unknown" one lazily; EndTrace
+// stores it with its status; a connection's close stores as Completed
+// whatever is in flight under the ids it started, whichever connection
+// started or fed it since (ids started in compressed frames are never
+// finalised); GetTrace answers the in-flight trace before the stored one;
+// QueryTraces answers the stored page (offset and limit applied), then the
+// in-flight traces not in it (their actor filter an exact actor id, the
+// backend's a substring), cut to limit; request ids are echoed (or made
+// up), and a null or non-UUID request id takes the legacy storage-only
+// path.
 //
 // Both: one reply per request, in order; "Invalid message format" in the
 // legacy error shape for what the server cannot read; GetFlowVersions is a

@@ -46,15 +46,16 @@ func (c *conn) serveGen2(tag string, data []byte, binary bool) wire.TracingRespo
 		if id.IsZero() {
 			id = tracing.NewTraceID()
 		}
-		var owner *conn
-		if !binary {
-			owner = c
-		}
 		s.mu.Lock()
 		// A StartTrace for an id already in flight (from this connection or
-		// another) replaces it with a new, empty trace, now owned by this
-		// connection.
-		s.store.inflight[id] = s.newFlight(id, r.FlowID, r.Version, owner, time.Now().UTC())
+		// another) replaces it with a new, empty trace. The id is noted
+		// against the connection, whose disconnect finalises it; the
+		// reference server notes an id started in a binary frame against
+		// one shared pseudo-client that never disconnects.
+		if !binary {
+			c.started = append(c.started, id)
+		}
+		s.store.inflight[id] = s.newFlight(id, r.FlowID, r.Version, time.Now().UTC())
 		s.notifyLocked()
 		s.mu.Unlock()
 		return wire.TraceStarted{TraceID: id}
@@ -95,7 +96,7 @@ func (c *conn) serveGen2(tag string, data []byte, binary bool) wire.TracingRespo
 		// limit, as the generation-1 server counts it.
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		traces, _ := s.queryLocked(&r.Query, legacy)
+		traces := s.queryLocked(&r.Query, legacy)
 		if legacy {
 			s.metrics.tracesQueried++
 			return wire.TracesFound{Traces: traces}

@@ -1,8 +1,10 @@
 package tracetest
 
 import (
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/coder/websocket"
 
@@ -198,13 +200,66 @@ func TestGen2InFlightTraceHidesStoredOne(t *testing.T) {
 	if !ok || td.Trace == nil || td.Trace.Status.Kind != tracing.StatusRunning || len(td.Trace.Events) != 1 {
 		t.Fatalf("GetTrace %#v", td)
 	}
+	// QueryTraces is the other way round: the stored trace hides the
+	// in-flight one with its id.
 	qr, ok := c.roundTrip(wire.QueryTraces{RequestID: wire.NewRequestID()}).(wire.QueryResults)
-	if !ok || len(qr.Traces) != 1 || qr.TotalCount != 1 || len(qr.Traces[0].Events) != 1 {
+	if !ok || len(qr.Traces) != 1 || qr.TotalCount != 1 || len(qr.Traces[0].Events) != 2 {
 		t.Fatalf("QueryTraces %#v", qr)
 	}
 	// The legacy path reads storage only.
 	if got := c.rawRoundTrip(`{"GetTrace":{"trace_id":"` + stored.TraceID.String() + `","request_id":null}}`); !strings.Contains(got, stored.Events[1].EventID.String()) {
 		t.Fatalf("legacy GetTrace: %.200s", got)
+	}
+}
+
+// TestGen2QueryMergesInFlightTracesAfterStorage checks QueryTraces as the
+// reference answers it: the storage backend's page (offset and limit
+// applied to the stored traces), then the in-flight traces not in it,
+// matched with an exact actor filter, and the whole cut to limit.
+func TestGen2QueryMergesInFlightTracesAfterStorage(t *testing.T) {
+	_, c := startGen2(t)
+	var stored []tracing.FlowTrace
+	for i := range 3 {
+		tr := newTrace(0)
+		tr.Events = events(1, "sensor-1")
+		tr.StartTime = tr.StartTime.Add(time.Duration(i) * time.Second)
+		storeTrace(t, c, tr)
+		stored = append(stored, tr)
+	}
+	flying := tracing.NewTraceID()
+	startTrace(t, c, flying)
+	recordEvents(t, c, flying, events(1, "sensor"))
+	query := func(q wire.TraceQuery) []tracing.TraceID {
+		t.Helper()
+		qr, ok := c.roundTrip(wire.QueryTraces{Query: q, RequestID: wire.NewRequestID()}).(wire.QueryResults)
+		if !ok || qr.TotalCount != uint64(len(qr.Traces)) {
+			t.Fatalf("QueryTraces %+v: %#v", q, qr)
+		}
+		var out []tracing.TraceID
+		for _, tr := range qr.Traces {
+			out = append(out, tr.TraceID)
+		}
+		return out
+	}
+	newest := []tracing.TraceID{stored[2].TraceID, stored[1].TraceID, stored[0].TraceID}
+	for _, tc := range []struct {
+		name string
+		q    wire.TraceQuery
+		want []tracing.TraceID
+	}{
+		{"all", wire.TraceQuery{}, append(newest, flying)},
+		{"offset pages storage only", wire.TraceQuery{Offset: 2}, []tracing.TraceID{stored[0].TraceID, flying}},
+		{"offset past storage", wire.TraceQuery{Offset: 5}, []tracing.TraceID{flying}},
+		{"limit", wire.TraceQuery{Limit: 2}, newest[:2]},
+		{"limit after the merge", wire.TraceQuery{Offset: 2, Limit: 2}, []tracing.TraceID{stored[0].TraceID, flying}},
+		// The backend's actor filter is a substring of an actor id, the
+		// in-flight one an exact actor id.
+		{"actor of both", wire.TraceQuery{ActorFilter: "sensor"}, append(newest, flying)},
+		{"actor substring", wire.TraceQuery{ActorFilter: "sens"}, newest},
+	} {
+		if got := query(tc.q); !slices.Equal(got, tc.want) {
+			t.Errorf("%s: got %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }
 
@@ -269,7 +324,7 @@ func TestGen2AcceptsUnmeasuredMetrics(t *testing.T) {
 // TestGen2DisconnectFinalisesOnlyTracesTheConnectionOwns: when a second
 // connection re-starts trace X while the first is still open, the first
 // connection's close must not store (and so cut short) the second's trace.
-func TestGen2DisconnectFinalisesOnlyTracesTheConnectionOwns(t *testing.T) {
+func TestGen2DisconnectFinalisesTheIDsTheConnectionStarted(t *testing.T) {
 	s, first := startGen2(t)
 	second := dial(t, first.ctx, s, nil)
 	id := tracing.NewTraceID()
@@ -278,16 +333,25 @@ func TestGen2DisconnectFinalisesOnlyTracesTheConnectionOwns(t *testing.T) {
 	startTrace(t, second, id)
 	evs := events(1, "b")
 	recordEvents(t, second, id, evs)
+	// The first connection started the id: its close stores the trace in
+	// flight under it, although the second connection started it again.
 	closeAndWait(t, s, first)
-	if st := s.Stats(); st.Stored != 0 || st.InFlight != 1 {
+	if st := s.Stats(); st.Stored != 1 || st.InFlight != 0 {
 		t.Fatalf("stats %+v", st)
 	}
-	wantKept(t, s.Kept(), ids(evs)...)
-	closeAndWait(t, s, second)
 	if got := s.GetTrace(id); got.Status.Kind != tracing.StatusCompleted {
 		t.Fatalf("trace %+v", got)
 	}
 	wantKept(t, s.Kept(), ids(evs)...)
+	// The second connection's next event opens the id again, and its close
+	// stores that trace, with only that event, in place of the other.
+	late := events(1, "b")
+	recordEvents(t, second, id, late)
+	closeAndWait(t, s, second)
+	if st := s.Stats(); st.Stored != 1 || st.InFlight != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+	wantKept(t, s.Kept(), ids(late)...)
 }
 
 // TestGen2ReconnectReplacesTheStoredTrace is the sequence seen on the

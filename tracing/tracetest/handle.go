@@ -154,7 +154,7 @@ func (c *conn) serveGen1(tag string, data []byte) wire.TracingResponse {
 	case wire.QueryTraces:
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		traces, _ := s.queryLocked(&r.Query, true)
+		traces := s.queryLocked(&r.Query, true)
 		return wire.QueryResults{Traces: traces, TotalCount: uint64(len(traces))}
 	}
 	return c.serveCommon(req)
@@ -236,7 +236,7 @@ func (s *Server) flightLocked(id tracing.TraceID) *flight {
 	f, ok := s.store.inflight[id]
 	if !ok {
 		now := time.Now().UTC()
-		f = s.newFlight(id, "unknown", tracing.FlowVersion{Timestamp: now}, nil, now)
+		f = s.newFlight(id, "unknown", tracing.FlowVersion{Timestamp: now}, now)
 		s.store.inflight[id] = f
 	}
 	return f
@@ -245,8 +245,8 @@ func (s *Server) flightLocked(id tracing.TraceID) *flight {
 // newFlight returns a new in-flight trace as the generation-2 server
 // builds it: a new execution id, start time now, status Running, and the
 // server's own metadata.
-func (s *Server) newFlight(id tracing.TraceID, flow tracing.FlowID, v tracing.FlowVersion, owner *conn, now time.Time) *flight {
-	return &flight{owner: owner, entry: entry{fast: s.cfg.fastScan, trace: tracing.FlowTrace{
+func (s *Server) newFlight(id tracing.TraceID, flow tracing.FlowID, v tracing.FlowVersion, now time.Time) *flight {
+	return &flight{entry: entry{fast: s.cfg.fastScan, trace: tracing.FlowTrace{
 		TraceID:     id,
 		FlowID:      flow,
 		ExecutionID: tracing.NewExecutionID(),
@@ -265,13 +265,13 @@ func (s *Server) newFlight(id tracing.TraceID, flow tracing.FlowID, v tracing.Fl
 }
 
 // queryLocked answers a query with deep copies.
-func (s *Server) queryLocked(q *wire.TraceQuery, storageOnly bool) ([]tracing.FlowTrace, int) {
-	es, total := s.store.query(q, storageOnly)
+func (s *Server) queryLocked(q *wire.TraceQuery, storageOnly bool) []tracing.FlowTrace {
+	es := s.store.query(q, storageOnly)
 	out := make([]tracing.FlowTrace, len(es))
 	for i, e := range es {
 		out[i] = copyTrace(e)
 	}
-	return out, total
+	return out
 }
 
 // sniffTag returns the message's variant tag: the first key of the top

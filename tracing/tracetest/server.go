@@ -554,24 +554,24 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 	close(c.gone)
 }
 
-// disconnectLocked applies generation 2's rule for a closed connection: the
-// in-flight traces it started (in text frames) are stored with status
-// Completed. Only the traces c still owns are finalised: when another
-// connection re-started the same trace id before c closed, the in-flight
-// trace belongs to that connection and is left alone, so a stale
-// connection's close cannot store (and so cut short) a newer connection's
-// trace.
+// disconnectLocked applies generation 2's rule for a closed connection:
+// every trace id it started (in text frames) that is in flight now is
+// stored with status Completed. As on the reference server, this goes by
+// id, whoever holds the in-flight trace now: when another connection
+// started the same id again, or events opened it lazily, before c's close
+// was seen, c's close stores that trace as it stands and later events of
+// the id open a new one.
 func (s *Server) disconnectLocked(c *conn) {
 	if s.cfg.gen != Gen2 {
 		return
 	}
 	now := time.Now().UTC()
-	for id, f := range s.store.inflight {
-		if f.owner == c {
-			s.store.end(id, tracing.ExecutionStatus{Kind: tracing.StatusCompleted}, now)
+	for _, id := range c.started {
+		if s.store.end(id, tracing.ExecutionStatus{Kind: tracing.StatusCompleted}, now) {
 			s.metrics.tracesStored++
 		}
 	}
+	c.started = nil
 }
 
 type corkListener struct{ net.Listener }

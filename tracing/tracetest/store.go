@@ -34,15 +34,10 @@ func (e *entry) addEvent(ev *tracing.TraceEvent, id tracing.EventID) {
 }
 
 // flight is a generation-2 in-flight trace: opened by StartTrace or lazily
-// by RecordEvent, ended by EndTrace or by the disconnect of its owner.
+// by RecordEvent, ended by EndTrace or by the disconnect of a connection
+// that started its id (see Server.disconnectLocked).
 type flight struct {
 	entry
-	// owner is the connection that started the trace in a text frame. It is
-	// nil for a trace opened lazily by RecordEvent and for one started in a
-	// binary frame (the reference server attributes those to one shared
-	// pseudo-client that never disconnects), so those are never finalised
-	// at a disconnect.
-	owner *conn
 }
 
 // store is what the server keeps: the storage backend (keyed by trace id,
@@ -88,28 +83,20 @@ func (st *store) visible(id tracing.TraceID, storageOnly bool) *entry {
 	return st.stored[id]
 }
 
-// query answers a TraceQuery like the reference memory backend: matching
-// stored traces, newest start time first, then (unless storageOnly) the
-// matching in-flight traces, newest first, which hide stored traces with
-// the same id. Offset and limit apply to the whole answer. total is the
-// number of matches before offset and limit.
-func (st *store) query(q *wire.TraceQuery, storageOnly bool) (out []*entry, total int) {
-	var stored, flying []*entry
-	for id, e := range st.stored {
-		if !storageOnly {
-			if _, hidden := st.inflight[id]; hidden {
-				continue
-			}
-		}
-		if matches(q, e) {
+// query answers a TraceQuery like the reference server: the storage
+// backend's answer (matching stored traces, newest start time first, with
+// offset and limit applied), then, unless storageOnly, the matching
+// in-flight traces whose id is not in that answer, newest first, and the
+// whole cut to limit again. So a stored trace hides an in-flight one with
+// the same id, the reverse of GetTrace, and offset pages the stored
+// traces only. The in-flight traces are matched by the server's own
+// filter, whose actor filter is an exact actor id where the backend's is
+// a substring.
+func (st *store) query(q *wire.TraceQuery, storageOnly bool) []*entry {
+	var stored []*entry
+	for _, e := range st.stored {
+		if matches(q, e, strings.Contains) {
 			stored = append(stored, e)
-		}
-	}
-	if !storageOnly {
-		for _, f := range st.inflight {
-			if matches(q, &f.entry) {
-				flying = append(flying, &f.entry)
-			}
 		}
 	}
 	newestFirst := func(a, b *entry) int {
@@ -119,21 +106,35 @@ func (st *store) query(q *wire.TraceQuery, storageOnly bool) (out []*entry, tota
 		return cmp.Compare(string(a.trace.TraceID[:]), string(b.trace.TraceID[:]))
 	}
 	slices.SortFunc(stored, newestFirst)
+	stored = stored[min(q.Offset, uint64(len(stored))):]
+	if q.Limit > 0 && uint64(len(stored)) > q.Limit {
+		stored = stored[:q.Limit]
+	}
+	if storageOnly {
+		return stored
+	}
+	answered := make(map[tracing.TraceID]bool, len(stored))
+	for _, e := range stored {
+		answered[e.trace.TraceID] = true
+	}
+	var flying []*entry
+	for id, f := range st.inflight {
+		if !answered[id] && matches(q, &f.entry, func(actor, filter string) bool { return actor == filter }) {
+			flying = append(flying, &f.entry)
+		}
+	}
 	slices.SortFunc(flying, newestFirst)
-	out = append(stored, flying...)
-	total = len(out)
-	off := min(q.Offset, uint64(len(out)))
-	out = out[off:]
+	out := append(stored, flying...)
 	if q.Limit > 0 && uint64(len(out)) > q.Limit {
 		out = out[:q.Limit]
 	}
-	return out, total
+	return out
 }
 
-// matches applies the reference backend's filters: flow id, execution id,
-// start time within the range, status, and an actor filter that is a
-// substring of some event's actor id.
-func matches(q *wire.TraceQuery, e *entry) bool {
+// matches applies a query's filters: flow id, execution id, start time
+// within the range, status, and an actor filter that some event's actor id
+// satisfies by actorMatch.
+func matches(q *wire.TraceQuery, e *entry, actorMatch func(actor, filter string) bool) bool {
 	t := &e.trace
 	if q.FlowID != "" && t.FlowID != q.FlowID {
 		return false
@@ -150,7 +151,7 @@ func matches(q *wire.TraceQuery, e *entry) bool {
 	if q.ActorFilter != "" {
 		found := false
 		for i := range t.Events {
-			if strings.Contains(t.Events[i].ActorID, q.ActorFilter) {
+			if actorMatch(t.Events[i].ActorID, q.ActorFilter) {
 				found = true
 				break
 			}
