@@ -79,23 +79,31 @@ func (c *Client) QueryTraces(ctx context.Context, q wire.TraceQuery) (Result, er
 // that is not full, or at the first error, which it yields with a zero
 // trace. A trace already yielded is not yielded again, even when traces
 // stored meanwhile shift the pages.
+//
+// A generation-2 server pages only its stored traces and fills every page
+// up with the matching in-flight traces: once the stored ones are done,
+// its pages repeat the same in-flight traces. So QueryAll also stops after
+// two full pages in a row that bring no trace it has not yielded; the
+// in-flight traces such a server leaves out of every page are not yielded.
 func (c *Client) QueryAll(ctx context.Context, q wire.TraceQuery) iter.Seq2[tracing.FlowTrace, error] {
 	return func(yield func(tracing.FlowTrace, error) bool) {
 		if q.Limit == 0 {
 			q.Limit = DefaultPageSize
 		}
 		seen := map[tracing.TraceID]struct{}{}
-		for {
+		for stale := 0; stale < 2; {
 			res, err := c.QueryTraces(ctx, q)
 			if err != nil {
 				yield(tracing.FlowTrace{}, fmt.Errorf("offset %d: %w", q.Offset, err))
 				return
 			}
+			stale++
 			for _, t := range res.Traces {
 				if _, dup := seen[t.TraceID]; dup {
 					continue
 				}
 				seen[t.TraceID] = struct{}{}
+				stale = 0
 				if !yield(t, nil) {
 					return
 				}

@@ -1,6 +1,7 @@
 package query_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"slices"
@@ -99,6 +100,60 @@ func TestReadMethods(t *testing.T) {
 				t.Error(err)
 			}
 		})
+	}
+}
+
+// TestQueryAllEndsAmongInFlightTraces pages a generation-2 server that
+// holds more matching in-flight traces than a page: the server fills every
+// page up with them, so the pages never run short, and QueryAll must end
+// all the same, having yielded every stored trace once.
+func TestQueryAllEndsAmongInFlightTraces(t *testing.T) {
+	ctx := testCtx(t)
+	srv := startServer(t, ctx, tracetest.WithGeneration(tracetest.Gen2))
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var stored []tracing.FlowTrace
+	for i := range 5 {
+		stored = append(stored, mkTrace("paged", tracing.NewExecutionID(), base.Add(time.Duration(i)*time.Minute), tracing.ExecutionStatus{Kind: tracing.StatusCompleted}, "a"))
+	}
+	p := newPeer(t, ctx, srv.URL())
+	p.store(ctx, stored...)
+	for range 3 {
+		id := tracing.NewTraceID()
+		if r, ok := p.ask(ctx, wire.StartTrace{TraceID: id, FlowID: "paged", Version: tracing.FlowVersion{Major: 1}}).(wire.TraceStarted); !ok || r.TraceID != id {
+			t.Fatalf("StartTrace: reply %#v", r)
+		}
+	}
+	c := dial(t, ctx, srv.URL())
+	for _, limit := range []uint64{1, 2, 3} {
+		var got []tracing.FlowTrace
+		// Paging on for ever, QueryAll would end at the deadline only.
+		qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		for tr, err := range c.QueryAll(qctx, wire.TraceQuery{FlowID: "paged", Limit: limit}) {
+			if err != nil {
+				t.Fatalf("limit %d: %v", limit, err)
+			}
+			got = append(got, tr)
+		}
+		cancel()
+		ids := traceIDs(got)
+		if len(ids) != len(got) {
+			t.Errorf("limit %d: %d traces, %d distinct", limit, len(got), len(ids))
+		}
+		for _, tr := range stored {
+			if !ids[tr.TraceID] {
+				t.Errorf("limit %d: stored trace %s missing", limit, tr.TraceID)
+			}
+		}
+	}
+	var all []tracing.FlowTrace
+	for tr, err := range c.QueryAll(ctx, wire.TraceQuery{FlowID: "paged"}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, tr)
+	}
+	if len(all) != 8 {
+		t.Errorf("one page: %d traces, want the 5 stored and the 3 in flight", len(all))
 	}
 }
 
