@@ -113,9 +113,21 @@ func (s *Sink) encodeDue(all bool) []*frame {
 }
 
 // streamedAfterFirst reports whether g is a segment after its trace's first
-// that is streamed (the live modes) and holds events. s.encMu must be held.
+// that is streamed (the live modes), holds events, and may be kept by a
+// generation-2 server: one not known to be of generation 1, or one whose
+// events went out in the generation-2 form. A generation-1 server keeps
+// nothing streamed, and each store of g carries its tags, so sealing g
+// there would only split the trace into more segments. s.encMu must be
+// held.
 func (s *Sink) streamedAfterFirst(g *traceSeg) bool {
-	return s.cfg.mode.live() && !g.storeOnly.Load() && g.number > 0 && g.n > 0
+	if !s.cfg.mode.live() || g.storeOnly.Load() || g.number == 0 || g.n == 0 {
+		return false
+	}
+	gen := s.cfg.protocol
+	if gen == transport.ProtocolAuto {
+		gen = transport.Protocol(s.knownGen.Load())
+	}
+	return gen != transport.ProtocolV1 || g.v2
 }
 
 func (s *Sink) traceOf(ev *tracing.TraceEvent) tracing.TraceID {

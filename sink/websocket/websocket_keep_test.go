@@ -1063,3 +1063,39 @@ func TestWebSocketKeepsATraceWhoseStartTraceFailed(t *testing.T) {
 		})
 	}
 }
+
+// TestWebSocketFlushDoesNotSplitTracesOnGeneration1 flushes after every
+// batch of a trace that spans several segments, in the live modes on a
+// generation-1 server: that server keeps nothing streamed and every store
+// carries the segment's tags, so Flush has no segment to seal, and the
+// trace is kept in as many segments as when it is flushed once.
+func TestWebSocketFlushDoesNotSplitTracesOnGeneration1(t *testing.T) {
+	for _, mode := range []Mode{ModeLive, ModeBoth} {
+		t.Run(mode.String(), func(t *testing.T) {
+			segments := func(flushEach bool) int {
+				r := newKeepRun(t, tracetest.Gen1, mode, nil, WithMaxFrameBytes(64<<10))
+				r.connected()
+				batches := r.startTraces(1, 300, 30)
+				for _, b := range batches {
+					r.write(b)
+					if flushEach {
+						r.flush()
+					}
+				}
+				r.s.encMu.Lock()
+				n := r.s.segs[r.hdrs[0].TraceID].number + 1
+				r.s.encMu.Unlock()
+				r.endTraces()
+				r.flush()
+				return n
+			}
+			once, each := segments(false), segments(true)
+			if once < 2 {
+				t.Fatalf("the trace took %d segment: it must take several", once)
+			}
+			if each != once {
+				t.Fatalf("flushed after each batch, the trace took %d segments; flushed once, %d", each, once)
+			}
+		})
+	}
+}
