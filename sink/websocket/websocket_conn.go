@@ -778,14 +778,21 @@ func (s *Sink) ack(c *wsConn) error {
 		}
 	}
 	s.progress()
+	s.settleLocked(f)
+	s.notifyLocked()
+	s.mu.Unlock()
+	return nil
+}
+
+// settleLocked is done with f, answered by the server: its spool record
+// is acknowledged, Flush stops waiting for it and its buffers go back.
+// s.mu must be held.
+func (s *Sink) settleLocked(f *frame) {
 	if f.spool.Valid() {
 		s.spool.Ack(f.spool)
 	}
 	s.untrackLocked(f)
 	s.releaseLocked(f)
-	s.notifyLocked()
-	s.mu.Unlock()
-	return nil
 }
 
 // ackQuery resolves the oldest frame in flight, which must be a recovery
@@ -891,11 +898,7 @@ func (s *Sink) reject(c *wsConn, serr *wire.ServerError) error {
 		// A newer store of the segment, built before this reply came,
 		// carries f's events: the server keeps the segment whole if it
 		// takes that one, and its reply decides their fate.
-		s.untrackLocked(f)
-		if f.spool.Valid() {
-			s.spool.Ack(f.spool)
-		}
-		s.releaseLocked(f)
+		s.settleLocked(f)
 		s.resolveSegLocked(g)
 		s.notifyLocked()
 		s.mu.Unlock()
