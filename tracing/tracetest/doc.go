@@ -53,8 +53,9 @@
 // receipts. Faults are injected on command: dropped connections, lost
 // acknowledgements, gated or delayed acknowledgements, a reply latency (a
 // slow link, SetReplyLatency), error replies, refused connections, a
-// stalled peer, a stop and restart on the same port. WithFastScan trades the full decode for speed in benchmarks and
-// keeps the storage semantics on event ids.
+// stalled peer, a generation-2 close noticed late (SetCloseDelay), a stop
+// and restart on the same port. WithFastScan trades the full decode for
+// speed in benchmarks and keeps the storage semantics on event ids.
 //
 // It listens on loopback only. All methods of Server are safe for
 // concurrent use; Close stops every goroutine it started.

@@ -273,3 +273,54 @@ func TestErrorNextAnswersMessagesOfOneKind(t *testing.T) {
 		t.Fatalf("in flight %d, want the trace the third StartTrace opened", st.InFlight)
 	}
 }
+
+// TestCloseDelayHoldsBackTheDisconnectRule checks SetCloseDelay: a closed
+// generation-2 connection's trace stays in flight for the delay, a store
+// made meanwhile is then replaced by the connection's copy, and Stop
+// applies a close still held back at once.
+func TestCloseDelayHoldsBackTheDisconnectRule(t *testing.T) {
+	const delay = 300 * time.Millisecond
+	s, c := startGen2(t)
+	s.SetCloseDelay(delay)
+	id := tracing.NewTraceID()
+	startTrace(t, c, id)
+	old := events(2, "a")
+	recordEvents(t, c, id, old)
+	closed := time.Now()
+	closeAndWait(t, s, c)
+	if got := s.GetTrace(id); got == nil || got.Status.Kind != tracing.StatusRunning || !got.EndTime.IsZero() {
+		t.Fatalf("trace of a connection closed within the delay %+v, want in flight", got)
+	}
+	// A store while the close is held back hides behind the in-flight trace,
+	// and the late close replaces it.
+	c2 := dial(t, c.ctx, s, nil)
+	tr := newTrace(3)
+	tr.TraceID = id
+	storeTrace(t, c2, tr)
+	if err := s.WaitFor(c.ctx, func(v View) bool { return v.InFlight() == 0 }); err != nil {
+		t.Fatal(err)
+	}
+	if waited := time.Since(closed); waited < delay {
+		t.Fatalf("the close was applied after %v, want at least %v", waited, delay)
+	}
+	got := s.GetTrace(id)
+	if got == nil || got.Status.Kind != tracing.StatusCompleted || got.ExecutionID == tr.ExecutionID {
+		t.Fatalf("trace after the late close %+v, want the connection's copy, completed", got)
+	}
+	wantKept(t, s.Kept(), ids(old)...)
+
+	// Stop applies a held-back close: what the server keeps no longer
+	// changes after it returns.
+	s.SetCloseDelay(time.Hour)
+	c3 := dial(t, c.ctx, s, nil)
+	id3 := tracing.NewTraceID()
+	startTrace(t, c3, id3)
+	recordEvents(t, c3, id3, events(1, "b"))
+	s.Stop()
+	if got := s.GetTrace(id3); got == nil || got.Status.Kind != tracing.StatusCompleted {
+		t.Fatalf("trace of a connection closed by Stop %+v, want completed", got)
+	}
+	if st := s.Stats(); st.InFlight != 0 {
+		t.Fatalf("stats after Stop %+v", st)
+	}
+}

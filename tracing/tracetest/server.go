@@ -196,6 +196,9 @@ type Server struct {
 	delay     time.Duration
 	latency   func() time.Duration
 	stall     chan struct{}
+
+	closeDelay time.Duration
+	lateCloses map[*conn]*time.Timer // closed connections whose close is not applied yet
 }
 
 // serverMetrics are the reference server's counters, answered to
@@ -300,6 +303,18 @@ func (s *Server) Stop() {
 	for _, c := range s.killConnections() {
 		<-c.gone
 	}
+	// The closes SetCloseDelay holds back are applied now, so that the
+	// state no longer changes until Restart.
+	s.mu.Lock()
+	for c, t := range s.lateCloses {
+		if t.Stop() {
+			s.serve.Done() // its callback will not run
+		}
+		s.disconnectLocked(c)
+	}
+	clear(s.lateCloses)
+	s.notifyLocked()
+	s.mu.Unlock()
 }
 
 // Restart listens again on the address of a stopped server.
@@ -451,6 +466,41 @@ func (s *Server) SetReplyLatency(latency func() time.Duration) {
 	s.mu.Unlock()
 }
 
+// SetCloseDelay makes a generation-2 server notice the close of a
+// connection d late, like a server under load or on the far side of a
+// network partition: the traces the connection started stay in flight
+// (GetTrace answers them as Running) for d after it ended, and are then
+// stored as Completed, replacing whatever was stored under their ids
+// meanwhile. It applies to the connections that end from now on; d ≤ 0
+// removes the delay for them, and closes already held back are applied
+// at their time. Stop and Close apply the held-back closes at once.
+func (s *Server) SetCloseDelay(d time.Duration) {
+	s.mu.Lock()
+	s.closeDelay = d
+	s.mu.Unlock()
+}
+
+// closeLateLocked applies c's close (see disconnectLocked) d from now. The
+// timer's callback counts in serve, so that Close waits for one that
+// runs. s.mu must be held.
+func (s *Server) closeLateLocked(c *conn, d time.Duration) {
+	if s.lateCloses == nil {
+		s.lateCloses = make(map[*conn]*time.Timer)
+	}
+	s.serve.Add(1)
+	s.lateCloses[c] = time.AfterFunc(d, func() {
+		defer s.serve.Done()
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if _, ok := s.lateCloses[c]; !ok {
+			return // applied by Stop
+		}
+		delete(s.lateCloses, c)
+		s.disconnectLocked(c)
+		s.notifyLocked()
+	})
+}
+
 // SetStalled stops (on) or resumes (off) reading from every connection: a
 // stalled server answers neither messages nor pings, like a dead peer.
 func (s *Server) SetStalled(on bool) {
@@ -548,7 +598,11 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	delete(s.conns, c)
 	s.metrics.connectionsActive--
-	s.disconnectLocked(c)
+	if s.closeDelay > 0 && s.cfg.gen == Gen2 && len(c.started) > 0 {
+		s.closeLateLocked(c, s.closeDelay)
+	} else {
+		s.disconnectLocked(c)
+	}
 	s.notifyLocked()
 	s.mu.Unlock()
 	close(c.gone)
