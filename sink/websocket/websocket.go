@@ -171,10 +171,11 @@ type Sink struct {
 	waiters     int
 	conn        *wsConn
 	connected   bool
-	resend      fifo                   // frames sent on a lost connection, sent first
-	queue       fifo                   // frames not sent yet
-	inflight    fifo                   // frames sent on conn and not acknowledged
-	parked      map[*frame]*time.Timer // answered with a retryable error, waiting to be resent
+	resend      fifo                      // frames sent on a lost connection, sent first
+	queue       fifo                      // frames not sent yet
+	inflight    fifo                      // frames sent on conn and not acknowledged
+	parked      map[*frame]*time.Timer    // answered with a retryable error, waiting to be resent
+	watches     map[*traceSeg]*time.Timer // the next GetTrace of each watch (see watchReply)
 	epoch       uint64
 	outstanding map[uint64]int // frames per epoch not acknowledged, spooled or dropped
 	permErr     error          // a permanent connection failure
@@ -289,6 +290,7 @@ func New(rawURL string, opts ...Option) (*Sink, error) {
 		free:        chunks.NewBuffers(cfg.outageB),
 		segs:        make(map[tracing.TraceID]*traceSeg),
 		parked:      make(map[*frame]*time.Timer),
+		watches:     make(map[*traceSeg]*time.Timer),
 		storing:     make(chan struct{}, 1),
 		link: adapt.New(adapt.Config{
 			Window: cfg.inflightB, Adaptive: cfg.adaptiveWindow, Buffer: cfg.outageB, DegradeFill: cfg.degradeFill,
@@ -949,6 +951,9 @@ func (s *Sink) Close(ctx context.Context) error {
 	left := append(s.inflight.drain(), s.takeParkedLocked()...)
 	left = append(left, s.resend.drain()...)
 	left = append(left, s.queue.drain()...)
+	for g := range s.watches {
+		s.endWatchLocked(g)
+	}
 	s.mu.Unlock()
 	var events, onDisk, lost int
 	unreplayed := 0
@@ -967,6 +972,9 @@ func (s *Sink) Close(ctx context.Context) error {
 			n = g.unackedLocked()
 		}
 		if skip {
+			if f.watchUntil != 0 {
+				s.endWatchLocked(f.stream)
+			}
 			s.untrackLocked(f)
 			s.releaseLocked(f)
 		}

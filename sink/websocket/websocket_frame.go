@@ -62,6 +62,9 @@ type frame struct {
 	// stream is the segment a RecordEvent, StartTrace, EndTrace or
 	// recovery GetTrace belongs to (live modes).
 	stream *traceSeg
+	// watchUntil is set on the GetTrace of a watch (see watchReply): when
+	// the watch ends (Unix ns).
+	watchUntil int64
 	// in is the queue holding the frame, and qBytes and qMem what it
 	// counted for it (see fifo).
 	in           *fifo

@@ -1099,3 +1099,57 @@ func TestWebSocketFlushDoesNotSplitTracesOnGeneration1(t *testing.T) {
 		})
 	}
 }
+
+// TestWebSocketKeepsATraceWhoseOldConnectionClosesLate reconnects while
+// a streamed trace is open, on a generation-2 server that notices the old
+// connection's close only after the recovery stopped waiting for it: the
+// recovery stores the trace anyway, and the late close then replaces that
+// store with the old connection's copy (the server's header, only the
+// events streamed on it). The trace ends and is flushed before that. The
+// sink must see the replacement and store the trace again: every event
+// kept once, under the trace's own execution and status.
+func TestWebSocketKeepsATraceWhoseOldConnectionClosesLate(t *testing.T) {
+	const closeDelay = 3 * time.Second // beyond the recovery's wait
+	for _, mode := range []Mode{ModeLive, ModeBoth} {
+		t.Run(mode.String(), func(t *testing.T) {
+			r := newKeepRun(t, tracetest.Gen2, mode, nil, WithStoreDelay(time.Hour))
+			r.connected()
+			b := r.startTraces(1, 20, 10)
+			r.write(b[0])
+			waitSink(r.ctx, t, r.s, "the first events' acks", func(st Stats) bool { return st.EventsDelivered >= uint64(len(b[0])) })
+			r.srv.SetCloseDelay(closeDelay)
+			killed := time.Now()
+			r.srv.KillConnections()
+			waitSink(r.ctx, t, r.s, "the reconnect", func(st Stats) bool { return st.Reconnects > 0 && st.Connected })
+			r.write(b[1])
+			// Failed: a status the server's own finalisation never gives.
+			r.hdrs[0] = ended(r.hdrs[0], status(1))
+			r.s.ObserveTrace(r.hdrs[0])
+			r.flush()
+			time.Sleep(time.Until(killed.Add(closeDelay)))
+			h := r.hdrs[0]
+			var got *tracing.FlowTrace
+			msg := "not read"
+			for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+				if got = r.srv.GetTrace(h.TraceID); got == nil {
+					continue
+				}
+				if msg = keptOnce(r.want, r.srv.Kept()); msg == "" && got.ExecutionID == h.ExecutionID && got.Status == h.Status {
+					break
+				}
+			}
+			if got == nil {
+				t.Fatal("trace not kept")
+			}
+			if msg != "" || got.ExecutionID != h.ExecutionID || got.Status != h.Status {
+				t.Fatalf("after the old connection's late close the server keeps: %s; the trace's execution %v (want %v), status %v (want %v), environment %q",
+					msg, got.ExecutionID, h.ExecutionID, got.Status, h.Status, got.Metadata.Environment)
+			}
+			// The watch ends with the store it queued, and the segment is
+			// released.
+			wctx, cancel := context.WithTimeout(r.ctx, 5*time.Second)
+			defer cancel()
+			waitSink(wctx, t, r.s, "the segment's release", func(Stats) bool { return r.s.held() == 0 })
+		})
+	}
+}

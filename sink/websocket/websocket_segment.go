@@ -96,6 +96,11 @@ type traceSeg struct {
 	// recovering is set (guarded by WebSocket.mu) from the start of a
 	// recovery until its store is queued: the events must be kept for it.
 	recovering bool
+	// watching is set (guarded by WebSocket.mu) while a recovery that
+	// stored the segment before the server stored the old connection's
+	// copy watches for that copy replacing the store (see watchReply):
+	// the events must be kept to store them again.
+	watching bool
 
 	// lost is set once the segment's unacknowledged events were given up
 	// (dropped or spooled); its frames are then not sent again.
@@ -397,7 +402,7 @@ func (s *Sink) resolveSegLocked(g *traceSeg) {
 	}
 	stored := max(g.ackedN, g.skippedN) >= g.storedN && g.pending == nil && !g.finalOut
 	streamed := g.recDone >= g.recN && g.endDone >= g.endN
-	if !g.lost.Load() && (!(g.sealed && stored && streamed) || g.recovering) {
+	if !g.lost.Load() && (!(g.sealed && stored && streamed) || g.recovering || g.watching) {
 		return
 	}
 	g.released = true

@@ -32,13 +32,23 @@ import (
 // recovered instead: the sender asks for it (GetTrace) until the server has
 // stored the old connection's copy, then stores all its events with one
 // StoreTrace (the sink keeps them for this), and from then on the trace
-// continues by StoreTrace, as in store mode.
+// continues by StoreTrace, as in store mode. A server that notices the old
+// connection's close only after the sender stopped asking stores the old
+// copy over that store later: the sender watches for this a while, and
+// stores the events again when it happens (see watchReply).
 
 // recoveryPolls bounds the GetTraces that wait for the server to store a
 // trace of a closed connection; recoveryPollEvery spaces them.
 const (
 	recoveryPolls     = 100
 	recoveryPollEvery = 20 * time.Millisecond
+)
+
+// watchEvery spaces the GetTraces of a watch (see watchReply), which lasts
+// at most watchFor.
+const (
+	watchEvery = 200 * time.Millisecond
+	watchFor   = 30 * time.Second
 )
 
 // streamAction is what the sender does with a frame of a streamed trace.
@@ -137,6 +147,10 @@ func (s *Sink) recoverLocked(g *traceSeg) *frame {
 // the trace is still the old connection's (running, not ended) it asks
 // again a little later; then it stores all of g's events.
 func (s *Sink) recoveryReply(c *wsConn, q *frame, resp any) {
+	if q.watchUntil != 0 {
+		s.watchReply(q, resp)
+		return
+	}
 	g := q.stream
 	td, ok := resp.(wire.TraceData)
 	inFlight := ok && td.Trace != nil && td.Trace.Status.Kind == tracing.StatusRunning && td.Trace.EndTime.IsZero()
@@ -176,10 +190,111 @@ func (s *Sink) recoveryReply(c *wsConn, q *frame, resp any) {
 		s.trackAtLocked(f, q.epoch)
 		s.resend.push(f)
 	}
+	if inFlight && !g.lost.Load() {
+		// The old connection's copy, stored when the server notices that
+		// close, will replace this store.
+		s.watchLaterLocked(g, s.cfg.now().Add(watchFor).UnixNano())
+	}
 	g.recovering = false
 	s.untrackLocked(q)
 	s.resolveSegLocked(g)
 	s.notifyLocked()
+}
+
+// watchLaterLocked asks the server for g again after watchEvery, for the
+// watch that ends at until (Unix ns); g's events are kept meanwhile. s.mu
+// must be held.
+func (s *Sink) watchLaterLocked(g *traceSeg, until int64) {
+	g.watching = true
+	if t := s.watches[g]; t != nil {
+		t.Stop()
+	}
+	s.watches[g] = time.AfterFunc(watchEvery, func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if _, ok := s.watches[g]; !ok {
+			return // ended by Close
+		}
+		delete(s.watches, g)
+		if s.stopping || g.lost.Load() {
+			s.endWatchLocked(g)
+			return
+		}
+		// Not tracked: a Flush waits for the store a watch queues, not
+		// for the watch. Whichever connection is up next asks.
+		q := s.queryFrameLocked(g, 0)
+		q.watchUntil = until
+		s.resend.push(q)
+		s.notifyLocked()
+	})
+}
+
+// endWatchLocked ends g's watch; its events are released once nothing
+// else needs them. s.mu must be held.
+func (s *Sink) endWatchLocked(g *traceSeg) {
+	if t := s.watches[g]; t != nil {
+		t.Stop()
+		delete(s.watches, g)
+	}
+	g.watching = false
+	s.resolveSegLocked(g)
+	s.notifyLocked()
+}
+
+// watchReply handles the server's answer to a watch's GetTrace q. The
+// recovery stored q's segment while the server still held the old
+// connection's copy in flight; when the server notices that close, it
+// stores the copy (its own header, only the events streamed on the old
+// connection) in place of the sink's store, and no later store of the
+// segment may come to replace it (the trace may have ended). So while
+// the server answers a trace in flight that is not the segment's own, the
+// sender asks again; once it answers the copy stored, it stores all the
+// segment's events again; once it answers the segment's own execution,
+// the copy is no longer in flight and a later store replaced it. The
+// watch also ends at q.watchUntil.
+func (s *Sink) watchReply(q *frame, resp any) {
+	g := q.stream
+	now := s.cfg.now().UnixNano()
+	s.encMu.Lock()
+	exec := g.hdr.ExecutionID
+	s.encMu.Unlock()
+	var t *tracing.FlowTrace
+	if td, ok := resp.(wire.TraceData); ok {
+		t = td.Trace
+	}
+	own := t != nil && t.ExecutionID == exec
+	replaced := t != nil && !own && (t.Status.Kind != tracing.StatusRunning || !t.EndTime.IsZero())
+	if !own && !replaced && now < q.watchUntil {
+		s.mu.Lock()
+		s.watchLaterLocked(g, q.watchUntil)
+		s.mu.Unlock()
+		return
+	}
+	var f *frame
+	if replaced {
+		s.log.Info("storing again a recovered trace that the server replaced with an earlier connection's copy", zap.Stringer("trace_id", g.id))
+		s.encMu.Lock()
+		if !g.lost.Load() {
+			s.mu.Lock()
+			// It repeats a store that was acknowledged: it must not be
+			// skipped as superseded by it if its connection is lost.
+			g.finalOut = true
+			s.mu.Unlock()
+			if g.dirtySince == 0 {
+				g.dirtySince = now
+			}
+			f = s.buildStore(g, now)
+		}
+		s.encMu.Unlock()
+	}
+	queued := f != nil && s.queueStore(f)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if queued {
+		s.track(f)
+		s.resend.push(f)
+	}
+	s.endWatchLocked(g)
 }
 
 // recordFrame builds the RecordEvent of the event whose JSON is js, the
