@@ -15,9 +15,14 @@ type TraceQuery struct {
 	TimeRange    [2]time.Time
 	HasTimeRange bool
 	// Status constrains the status when non-nil.
-	Status      *tracing.ExecutionStatus
+	Status *tracing.ExecutionStatus
+	// ActorFilter keeps the traces with an event of that actor. Reflow's
+	// storage backends match it as a substring of the actor id; a
+	// generation-2 server matches its in-flight traces exactly.
 	ActorFilter string
-	// Limit and Offset are written as null when zero.
+	// Limit and Offset are written as null when zero. A generation-2
+	// server pages its stored traces by them, then adds the matching
+	// in-flight traces not on the page and cuts the whole to Limit.
 	Limit  uint64
 	Offset uint64
 }
