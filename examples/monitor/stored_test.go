@@ -211,6 +211,20 @@ func seenBy(srv *tracetest.Server, before map[tracing.EventID]int) map[tracing.E
 	return ids
 }
 
+// startServer starts a test server of generation gen for the test, and
+// returns it with a context that ends with the test or after a minute.
+func startServer(t *testing.T, gen tracetest.Generation) (context.Context, *tracetest.Server) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	t.Cleanup(cancel)
+	srv, err := tracetest.Start(ctx, tracetest.WithGeneration(gen))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	return ctx, srv
+}
+
 // TestWatchShowsEveryEventOnce records a program while the monitor runs,
 // on both generations and in each mode of the sink: the monitor shows
 // every event the program recorded exactly once, whether the server
@@ -221,13 +235,7 @@ func TestWatchShowsEveryEventOnce(t *testing.T) {
 	for _, gen := range []tracetest.Generation{tracetest.Gen1, tracetest.Gen2} {
 		for _, mode := range []websocket.Mode{websocket.ModeStore, websocket.ModeLive, websocket.ModeBoth} {
 			t.Run(fmt.Sprintf("gen%d/%s", gen, mode), func(t *testing.T) {
-				ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
-				defer cancel()
-				srv, err := tracetest.Start(ctx, tracetest.WithGeneration(gen))
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer srv.Close()
+				ctx, srv := startServer(t, gen)
 				program(ctx, t, srv.URL(), "orders", 1) // stored before the monitor began
 				before := srv.Kept()
 				if len(before) == 0 {
@@ -348,13 +356,7 @@ func TestWatchFlowFilter(t *testing.T) {
 func TestWatchStoredFilters(t *testing.T) {
 	for _, gen := range []tracetest.Generation{tracetest.Gen1, tracetest.Gen2} {
 		t.Run(fmt.Sprintf("gen%d", gen), func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
-			defer cancel()
-			srv, err := tracetest.Start(ctx, tracetest.WithGeneration(gen))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer srv.Close()
+			ctx, srv := startServer(t, gen)
 			var mu sync.Mutex
 			var want map[tracing.EventID]bool
 			o := options{server: srv.URL(), json: true, poll: 50 * time.Millisecond,
