@@ -94,6 +94,21 @@ func TestWebSocketSpoolCloseDrains(t *testing.T) {
 		_, recs, _ := sp.Pending()
 		return recs
 	}
+	// drained checks that the Close that reports on done succeeded and
+	// replayed the whole spool: the server keeps every event of all, and
+	// nothing is left on disk.
+	drained := func(t *testing.T, done <-chan error, srv *tracetest.Server, dir string, all []tracing.TraceEvent) {
+		t.Helper()
+		if err := <-done; err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+		if m := missing(ids(all), srv.Kept()); len(m) > 0 {
+			t.Fatalf("server misses %d of %d spooled events after Close", len(m), len(all))
+		}
+		if n := leftOnDisk(t, dir); n != 0 {
+			t.Fatalf("%d records left on disk", n)
+		}
+	}
 
 	t.Run("server reachable", func(t *testing.T) {
 		ctx := testCtx(t)
@@ -110,15 +125,7 @@ func TestWebSocketSpoolCloseDrains(t *testing.T) {
 			runtime.Gosched() // until Close stopped intake
 		}
 		close(gate)
-		if err := <-done; err != nil {
-			t.Fatalf("Close: %v", err)
-		}
-		if m := missing(ids(all), srv.Kept()); len(m) > 0 {
-			t.Fatalf("server misses %d of %d spooled events after Close", len(m), len(all))
-		}
-		if n := leftOnDisk(t, dir); n != 0 {
-			t.Fatalf("%d records left on disk", n)
-		}
+		drained(t, done, srv, dir, all)
 	})
 
 	t.Run("acknowledgements too slow", func(t *testing.T) {
@@ -165,15 +172,7 @@ func TestWebSocketSpoolCloseDrains(t *testing.T) {
 			runtime.Gosched()
 		}
 		srv.SetRefusing(false, tracetest.Refuse503)
-		if err := <-done; err != nil {
-			t.Fatalf("Close: %v", err)
-		}
-		if m := missing(ids(all), srv.Kept()); len(m) > 0 {
-			t.Fatalf("server misses %d of %d spooled events after Close", len(m), len(all))
-		}
-		if n := leftOnDisk(t, dir); n != 0 {
-			t.Fatalf("%d records left on disk", n)
-		}
+		drained(t, done, srv, dir, all)
 	})
 
 	// Once a round of reconnection attempts gives up, Close leaves the
