@@ -38,6 +38,10 @@ const (
 	// (Data.StateDiff, Data.Error, Data.PerformanceMetrics and
 	// Data.CustomAttributes); clearHead clears the head.
 	markHead
+	// markStep: as markHead, and Data.Error and Data.PerformanceMetrics
+	// may be set too (the event of a step, see emitStep); clearStep
+	// clears them.
+	markStep
 )
 
 // slotMark is the mark of a slot that emit built an event of each kind in.
@@ -70,6 +74,14 @@ func clearHead(ev *TraceEvent) {
 	ev.Data.Message = MessageSnapshot{}
 	ev.Data.HasMessage = false
 	ev.Causality = CausalityInfo{}
+}
+
+// clearStep zeroes what an event built over a slot marked markStep may
+// hold beyond what stamp and emit always write.
+func clearStep(ev *TraceEvent) {
+	clearHead(ev)
+	ev.Data.Error = ""
+	ev.Data.PerformanceMetrics = PerformanceMetrics{}
 }
 
 // The setters below fill the kind-specific fields for TracingClient's

@@ -165,6 +165,19 @@ func (c *TracingClient) isCritical(k EventKind) bool {
 	return int(k) < numKinds && c.critical[k]
 }
 
+// clearFor clears, in a queue slot whose mark is mark, what the event
+// the slot holds may have set beyond what stamp and emit always write.
+func clearFor(ev *TraceEvent, mark uint8) {
+	switch mark {
+	case markHead:
+		clearHead(ev)
+	case markStep:
+		clearStep(ev)
+	default:
+		*ev = TraceEvent{}
+	}
+}
+
 // queueFill returns the queue's fill fraction in [0, 1].
 func (c *TracingClient) queueFill() float64 {
 	return min(float64(c.queue.Len())/c.queueCap, 1)
@@ -290,11 +303,7 @@ func (c *TracingClient) emit(ctx context.Context, kind EventKind, actorID string
 	c.adopt(n)
 	var id EventID
 	fill := func(ev *TraceEvent, mark uint8) uint8 {
-		if mark == markHead {
-			clearHead(ev)
-		} else {
-			*ev = TraceEvent{}
-		}
+		clearFor(ev, mark)
 		hi, lo := stamp(ev, kind, actorID)
 		if build != nil {
 			build(ev)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/reflowtrace/reflowtrace-go/tracing/attr"
+	"github.com/reflowtrace/reflowtrace-go/tracing/internal/step"
 )
 
 // TestRecord_NoAllocs guards the hot path: recording a built-in kind, with
@@ -47,6 +48,10 @@ func TestRecord_NoAllocs(t *testing.T) {
 		{"DataFlow", func(ctx context.Context) { c.DataFlow(ctx, "a", "out", "b", "in", "T", 1) }},
 		{"NetworkEvent", func(ctx context.Context) { c.NetworkEvent(ctx, "a", attr.String("k", "v"), attr.Int("n", 1)) }},
 		{"Custom", func(ctx context.Context) { c.Custom(ctx, "a", "tick", attr.Uint64("n", 1)) }},
+		{"step DataFlow", func(ctx context.Context) {
+			step.DataFlow(c, ctx, step.Begin(), "a", "out", "b", "in", "T", 1, step.Ended(1, err))
+		}},
+		{"step RunEnded", func(ctx context.Context) { step.RunEnded(c, ctx, "a", step.Ended(1, err)) }},
 	}
 	for _, tt := range tests {
 		for name, ctx := range map[string]context.Context{
@@ -134,7 +139,26 @@ func perKindCases(c *TracingClient) []perKindCase {
 		{"DataFlow", func(ctx context.Context) EventID { return c.DataFlow(ctx, "a", "out", "b", "in", "T", 3) }, dataFlow("a", "out", "b", "in", "T", 3)},
 		{"NetworkEvent", func(ctx context.Context) EventID { return c.NetworkEvent(ctx, "a", attr.Int("n", 1)) }, networkEvent("a", attr.Int("n", 1))},
 		{"Custom", func(ctx context.Context) EventID { return c.Custom(ctx, "a", "tick", attr.Int("n", 1)) }, custom("a", "tick", attr.Int("n", 1))},
+		// The events of the steps the middleware of package actors wraps.
+		{"step DataFlow", func(ctx context.Context) EventID {
+			at := step.Begin()
+			step.DataFlow(c, ctx, at, "a", "out", "b", "in", "T", 3, step.Ended(7, errSink))
+			return at.ID()
+		}, withEnd(dataFlow("a", "out", "b", "in", "T", 3), 7, errSink.Error())},
+		{"step ActorCompleted", func(ctx context.Context) EventID {
+			return step.RunEnded(c, ctx, "a", step.Ended(8, nil))
+		}, withEnd(actorCompleted("a"), 8, "")},
+		{"step ActorFailed", func(ctx context.Context) EventID {
+			return step.RunEnded(c, ctx, "a", step.Ended(9, errSink))
+		}, withEnd(actorFailed("a", ""), 9, errSink.Error())},
 	}
+}
+
+// withEnd returns ev with the duration and error message of a step.
+func withEnd(ev TraceEvent, nanos uint64, msg string) TraceEvent {
+	ev.Data.PerformanceMetrics.ExecutionTimeNs = nanos
+	ev.Data.Error = msg
+	return ev
 }
 
 // wantRecorded returns tc's event as got should be: with got's id, time

@@ -5,7 +5,7 @@ import (
 
 	"github.com/reflowtrace/reflowtrace-go/internal/clock"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
-	"github.com/reflowtrace/reflowtrace-go/tracing/event"
+	"github.com/reflowtrace/reflowtrace-go/tracing/internal/step"
 )
 
 // Runner is an actor's processing step, as the middleware sees it: Run is
@@ -148,14 +148,11 @@ func SendMiddleware(c *tracing.TracingClient, next SendFunc) SendFunc {
 		if !c.Enabled() {
 			return next(ctx, s)
 		}
-		ev := event.DataFlow(s.FromActor, s.FromPort, s.ToActor, s.ToPort, s.MessageType, s.Size)
-		start := ev.Timestamp.UnixNano() // the clock read of the event's time and id
-		err := next(tracing.ContextWithEvent(ctx, ev.EventID), s)
-		ev.Data.PerformanceMetrics.ExecutionTimeNs = uint64(max(clock.UnixNano()-start, 0))
-		if err != nil {
-			ev.Data.Error = err.Error()
-		}
-		c.Record(ctx, ev) // its cause is ctx's, not the event's own
+		at := step.Begin() // the event's time and id
+		err := next(tracing.ContextWithEvent(ctx, at.ID()), s)
+		end := step.Ended(clock.UnixNano()-at.UnixNano, err)
+		// Its cause is ctx's, not the event's own.
+		step.DataFlow(c, ctx, at, s.FromActor, s.FromPort, s.ToActor, s.ToPort, s.MessageType, s.Size, end)
 		return err
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 )
@@ -163,13 +164,18 @@ func TestSendMiddleware(t *testing.T) {
 			calls := 0
 			var got Send
 			var inside tracing.EventID
+			var entered time.Time
+			const took = 2 * time.Millisecond
 			send := SendMiddleware(c, func(ctx context.Context, s Send) error {
+				entered = time.Now()
 				calls++
 				got = s
 				inside = tracing.CauseFromContext(ctx).EventID()
+				time.Sleep(took)
 				return tt.err
 			})
 			parent := c.ActorStarted(ctx, "a")
+			before := time.Now()
 			if err := send(tracing.ContextWithEvent(ctx, parent), msg); err != tt.err {
 				t.Fatalf("send = %v, want next's error %v unchanged", err, tt.err)
 			}
@@ -186,6 +192,15 @@ func TestSendMiddleware(t *testing.T) {
 			}
 			if ev.Causality.ParentEventID != parent || ev.Causality.RootCauseEventID != parent {
 				t.Fatalf("causality = %+v, want parent and root %v", ev.Causality, parent)
+			}
+			// Timestamped when the send started, with the time next took.
+			// The client's clock may differ from time.Now by a little.
+			const slack = time.Millisecond
+			if ev.Timestamp.Before(before.Add(-slack)) || ev.Timestamp.After(entered.Add(slack)) {
+				t.Fatalf("timestamp %v, want between %v and %v, when the send started", ev.Timestamp, before, entered)
+			}
+			if d := time.Duration(ev.Data.PerformanceMetrics.ExecutionTimeNs); d < took {
+				t.Fatalf("ExecutionTimeNs = %v, want at least the %v next took", d, took)
 			}
 			wantErr := ""
 			if tt.err != nil {

@@ -6,7 +6,7 @@ import (
 
 	"github.com/reflowtrace/reflowtrace-go/internal/clock"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
-	"github.com/reflowtrace/reflowtrace-go/tracing/event"
+	"github.com/reflowtrace/reflowtrace-go/tracing/internal/step"
 )
 
 // Serve runs a long-lived actor named actorID: it calls handle for each
@@ -109,14 +109,6 @@ func runTraced(ctx context.Context, c *tracing.TracingClient, name string, run f
 	rctx := tracing.ContextWithEvent(ctx, started)
 	t0 := clock.Mono() // one clock read, where time.Now takes two
 	err := run(rctx)
-	dur := uint64(clock.Mono() - t0)
-	var ev tracing.TraceEvent
-	if err != nil {
-		ev = event.ActorFailed(name, err.Error())
-	} else {
-		ev = event.ActorCompleted(name)
-	}
-	ev.Data.PerformanceMetrics.ExecutionTimeNs = dur
-	c.Record(rctx, ev)
+	step.RunEnded(c, rctx, name, step.Ended(clock.Mono()-t0, err))
 	return err
 }
