@@ -51,7 +51,8 @@ func TestRecord_NoAllocs(t *testing.T) {
 		{"step DataFlow", func(ctx context.Context) {
 			step.DataFlow(c, ctx, step.Begin(), "a", "out", "b", "in", "T", 1, step.Ended(1, err))
 		}},
-		{"step RunEnded", func(ctx context.Context) { step.RunEnded(c, ctx, "a", step.Ended(1, err)) }},
+		{"step RunStarted", func(ctx context.Context) { step.RunStarted(c, ctx, "a", step.Begin()) }},
+		{"step RunEnded", func(ctx context.Context) { step.RunEnded(c, ctx, "a", step.Begin(), step.Ended(1, err)) }},
 	}
 	for _, tt := range tests {
 		for name, ctx := range map[string]context.Context{
@@ -145,11 +146,18 @@ func perKindCases(c *TracingClient) []perKindCase {
 			step.DataFlow(c, ctx, at, "a", "out", "b", "in", "T", 3, step.Ended(7, errSink))
 			return at.ID()
 		}, withEnd(dataFlow("a", "out", "b", "in", "T", 3), 7, errSink.Error())},
+		{"step ActorStarted", func(ctx context.Context) EventID {
+			return step.RunStarted(c, ctx, "a", step.Begin())
+		}, actorStarted("a")},
 		{"step ActorCompleted", func(ctx context.Context) EventID {
-			return step.RunEnded(c, ctx, "a", step.Ended(8, nil))
+			at := step.Begin()
+			step.RunEnded(c, ctx, "a", at, step.Ended(8, nil))
+			return at.ID()
 		}, withEnd(actorCompleted("a"), 8, "")},
 		{"step ActorFailed", func(ctx context.Context) EventID {
-			return step.RunEnded(c, ctx, "a", step.Ended(9, errSink))
+			at := step.Begin()
+			step.RunEnded(c, ctx, "a", at, step.Ended(9, errSink))
+			return at.ID()
 		}, withEnd(actorFailed("a", ""), 9, errSink.Error())},
 	}
 }

@@ -15,14 +15,15 @@ func init() {
 			setDataFlow(ev, fromPort, toActor, toPort, msgType, size)
 		})
 	}
-	step.RunEnded = func(c any, ctx context.Context, actorID string, end step.End) [16]byte {
+	step.RunStarted = func(c any, ctx context.Context, actorID string, at step.Start) [16]byte {
+		return c.(*TracingClient).emitStep(ctx, KindActorStarted, actorID, at, step.End{}, nil)
+	}
+	step.RunEnded = func(c any, ctx context.Context, actorID string, at step.Start, end step.End) {
 		kind := KindActorCompleted
 		if end.Failed {
 			kind = KindActorFailed
 		}
-		at := step.Begin()
 		c.(*TracingClient).emitStep(ctx, kind, actorID, at, end, nil)
-		return at.ID()
 	}
 }
 
@@ -30,11 +31,12 @@ func init() {
 // at's id and time (taken when the step started) instead of new ones, and
 // gets end's duration (Data.PerformanceMetrics.ExecutionTimeNs) and error
 // message (Data.Error). Built in its queue slot, it leaves markStep there.
-// It is a function of its own, not an option of emit, so that the
-// per-kind methods' path does not pay for it.
-func (c *TracingClient) emitStep(ctx context.Context, kind EventKind, actorID string, at step.Start, end step.End, build func(*TraceEvent)) {
+// It returns at's id, or the zero id when begin rejects the event. It is
+// a function of its own, not an option of emit, so that the per-kind
+// methods' path does not pay for it.
+func (c *TracingClient) emitStep(ctx context.Context, kind EventKind, actorID string, at step.Start, end step.End, build func(*TraceEvent)) EventID {
 	if !c.begin(kind, actorID) {
-		return
+		return EventID{}
 	}
 	if !c.inPlace {
 		var ev TraceEvent
@@ -43,8 +45,7 @@ func (c *TracingClient) emitStep(ctx context.Context, kind EventKind, actorID st
 			build(&ev)
 		}
 		setEnd(&ev, end)
-		c.record(ctx, &ev)
-		return
+		return c.record(ctx, &ev)
 	}
 	n := nodeFrom(ctx)
 	c.adopt(n)
@@ -62,12 +63,14 @@ func (c *TracingClient) emitStep(ctx context.Context, kind EventKind, actorID st
 		}
 		return markStep
 	}
-	// The queue counts what it refuses.
+	// The queue counts what it refuses. The caller still gets the id, as
+	// for every dropped event.
 	if c.isCritical(kind) {
 		c.queue.PutCriticalReuse(fill)
 	} else {
 		c.queue.PutReuse(fill)
 	}
+	return at.ID()
 }
 
 // stampAt is stamp with the id and time of at.

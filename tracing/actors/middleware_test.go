@@ -134,13 +134,50 @@ func TestRegisterMiddleware_WrapsRunner(t *testing.T) {
 			if end.Causality.ParentEventID != started.EventID || flow.Causality.ParentEventID != started.EventID {
 				t.Fatal("the end event and the send are not children of ActorStarted")
 			}
-			if end.Data.PerformanceMetrics.ExecutionTimeNs == 0 {
-				t.Fatal("no execution time on the end event")
+			// The run's duration is the time between its two events.
+			if d := end.Timestamp.Sub(started.Timestamp); d <= 0 || uint64(d) != end.Data.PerformanceMetrics.ExecutionTimeNs {
+				t.Fatalf("ExecutionTimeNs = %d, want the %v from ActorStarted to the end event", end.Data.PerformanceMetrics.ExecutionTimeNs, d)
 			}
 			if tt.err != nil && end.Data.Error != tt.err.Error() {
 				t.Fatalf("error = %q", end.Data.Error)
 			}
 		})
+	}
+}
+
+// TestRegisterMiddleware_RunWithoutActorStarted checks that a run whose
+// ActorStarted is filtered out records its end event as a root: the ctx
+// of the run carries no event that was never recorded.
+func TestRegisterMiddleware_RunWithoutActorStarted(t *testing.T) {
+	ctx := ctxTimeout(t)
+	sink := newRecordSink()
+	c := newTestClient(t, sink, func(cfg *tracing.TracingConfig) {
+		cfg.Filters.EventTypes = []tracing.EventKind{tracing.KindActorCompleted}
+	})
+	var inside tracing.Cause
+	var registered any
+	reg := RegisterMiddleware(c, func(_ context.Context, _ string, actor any) error {
+		registered = actor
+		return nil
+	})
+	if err := reg(ctx, "a", runnerFunc(func(ctx context.Context) error {
+		inside = tracing.CauseFromContext(ctx)
+		return nil
+	})); err != nil {
+		t.Fatal(err)
+	}
+	if err := registered.(Runner).Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !inside.EventID().IsZero() {
+		t.Fatalf("the run's ctx carries the event %v, which was filtered out", inside.EventID())
+	}
+	evs := sink.snapshot()
+	if len(evs) != 1 || evs[0].Type.Kind != tracing.KindActorCompleted || !evs[0].Causality.ParentEventID.IsZero() {
+		t.Fatalf("recorded %+v, want one ActorCompleted without a parent", evs)
 	}
 }
 

@@ -61,7 +61,11 @@ func Ended(nanos int64, err error) End {
 var (
 	// DataFlow records the DataFlow event of a send that started at at.
 	DataFlow func(c any, ctx context.Context, at Start, fromActor, fromPort, toActor, toPort, msgType string, size uint64, end End)
+	// RunStarted records ActorStarted for actorID's run, with at's id
+	// and time, and returns the id, or the zero id when the client
+	// records no such event (disabled, or filtered out by kind or actor).
+	RunStarted func(c any, ctx context.Context, actorID string, at Start) [16]byte
 	// RunEnded records ActorCompleted for actorID's run, or ActorFailed
-	// when end.Failed, timestamped now, and returns the event's id.
-	RunEnded func(c any, ctx context.Context, actorID string, end End) [16]byte
+	// when end.Failed, with at's id and time.
+	RunEnded func(c any, ctx context.Context, actorID string, at Start, end End)
 )
