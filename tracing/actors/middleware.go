@@ -40,7 +40,8 @@ type SendFunc func(ctx context.Context, s Send) error
 // records ActorStarted, calls the actor's Run with a ctx that carries the
 // ActorStarted event (so that what the actor records or sends inside is its
 // child), then records ActorCompleted, or ActorFailed with Run's error,
-// with the run's duration in PerformanceMetrics.ExecutionTimeNs and the
+// with the run's duration in PerformanceMetrics.ExecutionTimeNs (the time
+// from the ActorStarted event's timestamp to its own) and the
 // ActorStarted event as parent. Run's error is returned unchanged.
 //
 // If actor implements MessageRunner instead, the wrapper (whose Unwrap
