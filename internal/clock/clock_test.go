@@ -73,3 +73,23 @@ func TestMonoMeasuresDurations(t *testing.T) {
 		t.Fatalf("Mono advanced %v over a sleep of 2ms that time.Since measured as %v", time.Duration(d), want)
 	}
 }
+
+func TestReadIsUnixNanoAndMonoOfOneReading(t *testing.T) {
+	for _, stale := range []bool{false, true} {
+		if stale { // Read must replace a stale base, as UnixNano does
+			old := cur.Load()
+			cur.Store(&base{wall: old.wall, mono: old.mono - int64(RebaseInterval) - 1})
+		}
+		m0 := Mono()
+		wall, mono := Read()
+		w1, m1 := UnixNano(), Mono()
+		if mono < m0 || mono > m1 || wall > w1 {
+			t.Fatalf("stale base %v: Read = %d, %d; want Mono within [%d, %d] and UnixNano at most %d", stale, wall, mono, m0, m1, w1)
+		}
+		// One reading: the wall time is the fresh base's at that
+		// monotonic time.
+		if b := cur.Load(); wall-mono != b.wall-b.mono || mono-b.mono >= int64(RebaseInterval) {
+			t.Fatalf("stale base %v: Read = %d, %d, not one reading of a fresh base %+v", stale, wall, mono, *b)
+		}
+	}
+}

@@ -40,9 +40,11 @@ type SendFunc func(ctx context.Context, s Send) error
 // records ActorStarted, calls the actor's Run with a ctx that carries the
 // ActorStarted event (so that what the actor records or sends inside is its
 // child), then records ActorCompleted, or ActorFailed with Run's error,
-// with the run's duration in PerformanceMetrics.ExecutionTimeNs (the time
-// from the ActorStarted event's timestamp to its own) and the
-// ActorStarted event as parent. Run's error is returned unchanged.
+// with the run's duration in PerformanceMetrics.ExecutionTimeNs (from the
+// clock read that timestamps the ActorStarted event to the one that
+// timestamps its own, measured on the monotonic clock, which no step of
+// the wall clock changes) and the ActorStarted event as parent. Run's
+// error is returned unchanged.
 //
 // If actor implements MessageRunner instead, the wrapper (whose Unwrap
 // returns the original) does the same for every message: Run(ctx, msg)
@@ -133,8 +135,8 @@ func (r *tracedMessageRunner) Run(ctx context.Context, msg any) error {
 // SendMiddleware returns a SendFunc that sends through next and records a
 // DataFlow event for every send: from s.FromActor's s.FromPort to
 // s.ToActor's s.ToPort, with s.MessageType and s.Size, the time next took in
-// PerformanceMetrics.ExecutionTimeNs, next's error in Data.Error if it
-// failed, and its cause taken from ctx. The event is timestamped when the
+// PerformanceMetrics.ExecutionTimeNs (on the monotonic clock), next's
+// error in Data.Error if it failed, and its cause taken from ctx. The event is timestamped when the
 // send starts and recorded when it returns; the ctx passed to next carries
 // it, so what the receiving side records with that ctx is its child. Each
 // send allocates once, for that ctx (see tracing.ContextWithEvent).
@@ -151,7 +153,7 @@ func SendMiddleware(c *tracing.TracingClient, next SendFunc) SendFunc {
 		}
 		at := step.Begin() // the event's time and id
 		err := next(tracing.ContextWithEvent(ctx, at.ID()), s)
-		end := step.Ended(clock.UnixNano()-at.UnixNano, err)
+		end := step.Ended(clock.Mono()-at.Mono, err)
 		// Its cause is ctx's, not the event's own.
 		step.DataFlow(c, ctx, at, s.FromActor, s.FromPort, s.ToActor, s.ToPort, s.MessageType, s.Size, end)
 		return err

@@ -104,11 +104,12 @@ func serveOne(ctx context.Context, c *tracing.TracingClient, flow tracing.FlowID
 // records ActorCompleted or ActorFailed with run's duration, and returns
 // run's error unchanged.
 func runTraced(ctx context.Context, c *tracing.TracingClient, name string, run func(context.Context) error) error {
-	// Two clock reads in all: the events' times give the duration.
+	// Two clock reads in all: each event's gives its time and id, and
+	// their monotonic readings the run's duration.
 	start := step.Begin()
 	rctx := tracing.ContextWithEvent(ctx, step.RunStarted(c, ctx, name, start))
 	err := run(rctx)
 	end := step.Begin()
-	step.RunEnded(c, rctx, name, end, step.Ended(end.UnixNano-start.UnixNano, err))
+	step.RunEnded(c, rctx, name, end, step.Ended(end.Mono-start.Mono, err))
 	return err
 }

@@ -14,17 +14,19 @@ import (
 )
 
 // Start is the id and time of a step's event, taken when the step starts,
-// from one clock read.
+// from one clock read, and that read's monotonic reading, which starts the
+// step's duration.
 type Start struct {
 	Hi, Lo   uint64 // the UUIDv7's halves (see uuid.V7)
 	UnixNano int64
+	Mono     int64 // clock.Mono at UnixNano
 }
 
 // Begin returns the id and time of an event that starts now.
 func Begin() Start {
-	ns := clock.UnixNano()
+	ns, mono := clock.Read()
 	hi, lo := uuid.V7(ns)
-	return Start{Hi: hi, Lo: lo, UnixNano: ns}
+	return Start{Hi: hi, Lo: lo, UnixNano: ns, Mono: mono}
 }
 
 // ID returns the event's id.

@@ -12,8 +12,8 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestBeginIsAVersion7IDOfItsTime(t *testing.T) {
 	a, b := Begin(), Begin()
-	if a.UnixNano == 0 || b.UnixNano < a.UnixNano {
-		t.Fatalf("times %d then %d", a.UnixNano, b.UnixNano)
+	if a.UnixNano == 0 || b.UnixNano < a.UnixNano || b.Mono < a.Mono {
+		t.Fatalf("times %d then %d, monotonic readings %d then %d", a.UnixNano, b.UnixNano, a.Mono, b.Mono)
 	}
 	id := a.ID()
 	if id == b.ID() {
