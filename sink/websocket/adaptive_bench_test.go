@@ -20,7 +20,7 @@ import (
 // the client cannot take slows it down) into 32 concurrent traces of 200
 // events each. Per phase it reports the events the server acknowledged
 // per second; for the adaptive variants also the batch size in force at
-// the end of the slow phase and how long after the latency came back down
+// the end of each phase and how long after the latency came back down
 // the batch size was back at or below the default for good (sampled every
 // millisecond until the end of the phase); for every variant the
 // acknowledgement latency the sink measured at the end of each phase,
@@ -126,8 +126,8 @@ func benchAdaptive(b *testing.B, rate, window int, batching, wider bool) {
 		if i == 2 && batching {
 			b.ReportMetric(float64(big.Milliseconds()), "ms_to_small_batches")
 		}
-		if i == 1 && batching {
-			b.ReportMetric(float64(c.Metrics().BatchSize), "batch_50ms")
+		if batching {
+			b.ReportMetric(float64(c.Metrics().BatchSize), "batch_"+ph.name)
 		}
 	}
 	close(stop)
