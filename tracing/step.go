@@ -10,6 +10,10 @@ import (
 // The middleware of package actors records the events of the steps it
 // wraps through package step, which this fills in.
 func init() {
+	step.KeepsDataFlow = func(c any, fromActor string) bool {
+		t := c.(*TracingClient)
+		return t.Enabled() && !t.sel.rejects(KindDataFlow, fromActor)
+	}
 	step.DataFlow = func(c any, ctx context.Context, at step.Start, fromActor, fromPort, toActor, toPort, msgType string, size uint64, end step.End) {
 		c.(*TracingClient).emitStep(ctx, KindDataFlow, fromActor, at, end, func(ev *TraceEvent) {
 			setDataFlow(ev, fromPort, toActor, toPort, msgType, size)

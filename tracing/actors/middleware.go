@@ -134,12 +134,16 @@ func (r *tracedMessageRunner) Run(ctx context.Context, msg any) error {
 
 // SendMiddleware returns a SendFunc that sends through next and records a
 // DataFlow event for every send: from s.FromActor's s.FromPort to
-// s.ToActor's s.ToPort, with s.MessageType and s.Size, the time next took in
-// PerformanceMetrics.ExecutionTimeNs (on the monotonic clock), next's
-// error in Data.Error if it failed, and its cause taken from ctx. The event is timestamped when the
-// send starts and recorded when it returns; the ctx passed to next carries
-// it, so what the receiving side records with that ctx is its child. Each
-// send allocates once, for that ctx (see tracing.ContextWithEvent).
+// s.ToActor's s.ToPort, with s.MessageType and s.Size, the time next took
+// in PerformanceMetrics.ExecutionTimeNs (on the monotonic clock), next's
+// error in Data.Error if it failed, and its cause taken from ctx. The
+// event is timestamped when the send starts and recorded when it returns;
+// the ctx passed to next carries it, so what the receiving side records
+// with that ctx is its child. Each send allocates once, for that ctx (see
+// tracing.ContextWithEvent). When the client's kind or actor filters drop
+// DataFlow events of s.FromActor, next gets ctx itself: what the
+// receiving side records is then ctx's child, not that of an event no
+// sink receives.
 //
 // It returns next itself when the client is disabled. See TracingClient
 // for the order of a middleware chain.
@@ -152,7 +156,11 @@ func SendMiddleware(c *tracing.TracingClient, next SendFunc) SendFunc {
 			return next(ctx, s)
 		}
 		at := step.Begin() // the event's time and id
-		err := next(tracing.ContextWithEvent(ctx, at.ID()), s)
+		nctx := ctx
+		if step.KeepsDataFlow(c, s.FromActor) {
+			nctx = tracing.ContextWithEvent(ctx, at.ID())
+		} // else no event is recorded: what the receiver records is ctx's child
+		err := next(nctx, s)
 		end := step.Ended(clock.Mono()-at.Mono, err)
 		// Its cause is ctx's, not the event's own.
 		step.DataFlow(c, ctx, at, s.FromActor, s.FromPort, s.ToActor, s.ToPort, s.MessageType, s.Size, end)

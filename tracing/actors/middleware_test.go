@@ -184,6 +184,47 @@ func TestRegisterMiddleware_RunWithoutActorStarted(t *testing.T) {
 	}
 }
 
+// TestSendMiddleware_FilteredOut checks that a send whose DataFlow the
+// client's filters drop hands next the ctx it was given, so that what the
+// receiver records is a child of the sender's cause, not of an event no
+// sink receives, and that it records nothing.
+func TestSendMiddleware_FilteredOut(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		filter tracing.FilterConfig
+	}{
+		{"by kind", tracing.FilterConfig{EventTypes: []tracing.EventKind{tracing.KindActorStarted}}},
+		{"by actor", tracing.FilterConfig{ExcludeActors: []string{"a"}}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := ctxTimeout(t)
+			sink := newRecordSink()
+			c := newTestClient(t, sink, func(cfg *tracing.TracingConfig) { cfg.Filters = tt.filter })
+			parent := tracing.NewEventID()
+			var inside tracing.EventID
+			send := SendMiddleware(c, func(ctx context.Context, s Send) error {
+				inside = tracing.CauseFromContext(ctx).EventID()
+				return nil
+			})
+			if err := send(tracing.ContextWithEvent(ctx, parent), Send{FromActor: "a", FromPort: "out", ToActor: "b", ToPort: "in"}); err != nil {
+				t.Fatal(err)
+			}
+			if inside != parent {
+				t.Fatalf("next's ctx carries %v, want the sender's cause %v", inside, parent)
+			}
+			if err := c.Flush(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if evs := sink.snapshot(); len(evs) != 0 {
+				t.Fatalf("recorded %+v, want nothing", evs)
+			}
+			if m := c.Metrics(); m.Dropped.Filtered != 1 {
+				t.Fatalf("Metrics().Dropped = %+v, want the DataFlow counted as filtered", m.Dropped)
+			}
+		})
+	}
+}
+
 func TestSendMiddleware(t *testing.T) {
 	errSend := errors.New("connector closed")
 	tests := []struct {

@@ -61,6 +61,11 @@ func Ended(nanos int64, err error) End {
 // records, with the step's End in Data.PerformanceMetrics.ExecutionTimeNs
 // and Data.Error, and its cause taken from ctx.
 var (
+	// KeepsDataFlow reports whether the client's kind and actor filters
+	// keep a DataFlow event of fromActor (false when it is disabled):
+	// whether a send's event can be recorded at all, so that the ctx of
+	// a send whose event never is does not carry it.
+	KeepsDataFlow func(c any, fromActor string) bool
 	// DataFlow records the DataFlow event of a send that started at at.
 	DataFlow func(c any, ctx context.Context, at Start, fromActor, fromPort, toActor, toPort, msgType string, size uint64, end End)
 	// RunStarted records ActorStarted for actorID's run, with at's id
