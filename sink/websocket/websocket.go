@@ -962,7 +962,8 @@ func (s *Sink) Close(ctx context.Context) error {
 	}
 	for _, f := range left {
 		s.mu.Lock()
-		skip := superseded(f) || f.kind == frameQuery // a GetTrace is not worth keeping
+		// A recovery's GetTrace or EndTrace is not worth keeping.
+		skip := superseded(f) || f.kind == frameQuery || f.kind == frameRelease
 		n := f.events
 		if g := f.segment(); g != nil && !skip {
 			// Spooled or dropped, f takes its segment's other events

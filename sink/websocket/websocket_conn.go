@@ -407,9 +407,10 @@ func (s *Sink) takeLocked(c *wsConn, batch []*frame, spoolFirst bool) []*frame {
 				batch = append(batch, st)
 				continue
 			case streamRecover:
-				r := s.recoverLocked(f.stream)
+				rel, r := s.recoverLocked(f.stream)
+				s.inflight.push(rel)
 				s.inflight.push(r)
-				batch = append(batch, r)
+				batch = append(batch, rel, r)
 				continue // f is skipped on the next turn
 			case streamWait:
 				return s.tookLocked(batch)
@@ -826,6 +827,15 @@ func (s *Sink) reject(c *wsConn, serr *wire.ServerError) error {
 	if f == nil {
 		s.mu.Unlock()
 		return fmt.Errorf("error reply with no request in flight: %w", serr)
+	}
+	if f.kind == frameRelease {
+		// The GetTrace behind it finds out whether the id is still in
+		// flight.
+		s.inflight.pop()
+		s.settleLocked(f)
+		s.notifyLocked()
+		s.mu.Unlock()
+		return nil
 	}
 	if f.kind == frameQuery {
 		// A recovery asks the server for the trace; without an answer it

@@ -12,11 +12,12 @@ import (
 type frameKind uint8
 
 const (
-	frameStore  frameKind = iota // StoreTrace → TraceStored
-	frameRecord                  // RecordEvent → EventRecorded
-	frameStart                   // StartTrace → TraceStarted
-	frameEnd                     // EndTrace → EventRecorded
-	frameQuery                   // GetTrace → TraceData
+	frameStore   frameKind = iota // StoreTrace → TraceStored
+	frameRecord                   // RecordEvent → EventRecorded
+	frameStart                    // StartTrace → TraceStarted
+	frameEnd                      // EndTrace → EventRecorded
+	frameQuery                    // GetTrace → TraceData
+	frameRelease                  // a recovery's EndTrace → EventRecorded (see releaseFrameLocked)
 )
 
 // frame is one WebSocket message the sink sends, kept until the server

@@ -1100,6 +1100,29 @@ func TestWebSocketFlushDoesNotSplitTracesOnGeneration1(t *testing.T) {
 	}
 }
 
+// reconnectMidTrace streams half of one 20-event trace to a
+// generation-2 server, kills the connection with the server noticing the
+// close closeDelay later, streams the rest on the new connection, ends the
+// trace as Failed (a status the server's own finalisation never gives)
+// and flushes. It returns the run and the time of the kill.
+func reconnectMidTrace(t *testing.T, mode Mode, closeDelay time.Duration) (*keepRun, time.Time) {
+	t.Helper()
+	r := newKeepRun(t, tracetest.Gen2, mode, nil, WithStoreDelay(time.Hour))
+	r.connected()
+	b := r.startTraces(1, 20, 10)
+	r.write(b[0])
+	waitSink(r.ctx, t, r.s, "the first events' acks", func(st Stats) bool { return st.EventsDelivered >= uint64(len(b[0])) })
+	r.srv.SetCloseDelay(closeDelay)
+	killed := time.Now()
+	r.srv.KillConnections()
+	waitSink(r.ctx, t, r.s, "the reconnect", func(st Stats) bool { return st.Reconnects > 0 && st.Connected })
+	r.write(b[1])
+	r.hdrs[0] = ended(r.hdrs[0], status(1))
+	r.s.ObserveTrace(r.hdrs[0])
+	r.flush()
+	return r, killed
+}
+
 // TestWebSocketKeepsATraceWhoseOldConnectionClosesLate reconnects while
 // a streamed trace is open, on a generation-2 server that notices the old
 // connection's close only after the recovery stopped waiting for it: the
@@ -1112,20 +1135,7 @@ func TestWebSocketKeepsATraceWhoseOldConnectionClosesLate(t *testing.T) {
 	const closeDelay = 3 * time.Second // beyond the recovery's wait
 	for _, mode := range []Mode{ModeLive, ModeBoth} {
 		t.Run(mode.String(), func(t *testing.T) {
-			r := newKeepRun(t, tracetest.Gen2, mode, nil, WithStoreDelay(time.Hour))
-			r.connected()
-			b := r.startTraces(1, 20, 10)
-			r.write(b[0])
-			waitSink(r.ctx, t, r.s, "the first events' acks", func(st Stats) bool { return st.EventsDelivered >= uint64(len(b[0])) })
-			r.srv.SetCloseDelay(closeDelay)
-			killed := time.Now()
-			r.srv.KillConnections()
-			waitSink(r.ctx, t, r.s, "the reconnect", func(st Stats) bool { return st.Reconnects > 0 && st.Connected })
-			r.write(b[1])
-			// Failed: a status the server's own finalisation never gives.
-			r.hdrs[0] = ended(r.hdrs[0], status(1))
-			r.s.ObserveTrace(r.hdrs[0])
-			r.flush()
+			r, killed := reconnectMidTrace(t, mode, closeDelay)
 			time.Sleep(time.Until(killed.Add(closeDelay)))
 			h := r.hdrs[0]
 			var got *tracing.FlowTrace
@@ -1147,6 +1157,37 @@ func TestWebSocketKeepsATraceWhoseOldConnectionClosesLate(t *testing.T) {
 			}
 			// The watch ends with the store it queued, and the segment is
 			// released.
+			wctx, cancel := context.WithTimeout(r.ctx, 5*time.Second)
+			defer cancel()
+			waitSink(wctx, t, r.s, "the segment's release", func(Stats) bool { return r.s.held() == 0 })
+		})
+	}
+}
+
+// TestWebSocketKeepsATraceWhoseOldConnectionClosesAfterTheWatch checks a
+// recovery against a generation-2 server that notices the old
+// connection's close later than any wait of the sink (an hour: a
+// half-open connection, say), applied here by the server's Stop: the
+// sink ends the old connection's in-flight copy itself, on the new
+// connection, before it stores the trace, so the late close finds nothing
+// left to store over it.
+func TestWebSocketKeepsATraceWhoseOldConnectionClosesAfterTheWatch(t *testing.T) {
+	for _, mode := range []Mode{ModeLive, ModeBoth} {
+		t.Run(mode.String(), func(t *testing.T) {
+			r, _ := reconnectMidTrace(t, mode, time.Hour)
+			r.srv.Stop() // applies the held-back close
+			h := r.hdrs[0]
+			got := r.srv.GetTrace(h.TraceID)
+			if got == nil {
+				t.Fatal("trace not kept")
+			}
+			if msg := keptOnce(r.want, r.srv.Kept()); msg != "" || got.ExecutionID != h.ExecutionID || got.Status != h.Status {
+				t.Fatalf("after the old connection's close the server keeps: %s; the trace's execution %v (want %v), status %v (want %v)",
+					msg, got.ExecutionID, h.ExecutionID, got.Status, h.Status)
+			}
+			if err := r.srv.Restart(r.ctx); err != nil {
+				t.Fatal(err)
+			}
 			wctx, cancel := context.WithTimeout(r.ctx, 5*time.Second)
 			defer cancel()
 			waitSink(wctx, t, r.s, "the segment's release", func(Stats) bool { return r.s.held() == 0 })

@@ -29,13 +29,19 @@ import (
 // old connection's trace is stored as it was when that connection closed,
 // and a StartTrace with the same id would open a new, empty trace that
 // replaces it at EndTrace. So a trace started on an earlier connection is
-// recovered instead: the sender asks for it (GetTrace) until the server has
-// stored the old connection's copy, then stores all its events with one
-// StoreTrace (the sink keeps them for this), and from then on the trace
-// continues by StoreTrace, as in store mode. A server that notices the old
-// connection's close only after the sender stopped asking stores the old
-// copy over that store later: the sender watches for this a while, and
-// stores the events again when it happens (see watchReply).
+// recovered instead. The server stores a connection's traces when it
+// notices the close, which may be much later (a loaded server, a
+// half-open connection), and then replaces whatever is stored under their
+// ids. So the sender ends the old connection's in-flight copy itself, with
+// an EndTrace on the new connection (the server ends a trace by id, not by
+// connection, and its late close then finds nothing in flight to store),
+// asks for the trace (GetTrace) until the server has stored that copy,
+// then stores all its events with one StoreTrace (the sink keeps them for
+// this), and from then on the trace continues by StoreTrace, as in store
+// mode. Frames of the old connection that the server reads only after
+// that EndTrace open the id again; the sender watches the trace a while
+// after the store, and ends and stores it again when it finds it so (see
+// watchReply).
 
 // recoveryPolls bounds the GetTraces that wait for the server to store a
 // trace of a closed connection; recoveryPollEvery spaces them.
@@ -130,9 +136,22 @@ func (s *Sink) queryFrameLocked(g *traceSeg, polls int) *frame {
 	return &frame{kind: frameQuery, wire: b, rawLen: len(b), critical: true, created: s.cfg.now().UnixNano(), stream: g, attempts: polls}
 }
 
+// releaseFrameLocked builds the EndTrace that ends, on a generation-2
+// server, the in-flight trace an earlier connection left under g's id, so
+// that the server's close of that connection cannot store it later over
+// the sink's store. Its status is Running: the store that follows carries
+// the trace's own. It is a frame of no segment, and the server answers it
+// whether or not the id is in flight. s.mu must be held.
+func (s *Sink) releaseFrameLocked(g *traceSeg) *frame {
+	b := s.ctlEnc.AppendRequest(nil, wire.EndTrace{TraceID: g.id, Status: tracing.ExecutionStatus{Kind: tracing.StatusRunning}})
+	return &frame{kind: frameRelease, wire: b, rawLen: len(b), critical: true, created: s.cfg.now().UnixNano()}
+}
+
 // recoverLocked starts the recovery of g, started on an earlier
-// connection, by asking the server for it. s.mu must be held.
-func (s *Sink) recoverLocked(g *traceSeg) *frame {
+// connection: it returns the frames to send, which end the old
+// connection's copy and then ask the server for the trace. s.mu must be
+// held.
+func (s *Sink) recoverLocked(g *traceSeg) (release, query *frame) {
 	g.storeOnly.Store(true)
 	g.recovering = true
 	s.log.Info("recovering a trace started on an earlier connection", zap.Stringer("trace_id", g.id))
@@ -140,7 +159,7 @@ func (s *Sink) recoverLocked(g *traceSeg) *frame {
 	// Every Flush waits for the recovery's store, also one that began
 	// before the recovery did (the frames that started it are skipped).
 	s.trackAtLocked(q, 0)
-	return q
+	return s.releaseFrameLocked(g), q
 }
 
 // recoveryReply handles the server's answer to a recovery GetTrace q: while
@@ -162,9 +181,11 @@ func (s *Sink) recoveryReply(c *wsConn, q *frame, resp any) {
 			if s.stopping {
 				return
 			}
-			// Whichever connection is up next asks again.
+			// Whichever connection is up next ends what opened the id
+			// again and asks again.
 			nq := s.queryFrameLocked(g, q.attempts+1)
 			s.trackAtLocked(nq, q.epoch)
+			s.resend.push(s.releaseFrameLocked(g))
 			s.resend.push(nq)
 			s.notifyLocked()
 		})
@@ -190,9 +211,10 @@ func (s *Sink) recoveryReply(c *wsConn, q *frame, resp any) {
 		s.trackAtLocked(f, q.epoch)
 		s.resend.push(f)
 	}
-	if inFlight && !g.lost.Load() {
-		// The old connection's copy, stored when the server notices that
-		// close, will replace this store.
+	if !g.lost.Load() {
+		// Frames of the old connection the server reads late may open
+		// the id again, and the server's close of it then stores them
+		// over this store.
 		s.watchLaterLocked(g, s.cfg.now().Add(watchFor).UnixNano())
 	}
 	g.recovering = false
@@ -242,16 +264,16 @@ func (s *Sink) endWatchLocked(g *traceSeg) {
 }
 
 // watchReply handles the server's answer to a watch's GetTrace q. The
-// recovery stored q's segment while the server still held the old
-// connection's copy in flight; when the server notices that close, it
-// stores the copy (its own header, only the events streamed on the old
-// connection) in place of the sink's store, and no later store of the
-// segment may come to replace it (the trace may have ended). So while
-// the server answers a trace in flight that is not the segment's own, the
-// sender asks again; once it answers the copy stored, it stores all the
-// segment's events again; once it answers the segment's own execution,
-// the copy is no longer in flight and a later store replaced it. The
-// watch also ends at q.watchUntil.
+// recovery stored q's segment, but frames of the old connection that the
+// server read late may have opened the id again (an in-flight trace that
+// is not the segment's own), and the server's close of that connection
+// stores it in place of the sink's store; no later store of the segment
+// may come to replace it (the trace may have ended). So when the server
+// answers such a trace in flight, the sender ends it and stores all the
+// segment's events again, in that order on one connection; when it
+// answers a stored trace that is not the segment's own, it stores them
+// again; either way it goes on watching. Once the server answers the
+// segment's own execution, the watch ends; it also ends at q.watchUntil.
 func (s *Sink) watchReply(q *frame, resp any) {
 	g := q.stream
 	now := s.cfg.now().UnixNano()
@@ -263,38 +285,53 @@ func (s *Sink) watchReply(q *frame, resp any) {
 		t = td.Trace
 	}
 	own := t != nil && t.ExecutionID == exec
-	replaced := t != nil && !own && (t.Status.Kind != tracing.StatusRunning || !t.EndTime.IsZero())
-	if !own && !replaced && now < q.watchUntil {
+	if own || now >= q.watchUntil {
+		s.mu.Lock()
+		s.endWatchLocked(g)
+		s.mu.Unlock()
+		return
+	}
+	if t == nil {
 		s.mu.Lock()
 		s.watchLaterLocked(g, q.watchUntil)
 		s.mu.Unlock()
 		return
 	}
+	inFlight := t.Status.Kind == tracing.StatusRunning && t.EndTime.IsZero()
+	s.log.Info("storing again a recovered trace that an earlier connection's frames replaced", zap.Stringer("trace_id", g.id), zap.Bool("in_flight", inFlight))
 	var f *frame
-	if replaced {
-		s.log.Info("storing again a recovered trace that the server replaced with an earlier connection's copy", zap.Stringer("trace_id", g.id))
-		s.encMu.Lock()
-		if !g.lost.Load() {
-			s.mu.Lock()
-			// It repeats a store that was acknowledged: it must not be
-			// skipped as superseded by it if its connection is lost.
-			g.finalOut = true
-			s.mu.Unlock()
-			if g.dirtySince == 0 {
-				g.dirtySince = now
-			}
-			f = s.buildStore(g, now)
+	s.encMu.Lock()
+	if !g.lost.Load() {
+		s.mu.Lock()
+		// It repeats a store that was acknowledged: it must not be
+		// skipped as superseded by it if its connection is lost.
+		g.finalOut = true
+		if inFlight {
+			s.resend.push(s.releaseFrameLocked(g))
+			// The store must follow the release, not replace an
+			// earlier one in place.
+			g.pending = nil
 		}
-		s.encMu.Unlock()
+		s.mu.Unlock()
+		if g.dirtySince == 0 {
+			g.dirtySince = now
+		}
+		f = s.buildStore(g, now)
 	}
+	s.encMu.Unlock()
 	queued := f != nil && s.queueStore(f)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if g.lost.Load() {
+		s.endWatchLocked(g)
+		return
+	}
 	if queued {
 		s.track(f)
 		s.resend.push(f)
 	}
-	s.endWatchLocked(g)
+	s.watchLaterLocked(g, q.watchUntil)
+	s.notifyLocked()
 }
 
 // recordFrame builds the RecordEvent of the event whose JSON is js, the
