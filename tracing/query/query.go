@@ -121,6 +121,14 @@ func (c *Client) QueryAll(ctx context.Context, q wire.TraceQuery) iter.Seq2[trac
 // the last one. A trace stored in one piece comes back as GetTrace returns
 // it; id may also name a later segment. It returns nil, nil when the
 // server has no trace id.
+//
+// Segments are found by their tags. On a generation-2 server a segment
+// streamed in the live modes is in flight until its process ends it, and
+// an in-flight trace has only what its StartTrace carried, no tags: Trace
+// joins such a segment once the sink has stored it with its header (after
+// ending it). So while a live-mode trace runs, Trace returns its first
+// segment without the events of later segments and of joined processes;
+// Subscribe sees them as they are recorded.
 func (c *Client) Trace(ctx context.Context, id tracing.TraceID) (*tracing.FlowTrace, error) {
 	first, err := c.GetTrace(ctx, id)
 	if err != nil || first == nil {
