@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	"github.com/reflowtrace/reflowtrace-go/tracing/attr"
 	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 )
 
@@ -49,7 +50,10 @@ type Subscription struct {
 // StatusFilter; the client applies the same two filters to each
 // subscription, so several subscriptions of one Client (which share its
 // connection and are sent to the server as one, their union) each get
-// what they asked for. The subscription ends when ctx ends, at
+// what they asked for. A Custom event type in f.EventTypes gets the
+// Custom events of its name: they travel as NetworkEvents whose
+// "event_subtype" attribute is the name, and arrive so (a NetworkEvent
+// type gets them too). The subscription ends when ctx ends, at
 // Subscription.Close or Client.Close, or when reconnecting gives up.
 func (c *Client) Subscribe(ctx context.Context, f wire.SubscriptionFilters) (*Subscription, error) {
 	s := &Subscription{c: c, filters: cloneFilters(f), ch: make(chan wire.EventNotification, c.cfg.subBuffer)}
@@ -234,10 +238,26 @@ func (s *Subscription) matches(n *wire.EventNotification) bool {
 	if f.ActorIDs != nil && !slices.Contains(f.ActorIDs, n.Event.ActorID) {
 		return false
 	}
-	if f.EventTypes != nil && !slices.Contains(f.EventTypes, n.Event.Type) {
+	if f.EventTypes != nil && !slices.ContainsFunc(f.EventTypes, func(t tracing.TraceEventType) bool { return typeMatches(t, &n.Event) }) {
 		return false
 	}
 	return true
+}
+
+// subtypeKey is the custom attribute that names a Custom event written as
+// a NetworkEvent.
+const subtypeKey = "event_subtype"
+
+// typeMatches reports whether ev is of event type t. The server receives
+// and pushes a Custom event as a NetworkEvent whose event_subtype
+// attribute is its name (see wire.Encoder), so a Custom t matches that
+// NetworkEvent; every other t matches an equal event type.
+func typeMatches(t tracing.TraceEventType, ev *tracing.TraceEvent) bool {
+	if t.Kind != tracing.KindCustom || ev.Type.Kind != tracing.KindNetworkEvent {
+		return t == ev.Type
+	}
+	v, ok := ev.Data.CustomAttributes.Get(subtypeKey)
+	return ok && v.Kind() == attr.KindString && v.Str() == t.Name
 }
 
 // dispatch hands n to every subscription it matches, without waiting: a

@@ -111,6 +111,57 @@ func TestSubscribeFilters(t *testing.T) {
 	}
 }
 
+// TestSubscribeCustomEventType checks that a subscription to a Custom
+// event type gets the Custom events of that name: the server receives and
+// pushes them as NetworkEvents whose event_subtype attribute is the name.
+func TestSubscribeCustomEventType(t *testing.T) {
+	for _, v := range variants() {
+		t.Run(v.name, func(t *testing.T) {
+			ctx := testCtx(t)
+			srv := startServer(t, ctx, v.opts()...)
+			c := dial(t, ctx, srv.URL())
+			checkpoint := tracing.TraceEventType{Kind: tracing.KindCustom, Name: "checkpoint"}
+			byName, err := c.Subscribe(ctx, wire.SubscriptionFilters{EventTypes: []tracing.TraceEventType{checkpoint}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			network := tracing.TraceEventType{Kind: tracing.KindNetworkEvent}
+			byNetwork, err := c.Subscribe(ctx, wire.SubscriptionFilters{EventTypes: []tracing.TraceEventType{network}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := newPeer(t, ctx, srv.URL())
+			trace := tracing.NewTraceID()
+			now := time.Now().UTC()
+			evs := []tracing.TraceEvent{
+				eventAt(event.Custom("parser", "checkpoint"), now),
+				eventAt(event.Custom("parser", "rollback"), now),
+				eventAt(event.NetworkEvent("parser"), now),
+				eventAt(event.ActorStarted("parser"), now),
+				eventAt(event.Custom("reader", "checkpoint"), now),
+			}
+			for _, ev := range evs {
+				p.record(ctx, trace, ev)
+			}
+			settle(t, ctx, c)
+			got := func(s *query.Subscription) []string {
+				var out []string
+				for _, n := range drain(s) {
+					out = append(out, n.Event.EventID.String())
+				}
+				return out
+			}
+			if g, w := got(byName), ids([]tracing.TraceEvent{evs[0], evs[4]}); !slices.Equal(g, w) {
+				t.Errorf("Custom %q filter: got %v, want %v", checkpoint.Name, g, w)
+			}
+			// On the wire every Custom event is a NetworkEvent.
+			if g, w := got(byNetwork), ids([]tracing.TraceEvent{evs[0], evs[1], evs[2], evs[4]}); !slices.Equal(g, w) {
+				t.Errorf("NetworkEvent filter: got %v, want %v", g, w)
+			}
+		})
+	}
+}
+
 func TestNotificationsBetweenReplies(t *testing.T) {
 	for _, gen := range []tracetest.Generation{tracetest.Gen1, tracetest.Gen2} {
 		t.Run(gen.String(), func(t *testing.T) {
