@@ -126,6 +126,26 @@ func TestSubscribePushesMatchingEvents(t *testing.T) {
 	})
 }
 
+// TestLegacySubscribeIsRefused: the reference server answers the legacy
+// form, {"Subscribe":{"filter":…}}, with the legacy error and subscribes
+// nothing.
+func TestLegacySubscribeIsRefused(t *testing.T) {
+	bothGens(t, func(t *testing.T, g Generation) {
+		ctx := testCtx(t)
+		s := start(t, ctx, WithGeneration(g))
+		sub := dial(t, ctx, s, nil)
+		pub := dial(t, ctx, s, nil)
+		const want = `{"Error":{"message":"Legacy subscription format - use TracingRequest::Subscribe instead"}}`
+		if got := sub.rawRoundTrip(`{"Subscribe":{"filter":{"actor_ids":null,"event_types":null}}}`); got != want {
+			t.Fatalf("reply %s, want %s", got, want)
+		}
+		recordEvents(t, pub, tracing.NewTraceID(), events(1, "a"))
+		if r, ok := sub.roundTrip(wire.Ping{}).(wire.Pong); !ok {
+			t.Fatalf("after a legacy Subscribe: %#v, want Pong (no push)", r)
+		}
+	})
+}
+
 func TestGetMetricsAnswersTheCounters(t *testing.T) {
 	bothGens(t, func(t *testing.T, g Generation) {
 		ctx := testCtx(t)

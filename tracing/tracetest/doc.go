@@ -40,7 +40,10 @@
 // Both: one reply per request, in order; "Invalid message format" in the
 // legacy error shape for what the server cannot read; GetFlowVersions is a
 // NotFound error; Subscribe pushes matching EventNotifications (text
-// frames) filtered on actor ids and event types; GetMetrics answers the
+// frames) filtered on actor ids and event types, and the legacy form
+// {"Subscribe":{"filter":…}} gets the legacy error "Legacy subscription
+// format - use TracingRequest::Subscribe instead" and subscribes nothing;
+// GetMetrics answers the
 // reference counters. With compression on (WithCompression), binary frames
 // are decompressed with the configured algorithm (one that does not
 // decompress drops the connection without a reply or close frame) and

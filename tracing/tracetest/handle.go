@@ -180,6 +180,9 @@ func (c *conn) serveCommon(req wire.TracingRequest) wire.TracingResponse {
 	case wire.Ping:
 		return wire.Pong{}
 	case wire.Subscribe:
+		if r.Legacy {
+			return wire.ErrorResponse{Message: "Legacy subscription format - use TracingRequest::Subscribe instead"}
+		}
 		f := r.Filters
 		c.smu.Lock()
 		c.sub = &f

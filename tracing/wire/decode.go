@@ -30,9 +30,10 @@ import (
 // numbers, enum tags exact, strings valid UTF-8; optional fields may be null
 // or absent and unknown fields are ignored. A duplicate field is an error.
 // The legacy Subscribe shape, {"Subscribe":{"filter":…}}, is read as a
-// Subscribe too. Anything else returns an error wrapping ErrMalformed that
-// names the path of the offending value. It never panics. The result is the value form of
-// the message type (e.g. RecordEvent).
+// Subscribe with Legacy set. Anything else returns an error wrapping
+// ErrMalformed that names the path of the offending value. It never
+// panics. The result is the value form of the message type (e.g.
+// RecordEvent).
 //
 // Decoded events differ from the ones encoded in three ways: a Custom event
 // written in the default form reads back as a KindNetworkEvent with its
@@ -177,7 +178,7 @@ func (d *decoder) request() (TracingRequest, error) {
 				return err
 			case "Subscribe":
 				// The legacy Subscribe names its field "filter"; the server
-				// reads it when "filters" is absent.
+				// reads it when "filters" is absent (and refuses it).
 				var r, legacy Subscribe
 				err := d.Struct("a Subscribe object", []string{"filters", "filter"}, 0, func(i int) error {
 					if i == 1 {
@@ -193,6 +194,7 @@ func (d *decoder) request() (TracingRequest, error) {
 						return d.Errorf("missing field %q", "filters")
 					}
 					r = legacy
+					r.Legacy = true
 				}
 				req = r
 				return nil

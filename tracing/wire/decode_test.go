@@ -335,7 +335,7 @@ func TestDecodeRequestShapes(t *testing.T) {
 		{"query all null", `{"QueryTraces":{"query":{}}}`, QueryTraces{}, ""},
 		{"query bad range", `{"QueryTraces":{"query":{"time_range":["2026-11-26T10:30:00Z"]}}}`, nil, "QueryTraces.query.time_range: want two timestamps, got 1"},
 		{"query limit", `{"QueryTraces":{"query":{"limit":5,"status":{"Failed":{"error":"x"}}}}}`, nil, ""},
-		{"legacy subscribe", `{"Subscribe":{"filter":{"actor_ids":["a"]}}}`, Subscribe{Filters: SubscriptionFilters{ActorIDs: []string{"a"}}}, ""},
+		{"legacy subscribe", `{"Subscribe":{"filter":{"actor_ids":["a"]}}}`, Subscribe{Filters: SubscriptionFilters{ActorIDs: []string{"a"}}, Legacy: true}, ""},
 		{"subscribe prefers filters", `{"Subscribe":{"filters":{"actor_ids":["b"]},"filter":{"actor_ids":["a"]}}}`, Subscribe{Filters: SubscriptionFilters{ActorIDs: []string{"b"}}}, ""},
 		{"subscribe without filters", `{"Subscribe":{}}`, nil, `Subscribe: missing field "filters"`},
 		{"subscribe nulls", `{"Subscribe":{"filters":{"flow_ids":null,"actor_ids":null}}}`, Subscribe{}, ""},

@@ -729,9 +729,9 @@ func (e *Encoder) AppendRequest(dst []byte, req TracingRequest) []byte {
 	case Ping, *Ping:
 		return append(dst, `"Ping"`...)
 	case Subscribe:
-		return e.appendSubscribe(dst, &r.Filters)
+		return e.appendSubscribe(dst, &r)
 	case *Subscribe:
-		return e.appendSubscribe(dst, &r.Filters)
+		return e.appendSubscribe(dst, r)
 	case Unsubscribe, *Unsubscribe:
 		return append(dst, `"Unsubscribe"`...)
 	case StoreTrace:
@@ -795,8 +795,13 @@ func (e *Encoder) appendGetFlowVersions(dst []byte, id tracing.FlowID) []byte {
 	return append(dst, "}}"...)
 }
 
-func (e *Encoder) appendSubscribe(dst []byte, f *SubscriptionFilters) []byte {
-	dst = append(dst, `{"Subscribe":{"filters":`...)
+func (e *Encoder) appendSubscribe(dst []byte, r *Subscribe) []byte {
+	f := &r.Filters
+	if r.Legacy {
+		dst = append(dst, `{"Subscribe":{"filter":`...)
+	} else {
+		dst = append(dst, `{"Subscribe":{"filters":`...)
+	}
 	dst = e.AppendSubscriptionFilters(dst, f)
 	return append(dst, "}}"...)
 }

@@ -145,6 +145,7 @@ func wireRequests() []wireRequest {
 			StatusFilter: []tracing.ExecutionStatus{{Kind: tracing.StatusCancelled}, failed},
 		}}},
 		{"Subscribe_all", Subscribe{}},
+		{"Subscribe_legacy", Subscribe{Filters: SubscriptionFilters{ActorIDs: []string{"a"}}, Legacy: true}},
 		{"Unsubscribe", Unsubscribe{}},
 		{"StoreTrace", StoreTrace{Trace: stored}},
 		{"GetMetrics", GetMetrics{}},

@@ -77,7 +77,14 @@ type Ping struct{}
 
 // Subscribe asks the server to push EventNotification messages for events
 // matching Filters; the reply is EventRecorded.
-type Subscribe struct{ Filters SubscriptionFilters }
+type Subscribe struct {
+	Filters SubscriptionFilters
+	// Legacy marks the legacy form, {"Subscribe":{"filter":…}}, which the
+	// reference server answers with an Error, subscribing nothing. The
+	// decoder sets it for a Subscribe with "filter" and no "filters"; the
+	// encoder then writes that form.
+	Legacy bool
+}
 
 // Unsubscribe stops the pushes started by Subscribe. It is written as the
 // bare string "Unsubscribe".
