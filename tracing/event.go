@@ -171,8 +171,10 @@ type TraceEventData struct {
 // MessageSnapshot describes a message that passed through a port.
 //
 // ContentCodec, ContentFormatVersion and StoredBytes are the fields a
-// generation-2 server adds; each is written only when set (a generation-1
-// server ignores them), and reads as its zero value when absent.
+// generation-2 server adds; each is written only when set, and reads as
+// its zero value when absent. A generation-1 server neither keeps nor
+// pushes them: its readers get SerializedData with no codec, so content
+// encoded with one (ContentCodec other than "none") is unreadable there.
 type MessageSnapshot struct {
 	MessageType string
 	SizeBytes   uint64

@@ -21,7 +21,9 @@
 // Generation 1 (the default): StartTrace picks a new id and stores nothing;
 // RecordEvent is only forwarded to subscribers; EndTrace is unknown; GetTrace
 // and QueryTraces read storage and carry no request id; null metrics and
-// snapshots without serialized_data are invalid.
+// snapshots without serialized_data are invalid; a snapshot's
+// content_codec, content_format_version and stored_bytes are dropped
+// (generation 1 has no fields for them).
 //
 // Generation 2: StartTrace{trace_id} opens an in-flight trace, replacing
 // any in flight under the id, and notes the id against the connection

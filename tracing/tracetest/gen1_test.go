@@ -1,6 +1,7 @@
 package tracetest
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 
@@ -133,4 +134,45 @@ func TestGen1RejectsUnmeasuredMetricsAndSnapshotsWithoutData(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestGen1DropsTheGen2SnapshotFields: generation 1's message snapshot has
+// no content_codec, content_format_version or stored_bytes, so what it
+// keeps and pushes has none; generation 2 keeps them.
+func TestGen1DropsTheGen2SnapshotFields(t *testing.T) {
+	bothGens(t, func(t *testing.T, g Generation) {
+		ctx := testCtx(t)
+		s := start(t, ctx, WithGeneration(g))
+		sub := dial(t, ctx, s, nil)
+		pub := dial(t, ctx, s, nil)
+		if r, ok := sub.roundTrip(wire.Subscribe{}).(wire.EventRecorded); !ok || !r.Success {
+			t.Fatalf("subscribe %#v", r)
+		}
+		tr := newTrace(1)
+		m := &tr.Events[0].Data.Message
+		m.SerializedData = []byte{1, 2, 3}
+		m.ContentCodec, m.ContentFormatVersion, m.StoredBytes, m.HasStoredBytes = "zstd", 1, 3, true
+		want := *m
+		if g == Gen1 {
+			want.ContentCodec, want.ContentFormatVersion, want.StoredBytes, want.HasStoredBytes = "", 0, 0, false
+		}
+		storeTrace(t, pub, tr)
+		td, ok := pub.roundTrip(wire.GetTrace{TraceID: tr.TraceID}).(wire.TraceData)
+		if !ok || td.Trace == nil || len(td.Trace.Events) != 1 {
+			t.Fatalf("GetTrace %#v", td)
+		}
+		if got := td.Trace.Events[0].Data.Message; !reflect.DeepEqual(got, want) {
+			t.Errorf("stored snapshot %+v, want %+v", got, want)
+		}
+		if r, ok := pub.roundTrip(wire.RecordEvent{TraceID: tr.TraceID, Event: tr.Events[0]}).(wire.EventRecorded); !ok || !r.Success {
+			t.Fatalf("RecordEvent %#v", r)
+		}
+		n, ok := sub.recv().(wire.EventNotification)
+		if !ok {
+			t.Fatalf("notification %#v", n)
+		}
+		if got := n.Event.Data.Message; !reflect.DeepEqual(got, want) {
+			t.Errorf("pushed snapshot %+v, want %+v", got, want)
+		}
+	})
 }

@@ -134,12 +134,16 @@ func (c *conn) serveGen1(tag string, data []byte) wire.TracingResponse {
 				return invalidFormat
 			}
 		}
+		for i := range r.Trace.Events {
+			gen1Snapshot(&r.Trace.Events[i])
+		}
 	}
 	s.count(tag)
 	switch r := req.(type) {
 	case wire.StartTrace:
 		return wire.TraceStarted{TraceID: tracing.NewTraceID()}
 	case wire.RecordEvent:
+		gen1Snapshot(&r.Event)
 		c.record(r.TraceID, &r.Event, false)
 		return wire.EventRecorded{Success: true}
 	case wire.GetTrace:
@@ -326,6 +330,14 @@ func withoutField(data []byte, tag, field string) []byte {
 // requires all five numbers.
 func gen1Metrics(ev *tracing.TraceEvent) bool {
 	return ev.Data.PerformanceMetrics.Unmeasured&tracing.AllMetricFields == 0
+}
+
+// gen1Snapshot drops what generation 1's message snapshot has no field
+// for, and so neither keeps nor pushes: content_codec,
+// content_format_version and stored_bytes.
+func gen1Snapshot(ev *tracing.TraceEvent) {
+	m := &ev.Data.Message
+	m.ContentCodec, m.ContentFormatVersion, m.StoredBytes, m.HasStoredBytes = "", 0, 0, false
 }
 
 // gen1Event is the part of an event generation 1 is stricter about.
