@@ -20,8 +20,9 @@ const DefaultPageSize = 100
 
 // Result is the answer to a QueryTraces.
 type Result struct {
-	// Traces are the matching traces of the page, newest start time first
-	// on the reference server.
+	// Traces are the matching traces of the page: on the reference
+	// server, the stored ones newest start time first, then (generation
+	// 2) the in-flight ones not among them, in no set order.
 	Traces []tracing.FlowTrace
 	// TotalCount is the server's total_count. The reference server of both
 	// generations counts the traces of this page (after Limit and Offset),

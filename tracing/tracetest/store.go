@@ -86,7 +86,7 @@ func (st *store) visible(id tracing.TraceID, storageOnly bool) *entry {
 // query answers a TraceQuery like the reference server: the storage
 // backend's answer (matching stored traces, newest start time first, with
 // offset and limit applied), then, unless storageOnly, the matching
-// in-flight traces whose id is not in that answer, newest first, and the
+// in-flight traces whose id is not in that answer, in no set order, and the
 // whole cut to limit again. So a stored trace hides an in-flight one with
 // the same id, the reverse of GetTrace, and offset pages the stored
 // traces only. The in-flight traces are matched by the server's own
@@ -123,7 +123,8 @@ func (st *store) query(q *wire.TraceQuery, storageOnly bool) []*entry {
 			flying = append(flying, &f.entry)
 		}
 	}
-	slices.SortFunc(flying, newestFirst)
+	// In no set order, as the reference server's map of in-flight traces
+	// yields them.
 	out := append(stored, flying...)
 	if q.Limit > 0 && uint64(len(out)) > q.Limit {
 		out = out[:q.Limit]
