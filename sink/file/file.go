@@ -104,10 +104,14 @@ func WithSync(p sink.SyncPolicy) Option {
 }
 
 // WithBufferBytes sets the write buffer of a plain file (an lz4 file
-// buffers one 64 KiB block instead). Default: DefaultBufferBytes.
+// buffers one 64 KiB block instead), allocated when the file is opened:
+// from 1 byte to 1 GiB. Default: DefaultBufferBytes.
 func WithBufferBytes(n int) Option {
 	return fileOptionFunc(func(c *fileConfig) { c.bufferBytes = n })
 }
+
+// maxBufferBytes is the largest write buffer WithBufferBytes accepts.
+const maxBufferBytes = 1 << 30
 
 // Stats are a File sink's counters since it was created.
 type Stats struct {
@@ -317,7 +321,9 @@ func New(path string, opts ...Option) (*Sink, error) {
 	case cfg.sync.Validate("WithSync") != nil:
 		return nil, fmt.Errorf("sink: file %s: %w", path, cfg.sync.Validate("WithSync"))
 	case cfg.bufferBytes <= 0:
-		return nil, fmt.Errorf("sink: file %s: buffer bytes %d <= 0: %w", path, cfg.bufferBytes, sink.ErrInvalidOption)
+		return nil, fmt.Errorf("sink: file %s: WithBufferBytes(%d): want > 0: %w", path, cfg.bufferBytes, sink.ErrInvalidOption)
+	case cfg.bufferBytes > maxBufferBytes:
+		return nil, fmt.Errorf("sink: file %s: WithBufferBytes(%d): want at most %d (1 GiB): %w", path, cfg.bufferBytes, maxBufferBytes, sink.ErrInvalidOption)
 	}
 	cfg.lz4 = cfg.alg == transport.CompressionLZ4
 	s := &Sink{path: path, cfg: cfg, now: time.Now}

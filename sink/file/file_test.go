@@ -178,7 +178,8 @@ func TestFileOptionsValidation(t *testing.T) {
 		{name: "sync every -3 records", path: "c.jsonl", opts: []Option{WithSync(sink.SyncEvery(-3))}, wantErr: sink.ErrInvalidOption},
 		{name: "sync interval 0", path: "c.jsonl", opts: []Option{WithSync(sink.SyncInterval(0))}, wantErr: sink.ErrInvalidOption, wantIn: "WithSync(every 0s)"},
 		{name: "sync interval", path: "f.jsonl", opts: []Option{WithSync(sink.SyncInterval(time.Second))}},
-		{name: "zero buffer", path: "c.jsonl", opts: []Option{WithBufferBytes(0)}, wantErr: sink.ErrInvalidOption},
+		{name: "zero buffer", path: "c.jsonl", opts: []Option{WithBufferBytes(0)}, wantErr: sink.ErrInvalidOption, wantIn: "WithBufferBytes(0)"},
+		{name: "huge buffer", path: "c.jsonl", opts: []Option{WithBufferBytes(1 << 40)}, wantErr: sink.ErrInvalidOption, wantIn: "WithBufferBytes(1099511627776): want at most 1073741824"},
 		{name: "missing directory", path: "missing/d.jsonl", wantErr: os.ErrNotExist},
 		{name: "every sync", path: "e.jsonl", opts: []Option{WithSync(sink.SyncEvery(1)), WithMaxBytes(10), WithMaxFiles(0)}},
 	}

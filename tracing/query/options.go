@@ -95,8 +95,8 @@ func newConfig(opts []Option) (*config, error) {
 	if c.dialTimeout <= 0 {
 		c.errs = append(c.errs, fmt.Errorf("%w: WithDialTimeout: %v, want > 0", ErrInvalidOption, c.dialTimeout))
 	}
-	if c.subBuffer < 1 {
-		c.errs = append(c.errs, fmt.Errorf("%w: WithSubscriptionBuffer: %d, want >= 1", ErrInvalidOption, c.subBuffer))
+	if c.subBuffer < 1 || c.subBuffer > maxSubscriptionBuffer {
+		c.errs = append(c.errs, fmt.Errorf("%w: WithSubscriptionBuffer: %d, want 1 to %d", ErrInvalidOption, c.subBuffer, maxSubscriptionBuffer))
 	}
 	if err := c.policy.Validate(); err != nil {
 		c.errs = append(c.errs, fmt.Errorf("%w: WithRetry: %w", ErrInvalidOption, err))
@@ -184,8 +184,14 @@ func WithDialTimeout(d time.Duration) Option {
 }
 
 // WithSubscriptionBuffer sets how many notifications each subscription
-// holds for its consumer; when it is full, new ones are dropped and
-// counted. Default: DefaultSubscriptionBuffer.
+// holds for its consumer, from 1 to 1<<20 (a subscription allocates its
+// buffer, about 650 bytes a notification, when it starts); when it is
+// full, new ones are dropped and counted. Default:
+// DefaultSubscriptionBuffer.
 func WithSubscriptionBuffer(n int) Option {
 	return optionFunc(func(c *config) { c.subBuffer = n })
 }
+
+// maxSubscriptionBuffer is the largest buffer WithSubscriptionBuffer
+// accepts.
+const maxSubscriptionBuffer = 1 << 20

@@ -250,6 +250,7 @@ func TestDialErrors(t *testing.T) {
 		{"bad url", "ws://[::1", nil},
 		{"dial timeout", "ws://127.0.0.1:1", []query.Option{query.WithDialTimeout(0)}},
 		{"buffer", "ws://127.0.0.1:1", []query.Option{query.WithSubscriptionBuffer(0)}},
+		{"huge buffer", "ws://127.0.0.1:1", []query.Option{query.WithSubscriptionBuffer(1 << 40)}},
 		{"logger", "ws://127.0.0.1:1", []query.Option{query.WithLogger(nil)}},
 		{"header", "ws://127.0.0.1:1", []query.Option{query.WithHeader("", "v")}},
 		{"header value", "ws://127.0.0.1:1", []query.Option{query.WithHeader("X-A", "v\r\nX-Injected: 1")}},
