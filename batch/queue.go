@@ -558,6 +558,9 @@ func (q *Queue[T]) publishCritical(t uint64, v *T) {
 // Stats.DroppedNil. It does not allocate unless it has to wait. Safe for
 // concurrent use.
 func (q *Queue[T]) PutWait(ctx context.Context, v *T) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	if v == nil {
 		q.droppedNil.Add(1)
 		return ErrNilItem
@@ -714,6 +717,9 @@ func (q *Queue[T]) After(fn func()) bool {
 // wrapped (the items are still delivered later). After Close it returns
 // ErrClosed. Safe for concurrent use; it must not be called from handle.
 func (q *Queue[T]) Flush(ctx context.Context) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("batch: flush: %w", err)
 	}
@@ -765,6 +771,9 @@ func (q *Queue[T]) Flush(ctx context.Context) error {
 // wrapped, and the drain carries on. Safe for concurrent use; it must not
 // be called from handle.
 func (q *Queue[T]) Close(ctx context.Context) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	if !q.closing.CompareAndSwap(false, true) {
 		select {
 		case <-q.done:

@@ -827,3 +827,38 @@ func TestPut_NoAllocs(t *testing.T) {
 		t.Errorf("PutWait with room allocates %.1f times per call", n)
 	}
 }
+
+// TestQueue_NilContextNeverEnds checks that PutWait, Flush and Close take
+// a nil ctx as one that never ends.
+func TestQueue_NilContextNeverEnds(t *testing.T) {
+	var mu sync.Mutex
+	var got int
+	q, err := batch.New(batch.Config{Capacity: 8, MaxBatch: 4, Timeout: time.Hour, Policy: batch.Block}, func(b []item) {
+		mu.Lock()
+		got += len(b)
+		mu.Unlock()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var nilCtx context.Context
+	for range 20 { // more than fit: PutWait waits for room
+		if err := q.PutWait(nilCtx, &item{}); err != nil {
+			t.Fatalf("PutWait(nil): %v", err)
+		}
+	}
+	if err := q.Flush(nilCtx); err != nil {
+		t.Fatalf("Flush(nil): %v", err)
+	}
+	if err := q.Close(nilCtx); err != nil {
+		t.Fatalf("Close(nil): %v", err)
+	}
+	if err := q.Close(nilCtx); err != nil {
+		t.Fatalf("second Close(nil): %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if got != 20 {
+		t.Fatalf("handled %d items, want 20", got)
+	}
+}

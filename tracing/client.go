@@ -506,10 +506,14 @@ func (c *TracingClient) logDrops(force bool) {
 // had not answered, also when a sink's Write or Flush ignores ctx: the
 // sink's Flush then returns on a goroutine of its own. Events whose Write
 // failed count as dropped (see Metrics), not as a Flush error. After Close it
-// returns an error wrapping ErrClosed. A disabled client returns nil.
+// returns an error wrapping ErrClosed. A disabled client returns nil. A nil
+// ctx never ends.
 func (c *TracingClient) Flush(ctx context.Context) error {
 	if c == nil {
 		return nil
+	}
+	if ctx == nil {
+		ctx = context.Background()
 	}
 	if c.closed.Load() {
 		return fmt.Errorf("tracing: flush: %w", ErrClosed)
@@ -521,7 +525,7 @@ func (c *TracingClient) Flush(ctx context.Context) error {
 		if errors.Is(err, batch.ErrClosed) {
 			return fmt.Errorf("tracing: flush: %w", ErrClosed)
 		}
-		return fmt.Errorf("tracing: flush: %w", err)
+		return fmt.Errorf("tracing: flush: events still queued, not yet handed to the sinks: %w", err)
 	}
 	var errs []error
 	for i, err := range c.out.Flush(ctx) {
@@ -593,10 +597,13 @@ func (e *UndeliveredError) Error() string {
 // does the work above under its ctx, and every later call waits until it
 // is over and returns the same error (nil only if everything recorded was
 // delivered), or, if its own ctx ends first, returns that ctx's error
-// wrapped while the first call carries on.
+// wrapped while the first call carries on. A nil ctx never ends.
 func (c *TracingClient) Close(ctx context.Context) (err error) {
 	if c == nil {
 		return nil
+	}
+	if ctx == nil {
+		ctx = context.Background()
 	}
 	run := &closeRun{done: make(chan struct{})}
 	if !c.closeRun.CompareAndSwap(nil, run) {

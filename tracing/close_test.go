@@ -55,3 +55,24 @@ func TestClient_CloseWaitsForDrain(t *testing.T) {
 		t.Errorf("sink closed %d times, want 1", sink.closes)
 	}
 }
+
+// TestClient_NilContextNeverEnds checks that Flush and Close take a nil
+// ctx as one that never ends, as the recording methods do.
+func TestClient_NilContextNeverEnds(t *testing.T) {
+	sink := newRecordSink()
+	c := newTestClient(t, sink, nil)
+	var nilCtx context.Context
+	id := c.ActorCreated(nilCtx, "a")
+	if err := c.Flush(nilCtx); err != nil {
+		t.Fatalf("Flush(nil): %v", err)
+	}
+	if err := c.Close(nilCtx); err != nil {
+		t.Fatalf("Close(nil): %v", err)
+	}
+	if err := c.Close(nilCtx); err != nil {
+		t.Fatalf("second Close(nil): %v", err)
+	}
+	if got := sink.snapshot(); len(got) != 1 || got[0].EventID != id {
+		t.Fatalf("delivered %d events, want the one recorded", len(got))
+	}
+}

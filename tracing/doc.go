@@ -83,6 +83,6 @@
 // waits past its context only a short grace (250 ms) for sinks to
 // release, then gives up on a sink that ignores its context, counting
 // what it held as abandoned and leaving the goroutine blocked in it to
-// finish on its own. A second call returns nil. Recording after Close is
-// a counted no-op.
+// finish on its own. A later call waits for the first and returns its
+// error. Recording after Close is a counted no-op.
 package tracing

@@ -430,6 +430,9 @@ func (s *Sink) size() int64 {
 // Stats.Delivered or Stats.Dropped, even if some of its lines reached the
 // file.
 func (s *Sink) Write(ctx context.Context, batch []tracing.TraceEvent) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("sink: file %s: write: %w", s.path, err)
 	}
@@ -776,6 +779,9 @@ func (s *Sink) dropReasons() map[string]uint64 {
 // each Flush ends the current block, so frequent flushes compress less
 // well.
 func (s *Sink) Flush(ctx context.Context) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("sink: file %s: flush: %w", s.path, err)
 	}

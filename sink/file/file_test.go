@@ -673,3 +673,25 @@ func TestFileConcurrentSafe(t *testing.T) {
 		})
 	}
 }
+
+// TestFileNilContextNeverEnds checks that Write and Flush take a nil ctx
+// as one that never ends.
+func TestFileNilContextNeverEnds(t *testing.T) {
+	s, err := New(filepath.Join(t.TempDir(), "trace.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var nilCtx context.Context
+	if err := s.Write(nilCtx, sinktest.Batch(0, 3)); err != nil {
+		t.Fatalf("Write(nil): %v", err)
+	}
+	if err := s.Flush(nilCtx); err != nil {
+		t.Fatalf("Flush(nil): %v", err)
+	}
+	if err := s.Close(nilCtx); err != nil {
+		t.Fatal(err)
+	}
+	if d := s.Stats().Delivered; d != 3 {
+		t.Fatalf("Delivered = %d, want 3", d)
+	}
+}

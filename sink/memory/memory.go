@@ -129,6 +129,9 @@ func (m *Sink) Capacity() int { return m.capacity }
 // stores nothing. It returns an error wrapping ctx's error if ctx has
 // already ended, and one wrapping tracing.ErrClosed after Close.
 func (m *Sink) Write(ctx context.Context, batch []tracing.TraceEvent) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("sink: memory: write: %w", err)
 	}
@@ -250,6 +253,9 @@ func (m *Sink) eachLocked(f func(*tracing.TraceEvent)) {
 // meant for tests: wait for the events a client delivers in the
 // background, with a deadline, instead of sleeping.
 func (m *Sink) WaitFor(ctx context.Context, n int) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	for {
 		m.mu.Lock()
 		written, closed, changed := m.stats.Written, m.closed, m.changed

@@ -367,3 +367,16 @@ func TestNewMemoryRejectsBadCapacity(t *testing.T) {
 		t.Fatalf("New(WithCapacity(0), WithCapacity(2)) = %v, %v", m, err)
 	}
 }
+
+// TestMemoryNilContextNeverEnds checks that Write and WaitFor take a nil
+// ctx as one that never ends.
+func TestMemoryNilContextNeverEnds(t *testing.T) {
+	m := newMemory(t)
+	var nilCtx context.Context
+	if err := m.Write(nilCtx, sinktest.Batch(0, 3)); err != nil {
+		t.Fatalf("Write(nil): %v", err)
+	}
+	if err := m.WaitFor(nilCtx, 3); err != nil {
+		t.Fatalf("WaitFor(nil): %v", err)
+	}
+}

@@ -86,6 +86,9 @@ var (
 // export. It returns an error wrapping ErrInvalidOption for a bad option,
 // and the exporter's error if it cannot be built.
 func New(ctx context.Context, opts ...Option) (*Sink, error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	cfg, err := newConfig(opts)
 	if err != nil {
 		return nil, err
@@ -149,6 +152,9 @@ func (s *Sink) String() string { return s.name }
 // error wrapping the exporter's (the batch is lost; root spans are kept
 // for the next export), ctx's, or tracing.ErrClosed after Close.
 func (s *Sink) Write(ctx context.Context, batch []tracing.TraceEvent) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("otlp: write: %w", err)
 	}
@@ -189,6 +195,9 @@ func (s *Sink) Write(ctx context.Context, batch []tracing.TraceEvent) error {
 // It returns an error wrapping the exporter's (the root spans are kept),
 // ctx's, or tracing.ErrClosed after Close.
 func (s *Sink) Flush(ctx context.Context) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("otlp: flush: %w", err)
 	}
@@ -216,6 +225,9 @@ func (s *Sink) Flush(ctx context.Context) error {
 // afterwards; a second Close returns nil. It returns what the export and
 // the shutdown returned, joined.
 func (s *Sink) Close(ctx context.Context) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	first := false
 	s.closeOnce.Do(func() {
 		first = true

@@ -490,6 +490,9 @@ func (s *Sink) ObserveTrace(trace tracing.FlowTrace) {
 // dropped, counted and reported without failing the batch. It returns an
 // error wrapping tracing.ErrClosed after Close.
 func (s *Sink) Write(ctx context.Context, batch []tracing.TraceEvent) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	if s.closed.Load() {
 		return fmt.Errorf("sink: websocket write: %w", tracing.ErrClosed)
 	}
@@ -809,6 +812,9 @@ func (s *Sink) dropLocked(f *frame, reason string) {
 // waiting: nothing can be delivered any more. After Close it returns an
 // error wrapping tracing.ErrClosed.
 func (s *Sink) Flush(ctx context.Context) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	if s.closed.Load() {
 		return fmt.Errorf("sink: websocket flush: %w", tracing.ErrClosed)
 	}
@@ -901,6 +907,9 @@ func (s *Sink) waitOutstanding(ctx context.Context, op string) error {
 // how many events were not delivered and where they are. The second and
 // later calls return nil.
 func (s *Sink) Close(ctx context.Context) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	s.closeMu.Lock()
 	defer s.closeMu.Unlock()
 	if s.closeN {

@@ -45,6 +45,9 @@ type causeCarrier interface{ envelopeCause() tracing.Cause }
 // TracingClient.DataFlow, and pass the ctx that carries that event, to
 // make it the receiver's cause).
 func SendEnvelope[T any](ctx context.Context, ch chan<- Envelope[T], msg T) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	e := NewEnvelope(ctx, msg)
 	select {
 	case ch <- e:
@@ -60,6 +63,9 @@ func SendEnvelope[T any](ctx context.Context, ch chan<- Envelope[T], msg T) erro
 // when ch is closed or ctx ended first (ctx.Err() tells which). It
 // allocates the returned context only, when the envelope carries a cause.
 func ReceiveEnvelope[T any](ctx context.Context, ch <-chan Envelope[T]) (mctx context.Context, msg T, ok bool) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	select {
 	case e, open := <-ch:
 		if !open {

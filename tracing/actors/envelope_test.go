@@ -297,3 +297,28 @@ func TestServe_Stops(t *testing.T) {
 		t.Fatalf("disabled Serve = %v, handled %v", err, got)
 	}
 }
+
+// TestEnvelopeNilContextNeverEnds checks that SendEnvelope,
+// ReceiveEnvelope and Serve take a nil ctx as one that never ends.
+func TestEnvelopeNilContextNeverEnds(t *testing.T) {
+	var nilCtx context.Context
+	ch := make(chan Envelope[int], 2)
+	if err := SendEnvelope(nilCtx, ch, 1); err != nil {
+		t.Fatalf("SendEnvelope(nil): %v", err)
+	}
+	if _, msg, ok := ReceiveEnvelope(nilCtx, ch); !ok || msg != 1 {
+		t.Fatalf("ReceiveEnvelope(nil) = %d, %v; want 1, true", msg, ok)
+	}
+	if err := SendEnvelope(nilCtx, ch, 2); err != nil {
+		t.Fatalf("SendEnvelope(nil): %v", err)
+	}
+	close(ch)
+	var got []int
+	err := Serve(nilCtx, tracing.NewNop(), "a", ch, func(_ context.Context, msg int) error {
+		got = append(got, msg)
+		return nil
+	})
+	if err != nil || len(got) != 1 || got[0] != 2 {
+		t.Fatalf("Serve(nil) = %v, handled %v; want nil, [2]", err, got)
+	}
+}

@@ -36,6 +36,9 @@ import (
 // receives and calls handle. Safe for concurrent use: run one Serve per
 // actor goroutine.
 func Serve[T any](ctx context.Context, c *tracing.TracingClient, actorID string, inbox <-chan Envelope[T], handle func(ctx context.Context, msg T) error) (err error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	if c.Enabled() {
 		c.ActorStarted(ctx, actorID)
 		defer func() {

@@ -61,6 +61,9 @@ type Client struct {
 // generation. It makes one attempt, bounded by ctx and WithDialTimeout;
 // later reconnections follow the retry policy. The Client must be closed.
 func Dial(ctx context.Context, rawURL string, opts ...Option) (*Client, error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	cfg, err := newConfig(opts)
 	if err != nil {
 		return nil, err
@@ -109,6 +112,9 @@ func (c *Client) Protocol() transport.Protocol {
 // return an error wrapping ErrClosed. Safe to call more than once; later
 // calls return nil.
 func (c *Client) Close() error {
+	if c == nil {
+		return nil
+	}
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -359,6 +365,9 @@ func (c *Client) ready(ctx context.Context) (*conn, error) {
 // roundTrip sends the request build returns and waits for its reply; when
 // the connection drops first, it sends it again on the next one.
 func (c *Client) roundTrip(ctx context.Context, build func(wire.RequestID) wire.TracingRequest) (wire.TracingResponse, error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	var last error
 	for range maxSends {
 		cn, err := c.ready(ctx)

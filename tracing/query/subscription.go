@@ -56,6 +56,9 @@ type Subscription struct {
 // type gets them too). The subscription ends when ctx ends, at
 // Subscription.Close or Client.Close, or when reconnecting gives up.
 func (c *Client) Subscribe(ctx context.Context, f wire.SubscriptionFilters) (*Subscription, error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	s := &Subscription{c: c, filters: cloneFilters(f), ch: make(chan wire.EventNotification, c.cfg.subBuffer)}
 	c.mu.Lock()
 	if c.closed {
@@ -113,6 +116,9 @@ func (s *Subscription) Err() error {
 // filters of the client's other subscriptions). Safe to call more than
 // once; only the first call talks to the server.
 func (s *Subscription) Close(ctx context.Context) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	c := s.c
 	c.mu.Lock()
 	first := false

@@ -1,6 +1,7 @@
 package tracetest
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -175,4 +176,22 @@ func TestGetMetricsAnswersTheCounters(t *testing.T) {
 			t.Fatalf("counters not in the reference's (sorted) order: %s", m.Data)
 		}
 	})
+}
+
+// TestNilContextNeverEnds checks that Start, Restart and WaitFor take a
+// nil ctx as one that never ends.
+func TestNilContextNeverEnds(t *testing.T) {
+	var nilCtx context.Context
+	s, err := Start(nilCtx)
+	if err != nil {
+		t.Fatalf("Start(nil): %v", err)
+	}
+	defer s.Close()
+	s.Stop()
+	if err := s.Restart(nilCtx); err != nil {
+		t.Fatalf("Restart(nil): %v", err)
+	}
+	if err := s.WaitFor(nilCtx, func(View) bool { return true }); err != nil {
+		t.Fatalf("WaitFor(nil): %v", err)
+	}
 }

@@ -137,6 +137,9 @@ func (s *Server) Stats() Stats {
 // after every change of the server's state. cond runs with the server
 // locked: it must only call the View's methods.
 func (s *Server) WaitFor(ctx context.Context, cond func(v View) bool) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	for {
 		s.mu.Lock()
 		ok := cond(View{s})

@@ -212,6 +212,9 @@ type serverMetrics struct {
 // It returns an error wrapping ErrInvalidOption or ErrUnsupportedCompression
 // for an option it cannot use.
 func Start(ctx context.Context, opts ...Option) (*Server, error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	s := &Server{
 		changed: make(chan struct{}),
 		conns:   make(map[*conn]struct{}),
@@ -294,11 +297,14 @@ func (s *Server) Addr() string {
 // listens again.
 func (s *Server) Stop() {
 	s.lmu.Lock()
-	srv := s.srv
+	srv, ln := s.srv, s.ln
 	s.srv, s.ln = nil, nil
 	s.lmu.Unlock()
 	if srv != nil {
 		_ = srv.Close()
+		// Close closes only the listeners Serve has started on: the port is
+		// free for Restart when Stop returns, even if Serve has not begun.
+		_ = ln.Close()
 	}
 	for _, c := range s.killConnections() {
 		<-c.gone
@@ -319,6 +325,9 @@ func (s *Server) Stop() {
 
 // Restart listens again on the address of a stopped server.
 func (s *Server) Restart(ctx context.Context) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	s.lmu.Lock()
 	running := s.srv != nil
 	s.lmu.Unlock()
