@@ -28,6 +28,7 @@ func TestNew_Validation(t *testing.T) {
 		{name: "disabled without sink", cfg: func(c *TracingConfig) { c.Enabled = false }},
 		{name: "nil sink", opts: func(Sink) []Option { return []Option{WithSink(nil)} }, wantErr: "WithSink: nil sink"},
 		{name: "nil after a sink", opts: sinkOpts(WithSink(nil)), wantErr: "WithSink: nil sink"},
+		{name: "typed nil sink", opts: func(Sink) []Option { return []Option{WithSink((*recordSink)(nil))} }, wantErr: "WithSink: nil *tracing.recordSink"},
 		{name: "nil logger", opts: sinkOpts(WithLogger(nil)), wantErr: "WithLogger"},
 		{name: "zero export timeout", opts: sinkOpts(WithExportTimeout(0)), wantErr: "WithExportTimeout"},
 		{name: "negative export timeout", opts: sinkOpts(WithExportTimeout(-time.Second)), wantErr: "WithExportTimeout"},

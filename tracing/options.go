@@ -3,6 +3,7 @@ package tracing
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"time"
 
 	"go.uber.org/zap"
@@ -92,6 +93,10 @@ func WithSink(s Sink) Option {
 	return optionFunc(func(o *options) {
 		if s == nil {
 			o.invalid("WithSink", "nil sink")
+			return
+		}
+		if v := reflect.ValueOf(s); v.Kind() == reflect.Pointer && v.IsNil() {
+			o.invalid("WithSink", "nil %T", s)
 			return
 		}
 		o.sinks = append(o.sinks, s)

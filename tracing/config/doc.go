@@ -44,7 +44,7 @@
 //	compression_algorithm = "zstd"   # the server's: "lz4", "gzip", "brotli", "auto" or "none"
 //	protocol = "auto"                # or "v1", "v2"
 //	queue_size = 8192                # at most 1048576 (1 GiB of slots)
-//	queue_policy = "drop"            # or "block"
+//	queue_policy = "drop"            # or "drop_newest" (the same), "block"
 //	critical_kinds = ["ActorFailed"] # default: the actor lifecycle kinds
 //	flow_id = "orders"
 //	environment = "production"

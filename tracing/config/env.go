@@ -328,7 +328,7 @@ const (
 	wantMillis      = "want an integer number of milliseconds"
 	wantRetries     = `want an integer, "none" or "unlimited"`
 	wantFill        = `want a fraction in (0, 1] or "off"`
-	wantPolicy      = `want a queue policy ("drop" or "block")`
+	wantPolicy      = `want a queue policy ("drop", also written "drop_newest", or "block")`
 	wantCompression = `want a compression algorithm ("zstd", "lz4", "gzip", "brotli", "auto" or "none")`
 	wantProtocol    = `want a protocol ("auto", "v1" or "v2")`
 	wantChecksums   = `want a checksum mode ("when_captured", "off" or "on_record")`
@@ -396,7 +396,7 @@ func parseKinds(names []string) (any, string) {
 
 func parsePolicy(s string) (any, string) {
 	switch strings.ToLower(s) {
-	case "drop":
+	case "drop", batch.DropNewest.String():
 		return batch.DropNewest, ""
 	case "block":
 		return batch.Block, ""

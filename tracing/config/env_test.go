@@ -69,6 +69,7 @@ var envCases = []struct {
 	{"QUEUE_SIZE", "65536", func(c *tracing.TracingConfig) { c.QueueSize = 65536 }},
 	{"QUEUE_POLICY", "block", func(c *tracing.TracingConfig) { c.QueuePolicy = batch.Block }},
 	{"QUEUE_POLICY", "Drop", func(c *tracing.TracingConfig) { c.QueuePolicy = batch.DropNewest }},
+	{"QUEUE_POLICY", "drop_newest", func(c *tracing.TracingConfig) { c.QueuePolicy = batch.DropNewest }}, // Policy.String's name
 	{"CRITICAL_KINDS", "ActorFailed, DataFlow", func(c *tracing.TracingConfig) {
 		c.CriticalKinds = []tracing.EventKind{tracing.KindActorFailed, tracing.KindDataFlow}
 	}},

@@ -6,8 +6,8 @@
 //	if err != nil { … }
 //	defer c.Close()
 //	tr, err := c.Trace(ctx, id)                 // one trace, its segments joined
-//	res, err := c.QueryTraces(ctx, tracing.TraceQuery{FlowID: "etl", Limit: 50})
-//	sub, err := c.Subscribe(ctx, tracing.SubscriptionFilters{ActorIDs: []string{"parser"}})
+//	res, err := c.QueryTraces(ctx, wire.TraceQuery{FlowID: "etl", Limit: 50})
+//	sub, err := c.Subscribe(ctx, wire.SubscriptionFilters{ActorIDs: []string{"parser"}})
 //	for n := range sub.Events() { … }
 //
 // A [Client] holds one WebSocket connection. On every connection it first
