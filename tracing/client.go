@@ -196,8 +196,10 @@ type sinkState struct {
 // named in the error, which wraps ErrInvalidConfig. An enabled client needs
 // at least one sink (WithSink); it starts a consumer goroutine, one
 // goroutine per sink when it has several, and a system-metrics goroutine
-// when cfg.SystemMetricsInterval is positive, all stopped by Close. A disabled client (cfg.Enabled false) starts nothing and
-// records nothing; Close still closes the sinks given to it.
+// when cfg.SystemMetricsInterval is positive, all stopped by Close. A
+// disabled client (cfg.Enabled false, as in the zero TracingConfig)
+// starts nothing and records nothing; given sinks, it says so at Warn
+// level, and Close still closes them.
 //
 // New logs, once, at Warn level on the WithLogger logger, what is
 // suspicious in cfg without being invalid (see TracingConfig.Warnings:
@@ -272,6 +274,13 @@ func New(cfg TracingConfig, opts ...Option) (*TracingClient, error) {
 		c.sinks[i].reporter, _ = s.(StatsReporter)
 	}
 	if !cfg.Enabled {
+		if len(c.sinks) > 0 {
+			// The zero TracingConfig is disabled: a client built from it
+			// with sinks is most likely a mistake that would lose every
+			// event without a sign.
+			c.log.Warn("tracing client is disabled (TracingConfig.Enabled is false), so its sinks receive nothing; start from DefaultConfig to record",
+				zap.Int("sinks", len(c.sinks)))
+		}
 		return c, nil
 	}
 

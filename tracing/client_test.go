@@ -686,3 +686,27 @@ func TestClient_CriticalKinds(t *testing.T) {
 		}
 	}
 }
+
+// TestClient_DisabledWithSinksWarns checks that a client built disabled
+// (the zero TracingConfig) with sinks says so at Warn level, since its
+// sinks receive nothing; without sinks it says nothing.
+func TestClient_DisabledWithSinksWarns(t *testing.T) {
+	for _, withSink := range []bool{true, false} {
+		core, logs := observer.New(zapcore.WarnLevel)
+		opts := []Option{WithLogger(zap.New(core))}
+		if withSink {
+			opts = append(opts, WithSink(newRecordSink()))
+		}
+		c, err := New(TracingConfig{BatchSize: 100}, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		warned := logs.FilterMessageSnippet("disabled").Len()
+		if withSink && warned != 1 || !withSink && warned != 0 {
+			t.Errorf("with a sink %v: %d warnings, want %d", withSink, warned, map[bool]int{true: 1}[withSink])
+		}
+		if err := c.Close(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
