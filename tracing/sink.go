@@ -20,7 +20,9 @@ var ErrClosed = errors.New("tracing: closed")
 // that ignores ctx: Flush returns at ctx's end, Close shortly after, and
 // the call in progress finishes on its own goroutine. After Close,
 // Write and Flush return an error wrapping ErrClosed. Close flushes, then
-// releases; a second Close returns nil.
+// releases; a second Close returns nil. A Write, Flush or Close that
+// panics fails with an error that names the method and holds the panic's
+// value (a Write's batch is then lost, counted as a write error).
 type Sink interface {
 	Write(ctx context.Context, batch []TraceEvent) error
 	Flush(ctx context.Context) error

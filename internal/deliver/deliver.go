@@ -15,6 +15,20 @@ import (
 // closed.
 var ErrClosed = errors.New("deliver: closed")
 
+// protect calls method (a sink's Write, Flush or Close, named method) and
+// returns, in place of a panic, an error that names the method and holds
+// the panic's value: a sink's bug fails its call, counted and reported as
+// any failure is, instead of ending the process from a goroutine the
+// user's code cannot recover on.
+func protect(method string, call func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("sink %s panicked: %v", method, r)
+		}
+	}()
+	return call()
+}
+
 // Sink receives batches of events of type E. A Group calls Write from one
 // goroutine at a time; Flush and Close may come concurrently with it.
 // Write must not keep or modify batch: the Group reuses the slice once
@@ -243,7 +257,7 @@ func (g *Group[E, T]) write(i int, events []E) error {
 	ctx, cancel := context.WithTimeout(g.ctx, g.cfg.Timeout)
 	start := time.Now()
 	s.writingSince.Store(g.now().UnixNano())
-	err := s.sink.Write(ctx, events)
+	err := protect("Write", func() error { return s.sink.Write(ctx, events) })
 	s.writingSince.Store(0)
 	cancel()
 	s.writeTime.Add(int64(time.Since(start)))
@@ -289,7 +303,7 @@ func (g *Group[E, T]) serve(i int, it item[E, T]) {
 	s := &g.sinks[i]
 	switch {
 	case it.flush != nil:
-		it.flush.done <- flushed{index: i, err: s.sink.Flush(it.flush.ctx)}
+		it.flush.done <- flushed{index: i, err: protect("Flush", func() error { return s.sink.Flush(it.flush.ctx) })}
 		if f := g.cfg.Flushed; f != nil {
 			f(i)
 		}
@@ -384,7 +398,7 @@ wait:
 func (g *Group[E, T]) flushOne(ctx context.Context) error {
 	s := &g.sinks[0]
 	if ctx.Done() == nil {
-		err := s.sink.Flush(ctx)
+		err := protect("Flush", func() error { return s.sink.Flush(ctx) })
 		if f := g.cfg.Flushed; f != nil {
 			f(0)
 		}
@@ -392,7 +406,7 @@ func (g *Group[E, T]) flushOne(ctx context.Context) error {
 	}
 	done := make(chan error, 1)
 	go func() {
-		done <- s.sink.Flush(ctx)
+		done <- protect("Flush", func() error { return s.sink.Flush(ctx) })
 		if f := g.cfg.Flushed; f != nil {
 			f(0)
 		}
@@ -442,7 +456,10 @@ func (g *Group[E, T]) Close(ctx context.Context, giveUp <-chan struct{}) []Close
 					<-s.lane.Done()
 				}
 			}
-			r := closed{i: i, e: CloseErrors{Flush: s.sink.Flush(ctx), Close: s.sink.Close(ctx)}}
+			r := closed{i: i, e: CloseErrors{
+				Flush: protect("Flush", func() error { return s.sink.Flush(ctx) }),
+				Close: protect("Close", func() error { return s.sink.Close(ctx) }),
+			}}
 			select {
 			case results <- r:
 			case <-giveUp:

@@ -3,7 +3,9 @@ package deliver
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -419,5 +421,58 @@ func TestOutcome_String(t *testing.T) {
 		if got := o.String(); got != want {
 			t.Errorf("Outcome(%d).String() = %q, want %q", uint8(o), got, want)
 		}
+	}
+}
+
+// panicSink panics in every call.
+type panicSink struct{}
+
+func (panicSink) Write(context.Context, []int) error { panic("write bug") }
+func (panicSink) Flush(context.Context) error        { panic("flush bug") }
+func (panicSink) Close(context.Context) error        { panic("close bug") }
+
+// TestGroup_SinkPanicFailsItsCall checks that a sink whose methods panic
+// fails each call with an error naming the method and the panic, counted
+// as a failed write, and holds no other sink back, alone or with others.
+func TestGroup_SinkPanicFailsItsCall(t *testing.T) {
+	for _, others := range []int{0, 1} {
+		t.Run(fmt.Sprintf("others=%d", others), func(t *testing.T) {
+			st := newSettlements()
+			cfg := Config[int]{Timeout: time.Hour, LaneSize: 10, Settled: st.settled, Sinks: []Sink[int]{panicSink{}}}
+			var good *testSink
+			if others > 0 {
+				good = &testSink{}
+				cfg.Sinks = append(cfg.Sinks, good)
+			}
+			var failed []error
+			var mu sync.Mutex
+			cfg.WriteFailed = func(_, _ int, err error) {
+				mu.Lock()
+				failed = append(failed, err)
+				mu.Unlock()
+			}
+			g := New[int, string](cfg)
+			t.Cleanup(g.Cancel)
+			g.Write([]int{1, 2})
+			errs := g.Flush(context.Background())
+			if !strings.Contains(fmt.Sprint(errs[0]), "sink Flush panicked: flush bug") {
+				t.Errorf("Flush error %v, want the panic", errs[0])
+			}
+			mu.Lock()
+			if len(failed) != 1 || !strings.Contains(failed[0].Error(), "sink Write panicked: write bug") {
+				t.Errorf("WriteFailed with %v, want the panic", failed)
+			}
+			mu.Unlock()
+			if c := g.Sink(0); c.WriteErrors != 1 {
+				t.Errorf("Sink(0).WriteErrors = %d, want 1", c.WriteErrors)
+			}
+			ce := g.Close(context.Background(), nil)
+			if !strings.Contains(fmt.Sprint(ce[0].Close), "sink Close panicked: close bug") {
+				t.Errorf("Close error %v, want the panic", ce[0].Close)
+			}
+			if good != nil && !slices.Equal(good.events(), []int{1, 2}) {
+				t.Errorf("the other sink got %v, want [1 2]", good.events())
+			}
+		})
 	}
 }
