@@ -38,6 +38,10 @@ type DroppedError struct {
 	// Reasons counts every event dropped so far, by reason (the sink's
 	// Drop constants).
 	Reasons map[string]uint64
+	// Last, when the sink knows it, is the last error that cost events:
+	// for the WebSocket sink, why it last could not reach the server
+	// (the URL and the dial's error). Error includes it.
+	Last error
 }
 
 // Error says how many events were dropped and why, e.g. "sink: websocket
@@ -49,8 +53,12 @@ func (e *DroppedError) Error() string {
 		reasons = append(reasons, fmt.Sprintf("%s %d", r, k))
 	}
 	slices.Sort(reasons)
-	return fmt.Sprintf("sink: %s %s: %v: %d events since the last report (so far by reason: %s)",
+	msg := fmt.Sprintf("sink: %s %s: %v: %d events since the last report (so far by reason: %s)",
 		e.Sink, e.Op, ErrDropped, e.Events, strings.Join(reasons, ", "))
+	if e.Last != nil {
+		msg += "; last: " + e.Last.Error()
+	}
+	return msg
 }
 
 // Unwrap returns ErrDropped.

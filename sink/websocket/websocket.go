@@ -186,6 +186,7 @@ type Sink struct {
 	dropped     map[string]uint64
 	droppedN    atomic.Uint64 // sum of dropped, for Close's report
 	reportedN   uint64        // of droppedN, what a Flush or Close already returned; guarded by mu
+	unreachable error         // why the last round of reconnection attempts failed; guarded by mu
 
 	// compAlg is the compress.Algorithm frames are compressed with now,
 	// or -1 for text frames (compression off, not found yet by the auto
@@ -858,7 +859,7 @@ func (s *Sink) newDrops(op string) error {
 	}
 	fresh := n - s.reportedN
 	s.reportedN = n
-	return &sink.DroppedError{Sink: "websocket", Op: op, Events: fresh, Reasons: maps.Clone(s.dropped)}
+	return &sink.DroppedError{Sink: "websocket", Op: op, Events: fresh, Reasons: maps.Clone(s.dropped), Last: s.unreachable}
 }
 
 func (s *Sink) waitOutstanding(ctx context.Context, op string) error {

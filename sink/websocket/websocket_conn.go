@@ -197,8 +197,10 @@ func (s *Sink) failPermanently(err error) {
 // giveUp handles a failed round of reconnection attempts: frames waiting
 // in memory are spooled or dropped (frames read from the spool stay).
 func (s *Sink) giveUp(err error) {
+	reach := fmt.Errorf("sink: websocket: cannot reach %s: %w", s.shownURL, err)
 	s.mu.Lock()
 	s.gaveUp++ // a Close waiting for the spool to drain stops waiting
+	s.unreachable = reach
 	s.notifyLocked()
 	var frames []*frame
 	for _, q := range []*fifo{&s.resend, &s.queue} {
@@ -217,7 +219,7 @@ func (s *Sink) giveUp(err error) {
 	}
 	// Report before counting, so that whoever sees the drops in Stats also
 	// finds the reason reported.
-	s.report(fmt.Errorf("sink: websocket: cannot reach %s: %w", s.shownURL, err), "reconnection attempts exhausted", zap.Int("events", events))
+	s.report(reach, "reconnection attempts exhausted", zap.Int("events", events))
 	for _, f := range frames {
 		if s.spool != nil {
 			s.spoolFrame(f)

@@ -212,8 +212,13 @@ func TestWebSocketFaultRetriesExhausted(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The first Flush reports the drops once; the next has nothing to say.
-	if err := s.Flush(ctx); !errors.Is(err, ErrDropped) || !strings.Contains(err.Error(), "20 events") {
+	err := s.Flush(ctx)
+	if !errors.Is(err, ErrDropped) || !strings.Contains(err.Error(), "20 events") {
 		t.Fatalf("Flush after the server came back = %v, want the 20 dropped events reported", err)
+	}
+	// It says why: the server it could not reach, and the last answer.
+	if want := "last: sink: websocket: cannot reach " + srv.URL(); !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "503") {
+		t.Fatalf("Flush error %q does not say %q and the server's 503", err, want)
 	}
 	if err := s.Flush(ctx); err != nil {
 		t.Fatalf("second Flush: %v, want nil: drops are reported once", err)
