@@ -186,7 +186,7 @@ type Sink struct {
 	dropped     map[string]uint64
 	droppedN    atomic.Uint64 // sum of dropped, for Close's report
 	reportedN   uint64        // of droppedN, what a Flush or Close already returned; guarded by mu
-	unreachable error         // why the last round of reconnection attempts failed; guarded by mu
+	unreachable error         // why the last round of reconnection attempts failed, until a drop report gives it; guarded by mu
 
 	// compAlg is the compress.Algorithm frames are compressed with now,
 	// or -1 for text frames (compression off, not found yet by the auto
@@ -859,7 +859,10 @@ func (s *Sink) newDrops(op string) error {
 	}
 	fresh := n - s.reportedN
 	s.reportedN = n
-	return &sink.DroppedError{Sink: "websocket", Op: op, Events: fresh, Reasons: maps.Clone(s.dropped), Last: s.unreachable}
+	// The outage is reported once, with the drops it caused.
+	last := s.unreachable
+	s.unreachable = nil
+	return &sink.DroppedError{Sink: "websocket", Op: op, Events: fresh, Reasons: maps.Clone(s.dropped), Last: last}
 }
 
 func (s *Sink) waitOutstanding(ctx context.Context, op string) error {
