@@ -575,9 +575,13 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 	c := &conn{s: s, ws: ws, ctx: ctx, cancel: cancel, out: make(chan outMsg, 1024), wdone: make(chan struct{}), gone: make(chan struct{})}
 	if s.cfg.gen == Gen2 {
 		// Replies in the generation-2 form: null for a metric that was not
-		// measured, the snapshot's extra fields.
+		// measured, and every snapshot field, unset ones as their
+		// defaults, so that a reply is as long as the reference server's
+		// and crosses the compression threshold where its does.
 		c.enc.Protocol = transport.ProtocolV2
 		c.nenc.Protocol = transport.ProtocolV2
+		c.enc.AllSnapshotFields = true
+		c.nenc.AllSnapshotFields = true
 	}
 	if s.cfg.compression {
 		c.codec, _ = newCodec(s.cfg.algorithm) // validated by Start

@@ -75,6 +75,13 @@ type Encoder struct {
 	// name (in the output only; the event is not modified). A user's own
 	// "event_subtype" attribute is then replaced by the name.
 	CustomEventType bool
+	// AllSnapshotFields writes, under ProtocolV2, every field of a message
+	// snapshot, as a generation-2 server writes them in its replies:
+	// serialized_data ([] when nil), content_codec ("none" when empty),
+	// content_format_version and stored_bytes (null when unset). A client
+	// leaves it false: the server reads each absent field as that default,
+	// so writing them would only add bytes.
+	AllSnapshotFields bool
 
 	stats EncodeStats
 	keys  []string // scratch for sorting map keys
@@ -107,11 +114,15 @@ func (e *Encoder) AppendEvent(dst []byte, ev *tracing.TraceEvent) []byte {
 		dst = strconv.AppendUint(dst, m.SizeBytes, 10)
 		dst = append(dst, `,"checksum":`...)
 		dst = e.appendString(dst, m.Checksum)
-		if m.SerializedData != nil || e.Protocol != transport.ProtocolV2 {
+		all := e.AllSnapshotFields && e.Protocol == transport.ProtocolV2
+		if m.SerializedData != nil || e.Protocol != transport.ProtocolV2 || all {
 			dst = append(dst, `,"serialized_data":`...)
 			dst = strictjson.AppendBytes(dst, m.SerializedData)
 		}
-		if m.ContentCodec != "" || m.ContentFormatVersion != 0 || m.HasStoredBytes {
+		switch {
+		case all:
+			dst = e.appendAllSnapshotExtras(dst, m)
+		case m.ContentCodec != "" || m.ContentFormatVersion != 0 || m.HasStoredBytes:
 			dst = e.appendSnapshotExtras(dst, m)
 		}
 		dst = append(dst, '}')
@@ -271,6 +282,25 @@ func (e *Encoder) appendSnapshotExtras(dst []byte, m *tracing.MessageSnapshot) [
 		dst = strconv.AppendUint(dst, m.StoredBytes, 10)
 	}
 	return dst
+}
+
+// appendAllSnapshotExtras writes the generation-2 MessageSnapshot fields
+// as a generation-2 server does, each with a leading comma: all three,
+// unset ones as their defaults.
+func (e *Encoder) appendAllSnapshotExtras(dst []byte, m *tracing.MessageSnapshot) []byte {
+	dst = append(dst, `,"content_codec":`...)
+	if m.ContentCodec == "" {
+		dst = append(dst, `"none"`...)
+	} else {
+		dst = e.appendString(dst, m.ContentCodec)
+	}
+	dst = append(dst, `,"content_format_version":`...)
+	dst = strconv.AppendUint(dst, uint64(m.ContentFormatVersion), 10)
+	dst = append(dst, `,"stored_bytes":`...)
+	if m.HasStoredBytes {
+		return strconv.AppendUint(dst, m.StoredBytes, 10)
+	}
+	return append(dst, "null"...)
 }
 
 // AppendRecordEvent appends the RecordEvent request for ev in trace traceID.

@@ -813,6 +813,36 @@ func checkExtreme(t *testing.T, got *tracing.TraceEvent, clean string, big []byt
 	}
 }
 
+// TestEncodeAllSnapshotFields checks that AllSnapshotFields writes, under
+// ProtocolV2 only, every snapshot field the way a generation-2 server's
+// replies do (see the reference transcripts), and changes nothing else.
+func TestEncodeAllSnapshotFields(t *testing.T) {
+	ev := wireEvent(tracing.KindDataFlow)
+	ev.Data.Message.SerializedData = nil
+	full := Encoder{Protocol: transport.ProtocolV2, AllSnapshotFields: true}
+	got := string(full.AppendEvent(nil, &ev))
+	const want = `"checksum":"","serialized_data":[],"content_codec":"none","content_format_version":0,"stored_bytes":null}`
+	if !strings.Contains(got, want) {
+		t.Errorf("unset fields: got %s\nwant it to hold %s", got, want)
+	}
+	ev.Data.Message.SerializedData = []byte{7}
+	ev.Data.Message.ContentCodec = "zstd"
+	ev.Data.Message.ContentFormatVersion = 2
+	ev.Data.Message.StoredBytes, ev.Data.Message.HasStoredBytes = 9, true
+	got = string(full.AppendEvent(nil, &ev))
+	lean := string((&Encoder{Protocol: transport.ProtocolV2}).AppendEvent(nil, &ev))
+	if got != lean {
+		t.Errorf("set fields: got %s\nwant what the default form writes, %s", got, lean)
+	}
+	// Generation 1 has no such fields: the option does nothing there.
+	ev = wireEvent(tracing.KindDataFlow)
+	for _, p := range []transport.Protocol{transport.ProtocolAuto, transport.ProtocolV1} {
+		if got, want := string((&Encoder{Protocol: p, AllSnapshotFields: true}).AppendEvent(nil, &ev)), string((&Encoder{Protocol: p}).AppendEvent(nil, &ev)); got != want {
+			t.Errorf("protocol %v: got %s\nwant %s", p, got, want)
+		}
+	}
+}
+
 func TestEncodeNoAllocs(t *testing.T) {
 	ev := wireEvent(tracing.KindDataFlow)
 	ev.Data.CustomAttributes.Add(attr.String("route", "a→b"), attr.Int("hops", 3), attr.Float64("ratio", 0.5))
@@ -821,6 +851,7 @@ func TestEncodeNoAllocs(t *testing.T) {
 	batch := []tracing.TraceEvent{ev, custom, wireEvent(tracing.KindStateChanged)}
 	var e Encoder
 	v2 := Encoder{Protocol: transport.ProtocolV2}
+	all := Encoder{Protocol: transport.ProtocolV2, AllSnapshotFields: true}
 	partial := wireSnapshotEvent()
 	partial.Data.PerformanceMetrics.Unmeasured = tracing.MetricQueueDepth | tracing.MetricCPUUsagePercent
 	buf := make([]byte, 0, 64<<10)
@@ -833,6 +864,7 @@ func TestEncodeNoAllocs(t *testing.T) {
 		{"AppendStoreTrace", func() { buf = e.AppendStoreTrace(buf[:0], &tr, batch) }},
 		{"AppendEvent generation 2 unmeasured", func() { buf = v2.AppendEvent(buf[:0], &partial) }},
 		{"AppendEvent generation 1 unmeasured", func() { buf = e.AppendEvent(buf[:0], &partial) }},
+		{"AppendEvent generation 2 all fields", func() { buf = all.AppendEvent(buf[:0], &partial) }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
