@@ -28,7 +28,9 @@ var ErrQueueFull = errors.New("tracing: queue full")
 // consumer goroutine once every event recorded before the end was written
 // to the sinks (Write returned). The trace has no Events. The call may come
 // concurrently with Write and must not block for long. The sink may keep
-// the FlowTrace; the client never modifies it afterwards.
+// the FlowTrace; the client never modifies it afterwards. A panic in
+// ObserveTrace loses that start or end for this sink only: the client
+// recovers it and reports it to the error handler (WithErrorHandler).
 type TraceObserver interface {
 	ObserveTrace(trace FlowTrace)
 }
@@ -187,7 +189,6 @@ type paddedCounter struct {
 type sinkState struct {
 	sink     Sink
 	name     string
-	observer TraceObserver
 	reporter StatsReporter
 }
 
@@ -270,7 +271,6 @@ func New(cfg TracingConfig, opts ...Option) (*TracingClient, error) {
 	for i, s := range o.sinks {
 		c.sinks[i].sink = s
 		c.sinks[i].name = sinkName(s)
-		c.sinks[i].observer, _ = s.(TraceObserver)
 		c.sinks[i].reporter, _ = s.(StatsReporter)
 	}
 	if !cfg.Enabled {
@@ -336,7 +336,10 @@ func (c *TracingClient) startOut(exportTimeout time.Duration) {
 		Now:      c.now,
 		Settled:  c.settle,
 		WriteFailed: func(i, n int, err error) {
-			c.reportError(fmt.Errorf("tracing: write %d events to sink %d (%s): %w", n, i, c.sinks[i].name, err))
+			c.reportError("batch lost", fmt.Errorf("tracing: write %d events to sink %d (%s): %w", n, i, c.sinks[i].name, err))
+		},
+		ObserveFailed: func(i int, err error) {
+			c.reportError("trace start or end lost", c.sinkErr("observe trace in", i, err))
 		},
 		Flushed: func(i int) {
 			if h := c.testHookLaneFlushed; h != nil {
@@ -459,14 +462,14 @@ func releaseContent(events []TraceEvent) {
 	}
 }
 
-// reportError records err as the last error, logs it and hands it to the
-// error handler.
-func (c *TracingClient) reportError(err error) {
+// reportError records err as the last error, logs it with msg and hands
+// it to the error handler.
+func (c *TracingClient) reportError(msg string, err error) {
 	c.errMu.Lock()
 	defer c.errMu.Unlock()
 	c.lastErr = err.Error()
 	c.lastErrTime = c.now()
-	c.log.Error("batch lost", zap.Error(err))
+	c.log.Error(msg, zap.Error(err))
 	if c.errorHandler != nil {
 		c.errorHandler(err)
 	}

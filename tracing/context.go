@@ -510,12 +510,11 @@ func (c *TracingClient) endImplicitTrace() {
 	}
 }
 
-// observe tells the TraceObserver sinks about t.
+// observe tells the TraceObserver sinks about t at once, on the caller's
+// goroutine.
 func (c *TracingClient) observe(t FlowTrace) {
-	for i := range c.sinks {
-		if o := c.sinks[i].observer; o != nil {
-			o.ObserveTrace(t)
-		}
+	if c.out != nil {
+		c.out.Announce(t)
 	}
 }
 
@@ -525,9 +524,7 @@ func (c *TracingClient) observe(t FlowTrace) {
 func (c *TracingClient) observeEnd(t FlowTrace) {
 	if c.out != nil {
 		c.out.Observe(t)
-		return
 	}
-	c.observe(t)
 }
 
 // setCause sets ev's causality from the event n carries, if any.

@@ -15,7 +15,7 @@ import (
 // closed.
 var ErrClosed = errors.New("deliver: closed")
 
-// protect calls method (a sink's Write, Flush or Close, named method) and
+// protect calls method (a sink's Write, Flush, Close or ObserveTrace, named method) and
 // returns, in place of a panic, an error that names the method and holds
 // the panic's value: a sink's bug fails its call, counted and reported as
 // any failure is, instead of ending the process from a goroutine the
@@ -93,6 +93,10 @@ type Config[E any] struct {
 	// Flush and Close at Close when they returned after Close gave up on
 	// the sink (see Close), on the goroutine that called them.
 	ClosedLate func(i int, e CloseErrors)
+	// ObserveFailed, if set, is called with i and the error when sink i's
+	// ObserveTrace panicked, on the goroutine that called it; the mark is
+	// then lost for that sink only.
+	ObserveFailed func(i int, err error)
 }
 
 // Counts is what a Group counted of the Writes to a sink, from New.
@@ -308,7 +312,7 @@ func (g *Group[E, T]) serve(i int, it item[E, T]) {
 			f(i)
 		}
 	case it.mark != nil:
-		s.observer.ObserveTrace(*it.mark)
+		g.observe(i, *it.mark)
 	default:
 		b := it.batch
 		if g.Canceled() {
@@ -332,8 +336,32 @@ func (g *Group[E, T]) Observe(mark T) {
 		case g.lanes:
 			s.lane.Push(item[E, T]{mark: &mark}, 0, nil)
 		default:
-			s.observer.ObserveTrace(mark)
+			g.observe(i, mark)
 		}
+	}
+}
+
+// Announce passes mark to every sink that implements Observer[T] at once,
+// on the caller's goroutine, ahead of what the lanes hold: for a mark that
+// must reach the sinks before anything written after it.
+func (g *Group[E, T]) Announce(mark T) {
+	for i := range g.sinks {
+		if g.sinks[i].observer != nil {
+			g.observe(i, mark)
+		}
+	}
+}
+
+// observe passes mark to sink i's ObserveTrace; a panic there is reported
+// (Config.ObserveFailed) rather than passed on.
+func (g *Group[E, T]) observe(i int, mark T) {
+	o := g.sinks[i].observer
+	err := protect("ObserveTrace", func() error {
+		o.ObserveTrace(mark)
+		return nil
+	})
+	if err != nil && g.cfg.ObserveFailed != nil {
+		g.cfg.ObserveFailed(i, err)
 	}
 }
 

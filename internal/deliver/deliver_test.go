@@ -430,10 +430,12 @@ type panicSink struct{}
 func (panicSink) Write(context.Context, []int) error { panic("write bug") }
 func (panicSink) Flush(context.Context) error        { panic("flush bug") }
 func (panicSink) Close(context.Context) error        { panic("close bug") }
+func (panicSink) ObserveTrace(string)                { panic("observe bug") }
 
 // TestGroup_SinkPanicFailsItsCall checks that a sink whose methods panic
 // fails each call with an error naming the method and the panic, counted
-// as a failed write, and holds no other sink back, alone or with others.
+// as a failed write (a mark passed to ObserveTrace is reported lost), and
+// holds no other sink back, alone or with others.
 func TestGroup_SinkPanicFailsItsCall(t *testing.T) {
 	for _, others := range []int{0, 1} {
 		t.Run(fmt.Sprintf("others=%d", others), func(t *testing.T) {
@@ -451,10 +453,23 @@ func TestGroup_SinkPanicFailsItsCall(t *testing.T) {
 				failed = append(failed, err)
 				mu.Unlock()
 			}
+			var observeFailed []string
+			cfg.ObserveFailed = func(i int, err error) {
+				mu.Lock()
+				observeFailed = append(observeFailed, fmt.Sprint(i, ": ", err))
+				mu.Unlock()
+			}
 			g := New[int, string](cfg)
 			t.Cleanup(g.Cancel)
+			g.Announce("t0")
 			g.Write([]int{1, 2})
+			g.Observe("t1")
 			errs := g.Flush(context.Background())
+			mu.Lock()
+			if want := "0: sink ObserveTrace panicked: observe bug"; len(observeFailed) != 2 || observeFailed[0] != want || observeFailed[1] != want {
+				t.Errorf("ObserveFailed with %q, want %q twice", observeFailed, want)
+			}
+			mu.Unlock()
 			if !strings.Contains(fmt.Sprint(errs[0]), "sink Flush panicked: flush bug") {
 				t.Errorf("Flush error %v, want the panic", errs[0])
 			}
@@ -472,6 +487,9 @@ func TestGroup_SinkPanicFailsItsCall(t *testing.T) {
 			}
 			if good != nil && !slices.Equal(good.events(), []int{1, 2}) {
 				t.Errorf("the other sink got %v, want [1 2]", good.events())
+			}
+			if want := []string{"mark t0", "write", "mark t1", "flush", "flush", "close"}; good != nil && !slices.Equal(good.entries(), want) {
+				t.Errorf("the other sink saw %q, want %q", good.entries(), want)
 			}
 		})
 	}
