@@ -167,6 +167,8 @@ func FuzzEncodeEvent(f *testing.F) {
 	f.Add(uint8(tracing.KindMessageSent), "a", "none", "b", "c", "d", []byte("x"), uint64(1<<40|6), int64(7), 1.5, 2.5, int64(1764153000), uint16(0b10101<<8|1), true)
 	f.Add(uint8(tracing.KindMessageSent|0x10), "a", "lz4", "b", "c", "d", []byte(nil), uint64(1<<40|6), int64(7), 1.5, 2.5, int64(1764153000), uint16(0b11111<<8), true)
 	f.Add(uint8(tracing.KindDataFlow|0x10), "a", "", "b", "c", "d", []byte{}, uint64(8), int64(7), 1.5, 2.5, int64(1764153000), uint16(0b01010<<8|3), false)
+	f.Add(uint8(tracing.KindDataFlow|0x30), "a", "", "b", "c", "d", []byte(nil), uint64(8), int64(7), 1.5, 2.5, int64(1764153000), uint16(0), false)
+	f.Add(uint8(tracing.KindMessageSent|0x30), "a", "zstd", "b", "c", "d", []byte("x"), uint64(1<<40|6), int64(7), 1.5, 2.5, int64(1764153000), uint16(0), true)
 	f.Fuzz(func(t *testing.T, kind uint8, actor, port, other, key, sval string, data []byte,
 		u uint64, i int64, f1, f2 float64, unix int64, depth uint16, typed bool) {
 		ev := tracing.TraceEvent{
@@ -202,8 +204,9 @@ func FuzzEncodeEvent(f *testing.F) {
 			attr.String(key, sval), attr.Int64(actor, i), attr.Uint64(port, u), attr.Float64(other, f2), attr.Bool("b", typed),
 			attr.Any("nested", nested), attr.Any(sval, attr.ObjectValue(attr.String(key, actor), attr.String(key, port))),
 		)
-		// Bit 4 of kind picks the generation-2 form.
-		e := Encoder{CustomEventType: typed}
+		// Bit 4 of kind picks the generation-2 form, bit 5 the form of a
+		// server's replies, with every snapshot field.
+		e := Encoder{CustomEventType: typed, AllSnapshotFields: kind&0x20 != 0}
 		if kind&0x10 != 0 {
 			e.Protocol = transport.ProtocolV2
 		}
