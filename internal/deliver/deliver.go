@@ -15,11 +15,11 @@ import (
 // closed.
 var ErrClosed = errors.New("deliver: closed")
 
-// protect calls method (a sink's Write, Flush, Close or ObserveTrace, named method) and
-// returns, in place of a panic, an error that names the method and holds
-// the panic's value: a sink's bug fails its call, counted and reported as
-// any failure is, instead of ending the process from a goroutine the
-// user's code cannot recover on.
+// protect calls method (a sink's Write, Flush, Close or ObserveTrace,
+// named method) and returns, in place of a panic, an error that names the
+// method and holds the panic's value: a sink's bug fails its call, counted
+// and reported as any failure is, instead of ending the process from a
+// goroutine the user's code cannot recover on.
 func protect(method string, call func() error) (err error) {
 	defer func() {
 		if r := recover(); r != nil {

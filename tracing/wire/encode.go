@@ -114,16 +114,12 @@ func (e *Encoder) AppendEvent(dst []byte, ev *tracing.TraceEvent) []byte {
 		dst = strconv.AppendUint(dst, m.SizeBytes, 10)
 		dst = append(dst, `,"checksum":`...)
 		dst = e.appendString(dst, m.Checksum)
-		all := e.AllSnapshotFields && e.Protocol == transport.ProtocolV2
-		if m.SerializedData != nil || e.Protocol != transport.ProtocolV2 || all {
+		if m.SerializedData != nil || e.Protocol != transport.ProtocolV2 || e.AllSnapshotFields {
 			dst = append(dst, `,"serialized_data":`...)
 			dst = strictjson.AppendBytes(dst, m.SerializedData)
 		}
-		switch {
-		case all:
-			dst = e.appendAllSnapshotExtras(dst, m)
-		case m.ContentCodec != "" || m.ContentFormatVersion != 0 || m.HasStoredBytes:
-			dst = e.appendSnapshotExtras(dst, m)
+		if all := e.AllSnapshotFields && e.Protocol == transport.ProtocolV2; all || m.ContentCodec != "" || m.ContentFormatVersion != 0 || m.HasStoredBytes {
+			dst = e.appendSnapshotExtras(dst, m, all)
 		}
 		dst = append(dst, '}')
 	} else {
@@ -266,41 +262,29 @@ func (e *Encoder) appendPartialMetrics(dst []byte, pm *tracing.PerformanceMetric
 	return dst
 }
 
-// appendSnapshotExtras writes the generation-2 MessageSnapshot fields that
-// are set, each with a leading comma.
-func (e *Encoder) appendSnapshotExtras(dst []byte, m *tracing.MessageSnapshot) []byte {
-	if m.ContentCodec != "" {
+// appendSnapshotExtras writes the generation-2 MessageSnapshot fields,
+// each with a leading comma: those that are set or, with all, every one,
+// unset ones as a generation-2 server writes them.
+func (e *Encoder) appendSnapshotExtras(dst []byte, m *tracing.MessageSnapshot, all bool) []byte {
+	switch {
+	case m.ContentCodec != "":
 		dst = append(dst, `,"content_codec":`...)
 		dst = e.appendString(dst, m.ContentCodec)
+	case all:
+		dst = append(dst, `,"content_codec":"none"`...)
 	}
-	if m.ContentFormatVersion != 0 {
+	if m.ContentFormatVersion != 0 || all {
 		dst = append(dst, `,"content_format_version":`...)
 		dst = strconv.AppendUint(dst, uint64(m.ContentFormatVersion), 10)
 	}
-	if m.HasStoredBytes {
+	switch {
+	case m.HasStoredBytes:
 		dst = append(dst, `,"stored_bytes":`...)
 		dst = strconv.AppendUint(dst, m.StoredBytes, 10)
+	case all:
+		dst = append(dst, `,"stored_bytes":null`...)
 	}
 	return dst
-}
-
-// appendAllSnapshotExtras writes the generation-2 MessageSnapshot fields
-// as a generation-2 server does, each with a leading comma: all three,
-// unset ones as their defaults.
-func (e *Encoder) appendAllSnapshotExtras(dst []byte, m *tracing.MessageSnapshot) []byte {
-	dst = append(dst, `,"content_codec":`...)
-	if m.ContentCodec == "" {
-		dst = append(dst, `"none"`...)
-	} else {
-		dst = e.appendString(dst, m.ContentCodec)
-	}
-	dst = append(dst, `,"content_format_version":`...)
-	dst = strconv.AppendUint(dst, uint64(m.ContentFormatVersion), 10)
-	dst = append(dst, `,"stored_bytes":`...)
-	if m.HasStoredBytes {
-		return strconv.AppendUint(dst, m.StoredBytes, 10)
-	}
-	return append(dst, "null"...)
 }
 
 // AppendRecordEvent appends the RecordEvent request for ev in trace traceID.
