@@ -27,7 +27,9 @@ var ErrQueueFull = errors.New("tracing: queue full")
 // sink, and when it ends (with EndTime and the final Status), from the
 // consumer goroutine once every event recorded before the end was written
 // to the sinks (Write returned). The trace has no Events. The call may come
-// concurrently with Write and must not block for long. The sink may keep
+// concurrently with Write and with other ObserveTrace calls (the starts of
+// traces started at once, the ends), and must not block for long: a slow
+// one holds back the StartTrace or the delivery that made it. The sink may keep
 // the FlowTrace; the client never modifies it afterwards. A panic in
 // ObserveTrace loses that start or end for this sink only: the client
 // recovers it and reports it to the error handler (WithErrorHandler).

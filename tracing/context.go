@@ -411,9 +411,9 @@ func (c *TracingClient) StartTrace(ctx context.Context, flowID FlowID, version F
 	}
 	t := c.newTrace(flowID, version, meta, false)
 	c.explicit.Store(true)
-	c.traceMu.Lock()
+	// No lock: only this call knows t yet, and its end, which needs the
+	// returned ctx, is told after this start.
 	c.observe(t.start)
-	c.traceMu.Unlock()
 	return context.WithValue(ctx, causeKey{}, &causeNode{trace: t}), t.ref.ID, nil
 }
 
