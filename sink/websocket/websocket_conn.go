@@ -770,7 +770,7 @@ func (s *Sink) ack(c *wsConn) error {
 		}
 		s.resolveSegLocked(g)
 	} else if f.stream != nil {
-		if f.kind == frameRecord {
+		if f.kind == frameRecord && !f.stream.lost.Load() {
 			s.eventsDelivered.Add(1)
 		}
 		s.doneStreamLocked(c, f, true)

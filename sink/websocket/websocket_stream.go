@@ -102,7 +102,10 @@ func (s *Sink) doneStreamLocked(c *wsConn, f *frame, acked bool) {
 	switch f.kind {
 	case frameRecord:
 		g.recDone++
-		if acked && (c.gen == transport.ProtocolV2 || !s.cfg.mode.store()) {
+		// A lost segment's events were counted as dropped when it was
+		// given up (a StartTrace rejected for good, say): an answer to a
+		// RecordEvent already on the wire does not count them again.
+		if acked && !g.lost.Load() && (c.gen == transport.ProtocolV2 || !s.cfg.mode.store()) {
 			g.recAcked++
 			s.deliveredLocked(g)
 		}
