@@ -732,6 +732,9 @@ func (s *Sink) spoolFrame(f *frame) bool {
 		s.mu.Unlock()
 		return true
 	}
+	if f.seg != nil {
+		f = s.completeStore(f)
+	}
 	events := f.events
 	if f.seg != nil {
 		s.mu.Lock()
@@ -776,6 +779,29 @@ func (s *Sink) spoolFrame(f *frame) bool {
 	s.releaseLocked(f)
 	s.mu.Unlock()
 	return true
+}
+
+// completeStore returns, for store f of a segment that holds events
+// written after f was built, a new store of all the segment's events and
+// resolves f; otherwise f. A store on its way to the spool takes its
+// segment along (its other frames are skipped from then on), so it must
+// carry every event the segment holds.
+func (s *Sink) completeStore(f *frame) *frame {
+	g := f.seg
+	s.encMu.Lock()
+	defer s.encMu.Unlock()
+	s.mu.Lock()
+	stale := superseded(f) || g.released || g.n <= f.upto
+	s.mu.Unlock()
+	if stale {
+		return f
+	}
+	st := s.buildStore(g, s.cfg.now().UnixNano())
+	s.mu.Lock()
+	s.untrackLocked(f)
+	s.releaseLocked(f)
+	s.mu.Unlock()
+	return st
 }
 
 func (s *Sink) drop(f *frame, reason string) {
@@ -1006,20 +1032,49 @@ func (s *Sink) Close(ctx context.Context) error {
 		}
 		lost += n
 	}
-	// An open segment of a live mode can still hold events whose
-	// RecordEvent the server rejected and that no store carried: they are
-	// lost now, as rejected.
+	// A segment can still hold events that no frame left carries: in a
+	// live mode, those whose RecordEvent the server rejected, or those
+	// only a recovery's store (not sent yet) would carry; and a lost
+	// segment, those written after its last store was built. They go to
+	// the spool as one store of the segment where there is one, and are
+	// dropped otherwise (as rejected, for the RecordEvents the server
+	// rejected).
 	s.encMu.Lock()
 	s.mu.Lock()
+	var orphans []*traceSeg
 	for _, g := range s.segs {
-		if len(g.recRejected) > 0 && !g.lost.Load() && g.unackedLocked() > 0 {
-			n := s.loseSegLocked(g, DropClosed)
+		if n := s.loseTailLocked(g); n > 0 {
 			events += n
 			lost += n
 		}
+		if g.lost.Load() || g.unackedLocked() == 0 {
+			continue
+		}
+		if s.spool != nil && !g.released {
+			orphans = append(orphans, g)
+			continue
+		}
+		n := s.loseSegLocked(g, DropClosed)
+		events += n
+		lost += n
 	}
 	s.mu.Unlock()
 	s.encMu.Unlock()
+	for _, g := range orphans {
+		s.encMu.Lock()
+		st := s.buildStore(g, s.cfg.now().UnixNano())
+		s.encMu.Unlock()
+		s.mu.Lock()
+		n := g.unackedLocked()
+		st.events = n
+		s.mu.Unlock()
+		events += n
+		if s.spoolFrame(st) {
+			onDisk += n
+		} else {
+			lost += n
+		}
+	}
 	var records int64
 	if s.spool != nil {
 		if err := s.spool.Close(); err != nil {

@@ -85,6 +85,9 @@ func (s *Sink) encodeDue(all bool) []*frame {
 	var frames []*frame
 	for _, g := range s.segs {
 		if g.lost.Load() {
+			s.mu.Lock()
+			s.loseTailLocked(g)
+			s.mu.Unlock()
 			continue
 		}
 		if all && s.streamedAfterFirst(g) {
@@ -215,6 +218,7 @@ func (s *Sink) pruneSegsLocked() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for id, g := range s.segs {
+		s.loseTailLocked(g)
 		if g.released {
 			// The trace's next events go on in the next segment, not in
 			// segment 0 again: those of a trace sealed before its end,

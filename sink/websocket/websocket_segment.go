@@ -12,6 +12,7 @@ import (
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 	"github.com/reflowtrace/reflowtrace-go/tracing/transport"
 	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
+	"go.uber.org/zap"
 )
 
 // DefaultStoreDelay is the longest an event waits in the sink before a
@@ -69,6 +70,10 @@ type traceSeg struct {
 	refs int
 	// lostReason is why the events were given up ("" when spooled).
 	lostReason string
+	// lostN is how many of data's events the loss has accounted for
+	// (dropped, or spooled): those some frame carried when it came, and
+	// then those the encoder found after them (see loseTailLocked).
+	lostN int
 	// late is set for a segment no end is coming to seal (see segFor):
 	// one opened after its trace ended, by events written after the end,
 	// and in the live modes one of a joined trace. encodeDue seals it,
@@ -133,6 +138,11 @@ func (s *Sink) segFor(id tracing.TraceID, start int64) *traceSeg {
 	g := s.segs[id]
 	if g != nil && !g.lost.Load() && !s.isSealed(g) {
 		return g
+	}
+	if g != nil && g.lost.Load() {
+		s.mu.Lock()
+		s.loseTailLocked(g)
+		s.mu.Unlock()
 	}
 	number := 0
 	if g != nil {
@@ -431,6 +441,7 @@ func (s *Sink) loseSegLocked(g *traceSeg, reason string) int {
 	}
 	g.lostReason = reason
 	g.lost.Store(true)
+	g.lostN = max(g.storedN, g.recN)
 	n := g.unackedLocked()
 	if reason != "" && n > 0 {
 		rest := n
@@ -452,6 +463,30 @@ func (s *Sink) loseSegLocked(g *traceSeg, reason string) int {
 		g.pending = nil
 	}
 	s.resolveSegLocked(g)
+	return n
+}
+
+// loseTailLocked counts as dropped, for the reason lost segment g was
+// given up, its events that no frame carried then (written after its last
+// store was built): they went with the segment, and no later frame
+// carries them. It returns how many. s.encMu and s.mu must be held.
+func (s *Sink) loseTailLocked(g *traceSeg) int {
+	n := g.n - g.lostN
+	if !g.lost.Load() || n <= 0 {
+		return 0
+	}
+	g.lostN = g.n
+	reason := g.lostReason
+	if reason == "" {
+		// Spooled: a spooled store carries every event its segment
+		// holds (see completeStore), so this is a segment that went to
+		// disk on its way out at Close.
+		reason = DropClosed
+	}
+	s.dropped[reason] += uint64(n)
+	s.droppedN.Add(uint64(n))
+	s.notifyLocked()
+	s.log.Warn("events dropped", zap.String("reason", reason), zap.Int("events", n))
 	return n
 }
 
