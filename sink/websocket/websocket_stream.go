@@ -198,7 +198,12 @@ func (s *Sink) recoveryReply(c *wsConn, q *frame, resp any) {
 		s.report(fmt.Errorf("sink: websocket: trace %s of a closed connection still not stored after %d polls; storing it anyway", g.id, recoveryPolls),
 			"recovery wait exhausted")
 	}
+	// The encoder stays locked until the store is queued and the
+	// recovery over: the sender skips every store of g built while g
+	// recovers, so one built meanwhile (a Flush's, the trace end's) would
+	// be skipped, and this one, older, dropped as superseded by it.
 	s.encMu.Lock()
+	defer s.encMu.Unlock()
 	var f *frame
 	if !g.lost.Load() {
 		if g.dirtySince == 0 {
@@ -206,7 +211,6 @@ func (s *Sink) recoveryReply(c *wsConn, q *frame, resp any) {
 		}
 		f = s.buildStore(g, s.cfg.now().UnixNano())
 	}
-	s.encMu.Unlock()
 	queued := f != nil && s.queueStore(f)
 	s.mu.Lock()
 	defer s.mu.Unlock()
