@@ -288,8 +288,12 @@ func (s *Server) Addr() string {
 	return s.addr
 }
 
-// Stop closes the listener and every connection abruptly, as a killed
-// server would; the recorded state is kept. It returns once the handlers
+// Stop closes the listener and every connection abruptly, as a network
+// outage would, or the restart of a server whose storage persists: the
+// recorded state is kept, and a generation-2 server finalises the traces
+// the closed connections started, as on any disconnect. (A real server
+// killed with the memory backend, its default, loses everything; a test
+// of that starts a new Server.) It returns once the handlers
 // of the connections it closed are done, so that a message they had
 // already read is counted and kept before Stop returns, never after: what
 // Stats and the readers show no longer changes until Restart. A
