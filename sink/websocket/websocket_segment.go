@@ -353,11 +353,9 @@ func (s *Sink) queueStore(f *frame) (admit bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if g.lost.Load() {
-		// Given up while f was built: its new events share that fate.
-		if g.lostReason != "" && f.events > 0 {
-			s.dropped[g.lostReason] += uint64(f.events)
-			s.droppedN.Add(uint64(f.events))
-		}
+		// Given up while f was built: its events that the loss did not
+		// account for share that fate.
+		s.loseUptoLocked(g, f.upto)
 		s.releaseLocked(f)
 		return false
 	}
@@ -470,18 +468,26 @@ func (s *Sink) loseSegLocked(g *traceSeg, reason string) int {
 // given up, its events that no frame carried then (written after its last
 // store was built): they went with the segment, and no later frame
 // carries them. It returns how many. s.encMu and s.mu must be held.
-func (s *Sink) loseTailLocked(g *traceSeg) int {
-	n := g.n - g.lostN
+func (s *Sink) loseTailLocked(g *traceSeg) int { return s.loseUptoLocked(g, g.n) }
+
+// loseUptoLocked counts as dropped, for the reason lost segment g was
+// given up, its first upto events that the loss has not accounted for yet
+// (see traceSeg.lostN), and returns how many. s.mu must be held.
+func (s *Sink) loseUptoLocked(g *traceSeg, upto int) int {
+	n := upto - g.lostN
 	if !g.lost.Load() || n <= 0 {
 		return 0
 	}
-	g.lostN = g.n
+	g.lostN = upto
 	reason := g.lostReason
 	if reason == "" {
-		// Spooled: a spooled store carries every event its segment
-		// holds (see completeStore), so this is a segment that went to
-		// disk on its way out at Close.
-		reason = DropClosed
+		// Spooled, when a store carrying more was still being built
+		// (the spooled store carries every event the segment held then,
+		// see completeStore): at Close, or when reconnecting gave up.
+		reason = DropRetriesExhausted
+		if s.stopping {
+			reason = DropClosed
+		}
 	}
 	s.dropped[reason] += uint64(n)
 	s.droppedN.Add(uint64(n))
