@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -642,7 +643,9 @@ func (s *Sink) teardown(c *wsConn, err error) {
 	}
 	c.once.Do(func() {
 		s.mu.Lock()
+		unanswered := false
 		if s.conn == c {
+			unanswered = s.inflight.len() > 0
 			s.conn, s.connected = nil, false
 			if len(s.outstanding) == 0 {
 				// An idle sink was delivering all along: it is stalled from
@@ -664,11 +667,33 @@ func (s *Sink) teardown(c *wsConn, err error) {
 		s.mu.Unlock()
 		close(c.dead)
 		c.cancel()
+		if unanswered {
+			c.resetOnClose()
+		}
 		_ = c.c.CloseNow()
 		if err != nil && !stopping && s.runCtx.Err() == nil {
 			s.report(c.d.Redact(fmt.Errorf("sink: websocket: connection to %s lost: %w", c.d.URL(), err)), "connection lost")
 		}
 	})
+}
+
+// resetOnClose makes the closing of c's TCP connection a reset, for a
+// connection given up on with frames unanswered: the operating system
+// then discards what it still holds to send, where a normal close would
+// go on delivering those frames, possibly after the sink has sent them
+// again on a new connection, and a late StoreTrace would replace the
+// newer copy the server keeps.
+func (c *wsConn) resetOnClose() {
+	if c.cork == nil {
+		return
+	}
+	nc := c.cork.Conn
+	if t, ok := nc.(interface{ NetConn() net.Conn }); ok { // TLS
+		nc = t.NetConn()
+	}
+	if t, ok := nc.(interface{ SetLinger(sec int) error }); ok {
+		_ = t.SetLinger(0)
+	}
 }
 
 // readLoop reads the server's replies on c and matches each with the
