@@ -567,15 +567,17 @@ func (s *Spool) Sync() error {
 	return errors.Join(errs...)
 }
 
-// rotate finishes the segment being written and starts a new one.
+// rotate finishes the segment being written and starts a new one. The
+// finished segment's file stays open for replay (see reader), and is
+// deleted here when its records are all done already.
 func (s *Spool) rotate() error {
 	if s.w != nil {
 		if s.policy.Syncs() && s.wDirty {
 			_ = s.syncWriter() // a failure costs at most this segment's durability
 		}
-		_ = s.w.Close()
 		s.w = nil
 		s.wDirty = false
+		s.maybeRemove(s.segs[len(s.segs)-1])
 	}
 	g := &segment{id: s.nextID, path: s.segPath(s.nextID)}
 	s.nextID++
@@ -591,7 +593,7 @@ func (s *Spool) rotate() error {
 	g.size = int64(len(spoolMagic))
 	g.read, g.acked = g.size, g.size
 	s.stats.Bytes += g.size
-	s.w = f
+	s.w, g.file = f, f
 	s.segs = append(s.segs, g)
 	return nil
 }
@@ -613,9 +615,7 @@ func (s *Spool) Next(expireBefore time.Time) (rec Record, ref Ref, expired int, 
 			}
 			f, err := s.reader(g)
 			if err != nil {
-				// Unreadable segment: count the rest as damaged.
-				s.damageLocked(g, nil, true)
-				s.skipTo(g, g.size)
+				s.loseRestLocked(g) // removed, or its permissions changed
 				break
 			}
 			var buf []byte
@@ -650,13 +650,22 @@ func (s *Spool) skipDamaged(g *segment, f *os.File) {
 	}
 	b := make([]byte, g.size-g.read)
 	if _, err := f.ReadAt(b, g.read); err != nil && !errors.Is(err, io.EOF) {
-		s.damageLocked(g, nil, true)
-		s.skipTo(g, g.size)
+		s.loseRestLocked(g)
 		return
 	}
 	end := resync(b)
 	s.damageLocked(g, b[:end], end == len(b))
 	s.skipTo(g, g.read+int64(end))
+}
+
+// loseRestLocked counts the records of g not replayed yet as lost, for a
+// segment that cannot be read: one damaged record, and every event they
+// hold (the spool counted them as they were written). s.mu must be held.
+func (s *Spool) loseRestLocked(g *segment) {
+	s.damageLocked(g, nil, true)
+	s.stats.LostEvents += int64(g.events)
+	s.loss.Events += int64(g.events)
+	s.skipTo(g, g.size)
 }
 
 // skipTo moves g's replay offset to off past records that need no
@@ -869,16 +878,20 @@ func (s *Spool) Release(ref Ref) {
 	ref.seg.released++
 }
 
+// maybeRemove deletes g once every record in it is done, and gives its
+// bytes back to the limit. The segment being written goes too: the next
+// Append starts a new one.
 func (s *Spool) maybeRemove(g *segment) {
 	if g.removed || g.read < g.size || g.unacked > 0 {
 		return
 	}
-	if len(s.segs) > 0 && s.segs[len(s.segs)-1] == g && s.w != nil {
-		return // still being written
-	}
 	// Released records stay on disk for a later sink.
 	if g.released > 0 {
 		return
+	}
+	if len(s.segs) > 0 && s.segs[len(s.segs)-1] == g && s.w != nil {
+		// Done with, so not worth a sync.
+		s.w, s.wDirty = nil, false
 	}
 	if g.file != nil {
 		_ = g.file.Close()
@@ -975,14 +988,19 @@ func (s *Spool) Close() error {
 				errs = append(errs, err)
 			}
 		}
-		if err := s.w.Close(); err != nil {
-			errs = append(errs, err)
-		}
-		s.w = nil
+		s.w = nil // closed below, as its segment's file
 	}
 	// Delete the segments whose every record was delivered.
 	for _, g := range slices.Clone(s.segs) {
 		s.maybeRemove(g)
+	}
+	for _, g := range s.segs {
+		if _, err := os.Stat(g.path); errors.Is(err, os.ErrNotExist) {
+			// Read from the open file until now; its records not
+			// replayed go with it.
+			errs = append(errs, fmt.Errorf("segment %s was removed while the spool had it open: the records in it not replayed are lost", g.path))
+			break
+		}
 	}
 	for _, g := range s.segs {
 		if g.file != nil {
