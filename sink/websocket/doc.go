@@ -18,8 +18,8 @@
 // its Stats count. Errors it returns wrap ErrPermanent (a connection
 // failure retrying cannot fix, ErrRedirectRefused among them),
 // ErrEventTooLarge, sink.ErrDropped (through a *sink.DroppedError that
-// counts the events by reason), or sink.ErrInvalidOption for an option it
-// refuses.
+// counts the events by reason), ErrSpoolInUse for a spool directory
+// another sink holds, or sink.ErrInvalidOption for an option it refuses.
 //
 // # Concurrency
 //

@@ -527,8 +527,11 @@ func WithRetryOptions(opts ...retry.Option) Option {
 // its events). They are replayed oldest first when the server is back,
 // before newer frames, also by a later sink opening the same dir, which
 // resumes after the last record acknowledged (NNN.spool.ack files) and
-// sets damaged segments aside (NNN.spool.damaged). Default: none (what
-// cannot be delivered is dropped and counted).
+// sets damaged segments aside (NNN.spool.damaged). One sink at a time
+// uses a dir: it holds the dir's LOCK file from New to Close (released by
+// the operating system however its process ends), and New fails with an
+// error wrapping ErrSpoolInUse while another sink holds it. Default: none
+// (what cannot be delivered is dropped and counted).
 func WithSpoolDir(dir string) Option {
 	return wsOptionFunc(func(c *wsConfig) { c.spoolDir = dir })
 }

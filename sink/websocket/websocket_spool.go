@@ -5,7 +5,15 @@ import (
 	"fmt"
 
 	"go.uber.org/zap"
+
+	"github.com/reflowtrace/reflowtrace-go/sink/websocket/internal/spool"
 )
+
+// ErrSpoolInUse is wrapped by New's error when another sink, in this
+// process or another, holds the spool directory (WithSpoolDir): two sinks
+// on one directory would replay, acknowledge and delete each other's
+// records.
+var ErrSpoolInUse = spool.ErrInUse
 
 // noteSpoolLoss counts the events the spool lost to damage since the last
 // call as dropped (DropSpoolCorrupt) and logs the loss and the damaged

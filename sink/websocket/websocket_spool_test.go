@@ -2,6 +2,7 @@ package websocket
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -337,7 +338,31 @@ func TestWebSocketSpoolResume(t *testing.T) {
 	if sent := srv.Stats().ByKind["StoreTrace"] - before; sent != int(left) {
 		t.Fatalf("third sink sent %d StoreTrace messages, want the %d left on disk", sent, left)
 	}
-	if files, _ := filepath.Glob(filepath.Join(dir, "*")); len(files) != 0 {
+	if files, _ := filepath.Glob(filepath.Join(dir, "*"+spool.Suffix+"*")); len(files) != 0 {
 		t.Fatalf("spool files left: %v", files)
+	}
+}
+
+// TestWebSocketSpoolDirInUse: a second sink on a spool directory another
+// sink holds is refused with ErrSpoolInUse, naming the directory's lock
+// file; once the first is closed the directory is free again.
+func TestWebSocketSpoolDirInUse(t *testing.T) {
+	ctx := testCtx(t)
+	srv := startServer(t)
+	dir := t.TempDir()
+	a, _ := newTestSink(t, srv.URL(), WithSpoolDir(dir))
+	_, err := New(srv.URL(), WithSpoolDir(dir))
+	if !errors.Is(err, ErrSpoolInUse) || !strings.Contains(err.Error(), filepath.Join(dir, "LOCK")) {
+		t.Fatalf("New on a spool directory in use: %v, want ErrSpoolInUse naming %s", err, filepath.Join(dir, "LOCK"))
+	}
+	if err := a.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	b, err := New(srv.URL(), WithSpoolDir(dir))
+	if err != nil {
+		t.Fatalf("New after the first sink closed: %v", err)
+	}
+	if err := b.Close(ctx); err != nil {
+		t.Fatal(err)
 	}
 }

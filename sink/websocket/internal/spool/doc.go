@@ -12,6 +12,11 @@
 // inspect. Appends, acknowledgements and Sync follow a sink.SyncPolicy.
 // spool.go describes the file layout.
 //
+// One Spool at a time has a directory open: Open takes its LockName file
+// (flock, or an unshared open on Windows), which the operating system
+// releases when the process ends, and refuses with ErrInUse while another
+// holds it.
+//
 // A Spool is safe for concurrent use. Close syncs and closes its files;
 // the records not acknowledged stay on disk for the next sink.
 package spool

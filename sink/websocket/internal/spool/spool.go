@@ -87,6 +87,15 @@ const (
 
 var spoolCRC = crc32.MakeTable(crc32.Castagnoli)
 
+// LockName is the name of the lock file in a spool directory: one spool
+// at a time holds it, from Open to Close.
+const LockName = "LOCK"
+
+// ErrInUse is returned, wrapped, by Open when another spool, in this
+// process or another, has the directory open: two spools on one
+// directory would replay, acknowledge and delete each other's segments.
+var ErrInUse = errors.New("sink: spool directory in use by another sink")
+
 // ErrFull is returned by Append when the record does not fit in the
 // spool's byte limit (for a routine record, in the seven eighths of it
 // that routine records may fill).
@@ -207,16 +216,33 @@ type Spool struct {
 	loss    Loss // not reported yet
 	scratch []byte
 	closed  bool
+	lock    *os.File         // LockName, held until Close
 	ackSync sink.SyncTracker // of the acknowledgement files, together
 	ackErr  error            // first failure to write one, reported by close
 }
 
-// Open opens or creates dir and scans the segments a previous sink
-// left there. Damaged records are skipped and counted, never fatal.
+// Open opens or creates dir, takes its lock file (an error wrapping
+// ErrInUse when another spool holds it) and scans the segments a previous
+// sink left there. Damaged records are skipped and counted, never fatal.
 func Open(dir string, policy sink.SyncPolicy, maxBytes int64, now func() time.Time) (*Spool, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("sink: spool: %w", err)
 	}
+	lockPath := filepath.Join(dir, LockName)
+	lock, err := lockDir(lockPath)
+	if err != nil {
+		return nil, fmt.Errorf("sink: spool: lock %s: %w", lockPath, err)
+	}
+	s, err := open(dir, policy, maxBytes, now)
+	if err != nil {
+		lock.Close()
+		return nil, err
+	}
+	s.lock = lock
+	return s, nil
+}
+
+func open(dir string, policy sink.SyncPolicy, maxBytes int64, now func() time.Time) (*Spool, error) {
 	seg := maxBytes / 8
 	seg = min(max(seg, spoolMinSegment), spoolMaxSegment)
 	s := &Spool{dir: dir, policy: policy, segSize: seg, now: now, maxBytes: maxBytes}
@@ -1021,6 +1047,11 @@ func (s *Spool) Close() error {
 	}
 	if s.ackErr != nil {
 		errs = append(errs, s.ackErr)
+	}
+	if s.lock != nil {
+		// Last: until every file is closed the directory is this spool's.
+		_ = s.lock.Close()
+		s.lock = nil
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("sink: spool close: %w", err)

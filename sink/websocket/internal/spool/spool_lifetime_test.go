@@ -1,6 +1,7 @@
 package spool
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -170,5 +171,68 @@ func TestSpoolSegmentsRemovedBeforeReplay(t *testing.T) {
 	err = w.Close()
 	if err == nil || !strings.Contains(err.Error(), "was removed") || !strings.Contains(err.Error(), dir) {
 		t.Errorf("Close of a spool whose segment was removed with a record in it: %v, want an error naming it", err)
+	}
+}
+
+// crash ends s as the end of its process would: its files are closed as
+// they are, nothing synced or deleted, and its lock is released.
+func crash(s *Spool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	s.w = nil
+	for _, g := range s.segs {
+		for _, f := range []*os.File{g.file, g.ackFile} {
+			if f != nil {
+				_ = f.Close()
+			}
+		}
+		g.file, g.ackFile = nil, nil
+	}
+	if s.lock != nil {
+		_ = s.lock.Close()
+		s.lock = nil
+	}
+}
+
+// TestSpoolLockedWhileOpen: a second spool on a directory another spool
+// has open is refused (it would replay, acknowledge and delete the
+// segments the first one is writing), with an error wrapping ErrInUse
+// that names the lock file; after Close, or the end of the first spool's
+// process, the directory opens again.
+func TestSpoolLockedWhileOpen(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Unix(1_700_000_000, 0)
+	clock := func() time.Time { return now }
+	a, err := Open(dir, sink.SyncNever, 0, clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Append(Record{Events: 1, Created: now, Data: []byte("a-0")}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := Open(dir, sink.SyncNever, 0, clock)
+	if !errors.Is(err, ErrInUse) || !strings.Contains(err.Error(), filepath.Join(dir, LockName)) {
+		t.Fatalf("second Open: %v, want ErrInUse naming the lock file", err)
+	}
+	if b != nil {
+		t.Fatal("second Open returned a spool")
+	}
+	if err := a.Append(Record{Events: 1, Created: now, Data: []byte("a-1")}); err != nil {
+		t.Fatal(err)
+	}
+	crash(a)
+	c, err := Open(dir, sink.SyncNever, 0, clock)
+	if err != nil {
+		t.Fatalf("Open after the first spool's process ended: %v", err)
+	}
+	if got := replayAll(t, c); len(got) != 2 {
+		t.Errorf("replayed %q, want a-0 and a-1", got)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
 	}
 }

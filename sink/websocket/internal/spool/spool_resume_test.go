@@ -112,7 +112,7 @@ func TestSpoolResumeAfterAck(t *testing.T) {
 				refs = append(refs, ref)
 			}
 			tt.handle(s, refs)
-			// A new process; the first one crashed.
+			crash(s) // a new process; the first one crashed
 			s2, err := Open(dir, sink.SyncNever, 0, time.Now)
 			if err != nil {
 				t.Fatal(err)
@@ -127,7 +127,7 @@ func TestSpoolResumeAfterAck(t *testing.T) {
 			if err := s2.Close(); err != nil {
 				t.Fatal(err)
 			}
-			if left, _ := filepath.Glob(filepath.Join(dir, "*")); len(left) != 0 {
+			if left, _ := filepath.Glob(filepath.Join(dir, "*"+Suffix+"*")); len(left) != 0 {
 				t.Fatalf("files left after every record was acknowledged: %v", left)
 			}
 		})
@@ -222,6 +222,7 @@ func TestSpoolAckFileEntries(t *testing.T) {
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
+	crash(s)
 	s2, err := Open(dir, sink.SyncNever, 0, time.Now)
 	if err != nil {
 		t.Fatal(err)
@@ -263,7 +264,7 @@ func TestSpoolAckFileEntries(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = s.Close()
-	if left, _ := filepath.Glob(filepath.Join(dir, "*")); len(left) != 0 {
+	if left, _ := filepath.Glob(filepath.Join(dir, "*"+Suffix+"*")); len(left) != 0 {
 		t.Fatalf("files left after every record was acknowledged: %v", left)
 	}
 }
