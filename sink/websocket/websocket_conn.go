@@ -39,6 +39,10 @@ var (
 	errRetryLater = errors.New("sink: websocket: waiting before resending")
 )
 
+// readLimit bounds a reply read, compressed or not: the protocol's largest
+// message, with room for the frame around it.
+const readLimit = compress.MaxMessageSize + 1<<20
+
 // wsConn is one WebSocket connection and the goroutines that serve it.
 type wsConn struct {
 	c      *cws.Conn
@@ -170,7 +174,11 @@ func (s *Sink) open(ctx context.Context, d *dial.Dialer) (*wsConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.SetReadLimit(17 << 20)
+	// A reply may be larger than any frame the sink sends: a generation-2
+	// server answers a GetTrace with every snapshot field (about 14% more
+	// for data flows than the sink writes), and a trace stored by others
+	// may be larger still. The limit is the protocol's largest message.
+	c.SetReadLimit(readLimit)
 	wc := &wsConn{c: c, cork: cc, d: d, dead: make(chan struct{})}
 	wc.ctx, wc.cancel = context.WithCancel(s.runCtx)
 	return wc, nil
