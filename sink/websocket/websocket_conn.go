@@ -221,11 +221,11 @@ func (s *Sink) giveUp(err error) {
 			frames = append(frames, f)
 		}
 	}
-	s.mu.Unlock()
-	events := 0
+	events := 0 // read under s.mu: a store's count grows as its segment does
 	for _, f := range frames {
 		events += f.events
 	}
+	s.mu.Unlock()
 	// Report before counting, so that whoever sees the drops in Stats also
 	// finds the reason reported.
 	s.report(reach, "reconnection attempts exhausted", zap.Int("events", events))

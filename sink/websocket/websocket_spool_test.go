@@ -10,11 +10,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/reflowtrace/reflowtrace-go/batch"
 	"github.com/reflowtrace/reflowtrace-go/retry"
 	"github.com/reflowtrace/reflowtrace-go/sink"
 	"github.com/reflowtrace/reflowtrace-go/sink/websocket/internal/spool"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
 	"github.com/reflowtrace/reflowtrace-go/tracing/tracetest"
+	"github.com/reflowtrace/reflowtrace-go/tracing/transport"
 )
 
 // spoolTraces writes one batch per trace with a sink whose server refuses
@@ -364,5 +366,76 @@ func TestWebSocketSpoolDirInUse(t *testing.T) {
 	}
 	if err := b.Close(ctx); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestWebSocketSpooledCountsRecordsGivenBack: events spooled when
+// reconnecting gave up, replayed on the next connection and not
+// acknowledged by Close's deadline go back to the spool for a later sink,
+// and SinkStats.Spooled counts them again: after Close, Recorded =
+// Delivered + Dropped + Spooled.
+func TestWebSocketSpooledCountsRecordsGivenBack(t *testing.T) {
+	ctx := testCtx(t)
+	srv := startServer(t)
+	dir := t.TempDir()
+	srv.Stop()
+	s, err := New(srv.URL(),
+		WithSpoolDir(dir),
+		WithProtocol(transport.ProtocolV1), // no probe: the first frame sent is the replay
+		WithStoreDelay(time.Millisecond),
+		WithKeepalive(0, time.Second),
+		WithRetry(retry.Policy{MaxRetries: 1, InitialDelay: time.Millisecond, MaxDelay: time.Millisecond}),
+		WithRetryOptions(retry.WithTimer(&instantTimer{})),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := tracing.DefaultConfig()
+	cfg.QueuePolicy = batch.Block
+	c, err := tracing.New(cfg, tracing.WithSink(s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 50
+	tctx, _, err := c.StartTrace(ctx, "", tracing.FlowVersion{Major: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range makeEvents(n, tracing.TraceID{}) {
+		ev.TraceID = tracing.TraceID{}
+		if err := c.RecordWait(tctx, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The server is down: the round of reconnection attempts gives up and
+	// the events go to the spool.
+	fctx, fc := context.WithTimeout(ctx, 2*time.Second)
+	_ = c.Flush(fctx)
+	fc()
+	if sp := c.Metrics().Spooled; sp != n {
+		t.Fatalf("spooled %d events before the replay, want %d; sink %+v", sp, n, s.Stats())
+	}
+	// The server comes back but answers nothing: the replayed record is in
+	// flight at Close.
+	srv.SetAckGate(make(chan struct{}))
+	if err := srv.Restart(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.WaitFor(ctx, func(v tracetest.View) bool { return v.ByKind("StoreTrace") > 0 }); err != nil {
+		t.Fatal(err)
+	}
+	cctx, cc := context.WithTimeout(ctx, 300*time.Millisecond)
+	closeErr := c.Close(cctx)
+	cc()
+	srv.SetAckGate(nil)
+	m := c.Metrics()
+	t.Logf("Close: %v", closeErr)
+	t.Logf("recorded %d, delivered %d, dropped %d, spooled %d; sink stats %+v", m.Recorded, m.Delivered, m.Dropped.Total(), m.Spooled, s.Stats())
+	if m.Recorded != m.Delivered+m.Dropped.Total()+m.Spooled {
+		t.Errorf("after Close: Recorded %d != Delivered %d + Dropped %d + Spooled %d (the %d events on disk are not counted)",
+			m.Recorded, m.Delivered, m.Dropped.Total(), m.Spooled, n)
+	}
+	if sp := s.SinkStats().Spooled; sp != n {
+		t.Errorf("SinkStats.Spooled = %d after Close, want %d (Stats.SpoolRecords %d)", sp, n, s.Stats().SpoolRecords)
 	}
 }

@@ -127,8 +127,9 @@ func (r *Record) size() int {
 
 // Ref locates a record handed out by Next, for Ack or Release.
 type Ref struct {
-	seg *segment
-	end int64 // offset after the record
+	seg    *segment
+	end    int64 // offset after the record
+	events int   // the events the record carries
 }
 
 // Valid reports whether r locates a record: the zero Ref, of a frame that
@@ -661,7 +662,7 @@ func (s *Spool) Next(expireBefore time.Time) (rec Record, ref Ref, expired int, 
 			}
 			g.unacked++
 			g.out = append(g.out, spoolOut{end: g.read})
-			return r, Ref{seg: g, end: g.read}, expired, true
+			return r, Ref{seg: g, end: g.read, events: r.Events}, expired, true
 		}
 	}
 	return Record{}, Ref{}, expired, false
@@ -902,6 +903,7 @@ func (s *Spool) Release(ref Ref) {
 	defer s.mu.Unlock()
 	ref.seg.unacked--
 	ref.seg.released++
+	ref.seg.events += ref.events // on disk for a later sink again
 }
 
 // maybeRemove deletes g once every record in it is done, and gives its
@@ -968,7 +970,7 @@ func (s *Spool) TakeLoss() Loss {
 }
 
 // Pending returns the bytes and records on disk not yet acknowledged, and
-// the events in records not replayed yet.
+// the events in records not replayed yet or given back by Release.
 func (s *Spool) Pending() (bytes, records int64, unreplayedEvents int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
