@@ -9,6 +9,10 @@ import (
 	"io"
 	"iter"
 	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/pierrec/lz4/v4"
 
@@ -61,24 +65,34 @@ var lz4FrameMagic = []byte{0x04, 0x22, 0x4d, 0x18}
 var errTornLine = errors.New("incomplete line")
 
 // RotatedFiles returns the files of the set written by a File sink at
-// path, oldest first: the rotated files path.N … path.1 that exist (counting
-// up from path.1 until one is missing), then path if it exists. It returns
-// an error wrapping os.ErrNotExist when there is none.
+// path, oldest first: the rotated files path.N … path.1 in its directory
+// (every one there, also past a number missing), then path if it exists.
+// It returns an error wrapping os.ErrNotExist when there is none.
 func RotatedFiles(path string) ([]string, error) {
-	n := 0
-	for {
-		if _, err := os.Stat(rotatedName(path, n+1)); err != nil {
-			break
+	// Listed rather than counted up from path.1: a rotation that failed
+	// half way (the live file removed from under the sink) leaves a gap,
+	// and the files after it are the set's too.
+	var nums []int
+	if ents, err := os.ReadDir(filepath.Dir(path)); err == nil {
+		prefix := filepath.Base(path) + "."
+		for _, e := range ents {
+			rest, ok := strings.CutPrefix(e.Name(), prefix)
+			if !ok || e.IsDir() {
+				continue
+			}
+			if i, err := strconv.Atoi(rest); err == nil && i >= 1 && rotatedName(path, i) == filepath.Join(filepath.Dir(path), e.Name()) {
+				nums = append(nums, i)
+			}
 		}
-		n++
 	}
-	files := make([]string, 0, n+1)
-	for i := n; i >= 1; i-- {
+	slices.SortFunc(nums, func(a, b int) int { return b - a })
+	files := make([]string, 0, len(nums)+1)
+	for _, i := range nums {
 		files = append(files, rotatedName(path, i))
 	}
 	if _, err := os.Stat(path); err == nil {
 		files = append(files, path)
-	} else if n == 0 {
+	} else if len(nums) == 0 {
 		return nil, fmt.Errorf("sink: file %s: read: %w", path, err)
 	}
 	return files, nil
@@ -142,7 +156,9 @@ func readEvents(name string, f interface {
 	// A small file gets a buffer of its size: allocating 64 KiB would cost
 	// more than reading it. The text of an lz4 file is larger than the file.
 	bufSize := readBufferBytes
-	if n == 4 && bytes.Equal(head[:], lz4FrameMagic) {
+	if n == 4 && bytes.Equal(head[:], lz4FrameMagic) || n > 0 && !textStart(head[0]) && hasMagic(f, size) {
+		// An lz4 file whose first frame header is damaged, or torn by a
+		// full disk, is one too: the frames after it are read.
 		src = &lz4Frames{ra: f, size: size}
 	} else if size < int64(bufSize) {
 		bufSize = int(size)
@@ -157,6 +173,19 @@ func readEvents(name string, f interface {
 			return false
 		}
 	}
+}
+
+// textStart reports whether a file starting with b can be JSON Lines as
+// the sink writes them: an event's '{', or a blank line.
+func textStart(b byte) bool {
+	return b == '{' || b == '\n' || b == '\r' || b == ' ' || b == '\t'
+}
+
+// hasMagic reports whether an lz4 frame magic number is in the size bytes
+// of f.
+func hasMagic(f io.ReaderAt, size int64) bool {
+	z := lz4Frames{ra: f, size: size}
+	return z.findMagic(0) < size
 }
 
 // lineReader splits a file's text into lines and decodes them.

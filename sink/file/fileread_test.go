@@ -27,8 +27,8 @@ func TestRotatedFiles(t *testing.T) {
 		{name: "live only", create: []string{"t"}, want: []string{"t"}},
 		{name: "rotated and live", create: []string{"t", "t.1", "t.2"}, want: []string{"t.2", "t.1", "t"}},
 		{name: "rotated only", create: []string{"t.1"}, want: []string{"t.1"}},
-		{name: "stops at a gap", create: []string{"t", "t.1", "t.3"}, want: []string{"t.1", "t"}},
-		{name: "ignores other names", create: []string{"t", "t.x", "t.1.lz4"}, want: []string{"t"}},
+		{name: "past a gap", create: []string{"t", "t.1", "t.3", "t.12"}, want: []string{"t.12", "t.3", "t.1", "t"}},
+		{name: "ignores other names", create: []string{"t", "t.x", "t.1.lz4", "t.0", "t.01", "t.+2", "tt.1"}, want: []string{"t"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
