@@ -419,9 +419,14 @@ func (s *Sink) takeLocked(c *wsConn, batch []*frame, spoolFirst bool) []*frame {
 				continue
 			case streamRecover:
 				rel, r := s.recoverLocked(f.stream)
-				s.inflight.push(rel)
+				if c.gen == transport.ProtocolV2 {
+					// Generation 1 has no EndTrace, and no trace in
+					// flight to end.
+					s.inflight.push(rel)
+					batch = append(batch, rel)
+				}
 				s.inflight.push(r)
-				batch = append(batch, rel, r)
+				batch = append(batch, r)
 				continue // f is skipped on the next turn
 			case streamWait:
 				return s.tookLocked(batch)

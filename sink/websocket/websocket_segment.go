@@ -84,7 +84,11 @@ type traceSeg struct {
 	// opened the segment on a generation-2 server; RecordEvent frames
 	// built, resolved (acknowledged or skipped) and acknowledged; EndTrace
 	// frames built and resolved; events counted as delivered.
-	startedOn                *wsConn
+	startedOn *wsConn
+	// streamedV1 is set once a RecordEvent of the segment went to a
+	// generation-1 server: a generation-2 server it moves to has none of
+	// its events, and a StartTrace would open it there empty.
+	streamedV1               bool
 	startFails               int // StartTraces of the segment the server failed for the moment
 	parked                   int // frames waiting to be resent after a server error
 	recN, recDone, recAcked  int

@@ -75,7 +75,18 @@ func (s *Sink) streamActionLocked(c *wsConn, f *frame) streamAction {
 	if g.storeOnly.Load() {
 		return streamSkip // a StoreTrace carries its events
 	}
+	// A segment that moves between servers of different generations
+	// (failover, or a server replaced) is recovered as after any
+	// reconnect: from then on StoreTraces of all its events carry it. A
+	// generation-1 server forwards RecordEvents without keeping them in
+	// the live modes, and in ModeBoth gets no store of a segment while a
+	// generation-2 server kept it; a generation-2 server has none of the
+	// events a generation-1 server got.
 	if c.gen != transport.ProtocolV2 {
+		if g.startedOn != nil {
+			return streamRecover
+		}
+		g.streamedV1 = true
 		if f.kind == frameEnd {
 			return streamSkip // generation 1 has no EndTrace
 		}
@@ -90,6 +101,9 @@ func (s *Sink) streamActionLocked(c *wsConn, f *frame) streamAction {
 		}
 		return streamSend
 	case nil:
+		if g.streamedV1 {
+			return streamRecover
+		}
 		return streamStart
 	}
 	return streamRecover
@@ -175,7 +189,9 @@ func (s *Sink) recoveryReply(c *wsConn, q *frame, resp any) {
 	}
 	g := q.stream
 	td, ok := resp.(wire.TraceData)
-	inFlight := ok && td.Trace != nil && td.Trace.Status.Kind == tracing.StatusRunning && td.Trace.EndTime.IsZero()
+	// Generation 1 keeps no trace in flight: a running trace it answers
+	// is a stored one.
+	inFlight := c.gen == transport.ProtocolV2 && ok && td.Trace != nil && td.Trace.Status.Kind == tracing.StatusRunning && td.Trace.EndTime.IsZero()
 	if inFlight && q.attempts < recoveryPolls {
 		time.AfterFunc(recoveryPollEvery, func() {
 			s.mu.Lock()
@@ -218,7 +234,7 @@ func (s *Sink) recoveryReply(c *wsConn, q *frame, resp any) {
 		s.trackAtLocked(f, q.epoch)
 		s.resend.push(f)
 	}
-	if !g.lost.Load() {
+	if !g.lost.Load() && c.gen == transport.ProtocolV2 {
 		// Frames of the old connection the server reads late may open
 		// the id again, and the server's close of it then stores them
 		// over this store.
