@@ -732,8 +732,14 @@ func (s *Sink) spoolFrame(f *frame) bool {
 		s.mu.Unlock()
 		return true
 	}
+	// The encoder stays locked until the segment is lost (or f
+	// resolved): a store of the segment built meanwhile would be written
+	// into f in place while f is on its way to disk (f is still the
+	// segment's pending store), or queued behind it, and either way its
+	// events counted as spooled when the record holds only f's.
+	s.encMu.Lock()
 	if f.seg != nil {
-		f = s.completeStore(f)
+		f = s.completeStoreLocked(f)
 	}
 	events := f.events
 	if f.seg != nil {
@@ -748,12 +754,11 @@ func (s *Sink) spoolFrame(f *frame) bool {
 		}
 		s.mu.Unlock()
 		if gone {
+			s.encMu.Unlock()
 			return true
 		}
 	}
-	s.encMu.Lock()
 	data, err := f.plain(&s.codecs) // records hold JSON: the next sink may not compress alike
-	s.encMu.Unlock()
 	if err == nil {
 		err = s.spool.Append(spool.Record{
 			Critical: f.critical,
@@ -765,10 +770,12 @@ func (s *Sink) spoolFrame(f *frame) bool {
 	switch {
 	case errors.Is(err, spool.ErrFull):
 		s.drop(f, DropSpoolFull)
+		s.encMu.Unlock()
 		return false
 	case err != nil:
-		s.report(err, "spool write failed", zap.Int("events", f.events))
 		s.drop(f, DropSpoolError)
+		s.encMu.Unlock()
+		s.report(err, "spool write failed", zap.Int("events", f.events))
 		return false
 	}
 	s.mu.Lock()
@@ -778,18 +785,17 @@ func (s *Sink) spoolFrame(f *frame) bool {
 	s.untrackLocked(f)
 	s.releaseLocked(f)
 	s.mu.Unlock()
+	s.encMu.Unlock()
 	return true
 }
 
-// completeStore returns, for store f of a segment that holds events
+// completeStoreLocked returns, for store f of a segment that holds events
 // written after f was built, a new store of all the segment's events and
 // resolves f; otherwise f. A store on its way to the spool takes its
 // segment along (its other frames are skipped from then on), so it must
-// carry every event the segment holds.
-func (s *Sink) completeStore(f *frame) *frame {
+// carry every event the segment holds. s.encMu must be held.
+func (s *Sink) completeStoreLocked(f *frame) *frame {
 	g := f.seg
-	s.encMu.Lock()
-	defer s.encMu.Unlock()
 	s.mu.Lock()
 	stale := superseded(f) || g.released || g.n <= f.upto
 	s.mu.Unlock()

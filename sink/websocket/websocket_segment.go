@@ -487,7 +487,7 @@ func (s *Sink) loseUptoLocked(g *traceSeg, upto int) int {
 	if reason == "" {
 		// Spooled, when a store carrying more was still being built
 		// (the spooled store carries every event the segment held then,
-		// see completeStore): at Close, or when reconnecting gave up.
+		// see completeStoreLocked): at Close, or when reconnecting gave up.
 		reason = DropRetriesExhausted
 		if s.stopping {
 			reason = DropClosed
