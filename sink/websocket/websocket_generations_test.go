@@ -1,6 +1,7 @@
 package websocket
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -25,6 +26,31 @@ func missingAcross(want []tracing.EventID, servers ...*tracetest.Server) (lost, 
 	return lost, dup
 }
 
+// moveTrace writes 100 events of a trace in mode to a sink connected to
+// a, with b as its failover server, and flushes; then stops a, writes 100
+// more (the sink moves to b) and flushes again, which must return nil.
+func moveTrace(ctx context.Context, t *testing.T, mode Mode, a, b *tracetest.Server) (*Sink, tracing.FlowTrace, []tracing.TraceEvent) {
+	t.Helper()
+	s, _ := newTestSink(t, a.URL(), WithMode(mode), WithFailover(b.URL()))
+	hdr := traceHeader(tracing.NewTraceID())
+	s.ObserveTrace(hdr)
+	evs := makeEvents(200, hdr.TraceID)
+	if err := s.Write(ctx, evs[:100]); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	a.Stop()
+	if err := s.Write(ctx, evs[100:]); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Flush(ctx); err != nil {
+		t.Fatalf("Flush after the move: %v", err)
+	}
+	return s, hdr, evs
+}
+
 // TestWebSocketStreamedGen1ToGen2Flush: a streamed trace (ModeBoth) written
 // first to a generation-1 server, which keeps it by StoreTrace, then moved
 // to a generation-2 server (failover, or the same URL upgraded). After a
@@ -36,23 +62,7 @@ func TestWebSocketStreamedGen1ToGen2Flush(t *testing.T) {
 			ctx := testCtx(t)
 			a := startServer(t, tracetest.WithGeneration(tracetest.Gen1))
 			b := startServer(t, tracetest.WithGeneration(tracetest.Gen2))
-			s, _ := newTestSink(t, a.URL(), WithMode(mode), WithFailover(b.URL()))
-			hdr := traceHeader(tracing.NewTraceID())
-			s.ObserveTrace(hdr)
-			evs := makeEvents(200, hdr.TraceID)
-			if err := s.Write(ctx, evs[:100]); err != nil {
-				t.Fatal(err)
-			}
-			if err := s.Flush(ctx); err != nil {
-				t.Fatal(err)
-			}
-			a.Stop()
-			if err := s.Write(ctx, evs[100:]); err != nil {
-				t.Fatal(err)
-			}
-			if err := s.Flush(ctx); err != nil {
-				t.Fatalf("Flush after the move: %v", err)
-			}
+			_, hdr, evs := moveTrace(ctx, t, mode, a, b)
 			if b.Stats().Connects == 0 {
 				t.Fatal("never reached the failover server")
 			}
@@ -161,23 +171,7 @@ func TestWebSocketBothGen1ToGen2Close(t *testing.T) {
 	ctx := testCtx(t)
 	a := startServer(t, tracetest.WithGeneration(tracetest.Gen1))
 	b := startServer(t, tracetest.WithGeneration(tracetest.Gen2))
-	s, _ := newTestSink(t, a.URL(), WithMode(ModeBoth), WithFailover(b.URL()))
-	hdr := traceHeader(tracing.NewTraceID())
-	s.ObserveTrace(hdr)
-	evs := makeEvents(200, hdr.TraceID)
-	if err := s.Write(ctx, evs[:100]); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
-	a.Stop()
-	if err := s.Write(ctx, evs[100:]); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
+	s, _, evs := moveTrace(ctx, t, ModeBoth, a, b)
 	cerr := s.Close(ctx)
 	lost, _ := missingAcross(ids(evs), a, b)
 	if cerr != nil || lost > 0 {
