@@ -156,8 +156,9 @@ type Stats struct {
 //
 // A crash can leave the last line torn (or, with lz4, the last frame cut).
 // ReadFile skips and reports a torn line instead of failing. New
-// appends to an existing file; when its last line is torn, it starts on a
-// fresh line (a plain file), or a new frame (an lz4 file).
+// appends to an existing file of its format; when its last line is torn,
+// it starts on a fresh line (a plain file), or a new frame (an lz4 file).
+// A file of the other format is rotated away first (see New).
 //
 // # Failures
 //
@@ -292,10 +293,21 @@ func (s *Sink) writeBlocks(p []byte) (n int, err error) {
 	return n, nil
 }
 
+// ErrFormatMismatch is returned, wrapped, by New for an existing file
+// written in the other format (plain or lz4) than the sink would write,
+// which it cannot rotate away because WithMaxFiles(0) keeps no rotated
+// file.
+var ErrFormatMismatch = errors.New("sink: file: format of the existing file differs")
+
 // New opens path for appending, creating it (mode DefaultMode) if
 // needed, and returns a sink writing to it. The parent directory must
-// exist. It returns an error wrapping sink.ErrInvalidOption for out-of-range
-// options, and one naming path when the file cannot be opened.
+// exist. An existing file written in the other format (compression was
+// switched on or off since) is first rotated away as by WithMaxBytes and
+// counted in Stats.Rotations, so that both formats stay readable; with
+// WithMaxFiles(0) New returns an error wrapping ErrFormatMismatch
+// instead and leaves the file alone. It returns an error wrapping
+// sink.ErrInvalidOption for out-of-range options, and one naming path
+// when the file cannot be opened.
 func New(path string, opts ...Option) (*Sink, error) {
 	cfg := fileConfig{
 		maxBytes:    DefaultMaxBytes,
@@ -349,6 +361,18 @@ func (s *Sink) open() error {
 		f.Close()
 		return fmt.Errorf("sink: file %s: open: %w", s.path, err)
 	}
+	if size > 0 && isLZ4(f, size) != s.cfg.lz4 {
+		// Lines of one format appended to the other would be unreadable
+		// (by ReadFile, lz4cat or a server): start a new file.
+		f.Close()
+		if err := s.setAsideLocked(); err != nil {
+			return err
+		}
+		if f, err = os.OpenFile(s.path, os.O_RDWR|os.O_CREATE|os.O_APPEND, DefaultMode); err != nil {
+			return fmt.Errorf("sink: file: open: %w", err)
+		}
+		size, torn = 0, false
+	}
 	s.cw = countingWriter{w: f, n: size, last: '\n'}
 	if s.testHookFile != nil {
 		s.cw.w = s.testHookFile(f)
@@ -378,6 +402,25 @@ func (s *Sink) open() error {
 		s.bw.Reset(bufTarget{s})
 	}
 	s.f = f
+	return nil
+}
+
+// setAsideLocked rotates away the file at s.path, which holds the other
+// format than the sink writes, or refuses to when no rotated file may be
+// kept (WithMaxFiles(0)), since rotating would then delete it.
+func (s *Sink) setAsideLocked() error {
+	held, writes := "plain JSON Lines", "lz4 frames"
+	if s.cfg.lz4 {
+		held, writes = writes, held
+	}
+	if s.cfg.maxFiles == 0 {
+		return fmt.Errorf("sink: file %s: holds %s and the sink writes %s; with WithMaxFiles(0) it cannot be rotated away (move it, or keep a rotated file): %w",
+			s.path, held, writes, ErrFormatMismatch)
+	}
+	if err := s.shiftLocked(); err != nil {
+		return fmt.Errorf("sink: file %s: holds %s and the sink writes %s: %w", s.path, held, writes, err)
+	}
+	s.stats.Rotations++
 	return nil
 }
 

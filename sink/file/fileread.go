@@ -150,15 +150,11 @@ func readEvents(name string, f interface {
 	io.ReaderAt
 }, size int64, yield func(tracing.TraceEvent, error) bool,
 ) bool {
-	var head [4]byte
-	n, _ := f.ReadAt(head[:], 0)
 	var src io.Reader = f
 	// A small file gets a buffer of its size: allocating 64 KiB would cost
 	// more than reading it. The text of an lz4 file is larger than the file.
 	bufSize := readBufferBytes
-	if n == 4 && bytes.Equal(head[:], lz4FrameMagic) || n > 0 && !textStart(head[0]) && hasMagic(f, size) {
-		// An lz4 file whose first frame header is damaged, or torn by a
-		// full disk, is one too: the frames after it are read.
+	if isLZ4(f, size) {
 		src = &lz4Frames{ra: f, size: size}
 	} else if size < int64(bufSize) {
 		bufSize = int(size)
@@ -173,6 +169,17 @@ func readEvents(name string, f interface {
 			return false
 		}
 	}
+}
+
+// isLZ4 reports whether the file f, of size bytes, holds lz4 frames: it
+// starts with the frame magic number, or (an lz4 file whose first frame
+// header is damaged, or torn by a full disk) it starts with what cannot
+// begin JSON Lines and holds the magic number further on. Any other file
+// is read as JSON Lines.
+func isLZ4(f io.ReaderAt, size int64) bool {
+	var head [4]byte
+	n, _ := f.ReadAt(head[:], 0)
+	return n == 4 && bytes.Equal(head[:], lz4FrameMagic) || n > 0 && !textStart(head[0]) && hasMagic(f, size)
 }
 
 // textStart reports whether a file starting with b can be JSON Lines as
