@@ -738,6 +738,21 @@ func (s *Sink) spoolFrame(f *frame) bool {
 	// segment's pending store), or queued behind it, and either way its
 	// events counted as spooled when the record holds only f's.
 	s.encMu.Lock()
+	ok, lost, err := s.spoolStoreLocked(f)
+	s.encMu.Unlock()
+	if err != nil {
+		s.report(err, "spool write failed", zap.Int("events", lost))
+	}
+	return ok
+}
+
+// spoolStoreLocked writes f, a frame not on disk yet, or the newest store
+// of its segment, to the spool, and reports whether its events are there
+// (or accounted for by a newer store or the segment's loss). When they
+// cannot be spooled it drops them, and returns the spool's error, if any,
+// with the number of events dropped, for the caller to report once
+// s.encMu is released. s.encMu must be held.
+func (s *Sink) spoolStoreLocked(f *frame) (ok bool, lost int, err error) {
 	if f.seg != nil {
 		f = s.completeStoreLocked(f)
 	}
@@ -754,8 +769,7 @@ func (s *Sink) spoolFrame(f *frame) bool {
 		}
 		s.mu.Unlock()
 		if gone {
-			s.encMu.Unlock()
-			return true
+			return true, 0, nil
 		}
 	}
 	data, err := f.plain(&s.codecs) // records hold JSON: the next sink may not compress alike
@@ -770,13 +784,10 @@ func (s *Sink) spoolFrame(f *frame) bool {
 	switch {
 	case errors.Is(err, spool.ErrFull):
 		s.drop(f, DropSpoolFull)
-		s.encMu.Unlock()
-		return false
+		return false, 0, nil
 	case err != nil:
 		s.drop(f, DropSpoolError)
-		s.encMu.Unlock()
-		s.report(err, "spool write failed", zap.Int("events", f.events))
-		return false
+		return false, events, err
 	}
 	s.mu.Lock()
 	if f.seg != nil {
@@ -785,8 +796,7 @@ func (s *Sink) spoolFrame(f *frame) bool {
 	s.untrackLocked(f)
 	s.releaseLocked(f)
 	s.mu.Unlock()
-	s.encMu.Unlock()
-	return true
+	return true, 0, nil
 }
 
 // completeStoreLocked returns, for store f of a segment that holds events

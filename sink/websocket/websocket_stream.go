@@ -503,6 +503,9 @@ func (s *Sink) probeCompression(c *wsConn) error {
 func (s *Sink) spoolStream(f *frame) bool {
 	g := f.stream
 	var st *frame
+	// The encoder stays locked from the store's build until it is on
+	// disk, as in spoolFrame: a store built in between would supersede it,
+	// and its events would count as on disk without being there.
 	s.encMu.Lock()
 	if !g.lost.Load() {
 		g.storeOnly.Store(true)
@@ -511,16 +514,21 @@ func (s *Sink) spoolStream(f *frame) bool {
 		}
 		st = s.buildStore(g, s.cfg.now().UnixNano())
 	}
-	s.encMu.Unlock()
 	s.mu.Lock()
 	s.untrackLocked(f)
 	s.releaseLocked(f)
+	if st != nil {
+		st.events = g.unackedLocked()
+	}
 	s.mu.Unlock()
 	if st == nil {
+		s.encMu.Unlock()
 		return true // the segment went to disk with an earlier frame
 	}
-	s.mu.Lock()
-	st.events = g.unackedLocked()
-	s.mu.Unlock()
-	return s.spoolFrame(st)
+	ok, lost, err := s.spoolStoreLocked(st)
+	s.encMu.Unlock()
+	if err != nil {
+		s.report(err, "spool write failed", zap.Int("events", lost))
+	}
+	return ok
 }
