@@ -167,7 +167,7 @@ func TestWebSocketFaultRefusedAtStartup(t *testing.T) {
 				srv := startServer(t, tracetest.WithGeneration(gen))
 				srv.RefuseNext(4, tt.how)
 				timer := &instantTimer{}
-				s, _ := newTestSink(t, srv.URL(), WithRetryOptions(retry.WithTimer(timer)))
+				s, el := newTestSink(t, srv.URL(), WithRetryOptions(retry.WithTimer(timer)))
 				b := makeEvents(30, tracing.NewTraceID())
 				if err := s.Write(ctx, b); err != nil {
 					t.Fatal(err)
@@ -177,7 +177,7 @@ func TestWebSocketFaultRefusedAtStartup(t *testing.T) {
 				}
 				assertKeptOnce(t, srv, ids(b))
 				if st := srv.Stats(); st.Refused != 4 || st.Connects != 1 {
-					t.Fatalf("server refused %d and accepted %d connections, want 4 and 1", st.Refused, st.Connects)
+					t.Fatalf("server refused %d and accepted %d connections, want 4 and 1; errors reported: %v", st.Refused, st.Connects, el.all())
 				}
 				if timer.starts() < 4 {
 					t.Fatalf("retry timer started %d times, want a wait before each of the 4 retries", timer.starts())
