@@ -1092,17 +1092,23 @@ func (s *Sink) Close(ctx context.Context) error {
 		}
 	}
 	var records int64
+	spooled := onDisk + unreplayed
 	if s.spool != nil {
 		if err := s.spool.Close(); err != nil {
 			errs = append(errs, err)
 		}
 		s.noteSpoolLoss()
-		_, records, _ = s.spool.Pending()
+		// What is on disk now: Close counts the records of a segment
+		// removed from disk as lost (DropSpoolCorrupt).
+		var left int
+		_, records, left = s.spool.Pending()
+		lost += spooled - left
+		spooled = left
 	}
 	if total := events + unreplayed; total > 0 {
 		msg := fmt.Sprintf("sink: websocket close: %d events not acknowledged", total)
 		if s.spool != nil {
-			msg += fmt.Sprintf("; %d spooled in %s (%d records)", onDisk+unreplayed, s.cfg.spoolDir, records)
+			msg += fmt.Sprintf("; %d spooled in %s (%d records)", spooled, s.cfg.spoolDir, records)
 			if lost > 0 {
 				msg += fmt.Sprintf(", %d lost", lost)
 			}

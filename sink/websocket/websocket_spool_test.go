@@ -201,6 +201,35 @@ func TestWebSocketSpoolCloseDrains(t *testing.T) {
 	})
 }
 
+// TestWebSocketSpoolRemovedBeforeClose: the spool directory is removed
+// while the sink holds records in it that it could not replay. Close
+// counts their events as dropped (DropSpoolCorrupt) and does not say they
+// are spooled: the next sink will not find them.
+func TestWebSocketSpoolRemovedBeforeClose(t *testing.T) {
+	const traces, perTrace = 10, 5
+	ctx := testCtx(t)
+	dir := filepath.Join(t.TempDir(), "spool")
+	srv := startServer(t)
+	var batches [][]tracing.TraceEvent
+	for range traces {
+		batches = append(batches, makeEvents(perTrace, tracing.NewTraceID()))
+	}
+	spoolTraces(ctx, t, srv, dir, batches...)
+	srv.SetRefusing(true, tracetest.Refuse503)
+	s, _ := newTestSink(t, srv.URL(), WithSpoolDir(dir),
+		WithRetry(retry.Policy{MaxRetries: 2, InitialDelay: time.Millisecond, MaxDelay: time.Millisecond}))
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	err := s.Close(ctx)
+	if err == nil || !strings.Contains(err.Error(), "50 events not acknowledged; 0 spooled in "+dir) || !strings.Contains(err.Error(), "50 lost") {
+		t.Errorf("Close = %v, want it to say the 50 events are lost, none spooled", err)
+	}
+	if got := s.Stats().Dropped[DropSpoolCorrupt]; got != traces*perTrace {
+		t.Errorf("Stats().Dropped[%s] = %d, want %d", DropSpoolCorrupt, got, traces*perTrace)
+	}
+}
+
 // waitKept waits until srv keeps every event of want.
 func waitKept(ctx context.Context, t *testing.T, srv *tracetest.Server, want []tracing.EventID) {
 	t.Helper()

@@ -931,6 +931,29 @@ func (s *Spool) maybeRemove(g *segment) {
 	s.segs = slices.DeleteFunc(s.segs, func(x *segment) bool { return x == g })
 }
 
+// loseRemovedLocked counts the records of g, whose file was removed from
+// disk, that were not done as lost, with their events, and drops g. It
+// returns how many records and events it counted. s.mu must be held.
+func (s *Spool) loseRemovedLocked(g *segment) (records, events int) {
+	records = g.records - g.readRec + g.released + g.unacked
+	events = g.events
+	s.stats.Records -= int64(records)
+	s.stats.Bytes -= g.size
+	s.stats.LostEvents += int64(events)
+	s.loss.Records += int64(records)
+	s.loss.Events += int64(events)
+	g.events = 0
+	if g.file != nil {
+		_ = g.file.Close()
+		g.file = nil
+	}
+	g.damaged = false // nothing left to set aside
+	s.discard(g)
+	g.removed = true
+	s.segs = slices.DeleteFunc(s.segs, func(x *segment) bool { return x == g })
+	return records, events
+}
+
 // discard deletes g's files, setting the segment file aside instead when
 // it is damaged. The acknowledgement file goes last: a crash in between
 // leaves it orphaned (deleted by the next open), never a segment without
@@ -1022,13 +1045,25 @@ func (s *Spool) Close() error {
 	for _, g := range slices.Clone(s.segs) {
 		s.maybeRemove(g)
 	}
-	for _, g := range s.segs {
+	// A segment removed from disk was read from the open file until now;
+	// its records not replayed go with it.
+	var gone []string
+	var goneRecs, goneEvents int
+	for _, g := range slices.Clone(s.segs) {
 		if _, err := os.Stat(g.path); errors.Is(err, os.ErrNotExist) {
-			// Read from the open file until now; its records not
-			// replayed go with it.
-			errs = append(errs, fmt.Errorf("segment %s was removed while the spool had it open: the records in it not replayed are lost", g.path))
-			break
+			gone = append(gone, g.path)
+			recs, events := s.loseRemovedLocked(g)
+			goneRecs += recs
+			goneEvents += events
 		}
+	}
+	if len(gone) > 0 {
+		more := ""
+		if len(gone) > 1 {
+			more = fmt.Sprintf(" (and %d more)", len(gone)-1)
+		}
+		errs = append(errs, fmt.Errorf("segment %s%s was removed while the spool had it open: %d records of %d events in it not replayed are lost",
+			gone[0], more, goneRecs, goneEvents))
 	}
 	for _, g := range s.segs {
 		if g.file != nil {

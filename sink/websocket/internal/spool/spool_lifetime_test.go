@@ -172,6 +172,16 @@ func TestSpoolSegmentsRemovedBeforeReplay(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "was removed") || !strings.Contains(err.Error(), dir) {
 		t.Errorf("Close of a spool whose segment was removed with a record in it: %v, want an error naming it", err)
 	}
+	// The record is counted lost, with its event, and is no longer pending.
+	if loss := w.TakeLoss(); loss.Events != 1 || loss.Records != 1 {
+		t.Errorf("loss after Close %+v, want the removed segment's 1 record of 1 event", loss)
+	}
+	if bytes, recs, ev := w.Pending(); bytes != 0 || recs != 0 || ev != 0 {
+		t.Errorf("pending after Close: %d bytes, %d records, %d events; want none", bytes, recs, ev)
+	}
+	if st := w.Stats(); st.LostEvents != 1 {
+		t.Errorf("Stats().LostEvents = %d, want 1", st.LostEvents)
+	}
 }
 
 // crash ends s as the end of its process would: its files are closed as
