@@ -65,7 +65,7 @@ type Sink struct {
 	pending   []sdktrace.ReadOnlySpan // root spans waiting for an export
 	closed    bool
 
-	exportMu  sync.Mutex // one export at a time
+	exporting chan struct{} // holds a token during an export: one at a time
 	closeOnce sync.Once
 	closeErr  error
 
@@ -120,6 +120,7 @@ func New(ctx context.Context, opts ...Option) (*Sink, error) {
 	}
 	s := &Sink{
 		exporter:  exp,
+		exporting: make(chan struct{}, 1),
 		mapper:    mapper{res: res, scope: instrumentation.Scope{Name: ScopeName}},
 		log:       cfg.logger.Named("sink.otlp"),
 		name:      name,
@@ -311,8 +312,13 @@ func (s *Sink) SinkStats() tracing.SinkStats {
 // export sends spans, of which events are events of a batch, and keeps the
 // counters.
 func (s *Sink) export(ctx context.Context, spans []sdktrace.ReadOnlySpan, events int) error {
-	s.exportMu.Lock()
-	defer s.exportMu.Unlock()
+	// Waiting for another export to end is bounded by ctx too.
+	select {
+	case s.exporting <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-s.exporting }()
 	start := time.Now()
 	err := s.exporter.ExportSpans(ctx, spans)
 	took := time.Since(start)
