@@ -129,6 +129,9 @@ func WithEndpoint(hostport string) Option {
 	})
 }
 
+// defaultTracesPath is where an OTLP/HTTP receiver takes traces.
+const defaultTracesPath = "/v1/traces"
+
 // WithEndpointURL sets the collector's URL: http:// (plain text) or
 // https:// (TLS), with a path for HTTP ("https://collector:4318/v1/traces";
 // no path means /v1/traces). It overrides WithEndpoint. Default: see
@@ -306,6 +309,10 @@ func (c *config) httpOptions() []otlptracehttp.Option {
 	}
 	if c.endpointURL != "" {
 		o = append(o, otlptracehttp.WithEndpointURL(c.endpointURL))
+		if u, err := url.Parse(c.endpointURL); err == nil && u.Path == "" {
+			// otlptracehttp would post to "/".
+			o = append(o, otlptracehttp.WithURLPath(defaultTracesPath))
+		}
 	}
 	if c.insecure {
 		o = append(o, otlptracehttp.WithInsecure())
