@@ -7,17 +7,18 @@
 //
 // # Format
 //
-// Two fields are written. traceparent follows W3C Trace Context, version
-// 00: the 16-byte trace id is the Reflow TraceID, the 8-byte parent id is
-// the cause's tracing.EventID.SpanID (the last 8 bytes of its EventID, a
-// UUIDv7's random half, and the span_id the encoder writes for an event
-// that has none of its own), and the flags are 01 (sampled: this SDK's own
-// selection decides per event, so incoming flags are not acted upon). A
-// trace without a cause uses the trace's tracing.TraceID.RootSpanID as the
-// parent id. The OTLP sink (module sink/otlp) exports each event's span and
-// each trace's root span under these same ids, so an OpenTelemetry service
-// in between reads and forwards traceparent like any other, and its spans
-// join the trace under the right parent.
+// Two fields are written, and a third forwarded. traceparent follows W3C
+// Trace Context, version 00: the 16-byte trace id is the Reflow TraceID,
+// the 8-byte parent id is the cause's tracing.EventID.SpanID (the last 8
+// bytes of its EventID, a UUIDv7's random half, and the span_id the encoder
+// writes for an event that has none of its own), and the flags are 01
+// (sampled: this SDK's own selection decides per event, so incoming flags
+// are not acted upon). A trace without a cause uses the trace's
+// tracing.TraceID.RootSpanID as the parent id. The OTLP sink (module
+// sink/otlp) exports each event's span and each trace's root span under
+// these same ids, so an OpenTelemetry service in between reads and forwards
+// traceparent like any other, and its spans join the trace under the right
+// parent.
 //
 // reflow-trace carries what traceparent cannot, as ;-separated key=value
 // pairs, at most MaxHeaderLen bytes:
@@ -31,6 +32,13 @@
 // service which rewrote traceparent (started its own span) does not get a
 // stale cause attributed; the trace id then still comes from traceparent.
 //
+// tracestate, W3C Trace Context's list of other vendors' state, is not
+// written by this SDK but forwarded: Inject writes the tracestate Extract
+// found, with the same trace only, as the standard asks of every
+// participant. A malformed one (a member not key=value, a control
+// character, more than 32 members) is dropped whole; one over 512 bytes
+// loses members over 128 bytes first, then members from the end.
+//
 // # Robustness
 //
 // Extraction never fails loudly: a missing or malformed traceparent leaves
@@ -41,14 +49,15 @@
 // # OpenTelemetry
 //
 // TextMapCarrier has the method set of OpenTelemetry's
-// go.opentelemetry.io/otel/propagation.TextMapCarrier (Get, Set, Keys), and
-// TraceContext has the method set of its TextMapPropagator (Inject,
-// Extract, Fields), so a TraceContext can be used wherever OpenTelemetry
-// takes a propagator, for example in a composite propagator, without this
-// module importing OpenTelemetry; OpenTelemetry's carriers
-// (propagation.MapCarrier, propagation.HeaderCarrier) satisfy
-// TextMapCarrier. Note that OpenTelemetry's own TraceContext propagator
-// writes the same traceparent field: compose one or the other.
+// go.opentelemetry.io/otel/propagation.TextMapCarrier (Get, Set, Keys), so
+// OpenTelemetry's carriers (propagation.MapCarrier,
+// propagation.HeaderCarrier) can be passed to Inject and Extract. A
+// TraceContext is not itself an OpenTelemetry TextMapPropagator, whose
+// methods take OpenTelemetry's carrier type, as this module does not
+// import OpenTelemetry: the OTLP sink's otlp.Propagator(TraceContext{})
+// returns one, for otel.SetTextMapPropagator or a composite propagator.
+// OpenTelemetry's own TraceContext propagator writes the same traceparent
+// field: compose one or the other.
 //
 // # Concurrency
 //

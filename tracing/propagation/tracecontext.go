@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/reflowtrace/reflowtrace-go/tracing"
@@ -15,7 +16,18 @@ const (
 	TraceparentField = "traceparent"
 	// ReflowField is this SDK's field, with what traceparent cannot carry.
 	ReflowField = "reflow-trace"
+	// TracestateField is W3C Trace Context's field of other vendors'
+	// state, which Extract keeps and Inject forwards with the same trace.
+	TracestateField = "tracestate"
 )
+
+// maxTracestateLen is the longest tracestate forwarded (what W3C Trace
+// Context asks every participant to pass on at least): a longer one loses
+// list members, those over 128 bytes first, then from the end.
+const maxTracestateLen = 512
+
+// maxTracestateMembers is the most list members a tracestate may have.
+const maxTracestateMembers = 32
 
 // MaxHeaderLen is the longest reflow-trace value written or read; a longer
 // one is ignored on extraction.
@@ -27,8 +39,8 @@ const MaxFlowIDLen = 256
 
 // TraceContext injects the trace and cause a context carries into a
 // TextMapCarrier and extracts them on the other side (see the package
-// documentation for the format). Its method set is that of
-// OpenTelemetry's TextMapPropagator. The zero value is ready to use.
+// documentation for the format); the OTLP sink's otlp.Propagator makes it
+// an OpenTelemetry TextMapPropagator. The zero value is ready to use.
 type TraceContext struct {
 	// Client, if not nil, lets Inject send the client's implicit trace
 	// for a ctx that carries no trace (see TracingClient.CurrentTrace),
@@ -42,14 +54,19 @@ type TraceContext struct {
 	Client *tracing.TracingClient
 }
 
-// Fields returns the fields Inject sets: traceparent and reflow-trace.
-func (TraceContext) Fields() []string { return []string{TraceparentField, ReflowField} }
+// Fields returns the fields Inject sets: traceparent, reflow-trace and
+// tracestate.
+func (TraceContext) Fields() []string {
+	return []string{TraceparentField, ReflowField, TracestateField}
+}
 
 // Inject writes the trace ctx carries and its cause (see
 // tracing.CauseFromContext) into carrier: traceparent's parent id is the
 // cause's tracing.EventID.SpanID or, for a ctx with a trace and no cause,
-// the trace's tracing.TraceID.RootSpanID. A ctx with no trace (and no
-// Client, or a disabled one) writes nothing. It never fails.
+// the trace's tracing.TraceID.RootSpanID. The tracestate Extract found
+// with the same trace is forwarded, as W3C Trace Context asks. A ctx with
+// no trace (and no Client, or a disabled one) writes nothing. It never
+// fails.
 func (p TraceContext) Inject(ctx context.Context, carrier TextMapCarrier) {
 	if carrier == nil {
 		return
@@ -72,6 +89,65 @@ func (p TraceContext) Inject(ctx context.Context, carrier TextMapCarrier) {
 	}
 	carrier.Set(TraceparentField, formatTraceparent(ref.ID, parent))
 	carrier.Set(ReflowField, formatReflow(ref, cause))
+	if ts, ok := ctx.Value(tracestateKey{}).(tracestate); ok && ts.trace == ref.ID {
+		carrier.Set(TracestateField, ts.value)
+	}
+}
+
+// tracestateKey is the context key of the tracestate Extract found.
+type tracestateKey struct{}
+
+// tracestate is an incoming tracestate value and the trace it came with:
+// it is forwarded only with that trace.
+type tracestate struct {
+	trace tracing.TraceID
+	value string
+}
+
+// cleanTracestate returns the list members of a tracestate value that
+// look like key=value (printable ASCII, at most maxTracestateMembers of
+// them), joined again, within maxTracestateLen; "" when none is left.
+func cleanTracestate(v string) string {
+	if v == "" || len(v) > 8*maxTracestateLen {
+		return ""
+	}
+	var members []string
+	for m := range strings.SplitSeq(v, ",") {
+		m = strings.Trim(m, " \t")
+		if m == "" {
+			continue
+		}
+		eq := strings.IndexByte(m, '=')
+		if eq <= 0 || eq == len(m)-1 || !printable(m) || len(members) == maxTracestateMembers {
+			return "" // malformed: not forwarded
+		}
+		members = append(members, m)
+	}
+	size := func() int {
+		n := max(len(members)-1, 0)
+		for _, m := range members {
+			n += len(m)
+		}
+		return n
+	}
+	for len(members) > 0 && size() > maxTracestateLen {
+		i := slices.IndexFunc(members, func(m string) bool { return len(m) > 128 })
+		if i < 0 {
+			i = len(members) - 1
+		}
+		members = slices.Delete(members, i, i+1)
+	}
+	return strings.Join(members, ",")
+}
+
+// printable reports whether s is printable ASCII.
+func printable(s string) bool {
+	for i := range len(s) {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 func formatTraceparent(id tracing.TraceID, parent [8]byte) string {
@@ -120,12 +196,17 @@ func formatReflow(ref tracing.TraceRef, cause tracing.Cause) string {
 
 // Extract returns a copy of ctx that carries the trace and cause found in
 // carrier (see Parse), for the events recorded with it to join the
-// sender's trace. When carrier holds no valid traceparent it returns ctx
-// unchanged. It never fails and never panics on malformed input.
+// sender's trace, and carrier's tracestate, for Inject to forward with
+// that trace (a malformed tracestate is not forwarded). When carrier
+// holds no valid traceparent it returns ctx unchanged. It never fails and
+// never panics on malformed input.
 func (p TraceContext) Extract(ctx context.Context, carrier TextMapCarrier) context.Context {
 	ref, cause, ok := p.Parse(carrier)
 	if !ok {
 		return ctx
+	}
+	if ts := cleanTracestate(carrier.Get(TracestateField)); ts != "" {
+		ctx = context.WithValue(ctx, tracestateKey{}, tracestate{trace: ref.ID, value: ts})
 	}
 	if p.Client != nil {
 		// The sinks learn that this process only joins the trace, so its

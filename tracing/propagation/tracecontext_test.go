@@ -127,7 +127,7 @@ func TestTraceparentFormat(t *testing.T) {
 	if tp != want {
 		t.Fatalf("traceparent %q, want %q", tp, want)
 	}
-	if got := (propagation.TraceContext{}).Fields(); !slices.Equal(got, []string{"traceparent", "reflow-trace"}) {
+	if got := (propagation.TraceContext{}).Fields(); !slices.Equal(got, []string{"traceparent", "reflow-trace", "tracestate"}) {
 		t.Fatalf("Fields = %v", got)
 	}
 }
