@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"go.opentelemetry.io/otel/propagation"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/reflowtrace/reflowtrace-go/sink/otlp"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
+	rtprop "github.com/reflowtrace/reflowtrace-go/tracing/propagation"
 )
 
 // The spans go to an in-memory exporter here; a program exports them to a
@@ -148,4 +150,24 @@ func ExampleTraceIDOf() {
 	// Output:
 	// trace:  0192f3a45b6c7d8e9fa0b1c2d3e4f506
 	// parent: 9fa0b1c2d3e4f506
+}
+
+// A program whose HTTP or gRPC instrumentation takes an OpenTelemetry
+// propagator (otel.SetTextMapPropagator(prop), otelhttp, otelgrpc) passes
+// reflowtrace's through Propagator; here it writes a traced context's
+// headers into a request's header.
+func ExamplePropagator() {
+	prop := propagation.NewCompositeTextMapPropagator(
+		otlp.Propagator(rtprop.TraceContext{}), propagation.Baggage{})
+
+	tid, err := tracing.ParseTraceID("0192f3a4-5b6c-7d8e-9fa0-b1c2d3e4f506")
+	if err != nil {
+		log.Fatal(err)
+	}
+	ctx := tracing.ContextWithTrace(context.Background(), tracing.TraceRef{ID: tid})
+	header := propagation.HeaderCarrier{}
+	prop.Inject(ctx, header)
+	fmt.Println(header.Get("traceparent"))
+	// Output:
+	// 00-0192f3a45b6c7d8e9fa0b1c2d3e4f506-9fa0b1c2d3e4f506-01
 }
