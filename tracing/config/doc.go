@@ -22,7 +22,8 @@
 // retries), "none" never retries, "unlimited" (or a negative number)
 // retries until the retry policy's time limit. Reflow's own client reads
 // 0 as no retries: the loaders warn about a 0 written in a file or the
-// environment.
+// environment, as they do for a backoff_multiplier or degrade_fill of 0,
+// which also mean the default. NaN and infinities are refused.
 //
 // # The tracing.toml file
 //

@@ -98,9 +98,8 @@ func applyEnv(c tracing.TracingConfig, environ []string) (tracing.TracingConfig,
 		}
 		st.set(&c, v)
 		record(&c, i, origin{shown: shown})
-		if st.kind == kindRetries && v == 0 {
-			warn(&c, fmt.Sprintf("%s=%s: means the default, %d retries (Reflow's own client reads 0 as none): write %q to never retry",
-				st.env, shown, defaultMaxRetries, "none"))
+		if m := st.zeroMeans(v); m != "" {
+			warn(&c, fmt.Sprintf("%s=%s: means %s", st.env, shown, m))
 		}
 	}
 	return c, errors.Join(errs...)
@@ -111,6 +110,22 @@ const redacted = "<redacted>"
 
 // defaultMaxRetries is the retries a max_retries of 0 stands for.
 var defaultMaxRetries = tracing.DefaultConfig().Retry.MaxRetries
+
+// zeroMeans says what v, just read for st, stands for when it is a 0
+// that a user may mean literally but that TracingConfig takes as "the
+// default"; "" for any other value or setting.
+func (st *setting) zeroMeans(v any) string {
+	def := tracing.DefaultConfig()
+	switch {
+	case st.kind == kindRetries && v == 0:
+		return fmt.Sprintf("the default, %d retries (Reflow's own client reads 0 as none): write %q to never retry", defaultMaxRetries, "none")
+	case st.name == "Retry.BackoffMultiplier" && v == 0.0:
+		return fmt.Sprintf("the default, %g (a multiplier must be at least 1): write 1 for waits that do not grow", def.Retry.BackoffMultiplier)
+	case st.name == "DegradeFill" && v == 0.0:
+		return fmt.Sprintf("the default, %g (a fill must be within (0, 1]): write %q to never degrade", def.DegradeFill, "off")
+	}
+	return ""
+}
 
 // kindNames returns the protocol name of every event kind.
 func kindNames() []string {
@@ -285,7 +300,7 @@ func (st *setting) parseString(s string) (v any, why string) {
 		if err != nil {
 			return nil, "want a number"
 		}
-		return f, ""
+		return finite(f, "want a finite number")
 	case kindFill:
 		return parseFill(strings.TrimSpace(s))
 	case kindString, kindSecret:
@@ -366,6 +381,15 @@ func parseFill(s string) (any, string) {
 	f, err := strconv.ParseFloat(s, 64)
 	if err != nil {
 		return nil, wantFill
+	}
+	return finite(f, wantFill)
+}
+
+// finite returns f, or why when f is NaN or infinite: no setting takes
+// one, and a NaN would not even equal itself when errors name its origin.
+func finite(f float64, why string) (any, string) {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return nil, why
 	}
 	return f, ""
 }

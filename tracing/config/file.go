@@ -202,9 +202,8 @@ func (d *fileDecoder) leaf(i int, prim toml.Primitive) {
 	}
 	st.set(&d.c, v)
 	record(&d.c, i, origin{file: d.name, line: line, shown: shown})
-	if st.kind == kindRetries && v == 0 {
-		warn(&d.c, fmt.Sprintf("%s:%d: %s = 0 means the default, %d retries (Reflow's own client reads 0 as none): write %q to never retry",
-			d.name, line, st.key, defaultMaxRetries, "none"))
+	if m := st.zeroMeans(v); m != "" {
+		warn(&d.c, fmt.Sprintf("%s:%d: %s = %s means %s", d.name, line, st.key, shown, m))
 	}
 }
 
@@ -276,9 +275,17 @@ func showTOML(v any) string {
 		}
 		return "{" + strings.Join(parts, ", ") + "}"
 	case float64:
-		// As TOML writes it: 1.0 is a float, 1 an integer.
+		// As TOML writes it: 1.0 is a float, 1 an integer; nan, inf.
+		switch {
+		case math.IsNaN(x):
+			return "nan"
+		case math.IsInf(x, 1):
+			return "inf"
+		case math.IsInf(x, -1):
+			return "-inf"
+		}
 		f := strconv.FormatFloat(x, 'g', -1, 64)
-		if !strings.ContainsAny(f, ".eEnI") {
+		if !strings.ContainsAny(f, ".eE") {
 			f += ".0"
 		}
 		return f
@@ -331,7 +338,7 @@ func (st *setting) parseTOML(v any) (val any, why string) {
 	case kindFloat:
 		switch x := v.(type) {
 		case float64:
-			return x, ""
+			return finite(x, "want a finite number")
 		case int64:
 			return float64(x), ""
 		}
@@ -339,7 +346,7 @@ func (st *setting) parseTOML(v any) (val any, why string) {
 	case kindFill:
 		switch x := v.(type) {
 		case float64:
-			return x, ""
+			return finite(x, wantFill)
 		case int64:
 			return float64(x), ""
 		case string:

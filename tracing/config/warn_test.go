@@ -310,3 +310,47 @@ func TestServerSettingsAreTheServerRows(t *testing.T) {
 		}
 	}
 }
+
+// A 0 that TracingConfig reads as "the default", written where the
+// setting's range excludes it, is taken as the default and warned about,
+// with the value that does what a 0 might have been meant for.
+func TestZeroOutsideRangeWarns(t *testing.T) {
+	for _, tt := range []struct {
+		key, env, toml string
+		file, envWant  string
+		got            func(tracing.TracingConfig) float64
+		def            float64
+	}{
+		{"tracing.retry.backoff_multiplier", "BACKOFF_MULTIPLIER", "[tracing.retry]\nbackoff_multiplier = 0.0\n",
+			`:2: tracing.retry.backoff_multiplier = 0.0 means the default, 2 (a multiplier must be at least 1): write 1 for waits that do not grow`,
+			`REFLOW_TRACING_BACKOFF_MULTIPLIER="0": means the default, 2 (a multiplier must be at least 1): write 1 for waits that do not grow`,
+			func(c tracing.TracingConfig) float64 { return c.Retry.BackoffMultiplier }, 2},
+		{"tracing.degrade_fill", "DEGRADE_FILL", "[tracing]\ndegrade_fill = 0\n",
+			`:2: tracing.degrade_fill = 0 means the default, 0.5 (a fill must be within (0, 1]): write "off" to never degrade`,
+			`REFLOW_TRACING_DEGRADE_FILL="0": means the default, 0.5 (a fill must be within (0, 1]): write "off" to never degrade`,
+			func(c tracing.TracingConfig) float64 { return c.DegradeFill }, 0.5},
+	} {
+		t.Run(tt.key, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "tracing.toml")
+			writeConfigFile(t, path, tt.toml)
+			c, err := Load(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Contains(c.Warnings(), path+tt.file) {
+				t.Errorf("Load: Warnings() = %q\nwant it to hold %q", c.Warnings(), path+tt.file)
+			}
+			if got := tt.got(c.WithDefaults()); got != tt.def {
+				t.Errorf("Load: %s = %g, want the default %g", tt.key, got, tt.def)
+			}
+			t.Setenv(envPrefix+tt.env, "0")
+			c, err = FromEnv()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Contains(c.Warnings(), tt.envWant) {
+				t.Errorf("FromEnv: Warnings() = %q\nwant it to hold %q", c.Warnings(), tt.envWant)
+			}
+		})
+	}
+}
