@@ -175,7 +175,7 @@ func (c *Client) connect(ctx context.Context) (*conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	cn := &conn{ws: ws, log: c.log}
+	cn := newConn(ws, c.log)
 	fail := func(what string, err error) (*conn, error) {
 		_ = ws.CloseNow()
 		return nil, fmt.Errorf("query: %s %s: %w", what, c.url, err)
@@ -252,6 +252,7 @@ func (c *Client) run(cn *conn) {
 		c.mu.Unlock()
 		cn.fail(err)
 		_ = cn.ws.CloseNow()
+		cn.writes.Wait() // they end with the connection
 		if closed {
 			return
 		}
@@ -377,7 +378,7 @@ func (c *Client) roundTrip(ctx context.Context, build func(wire.RequestID) wire.
 			}
 			return nil, err
 		}
-		cl, err := cn.send(c.cfg.writeTimeout, build)
+		cl, err := cn.send(ctx, c.cfg.writeTimeout, build)
 		if err == nil {
 			var resp wire.TracingResponse
 			if resp, err = cl.wait(ctx); err == nil {

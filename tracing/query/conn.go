@@ -26,9 +26,13 @@ type conn struct {
 	gen transport.Protocol
 	log *zap.Logger
 
-	wmu sync.Mutex // orders the pending list with the writes
-	enc wire.Encoder
-	buf []byte
+	// wsem holds a token while a request is built, registered and
+	// written: it orders the pending list with the writes, and, being a
+	// channel, lets a caller stop waiting for it when its ctx ends.
+	wsem   chan struct{}
+	writes sync.WaitGroup // the goroutines writing a request
+	enc    wire.Encoder
+	buf    []byte
 
 	pmu     sync.Mutex
 	pending []*call
@@ -48,34 +52,67 @@ type reply struct {
 	err  error
 }
 
+// newConn returns the conn of ws, not yet read.
+func newConn(ws *websocket.Conn, log *zap.Logger) *conn {
+	return &conn{ws: ws, log: log, wsem: make(chan struct{}, 1)}
+}
+
 // send writes the request build returns and registers its call. build runs
-// with the write lock held, so requests that depend on shared state (the
-// subscription filters) are written in the order that state changed.
-func (cn *conn) send(writeTimeout time.Duration, build func(wire.RequestID) wire.TracingRequest) (*call, error) {
+// with the write token held, so requests that depend on shared state (the
+// subscription filters) are written in the order that state changed. It
+// returns ctx's error when ctx ends first, waiting for another call's
+// write or for its own: a write is not abandoned (that would end the
+// connection every call shares), it goes on within writeTimeout, and the
+// call's reply, if one comes, is discarded.
+func (cn *conn) send(ctx context.Context, writeTimeout time.Duration, build func(wire.RequestID) wire.TracingRequest) (*call, error) {
+	select {
+	case cn.wsem <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 	cl := &call{rid: wire.NewRequestID(), ch: make(chan reply, 1)}
-	cn.wmu.Lock()
-	defer cn.wmu.Unlock()
 	req := build(cl.rid)
 	cn.pmu.Lock()
 	if cn.err != nil {
 		err := cn.err
 		cn.pmu.Unlock()
+		<-cn.wsem
 		return nil, err
 	}
 	cn.pending = append(cn.pending, cl)
 	cn.pmu.Unlock()
 	cn.buf = cn.enc.AppendRequest(cn.buf[:0], req)
-	// The write does not use the caller's ctx: its end would close the
-	// connection every other call shares.
+	written := make(chan error, 1)
+	cn.writes.Add(1)
+	go func() {
+		defer cn.writes.Done()
+		defer func() { <-cn.wsem }()
+		written <- cn.write(writeTimeout, cn.buf)
+	}()
+	select {
+	case err := <-written:
+		if err != nil {
+			return nil, err
+		}
+		return cl, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// write writes one request, within writeTimeout rather than the caller's
+// ctx, whose end would close the connection; a failed write ends the
+// connection.
+func (cn *conn) write(writeTimeout time.Duration, frame []byte) error {
 	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
 	defer cancel()
-	if err := cn.ws.Write(ctx, websocket.MessageText, cn.buf); err != nil {
+	if err := cn.ws.Write(ctx, websocket.MessageText, frame); err != nil {
 		err = fmt.Errorf("%w: write: %w", ErrConnectionLost, err)
 		cn.fail(err)
 		_ = cn.ws.CloseNow()
-		return nil, err
+		return err
 	}
-	return cl, nil
+	return nil
 }
 
 // wait returns the reply of cl, or the end of ctx. An abandoned call stays
@@ -157,9 +194,18 @@ func (cn *conn) dead() bool {
 }
 
 // close ends the connection with a normal closure, bounded by
-// closeTimeout.
+// closeTimeout, or at once while a request's write is in flight (the
+// close frame would wait for it, up to 5 s).
 func (cn *conn) close() {
 	cn.fail(ErrClosed)
+	select {
+	case cn.wsem <- struct{}{}:
+		defer func() { <-cn.wsem }()
+	default:
+		_ = cn.ws.CloseNow()
+		cn.writes.Wait()
+		return
+	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

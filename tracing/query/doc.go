@@ -31,9 +31,12 @@
 // # Concurrency
 //
 // A Client is safe for concurrent use. It owns one goroutine, the
-// connection's reader, which never waits for a caller; Close stops it.
-// Every call that talks to the server takes a ctx; its end abandons the
-// call, not the connection.
+// connection's reader, which never waits for a caller, and one per
+// request while it is written; Close stops them. Every call that talks to
+// the server takes a ctx; its end abandons the call, not the connection,
+// even while the call waits for another one's request to be written or
+// for its own (a server that stopped reading): that write goes on, within
+// DefaultWriteTimeout.
 //
 // # Errors
 //
