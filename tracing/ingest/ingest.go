@@ -183,13 +183,7 @@ func (in *ingester) step(b byte) {
 		in.uLine, in.uOff = in.line, in.off
 	}
 	if in.garbage {
-		// Garbage ends with its line or, in an array, with its element.
-		if b == '\n' || (in.array && (b == ',' || b == ']')) {
-			in.reject(fmt.Errorf("%w: expected a TraceEvent object or an array of them", tracing.ErrMalformed))
-			if b == ']' {
-				in.array, in.depth = false, 0
-			}
-		}
+		in.skip(b)
 		return
 	}
 	if !in.tooLong {
@@ -221,6 +215,43 @@ func (in *ingester) step(b byte) {
 	}
 	if in.depth == in.base() {
 		in.complete()
+	}
+}
+
+// skip steps over a value that is not an object: it ends with its line
+// or, in an array, with its element, at the first ',' or ']' outside its
+// strings and brackets, so that a string or a nested array holding them
+// does not end it early and take the next elements with it.
+func (in *ingester) skip(b byte) {
+	if in.inStr && b != '\n' { // a JSON string holds no raw newline
+		switch {
+		case in.esc:
+			in.esc = false
+		case b == '\\':
+			in.esc = true
+		case b == '"':
+			in.inStr = false
+		}
+		return
+	}
+	switch b {
+	case '"':
+		in.inStr = true
+		return
+	case '{', '[':
+		in.depth++
+		return
+	case '}', ']':
+		if in.depth > in.base() {
+			in.depth--
+			return
+		}
+	}
+	if b == '\n' || (in.array && in.depth == in.base() && (b == ',' || b == ']')) {
+		in.reject(fmt.Errorf("%w: expected a TraceEvent object or an array of them", tracing.ErrMalformed))
+		if b == ']' {
+			in.array, in.depth = false, 0
+		}
 	}
 }
 

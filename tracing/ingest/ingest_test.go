@@ -280,3 +280,26 @@ func TestIngest_TornThenGarbage(t *testing.T) {
 	sink.find(t, ids[0])
 	sink.find(t, ids[1])
 }
+
+// An array element that is not an object is skipped whole: a ',' or ']'
+// inside its strings or nested brackets does not end it, and the events
+// after it on the same line are kept.
+func TestIngest_ArraySkipsWholeElements(t *testing.T) {
+	lines, ids := ingestLines(t, 3)
+	input := "[" + `"x], [y"` + ", " + lines[0] + `, [1, {"s": "],"}, [2, 3]], ` + lines[1] + `, "a\"]", ` + lines[2] + "]\n"
+	ctx := ctxTimeout(t)
+	c, sink := newIngestClient(t)
+	st, err := Read(ctx, c, strings.NewReader(input))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Events != 3 || st.Rejected != 3 {
+		t.Fatalf("Ingest = %d events, %d rejected (%v); want 3 events, 3 rejected", st.Events, st.Rejected, st.Rejects)
+	}
+	if err := c.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range ids {
+		sink.find(t, id)
+	}
+}
