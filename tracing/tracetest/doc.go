@@ -39,19 +39,21 @@
 // up), and a null or non-UUID request id takes the legacy storage-only
 // path.
 //
-// Both: one reply per request, in order; "Invalid message format" in the
-// legacy error shape for what the server cannot read; GetFlowVersions is a
-// NotFound error; Subscribe pushes matching EventNotifications (text
-// frames) filtered on actor ids and event types, and the legacy form
+// Both: a query field that is there applies even with its zero value (limit
+// 0 answers nothing, flow_id "" matches the traces of flow "", actor_filter
+// "" those with an event); only an absent or null one is no constraint. One
+// reply per request, in order; "Invalid message format" in the legacy error
+// shape for what the server cannot read; GetFlowVersions is a NotFound
+// error; Subscribe pushes matching EventNotifications (text frames)
+// filtered on actor ids and event types, and the legacy form
 // {"Subscribe":{"filter":…}} gets the legacy error "Legacy subscription
 // format - use TracingRequest::Subscribe instead" and subscribes nothing;
-// GetMetrics answers the
-// reference counters. With compression on (WithCompression), binary frames
-// are decompressed with the configured algorithm (one that does not
-// decompress drops the connection without a reply or close frame) and
-// replies over 1024 bytes are compressed; with it off a binary frame is
-// read as uncompressed text, and one that is not UTF-8 drops the
-// connection. A message over 16 MiB drops the connection.
+// GetMetrics answers the reference counters. With compression on
+// (WithCompression), binary frames are decompressed with the configured
+// algorithm (one that does not decompress drops the connection without a
+// reply or close frame) and replies over 1024 bytes are compressed; with it
+// off a binary frame is read as uncompressed text, and one that is not
+// UTF-8 drops the connection. A message over 16 MiB drops the connection.
 //
 // GetTrace, Query, Traces, Kept and KeptInTrace read what the server keeps
 // exactly as a client asking it would see it; Live counts RecordEvent

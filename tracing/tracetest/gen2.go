@@ -96,7 +96,7 @@ func (c *conn) serveGen2(tag string, data []byte, binary bool) wire.TracingRespo
 		// limit, as the generation-1 server counts it.
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		traces := s.queryLocked(&r.Query, legacy)
+		traces := s.queryLocked(&r.Query, presentIn(data), legacy)
 		if legacy {
 			s.metrics.tracesQueried++
 			return wire.TracesFound{Traces: traces}

@@ -158,7 +158,7 @@ func (c *conn) serveGen1(tag string, data []byte) wire.TracingResponse {
 	case wire.QueryTraces:
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		traces := s.queryLocked(&r.Query, true)
+		traces := s.queryLocked(&r.Query, presentIn(data), true)
 		return wire.QueryResults{Traces: traces, TotalCount: uint64(len(traces))}
 	}
 	return c.serveCommon(req)
@@ -272,8 +272,8 @@ func (s *Server) newFlight(id tracing.TraceID, flow tracing.FlowID, v tracing.Fl
 }
 
 // queryLocked answers a query with deep copies.
-func (s *Server) queryLocked(q *wire.TraceQuery, storageOnly bool) []tracing.FlowTrace {
-	es := s.store.query(q, storageOnly)
+func (s *Server) queryLocked(q *wire.TraceQuery, p present, storageOnly bool) []tracing.FlowTrace {
+	es := s.store.query(q, p, storageOnly)
 	out := make([]tracing.FlowTrace, len(es))
 	for i, e := range es {
 		out[i] = copyTrace(e)

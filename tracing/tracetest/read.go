@@ -31,7 +31,7 @@ func (s *Server) GetTrace(id tracing.TraceID) *tracing.FlowTrace {
 func (s *Server) Query(q wire.TraceQuery) []tracing.FlowTrace {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := s.queryLocked(&q, s.cfg.gen == Gen1)
+	out := s.queryLocked(&q, present{}, s.cfg.gen == Gen1)
 	return out
 }
 

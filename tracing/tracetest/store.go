@@ -2,6 +2,7 @@ package tracetest
 
 import (
 	"cmp"
+	"encoding/json"
 	"slices"
 	"strings"
 	"time"
@@ -92,10 +93,11 @@ func (st *store) visible(id tracing.TraceID, storageOnly bool) *entry {
 // traces only. The in-flight traces are matched by the server's own
 // filter, whose actor filter is an exact actor id where the backend's is
 // a substring.
-func (st *store) query(q *wire.TraceQuery, storageOnly bool) []*entry {
+func (st *store) query(q *wire.TraceQuery, p present, storageOnly bool) []*entry {
+	p = p.or(q)
 	var stored []*entry
 	for _, e := range st.stored {
-		if matches(q, e, strings.Contains) {
+		if matches(q, p, e, strings.Contains) {
 			stored = append(stored, e)
 		}
 	}
@@ -107,7 +109,7 @@ func (st *store) query(q *wire.TraceQuery, storageOnly bool) []*entry {
 	}
 	slices.SortFunc(stored, newestFirst)
 	stored = stored[min(q.Offset, uint64(len(stored))):]
-	if q.Limit > 0 && uint64(len(stored)) > q.Limit {
+	if p.limit && uint64(len(stored)) > q.Limit {
 		stored = stored[:q.Limit]
 	}
 	if storageOnly {
@@ -119,28 +121,57 @@ func (st *store) query(q *wire.TraceQuery, storageOnly bool) []*entry {
 	}
 	var flying []*entry
 	for id, f := range st.inflight {
-		if !answered[id] && matches(q, &f.entry, func(actor, filter string) bool { return actor == filter }) {
+		if !answered[id] && matches(q, p, &f.entry, func(actor, filter string) bool { return actor == filter }) {
 			flying = append(flying, &f.entry)
 		}
 	}
 	// In no set order, as the reference server's map of in-flight traces
 	// yields them.
 	out := append(stored, flying...)
-	if q.Limit > 0 && uint64(len(out)) > q.Limit {
+	if p.limit && uint64(len(out)) > q.Limit {
 		out = out[:q.Limit]
 	}
 	return out
 }
 
-// matches applies a query's filters: flow id, execution id, start time
-// within the range, status, and an actor filter that some event's actor id
-// satisfies by actorMatch.
-func matches(q *wire.TraceQuery, e *entry, actorMatch func(actor, filter string) bool) bool {
+// present says which of a query's fields a request held with a value
+// (not absent, not null): the reference server applies a field that is
+// there even when it is the zero value (limit 0 answers nothing, a flow
+// id "" matches traces of flow "", an actor filter "" any trace with an
+// event), which wire.TraceQuery cannot tell from one that is not.
+type present struct{ flowID, executionID, actorFilter, limit bool }
+
+// or adds the fields of q that hold a non-zero value.
+func (p present) or(q *wire.TraceQuery) present {
+	p.flowID = p.flowID || q.FlowID != ""
+	p.executionID = p.executionID || !q.ExecutionID.IsZero()
+	p.actorFilter = p.actorFilter || q.ActorFilter != ""
+	p.limit = p.limit || q.Limit > 0
+	return p
+}
+
+// presentIn reads which fields the QueryTraces message data holds.
+func presentIn(data []byte) present {
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(body(data, "QueryTraces")["query"], &fields) != nil {
+		return present{}
+	}
+	has := func(name string) bool {
+		v, ok := fields[name]
+		return ok && string(v) != "null"
+	}
+	return present{flowID: has("flow_id"), executionID: has("execution_id"), actorFilter: has("actor_filter"), limit: has("limit")}
+}
+
+// matches applies a query's filters, those p says are present: flow id,
+// execution id, start time within the range, status, and an actor filter
+// that some event's actor id satisfies by actorMatch.
+func matches(q *wire.TraceQuery, p present, e *entry, actorMatch func(actor, filter string) bool) bool {
 	t := &e.trace
-	if q.FlowID != "" && t.FlowID != q.FlowID {
+	if p.flowID && t.FlowID != q.FlowID {
 		return false
 	}
-	if !q.ExecutionID.IsZero() && t.ExecutionID != q.ExecutionID {
+	if p.executionID && t.ExecutionID != q.ExecutionID {
 		return false
 	}
 	if q.HasTimeRange && (t.StartTime.Before(q.TimeRange[0]) || t.StartTime.After(q.TimeRange[1])) {
@@ -149,7 +180,7 @@ func matches(q *wire.TraceQuery, e *entry, actorMatch func(actor, filter string)
 	if q.Status != nil && *q.Status != t.Status {
 		return false
 	}
-	if q.ActorFilter != "" {
+	if p.actorFilter {
 		found := false
 		for i := range t.Events {
 			if actorMatch(t.Events[i].ActorID, q.ActorFilter) {

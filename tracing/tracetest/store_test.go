@@ -114,3 +114,61 @@ func TestReadersReturnDeepCopies(t *testing.T) {
 		}
 	}
 }
+
+// TestQueryAppliesZeroValuedFields: the reference server applies every
+// field a query holds, its zero value included (Rust's Some(0),
+// Some("")); only an absent or null field is no constraint.
+func TestQueryAppliesZeroValuedFields(t *testing.T) {
+	bothGens(t, func(t *testing.T, g Generation) {
+		ctx := testCtx(t)
+		s := start(t, ctx, WithGeneration(g))
+		c := dial(t, ctx, s, nil)
+		bare := newTrace(0)
+		bare.FlowID, bare.ExecutionID = "", tracing.ExecutionID{}
+		full := newTrace(2)
+		storeTrace(t, c, bare)
+		storeTrace(t, c, full)
+		for _, tt := range []struct {
+			query string
+			want  []tracing.TraceID
+		}{
+			{`{}`, []tracing.TraceID{bare.TraceID, full.TraceID}},
+			{`{"flow_id":null,"execution_id":null,"actor_filter":null,"limit":null,"offset":null}`, []tracing.TraceID{bare.TraceID, full.TraceID}},
+			{`{"limit":0}`, nil},
+			{`{"flow_id":""}`, []tracing.TraceID{bare.TraceID}},
+			{`{"execution_id":"00000000-0000-0000-0000-000000000000"}`, []tracing.TraceID{bare.TraceID}},
+			{`{"actor_filter":""}`, []tracing.TraceID{full.TraceID}},
+		} {
+			reply := c.rawRoundTrip(`{"QueryTraces":{"query":` + tt.query + `}}`)
+			resp, err := wire.DecodeResponse([]byte(reply))
+			if err != nil {
+				t.Fatalf("query %s: reply %.200s: %v", tt.query, reply, err)
+			}
+			var got []tracing.FlowTrace
+			switch r := resp.(type) {
+			case wire.QueryResults:
+				got = r.Traces
+			case wire.TracesFound:
+				got = r.Traces
+			default:
+				t.Fatalf("query %s: reply %.200s", tt.query, reply)
+			}
+			ids := map[tracing.TraceID]bool{}
+			for _, tr := range got {
+				ids[tr.TraceID] = true
+			}
+			if len(got) != len(tt.want) || !allIn(ids, tt.want) {
+				t.Errorf("query %s: %d traces %v, want %v", tt.query, len(got), ids, tt.want)
+			}
+		}
+	})
+}
+
+func allIn(m map[tracing.TraceID]bool, ids []tracing.TraceID) bool {
+	for _, id := range ids {
+		if !m[id] {
+			return false
+		}
+	}
+	return true
+}
