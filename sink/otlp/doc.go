@@ -137,6 +137,15 @@
 // OpenTelemetry instruments on a MeterProvider; WithMeterProvider adds a
 // histogram of the sink's export durations.
 //
+// # Propagation
+//
+// Propagator(propagation.TraceContext{...}) is package tracing/propagation's
+// propagator as an OpenTelemetry TextMapPropagator, for
+// otel.SetTextMapPropagator and instrumentation such as otelhttp: the
+// traceparent it writes names the spans this Sink exports, so the spans of
+// OpenTelemetry services called with it join the trace under the right
+// parent.
+//
 // # Concurrency
 //
 // A Sink is safe for concurrent use: the client calls Write from one
