@@ -31,7 +31,10 @@
 //
 // Close sends what is queued, waits for the acknowledgements until its
 // context ends, spools what is left when a spool is set, closes the
-// connection with a normal closure, stops the sink's goroutines and
-// reports what was not delivered. A second Close returns nil. After Close,
-// Write and Flush return errors wrapping tracing.ErrClosed.
+// connection with a normal closure (waiting at most a second for the
+// server's side: Reflow's server sends no close frame back), stops the
+// sink's goroutines and reports what was not delivered; it returns by its
+// ctx's end. A second Close waits for the first as long as its own ctx
+// allows and returns nil. After Close, Write and Flush return errors
+// wrapping tracing.ErrClosed.
 package websocket

@@ -244,8 +244,9 @@ type Sink struct {
 	// or Close builds stores and queues them, so that Flush and Close
 	// also wait for the frames the loop built just before them.
 	storing chan struct{}
-	closeMu sync.Mutex
-	closeN  bool
+	// closing is set by the first Close; closed when it returns.
+	closing   atomic.Bool
+	closeDone chan struct{}
 }
 
 var (
@@ -288,6 +289,7 @@ func New(rawURL string, opts ...Option) (*Sink, error) {
 		rejected:    make(map[string]uint64),
 		dropped:     make(map[string]uint64),
 		done:        make(chan struct{}),
+		closeDone:   make(chan struct{}),
 		free:        chunks.NewBuffers(cfg.outageB),
 		segs:        make(map[tracing.TraceID]*traceSeg),
 		parked:      make(map[*frame]*time.Timer),
@@ -949,19 +951,24 @@ func (s *Sink) waitOutstanding(ctx context.Context, op string) error {
 // for the connection, and leaves the records on disk only when ctx ends, a
 // round of reconnection attempts gives up (WithRetry) or the connection
 // failed for good (ErrPermanent). It closes the connection with a normal
-// closure when everything was acknowledged, and returns an error saying
-// how many events were not delivered and where they are. The second and
-// later calls return nil.
+// closure when everything was acknowledged (waiting at most a second, and
+// not past ctx, for the server to close its side), and returns an error
+// saying how many events were not delivered and where they are. Later
+// calls wait for the first to return, as long as their own ctx allows,
+// and return nil, or ctx's error when it ends first.
 func (s *Sink) Close(ctx context.Context) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	s.closeMu.Lock()
-	defer s.closeMu.Unlock()
-	if s.closeN {
-		return nil
+	if !s.closing.CompareAndSwap(false, true) {
+		select {
+		case <-s.closeDone:
+			return nil
+		case <-ctx.Done():
+			return fmt.Errorf("sink: websocket close: waiting for another Close: %w", ctx.Err())
+		}
 	}
-	s.closeN = true
+	defer close(s.closeDone)
 	var errs []error
 	// Closed once the stores are queued: the store loop, which stops
 	// when it sees it, queues nothing after them.
@@ -997,7 +1004,13 @@ func (s *Sink) Close(ctx context.Context) error {
 	if !graceful {
 		s.cancel()
 	}
-	<-s.done
+	select {
+	case <-s.done:
+	case <-ctx.Done():
+		// A probe or the closing handshake is still under way: end it.
+		s.cancel()
+		<-s.done
+	}
 	s.cancel()
 	s.bg.Wait()
 

@@ -320,22 +320,50 @@ func (s *Sink) serve(c *wsConn) (backoff bool) {
 	}
 }
 
-// closeGracefully ends c with a normal closure, bounded by the write
-// timeout.
+// closeWait bounds the wait for the server to end a connection closed
+// with a normal closure: the reference server sends no close frame back,
+// and a server that keeps the socket open would hold Close for the 5 s
+// the WebSocket library waits.
+const closeWait = time.Second
+
+// closeGracefully ends c with a normal closure, waiting for the server's
+// side at most closeWait, or until the sink is cancelled (Close's ctx
+// ended); then it closes the TCP connection.
 func (s *Sink) closeGracefully(c *wsConn) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		_ = c.c.Close(cws.StatusNormalClosure, "")
 	}()
-	t := time.NewTimer(s.cfg.writeTimeout)
+	t := time.NewTimer(closeWait)
 	defer t.Stop()
 	select {
 	case <-done:
+		return
 	case <-t.C:
-		_ = c.c.CloseNow()
-		<-done
+	case <-s.runCtx.Done():
 	}
+	// The library's CloseNow waits for the Close under way; closing the
+	// socket ends both its write and its wait for the reply.
+	if nc := c.socket(); nc != nil {
+		_ = nc.Close()
+	} else {
+		_ = c.c.CloseNow()
+	}
+	<-done
+}
+
+// socket returns c's TCP connection, under TLS if any, or nil when the
+// dialer gave none.
+func (c *wsConn) socket() net.Conn {
+	if c.cork == nil {
+		return nil
+	}
+	nc := c.cork.Conn
+	if t, ok := nc.(interface{ NetConn() net.Conn }); ok { // TLS
+		nc = t.NetConn()
+	}
+	return nc
 }
 
 // windowRoomLocked reports whether another frame may be sent. s.mu must be
@@ -697,14 +725,7 @@ func (s *Sink) teardown(c *wsConn, err error) {
 // again on a new connection, and a late StoreTrace would replace the
 // newer copy the server keeps.
 func (c *wsConn) resetOnClose() {
-	if c.cork == nil {
-		return
-	}
-	nc := c.cork.Conn
-	if t, ok := nc.(interface{ NetConn() net.Conn }); ok { // TLS
-		nc = t.NetConn()
-	}
-	if t, ok := nc.(interface{ SetLinger(sec int) error }); ok {
+	if t, ok := c.socket().(interface{ SetLinger(sec int) error }); ok {
 		_ = t.SetLinger(0)
 	}
 }
