@@ -478,6 +478,16 @@ func (s *Sink) takeLocked(c *wsConn, batch []*frame, spoolFirst bool) []*frame {
 		if f.seg != nil && f.seg.pending == f {
 			f.seg.pending = nil
 		}
+		if f.spool.Valid() && f.kind == frameStore && c.gen == transport.ProtocolV2 {
+			// A replayed store may be of a trace streamed on a connection
+			// the server has not seen close yet: end that copy first, as
+			// a recovery does, or the close would store it over f.
+			if id, ok := storedTraceID(f.wire); ok {
+				rel := s.releaseFrameForLocked(id)
+				s.inflight.push(rel)
+				batch = append(batch, rel)
+			}
+		}
 		s.inflight.push(f)
 		batch = append(batch, f)
 	}

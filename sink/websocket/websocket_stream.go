@@ -1,6 +1,7 @@
 package websocket
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -159,9 +160,27 @@ func (s *Sink) queryFrameLocked(g *traceSeg, polls int) *frame {
 // the sink's store. Its status is Running: the store that follows carries
 // the trace's own. It is a frame of no segment, and the server answers it
 // whether or not the id is in flight. s.mu must be held.
-func (s *Sink) releaseFrameLocked(g *traceSeg) *frame {
-	b := s.ctlEnc.AppendRequest(nil, wire.EndTrace{TraceID: g.id, Status: tracing.ExecutionStatus{Kind: tracing.StatusRunning}})
+func (s *Sink) releaseFrameLocked(g *traceSeg) *frame { return s.releaseFrameForLocked(g.id) }
+
+// releaseFrameForLocked is releaseFrameLocked for the trace id. s.mu must
+// be held.
+func (s *Sink) releaseFrameForLocked(id tracing.TraceID) *frame {
+	b := s.ctlEnc.AppendRequest(nil, wire.EndTrace{TraceID: id, Status: tracing.ExecutionStatus{Kind: tracing.StatusRunning}})
 	return &frame{kind: frameRelease, wire: b, rawLen: len(b), critical: true, created: s.cfg.now().UnixNano()}
+}
+
+// storeTracePrefix starts a StoreTrace as the SDK's encoder writes it, the
+// trace's id first.
+var storeTracePrefix = []byte(`{"StoreTrace":{"trace":{"trace_id":"`)
+
+// storedTraceID returns the id of the trace a StoreTrace's JSON stores.
+func storedTraceID(js []byte) (tracing.TraceID, bool) {
+	rest, ok := bytes.CutPrefix(js, storeTracePrefix)
+	if !ok || len(rest) < 36 {
+		return tracing.TraceID{}, false
+	}
+	id, err := tracing.ParseTraceID(string(rest[:36]))
+	return id, err == nil
 }
 
 // recoverLocked starts the recovery of g, started on an earlier
