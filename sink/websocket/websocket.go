@@ -176,6 +176,7 @@ type Sink struct {
 	inflight    fifo                      // frames sent on conn and not acknowledged
 	parked      map[*frame]*time.Timer    // answered with a retryable error, waiting to be resent
 	watches     map[*traceSeg]*time.Timer // the next GetTrace of each watch (see watchReply)
+	polls       map[*frame]*time.Timer    // the next GetTrace of each recovery, by its last (see recoveryReply)
 	epoch       uint64
 	outstanding map[uint64]int // frames per epoch not acknowledged, spooled or dropped
 	permErr     error          // a permanent connection failure
@@ -294,6 +295,7 @@ func New(rawURL string, opts ...Option) (*Sink, error) {
 		segs:        make(map[tracing.TraceID]*traceSeg),
 		parked:      make(map[*frame]*time.Timer),
 		watches:     make(map[*traceSeg]*time.Timer),
+		polls:       make(map[*frame]*time.Timer),
 		storing:     make(chan struct{}, 1),
 		link: adapt.New(adapt.Config{
 			Window: cfg.inflightB, Adaptive: cfg.adaptiveWindow, Buffer: cfg.outageB, DegradeFill: cfg.degradeFill,
@@ -1021,6 +1023,11 @@ func (s *Sink) Close(ctx context.Context) error {
 	left = append(left, s.queue.drain()...)
 	for g := range s.watches {
 		s.endWatchLocked(g)
+	}
+	for q, t := range s.polls {
+		t.Stop()
+		delete(s.polls, q)
+		s.untrackLocked(q)
 	}
 	s.mu.Unlock()
 	var events, onDisk, lost int

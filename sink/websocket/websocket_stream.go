@@ -212,9 +212,20 @@ func (s *Sink) recoveryReply(c *wsConn, q *frame, resp any) {
 	// is a stored one.
 	inFlight := c.gen == transport.ProtocolV2 && ok && td.Trace != nil && td.Trace.Status.Kind == tracing.StatusRunning && td.Trace.EndTime.IsZero()
 	if inFlight && q.attempts < recoveryPolls {
-		time.AfterFunc(recoveryPollEvery, func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.stopping {
+			s.untrackLocked(q)
+			return
+		}
+		// Close stops the timer.
+		s.polls[q] = time.AfterFunc(recoveryPollEvery, func() {
 			s.mu.Lock()
 			defer s.mu.Unlock()
+			if _, ok := s.polls[q]; !ok {
+				return // stopped by Close
+			}
+			delete(s.polls, q)
 			defer s.untrackLocked(q)
 			if s.stopping {
 				return
