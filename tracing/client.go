@@ -121,7 +121,10 @@ type TracingClient struct {
 	traceMu sync.Mutex
 	meta    TraceMetadata
 	joinMu  sync.Mutex
-	joined  map[TraceID]struct{} // traces JoinTrace told the sinks of
+	// joined and joinedOld hold the traces JoinTrace told the sinks of,
+	// the newest and the generation before, each with a channel closed
+	// once the sinks were told.
+	joined, joinedOld map[TraceID]chan struct{}
 
 	log          *zap.Logger
 	sinks        []sinkState

@@ -155,8 +155,8 @@ func eventFromContext(ctx context.Context) (EventID, bool) {
 // segments of their own, linked to the trace by wire.TagSegmentOf, so that
 // neither process's stores replace the other's events. The client cannot
 // end such a trace (EndTrace returns an error wrapping ErrForeignTrace).
-// It remembers up to 4096 joined traces; a disabled client only returns
-// the ctx.
+// It remembers at least the last 4096 joined traces, telling the sinks
+// once of each; a disabled client only returns the ctx.
 func (c *TracingClient) JoinTrace(ctx context.Context, ref TraceRef) context.Context {
 	ctx = ContextWithTrace(ctx, ref)
 	if c.Enabled() && !ref.IsZero() {
@@ -165,22 +165,34 @@ func (c *TracingClient) JoinTrace(ctx context.Context, ref TraceRef) context.Con
 	return ctx
 }
 
-// join tells the sinks, the first time for each of the last 4096 traces,
-// that this client only joins trace ref (see JoinTrace).
+// join tells the sinks, the first time for each of the last maxJoined
+// traces at least, that this client only joins trace ref (see
+// JoinTrace). A caller that finds the announcement under way waits for
+// it, so that none records into the trace before the sinks heard of it.
 func (c *TracingClient) join(ref TraceRef) {
 	c.joinMu.Lock()
-	_, seen := c.joined[ref.ID]
+	announced, seen := c.joined[ref.ID]
 	if !seen {
-		if c.joined == nil || len(c.joined) >= maxJoined {
-			c.joined = make(map[TraceID]struct{})
+		announced, seen = c.joinedOld[ref.ID]
+	}
+	if !seen {
+		if len(c.joined) >= maxJoined {
+			// Two generations: the last maxJoined are always remembered.
+			c.joinedOld, c.joined = c.joined, nil
 		}
-		c.joined[ref.ID] = struct{}{}
+		if c.joined == nil {
+			c.joined = make(map[TraceID]chan struct{})
+		}
+		announced = make(chan struct{})
+		c.joined[ref.ID] = announced
 	}
 	c.joinMu.Unlock()
 	c.explicit.Store(true)
 	if seen {
+		<-announced
 		return
 	}
+	defer close(announced)
 	meta := c.meta
 	meta.Tags = maps.Clone(meta.Tags)
 	if meta.Tags == nil {
@@ -212,7 +224,8 @@ func (c *TracingClient) adopt(n *causeNode) {
 	}
 }
 
-// maxJoined bounds the joined traces a client remembers.
+// maxJoined is how many joined traces a client remembers at least (and
+// twice as many at most).
 const maxJoined = 4096
 
 // ContextWithTrace returns a copy of ctx that carries ref as the trace of
@@ -440,8 +453,10 @@ func (c *TracingClient) startImplicitTrace() {
 	c.traceMu.Lock()
 	defer c.traceMu.Unlock()
 	t := c.newTrace(c.cfg.FlowID, FlowVersion{}, c.meta, true)
-	c.trace.Store(t)
+	// Announced before it is published: no event of it reaches a sink
+	// that has not heard of it.
 	c.observe(t.start)
+	c.trace.Store(t)
 }
 
 // EndTrace ends the trace ctx carries (see StartTrace) with status, such
@@ -473,8 +488,8 @@ func (c *TracingClient) EndTrace(ctx context.Context, status ExecutionStatus) er
 	defer c.traceMu.Unlock()
 	if c.endTrace(c.trace.Load(), status) {
 		t := c.newTrace(c.cfg.FlowID, FlowVersion{}, c.meta, true)
+		c.observe(t.start) // before it is published, as above
 		c.trace.Store(t)
-		c.observe(t.start)
 	}
 	return nil
 }
