@@ -171,6 +171,7 @@ type TracingClient struct {
 	errMu       sync.Mutex
 	lastErr     string
 	lastErrTime time.Time
+	handlerMu   sync.Mutex // held while the error handler runs
 
 	logMu       sync.Mutex
 	lastDropLog time.Time
@@ -354,8 +355,11 @@ func (c *TracingClient) startOut(exportTimeout time.Duration) {
 		ClosedLate: func(i int, e deliver.CloseErrors) {
 			c.log.Warn("sink returned after Close gave up on it", zap.Int("sink", i), zap.String("name", c.sinks[i].name),
 				zap.NamedError("flush_error", e.Flush), zap.NamedError("close_error", e.Close))
-			if err := errors.Join(c.sinkErr("close after giving up: flush", i, e.Flush), c.sinkErr("close after giving up:", i, e.Close)); err != nil && c.errorHandler != nil {
-				c.errorHandler(err)
+			if err := errors.Join(c.sinkErr("close after giving up: flush", i, e.Flush), c.sinkErr("close after giving up:", i, e.Close)); err != nil {
+				c.errMu.Lock()
+				c.lastErr, c.lastErrTime = err.Error(), c.now()
+				c.errMu.Unlock()
+				c.handleError(err)
 			}
 			if h := c.testHookClosedLate; h != nil {
 				h(i)
@@ -471,13 +475,22 @@ func releaseContent(events []TraceEvent) {
 // it to the error handler.
 func (c *TracingClient) reportError(msg string, err error) {
 	c.errMu.Lock()
-	defer c.errMu.Unlock()
 	c.lastErr = err.Error()
 	c.lastErrTime = c.now()
+	c.errMu.Unlock()
 	c.log.Error(msg, zap.Error(err))
-	if c.errorHandler != nil {
-		c.errorHandler(err)
+	c.handleError(err)
+}
+
+// handleError calls the error handler with err, one call at a time, and
+// with no lock of the client's held: the handler may read Metrics.
+func (c *TracingClient) handleError(err error) {
+	if c.errorHandler == nil {
+		return
 	}
+	c.handlerMu.Lock()
+	defer c.handlerMu.Unlock()
+	c.errorHandler(err)
 }
 
 // sinkErr wraps err, if not nil, naming sink i after what failed.

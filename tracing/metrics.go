@@ -61,8 +61,10 @@ type TracingMetrics struct {
 	// (TracingConfig.AdaptiveBatching).
 	BatchSize    int
 	BatchTimeout time.Duration
-	// LastError is the message of the most recent failure of a sink write
-	// ("" if none) and LastErrorTime when it happened.
+	// LastError is the message of the most recent error the client
+	// reported to the error handler (see WithErrorHandler: a failed sink
+	// write, a lost trace notification, a sink failing after Close gave
+	// up on it), "" if none, and LastErrorTime when it happened.
 	LastError     string
 	LastErrorTime time.Time
 }

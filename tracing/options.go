@@ -106,10 +106,12 @@ func WithSink(s Sink) Option {
 // WithErrorHandler sets a function called with every error that has no
 // caller to return to: a failed Sink.Write (the batch is lost), a failed
 // trace notification, a sink's ObserveTrace that panicked (that sink
-// misses the trace's start or end). It is called from the client's
-// goroutines, one call at a time, and must not block for long. Default:
-// none (errors are only logged and counted in Metrics). A nil function
-// removes the handler.
+// misses the trace's start or end), a sink's Flush or Close that failed
+// after Close stopped waiting for it. It is called from the client's
+// goroutines, one call at a time, and must not block for long, nor call
+// Flush or Close (which wait for those goroutines); it may read Metrics.
+// Default: none (errors are only logged and counted in Metrics). A nil
+// function removes the handler.
 func WithErrorHandler(f func(error)) Option {
 	return optionFunc(func(o *options) { o.errorHandler = f })
 }
