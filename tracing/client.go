@@ -699,9 +699,7 @@ func (c *TracingClient) Close(ctx context.Context) (err error) {
 			c.giveUp()
 		}
 	} else {
-		for i := range c.sinks {
-			errs = append(errs, c.sinkErr("close:", i, c.sinks[i].sink.Close(ctx)))
-		}
+		errs = append(errs, c.closeSinks(ctx)...)
 	}
 	if c.queue != nil {
 		c.out.Cancel()
@@ -712,6 +710,37 @@ func (c *TracingClient) Close(ctx context.Context) (err error) {
 		c.log.Info("tracing client closed", zap.Uint64("delivered", c.deliveredCount(c.sinkStats())))
 	}
 	return errors.Join(errs...)
+}
+
+// closeSinks closes the sinks of a client without a queue (a disabled
+// one), all at once, as the queue's Close does: a panic fails its call,
+// and a sink still in Close closeGrace after ctx ended is left to finish
+// on its own.
+func (c *TracingClient) closeSinks(ctx context.Context) []error {
+	done := make([]chan error, len(c.sinks))
+	for i := range c.sinks {
+		done[i] = make(chan error, 1)
+		go func() {
+			done[i] <- deliver.Protect("Close", func() error { return c.sinks[i].sink.Close(ctx) })
+		}()
+	}
+	abandon, stopGrace := afterGrace(ctx, closeGrace)
+	defer stopGrace()
+	errs := make([]error, 0, len(c.sinks)+1)
+	for i := range c.sinks {
+		var err error
+		select {
+		case err = <-done[i]:
+		case <-abandon:
+			select {
+			case err = <-done[i]:
+			default:
+				err = fmt.Errorf("still busy when ctx ended; left to finish on its own: %w", ctx.Err())
+			}
+		}
+		errs = append(errs, c.sinkErr("close:", i, err))
+	}
+	return errs
 }
 
 // afterGrace returns a channel closed grace after ctx ends, and a function

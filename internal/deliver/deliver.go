@@ -21,6 +21,11 @@ var ErrClosed = errors.New("deliver: closed")
 // and reported as any failure is, instead of ending the process from a
 // goroutine the user's code cannot recover on.
 func protect(method string, call func() error) (err error) {
+	return Protect(method, call)
+}
+
+// Protect is protect, for the sink calls a Group does not make.
+func Protect(method string, call func() error) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("sink %s panicked: %v", method, r)
