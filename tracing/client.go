@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -555,7 +556,7 @@ func (c *TracingClient) Flush(ctx context.Context) error {
 		if errors.Is(err, batch.ErrClosed) {
 			return fmt.Errorf("tracing: flush: %w", ErrClosed)
 		}
-		return fmt.Errorf("tracing: flush: events still queued, not yet handed to the sinks: %w", err)
+		return fmt.Errorf("tracing: flush: events still queued, not yet handed to the sinks%s: %w", c.writing(), err)
 	}
 	var errs []error
 	for i, err := range c.out.Flush(ctx) {
@@ -566,6 +567,19 @@ func (c *TracingClient) Flush(ctx context.Context) error {
 	}
 	c.logDrops(true)
 	return errors.Join(errs...)
+}
+
+// writing names the sinks with a Write in progress, as ", sink 0 (name)
+// still in Write since 1.2s", or "" when none is.
+func (c *TracingClient) writing() string {
+	var b strings.Builder
+	now := c.now().UnixNano()
+	for i := range c.sinks {
+		if since := c.out.Sink(i).WritingSince; since != 0 {
+			fmt.Fprintf(&b, ", sink %d (%s) still in Write since %v", i, c.sinks[i].name, time.Duration(now-since).Round(time.Millisecond))
+		}
+	}
+	return b.String()
 }
 
 // UndeliveredError is returned (joined with other errors) by Close when

@@ -175,6 +175,9 @@ func TestClient_FlushReturnsWhenSinkIgnoresCtx(t *testing.T) {
 			if !errors.Is(err, context.DeadlineExceeded) || !strings.HasPrefix(err.Error(), "tracing: flush") {
 				t.Fatalf("Flush = %v, want ctx's error", err)
 			}
+			if name := "sink 0 (" + sinkName(deaf) + ")"; !strings.Contains(err.Error(), name) {
+				t.Errorf("Flush = %q, want it to name %s, which had not answered", err, name)
+			}
 			close(deaf.release)
 			if err := c.Flush(ctxTimeout(t)); err != nil {
 				t.Fatalf("Flush once the sink returned: %v", err)
