@@ -17,7 +17,7 @@ type tuning struct {
 // Config.MaxBatch and Config.Timeout do at New. maxBatch is clamped to
 // [1, Config().MaxBatch]: the MaxBatch given to New is the largest it can
 // set, since it also sized the lanes. timeout is clamped to at least a
-// microsecond. A zero value restores Config's. The consumer reads them once
+// microsecond. Zero or less restores Config's. The consumer reads them once
 // per cycle, so a change applies from the next batch it assembles, and a
 // new timeout from the next time the batch timer is armed. It takes no
 // lock and does not allocate; safe for concurrent use.

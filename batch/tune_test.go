@@ -25,6 +25,11 @@ func TestSetBatchingClampsAndRestores(t *testing.T) {
 	if n, d := q.Batching(); n != 64 || d != time.Hour {
 		t.Fatalf("restored batching %d, %v; want 64, 1h", n, d)
 	}
+	q.SetBatching(8, time.Millisecond)
+	q.SetBatching(-5, -time.Second)
+	if n, d := q.Batching(); n != 64 || d != time.Hour {
+		t.Fatalf("batching %d, %v after negative values; want Config's, 64, 1h", n, d)
+	}
 }
 
 // A smaller batch size set while the queue runs bounds the batches handed
