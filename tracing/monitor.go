@@ -32,10 +32,12 @@ func (c *TracingClient) PublishExpvar(name string) error {
 	return nil
 }
 
-// Healthy reports whether the sinks are accepting events: false when every
-// Sink.Write for longer than TracingConfig.HealthThreshold has failed, when
-// one Sink.Write has been running for longer than that (a sink that hangs
-// rather than fails), and after Close. A disabled client is healthy. Safe
+// Healthy reports whether the sinks are accepting events: false when, for
+// longer than TracingConfig.HealthThreshold, every batch failed in at
+// least one sink's Write (one sink failing all along is enough, beside
+// others that write), when one Sink.Write has been running for longer
+// than that (a sink that hangs rather than fails), and after Close. A
+// disabled client is healthy. Metrics().Sinks says which sink fails. Safe
 // for concurrent use.
 func (c *TracingClient) Healthy() bool {
 	if c == nil || !c.cfg.Enabled {

@@ -207,3 +207,29 @@ func TestMetrics_SinkStats(t *testing.T) {
 		t.Fatalf("QueueCapacity = %d", m.QueueCapacity)
 	}
 }
+
+// Healthy is false while one sink fails every write, though another
+// writes: the events of the failing one are lost.
+func TestHealthyFalseWhileOneOfTwoSinksFails(t *testing.T) {
+	ctx := ctxTimeout(t)
+	bad := newRecordSink()
+	bad.writeErr = func([]TraceEvent) error { return errSink }
+	good := newRecordSink()
+	cfg := testConfig()
+	cfg.HealthThreshold = 5 * time.Millisecond
+	c, err := New(cfg, WithSink(good), WithSink(bad))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = c.Close(ctx) }()
+	for i := 0; i < 20; i++ {
+		c.DataFlow(ctx, "a", "o", "b", "i", "T", 1)
+		_ = c.Flush(ctx)
+		time.Sleep(2 * time.Millisecond)
+	}
+	if c.Healthy() {
+		m := c.Metrics()
+		t.Errorf("Healthy() = true while sink 1 failed %d writes for longer than HealthThreshold (sink 0 wrote %d events)", m.Sinks[1].WriteErrors, m.Sinks[0].Events)
+	}
+}
+
