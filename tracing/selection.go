@@ -1,6 +1,9 @@
 package tracing
 
-import "sync"
+import (
+	"reflect"
+	"sync"
+)
 
 // dropReason says why an event did not reach the queue; 0 means it did.
 type dropReason uint8
@@ -183,10 +186,15 @@ func WithFilter(pred func(*TraceEvent) bool) Option {
 // WithSampler sets a Sampler of the caller's own that decides which routine
 // events are kept, replacing what TracingConfig.Sampling describes (code
 // wins over configuration); the built-in strategies (percentage,
-// every_nth, adaptive, per trace) are chosen in TracingConfig.Sampling. Critical events and failures are never passed to it.
-// Default: the sampler of TracingConfig.Sampling, which keeps everything
-// unless a strategy is set. A nil Sampler keeps every event.
+// every_nth, adaptive, per trace) are chosen in TracingConfig.Sampling.
+// Critical events and failures are never passed to it. Default: the
+// sampler of TracingConfig.Sampling, which keeps everything unless a
+// strategy is set. A nil Sampler, also a nil pointer of a Sampler type,
+// keeps every event.
 func WithSampler(smp Sampler) Option {
+	if v := reflect.ValueOf(smp); v.Kind() == reflect.Pointer && v.IsNil() {
+		smp = nil
+	}
 	return optionFunc(func(o *options) {
 		o.selectorOpts = append(o.selectorOpts, func(s *selector) { s.sampler = smp })
 	})

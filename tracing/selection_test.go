@@ -232,6 +232,7 @@ func TestSelectionOptions(t *testing.T) {
 		{"sampler on zero selector", capture, []Option{WithSampler(percentageSampler(0))}, withContent(), dropSampled, true, ""},
 		{"sampler replaces config", sampled, []Option{WithSampler(percentageSampler(1))}, withContent(), keep, false, ""},
 		{"nil sampler turns sampling off", sampled, []Option{WithSampler(nil)}, withContent(), keep, false, ""},
+		{"nil pointer sampler turns sampling off", sampled, []Option{WithSampler((*pointerSampler)(nil))}, withContent(), keep, false, ""},
 		{"redactor on zero selector keeps content", capture, []Option{WithRedactor(func(ev *TraceEvent) {
 			ev.Data.CustomAttributes.Set(attr.String("r", "1"))
 		})}, withContent(), keep, true, "1"},
@@ -355,4 +356,13 @@ func TestRejectsAgreesWithAdmit(t *testing.T) {
 	if nilSel.rejects(KindDataFlow, "x") {
 		t.Error("nil selector rejects")
 	}
+}
+
+// pointerSampler is a Sampler with a pointer receiver, which drops every
+// event.
+type pointerSampler struct{ calls int }
+
+func (p *pointerSampler) Sample(*TraceEvent, float64) bool {
+	p.calls++
+	return false
 }
