@@ -232,4 +232,3 @@ func TestHealthyFalseWhileOneOfTwoSinksFails(t *testing.T) {
 		t.Errorf("Healthy() = true while sink 1 failed %d writes for longer than HealthThreshold (sink 0 wrote %d events)", m.Sinks[1].WriteErrors, m.Sinks[0].Events)
 	}
 }
-
