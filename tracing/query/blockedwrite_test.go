@@ -108,3 +108,18 @@ func TestCallsHonourCtxWhileAWriteBlocks(t *testing.T) {
 		t.Errorf("Close with a write blocked: returned after %v", took.Round(time.Millisecond))
 	}
 }
+
+// TestCloseWithoutCloseReply: a server that neither answers the close
+// frame nor closes its side holds Close for closeTimeout (a second), not
+// the WebSocket library's 5 s.
+func TestCloseWithoutCloseReply(t *testing.T) {
+	ctx := testCtx(t)
+	c := dial(t, ctx, stuckServer(t))
+	start := time.Now()
+	if err := c.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	if took := time.Since(start); took > 3*time.Second {
+		t.Errorf("Close returned after %v, want about a second", took.Round(time.Millisecond))
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"sync"
@@ -137,12 +138,22 @@ func (c *Client) Close() error {
 }
 
 // dial opens a WebSocket connection.
-func (c *Client) dial(ctx context.Context) (*websocket.Conn, error) {
+func (c *Client) dial(ctx context.Context) (*websocket.Conn, net.Conn, error) {
 	tlsCfg := c.cfg.tls
 	if tlsCfg == nil {
 		tlsCfg = &tls.Config{MinVersion: tls.VersionTLS12}
 	}
-	tr := &http.Transport{TLSClientConfig: tlsCfg, ForceAttemptHTTP2: false}
+	var sock net.Conn // the TCP connection, under TLS if any
+	nd := &net.Dialer{}
+	tr := &http.Transport{
+		TLSClientConfig:   tlsCfg,
+		ForceAttemptHTTP2: false,
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			nc, err := nd.DialContext(ctx, network, addr)
+			sock = nc
+			return nc, err
+		},
+	}
 	defer tr.CloseIdleConnections()
 	ws, resp, err := websocket.Dial(ctx, c.dialU, &websocket.DialOptions{
 		HTTPClient: &http.Client{
@@ -157,12 +168,12 @@ func (c *Client) dial(ctx context.Context) (*websocket.Conn, error) {
 	}
 	if err != nil {
 		if resp != nil && (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden) {
-			return nil, retry.Permanent(fmt.Errorf("query: dial %s: %s: %w", c.url, resp.Status, err))
+			return nil, nil, retry.Permanent(fmt.Errorf("query: dial %s: %s: %w", c.url, resp.Status, err))
 		}
-		return nil, fmt.Errorf("query: dial %s: %w", c.url, err)
+		return nil, nil, fmt.Errorf("query: dial %s: %w", c.url, err)
 	}
 	ws.SetReadLimit(compress.MaxMessageSize + 1<<20)
-	return ws, nil
+	return ws, sock, nil
 }
 
 // connect dials, probes the generation and renews the subscriptions, all
@@ -171,11 +182,11 @@ func (c *Client) dial(ctx context.Context) (*websocket.Conn, error) {
 func (c *Client) connect(ctx context.Context) (*conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.dialTimeout)
 	defer cancel()
-	ws, err := c.dial(ctx)
+	ws, sock, err := c.dial(ctx)
 	if err != nil {
 		return nil, err
 	}
-	cn := newConn(ws, c.log)
+	cn := newConn(ws, sock, c.log)
 	fail := func(what string, err error) (*conn, error) {
 		_ = ws.CloseNow()
 		return nil, fmt.Errorf("query: %s %s: %w", what, c.url, err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"sync"
 	"time"
 
@@ -22,9 +23,10 @@ const closeTimeout = time.Second
 // conn is one WebSocket connection to the server, with the calls waiting
 // for their replies in the order they were sent.
 type conn struct {
-	ws  *websocket.Conn
-	gen transport.Protocol
-	log *zap.Logger
+	ws   *websocket.Conn
+	sock net.Conn // ws's TCP connection, nil if unknown
+	gen  transport.Protocol
+	log  *zap.Logger
 
 	// wsem holds a token while a request is built, registered and
 	// written: it orders the pending list with the writes, and, being a
@@ -53,8 +55,8 @@ type reply struct {
 }
 
 // newConn returns the conn of ws, not yet read.
-func newConn(ws *websocket.Conn, log *zap.Logger) *conn {
-	return &conn{ws: ws, log: log, wsem: make(chan struct{}, 1)}
+func newConn(ws *websocket.Conn, sock net.Conn, log *zap.Logger) *conn {
+	return &conn{ws: ws, sock: sock, log: log, wsem: make(chan struct{}, 1)}
 }
 
 // send writes the request build returns and registers its call. build runs
@@ -216,7 +218,13 @@ func (cn *conn) close() {
 	select {
 	case <-done:
 	case <-t.C:
-		_ = cn.ws.CloseNow()
+		// The library's CloseNow waits for the Close under way, which
+		// waits 5 s for the reply: closing the socket ends it now.
+		if cn.sock != nil {
+			_ = cn.sock.Close()
+		} else {
+			_ = cn.ws.CloseNow()
+		}
 		<-done
 	}
 }
