@@ -24,4 +24,12 @@
 // registered actor, see RegisterMiddleware) and returns next's error
 // unchanged: tracing never fails an actor or a send. When the client is
 // disabled each returns next itself, so tracing that is off adds nothing.
+//
+// # Panics
+//
+// An actor's run, or a Serve handle, that panics is recorded as
+// ActorFailed with the error "panic: " and the panic's value (see
+// PanicError), Serve's own trace of the message ends failed and Serve's
+// lifecycle ActorFailed; the panic then goes on, as if tracing were not
+// there.
 package actors

@@ -33,7 +33,7 @@ func (e Envelope[T]) Context(ctx context.Context) context.Context {
 }
 
 // envelopeCause lets the middleware find the cause of an Envelope of any
-// type passed as an any (see MessageRunner).
+// type passed as an any (see MessageRunner), as a value or a pointer.
 func (e Envelope[T]) envelopeCause() tracing.Cause { return e.Cause }
 
 type causeCarrier interface{ envelopeCause() tracing.Cause }

@@ -2,6 +2,7 @@ package actors
 
 import (
 	"context"
+	"reflect"
 
 	"github.com/reflowtrace/reflowtrace-go/internal/clock"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
@@ -123,13 +124,20 @@ func (r *tracedMessageRunner) Unwrap() MessageRunner { return r.inner }
 // ActorCompleted or ActorFailed. An Envelope msg's trace and cause are
 // the run's.
 func (r *tracedMessageRunner) Run(ctx context.Context, msg any) error {
-	if e, ok := msg.(causeCarrier); ok {
+	if e, ok := msg.(causeCarrier); ok && !nilPointer(msg) {
 		ctx = tracing.ContextWithCause(ctx, e.envelopeCause())
 	}
 	if !r.c.Enabled() {
 		return r.inner.Run(ctx, msg)
 	}
 	return runTraced(ctx, r.c, r.name, func(ctx context.Context) error { return r.inner.Run(ctx, msg) })
+}
+
+// nilPointer reports whether v is a nil pointer (a nil *Envelope[T],
+// which carries no cause).
+func nilPointer(v any) bool {
+	rv := reflect.ValueOf(v)
+	return rv.Kind() == reflect.Pointer && rv.IsNil()
 }
 
 // SendMiddleware returns a SendFunc that sends through next and records a

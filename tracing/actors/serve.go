@@ -39,16 +39,31 @@ func Serve[T any](ctx context.Context, c *tracing.TracingClient, actorID string,
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	if c.Enabled() {
-		c.ActorStarted(ctx, actorID)
-		defer func() {
-			if err != nil {
-				c.ActorFailed(ctx, actorID, err)
-			} else {
-				c.ActorCompleted(ctx, actorID)
-			}
-		}()
+	if !c.Enabled() {
+		return serve(ctx, c, actorID, inbox, handle)
 	}
+	c.ActorStarted(ctx, actorID)
+	returned := false
+	defer func() {
+		switch {
+		case !returned:
+			// handle panicked: the panic goes on once recorded.
+			r := recover()
+			c.ActorFailed(ctx, actorID, PanicError{Value: r})
+			panic(r)
+		case err != nil:
+			c.ActorFailed(ctx, actorID, err)
+		default:
+			c.ActorCompleted(ctx, actorID)
+		}
+	}()
+	err = serve(ctx, c, actorID, inbox, handle)
+	returned = true
+	return err
+}
+
+// serve is Serve's loop.
+func serve[T any](ctx context.Context, c *tracing.TracingClient, actorID string, inbox <-chan Envelope[T], handle func(ctx context.Context, msg T) error) error {
 	flow := tracing.FlowID("")
 	if ref, ok := tracing.CauseFromContext(ctx).Trace(); ok {
 		flow = ref.FlowID
@@ -92,27 +107,59 @@ func serveOne(ctx context.Context, c *tracing.TracingClient, flow tracing.FlowID
 			mctx = tracing.ContextWithCause(mctx, cause)
 		}
 	}
-	err := runTraced(mctx, c, actorID, handle)
-	if own {
-		status := tracing.ExecutionStatus{Kind: tracing.StatusCompleted}
-		if err != nil {
-			status = tracing.FailedStatus(err.Error())
-		}
-		_ = c.EndTrace(mctx, status) // only fails once the client is closed
+	if !own {
+		return runTraced(mctx, c, actorID, handle)
 	}
+	returned := false
+	defer func() {
+		if !returned {
+			// handle panicked: the message's trace ends failed, and the
+			// panic goes on.
+			r := recover()
+			_ = c.EndTrace(mctx, tracing.FailedStatus(PanicError{Value: r}.Error()))
+			panic(r)
+		}
+	}()
+	err := runTraced(mctx, c, actorID, handle)
+	returned = true
+	status := tracing.ExecutionStatus{Kind: tracing.StatusCompleted}
+	if err != nil {
+		status = tracing.FailedStatus(err.Error())
+	}
+	_ = c.EndTrace(mctx, status) // only fails once the client is closed
 	return err
 }
 
 // runTraced records ActorStarted, calls run with a ctx carrying it, then
 // records ActorCompleted or ActorFailed with run's duration, and returns
-// run's error unchanged.
+// run's error unchanged. A run that panics is recorded as ActorFailed
+// with "panic: " and the panic's value, and the panic goes on.
 func runTraced(ctx context.Context, c *tracing.TracingClient, name string, run func(context.Context) error) error {
 	// Two clock reads in all: each event's gives its time and id, and
 	// their monotonic readings the run's duration.
 	start := step.Begin()
 	rctx := tracing.ContextWithEvent(ctx, step.RunStarted(c, ctx, name, start))
+	ended := false
+	defer func() {
+		if ended {
+			return
+		}
+		r := recover()
+		end := step.Begin()
+		step.RunEnded(c, rctx, name, end, step.Ended(end.Mono-start.Mono, PanicError{Value: r}))
+		panic(r)
+	}()
 	err := run(rctx)
+	ended = true
 	end := step.Begin()
 	step.RunEnded(c, rctx, name, end, step.Ended(end.Mono-start.Mono, err))
 	return err
 }
+
+// PanicError is the failure recorded for an actor's run, or a Serve,
+// that panicked: the run's ActorFailed event holds its message, "panic: "
+// and the panic's value. The panic itself is not stopped.
+type PanicError struct{ Value any }
+
+// Error returns "panic: " and the panic's value.
+func (e PanicError) Error() string { return fmt.Sprintf("panic: %v", e.Value) }
