@@ -44,6 +44,11 @@ var _ TextMapCarrier = HeaderCarrier(nil)
 // Get returns the first value of key, or "".
 func (c HeaderCarrier) Get(key string) string { return http.Header(c).Get(key) }
 
+// Values returns every value of key, as Extract reads a field that may
+// come in several headers (tracestate). Its method is that of
+// OpenTelemetry's propagation.ValuesGetter.
+func (c HeaderCarrier) Values(key string) []string { return http.Header(c).Values(key) }
+
 // Set replaces the values of key with value.
 func (c HeaderCarrier) Set(key, value string) { http.Header(c).Set(key, value) }
 

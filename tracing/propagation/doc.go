@@ -42,8 +42,10 @@
 // # Robustness
 //
 // Extraction never fails loudly: a missing or malformed traceparent leaves
-// the context unchanged, and a malformed, oversized or mismatched
-// reflow-trace is ignored while traceparent's trace is still joined.
+// the context unchanged, and a malformed or oversized reflow-trace is
+// ignored while traceparent's trace is still joined. A reflow-trace whose
+// c does not match traceparent's parent id gives no cause, but its flow
+// and execution ids are still taken (see TraceContext.Parse).
 // TraceContext.Parse reports with an ok bool whether a trace was found.
 //
 // # OpenTelemetry

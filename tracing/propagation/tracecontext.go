@@ -29,6 +29,11 @@ const maxTracestateLen = 512
 // maxTracestateMembers is the most list members a tracestate may have.
 const maxTracestateMembers = 32
 
+// maxTracestateInput is the longest tracestate read: 32 members of the
+// longest key (256 bytes) and value (256 bytes), with their separators
+// and some blanks around them; a longer one is malformed.
+const maxTracestateInput = maxTracestateMembers*(256+1+256+1) + 1024
+
 // MaxHeaderLen is the longest reflow-trace value written or read; a longer
 // one is ignored on extraction.
 const MaxHeaderLen = 1024
@@ -65,11 +70,14 @@ func (TraceContext) Fields() []string {
 // cause's tracing.EventID.SpanID or, for a ctx with a trace and no cause,
 // the trace's tracing.TraceID.RootSpanID. The tracestate Extract found
 // with the same trace is forwarded, as W3C Trace Context asks. A ctx with
-// no trace (and no Client, or a disabled one) writes nothing. It never
-// fails.
+// no trace (and no Client, or a disabled one) writes nothing; a nil ctx
+// stands for context.Background(). It never fails.
 func (p TraceContext) Inject(ctx context.Context, carrier TextMapCarrier) {
 	if carrier == nil {
 		return
+	}
+	if ctx == nil {
+		ctx = context.Background()
 	}
 	ref, ok := tracing.CauseFromContext(ctx).Trace()
 	if !ok && p.Client != nil {
@@ -108,7 +116,7 @@ type tracestate struct {
 // look like key=value (printable ASCII, at most maxTracestateMembers of
 // them), joined again, within maxTracestateLen; "" when none is left.
 func cleanTracestate(v string) string {
-	if v == "" || len(v) > 8*maxTracestateLen {
+	if v == "" || len(v) > maxTracestateInput {
 		return ""
 	}
 	var members []string
@@ -138,6 +146,16 @@ func cleanTracestate(v string) string {
 		members = slices.Delete(members, i, i+1)
 	}
 	return strings.Join(members, ",")
+}
+
+// tracestateOf returns carrier's tracestate: the values of all its
+// tracestate headers joined, as W3C Trace Context asks, when the carrier
+// can list them (HeaderCarrier, OpenTelemetry's HeaderCarrier).
+func tracestateOf(carrier TextMapCarrier) string {
+	if vc, ok := carrier.(interface{ Values(key string) []string }); ok {
+		return strings.Join(vc.Values(TracestateField), ",")
+	}
+	return carrier.Get(TracestateField)
 }
 
 // printable reports whether s is printable ASCII.
@@ -197,15 +215,20 @@ func formatReflow(ref tracing.TraceRef, cause tracing.Cause) string {
 // Extract returns a copy of ctx that carries the trace and cause found in
 // carrier (see Parse), for the events recorded with it to join the
 // sender's trace, and carrier's tracestate, for Inject to forward with
-// that trace (a malformed tracestate is not forwarded). When carrier
-// holds no valid traceparent it returns ctx unchanged. It never fails and
-// never panics on malformed input.
+// that trace (a malformed tracestate is not forwarded; several tracestate
+// headers, when the carrier has a Values method as HeaderCarrier does,
+// are one list). When carrier holds no valid traceparent it returns ctx
+// unchanged; a nil ctx stands for context.Background(). It never fails
+// and never panics on malformed input.
 func (p TraceContext) Extract(ctx context.Context, carrier TextMapCarrier) context.Context {
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	ref, cause, ok := p.Parse(carrier)
 	if !ok {
 		return ctx
 	}
-	if ts := cleanTracestate(carrier.Get(TracestateField)); ts != "" {
+	if ts := cleanTracestate(tracestateOf(carrier)); ts != "" {
 		ctx = context.WithValue(ctx, tracestateKey{}, tracestate{trace: ref.ID, value: ts})
 	}
 	if p.Client != nil {

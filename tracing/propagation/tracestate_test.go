@@ -2,6 +2,8 @@ package propagation_test
 
 import (
 	"context"
+	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -72,5 +74,69 @@ func TestTracestateStaysWithItsTrace(t *testing.T) {
 	ctx = p.Extract(context.Background(), propagation.MapCarrier{"traceparent": "garbage", "tracestate": "congo=t61rcWkgMzE"})
 	if ctx != context.Background() {
 		t.Fatal("Extract changed the ctx without a valid traceparent")
+	}
+}
+
+// A valid tracestate over 4096 bytes (W3C allows 32 members of up to
+// 256+1+256 bytes) is truncated as the docs say (long members first, then
+// from the end), not dropped whole.
+func TestTracestateLongValidIsTruncated(t *testing.T) {
+	var members []string
+	members = append(members, "congo=t61rcWkgMzE", "rojo=00f067aa0ba902b7")
+	for i := range 20 {
+		members = append(members, fmt.Sprintf("k%02d=%s", i, strings.Repeat("v", 250)))
+	}
+	in := strings.Join(members, ",") // 22 members, ~5.1 KB
+	if len(in) <= 4096 {
+		t.Fatalf("input of %d bytes", len(in))
+	}
+	var p propagation.TraceContext
+	ctx := p.Extract(context.Background(), propagation.MapCarrier{"traceparent": incomingTraceparent, "tracestate": in})
+	out := propagation.MapCarrier{}
+	p.Inject(ctx, out)
+	// Long members go first, as many as it takes.
+	if got, want := out["tracestate"], "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7,"+members[len(members)-1]; got != want {
+		t.Fatalf("tracestate of a valid %d-byte input forwarded as %q, want %q", len(in), got, want)
+	}
+}
+
+// W3C Trace Context: multiple tracestate headers are one list (RFC 7230
+// combining); forwarding only the first loses other vendors' state.
+func TestTracestateMultipleHeaders(t *testing.T) {
+	h := http.Header{}
+	h.Set("traceparent", incomingTraceparent)
+	h.Add("tracestate", "congo=t61rcWkgMzE")
+	h.Add("tracestate", "rojo=00f067aa0ba902b7")
+	var p propagation.TraceContext
+	ctx := p.Extract(context.Background(), propagation.HeaderCarrier(h))
+	out := propagation.MapCarrier{}
+	p.Inject(ctx, out)
+	if got, want := out["tracestate"], "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"; got != want {
+		t.Fatalf("tracestate forwarded %q, want %q", got, want)
+	}
+}
+
+// A nil ctx stands for context.Background() in Extract and Inject.
+func TestNilContext(t *testing.T) {
+	c, _ := newClient(t, "f")
+	for _, tt := range []struct {
+		name string
+		f    func()
+	}{
+		{"Extract with tracestate", func() {
+			_ = propagation.TraceContext{}.Extract(nil, propagation.MapCarrier{"traceparent": incomingTraceparent, "tracestate": "a=1"})
+		}},
+		{"Inject with a Client", func() {
+			propagation.TraceContext{Client: c}.Inject(nil, propagation.MapCarrier{})
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			defer func() {
+				if p := recover(); p != nil {
+					t.Fatalf("panicked: %v", p)
+				}
+			}()
+			tt.f()
+		})
 	}
 }
