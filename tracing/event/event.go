@@ -6,7 +6,9 @@
 //
 // Each returns an event with a new UUIDv7 EventID, the current time as its
 // Timestamp and itself as its root cause; the client fills the TraceID and,
-// from the context, the causality. None of them allocates.
+// from the context, the causality. None of them allocates, but for
+// NetworkEvent and Custom given more than four attributes (the first four
+// are held in the event itself).
 //
 // To record an event of a built-in kind, the per-kind methods of
 // [tracing.TracingClient] ([tracing.TracingClient.DataFlow],
