@@ -97,7 +97,7 @@ func (p TraceContext) Inject(ctx context.Context, carrier TextMapCarrier) {
 	}
 	carrier.Set(TraceparentField, formatTraceparent(ref.ID, parent))
 	carrier.Set(ReflowField, formatReflow(ref, cause))
-	if ts, ok := ctx.Value(tracestateKey{}).(tracestate); ok && ts.trace == ref.ID {
+	if ts, ok := ctx.Value(tracestateKey{}).(tracestate); ok && ts.trace == ref.ID && ts.value != "" {
 		carrier.Set(TracestateField, ts.value)
 	}
 }
@@ -228,7 +228,9 @@ func (p TraceContext) Extract(ctx context.Context, carrier TextMapCarrier) conte
 	if !ok {
 		return ctx
 	}
-	if ts := cleanTracestate(tracestateOf(carrier)); ts != "" {
+	// A carrier without one hides the tracestate an earlier Extract put
+	// in ctx.
+	if ts := cleanTracestate(tracestateOf(carrier)); ts != "" || ctx.Value(tracestateKey{}) != nil {
 		ctx = context.WithValue(ctx, tracestateKey{}, tracestate{trace: ref.ID, value: ts})
 	}
 	if p.Client != nil {

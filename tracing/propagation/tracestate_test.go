@@ -140,3 +140,17 @@ func TestNilContext(t *testing.T) {
 		})
 	}
 }
+
+// The tracestate forwarded is the last Extract's: one without a
+// tracestate leaves none to forward, though ctx came from an Extract
+// that had one.
+func TestTracestateOfTheLastExtract(t *testing.T) {
+	var p propagation.TraceContext
+	ctx := p.Extract(context.Background(), propagation.MapCarrier{"traceparent": incomingTraceparent, "tracestate": "congo=t61rcWkgMzE"})
+	ctx = p.Extract(ctx, propagation.MapCarrier{"traceparent": incomingTraceparent})
+	out := propagation.MapCarrier{}
+	p.Inject(ctx, out)
+	if ts, ok := out["tracestate"]; ok {
+		t.Fatalf("tracestate %q forwarded, want none: the last Extract had none", ts)
+	}
+}
