@@ -410,7 +410,7 @@ func (s *Sink) open() error {
 // kept (WithMaxFiles(0)), since rotating would then delete it.
 func (s *Sink) setAsideLocked() error {
 	held, writes := "plain JSON Lines", "lz4 frames"
-	if s.cfg.lz4 {
+	if !s.cfg.lz4 {
 		held, writes = writes, held
 	}
 	if s.cfg.maxFiles == 0 {
@@ -495,7 +495,11 @@ func (s *Sink) Write(ctx context.Context, batch []tracing.TraceEvent) error {
 	}
 	for i := range batch {
 		s.line = appendFileLine(&s.enc, s.line[:0], &batch[i])
-		if err := s.rotateIfFullLocked(len(s.line)); err != nil {
+		n := len(s.line)
+		if s.newline {
+			n++ // the newline that ends a line torn by a failed write
+		}
+		if err := s.rotateIfFullLocked(n); err != nil {
 			s.abortLocked()
 			return err
 		}

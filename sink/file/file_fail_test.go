@@ -413,3 +413,43 @@ func clientOnFullDisk(t *testing.T, s *Sink) {
 		t.Fatalf("Metrics after Close: recorded %d delivered %d dropped %+v", m.Recorded, m.Delivered, m.Dropped)
 	}
 }
+
+// After a failed write left a torn line, the newline the next line is
+// written after counts for rotation by size: the file stays within
+// WithMaxBytes.
+func TestRotationCountsPendingNewline(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "trace.jsonl")
+	a, b, c := sinktest.Event(0), sinktest.Event(1), sinktest.Event(2)
+	lens := lineBytes([]tracing.TraceEvent{a, b, c})
+	const torn = 10
+	max := lens[0] + torn + lens[2]
+	s, d := newOnDisk(t, path, WithMaxBytes(max), WithMaxFiles(5))
+	defer s.Close(t.Context())
+	if err := s.Write(t.Context(), []tracing.TraceEvent{a}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	d.setRoom(torn)
+	if err := s.Write(t.Context(), []tracing.TraceEvent{b}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Flush(t.Context()); err == nil {
+		t.Fatal("Flush on a full disk succeeded")
+	}
+	d.setRoom(-1)
+	if err := s.Write(t.Context(), []tracing.TraceEvent{c}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Size() > max {
+		t.Fatalf("%s holds %d bytes, WithMaxBytes(%d)", path, fi.Size(), max)
+	}
+}

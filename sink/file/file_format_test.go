@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/reflowtrace/reflowtrace-go/sink/internal/sinktest"
@@ -81,5 +82,22 @@ func TestFileFormatSwitchWithoutRotatedFiles(t *testing.T) {
 	}
 	if string(after) != string(before) {
 		t.Fatalf("New changed the file it refused: %d bytes, was %d", len(after), len(before))
+	}
+}
+
+// New's ErrFormatMismatch error names what the file holds and what the
+// sink writes, in that order.
+func TestFormatMismatchMessage(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "trace.jsonl")
+	writeFile(t, path, [][]tracing.TraceEvent{sinktest.Batch(0, 2)})
+	s, err := New(path, WithCompression(transport.CompressionLZ4), WithMaxFiles(0))
+	if s != nil {
+		s.Close(t.Context())
+	}
+	if !errors.Is(err, ErrFormatMismatch) {
+		t.Fatalf("New = %v", err)
+	}
+	if !strings.Contains(err.Error(), "holds plain JSON Lines and the sink writes lz4 frames") {
+		t.Fatalf("New = %q: the file holds plain JSON Lines, the sink writes lz4", err)
 	}
 }

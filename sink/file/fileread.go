@@ -80,7 +80,8 @@ func RotatedFiles(path string) ([]string, error) {
 			if !ok || e.IsDir() {
 				continue
 			}
-			if i, err := strconv.Atoi(rest); err == nil && i >= 1 && rotatedName(path, i) == filepath.Join(filepath.Dir(path), e.Name()) {
+			// rest as rotatedName writes it: no sign, no leading zero.
+			if i, err := strconv.Atoi(rest); err == nil && i >= 1 && strconv.Itoa(i) == rest {
 				nums = append(nums, i)
 			}
 		}
@@ -132,12 +133,14 @@ func ReadFile(path string) iter.Seq2[tracing.TraceEvent, error] {
 func readOneFile(name string, yield func(tracing.TraceEvent, error) bool) bool {
 	f, err := os.Open(name)
 	if err != nil {
-		return yield(tracing.TraceEvent{}, fmt.Errorf("sink: file %s: read: %w", name, err))
+		yield(tracing.TraceEvent{}, fmt.Errorf("sink: file %s: read: %w", name, err))
+		return false // such an error ends the iteration
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return yield(tracing.TraceEvent{}, fmt.Errorf("sink: file %s: read: %w", name, err))
+		yield(tracing.TraceEvent{}, fmt.Errorf("sink: file %s: read: %w", name, err))
+		return false
 	}
 	return readEvents(name, f, fi.Size(), yield)
 }

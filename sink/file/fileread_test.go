@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -230,5 +231,83 @@ func checkRewrite(t *testing.T, evs []tracing.TraceEvent) {
 	}
 	if err := sinktest.EventsEqual(normalized(back), want); err != nil {
 		t.Fatalf("rewrite: %v", err)
+	}
+}
+
+// A path not in clean form ("dir/./trace.jsonl", a doubled separator):
+// RotatedFiles and ReadFile find the rotated files the sink wrote.
+func TestRotatedFilesUncleanPath(t *testing.T) {
+	dir := t.TempDir()
+	for _, path := range []string{
+		dir + string(os.PathSeparator) + "." + string(os.PathSeparator) + "trace.jsonl",
+		dir + string(os.PathSeparator) + string(os.PathSeparator) + "trace2.jsonl",
+	} {
+		var batches [][]tracing.TraceEvent
+		for i := 0; i < 20; i += 2 {
+			batches = append(batches, sinktest.Batch(i, 2))
+		}
+		writeFile(t, path, batches, WithMaxBytes(4000), WithMaxFiles(100))
+		if _, err := os.Stat(path + ".1"); err != nil {
+			t.Fatalf("no rotation happened: %v", err)
+		}
+		files, err := RotatedFiles(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(files) < 2 {
+			t.Errorf("RotatedFiles(%q) = %v: rotated files missing", path, files)
+		}
+		got, _ := readAll(t, path)
+		if n := sinktest.EventNumbers(got); !slices.Equal(n, sinktest.Seq(0, 20)) {
+			t.Errorf("ReadFile(%q) read %v, want 0..19", path, n)
+		}
+	}
+}
+
+// A relative path with a "./" prefix, as a user types it.
+func TestRotatedFilesDotSlashRelative(t *testing.T) {
+	t.Chdir(t.TempDir())
+	path := "./trace.jsonl"
+	var batches [][]tracing.TraceEvent
+	for i := 0; i < 20; i += 2 {
+		batches = append(batches, sinktest.Batch(i, 2))
+	}
+	writeFile(t, path, batches, WithMaxBytes(4000), WithMaxFiles(100))
+	got, _ := readAll(t, path)
+	if n := sinktest.EventNumbers(got); !slices.Equal(n, sinktest.Seq(0, 20)) {
+		t.Errorf("ReadFile(%q) read %v, want 0..19", path, n)
+	}
+}
+
+// A file of the set that cannot be opened ends ReadFile's iteration, also
+// when the loop body goes on after the error.
+func TestReadFileOpenErrorEndsIteration(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "trace.jsonl")
+	writeFile(t, path, [][]tracing.TraceEvent{sinktest.Batch(0, 2)})
+	// path.1: a file of the set that cannot be opened.
+	if err := os.Symlink(filepath.Join(dir, "gone"), path+".1"); err != nil {
+		t.Fatal(err)
+	}
+	var fatal error
+	var after int
+	for ev, err := range ReadFile(path) {
+		var c *CorruptLineError
+		switch {
+		case err != nil && !errors.As(err, &c):
+			if fatal == nil {
+				fatal = err
+			}
+			continue
+		case fatal != nil:
+			after++
+		}
+		_ = ev
+	}
+	if fatal == nil {
+		t.Fatal("no error for the file that cannot be opened")
+	}
+	if after > 0 {
+		t.Fatalf("after the fatal error %v, ReadFile yielded %d more items", fatal, after)
 	}
 }
