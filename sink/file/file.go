@@ -121,6 +121,12 @@ type Stats struct {
 	Bytes uint64
 	// Rotations counts rotated files; Syncs counts fsync calls.
 	Rotations, Syncs uint64
+	// CutBytes counts the bytes of torn lz4 frames or blocks (left by a
+	// crash, found at New, or by a failed write) cut from the end of the
+	// live file before a new frame was appended to it, which ReadFile
+	// would otherwise read as their continuation. No acknowledged event
+	// was in them.
+	CutBytes uint64
 	// Delivered counts the events of successful Writes that reached the
 	// file: their lines were handed whole to the operating system under
 	// SyncNever, and made durable by an fsync under every other policy
@@ -157,8 +163,11 @@ type Stats struct {
 // A crash can leave the last line torn (or, with lz4, the last frame cut).
 // ReadFile skips and reports a torn line instead of failing. New
 // appends to an existing file of its format; when its last line is torn,
-// it starts on a fresh line (a plain file), or a new frame (an lz4 file).
-// A file of the other format is rotated away first (see New).
+// it starts on a fresh line (a plain file), or a new frame (an lz4 file)
+// after cutting off what the crash left of a frame header, a block or a
+// checksum (counted in Stats.CutBytes: no Flush had returned for it), as
+// a new frame after it would be read as its continuation. A file of the
+// other format is rotated away first (see New).
 //
 // # Failures
 //
@@ -175,7 +184,8 @@ type Stats struct {
 // sink.ErrDropped, for the events dropped since the last report, joined
 // with the I/O error. After a failed write the sink carries on: the next
 // line starts on a fresh line (a plain file) or in a new frame (an lz4
-// file), so that once the disk has room again ReadFile reads what follows.
+// file, after the part of a block the failed write left is cut off), so
+// that once the disk has room again ReadFile reads what follows.
 // A failed rotation leaves no live file; the next Write opens one again.
 // Errors name the path.
 //
@@ -373,6 +383,9 @@ func (s *Sink) open() error {
 		}
 		size, torn = 0, false
 	}
+	if s.cfg.lz4 && size > 0 {
+		size = s.cutTorn(f, size)
+	}
 	s.cw = countingWriter{w: f, n: size, last: '\n'}
 	if s.testHookFile != nil {
 		s.cw.w = s.testHookFile(f)
@@ -422,6 +435,18 @@ func (s *Sink) setAsideLocked() error {
 	}
 	s.stats.Rotations++
 	return nil
+}
+
+// cutTorn truncates the lz4 file f, of size bytes, to its whole frames
+// and blocks (see lz4WholeLen) and returns its size then. A truncation
+// that fails leaves the file as it is, for ReadFile to skip the torn part.
+func (s *Sink) cutTorn(f *os.File, size int64) int64 {
+	keep := lz4WholeLen(f, size)
+	if keep == size || f.Truncate(keep) != nil {
+		return size
+	}
+	s.stats.CutBytes += uint64(size - keep)
+	return keep
 }
 
 // newFrame sets the lz4 writer up for a new frame, which starts with the
@@ -526,6 +551,11 @@ func (s *Sink) Write(ctx context.Context, batch []tracing.TraceEvent) error {
 func (s *Sink) queueLineLocked(line []byte) error {
 	if s.cfg.lz4 {
 		if s.frameBroken {
+			// What the failed write left of a block goes: the new frame
+			// would otherwise be read as its continuation.
+			if s.f != nil {
+				s.cw.n = s.cutTorn(s.f, s.cw.n)
+			}
 			if err := s.newFrame(); err != nil {
 				return err
 			}

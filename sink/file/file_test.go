@@ -479,11 +479,15 @@ func TestFileLZ4Torn(t *testing.T) {
 			if tt.wantBad > 0 && !bad[0].Torn {
 				t.Fatalf("bad line %+v is not torn", bad[0])
 			}
-			// Appending after the crash adds a new frame that reads back.
-			writeFile(t, path, [][]tracing.TraceEvent{sinktest.Batch(100, 3)}, WithCompression(transport.CompressionLZ4))
+			// Appending after the crash cuts the torn part off and adds a
+			// new frame that reads back.
+			st := writeFile(t, path, [][]tracing.TraceEvent{sinktest.Batch(100, 3)}, WithCompression(transport.CompressionLZ4)).Stats()
 			got, bad = readAll(t, path)
-			if !slices.Equal(sinktest.EventNumbers(got), append(tt.wantRead, sinktest.Seq(100, 3)...)) || len(bad) != tt.wantBad {
+			if !slices.Equal(sinktest.EventNumbers(got), append(tt.wantRead, sinktest.Seq(100, 3)...)) || len(bad) != 0 {
 				t.Fatalf("after append: read %v and %v", sinktest.EventNumbers(got), bad)
+			}
+			if cut := st.CutBytes > 0; cut != (tt.wantBad > 0) {
+				t.Fatalf("after append: Stats.CutBytes = %d for a file torn: %v", st.CutBytes, tt.wantBad > 0)
 			}
 		})
 	}

@@ -175,14 +175,17 @@ func readEvents(name string, f interface {
 }
 
 // isLZ4 reports whether the file f, of size bytes, holds lz4 frames: it
-// starts with the frame magic number, or (an lz4 file whose first frame
+// starts with the frame magic number (or is the start of one, torn), or (an lz4 file whose first frame
 // header is damaged, or torn by a full disk) it starts with what cannot
 // begin JSON Lines and holds the magic number further on. Any other file
 // is read as JSON Lines.
 func isLZ4(f io.ReaderAt, size int64) bool {
 	var head [4]byte
-	n, _ := f.ReadAt(head[:], 0)
-	return n == 4 && bytes.Equal(head[:], lz4FrameMagic) || n > 0 && !textStart(head[0]) && hasMagic(f, size)
+	n, _ := f.ReadAt(head[:min(int64(len(head)), size)], 0)
+	if n > 0 && bytes.HasPrefix(lz4FrameMagic, head[:n]) {
+		return true // the magic, or a file torn within it
+	}
+	return n > 0 && !textStart(head[0]) && hasMagic(f, size)
 }
 
 // textStart reports whether a file starting with b can be JSON Lines as
@@ -311,6 +314,7 @@ type lz4Frames struct {
 
 	inFrame      bool
 	frameStart   int64
+	frameEnd     int64 // after the last end mark read (before its checksum)
 	blockMax     int
 	blockSum     bool // blocks are followed by a checksum
 	contentSum   bool // the frame ends with a checksum
@@ -432,6 +436,12 @@ func (z *lz4Frames) nextBlock() error {
 			return nil
 		}
 		if magic != 0x184d2204 {
+			if z.frameEnd > 0 && z.frameEnd+4 == z.frameStart {
+				// Right after a frame's content checksum: that checksum
+				// may have been torn by a crash and the next frame
+				// appended to it, so look for the magic from there.
+				z.frameStart = z.frameEnd - 1
+			}
 			return z.broken(fmt.Errorf("bad frame magic %#x", magic), false)
 		}
 		return z.readFrameHeader()
@@ -450,6 +460,7 @@ func (z *lz4Frames) nextBlock() error {
 		return &lz4BrokenError{err: errors.New("frame not ended"), truncated: true, clean: true}
 	}
 	if size == 0 { // end mark
+		z.frameEnd = z.off
 		if z.contentSum {
 			if err := z.read(b4[:]); err != nil {
 				return z.broken(fmt.Errorf("content checksum: %w", err), true)
@@ -503,6 +514,13 @@ func (z *lz4Frames) nextBlock() error {
 			if err == nil {
 				err = errors.New("bad block length")
 			}
+			if z.independent {
+				// Its size was plausible and the blocks do not depend on
+				// each other: the next block is read, and only the lines
+				// this one touches are lost.
+				z.pending = nil
+				return &lz4BrokenError{err: fmt.Errorf("block: %w", err)}
+			}
 			return z.broken(fmt.Errorf("block: %w", err), false)
 		}
 		z.out = z.out[:n]
@@ -549,4 +567,99 @@ func (z *lz4Frames) readFrameHeader() error {
 	z.inFrame = true
 	z.dict = z.dict[:0]
 	return nil
+}
+
+// lz4WholeLen returns how much of the lz4 file f, of size bytes, to keep
+// before appending a frame to it: size, unless the file ends inside a
+// frame header, a block or an end mark's checksum (a crash or a failed
+// write tore it), and then the length up to the last whole block or
+// frame. A new frame appended after such a torn piece would be read as
+// its continuation. It walks the frame and block headers only; a region
+// it cannot parse (damage, not a torn end) stops the walk and the file is
+// kept whole, for ReadFile to resynchronize in.
+func lz4WholeLen(f io.ReaderAt, size int64) int64 {
+	var b [4]byte
+	at := func(off int64, n int) bool {
+		if off+int64(n) > size {
+			return false
+		}
+		m, _ := f.ReadAt(b[:n], off)
+		return m == n
+	}
+	off, keep := int64(0), int64(0)
+	for off < size {
+		if !at(off, 4) {
+			if size-off < 4 && bytes.HasPrefix(lz4FrameMagic, readTail(f, off, size)) {
+				return keep // a torn magic
+			}
+			return size
+		}
+		if !bytes.Equal(b[:], lz4FrameMagic) {
+			return size // not a frame the sink starts: leave it to ReadFile
+		}
+		if !at(off+4, 2) {
+			return keep
+		}
+		flg, bd := b[0], b[1]
+		idx := (bd >> 4) & 7
+		if flg>>6 != 1 || idx < 4 {
+			return size
+		}
+		blockMax := int64(64<<10) << (2 * (idx - 4))
+		hdr := int64(4 + 2 + 1)
+		if flg&0x08 != 0 {
+			hdr += 8
+		}
+		if flg&0x01 != 0 {
+			hdr += 4
+		}
+		if off+hdr > size {
+			return keep
+		}
+		off += hdr
+		keep = off
+		for {
+			if !at(off, 4) {
+				if off == size {
+					return size // ends after a whole block: the frame is only unterminated
+				}
+				return keep
+			}
+			n := binary.LittleEndian.Uint32(b[:])
+			if n == 0x184d2204 {
+				break // an unterminated frame, then the next one
+			}
+			if n == 0 { // end mark
+				end := off + 4
+				if flg&0x04 != 0 {
+					end += 4
+				}
+				if end > size {
+					return keep
+				}
+				off, keep = end, end
+				break
+			}
+			blk := int64(n & 0x7fffffff)
+			if blk > blockMax {
+				return size
+			}
+			end := off + 4 + blk
+			if flg&0x10 != 0 {
+				end += 4
+			}
+			if end > size {
+				return keep
+			}
+			off, keep = end, end
+		}
+	}
+	return keep
+}
+
+// readTail returns the bytes of f from off to size (fewer than 4).
+func readTail(f io.ReaderAt, off, size int64) []byte {
+	b := make([]byte, size-off)
+	n, _ := f.ReadAt(b, off)
+	return b[:n]
 }
