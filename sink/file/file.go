@@ -28,6 +28,8 @@ const (
 	DefaultMaxBytes = 0
 	// DefaultMaxFiles is how many rotated files are kept.
 	DefaultMaxFiles = 5
+	// maxFiles is the most WithMaxFiles takes.
+	maxFiles = 4096
 	// DefaultBufferBytes is the write buffer of a plain file.
 	DefaultBufferBytes = 64 << 10
 	// DefaultMode is the permission of files the sink creates: trace
@@ -80,7 +82,8 @@ func WithMaxBytes(n int64) Option {
 }
 
 // WithMaxFiles sets how many rotated files are kept; the oldest beyond
-// that is deleted at rotation. 0 keeps none. Default: DefaultMaxFiles.
+// that is deleted at rotation. 0 keeps none; at most 4096. Default:
+// DefaultMaxFiles.
 func WithMaxFiles(k int) Option {
 	return fileOptionFunc(func(c *fileConfig) { c.maxFiles = k })
 }
@@ -338,6 +341,9 @@ func New(path string, opts ...Option) (*Sink, error) {
 		return nil, fmt.Errorf("sink: file %s: max bytes %d < 0: %w", path, cfg.maxBytes, sink.ErrInvalidOption)
 	case cfg.maxFiles < 0:
 		return nil, fmt.Errorf("sink: file %s: max files %d < 0: %w", path, cfg.maxFiles, sink.ErrInvalidOption)
+	case cfg.maxFiles > maxFiles:
+		// Each rotation renames every kept file, present or not.
+		return nil, fmt.Errorf("sink: file %s: WithMaxFiles(%d): want at most %d: %w", path, cfg.maxFiles, maxFiles, sink.ErrInvalidOption)
 	case cfg.alg != transport.CompressionNone && cfg.alg != transport.CompressionLZ4:
 		return nil, fmt.Errorf("sink: file %s: WithCompression(%v): the file sink compresses with lz4 or not at all: %w", path, cfg.alg, sink.ErrInvalidOption)
 	case cfg.sync.Validate("WithSync") != nil:

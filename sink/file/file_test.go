@@ -169,6 +169,7 @@ func TestFileOptionsValidation(t *testing.T) {
 		{name: "empty path", path: "", wantErr: sink.ErrInvalidOption},
 		{name: "negative max bytes", path: "c.jsonl", opts: []Option{WithMaxBytes(-1)}, wantErr: sink.ErrInvalidOption},
 		{name: "negative max files", path: "c.jsonl", opts: []Option{WithMaxFiles(-1)}, wantErr: sink.ErrInvalidOption},
+		{name: "huge max files", path: "c.jsonl", opts: []Option{WithMaxFiles(1 << 40)}, wantErr: sink.ErrInvalidOption, wantIn: "WithMaxFiles(1099511627776): want at most 4096"},
 		{name: "no compression", path: "g.jsonl", opts: []Option{WithCompression(transport.CompressionNone)}},
 		{name: "lz4", path: "h.jsonl", opts: []Option{WithCompression(transport.CompressionLZ4)}},
 		{name: "zstd", path: "c.jsonl", opts: []Option{WithCompression(transport.CompressionZstd)}, wantErr: sink.ErrInvalidOption, wantIn: "WithCompression(zstd)"},
