@@ -90,7 +90,8 @@ type Stats struct {
 //
 // A Sink is safe for concurrent use. After Close, Write and Flush return
 // an error wrapping tracing.ErrClosed, while Events, Query, Len, Stats and
-// Reset keep working on what was stored.
+// Reset keep working on what was stored. Make one with New: the zero Sink
+// is not ready to use.
 type Sink struct {
 	capacity int
 
