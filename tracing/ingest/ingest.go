@@ -195,14 +195,7 @@ func (in *ingester) step(b byte) {
 		}
 	}
 	if in.inStr {
-		switch {
-		case in.esc:
-			in.esc = false
-		case b == '\\':
-			in.esc = true
-		case b == '"':
-			in.inStr = false
-		}
+		in.stringByte(b)
 		return
 	}
 	switch b {
@@ -218,20 +211,26 @@ func (in *ingester) step(b byte) {
 	}
 }
 
+// stringByte steps over b inside a JSON string: an escape, what it
+// escapes, or the closing quote.
+func (in *ingester) stringByte(b byte) {
+	switch {
+	case in.esc:
+		in.esc = false
+	case b == '\\':
+		in.esc = true
+	case b == '"':
+		in.inStr = false
+	}
+}
+
 // skip steps over a value that is not an object: it ends with its line
 // or, in an array, with its element, at the first ',' or ']' outside its
 // strings and brackets, so that a string or a nested array holding them
 // does not end it early and take the next elements with it.
 func (in *ingester) skip(b byte) {
 	if in.inStr && b != '\n' { // a JSON string holds no raw newline
-		switch {
-		case in.esc:
-			in.esc = false
-		case b == '\\':
-			in.esc = true
-		case b == '"':
-			in.inStr = false
-		}
+		in.stringByte(b)
 		return
 	}
 	switch b {
