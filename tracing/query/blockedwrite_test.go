@@ -3,7 +3,6 @@ package query_test
 import (
 	"context"
 	"errors"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -20,18 +19,9 @@ import (
 // It lets go of its connection when the test ends.
 func stuckServer(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	release := make(chan struct{})
 	var enc wire.Encoder
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ws, err := websocket.Accept(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer ws.CloseNow()
+	url := serveWS(t, func(ws *websocket.Conn, r *http.Request) {
 		if _, _, err := ws.Read(r.Context()); err != nil {
 			return
 		}
@@ -42,18 +32,9 @@ func stuckServer(t *testing.T) string {
 		case <-release:
 		case <-r.Context().Done():
 		}
-	})}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = srv.Serve(ln)
-	}()
-	t.Cleanup(func() {
-		close(release)
-		_ = srv.Shutdown(context.Background())
-		<-done
 	})
-	return "ws://" + ln.Addr().String()
+	t.Cleanup(func() { close(release) }) // runs first: the server's Shutdown waits for the handler
+	return url
 }
 
 // TestCallsHonourCtxWhileAWriteBlocks: a request whose write blocks (a

@@ -19,17 +19,8 @@ import (
 // with answer's reply, on loopback.
 func fakeServer(t *testing.T, answer func(wire.TracingRequest) wire.TracingResponse) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var enc wire.Encoder
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ws, err := websocket.Accept(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer ws.CloseNow()
+	return serveWS(t, func(ws *websocket.Conn, r *http.Request) {
 		probed := false
 		for {
 			_, data, err := ws.Read(r.Context())
@@ -50,6 +41,24 @@ func fakeServer(t *testing.T, answer func(wire.TracingRequest) wire.TracingRespo
 				return
 			}
 		}
+	})
+}
+
+// serveWS serves WebSocket connections on loopback with handle, until the
+// test ends, and returns the server's ws:// URL.
+func serveWS(t *testing.T, handle func(ws *websocket.Conn, r *http.Request)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer ws.CloseNow()
+		handle(ws, r)
 	})}
 	done := make(chan struct{})
 	go func() {
