@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"net"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,60 +17,18 @@ import (
 // swallows the client's WebSocket close frames: the client gets no close
 // frame back, as from Reflow's server, and the socket stays open, as on a
 // server that notices the close late.
-type closeSwallowingProxy struct {
-	ln    net.Listener
-	wg    sync.WaitGroup
-	mu    sync.Mutex
-	conns []net.Conn
-}
+type closeSwallowingProxy struct{ *tcpProxy }
 
-func startCloseSwallowingProxy(t *testing.T, target string) *closeSwallowingProxy {
+func startCloseSwallowingProxy(t *testing.T, target string) closeSwallowingProxy {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &closeSwallowingProxy{ln: ln}
-	p.wg.Add(1)
-	go func() {
-		defer p.wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			u, err := net.Dial("tcp", target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, c, u)
-			p.mu.Unlock()
-			p.wg.Add(2)
-			go func() { defer p.wg.Done(); _, _ = io.Copy(c, u); c.Close() }()
-			go func() { defer p.wg.Done(); p.clientToServer(c, u); u.Close() }()
-		}
-	}()
-	t.Cleanup(p.close)
-	return p
+	return closeSwallowingProxy{startTCPProxy(t, target, func(_ int, c, u net.Conn) (up, down func()) {
+		return func() { swallowCloseFrames(c, u); u.Close() }, func() { _, _ = io.Copy(c, u); c.Close() }
+	})}
 }
 
-func (p *closeSwallowingProxy) close() {
-	p.ln.Close()
-	p.mu.Lock()
-	for _, c := range p.conns {
-		c.Close()
-	}
-	p.mu.Unlock()
-	p.wg.Wait()
-}
-
-func (p *closeSwallowingProxy) addr() string { return p.ln.Addr().String() }
-
-// clientToServer copies the HTTP upgrade request as it is, then frame by
-// frame, dropping close frames (opcode 8).
-func (p *closeSwallowingProxy) clientToServer(c, u net.Conn) {
+// swallowCloseFrames copies the HTTP upgrade request from c to u as it is,
+// then frame by frame, dropping close frames (opcode 8).
+func swallowCloseFrames(c, u net.Conn) {
 	// The upgrade request ends with \r\n\r\n.
 	var hdr []byte
 	one := make([]byte, 1)
@@ -142,7 +99,7 @@ func TestCloseWithoutCloseEcho(t *testing.T) {
 func testCloseWithoutCloseEcho(t *testing.T, timeout time.Duration) {
 	srv := startServer(t)
 	p := startCloseSwallowingProxy(t, srv.Addr())
-	s, _ := newTestSink(t, "ws://"+p.addr())
+	s, _ := newTestSink(t, p.URL())
 	evs := makeEvents(5, tracing.NewTraceID())
 	if err := s.Write(testCtx(t), evs); err != nil {
 		t.Fatal(err)

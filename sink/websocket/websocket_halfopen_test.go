@@ -18,9 +18,7 @@ import (
 // the held bytes to the server: a half-open connection whose last bytes
 // the server reads late, after the client reconnected.
 type holdProxy struct {
-	t     *testing.T
-	ln    net.Listener
-	to    string
+	*tcpProxy
 	mu    sync.Mutex
 	conns []*proxyConn
 }
@@ -34,68 +32,43 @@ type proxyConn struct {
 }
 
 func startHoldProxy(t *testing.T, to string) *holdProxy {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &holdProxy{t: t, ln: ln, to: to}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			sv, err := net.Dial("tcp", to)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			pc := &proxyConn{client: c, server: sv}
-			p.mu.Lock()
-			p.conns = append(p.conns, pc)
-			p.mu.Unlock()
-			go func() { // client -> server
-				buf := make([]byte, 64<<10)
-				for {
-					n, err := c.Read(buf)
-					if n > 0 {
-						pc.mu.Lock()
-						if pc.held {
-							pc.pending = append(pc.pending, buf[:n]...)
-						} else {
-							_, _ = sv.Write(buf[:n])
-						}
-						pc.mu.Unlock()
-					}
-					if err != nil {
-						return
-					}
-				}
-			}()
-			go func() { // server -> client
-				_, _ = io.Copy(c, sv)
-				pc.mu.Lock()
-				held := pc.held
-				pc.mu.Unlock()
-				if !held {
-					c.Close()
-				}
-			}()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
+	p := &holdProxy{}
+	p.tcpProxy = startTCPProxy(t, to, func(_ int, c, sv net.Conn) (up, down func()) {
+		pc := &proxyConn{client: c, server: sv}
 		p.mu.Lock()
-		defer p.mu.Unlock()
-		for _, pc := range p.conns {
-			pc.client.Close()
-			pc.server.Close()
+		p.conns = append(p.conns, pc)
+		p.mu.Unlock()
+		up = func() { // client -> server
+			buf := make([]byte, 64<<10)
+			for {
+				n, err := c.Read(buf)
+				if n > 0 {
+					pc.mu.Lock()
+					if pc.held {
+						pc.pending = append(pc.pending, buf[:n]...)
+					} else {
+						_, _ = sv.Write(buf[:n])
+					}
+					pc.mu.Unlock()
+				}
+				if err != nil {
+					return
+				}
+			}
 		}
+		down = func() { // server -> client
+			_, _ = io.Copy(c, sv)
+			pc.mu.Lock()
+			held := pc.held
+			pc.mu.Unlock()
+			if !held {
+				c.Close()
+			}
+		}
+		return up, down
 	})
 	return p
 }
-
-func (p *holdProxy) URL() string { return "ws://" + p.ln.Addr().String() }
 
 func (p *holdProxy) conn(i int) *proxyConn {
 	p.mu.Lock()

@@ -18,85 +18,51 @@ import (
 // no pongs and no replies on it), and records how the client ended each
 // connection: with a reset, or a close (EOF).
 type endProxy struct {
-	ln    net.Listener
+	*tcpProxy
 	mu    sync.Mutex
-	muted []bool  // per connection: the server's bytes are dropped
-	ends  []error // per connection: the client side's read error
-	conns []net.Conn
-	wg    sync.WaitGroup
+	muted []bool        // per connection: the server's bytes are dropped
+	ends  []error       // per connection: the client side's read error
 	ended chan struct{} // a receive for every connection the client ended
 }
 
 func startEndProxy(t *testing.T, to string) *endProxy {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &endProxy{ln: ln, ended: make(chan struct{}, 64)}
-	p.wg.Add(1)
-	go func() {
-		defer p.wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			sv, err := net.Dial("tcp", to)
-			if err != nil {
-				c.Close()
-				continue
+	p := &endProxy{ended: make(chan struct{}, 64)}
+	p.tcpProxy = startTCPProxy(t, to, func(i int, c, sv net.Conn) (up, down func()) {
+		p.mu.Lock()
+		p.ends = append(p.ends, nil)
+		p.muted = append(p.muted, false)
+		p.mu.Unlock()
+		up = func() { // client -> server
+			_, err := io.Copy(sv, c)
+			if err == nil {
+				err = io.EOF
 			}
 			p.mu.Lock()
-			i := len(p.ends)
-			p.ends = append(p.ends, nil)
-			p.muted = append(p.muted, false)
-			p.conns = append(p.conns, c, sv)
+			p.ends[i] = err
 			p.mu.Unlock()
-			p.wg.Add(2)
-			go func() { // client -> server
-				defer p.wg.Done()
-				_, err := io.Copy(sv, c)
-				if err == nil {
-					err = io.EOF
-				}
+			p.ended <- struct{}{}
+			sv.Close()
+		}
+		down = func() { // server -> client; the client's side stays open
+			buf := make([]byte, 32<<10)
+			for {
+				n, err := sv.Read(buf)
 				p.mu.Lock()
-				p.ends[i] = err
+				muted := p.muted[i]
 				p.mu.Unlock()
-				p.ended <- struct{}{}
-				sv.Close()
-			}()
-			go func() { // server -> client; the client's side stays open
-				defer p.wg.Done()
-				buf := make([]byte, 32<<10)
-				for {
-					n, err := sv.Read(buf)
-					p.mu.Lock()
-					muted := p.muted[i]
-					p.mu.Unlock()
-					if n > 0 && !muted {
-						_, _ = c.Write(buf[:n])
-					}
-					if err != nil {
-						return
-					}
+				if n > 0 && !muted {
+					_, _ = c.Write(buf[:n])
 				}
-			}()
+				if err != nil {
+					return
+				}
+			}
 		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		p.mu.Lock()
-		for _, c := range p.conns {
-			c.Close()
-		}
-		p.mu.Unlock()
-		p.wg.Wait()
+		return up, down
 	})
 	return p
 }
-
-func (p *endProxy) URL() string { return "ws://" + p.ln.Addr().String() }
 
 func (p *endProxy) mute(i int) {
 	p.mu.Lock()
