@@ -216,7 +216,9 @@ func (c *Client) connect(ctx context.Context) (*conn, error) {
 		}
 		c.mu.Lock()
 		for s := range c.subs {
-			s.resubscribed.Add(1)
+			if s.acked { // not one whose Subscribe still waits
+				s.resubscribed.Add(1)
+			}
 		}
 		c.mu.Unlock()
 	}

@@ -75,7 +75,8 @@ func (c *Client) QueryTraces(ctx context.Context, q wire.TraceQuery) (Result, er
 	return Result{}, fmt.Errorf("query: QueryTraces: %w %T", ErrUnexpectedReply, resp)
 }
 
-// QueryAll yields every trace matching q, page by page from q.Offset, with
+// QueryAll yields every trace matching q, page by page from q.Offset (each
+// range over the sequence starts there again; ranges may run at once), with
 // pages of q.Limit traces (DefaultPageSize when 0); it stops after a page
 // that is not full, or at the first error, which it yields with a zero
 // trace. A trace already yielded is not yielded again, even when traces
@@ -88,6 +89,7 @@ func (c *Client) QueryTraces(ctx context.Context, q wire.TraceQuery) (Result, er
 // in-flight traces such a server leaves out of every page are not yielded.
 func (c *Client) QueryAll(ctx context.Context, q wire.TraceQuery) iter.Seq2[tracing.FlowTrace, error] {
 	return func(yield func(tracing.FlowTrace, error) bool) {
+		q := q // each range over the sequence pages on its own
 		if q.Limit == 0 {
 			q.Limit = DefaultPageSize
 		}
@@ -120,8 +122,10 @@ func (c *Client) QueryAll(ctx context.Context, q wire.TraceQuery) iter.Seq2[trac
 // Trace returns the whole trace id: its first segment with the events of
 // every later segment appended in order, and the status and end time of
 // the last one. A trace stored in one piece comes back as GetTrace returns
-// it; id may also name a later segment. It returns nil, nil when the
-// server has no trace id.
+// it; id may also name a later segment. When the server no longer keeps
+// the first segment (the memory backend evicts the oldest traces first),
+// the trace is joined from the segments it still keeps, under the first
+// segment's id. It returns nil, nil when the server has no trace id.
 //
 // Segments are found by their tags. On a generation-2 server a segment
 // streamed in the live modes is in flight until its process ends it, and
@@ -131,30 +135,43 @@ func (c *Client) QueryAll(ctx context.Context, q wire.TraceQuery) iter.Seq2[trac
 // segment without the events of later segments and of joined processes;
 // Subscribe sees them as they are recorded.
 func (c *Client) Trace(ctx context.Context, id tracing.TraceID) (*tracing.FlowTrace, error) {
-	first, err := c.GetTrace(ctx, id)
-	if err != nil || first == nil {
-		return first, err
+	found, err := c.GetTrace(ctx, id)
+	if err != nil || found == nil {
+		return found, err
 	}
-	if of, ok := first.Metadata.Tags[wire.TagSegmentOf]; ok {
-		head, err := tracing.ParseTraceID(of)
-		if err != nil {
+	first, head := found, found.TraceID
+	if of, ok := found.Metadata.Tags[wire.TagSegmentOf]; ok {
+		if head, err = tracing.ParseTraceID(of); err != nil {
 			return nil, fmt.Errorf("query: trace %s: tag %s: %w", id, wire.TagSegmentOf, err)
 		}
-		if first, err = c.GetTrace(ctx, head); err != nil || first == nil {
-			return first, err
+		if first, err = c.GetTrace(ctx, head); err != nil {
+			return nil, err
 		}
 	}
 	var segs []tracing.FlowTrace
 	// Two segments a page: each can take a whole 16 MiB message, and a
 	// reply over 64 MiB would not be read.
-	q := wire.TraceQuery{FlowID: first.FlowID, ExecutionID: first.ExecutionID, Limit: 2}
+	q := wire.TraceQuery{FlowID: found.FlowID, ExecutionID: found.ExecutionID, Limit: 2}
 	for t, err := range c.QueryAll(ctx, q) {
 		if err != nil {
-			return nil, fmt.Errorf("query: trace %s: segments: %w", first.TraceID, err)
+			return nil, fmt.Errorf("query: trace %s: segments: %w", head, err)
 		}
-		if t.TraceID != first.TraceID && t.Metadata.Tags[wire.TagSegmentOf] == first.TraceID.String() {
+		if t.TraceID != head && t.Metadata.Tags[wire.TagSegmentOf] == head.String() {
 			segs = append(segs, t)
 		}
+	}
+	if first == nil {
+		// The first segment is gone (a server evicts the oldest traces
+		// first): the trace is what its later segments still hold.
+		if !slices.ContainsFunc(segs, func(t tracing.FlowTrace) bool { return t.TraceID == found.TraceID }) {
+			segs = append(segs, *found)
+		}
+		slices.SortStableFunc(segs, func(a, b tracing.FlowTrace) int {
+			return cmp.Compare(segmentNumber(&a), segmentNumber(&b))
+		})
+		rest := segs[0]
+		rest.TraceID = head
+		first, segs = &rest, segs[1:]
 	}
 	if len(segs) == 0 {
 		return first, nil

@@ -272,3 +272,74 @@ func TestDialErrors(t *testing.T) {
 		t.Error("Dial of a stopped server succeeded")
 	}
 }
+
+// TestQueryAllRangedTwice: ranging over the sequence QueryAll returns
+// again walks the same pages again, from q.Offset.
+func TestQueryAllRangedTwice(t *testing.T) {
+	ctx := testCtx(t)
+	srv := startServer(t, ctx)
+	base := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+	var trs []tracing.FlowTrace
+	for i := range 3 {
+		trs = append(trs, mkTrace("f", tracing.NewExecutionID(), base.Add(time.Duration(i)*time.Minute), tracing.ExecutionStatus{Kind: tracing.StatusCompleted}, "a"))
+	}
+	newPeer(t, ctx, srv.URL()).store(ctx, trs...)
+	c := dial(t, ctx, srv.URL())
+	seq := c.QueryAll(ctx, wire.TraceQuery{Limit: 2})
+	count := func() int {
+		n := 0
+		for _, err := range seq {
+			if err != nil {
+				t.Fatal(err)
+			}
+			n++
+		}
+		return n
+	}
+	if n := count(); n != 3 {
+		t.Fatalf("first range: %d traces, want 3", n)
+	}
+	if n := count(); n != 3 {
+		t.Errorf("second range over the same QueryAll: %d traces, want 3 (the pages restart from q.Offset)", n)
+	}
+}
+
+// TestQueryAllRangedAtOnce: two goroutines ranging over one sequence
+// QueryAll returns each get every trace, without sharing its page offset
+// (-race checks they do not).
+func TestQueryAllRangedAtOnce(t *testing.T) {
+	ctx := testCtx(t)
+	srv := startServer(t, ctx)
+	base := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+	var trs []tracing.FlowTrace
+	for i := range 6 {
+		trs = append(trs, mkTrace("f", tracing.NewExecutionID(), base.Add(time.Duration(i)*time.Minute), tracing.ExecutionStatus{Kind: tracing.StatusCompleted}, "a"))
+	}
+	newPeer(t, ctx, srv.URL()).store(ctx, trs...)
+	c := dial(t, ctx, srv.URL())
+	seq := c.QueryAll(ctx, wire.TraceQuery{Limit: 1})
+	counts := make(chan int, 2)
+	for range 2 {
+		go func() {
+			n := 0
+			for _, err := range seq {
+				if err != nil {
+					t.Error(err)
+					break
+				}
+				n++
+			}
+			counts <- n
+		}()
+	}
+	for range 2 {
+		select {
+		case n := <-counts:
+			if n != len(trs) {
+				t.Errorf("one of two concurrent ranges saw %d traces, want %d", n, len(trs))
+			}
+		case <-ctx.Done():
+			t.Fatal(ctx.Err())
+		}
+	}
+}

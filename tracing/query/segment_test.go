@@ -2,7 +2,9 @@ package query_test
 
 import (
 	"slices"
+	"strconv"
 	"testing"
+	"time"
 
 	"github.com/reflowtrace/reflowtrace-go/sink/websocket"
 	"github.com/reflowtrace/reflowtrace-go/tracing"
@@ -95,5 +97,38 @@ func TestTraceJoinsSegments(t *testing.T) {
 				break
 			}
 		})
+	}
+}
+
+// TestTraceWithoutItsFirstSegment: the server no longer keeps a trace's
+// first segment (the memory backend evicts the oldest first); Trace of a
+// later segment joins the segments it still keeps, in order, under the
+// first segment's id.
+func TestTraceWithoutItsFirstSegment(t *testing.T) {
+	ctx := testCtx(t)
+	srv := startServer(t, ctx)
+	base := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+	exec := tracing.NewExecutionID()
+	head := tracing.NewTraceID() // never stored, or evicted
+	var segs []tracing.FlowTrace
+	for i, actors := range [][]string{{"a", "b"}, {"c"}} {
+		seg := mkTrace("f", exec, base.Add(time.Duration(i)*time.Second), tracing.ExecutionStatus{Kind: tracing.StatusRunning}, actors...)
+		seg.Metadata.Tags[wire.TagSegmentOf] = head.String()
+		seg.Metadata.Tags[wire.TagSegment] = strconv.Itoa(i + 1)
+		segs = append(segs, seg)
+	}
+	segs[1].Status = tracing.ExecutionStatus{Kind: tracing.StatusCompleted}
+	newPeer(t, ctx, srv.URL()).store(ctx, segs[1], segs[0])
+	c := dial(t, ctx, srv.URL())
+	got, err := c.Trace(ctx, segs[1].TraceID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got == nil {
+		t.Fatalf("Trace(%s) = nil, nil, but the server keeps it (its first segment %s is gone)", segs[1].TraceID, head)
+	}
+	want := append(ids(segs[0].Events), ids(segs[1].Events)...)
+	if got.TraceID != head || !slices.Equal(ids(got.Events), want) || got.Status != segs[1].Status {
+		t.Fatalf("Trace = %s with %v, %v; want %s with %v, Completed", got.TraceID, ids(got.Events), got.Status, head, want)
 	}
 }

@@ -37,6 +37,7 @@ type Subscription struct {
 	resubscribed atomic.Uint64
 
 	// Guarded by Client.mu.
+	acked    bool // its Subscribe returned it: a later connection renews it
 	ended    bool
 	err      error
 	lastWarn time.Time
@@ -74,13 +75,22 @@ func (c *Client) Subscribe(ctx context.Context, f wire.SubscriptionFilters) (*Su
 		return nil, fmt.Errorf("query: Subscribe: %w", err)
 	}
 	c.mu.Lock()
-	if !s.ended {
-		s.stopCtx = context.AfterFunc(ctx, func() {
-			c.mu.Lock()
-			c.endSubLocked(s, ctx.Err())
-			c.mu.Unlock()
-		})
+	if s.ended {
+		// Ended while it waited for a connection (the reconnection round
+		// it waited for gave up), though a later one took the filters.
+		err := s.err
+		c.mu.Unlock()
+		if err == nil {
+			err = ErrClosed
+		}
+		return nil, fmt.Errorf("query: Subscribe: %w", err)
 	}
+	s.acked = true
+	s.stopCtx = context.AfterFunc(ctx, func() {
+		c.mu.Lock()
+		c.endSubLocked(s, ctx.Err())
+		c.mu.Unlock()
+	})
 	c.mu.Unlock()
 	return s, nil
 }

@@ -344,3 +344,110 @@ func TestGiveUpThenRecover(t *testing.T) {
 		t.Fatalf("Ping after the server came back: %v", err)
 	}
 }
+
+// TestResubscribedCountsNoFirstSubscribe: a subscription made while the
+// client is down (after the retry policy gave up) is first acknowledged on
+// the new connection; it was never renewed, so Resubscribed is 0.
+func TestResubscribedCountsNoFirstSubscribe(t *testing.T) {
+	ctx := testCtx(t)
+	srv := startServer(t, ctx)
+	c, err := query.Dial(ctx, srv.URL(), query.WithRetry(retry.Policy{MaxRetries: retry.NoRetries}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	old, err := c.Subscribe(ctx, wire.SubscriptionFilters{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Stop()
+	for range old.Events() {
+	}
+	if old.Err() == nil {
+		t.Fatal("subscription ended without an error")
+	}
+	if err := srv.Restart(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sub, err := c.Subscribe(ctx, wire.SubscriptionFilters{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close(ctx)
+	if n := sub.Resubscribed(); n != 0 {
+		t.Errorf("Resubscribed() = %d for a subscription never renewed, want 0", n)
+	}
+}
+
+// fakeTimer is a retry.Timer that fires when the test says so.
+type fakeTimer struct{ c chan time.Time }
+
+func (f *fakeTimer) Start(time.Duration) {}
+
+func (f *fakeTimer) Stop() {}
+
+func (f *fakeTimer) C() <-chan time.Time { return f.c }
+
+// TestSubscribeDuringAFailingReconnect: a Subscribe made while a
+// reconnection round is under way waits for it; when that round gives up,
+// the subscription is ended with the round's error, then Subscribe's own
+// wait asks for another round, which succeeds. Subscribe returns that
+// error, not the ended subscription with none.
+func TestSubscribeDuringAFailingReconnect(t *testing.T) {
+	ctx := testCtx(t)
+	srv := startServer(t, ctx)
+	timer := &fakeTimer{c: make(chan time.Time)}
+	waiting := make(chan struct{}, 8)
+	c, err := query.Dial(ctx, srv.URL(), query.WithRetry(
+		retry.Policy{MaxRetries: 1, InitialDelay: time.Millisecond, MaxDelay: time.Millisecond},
+		retry.WithTimer(timer),
+		retry.WithNotify(func(error, int, time.Duration) { waiting <- struct{}{} }),
+	))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// The round's two attempts are refused; the next one gets through.
+	srv.RefuseNext(2, tracetest.RefuseClose)
+	srv.KillConnections()
+	select {
+	case <-waiting: // attempt 1 failed, the round waits on the timer
+	case <-ctx.Done():
+		t.Fatal("no retry")
+	}
+	type result struct {
+		sub *query.Subscription
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		s, err := c.Subscribe(ctx, wire.SubscriptionFilters{})
+		done <- result{s, err}
+	}()
+	time.Sleep(100 * time.Millisecond) // Subscribe waits for the connection
+	select {
+	case timer.c <- time.Now(): // attempt 2, refused: the round gives up
+	case <-ctx.Done():
+		t.Fatal("timer not waited on")
+	}
+	var r result
+	select {
+	case r = <-done:
+	case <-ctx.Done():
+		t.Fatal("Subscribe did not return")
+	}
+	if r.err != nil {
+		return // an error is a fine answer
+	}
+	defer r.sub.Close(ctx)
+	if err := r.sub.Err(); err != nil {
+		t.Errorf("Subscribe returned a nil error and a subscription already ended: Err = %v", err)
+	}
+	select {
+	case _, ok := <-r.sub.Events():
+		if !ok {
+			t.Error("Subscribe returned a nil error and a subscription whose Events channel is closed")
+		}
+	default:
+	}
+}
