@@ -213,6 +213,11 @@ func (p Policy) sanitized() Policy {
 	return q
 }
 
+// DelayLimit returns the cap of the nominal wait between two attempts,
+// its defaults applied: MaxDelay, DefaultMaxDelay when it is zero, and at
+// least InitialDelay, as NewBackOff caps its waits.
+func (p Policy) DelayLimit() time.Duration { return p.sanitized().MaxDelay }
+
 // Retries returns how many times p retries an operation, its defaults
 // applied: n retries when limited is true, no limit otherwise.
 func (p Policy) Retries() (n int, limited bool) {

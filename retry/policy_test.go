@@ -230,3 +230,20 @@ func TestRetries(t *testing.T) {
 		}
 	}
 }
+
+// DelayLimit is the cap NewBackOff applies: MaxDelay with its default.
+func TestDelayLimit(t *testing.T) {
+	for _, tt := range []struct {
+		p    Policy
+		want time.Duration
+	}{
+		{Policy{}, DefaultMaxDelay},
+		{Policy{MaxDelay: 5 * time.Second}, 5 * time.Second},
+		{Policy{InitialDelay: time.Minute}, time.Minute},
+		{Policy{InitialDelay: 10 * time.Second, MaxDelay: time.Second}, DefaultMaxDelay},
+	} {
+		if got := tt.p.DelayLimit(); got != tt.want {
+			t.Errorf("%+v.DelayLimit() = %v, want %v", tt.p, got, tt.want)
+		}
+	}
+}

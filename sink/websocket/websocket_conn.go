@@ -156,7 +156,7 @@ func (s *Sink) run() {
 		}
 		d := idle.NextBackOff()
 		if d == backoff.Stop {
-			d = s.cfg.policy.MaxDelay
+			d = s.cfg.policy.DelayLimit()
 		}
 		t := time.NewTimer(d)
 		select {
@@ -934,7 +934,7 @@ func (s *Sink) reject(c *wsConn, serr *wire.ServerError) error {
 			// segment that failed, up to the policy's MaxDelay.
 			g.startFails++
 			d := serverErrorDelay << min(g.startFails, 20)
-			if m := s.cfg.policy.MaxDelay; m > 0 && d > m {
+			if m := s.cfg.policy.DelayLimit(); d > m {
 				d = m
 			}
 			c.redialAfter = d
@@ -1036,7 +1036,7 @@ const serverErrorDelay = time.Millisecond
 // before it joins the resend queue. s.mu must be held.
 func (s *Sink) parkLocked(f *frame) {
 	d := serverErrorDelay * time.Duration(min(f.attempts, 1000))
-	if m := s.cfg.policy.MaxDelay; m > 0 && d > m {
+	if m := s.cfg.policy.DelayLimit(); d > m {
 		d = m
 	}
 	d += time.Duration(rand.Int64N(int64(d)/4 + 1)) // jitter: frames parked together spread out

@@ -3,6 +3,7 @@ package websocket
 import (
 	"context"
 	"errors"
+	"github.com/reflowtrace/reflowtrace-go/tracing/wire"
 	"net"
 	"net/http"
 	"strings"
@@ -220,5 +221,31 @@ func TestMismatchedCompressionFallsBackToText(t *testing.T) {
 	}
 	if lost := missing(want, srv.Kept()); len(lost) > 0 {
 		t.Fatalf("the server lost %d of %d events, e.g. %v", len(lost), len(want), lost[0])
+	}
+}
+
+// TestWebSocketIdleReconnectsBackOffWithDefaultMaxDelay: a server that accepts
+// connections and delivers nothing (here it fails every probe) is redialed
+// with the retry policy's backoff across rounds. A policy leaving MaxDelay
+// zero means DefaultMaxDelay, so once the idle backoff stops the sink
+// waits 30 s, not redial at once in a loop.
+func TestWebSocketIdleReconnectsBackOffWithDefaultMaxDelay(t *testing.T) {
+	ctx := testCtx(t)
+	srv := startServer(t)
+	srv.ErrorNext("GetTrace", 1<<30, wire.ErrorCode("InternalError"), "busy")
+	s, err := New(srv.URL(), WithRetry(retry.Policy{MaxRetries: 1, InitialDelay: 10 * time.Millisecond, Jitter: retry.NoJitter}),
+		WithKeepalive(0, time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		_ = s.Close(cctx)
+	}()
+	// 10 ms, then the backoff stops and MaxDelay (30 s) applies.
+	time.Sleep(2 * time.Second)
+	if n := srv.Stats().Connects; n > 10 {
+		t.Fatalf("%d connections in 2s to a server that fails every probe: the sink redials without backing off (policy MaxDelay 0 = %v)", n, retry.DefaultMaxDelay)
 	}
 }
