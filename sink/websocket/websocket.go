@@ -525,7 +525,7 @@ func (s *Sink) reserve(ctx context.Context, batch []tracing.TraceEvent) []tracin
 	if s.held() < limit {
 		return batch
 	}
-	s.sealForRoom(true)
+	s.sealForRoom(ctx, true)
 	// A degraded sink admits only critical events, and they may use a
 	// reserve above the limit, so that they go on at once while the
 	// memory stays bounded.
@@ -542,7 +542,7 @@ func (s *Sink) reserve(ctx context.Context, batch []tracing.TraceEvent) []tracin
 		if now := time.Now(); now.Sub(sealedAt) >= time.Millisecond {
 			sealedAt = now
 			s.mu.Unlock()
-			s.sealForRoom(false)
+			s.sealForRoom(ctx, false)
 			s.mu.Lock()
 			if s.heldLocked() < limit {
 				break
@@ -606,8 +606,9 @@ func (s *Sink) heldLocked() int64 {
 // (their memory is released at once) and, if that is not enough and
 // largest is set, the largest one (released once its last store is
 // acknowledged), so that many open traces do not hold the memory limit
-// between them.
-func (s *Sink) sealForRoom(largest bool) {
+// between them. Their stores are queued as Write's frames are, under
+// Write's ctx.
+func (s *Sink) sealForRoom(ctx context.Context, largest bool) {
 	frames := func() []*frame {
 		s.encMu.Lock()
 		defer s.encMu.Unlock()
@@ -634,7 +635,7 @@ func (s *Sink) sealForRoom(largest bool) {
 		}
 		return frames
 	}()
-	_ = s.admitAll(s.runCtx, frames)
+	_ = s.admitAll(ctx, frames)
 }
 
 func (s *Sink) admitAll(ctx context.Context, frames []*frame) error {

@@ -761,7 +761,7 @@ func TestWebSocketKeepsATraceWhoseSegmentWasForgotten(t *testing.T) {
 			if err := s.Flush(ctx); err != nil {
 				t.Fatal(err)
 			}
-			s.sealForRoom(false) // acknowledged in full: sealed and released
+			s.sealForRoom(ctx, false) // acknowledged in full: sealed and released
 			forgetSegment(t, s, hdr.TraceID)
 			if err := s.Write(ctx, late); err != nil {
 				t.Fatal(err)

@@ -402,3 +402,64 @@ func TestWebSocketSealsStreamedSegmentsForRoom(t *testing.T) {
 	}
 	checkSoak(r.ctx, t, []*tracetest.Server{r.srv}, []soakRecorded{{traces: traces}}, nil, false, r.s.SinkStats().Acknowledged)
 }
+
+// TestWebSocketWriteHonoursCtxWhenSealingForRoom: with the memory limit
+// reached while connected to a server that does not acknowledge and the
+// send queue full, Write seals the largest segment for room and still
+// returns by its ctx's end, as it does waiting for room.
+func TestWebSocketWriteHonoursCtxWhenSealingForRoom(t *testing.T) {
+	ctx := testCtx(t)
+	srv := startServer(t)
+	const limit = 64 << 10
+	s, _ := newTestSink(t, srv.URL(), WithMaxInFlight(2, 1<<20), WithAdaptiveWindow(false),
+		WithOutageBuffer(limit), WithDegradeAt(0), WithStoreDelay(time.Hour))
+	waitProbed(ctx, t, s)
+	gate := make(chan struct{})
+	srv.SetAckGate(gate)
+	released := false
+	release := func() {
+		if !released {
+			released = true
+			close(gate)
+		}
+	}
+	t.Cleanup(release)
+	// Four traces: A and B in flight (two frames, the window), C and D
+	// queued (two frames, as much again), each segment just under a
+	// quarter of the limit; A and B the largest.
+	trs := []tracing.TraceID{tracing.NewTraceID(), tracing.NewTraceID(), tracing.NewTraceID(), tracing.NewTraceID()}
+	write := func(id tracing.TraceID, n int) {
+		wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		evs := makeEvents(n+1, id)[1:] // routine events only
+		if err := s.Write(wctx, evs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, w := range []struct{ tr, n int }{{0, 12}, {1, 12}, {2, 22}, {3, 21}, {1, 11}, {0, 2}} {
+		write(trs[w.tr], w.n)
+		if w.tr == 1 && w.n == 12 {
+			waitSink(ctx, t, s, "two frames in flight", func(st Stats) bool { return st.InFlightFrames == 2 })
+		}
+	}
+	if st := s.Stats(); st.InFlightFrames != 2 || st.QueuedFrames != 2 || !st.Connected || s.held() < limit {
+		t.Fatalf("setup not reached: held %d of %d; in flight %d, queued %d, connected %v",
+			s.held(), limit, st.InFlightFrames, st.QueuedFrames, st.Connected)
+	}
+
+	wctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	done := make(chan error, 1)
+	b := makeEvents(2, trs[0])[1:]
+	start := time.Now()
+	go func() { done <- s.Write(wctx, b) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		st := s.Stats()
+		release()
+		<-done
+		t.Fatalf("Write still blocked %v after its ctx (300ms) ended; held %d of %d; in flight %d, queued %d, connected %v",
+			time.Since(start), s.held(), limit, st.InFlightFrames, st.QueuedFrames, st.Connected)
+	}
+}
