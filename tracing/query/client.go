@@ -37,7 +37,8 @@ var (
 const maxSends = 3
 
 // Client reads traces from a Reflow tracing server and subscribes to its
-// event stream. It is safe for concurrent use; see the package doc.
+// event stream. It is safe for concurrent use; see the package doc. Make
+// one with Dial: the zero Client is not ready to use.
 type Client struct {
 	url   string // redacted, for logs and errors
 	dialU string
