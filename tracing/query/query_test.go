@@ -277,14 +277,7 @@ func TestDialErrors(t *testing.T) {
 // again walks the same pages again, from q.Offset.
 func TestQueryAllRangedTwice(t *testing.T) {
 	ctx := testCtx(t)
-	srv := startServer(t, ctx)
-	base := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
-	var trs []tracing.FlowTrace
-	for i := range 3 {
-		trs = append(trs, mkTrace("f", tracing.NewExecutionID(), base.Add(time.Duration(i)*time.Minute), tracing.ExecutionStatus{Kind: tracing.StatusCompleted}, "a"))
-	}
-	newPeer(t, ctx, srv.URL()).store(ctx, trs...)
-	c := dial(t, ctx, srv.URL())
+	c := dial(t, ctx, storedTraces(t, ctx, 3))
 	seq := c.QueryAll(ctx, wire.TraceQuery{Limit: 2})
 	count := func() int {
 		n := 0
@@ -309,14 +302,8 @@ func TestQueryAllRangedTwice(t *testing.T) {
 // (-race checks they do not).
 func TestQueryAllRangedAtOnce(t *testing.T) {
 	ctx := testCtx(t)
-	srv := startServer(t, ctx)
-	base := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
-	var trs []tracing.FlowTrace
-	for i := range 6 {
-		trs = append(trs, mkTrace("f", tracing.NewExecutionID(), base.Add(time.Duration(i)*time.Minute), tracing.ExecutionStatus{Kind: tracing.StatusCompleted}, "a"))
-	}
-	newPeer(t, ctx, srv.URL()).store(ctx, trs...)
-	c := dial(t, ctx, srv.URL())
+	const stored = 6
+	c := dial(t, ctx, storedTraces(t, ctx, stored))
 	seq := c.QueryAll(ctx, wire.TraceQuery{Limit: 1})
 	counts := make(chan int, 2)
 	for range 2 {
@@ -335,11 +322,25 @@ func TestQueryAllRangedAtOnce(t *testing.T) {
 	for range 2 {
 		select {
 		case n := <-counts:
-			if n != len(trs) {
-				t.Errorf("one of two concurrent ranges saw %d traces, want %d", n, len(trs))
+			if n != stored {
+				t.Errorf("one of two concurrent ranges saw %d traces, want %d", n, stored)
 			}
 		case <-ctx.Done():
 			t.Fatal(ctx.Err())
 		}
 	}
+}
+
+// storedTraces starts a server that keeps n completed traces of flow "f",
+// a minute apart, and returns its URL.
+func storedTraces(t *testing.T, ctx context.Context, n int) string {
+	t.Helper()
+	srv := startServer(t, ctx)
+	base := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+	var trs []tracing.FlowTrace
+	for i := range n {
+		trs = append(trs, mkTrace("f", tracing.NewExecutionID(), base.Add(time.Duration(i)*time.Minute), tracing.ExecutionStatus{Kind: tracing.StatusCompleted}, "a"))
+	}
+	newPeer(t, ctx, srv.URL()).store(ctx, trs...)
+	return srv.URL()
 }
