@@ -49,15 +49,36 @@ func (s *orderSink) Write(ctx context.Context, b []TraceEvent) error {
 	return nil
 }
 
+// newOrderClient returns a client with a slow first sink and, second, an
+// orderSink.
+func newOrderClient(t *testing.T) (*TracingClient, *orderSink) {
+	slow := &slowObserver{}
+	order := &orderSink{started: map[TraceID]bool{}}
+	c := newTestClient(t, slow, nil, WithSink(order))
+	slow.slow.Store(true)
+	return c, order
+}
+
+// check flushes c and fails the test if s was written events of a trace
+// before it heard of what.
+func (s *orderSink) check(t *testing.T, ctx context.Context, c *TracingClient, what string) {
+	t.Helper()
+	if err := c.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.violations > 0 {
+		t.Errorf("sink 1 was written %d events of trace %v before it was told of %s", s.violations, s.example, what)
+	}
+}
+
 // TraceObserver: the client calls ObserveTrace when a trace starts "before
 // any of its events reach the sink". EndTrace on the implicit trace starts
 // a new implicit trace.
 func TestImplicitTraceAnnouncedBeforeItsEvents(t *testing.T) {
 	ctx := ctxTimeout(t)
-	slow := &slowObserver{}
-	order := &orderSink{started: map[TraceID]bool{}}
-	c := newTestClient(t, slow, nil, WithSink(order))
-	slow.slow.Store(true)
+	c, order := newOrderClient(t)
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -80,24 +101,14 @@ func TestImplicitTraceAnnouncedBeforeItsEvents(t *testing.T) {
 	}
 	close(stop)
 	wg.Wait()
-	if err := c.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
-	order.mu.Lock()
-	defer order.mu.Unlock()
-	if order.violations > 0 {
-		t.Errorf("sink 1 was written %d events of trace %v before it was told the trace started", order.violations, order.example)
-	}
+	order.check(t, ctx, c, "the trace started")
 }
 
 // adopt/join: a trace from ContextWithTrace is announced to the sinks as
 // joined "before the first event recorded into it is queued".
 func TestJoinedTraceAnnouncedBeforeItsEvents(t *testing.T) {
 	ctx := ctxTimeout(t)
-	slow := &slowObserver{}
-	order := &orderSink{started: map[TraceID]bool{}}
-	c := newTestClient(t, slow, nil, WithSink(order))
-	slow.slow.Store(true)
+	c, order := newOrderClient(t)
 	for round := 0; round < 3; round++ {
 		tctx := ContextWithTrace(ctx, TraceRef{ID: NewTraceID(), FlowID: "remote", ExecutionID: NewExecutionID()})
 		var wg sync.WaitGroup
@@ -113,18 +124,9 @@ func TestJoinedTraceAnnouncedBeforeItsEvents(t *testing.T) {
 		}
 		wg.Wait()
 	}
-	if err := c.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
-	order.mu.Lock()
-	defer order.mu.Unlock()
-	if order.violations > 0 {
-		t.Errorf("sink 1 was written %d events of joined trace %v before it was told of the join", order.violations, order.example)
-	}
+	order.check(t, ctx, c, "the join")
 }
 
-// JoinTrace "remembers up to 4096 joined traces": re-joining one of the
-// last 4096 must not announce it to the sinks again.
 // JoinTrace tells the sinks once of each of the last maxJoined traces.
 func TestJoinTraceRemembersTheLast4096(t *testing.T) {
 	ctx := ctxTimeout(t)
