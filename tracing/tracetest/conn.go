@@ -94,7 +94,6 @@ func (c *conn) handle(binary bool, data []byte) bool {
 	s := c.s
 	s.mu.Lock()
 	s.total++
-	s.metrics.messagesReceived++
 	if s.dropAfter > 0 {
 		s.dropAfter--
 		if s.dropAfter == 0 {
@@ -122,10 +121,16 @@ func (c *conn) handle(binary bool, data []byte) bool {
 			}
 			data = out
 		}
-		if !utf8.Valid(data) {
-			return false
-		}
 	}
+	if !utf8.Valid(data) {
+		// Binary: as above. Text: the WebSocket library refuses a text
+		// message that is not UTF-8 before the server sees it.
+		return false
+	}
+	// Counted as the reference counts it: once it is a message to handle.
+	s.mu.Lock()
+	s.metrics.messagesReceived++
+	s.mu.Unlock()
 	resp := c.serve(data, binary)
 	return c.reply(resp, dropAck)
 }

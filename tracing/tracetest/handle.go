@@ -25,7 +25,7 @@ var invalidFormat = wire.ErrorResponse{Message: "Invalid message format"}
 // not finalised when this connection closes.
 func (c *conn) serve(data []byte, binary bool) wire.TracingResponse {
 	s := c.s
-	data = bytes.TrimSpace(data)
+	data = bytes.Trim(data, " \t\n\r") // JSON's whitespace, as serde skips
 	tag := sniffTag(data)
 	if r, ok := s.takeErrorNext(tag); ok {
 		return r
@@ -111,7 +111,12 @@ func (c *conn) serveGen1(tag string, data []byte) wire.TracingResponse {
 		return invalidFormat
 	case "StartTrace":
 		// An extra trace_id is an unknown field to generation 1, ignored
-		// whatever its value.
+		// whatever its value; what else serde refuses (a field twice) is
+		// refused before it is taken out.
+		if duplicateKey(data) {
+			s.count(KindInvalid)
+			return invalidFormat
+		}
 		data = withoutField(data, tag, "trace_id")
 	case "StoreTrace", "RecordEvent":
 		if !gen1Readable(tag, data) {
@@ -309,6 +314,47 @@ func body(data []byte, tag string) map[string]json.RawMessage {
 		return nil
 	}
 	return m[tag]
+}
+
+// duplicateKey reports whether an object of the JSON data holds a key
+// twice (or data does not parse), which serde refuses where a map would
+// keep one of them.
+func duplicateKey(data []byte) bool {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	var walk func() bool // reads one value; false on a duplicate or an error
+	walk = func() bool {
+		tok, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		switch tok {
+		case json.Delim('{'):
+			seen := map[string]bool{}
+			for dec.More() {
+				k, err := dec.Token()
+				key, ok := k.(string)
+				if err != nil || !ok || seen[key] {
+					return false
+				}
+				seen[key] = true
+				if !walk() {
+					return false
+				}
+			}
+			_, err := dec.Token()
+			return err == nil
+		case json.Delim('['):
+			for dec.More() {
+				if !walk() {
+					return false
+				}
+			}
+			_, err := dec.Token()
+			return err == nil
+		}
+		return true
+	}
+	return !walk()
 }
 
 // withoutField returns the message without the named field of its body
